@@ -1,0 +1,78 @@
+// Direct cuBLAS SGEMM: the ceiling neurona's GPU matmul is measured against.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "reference.h"
+
+namespace neurona::bench {
+
+namespace {
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string(what) + ": " + cublasGetStatusString(s));
+  }
+}
+bool have_gpu() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return n > 0;
+}
+}  // namespace
+
+double cublas_sgemm_seconds(int n, int reps) {
+  if (!have_gpu()) return -1.0;
+  const std::size_t bytes = sizeof(float) * static_cast<std::size_t>(n) * n;
+  float *a = nullptr, *b = nullptr, *c = nullptr;
+  check(cudaMalloc(&a, bytes), "cudaMalloc");
+  check(cudaMalloc(&b, bytes), "cudaMalloc");
+  check(cudaMalloc(&c, bytes), "cudaMalloc");
+  check(cudaMemset(a, 0, bytes), "cudaMemset");
+  check(cudaMemset(b, 0, bytes), "cudaMemset");
+  cublasHandle_t h;
+  check(cublasCreate(&h), "cublasCreate");
+  const float one = 1, zero = 0;
+  auto run = [&] {
+    check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b, n, a, n, &zero, c, n),
+          "cublasSgemm");
+    check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  };
+  run();
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  cublasDestroy(h);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(c);
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+std::string cublas_description() {
+  if (!have_gpu()) return "no CUDA GPU";
+  cudaDeviceProp p{};
+  check(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
+  int version = 0;
+  cublasHandle_t h;
+  check(cublasCreate(&h), "cublasCreate");
+  check(cublasGetVersion(h, &version), "cublasGetVersion");
+  cublasDestroy(h);
+  return std::string(p.name) + ", cuBLAS " + std::to_string(version);
+}
+
+}  // namespace neurona::bench

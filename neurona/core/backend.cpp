@@ -1,0 +1,75 @@
+// The backend table and the CPU backend. The CUDA backend registers itself here, once, the
+// first time any backend is looked up, so static-library linking cannot drop it.
+#include "neurona/core/backend.h"
+
+#include <array>
+#include <cstring>
+#include <mutex>
+
+#include "neurona/config.h"
+#include "neurona/core/error.h"
+
+namespace neurona {
+
+#if NEURONA_WITH_CUDA
+namespace detail {
+void register_cuda_backend();  // core/cuda/cuda_backend.cpp
+}
+#endif
+
+namespace {
+
+class CpuBackend final : public DeviceBackend {
+ public:
+  int device_count() override { return 1; }
+  Allocator& allocator(int /*index*/) override { return allocator_; }
+  void copy(void* dst, Device, const void* src, Device, std::size_t nbytes) override {
+    if (nbytes) std::memcpy(dst, src, nbytes);
+  }
+  void synchronize(int) override {}
+
+ private:
+  CpuAllocator allocator_;
+};
+
+std::array<DeviceBackend*, 2> g_backends{};
+
+void initialize_backends() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Leaked on purpose: tensors in static objects may outlive any destructor order.
+    g_backends[static_cast<int>(DeviceType::cpu)] = new CpuBackend();
+#if NEURONA_WITH_CUDA
+    detail::register_cuda_backend();
+#endif
+  });
+}
+
+}  // namespace
+
+namespace detail {
+void register_backend(DeviceType type, DeviceBackend* backend) {
+  g_backends[static_cast<int>(type)] = backend;
+}
+}  // namespace detail
+
+DeviceBackend* backend_for(DeviceType type) {
+  initialize_backends();
+  return g_backends[static_cast<int>(type)];
+}
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device,
+                std::size_t nbytes) {
+  if (nbytes == 0) return;
+  const Device d = dst_device.is_cuda() ? dst_device : src_device;
+  DeviceBackend* b = backend_for(d.type());
+  NEURONA_CHECK(b != nullptr, ValueError, "copy: no backend for ", d);
+  b->copy(dst, dst_device, src, src_device, nbytes);
+}
+
+void synchronize(Device d) {
+  check_device_available(d, "synchronize");
+  backend_for(d.type())->synchronize(d.index());
+}
+
+}  // namespace neurona

@@ -1,0 +1,51 @@
+// Per-GPU state: the one stream every launcher uses, and the cuBLAS and cuDNN handles bound
+// to it, created on first use. Internal to core/ and kernels/cuda/.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <mutex>
+
+namespace neurona::cuda {
+
+class Context {
+ public:
+  explicit Context(int index);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  int index() const { return index_; }
+  cudaStream_t stream() const { return stream_; }
+  cublasHandle_t cublas();
+  cudnnHandle_t cudnn();
+  const cudaDeviceProp& properties() const { return props_; }
+
+ private:
+  int index_;
+  cudaStream_t stream_ = nullptr;
+  cudaDeviceProp props_{};
+  std::once_flag cublas_once_, cudnn_once_;
+  cublasHandle_t cublas_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+};
+
+/// The context of GPU `index` (created on first use; the device must exist).
+Context& context(int index);
+
+/// Makes GPU `index` current for the lifetime of the guard.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int index);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool changed_ = false;
+};
+
+}  // namespace neurona::cuda

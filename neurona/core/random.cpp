@@ -1,0 +1,36 @@
+// Global seed state for the counter-based generator.
+#include "neurona/core/random.h"
+
+#include <mutex>
+#include <random>
+
+namespace neurona {
+
+namespace {
+std::mutex g_mu;
+bool g_seeded = false;
+std::uint64_t g_seed = 0;
+std::uint32_t g_call = 0;
+}  // namespace
+
+void set_seed(std::uint64_t seed) {
+  std::lock_guard lock(g_mu);
+  g_seeded = true;
+  g_seed = seed;
+  g_call = 0;
+}
+
+namespace detail {
+RandomKey next_random_key(std::optional<std::uint64_t> op_seed) {
+  if (op_seed) return RandomKey{*op_seed, 0x80000000u};  // apart from global-seed calls
+  std::lock_guard lock(g_mu);
+  if (!g_seeded) {
+    std::random_device rd;
+    g_seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    g_seeded = true;
+  }
+  return RandomKey{g_seed, g_call++};
+}
+}  // namespace detail
+
+}  // namespace neurona

@@ -1,0 +1,20 @@
+// The global seed. set_seed(s) makes every later random op reproducible, on every device.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "neurona/core/philox.h"
+
+namespace neurona {
+
+/// Sets the global seed and restarts the sequence of random calls, as keras.utils.set_random_seed.
+void set_seed(std::uint64_t seed);
+
+namespace detail {
+/// The key for the next random op: an explicit op seed gives a fixed stream; otherwise the
+/// global seed (random if set_seed was never called) and a call counter that advances.
+RandomKey next_random_key(std::optional<std::uint64_t> op_seed);
+}  // namespace detail
+
+}  // namespace neurona

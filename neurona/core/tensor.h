@@ -1,0 +1,145 @@
+// Tensor: a shared handle to contiguous, row-major storage with a shape, a dtype and a
+// device. Copying a Tensor copies the handle; reshape() and slicing along the first axis
+// share storage; to() copies. Ops live in kernels/ and take Tensors by const reference.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "neurona/core/device.h"
+#include "neurona/core/dtype.h"
+#include "neurona/core/error.h"
+#include "neurona/core/shape.h"
+
+namespace neurona {
+
+class Allocator;
+
+/// Memory on one device, freed through its allocator when the last Tensor lets go of it.
+class Storage {
+ public:
+  Storage(std::size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t nbytes_ = 0;
+  Device device_;
+  Allocator* allocator_ = nullptr;
+};
+
+/// The dtype and device of a new tensor; a missing device means default_device().
+/// `nr::zeros({2, 3}, {.dtype = nr::float64, .device = nr::Device::cpu()})`
+struct TensorOptions {
+  DType dtype = DType::float32;
+  std::optional<Device> device = std::nullopt;
+  Device resolved_device() const { return device ? *device : default_device(); }
+};
+
+class Tensor {
+ public:
+  /// An undefined tensor: defined() is false and most accessors throw.
+  Tensor() = default;
+
+  /// A tensor with uninitialized contents. Throws ShapeError for an invalid shape and
+  /// ValueError for a device that does not exist.
+  static Tensor empty(const Shape& shape, DType dtype, Device device);
+  static Tensor empty(const Shape& shape, TensorOptions options = {});
+
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  DType dtype() const { return dtype_; }
+  Device device() const;
+  int rank() const { return shape_.rank(); }
+  std::int64_t numel() const { return numel_; }
+  std::size_t nbytes() const { return static_cast<std::size_t>(numel_) * size_of(dtype_); }
+
+  /// Pointer to the first element, on the tensor's device. Throws ValueError if `T` is not
+  /// the tensor's element type.
+  template <typename T>
+  T* data() const {
+    check_type(dtype_of<T>(), "Tensor::data");
+    return static_cast<T*>(raw_data());
+  }
+  void* raw_data() const;
+
+  /// A copy on `device` (the same handle if already there).
+  Tensor to(Device device) const;
+
+  /// A view with a new shape and the same storage; one dimension may be -1 (inferred).
+  /// Throws ShapeError when the element counts differ.
+  Tensor reshape(const Shape& shape) const;
+
+  /// Rows [start, stop) of the first axis, sharing storage (Python's t[start:stop], negative
+  /// indices count from the end, bounds are clipped as Python does).
+  Tensor slice(std::int64_t start, std::int64_t stop) const;
+
+  /// The one element of a tensor with numel() == 1, converted to `T`.
+  template <typename T = float>
+  T item() const;
+
+  /// All elements in row-major order, converted to `T`, copied to the host.
+  template <typename T = float>
+  std::vector<T> to_vector() const;
+
+  /// Printed as TensorFlow prints: tf.Tensor([[0.5 0.7 0.2]], shape=(1, 3), dtype=float32),
+  /// with "..." in place of the middle of dimensions longer than 6 when numel() > 1000.
+  std::string str() const;
+
+  /// The contents only, as NumPy prints them: [[0.5 0.7 0.2]].
+  std::string values_str() const;
+
+  /// True when both handles refer to the same storage and offset.
+  bool is_same(const Tensor& other) const {
+    return storage_ == other.storage_ && offset_ == other.offset_;
+  }
+
+ private:
+  void check_type(DType expected, const char* op) const;
+  void check_defined(const char* op) const;
+  /// The elements as float64/int64 values on the host, for printing and conversion.
+  std::vector<double> host_doubles() const;
+
+  std::shared_ptr<Storage> storage_;
+  std::size_t offset_ = 0;  // bytes
+  Shape shape_;
+  std::int64_t numel_ = 0;
+  DType dtype_ = DType::float32;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+
+/// Host-side element conversion used by item() and to_vector().
+namespace detail {
+void convert_to(const void* src, DType src_type, void* dst, DType dst_type, std::int64_t n);
+}
+
+template <typename T>
+T Tensor::item() const {
+  check_defined("Tensor::item");
+  NEURONA_CHECK(numel_ == 1, ValueError, "Tensor::item: expected a tensor with one element, got ",
+                "shape ", shape_);
+  return to_vector<T>()[0];
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  check_defined("Tensor::to_vector");
+  const Tensor host = to(Device::cpu());
+  std::vector<T> out(static_cast<std::size_t>(numel_));
+  detail::convert_to(host.raw_data(), dtype_, out.data(), dtype_of<T>(), numel_);
+  return out;
+}
+
+}  // namespace neurona

@@ -1,0 +1,50 @@
+// CPU kernels for concat (2-D strided copies), gather and one_hot.
+#include <cstring>
+
+#include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/math/impl.h"
+
+namespace neurona::kernels::cpu {
+
+namespace {
+
+void copy2d(Device, void* dst, std::int64_t dpitch, const void* src, std::int64_t spitch,
+            std::int64_t width, std::int64_t height) {
+  if (width == 0) return;
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+#pragma omp parallel for schedule(static) if (width * height >= kParallelGrain * 8)
+  for (std::int64_t r = 0; r < height; ++r) {
+    std::memcpy(d + r * dpitch, s + r * spitch, static_cast<std::size_t>(width));
+  }
+}
+
+void gather(const Tensor& x, const Tensor& indices, Tensor& out) {
+  // The CPU reports bad indices (the GPU cannot without a synchronisation, so it writes 0).
+  const std::int64_t rows = x.shape().dims()[0];
+  visit_dtype(indices.dtype(), [&](auto it) {
+    using I = std::decay_t<decltype(it)>;
+    const I* idx = indices.data<I>();
+    for (std::int64_t i = 0; i < indices.numel(); ++i) {
+      const auto v = static_cast<std::int64_t>(idx[i]);
+      NEURONA_CHECK(v >= 0 && v < rows, ValueError, "gather: indices[", i, "] = ", v,
+                    " is out of range for params of shape ", x.shape(), " (valid: 0 to ",
+                    rows - 1, ")");
+    }
+  });
+  gather_impl(Launch{}, x, indices, out);
+}
+
+void one_hot(const Tensor& indices, double on, double off, Tensor& out) {
+  one_hot_impl(Launch{}, indices, on, off, out);
+}
+
+}  // namespace
+
+void register_array() {
+  copy2d_stub.cpu = copy2d;
+  gather_stub.cpu = gather;
+  one_hot_stub.cpu = one_hot;
+}
+
+}  // namespace neurona::kernels::cpu

@@ -1,0 +1,25 @@
+// Runs the shared functors on the host: an OpenMP loop (honouring OMP_NUM_THREADS) that
+// stays serial for small sizes, where starting threads costs more than the work.
+#pragma once
+
+#include <cstdint>
+
+namespace neurona::kernels::cpu {
+
+inline constexpr std::int64_t kParallelGrain = 1 << 15;
+
+struct Launch {
+  template <typename F>
+  void operator()(std::int64_t n, const F& f) const {
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+    for (std::int64_t i = 0; i < n; ++i) f(i);
+  }
+
+  template <typename F>
+  void reduce(std::int64_t num_out, std::int64_t num_reduce, const F& f) const {
+#pragma omp parallel for schedule(static) if (num_out * num_reduce >= kParallelGrain && num_out > 1)
+    for (std::int64_t o = 0; o < num_out; ++o) f.finish(o, f.reduce_range(o, 0, num_reduce, 1));
+  }
+};
+
+}  // namespace neurona::kernels::cpu

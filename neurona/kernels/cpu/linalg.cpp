@@ -1,0 +1,65 @@
+// CPU matmul on OpenBLAS (cblas_sgemm / cblas_dgemm, one call per batch) and transpose.
+#include <cblas.h>
+
+#include <climits>
+#include <cstring>
+
+#include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/math/impl.h"
+
+namespace neurona::kernels::cpu {
+
+namespace {
+
+template <typename T>
+void gemm_batches(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) {
+  const T* A = a.data<T>();
+  const T* B = b.data<T>();
+  T* C = out.data<T>();
+  const std::int64_t mn = p.m * p.n;
+  if (p.k == 0) {  // an empty inner dimension gives zeros; BLAS may leave C untouched
+    std::memset(C, 0, static_cast<std::size_t>(p.batch * mn) * sizeof(T));
+    return;
+  }
+  const auto m = static_cast<blasint>(p.m), n = static_cast<blasint>(p.n),
+             k = static_cast<blasint>(p.k);
+  const blasint lda = p.transpose_a ? m : k, ldb = p.transpose_b ? k : n;
+  const auto ta = p.transpose_a ? CblasTrans : CblasNoTrans;
+  const auto tb = p.transpose_b ? CblasTrans : CblasNoTrans;
+  for (std::int64_t i = 0; i < p.batch; ++i) {
+    const std::int64_t oa = p.uniform ? i * p.stride_a : p.offsets_a[static_cast<std::size_t>(i)];
+    const std::int64_t ob = p.uniform ? i * p.stride_b : p.offsets_b[static_cast<std::size_t>(i)];
+    if constexpr (std::is_same_v<T, float>) {
+      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, A + oa, lda, B + ob, ldb, 0.0f,
+                  C + i * mn, n);
+    } else {
+      cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, A + oa, lda, B + ob, ldb, 0.0, C + i * mn,
+                  n);
+    }
+  }
+}
+
+void matmul(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) {
+  NEURONA_CHECK(p.m <= INT_MAX && p.n <= INT_MAX && p.k <= INT_MAX, ValueError,
+                "matmul: dimensions (m=", p.m, ", n=", p.n, ", k=", p.k,
+                ") exceed what the CPU BLAS accepts (2^31 - 1)");
+  if (p.m == 0 || p.n == 0 || p.batch == 0) return;
+  if (a.dtype() == DType::float32) {
+    gemm_batches<float>(a, b, p, out);
+  } else {
+    gemm_batches<double>(a, b, p, out);
+  }
+}
+
+void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
+  strided_copy_impl(Launch{}, x, ix, out);
+}
+
+}  // namespace
+
+void register_linalg() {
+  matmul_stub.cpu = matmul;
+  strided_copy_stub.cpu = strided_copy;
+}
+
+}  // namespace neurona::kernels::cpu

@@ -1,0 +1,18 @@
+// Fills the dispatch stubs' CPU entries.
+namespace neurona::kernels {
+namespace cpu {
+void register_elementwise();
+void register_reduction();
+void register_linalg();
+void register_array();
+void register_creation();
+}  // namespace cpu
+
+void register_cpu_kernels() {
+  cpu::register_elementwise();
+  cpu::register_reduction();
+  cpu::register_linalg();
+  cpu::register_array();
+  cpu::register_creation();
+}
+}  // namespace neurona::kernels

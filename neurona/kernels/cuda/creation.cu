@@ -1,0 +1,24 @@
+// CUDA kernels that create tensors: fill, arange and the Philox random distributions (the
+// same counter-based stream as the CPU, so set_seed gives the same numbers on both).
+#include "neurona/kernels/cuda/launch.cuh"
+#include "neurona/kernels/math/impl.h"
+
+namespace neurona::kernels::cuda {
+
+namespace {
+void fill(double value, Tensor& out) { fill_impl(Launch(out.device()), value, out); }
+void arange(double start, double step, Tensor& out) {
+  arange_impl(Launch(out.device()), start, step, out);
+}
+void random(RandomDist dist, double a, double b, RandomKey key, Tensor& out) {
+  random_impl(Launch(out.device()), dist, a, b, key, out);
+}
+}  // namespace
+
+void register_creation() {
+  fill_stub.cuda = fill;
+  arange_stub.cuda = arange;
+  random_stub.cuda = random;
+}
+
+}  // namespace neurona::kernels::cuda

@@ -1,0 +1,18 @@
+// Fills the dispatch stubs' CUDA entries.
+namespace neurona::kernels {
+namespace cuda {
+void register_elementwise();
+void register_reduction();
+void register_linalg();
+void register_array();
+void register_creation();
+}  // namespace cuda
+
+void register_cuda_kernels() {
+  cuda::register_elementwise();
+  cuda::register_reduction();
+  cuda::register_linalg();
+  cuda::register_array();
+  cuda::register_creation();
+}
+}  // namespace neurona::kernels

@@ -1,0 +1,40 @@
+// The stub tables and their one-time registration.
+#include "neurona/kernels/dispatch.h"
+
+#include <mutex>
+
+#include "neurona/config.h"
+
+namespace neurona::kernels {
+
+void register_cpu_kernels();   // kernels/cpu/register.cpp
+#if NEURONA_WITH_CUDA
+void register_cuda_kernels();  // kernels/cuda/register.cpp
+#endif
+
+DispatchStub<BinaryKernel> binary_stub{"binary elementwise ops"};
+DispatchStub<UnaryKernel> unary_stub{"unary elementwise ops"};
+DispatchStub<WhereKernel> where_stub{"where"};
+DispatchStub<CastKernel> cast_stub{"cast"};
+DispatchStub<ReduceKernel> reduce_stub{"reductions"};
+DispatchStub<SoftmaxKernel> softmax_stub{"softmax"};
+DispatchStub<MatmulKernel> matmul_stub{"matmul"};
+DispatchStub<StridedCopyKernel> strided_copy_stub{"transpose"};
+DispatchStub<Copy2dKernel> copy2d_stub{"concat"};
+DispatchStub<GatherKernel> gather_stub{"gather"};
+DispatchStub<OneHotKernel> one_hot_stub{"one_hot"};
+DispatchStub<FillKernel> fill_stub{"fill"};
+DispatchStub<ArangeKernel> arange_stub{"arange"};
+DispatchStub<RandomKernel> random_stub{"random"};
+
+void ensure_kernels_registered() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_cpu_kernels();
+#if NEURONA_WITH_CUDA
+    register_cuda_kernels();
+#endif
+  });
+}
+
+}  // namespace neurona::kernels

@@ -1,0 +1,94 @@
+// Per-op tables of kernel function pointers by device (PyTorch's DispatchStub, much reduced).
+// The CPU and CUDA translation units fill them at first use; a front door calls
+// `stub.get(device)(args...)`. A missing entry throws `no CUDA kernel for <op>`.
+#pragma once
+
+#include <cstdint>
+
+#include "neurona/core/device.h"
+#include "neurona/core/error.h"
+#include "neurona/core/philox.h"
+#include "neurona/core/tensor.h"
+#include "neurona/kernels/math/elementwise_ops.h"
+#include "neurona/kernels/math/indexer.h"
+
+namespace neurona::kernels {
+
+/// Fills every stub with the kernels compiled into this build (once; thread-safe).
+void ensure_kernels_registered();
+
+template <typename Fn>
+struct DispatchStub {
+  const char* name;
+  Fn cpu = nullptr;
+  Fn cuda = nullptr;
+
+  Fn get(Device d) const {
+    ensure_kernels_registered();
+    Fn f = d.is_cpu() ? cpu : cuda;
+    NEURONA_CHECK(f != nullptr, NotImplementedError, "no ", d.is_cpu() ? "CPU" : "CUDA",
+                  " kernel for ", name);
+    return f;
+  }
+};
+
+enum class ReduceOp : std::uint8_t { sum, mean, max, min, argmax, argmin };
+
+/// How a reduction walks its input: `kept` maps an output index to the offset of its first
+/// input element, `reduced` maps a position within the reduced elements to an offset.
+struct ReducePlan {
+  Indexer<1> kept;
+  Indexer<1> reduced;
+  std::int64_t num_out = 0;
+  std::int64_t num_reduce = 0;
+};
+
+/// A (batched) row-major matrix product: C[b] = op(A[b]) op(B[b]), (m x k)(k x n) -> (m x n).
+struct MatmulPlan {
+  std::int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool transpose_a = false, transpose_b = false;
+  /// Element offsets of each batch's A and B (C is contiguous); `uniform` when they are
+  /// batch * stride_a / stride_b with constant strides (possibly 0 for a shared operand).
+  bool uniform = true;
+  std::int64_t stride_a = 0, stride_b = 0;
+  std::vector<std::int64_t> offsets_a, offsets_b;
+};
+
+enum class RandomDist : std::uint8_t { uniform, normal, truncated_normal };
+
+using BinaryKernel = void (*)(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out);
+using UnaryKernel = void (*)(UnaryOp op, double alpha, const Tensor& x, Tensor& out);
+using WhereKernel = void (*)(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out);
+using CastKernel = void (*)(const Tensor& x, Tensor& out);
+using ReduceKernel = void (*)(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out);
+using SoftmaxKernel = void (*)(bool log, const Tensor& x, std::int64_t outer, std::int64_t n,
+                               std::int64_t inner, Tensor& out);
+using MatmulKernel = void (*)(const Tensor& a, const Tensor& b, const MatmulPlan& plan,
+                              Tensor& out);
+/// out[i] = x[offset of output index i under `ix`] (transpose and other gathers by stride).
+using StridedCopyKernel = void (*)(const Tensor& x, const Indexer<1>& ix, Tensor& out);
+/// Copies `height` rows of `width` bytes with the given pitches, on one device.
+using Copy2dKernel = void (*)(Device d, void* dst, std::int64_t dpitch, const void* src,
+                              std::int64_t spitch, std::int64_t width, std::int64_t height);
+using GatherKernel = void (*)(const Tensor& x, const Tensor& indices, Tensor& out);
+using OneHotKernel = void (*)(const Tensor& indices, double on, double off, Tensor& out);
+using FillKernel = void (*)(double value, Tensor& out);
+using ArangeKernel = void (*)(double start, double step, Tensor& out);
+using RandomKernel = void (*)(RandomDist dist, double a, double b, RandomKey key, Tensor& out);
+
+extern DispatchStub<BinaryKernel> binary_stub;
+extern DispatchStub<UnaryKernel> unary_stub;
+extern DispatchStub<WhereKernel> where_stub;
+extern DispatchStub<CastKernel> cast_stub;
+extern DispatchStub<ReduceKernel> reduce_stub;
+extern DispatchStub<SoftmaxKernel> softmax_stub;
+extern DispatchStub<MatmulKernel> matmul_stub;
+extern DispatchStub<StridedCopyKernel> strided_copy_stub;
+extern DispatchStub<Copy2dKernel> copy2d_stub;
+extern DispatchStub<GatherKernel> gather_stub;
+extern DispatchStub<OneHotKernel> one_hot_stub;
+extern DispatchStub<FillKernel> fill_stub;
+extern DispatchStub<ArangeKernel> arange_stub;
+extern DispatchStub<RandomKernel> random_stub;
+
+}  // namespace neurona::kernels

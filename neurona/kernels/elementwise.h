@@ -1,0 +1,76 @@
+// Elementwise ops with NumPy broadcasting, activations and casts: the front doors. Each
+// checks dtypes, devices and shapes once, then dispatches to the CPU or CUDA kernel.
+#pragma once
+
+#include "neurona/core/tensor.h"
+
+namespace neurona {
+
+/// x + y with broadcasting; both operands must have the same dtype and device.
+Tensor add(const Tensor& x, const Tensor& y);
+Tensor subtract(const Tensor& x, const Tensor& y);
+Tensor multiply(const Tensor& x, const Tensor& y);
+/// True division: integer operands are promoted to float32, as keras.ops.divide does.
+Tensor divide(const Tensor& x, const Tensor& y);
+/// x ** y.
+Tensor pow(const Tensor& x, const Tensor& y);
+/// Elementwise maximum and minimum; NaN propagates.
+Tensor maximum(const Tensor& x, const Tensor& y);
+Tensor minimum(const Tensor& x, const Tensor& y);
+
+/// Comparisons return uint8 masks (1 where true), usable as where()'s condition.
+Tensor equal(const Tensor& x, const Tensor& y);
+Tensor not_equal(const Tensor& x, const Tensor& y);
+Tensor less(const Tensor& x, const Tensor& y);
+Tensor less_equal(const Tensor& x, const Tensor& y);
+Tensor greater(const Tensor& x, const Tensor& y);
+Tensor greater_equal(const Tensor& x, const Tensor& y);
+
+/// x where `condition` (uint8) is nonzero, else y; all three broadcast together.
+Tensor where(const Tensor& condition, const Tensor& x, const Tensor& y);
+
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+
+/// Activations with Keras's definitions and defaults.
+Tensor relu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor selu(const Tensor& x);
+/// The exact form 0.5 x (1 + erf(x / sqrt 2)), Keras's default (approximate = false).
+Tensor gelu(const Tensor& x);
+Tensor silu(const Tensor& x);
+inline Tensor swish(const Tensor& x) { return silu(x); }
+Tensor softplus(const Tensor& x);
+Tensor softsign(const Tensor& x);
+/// max(x, negative_slope * x); Keras's default slope is 0.2.
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.2);
+/// Keras 3's hard_sigmoid: relu6(x + 3) / 6.
+Tensor hard_sigmoid(const Tensor& x);
+
+/// Converts to `dtype`. Float to integer truncates toward zero and saturates (NaN gives 0).
+Tensor cast(const Tensor& x, DType dtype);
+
+/// A scalar tensor of `like`'s dtype and device holding `value`.
+Tensor scalar_like(const Tensor& like, double value);
+
+Tensor operator+(const Tensor& x, const Tensor& y);
+Tensor operator-(const Tensor& x, const Tensor& y);
+Tensor operator*(const Tensor& x, const Tensor& y);
+Tensor operator/(const Tensor& x, const Tensor& y);
+Tensor operator-(const Tensor& x);
+Tensor operator+(const Tensor& x, double y);
+Tensor operator-(const Tensor& x, double y);
+Tensor operator*(const Tensor& x, double y);
+Tensor operator/(const Tensor& x, double y);
+Tensor operator+(double x, const Tensor& y);
+Tensor operator-(double x, const Tensor& y);
+Tensor operator*(double x, const Tensor& y);
+Tensor operator/(double x, const Tensor& y);
+
+}  // namespace neurona

@@ -1,0 +1,24 @@
+// Matrix products (OpenBLAS on the CPU, cuBLAS on the GPU) and axis permutation.
+#pragma once
+
+#include <vector>
+
+#include "neurona/core/tensor.h"
+
+namespace neurona {
+
+struct MatmulOptions {
+  bool transpose_a = false;  ///< use the transpose of a's last two axes
+  bool transpose_b = false;  ///< use the transpose of b's last two axes
+};
+
+/// The product of the last two axes of a and b, batched over the leading axes with NumPy
+/// broadcasting (`tf.linalg.matmul` / `np.matmul`): (..., m, k) x (..., k, n) -> (..., m, n).
+/// A 1-D operand is a row (a) or column (b) vector whose axis is dropped from the result.
+/// float32 and float64.
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
+
+/// Permutes the axes: output axis i is input axis perm[i]; the default reverses them.
+Tensor transpose(const Tensor& x, std::vector<int> perm = {});
+
+}  // namespace neurona

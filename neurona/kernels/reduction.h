@@ -1,0 +1,44 @@
+// Reductions over any set of axes, argmax/argmin, and numerically stable softmax.
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <vector>
+
+#include "neurona/core/tensor.h"
+
+namespace neurona {
+
+/// Which axes a reduction folds: all of them (Keras's axis=None, the default), one axis, or a
+/// list; negative axes count from the end. `nr::sum(x)`, `nr::sum(x, 1)`, `nr::sum(x, {0, 2})`.
+class Axes {
+ public:
+  Axes() = default;
+  Axes(int axis) : axes_(std::vector<int>{axis}) {}  // NOLINT: implicit by design
+  Axes(std::initializer_list<int> axes) : axes_(std::vector<int>(axes)) {}
+  explicit Axes(std::vector<int> axes) : axes_(std::move(axes)) {}
+  bool all() const { return !axes_.has_value(); }
+  const std::vector<int>& list() const { return *axes_; }
+
+ private:
+  std::optional<std::vector<int>> axes_;
+};
+
+/// Sum over `axes`; keepdims leaves them with size 1. Integer sums wrap around.
+Tensor sum(const Tensor& x, Axes axes = {}, bool keepdims = false);
+/// Mean over `axes` (NaN over zero elements); integer inputs give float32, as Keras does.
+Tensor mean(const Tensor& x, Axes axes = {}, bool keepdims = false);
+/// Maximum / minimum over `axes` (-inf / +inf over zero elements for floats); NaN propagates.
+Tensor max(const Tensor& x, Axes axes = {}, bool keepdims = false);
+Tensor min(const Tensor& x, Axes axes = {}, bool keepdims = false);
+/// Index (int64) of the largest / smallest element along `axis`, or of the flattened tensor
+/// when no axis is given; ties give the first index, NaN counts as largest.
+Tensor argmax(const Tensor& x, std::optional<int> axis = std::nullopt, bool keepdims = false);
+Tensor argmin(const Tensor& x, std::optional<int> axis = std::nullopt, bool keepdims = false);
+
+/// exp(x) / sum(exp(x)) along `axis`, computed with the maximum subtracted first.
+Tensor softmax(const Tensor& x, int axis = -1);
+/// x - log(sum(exp(x))) along `axis`, stable for large magnitudes.
+Tensor log_softmax(const Tensor& x, int axis = -1);
+
+}  // namespace neurona

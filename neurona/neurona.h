@@ -1,0 +1,18 @@
+// The umbrella header: everything a user of neurona writes against.
+//   #include <neurona/neurona.h>
+//   namespace nr = neurona;
+#pragma once
+
+#include "neurona/config.h"
+#include "neurona/core/allocator.h"
+#include "neurona/core/device.h"
+#include "neurona/core/dtype.h"
+#include "neurona/core/error.h"
+#include "neurona/core/random.h"
+#include "neurona/core/shape.h"
+#include "neurona/core/tensor.h"
+#include "neurona/kernels/array.h"
+#include "neurona/kernels/creation.h"
+#include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/linalg.h"
+#include "neurona/kernels/reduction.h"
