@@ -15,7 +15,9 @@ void note_alloc(AllocatorStats& s, std::size_t n) {
   s.peak_bytes_in_use = std::max(s.peak_bytes_in_use, s.bytes_in_use);
   ++s.num_allocations;
 }
-std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
+std::size_t round_up(std::size_t n, std::size_t m) {
+  return (n + m - 1) / m * m;
+}
 }  // namespace
 
 void* CpuAllocator::allocate(std::size_t nbytes) {
@@ -25,8 +27,8 @@ void* CpuAllocator::allocate(std::size_t nbytes) {
                 " bytes");
   void* p = std::aligned_alloc(kAlignment, size);
   std::lock_guard lock(mu_);
-  NEURONA_CHECK(p != nullptr, OutOfMemoryError, "cpu allocator: out of memory allocating ",
-                nbytes, " bytes (", stats_.bytes_in_use, " bytes in use)");
+  NEURONA_CHECK(p != nullptr, OutOfMemoryError, "cpu allocator: out of memory allocating ", nbytes,
+                " bytes (", stats_.bytes_in_use, " bytes in use)");
   note_alloc(stats_, size);
   ++stats_.num_raw_allocations;
   return p;
@@ -127,8 +129,12 @@ Allocator& allocator_for(Device d) {
   return backend_for(d.type())->allocator(d.index());
 }
 
-AllocatorStats memory_stats(Device d) { return allocator_for(d).stats(); }
+AllocatorStats memory_stats(Device d) {
+  return allocator_for(d).stats();
+}
 
-void empty_cache(Device d) { allocator_for(d).empty_cache(); }
+void empty_cache(Device d) {
+  allocator_for(d).empty_cache();
+}
 
 }  // namespace neurona

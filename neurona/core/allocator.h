@@ -17,10 +17,10 @@ namespace neurona {
 
 /// Counters an allocator keeps. Bytes are the sizes blocks were rounded up to.
 struct AllocatorStats {
-  std::size_t bytes_in_use = 0;       ///< held by live tensors
-  std::size_t bytes_cached = 0;       ///< freed by tensors, kept for reuse
-  std::size_t peak_bytes_in_use = 0;  ///< high-water mark of bytes_in_use
-  std::int64_t num_allocations = 0;   ///< calls to allocate()
+  std::size_t bytes_in_use = 0;          ///< held by live tensors
+  std::size_t bytes_cached = 0;          ///< freed by tensors, kept for reuse
+  std::size_t peak_bytes_in_use = 0;     ///< high-water mark of bytes_in_use
+  std::int64_t num_allocations = 0;      ///< calls to allocate()
   std::int64_t num_raw_allocations = 0;  ///< calls that reached the device (cudaMalloc)
   std::int64_t num_raw_frees = 0;        ///< blocks given back to the device
 };
@@ -76,8 +76,8 @@ class CachingAllocator final : public Allocator {
   std::function<void*(std::size_t)> raw_alloc_;
   std::function<void(void*)> raw_free_;
   mutable std::mutex mu_;
-  std::multimap<std::size_t, void*> free_blocks_;   // size -> block
-  std::unordered_map<void*, std::size_t> in_use_;   // block -> size
+  std::multimap<std::size_t, void*> free_blocks_;  // size -> block
+  std::unordered_map<void*, std::size_t> in_use_;  // block -> size
   AllocatorStats stats_;
 };
 

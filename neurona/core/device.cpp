@@ -37,15 +37,17 @@ int cuda_device_count() {
   return b ? b->device_count() : 0;
 }
 
-bool cuda_built() { return backend_for(DeviceType::cuda) != nullptr; }
+bool cuda_built() {
+  return backend_for(DeviceType::cuda) != nullptr;
+}
 
 void check_device_available(Device d, const char* op) {
   if (d.is_cpu()) return;
   NEURONA_CHECK(cuda_built(), ValueError, op, ": device ", d,
                 " requested, but neurona was built without CUDA");
   const int n = cuda_device_count();
-  NEURONA_CHECK(d.index() >= 0 && d.index() < n, ValueError, op, ": device ", d,
-                " requested, but ", n, " CUDA GPU", n == 1 ? " is" : "s are", " available");
+  NEURONA_CHECK(d.index() >= 0 && d.index() < n, ValueError, op, ": device ", d, " requested, but ",
+                n, " CUDA GPU", n == 1 ? " is" : "s are", " available");
 }
 
 namespace detail {
@@ -58,9 +60,9 @@ Device resolve_default_device(const char* env_value, int gpu_count) {
       throw ValueError(str("NEURONA_DEVICE: ", e.what()));
     }
     if (d.is_cuda()) {
-      NEURONA_CHECK(d.index() < gpu_count, ValueError, "NEURONA_DEVICE=", env_value,
-                    " requests ", d, ", but ", gpu_count, " CUDA GPU",
-                    gpu_count == 1 ? " is" : "s are", " available");
+      NEURONA_CHECK(d.index() < gpu_count, ValueError, "NEURONA_DEVICE=", env_value, " requests ",
+                    d, ", but ", gpu_count, " CUDA GPU", gpu_count == 1 ? " is" : "s are",
+                    " available");
     }
     return d;
   }
@@ -76,8 +78,7 @@ std::optional<Device> g_default;
 Device default_device() {
   std::lock_guard lock(g_default_mu);
   if (!g_default) {
-    g_default = detail::resolve_default_device(std::getenv("NEURONA_DEVICE"),
-                                               cuda_device_count());
+    g_default = detail::resolve_default_device(std::getenv("NEURONA_DEVICE"), cuda_device_count());
   }
   return *g_default;
 }

@@ -34,7 +34,9 @@ class Device {
   int index_ = 0;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
+inline std::ostream& operator<<(std::ostream& os, const Device& d) {
+  return os << d.str();
+}
 
 /// Number of usable CUDA GPUs: 0 in a CPU-only build, without a driver, or without a GPU.
 int cuda_device_count();

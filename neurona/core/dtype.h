@@ -21,11 +21,16 @@ inline constexpr DType uint8 = DType::uint8;
 /// Bytes per element.
 constexpr std::size_t size_of(DType t) {
   switch (t) {
-    case DType::float32: return 4;
-    case DType::float64: return 8;
-    case DType::int32: return 4;
-    case DType::int64: return 8;
-    case DType::uint8: return 1;
+    case DType::float32:
+      return 4;
+    case DType::float64:
+      return 8;
+    case DType::int32:
+      return 4;
+    case DType::int64:
+      return 8;
+    case DType::uint8:
+      return 1;
   }
   return 0;
 }
@@ -33,16 +38,23 @@ constexpr std::size_t size_of(DType t) {
 /// Keras's name of the dtype: "float32", "int64", ...
 constexpr std::string_view name(DType t) {
   switch (t) {
-    case DType::float32: return "float32";
-    case DType::float64: return "float64";
-    case DType::int32: return "int32";
-    case DType::int64: return "int64";
-    case DType::uint8: return "uint8";
+    case DType::float32:
+      return "float32";
+    case DType::float64:
+      return "float64";
+    case DType::int32:
+      return "int32";
+    case DType::int64:
+      return "int64";
+    case DType::uint8:
+      return "uint8";
   }
   return "?";
 }
 
-constexpr bool is_floating(DType t) { return t == DType::float32 || t == DType::float64; }
+constexpr bool is_floating(DType t) {
+  return t == DType::float32 || t == DType::float64;
+}
 
 /// Parses "float32", "float64", "int32", "int64" or "uint8"; throws ValueError otherwise.
 DType dtype_from_string(std::string_view s);
@@ -51,27 +63,44 @@ DType dtype_from_string(std::string_view s);
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::float32; }
+constexpr DType dtype_of<float>() {
+  return DType::float32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::float64; }
+constexpr DType dtype_of<double>() {
+  return DType::float64;
+}
 template <>
-constexpr DType dtype_of<std::int32_t>() { return DType::int32; }
+constexpr DType dtype_of<std::int32_t>() {
+  return DType::int32;
+}
 template <>
-constexpr DType dtype_of<std::int64_t>() { return DType::int64; }
+constexpr DType dtype_of<std::int64_t>() {
+  return DType::int64;
+}
 template <>
-constexpr DType dtype_of<std::uint8_t>() { return DType::uint8; }
+constexpr DType dtype_of<std::uint8_t>() {
+  return DType::uint8;
+}
 
-inline std::ostream& operator<<(std::ostream& os, DType t) { return os << name(t); }
+inline std::ostream& operator<<(std::ostream& os, DType t) {
+  return os << name(t);
+}
 
 /// Calls `f(T{})` with the C++ type that `t` stands for.
 template <typename F>
 decltype(auto) visit_dtype(DType t, F&& f) {
   switch (t) {
-    case DType::float32: return f(float{});
-    case DType::float64: return f(double{});
-    case DType::int32: return f(std::int32_t{});
-    case DType::int64: return f(std::int64_t{});
-    case DType::uint8: return f(std::uint8_t{});
+    case DType::float32:
+      return f(float{});
+    case DType::float64:
+      return f(double{});
+    case DType::int32:
+      return f(std::int32_t{});
+    case DType::int64:
+      return f(std::int64_t{});
+    case DType::uint8:
+      return f(std::uint8_t{});
   }
   return f(float{});
 }

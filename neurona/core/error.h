@@ -57,7 +57,7 @@ std::string str(const Args&... args) {
 }  // namespace neurona
 
 /// Throws `Type(message)` when `cond` is false; the message is built only on failure.
-#define NEURONA_CHECK(cond, Type, ...)                          \
-  do {                                                          \
+#define NEURONA_CHECK(cond, Type, ...)                            \
+  do {                                                            \
     if (!(cond)) throw Type(::neurona::detail::str(__VA_ARGS__)); \
   } while (0)

@@ -33,8 +33,7 @@ std::int64_t Shape::numel() const {
         NEURONA_CHECK(e >= 0, ShapeError, "Shape: negative dimension ", e, " in ", str());
         has_zero = has_zero || e == 0;
       }
-      NEURONA_CHECK(has_zero, ShapeError, "Shape: element count of ", str(),
-                    " overflows int64");
+      NEURONA_CHECK(has_zero, ShapeError, "Shape: element count of ", str(), " overflows int64");
       return 0;
     }
     n *= d;
@@ -74,8 +73,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
     const int ia = a.rank() - r + i, ib = b.rank() - r + i;
     const std::int64_t da = ia >= 0 ? a.dims()[static_cast<std::size_t>(ia)] : 1;
     const std::int64_t db = ib >= 0 ? b.dims()[static_cast<std::size_t>(ib)] : 1;
-    NEURONA_CHECK(da == db || da == 1 || db == 1, ShapeError, op, ": cannot broadcast shapes ",
-                  a, " and ", b, " (dimension ", i, ": ", da, " vs ", db, ")");
+    NEURONA_CHECK(da == db || da == 1 || db == 1, ShapeError, op, ": cannot broadcast shapes ", a,
+                  " and ", b, " (dimension ", i, ": ", da, " vs ", db, ")");
     out[static_cast<std::size_t>(i)] = da == 1 ? db : da;
   }
   return Shape(std::move(out));

@@ -41,7 +41,9 @@ class Shape {
   std::vector<std::int64_t> dims_;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }
+inline std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  return os << s.str();
+}
 
 /// NumPy broadcasting of two shapes; throws ShapeError naming `op` when they do not broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

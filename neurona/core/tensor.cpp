@@ -16,7 +16,9 @@ Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(d
   data_ = allocator_->allocate(nbytes);
 }
 
-Storage::~Storage() { allocator_->deallocate(data_, nbytes_); }
+Storage::~Storage() {
+  allocator_->deallocate(data_, nbytes_);
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   shape.check_valid("Tensor::empty");
@@ -52,8 +54,8 @@ void Tensor::check_defined(const char* op) const {
 
 void Tensor::check_type(DType expected, const char* op) const {
   check_defined(op);
-  NEURONA_CHECK(dtype_ == expected, ValueError, op, ": tensor has dtype ", dtype_,
-                ", accessed as ", expected);
+  NEURONA_CHECK(dtype_ == expected, ValueError, op, ": tensor has dtype ", dtype_, ", accessed as ",
+                expected);
 }
 
 Tensor Tensor::to(Device device) const {
@@ -261,10 +263,9 @@ struct Printer {
     out += '[';
     bool first = true;
     const std::string indent(static_cast<std::size_t>(axis + 1), ' ');
-    const std::string sep = axis == rank - 1
-                                ? std::string(" ")
-                                : std::string(static_cast<std::size_t>(rank - axis - 1), '\n') +
-                                      indent;
+    const std::string sep =
+        axis == rank - 1 ? std::string(" ")
+                         : std::string(static_cast<std::size_t>(rank - axis - 1), '\n') + indent;
     for_shown(axis, base, [&](std::int64_t b, bool ellipsis) {
       if (!first) out += sep;
       first = false;
@@ -317,8 +318,8 @@ std::string Tensor::str() const {
   if (!defined()) return "tf.Tensor(<undefined>)";
   const std::string v = values_str();
   const bool multiline = v.find('\n') != std::string::npos;
-  return detail::str("tf.Tensor(", multiline ? "\n" : "", v, ", shape=", shape_,
-                     ", dtype=", dtype_, ")");
+  return detail::str("tf.Tensor(", multiline ? "\n" : "", v, ", shape=", shape_, ", dtype=", dtype_,
+                     ")");
 }
 
 }  // namespace neurona

@@ -118,7 +118,9 @@ class Tensor {
   DType dtype_ = DType::float32;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str(); }
+inline std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  return os << t.str();
+}
 
 /// Host-side element conversion used by item() and to_vector().
 namespace detail {

@@ -23,15 +23,15 @@ Tensor concat(const std::vector<Tensor>& tensors, int axis) {
     bool ok = t.rank() == first.rank();
     for (int k = 0; ok && k < t.rank(); ++k) ok = k == a || t.shape()[k] == first.shape()[k];
     NEURONA_CHECK(ok, ShapeError, "concat: ", name, " has shape ", t.shape(),
-                  ", which does not match tensors[0]'s shape ", first.shape(),
-                  " outside axis ", a);
+                  ", which does not match tensors[0]'s shape ", first.shape(), " outside axis ", a);
     dims[static_cast<std::size_t>(a)] += t.shape()[a];
   }
   Tensor out = Tensor::empty(Shape(dims), first.dtype(), d);
   if (out.numel() == 0) return out;
   std::int64_t outer = 1;
   for (int k = 0; k < a; ++k) outer *= dims[static_cast<std::size_t>(k)];
-  const std::int64_t out_row = out.numel() / outer * static_cast<std::int64_t>(size_of(out.dtype()));
+  const std::int64_t out_row =
+      out.numel() / outer * static_cast<std::int64_t>(size_of(out.dtype()));
   std::int64_t offset = 0;
   auto copy = kernels::copy2d_stub.get(d);
   for (const Tensor& t : tensors) {

@@ -11,9 +11,9 @@ Device check_same_device(const char* op, std::initializer_list<NamedTensor> args
     if (!first) {
       first = &a;
     } else {
-      NEURONA_CHECK(a.second->device() == first->second->device(), ValueError, op,
-                    ": argument ", a.first, " is on ", a.second->device(), " but ", first->first,
-                    " is on ", first->second->device(), "; move one with .to(device)");
+      NEURONA_CHECK(a.second->device() == first->second->device(), ValueError, op, ": argument ",
+                    a.first, " is on ", a.second->device(), " but ", first->first, " is on ",
+                    first->second->device(), "; move one with .to(device)");
     }
   }
   NEURONA_CHECK(first != nullptr, ValueError, op, ": no arguments");

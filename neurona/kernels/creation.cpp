@@ -100,15 +100,37 @@ template Tensor constant(const std::vector<std::int32_t>&, const Shape&, std::op
 template Tensor constant(const std::vector<std::int64_t>&, const Shape&, std::optional<Device>);
 template Tensor constant(const std::vector<std::uint8_t>&, const Shape&, std::optional<Device>);
 
-Tensor fill(const Shape& shape, double value, TensorOptions options) {
-  Tensor out = Tensor::empty(shape, options);
+namespace {
+
+// Tensor::empty, with a shape error that names the op the user called.
+Tensor empty_for(const char* op, const Shape& shape, DType dtype, Device device) {
+  shape.check_valid(op);
+  return Tensor::empty(shape, dtype, device);
+}
+
+Tensor filled(const char* op, const Shape& shape, double value, TensorOptions options) {
+  Tensor out = empty_for(op, shape, options.dtype, options.resolved_device());
   if (out.numel() > 0) kernels::fill_stub.get(out.device())(value, out);
   return out;
 }
-Tensor zeros(const Shape& shape, TensorOptions options) { return fill(shape, 0.0, options); }
-Tensor ones(const Shape& shape, TensorOptions options) { return fill(shape, 1.0, options); }
-Tensor zeros_like(const Tensor& x) { return fill_like(x, 0.0); }
-Tensor ones_like(const Tensor& x) { return fill_like(x, 1.0); }
+
+}  // namespace
+
+Tensor fill(const Shape& shape, double value, TensorOptions options) {
+  return filled("fill", shape, value, options);
+}
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  return filled("zeros", shape, 0.0, options);
+}
+Tensor ones(const Shape& shape, TensorOptions options) {
+  return filled("ones", shape, 1.0, options);
+}
+Tensor zeros_like(const Tensor& x) {
+  return fill_like(x, 0.0);
+}
+Tensor ones_like(const Tensor& x) {
+  return fill_like(x, 1.0);
+}
 Tensor fill_like(const Tensor& x, double value) {
   NEURONA_CHECK(x.defined(), ValueError, "fill_like: the tensor is undefined");
   return fill(x.shape(), value, {.dtype = x.dtype(), .device = x.device()});
@@ -131,7 +153,7 @@ Tensor random_uniform(const Shape& shape, UniformOptions o) {
   NEURONA_CHECK(std::isfinite(o.minval) && std::isfinite(o.maxval) && o.minval < o.maxval,
                 ValueError, "random_uniform: need finite minval < maxval, got minval=", o.minval,
                 ", maxval=", o.maxval);
-  Tensor out = Tensor::empty(shape, o.dtype, o.device ? *o.device : default_device());
+  Tensor out = empty_for("random_uniform", shape, o.dtype, o.device ? *o.device : default_device());
   const RandomKey key = detail::next_random_key(o.seed);
   if (out.numel() > 0) {
     kernels::random_stub.get(out.device())(kernels::RandomDist::uniform, o.minval, o.maxval, key,
@@ -146,7 +168,7 @@ Tensor normal(const char* op, kernels::RandomDist dist, const Shape& shape, Norm
                 o.dtype);
   NEURONA_CHECK(std::isfinite(o.mean) && std::isfinite(o.stddev) && o.stddev >= 0, ValueError, op,
                 ": need a finite mean and stddev >= 0, got mean=", o.mean, ", stddev=", o.stddev);
-  Tensor out = Tensor::empty(shape, o.dtype, o.device ? *o.device : default_device());
+  Tensor out = empty_for(op, shape, o.dtype, o.device ? *o.device : default_device());
   const RandomKey key = detail::next_random_key(o.seed);
   if (out.numel() > 0) kernels::random_stub.get(out.device())(dist, o.mean, o.stddev, key, out);
   return out;

@@ -7,7 +7,7 @@
 
 namespace neurona::kernels {
 
-void register_cpu_kernels();   // kernels/cpu/register.cpp
+void register_cpu_kernels();  // kernels/cpu/register.cpp
 #if NEURONA_WITH_CUDA
 void register_cuda_kernels();  // kernels/cuda/register.cpp
 #endif

@@ -32,7 +32,9 @@ Tensor unary(const char* op_name, UnaryOp op, const Tensor& x, double alpha = 0.
 
 }  // namespace
 
-Tensor add(const Tensor& x, const Tensor& y) { return binary("add", BinaryOp::add, x, y); }
+Tensor add(const Tensor& x, const Tensor& y) {
+  return binary("add", BinaryOp::add, x, y);
+}
 Tensor subtract(const Tensor& x, const Tensor& y) {
   return binary("subtract", BinaryOp::subtract, x, y);
 }
@@ -45,18 +47,24 @@ Tensor divide(const Tensor& x, const Tensor& y) {
   }
   return binary("divide", BinaryOp::divide, x, y);
 }
-Tensor pow(const Tensor& x, const Tensor& y) { return binary("pow", BinaryOp::pow, x, y); }
+Tensor pow(const Tensor& x, const Tensor& y) {
+  return binary("pow", BinaryOp::pow, x, y);
+}
 Tensor maximum(const Tensor& x, const Tensor& y) {
   return binary("maximum", BinaryOp::maximum, x, y);
 }
 Tensor minimum(const Tensor& x, const Tensor& y) {
   return binary("minimum", BinaryOp::minimum, x, y);
 }
-Tensor equal(const Tensor& x, const Tensor& y) { return binary("equal", BinaryOp::equal, x, y); }
+Tensor equal(const Tensor& x, const Tensor& y) {
+  return binary("equal", BinaryOp::equal, x, y);
+}
 Tensor not_equal(const Tensor& x, const Tensor& y) {
   return binary("not_equal", BinaryOp::not_equal, x, y);
 }
-Tensor less(const Tensor& x, const Tensor& y) { return binary("less", BinaryOp::less, x, y); }
+Tensor less(const Tensor& x, const Tensor& y) {
+  return binary("less", BinaryOp::less, x, y);
+}
 Tensor less_equal(const Tensor& x, const Tensor& y) {
   return binary("less_equal", BinaryOp::less_equal, x, y);
 }
@@ -81,25 +89,57 @@ Tensor where(const Tensor& condition, const Tensor& x, const Tensor& y) {
   return out;
 }
 
-Tensor neg(const Tensor& x) { return unary("neg", UnaryOp::neg, x); }
-Tensor abs(const Tensor& x) { return unary("abs", UnaryOp::abs, x); }
-Tensor square(const Tensor& x) { return unary("square", UnaryOp::square, x); }
-Tensor exp(const Tensor& x) { return unary("exp", UnaryOp::exp, x); }
-Tensor log(const Tensor& x) { return unary("log", UnaryOp::log, x); }
-Tensor sqrt(const Tensor& x) { return unary("sqrt", UnaryOp::sqrt, x); }
-Tensor relu(const Tensor& x) { return unary("relu", UnaryOp::relu, x); }
-Tensor sigmoid(const Tensor& x) { return unary("sigmoid", UnaryOp::sigmoid, x); }
-Tensor tanh(const Tensor& x) { return unary("tanh", UnaryOp::tanh, x); }
-Tensor elu(const Tensor& x, double alpha) { return unary("elu", UnaryOp::elu, x, alpha); }
-Tensor selu(const Tensor& x) { return unary("selu", UnaryOp::selu, x); }
-Tensor gelu(const Tensor& x) { return unary("gelu", UnaryOp::gelu, x); }
-Tensor silu(const Tensor& x) { return unary("silu", UnaryOp::silu, x); }
-Tensor softplus(const Tensor& x) { return unary("softplus", UnaryOp::softplus, x); }
-Tensor softsign(const Tensor& x) { return unary("softsign", UnaryOp::softsign, x); }
+Tensor neg(const Tensor& x) {
+  return unary("neg", UnaryOp::neg, x);
+}
+Tensor abs(const Tensor& x) {
+  return unary("abs", UnaryOp::abs, x);
+}
+Tensor square(const Tensor& x) {
+  return unary("square", UnaryOp::square, x);
+}
+Tensor exp(const Tensor& x) {
+  return unary("exp", UnaryOp::exp, x);
+}
+Tensor log(const Tensor& x) {
+  return unary("log", UnaryOp::log, x);
+}
+Tensor sqrt(const Tensor& x) {
+  return unary("sqrt", UnaryOp::sqrt, x);
+}
+Tensor relu(const Tensor& x) {
+  return unary("relu", UnaryOp::relu, x);
+}
+Tensor sigmoid(const Tensor& x) {
+  return unary("sigmoid", UnaryOp::sigmoid, x);
+}
+Tensor tanh(const Tensor& x) {
+  return unary("tanh", UnaryOp::tanh, x);
+}
+Tensor elu(const Tensor& x, double alpha) {
+  return unary("elu", UnaryOp::elu, x, alpha);
+}
+Tensor selu(const Tensor& x) {
+  return unary("selu", UnaryOp::selu, x);
+}
+Tensor gelu(const Tensor& x) {
+  return unary("gelu", UnaryOp::gelu, x);
+}
+Tensor silu(const Tensor& x) {
+  return unary("silu", UnaryOp::silu, x);
+}
+Tensor softplus(const Tensor& x) {
+  return unary("softplus", UnaryOp::softplus, x);
+}
+Tensor softsign(const Tensor& x) {
+  return unary("softsign", UnaryOp::softsign, x);
+}
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   return unary("leaky_relu", UnaryOp::leaky_relu, x, negative_slope);
 }
-Tensor hard_sigmoid(const Tensor& x) { return unary("hard_sigmoid", UnaryOp::hard_sigmoid, x); }
+Tensor hard_sigmoid(const Tensor& x) {
+  return unary("hard_sigmoid", UnaryOp::hard_sigmoid, x);
+}
 
 Tensor cast(const Tensor& x, DType dtype) {
   const Device d = kernels::check_same_device("cast", {{"x", &x}});
@@ -114,18 +154,44 @@ Tensor scalar_like(const Tensor& like, double value) {
   return fill({}, value, {.dtype = like.dtype(), .device = like.device()});
 }
 
-Tensor operator+(const Tensor& x, const Tensor& y) { return add(x, y); }
-Tensor operator-(const Tensor& x, const Tensor& y) { return subtract(x, y); }
-Tensor operator*(const Tensor& x, const Tensor& y) { return multiply(x, y); }
-Tensor operator/(const Tensor& x, const Tensor& y) { return divide(x, y); }
-Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor operator+(const Tensor& x, double y) { return add(x, scalar_like(x, y)); }
-Tensor operator-(const Tensor& x, double y) { return subtract(x, scalar_like(x, y)); }
-Tensor operator*(const Tensor& x, double y) { return multiply(x, scalar_like(x, y)); }
-Tensor operator/(const Tensor& x, double y) { return divide(x, scalar_like(x, y)); }
-Tensor operator+(double x, const Tensor& y) { return add(scalar_like(y, x), y); }
-Tensor operator-(double x, const Tensor& y) { return subtract(scalar_like(y, x), y); }
-Tensor operator*(double x, const Tensor& y) { return multiply(scalar_like(y, x), y); }
-Tensor operator/(double x, const Tensor& y) { return divide(scalar_like(y, x), y); }
+Tensor operator+(const Tensor& x, const Tensor& y) {
+  return add(x, y);
+}
+Tensor operator-(const Tensor& x, const Tensor& y) {
+  return subtract(x, y);
+}
+Tensor operator*(const Tensor& x, const Tensor& y) {
+  return multiply(x, y);
+}
+Tensor operator/(const Tensor& x, const Tensor& y) {
+  return divide(x, y);
+}
+Tensor operator-(const Tensor& x) {
+  return neg(x);
+}
+Tensor operator+(const Tensor& x, double y) {
+  return add(x, scalar_like(x, y));
+}
+Tensor operator-(const Tensor& x, double y) {
+  return subtract(x, scalar_like(x, y));
+}
+Tensor operator*(const Tensor& x, double y) {
+  return multiply(x, scalar_like(x, y));
+}
+Tensor operator/(const Tensor& x, double y) {
+  return divide(x, scalar_like(x, y));
+}
+Tensor operator+(double x, const Tensor& y) {
+  return add(scalar_like(y, x), y);
+}
+Tensor operator-(double x, const Tensor& y) {
+  return subtract(scalar_like(y, x), y);
+}
+Tensor operator*(double x, const Tensor& y) {
+  return multiply(scalar_like(y, x), y);
+}
+Tensor operator/(double x, const Tensor& y) {
+  return divide(scalar_like(y, x), y);
+}
 
 }  // namespace neurona

@@ -12,7 +12,8 @@ Tensor subtract(const Tensor& x, const Tensor& y);
 Tensor multiply(const Tensor& x, const Tensor& y);
 /// True division: integer operands are promoted to float32, as keras.ops.divide does.
 Tensor divide(const Tensor& x, const Tensor& y);
-/// x ** y.
+/// x ** y. For integers a negative exponent gives 0 (1 or -1 for a base of 1 or -1) rather
+/// than an error as in NumPy, since a GPU cannot report it without stalling.
 Tensor pow(const Tensor& x, const Tensor& y);
 /// Elementwise maximum and minimum; NaN propagates.
 Tensor maximum(const Tensor& x, const Tensor& y);
@@ -45,7 +46,9 @@ Tensor selu(const Tensor& x);
 /// The exact form 0.5 x (1 + erf(x / sqrt 2)), Keras's default (approximate = false).
 Tensor gelu(const Tensor& x);
 Tensor silu(const Tensor& x);
-inline Tensor swish(const Tensor& x) { return silu(x); }
+inline Tensor swish(const Tensor& x) {
+  return silu(x);
+}
 Tensor softplus(const Tensor& x);
 Tensor softsign(const Tensor& x);
 /// max(x, negative_slope * x); Keras's default slope is 0.2.

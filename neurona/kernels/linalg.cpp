@@ -32,7 +32,13 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
                 options.transpose_b ? " (transposed)" : "", " (", ka, " vs ", kb, ")");
   const Shape a_batch(std::vector<std::int64_t>(ad.begin(), ad.end() - 2));
   const Shape b_batch(std::vector<std::int64_t>(bd.begin(), bd.end() - 2));
-  const Shape batch = broadcast_shapes(a_batch, b_batch, "matmul (batch dimensions)");
+  Shape batch;
+  try {
+    batch = broadcast_shapes(a_batch, b_batch, "matmul");
+  } catch (const ShapeError& e) {  // name the operands' shapes, not only their batch parts
+    throw ShapeError(detail::str("matmul: batch dimensions of a ", a.shape(), " and b ", b.shape(),
+                                 " do not broadcast (", e.what(), ")"));
+  }
 
   kernels::MatmulPlan plan;
   plan.m = m;
@@ -75,8 +81,8 @@ Tensor transpose(const Tensor& x, std::vector<int> perm) {
     perm.resize(static_cast<std::size_t>(r));
     std::iota(perm.rbegin(), perm.rend(), 0);
   }
-  NEURONA_CHECK(static_cast<int>(perm.size()) == r, ShapeError, "transpose: perm has ",
-                perm.size(), " entries for a tensor of shape ", x.shape(), " (rank ", r, ")");
+  NEURONA_CHECK(static_cast<int>(perm.size()) == r, ShapeError, "transpose: perm has ", perm.size(),
+                " entries for a tensor of shape ", x.shape(), " (rank ", r, ")");
   std::vector<bool> seen(static_cast<std::size_t>(r), false);
   for (int& p : perm) {
     p = x.shape().normalize_axis(p, "transpose");

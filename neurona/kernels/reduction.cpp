@@ -116,7 +116,9 @@ Tensor argmin(const Tensor& x, std::optional<int> axis, bool keepdims) {
   return arg_reduce("argmin", ReduceOp::argmin, x, axis, keepdims);
 }
 
-Tensor softmax(const Tensor& x, int axis) { return softmax_impl("softmax", false, x, axis); }
+Tensor softmax(const Tensor& x, int axis) {
+  return softmax_impl("softmax", false, x, axis);
+}
 Tensor log_softmax(const Tensor& x, int axis) {
   return softmax_impl("log_softmax", true, x, axis);
 }

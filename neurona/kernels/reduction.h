@@ -32,7 +32,7 @@ Tensor mean(const Tensor& x, Axes axes = {}, bool keepdims = false);
 Tensor max(const Tensor& x, Axes axes = {}, bool keepdims = false);
 Tensor min(const Tensor& x, Axes axes = {}, bool keepdims = false);
 /// Index (int64) of the largest / smallest element along `axis`, or of the flattened tensor
-/// when no axis is given; ties give the first index, NaN counts as largest.
+/// when no axis is given; ties give the first index, and the first NaN wins (as NumPy).
 Tensor argmax(const Tensor& x, std::optional<int> axis = std::nullopt, bool keepdims = false);
 Tensor argmin(const Tensor& x, std::optional<int> axis = std::nullopt, bool keepdims = false);
 

@@ -1,6 +1,6 @@
 // Uses neurona through the installed umbrella header.
-#include <iostream>
 #include <neurona/neurona.h>
+#include <iostream>
 
 namespace nr = neurona;
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/test_util.h"
@@ -93,33 +94,44 @@ struct ShapePair {
 // Same shapes, row against column, rank extension, scalars, size 1 and size 0.
 const std::vector<ShapePair>& binary_shape_pairs() {
   static const std::vector<ShapePair> pairs = {
-      {{7}, {7}},          {{3, 13}, {3, 13}},     {{33}, {33}},     {{7, 1}, {1, 13}},
-      {{2, 1, 33}, {7, 1}}, {{}, {13}},            {{33}, {}},       {{1}, {5, 7}},
-      {{}, {}},            {{2, 3, 1, 5}, {3, 4, 1}}, {{0, 3}, {1, 3}}, {{4, 0}, {4, 1}},
-      {{0}, {}},           {{2, 0, 3}, {3}},
+      {{7}, {7}},
+      {{3, 13}, {3, 13}},
+      {{33}, {33}},
+      {{7, 1}, {1, 13}},
+      {{2, 1, 33}, {7, 1}},
+      {{}, {13}},
+      {{33}, {}},
+      {{1}, {5, 7}},
+      {{}, {}},
+      {{2, 3, 1, 5}, {3, 4, 1}},
+      {{0, 3}, {1, 3}},
+      {{4, 0}, {4, 1}},
+      {{0}, {}},
+      {{2, 0, 3}, {3}},
   };
   return pairs;
 }
 
 const std::vector<nr::Shape>& unary_shapes() {
-  static const std::vector<nr::Shape> shapes = {{}, {1}, {7}, {13}, {33}, {3, 13}, {2, 1, 33},
-                                                {0}, {4, 0}};
+  static const std::vector<nr::Shape> shapes = {{},      {1},        {7}, {13},  {33},
+                                                {3, 13}, {2, 1, 33}, {0}, {4, 0}};
   return shapes;
 }
 
-std::string trace(const nr::Shape& a, const nr::Shape& b) { return a.str() + " with " + b.str(); }
+std::string trace(const nr::Shape& a, const nr::Shape& b) {
+  return a.str() + " with " + b.str();
+}
 
 void check_binary(const char* name, nr::Tensor (*op)(const nr::Tensor&, const nr::Tensor&),
-                  double (*ref)(double, double), double lo, double hi, nr::DType dtype,
-                  double atol, double rtol) {
+                  double (*ref)(double, double), double lo, double hi, nr::DType dtype, double atol,
+                  double rtol) {
   for (const auto& [sa, sb] : binary_shape_pairs()) {
     SCOPED_TRACE(std::string(name) + " " + trace(sa, sb) + " " + std::string(nr::name(dtype)));
     const nr::Tensor a = random_tensor(sa, dtype, lo, hi, 1);
     const nr::Tensor b = random_tensor(sb, dtype, lo, hi, 2);
     nr::Shape expected_shape;
-    const auto expected =
-        broadcast_ref({a, b}, [ref](const std::vector<double>& v) { return ref(v[0], v[1]); },
-                      &expected_shape);
+    const auto expected = broadcast_ref(
+        {a, b}, [ref](const std::vector<double>& v) { return ref(v[0], v[1]); }, &expected_shape);
     const nr::Tensor out = op(a, b);
     EXPECT_EQ(out.shape(), expected_shape);
     EXPECT_EQ(out.dtype(), dtype);
@@ -127,11 +139,21 @@ void check_binary(const char* name, nr::Tensor (*op)(const nr::Tensor&, const nr
   }
 }
 
-double ref_add(double a, double b) { return a + b; }
-double ref_sub(double a, double b) { return a - b; }
-double ref_mul(double a, double b) { return a * b; }
-double ref_div(double a, double b) { return a / b; }
-double ref_pow(double a, double b) { return std::pow(a, b); }
+double ref_add(double a, double b) {
+  return a + b;
+}
+double ref_sub(double a, double b) {
+  return a - b;
+}
+double ref_mul(double a, double b) {
+  return a * b;
+}
+double ref_div(double a, double b) {
+  return a / b;
+}
+double ref_pow(double a, double b) {
+  return std::pow(a, b);
+}
 
 }  // namespace
 
@@ -188,9 +210,8 @@ TEST(Elementwise, DividePromotesIntegersToFloat32) {
     const nr::Tensor out = nr::divide(x, y);
     EXPECT_EQ(out.dtype(), nr::float32);
     EXPECT_EQ(out.shape(), nr::Shape({3, 7}));
-    EXPECT_TRUE(all_close(out, broadcast_ref({x, y}, [](const std::vector<double>& v) {
-                            return v[0] / v[1];
-                          })));
+    EXPECT_TRUE(all_close(
+        out, broadcast_ref({x, y}, [](const std::vector<double>& v) { return v[0] / v[1]; })));
   }
 }
 
@@ -231,10 +252,12 @@ TEST(Elementwise, IntegerPowWrapsAroundOnOverflow) {
 
 TEST(Elementwise, MaximumMinimumMatchReference) {
   for (nr::DType t : {nr::float32, nr::float64, nr::int32}) {
-    check_binary("maximum", nr::maximum, [](double a, double b) { return std::max(a, b); }, -50,
-                 50, t, 0, 0);
-    check_binary("minimum", nr::minimum, [](double a, double b) { return std::min(a, b); }, -50,
-                 50, t, 0, 0);
+    check_binary(
+        "maximum", nr::maximum, [](double a, double b) { return std::max(a, b); }, -50, 50, t, 0,
+        0);
+    check_binary(
+        "minimum", nr::minimum, [](double a, double b) { return std::min(a, b); }, -50, 50, t, 0,
+        0);
   }
 }
 
@@ -245,39 +268,65 @@ TEST(Elementwise, MaximumMinimumPropagateNaNFromEitherSide) {
   EXPECT_TRUE(all_close(nr::minimum(x, y), {kNaN, kNaN, kNaN, 2, -kInf}));
 }
 
+namespace {
+
+using BinaryFn = nr::Tensor (*)(const nr::Tensor&, const nr::Tensor&);
+
+const std::vector<std::pair<const char*, BinaryFn>>& all_binary_ops() {
+  static const std::vector<std::pair<const char*, BinaryFn>> ops = {
+      {"add", nr::add},
+      {"subtract", nr::subtract},
+      {"multiply", nr::multiply},
+      {"divide", nr::divide},
+      {"pow", nr::pow},
+      {"maximum", nr::maximum},
+      {"minimum", nr::minimum},
+      {"equal", nr::equal},
+      {"not_equal", nr::not_equal},
+      {"less", nr::less},
+      {"less_equal", nr::less_equal},
+      {"greater", nr::greater},
+      {"greater_equal", nr::greater_equal},
+  };
+  return ops;
+}
+
+}  // namespace
+
 TEST(Elementwise, BinaryOpsRejectMismatchedShapesNamingOpAndShapes) {
   const nr::Tensor x = nr::zeros({2, 3});
   const nr::Tensor y = nr::zeros({4});
-  NEURONA_EXPECT_THROW_MSG(nr::add(x, y), nr::ShapeError, "add", "(2, 3)", "(4,)");
-  NEURONA_EXPECT_THROW_MSG(nr::subtract(x, y), nr::ShapeError, "subtract", "(2, 3)", "(4,)");
-  NEURONA_EXPECT_THROW_MSG(nr::multiply(x, y), nr::ShapeError, "multiply", "(2, 3)", "(4,)");
-  NEURONA_EXPECT_THROW_MSG(nr::divide(x, y), nr::ShapeError, "divide", "(2, 3)", "(4,)");
-  NEURONA_EXPECT_THROW_MSG(nr::pow(x, y), nr::ShapeError, "pow", "(2, 3)", "(4,)");
-  NEURONA_EXPECT_THROW_MSG(nr::maximum(x, y), nr::ShapeError, "maximum", "(2, 3)", "(4,)");
-  NEURONA_EXPECT_THROW_MSG(nr::minimum(x, y), nr::ShapeError, "minimum", "(2, 3)", "(4,)");
-  NEURONA_EXPECT_THROW_MSG(nr::less(x, y), nr::ShapeError, "less", "(2, 3)", "(4,)");
+  for (const auto& [name, op] : all_binary_ops()) {
+    SCOPED_TRACE(name);
+    NEURONA_EXPECT_THROW_MSG(op(x, y), nr::ShapeError, name, "(2, 3)", "(4,)");
+    NEURONA_EXPECT_THROW_MSG(op(nr::zeros({5, 1, 7}), nr::zeros({3, 6})), nr::ShapeError, name,
+                             "(5, 1, 7)", "(3, 6)");
+  }
   NEURONA_EXPECT_THROW_MSG(x + y, nr::ShapeError, "add", "(2, 3)", "(4,)");
+  NEURONA_EXPECT_THROW_MSG(x / y, nr::ShapeError, "divide", "(2, 3)", "(4,)");
   // An empty dimension broadcasts only against 0 or 1.
-  NEURONA_EXPECT_THROW_MSG(nr::add(nr::zeros({0}), nr::zeros({2})), nr::ShapeError, "add",
-                           "(0,)", "(2,)");
+  NEURONA_EXPECT_THROW_MSG(nr::add(nr::zeros({0}), nr::zeros({2})), nr::ShapeError, "add", "(0,)",
+                           "(2,)");
 }
 
 TEST(Elementwise, BinaryOpsRejectMixedDtypesNamingOpAndDtypes) {
   const nr::Tensor x = nr::zeros({2, 3});
   const nr::Tensor y = nr::zeros({3}, {.dtype = nr::int32});
-  NEURONA_EXPECT_THROW_MSG(nr::add(x, y), nr::ValueError, "add", "float32", "int32", "(2, 3)",
-                           "(3,)");
-  NEURONA_EXPECT_THROW_MSG(nr::multiply(x, y), nr::ValueError, "multiply", "float32", "int32");
-  NEURONA_EXPECT_THROW_MSG(nr::divide(x, y), nr::ValueError, "divide", "float32", "int32");
-  NEURONA_EXPECT_THROW_MSG(nr::equal(x, y), nr::ValueError, "equal", "float32", "int32");
-  NEURONA_EXPECT_THROW_MSG(nr::add(x, nr::Tensor()), nr::ValueError, "add", "undefined");
+  for (const auto& [name, op] : all_binary_ops()) {
+    SCOPED_TRACE(name);
+    NEURONA_EXPECT_THROW_MSG(op(x, y), nr::ValueError, name, "float32", "int32", "(2, 3)", "(3,)");
+    NEURONA_EXPECT_THROW_MSG(op(x, nr::Tensor()), nr::ValueError, name, "undefined");
+  }
+  // Integer operands of two different types are not promoted either.
+  NEURONA_EXPECT_THROW_MSG(nr::divide(nr::zeros({3}, {.dtype = nr::int64}), y), nr::ValueError,
+                           "divide", "int64", "int32");
 }
 
 TEST(Elementwise, IntegerAddAndMultiplyWrapAround) {
   using I32 = std::numeric_limits<std::int32_t>;
   using I64 = std::numeric_limits<std::int64_t>;
-  const nr::Tensor a32 = nr::constant(std::vector<std::int32_t>{I32::max(), I32::min(), 65536},
-                                      {3}, nr::Device::cpu());
+  const nr::Tensor a32 = nr::constant(std::vector<std::int32_t>{I32::max(), I32::min(), 65536}, {3},
+                                      nr::Device::cpu());
   const nr::Tensor b32 =
       nr::constant(std::vector<std::int32_t>{1, -1, 65536}, {3}, nr::Device::cpu());
   EXPECT_EQ(nr::add(a32, b32).to_vector<std::int32_t>(),
@@ -291,8 +340,8 @@ TEST(Elementwise, IntegerAddAndMultiplyWrapAround) {
 
   const nr::Tensor a64 =
       nr::constant(std::vector<std::int64_t>{I64::max(), 1LL << 32}, {2}, nr::Device::cpu());
-  const nr::Tensor b64 = nr::constant(std::vector<std::int64_t>{1, 1LL << 32}, {2},
-                                      nr::Device::cpu());
+  const nr::Tensor b64 =
+      nr::constant(std::vector<std::int64_t>{1, 1LL << 32}, {2}, nr::Device::cpu());
   EXPECT_EQ(nr::add(a64, b64).to_vector<std::int64_t>(),
             (std::vector<std::int64_t>{I64::min(), (1LL << 33)}));
   EXPECT_EQ(nr::multiply(a64, b64).to_vector<std::int64_t>(),
@@ -303,8 +352,7 @@ TEST(Elementwise, IntegerAddAndMultiplyWrapAround) {
   EXPECT_EQ(nr::add(a8, b8).to_vector<std::int32_t>(), (std::vector<std::int32_t>{44, 32, 0}));
   EXPECT_EQ(nr::multiply(a8, b8).to_vector<std::int32_t>(),
             (std::vector<std::int32_t>{32, 0, 255}));
-  EXPECT_EQ(nr::subtract(b8, a8).to_vector<std::int32_t>(),
-            (std::vector<std::int32_t>{156, 0, 2}));
+  EXPECT_EQ(nr::subtract(b8, a8).to_vector<std::int32_t>(), (std::vector<std::int32_t>{156, 0, 2}));
 }
 
 // ---- comparisons and where ---------------------------------------------------------------
@@ -358,8 +406,8 @@ TEST(Elementwise, ComparisonsWithNaNAreFalseExceptNotEqual) {
 
 TEST(Elementwise, WhereSelectsWithThreeWayBroadcasting) {
   const std::vector<std::vector<nr::Shape>> shape_sets = {
-      {{7}, {7}, {7}},     {{3, 1}, {1, 13}, {}},  {{33}, {2, 1}, {1, 33}},
-      {{}, {3, 7}, {7}},   {{2, 1, 5}, {4, 1}, {5}}, {{0, 3}, {3}, {1}},
+      {{7}, {7}, {7}},   {{3, 1}, {1, 13}, {}},    {{33}, {2, 1}, {1, 33}},
+      {{}, {3, 7}, {7}}, {{2, 1, 5}, {4, 1}, {5}}, {{0, 3}, {3}, {1}},
   };
   for (nr::DType t : {nr::float32, nr::int64}) {
     for (const auto& s : shape_sets) {
@@ -386,8 +434,8 @@ TEST(Elementwise, WhereTakesAComparisonMask) {
 
 TEST(Elementwise, WhereRejectsBadConditionDtypeShapesAndMixedDtypes) {
   const nr::Tensor x = nr::zeros({2, 3});
-  NEURONA_EXPECT_THROW_MSG(nr::where(nr::zeros({2, 3}), x, x), nr::ValueError, "where",
-                           "condition", "uint8", "float32", "(2, 3)");
+  NEURONA_EXPECT_THROW_MSG(nr::where(nr::zeros({2, 3}), x, x), nr::ValueError, "where", "condition",
+                           "uint8", "float32", "(2, 3)");
   NEURONA_EXPECT_THROW_MSG(nr::where(nr::zeros({4}, {.dtype = nr::uint8}), x, x), nr::ShapeError,
                            "where", "(4,)", "(2, 3)");
   NEURONA_EXPECT_THROW_MSG(nr::where(nr::zeros({3}, {.dtype = nr::uint8}), x, nr::zeros({2})),
@@ -419,12 +467,18 @@ void check_unary(const char* name, nr::Tensor (*op)(const nr::Tensor&), double (
 }  // namespace
 
 TEST(Elementwise, UnaryMathMatchesReference) {
-  check_unary("neg", nr::neg, [](double x) { return -x; }, -3, 3);
-  check_unary("abs", nr::abs, [](double x) { return std::abs(x); }, -3, 3);
-  check_unary("square", nr::square, [](double x) { return x * x; }, -3, 3);
-  check_unary("exp", nr::exp, [](double x) { return std::exp(x); }, -10, 10);
-  check_unary("log", nr::log, [](double x) { return std::log(x); }, 1e-3, 100);
-  check_unary("sqrt", nr::sqrt, [](double x) { return std::sqrt(x); }, 0, 100);
+  check_unary(
+      "neg", nr::neg, [](double x) { return -x; }, -3, 3);
+  check_unary(
+      "abs", nr::abs, [](double x) { return std::abs(x); }, -3, 3);
+  check_unary(
+      "square", nr::square, [](double x) { return x * x; }, -3, 3);
+  check_unary(
+      "exp", nr::exp, [](double x) { return std::exp(x); }, -10, 10);
+  check_unary(
+      "log", nr::log, [](double x) { return std::log(x); }, 1e-3, 100);
+  check_unary(
+      "sqrt", nr::sqrt, [](double x) { return std::sqrt(x); }, 0, 100);
 }
 
 TEST(Elementwise, UnaryMathHandlesDomainEdges) {
@@ -441,8 +495,8 @@ TEST(Elementwise, NegAbsSquareAndReluAcceptIntegers) {
     EXPECT_TRUE(all_close(nr::neg(x), map_ref(x, [](double v) { return -v; }), 0, 0));
     EXPECT_TRUE(all_close(nr::abs(x), map_ref(x, [](double v) { return std::abs(v); }), 0, 0));
     EXPECT_TRUE(all_close(nr::square(x), map_ref(x, [](double v) { return v * v; }), 0, 0));
-    EXPECT_TRUE(all_close(nr::relu(x), map_ref(x, [](double v) { return std::max(v, 0.0); }),
-                          0, 0));
+    EXPECT_TRUE(
+        all_close(nr::relu(x), map_ref(x, [](double v) { return std::max(v, 0.0); }), 0, 0));
     EXPECT_EQ(nr::relu(x).dtype(), t);
   }
   const nr::Tensor u = make_tensor({0, 7, 255}, {3}, nr::uint8);
@@ -454,10 +508,17 @@ TEST(Elementwise, FloatOnlyOpsRejectIntegersNamingOpAndShape) {
   const nr::Tensor x = nr::zeros({3}, {.dtype = nr::int32});
   using Unary = nr::Tensor (*)(const nr::Tensor&);
   const std::pair<const char*, Unary> ops[] = {
-      {"exp", nr::exp},         {"log", nr::log},           {"sqrt", nr::sqrt},
-      {"sigmoid", nr::sigmoid}, {"tanh", nr::tanh},         {"selu", nr::selu},
-      {"gelu", nr::gelu},       {"silu", nr::silu},         {"softplus", nr::softplus},
-      {"softsign", nr::softsign}, {"hard_sigmoid", nr::hard_sigmoid},
+      {"exp", nr::exp},
+      {"log", nr::log},
+      {"sqrt", nr::sqrt},
+      {"sigmoid", nr::sigmoid},
+      {"tanh", nr::tanh},
+      {"selu", nr::selu},
+      {"gelu", nr::gelu},
+      {"silu", nr::silu},
+      {"softplus", nr::softplus},
+      {"softsign", nr::softsign},
+      {"hard_sigmoid", nr::hard_sigmoid},
   };
   for (const auto& [name, op] : ops) {
     SCOPED_TRACE(name);
@@ -471,15 +532,19 @@ TEST(Elementwise, FloatOnlyOpsRejectIntegersNamingOpAndShape) {
 // ---- activations -------------------------------------------------------------------------
 
 namespace {
-double ref_sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double ref_sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 constexpr double kSeluScale = 1.0507009873554804934193349852946;
 }  // namespace
 
 TEST(Elementwise, ActivationsMatchKerasDefinitions) {
-  check_unary("relu", nr::relu, [](double x) { return std::max(x, 0.0); }, -3, 3);
+  check_unary(
+      "relu", nr::relu, [](double x) { return std::max(x, 0.0); }, -3, 3);
   check_unary("sigmoid", nr::sigmoid, ref_sigmoid, -8, 8);
-  check_unary("tanh", nr::tanh, [](double x) { return std::tanh(x); }, -4, 4);
+  check_unary(
+      "tanh", nr::tanh, [](double x) { return std::tanh(x); }, -4, 4);
   check_unary(
       "elu", [](const nr::Tensor& x) { return nr::elu(x); },
       [](double x) { return x > 0 ? x : std::exp(x) - 1; }, -4, 4);
@@ -487,13 +552,16 @@ TEST(Elementwise, ActivationsMatchKerasDefinitions) {
       "selu", nr::selu,
       [](double x) { return kSeluScale * (x > 0 ? x : kSeluAlpha * (std::exp(x) - 1)); }, -4, 4);
   check_unary(
-      "gelu", nr::gelu, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); },
-      -4, 4);
-  check_unary("silu", nr::silu, [](double x) { return x * ref_sigmoid(x); }, -6, 6);
-  check_unary("swish", nr::swish, [](double x) { return x / (1 + std::exp(-x)); }, -6, 6);
-  check_unary("softplus", nr::softplus, [](double x) { return std::log(1 + std::exp(x)); }, -8,
-              8);
-  check_unary("softsign", nr::softsign, [](double x) { return x / (1 + std::abs(x)); }, -5, 5);
+      "gelu", nr::gelu, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, -4,
+      4);
+  check_unary(
+      "silu", nr::silu, [](double x) { return x * ref_sigmoid(x); }, -6, 6);
+  check_unary(
+      "swish", nr::swish, [](double x) { return x / (1 + std::exp(-x)); }, -6, 6);
+  check_unary(
+      "softplus", nr::softplus, [](double x) { return std::log(1 + std::exp(x)); }, -8, 8);
+  check_unary(
+      "softsign", nr::softsign, [](double x) { return x / (1 + std::abs(x)); }, -5, 5);
   check_unary(
       "leaky_relu", [](const nr::Tensor& x) { return nr::leaky_relu(x); },
       [](double x) { return std::max(x, 0.2 * x); }, -3, 3);
@@ -508,15 +576,14 @@ TEST(Elementwise, EluAndLeakyReluTakeTheirParameter) {
                         map_ref(x, [](double v) { return v > 0 ? v : 0.5 * (std::exp(v) - 1); }),
                         1e-12, 1e-12));
   EXPECT_TRUE(all_close(nr::leaky_relu(x, 0.01),
-                        map_ref(x, [](double v) { return v > 0 ? v : 0.01 * v; }), 1e-12,
-                        1e-12));
+                        map_ref(x, [](double v) { return v > 0 ? v : 0.01 * v; }), 1e-12, 1e-12));
 }
 
 TEST(Elementwise, GeluIsTheExactErfFormNotTheTanhApproximation) {
   // At x = 1 the exact form gives 0.841345, the tanh approximation 0.841192.
   const nr::Tensor out = nr::gelu(make_tensor({1.0, -1.0, 2.0}, {3}, nr::float64));
-  EXPECT_TRUE(all_close(out, {0.8413447460685429, -0.15865525393145707, 1.9544997361036416},
-                        1e-12, 1e-12));
+  EXPECT_TRUE(
+      all_close(out, {0.8413447460685429, -0.15865525393145707, 1.9544997361036416}, 1e-12, 1e-12));
 }
 
 TEST(Elementwise, HardSigmoidIsRelu6OfXPlus3Over6) {
@@ -531,13 +598,13 @@ TEST(Elementwise, LeakyReluDefaultSlopeIsKeras0Point2) {
 TEST(Elementwise, ActivationsStayFiniteAtLargeMagnitudes) {
   const nr::Tensor x = make_tensor({-1000, -100, 100, 1000}, {4});
   EXPECT_TRUE(all_close(nr::sigmoid(x), {0, ref_sigmoid(-100), 1, 1}, 1e-30, 1e-5));
-  EXPECT_TRUE(all_close(nr::softplus(x), {0, std::log1p(std::exp(-100.0)), 100, 1000}, 1e-30,
-                        1e-6));
+  EXPECT_TRUE(
+      all_close(nr::softplus(x), {0, std::log1p(std::exp(-100.0)), 100, 1000}, 1e-30, 1e-6));
   EXPECT_TRUE(all_close(nr::silu(x), {0, -100 * ref_sigmoid(-100), 100, 1000}, 1e-30, 1e-5));
   EXPECT_TRUE(all_close(nr::tanh(x), {-1, -1, 1, 1}));
   EXPECT_TRUE(all_close(nr::elu(x), {-1, -1, 100, 1000}));
-  EXPECT_TRUE(all_close(nr::softsign(x), {-1000.0 / 1001, -100.0 / 101, 100.0 / 101,
-                                          1000.0 / 1001}));
+  EXPECT_TRUE(
+      all_close(nr::softsign(x), {-1000.0 / 1001, -100.0 / 101, 100.0 / 101, 1000.0 / 1001}));
   EXPECT_TRUE(all_close(nr::gelu(x), {0, 0, 100, 1000}));
 }
 
@@ -581,19 +648,19 @@ TEST(Elementwise, CastFloatToIntSaturatesAndMapsNaNToZero) {
     SCOPED_TRACE(std::string(nr::name(from)));
     const nr::Tensor x = make_tensor({1e10, -1e10, kInf, -kInf, kNaN, 300, -5, 1e30}, {8}, from);
     EXPECT_EQ(nr::cast(x, nr::int32).to_vector<std::int32_t>(),
-              (std::vector<std::int32_t>{I32::max(), I32::min(), I32::max(), I32::min(), 0, 300,
-                                         -5, I32::max()}));
+              (std::vector<std::int32_t>{I32::max(), I32::min(), I32::max(), I32::min(), 0, 300, -5,
+                                         I32::max()}));
     EXPECT_EQ(nr::cast(x, nr::int64).to_vector<std::int64_t>(),
-              (std::vector<std::int64_t>{10000000000LL, -10000000000LL, I64::max(), I64::min(),
-                                         0, 300, -5, I64::max()}));
+              (std::vector<std::int64_t>{10000000000LL, -10000000000LL, I64::max(), I64::min(), 0,
+                                         300, -5, I64::max()}));
     EXPECT_EQ(nr::cast(x, nr::uint8).to_vector<std::int32_t>(),
               (std::vector<std::int32_t>{255, 0, 255, 0, 0, 255, 0, 255}));
   }
 }
 
 TEST(Elementwise, CastIntegerNarrowingWrapsAround) {
-  const nr::Tensor x = nr::constant(std::vector<std::int64_t>{(1LL << 32) + 5, -1, 256 + 7, 1LL << 31},
-                                    {4}, nr::Device::cpu());
+  const nr::Tensor x = nr::constant(
+      std::vector<std::int64_t>{(1LL << 32) + 5, -1, 256 + 7, 1LL << 31}, {4}, nr::Device::cpu());
   EXPECT_EQ(nr::cast(x, nr::int32).to_vector<std::int32_t>(),
             (std::vector<std::int32_t>{5, -1, 263, std::numeric_limits<std::int32_t>::min()}));
   EXPECT_EQ(nr::cast(x, nr::uint8).to_vector<std::int32_t>(),
@@ -611,8 +678,7 @@ TEST(Elementwise, CastFloat64ToFloat32Rounds) {
 }
 
 TEST(Elementwise, CastRejectsUndefinedTensor) {
-  NEURONA_EXPECT_THROW_MSG(nr::cast(nr::Tensor(), nr::int32), nr::ValueError, "cast",
-                           "undefined");
+  NEURONA_EXPECT_THROW_MSG(nr::cast(nr::Tensor(), nr::int32), nr::ValueError, "cast", "undefined");
 }
 
 // ---- operators ---------------------------------------------------------------------------

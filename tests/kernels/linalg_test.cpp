@@ -2,6 +2,7 @@
 // with NumPy broadcasting, 1-D operands, empty dimensions and odd sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,7 +33,8 @@ std::int64_t product(const Dims& d) {
 std::int64_t broadcast_offset(const Dims& idx, const Dims& dims) {
   const std::size_t shift = idx.size() - dims.size();
   std::int64_t off = 0;
-  for (std::size_t d = 0; d < dims.size(); ++d) off = off * dims[d] + (dims[d] == 1 ? 0 : idx[d + shift]);
+  for (std::size_t d = 0; d < dims.size(); ++d)
+    off = off * dims[d] + (dims[d] == 1 ? 0 : idx[d + shift]);
   return off;
 }
 
@@ -41,7 +43,8 @@ Reference matmul_ref(const nr::Tensor& a, const nr::Tensor& b, bool ta = false, 
   Dims ad = a.shape().dims(), bd = b.shape().dims();
   if (a.rank() == 1) ad.insert(ad.begin(), 1);
   if (b.rank() == 1) bd.push_back(1);
-  const std::int64_t ar = static_cast<std::int64_t>(ad.size()), br = static_cast<std::int64_t>(bd.size());
+  const std::int64_t ar = static_cast<std::int64_t>(ad.size()),
+                     br = static_cast<std::int64_t>(bd.size());
   const std::int64_t m = ta ? ad[ar - 1] : ad[ar - 2], k = ta ? ad[ar - 2] : ad[ar - 1];
   const std::int64_t n = tb ? bd[br - 2] : bd[br - 1];
   const Dims a_batch(ad.begin(), ad.end() - 2), b_batch(bd.begin(), bd.end() - 2);
@@ -105,8 +108,8 @@ void check_matmul(const nr::Shape& sa, const nr::Shape& sb, bool ta, bool tb, nr
 }  // namespace
 
 TEST(Linalg, Matmul2DMatchesReferenceForAllTransposeFlags) {
-  const std::int64_t sizes[][3] = {{7, 13, 5}, {1, 33, 7}, {33, 13, 1}, {7, 1, 13}, {13, 7, 33},
-                                   {1, 1, 1}};
+  const std::int64_t sizes[][3] = {{7, 13, 5}, {1, 33, 7},  {33, 13, 1},
+                                   {7, 1, 13}, {13, 7, 33}, {1, 1, 1}};
   std::uint32_t seed = 100;
   for (nr::DType t : {nr::float32, nr::float64}) {
     for (const auto& s : sizes) {
@@ -124,8 +127,8 @@ TEST(Linalg, MatmulOfKnownMatrices) {
   const nr::Tensor b = make_tensor({7, 8, 9, 10, 11, 12}, {3, 2});
   EXPECT_TRUE(all_close(nr::matmul(a, b), {58, 64, 139, 154}));
   EXPECT_TRUE(all_close(nr::matmul(a, a, {.transpose_b = true}), {14, 32, 32, 77}));
-  EXPECT_TRUE(all_close(nr::matmul(a, a, {.transpose_a = true}),
-                        {17, 22, 27, 22, 29, 36, 27, 36, 45}));
+  EXPECT_TRUE(
+      all_close(nr::matmul(a, a, {.transpose_a = true}), {17, 22, 27, 22, 29, 36, 27, 36, 45}));
 }
 
 TEST(Linalg, MatmulBatchedMatchesReference) {
@@ -157,8 +160,7 @@ TEST(Linalg, MatmulBroadcastsSizeOneBatchDimensionsBothWays) {
       // (2, 1, ...) with (1, 3, ...) -> (2, 3, ...): neither operand covers the whole batch.
       check_matmul(stored({2, 1}, 7, 13, ta), stored({1, 3}, 13, 5, tb), ta, tb, nr::float32,
                    seed++);
-      check_matmul(stored({2, 3}, 7, 13, ta), stored({3}, 13, 5, tb), ta, tb, nr::float64,
-                   seed++);
+      check_matmul(stored({2, 3}, 7, 13, ta), stored({3}, 13, 5, tb), ta, tb, nr::float64, seed++);
       check_matmul(stored({3, 1, 2}, 1, 7, ta), stored({4, 1}, 7, 33, tb), ta, tb, nr::float32,
                    seed++);
     }
@@ -167,8 +169,8 @@ TEST(Linalg, MatmulBroadcastsSizeOneBatchDimensionsBothWays) {
 
 TEST(Linalg, MatmulWithOneDimensionalOperandsDropsTheirAxis) {
   const std::vector<std::pair<nr::Shape, nr::Shape>> cases = {
-      {{13}, {13, 5}}, {{7, 13}, {13}}, {{13}, {13}},    {{2, 7, 13}, {13}},
-      {{13}, {2, 13, 5}}, {{1}, {1, 33}}, {{33}, {33, 1}},
+      {{13}, {13, 5}},    {{7, 13}, {13}}, {{13}, {13}},    {{2, 7, 13}, {13}},
+      {{13}, {2, 13, 5}}, {{1}, {1, 33}},  {{33}, {33, 1}},
   };
   std::uint32_t seed = 500;
   for (nr::DType t : {nr::float32, nr::float64}) {
@@ -183,15 +185,16 @@ TEST(Linalg, MatmulWithOneDimensionalOperandsDropsTheirAxis) {
 
 TEST(Linalg, MatmulWithEmptyInnerDimensionGivesZeros) {
   for (nr::DType t : {nr::float32, nr::float64}) {
-    const nr::Tensor out = nr::matmul(nr::ones({3, 0}, {.dtype = t}), nr::ones({0, 4}, {.dtype = t}));
+    const nr::Tensor out =
+        nr::matmul(nr::ones({3, 0}, {.dtype = t}), nr::ones({0, 4}, {.dtype = t}));
     EXPECT_EQ(out.shape(), nr::Shape({3, 4}));
     EXPECT_TRUE(all_close(out, std::vector<double>(12, 0.0), 0, 0));
     const nr::Tensor batched = nr::matmul(nr::ones({2, 0, 3}, {.dtype = t}),
                                           nr::ones({2, 0, 5}, {.dtype = t}), {.transpose_a = true});
     EXPECT_EQ(batched.shape(), nr::Shape({2, 3, 5}));
     EXPECT_TRUE(all_close(batched, std::vector<double>(30, 0.0), 0, 0));
-    EXPECT_TRUE(all_close(nr::matmul(nr::ones({0}, {.dtype = t}), nr::ones({0}, {.dtype = t})),
-                          {0}, 0, 0));
+    EXPECT_TRUE(
+        all_close(nr::matmul(nr::ones({0}, {.dtype = t}), nr::ones({0}, {.dtype = t})), {0}, 0, 0));
   }
 }
 
@@ -204,12 +207,12 @@ TEST(Linalg, MatmulWithEmptyOuterOrBatchDimensionIsEmpty) {
 }
 
 TEST(Linalg, MatmulRejectsMismatchedInnerDimensionsNamingShapes) {
-  NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 3}), nr::ones({4, 5})), nr::ShapeError,
-                           "matmul", "(2, 3)", "(4, 5)", "3 vs 4");
+  NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 3}), nr::ones({4, 5})), nr::ShapeError, "matmul",
+                           "(2, 3)", "(4, 5)", "3 vs 4");
   NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 3}), nr::ones({2, 3}), {.transpose_b = false}),
                            nr::ShapeError, "matmul", "(2, 3)");
-  NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({3, 2}), nr::ones({3, 2}), {.transpose_b = true}),
-                           nr::ShapeError, "matmul", "(3, 2)", "transposed");
+  NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({3, 2}), nr::ones({2, 3}), {.transpose_b = true}),
+                           nr::ShapeError, "matmul", "(3, 2)", "(2, 3)", "transposed");
   NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({3}), nr::ones({4})), nr::ShapeError, "matmul",
                            "(3,)", "(4,)");
 }
@@ -217,14 +220,14 @@ TEST(Linalg, MatmulRejectsMismatchedInnerDimensionsNamingShapes) {
 TEST(Linalg, MatmulRejectsBatchesThatDoNotBroadcastNamingShapes) {
   NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 3, 4}), nr::ones({3, 4, 5})), nr::ShapeError,
                            "matmul", "(2, 3, 4)", "(3, 4, 5)");
-  NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 2, 3, 4}), nr::ones({3, 4, 5})),
-                           nr::ShapeError, "matmul", "(2, 2, 3, 4)", "(3, 4, 5)");
+  NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 2, 3, 4}), nr::ones({3, 4, 5})), nr::ShapeError,
+                           "matmul", "(2, 2, 3, 4)", "(3, 4, 5)");
 }
 
 TEST(Linalg, MatmulRejectsBadDtypesAndRanks) {
-  NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 3}, {.dtype = nr::int32}),
-                                      nr::ones({3, 2}, {.dtype = nr::int32})),
-                           nr::ValueError, "matmul", "int32", "(2, 3)");
+  NEURONA_EXPECT_THROW_MSG(
+      nr::matmul(nr::ones({2, 3}, {.dtype = nr::int32}), nr::ones({3, 2}, {.dtype = nr::int32})),
+      nr::ValueError, "matmul", "int32", "(2, 3)");
   NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::ones({2, 3}), nr::ones({3, 2}, {.dtype = nr::float64})),
                            nr::ValueError, "matmul", "float32", "float64", "(2, 3)", "(3, 2)");
   NEURONA_EXPECT_THROW_MSG(nr::matmul(nr::constant(2.0), nr::ones({3})), nr::ShapeError, "matmul",
@@ -254,7 +257,8 @@ std::vector<double> transpose_ref(const nr::Tensor& x, const std::vector<int>& p
       rem /= out_dims[d];
     }
     Dims in_idx(in.size());
-    for (std::size_t d = 0; d < perm.size(); ++d) in_idx[static_cast<std::size_t>(perm[d])] = idx[d];
+    for (std::size_t d = 0; d < perm.size(); ++d)
+      in_idx[static_cast<std::size_t>(perm[d])] = idx[d];
     std::int64_t off = 0;
     for (std::size_t d = 0; d < in.size(); ++d) off = off * in[d] + in_idx[d];
     out.push_back(v[static_cast<std::size_t>(off)]);
@@ -271,8 +275,8 @@ nr::Shape permuted(const nr::Shape& s, const std::vector<int>& perm) {
 }  // namespace
 
 TEST(Linalg, TransposeDefaultReversesAxes) {
-  const std::vector<nr::Shape> shapes = {{}, {7}, {7, 13}, {1, 33}, {2, 7, 13}, {2, 3, 5, 7},
-                                         {3, 0}, {1, 7, 0}};
+  const std::vector<nr::Shape> shapes = {{},         {7},          {7, 13}, {1, 33},
+                                         {2, 7, 13}, {2, 3, 5, 7}, {3, 0},  {1, 7, 0}};
   for (nr::DType t : {nr::float32, nr::int64, nr::uint8}) {
     for (const nr::Shape& s : shapes) {
       SCOPED_TRACE(s.str() + " " + std::string(nr::name(t)));
@@ -289,10 +293,12 @@ TEST(Linalg, TransposeDefaultReversesAxes) {
 
 TEST(Linalg, TransposeWithExplicitPermMatchesReference) {
   const std::vector<std::pair<nr::Shape, std::vector<int>>> cases = {
-      {{2, 7, 13}, {1, 0, 2}},       {{2, 7, 13}, {2, 0, 1}},    {{2, 7, 13}, {0, 2, 1}},
-      {{2, 7, 13}, {0, 1, 2}},       {{1, 7, 33}, {2, 1, 0}},    {{2, 3, 5, 7}, {0, 2, 1, 3}},
-      {{2, 3, 5, 7}, {3, 1, 0, 2}},  {{2, 3, 5, 7}, {1, 3, 2, 0}}, {{2, 1, 5, 1}, {3, 2, 1, 0}},
-      {{7, 13}, {0, 1}},             {{0, 3, 2}, {2, 0, 1}},
+      {{2, 7, 13}, {1, 0, 2}},      {{2, 7, 13}, {2, 0, 1}},
+      {{2, 7, 13}, {0, 2, 1}},      {{2, 7, 13}, {0, 1, 2}},
+      {{1, 7, 33}, {2, 1, 0}},      {{2, 3, 5, 7}, {0, 2, 1, 3}},
+      {{2, 3, 5, 7}, {3, 1, 0, 2}}, {{2, 3, 5, 7}, {1, 3, 2, 0}},
+      {{2, 1, 5, 1}, {3, 2, 1, 0}}, {{7, 13}, {0, 1}},
+      {{0, 3, 2}, {2, 0, 1}},
   };
   for (nr::DType t : {nr::float32, nr::float64}) {
     for (const auto& [s, perm] : cases) {

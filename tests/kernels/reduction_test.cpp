@@ -69,9 +69,15 @@ Reference reduce_ref(const nr::Tensor& x, const std::optional<std::vector<int>>&
   return {acc, nr::Shape(out_dims)};
 }
 
-double nan_max(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? kNaN : std::max(a, b); }
-double nan_min(double a, double b) { return (std::isnan(a) || std::isnan(b)) ? kNaN : std::min(a, b); }
-double keep(double a, std::int64_t) { return a; }
+double nan_max(double a, double b) {
+  return (std::isnan(a) || std::isnan(b)) ? kNaN : std::max(a, b);
+}
+double nan_min(double a, double b) {
+  return (std::isnan(a) || std::isnan(b)) ? kNaN : std::min(a, b);
+}
+double keep(double a, std::int64_t) {
+  return a;
+}
 
 using ReduceFn = nr::Tensor (*)(const nr::Tensor&, nr::Axes, bool);
 
@@ -182,8 +188,8 @@ TEST(Reduction, IntegerSumMaxMinKeepDtypeAndAreExact) {
       for (const ReduceCase& r : kReductions) {
         if (std::string(r.name) == "mean") continue;
         if (x.numel() == 0 && std::string(r.name) != "sum") continue;  // no integer infinity
-        SCOPED_TRACE(std::string(r.name) + " " + c.shape.str() + " axes " + axes_str(c.axes) +
-                     " " + std::string(nr::name(t)));
+        SCOPED_TRACE(std::string(r.name) + " " + c.shape.str() + " axes " + axes_str(c.axes) + " " +
+                     std::string(nr::name(t)));
         const Reference ref = reduce_ref(x, c.axes, false, r.init, r.fold, r.finish);
         const nr::Tensor out = r.op(x, to_axes(c.axes), false);
         EXPECT_EQ(out.dtype(), t);
@@ -196,9 +202,8 @@ TEST(Reduction, IntegerSumMaxMinKeepDtypeAndAreExact) {
 
 TEST(Reduction, IntegerSumWrapsAround) {
   using I32 = std::numeric_limits<std::int32_t>;
-  const nr::Tensor x =
-      nr::constant(std::vector<std::int32_t>{I32::max(), 1, I32::min(), -1}, {2, 2},
-                   nr::Device::cpu());
+  const nr::Tensor x = nr::constant(std::vector<std::int32_t>{I32::max(), 1, I32::min(), -1},
+                                    {2, 2}, nr::Device::cpu());
   EXPECT_EQ(nr::sum(x, 1).to_vector<std::int32_t>(),
             (std::vector<std::int32_t>{I32::min(), I32::max()}));
   const nr::Tensor u = make_tensor({200, 100}, {2}, nr::uint8);
@@ -292,9 +297,8 @@ Reference arg_ref(const nr::Tensor& x, std::optional<int> axis, bool largest) {
 
 TEST(Reduction, ArgmaxArgminAlongAnAxisMatchReference) {
   const std::vector<std::pair<nr::Shape, int>> cases = {
-      {{33}, 0},        {{7}, -1},        {{3, 13}, 0},     {{3, 13}, 1},    {{3, 13}, -2},
-      {{2, 7, 13}, 0},  {{2, 7, 13}, 1},  {{2, 7, 13}, -1}, {{1, 5}, 0},     {{5, 1}, 1},
-      {{0, 3}, 1},      {{97, 127}, 0},
+      {{33}, 0},       {{7}, -1},        {{3, 13}, 0}, {{3, 13}, 1}, {{3, 13}, -2}, {{2, 7, 13}, 0},
+      {{2, 7, 13}, 1}, {{2, 7, 13}, -1}, {{1, 5}, 0},  {{5, 1}, 1},  {{0, 3}, 1},   {{97, 127}, 0},
   };
   for (nr::DType t : {nr::float32, nr::float64, nr::int32}) {
     for (const auto& [shape, axis] : cases) {
@@ -354,8 +358,7 @@ TEST(Reduction, ArgmaxArgminReturnFirstNaNAsNumPy) {
 }
 
 TEST(Reduction, ArgmaxRejectsEmptySequencesAndBadAxes) {
-  NEURONA_EXPECT_THROW_MSG(nr::argmax(nr::zeros({0})), nr::ValueError, "argmax", "empty",
-                           "(0,)");
+  NEURONA_EXPECT_THROW_MSG(nr::argmax(nr::zeros({0})), nr::ValueError, "argmax", "empty", "(0,)");
   NEURONA_EXPECT_THROW_MSG(nr::argmin(nr::zeros({3, 0}), 1), nr::ValueError, "argmin", "empty",
                            "(3, 0)");
   NEURONA_EXPECT_THROW_MSG(nr::argmax(nr::zeros({3, 4}), 2), nr::ShapeError, "argmax", "axis 2",
@@ -400,16 +403,15 @@ std::vector<double> softmax_ref(const nr::Tensor& x, int axis, bool log) {
 
 TEST(Reduction, SoftmaxAndLogSoftmaxMatchReferenceAlongAnyAxis) {
   const std::vector<std::pair<nr::Shape, int>> cases = {
-      {{33}, 0},        {{7}, -1},       {{1}, 0},        {{3, 13}, 0},    {{3, 13}, 1},
-      {{3, 13}, -2},    {{2, 7, 13}, 0}, {{2, 7, 13}, 1}, {{2, 7, 13}, -1}, {{5, 1}, -1},
-      {{1, 5, 1}, 1},
+      {{33}, 0},        {{7}, -1},     {{1}, 0},        {{3, 13}, 0},
+      {{3, 13}, 1},     {{3, 13}, -2}, {{2, 7, 13}, 0}, {{2, 7, 13}, 1},
+      {{2, 7, 13}, -1}, {{5, 1}, -1},  {{1, 5, 1}, 1},
   };
   for (nr::DType t : {nr::float32, nr::float64}) {
     const double tol = t == nr::float32 ? 1e-6 : 1e-12;
     for (const auto& [shape, axis] : cases) {
       const nr::Tensor x = random_tensor(shape, t, -5, 5, 25);
-      SCOPED_TRACE(shape.str() + " axis " + std::to_string(axis) + " " +
-                   std::string(nr::name(t)));
+      SCOPED_TRACE(shape.str() + " axis " + std::to_string(axis) + " " + std::string(nr::name(t)));
       const nr::Tensor s = nr::softmax(x, axis);
       EXPECT_EQ(s.shape(), shape);
       EXPECT_EQ(s.dtype(), t);
@@ -447,8 +449,8 @@ TEST(Reduction, SoftmaxIsStableForLargeMagnitudes) {
 TEST(Reduction, SoftmaxGivesZeroWeightToMinusInfinity) {
   const nr::Tensor x = make_tensor({-kInf, 0, 0, -kInf, 3, -kInf}, {2, 3});
   EXPECT_TRUE(all_close(nr::softmax(x), {0, 0.5, 0.5, 0, 1, 0}));
-  EXPECT_TRUE(all_close(nr::log_softmax(x), {-kInf, std::log(0.5), std::log(0.5), -kInf, 0,
-                                             -kInf}));
+  EXPECT_TRUE(
+      all_close(nr::log_softmax(x), {-kInf, std::log(0.5), std::log(0.5), -kInf, 0, -kInf}));
 }
 
 TEST(Reduction, SoftmaxOfEmptyTensorIsEmpty) {
@@ -460,10 +462,9 @@ TEST(Reduction, SoftmaxOfEmptyTensorIsEmpty) {
 TEST(Reduction, SoftmaxRejectsIntegersScalarsAndBadAxes) {
   NEURONA_EXPECT_THROW_MSG(nr::softmax(nr::zeros({2, 3}, {.dtype = nr::int32})), nr::ValueError,
                            "softmax", "int32", "(2, 3)");
-  NEURONA_EXPECT_THROW_MSG(nr::log_softmax(nr::constant(1.0)), nr::ShapeError, "log_softmax",
-                           "()");
-  NEURONA_EXPECT_THROW_MSG(nr::softmax(nr::zeros({3, 4}), 2), nr::ShapeError, "softmax",
-                           "axis 2", "(3, 4)");
+  NEURONA_EXPECT_THROW_MSG(nr::log_softmax(nr::constant(1.0)), nr::ShapeError, "log_softmax", "()");
+  NEURONA_EXPECT_THROW_MSG(nr::softmax(nr::zeros({3, 4}), 2), nr::ShapeError, "softmax", "axis 2",
+                           "(3, 4)");
   NEURONA_EXPECT_THROW_MSG(nr::log_softmax(nr::zeros({3, 4}), -3), nr::ShapeError, "log_softmax",
                            "axis -3", "(3, 4)");
 }

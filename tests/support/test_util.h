@@ -38,8 +38,8 @@ inline Tensor random_tensor(const Shape& shape, DType dtype = DType::float32, do
 
 /// Checks |actual - expected| <= atol + rtol * |expected| elementwise; NaNs must match.
 inline ::testing::AssertionResult all_close(const std::vector<double>& actual,
-                                            const std::vector<double>& expected,
-                                            double atol = 1e-6, double rtol = 1e-5) {
+                                            const std::vector<double>& expected, double atol = 1e-6,
+                                            double rtol = 1e-5) {
   if (actual.size() != expected.size()) {
     return ::testing::AssertionFailure()
            << "sizes differ: " << actual.size() << " vs " << expected.size();
@@ -56,32 +56,32 @@ inline ::testing::AssertionResult all_close(const std::vector<double>& actual,
     }
     if (std::abs(a - e) > atol + rtol * std::abs(e)) {
       return ::testing::AssertionFailure()
-             << "element " << i << ": " << a << " vs expected " << e << " (diff "
-             << std::abs(a - e) << " > " << atol + rtol * std::abs(e) << ")";
+             << "element " << i << ": " << a << " vs expected " << e << " (diff " << std::abs(a - e)
+             << " > " << atol + rtol * std::abs(e) << ")";
     }
   }
   return ::testing::AssertionSuccess();
 }
 
 inline ::testing::AssertionResult all_close(const Tensor& actual,
-                                            const std::vector<double>& expected,
-                                            double atol = 1e-6, double rtol = 1e-5) {
+                                            const std::vector<double>& expected, double atol = 1e-6,
+                                            double rtol = 1e-5) {
   return all_close(actual.to_vector<double>(), expected, atol, rtol);
 }
 
 /// Expects `statement` to throw `Exception` whose message contains every one of `parts`.
-#define NEURONA_EXPECT_THROW_MSG(statement, Exception, ...)                               \
-  do {                                                                                    \
-    try {                                                                                 \
-      statement;                                                                          \
-      ADD_FAILURE() << "expected " #Exception " from " #statement;                        \
-    } catch (const Exception& e) {                                                        \
-      const std::string msg = e.what();                                                   \
-      for (const char* part : {__VA_ARGS__}) {                                            \
-        EXPECT_NE(msg.find(part), std::string::npos)                                      \
-            << "message '" << msg << "' lacks '" << part << "'";                          \
-      }                                                                                   \
-    }                                                                                     \
+#define NEURONA_EXPECT_THROW_MSG(statement, Exception, ...)        \
+  do {                                                             \
+    try {                                                          \
+      statement;                                                   \
+      ADD_FAILURE() << "expected " #Exception " from " #statement; \
+    } catch (const Exception& e) {                                 \
+      const std::string msg = e.what();                            \
+      for (const char* part : {__VA_ARGS__}) {                     \
+        EXPECT_NE(msg.find(part), std::string::npos)               \
+            << "message '" << msg << "' lacks '" << part << "'";   \
+      }                                                            \
+    }                                                              \
   } while (0)
 
 }  // namespace neurona::testing

@@ -15,30 +15,29 @@ namespace neurona::cuda {
 [[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t st, const char* call, const char* file,
                                      int line);
-[[noreturn]] void throw_cudnn_error(cudnnStatus_t st, const char* call, const char* file,
-                                    int line);
+[[noreturn]] void throw_cudnn_error(cudnnStatus_t st, const char* call, const char* file, int line);
 
 }  // namespace neurona::cuda
 
-#define NEURONA_CUDA_CHECK(call)                                                    \
-  do {                                                                              \
-    const cudaError_t neurona_err_ = (call);                                        \
-    if (neurona_err_ != cudaSuccess)                                                \
-      ::neurona::cuda::throw_cuda_error(neurona_err_, #call, __FILE__, __LINE__);   \
+#define NEURONA_CUDA_CHECK(call)                                                  \
+  do {                                                                            \
+    const cudaError_t neurona_err_ = (call);                                      \
+    if (neurona_err_ != cudaSuccess)                                              \
+      ::neurona::cuda::throw_cuda_error(neurona_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
-#define NEURONA_CUBLAS_CHECK(call)                                                  \
-  do {                                                                              \
-    const cublasStatus_t neurona_st_ = (call);                                      \
-    if (neurona_st_ != CUBLAS_STATUS_SUCCESS)                                       \
-      ::neurona::cuda::throw_cublas_error(neurona_st_, #call, __FILE__, __LINE__);  \
+#define NEURONA_CUBLAS_CHECK(call)                                                 \
+  do {                                                                             \
+    const cublasStatus_t neurona_st_ = (call);                                     \
+    if (neurona_st_ != CUBLAS_STATUS_SUCCESS)                                      \
+      ::neurona::cuda::throw_cublas_error(neurona_st_, #call, __FILE__, __LINE__); \
   } while (0)
 
-#define NEURONA_CUDNN_CHECK(call)                                                   \
-  do {                                                                              \
-    const cudnnStatus_t neurona_st_ = (call);                                       \
-    if (neurona_st_ != CUDNN_STATUS_SUCCESS)                                        \
-      ::neurona::cuda::throw_cudnn_error(neurona_st_, #call, __FILE__, __LINE__);   \
+#define NEURONA_CUDNN_CHECK(call)                                                 \
+  do {                                                                            \
+    const cudnnStatus_t neurona_st_ = (call);                                     \
+    if (neurona_st_ != CUDNN_STATUS_SUCCESS)                                      \
+      ::neurona::cuda::throw_cudnn_error(neurona_st_, #call, __FILE__, __LINE__); \
   } while (0)
 
 /// Checks the launch that just happened (bad configuration, missing kernel image).

@@ -118,7 +118,9 @@ class CudaBackend final : public DeviceBackend {
   }
 
   int device_count() override { return count_; }
-  Allocator& allocator(int index) override { return *allocators_.at(static_cast<std::size_t>(index)); }
+  Allocator& allocator(int index) override {
+    return *allocators_.at(static_cast<std::size_t>(index));
+  }
 
   Context& context(int index) {
     std::lock_guard lock(mu_);

@@ -28,8 +28,8 @@ void gather(const Tensor& x, const Tensor& indices, Tensor& out) {
     for (std::int64_t i = 0; i < indices.numel(); ++i) {
       const auto v = static_cast<std::int64_t>(idx[i]);
       NEURONA_CHECK(v >= 0 && v < rows, ValueError, "gather: indices[", i, "] = ", v,
-                    " is out of range for params of shape ", x.shape(), " (valid: 0 to ",
-                    rows - 1, ")");
+                    " is out of range for params of shape ", x.shape(), " (valid: 0 to ", rows - 1,
+                    ")");
     }
   });
   gather_impl(Launch{}, x, indices, out);

@@ -5,8 +5,12 @@
 namespace neurona::kernels::cpu {
 
 namespace {
-void fill(double value, Tensor& out) { fill_impl(Launch{}, value, out); }
-void arange(double start, double step, Tensor& out) { arange_impl(Launch{}, start, step, out); }
+void fill(double value, Tensor& out) {
+  fill_impl(Launch{}, value, out);
+}
+void arange(double start, double step, Tensor& out) {
+  arange_impl(Launch{}, start, step, out);
+}
 void random(RandomDist dist, double a, double b, RandomKey key, Tensor& out) {
   random_impl(Launch{}, dist, a, b, key, out);
 }

@@ -14,7 +14,9 @@ void unary(UnaryOp op, double alpha, const Tensor& x, Tensor& out) {
 void where(const Tensor& c, const Tensor& a, const Tensor& b, Tensor& out) {
   where_impl(Launch{}, c, a, b, out);
 }
-void cast(const Tensor& x, Tensor& out) { cast_impl(Launch{}, x, out); }
+void cast(const Tensor& x, Tensor& out) {
+  cast_impl(Launch{}, x, out);
+}
 }  // namespace
 
 void register_elementwise() {

@@ -30,8 +30,8 @@ void gemm_batches(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor&
     const std::int64_t oa = p.uniform ? i * p.stride_a : p.offsets_a[static_cast<std::size_t>(i)];
     const std::int64_t ob = p.uniform ? i * p.stride_b : p.offsets_b[static_cast<std::size_t>(i)];
     if constexpr (std::is_same_v<T, float>) {
-      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, A + oa, lda, B + ob, ldb, 0.0f,
-                  C + i * mn, n);
+      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, A + oa, lda, B + ob, ldb, 0.0f, C + i * mn,
+                  n);
     } else {
       cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, A + oa, lda, B + ob, ldb, 0.0, C + i * mn,
                   n);

@@ -13,11 +13,10 @@ void copy2d(Device d, void* dst, std::int64_t dpitch, const void* src, std::int6
   if (width == 0 || height == 0) return;
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
-  NEURONA_CUDA_CHECK(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(dpitch), src,
-                                       static_cast<std::size_t>(spitch),
-                                       static_cast<std::size_t>(width),
-                                       static_cast<std::size_t>(height), cudaMemcpyDeviceToDevice,
-                                       ctx.stream()));
+  NEURONA_CUDA_CHECK(
+      cudaMemcpy2DAsync(dst, static_cast<std::size_t>(dpitch), src,
+                        static_cast<std::size_t>(spitch), static_cast<std::size_t>(width),
+                        static_cast<std::size_t>(height), cudaMemcpyDeviceToDevice, ctx.stream()));
 }
 
 void gather(const Tensor& x, const Tensor& indices, Tensor& out) {

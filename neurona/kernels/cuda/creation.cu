@@ -6,7 +6,9 @@
 namespace neurona::kernels::cuda {
 
 namespace {
-void fill(double value, Tensor& out) { fill_impl(Launch(out.device()), value, out); }
+void fill(double value, Tensor& out) {
+  fill_impl(Launch(out.device()), value, out);
+}
 void arange(double start, double step, Tensor& out) {
   arange_impl(Launch(out.device()), start, step, out);
 }

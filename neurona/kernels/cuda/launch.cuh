@@ -25,8 +25,8 @@ __global__ void __launch_bounds__(kThreads) elementwise_kernel(std::int64_t n, F
 }
 
 template <typename F>
-__global__ void __launch_bounds__(kThreads) reduce_thread_kernel(std::int64_t num_out,
-                                                                 std::int64_t num_reduce, F f) {
+__global__ void __launch_bounds__(kThreads)
+    reduce_thread_kernel(std::int64_t num_out, std::int64_t num_reduce, F f) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        o < num_out; o += stride) {
@@ -35,8 +35,8 @@ __global__ void __launch_bounds__(kThreads) reduce_thread_kernel(std::int64_t nu
 }
 
 template <typename F>
-__global__ void __launch_bounds__(kThreads) reduce_block_kernel(std::int64_t num_out,
-                                                                std::int64_t num_reduce, F f) {
+__global__ void __launch_bounds__(kThreads)
+    reduce_block_kernel(std::int64_t num_out, std::int64_t num_reduce, F f) {
   using Acc = typename F::Acc;
   __shared__ Acc partial[kThreads];
   for (std::int64_t o = blockIdx.x; o < num_out; o += gridDim.x) {

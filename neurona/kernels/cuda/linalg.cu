@@ -13,11 +13,11 @@ void gemm(cublasHandle_t h, cublasOperation_t tb, cublasOperation_t ta, int n, i
           int batch) {
   const T one = 1, zero = 0;
   if constexpr (std::is_same_v<T, float>) {
-    NEURONA_CUBLAS_CHECK(cublasSgemmStridedBatched(h, tb, ta, n, m, k, &one, B, ldb, sb, A, lda,
-                                                   sa, &zero, C, n, sc, batch));
+    NEURONA_CUBLAS_CHECK(cublasSgemmStridedBatched(h, tb, ta, n, m, k, &one, B, ldb, sb, A, lda, sa,
+                                                   &zero, C, n, sc, batch));
   } else {
-    NEURONA_CUBLAS_CHECK(cublasDgemmStridedBatched(h, tb, ta, n, m, k, &one, B, ldb, sb, A, lda,
-                                                   sa, &zero, C, n, sc, batch));
+    NEURONA_CUBLAS_CHECK(cublasDgemmStridedBatched(h, tb, ta, n, m, k, &one, B, ldb, sb, A, lda, sa,
+                                                   &zero, C, n, sc, batch));
   }
 }
 

@@ -13,15 +13,43 @@
 namespace neurona::kernels {
 
 enum class BinaryOp : std::uint8_t {
-  add, subtract, multiply, divide, pow, maximum, minimum,
-  equal, not_equal, less, less_equal, greater, greater_equal,
+  add,
+  subtract,
+  multiply,
+  divide,
+  pow,
+  maximum,
+  minimum,
+  equal,
+  not_equal,
+  less,
+  less_equal,
+  greater,
+  greater_equal,
 };
 
-constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::equal; }
+constexpr bool is_comparison(BinaryOp op) {
+  return op >= BinaryOp::equal;
+}
 
 enum class UnaryOp : std::uint8_t {
-  neg, abs, square, exp, log, sqrt, relu, sigmoid, tanh, elu, selu, gelu, silu, softplus,
-  softsign, leaky_relu, hard_sigmoid,
+  neg,
+  abs,
+  square,
+  exp,
+  log,
+  sqrt,
+  relu,
+  sigmoid,
+  tanh,
+  elu,
+  selu,
+  gelu,
+  silu,
+  softplus,
+  softsign,
+  leaky_relu,
+  hard_sigmoid,
 };
 
 /// Ops defined for integer dtypes too; the rest need float32 or float64.
@@ -89,43 +117,67 @@ NEURONA_HD_INLINE bool is_nan(T v) {
 
 template <BinaryOp Op, typename T>
 NEURONA_HD_INLINE auto binary_apply(T a, T b) {
-  if constexpr (Op == BinaryOp::add) return wrap_add(a, b);
-  else if constexpr (Op == BinaryOp::subtract) return wrap_sub(a, b);
-  else if constexpr (Op == BinaryOp::multiply) return wrap_mul(a, b);
-  else if constexpr (Op == BinaryOp::divide) return static_cast<T>(a / b);  // floats only
+  if constexpr (Op == BinaryOp::add)
+    return wrap_add(a, b);
+  else if constexpr (Op == BinaryOp::subtract)
+    return wrap_sub(a, b);
+  else if constexpr (Op == BinaryOp::multiply)
+    return wrap_mul(a, b);
+  else if constexpr (Op == BinaryOp::divide)
+    return static_cast<T>(a / b);  // floats only
   else if constexpr (Op == BinaryOp::pow) {
-    if constexpr (std::is_floating_point_v<T>) return static_cast<T>(std::pow(a, b));
-    else return int_pow<T>(a, b);
+    if constexpr (std::is_floating_point_v<T>)
+      return static_cast<T>(std::pow(a, b));
+    else
+      return int_pow<T>(a, b);
   }
   // maximum/minimum propagate NaN, as tf.maximum and np.maximum do.
-  else if constexpr (Op == BinaryOp::maximum) return (is_nan(a) || a > b) ? a : b;
-  else if constexpr (Op == BinaryOp::minimum) return (is_nan(a) || a < b) ? a : b;
-  else if constexpr (Op == BinaryOp::equal) return static_cast<std::uint8_t>(a == b);
-  else if constexpr (Op == BinaryOp::not_equal) return static_cast<std::uint8_t>(a != b);
-  else if constexpr (Op == BinaryOp::less) return static_cast<std::uint8_t>(a < b);
-  else if constexpr (Op == BinaryOp::less_equal) return static_cast<std::uint8_t>(a <= b);
-  else if constexpr (Op == BinaryOp::greater) return static_cast<std::uint8_t>(a > b);
-  else return static_cast<std::uint8_t>(a >= b);
+  else if constexpr (Op == BinaryOp::maximum)
+    return (is_nan(a) || a > b) ? a : b;
+  else if constexpr (Op == BinaryOp::minimum)
+    return (is_nan(a) || a < b) ? a : b;
+  else if constexpr (Op == BinaryOp::equal)
+    return static_cast<std::uint8_t>(a == b);
+  else if constexpr (Op == BinaryOp::not_equal)
+    return static_cast<std::uint8_t>(a != b);
+  else if constexpr (Op == BinaryOp::less)
+    return static_cast<std::uint8_t>(a < b);
+  else if constexpr (Op == BinaryOp::less_equal)
+    return static_cast<std::uint8_t>(a <= b);
+  else if constexpr (Op == BinaryOp::greater)
+    return static_cast<std::uint8_t>(a > b);
+  else
+    return static_cast<std::uint8_t>(a >= b);
 }
 
 template <UnaryOp Op, typename T>
 NEURONA_HD_INLINE T unary_apply(T x, T alpha) {
-  if constexpr (Op == UnaryOp::neg) return wrap_sub(T(0), x);
+  if constexpr (Op == UnaryOp::neg)
+    return wrap_sub(T(0), x);
   else if constexpr (Op == UnaryOp::abs) {
-    if constexpr (std::is_unsigned_v<T>) return x;
-    else return x < 0 ? wrap_sub(T(0), x) : x;
-  } else if constexpr (Op == UnaryOp::square) return wrap_mul(x, x);
-  else if constexpr (Op == UnaryOp::relu) return x > 0 ? x : static_cast<T>(0);
-  else if constexpr (Op == UnaryOp::exp) return std::exp(x);
-  else if constexpr (Op == UnaryOp::log) return std::log(x);
-  else if constexpr (Op == UnaryOp::sqrt) return std::sqrt(x);
-  else if constexpr (Op == UnaryOp::tanh) return std::tanh(x);
+    if constexpr (std::is_unsigned_v<T>)
+      return x;
+    else
+      return x < 0 ? wrap_sub(T(0), x) : x;
+  } else if constexpr (Op == UnaryOp::square)
+    return wrap_mul(x, x);
+  else if constexpr (Op == UnaryOp::relu)
+    return x > 0 ? x : static_cast<T>(0);
+  else if constexpr (Op == UnaryOp::exp)
+    return std::exp(x);
+  else if constexpr (Op == UnaryOp::log)
+    return std::log(x);
+  else if constexpr (Op == UnaryOp::sqrt)
+    return std::sqrt(x);
+  else if constexpr (Op == UnaryOp::tanh)
+    return std::tanh(x);
   else if constexpr (Op == UnaryOp::sigmoid) {
     // Stable on both sides: never exp of a large positive number.
     if (x >= 0) return T(1) / (T(1) + std::exp(-x));
     const T e = std::exp(x);
     return e / (T(1) + e);
-  } else if constexpr (Op == UnaryOp::elu) return x > 0 ? x : alpha * std::expm1(x);
+  } else if constexpr (Op == UnaryOp::elu)
+    return x > 0 ? x : alpha * std::expm1(x);
   else if constexpr (Op == UnaryOp::selu) {
     constexpr T kAlpha = T(1.67326324235437728481704299167);
     constexpr T kScale = T(1.05070098735548049341933498529);
@@ -138,8 +190,10 @@ NEURONA_HD_INLINE T unary_apply(T x, T alpha) {
   } else if constexpr (Op == UnaryOp::softplus) {
     // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
     return (x > 0 ? x : T(0)) + std::log1p(std::exp(-(x < 0 ? -x : x)));
-  } else if constexpr (Op == UnaryOp::softsign) return x / (T(1) + (x < 0 ? -x : x));
-  else if constexpr (Op == UnaryOp::leaky_relu) return x > 0 ? x : alpha * x;
+  } else if constexpr (Op == UnaryOp::softsign)
+    return x / (T(1) + (x < 0 ? -x : x));
+  else if constexpr (Op == UnaryOp::leaky_relu)
+    return x > 0 ? x : alpha * x;
   else {  // hard_sigmoid
     const T y = x / T(6) + T(0.5);
     return y < 0 ? T(0) : (y > 1 ? T(1) : y);

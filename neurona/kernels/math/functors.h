@@ -20,7 +20,9 @@ struct BinaryContiguous {
   const T* a;
   const T* b;
   Out* out;
-  NEURONA_HD_INLINE void operator()(std::int64_t i) const { out[i] = binary_apply<Op, T>(a[i], b[i]); }
+  NEURONA_HD_INLINE void operator()(std::int64_t i) const {
+    out[i] = binary_apply<Op, T>(a[i], b[i]);
+  }
 };
 
 template <BinaryOp Op, typename T, typename Out>
@@ -41,7 +43,9 @@ struct UnaryFunctor {
   const T* x;
   T* out;
   T alpha;
-  NEURONA_HD_INLINE void operator()(std::int64_t i) const { out[i] = unary_apply<Op, T>(x[i], alpha); }
+  NEURONA_HD_INLINE void operator()(std::int64_t i) const {
+    out[i] = unary_apply<Op, T>(x[i], alpha);
+  }
 };
 
 template <typename T>
@@ -89,7 +93,7 @@ struct ArangeFunctor {
   T* out;
   double start, step;
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
-    out[i] = saturate_cast<T>(start + static_cast<double>(i) * step);
+    out[i] = saturate_cast<T>(add_rn(start, mul_rn(static_cast<double>(i), step)));
   }
 };
 
@@ -139,13 +143,13 @@ struct RandomFunctor {
       const Philox4x32 w = philox_words(key, static_cast<std::uint64_t>(i), 0);
       if constexpr (std::is_same_v<T, float>) {
         const float u = static_cast<float>(w.v[0] >> 8) * 0x1.0p-24f;
-        const float r = static_cast<float>(a) + u * static_cast<float>(b - a);
+        const float r = add_rn(static_cast<float>(a), mul_rn(u, static_cast<float>(b - a)));
         out[i] = r < static_cast<float>(b) ? r : static_cast<float>(a);  // keep [a, b)
       } else if constexpr (std::is_same_v<T, double>) {
-        const double r = a + uniform53(w.v[0], w.v[1]) * (b - a);
+        const double r = add_rn(a, mul_rn(uniform53(w.v[0], w.v[1]), b - a));
         out[i] = r < b ? r : a;
       } else {  // integers: floor of a uniform draw in [a, b)
-        const double r = std::floor(a + uniform53(w.v[0], w.v[1]) * (b - a));
+        const double r = std::floor(add_rn(a, mul_rn(uniform53(w.v[0], w.v[1]), b - a)));
         out[i] = saturate_cast<T>(r < b ? r : a);
       }
       return;
@@ -179,13 +183,17 @@ struct RandomFunctor {
 
 template <typename T>
 NEURONA_HD_INLINE T lowest_value() {
-  if constexpr (std::numeric_limits<T>::has_infinity) return -std::numeric_limits<T>::infinity();
-  else return std::numeric_limits<T>::lowest();
+  if constexpr (std::numeric_limits<T>::has_infinity)
+    return -std::numeric_limits<T>::infinity();
+  else
+    return std::numeric_limits<T>::lowest();
 }
 template <typename T>
 NEURONA_HD_INLINE T highest_value() {
-  if constexpr (std::numeric_limits<T>::has_infinity) return std::numeric_limits<T>::infinity();
-  else return std::numeric_limits<T>::max();
+  if constexpr (std::numeric_limits<T>::has_infinity)
+    return std::numeric_limits<T>::infinity();
+  else
+    return std::numeric_limits<T>::max();
 }
 
 template <typename T>
@@ -199,7 +207,11 @@ struct ArgAcc {
 template <ReduceOp Op, typename T, typename Out>
 struct ReduceFunctor {
   static constexpr bool kArg = Op == ReduceOp::argmax || Op == ReduceOp::argmin;
-  using Acc = std::conditional_t<kArg, ArgAcc<T>, T>;
+  // Float sums accumulate in double: the CPU adds sequentially and the GPU in a tree, and
+  // only a wide accumulator makes both close to the exact sum (and to each other).
+  static constexpr bool kWide =
+      std::is_floating_point_v<T> && (Op == ReduceOp::sum || Op == ReduceOp::mean);
+  using Acc = std::conditional_t<kArg, ArgAcc<T>, std::conditional_t<kWide, double, T>>;
 
   const T* x;
   Out* out;
@@ -207,25 +219,34 @@ struct ReduceFunctor {
   std::int64_t num_reduce;
 
   NEURONA_HD_INLINE Acc identity() const {
-    if constexpr (Op == ReduceOp::sum || Op == ReduceOp::mean) return T(0);
-    else if constexpr (Op == ReduceOp::max) return lowest_value<T>();
-    else if constexpr (Op == ReduceOp::min) return highest_value<T>();
+    if constexpr (Op == ReduceOp::sum || Op == ReduceOp::mean)
+      return Acc(0);
+    else if constexpr (Op == ReduceOp::max)
+      return lowest_value<T>();
+    else if constexpr (Op == ReduceOp::min)
+      return highest_value<T>();
     else if constexpr (Op == ReduceOp::argmax)
       return Acc{lowest_value<T>(), std::numeric_limits<std::int64_t>::max()};
-    else return Acc{highest_value<T>(), std::numeric_limits<std::int64_t>::max()};
+    else
+      return Acc{highest_value<T>(), std::numeric_limits<std::int64_t>::max()};
   }
 
   NEURONA_HD_INLINE Acc combine(Acc a, Acc b) const {
-    if constexpr (Op == ReduceOp::sum || Op == ReduceOp::mean) return wrap_add(a, b);
-    else if constexpr (Op == ReduceOp::max) return (is_nan(a) || a > b) ? a : b;  // NaN wins
-    else if constexpr (Op == ReduceOp::min) return (is_nan(a) || a < b) ? a : b;
+    if constexpr (Op == ReduceOp::sum || Op == ReduceOp::mean)
+      return wrap_add(a, b);
+    else if constexpr (Op == ReduceOp::max)
+      return (is_nan(a) || a > b) ? a : b;  // NaN wins
+    else if constexpr (Op == ReduceOp::min)
+      return (is_nan(a) || a < b) ? a : b;
     else {
       // NaN wins (first NaN, as NumPy), then the larger (smaller) value, then the lower index.
       const bool an = is_nan(a.v), bn = is_nan(b.v);
       if (an || bn) return (an && bn) ? (a.i < b.i ? a : b) : (an ? a : b);
       if (a.v != b.v) {
-        if constexpr (Op == ReduceOp::argmax) return a.v > b.v ? a : b;
-        else return a.v < b.v ? a : b;
+        if constexpr (Op == ReduceOp::argmax)
+          return a.v > b.v ? a : b;
+        else
+          return a.v < b.v ? a : b;
       }
       return a.i < b.i ? a : b;
     }
@@ -250,8 +271,10 @@ struct ReduceFunctor {
     Acc acc = identity();
     for (std::int64_t r = begin; r < end; r += step) {
       const T v = p[offset(r)];
-      if constexpr (kArg) acc = combine(acc, Acc{v, r});
-      else acc = combine(acc, v);
+      if constexpr (kArg)
+        acc = combine(acc, Acc{v, r});
+      else
+        acc = combine(acc, static_cast<Acc>(v));
     }
     return acc;
   }
@@ -260,7 +283,7 @@ struct ReduceFunctor {
     if constexpr (kArg) {
       out[o] = static_cast<Out>(acc.i);
     } else if constexpr (Op == ReduceOp::mean) {
-      out[o] = num_reduce ? static_cast<Out>(acc / static_cast<T>(num_reduce))
+      out[o] = num_reduce ? static_cast<Out>(acc / static_cast<Acc>(num_reduce))
                           : std::numeric_limits<Out>::quiet_NaN();
     } else {
       out[o] = static_cast<Out>(acc);

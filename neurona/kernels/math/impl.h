@@ -13,19 +13,29 @@ namespace neurona::kernels {
 template <typename T, typename F>
 void visit_binary_op(BinaryOp op, F&& f) {
   switch (op) {
+    // clang-format off
 #define NEURONA_CASE(name) \
   case BinaryOp::name: f(std::integral_constant<BinaryOp, BinaryOp::name>{}); break;
-    NEURONA_CASE(add) NEURONA_CASE(subtract) NEURONA_CASE(multiply) NEURONA_CASE(divide)
-    NEURONA_CASE(pow) NEURONA_CASE(maximum) NEURONA_CASE(minimum) NEURONA_CASE(equal)
-    NEURONA_CASE(not_equal) NEURONA_CASE(less) NEURONA_CASE(less_equal) NEURONA_CASE(greater)
+    NEURONA_CASE(add)
+    NEURONA_CASE(subtract)
+    NEURONA_CASE(multiply)
+    NEURONA_CASE(divide)
+    NEURONA_CASE(pow)
+    NEURONA_CASE(maximum)
+    NEURONA_CASE(minimum)
+    NEURONA_CASE(equal)
+    NEURONA_CASE(not_equal)
+    NEURONA_CASE(less)
+    NEURONA_CASE(less_equal)
+    NEURONA_CASE(greater)
     NEURONA_CASE(greater_equal)
 #undef NEURONA_CASE
+    // clang-format on
   }
 }
 
 template <typename Launch>
-void binary_impl(const Launch& launch, BinaryOp op, const Tensor& a, const Tensor& b,
-                 Tensor& out) {
+void binary_impl(const Launch& launch, BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   const Shape shapes[2] = {a.shape(), b.shape()};
   const Indexer<2> ix = make_broadcast_indexer<2>(out.shape(), shapes, "binary op");
   visit_dtype(a.dtype(), [&](auto t) {
@@ -37,9 +47,11 @@ void binary_impl(const Launch& launch, BinaryOp op, const Tensor& a, const Tenso
       } else {
         using Out = decltype(binary_apply<Op, T>(T{}, T{}));
         if (is_contiguous(ix)) {
-          launch(out.numel(), BinaryContiguous<Op, T, Out>{a.data<T>(), b.data<T>(), out.data<Out>()});
+          launch(out.numel(),
+                 BinaryContiguous<Op, T, Out>{a.data<T>(), b.data<T>(), out.data<Out>()});
         } else {
-          launch(out.numel(), BinaryBroadcast<Op, T, Out>{a.data<T>(), b.data<T>(), out.data<Out>(), ix});
+          launch(out.numel(),
+                 BinaryBroadcast<Op, T, Out>{a.data<T>(), b.data<T>(), out.data<Out>(), ix});
         }
       }
     });
@@ -49,14 +61,28 @@ void binary_impl(const Launch& launch, BinaryOp op, const Tensor& a, const Tenso
 template <typename T, typename F>
 void visit_unary_op(UnaryOp op, F&& f) {
   switch (op) {
+    // clang-format off
 #define NEURONA_CASE(name) \
   case UnaryOp::name: f(std::integral_constant<UnaryOp, UnaryOp::name>{}); break;
-    NEURONA_CASE(neg) NEURONA_CASE(abs) NEURONA_CASE(square) NEURONA_CASE(exp) NEURONA_CASE(log)
-    NEURONA_CASE(sqrt) NEURONA_CASE(relu) NEURONA_CASE(sigmoid) NEURONA_CASE(tanh)
-    NEURONA_CASE(elu) NEURONA_CASE(selu) NEURONA_CASE(gelu) NEURONA_CASE(silu)
-    NEURONA_CASE(softplus) NEURONA_CASE(softsign) NEURONA_CASE(leaky_relu)
+    NEURONA_CASE(neg)
+    NEURONA_CASE(abs)
+    NEURONA_CASE(square)
+    NEURONA_CASE(exp)
+    NEURONA_CASE(log)
+    NEURONA_CASE(sqrt)
+    NEURONA_CASE(relu)
+    NEURONA_CASE(sigmoid)
+    NEURONA_CASE(tanh)
+    NEURONA_CASE(elu)
+    NEURONA_CASE(selu)
+    NEURONA_CASE(gelu)
+    NEURONA_CASE(silu)
+    NEURONA_CASE(softplus)
+    NEURONA_CASE(softsign)
+    NEURONA_CASE(leaky_relu)
     NEURONA_CASE(hard_sigmoid)
 #undef NEURONA_CASE
+    // clang-format on
   }
 }
 
@@ -106,17 +132,27 @@ void reduce_impl(const Launch& launch, ReduceOp op, const Tensor& x, const Reduc
     auto run = [&](auto op_c, auto out_t) {
       constexpr ReduceOp Op = std::decay_t<decltype(op_c)>::value;
       using Out = std::decay_t<decltype(out_t)>;
-      launch.reduce(p.num_out, p.num_reduce,
-                    ReduceFunctor<Op, T, Out>{x.data<T>(), out.data<Out>(), p.kept, p.reduced,
-                                              p.num_reduce});
+      launch.reduce(
+          p.num_out, p.num_reduce,
+          ReduceFunctor<Op, T, Out>{x.data<T>(), out.data<Out>(), p.kept, p.reduced, p.num_reduce});
     };
     using C = ReduceOp;
     switch (op) {
-      case C::sum: run(std::integral_constant<C, C::sum>{}, T{}); break;
-      case C::max: run(std::integral_constant<C, C::max>{}, T{}); break;
-      case C::min: run(std::integral_constant<C, C::min>{}, T{}); break;
-      case C::argmax: run(std::integral_constant<C, C::argmax>{}, std::int64_t{}); break;
-      case C::argmin: run(std::integral_constant<C, C::argmin>{}, std::int64_t{}); break;
+      case C::sum:
+        run(std::integral_constant<C, C::sum>{}, T{});
+        break;
+      case C::max:
+        run(std::integral_constant<C, C::max>{}, T{});
+        break;
+      case C::min:
+        run(std::integral_constant<C, C::min>{}, T{});
+        break;
+      case C::argmax:
+        run(std::integral_constant<C, C::argmax>{}, std::int64_t{});
+        break;
+      case C::argmin:
+        run(std::integral_constant<C, C::argmin>{}, std::int64_t{});
+        break;
       case C::mean:
         if constexpr (std::is_floating_point_v<T>) {
           run(std::integral_constant<C, C::mean>{}, T{});
@@ -159,8 +195,8 @@ void gather_impl(const Launch& launch, const Tensor& x, const Tensor& indices, T
     visit_dtype(indices.dtype(), [&](auto it) {
       using I = std::decay_t<decltype(it)>;
       if constexpr (std::is_integral_v<I>) {
-        launch(out.numel(), GatherFunctor<T, I>{x.data<T>(), indices.data<I>(), out.data<T>(),
-                                                rows, row_size});
+        launch(out.numel(),
+               GatherFunctor<T, I>{x.data<T>(), indices.data<I>(), out.data<T>(), rows, row_size});
       }
     });
   });

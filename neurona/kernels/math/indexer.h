@@ -64,8 +64,8 @@ Indexer<N> build_indexer(const std::vector<std::int64_t>& dims,
       for (int k = 0; k < N; ++k) ms[k].push_back(strides[k][d]);
     }
   }
-  NEURONA_CHECK(static_cast<int>(md.size()) <= kMaxDims, ShapeError, op, ": shape ",
-                Shape(dims), " needs more than ", kMaxDims, " dimensions after merging");
+  NEURONA_CHECK(static_cast<int>(md.size()) <= kMaxDims, ShapeError, op, ": shape ", Shape(dims),
+                " needs more than ", kMaxDims, " dimensions after merging");
   Indexer<N> ix;
   ix.rank = static_cast<int>(md.size());
   for (int d = 0; d < ix.rank; ++d) {

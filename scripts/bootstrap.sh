@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages neurona builds and tests with. Idempotent: when everything is
+# present it installs nothing and does not touch the network. The CUDA toolkit is not a
+# Debian package here: the CUDA backend is built when nvcc is found (PATH or /usr/local/cuda).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libopenblas-openmp-dev   # BLAS for the CPU backend (OpenMP flavour, shares our thread pool)
+  libgtest-dev             # tests
+  libcli11-dev             # command-line parsing of tools and benchmarks
+  clang-format             # the format check in scripts/test.sh
+  xz-utils                 # packing the GPU bundle (scripts/gpu-check.sh)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "bootstrap: all packages present"
+fi

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
+# runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
+# GPU benchmarks, then prints a short table last. Full logs go to $OUT (default gpu-check-out/).
+#
+# The GPU machine has the CUDA toolkit and cuDNN (inside Python packages) but none of the
+# Debian libraries neurona builds against and no internet, so the work is split in two:
+#   scripts/gpu-check.sh prepare   # here: build for sm_90 and pack .gpu-bundle/neurona-gpu.tar.xz
+#                                  # (binaries + the OpenBLAS/gfortran/gomp they load)
+#   scripts/gpu-check.sh run       # there: unpack the bundle, find cuBLAS/cuDNN, run, report
+# With no argument: `run` when a bundle exists, else build here and run here (a machine that
+# has both the build dependencies and a GPU).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUNDLE_DIR="$ROOT/.gpu-bundle"
+BUNDLE="$BUNDLE_DIR/neurona-gpu.tar.xz"
+BUILD="$ROOT/build-gpu"
+OUT="${OUT:-$ROOT/gpu-check-out}"
+
+prepare() {
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURONA_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DNEURONA_BUILD_TESTS=ON -DNEURONA_BUILD_BENCHMARKS=ON
+  cmake --build "$BUILD" -j "${JOBS:-2}"
+  local stage
+  stage="$(mktemp -d)"
+  mkdir -p "$stage/build-gpu" "$stage/lib"
+  # The CTest files (test lists with absolute paths, rewritten on the GPU machine) and the
+  # executables they run, in the build tree's layout.
+  (cd "$BUILD" && find . \( -name 'CTestTestfile.cmake' -o -name '*_include.cmake' \
+      -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
+  for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
+             benchmarks/bench_matmul; do
+    mkdir -p "$stage/build-gpu/$(dirname "$exe")"
+    strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
+  done
+  echo "$BUILD" > "$stage/build-dir.txt"
+  # Shared libraries from this machine's Debian packages that the GPU machine lacks.
+  for lib in libopenblas.so.0 libgfortran.so.5 libgomp.so.1 libquadmath.so.0; do
+    cp -L "$(ldd "$BUILD/tests/neurona_gpu_tests" | awk -v l="$lib" '$1 == l {print $3}')" \
+      "$stage/lib/$lib"
+  done
+  mkdir -p "$BUNDLE_DIR"
+  tar -C "$stage" -cJf "$BUNDLE.tmp" . && mv "$BUNDLE.tmp" "$BUNDLE"
+  rm -rf "$stage"
+  echo "gpu-check: bundle ready: $BUNDLE ($(du -h "$BUNDLE" | cut -f1))"
+}
+
+# Directories holding the CUDA libraries the binaries load (cuBLAS, cuDNN).
+find_cuda_libs() {
+  local roots=(/usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu /opt /usr/local/lib)
+  if command -v python3 >/dev/null; then
+    mapfile -t -O "${#roots[@]}" roots < <(python3 -c \
+      'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null || true)
+  fi
+  local dirs=""
+  for name in libcublas.so.13 libcublasLt.so.13 libcudnn.so.9; do
+    local hit
+    hit="$(find "${roots[@]}" -name "$name" 2>/dev/null | head -n 1 || true)"
+    if [[ -z "$hit" ]]; then
+      echo "gpu-check: $name not found under ${roots[*]}" >&2
+      return 1
+    fi
+    dirs="$dirs:$(dirname "$hit")"
+  done
+  echo "${dirs#:}"
+}
+
+run() {
+  mkdir -p "$OUT"
+  local work="$ROOT/.gpu-run"
+  local build="$BUILD"
+  if [[ -f "$BUNDLE" ]]; then
+    rm -rf "$work" && mkdir -p "$work"
+    tar -C "$work" -xJf "$BUNDLE"
+    build="$work/build-gpu"
+    local old
+    old="$(cat "$work/build-dir.txt")"
+    find "$build" -name '*.cmake' -exec sed -i "s#$old#$build#g" {} +
+    export LD_LIBRARY_PATH="$work/lib:$(find_cuda_libs)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+  {
+    echo "date: $(date -u +%FT%TZ)"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true
+    echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+    ldd "$build/tests/neurona_gpu_tests" 2>&1 | grep -E 'cublas|cudnn|openblas|not found' || true
+  } > "$OUT/env.txt"
+
+  local gpu_rc=0 all_rc=0 bench_rc=0
+  ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300 > "$OUT/ctest-gpu.log" 2>&1 \
+    || gpu_rc=$?
+  ctest --test-dir "$build" -LE 'gpu|install' -j 8 --output-on-failure > "$OUT/ctest-cpu.log" 2>&1 \
+    || all_rc=$?
+  "$build/benchmarks/bench_matmul" --device cuda --sizes 128,256,512,1024,2048,4096,8192 \
+    > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
+
+  {
+    echo "== gpu-check summary =="
+    cat "$OUT/env.txt" | head -n 3
+    echo "-- ctest -L gpu (rc=$gpu_rc):"
+    grep -E 'tests passed|tests failed' "$OUT/ctest-gpu.log" || tail -n 5 "$OUT/ctest-gpu.log"
+    grep -E '\*\*\*(Failed|Skipped|Exception|Timeout)' "$OUT/ctest-gpu.log" | head -n 20 || true
+    echo "-- ctest CPU suite on this machine (rc=$all_rc):"
+    grep -E 'tests passed|tests failed' "$OUT/ctest-cpu.log" || tail -n 5 "$OUT/ctest-cpu.log"
+    echo "-- bench_matmul --device cuda (rc=$bench_rc):"
+    tail -n 12 "$OUT/bench_matmul.txt"
+  } > "$OUT/summary.txt"
+  cat "$OUT/summary.txt"
+  [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 ]]
+}
+
+case "${1:-auto}" in
+  prepare) prepare ;;
+  run) run ;;
+  auto)
+    if [[ ! -f "$BUNDLE" ]]; then prepare; fi
+    run
+    ;;
+  *) echo "usage: $0 [prepare|run]" >&2; exit 2 ;;
+esac
