@@ -67,6 +67,7 @@ find_cuda_libs() {
 }
 
 run() {
+  if [[ -d /usr/local/cuda/bin ]]; then export PATH="$PATH:/usr/local/cuda/bin"; fi
   mkdir -p "$OUT"
   local work="$ROOT/.gpu-run"
   local build="$BUILD"
@@ -94,6 +95,15 @@ run() {
     || all_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --sizes 128,256,512,1024,2048,4096,8192 \
     > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
+  # Out-of-bounds and misaligned accesses in the kernels, where compute-sanitizer works.
+  local memcheck="not run (no compute-sanitizer)"
+  if command -v compute-sanitizer >/dev/null; then
+    NEURONA_DEVICE=cpu timeout 240 compute-sanitizer --tool memcheck --report-api-errors no \
+      --error-exitcode 3 \
+      "$build/tests/neurona_gpu_tests" > "$OUT/memcheck.log" 2>&1 && memcheck="clean" \
+      || memcheck="FAILED (rc=$?)"
+    memcheck="$memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -n 1)"
+  fi
 
   {
     echo "== gpu-check summary =="
@@ -103,11 +113,12 @@ run() {
     grep -E '\*\*\*(Failed|Skipped|Exception|Timeout)' "$OUT/ctest-gpu.log" | head -n 20 || true
     echo "-- ctest CPU suite on this machine (rc=$all_rc):"
     grep -E 'tests passed|tests failed' "$OUT/ctest-cpu.log" || tail -n 5 "$OUT/ctest-cpu.log"
+    echo "-- compute-sanitizer memcheck of the GPU tests: $memcheck"
     echo "-- bench_matmul --device cuda (rc=$bench_rc):"
     tail -n 12 "$OUT/bench_matmul.txt"
   } > "$OUT/summary.txt"
   cat "$OUT/summary.txt"
-  [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 ]]
+  [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 && $memcheck != FAILED* ]]
 }
 
 case "${1:-auto}" in

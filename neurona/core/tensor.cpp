@@ -119,6 +119,7 @@ Tensor Tensor::slice(std::int64_t start, std::int64_t stop) const {
 
 namespace detail {
 void convert_to(const void* src, DType src_type, void* dst, DType dst_type, std::int64_t n) {
+  if (n == 0) return;  // empty tensors have null storage
   if (src_type == dst_type) {
     std::memcpy(dst, src, static_cast<std::size_t>(n) * size_of(src_type));
     return;
