@@ -1,6 +1,7 @@
-// Device memory: a plain aligned allocator for the CPU and a caching allocator for GPUs,
-// because a cudaMalloc per op costs more than most ops. The caching logic is independent of
-// CUDA so that the CPU tests exercise it through a fake device.
+// Device memory: a caching allocator for GPUs (a cudaMalloc per op costs more than most ops)
+// and for the host (large buffers would otherwise be returned to the kernel and faulted in
+// again each step), and a plain aligned allocator for sanitizer builds. The caching logic is
+// independent of CUDA so that the CPU tests exercise it through a fake device.
 #pragma once
 
 #include <cstddef>
