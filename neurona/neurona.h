@@ -3,6 +3,9 @@
 //   namespace nr = neurona;
 #pragma once
 
+#include "neurona/autograd/ops.h"
+#include "neurona/autograd/tape.h"
+#include "neurona/autograd/variable.h"
 #include "neurona/config.h"
 #include "neurona/core/allocator.h"
 #include "neurona/core/device.h"
@@ -11,8 +14,3 @@
 #include "neurona/core/random.h"
 #include "neurona/core/shape.h"
 #include "neurona/core/tensor.h"
-#include "neurona/kernels/array.h"
-#include "neurona/kernels/creation.h"
-#include "neurona/kernels/elementwise.h"
-#include "neurona/kernels/linalg.h"
-#include "neurona/kernels/reduction.h"

@@ -2,6 +2,7 @@
 #include "neurona/core/tensor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -10,6 +11,23 @@
 #include "neurona/core/backend.h"
 
 namespace neurona {
+
+namespace detail {
+std::uint64_t next_tensor_id() {
+  static std::atomic<std::uint64_t> counter{0};
+  return ++counter;
+}
+
+namespace {
+std::atomic<ViewHook> g_view_hook{nullptr};
+}  // namespace
+
+void set_view_hook(ViewHook hook) { g_view_hook.store(hook); }
+
+static void notify_view(ViewKind kind, const Tensor& source, const Tensor& result) {
+  if (ViewHook hook = g_view_hook.load(std::memory_order_relaxed)) hook(kind, source, result);
+}
+}  // namespace detail
 
 Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   allocator_ = &allocator_for(device);
@@ -31,7 +49,15 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   t.shape_ = shape;
   t.numel_ = n;
   t.dtype_ = dtype;
+  t.id_ = detail::next_tensor_id();
   return t;
+}
+
+Tensor Tensor::alias() const {
+  check_defined("Tensor::alias");
+  Tensor out = *this;
+  out.id_ = detail::next_tensor_id();
+  return out;
 }
 
 Tensor Tensor::empty(const Shape& shape, TensorOptions options) {
@@ -64,6 +90,7 @@ Tensor Tensor::to(Device device) const {
   check_device_available(device, "Tensor::to");
   Tensor out = empty(shape_, dtype_, device);
   copy_bytes(out.raw_data(), device, raw_data(), this->device(), nbytes());
+  detail::notify_view(detail::ViewKind::to_device, *this, out);
   return out;
 }
 
@@ -94,6 +121,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
                 " elements)");
   Tensor out = *this;
   out.shape_ = std::move(target);
+  out.id_ = detail::next_tensor_id();
+  detail::notify_view(detail::ViewKind::reshape, *this, out);
   return out;
 }
 
@@ -114,6 +143,8 @@ Tensor Tensor::slice(std::int64_t start, std::int64_t stop) const {
   out.offset_ += static_cast<std::size_t>(start * row) * size_of(dtype_);
   out.shape_ = Shape(std::move(dims));
   out.numel_ = (stop - start) * row;
+  out.id_ = detail::next_tensor_id();
+  detail::notify_view(detail::ViewKind::slice, *this, out);
   return out;
 }
 

@@ -105,6 +105,13 @@ class Tensor {
     return storage_ == other.storage_ && offset_ == other.offset_;
   }
 
+  /// Identity for autograd: every new tensor or view gets a fresh id; copies of a handle
+  /// share it. 0 for an undefined tensor.
+  std::uint64_t id() const { return id_; }
+
+  /// The same storage, shape and dtype under a fresh id (what stop_gradient returns).
+  Tensor alias() const;
+
  private:
   void check_type(DType expected, const char* op) const;
   void check_defined(const char* op) const;
@@ -112,6 +119,7 @@ class Tensor {
   std::vector<double> host_doubles() const;
 
   std::shared_ptr<Storage> storage_;
+  std::uint64_t id_ = 0;
   std::size_t offset_ = 0;  // bytes
   Shape shape_;
   std::int64_t numel_ = 0;
@@ -122,10 +130,21 @@ inline std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   return os << t.str();
 }
 
-/// Host-side element conversion used by item() and to_vector().
 namespace detail {
+/// Host-side element conversion used by item() and to_vector().
 void convert_to(const void* src, DType src_type, void* dst, DType dst_type, std::int64_t n);
-}
+
+/// A fresh tensor id.
+std::uint64_t next_tensor_id();
+
+/// How a view or copy was made from its source, for autograd to record.
+enum class ViewKind : std::uint8_t { reshape, slice, to_device };
+/// Called by reshape(), slice() and to() with the source and the result once autograd has
+/// installed it (it does so when the first GradientTape is made); core itself knows nothing
+/// of tapes.
+using ViewHook = void (*)(ViewKind kind, const Tensor& source, const Tensor& result);
+void set_view_hook(ViewHook hook);
+}  // namespace detail
 
 template <typename T>
 T Tensor::item() const {

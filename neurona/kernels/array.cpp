@@ -2,9 +2,10 @@
 #include "neurona/kernels/array.h"
 
 #include "neurona/kernels/checks.h"
+#include "neurona/kernels/creation.h"
 #include "neurona/kernels/dispatch.h"
 
-namespace neurona {
+namespace neurona::kernels {
 
 Tensor concat(const std::vector<Tensor>& tensors, int axis) {
   NEURONA_CHECK(!tensors.empty(), ValueError, "concat: needs at least one tensor");
@@ -42,6 +43,60 @@ Tensor concat(const std::vector<Tensor>& tensors, int axis) {
   return out;
 }
 
+Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
+  const Device d = check_same_device("narrow", {{"x", &x}});
+  NEURONA_CHECK(x.rank() > 0, ShapeError, "narrow: cannot narrow a scalar (shape ())");
+  const int a = x.shape().normalize_axis(axis, "narrow");
+  const std::int64_t n = x.shape()[a];
+  NEURONA_CHECK(start >= 0 && length >= 0 && start + length <= n, ShapeError, "narrow: entries [",
+                start, ", ", start + length, ") are outside axis ", a, " of shape ", x.shape());
+  std::vector<std::int64_t> dims = x.shape().dims();
+  dims[static_cast<std::size_t>(a)] = length;
+  Tensor out = Tensor::empty(Shape(dims), x.dtype(), d);
+  if (out.numel() == 0) return out;
+  std::int64_t outer = 1;
+  for (int k = 0; k < a; ++k) outer *= dims[static_cast<std::size_t>(k)];
+  const auto esize = static_cast<std::int64_t>(size_of(x.dtype()));
+  const std::int64_t inner = x.numel() / outer / n;  // elements per entry of the axis
+  copy2d_stub.get(d)(d, out.raw_data(), length * inner * esize,
+                     static_cast<const char*>(x.raw_data()) + start * inner * esize,
+                     n * inner * esize, length * inner * esize, outer);
+  return out;
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  const Device d = check_same_device("broadcast_to", {{"x", &x}});
+  shape.check_valid("broadcast_to");
+  const Shape b = broadcast_shapes(x.shape(), shape, "broadcast_to");
+  NEURONA_CHECK(b == shape, ShapeError, "broadcast_to: cannot broadcast shape ", x.shape(),
+                " to ", shape);
+  Tensor out = Tensor::empty(shape, x.dtype(), d);
+  if (out.numel() == 0) return out;
+  const Shape operands[1] = {x.shape()};
+  strided_copy_stub.get(d)(x, make_broadcast_indexer<1>(shape, operands, "broadcast_to"), out);
+  return out;
+}
+
+Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64_t rows) {
+  const Device d =
+      check_same_device("scatter_add_rows", {{"indices", &indices}, {"updates", &updates}});
+  NEURONA_CHECK(indices.dtype() == DType::int32 || indices.dtype() == DType::int64, ValueError,
+                "scatter_add_rows: argument indices must be int32 or int64, got ",
+                indices.dtype());
+  check_floating("scatter_add_rows", "updates", updates);
+  NEURONA_CHECK(rows >= 0, ValueError, "scatter_add_rows: rows must be >= 0, got ", rows);
+  const int ir = indices.rank();
+  bool prefix = updates.rank() >= ir;
+  for (int k = 0; prefix && k < ir; ++k) prefix = updates.shape()[k] == indices.shape()[k];
+  NEURONA_CHECK(prefix, ShapeError, "scatter_add_rows: updates shape ", updates.shape(),
+                " does not start with indices shape ", indices.shape());
+  std::vector<std::int64_t> dims{rows};
+  dims.insert(dims.end(), updates.shape().dims().begin() + ir, updates.shape().dims().end());
+  Tensor out = zeros(Shape(dims), {.dtype = updates.dtype(), .device = d});
+  if (updates.numel() > 0 && out.numel() > 0) scatter_add_stub.get(d)(indices, updates, out);
+  return out;
+}
+
 Tensor slice(const Tensor& x, std::int64_t start, std::int64_t stop) {
   kernels::check_same_device("slice", {{"x", &x}});
   return x.slice(start, stop);
@@ -74,4 +129,4 @@ Tensor one_hot(const Tensor& indices, std::int64_t depth, OneHotOptions options)
   return out;
 }
 
-}  // namespace neurona
+}  // namespace neurona::kernels

@@ -7,7 +7,7 @@
 #include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
 
-namespace neurona {
+namespace neurona::kernels {
 
 namespace {
 
@@ -182,4 +182,4 @@ Tensor truncated_normal(const Shape& shape, NormalOptions o) {
   return normal("truncated_normal", kernels::RandomDist::truncated_normal, shape, o);
 }
 
-}  // namespace neurona
+}  // namespace neurona::kernels

@@ -12,6 +12,31 @@
 
 namespace neurona {
 
+struct UniformOptions {
+  double minval = 0.0;
+  double maxval = 1.0;
+  DType dtype = DType::float32;
+  std::optional<Device> device = std::nullopt;
+  /// A fixed stream for this call; without it the global seed (set_seed) and call count.
+  std::optional<std::uint64_t> seed = std::nullopt;
+};
+
+}  // namespace neurona
+
+namespace neurona {
+
+struct NormalOptions {
+  double mean = 0.0;
+  double stddev = 1.0;
+  DType dtype = DType::float32;
+  std::optional<Device> device = std::nullopt;
+  std::optional<std::uint64_t> seed = std::nullopt;
+};
+
+}  // namespace neurona
+
+namespace neurona::kernels {
+
 /// A scalar: `nr::constant(3.0)`.
 Tensor constant(double value, TensorOptions options = {});
 /// From nested lists, the shape taken from the nesting or given (then the element counts must
@@ -48,23 +73,6 @@ inline Tensor arange(double stop, TensorOptions options = {}) {
   return arange(0.0, stop, 1.0, options);
 }
 
-struct UniformOptions {
-  double minval = 0.0;
-  double maxval = 1.0;
-  DType dtype = DType::float32;
-  std::optional<Device> device = std::nullopt;
-  /// A fixed stream for this call; without it the global seed (set_seed) and call count.
-  std::optional<std::uint64_t> seed = std::nullopt;
-};
-
-struct NormalOptions {
-  double mean = 0.0;
-  double stddev = 1.0;
-  DType dtype = DType::float32;
-  std::optional<Device> device = std::nullopt;
-  std::optional<std::uint64_t> seed = std::nullopt;
-};
-
 /// Uniform in [minval, maxval); integer dtypes draw integers in that range.
 Tensor random_uniform(const Shape& shape, UniformOptions options = {});
 /// Normal with the given mean and standard deviation (float dtypes).
@@ -72,4 +80,4 @@ Tensor random_normal(const Shape& shape, NormalOptions options = {});
 /// Normal, redrawn when more than two standard deviations from the mean (Keras's definition).
 Tensor truncated_normal(const Shape& shape, NormalOptions options = {});
 
-}  // namespace neurona
+}  // namespace neurona::kernels

@@ -22,6 +22,7 @@ DispatchStub<MatmulKernel> matmul_stub{"matmul"};
 DispatchStub<StridedCopyKernel> strided_copy_stub{"transpose"};
 DispatchStub<Copy2dKernel> copy2d_stub{"concat"};
 DispatchStub<GatherKernel> gather_stub{"gather"};
+DispatchStub<ScatterAddKernel> scatter_add_stub{"scatter_add_rows"};
 DispatchStub<OneHotKernel> one_hot_stub{"one_hot"};
 DispatchStub<FillKernel> fill_stub{"fill"};
 DispatchStub<ArangeKernel> arange_stub{"arange"};

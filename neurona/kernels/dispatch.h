@@ -71,6 +71,8 @@ using StridedCopyKernel = void (*)(const Tensor& x, const Indexer<1>& ix, Tensor
 using Copy2dKernel = void (*)(Device d, void* dst, std::int64_t dpitch, const void* src,
                               std::int64_t spitch, std::int64_t width, std::int64_t height);
 using GatherKernel = void (*)(const Tensor& x, const Tensor& indices, Tensor& out);
+/// out[indices[i], :] += updates[i, :]; out starts as zeros.
+using ScatterAddKernel = void (*)(const Tensor& indices, const Tensor& updates, Tensor& out);
 using OneHotKernel = void (*)(const Tensor& indices, double on, double off, Tensor& out);
 using FillKernel = void (*)(double value, Tensor& out);
 using ArangeKernel = void (*)(double start, double step, Tensor& out);
@@ -86,6 +88,7 @@ extern DispatchStub<MatmulKernel> matmul_stub;
 extern DispatchStub<StridedCopyKernel> strided_copy_stub;
 extern DispatchStub<Copy2dKernel> copy2d_stub;
 extern DispatchStub<GatherKernel> gather_stub;
+extern DispatchStub<ScatterAddKernel> scatter_add_stub;
 extern DispatchStub<OneHotKernel> one_hot_stub;
 extern DispatchStub<FillKernel> fill_stub;
 extern DispatchStub<ArangeKernel> arange_stub;

@@ -5,10 +5,7 @@
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/dispatch.h"
 
-namespace neurona {
-
-using kernels::BinaryOp;
-using kernels::UnaryOp;
+namespace neurona::kernels {
 
 namespace {
 
@@ -107,6 +104,9 @@ Tensor log(const Tensor& x) {
 Tensor sqrt(const Tensor& x) {
   return unary("sqrt", UnaryOp::sqrt, x);
 }
+Tensor erf(const Tensor& x) {
+  return unary("erf", UnaryOp::erf, x);
+}
 Tensor relu(const Tensor& x) {
   return unary("relu", UnaryOp::relu, x);
 }
@@ -154,44 +154,4 @@ Tensor scalar_like(const Tensor& like, double value) {
   return fill({}, value, {.dtype = like.dtype(), .device = like.device()});
 }
 
-Tensor operator+(const Tensor& x, const Tensor& y) {
-  return add(x, y);
-}
-Tensor operator-(const Tensor& x, const Tensor& y) {
-  return subtract(x, y);
-}
-Tensor operator*(const Tensor& x, const Tensor& y) {
-  return multiply(x, y);
-}
-Tensor operator/(const Tensor& x, const Tensor& y) {
-  return divide(x, y);
-}
-Tensor operator-(const Tensor& x) {
-  return neg(x);
-}
-Tensor operator+(const Tensor& x, double y) {
-  return add(x, scalar_like(x, y));
-}
-Tensor operator-(const Tensor& x, double y) {
-  return subtract(x, scalar_like(x, y));
-}
-Tensor operator*(const Tensor& x, double y) {
-  return multiply(x, scalar_like(x, y));
-}
-Tensor operator/(const Tensor& x, double y) {
-  return divide(x, scalar_like(x, y));
-}
-Tensor operator+(double x, const Tensor& y) {
-  return add(scalar_like(y, x), y);
-}
-Tensor operator-(double x, const Tensor& y) {
-  return subtract(scalar_like(y, x), y);
-}
-Tensor operator*(double x, const Tensor& y) {
-  return multiply(scalar_like(y, x), y);
-}
-Tensor operator/(double x, const Tensor& y) {
-  return divide(scalar_like(y, x), y);
-}
-
-}  // namespace neurona
+}  // namespace neurona::kernels

@@ -1,10 +1,11 @@
 // Elementwise ops with NumPy broadcasting, activations and casts: the front doors. Each
-// checks dtypes, devices and shapes once, then dispatches to the CPU or CUDA kernel.
+// checks dtypes, devices and shapes once, then dispatches to the CPU or CUDA kernel. Users
+// call the same names in namespace neurona (autograd/ops.h), which also record gradients.
 #pragma once
 
 #include "neurona/core/tensor.h"
 
-namespace neurona {
+namespace neurona::kernels {
 
 /// x + y with broadcasting; both operands must have the same dtype and device.
 Tensor add(const Tensor& x, const Tensor& y);
@@ -36,6 +37,8 @@ Tensor square(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
+/// The Gauss error function.
+Tensor erf(const Tensor& x);
 
 /// Activations with Keras's definitions and defaults.
 Tensor relu(const Tensor& x);
@@ -62,18 +65,4 @@ Tensor cast(const Tensor& x, DType dtype);
 /// A scalar tensor of `like`'s dtype and device holding `value`.
 Tensor scalar_like(const Tensor& like, double value);
 
-Tensor operator+(const Tensor& x, const Tensor& y);
-Tensor operator-(const Tensor& x, const Tensor& y);
-Tensor operator*(const Tensor& x, const Tensor& y);
-Tensor operator/(const Tensor& x, const Tensor& y);
-Tensor operator-(const Tensor& x);
-Tensor operator+(const Tensor& x, double y);
-Tensor operator-(const Tensor& x, double y);
-Tensor operator*(const Tensor& x, double y);
-Tensor operator/(const Tensor& x, double y);
-Tensor operator+(double x, const Tensor& y);
-Tensor operator-(double x, const Tensor& y);
-Tensor operator*(double x, const Tensor& y);
-Tensor operator/(double x, const Tensor& y);
-
-}  // namespace neurona
+}  // namespace neurona::kernels

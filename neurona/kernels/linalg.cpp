@@ -6,7 +6,7 @@
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/dispatch.h"
 
-namespace neurona {
+namespace neurona::kernels {
 
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
   const Device d = kernels::check_same_device("matmul", {{"a", &a}, {"b", &b}});
@@ -103,4 +103,4 @@ Tensor transpose(const Tensor& x, std::vector<int> perm) {
   return out;
 }
 
-}  // namespace neurona
+}  // namespace neurona::kernels

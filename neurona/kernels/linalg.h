@@ -12,6 +12,10 @@ struct MatmulOptions {
   bool transpose_b = false;  ///< use the transpose of b's last two axes
 };
 
+}  // namespace neurona
+
+namespace neurona::kernels {
+
 /// The product of the last two axes of a and b, batched over the leading axes with NumPy
 /// broadcasting (`tf.linalg.matmul` / `np.matmul`): (..., m, k) x (..., k, n) -> (..., m, n).
 /// A 1-D operand is a row (a) or column (b) vector whose axis is dropped from the result.
@@ -21,4 +25,4 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// Permutes the axes: output axis i is input axis perm[i]; the default reverses them.
 Tensor transpose(const Tensor& x, std::vector<int> perm = {});
 
-}  // namespace neurona
+}  // namespace neurona::kernels

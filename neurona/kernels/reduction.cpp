@@ -7,9 +7,8 @@
 #include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
 
-namespace neurona {
+namespace neurona::kernels {
 
-using kernels::ReduceOp;
 
 namespace {
 
@@ -123,4 +122,4 @@ Tensor log_softmax(const Tensor& x, int axis) {
   return softmax_impl("log_softmax", true, x, axis);
 }
 
-}  // namespace neurona
+}  // namespace neurona::kernels

@@ -24,6 +24,10 @@ class Axes {
   std::optional<std::vector<int>> axes_;
 };
 
+}  // namespace neurona
+
+namespace neurona::kernels {
+
 /// Sum over `axes`; keepdims leaves them with size 1. Integer sums wrap around.
 Tensor sum(const Tensor& x, Axes axes = {}, bool keepdims = false);
 /// Mean over `axes` (NaN over zero elements); integer inputs give float32, as Keras does.
@@ -41,4 +45,4 @@ Tensor softmax(const Tensor& x, int axis = -1);
 /// x - log(sum(exp(x))) along `axis`, stable for large magnitudes.
 Tensor log_softmax(const Tensor& x, int axis = -1);
 
-}  // namespace neurona
+}  // namespace neurona::kernels

@@ -23,6 +23,35 @@ void gather(const Tensor& x, const Tensor& indices, Tensor& out) {
   gather_impl(Launch(out.device()), x, indices, out);
 }
 
+template <typename T, typename I>
+struct ScatterAddFunctor {
+  const I* indices;
+  const T* updates;
+  T* out;
+  std::int64_t rows, row_size;
+  __device__ void operator()(std::int64_t i) const {
+    const std::int64_t r = static_cast<std::int64_t>(indices[i / row_size]);
+    if (r >= 0 && r < rows) atomicAdd(out + r * row_size + i % row_size, updates[i]);
+  }
+};
+
+void scatter_add(const Tensor& indices, const Tensor& updates, Tensor& out) {
+  const std::int64_t rows = out.shape()[0];
+  const std::int64_t row_size = out.numel() / rows;
+  visit_dtype(updates.dtype(), [&](auto t) {
+    using T = std::decay_t<decltype(t)>;
+    visit_dtype(indices.dtype(), [&](auto it) {
+      using I = std::decay_t<decltype(it)>;
+      if constexpr (std::is_floating_point_v<T> && std::is_integral_v<I>) {
+        Launch(out.device())(updates.numel(), ScatterAddFunctor<T, I>{indices.data<I>(),
+                                                                      updates.data<T>(),
+                                                                      out.data<T>(), rows,
+                                                                      row_size});
+      }
+    });
+  });
+}
+
 void one_hot(const Tensor& indices, double on, double off, Tensor& out) {
   one_hot_impl(Launch(out.device()), indices, on, off, out);
 }
@@ -32,6 +61,7 @@ void one_hot(const Tensor& indices, double on, double off, Tensor& out) {
 void register_array() {
   copy2d_stub.cuda = copy2d;
   gather_stub.cuda = gather;
+  scatter_add_stub.cuda = scatter_add;
   one_hot_stub.cuda = one_hot;
 }
 

@@ -50,6 +50,7 @@ enum class UnaryOp : std::uint8_t {
   softsign,
   leaky_relu,
   hard_sigmoid,
+  erf,
 };
 
 /// Ops defined for integer dtypes too; the rest need float32 or float64.
@@ -194,6 +195,8 @@ NEURONA_HD_INLINE T unary_apply(T x, T alpha) {
     return x / (T(1) + (x < 0 ? -x : x));
   else if constexpr (Op == UnaryOp::leaky_relu)
     return x > 0 ? x : alpha * x;
+  else if constexpr (Op == UnaryOp::erf)
+    return std::erf(x);
   else {  // hard_sigmoid
     const T y = x / T(6) + T(0.5);
     return y < 0 ? T(0) : (y > 1 ? T(1) : y);

@@ -81,6 +81,7 @@ void visit_unary_op(UnaryOp op, F&& f) {
     NEURONA_CASE(softsign)
     NEURONA_CASE(leaky_relu)
     NEURONA_CASE(hard_sigmoid)
+    NEURONA_CASE(erf)
 #undef NEURONA_CASE
     // clang-format on
   }

@@ -1,0 +1,527 @@
+// Differentiable ops: the kernel's result, plus the gradient rule recorded when a tape is
+// recording. Rules use the differentiable ops themselves (second derivatives work) and
+// capture only the tensors they need.
+#include "neurona/autograd/ops.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "neurona/autograd/tape.h"
+
+namespace neurona {
+
+using autograd::detail::sum_to_shape;
+using G = std::vector<Tensor>;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// A 0/1 mask of `like`'s dtype: not differentiable, a constant of every rule that uses it.
+Tensor mask(const Tensor& condition, const Tensor& like) {
+  return kernels::cast(condition, like.dtype());
+}
+Tensor scalar(const Tensor& like, double v) { return kernels::scalar_like(like, v); }
+
+// x's shape with the reduced axes kept as size 1.
+Shape kept_shape(const Shape& shape, const Axes& axes) {
+  std::vector<std::int64_t> dims = shape.dims();
+  if (axes.all()) {
+    std::fill(dims.begin(), dims.end(), 1);
+  } else {
+    for (int a : axes.list()) dims[static_cast<std::size_t>(shape.normalize_axis(a, "sum"))] = 1;
+  }
+  return Shape(std::move(dims));
+}
+
+// The gradient of a reduction's output, broadcast back over the input.
+Tensor expand_reduced(const Tensor& g, const Shape& input, const Axes& axes) {
+  return broadcast_to(g.reshape(kept_shape(input, axes)), input);
+}
+
+// One input, one output, a rule on (grad, x, out).
+template <typename Rule>
+Tensor unary_recorded(const char* op, const Tensor& x, Tensor out, Rule rule) {
+  if (autograd::is_recording()) {
+    autograd::record(op, {x}, {out},
+                     [x, out, rule](const G& g) { return G{rule(g[0], x, out)}; });
+  }
+  return out;
+}
+
+std::vector<int> normalized_perm(const Tensor& x, std::vector<int> perm) {
+  if (perm.empty()) {
+    perm.resize(static_cast<std::size_t>(x.rank()));
+    std::iota(perm.rbegin(), perm.rend(), 0);
+  }
+  for (int& p : perm) p = x.shape().normalize_axis(p, "transpose");
+  return perm;
+}
+
+// `before` and `after` entries of zeros around x along `axis`.
+Tensor pad_axis(const Tensor& x, int axis, std::int64_t before, std::int64_t after) {
+  const int a = x.shape().normalize_axis(axis, "pad");
+  std::vector<Tensor> parts;
+  auto zeros_of = [&](std::int64_t n) {
+    std::vector<std::int64_t> dims = x.shape().dims();
+    dims[static_cast<std::size_t>(a)] = n;
+    return kernels::zeros(Shape(dims), {.dtype = x.dtype(), .device = x.device()});
+  };
+  if (before > 0) parts.push_back(zeros_of(before));
+  parts.push_back(x);
+  if (after > 0) parts.push_back(zeros_of(after));
+  return parts.size() == 1 ? x : concat(parts, a);
+}
+
+}  // namespace
+
+namespace autograd::detail {
+
+Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  const int lead = g.rank() - shape.rank();
+  std::vector<int> axes;
+  for (int i = 0; i < g.rank(); ++i) {
+    if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) axes.push_back(i);
+  }
+  Tensor s = axes.empty() ? g : sum(g, Axes(axes));
+  return s.reshape(shape);
+}
+
+Tensor pad_rows(const Tensor& x, std::int64_t before, std::int64_t after) {
+  return pad_axis(x, 0, before, after);
+}
+
+}  // namespace autograd::detail
+
+// ---- binary ---------------------------------------------------------------------------
+
+Tensor add(const Tensor& x, const Tensor& y) {
+  Tensor out = kernels::add(x, y);
+  if (autograd::is_recording()) {
+    autograd::record("add", {x, y}, {out}, [xs = x.shape(), ys = y.shape()](const G& g) {
+      return G{sum_to_shape(g[0], xs), sum_to_shape(g[0], ys)};
+    });
+  }
+  return out;
+}
+
+Tensor subtract(const Tensor& x, const Tensor& y) {
+  Tensor out = kernels::subtract(x, y);
+  if (autograd::is_recording()) {
+    autograd::record("subtract", {x, y}, {out}, [xs = x.shape(), ys = y.shape()](const G& g) {
+      return G{sum_to_shape(g[0], xs), sum_to_shape(neg(g[0]), ys)};
+    });
+  }
+  return out;
+}
+
+Tensor multiply(const Tensor& x, const Tensor& y) {
+  Tensor out = kernels::multiply(x, y);
+  if (autograd::is_recording()) {
+    autograd::record("multiply", {x, y}, {out}, [x, y](const G& g) {
+      return G{sum_to_shape(multiply(g[0], y), x.shape()),
+               sum_to_shape(multiply(g[0], x), y.shape())};
+    });
+  }
+  return out;
+}
+
+Tensor divide(const Tensor& x, const Tensor& y) {
+  Tensor out = kernels::divide(x, y);
+  if (autograd::is_recording()) {
+    autograd::record("divide", {x, y}, {out}, [x, y](const G& g) {
+      return G{sum_to_shape(divide(g[0], y), x.shape()),
+               sum_to_shape(neg(divide(multiply(g[0], x), square(y))), y.shape())};
+    });
+  }
+  return out;
+}
+
+Tensor pow(const Tensor& x, const Tensor& y) {
+  Tensor out = kernels::pow(x, y);
+  if (autograd::is_recording()) {
+    autograd::record("pow", {x, y}, {out}, [x, y, out](const G& g) {
+      const Tensor dx = multiply(g[0], multiply(y, pow(x, y - 1.0)));
+      // d/dy x^y = x^y log x, taken as 0 where x <= 0 (as TensorFlow).
+      const Tensor positive = kernels::greater(x, scalar(x, 0));
+      const Tensor safe_log = log(where(positive, x, ones_like(x)));
+      const Tensor dy = multiply(multiply(g[0], out), multiply(safe_log, mask(positive, x)));
+      return G{sum_to_shape(dx, x.shape()), sum_to_shape(dy, y.shape())};
+    });
+  }
+  return out;
+}
+
+namespace {
+Tensor select_binary(const char* op, const Tensor& x, const Tensor& y, Tensor out, bool is_max) {
+  if (autograd::is_recording()) {
+    autograd::record(op, {x, y}, {out}, [x, y, is_max](const G& g) {
+      const Tensor m = mask(is_max ? kernels::greater_equal(x, y) : kernels::less_equal(x, y), x);
+      return G{sum_to_shape(multiply(g[0], m), x.shape()),
+               sum_to_shape(multiply(g[0], 1.0 - m), y.shape())};
+    });
+  }
+  return out;
+}
+}  // namespace
+
+Tensor maximum(const Tensor& x, const Tensor& y) {
+  return select_binary("maximum", x, y, kernels::maximum(x, y), true);
+}
+Tensor minimum(const Tensor& x, const Tensor& y) {
+  return select_binary("minimum", x, y, kernels::minimum(x, y), false);
+}
+
+Tensor where(const Tensor& condition, const Tensor& x, const Tensor& y) {
+  Tensor out = kernels::where(condition, x, y);
+  if (autograd::is_recording()) {
+    autograd::record("where", {condition, x, y}, {out},
+                     [condition, xs = x.shape(), ys = y.shape()](const G& g) {
+                       const Tensor zero = scalar(g[0], 0);
+                       return G{Tensor(), sum_to_shape(where(condition, g[0], zero), xs),
+                                sum_to_shape(where(condition, zero, g[0]), ys)};
+                     });
+  }
+  return out;
+}
+
+// ---- unary ----------------------------------------------------------------------------
+
+Tensor neg(const Tensor& x) {
+  return unary_recorded("neg", x, kernels::neg(x),
+                        [](const Tensor& g, const Tensor&, const Tensor&) { return neg(g); });
+}
+
+Tensor abs(const Tensor& x) {
+  return unary_recorded("abs", x, kernels::abs(x), [](const Tensor& g, const Tensor& x_, const Tensor&) {
+    const Tensor sign = kernels::subtract(mask(kernels::greater(x_, scalar(x_, 0)), x_),
+                                          mask(kernels::less(x_, scalar(x_, 0)), x_));
+    return multiply(g, sign);
+  });
+}
+
+Tensor square(const Tensor& x) {
+  return unary_recorded("square", x, kernels::square(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          return multiply(g, x_ * 2.0);
+                        });
+}
+
+Tensor exp(const Tensor& x) {
+  return unary_recorded("exp", x, kernels::exp(x),
+                        [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
+}
+
+Tensor log(const Tensor& x) {
+  return unary_recorded("log", x, kernels::log(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) { return g / x_; });
+}
+
+Tensor sqrt(const Tensor& x) {
+  return unary_recorded("sqrt", x, kernels::sqrt(x),
+                        [](const Tensor& g, const Tensor&, const Tensor& y) {
+                          return g / (y * 2.0);
+                        });
+}
+
+Tensor erf(const Tensor& x) {
+  return unary_recorded("erf", x, kernels::erf(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          return g * (exp(neg(square(x_))) * (2.0 / std::sqrt(kPi)));
+                        });
+}
+
+Tensor relu(const Tensor& x) {
+  return unary_recorded("relu", x, kernels::relu(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          return g * mask(kernels::greater(x_, scalar(x_, 0)), x_);
+                        });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  return unary_recorded("sigmoid", x, kernels::sigmoid(x),
+                        [](const Tensor& g, const Tensor&, const Tensor& y) {
+                          return g * (y * (1.0 - y));
+                        });
+}
+
+Tensor tanh(const Tensor& x) {
+  return unary_recorded("tanh", x, kernels::tanh(x),
+                        [](const Tensor& g, const Tensor&, const Tensor& y) {
+                          return g * (1.0 - square(y));
+                        });
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  return unary_recorded("elu", x, kernels::elu(x, alpha),
+                        [alpha](const Tensor& g, const Tensor& x_, const Tensor& y) {
+                          // d/dx alpha (e^x - 1) = y + alpha for x <= 0.
+                          const Tensor pos = kernels::greater(x_, scalar(x_, 0));
+                          return g * where(pos, ones_like(x_), y + alpha);
+                        });
+}
+
+Tensor selu(const Tensor& x) {
+  return unary_recorded("selu", x, kernels::selu(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          constexpr double kAlpha = 1.67326324235437728481704299167;
+                          constexpr double kScale = 1.05070098735548049341933498529;
+                          const Tensor pos = kernels::greater(x_, scalar(x_, 0));
+                          return g * where(pos, fill_like(x_, kScale), exp(x_) * (kScale * kAlpha));
+                        });
+}
+
+Tensor gelu(const Tensor& x) {
+  return unary_recorded("gelu", x, kernels::gelu(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          // Phi(x) + x phi(x)
+                          const Tensor cdf = (erf(x_ * (1.0 / std::sqrt(2.0))) + 1.0) * 0.5;
+                          const Tensor pdf = exp(square(x_) * -0.5) * (1.0 / std::sqrt(2.0 * kPi));
+                          return g * (cdf + x_ * pdf);
+                        });
+}
+
+Tensor silu(const Tensor& x) {
+  return unary_recorded("silu", x, kernels::silu(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          const Tensor s = sigmoid(x_);
+                          return g * (s * (x_ * (1.0 - s) + 1.0));
+                        });
+}
+
+Tensor softplus(const Tensor& x) {
+  return unary_recorded("softplus", x, kernels::softplus(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          return g * sigmoid(x_);
+                        });
+}
+
+Tensor softsign(const Tensor& x) {
+  return unary_recorded("softsign", x, kernels::softsign(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          return g / square(abs(x_) + 1.0);
+                        });
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  return unary_recorded("leaky_relu", x, kernels::leaky_relu(x, negative_slope),
+                        [negative_slope](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          const Tensor pos = mask(kernels::greater(x_, scalar(x_, 0)), x_);
+                          return g * (pos * (1.0 - negative_slope) + negative_slope);
+                        });
+}
+
+Tensor hard_sigmoid(const Tensor& x) {
+  return unary_recorded("hard_sigmoid", x, kernels::hard_sigmoid(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          const Tensor inside =
+                              kernels::multiply(mask(kernels::greater(x_, scalar(x_, -3)), x_),
+                                                mask(kernels::less(x_, scalar(x_, 3)), x_));
+                          return g * (inside * (1.0 / 6.0));
+                        });
+}
+
+Tensor cast(const Tensor& x, DType dtype) {
+  Tensor out = kernels::cast(x, dtype);
+  if (out.id() != x.id() && is_floating(dtype) && x.defined() && is_floating(x.dtype()) &&
+      autograd::is_recording()) {
+    autograd::record("cast", {x}, {out}, [from = x.dtype()](const G& g) {
+      return G{cast(g[0], from)};
+    });
+  }
+  return out;
+}
+
+// ---- reductions -----------------------------------------------------------------------
+
+Tensor sum(const Tensor& x, Axes axes, bool keepdims) {
+  Tensor out = kernels::sum(x, axes, keepdims);
+  if (autograd::is_recording()) {
+    autograd::record("sum", {x}, {out}, [xs = x.shape(), axes](const G& g) {
+      return G{expand_reduced(g[0], xs, axes)};
+    });
+  }
+  return out;
+}
+
+Tensor mean(const Tensor& x, Axes axes, bool keepdims) {
+  Tensor out = kernels::mean(x, axes, keepdims);
+  if (autograd::is_recording()) {
+    const std::int64_t count = x.numel() / std::max<std::int64_t>(1, out.numel());
+    autograd::record("mean", {x}, {out}, [xs = x.shape(), axes, count](const G& g) {
+      return G{expand_reduced(g[0], xs, axes) / static_cast<double>(count)};
+    });
+  }
+  return out;
+}
+
+namespace {
+Tensor extremum(const char* op, const Tensor& x, const Axes& axes, Tensor out) {
+  if (autograd::is_recording()) {
+    autograd::record(op, {x}, {out}, [x, axes, out](const G& g) {
+      const Tensor hit = mask(kernels::equal(x, expand_reduced(out, x.shape(), axes)), x);
+      const Tensor count = kernels::sum(hit, axes, true);
+      return G{expand_reduced(g[0], x.shape(), axes) * kernels::divide(hit, broadcast_to(count, x.shape()))};
+    });
+  }
+  return out;
+}
+}  // namespace
+
+Tensor max(const Tensor& x, Axes axes, bool keepdims) {
+  return extremum("max", x, axes, kernels::max(x, axes, keepdims));
+}
+Tensor min(const Tensor& x, Axes axes, bool keepdims) {
+  return extremum("min", x, axes, kernels::min(x, axes, keepdims));
+}
+
+Tensor softmax(const Tensor& x, int axis) {
+  Tensor out = kernels::softmax(x, axis);
+  if (autograd::is_recording()) {
+    autograd::record("softmax", {x}, {out}, [out, axis](const G& g) {
+      return G{out * (g[0] - sum(g[0] * out, axis, true))};
+    });
+  }
+  return out;
+}
+
+Tensor log_softmax(const Tensor& x, int axis) {
+  Tensor out = kernels::log_softmax(x, axis);
+  if (autograd::is_recording()) {
+    autograd::record("log_softmax", {x}, {out}, [out, axis](const G& g) {
+      return G{g[0] - exp(out) * sum(g[0], axis, true)};
+    });
+  }
+  return out;
+}
+
+// ---- linear algebra and shapes ----------------------------------------------------------
+
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
+  Tensor out = kernels::matmul(a, b, options);
+  if (!autograd::is_recording()) return out;
+  if (a.rank() == 1 || b.rank() == 1) {
+    // Redo with 2-D views (recorded) so that the rule below only sees matrices.
+    const Tensor a2 = a.rank() == 1 ? a.reshape({1, a.shape()[0]}) : a;
+    const Tensor b2 = b.rank() == 1 ? b.reshape({b.shape()[0], 1}) : b;
+    return matmul(a2, b2, options).reshape(out.shape());
+  }
+  autograd::record("matmul", {a, b}, {out}, [a, b, options](const G& g) {
+    const bool ta = options.transpose_a, tb = options.transpose_b;
+    Tensor da, db;
+    if (!ta && !tb) {
+      da = matmul(g[0], b, {.transpose_b = true});
+      db = matmul(a, g[0], {.transpose_a = true});
+    } else if (ta && !tb) {
+      da = matmul(b, g[0], {.transpose_b = true});
+      db = matmul(a, g[0]);
+    } else if (!ta && tb) {
+      da = matmul(g[0], b);
+      db = matmul(g[0], a, {.transpose_a = true});
+    } else {
+      da = matmul(b, g[0], {.transpose_a = true, .transpose_b = true});
+      db = matmul(g[0], a, {.transpose_a = true, .transpose_b = true});
+    }
+    return G{sum_to_shape(da, a.shape()), sum_to_shape(db, b.shape())};
+  });
+  return out;
+}
+
+Tensor transpose(const Tensor& x, std::vector<int> perm) {
+  Tensor out = kernels::transpose(x, perm);
+  if (autograd::is_recording()) {
+    const std::vector<int> p = normalized_perm(x, std::move(perm));
+    std::vector<int> inverse(p.size());
+    for (std::size_t i = 0; i < p.size(); ++i) inverse[static_cast<std::size_t>(p[i])] = static_cast<int>(i);
+    autograd::record("transpose", {x}, {out}, [inverse](const G& g) {
+      return G{transpose(g[0], inverse)};
+    });
+  }
+  return out;
+}
+
+Tensor reshape(const Tensor& x, const Shape& shape) { return x.reshape(shape); }
+
+Tensor slice(const Tensor& x, std::int64_t start, std::int64_t stop) {
+  return kernels::slice(x, start, stop);
+}
+
+Tensor concat(const std::vector<Tensor>& tensors, int axis) {
+  Tensor out = kernels::concat(tensors, axis);
+  if (autograd::is_recording()) {
+    const int a = tensors[0].shape().normalize_axis(axis, "concat");
+    std::vector<std::int64_t> lengths;
+    for (const Tensor& t : tensors) lengths.push_back(t.shape()[a]);
+    autograd::record("concat", tensors, {out}, [a, lengths](const G& g) {
+      G grads;
+      std::int64_t offset = 0;
+      for (std::int64_t n : lengths) {
+        grads.push_back(narrow(g[0], a, offset, n));
+        offset += n;
+      }
+      return grads;
+    });
+  }
+  return out;
+}
+
+Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length) {
+  Tensor out = kernels::narrow(x, axis, start, length);
+  if (autograd::is_recording()) {
+    const int a = x.shape().normalize_axis(axis, "narrow");
+    const std::int64_t after = x.shape()[a] - start - length;
+    autograd::record("narrow", {x}, {out}, [a, start, after](const G& g) {
+      return G{pad_axis(g[0], a, start, after)};
+    });
+  }
+  return out;
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  Tensor out = kernels::broadcast_to(x, shape);
+  if (autograd::is_recording()) {
+    autograd::record("broadcast_to", {x}, {out}, [xs = x.shape()](const G& g) {
+      return G{sum_to_shape(g[0], xs)};
+    });
+  }
+  return out;
+}
+
+Tensor gather(const Tensor& x, const Tensor& indices) {
+  Tensor out = kernels::gather(x, indices);
+  if (autograd::is_recording()) {
+    autograd::record("gather", {x, indices}, {out}, [indices, rows = x.shape()[0]](const G& g) {
+      return G{scatter_add_rows(indices, g[0], rows), Tensor()};
+    });
+  }
+  return out;
+}
+
+Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64_t rows) {
+  Tensor out = kernels::scatter_add_rows(indices, updates, rows);
+  if (autograd::is_recording()) {
+    autograd::record("scatter_add_rows", {indices, updates}, {out}, [indices](const G& g) {
+      return G{Tensor(), gather(g[0], indices)};
+    });
+  }
+  return out;
+}
+
+// ---- operators --------------------------------------------------------------------------
+
+Tensor operator+(const Tensor& x, const Tensor& y) { return add(x, y); }
+Tensor operator-(const Tensor& x, const Tensor& y) { return subtract(x, y); }
+Tensor operator*(const Tensor& x, const Tensor& y) { return multiply(x, y); }
+Tensor operator/(const Tensor& x, const Tensor& y) { return divide(x, y); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& x, double y) { return add(x, scalar(x, y)); }
+Tensor operator-(const Tensor& x, double y) { return subtract(x, scalar(x, y)); }
+Tensor operator*(const Tensor& x, double y) { return multiply(x, scalar(x, y)); }
+Tensor operator/(const Tensor& x, double y) { return divide(x, scalar(x, y)); }
+Tensor operator+(double x, const Tensor& y) { return add(scalar(y, x), y); }
+Tensor operator-(double x, const Tensor& y) { return subtract(scalar(y, x), y); }
+Tensor operator*(double x, const Tensor& y) { return multiply(scalar(y, x), y); }
+Tensor operator/(double x, const Tensor& y) { return divide(scalar(y, x), y); }
+
+}  // namespace neurona

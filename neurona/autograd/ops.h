@@ -1,0 +1,117 @@
+// The ops users call, in namespace neurona: each runs its kernel front door and, when a
+// GradientTape is recording, records its gradient rule. Rules are written with these same
+// ops, so nested tapes give second derivatives. Ops without a gradient (comparisons, argmax,
+// creation, random) are the kernels' own, re-exported here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "neurona/core/tensor.h"
+#include "neurona/kernels/array.h"
+#include "neurona/kernels/creation.h"
+#include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/linalg.h"
+#include "neurona/kernels/reduction.h"
+
+namespace neurona {
+
+// Not differentiable (integer or boolean results, or no input to differentiate).
+using kernels::arange;
+using kernels::argmax;
+using kernels::argmin;
+using kernels::constant;
+using kernels::equal;
+using kernels::fill;
+using kernels::fill_like;
+using kernels::greater;
+using kernels::greater_equal;
+using kernels::less;
+using kernels::less_equal;
+using kernels::not_equal;
+using kernels::one_hot;
+using kernels::ones;
+using kernels::ones_like;
+using kernels::random_normal;
+using kernels::random_uniform;
+using kernels::scalar_like;
+using kernels::truncated_normal;
+using kernels::zeros;
+using kernels::zeros_like;
+
+/// x + y with broadcasting (see kernels/elementwise.h for every elementwise op's contract).
+Tensor add(const Tensor& x, const Tensor& y);
+Tensor subtract(const Tensor& x, const Tensor& y);
+Tensor multiply(const Tensor& x, const Tensor& y);
+Tensor divide(const Tensor& x, const Tensor& y);
+Tensor pow(const Tensor& x, const Tensor& y);
+/// Gradient to x where x >= y (maximum) or x <= y (minimum), as TensorFlow.
+Tensor maximum(const Tensor& x, const Tensor& y);
+Tensor minimum(const Tensor& x, const Tensor& y);
+Tensor where(const Tensor& condition, const Tensor& x, const Tensor& y);
+
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor erf(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor selu(const Tensor& x);
+Tensor gelu(const Tensor& x);
+Tensor silu(const Tensor& x);
+inline Tensor swish(const Tensor& x) { return silu(x); }
+Tensor softplus(const Tensor& x);
+Tensor softsign(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.2);
+Tensor hard_sigmoid(const Tensor& x);
+/// Differentiable between float dtypes (the gradient is cast back).
+Tensor cast(const Tensor& x, DType dtype);
+
+Tensor sum(const Tensor& x, Axes axes = {}, bool keepdims = false);
+Tensor mean(const Tensor& x, Axes axes = {}, bool keepdims = false);
+/// The gradient is shared equally among tied maxima (minima), as TensorFlow.
+Tensor max(const Tensor& x, Axes axes = {}, bool keepdims = false);
+Tensor min(const Tensor& x, Axes axes = {}, bool keepdims = false);
+Tensor softmax(const Tensor& x, int axis = -1);
+Tensor log_softmax(const Tensor& x, int axis = -1);
+
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
+Tensor transpose(const Tensor& x, std::vector<int> perm = {});
+/// x.reshape(shape) as a free function.
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor concat(const std::vector<Tensor>& tensors, int axis = 0);
+Tensor slice(const Tensor& x, std::int64_t start, std::int64_t stop);
+Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+Tensor gather(const Tensor& x, const Tensor& indices);
+Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64_t rows);
+
+Tensor operator+(const Tensor& x, const Tensor& y);
+Tensor operator-(const Tensor& x, const Tensor& y);
+Tensor operator*(const Tensor& x, const Tensor& y);
+Tensor operator/(const Tensor& x, const Tensor& y);
+Tensor operator-(const Tensor& x);
+Tensor operator+(const Tensor& x, double y);
+Tensor operator-(const Tensor& x, double y);
+Tensor operator*(const Tensor& x, double y);
+Tensor operator/(const Tensor& x, double y);
+Tensor operator+(double x, const Tensor& y);
+Tensor operator-(double x, const Tensor& y);
+Tensor operator*(double x, const Tensor& y);
+Tensor operator/(double x, const Tensor& y);
+
+namespace autograd::detail {
+/// The sum of `g` over the dimensions that broadcasting added to reach g's shape from
+/// `shape`, reshaped to `shape`: the gradient of a broadcast.
+Tensor sum_to_shape(const Tensor& g, const Shape& shape);
+/// `before` rows of zeros, x, `after` rows of zeros along the first axis.
+Tensor pad_rows(const Tensor& x, std::int64_t before, std::int64_t after);
+}  // namespace autograd::detail
+
+}  // namespace neurona

@@ -1,0 +1,305 @@
+// The tape: a list of recorded ops in execution order, walked backwards (iteratively) to
+// accumulate gradients by tensor id.
+#include "neurona/autograd/tape.h"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona {
+
+namespace {
+
+struct OutputSpec {
+  std::uint64_t id;
+  Shape shape;
+  DType dtype;
+  Device device;
+};
+
+struct Entry {
+  const char* op;
+  std::vector<std::uint64_t> inputs;
+  std::vector<OutputSpec> outputs;
+  autograd::BackwardFn backward;
+  bool differentiable = true;
+  std::vector<Tensor> saved_inputs;  // only for non-differentiable rules (see run_backward)
+};
+
+}  // namespace
+
+struct GradientTape::Impl {
+  TapeOptions options;
+  std::vector<Entry> entries;
+  std::unordered_set<std::uint64_t> watched;
+  std::vector<Variable> watched_variables;
+  int paused = 0;
+  bool answered = false;
+
+  bool recording() const { return paused == 0; }
+
+  void watch_id(std::uint64_t id) { watched.insert(id); }
+
+  void watch_variable(const Variable& v) {
+    if (watched.insert(v.value().id()).second) watched_variables.push_back(v);
+  }
+
+  // Whether this tape cares about an op with these inputs; auto-watches variables read.
+  bool touches(const std::vector<Tensor>& inputs) {
+    bool hit = false;
+    for (const Tensor& t : inputs) {
+      if (!t.defined() || !is_floating(t.dtype())) continue;
+      if (watched.count(t.id())) {
+        hit = true;
+      } else if (options.watch_accessed_variables) {
+        if (auto v = autograd::detail::find_variable(t.id()); v && v->trainable()) {
+          watch_variable(*v);
+          hit = true;
+        }
+      }
+    }
+    return hit;
+  }
+};
+
+namespace {
+
+thread_local std::vector<GradientTape::Impl*> t_tapes;
+
+void on_view(detail::ViewKind kind, const Tensor& source, const Tensor& result);
+
+void install_view_hook() {
+  static std::once_flag once;
+  std::call_once(once, [] { detail::set_view_hook(&on_view); });
+}
+
+// Records reshape(), slice() and to() made through Tensor's own methods.
+void on_view(detail::ViewKind kind, const Tensor& source, const Tensor& result) {
+  if (!autograd::is_recording() || !is_floating(source.dtype())) return;
+  switch (kind) {
+    case detail::ViewKind::reshape:
+      autograd::record("reshape", {source}, {result},
+                       [shape = source.shape()](const std::vector<Tensor>& g) {
+                         return std::vector<Tensor>{g[0].reshape(shape)};
+                       });
+      break;
+    case detail::ViewKind::to_device:
+      autograd::record("to", {source}, {result}, [device = source.device()](const auto& g) {
+        return std::vector<Tensor>{g[0].to(device)};
+      });
+      break;
+    case detail::ViewKind::slice: {
+      const std::int64_t rows = source.shape()[0];
+      const std::int64_t taken = result.shape()[0];
+      std::int64_t start = 0;
+      if (result.numel() > 0) {
+        const auto row_bytes = static_cast<std::int64_t>(source.nbytes()) / rows;
+        start = (static_cast<const char*>(result.raw_data()) -
+                 static_cast<const char*>(source.raw_data())) /
+                row_bytes;
+      }
+      autograd::record("slice", {source}, {result},
+                       [rows, taken, start](const auto& g) {
+                         return std::vector<Tensor>{
+                             autograd::detail::pad_rows(g[0], start, rows - start - taken)};
+                       });
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+namespace autograd {
+
+bool is_recording() {
+  for (const auto* t : t_tapes) {
+    if (t->recording()) return true;
+  }
+  return false;
+}
+
+void record(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+            BackwardFn backward, bool differentiable_backward) {
+  bool any_float_output = false;
+  for (const Tensor& o : outputs) any_float_output |= o.defined() && is_floating(o.dtype());
+  if (!any_float_output) return;
+  for (auto* tape : t_tapes) {
+    if (!tape->recording() || !tape->touches(inputs)) continue;
+    Entry e;
+    e.op = op;
+    for (const Tensor& t : inputs) e.inputs.push_back(t.defined() ? t.id() : 0);
+    for (const Tensor& o : outputs) {
+      e.outputs.push_back({o.id(), o.shape(), o.dtype(), o.device()});
+      tape->watch_id(o.id());
+    }
+    e.backward = backward;
+    e.differentiable = differentiable_backward;
+    if (!differentiable_backward) e.saved_inputs = inputs;
+    tape->entries.push_back(std::move(e));
+  }
+}
+
+}  // namespace autograd
+
+GradientTape::GradientTape(TapeOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = options;
+  install_view_hook();
+  t_tapes.push_back(impl_.get());
+}
+
+GradientTape::~GradientTape() {
+  auto it = std::find(t_tapes.begin(), t_tapes.end(), impl_.get());
+  if (it != t_tapes.end()) t_tapes.erase(it);
+}
+
+void GradientTape::watch(const Tensor& t) {
+  NEURONA_CHECK(t.defined(), ValueError, "GradientTape.watch: the tensor is undefined");
+  NEURONA_CHECK(is_floating(t.dtype()), ValueError,
+                "GradientTape.watch: only float tensors have gradients, got ", t.dtype(),
+                " with shape ", t.shape());
+  if (auto v = autograd::detail::find_variable(t.id())) {
+    impl_->watch_variable(*v);
+  } else {
+    impl_->watch_id(t.id());
+  }
+}
+
+void GradientTape::watch(const Variable& v) {
+  NEURONA_CHECK(is_floating(v.dtype()), ValueError, "GradientTape.watch: variable '", v.name(),
+                "' has dtype ", v.dtype(), "; only float variables have gradients");
+  impl_->watch_variable(v);
+}
+
+std::vector<Variable> GradientTape::watched_variables() const { return impl_->watched_variables; }
+
+GradientTape::StopRecording::StopRecording(GradientTape* tape) : tape_(tape) {
+  ++tape_->impl_->paused;
+}
+GradientTape::StopRecording::~StopRecording() { --tape_->impl_->paused; }
+
+void GradientTape::reset() {
+  impl_->entries.clear();
+  impl_->watched.clear();
+  impl_->watched_variables.clear();
+  impl_->answered = false;
+}
+
+Tensor GradientTape::gradient(const Tensor& target, const Tensor& source,
+                              const GradientOptions& options) {
+  return gradient(target, std::vector<Tensor>{source}, options)[0];
+}
+
+std::vector<Tensor> GradientTape::gradient(const Tensor& target,
+                                           const std::vector<Variable>& sources,
+                                           const GradientOptions& options) {
+  std::vector<Tensor> tensors;
+  for (const Variable& v : sources) tensors.push_back(v.value());
+  return gradient(target, tensors, options);
+}
+
+std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vector<Tensor>& sources,
+                                           const GradientOptions& options) {
+  Impl& tape = *impl_;
+  NEURONA_CHECK(!(tape.answered && !tape.options.persistent), Error,
+                "GradientTape.gradient: a non-persistent tape can only be used once; make it "
+                "with {.persistent = true} to ask for several gradients");
+  NEURONA_CHECK(target.defined(), ValueError, "GradientTape.gradient: target is undefined");
+  NEURONA_CHECK(is_floating(target.dtype()), ValueError,
+                "GradientTape.gradient: target must be a float tensor, got ", target.dtype());
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    NEURONA_CHECK(sources[i].defined(), ValueError, "GradientTape.gradient: sources[", i,
+                  "] is undefined");
+  }
+  // This tape does not record its own gradient computation; outer tapes do.
+  StopRecording pause(this);
+
+  std::unordered_map<std::uint64_t, Tensor> grads;
+  if (options.output_gradients.defined()) {
+    NEURONA_CHECK(options.output_gradients.shape() == target.shape(), ShapeError,
+                  "GradientTape.gradient: output_gradients has shape ",
+                  options.output_gradients.shape(), " but the target has shape ", target.shape());
+    grads[target.id()] = options.output_gradients;
+  } else {
+    grads[target.id()] = ones_like(target);
+  }
+  std::unordered_set<std::uint64_t> keep;
+  for (const Tensor& s : sources) keep.insert(s.id());
+
+  // Entries are in execution order, so every consumer of a tensor comes after its producer:
+  // one reverse pass sees all of a tensor's gradient before passing it on.
+  for (auto it = tape.entries.rbegin(); it != tape.entries.rend(); ++it) {
+    Entry& e = *it;
+    std::vector<Tensor> grad_outputs;
+    bool any = false;
+    for (const OutputSpec& o : e.outputs) {
+      auto g = grads.find(o.id);
+      if (g != grads.end()) {
+        grad_outputs.push_back(g->second);
+        any = true;
+        if (!keep.count(o.id)) grads.erase(g);
+      } else {
+        grad_outputs.push_back(Tensor());
+      }
+    }
+    if (!any || !e.backward) continue;
+    for (std::size_t k = 0; k < grad_outputs.size(); ++k) {
+      if (!grad_outputs[k].defined()) {
+        const OutputSpec& o = e.outputs[k];
+        grad_outputs[k] = zeros(o.shape, {.dtype = o.dtype, .device = o.device});
+      }
+    }
+    std::vector<Tensor> input_grads = e.backward(grad_outputs);
+    if (!e.differentiable && autograd::is_recording()) {
+      // An outer tape would record this gradient through a rule it cannot differentiate.
+      std::vector<Tensor> deps = grad_outputs;
+      deps.insert(deps.end(), e.saved_inputs.begin(), e.saved_inputs.end());
+      std::vector<Tensor> results;
+      for (const Tensor& g : input_grads) {
+        if (g.defined()) results.push_back(g);
+      }
+      autograd::record(e.op, deps, results, [op = e.op](const auto&) -> std::vector<Tensor> {
+        throw NotImplementedError(detail::str(
+            op, ": no second derivative: its gradient is a fused kernel, not differentiable ops"));
+      });
+    }
+    NEURONA_CHECK(input_grads.size() == e.inputs.size(), Error, "gradient rule of ", e.op,
+                  " returned ", input_grads.size(), " gradients for ", e.inputs.size(),
+                  " inputs");
+    for (std::size_t k = 0; k < e.inputs.size(); ++k) {
+      if (!input_grads[k].defined() || e.inputs[k] == 0) continue;
+      auto [pos, inserted] = grads.try_emplace(e.inputs[k], input_grads[k]);
+      if (!inserted) pos->second = add(pos->second, input_grads[k]);
+    }
+    if (!tape.options.persistent) e.backward = nullptr;  // free what the rule captured
+  }
+
+  std::vector<Tensor> result;
+  for (const Tensor& s : sources) {
+    auto g = grads.find(s.id());
+    if (g != grads.end()) {
+      result.push_back(g->second);
+    } else if (options.unconnected_gradients == UnconnectedGradients::zero) {
+      result.push_back(zeros_like(s));
+    } else {
+      result.push_back(Tensor());
+    }
+  }
+  if (!tape.options.persistent) {
+    tape.answered = true;
+    tape.entries.clear();
+    tape.entries.shrink_to_fit();
+    tape.watched.clear();
+  }
+  return result;
+}
+
+Tensor stop_gradient(const Tensor& t) {
+  NEURONA_CHECK(t.defined(), ValueError, "stop_gradient: the tensor is undefined");
+  return t.alias();
+}
+
+}  // namespace neurona

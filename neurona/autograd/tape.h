@@ -1,0 +1,107 @@
+// GradientTape: records the differentiable ops whose inputs it watches and computes
+// gradients by walking that record backwards, as tf.GradientTape does.
+//
+//   nr::Variable x(3.0f);
+//   nr::GradientTape tape;
+//   nr::Tensor y = x * x;
+//   nr::Tensor dy_dx = tape.gradient(y, x);   // 6
+//
+// A tape records while it is alive and not paused, on the thread that made it. Gradient rules
+// are written with the same differentiable ops, so an outer tape records an inner tape's
+// gradient computation and gives second derivatives.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "neurona/autograd/variable.h"
+#include "neurona/core/tensor.h"
+
+namespace neurona {
+
+/// What gradient() returns for a source that the target does not depend on.
+enum class UnconnectedGradients { none, zero };
+
+struct GradientOptions {
+  /// The gradient of the target to start from (its shape); undefined means ones, i.e. the
+  /// gradient of the sum of the target.
+  Tensor output_gradients = {};
+  /// none: an undefined Tensor (test with defined()); zero: zeros shaped like the source.
+  UnconnectedGradients unconnected_gradients = UnconnectedGradients::none;
+};
+
+struct TapeOptions {
+  /// A persistent tape answers gradient() any number of times; otherwise once.
+  bool persistent = false;
+  /// Watch trainable Variables automatically when an op reads them.
+  bool watch_accessed_variables = true;
+};
+
+class GradientTape {
+ public:
+  explicit GradientTape(TapeOptions options = {});
+  ~GradientTape();
+  GradientTape(const GradientTape&) = delete;
+  GradientTape& operator=(const GradientTape&) = delete;
+
+  /// Records ops that use `t` from now on (any float tensor, or a Variable).
+  void watch(const Tensor& t);
+  void watch(const Variable& v);
+  /// The variables this tape watches, in the order it started watching them.
+  std::vector<Variable> watched_variables() const;
+
+  /// d sum(target) / d source (or the vector-Jacobian product with output_gradients).
+  Tensor gradient(const Tensor& target, const Tensor& source, const GradientOptions& options = {});
+  std::vector<Tensor> gradient(const Tensor& target, const std::vector<Tensor>& sources,
+                               const GradientOptions& options = {});
+  std::vector<Tensor> gradient(const Tensor& target, const std::vector<Variable>& sources,
+                               const GradientOptions& options = {});
+
+  /// Pauses recording until the returned guard goes out of scope.
+  class StopRecording {
+   public:
+    explicit StopRecording(GradientTape* tape);
+    ~StopRecording();
+    StopRecording(const StopRecording&) = delete;
+    StopRecording& operator=(const StopRecording&) = delete;
+
+   private:
+    GradientTape* tape_;
+  };
+  [[nodiscard]] StopRecording stop_recording() { return StopRecording(this); }
+
+  /// Forgets everything recorded and watched; the tape records afresh.
+  void reset();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The same values, cut from any tape: gradients do not flow through the result.
+Tensor stop_gradient(const Tensor& t);
+
+namespace autograd {
+
+/// The gradient rule of one op: from the gradients of its outputs (one each, never
+/// undefined), the gradients of its inputs (one each; undefined for none).
+using BackwardFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& grad_outputs)>;
+
+/// True when a tape on this thread is recording. Ops test this before anything else, so
+/// that recording costs nothing when no tape is active.
+bool is_recording();
+
+/// Records an op in every recording tape that watches one of its float inputs (or, for
+/// tapes that watch accessed variables, reads a trainable variable). A rule that is not
+/// written in differentiable ops passes `differentiable_backward = false`: asking a second
+/// derivative through it then throws NotImplementedError naming `op`. This is how custom ops
+/// get gradients (tf.custom_gradient).
+void record(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+            BackwardFn backward, bool differentiable_backward = true);
+
+}  // namespace autograd
+
+}  // namespace neurona
