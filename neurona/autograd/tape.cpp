@@ -279,7 +279,9 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
 
   std::vector<Tensor> result;
   for (const Tensor& s : sources) {
-    auto g = grads.find(s.id());
+    // Only what the tape watched (or recorded) has a gradient, as in TensorFlow: an input of
+    // a recorded op that the tape did not watch stays unconnected.
+    auto g = tape.watched.count(s.id()) ? grads.find(s.id()) : grads.end();
     if (g != grads.end()) {
       result.push_back(g->second);
     } else if (options.unconnected_gradients == UnconnectedGradients::zero) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -58,6 +59,11 @@ class GradientTape {
                                const GradientOptions& options = {});
   std::vector<Tensor> gradient(const Tensor& target, const std::vector<Variable>& sources,
                                const GradientOptions& options = {});
+  /// `tape.gradient(loss, {w, b})` with Variables.
+  std::vector<Tensor> gradient(const Tensor& target, std::initializer_list<Variable> sources,
+                               const GradientOptions& options = {}) {
+    return gradient(target, std::vector<Variable>(sources), options);
+  }
 
   /// Pauses recording until the returned guard goes out of scope.
   class StopRecording {

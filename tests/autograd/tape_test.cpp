@@ -1,0 +1,292 @@
+// GradientTape and Variable semantics, and the notebook's gradient cells.
+#include <neurona/neurona.h>
+
+#include <cmath>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+
+TEST(Notebook, SquareAtThreeHasGradientSix) {
+  nr::Variable x(3.0f);
+  nr::GradientTape tape;
+  const nr::Tensor y = x * x;
+  EXPECT_FLOAT_EQ(tape.gradient(y, x).item(), 6.0f);
+}
+
+TEST(Notebook, SgdLoopReachesFourMonotonically) {
+  nr::set_seed(7);
+  nr::Variable x(nr::random_normal({1}));
+  const double lr = 1e-2;
+  std::vector<float> history;
+  for (int i = 0; i < 500; ++i) {
+    nr::GradientTape tape;
+    const nr::Tensor loss = nr::square(x - 4.0);
+    const nr::Tensor grad = tape.gradient(loss, x);
+    x.assign_sub(grad * lr);
+    history.push_back(x.value().item());
+  }
+  EXPECT_NEAR(history.back(), 4.0f, 1e-3);
+  for (std::size_t i = 1; i < history.size(); ++i) {
+    EXPECT_LE(std::abs(history[i] - 4.0f), std::abs(history[i - 1] - 4.0f)) << "step " << i;
+  }
+}
+
+TEST(Variable, ConstructionAndAccessors) {
+  nr::Variable v(nr::ones({2, 3}), {.name = "kernel", .trainable = false});
+  EXPECT_EQ(v.name(), "kernel");
+  EXPECT_FALSE(v.trainable());
+  EXPECT_EQ(v.shape(), nr::Shape({2, 3}));
+  EXPECT_EQ(v.dtype(), nr::float32);
+  EXPECT_EQ(nr::Variable(2).value().item(), 2.0f);
+}
+
+TEST(Variable, AssignWritesInPlaceAndChecksShape) {
+  nr::Variable v(nr::zeros({3}));
+  const void* storage = v.value().raw_data();
+  const std::uint64_t id = v.value().id();
+  v.assign(nr::constant({1, 2, 3}));
+  v.assign_add(nr::constant({1, 1, 1}));
+  v.assign_sub(nr::constant({0.5, 0.5, 0.5}));
+  EXPECT_EQ(v.value().to_vector<float>(), (std::vector<float>{1.5f, 2.5f, 3.5f}));
+  EXPECT_EQ(v.value().raw_data(), storage);
+  EXPECT_EQ(v.value().id(), id);
+  NEURONA_EXPECT_THROW_MSG(v.assign(nr::zeros({4})), nr::ShapeError, "Variable", "(3,)", "(4,)");
+}
+
+TEST(Variable, ReadValueIsASnapshot) {
+  nr::Variable v(nr::constant({1, 2}));
+  const nr::Tensor snap = v.read_value();
+  v.assign(nr::constant({5, 6}));
+  EXPECT_EQ(snap.to_vector<float>(), (std::vector<float>{1, 2}));
+}
+
+TEST(Variable, DoesNotShareStorageWithItsInitialValue) {
+  const nr::Tensor init = nr::constant({1, 2});
+  nr::Variable v(init);
+  v.assign(nr::constant({3, 4}));
+  EXPECT_EQ(init.to_vector<float>(), (std::vector<float>{1, 2}));
+}
+
+TEST(Tape, NonPersistentAnswersOnceThenErrors) {
+  nr::Variable x(2.0f);
+  nr::GradientTape tape;
+  const nr::Tensor y = x * x;
+  EXPECT_FLOAT_EQ(tape.gradient(y, x).item(), 4.0f);
+  NEURONA_EXPECT_THROW_MSG(tape.gradient(y, x), nr::Error, "only be used once", "persistent");
+}
+
+TEST(Tape, PersistentAnswersRepeatedlyUntilReset) {
+  nr::Variable x(2.0f);
+  nr::GradientTape tape({.persistent = true});
+  const nr::Tensor y = x * x;
+  const nr::Tensor z = y * y;
+  EXPECT_FLOAT_EQ(tape.gradient(z, x).item(), 32.0f);  // 4 x^3
+  EXPECT_FLOAT_EQ(tape.gradient(y, x).item(), 4.0f);
+  EXPECT_FLOAT_EQ(tape.gradient(z, y).item(), 8.0f);
+  tape.reset();
+  EXPECT_FALSE(tape.gradient(z, x).defined());
+}
+
+TEST(Tape, ConstantsAreWatchedOnlyAfterWatch) {
+  const nr::Tensor c = nr::constant(3.0);
+  {
+    nr::GradientTape tape;
+    const nr::Tensor y = c * c;
+    EXPECT_FALSE(tape.gradient(y, c).defined());
+  }
+  nr::GradientTape tape;
+  tape.watch(c);
+  const nr::Tensor y = c * c;
+  EXPECT_FLOAT_EQ(tape.gradient(y, c).item(), 6.0f);
+}
+
+TEST(Tape, WatchAccessedVariablesFalseNeedsExplicitWatch) {
+  nr::Variable a(1.0f), b(2.0f);
+  nr::GradientTape tape({.watch_accessed_variables = false});
+  tape.watch(b);
+  const nr::Tensor y = a * b;
+  const auto g = tape.gradient(y, std::vector<nr::Variable>{a, b});
+  EXPECT_FALSE(g[0].defined());
+  EXPECT_FLOAT_EQ(g[1].item(), 1.0f);
+  ASSERT_EQ(tape.watched_variables().size(), 1u);
+  EXPECT_TRUE(tape.watched_variables()[0].is_same(b));
+}
+
+TEST(Tape, NonTrainableVariableIsNotWatchedAutomatically) {
+  nr::Variable w(3.0f), frozen(5.0f, {.trainable = false});
+  nr::GradientTape tape;
+  const nr::Tensor y = w * frozen;
+  const auto g = tape.gradient(y, {w, frozen});
+  EXPECT_FLOAT_EQ(g[0].item(), 5.0f);
+  EXPECT_FALSE(g[1].defined());
+  ASSERT_EQ(tape.watched_variables().size(), 1u);
+  EXPECT_EQ(tape.watched_variables()[0].name(), w.name());
+}
+
+TEST(Tape, UnconnectedGradientsNoneOrZero) {
+  nr::Variable x(1.0f), unused(nr::ones({2, 2}));
+  nr::GradientTape tape({.persistent = true});
+  const nr::Tensor y = x * 2.0;
+  EXPECT_FALSE(tape.gradient(y, unused).defined());
+  const nr::Tensor z =
+      tape.gradient(y, unused, {.unconnected_gradients = nr::UnconnectedGradients::zero});
+  EXPECT_EQ(z.shape(), nr::Shape({2, 2}));
+  EXPECT_EQ(z.to_vector<float>(), (std::vector<float>{0, 0, 0, 0}));
+}
+
+TEST(Tape, NonScalarTargetGivesGradientOfSum) {
+  nr::Variable x(nr::constant({1, 2, 3}));
+  nr::GradientTape tape;
+  const nr::Tensor y = x * x;
+  EXPECT_EQ(tape.gradient(y, x).to_vector<float>(), (std::vector<float>{2, 4, 6}));
+}
+
+TEST(Tape, OutputGradientsWeightTheTarget) {
+  nr::Variable x(nr::constant({1, 2, 3}));
+  nr::GradientTape tape;
+  const nr::Tensor y = x * x;
+  const nr::Tensor g = tape.gradient(y, x, {.output_gradients = nr::constant({1, 0, -1})});
+  EXPECT_EQ(g.to_vector<float>(), (std::vector<float>{2, 0, -6}));
+}
+
+TEST(Tape, OutputGradientsMustMatchTargetShape) {
+  nr::Variable x(nr::constant({1, 2, 3}));
+  nr::GradientTape tape;
+  const nr::Tensor y = x * x;
+  NEURONA_EXPECT_THROW_MSG(tape.gradient(y, x, {.output_gradients = nr::ones({2})}),
+                           nr::ShapeError, "output_gradients", "(2,)", "(3,)");
+}
+
+TEST(Tape, StopRecordingPausesTheTape) {
+  nr::Variable x(3.0f);
+  nr::GradientTape tape({.persistent = true});
+  nr::Tensor y;
+  {
+    auto pause = tape.stop_recording();
+    EXPECT_FALSE(nr::autograd::is_recording());
+    y = x * x;
+  }
+  EXPECT_TRUE(nr::autograd::is_recording());
+  EXPECT_FALSE(tape.gradient(y, x).defined());
+  const nr::Tensor z = x * y;  // y is a constant here
+  EXPECT_FLOAT_EQ(tape.gradient(z, x).item(), 9.0f);
+}
+
+TEST(Tape, StopGradientCutsTheGraph) {
+  nr::Variable x(3.0f);
+  nr::GradientTape tape;
+  const nr::Tensor y = x * nr::stop_gradient(x);
+  EXPECT_FLOAT_EQ(tape.gradient(y, x).item(), 3.0f);
+}
+
+TEST(Tape, NestedTapesGiveSecondDerivatives) {
+  nr::Variable x(2.0f);
+  nr::GradientTape outer;
+  nr::Tensor dy_dx;
+  {
+    nr::GradientTape inner;
+    const nr::Tensor y = x * x * x;
+    dy_dx = inner.gradient(y, x);
+  }
+  EXPECT_FLOAT_EQ(dy_dx.item(), 12.0f);
+  EXPECT_FLOAT_EQ(outer.gradient(dy_dx, x).item(), 12.0f);  // d2/dx2 x^3 = 6x
+}
+
+TEST(Tape, ViewsMadeByTensorMethodsAreRecorded) {
+  nr::Variable x(nr::constant({{1, 2}, {3, 4}, {5, 6}}));
+  nr::GradientTape tape;
+  const nr::Tensor y = nr::square(x.value().reshape({6}).reshape({2, 3})).slice(1, 2);
+  EXPECT_EQ(tape.gradient(y, x).to_vector<float>(), (std::vector<float>{0, 0, 0, 8, 10, 12}));
+}
+
+TEST(Tape, IntegerAndComparisonResultsHaveNoGradient) {
+  nr::Variable x(nr::constant({1, 2}));
+  nr::GradientTape tape({.persistent = true});
+  const nr::Tensor m = nr::greater(x, nr::constant(1.5));
+  const nr::Tensor y = nr::where(m, x, x * 3.0);
+  EXPECT_EQ(tape.gradient(y, x).to_vector<float>(), (std::vector<float>{3, 1}));
+  NEURONA_EXPECT_THROW_MSG(tape.gradient(nr::argmax(x), x), nr::ValueError, "target",
+                           "int64");
+}
+
+TEST(Tape, WatchRejectsIntegerTensors) {
+  nr::GradientTape tape;
+  NEURONA_EXPECT_THROW_MSG(tape.watch(nr::constant({1}, {.dtype = nr::int32})), nr::ValueError,
+                           "watch", "int32");
+}
+
+TEST(Tape, DeepChainsAreWalkedWithoutRecursion) {
+  nr::Variable x(1.0f);
+  nr::GradientTape tape;
+  nr::Tensor y = x;
+  for (int i = 0; i < 20000; ++i) y = y + 0.0;
+  EXPECT_FLOAT_EQ(tape.gradient(y, x).item(), 1.0f);
+}
+
+TEST(Tape, GradientsAccumulateOverEveryUse) {
+  nr::Variable x(nr::constant({1, 2}));
+  nr::GradientTape tape;
+  const nr::Tensor y = nr::sum(x * 3.0) + nr::sum(nr::square(x)) + nr::sum(x);
+  EXPECT_EQ(tape.gradient(y, x).to_vector<float>(), (std::vector<float>{6, 8}));
+}
+
+TEST(Tape, NonPersistentTapeReleasesWhatItHeld) {
+  nr::Variable x(nr::random_normal({64, 64}));
+  const auto before = nr::memory_stats(nr::Device::cpu()).bytes_in_use;
+  {
+    nr::GradientTape tape;
+    const nr::Tensor h = nr::tanh(nr::matmul(x, x));
+    const nr::Tensor loss = nr::sum(nr::sigmoid(h) * h);
+    const nr::Tensor g = tape.gradient(loss, x);
+    EXPECT_EQ(g.shape(), nr::Shape({64, 64}));
+    // The tape itself holds nothing once it has answered: only h, loss and g remain.
+    const auto after = nr::memory_stats(nr::Device::cpu()).bytes_in_use;
+    EXPECT_LE(after - before, 3 * 64 * 64 * 4u + 1024u);
+  }
+  EXPECT_EQ(nr::memory_stats(nr::Device::cpu()).bytes_in_use, before);
+}
+
+TEST(Tape, FusedRuleRefusesSecondDerivativeNamingTheOp) {
+  // A custom op whose rule is not written in differentiable ops.
+  auto fused_square = [](const nr::Tensor& x) {
+    const nr::Tensor out = nr::kernels::square(x);
+    if (nr::autograd::is_recording()) {
+      nr::autograd::record(
+          "fused_square", {x}, {out},
+          [x](const std::vector<nr::Tensor>& g) {
+            return std::vector<nr::Tensor>{nr::kernels::multiply(g[0], nr::kernels::add(x, x))};
+          },
+          /*differentiable_backward=*/false);
+    }
+    return out;
+  };
+  nr::Variable x(3.0f);
+  nr::GradientTape outer;
+  nr::Tensor g;
+  {
+    nr::GradientTape inner;
+    g = inner.gradient(fused_square(x), x);
+  }
+  EXPECT_FLOAT_EQ(g.item(), 6.0f);
+  NEURONA_EXPECT_THROW_MSG(outer.gradient(g, x), nr::NotImplementedError, "fused_square",
+                           "second derivative");
+}
+
+TEST(Tape, RecordingIsOffWithoutATape) {
+  EXPECT_FALSE(nr::autograd::is_recording());
+  {
+    nr::GradientTape tape;
+    EXPECT_TRUE(nr::autograd::is_recording());
+  }
+  EXPECT_FALSE(nr::autograd::is_recording());
+}
+
+TEST(Tape, CastBetweenFloatsPassesTheGradientBack) {
+  nr::Variable x(nr::constant({1, 2}, {.dtype = nr::float64}));
+  nr::GradientTape tape;
+  const nr::Tensor y = nr::cast(x, nr::float32) * nr::constant({3, 4});
+  const nr::Tensor g = tape.gradient(y, x);
+  EXPECT_EQ(g.dtype(), nr::float64);
+  EXPECT_EQ(g.to_vector<double>(), (std::vector<double>{3, 4}));
+}
