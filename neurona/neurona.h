@@ -11,6 +11,7 @@
 #include "neurona/core/device.h"
 #include "neurona/core/dtype.h"
 #include "neurona/core/error.h"
+#include "neurona/core/io.h"
 #include "neurona/core/random.h"
 #include "neurona/core/shape.h"
 #include "neurona/core/tensor.h"

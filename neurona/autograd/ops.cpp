@@ -21,7 +21,9 @@ constexpr double kPi = 3.14159265358979323846;
 Tensor mask(const Tensor& condition, const Tensor& like) {
   return kernels::cast(condition, like.dtype());
 }
-Tensor scalar(const Tensor& like, double v) { return kernels::scalar_like(like, v); }
+Tensor scalar(const Tensor& like, double v) {
+  return kernels::scalar_like(like, v);
+}
 
 // x's shape with the reduced axes kept as size 1.
 Shape kept_shape(const Shape& shape, const Axes& axes) {
@@ -43,8 +45,7 @@ Tensor expand_reduced(const Tensor& g, const Shape& input, const Axes& axes) {
 template <typename Rule>
 Tensor unary_recorded(const char* op, const Tensor& x, Tensor out, Rule rule) {
   if (autograd::is_recording()) {
-    autograd::record(op, {x}, {out},
-                     [x, out, rule](const G& g) { return G{rule(g[0], x, out)}; });
+    autograd::record(op, {x}, {out}, [x, out, rule](const G& g) { return G{rule(g[0], x, out)}; });
   }
   return out;
 }
@@ -194,18 +195,18 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
-  return unary_recorded("abs", x, kernels::abs(x), [](const Tensor& g, const Tensor& x_, const Tensor&) {
-    const Tensor sign = kernels::subtract(mask(kernels::greater(x_, scalar(x_, 0)), x_),
-                                          mask(kernels::less(x_, scalar(x_, 0)), x_));
-    return multiply(g, sign);
-  });
+  return unary_recorded(
+      "abs", x, kernels::abs(x), [](const Tensor& g, const Tensor& x_, const Tensor&) {
+        const Tensor sign = kernels::subtract(mask(kernels::greater(x_, scalar(x_, 0)), x_),
+                                              mask(kernels::less(x_, scalar(x_, 0)), x_));
+        return multiply(g, sign);
+      });
 }
 
 Tensor square(const Tensor& x) {
-  return unary_recorded("square", x, kernels::square(x),
-                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
-                          return multiply(g, x_ * 2.0);
-                        });
+  return unary_recorded(
+      "square", x, kernels::square(x),
+      [](const Tensor& g, const Tensor& x_, const Tensor&) { return multiply(g, x_ * 2.0); });
 }
 
 Tensor exp(const Tensor& x) {
@@ -219,10 +220,9 @@ Tensor log(const Tensor& x) {
 }
 
 Tensor sqrt(const Tensor& x) {
-  return unary_recorded("sqrt", x, kernels::sqrt(x),
-                        [](const Tensor& g, const Tensor&, const Tensor& y) {
-                          return g / (y * 2.0);
-                        });
+  return unary_recorded(
+      "sqrt", x, kernels::sqrt(x),
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g / (y * 2.0); });
 }
 
 Tensor erf(const Tensor& x) {
@@ -240,17 +240,15 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  return unary_recorded("sigmoid", x, kernels::sigmoid(x),
-                        [](const Tensor& g, const Tensor&, const Tensor& y) {
-                          return g * (y * (1.0 - y));
-                        });
+  return unary_recorded(
+      "sigmoid", x, kernels::sigmoid(x),
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (y * (1.0 - y)); });
 }
 
 Tensor tanh(const Tensor& x) {
-  return unary_recorded("tanh", x, kernels::tanh(x),
-                        [](const Tensor& g, const Tensor&, const Tensor& y) {
-                          return g * (1.0 - square(y));
-                        });
+  return unary_recorded(
+      "tanh", x, kernels::tanh(x),
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1.0 - square(y)); });
 }
 
 Tensor elu(const Tensor& x, double alpha) {
@@ -291,17 +289,15 @@ Tensor silu(const Tensor& x) {
 }
 
 Tensor softplus(const Tensor& x) {
-  return unary_recorded("softplus", x, kernels::softplus(x),
-                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
-                          return g * sigmoid(x_);
-                        });
+  return unary_recorded(
+      "softplus", x, kernels::softplus(x),
+      [](const Tensor& g, const Tensor& x_, const Tensor&) { return g * sigmoid(x_); });
 }
 
 Tensor softsign(const Tensor& x) {
-  return unary_recorded("softsign", x, kernels::softsign(x),
-                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
-                          return g / square(abs(x_) + 1.0);
-                        });
+  return unary_recorded(
+      "softsign", x, kernels::softsign(x),
+      [](const Tensor& g, const Tensor& x_, const Tensor&) { return g / square(abs(x_) + 1.0); });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
@@ -326,9 +322,8 @@ Tensor cast(const Tensor& x, DType dtype) {
   Tensor out = kernels::cast(x, dtype);
   if (out.id() != x.id() && is_floating(dtype) && x.defined() && is_floating(x.dtype()) &&
       autograd::is_recording()) {
-    autograd::record("cast", {x}, {out}, [from = x.dtype()](const G& g) {
-      return G{cast(g[0], from)};
-    });
+    autograd::record("cast", {x}, {out},
+                     [from = x.dtype()](const G& g) { return G{cast(g[0], from)}; });
   }
   return out;
 }
@@ -362,7 +357,8 @@ Tensor extremum(const char* op, const Tensor& x, const Axes& axes, Tensor out) {
     autograd::record(op, {x}, {out}, [x, axes, out](const G& g) {
       const Tensor hit = mask(kernels::equal(x, expand_reduced(out, x.shape(), axes)), x);
       const Tensor count = kernels::sum(hit, axes, true);
-      return G{expand_reduced(g[0], x.shape(), axes) * kernels::divide(hit, broadcast_to(count, x.shape()))};
+      return G{expand_reduced(g[0], x.shape(), axes) *
+               kernels::divide(hit, broadcast_to(count, x.shape()))};
     });
   }
   return out;
@@ -433,15 +429,17 @@ Tensor transpose(const Tensor& x, std::vector<int> perm) {
   if (autograd::is_recording()) {
     const std::vector<int> p = normalized_perm(x, std::move(perm));
     std::vector<int> inverse(p.size());
-    for (std::size_t i = 0; i < p.size(); ++i) inverse[static_cast<std::size_t>(p[i])] = static_cast<int>(i);
-    autograd::record("transpose", {x}, {out}, [inverse](const G& g) {
-      return G{transpose(g[0], inverse)};
-    });
+    for (std::size_t i = 0; i < p.size(); ++i)
+      inverse[static_cast<std::size_t>(p[i])] = static_cast<int>(i);
+    autograd::record("transpose", {x}, {out},
+                     [inverse](const G& g) { return G{transpose(g[0], inverse)}; });
   }
   return out;
 }
 
-Tensor reshape(const Tensor& x, const Shape& shape) { return x.reshape(shape); }
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  return x.reshape(shape);
+}
 
 Tensor slice(const Tensor& x, std::int64_t start, std::int64_t stop) {
   return kernels::slice(x, start, stop);
@@ -471,9 +469,8 @@ Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length
   if (autograd::is_recording()) {
     const int a = x.shape().normalize_axis(axis, "narrow");
     const std::int64_t after = x.shape()[a] - start - length;
-    autograd::record("narrow", {x}, {out}, [a, start, after](const G& g) {
-      return G{pad_axis(g[0], a, start, after)};
-    });
+    autograd::record("narrow", {x}, {out},
+                     [a, start, after](const G& g) { return G{pad_axis(g[0], a, start, after)}; });
   }
   return out;
 }
@@ -481,9 +478,8 @@ Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   Tensor out = kernels::broadcast_to(x, shape);
   if (autograd::is_recording()) {
-    autograd::record("broadcast_to", {x}, {out}, [xs = x.shape()](const G& g) {
-      return G{sum_to_shape(g[0], xs)};
-    });
+    autograd::record("broadcast_to", {x}, {out},
+                     [xs = x.shape()](const G& g) { return G{sum_to_shape(g[0], xs)}; });
   }
   return out;
 }
@@ -510,18 +506,44 @@ Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64
 
 // ---- operators --------------------------------------------------------------------------
 
-Tensor operator+(const Tensor& x, const Tensor& y) { return add(x, y); }
-Tensor operator-(const Tensor& x, const Tensor& y) { return subtract(x, y); }
-Tensor operator*(const Tensor& x, const Tensor& y) { return multiply(x, y); }
-Tensor operator/(const Tensor& x, const Tensor& y) { return divide(x, y); }
-Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor operator+(const Tensor& x, double y) { return add(x, scalar(x, y)); }
-Tensor operator-(const Tensor& x, double y) { return subtract(x, scalar(x, y)); }
-Tensor operator*(const Tensor& x, double y) { return multiply(x, scalar(x, y)); }
-Tensor operator/(const Tensor& x, double y) { return divide(x, scalar(x, y)); }
-Tensor operator+(double x, const Tensor& y) { return add(scalar(y, x), y); }
-Tensor operator-(double x, const Tensor& y) { return subtract(scalar(y, x), y); }
-Tensor operator*(double x, const Tensor& y) { return multiply(scalar(y, x), y); }
-Tensor operator/(double x, const Tensor& y) { return divide(scalar(y, x), y); }
+Tensor operator+(const Tensor& x, const Tensor& y) {
+  return add(x, y);
+}
+Tensor operator-(const Tensor& x, const Tensor& y) {
+  return subtract(x, y);
+}
+Tensor operator*(const Tensor& x, const Tensor& y) {
+  return multiply(x, y);
+}
+Tensor operator/(const Tensor& x, const Tensor& y) {
+  return divide(x, y);
+}
+Tensor operator-(const Tensor& x) {
+  return neg(x);
+}
+Tensor operator+(const Tensor& x, double y) {
+  return add(x, scalar(x, y));
+}
+Tensor operator-(const Tensor& x, double y) {
+  return subtract(x, scalar(x, y));
+}
+Tensor operator*(const Tensor& x, double y) {
+  return multiply(x, scalar(x, y));
+}
+Tensor operator/(const Tensor& x, double y) {
+  return divide(x, scalar(x, y));
+}
+Tensor operator+(double x, const Tensor& y) {
+  return add(scalar(y, x), y);
+}
+Tensor operator-(double x, const Tensor& y) {
+  return subtract(scalar(y, x), y);
+}
+Tensor operator*(double x, const Tensor& y) {
+  return multiply(scalar(y, x), y);
+}
+Tensor operator/(double x, const Tensor& y) {
+  return divide(scalar(y, x), y);
+}
 
 }  // namespace neurona

@@ -65,7 +65,9 @@ Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor selu(const Tensor& x);
 Tensor gelu(const Tensor& x);
 Tensor silu(const Tensor& x);
-inline Tensor swish(const Tensor& x) { return silu(x); }
+inline Tensor swish(const Tensor& x) {
+  return silu(x);
+}
 Tensor softplus(const Tensor& x);
 Tensor softsign(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.2);

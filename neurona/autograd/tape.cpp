@@ -101,11 +101,9 @@ void on_view(detail::ViewKind kind, const Tensor& source, const Tensor& result) 
                  static_cast<const char*>(source.raw_data())) /
                 row_bytes;
       }
-      autograd::record("slice", {source}, {result},
-                       [rows, taken, start](const auto& g) {
-                         return std::vector<Tensor>{
-                             autograd::detail::pad_rows(g[0], start, rows - start - taken)};
-                       });
+      autograd::record("slice", {source}, {result}, [rows, taken, start](const auto& g) {
+        return std::vector<Tensor>{autograd::detail::pad_rows(g[0], start, rows - start - taken)};
+      });
       break;
     }
   }
@@ -174,12 +172,16 @@ void GradientTape::watch(const Variable& v) {
   impl_->watch_variable(v);
 }
 
-std::vector<Variable> GradientTape::watched_variables() const { return impl_->watched_variables; }
+std::vector<Variable> GradientTape::watched_variables() const {
+  return impl_->watched_variables;
+}
 
 GradientTape::StopRecording::StopRecording(GradientTape* tape) : tape_(tape) {
   ++tape_->impl_->paused;
 }
-GradientTape::StopRecording::~StopRecording() { --tape_->impl_->paused; }
+GradientTape::StopRecording::~StopRecording() {
+  --tape_->impl_->paused;
+}
 
 void GradientTape::reset() {
   impl_->entries.clear();
@@ -267,8 +269,7 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
       });
     }
     NEURONA_CHECK(input_grads.size() == e.inputs.size(), Error, "gradient rule of ", e.op,
-                  " returned ", input_grads.size(), " gradients for ", e.inputs.size(),
-                  " inputs");
+                  " returned ", input_grads.size(), " gradients for ", e.inputs.size(), " inputs");
     for (std::size_t k = 0; k < e.inputs.size(); ++k) {
       if (!input_grads[k].defined() || e.inputs[k] == 0) continue;
       auto [pos, inserted] = grads.try_emplace(e.inputs[k], input_grads[k]);

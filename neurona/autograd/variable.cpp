@@ -64,7 +64,9 @@ Variable::Variable(double value, VariableOptions options)
 Variable::Variable(int value, VariableOptions options)
     : Variable(register_variable(constant(value), std::move(options))) {}
 
-const Tensor& Variable::value() const { return state_->value; }
+const Tensor& Variable::value() const {
+  return state_->value;
+}
 
 Tensor Variable::read_value() const {
   const Tensor& v = state_->value;
@@ -84,22 +86,28 @@ void Variable::assign(const Tensor& value) {
 }
 
 void Variable::assign_add(const Tensor& delta) {
-  NEURONA_CHECK(delta.defined() && delta.shape() == shape(), ShapeError, "Variable '",
-                state_->name, "'.assign_add: expected shape ", shape(), ", got ",
+  NEURONA_CHECK(delta.defined() && delta.shape() == shape(), ShapeError, "Variable '", state_->name,
+                "'.assign_add: expected shape ", shape(), ", got ",
                 delta.defined() ? delta.shape().str() : std::string("an undefined tensor"));
   assign(kernels::add(value(), kernels::cast(delta.to(device()), dtype())));
 }
 
 void Variable::assign_sub(const Tensor& delta) {
-  NEURONA_CHECK(delta.defined() && delta.shape() == shape(), ShapeError, "Variable '",
-                state_->name, "'.assign_sub: expected shape ", shape(), ", got ",
+  NEURONA_CHECK(delta.defined() && delta.shape() == shape(), ShapeError, "Variable '", state_->name,
+                "'.assign_sub: expected shape ", shape(), ", got ",
                 delta.defined() ? delta.shape().str() : std::string("an undefined tensor"));
   assign(kernels::subtract(value(), kernels::cast(delta.to(device()), dtype())));
 }
 
-const std::string& Variable::name() const { return state_->name; }
-bool Variable::trainable() const { return state_->trainable; }
-void Variable::set_trainable(bool trainable) { state_->trainable = trainable; }
+const std::string& Variable::name() const {
+  return state_->name;
+}
+bool Variable::trainable() const {
+  return state_->trainable;
+}
+void Variable::set_trainable(bool trainable) {
+  state_->trainable = trainable;
+}
 
 std::ostream& operator<<(std::ostream& os, const Variable& v) {
   return os << "<nr.Variable '" << v.name() << "' shape=" << v.shape() << " dtype=" << v.dtype()

@@ -22,7 +22,9 @@ namespace {
 std::atomic<ViewHook> g_view_hook{nullptr};
 }  // namespace
 
-void set_view_hook(ViewHook hook) { g_view_hook.store(hook); }
+void set_view_hook(ViewHook hook) {
+  g_view_hook.store(hook);
+}
 
 static void notify_view(ViewKind kind, const Tensor& source, const Tensor& result) {
   if (ViewHook hook = g_view_hook.load(std::memory_order_relaxed)) hook(kind, source, result);

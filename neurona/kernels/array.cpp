@@ -68,8 +68,8 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   const Device d = check_same_device("broadcast_to", {{"x", &x}});
   shape.check_valid("broadcast_to");
   const Shape b = broadcast_shapes(x.shape(), shape, "broadcast_to");
-  NEURONA_CHECK(b == shape, ShapeError, "broadcast_to: cannot broadcast shape ", x.shape(),
-                " to ", shape);
+  NEURONA_CHECK(b == shape, ShapeError, "broadcast_to: cannot broadcast shape ", x.shape(), " to ",
+                shape);
   Tensor out = Tensor::empty(shape, x.dtype(), d);
   if (out.numel() == 0) return out;
   const Shape operands[1] = {x.shape()};
@@ -81,8 +81,7 @@ Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64
   const Device d =
       check_same_device("scatter_add_rows", {{"indices", &indices}, {"updates", &updates}});
   NEURONA_CHECK(indices.dtype() == DType::int32 || indices.dtype() == DType::int64, ValueError,
-                "scatter_add_rows: argument indices must be int32 or int64, got ",
-                indices.dtype());
+                "scatter_add_rows: argument indices must be int32 or int64, got ", indices.dtype());
   check_floating("scatter_add_rows", "updates", updates);
   NEURONA_CHECK(rows >= 0, ValueError, "scatter_add_rows: rows must be >= 0, got ", rows);
   const int ir = indices.rank();

@@ -9,7 +9,6 @@
 
 namespace neurona::kernels {
 
-
 namespace {
 
 std::vector<bool> reduced_mask(const Tensor& x, const Axes& axes, const char* op) {

@@ -60,8 +60,14 @@ const std::vector<UnaryCase>& unary_cases() {
       {"slice", [](const auto& in) { return nr::square(in[0].slice(1, 3)); }, -2, 2},
       {"narrow", [](const auto& in) { return nr::square(nr::narrow(in[0], 1, 1, 2)); }, -2, 2},
       {"broadcast_to",
-       [](const auto& in) { return nr::square(nr::broadcast_to(in[0], {2, 3, 4})); }, -2, 2},
-      {"concat", [](const auto& in) { return nr::square(nr::concat({in[0], in[0] * 2.0}, 1)); },
+       [](const auto& in) {
+         return nr::square(nr::broadcast_to(in[0], {2, 3, 4}));
+       },
+       -2, 2},
+      {"concat",
+       [](const auto& in) {
+         return nr::square(nr::concat({in[0], in[0] * 2.0}, 1));
+       },
        -2, 2},
       {"gather",
        [](const auto& in) {
@@ -91,8 +97,8 @@ TEST(GradCheck, EveryUnaryOpHasSecondDerivatives) {
 TEST(GradCheck, BinaryOpsWithBroadcastingMatchCentralDifferences) {
   using Bin = nr::Tensor (*)(const nr::Tensor&, const nr::Tensor&);
   const std::vector<std::pair<const char*, Bin>> ops = {
-      {"add", nr::add},         {"subtract", nr::subtract}, {"multiply", nr::multiply},
-      {"divide", nr::divide},   {"pow", nr::pow},           {"maximum", nr::maximum},
+      {"add", nr::add},        {"subtract", nr::subtract}, {"multiply", nr::multiply},
+      {"divide", nr::divide},  {"pow", nr::pow},           {"maximum", nr::maximum},
       {"minimum", nr::minimum}};
   const std::vector<std::pair<nr::Shape, nr::Shape>> shapes = {
       {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{2, 3, 4}, {3, 1}}, {{}, {5}}};
@@ -122,10 +128,12 @@ TEST(GradCheck, BinaryOpsHaveSecondDerivatives) {
 }
 
 TEST(GradCheck, WhereRoutesGradientsToTheChosenBranch) {
-  const nr::Tensor cond = nr::greater(input({3, 4}, -1, 1, 9), nr::constant(0.0, {.dtype = nr::float64, .device = nr::Device::cpu()}));
-  EXPECT_TRUE(check_gradients(
-      "where", [cond](const auto& in) { return nr::where(cond, in[0], in[1]); },
-      {input({3, 4}, -2, 2, 10), input({4}, -2, 2, 11)}));
+  const nr::Tensor cond =
+      nr::greater(input({3, 4}, -1, 1, 9),
+                  nr::constant(0.0, {.dtype = nr::float64, .device = nr::Device::cpu()}));
+  EXPECT_TRUE(check_gradients("where",
+                              [cond](const auto& in) { return nr::where(cond, in[0], in[1]); },
+                              {input({3, 4}, -2, 2, 10), input({4}, -2, 2, 11)}));
 }
 
 TEST(GradCheck, MatmulInEveryTransposeAndBatchLayout) {
@@ -133,39 +141,45 @@ TEST(GradCheck, MatmulInEveryTransposeAndBatchLayout) {
     nr::Shape a, b;
     bool ta, tb;
   };
-  const std::vector<Case> cases = {
-      {{3, 4}, {4, 5}, false, false}, {{4, 3}, {4, 5}, true, false},
-      {{3, 4}, {5, 4}, false, true},  {{4, 3}, {5, 4}, true, true},
-      {{2, 3, 4}, {4, 2}, false, false}, {{3, 4}, {2, 4, 2}, false, false},
-      {{2, 1, 3, 4}, {1, 2, 4, 2}, false, false}, {{4}, {4, 3}, false, false},
-      {{3, 4}, {4}, false, false}};
+  const std::vector<Case> cases = {{{3, 4}, {4, 5}, false, false},
+                                   {{4, 3}, {4, 5}, true, false},
+                                   {{3, 4}, {5, 4}, false, true},
+                                   {{4, 3}, {5, 4}, true, true},
+                                   {{2, 3, 4}, {4, 2}, false, false},
+                                   {{3, 4}, {2, 4, 2}, false, false},
+                                   {{2, 1, 3, 4}, {1, 2, 4, 2}, false, false},
+                                   {{4}, {4, 3}, false, false},
+                                   {{3, 4}, {4}, false, false}};
   for (const auto& c : cases) {
-    EXPECT_TRUE(check_gradients(
-        "matmul " + c.a.str() + " " + c.b.str(),
-        [c](const auto& in) {
-          return nr::matmul(in[0], in[1], {.transpose_a = c.ta, .transpose_b = c.tb});
-        },
-        {input(c.a, -1, 1, 12), input(c.b, -1, 1, 13)}));
+    EXPECT_TRUE(check_gradients("matmul " + c.a.str() + " " + c.b.str(),
+                                [c](const auto& in) {
+                                  return nr::matmul(in[0], in[1],
+                                                    {.transpose_a = c.ta, .transpose_b = c.tb});
+                                },
+                                {input(c.a, -1, 1, 12), input(c.b, -1, 1, 13)}));
   }
   EXPECT_TRUE(check_second_derivative(
-      "matmul", [](const auto& in) { return nr::matmul(in[0], nr::tanh(in[0]), {.transpose_b = true}); },
+      "matmul",
+      [](const auto& in) { return nr::matmul(in[0], nr::tanh(in[0]), {.transpose_b = true}); },
       input({3, 4}, -1, 1, 14)));
 }
 
 TEST(GradCheck, CompositionsLikeALayer) {
   // softmax(relu(x W + b)) and a cross-entropy-like loss.
-  const nr::Tensor labels = nr::one_hot(nr::constant({1, 0, 2}, {.dtype = nr::int32, .device = nr::Device::cpu()}), 3, {.dtype = nr::float64});
-  EXPECT_TRUE(check_gradients(
-      "dense + softmax + cross-entropy",
-      [labels](const auto& in) {
-        const nr::Tensor h = nr::relu(nr::matmul(in[0], in[1]) + in[2]);
-        return -nr::mean(nr::sum(labels * nr::log_softmax(h), -1));
-      },
-      {input({3, 4}, -1, 1, 15), input({4, 3}, -1, 1, 16), input({3}, -1, 1, 17)}));
-  EXPECT_TRUE(check_gradients(
-      "gelu(x) * sigmoid(y) / (1 + x^2)",
-      [](const auto& in) {
-        return nr::gelu(in[0]) * nr::sigmoid(in[1]) / (nr::square(in[0]) + 1.0);
-      },
-      {input({2, 3}, -2, 2, 18), input({3}, -2, 2, 19)}));
+  const nr::Tensor labels =
+      nr::one_hot(nr::constant({1, 0, 2}, {.dtype = nr::int32, .device = nr::Device::cpu()}), 3,
+                  {.dtype = nr::float64});
+  EXPECT_TRUE(
+      check_gradients("dense + softmax + cross-entropy",
+                      [labels](const auto& in) {
+                        const nr::Tensor h = nr::relu(nr::matmul(in[0], in[1]) + in[2]);
+                        return -nr::mean(nr::sum(labels * nr::log_softmax(h), -1));
+                      },
+                      {input({3, 4}, -1, 1, 15), input({4, 3}, -1, 1, 16), input({3}, -1, 1, 17)}));
+  EXPECT_TRUE(check_gradients("gelu(x) * sigmoid(y) / (1 + x^2)",
+                              [](const auto& in) {
+                                return nr::gelu(in[0]) * nr::sigmoid(in[1]) /
+                                       (nr::square(in[0]) + 1.0);
+                              },
+                              {input({2, 3}, -2, 2, 18), input({3}, -2, 2, 19)}));
 }

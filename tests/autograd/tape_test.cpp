@@ -154,8 +154,8 @@ TEST(Tape, OutputGradientsMustMatchTargetShape) {
   nr::Variable x(nr::constant({1, 2, 3}));
   nr::GradientTape tape;
   const nr::Tensor y = x * x;
-  NEURONA_EXPECT_THROW_MSG(tape.gradient(y, x, {.output_gradients = nr::ones({2})}),
-                           nr::ShapeError, "output_gradients", "(2,)", "(3,)");
+  NEURONA_EXPECT_THROW_MSG(tape.gradient(y, x, {.output_gradients = nr::ones({2})}), nr::ShapeError,
+                           "output_gradients", "(2,)", "(3,)");
 }
 
 TEST(Tape, StopRecordingPausesTheTape) {
@@ -206,8 +206,7 @@ TEST(Tape, IntegerAndComparisonResultsHaveNoGradient) {
   const nr::Tensor m = nr::greater(x, nr::constant(1.5));
   const nr::Tensor y = nr::where(m, x, x * 3.0);
   EXPECT_EQ(tape.gradient(y, x).to_vector<float>(), (std::vector<float>{3, 1}));
-  NEURONA_EXPECT_THROW_MSG(tape.gradient(nr::argmax(x), x), nr::ValueError, "target",
-                           "int64");
+  NEURONA_EXPECT_THROW_MSG(tape.gradient(nr::argmax(x), x), nr::ValueError, "target", "int64");
 }
 
 TEST(Tape, WatchRejectsIntegerTensors) {

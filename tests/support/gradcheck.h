@@ -57,9 +57,9 @@ inline ::testing::AssertionResult check_gradients(const std::string& name, const
       return ::testing::AssertionFailure() << name << ": no gradient for input " << i;
     }
     if (analytic[i].shape() != inputs[i].shape()) {
-      return ::testing::AssertionFailure() << name << ": gradient " << i << " has shape "
-                                           << analytic[i].shape() << ", input "
-                                           << inputs[i].shape();
+      return ::testing::AssertionFailure()
+             << name << ": gradient " << i << " has shape " << analytic[i].shape() << ", input "
+             << inputs[i].shape();
     }
     auto r = all_close(analytic[i].to_vector<double>(), numeric[i], kAtol, kRtol);
     if (!r) return ::testing::AssertionFailure() << name << ", input " << i << ": " << r.message();

@@ -46,8 +46,8 @@ void scatter_add(const Tensor& indices, const Tensor& updates, Tensor& out) {
         const I* idx = indices.data<I>();
         for (std::int64_t i = 0; i < indices.numel(); ++i) {
           const auto v = static_cast<std::int64_t>(idx[i]);
-          NEURONA_CHECK(v >= 0 && v < rows, ValueError, "scatter_add_rows: indices[", i,
-                        "] = ", v, " is out of range for ", rows, " rows");
+          NEURONA_CHECK(v >= 0 && v < rows, ValueError, "scatter_add_rows: indices[", i, "] = ", v,
+                        " is out of range for ", rows, " rows");
         }
         const T* u = updates.data<T>();
         T* o = out.data<T>();

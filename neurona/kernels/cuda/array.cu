@@ -43,10 +43,9 @@ void scatter_add(const Tensor& indices, const Tensor& updates, Tensor& out) {
     visit_dtype(indices.dtype(), [&](auto it) {
       using I = std::decay_t<decltype(it)>;
       if constexpr (std::is_floating_point_v<T> && std::is_integral_v<I>) {
-        Launch(out.device())(updates.numel(), ScatterAddFunctor<T, I>{indices.data<I>(),
-                                                                      updates.data<T>(),
-                                                                      out.data<T>(), rows,
-                                                                      row_size});
+        Launch(out.device())(updates.numel(),
+                             ScatterAddFunctor<T, I>{indices.data<I>(), updates.data<T>(),
+                                                     out.data<T>(), rows, row_size});
       }
     });
   });
