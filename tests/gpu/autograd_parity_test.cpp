@@ -30,7 +30,7 @@ std::vector<nr::Tensor> grads_on(nr::Device device, const Fn& f,
   nr::GradientTape tape;
   for (const auto& t : in) tape.watch(t);
   const nr::Tensor out = f(in);
-  const nr::Tensor w = random_tensor(out.shape(), nr::float32, 0.5, 1.5, 77).to(device);
+  const nr::Tensor w = random_tensor(out.shape(), out.dtype(), 0.5, 1.5, 77).to(device);
   const nr::Tensor loss = nr::sum(out * w);
   std::vector<nr::Tensor> g = tape.gradient(loss, in);
   for (auto& t : g) t = t.to(nr::Device::cpu());
