@@ -504,6 +504,76 @@ Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64
   return out;
 }
 
+// ---- images ----------------------------------------------------------------------------
+
+namespace {
+const std::vector<int> kToNhwc = {0, 2, 3, 1}, kToNchw = {0, 3, 1, 2};
+
+// Runs `f` on an NHWC view of x (transposing channels_first in and out, recorded).
+template <typename F>
+Tensor in_nhwc(const Tensor& x, DataFormat format, F&& f) {
+  if (format == DataFormat::ChannelsLast) return f(x);
+  NEURONA_CHECK(x.rank() == 4, ShapeError,
+                "expected a 4-D input (batch, channels, height, width), got shape ", x.shape());
+  return transpose(f(transpose(x, kToNhwc)), kToNchw);
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options) {
+  Conv2DOptions o = options;
+  o.data_format = DataFormat::ChannelsLast;
+  return in_nhwc(x, options.data_format, [&](const Tensor& xin) {
+    Tensor out = kernels::conv2d(xin, kernel, o);
+    if (autograd::is_recording()) {
+      autograd::record(
+          "conv2d", {xin, kernel}, {out},
+          [xin, kernel, o](const G& g) {
+            return G{kernels::conv2d_backward_input(g[0], kernel, xin.shape(), o),
+                     kernels::conv2d_backward_kernel(xin, g[0], kernel.shape(), o)};
+          },
+          /*differentiable_backward=*/false);
+    }
+    return out;
+  });
+}
+
+namespace {
+Tensor pool(const char* op, bool max, const Tensor& x, const Pool2DOptions& options) {
+  Pool2DOptions o = options;
+  o.data_format = DataFormat::ChannelsLast;
+  return in_nhwc(x, options.data_format, [&](const Tensor& xin) {
+    Tensor out = max ? kernels::max_pool2d(xin, o) : kernels::avg_pool2d(xin, o);
+    if (autograd::is_recording()) {
+      autograd::record(
+          op, {xin}, {out},
+          [xin, o, max](const G& g) { return G{kernels::pool2d_backward(max, xin, g[0], o)}; },
+          /*differentiable_backward=*/false);
+    }
+    return out;
+  });
+}
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options) {
+  return pool("max_pool2d", true, x, options);
+}
+Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options) {
+  return pool("avg_pool2d", false, x, options);
+}
+
+Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_t left,
+                  std::int64_t right, DataFormat data_format) {
+  return in_nhwc(x, data_format, [&](const Tensor& xin) {
+    Tensor out = kernels::pad2d(xin, top, bottom, left, right);
+    if (autograd::is_recording()) {
+      autograd::record("zero_pad2d", {xin}, {out}, [top, bottom, left, right](const G& g) {
+        return G{zero_pad2d(g[0], -top, -bottom, -left, -right)};
+      });
+    }
+    return out;
+  });
+}
+
 // ---- operators --------------------------------------------------------------------------
 
 Tensor operator+(const Tensor& x, const Tensor& y) {

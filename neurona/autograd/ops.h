@@ -10,6 +10,7 @@
 
 #include "neurona/core/tensor.h"
 #include "neurona/kernels/array.h"
+#include "neurona/kernels/conv.h"
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/linalg.h"
@@ -93,6 +94,17 @@ Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor gather(const Tensor& x, const Tensor& indices);
 Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64_t rows);
+
+/// 2-D convolution as keras.layers.Conv2D computes it (no bias): x is (batch, h, w, channels)
+/// or, with channels_first, (batch, channels, h, w); the kernel is (kh, kw, channels / groups,
+/// filters). Its gradient is a fused kernel: no second derivative.
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options = {});
+/// Max / average pooling as keras.layers.MaxPooling2D / AveragePooling2D.
+Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
+Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options = {});
+/// Zero padding as keras.layers.ZeroPadding2D (negative amounts crop).
+Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_t left,
+                  std::int64_t right, DataFormat data_format = DataFormat::ChannelsLast);
 
 Tensor operator+(const Tensor& x, const Tensor& y);
 Tensor operator-(const Tensor& x, const Tensor& y);

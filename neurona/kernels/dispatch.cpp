@@ -12,6 +12,12 @@ void register_cpu_kernels();  // kernels/cpu/register.cpp
 void register_cuda_kernels();  // kernels/cuda/register.cpp
 #endif
 
+DispatchStub<Conv2DKernel> conv2d_stub{"conv2d"};
+DispatchStub<Conv2DBackwardInputKernel> conv2d_backward_input_stub{"conv2d_backward_input"};
+DispatchStub<Conv2DBackwardKernelKernel> conv2d_backward_kernel_stub{"conv2d_backward_kernel"};
+DispatchStub<Pool2DKernel> pool2d_stub{"pool2d"};
+DispatchStub<Pool2DBackwardKernel> pool2d_backward_stub{"pool2d_backward"};
+DispatchStub<Pad2dKernel> pad2d_stub{"pad2d"};
 DispatchStub<BinaryKernel> binary_stub{"binary elementwise ops"};
 DispatchStub<UnaryKernel> unary_stub{"unary elementwise ops"};
 DispatchStub<WhereKernel> where_stub{"where"};

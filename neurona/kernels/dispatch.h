@@ -54,6 +54,8 @@ struct MatmulPlan {
   std::vector<std::int64_t> offsets_a, offsets_b;
 };
 
+struct Conv2DGeometry;
+
 enum class RandomDist : std::uint8_t { uniform, normal, truncated_normal };
 
 using BinaryKernel = void (*)(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out);
@@ -78,6 +80,24 @@ using FillKernel = void (*)(double value, Tensor& out);
 using ArangeKernel = void (*)(double start, double step, Tensor& out);
 using RandomKernel = void (*)(RandomDist dist, double a, double b, RandomKey key, Tensor& out);
 
+/// NHWC convolution with a (kh, kw, c / groups, filters) kernel.
+using Conv2DKernel = void (*)(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo,
+                              Tensor& out);
+using Conv2DBackwardInputKernel = void (*)(const Tensor& grad_out, const Tensor& kernel,
+                                           const Conv2DGeometry& geo, Tensor& dx);
+using Conv2DBackwardKernelKernel = void (*)(const Tensor& x, const Tensor& grad_out,
+                                            const Conv2DGeometry& geo, Tensor& dkernel);
+using Pool2DKernel = void (*)(bool max, const Tensor& x, const Conv2DGeometry& geo, Tensor& out);
+using Pool2DBackwardKernel = void (*)(bool max, const Tensor& x, const Tensor& grad_out,
+                                      const Conv2DGeometry& geo, Tensor& dx);
+using Pad2dKernel = void (*)(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out);
+
+extern DispatchStub<Conv2DKernel> conv2d_stub;
+extern DispatchStub<Conv2DBackwardInputKernel> conv2d_backward_input_stub;
+extern DispatchStub<Conv2DBackwardKernelKernel> conv2d_backward_kernel_stub;
+extern DispatchStub<Pool2DKernel> pool2d_stub;
+extern DispatchStub<Pool2DBackwardKernel> pool2d_backward_stub;
+extern DispatchStub<Pad2dKernel> pad2d_stub;
 extern DispatchStub<BinaryKernel> binary_stub;
 extern DispatchStub<UnaryKernel> unary_stub;
 extern DispatchStub<WhereKernel> where_stub;

@@ -183,3 +183,60 @@ TEST(GradCheck, CompositionsLikeALayer) {
                               },
                               {input({2, 3}, -2, 2, 18), input({3}, -2, 2, 19)}));
 }
+
+TEST(GradCheck, Conv2DOverStridesDilationPaddingFormatsAndGroups) {
+  struct Case {
+    nr::Shape x, k;
+    nr::Conv2DOptions o;
+  };
+  using P = nr::Padding;
+  const std::vector<Case> cases = {
+      {{2, 5, 5, 2}, {3, 3, 2, 3}, {}},
+      {{1, 6, 5, 2}, {2, 2, 2, 2}, {.padding = P::Same}},
+      {{1, 7, 6, 2}, {3, 3, 2, 2}, {.strides = {2, 2}, .padding = P::Same}},
+      {{1, 7, 7, 1}, {2, 3, 1, 2}, {.strides = {1, 2}, .dilation_rate = {2, 1}}},
+      {{1, 5, 5, 4}, {3, 3, 2, 4}, {.padding = P::Same, .groups = 2}},
+      {{1, 2, 5, 4},
+       {3, 3, 2, 3},
+       {.padding = P::Same, .data_format = nr::DataFormat::ChannelsFirst}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_TRUE(check_gradients("conv2d " + c.x.str() + " " + c.k.str(),
+                                [o = c.o](const auto& in) { return nr::conv2d(in[0], in[1], o); },
+                                {input(c.x, -1, 1, 20), input(c.k, -1, 1, 21)}));
+  }
+}
+
+TEST(GradCheck, PoolingAndPaddingOverStridesAndPaddings) {
+  for (nr::Padding p : {nr::Padding::Valid, nr::Padding::Same}) {
+    for (std::int64_t s : {1, 2}) {
+      const nr::Pool2DOptions o{
+          .pool_size = {2, 3}, .strides = std::array<std::int64_t, 2>{s, s}, .padding = p};
+      // Distinct values keep every window's maximum unique (no kinks within eps).
+      std::vector<double> v(2 * 5 * 6 * 2);
+      for (std::size_t i = 0; i < v.size(); ++i)
+        v[i] = std::sin(1.7 * static_cast<double>(i)) + 0.001 * i;
+      const nr::Tensor x = nr::constant(v, {2, 5, 6, 2}, nr::Device::cpu());
+      EXPECT_TRUE(check_gradients("max_pool2d",
+                                  [o](const auto& in) { return nr::max_pool2d(in[0], o); }, {x}));
+      EXPECT_TRUE(check_gradients("avg_pool2d",
+                                  [o](const auto& in) { return nr::avg_pool2d(in[0], o); }, {x}));
+    }
+  }
+  const Fn pad = [](const auto& in) { return nr::square(nr::zero_pad2d(in[0], 1, 2, 0, 1)); };
+  EXPECT_TRUE(check_gradients("zero_pad2d", pad, {input({2, 3, 3, 2})}));
+  EXPECT_TRUE(check_second_derivative("zero_pad2d", pad, input({2, 3, 3, 2})));
+}
+
+TEST(GradCheck, FusedImageGradientsRefuseSecondDerivatives) {
+  nr::Variable x(nr::random_normal({1, 4, 4, 1}, {.dtype = nr::float64}));
+  const nr::Tensor k = nr::random_normal({2, 2, 1, 1}, {.dtype = nr::float64});
+  nr::GradientTape outer;
+  nr::Tensor g;
+  {
+    nr::GradientTape inner;
+    g = inner.gradient(nr::sum(nr::square(nr::conv2d(x, k))), x);
+  }
+  NEURONA_EXPECT_THROW_MSG(outer.gradient(g, x), nr::NotImplementedError, "conv2d",
+                           "second derivative");
+}

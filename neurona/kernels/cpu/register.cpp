@@ -6,6 +6,7 @@ void register_reduction();
 void register_linalg();
 void register_array();
 void register_creation();
+void register_conv();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -14,5 +15,6 @@ void register_cpu_kernels() {
   cpu::register_linalg();
   cpu::register_array();
   cpu::register_creation();
+  cpu::register_conv();
 }
 }  // namespace neurona::kernels

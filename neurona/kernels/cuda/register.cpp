@@ -6,6 +6,7 @@ void register_reduction();
 void register_linalg();
 void register_array();
 void register_creation();
+void register_conv();
 }  // namespace cuda
 
 void register_cuda_kernels() {
@@ -14,5 +15,6 @@ void register_cuda_kernels() {
   cuda::register_linalg();
   cuda::register_array();
   cuda::register_creation();
+  cuda::register_conv();
 }
 }  // namespace neurona::kernels

@@ -1,0 +1,198 @@
+// Front doors of conv2d, pooling and padding: argument checks and output geometry (Keras's
+// formulas), then dispatch.
+#include "neurona/kernels/conv.h"
+
+#include "neurona/kernels/checks.h"
+#include "neurona/kernels/creation.h"
+#include "neurona/kernels/dispatch.h"
+
+namespace neurona {
+
+Padding padding_from_string(std::string_view s) {
+  if (s == "valid") return Padding::Valid;
+  if (s == "same") return Padding::Same;
+  throw ValueError(
+      detail::str("padding: unknown value '", s, "'; valid values are 'valid', 'same'"));
+}
+
+DataFormat data_format_from_string(std::string_view s) {
+  if (s == "channels_last") return DataFormat::ChannelsLast;
+  if (s == "channels_first") return DataFormat::ChannelsFirst;
+  throw ValueError(detail::str("data_format: unknown value '", s,
+                               "'; valid values are 'channels_last', 'channels_first'"));
+}
+
+}  // namespace neurona
+
+namespace neurona::kernels {
+
+Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_t kh,
+                               std::int64_t kw, std::int64_t filters,
+                               const std::array<std::int64_t, 2>& strides,
+                               const std::array<std::int64_t, 2>& dilation, Padding padding,
+                               std::int64_t groups) {
+  NEURONA_CHECK(x_shape.rank() == 4, ShapeError, op,
+                ": expected a 4-D input (batch, height, width, channels), got shape ", x_shape);
+  NEURONA_CHECK(kh > 0 && kw > 0, ValueError, op, ": window (", kh, ", ", kw, ") must be positive");
+  NEURONA_CHECK(strides[0] > 0 && strides[1] > 0, ValueError, op, ": strides (", strides[0], ", ",
+                strides[1], ") must be positive");
+  NEURONA_CHECK(dilation[0] > 0 && dilation[1] > 0, ValueError, op, ": dilation_rate (",
+                dilation[0], ", ", dilation[1], ") must be positive");
+  Conv2DGeometry g;
+  g.n = x_shape[0];
+  g.h = x_shape[1];
+  g.w = x_shape[2];
+  g.c = x_shape[3];
+  g.kh = kh;
+  g.kw = kw;
+  g.filters = filters;
+  g.sh = strides[0];
+  g.sw = strides[1];
+  g.dh = dilation[0];
+  g.dw = dilation[1];
+  g.groups = groups;
+  const std::int64_t eh = (kh - 1) * g.dh + 1, ew = (kw - 1) * g.dw + 1;
+  if (padding == Padding::Valid) {
+    NEURONA_CHECK(g.h >= eh && g.w >= ew, ShapeError, op, ": input of shape ", x_shape,
+                  " is smaller than the (dilated) window (", eh, ", ", ew,
+                  ") with padding 'valid'");
+    g.oh = (g.h - eh) / g.sh + 1;
+    g.ow = (g.w - ew) / g.sw + 1;
+  } else {
+    // TensorFlow's 'same': ceil(in / stride) outputs; the odd pixel of padding goes last.
+    g.oh = (g.h + g.sh - 1) / g.sh;
+    g.ow = (g.w + g.sw - 1) / g.sw;
+    const std::int64_t ph = std::max<std::int64_t>((g.oh - 1) * g.sh + eh - g.h, 0);
+    const std::int64_t pw = std::max<std::int64_t>((g.ow - 1) * g.sw + ew - g.w, 0);
+    g.pad_top = ph / 2;
+    g.pad_bottom = ph - g.pad_top;
+    g.pad_left = pw / 2;
+    g.pad_right = pw - g.pad_left;
+  }
+  return g;
+}
+
+namespace {
+
+Conv2DGeometry conv_geometry(const char* op, const Shape& x_shape, const Shape& k_shape,
+                             const Conv2DOptions& o) {
+  NEURONA_CHECK(k_shape.rank() == 4, ShapeError, op,
+                ": expected a 4-D kernel (kernel_h, kernel_w, in_channels / groups, filters), got "
+                "shape ",
+                k_shape);
+  NEURONA_CHECK(o.data_format == DataFormat::ChannelsLast, ValueError, op,
+                ": the kernel front door takes channels_last tensors (nr::conv2d converts)");
+  NEURONA_CHECK(o.groups >= 1, ValueError, op, ": groups must be >= 1, got ", o.groups);
+  Conv2DGeometry g = conv2d_geometry(op, x_shape, k_shape[0], k_shape[1], k_shape[3], o.strides,
+                                     o.dilation_rate, o.padding, o.groups);
+  NEURONA_CHECK(g.c % o.groups == 0 && g.filters % o.groups == 0, ValueError, op,
+                ": input channels (", g.c, ") and filters (", g.filters,
+                ") must both be divisible by groups (", o.groups, ")");
+  NEURONA_CHECK(k_shape[2] == g.c / o.groups, ShapeError, op, ": kernel of shape ", k_shape,
+                " expects ", k_shape[2] * o.groups, " input channels, got input of shape ",
+                x_shape);
+  return g;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options) {
+  const Device d = check_same_device("conv2d", {{"x", &x}, {"kernel", &kernel}});
+  check_same_dtype("conv2d", {{"x", &x}, {"kernel", &kernel}});
+  check_floating("conv2d", "x", x);
+  const Conv2DGeometry g = conv_geometry("conv2d", x.shape(), kernel.shape(), options);
+  Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.filters}, x.dtype(), d);
+  if (out.numel() > 0) conv2d_stub.get(d)(x, kernel, g, out);
+  return out;
+}
+
+Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Shape& x_shape,
+                             const Conv2DOptions& options) {
+  const Device d =
+      check_same_device("conv2d_backward_input", {{"grad_out", &grad_out}, {"kernel", &kernel}});
+  check_same_dtype("conv2d_backward_input", {{"grad_out", &grad_out}, {"kernel", &kernel}});
+  const Conv2DGeometry g = conv_geometry("conv2d_backward_input", x_shape, kernel.shape(), options);
+  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.filters}), ShapeError,
+                "conv2d_backward_input: grad_out has shape ", grad_out.shape(), ", expected ",
+                Shape({g.n, g.oh, g.ow, g.filters}));
+  Tensor dx = zeros(x_shape, {.dtype = grad_out.dtype(), .device = d});
+  if (dx.numel() > 0 && grad_out.numel() > 0) {
+    conv2d_backward_input_stub.get(d)(grad_out, kernel, g, dx);
+  }
+  return dx;
+}
+
+Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
+                              const Conv2DOptions& options) {
+  const Device d =
+      check_same_device("conv2d_backward_kernel", {{"x", &x}, {"grad_out", &grad_out}});
+  check_same_dtype("conv2d_backward_kernel", {{"x", &x}, {"grad_out", &grad_out}});
+  const Conv2DGeometry g =
+      conv_geometry("conv2d_backward_kernel", x.shape(), kernel_shape, options);
+  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.filters}), ShapeError,
+                "conv2d_backward_kernel: grad_out has shape ", grad_out.shape(), ", expected ",
+                Shape({g.n, g.oh, g.ow, g.filters}));
+  Tensor dk = zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
+  if (dk.numel() > 0 && grad_out.numel() > 0) {
+    conv2d_backward_kernel_stub.get(d)(x, grad_out, g, dk);
+  }
+  return dk;
+}
+
+namespace {
+Conv2DGeometry pool_geometry(const char* op, const Tensor& x, const Pool2DOptions& o) {
+  NEURONA_CHECK(o.data_format == DataFormat::ChannelsLast, ValueError, op,
+                ": the kernel front door takes channels_last tensors (nr::max_pool2d converts)");
+  const auto strides = o.strides ? *o.strides : o.pool_size;
+  Conv2DGeometry g = conv2d_geometry(op, x.shape(), o.pool_size[0], o.pool_size[1], 0, strides,
+                                     {1, 1}, o.padding, 1);
+  g.filters = g.c;
+  return g;
+}
+
+Tensor pool(const char* op, bool max, const Tensor& x, const Pool2DOptions& o) {
+  const Device d = check_same_device(op, {{"x", &x}});
+  check_floating(op, "x", x);
+  const Conv2DGeometry g = pool_geometry(op, x, o);
+  Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.c}, x.dtype(), d);
+  if (out.numel() > 0) pool2d_stub.get(d)(max, x, g, out);
+  return out;
+}
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options) {
+  return pool("max_pool2d", true, x, options);
+}
+
+Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options) {
+  return pool("avg_pool2d", false, x, options);
+}
+
+Tensor pool2d_backward(bool max, const Tensor& x, const Tensor& grad_out,
+                       const Pool2DOptions& options) {
+  const Device d = check_same_device("pool2d_backward", {{"x", &x}, {"grad_out", &grad_out}});
+  check_same_dtype("pool2d_backward", {{"x", &x}, {"grad_out", &grad_out}});
+  const Conv2DGeometry g = pool_geometry("pool2d_backward", x, options);
+  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.c}), ShapeError,
+                "pool2d_backward: grad_out has shape ", grad_out.shape(), ", expected ",
+                Shape({g.n, g.oh, g.ow, g.c}));
+  Tensor dx = Tensor::empty(x.shape(), x.dtype(), d);
+  if (dx.numel() > 0) pool2d_backward_stub.get(d)(max, x, grad_out, g, dx);
+  return dx;
+}
+
+Tensor pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_t left,
+             std::int64_t right) {
+  const Device d = check_same_device("pad2d", {{"x", &x}});
+  NEURONA_CHECK(x.rank() == 4, ShapeError,
+                "pad2d: expected a 4-D input (batch, height, width, channels), got shape ",
+                x.shape());
+  const std::int64_t oh = x.shape()[1] + top + bottom, ow = x.shape()[2] + left + right;
+  NEURONA_CHECK(oh >= 0 && ow >= 0, ShapeError, "pad2d: cropping (", -top, ", ", -bottom, ", ",
+                -left, ", ", -right, ") removes more than the input of shape ", x.shape(), " has");
+  Tensor out = Tensor::empty({x.shape()[0], oh, ow, x.shape()[3]}, x.dtype(), d);
+  if (out.numel() > 0) pad2d_stub.get(d)(x, top, left, out);
+  return out;
+}
+
+}  // namespace neurona::kernels

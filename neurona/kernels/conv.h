@@ -1,0 +1,85 @@
+// Convolution, pooling and zero padding over images: the front doors. Tensors here are NHWC
+// (Keras's channels_last); the ops users call (autograd/ops.h) also accept channels_first and
+// transpose around these. Kernels are (kh, kw, in / groups, filters), as in Keras.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "neurona/core/tensor.h"
+
+namespace neurona {
+
+/// Keras's padding modes: 'valid' (none) and 'same' (output = ceil(input / stride), with the
+/// odd pixel of padding at the bottom and right).
+enum class Padding { Valid, Same };
+/// Keras's data formats: channels_last (NHWC, the default) and channels_first (NCHW).
+enum class DataFormat { ChannelsLast, ChannelsFirst };
+
+/// `Padding` from Keras's strings "valid" / "same"; throws ValueError listing them.
+Padding padding_from_string(std::string_view s);
+/// `DataFormat` from "channels_last" / "channels_first"; throws ValueError listing them.
+DataFormat data_format_from_string(std::string_view s);
+
+struct Conv2DOptions {
+  std::array<std::int64_t, 2> strides = {1, 1};
+  Padding padding = Padding::Valid;
+  std::array<std::int64_t, 2> dilation_rate = {1, 1};
+  std::int64_t groups = 1;
+  DataFormat data_format = DataFormat::ChannelsLast;
+};
+
+struct Pool2DOptions {
+  std::array<std::int64_t, 2> pool_size = {2, 2};
+  /// Defaults to pool_size, as in Keras.
+  std::optional<std::array<std::int64_t, 2>> strides = std::nullopt;
+  Padding padding = Padding::Valid;
+  DataFormat data_format = DataFormat::ChannelsLast;
+};
+
+}  // namespace neurona
+
+namespace neurona::kernels {
+
+/// Everything a 2-D convolution or pooling kernel needs, computed once by the front door.
+struct Conv2DGeometry {
+  std::int64_t n = 0, h = 0, w = 0, c = 0;   // input (NHWC)
+  std::int64_t kh = 1, kw = 1, filters = 0;  // kernel / window
+  std::int64_t oh = 0, ow = 0;               // output
+  std::int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  std::int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  std::int64_t groups = 1;
+};
+
+/// conv2d of NHWC `x` with a (kh, kw, c / groups, filters) kernel; NHWC result.
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options = {});
+/// The gradient of conv2d with respect to its input.
+Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Shape& x_shape,
+                             const Conv2DOptions& options = {});
+/// The gradient of conv2d with respect to its kernel.
+Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
+                              const Conv2DOptions& options = {});
+
+/// Max pooling of NHWC `x`; padded positions never win.
+Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
+/// Average pooling of NHWC `x` over the positions inside the input (padding not counted).
+Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options = {});
+/// The gradient of max_pool2d (to the first maximum of each window) or avg_pool2d.
+Tensor pool2d_backward(bool max, const Tensor& x, const Tensor& grad_out,
+                       const Pool2DOptions& options = {});
+
+/// NHWC `x` with rows of zeros added above and below and columns left and right; negative
+/// amounts crop instead.
+Tensor pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_t left,
+             std::int64_t right);
+
+/// The geometry of a convolution (or a pooling window when `kernel_hw` is the pool size).
+Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_t kh,
+                               std::int64_t kw, std::int64_t filters,
+                               const std::array<std::int64_t, 2>& strides,
+                               const std::array<std::int64_t, 2>& dilation, Padding padding,
+                               std::int64_t groups);
+
+}  // namespace neurona::kernels

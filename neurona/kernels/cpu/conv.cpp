@@ -1,0 +1,153 @@
+// CPU convolution as im2col + OpenBLAS GEMM, a chunk of images at a time so that the patch
+// matrix stays small; pooling and padding run the shared functors.
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/math/conv_functors.h"
+
+namespace neurona::kernels::cpu {
+
+namespace {
+
+// Rows of the patch matrix per chunk (bounds its size to about 16 MiB of float32).
+constexpr std::int64_t kMaxPatchElements = std::int64_t{1} << 22;
+
+template <typename T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+          std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const auto oa = ta ? CblasTrans : CblasNoTrans, ob = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, oa, ob, static_cast<blasint>(m), static_cast<blasint>(n),
+                static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda), b,
+                static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  } else {
+    cblas_dgemm(CblasRowMajor, oa, ob, static_cast<blasint>(m), static_cast<blasint>(n),
+                static_cast<blasint>(k), 1.0, a, static_cast<blasint>(lda), b,
+                static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  }
+}
+
+struct Chunks {
+  std::int64_t images_per_chunk, k, rows_per_image;
+};
+
+Chunks chunking(const Conv2DGeometry& g) {
+  const std::int64_t k = g.kh * g.kw * (g.c / g.groups);
+  const std::int64_t rows = g.oh * g.ow;
+  const std::int64_t per =
+      std::max<std::int64_t>(1, kMaxPatchElements / std::max<std::int64_t>(1, rows * k));
+  return {std::min(per, g.n), k, rows};
+}
+
+// Runs f(n0, count, col) for each chunk of images, with `col` sized for the chunk.
+template <typename T, typename F>
+void for_chunks(const Conv2DGeometry& g, F&& f) {
+  const Chunks ch = chunking(g);
+  Tensor col =
+      Tensor::empty({ch.images_per_chunk * ch.rows_per_image * ch.k}, dtype_of<T>(), Device::cpu());
+  for (std::int64_t n0 = 0; n0 < g.n; n0 += ch.images_per_chunk) {
+    f(n0, std::min(ch.images_per_chunk, g.n - n0), col.data<T>(), ch);
+  }
+}
+
+template <typename T>
+void conv_forward(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& g, Tensor& out) {
+  const std::int64_t fg = g.filters / g.groups;
+  for_chunks<T>(g, [&](std::int64_t n0, std::int64_t count, T* col, const Chunks& ch) {
+    const std::int64_t m = count * ch.rows_per_image;
+    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+      Launch{}(m * ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
+      // out[chunk rows, group's filters] = col (m x k) * kernel[:, group's filters] (k x fg)
+      gemm<T>(false, false, m, fg, ch.k, col, ch.k, kernel.data<T>() + grp * fg, g.filters, T(0),
+              out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters);
+    }
+  });
+}
+
+template <typename T>
+void conv_backward_input(const Tensor& grad_out, const Tensor& kernel, const Conv2DGeometry& g,
+                         Tensor& dx) {
+  const std::int64_t fg = g.filters / g.groups, cg = g.c / g.groups;
+  for_chunks<T>(g, [&](std::int64_t n0, std::int64_t count, T* dcol, const Chunks& ch) {
+    const std::int64_t m = count * ch.rows_per_image;
+    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+      // dcol (m x k) = grad_out[chunk rows, group's filters] (m x fg) * kernel_g^T (fg x k)
+      gemm<T>(false, true, m, ch.k, fg,
+              grad_out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters,
+              kernel.data<T>() + grp * fg, g.filters, T(0), dcol, ch.k);
+      Launch{}(count * g.h * g.w * cg, Col2ImFunctor<T>{dcol, dx.data<T>(), g, n0, grp});
+    }
+  });
+}
+
+template <typename T>
+void conv_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
+                          Tensor& dk) {
+  const std::int64_t fg = g.filters / g.groups;
+  for_chunks<T>(g, [&](std::int64_t n0, std::int64_t count, T* col, const Chunks& ch) {
+    const std::int64_t m = count * ch.rows_per_image;
+    for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+      Launch{}(m * ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
+      // dk[:, group's filters] (k x fg) += col^T (k x m) * grad_out[chunk rows, group] (m x fg)
+      gemm<T>(true, false, ch.k, fg, m, col, ch.k,
+              grad_out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters, T(1),
+              dk.data<T>() + grp * fg, g.filters);
+    }
+  });
+}
+
+template <typename F>
+void float_types(DType t, F&& f) {
+  if (t == DType::float32) {
+    f(float{});
+  } else {
+    f(double{});
+  }
+}
+
+void conv2d(const Tensor& x, const Tensor& k, const Conv2DGeometry& g, Tensor& out) {
+  float_types(x.dtype(), [&](auto t) { conv_forward<decltype(t)>(x, k, g, out); });
+}
+void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeometry& g, Tensor& dx) {
+  float_types(go.dtype(), [&](auto t) { conv_backward_input<decltype(t)>(go, k, g, dx); });
+}
+void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
+                            Tensor& dk) {
+  float_types(x.dtype(), [&](auto t) { conv_backward_kernel<decltype(t)>(x, go, g, dk); });
+}
+void pool2d(bool max, const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
+  float_types(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    Launch{}(out.numel(), PoolForwardFunctor<T>{x.data<T>(), out.data<T>(), g, max});
+  });
+}
+void pool2d_backward(bool max, const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
+                     Tensor& dx) {
+  float_types(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    Launch{}(dx.numel(), PoolBackwardFunctor<T>{x.data<T>(), go.data<T>(), dx.data<T>(), g, max});
+  });
+}
+void pad2d(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out) {
+  visit_dtype(x.dtype(), [&](auto t) {
+    using T = std::decay_t<decltype(t)>;
+    Launch{}(out.numel(), Pad2dFunctor<T>{x.data<T>(), out.data<T>(), x.shape()[1], x.shape()[2],
+                                          x.shape()[3], out.shape()[1], out.shape()[2], top, left});
+  });
+}
+
+}  // namespace
+
+void register_conv() {
+  conv2d_stub.cpu = conv2d;
+  conv2d_backward_input_stub.cpu = conv2d_backward_input;
+  conv2d_backward_kernel_stub.cpu = conv2d_backward_kernel;
+  pool2d_stub.cpu = pool2d;
+  pool2d_backward_stub.cpu = pool2d_backward;
+  pad2d_stub.cpu = pad2d;
+}
+
+}  // namespace neurona::kernels::cpu

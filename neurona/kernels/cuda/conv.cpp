@@ -1,0 +1,232 @@
+// CUDA convolution through cuDNN: forward, backward data and backward filter on NHWC tensors,
+// the algorithm found once per shape (cudnnFind*) and cached with its workspace size. Keras's
+// (kh, kw, in, filters) kernel is transposed to cuDNN's NHWC filter layout (filters, kh, kw,
+// in). cuDNN pads symmetrically only, so the asymmetric 'same' padding of even windows or
+// strides pads the input explicitly first. FP32 without tensor cores (CUDNN_FMA_MATH) for now,
+// so that results match the CPU; TF32 is a switch to come.
+//
+// This uses cuDNN's legacy descriptor API, which cuDNN 9 marks deprecated but still ships; the
+// warnings are silenced in this file alone.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "neurona/core/backend.h"
+#include "neurona/core/cuda/check.h"
+#include "neurona/core/cuda/context.h"
+#include "neurona/kernels/conv.h"
+#include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/linalg.h"
+
+namespace neurona::kernels::cuda {
+
+namespace {
+
+using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                       std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+
+// Descriptors and chosen algorithms for one convolution shape on one GPU.
+struct Plan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  bool have_fwd = false, have_bwd_data = false, have_bwd_filter = false;
+  cudnnConvolutionFwdAlgo_t fwd{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  std::size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+
+  ~Plan() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+// The geometry cuDNN sees: symmetric padding, or the explicitly padded input and none.
+struct Effective {
+  Conv2DGeometry g;
+  bool explicit_pad = false;
+};
+
+Effective effective(const Conv2DGeometry& g) {
+  Effective e{g, g.pad_top != g.pad_bottom || g.pad_left != g.pad_right};
+  if (e.explicit_pad) {
+    e.g.h += g.pad_top + g.pad_bottom;
+    e.g.w += g.pad_left + g.pad_right;
+    e.g.pad_top = e.g.pad_bottom = e.g.pad_left = e.g.pad_right = 0;
+  }
+  return e;
+}
+
+int i32(std::int64_t v) {
+  NEURONA_CHECK(v <= INT32_MAX, ValueError, "conv2d: dimension ", v, " exceeds cuDNN's int range");
+  return static_cast<int>(v);
+}
+
+Plan& plan_for(int device, const Conv2DGeometry& g) {
+  static std::mutex mu;
+  static std::map<Key, std::unique_ptr<Plan>> cache;
+  const Key key{device,    g.n,        g.h,  g.w,  g.c,  g.kh, g.kw,    g.filters,
+                g.pad_top, g.pad_left, g.sh, g.sw, g.dh, g.dw, g.groups};
+  std::lock_guard lock(mu);
+  auto& p = cache[key];
+  if (p) return *p;
+  auto plan = std::make_unique<Plan>();
+  NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x));
+  NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
+  NEURONA_CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
+  NEURONA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv));
+  NEURONA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT,
+                                                 i32(g.n), i32(g.c), i32(g.h), i32(g.w)));
+  NEURONA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC,
+                                                 i32(g.filters), i32(g.c / g.groups), i32(g.kh),
+                                                 i32(g.kw)));
+  NEURONA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, i32(g.pad_top), i32(g.pad_left),
+                                                      i32(g.sh), i32(g.sw), i32(g.dh), i32(g.dw),
+                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  NEURONA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv, i32(g.groups)));
+  NEURONA_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, CUDNN_FMA_MATH));
+  int n = 0, c = 0, h = 0, w = 0;
+  NEURONA_CUDNN_CHECK(
+      cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &h, &w));
+  NEURONA_CHECK(n == g.n && c == g.filters && h == g.oh && w == g.ow, Error,
+                "conv2d: cuDNN's output (", n, ", ", h, ", ", w, ", ", c,
+                ") differs from Keras's (", g.n, ", ", g.oh, ", ", g.ow, ", ", g.filters, ")");
+  NEURONA_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, n, c, h, w));
+  p = std::move(plan);
+  return *p;
+}
+
+// The fastest algorithm cudnnFind* reports as usable, from its list of results.
+template <typename Perf>
+const Perf& first_usable(const Perf* perf, int count, const char* what) {
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i];
+  }
+  throw NotImplementedError(detail::str("conv2d: cuDNN found no algorithm for ", what));
+}
+
+Tensor workspace(Device d, std::size_t bytes) {
+  return Tensor::empty({static_cast<std::int64_t>(bytes)}, DType::uint8, d);
+}
+
+void check_float32(const Tensor& t, const char* op) {
+  NEURONA_CHECK(t.dtype() == DType::float32, NotImplementedError, op, ": ", t.dtype(),
+                " is not supported on CUDA (cuDNN NHWC convolutions are float32 here); use "
+                "float32 or the CPU");
+}
+
+void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Tensor& out) {
+  check_float32(x, "conv2d");
+  const Device d = x.device();
+  auto& ctx = neurona::cuda::context(d.index());
+  neurona::cuda::DeviceGuard guard(d.index());
+  const Effective e = effective(geo);
+  const Tensor xin =
+      e.explicit_pad ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
+                     : x;
+  const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});  // (filters, kh, kw, in)
+  Plan& p = plan_for(d.index(), e.g);
+  cudnnHandle_t h = ctx.cudnn();
+  if (!p.have_fwd) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int count = 0;
+    NEURONA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+        h, p.x, p.w, p.conv, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
+    const auto& best = first_usable(perf, count, "the forward pass");
+    p.fwd = best.algo;
+    p.fwd_ws = best.memory;
+    p.have_fwd = true;
+  }
+  Tensor ws = workspace(d, p.fwd_ws);
+  const float one = 1, zero = 0;
+  NEURONA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, p.x, xin.raw_data(), p.w, w.raw_data(),
+                                              p.conv, p.fwd, ws.raw_data(), p.fwd_ws, &zero, p.y,
+                                              out.raw_data()));
+}
+
+void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Conv2DGeometry& geo,
+                           Tensor& dx) {
+  check_float32(grad_out, "conv2d_backward_input");
+  const Device d = grad_out.device();
+  auto& ctx = neurona::cuda::context(d.index());
+  neurona::cuda::DeviceGuard guard(d.index());
+  const Effective e = effective(geo);
+  const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
+  Plan& p = plan_for(d.index(), e.g);
+  cudnnHandle_t h = ctx.cudnn();
+  if (!p.have_bwd_data) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int count = 0;
+    NEURONA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(
+        h, p.w, p.y, p.conv, p.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perf));
+    const auto& best = first_usable(perf, count, "the input gradient");
+    p.bwd_data = best.algo;
+    p.bwd_data_ws = best.memory;
+    p.have_bwd_data = true;
+  }
+  Tensor target =
+      e.explicit_pad ? Tensor::empty({e.g.n, e.g.h, e.g.w, e.g.c}, DType::float32, d) : dx;
+  Tensor ws = workspace(d, p.bwd_data_ws);
+  const float one = 1, zero = 0;
+  NEURONA_CUDNN_CHECK(cudnnConvolutionBackwardData(
+      h, &one, p.w, w.raw_data(), p.y, grad_out.raw_data(), p.conv, p.bwd_data, ws.raw_data(),
+      p.bwd_data_ws, &zero, p.x, target.raw_data()));
+  if (e.explicit_pad) {
+    const Tensor cropped =
+        kernels::pad2d(target, -geo.pad_top, -geo.pad_bottom, -geo.pad_left, -geo.pad_right);
+    copy_bytes(dx.raw_data(), d, cropped.raw_data(), d, dx.nbytes());
+  }
+}
+
+void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& geo,
+                            Tensor& dkernel) {
+  check_float32(x, "conv2d_backward_kernel");
+  const Device d = x.device();
+  auto& ctx = neurona::cuda::context(d.index());
+  neurona::cuda::DeviceGuard guard(d.index());
+  const Effective e = effective(geo);
+  const Tensor xin =
+      e.explicit_pad ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
+                     : x;
+  Plan& p = plan_for(d.index(), e.g);
+  cudnnHandle_t h = ctx.cudnn();
+  if (!p.have_bwd_filter) {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int count = 0;
+    NEURONA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(
+        h, p.x, p.y, p.conv, p.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, perf));
+    const auto& best = first_usable(perf, count, "the kernel gradient");
+    p.bwd_filter = best.algo;
+    p.bwd_filter_ws = best.memory;
+    p.have_bwd_filter = true;
+  }
+  Tensor dw = Tensor::empty({geo.filters, geo.kh, geo.kw, geo.c / geo.groups}, DType::float32, d);
+  Tensor ws = workspace(d, p.bwd_filter_ws);
+  const float one = 1, zero = 0;
+  NEURONA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+      h, &one, p.x, xin.raw_data(), p.y, grad_out.raw_data(), p.conv, p.bwd_filter, ws.raw_data(),
+      p.bwd_filter_ws, &zero, p.w, dw.raw_data()));
+  const Tensor hwio = kernels::transpose(dw, {1, 2, 3, 0});
+  copy_bytes(dkernel.raw_data(), d, hwio.raw_data(), d, dkernel.nbytes());
+}
+
+}  // namespace
+
+void register_pool();  // pool.cu
+
+void register_conv() {
+  conv2d_stub.cuda = conv2d;
+  conv2d_backward_input_stub.cuda = conv2d_backward_input;
+  conv2d_backward_kernel_stub.cuda = conv2d_backward_kernel;
+  register_pool();
+}
+
+}  // namespace neurona::kernels::cuda

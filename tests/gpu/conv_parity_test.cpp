@@ -1,0 +1,103 @@
+// conv2d (cuDNN), pooling and zero padding on a GPU against the CPU, forward and backward.
+// Skipped where no GPU is present.
+#include <neurona/neurona.h>
+
+#include <functional>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+using nr::testing::all_close;
+using nr::testing::random_tensor;
+
+namespace {
+
+class GpuConv : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
+  }
+};
+
+// Output and gradients (w.r.t. every input) of sum(w * f(inputs)) on `device`.
+std::vector<nr::Tensor> run_on(nr::Device device,
+                               const std::function<nr::Tensor(const std::vector<nr::Tensor>&)>& f,
+                               const std::vector<nr::Tensor>& inputs) {
+  std::vector<nr::Tensor> in;
+  for (const auto& t : inputs) in.push_back(t.to(device));
+  nr::GradientTape tape;
+  for (const auto& t : in) tape.watch(t);
+  const nr::Tensor out = f(in);
+  const nr::Tensor w = random_tensor(out.shape(), out.dtype(), 0.5, 1.5, 88).to(device);
+  std::vector<nr::Tensor> results = tape.gradient(nr::sum(out * w), in);
+  results.insert(results.begin(), out);
+  for (auto& t : results) t = t.to(nr::Device::cpu());
+  return results;
+}
+
+::testing::AssertionResult parity(
+    const std::string& name, const std::function<nr::Tensor(const std::vector<nr::Tensor>&)>& f,
+    const std::vector<nr::Tensor>& inputs) {
+  const auto c = run_on(nr::Device::cpu(), f, inputs);
+  const auto g = run_on(nr::Device::cuda(0), f, inputs);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    if (c[i].shape() != g[i].shape()) {
+      return ::testing::AssertionFailure()
+             << name << " result " << i << ": shapes " << c[i].shape() << " vs " << g[i].shape();
+    }
+    auto r = all_close(g[i].to_vector<double>(), c[i].to_vector<double>(), 1e-4, 1e-4);
+    if (!r) return ::testing::AssertionFailure() << name << " result " << i << ": " << r.message();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace
+
+TEST_F(GpuConv, Conv2DForwardAndBackwardMatchCpu) {
+  struct Case {
+    nr::Shape x, k;
+    nr::Conv2DOptions o;
+  };
+  using P = nr::Padding;
+  const std::vector<Case> cases = {
+      {{4, 28, 28, 1}, {3, 3, 1, 32}, {}},
+      {{4, 13, 13, 32}, {3, 3, 32, 64}, {}},
+      {{2, 9, 9, 3}, {3, 3, 3, 8}, {.padding = P::Same}},
+      {{2, 8, 8, 4}, {2, 2, 4, 4}, {.padding = P::Same}},  // asymmetric padding
+      {{2, 9, 8, 3}, {3, 3, 3, 5}, {.strides = {2, 2}, .padding = P::Same}},
+      {{2, 11, 11, 2}, {3, 3, 2, 3}, {.padding = P::Same, .dilation_rate = {2, 2}}},
+      {{2, 6, 6, 4}, {3, 3, 2, 6}, {.padding = P::Same, .groups = 2}},
+      {{2, 3, 7, 7}, {3, 3, 3, 4}, {.data_format = nr::DataFormat::ChannelsFirst}},
+      {{8, 16, 16, 64}, {3, 3, 64, 64}, {.padding = P::Same}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_TRUE(parity("conv2d " + c.x.str() + " " + c.k.str(),
+                       [o = c.o](const auto& in) { return nr::conv2d(in[0], in[1], o); },
+                       {random_tensor(c.x, nr::float32, -1, 1, 1),
+                        random_tensor(c.k, nr::float32, -0.5, 0.5, 2)}));
+  }
+}
+
+TEST_F(GpuConv, PoolingAndPaddingForwardAndBackwardMatchCpu) {
+  const nr::Tensor x = random_tensor({4, 13, 13, 8}, nr::float32, -2, 2, 3);
+  for (nr::Padding p : {nr::Padding::Valid, nr::Padding::Same}) {
+    for (std::int64_t s : {1, 2}) {
+      const nr::Pool2DOptions o{
+          .pool_size = {2, 3}, .strides = std::array<std::int64_t, 2>{s, s}, .padding = p};
+      EXPECT_TRUE(
+          parity("max_pool2d", [o](const auto& in) { return nr::max_pool2d(in[0], o); }, {x}));
+      EXPECT_TRUE(
+          parity("avg_pool2d", [o](const auto& in) { return nr::avg_pool2d(in[0], o); }, {x}));
+    }
+  }
+  EXPECT_TRUE(
+      parity("zero_pad2d", [](const auto& in) { return nr::zero_pad2d(in[0], 1, 2, 3, 0); }, {x}));
+}
+
+TEST_F(GpuConv, Float64ConvolutionOnTheGpuIsAClearError) {
+  const nr::Tensor x =
+      nr::zeros({1, 4, 4, 1}, {.dtype = nr::float64, .device = nr::Device::cuda(0)});
+  const nr::Tensor k =
+      nr::zeros({2, 2, 1, 1}, {.dtype = nr::float64, .device = nr::Device::cuda(0)});
+  NEURONA_EXPECT_THROW_MSG(nr::conv2d(x, k), nr::NotImplementedError, "conv2d", "float64");
+}
