@@ -1,0 +1,17 @@
+// The Activation layer: no weights, the function applied elementwise (softmax on the last axis).
+#include "neurona/layers/activation.h"
+
+namespace neurona::layers {
+
+ActivationLayer::ActivationLayer(activations::Activation activation, LayerOptions options)
+    : Layer("Activation", std::move(options)), activation_(std::move(activation)) {}
+
+Tensor ActivationLayer::call(const Tensor& inputs, bool /*training*/) {
+  return activation_(inputs);
+}
+
+Activation::Activation(activations::Activation activation, LayerOptions options)
+    : LayerHandle<ActivationLayer>(
+          std::make_shared<ActivationLayer>(std::move(activation), std::move(options))) {}
+
+}  // namespace neurona::layers

@@ -1,0 +1,26 @@
+// Activation: applies an activation function, as keras.layers.Activation("relu").
+#pragma once
+
+#include "neurona/layers/activations.h"
+#include "neurona/layers/layer.h"
+
+namespace neurona::layers {
+
+class ActivationLayer : public Layer {
+ public:
+  explicit ActivationLayer(activations::Activation activation, LayerOptions options = {});
+  const activations::Activation& activation() const { return activation_; }
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
+
+ private:
+  activations::Activation activation_;
+};
+
+/// `nr::layers::Activation("relu")`.
+class Activation : public LayerHandle<ActivationLayer> {
+ public:
+  explicit Activation(activations::Activation activation, LayerOptions options = {});
+};
+
+}  // namespace neurona::layers

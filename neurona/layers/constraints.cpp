@@ -1,0 +1,100 @@
+// Keras 3's constraints (keras/src/constraints/constraints.py); epsilon is Keras's 1e-7.
+#include "neurona/layers/constraints.h"
+
+#include <map>
+#include <sstream>
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::constraints {
+
+namespace {
+
+constexpr double kEpsilon = 1e-7;
+
+Tensor norms(const Tensor& w, const Axes& axis) {
+  return sqrt(sum(square(w), axis, /*keepdims=*/true));
+}
+
+Tensor clip(const Tensor& x, double lo, double hi) {
+  return minimum(maximum(x, scalar_like(x, lo)), scalar_like(x, hi));
+}
+
+using Factory = Constraint (*)();
+const std::map<std::string, Factory>& registry() {
+  static const std::map<std::string, Factory> r = {
+      {"MaxNorm", [] { return Constraint(MaxNorm()); }},
+      {"max_norm", [] { return Constraint(MaxNorm()); }},
+      {"MinMaxNorm", [] { return Constraint(MinMaxNorm()); }},
+      {"min_max_norm", [] { return Constraint(MinMaxNorm()); }},
+      {"NonNeg", [] { return Constraint(NonNeg()); }},
+      {"non_neg", [] { return Constraint(NonNeg()); }},
+      {"UnitNorm", [] { return Constraint(UnitNorm()); }},
+      {"unit_norm", [] { return Constraint(UnitNorm()); }},
+  };
+  return r;
+}
+
+}  // namespace
+
+Constraint::Constraint(Fn fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
+Constraint::Constraint(const char* identifier) : Constraint(std::string(identifier)) {}
+Constraint::Constraint(const std::string& identifier) : Constraint(get(identifier)) {}
+
+Tensor Constraint::operator()(const Tensor& w) const {
+  NEURONA_CHECK(fn_ != nullptr, ValueError, "Constraint: called an empty constraint");
+  return fn_(w);
+}
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const auto& [name, factory] : registry()) out.push_back(name);
+  return out;
+}
+
+Constraint get(const std::string& identifier) {
+  const auto it = registry().find(identifier);
+  if (it == registry().end()) {
+    std::ostringstream valid;
+    for (const auto& name : names()) valid << (valid.tellp() > 0 ? ", " : "") << name;
+    throw ValueError(detail::str("Could not interpret constraint identifier: '", identifier,
+                                 "'. Valid names: ", valid.str()));
+  }
+  return it->second();
+}
+
+MaxNorm::MaxNorm(MaxNormOptions o)
+    : Constraint(
+          [o](const Tensor& w) {
+            const Tensor n = norms(w, o.axis);
+            const Tensor desired = clip(n, 0.0, o.max_value);
+            return multiply(w, divide(desired, add(scalar_like(n, kEpsilon), n)));
+          },
+          "MaxNorm") {}
+
+NonNeg::NonNeg()
+    : Constraint(
+          [](const Tensor& w) {
+            return multiply(w, cast(greater_equal(w, scalar_like(w, 0.0)), w.dtype()));
+          },
+          "NonNeg") {}
+
+UnitNorm::UnitNorm(UnitNormOptions o)
+    : Constraint(
+          [o](const Tensor& w) {
+            return divide(w, add(scalar_like(w, kEpsilon), norms(w, o.axis)));
+          },
+          "UnitNorm") {}
+
+MinMaxNorm::MinMaxNorm(MinMaxNormOptions o)
+    : Constraint(
+          [o](const Tensor& w) {
+            const Tensor n = norms(w, o.axis);
+            const Tensor desired =
+                add(multiply(scalar_like(n, o.rate), clip(n, o.min_value, o.max_value)),
+                    multiply(scalar_like(n, 1.0 - o.rate), n));
+            return multiply(w, divide(desired, add(scalar_like(n, kEpsilon), n)));
+          },
+          "MinMaxNorm") {}
+
+}  // namespace neurona::constraints

@@ -1,0 +1,76 @@
+// Weight constraints with Keras 3's definitions: a projection applied to a weight after each
+// optimizer update (Layer::apply_constraints).
+//   nr::layers::Dense(3, {.kernel_constraint = nr::constraints::MaxNorm({.max_value = 3})})
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "neurona/core/tensor.h"
+#include "neurona/kernels/reduction.h"
+
+namespace neurona::constraints {
+
+/// A projection w -> w' with its Keras name; default-constructed it is "no constraint".
+class Constraint {
+ public:
+  using Fn = std::function<Tensor(const Tensor& w)>;
+
+  Constraint() = default;
+  /// By Keras name: "max_norm", "min_max_norm", "non_neg", "unit_norm" (or the class names).
+  Constraint(const char* identifier);         // NOLINT: implicit by design
+  Constraint(const std::string& identifier);  // NOLINT: implicit by design
+  explicit Constraint(Fn fn, std::string name = "custom");
+
+  Tensor operator()(const Tensor& w) const;
+  explicit operator bool() const { return fn_ != nullptr; }
+  const std::string& name() const { return name_; }
+
+ private:
+  Fn fn_;
+  std::string name_;
+};
+
+Constraint get(const std::string& identifier);
+std::vector<std::string> names();
+
+struct MaxNormOptions {
+  double max_value = 2.0;
+  /// The axes a norm is taken over; 0 (Keras's default) is per output unit of a Dense kernel.
+  Axes axis = 0;
+};
+/// w * clip(norm, 0, max_value) / (epsilon + norm), epsilon = 1e-7.
+class MaxNorm : public Constraint {
+ public:
+  explicit MaxNorm(MaxNormOptions options = {});
+};
+
+/// w where w >= 0, else 0.
+class NonNeg : public Constraint {
+ public:
+  NonNeg();
+};
+
+struct UnitNormOptions {
+  Axes axis = 0;
+};
+/// w / (epsilon + norm).
+class UnitNorm : public Constraint {
+ public:
+  explicit UnitNorm(UnitNormOptions options = {});
+};
+
+struct MinMaxNormOptions {
+  double min_value = 0.0;
+  double max_value = 1.0;
+  double rate = 1.0;
+  Axes axis = 0;
+};
+/// w * (rate * clip(norm, min_value, max_value) + (1 - rate) * norm) / (epsilon + norm).
+class MinMaxNorm : public Constraint {
+ public:
+  explicit MinMaxNorm(MinMaxNormOptions options = {});
+};
+
+}  // namespace neurona::constraints

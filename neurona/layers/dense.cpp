@@ -1,0 +1,82 @@
+// Dense as one GEMM: inputs of rank > 2 are folded to (rows, input_dim) and unfolded after.
+#include "neurona/layers/dense.h"
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::layers {
+
+DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
+    : Layer("Dense",
+            {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
+      units_(units),
+      options_(std::move(options)) {
+  NEURONA_CHECK(units_ > 0, ValueError, describe(),
+                ": received an invalid value for `units`, expected a positive integer. Received: "
+                "units=",
+                units_);
+  set_activity_regularizer(options_.activity_regularizer);
+}
+
+void DenseLayer::check_input(const Shape& input_shape) const {
+  NEURONA_CHECK(input_shape.rank() >= 2, ShapeError, describe(), " (units=", units_,
+                "): expected input with at least 2 dimensions (batch, ..., input_dim), got shape ",
+                shape_str(input_shape));
+  NEURONA_CHECK(input_shape[-1] > 0, ShapeError, describe(), " (units=", units_,
+                "): the last dimension of the inputs must be known and positive, got shape ",
+                shape_str(input_shape));
+  if (kernel_) {
+    NEURONA_CHECK(input_shape[-1] == kernel_->shape()[0], ShapeError, describe(),
+                  " (units=", units_, "): expected input with last dimension ", kernel_->shape()[0],
+                  ", got shape ", shape_str(input_shape));
+  }
+}
+
+void DenseLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  kernel_ = add_weight("kernel", {input_shape[-1], units_},
+                       {.initializer = options_.kernel_initializer,
+                        .regularizer = options_.kernel_regularizer,
+                        .constraint = options_.kernel_constraint});
+  if (options_.use_bias) {
+    bias_ = add_weight("bias", {units_},
+                       {.initializer = options_.bias_initializer,
+                        .regularizer = options_.bias_regularizer,
+                        .constraint = options_.bias_constraint});
+  }
+}
+
+const Variable& DenseLayer::kernel() const {
+  NEURONA_CHECK(kernel_.has_value(), ValueError, describe(),
+                ": the kernel does not exist until the ", "layer is built (call it on inputs)");
+  return *kernel_;
+}
+
+const Variable& DenseLayer::bias() const {
+  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
+                options_.use_bias ? ": the bias does not exist until the layer is built"
+                                  : ": the layer has no bias (use_bias = false)");
+  return *bias_;
+}
+
+Shape DenseLayer::compute_output_shape(const Shape& input_shape) const {
+  check_input(input_shape);
+  std::vector<std::int64_t> dims = input_shape.dims();
+  dims.back() = units_;
+  return Shape(std::move(dims));
+}
+
+Tensor DenseLayer::call(const Tensor& inputs, bool /*training*/) {
+  check_input(inputs.shape());
+  Tensor x = inputs;
+  const bool fold = inputs.rank() > 2;
+  if (fold) x = reshape(x, {-1, inputs.shape()[-1]});
+  Tensor y = matmul(x, *kernel_);
+  if (bias_) y = add(y, *bias_);
+  if (fold) y = reshape(y, compute_output_shape(inputs.shape()));
+  return options_.activation(y);
+}
+
+Dense::Dense(std::int64_t units, DenseOptions options)
+    : LayerHandle<DenseLayer>(std::make_shared<DenseLayer>(units, std::move(options))) {}
+
+}  // namespace neurona::layers

@@ -1,0 +1,43 @@
+// Dropout through where(mask, x / keep, 0), Keras's backend.random.dropout.
+#include "neurona/layers/dropout.h"
+
+#include <cmath>
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::layers {
+
+namespace {
+// SplitMix64: a fresh, well-mixed op seed per call from the layer's seed.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
+    : Layer("Dropout", {.name = options.name}), rate_(rate), seed_(options.seed) {
+  NEURONA_CHECK(std::isfinite(rate) && rate >= 0.0 && rate <= 1.0, ValueError, describe(),
+                ": invalid value received for argument `rate`. Expected a float value between 0 ",
+                "and 1. Received: rate=", rate);
+}
+
+Tensor DropoutLayer::call(const Tensor& inputs, bool training) {
+  if (!training || rate_ == 0.0) return inputs;
+  // Everything dropped: zeros, with a zero (not NaN) gradient.
+  if (rate_ == 1.0) return multiply(inputs, scalar_like(inputs, 0.0));
+  const double keep = 1.0 - rate_;
+  std::optional<std::uint64_t> op_seed;
+  if (seed_) op_seed = mix(*seed_ ^ mix(calls_++));
+  const Tensor u = random_uniform(
+      inputs.shape(), {.dtype = inputs.dtype(), .device = inputs.device(), .seed = op_seed});
+  const Tensor mask = less(u, scalar_like(u, keep));
+  return where(mask, divide(inputs, scalar_like(inputs, keep)), zeros_like(inputs));
+}
+
+Dropout::Dropout(double rate, DropoutOptions options)
+    : LayerHandle<DropoutLayer>(std::make_shared<DropoutLayer>(rate, std::move(options))) {}
+
+}  // namespace neurona::layers

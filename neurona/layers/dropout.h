@@ -1,0 +1,38 @@
+// Dropout: in training, zeroes each input with probability `rate` and scales the rest by
+// 1 / (1 - rate) (inverted dropout), as keras.layers.Dropout; outside training, the identity.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "neurona/layers/layer.h"
+
+namespace neurona::layers {
+
+struct DropoutOptions {
+  /// A seed makes the sequence of masks reproducible (each call still draws a new mask, as
+  /// Keras's SeedGenerator); without one the masks follow the global seed.
+  std::optional<std::uint64_t> seed = std::nullopt;
+  std::string name = "";
+};
+
+class DropoutLayer : public Layer {
+ public:
+  explicit DropoutLayer(double rate, DropoutOptions options = {});
+  double rate() const { return rate_; }
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
+
+ private:
+  double rate_;
+  std::optional<std::uint64_t> seed_;
+  std::uint64_t calls_ = 0;
+};
+
+/// `nr::layers::Dropout(0.2)`.
+class Dropout : public LayerHandle<DropoutLayer> {
+ public:
+  explicit Dropout(double rate, DropoutOptions options = {});
+};
+
+}  // namespace neurona::layers

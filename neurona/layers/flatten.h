@@ -1,0 +1,31 @@
+// Flatten: (batch, d1, d2, ...) -> (batch, d1 * d2 * ...), as keras.layers.Flatten.
+#pragma once
+
+#include "neurona/layers/layer.h"
+
+namespace neurona::layers {
+
+struct FlattenOptions {
+  /// "channels_last" (Keras's default) or "channels_first": channels-first inputs are
+  /// permuted to channels-last before flattening, so that the order matches either way.
+  std::string data_format = "channels_last";
+  std::string name = "";
+};
+
+class FlattenLayer : public Layer {
+ public:
+  explicit FlattenLayer(FlattenOptions options = {});
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+
+ private:
+  std::string data_format_;
+};
+
+/// `nr::layers::Flatten()`.
+class Flatten : public LayerHandle<FlattenLayer> {
+ public:
+  explicit Flatten(FlattenOptions options = {});
+};
+
+}  // namespace neurona::layers

@@ -1,0 +1,279 @@
+// Keras 3's initializers (keras/src/initializers), drawn through neurona's counter-based
+// generator so that a seed gives the same weights on every device.
+#include "neurona/layers/initializers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::initializers {
+
+Fans compute_fans(const Shape& shape) {
+  const int rank = shape.rank();
+  if (rank < 1) return {1, 1};
+  if (rank == 1) return {shape[0], shape[0]};
+  if (rank == 2) return {shape[0], shape[1]};
+  std::int64_t receptive_field = 1;
+  for (int i = 0; i < rank - 2; ++i) receptive_field *= shape[i];
+  return {shape[-2] * receptive_field, shape[-1] * receptive_field};
+}
+
+Initializer::Initializer(Fn fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {
+  NEURONA_CHECK(fn_ != nullptr, ValueError, "Initializer '", name_, "': the function is empty");
+}
+
+Initializer::Initializer(const char* identifier) : Initializer(std::string(identifier)) {}
+
+Initializer::Initializer(const std::string& identifier) : Initializer(get(identifier)) {}
+
+Tensor Initializer::operator()(const Shape& shape, TensorOptions options) const {
+  shape.check_valid(name_.c_str());
+  return fn_(shape, options);
+}
+
+namespace {
+
+// A typed initializer's state lives in its function; the derived classes only construct it.
+Initializer make(Initializer::Fn fn, std::string name) {
+  return Initializer(std::move(fn), std::move(name));
+}
+
+Initializer variance_scaling(VarianceScalingOptions o, std::string name) {
+  NEURONA_CHECK(
+      o.scale > 0.0, ValueError,
+      "VarianceScaling: argument `scale` must be positive float. Received: scale=", o.scale);
+  NEURONA_CHECK(o.mode == "fan_in" || o.mode == "fan_out" || o.mode == "fan_avg", ValueError,
+                "VarianceScaling: invalid `mode` argument: '", o.mode,
+                "'. Please use one of fan_in, fan_out, fan_avg");
+  std::string dist = o.distribution;
+  std::transform(dist.begin(), dist.end(), dist.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (dist == "normal") dist = "truncated_normal";
+  NEURONA_CHECK(dist == "truncated_normal" || dist == "untruncated_normal" || dist == "uniform",
+                ValueError, "VarianceScaling: invalid `distribution` argument: '", o.distribution,
+                "'. Please use one of uniform, truncated_normal, untruncated_normal");
+  return make(
+      [scale0 = o.scale, mode = o.mode, dist, seed = o.seed](const Shape& shape,
+                                                             const TensorOptions& t) {
+        const Fans f = compute_fans(shape);
+        const double fan_in = static_cast<double>(f.fan_in);
+        const double fan_out = static_cast<double>(f.fan_out);
+        double scale = scale0;
+        if (mode == "fan_in") {
+          scale /= std::max(1.0, fan_in);
+        } else if (mode == "fan_out") {
+          scale /= std::max(1.0, fan_out);
+        } else {
+          scale /= std::max(1.0, (fan_in + fan_out) / 2.0);
+        }
+        if (dist == "truncated_normal") {
+          const double stddev = std::sqrt(scale) / .87962566103423978;
+          return truncated_normal(
+              shape,
+              {.mean = 0.0, .stddev = stddev, .dtype = t.dtype, .device = t.device, .seed = seed});
+        }
+        if (dist == "untruncated_normal") {
+          return random_normal(shape, {.mean = 0.0,
+                                       .stddev = std::sqrt(scale),
+                                       .dtype = t.dtype,
+                                       .device = t.device,
+                                       .seed = seed});
+        }
+        const double limit = std::sqrt(3.0 * scale);
+        return random_uniform(shape, {.minval = -limit,
+                                      .maxval = limit,
+                                      .dtype = t.dtype,
+                                      .device = t.device,
+                                      .seed = seed});
+      },
+      std::move(name));
+}
+
+// Q of the QR decomposition of `a` (rows x cols, rows >= cols, row-major) with R's diagonal
+// made positive: modified Gram-Schmidt in float64, run twice for orthogonality to rounding.
+// The QR with a positive diagonal is unique, so this equals Keras's q * sign(diag(r)).
+std::vector<double> orthonormal_columns(std::vector<double> a, std::int64_t rows,
+                                        std::int64_t cols) {
+  auto at = [&](std::int64_t r, std::int64_t c) -> double& {
+    return a[static_cast<std::size_t>(r * cols + c)];
+  };
+  for (std::int64_t j = 0; j < cols; ++j) {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::int64_t k = 0; k < j; ++k) {
+        double dot = 0.0;
+        for (std::int64_t r = 0; r < rows; ++r) dot += at(r, k) * at(r, j);
+        for (std::int64_t r = 0; r < rows; ++r) at(r, j) -= dot * at(r, k);
+      }
+    }
+    double norm = 0.0;
+    for (std::int64_t r = 0; r < rows; ++r) norm += at(r, j) * at(r, j);
+    norm = std::sqrt(norm);
+    NEURONA_CHECK(norm > 0.0, ValueError, "Orthogonal: the random matrix is rank deficient");
+    for (std::int64_t r = 0; r < rows; ++r) at(r, j) /= norm;
+  }
+  return a;
+}
+
+using Factory = Initializer (*)();
+const std::map<std::string, Factory>& registry() {
+  static const std::map<std::string, Factory> r = {
+      {"Constant", [] { return Initializer(Constant()); }},
+      {"constant", [] { return Initializer(Constant()); }},
+      {"GlorotNormal", [] { return Initializer(GlorotNormal()); }},
+      {"glorot_normal", [] { return Initializer(GlorotNormal()); }},
+      {"GlorotUniform", [] { return Initializer(GlorotUniform()); }},
+      {"glorot_uniform", [] { return Initializer(GlorotUniform()); }},
+      {"HeNormal", [] { return Initializer(HeNormal()); }},
+      {"he_normal", [] { return Initializer(HeNormal()); }},
+      {"HeUniform", [] { return Initializer(HeUniform()); }},
+      {"he_uniform", [] { return Initializer(HeUniform()); }},
+      {"Identity", [] { return Initializer(Identity()); }},
+      {"identity", [] { return Initializer(Identity()); }},
+      {"IdentityInitializer", [] { return Initializer(Identity()); }},
+      {"LecunNormal", [] { return Initializer(LecunNormal()); }},
+      {"lecun_normal", [] { return Initializer(LecunNormal()); }},
+      {"LecunUniform", [] { return Initializer(LecunUniform()); }},
+      {"lecun_uniform", [] { return Initializer(LecunUniform()); }},
+      {"Ones", [] { return Initializer(Ones()); }},
+      {"ones", [] { return Initializer(Ones()); }},
+      {"one", [] { return Initializer(Ones()); }},
+      {"Orthogonal", [] { return Initializer(Orthogonal()); }},
+      {"orthogonal", [] { return Initializer(Orthogonal()); }},
+      {"OrthogonalInitializer", [] { return Initializer(Orthogonal()); }},
+      {"RandomNormal", [] { return Initializer(RandomNormal()); }},
+      {"random_normal", [] { return Initializer(RandomNormal()); }},
+      {"normal", [] { return Initializer(RandomNormal()); }},
+      {"RandomUniform", [] { return Initializer(RandomUniform()); }},
+      {"random_uniform", [] { return Initializer(RandomUniform()); }},
+      {"uniform", [] { return Initializer(RandomUniform()); }},
+      {"TruncatedNormal", [] { return Initializer(TruncatedNormal()); }},
+      {"truncated_normal", [] { return Initializer(TruncatedNormal()); }},
+      {"VarianceScaling", [] { return Initializer(VarianceScaling()); }},
+      {"variance_scaling", [] { return Initializer(VarianceScaling()); }},
+      {"Zeros", [] { return Initializer(Zeros()); }},
+      {"zeros", [] { return Initializer(Zeros()); }},
+      {"zero", [] { return Initializer(Zeros()); }},
+  };
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const auto& [name, factory] : registry()) out.push_back(name);
+  return out;
+}
+
+Initializer get(const std::string& identifier) {
+  const auto& r = registry();
+  const auto it = r.find(identifier);
+  if (it == r.end()) {
+    std::ostringstream valid;
+    for (const auto& name : names()) valid << (valid.tellp() > 0 ? ", " : "") << name;
+    throw ValueError(detail::str("Could not interpret initializer identifier: '", identifier,
+                                 "'. Valid names: ", valid.str()));
+  }
+  return it->second();
+}
+
+VarianceScaling::VarianceScaling(VarianceScalingOptions options)
+    : Initializer(variance_scaling(std::move(options), "VarianceScaling")) {}
+
+GlorotUniform::GlorotUniform(std::optional<std::uint64_t> seed)
+    : Initializer(variance_scaling({1.0, "fan_avg", "uniform", seed}, "GlorotUniform")) {}
+GlorotNormal::GlorotNormal(std::optional<std::uint64_t> seed)
+    : Initializer(variance_scaling({1.0, "fan_avg", "truncated_normal", seed}, "GlorotNormal")) {}
+HeUniform::HeUniform(std::optional<std::uint64_t> seed)
+    : Initializer(variance_scaling({2.0, "fan_in", "uniform", seed}, "HeUniform")) {}
+HeNormal::HeNormal(std::optional<std::uint64_t> seed)
+    : Initializer(variance_scaling({2.0, "fan_in", "truncated_normal", seed}, "HeNormal")) {}
+LecunUniform::LecunUniform(std::optional<std::uint64_t> seed)
+    : Initializer(variance_scaling({1.0, "fan_in", "uniform", seed}, "LecunUniform")) {}
+LecunNormal::LecunNormal(std::optional<std::uint64_t> seed)
+    : Initializer(variance_scaling({1.0, "fan_in", "truncated_normal", seed}, "LecunNormal")) {}
+
+RandomUniform::RandomUniform(RandomUniformOptions o)
+    : Initializer(make(
+          [o](const Shape& shape, const TensorOptions& t) {
+            return random_uniform(shape, {.minval = o.minval,
+                                          .maxval = o.maxval,
+                                          .dtype = t.dtype,
+                                          .device = t.device,
+                                          .seed = o.seed});
+          },
+          "RandomUniform")) {}
+
+RandomNormal::RandomNormal(RandomNormalOptions o)
+    : Initializer(make(
+          [o](const Shape& shape, const TensorOptions& t) {
+            return random_normal(shape, {.mean = o.mean,
+                                         .stddev = o.stddev,
+                                         .dtype = t.dtype,
+                                         .device = t.device,
+                                         .seed = o.seed});
+          },
+          "RandomNormal")) {}
+
+TruncatedNormal::TruncatedNormal(RandomNormalOptions o)
+    : Initializer(make(
+          [o](const Shape& shape, const TensorOptions& t) {
+            return truncated_normal(shape, {.mean = o.mean,
+                                            .stddev = o.stddev,
+                                            .dtype = t.dtype,
+                                            .device = t.device,
+                                            .seed = o.seed});
+          },
+          "TruncatedNormal")) {}
+
+Orthogonal::Orthogonal(OrthogonalOptions o)
+    : Initializer(make(
+          [o](const Shape& shape, const TensorOptions& t) {
+            NEURONA_CHECK(shape.rank() >= 2, ValueError,
+                          "Orthogonal: the tensor to initialize must be at least two-dimensional. "
+                          "Received: shape=",
+                          shape, " of rank ", shape.rank());
+            const std::int64_t cols = shape[-1];
+            const std::int64_t rows = shape.numel() / std::max<std::int64_t>(cols, 1);
+            const std::int64_t tall = std::max(rows, cols), wide = std::min(rows, cols);
+            if (tall * wide == 0) return zeros(shape, t);
+            const Tensor a = random_normal(
+                {tall, wide}, {.dtype = DType::float64, .device = Device::cpu(), .seed = o.seed});
+            std::vector<double> q = orthonormal_columns(a.to_vector<double>(), tall, wide);
+            Tensor result = constant(q, Shape{tall, wide}, Device::cpu());
+            if (rows < cols) result = transpose(result);
+            result = multiply(result.reshape(shape), scalar_like(result, o.gain));
+            return cast(result, t.dtype).to(t.resolved_device());
+          },
+          "Orthogonal")) {}
+
+Identity::Identity(double gain)
+    : Initializer(make(
+          [gain](const Shape& shape, const TensorOptions& t) {
+            NEURONA_CHECK(shape.rank() == 2, ValueError,
+                          "Identity: identity matrix initializer can only be used for 2D matrices. "
+                          "Received: shape=",
+                          shape, " of rank ", shape.rank());
+            std::vector<double> eye(static_cast<std::size_t>(shape.numel()), 0.0);
+            for (std::int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) {
+              eye[static_cast<std::size_t>(i * shape[1] + i)] = gain;
+            }
+            return cast(constant(eye, shape, Device::cpu()), t.dtype).to(t.resolved_device());
+          },
+          "Identity")) {}
+
+Zeros::Zeros()
+    : Initializer(make([](const Shape& shape, const TensorOptions& t) { return zeros(shape, t); },
+                       "Zeros")) {}
+Ones::Ones()
+    : Initializer(make([](const Shape& shape, const TensorOptions& t) { return ones(shape, t); },
+                       "Ones")) {}
+Constant::Constant(double value)
+    : Initializer(make(
+          [value](const Shape& shape, const TensorOptions& t) { return fill(shape, value, t); },
+          "Constant")) {}
+
+}  // namespace neurona::initializers

@@ -1,0 +1,44 @@
+// InputLayer: a built layer that passes its inputs through and carries the batch shape.
+#include "neurona/layers/input_layer.h"
+
+namespace neurona::layers {
+
+namespace {
+Shape with_batch(const Shape& shape, std::optional<std::int64_t> batch_size) {
+  std::vector<std::int64_t> dims{batch_size.value_or(-1)};
+  dims.insert(dims.end(), shape.begin(), shape.end());
+  return Shape(std::move(dims));
+}
+}  // namespace
+
+InputLayer::InputLayer(const Shape& shape, InputOptions options)
+    : Layer("InputLayer", {.name = options.name, .trainable = true, .dtype = options.dtype}),
+      batch_shape_(with_batch(shape, options.batch_size)) {
+  for (int i = 0; i < shape.rank(); ++i) {
+    NEURONA_CHECK(shape[i] > 0 || shape[i] == -1, ShapeError, describe(),
+                  ": argument `shape` must have positive (or -1 for unknown) dimensions, got ",
+                  shape_str(shape));
+  }
+  NEURONA_CHECK(!options.batch_size || *options.batch_size > 0, ValueError, describe(),
+                ": argument `batch_size` must be positive, got ", options.batch_size.value_or(0));
+  mark_built(batch_shape_);
+}
+
+Shape InputLayer::compute_output_shape(const Shape& /*input_shape*/) const {
+  return batch_shape_;
+}
+
+Tensor InputLayer::call(const Tensor& inputs, bool /*training*/) {
+  bool ok = inputs.rank() == batch_shape_.rank();
+  for (int i = 0; ok && i < inputs.rank(); ++i) {
+    ok = batch_shape_[i] < 0 || batch_shape_[i] == inputs.shape()[i];
+  }
+  NEURONA_CHECK(ok, ShapeError, describe(), ": expected inputs of shape ", shape_str(batch_shape_),
+                ", got shape ", shape_str(inputs.shape()));
+  return inputs;
+}
+
+Input::Input(const Shape& shape, InputOptions options)
+    : LayerHandle<InputLayer>(std::make_shared<InputLayer>(shape, std::move(options))) {}
+
+}  // namespace neurona::layers

@@ -1,0 +1,310 @@
+// The Layer base: naming, building, weights, losses and the call protocol.
+#include "neurona/layers/layer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona {
+
+namespace {
+struct NameCounters {
+  std::mutex mu;
+  std::map<std::string, int> uses;
+};
+NameCounters& name_counters() {
+  static auto* c = new NameCounters();  // outlives layers in static objects
+  return *c;
+}
+
+// Keras's get_uid naming: the first is `base`, then base_1, base_2, ...
+std::string unique_name(const std::string& base) {
+  auto& c = name_counters();
+  std::lock_guard lock(c.mu);
+  const int n = c.uses[base]++;
+  return n == 0 ? base : base + "_" + std::to_string(n);
+}
+
+// Nesting depth of layer calls on this thread: the outermost call clears the losses of the
+// previous one, as Keras's call context does.
+thread_local int call_depth = 0;
+}  // namespace
+
+void clear_session() {
+  auto& c = name_counters();
+  std::lock_guard lock(c.mu);
+  c.uses.clear();
+}
+
+}  // namespace neurona
+
+namespace neurona::layers {
+
+std::string shape_str(const Shape& shape) {
+  std::ostringstream os;
+  os << "(";
+  for (int i = 0; i < shape.rank(); ++i) {
+    if (i > 0) os << ", ";
+    if (shape[i] < 0) {
+      os << "None";
+    } else {
+      os << shape[i];
+    }
+  }
+  if (shape.rank() == 1) os << ",";
+  os << ")";
+  return os.str();
+}
+
+// Keras's three substitutions, written out (std::regex trips GCC 12's warnings):
+//   re.sub(r"\W+", "", s); re.sub("(.)([A-Z][a-z]+)", r"\1_\2", s);
+//   re.sub("([a-z])([A-Z])", r"\1_\2", s); s.lower()
+std::string to_snake_case(const std::string& class_name) {
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  std::string word;
+  for (char c : class_name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') word += c;
+  }
+  std::string step;
+  for (std::size_t i = 0; i < word.size();) {
+    if (i + 2 < word.size() && upper(word[i + 1]) && lower(word[i + 2])) {
+      std::size_t j = i + 2;
+      while (j < word.size() && lower(word[j])) ++j;
+      step += word[i];
+      step += '_';
+      step.append(word, i + 1, j - i - 1);
+      i = j;
+    } else {
+      step += word[i++];
+    }
+  }
+  std::string name;
+  for (std::size_t i = 0; i < step.size();) {
+    if (i + 1 < step.size() && lower(step[i]) && upper(step[i + 1])) {
+      name += step[i];
+      name += '_';
+      name += step[i + 1];
+      i += 2;
+    } else {
+      name += step[i++];
+    }
+  }
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+Layer::Layer(std::string class_name, LayerOptions options)
+    : class_name_(std::move(class_name)),
+      name_(options.name.empty() ? unique_name(to_snake_case(class_name_))
+                                 : std::move(options.name)),
+      dtype_(options.dtype),
+      trainable_(options.trainable) {
+  NEURONA_CHECK(is_floating(dtype_), ValueError, describe(),
+                ": the layer dtype must be float32 or ", "float64, got ", dtype_);
+}
+
+Layer::~Layer() = default;
+
+std::string Layer::describe() const {
+  return class_name_ + " '" + name_ + "'";
+}
+
+void Layer::build(const Shape& /*input_shape*/) {}
+
+Shape Layer::compute_output_shape(const Shape& /*input_shape*/) const {
+  throw NotImplementedError(describe() + ": compute_output_shape is not implemented");
+}
+
+void Layer::mark_built(const Shape& input_shape) {
+  built_ = true;
+  build_input_shape_ = input_shape;
+  try {
+    output_shape_ = compute_output_shape(input_shape);
+  } catch (const NotImplementedError&) {
+    output_shape_.reset();  // learnt from the first call
+  }
+}
+
+void Layer::ensure_built(const Shape& input_shape) {
+  if (built_) return;
+  build(input_shape);
+  mark_built(input_shape);
+}
+
+const Shape& Layer::build_input_shape() const {
+  NEURONA_CHECK(build_input_shape_.has_value(), ValueError, describe(),
+                ": the layer has not been built yet; call it on inputs or give its model an Input");
+  return *build_input_shape_;
+}
+
+Shape Layer::output_shape() const {
+  NEURONA_CHECK(output_shape_.has_value(), ValueError, describe(),
+                ": the output shape is not known yet; call the layer on inputs or give its model "
+                "an Input");
+  return *output_shape_;
+}
+
+Tensor Layer::operator()(const Tensor& inputs, bool training) {
+  NEURONA_CHECK(inputs.defined(), ValueError, describe(), ": the inputs are an undefined tensor");
+  Tensor x = inputs;
+  if (is_floating(x.dtype()) && x.dtype() != dtype_) x = cast(x, dtype_);
+  struct Depth {
+    Depth() { ++call_depth; }
+    ~Depth() { --call_depth; }
+  };
+  if (call_depth == 0) clear_losses();
+  const Depth depth;
+  ensure_built(x.shape());
+  Tensor outputs = call(x, training);
+  if (!output_shape_.has_value()) {
+    // Learnt from this call; the batch stays unknown if the layer was built without one.
+    std::vector<std::int64_t> dims = outputs.shape().dims();
+    if (!dims.empty() && build_input_shape_->rank() > 0 && (*build_input_shape_)[0] < 0) {
+      dims[0] = -1;
+    }
+    output_shape_ = Shape(std::move(dims));
+  }
+  if (activity_regularizer_) {
+    Tensor loss = activity_regularizer_(outputs);
+    // Keras 3 divides by the batch size, so that the strength does not depend on it.
+    if (outputs.rank() > 0 && outputs.shape()[0] > 0) {
+      loss = divide(loss, scalar_like(loss, static_cast<double>(outputs.shape()[0])));
+    }
+    add_loss(loss);
+  }
+  return outputs;
+}
+
+Variable Layer::add_weight(const std::string& name, const Shape& shape, WeightOptions options) {
+  for (int i = 0; i < shape.rank(); ++i) {
+    NEURONA_CHECK(shape[i] >= 0, ShapeError, describe(), ": weight '", name,
+                  "' needs a fully known shape, got ", shape_str(shape));
+  }
+  Tensor value = options.initializer(shape, {.dtype = dtype_});
+  Variable v(value, {.name = name_ + "/" + name, .trainable = options.trainable && trainable_});
+  weights_.push_back(
+      {v, options.trainable, std::move(options.regularizer), std::move(options.constraint)});
+  return v;
+}
+
+void Layer::track_layer(std::shared_ptr<Layer> layer) {
+  NEURONA_CHECK(layer != nullptr, ValueError, describe(), ": cannot track a null layer");
+  NEURONA_CHECK(layer.get() != this, ValueError, describe(), ": a layer cannot track itself");
+  if (!trainable_) layer->set_trainable(false);
+  sublayers_.push_back(std::move(layer));
+}
+
+void Layer::untrack_layer(const std::shared_ptr<Layer>& layer) {
+  std::erase(sublayers_, layer);
+}
+
+void Layer::set_trainable(bool trainable) {
+  trainable_ = trainable;
+  for (Weight& w : weights_) w.variable.set_trainable(trainable && w.trainable);
+  for (auto& layer : sublayers_) layer->set_trainable(trainable);
+}
+
+void Layer::collect_weights(std::vector<const Weight*>& out) const {
+  for (const Weight& w : weights_) {
+    if (w.trainable) out.push_back(&w);
+  }
+  for (const Weight& w : weights_) {
+    if (!w.trainable) out.push_back(&w);
+  }
+  for (const auto& layer : sublayers_) layer->collect_weights(out);
+}
+
+std::vector<Variable> Layer::weights() const {
+  std::vector<const Weight*> all;
+  collect_weights(all);
+  std::vector<Variable> out;
+  for (const Weight* w : all) {
+    const bool seen = std::any_of(out.begin(), out.end(),
+                                  [&](const Variable& v) { return v.is_same(w->variable); });
+    if (!seen) out.push_back(w->variable);
+  }
+  return out;
+}
+
+std::vector<Variable> Layer::trainable_weights() const {
+  std::vector<Variable> out;
+  for (const Variable& v : weights()) {
+    if (v.trainable()) out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<Variable> Layer::non_trainable_weights() const {
+  std::vector<Variable> out;
+  for (const Variable& v : weights()) {
+    if (!v.trainable()) out.push_back(v);
+  }
+  return out;
+}
+
+std::int64_t Layer::count_params() const {
+  NEURONA_CHECK(built_, ValueError, "You tried to call `count_params` on layer '", name_,
+                "', but the layer isn't built. You can build it manually via: "
+                "`layer.build(input_shape)`.");
+  std::int64_t n = 0;
+  for (const Variable& v : weights()) n += v.shape().numel();
+  return n;
+}
+
+std::vector<Tensor> Layer::get_weights() const {
+  std::vector<Tensor> out;
+  for (const Variable& v : weights()) out.push_back(v.read_value());
+  return out;
+}
+
+void Layer::set_weights(const std::vector<Tensor>& values) {
+  const std::vector<Variable> ws = weights();
+  NEURONA_CHECK(values.size() == ws.size(), ValueError, "You called `set_weights(weights)` on ",
+                describe(), " with a weight list of length ", values.size(),
+                ", but the layer was expecting ", ws.size(), " weights.");
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    NEURONA_CHECK(values[i].defined(), ValueError, describe(), ".set_weights: weight ", i, " ('",
+                  ws[i].name(), "') is an undefined tensor");
+    NEURONA_CHECK(values[i].shape() == ws[i].shape(), ShapeError, describe(),
+                  ".set_weights: weight '", ws[i].name(), "' has shape ", ws[i].shape(),
+                  ", which is not compatible with the provided weight shape ", values[i].shape());
+  }
+  for (std::size_t i = 0; i < ws.size(); ++i) {
+    Variable v = ws[i];
+    v.assign(values[i].to(v.device()));
+  }
+}
+
+void Layer::clear_losses() {
+  losses_.clear();
+  for (auto& layer : sublayers_) layer->clear_losses();
+}
+
+std::vector<Tensor> Layer::losses() const {
+  std::vector<Tensor> out = losses_;
+  for (const auto& layer : sublayers_) {
+    std::vector<Tensor> sub = layer->losses();
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  // Sublayers added their own weight penalties above; add this layer's.
+  if (trainable_) {
+    for (const Weight& w : weights_) {
+      if (w.regularizer && w.variable.trainable()) out.push_back(w.regularizer(w.variable));
+    }
+  }
+  return out;
+}
+
+void Layer::apply_constraints() {
+  for (Weight& w : weights_) {
+    if (w.constraint) w.variable.assign(w.constraint(w.variable.value()));
+  }
+  for (auto& layer : sublayers_) layer->apply_constraints();
+}
+
+}  // namespace neurona::layers

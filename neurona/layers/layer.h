@@ -1,0 +1,200 @@
+// Layer: the base of every layer and model, as keras.Layer. A layer owns its weights
+// (Variables), creates them in build() on its first call, names itself uniquely per class
+// (dense, dense_1, ...), and is held through a shared handle so that a model and the user
+// refer to the same layer:
+//   auto dense = nr::layers::Dense(3, {.activation = "relu"});
+//   nr::Tensor y = dense(x);                 // builds on the first call: kernel (x.shape[-1], 3)
+//   dense->trainable_weights();              // {dense/kernel, dense/bias}
+// Shapes given to build() and compute_output_shape() include the batch dimension, as in
+// Keras; an unknown dimension (Keras's None) is -1.
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "neurona/autograd/variable.h"
+#include "neurona/core/tensor.h"
+#include "neurona/layers/constraints.h"
+#include "neurona/layers/initializers.h"
+#include "neurona/layers/regularizers.h"
+
+namespace neurona {
+
+/// Forgets the names given so far, so that the next Dense is "dense" again
+/// (keras.backend.clear_session()).
+void clear_session();
+
+}  // namespace neurona
+
+namespace neurona::layers {
+
+/// The arguments every Keras layer takes.
+struct LayerOptions {
+  /// Empty: a unique name from the class name (Dense -> dense, dense_1, ...).
+  std::string name = "";
+  bool trainable = true;
+  /// The dtype of the weights and of the computation; float inputs are cast to it.
+  DType dtype = DType::float32;
+};
+
+/// How add_weight makes a weight.
+struct WeightOptions {
+  initializers::Initializer initializer = "glorot_uniform";
+  bool trainable = true;
+  regularizers::Regularizer regularizer = {};
+  constraints::Constraint constraint = {};
+};
+
+/// Keras's shape printing, with None for an unknown (-1) dimension: (None, 10).
+std::string shape_str(const Shape& shape);
+
+/// Keras's to_snake_case: "Dense" -> "dense", "InputLayer" -> "input_layer".
+std::string to_snake_case(const std::string& class_name);
+
+class Layer {
+ public:
+  virtual ~Layer();
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  /// Calls the layer: casts float inputs to the layer's dtype, builds it for inputs.shape()
+  /// on the first call, runs call(), and records the activity regularizer's loss.
+  Tensor operator()(const Tensor& inputs, bool training = false);
+
+  /// The computation; `training` is true inside fit (Dropout uses it).
+  virtual Tensor call(const Tensor& inputs, bool training) = 0;
+
+  /// The output shape for an input shape (batch dimension included, -1 for unknown).
+  /// The default throws NotImplementedError; a model then learns the shape by running the layer.
+  virtual Shape compute_output_shape(const Shape& input_shape) const;
+
+  /// Builds the layer for inputs of `input_shape` unless it is built already (what the first
+  /// call does; Keras's layer.build(input_shape) from outside).
+  void ensure_built(const Shape& input_shape);
+  bool built() const { return built_; }
+  /// The shape the layer was built for. Throws ValueError when it is not built.
+  const Shape& build_input_shape() const;
+  /// The output shape for build_input_shape(); throws ValueError naming the layer when unknown.
+  Shape output_shape() const;
+  /// The output shape when known (built, and computed or seen in a call).
+  const std::optional<Shape>& known_output_shape() const { return output_shape_; }
+
+  const std::string& name() const { return name_; }
+  /// The C++ class's Keras name: "Dense", "Sequential", ...
+  const std::string& class_name() const { return class_name_; }
+  DType dtype() const { return dtype_; }
+  /// The layer as error messages name it: "Dense 'dense_1'".
+  std::string describe() const;
+
+  bool trainable() const { return trainable_; }
+  /// Freezing a layer makes all its weights (and its sublayers') non-trainable: they leave
+  /// trainable_weights and the tape no longer watches them.
+  void set_trainable(bool trainable);
+
+  /// Own weights (those made trainable first, in creation order), then the sublayers'.
+  std::vector<Variable> weights() const;
+  std::vector<Variable> trainable_weights() const;
+  std::vector<Variable> non_trainable_weights() const;
+  /// The number of weight elements. Throws ValueError, as Keras, when the layer is not built.
+  std::int64_t count_params() const;
+  /// Copies of the weights' values, in weights() order.
+  std::vector<Tensor> get_weights() const;
+  /// Assigns the weights in weights() order; the count and every shape must match.
+  void set_weights(const std::vector<Tensor>& weights);
+
+  /// Activity regularization losses of the last call (of this layer and its sublayers) and
+  /// the weight regularizers' penalties of the trainable weights, computed now (so that a
+  /// tape recording now differentiates them).
+  std::vector<Tensor> losses() const;
+  /// Replaces every weight that has a constraint with the constraint's projection of it
+  /// (what an optimizer does after each update).
+  void apply_constraints();
+
+  /// The layers this one tracks (a model's layers).
+  std::vector<std::shared_ptr<Layer>> sublayers() const { return sublayers_; }
+
+ protected:
+  /// `class_name` is the Keras class name ("Dense"); the unique name comes from it.
+  explicit Layer(std::string class_name, LayerOptions options = {});
+
+  /// Creates the weights for inputs of `input_shape`. Called once, by ensure_built().
+  virtual void build(const Shape& input_shape);
+
+  /// A weight named `name` (the Variable is named "<layer>/<name>"), made by the initializer
+  /// in the layer's dtype on the default device.
+  Variable add_weight(const std::string& name, const Shape& shape, WeightOptions options = {});
+
+  /// Tracks a sublayer for weights(), losses() and trainable, and returns the handle:
+  /// `dense_ = track(nr::layers::Dense(4));`
+  template <typename Handle>
+  Handle track(Handle handle) {
+    track_layer(handle.ptr());
+    return handle;
+  }
+  void track_layer(std::shared_ptr<Layer> layer);
+  void untrack_layer(const std::shared_ptr<Layer>& layer);
+
+  void add_loss(const Tensor& loss) { losses_.push_back(loss); }
+  void set_activity_regularizer(regularizers::Regularizer r) {
+    activity_regularizer_ = std::move(r);
+  }
+  /// Marks the layer built for `input_shape` (layers built at construction, like InputLayer).
+  void mark_built(const Shape& input_shape);
+
+ private:
+  struct Weight {
+    Variable variable;
+    bool trainable;  // as created; freezing the layer overrides it
+    regularizers::Regularizer regularizer;
+    constraints::Constraint constraint;
+  };
+  void collect_weights(std::vector<const Weight*>& out) const;
+  void clear_losses();
+
+  std::string class_name_;
+  std::string name_;
+  DType dtype_;
+  bool trainable_ = true;
+  bool built_ = false;
+  std::optional<Shape> build_input_shape_;
+  std::optional<Shape> output_shape_;
+  std::vector<Weight> weights_;
+  std::vector<std::shared_ptr<Layer>> sublayers_;
+  std::vector<Tensor> losses_;
+  regularizers::Regularizer activity_regularizer_;
+};
+
+/// A shared handle to a layer of type T: `->` reaches the layer, `handle(x)` calls it, and it
+/// converts to a handle of any base (LayerHandle<Layer>) for models.
+template <typename T>
+class LayerHandle {
+ public:
+  LayerHandle(std::shared_ptr<T> layer) : layer_(std::move(layer)) {  // NOLINT: implicit
+    NEURONA_CHECK(layer_ != nullptr, ValueError, "LayerHandle: null layer");
+  }
+  template <typename U>
+  requires std::derived_from<U, T> LayerHandle(
+      std::shared_ptr<U> layer)  // NOLINT: implicit by design
+      : LayerHandle(std::shared_ptr<T>(std::move(layer))) {}
+  template <typename U>
+  requires std::derived_from<U, T> LayerHandle(const LayerHandle<U>& other)
+      : layer_(other.ptr()) {}  // NOLINT: implicit
+
+  T* operator->() const { return layer_.get(); }
+  T& operator*() const { return *layer_; }
+  const std::shared_ptr<T>& ptr() const { return layer_; }
+  Tensor operator()(const Tensor& inputs, bool training = false) const {
+    return (*layer_)(inputs, training);
+  }
+
+ private:
+  std::shared_ptr<T> layer_;
+};
+
+using AnyLayer = LayerHandle<Layer>;
+
+}  // namespace neurona::layers

@@ -1,0 +1,80 @@
+// Keras 3's regularizers (keras/src/regularizers/regularizers.py).
+#include "neurona/layers/regularizers.h"
+
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::regularizers {
+
+namespace {
+
+// Keras's validate_float_arg.
+double check_factor(double value, const char* arg) {
+  NEURONA_CHECK(std::isfinite(value) && value >= 0.0, ValueError, "Invalid value for argument ",
+                arg, ": expected a non-negative float. Received: ", arg, "=", value);
+  return value;
+}
+
+Regularizer l1_l2(double l1, double l2, std::string name) {
+  check_factor(l1, "l1");
+  check_factor(l2, "l2");
+  return Regularizer(
+      [l1, l2](const Tensor& x) {
+        Tensor penalty = zeros({}, {.dtype = x.dtype(), .device = x.device()});
+        if (l1 != 0.0) penalty = add(penalty, multiply(scalar_like(x, l1), sum(abs(x))));
+        if (l2 != 0.0) penalty = add(penalty, multiply(scalar_like(x, l2), sum(square(x))));
+        return penalty;
+      },
+      std::move(name));
+}
+
+using Factory = Regularizer (*)();
+const std::map<std::string, Factory>& registry() {
+  static const std::map<std::string, Factory> r = {
+      {"L1", [] { return Regularizer(L1()); }},
+      {"l1", [] { return Regularizer(L1()); }},
+      {"L2", [] { return Regularizer(L2()); }},
+      {"l2", [] { return Regularizer(L2()); }},
+      {"L1L2", [] { return Regularizer(L1L2()); }},
+      {"l1l2", [] { return Regularizer(L1L2()); }},
+      {"l1_l2", [] { return Regularizer(L1L2({.l1 = 0.01, .l2 = 0.01})); }},
+  };
+  return r;
+}
+
+}  // namespace
+
+Regularizer::Regularizer(Fn fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
+Regularizer::Regularizer(const char* identifier) : Regularizer(std::string(identifier)) {}
+Regularizer::Regularizer(const std::string& identifier) : Regularizer(get(identifier)) {}
+
+Tensor Regularizer::operator()(const Tensor& x) const {
+  NEURONA_CHECK(fn_ != nullptr, ValueError, "Regularizer: called an empty regularizer");
+  return fn_(x);
+}
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const auto& [name, factory] : registry()) out.push_back(name);
+  return out;
+}
+
+Regularizer get(const std::string& identifier) {
+  const auto it = registry().find(identifier);
+  if (it == registry().end()) {
+    std::ostringstream valid;
+    for (const auto& name : names()) valid << (valid.tellp() > 0 ? ", " : "") << name;
+    throw ValueError(detail::str("Could not interpret regularizer identifier: '", identifier,
+                                 "'. Valid names: ", valid.str()));
+  }
+  return it->second();
+}
+
+L1::L1(double l1) : Regularizer(l1_l2(check_factor(l1, "l1"), 0.0, "L1")) {}
+L2::L2(double l2) : Regularizer(l1_l2(0.0, check_factor(l2, "l2"), "L2")) {}
+L1L2::L1L2(L1L2Options o) : Regularizer(l1_l2(o.l1, o.l2, "L1L2")) {}
+
+}  // namespace neurona::regularizers

@@ -1,0 +1,91 @@
+// Sequential: builds its layers in a chain of shapes; a layer that cannot compute its output
+// shape is run once on zeros to learn it (what Keras's symbolic call does).
+#include "neurona/models/sequential.h"
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona {
+
+namespace {
+// The output shape of `layer` (built) for `input_shape`.
+Shape output_shape_of(layers::Layer& layer, const Shape& input_shape) {
+  try {
+    return layer.compute_output_shape(input_shape);
+  } catch (const NotImplementedError&) {
+    std::vector<std::int64_t> dims = input_shape.dims();
+    for (auto& d : dims) d = d < 0 ? 1 : d;
+    Shape out = layer(zeros(Shape(dims), {.dtype = layer.dtype()}), false).shape();
+    std::vector<std::int64_t> out_dims = out.dims();
+    if (!out_dims.empty() && input_shape.rank() > 0 && input_shape[0] < 0) out_dims[0] = -1;
+    return Shape(std::move(out_dims));
+  }
+}
+}  // namespace
+
+Sequential::Sequential(std::vector<layers::AnyLayer> layers, layers::LayerOptions options)
+    : Model("Sequential", std::move(options)) {
+  for (const auto& layer : layers) add(layer);
+}
+
+void Sequential::add(const layers::AnyLayer& layer) {
+  if (auto input = std::dynamic_pointer_cast<layers::InputLayer>(layer.ptr())) {
+    NEURONA_CHECK(!input_layer_ && sublayers().empty(), ValueError, describe(),
+                  ": an Input can only be the first layer of a Sequential model; it already has ",
+                  input_layer_ ? "an Input" : "layers", ", cannot add ", input->describe());
+    input_layer_ = input;
+    input_shape_ = input->batch_shape();
+    ensure_built(*input_shape_);
+    return;
+  }
+  NEURONA_CHECK(layer.ptr().get() != this, ValueError, describe(),
+                ": cannot add a model to itself");
+  track_layer(layer.ptr());
+  if (built()) {
+    const Shape shape = build_input_shape();
+    build_layers(shape);
+    mark_built(shape);
+  }
+}
+
+layers::AnyLayer Sequential::pop() {
+  const auto all = sublayers();
+  NEURONA_CHECK(!all.empty(), ValueError, describe(), ": there are no layers in the model.");
+  untrack_layer(all.back());
+  if (built()) mark_built(build_input_shape());
+  return all.back();
+}
+
+void Sequential::build_layers(const Shape& input_shape) {
+  Shape shape = input_shape;
+  for (const auto& layer : sublayers()) {
+    layer->ensure_built(shape);
+    shape = output_shape_of(*layer, shape);
+  }
+}
+
+void Sequential::build(const Shape& input_shape) {
+  build_layers(input_shape);
+}
+
+Shape Sequential::compute_output_shape(const Shape& input_shape) const {
+  Shape shape = input_shape;
+  for (const auto& layer : sublayers()) {
+    const auto& known = layer->known_output_shape();
+    try {
+      shape = layer->compute_output_shape(shape);
+    } catch (const NotImplementedError&) {
+      NEURONA_CHECK(known.has_value(), NotImplementedError, describe(), ": the output shape of ",
+                    layer->describe(), " is not known yet");
+      shape = *known;
+    }
+  }
+  return shape;
+}
+
+Tensor Sequential::call(const Tensor& inputs, bool training) {
+  Tensor x = input_layer_ ? (*input_layer_)(inputs, training) : inputs;
+  for (const auto& layer : sublayers()) x = (*layer)(x, training);
+  return x;
+}
+
+}  // namespace neurona

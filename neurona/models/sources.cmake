@@ -1,0 +1,5 @@
+# models/: Model (predict, summary) and Sequential.
+target_sources(neurona PRIVATE
+  models/model.cpp
+  models/sequential.cpp
+)

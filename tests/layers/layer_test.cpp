@@ -1,0 +1,180 @@
+// The Layer base through Dense and a custom layer: naming, building, weights, freezing,
+// get/set_weights, losses and constraints.
+#include <neurona/neurona.h>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+
+namespace {
+
+// A custom layer as a Keras user writes one: weights in build(), the computation in call().
+class Scale : public nr::layers::Layer {
+ public:
+  Scale() : Layer("Scale") {}
+  nr::Tensor call(const nr::Tensor& x, bool) override { return nr::multiply(x, *scale_); }
+
+ protected:
+  void build(const nr::Shape& input_shape) override {
+    scale_ = add_weight("scale", {input_shape[-1]}, {.initializer = "ones"});
+    step_ = add_weight("step", {}, {.initializer = "zeros", .trainable = false});
+  }
+
+ private:
+  std::optional<nr::Variable> scale_, step_;
+};
+
+nr::Tensor ones(const nr::Shape& s) {
+  return nr::ones(s, {.device = nr::Device::cpu()});
+}
+
+}  // namespace
+
+TEST(Layer, UniqueNamesPerClassAsKeras) {
+  nr::clear_session();
+  EXPECT_EQ(nr::layers::Dense(1)->name(), "dense");
+  EXPECT_EQ(nr::layers::Dense(1)->name(), "dense_1");
+  EXPECT_EQ(nr::layers::Flatten()->name(), "flatten");
+  EXPECT_EQ(nr::layers::Dense(1, {.name = "head"})->name(), "head");
+  EXPECT_EQ(nr::layers::Dense(1)->name(), "dense_2");
+  EXPECT_EQ(nr::layers::Input({3})->name(), "input_layer");
+  EXPECT_EQ(std::make_shared<Scale>()->name(), "scale");
+  nr::clear_session();
+  EXPECT_EQ(nr::layers::Dense(1)->name(), "dense");
+  EXPECT_EQ(nr::layers::to_snake_case("MyDense2D"), "my_dense2d");
+  EXPECT_EQ(nr::layers::to_snake_case("SubclassModel"), "subclass_model");
+  EXPECT_EQ(nr::layers::to_snake_case("MaxPooling2D"), "max_pooling2d");
+  EXPECT_EQ(nr::layers::to_snake_case("BatchNormalization"), "batch_normalization");
+  EXPECT_EQ(nr::layers::to_snake_case("GlobalAveragePooling2D"), "global_average_pooling2d");
+  EXPECT_EQ(nr::layers::to_snake_case("HTTPServer"), "http_server");
+  EXPECT_EQ(nr::layers::to_snake_case("Conv2D"), "conv2d");
+  EXPECT_EQ(nr::layers::to_snake_case("InputLayer"), "input_layer");
+}
+
+TEST(Layer, BuildsOnFirstCallWithInputShape) {
+  nr::clear_session();
+  auto dense = nr::layers::Dense(3);
+  EXPECT_FALSE(dense->built());
+  EXPECT_TRUE(dense->weights().empty());
+  NEURONA_EXPECT_THROW_MSG(dense->count_params(), nr::ValueError,
+                           "You tried to call `count_params` on layer 'dense'", "isn't built");
+  NEURONA_EXPECT_THROW_MSG(dense->output_shape(), nr::ValueError, "Dense 'dense'");
+  const nr::Tensor y = dense(ones({4, 5}));
+  EXPECT_TRUE(dense->built());
+  EXPECT_EQ(y.shape(), (nr::Shape{4, 3}));
+  EXPECT_EQ(dense->build_input_shape(), (nr::Shape{4, 5}));
+  EXPECT_EQ(dense->output_shape(), (nr::Shape{4, 3}));
+  EXPECT_EQ(dense->count_params(), 5 * 3 + 3);
+  ASSERT_EQ(dense->weights().size(), 2u);
+  EXPECT_EQ(dense->weights()[0].name(), "dense/kernel");
+  EXPECT_EQ(dense->weights()[1].name(), "dense/bias");
+  // A second call reuses the weights.
+  dense(ones({2, 5}));
+  EXPECT_EQ(dense->weights().size(), 2u);
+  EXPECT_TRUE(dense->kernel().is_same(dense->weights()[0]));
+}
+
+TEST(Layer, ExplicitBuildWithUnknownBatch) {
+  auto dense = nr::layers::Dense(4);
+  dense->ensure_built({-1, 7});
+  EXPECT_EQ(dense->kernel().shape(), (nr::Shape{7, 4}));
+  EXPECT_EQ(nr::layers::shape_str(dense->output_shape()), "(None, 4)");
+  EXPECT_EQ(nr::layers::shape_str({5}), "(5,)");
+}
+
+TEST(Layer, TrainableAndNonTrainableWeights) {
+  nr::clear_session();
+  auto scale = std::make_shared<Scale>();
+  (*scale)(ones({2, 3}));
+  ASSERT_EQ(scale->trainable_weights().size(), 1u);
+  EXPECT_EQ(scale->trainable_weights()[0].name(), "scale/scale");
+  ASSERT_EQ(scale->non_trainable_weights().size(), 1u);
+  EXPECT_EQ(scale->count_params(), 4);
+  // Freezing moves every weight to the non-trainable list, and the tape stops watching it.
+  scale->set_trainable(false);
+  EXPECT_TRUE(scale->trainable_weights().empty());
+  EXPECT_EQ(scale->non_trainable_weights().size(), 2u);
+  EXPECT_FALSE(scale->weights()[0].trainable());
+  {
+    nr::GradientTape tape;
+    const nr::Tensor y = nr::sum((*scale)(ones({2, 3})));
+    EXPECT_TRUE(tape.watched_variables().empty());
+  }
+  // Unfreezing restores each weight as it was created.
+  scale->set_trainable(true);
+  EXPECT_TRUE(scale->weights()[0].trainable());
+  EXPECT_FALSE(scale->weights()[1].trainable());
+}
+
+TEST(Layer, GetAndSetWeightsCheckCountAndShapes) {
+  nr::clear_session();
+  auto dense = nr::layers::Dense(2);
+  dense(ones({1, 3}));
+  std::vector<nr::Tensor> ws = dense->get_weights();
+  ASSERT_EQ(ws.size(), 2u);
+  const nr::Tensor k = nr::constant({1, 2, 3, 4, 5, 6.}, {3, 2}, {.device = nr::Device::cpu()});
+  const nr::Tensor b = nr::constant({10, 20.}, {.device = nr::Device::cpu()});
+  dense->set_weights({k, b});
+  EXPECT_TRUE(nr::testing::all_close(dense(ones({1, 3})), {1 + 3 + 5 + 10, 2 + 4 + 6 + 20}));
+  // get_weights returns copies.
+  EXPECT_TRUE(nr::testing::all_close(dense->get_weights()[1], {10, 20}));
+  NEURONA_EXPECT_THROW_MSG(dense->set_weights({k}), nr::ValueError, "Dense 'dense'",
+                           "weight list of length 1", "expecting 2 weights");
+  NEURONA_EXPECT_THROW_MSG(dense->set_weights({k.reshape({2, 3}), b}), nr::ShapeError,
+                           "Dense 'dense'", "dense/kernel", "(3, 2)", "(2, 3)");
+}
+
+TEST(Layer, LossesFromRegularizers) {
+  auto dense = nr::layers::Dense(2, {.kernel_initializer = "ones",
+                                     .kernel_regularizer = nr::regularizers::L2(0.5),
+                                     .bias_regularizer = "l1",
+                                     .activity_regularizer = nr::regularizers::L1(1.0)});
+  EXPECT_TRUE(dense->losses().empty());
+  dense(ones({4, 3}));  // outputs all 3: activity penalty sum |y| / batch = 24 / 4
+  const std::vector<nr::Tensor> losses = dense->losses();
+  ASSERT_EQ(losses.size(), 3u);
+  EXPECT_NEAR(losses[0].item<double>(), 6.0, 1e-5);      // activity
+  EXPECT_NEAR(losses[1].item<double>(), 0.5 * 6, 1e-5);  // kernel: 6 ones
+  EXPECT_NEAR(losses[2].item<double>(), 0.0, 1e-7);      // bias: zeros
+  // The next call replaces the activity loss instead of adding to it.
+  dense(ones({2, 3}));
+  EXPECT_EQ(dense->losses().size(), 3u);
+  // Penalties are differentiable with respect to the weights.
+  nr::GradientTape tape;
+  const nr::Tensor kernel_penalty = dense->losses()[1];
+  EXPECT_TRUE(nr::testing::all_close(tape.gradient(kernel_penalty, dense->kernel()),
+                                     std::vector<double>(6, 1.0), 1e-6));
+  // Frozen weights are not regularized, as in Keras.
+  dense->set_trainable(false);
+  EXPECT_EQ(dense->losses().size(), 1u);
+}
+
+TEST(Layer, ApplyConstraintsProjectsWeights) {
+  auto dense =
+      nr::layers::Dense(2, {.kernel_initializer = nr::initializers::Constant(-1),
+                            .bias_initializer = "ones",
+                            .kernel_constraint = "non_neg",
+                            .bias_constraint = nr::constraints::MaxNorm({.max_value = 1})});
+  dense(ones({1, 2}));
+  dense->apply_constraints();
+  EXPECT_TRUE(nr::testing::all_close(dense->kernel().value(), {0, 0, 0, 0}));
+  const double n = std::sqrt(2.0);
+  EXPECT_TRUE(
+      nr::testing::all_close(dense->bias().value(), {1 / (n + 1e-7), 1 / (n + 1e-7)}, 1e-6));
+}
+
+TEST(Layer, HandlesShareTheLayer) {
+  auto dense = nr::layers::Dense(2);
+  nr::layers::AnyLayer any = dense;
+  EXPECT_EQ(any.ptr().get(), dense.ptr().get());
+  any(ones({1, 4}));
+  EXPECT_TRUE(dense->built());
+  EXPECT_EQ(dense->kernel().shape(), (nr::Shape{4, 2}));
+}
+
+TEST(Layer, CastsFloatInputsToTheLayerDtype) {
+  auto dense = nr::layers::Dense(2, {.dtype = nr::float64});
+  const nr::Tensor y = dense(ones({1, 3}));  // float32 in
+  EXPECT_EQ(y.dtype(), nr::float64);
+  EXPECT_EQ(dense->kernel().dtype(), nr::float64);
+}

@@ -1,0 +1,107 @@
+// model.summary() against Keras 3's own output for the same models, character for character
+// (tests/reference/make_keras_summaries.py wrote the reference files).
+#include <neurona/neurona.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+namespace L = nr::layers;
+
+namespace {
+
+std::string reference(const std::string& name) {
+  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" /
+                    ("summary_" + name + ".txt");
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class SubclassModel : public nr::Model {
+ public:
+  SubclassModel()
+      : nr::Model("SubclassModel"), dense_(track(L::Dense(1, {.activation = "sigmoid"}))) {}
+  nr::Tensor call(const nr::Tensor& x, bool training) override { return dense_(x, training); }
+
+ private:
+  L::Dense dense_;
+};
+
+}  // namespace
+
+TEST(Summary, MlpMatchesKeras) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({16}), L::Dense(64, {.activation = "relu"}),
+                        L::Dense(64, {.activation = "relu"}), L::Dense(1)});
+  EXPECT_EQ(model.summary_string(), reference("mlp"));
+}
+
+TEST(Summary, FashionDenseMatchesKeras) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({28, 28, 1}), L::Flatten(), L::Dense(128, {.activation = "relu"}),
+                        L::Dropout(0.2), L::Dense(10, {.activation = "softmax"})});
+  EXPECT_EQ(model.summary_string(), reference("fashion_dense"));
+  std::ostringstream os;
+  model.summary(os);
+  EXPECT_EQ(os.str(), reference("fashion_dense"));
+}
+
+TEST(Summary, FrozenLayerCountsAsNonTrainable) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({8}), L::Dense(4), L::Dense(2)});
+  model.layers()[1]->set_trainable(false);
+  EXPECT_EQ(model.summary_string(), reference("frozen"));
+}
+
+TEST(Summary, ShapesThroughReshapeAndActivation) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({5, 8}), L::Dense(4), L::Reshape({20}), L::Activation("tanh"),
+                        L::Reshape({4, -1})});
+  EXPECT_EQ(model.summary_string(), reference("shapes"));
+}
+
+TEST(Summary, UnbuiltModelShowsQuestionMarks) {
+  // Keras 3 prints an unbuilt model rather than raising: "?" and "0 (unbuilt)".
+  nr::clear_session();
+  nr::Sequential model({L::Dense(3), L::Dense(2)});
+  EXPECT_EQ(model.summary_string(), reference("unbuilt"));
+}
+
+TEST(Summary, ModelBuiltByACallShowsTheBatch) {
+  nr::clear_session();
+  nr::Sequential model({L::Dense(3)});
+  model(nr::ones({4, 2}));
+  EXPECT_EQ(model.summary_string(), reference("called"));
+}
+
+TEST(Summary, LargeCountsInMegabytes) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({4096}), L::Dense(4096)});
+  EXPECT_EQ(model.summary_string(), reference("big"));
+}
+
+TEST(Summary, SubclassedModelMatchesKeras) {
+  nr::clear_session();
+  SubclassModel model;
+  model(nr::ones({4, 3}));
+  EXPECT_EQ(model.summary_string(), reference("subclass"));
+}
+
+TEST(Summary, LongNamesWrapAndLongWordsAreCut) {
+  nr::clear_session();
+  nr::Sequential model(
+      {L::Input({2}), L::Dense(1, {.name = "a_rather_long_layer_name_for_the_first_column"})});
+  EXPECT_EQ(model.summary_string(), reference("long_name"));
+}
+
+TEST(Summary, ModelWithoutLayers) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({2})});
+  EXPECT_EQ(model.summary_string(), reference("empty"));
+}

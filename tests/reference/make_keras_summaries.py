@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+# Regenerates the reference texts of Keras 3's model.summary() that tests/models/summary_test.cpp
+# compares against character for character. Run with a Python that has Keras 3 and JAX
+# (`python3 -m venv /tmp/kerasenv && /tmp/kerasenv/bin/pip install keras jax`, the first
+# python3 on PATH, 3.11, with Keras 3.15.1 and JAX 0.10.2 when these files were made):
+#
+#   KERAS_BACKEND=jax /tmp/kerasenv/bin/python tests/reference/make_keras_summaries.py
+#
+# It writes tests/reference/summary_<case>.txt beside itself. COLUMNS is set wide so that
+# Keras uses its default line length (88) rather than narrowing the table to the terminal.
+import os
+
+os.environ["COLUMNS"] = "200"
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class SubclassModel(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = layers.Dense(1, activation="sigmoid")
+
+    def call(self, inputs, training=False):
+        return self.dense(inputs)
+
+
+def mlp():
+    return keras.Sequential(
+        [
+            layers.Input((16,)),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(1),
+        ]
+    )
+
+
+def fashion_dense():
+    return keras.Sequential(
+        [
+            layers.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def frozen():
+    model = keras.Sequential(
+        [layers.Input((8,)), layers.Dense(4), layers.Dense(2)]
+    )
+    model.layers[1].trainable = False
+    return model
+
+
+def shapes():
+    return keras.Sequential(
+        [
+            layers.Input((5, 8)),
+            layers.Dense(4),
+            layers.Reshape((20,)),
+            layers.Activation("tanh"),
+            layers.Reshape((4, -1)),
+        ]
+    )
+
+
+def unbuilt():
+    return keras.Sequential([layers.Dense(3), layers.Dense(2)])
+
+
+def called():
+    model = keras.Sequential([layers.Dense(3)])
+    model(keras.ops.ones((4, 2)))
+    return model
+
+
+def big():
+    return keras.Sequential([layers.Input((4096,)), layers.Dense(4096)])
+
+
+def subclass():
+    model = SubclassModel()
+    model(keras.ops.ones((4, 3)))
+    return model
+
+
+def long_name():
+    return keras.Sequential(
+        [
+            layers.Input((2,)),
+            layers.Dense(1, name="a_rather_long_layer_name_for_the_first_column"),
+        ]
+    )
+
+
+def empty():
+    return keras.Sequential([layers.Input((2,))])
+
+
+CASES = {
+    "mlp": mlp,
+    "fashion_dense": fashion_dense,
+    "frozen": frozen,
+    "shapes": shapes,
+    "unbuilt": unbuilt,
+    "called": called,
+    "big": big,
+    "subclass": subclass,
+    "long_name": long_name,
+    "empty": empty,
+}
+
+for name, make in CASES.items():
+    keras.backend.clear_session()  # layer names start again at dense, dense_1, ...
+    lines = []
+    make().summary(print_fn=lambda s, **kwargs: lines.append(s))
+    path = os.path.join(HERE, f"summary_{name}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(lines))
+    print("wrote", path)
