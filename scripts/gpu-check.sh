@@ -30,7 +30,7 @@ prepare() {
   (cd "$BUILD" && find . \( -name 'CTestTestfile.cmake' -o -name '*_include.cmake' \
       -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
   for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
-             benchmarks/bench_matmul examples/gradient_descent; do
+             benchmarks/bench_matmul examples/gradient_descent examples/seed_walkthrough; do
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
   done

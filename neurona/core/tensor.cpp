@@ -247,8 +247,15 @@ class ElementFormatter {
                        : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
       s.assign(buf, r.ptr);
     }
-    const auto dot = s.find('.');
+    auto dot = s.find('.');
     if (dot == std::string::npos) return {s + ".", ""};
+    if (s.size() - dot - 1 > 8) {  // NumPy's default precision: at most 8 decimals
+      char buf[64];
+      auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 8);
+      s.assign(buf, r.ptr);
+      while (s.back() == '0') s.pop_back();
+      dot = s.find('.');
+    }
     return {s.substr(0, dot + 1), s.substr(dot + 1)};
   }
 

@@ -2,13 +2,18 @@
 target_sources(neurona PRIVATE
   layers/activation.cpp
   layers/activations.cpp
+  layers/batch_normalization.cpp
   layers/constraints.cpp
+  layers/conv2d.cpp
   layers/dense.cpp
   layers/dropout.cpp
   layers/flatten.cpp
+  layers/image_args.cpp
   layers/initializers.cpp
   layers/input_layer.cpp
   layers/layer.cpp
+  layers/pooling2d.cpp
   layers/regularizers.cpp
   layers/reshape.cpp
+  layers/zero_padding2d.cpp
 )

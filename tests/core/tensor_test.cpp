@@ -116,6 +116,10 @@ TEST(TensorPrinting, LargeTensorsAreAbbreviated) {
   EXPECT_LT(m.size(), 300u);
 }
 
+TEST(TensorPrinting, AtMostEightDecimalsAsNumpy) {
+  EXPECT_EQ(nr::constant({0.112172544, 0.5}).values_str(), "[0.11217254 0.5       ]");
+}
+
 TEST(TensorPrinting, SmallAndNonFiniteValues) {
   EXPECT_EQ(nr::constant({1e-5, 1.0}).values_str(), "[1.e-05 1.e+00]");
   const nr::Tensor nan = nr::divide(nr::zeros({1}), nr::zeros({1}));

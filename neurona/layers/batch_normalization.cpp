@@ -1,0 +1,141 @@
+// BatchNormalization in differentiable ops, so that gradients flow through the batch
+// statistics in training; the moving-statistics update works on stop_gradient'ed values and
+// Variable::assign, so no tape records it.
+#include "neurona/layers/batch_normalization.h"
+
+#include <cmath>
+
+#include "neurona/autograd/ops.h"
+#include "neurona/autograd/tape.h"
+
+namespace neurona::layers {
+
+BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions options)
+    : Layer("BatchNormalization",
+            {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
+      options_(std::move(options)),
+      axis_(options_.axis) {
+  NEURONA_CHECK(std::isfinite(options_.momentum), ValueError, describe(),
+                ": `momentum` must be finite. Received: momentum=", options_.momentum);
+  NEURONA_CHECK(std::isfinite(options_.epsilon) && options_.epsilon >= 0, ValueError, describe(),
+                ": `epsilon` must be finite and >= 0. Received: epsilon=", options_.epsilon);
+}
+
+int BatchNormalizationLayer::normalized_axis(const Shape& input_shape) const {
+  const int rank = input_shape.rank();
+  const int a = options_.axis < 0 ? options_.axis + rank : options_.axis;
+  NEURONA_CHECK(a >= 0 && a < rank, ValueError, describe(), ": invalid axis ", options_.axis,
+                " for input of shape ", shape_str(input_shape));
+  return a;
+}
+
+void BatchNormalizationLayer::check_input(const Shape& input_shape) const {
+  NEURONA_CHECK(input_shape.rank() >= 1, ShapeError, describe(),
+                ": expected inputs with at least 1 dimension, got shape ", shape_str(input_shape));
+  const int a = normalized_axis(input_shape);
+  NEURONA_CHECK(input_shape[a] > 0, ShapeError, describe(), ": axis ", options_.axis,
+                " of the inputs must have a known, positive size, got shape ",
+                shape_str(input_shape));
+  if (moving_mean_) {
+    const Shape& built = build_input_shape();
+    NEURONA_CHECK(input_shape.rank() == built.rank() && input_shape[a] == moving_mean_->shape()[0],
+                  ShapeError, describe(), ": expected inputs of rank ", built.rank(), " with ",
+                  moving_mean_->shape()[0], " features on axis ", options_.axis,
+                  " (built for shape ", shape_str(built), "), got shape ", shape_str(input_shape));
+  }
+}
+
+void BatchNormalizationLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  axis_ = normalized_axis(input_shape);
+  const Shape shape{input_shape[axis_]};
+  if (options_.scale) {
+    gamma_ = add_weight("gamma", shape,
+                        {.initializer = options_.gamma_initializer,
+                         .regularizer = options_.gamma_regularizer,
+                         .constraint = options_.gamma_constraint});
+  }
+  if (options_.center) {
+    beta_ = add_weight("beta", shape,
+                       {.initializer = options_.beta_initializer,
+                        .regularizer = options_.beta_regularizer,
+                        .constraint = options_.beta_constraint});
+  }
+  moving_mean_ = add_weight("moving_mean", shape,
+                            {.initializer = options_.moving_mean_initializer, .trainable = false});
+  moving_variance_ =
+      add_weight("moving_variance", shape,
+                 {.initializer = options_.moving_variance_initializer, .trainable = false});
+}
+
+namespace {
+const Variable& need(const std::optional<Variable>& v, const std::string& who, const char* name,
+                     bool exists) {
+  NEURONA_CHECK(v.has_value(), ValueError, who, ": ",
+                exists ? "the weights do not exist until the layer is built"
+                       : "the layer has no such weight: ",
+                exists ? "" : name);
+  return *v;
+}
+}  // namespace
+
+const Variable& BatchNormalizationLayer::gamma() const {
+  return need(gamma_, describe(), "gamma (scale = false)", options_.scale);
+}
+const Variable& BatchNormalizationLayer::beta() const {
+  return need(beta_, describe(), "beta (center = false)", options_.center);
+}
+const Variable& BatchNormalizationLayer::moving_mean() const {
+  return need(moving_mean_, describe(), "moving_mean", true);
+}
+const Variable& BatchNormalizationLayer::moving_variance() const {
+  return need(moving_variance_, describe(), "moving_variance", true);
+}
+
+Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) const {
+  check_input(input_shape);
+  return input_shape;
+}
+
+Tensor BatchNormalizationLayer::call(const Tensor& inputs, bool training) {
+  check_input(inputs.shape());
+  const int rank = inputs.rank();
+  std::vector<int> reduce;
+  std::vector<std::int64_t> stat_dims(static_cast<std::size_t>(rank), 1);
+  for (int i = 0; i < rank; ++i) {
+    if (i == axis_) {
+      stat_dims[static_cast<std::size_t>(i)] = inputs.shape()[i];
+    } else {
+      reduce.push_back(i);
+    }
+  }
+  const Shape stat_shape(std::move(stat_dims));
+  Tensor mu, var;
+  if (training && trainable()) {
+    mu = mean(inputs, Axes(reduce), /*keepdims=*/true);
+    var = mean(square(subtract(inputs, mu)), Axes(reduce), /*keepdims=*/true);
+    // moving = moving * momentum + batch * (1 - momentum), outside any tape.
+    const double m = options_.momentum;
+    auto update = [&](Variable& moving, const Tensor& batch) {
+      const Tensor b = reshape(stop_gradient(batch), moving.shape());
+      moving.assign(stop_gradient(moving.value()) * m + b * (1.0 - m));
+    };
+    update(*moving_mean_, mu);
+    update(*moving_variance_, var);
+  } else {
+    mu = reshape(*moving_mean_, stat_shape);
+    var = reshape(*moving_variance_, stat_shape);
+  }
+  // Keras's ops.batch_normalization: x * inv + (beta - mean * inv), inv = gamma / sqrt(var + eps).
+  Tensor inv = 1.0 / sqrt(var + options_.epsilon);
+  if (gamma_) inv = multiply(inv, reshape(*gamma_, stat_shape));
+  Tensor shift = neg(multiply(mu, inv));
+  if (beta_) shift = add(shift, reshape(*beta_, stat_shape));
+  return add(multiply(inputs, inv), shift);
+}
+
+BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
+    : LayerHandle<BatchNormalizationLayer>(
+          std::make_shared<BatchNormalizationLayer>(std::move(options))) {}
+
+}  // namespace neurona::layers

@@ -1,0 +1,70 @@
+// BatchNormalization as keras.layers.BatchNormalization: in training, normalizes with the
+// batch's mean and (biased) variance over every axis but `axis` and moves the moving
+// statistics toward them; in inference (or when the layer is frozen), uses the moving ones.
+//   auto bn = nr::layers::BatchNormalization();
+//   nr::Tensor y = bn(x, /*training=*/true);
+//   bn->weights();   // gamma, beta (trainable), moving_mean, moving_variance
+#pragma once
+
+#include "neurona/layers/layer.h"
+
+namespace neurona::layers {
+
+/// keras.layers.BatchNormalization's arguments and defaults.
+struct BatchNormalizationOptions {
+  /// The feature axis (normalized per index along it); negative counts from the end.
+  int axis = -1;
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  /// Add the learnt offset beta.
+  bool center = true;
+  /// Multiply by the learnt scale gamma.
+  bool scale = true;
+  initializers::Initializer beta_initializer = "zeros";
+  initializers::Initializer gamma_initializer = "ones";
+  initializers::Initializer moving_mean_initializer = "zeros";
+  initializers::Initializer moving_variance_initializer = "ones";
+  regularizers::Regularizer beta_regularizer = {};
+  regularizers::Regularizer gamma_regularizer = {};
+  constraints::Constraint beta_constraint = {};
+  constraints::Constraint gamma_constraint = {};
+  std::string name = "";
+  bool trainable = true;
+  DType dtype = DType::float32;
+};
+
+class BatchNormalizationLayer : public Layer {
+ public:
+  explicit BatchNormalizationLayer(BatchNormalizationOptions options = {});
+
+  /// The feature axis, normalized against the built input's rank once built.
+  int axis() const { return axis_; }
+  double momentum() const { return options_.momentum; }
+  double epsilon() const { return options_.epsilon; }
+  /// The weights, once built (ValueError before, or when center / scale is false).
+  const Variable& gamma() const;
+  const Variable& beta() const;
+  const Variable& moving_mean() const;
+  const Variable& moving_variance() const;
+
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+
+ protected:
+  void build(const Shape& input_shape) override;
+
+ private:
+  void check_input(const Shape& input_shape) const;
+  int normalized_axis(const Shape& input_shape) const;
+  BatchNormalizationOptions options_;
+  int axis_;
+  std::optional<Variable> gamma_, beta_, moving_mean_, moving_variance_;
+};
+
+/// `nr::layers::BatchNormalization({.momentum = 0.9})`.
+class BatchNormalization : public LayerHandle<BatchNormalizationLayer> {
+ public:
+  explicit BatchNormalization(BatchNormalizationOptions options = {});
+};
+
+}  // namespace neurona::layers

@@ -1,0 +1,125 @@
+// Conv2D over nr::conv2d (which handles both data formats); the bias is reshaped to broadcast
+// on the channel axis.
+#include "neurona/layers/conv2d.h"
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::layers {
+
+Conv2DLayer::Conv2DLayer(std::int64_t filters, IntPair kernel_size, Conv2DOptions options)
+    : Layer("Conv2D",
+            {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
+      filters_(filters),
+      kernel_size_(kernel_size),
+      options_(std::move(options)),
+      padding_(standardize_padding(describe(), options_.padding)),
+      data_format_(standardize_data_format(describe(), options_.data_format)) {
+  NEURONA_CHECK(filters_ > 0, ValueError, describe(),
+                ": invalid value for argument `filters`. Expected a strictly positive value. "
+                "Received filters=",
+                filters_);
+  NEURONA_CHECK(
+      options_.groups > 0, ValueError, describe(),
+      ": the number of groups must be a positive integer. Received: groups=", options_.groups);
+  NEURONA_CHECK(filters_ % options_.groups == 0, ValueError, describe(),
+                ": the number of filters must be evenly divisible by the number of groups. "
+                "Received: groups=",
+                options_.groups, ", filters=", filters_);
+  check_pair(describe(), "kernel_size", kernel_size_);
+  check_pair(describe(), "strides", options_.strides);
+  check_pair(describe(), "dilation_rate", options_.dilation_rate);
+  const IntPair& s = options_.strides;
+  const IntPair& d = options_.dilation_rate;
+  NEURONA_CHECK(std::max(s[0], s[1]) == 1 || std::max(d[0], d[1]) == 1, ValueError, describe(),
+                ": `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                "Received: strides=",
+                pair_str(s), " and dilation_rate=", pair_str(d));
+  set_activity_regularizer(options_.activity_regularizer);
+}
+
+void Conv2DLayer::check_input(const Shape& input_shape) const {
+  NEURONA_CHECK(input_shape.rank() == 4, ShapeError, describe(), ": expected a 4-D input ",
+                data_format_ == DataFormat::ChannelsLast ? "(batch, height, width, channels)"
+                                                         : "(batch, channels, height, width)",
+                ", got shape ", shape_str(input_shape));
+  const std::int64_t c = input_shape[channel_axis(data_format_)];
+  NEURONA_CHECK(c > 0, ShapeError, describe(),
+                ": the channel dimension of the inputs must be known and positive, got shape ",
+                shape_str(input_shape));
+  NEURONA_CHECK(c % options_.groups == 0, ValueError, describe(),
+                ": the number of input channels must be evenly divisible by the number of "
+                "groups. Received groups=",
+                options_.groups, ", but the input has ", c, " channels (full input shape is ",
+                shape_str(input_shape), ")");
+  if (kernel_) {
+    const std::int64_t expected = kernel_->shape()[2] * options_.groups;
+    NEURONA_CHECK(c == expected, ShapeError, describe(), ": expected inputs with ", expected,
+                  " channels (axis ", channel_axis(data_format_), "), got shape ",
+                  shape_str(input_shape));
+  }
+}
+
+void Conv2DLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  compute_output_shape(input_shape);  // rejects inputs smaller than the window now
+  const std::int64_t c = input_shape[channel_axis(data_format_)];
+  kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], c / options_.groups, filters_},
+                       {.initializer = options_.kernel_initializer,
+                        .regularizer = options_.kernel_regularizer,
+                        .constraint = options_.kernel_constraint});
+  if (options_.use_bias) {
+    bias_ = add_weight("bias", {filters_},
+                       {.initializer = options_.bias_initializer,
+                        .regularizer = options_.bias_regularizer,
+                        .constraint = options_.bias_constraint});
+  }
+}
+
+const Variable& Conv2DLayer::kernel() const {
+  NEURONA_CHECK(kernel_.has_value(), ValueError, describe(),
+                ": the kernel does not exist until the layer is built (call it on inputs)");
+  return *kernel_;
+}
+
+const Variable& Conv2DLayer::bias() const {
+  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
+                options_.use_bias ? ": the bias does not exist until the layer is built"
+                                  : ": the layer has no bias (use_bias = false)");
+  return *bias_;
+}
+
+Shape Conv2DLayer::compute_output_shape(const Shape& input_shape) const {
+  check_input(input_shape);
+  const auto axes = spatial_axes(data_format_);
+  Shape out = input_shape;
+  for (std::size_t i = 0; i < 2; ++i) {
+    out[axes[i]] =
+        window_output_size(describe(), input_shape, input_shape[axes[i]], kernel_size_[i],
+                           options_.strides[i], options_.dilation_rate[i], padding_);
+  }
+  out[channel_axis(data_format_)] = filters_;
+  return out;
+}
+
+Tensor Conv2DLayer::call(const Tensor& inputs, bool /*training*/) {
+  check_input(inputs.shape());
+  compute_output_shape(inputs.shape());
+  Tensor y = conv2d(inputs, *kernel_,
+                    {.strides = options_.strides.values,
+                     .padding = padding_,
+                     .dilation_rate = options_.dilation_rate.values,
+                     .groups = options_.groups,
+                     .data_format = data_format_});
+  if (bias_) {
+    const Shape bias_shape = data_format_ == DataFormat::ChannelsLast ? Shape{1, 1, 1, filters_}
+                                                                      : Shape{1, filters_, 1, 1};
+    y = add(y, reshape(*bias_, bias_shape));
+  }
+  return options_.activation(y);
+}
+
+Conv2D::Conv2D(std::int64_t filters, IntPair kernel_size, Conv2DOptions options)
+    : LayerHandle<Conv2DLayer>(
+          std::make_shared<Conv2DLayer>(filters, kernel_size, std::move(options))) {}
+
+}  // namespace neurona::layers

@@ -1,0 +1,87 @@
+// Pooling layers over nr::max_pool2d / avg_pool2d (both data formats) and nr::max / mean.
+#include "neurona/layers/pooling2d.h"
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::layers {
+
+namespace {
+void check_rank4(const std::string& who, const Shape& input_shape, DataFormat data_format) {
+  NEURONA_CHECK(input_shape.rank() == 4, ShapeError, who, ": expected a 4-D input ",
+                data_format == DataFormat::ChannelsLast ? "(batch, height, width, channels)"
+                                                        : "(batch, channels, height, width)",
+                ", got shape ", shape_str(input_shape));
+}
+}  // namespace
+
+Pooling2DLayer::Pooling2DLayer(bool max, IntPair pool_size, Pooling2DOptions options)
+    : Layer(max ? "MaxPooling2D" : "AveragePooling2D",
+            {.name = options.name, .dtype = options.dtype}),
+      max_(max),
+      pool_size_(pool_size),
+      strides_(options.strides.pair.value_or(pool_size)),
+      padding_(standardize_padding(describe(), options.padding)),
+      data_format_(standardize_data_format(describe(), options.data_format)) {
+  check_pair(describe(), "pool_size", pool_size_);
+  check_pair(describe(), "strides", strides_);
+}
+
+Shape Pooling2DLayer::compute_output_shape(const Shape& input_shape) const {
+  check_rank4(describe(), input_shape, data_format_);
+  const auto axes = spatial_axes(data_format_);
+  Shape out = input_shape;
+  for (std::size_t i = 0; i < 2; ++i) {
+    out[axes[i]] = window_output_size(describe(), input_shape, input_shape[axes[i]], pool_size_[i],
+                                      strides_[i], 1, padding_);
+  }
+  return out;
+}
+
+Tensor Pooling2DLayer::call(const Tensor& inputs, bool /*training*/) {
+  compute_output_shape(inputs.shape());
+  const Pool2DOptions o{.pool_size = pool_size_.values,
+                        .strides = strides_.values,
+                        .padding = padding_,
+                        .data_format = data_format_};
+  return max_ ? max_pool2d(inputs, o) : avg_pool2d(inputs, o);
+}
+
+MaxPooling2D::MaxPooling2D(IntPair pool_size, Pooling2DOptions options)
+    : LayerHandle<Pooling2DLayer>(
+          std::make_shared<Pooling2DLayer>(true, pool_size, std::move(options))) {}
+
+AveragePooling2D::AveragePooling2D(IntPair pool_size, Pooling2DOptions options)
+    : LayerHandle<Pooling2DLayer>(
+          std::make_shared<Pooling2DLayer>(false, pool_size, std::move(options))) {}
+
+GlobalPooling2DLayer::GlobalPooling2DLayer(bool max, GlobalPooling2DOptions options)
+    : Layer(max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D",
+            {.name = options.name, .dtype = options.dtype}),
+      max_(max),
+      data_format_(standardize_data_format(describe(), options.data_format)),
+      keepdims_(options.keepdims) {}
+
+Shape GlobalPooling2DLayer::compute_output_shape(const Shape& input_shape) const {
+  check_rank4(describe(), input_shape, data_format_);
+  const std::int64_t c = input_shape[channel_axis(data_format_)];
+  if (!keepdims_) return Shape{input_shape[0], c};
+  return data_format_ == DataFormat::ChannelsLast ? Shape{input_shape[0], 1, 1, c}
+                                                  : Shape{input_shape[0], c, 1, 1};
+}
+
+Tensor GlobalPooling2DLayer::call(const Tensor& inputs, bool /*training*/) {
+  check_rank4(describe(), inputs.shape(), data_format_);
+  const auto a = spatial_axes(data_format_);
+  const Axes axes{a[0], a[1]};
+  return max_ ? max(inputs, axes, keepdims_) : mean(inputs, axes, keepdims_);
+}
+
+GlobalMaxPooling2D::GlobalMaxPooling2D(GlobalPooling2DOptions options)
+    : LayerHandle<GlobalPooling2DLayer>(
+          std::make_shared<GlobalPooling2DLayer>(true, std::move(options))) {}
+
+GlobalAveragePooling2D::GlobalAveragePooling2D(GlobalPooling2DOptions options)
+    : LayerHandle<GlobalPooling2DLayer>(
+          std::make_shared<GlobalPooling2DLayer>(false, std::move(options))) {}
+
+}  // namespace neurona::layers

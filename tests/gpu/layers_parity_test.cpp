@@ -1,0 +1,117 @@
+// Every layer on a GPU against the same layer with the same weights on the CPU: outputs and
+// gradients with respect to the inputs and every weight. Skipped where no GPU is present.
+#include <neurona/neurona.h>
+
+#include <functional>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+namespace L = nr::layers;
+using nr::testing::all_close;
+using nr::testing::random_tensor;
+
+namespace {
+
+class GpuLayers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
+  }
+  void TearDown() override { nr::set_default_device(nr::Device::cpu()); }
+};
+
+struct Result {
+  std::vector<nr::Tensor> values;  // output, d/dx, d/dweights...
+};
+
+// Builds the layer with weights on `device` (the default device at build time), copies in
+// `weights` when given, and runs forward and backward.
+Result run(nr::Device device, const std::function<L::AnyLayer()>& make, const nr::Tensor& x,
+           bool training, std::vector<nr::Tensor>* weights) {
+  nr::set_default_device(device);
+  L::AnyLayer layer = make();
+  const nr::Tensor xin = x.to(device);
+  layer->ensure_built(xin.shape());
+  if (weights->empty()) {
+    *weights = layer->get_weights();
+  } else {
+    layer->set_weights(*weights);
+  }
+  nr::GradientTape tape;
+  tape.watch(xin);
+  const nr::Tensor out = layer(xin, training);
+  const nr::Tensor w = random_tensor(out.shape(), out.dtype(), 0.5, 1.5, 66).to(device);
+  std::vector<nr::Tensor> sources{xin};
+  for (const auto& v : layer->trainable_weights()) sources.push_back(v.value());
+  std::vector<nr::Tensor> grads = tape.gradient(nr::sum(out * w), sources);
+  Result r;
+  r.values.push_back(out.to(nr::Device::cpu()));
+  for (auto& g : grads) r.values.push_back(g.defined() ? g.to(nr::Device::cpu()) : g);
+  nr::set_default_device(nr::Device::cpu());
+  return r;
+}
+
+::testing::AssertionResult parity(const std::string& name, const std::function<L::AnyLayer()>& make,
+                                  const nr::Shape& x_shape, bool training = false) {
+  const nr::Tensor x = random_tensor(x_shape, nr::float32, -1, 1, 5);
+  std::vector<nr::Tensor> weights;
+  nr::set_seed(3);
+  const Result c = run(nr::Device::cpu(), make, x, training, &weights);
+  nr::set_seed(3);
+  const Result g = run(nr::Device::cuda(0), make, x, training, &weights);
+  if (c.values.size() != g.values.size()) {
+    return ::testing::AssertionFailure() << name << ": different numbers of results";
+  }
+  for (std::size_t i = 0; i < c.values.size(); ++i) {
+    if (c.values[i].defined() != g.values[i].defined()) {
+      return ::testing::AssertionFailure() << name << ": result " << i << " defined on one side";
+    }
+    if (!c.values[i].defined()) continue;
+    auto r =
+        all_close(g.values[i].to_vector<double>(), c.values[i].to_vector<double>(), 1e-4, 1e-4);
+    if (!r) return ::testing::AssertionFailure() << name << ", result " << i << ": " << r.message();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace
+
+TEST_F(GpuLayers, DenseActivationFlattenReshapeDropoutMatchCpu) {
+  EXPECT_TRUE(
+      parity("Dense", [] { return L::AnyLayer(L::Dense(7, {.activation = "relu"})); }, {5, 4, 6}));
+  EXPECT_TRUE(parity("Activation", [] { return L::AnyLayer(L::Activation("softmax")); }, {5, 6}));
+  EXPECT_TRUE(parity("Flatten", [] { return L::AnyLayer(L::Flatten()); }, {3, 4, 5}));
+  EXPECT_TRUE(parity("Reshape", [] { return L::AnyLayer(L::Reshape({-1, 2})); }, {3, 4, 5}));
+  EXPECT_TRUE(parity(
+      "Dropout", [] { return L::AnyLayer(L::Dropout(0.5, {.seed = 9})); }, {8, 16},
+      /*training=*/true));
+}
+
+TEST_F(GpuLayers, ImageLayersMatchCpu) {
+  EXPECT_TRUE(parity("Conv2D", [] { return L::AnyLayer(L::Conv2D(8, 3, {.activation = "relu"})); },
+                     {2, 9, 9, 3}));
+  EXPECT_TRUE(parity("Conv2D same strided",
+                     [] {
+                       return L::AnyLayer(L::Conv2D(4, {3, 3}, {.strides = 2, .padding = "same"}));
+                     },
+                     {2, 8, 7, 3}));
+  EXPECT_TRUE(parity("Conv2D channels_first",
+                     [] { return L::AnyLayer(L::Conv2D(4, 3, {.data_format = "channels_first"})); },
+                     {2, 3, 7, 7}));
+  EXPECT_TRUE(parity("MaxPooling2D", [] { return L::AnyLayer(L::MaxPooling2D(2)); }, {2, 9, 9, 3}));
+  EXPECT_TRUE(
+      parity("AveragePooling2D", [] { return L::AnyLayer(L::AveragePooling2D(2)); }, {2, 8, 8, 3}));
+  EXPECT_TRUE(parity("GlobalAveragePooling2D",
+                     [] { return L::AnyLayer(L::GlobalAveragePooling2D()); }, {2, 5, 5, 3}));
+  EXPECT_TRUE(parity("GlobalMaxPooling2D", [] { return L::AnyLayer(L::GlobalMaxPooling2D()); },
+                     {2, 5, 5, 3}));
+  EXPECT_TRUE(
+      parity("ZeroPadding2D", [] { return L::AnyLayer(L::ZeroPadding2D(1)); }, {2, 4, 4, 3}));
+  EXPECT_TRUE(parity(
+      "BatchNormalization training", [] { return L::AnyLayer(L::BatchNormalization()); },
+      {8, 4, 4, 3}, true));
+  EXPECT_TRUE(parity(
+      "BatchNormalization inference", [] { return L::AnyLayer(L::BatchNormalization()); },
+      {8, 4, 4, 3}, false));
+}

@@ -1,0 +1,152 @@
+// Outputs and gradients of the layers against Keras 3 itself: the files under
+// tests/reference/layers/ hold inputs, weights, an output cotangent g, Keras's output and the
+// JAX gradients of sum(y * g) (tests/reference/make_keras_layer_references.py wrote them).
+#include <neurona/neurona.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+
+namespace {
+
+struct Entry {
+  nr::Shape shape;
+  std::vector<double> values;
+};
+
+// Lines `name dim0 dim1 ... : v0 v1 ...`.
+std::map<std::string, Entry> load(const std::string& name) {
+  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" /
+                    "layers" / (name + ".txt");
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
+  std::map<std::string, Entry> entries;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const std::size_t colon = line.find(" : ");
+    if (colon == std::string::npos) throw std::runtime_error("bad line in " + path.string());
+    std::istringstream head(line.substr(0, colon)), body(line.substr(colon + 3));
+    std::string key;
+    head >> key;
+    std::vector<std::int64_t> dims;
+    for (std::int64_t d; head >> d;) dims.push_back(d);
+    Entry e{nr::Shape(dims), {}};
+    for (double v; body >> v;) e.values.push_back(v);
+    if (static_cast<std::int64_t>(e.values.size()) != e.shape.numel()) {
+      throw std::runtime_error("wrong value count for " + key + " in " + path.string());
+    }
+    entries[key] = std::move(e);
+  }
+  return entries;
+}
+
+nr::Tensor tensor(const std::map<std::string, Entry>& ref, const std::string& key) {
+  const auto it = ref.find(key);
+  if (it == ref.end()) throw std::runtime_error("reference lacks " + key);
+  return nr::testing::make_tensor(it->second.values, it->second.shape);
+}
+
+::testing::AssertionResult close(const nr::Tensor& actual, const std::map<std::string, Entry>& ref,
+                                 const std::string& key) {
+  const Entry& e = ref.at(key);
+  if (actual.shape() != e.shape) {
+    return ::testing::AssertionFailure()
+           << key << ": shape " << actual.shape() << ", Keras " << e.shape;
+  }
+  auto r = nr::testing::all_close(actual, e.values, 1e-5, 1e-5);
+  if (!r) return ::testing::AssertionFailure() << key << ": " << r.message();
+  return r;
+}
+
+// "w3", appended rather than written "w" + std::to_string(3), which GCC 12 flags with a false
+// -Wrestrict warning under -O3.
+std::string key(const char* prefix, std::size_t i) {
+  std::string k(prefix);
+  k.append(std::to_string(i));
+  return k;
+}
+
+// Sets the reference weights, runs the layer, and checks y and the gradients of sum(y * g)
+// with respect to x and every trainable weight.
+void check(const std::string& name, const nr::layers::AnyLayer& layer, bool training = false) {
+  SCOPED_TRACE(name);
+  const auto ref = load(name);
+  const nr::Tensor x = tensor(ref, "x");
+  layer->ensure_built(x.shape());
+  std::vector<nr::Tensor> weights;
+  for (std::size_t i = 0; ref.count(key("w", i)); ++i) {
+    weights.push_back(tensor(ref, key("w", i)));
+  }
+  layer->set_weights(weights);
+  const std::vector<nr::Variable> trainable = layer->trainable_weights();
+  nr::GradientTape tape;
+  tape.watch(x);
+  const nr::Tensor y = layer(x, training);
+  EXPECT_TRUE(close(y, ref, "y"));
+  std::vector<nr::Tensor> sources{x};
+  for (const nr::Variable& v : trainable) sources.push_back(v.value());
+  const std::vector<nr::Tensor> grads = tape.gradient(nr::sum(y * tensor(ref, "g")), sources);
+  EXPECT_TRUE(close(grads[0], ref, "grad_x"));
+  for (std::size_t i = 0; i < trainable.size(); ++i) {
+    EXPECT_TRUE(close(grads[i + 1], ref, key("grad_w", i)));
+  }
+  EXPECT_FALSE(ref.count(key("grad_w", trainable.size()))) << "Keras has more trainable weights";
+}
+
+}  // namespace
+
+TEST(KerasReference, Dense) {
+  check("dense", nr::layers::Dense(3));
+}
+
+TEST(KerasReference, Conv2DSameStrides2) {
+  check("conv2d_same_strides2_even", nr::layers::Conv2D(3, 3, {.strides = 2, .padding = "same"}));
+  check("conv2d_same_strides2_odd",
+        nr::layers::Conv2D(3, {3, 2}, {.strides = 2, .padding = "same"}));
+}
+
+TEST(KerasReference, Conv2DDilation) {
+  check("conv2d_dilation", nr::layers::Conv2D(2, 3, {.dilation_rate = 2}));
+  check("conv2d_dilation_same",
+        nr::layers::Conv2D(2, 3, {.padding = "same", .dilation_rate = {2, 1}}));
+}
+
+TEST(KerasReference, Conv2DGroups) {
+  check("conv2d_groups", nr::layers::Conv2D(4, 2, {.padding = "same", .groups = 2}));
+}
+
+TEST(KerasReference, Conv2DChannelsFirst) {
+  check(
+      "conv2d_channels_first",
+      nr::layers::Conv2D(3, 3, {.strides = 2, .padding = "same", .data_format = "channels_first"}));
+}
+
+TEST(KerasReference, PoolingSameWithStrides) {
+  check("max_pooling2d_same", nr::layers::MaxPooling2D(3, {.strides = 2, .padding = "same"}));
+  check("average_pooling2d_same",
+        nr::layers::AveragePooling2D(3, {.strides = 2, .padding = "same"}));
+  check("average_pooling2d_same_even", nr::layers::AveragePooling2D(2, {.padding = "same"}));
+}
+
+TEST(KerasReference, ZeroPadding2D) {
+  check("zero_padding2d", nr::layers::ZeroPadding2D({{1, 2}, {0, 3}}));
+}
+
+TEST(KerasReference, BatchNormalizationTrainingAndInference) {
+  auto bn = nr::layers::BatchNormalization({.momentum = 0.9});
+  check("batch_normalization", bn, /*training=*/true);
+  const auto ref = load("batch_normalization");
+  EXPECT_TRUE(close(bn->moving_mean().value(), ref, "moving_mean"));
+  EXPECT_TRUE(close(bn->moving_variance().value(), ref, "moving_variance"));
+  // Inference with the initial weights.
+  std::vector<nr::Tensor> weights;
+  for (std::size_t i = 0; i < 4; ++i) weights.push_back(tensor(ref, key("w", i)));
+  bn->set_weights(weights);
+  EXPECT_TRUE(close(bn(tensor(ref, "x")), ref, "y_inference"));
+}

@@ -1,0 +1,101 @@
+"""Reference outputs and gradients of Keras 3 layers for tests/layers/keras_reference_test.cpp.
+
+Runs with the Keras 3 + JAX virtual environment (made once with
+`python3 -m venv /tmp/kerasenv && /tmp/kerasenv/bin/pip install keras jax`); rerun from the
+repository root with
+
+    KERAS_BACKEND=jax /tmp/kerasenv/bin/python tests/reference/make_keras_layer_references.py
+
+It rewrites tests/reference/layers/<case>.txt. For each case, inputs, weights and the output
+cotangent g come from numpy with a fixed seed; Keras computes y = layer(x) (through
+stateless_call, which also returns BatchNormalization's updated moving statistics) and JAX
+the gradients of sum(y * g) with respect to x and the trainable weights.
+
+File format, one tensor a line: `name dim0 dim1 ... : v0 v1 ...` (row-major, float32 values
+printed with 9 significant digits). Names: x, w0, w1, ... (the weights in layer.weights
+order), g, y, grad_x, grad_w0, ... (for the trainable weights, in order), and for
+BatchNormalization moving_mean, moving_variance (after the training call) and y_inference
+(training=False with the initial weights).
+"""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+assert keras.backend.backend() == "jax", "run with KERAS_BACKEND=jax"
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers")
+
+
+def line(name, a):
+    a = np.asarray(a, dtype=np.float32)
+    dims = " ".join(str(d) for d in a.shape)
+    vals = " ".join(f"{v:.9g}" for v in a.reshape(-1))
+    return f"{name} {dims} : {vals}".replace("  :", " :")
+
+
+def case(name, layer, x_shape, seed, training=False, positive_weights=()):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, x_shape).astype(np.float32)
+    layer.build(x_shape)
+    weights = []
+    for i, w in enumerate(layer.weights):
+        if i in positive_weights:
+            weights.append(rng.uniform(0.5, 1.5, w.shape).astype(np.float32))
+        else:
+            weights.append(rng.uniform(-1, 1, w.shape).astype(np.float32))
+    layer.set_weights(weights)
+    n_train = len(layer.trainable_weights)
+    train0 = [jnp.asarray(w) for w in weights[:n_train]]
+    non_train0 = [jnp.asarray(w) for w in weights[n_train:]]
+
+    def run(xx, train):
+        kwargs = {"training": training} if isinstance(layer, keras.layers.BatchNormalization) else {}
+        y, non_train = layer.stateless_call(train, non_train0, xx, **kwargs)
+        return y, non_train
+
+    y, non_train = run(jnp.asarray(x), train0)
+    g = rng.uniform(0.5, 1.5, y.shape).astype(np.float32)
+
+    def loss(xx, train):
+        return jnp.sum(run(xx, train)[0] * g)
+
+    gx, gw = jax.grad(loss, argnums=(0, 1))(jnp.asarray(x), train0)
+    lines = [line("x", x)]
+    lines += [line(f"w{i}", w) for i, w in enumerate(weights)]
+    lines += [line("g", g), line("y", y), line("grad_x", gx)]
+    lines += [line(f"grad_w{i}", w) for i, w in enumerate(gw)]
+    if isinstance(layer, keras.layers.BatchNormalization):
+        lines += [line("moving_mean", non_train[0]), line("moving_variance", non_train[1])]
+        y_inf, _ = layer.stateless_call(train0, non_train0, jnp.asarray(x), training=False)
+        lines.append(line("y_inference", y_inf))
+    with open(os.path.join(OUT, name + ".txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    L = keras.layers
+    case("dense", L.Dense(3), (2, 4), 1)
+    case("conv2d_same_strides2_even", L.Conv2D(3, 3, strides=2, padding="same"), (2, 6, 6, 2), 2)
+    case("conv2d_same_strides2_odd", L.Conv2D(3, (3, 2), strides=2, padding="same"), (2, 5, 7, 2), 3)
+    case("conv2d_dilation", L.Conv2D(2, 3, dilation_rate=2), (1, 7, 6, 2), 4)
+    case("conv2d_dilation_same", L.Conv2D(2, 3, dilation_rate=(2, 1), padding="same"), (1, 5, 6, 2), 5)
+    case("conv2d_groups", L.Conv2D(4, 2, groups=2, padding="same"), (1, 5, 5, 4), 6)
+    case("conv2d_channels_first",
+         L.Conv2D(3, 3, strides=2, padding="same", data_format="channels_first"), (2, 2, 5, 6), 7)
+    case("max_pooling2d_same", L.MaxPooling2D(3, strides=2, padding="same"), (2, 5, 6, 2), 8)
+    case("average_pooling2d_same", L.AveragePooling2D(3, strides=2, padding="same"), (2, 5, 6, 2), 9)
+    case("average_pooling2d_same_even", L.AveragePooling2D(2, padding="same"), (1, 5, 4, 3), 10)
+    case("zero_padding2d", L.ZeroPadding2D(((1, 2), (0, 3))), (1, 3, 2, 2), 11)
+    # gamma, beta, moving_mean, moving_variance: the moving variance must be positive.
+    case("batch_normalization", L.BatchNormalization(momentum=0.9), (4, 3, 3), 12, training=True,
+         positive_weights=(3,))
+
+
+if __name__ == "__main__":
+    main()
