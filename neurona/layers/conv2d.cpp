@@ -7,8 +7,10 @@
 namespace neurona::layers {
 
 Conv2DLayer::Conv2DLayer(std::int64_t filters, IntPair kernel_size, Conv2DOptions options)
-    : Layer("Conv2D",
-            {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
+    : Layer("Conv2D", {.name = options.name,
+                       .trainable = options.trainable,
+                       .dtype = options.dtype,
+                       .input_shape = options.input_shape}),
       filters_(filters),
       kernel_size_(kernel_size),
       options_(std::move(options)),

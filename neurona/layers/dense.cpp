@@ -6,8 +6,10 @@
 namespace neurona::layers {
 
 DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
-    : Layer("Dense",
-            {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
+    : Layer("Dense", {.name = options.name,
+                      .trainable = options.trainable,
+                      .dtype = options.dtype,
+                      .input_shape = options.input_shape}),
       units_(units),
       options_(std::move(options)) {
   NEURONA_CHECK(units_ > 0, ValueError, describe(),

@@ -18,6 +18,8 @@ struct DenseOptions {
   regularizers::Regularizer activity_regularizer = {};
   constraints::Constraint kernel_constraint = {};
   constraints::Constraint bias_constraint = {};
+  /// Keras's input_shape (without the batch dimension) for the first layer of a Sequential.
+  std::optional<Shape> input_shape = std::nullopt;
   std::string name = "";
   bool trainable = true;
   DType dtype = DType::float32;

@@ -8,7 +8,8 @@
 namespace neurona::layers {
 
 FlattenLayer::FlattenLayer(FlattenOptions options)
-    : Layer("Flatten", {.name = options.name}), data_format_(std::move(options.data_format)) {
+    : Layer("Flatten", {.name = options.name, .input_shape = options.input_shape}),
+      data_format_(std::move(options.data_format)) {
   NEURONA_CHECK(data_format_ == "channels_last" || data_format_ == "channels_first", ValueError,
                 describe(),
                 ": argument `data_format` must be 'channels_last' or 'channels_first', ", "got '",

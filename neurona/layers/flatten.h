@@ -9,6 +9,8 @@ struct FlattenOptions {
   /// "channels_last" (Keras's default) or "channels_first": channels-first inputs are
   /// permuted to channels-last before flattening, so that the order matches either way.
   std::string data_format = "channels_last";
+  /// Keras's input_shape (without the batch dimension) for the first layer of a Sequential.
+  std::optional<Shape> input_shape = std::nullopt;
   std::string name = "";
 };
 

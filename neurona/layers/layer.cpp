@@ -102,6 +102,7 @@ Layer::Layer(std::string class_name, LayerOptions options)
     : class_name_(std::move(class_name)),
       name_(options.name.empty() ? unique_name(to_snake_case(class_name_))
                                  : std::move(options.name)),
+      input_shape_arg_(std::move(options.input_shape)),
       dtype_(options.dtype),
       trainable_(options.trainable) {
   NEURONA_CHECK(is_floating(dtype_), ValueError, describe(),

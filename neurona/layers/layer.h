@@ -39,6 +39,9 @@ struct LayerOptions {
   bool trainable = true;
   /// The dtype of the weights and of the computation; float inputs are cast to it.
   DType dtype = DType::float32;
+  /// Keras's `input_shape` argument (batch dimension excluded): the first layer of a
+  /// Sequential model that has one starts the model with Input(input_shape).
+  std::optional<Shape> input_shape = std::nullopt;
 };
 
 /// How add_weight makes a weight.
@@ -84,6 +87,8 @@ class Layer {
   const std::optional<Shape>& known_output_shape() const { return output_shape_; }
 
   const std::string& name() const { return name_; }
+  /// The `input_shape` option the layer was made with, if any.
+  const std::optional<Shape>& input_shape_arg() const { return input_shape_arg_; }
   /// The C++ class's Keras name: "Dense", "Sequential", ...
   const std::string& class_name() const { return class_name_; }
   DType dtype() const { return dtype_; }
@@ -157,6 +162,7 @@ class Layer {
 
   std::string class_name_;
   std::string name_;
+  std::optional<Shape> input_shape_arg_;
   DType dtype_;
   bool trainable_ = true;
   bool built_ = false;

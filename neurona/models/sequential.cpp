@@ -39,6 +39,9 @@ void Sequential::add(const layers::AnyLayer& layer) {
   }
   NEURONA_CHECK(layer.ptr().get() != this, ValueError, describe(),
                 ": cannot add a model to itself");
+  if (!input_layer_ && sublayers().empty() && layer->input_shape_arg()) {
+    add(layers::Input(*layer->input_shape_arg()));  // Keras: input_shape on the first layer
+  }
   track_layer(layer.ptr());
   if (built()) {
     const Shape shape = build_input_shape();

@@ -99,3 +99,17 @@ TEST(Sequential, GradientsReachEveryTrainableWeight) {
     EXPECT_EQ(grads[i].shape(), model.trainable_weights()[i].shape());
   }
 }
+
+TEST(Sequential, InputShapeOnTheFirstLayerStartsTheModel) {
+  nr::clear_session();
+  nr::Sequential model({L::Dense(3, {.input_shape = nr::Shape{4}}), L::Dense(2)});
+  EXPECT_TRUE(model.built());
+  EXPECT_EQ(model.weights().size(), 4u);
+  EXPECT_EQ(model.count_params(), 4 * 3 + 3 + 3 * 2 + 2);
+  EXPECT_EQ(model.output_shape(), nr::Shape({-1, 2}));
+  ASSERT_EQ(model.layers().size(), 2u);  // the implicit Input is not a layer, as in Keras
+  nr::Sequential cnn;
+  cnn.add(L::Conv2D(8, 3, {.input_shape = nr::Shape{28, 28, 1}}));
+  cnn.add(L::Flatten());
+  EXPECT_EQ(cnn.output_shape(), nr::Shape({-1, 26 * 26 * 8}));
+}
