@@ -105,3 +105,24 @@ TEST(Summary, ModelWithoutLayers) {
   nr::Sequential model({L::Input({2})});
   EXPECT_EQ(model.summary_string(), reference("empty"));
 }
+
+TEST(Summary, DesignCnnMatchesKeras) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({28, 28, 1}), L::Conv2D(32, {3, 3}, {.activation = "relu"}),
+                        L::MaxPooling2D({2, 2}), L::Conv2D(64, {3, 3}, {.activation = "relu"}),
+                        L::MaxPooling2D({2, 2}), L::Flatten(),
+                        L::Dense(128, {.activation = "relu"}),
+                        L::Dense(10, {.activation = "softmax"})});
+  EXPECT_EQ(model.summary_string(), reference("cnn"));
+}
+
+TEST(Summary, ImageLayersMatchKeras) {
+  nr::clear_session();
+  nr::Sequential model({L::Input({32, 32, 3}), L::ZeroPadding2D({{1, 0}, {0, 1}}),
+                        L::Conv2D(16, 3, {.strides = 2, .padding = "same", .use_bias = false}),
+                        L::BatchNormalization(), L::Activation("relu"),
+                        L::Conv2D(16, 3, {.padding = "same", .groups = 4}),
+                        L::AveragePooling2D(2, {.padding = "same"}), L::GlobalAveragePooling2D(),
+                        L::Dense(10)});
+  EXPECT_EQ(model.summary_string(), reference("cnn_extras"));
+}

@@ -104,7 +104,41 @@ def empty():
     return keras.Sequential([layers.Input((2,))])
 
 
+def cnn():
+    # The model of DESIGN.md, neurona's main job.
+    return keras.Sequential(
+        [
+            layers.Input((28, 28, 1)),
+            layers.Conv2D(32, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Conv2D(64, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def cnn_extras():
+    return keras.Sequential(
+        [
+            layers.Input((32, 32, 3)),
+            layers.ZeroPadding2D(((1, 0), (0, 1))),
+            layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.Conv2D(16, 3, padding="same", groups=4),
+            layers.AveragePooling2D(2, padding="same"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(10),
+        ]
+    )
+
+
 CASES = {
+    "cnn": cnn,
+    "cnn_extras": cnn_extras,
     "mlp": mlp,
     "fashion_dense": fashion_dense,
     "frozen": frozen,
