@@ -18,7 +18,10 @@ std::uint64_t mix(std::uint64_t x) {
 }  // namespace
 
 DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
-    : Layer("Dropout", {.name = options.name}), rate_(rate), seed_(options.seed) {
+    : Layer("Dropout", {.name = options.name}),
+      rate_(rate),
+      seed_(options.seed),
+      noise_shape_(std::move(options.noise_shape)) {
   NEURONA_CHECK(std::isfinite(rate) && rate >= 0.0 && rate <= 1.0, ValueError, describe(),
                 ": invalid value received for argument `rate`. Expected a float value between 0 ",
                 "and 1. Received: rate=", rate);
@@ -31,8 +34,22 @@ Tensor DropoutLayer::call(const Tensor& inputs, bool training) {
   const double keep = 1.0 - rate_;
   std::optional<std::uint64_t> op_seed;
   if (seed_) op_seed = mix(*seed_ ^ mix(calls_++));
+  Shape mask_shape = inputs.shape();
+  if (noise_shape_) {
+    NEURONA_CHECK(static_cast<int>(noise_shape_->size()) == inputs.rank(), ShapeError, describe(),
+                  ": noise_shape has ", noise_shape_->size(), " entries for inputs of shape ",
+                  inputs.shape());
+    std::vector<std::int64_t> dims(noise_shape_->begin(), noise_shape_->end());
+    for (int i = 0; i < inputs.rank(); ++i) {
+      auto& d = dims[static_cast<std::size_t>(i)];
+      if (d < 0) d = inputs.shape()[i];
+      NEURONA_CHECK(d == 1 || d == inputs.shape()[i], ShapeError, describe(), ": noise_shape ",
+                    Shape(dims), " does not broadcast to inputs of shape ", inputs.shape());
+    }
+    mask_shape = Shape(std::move(dims));
+  }
   const Tensor u = random_uniform(
-      inputs.shape(), {.dtype = inputs.dtype(), .device = inputs.device(), .seed = op_seed});
+      mask_shape, {.dtype = inputs.dtype(), .device = inputs.device(), .seed = op_seed});
   const Tensor mask = less(u, scalar_like(u, keep));
   return where(mask, divide(inputs, scalar_like(inputs, keep)), zeros_like(inputs));
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "neurona/layers/layer.h"
 
@@ -13,6 +14,9 @@ struct DropoutOptions {
   /// A seed makes the sequence of masks reproducible (each call still draws a new mask, as
   /// Keras's SeedGenerator); without one the masks follow the global seed.
   std::optional<std::uint64_t> seed = std::nullopt;
+  /// Keras's noise_shape: the mask's shape, broadcast over the inputs (-1 for None: the
+  /// input's dimension). `{-1, 1, -1}` drops whole rows of a (batch, timesteps, features) input.
+  std::optional<std::vector<std::int64_t>> noise_shape = std::nullopt;
   std::string name = "";
 };
 
@@ -26,6 +30,7 @@ class DropoutLayer : public Layer {
  private:
   double rate_;
   std::optional<std::uint64_t> seed_;
+  std::optional<std::vector<std::int64_t>> noise_shape_;
   std::uint64_t calls_ = 0;
 };
 

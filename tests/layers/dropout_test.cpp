@@ -51,3 +51,25 @@ TEST(Dropout, RateOutsideZeroOneIsAnError) {
   auto all = nr::layers::Dropout(1.0);
   EXPECT_TRUE(nr::testing::all_close(all(nr::ones({3}), true), {0, 0, 0}));
 }
+
+TEST(Dropout, NoiseShapeDropsWholeSlices) {
+  const nr::Tensor x = nr::ones({4, 5, 6});
+  const nr::Tensor y = nr::layers::Dropout(
+      0.5, {.seed = 3, .noise_shape = std::vector<std::int64_t>{-1, 1, -1}})(x, /*training=*/true);
+  const std::vector<float> v = y.to_vector<float>();
+  int kept = 0;
+  for (int b = 0; b < 4; ++b) {
+    for (int f = 0; f < 6; ++f) {
+      const float first = v[static_cast<std::size_t>((b * 5) * 6 + f)];
+      EXPECT_TRUE(first == 0.0f || first == 2.0f);
+      kept += first != 0.0f;
+      for (int t = 1; t < 5; ++t)
+        EXPECT_EQ(v[static_cast<std::size_t>((b * 5 + t) * 6 + f)], first);
+    }
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 24);
+  NEURONA_EXPECT_THROW_MSG(
+      nr::layers::Dropout(0.5, {.noise_shape = std::vector<std::int64_t>{1, 2}})(x, true),
+      nr::ShapeError, "dropout", "noise_shape", "(4, 5, 6)");
+}
