@@ -35,6 +35,13 @@ prepare() {
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
   done
   echo "$BUILD" > "$stage/build-dir.txt"
+  # The source the binaries were built from (the GPU machine's copy of the tree has no history).
+  local commit
+  commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  if [[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]]; then
+    commit="$commit (plus uncommitted changes)"
+  fi
+  echo "$commit" > "$stage/commit.txt"
   # Shared libraries from this machine's Debian packages that the GPU machine lacks.
   for lib in libopenblas.so.0 libgfortran.so.5 libgomp.so.1 libquadmath.so.0; do
     cp -L "$(ldd "$BUILD/tests/neurona_gpu_tests" | awk -v l="$lib" '$1 == l {print $3}')" \
@@ -82,7 +89,11 @@ run() {
   fi
   {
     echo "date: $(date -u +%FT%TZ)"
-    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [[ -f "$ROOT/.gpu-run/commit.txt" && -f "$BUNDLE" ]]; then
+      echo "commit: $(cat "$ROOT/.gpu-run/commit.txt") (bundle)"
+    else
+      echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    fi
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true
     echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
     ldd "$build/tests/neurona_gpu_tests" 2>&1 | grep -E 'cublas|cudnn|openblas|not found' || true
