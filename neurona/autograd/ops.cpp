@@ -424,6 +424,26 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
   return out;
 }
 
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+             DenseActivation activation) {
+  Tensor out = kernels::dense(x, kernel, bias, activation);
+  if (autograd::is_recording()) {
+    std::vector<Tensor> inputs{x, kernel};
+    if (bias.defined()) inputs.push_back(bias);
+    autograd::record(
+        "dense", inputs, {out},
+        [x, kernel, has_bias = bias.defined(), out, activation](const G& g) {
+          const Tensor gp = activation == DenseActivation::relu
+                                ? multiply(g[0], mask(kernels::greater(out, scalar(out, 0)), out))
+                                : g[0];
+          G grads{matmul(gp, kernel, {.transpose_b = true}), matmul(x, gp, {.transpose_a = true})};
+          if (has_bias) grads.push_back(sum(gp, 0));
+          return grads;
+        });
+  }
+  return out;
+}
+
 Tensor transpose(const Tensor& x, std::vector<int> perm) {
   Tensor out = kernels::transpose(x, perm);
   if (autograd::is_recording()) {

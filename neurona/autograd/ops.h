@@ -85,6 +85,10 @@ Tensor softmax(const Tensor& x, int axis = -1);
 Tensor log_softmax(const Tensor& x, int axis = -1);
 
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
+/// act(x @ kernel + bias) in one kernel call (cuBLASLt's fused epilogue on a GPU): x (m, k),
+/// kernel (k, n), bias (n,) or an undefined Tensor for none.
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+             DenseActivation activation = DenseActivation::linear);
 Tensor transpose(const Tensor& x, std::vector<int> perm = {});
 /// x.reshape(shape) as a free function.
 Tensor reshape(const Tensor& x, const Shape& shape);

@@ -25,6 +25,7 @@ DispatchStub<CastKernel> cast_stub{"cast"};
 DispatchStub<ReduceKernel> reduce_stub{"reductions"};
 DispatchStub<SoftmaxKernel> softmax_stub{"softmax"};
 DispatchStub<MatmulKernel> matmul_stub{"matmul"};
+DispatchStub<DenseKernel> dense_stub{"dense"};
 DispatchStub<StridedCopyKernel> strided_copy_stub{"transpose"};
 DispatchStub<Copy2dKernel> copy2d_stub{"concat"};
 DispatchStub<GatherKernel> gather_stub{"gather"};

@@ -9,6 +9,7 @@
 #include "neurona/core/error.h"
 #include "neurona/core/philox.h"
 #include "neurona/core/tensor.h"
+#include "neurona/kernels/linalg.h"
 #include "neurona/kernels/math/elementwise_ops.h"
 #include "neurona/kernels/math/indexer.h"
 
@@ -67,6 +68,9 @@ using SoftmaxKernel = void (*)(bool log, const Tensor& x, std::int64_t outer, st
                                std::int64_t inner, Tensor& out);
 using MatmulKernel = void (*)(const Tensor& a, const Tensor& b, const MatmulPlan& plan,
                               Tensor& out);
+/// out (m, n) = act(x (m, k) @ kernel (k, n) + bias (n,)); bias may be undefined.
+using DenseKernel = void (*)(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                             DenseActivation activation, Tensor& out);
 /// out[i] = x[offset of output index i under `ix`] (transpose and other gathers by stride).
 using StridedCopyKernel = void (*)(const Tensor& x, const Indexer<1>& ix, Tensor& out);
 /// Copies `height` rows of `width` bytes with the given pitches, on one device.
@@ -105,6 +109,7 @@ extern DispatchStub<CastKernel> cast_stub;
 extern DispatchStub<ReduceKernel> reduce_stub;
 extern DispatchStub<SoftmaxKernel> softmax_stub;
 extern DispatchStub<MatmulKernel> matmul_stub;
+extern DispatchStub<DenseKernel> dense_stub;
 extern DispatchStub<StridedCopyKernel> strided_copy_stub;
 extern DispatchStub<Copy2dKernel> copy2d_stub;
 extern DispatchStub<GatherKernel> gather_stub;

@@ -74,6 +74,26 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
   return out;
 }
 
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+             DenseActivation activation) {
+  const Device d = check_same_device("dense", {{"x", &x}, {"kernel", &kernel}});
+  check_same_dtype("dense", {{"x", &x}, {"kernel", &kernel}});
+  check_floating("dense", "x", x);
+  NEURONA_CHECK(x.rank() == 2 && kernel.rank() == 2 && x.shape()[1] == kernel.shape()[0],
+                ShapeError, "dense: expected x (m, k) and kernel (k, n), got shapes ", x.shape(),
+                " and ", kernel.shape());
+  if (bias.defined()) {
+    check_same_device("dense", {{"x", &x}, {"bias", &bias}});
+    check_same_dtype("dense", {{"x", &x}, {"bias", &bias}});
+    NEURONA_CHECK(bias.shape() == Shape({kernel.shape()[1]}), ShapeError,
+                  "dense: expected bias of shape ", Shape({kernel.shape()[1]}), ", got ",
+                  bias.shape());
+  }
+  Tensor out = Tensor::empty({x.shape()[0], kernel.shape()[1]}, x.dtype(), d);
+  if (out.numel() > 0) dense_stub.get(d)(x, kernel, bias, activation, out);
+  return out;
+}
+
 Tensor transpose(const Tensor& x, std::vector<int> perm) {
   const Device d = kernels::check_same_device("transpose", {{"x", &x}});
   const int r = x.rank();

@@ -12,6 +12,9 @@ struct MatmulOptions {
   bool transpose_b = false;  ///< use the transpose of b's last two axes
 };
 
+/// The activation a fused dense op applies to its result (cuBLASLt's epilogues).
+enum class DenseActivation { linear, relu };
+
 }  // namespace neurona
 
 namespace neurona::kernels {
@@ -21,6 +24,12 @@ namespace neurona::kernels {
 /// A 1-D operand is a row (a) or column (b) vector whose axis is dropped from the result.
 /// float32 and float64.
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
+
+/// act(x @ kernel + bias) in one call: x (m, k), kernel (k, n), bias (n,) or undefined. On a
+/// GPU one cuBLASLt matmul with the bias and activation in its epilogue (float32); on the CPU
+/// an OpenBLAS GEMM and one pass for bias and activation.
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+             DenseActivation activation = DenseActivation::linear);
 
 /// Permutes the axes: output axis i is input axis perm[i]; the default reverses them.
 Tensor transpose(const Tensor& x, std::vector<int> perm = {});

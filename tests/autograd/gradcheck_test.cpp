@@ -240,3 +240,22 @@ TEST(GradCheck, FusedImageGradientsRefuseSecondDerivatives) {
   NEURONA_EXPECT_THROW_MSG(outer.gradient(g, x), nr::NotImplementedError, "conv2d",
                            "second derivative");
 }
+
+TEST(GradCheck, FusedDenseWithAndWithoutBiasAndRelu) {
+  const nr::Tensor x = input({5, 4}, -1, 1, 30), w = input({4, 3}, -1, 1, 31),
+                   b = input({3}, 0.2, 0.6, 32);
+  EXPECT_TRUE(check_gradients(
+      "dense linear", [](const auto& in) { return nr::dense(in[0], in[1], in[2]); }, {x, w, b}));
+  EXPECT_TRUE(check_gradients("dense no bias",
+                              [](const auto& in) { return nr::dense(in[0], in[1], nr::Tensor()); },
+                              {x, w}));
+  // Pre-activations kept away from ReLU's kink: |x w + b| > 0.05 for these inputs.
+  const nr::Tensor z = nr::matmul(x, w) + b;
+  ASSERT_GT(nr::min(nr::abs(z)).item<double>(), 0.01);
+  EXPECT_TRUE(check_gradients(
+      "dense relu",
+      [](const auto& in) { return nr::dense(in[0], in[1], in[2], nr::DenseActivation::relu); },
+      {x, w, b}));
+  EXPECT_TRUE(check_second_derivative(
+      "dense", [w, b](const auto& in) { return nr::square(nr::dense(in[0], w, b)); }, x));
+}

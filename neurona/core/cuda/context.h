@@ -2,6 +2,7 @@
 // to it, created on first use. Internal to core/ and kernels/cuda/.
 #pragma once
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
@@ -20,6 +21,7 @@ class Context {
   int index() const { return index_; }
   cudaStream_t stream() const { return stream_; }
   cublasHandle_t cublas();
+  cublasLtHandle_t cublas_lt();
   cudnnHandle_t cudnn();
   const cudaDeviceProp& properties() const { return props_; }
 
@@ -27,7 +29,8 @@ class Context {
   int index_;
   cudaStream_t stream_ = nullptr;
   cudaDeviceProp props_{};
-  std::once_flag cublas_once_, cudnn_once_;
+  std::once_flag cublas_once_, cublas_lt_once_, cudnn_once_;
+  cublasLtHandle_t cublas_lt_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
 };

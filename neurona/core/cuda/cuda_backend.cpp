@@ -57,6 +57,7 @@ Context::Context(int index) : index_(index) {
 Context::~Context() {
   // Contexts live until exit, when the driver may already be shutting down: ignore errors.
   if (cublas_) (void)cublasDestroy(cublas_);
+  if (cublas_lt_) (void)cublasLtDestroy(cublas_lt_);
   if (cudnn_) (void)cudnnDestroy(cudnn_);
   if (stream_) (void)cudaStreamDestroy(stream_);
 }
@@ -68,6 +69,14 @@ cublasHandle_t Context::cublas() {
     NEURONA_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
   });
   return cublas_;
+}
+
+cublasLtHandle_t Context::cublas_lt() {
+  std::call_once(cublas_lt_once_, [this] {
+    DeviceGuard guard(index_);
+    NEURONA_CUBLAS_CHECK(cublasLtCreate(&cublas_lt_));
+  });
+  return cublas_lt_;
 }
 
 cudnnHandle_t Context::cudnn() {

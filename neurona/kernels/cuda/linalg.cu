@@ -1,6 +1,10 @@
 // CUDA matmul on cuBLAS (strided-batched SGEMM/DGEMM; a row-major product is computed as the
 // column-major product of the transposes, C^T = B^T A^T) and transpose.
+#include <cublasLt.h>
+
+#include "neurona/core/backend.h"
 #include "neurona/kernels/cuda/launch.cuh"
+#include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/math/impl.h"
 
 namespace neurona::kernels::cuda {
@@ -68,6 +72,81 @@ void matmul(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) 
   }
 }
 
+// RAII for the cuBLASLt descriptors of one call.
+struct LtDescriptors {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~LtDescriptors() {
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (op) cublasLtMatmulDescDestroy(op);
+  }
+};
+
+// Row-major y (m, n) = x (m, k) W (k, n) is column-major y^T (n, m) = W^T (n, k) x^T (k, m):
+// cuBLASLt's D = A B with A = W and B = x as stored, no transposes, and the bias (one value
+// per row of D) and ReLU applied in the epilogue.
+void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseActivation act,
+              Tensor& out) {
+  auto& ctx = neurona::cuda::context(out.device().index());
+  neurona::cuda::DeviceGuard guard(ctx.index());
+  const std::uint64_t m = static_cast<std::uint64_t>(x.shape()[0]);
+  const std::uint64_t k = static_cast<std::uint64_t>(x.shape()[1]);
+  const std::uint64_t n = static_cast<std::uint64_t>(kernel.shape()[1]);
+  LtDescriptors d;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const bool relu = act == DenseActivation::relu;
+  const cublasLtEpilogue_t epilogue =
+      bias.defined() ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                     : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                                      &epilogue, sizeof epilogue));
+  if (bias.defined()) {
+    const void* bias_ptr = bias.raw_data();
+    NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                        &bias_ptr, sizeof bias_ptr));
+  }
+  NEURONA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&d.a, CUDA_R_32F, n, k, static_cast<std::int64_t>(n)));
+  NEURONA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&d.b, CUDA_R_32F, k, m, static_cast<std::int64_t>(k)));
+  NEURONA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, n, m, static_cast<std::int64_t>(n)));
+  constexpr std::size_t kWorkspace = std::size_t{32} << 20;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kWorkspace, sizeof kWorkspace));
+  cublasLtMatmulHeuristicResult_t heuristic{};
+  int found = 0;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), d.op, d.a, d.b, d.c, d.c,
+                                                      d.pref, 1, &heuristic, &found));
+  NEURONA_CHECK(found > 0, NotImplementedError, "dense: cuBLASLt has no algorithm for x ",
+                x.shape(), " and kernel ", kernel.shape());
+  const Tensor workspace = Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)},
+                                         DType::uint8, out.device());
+  const float one = 1, zero = 0;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmul(ctx.cublas_lt(), d.op, &one, kernel.raw_data(), d.a,
+                                      x.raw_data(), d.b, &zero, out.raw_data(), d.c, out.raw_data(),
+                                      d.c, &heuristic.algo, workspace.raw_data(),
+                                      heuristic.workspaceSize, ctx.stream()));
+}
+
+void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseActivation act,
+           Tensor& out) {
+  if (x.dtype() == DType::float32 && x.shape()[1] > 0) {
+    dense_lt(x, kernel, bias, act, out);
+    return;
+  }
+  // float64 (and an empty inner dimension): the separate ops.
+  Tensor y = kernels::matmul(x, kernel);
+  if (bias.defined()) y = kernels::add(y, bias);
+  if (act == DenseActivation::relu) y = kernels::relu(y);
+  copy_bytes(out.raw_data(), out.device(), y.raw_data(), y.device(), out.nbytes());
+}
+
 void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
   strided_copy_impl(Launch(out.device()), x, ix, out);
 }
@@ -76,6 +155,7 @@ void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
 
 void register_linalg() {
   matmul_stub.cuda = matmul;
+  dense_stub.cuda = dense;
   strided_copy_stub.cuda = strided_copy;
 }
 

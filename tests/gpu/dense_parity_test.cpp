@@ -1,0 +1,43 @@
+// The fused dense op (cuBLASLt with bias and ReLU in the epilogue) on a GPU against the CPU,
+// forward and backward. Skipped where no GPU is present.
+#include <neurona/neurona.h>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+using nr::testing::all_close;
+using nr::testing::random_tensor;
+
+TEST(GpuDense, FusedEpilogueMatchesCpu) {
+  if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
+  const nr::Device gpu = nr::Device::cuda(0), cpu = nr::Device::cpu();
+  for (nr::DType dt : {nr::float32, nr::float64}) {
+    for (auto [m, k, n] :
+         {std::tuple<int, int, int>{128, 784, 128}, {7, 13, 5}, {1, 1, 1}, {33, 64, 10}}) {
+      for (bool with_bias : {true, false}) {
+        for (auto act : {nr::DenseActivation::linear, nr::DenseActivation::relu}) {
+          const nr::Tensor x = random_tensor({m, k}, dt, -1, 1, 1);
+          const nr::Tensor w = random_tensor({k, n}, dt, -0.2, 0.2, 2);
+          const nr::Tensor b = with_bias ? random_tensor({n}, dt, -1, 1, 3) : nr::Tensor();
+          auto run = [&](nr::Device d) {
+            const nr::Tensor xd = x.to(d), wd = w.to(d);
+            const nr::Tensor bd = with_bias ? b.to(d) : nr::Tensor();
+            nr::GradientTape tape;
+            tape.watch(xd);
+            tape.watch(wd);
+            const nr::Tensor y = nr::dense(xd, wd, bd, act);
+            const nr::Tensor loss =
+                nr::sum(y * nr::random_uniform(y.shape(), {.dtype = dt, .device = d, .seed = 4}));
+            const auto g = tape.gradient(loss, {xd, wd});
+            return std::vector<nr::Tensor>{y.to(cpu), g[0].to(cpu), g[1].to(cpu)};
+          };
+          const auto c = run(cpu), g = run(gpu);
+          for (std::size_t i = 0; i < c.size(); ++i) {
+            EXPECT_TRUE(all_close(g[i].to_vector<double>(), c[i].to_vector<double>(), 1e-4, 1e-4))
+                << m << "x" << k << "x" << n << " bias " << with_bias << " result " << i;
+          }
+        }
+      }
+    }
+  }
+}
