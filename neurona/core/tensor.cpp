@@ -188,7 +188,7 @@ std::string shortest(double v, bool single) {
 // when the magnitudes span too much.
 class ElementFormatter {
  public:
-  ElementFormatter(const std::vector<double>& shown, DType dtype) : dtype_(dtype) {
+  ElementFormatter(const std::vector<double>& shown, DType dtype) {
     floating_ = is_floating(dtype);
     single_ = dtype == DType::float32;
     double max_abs = 0, min_abs = INFINITY;
@@ -259,7 +259,6 @@ class ElementFormatter {
     return {s.substr(0, dot + 1), s.substr(dot + 1)};
   }
 
-  DType dtype_;
   bool floating_ = false, single_ = false, scientific_ = false, all_integral_ = false;
   std::size_t int_width_ = 0, frac_width_ = 0;
 };

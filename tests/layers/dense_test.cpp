@@ -2,6 +2,7 @@
 // gradient checks of the inputs, kernel and bias.
 #include <neurona/neurona.h>
 
+#include "layers/layer_gradcheck.h"
 #include "support/gradcheck.h"
 
 namespace nr = neurona;
@@ -77,25 +78,8 @@ TEST(Dense, GradientsMatchNumericalInFloat64) {
       // The layer itself, through its variables: tape gradients against central differences
       // computed by perturbing the weights through set_weights.
       dense->set_weights({k, b});
-      const nr::Tensor x = f64(shape, 4);
-      const nr::Tensor w =
-          nr::testing::random_tensor(dense->compute_output_shape(shape), nr::float64, 0.5, 1.5, 5);
-      nr::GradientTape tape;
-      tape.watch(x);
-      const nr::Tensor loss = nr::sum(dense(x) * w);
-      const std::vector<nr::Tensor> grads =
-          tape.gradient(loss, std::vector<nr::Tensor>{x, dense->kernel(), dense->bias()});
-      const auto numeric = nr::testing::numeric_gradients(
-          [&](const std::vector<nr::Tensor>& in) {
-            dense->set_weights({in[1], in[2]});
-            return nr::sum(dense(in[0]) * w);
-          },
-          {x, k, b});
-      for (std::size_t i = 0; i < 3; ++i) {
-        EXPECT_TRUE(nr::testing::all_close(grads[i].to_vector<double>(), numeric[i],
-                                           nr::testing::kAtol, nr::testing::kRtol))
-            << activation << " " << shape << " input " << i;
-      }
+      EXPECT_TRUE(nr::testing::check_layer_gradients(
+          std::string("dense layer ") + activation + " " + shape.str(), dense, f64(shape, 4)));
     }
   }
 }

@@ -58,10 +58,9 @@ struct Launch {
   int sm_count;
   int device;
 
-  explicit Launch(Device d)
-      : stream(neurona::cuda::context(d.index()).stream()),
-        sm_count(neurona::cuda::context(d.index()).properties().multiProcessorCount),
-        device(d.index()) {}
+  explicit Launch(Device d) : Launch(neurona::cuda::context(d.index())) {}
+  explicit Launch(neurona::cuda::Context& ctx)
+      : stream(ctx.stream()), sm_count(ctx.properties().multiProcessorCount), device(ctx.index()) {}
 
   unsigned grid_for(std::int64_t n) const {
     const std::int64_t blocks = (n + kThreads - 1) / kThreads;
