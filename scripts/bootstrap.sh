@@ -9,6 +9,12 @@ PACKAGES=(
   libopenblas-openmp-dev   # BLAS for the CPU backend (OpenMP flavour, shares our thread pool)
   libgtest-dev             # tests
   libcli11-dev             # command-line parsing of tools and benchmarks
+  zlib1g-dev               # gzip-compressed IDX data sets
+  libhdf5-dev              # Keras .weights.h5 files
+  libzip-dev               # Keras .keras archives
+  nlohmann-json3-dev       # Keras model configs (config.json)
+  gnuplot-nox              # curves.png from `neurona train`
+  dataset-fashion-mnist    # the main job's data set
   clang-format             # the format check in scripts/test.sh
   xz-utils                 # packing the GPU bundle (scripts/gpu-check.sh)
 )

@@ -45,6 +45,14 @@ class Model : public layers::Layer {
   void summary(std::ostream& os = std::cout, SummaryOptions options = {}) const;
   std::string summary_string(SummaryOptions options = {}) const;
 
+  // Saving and loading (models/saving.cpp), in Keras 3's formats.
+  /// Writes the weights as Keras 3's `.weights.h5` (atomically).
+  void save_weights(const std::string& path) const;
+  /// Reads weights written by save_weights or by Keras 3; the model is unchanged on failure.
+  void load_weights(const std::string& path);
+  /// Writes the `.keras` archive: config.json, metadata.json, model.weights.h5 (atomically).
+  void save(const std::string& path) const;
+
  protected:
   /// `class_name` names the model: "SubclassModel" -> subclass_model, subclass_model_1, ...
   explicit Model(std::string class_name = "Model", layers::LayerOptions options = {});
