@@ -30,7 +30,9 @@ prepare() {
   (cd "$BUILD" && find . \( -name 'CTestTestfile.cmake' -o -name '*_include.cmake' \
       -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
   for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
-             benchmarks/bench_matmul examples/gradient_descent examples/seed_walkthrough; do
+             benchmarks/bench_matmul examples/gradient_descent examples/seed_walkthrough \
+             tools/neurona; do
+    [[ -f "$BUILD/$exe" ]] || continue
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
   done
@@ -42,11 +44,20 @@ prepare() {
     commit="$commit (plus uncommitted changes)"
   fi
   echo "$commit" > "$stage/commit.txt"
-  # Shared libraries from this machine's Debian packages that the GPU machine lacks.
-  for lib in libopenblas.so.0 libgfortran.so.5 libgomp.so.1 libquadmath.so.0; do
-    cp -L "$(ldd "$BUILD/tests/neurona_gpu_tests" | awk -v l="$lib" '$1 == l {print $3}')" \
-      "$stage/lib/$lib"
+  # Shared libraries from this machine's Debian packages that the GPU machine lacks (OpenBLAS,
+  # HDF5, libzip and what they pull in): everything the binaries load except the C/C++ runtime,
+  # which the GPU machine has, and the CUDA libraries, which come from its image.
+  local exe_path
+  for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul; do
+    exe_path="$BUILD/$exe"
+    ldd "$exe_path" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
+      grep -Ev '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
+      while read -r name path; do cp -L "$path" "$stage/lib/$name"; done
   done
+  # The main job's data (the GPU machine has no Debian data sets and no internet).
+  if [[ -d /usr/share/datasets/fashion-mnist ]]; then
+    cp -r /usr/share/datasets/fashion-mnist "$stage/fashion-mnist"
+  fi
   mkdir -p "$BUNDLE_DIR"
   tar -C "$stage" -cJf "$BUNDLE.tmp" . && mv "$BUNDLE.tmp" "$BUNDLE"
   rm -rf "$stage"
@@ -99,13 +110,21 @@ run() {
     ldd "$build/tests/neurona_gpu_tests" 2>&1 | grep -E 'cublas|cudnn|openblas|not found' || true
   } > "$OUT/env.txt"
 
-  local gpu_rc=0 all_rc=0 bench_rc=0
+  local gpu_rc=0 all_rc=0 bench_rc=0 train_rc=0
   ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300 > "$OUT/ctest-gpu.log" 2>&1 \
     || gpu_rc=$?
   ctest --test-dir "$build" -LE 'gpu|install' -j 8 --output-on-failure > "$OUT/ctest-cpu.log" 2>&1 \
     || all_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --sizes 128,256,512,1024,2048,4096,8192 \
     > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
+  # The main job on the GPU: the notebook's CNN on Fashion-MNIST.
+  if [[ -x "$build/tools/neurona" && -d "$work/fashion-mnist" ]]; then
+    NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 300 "$build/tools/neurona" train \
+      --model cnn --epochs "${GPU_TRAIN_EPOCHS:-10}" --device cuda --verbose 2 \
+      --out "$OUT/train-cnn" > "$OUT/train-cnn.log" 2>&1 || train_rc=$?
+  else
+    echo "not run (no neurona binary or no data in the bundle)" > "$OUT/train-cnn.log"
+  fi
   # Out-of-bounds and misaligned accesses in the kernels, where compute-sanitizer works.
   local memcheck="not run (no compute-sanitizer)"
   if command -v compute-sanitizer >/dev/null; then
@@ -125,11 +144,13 @@ run() {
     echo "-- ctest CPU suite on this machine (rc=$all_rc):"
     grep -E 'tests passed|tests failed' "$OUT/ctest-cpu.log" || tail -n 5 "$OUT/ctest-cpu.log"
     echo "-- compute-sanitizer memcheck of the GPU tests: $memcheck"
+    echo "-- neurona train --model cnn --device cuda (rc=$train_rc):"
+    grep -E 'Epoch|step -|Test loss' "$OUT/train-cnn.log" | tail -n 22 || tail -n 5 "$OUT/train-cnn.log"
     echo "-- bench_matmul --device cuda (rc=$bench_rc):"
     tail -n 12 "$OUT/bench_matmul.txt"
   } > "$OUT/summary.txt"
   cat "$OUT/summary.txt"
-  [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 && $memcheck != FAILED* ]]
+  [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 && $train_rc -eq 0 && $memcheck != FAILED* ]]
 }
 
 case "${1:-auto}" in

@@ -14,16 +14,73 @@
 
 #include <cstdint>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "neurona/layers/layer.h"
+#include "neurona/models/callbacks.h"
+#include "neurona/training/losses.h"
+#include "neurona/training/metrics.h"
+#include "neurona/training/optimizers.h"
 
 namespace neurona {
 
 struct PredictOptions {
   std::int64_t batch_size = 32;
+};
+
+/// model.compile's arguments (Keras's names and defaults).
+struct CompileOptions {
+  optimizers::OptimizerRef optimizer = "rmsprop";
+  /// Required before fit/evaluate: a Keras name ("sparse_categorical_crossentropy") or a Loss.
+  std::optional<losses::LossRef> loss = std::nullopt;
+  /// Keras's names ("accuracy" resolves to binary, categorical or sparse accuracy from the loss
+  /// and the output shape, as Keras does) or Metric objects.
+  std::vector<metrics::MetricRef> metrics = {};
+  /// The weight of the (single) output's loss in the total.
+  double loss_weights = 1.0;
+};
+
+/// Inputs and targets held out for validation at the end of every epoch.
+struct ValidationData {
+  Tensor x;
+  Tensor y;
+  std::optional<Tensor> sample_weight = std::nullopt;
+};
+
+/// Keras's verbose="auto": the progress bar (redrawn on a terminal, one line per epoch
+/// otherwise).
+inline constexpr int kVerboseAuto = -1;
+
+/// model.fit's arguments (Keras's names and defaults).
+struct FitOptions {
+  std::int64_t batch_size = 32;
+  int epochs = 1;
+  /// 0 silent, 1 progress bar, 2 one line per epoch, kVerboseAuto.
+  int verbose = kVerboseAuto;
+  std::vector<callbacks::CallbackRef> callbacks = {};
+  /// The last fraction of the samples (taken before shuffling), held out for validation.
+  double validation_split = 0.0;
+  std::optional<ValidationData> validation_data = std::nullopt;
+  /// Reshuffle the training samples before every epoch.
+  bool shuffle = true;
+  /// Per-class weights of the loss, by class index.
+  std::map<std::int64_t, double> class_weight = {};
+  /// Per-sample weights of the loss, shape (N,).
+  std::optional<Tensor> sample_weight = std::nullopt;
+  /// The epoch to start at (0-based), to resume a previous run.
+  int initial_epoch = 0;
+};
+
+/// model.evaluate's arguments.
+struct EvaluateOptions {
+  std::int64_t batch_size = 32;
+  int verbose = kVerboseAuto;
+  std::optional<Tensor> sample_weight = std::nullopt;
+  std::vector<callbacks::CallbackRef> callbacks = {};
 };
 
 struct SummaryOptions {
@@ -45,6 +102,34 @@ class Model : public layers::Layer {
   void summary(std::ostream& os = std::cout, SummaryOptions options = {}) const;
   std::string summary_string(SummaryOptions options = {}) const;
 
+  // Training (models/training.cpp), as keras.Model.
+  /// Sets the optimizer, the loss and the metrics for fit/evaluate. Throws ValueError for an
+  /// unknown name (listing the valid ones).
+  void compile(CompileOptions options = {});
+  bool compiled() const;
+  /// Trains for `epochs` on (x, y), on the device of the model's weights (the default device):
+  /// the data is copied there once, batches are gathered there, and the forward pass, the
+  /// loss, the gradients and the update all run there. Returns the per-epoch logs.
+  callbacks::History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  /// The loss and metrics over (x, y), in batches: {"loss": ..., "accuracy": ...}.
+  std::map<std::string, double> evaluate(const Tensor& x, const Tensor& y,
+                                         EvaluateOptions options = {});
+  /// One optimisation step on one batch; the loss and metrics of that batch.
+  std::map<std::string, double> train_on_batch(
+      const Tensor& x, const Tensor& y, const std::optional<Tensor>& sample_weight = std::nullopt);
+  /// The loss and metrics of one batch, without training.
+  std::map<std::string, double> test_on_batch(
+      const Tensor& x, const Tensor& y, const std::optional<Tensor>& sample_weight = std::nullopt);
+  /// The compiled optimizer (ValueError before compile).
+  std::shared_ptr<optimizers::Optimizer> optimizer() const;
+  /// The names fit logs: "loss", then the metrics' names.
+  std::vector<std::string> metrics_names() const;
+  /// Set by a callback to end fit after the current batch or epoch (Keras's stop_training).
+  bool stop_training() const { return stop_training_; }
+  void set_stop_training(bool stop) { stop_training_ = stop; }
+  /// The epoch the next fit starts at, when a callback (BackupAndRestore) resumes a run.
+  void set_initial_epoch(int epoch) { resume_epoch_ = epoch; }
+
   // Saving and loading (models/saving.cpp), in Keras 3's formats.
   /// Writes the weights as Keras 3's `.weights.h5` (atomically).
   void save_weights(const std::string& path) const;
@@ -56,6 +141,26 @@ class Model : public layers::Layer {
  protected:
   /// `class_name` names the model: "SubclassModel" -> subclass_model, subclass_model_1, ...
   explicit Model(std::string class_name = "Model", layers::LayerOptions options = {});
+
+ private:
+  struct Compiled;
+  struct StepResult;
+  /// The loss of a batch with the regularization terms, as the tape sees it.
+  Tensor compute_loss(const Tensor& y, const Tensor& y_pred, const std::optional<Tensor>& sw);
+  void train_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
+  void test_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
+  Compiled& compiled_state(const char* caller) const;
+  std::map<std::string, double> read_metrics(const std::string& prefix = "") const;
+  void reset_metrics();
+  std::map<std::string, double> run_evaluation(const Tensor& x, const Tensor& y,
+                                               const std::optional<Tensor>& sw,
+                                               std::int64_t batch_size,
+                                               std::vector<std::shared_ptr<callbacks::Callback>>&
+                                                   callbacks);
+
+  std::shared_ptr<Compiled> compiled_;
+  bool stop_training_ = false;
+  std::optional<int> resume_epoch_;
 };
 
 }  // namespace neurona

@@ -1,0 +1,250 @@
+// The `neurona` command: neurona's main job from one line. `neurona train` trains the
+// notebook's CNN (or an MLP) on Fashion-MNIST and writes the history, the weights and a loss /
+// accuracy plot; `neurona evaluate` and `neurona predict` use saved weights.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "neurona/neurona.h"
+
+namespace nr = neurona;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The notebook's layer kinds with TensorFlow's tutorial sizes (DESIGN.md), and an MLP
+// 256-128-10.
+std::unique_ptr<nr::Sequential> make_model(const std::string& kind) {
+  using Layers = std::vector<nr::layers::AnyLayer>;
+  if (kind == "cnn") {
+    return std::make_unique<nr::Sequential>(Layers{
+        nr::layers::Input({28, 28, 1}),
+        nr::layers::Conv2D(32, {3, 3}, {.activation = "relu"}),
+        nr::layers::MaxPooling2D({2, 2}),
+        nr::layers::Conv2D(64, {3, 3}, {.activation = "relu"}),
+        nr::layers::MaxPooling2D({2, 2}),
+        nr::layers::Flatten(),
+        nr::layers::Dense(128, {.activation = "relu"}),
+        nr::layers::Dense(10, {.activation = "softmax"}),
+    });
+  }
+  if (kind == "mlp") {
+    return std::make_unique<nr::Sequential>(Layers{
+        nr::layers::Input({28, 28, 1}),
+        nr::layers::Flatten(),
+        nr::layers::Dense(256, {.activation = "relu"}),
+        nr::layers::Dense(128, {.activation = "relu"}),
+        nr::layers::Dense(10, {.activation = "softmax"}),
+    });
+  }
+  throw nr::ValueError("neurona: unknown --model '" + kind + "' (valid: cnn, mlp)");
+}
+
+void compile(nr::Model& model) {
+  model.compile({.optimizer = nr::optimizers::Adam(1e-3),
+                 .loss = "sparse_categorical_crossentropy",
+                 .metrics = {"accuracy"}});
+}
+
+void select_device(const std::string& device) {
+  if (device == "auto") return;  // the default: the first GPU, else the CPU
+  nr::set_default_device(nr::Device::parse(device));
+}
+
+// The first `limit` rows (all when limit <= 0 or larger than the set).
+nr::Tensor head(const nr::Tensor& t, std::int64_t limit) {
+  if (limit <= 0 || limit >= t.shape()[0]) return t;
+  return t.slice(0, limit);
+}
+
+// Loss and accuracy per epoch, drawn with gnuplot into `png`. Returns false (after saying why)
+// when gnuplot is missing or fails; the data and the script stay beside the plot.
+bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir) {
+  const fs::path data = out_dir / "curves.dat";
+  const fs::path script = out_dir / "curves.gp";
+  const fs::path png = out_dir / "curves.png";
+  std::ostringstream rows;
+  rows << "# epoch loss accuracy val_loss val_accuracy\n";
+  auto value = [&](const char* name, std::size_t i) -> std::string {
+    auto it = history.history.find(name);
+    if (it == history.history.end() || i >= it->second.size()) return "NaN";
+    return std::to_string(it->second[i]);
+  };
+  for (std::size_t i = 0; i < history.epoch.size(); ++i) {
+    rows << history.epoch[i] + 1 << " " << value("loss", i) << " " << value("accuracy", i) << " "
+         << value("val_loss", i) << " " << value("val_accuracy", i) << "\n";
+  }
+  nr::write_file_atomic(data, rows.str());
+  const bool has_val = history.history.count("val_loss") > 0;
+  std::ostringstream gp;
+  gp << "set terminal pngcairo size 1000,420 noenhanced\n"
+     << "set output '" << png.string() << ".tmp'\n"
+     << "set multiplot layout 1,2\n"
+     << "set xlabel 'epoch'\nset grid\nset key top right\n"
+     << "set title 'loss'\n"
+     << "plot '" << data.string() << "' using 1:2 with linespoints title 'train'"
+     << (has_val ? ", '' using 1:4 with linespoints title 'validation'" : "") << "\n"
+     << "set key bottom right\nset title 'accuracy'\n"
+     << "plot '" << data.string() << "' using 1:3 with linespoints title 'train'"
+     << (has_val ? ", '' using 1:5 with linespoints title 'validation'" : "") << "\n"
+     << "unset multiplot\nset output\n";
+  nr::write_file_atomic(script, gp.str());
+  const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    std::cerr << "neurona: gnuplot failed or is missing (apt-get install gnuplot-nox); the data "
+                 "is in "
+              << data << " and the script in " << script << "\n";
+    return false;
+  }
+  // gnuplot wrote beside the target; the rename makes the plot appear whole.
+  fs::rename(png.string() + ".tmp", png);
+  return true;
+}
+
+int train(const std::string& kind, int epochs, std::int64_t batch_size, const std::string& out,
+          const std::string& data_dir, std::int64_t train_limit, std::int64_t test_limit,
+          double validation_split, std::uint64_t seed, int verbose) {
+  nr::set_seed(seed);
+  const fs::path out_dir(out);
+  fs::create_directories(out_dir);
+  auto data = nr::datasets::fashion_mnist(data_dir);
+  const nr::Tensor x_train = head(data.x_train, train_limit);
+  const nr::Tensor y_train = head(data.y_train, train_limit);
+  const nr::Tensor x_test = head(data.x_test, test_limit);
+  const nr::Tensor y_test = head(data.y_test, test_limit);
+  std::cout << "neurona train: model " << kind << ", " << x_train.shape()[0] << " training and "
+            << x_test.shape()[0] << " test images, device " << nr::default_device() << "\n";
+
+  auto model = make_model(kind);
+  compile(*model);
+  model->summary();
+  auto history =
+      model->fit(x_train, y_train,
+                 {.batch_size = batch_size,
+                  .epochs = epochs,
+                  .verbose = verbose,
+                  .callbacks = {nr::callbacks::CSVLogger((out_dir / "history.csv").string())},
+                  .validation_split = validation_split});
+  const auto scores = model->evaluate(x_test, y_test, {.batch_size = 256, .verbose = 0});
+  std::printf("Test loss: %.4f - test accuracy: %.4f\n", scores.at("loss"), scores.at("accuracy"));
+  const fs::path weights = out_dir / (kind + ".weights.h5");
+  model->save_weights(weights.string());
+  std::cout << "Wrote " << (out_dir / "history.csv").string() << ", " << weights.string();
+  if (plot_curves(history, out_dir)) std::cout << ", " << (out_dir / "curves.png").string();
+  std::cout << "\n";
+  return 0;
+}
+
+int evaluate(const std::string& kind, const std::string& weights, const std::string& data_dir,
+             std::int64_t test_limit) {
+  auto data = nr::datasets::fashion_mnist(data_dir);
+  auto model = make_model(kind);
+  compile(*model);
+  model->load_weights(weights);
+  const auto scores = model->evaluate(head(data.x_test, test_limit), head(data.y_test, test_limit),
+                                      {.batch_size = 256, .verbose = 0});
+  std::printf("Test loss: %.4f - test accuracy: %.4f\n", scores.at("loss"), scores.at("accuracy"));
+  return 0;
+}
+
+int predict(const std::string& kind, const std::string& weights, const std::string& input,
+            const std::string& output) {
+  auto model = make_model(kind);
+  model->load_weights(weights);
+  nr::Tensor x = nr::data::load_npy(input);
+  if (x.dtype() == nr::DType::uint8) x = nr::cast(x, nr::DType::float32) / 255.0;
+  if (x.rank() == 3) x = x.reshape({x.shape()[0], 28, 28, 1});
+  if (x.rank() == 2) x = x.reshape({1, 28, 28, 1});
+  const nr::Tensor probs = model->predict(x.to(nr::default_device()), {.batch_size = 256});
+  const auto classes = nr::argmax(probs, -1).to(nr::Device::cpu()).to_vector<std::int64_t>();
+  const auto& names = nr::datasets::fashion_mnist_class_names;
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    std::cout << i << "\t" << classes[i] << "\t" << names.at(static_cast<std::size_t>(classes[i]))
+              << "\n";
+  }
+  if (!output.empty()) nr::data::save_npy(output, probs);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"neurona: Keras-style deep learning in C++ on the GPU or the CPU"};
+  app.require_subcommand(1);
+
+  std::string kind = "cnn";
+  std::string device = "auto";
+  std::string data_dir;
+  int epochs = 3;
+  std::int64_t batch_size = 128;
+  std::string out = "runs/fashion";
+  std::int64_t train_limit = 0;
+  std::int64_t test_limit = 0;
+  double validation_split = 0.0;
+  std::uint64_t seed = 1;
+  int verbose = nr::kVerboseAuto;
+  std::string weights;
+  std::string input;
+  std::string output;
+
+  auto add_common = [&](CLI::App* cmd) {
+    cmd->add_option("--model", kind, "cnn or mlp")
+        ->check(CLI::IsMember({"cnn", "mlp"}))
+        ->capture_default_str();
+    cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    cmd->add_option("--data-dir", data_dir,
+                    "Fashion-MNIST folder (default: Debian's dataset-fashion-mnist)");
+  };
+  CLI::App* train_cmd = app.add_subcommand("train", "train on Fashion-MNIST and report accuracy");
+  add_common(train_cmd);
+  train_cmd->add_option("--epochs", epochs, "epochs")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--batch-size", batch_size, "samples per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train_cmd->add_option("--out", out, "folder for history.csv, the weights and curves.png")
+      ->capture_default_str();
+  train_cmd->add_option("--train-samples", train_limit, "use only the first N training images");
+  train_cmd->add_option("--test-samples", test_limit, "use only the first N test images");
+  train_cmd
+      ->add_option("--validation-split", validation_split,
+                   "fraction of the training images held out for validation")
+      ->check(CLI::Range(0.0, 0.99));
+  train_cmd->add_option("--seed", seed, "random seed (weights and shuffling)")
+      ->capture_default_str();
+  train_cmd->add_option("--verbose", verbose, "0 silent, 1 progress bar, 2 one line per epoch");
+
+  CLI::App* eval_cmd = app.add_subcommand("evaluate", "test loss and accuracy of saved weights");
+  add_common(eval_cmd);
+  eval_cmd->add_option("--weights", weights, ".weights.h5 file")->required();
+  eval_cmd->add_option("--test-samples", test_limit, "use only the first N test images");
+
+  CLI::App* predict_cmd = app.add_subcommand("predict", "classify images from a .npy file");
+  add_common(predict_cmd);
+  predict_cmd->add_option("--weights", weights, ".weights.h5 file")->required();
+  predict_cmd->add_option("--input", input, ".npy of images (N, 28, 28[, 1]), uint8 or float")
+      ->required();
+  predict_cmd->add_option("--output", output, "write the class probabilities to this .npy");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    select_device(device);
+    if (train_cmd->parsed()) {
+      return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
+                   validation_split, seed, verbose);
+    }
+    if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);
+    if (predict_cmd->parsed()) return predict(kind, weights, input, output);
+  } catch (const std::exception& e) {
+    std::cerr << "neurona: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
