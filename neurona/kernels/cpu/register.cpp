@@ -7,6 +7,7 @@ void register_linalg();
 void register_array();
 void register_creation();
 void register_conv();
+void register_optimizer();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -16,5 +17,6 @@ void register_cpu_kernels() {
   cpu::register_array();
   cpu::register_creation();
   cpu::register_conv();
+  cpu::register_optimizer();
 }
 }  // namespace neurona::kernels

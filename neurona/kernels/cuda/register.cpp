@@ -7,6 +7,7 @@ void register_linalg();
 void register_array();
 void register_creation();
 void register_conv();
+void register_optimizer();
 }  // namespace cuda
 
 void register_cuda_kernels() {
@@ -16,5 +17,6 @@ void register_cuda_kernels() {
   cuda::register_array();
   cuda::register_creation();
   cuda::register_conv();
+  cuda::register_optimizer();
 }
 }  // namespace neurona::kernels

@@ -1,0 +1,5 @@
+# Optimizers and learning-rate schedules (neurona::optimizers).
+target_sources(neurona PRIVATE
+  training/optimizers.cpp
+  training/schedules.cpp
+)

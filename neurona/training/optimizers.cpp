@@ -1,0 +1,563 @@
+// The optimizers' shared step (filtering, clipping, weight decay, one fused kernel per
+// variable) and each rule's per-step scalars. The scalars are computed on the host in the
+// variable's dtype with Keras's order of operations (e.g. Adam's alpha in float32 for a
+// float32 variable), so that the kernel rounds as keras.src.optimizers.*.update_step does.
+#include "neurona/training/optimizers.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <regex>
+
+#include "neurona/kernels/creation.h"
+#include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/optimizer.h"
+
+namespace neurona::optimizers {
+
+namespace {
+
+// Keras's automatic names: backend.get_uid(prefix) gives "adam", "adam_1", "adam_2", ...
+std::string auto_name(const std::string& prefix) {
+  static std::mutex mu;
+  static std::map<std::string, int> counts;
+  std::lock_guard lock(mu);
+  const int n = counts[prefix]++;
+  return n == 0 ? prefix : prefix + "_" + std::to_string(n);
+}
+
+ConfigValue optional_value(const std::optional<double>& v) {
+  return v ? ConfigValue(*v) : ConfigValue(std::monostate{});
+}
+
+std::string describe(const std::optional<double>& v) {
+  return v ? detail::str(*v) : std::string("None");
+}
+
+template <typename Options>
+CommonOptions common_of(const Options& o) {
+  return {o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm, o.name};
+}
+
+// Runs `f(T{})` with T the C++ type of a floating dtype.
+template <typename F>
+void with_float_type(DType dtype, F&& f) {
+  if (dtype == DType::float64) {
+    f(double{});
+  } else {
+    f(float{});
+  }
+}
+
+}  // namespace
+
+LearningRate::LearningRate(std::shared_ptr<const schedules::LearningRateSchedule> schedule)
+    : schedule_(std::move(schedule)) {
+  NEURONA_CHECK(schedule_ != nullptr, ValueError, "LearningRate: the schedule is null");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer
+
+Optimizer::Optimizer(std::string class_name, const std::string& snake_name,
+                     const LearningRate& learning_rate, CommonOptions common)
+    : class_name_(std::move(class_name)),
+      name_(common.name.empty() ? auto_name(snake_name) : common.name),
+      common_(std::move(common)),
+      schedule_(learning_rate.schedule()),
+      // On the CPU whatever the model's device: the host reads and counts them each step
+      // without touching a GPU.
+      iterations_(kernels::fill({}, 0.0, {.dtype = DType::int64, .device = Device::cpu()}),
+                  {.name = "iteration", .trainable = false}) {
+  const int clip_args =
+      (common_.clipnorm ? 1 : 0) + (common_.clipvalue ? 1 : 0) + (common_.global_clipnorm ? 1 : 0);
+  NEURONA_CHECK(clip_args <= 1, ValueError, class_name_,
+                ": only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                "Received: clipnorm=",
+                describe(common_.clipnorm), ", clipvalue=", describe(common_.clipvalue),
+                ", global_clipnorm=", describe(common_.global_clipnorm));
+  if (!schedule_) {
+    learning_rate_.emplace(kernels::fill({}, learning_rate.value(),
+                                         {.dtype = DType::float32, .device = Device::cpu()}),
+                           VariableOptions{.name = "learning_rate", .trainable = false});
+  }
+}
+
+Optimizer::~Optimizer() = default;
+
+std::int64_t Optimizer::iterations() const {
+  return iterations_.value().data<std::int64_t>()[0];
+}
+
+double Optimizer::learning_rate() const {
+  if (schedule_) return static_cast<float>((*schedule_)(iterations()));
+  return learning_rate_->value().data<float>()[0];
+}
+
+void Optimizer::set_learning_rate(double learning_rate) {
+  NEURONA_CHECK(!schedule_, ValueError, class_name(), " '", name_,
+                "': this optimizer was created with a LearningRateSchedule as its "
+                "learning_rate, hence its learning rate is not settable. Create it with a float "
+                "learning_rate if you need to set it.");
+  learning_rate_->value().data<float>()[0] = static_cast<float>(learning_rate);
+}
+
+void Optimizer::exclude_from_weight_decay(const std::vector<Variable>& var_list,
+                                          const std::vector<std::string>& var_names) {
+  NEURONA_CHECK(!built_, ValueError, class_name(), " '", name_,
+                "': exclude_from_weight_decay() can only be configured before the optimizer is "
+                "built.");
+  excluded_ids_.clear();
+  for (const Variable& v : var_list) excluded_ids_.push_back(v.value().id());
+  excluded_names_ = var_names;
+}
+
+bool Optimizer::use_weight_decay(const Variable& v) const {
+  if (std::find(excluded_ids_.begin(), excluded_ids_.end(), v.value().id()) !=
+      excluded_ids_.end()) {
+    return false;
+  }
+  // Keras searches the name with the pattern "|".join(var_names).
+  for (const std::string& pattern : excluded_names_) {
+    if (std::regex_search(v.name(), std::regex(pattern))) return false;
+  }
+  return true;
+}
+
+Optimizer::Entry& Optimizer::entry_for(const Variable& v) {
+  const auto it = index_.find(v.value().id());
+  if (it != index_.end()) return entries_[it->second];
+  NEURONA_CHECK(is_floating(v.dtype()), ValueError, class_name(), " '", name_, "': variable '",
+                v.name(), "' has dtype ", v.dtype(),
+                "; optimizers update float32 and float64 variables");
+  if (!built_) build_extra(v);
+  built_ = true;
+  Entry e{v, {}, use_weight_decay(v)};
+  for (const auto& group : slot_groups()) {
+    for (const SlotSpec& spec : group) {
+      e.slots[spec.index].emplace(
+          kernels::fill(v.shape(), spec.initial_value, {.dtype = v.dtype(), .device = v.device()}),
+          VariableOptions{.name = v.name() + "_" + spec.name, .trainable = false});
+    }
+  }
+  index_.emplace(v.value().id(), entries_.size());
+  entries_.push_back(std::move(e));
+  return entries_.back();
+}
+
+void Optimizer::build(const std::vector<Variable>& variables) {
+  for (const Variable& v : variables) entry_for(v);
+}
+
+void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
+                                const std::vector<Variable>& variables) {
+  NEURONA_CHECK(grads.size() == variables.size(), ValueError, class_name(), " '", name_,
+                "'.apply_gradients: got ", grads.size(), " gradients for ", variables.size(),
+                " variables");
+  if (grads.empty()) return;  // Keras: a no-op, not even counted
+  build(variables);
+
+  // Keras's _filter_empty_gradients, then the checks Keras leaves to broadcasting.
+  std::vector<std::size_t> live;
+  std::vector<Tensor> g(grads.size());
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    const Variable& v = variables[i];
+    NEURONA_CHECK(grads[i].shape() == v.shape(), ShapeError, class_name(), " '", name_,
+                  "'.apply_gradients: the gradient for variable '", v.name(), "' has shape ",
+                  grads[i].shape(), " but the variable has shape ", v.shape());
+    NEURONA_CHECK(is_floating(grads[i].dtype()), ValueError, class_name(), " '", name_,
+                  "'.apply_gradients: the gradient for variable '", v.name(), "' has dtype ",
+                  grads[i].dtype(), "; expected a float tensor");
+    g[i] = kernels::cast(grads[i].to(v.device()), v.dtype());
+    live.push_back(i);
+  }
+  NEURONA_CHECK(!live.empty(), ValueError, class_name(), " '", name_,
+                "'.apply_gradients: no gradients provided for any variable.");
+
+  // Keras clips only for a positive clip value ("if self.clipnorm and self.clipnorm > 0").
+  const auto positive = [](const std::optional<double>& x) { return x && *x > 0; };
+  kernels::GradientClip clip = kernels::GradientClip::none;
+  double clip_value = 0.0;
+  if (positive(common_.clipnorm)) {
+    clip = kernels::GradientClip::norm;
+    clip_value = *common_.clipnorm;
+  } else if (positive(common_.global_clipnorm)) {
+    clip = kernels::GradientClip::global_norm;
+    clip_value = *common_.global_clipnorm;
+  } else if (positive(common_.clipvalue)) {
+    clip = kernels::GradientClip::value;
+    clip_value = *common_.clipvalue;
+  }
+  // The global norm over every gradient, on the device(s) that hold them.
+  std::vector<std::pair<Device, Tensor>> global_sum;  // the total, on each gradient device
+  if (clip == kernels::GradientClip::global_norm) {
+    std::vector<std::pair<Device, std::vector<Tensor>>> by_device;
+    for (std::size_t i : live) {
+      auto it = std::find_if(by_device.begin(), by_device.end(),
+                             [&](const auto& p) { return p.first == g[i].device(); });
+      if (it == by_device.end()) it = by_device.insert(by_device.end(), {g[i].device(), {}});
+      it->second.push_back(g[i]);
+    }
+    Tensor total;
+    for (const auto& [device, tensors] : by_device) {
+      Tensor s = kernels::sum_of_squares(tensors);
+      // Gradients on several devices: add the per-device sums on the first one (copies).
+      total = total.defined() ? kernels::add(total, s.to(total.device())) : s;
+    }
+    for (const auto& [device, tensors] : by_device)
+      global_sum.emplace_back(device, total.to(device));
+  }
+
+  const std::int64_t iteration = iterations();
+  const double lr = learning_rate();
+  begin_step(iteration);
+  for (std::size_t i : live) {
+    Entry& e = entry_for(variables[i]);
+    const Variable& v = e.variable;
+    kernels::OptimizerStep step;
+    fill_step(step, v.dtype(), iteration, lr);
+    auto& c = step.coefficients;
+    with_float_type(v.dtype(), [&](auto t) {
+      using T = decltype(t);
+      c.clip = clip;
+      c.clip_value = static_cast<T>(clip_value);
+      c.clip_inverse = static_cast<T>(1.0 / clip_value);  // Keras: 1.0 / clip_norm in Python
+      c.decay = common_.weight_decay.has_value() && e.use_weight_decay;
+      c.weight_decay = static_cast<T>(common_.weight_decay.value_or(0.0));
+    });
+    Tensor sum_squares;
+    if (clip == kernels::GradientClip::norm) sum_squares = kernels::sum_of_squares({g[i]});
+    if (clip == kernels::GradientClip::global_norm) {
+      for (const auto& [device, total] : global_sum) {
+        if (device == v.device()) sum_squares = total;
+      }
+    }
+    std::array<Tensor, 3> slots;
+    for (std::size_t k = 0; k < 3; ++k) {
+      if (e.slots[k]) slots[k] = e.slots[k]->value();
+    }
+    kernels::optimizer_update(step, g[i], v.value(), slots, sum_squares);
+  }
+  iterations_.value().data<std::int64_t>()[0] = iteration + 1;
+}
+
+std::vector<Variable> Optimizer::variables() const {
+  std::vector<Variable> out{iterations_};
+  if (learning_rate_) out.push_back(*learning_rate_);
+  for (const auto& group : slot_groups()) {
+    for (const Entry& e : entries_) {
+      for (const SlotSpec& spec : group) out.push_back(*e.slots[spec.index]);
+    }
+  }
+  for (Variable& v : extra_variables()) out.push_back(std::move(v));
+  return out;
+}
+
+Config Optimizer::config() const {
+  Config c{{"name", name_}};
+  if (schedule_) {
+    c.emplace_back("learning_rate", schedule_);
+  } else {
+    c.emplace_back("learning_rate", learning_rate());
+  }
+  c.emplace_back("weight_decay", optional_value(common_.weight_decay));
+  c.emplace_back("clipnorm", optional_value(common_.clipnorm));
+  c.emplace_back("global_clipnorm", optional_value(common_.global_clipnorm));
+  c.emplace_back("clipvalue", optional_value(common_.clipvalue));
+  c.emplace_back("use_ema", false);
+  c.emplace_back("ema_momentum", 0.99);
+  c.emplace_back("ema_overwrite_frequency", std::monostate{});
+  c.emplace_back("loss_scale_factor", std::monostate{});
+  c.emplace_back("gradient_accumulation_steps", std::monostate{});
+  for (auto& kv : own_config()) c.push_back(std::move(kv));
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rules. Each fill_step computes in T what Keras computes in the variable's dtype; a
+// Python float combined with a tensor (e.g. `1 - self.beta_1`) is computed in double first
+// and then rounded to T, as JAX's weak typing does.
+
+namespace {
+using kernels::OptimizerRule;
+}  // namespace
+
+SGDOptimizer::SGDOptimizer(const LearningRate& learning_rate, SGDOptions options)
+    : Optimizer("SGD", "sgd", learning_rate, common_of(options)), options_(std::move(options)) {
+  NEURONA_CHECK(
+      options_.momentum >= 0.0 && options_.momentum <= 1.0, ValueError,
+      "SGD: `momentum` must be a float between [0, 1]. Received: momentum=", options_.momentum);
+}
+
+std::vector<std::vector<Optimizer::SlotSpec>> SGDOptimizer::slot_groups() const {
+  if (options_.momentum == 0.0) return {};
+  return {{{"momentum", 0, 0.0}}};
+}
+
+void SGDOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int64_t,
+                             double learning_rate) const {
+  step.rule = OptimizerRule::sgd;
+  with_float_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    auto& c = step.coefficients;
+    c.learning_rate = static_cast<T>(learning_rate);
+    c.momentum = static_cast<T>(options_.momentum);
+    c.use_momentum = options_.momentum != 0.0;
+    c.nesterov = options_.nesterov;
+  });
+}
+
+Config SGDOptimizer::own_config() const {
+  return {{"momentum", options_.momentum}, {"nesterov", options_.nesterov}};
+}
+
+AdamOptimizer::AdamOptimizer(const LearningRate& learning_rate, AdamOptions options)
+    : AdamOptimizer("Adam", "adam", learning_rate, std::move(options)) {}
+
+AdamOptimizer::AdamOptimizer(std::string class_name, const std::string& snake_name,
+                             const LearningRate& learning_rate, AdamOptions options)
+    : Optimizer(std::move(class_name), snake_name, learning_rate, common_of(options)),
+      options_(std::move(options)) {}
+
+std::vector<std::vector<Optimizer::SlotSpec>> AdamOptimizer::slot_groups() const {
+  std::vector<std::vector<SlotSpec>> groups{{{"momentum", 0, 0.0}, {"velocity", 1, 0.0}}};
+  if (options_.amsgrad) groups.push_back({{"velocity_hat", 2, 0.0}});
+  return groups;
+}
+
+void AdamOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int64_t iteration,
+                              double learning_rate) const {
+  step.rule = OptimizerRule::adam;
+  with_float_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    auto& c = step.coefficients;
+    const T lr = static_cast<T>(learning_rate);
+    const T local_step = static_cast<T>(iteration + 1);
+    const T beta_1_power = std::pow(static_cast<T>(options_.beta_1), local_step);
+    const T beta_2_power = std::pow(static_cast<T>(options_.beta_2), local_step);
+    c.learning_rate = lr;
+    c.alpha = lr * std::sqrt(T(1) - beta_2_power) / (T(1) - beta_1_power);
+    c.one_minus_beta_1 = static_cast<T>(1.0 - options_.beta_1);
+    c.one_minus_beta_2 = static_cast<T>(1.0 - options_.beta_2);
+    c.epsilon = static_cast<T>(options_.epsilon);
+    c.amsgrad = options_.amsgrad;
+  });
+}
+
+Config AdamOptimizer::own_config() const {
+  return {{"beta_1", options_.beta_1},
+          {"beta_2", options_.beta_2},
+          {"epsilon", options_.epsilon},
+          {"amsgrad", options_.amsgrad}};
+}
+
+AdamWOptimizer::AdamWOptimizer(const LearningRate& learning_rate, AdamWOptions options)
+    : AdamOptimizer("AdamW", "adam_w", learning_rate,
+                    AdamOptions{.beta_1 = options.beta_1,
+                                .beta_2 = options.beta_2,
+                                .epsilon = options.epsilon,
+                                .amsgrad = options.amsgrad,
+                                .weight_decay = options.weight_decay,
+                                .clipnorm = options.clipnorm,
+                                .clipvalue = options.clipvalue,
+                                .global_clipnorm = options.global_clipnorm,
+                                .name = options.name}) {}
+
+RMSpropOptimizer::RMSpropOptimizer(const LearningRate& learning_rate, RMSpropOptions options)
+    : Optimizer("RMSprop", "rm_sprop", learning_rate, common_of(options)),
+      options_(std::move(options)) {}
+
+std::vector<std::vector<Optimizer::SlotSpec>> RMSpropOptimizer::slot_groups() const {
+  std::vector<std::vector<SlotSpec>> groups{{{"velocity", 0, 0.0}}};
+  if (options_.momentum > 0) groups.push_back({{"momentum", 1, 0.0}});
+  if (options_.centered) groups.push_back({{"average_gradient", 2, 0.0}});
+  return groups;
+}
+
+void RMSpropOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int64_t,
+                                 double learning_rate) const {
+  step.rule = OptimizerRule::rmsprop;
+  with_float_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    auto& c = step.coefficients;
+    c.learning_rate = static_cast<T>(learning_rate);
+    c.rho = static_cast<T>(options_.rho);
+    c.one_minus_rho = static_cast<T>(1.0 - options_.rho);
+    c.momentum = static_cast<T>(options_.momentum);
+    c.use_momentum = options_.momentum > 0;
+    c.centered = options_.centered;
+    c.epsilon = static_cast<T>(options_.epsilon);
+  });
+}
+
+Config RMSpropOptimizer::own_config() const {
+  return {{"rho", options_.rho},
+          {"momentum", options_.momentum},
+          {"epsilon", options_.epsilon},
+          {"centered", options_.centered}};
+}
+
+AdagradOptimizer::AdagradOptimizer(const LearningRate& learning_rate, AdagradOptions options)
+    : Optimizer("Adagrad", "adagrad", learning_rate, common_of(options)),
+      options_(std::move(options)) {}
+
+std::vector<std::vector<Optimizer::SlotSpec>> AdagradOptimizer::slot_groups() const {
+  return {{{"accumulator", 0, options_.initial_accumulator_value}}};
+}
+
+void AdagradOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int64_t,
+                                 double learning_rate) const {
+  step.rule = OptimizerRule::adagrad;
+  with_float_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    step.coefficients.learning_rate = static_cast<T>(learning_rate);
+    step.coefficients.epsilon = static_cast<T>(options_.epsilon);
+  });
+}
+
+Config AdagradOptimizer::own_config() const {
+  return {{"initial_accumulator_value", options_.initial_accumulator_value},
+          {"epsilon", options_.epsilon}};
+}
+
+AdamaxOptimizer::AdamaxOptimizer(const LearningRate& learning_rate, AdamaxOptions options)
+    : Optimizer("Adamax", "adamax", learning_rate, common_of(options)),
+      options_(std::move(options)) {}
+
+std::vector<std::vector<Optimizer::SlotSpec>> AdamaxOptimizer::slot_groups() const {
+  return {{{"momentum", 0, 0.0}, {"norm", 1, 0.0}}};
+}
+
+void AdamaxOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int64_t iteration,
+                                double learning_rate) const {
+  step.rule = OptimizerRule::adamax;
+  with_float_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    auto& c = step.coefficients;
+    const T local_step = static_cast<T>(iteration + 1);
+    c.learning_rate = static_cast<T>(learning_rate);
+    c.one_minus_beta_1 = static_cast<T>(1.0 - options_.beta_1);
+    c.beta_2 = static_cast<T>(options_.beta_2);
+    c.one_minus_beta_1_power = T(1) - std::pow(static_cast<T>(options_.beta_1), local_step);
+    c.epsilon = static_cast<T>(options_.epsilon);
+  });
+}
+
+Config AdamaxOptimizer::own_config() const {
+  return {{"beta_1", options_.beta_1}, {"beta_2", options_.beta_2}, {"epsilon", options_.epsilon}};
+}
+
+NadamOptimizer::NadamOptimizer(const LearningRate& learning_rate, NadamOptions options)
+    : Optimizer("Nadam", "nadam", learning_rate, common_of(options)),
+      options_(std::move(options)) {}
+
+std::vector<std::vector<Optimizer::SlotSpec>> NadamOptimizer::slot_groups() const {
+  return {{{"momentum", 0, 0.0}, {"velocity", 1, 0.0}}};
+}
+
+void NadamOptimizer::build_extra(const Variable& first) {
+  // Keras: backend.Variable(1.0, dtype=var_list[0].dtype), on the host here since only the
+  // host reads it.
+  u_product_.emplace(kernels::fill({}, 1.0, {.dtype = first.dtype(), .device = Device::cpu()}),
+                     VariableOptions{.name = "u_product", .trainable = false});
+}
+
+void NadamOptimizer::begin_step(std::int64_t iteration) {
+  // Keras's _backend_update_step: u_product *= beta_1 * (1 - 0.5 * 0.96^(t + 1)), in its dtype.
+  with_float_type(u_product_->dtype(), [&](auto t) {
+    using T = decltype(t);
+    T* u = u_product_->value().data<T>();
+    const T factor = T(1) - T(0.5) * std::pow(static_cast<T>(0.96), static_cast<T>(iteration + 1));
+    *u = *u * static_cast<T>(options_.beta_1) * factor;
+  });
+}
+
+void NadamOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int64_t iteration,
+                               double learning_rate) const {
+  step.rule = OptimizerRule::nadam;
+  const double u_product = u_product_->value().item<double>();
+  with_float_type(dtype, [&](auto t) {
+    using T = decltype(t);
+    auto& c = step.coefficients;
+    const T local_step = static_cast<T>(iteration + 1);
+    const T next_step = static_cast<T>(iteration + 2);
+    const T decay = static_cast<T>(0.96);
+    const T beta_1 = static_cast<T>(options_.beta_1);
+    const T beta_2 = static_cast<T>(options_.beta_2);
+    const T u_t = beta_1 * (T(1) - T(0.5) * std::pow(decay, local_step));
+    const T u_t_1 = beta_1 * (T(1) - T(0.5) * std::pow(decay, next_step));
+    const T u_product_t = static_cast<T>(u_product);
+    const T u_product_t_1 = u_product_t * u_t_1;
+    c.learning_rate = static_cast<T>(learning_rate);
+    // Here beta_1 and beta_2 are tensors of the variable's dtype, so 1 - beta is computed in T.
+    c.one_minus_beta_1 = T(1) - beta_1;
+    c.one_minus_beta_2 = T(1) - beta_2;
+    c.u_t_1 = u_t_1;
+    c.one_minus_u_t = T(1) - u_t;
+    c.one_minus_u_product_t = T(1) - u_product_t;
+    c.one_minus_u_product_t_1 = T(1) - u_product_t_1;
+    c.one_minus_beta_2_power = T(1) - std::pow(beta_2, local_step);
+    c.epsilon = static_cast<T>(options_.epsilon);
+  });
+}
+
+std::vector<Variable> NadamOptimizer::extra_variables() const {
+  if (!u_product_) return {};
+  return {*u_product_};
+}
+
+Config NadamOptimizer::own_config() const {
+  return {{"beta_1", options_.beta_1}, {"beta_2", options_.beta_2}, {"epsilon", options_.epsilon}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handles, names and OptimizerRef
+
+SGD::SGD(const LearningRate& learning_rate, SGDOptions options)
+    : OptimizerHandle(std::make_shared<SGDOptimizer>(learning_rate, std::move(options))) {}
+Adam::Adam(const LearningRate& learning_rate, AdamOptions options)
+    : OptimizerHandle(std::make_shared<AdamOptimizer>(learning_rate, std::move(options))) {}
+AdamW::AdamW(const LearningRate& learning_rate, AdamWOptions options)
+    : OptimizerHandle(std::make_shared<AdamWOptimizer>(learning_rate, std::move(options))) {}
+RMSprop::RMSprop(const LearningRate& learning_rate, RMSpropOptions options)
+    : OptimizerHandle(std::make_shared<RMSpropOptimizer>(learning_rate, std::move(options))) {}
+Adagrad::Adagrad(const LearningRate& learning_rate, AdagradOptions options)
+    : OptimizerHandle(std::make_shared<AdagradOptimizer>(learning_rate, std::move(options))) {}
+Adamax::Adamax(const LearningRate& learning_rate, AdamaxOptions options)
+    : OptimizerHandle(std::make_shared<AdamaxOptimizer>(learning_rate, std::move(options))) {}
+Nadam::Nadam(const LearningRate& learning_rate, NadamOptions options)
+    : OptimizerHandle(std::make_shared<NadamOptimizer>(learning_rate, std::move(options))) {}
+
+std::vector<std::string> names() {
+  return {"adagrad", "adam", "adamax", "adamw", "nadam", "rmsprop", "sgd"};
+}
+
+std::shared_ptr<Optimizer> get(const std::string& identifier) {
+  std::string key = identifier;
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  if (key == "sgd") return SGD().ptr();
+  if (key == "adam") return Adam().ptr();
+  if (key == "adamw") return AdamW().ptr();
+  if (key == "rmsprop") return RMSprop().ptr();
+  if (key == "adagrad") return Adagrad().ptr();
+  if (key == "adamax") return Adamax().ptr();
+  if (key == "nadam") return Nadam().ptr();
+  std::string valid;
+  for (const std::string& n : names()) valid += (valid.empty() ? "" : ", ") + n;
+  throw ValueError(detail::str("Could not interpret optimizer identifier: '", identifier,
+                               "'. Valid names: ", valid));
+}
+
+OptimizerRef::OptimizerRef(const char* identifier) : OptimizerRef(std::string(identifier)) {}
+OptimizerRef::OptimizerRef(const std::string& identifier)
+    : optimizer_(optimizers::get(identifier)) {}
+OptimizerRef::OptimizerRef(std::shared_ptr<Optimizer> optimizer)
+    : optimizer_(std::move(optimizer)) {
+  NEURONA_CHECK(optimizer_ != nullptr, ValueError, "OptimizerRef: the optimizer is null");
+}
+
+}  // namespace neurona::optimizers

@@ -1,0 +1,126 @@
+// The schedules compute in float32, in Keras's order of operations, so that a float32 model
+// sees the same learning rate here as under Keras (floatx float32).
+#include "neurona/training/schedules.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "neurona/core/error.h"
+
+namespace neurona::optimizers::schedules {
+
+namespace {
+void check_decay_steps(const char* schedule, std::int64_t decay_steps) {
+  NEURONA_CHECK(decay_steps > 0, ValueError, schedule,
+                ": argument decay_steps must be > 0. Received: decay_steps=", decay_steps);
+}
+}  // namespace
+
+ExponentialDecay::ExponentialDecay(double initial_learning_rate, std::int64_t decay_steps,
+                                   double decay_rate, ExponentialDecayOptions options)
+    : initial_learning_rate_(initial_learning_rate),
+      decay_steps_(decay_steps),
+      decay_rate_(decay_rate),
+      options_(std::move(options)) {
+  check_decay_steps("ExponentialDecay", decay_steps);
+}
+
+double ExponentialDecay::operator()(std::int64_t step) const {
+  float p = static_cast<float>(step) / static_cast<float>(decay_steps_);
+  if (options_.staircase) p = std::floor(p);
+  return static_cast<float>(initial_learning_rate_) * std::pow(static_cast<float>(decay_rate_), p);
+}
+
+Config ExponentialDecay::config() const {
+  return {{"initial_learning_rate", initial_learning_rate_},
+          {"decay_steps", decay_steps_},
+          {"decay_rate", decay_rate_},
+          {"staircase", options_.staircase},
+          {"name", options_.name}};
+}
+
+PiecewiseConstantDecay::PiecewiseConstantDecay(std::vector<std::int64_t> boundaries,
+                                               std::vector<double> values, std::string name)
+    : boundaries_(std::move(boundaries)), values_(std::move(values)), name_(std::move(name)) {
+  NEURONA_CHECK(boundaries_.size() + 1 == values_.size(), ValueError,
+                "PiecewiseConstantDecay: the length of boundaries should be 1 less than the "
+                "length of values. Received: ",
+                boundaries_.size(), " boundaries and ", values_.size(), " values");
+}
+
+double PiecewiseConstantDecay::operator()(std::int64_t step) const {
+  std::size_t i = 0;
+  while (i < boundaries_.size() && step > boundaries_[i]) ++i;
+  return static_cast<float>(values_[i]);
+}
+
+Config PiecewiseConstantDecay::config() const {
+  return {{"boundaries", boundaries_}, {"values", values_}, {"name", name_}};
+}
+
+CosineDecay::CosineDecay(double initial_learning_rate, std::int64_t decay_steps,
+                         CosineDecayOptions options)
+    : initial_learning_rate_(initial_learning_rate),
+      decay_steps_(decay_steps),
+      options_(std::move(options)) {
+  check_decay_steps("CosineDecay", decay_steps);
+}
+
+double CosineDecay::operator()(std::int64_t step_in) const {
+  const float initial = static_cast<float>(initial_learning_rate_);
+  const float decay_steps = static_cast<float>(decay_steps_);
+  float step = static_cast<float>(step_in);
+  // Keras's _decay_function: decay_from * ((1 - alpha) * 0.5 (1 + cos(pi * fraction)) + alpha).
+  const auto decay = [&](float s, float from) {
+    const float fraction = s / decay_steps;
+    const float cosine = 0.5f * (1.0f + std::cos(std::numbers::pi_v<float> * fraction));
+    const float decayed =
+        static_cast<float>(1.0 - options_.alpha) * cosine + static_cast<float>(options_.alpha);
+    return from * decayed;
+  };
+  if (!options_.warmup_target) return decay(std::min(step, decay_steps), initial);
+  const float target = static_cast<float>(*options_.warmup_target);
+  const float warmup_steps = static_cast<float>(options_.warmup_steps);
+  step = std::min(step, decay_steps + warmup_steps);
+  if (step < warmup_steps) {
+    // Keras's _warmup_function: a straight line from initial to target.
+    return (target - initial) * (step / warmup_steps) + initial;
+  }
+  return decay(step - warmup_steps, target);
+}
+
+Config CosineDecay::config() const {
+  return {{"initial_learning_rate", initial_learning_rate_},
+          {"decay_steps", decay_steps_},
+          {"alpha", options_.alpha},
+          {"name", options_.name},
+          {"warmup_target", options_.warmup_target ? ConfigValue(*options_.warmup_target)
+                                                   : ConfigValue(std::monostate{})},
+          {"warmup_steps", options_.warmup_steps}};
+}
+
+InverseTimeDecay::InverseTimeDecay(double initial_learning_rate, std::int64_t decay_steps,
+                                   double decay_rate, InverseTimeDecayOptions options)
+    : initial_learning_rate_(initial_learning_rate),
+      decay_steps_(decay_steps),
+      decay_rate_(decay_rate),
+      options_(std::move(options)) {
+  check_decay_steps("InverseTimeDecay", decay_steps);
+}
+
+double InverseTimeDecay::operator()(std::int64_t step) const {
+  float p = static_cast<float>(step) / static_cast<float>(decay_steps_);
+  if (options_.staircase) p = std::floor(p);
+  const float denominator = 1.0f + static_cast<float>(decay_rate_) * p;
+  return static_cast<float>(initial_learning_rate_) / denominator;
+}
+
+Config InverseTimeDecay::config() const {
+  return {{"initial_learning_rate", initial_learning_rate_},
+          {"decay_steps", decay_steps_},
+          {"decay_rate", decay_rate_},
+          {"staircase", options_.staircase},
+          {"name", options_.name}};
+}
+
+}  // namespace neurona::optimizers::schedules
