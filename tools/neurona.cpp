@@ -86,7 +86,7 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir)
   gp << "set terminal pngcairo size 1000,420 noenhanced\n"
      << "set output '" << png.string() << ".tmp'\n"
      << "set multiplot layout 1,2\n"
-     << "set xlabel 'epoch'\nset grid\nset key top right\n"
+     << "set xlabel 'epoch'\nset grid\nset key top right\nset offsets 0.5, 0.5, 0, 0\n"
      << "set title 'loss'\n"
      << "plot '" << data.string() << "' using 1:2 with linespoints title 'train'"
      << (has_val ? ", '' using 1:4 with linespoints title 'validation'" : "") << "\n"
@@ -95,11 +95,12 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir)
      << (has_val ? ", '' using 1:5 with linespoints title 'validation'" : "") << "\n"
      << "unset multiplot\nset output\n";
   nr::write_file_atomic(script, gp.str());
-  const std::string cmd = "gnuplot '" + script.string() + "' 2>&1";
+  // gnuplot's chatter (such as "empty x range" after one epoch) goes to a log beside the plot.
+  const fs::path log = out_dir / "curves.log";
+  const std::string cmd = "gnuplot '" + script.string() + "' > '" + log.string() + "' 2>&1";
   if (std::system(cmd.c_str()) != 0) {
-    std::cerr << "neurona: gnuplot failed or is missing (apt-get install gnuplot-nox); the data "
-                 "is in "
-              << data << " and the script in " << script << "\n";
+    std::cerr << "neurona: gnuplot failed or is missing (apt-get install gnuplot-nox); see "
+              << log << "; the data is in " << data << " and the script in " << script << "\n";
     return false;
   }
   // gnuplot wrote beside the target; the rename makes the plot appear whole.

@@ -11,7 +11,7 @@ message("${out}${err}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "neurona train failed (${rc})")
 endif()
-foreach(expected "Total params: 235,146" "Epoch 2/2" "2700 training"
+foreach(expected "Total params: 235,146" "Epoch 2/2" "3000 training"
         "Test loss: [0-9.]+ - test accuracy: 0\\.[7-9]")
   if(NOT out MATCHES "${expected}")
     message(FATAL_ERROR "neurona train: output lacks '${expected}'")

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -492,9 +493,10 @@ void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
     if (it == logs.end()) {
       row << "NA";
     } else {
+      // The shortest text that reads back as the same double, as Python's repr (Keras).
       char buf[64];
-      std::snprintf(buf, sizeof buf, "%.17g", it->second);
-      row << buf;
+      const auto res = std::to_chars(buf, buf + sizeof buf, it->second);
+      row << std::string_view(buf, static_cast<std::size_t>(res.ptr - buf));
     }
   }
   row << "\r\n";
