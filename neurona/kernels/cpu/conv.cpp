@@ -59,7 +59,7 @@ void conv_forward(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& g
   for_chunks<T>(g, [&](std::int64_t n0, std::int64_t count, T* col, const Chunks& ch) {
     const std::int64_t m = count * ch.rows_per_image;
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      Launch{}(m * ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
+      Launch{}(m, ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
       // out[chunk rows, group's filters] = col (m x k) * kernel[:, group's filters] (k x fg)
       gemm<T>(false, false, m, fg, ch.k, col, ch.k, kernel.data<T>() + grp * fg, g.filters, T(0),
               out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters);
@@ -70,7 +70,7 @@ void conv_forward(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& g
 template <typename T>
 void conv_backward_input(const Tensor& grad_out, const Tensor& kernel, const Conv2DGeometry& g,
                          Tensor& dx) {
-  const std::int64_t fg = g.filters / g.groups, cg = g.c / g.groups;
+  const std::int64_t fg = g.filters / g.groups;
   for_chunks<T>(g, [&](std::int64_t n0, std::int64_t count, T* dcol, const Chunks& ch) {
     const std::int64_t m = count * ch.rows_per_image;
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
@@ -78,7 +78,7 @@ void conv_backward_input(const Tensor& grad_out, const Tensor& kernel, const Con
       gemm<T>(false, true, m, ch.k, fg,
               grad_out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters,
               kernel.data<T>() + grp * fg, g.filters, T(0), dcol, ch.k);
-      Launch{}(count * g.h * g.w * cg, Col2ImFunctor<T>{dcol, dx.data<T>(), g, n0, grp});
+      Launch{}(count * g.h * g.w, ch.k, Col2ImFunctor<T>{dcol, dx.data<T>(), g, n0, grp});
     }
   });
 }
@@ -90,7 +90,7 @@ void conv_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DG
   for_chunks<T>(g, [&](std::int64_t n0, std::int64_t count, T* col, const Chunks& ch) {
     const std::int64_t m = count * ch.rows_per_image;
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-      Launch{}(m * ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
+      Launch{}(m, ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
       // dk[:, group's filters] (k x fg) += col^T (k x m) * grad_out[chunk rows, group] (m x fg)
       gemm<T>(true, false, ch.k, fg, m, col, ch.k,
               grad_out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters, T(1),

@@ -15,6 +15,14 @@ struct Launch {
     for (std::int64_t i = 0; i < n; ++i) f(i);
   }
 
+  /// As above for functors whose index covers `work_per_index` elements (a row of a patch
+  /// matrix, a pixel's channels), so that the grain counts elements, not indices.
+  template <typename F>
+  void operator()(std::int64_t n, std::int64_t work_per_index, const F& f) const {
+#pragma omp parallel for schedule(static) if (n > 1 && n * work_per_index >= kParallelGrain)
+    for (std::int64_t i = 0; i < n; ++i) f(i);
+  }
+
   template <typename F>
   void reduce(std::int64_t num_out, std::int64_t num_reduce, const F& f) const {
 #pragma omp parallel for schedule(static) if (num_out * num_reduce >= kParallelGrain && num_out > 1)

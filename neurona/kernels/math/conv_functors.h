@@ -17,56 +17,79 @@ NEURONA_HD_INLINE std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-/// Patch matrix of images [n0, n0 + count) for group `g`: row (n, oh, ow), column (i, j, c).
+/// Patch matrix of images [n0, n0 + count) for group `g`, one row (n, oh, ow) per index; its
+/// columns (i, j, c) are kernel taps of `c / groups` channels each, contiguous in NHWC, so
+/// each tap is one run copied (or zeroed where it falls in the padding). CPU only (cuDNN
+/// convolves on the GPU); launch with count * oh * ow indices.
 template <typename T>
 struct Im2ColFunctor {
   const T* x;
   T* col;
   Conv2DGeometry geo;
   std::int64_t n0, g;
-  NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
+  NEURONA_HD_INLINE void operator()(std::int64_t m) const {
     const std::int64_t cg = geo.c / geo.groups;
-    const std::int64_t k = geo.kh * geo.kw * cg;
-    const std::int64_t m = idx / k, r = idx % k;
-    const std::int64_t c = r % cg, j = (r / cg) % geo.kw, i = r / cg / geo.kw;
-    const std::int64_t ow = m % geo.ow, oh = (m / geo.ow) % geo.oh, n = n0 + m / geo.ow / geo.oh;
-    const std::int64_t ih = oh * geo.sh - geo.pad_top + i * geo.dh;
-    const std::int64_t iw = ow * geo.sw - geo.pad_left + j * geo.dw;
-    col[idx] = (ih >= 0 && ih < geo.h && iw >= 0 && iw < geo.w)
-                   ? x[((n * geo.h + ih) * geo.w + iw) * geo.c + g * cg + c]
-                   : T(0);
+    const std::int64_t ow = m % geo.ow, q = m / geo.ow;
+    const std::int64_t oh = q % geo.oh, n = n0 + q / geo.oh;
+    T* dst = col + m * (geo.kh * geo.kw * cg);
+    const T* image = x + n * geo.h * geo.w * geo.c + g * cg;
+    for (std::int64_t i = 0; i < geo.kh; ++i) {
+      const std::int64_t ih = oh * geo.sh - geo.pad_top + i * geo.dh;
+      const bool row_in = ih >= 0 && ih < geo.h;
+      for (std::int64_t j = 0; j < geo.kw; ++j, dst += cg) {
+        const std::int64_t iw = ow * geo.sw - geo.pad_left + j * geo.dw;
+        if (row_in && iw >= 0 && iw < geo.w) {
+          const T* src = image + (ih * geo.w + iw) * geo.c;
+          for (std::int64_t c = 0; c < cg; ++c) dst[c] = src[c];
+        } else {
+          for (std::int64_t c = 0; c < cg; ++c) dst[c] = T(0);
+        }
+      }
+    }
   }
 };
 
-/// dx for images [n0, n0 + count), group g, from the patch-matrix gradient `dcol`: each input
-/// element sums the patch entries that copied it.
+/// dx for images [n0, n0 + count), group g, from the patch-matrix gradient `dcol`, one input
+/// pixel (n, ih, iw) per index: each channel sums, in tap order, the patch entries that
+/// copied it, then adds the sum to dx. Channels go in blocks so the sums stay in registers
+/// and the taps are read as contiguous runs. CPU only; launch with count * h * w indices.
 template <typename T>
 struct Col2ImFunctor {
+  static constexpr std::int64_t kBlock = 16;
   const T* dcol;
   T* dx;
   Conv2DGeometry geo;
   std::int64_t n0, g;
-  NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
+  NEURONA_HD_INLINE void operator()(std::int64_t p) const {
     const std::int64_t cg = geo.c / geo.groups;
     const std::int64_t k = geo.kh * geo.kw * cg;
-    const std::int64_t c = idx % cg, iw = (idx / cg) % geo.w, ih = (idx / cg / geo.w) % geo.h,
-                       nl = idx / cg / geo.w / geo.h;
-    T acc = 0;
-    for (std::int64_t i = 0; i < geo.kh; ++i) {
-      const std::int64_t th = ih + geo.pad_top - i * geo.dh;  // = oh * sh
-      if (th < 0 || th % geo.sh) continue;
-      const std::int64_t oh = th / geo.sh;
-      if (oh >= geo.oh) continue;
-      for (std::int64_t j = 0; j < geo.kw; ++j) {
-        const std::int64_t tw = iw + geo.pad_left - j * geo.dw;
-        if (tw < 0 || tw % geo.sw) continue;
-        const std::int64_t ow = tw / geo.sw;
-        if (ow >= geo.ow) continue;
-        const std::int64_t m = (nl * geo.oh + oh) * geo.ow + ow;
-        acc += dcol[m * k + (i * geo.kw + j) * cg + c];
+    const std::int64_t iw = p % geo.w, q = p / geo.w;
+    const std::int64_t ih = q % geo.h, nl = q / geo.h;
+    T* out = dx + (((n0 + nl) * geo.h + ih) * geo.w + iw) * geo.c + g * cg;
+    for (std::int64_t c0 = 0; c0 < cg; c0 += kBlock) {
+      const std::int64_t nc = cg - c0 < kBlock ? cg - c0 : kBlock;
+      T acc[kBlock];
+      for (std::int64_t c = 0; c < kBlock; ++c) acc[c] = T(0);
+      for (std::int64_t i = 0; i < geo.kh; ++i) {
+        const std::int64_t th = ih + geo.pad_top - i * geo.dh;  // = oh * sh
+        if (th < 0 || th % geo.sh) continue;
+        const std::int64_t oh = th / geo.sh;
+        if (oh >= geo.oh) continue;
+        for (std::int64_t j = 0; j < geo.kw; ++j) {
+          const std::int64_t tw = iw + geo.pad_left - j * geo.dw;
+          if (tw < 0 || tw % geo.sw) continue;
+          const std::int64_t ow = tw / geo.sw;
+          if (ow >= geo.ow) continue;
+          const T* src = dcol + ((nl * geo.oh + oh) * geo.ow + ow) * k + (i * geo.kw + j) * cg + c0;
+          if (nc == kBlock) {
+            for (std::int64_t c = 0; c < kBlock; ++c) acc[c] += src[c];
+          } else {
+            for (std::int64_t c = 0; c < nc; ++c) acc[c] += src[c];
+          }
+        }
       }
+      for (std::int64_t c = 0; c < nc; ++c) out[c0 + c] += acc[c];
     }
-    dx[(((n0 + nl) * geo.h + ih) * geo.w + iw) * geo.c + g * cg + c] += acc;
   }
 };
 
@@ -78,8 +101,9 @@ struct PoolForwardFunctor {
   Conv2DGeometry geo;
   bool max;
   NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
-    const std::int64_t c = idx % geo.c, ow = (idx / geo.c) % geo.ow,
-                       oh = (idx / geo.c / geo.ow) % geo.oh, n = idx / geo.c / geo.ow / geo.oh;
+    const std::int64_t c = idx % geo.c, q = idx / geo.c;
+    const std::int64_t ow = q % geo.ow, r = q / geo.ow;
+    const std::int64_t oh = r % geo.oh, n = r / geo.oh;
     T best = -std::numeric_limits<T>::infinity(), sum = 0;
     std::int64_t count = 0;
     for (std::int64_t i = 0; i < geo.kh; ++i) {
@@ -100,7 +124,8 @@ struct PoolForwardFunctor {
 
 /// Input element (n, ih, iw, c) of the pooling gradient: the sum over the windows that
 /// contain it of the window's gradient (max: only where it is the window's first maximum;
-/// average: divided by the window's count).
+/// average: divided by the window's count). Where windows do not overlap (strides at least
+/// the pool size, the usual case) an element lies in at most one window, found in O(1).
 template <typename T>
 struct PoolBackwardFunctor {
   const T* x;
@@ -108,41 +133,60 @@ struct PoolBackwardFunctor {
   T* dx;
   Conv2DGeometry geo;
   bool max;
+
+  // Window (oh, ow)'s share of the gradient for input (n, ih, iw, c): `g` if (ih, iw) is
+  // its first maximum (max) or g / count (average), else nothing.
+  NEURONA_HD_INLINE void window(std::int64_t n, std::int64_t ih, std::int64_t iw, std::int64_t c,
+                                std::int64_t oh, std::int64_t ow, T& acc) const {
+    const T g = grad_out[((n * geo.oh + oh) * geo.ow + ow) * geo.c + c];
+    const std::int64_t h0 = oh * geo.sh - geo.pad_top, w0 = ow * geo.sw - geo.pad_left;
+    const std::int64_t h_lo = h0 < 0 ? 0 : h0, w_lo = w0 < 0 ? 0 : w0;
+    const std::int64_t h_hi = h0 + geo.kh < geo.h ? h0 + geo.kh : geo.h;
+    const std::int64_t w_hi = w0 + geo.kw < geo.w ? w0 + geo.kw : geo.w;
+    if (!max) {
+      acc += g / static_cast<T>((h_hi - h_lo) * (w_hi - w_lo));
+      return;
+    }
+    // The window's first maximum in row-major order (a NaN wins over any number).
+    std::int64_t best_h = -1, best_w = -1;
+    T best = -std::numeric_limits<T>::infinity();
+    for (std::int64_t h = h_lo; h < h_hi; ++h) {
+      const T* row = x + ((n * geo.h + h) * geo.w) * geo.c + c;
+      for (std::int64_t w = w_lo; w < w_hi; ++w) {
+        const T v = row[w * geo.c];
+        if (best_h < 0 || v > best || (v != v && best == best)) {
+          best = v;
+          best_h = h;
+          best_w = w;
+        }
+      }
+    }
+    if (best_h == ih && best_w == iw) acc += g;
+  }
+
   NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
-    const std::int64_t c = idx % geo.c, iw = (idx / geo.c) % geo.w,
-                       ih = (idx / geo.c / geo.w) % geo.h, n = idx / geo.c / geo.w / geo.h;
+    const std::int64_t c = idx % geo.c, q = idx / geo.c;
+    const std::int64_t iw = q % geo.w, r = q / geo.w;
+    const std::int64_t ih = r % geo.h, n = r / geo.h;
+    T acc = 0;
+    if (geo.sh >= geo.kh && geo.sw >= geo.kw) {
+      const std::int64_t oh = floor_div(ih + geo.pad_top, geo.sh);
+      const std::int64_t ow = floor_div(iw + geo.pad_left, geo.sw);
+      if (oh >= 0 && oh < geo.oh && ow >= 0 && ow < geo.ow &&
+          ih + geo.pad_top - oh * geo.sh < geo.kh && iw + geo.pad_left - ow * geo.sw < geo.kw) {
+        window(n, ih, iw, c, oh, ow, acc);
+      }
+      dx[idx] = acc;
+      return;
+    }
     // Windows oh with oh*sh - pad_top <= ih < oh*sh - pad_top + kh.
     const std::int64_t oh_lo = floor_div(ih + geo.pad_top - geo.kh, geo.sh) + 1;
     const std::int64_t oh_hi = floor_div(ih + geo.pad_top, geo.sh);
     const std::int64_t ow_lo = floor_div(iw + geo.pad_left - geo.kw, geo.sw) + 1;
     const std::int64_t ow_hi = floor_div(iw + geo.pad_left, geo.sw);
-    T acc = 0;
     for (std::int64_t oh = oh_lo < 0 ? 0 : oh_lo; oh <= oh_hi && oh < geo.oh; ++oh) {
       for (std::int64_t ow = ow_lo < 0 ? 0 : ow_lo; ow <= ow_hi && ow < geo.ow; ++ow) {
-        const T g = grad_out[((n * geo.oh + oh) * geo.ow + ow) * geo.c + c];
-        // Scan the window: its first maximum, or its count of positions inside the input.
-        std::int64_t best_h = -1, best_w = -1, count = 0;
-        T best = -std::numeric_limits<T>::infinity();
-        for (std::int64_t i = 0; i < geo.kh; ++i) {
-          const std::int64_t h = oh * geo.sh - geo.pad_top + i;
-          if (h < 0 || h >= geo.h) continue;
-          for (std::int64_t j = 0; j < geo.kw; ++j) {
-            const std::int64_t w = ow * geo.sw - geo.pad_left + j;
-            if (w < 0 || w >= geo.w) continue;
-            ++count;
-            const T v = x[((n * geo.h + h) * geo.w + w) * geo.c + c];
-            if (best_h < 0 || v > best || (v != v && best == best)) {
-              best = v;
-              best_h = h;
-              best_w = w;
-            }
-          }
-        }
-        if (max) {
-          if (best_h == ih && best_w == iw) acc += g;
-        } else {
-          acc += g / static_cast<T>(count);
-        }
+        window(n, ih, iw, c, oh, ow, acc);
       }
     }
     dx[idx] = acc;
