@@ -392,6 +392,38 @@ Tensor log_softmax(const Tensor& x, int axis) {
   return out;
 }
 
+Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+  Tensor row_max, log_sum;
+  Tensor out = kernels::sparse_softmax_cross_entropy(logits, labels, &row_max, &log_sum);
+  if (autograd::is_recording()) {
+    autograd::record(
+        "sparse_softmax_cross_entropy", {logits, labels}, {out},
+        [logits, labels, row_max, log_sum](const G& g) {
+          return G{kernels::sparse_softmax_cross_entropy_backward(logits, labels, row_max, log_sum,
+                                                                  g[0]),
+                   Tensor()};
+        },
+        /*differentiable_backward=*/false);
+  }
+  return out;
+}
+
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
+  Tensor row_max, log_sum, target_sum;
+  Tensor out = kernels::softmax_cross_entropy(logits, targets, &row_max, &log_sum, &target_sum);
+  if (autograd::is_recording()) {
+    autograd::record(
+        "softmax_cross_entropy", {logits, targets}, {out},
+        [logits, targets, row_max, log_sum, target_sum](const G& g) {
+          auto [dlogits, dtargets] = kernels::softmax_cross_entropy_backward(
+              logits, targets, row_max, log_sum, target_sum, g[0], /*targets_gradient=*/true);
+          return G{dlogits, dtargets};
+        },
+        /*differentiable_backward=*/false);
+  }
+  return out;
+}
+
 // ---- linear algebra and shapes ----------------------------------------------------------
 
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {

@@ -14,6 +14,7 @@
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/linalg.h"
+#include "neurona/kernels/loss.h"
 #include "neurona/kernels/reduction.h"
 
 namespace neurona {
@@ -83,6 +84,18 @@ Tensor max(const Tensor& x, Axes axes = {}, bool keepdims = false);
 Tensor min(const Tensor& x, Axes axes = {}, bool keepdims = false);
 Tensor softmax(const Tensor& x, int axis = -1);
 Tensor log_softmax(const Tensor& x, int axis = -1);
+/// -log(softmax(logits)[label]) along the last axis, fused into one stable kernel (logsumexp
+/// based: logits of 1e4 give finite values): logits (..., classes), integer labels (...) (float
+/// labels are truncated), losses (...).
+/// `nr::sparse_softmax_cross_entropy(logits, labels)` is
+/// `-sum(one_hot(labels, classes) * log_softmax(logits), -1)` in one pass. Differentiable with
+/// respect to the logits by a fused backward kernel (softmax - one_hot) * grad: no second
+/// derivative. A label outside [0, classes) throws ValueError on the CPU; on a GPU its row is
+/// NaN (never an out-of-bounds read).
+Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
+/// -sum(targets * log_softmax(logits), -1), fused as above; targets shaped like the logits.
+/// Differentiable with respect to both (fused backward kernel: no second derivative).
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
 
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// act(x @ kernel + bias) in one kernel call (cuBLASLt's fused epilogue on a GPU): x (m, k),

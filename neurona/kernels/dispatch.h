@@ -95,6 +95,23 @@ using Pool2DKernel = void (*)(bool max, const Tensor& x, const Conv2DGeometry& g
 using Pool2DBackwardKernel = void (*)(bool max, const Tensor& x, const Tensor& grad_out,
                                       const Conv2DGeometry& geo, Tensor& dx);
 using Pad2dKernel = void (*)(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out);
+/// Fused softmax cross-entropy over the rows of the last axis (kernels/loss.h): losses and
+/// each row's max and log(sum(exp(x - max))) (and, for dense targets, sum of targets) for the
+/// backward kernels.
+using SparseSoftmaxCrossEntropyKernel = void (*)(const Tensor& logits, const Tensor& labels,
+                                                 Tensor& loss, Tensor& row_max, Tensor& log_sum);
+using SparseSoftmaxCrossEntropyBackwardKernel = void (*)(const Tensor& logits, const Tensor& labels,
+                                                         const Tensor& row_max,
+                                                         const Tensor& log_sum, const Tensor& grad,
+                                                         Tensor& dlogits);
+using SoftmaxCrossEntropyKernel = void (*)(const Tensor& logits, const Tensor& targets,
+                                           Tensor& loss, Tensor& row_max, Tensor& log_sum,
+                                           Tensor& target_sum);
+/// `dtargets` may be undefined (no gradient for the targets).
+using SoftmaxCrossEntropyBackwardKernel = void (*)(const Tensor& logits, const Tensor& targets,
+                                                   const Tensor& row_max, const Tensor& log_sum,
+                                                   const Tensor& target_sum, const Tensor& grad,
+                                                   Tensor& dlogits, Tensor& dtargets);
 
 extern DispatchStub<Conv2DKernel> conv2d_stub;
 extern DispatchStub<Conv2DBackwardInputKernel> conv2d_backward_input_stub;
@@ -102,6 +119,12 @@ extern DispatchStub<Conv2DBackwardKernelKernel> conv2d_backward_kernel_stub;
 extern DispatchStub<Pool2DKernel> pool2d_stub;
 extern DispatchStub<Pool2DBackwardKernel> pool2d_backward_stub;
 extern DispatchStub<Pad2dKernel> pad2d_stub;
+// Defined in kernels/loss.cpp.
+extern DispatchStub<SparseSoftmaxCrossEntropyKernel> sparse_softmax_cross_entropy_stub;
+extern DispatchStub<SparseSoftmaxCrossEntropyBackwardKernel>
+    sparse_softmax_cross_entropy_backward_stub;
+extern DispatchStub<SoftmaxCrossEntropyKernel> softmax_cross_entropy_stub;
+extern DispatchStub<SoftmaxCrossEntropyBackwardKernel> softmax_cross_entropy_backward_stub;
 extern DispatchStub<BinaryKernel> binary_stub;
 extern DispatchStub<UnaryKernel> unary_stub;
 extern DispatchStub<WhereKernel> where_stub;

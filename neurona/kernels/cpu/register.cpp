@@ -7,6 +7,7 @@ void register_linalg();
 void register_array();
 void register_creation();
 void register_conv();
+void register_loss();
 void register_optimizer();
 }  // namespace cpu
 
@@ -17,6 +18,7 @@ void register_cpu_kernels() {
   cpu::register_array();
   cpu::register_creation();
   cpu::register_conv();
+  cpu::register_loss();
   cpu::register_optimizer();
 }
 }  // namespace neurona::kernels

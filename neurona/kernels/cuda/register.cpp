@@ -7,6 +7,7 @@ void register_linalg();
 void register_array();
 void register_creation();
 void register_conv();
+void register_loss();
 void register_optimizer();
 }  // namespace cuda
 
@@ -17,6 +18,7 @@ void register_cuda_kernels() {
   cuda::register_array();
   cuda::register_creation();
   cuda::register_conv();
+  cuda::register_loss();
   cuda::register_optimizer();
 }
 }  // namespace neurona::kernels

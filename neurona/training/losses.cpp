@@ -1,0 +1,407 @@
+// Keras 3's losses (keras/src/losses/losses.py and the JAX backend's nn.py) written with the
+// differentiable ops, so that the tape differentiates them; softmax cross-entropy from logits
+// goes through the fused kernel (kernels/loss.h).
+#include "neurona/training/losses.h"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
+
+#include "neurona/autograd/ops.h"
+
+namespace neurona::losses {
+
+namespace {
+
+// Keras's backend.epsilon(), the clip of probabilities before a log.
+constexpr double kEpsilon = 1e-7;
+
+Tensor clip(const Tensor& x, double lo, double hi) {
+  return minimum(maximum(x, scalar_like(x, lo)), scalar_like(x, hi));
+}
+
+void check_pred(const char* loss, const Tensor& y_true, const Tensor& y_pred) {
+  NEURONA_CHECK(y_true.defined(), ValueError, loss, ": y_true is an undefined tensor");
+  NEURONA_CHECK(y_pred.defined(), ValueError, loss, ": y_pred is an undefined tensor");
+  NEURONA_CHECK(is_floating(y_pred.dtype()), ValueError, loss,
+                ": y_pred must be float32 or float64, got ", y_pred.dtype(), " with shape ",
+                y_pred.shape());
+}
+
+[[noreturn]] void shape_mismatch(const char* loss, const Shape& t, const Shape& p,
+                                 const char* why) {
+  throw ShapeError(neurona::detail::str(loss, ": y_true of shape ", t,
+                                        " does not fit y_pred of shape ", p, " (", why, ")"));
+}
+
+// y_true cast to y_pred's dtype, both squeezed or expanded to the same rank, and checked to
+// broadcast (regression losses, as Keras's ops broadcast) or to be equal (cross-entropies, as
+// the backend requires).
+std::pair<Tensor, Tensor> prepare(const char* loss, const Tensor& y_true, const Tensor& y_pred,
+                                  bool equal_shapes) {
+  check_pred(loss, y_true, y_pred);
+  auto [t, p] = detail::squeeze_or_expand_to_same_rank(cast(y_true, y_pred.dtype()), y_pred);
+  if (equal_shapes) {
+    if (t.shape() != p.shape()) {
+      shape_mismatch(loss, y_true.shape(), y_pred.shape(), "expected the same shape");
+    }
+  } else {
+    try {
+      broadcast_shapes(t.shape(), p.shape(), loss);
+    } catch (const ShapeError&) {
+      shape_mismatch(loss, y_true.shape(), y_pred.shape(), "they do not broadcast");
+    }
+  }
+  if (p.rank() == 0) shape_mismatch(loss, y_true.shape(), y_pred.shape(), "y_pred is a scalar");
+  return {t, p};
+}
+
+// The permutation that moves axis `a` of a rank-`rank` tensor to the end.
+std::vector<int> axis_last(int a, int rank) {
+  std::vector<int> perm;
+  for (int i = 0; i < rank; ++i) {
+    if (i != a) perm.push_back(i);
+  }
+  perm.push_back(a);
+  return perm;
+}
+
+// Sparse labels as integers; on the CPU every label is checked to be a class of y_pred (on a
+// GPU that would stall the device; the losses give NaN there instead).
+Tensor integer_labels(const char* loss, const Tensor& labels, std::int64_t classes,
+                      const Shape& pred_shape) {
+  const Tensor ints = is_floating(labels.dtype()) ? cast(labels, DType::int64) : labels;
+  if (ints.device().is_cpu()) {
+    const std::vector<std::int64_t> v = ints.to_vector<std::int64_t>();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      NEURONA_CHECK(v[i] >= 0 && v[i] < classes, ValueError, loss, ": label ", v[i], " at index ",
+                    i, " is out of range for y_pred of shape ", pred_shape, " (valid: 0 to ",
+                    classes - 1, ")");
+    }
+  }
+  return ints;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::pair<Tensor, Tensor> squeeze_or_expand_to_same_rank(const Tensor& x1, const Tensor& x2,
+                                                         bool expand_rank_1) {
+  const int r1 = x1.rank(), r2 = x2.rank();
+  auto squeeze_last = [](const Tensor& x) {
+    std::vector<std::int64_t> dims = x.shape().dims();
+    dims.pop_back();
+    return reshape(x, Shape(dims));
+  };
+  auto expand_last = [](const Tensor& x) {
+    std::vector<std::int64_t> dims = x.shape().dims();
+    dims.push_back(1);
+    return reshape(x, Shape(dims));
+  };
+  if (r1 == r2 + 1 && x1.shape()[-1] == 1) {
+    if (r2 == 1 && expand_rank_1) return {x1, expand_last(x2)};
+    return {squeeze_last(x1), x2};
+  }
+  if (r2 == r1 + 1 && x2.shape()[-1] == 1) {
+    if (r1 == 1 && expand_rank_1) return {expand_last(x1), x2};
+    return {x1, squeeze_last(x2)};
+  }
+  return {x1, x2};
+}
+
+}  // namespace detail
+
+// ---- functions --------------------------------------------------------------------------------
+
+Tensor mean_squared_error(const Tensor& y_true, const Tensor& y_pred) {
+  auto [t, p] = prepare("mean_squared_error", y_true, y_pred, false);
+  return mean(square(t - p), -1);
+}
+
+Tensor mean_absolute_error(const Tensor& y_true, const Tensor& y_pred) {
+  auto [t, p] = prepare("mean_absolute_error", y_true, y_pred, false);
+  return mean(abs(t - p), -1);
+}
+
+Tensor huber(const Tensor& y_true, const Tensor& y_pred, double delta) {
+  auto [t, p] = prepare("huber", y_true, y_pred, false);
+  const Tensor error = p - t;
+  const Tensor abs_error = abs(error);
+  const Tensor quadratic = square(error) * 0.5;
+  const Tensor linear = abs_error * delta - 0.5 * delta * delta;
+  return mean(where(less_equal(abs_error, scalar_like(abs_error, delta)), quadratic, linear), -1);
+}
+
+Tensor kl_divergence(const Tensor& y_true, const Tensor& y_pred) {
+  auto [t, p] = prepare("kl_divergence", y_true, y_pred, false);
+  const Tensor tc = clip(t, kEpsilon, 1.0);
+  const Tensor pc = clip(p, kEpsilon, 1.0);
+  return sum(tc * log(tc / pc), -1);
+}
+
+Tensor binary_crossentropy(const Tensor& y_true, const Tensor& y_pred,
+                           const CrossentropyOptions& options) {
+  auto [t, p] = prepare("binary_crossentropy", y_true, y_pred, true);
+  if (options.label_smoothing != 0.0) {
+    t = t * (1.0 - options.label_smoothing) + 0.5 * options.label_smoothing;
+  }
+  Tensor elementwise;
+  if (options.from_logits) {
+    // -t log(sigmoid(x)) - (1 - t) log(sigmoid(-x)), with -log(sigmoid(x)) = softplus(-x),
+    // which the softplus kernel computes without overflow.
+    elementwise = t * softplus(-p) + (1.0 - t) * softplus(p);
+  } else {
+    const Tensor pc = clip(p, kEpsilon, 1.0 - kEpsilon);
+    elementwise = -(t * log(pc) + (1.0 - t) * log(1.0 - pc));
+  }
+  return mean(elementwise, options.axis);
+}
+
+Tensor categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred,
+                                const CrossentropyOptions& options) {
+  auto [t, p] = prepare("categorical_crossentropy", y_true, y_pred, true);
+  if (options.label_smoothing != 0.0) {
+    // Keras smooths over the last axis's size, whatever the class axis.
+    const auto classes = static_cast<double>(t.shape()[-1]);
+    t = t * (1.0 - options.label_smoothing) + options.label_smoothing / classes;
+  }
+  const int a = p.shape().normalize_axis(options.axis, "categorical_crossentropy");
+  if (options.from_logits) {
+    if (a == p.rank() - 1) return softmax_cross_entropy(p, t);
+    return -sum(t * log_softmax(p, a), a);
+  }
+  const Tensor normalized = p / sum(p, a, true);
+  return -sum(t * log(clip(normalized, kEpsilon, 1.0 - kEpsilon)), a);
+}
+
+Tensor sparse_categorical_crossentropy(const Tensor& y_true, const Tensor& y_pred,
+                                       const SparseCrossentropyOptions& options) {
+  constexpr const char* loss = "sparse_categorical_crossentropy";
+  check_pred(loss, y_true, y_pred);
+  NEURONA_CHECK(y_pred.rank() >= 1, ShapeError, loss, ": y_pred needs a class axis, got shape ",
+                y_pred.shape());
+  const int a = y_pred.shape().normalize_axis(options.axis, loss);
+  Tensor labels = y_true;
+  if (labels.rank() == y_pred.rank() && labels.shape()[a] == 1) {
+    std::vector<std::int64_t> dims = labels.shape().dims();
+    dims.erase(dims.begin() + a);
+    labels = labels.reshape(Shape(dims));
+  }
+  std::vector<std::int64_t> expected = y_pred.shape().dims();
+  expected.erase(expected.begin() + a);
+  if (labels.shape() != Shape(expected)) {
+    throw ShapeError(neurona::detail::str(loss, ": y_true of shape ", y_true.shape(),
+                                          " does not fit y_pred of shape ", y_pred.shape(),
+                                          " (expected labels of shape ", Shape(expected), ")"));
+  }
+  const std::int64_t classes = y_pred.shape()[a];
+  const Tensor p = a == y_pred.rank() - 1 ? y_pred : transpose(y_pred, axis_last(a, y_pred.rank()));
+  if (options.from_logits) {
+    // The fused kernel checks labels itself (ValueError on the CPU, NaN rows on a GPU).
+    return sparse_softmax_cross_entropy(p, labels);
+  }
+  const Tensor ints = integer_labels(loss, labels, classes, y_pred.shape());
+  const Tensor normalized = p / sum(p, -1, true);
+  const Tensor log_p = log(clip(normalized, kEpsilon, 1.0 - kEpsilon));
+  const Tensor hot = one_hot(ints, classes, {.dtype = p.dtype()});
+  const Tensor values = -sum(hot * log_p, -1);
+  if (ints.device().is_cpu()) return values;
+  // An out-of-range label has an all-zero one-hot row: NaN rather than Keras's silent 0, the
+  // same as the fused kernel.
+  const Tensor missing = equal(kernels::sum(hot, -1), scalar_like(values, 0));
+  return where(missing, fill_like(values, std::numeric_limits<double>::quiet_NaN()), values);
+}
+
+// ---- Loss objects -----------------------------------------------------------------------------
+
+Reduction reduction_from_string(const std::string& s) {
+  static const std::map<std::string, Reduction> kNames = {
+      {"sum_over_batch_size", Reduction::sum_over_batch_size},
+      {"sum", Reduction::sum},
+      {"mean", Reduction::mean},
+      {"mean_with_sample_weight", Reduction::mean_with_sample_weight},
+      {"none", Reduction::none}};
+  const auto it = kNames.find(s);
+  NEURONA_CHECK(it != kNames.end(), ValueError, "Invalid value for argument `reduction`: '", s,
+                "'. Expected one of: sum_over_batch_size, sum, mean, mean_with_sample_weight, "
+                "none");
+  return it->second;
+}
+
+Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
+                        const std::optional<Tensor>& sample_weight) const {
+  Tensor values = call(y_true, y_pred);
+  std::optional<Tensor> weight;
+  if (sample_weight) {
+    NEURONA_CHECK(sample_weight->defined(), ValueError, name_,
+                  ": sample_weight is an undefined tensor");
+    auto [v, w] = detail::squeeze_or_expand_to_same_rank(
+        values, cast(sample_weight->to(values.device()), values.dtype()));
+    try {
+      broadcast_shapes(v.shape(), w.shape(), name_.c_str());
+    } catch (const ShapeError&) {
+      throw ShapeError(neurona::detail::str(
+          name_, ": sample_weight of shape ", sample_weight->shape(),
+          " does not broadcast with the per-sample losses of shape ", values.shape()));
+    }
+    values = v * w;
+    weight = w;
+  }
+  if (reduction_ == Reduction::none || values.rank() == 0 ||
+      (values.rank() == 1 && values.shape()[0] == 0)) {
+    return values;
+  }
+  const Tensor total = sum(values);
+  if (reduction_ == Reduction::sum) return total;
+  if (reduction_ == Reduction::mean_with_sample_weight && weight) {
+    // divide_no_nan, with a safe divisor so that the unused branch's gradient is not 0/0.
+    const Tensor divisor = kernels::sum(*weight);
+    const Tensor zero = equal(divisor, scalar_like(divisor, 0));
+    return where(zero, scalar_like(total, 0),
+                 total / where(zero, scalar_like(divisor, 1), divisor));
+  }
+  if (values.numel() == 0) return scalar_like(total, 0);
+  return total / static_cast<double>(values.numel());
+}
+
+MeanSquaredError::MeanSquaredError(const LossOptions& options)
+    : Loss(options.name, options.reduction) {
+  set_default_name("mean_squared_error");
+}
+Tensor MeanSquaredError::call(const Tensor& y_true, const Tensor& y_pred) const {
+  return mean_squared_error(y_true, y_pred);
+}
+
+MeanAbsoluteError::MeanAbsoluteError(const LossOptions& options)
+    : Loss(options.name, options.reduction) {
+  set_default_name("mean_absolute_error");
+}
+Tensor MeanAbsoluteError::call(const Tensor& y_true, const Tensor& y_pred) const {
+  return mean_absolute_error(y_true, y_pred);
+}
+
+Huber::Huber(const HuberOptions& options)
+    : Loss(options.name, options.reduction), delta_(options.delta) {
+  set_default_name("huber_loss");
+}
+Tensor Huber::call(const Tensor& y_true, const Tensor& y_pred) const {
+  return huber(y_true, y_pred, delta_);
+}
+
+KLDivergence::KLDivergence(const LossOptions& options) : Loss(options.name, options.reduction) {
+  set_default_name("kl_divergence");
+}
+Tensor KLDivergence::call(const Tensor& y_true, const Tensor& y_pred) const {
+  return kl_divergence(y_true, y_pred);
+}
+
+BinaryCrossentropy::BinaryCrossentropy(const CrossentropyLossOptions& options)
+    : Loss(options.name, options.reduction),
+      options_{options.from_logits, options.label_smoothing, options.axis} {
+  set_default_name("binary_crossentropy");
+}
+Tensor BinaryCrossentropy::call(const Tensor& y_true, const Tensor& y_pred) const {
+  return binary_crossentropy(y_true, y_pred, options_);
+}
+
+CategoricalCrossentropy::CategoricalCrossentropy(const CrossentropyLossOptions& options)
+    : Loss(options.name, options.reduction),
+      options_{options.from_logits, options.label_smoothing, options.axis} {
+  set_default_name("categorical_crossentropy");
+}
+Tensor CategoricalCrossentropy::call(const Tensor& y_true, const Tensor& y_pred) const {
+  return categorical_crossentropy(y_true, y_pred, options_);
+}
+
+SparseCategoricalCrossentropy::SparseCategoricalCrossentropy(
+    const SparseCrossentropyLossOptions& options)
+    : Loss(options.name, options.reduction), options_{options.from_logits, options.axis} {
+  set_default_name("sparse_categorical_crossentropy");
+}
+Tensor SparseCategoricalCrossentropy::call(const Tensor& y_true, const Tensor& y_pred) const {
+  // Keras's LossFunctionWrapper squeezes or expands first; for sparse labels (batch,) against
+  // (batch, classes) that changes nothing, and (batch, 1) is squeezed by the function.
+  return sparse_categorical_crossentropy(y_true, y_pred, options_);
+}
+
+// ---- names ------------------------------------------------------------------------------------
+
+namespace {
+
+using Factory = std::function<std::shared_ptr<Loss>(const std::string& name)>;
+
+// Function names and aliases: the loss is named after the string (compile's naming).
+const std::map<std::string, Factory>& function_names() {
+  static const std::map<std::string, Factory> kNames = [] {
+    std::map<std::string, Factory> m;
+    auto mse = [](const std::string& n) {
+      return std::make_shared<MeanSquaredError>(LossOptions{.name = n});
+    };
+    auto mae = [](const std::string& n) {
+      return std::make_shared<MeanAbsoluteError>(LossOptions{.name = n});
+    };
+    auto kld = [](const std::string& n) {
+      return std::make_shared<KLDivergence>(LossOptions{.name = n});
+    };
+    auto bce = [](const std::string& n) {
+      return std::make_shared<BinaryCrossentropy>(CrossentropyLossOptions{.name = n});
+    };
+    for (const char* n : {"mean_squared_error", "mse", "MSE"}) m[n] = mse;
+    for (const char* n : {"mean_absolute_error", "mae", "MAE"}) m[n] = mae;
+    for (const char* n : {"kl_divergence", "kld", "KLD"}) m[n] = kld;
+    for (const char* n : {"binary_crossentropy", "bce", "BCE"}) m[n] = bce;
+    m["huber"] = [](const std::string& n) {
+      return std::make_shared<Huber>(HuberOptions{.name = n});
+    };
+    m["categorical_crossentropy"] = [](const std::string& n) {
+      return std::make_shared<CategoricalCrossentropy>(CrossentropyLossOptions{.name = n});
+    };
+    m["sparse_categorical_crossentropy"] = [](const std::string& n) {
+      return std::make_shared<SparseCategoricalCrossentropy>(
+          SparseCrossentropyLossOptions{.name = n});
+    };
+    return m;
+  }();
+  return kNames;
+}
+
+// Class names: the class with its default name.
+const std::map<std::string, std::function<std::shared_ptr<Loss>()>>& class_names() {
+  static const std::map<std::string, std::function<std::shared_ptr<Loss>()>> kNames = {
+      {"MeanSquaredError", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"MeanAbsoluteError", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"Huber", [] { return std::make_shared<Huber>(); }},
+      {"KLDivergence", [] { return std::make_shared<KLDivergence>(); }},
+      {"BinaryCrossentropy", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"CategoricalCrossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); }},
+      {"SparseCategoricalCrossentropy",
+       [] { return std::make_shared<SparseCategoricalCrossentropy>(); }},
+  };
+  return kNames;
+}
+
+}  // namespace
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const auto& [n, f] : function_names()) out.push_back(n);
+  for (const auto& [n, f] : class_names()) out.push_back(n);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::shared_ptr<Loss> get(const std::string& name) {
+  if (const auto it = function_names().find(name); it != function_names().end()) {
+    return it->second(name);
+  }
+  if (const auto it = class_names().find(name); it != class_names().end()) return it->second();
+  const std::vector<std::string> valid = names();
+  std::string list;
+  for (const std::string& n : valid) list += (list.empty() ? "" : ", ") + n;
+  throw ValueError(neurona::detail::str("Could not interpret loss identifier: '", name,
+                                        "'. Valid names: ", list));
+}
+
+}  // namespace neurona::losses
