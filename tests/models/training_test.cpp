@@ -2,8 +2,12 @@
 // synthetic problems.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "neurona/neurona.h"
 
@@ -310,4 +314,116 @@ TEST(Fit, ProgressLinesWhenNotATerminal) {
   EXPECT_NE(out.find("/step - accuracy: "), std::string::npos) << out;
   EXPECT_NE(out.find("Epoch 2/2\n"), std::string::npos) << out;
   EXPECT_EQ(out.find('\x1b'), std::string::npos) << "no escape codes outside a terminal";
+}
+
+namespace {
+
+// A fresh scratch folder under the test's working directory.
+std::filesystem::path scratch(const std::string& name) {
+  const auto dir = std::filesystem::current_path() / ("training_test_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// Throws at the end of epoch `at` (after the callbacks before it have run).
+struct CrashAt : nr::callbacks::Callback {
+  explicit CrashAt(int at) : at_(at) {}
+  void on_epoch_end(int epoch, nr::callbacks::Logs&) override {
+    if (epoch == at_) throw std::runtime_error("simulated crash");
+  }
+  int at_;
+};
+
+}  // namespace
+
+TEST(Callbacks, CSVLoggerWritesKerasColumnsOneRowPerEpoch) {
+  nr::set_seed(1);
+  auto data = blobs(64);
+  auto model = classifier();
+  compile(*model);
+  const auto dir = scratch("csv");
+  const auto path = (dir / "log.csv").string();
+  model->fit(data.x, data.y,
+             {.batch_size = 16,
+              .epochs = 2,
+              .verbose = 0,
+              .callbacks = {nr::callbacks::CSVLogger(path)},
+              .validation_split = 0.25});
+  std::ifstream in(path);
+  std::string header, row0, row1, extra;
+  std::getline(in, header);
+  std::getline(in, row0);
+  std::getline(in, row1);
+  EXPECT_FALSE(std::getline(in, extra));
+  EXPECT_EQ(header, "epoch,accuracy,loss,val_accuracy,val_loss\r");
+  EXPECT_EQ(row0.rfind("0,", 0), 0u) << row0;
+  EXPECT_EQ(row1.rfind("1,", 0), 0u) << row1;
+  EXPECT_EQ(std::count(row1.begin(), row1.end(), ','), 4) << row1;
+}
+
+TEST(Callbacks, ModelCheckpointSavesOnlyImprovementsAsCompleteFiles) {
+  nr::set_seed(1);
+  auto data = blobs(64);
+  auto model = classifier();
+  compile(*model);
+  const auto dir = scratch("checkpoint");
+  auto script = std::make_shared<ScriptedLogs>("val_loss", std::vector<double>{1.0, 0.5, 0.7});
+  const std::string pattern = (dir / "ckpt-{epoch:02d}.weights.h5").string();
+  model->fit(
+      data.x, data.y,
+      {.batch_size = 16,
+       .epochs = 3,
+       .verbose = 0,
+       .callbacks = {script, nr::callbacks::ModelCheckpoint(
+                                 pattern, {.save_best_only = true, .save_weights_only = true})}});
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    files.push_back(e.path().filename().string());
+  }
+  std::sort(files.begin(), files.end());
+  // Epochs 1 and 2 improved; epoch 3 did not; no temporary files are left behind.
+  EXPECT_EQ(files, (std::vector<std::string>{"ckpt-01.weights.h5", "ckpt-02.weights.h5"}));
+  // Each file is complete: it loads, and gives the weights of the end of its epoch.
+  auto restored = classifier();
+  restored->load_weights((dir / "ckpt-02.weights.h5").string());
+  expect_same_weights(restored->get_weights(), script->weights_at_end[1]);
+
+  EXPECT_THROW(nr::callbacks::ModelCheckpoint((dir / "x.h5").string(), {.save_weights_only = true}),
+               nr::ValueError);
+  EXPECT_THROW(nr::callbacks::ModelCheckpoint((dir / "x.weights.h5").string()), nr::ValueError);
+}
+
+TEST(Callbacks, BackupAndRestoreResumesAnInterruptedFitAtTheNextEpoch) {
+  const auto dir = scratch("backup");
+  auto data = blobs(64);
+  nr::set_seed(1);
+  auto model = classifier();
+  compile(*model);
+  auto backup = std::make_shared<nr::callbacks::BackupAndRestore>((dir / "backup").string());
+  auto recorder = std::make_shared<ScriptedLogs>("marker", std::vector<double>(5, 0.0));
+  EXPECT_THROW(model->fit(data.x, data.y,
+                          {.batch_size = 16,
+                           .epochs = 5,
+                           .verbose = 0,
+                           .callbacks = {recorder, backup, std::make_shared<CrashAt>(2)}}),
+               std::runtime_error);
+  ASSERT_TRUE(std::filesystem::exists(dir / "backup" / "latest.weights.h5"));
+
+  // A new process would build the model afresh: its weights differ until the backup loads.
+  nr::set_seed(99);
+  auto resumed = classifier();
+  compile(*resumed);
+  struct FirstEpochWeights : nr::callbacks::Callback {
+    void on_epoch_begin(int, nr::callbacks::Logs&) override {
+      if (weights.empty()) weights = model().get_weights();
+    }
+    std::vector<nr::Tensor> weights;
+  };
+  auto first = std::make_shared<FirstEpochWeights>();
+  auto history = resumed->fit(
+      data.x, data.y, {.batch_size = 16, .epochs = 5, .verbose = 0, .callbacks = {backup, first}});
+  EXPECT_EQ(history.epoch, (std::vector<int>{3, 4}));
+  expect_same_weights(first->weights, recorder->weights_at_end[2]);
+  EXPECT_FALSE(std::filesystem::exists(dir / "backup")) << "removed after a complete fit";
 }
