@@ -18,7 +18,7 @@ if (($# == 0)); then
   if command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q GPU; then
     set -- --model cnn --epochs 10
   else
-    set -- --model cnn --epochs 1
+    set -- --model cnn --epochs 3
   fi
 fi
 exec build/tools/neurona train "$@"
