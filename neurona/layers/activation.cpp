@@ -14,4 +14,10 @@ Activation::Activation(activations::Activation activation, LayerOptions options)
     : LayerHandle<ActivationLayer>(
           std::make_shared<ActivationLayer>(std::move(activation), std::move(options))) {}
 
+ConfigValue ActivationLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("activation", activation_.name());
+  return config;
+}
+
 }  // namespace neurona::layers

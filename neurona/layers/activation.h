@@ -9,6 +9,7 @@ namespace neurona::layers {
 class ActivationLayer : public Layer {
  public:
   explicit ActivationLayer(activations::Activation activation, LayerOptions options = {});
+  ConfigValue get_config() const override;
   const activations::Activation& activation() const { return activation_; }
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }

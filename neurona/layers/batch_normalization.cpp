@@ -138,4 +138,26 @@ BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
     : LayerHandle<BatchNormalizationLayer>(
           std::make_shared<BatchNormalizationLayer>(std::move(options))) {}
 
+ConfigValue BatchNormalizationLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("axis", options_.axis);
+  config.set("momentum", options_.momentum);
+  config.set("epsilon", options_.epsilon);
+  config.set("center", options_.center);
+  config.set("scale", options_.scale);
+  config.set("beta_initializer", serialize(options_.beta_initializer));
+  config.set("gamma_initializer", serialize(options_.gamma_initializer));
+  config.set("moving_mean_initializer", serialize(options_.moving_mean_initializer));
+  config.set("moving_variance_initializer", serialize(options_.moving_variance_initializer));
+  config.set("beta_regularizer", serialize(options_.beta_regularizer));
+  config.set("gamma_regularizer", serialize(options_.gamma_regularizer));
+  config.set("beta_constraint", serialize(options_.beta_constraint));
+  config.set("gamma_constraint", serialize(options_.gamma_constraint));
+  config.set("synchronized", false);
+  config.set("renorm", false);
+  config.set("renorm_clipping", nullptr);
+  config.set("renorm_momentum", 0.99);
+  return config;
+}
+
 }  // namespace neurona::layers

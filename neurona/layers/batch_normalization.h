@@ -36,6 +36,7 @@ struct BatchNormalizationOptions {
 class BatchNormalizationLayer : public Layer {
  public:
   explicit BatchNormalizationLayer(BatchNormalizationOptions options = {});
+  ConfigValue get_config() const override;
 
   /// The feature axis, normalized against the built input's rank once built.
   int axis() const { return axis_; }

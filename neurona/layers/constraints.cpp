@@ -37,7 +37,10 @@ const std::map<std::string, Factory>& registry() {
 
 }  // namespace
 
-Constraint::Constraint(Fn fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
+Constraint::Constraint(Fn fn, std::string name, layers::ConfigValue config)
+    : fn_(std::move(fn)), name_(std::move(name)), config_(std::move(config)) {
+  if (config_.is_null()) config_ = layers::ConfigValue::Dict{};
+}
 Constraint::Constraint(const char* identifier) : Constraint(std::string(identifier)) {}
 Constraint::Constraint(const std::string& identifier) : Constraint(get(identifier)) {}
 
@@ -63,6 +66,16 @@ Constraint get(const std::string& identifier) {
   return it->second();
 }
 
+namespace {
+// Keras writes one axis as an int and several as a list.
+layers::ConfigValue axes_config(const Axes& axes) {
+  if (axes.all()) return nullptr;
+  if (axes.list().size() == 1) return axes.list()[0];
+  layers::ConfigValue::List out(axes.list().begin(), axes.list().end());
+  return out;
+}
+}  // namespace
+
 MaxNorm::MaxNorm(MaxNormOptions o)
     : Constraint(
           [o](const Tensor& w) {
@@ -70,7 +83,8 @@ MaxNorm::MaxNorm(MaxNormOptions o)
             const Tensor desired = clip(n, 0.0, o.max_value);
             return multiply(w, divide(desired, add(scalar_like(n, kEpsilon), n)));
           },
-          "MaxNorm") {}
+          "MaxNorm",
+          layers::ConfigValue::Dict{{"max_value", o.max_value}, {"axis", axes_config(o.axis)}}) {}
 
 NonNeg::NonNeg()
     : Constraint(
@@ -84,7 +98,7 @@ UnitNorm::UnitNorm(UnitNormOptions o)
           [o](const Tensor& w) {
             return divide(w, add(scalar_like(w, kEpsilon), norms(w, o.axis)));
           },
-          "UnitNorm") {}
+          "UnitNorm", layers::ConfigValue::Dict{{"axis", axes_config(o.axis)}}) {}
 
 MinMaxNorm::MinMaxNorm(MinMaxNormOptions o)
     : Constraint(
@@ -95,6 +109,10 @@ MinMaxNorm::MinMaxNorm(MinMaxNormOptions o)
                     multiply(scalar_like(n, 1.0 - o.rate), n));
             return multiply(w, divide(desired, add(scalar_like(n, kEpsilon), n)));
           },
-          "MinMaxNorm") {}
+          "MinMaxNorm",
+          layers::ConfigValue::Dict{{"min_value", o.min_value},
+                                    {"max_value", o.max_value},
+                                    {"rate", o.rate},
+                                    {"axis", axes_config(o.axis)}}) {}
 
 }  // namespace neurona::constraints

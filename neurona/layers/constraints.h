@@ -9,6 +9,7 @@
 
 #include "neurona/core/tensor.h"
 #include "neurona/kernels/reduction.h"
+#include "neurona/layers/config.h"
 
 namespace neurona::constraints {
 
@@ -21,15 +22,19 @@ class Constraint {
   /// By Keras name: "max_norm", "min_max_norm", "non_neg", "unit_norm" (or the class names).
   Constraint(const char* identifier);         // NOLINT: implicit by design
   Constraint(const std::string& identifier);  // NOLINT: implicit by design
-  explicit Constraint(Fn fn, std::string name = "custom");
+  /// A custom constraint; `config` is Keras's get_config() of it (saved in `.keras` files).
+  explicit Constraint(Fn fn, std::string name = "custom", layers::ConfigValue config = {});
 
   Tensor operator()(const Tensor& w) const;
   explicit operator bool() const { return fn_ != nullptr; }
   const std::string& name() const { return name_; }
+  /// Keras's config of the constraint: {"max_value": 2.0, "axis": 0} for MaxNorm, ...
+  const layers::ConfigValue& config() const { return config_; }
 
  private:
   Fn fn_;
   std::string name_;
+  layers::ConfigValue config_;
 };
 
 Constraint get(const std::string& identifier);

@@ -124,4 +124,25 @@ Conv2D::Conv2D(std::int64_t filters, IntPair kernel_size, Conv2DOptions options)
     : LayerHandle<Conv2DLayer>(
           std::make_shared<Conv2DLayer>(filters, kernel_size, std::move(options))) {}
 
+ConfigValue Conv2DLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("filters", filters_);
+  config.set("kernel_size", pair_config(kernel_size_));
+  config.set("strides", pair_config(options_.strides));
+  config.set("padding", padding_name(padding_));
+  config.set("data_format", data_format_name(data_format_));
+  config.set("dilation_rate", pair_config(options_.dilation_rate));
+  config.set("groups", options_.groups);
+  config.set("activation", options_.activation.name());
+  config.set("use_bias", options_.use_bias);
+  config.set("kernel_initializer", serialize(options_.kernel_initializer));
+  config.set("bias_initializer", serialize(options_.bias_initializer));
+  config.set("kernel_regularizer", serialize(options_.kernel_regularizer));
+  config.set("bias_regularizer", serialize(options_.bias_regularizer));
+  config.set("activity_regularizer", serialize(options_.activity_regularizer));
+  config.set("kernel_constraint", serialize(options_.kernel_constraint));
+  config.set("bias_constraint", serialize(options_.bias_constraint));
+  return config;
+}
+
 }  // namespace neurona::layers

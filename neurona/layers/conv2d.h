@@ -39,6 +39,7 @@ struct Conv2DOptions {
 class Conv2DLayer : public Layer {
  public:
   Conv2DLayer(std::int64_t filters, IntPair kernel_size, Conv2DOptions options = {});
+  ConfigValue get_config() const override;
 
   std::int64_t filters() const { return filters_; }
   const IntPair& kernel_size() const { return kernel_size_; }

@@ -81,4 +81,24 @@ Tensor DenseLayer::call(const Tensor& inputs, bool /*training*/) {
 Dense::Dense(std::int64_t units, DenseOptions options)
     : LayerHandle<DenseLayer>(std::make_shared<DenseLayer>(units, std::move(options))) {}
 
+ConfigValue DenseLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("units", units_);
+  config.set("activation", options_.activation.name());
+  config.set("use_bias", options_.use_bias);
+  config.set("kernel_initializer", serialize(options_.kernel_initializer));
+  config.set("bias_initializer", serialize(options_.bias_initializer));
+  config.set("kernel_regularizer", serialize(options_.kernel_regularizer));
+  config.set("bias_regularizer", serialize(options_.bias_regularizer));
+  // Keras's Dense leaves activity_regularizer out of its config; write it only when set, so
+  // that it survives a round trip (Keras's Layer takes it as a keyword argument).
+  if (options_.activity_regularizer) {
+    config.set("activity_regularizer", serialize(options_.activity_regularizer));
+  }
+  config.set("kernel_constraint", serialize(options_.kernel_constraint));
+  config.set("bias_constraint", serialize(options_.bias_constraint));
+  config.set("quantization_config", nullptr);
+  return config;
+}
+
 }  // namespace neurona::layers

@@ -28,6 +28,7 @@ struct DenseOptions {
 class DenseLayer : public Layer {
  public:
   DenseLayer(std::int64_t units, DenseOptions options = {});
+  ConfigValue get_config() const override;
 
   std::int64_t units() const { return units_; }
   const activations::Activation& activation() const { return options_.activation; }

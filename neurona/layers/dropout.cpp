@@ -57,4 +57,18 @@ Tensor DropoutLayer::call(const Tensor& inputs, bool training) {
 Dropout::Dropout(double rate, DropoutOptions options)
     : LayerHandle<DropoutLayer>(std::make_shared<DropoutLayer>(rate, std::move(options))) {}
 
+ConfigValue DropoutLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("rate", rate_);
+  config.set("seed", seed_ ? ConfigValue(*seed_) : ConfigValue());
+  if (noise_shape_) {
+    ConfigValue::List dims;
+    for (std::int64_t d : *noise_shape_) dims.push_back(d < 0 ? ConfigValue() : ConfigValue(d));
+    config.set("noise_shape", std::move(dims));
+  } else {
+    config.set("noise_shape", nullptr);
+  }
+  return config;
+}
+
 }  // namespace neurona::layers

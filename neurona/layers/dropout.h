@@ -23,6 +23,7 @@ struct DropoutOptions {
 class DropoutLayer : public Layer {
  public:
   explicit DropoutLayer(double rate, DropoutOptions options = {});
+  ConfigValue get_config() const override;
   double rate() const { return rate_; }
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }

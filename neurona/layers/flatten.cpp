@@ -45,4 +45,10 @@ Tensor FlattenLayer::call(const Tensor& inputs, bool /*training*/) {
 Flatten::Flatten(FlattenOptions options)
     : LayerHandle<FlattenLayer>(std::make_shared<FlattenLayer>(std::move(options))) {}
 
+ConfigValue FlattenLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("data_format", data_format_);
+  return config;
+}
+
 }  // namespace neurona::layers

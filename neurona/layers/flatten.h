@@ -17,6 +17,7 @@ struct FlattenOptions {
 class FlattenLayer : public Layer {
  public:
   explicit FlattenLayer(FlattenOptions options = {});
+  ConfigValue get_config() const override;
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
 

@@ -65,4 +65,16 @@ std::int64_t window_output_size(const std::string& who, const Shape& input, std:
   return out;
 }
 
+std::string padding_name(Padding padding) {
+  return padding == Padding::Same ? "same" : "valid";
+}
+
+std::string data_format_name(DataFormat data_format) {
+  return data_format == DataFormat::ChannelsFirst ? "channels_first" : "channels_last";
+}
+
+ConfigValue pair_config(const IntPair& p) {
+  return ConfigValue::List{p[0], p[1]};
+}
+
 }  // namespace neurona::layers

@@ -10,6 +10,7 @@
 
 #include "neurona/core/shape.h"
 #include "neurona/kernels/conv.h"
+#include "neurona/layers/config.h"
 
 namespace neurona::layers {
 
@@ -56,6 +57,12 @@ inline std::array<int, 2> spatial_axes(DataFormat data_format) {
 inline int channel_axis(DataFormat data_format) {
   return data_format == DataFormat::ChannelsLast ? 3 : 1;
 }
+
+/// Keras's strings for the enums: "valid" / "same", "channels_last" / "channels_first".
+std::string padding_name(Padding padding);
+std::string data_format_name(DataFormat data_format);
+/// A pair as Keras's configs write it: [2, 3].
+ConfigValue pair_config(const IntPair& p);
 
 /// "(2, 3)" for messages.
 std::string pair_str(const IntPair& p);

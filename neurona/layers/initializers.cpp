@@ -21,7 +21,9 @@ Fans compute_fans(const Shape& shape) {
   return {shape[-2] * receptive_field, shape[-1] * receptive_field};
 }
 
-Initializer::Initializer(Fn fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {
+Initializer::Initializer(Fn fn, std::string name, layers::ConfigValue config)
+    : fn_(std::move(fn)), name_(std::move(name)), config_(std::move(config)) {
+  if (config_.is_null()) config_ = layers::ConfigValue::Dict{};
   NEURONA_CHECK(fn_ != nullptr, ValueError, "Initializer '", name_, "': the function is empty");
 }
 
@@ -37,11 +39,15 @@ Tensor Initializer::operator()(const Shape& shape, TensorOptions options) const 
 namespace {
 
 // A typed initializer's state lives in its function; the derived classes only construct it.
-Initializer make(Initializer::Fn fn, std::string name) {
-  return Initializer(std::move(fn), std::move(name));
+Initializer make(Initializer::Fn fn, std::string name, layers::ConfigValue config = {}) {
+  return Initializer(std::move(fn), std::move(name), std::move(config));
 }
 
-Initializer variance_scaling(VarianceScalingOptions o, std::string name) {
+layers::ConfigValue seed_config(std::optional<std::uint64_t> seed) {
+  return seed ? layers::ConfigValue(*seed) : layers::ConfigValue();
+}
+
+Initializer variance_scaling(VarianceScalingOptions o, std::string name, bool full_config) {
   NEURONA_CHECK(
       o.scale > 0.0, ValueError,
       "VarianceScaling: argument `scale` must be positive float. Received: scale=", o.scale);
@@ -89,7 +95,12 @@ Initializer variance_scaling(VarianceScalingOptions o, std::string name) {
                                       .device = t.device,
                                       .seed = seed});
       },
-      std::move(name));
+      std::move(name),
+      full_config ? layers::ConfigValue(layers::ConfigValue::Dict{{"scale", o.scale},
+                                                                  {"mode", o.mode},
+                                                                  {"distribution", o.distribution},
+                                                                  {"seed", seed_config(o.seed)}})
+                  : layers::ConfigValue(layers::ConfigValue::Dict{{"seed", seed_config(o.seed)}}));
 }
 
 // Q of the QR decomposition of `a` (rows x cols, rows >= cols, row-major) with R's diagonal
@@ -181,20 +192,22 @@ Initializer get(const std::string& identifier) {
 }
 
 VarianceScaling::VarianceScaling(VarianceScalingOptions options)
-    : Initializer(variance_scaling(std::move(options), "VarianceScaling")) {}
+    : Initializer(variance_scaling(options, "VarianceScaling", true)) {}
 
 GlorotUniform::GlorotUniform(std::optional<std::uint64_t> seed)
-    : Initializer(variance_scaling({1.0, "fan_avg", "uniform", seed}, "GlorotUniform")) {}
+    : Initializer(variance_scaling({1.0, "fan_avg", "uniform", seed}, "GlorotUniform", false)) {}
 GlorotNormal::GlorotNormal(std::optional<std::uint64_t> seed)
-    : Initializer(variance_scaling({1.0, "fan_avg", "truncated_normal", seed}, "GlorotNormal")) {}
+    : Initializer(
+          variance_scaling({1.0, "fan_avg", "truncated_normal", seed}, "GlorotNormal", false)) {}
 HeUniform::HeUniform(std::optional<std::uint64_t> seed)
-    : Initializer(variance_scaling({2.0, "fan_in", "uniform", seed}, "HeUniform")) {}
+    : Initializer(variance_scaling({2.0, "fan_in", "uniform", seed}, "HeUniform", false)) {}
 HeNormal::HeNormal(std::optional<std::uint64_t> seed)
-    : Initializer(variance_scaling({2.0, "fan_in", "truncated_normal", seed}, "HeNormal")) {}
+    : Initializer(variance_scaling({2.0, "fan_in", "truncated_normal", seed}, "HeNormal", false)) {}
 LecunUniform::LecunUniform(std::optional<std::uint64_t> seed)
-    : Initializer(variance_scaling({1.0, "fan_in", "uniform", seed}, "LecunUniform")) {}
+    : Initializer(variance_scaling({1.0, "fan_in", "uniform", seed}, "LecunUniform", false)) {}
 LecunNormal::LecunNormal(std::optional<std::uint64_t> seed)
-    : Initializer(variance_scaling({1.0, "fan_in", "truncated_normal", seed}, "LecunNormal")) {}
+    : Initializer(
+          variance_scaling({1.0, "fan_in", "truncated_normal", seed}, "LecunNormal", false)) {}
 
 RandomUniform::RandomUniform(RandomUniformOptions o)
     : Initializer(make(
@@ -205,7 +218,9 @@ RandomUniform::RandomUniform(RandomUniformOptions o)
                                           .device = t.device,
                                           .seed = o.seed});
           },
-          "RandomUniform")) {}
+          "RandomUniform",
+          layers::ConfigValue::Dict{
+              {"seed", seed_config(o.seed)}, {"minval", o.minval}, {"maxval", o.maxval}})) {}
 
 RandomNormal::RandomNormal(RandomNormalOptions o)
     : Initializer(make(
@@ -216,7 +231,9 @@ RandomNormal::RandomNormal(RandomNormalOptions o)
                                          .device = t.device,
                                          .seed = o.seed});
           },
-          "RandomNormal")) {}
+          "RandomNormal",
+          layers::ConfigValue::Dict{
+              {"seed", seed_config(o.seed)}, {"mean", o.mean}, {"stddev", o.stddev}})) {}
 
 TruncatedNormal::TruncatedNormal(RandomNormalOptions o)
     : Initializer(make(
@@ -227,7 +244,9 @@ TruncatedNormal::TruncatedNormal(RandomNormalOptions o)
                                             .device = t.device,
                                             .seed = o.seed});
           },
-          "TruncatedNormal")) {}
+          "TruncatedNormal",
+          layers::ConfigValue::Dict{
+              {"seed", seed_config(o.seed)}, {"mean", o.mean}, {"stddev", o.stddev}})) {}
 
 Orthogonal::Orthogonal(OrthogonalOptions o)
     : Initializer(make(
@@ -248,7 +267,8 @@ Orthogonal::Orthogonal(OrthogonalOptions o)
             result = multiply(result.reshape(shape), scalar_like(result, o.gain));
             return cast(result, t.dtype).to(t.resolved_device());
           },
-          "Orthogonal")) {}
+          "Orthogonal",
+          layers::ConfigValue::Dict{{"seed", seed_config(o.seed)}, {"gain", o.gain}})) {}
 
 Identity::Identity(double gain)
     : Initializer(make(
@@ -263,7 +283,7 @@ Identity::Identity(double gain)
             }
             return cast(constant(eye, shape, Device::cpu()), t.dtype).to(t.resolved_device());
           },
-          "Identity")) {}
+          "Identity", layers::ConfigValue::Dict{{"gain", gain}})) {}
 
 Zeros::Zeros()
     : Initializer(make([](const Shape& shape, const TensorOptions& t) { return zeros(shape, t); },
@@ -274,6 +294,6 @@ Ones::Ones()
 Constant::Constant(double value)
     : Initializer(make(
           [value](const Shape& shape, const TensorOptions& t) { return fill(shape, value, t); },
-          "Constant")) {}
+          "Constant", layers::ConfigValue::Dict{{"value", value}})) {}
 
 }  // namespace neurona::initializers

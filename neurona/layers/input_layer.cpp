@@ -41,4 +41,14 @@ Tensor InputLayer::call(const Tensor& inputs, bool /*training*/) {
 Input::Input(const Shape& shape, InputOptions options)
     : LayerHandle<InputLayer>(std::make_shared<InputLayer>(shape, std::move(options))) {}
 
+ConfigValue InputLayer::get_config() const {
+  // Keras's InputLayer config: a plain dtype string rather than a DTypePolicy.
+  return ConfigValue::Dict{{"batch_shape", shape_config(batch_shape_)},
+                           {"dtype", std::string(neurona::name(dtype()))},
+                           {"sparse", false},
+                           {"ragged", false},
+                           {"name", name()},
+                           {"optional", false}};
+}
+
 }  // namespace neurona::layers

@@ -18,6 +18,7 @@ struct InputOptions {
 class InputLayer : public Layer {
  public:
   InputLayer(const Shape& shape, InputOptions options = {});
+  ConfigValue get_config() const override;
   /// (batch_size or -1,) + shape.
   const Shape& batch_shape() const { return batch_shape_; }
   /// The inputs unchanged, after checking them against batch_shape().

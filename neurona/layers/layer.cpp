@@ -193,15 +193,60 @@ Variable Layer::add_weight(const std::string& name, const Shape& shape, WeightOp
   return v;
 }
 
-void Layer::track_layer(std::shared_ptr<Layer> layer) {
+void Layer::track_layer(std::shared_ptr<Layer> layer, std::string attribute) {
   NEURONA_CHECK(layer != nullptr, ValueError, describe(), ": cannot track a null layer");
   NEURONA_CHECK(layer.get() != this, ValueError, describe(), ": a layer cannot track itself");
+  auto taken = [&](const std::string& a) {
+    return std::find(sublayer_attributes_.begin(), sublayer_attributes_.end(), a) !=
+           sublayer_attributes_.end();
+  };
+  if (attribute.empty()) {
+    // Keras's _get_unique_name for the items of a list: base, base_1, base_2, ...
+    const std::string base = to_snake_case(layer->class_name());
+    attribute = base;
+    for (int n = 1; taken(attribute); ++n) attribute = base + "_" + std::to_string(n);
+  } else {
+    NEURONA_CHECK(!taken(attribute), ValueError, describe(), ": the attribute name '", attribute,
+                  "' is already taken by another tracked layer");
+    NEURONA_CHECK(attribute.find('/') == std::string::npos, ValueError, describe(),
+                  ": an attribute name cannot contain '/', got '", attribute, "'");
+  }
   if (!trainable_) layer->set_trainable(false);
   sublayers_.push_back(std::move(layer));
+  sublayer_attributes_.push_back(std::move(attribute));
 }
 
 void Layer::untrack_layer(const std::shared_ptr<Layer>& layer) {
-  std::erase(sublayers_, layer);
+  for (std::size_t i = sublayers_.size(); i-- > 0;) {
+    if (sublayers_[i] == layer) {
+      sublayers_.erase(sublayers_.begin() + static_cast<std::ptrdiff_t>(i));
+      sublayer_attributes_.erase(sublayer_attributes_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+}
+
+std::vector<Layer::TrackedLayer> Layer::tracked_layers() const {
+  std::vector<TrackedLayer> out;
+  for (std::size_t i = 0; i < sublayers_.size(); ++i) {
+    out.push_back({sublayer_attributes_[i], sublayers_[i]});
+  }
+  return out;
+}
+
+std::vector<Variable> Layer::own_weights() const {
+  std::vector<Variable> out;
+  for (const Weight& w : weights_) {
+    if (w.trainable) out.push_back(w.variable);
+  }
+  for (const Weight& w : weights_) {
+    if (!w.trainable) out.push_back(w.variable);
+  }
+  return out;
+}
+
+ConfigValue Layer::get_config() const {
+  return ConfigValue::Dict{
+      {"name", name_}, {"trainable", trainable_}, {"dtype", dtype_policy_config(dtype_)}};
 }
 
 void Layer::set_trainable(bool trainable) {

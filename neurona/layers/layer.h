@@ -18,6 +18,7 @@
 
 #include "neurona/autograd/variable.h"
 #include "neurona/core/tensor.h"
+#include "neurona/layers/config.h"
 #include "neurona/layers/constraints.h"
 #include "neurona/layers/initializers.h"
 #include "neurona/layers/regularizers.h"
@@ -122,6 +123,27 @@ class Layer {
   /// The layers this one tracks (a model's layers).
   std::vector<std::shared_ptr<Layer>> sublayers() const { return sublayers_; }
 
+  /// The layer's own weights, without its sublayers', in the order Keras saves them as
+  /// `vars/0`, `vars/1`, ...: those created trainable first, then the others, each in
+  /// creation order (Dense: kernel, bias; BatchNormalization: gamma, beta, moving_mean,
+  /// moving_variance).
+  std::vector<Variable> own_weights() const;
+
+  /// A tracked sublayer with the attribute name it is saved under in a `.weights.h5`
+  /// (Keras saves a subclassed model's layers under their Python attribute names).
+  struct TrackedLayer {
+    std::string attribute;
+    std::shared_ptr<Layer> layer;
+  };
+  /// The sublayers in tracking order, each with its attribute name.
+  std::vector<TrackedLayer> tracked_layers() const;
+
+  /// Keras's get_config(): the arguments that rebuild the layer, with Keras's names (what
+  /// `model.save()` writes into a `.keras` file). The base gives name, trainable and dtype;
+  /// each layer adds its own. A custom layer that is saved to `.keras` overrides it and
+  /// registers a factory with nr::models::register_layer.
+  virtual ConfigValue get_config() const;
+
  protected:
   /// `class_name` is the Keras class name ("Dense"); the unique name comes from it.
   explicit Layer(std::string class_name, LayerOptions options = {});
@@ -134,13 +156,17 @@ class Layer {
   Variable add_weight(const std::string& name, const Shape& shape, WeightOptions options = {});
 
   /// Tracks a sublayer for weights(), losses() and trainable, and returns the handle:
-  /// `dense_ = track(nr::layers::Dense(4));`
+  /// `dense_ = track(nr::layers::Dense(4));`. `attribute` is the name its weights are saved
+  /// under in a `.weights.h5`: give the Python attribute name (`track(Dense(4), "dense")` for
+  /// `self.dense = Dense(4)`) to exchange weights with a Keras subclassed model. Without one
+  /// it is Keras's name for a layer in a list: the snake_case class name, with _1, _2, ... for
+  /// repeats (dense, dense_1, conv2d). ValueError when the attribute is taken.
   template <typename Handle>
-  Handle track(Handle handle) {
-    track_layer(handle.ptr());
+  Handle track(Handle handle, std::string attribute = "") {
+    track_layer(handle.ptr(), std::move(attribute));
     return handle;
   }
-  void track_layer(std::shared_ptr<Layer> layer);
+  void track_layer(std::shared_ptr<Layer> layer, std::string attribute = "");
   void untrack_layer(const std::shared_ptr<Layer>& layer);
 
   void add_loss(const Tensor& loss) { losses_.push_back(loss); }
@@ -170,6 +196,7 @@ class Layer {
   std::optional<Shape> output_shape_;
   std::vector<Weight> weights_;
   std::vector<std::shared_ptr<Layer>> sublayers_;
+  std::vector<std::string> sublayer_attributes_;  // parallel to sublayers_
   std::vector<Tensor> losses_;
   regularizers::Regularizer activity_regularizer_;
 };

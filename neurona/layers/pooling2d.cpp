@@ -84,4 +84,20 @@ GlobalAveragePooling2D::GlobalAveragePooling2D(GlobalPooling2DOptions options)
     : LayerHandle<GlobalPooling2DLayer>(
           std::make_shared<GlobalPooling2DLayer>(false, std::move(options))) {}
 
+ConfigValue Pooling2DLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("pool_size", pair_config(pool_size_));
+  config.set("padding", padding_name(padding_));
+  config.set("strides", pair_config(strides_));
+  config.set("data_format", data_format_name(data_format_));
+  return config;
+}
+
+ConfigValue GlobalPooling2DLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("data_format", data_format_name(data_format_));
+  config.set("keepdims", keepdims_);
+  return config;
+}
+
 }  // namespace neurona::layers

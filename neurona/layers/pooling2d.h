@@ -29,6 +29,7 @@ struct Pooling2DOptions {
 class Pooling2DLayer : public Layer {
  public:
   Pooling2DLayer(bool max, IntPair pool_size, Pooling2DOptions options = {});
+  ConfigValue get_config() const override;
 
   const IntPair& pool_size() const { return pool_size_; }
   const IntPair& strides() const { return strides_; }
@@ -72,6 +73,7 @@ struct GlobalPooling2DOptions {
 class GlobalPooling2DLayer : public Layer {
  public:
   GlobalPooling2DLayer(bool max, GlobalPooling2DOptions options = {});
+  ConfigValue get_config() const override;
 
   DataFormat data_format() const { return data_format_; }
   bool keepdims() const { return keepdims_; }

@@ -18,7 +18,7 @@ double check_factor(double value, const char* arg) {
   return value;
 }
 
-Regularizer l1_l2(double l1, double l2, std::string name) {
+Regularizer l1_l2(double l1, double l2, std::string name, layers::ConfigValue config) {
   check_factor(l1, "l1");
   check_factor(l2, "l2");
   return Regularizer(
@@ -28,7 +28,7 @@ Regularizer l1_l2(double l1, double l2, std::string name) {
         if (l2 != 0.0) penalty = add(penalty, multiply(scalar_like(x, l2), sum(square(x))));
         return penalty;
       },
-      std::move(name));
+      std::move(name), std::move(config));
 }
 
 using Factory = Regularizer (*)();
@@ -47,7 +47,10 @@ const std::map<std::string, Factory>& registry() {
 
 }  // namespace
 
-Regularizer::Regularizer(Fn fn, std::string name) : fn_(std::move(fn)), name_(std::move(name)) {}
+Regularizer::Regularizer(Fn fn, std::string name, layers::ConfigValue config)
+    : fn_(std::move(fn)), name_(std::move(name)), config_(std::move(config)) {
+  if (config_.is_null()) config_ = layers::ConfigValue::Dict{};
+}
 Regularizer::Regularizer(const char* identifier) : Regularizer(std::string(identifier)) {}
 Regularizer::Regularizer(const std::string& identifier) : Regularizer(get(identifier)) {}
 
@@ -73,8 +76,14 @@ Regularizer get(const std::string& identifier) {
   return it->second();
 }
 
-L1::L1(double l1) : Regularizer(l1_l2(check_factor(l1, "l1"), 0.0, "L1")) {}
-L2::L2(double l2) : Regularizer(l1_l2(0.0, check_factor(l2, "l2"), "L2")) {}
-L1L2::L1L2(L1L2Options o) : Regularizer(l1_l2(o.l1, o.l2, "L1L2")) {}
+L1::L1(double l1)
+    : Regularizer(l1_l2(check_factor(l1, "l1"), 0.0, "L1", layers::ConfigValue::Dict{{"l1", l1}})) {
+}
+L2::L2(double l2)
+    : Regularizer(l1_l2(0.0, check_factor(l2, "l2"), "L2", layers::ConfigValue::Dict{{"l2", l2}})) {
+}
+L1L2::L1L2(L1L2Options o)
+    : Regularizer(
+          l1_l2(o.l1, o.l2, "L1L2", layers::ConfigValue::Dict{{"l1", o.l1}, {"l2", o.l2}})) {}
 
 }  // namespace neurona::regularizers

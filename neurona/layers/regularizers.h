@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "neurona/core/tensor.h"
+#include "neurona/layers/config.h"
 
 namespace neurona::regularizers {
 
@@ -22,16 +23,20 @@ class Regularizer {
   /// defaults Keras documents for the string). Throws ValueError listing the valid names.
   Regularizer(const char* identifier);         // NOLINT: implicit by design
   Regularizer(const std::string& identifier);  // NOLINT: implicit by design
-  explicit Regularizer(Fn fn, std::string name = "custom");
+  /// A custom regularizer; `config` is Keras's get_config() of it (saved in `.keras` files).
+  explicit Regularizer(Fn fn, std::string name = "custom", layers::ConfigValue config = {});
 
   /// The penalty for `x`: a scalar of x's dtype, differentiable. Throws ValueError when empty.
   Tensor operator()(const Tensor& x) const;
   explicit operator bool() const { return fn_ != nullptr; }
   const std::string& name() const { return name_; }
+  /// Keras's config of the regularizer: {"l2": 0.01} for L2, ...
+  const layers::ConfigValue& config() const { return config_; }
 
  private:
   Fn fn_;
   std::string name_;
+  layers::ConfigValue config_;
 };
 
 Regularizer get(const std::string& identifier);

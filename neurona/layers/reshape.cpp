@@ -60,4 +60,11 @@ Tensor ReshapeLayer::call(const Tensor& inputs, bool /*training*/) {
 Reshape::Reshape(const Shape& target_shape, LayerOptions options)
     : LayerHandle<ReshapeLayer>(std::make_shared<ReshapeLayer>(target_shape, std::move(options))) {}
 
+ConfigValue ReshapeLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  ConfigValue::List dims(target_shape_.begin(), target_shape_.end());
+  config.set("target_shape", std::move(dims));
+  return config;
+}
+
 }  // namespace neurona::layers

@@ -9,6 +9,7 @@ namespace neurona::layers {
 class ReshapeLayer : public Layer {
  public:
   explicit ReshapeLayer(const Shape& target_shape, LayerOptions options = {});
+  ConfigValue get_config() const override;
   const Shape& target_shape() const { return target_shape_; }
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;

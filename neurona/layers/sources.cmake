@@ -3,6 +3,7 @@ target_sources(neurona PRIVATE
   layers/activation.cpp
   layers/activations.cpp
   layers/batch_normalization.cpp
+  layers/config.cpp
   layers/constraints.cpp
   layers/conv2d.cpp
   layers/dense.cpp

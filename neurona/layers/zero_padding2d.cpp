@@ -39,4 +39,12 @@ ZeroPadding2D::ZeroPadding2D(Padding2DAmounts padding, ZeroPadding2DOptions opti
     : LayerHandle<ZeroPadding2DLayer>(
           std::make_shared<ZeroPadding2DLayer>(padding, std::move(options))) {}
 
+ConfigValue ZeroPadding2DLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("padding", ConfigValue::List{ConfigValue::List{padding_.top, padding_.bottom},
+                                          ConfigValue::List{padding_.left, padding_.right}});
+  config.set("data_format", data_format_name(data_format_));
+  return config;
+}
+
 }  // namespace neurona::layers

@@ -40,6 +40,7 @@ struct ZeroPadding2DOptions {
 class ZeroPadding2DLayer : public Layer {
  public:
   explicit ZeroPadding2DLayer(Padding2DAmounts padding = 1, ZeroPadding2DOptions options = {});
+  ConfigValue get_config() const override;
 
   const Padding2DAmounts& padding() const { return padding_; }
   DataFormat data_format() const { return data_format_; }

@@ -1,0 +1,389 @@
+// `.weights.h5` through libhdf5's C API, always on file images in memory (the core driver):
+// writing builds the whole file in memory so that the caller can write it atomically, and
+// reading works on bytes the caller has read, so that a file on disk, an entry of a `.keras`
+// zip and a fuzzer's input take the same path. HDF5 never prints its error stack from here;
+// its failures become IoError with HDF5's own description appended.
+#include "neurona/models/saving_h5.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "neurona/layers/layer.h"
+
+namespace neurona::models::detail {
+
+namespace {
+
+// HDF5 keeps global state (its error stack settings, its table of open files); one lock for
+// every use from neurona keeps concurrent saves and loads apart.
+std::mutex& hdf5_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Turns off HDF5's automatic printing of its error stack for the guard's lifetime.
+class QuietErrors {
+ public:
+  QuietErrors() {
+    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
+  QuietErrors(const QuietErrors&) = delete;
+  QuietErrors& operator=(const QuietErrors&) = delete;
+
+ private:
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+};
+
+// HDF5's description of the most specific errors on its stack, then clears it.
+std::string hdf5_message() {
+  std::vector<std::string> descs;
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        auto* out = static_cast<std::vector<std::string>*>(data);
+        if (out->size() < 2 && e != nullptr && e->desc != nullptr) out->emplace_back(e->desc);
+        return 0;
+      },
+      &descs);
+  H5Eclear2(H5E_DEFAULT);
+  std::string out;
+  for (const auto& d : descs) out += (out.empty() ? " (HDF5: " : "; ") + d;
+  return out.empty() ? out : out + ")";
+}
+
+[[noreturn]] void fail(const std::string& message) {
+  throw IoError(message + hdf5_message());
+}
+
+// An HDF5 identifier closed by its close function when the handle goes away.
+class Id {
+ public:
+  Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Id() {
+    if (id_ >= 0) close_(id_);
+  }
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  Id(Id&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Id& operator=(Id&& o) noexcept {
+    if (this != &o) {
+      if (id_ >= 0) close_(id_);
+      id_ = o.id_;
+      close_ = o.close_;
+      o.id_ = -1;
+    }
+    return *this;
+  }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+Id checked(hid_t id, herr_t (*close)(hid_t), const std::string& what) {
+  if (id < 0) fail(what);
+  return Id(id, close);
+}
+
+void check(herr_t status, const std::string& what) {
+  if (status < 0) fail(what);
+}
+
+// The core driver identifies files without a backing store by name: every image gets its own.
+std::string image_name() {
+  static std::atomic<std::uint64_t> counter{0};
+  return "neurona-image-" + std::to_string(counter++) + ".h5";
+}
+
+std::string join(const std::string& path, const std::string& child) {
+  return path.empty() ? child : path + "/" + child;
+}
+
+}  // namespace
+
+std::string write_weights_image(const std::vector<WeightGroup>& groups) {
+  std::lock_guard lock(hdf5_mutex());
+  const QuietErrors quiet;
+  const Id fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "save_weights: H5Pcreate");
+  check(H5Pset_fapl_core(fapl.get(), 1 << 20, /*backing_store=*/0),
+        "save_weights: H5Pset_fapl_core");
+  const Id file = checked(H5Fcreate(image_name().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
+                          H5Fclose, "save_weights: cannot create the HDF5 file in memory");
+  const Id lcpl = checked(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "save_weights: H5Pcreate");
+  check(H5Pset_create_intermediate_group(lcpl.get(), 1),
+        "save_weights: H5Pset_create_intermediate");
+  // Keras's `name` attribute: a scalar variable-length UTF-8 string (what h5py writes for str).
+  const Id str_type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "save_weights: H5Tcopy");
+  check(H5Tset_size(str_type.get(), H5T_VARIABLE), "save_weights: H5Tset_size");
+  check(H5Tset_cset(str_type.get(), H5T_CSET_UTF8), "save_weights: H5Tset_cset");
+  const Id scalar = checked(H5Screate(H5S_SCALAR), H5Sclose, "save_weights: H5Screate");
+
+  for (const WeightGroup& g : groups) {
+    const std::string vars_path = join(g.path, "vars");
+    const Id vars =
+        checked(H5Gcreate2(file.get(), vars_path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
+                H5Gclose, "save_weights: cannot create group '" + vars_path + "'");
+    const Id attr = checked(
+        H5Acreate2(vars.get(), "name", str_type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
+        H5Aclose, "save_weights: cannot create attribute 'name' of '" + vars_path + "'");
+    const char* name_ptr = g.name.c_str();
+    check(H5Awrite(attr.get(), str_type.get(), &name_ptr),
+          "save_weights: cannot write attribute 'name' of '" + vars_path + "'");
+    for (std::size_t i = 0; i < g.vars.size(); ++i) {
+      const Tensor value = g.vars[i].to(Device::cpu());
+      const bool f64 = value.dtype() == DType::float64;
+      NEURONA_CHECK(value.dtype() == DType::float32 || f64, ValueError, "save_weights: weight ", i,
+                    " of '", g.path, "' has dtype ", name(value.dtype()),
+                    "; only float32 and float64 weights can be saved");
+      std::vector<hsize_t> dims(value.shape().begin(), value.shape().end());
+      const Id space = checked(
+          dims.empty() ? H5Screate(H5S_SCALAR)
+                       : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+          H5Sclose, "save_weights: H5Screate");
+      const std::string ds_name = std::to_string(i);
+      const Id ds = checked(
+          H5Dcreate2(vars.get(), ds_name.c_str(), f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE,
+                     space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+          H5Dclose, "save_weights: cannot create dataset '" + vars_path + "/" + ds_name + "'");
+      if (value.numel() > 0) {
+        check(H5Dwrite(ds.get(), f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                       H5P_DEFAULT, value.raw_data()),
+              "save_weights: cannot write dataset '" + vars_path + "/" + ds_name + "'");
+      }
+    }
+  }
+  check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "save_weights: H5Fflush");
+  const ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
+  if (size < 0) fail("save_weights: H5Fget_file_image");
+  std::string image(static_cast<std::size_t>(size), '\0');
+  if (H5Fget_file_image(file.get(), image.data(), image.size()) != size) {
+    fail("save_weights: H5Fget_file_image");
+  }
+  return image;
+}
+
+namespace {
+
+// HDF5's format signature; the superblock sits at 0, 512, 1024, 2048, ... (after a user block).
+void check_signature(std::string_view image, const std::string& what) {
+  static constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  NEURONA_CHECK(!image.empty(), IoError, what, ": the file is empty");
+  for (std::size_t at = 0; at + 8 <= image.size(); at = at == 0 ? 512 : at * 2) {
+    if (std::memcmp(image.data() + at, kSignature, 8) != 0) continue;
+    NEURONA_CHECK(at + 48 <= image.size(), IoError, what,
+                  ": the file is truncated (it ends inside the HDF5 superblock)");
+    const auto version = static_cast<unsigned char>(image[at + 8]);
+    NEURONA_CHECK(version <= 3, IoError, what, ": unknown HDF5 superblock version ",
+                  static_cast<int>(version), " (the file is corrupt or not HDF5)");
+    return;
+  }
+  throw IoError(what +
+                ": not an HDF5 file (no HDF5 signature; a Keras .weights.h5 file starts with "
+                "\\x89HDF)");
+}
+
+// Opens the group at `path` below `root` (components separated by '/') only through hard links, as
+// Keras's safe_get_h5_group does: a soft or external link could point anywhere. Returns an invalid
+// Id when a component is missing.
+Id open_group(hid_t root, const std::string& path, const std::string& what) {
+  Id current(H5Gopen2(root, ".", H5P_DEFAULT), H5Gclose);
+  if (!current.valid()) fail(what + ": cannot open a group");
+  std::size_t start = 0;
+  while (start <= path.size() && !path.empty()) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    const std::string part = path.substr(start, end - start);
+    const std::string so_far = path.substr(0, end);
+    const htri_t exists = H5Lexists(current.get(), part.c_str(), H5P_DEFAULT);
+    if (exists < 0) fail(what + ": cannot look up '" + so_far + "'");
+    if (exists == 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return Id(-1, H5Gclose);
+    }
+    H5L_info_t info;
+    if (H5Lget_info(current.get(), part.c_str(), &info, H5P_DEFAULT) < 0) {
+      fail(what + ": cannot read the link '" + so_far + "'");
+    }
+    NEURONA_CHECK(info.type == H5L_TYPE_HARD, ValueError, what, ": '", so_far,
+                  "' is a soft or external link; a weights file may only hold plain groups");
+    const Id object = checked(H5Oopen(current.get(), part.c_str(), H5P_DEFAULT), H5Oclose,
+                              what + ": cannot open '" + so_far + "'");
+    NEURONA_CHECK(H5Iget_type(object.get()) == H5I_GROUP, ValueError, what, ": '", so_far,
+                  "' should be a group, but it is not");
+    Id next(H5Gopen2(current.get(), part.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!next.valid()) fail(what + ": cannot open group '" + so_far + "'");
+    current = std::move(next);
+    start = end + 1;
+  }
+  return current;
+}
+
+std::vector<std::string> child_names(hid_t group, const std::string& path,
+                                     const std::string& what) {
+  H5G_info_t info;
+  if (H5Gget_info(group, &info) < 0) fail(what + ": cannot list '" + path + "'");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t len =
+        H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len < 0) fail(what + ": cannot list '" + path + "'");
+    NEURONA_CHECK(len < 4096, ValueError, what, ": a link name in '", path, "' is ", len,
+                  " bytes long");
+    std::string name(static_cast<std::size_t>(len) + 1, '\0');
+    if (H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                           H5P_DEFAULT) < 0) {
+      fail(what + ": cannot list '" + path + "'");
+    }
+    name.resize(static_cast<std::size_t>(len));
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+std::string names_str(const std::vector<std::string>& names) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", '" : "'") + names[i] + "'";
+  return out + "]";
+}
+
+std::string dims_str(const std::vector<hsize_t>& dims) {
+  std::vector<std::int64_t> d;
+  for (hsize_t x : dims)
+    d.push_back(x > static_cast<hsize_t>(INT64_MAX) ? -1 : static_cast<std::int64_t>(x));
+  return layers::shape_str(Shape(d));
+}
+
+// Reads dataset vars/<i> of `e` after checking that it is a plain float dataset of the
+// expected shape.
+Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std::string& vars_path,
+                    const std::string& what) {
+  const std::string ds_name = std::to_string(i);
+  const std::string full = vars_path + "/" + ds_name;
+  const std::string weight = e.layer + " weight '" + e.names[i] + "' (" + full + ")";
+  const htri_t exists = H5Lexists(vars, ds_name.c_str(), H5P_DEFAULT);
+  if (exists <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw ValueError(what + ": " + weight + " is missing from the file");
+  }
+  H5L_info_t info;
+  if (H5Lget_info(vars, ds_name.c_str(), &info, H5P_DEFAULT) < 0) {
+    fail(what + ": cannot read the link " + full);
+  }
+  NEURONA_CHECK(info.type == H5L_TYPE_HARD, ValueError, what, ": ", weight,
+                " is a soft or external link; a weights file may only hold plain datasets");
+  const Id object = checked(H5Oopen(vars, ds_name.c_str(), H5P_DEFAULT), H5Oclose,
+                            what + ": cannot open " + full);
+  NEURONA_CHECK(H5Iget_type(object.get()) == H5I_DATASET, ValueError, what, ": ", weight,
+                " should be a dataset, but it is not");
+  const Id ds = checked(H5Dopen2(vars, ds_name.c_str(), H5P_DEFAULT), H5Dclose,
+                        what + ": cannot open dataset " + full);
+  const Id dcpl = checked(H5Dget_create_plist(ds.get()), H5Pclose,
+                          what + ": cannot read the properties of " + full);
+  NEURONA_CHECK(H5Pget_layout(dcpl.get()) != H5D_VIRTUAL && H5Pget_external_count(dcpl.get()) == 0,
+                ValueError, what, ": ", weight,
+                " is a virtual or external dataset; its data must be inside the file");
+  const Id type =
+      checked(H5Dget_type(ds.get()), H5Tclose, what + ": cannot read the type of " + full);
+  NEURONA_CHECK(H5Tget_class(type.get()) == H5T_FLOAT, ValueError, what, ": ", weight,
+                " is not a floating-point dataset");
+  const Id space =
+      checked(H5Dget_space(ds.get()), H5Sclose, what + ": cannot read the shape of " + full);
+  const H5S_class_t cls = H5Sget_simple_extent_type(space.get());
+  NEURONA_CHECK(cls == H5S_SIMPLE || cls == H5S_SCALAR, ValueError, what, ": ", weight,
+                " has no shape (an empty HDF5 dataspace)");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0 || rank > H5S_MAX_RANK) fail(what + ": cannot read the shape of " + full);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0) {
+    fail(what + ": cannot read the shape of " + full);
+  }
+  const Shape& expected = e.shapes[i];
+  bool same = rank == expected.rank();
+  for (int d = 0; same && d < rank; ++d) {
+    same = dims[static_cast<std::size_t>(d)] == static_cast<hsize_t>(expected[d]);
+  }
+  NEURONA_CHECK(same, ValueError, what, ": ", weight, " has shape ", dims_str(dims),
+                " in the file, but the model expects ", layers::shape_str(expected));
+  // The shape is the model's, so the allocation is bounded by the model's own size.
+  Tensor out = Tensor::empty(expected, e.dtypes[i], Device::cpu());
+  if (out.numel() > 0) {
+    const hid_t mem = e.dtypes[i] == DType::float64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    if (H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.raw_data()) < 0) {
+      fail(what + ": cannot read " + weight + "; the file is truncated or corrupt");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<Tensor>> read_weights_image(
+    std::string_view image, const std::vector<ExpectedGroup>& expected,
+    const std::vector<std::string>& closed_containers, const std::string& what) {
+  check_signature(image, what);
+  std::lock_guard lock(hdf5_mutex());
+  const QuietErrors quiet;
+  const Id fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, what + ": H5Pcreate");
+  check(H5Pset_fapl_core(fapl.get(), 1 << 16, /*backing_store=*/0), what + ": H5Pset_fapl_core");
+  // Closing the file closes whatever a failed call on corrupt metadata left open.
+  check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), what + ": H5Pset_fclose_degree");
+  // H5Pset_file_image copies the bytes; HDF5 never writes to them (read-only open).
+  check(H5Pset_file_image(fapl.get(), const_cast<char*>(image.data()), image.size()),
+        what + ": H5Pset_file_image");
+  const Id file = checked(H5Fopen(image_name().c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose,
+                          what + ": not a readable HDF5 file (truncated or corrupt)");
+
+  std::set<std::string> expected_paths;
+  for (const ExpectedGroup& e : expected) expected_paths.insert(e.path);
+  for (const std::string& container : closed_containers) {
+    const Id group = open_group(file.get(), container, what);
+    if (!group.valid()) continue;  // a container of weightless layers may be absent
+    for (const std::string& child : child_names(group.get(), container, what)) {
+      NEURONA_CHECK(expected_paths.count(join(container, child)) > 0, ValueError, what,
+                    ": the file has weights for '", join(container, child),
+                    "', which the model does not have (was it saved from a different model?)");
+    }
+  }
+
+  std::vector<std::vector<Tensor>> out;
+  for (const ExpectedGroup& e : expected) {
+    const std::string vars_path = join(e.path, "vars");
+    const Id group = open_group(file.get(), e.path, what);
+    Id vars(-1, H5Gclose);
+    if (group.valid()) vars = open_group(group.get(), "vars", what + " ('" + e.path + "')");
+    const std::size_t n = e.names.size();
+    if (!vars.valid()) {
+      NEURONA_CHECK(n == 0, ValueError, what, ": ", e.layer, " expects ", n, " weights ",
+                    names_str(e.names), " under '", vars_path,
+                    "', but the file has no such group (was it saved from a different model?)");
+      out.emplace_back();
+      continue;
+    }
+    const std::vector<std::string> found = child_names(vars.get(), vars_path, what);
+    if (found.size() != n) {
+      NEURONA_CHECK(e.layer_built || found.empty(), ValueError, what, ": ", e.layer,
+                    " is not built yet, but the file has ", found.size(),
+                    " weights for it; call the model on inputs (or give it an Input) before "
+                    "load_weights");
+      throw ValueError(what + ": " + e.layer + " expects " + std::to_string(n) + " weights " +
+                       names_str(e.names) + " under '" + vars_path + "', but the file has " +
+                       std::to_string(found.size()) + " " + names_str(found));
+    }
+    std::vector<Tensor> values;
+    for (std::size_t i = 0; i < n; ++i)
+      values.push_back(read_dataset(vars.get(), e, i, vars_path, what));
+    out.push_back(std::move(values));
+  }
+  return out;
+}
+
+}  // namespace neurona::models::detail

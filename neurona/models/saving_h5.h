@@ -1,0 +1,48 @@
+// The HDF5 side of `.weights.h5` files (internal to models/saving*.cpp): writing groups of
+// weights into an HDF5 file image in memory, and reading them back from an untrusted image
+// with every check done before a byte reaches the model. No HDF5 header leaks from here.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "neurona/core/tensor.h"
+
+namespace neurona::models::detail {
+
+/// One `<path>/vars` group of a `.weights.h5`: Keras's layout for one layer or model.
+struct WeightGroup {
+  /// "" for the root (the model itself), "layers/dense_1", "dense", ...
+  std::string path;
+  /// The layer's name, written as the `name` attribute of the vars group as Keras does.
+  std::string name;
+  /// Written as datasets vars/0, vars/1, ... (any device; copied to the host).
+  std::vector<Tensor> vars;
+};
+
+/// An HDF5 file image with the groups, in Keras 3's layout. Throws IoError.
+std::string write_weights_image(const std::vector<WeightGroup>& groups);
+
+/// What a group of the file must hold to fit the model.
+struct ExpectedGroup {
+  std::string path;
+  /// The layer as messages name it: "Dense 'dense_1'".
+  std::string layer;
+  bool layer_built = true;
+  /// Per weight: its name ("kernel"), shape and dtype.
+  std::vector<std::string> names;
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+};
+
+/// Reads every expected group from an HDF5 file image (`what` names the file in messages),
+/// checking the magic, the groups, the counts, the dtypes and shapes first; returns the values
+/// as host tensors of the expected dtypes, one list per group. `closed_containers` are groups
+/// (a Sequential's "layers") whose children must all be expected. Throws IoError for a file
+/// HDF5 cannot read and ValueError for one that does not fit the model.
+std::vector<std::vector<Tensor>> read_weights_image(
+    std::string_view image, const std::vector<ExpectedGroup>& expected,
+    const std::vector<std::string>& closed_containers, const std::string& what);
+
+}  // namespace neurona::models::detail

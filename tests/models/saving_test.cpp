@@ -1,0 +1,573 @@
+// Saving and loading in Keras 3's formats within neurona: round trips give identical
+// predictions bit for bit, every bad file is an IoError or ValueError that leaves the model
+// unchanged, and writes are atomic.
+#include <filesystem>
+#include <fstream>
+
+#include "models/saving_models.h"
+#include "support/test_util.h"
+
+namespace fs = std::filesystem;
+using namespace saving_test;
+
+namespace {
+
+// A fresh, empty folder per test.
+class Saving : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           (std::string("neurona_saving_") + info->name() + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  fs::path dir_;
+};
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::vector<float>> snapshot(const nr::Model& model) {
+  std::vector<std::vector<float>> out;
+  for (const nr::Tensor& t : model.get_weights()) out.push_back(t.to_vector<float>());
+  return out;
+}
+
+nr::Tensor input_for(const Case& c) {
+  return nr::testing::random_tensor(c.x_shape, nr::float32, -1.0, 1.0, 7);
+}
+
+// ---- a minimal zip writer (stored entries), to craft archives libzip would not write
+
+std::uint32_t crc32(const std::string& data) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : data) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+void put16(std::string& s, std::uint32_t v) {
+  s += static_cast<char>(v & 0xFF);
+  s += static_cast<char>((v >> 8) & 0xFF);
+}
+void put32(std::string& s, std::uint32_t v) {
+  put16(s, v & 0xFFFF);
+  put16(s, v >> 16);
+}
+
+struct ZipEntry {
+  std::string name;
+  std::string data;
+  std::uint32_t claimed_size = 0;  // 0: the real size
+};
+
+std::string make_zip(const std::vector<ZipEntry>& entries) {
+  std::string out, central;
+  for (const ZipEntry& e : entries) {
+    const std::uint32_t offset = static_cast<std::uint32_t>(out.size());
+    const std::uint32_t size =
+        e.claimed_size ? e.claimed_size : static_cast<std::uint32_t>(e.data.size());
+    const std::uint32_t crc = crc32(e.data);
+    auto header = [&](std::string& s, bool local) {
+      put32(s, local ? 0x04034b50u : 0x02014b50u);
+      if (!local) put16(s, 20);
+      put16(s, 20);
+      put16(s, 0);
+      put16(s, 0);  // stored
+      put16(s, 0);
+      put16(s, 0x21);
+      put32(s, crc);
+      put32(s, size);
+      put32(s, size);
+      put16(s, static_cast<std::uint32_t>(e.name.size()));
+      put16(s, 0);
+      if (!local) {
+        put16(s, 0);
+        put16(s, 0);
+        put16(s, 0);
+        put32(s, 0);
+        put32(s, offset);
+      }
+      s += e.name;
+    };
+    header(out, true);
+    out += e.data;
+    header(central, false);
+  }
+  const std::uint32_t cd_offset = static_cast<std::uint32_t>(out.size());
+  out += central;
+  put32(out, 0x06054b50u);
+  put16(out, 0);
+  put16(out, 0);
+  put16(out, static_cast<std::uint32_t>(entries.size()));
+  put16(out, static_cast<std::uint32_t>(entries.size()));
+  put32(out, static_cast<std::uint32_t>(central.size()));
+  put32(out, cd_offset);
+  put16(out, 0);
+  return out;
+}
+
+const char* kMetadata = R"({"keras_version": "3.15.1", "date_saved": "2025-01-01@00:00:00"})";
+
+}  // namespace
+
+// ---------------------------------------------------------------- round trips
+
+TEST_F(Saving, WeightsH5RoundTripIsBitForBit) {
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    nr::clear_session();
+    auto saved = c.build();
+    randomize_weights(*saved, 11);
+    const nr::Tensor x = input_for(c);
+    const std::vector<float> expected = saved->predict(x).to_vector<float>();
+    saved->save_weights(path("m.weights.h5"));
+
+    auto loaded = c.build();  // fresh (different) initial weights
+    ASSERT_NE(loaded->predict(x).to_vector<float>(), expected);
+    loaded->load_weights(path("m.weights.h5"));
+    EXPECT_EQ(loaded->predict(x).to_vector<float>(), expected);
+    EXPECT_EQ(snapshot(*loaded), snapshot(*saved));
+  }
+}
+
+TEST_F(Saving, KerasRoundTripRebuildsTheModelBitForBit) {
+  register_subclass_model();
+  for (const Case& c : cases()) {
+    SCOPED_TRACE(c.name);
+    nr::clear_session();
+    auto saved = c.build();
+    randomize_weights(*saved, 23);
+    const nr::Tensor x = input_for(c);
+    const std::vector<float> expected = saved->predict(x).to_vector<float>();
+    saved->save(path("m.keras"));
+
+    auto loaded = nr::models::load_model(path("m.keras"));
+    EXPECT_EQ(loaded->class_name(), saved->class_name());
+    EXPECT_EQ(loaded->name(), saved->name());
+    EXPECT_EQ(loaded->predict(x).to_vector<float>(), expected);
+    ASSERT_EQ(loaded->layers().size(), saved->layers().size());
+    for (std::size_t i = 0; i < saved->layers().size(); ++i) {
+      EXPECT_EQ(loaded->layers()[i]->class_name(), saved->layers()[i]->class_name());
+    }
+    // A Sequential's config names its layers; a subclassed model's factory makes its own (as
+    // its Python __init__ does in Keras).
+    if (dynamic_cast<const nr::Sequential*>(saved.get()) != nullptr) {
+      EXPECT_EQ(loaded->summary_string(), saved->summary_string());
+    }
+    // load_weights reads the weights of a .keras file too.
+    auto again = c.build();
+    again->load_weights(path("m.keras"));
+    EXPECT_EQ(again->predict(x).to_vector<float>(), expected);
+  }
+}
+
+TEST_F(Saving, KerasRoundTripKeepsLayerOptions) {
+  nr::Sequential model(
+      {L::Input({6, 6, 2}),
+       L::Conv2D(3, {3, 2},
+                 {.strides = {2, 1},
+                  .padding = "same",
+                  .activation = "tanh",
+                  .use_bias = false,
+                  .kernel_initializer = nr::initializers::HeNormal(5),
+                  .kernel_regularizer = nr::regularizers::L2(0.25),
+                  .kernel_constraint = nr::constraints::MaxNorm({.max_value = 3})}),
+       L::AveragePooling2D(2, {.strides = 1, .padding = "same"}),
+       L::BatchNormalization({.momentum = 0.9, .epsilon = 1e-2, .center = false}),
+       L::GlobalMaxPooling2D({.keepdims = true}), L::Reshape({3}), L::Activation("relu"),
+       L::Dropout(0.5, {.seed = 3, .noise_shape = std::vector<std::int64_t>{-1, 1}}),
+       L::Dense(2, {.bias_regularizer = nr::regularizers::L1L2({.l1 = 0.5})})});
+  model.layers()[1]->set_trainable(false);
+  randomize_weights(model, 3);
+  model.save(path("m.keras"));
+  auto loaded = nr::models::load_model(path("m.keras"));
+  ASSERT_EQ(loaded->layers().size(), model.layers().size());
+  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+    SCOPED_TRACE(model.layers()[i]->name());
+    // The whole config survives, so every option does.
+    nr::models::register_layer(
+        "Probe", [](const L::ConfigValue&) -> L::AnyLayer { throw nr::ValueError("unused"); });
+    const auto a = model.layers()[i]->get_config(), b = loaded->layers()[i]->get_config();
+    ASSERT_EQ(a.as_dict().size(), b.as_dict().size());
+    for (std::size_t k = 0; k < a.as_dict().size(); ++k) {
+      EXPECT_EQ(a.as_dict()[k].first, b.as_dict()[k].first);
+    }
+  }
+  const auto& conv = dynamic_cast<const L::Conv2DLayer&>(*loaded->layers()[0]);
+  EXPECT_EQ(conv.strides()[0], 2);
+  EXPECT_EQ(conv.kernel_size()[1], 2);
+  EXPECT_EQ(conv.padding(), nr::Padding::Same);
+  EXPECT_EQ(conv.activation().name(), "tanh");
+  EXPECT_EQ(conv.get_config().at("kernel_regularizer").at("config").at("l2").as_double(), 0.25);
+  EXPECT_EQ(conv.get_config().at("kernel_initializer").at("config").at("seed").as_int(), 5);
+  EXPECT_FALSE(loaded->layers()[1]->trainable());
+  EXPECT_EQ(loaded->trainable_weights().size(), model.trainable_weights().size());
+  const nr::Tensor x = nr::testing::random_tensor({2, 6, 6, 2});
+  EXPECT_EQ(loaded->predict(x).to_vector<float>(), model.predict(x).to_vector<float>());
+}
+
+TEST_F(Saving, SubclassedModelNeedsRegistrationOrLoadWeights) {
+  nr::clear_session();
+  class Unregistered : public nr::Model {
+   public:
+    Unregistered() : nr::Model("Unregistered"), dense_(track(L::Dense(2))) {}
+    nr::Tensor call(const nr::Tensor& x, bool training) override { return dense_(x, training); }
+    L::Dense dense_;
+  };
+  Unregistered model;
+  model(nr::zeros({1, 3}));
+  model.save(path("u.keras"));
+  NEURONA_EXPECT_THROW_MSG(nr::models::load_model(path("u.keras")), nr::ValueError,
+                           "unknown model class 'Unregistered'", "register_model");
+  // The user's own construction takes the weights of either file.
+  Unregistered other;
+  other(nr::zeros({1, 3}));
+  other.load_weights(path("u.keras"));
+  EXPECT_EQ(snapshot(other), snapshot(model));
+}
+
+TEST_F(Saving, SubclassedLayersAreSavedUnderTheirAttributeNames) {
+  // Without an attribute name a tracked layer gets Keras's list name; a second Dense is
+  // dense_1. Exchanging weights with a model built differently but with the same attribute
+  // names works; with different names it fails loudly.
+  class Two : public nr::Model {
+   public:
+    explicit Two(const char* a, const char* b)
+        : nr::Model("Two"), x_(track(L::Dense(2), a)), y_(track(L::Dense(2), b)) {}
+    nr::Tensor call(const nr::Tensor& in, bool t) override { return y_(x_(in, t), t); }
+    L::Dense x_, y_;
+  };
+  Two a("encoder", "decoder");
+  a(nr::zeros({1, 2}));
+  randomize_weights(a, 5);
+  a.save_weights(path("two.weights.h5"));
+  Two b("encoder", "decoder");
+  b(nr::zeros({1, 2}));
+  b.load_weights(path("two.weights.h5"));
+  EXPECT_EQ(snapshot(b), snapshot(a));
+  Two c("first", "second");
+  c(nr::zeros({1, 2}));
+  NEURONA_EXPECT_THROW_MSG(c.load_weights(path("two.weights.h5")), nr::ValueError, "first",
+                           "no such group");
+}
+
+// ---------------------------------------------------------------- atomicity
+
+TEST_F(Saving, SavesLeaveNoTemporaryFiles) {
+  auto model = mlp();
+  model->save_weights(path("m.weights.h5"));
+  model->save(path("m.keras"));
+  model->save_weights(path("m.weights.h5"));  // over an existing file
+  EXPECT_EQ(files(), (std::vector<std::string>{"m.keras", "m.weights.h5"}));
+}
+
+TEST_F(Saving, AFailedSaveLeavesThePreviousFile) {
+  auto model = mlp();
+  model->save(path("m.keras"));
+  const std::string before = read_bytes(path("m.keras"));
+  // A layer whose config cannot be written (a NaN in JSON) fails the save part way.
+  nr::Sequential bad({L::Input({4}), L::Dense(2, {.kernel_initializer =
+                                                      nr::initializers::Constant(std::nan(""))})});
+  EXPECT_THROW(bad.save(path("m.keras")), nr::ValueError);
+  EXPECT_EQ(read_bytes(path("m.keras")), before);
+  // A rename that fails (the target is a folder) removes its temporary file.
+  fs::create_directories(path("dir.weights.h5"));
+  EXPECT_THROW(model->save_weights(path("dir.weights.h5")), nr::IoError);
+  EXPECT_EQ(files(), (std::vector<std::string>{"dir.weights.h5", "m.keras"}));
+  EXPECT_THROW(model->save_weights(path("missing/m.weights.h5")), nr::IoError);
+}
+
+TEST_F(Saving, FileNamesFollowKeras) {
+  auto model = mlp();
+  EXPECT_THROW(model->save_weights(path("m.h5")), nr::ValueError);
+  EXPECT_THROW(model->save(path("m.zip")), nr::ValueError);
+  EXPECT_THROW(nr::models::load_model(path("m.h5")), nr::ValueError);
+  nr::Sequential unbuilt({L::Dense(2)});
+  NEURONA_EXPECT_THROW_MSG(unbuilt.save_weights(path("u.weights.h5")), nr::ValueError,
+                           "not yet been built");
+  mlp()->save_weights(path("m.weights.h5"));
+  NEURONA_EXPECT_THROW_MSG(unbuilt.load_weights(path("m.weights.h5")), nr::ValueError,
+                           "not yet been built");
+}
+
+// ---------------------------------------------------------------- bad .weights.h5 files
+
+class BadWeights : public Saving {
+ protected:
+  void SetUp() override {
+    Saving::SetUp();
+    model_ = cnn();
+    randomize_weights(*model_, 31);
+    before_ = snapshot(*model_);
+    good_ = nr::models::save_weights_to_bytes(*model_);
+  }
+  // Loading `bytes` throws an Exception whose message has `part`, and changes nothing.
+  template <typename Exception>
+  void expect_rejected(const std::string& bytes, const std::string& part,
+                       nr::Model* model = nullptr) {
+    nr::Model& m = model != nullptr ? *model : *model_;
+    const auto weights_before = snapshot(m);
+    write_bytes(path("bad.weights.h5"), bytes);
+    try {
+      m.load_weights(path("bad.weights.h5"));
+      ADD_FAILURE() << "no error for a file expected to fail with '" << part << "'";
+    } catch (const Exception& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(snapshot(m), weights_before);
+  }
+  std::shared_ptr<nr::Model> model_;
+  std::vector<std::vector<float>> before_;
+  std::string good_;
+};
+
+TEST_F(BadWeights, EmptyFile) {
+  expect_rejected<nr::IoError>("", "empty");
+}
+
+TEST_F(BadWeights, WrongMagic) {
+  expect_rejected<nr::IoError>("PK\x03\x04 this is a zip, not HDF5", "not an HDF5 file");
+  std::string flipped = good_;
+  flipped[1] = 'X';
+  expect_rejected<nr::IoError>(flipped, "not an HDF5 file");
+}
+
+TEST_F(BadWeights, MissingFile) {
+  EXPECT_THROW(model_->load_weights(path("nothing.weights.h5")), nr::IoError);
+}
+
+TEST_F(BadWeights, EveryTruncationIsAnError) {
+  for (std::size_t cut = 0; cut < good_.size();
+       cut += std::max<std::size_t>(1, good_.size() / 97)) {
+    SCOPED_TRACE(cut);
+    const auto weights_before = snapshot(*model_);
+    EXPECT_THROW(nr::models::load_weights_from_bytes(*model_, good_.substr(0, cut)), nr::IoError);
+    EXPECT_EQ(snapshot(*model_), weights_before);
+  }
+}
+
+TEST_F(BadWeights, CorruptBytesNeverCrash) {
+  // Every byte of the file in turn set to 0xFF: each load either fails with an IoError or
+  // ValueError, or succeeds (the byte was in the weights' data or unused).
+  int failures = 0;
+  for (std::size_t at = 0; at < good_.size(); at += 7) {
+    std::string bytes = good_;
+    bytes[at] = static_cast<char>(0xFF);
+    try {
+      nr::models::load_weights_from_bytes(*model_, bytes);
+    } catch (const nr::IoError&) {
+      ++failures;
+    } catch (const nr::ValueError&) {
+      ++failures;
+    }
+  }
+  EXPECT_GT(failures, 0);
+}
+
+TEST_F(BadWeights, ShapeThatDisagreesNamesLayerWeightAndShapes) {
+  auto other = std::make_shared<nr::Sequential>(std::vector<L::AnyLayer>{
+      L::Input({8, 8, 1}), L::ZeroPadding2D(1), L::Conv2D(4, 3, {.activation = "relu"}),
+      L::BatchNormalization(), L::MaxPooling2D(2), L::Dropout(0.25), L::Flatten(),
+      L::Dense(5, {.activation = "softmax"})});
+  // The file's Dense is (64, 3); this model's is (64, 5). Earlier layers fit but stay as they
+  // were: nothing is assigned before everything is checked.
+  const std::string dense_name = other->layers().back()->name();
+  expect_rejected<nr::ValueError>(good_,
+                                  "Dense '" + dense_name +
+                                      "' weight 'kernel' (layers/dense/vars/0) has shape (64, 3) "
+                                      "in the file, but the model expects (64, 5)",
+                                  other.get());
+}
+
+TEST_F(BadWeights, WrongCountOfVars) {
+  auto other = std::make_shared<nr::Sequential>(std::vector<L::AnyLayer>{
+      L::Input({8, 8, 1}), L::ZeroPadding2D(1), L::Conv2D(4, 3, {.activation = "relu"}),
+      L::BatchNormalization({.center = false}), L::MaxPooling2D(2), L::Dropout(0.25), L::Flatten(),
+      L::Dense(3, {.activation = "softmax"})});
+  expect_rejected<nr::ValueError>(good_,
+                                  "expects 3 weights ['gamma', 'moving_mean', "
+                                  "'moving_variance'] under "
+                                  "'layers/batch_normalization/vars', but the file has 4",
+                                  other.get());
+}
+
+TEST_F(BadWeights, MissingGroup) {
+  // The file of a two-Dense MLP lacks the third Dense of a longer one.
+  auto small = std::make_shared<nr::Sequential>(
+      std::vector<L::AnyLayer>{L::Input({4}), L::Dense(8), L::Dense(8)});
+  auto longer = std::make_shared<nr::Sequential>(
+      std::vector<L::AnyLayer>{L::Input({4}), L::Dense(8), L::Dense(8), L::Dense(1)});
+  expect_rejected<nr::ValueError>(nr::models::save_weights_to_bytes(*small),
+                                  "'layers/dense_2/vars', but the file has no such group",
+                                  longer.get());
+}
+
+TEST_F(BadWeights, ExtraLayerInTheFile) {
+  auto longer = std::make_shared<nr::Sequential>(
+      std::vector<L::AnyLayer>{L::Input({4}), L::Dense(8), L::Dense(8), L::Dense(1)});
+  auto small = std::make_shared<nr::Sequential>(
+      std::vector<L::AnyLayer>{L::Input({4}), L::Dense(8), L::Dense(8)});
+  expect_rejected<nr::ValueError>(nr::models::save_weights_to_bytes(*longer),
+                                  "weights for 'layers/dense_2', which the model does not have",
+                                  small.get());
+}
+
+TEST_F(BadWeights, DifferentArchitecture) {
+  expect_rejected<nr::ValueError>(nr::models::save_weights_to_bytes(*mlp()),
+                                  "the file has weights for 'layers/dense_1', which the model does "
+                                  "not have");
+}
+
+// ---------------------------------------------------------------- bad .keras files
+
+class BadKeras : public Saving {
+ protected:
+  template <typename Exception>
+  void expect_rejected(const std::string& bytes, const std::vector<std::string>& parts) {
+    write_bytes(path("bad.keras"), bytes);
+    try {
+      nr::models::load_model(path("bad.keras"));
+      ADD_FAILURE() << "no error for a .keras file expected to fail with '" << parts[0] << "'";
+    } catch (const Exception& e) {
+      for (const auto& part : parts) {
+        EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+      }
+    }
+  }
+  std::string weights() const { return nr::models::save_weights_to_bytes(*mlp()); }
+  std::string config(const std::string& layer_class = "Dense") const {
+    return R"({"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 4]}},
+      {"module": "keras.layers", "class_name": ")" +
+           layer_class + R"(", "config": {"units": 2, "name": "d"}}]}})";
+  }
+};
+
+TEST_F(BadKeras, NotAZip) {
+  expect_rejected<nr::IoError>("\x89HDF\r\n\x1a\n not a zip", {"not a .keras file"});
+  expect_rejected<nr::IoError>("", {"not a .keras file"});
+}
+
+TEST_F(BadKeras, TruncatedArchive) {
+  mlp()->save(path("m.keras"));
+  const std::string good = read_bytes(path("m.keras"));
+  for (std::size_t cut : {good.size() / 2, good.size() - 10, std::size_t{30}}) {
+    SCOPED_TRACE(cut);
+    expect_rejected<nr::IoError>(good.substr(0, cut), {"zip"});
+  }
+}
+
+TEST_F(BadKeras, MissingEntries) {
+  expect_rejected<nr::IoError>(
+      make_zip({{"metadata.json", kMetadata}, {"model.weights.h5", weights()}}),
+      {"has no config.json"});
+  expect_rejected<nr::IoError>(
+      make_zip({{"config.json", config()}, {"model.weights.h5", weights()}}),
+      {"has no metadata.json"});
+  expect_rejected<nr::IoError>(make_zip({{"metadata.json", kMetadata}, {"config.json", config()}}),
+                               {"no model.weights.h5"});
+}
+
+TEST_F(BadKeras, HugeEntry) {
+  // Sizes in the headers that disagree with the data: libzip's consistency check.
+  expect_rejected<nr::IoError>(make_zip({{"metadata.json", kMetadata},
+                                         {"config.json", config(), 0xFFFFFFF0u},
+                                         {"model.weights.h5", weights()}}),
+                               {"zip"});
+  // A config.json over the 64 MiB neurona reads is refused before it is read.
+  expect_rejected<nr::IoError>(make_zip({{"metadata.json", kMetadata},
+                                         {"config.json", std::string((64 << 20) + 1, ' ')},
+                                         {"model.weights.h5", weights()}}),
+                               {"config.json claims 67108865 bytes, more than the 67108864"});
+}
+
+TEST_F(BadKeras, MalformedJson) {
+  expect_rejected<nr::ValueError>(make_zip({{"metadata.json", kMetadata},
+                                            {"config.json", R"({"class_name": "Sequential",)"},
+                                            {"model.weights.h5", weights()}}),
+                                  {"config.json: malformed JSON"});
+  expect_rejected<nr::ValueError>(
+      make_zip(
+          {{"metadata.json", "[1, 2"}, {"config.json", config()}, {"model.weights.h5", weights()}}),
+      {"metadata.json: malformed JSON"});
+}
+
+TEST_F(BadKeras, NonUtf8Json) {
+  expect_rejected<nr::ValueError>(
+      make_zip({{"metadata.json", kMetadata},
+                {"config.json", "{\"class_name\": \"Sequ\xff\xfe\", \"config\": {}}"},
+                {"model.weights.h5", weights()}}),
+      {"config.json: malformed JSON", "UTF-8"});
+}
+
+TEST_F(BadKeras, DeeplyNestedJson) {
+  expect_rejected<nr::ValueError>(
+      make_zip({{"metadata.json", kMetadata},
+                {"config.json", std::string(100000, '[') + std::string(100000, ']')},
+                {"model.weights.h5", weights()}}),
+      {"nests deeper"});
+}
+
+TEST_F(BadKeras, UnknownLayerClassIsNamed) {
+  expect_rejected<nr::ValueError>(make_zip({{"metadata.json", kMetadata},
+                                            {"config.json", config("LSTM")},
+                                            {"model.weights.h5", weights()}}),
+                                  {"unknown layer class 'LSTM'", "register_layer"});
+}
+
+TEST_F(BadKeras, WrongTypesInConfig) {
+  const std::string cfg =
+      R"({"class_name": "Sequential", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 4]}},
+      {"class_name": "Dense", "config": {"units": "eight"}}]}})";
+  expect_rejected<nr::ValueError>(
+      make_zip(
+          {{"metadata.json", kMetadata}, {"config.json", cfg}, {"model.weights.h5", weights()}}),
+      {"Dense", "'units'", "expected an int, got str"});
+  const std::string negative =
+      R"({"class_name": "Sequential", "config": {"layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, -4]}}]}})";
+  expect_rejected<nr::ValueError>(make_zip({{"metadata.json", kMetadata},
+                                            {"config.json", negative},
+                                            {"model.weights.h5", weights()}}),
+                                  {"InputLayer"});
+  expect_rejected<nr::ValueError>(make_zip({{"metadata.json", kMetadata},
+                                            {"config.json", "[1, 2, 3]"},
+                                            {"model.weights.h5", weights()}}),
+                                  {"config.json"});
+}
+
+TEST_F(BadKeras, WeightsThatDoNotFitTheConfig) {
+  // config.json says Dense(2) on 4 inputs; the weights are the MLP's.
+  expect_rejected<nr::ValueError>(make_zip({{"metadata.json", kMetadata},
+                                            {"config.json", config()},
+                                            {"model.weights.h5", weights()}}),
+                                  {"model.weights.h5"});
+}
+
+TEST_F(BadKeras, CorruptWeightsInsideTheArchive) {
+  std::string w = weights();
+  w.resize(w.size() / 3);
+  expect_rejected<nr::IoError>(
+      make_zip({{"metadata.json", kMetadata}, {"config.json", config()}, {"model.weights.h5", w}}),
+      {"model.weights.h5"});
+}
