@@ -1,0 +1,20 @@
+// libFuzzer target for the `.keras` loader: arbitrary bytes into load_model_from_bytes (zip,
+// metadata.json, config.json, model.weights.h5). It must throw IoError or ValueError, or
+// load a model; anything else (a crash, a sanitizer report, another exception type) is a bug.
+#include <neurona/models/saving.h>
+#include <neurona/neurona.h>
+#include <cstdint>
+#include <string_view>
+
+namespace nr = neurona;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  try {
+    auto model = nr::models::load_model_from_bytes(
+        std::string_view(reinterpret_cast<const char*>(data), size));
+    nr::clear_session();  // keeps layer-name counters from growing without bound
+  } catch (const nr::IoError&) {
+  } catch (const nr::ValueError&) {
+  }
+  return 0;
+}

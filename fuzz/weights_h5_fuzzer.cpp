@@ -1,0 +1,38 @@
+// libFuzzer target for the `.weights.h5` loader: arbitrary bytes into load_weights of a small
+// CNN (every layer kind that has weights). The loader must throw IoError or ValueError and
+// leave the model unchanged, or load; anything else (a crash, a sanitizer report, another
+// exception type) is a bug.
+#include <neurona/models/saving.h>
+#include <neurona/neurona.h>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+namespace nr = neurona;
+namespace L = nr::layers;
+
+namespace {
+
+nr::Sequential& model() {
+  static nr::Sequential* m = [] {
+    nr::set_seed(1);
+    return new nr::Sequential({L::Input({6, 6, 1}), L::Conv2D(2, 3), L::BatchNormalization(),
+                               L::MaxPooling2D(2), L::Flatten(), L::Dense(2)});
+  }();
+  return *m;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  nr::Sequential& m = model();
+  const std::vector<nr::Tensor> before = m.get_weights();
+  try {
+    nr::models::load_weights_from_bytes(
+        m, std::string_view(reinterpret_cast<const char*>(data), size));
+    m.set_weights(before);  // loaded: restore for the next input
+  } catch (const nr::IoError&) {
+  } catch (const nr::ValueError&) {
+  }
+  return 0;
+}
