@@ -16,6 +16,7 @@ PACKAGES=(
   gnuplot-nox              # curves.png from `neurona train`
   dataset-fashion-mnist    # the main job's data set
   clang-format             # the format check in scripts/test.sh
+  clang                    # libFuzzer targets (scripts/fuzz.sh)
   xz-utils                 # packing the GPU bundle (scripts/gpu-check.sh)
 )
 

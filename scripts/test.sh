@@ -26,3 +26,4 @@ cmake --build build-asan -j "$JOBS"
 echo "== tests under sanitizers"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L cpu
+scripts/fuzz.sh  # each loader's libFuzzer target for FUZZ_SECONDS (15) seconds
