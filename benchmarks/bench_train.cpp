@@ -1,0 +1,124 @@
+// neurona's side of benchmarks/compare_cpu.py: trains `neurona train`'s models on Fashion-MNIST
+// with compile/fit and times each epoch exactly (the progress bar rounds to seconds), then
+// prints the test accuracy and peak resident memory as a table row and a JSON line.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <neurona/neurona.h>
+
+namespace nr = neurona;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The same models as tools/neurona.cpp's make_model (keep the two in step).
+std::unique_ptr<nr::Sequential> make_model(const std::string& kind) {
+  using Layers = std::vector<nr::layers::AnyLayer>;
+  if (kind == "cnn") {
+    return std::make_unique<nr::Sequential>(Layers{
+        nr::layers::Input({28, 28, 1}),
+        nr::layers::Conv2D(32, {3, 3}, {.activation = "relu"}),
+        nr::layers::MaxPooling2D({2, 2}),
+        nr::layers::Conv2D(64, {3, 3}, {.activation = "relu"}),
+        nr::layers::MaxPooling2D({2, 2}),
+        nr::layers::Flatten(),
+        nr::layers::Dense(128, {.activation = "relu"}),
+        nr::layers::Dense(10, {.activation = "softmax"}),
+    });
+  }
+  return std::make_unique<nr::Sequential>(Layers{
+      nr::layers::Input({28, 28, 1}),
+      nr::layers::Flatten(),
+      nr::layers::Dense(256, {.activation = "relu"}),
+      nr::layers::Dense(128, {.activation = "relu"}),
+      nr::layers::Dense(10, {.activation = "softmax"}),
+  });
+}
+
+// Wall-clock seconds of each epoch, from fit's own epoch hooks.
+class EpochTimer : public nr::callbacks::Callback {
+ public:
+  std::vector<double> seconds;
+  void on_epoch_begin(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
+    start_ = Clock::now();
+  }
+  void on_epoch_end(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
+    seconds.push_back(std::chrono::duration<double>(Clock::now() - start_).count());
+  }
+
+ private:
+  Clock::time_point start_;
+};
+
+nr::Tensor head(const nr::Tensor& t, std::int64_t limit) {
+  if (limit <= 0 || limit >= t.shape()[0]) return t;
+  return t.slice(0, limit);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"neurona training benchmark: seconds per epoch, test accuracy, peak memory"};
+  std::string kind = "cnn";
+  std::string data_dir;
+  int epochs = 3;
+  std::int64_t batch_size = 128, train_limit = 0, test_limit = 0;
+  std::uint64_t seed = 1;
+  app.add_option("--model", kind, "cnn or mlp")->check(CLI::IsMember({"cnn", "mlp"}));
+  app.add_option("--epochs", epochs, "epochs to train")->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", batch_size, "batch size")->check(CLI::PositiveNumber);
+  app.add_option("--train-samples", train_limit, "first N training images (0: all)");
+  app.add_option("--test-samples", test_limit, "first N test images (0: all)");
+  app.add_option("--data-dir", data_dir, "Fashion-MNIST folder (default: Debian's)");
+  app.add_option("--seed", seed, "nr::set_seed");
+  CLI11_PARSE(app, argc, argv);
+
+  nr::set_default_device(nr::Device::cpu());
+  nr::set_seed(seed);
+  auto data = nr::datasets::fashion_mnist(data_dir);
+  const nr::Tensor x_train = head(data.x_train, train_limit);
+  const nr::Tensor y_train = head(data.y_train, train_limit);
+  auto model = make_model(kind);
+  model->compile({.optimizer = nr::optimizers::Adam(1e-3),
+                  .loss = "sparse_categorical_crossentropy",
+                  .metrics = {"accuracy"}});
+  auto timer = std::make_shared<EpochTimer>();
+  const auto t0 = Clock::now();
+  model->fit(x_train, y_train,
+             {.batch_size = batch_size, .epochs = epochs, .verbose = 0, .callbacks = {timer}});
+  const double total = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto scores = model->evaluate(head(data.x_test, test_limit), head(data.y_test, test_limit),
+                                      {.batch_size = 256, .verbose = 0});
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+
+  std::vector<double> sorted = timer->seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  const std::int64_t steps = (x_train.shape()[0] + batch_size - 1) / batch_size;
+  std::printf(
+      "%s: %d epochs of %lld images, batch %lld: median epoch %.2f s (%.1f ms/step), fit "
+      "%.2f s, test accuracy %.4f, peak RSS %.1f MiB\n",
+      kind.c_str(), epochs, static_cast<long long>(x_train.shape()[0]),
+      static_cast<long long>(batch_size), median, 1e3 * median / steps, total,
+      scores.at("accuracy"), usage.ru_maxrss / 1024.0);
+  std::ostringstream json;
+  json << "{\"benchmark\":\"train\",\"framework\":\"neurona\",\"model\":\"" << kind
+       << "\",\"epochs\":" << epochs << ",\"train_samples\":" << x_train.shape()[0]
+       << ",\"batch_size\":" << batch_size << ",\"epoch_seconds\":[";
+  for (std::size_t i = 0; i < timer->seconds.size(); ++i)
+    json << (i ? "," : "") << timer->seconds[i];
+  json << "],\"median_epoch_seconds\":" << median << ",\"test_accuracy\":" << scores.at("accuracy")
+       << ",\"max_rss_kib\":" << usage.ru_maxrss << "}";
+  std::printf("%s\n", json.str().c_str());
+  return 0;
+}
