@@ -121,14 +121,20 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeome
 void pool2d(bool max, const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    Launch{}(out.numel(), PoolForwardFunctor<T>{x.data<T>(), out.data<T>(), g, max});
+    const PoolForwardFunctor<T> f{x.data<T>(), out.data<T>(), g, max};
+    Launch{}(g.n * g.oh * g.ow, g.kh * g.kw * g.c, [&f](std::int64_t p) { f.pixel(p); });
   });
 }
 void pool2d_backward(bool max, const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                      Tensor& dx) {
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    Launch{}(dx.numel(), PoolBackwardFunctor<T>{x.data<T>(), go.data<T>(), dx.data<T>(), g, max});
+    const PoolBackwardFunctor<T> f{x.data<T>(), go.data<T>(), dx.data<T>(), g, max};
+    if (f.windows_disjoint()) {
+      Launch{}(g.n * g.oh, g.sh * g.w * g.c, [&f](std::int64_t b) { f.band(b); });
+    } else {
+      Launch{}(dx.numel(), f);
+    }
   });
 }
 void pad2d(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out) {

@@ -120,6 +120,44 @@ struct PoolForwardFunctor {
     }
     out[idx] = max ? best : (count ? sum / static_cast<T>(count) : T(0));
   }
+
+  /// Output pixel p = (n, oh, ow) with all its channels: the same comparisons and sums in the
+  /// same tap order as operator(), with the window's bounds found once and each tap read as a
+  /// contiguous run of channels (the CPU's launch; the GPU runs one element per thread).
+  NEURONA_HD_INLINE void pixel(std::int64_t p) const {
+    constexpr std::int64_t kBlock = 16;
+    const std::int64_t ow = p % geo.ow, r = p / geo.ow;
+    const std::int64_t oh = r % geo.oh, n = r / geo.oh;
+    const std::int64_t h0 = oh * geo.sh - geo.pad_top, w0 = ow * geo.sw - geo.pad_left;
+    const std::int64_t h_lo = h0 < 0 ? 0 : h0, w_lo = w0 < 0 ? 0 : w0;
+    const std::int64_t h_hi = h0 + geo.kh < geo.h ? h0 + geo.kh : geo.h;
+    const std::int64_t w_hi = w0 + geo.kw < geo.w ? w0 + geo.kw : geo.w;
+    const std::int64_t count = h_hi > h_lo && w_hi > w_lo ? (h_hi - h_lo) * (w_hi - w_lo) : 0;
+    const T* image = x + n * geo.h * geo.w * geo.c;
+    T* dst = out + p * geo.c;
+    for (std::int64_t c0 = 0; c0 < geo.c; c0 += kBlock) {
+      const std::int64_t nc = geo.c - c0 < kBlock ? geo.c - c0 : kBlock;
+      T acc[kBlock];
+      for (std::int64_t c = 0; c < kBlock; ++c)
+        acc[c] = max ? -std::numeric_limits<T>::infinity() : T(0);
+      for (std::int64_t h = h_lo; h < h_hi; ++h) {
+        for (std::int64_t w = w_lo; w < w_hi; ++w) {
+          const T* src = image + (h * geo.w + w) * geo.c + c0;
+          if (max) {
+            for (std::int64_t c = 0; c < nc; ++c) {
+              const T v = src[c];
+              acc[c] = (v > acc[c] || v != v) ? v : acc[c];
+            }
+          } else {
+            for (std::int64_t c = 0; c < nc; ++c) acc[c] += src[c];
+          }
+        }
+      }
+      for (std::int64_t c = 0; c < nc; ++c) {
+        dst[c0 + c] = max ? acc[c] : (count ? acc[c] / static_cast<T>(count) : T(0));
+      }
+    }
+  }
 };
 
 /// Input element (n, ih, iw, c) of the pooling gradient: the sum over the windows that
@@ -190,6 +228,70 @@ struct PoolBackwardFunctor {
       }
     }
     dx[idx] = acc;
+  }
+
+  /// Whether band() applies: windows that do not overlap (strides at least the pool size).
+  NEURONA_HD_INLINE bool windows_disjoint() const { return geo.sh >= geo.kh && geo.sw >= geo.kw; }
+
+  /// The same gradient as operator(), written output-centric for disjoint windows (the CPU's
+  /// launch; one index per band b = (n, oh) of input rows, which the bands tile): zero the
+  /// band's rows (one contiguous run in NHWC), then each window of the row of windows `oh`
+  /// puts its gradient where operator() would take it from (its first maximum, found with the
+  /// same comparisons in the same order; or g / count everywhere in it). Each element is
+  /// written by one band only, so bands run in parallel without atomics, and the values are
+  /// those of operator() (which adds them to 0, as here).
+  NEURONA_HD_INLINE void band(std::int64_t b) const {
+    constexpr std::int64_t kBlock = 16;
+    const std::int64_t oh = b % geo.oh, n = b / geo.oh;
+    auto clamp_h = [&](std::int64_t v) { return v < 0 ? 0 : (v > geo.h ? geo.h : v); };
+    const std::int64_t h0 = oh * geo.sh - geo.pad_top;
+    const std::int64_t r_lo = oh == 0 ? 0 : clamp_h(h0);
+    const std::int64_t r_hi = oh == geo.oh - 1 ? geo.h : clamp_h(h0 + geo.sh);
+    const std::int64_t row = geo.w * geo.c;
+    T* image = dx + n * geo.h * row;
+    for (std::int64_t i = r_lo * row; i < r_hi * row; ++i) image[i] = T(0);
+    const T* x_image = x + n * geo.h * row;
+    const std::int64_t h_lo = h0 < 0 ? 0 : h0;
+    const std::int64_t h_hi = h0 + geo.kh < geo.h ? h0 + geo.kh : geo.h;
+    for (std::int64_t ow = 0; ow < geo.ow; ++ow) {
+      const std::int64_t w0 = ow * geo.sw - geo.pad_left;
+      const std::int64_t w_lo = w0 < 0 ? 0 : w0;
+      const std::int64_t w_hi = w0 + geo.kw < geo.w ? w0 + geo.kw : geo.w;
+      if (h_hi <= h_lo || w_hi <= w_lo) continue;
+      const T* g = grad_out + ((n * geo.oh + oh) * geo.ow + ow) * geo.c;
+      if (!max) {
+        const T count = static_cast<T>((h_hi - h_lo) * (w_hi - w_lo));
+        for (std::int64_t h = h_lo; h < h_hi; ++h) {
+          for (std::int64_t w = w_lo; w < w_hi; ++w) {
+            T* dst = image + h * row + w * geo.c;
+            for (std::int64_t c = 0; c < geo.c; ++c) dst[c] = T(0) + g[c] / count;
+          }
+        }
+        continue;
+      }
+      for (std::int64_t c0 = 0; c0 < geo.c; c0 += kBlock) {
+        const std::int64_t nc = geo.c - c0 < kBlock ? geo.c - c0 : kBlock;
+        T best[kBlock];
+        std::int64_t at[kBlock];  // offset of the first maximum's pixel in the image, -1: none
+        for (std::int64_t c = 0; c < kBlock; ++c) {
+          best[c] = -std::numeric_limits<T>::infinity();
+          at[c] = -1;
+        }
+        for (std::int64_t h = h_lo; h < h_hi; ++h) {
+          for (std::int64_t w = w_lo; w < w_hi; ++w) {
+            const std::int64_t offset = h * row + w * geo.c;
+            const T* src = x_image + offset + c0;
+            for (std::int64_t c = 0; c < nc; ++c) {
+              const T v = src[c];
+              const bool take = at[c] < 0 || v > best[c] || (v != v && best[c] == best[c]);
+              best[c] = take ? v : best[c];
+              at[c] = take ? offset : at[c];
+            }
+          }
+        }
+        for (std::int64_t c = 0; c < nc; ++c) image[at[c] + c0 + c] = T(0) + g[c0 + c];
+      }
+    }
   }
 };
 
