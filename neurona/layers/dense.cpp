@@ -72,6 +72,17 @@ Tensor DenseLayer::call(const Tensor& inputs, bool /*training*/) {
   Tensor x = inputs;
   const bool fold = inputs.rank() > 2;
   if (fold) x = reshape(x, {-1, inputs.shape()[-1]});
+  // On the CPU, the fused op: one GEMM, then bias and ReLU in one pass over the output (no
+  // broadcast add, no separate activation tensors). The GPU keeps matmul + add + activation
+  // until tests/gpu/dense_parity_test.cpp has run on a GPU (the fused op's cuBLASLt epilogue
+  // has never run on one); then drop the device test.
+  if (inputs.device().is_cpu()) {
+    const bool relu = options_.activation.name() == "relu";
+    Tensor y = dense(x, *kernel_, bias_ ? bias_->value() : Tensor(),
+                     relu ? DenseActivation::relu : DenseActivation::linear);
+    if (fold) y = reshape(y, compute_output_shape(inputs.shape()));
+    return relu ? y : options_.activation(y);
+  }
   Tensor y = matmul(x, *kernel_);
   if (bias_) y = add(y, *bias_);
   if (fold) y = reshape(y, compute_output_shape(inputs.shape()));

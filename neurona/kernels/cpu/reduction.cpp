@@ -5,7 +5,48 @@
 namespace neurona::kernels::cpu {
 
 namespace {
+
+// Columns per index of the column-sum loop (a few cache lines of accumulators).
+constexpr std::int64_t kColumns = 64;
+
+// A float sum or mean over the leading axes of a contiguous (rows, columns) view (a bias
+// gradient): the shared functor walks each column with a stride, one row per cache line; this
+// walks the rows in order and adds each into a block of column accumulators. Each column
+// still adds its rows in order into the functor's (double) accumulator, so the results are
+// the functor's.
+template <ReduceOp Op, typename T>
+void column_sums(const Tensor& x, const ReducePlan& p, Tensor& out) {
+  const ReduceFunctor<Op, T, T> f{x.data<T>(), out.data<T>(), p.kept, p.reduced, p.num_reduce};
+  using Acc = typename ReduceFunctor<Op, T, T>::Acc;
+  const std::int64_t cols = p.num_out, rows = p.num_reduce;
+  const T* data = x.data<T>();
+  Launch{}((cols + kColumns - 1) / kColumns, rows * kColumns, [&](std::int64_t block) {
+    const std::int64_t c0 = block * kColumns;
+    const std::int64_t nc = cols - c0 < kColumns ? cols - c0 : kColumns;
+    Acc acc[kColumns];
+    for (std::int64_t c = 0; c < nc; ++c) acc[c] = f.identity();
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T* row = data + r * cols + c0;
+      for (std::int64_t c = 0; c < nc; ++c) acc[c] = f.combine(acc[c], static_cast<Acc>(row[c]));
+    }
+    for (std::int64_t c = 0; c < nc; ++c) f.finish(c0 + c, acc[c]);
+  });
+}
+
 void reduce(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out) {
+  const bool columns = plan.kept.rank == 1 && plan.reduced.rank == 1 &&
+                       plan.kept.strides[0][0] == 1 && plan.reduced.strides[0][0] == plan.num_out &&
+                       plan.num_out > 1 && plan.num_reduce > 1;
+  if (columns && (op == ReduceOp::sum || op == ReduceOp::mean)) {
+    if (x.dtype() == DType::float32 && out.dtype() == DType::float32) {
+      return op == ReduceOp::sum ? column_sums<ReduceOp::sum, float>(x, plan, out)
+                                 : column_sums<ReduceOp::mean, float>(x, plan, out);
+    }
+    if (x.dtype() == DType::float64 && out.dtype() == DType::float64) {
+      return op == ReduceOp::sum ? column_sums<ReduceOp::sum, double>(x, plan, out)
+                                 : column_sums<ReduceOp::mean, double>(x, plan, out);
+    }
+  }
   reduce_impl(Launch{}, op, x, plan, out);
 }
 void softmax(bool log, const Tensor& x, std::int64_t outer, std::int64_t n, std::int64_t inner,
