@@ -72,13 +72,14 @@ struct Col2ImFunctor {
       for (std::int64_t c = 0; c < kBlock; ++c) acc[c] = T(0);
       for (std::int64_t i = 0; i < geo.kh; ++i) {
         const std::int64_t th = ih + geo.pad_top - i * geo.dh;  // = oh * sh
-        if (th < 0 || th % geo.sh) continue;
-        const std::int64_t oh = th / geo.sh;
+        // Unit strides (the common case) skip the 64-bit divisions.
+        if (th < 0 || (geo.sh != 1 && th % geo.sh)) continue;
+        const std::int64_t oh = geo.sh == 1 ? th : th / geo.sh;
         if (oh >= geo.oh) continue;
         for (std::int64_t j = 0; j < geo.kw; ++j) {
           const std::int64_t tw = iw + geo.pad_left - j * geo.dw;
-          if (tw < 0 || tw % geo.sw) continue;
-          const std::int64_t ow = tw / geo.sw;
+          if (tw < 0 || (geo.sw != 1 && tw % geo.sw)) continue;
+          const std::int64_t ow = geo.sw == 1 ? tw : tw / geo.sw;
           if (ow >= geo.ow) continue;
           const T* src = dcol + ((nl * geo.oh + oh) * geo.ow + ow) * k + (i * geo.kw + j) * cg + c0;
           if (nc == kBlock) {
