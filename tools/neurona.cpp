@@ -99,8 +99,8 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir)
   const fs::path log = out_dir / "curves.log";
   const std::string cmd = "gnuplot '" + script.string() + "' > '" + log.string() + "' 2>&1";
   if (std::system(cmd.c_str()) != 0) {
-    std::cerr << "neurona: gnuplot failed or is missing (apt-get install gnuplot-nox); see "
-              << log << "; the data is in " << data << " and the script in " << script << "\n";
+    std::cerr << "neurona: gnuplot failed or is missing (apt-get install gnuplot-nox); see " << log
+              << "; the data is in " << data << " and the script in " << script << "\n";
     return false;
   }
   // gnuplot wrote beside the target; the rename makes the plot appear whole.

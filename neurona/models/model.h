@@ -152,11 +152,9 @@ class Model : public layers::Layer {
   Compiled& compiled_state(const char* caller) const;
   std::map<std::string, double> read_metrics(const std::string& prefix = "") const;
   void reset_metrics();
-  std::map<std::string, double> run_evaluation(const Tensor& x, const Tensor& y,
-                                               const std::optional<Tensor>& sw,
-                                               std::int64_t batch_size,
-                                               std::vector<std::shared_ptr<callbacks::Callback>>&
-                                                   callbacks);
+  std::map<std::string, double> run_evaluation(
+      const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw, std::int64_t batch_size,
+      std::vector<std::shared_ptr<callbacks::Callback>>& callbacks);
 
   std::shared_ptr<Compiled> compiled_;
   bool stop_training_ = false;

@@ -23,7 +23,8 @@ struct Model::Compiled {
   /// Resolved on the first batch, when the output shape is known ("accuracy" depends on it).
   std::vector<std::shared_ptr<metrics::Metric>> metrics;
   bool metrics_resolved = false;
-  std::shared_ptr<metrics::Mean> loss_tracker = std::make_shared<metrics::Mean>(metrics::MetricOptions{.name = "loss"});
+  std::shared_ptr<metrics::Mean> loss_tracker =
+      std::make_shared<metrics::Mean>(metrics::MetricOptions{.name = "loss"});
 };
 
 void Model::compile(CompileOptions options) {
