@@ -1,6 +1,7 @@
 // compile / fit / evaluate / train_on_batch and the callbacks that do not write files, on small
 // synthetic problems.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -318,9 +319,10 @@ TEST(Fit, ProgressLinesWhenNotATerminal) {
 
 namespace {
 
-// A fresh scratch folder under the test's working directory.
+// A fresh scratch folder under the system's temporary folder, one per process and name.
 std::filesystem::path scratch(const std::string& name) {
-  const auto dir = std::filesystem::current_path() / ("training_test_" + name);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("neurona_training_test_" + std::to_string(::getpid()) + "_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
