@@ -295,6 +295,12 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
       checked(H5Dget_type(ds.get()), H5Tclose, what + ": cannot read the type of " + full);
   NEURONA_CHECK(H5Tget_class(type.get()) == H5T_FLOAT, ValueError, what, ": ", weight,
                 " is not a floating-point dataset");
+  // HDF5 sizes its conversion buffer by the element size the file declares; a corrupt type of
+  // gigabytes per element would have it allocate that much per element read.
+  const std::size_t type_size = H5Tget_size(type.get());
+  NEURONA_CHECK(type_size == 2 || type_size == 4 || type_size == 8, ValueError, what, ": ", weight,
+                " has ", type_size,
+                "-byte floats; a weights file holds float16, float32 or float64 values");
   const Id space =
       checked(H5Dget_space(ds.get()), H5Sclose, what + ": cannot read the shape of " + full);
   const H5S_class_t cls = H5Sget_simple_extent_type(space.get());
