@@ -265,7 +265,7 @@ std::string dims_str(const std::vector<hsize_t>& dims) {
 // Reads dataset vars/<i> of `e` after checking that it is a plain float dataset of the
 // expected shape.
 Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std::string& vars_path,
-                    const std::string& what) {
+                    std::size_t image_size, const std::string& what) {
   const std::string ds_name = std::to_string(i);
   const std::string full = vars_path + "/" + ds_name;
   const std::string weight = e.layer + " weight '" + e.names[i] + "' (" + full + ")";
@@ -319,6 +319,26 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   }
   NEURONA_CHECK(same, ValueError, what, ": ", weight, " has shape ", dims_str(dims),
                 " in the file, but the model expects ", layers::shape_str(expected));
+  // Where the data sits, checked against the file before libhdf5 copies it: a corrupt layout
+  // message (compact data shorter than the shape, contiguous data past the end of the file)
+  // has libhdf5 1.10 read out of bounds.
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  NEURONA_CHECK(layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT,
+                ValueError, what, ": ", weight, " has an unknown storage layout");
+  const hsize_t bytes = static_cast<hsize_t>(expected.numel()) * type_size;
+  const hsize_t stored = H5Dget_storage_size(ds.get());
+  if (layout == H5D_COMPACT) {
+    NEURONA_CHECK(stored == bytes, IoError, what, ": ", weight, " stores ", stored, " bytes for ",
+                  bytes, "; the file is corrupt");
+  } else if (layout == H5D_CONTIGUOUS && stored != 0) {  // 0: never written, reads as fill
+    const haddr_t offset = H5Dget_offset(ds.get());
+    NEURONA_CHECK(stored == bytes && offset != HADDR_UNDEF && offset <= image_size &&
+                      stored <= image_size - offset,
+                  IoError, what, ": ", weight, " claims ", stored, " bytes at offset ", offset,
+                  " of a ", image_size, "-byte file for ", bytes,
+                  " bytes of data; the file is "
+                  "truncated or corrupt");
+  }
   // The shape is the model's, so the allocation is bounded by the model's own size.
   Tensor out = Tensor::empty(expected, e.dtypes[i], Device::cpu());
   if (out.numel() > 0) {
@@ -386,7 +406,7 @@ std::vector<std::vector<Tensor>> read_weights_image(
     }
     std::vector<Tensor> values;
     for (std::size_t i = 0; i < n; ++i)
-      values.push_back(read_dataset(vars.get(), e, i, vars_path, what));
+      values.push_back(read_dataset(vars.get(), e, i, vars_path, image.size(), what));
     out.push_back(std::move(values));
   }
   return out;
