@@ -445,6 +445,18 @@ TEST_F(BadWeights, ExtraLayerInTheFile) {
                                   small.get());
 }
 
+TEST_F(BadWeights, FuzzerFindingsAreErrors) {
+  // Inputs weights_h5_fuzzer found that crashed libhdf5 before the loader checked them, kept
+  // in its corpus; the fuzzer's model.
+  nr::Sequential fuzz_model({L::Input({6, 6, 1}), L::Conv2D(2, 3), L::BatchNormalization(),
+                             L::MaxPooling2D(2), L::Flatten(), L::Dense(2)});
+  const fs::path corpus = fs::path(__FILE__).parent_path().parent_path().parent_path() / "fuzz" /
+                          "corpus" / "weights_h5_fuzzer";
+  const std::string bytes = read_bytes((corpus / "regression-compact-size.weights.h5").string());
+  ASSERT_FALSE(bytes.empty());
+  expect_rejected<nr::IoError>(bytes, "stores 0 bytes for 8", &fuzz_model);
+}
+
 TEST_F(BadWeights, DifferentArchitecture) {
   expect_rejected<nr::ValueError>(nr::models::save_weights_to_bytes(*mlp()),
                                   "the file has weights for 'layers/dense_1', which the model does "
