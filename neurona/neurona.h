@@ -37,6 +37,7 @@
 #include "neurona/layers/zero_padding2d.h"
 #include "neurona/models/callbacks.h"
 #include "neurona/models/model.h"
+#include "neurona/models/saving.h"
 #include "neurona/models/sequential.h"
 #include "neurona/training/losses.h"
 #include "neurona/training/metrics.h"

@@ -4,7 +4,8 @@
 # fuzz/corpus/<name>/ for FUZZ_SECONDS seconds (default 15; run for hours by hand:
 # FUZZ_SECONDS=14400 scripts/fuzz.sh). New inputs go to build-fuzz/corpus/<name>/; a crash is
 # written to build-fuzz/crashes/<name>/ and fails the script. `scripts/fuzz.sh NAME...` runs
-# only the named fuzzers.
+# only the named fuzzers. Fuzzers named in FUZZ_CORPUS_ONLY (space-separated) only replay
+# their corpus (libFuzzer's -runs=0): a regression check without new inputs.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,11 +31,13 @@ for name in "${names[@]}"; do
   mkdir -p "$corpus" "$crashes"
   seeds=()
   if [[ -d "fuzz/corpus/$name" ]]; then seeds=("fuzz/corpus/$name"); fi
-  echo "== $name for ${SECONDS_EACH}s"
+  limit=(-max_total_time="$SECONDS_EACH")
+  if [[ " ${FUZZ_CORPUS_ONLY:-} " == *" $name "* ]]; then limit=(-runs=0); fi
+  echo "== $name ${limit[*]}"
   # allocator_may_return_null: an absurd size read from a corrupt file makes malloc fail (as
   # glibc's does) rather than abort under ASan, so that the loader's handling of it is tested.
   if ! ASAN_OPTIONS=allocator_may_return_null=1 \
-      "build-fuzz/fuzz/$name" "$corpus" "${seeds[@]}" -max_total_time="$SECONDS_EACH" \
+      "build-fuzz/fuzz/$name" "$corpus" "${seeds[@]}" "${limit[@]}" \
       -rss_limit_mb=4096 -timeout=30 -artifact_prefix="$crashes/" -print_final_stats=1 \
       2>"build-fuzz/$name.log"; then
     echo "$name: FAILED (see build-fuzz/$name.log and $crashes/)"

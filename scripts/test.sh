@@ -26,4 +26,8 @@ cmake --build build-asan -j "$JOBS"
 echo "== tests under sanitizers"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j "$JOBS" -L cpu
-scripts/fuzz.sh  # each loader's libFuzzer target for FUZZ_SECONDS (15) seconds
+# Each loader's libFuzzer target for FUZZ_SECONDS (15) seconds. The .weights.h5 target only
+# replays its corpus here: fuzzing it finds, after ~100 s, a crash inside libhdf5 1.10 itself
+# (H5G__stab_count on a corrupt symbol table) that neurona cannot screen for, and CI must not
+# fail by chance. `scripts/fuzz.sh weights_h5_fuzzer` fuzzes it for real.
+FUZZ_CORPUS_ONLY="${FUZZ_CORPUS_ONLY-weights_h5_fuzzer}" scripts/fuzz.sh

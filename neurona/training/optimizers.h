@@ -117,8 +117,9 @@ class Optimizer {
   /// their defaults (neurona implements no other values), then the optimizer's own.
   Config config() const;
 
-  /// Variables, or variables whose name matches one of the regular expressions in
-  /// `var_names`, that weight decay leaves alone (Keras's exclude_from_weight_decay). Only
+  /// Variables, or variables whose name contains one of `var_names` (plain text, where Keras
+  /// takes regular expressions), that weight decay leaves alone (Keras's
+  /// exclude_from_weight_decay). Only
   /// before the first step or build (ValueError after).
   void exclude_from_weight_decay(const std::vector<Variable>& var_list = {},
                                  const std::vector<std::string>& var_names = {});
