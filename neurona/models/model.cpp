@@ -22,9 +22,14 @@ Tensor Model::predict(const Tensor& x, PredictOptions options) {
   const std::int64_t n = x.shape()[0];
   NEURONA_CHECK(n > 0, ValueError, describe(), ".predict: the inputs have no rows (shape ",
                 layers::shape_str(x.shape()), ")");
+  // Batches go to the device of the model's weights (the default device before it is built),
+  // as fit does, so that host data works with a model on a GPU.
+  const auto own = weights();
+  const Device device = own.empty() ? default_device() : own.front().device();
   std::vector<Tensor> outputs;
   for (std::int64_t start = 0; start < n; start += options.batch_size) {
-    outputs.push_back((*this)(x.slice(start, start + options.batch_size), /*training=*/false));
+    outputs.push_back(
+        (*this)(x.slice(start, start + options.batch_size).to(device), /*training=*/false));
   }
   return outputs.size() == 1 ? outputs[0] : concat(outputs, 0);
 }
