@@ -565,8 +565,9 @@ TEST(Optimizer, ConfigHasKerasKeysAndValues) {
   EXPECT_EQ(std::get<double>(w->config()[2].second), 0.004);
 
   const auto s = opt::SGD(opt::schedules::CosineDecay(0.1, 10));
+  const auto config = s->config();  // (a reference into config()'s temporary would dangle)
   const auto& lr =
-      std::get<std::shared_ptr<const opt::schedules::LearningRateSchedule>>(s->config()[1].second);
+      std::get<std::shared_ptr<const opt::schedules::LearningRateSchedule>>(config[1].second);
   EXPECT_EQ(lr->class_name(), "CosineDecay");
 }
 
