@@ -8,42 +8,18 @@
 #include <map>
 #include <sstream>
 
+#include "support/reference_file.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
 
 namespace {
 
-struct Entry {
-  nr::Shape shape;
-  std::vector<double> values;
-};
+using Entry = nr::testing::ReferenceEntry;
 
-// Lines `name dim0 dim1 ... : v0 v1 ...`.
+// Lines `name dim0 dim1 ... : v0 v1 ...` (tests/support/reference_file.h).
 std::map<std::string, Entry> load(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" /
-                    "layers" / (name + ".txt");
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path.string());
-  std::map<std::string, Entry> entries;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const std::size_t colon = line.find(" : ");
-    if (colon == std::string::npos) throw std::runtime_error("bad line in " + path.string());
-    std::istringstream head(line.substr(0, colon)), body(line.substr(colon + 3));
-    std::string key;
-    head >> key;
-    std::vector<std::int64_t> dims;
-    for (std::int64_t d; head >> d;) dims.push_back(d);
-    Entry e{nr::Shape(dims), {}};
-    for (double v; body >> v;) e.values.push_back(v);
-    if (static_cast<std::int64_t>(e.values.size()) != e.shape.numel()) {
-      throw std::runtime_error("wrong value count for " + key + " in " + path.string());
-    }
-    entries[key] = std::move(e);
-  }
-  return entries;
+  return nr::testing::load_reference("layers", name);
 }
 
 nr::Tensor tensor(const std::map<std::string, Entry>& ref, const std::string& key) {

@@ -12,6 +12,7 @@
 
 #include "neurona/training/losses.h"
 #include "support/gradcheck.h"
+#include "support/reference_file.h"
 
 namespace nr = neurona;
 namespace losses = nr::losses;
@@ -20,37 +21,12 @@ using nr::testing::make_tensor;
 
 namespace {
 
-struct Entry {
-  nr::Shape shape;
-  std::vector<double> values;
-};
-using Reference = std::map<std::string, Entry>;
+using Entry = nr::testing::ReferenceEntry;
+using Reference = nr::testing::Reference;
 
-// Lines `name dim0 dim1 ... : v0 v1 ...`, as tests/reference/layers/.
+// Lines `name dim0 dim1 ... : v0 v1 ...` (tests/support/reference_file.h).
 Reference load(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" /
-                    "training" / (name + ".txt");
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path.string());
-  Reference entries;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const std::size_t colon = line.find(" : ");
-    if (colon == std::string::npos) throw std::runtime_error("bad line in " + path.string());
-    std::istringstream head(line.substr(0, colon)), body(line.substr(colon + 3));
-    std::string key;
-    head >> key;
-    std::vector<std::int64_t> dims;
-    for (std::int64_t d; head >> d;) dims.push_back(d);
-    Entry e{nr::Shape(dims), {}};
-    for (double v; body >> v;) e.values.push_back(v);
-    if (static_cast<std::int64_t>(e.values.size()) != e.shape.numel()) {
-      throw std::runtime_error("wrong value count for " + key + " in " + path.string());
-    }
-    entries[key] = std::move(e);
-  }
-  return entries;
+  return nr::testing::load_reference("training", name);
 }
 
 nr::Tensor tensor(const Reference& ref, const std::string& key, nr::DType dtype = nr::float32) {

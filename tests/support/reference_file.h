@@ -1,0 +1,51 @@
+// Reference files made by the scripts in tests/reference/ (Keras, NumPy): lines
+// `name dim0 dim1 ... : v0 v1 ...`, read into a map from name to shape and values.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "neurona/core/shape.h"
+
+namespace neurona::testing {
+
+struct ReferenceEntry {
+  Shape shape;
+  std::vector<double> values;
+};
+using Reference = std::map<std::string, ReferenceEntry>;
+
+/// tests/reference/<folder>/<name>.txt. The folder comes from the build
+/// (NEURONA_TEST_REFERENCE_DIR), not from __FILE__, which ccache's base_dir makes relative.
+inline Reference load_reference(const std::string& folder, const std::string& name) {
+  const auto path = std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / folder / (name + ".txt");
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
+  Reference entries;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const std::size_t colon = line.find(" : ");
+    if (colon == std::string::npos) throw std::runtime_error("bad line in " + path.string());
+    std::istringstream head(line.substr(0, colon)), body(line.substr(colon + 3));
+    std::string key;
+    head >> key;
+    std::vector<std::int64_t> dims;
+    for (std::int64_t d; head >> d;) dims.push_back(d);
+    ReferenceEntry e{Shape(dims), {}};
+    for (double v; body >> v;) e.values.push_back(v);
+    if (static_cast<std::int64_t>(e.values.size()) != e.shape.numel()) {
+      throw std::runtime_error("wrong value count for " + key + " in " + path.string());
+    }
+    entries[key] = std::move(e);
+  }
+  return entries;
+}
+
+}  // namespace neurona::testing
