@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <set>
@@ -103,7 +104,12 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Reads, validates and only then assigns: the model is unchanged when anything throws.
+// Where Keras keeps a compiled model's optimizer state: optimizer/vars/0 (iterations),
+// optimizer/vars/1 (learning_rate, unless a schedule is used), then the slot variables.
+constexpr const char* kOptimizerPath = "optimizer";
+
+// Reads, validates and only then assigns: the model is unchanged when anything throws (a
+// compiled model's optimizer may have made its slot variables, zero, as its first step would).
 void load_weights_image(Model& model, std::string_view image, const std::string& what) {
   std::vector<std::string> containers;
   const std::vector<Node> nodes = walk_model(model, &containers);
@@ -127,8 +133,46 @@ void load_weights_image(Model& model, std::string_view image, const std::string&
     }
     expected.push_back(std::move(e));
   }
+  // A compiled model's optimizer state, as Keras loads it: only when the optimizer has as many
+  // variables as the file (Keras's Optimizer.load_own_variables warns and skips otherwise, e.g.
+  // for a file from another kind of optimizer). Unlike Keras, an optimizer that has not taken
+  // a step yet first makes its slots for the model's trainable weights, so that training goes
+  // on from the file's state instead of silently starting over.
+  std::shared_ptr<optimizers::Optimizer> optimizer;
+  if (model.compiled()) {
+    optimizer = model.optimizer();
+    optimizer->build(model.trainable_weights());
+    ExpectedGroup e{.path = kOptimizerPath,
+                    .layer = optimizer->class_name() + " optimizer '" + optimizer->name() + "'",
+                    .layer_built = true,
+                    .names = {},
+                    .shapes = {},
+                    .dtypes = {},
+                    .optional = true};
+    targets.push_back(optimizer->variables());
+    for (const Variable& v : targets.back()) {
+      e.names.push_back(weight_name(v));
+      e.shapes.push_back(v.shape());
+      e.dtypes.push_back(v.dtype());
+    }
+    expected.push_back(std::move(e));
+  }
+  std::vector<std::string> skipped;
   const std::vector<std::vector<Tensor>> values =
-      models::detail::read_weights_image(image, expected, containers, what);
+      models::detail::read_weights_image(image, expected, containers, what, &skipped);
+  if (optimizer != nullptr && !values.back().empty()) {
+    const Tensor& iterations = values.back().front();
+    NEURONA_CHECK(iterations.item<std::int64_t>() >= 0, ValueError, what,
+                  ": the optimizer's "
+                  "iteration count (",
+                  kOptimizerPath, "/vars/0) is ", iterations.item<std::int64_t>(),
+                  "; it cannot be negative");
+  }
+  for (const std::string& s : skipped) {
+    std::cerr << "Warning: " << what << ": skipping the optimizer's state: " << s
+              << " (saved from a different optimizer?). Training starts with fresh optimizer "
+                 "state.\n";
+  }
   // Copies to the weights' devices first (the one step that can still fail, out of memory),
   // then assigns.
   std::vector<std::vector<Tensor>> placed(values.size());
@@ -325,6 +369,14 @@ std::string save_weights_to_bytes(const Model& model) {
   for (const Node& n : walk_model(model)) {
     WeightGroup g{.path = n.path, .name = n.layer->name(), .vars = {}};
     for (const Variable& v : n.layer->own_weights()) g.vars.push_back(v.read_value());
+    groups.push_back(std::move(g));
+  }
+  // Keras saves a compiled model's optimizer state too (also before its first step: iterations
+  // and learning_rate only), so that a loaded model goes on training where it stopped.
+  if (model.compiled()) {
+    const std::shared_ptr<optimizers::Optimizer> optimizer = model.optimizer();
+    WeightGroup g{.path = kOptimizerPath, .name = optimizer->name(), .vars = {}};
+    for (const Variable& v : optimizer->variables()) g.vars.push_back(v.read_value());
     groups.push_back(std::move(g));
   }
   return detail::write_weights_image(groups);

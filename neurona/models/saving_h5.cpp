@@ -141,10 +141,24 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
           "save_weights: cannot write attribute 'name' of '" + vars_path + "'");
     for (std::size_t i = 0; i < g.vars.size(); ++i) {
       const Tensor value = g.vars[i].to(Device::cpu());
-      const bool f64 = value.dtype() == DType::float64;
-      NEURONA_CHECK(value.dtype() == DType::float32 || f64, ValueError, "save_weights: weight ", i,
-                    " of '", g.path, "' has dtype ", name(value.dtype()),
-                    "; only float32 and float64 weights can be saved");
+      hid_t file_type = H5T_IEEE_F32LE;
+      hid_t mem_type = H5T_NATIVE_FLOAT;
+      switch (value.dtype()) {
+        case DType::float32:
+          break;
+        case DType::float64:
+          file_type = H5T_IEEE_F64LE;
+          mem_type = H5T_NATIVE_DOUBLE;
+          break;
+        case DType::int64:  // an optimizer's iteration count
+          file_type = H5T_STD_I64LE;
+          mem_type = H5T_NATIVE_INT64;
+          break;
+        default:
+          throw ValueError("save_weights: weight " + std::to_string(i) + " of '" + g.path +
+                           "' has dtype " + std::string(name(value.dtype())) +
+                           "; only float32, float64 (and int64 counters) can be saved");
+      }
       std::vector<hsize_t> dims(value.shape().begin(), value.shape().end());
       const Id space = checked(
           dims.empty() ? H5Screate(H5S_SCALAR)
@@ -152,12 +166,11 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
           H5Sclose, "save_weights: H5Screate");
       const std::string ds_name = std::to_string(i);
       const Id ds = checked(
-          H5Dcreate2(vars.get(), ds_name.c_str(), f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE,
-                     space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+          H5Dcreate2(vars.get(), ds_name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                     H5P_DEFAULT),
           H5Dclose, "save_weights: cannot create dataset '" + vars_path + "/" + ds_name + "'");
       if (value.numel() > 0) {
-        check(H5Dwrite(ds.get(), f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
-                       H5P_DEFAULT, value.raw_data()),
+        check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()),
               "save_weights: cannot write dataset '" + vars_path + "/" + ds_name + "'");
       }
     }
@@ -293,14 +306,22 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
                 " is a virtual or external dataset; its data must be inside the file");
   const Id type =
       checked(H5Dget_type(ds.get()), H5Tclose, what + ": cannot read the type of " + full);
-  NEURONA_CHECK(H5Tget_class(type.get()) == H5T_FLOAT, ValueError, what, ": ", weight,
-                " is not a floating-point dataset");
+  const bool integer = e.dtypes[i] == DType::int64;
   // HDF5 sizes its conversion buffer by the element size the file declares; a corrupt type of
   // gigabytes per element would have it allocate that much per element read.
   const std::size_t type_size = H5Tget_size(type.get());
-  NEURONA_CHECK(type_size == 2 || type_size == 4 || type_size == 8, ValueError, what, ": ", weight,
-                " has ", type_size,
-                "-byte floats; a weights file holds float16, float32 or float64 values");
+  if (integer) {
+    NEURONA_CHECK(H5Tget_class(type.get()) == H5T_INTEGER, ValueError, what, ": ", weight,
+                  " is not an integer dataset");
+    NEURONA_CHECK(type_size == 1 || type_size == 2 || type_size == 4 || type_size == 8, ValueError,
+                  what, ": ", weight, " has ", type_size, "-byte integers");
+  } else {
+    NEURONA_CHECK(H5Tget_class(type.get()) == H5T_FLOAT, ValueError, what, ": ", weight,
+                  " is not a floating-point dataset");
+    NEURONA_CHECK(type_size == 2 || type_size == 4 || type_size == 8, ValueError, what, ": ",
+                  weight, " has ", type_size,
+                  "-byte floats; a weights file holds float16, float32 or float64 values");
+  }
   const Id space =
       checked(H5Dget_space(ds.get()), H5Sclose, what + ": cannot read the shape of " + full);
   const H5S_class_t cls = H5Sget_simple_extent_type(space.get());
@@ -342,7 +363,9 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   // The shape is the model's, so the allocation is bounded by the model's own size.
   Tensor out = Tensor::empty(expected, e.dtypes[i], Device::cpu());
   if (out.numel() > 0) {
-    const hid_t mem = e.dtypes[i] == DType::float64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
+    const hid_t mem = integer                         ? H5T_NATIVE_INT64
+                      : e.dtypes[i] == DType::float64 ? H5T_NATIVE_DOUBLE
+                                                      : H5T_NATIVE_FLOAT;
     if (H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.raw_data()) < 0) {
       fail(what + ": cannot read " + weight + "; the file is truncated or corrupt");
     }
@@ -354,7 +377,8 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
 
 std::vector<std::vector<Tensor>> read_weights_image(
     std::string_view image, const std::vector<ExpectedGroup>& expected,
-    const std::vector<std::string>& closed_containers, const std::string& what) {
+    const std::vector<std::string>& closed_containers, const std::string& what,
+    std::vector<std::string>* skipped) {
   check_signature(image, what);
   std::lock_guard lock(hdf5_mutex());
   const QuietErrors quiet;
@@ -388,13 +412,22 @@ std::vector<std::vector<Tensor>> read_weights_image(
     if (group.valid()) vars = open_group(group.get(), "vars", what + " ('" + e.path + "')");
     const std::size_t n = e.names.size();
     if (!vars.valid()) {
-      NEURONA_CHECK(n == 0, ValueError, what, ": ", e.layer, " expects ", n, " weights ",
-                    names_str(e.names), " under '", vars_path,
+      NEURONA_CHECK(n == 0 || e.optional, ValueError, what, ": ", e.layer, " expects ", n,
+                    " weights ", names_str(e.names), " under '", vars_path,
                     "', but the file has no such group (was it saved from a different model?)");
       out.emplace_back();
       continue;
     }
     const std::vector<std::string> found = child_names(vars.get(), vars_path, what);
+    if (found.size() != n && e.optional) {
+      if (skipped != nullptr) {
+        skipped->push_back(e.layer + " has " + std::to_string(n) +
+                           " variables whereas the file has " + std::to_string(found.size()) +
+                           " under '" + vars_path + "'");
+      }
+      out.emplace_back();
+      continue;
+    }
     if (found.size() != n) {
       NEURONA_CHECK(e.layer_built || found.empty(), ValueError, what, ": ", e.layer,
                     " is not built yet, but the file has ", found.size(),

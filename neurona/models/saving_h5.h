@@ -17,7 +17,8 @@ struct WeightGroup {
   std::string path;
   /// The layer's name, written as the `name` attribute of the vars group as Keras does.
   std::string name;
-  /// Written as datasets vars/0, vars/1, ... (any device; copied to the host).
+  /// Written as datasets vars/0, vars/1, ... (any device; copied to the host). float32 and
+  /// float64 weights; int64 for an optimizer's iteration count.
   std::vector<Tensor> vars;
 };
 
@@ -33,16 +34,25 @@ struct ExpectedGroup {
   /// Per weight: its name ("kernel"), shape and dtype.
   std::vector<std::string> names;
   std::vector<Shape> shapes;
+  /// int64 entries read any integer dataset (Keras's JAX backend saves `iterations` as int32).
   std::vector<DType> dtypes;
+  /// A group the file may lack or hold a different number of entries for: an optimizer's
+  /// state, which Keras's Optimizer.load_own_variables skips (with a warning) rather than
+  /// fails on. Its list in the result is then empty. Entries that are there in the right
+  /// number are checked like any other.
+  bool optional = false;
 };
 
 /// Reads every expected group from an HDF5 file image (`what` names the file in messages),
 /// checking the magic, the groups, the counts, the dtypes and shapes first; returns the values
 /// as host tensors of the expected dtypes, one list per group. `closed_containers` are groups
-/// (a Sequential's "layers") whose children must all be expected. Throws IoError for a file
-/// HDF5 cannot read and ValueError for one that does not fit the model.
+/// (a Sequential's "layers") whose children must all be expected. An optional group whose
+/// entry count differs gets an empty list and a line in `skipped` (when given) saying why.
+/// Throws IoError for a file HDF5 cannot read and ValueError for one that does not fit the
+/// model.
 std::vector<std::vector<Tensor>> read_weights_image(
     std::string_view image, const std::vector<ExpectedGroup>& expected,
-    const std::vector<std::string>& closed_containers, const std::string& what);
+    const std::vector<std::string>& closed_containers, const std::string& what,
+    std::vector<std::string>* skipped = nullptr);
 
 }  // namespace neurona::models::detail

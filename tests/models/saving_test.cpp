@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "models/saving_models.h"
+#include "neurona/models/saving_h5.h"
 #include "support/test_util.h"
 
 namespace fs = std::filesystem;
@@ -282,6 +283,169 @@ TEST_F(Saving, SubclassedLayersAreSavedUnderTheirAttributeNames) {
   c(nr::zeros({1, 2}));
   NEURONA_EXPECT_THROW_MSG(c.load_weights(path("two.weights.h5")), nr::ValueError, "first",
                            "no such group");
+}
+
+// ---------------------------------------------------------------- optimizer state
+
+namespace {
+
+namespace opt = nr::optimizers;
+
+// A compiled mlp() with fixed weights and a fresh optimizer made by `make`.
+std::shared_ptr<nr::Model> compiled_mlp(const std::function<opt::OptimizerRef()>& make,
+                                        std::uint32_t seed) {
+  auto model = mlp();
+  randomize_weights(*model, seed);
+  model->compile({.optimizer = make(), .loss = "mse"});
+  return model;
+}
+
+nr::Tensor batch_x(std::uint64_t seed) {
+  return nr::testing::random_tensor({6, 4}, nr::float32, -1.0, 1.0, seed);
+}
+nr::Tensor batch_y(std::uint64_t seed) {
+  return nr::testing::random_tensor({6, 1}, nr::float32, -1.0, 1.0, seed);
+}
+
+std::vector<std::vector<double>> optimizer_state(const nr::Model& model) {
+  std::vector<std::vector<double>> out;
+  for (const nr::Variable& v : model.optimizer()->variables()) {
+    out.push_back(nr::cast(v.read_value(), nr::float64).to_vector<double>());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_F(Saving, OptimizerStateRoundTripGoesOnTrainingBitForBit) {
+  // Each optimizer kind's slots (Nadam's optimizer-wide u_product too) are saved under
+  // optimizer/vars and restored, so the loaded model's next step is the one the saved model
+  // takes, bit for bit.
+  const std::vector<std::pair<const char*, std::function<opt::OptimizerRef()>>> kinds = {
+      {"adam", [] { return opt::OptimizerRef("adam"); }},
+      {"adam amsgrad", [] { return opt::OptimizerRef(opt::Adam(1e-2, {.amsgrad = true})); }},
+      {"sgd nesterov",
+       [] { return opt::OptimizerRef(opt::SGD(0.05, {.momentum = 0.9, .nesterov = true})); }},
+      {"rmsprop", [] { return opt::OptimizerRef("rmsprop"); }},
+      {"nadam", [] { return opt::OptimizerRef("nadam"); }},
+      {"adagrad", [] { return opt::OptimizerRef("adagrad"); }},
+  };
+  for (const auto& [label, make] : kinds) {
+    SCOPED_TRACE(label);
+    nr::clear_session();
+    auto saved = compiled_mlp(make, 11);
+    for (std::uint64_t step = 0; step < 3; ++step) {
+      saved->train_on_batch(batch_x(step), batch_y(step + 100));
+    }
+    saved->save_weights(path("m.weights.h5"));
+
+    auto loaded = compiled_mlp(make, 12);  // other weights, fresh optimizer
+    loaded->load_weights(path("m.weights.h5"));
+    EXPECT_EQ(loaded->optimizer()->iterations(), 3);
+    EXPECT_EQ(optimizer_state(*loaded), optimizer_state(*saved));
+
+    saved->train_on_batch(batch_x(7), batch_y(107));
+    loaded->train_on_batch(batch_x(7), batch_y(107));
+    EXPECT_EQ(snapshot(*loaded), snapshot(*saved));
+    EXPECT_EQ(optimizer_state(*loaded), optimizer_state(*saved));
+  }
+}
+
+TEST_F(Saving, OptimizerStateTravelsInKerasFiles) {
+  auto saved = compiled_mlp([] { return opt::OptimizerRef("adam"); }, 11);
+  saved->train_on_batch(batch_x(1), batch_y(2));
+  saved->save(path("m.keras"));
+  auto loaded = compiled_mlp([] { return opt::OptimizerRef("adam"); }, 12);
+  loaded->load_weights(path("m.keras"));
+  EXPECT_EQ(loaded->optimizer()->iterations(), 1);
+  EXPECT_EQ(optimizer_state(*loaded), optimizer_state(*saved));
+}
+
+TEST_F(Saving, OptimizerStateIsIgnoredByAnUncompiledModelAndOptionalForACompiledOne) {
+  auto trained = compiled_mlp([] { return opt::OptimizerRef("adam"); }, 11);
+  trained->train_on_batch(batch_x(1), batch_y(2));
+  trained->save_weights(path("trained.weights.h5"));
+  auto plain = mlp();
+  plain->load_weights(path("trained.weights.h5"));
+  EXPECT_EQ(snapshot(*plain), snapshot(*trained));
+
+  // A file without optimizer state (saved uncompiled) loads into a compiled model, whose
+  // optimizer starts afresh.
+  plain->save_weights(path("plain.weights.h5"));
+  auto compiled = compiled_mlp([] { return opt::OptimizerRef("adam"); }, 12);
+  compiled->load_weights(path("plain.weights.h5"));
+  EXPECT_EQ(snapshot(*compiled), snapshot(*trained));
+  EXPECT_EQ(compiled->optimizer()->iterations(), 0);
+}
+
+TEST_F(Saving, StateOfAnotherOptimizerIsSkippedWithAWarning) {
+  // Keras's Optimizer.load_own_variables warns and skips when the counts differ (fine-tuning a
+  // model trained with Adam using plain SGD); the layer weights still load.
+  auto trained = compiled_mlp([] { return opt::OptimizerRef("adam"); }, 11);
+  trained->train_on_batch(batch_x(1), batch_y(2));
+  trained->save_weights(path("adam.weights.h5"));
+  auto sgd = compiled_mlp([] { return opt::OptimizerRef("sgd"); }, 12);
+  ::testing::internal::CaptureStderr();
+  sgd->load_weights(path("adam.weights.h5"));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("skipping the optimizer's state: SGD optimizer '" + sgd->optimizer()->name() +
+                     "' has 2 variables whereas the file has 14 under 'optimizer/vars'"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(snapshot(*sgd), snapshot(*trained));
+  EXPECT_EQ(sgd->optimizer()->iterations(), 0);
+}
+
+namespace {
+
+// A .weights.h5 for a Sequential of one Dense(2) on 3 inputs, with `state` as its optimizer's
+// (crafted: Keras's layout with any values).
+std::string one_dense_file(const std::vector<nr::Tensor>& state) {
+  using nr::models::detail::WeightGroup;
+  return nr::models::detail::write_weights_image(
+      {WeightGroup{.path = "", .name = "sequential", .vars = {}},
+       WeightGroup{
+           .path = "layers/dense", .name = "dense", .vars = {nr::ones({3, 2}), nr::ones({2})}},
+       WeightGroup{.path = "optimizer", .name = "adam", .vars = state}});
+}
+
+}  // namespace
+
+TEST_F(Saving, BadOptimizerStateIsAnErrorThatChangesNothing) {
+  auto model =
+      std::make_shared<nr::Sequential>(std::vector<L::AnyLayer>{L::Input({3}), L::Dense(2)});
+  model->compile({.optimizer = "adam", .loss = "mse"});
+  model->train_on_batch(nr::zeros({1, 3}), nr::ones({1, 2}));
+  const nr::Tensor step = nr::fill({}, 4.0, {.dtype = nr::int64});
+  const nr::Tensor lr = nr::fill({}, 1e-3);
+  const nr::Tensor m = nr::ones({3, 2});
+  const nr::Tensor b = nr::ones({2});
+
+  // The crafted layout is right: a good state loads.
+  write_bytes(path("good.weights.h5"), one_dense_file({step, lr, m, m, b, b}));
+  model->load_weights(path("good.weights.h5"));
+  ASSERT_EQ(model->optimizer()->iterations(), 4);
+  model->train_on_batch(nr::zeros({1, 3}), nr::ones({1, 2}));
+
+  const auto weights = snapshot(*model);
+  const auto state = optimizer_state(*model);
+  auto expect_rejected = [&](const std::vector<nr::Tensor>& bad, const std::string& part) {
+    write_bytes(path("bad.weights.h5"), one_dense_file(bad));
+    try {
+      model->load_weights(path("bad.weights.h5"));
+      ADD_FAILURE() << "no error for a file expected to fail with '" << part << "'";
+    } catch (const nr::ValueError& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(snapshot(*model), weights);
+    EXPECT_EQ(optimizer_state(*model), state);
+  };
+  expect_rejected({step, lr, nr::ones({2, 3}), m, b, b},
+                  "(optimizer/vars/2) has shape (2, 3) in the file, but the model expects (3, 2)");
+  expect_rejected({nr::fill({}, 4.0), lr, m, m, b, b},
+                  "(optimizer/vars/0) is not an integer dataset");
+  expect_rejected({nr::fill({}, -1.0, {.dtype = nr::int64}), lr, m, m, b, b},
+                  "the optimizer's iteration count (optimizer/vars/0) is -1");
 }
 
 // ---------------------------------------------------------------- atomicity
