@@ -418,14 +418,20 @@ TEST(Callbacks, BackupAndRestoreResumesAnInterruptedFitAtTheNextEpoch) {
   compile(*resumed);
   struct FirstEpochWeights : nr::callbacks::Callback {
     void on_epoch_begin(int, nr::callbacks::Logs&) override {
-      if (weights.empty()) weights = model().get_weights();
+      if (weights.empty()) {
+        weights = model().get_weights();
+        iterations = model().optimizer()->iterations();
+      }
     }
     std::vector<nr::Tensor> weights;
+    std::int64_t iterations = -1;
   };
   auto first = std::make_shared<FirstEpochWeights>();
   auto history = resumed->fit(
       data.x, data.y, {.batch_size = 16, .epochs = 5, .verbose = 0, .callbacks = {backup, first}});
   EXPECT_EQ(history.epoch, (std::vector<int>{3, 4}));
   expect_same_weights(first->weights, recorder->weights_at_end[2]);
+  // The optimizer's state came back too (3 epochs of 4 batches), not a fresh optimizer.
+  EXPECT_EQ(first->iterations, 12);
   EXPECT_FALSE(std::filesystem::exists(dir / "backup")) << "removed after a complete fit";
 }
