@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""neurona against PyTorch on the CPU, in one invocation (issue 8's "How it is measured").
+"""neurona vs PyTorch and LibTorch on the CPU, in one invocation (issue 8's "How it is measured").
 
 Run it with Debian's /usr/bin/python3 (python3-torch and numpy live there):
 
@@ -7,14 +7,18 @@ Run it with Debian's /usr/bin/python3 (python3-torch and numpy live there):
 
 It trains the same models as `neurona train` (tools/neurona.cpp's make_model) on Fashion-MNIST
 with batch 128 and Adam(1e-3, epsilon 1e-7, as Keras), once in neurona (build/benchmarks/
-bench_train) and once in PyTorch from Python (this file, as a child process), each in its own
-process with the same threads, and prints per row neurona's time, PyTorch's and their ratio,
-then one JSON line. PyTorch runs NCHW (its native layout; neurona is NHWC as Keras), with the
-same Glorot-uniform kernels and zero biases as Keras. The matmul rows come from
-build/benchmarks/bench_matmul (neurona vs a direct OpenBLAS call). Peak resident memory is each
-child's ru_maxrss (os.wait4). OPENBLAS_* and OMP_* are left as found and reported; only
-OMP_WAIT_POLICY defaults to passive for the children when unset (as scripts/env.sh), because
-spinning OpenMP threads cost 10x on a busy 2-core machine.
+bench_train), once in PyTorch from Python (this file, as a child process) and once in LibTorch
+from C++ (build/benchmarks/bench_libtorch, the same steps as the Python worker through
+LibTorch's C++ frontend; built only where CMake found LibTorch, Debian's libtorch-dev: without
+it the LibTorch column says so), each in its own process with the same threads, and prints per
+row neurona's figure, each reference's and the ratio of neurona to the better reference (the
+faster, the smaller; for accuracy, the difference to the more accurate), then one JSON line.
+PyTorch and LibTorch run NCHW (their native layout; neurona is NHWC as Keras), with the same
+Glorot-uniform kernels and zero biases as Keras. The matmul rows come from
+build/benchmarks/bench_matmul (neurona vs a direct OpenBLAS call). Peak resident memory and user
+CPU time are each child's ru_maxrss and ru_utime (os.wait4). OPENBLAS_* and OMP_* are left as
+found and reported; only OMP_WAIT_POLICY defaults to passive for the children when unset (as
+scripts/env.sh), because spinning OpenMP threads cost 10x on a busy 2-core machine.
 """
 import argparse
 import gzip
@@ -176,24 +180,36 @@ def main():
           + f"; children get OMP_WAIT_POLICY={child_env()['OMP_WAIT_POLICY']}")
     print(f"OpenBLAS: {openblas_core()}; threads per side: {args.threads}")
 
+    libtorch = f"{args.build}/benchmarks/bench_libtorch"
+    if not os.access(libtorch, os.X_OK):
+        print(f"LibTorch: {libtorch} not built (CMake found no LibTorch; Debian: libtorch-dev): "
+              "its column says 'not built'")
+        libtorch = None
+    else:
+        print(f"LibTorch: {libtorch}")
+    t_start, load_start = time.monotonic(), os.getloadavg()
+
+    # Each row: (name, neurona, PyTorch, LibTorch or None, lower is better?)
     rows, records = [], []
     for kind in [m for m in args.models.split(",") if m]:
-        nr_out, nr_rss, nr_user = run_child([f"{args.build}/benchmarks/bench_train", "--model", kind]
-                                      + common)
-        nr = last_json(nr_out)
-        pt_out, pt_rss, pt_user = run_child([sys.executable, os.path.abspath(__file__), "--worker-model",
-                                       kind, "--threads", str(args.threads),
-                                       "--data-dir", args.data_dir] + common)
-        pt = last_json(pt_out)
-        nr["max_rss_kib"], pt["max_rss_kib"] = nr_rss, pt_rss
-        nr["process_user_seconds"], pt["process_user_seconds"] = nr_user, pt_user
-        records += [nr, pt]
-        t_nr, t_pt = nr["median_epoch_seconds"], pt["median_epoch_seconds"]
-        rows.append((f"{kind} epoch (s)", t_nr, t_pt, t_nr / t_pt))
-        rows.append((f"{kind} test acc after {args.epochs}", nr["test_accuracy"],
-                     pt["test_accuracy"], nr["test_accuracy"] - pt["test_accuracy"]))
-        rows.append((f"{kind} peak RSS (MiB)", nr_rss / 1024, pt_rss / 1024, nr_rss / pt_rss))
-        rows.append((f"{kind} process user CPU (s)", nr_user, pt_user, nr_user / pt_user))
+        runs = {"neurona": [f"{args.build}/benchmarks/bench_train", "--model", kind] + common,
+                "pytorch": [sys.executable, os.path.abspath(__file__), "--worker-model", kind,
+                            "--threads", str(args.threads), "--data-dir", args.data_dir] + common}
+        if libtorch:
+            runs["libtorch"] = [libtorch, "--model", kind, "--threads", str(args.threads),
+                                "--data-dir", args.data_dir] + common
+        res = {}
+        for side, cmd in runs.items():
+            out, rss, user = run_child(cmd)
+            res[side] = last_json(out)
+            res[side]["max_rss_kib"], res[side]["process_user_seconds"] = rss, user
+            records.append(res[side])
+        get = lambda key, scale=1: tuple(res[s][key] / scale if s in res else None
+                                         for s in ("neurona", "pytorch", "libtorch"))
+        rows.append((f"{kind} epoch (s)", *get("median_epoch_seconds"), True))
+        rows.append((f"{kind} test acc after {args.epochs}", *get("test_accuracy"), False))
+        rows.append((f"{kind} peak RSS (MiB)", *get("max_rss_kib", 1024), True))
+        rows.append((f"{kind} process user CPU (s)", *get("process_user_seconds"), True))
 
     matmul = None
     if args.matmul_sizes:
@@ -201,18 +217,33 @@ def main():
                                   "--sizes", args.matmul_sizes])
         matmul = last_json(mm_out)
         print(next(l for l in mm_out.splitlines() if l.startswith("CPU reference")))
+
+    fmt = lambda v: "not built" if v is None else f"{v:.4g}"
+    summary = []
+    print(f"\n{'row':<28} {'neurona':>10} {'PyTorch':>10} {'LibTorch':>10} {'ratio':>8}  vs")
+    print("(PyTorch from Python, LibTorch from C++; ratio: neurona / the better reference, named\n"
+          " in the last column: the faster or smaller one; accuracy rows: neurona minus the more\n"
+          " accurate one)")
+    for name, nr, pt, lt, lower in rows:
+        refs = [(v, n) for v, n in ((pt, "PyTorch"), (lt, "LibTorch")) if v is not None]
+        ref, ref_name = (min if lower else max)(refs)
+        ratio = nr / ref if lower else nr - ref
+        summary.append({"row": name, "neurona": nr, "pytorch": pt, "libtorch": lt,
+                        "reference": ref_name.lower(), "ratio" if lower else "difference": ratio})
+        print(f"{name:<28} {fmt(nr):>10} {fmt(pt):>10} {fmt(lt):>10} {ratio:>8.3f}  {ref_name}")
+    if matmul:
+        print(f"\n{'row':<28} {'neurona':>10} {'OpenBLAS':>10} {'ratio':>8}")
+        print("(GFLOP/s; OpenBLAS: a direct cblas_sgemm call; ratio: neurona / OpenBLAS)")
         for r in matmul["rows"]:
-            rows.append((f"matmul {r['n']} (GFLOP/s)", r["neurona_gflops"], r["reference_gflops"],
-                         r["ratio"]))
-
-    print(f"\n{'row':<28} {'neurona':>10} {'reference':>10} {'ratio':>8}")
-    print("(reference: PyTorch from Python for training rows, direct OpenBLAS for matmul; "
-          "ratio: neurona/reference, accuracy rows: difference)")
-    for name, a, b, r in rows:
-        print(f"{name:<28} {a:>10.4g} {b:>10.4g} {r:>8.3f}")
+            print(f"{'matmul ' + str(r['n']) + ' (GFLOP/s)':<28} {r['neurona_gflops']:>10.4g} "
+                  f"{r['reference_gflops']:>10.4g} {r['ratio']:>8.3f}")
+    wall = time.monotonic() - t_start
+    print(f"\nload average {load_start[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+          f"{wall:.0f} s wall for the runs")
     print(json.dumps({"benchmark": "compare_cpu", "threads": args.threads,
-                      "loadavg": os.getloadavg(), "train": records, "matmul": matmul}))
-
+                      "loadavg_start": load_start, "loadavg": os.getloadavg(),
+                      "wall_seconds": wall, "libtorch": libtorch, "rows": summary,
+                      "train": records, "matmul": matmul}))
 
 if __name__ == "__main__":
     main()
