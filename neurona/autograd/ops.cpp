@@ -437,21 +437,25 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
   }
   autograd::record("matmul", {a, b}, {out}, [a, b, options](const G& g) {
     const bool ta = options.transpose_a, tb = options.transpose_b;
+    // Each product only when its input's gradient is needed (not for a batch of data).
     Tensor da, db;
-    if (!ta && !tb) {
-      da = matmul(g[0], b, {.transpose_b = true});
-      db = matmul(a, g[0], {.transpose_a = true});
-    } else if (ta && !tb) {
-      da = matmul(b, g[0], {.transpose_b = true});
-      db = matmul(a, g[0]);
-    } else if (!ta && tb) {
-      da = matmul(g[0], b);
-      db = matmul(g[0], a, {.transpose_a = true});
-    } else {
-      da = matmul(b, g[0], {.transpose_a = true, .transpose_b = true});
-      db = matmul(g[0], a, {.transpose_a = true, .transpose_b = true});
+    if (autograd::needs_input_gradient(0)) {
+      if (!ta) {
+        da = tb ? matmul(g[0], b) : matmul(g[0], b, {.transpose_b = true});
+      } else {
+        da = matmul(b, g[0], {.transpose_a = tb, .transpose_b = true});
+      }
+      da = sum_to_shape(da, a.shape());
     }
-    return G{sum_to_shape(da, a.shape()), sum_to_shape(db, b.shape())};
+    if (autograd::needs_input_gradient(1)) {
+      if (!tb) {
+        db = ta ? matmul(a, g[0]) : matmul(a, g[0], {.transpose_a = true});
+      } else {
+        db = matmul(g[0], a, {.transpose_a = true, .transpose_b = ta});
+      }
+      db = sum_to_shape(db, b.shape());
+    }
+    return G{da, db};
   });
   return out;
 }
@@ -468,8 +472,11 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
           const Tensor gp = activation == DenseActivation::relu
                                 ? multiply(g[0], mask(kernels::greater(out, scalar(out, 0)), out))
                                 : g[0];
-          G grads{matmul(gp, kernel, {.transpose_b = true}), matmul(x, gp, {.transpose_a = true})};
-          if (has_bias) grads.push_back(sum(gp, 0));
+          G grads{
+              autograd::needs_input_gradient(0) ? matmul(gp, kernel, {.transpose_b = true})
+                                                : Tensor(),
+              autograd::needs_input_gradient(1) ? matmul(x, gp, {.transpose_a = true}) : Tensor()};
+          if (has_bias) grads.push_back(autograd::needs_input_gradient(2) ? sum(gp, 0) : Tensor());
           return grads;
         });
   }
@@ -580,8 +587,14 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& option
       autograd::record(
           "conv2d", {xin, kernel}, {out},
           [xin, kernel, o](const G& g) {
-            return G{kernels::conv2d_backward_input(g[0], kernel, xin.shape(), o),
-                     kernels::conv2d_backward_kernel(xin, g[0], kernel.shape(), o)};
+            // The input's gradient is skipped when nothing asked for depends on it (a
+            // network's first layer): it costs as much as the kernel's.
+            return G{autograd::needs_input_gradient(0)
+                         ? kernels::conv2d_backward_input(g[0], kernel, xin.shape(), o)
+                         : Tensor(),
+                     autograd::needs_input_gradient(1)
+                         ? kernels::conv2d_backward_kernel(xin, g[0], kernel.shape(), o)
+                         : Tensor()};
           },
           /*differentiable_backward=*/false);
     }

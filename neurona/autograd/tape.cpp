@@ -69,6 +69,24 @@ namespace {
 
 thread_local std::vector<GradientTape::Impl*> t_tapes;
 
+// Which inputs of the op whose gradient rule is running lead to a source (null: all).
+thread_local const std::vector<bool>* t_needed_inputs = nullptr;
+
+// Sets t_needed_inputs for one rule's run, restoring the outer value (a rule may itself ask a
+// tape for gradients).
+class NeededInputs {
+ public:
+  explicit NeededInputs(const std::vector<bool>* needed) : saved_(t_needed_inputs) {
+    t_needed_inputs = needed;
+  }
+  ~NeededInputs() { t_needed_inputs = saved_; }
+  NeededInputs(const NeededInputs&) = delete;
+  NeededInputs& operator=(const NeededInputs&) = delete;
+
+ private:
+  const std::vector<bool>* saved_;
+};
+
 void on_view(detail::ViewKind kind, const Tensor& source, const Tensor& result);
 
 void install_view_hook() {
@@ -112,6 +130,10 @@ void on_view(detail::ViewKind kind, const Tensor& source, const Tensor& result) 
 }  // namespace
 
 namespace autograd {
+
+bool needs_input_gradient(std::size_t i) {
+  return t_needed_inputs == nullptr || i >= t_needed_inputs->size() || (*t_needed_inputs)[i];
+}
 
 bool is_recording() {
   for (const auto* t : t_tapes) {
@@ -231,10 +253,37 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
   std::unordered_set<std::uint64_t> keep;
   for (const Tensor& s : sources) keep.insert(s.id());
 
+  // Forward over the record: the tensors that depend on a source, and per op which inputs do.
+  // A gradient only matters where it can flow back to a source, so ops that depend on none are
+  // skipped and rules may skip the inputs that depend on none (needs_input_gradient).
+  std::unordered_set<std::uint64_t> reaches = keep;
+  std::vector<std::vector<bool>> needed(tape.entries.size());
+  for (std::size_t k = 0; k < tape.entries.size(); ++k) {
+    const Entry& e = tape.entries[k];
+    bool any = false;
+    needed[k].resize(e.inputs.size());
+    for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+      needed[k][i] = e.inputs[i] != 0 && reaches.count(e.inputs[i]) > 0;
+      any |= needed[k][i];
+    }
+    if (any) {
+      for (const OutputSpec& o : e.outputs) reaches.insert(o.id);
+    }
+  }
+
   // Entries are in execution order, so every consumer of a tensor comes after its producer:
   // one reverse pass sees all of a tensor's gradient before passing it on.
-  for (auto it = tape.entries.rbegin(); it != tape.entries.rend(); ++it) {
-    Entry& e = *it;
+  for (std::size_t n = tape.entries.size(); n-- > 0;) {
+    Entry& e = tape.entries[n];
+    const std::vector<bool>& needs = needed[n];
+    if (std::find(needs.begin(), needs.end(), true) == needs.end()) {
+      // No source depends on this op's inputs: its gradient would go nowhere. (Drop the
+      // gradients of its outputs that are not sources, as below.)
+      for (const OutputSpec& o : e.outputs) {
+        if (!keep.count(o.id)) grads.erase(o.id);
+      }
+      continue;
+    }
     std::vector<Tensor> grad_outputs;
     bool any = false;
     for (const OutputSpec& o : e.outputs) {
@@ -254,7 +303,11 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
         grad_outputs[k] = zeros(o.shape, {.dtype = o.dtype, .device = o.device});
       }
     }
-    std::vector<Tensor> input_grads = e.backward(grad_outputs);
+    std::vector<Tensor> input_grads;
+    {
+      const NeededInputs scope(&needs);
+      input_grads = e.backward(grad_outputs);
+    }
     if (!e.differentiable && autograd::is_recording()) {
       // An outer tape would record this gradient through a rule it cannot differentiate.
       std::vector<Tensor> deps = grad_outputs;
@@ -270,10 +323,10 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
     }
     NEURONA_CHECK(input_grads.size() == e.inputs.size(), Error, "gradient rule of ", e.op,
                   " returned ", input_grads.size(), " gradients for ", e.inputs.size(), " inputs");
-    for (std::size_t k = 0; k < e.inputs.size(); ++k) {
-      if (!input_grads[k].defined() || e.inputs[k] == 0) continue;
-      auto [pos, inserted] = grads.try_emplace(e.inputs[k], input_grads[k]);
-      if (!inserted) pos->second = add(pos->second, input_grads[k]);
+    for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+      if (!input_grads[i].defined() || !needs[i]) continue;
+      auto [pos, inserted] = grads.try_emplace(e.inputs[i], input_grads[i]);
+      if (!inserted) pos->second = add(pos->second, input_grads[i]);
     }
     if (!tape.options.persistent) e.backward = nullptr;  // free what the rule captured
   }

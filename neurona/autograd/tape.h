@@ -100,6 +100,13 @@ using BackwardFn = std::function<std::vector<Tensor>(const std::vector<Tensor>& 
 /// that recording costs nothing when no tape is active.
 bool is_recording();
 
+/// Inside a gradient rule (a BackwardFn the tape is running): whether the gradient of the
+/// op's input `i` can reach one of the sources asked for. A rule may return an undefined
+/// tensor for an input that is not needed, to skip its work (e.g. conv2d's gradient with
+/// respect to a batch of images when only the kernel's is asked for); the tape drops the
+/// gradients of such inputs anyway. Outside a rule: true.
+bool needs_input_gradient(std::size_t i);
+
 /// Records an op in every recording tape that watches one of its float inputs (or, for
 /// tapes that watch accessed variables, reads a trainable variable). A rule that is not
 /// written in differentiable ops passes `differentiable_backward = false`: asking a second

@@ -272,6 +272,57 @@ TEST(Tape, FusedRuleRefusesSecondDerivativeNamingTheOp) {
                            "second derivative");
 }
 
+TEST(Tape, RulesLearnWhichInputsNeedGradientsAndDeadOpsAreSkipped) {
+  // A custom op that reports which of its inputs' gradients its rule is asked for.
+  std::vector<std::vector<bool>> asked;
+  auto probe = [&](const nr::Tensor& a, const nr::Tensor& b) {
+    const nr::Tensor out = nr::kernels::multiply(a, b);
+    nr::autograd::record("probe", {a, b}, {out}, [&asked, a, b](const std::vector<nr::Tensor>& g) {
+      asked.push_back(
+          {nr::autograd::needs_input_gradient(0), nr::autograd::needs_input_gradient(1)});
+      return std::vector<nr::Tensor>{
+          nr::autograd::needs_input_gradient(0) ? nr::multiply(g[0], b) : nr::Tensor(),
+          nr::autograd::needs_input_gradient(1) ? nr::multiply(g[0], a) : nr::Tensor()};
+    });
+    return out;
+  };
+  nr::Variable w(2.0f), v(5.0f);
+  const nr::Tensor data = nr::constant({3.0f});
+  {
+    nr::GradientTape tape({.persistent = true});
+    // probe(data, w) only leads back to w; probe(v, v) leads to no source when only w is asked.
+    const nr::Tensor loss = nr::sum(probe(data, w)) + nr::sum(probe(v, v));
+    asked.clear();
+    const nr::Tensor gw = tape.gradient(loss, w);
+    EXPECT_FLOAT_EQ(gw.item(), 3.0f);
+    ASSERT_EQ(asked.size(), 1u) << "the op that depends on no source was not skipped";
+    EXPECT_EQ(asked[0], (std::vector<bool>{false, true}));
+
+    asked.clear();
+    const auto both = tape.gradient(loss, std::vector<nr::Variable>{w, v});
+    EXPECT_FLOAT_EQ(both[0].item(), 3.0f);
+    EXPECT_FLOAT_EQ(both[1].item(), 10.0f);
+    EXPECT_EQ(asked.size(), 2u);
+  }
+  EXPECT_TRUE(nr::autograd::needs_input_gradient(0)) << "outside a rule every input counts";
+
+  // The built-in rules skip unneeded inputs and still give the same gradients.
+  const nr::Tensor x = nr::testing::random_tensor({2, 5, 5, 3}, nr::float32, -1, 1, 1);
+  nr::Variable k(nr::testing::random_tensor({3, 3, 3, 4}, nr::float32, -1, 1, 2));
+  nr::Tensor only_k, with_x;
+  {
+    nr::GradientTape tape;
+    only_k = tape.gradient(nr::sum(nr::square(nr::conv2d(x, k))), k);
+  }
+  {
+    nr::GradientTape tape;
+    tape.watch(x);
+    with_x = tape.gradient(nr::sum(nr::square(nr::conv2d(x, k))),
+                           std::vector<nr::Tensor>{x, k.value()})[1];
+  }
+  EXPECT_EQ(only_k.to_vector<float>(), with_x.to_vector<float>());
+}
+
 TEST(Tape, RecordingIsOffWithoutATape) {
   EXPECT_FALSE(nr::autograd::is_recording());
   {
