@@ -24,6 +24,7 @@
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/reshape.h"
 #include "neurona/layers/zero_padding2d.h"
+#include "neurona/models/compile_config.h"
 #include "neurona/models/saving.h"
 #include "neurona/models/sequential.h"
 
@@ -822,7 +823,7 @@ std::string model_config_json(const Model& model) {
     serialized = serialize_layer(model);
     serialized.set("module", "neurona");
   }
-  serialized.set("compile_config", nullptr);
+  serialized.set("compile_config", compile_config_for_save(model));
   return to_json(serialized).dump();
 }
 
@@ -847,8 +848,9 @@ void check_metadata_json(std::string_view json) {
                 v->as_string(), "'; neurona reads files of Keras 3");
 }
 
-std::shared_ptr<Model> model_from_config_json(std::string_view json) {
-  const ConfigValue serialized = parse_json(json, "config.json");
+namespace {
+
+std::shared_ptr<Model> model_from_serialized(const ConfigValue& serialized) {
   auto [cls, config] = split_serialized(serialized, "config.json");
   ModelFactory factory;
   {
@@ -874,6 +876,26 @@ std::shared_ptr<Model> model_from_config_json(std::string_view json) {
   } catch (const Error& e) {
     throw ValueError("config.json: " + cls + ": " + e.what());
   }
+}
+
+}  // namespace
+
+std::shared_ptr<Model> model_from_config_json(std::string_view json) {
+  const ConfigValue serialized = parse_json(json, "config.json");
+  std::shared_ptr<Model> model = model_from_serialized(serialized);
+  // As keras.saving.load_model(compile=True): compiled from compile_config when it has one
+  // (Keras writes {} for a model that was not compiled).
+  const ConfigValue* compile_config = serialized.find("compile_config");
+  if (compile_config == nullptr || compile_config->is_null() ||
+      (compile_config->kind() == ConfigValue::Kind::Dict && compile_config->as_dict().empty())) {
+    return model;
+  }
+  try {
+    model->compile_from_config(*compile_config);
+  } catch (const Error& e) {
+    throw ValueError(std::string("config.json: ") + e.what());
+  }
+  return model;
 }
 
 }  // namespace detail

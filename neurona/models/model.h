@@ -122,6 +122,23 @@ class Model : public layers::Layer {
       const Tensor& x, const Tensor& y, const std::optional<Tensor>& sample_weight = std::nullopt);
   /// The compiled optimizer (ValueError before compile).
   std::shared_ptr<optimizers::Optimizer> optimizer() const;
+  /// The arguments compile() was given, the optimizer resolved to the object the model uses
+  /// (ValueError before compile).
+  const CompileOptions& compile_options() const;
+  /// Keras's get_compile_config() (models/compile_config.cpp): the compile() arguments as
+  /// Keras 3 serializes them into a `.keras` file's compile_config: the optimizer as
+  /// {"module": "keras.optimizers", "class_name", "config", "registered_name"} (a schedule as
+  /// learning_rate likewise), loss and metrics given as strings as those strings and as
+  /// objects serialized the same way (keras.losses / keras.metrics), loss_weights (None for
+  /// 1), and Keras's execution options at their JAX values. An empty dict before compile.
+  layers::ConfigValue get_compile_config() const;
+  /// Keras's compile_from_config(): compiles the model from a compile_config (as
+  /// get_compile_config() or Keras 3 writes it; the optimizer and the loss may also be Keras
+  /// names, loss_weights a number or a one-element list or dict), then builds the optimizer's
+  /// variables when the model is built. Throws ValueError for a value of the wrong type, an
+  /// unknown optimizer, loss or metric class (naming it), and options neurona does not
+  /// implement (weighted_metrics, several outputs, use_ema, ...).
+  void compile_from_config(const layers::ConfigValue& config);
   /// The names fit logs: "loss", then the metrics' names.
   std::vector<std::string> metrics_names() const;
   /// Set by a callback to end fit after the current batch or epoch (Keras's stop_training).

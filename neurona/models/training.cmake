@@ -3,4 +3,5 @@ target_sources(neurona PRIVATE
   models/callbacks.cpp
   models/progbar.cpp
   models/training.cpp
+  models/compile_config.cpp
 )

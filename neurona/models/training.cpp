@@ -16,6 +16,9 @@
 namespace neurona {
 
 struct Model::Compiled {
+  explicit Compiled(CompileOptions given) : options(std::move(given)) {}
+  /// The arguments as given (Keras's _compile_config), for get_compile_config().
+  CompileOptions options;
   std::shared_ptr<optimizers::Optimizer> optimizer;
   std::shared_ptr<const losses::Loss> loss;
   double loss_weight = 1.0;
@@ -28,12 +31,18 @@ struct Model::Compiled {
 };
 
 void Model::compile(CompileOptions options) {
-  auto state = std::make_shared<Compiled>();
+  auto state = std::make_shared<Compiled>(options);
   state->optimizer = options.optimizer.get();
   if (options.loss) state->loss = options.loss->loss();
   state->loss_weight = options.loss_weights;
   state->metric_refs = std::move(options.metrics);
   compiled_ = std::move(state);
+}
+
+const CompileOptions& Model::compile_options() const {
+  NEURONA_CHECK(compiled_ != nullptr, ValueError, describe(),
+                ".compile_options: the model has not been compiled");
+  return compiled_->options;
 }
 
 bool Model::compiled() const {

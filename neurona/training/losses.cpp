@@ -230,6 +230,26 @@ Reduction reduction_from_string(const std::string& s) {
   return it->second;
 }
 
+const char* reduction_name(Reduction reduction) {
+  switch (reduction) {
+    case Reduction::sum_over_batch_size:
+      return "sum_over_batch_size";
+    case Reduction::sum:
+      return "sum";
+    case Reduction::mean:
+      return "mean";
+    case Reduction::mean_with_sample_weight:
+      return "mean_with_sample_weight";
+    case Reduction::none:
+      return "none";
+  }
+  return "sum_over_batch_size";
+}
+
+Config Loss::config() const {
+  return {{"name", name_}, {"reduction", std::string(reduction_name(reduction_))}};
+}
+
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
                         const std::optional<Tensor>& sample_weight) const {
   Tensor values = call(y_true, y_pred);
@@ -289,6 +309,11 @@ Huber::Huber(const HuberOptions& options)
 Tensor Huber::call(const Tensor& y_true, const Tensor& y_pred) const {
   return huber(y_true, y_pred, delta_);
 }
+Config Huber::config() const {
+  Config c = Loss::config();
+  if (delta_ != 1.0) c.emplace_back("delta", delta_);
+  return c;
+}
 
 KLDivergence::KLDivergence(const LossOptions& options) : Loss(options.name, options.reduction) {
   set_default_name("kl_divergence");
@@ -306,6 +331,19 @@ Tensor BinaryCrossentropy::call(const Tensor& y_true, const Tensor& y_pred) cons
   return binary_crossentropy(y_true, y_pred, options_);
 }
 
+namespace {
+Config crossentropy_config(Config c, const CrossentropyOptions& o) {
+  c.emplace_back("from_logits", o.from_logits);
+  c.emplace_back("label_smoothing", o.label_smoothing);
+  c.emplace_back("axis", static_cast<std::int64_t>(o.axis));
+  return c;
+}
+}  // namespace
+
+Config BinaryCrossentropy::config() const {
+  return crossentropy_config(Loss::config(), options_);
+}
+
 CategoricalCrossentropy::CategoricalCrossentropy(const CrossentropyLossOptions& options)
     : Loss(options.name, options.reduction),
       options_{options.from_logits, options.label_smoothing, options.axis} {
@@ -313,6 +351,9 @@ CategoricalCrossentropy::CategoricalCrossentropy(const CrossentropyLossOptions& 
 }
 Tensor CategoricalCrossentropy::call(const Tensor& y_true, const Tensor& y_pred) const {
   return categorical_crossentropy(y_true, y_pred, options_);
+}
+Config CategoricalCrossentropy::config() const {
+  return crossentropy_config(Loss::config(), options_);
 }
 
 SparseCategoricalCrossentropy::SparseCategoricalCrossentropy(
@@ -324,6 +365,13 @@ Tensor SparseCategoricalCrossentropy::call(const Tensor& y_true, const Tensor& y
   // Keras's LossFunctionWrapper squeezes or expands first; for sparse labels (batch,) against
   // (batch, classes) that changes nothing, and (batch, 1) is squeezed by the function.
   return sparse_categorical_crossentropy(y_true, y_pred, options_);
+}
+Config SparseCategoricalCrossentropy::config() const {
+  Config c = Loss::config();
+  c.emplace_back("from_logits", options_.from_logits);
+  c.emplace_back("ignore_class", std::monostate{});
+  if (options_.axis != -1) c.emplace_back("axis", static_cast<std::int64_t>(options_.axis));
+  return c;
 }
 
 // ---- names ------------------------------------------------------------------------------------
@@ -402,6 +450,83 @@ std::shared_ptr<Loss> get(const std::string& name) {
   for (const std::string& n : valid) list += (list.empty() ? "" : ", ") + n;
   throw ValueError(neurona::detail::str("Could not interpret loss identifier: '", name,
                                         "'. Valid names: ", list));
+}
+
+namespace {
+
+int axis_of(neurona::detail::ConfigReader& r) {
+  const std::int64_t axis = r.integer("axis", -1);
+  NEURONA_CHECK(axis >= -64 && axis < 64, ValueError, r.who(), ": 'axis' is ", axis,
+                ", which no tensor has");
+  return static_cast<int>(axis);
+}
+
+}  // namespace
+
+std::shared_ptr<Loss> from_config(const std::string& class_name, const Config& config) {
+  static const char* const kClasses[] = {"MeanSquaredError",
+                                         "MeanAbsoluteError",
+                                         "Huber",
+                                         "KLDivergence",
+                                         "BinaryCrossentropy",
+                                         "CategoricalCrossentropy",
+                                         "SparseCategoricalCrossentropy"};
+  if (std::find(std::begin(kClasses), std::end(kClasses), class_name) == std::end(kClasses)) {
+    std::string valid;
+    for (const char* c : kClasses) {
+      valid += valid.empty() ? "" : ", ";
+      valid += c;
+    }
+    throw ValueError(
+        neurona::detail::str("unknown loss class '", class_name, "'; neurona implements ", valid));
+  }
+  neurona::detail::ConfigReader r(config, class_name);
+  Reduction reduction = Reduction::sum_over_batch_size;
+  if (r.present("reduction")) {
+    // Keras's reduction=None leaves the values unreduced, as "none".
+    const std::string s = r.string("reduction", "none");
+    try {
+      reduction = reduction_from_string(s);
+    } catch (const ValueError& e) {
+      throw ValueError(neurona::detail::str(class_name, ": ", e.what()));
+    }
+  }
+  const std::string name = r.string("name", "");
+  const std::string dtype = r.string("dtype", "float32");
+  NEURONA_CHECK(dtype == "float32", ValueError, class_name, ": 'dtype' is '", dtype,
+                "', but neurona computes a loss in y_pred's dtype (only float32 or None is "
+                "supported)");
+  std::shared_ptr<Loss> out;
+  if (class_name == "MeanSquaredError") {
+    out = std::make_shared<MeanSquaredError>(LossOptions{.reduction = reduction, .name = name});
+  } else if (class_name == "MeanAbsoluteError") {
+    out = std::make_shared<MeanAbsoluteError>(LossOptions{.reduction = reduction, .name = name});
+  } else if (class_name == "KLDivergence") {
+    out = std::make_shared<KLDivergence>(LossOptions{.reduction = reduction, .name = name});
+  } else if (class_name == "Huber") {
+    out = std::make_shared<Huber>(
+        HuberOptions{.delta = r.number("delta", 1.0), .reduction = reduction, .name = name});
+  } else if (class_name == "BinaryCrossentropy" || class_name == "CategoricalCrossentropy") {
+    const CrossentropyLossOptions o{.from_logits = r.boolean("from_logits", false),
+                                    .label_smoothing = r.number("label_smoothing", 0.0),
+                                    .axis = axis_of(r),
+                                    .reduction = reduction,
+                                    .name = name};
+    if (class_name == "BinaryCrossentropy") {
+      out = std::make_shared<BinaryCrossentropy>(o);
+    } else {
+      out = std::make_shared<CategoricalCrossentropy>(o);
+    }
+  } else {  // SparseCategoricalCrossentropy
+    r.require_none("ignore_class", "ignore_class");
+    out = std::make_shared<SparseCategoricalCrossentropy>(
+        SparseCrossentropyLossOptions{.from_logits = r.boolean("from_logits", false),
+                                      .reduction = reduction,
+                                      .axis = axis_of(r),
+                                      .name = name});
+  }
+  r.finish();
+  return out;
 }
 
 }  // namespace neurona::losses

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "neurona/core/tensor.h"
+#include "neurona/training/config.h"
 
 namespace neurona::losses {
 
@@ -90,6 +91,8 @@ enum class Reduction {
 /// From "sum_over_batch_size", "sum", "mean", "mean_with_sample_weight" or "none"; throws
 /// ValueError listing them.
 Reduction reduction_from_string(const std::string& s);
+/// Keras's string for a reduction ("sum_over_batch_size", ...).
+const char* reduction_name(Reduction reduction);
 
 /// Base of the loss objects: `loss(y_true, y_pred)` or `loss(y_true, y_pred, sample_weight)`.
 /// Loss objects are small values (their options); copying one copies its configuration.
@@ -100,6 +103,12 @@ class Loss {
 
   const std::string& name() const { return name_; }
   Reduction reduction() const { return reduction_; }
+
+  /// Keras's class name ("MeanSquaredError", ...), which `.keras` files record; empty for a
+  /// loss class of the user's own, which from_config cannot rebuild.
+  virtual std::string class_name() const { return ""; }
+  /// Keras's get_config(), in its key order: name, reduction, then the class's own arguments.
+  virtual Config config() const;
 
   /// The per-sample values (Keras's Loss.call), after squeezing a trailing axis of size 1 off
   /// whichever of y_true and y_pred has one more dimension than the other.
@@ -135,6 +144,7 @@ class MeanSquaredError : public Loss {
  public:
   explicit MeanSquaredError(const LossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
+  std::string class_name() const override { return "MeanSquaredError"; }
 };
 
 /// keras.losses.MeanAbsoluteError: name "mean_absolute_error".
@@ -142,6 +152,7 @@ class MeanAbsoluteError : public Loss {
  public:
   explicit MeanAbsoluteError(const LossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
+  std::string class_name() const override { return "MeanAbsoluteError"; }
 };
 
 struct HuberOptions {
@@ -156,6 +167,11 @@ class Huber : public Loss {
   explicit Huber(const HuberOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
   double delta() const { return delta_; }
+  std::string class_name() const override { return "Huber"; }
+  /// Keras 3.15's Huber.get_config() omits delta (name and reduction only); neurona adds it
+  /// when it is not the default 1.0, so that the loss survives a round trip (Keras's
+  /// from_config takes it).
+  Config config() const override;
 
  private:
   double delta_;
@@ -166,6 +182,7 @@ class KLDivergence : public Loss {
  public:
   explicit KLDivergence(const LossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
+  std::string class_name() const override { return "KLDivergence"; }
 };
 
 /// The options of BinaryCrossentropy and CategoricalCrossentropy, in Keras's order.
@@ -183,6 +200,8 @@ class BinaryCrossentropy : public Loss {
   explicit BinaryCrossentropy(const CrossentropyLossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
   const CrossentropyOptions& options() const { return options_; }
+  std::string class_name() const override { return "BinaryCrossentropy"; }
+  Config config() const override;
 
  private:
   CrossentropyOptions options_;
@@ -194,6 +213,8 @@ class CategoricalCrossentropy : public Loss {
   explicit CategoricalCrossentropy(const CrossentropyLossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
   const CrossentropyOptions& options() const { return options_; }
+  std::string class_name() const override { return "CategoricalCrossentropy"; }
+  Config config() const override;
 
  private:
   CrossentropyOptions options_;
@@ -213,6 +234,10 @@ class SparseCategoricalCrossentropy : public Loss {
   explicit SparseCategoricalCrossentropy(const SparseCrossentropyLossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
   const SparseCrossentropyOptions& options() const { return options_; }
+  std::string class_name() const override { return "SparseCategoricalCrossentropy"; }
+  /// Keras's keys (ignore_class is always None here); `axis`, which Keras 3.15 takes but does
+  /// not write, is added when it is not -1.
+  Config config() const override;
 
  private:
   SparseCrossentropyOptions options_;
@@ -231,14 +256,25 @@ std::shared_ptr<Loss> get(const std::string& name);
 /// Every name get() accepts, sorted.
 std::vector<std::string> names();
 
+/// The loss a Keras class name and get_config() describe, as keras.losses.deserialize makes
+/// it: the inverse of Loss::class_name() and config() for MeanSquaredError,
+/// MeanAbsoluteError, Huber, KLDivergence, BinaryCrossentropy, CategoricalCrossentropy and
+/// SparseCategoricalCrossentropy (absent keys take Keras's defaults; reduction None is
+/// "none"). Throws ValueError for another class (naming it), a mistyped value, a key the class
+/// does not take, or an option neurona does not implement (ignore_class, a dtype other than
+/// float32).
+///   auto loss = nr::losses::from_config("CategoricalCrossentropy", {{"from_logits", true}});
+std::shared_ptr<Loss> from_config(const std::string& class_name, const Config& config);
+
 /// What model.compile's `.loss` takes: a Keras string (resolved at once by get(), so a wrong
 /// name fails at compile time), a Loss object (copied), or a shared Loss.
 ///   LossRef a = "sparse_categorical_crossentropy";
 ///   LossRef b = nr::losses::CategoricalCrossentropy({.from_logits = true});
 class LossRef {
  public:
-  LossRef(const char* name) : loss_(get(name)) {}         // NOLINT: implicit by design
-  LossRef(const std::string& name) : loss_(get(name)) {}  // NOLINT: implicit by design
+  LossRef(const char* name) : LossRef(std::string(name)) {}  // NOLINT: implicit by design
+  LossRef(const std::string& name)                           // NOLINT: implicit by design
+      : loss_(get(name)), identifier_(name) {}
   template <typename L>
   requires std::derived_from<L, Loss> LossRef(std::shared_ptr<L> loss)  // NOLINT: implicit
       : loss_(std::move(loss)) {
@@ -253,6 +289,10 @@ class LossRef {
   /// The shared loss object.
   const std::shared_ptr<const Loss>& loss() const { return loss_; }
   const std::string& name() const { return loss_->name(); }
+  /// True when this was made from a Keras string (which `.keras` files record as given).
+  bool is_name() const { return !identifier_.empty(); }
+  /// The string given, or the loss's name.
+  const std::string& identifier() const { return is_name() ? identifier_ : loss_->name(); }
   /// The reduced loss: (*ref)(y_true, y_pred, sample_weight).
   Tensor operator()(const Tensor& y_true, const Tensor& y_pred,
                     const std::optional<Tensor>& sample_weight = std::nullopt) const {
@@ -261,6 +301,7 @@ class LossRef {
 
  private:
   std::shared_ptr<const Loss> loss_;
+  std::string identifier_;
 };
 
 namespace detail {

@@ -60,6 +60,10 @@ const Variable& Metric::state(std::size_t i) const {
   return shared_->state.at(i);
 }
 
+Config Metric::config() const {
+  return {{"name", name()}, {"dtype", std::string("float32")}};
+}
+
 void Metric::reset_state() {
   for (Variable& v : shared_->state) v.assign(zeros_like(v.value()));
 }
@@ -262,7 +266,14 @@ BinaryAccuracy::BinaryAccuracy(const BinaryAccuracyOptions& options)
           [threshold = options.threshold](const Tensor& t, const Tensor& p) {
             return binary_accuracy(t, p, threshold);
           },
-          or_default(options.name, "binary_accuracy")) {}
+          or_default(options.name, "binary_accuracy")),
+      threshold_(options.threshold) {}
+
+Config BinaryAccuracy::config() const {
+  Config c = Metric::config();
+  c.emplace_back("threshold", threshold_);
+  return c;
+}
 
 CategoricalAccuracy::CategoricalAccuracy(const MetricOptions& options)
     : MeanMetricWrapper(categorical_accuracy, or_default(options.name, "categorical_accuracy")) {}
@@ -276,14 +287,28 @@ TopKCategoricalAccuracy::TopKCategoricalAccuracy(const TopKOptions& options)
           [k = options.k](const Tensor& t, const Tensor& p) {
             return top_k_categorical_accuracy(t, p, k);
           },
-          or_default(options.name, "top_k_categorical_accuracy")) {}
+          or_default(options.name, "top_k_categorical_accuracy")),
+      k_(options.k) {}
+
+Config TopKCategoricalAccuracy::config() const {
+  Config c = Metric::config();
+  c.emplace_back("k", k_);
+  return c;
+}
 
 SparseTopKCategoricalAccuracy::SparseTopKCategoricalAccuracy(const TopKOptions& options)
     : MeanMetricWrapper(
           [k = options.k](const Tensor& t, const Tensor& p) {
             return sparse_top_k_categorical_accuracy(t, p, k);
           },
-          or_default(options.name, "sparse_top_k_categorical_accuracy")) {}
+          or_default(options.name, "sparse_top_k_categorical_accuracy")),
+      k_(options.k) {}
+
+Config SparseTopKCategoricalAccuracy::config() const {
+  Config c = Metric::config();
+  c.emplace_back("k", k_);
+  return c;
+}
 
 MeanSquaredError::MeanSquaredError(const MetricOptions& options)
     : MeanMetricWrapper(
@@ -330,6 +355,16 @@ Confusion confusion_inputs(const char* metric, const Tensor& y_true, const Tenso
 
 constexpr std::size_t kTruePositives = 0, kSecond = 1;
 
+// Precision's and Recall's config: thresholds None for the default 0.5 (as Keras writes
+// Precision()), no top_k or class_id.
+Config threshold_config(Config c, double threshold) {
+  c.emplace_back("thresholds",
+                 threshold == 0.5 ? optimizers::ConfigValue(std::monostate{}) : threshold);
+  c.emplace_back("top_k", std::monostate{});
+  c.emplace_back("class_id", std::monostate{});
+  return c;
+}
+
 }  // namespace
 
 Precision::Precision(const ThresholdOptions& options)
@@ -345,6 +380,10 @@ void Precision::update_state(const Tensor& y_true, const Tensor& y_pred,
   const Tensor positive = f32(not_equal(c.y_true, scalar_like(c.y_true, 0)));
   state(kTruePositives, c.y_pred.device()).assign_add(sum(predicted * positive * c.weight));
   state(kSecond, c.y_pred.device()).assign_add(sum(predicted * (1.0 - positive) * c.weight));
+}
+
+Config Precision::config() const {
+  return threshold_config(Metric::config(), threshold_);
 }
 
 Tensor Precision::result() const {
@@ -365,6 +404,10 @@ void Recall::update_state(const Tensor& y_true, const Tensor& y_pred,
   const Tensor positive = f32(not_equal(c.y_true, scalar_like(c.y_true, 0)));
   state(kTruePositives, c.y_pred.device()).assign_add(sum(predicted * positive * c.weight));
   state(kSecond, c.y_pred.device()).assign_add(sum((1.0 - predicted) * positive * c.weight));
+}
+
+Config Recall::config() const {
+  return threshold_config(Metric::config(), threshold_);
 }
 
 Tensor Recall::result() const {
@@ -410,6 +453,18 @@ void AUC::update_state(const Tensor& y_true, const Tensor& y_pred,
   state(kFp, d).assign_add(fp);
   state(kTn, d).assign_add(sum(false_labels) - fp);
   state(kFn, d).assign_add(sum(true_labels) - tp);
+}
+
+Config AUC::config() const {
+  Config c = Metric::config();
+  c.emplace_back("num_thresholds", num_thresholds_);
+  c.emplace_back("curve", std::string("ROC"));
+  c.emplace_back("summation_method", std::string("interpolation"));
+  c.emplace_back("multi_label", false);
+  c.emplace_back("num_labels", std::monostate{});
+  c.emplace_back("label_weights", std::monostate{});
+  c.emplace_back("from_logits", from_logits_);
+  return c;
 }
 
 Tensor AUC::result() const {
@@ -537,6 +592,110 @@ std::shared_ptr<Metric> MetricRef::resolve(const Shape& y_true_shape,
                                            const Shape& y_pred_shape) const {
   if (metric_) return metric_;
   return get(name_, y_true_shape, y_pred_shape);
+}
+
+namespace {
+
+// AUC's state is 4 x num_thresholds floats: a bound keeps a hostile file from asking for
+// gigabytes.
+constexpr std::int64_t kMaxAucThresholds = std::int64_t{1} << 20;
+
+double threshold_of(neurona::detail::ConfigReader& r) {
+  const optimizers::ConfigValue* v = r.find("thresholds");
+  if (v == nullptr) return 0.5;
+  if (const auto* list = std::get_if<std::vector<double>>(v)) {
+    NEURONA_CHECK(list->size() == 1, ValueError, r.who(), ": 'thresholds' has ", list->size(),
+                  " values, but neurona implements one threshold");
+    return list->front();
+  }
+  if (const auto* list = std::get_if<std::vector<std::int64_t>>(v)) {
+    NEURONA_CHECK(list->size() == 1, ValueError, r.who(), ": 'thresholds' has ", list->size(),
+                  " values, but neurona implements one threshold");
+    return static_cast<double>(list->front());
+  }
+  return r.number("thresholds", 0.5);
+}
+
+}  // namespace
+
+std::shared_ptr<Metric> from_config(const std::string& class_name, const Config& config) {
+  static const char* const kClasses[] = {"Mean",
+                                         "Accuracy",
+                                         "BinaryAccuracy",
+                                         "CategoricalAccuracy",
+                                         "SparseCategoricalAccuracy",
+                                         "TopKCategoricalAccuracy",
+                                         "SparseTopKCategoricalAccuracy",
+                                         "MeanSquaredError",
+                                         "MeanAbsoluteError",
+                                         "Precision",
+                                         "Recall",
+                                         "AUC"};
+  if (std::find(std::begin(kClasses), std::end(kClasses), class_name) == std::end(kClasses)) {
+    std::string valid;
+    for (const char* c : kClasses) {
+      valid += valid.empty() ? "" : ", ";
+      valid += c;
+    }
+    throw ValueError(neurona::detail::str("unknown metric class '", class_name,
+                                          "'; neurona implements ", valid));
+  }
+  neurona::detail::ConfigReader r(config, class_name);
+  const std::string name = r.string("name", "");
+  const std::string dtype = r.string("dtype", "float32");
+  NEURONA_CHECK(dtype == "float32", ValueError, class_name, ": 'dtype' is '", dtype,
+                "', but neurona's metrics keep their state in float32");
+  const MetricOptions named{.name = name};
+  std::shared_ptr<Metric> out;
+  if (class_name == "Mean") {
+    out = std::make_shared<Mean>(named);
+  } else if (class_name == "Accuracy") {
+    out = std::make_shared<Accuracy>(named);
+  } else if (class_name == "BinaryAccuracy") {
+    out = std::make_shared<BinaryAccuracy>(
+        BinaryAccuracyOptions{.name = name, .threshold = r.number("threshold", 0.5)});
+  } else if (class_name == "CategoricalAccuracy") {
+    out = std::make_shared<CategoricalAccuracy>(named);
+  } else if (class_name == "SparseCategoricalAccuracy") {
+    out = std::make_shared<SparseCategoricalAccuracy>(named);
+  } else if (class_name == "TopKCategoricalAccuracy") {
+    out = std::make_shared<TopKCategoricalAccuracy>(
+        TopKOptions{.k = r.integer("k", 5), .name = name});
+  } else if (class_name == "SparseTopKCategoricalAccuracy") {
+    out = std::make_shared<SparseTopKCategoricalAccuracy>(
+        TopKOptions{.k = r.integer("k", 5), .name = name});
+  } else if (class_name == "MeanSquaredError") {
+    out = std::make_shared<MeanSquaredError>(named);
+  } else if (class_name == "MeanAbsoluteError") {
+    out = std::make_shared<MeanAbsoluteError>(named);
+  } else if (class_name == "Precision" || class_name == "Recall") {
+    const ThresholdOptions o{.thresholds = threshold_of(r), .name = name};
+    r.require_none("top_k", "top_k");
+    r.require_none("class_id", "class_id");
+    if (class_name == "Precision") {
+      out = std::make_shared<Precision>(o);
+    } else {
+      out = std::make_shared<Recall>(o);
+    }
+  } else {  // AUC
+    const std::int64_t n = r.integer("num_thresholds", 200);
+    NEURONA_CHECK(n > 1 && n <= kMaxAucThresholds, ValueError, class_name, ": 'num_thresholds' is ",
+                  n, "; neurona takes 2 to ", kMaxAucThresholds);
+    const std::string curve = r.string("curve", "ROC");
+    NEURONA_CHECK(curve == "ROC", ValueError, class_name, ": 'curve' is '", curve,
+                  "', but neurona implements the ROC curve only");
+    const std::string summation = r.string("summation_method", "interpolation");
+    NEURONA_CHECK(summation == "interpolation", ValueError, class_name, ": 'summation_method' is '",
+                  summation, "', but neurona implements 'interpolation' only");
+    r.require_bool("multi_label", false, "multi_label");
+    r.require_none("num_labels", "num_labels");
+    r.require_none("label_weights", "label_weights");
+    r.require_none("thresholds", "explicit thresholds");
+    out = std::make_shared<AUC>(AUCOptions{
+        .num_thresholds = n, .name = name, .from_logits = r.boolean("from_logits", false)});
+  }
+  r.finish();
+  return out;
 }
 
 }  // namespace neurona::metrics

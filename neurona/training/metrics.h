@@ -22,6 +22,7 @@
 
 #include "neurona/autograd/variable.h"
 #include "neurona/core/tensor.h"
+#include "neurona/training/config.h"
 
 namespace neurona::metrics {
 
@@ -47,6 +48,13 @@ class Metric {
   void reset_state();
   /// Where the state lives: the device of the last update (default_device() before any).
   Device device() const;
+
+  /// Keras's class name ("SparseCategoricalAccuracy", ...), which `.keras` files record;
+  /// empty for a metric of the user's own, which from_config cannot rebuild.
+  virtual std::string class_name() const { return ""; }
+  /// Keras's get_config(), in its key order: name, dtype ("float32"), then the class's own
+  /// arguments.
+  virtual Config config() const;
 
  protected:
   /// Declares a float32 state tensor of `shape`, zeros; returns its index for state().
@@ -82,6 +90,7 @@ class Mean : public Metric {
                     const std::optional<Tensor>& sample_weight) override;
   /// total / count (0 when count is 0).
   Tensor result() const override;
+  std::string class_name() const override { return "Mean"; }
 };
 
 /// keras.metrics.MeanMetricWrapper: the mean of a per-sample function of (y_true, y_pred).
@@ -121,6 +130,7 @@ Tensor sparse_top_k_categorical_accuracy(const Tensor& y_true, const Tensor& y_p
 class Accuracy : public MeanMetricWrapper {
  public:
   explicit Accuracy(const MetricOptions& options = {});
+  std::string class_name() const override { return "Accuracy"; }
 };
 
 struct BinaryAccuracyOptions {
@@ -131,18 +141,25 @@ struct BinaryAccuracyOptions {
 class BinaryAccuracy : public MeanMetricWrapper {
  public:
   explicit BinaryAccuracy(const BinaryAccuracyOptions& options = {});
+  std::string class_name() const override { return "BinaryAccuracy"; }
+  Config config() const override;
+
+ private:
+  double threshold_;
 };
 
 /// keras.metrics.CategoricalAccuracy ("categorical_accuracy").
 class CategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit CategoricalAccuracy(const MetricOptions& options = {});
+  std::string class_name() const override { return "CategoricalAccuracy"; }
 };
 
 /// keras.metrics.SparseCategoricalAccuracy ("sparse_categorical_accuracy").
 class SparseCategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit SparseCategoricalAccuracy(const MetricOptions& options = {});
+  std::string class_name() const override { return "SparseCategoricalAccuracy"; }
 };
 
 struct TopKOptions {
@@ -153,11 +170,21 @@ struct TopKOptions {
 class TopKCategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit TopKCategoricalAccuracy(const TopKOptions& options = {});
+  std::string class_name() const override { return "TopKCategoricalAccuracy"; }
+  Config config() const override;
+
+ private:
+  std::int64_t k_;
 };
 /// keras.metrics.SparseTopKCategoricalAccuracy ("sparse_top_k_categorical_accuracy").
 class SparseTopKCategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit SparseTopKCategoricalAccuracy(const TopKOptions& options = {});
+  std::string class_name() const override { return "SparseTopKCategoricalAccuracy"; }
+  Config config() const override;
+
+ private:
+  std::int64_t k_;
 };
 
 /// keras.metrics.MeanSquaredError ("mean_squared_error"): the mean of
@@ -165,11 +192,13 @@ class SparseTopKCategoricalAccuracy : public MeanMetricWrapper {
 class MeanSquaredError : public MeanMetricWrapper {
  public:
   explicit MeanSquaredError(const MetricOptions& options = {});
+  std::string class_name() const override { return "MeanSquaredError"; }
 };
 /// keras.metrics.MeanAbsoluteError ("mean_absolute_error").
 class MeanAbsoluteError : public MeanMetricWrapper {
  public:
   explicit MeanAbsoluteError(const MetricOptions& options = {});
+  std::string class_name() const override { return "MeanAbsoluteError"; }
 };
 
 /// Options of Precision and Recall. Keras's list of thresholds, top_k and class_id are not
@@ -188,6 +217,10 @@ class Precision : public Metric {
   void update_state(const Tensor& y_true, const Tensor& y_pred,
                     const std::optional<Tensor>& sample_weight = std::nullopt) override;
   Tensor result() const override;
+  std::string class_name() const override { return "Precision"; }
+  /// thresholds (None for the default 0.5, as Keras writes Precision()), top_k and class_id
+  /// (None).
+  Config config() const override;
 
  private:
   double threshold_;
@@ -200,6 +233,9 @@ class Recall : public Metric {
   void update_state(const Tensor& y_true, const Tensor& y_pred,
                     const std::optional<Tensor>& sample_weight = std::nullopt) override;
   Tensor result() const override;
+  std::string class_name() const override { return "Recall"; }
+  /// As Precision's.
+  Config config() const override;
 
  private:
   double threshold_;
@@ -224,6 +260,8 @@ class AUC : public Metric {
                     const std::optional<Tensor>& sample_weight = std::nullopt) override;
   Tensor result() const override;
   std::int64_t num_thresholds() const { return num_thresholds_; }
+  std::string class_name() const override { return "AUC"; }
+  Config config() const override;
 
  private:
   std::int64_t num_thresholds_;
@@ -257,6 +295,17 @@ std::shared_ptr<Metric> get(const std::string& name, const std::string& loss_nam
 
 /// Every name get(name) accepts, sorted (plus "acc", which only the compile forms accept).
 std::vector<std::string> names();
+
+/// The metric a Keras class name and get_config() describe, as keras.metrics.deserialize makes
+/// it: the inverse of Metric::class_name() and config() for Mean, Accuracy, BinaryAccuracy,
+/// CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+/// SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, Precision, Recall and
+/// AUC (absent keys take Keras's defaults). Throws ValueError for another class (naming it), a
+/// mistyped value, a key the class does not take, or an option neurona does not implement
+/// (a dtype other than float32; Precision's top_k or class_id or several thresholds; AUC's PR
+/// curve, multi_label, explicit thresholds, or more than 2^20 thresholds).
+///   auto m = nr::metrics::from_config("TopKCategoricalAccuracy", {{"k", std::int64_t{3}}});
+std::shared_ptr<Metric> from_config(const std::string& class_name, const Config& config);
 
 /// What model.compile's `.metrics = {...}` holds: a Keras string (checked at once; resolved by
 /// resolve() when the data's shapes are known, since "accuracy" depends on them) or a metric

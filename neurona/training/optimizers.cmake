@@ -2,4 +2,5 @@
 target_sources(neurona PRIVATE
   training/optimizers.cpp
   training/schedules.cpp
+  training/config.cpp
 )

@@ -553,6 +553,138 @@ std::shared_ptr<Optimizer> get(const std::string& identifier) {
                                "'. Valid names: ", valid));
 }
 
+namespace {
+
+LearningRate learning_rate_of(detail::ConfigReader& r, double def) {
+  const ConfigValue* v = r.find("learning_rate");
+  if (v == nullptr) return def;
+  if (const auto* s = std::get_if<std::shared_ptr<const schedules::LearningRateSchedule>>(v)) {
+    return LearningRate(*s);
+  }
+  if (const auto* d = std::get_if<double>(v)) return *d;
+  if (const auto* i = std::get_if<std::int64_t>(v)) return static_cast<double>(*i);
+  throw ValueError(
+      detail::str(r.who(), ": 'learning_rate' must be a number or a learning rate schedule, got ",
+                  detail::config_kind_name(*v)));
+}
+
+// The keyword arguments of Keras's base Optimizer; returns the ones neurona implements.
+CommonOptions common_of(detail::ConfigReader& r) {
+  CommonOptions c{.weight_decay = r.optional_number("weight_decay"),
+                  .clipnorm = r.optional_number("clipnorm"),
+                  .clipvalue = r.optional_number("clipvalue"),
+                  .global_clipnorm = r.optional_number("global_clipnorm"),
+                  .name = r.string("name", "")};
+  r.require_bool("use_ema", false, "exponential moving averages of the weights (use_ema)");
+  // Read by Keras only with use_ema.
+  r.ignore("ema_momentum");
+  r.ignore("ema_overwrite_frequency");
+  r.require_none("loss_scale_factor", "loss scaling (loss_scale_factor)");
+  r.require_none("gradient_accumulation_steps", "gradient accumulation");
+  r.ignore("decay");  // Keras warns that it is no longer supported and ignores it
+  return c;
+}
+
+}  // namespace
+
+std::shared_ptr<Optimizer> from_config(const std::string& class_name, const Config& config) {
+  std::string key = class_name;
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  static const std::pair<const char*, const char*> kClasses[] = {
+      {"sgd", "SGD"},         {"adam", "Adam"},     {"adamw", "AdamW"}, {"rmsprop", "RMSprop"},
+      {"adagrad", "Adagrad"}, {"adamax", "Adamax"}, {"nadam", "Nadam"}};
+  std::string cls;
+  for (const auto& [lower, name] : kClasses) {
+    if (key == lower) cls = name;
+  }
+  NEURONA_CHECK(!cls.empty(), ValueError, "unknown optimizer class '", class_name,
+                "'; neurona implements SGD, Adam, AdamW, RMSprop, Adagrad, Adamax and Nadam");
+  detail::ConfigReader r(config, cls);
+  const LearningRate lr = learning_rate_of(r, cls == "SGD" ? 0.01 : 0.001);
+  const CommonOptions c = common_of(r);
+  std::shared_ptr<Optimizer> out;
+  if (cls == "SGD") {
+    out = SGD(lr, {.momentum = r.number("momentum", 0.0),
+                   .nesterov = r.boolean("nesterov", false),
+                   .weight_decay = c.weight_decay,
+                   .clipnorm = c.clipnorm,
+                   .clipvalue = c.clipvalue,
+                   .global_clipnorm = c.global_clipnorm,
+                   .name = c.name})
+              .ptr();
+  } else if (cls == "Adam") {
+    out = Adam(lr, {.beta_1 = r.number("beta_1", 0.9),
+                    .beta_2 = r.number("beta_2", 0.999),
+                    .epsilon = r.number("epsilon", 1e-7),
+                    .amsgrad = r.boolean("amsgrad", false),
+                    .weight_decay = c.weight_decay,
+                    .clipnorm = c.clipnorm,
+                    .clipvalue = c.clipvalue,
+                    .global_clipnorm = c.global_clipnorm,
+                    .name = c.name})
+              .ptr();
+  } else if (cls == "AdamW") {
+    out = AdamW(lr, {.weight_decay = c.weight_decay.value_or(0.004),
+                     .beta_1 = r.number("beta_1", 0.9),
+                     .beta_2 = r.number("beta_2", 0.999),
+                     .epsilon = r.number("epsilon", 1e-7),
+                     .amsgrad = r.boolean("amsgrad", false),
+                     .clipnorm = c.clipnorm,
+                     .clipvalue = c.clipvalue,
+                     .global_clipnorm = c.global_clipnorm,
+                     .name = c.name})
+              .ptr();
+  } else if (cls == "RMSprop") {
+    out = RMSprop(lr, {.rho = r.number("rho", 0.9),
+                       .momentum = r.number("momentum", 0.0),
+                       .epsilon = r.number("epsilon", 1e-7),
+                       .centered = r.boolean("centered", false),
+                       .weight_decay = c.weight_decay,
+                       .clipnorm = c.clipnorm,
+                       .clipvalue = c.clipvalue,
+                       .global_clipnorm = c.global_clipnorm,
+                       .name = c.name})
+              .ptr();
+  } else if (cls == "Adagrad") {
+    out = Adagrad(lr, {.initial_accumulator_value = r.number("initial_accumulator_value", 0.1),
+                       .epsilon = r.number("epsilon", 1e-7),
+                       .weight_decay = c.weight_decay,
+                       .clipnorm = c.clipnorm,
+                       .clipvalue = c.clipvalue,
+                       .global_clipnorm = c.global_clipnorm,
+                       .name = c.name})
+              .ptr();
+  } else {
+    const double beta_1 = r.number("beta_1", 0.9);
+    const double beta_2 = r.number("beta_2", 0.999);
+    const double epsilon = r.number("epsilon", 1e-7);
+    if (cls == "Adamax") {
+      out = Adamax(lr, {.beta_1 = beta_1,
+                        .beta_2 = beta_2,
+                        .epsilon = epsilon,
+                        .weight_decay = c.weight_decay,
+                        .clipnorm = c.clipnorm,
+                        .clipvalue = c.clipvalue,
+                        .global_clipnorm = c.global_clipnorm,
+                        .name = c.name})
+                .ptr();
+    } else {
+      out = Nadam(lr, {.beta_1 = beta_1,
+                       .beta_2 = beta_2,
+                       .epsilon = epsilon,
+                       .weight_decay = c.weight_decay,
+                       .clipnorm = c.clipnorm,
+                       .clipvalue = c.clipvalue,
+                       .global_clipnorm = c.global_clipnorm,
+                       .name = c.name})
+                .ptr();
+    }
+  }
+  r.finish();
+  return out;
+}
+
 OptimizerRef::OptimizerRef(const char* identifier) : OptimizerRef(std::string(identifier)) {}
 OptimizerRef::OptimizerRef(const std::string& identifier)
     : optimizer_(optimizers::get(identifier)) {}

@@ -433,6 +433,17 @@ std::shared_ptr<Optimizer> get(const std::string& identifier);
 /// The names get() accepts.
 std::vector<std::string> names();
 
+/// The optimizer a Keras class name (any case, as keras.optimizers.deserialize takes it) and
+/// get_config() describe: the inverse of class_name() and config(), for the seven optimizers
+/// neurona implements. `learning_rate` is a number or a schedule (schedules::from_config
+/// makes one from Keras's serialization); absent keys take Keras's defaults; `decay` is
+/// ignored, as Keras ignores it. Throws ValueError for an unknown class (naming it), a mistyped
+/// value, a key the class does not take, or a Keras option neurona does not implement at a
+/// value other than its default (use_ema, loss_scale_factor, gradient_accumulation_steps),
+/// naming the optimizer and the key.
+///   auto opt = nr::optimizers::from_config("Adam", {{"learning_rate", 0.01}, {"amsgrad", true}});
+std::shared_ptr<Optimizer> from_config(const std::string& class_name, const Config& config);
+
 /// What `model.compile({.optimizer = ...})` takes: a Keras name or any optimizer handle (the
 /// caller's handle and the model then share one optimizer).
 class OptimizerRef {

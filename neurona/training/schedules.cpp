@@ -123,4 +123,46 @@ Config InverseTimeDecay::config() const {
           {"name", options_.name}};
 }
 
+std::shared_ptr<const LearningRateSchedule> from_config(const std::string& class_name,
+                                                        const Config& config) {
+  detail::ConfigReader r(config, class_name);
+  std::shared_ptr<const LearningRateSchedule> out;
+  // Arguments read in Keras's order, so that the first missing one is the one named.
+  if (class_name == "ExponentialDecay" || class_name == "InverseTimeDecay") {
+    const double initial = r.number("initial_learning_rate");
+    const std::int64_t decay_steps = r.integer("decay_steps");
+    const double decay_rate = r.number("decay_rate");
+    const bool staircase = r.boolean("staircase", false);
+    const std::string name = r.string("name", class_name);
+    if (class_name == "ExponentialDecay") {
+      out = std::make_shared<ExponentialDecay>(initial, decay_steps, decay_rate,
+                                               ExponentialDecayOptions{staircase, name});
+    } else {
+      out = std::make_shared<InverseTimeDecay>(initial, decay_steps, decay_rate,
+                                               InverseTimeDecayOptions{staircase, name});
+    }
+  } else if (class_name == "PiecewiseConstantDecay") {
+    std::vector<std::int64_t> boundaries = r.integers("boundaries");
+    std::vector<double> values = r.numbers("values");
+    out = std::make_shared<PiecewiseConstantDecay>(std::move(boundaries), std::move(values),
+                                                   r.string("name", "PiecewiseConstant"));
+  } else if (class_name == "CosineDecay") {
+    const double initial = r.number("initial_learning_rate");
+    const std::int64_t decay_steps = r.integer("decay_steps");
+    out = std::make_shared<CosineDecay>(
+        initial, decay_steps,
+        CosineDecayOptions{.alpha = r.number("alpha", 0.0),
+                           .warmup_target = r.optional_number("warmup_target"),
+                           .warmup_steps = r.integer("warmup_steps", 0),
+                           .name = r.string("name", "CosineDecay")});
+  } else {
+    throw ValueError(neurona::detail::str(
+        "unknown learning rate schedule class '", class_name,
+        "'; neurona implements ExponentialDecay, PiecewiseConstantDecay, CosineDecay and "
+        "InverseTimeDecay"));
+  }
+  r.finish();
+  return out;
+}
+
 }  // namespace neurona::optimizers::schedules

@@ -12,20 +12,9 @@
 #include <variant>
 #include <vector>
 
+#include "neurona/training/config.h"
+
 namespace neurona::optimizers {
-
-namespace schedules {
-class LearningRateSchedule;
-}
-
-/// One value of an optimizer's or schedule's config, as Keras's get_config() holds it: None
-/// (monostate), a bool, an int, a float, a string, a list, or a learning-rate schedule (whose
-/// own class_name() and config() describe it).
-using ConfigValue =
-    std::variant<std::monostate, bool, std::int64_t, double, std::string, std::vector<std::int64_t>,
-                 std::vector<double>, std::shared_ptr<const schedules::LearningRateSchedule>>;
-/// A config in Keras's key order.
-using Config = std::vector<std::pair<std::string, ConfigValue>>;
 
 namespace schedules {
 
@@ -135,6 +124,17 @@ class InverseTimeDecay : public LearningRateSchedule {
   double decay_rate_;
   InverseTimeDecayOptions options_;
 };
+
+/// The schedule a Keras class name and get_config() describe, as
+/// keras.optimizers.schedules.deserialize makes it: ExponentialDecay, PiecewiseConstantDecay,
+/// CosineDecay or InverseTimeDecay, with Keras's defaults for absent arguments. Throws
+/// ValueError for another class (naming it), a missing or mistyped argument, or a key the
+/// class does not take.
+///   auto s = schedules::from_config("ExponentialDecay", {{"initial_learning_rate", 0.1},
+///                                                        {"decay_steps", std::int64_t{100}},
+///                                                        {"decay_rate", 0.9}});
+std::shared_ptr<const LearningRateSchedule> from_config(const std::string& class_name,
+                                                        const Config& config);
 
 }  // namespace schedules
 }  // namespace neurona::optimizers

@@ -1,0 +1,371 @@
+// Keras 3's compile_config (keras/src/trainers/trainer.py: get_compile_config and
+// compile_from_config): the arguments of compile() as a `.keras` file records them, so that
+// load_model returns a model ready to go on training, as keras.saving.load_model does. The
+// objects themselves are made by the training layer's from_config functions; this file only
+// translates between config.json's values and theirs.
+#include "neurona/models/compile_config.h"
+
+#include <cmath>
+#include <iostream>
+
+namespace neurona {
+
+using layers::ConfigValue;
+
+namespace {
+
+// ---------------------------------------------------------------- writing
+
+// Keras's serialize_keras_object of a built-in object.
+ConfigValue serialized_object(const char* module, const std::string& class_name,
+                              ConfigValue config) {
+  return ConfigValue::Dict{{"module", module},
+                           {"class_name", class_name},
+                           {"config", std::move(config)},
+                           {"registered_name", nullptr}};
+}
+
+// An object of the user's own class: Keras would write its module and registered name; the
+// reader cannot rebuild it either way.
+ConfigValue serialized_custom(const std::string& name, ConfigValue config) {
+  return ConfigValue::Dict{{"module", "neurona"},
+                           {"class_name", name},
+                           {"config", std::move(config)},
+                           {"registered_name", name}};
+}
+
+ConfigValue config_dict(const optimizers::Config& config);
+
+ConfigValue config_value(const optimizers::ConfigValue& v) {
+  if (std::holds_alternative<std::monostate>(v)) return nullptr;
+  if (const auto* b = std::get_if<bool>(&v)) return *b;
+  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* ints = std::get_if<std::vector<std::int64_t>>(&v)) {
+    ConfigValue::List out;
+    for (std::int64_t x : *ints) out.emplace_back(x);
+    return out;
+  }
+  if (const auto* doubles = std::get_if<std::vector<double>>(&v)) {
+    ConfigValue::List out;
+    for (double x : *doubles) out.emplace_back(x);
+    return out;
+  }
+  const auto& schedule =
+      std::get<std::shared_ptr<const optimizers::schedules::LearningRateSchedule>>(v);
+  if (schedule == nullptr) return nullptr;
+  return serialized_object("keras.optimizers.schedules", schedule->class_name(),
+                           config_dict(schedule->config()));
+}
+
+ConfigValue config_dict(const optimizers::Config& config) {
+  ConfigValue::Dict out;
+  for (const auto& [key, value] : config) out.emplace_back(key, config_value(value));
+  return out;
+}
+
+ConfigValue serialize_loss(const losses::LossRef& ref) {
+  if (ref.is_name()) return ref.identifier();  // Keras keeps a string as given
+  const losses::Loss& loss = *ref;
+  const std::string cls = loss.class_name();
+  if (cls.empty()) return serialized_custom(loss.name(), config_dict(loss.config()));
+  return serialized_object("keras.losses", cls, config_dict(loss.config()));
+}
+
+ConfigValue serialize_metric(const metrics::MetricRef& ref) {
+  if (ref.is_name()) return ref.identifier();
+  const metrics::Metric& metric = *ref.metric();
+  const std::string cls = metric.class_name();
+  if (cls.empty()) return serialized_custom(metric.name(), config_dict(metric.config()));
+  return serialized_object("keras.metrics", cls, config_dict(metric.config()));
+}
+
+bool all_finite(const ConfigValue& v) {
+  switch (v.kind()) {
+    case ConfigValue::Kind::Float:
+      return std::isfinite(v.as_double());
+    case ConfigValue::Kind::List:
+      for (const ConfigValue& item : v.as_list()) {
+        if (!all_finite(item)) return false;
+      }
+      return true;
+    case ConfigValue::Kind::Dict:
+      for (const auto& [key, item] : v.as_dict()) {
+        if (!all_finite(item)) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+// ---------------------------------------------------------------- reading
+
+// {"class_name": ..., "config": ...} -> (class_name, config); a serialized function
+// ({"class_name": "function", "config": "mean_squared_error"}) keeps its string config.
+std::pair<std::string, ConfigValue> class_and_config(const ConfigValue& v, const std::string& who) {
+  const ConfigValue* cls = v.find("class_name");
+  NEURONA_CHECK(cls != nullptr && cls->kind() == ConfigValue::Kind::String, ValueError, who,
+                ": expected a serialized Keras object with a 'class_name' string");
+  const ConfigValue* config = v.find("config");
+  if (cls->as_string() == "function") {
+    NEURONA_CHECK(config != nullptr && config->kind() == ConfigValue::Kind::String, ValueError, who,
+                  ": a serialized function needs its name as 'config'");
+    return {"function", *config};
+  }
+  if (config == nullptr || config->is_null()) return {cls->as_string(), ConfigValue::Dict{}};
+  NEURONA_CHECK(config->kind() == ConfigValue::Kind::Dict, ValueError, who, ": the ",
+                cls->as_string(), " object's 'config' must be a dict, got ", config->kind_name());
+  return {cls->as_string(), *config};
+}
+
+optimizers::Config training_config(const ConfigValue& config, const std::string& who,
+                                   bool allow_schedule);
+
+optimizers::ConfigValue training_value(const std::string& key, const ConfigValue& v,
+                                       const std::string& who, bool allow_schedule) {
+  switch (v.kind()) {
+    case ConfigValue::Kind::Null:
+      return std::monostate{};
+    case ConfigValue::Kind::Bool:
+      return v.as_bool();
+    case ConfigValue::Kind::Int:
+      return v.as_int();
+    case ConfigValue::Kind::Float:
+      return v.as_double();
+    case ConfigValue::Kind::String:
+      return v.as_string();
+    case ConfigValue::Kind::List: {
+      bool ints = true;
+      for (const ConfigValue& item : v.as_list()) {
+        NEURONA_CHECK(
+            item.kind() == ConfigValue::Kind::Int || item.kind() == ConfigValue::Kind::Float,
+            ValueError, who, ": '", key, "' must be a list of numbers, found a ", item.kind_name());
+        ints = ints && item.kind() == ConfigValue::Kind::Int;
+      }
+      if (ints) {
+        std::vector<std::int64_t> out;
+        for (const ConfigValue& item : v.as_list()) out.push_back(item.as_int());
+        return out;
+      }
+      std::vector<double> out;
+      for (const ConfigValue& item : v.as_list()) out.push_back(item.as_double());
+      return out;
+    }
+    case ConfigValue::Kind::Dict:
+      break;
+  }
+  if (key == "dtype") {
+    // {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}}
+    const ConfigValue* config = v.find("config");
+    const ConfigValue* name = config != nullptr ? config->find("name") : nullptr;
+    NEURONA_CHECK(name != nullptr && name->kind() == ConfigValue::Kind::String, ValueError, who,
+                  ": 'dtype' must be a dtype name or a DTypePolicy");
+    return name->as_string();
+  }
+  NEURONA_CHECK(allow_schedule && key == "learning_rate", ValueError, who, ": '", key,
+                "' holds a dict, which neurona does not take there");
+  const std::string schedule_who = neurona::detail::str(who, " learning_rate");
+  const auto [cls, config] = class_and_config(v, schedule_who);
+  return optimizers::schedules::from_config(
+      cls, training_config(config, neurona::detail::str(schedule_who, " ", cls), false));
+}
+
+// A serialized object's config as the training layer's Config.
+optimizers::Config training_config(const ConfigValue& config, const std::string& who,
+                                   bool allow_schedule) {
+  optimizers::Config out;
+  for (const auto& [key, value] : config.as_dict()) {
+    out.emplace_back(key, training_value(key, value, who, allow_schedule));
+  }
+  return out;
+}
+
+std::shared_ptr<optimizers::Optimizer> optimizer_from(const ConfigValue& v) {
+  switch (v.kind()) {
+    case ConfigValue::Kind::Null:
+      return optimizers::get("rmsprop");  // compile()'s default, as Keras's
+    case ConfigValue::Kind::String:
+      return optimizers::get(v.as_string());
+    case ConfigValue::Kind::Dict: {
+      const auto [cls, config] = class_and_config(v, "optimizer");
+      NEURONA_CHECK(config.kind() == ConfigValue::Kind::Dict, ValueError,
+                    "optimizer: a function is not an optimizer");
+      return optimizers::from_config(cls, training_config(config, cls, true));
+    }
+    default:
+      throw ValueError(neurona::detail::str(
+          "must be an optimizer name or a serialized optimizer, got ", v.kind_name()));
+  }
+}
+
+std::optional<losses::LossRef> loss_from(const ConfigValue& v) {
+  switch (v.kind()) {
+    case ConfigValue::Kind::Null:
+      return std::nullopt;
+    case ConfigValue::Kind::String:
+      return losses::LossRef(v.as_string());
+    case ConfigValue::Kind::List:
+      // One loss per output; neurona's models have one.
+      NEURONA_CHECK(v.as_list().size() == 1, ValueError, "a list of ", v.as_list().size(),
+                    " losses is for a model with several outputs, which neurona does not have");
+      return loss_from(v.as_list().front());
+    case ConfigValue::Kind::Dict: {
+      if (v.find("class_name") == nullptr) {
+        // {output_name: loss}
+        NEURONA_CHECK(v.as_dict().size() == 1, ValueError, "a dict of ", v.as_dict().size(),
+                      " losses is for a model with several outputs, which neurona does not have");
+        return loss_from(v.as_dict().front().second);
+      }
+      const auto [cls, config] = class_and_config(v, "loss");
+      if (cls == "function") return losses::LossRef(config.as_string());
+      return losses::LossRef(losses::from_config(cls, training_config(config, cls, false)));
+    }
+    default:
+      throw ValueError(
+          neurona::detail::str("must be a loss name or a serialized loss, got ", v.kind_name()));
+  }
+}
+
+metrics::MetricRef metric_from(const ConfigValue& v) {
+  if (v.kind() == ConfigValue::Kind::String) return metrics::MetricRef(v.as_string());
+  NEURONA_CHECK(v.kind() == ConfigValue::Kind::Dict, ValueError,
+                "a metric must be a name or a serialized metric, got ", v.kind_name());
+  const auto [cls, config] = class_and_config(v, "metric");
+  if (cls == "function") return metrics::MetricRef(config.as_string());
+  return metrics::MetricRef(metrics::from_config(cls, training_config(config, cls, false)));
+}
+
+std::vector<metrics::MetricRef> metrics_from(const ConfigValue& v) {
+  if (v.is_null()) return {};
+  if (v.kind() == ConfigValue::Kind::Dict && v.find("class_name") == nullptr) {
+    // {output_name: metrics}
+    NEURONA_CHECK(v.as_dict().size() == 1, ValueError, "a dict of metrics for ", v.as_dict().size(),
+                  " outputs is for a model with several outputs");
+    const ConfigValue& only = v.as_dict().front().second;
+    return only.kind() == ConfigValue::Kind::List ? metrics_from(only)
+                                                  : std::vector{metric_from(only)};
+  }
+  NEURONA_CHECK(v.kind() == ConfigValue::Kind::List, ValueError, "must be a list, got ",
+                v.kind_name());
+  std::vector<metrics::MetricRef> out;
+  for (std::size_t i = 0; i < v.as_list().size(); ++i) {
+    try {
+      out.push_back(metric_from(v.as_list()[i]));
+    } catch (const ValueError& e) {
+      throw ValueError(neurona::detail::str("item ", i, ": ", e.what()));
+    }
+  }
+  return out;
+}
+
+double loss_weight_from(const ConfigValue& v) {
+  switch (v.kind()) {
+    case ConfigValue::Kind::Null:
+      return 1.0;
+    case ConfigValue::Kind::Int:
+    case ConfigValue::Kind::Float:
+      return v.as_double();
+    case ConfigValue::Kind::List:
+      NEURONA_CHECK(v.as_list().size() == 1, ValueError, "a list of ", v.as_list().size(),
+                    " weights is for a model with several outputs");
+      NEURONA_CHECK(v.as_list().front().kind() != ConfigValue::Kind::List, ValueError,
+                    "must be a number or one number in a list or a dict");
+      return loss_weight_from(v.as_list().front());
+    case ConfigValue::Kind::Dict:
+      NEURONA_CHECK(v.as_dict().size() == 1, ValueError, "a dict of ", v.as_dict().size(),
+                    " weights is for a model with several outputs");
+      NEURONA_CHECK(v.as_dict().front().second.kind() == ConfigValue::Kind::Int ||
+                        v.as_dict().front().second.kind() == ConfigValue::Kind::Float,
+                    ValueError, "must be a number or one number in a list or a dict");
+      return v.as_dict().front().second.as_double();
+    default:
+      throw ValueError(neurona::detail::str(
+          "must be a number or one number in a list or a dict, got ", v.kind_name()));
+  }
+}
+
+// Runs `f`, prefixing a ValueError (or another neurona Error, which a constructor may throw
+// for a bad argument) with "compile_config: <part>: ".
+template <typename F>
+auto part(const char* name, F f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw ValueError(neurona::detail::str("compile_config: ", name, ": ", e.what()));
+  }
+}
+
+}  // namespace
+
+namespace models::detail {
+
+CompileOptions compile_options_from_config(const ConfigValue& config) {
+  NEURONA_CHECK(config.kind() == ConfigValue::Kind::Dict, ValueError,
+                "compile_config: expected a dict, got ", config.kind_name());
+  const auto entry = [&config](const char* key) {
+    const ConfigValue* v = config.find(key);
+    return v != nullptr ? *v : ConfigValue();
+  };
+  part("weighted_metrics", [&] {
+    const ConfigValue w = entry("weighted_metrics");
+    NEURONA_CHECK(w.is_null() || (w.kind() == ConfigValue::Kind::List && w.as_list().empty()),
+                  ValueError, "neurona does not implement weighted metrics");
+    return 0;
+  });
+  // run_eagerly, steps_per_execution, jit_compile (and any other execution option) do not
+  // change what is computed; neurona has no use for them.
+  return CompileOptions{
+      .optimizer = part("optimizer", [&] { return optimizer_from(entry("optimizer")); }),
+      .loss = part("loss", [&] { return loss_from(entry("loss")); }),
+      .metrics = part("metrics", [&] { return metrics_from(entry("metrics")); }),
+      .loss_weights =
+          part("loss_weights", [&] { return loss_weight_from(entry("loss_weights")); })};
+}
+
+ConfigValue compile_config_for_save(const Model& model) {
+  if (!model.compiled()) return nullptr;
+  ConfigValue config = model.get_compile_config();
+  try {
+    NEURONA_CHECK(all_finite(config), ValueError,
+                  "compile_config: holds a non-finite number, which JSON cannot represent");
+    (void)compile_options_from_config(config);
+  } catch (const ValueError& e) {
+    std::cerr << "Warning: save: " << e.what()
+              << "; the file records no compile_config, so load_model will return the model "
+                 "uncompiled\n";
+    return nullptr;
+  }
+  return config;
+}
+
+}  // namespace models::detail
+
+ConfigValue Model::get_compile_config() const {
+  if (!compiled()) return ConfigValue::Dict{};
+  const CompileOptions& o = compile_options();
+  const optimizers::Optimizer& opt = *o.optimizer.get();
+  ConfigValue::List metrics;
+  for (const metrics::MetricRef& m : o.metrics) metrics.push_back(serialize_metric(m));
+  // Keras's key order; run_eagerly, steps_per_execution and jit_compile as Keras writes them
+  // on JAX by default.
+  return ConfigValue::Dict{
+      {"optimizer",
+       serialized_object("keras.optimizers", opt.class_name(), config_dict(opt.config()))},
+      {"loss", o.loss ? serialize_loss(*o.loss) : ConfigValue()},
+      {"loss_weights", o.loss_weights == 1.0 ? ConfigValue() : ConfigValue(o.loss_weights)},
+      {"metrics", metrics.empty() ? ConfigValue() : ConfigValue(std::move(metrics))},
+      {"weighted_metrics", nullptr},
+      {"run_eagerly", false},
+      {"steps_per_execution", 1},
+      {"jit_compile", true}};
+}
+
+void Model::compile_from_config(const ConfigValue& config) {
+  compile(models::detail::compile_options_from_config(config));
+  // As Keras: the optimizer's variables exist before any weights (and its state) are loaded.
+  if (built()) optimizer()->build(trainable_weights());
+}
+
+}  // namespace neurona
