@@ -146,7 +146,11 @@ def compile_config_cases():
                 name="sgd",
             ),
             loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
-            metrics=[keras.metrics.CategoricalAccuracy(), keras.metrics.AUC(num_thresholds=50), "acc"],
+            metrics=[
+                keras.metrics.CategoricalAccuracy(),
+                keras.metrics.AUC(num_thresholds=50),
+                "acc",
+            ],
             loss_weights=0.5,
         ),
         "adamw_huber_metrics": dict(
@@ -322,7 +326,10 @@ def check_compiled_cnn(directory):
     if not loaded.compiled or written is None:
         return failures + 1
     # Keras serializes what it loaded back to exactly what neurona wrote.
-    expect("get_compile_config() == neurona's compile_config", loaded.get_compile_config() == written)
+    expect(
+        "get_compile_config() == neurona's compile_config",
+        loaded.get_compile_config() == written,
+    )
     reference = keras.optimizers.Adam(COMPILED_CNN_LEARNING_RATE).get_config()
     got = loaded.optimizer.get_config()
     expect(
@@ -336,7 +343,8 @@ def check_compiled_cnn(directory):
     io = read_io(io_path)
     got_y = np.asarray(loaded.predict(io["x"], verbose=0))
     expect("predict reproduces neurona's y", np.allclose(got_y, io["y"], rtol=1e-5, atol=1e-6))
-    print(f"compiled_cnn: Keras's optimizer iterations after loading: {int(loaded.optimizer.iterations)}")
+    iterations = int(loaded.optimizer.iterations)
+    print(f"compiled_cnn: Keras's optimizer iterations after loading: {iterations}")
     logs = loaded.train_on_batch(io["x"], np.zeros((io["x"].shape[0],), np.int32), return_dict=True)
     expect("train_on_batch runs", np.isfinite(logs["loss"]))
     return failures
