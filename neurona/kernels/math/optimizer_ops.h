@@ -68,8 +68,10 @@ OptimizerCoefficients<T> convert_coefficients(const OptimizerCoefficients<U>& u)
   return t;
 }
 
-/// Updates element i of a variable and of its slot variables s0..s2 in place.
-template <OptimizerRule Rule, typename T>
+/// Updates element i of a variable and of its slot variables s0..s2 in place. `Plain`: no
+/// clipping, no weight decay and no amsgrad (the usual case), known at compile time so that
+/// the CPU loop has no branches left and vectorises.
+template <OptimizerRule Rule, typename T, bool Plain = false>
 struct OptimizerUpdateFunctor {
   T* var;
   const T* grad;
@@ -103,11 +105,14 @@ struct OptimizerUpdateFunctor {
   }
 
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
-    const T g = clipped(grad[i]);
+    T g = grad[i];
+    if constexpr (!Plain) g = clipped(g);
     T w = var[i];
     const T lr = c.learning_rate;
     // Decoupled weight decay (Optimizer._apply_weight_decay), before the rule: w - w * wd * lr.
-    if (c.decay) w = w - mul_rn(mul_rn(w, c.weight_decay), lr);
+    if constexpr (!Plain) {
+      if (c.decay) w = w - mul_rn(mul_rn(w, c.weight_decay), lr);
+    }
     if constexpr (Rule == OptimizerRule::sgd) {
       // s0 momentum (when momentum != 0).
       if (c.use_momentum) {
@@ -124,9 +129,11 @@ struct OptimizerUpdateFunctor {
       T v = s1[i] + mul_rn(mul_rn(g, g) - s1[i], c.one_minus_beta_2);
       s0[i] = m;
       s1[i] = v;
-      if (c.amsgrad) {
-        v = s2[i] > v ? s2[i] : v;
-        s2[i] = v;
+      if constexpr (!Plain) {
+        if (c.amsgrad) {
+          v = s2[i] > v ? s2[i] : v;
+          s2[i] = v;
+        }
       }
       w = w - mul_rn(m, c.alpha) / (std::sqrt(v) + c.epsilon);
     } else if constexpr (Rule == OptimizerRule::rmsprop) {
@@ -211,18 +218,28 @@ void optimizer_update_impl(const Launch& launch, OptimizerRule rule,
                            const OptimizerCoefficients<double>& coefficients, const Tensor& grad,
                            const Tensor& variable, const std::array<Tensor, 3>& slots,
                            const Tensor& sum_squares) {
+  const bool plain =
+      coefficients.clip == GradientClip::none && !coefficients.decay && !coefficients.amsgrad;
   const auto run = [&](auto type_tag, auto rule_tag) {
     using T = decltype(type_tag);
     constexpr OptimizerRule R = decltype(rule_tag)::value;
     const auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    OptimizerUpdateFunctor<R, T> f{variable.data<T>(),
-                                   grad.data<T>(),
-                                   ptr(slots[0]),
-                                   ptr(slots[1]),
-                                   ptr(slots[2]),
-                                   sum_squares.defined() ? sum_squares.data<double>() : nullptr,
-                                   convert_coefficients<T>(coefficients)};
-    launch(variable.numel(), f);
+    const auto go = [&](auto plain_tag) {
+      OptimizerUpdateFunctor<R, T, decltype(plain_tag)::value> f{
+          variable.data<T>(),
+          grad.data<T>(),
+          ptr(slots[0]),
+          ptr(slots[1]),
+          ptr(slots[2]),
+          sum_squares.defined() ? sum_squares.data<double>() : nullptr,
+          convert_coefficients<T>(coefficients)};
+      launch(variable.numel(), f);
+    };
+    if (plain) {
+      go(std::true_type{});
+    } else {
+      go(std::false_type{});
+    }
   };
   const auto with_type = [&](auto rule_tag) {
     if (variable.dtype() == DType::float64) {
