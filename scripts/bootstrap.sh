@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libopenblas-openmp-dev   # BLAS for the CPU backend (OpenMP flavour, shares our thread pool)
+  libdnnl-dev              # oneDNN: CPU convolutions (OpenMP, the same libgomp as ours)
   libgtest-dev             # tests
   libcli11-dev             # command-line parsing of tools and benchmarks
   zlib1g-dev               # gzip-compressed IDX data sets

@@ -75,6 +75,20 @@ Tensor pool2d_backward(bool max, const Tensor& x, const Tensor& grad_out,
 Tensor pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_t left,
              std::int64_t right);
 
+/// The CPU's implementations of float32 conv2d and its gradients (float64 always runs im2col:
+/// oneDNN has no float64 convolution). Auto takes, per case, whichever measured faster on this
+/// project's machines (benchmarks/results/2026-11-30-cpu-conv-onednn.md).
+enum class CpuConvImpl { Auto, Im2col, OneDnn };
+/// Selects the CPU convolution for the rest of the process. Until called, the environment
+/// variable NEURONA_CPU_CONV ("auto", "im2col", "onednn") decides, and Auto where it is unset;
+/// an unknown value throws ValueError at the first convolution. OneDnn throws ValueError in a
+/// build without oneDNN (see cpu_conv_onednn_available()).
+void set_cpu_conv_impl(CpuConvImpl impl);
+/// The CPU convolution in use (after NEURONA_CPU_CONV or set_cpu_conv_impl()).
+CpuConvImpl cpu_conv_impl();
+/// Whether this build has oneDNN (CMake found Debian's libdnnl-dev).
+bool cpu_conv_onednn_available();
+
 /// The geometry of a convolution (or a pooling window when `kernel_hw` is the pool size).
 Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_t kh,
                                std::int64_t kw, std::int64_t filters,

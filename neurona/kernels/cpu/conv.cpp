@@ -1,16 +1,100 @@
 // CPU convolution as im2col + OpenBLAS GEMM, a chunk of images at a time so that the patch
-// matrix stays small; pooling and padding run the shared functors.
+// matrix stays small, or through oneDNN (kernels/cpu/conv_onednn.cpp) for float32 where that
+// measured faster; pooling and padding run the shared functors.
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
 
+#include "neurona/config.h"
+#include "neurona/kernels/cpu/conv_onednn.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/math/conv_functors.h"
 
-namespace neurona::kernels::cpu {
+namespace neurona::kernels {
 
 namespace {
+
+constexpr int kUnread = -1;
+std::atomic<int> g_conv_impl{kUnread};
+
+void check_available(CpuConvImpl impl, const char* where) {
+  NEURONA_CHECK(impl != CpuConvImpl::OneDnn || cpu_conv_onednn_available(), ValueError, where,
+                ": 'onednn' asked for, but this build has no oneDNN (Debian: libdnnl-dev)");
+}
+
+}  // namespace
+
+bool cpu_conv_onednn_available() {
+  return NEURONA_WITH_ONEDNN != 0;
+}
+
+void set_cpu_conv_impl(CpuConvImpl impl) {
+  check_available(impl, "set_cpu_conv_impl");
+  g_conv_impl.store(static_cast<int>(impl));
+}
+
+CpuConvImpl cpu_conv_impl() {
+  const int v = g_conv_impl.load();
+  if (v != kUnread) return static_cast<CpuConvImpl>(v);
+  const char* env = std::getenv("NEURONA_CPU_CONV");
+  const std::string_view s = env ? env : "";
+  CpuConvImpl impl = CpuConvImpl::Auto;
+  if (s == "im2col") {
+    impl = CpuConvImpl::Im2col;
+  } else if (s == "onednn") {
+    impl = CpuConvImpl::OneDnn;
+  } else {
+    NEURONA_CHECK(s.empty() || s == "auto", ValueError, "NEURONA_CPU_CONV: unknown value '", s,
+                  "'; valid values are 'auto', 'im2col', 'onednn'");
+  }
+  check_available(impl, "NEURONA_CPU_CONV");
+  int expected = kUnread;
+  g_conv_impl.compare_exchange_strong(expected, static_cast<int>(impl));
+  return static_cast<CpuConvImpl>(g_conv_impl.load());
+}
+
+}  // namespace neurona::kernels
+
+namespace neurona::kernels::cpu {
+
+#if !NEURONA_WITH_ONEDNN
+// Without oneDNN (CMake did not find it) every convolution is im2col's.
+bool onednn_conv2d(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&) {
+  return false;
+}
+bool onednn_conv2d_backward_input(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&) {
+  return false;
+}
+bool onednn_conv2d_backward_kernel(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&) {
+  return false;
+}
+#endif
+
+namespace {
+
+enum class ConvDirection { forward, backward_input, backward_kernel };
+
+// Whether oneDNN convolves this float32 case. Auto's rule, from bench_conv_cpu on the 2-core
+// AVX-512 machine (benchmarks/results/2026-11-30-cpu-conv-onednn.md): oneDNN took 0.1-0.75x
+// im2col's time in every direction and shape measured (0.01x for depthwise), except the input
+// gradient of an ungrouped convolution of 1-3 input channels (1.3-1.7x; 0.8x at 4), where its
+// kernel is a poor fit and im2col's col2im is cheap.
+bool use_onednn(ConvDirection dir, const Tensor& t, const Conv2DGeometry& g) {
+  if (t.dtype() != DType::float32) return false;
+  switch (cpu_conv_impl()) {
+    case CpuConvImpl::Im2col:
+      return false;
+    case CpuConvImpl::OneDnn:
+      return true;
+    case CpuConvImpl::Auto:
+      break;
+  }
+  return !(dir == ConvDirection::backward_input && g.groups == 1 && g.c < 4);
+}
 
 // Rows of the patch matrix per chunk (bounds its size to about 16 MiB of float32).
 constexpr std::int64_t kMaxPatchElements = std::int64_t{1} << 22;
@@ -108,14 +192,25 @@ void float_types(DType t, F&& f) {
   }
 }
 
+// The oneDNN paths return false where oneDNN has no primitive for the geometry: im2col then.
 void conv2d(const Tensor& x, const Tensor& k, const Conv2DGeometry& g, Tensor& out) {
+  if (use_onednn(ConvDirection::forward, x, g) && onednn_conv2d(x, k, g, out)) return;
   float_types(x.dtype(), [&](auto t) { conv_forward<decltype(t)>(x, k, g, out); });
 }
+// dx and dk arrive as zeros (the front doors): im2col adds to them, oneDNN overwrites them.
 void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeometry& g, Tensor& dx) {
+  if (use_onednn(ConvDirection::backward_input, go, g) &&
+      onednn_conv2d_backward_input(go, k, g, dx)) {
+    return;
+  }
   float_types(go.dtype(), [&](auto t) { conv_backward_input<decltype(t)>(go, k, g, dx); });
 }
 void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                             Tensor& dk) {
+  if (use_onednn(ConvDirection::backward_kernel, x, g) &&
+      onednn_conv2d_backward_kernel(x, go, g, dk)) {
+    return;
+  }
   float_types(x.dtype(), [&](auto t) { conv_backward_kernel<decltype(t)>(x, go, g, dk); });
 }
 void pool2d(bool max, const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
