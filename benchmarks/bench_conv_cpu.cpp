@@ -95,9 +95,11 @@ int main(int argc, char** argv) {
   CLI::App app{"CPU conv2d: im2col + OpenBLAS vs oneDNN, per direction"};
   int reps = 20;
   bool all = false;
+  std::string filter;
   app.add_option("--reps", reps, "timed repetitions of each (after one warm-up)")
       ->check(CLI::PositiveNumber);
   app.add_flag("--all", all, "more shapes than the cnn's two layers");
+  app.add_option("--filter", filter, "only the cases whose name contains this");
   CLI11_PARSE(app, argc, argv);
   if (!nk::cpu_conv_onednn_available()) {
     std::fprintf(stderr, "bench_conv_cpu: this build has no oneDNN (Debian: libdnnl-dev)\n");
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
 
   std::vector<Row> rows;
   for (const Case& c : cases(all)) {
+    if (c.name.find(filter) == std::string::npos) continue;
     const nr::Tensor x = nr::random_uniform(c.x, {.minval = -1, .maxval = 1, .seed = 1});
     const nr::Tensor k = nr::random_uniform(c.k, {.minval = -1, .maxval = 1, .seed = 2});
     const nr::Tensor y = nk::conv2d(x, k, c.o);

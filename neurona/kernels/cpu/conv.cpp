@@ -79,10 +79,12 @@ namespace {
 enum class ConvDirection { forward, backward_input, backward_kernel };
 
 // Whether oneDNN convolves this float32 case. Auto's rule, from bench_conv_cpu on the 2-core
-// AVX-512 machine (benchmarks/results/2026-11-30-cpu-conv-onednn.md): oneDNN took 0.1-0.75x
-// im2col's time in every direction and shape measured (0.01x for depthwise), except the input
-// gradient of an ungrouped convolution of 1-3 input channels (1.3-1.7x; 0.8x at 4), where its
-// kernel is a poor fit and im2col's col2im is cheap.
+// AVX-512 machine (benchmarks/results/2026-11-30-cpu-conv-onednn.md): oneDNN took 0.01-0.75x
+// im2col's time in the directions and shapes measured, except the input gradient of an
+// ungrouped convolution of at most 4 input channels: there oneDNN's kernel, vectorised over
+// 16 channels, takes the same time as for 8 (1.5x im2col's at 1 channel, 1.08x at 4, 0.7x at
+// 8). (One more loss, the kernel gradient of a 1x1 convolution over 7x7x256, 0.9-1.4x, is
+// left to oneDNN: one shape is no rule.)
 bool use_onednn(ConvDirection dir, const Tensor& t, const Conv2DGeometry& g) {
   if (t.dtype() != DType::float32) return false;
   switch (cpu_conv_impl()) {
@@ -93,7 +95,7 @@ bool use_onednn(ConvDirection dir, const Tensor& t, const Conv2DGeometry& g) {
     case CpuConvImpl::Auto:
       break;
   }
-  return !(dir == ConvDirection::backward_input && g.groups == 1 && g.c < 4);
+  return !(dir == ConvDirection::backward_input && g.groups == 1 && g.c <= 4);
 }
 
 // Rows of the patch matrix per chunk (bounds its size to about 16 MiB of float32).
