@@ -375,6 +375,11 @@ std::string save_weights_to_bytes(const Model& model) {
   // and learning_rate only), so that a loaded model goes on training where it stopped.
   if (model.compiled()) {
     const std::shared_ptr<optimizers::Optimizer> optimizer = model.optimizer();
+    // An optimizer that has not taken a step yet makes its slots first (zeros, as its first
+    // step would), so that the file holds the full state a loader (neurona, or Keras's
+    // compile_from_config, which builds the optimizer) expects, not just iterations and
+    // learning_rate, which it would skip with a warning.
+    optimizer->build(model.trainable_weights());
     WeightGroup g{.path = kOptimizerPath, .name = optimizer->name(), .vars = {}};
     for (const Variable& v : optimizer->variables()) g.vars.push_back(v.read_value());
     groups.push_back(std::move(g));

@@ -361,6 +361,19 @@ TEST_F(Saving, OptimizerStateTravelsInKerasFiles) {
   EXPECT_EQ(optimizer_state(*loaded), optimizer_state(*saved));
 }
 
+TEST_F(Saving, ACompiledModelThatNeverTrainedSavesItsFullOptimizerState) {
+  // Its optimizer makes its slots before saving, so a loader whose optimizer is built (as
+  // load_model builds it) finds every variable and warns about nothing.
+  auto saved = compiled_mlp([] { return opt::OptimizerRef("adam"); }, 11);
+  saved->save(path("fresh.keras"));
+  ::testing::internal::CaptureStderr();
+  auto loaded = nr::models::load_model(path("fresh.keras"));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "");
+  EXPECT_EQ(optimizer_state(*loaded), optimizer_state(*saved));
+  EXPECT_EQ(loaded->optimizer()->variables().size(), 2u + 2u * 6u);  // 3 Dense: 6 weights
+}
+
 TEST_F(Saving, OptimizerStateIsIgnoredByAnUncompiledModelAndOptionalForACompiledOne) {
   auto trained = compiled_mlp([] { return opt::OptimizerRef("adam"); }, 11);
   trained->train_on_batch(batch_x(1), batch_y(2));
