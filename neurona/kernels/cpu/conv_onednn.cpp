@@ -261,20 +261,30 @@ bool run(Direction dir, const Conv2DGeometry& g, std::array<const Tensor*, 3> te
   return true;
 }
 
+// run(), with oneDNN's own errors while executing (out of memory, say) as neurona's.
+bool checked(const char* op, Direction dir, const Conv2DGeometry& g,
+             std::array<const Tensor*, 3> tensors) {
+  try {
+    return run(dir, g, tensors);
+  } catch (const dnnl::error& e) {
+    throw Error(detail::str(op, " (oneDNN): ", e.what()));
+  }
+}
+
 }  // namespace
 
 bool onednn_conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& g, Tensor& out) {
-  return run(Direction::forward, g, {&x, &kernel, &out});
+  return checked("conv2d", Direction::forward, g, {&x, &kernel, &out});
 }
 
 bool onednn_conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel,
                                   const Conv2DGeometry& g, Tensor& dx) {
-  return run(Direction::backward_input, g, {&grad_out, &kernel, &dx});
+  return checked("conv2d_backward_input", Direction::backward_input, g, {&grad_out, &kernel, &dx});
 }
 
 bool onednn_conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
                                    Tensor& dk) {
-  return run(Direction::backward_kernel, g, {&x, &grad_out, &dk});
+  return checked("conv2d_backward_kernel", Direction::backward_kernel, g, {&x, &grad_out, &dk});
 }
 
 }  // namespace neurona::kernels::cpu
