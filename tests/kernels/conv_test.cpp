@@ -3,7 +3,9 @@
 #include <neurona/neurona.h>
 
 #include <cmath>
+#include <cstring>
 
+#include "neurona/kernels/conv.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -188,6 +190,37 @@ TEST(Pooling, MaxAndAverageMatchDirectLoops) {
 TEST(Pooling, StridesDefaultToPoolSize) {
   const nr::Tensor y = nr::max_pool2d(nr::zeros({1, 28, 28, 32}), {.pool_size = {2, 2}});
   EXPECT_EQ(y.shape(), nr::Shape({1, 14, 14, 32}));
+}
+
+TEST(Pooling, MaxGradientOf2x2WindowsMatchesTheGeneralLoopBitForBit) {
+  // The CPU's vectorised 2x2/2 float32 max-pool gradient against the general loop (which the
+  // float64 path runs): the first maximum of ties, NaNs (first NaN wins), -0.0 against +0.0,
+  // NaN and -0.0 gradients, and odd sizes whose last row/column belongs to no window.
+  for (const nr::Shape& shape : {nr::Shape{2, 6, 8, 8}, nr::Shape{3, 7, 5, 4},
+                                 nr::Shape{1, 4, 4, 12}, nr::Shape{2, 5, 7, 3}}) {
+    SCOPED_TRACE(shape.str());
+    // Few distinct values, so that windows hold ties; a NaN and signed zeros here and there.
+    std::vector<float> xv(static_cast<std::size_t>(shape.numel()));
+    for (std::size_t i = 0; i < xv.size(); ++i) {
+      const std::size_t k = (i * 7919) % 13;
+      xv[i] =
+          k == 0 ? std::nanf("") : (k == 1 ? -0.0f : (k == 2 ? 0.0f : static_cast<float>(k % 4)));
+    }
+    const nr::Tensor x = nr::constant(xv, shape, nr::Device::cpu());
+    const nr::Tensor y = nr::kernels::max_pool2d(x, {});
+    std::vector<float> gv(static_cast<std::size_t>(y.numel()));
+    for (std::size_t i = 0; i < gv.size(); ++i) {
+      gv[i] = i % 11 == 5 ? std::nanf("") : (i % 7 == 3 ? -0.0f : static_cast<float>(i) - 9.5f);
+    }
+    const nr::Tensor g = nr::constant(gv, y.shape(), nr::Device::cpu());
+    const nr::Tensor fast = nr::kernels::pool2d_backward(true, x, g, {});
+    const nr::Tensor general = nr::cast(
+        nr::kernels::pool2d_backward(true, nr::cast(x, nr::float64), nr::cast(g, nr::float64), {}),
+        nr::float32);
+    const std::vector<float> a = fast.to_vector<float>(), b = general.to_vector<float>();
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+  }
 }
 
 TEST(ZeroPadding, PadsAndCropsAroundTheImage) {
