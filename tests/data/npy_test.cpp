@@ -19,21 +19,9 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-/// tests/reference/data/<name>.npy. __FILE__ may be relative (ccache's base_dir rewrites it
-/// relative to the build folder), so the source tree is also looked for above the current
-/// folder, where CTest runs the tests from the build tree.
+/// tests/reference/data/<name>.npy (the folder comes from the build: NEURONA_TEST_REFERENCE_DIR).
 std::string reference_file(const std::string& name) {
-  const std::filesystem::path rel = std::filesystem::path("reference") / "data" / (name + ".npy");
-  const std::filesystem::path from_file =
-      std::filesystem::path(__FILE__).parent_path().parent_path() / rel;
-  if (std::filesystem::exists(from_file)) return from_file.string();
-  for (auto dir = std::filesystem::current_path(); dir.has_relative_path();
-       dir = dir.parent_path()) {
-    if (std::filesystem::exists(dir / "tests" / rel)) return (dir / "tests" / rel).string();
-  }
-  ADD_FAILURE() << "cannot find tests/" << rel.string() << " from " << __FILE__ << " or above "
-                << std::filesystem::current_path();
-  return from_file.string();
+  return (std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "data" / (name + ".npy")).string();
 }
 
 /// A .npy file with the given header dictionary (padded as NumPy pads it) and data bytes.

@@ -111,7 +111,7 @@ inline void randomize_weights(nr::Model& model, std::uint32_t seed) {
 }
 
 inline std::filesystem::path reference_dir() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" / "saving";
+  return std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "saving";
 }
 
 /// `name dim0 dim1 ... : v0 v1 ...` lines, as the reference script writes them.

@@ -14,8 +14,8 @@ namespace L = nr::layers;
 namespace {
 
 std::string reference(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" /
-                    ("summary_" + name + ".txt");
+  const auto path =
+      std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / ("summary_" + name + ".txt");
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot read " << path;
   std::ostringstream ss;

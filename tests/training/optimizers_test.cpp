@@ -32,8 +32,8 @@ struct Entry {
 };
 
 std::map<std::string, Entry> load_case(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" /
-                    "training" / ("optimizer_" + name + ".txt");
+  const auto path = std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "training" /
+                    ("optimizer_" + name + ".txt");
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   std::map<std::string, Entry> entries;

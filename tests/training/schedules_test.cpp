@@ -19,8 +19,8 @@ namespace {
 
 // Lines `name : v0 v1 ...` (schedule(step) for step 0, 1, ...); `#` lines are comments.
 std::map<std::string, std::vector<double>> load_schedules() {
-  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "reference" /
-                    "training" / "optimizer_schedules.txt";
+  const auto path =
+      std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "training" / "optimizer_schedules.txt";
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   std::map<std::string, std::vector<double>> out;
