@@ -108,6 +108,8 @@ run() {
     old="$(cat "$work/build-dir.txt")"
     find "$build" -name '*.cmake' -exec sed -i "s#$old#$build#g" {} +
     export LD_LIBRARY_PATH="$work/lib:$(find_cuda_libs)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # The tests' reference files in this copy of the tree, not the build machine's path.
+    export NEURONA_TEST_REFERENCE_DIR="$ROOT/tests/reference"
   fi
   {
     echo "date: $(date -u +%FT%TZ)"

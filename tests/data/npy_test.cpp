@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "data/data_test_util.h"
+#include "support/reference_file.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -19,9 +20,9 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-/// tests/reference/data/<name>.npy (the folder comes from the build: NEURONA_TEST_REFERENCE_DIR).
+/// tests/reference/data/<name>.npy (support/reference_file.h's reference_dir()).
 std::string reference_file(const std::string& name) {
-  return (std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "data" / (name + ".npy")).string();
+  return (neurona::testing::reference_dir() / "data" / (name + ".npy")).string();
 }
 
 /// A .npy file with the given header dictionary (padded as NumPy pads it) and data bytes.

@@ -21,7 +21,7 @@ using L::ConfigValue;
 
 namespace {
 
-const fs::path kSavingDir = fs::path(NEURONA_TEST_REFERENCE_DIR) / "saving";
+const fs::path kSavingDir = neurona::testing::reference_dir() / "saving";
 constexpr double kCompiledCnnLearningRate = 5e-3;  // the script's COMPILED_CNN_LEARNING_RATE
 
 // A ConfigValue as text with its types (1 and 1.0 differ), for comparisons that show where

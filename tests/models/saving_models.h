@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include "support/reference_file.h"
 
 namespace saving_test {
 
@@ -111,7 +112,7 @@ inline void randomize_weights(nr::Model& model, std::uint32_t seed) {
 }
 
 inline std::filesystem::path reference_dir() {
-  return std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "saving";
+  return neurona::testing::reference_dir() / "saving";
 }
 
 /// `name dim0 dim1 ... : v0 v1 ...` lines, as the reference script writes them.

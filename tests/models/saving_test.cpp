@@ -6,6 +6,7 @@
 
 #include "models/saving_models.h"
 #include "neurona/models/saving_h5.h"
+#include "support/reference_file.h"
 #include "support/test_util.h"
 
 namespace fs = std::filesystem;
@@ -627,8 +628,8 @@ TEST_F(BadWeights, FuzzerFindingsAreErrors) {
   // in its corpus; the fuzzer's model.
   nr::Sequential fuzz_model({L::Input({6, 6, 1}), L::Conv2D(2, 3), L::BatchNormalization(),
                              L::MaxPooling2D(2), L::Flatten(), L::Dense(2)});
-  const fs::path corpus = fs::path(NEURONA_TEST_REFERENCE_DIR).parent_path().parent_path() /
-                          "fuzz" / "corpus" / "weights_h5_fuzzer";
+  const fs::path corpus = neurona::testing::reference_dir().parent_path().parent_path() / "fuzz" /
+                          "corpus" / "weights_h5_fuzzer";
   const std::string bytes = read_bytes((corpus / "regression-compact-size.weights.h5").string());
   ASSERT_FALSE(bytes.empty());
   expect_rejected<nr::IoError>(bytes, "stores 0 bytes for 8", &fuzz_model);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/reference_file.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -14,8 +15,7 @@ namespace L = nr::layers;
 namespace {
 
 std::string reference(const std::string& name) {
-  const auto path =
-      std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / ("summary_" + name + ".txt");
+  const auto path = neurona::testing::reference_dir() / ("summary_" + name + ".txt");
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot read " << path;
   std::ostringstream ss;

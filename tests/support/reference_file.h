@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,10 +22,20 @@ struct ReferenceEntry {
 };
 using Reference = std::map<std::string, ReferenceEntry>;
 
-/// tests/reference/<folder>/<name>.txt. The folder comes from the build
-/// (NEURONA_TEST_REFERENCE_DIR), not from __FILE__, which ccache's base_dir makes relative.
+/// tests/reference: the environment variable NEURONA_TEST_REFERENCE_DIR where set (binaries
+/// built here and run from another checkout, as scripts/gpu-check.sh does), else the folder
+/// the build compiled in (the macro of the same name; not __FILE__, which ccache's base_dir
+/// can make relative).
+inline std::filesystem::path reference_dir() {
+  if (const char* env = std::getenv("NEURONA_TEST_REFERENCE_DIR"); env != nullptr && *env != 0) {
+    return env;
+  }
+  return NEURONA_TEST_REFERENCE_DIR;
+}
+
+/// tests/reference/<folder>/<name>.txt.
 inline Reference load_reference(const std::string& folder, const std::string& name) {
-  const auto path = std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / folder / (name + ".txt");
+  const auto path = reference_dir() / folder / (name + ".txt");
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   Reference entries;

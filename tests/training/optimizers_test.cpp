@@ -14,6 +14,7 @@
 #include "neurona/autograd/ops.h"
 #include "neurona/kernels/optimizer.h"
 #include "neurona/training/optimizers.h"
+#include "support/reference_file.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -32,8 +33,7 @@ struct Entry {
 };
 
 std::map<std::string, Entry> load_case(const std::string& name) {
-  const auto path = std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "training" /
-                    ("optimizer_" + name + ".txt");
+  const auto path = neurona::testing::reference_dir() / "training" / ("optimizer_" + name + ".txt");
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   std::map<std::string, Entry> entries;

@@ -10,6 +10,7 @@
 
 #include "neurona/core/error.h"
 #include "neurona/training/schedules.h"
+#include "support/reference_file.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -19,8 +20,7 @@ namespace {
 
 // Lines `name : v0 v1 ...` (schedule(step) for step 0, 1, ...); `#` lines are comments.
 std::map<std::string, std::vector<double>> load_schedules() {
-  const auto path =
-      std::filesystem::path(NEURONA_TEST_REFERENCE_DIR) / "training" / "optimizer_schedules.txt";
+  const auto path = neurona::testing::reference_dir() / "training" / "optimizer_schedules.txt";
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   std::map<std::string, std::vector<double>> out;
