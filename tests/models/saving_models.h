@@ -115,28 +115,12 @@ inline std::filesystem::path reference_dir() {
   return neurona::testing::reference_dir() / "saving";
 }
 
-/// `name dim0 dim1 ... : v0 v1 ...` lines, as the reference script writes them.
+/// `name dim0 dim1 ... : v0 v1 ...` lines, as the reference script writes them, as float32
+/// tensors.
 inline std::map<std::string, nr::Tensor> read_io(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path.string());
   std::map<std::string, nr::Tensor> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const std::size_t colon = line.find(" : ");
-    if (colon == std::string::npos) throw std::runtime_error("bad line in " + path.string());
-    std::istringstream head(line.substr(0, colon)), body(line.substr(colon + 3));
-    std::string key;
-    head >> key;
-    std::vector<std::int64_t> dims;
-    for (std::int64_t d; head >> d;) dims.push_back(d);
-    std::vector<float> values;
-    for (float v; body >> v;) values.push_back(v);
-    const nr::Shape shape(dims);
-    if (static_cast<std::int64_t>(values.size()) != shape.numel()) {
-      throw std::runtime_error("wrong value count for " + key + " in " + path.string());
-    }
-    out[key] = nr::constant(values, shape, nr::Device::cpu());
+  for (const auto& [key, entry] : neurona::testing::parse_reference(path)) {
+    out[key] = nr::cast(nr::constant(entry.values, entry.shape, nr::Device::cpu()), nr::float32);
   }
   return out;
 }

@@ -33,9 +33,8 @@ inline std::filesystem::path reference_dir() {
   return NEURONA_TEST_REFERENCE_DIR;
 }
 
-/// tests/reference/<folder>/<name>.txt.
-inline Reference load_reference(const std::string& folder, const std::string& name) {
-  const auto path = reference_dir() / folder / (name + ".txt");
+/// A reference file at `path` (any name: .txt, .io.txt, ...).
+inline Reference parse_reference(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path.string());
   Reference entries;
@@ -57,6 +56,11 @@ inline Reference load_reference(const std::string& folder, const std::string& na
     entries[key] = std::move(e);
   }
   return entries;
+}
+
+/// tests/reference/<folder>/<name>.txt.
+inline Reference load_reference(const std::string& folder, const std::string& name) {
+  return parse_reference(reference_dir() / folder / (name + ".txt"));
 }
 
 }  // namespace neurona::testing
