@@ -50,6 +50,16 @@ Tensor unary_recorded(const char* op, const Tensor& x, Tensor out, Rule rule) {
   return out;
 }
 
+// relu's gradient g * (x > 0) in one kernel; recorded (x as a constant, as the mask is) so
+// that a tape watching the backward pass can differentiate it again.
+Tensor relu_grad(const Tensor& g, const Tensor& x) {
+  Tensor out = kernels::relu_grad(g, x);
+  if (autograd::is_recording()) {
+    autograd::record("relu_grad", {g}, {out}, [x](const G& gg) { return G{relu_grad(gg[0], x)}; });
+  }
+  return out;
+}
+
 std::vector<int> normalized_perm(const Tensor& x, std::vector<int> perm) {
   if (perm.empty()) {
     perm.resize(static_cast<std::size_t>(x.rank()));
@@ -233,10 +243,9 @@ Tensor erf(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  return unary_recorded("relu", x, kernels::relu(x),
-                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
-                          return g * mask(kernels::greater(x_, scalar(x_, 0)), x_);
-                        });
+  return unary_recorded(
+      "relu", x, kernels::relu(x),
+      [](const Tensor& g, const Tensor& x_, const Tensor&) { return relu_grad(g, x_); });
 }
 
 Tensor sigmoid(const Tensor& x) {
@@ -469,9 +478,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
     autograd::record(
         "dense", inputs, {out},
         [x, kernel, has_bias = bias.defined(), out, activation](const G& g) {
-          const Tensor gp = activation == DenseActivation::relu
-                                ? multiply(g[0], mask(kernels::greater(out, scalar(out, 0)), out))
-                                : g[0];
+          const Tensor gp = activation == DenseActivation::relu ? relu_grad(g[0], out) : g[0];
           G grads{
               autograd::needs_input_gradient(0) ? matmul(gp, kernel, {.transpose_b = true})
                                                 : Tensor(),

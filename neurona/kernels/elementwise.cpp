@@ -53,6 +53,9 @@ Tensor maximum(const Tensor& x, const Tensor& y) {
 Tensor minimum(const Tensor& x, const Tensor& y) {
   return binary("minimum", BinaryOp::minimum, x, y);
 }
+Tensor relu_grad(const Tensor& grad, const Tensor& x) {
+  return binary("relu_grad", BinaryOp::relu_grad, grad, x);
+}
 Tensor equal(const Tensor& x, const Tensor& y) {
   return binary("equal", BinaryOp::equal, x, y);
 }

@@ -19,6 +19,8 @@ Tensor pow(const Tensor& x, const Tensor& y);
 /// Elementwise maximum and minimum; NaN propagates.
 Tensor maximum(const Tensor& x, const Tensor& y);
 Tensor minimum(const Tensor& x, const Tensor& y);
+/// The gradient of relu: grad * (x > 0) in one pass (grad and x of the same dtype; broadcast).
+Tensor relu_grad(const Tensor& grad, const Tensor& x);
 
 /// Comparisons return uint8 masks (1 where true), usable as where()'s condition.
 Tensor equal(const Tensor& x, const Tensor& y);

@@ -65,19 +65,14 @@ TEST_F(Gpu, DefaultDeviceIsTheFirstGpu) {
 
 TEST_F(Gpu, BinaryOpsMatchCpu) {
   using Fn = nr::Tensor (*)(const nr::Tensor&, const nr::Tensor&);
-  const std::vector<std::pair<const char*, Fn>> ops = {{"add", nr::add},
-                                                       {"subtract", nr::subtract},
-                                                       {"multiply", nr::multiply},
-                                                       {"divide", nr::divide},
-                                                       {"pow", nr::pow},
-                                                       {"maximum", nr::maximum},
-                                                       {"minimum", nr::minimum},
-                                                       {"equal", nr::equal},
-                                                       {"not_equal", nr::not_equal},
-                                                       {"less", nr::less},
-                                                       {"less_equal", nr::less_equal},
-                                                       {"greater", nr::greater},
-                                                       {"greater_equal", nr::greater_equal}};
+  const std::vector<std::pair<const char*, Fn>> ops = {
+      {"add", nr::add},           {"subtract", nr::subtract},
+      {"multiply", nr::multiply}, {"divide", nr::divide},
+      {"pow", nr::pow},           {"maximum", nr::maximum},
+      {"minimum", nr::minimum},   {"relu_grad", nr::kernels::relu_grad},
+      {"equal", nr::equal},       {"not_equal", nr::not_equal},
+      {"less", nr::less},         {"less_equal", nr::less_equal},
+      {"greater", nr::greater},   {"greater_equal", nr::greater_equal}};
   for (nr::DType dt : {nr::float32, nr::float64, nr::int32, nr::int64, nr::uint8}) {
     for (const auto& [name, fn] : ops) {
       for (const auto& [sa, sb] : kBinaryShapes) {

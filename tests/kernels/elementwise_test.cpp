@@ -268,25 +268,48 @@ TEST(Elementwise, MaximumMinimumPropagateNaNFromEitherSide) {
   EXPECT_TRUE(all_close(nr::minimum(x, y), {kNaN, kNaN, kNaN, 2, -kInf}));
 }
 
+TEST(Elementwise, ReluGradIsGradTimesInputPositiveOnAllShapes) {
+  for (nr::DType t : {nr::float32, nr::float64, nr::int32}) {
+    check_binary(
+        "relu_grad", nr::kernels::relu_grad, [](double g, double x) { return x > 0 ? g : 0.0; },
+        -50, 50, t, 0, 0);
+  }
+}
+
+TEST(Elementwise, ReluGradGivesTheBitsOfGradTimesTheMask) {
+  // The fused kernel replaced multiply(grad, cast(x > 0)); it must not change a bit of a
+  // trajectory: -0 where a negative gradient meets x <= 0, NaN for NaN or inf times 0.
+  const nr::Tensor g = make_tensor({-2, 3, kNaN, kNaN, kInf, -kInf, 5, -1}, {8});
+  const nr::Tensor x = make_tensor({-1, 0, 1, -1, -1, 2, kNaN, 0}, {8});
+  const nr::Tensor fused = nr::kernels::relu_grad(g, x);
+  const nr::Tensor unfused =
+      nr::multiply(g, nr::cast(nr::greater(x, nr::zeros_like(x)), g.dtype()));
+  const auto a = fused.to_vector<float>();
+  const auto b = unfused.to_vector<float>();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(std::isnan(a[i]), std::isnan(b[i])) << i;
+    if (!std::isnan(a[i])) {
+      EXPECT_EQ(a[i], b[i]) << i;
+      EXPECT_EQ(std::signbit(a[i]), std::signbit(b[i])) << i;
+    }
+  }
+  EXPECT_TRUE(std::signbit(a[0]));  // -2 * 0 = -0
+}
+
 namespace {
 
 using BinaryFn = nr::Tensor (*)(const nr::Tensor&, const nr::Tensor&);
 
 const std::vector<std::pair<const char*, BinaryFn>>& all_binary_ops() {
   static const std::vector<std::pair<const char*, BinaryFn>> ops = {
-      {"add", nr::add},
-      {"subtract", nr::subtract},
-      {"multiply", nr::multiply},
-      {"divide", nr::divide},
-      {"pow", nr::pow},
-      {"maximum", nr::maximum},
-      {"minimum", nr::minimum},
-      {"equal", nr::equal},
-      {"not_equal", nr::not_equal},
-      {"less", nr::less},
-      {"less_equal", nr::less_equal},
-      {"greater", nr::greater},
-      {"greater_equal", nr::greater_equal},
+      {"add", nr::add},           {"subtract", nr::subtract},
+      {"multiply", nr::multiply}, {"divide", nr::divide},
+      {"pow", nr::pow},           {"maximum", nr::maximum},
+      {"minimum", nr::minimum},   {"relu_grad", nr::kernels::relu_grad},
+      {"equal", nr::equal},       {"not_equal", nr::not_equal},
+      {"less", nr::less},         {"less_equal", nr::less_equal},
+      {"greater", nr::greater},   {"greater_equal", nr::greater_equal},
   };
   return ops;
 }

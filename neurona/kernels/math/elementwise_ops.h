@@ -20,6 +20,7 @@ enum class BinaryOp : std::uint8_t {
   pow,
   maximum,
   minimum,
+  relu_grad,  // a * (b > 0): the gradient a of relu at its input b, in one pass
   equal,
   not_equal,
   less,
@@ -137,6 +138,10 @@ NEURONA_HD_INLINE auto binary_apply(T a, T b) {
     return (is_nan(a) || a > b) ? a : b;
   else if constexpr (Op == BinaryOp::minimum)
     return (is_nan(a) || a < b) ? a : b;
+  // The product with a 0/1 mask, not a select, so that it gives the same bits as
+  // multiply(a, cast(b > 0)): a NaN gradient stays NaN, an infinite one is NaN where b <= 0.
+  else if constexpr (Op == BinaryOp::relu_grad)
+    return wrap_mul(a, b > T(0) ? T(1) : T(0));
   else if constexpr (Op == BinaryOp::equal)
     return static_cast<std::uint8_t>(a == b);
   else if constexpr (Op == BinaryOp::not_equal)

@@ -23,6 +23,7 @@ void visit_binary_op(BinaryOp op, F&& f) {
     NEURONA_CASE(pow)
     NEURONA_CASE(maximum)
     NEURONA_CASE(minimum)
+    NEURONA_CASE(relu_grad)
     NEURONA_CASE(equal)
     NEURONA_CASE(not_equal)
     NEURONA_CASE(less)
