@@ -192,34 +192,43 @@ TEST(Pooling, StridesDefaultToPoolSize) {
   EXPECT_EQ(y.shape(), nr::Shape({1, 14, 14, 32}));
 }
 
-TEST(Pooling, MaxGradientOf2x2WindowsMatchesTheGeneralLoopBitForBit) {
-  // The CPU's vectorised 2x2/2 float32 max-pool gradient against the general loop (which the
-  // float64 path runs): the first maximum of ties, NaNs (first NaN wins), -0.0 against +0.0,
-  // NaN and -0.0 gradients, and odd sizes whose last row/column belongs to no window.
-  for (const nr::Shape& shape : {nr::Shape{2, 6, 8, 8}, nr::Shape{3, 7, 5, 4},
-                                 nr::Shape{1, 4, 4, 12}, nr::Shape{2, 5, 7, 3}}) {
-    SCOPED_TRACE(shape.str());
-    // Few distinct values, so that windows hold ties; a NaN and signed zeros here and there.
-    std::vector<float> xv(static_cast<std::size_t>(shape.numel()));
-    for (std::size_t i = 0; i < xv.size(); ++i) {
-      const std::size_t k = (i * 7919) % 13;
-      xv[i] =
-          k == 0 ? std::nanf("") : (k == 1 ? -0.0f : (k == 2 ? 0.0f : static_cast<float>(k % 4)));
+TEST(Pooling, Max2x2WindowsMatchTheGeneralLoopBitForBitForwardAndBackward) {
+  // The CPU's vectorised 2x2/2 float32 max pooling, both directions, against the general loops
+  // (which the float64 path runs): the first maximum of ties, NaNs (first NaN wins), -0.0
+  // against +0.0, NaN and -0.0 gradients, odd sizes whose last row/column belongs to no window,
+  // and 'same' padding on odd sizes (the general loops: the window hangs over the edge).
+  for (const nr::Padding padding : {nr::Padding::Valid, nr::Padding::Same}) {
+    for (const nr::Shape& shape : {nr::Shape{2, 6, 8, 8}, nr::Shape{3, 7, 5, 4},
+                                   nr::Shape{1, 4, 4, 12}, nr::Shape{2, 5, 7, 3}}) {
+      SCOPED_TRACE(shape.str() + (padding == nr::Padding::Same ? " same" : " valid"));
+      // Few distinct values, so that windows hold ties; a NaN and signed zeros here and there.
+      std::vector<float> xv(static_cast<std::size_t>(shape.numel()));
+      for (std::size_t i = 0; i < xv.size(); ++i) {
+        const std::size_t k = (i * 7919) % 13;
+        xv[i] =
+            k == 0 ? std::nanf("") : (k == 1 ? -0.0f : (k == 2 ? 0.0f : static_cast<float>(k % 4)));
+      }
+      const nr::Pool2DOptions o{.padding = padding};
+      const nr::Tensor x = nr::constant(xv, shape, nr::Device::cpu());
+      const nr::Tensor x64 = nr::cast(x, nr::float64);
+      const nr::Tensor y = nr::kernels::max_pool2d(x, o);
+      const nr::Tensor y_general = nr::cast(nr::kernels::max_pool2d(x64, o), nr::float32);
+      const std::vector<float> ya = y.to_vector<float>(), yb = y_general.to_vector<float>();
+      ASSERT_EQ(ya.size(), yb.size());
+      EXPECT_EQ(std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(float)), 0);
+
+      std::vector<float> gv(static_cast<std::size_t>(y.numel()));
+      for (std::size_t i = 0; i < gv.size(); ++i) {
+        gv[i] = i % 11 == 5 ? std::nanf("") : (i % 7 == 3 ? -0.0f : static_cast<float>(i) - 9.5f);
+      }
+      const nr::Tensor g = nr::constant(gv, y.shape(), nr::Device::cpu());
+      const nr::Tensor fast = nr::kernels::pool2d_backward(true, x, g, o);
+      const nr::Tensor general = nr::cast(
+          nr::kernels::pool2d_backward(true, x64, nr::cast(g, nr::float64), o), nr::float32);
+      const std::vector<float> a = fast.to_vector<float>(), b = general.to_vector<float>();
+      ASSERT_EQ(a.size(), b.size());
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
     }
-    const nr::Tensor x = nr::constant(xv, shape, nr::Device::cpu());
-    const nr::Tensor y = nr::kernels::max_pool2d(x, {});
-    std::vector<float> gv(static_cast<std::size_t>(y.numel()));
-    for (std::size_t i = 0; i < gv.size(); ++i) {
-      gv[i] = i % 11 == 5 ? std::nanf("") : (i % 7 == 3 ? -0.0f : static_cast<float>(i) - 9.5f);
-    }
-    const nr::Tensor g = nr::constant(gv, y.shape(), nr::Device::cpu());
-    const nr::Tensor fast = nr::kernels::pool2d_backward(true, x, g, {});
-    const nr::Tensor general = nr::cast(
-        nr::kernels::pool2d_backward(true, nr::cast(x, nr::float64), nr::cast(g, nr::float64), {}),
-        nr::float32);
-    const std::vector<float> a = fast.to_vector<float>(), b = general.to_vector<float>();
-    ASSERT_EQ(a.size(), b.size());
-    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
   }
 }
 

@@ -216,31 +216,68 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeome
   }
   float_types(x.dtype(), [&](auto t) { conv_backward_kernel<decltype(t)>(x, go, g, dk); });
 }
+// Four float32 lanes with GCC's vector extensions (SSE2 on the portable x86-64 build).
+using V4 = float __attribute__((vector_size(16)));
+using M4 = std::int32_t __attribute__((vector_size(16)));
+V4 load4(const float* p) {
+  V4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+void store4(float* p, V4 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+// Whether `b` replaces `best` as a window's maximum: larger, or a NaN (which then stays), as
+// PoolForwardFunctor and PoolBackwardFunctor decide.
+M4 takes4(V4 b, V4 best) {
+  return (b > best) | ((b != b) & (best == best));
+}
+bool is_max_pool_2x2(const Tensor& x, const Conv2DGeometry& g) {
+  return x.dtype() == DType::float32 && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
+         g.dh == 1 && g.dw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.pad_bottom == 0 &&
+         g.pad_right == 0 && g.c % 4 == 0;
+}
+
+// The usual max pooling (2x2 windows, stride 2, no padding) of float32, forward, four channels
+// at a time: the values PoolForwardFunctor gives (the first NaN of a window wins).
+bool max_pool_2x2(const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
+  if (!is_max_pool_2x2(x, g)) return false;
+  const float* xs = x.data<float>();
+  float* os = out.data<float>();
+  const std::int64_t row = g.w * g.c;
+  Launch{}(g.n * g.oh, 2 * g.ow * g.c, [&](std::int64_t b) {
+    const std::int64_t oh = b % g.oh, n = b / g.oh;
+    const float* x0 = xs + (n * g.h + 2 * oh) * row;
+    float* o = os + b * g.ow * g.c;
+    for (std::int64_t ow = 0; ow < g.ow; ++ow) {
+      const float* s0 = x0 + 2 * ow * g.c;
+      const float* s1 = s0 + row;
+      for (std::int64_t c = 0; c < g.c; c += 4) {
+        V4 best = load4(s0 + c);
+        for (const float* p : {s0 + g.c + c, s1 + c, s1 + g.c + c}) {
+          const V4 v = load4(p);
+          best = takes4(v, best) ? v : best;
+        }
+        store4(o + ow * g.c + c, best);
+      }
+    }
+  });
+  return true;
+}
+
 void pool2d(bool max, const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
+  if (max && max_pool_2x2(x, g, out)) return;
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
     const PoolForwardFunctor<T> f{x.data<T>(), out.data<T>(), g, max};
     Launch{}(g.n * g.oh * g.ow, g.kh * g.kw * g.c, [&f](std::int64_t p) { f.pixel(p); });
   });
 }
-// The usual max pooling (2x2 windows, stride 2, no padding) of float32, backward, four
-// channels at a time with GCC's vector extensions (SSE2 here; whatever the compiler targets).
-// The same values as PoolBackwardFunctor::band: for each window and channel the gradient goes
-// to the first maximum in row-major order (a NaN wins over a number), +0 everywhere else in
-// the window, and +0 in the rows and columns no window covers (odd sizes).
+// The same pooling, backward: for each window and channel the gradient goes to the first
+// maximum in row-major order (a NaN wins over a number), +0 everywhere else in the window, and
+// +0 in the rows and columns no window covers (odd sizes): PoolBackwardFunctor::band's values.
 bool max_pool_backward_2x2(const Tensor& x, const Tensor& go, const Conv2DGeometry& g, Tensor& dx) {
-  if (x.dtype() != DType::float32 || g.kh != 2 || g.kw != 2 || g.sh != 2 || g.sw != 2 ||
-      g.pad_top != 0 || g.pad_left != 0 || g.c % 4 != 0) {
-    return false;
-  }
-  using V = float __attribute__((vector_size(16)));
-  using M = std::int32_t __attribute__((vector_size(16)));
-  const auto load = [](const float* p) {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  const auto store = [](float* p, V v) { std::memcpy(p, &v, sizeof v); };
+  if (!is_max_pool_2x2(x, g)) return false;
   const float* xs = x.data<float>();
   const float* gs = go.data<float>();
   float* ds = dx.data<float>();
@@ -252,7 +289,7 @@ bool max_pool_backward_2x2(const Tensor& x, const Tensor& go, const Conv2DGeomet
     float* d0 = ds + (n * g.h + 2 * oh) * row;
     const std::int64_t rows_below = oh == g.oh - 1 ? g.h - 2 * g.oh : 0;
     std::fill(d0 + 2 * row, d0 + (2 + rows_below) * row, 0.0f);
-    const V zero = {0, 0, 0, 0};
+    const V4 zero = {0, 0, 0, 0};
     for (std::int64_t ow = 0; ow < g.ow; ++ow) {
       const float* s0 = x0 + 2 * ow * g.c;
       const float* s1 = s0 + row;
@@ -260,23 +297,23 @@ bool max_pool_backward_2x2(const Tensor& x, const Tensor& go, const Conv2DGeomet
       float* t1 = t0 + row;
       const float* gw = gs + ((n * g.oh + oh) * g.ow + ow) * g.c;
       for (std::int64_t c = 0; c < g.c; c += 4) {
-        const V v0 = load(s0 + c), v1 = load(s0 + g.c + c), v2 = load(s1 + c),
-                v3 = load(s1 + g.c + c);
-        V best = v0;
-        M at = {0, 0, 0, 0};
-        M take = (v1 > best) | ((v1 != v1) & (best == best));
+        const V4 v0 = load4(s0 + c), v1 = load4(s0 + g.c + c), v2 = load4(s1 + c),
+                 v3 = load4(s1 + g.c + c);
+        V4 best = v0;
+        M4 at = {0, 0, 0, 0};
+        M4 take = takes4(v1, best);
         best = take ? v1 : best;
-        at = take ? M{1, 1, 1, 1} : at;
-        take = (v2 > best) | ((v2 != v2) & (best == best));
+        at = take ? M4{1, 1, 1, 1} : at;
+        take = takes4(v2, best);
         best = take ? v2 : best;
-        at = take ? M{2, 2, 2, 2} : at;
-        take = (v3 > best) | ((v3 != v3) & (best == best));
-        at = take ? M{3, 3, 3, 3} : at;
-        const V gv = zero + load(gw + c);
-        store(t0 + c, at == 0 ? gv : zero);
-        store(t0 + g.c + c, at == 1 ? gv : zero);
-        store(t1 + c, at == 2 ? gv : zero);
-        store(t1 + g.c + c, at == 3 ? gv : zero);
+        at = take ? M4{2, 2, 2, 2} : at;
+        take = takes4(v3, best);
+        at = take ? M4{3, 3, 3, 3} : at;
+        const V4 gv = zero + load4(gw + c);
+        store4(t0 + c, at == 0 ? gv : zero);
+        store4(t0 + g.c + c, at == 1 ? gv : zero);
+        store4(t1 + c, at == 2 ? gv : zero);
+        store4(t1 + g.c + c, at == 3 ? gv : zero);
       }
     }
     // The last column of an odd width belongs to no window.
