@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "neurona/autograd/tape.h"
 
@@ -470,7 +471,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
 }
 
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-             DenseActivation activation) {
+             FusedActivation activation) {
   Tensor out = kernels::dense(x, kernel, bias, activation);
   if (autograd::is_recording()) {
     std::vector<Tensor> inputs{x, kernel};
@@ -478,7 +479,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
     autograd::record(
         "dense", inputs, {out},
         [x, kernel, has_bias = bias.defined(), out, activation](const G& g) {
-          const Tensor gp = activation == DenseActivation::relu ? relu_grad(g[0], out) : g[0];
+          const Tensor gp = activation == FusedActivation::relu ? relu_grad(g[0], out) : g[0];
           G grads{
               autograd::needs_input_gradient(0) ? matmul(gp, kernel, {.transpose_b = true})
                                                 : Tensor(),
@@ -602,6 +603,43 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& option
                      autograd::needs_input_gradient(1)
                          ? kernels::conv2d_backward_kernel(xin, g[0], kernel.shape(), o)
                          : Tensor()};
+          },
+          /*differentiable_backward=*/false);
+    }
+    return out;
+  });
+}
+
+Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                              FusedActivation activation, const Conv2DOptions& options) {
+  Conv2DOptions o = options;
+  o.data_format = DataFormat::ChannelsLast;
+  return in_nhwc(x, options.data_format, [&](const Tensor& xin) {
+    Tensor out = kernels::conv2d_bias_activation(xin, kernel, bias, activation, o);
+    if (autograd::is_recording()) {
+      std::vector<Tensor> inputs{xin, kernel};
+      if (bias.defined()) inputs.push_back(bias);
+      autograd::record(
+          "conv2d_bias_activation", inputs, {out},
+          [xin, kernel, has_bias = bias.defined(), out, activation, o](const G& g) {
+            const Tensor gp =
+                activation == FusedActivation::relu ? kernels::relu_grad(g[0], out) : g[0];
+            const bool dk = autograd::needs_input_gradient(1);
+            const bool db = has_bias && autograd::needs_input_gradient(2);
+            G grads{autograd::needs_input_gradient(0)
+                        ? kernels::conv2d_backward_input(gp, kernel, xin.shape(), o)
+                        : Tensor(),
+                    Tensor()};
+            if (has_bias) grads.emplace_back();
+            if (dk && db) {
+              std::tie(grads[1], grads[2]) =
+                  kernels::conv2d_backward_kernel_bias(xin, gp, kernel.shape(), o);
+            } else if (dk) {
+              grads[1] = kernels::conv2d_backward_kernel(xin, gp, kernel.shape(), o);
+            } else if (db) {
+              grads[2] = kernels::sum(gp, {0, 1, 2});
+            }
+            return grads;
           },
           /*differentiable_backward=*/false);
     }

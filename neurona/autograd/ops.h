@@ -101,7 +101,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// act(x @ kernel + bias) in one kernel call (cuBLASLt's fused epilogue on a GPU): x (m, k),
 /// kernel (k, n), bias (n,) or an undefined Tensor for none.
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-             DenseActivation activation = DenseActivation::linear);
+             FusedActivation activation = FusedActivation::linear);
 Tensor transpose(const Tensor& x, std::vector<int> perm = {});
 /// x.reshape(shape) as a free function.
 Tensor reshape(const Tensor& x, const Shape& shape);
@@ -116,6 +116,11 @@ Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64
 /// or, with channels_first, (batch, channels, h, w); the kernel is (kh, kw, channels / groups,
 /// filters). Its gradient is a fused kernel: no second derivative.
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options = {});
+/// activation(conv2d(x, kernel) + bias) as one op, what Conv2D's call computes: `bias` of
+/// shape (filters,) or undefined (none), activation linear or relu. On the CPU one oneDNN
+/// primitive each way (the bias gradient comes with the kernel's); no second derivative.
+Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                              FusedActivation activation, const Conv2DOptions& options = {});
 /// Max / average pooling as keras.layers.MaxPooling2D / AveragePooling2D.
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options = {});

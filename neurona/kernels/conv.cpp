@@ -5,6 +5,8 @@
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/reduction.h"
 
 namespace neurona {
 
@@ -106,6 +108,30 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& option
   return out;
 }
 
+Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                              FusedActivation activation, const Conv2DOptions& options) {
+  const char* op = "conv2d_bias_activation";
+  const Device d = check_same_device(op, {{"x", &x}, {"kernel", &kernel}});
+  check_same_dtype(op, {{"x", &x}, {"kernel", &kernel}});
+  check_floating(op, "x", x);
+  const Conv2DGeometry g = conv_geometry(op, x.shape(), kernel.shape(), options);
+  if (bias.defined()) {
+    check_same_device(op, {{"x", &x}, {"bias", &bias}});
+    check_same_dtype(op, {{"x", &x}, {"bias", &bias}});
+    NEURONA_CHECK(bias.shape() == Shape({g.filters}), ShapeError, op, ": expected bias of shape ",
+                  Shape({g.filters}), " for a kernel of shape ", kernel.shape(), ", got ",
+                  bias.shape());
+  }
+  if (!conv2d_bias_activation_stub.has(d)) {
+    Tensor out = conv2d(x, kernel, options);
+    if (bias.defined()) out = add(out, bias);
+    return activation == FusedActivation::relu ? relu(out) : out;
+  }
+  Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.filters}, x.dtype(), d);
+  if (out.numel() > 0) conv2d_bias_activation_stub.get(d)(x, kernel, bias, activation, g, out);
+  return out;
+}
+
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Shape& x_shape,
                              const Conv2DOptions& options) {
   const Device d =
@@ -137,6 +163,25 @@ Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Sha
     conv2d_backward_kernel_stub.get(d)(x, grad_out, g, dk);
   }
   return dk;
+}
+
+std::pair<Tensor, Tensor> conv2d_backward_kernel_bias(const Tensor& x, const Tensor& grad_out,
+                                                      const Shape& kernel_shape,
+                                                      const Conv2DOptions& options) {
+  const char* op = "conv2d_backward_kernel_bias";
+  const Device d = check_same_device(op, {{"x", &x}, {"grad_out", &grad_out}});
+  if (!conv2d_backward_kernel_bias_stub.has(d)) {
+    return {conv2d_backward_kernel(x, grad_out, kernel_shape, options), sum(grad_out, {0, 1, 2})};
+  }
+  check_same_dtype(op, {{"x", &x}, {"grad_out", &grad_out}});
+  const Conv2DGeometry g = conv_geometry(op, x.shape(), kernel_shape, options);
+  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.filters}), ShapeError, op,
+                ": grad_out has shape ", grad_out.shape(), ", expected ",
+                Shape({g.n, g.oh, g.ow, g.filters}));
+  Tensor dk = zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
+  Tensor db = zeros({g.filters}, {.dtype = x.dtype(), .device = d});
+  if (grad_out.numel() > 0) conv2d_backward_kernel_bias_stub.get(d)(x, grad_out, g, dk, db);
+  return {dk, db};
 }
 
 namespace {

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "neurona/core/tensor.h"
+#include "neurona/kernels/linalg.h"
 
 namespace neurona {
 
@@ -55,6 +57,10 @@ struct Conv2DGeometry {
 
 /// conv2d of NHWC `x` with a (kh, kw, c / groups, filters) kernel; NHWC result.
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options = {});
+/// activation(conv2d(x, kernel) + bias): `bias` of shape (filters,) or undefined (none). One
+/// oneDNN primitive on the CPU (the bias and a relu post-op); elsewhere the three ops.
+Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                              FusedActivation activation, const Conv2DOptions& options = {});
 /// The gradient of conv2d with respect to its input.
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Shape& x_shape,
                              const Conv2DOptions& options = {});
@@ -62,6 +68,12 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const
 Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
                               const Conv2DOptions& options = {});
 
+/// The gradients of conv2d_bias_activation's kernel and bias (grad_out summed over n, h and
+/// w) for the gradient `grad_out` of the sum before the activation; one oneDNN primitive on
+/// the CPU.
+std::pair<Tensor, Tensor> conv2d_backward_kernel_bias(const Tensor& x, const Tensor& grad_out,
+                                                      const Shape& kernel_shape,
+                                                      const Conv2DOptions& options = {});
 /// Max pooling of NHWC `x`; padded positions never win.
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 /// Average pooling of NHWC `x` over the positions inside the input (padding not counted).

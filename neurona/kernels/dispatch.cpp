@@ -15,6 +15,9 @@ void register_cuda_kernels();  // kernels/cuda/register.cpp
 DispatchStub<Conv2DKernel> conv2d_stub{"conv2d"};
 DispatchStub<Conv2DBackwardInputKernel> conv2d_backward_input_stub{"conv2d_backward_input"};
 DispatchStub<Conv2DBackwardKernelKernel> conv2d_backward_kernel_stub{"conv2d_backward_kernel"};
+DispatchStub<Conv2DBiasActivationKernel> conv2d_bias_activation_stub{"conv2d_bias_activation"};
+DispatchStub<Conv2DBackwardKernelBiasKernel> conv2d_backward_kernel_bias_stub{
+    "conv2d_backward_kernel_bias"};
 DispatchStub<Pool2DKernel> pool2d_stub{"pool2d"};
 DispatchStub<Pool2DBackwardKernel> pool2d_backward_stub{"pool2d_backward"};
 DispatchStub<Pad2dKernel> pad2d_stub{"pad2d"};

@@ -31,6 +31,11 @@ struct DispatchStub {
                   " kernel for ", name);
     return f;
   }
+  /// Whether `d` has the kernel (for ops that only some devices fuse).
+  bool has(Device d) const {
+    ensure_kernels_registered();
+    return (d.is_cpu() ? cpu : cuda) != nullptr;
+  }
 };
 
 enum class ReduceOp : std::uint8_t { sum, mean, max, min, argmax, argmin };
@@ -70,7 +75,7 @@ using MatmulKernel = void (*)(const Tensor& a, const Tensor& b, const MatmulPlan
                               Tensor& out);
 /// out (m, n) = act(x (m, k) @ kernel (k, n) + bias (n,)); bias may be undefined.
 using DenseKernel = void (*)(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                             DenseActivation activation, Tensor& out);
+                             FusedActivation activation, Tensor& out);
 /// out[i] = x[offset of output index i under `ix`] (transpose and other gathers by stride).
 using StridedCopyKernel = void (*)(const Tensor& x, const Indexer<1>& ix, Tensor& out);
 /// Copies `height` rows of `width` bytes with the given pitches, on one device.
@@ -91,6 +96,16 @@ using Conv2DBackwardInputKernel = void (*)(const Tensor& grad_out, const Tensor&
                                            const Conv2DGeometry& geo, Tensor& dx);
 using Conv2DBackwardKernelKernel = void (*)(const Tensor& x, const Tensor& grad_out,
                                             const Conv2DGeometry& geo, Tensor& dkernel);
+/// conv2d, then + bias (per filter; may be undefined) and the activation, in one go. Only
+/// devices that fuse them fill it: elsewhere the front door runs the three ops.
+using Conv2DBiasActivationKernel = void (*)(const Tensor& x, const Tensor& kernel,
+                                            const Tensor& bias, FusedActivation activation,
+                                            const Conv2DGeometry& geo, Tensor& out);
+/// The kernel's gradient and the bias's (grad_out summed over n, h, w) in one go; filled only
+/// where that is one pass (elsewhere the front door sums apart).
+using Conv2DBackwardKernelBiasKernel = void (*)(const Tensor& x, const Tensor& grad_out,
+                                                const Conv2DGeometry& geo, Tensor& dkernel,
+                                                Tensor& dbias);
 using Pool2DKernel = void (*)(bool max, const Tensor& x, const Conv2DGeometry& geo, Tensor& out);
 using Pool2DBackwardKernel = void (*)(bool max, const Tensor& x, const Tensor& grad_out,
                                       const Conv2DGeometry& geo, Tensor& dx);
@@ -116,6 +131,8 @@ using SoftmaxCrossEntropyBackwardKernel = void (*)(const Tensor& logits, const T
 extern DispatchStub<Conv2DKernel> conv2d_stub;
 extern DispatchStub<Conv2DBackwardInputKernel> conv2d_backward_input_stub;
 extern DispatchStub<Conv2DBackwardKernelKernel> conv2d_backward_kernel_stub;
+extern DispatchStub<Conv2DBiasActivationKernel> conv2d_bias_activation_stub;
+extern DispatchStub<Conv2DBackwardKernelBiasKernel> conv2d_backward_kernel_bias_stub;
 extern DispatchStub<Pool2DKernel> pool2d_stub;
 extern DispatchStub<Pool2DBackwardKernel> pool2d_backward_stub;
 extern DispatchStub<Pad2dKernel> pad2d_stub;

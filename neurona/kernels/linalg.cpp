@@ -75,7 +75,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
 }
 
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-             DenseActivation activation) {
+             FusedActivation activation) {
   const Device d = check_same_device("dense", {{"x", &x}, {"kernel", &kernel}});
   check_same_dtype("dense", {{"x", &x}, {"kernel", &kernel}});
   check_floating("dense", "x", x);

@@ -13,7 +13,7 @@ struct MatmulOptions {
 };
 
 /// The activation a fused dense op applies to its result (cuBLASLt's epilogues).
-enum class DenseActivation { linear, relu };
+enum class FusedActivation { linear, relu };
 
 }  // namespace neurona
 
@@ -29,7 +29,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// GPU one cuBLASLt matmul with the bias and activation in its epilogue (float32); on the CPU
 /// an OpenBLAS GEMM and one pass for bias and activation.
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-             DenseActivation activation = DenseActivation::linear);
+             FusedActivation activation = FusedActivation::linear);
 
 /// Permutes the axes: output axis i is input axis perm[i]; the default reverses them.
 Tensor transpose(const Tensor& x, std::vector<int> perm = {});

@@ -106,12 +106,22 @@ Shape Conv2DLayer::compute_output_shape(const Shape& input_shape) const {
 Tensor Conv2DLayer::call(const Tensor& inputs, bool /*training*/) {
   check_input(inputs.shape());
   compute_output_shape(inputs.shape());
-  Tensor y = conv2d(inputs, *kernel_,
-                    {.strides = options_.strides.values,
-                     .padding = padding_,
-                     .dilation_rate = options_.dilation_rate.values,
-                     .groups = options_.groups,
-                     .data_format = data_format_});
+  const neurona::Conv2DOptions conv_options{.strides = options_.strides.values,
+                                            .padding = padding_,
+                                            .dilation_rate = options_.dilation_rate.values,
+                                            .groups = options_.groups,
+                                            .data_format = data_format_};
+  // On the CPU, one op: oneDNN adds the bias and applies a relu as it writes the output, and
+  // the bias gradient comes with the kernel's. The GPU keeps conv2d + add + activation: the
+  // fused op has no GPU kernel of its own yet.
+  if (inputs.device().is_cpu()) {
+    const bool relu = options_.activation.name() == "relu";
+    Tensor y = conv2d_bias_activation(inputs, *kernel_, bias_ ? bias_->value() : Tensor(),
+                                      relu ? FusedActivation::relu : FusedActivation::linear,
+                                      conv_options);
+    return relu ? y : options_.activation(y);
+  }
+  Tensor y = conv2d(inputs, *kernel_, conv_options);
   if (bias_) {
     const Shape bias_shape = data_format_ == DataFormat::ChannelsLast ? Shape{1, 1, 1, filters_}
                                                                       : Shape{1, filters_, 1, 1};

@@ -79,7 +79,7 @@ Tensor DenseLayer::call(const Tensor& inputs, bool /*training*/) {
   if (inputs.device().is_cpu()) {
     const bool relu = options_.activation.name() == "relu";
     Tensor y = dense(x, *kernel_, bias_ ? bias_->value() : Tensor(),
-                     relu ? DenseActivation::relu : DenseActivation::linear);
+                     relu ? FusedActivation::relu : FusedActivation::linear);
     if (fold) y = reshape(y, compute_output_shape(inputs.shape()));
     return relu ? y : options_.activation(y);
   }

@@ -254,8 +254,43 @@ TEST(GradCheck, FusedDenseWithAndWithoutBiasAndRelu) {
   ASSERT_GT(nr::min(nr::abs(z)).item<double>(), 0.01);
   EXPECT_TRUE(check_gradients(
       "dense relu",
-      [](const auto& in) { return nr::dense(in[0], in[1], in[2], nr::DenseActivation::relu); },
+      [](const auto& in) { return nr::dense(in[0], in[1], in[2], nr::FusedActivation::relu); },
       {x, w, b}));
   EXPECT_TRUE(check_second_derivative(
       "dense", [w, b](const auto& in) { return nr::square(nr::dense(in[0], w, b)); }, x));
+}
+
+TEST(GradCheck, FusedConv2DWithAndWithoutBiasAndRelu) {
+  // float64 runs im2col with the epilogue pass; channels_first goes through the transposes.
+  const nr::Tensor x = input({2, 6, 5, 3}, -1, 1, 40), k = input({3, 3, 3, 4}, -1, 1, 41),
+                   b = input({4}, 0.2, 0.6, 42);
+  const nr::Conv2DOptions same{.strides = {2, 1}, .padding = nr::Padding::Same};
+  EXPECT_TRUE(check_gradients("conv2d_bias_activation linear",
+                              [same](const auto& in) {
+                                return nr::conv2d_bias_activation(
+                                    in[0], in[1], in[2], nr::FusedActivation::linear, same);
+                              },
+                              {x, k, b}));
+  EXPECT_TRUE(check_gradients("conv2d_bias_activation no bias",
+                              [](const auto& in) {
+                                return nr::conv2d_bias_activation(in[0], in[1], nr::Tensor(),
+                                                                  nr::FusedActivation::linear);
+                              },
+                              {x, k}));
+  // Pre-activations kept away from ReLU's kink.
+  const nr::Tensor z = nr::conv2d(x, k) + b;
+  ASSERT_GT(nr::min(nr::abs(z)).item<double>(), 1e-3);
+  EXPECT_TRUE(check_gradients("conv2d_bias_activation relu",
+                              [](const auto& in) {
+                                return nr::conv2d_bias_activation(in[0], in[1], in[2],
+                                                                  nr::FusedActivation::relu);
+                              },
+                              {x, k, b}));
+  const nr::Conv2DOptions first{.data_format = nr::DataFormat::ChannelsFirst};
+  EXPECT_TRUE(check_gradients("conv2d_bias_activation channels_first",
+                              [first](const auto& in) {
+                                return nr::conv2d_bias_activation(in[0], in[1], in[2],
+                                                                  nr::FusedActivation::relu, first);
+                              },
+                              {input({2, 3, 6, 5}, -1, 1, 43), k, b}));
 }

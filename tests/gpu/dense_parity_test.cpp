@@ -15,7 +15,7 @@ TEST(GpuDense, FusedEpilogueMatchesCpu) {
     for (auto [m, k, n] :
          {std::tuple<int, int, int>{128, 784, 128}, {7, 13, 5}, {1, 1, 1}, {33, 64, 10}}) {
       for (bool with_bias : {true, false}) {
-        for (auto act : {nr::DenseActivation::linear, nr::DenseActivation::relu}) {
+        for (auto act : {nr::FusedActivation::linear, nr::FusedActivation::relu}) {
           const nr::Tensor x = random_tensor({m, k}, dt, -1, 1, 1);
           const nr::Tensor w = random_tensor({k, n}, dt, -0.2, 0.2, 2);
           const nr::Tensor b = with_bias ? random_tensor({n}, dt, -1, 1, 3) : nr::Tensor();

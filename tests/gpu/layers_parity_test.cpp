@@ -77,7 +77,7 @@ Result run(nr::Device device, const std::function<L::AnyLayer()>& make, const nr
 
 }  // namespace
 
-TEST_F(GpuLayers, DenseActivationFlattenReshapeDropoutMatchCpu) {
+TEST_F(GpuLayers, FusedActivationFlattenReshapeDropoutMatchCpu) {
   EXPECT_TRUE(
       parity("Dense", [] { return L::AnyLayer(L::Dense(7, {.activation = "relu"})); }, {5, 4, 6}));
   EXPECT_TRUE(parity("Activation", [] { return L::AnyLayer(L::Activation("softmax")); }, {5, 6}));

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "neurona/kernels/conv.h"
+#include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/reduction.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -135,6 +137,42 @@ TEST(Conv2DCpu, OneDnnIsRunToRunDeterministic) {
   }
 }
 
+TEST(Conv2DCpu, FusedBiasAndReluMatchTheSeparateOpsInBothImplementations) {
+  // conv2d_bias_activation against conv2d + bias + relu, and conv2d_backward_kernel_bias
+  // against conv2d_backward_kernel and the sum of the output gradient, in float32 through each
+  // implementation (oneDNN: bias and relu inside the primitive) and in float64.
+  const auto cases = grid();
+  std::vector<nk::CpuConvImpl> impls = {nk::CpuConvImpl::Im2col};
+  if (nk::cpu_conv_onednn_available()) impls.push_back(nk::CpuConvImpl::OneDnn);
+  for (const nk::CpuConvImpl impl : impls) {
+    const ImplScope scope(impl);
+    for (std::size_t i = 0; i < cases.size(); i += 5) {
+      const Case& c = cases[i];
+      for (const nr::DType dt : {nr::float32, nr::float64}) {
+        const std::string what = describe(c) + " " + std::string(nr::name(dt)) +
+                                 (impl == nk::CpuConvImpl::OneDnn ? " onednn" : " im2col");
+        const nr::Tensor x = random_tensor(c.x, dt, -1, 1, 21);
+        const nr::Tensor k = random_tensor(c.k, dt, -1, 1, 22);
+        const nr::Tensor b = random_tensor({c.k[3]}, dt, -1, 1, 23);
+        const nr::Tensor conv = nk::conv2d(x, k, c.o);
+        const nr::Tensor relu = nk::conv2d_bias_activation(x, k, b, nr::FusedActivation::relu, c.o);
+        EXPECT_TRUE(close(relu, nk::relu(nk::add(conv, b)))) << what;
+        const nr::Tensor linear =
+            nk::conv2d_bias_activation(x, k, b, nr::FusedActivation::linear, c.o);
+        EXPECT_TRUE(close(linear, nk::add(conv, b))) << what;
+        const nr::Tensor relu_only =
+            nk::conv2d_bias_activation(x, k, nr::Tensor(), nr::FusedActivation::relu, c.o);
+        EXPECT_TRUE(close(relu_only, nk::relu(conv))) << what;
+
+        const nr::Tensor dy = random_tensor(conv.shape(), dt, -1, 1, 24);
+        const auto [dk, db] = nk::conv2d_backward_kernel_bias(x, dy, k.shape(), c.o);
+        EXPECT_TRUE(close(dk, nk::conv2d_backward_kernel(x, dy, k.shape(), c.o))) << what;
+        EXPECT_TRUE(close(db, nk::sum(dy, {0, 1, 2}))) << what;
+      }
+    }
+  }
+}
+
 TEST(Conv2DCpu, BadArgumentsFailBeforeEitherImplementation) {
   for (auto impl : {nk::CpuConvImpl::Im2col, nk::CpuConvImpl::OneDnn}) {
     if (impl == nk::CpuConvImpl::OneDnn && !nk::cpu_conv_onednn_available()) continue;
@@ -145,6 +183,13 @@ TEST(Conv2DCpu, BadArgumentsFailBeforeEitherImplementation) {
     NEURONA_EXPECT_THROW_MSG(
         nk::conv2d_backward_input(nr::zeros({1, 3, 3, 5}), nr::zeros({3, 3, 3, 4}), x.shape()),
         nr::ShapeError, "conv2d_backward_input", "(1, 3, 3, 5)", "(1, 3, 3, 4)");
+    NEURONA_EXPECT_THROW_MSG(nk::conv2d_bias_activation(x, nr::zeros({3, 3, 3, 4}), nr::zeros({5}),
+                                                        nr::FusedActivation::relu),
+                             nr::ShapeError, "conv2d_bias_activation", "bias", "(4,)", "(5,)",
+                             "(3, 3, 3, 4)");
+    NEURONA_EXPECT_THROW_MSG(
+        nk::conv2d_backward_kernel_bias(x, nr::zeros({1, 3, 3, 5}), nr::Shape({3, 3, 3, 4})),
+        nr::ShapeError, "conv2d_backward_kernel_bias", "(1, 3, 3, 5)", "(1, 3, 3, 4)");
     NEURONA_EXPECT_THROW_MSG(nk::conv2d_backward_kernel(x, nr::zeros({1, 3, 3, 4}),
                                                         nr::Shape({3, 3, 3, 4}), {.groups = 2}),
                              nr::ValueError, "conv2d_backward_kernel", "divisible by groups");

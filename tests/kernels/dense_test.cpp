@@ -16,9 +16,9 @@ TEST(DenseOp, FusedOpMatchesMatmulPlusBiasPlusActivation) {
       const nr::Tensor b = random_tensor({n}, dt, -1, 1, 3);
       const nr::Tensor z = nr::matmul(x, w) + b;
       EXPECT_TRUE(all_close(nr::dense(x, w, b), z.to_vector<double>(), 1e-6, 1e-6));
-      EXPECT_TRUE(all_close(nr::dense(x, w, b, nr::DenseActivation::relu),
+      EXPECT_TRUE(all_close(nr::dense(x, w, b, nr::FusedActivation::relu),
                             nr::relu(z).to_vector<double>(), 1e-6, 1e-6));
-      EXPECT_TRUE(all_close(nr::dense(x, w, nr::Tensor(), nr::DenseActivation::relu),
+      EXPECT_TRUE(all_close(nr::dense(x, w, nr::Tensor(), nr::FusedActivation::relu),
                             nr::relu(nr::matmul(x, w)).to_vector<double>(), 1e-6, 1e-6));
     }
   }

@@ -10,10 +10,12 @@
 #include <string_view>
 
 #include "neurona/config.h"
+#include "neurona/kernels/cpu/bias_activation.h"
 #include "neurona/kernels/cpu/conv_onednn.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/math/conv_functors.h"
+#include "neurona/kernels/reduction.h"
 
 namespace neurona::kernels {
 
@@ -64,13 +66,15 @@ namespace neurona::kernels::cpu {
 
 #if !NEURONA_WITH_ONEDNN
 // Without oneDNN (CMake did not find it) every convolution is im2col's.
-bool onednn_conv2d(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&) {
+bool onednn_conv2d(const Tensor&, const Tensor&, const Tensor&, FusedActivation,
+                   const Conv2DGeometry&, Tensor&) {
   return false;
 }
 bool onednn_conv2d_backward_input(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&) {
   return false;
 }
-bool onednn_conv2d_backward_kernel(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&) {
+bool onednn_conv2d_backward_kernel(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&,
+                                   Tensor*) {
   return false;
 }
 #endif
@@ -196,9 +200,18 @@ void float_types(DType t, F&& f) {
 }
 
 // The oneDNN paths return false where oneDNN has no primitive for the geometry: im2col then.
+void conv2d_bias_activation(const Tensor& x, const Tensor& k, const Tensor& bias,
+                            FusedActivation act, const Conv2DGeometry& g, Tensor& out) {
+  if (use_onednn(ConvDirection::forward, x, g) && onednn_conv2d(x, k, bias, act, g, out)) return;
+  float_types(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    conv_forward<T>(x, k, g, out);
+    bias_activation_rows(out.data<T>(), g.n * g.oh * g.ow, g.filters,
+                         bias.defined() ? bias.data<T>() : nullptr, act);
+  });
+}
 void conv2d(const Tensor& x, const Tensor& k, const Conv2DGeometry& g, Tensor& out) {
-  if (use_onednn(ConvDirection::forward, x, g) && onednn_conv2d(x, k, g, out)) return;
-  float_types(x.dtype(), [&](auto t) { conv_forward<decltype(t)>(x, k, g, out); });
+  conv2d_bias_activation(x, k, Tensor(), FusedActivation::linear, g, out);
 }
 // dx and dk arrive as zeros (the front doors): im2col adds to them, oneDNN overwrites them.
 void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeometry& g, Tensor& dx) {
@@ -215,6 +228,21 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeome
     return;
   }
   float_types(x.dtype(), [&](auto t) { conv_backward_kernel<decltype(t)>(x, go, g, dk); });
+}
+// dk and db arrive as zeros.
+void conv2d_backward_kernel_bias(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
+                                 Tensor& dk, Tensor& db) {
+  if (use_onednn(ConvDirection::backward_kernel, x, g) &&
+      onednn_conv2d_backward_kernel(x, go, g, dk, &db)) {
+    return;
+  }
+  float_types(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    conv_backward_kernel<T>(x, go, g, dk);
+    // The reduction the unfused bias gradient runs (kernels/cpu/reduction.cpp's column sums).
+    const Tensor sums = kernels::sum(go, {0, 1, 2});
+    std::memcpy(db.data<T>(), sums.data<T>(), static_cast<std::size_t>(g.filters) * sizeof(T));
+  });
 }
 // Four float32 lanes with GCC's vector extensions (SSE2 on the portable x86-64 build).
 using V4 = float __attribute__((vector_size(16)));
@@ -351,6 +379,8 @@ void pad2d(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out) {
 
 void register_conv() {
   conv2d_stub.cpu = conv2d;
+  conv2d_bias_activation_stub.cpu = conv2d_bias_activation;
+  conv2d_backward_kernel_bias_stub.cpu = conv2d_backward_kernel_bias;
   conv2d_backward_input_stub.cpu = conv2d_backward_input;
   conv2d_backward_kernel_stub.cpu = conv2d_backward_kernel;
   pool2d_stub.cpu = pool2d;

@@ -87,7 +87,14 @@ Arg make_arg(int id, bool output, const memory::desc& user, const memory::desc& 
   return a;
 }
 
-std::shared_ptr<const Entry> create(Direction dir, const Conv2DGeometry& g) {
+// What a primitive computes besides the convolution: a bias (forward: added to the output;
+// kernel gradient: its gradient too) and, forward, a relu post-op.
+struct Extras {
+  bool bias = false;
+  bool relu = false;
+};
+
+std::shared_ptr<const Entry> create(Direction dir, const Conv2DGeometry& g, Extras extras) {
   const auto f32 = memory::data_type::f32;
   const memory::desc src({g.n, g.c, g.h, g.w}, f32, Tag::nhwc);
   const memory::desc dst({g.n, g.filters, g.oh, g.ow}, f32, Tag::nhwc);
@@ -96,22 +103,33 @@ std::shared_ptr<const Entry> create(Direction dir, const Conv2DGeometry& g) {
                     : memory::desc({g.groups, g.filters / g.groups, g.c / g.groups, g.kh, g.kw},
                                    f32, Tag::hwigo);
   const memory::desc weights_any(weights.dims(), f32, Tag::any);
+  const memory::desc bias({g.filters}, f32, Tag::a);
   const memory::dims strides = {g.sh, g.sw}, dilates = {g.dh - 1, g.dw - 1};
   const memory::dims pad_l = {g.pad_top, g.pad_left}, pad_r = {g.pad_bottom, g.pad_right};
   const auto algo = dnnl::algorithm::convolution_direct;
-  const dnnl::primitive_attr attr = user_scratchpad();
+  dnnl::primitive_attr attr = user_scratchpad();
+  if (dir == Direction::forward && extras.relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
 
-  const dnnl::convolution_forward::primitive_desc fwd(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, weights_any,
-                                      dst, strides, dilates, pad_l, pad_r),
-      attr, engine());
+  const auto forward_desc = [&] {
+    const auto prop = dnnl::prop_kind::forward_training;
+    return extras.bias ? dnnl::convolution_forward::desc(prop, algo, src, weights_any, bias, dst,
+                                                         strides, dilates, pad_l, pad_r)
+                       : dnnl::convolution_forward::desc(prop, algo, src, weights_any, dst, strides,
+                                                         dilates, pad_l, pad_r);
+  };
+  const dnnl::convolution_forward::primitive_desc fwd(forward_desc(), attr, engine());
   auto entry = std::make_shared<Entry>();
   std::size_t scratch = 0;
   if (dir == Direction::forward) {
     scratch = fwd.scratchpad_desc().get_size();
     entry->args = {make_arg(DNNL_ARG_SRC, false, src, fwd.src_desc(), &scratch),
-                   make_arg(DNNL_ARG_WEIGHTS, false, weights, fwd.weights_desc(), &scratch),
-                   make_arg(DNNL_ARG_DST, true, dst, fwd.dst_desc(), &scratch)};
+                   make_arg(DNNL_ARG_WEIGHTS, false, weights, fwd.weights_desc(), &scratch)};
+    if (extras.bias) entry->args.push_back(make_arg(DNNL_ARG_BIAS, false, bias, bias, &scratch));
+    entry->args.push_back(make_arg(DNNL_ARG_DST, true, dst, fwd.dst_desc(), &scratch));
     entry->primitive = dnnl::convolution_forward(fwd);
   } else if (dir == Direction::backward_input) {
     const dnnl::convolution_backward_data::primitive_desc bwd(
@@ -124,27 +142,37 @@ std::shared_ptr<const Entry> create(Direction dir, const Conv2DGeometry& g) {
                    make_arg(DNNL_ARG_DIFF_SRC, true, src, bwd.diff_src_desc(), &scratch)};
     entry->primitive = dnnl::convolution_backward_data(bwd);
   } else {
-    const dnnl::convolution_backward_weights::primitive_desc bwd(
-        dnnl::convolution_backward_weights::desc(algo, src, weights_any, dst, strides, dilates,
-                                                 pad_l, pad_r),
-        attr, engine(), fwd);
+    const auto backward_desc = [&] {
+      return extras.bias ? dnnl::convolution_backward_weights::desc(
+                               algo, src, weights_any, bias, dst, strides, dilates, pad_l, pad_r)
+                         : dnnl::convolution_backward_weights::desc(algo, src, weights_any, dst,
+                                                                    strides, dilates, pad_l, pad_r);
+    };
+    const dnnl::convolution_backward_weights::primitive_desc bwd(backward_desc(), attr, engine(),
+                                                                 fwd);
     scratch = bwd.scratchpad_desc().get_size();
     entry->args = {
         make_arg(DNNL_ARG_SRC, false, src, bwd.src_desc(), &scratch),
         make_arg(DNNL_ARG_DIFF_DST, false, dst, bwd.diff_dst_desc(), &scratch),
         make_arg(DNNL_ARG_DIFF_WEIGHTS, true, weights, bwd.diff_weights_desc(), &scratch)};
+    if (extras.bias) {
+      entry->args.push_back(
+          make_arg(DNNL_ARG_DIFF_BIAS, true, bias, bwd.diff_bias_desc(), &scratch));
+    }
     entry->primitive = dnnl::convolution_backward_weights(bwd);
   }
   entry->scratchpad_bytes = scratch;
   return entry;
 }
 
-// Every field of the geometry, the direction and the thread count (oneDNN splits the work for
-// the threads it will have when the primitive is made).
-using Key = std::array<std::int64_t, 20>;
+// Every field of the geometry, the direction, the extras and the thread count (oneDNN splits
+// the work for the threads it will have when the primitive is made).
+using Key = std::array<std::int64_t, 22>;
 
-Key key_of(Direction dir, const Conv2DGeometry& g) {
+Key key_of(Direction dir, const Conv2DGeometry& g, Extras extras) {
   return {static_cast<std::int64_t>(dir),
+          extras.bias,
+          extras.relu,
           g.n,
           g.h,
           g.w,
@@ -172,8 +200,8 @@ class Cache {
  public:
   static constexpr std::size_t kCapacity = 64;
 
-  std::shared_ptr<const Entry> get(Direction dir, const Conv2DGeometry& g) {
-    const Key key = key_of(dir, g);
+  std::shared_ptr<const Entry> get(Direction dir, const Conv2DGeometry& g, Extras extras) {
+    const Key key = key_of(dir, g, extras);
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = index_.find(key); it != index_.end()) {
       order_.splice(order_.begin(), order_, it->second);
@@ -181,7 +209,7 @@ class Cache {
     }
     std::shared_ptr<const Entry> entry;
     try {
-      entry = create(dir, g);
+      entry = create(dir, g, extras);
     } catch (const dnnl::error&) {
       entry = nullptr;  // unimplemented for this geometry: the caller uses im2col
     }
@@ -205,10 +233,13 @@ Cache& cache() {
   return *c;
 }
 
-// Runs the primitive for `dir` on the three tensors (in the order of Entry::args); false where
-// oneDNN has no primitive for the geometry.
-bool run(Direction dir, const Conv2DGeometry& g, std::array<const Tensor*, 3> tensors) {
-  const std::shared_ptr<const Entry> entry = cache().get(dir, g);
+// The tensors of a call, in the order of Entry::args.
+using Tensors = std::vector<const Tensor*>;
+
+// Runs the primitive for `dir` on `tensors`; false where oneDNN has no primitive for the
+// geometry.
+bool run(Direction dir, const Conv2DGeometry& g, Extras extras, const Tensors& tensors) {
+  const std::shared_ptr<const Entry> entry = cache().get(dir, g, extras);
   if (!entry) return false;
   std::size_t bytes = aligned(entry->scratchpad_bytes);
   for (const Arg& a : entry->args) {
@@ -262,10 +293,10 @@ bool run(Direction dir, const Conv2DGeometry& g, std::array<const Tensor*, 3> te
 }
 
 // run(), with oneDNN's own errors while executing (out of memory, say) as neurona's.
-bool checked(const char* op, Direction dir, const Conv2DGeometry& g,
-             std::array<const Tensor*, 3> tensors) {
+bool checked(const char* op, Direction dir, const Conv2DGeometry& g, Extras extras,
+             const Tensors& tensors) {
   try {
-    return run(dir, g, tensors);
+    return run(dir, g, extras, tensors);
   } catch (const dnnl::error& e) {
     throw Error(detail::str(op, " (oneDNN): ", e.what()));
   }
@@ -273,18 +304,24 @@ bool checked(const char* op, Direction dir, const Conv2DGeometry& g,
 
 }  // namespace
 
-bool onednn_conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& g, Tensor& out) {
-  return checked("conv2d", Direction::forward, g, {&x, &kernel, &out});
+bool onednn_conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                   FusedActivation activation, const Conv2DGeometry& g, Tensor& out) {
+  const Extras extras{.bias = bias.defined(), .relu = activation == FusedActivation::relu};
+  return checked("conv2d", Direction::forward, g, extras,
+                 extras.bias ? Tensors{&x, &kernel, &bias, &out} : Tensors{&x, &kernel, &out});
 }
 
 bool onednn_conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel,
                                   const Conv2DGeometry& g, Tensor& dx) {
-  return checked("conv2d_backward_input", Direction::backward_input, g, {&grad_out, &kernel, &dx});
+  return checked("conv2d_backward_input", Direction::backward_input, g, {},
+                 {&grad_out, &kernel, &dx});
 }
 
 bool onednn_conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
-                                   Tensor& dk) {
-  return checked("conv2d_backward_kernel", Direction::backward_kernel, g, {&x, &grad_out, &dk});
+                                   Tensor& dk, Tensor* dbias) {
+  return checked("conv2d_backward_kernel", Direction::backward_kernel, g,
+                 {.bias = dbias != nullptr},
+                 dbias ? Tensors{&x, &grad_out, &dk, dbias} : Tensors{&x, &grad_out, &dk});
 }
 
 }  // namespace neurona::kernels::cpu

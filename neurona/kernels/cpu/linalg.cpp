@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstring>
 
+#include "neurona/kernels/cpu/bias_activation.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/impl.h"
 
@@ -53,29 +54,17 @@ void matmul(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) 
 
 // GEMM, then bias and activation in one pass over the result.
 template <typename T>
-void dense_typed(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseActivation act,
+void dense_typed(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
                  Tensor& out) {
   MatmulPlan p;
   p.m = x.shape()[0];
   p.k = x.shape()[1];
   p.n = kernel.shape()[1];
   matmul(x, kernel, p, out);
-  if (!bias.defined() && act == DenseActivation::linear) return;
-  T* y = out.data<T>();
-  const T* b = bias.defined() ? bias.data<T>() : nullptr;
-  const bool relu = act == DenseActivation::relu;
-  const std::int64_t m = p.m, n = p.n;
-#pragma omp parallel for schedule(static) if (m * n >= kParallelGrain)
-  for (std::int64_t i = 0; i < m; ++i) {
-    T* row = y + i * n;
-    for (std::int64_t j = 0; j < n; ++j) {
-      T v = b ? row[j] + b[j] : row[j];
-      row[j] = relu && !(v > 0) ? T(0) : v;
-    }
-  }
+  bias_activation_rows(out.data<T>(), p.m, p.n, bias.defined() ? bias.data<T>() : nullptr, act);
 }
 
-void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseActivation act,
+void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
            Tensor& out) {
   if (x.dtype() == DType::float32) {
     dense_typed<float>(x, kernel, bias, act, out);

@@ -89,7 +89,7 @@ struct LtDescriptors {
 // Row-major y (m, n) = x (m, k) W (k, n) is column-major y^T (n, m) = W^T (n, k) x^T (k, m):
 // cuBLASLt's D = A B with A = W and B = x as stored, no transposes, and the bias (one value
 // per row of D) and ReLU applied in the epilogue.
-void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseActivation act,
+void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
               Tensor& out) {
   auto& ctx = neurona::cuda::context(out.device().index());
   neurona::cuda::DeviceGuard guard(ctx.index());
@@ -98,7 +98,7 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseAc
   const std::uint64_t n = static_cast<std::uint64_t>(kernel.shape()[1]);
   LtDescriptors d;
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  const bool relu = act == DenseActivation::relu;
+  const bool relu = act == FusedActivation::relu;
   const cublasLtEpilogue_t epilogue =
       bias.defined() ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
                      : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
@@ -134,7 +134,7 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseAc
                                       heuristic.workspaceSize, ctx.stream()));
 }
 
-void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseActivation act,
+void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
            Tensor& out) {
   if (x.dtype() == DType::float32 && x.shape()[1] > 0) {
     dense_lt(x, kernel, bias, act, out);
@@ -143,7 +143,7 @@ void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, DenseActiv
   // float64 (and an empty inner dimension): the separate ops.
   Tensor y = kernels::matmul(x, kernel);
   if (bias.defined()) y = kernels::add(y, bias);
-  if (act == DenseActivation::relu) y = kernels::relu(y);
+  if (act == FusedActivation::relu) y = kernels::relu(y);
   copy_bytes(out.raw_data(), out.device(), y.raw_data(), y.device(), out.nbytes());
 }
 
