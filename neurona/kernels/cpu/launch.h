@@ -6,7 +6,12 @@
 
 namespace neurona::kernels::cpu {
 
-inline constexpr std::int64_t kParallelGrain = 1 << 15;
+// Elements below which a loop stays on the calling thread (512 KiB of float32). With
+// OMP_WAIT_POLICY=passive (scripts/env.sh) waking the sleeping threads and meeting them at the
+// barrier costs tens of microseconds, more than one thread needs for such a loop. Measured on
+// the 2-core machine (bench_train, passive, best of 3): 2^15 gave the mlp 0.88 s per epoch
+// and the cnn 3.24 s per 200 steps; 2^17 gave 0.74 s and 3.18 s; 2^18 0.75 s and 3.22 s.
+inline constexpr std::int64_t kParallelGrain = 1 << 17;
 
 // Each thread runs its own copy of the functor: the compiler then knows that the functor's
 // fields (pointers, coefficients) cannot change when the loop writes through its pointers, so
