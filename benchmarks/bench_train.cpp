@@ -15,35 +15,13 @@
 
 #include <neurona/neurona.h>
 
+#include "fashion_models.h"
+
 namespace nr = neurona;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The same models as tools/neurona.cpp's make_model (keep the two in step).
-std::unique_ptr<nr::Sequential> make_model(const std::string& kind) {
-  using Layers = std::vector<nr::layers::AnyLayer>;
-  if (kind == "cnn") {
-    return std::make_unique<nr::Sequential>(Layers{
-        nr::layers::Input({28, 28, 1}),
-        nr::layers::Conv2D(32, {3, 3}, {.activation = "relu"}),
-        nr::layers::MaxPooling2D({2, 2}),
-        nr::layers::Conv2D(64, {3, 3}, {.activation = "relu"}),
-        nr::layers::MaxPooling2D({2, 2}),
-        nr::layers::Flatten(),
-        nr::layers::Dense(128, {.activation = "relu"}),
-        nr::layers::Dense(10, {.activation = "softmax"}),
-    });
-  }
-  return std::make_unique<nr::Sequential>(Layers{
-      nr::layers::Input({28, 28, 1}),
-      nr::layers::Flatten(),
-      nr::layers::Dense(256, {.activation = "relu"}),
-      nr::layers::Dense(128, {.activation = "relu"}),
-      nr::layers::Dense(10, {.activation = "softmax"}),
-  });
-}
 
 // Wall-clock seconds of each epoch, from fit's own epoch hooks, and the time fit spends between
 // one batch's end and the next one's start (the loop's bookkeeping outside train_step).
@@ -119,10 +97,8 @@ int main(int argc, char** argv) {
   auto data = nr::datasets::fashion_mnist(data_dir);
   const nr::Tensor x_train = head(data.x_train, train_limit);
   const nr::Tensor y_train = head(data.y_train, train_limit);
-  auto model = make_model(kind);
-  model->compile({.optimizer = nr::optimizers::Adam(1e-3),
-                  .loss = "sparse_categorical_crossentropy",
-                  .metrics = {"accuracy"}});
+  auto model = nr::tools::make_fashion_model(kind);
+  nr::tools::compile_fashion_model(*model);
   auto timer = std::make_shared<EpochTimer>();
   const auto t0 = Clock::now();
   model->fit(x_train, y_train,

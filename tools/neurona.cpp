@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "fashion_models.h"
 #include "neurona/neurona.h"
 
 namespace nr = neurona;
@@ -18,38 +19,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The notebook's layer kinds with TensorFlow's tutorial sizes (DESIGN.md), and an MLP
-// 256-128-10.
 std::unique_ptr<nr::Sequential> make_model(const std::string& kind) {
-  using Layers = std::vector<nr::layers::AnyLayer>;
-  if (kind == "cnn") {
-    return std::make_unique<nr::Sequential>(Layers{
-        nr::layers::Input({28, 28, 1}),
-        nr::layers::Conv2D(32, {3, 3}, {.activation = "relu"}),
-        nr::layers::MaxPooling2D({2, 2}),
-        nr::layers::Conv2D(64, {3, 3}, {.activation = "relu"}),
-        nr::layers::MaxPooling2D({2, 2}),
-        nr::layers::Flatten(),
-        nr::layers::Dense(128, {.activation = "relu"}),
-        nr::layers::Dense(10, {.activation = "softmax"}),
-    });
-  }
-  if (kind == "mlp") {
-    return std::make_unique<nr::Sequential>(Layers{
-        nr::layers::Input({28, 28, 1}),
-        nr::layers::Flatten(),
-        nr::layers::Dense(256, {.activation = "relu"}),
-        nr::layers::Dense(128, {.activation = "relu"}),
-        nr::layers::Dense(10, {.activation = "softmax"}),
-    });
-  }
-  throw nr::ValueError("neurona: unknown --model '" + kind + "' (valid: cnn, mlp)");
+  return nr::tools::make_fashion_model(kind);
 }
 
 void compile(nr::Model& model) {
-  model.compile({.optimizer = nr::optimizers::Adam(1e-3),
-                 .loss = "sparse_categorical_crossentropy",
-                 .metrics = {"accuracy"}});
+  nr::tools::compile_fashion_model(model);
 }
 
 void select_device(const std::string& device) {
