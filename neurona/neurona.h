@@ -8,6 +8,7 @@
 #include "neurona/autograd/variable.h"
 #include "neurona/config.h"
 #include "neurona/core/allocator.h"
+#include "neurona/core/config.h"
 #include "neurona/core/device.h"
 #include "neurona/core/dtype.h"
 #include "neurona/core/error.h"

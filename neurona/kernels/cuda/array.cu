@@ -1,6 +1,7 @@
 // CUDA kernels for concat (cudaMemcpy2DAsync), gather and one_hot. A gather index out of
 // range yields a row of zeros, as TensorFlow does on GPUs: checking it would need a
 // host synchronisation in every training step.
+#include "neurona/core/config.h"
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/math/impl.h"
 
@@ -36,6 +37,10 @@ struct ScatterAddFunctor {
 };
 
 void scatter_add(const Tensor& indices, const Tensor& updates, Tensor& out) {
+  NEURONA_CHECK(!config::op_determinism_enabled(), NotImplementedError,
+                "scatter_add_rows (the gradient of gather) on CUDA sums with atomicAdd, whose "
+                "order varies from run to run, and op determinism is enabled "
+                "(config::enable_op_determinism); run it on the CPU or disable op determinism");
   const std::int64_t rows = out.shape()[0];
   const std::int64_t row_size = out.numel() / rows;
   visit_dtype(updates.dtype(), [&](auto t) {

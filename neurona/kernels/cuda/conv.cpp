@@ -2,8 +2,10 @@
 // the algorithm found once per shape (cudnnFind*) and cached with its workspace size. Keras's
 // (kh, kw, in, filters) kernel is transposed to cuDNN's NHWC filter layout (filters, kh, kw,
 // in). cuDNN pads symmetrically only, so the asymmetric 'same' padding of even windows or
-// strides pads the input explicitly first. FP32 without tensor cores (CUDNN_FMA_MATH) for now,
-// so that results match the CPU; TF32 is a switch to come.
+// strides pads the input explicitly first. float32 with TF32 tensor cores (CUDNN_TENSOR_OP_MATH)
+// while config::tensor_float_32_execution_enabled(), plain FP32 (CUDNN_FMA_MATH) otherwise;
+// with config::op_determinism_enabled() only algorithms cuDNN reports deterministic. Both
+// switches are part of the cache key.
 //
 // This uses cuDNN's legacy descriptor API, which cuDNN 9 marks deprecated but still ships; the
 // warnings are silenced in this file alone.
@@ -15,6 +17,7 @@
 #include <tuple>
 
 #include "neurona/core/backend.h"
+#include "neurona/core/config.h"
 #include "neurona/core/cuda/check.h"
 #include "neurona/core/cuda/context.h"
 #include "neurona/kernels/conv.h"
@@ -27,7 +30,7 @@ namespace {
 
 using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                        std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, bool>;
 
 // Descriptors and chosen algorithms for one convolution shape on one GPU.
 struct Plan {
@@ -72,8 +75,10 @@ int i32(std::int64_t v) {
 Plan& plan_for(int device, const Conv2DGeometry& g) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Plan>> cache;
-  const Key key{device,    g.n,        g.h,  g.w,  g.c,  g.kh, g.kw,    g.filters,
-                g.pad_top, g.pad_left, g.sh, g.sw, g.dh, g.dw, g.groups};
+  const bool tf32 = config::tensor_float_32_execution_enabled();
+  const bool deterministic = config::op_determinism_enabled();
+  const Key key{device,     g.n,  g.h,  g.w,  g.c,  g.kh,     g.kw, g.filters,    g.pad_top,
+                g.pad_left, g.sh, g.sw, g.dh, g.dw, g.groups, tf32, deterministic};
   std::lock_guard lock(mu);
   auto& p = cache[key];
   if (p) return *p;
@@ -91,7 +96,8 @@ Plan& plan_for(int device, const Conv2DGeometry& g) {
                                                       i32(g.sh), i32(g.sw), i32(g.dh), i32(g.dw),
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   NEURONA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv, i32(g.groups)));
-  NEURONA_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, CUDNN_FMA_MATH));
+  NEURONA_CUDNN_CHECK(
+      cudnnSetConvolutionMathType(plan->conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   int n = 0, c = 0, h = 0, w = 0;
   NEURONA_CUDNN_CHECK(
       cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &h, &w));
@@ -104,13 +110,18 @@ Plan& plan_for(int device, const Conv2DGeometry& g) {
   return *p;
 }
 
-// The fastest algorithm cudnnFind* reports as usable, from its list of results.
+// The fastest algorithm cudnnFind* reports as usable (and deterministic, under
+// config::op_determinism_enabled()), from its list of results.
 template <typename Perf>
 const Perf& first_usable(const Perf* perf, int count, const char* what) {
+  const bool deterministic = config::op_determinism_enabled();
   for (int i = 0; i < count; ++i) {
-    if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i];
+    if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+    if (deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
+    return perf[i];
   }
-  throw NotImplementedError(detail::str("conv2d: cuDNN found no algorithm for ", what));
+  throw NotImplementedError(detail::str(
+      "conv2d: cuDNN found no ", deterministic ? "deterministic " : "", "algorithm for ", what));
 }
 
 Tensor workspace(Device d, std::size_t bytes) {

@@ -1,8 +1,10 @@
 // CUDA matmul on cuBLAS (strided-batched SGEMM/DGEMM; a row-major product is computed as the
-// column-major product of the transposes, C^T = B^T A^T) and transpose.
+// column-major product of the transposes, C^T = B^T A^T) and transpose. float32 products use
+// TF32 tensor cores while config::tensor_float_32_execution_enabled().
 #include <cublasLt.h>
 
 #include "neurona/core/backend.h"
+#include "neurona/core/config.h"
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/math/impl.h"
@@ -31,6 +33,10 @@ void matmul_typed(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor&
   neurona::cuda::DeviceGuard guard(ctx.index());
   cublasHandle_t h = ctx.cublas();
   NEURONA_CUBLAS_CHECK(cublasSetPointerMode(h, CUBLAS_POINTER_MODE_HOST));
+  // TF32 tensor cores for float32 where the switch allows them (neurona/core/config.h).
+  const bool tf32 = std::is_same_v<T, float> && config::tensor_float_32_execution_enabled();
+  NEURONA_CUBLAS_CHECK(
+      cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   const int m = static_cast<int>(p.m), n = static_cast<int>(p.n), k = static_cast<int>(p.k);
   const int lda = p.transpose_a ? m : k, ldb = p.transpose_b ? k : n;
   const auto ta = p.transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -97,7 +103,10 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
   const std::uint64_t k = static_cast<std::uint64_t>(x.shape()[1]);
   const std::uint64_t n = static_cast<std::uint64_t>(kernel.shape()[1]);
   LtDescriptors d;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasComputeType_t compute = config::tensor_float_32_execution_enabled()
+                                          ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                          : CUBLAS_COMPUTE_32F;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, compute, CUDA_R_32F));
   const bool relu = act == FusedActivation::relu;
   const cublasLtEpilogue_t epilogue =
       bias.defined() ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
