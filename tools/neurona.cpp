@@ -19,14 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<nr::Sequential> make_model(const std::string& kind) {
-  return nr::tools::make_fashion_model(kind);
-}
-
-void compile(nr::Model& model) {
-  nr::tools::compile_fashion_model(model);
-}
-
 void select_device(const std::string& device) {
   if (device == "auto") return;  // the default: the first GPU, else the CPU
   nr::set_default_device(nr::Device::parse(device));
@@ -97,8 +89,8 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
   std::cout << "neurona train: model " << kind << ", " << x_train.shape()[0] << " training and "
             << x_test.shape()[0] << " test images, device " << nr::default_device() << "\n";
 
-  auto model = make_model(kind);
-  compile(*model);
+  auto model = nr::tools::make_fashion_model(kind);
+  nr::tools::compile_fashion_model(*model);
   model->summary();
   auto history =
       model->fit(x_train, y_train,
@@ -120,8 +112,8 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
 int evaluate(const std::string& kind, const std::string& weights, const std::string& data_dir,
              std::int64_t test_limit) {
   auto data = nr::datasets::fashion_mnist(data_dir);
-  auto model = make_model(kind);
-  compile(*model);
+  auto model = nr::tools::make_fashion_model(kind);
+  nr::tools::compile_fashion_model(*model);
   model->load_weights(weights);
   const auto scores = model->evaluate(head(data.x_test, test_limit), head(data.y_test, test_limit),
                                       {.batch_size = 256, .verbose = 0});
@@ -131,7 +123,7 @@ int evaluate(const std::string& kind, const std::string& weights, const std::str
 
 int predict(const std::string& kind, const std::string& weights, const std::string& input,
             const std::string& output) {
-  auto model = make_model(kind);
+  auto model = nr::tools::make_fashion_model(kind);
   model->load_weights(weights);
   nr::Tensor x = nr::data::load_npy(input);
   if (x.dtype() == nr::DType::uint8) x = nr::cast(x, nr::DType::float32) / 255.0;

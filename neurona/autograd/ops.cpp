@@ -586,46 +586,29 @@ Tensor in_nhwc(const Tensor& x, DataFormat format, F&& f) {
 }
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options) {
+namespace {
+// conv2d and conv2d_bias_activation: one recorded op, named after what was asked for (errors
+// too), with the bias gradient from the kernel gradient's pass where there is a bias.
+Tensor convolution(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                   FusedActivation activation, const Conv2DOptions& options) {
+  const bool plain = !bias.defined() && activation == FusedActivation::linear;
   Conv2DOptions o = options;
   o.data_format = DataFormat::ChannelsLast;
   return in_nhwc(x, options.data_format, [&](const Tensor& xin) {
-    Tensor out = kernels::conv2d(xin, kernel, o);
-    if (autograd::is_recording()) {
-      autograd::record(
-          "conv2d", {xin, kernel}, {out},
-          [xin, kernel, o](const G& g) {
-            // The input's gradient is skipped when nothing asked for depends on it (a
-            // network's first layer): it costs as much as the kernel's.
-            return G{autograd::needs_input_gradient(0)
-                         ? kernels::conv2d_backward_input(g[0], kernel, xin.shape(), o)
-                         : Tensor(),
-                     autograd::needs_input_gradient(1)
-                         ? kernels::conv2d_backward_kernel(xin, g[0], kernel.shape(), o)
-                         : Tensor()};
-          },
-          /*differentiable_backward=*/false);
-    }
-    return out;
-  });
-}
-
-Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                              FusedActivation activation, const Conv2DOptions& options) {
-  Conv2DOptions o = options;
-  o.data_format = DataFormat::ChannelsLast;
-  return in_nhwc(x, options.data_format, [&](const Tensor& xin) {
-    Tensor out = kernels::conv2d_bias_activation(xin, kernel, bias, activation, o);
+    Tensor out = plain ? kernels::conv2d(xin, kernel, o)
+                       : kernels::conv2d_bias_activation(xin, kernel, bias, activation, o);
     if (autograd::is_recording()) {
       std::vector<Tensor> inputs{xin, kernel};
       if (bias.defined()) inputs.push_back(bias);
       autograd::record(
-          "conv2d_bias_activation", inputs, {out},
+          plain ? "conv2d" : "conv2d_bias_activation", inputs, {out},
           [xin, kernel, has_bias = bias.defined(), out, activation, o](const G& g) {
             const Tensor gp =
                 activation == FusedActivation::relu ? kernels::relu_grad(g[0], out) : g[0];
             const bool dk = autograd::needs_input_gradient(1);
             const bool db = has_bias && autograd::needs_input_gradient(2);
+            // The input's gradient is skipped when nothing asked for depends on it (a
+            // network's first layer): it costs as much as the kernel's.
             G grads{autograd::needs_input_gradient(0)
                         ? kernels::conv2d_backward_input(gp, kernel, xin.shape(), o)
                         : Tensor(),
@@ -645,6 +628,16 @@ Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tenso
     }
     return out;
   });
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options) {
+  return convolution(x, kernel, Tensor(), FusedActivation::linear, options);
+}
+
+Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                              FusedActivation activation, const Conv2DOptions& options) {
+  return convolution(x, kernel, bias, activation, options);
 }
 
 namespace {

@@ -96,13 +96,34 @@ Conv2DGeometry conv_geometry(const char* op, const Shape& x_shape, const Shape& 
   return g;
 }
 
+// The forward ops' argument checks: the device, and the geometry.
+std::pair<Device, Conv2DGeometry> check_forward(const char* op, const Tensor& x,
+                                                const Tensor& kernel,
+                                                const Conv2DOptions& options) {
+  const Device d = check_same_device(op, {{"x", &x}, {"kernel", &kernel}});
+  check_same_dtype(op, {{"x", &x}, {"kernel", &kernel}});
+  check_floating(op, "x", x);
+  return {d, conv_geometry(op, x.shape(), kernel.shape(), options)};
+}
+
+// The kernel-gradient ops' argument checks: the device, and the geometry.
+std::pair<Device, Conv2DGeometry> check_backward_kernel(const char* op, const Tensor& x,
+                                                        const Tensor& grad_out,
+                                                        const Shape& kernel_shape,
+                                                        const Conv2DOptions& options) {
+  const Device d = check_same_device(op, {{"x", &x}, {"grad_out", &grad_out}});
+  check_same_dtype(op, {{"x", &x}, {"grad_out", &grad_out}});
+  const Conv2DGeometry g = conv_geometry(op, x.shape(), kernel_shape, options);
+  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.filters}), ShapeError, op,
+                ": grad_out has shape ", grad_out.shape(), ", expected ",
+                Shape({g.n, g.oh, g.ow, g.filters}));
+  return {d, g};
+}
+
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options) {
-  const Device d = check_same_device("conv2d", {{"x", &x}, {"kernel", &kernel}});
-  check_same_dtype("conv2d", {{"x", &x}, {"kernel", &kernel}});
-  check_floating("conv2d", "x", x);
-  const Conv2DGeometry g = conv_geometry("conv2d", x.shape(), kernel.shape(), options);
+  const auto [d, g] = check_forward("conv2d", x, kernel, options);
   Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.filters}, x.dtype(), d);
   if (out.numel() > 0) conv2d_stub.get(d)(x, kernel, g, out);
   return out;
@@ -111,10 +132,7 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& option
 Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                               FusedActivation activation, const Conv2DOptions& options) {
   const char* op = "conv2d_bias_activation";
-  const Device d = check_same_device(op, {{"x", &x}, {"kernel", &kernel}});
-  check_same_dtype(op, {{"x", &x}, {"kernel", &kernel}});
-  check_floating(op, "x", x);
-  const Conv2DGeometry g = conv_geometry(op, x.shape(), kernel.shape(), options);
+  const auto [d, g] = check_forward(op, x, kernel, options);
   if (bias.defined()) {
     check_same_device(op, {{"x", &x}, {"bias", &bias}});
     check_same_dtype(op, {{"x", &x}, {"bias", &bias}});
@@ -150,14 +168,8 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const
 
 Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
                               const Conv2DOptions& options) {
-  const Device d =
-      check_same_device("conv2d_backward_kernel", {{"x", &x}, {"grad_out", &grad_out}});
-  check_same_dtype("conv2d_backward_kernel", {{"x", &x}, {"grad_out", &grad_out}});
-  const Conv2DGeometry g =
-      conv_geometry("conv2d_backward_kernel", x.shape(), kernel_shape, options);
-  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.filters}), ShapeError,
-                "conv2d_backward_kernel: grad_out has shape ", grad_out.shape(), ", expected ",
-                Shape({g.n, g.oh, g.ow, g.filters}));
+  const auto [d, g] =
+      check_backward_kernel("conv2d_backward_kernel", x, grad_out, kernel_shape, options);
   Tensor dk = zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
   if (dk.numel() > 0 && grad_out.numel() > 0) {
     conv2d_backward_kernel_stub.get(d)(x, grad_out, g, dk);
@@ -168,16 +180,11 @@ Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Sha
 std::pair<Tensor, Tensor> conv2d_backward_kernel_bias(const Tensor& x, const Tensor& grad_out,
                                                       const Shape& kernel_shape,
                                                       const Conv2DOptions& options) {
-  const char* op = "conv2d_backward_kernel_bias";
-  const Device d = check_same_device(op, {{"x", &x}, {"grad_out", &grad_out}});
+  const auto [d, g] =
+      check_backward_kernel("conv2d_backward_kernel_bias", x, grad_out, kernel_shape, options);
   if (!conv2d_backward_kernel_bias_stub.has(d)) {
     return {conv2d_backward_kernel(x, grad_out, kernel_shape, options), sum(grad_out, {0, 1, 2})};
   }
-  check_same_dtype(op, {{"x", &x}, {"grad_out", &grad_out}});
-  const Conv2DGeometry g = conv_geometry(op, x.shape(), kernel_shape, options);
-  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.filters}), ShapeError, op,
-                ": grad_out has shape ", grad_out.shape(), ", expected ",
-                Shape({g.n, g.oh, g.ow, g.filters}));
   Tensor dk = zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
   Tensor db = zeros({g.filters}, {.dtype = x.dtype(), .device = d});
   if (grad_out.numel() > 0) conv2d_backward_kernel_bias_stub.get(d)(x, grad_out, g, dk, db);

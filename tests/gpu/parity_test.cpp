@@ -64,17 +64,8 @@ TEST_F(Gpu, DefaultDeviceIsTheFirstGpu) {
 }
 
 TEST_F(Gpu, BinaryOpsMatchCpu) {
-  using Fn = nr::Tensor (*)(const nr::Tensor&, const nr::Tensor&);
-  const std::vector<std::pair<const char*, Fn>> ops = {
-      {"add", nr::add},           {"subtract", nr::subtract},
-      {"multiply", nr::multiply}, {"divide", nr::divide},
-      {"pow", nr::pow},           {"maximum", nr::maximum},
-      {"minimum", nr::minimum},   {"relu_grad", nr::kernels::relu_grad},
-      {"equal", nr::equal},       {"not_equal", nr::not_equal},
-      {"less", nr::less},         {"less_equal", nr::less_equal},
-      {"greater", nr::greater},   {"greater_equal", nr::greater_equal}};
   for (nr::DType dt : {nr::float32, nr::float64, nr::int32, nr::int64, nr::uint8}) {
-    for (const auto& [name, fn] : ops) {
+    for (const auto& [name, fn] : nr::testing::all_binary_ops()) {
       for (const auto& [sa, sb] : kBinaryShapes) {
         const bool floating = nr::is_floating(dt);
         const nr::Tensor a = random_tensor(sa, dt, floating ? 0.1 : 0, floating ? 3 : 9, 1);

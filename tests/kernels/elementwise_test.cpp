@@ -15,6 +15,7 @@
 #include "support/test_util.h"
 
 namespace nr = neurona;
+using nr::testing::all_binary_ops;
 using nr::testing::all_close;
 using nr::testing::make_tensor;
 using nr::testing::random_tensor;
@@ -296,25 +297,6 @@ TEST(Elementwise, ReluGradGivesTheBitsOfGradTimesTheMask) {
   }
   EXPECT_TRUE(std::signbit(a[0]));  // -2 * 0 = -0
 }
-
-namespace {
-
-using BinaryFn = nr::Tensor (*)(const nr::Tensor&, const nr::Tensor&);
-
-const std::vector<std::pair<const char*, BinaryFn>>& all_binary_ops() {
-  static const std::vector<std::pair<const char*, BinaryFn>> ops = {
-      {"add", nr::add},           {"subtract", nr::subtract},
-      {"multiply", nr::multiply}, {"divide", nr::divide},
-      {"pow", nr::pow},           {"maximum", nr::maximum},
-      {"minimum", nr::minimum},   {"relu_grad", nr::kernels::relu_grad},
-      {"equal", nr::equal},       {"not_equal", nr::not_equal},
-      {"less", nr::less},         {"less_equal", nr::less_equal},
-      {"greater", nr::greater},   {"greater_equal", nr::greater_equal},
-  };
-  return ops;
-}
-
-}  // namespace
 
 TEST(Elementwise, BinaryOpsRejectMismatchedShapesNamingOpAndShapes) {
   const nr::Tensor x = nr::zeros({2, 3});

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <neurona/neurona.h>
@@ -83,5 +84,22 @@ inline ::testing::AssertionResult all_close(const Tensor& actual,
       }                                                            \
     }                                                              \
   } while (0)
+
+using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
+
+/// Every elementwise binary op with its name (the name its errors use), for tests that go
+/// over all of them on the CPU and on a GPU.
+inline const std::vector<std::pair<const char*, BinaryFn>>& all_binary_ops() {
+  static const std::vector<std::pair<const char*, BinaryFn>> ops = {
+      {"add", add},           {"subtract", subtract},
+      {"multiply", multiply}, {"divide", divide},
+      {"pow", pow},           {"maximum", maximum},
+      {"minimum", minimum},   {"relu_grad", kernels::relu_grad},
+      {"equal", equal},       {"not_equal", not_equal},
+      {"less", less},         {"less_equal", less_equal},
+      {"greater", greater},   {"greater_equal", greater_equal},
+  };
+  return ops;
+}
 
 }  // namespace neurona::testing

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -234,7 +235,7 @@ Cache& cache() {
 }
 
 // The tensors of a call, in the order of Entry::args.
-using Tensors = std::vector<const Tensor*>;
+using Tensors = std::span<const Tensor* const>;
 
 // Runs the primitive for `dir` on `tensors`; false where oneDNN has no primitive for the
 // geometry.
@@ -307,21 +308,24 @@ bool checked(const char* op, Direction dir, const Conv2DGeometry& g, Extras extr
 bool onednn_conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                    FusedActivation activation, const Conv2DGeometry& g, Tensor& out) {
   const Extras extras{.bias = bias.defined(), .relu = activation == FusedActivation::relu};
+  const std::array<const Tensor*, 4> with_bias{&x, &kernel, &bias, &out};
+  const std::array<const Tensor*, 3> without{&x, &kernel, &out};
   return checked("conv2d", Direction::forward, g, extras,
-                 extras.bias ? Tensors{&x, &kernel, &bias, &out} : Tensors{&x, &kernel, &out});
+                 extras.bias ? Tensors(with_bias) : Tensors(without));
 }
 
 bool onednn_conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel,
                                   const Conv2DGeometry& g, Tensor& dx) {
-  return checked("conv2d_backward_input", Direction::backward_input, g, {},
-                 {&grad_out, &kernel, &dx});
+  const std::array<const Tensor*, 3> tensors{&grad_out, &kernel, &dx};
+  return checked("conv2d_backward_input", Direction::backward_input, g, {}, tensors);
 }
 
 bool onednn_conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
                                    Tensor& dk, Tensor* dbias) {
+  const std::array<const Tensor*, 4> with_bias{&x, &grad_out, &dk, dbias};
+  const std::array<const Tensor*, 3> without{&x, &grad_out, &dk};
   return checked("conv2d_backward_kernel", Direction::backward_kernel, g,
-                 {.bias = dbias != nullptr},
-                 dbias ? Tensors{&x, &grad_out, &dk, dbias} : Tensors{&x, &grad_out, &dk});
+                 {.bias = dbias != nullptr}, dbias ? Tensors(with_bias) : Tensors(without));
 }
 
 }  // namespace neurona::kernels::cpu
