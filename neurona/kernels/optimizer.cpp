@@ -32,59 +32,116 @@ Tensor total(Tensor partials) {
 }
 }  // namespace
 
-void optimizer_update(const OptimizerStep& step, const Tensor& grad, const Tensor& variable,
-                      const std::array<Tensor, 3>& slots, const Tensor& sum_squares) {
-  constexpr const char* op = "optimizer_update";
-  const Device d = check_same_device(op, {{"variable", &variable}, {"grad", &grad}});
-  check_floating(op, "variable", variable);
-  check_same_dtype(op, {{"variable", &variable}, {"grad", &grad}});
-  NEURONA_CHECK(grad.shape() == variable.shape(), ShapeError, op, ": argument grad has shape ",
-                grad.shape(), " but the variable has shape ", variable.shape());
-  const char* slot_names[3] = {"slots[0]", "slots[1]", "slots[2]"};
-  for (int k = 0; k < 3; ++k) {
-    const Tensor& s = slots[static_cast<std::size_t>(k)];
-    if (!s.defined()) continue;
-    check_same_device(op, {{"variable", &variable}, {slot_names[k], &s}});
-    check_same_dtype(op, {{"variable", &variable}, {slot_names[k], &s}});
-    NEURONA_CHECK(s.shape() == variable.shape(), ShapeError, op, ": argument ", slot_names[k],
-                  " has shape ", s.shape(), " but the variable has shape ", variable.shape());
-  }
-  // Which slots each rule reads, so that a missing one is an error here, not a null read.
+namespace {
+// Which slots a rule reads, so that a missing one is an error at the front door, not a null
+// read in the kernel.
+std::array<bool, 3> slots_read(const OptimizerStep& step) {
   const OptimizerCoefficients<double>& c = step.coefficients;
-  bool needs[3] = {false, false, false};
   switch (step.rule) {
     case OptimizerRule::sgd:
-      needs[0] = c.use_momentum;
-      break;
+      return {c.use_momentum, false, false};
     case OptimizerRule::adam:
-      needs[0] = needs[1] = true;
-      needs[2] = c.amsgrad;
-      break;
+      return {true, true, c.amsgrad};
     case OptimizerRule::rmsprop:
-      needs[0] = true;
-      needs[1] = c.use_momentum;
-      needs[2] = c.centered;
-      break;
+      return {true, c.use_momentum, c.centered};
     case OptimizerRule::adagrad:
-      needs[0] = true;
-      break;
+      return {true, false, false};
     case OptimizerRule::adamax:
     case OptimizerRule::nadam:
-      needs[0] = needs[1] = true;
-      break;
+      return {true, true, false};
   }
-  for (int k = 0; k < 3; ++k) {
-    NEURONA_CHECK(!needs[k] || slots[static_cast<std::size_t>(k)].defined(), ValueError, op,
-                  ": argument ", slot_names[k], " is undefined but this rule updates it");
+  return {false, false, false};
+}
+
+// The checks of one item; `prefix` names it in messages ("items[3]." or "" for one variable).
+void check_item(const OptimizerStep& step, const OptimizerTensors& item,
+                const std::string& prefix) {
+  constexpr const char* op = "optimizer_update";
+  const std::string var_name = prefix + "variable", grad_name = prefix + "grad";
+  const Tensor& variable = item.variable;
+  check_same_device(op, {{var_name.c_str(), &variable}, {grad_name.c_str(), &item.grad}});
+  check_floating(op, var_name.c_str(), variable);
+  check_same_dtype(op, {{var_name.c_str(), &variable}, {grad_name.c_str(), &item.grad}});
+  NEURONA_CHECK(item.grad.shape() == variable.shape(), ShapeError, op, ": argument ", grad_name,
+                " has shape ", item.grad.shape(), " but the variable has shape ", variable.shape());
+  const std::array<bool, 3> needs = slots_read(step);
+  for (std::size_t k = 0; k < 3; ++k) {
+    const Tensor& s = item.slots[k];
+    const std::string name = prefix + "slots[" + std::to_string(k) + "]";
+    NEURONA_CHECK(!needs[k] || s.defined(), ValueError, op, ": argument ", name,
+                  " is undefined but this rule updates it");
+    if (!s.defined()) continue;
+    check_same_device(op, {{var_name.c_str(), &variable}, {name.c_str(), &s}});
+    check_same_dtype(op, {{var_name.c_str(), &variable}, {name.c_str(), &s}});
+    NEURONA_CHECK(s.shape() == variable.shape(), ShapeError, op, ": argument ", name, " has shape ",
+                  s.shape(), " but the variable has shape ", variable.shape());
   }
-  if (c.clip == GradientClip::norm || c.clip == GradientClip::global_norm) {
-    check_same_device(op, {{"variable", &variable}, {"sum_squares", &sum_squares}});
-    NEURONA_CHECK(sum_squares.dtype() == DType::float64 && sum_squares.numel() == 1, ValueError, op,
-                  ": argument sum_squares must be a float64 scalar, got ", sum_squares.dtype(),
-                  " with shape ", sum_squares.shape());
+  const GradientClip clip = step.coefficients.clip;
+  if (clip == GradientClip::norm || clip == GradientClip::global_norm) {
+    const std::string name = prefix + "sum_squares";
+    const Tensor& ss = item.sum_squares;
+    check_same_device(op, {{var_name.c_str(), &variable}, {name.c_str(), &ss}});
+    NEURONA_CHECK(ss.dtype() == DType::float64 && ss.numel() == 1, ValueError, op, ": argument ",
+                  name, " must be a float64 scalar, got ", ss.dtype(), " with shape ", ss.shape());
   }
-  if (variable.numel() == 0) return;
-  optimizer_update_stub.get(d)(step, grad, variable, slots, sum_squares);
+}
+
+void update(const OptimizerStep& step, const std::vector<OptimizerTensors>& items,
+            const Tensor& coefficients, const std::string& prefix_base) {
+  constexpr const char* op = "optimizer_update";
+  if (items.empty()) return;
+  const Tensor& first = items.front().variable;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string prefix = prefix_base.empty() ? "" : prefix_base + std::to_string(i) + "].";
+    check_item(step, items[i], prefix);
+    const std::string name = prefix + "variable";
+    check_same_device(op, {{"items[0].variable", &first}, {name.c_str(), &items[i].variable}});
+    check_same_dtype(op, {{"items[0].variable", &first}, {name.c_str(), &items[i].variable}});
+  }
+  check_same_device(op, {{"items[0].variable", &first}, {"coefficients", &coefficients}});
+  NEURONA_CHECK(coefficients.dtype() == DType::uint8 &&
+                    coefficients.nbytes() >= sizeof(OptimizerCoefficients<double>),
+                ValueError, op,
+                ": argument coefficients must come from optimizer_coefficients_buffer(), got ",
+                coefficients.dtype(), " with shape ", coefficients.shape());
+
+  std::vector<OptimizerTensors> live;
+  bool decays = false;
+  for (const OptimizerTensors& item : items) {
+    if (item.variable.numel() == 0) continue;
+    live.push_back(item);
+    decays = decays || item.decay;
+  }
+  if (live.empty()) return;
+  const OptimizerCoefficients<double>& c = step.coefficients;
+  const bool plain = c.clip == GradientClip::none && !(c.decay && decays) && !c.amsgrad;
+  const Device d = first.device();
+  if (first.dtype() == DType::float64) {
+    copy_bytes(coefficients.raw_data(), d, &c, Device::cpu(), sizeof(c));
+  } else {
+    const OptimizerCoefficients<float> cf = convert_coefficients<float>(c);
+    copy_bytes(coefficients.raw_data(), d, &cf, Device::cpu(), sizeof(cf));
+  }
+  optimizer_update_stub.get(d)(step.rule, plain, coefficients, live);
+}
+}  // namespace
+
+Tensor optimizer_coefficients_buffer(Device device) {
+  return Tensor::empty({static_cast<std::int64_t>(sizeof(OptimizerCoefficients<double>))},
+                       DType::uint8, device);
+}
+
+void optimizer_update(const OptimizerStep& step, const std::vector<OptimizerTensors>& items,
+                      const Tensor& coefficients) {
+  update(step, items, coefficients, "items[");
+}
+
+void optimizer_update(const OptimizerStep& step, const Tensor& grad, const Tensor& variable,
+                      const std::array<Tensor, 3>& slots, const Tensor& sum_squares) {
+  NEURONA_CHECK(variable.defined(), ValueError,
+                "optimizer_update: argument variable is an undefined tensor");
+  update(step, {{grad, variable, slots, sum_squares, true}},
+         optimizer_coefficients_buffer(variable.device()), "");
 }
 
 Tensor sum_of_squares(const std::vector<Tensor>& xs) {

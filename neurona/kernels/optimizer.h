@@ -1,7 +1,9 @@
-// Fused optimizer updates: one kernel per variable per step clips the gradient, applies
-// decoupled weight decay and the optimizer's rule (SGD, Adam, RMSprop, Adagrad, Adamax, Nadam)
-// to the variable and its slot variables in place, on the variable's device. The optimizers in
-// training/optimizers.h compute the step's scalars on the host and call these front doors.
+// Fused optimizer updates: one kernel clips the gradient, applies decoupled weight decay and the
+// optimizer's rule (SGD, Adam, RMSprop, Adagrad, Adamax, Nadam) to the variables and their slot
+// variables in place, for many variables of one device and dtype at once (one launch per
+// kMaxTensorsPerLaunch variables on a GPU). The optimizers in training/optimizers.h compute
+// the step's scalars on the host; they reach the kernel through a small buffer on the device
+// rather than as launch arguments, so that a captured CUDA graph replays with new values.
 #pragma once
 
 #include <array>
@@ -22,12 +24,46 @@ struct OptimizerStep {
   OptimizerCoefficients<double> coefficients = {};
 };
 
+/// One variable of a multi-tensor update: its gradient, its value and its slots (undefined for
+/// the slots the rule does not read), the float64 scalar from sum_of_squares() when the step
+/// clips by norm or global norm (else undefined), and whether weight decay applies to it (the
+/// step's weight decay applies only where this is true: Keras's exclude_from_weight_decay).
+struct OptimizerTensors {
+  Tensor grad;
+  Tensor variable;
+  std::array<Tensor, 3> slots;
+  Tensor sum_squares;
+  bool decay = true;
+};
+
+/// Variables a GPU updates in one launch (their pointers travel as launch arguments).
+inline constexpr std::size_t kMaxTensorsPerLaunch = 32;
+
+/// A buffer on `device` to hold a step's coefficients for optimizer_update (an optimizer keeps
+/// one per device and dtype, so that its address is stable from step to step).
+Tensor optimizer_coefficients_buffer(Device device);
+
+/// Applies `step` in place to every item's variable and slots. All items share one device and
+/// one dtype (float32 or float64); each grad and slot has its variable's shape, dtype and
+/// device; the slots a rule reads are listed in kernels/math/optimizer_ops.h. `coefficients`
+/// is a buffer from optimizer_coefficients_buffer() on the items' device: the step's
+/// coefficients are written into it (one small host-to-device copy on a GPU), then read by the
+/// kernel. Throws ValueError or ShapeError naming the item and the argument otherwise. No host
+/// synchronisation.
+///
+///   kernels::optimizer_update(step, {{g_w, w, {m_w, v_w, {}}, {}, true},
+///                                    {g_b, b, {m_b, v_b, {}}, {}, false}},
+///                             coefficients);
+void optimizer_update(const OptimizerStep& step, const std::vector<OptimizerTensors>& items,
+                      const Tensor& coefficients);
+
 /// Applies `step` in place to `variable` and its slots, reading the gradient `grad`.
 /// `grad` and every defined slot must have the variable's shape, dtype (float32 or float64) and
 /// device; the slots a rule reads are listed in kernels/math/optimizer_ops.h (undefined tensors
 /// for the ones it does not). `sum_squares` is the float64 scalar from sum_of_squares() on the
 /// same device when `step` clips by norm or global norm, else undefined. Throws ValueError or
-/// ShapeError naming the argument otherwise. No host synchronisation.
+/// ShapeError naming the argument otherwise. No host synchronisation. (The list form above with
+/// one item and a buffer of its own.)
 ///
 ///   kernels::optimizer_update(step, grad, w.value(), {m, v, {}}, {});
 void optimizer_update(const OptimizerStep& step, const Tensor& grad, const Tensor& variable,
@@ -38,10 +74,11 @@ void optimizer_update(const OptimizerStep& step, const Tensor& grad, const Tenso
 /// and by global norm read). Two passes of chunked partial sums; no host synchronisation.
 Tensor sum_of_squares(const std::vector<Tensor>& xs);
 
+/// `coefficients` holds OptimizerCoefficients<T> for the items' element type T; `plain` says
+/// that no item clips, decays or uses amsgrad (the kernel's branch-free variant).
+using OptimizerUpdateKernel = void (*)(OptimizerRule rule, bool plain, const Tensor& coefficients,
+                                       const std::vector<OptimizerTensors>& items);
 /// x's elements are read with x's dtype; out[o] = sum over chunk o (of squares when `square`).
-using OptimizerUpdateKernel = void (*)(const OptimizerStep& step, const Tensor& grad,
-                                       const Tensor& variable, const std::array<Tensor, 3>& slots,
-                                       const Tensor& sum_squares);
 using SumSquaresKernel = void (*)(const Tensor& x, bool square, std::int64_t chunk,
                                   const Tensor& out);
 

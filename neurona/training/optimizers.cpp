@@ -148,6 +148,15 @@ Optimizer::Entry& Optimizer::entry_for(const Variable& v) {
   return entries_.back();
 }
 
+const Tensor& Optimizer::coefficients_buffer(Device device, DType dtype) {
+  for (const auto& [key, buffer] : coefficient_buffers_) {
+    if (key.first == device && key.second == dtype) return buffer;
+  }
+  coefficient_buffers_.emplace_back(std::make_pair(device, dtype),
+                                    kernels::optimizer_coefficients_buffer(device));
+  return coefficient_buffers_.back().second;
+}
+
 void Optimizer::build(const std::vector<Variable>& variables) {
   for (const Variable& v : variables) entry_for(v);
 }
@@ -215,32 +224,45 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
   const std::int64_t iteration = iterations();
   const double lr = learning_rate();
   begin_step(iteration);
+  // One fused update per device and dtype over all of its variables.
+  struct Group {
+    Device device;
+    DType dtype;
+    std::vector<kernels::OptimizerTensors> items;
+  };
+  std::vector<Group> groups;
   for (std::size_t i : live) {
     Entry& e = entry_for(variables[i]);
     const Variable& v = e.variable;
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& gr) {
+      return gr.device == v.device() && gr.dtype == v.dtype();
+    });
+    if (group == groups.end()) group = groups.insert(groups.end(), {v.device(), v.dtype(), {}});
+    kernels::OptimizerTensors item{g[i], v.value(), {}, {}, e.use_weight_decay};
+    for (std::size_t k = 0; k < 3; ++k) {
+      if (e.slots[k]) item.slots[k] = e.slots[k]->value();
+    }
+    if (clip == kernels::GradientClip::norm) item.sum_squares = kernels::sum_of_squares({g[i]});
+    if (clip == kernels::GradientClip::global_norm) {
+      for (const auto& [device, total] : global_sum) {
+        if (device == v.device()) item.sum_squares = total;
+      }
+    }
+    group->items.push_back(std::move(item));
+  }
+  for (const Group& group : groups) {
     kernels::OptimizerStep step;
-    fill_step(step, v.dtype(), iteration, lr);
+    fill_step(step, group.dtype, iteration, lr);
     auto& c = step.coefficients;
-    with_float_type(v.dtype(), [&](auto t) {
+    with_float_type(group.dtype, [&](auto t) {
       using T = decltype(t);
       c.clip = clip;
       c.clip_value = static_cast<T>(clip_value);
       c.clip_inverse = static_cast<T>(1.0 / clip_value);  // Keras: 1.0 / clip_norm in Python
-      c.decay = common_.weight_decay.has_value() && e.use_weight_decay;
+      c.decay = common_.weight_decay.has_value();
       c.weight_decay = static_cast<T>(common_.weight_decay.value_or(0.0));
     });
-    Tensor sum_squares;
-    if (clip == kernels::GradientClip::norm) sum_squares = kernels::sum_of_squares({g[i]});
-    if (clip == kernels::GradientClip::global_norm) {
-      for (const auto& [device, total] : global_sum) {
-        if (device == v.device()) sum_squares = total;
-      }
-    }
-    std::array<Tensor, 3> slots;
-    for (std::size_t k = 0; k < 3; ++k) {
-      if (e.slots[k]) slots[k] = e.slots[k]->value();
-    }
-    kernels::optimizer_update(step, g[i], v.value(), slots, sum_squares);
+    kernels::optimizer_update(step, group.items, coefficients_buffer(group.device, group.dtype));
   }
   iterations_.value().data<std::int64_t>()[0] = iteration + 1;
 }

@@ -1,8 +1,9 @@
 // Optimizers with Keras 3's update rules, defaults, state and names (keras.optimizers): SGD,
 // Adam, AdamW, RMSprop, Adagrad, Adamax, Nadam, with clipnorm / clipvalue / global_clipnorm
-// and decoupled weight decay. Each step of each variable is one fused kernel on the variable's
-// device (kernels/optimizer.h), with no host synchronisation: the step's scalars (learning
-// rate, bias corrections) are computed on the host from the step count it keeps.
+// and decoupled weight decay. A step is one fused multi-tensor kernel per device and dtype over
+// all the variables (kernels/optimizer.h), with no host synchronisation: the step's scalars
+// (learning rate, bias corrections) are computed on the host from the step count it keeps and
+// copied to a buffer on the device that the kernel reads.
 //
 //   auto opt = nr::optimizers::Adam(1e-3, {.beta_1 = 0.8, .clipnorm = 1.0});
 //   opt->apply_gradients(tape.gradient(loss, weights), weights);
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "neurona/autograd/variable.h"
@@ -162,6 +164,9 @@ class Optimizer {
   };
   Entry& entry_for(const Variable& v);
   bool use_weight_decay(const Variable& v) const;
+  /// The buffer the fused update reads a step's coefficients from, one per device and dtype
+  /// (kept, so that its address does not change from step to step).
+  const Tensor& coefficients_buffer(Device device, DType dtype);
 
   std::string class_name_;
   std::string name_;
@@ -173,6 +178,7 @@ class Optimizer {
   std::unordered_map<std::uint64_t, std::size_t> index_;
   std::vector<std::uint64_t> excluded_ids_;
   std::vector<std::string> excluded_names_;
+  std::vector<std::pair<std::pair<Device, DType>, Tensor>> coefficient_buffers_;
   bool built_ = false;
 };
 

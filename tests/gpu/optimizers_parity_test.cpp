@@ -104,6 +104,40 @@ TEST_F(GpuOptimizer, EveryOptimizerMatchesTheCpuAfterSeveralSteps) {
   }
 }
 
+// More variables than one launch of the multi-tensor update takes (kMaxTensorsPerLaunch), of
+// sizes from empty to several blocks' worth, weight decay excluded on some by name.
+TEST_F(GpuOptimizer, ManyVariablesInOneStepMatchTheCpu) {
+  std::vector<nr::Variable> cpu_vars, gpu_vars;
+  for (std::uint32_t i = 0; i < 2 * nr::kernels::kMaxTensorsPerLaunch + 5; ++i) {
+    const std::int64_t n = i == 3 ? 0 : (i % 5 == 0 ? 70000 + i : 1 + (i * 53) % 700);
+    const nr::Tensor init = nr::testing::random_tensor({n}, nr::float32, -1, 1, i);
+    std::string vname = i % 4 == 0 ? "bias" : "kernel";
+    vname += std::to_string(i);
+    cpu_vars.emplace_back(init, nr::VariableOptions{.name = vname});
+    gpu_vars.emplace_back(init.to(kGpu), nr::VariableOptions{.name = vname});
+  }
+  const auto cpu_opt = opt::AdamW(0.01, {.weight_decay = 0.1});
+  const auto gpu_opt = opt::AdamW(0.01, {.weight_decay = 0.1});
+  cpu_opt->exclude_from_weight_decay({}, {"bias"});
+  gpu_opt->exclude_from_weight_decay({}, {"bias"});
+  for (int step = 0; step < 3; ++step) {
+    std::vector<nr::Tensor> cpu_grads, gpu_grads;
+    for (std::size_t i = 0; i < cpu_vars.size(); ++i) {
+      const nr::Tensor g = nr::testing::random_tensor(cpu_vars[i].shape(), nr::float32, -2, 2,
+                                                      static_cast<std::uint32_t>(1000 * step + i));
+      cpu_grads.push_back(g);
+      gpu_grads.push_back(g.to(kGpu));
+    }
+    cpu_opt->apply_gradients(cpu_grads, cpu_vars);
+    gpu_opt->apply_gradients(gpu_grads, gpu_vars);
+  }
+  for (std::size_t i = 0; i < cpu_vars.size(); ++i) {
+    EXPECT_TRUE(all_close(gpu_vars[i].value().to_vector<double>(),
+                          cpu_vars[i].value().to_vector<double>(), 1e-7, 1e-6))
+        << "variable " << i;
+  }
+}
+
 TEST_F(GpuOptimizer, SumOfSquaresMatchesTheCpu) {
   const nr::Tensor a = nr::testing::random_tensor({1000003}, nr::float32, -1, 1, 5);
   const nr::Tensor b = nr::testing::random_tensor({17}, nr::float64, -1, 1, 6);

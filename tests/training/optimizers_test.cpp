@@ -4,6 +4,7 @@
 // configs, names and error messages, and convergence on a quadratic.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -400,6 +401,93 @@ TEST(OptimizerKernel, SumOfSquaresOverManyTensorsAndDtypes) {
     expected_f32 += f * f;
   }
   EXPECT_NEAR(s.item<double>(), expected_f32, 1e-9 * expected);
+}
+
+// The multi-tensor form against one call per variable: the same bits, for every rule, with
+// more variables than one GPU launch takes, an empty one, weight decay on some only and
+// clipping by each variable's own norm.
+TEST(OptimizerKernel, ListUpdateMatchesOneVariableAtATime) {
+  using nr::kernels::OptimizerRule;
+  for (OptimizerRule rule : {OptimizerRule::sgd, OptimizerRule::adam, OptimizerRule::rmsprop,
+                             OptimizerRule::adagrad, OptimizerRule::adamax, OptimizerRule::nadam}) {
+    for (bool clip : {false, true}) {
+      SCOPED_TRACE(static_cast<int>(rule) * 2 + clip);
+      nr::kernels::OptimizerStep step;
+      step.rule = rule;
+      auto& c = step.coefficients;
+      c.learning_rate = 0.01f, c.momentum = 0.9f, c.use_momentum = true, c.nesterov = true;
+      c.one_minus_beta_1 = 0.1f, c.one_minus_beta_2 = 0.001f, c.alpha = 0.003f, c.beta_2 = 0.999f;
+      c.epsilon = 1e-7f, c.rho = 0.9f, c.one_minus_rho = 0.1f, c.centered = true;
+      c.one_minus_beta_1_power = 0.1f, c.one_minus_beta_2_power = 0.001f, c.u_t_1 = 0.9f;
+      c.one_minus_u_t = 0.1f, c.one_minus_u_product_t = 0.2f, c.one_minus_u_product_t_1 = 0.3f;
+      c.decay = true, c.weight_decay = 0.05f;
+      if (clip) c.clip = nr::kernels::GradientClip::norm, c.clip_value = 0.5f;
+      std::vector<nr::kernels::OptimizerTensors> listed, alone;
+      const auto random = [](std::int64_t n, std::uint32_t seed) {
+        return nr::testing::random_tensor({n}, nr::float32, -1, 1, seed);
+      };
+      const auto copy_of = [](const nr::Tensor& t) {
+        return nr::testing::make_tensor(t.to_vector<double>(), t.shape());
+      };
+      for (std::uint32_t i = 0; i < 40; ++i) {
+        const std::int64_t n = i == 7 ? 0 : 1 + (i * 37) % 300;
+        const nr::Tensor g = random(n, 1000 + i);
+        const nr::Tensor ss = clip ? nr::kernels::sum_of_squares({g}) : nr::Tensor();
+        std::array<nr::Tensor, 3> slots_a, slots_b;
+        for (std::uint32_t k = 0; k < 3; ++k) {
+          // Positive state, and a small average gradient, so that no rule divides by a
+          // negative or zero denominator (centered RMSprop's v - a^2).
+          slots_a[k] =
+              nr::abs(random(n, 2000 + 3 * i + k)) * (k == 2 ? 0.01 : 1.0) + (k == 0 ? 0.1 : 0.0);
+          slots_b[k] = copy_of(slots_a[k]);
+        }
+        const nr::Tensor w = random(n, 5000 + i);
+        listed.push_back({g, copy_of(w), slots_a, ss, i % 3 != 0});
+        alone.push_back({g, copy_of(w), slots_b, ss, i % 3 != 0});
+      }
+      nr::kernels::optimizer_update(step, listed,
+                                    nr::kernels::optimizer_coefficients_buffer(nr::Device::cpu()));
+      for (const auto& item : alone) {
+        nr::kernels::OptimizerStep s = step;
+        s.coefficients.decay = item.decay;
+        nr::kernels::optimizer_update(s, item.grad, item.variable, item.slots, item.sum_squares);
+      }
+      for (std::size_t i = 0; i < listed.size(); ++i) {
+        const std::vector<float> value = listed[i].variable.to_vector<float>();
+        EXPECT_EQ(value, alone[i].variable.to_vector<float>()) << "variable " << i;
+        EXPECT_TRUE(
+            std::all_of(value.begin(), value.end(), [](float x) { return std::isfinite(x); }))
+            << "variable " << i;
+        for (std::size_t k = 0; k < 3; ++k) {
+          EXPECT_EQ(listed[i].slots[k].to_vector<float>(), alone[i].slots[k].to_vector<float>())
+              << "variable " << i << " slot " << k;
+        }
+      }
+    }
+  }
+}
+
+TEST(OptimizerKernel, ListFormNamesTheItem) {
+  nr::kernels::OptimizerStep step;
+  step.rule = nr::kernels::OptimizerRule::adam;
+  const nr::Tensor w = nr::testing::make_tensor({1, 2, 3}, {3});
+  const nr::Tensor m = nr::testing::make_tensor({0, 0, 0}, {3});
+  const nr::Tensor buffer = nr::kernels::optimizer_coefficients_buffer(nr::Device::cpu());
+  NEURONA_EXPECT_THROW_MSG(nr::kernels::optimizer_update(
+                               step,
+                               {{w, w, {m, m, {}}, {}, true},
+                                {nr::testing::make_tensor({1, 2}, {2}), w, {m, m, {}}, {}, true}},
+                               buffer),
+                           nr::ShapeError, "optimizer_update", "items[1].grad", "(2,)", "(3,)");
+  const nr::Tensor w64 = nr::testing::make_tensor({1, 2, 3}, {3}, nr::float64);
+  NEURONA_EXPECT_THROW_MSG(
+      nr::kernels::optimizer_update(
+          step, {{w, w, {m, m, {}}, {}, true}, {w64, w64, {w64, w64, {}}, {}, true}}, buffer),
+      nr::ValueError, "optimizer_update", "items[1].variable", "float64");
+  NEURONA_EXPECT_THROW_MSG(nr::kernels::optimizer_update(step, {{w, w, {m, m, {}}, {}, true}},
+                                                         nr::testing::make_tensor({1}, {1})),
+                           nr::ValueError, "optimizer_update", "coefficients",
+                           "optimizer_coefficients_buffer");
 }
 
 TEST(OptimizerKernel, FrontDoorNamesBadArguments) {

@@ -1,14 +1,35 @@
 // CPU kernels of the fused optimizer update and of the sum of squares: the shared functors
-// (kernels/math/optimizer_ops.h) run by an OpenMP loop.
-#include "neurona/kernels/optimizer.h"
+// (kernels/math/optimizer_ops.h) run by an OpenMP loop, one variable after another.
+#include <cstring>
+
 #include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/optimizer.h"
 
 namespace neurona::kernels::cpu {
 
 namespace {
-void optimizer_update(const OptimizerStep& step, const Tensor& grad, const Tensor& variable,
-                      const std::array<Tensor, 3>& slots, const Tensor& sum_squares) {
-  optimizer_update_impl(Launch{}, step.rule, step.coefficients, grad, variable, slots, sum_squares);
+void optimizer_update(OptimizerRule rule, bool plain, const Tensor& coefficients,
+                      const std::vector<OptimizerTensors>& items) {
+  with_optimizer_variant(
+      items.front().variable.dtype(), rule, plain,
+      [&](auto type_tag, auto rule_tag, auto plain_tag) {
+        using T = decltype(type_tag);
+        OptimizerCoefficients<T> c;
+        std::memcpy(&c, coefficients.raw_data(), sizeof(c));
+        const auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+        for (const OptimizerTensors& item : items) {
+          OptimizerUpdateFunctor<decltype(rule_tag)::value, T, decltype(plain_tag)::value> f{
+              item.variable.data<T>(),
+              item.grad.data<T>(),
+              ptr(item.slots[0]),
+              ptr(item.slots[1]),
+              ptr(item.slots[2]),
+              item.sum_squares.defined() ? item.sum_squares.data<double>() : nullptr,
+              c};
+          f.c.decay = c.decay && item.decay;
+          Launch{}(item.variable.numel(), f);
+        }
+      });
 }
 void sum_squares(const Tensor& x, bool square, std::int64_t chunk, const Tensor& out) {
   sum_squares_impl(Launch{}, x, square, chunk, out);

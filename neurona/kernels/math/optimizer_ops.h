@@ -211,55 +211,37 @@ struct SumSquaresFunctor {
   NEURONA_HD_INLINE void finish(std::int64_t o, Acc acc) const { out[o] = acc; }
 };
 
-/// Kernel bodies shared by the CPU and CUDA backends (`launch` is cpu::Launch or
-/// cuda::Launch): the front door (kernels/optimizer.cpp) has checked every argument.
-template <typename Launch>
-void optimizer_update_impl(const Launch& launch, OptimizerRule rule,
-                           const OptimizerCoefficients<double>& coefficients, const Tensor& grad,
-                           const Tensor& variable, const std::array<Tensor, 3>& slots,
-                           const Tensor& sum_squares) {
-  const bool plain =
-      coefficients.clip == GradientClip::none && !coefficients.decay && !coefficients.amsgrad;
-  const auto run = [&](auto type_tag, auto rule_tag) {
-    using T = decltype(type_tag);
-    constexpr OptimizerRule R = decltype(rule_tag)::value;
-    const auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-    const auto go = [&](auto plain_tag) {
-      OptimizerUpdateFunctor<R, T, decltype(plain_tag)::value> f{
-          variable.data<T>(),
-          grad.data<T>(),
-          ptr(slots[0]),
-          ptr(slots[1]),
-          ptr(slots[2]),
-          sum_squares.defined() ? sum_squares.data<double>() : nullptr,
-          convert_coefficients<T>(coefficients)};
-      launch(variable.numel(), f);
+/// Calls f(T{}, std::integral_constant<OptimizerRule, R>{}, std::bool_constant<Plain>{}) with
+/// the element type of `dtype` (float64, else float32), the rule and the plain flag as template
+/// arguments: the one place where the CPU and CUDA backends turn them into a kernel variant.
+template <typename F>
+void with_optimizer_variant(DType dtype, OptimizerRule rule, bool plain, F&& f) {
+  const auto with_rule = [&](auto type_tag) {
+    const auto with_plain = [&](auto rule_tag) {
+      if (plain) {
+        f(type_tag, rule_tag, std::true_type{});
+      } else {
+        f(type_tag, rule_tag, std::false_type{});
+      }
     };
-    if (plain) {
-      go(std::true_type{});
-    } else {
-      go(std::false_type{});
-    }
-  };
-  const auto with_type = [&](auto rule_tag) {
-    if (variable.dtype() == DType::float64) {
-      run(double{}, rule_tag);
-    } else {
-      run(float{}, rule_tag);
-    }
-  };
-  switch (rule) {
-    // clang-format off
+    switch (rule) {
+      // clang-format off
 #define NEURONA_CASE(name) \
-  case OptimizerRule::name: with_type(std::integral_constant<OptimizerRule, OptimizerRule::name>{}); break;
-    NEURONA_CASE(sgd)
-    NEURONA_CASE(adam)
-    NEURONA_CASE(rmsprop)
-    NEURONA_CASE(adagrad)
-    NEURONA_CASE(adamax)
-    NEURONA_CASE(nadam)
+  case OptimizerRule::name: with_plain(std::integral_constant<OptimizerRule, OptimizerRule::name>{}); break;
+      NEURONA_CASE(sgd)
+      NEURONA_CASE(adam)
+      NEURONA_CASE(rmsprop)
+      NEURONA_CASE(adagrad)
+      NEURONA_CASE(adamax)
+      NEURONA_CASE(nadam)
 #undef NEURONA_CASE
-    // clang-format on
+      // clang-format on
+    }
+  };
+  if (dtype == DType::float64) {
+    with_rule(double{});
+  } else {
+    with_rule(float{});
   }
 }
 
