@@ -1,5 +1,6 @@
 // Matmul through neurona against a direct OpenBLAS call (CPU) and a direct cuBLAS call (GPU)
-// in the same run: GFLOP/s of each and their ratio, as a table and a JSON line.
+// in the same run: GFLOP/s of each and their ratio, as a table and a JSON line. The cuda rows
+// run both sides in one math mode (--tf32): TensorFloat-32 tensor cores or plain FP32.
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
@@ -56,7 +57,17 @@ int main(int argc, char** argv) {
   app.add_option("--device", devices, "cpu, cuda or all")
       ->check(CLI::IsMember({"cpu", "cuda", "all"}));
   app.add_option("--sizes", sizes, "square matrix sizes")->delimiter(',');
+  // neurona's default (TF32 on, as TensorFlow's) unless asked otherwise; the cuBLAS reference
+  // follows, so that both sides of a cuda row do the same arithmetic.
+  std::string tf32 = nr::config::tensor_float_32_execution_enabled() ? "on" : "off";
+  app.add_option("--tf32", tf32,
+                 "TensorFloat-32 for the cuda rows, in neurona (nr::config) and in the cuBLAS "
+                 "reference alike; default: neurona's default")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  const bool use_tf32 = tf32 == "on";
+  nr::config::enable_tensor_float_32_execution(use_tf32);
 
   std::vector<Row> rows;
   const bool want_cpu = devices != "cuda";
@@ -87,7 +98,7 @@ int main(int argc, char** argv) {
       const nr::Tensor a = nr::random_uniform({n, n}, {.device = gpu, .seed = 1});
       const nr::Tensor b = nr::random_uniform({n, n}, {.device = gpu, .seed = 2});
       const int reps = reps_for(n, true);
-      const double t_ref = nr::bench::cublas_sgemm_seconds(n, reps);
+      const double t_ref = nr::bench::cublas_sgemm_seconds(n, reps, use_tf32);
       const double t_nr = median_seconds(reps, [&] {
         (void)nr::matmul(a, b);
         nr::synchronize(gpu);
@@ -100,11 +111,16 @@ int main(int argc, char** argv) {
   std::printf("matmul, float32, square n x n x n; median of repeated runs\n");
   std::printf("CPU reference:%s(%s, %d threads)\n", OPENBLAS_VERSION, blas_core,
               openblas_get_num_threads());
-  if (want_gpu) std::printf("GPU reference: %s\n", nr::bench::cublas_description().c_str());
+  if (want_gpu) {
+    std::printf("GPU reference: %s\n", nr::bench::cublas_description().c_str());
+    std::printf("GPU math: %s\n",
+                use_tf32 ? "TF32 on (neurona config; cuBLAS CUBLAS_TF32_TENSOR_OP_MATH)"
+                         : "TF32 off, plain FP32 (neurona config; cuBLAS CUBLAS_DEFAULT_MATH)");
+  }
   std::printf("%-6s %6s %16s %16s %8s\n", "device", "n", "neurona GFLOP/s", "direct GFLOP/s",
               "ratio");
   std::ostringstream json;
-  json << "{\"benchmark\":\"matmul\",\"dtype\":\"float32\",\"rows\":[";
+  json << "{\"benchmark\":\"matmul\",\"dtype\":\"float32\",\"tf32\":\"" << tf32 << "\",\"rows\":[";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     const double ratio = r.neurona_gflops / r.reference_gflops;

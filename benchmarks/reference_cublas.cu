@@ -31,7 +31,7 @@ bool have_gpu() {
 }
 }  // namespace
 
-double cublas_sgemm_seconds(int n, int reps) {
+double cublas_sgemm_seconds(int n, int reps, bool tf32) {
   if (!have_gpu()) return -1.0;
   const std::size_t bytes = sizeof(float) * static_cast<std::size_t>(n) * n;
   float *a = nullptr, *b = nullptr, *c = nullptr;
@@ -42,6 +42,9 @@ double cublas_sgemm_seconds(int n, int reps) {
   check(cudaMemset(b, 0, bytes), "cudaMemset");
   cublasHandle_t h;
   check(cublasCreate(&h), "cublasCreate");
+  // The same math mode as neurona's matmul under config::tensor_float_32_execution_enabled().
+  check(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+        "cublasSetMathMode");
   const float one = 1, zero = 0;
   auto run = [&] {
     check(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b, n, a, n, &zero, c, n),

@@ -2,7 +2,7 @@
 #include "reference.h"
 
 namespace neurona::bench {
-double cublas_sgemm_seconds(int, int) {
+double cublas_sgemm_seconds(int, int, bool) {
   return -1.0;
 }
 std::string cublas_description() {

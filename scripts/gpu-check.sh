@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
 # runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
-# GPU benchmarks, then prints a short table last. Full logs go to $OUT (default gpu-check-out/).
+# GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add and Adam vs the copy
+# bandwidth), then prints a short table last. Full logs go to $OUT (default gpu-check-out/).
 #
 # The GPU machine has the CUDA toolkit and cuDNN (inside Python packages) but none of the
 # Debian libraries neurona builds against and no internet, so the work is split in two:
@@ -33,8 +34,8 @@ prepare() {
   (cd "$BUILD" && find . \( -name 'CTestTestfile.cmake' -o -name '*_include.cmake' \
       -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
   for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
-             benchmarks/bench_matmul examples/gradient_descent examples/seed_walkthrough \
-             tools/neurona; do
+             benchmarks/bench_matmul benchmarks/bench_ops_gpu examples/gradient_descent \
+             examples/seed_walkthrough tools/neurona; do
     [[ -f "$BUILD/$exe" ]] || continue
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
@@ -51,7 +52,8 @@ prepare() {
   # HDF5, libzip and what they pull in): everything the binaries load except the C/C++ runtime,
   # which the GPU machine has, and the CUDA libraries, which come from its image.
   local exe_path
-  for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul; do
+  for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul \
+             benchmarks/bench_ops_gpu; do
     exe_path="$BUILD/$exe"
     ldd "$exe_path" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
       grep -Ev '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
@@ -123,13 +125,16 @@ run() {
     ldd "$build/tests/neurona_gpu_tests" 2>&1 | grep -E 'cublas|cudnn|openblas|not found' || true
   } > "$OUT/env.txt"
 
-  local gpu_rc=0 all_rc=0 bench_rc=0 train_rc=0
+  local gpu_rc=0 all_rc=0 bench_rc=0 ops_rc=0 train_rc=0
   ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300 > "$OUT/ctest-gpu.log" 2>&1 \
     || gpu_rc=$?
   ctest --test-dir "$build" -LE 'gpu|install' -j 8 --output-on-failure > "$OUT/ctest-cpu.log" 2>&1 \
     || all_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --sizes 128,256,512,1024,2048,4096,8192 \
     > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
+  # Conv2D (the cnn's two layers, a ResNet 3x3 layer) against direct cuDNN, add and Adam against
+  # the copy bandwidth; seconds on an H200, the timeout only guards the whole check.
+  timeout 120 "$build/benchmarks/bench_ops_gpu" > "$OUT/bench_ops_gpu.txt" 2>&1 || ops_rc=$?
   # The main job on the GPU: the notebook's CNN on Fashion-MNIST.
   if [[ -x "$build/tools/neurona" && -d "$work/fashion-mnist" ]]; then
     NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 300 "$build/tools/neurona" train \
@@ -160,10 +165,13 @@ run() {
     echo "-- neurona train --model cnn --device cuda (rc=$train_rc):"
     grep -E 'Epoch|step -|Test loss' "$OUT/train-cnn.log" | tail -n 22 || tail -n 5 "$OUT/train-cnn.log"
     echo "-- bench_matmul --device cuda (rc=$bench_rc):"
-    tail -n 12 "$OUT/bench_matmul.txt"
+    tail -n 13 "$OUT/bench_matmul.txt"
+    echo "-- bench_ops_gpu (rc=$ops_rc):"
+    grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 40 || true
   } > "$OUT/summary.txt"
   cat "$OUT/summary.txt"
-  [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 && $train_rc -eq 0 && $memcheck != FAILED* ]]
+  [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 && $ops_rc -eq 0 && $train_rc -eq 0 &&
+     $memcheck != FAILED* ]]
 }
 
 case "${1:-auto}" in

@@ -1,0 +1,331 @@
+// neurona's GPU ops side by side with a direct library call in the same run: conv2d forward,
+// input gradient and kernel gradient through the kernels' front doors against cuDNN called
+// directly (the same math type, each side's algorithm found once), and the memory-bound
+// elementwise add and fused Adam update against the card's device-to-device copy bandwidth.
+// Both sides are timed alike: a region of --inner calls between two device synchronisations,
+// one warm-up region, the median of --reps. A table and one JSON line; where no GPU is present,
+// one "skipped" line and a JSON line saying why, exit status 0.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <neurona/neurona.h>
+
+#include "neurona/kernels/conv.h"
+#include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/linalg.h"
+#include "neurona/kernels/optimizer.h"
+#include "reference.h"
+
+namespace nr = neurona;
+namespace nk = neurona::kernels;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Seconds per call of f on `device`, timed as the reference times its calls (reference.h).
+template <typename F>
+double median_seconds(nr::Device device, int reps, int inner, F&& f) {
+  const auto region = [&] {
+    nr::synchronize(device);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) f();
+    nr::synchronize(device);
+    return std::chrono::duration<double>(Clock::now() - t0).count() / inner;
+  };
+  region();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) t.push_back(region());
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      out += ' ';
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+struct ConvCase {
+  std::string name;
+  nr::Shape x, kernel;
+  nr::Padding padding;
+};
+
+// The Fashion-MNIST cnn's two layers at its batch size, and a ResNet stage's 3x3 layer.
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"conv2d cnn1 128x28x28x1 k3x3x32 valid",
+       {128, 28, 28, 1},
+       {3, 3, 1, 32},
+       nr::Padding::Valid},
+      {"conv2d cnn2 128x13x13x32 k3x3x64 valid",
+       {128, 13, 13, 32},
+       {3, 3, 32, 64},
+       nr::Padding::Valid},
+      {"conv2d resnet 256x56x56x64 k3x3x64 same",
+       {256, 56, 56, 64},
+       {3, 3, 64, 64},
+       nr::Padding::Same},
+  };
+}
+
+// max |a - b| / max |b|: rounding (TF32 or another summation order) stays far below 1e-2; a
+// different convolution (layout, padding) gives order 1.
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::fabs(static_cast<double>(a[i]) - b[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(b[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+constexpr double kSameConvolution = 5e-2;
+
+struct ConvRow {
+  std::string name, direction, algorithm;
+  double neurona_s, reference_s, difference;
+};
+
+struct MemoryRow {
+  std::string kernel;
+  int mib;
+  double bytes_moved, seconds, copy_gbps;
+  double gbps() const { return bytes_moved / seconds / 1e9; }
+};
+
+// Keras's Adam at its defaults (learning rate 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7) at
+// step 1, with the scalars rounded to float32 as AdamOptimizer::fill_step rounds them.
+nk::OptimizerStep adam_step() {
+  nk::OptimizerStep step;
+  step.rule = nk::OptimizerRule::adam;
+  auto& c = step.coefficients;
+  const float lr = 1e-3f, beta_1 = 0.9f, beta_2 = 0.999f;
+  c.learning_rate = lr;
+  c.alpha = lr * std::sqrt(1.0f - beta_2) / (1.0f - beta_1);
+  c.one_minus_beta_1 = static_cast<float>(1.0 - 0.9);
+  c.one_minus_beta_2 = static_cast<float>(1.0 - 0.999);
+  c.epsilon = 1e-7f;
+  return step;
+}
+
+int run(int reps, int inner, const std::string& filter, const std::vector<int>& sizes_mib,
+        bool tf32) {
+  const nr::Device gpu = nr::Device::cuda(0);
+  const auto wanted = [&](const std::string& name) {
+    return name.find(filter) != std::string::npos;
+  };
+
+  std::vector<ConvRow> conv_rows;
+  bool all_same = true;
+  for (const ConvCase& c : conv_cases()) {
+    if (!wanted(c.name)) continue;
+    const nr::Conv2DOptions o{.padding = c.padding};
+    const nr::Tensor x =
+        nr::random_uniform(c.x, {.minval = -1, .maxval = 1, .device = gpu, .seed = 1});
+    const nr::Tensor k =
+        nr::random_uniform(c.kernel, {.minval = -1, .maxval = 1, .device = gpu, .seed = 2});
+    const nr::Tensor y = nk::conv2d(x, k, o);
+    const nr::Tensor dy =
+        nr::random_uniform(y.shape(), {.minval = -1, .maxval = 1, .device = gpu, .seed = 3});
+
+    const double t_fwd = median_seconds(gpu, reps, inner, [&] { (void)nk::conv2d(x, k, o); });
+    const double t_bwd_in = median_seconds(
+        gpu, reps, inner, [&] { (void)nk::conv2d_backward_input(dy, k, x.shape(), o); });
+    const double t_bwd_k = median_seconds(
+        gpu, reps, inner, [&] { (void)nk::conv2d_backward_kernel(x, dy, k.shape(), o); });
+
+    // The same operands through cuDNN directly; 3x3 'same' at stride 1 pads one pixel on each
+    // side, so cuDNN's symmetric padding is Keras's here and neurona pads nothing explicitly.
+    const auto dim = [](const nr::Shape& s, int i) { return static_cast<int>(s[i]); };
+    const int pad = c.padding == nr::Padding::Same ? (dim(c.kernel, 0) - 1) / 2 : 0;
+    const nr::bench::ConvProblem p{
+        dim(c.x, 0),      dim(c.x, 1),      dim(c.x, 2),      dim(c.x, 3),
+        dim(c.kernel, 0), dim(c.kernel, 1), dim(c.kernel, 3), pad};
+    const nr::Tensor k_ohwi = nk::transpose(k, {3, 0, 1, 2});  // cuDNN's NHWC filter layout
+    const nr::bench::ConvResult ref =
+        nr::bench::cudnn_conv2d(p, x.to_vector<float>(), k_ohwi.to_vector<float>(),
+                                dy.to_vector<float>(), tf32, reps, inner);
+
+    const double d_fwd = relative_difference(y.to_vector<float>(), ref.y);
+    const double d_in = relative_difference(
+        nk::conv2d_backward_input(dy, k, x.shape(), o).to_vector<float>(), ref.dx);
+    const double d_k = relative_difference(
+        nk::transpose(nk::conv2d_backward_kernel(x, dy, k.shape(), o), {3, 0, 1, 2})
+            .to_vector<float>(),
+        ref.dw);
+    conv_rows.push_back({c.name, "forward", ref.algorithms[0], t_fwd, ref.forward_s, d_fwd});
+    conv_rows.push_back(
+        {c.name, "input grad", ref.algorithms[1], t_bwd_in, ref.backward_input_s, d_in});
+    conv_rows.push_back(
+        {c.name, "kernel grad", ref.algorithms[2], t_bwd_k, ref.backward_kernel_s, d_k});
+    all_same =
+        all_same && d_fwd < kSameConvolution && d_in < kSameConvolution && d_k < kSameConvolution;
+  }
+
+  std::vector<MemoryRow> memory_rows;
+  for (const int mib : sizes_mib) {
+    const std::string size = " " + std::to_string(mib) + " MiB";
+    const bool want_add = wanted("add" + size), want_adam = wanted("adam" + size);
+    if (!want_add && !want_adam && !wanted("copy" + size)) continue;
+    const std::size_t bytes = static_cast<std::size_t>(mib) << 20;
+    const std::int64_t numel = static_cast<std::int64_t>(bytes / sizeof(float));
+    // The ceiling: one read and one write of every byte.
+    const double t_copy = nr::bench::memcpy_d2d_seconds(bytes, reps, inner);
+    const double copy_gbps = 2.0 * static_cast<double>(bytes) / t_copy / 1e9;
+    memory_rows.push_back({"copy", mib, 2.0 * static_cast<double>(bytes), t_copy, copy_gbps});
+    if (want_add) {  // reads x and y, writes the sum
+      const nr::Tensor a = nr::random_uniform({numel}, {.device = gpu, .seed = 4});
+      const nr::Tensor b = nr::random_uniform({numel}, {.device = gpu, .seed = 5});
+      const double t = median_seconds(gpu, reps, inner, [&] { (void)nk::add(a, b); });
+      memory_rows.push_back({"add", mib, 3.0 * static_cast<double>(bytes), t, copy_gbps});
+    }
+    if (want_adam) {  // reads grad, var, m and v; writes var, m and v
+      const nr::Tensor grad =
+          nr::random_uniform({numel}, {.minval = -1, .maxval = 1, .device = gpu, .seed = 6});
+      const nr::Tensor var =
+          nr::random_uniform({numel}, {.minval = -1, .maxval = 1, .device = gpu, .seed = 7});
+      const nr::Tensor m = nr::zeros({numel}, {.device = gpu});
+      const nr::Tensor v = nr::zeros({numel}, {.device = gpu});
+      const nk::OptimizerStep step = adam_step();
+      const double t = median_seconds(gpu, reps, inner, [&] {
+        nk::optimizer_update(step, grad, var, {m, v, nr::Tensor()}, nr::Tensor());
+      });
+      memory_rows.push_back({"adam", mib, 7.0 * static_cast<double>(bytes), t, copy_gbps});
+    }
+  }
+
+  const std::string math = tf32 ? "TF32 on (neurona config; cuDNN CUDNN_TENSOR_OP_MATH)"
+                                : "TF32 off, plain FP32 (neurona config; cuDNN CUDNN_FMA_MATH)";
+  std::printf("bench_ops_gpu: neurona's GPU ops and a direct library call in the same run\n");
+  std::printf("device: %s\n", nr::bench::cudnn_description().c_str());
+  std::printf("math: %s\n", math.c_str());
+  std::printf(
+      "timing: median of %d regions of %d calls each, after one warm-up region; device "
+      "synchronised around each region; ms per call\n",
+      reps, inner);
+  std::ostringstream json;
+  json << "{\"benchmark\":\"ops_gpu\",\"device\":" << json_string(nr::bench::cudnn_description())
+       << ",\"tf32\":\"" << (tf32 ? "on" : "off") << "\",\"reps\":" << reps
+       << ",\"inner\":" << inner << ",\"conv\":[";
+  if (!conv_rows.empty()) {
+    std::printf("\nconv2d, float32, NHWC; ratio = cuDNN ms / neurona ms (target >= 0.90)\n");
+    std::printf("%-40s %-11s %10s %10s %7s %9s  %s\n", "case", "direction", "neurona", "cuDNN",
+                "ratio", "max diff", "cuDNN algorithm (math, workspace)");
+  }
+  for (std::size_t i = 0; i < conv_rows.size(); ++i) {
+    const ConvRow& r = conv_rows[i];
+    const double ratio = r.reference_s / r.neurona_s;
+    std::printf("%-40s %-11s %10.4f %10.4f %7.3f %9.1e  %s%s\n", r.name.c_str(),
+                r.direction.c_str(), 1e3 * r.neurona_s, 1e3 * r.reference_s, ratio, r.difference,
+                r.algorithm.c_str(), r.difference < kSameConvolution ? "" : "  RESULTS DIFFER");
+    json << (i ? "," : "") << "{\"case\":" << json_string(r.name)
+         << ",\"direction\":" << json_string(r.direction) << ",\"neurona_ms\":" << 1e3 * r.neurona_s
+         << ",\"reference_ms\":" << 1e3 * r.reference_s << ",\"ratio\":" << ratio
+         << ",\"max_rel_diff\":" << r.difference
+         << ",\"reference_algorithm\":" << json_string(r.algorithm) << "}";
+  }
+  if (!conv_rows.empty()) {
+    std::printf("max diff: max |neurona - cuDNN| / max |cuDNN| of the results (same operands)\n");
+  }
+  json << "],\"memory\":[";
+  if (!memory_rows.empty()) {
+    std::printf(
+        "\nmemory-bound, float32, size per tensor; GB/s = bytes read + written / time; "
+        "ratio = GB/s / copy GB/s (target >= 0.80)\n");
+    std::printf(
+        "copy: cudaMemcpyAsync device to device (2 x size moved); add: kernels::add (3 x); "
+        "adam: kernels::optimizer_update, Adam (reads grad, var, m, v, writes var, m, v: "
+        "7 x)\n");
+    std::printf("%-40s %10s %10s %10s %7s\n", "kernel", "MiB moved", "ms", "GB/s", "ratio");
+  }
+  for (std::size_t i = 0; i < memory_rows.size(); ++i) {
+    const MemoryRow& r = memory_rows[i];
+    const double ratio = r.gbps() / r.copy_gbps;
+    const std::string label = r.kernel + " " + std::to_string(r.mib) + " MiB";
+    std::printf("%-40s %10.0f %10.4f %10.1f %7.3f\n", label.c_str(), r.bytes_moved / (1 << 20),
+                1e3 * r.seconds, r.gbps(), ratio);
+    json << (i ? "," : "") << "{\"kernel\":" << json_string(r.kernel) << ",\"mib\":" << r.mib
+         << ",\"bytes_moved\":" << r.bytes_moved << ",\"ms\":" << 1e3 * r.seconds
+         << ",\"gbps\":" << r.gbps() << ",\"copy_gbps\":" << r.copy_gbps << ",\"ratio\":" << ratio
+         << "}";
+  }
+  json << "]}";
+  std::printf("%s\n", json.str().c_str());
+  if (!all_same) {
+    std::fprintf(stderr,
+                 "bench_ops_gpu: neurona's and cuDNN's convolution results differ by more "
+                 "than rounding (RESULTS DIFFER above)\n");
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"neurona's GPU conv2d and memory-bound kernels vs direct cuDNN / copy bandwidth"};
+  int reps = 20, inner = 10;
+  std::string filter;
+  std::vector<int> sizes_mib = {64, 256};
+  // neurona's default (TF32 on, as TensorFlow's) unless asked otherwise; cuDNN follows.
+  std::string tf32 = nr::config::tensor_float_32_execution_enabled() ? "on" : "off";
+  app.add_option("--reps", reps, "timed regions of each op (after one warm-up region)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--inner", inner, "calls per timed region")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--filter", filter,
+                 "only the rows whose name contains this (conv2d cnn1, conv2d resnet, add, adam "
+                 "64 MiB, copy, ...)");
+  app.add_option("--sizes-mib", sizes_mib, "MiB per tensor of the memory-bound kernels")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--tf32", tf32,
+                 "TensorFloat-32 for the convolutions, in neurona (nr::config) and in the cuDNN "
+                 "reference alike; default: neurona's default")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::string skipped;
+  if (!nr::cuda_built()) {
+    skipped = "neurona built without CUDA";
+  } else if (nr::cuda_device_count() == 0) {
+    const std::string why = nr::bench::cuda_unavailable_reason();
+    skipped = "no CUDA GPU" + (why.empty() ? std::string() : " (" + why + ")");
+  }
+  if (!skipped.empty()) {
+    std::printf("bench_ops_gpu: skipped: %s\n", skipped.c_str());
+    std::printf("{\"benchmark\":\"ops_gpu\",\"skipped\":%s}\n", json_string(skipped).c_str());
+    return 0;
+  }
+  try {
+    const bool use_tf32 = tf32 == "on";
+    nr::config::enable_tensor_float_32_execution(use_tf32);
+    return run(reps, inner, filter, sizes_mib, use_tf32);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_ops_gpu: %s\n", e.what());
+    return 1;
+  }
+}
