@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
 # runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
-# GPU benchmarks, then prints a short table last. Full logs go to $OUT (default gpu-check-out/).
+# GPU benchmarks (with neurona against PyTorch eager and torch.compile on the same GPU,
+# benchmarks/compare_pytorch.py, in what is left of 8 minutes), then prints a short table last.
+# Full logs go to $OUT (default gpu-check-out/).
 #
 # The GPU machine has the CUDA toolkit and cuDNN (inside Python packages) but none of the
 # Debian libraries neurona builds against and no internet, so the work is split in two:
@@ -33,8 +35,8 @@ prepare() {
   (cd "$BUILD" && find . \( -name 'CTestTestfile.cmake' -o -name '*_include.cmake' \
       -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
   for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
-             benchmarks/bench_matmul examples/gradient_descent examples/seed_walkthrough \
-             tools/neurona; do
+             benchmarks/bench_matmul benchmarks/bench_train benchmarks/bench_ops_gpu \
+             examples/gradient_descent examples/seed_walkthrough tools/neurona; do
     [[ -f "$BUILD/$exe" ]] || continue
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
@@ -51,7 +53,8 @@ prepare() {
   # HDF5, libzip and what they pull in): everything the binaries load except the C/C++ runtime,
   # which the GPU machine has, and the CUDA libraries, which come from its image.
   local exe_path
-  for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul; do
+  for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul \
+             benchmarks/bench_train; do
     exe_path="$BUILD/$exe"
     ldd "$exe_path" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
       grep -Ev '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
@@ -96,6 +99,10 @@ find_cuda_libs() {
 }
 
 run() {
+  local t0=$SECONDS
+  # PyTorch's children in compare_pytorch.py keep the library path they were started with (the
+  # bundle's OpenBLAS and the cuDNN found below are for neurona's binaries only).
+  local torch_ld_path="${LD_LIBRARY_PATH:-}"
   if [[ -d /usr/local/cuda/bin ]]; then export PATH="$PATH:/usr/local/cuda/bin"; fi
   mkdir -p "$OUT"
   local work="$ROOT/.gpu-run"
@@ -147,6 +154,31 @@ run() {
       || memcheck="FAILED (rc=$?)"
     memcheck="$memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -n 1)"
   fi
+  # neurona against PyTorch eager and torch.compile on this GPU, in what is left of the check's
+  # 8 minutes (GPU_CHECK_SECONDS): neurona and eager first, torch.compile last; a run the budget
+  # cuts off says so in the table. A measurement, not a check: it does not decide the exit status.
+  local compare_rc=0 data=""
+  if [[ -d "$work/fashion-mnist" && -f "$BUNDLE" ]]; then
+    data="$work/fashion-mnist"
+  elif [[ -d /usr/share/datasets/fashion-mnist ]]; then
+    data=/usr/share/datasets/fashion-mnist
+  fi
+  local left=$((${GPU_CHECK_SECONDS:-480} - (SECONDS - t0) - 20))
+  if [[ -z "$data" || ! -x "$build/benchmarks/bench_train" ]]; then
+    echo "not run (no bench_train binary or no data in the bundle)" > "$OUT/compare_pytorch.txt"
+  elif ! command -v python3 >/dev/null; then
+    echo "not run (no python3)" > "$OUT/compare_pytorch.txt"
+  elif ((left < 60)); then
+    echo "not run (${left} s left of the check's ${GPU_CHECK_SECONDS:-480} s)" \
+      > "$OUT/compare_pytorch.txt"
+  else
+    local nr_ld_path="${LD_LIBRARY_PATH:-}"
+    LD_LIBRARY_PATH="$torch_ld_path" timeout -k 5 $((left + 10)) python3 -u \
+      "$ROOT/benchmarks/compare_pytorch.py" --device cuda --build "$build" --data-dir "$data" \
+      --epochs "${GPU_COMPARE_EPOCHS:-5}" --time-budget "$left" \
+      --neurona-ld-library-path "$nr_ld_path" > "$OUT/compare_pytorch.txt" 2>&1 \
+      || compare_rc=$?
+  fi
 
   {
     echo "== gpu-check summary =="
@@ -161,6 +193,9 @@ run() {
     grep -E 'Epoch|step -|Test loss' "$OUT/train-cnn.log" | tail -n 22 || tail -n 5 "$OUT/train-cnn.log"
     echo "-- bench_matmul --device cuda (rc=$bench_rc):"
     tail -n 12 "$OUT/bench_matmul.txt"
+    echo "-- compare_pytorch.py --device cuda --epochs ${GPU_COMPARE_EPOCHS:-5} (rc=$compare_rc;" \
+      "children's stderr and the JSON line in compare_pytorch.txt):"
+    grep -vE '^(\{|\[)' "$OUT/compare_pytorch.txt" | tail -n 60 || true
   } > "$OUT/summary.txt"
   cat "$OUT/summary.txt"
   [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 && $train_rc -eq 0 && $memcheck != FAILED* ]]
