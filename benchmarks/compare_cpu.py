@@ -5,10 +5,11 @@ Run it with Debian's /usr/bin/python3 (python3-torch and numpy live there):
 
     /usr/bin/python3 benchmarks/compare_cpu.py --build build [--epochs 3] [--models mlp,cnn]
 
-It trains the same models as `neurona train` (tools/neurona.cpp's make_model) on Fashion-MNIST
+It trains the same models as `neurona train` (tools/fashion_models.h) on Fashion-MNIST
 with batch 128 and Adam(1e-3, epsilon 1e-7, as Keras), once in neurona (build/benchmarks/
 bench_train), once in PyTorch from Python (this file, as a child process) and once in LibTorch
-from C++ (build/benchmarks/bench_libtorch, the same steps as the Python worker through
+from C++ (build/benchmarks/bench_libtorch, the same steps as the Python worker
+(benchmarks/torch_fashion.py, shared with compare_pytorch.py) through
 LibTorch's C++ frontend; built only where CMake found LibTorch, Debian's libtorch-dev: without
 it the LibTorch column says so), each in its own process with the same threads, and prints per
 row neurona's figure, each reference's and the ratio of neurona to the better reference (the
@@ -21,13 +22,14 @@ found and reported; only OMP_WAIT_POLICY defaults to passive for the children wh
 scripts/env.sh), because spinning OpenMP threads cost 10x on a busy 2-core machine.
 """
 import argparse
-import gzip
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
+
+from torch_fashion import torch_worker  # the PyTorch side, run as a child process
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -73,79 +75,6 @@ def openblas_core():
         except (OSError, AttributeError):
             continue
     return "unknown"
-
-
-# ---------------------------------------------------------------- PyTorch side (a child process)
-
-
-def read_idx(path):
-    import numpy as np
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def torch_model(kind):
-    import torch.nn as nn
-    if kind == "cnn":
-        layers = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                  nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(),
-                  nn.Linear(128, 10)]
-    else:
-        layers = [nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                  nn.Linear(128, 10)]
-    model = nn.Sequential(*layers)
-    for m in model.modules():  # Keras's defaults: glorot_uniform kernels, zero biases
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    return model
-
-
-def torch_worker(args):
-    import numpy as np
-    import torch
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    x_train = read_idx(f"{args.data_dir}/train-images-idx3-ubyte.gz")
-    y_train = read_idx(f"{args.data_dir}/train-labels-idx1-ubyte.gz")
-    x_test = read_idx(f"{args.data_dir}/t10k-images-idx3-ubyte.gz")
-    y_test = read_idx(f"{args.data_dir}/t10k-labels-idx1-ubyte.gz")
-    if args.train_samples > 0:
-        x_train, y_train = x_train[:args.train_samples], y_train[:args.train_samples]
-    if args.test_samples > 0:
-        x_test, y_test = x_test[:args.test_samples], y_test[:args.test_samples]
-    to_x = lambda a: torch.from_numpy(a.astype(np.float32) / 255.0).unsqueeze(1)  # NCHW
-    xt, yt = to_x(x_train), torch.from_numpy(y_train.astype(np.int64))
-    xe, ye = to_x(x_test), torch.from_numpy(y_test.astype(np.int64))
-    model = torch_model(args.worker_model)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()  # softmax + sparse categorical cross-entropy
-    n, bs = xt.shape[0], args.batch_size
-    seconds = []
-    for _ in range(args.epochs):
-        t0 = time.monotonic()
-        model.train()
-        perm = torch.randperm(n)
-        for i in range(0, n, bs):
-            idx = perm[i:i + bs]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-        seconds.append(time.monotonic() - t0)
-    model.eval()
-    with torch.no_grad():
-        correct = sum(int((model(xe[i:i + 256]).argmax(1) == ye[i:i + 256]).sum())
-                      for i in range(0, xe.shape[0], 256))
-    print(json.dumps({"benchmark": "train", "framework": "pytorch", "model": args.worker_model,
-                      "epochs": args.epochs, "train_samples": n, "batch_size": bs,
-                      "epoch_seconds": seconds,
-                      "median_epoch_seconds": sorted(seconds)[len(seconds) // 2],
-                      "test_accuracy": correct / xe.shape[0], "threads": torch.get_num_threads(),
-                      "torch": torch.__version__}))
 
 
 # ---------------------------------------------------------------- the comparison

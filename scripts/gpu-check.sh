@@ -2,7 +2,9 @@
 # The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
 # runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
 # GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add and Adam vs the copy
-# bandwidth), then prints a short table last. Full logs go to $OUT (default gpu-check-out/).
+# bandwidth; neurona against PyTorch eager and torch.compile on the same GPU,
+# benchmarks/compare_pytorch.py, in what is left of 8 minutes), then prints a short table
+# last. Full logs go to $OUT (default gpu-check-out/).
 #
 # The GPU machine has the CUDA toolkit and cuDNN (inside Python packages) but none of the
 # Debian libraries neurona builds against and no internet, so the work is split in two:
@@ -34,8 +36,8 @@ prepare() {
   (cd "$BUILD" && find . \( -name 'CTestTestfile.cmake' -o -name '*_include.cmake' \
       -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
   for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
-             benchmarks/bench_matmul benchmarks/bench_ops_gpu examples/gradient_descent \
-             examples/seed_walkthrough tools/neurona; do
+             benchmarks/bench_matmul benchmarks/bench_train benchmarks/bench_ops_gpu \
+             examples/gradient_descent examples/seed_walkthrough tools/neurona; do
     [[ -f "$BUILD/$exe" ]] || continue
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
@@ -53,7 +55,7 @@ prepare() {
   # which the GPU machine has, and the CUDA libraries, which come from its image.
   local exe_path
   for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul \
-             benchmarks/bench_ops_gpu; do
+             benchmarks/bench_ops_gpu benchmarks/bench_train; do
     exe_path="$BUILD/$exe"
     ldd "$exe_path" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
       grep -Ev '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
@@ -98,6 +100,10 @@ find_cuda_libs() {
 }
 
 run() {
+  local t0=$SECONDS
+  # PyTorch's children in compare_pytorch.py keep the library path they were started with (the
+  # bundle's OpenBLAS and the cuDNN found below are for neurona's binaries only).
+  local torch_ld_path="${LD_LIBRARY_PATH:-}"
   if [[ -d /usr/local/cuda/bin ]]; then export PATH="$PATH:/usr/local/cuda/bin"; fi
   mkdir -p "$OUT"
   local work="$ROOT/.gpu-run"
@@ -128,8 +134,6 @@ run() {
   local gpu_rc=0 all_rc=0 bench_rc=0 ops_rc=0 train_rc=0
   ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300 > "$OUT/ctest-gpu.log" 2>&1 \
     || gpu_rc=$?
-  ctest --test-dir "$build" -LE 'gpu|install' -j 8 --output-on-failure > "$OUT/ctest-cpu.log" 2>&1 \
-    || all_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --sizes 128,256,512,1024,2048,4096,8192 \
     > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
   # Conv2D (the cnn's two layers, a ResNet 3x3 layer) against direct cuDNN, add and Adam against
@@ -143,13 +147,52 @@ run() {
   else
     echo "not run (no neurona binary or no data in the bundle)" > "$OUT/train-cnn.log"
   fi
-  # Out-of-bounds and misaligned accesses in the kernels, where compute-sanitizer works.
-  local memcheck="not run (no compute-sanitizer)"
+  # neurona against PyTorch eager and torch.compile on this GPU, in what is left of the check's
+  # 8 minutes (GPU_CHECK_SECONDS) less 150 s for the CPU suite and the memory check that follow:
+  # neurona and eager first, torch.compile last; a run the budget cuts off says so in the table.
+  # It reuses bench_matmul's and bench_ops_gpu's output from above. A measurement, not a check:
+  # it does not decide the exit status.
+  local compare_rc=0 data=""
+  if [[ -d "$work/fashion-mnist" && -f "$BUNDLE" ]]; then
+    data="$work/fashion-mnist"
+  elif [[ -d /usr/share/datasets/fashion-mnist ]]; then
+    data=/usr/share/datasets/fashion-mnist
+  fi
+  local left=$((${GPU_CHECK_SECONDS:-480} - (SECONDS - t0) - 150))
+  if [[ -z "$data" || ! -x "$build/benchmarks/bench_train" ]]; then
+    echo "not run (no bench_train binary or no data in the bundle)" > "$OUT/compare_pytorch.txt"
+  elif ! command -v python3 >/dev/null; then
+    echo "not run (no python3)" > "$OUT/compare_pytorch.txt"
+  elif ((left < 60)); then
+    echo "not run (${left} s left of the check's ${GPU_CHECK_SECONDS:-480} s)" \
+      > "$OUT/compare_pytorch.txt"
+  else
+    local nr_ld_path="${LD_LIBRARY_PATH:-}"
+    LD_LIBRARY_PATH="$torch_ld_path" timeout -k 5 $((left + 10)) python3 -u \
+      "$ROOT/benchmarks/compare_pytorch.py" --device cuda --build "$build" --data-dir "$data" \
+      --epochs "${GPU_COMPARE_EPOCHS:-5}" --time-budget "$left" \
+      --matmul-from "$OUT/bench_matmul.txt" --ops-from "$OUT/bench_ops_gpu.txt" \
+      --neurona-ld-library-path "$nr_ld_path" > "$OUT/compare_pytorch.txt" 2>&1 \
+      || compare_rc=$?
+  fi
+
+  # The CPU suite as a smoke test of the bundled binaries, then the memory check, each in what is
+  # left of the check's time.
+  left=$((${GPU_CHECK_SECONDS:-480} - (SECONDS - t0)))
+  timeout $((left > 100 ? left / 2 : 50)) ctest --test-dir "$build" -LE 'gpu|install' -j 8 \
+    --output-on-failure > "$OUT/ctest-cpu.log" 2>&1 || all_rc=$?
+  # Out-of-bounds and misaligned accesses in the kernels, where compute-sanitizer works. Running
+  # out of the check's time is reported as such, not as a failure.
+  local memcheck="not run (no compute-sanitizer)" mc_rc=0
   if command -v compute-sanitizer >/dev/null; then
-    NEURONA_DEVICE=cpu timeout 240 compute-sanitizer --tool memcheck --report-api-errors no \
-      --error-exitcode 3 \
-      "$build/tests/neurona_gpu_tests" > "$OUT/memcheck.log" 2>&1 && memcheck="clean" \
-      || memcheck="FAILED (rc=$?)"
+    NEURONA_DEVICE=cpu timeout $((left > 100 ? left / 2 : 50)) compute-sanitizer --tool memcheck \
+      --report-api-errors no --error-exitcode 3 "$build/tests/neurona_gpu_tests" \
+      > "$OUT/memcheck.log" 2>&1 || mc_rc=$?
+    case $mc_rc in
+      0) memcheck="clean" ;;
+      124) memcheck="timed out (not finished in the check's time)" ;;
+      *) memcheck="FAILED (rc=$mc_rc)" ;;
+    esac
     memcheck="$memcheck: $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -n 1)"
   fi
 
@@ -168,6 +211,9 @@ run() {
     tail -n 13 "$OUT/bench_matmul.txt"
     echo "-- bench_ops_gpu (rc=$ops_rc):"
     grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 40 || true
+    echo "-- compare_pytorch.py --device cuda --epochs ${GPU_COMPARE_EPOCHS:-5} (rc=$compare_rc;" \
+      "children's stderr and the JSON line in compare_pytorch.txt):"
+    grep -vE '^(\{|\[)' "$OUT/compare_pytorch.txt" | tail -n 60 || true
   } > "$OUT/summary.txt"
   cat "$OUT/summary.txt"
   [[ $gpu_rc -eq 0 && $all_rc -eq 0 && $bench_rc -eq 0 && $ops_rc -eq 0 && $train_rc -eq 0 &&

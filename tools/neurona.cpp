@@ -1,6 +1,7 @@
 // The `neurona` command: neurona's main job from one line. `neurona train` trains the
 // notebook's CNN (or an MLP) on Fashion-MNIST and writes the history, the weights and a loss /
-// accuracy plot; `neurona evaluate` and `neurona predict` use saved weights.
+// accuracy plot; `neurona evaluate` and `neurona predict` use saved weights; `neurona bench`
+// times the training (tools/fit_benchmark.h, as benchmarks/bench_train).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "fashion_models.h"
+#include "fit_benchmark.h"
 #include "neurona/neurona.h"
 
 namespace nr = neurona;
@@ -140,6 +142,13 @@ int predict(const std::string& kind, const std::string& weights, const std::stri
   return 0;
 }
 
+int bench(const nr::tools::FitBenchmarkOptions& options) {
+  const auto result = nr::tools::run_fit_benchmark(options);
+  std::printf("%s\n%s\n", nr::tools::fit_benchmark_summary(result).c_str(),
+              nr::tools::fit_benchmark_json(result).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,6 +210,21 @@ int main(int argc, char** argv) {
       ->required();
   predict_cmd->add_option("--output", output, "write the class probabilities to this .npy");
 
+  CLI::App* bench_cmd = app.add_subcommand(
+      "bench", "seconds per training epoch, test accuracy and allocations, as a JSON line");
+  add_common(bench_cmd);
+  bench_cmd
+      ->add_option("--epochs", epochs, "epochs (2 or more to count allocations after the first)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  bench_cmd->add_option("--batch-size", batch_size, "samples per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  bench_cmd->add_option("--train-samples", train_limit, "use only the first N training images");
+  bench_cmd->add_option("--test-samples", test_limit, "use only the first N test images");
+  bench_cmd->add_option("--seed", seed, "random seed (weights and shuffling)")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
     select_device(device);
@@ -210,6 +234,15 @@ int main(int argc, char** argv) {
     }
     if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);
     if (predict_cmd->parsed()) return predict(kind, weights, input, output);
+    if (bench_cmd->parsed()) {
+      return bench({.model = kind,
+                    .epochs = epochs,
+                    .batch_size = batch_size,
+                    .train_samples = train_limit,
+                    .test_samples = test_limit,
+                    .data_dir = data_dir,
+                    .seed = seed});
+    }
   } catch (const std::exception& e) {
     std::cerr << "neurona: " << e.what() << "\n";
     return 1;
