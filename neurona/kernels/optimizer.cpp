@@ -115,16 +115,28 @@ void update(const OptimizerStep& step, const std::vector<OptimizerTensors>& item
   if (live.empty()) return;
   const OptimizerCoefficients<double>& c = step.coefficients;
   const bool plain = c.clip == GradientClip::none && !(c.decay && decays) && !c.amsgrad;
-  const Device d = first.device();
-  if (first.dtype() == DType::float64) {
-    copy_bytes(coefficients.raw_data(), d, &c, Device::cpu(), sizeof(c));
-  } else {
-    const OptimizerCoefficients<float> cf = convert_coefficients<float>(c);
-    copy_bytes(coefficients.raw_data(), d, &cf, Device::cpu(), sizeof(cf));
-  }
-  optimizer_update_stub.get(d)(step.rule, plain, coefficients, live);
+  optimizer_update_stub.get(first.device())(step.rule, plain, coefficients, live);
 }
 }  // namespace
+
+void write_optimizer_coefficients(const OptimizerStep& step, DType dtype,
+                                  const Tensor& coefficients) {
+  constexpr const char* op = "write_optimizer_coefficients";
+  NEURONA_CHECK(dtype == DType::float32 || dtype == DType::float64, ValueError, op,
+                ": argument dtype must be float32 or float64, got ", dtype);
+  NEURONA_CHECK(coefficients.defined() && coefficients.dtype() == DType::uint8 &&
+                    coefficients.nbytes() >= sizeof(OptimizerCoefficients<double>),
+                ValueError, op,
+                ": argument coefficients must come from optimizer_coefficients_buffer()");
+  const Device d = coefficients.device();
+  if (dtype == DType::float64) {
+    copy_bytes(coefficients.raw_data(), d, &step.coefficients, Device::cpu(),
+               sizeof(step.coefficients));
+  } else {
+    const OptimizerCoefficients<float> cf = convert_coefficients<float>(step.coefficients);
+    copy_bytes(coefficients.raw_data(), d, &cf, Device::cpu(), sizeof(cf));
+  }
+}
 
 Tensor optimizer_coefficients_buffer(Device device) {
   return Tensor::empty({static_cast<std::int64_t>(sizeof(OptimizerCoefficients<double>))},
@@ -140,8 +152,9 @@ void optimizer_update(const OptimizerStep& step, const Tensor& grad, const Tenso
                       const std::array<Tensor, 3>& slots, const Tensor& sum_squares) {
   NEURONA_CHECK(variable.defined(), ValueError,
                 "optimizer_update: argument variable is an undefined tensor");
-  update(step, {{grad, variable, slots, sum_squares, true}},
-         optimizer_coefficients_buffer(variable.device()), "");
+  const Tensor coefficients = optimizer_coefficients_buffer(variable.device());
+  write_optimizer_coefficients(step, variable.dtype(), coefficients);
+  update(step, {{grad, variable, slots, sum_squares, true}}, coefficients, "");
 }
 
 Tensor sum_of_squares(const std::vector<Tensor>& xs) {

@@ -43,13 +43,18 @@ inline constexpr std::size_t kMaxTensorsPerLaunch = 32;
 /// one per device and dtype, so that its address is stable from step to step).
 Tensor optimizer_coefficients_buffer(Device device);
 
-/// Applies `step` in place to every item's variable and slots. All items share one device and
-/// one dtype (float32 or float64); each grad and slot has its variable's shape, dtype and
-/// device; the slots a rule reads are listed in kernels/math/optimizer_ops.h. `coefficients`
-/// is a buffer from optimizer_coefficients_buffer() on the items' device: the step's
-/// coefficients are written into it (one small host-to-device copy on a GPU), then read by the
-/// kernel. Throws ValueError or ShapeError naming the item and the argument otherwise. No host
-/// synchronisation.
+/// Writes `step`'s coefficients, in the element type of `dtype`, into `coefficients` (a buffer
+/// from optimizer_coefficients_buffer(); one small host-to-device copy on a GPU).
+void write_optimizer_coefficients(const OptimizerStep& step, DType dtype,
+                                  const Tensor& coefficients);
+
+/// Applies a step in place to every item's variable and slots, reading its coefficients from
+/// `coefficients` (written by write_optimizer_coefficients() with the same `step`; the kernel
+/// takes its rule and its branch-free variant from `step` on the host). All items share one
+/// device and one dtype (float32 or float64); each grad and slot has its variable's shape, dtype
+/// and device; the slots a rule reads are listed in kernels/math/optimizer_ops.h. Throws
+/// ValueError or ShapeError naming the item and the argument otherwise. Launches kernels only:
+/// no host synchronisation, no copy from the host (so that it can be captured in a CUDA graph).
 ///
 ///   kernels::optimizer_update(step, {{g_w, w, {m_w, v_w, {}}, {}, true},
 ///                                    {g_b, b, {m_b, v_b, {}}, {}, false}},

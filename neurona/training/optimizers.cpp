@@ -148,59 +148,107 @@ Optimizer::Entry& Optimizer::entry_for(const Variable& v) {
   return entries_.back();
 }
 
-const Tensor& Optimizer::coefficients_buffer(Device device, DType dtype) {
-  for (const auto& [key, buffer] : coefficient_buffers_) {
-    if (key.first == device && key.second == dtype) return buffer;
-  }
-  coefficient_buffers_.emplace_back(std::make_pair(device, dtype),
-                                    kernels::optimizer_coefficients_buffer(device));
-  return coefficient_buffers_.back().second;
-}
-
 void Optimizer::build(const std::vector<Variable>& variables) {
   for (const Variable& v : variables) entry_for(v);
 }
 
-void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
-                                const std::vector<Variable>& variables) {
-  NEURONA_CHECK(grads.size() == variables.size(), ValueError, class_name(), " '", name_,
-                "'.apply_gradients: got ", grads.size(), " gradients for ", variables.size(),
-                " variables");
-  if (grads.empty()) return;  // Keras: a no-op, not even counted
-  build(variables);
+kernels::GradientClip Optimizer::clip_kind(double* clip_value) const {
+  // Keras clips only for a positive clip value ("if self.clipnorm and self.clipnorm > 0").
+  const auto positive = [](const std::optional<double>& x) { return x && *x > 0; };
+  *clip_value = 0.0;
+  if (positive(common_.clipnorm)) {
+    *clip_value = *common_.clipnorm;
+    return kernels::GradientClip::norm;
+  }
+  if (positive(common_.global_clipnorm)) {
+    *clip_value = *common_.global_clipnorm;
+    return kernels::GradientClip::global_norm;
+  }
+  if (positive(common_.clipvalue)) {
+    *clip_value = *common_.clipvalue;
+    return kernels::GradientClip::value;
+  }
+  return kernels::GradientClip::none;
+}
 
+std::vector<Tensor> Optimizer::checked_gradients(const std::vector<Tensor>& grads,
+                                                 const std::vector<Variable>& variables,
+                                                 const char* caller) const {
+  NEURONA_CHECK(grads.size() == variables.size(), ValueError, class_name(), " '", name_, "'.",
+                caller, ": got ", grads.size(), " gradients for ", variables.size(), " variables");
   // Keras's _filter_empty_gradients, then the checks Keras leaves to broadcasting.
-  std::vector<std::size_t> live;
   std::vector<Tensor> g(grads.size());
+  bool any = false;
   for (std::size_t i = 0; i < grads.size(); ++i) {
     if (!grads[i].defined()) continue;
     const Variable& v = variables[i];
-    NEURONA_CHECK(grads[i].shape() == v.shape(), ShapeError, class_name(), " '", name_,
-                  "'.apply_gradients: the gradient for variable '", v.name(), "' has shape ",
+    NEURONA_CHECK(grads[i].shape() == v.shape(), ShapeError, class_name(), " '", name_, "'.",
+                  caller, ": the gradient for variable '", v.name(), "' has shape ",
                   grads[i].shape(), " but the variable has shape ", v.shape());
-    NEURONA_CHECK(is_floating(grads[i].dtype()), ValueError, class_name(), " '", name_,
-                  "'.apply_gradients: the gradient for variable '", v.name(), "' has dtype ",
+    NEURONA_CHECK(is_floating(grads[i].dtype()), ValueError, class_name(), " '", name_, "'.",
+                  caller, ": the gradient for variable '", v.name(), "' has dtype ",
                   grads[i].dtype(), "; expected a float tensor");
     g[i] = kernels::cast(grads[i].to(v.device()), v.dtype());
-    live.push_back(i);
+    any = true;
   }
-  NEURONA_CHECK(!live.empty(), ValueError, class_name(), " '", name_,
-                "'.apply_gradients: no gradients provided for any variable.");
+  NEURONA_CHECK(grads.empty() || any, ValueError, class_name(), " '", name_, "'.", caller,
+                ": no gradients provided for any variable.");
+  return g;
+}
 
-  // Keras clips only for a positive clip value ("if self.clipnorm and self.clipnorm > 0").
-  const auto positive = [](const std::optional<double>& x) { return x && *x > 0; };
-  kernels::GradientClip clip = kernels::GradientClip::none;
+void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
+                                const std::vector<Variable>& variables) {
+  (void)checked_gradients(grads, variables, "apply_gradients");
+  if (grads.empty()) return;  // Keras: a no-op, not even counted
+  prepare_step(variables);
+  apply_prepared(grads, variables);
+}
+
+void Optimizer::prepare_step(const std::vector<Variable>& variables) {
+  build(variables);
   double clip_value = 0.0;
-  if (positive(common_.clipnorm)) {
-    clip = kernels::GradientClip::norm;
-    clip_value = *common_.clipnorm;
-  } else if (positive(common_.global_clipnorm)) {
-    clip = kernels::GradientClip::global_norm;
-    clip_value = *common_.global_clipnorm;
-  } else if (positive(common_.clipvalue)) {
-    clip = kernels::GradientClip::value;
-    clip_value = *common_.clipvalue;
+  const kernels::GradientClip clip = clip_kind(&clip_value);
+  const std::int64_t iteration = iterations();
+  const double lr = learning_rate();
+  begin_step(iteration);
+  for (const Variable& variable : variables) {
+    const Variable& v = entry_for(variable).variable;
+    const auto known = std::find_if(prepared_.begin(), prepared_.end(), [&](const Prepared& p) {
+      return p.device == v.device() && p.dtype == v.dtype();
+    });
+    if (known == prepared_.end()) {
+      prepared_.push_back(
+          {v.device(), v.dtype(), {}, kernels::optimizer_coefficients_buffer(v.device()), -1});
+    }
   }
+  for (Prepared& p : prepared_) {
+    p.step = {};
+    fill_step(p.step, p.dtype, iteration, lr);
+    auto& c = p.step.coefficients;
+    with_float_type(p.dtype, [&](auto t) {
+      using T = decltype(t);
+      c.clip = clip;
+      c.clip_value = static_cast<T>(clip_value);
+      c.clip_inverse = static_cast<T>(1.0 / clip_value);  // Keras: 1.0 / clip_norm in Python
+      c.decay = common_.weight_decay.has_value();
+      c.weight_decay = static_cast<T>(common_.weight_decay.value_or(0.0));
+    });
+    kernels::write_optimizer_coefficients(p.step, p.dtype, p.coefficients);
+    p.iteration = iteration;
+  }
+  iterations_.value().data<std::int64_t>()[0] = iteration + 1;
+}
+
+void Optimizer::apply_prepared(const std::vector<Tensor>& grads,
+                               const std::vector<Variable>& variables) {
+  const std::vector<Tensor> g = checked_gradients(grads, variables, "apply_prepared");
+  std::vector<std::size_t> live;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    if (g[i].defined()) live.push_back(i);
+  }
+  if (live.empty()) return;
+  double clip_value = 0.0;
+  const kernels::GradientClip clip = clip_kind(&clip_value);
   // The global norm over every gradient, on the device(s) that hold them.
   std::vector<std::pair<Device, Tensor>> global_sum;  // the total, on each gradient device
   if (clip == kernels::GradientClip::global_norm) {
@@ -221,23 +269,19 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
       global_sum.emplace_back(device, total.to(device));
   }
 
-  const std::int64_t iteration = iterations();
-  const double lr = learning_rate();
-  begin_step(iteration);
-  // One fused update per device and dtype over all of its variables.
-  struct Group {
-    Device device;
-    DType dtype;
-    std::vector<kernels::OptimizerTensors> items;
-  };
-  std::vector<Group> groups;
+  // One fused update per device and dtype over all of its variables, with the coefficients
+  // prepare_step() wrote for this step.
+  std::vector<std::vector<kernels::OptimizerTensors>> items(prepared_.size());
   for (std::size_t i : live) {
     Entry& e = entry_for(variables[i]);
     const Variable& v = e.variable;
-    auto group = std::find_if(groups.begin(), groups.end(), [&](const Group& gr) {
-      return gr.device == v.device() && gr.dtype == v.dtype();
+    const auto group = std::find_if(prepared_.begin(), prepared_.end(), [&](const Prepared& p) {
+      return p.device == v.device() && p.dtype == v.dtype();
     });
-    if (group == groups.end()) group = groups.insert(groups.end(), {v.device(), v.dtype(), {}});
+    NEURONA_CHECK(group != prepared_.end() && group->iteration + 1 == iterations(), ValueError,
+                  class_name(), " '", name_,
+                  "'.apply_prepared: call prepare_step() with variable '", v.name(),
+                  "' before each apply_prepared()");
     kernels::OptimizerTensors item{g[i], v.value(), {}, {}, e.use_weight_decay};
     for (std::size_t k = 0; k < 3; ++k) {
       if (e.slots[k]) item.slots[k] = e.slots[k]->value();
@@ -248,23 +292,12 @@ void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
         if (device == v.device()) item.sum_squares = total;
       }
     }
-    group->items.push_back(std::move(item));
+    items[static_cast<std::size_t>(group - prepared_.begin())].push_back(std::move(item));
   }
-  for (const Group& group : groups) {
-    kernels::OptimizerStep step;
-    fill_step(step, group.dtype, iteration, lr);
-    auto& c = step.coefficients;
-    with_float_type(group.dtype, [&](auto t) {
-      using T = decltype(t);
-      c.clip = clip;
-      c.clip_value = static_cast<T>(clip_value);
-      c.clip_inverse = static_cast<T>(1.0 / clip_value);  // Keras: 1.0 / clip_norm in Python
-      c.decay = common_.weight_decay.has_value();
-      c.weight_decay = static_cast<T>(common_.weight_decay.value_or(0.0));
-    });
-    kernels::optimizer_update(step, group.items, coefficients_buffer(group.device, group.dtype));
+  for (std::size_t k = 0; k < prepared_.size(); ++k) {
+    if (items[k].empty()) continue;
+    kernels::optimizer_update(prepared_[k].step, items[k], prepared_[k].coefficients);
   }
-  iterations_.value().data<std::int64_t>()[0] = iteration + 1;
 }
 
 std::vector<Variable> Optimizer::variables() const {

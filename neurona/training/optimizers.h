@@ -22,9 +22,7 @@
 #include "neurona/core/tensor.h"
 #include "neurona/training/schedules.h"
 
-namespace neurona::kernels {
-struct OptimizerStep;
-}
+#include "neurona/kernels/optimizer.h"
 
 namespace neurona::optimizers {
 
@@ -86,6 +84,19 @@ class Optimizer {
   ///
   ///   opt->apply_gradients(tape.gradient(loss, {w, b}), {w, b});
   void apply_gradients(const std::vector<Tensor>& grads, const std::vector<Variable>& variables);
+
+  /// apply_gradients in two halves, for a training step captured into a CUDA graph (whose
+  /// replays run no host code). prepare_step() is the host's half: it computes the next step's
+  /// scalars (learning rate, bias corrections), writes them to a buffer on each device and dtype
+  /// of `variables` (one small copy each) and counts the step. apply_prepared() is the device's
+  /// half: the clipping and the fused update, reading those buffers; it launches kernels and does
+  /// nothing on the host that a replay would miss. apply_gradients(g, v) is
+  /// prepare_step(v) then apply_prepared(g, v).
+  ///
+  ///   opt->prepare_step(weights);                    // before each replay
+  ///   opt->apply_prepared(tape.gradient(loss, weights), weights);  // captured once
+  void prepare_step(const std::vector<Variable>& variables);
+  void apply_prepared(const std::vector<Tensor>& grads, const std::vector<Variable>& variables);
 
   /// Makes the slot variables of the variables not seen before (apply_gradients does it on
   /// first use; call it to have variables() complete before the first step, e.g. to load).
@@ -164,9 +175,12 @@ class Optimizer {
   };
   Entry& entry_for(const Variable& v);
   bool use_weight_decay(const Variable& v) const;
-  /// The buffer the fused update reads a step's coefficients from, one per device and dtype
-  /// (kept, so that its address does not change from step to step).
-  const Tensor& coefficients_buffer(Device device, DType dtype);
+  kernels::GradientClip clip_kind(double* clip_value) const;
+  /// The gradients cast to their variables' dtypes and devices (undefined ones kept undefined),
+  /// after apply_gradients' checks.
+  std::vector<Tensor> checked_gradients(const std::vector<Tensor>& grads,
+                                        const std::vector<Variable>& variables,
+                                        const char* caller) const;
 
   std::string class_name_;
   std::string name_;
@@ -178,7 +192,16 @@ class Optimizer {
   std::unordered_map<std::uint64_t, std::size_t> index_;
   std::vector<std::uint64_t> excluded_ids_;
   std::vector<std::string> excluded_names_;
-  std::vector<std::pair<std::pair<Device, DType>, Tensor>> coefficient_buffers_;
+  /// A step's scalars per device and dtype, and the buffer on that device the fused update reads
+  /// them from (kept, so that its address does not change from step to step).
+  struct Prepared {
+    Device device;
+    DType dtype;
+    kernels::OptimizerStep step;
+    Tensor coefficients;
+    std::int64_t iteration = -1;  ///< the step they were computed for
+  };
+  std::vector<Prepared> prepared_;
   bool built_ = false;
 };
 

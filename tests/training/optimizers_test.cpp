@@ -445,8 +445,9 @@ TEST(OptimizerKernel, ListUpdateMatchesOneVariableAtATime) {
         listed.push_back({g, copy_of(w), slots_a, ss, i % 3 != 0});
         alone.push_back({g, copy_of(w), slots_b, ss, i % 3 != 0});
       }
-      nr::kernels::optimizer_update(step, listed,
-                                    nr::kernels::optimizer_coefficients_buffer(nr::Device::cpu()));
+      const nr::Tensor buffer = nr::kernels::optimizer_coefficients_buffer(nr::Device::cpu());
+      nr::kernels::write_optimizer_coefficients(step, nr::float32, buffer);
+      nr::kernels::optimizer_update(step, listed, buffer);
       for (const auto& item : alone) {
         nr::kernels::OptimizerStep s = step;
         s.coefficients.decay = item.decay;
@@ -513,6 +514,29 @@ TEST(Optimizer, UpdatesTheVariableInPlaceKeepingItsStorage) {
   EXPECT_TRUE(w.value().is_same(before));
   EXPECT_EQ(w.value().to_vector<double>(), (std::vector<double>{0, 1}));
   EXPECT_EQ(o->iterations(), 1);
+}
+
+TEST(Optimizer, PrepareStepThenApplyPreparedIsApplyGradients) {
+  const nr::Tensor init = nr::testing::random_tensor({300}, nr::float32, -1, 1, 3);
+  nr::Variable a(init, {.name = "w"});
+  nr::Variable b(nr::testing::make_tensor(init.to_vector<double>(), init.shape()), {.name = "w"});
+  auto whole = opt::Adam(0.01, {.clipnorm = 0.5});
+  auto split = opt::Adam(0.01, {.clipnorm = 0.5});
+  for (std::uint32_t step = 0; step < 3; ++step) {
+    const nr::Tensor g = nr::testing::random_tensor({300}, nr::float32, -1, 1, 10 + step);
+    whole->apply_gradients({g}, {a});
+    split->prepare_step({b});
+    split->apply_prepared({g}, {b});
+  }
+  EXPECT_EQ(a.value().to_vector<float>(), b.value().to_vector<float>());
+  EXPECT_EQ(split->iterations(), 3);
+}
+
+TEST(Optimizer, ApplyPreparedWithoutPrepareStepIsAnError) {
+  nr::Variable w(nr::testing::make_tensor({1, 2}, {2}), {.name = "w"});
+  auto o = opt::SGD(0.5);
+  NEURONA_EXPECT_THROW_MSG(o->apply_prepared({nr::testing::make_tensor({1, 1}, {2})}, {w}),
+                           nr::ValueError, "apply_prepared", "prepare_step", "'w'");
 }
 
 TEST(Optimizer, CastsAGradientOfAnotherDtypeToTheVariables) {
