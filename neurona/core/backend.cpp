@@ -10,6 +10,7 @@
 
 #include "neurona/config.h"
 #include "neurona/core/error.h"
+#include "neurona/core/graph.h"
 
 namespace neurona {
 
@@ -80,11 +81,20 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   const Device d = dst_device.is_cuda() ? dst_device : src_device;
   DeviceBackend* b = backend_for(d.type());
   NEURONA_CHECK(b != nullptr, ValueError, "copy: no backend for ", d);
+  if (const detail::CaptureState* capture = detail::current_capture(); capture != nullptr) {
+    NEURONA_CHECK(capture->record_calls || (dst_device.is_cuda() && src_device.is_cuda()),
+                  ValueError, "copy: a copy between ", src_device, " and ", dst_device,
+                  " cannot be captured in a graph (copy the host's data before the capture)");
+    if (detail::record_call(d, [=] { b->copy(dst, dst_device, src, src_device, nbytes); })) return;
+  }
   b->copy(dst, dst_device, src, src_device, nbytes);
 }
 
 void synchronize(Device d) {
   check_device_available(d, "synchronize");
+  NEURONA_CHECK(detail::current_capture() == nullptr, ValueError, "synchronize: waiting for ", d,
+                " during a graph capture (the captured work has "
+                "not run; read results after a replay)");
   backend_for(d.type())->synchronize(d.index());
 }
 

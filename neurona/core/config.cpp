@@ -7,6 +7,7 @@ namespace neurona::config {
 namespace {
 std::atomic<bool> g_tf32{true};
 std::atomic<bool> g_determinism{false};
+std::atomic<bool> g_cuda_graphs{true};
 }  // namespace
 
 void enable_tensor_float_32_execution(bool enabled) {
@@ -20,6 +21,12 @@ void enable_op_determinism(bool enabled) {
 }
 bool op_determinism_enabled() {
   return g_determinism.load();
+}
+void enable_cuda_graphs(bool enabled) {
+  g_cuda_graphs.store(enabled);
+}
+bool cuda_graphs_enabled() {
+  return g_cuda_graphs.load();
 }
 
 }  // namespace neurona::config

@@ -20,4 +20,12 @@ bool tensor_float_32_execution_enabled();
 void enable_op_determinism(bool enabled = true);
 bool op_determinism_enabled();
 
+/// Whether Model::fit captures its training step into a CUDA graph once shapes are fixed and
+/// replays it for each full batch (core/graph.h), so that a small model is not bound by the
+/// cost of launching kernels. On by default; turn it off to debug a step (each op then runs as
+/// it is called, and an error points at the op that raised it). Applies to fits started after
+/// the call.
+void enable_cuda_graphs(bool enabled);
+bool cuda_graphs_enabled();
+
 }  // namespace neurona::config

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <random>
 
+#include "neurona/core/graph.h"
+
 namespace neurona {
 
 namespace {
@@ -23,6 +25,10 @@ void set_seed(std::uint64_t seed) {
 namespace detail {
 RandomKey next_random_key(std::optional<std::uint64_t> op_seed) {
   if (op_seed) return RandomKey{*op_seed, 0x80000000u};  // apart from global-seed calls
+  // A replay of a captured graph would draw the same numbers again: let its capture know.
+  if (CaptureState* capture = current_capture(); capture != nullptr) {
+    capture->used_global_random = true;
+  }
   std::lock_guard lock(g_mu);
   if (!g_seeded) {
     std::random_device rd;
@@ -30,6 +36,15 @@ RandomKey next_random_key(std::optional<std::uint64_t> op_seed) {
     g_seeded = true;
   }
   return RandomKey{g_seed, g_call++};
+}
+std::uint32_t random_call_count() {
+  std::lock_guard lock(g_mu);
+  return g_call;
+}
+
+void set_random_call_count(std::uint32_t count) {
+  std::lock_guard lock(g_mu);
+  g_call = count;
 }
 }  // namespace detail
 

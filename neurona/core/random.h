@@ -15,6 +15,10 @@ namespace detail {
 /// The key for the next random op: an explicit op seed gives a fixed stream; otherwise the
 /// global seed (random if set_seed was never called) and a call counter that advances.
 RandomKey next_random_key(std::optional<std::uint64_t> op_seed);
+/// The global call counter, and setting it back (a capture that is abandoned gives back the
+/// keys it drew, so that running the same work eagerly draws the same numbers).
+std::uint32_t random_call_count();
+void set_random_call_count(std::uint32_t count);
 }  // namespace detail
 
 }  // namespace neurona

@@ -9,6 +9,7 @@
 
 #include "neurona/core/allocator.h"
 #include "neurona/core/backend.h"
+#include "neurona/core/graph.h"
 
 namespace neurona {
 
@@ -48,6 +49,11 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
                 " needs more bytes than can be addressed");
   Tensor t;
   t.storage_ = std::make_shared<Storage>(static_cast<std::size_t>(n) * size_of(dtype), device);
+  // Storage made during a capture lives as long as the graph: replays write to it.
+  if (detail::CaptureState* capture = detail::current_capture();
+      capture != nullptr && capture->device == device) {
+    capture->retained.push_back(t.storage_);
+  }
   t.shape_ = shape;
   t.numel_ = n;
   t.dtype_ = dtype;

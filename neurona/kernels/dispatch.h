@@ -1,12 +1,17 @@
 // Per-op tables of kernel function pointers by device (PyTorch's DispatchStub, much reduced).
 // The CPU and CUDA translation units fill them at first use; a front door calls
-// `stub.get(device)(args...)`. A missing entry throws `no CUDA kernel for <op>`.
+// `stub.get(device)(args...)`. A missing entry throws `no CUDA kernel for <op>`. While tests
+// emulate graph capture on the CPU (core/graph.h), the call is recorded with copies of its
+// arguments instead of run.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "neurona/core/device.h"
 #include "neurona/core/error.h"
+#include "neurona/core/graph.h"
 #include "neurona/core/philox.h"
 #include "neurona/core/tensor.h"
 #include "neurona/kernels/linalg.h"
@@ -18,18 +23,35 @@ namespace neurona::kernels {
 /// Fills every stub with the kernels compiled into this build (once; thread-safe).
 void ensure_kernels_registered();
 
+/// A kernel of one device, ready to call: `stub.get(d)(args...)`.
+template <typename Fn>
+struct KernelCall {
+  Fn fn;
+  Device device;
+
+  template <typename... Args>
+  void operator()(Args&&... args) const {
+    if (detail::current_capture() != nullptr &&
+        detail::record_call(device,
+                            [f = fn, ... a = std::decay_t<Args>(args)]() mutable { f(a...); })) {
+      return;
+    }
+    fn(std::forward<Args>(args)...);
+  }
+};
+
 template <typename Fn>
 struct DispatchStub {
   const char* name;
   Fn cpu = nullptr;
   Fn cuda = nullptr;
 
-  Fn get(Device d) const {
+  KernelCall<Fn> get(Device d) const {
     ensure_kernels_registered();
     Fn f = d.is_cpu() ? cpu : cuda;
     NEURONA_CHECK(f != nullptr, NotImplementedError, "no ", d.is_cpu() ? "CPU" : "CUDA",
                   " kernel for ", name);
-    return f;
+    return {f, d};
   }
   /// Whether `d` has the kernel (for ops that only some devices fuse).
   bool has(Device d) const {

@@ -162,9 +162,12 @@ class Model : public layers::Layer {
  private:
   struct Compiled;
   struct StepResult;
+  struct CapturedStep;
   /// The loss of a batch with the regularization terms, as the tape sees it.
   Tensor compute_loss(const Tensor& y, const Tensor& y_pred, const std::optional<Tensor>& sw);
   void train_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
+  /// train_step after the optimizer's prepare_step: the device's half, which fit captures.
+  void train_step_body(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
   void test_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
   Compiled& compiled_state(const char* caller) const;
   std::map<std::string, double> read_metrics(const std::string& prefix = "") const;

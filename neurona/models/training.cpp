@@ -5,11 +5,15 @@
 // progress bar, a few times a second) and at the end of an epoch.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <random>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
+#include "neurona/core/backend.h"
+#include "neurona/core/config.h"
+#include "neurona/core/graph.h"
 #include "neurona/core/random.h"
 #include "neurona/models/model.h"
 
@@ -96,11 +100,18 @@ Tensor Model::compute_loss(const Tensor& y, const Tensor& y_pred, const std::opt
 }
 
 void Model::train_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw) {
+  // The first step builds the model: its weights exist only after the forward pass.
+  if (built()) compiled_->optimizer->prepare_step(trainable_weights());
+  train_step_body(x, y, sw);
+}
+
+void Model::train_step_body(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw) {
   Compiled& state = *compiled_;
   Tensor y_pred;
   Tensor loss;
   std::vector<Tensor> grads;
   std::vector<Variable> variables;
+  const bool prepared = built();
   {
     GradientTape tape;
     y_pred = (*this)(x, /*training=*/true);
@@ -108,7 +119,11 @@ void Model::train_step(const Tensor& x, const Tensor& y, const std::optional<Ten
     variables = trainable_weights();
     grads = tape.gradient(loss, variables);
   }
-  state.optimizer->apply_gradients(grads, variables);
+  if (prepared) {
+    state.optimizer->apply_prepared(grads, variables);
+  } else {
+    state.optimizer->apply_gradients(grads, variables);
+  }
   apply_constraints();
   const Tensor batch =
       fill({}, static_cast<double>(x.shape()[0]), {.dtype = loss.dtype(), .device = loss.device()});
@@ -222,6 +237,69 @@ std::map<std::string, double> Model::run_evaluation(
   return logs;
 }
 
+// fit's training step replayed from a captured graph for full batches (core/graph.h, on a GPU
+// where config::cuda_graphs_enabled()). The first full batch runs eagerly: it makes the
+// optimizer's slots and the metrics' state, picks cuDNN's algorithms and sizes workspaces.
+// The second is captured: its batch is copied into buffers at fixed addresses, the optimizer's
+// host half (prepare_step) runs outside the graph, and train_step_body, the device's half, is
+// captured. Later full batches are copied into the buffers, prepared and replayed; a smaller
+// last batch runs eagerly. A step that cannot be captured (an op that synchronises with the
+// host or copies from it, random numbers from the global seed) runs eagerly from then on, with
+// one line on stderr saying why. That fallback trains exactly as an eager fit: an abandoned
+// capture runs nothing and gives back the random numbers it drew.
+struct Model::CapturedStep {
+  CapturedStep(Device on, std::int64_t full_batch)
+      : device(on),
+        batch_size(full_batch),
+        enabled(config::cuda_graphs_enabled() && graph_capture_supported(on)) {}
+
+  /// Runs the step of a batch from the graph (capturing it the first time); false when the
+  /// caller must run it eagerly.
+  bool run(Model& model, const Tensor& xb, const Tensor& yb, const std::optional<Tensor>& swb) {
+    if (!enabled || xb.shape()[0] != batch_size) return false;
+    if (!eager_step_done) {
+      eager_step_done = true;
+      return false;
+    }
+    if (!graph) {
+      x = Tensor::empty(xb.shape(), xb.dtype(), device);
+      y = Tensor::empty(yb.shape(), yb.dtype(), device);
+      if (swb) sw = Tensor::empty(swb->shape(), swb->dtype(), device);
+    }
+    copy_into(x, xb);
+    copy_into(y, yb);
+    if (swb) copy_into(*sw, *swb);
+    model.compiled_->optimizer->prepare_step(model.trainable_weights());
+    if (!graph) {
+      try {
+        graph = capture_graph(device, [&] { model.train_step_body(x, y, sw); });
+      } catch (const std::exception& e) {
+        enabled = false;
+        std::fprintf(stderr,
+                     "neurona: %s.fit runs its training step without a CUDA graph from now on: "
+                     "%s\n",
+                     model.describe().c_str(), e.what());
+        model.train_step_body(x, y, sw);  // already prepared
+        return true;
+      }
+    }
+    graph->replay();
+    return true;
+  }
+
+  static void copy_into(const Tensor& dst, const Tensor& src) {
+    copy_bytes(dst.raw_data(), dst.device(), src.raw_data(), src.device(), dst.nbytes());
+  }
+
+  Device device;
+  std::int64_t batch_size;
+  bool enabled;
+  bool eager_step_done = false;
+  std::unique_ptr<CapturedGraph> graph;
+  Tensor x, y;
+  std::optional<Tensor> sw;
+};
+
 callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions options) {
   const std::string caller = describe() + ".fit";
   compiled_state("fit");
@@ -289,6 +367,7 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
 
   stop_training_ = false;
   resume_epoch_.reset();
+  CapturedStep captured(device, options.batch_size);
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_train_begin(logs);
   const int first_epoch = resume_epoch_.value_or(options.initial_epoch);
@@ -306,14 +385,19 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
       const std::int64_t stop = std::min(n, start + options.batch_size);
       callbacks::Logs batch_logs;
       for (auto& cb : cbs) cb->on_train_batch_begin(step, batch_logs);
+      Tensor xb, yb;
+      std::optional<Tensor> swb;
       if (order) {
         const Tensor idx = order->slice(start, stop);
-        train_step(gather(x, idx), gather(y, idx),
-                   sw ? std::optional<Tensor>(gather(*sw, idx)) : std::nullopt);
+        xb = gather(x, idx);
+        yb = gather(y, idx);
+        if (sw) swb = gather(*sw, idx);
       } else {
-        train_step(rows(x, start, stop), rows(y, start, stop),
-                   sw ? std::optional<Tensor>(rows(*sw, start, stop)) : std::nullopt);
+        xb = rows(x, start, stop);
+        yb = rows(y, start, stop);
+        if (sw) swb = rows(*sw, start, stop);
       }
+      if (!captured.run(*this, xb, yb, swb)) train_step(xb, yb, swb);
       bool wanted = false;
       for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
       if (wanted) batch_logs = read_metrics();

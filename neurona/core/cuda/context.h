@@ -33,6 +33,7 @@ class Context {
   cublasLtHandle_t cublas_lt_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
+  void* cublas_workspace_ = nullptr;
 };
 
 /// The context of GPU `index` (created on first use; the device must exist).

@@ -10,6 +10,7 @@
 #include "neurona/core/backend.h"
 #include "neurona/core/cuda/check.h"
 #include "neurona/core/cuda/context.h"
+#include "neurona/core/graph.h"
 
 namespace neurona::cuda {
 
@@ -59,6 +60,7 @@ Context::~Context() {
   if (cublas_) (void)cublasDestroy(cublas_);
   if (cublas_lt_) (void)cublasLtDestroy(cublas_lt_);
   if (cudnn_) (void)cudnnDestroy(cudnn_);
+  if (cublas_workspace_) (void)cudaFree(cublas_workspace_);
   if (stream_) (void)cudaStreamDestroy(stream_);
 }
 
@@ -67,6 +69,11 @@ cublasHandle_t Context::cublas() {
     DeviceGuard guard(index_);
     NEURONA_CUBLAS_CHECK(cublasCreate(&cublas_));
     NEURONA_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+    // A workspace of our own (cuBLAS's recommended 32 MiB on Hopper), so that a captured graph's
+    // products use it rather than memory cuBLAS would allocate during the capture.
+    constexpr std::size_t kWorkspace = std::size_t{32} << 20;
+    NEURONA_CUDA_CHECK(cudaMalloc(&cublas_workspace_, kWorkspace));
+    NEURONA_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kWorkspace));
   });
   return cublas_;
 }
@@ -97,6 +104,48 @@ int query_device_count() {
     return 0;
   }
   return n;
+}
+
+// A CUDA graph captured from the device's stream, replayed there.
+class CudaGraph final : public CapturedGraph {
+ public:
+  CudaGraph(cudaGraphExec_t exec, cudaStream_t stream, int index)
+      : exec_(exec), stream_(stream), index_(index) {}
+  ~CudaGraph() override { (void)cudaGraphExecDestroy(exec_); }
+
+ private:
+  void run() override {
+    DeviceGuard guard(index_);
+    NEURONA_CUDA_CHECK(cudaGraphLaunch(exec_, stream_));
+  }
+
+  cudaGraphExec_t exec_;
+  cudaStream_t stream_;
+  int index_;
+};
+
+// Relaxed mode: the caching allocator may still cudaMalloc a new block during the capture (not
+// a stream operation), which the global mode would refuse.
+std::unique_ptr<CapturedGraph> capture_on(int index, const std::function<void()>& fn) {
+  Context& ctx = context(index);
+  DeviceGuard guard(index);
+  NEURONA_CUDA_CHECK(cudaStreamBeginCapture(ctx.stream(), cudaStreamCaptureModeRelaxed));
+  try {
+    fn();
+  } catch (...) {
+    cudaGraph_t abandoned = nullptr;
+    (void)cudaStreamEndCapture(ctx.stream(), &abandoned);
+    if (abandoned != nullptr) (void)cudaGraphDestroy(abandoned);
+    (void)cudaGetLastError();  // clear the capture's error, if any
+    throw;
+  }
+  cudaGraph_t graph = nullptr;
+  NEURONA_CUDA_CHECK(cudaStreamEndCapture(ctx.stream(), &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  (void)cudaGraphDestroy(graph);
+  NEURONA_CUDA_CHECK(err);
+  return std::make_unique<CudaGraph>(exec, ctx.stream(), index);
 }
 
 class CudaBackend final : public DeviceBackend {
@@ -189,5 +238,6 @@ void register_cuda_backend() {
   // Leaked on purpose, like the CPU backend: storage may be freed during static destruction.
   cuda::g_cuda = new cuda::CudaBackend();
   register_backend(DeviceType::cuda, cuda::g_cuda);
+  register_cuda_capture(cuda::capture_on);
 }
 }  // namespace neurona::detail
