@@ -2,11 +2,13 @@
 // summary_utils.py rendered by rich without colour).
 #include "neurona/models/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/models/captured_step.h"
 
 namespace neurona {
 
@@ -27,9 +29,18 @@ Tensor Model::predict(const Tensor& x, PredictOptions options) {
   const auto own = weights();
   const Device device = own.empty() ? default_device() : own.front().device();
   std::vector<Tensor> outputs;
+  CapturedStep captured(*this, "predict", device, options.batch_size);
+  Tensor out;  // the captured forward pass's output: replays write it in place
   for (std::int64_t start = 0; start < n; start += options.batch_size) {
-    outputs.push_back(
-        (*this)(x.slice(start, start + options.batch_size).to(device), /*training=*/false));
+    const Tensor xb = x.slice(start, std::min(n, start + options.batch_size)).to(device);
+    if (captured.run(
+            {xb}, [] {}, [&](const std::vector<Tensor>& b) { out = (*this)(b[0], false); })) {
+      Tensor copy = Tensor::empty(out.shape(), out.dtype(), device);
+      copy_bytes(copy.raw_data(), device, out.raw_data(), device, out.nbytes());
+      outputs.push_back(copy);
+    } else {
+      outputs.push_back((*this)(xb, /*training=*/false));
+    }
   }
   return outputs.size() == 1 ? outputs[0] : concat(outputs, 0);
 }

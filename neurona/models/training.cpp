@@ -15,6 +15,7 @@
 #include "neurona/core/config.h"
 #include "neurona/core/graph.h"
 #include "neurona/core/random.h"
+#include "neurona/models/captured_step.h"
 #include "neurona/models/model.h"
 
 namespace neurona {
@@ -218,6 +219,7 @@ std::map<std::string, double> Model::run_evaluation(
     std::vector<std::shared_ptr<callbacks::Callback>>& cbs) {
   const std::int64_t n = x.shape()[0];
   reset_metrics();
+  CapturedStep captured(*this, "evaluate", x.device(), batch_size);
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_test_begin(logs);
   std::int64_t batch = 0;
@@ -225,8 +227,14 @@ std::map<std::string, double> Model::run_evaluation(
     const std::int64_t stop = std::min(n, start + batch_size);
     callbacks::Logs batch_logs;
     for (auto& cb : cbs) cb->on_test_batch_begin(batch, batch_logs);
-    test_step(rows(x, start, stop), rows(y, start, stop),
-              sw ? std::optional<Tensor>(rows(*sw, start, stop)) : std::nullopt);
+    std::vector<Tensor> b{rows(x, start, stop), rows(y, start, stop)};
+    if (sw) b.push_back(rows(*sw, start, stop));
+    const auto step = [this](const std::vector<Tensor>& t) {
+      test_step(t[0], t[1], t.size() > 2 ? std::optional<Tensor>(t[2]) : std::nullopt);
+    };
+    if (!captured.run(
+            b, [] {}, step))
+      step(b);
     bool wanted = false;
     for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
     if (wanted) batch_logs = read_metrics();
@@ -236,69 +244,6 @@ std::map<std::string, double> Model::run_evaluation(
   for (auto& cb : cbs) cb->on_test_end(logs);
   return logs;
 }
-
-// fit's training step replayed from a captured graph for full batches (core/graph.h, on a GPU
-// where config::cuda_graphs_enabled()). The first full batch runs eagerly: it makes the
-// optimizer's slots and the metrics' state, picks cuDNN's algorithms and sizes workspaces.
-// The second is captured: its batch is copied into buffers at fixed addresses, the optimizer's
-// host half (prepare_step) runs outside the graph, and train_step_body, the device's half, is
-// captured. Later full batches are copied into the buffers, prepared and replayed; a smaller
-// last batch runs eagerly. A step that cannot be captured (an op that synchronises with the
-// host or copies from it, random numbers from the global seed) runs eagerly from then on, with
-// one line on stderr saying why. That fallback trains exactly as an eager fit: an abandoned
-// capture runs nothing and gives back the random numbers it drew.
-struct Model::CapturedStep {
-  CapturedStep(Device on, std::int64_t full_batch)
-      : device(on),
-        batch_size(full_batch),
-        enabled(config::cuda_graphs_enabled() && graph_capture_supported(on)) {}
-
-  /// Runs the step of a batch from the graph (capturing it the first time); false when the
-  /// caller must run it eagerly.
-  bool run(Model& model, const Tensor& xb, const Tensor& yb, const std::optional<Tensor>& swb) {
-    if (!enabled || xb.shape()[0] != batch_size) return false;
-    if (!eager_step_done) {
-      eager_step_done = true;
-      return false;
-    }
-    if (!graph) {
-      x = Tensor::empty(xb.shape(), xb.dtype(), device);
-      y = Tensor::empty(yb.shape(), yb.dtype(), device);
-      if (swb) sw = Tensor::empty(swb->shape(), swb->dtype(), device);
-    }
-    copy_into(x, xb);
-    copy_into(y, yb);
-    if (swb) copy_into(*sw, *swb);
-    model.compiled_->optimizer->prepare_step(model.trainable_weights());
-    if (!graph) {
-      try {
-        graph = capture_graph(device, [&] { model.train_step_body(x, y, sw); });
-      } catch (const std::exception& e) {
-        enabled = false;
-        std::fprintf(stderr,
-                     "neurona: %s.fit runs its training step without a CUDA graph from now on: "
-                     "%s\n",
-                     model.describe().c_str(), e.what());
-        model.train_step_body(x, y, sw);  // already prepared
-        return true;
-      }
-    }
-    graph->replay();
-    return true;
-  }
-
-  static void copy_into(const Tensor& dst, const Tensor& src) {
-    copy_bytes(dst.raw_data(), dst.device(), src.raw_data(), src.device(), dst.nbytes());
-  }
-
-  Device device;
-  std::int64_t batch_size;
-  bool enabled;
-  bool eager_step_done = false;
-  std::unique_ptr<CapturedGraph> graph;
-  Tensor x, y;
-  std::optional<Tensor> sw;
-};
 
 callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions options) {
   const std::string caller = describe() + ".fit";
@@ -367,7 +312,7 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
 
   stop_training_ = false;
   resume_epoch_.reset();
-  CapturedStep captured(device, options.batch_size);
+  CapturedStep captured(*this, "fit", device, options.batch_size);
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_train_begin(logs);
   const int first_epoch = resume_epoch_.value_or(options.initial_epoch);
@@ -397,7 +342,14 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
         yb = rows(y, start, stop);
         if (sw) swb = rows(*sw, start, stop);
       }
-      if (!captured.run(*this, xb, yb, swb)) train_step(xb, yb, swb);
+      std::vector<Tensor> batch{xb, yb};
+      if (swb) batch.push_back(*swb);
+      const bool replayed = captured.run(
+          batch, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
+          [&](const std::vector<Tensor>& b) {
+            train_step_body(b[0], b[1], b.size() > 2 ? std::optional<Tensor>(b[2]) : std::nullopt);
+          });
+      if (!replayed) train_step(xb, yb, swb);
       bool wanted = false;
       for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
       if (wanted) batch_logs = read_metrics();

@@ -138,3 +138,29 @@ TEST(CaptureGraph, RefusesWhatItCannotCapture) {
                nr::ValueError);
   nr::detail::set_cpu_graph_emulation(false);
 }
+
+TEST_F(EmulatedCapture, EvaluateAndPredictReplayingTheirStepMatchEagerOnes) {
+  nr::set_seed(5);
+  const Data d = images();
+  auto model = small_cnn(false);
+  model->compile({.optimizer = nr::optimizers::Adam(0.01),
+                  .loss = "sparse_categorical_crossentropy",
+                  .metrics = {"accuracy"}});
+  (void)model->fit(d.x, d.y, {.batch_size = 32, .epochs = 1, .verbose = 0});
+  const auto eager_scores = model->evaluate(d.x, d.y, {.batch_size = 16, .verbose = 0});
+  const nr::Tensor eager_pred = model->predict(d.x, {.batch_size = 16});
+
+  nr::detail::set_cpu_graph_emulation(true);
+  std::int64_t before = nr::detail::graph_replays();
+  const auto scores = model->evaluate(d.x, d.y, {.batch_size = 16, .verbose = 0});
+  // 100 samples at batch 16: 6 full batches (the first eager) and one of 4.
+  EXPECT_EQ(nr::detail::graph_replays() - before, 5);
+  before = nr::detail::graph_replays();
+  const nr::Tensor pred = model->predict(d.x, {.batch_size = 16});
+  EXPECT_EQ(nr::detail::graph_replays() - before, 5);
+  nr::detail::set_cpu_graph_emulation(false);
+
+  EXPECT_EQ(scores, eager_scores);
+  EXPECT_EQ(pred.shape(), eager_pred.shape());
+  EXPECT_EQ(pred.to_vector<float>(), eager_pred.to_vector<float>());
+}
