@@ -1,5 +1,5 @@
-// Conv2D over nr::conv2d (which handles both data formats); the bias is reshaped to broadcast
-// on the channel axis.
+// Conv2D over nr::conv2d_bias_activation (which handles both data formats): the convolution,
+// its bias and a relu as one op on every device.
 #include "neurona/layers/conv2d.h"
 
 #include "neurona/autograd/ops.h"
@@ -111,23 +111,14 @@ Tensor Conv2DLayer::call(const Tensor& inputs, bool /*training*/) {
                                             .dilation_rate = options_.dilation_rate.values,
                                             .groups = options_.groups,
                                             .data_format = data_format_};
-  // On the CPU, one op: oneDNN adds the bias and applies a relu as it writes the output, and
-  // the bias gradient comes with the kernel's. The GPU keeps conv2d + add + activation: the
-  // fused op has no GPU kernel of its own yet.
-  if (inputs.device().is_cpu()) {
-    const bool relu = options_.activation.name() == "relu";
-    Tensor y = conv2d_bias_activation(inputs, *kernel_, bias_ ? bias_->value() : Tensor(),
-                                      relu ? FusedActivation::relu : FusedActivation::linear,
-                                      conv_options);
-    return relu ? y : options_.activation(y);
-  }
-  Tensor y = conv2d(inputs, *kernel_, conv_options);
-  if (bias_) {
-    const Shape bias_shape = data_format_ == DataFormat::ChannelsLast ? Shape{1, 1, 1, filters_}
-                                                                      : Shape{1, filters_, 1, 1};
-    y = add(y, reshape(*bias_, bias_shape));
-  }
-  return options_.activation(y);
+  // One op: the bias and a relu join the convolution (oneDNN's post-op on the CPU, cuDNN's
+  // cudnnConvolutionBiasActivationForward on a GPU), and on the CPU the bias gradient comes
+  // with the kernel's.
+  const bool relu = options_.activation.name() == "relu";
+  Tensor y =
+      conv2d_bias_activation(inputs, *kernel_, bias_ ? bias_->value() : Tensor(),
+                             relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
+  return relu ? y : options_.activation(y);
 }
 
 Conv2D::Conv2D(std::int64_t filters, IntPair kernel_size, Conv2DOptions options)

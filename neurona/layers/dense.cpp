@@ -72,21 +72,13 @@ Tensor DenseLayer::call(const Tensor& inputs, bool /*training*/) {
   Tensor x = inputs;
   const bool fold = inputs.rank() > 2;
   if (fold) x = reshape(x, {-1, inputs.shape()[-1]});
-  // On the CPU, the fused op: one GEMM, then bias and ReLU in one pass over the output (no
-  // broadcast add, no separate activation tensors). The GPU keeps matmul + add + activation
-  // until tests/gpu/dense_parity_test.cpp has run on a GPU (the fused op's cuBLASLt epilogue
-  // has never run on one); then drop the device test.
-  if (inputs.device().is_cpu()) {
-    const bool relu = options_.activation.name() == "relu";
-    Tensor y = dense(x, *kernel_, bias_ ? bias_->value() : Tensor(),
-                     relu ? FusedActivation::relu : FusedActivation::linear);
-    if (fold) y = reshape(y, compute_output_shape(inputs.shape()));
-    return relu ? y : options_.activation(y);
-  }
-  Tensor y = matmul(x, *kernel_);
-  if (bias_) y = add(y, *bias_);
+  // The fused op: one GEMM with the bias and a ReLU applied as the output is written
+  // (OpenBLAS then one pass over the output on the CPU, cuBLASLt's epilogue on a GPU).
+  const bool relu = options_.activation.name() == "relu";
+  Tensor y = dense(x, *kernel_, bias_ ? bias_->value() : Tensor(),
+                   relu ? FusedActivation::relu : FusedActivation::linear);
   if (fold) y = reshape(y, compute_output_shape(inputs.shape()));
-  return options_.activation(y);
+  return relu ? y : options_.activation(y);
 }
 
 Dense::Dense(std::int64_t units, DenseOptions options)

@@ -78,6 +78,42 @@ TEST_F(GpuConv, Conv2DForwardAndBackwardMatchCpu) {
   }
 }
 
+// Conv2D's one op (cuDNN's cudnnConvolutionBiasActivationForward for relu with a bias; the
+// convolution, an in-place bias add and relu otherwise), forward and gradients, against the
+// CPU's (oneDNN or im2col).
+TEST_F(GpuConv, Conv2DBiasActivationMatchesCpu) {
+  using P = nr::Padding;
+  struct Case {
+    nr::Shape x, k;
+    nr::Conv2DOptions o;
+  };
+  const std::vector<Case> cases = {
+      {{4, 28, 28, 1}, {3, 3, 1, 32}, {}},
+      {{4, 13, 13, 32}, {3, 3, 32, 64}, {}},
+      {{2, 8, 8, 4}, {2, 2, 4, 4}, {.padding = P::Same}},  // asymmetric padding
+      {{2, 3, 7, 7}, {3, 3, 3, 4}, {.data_format = nr::DataFormat::ChannelsFirst}},
+  };
+  for (const auto& c : cases) {
+    for (const auto act : {nr::FusedActivation::relu, nr::FusedActivation::linear}) {
+      for (const bool with_bias : {true, false}) {
+        const std::string name = "conv2d_bias_activation " + c.x.str() + " " + c.k.str() +
+                                 (act == nr::FusedActivation::relu ? " relu" : " linear") +
+                                 (with_bias ? " bias" : "");
+        std::vector<nr::Tensor> inputs = {random_tensor(c.x, nr::float32, -1, 1, 1),
+                                          random_tensor(c.k, nr::float32, -0.5, 0.5, 2)};
+        if (with_bias) inputs.push_back(random_tensor({c.k[3]}, nr::float32, -0.5, 0.5, 3));
+        EXPECT_TRUE(parity(
+            name,
+            [o = c.o, act](const auto& in) {
+              return nr::conv2d_bias_activation(in[0], in[1], in.size() > 2 ? in[2] : nr::Tensor(),
+                                                act, o);
+            },
+            inputs));
+      }
+    }
+  }
+}
+
 TEST_F(GpuConv, PoolingAndPaddingForwardAndBackwardMatchCpu) {
   const nr::Tensor x = random_tensor({4, 13, 13, 8}, nr::float32, -2, 2, 3);
   for (nr::Padding p : {nr::Padding::Valid, nr::Padding::Same}) {

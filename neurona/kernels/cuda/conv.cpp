@@ -5,7 +5,8 @@
 // strides pads the input explicitly first. float32 with TF32 tensor cores (CUDNN_TENSOR_OP_MATH)
 // while config::tensor_float_32_execution_enabled(), plain FP32 (CUDNN_FMA_MATH) otherwise;
 // with config::op_determinism_enabled() only algorithms cuDNN reports deterministic. Both
-// switches are part of the cache key.
+// switches are part of the cache key. Conv2D's bias and relu join the forward pass in
+// cudnnConvolutionBiasActivationForward.
 //
 // This uses cuDNN's legacy descriptor API, which cuDNN 9 marks deprecated but still ships; the
 // warnings are silenced in this file alone.
@@ -42,8 +43,15 @@ struct Plan {
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
   std::size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+  // conv2d_bias_activation: the bias (1, filters, 1, 1) and relu descriptors, made on first use,
+  // and whether cuDNN refused the fused call for this shape (then it runs in three calls).
+  cudnnTensorDescriptor_t bias = nullptr;
+  cudnnActivationDescriptor_t relu = nullptr;
+  bool fused_refused = false;
 
   ~Plan() {
+    if (bias) cudnnDestroyTensorDescriptor(bias);
+    if (relu) cudnnDestroyActivationDescriptor(relu);
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (w) cudnnDestroyFilterDescriptor(w);
@@ -134,6 +142,19 @@ void check_float32(const Tensor& t, const char* op) {
                 "float32 or the CPU");
 }
 
+// The forward algorithm of plan `p`, found on first use.
+void find_forward(cudnnHandle_t h, Plan& p) {
+  if (p.have_fwd) return;
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int count = 0;
+  NEURONA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
+      h, p.x, p.w, p.conv, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
+  const auto& best = first_usable(perf, count, "the forward pass");
+  p.fwd = best.algo;
+  p.fwd_ws = best.memory;
+  p.have_fwd = true;
+}
+
 void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Tensor& out) {
   check_float32(x, "conv2d");
   const Device d = x.device();
@@ -146,21 +167,64 @@ void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Te
   const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});  // (filters, kh, kw, in)
   Plan& p = plan_for(d.index(), e.g);
   cudnnHandle_t h = ctx.cudnn();
-  if (!p.have_fwd) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int count = 0;
-    NEURONA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(
-        h, p.x, p.w, p.conv, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perf));
-    const auto& best = first_usable(perf, count, "the forward pass");
-    p.fwd = best.algo;
-    p.fwd_ws = best.memory;
-    p.have_fwd = true;
-  }
+  find_forward(h, p);
   Tensor ws = workspace(d, p.fwd_ws);
   const float one = 1, zero = 0;
   NEURONA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, p.x, xin.raw_data(), p.w, w.raw_data(),
                                               p.conv, p.fwd, ws.raw_data(), p.fwd_ws, &zero, p.y,
                                               out.raw_data()));
+}
+
+// relu(conv + bias) in one cuDNN call (cudnnConvolutionBiasActivationForward, with the forward
+// pass's algorithm; z = y with alpha2 = 0). Where cuDNN refuses that call for a shape, and for
+// a linear activation (which cuDNN fuses only with one algorithm), the convolution, then the
+// bias added in place (cudnnAddTensor) and relu applied in place (cudnnActivationForward).
+void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                            FusedActivation activation, const Conv2DGeometry& geo, Tensor& out) {
+  check_float32(x, "conv2d_bias_activation");
+  const Device d = x.device();
+  auto& ctx = neurona::cuda::context(d.index());
+  neurona::cuda::DeviceGuard guard(d.index());
+  const Effective e = effective(geo);
+  Plan& p = plan_for(d.index(), e.g);
+  cudnnHandle_t h = ctx.cudnn();
+  find_forward(h, p);
+  {
+    static std::mutex mu;  // the descriptors are made once per plan
+    std::lock_guard lock(mu);
+    if (p.bias == nullptr) {
+      NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
+      NEURONA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1,
+                                                     i32(geo.filters), 1, 1));
+      NEURONA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&p.relu));
+      NEURONA_CUDNN_CHECK(
+          cudnnSetActivationDescriptor(p.relu, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+    }
+  }
+  const float one = 1, zero = 0;
+  if (activation == FusedActivation::relu && bias.defined() && !p.fused_refused) {
+    const Tensor xin =
+        e.explicit_pad ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
+                       : x;
+    const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
+    Tensor ws = workspace(d, p.fwd_ws);
+    const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
+        h, &one, p.x, xin.raw_data(), p.w, w.raw_data(), p.conv, p.fwd, ws.raw_data(), p.fwd_ws,
+        &zero, p.y, out.raw_data(), p.bias, bias.raw_data(), p.relu, p.y, out.raw_data());
+    if (st == CUDNN_STATUS_SUCCESS) return;
+    NEURONA_CHECK(st == CUDNN_STATUS_NOT_SUPPORTED, Error,
+                  "cudnnConvolutionBiasActivationForward failed: ", cudnnGetErrorString(st));
+    p.fused_refused = true;
+  }
+  conv2d(x, kernel, geo, out);
+  if (bias.defined()) {
+    NEURONA_CUDNN_CHECK(
+        cudnnAddTensor(h, &one, p.bias, bias.raw_data(), &one, p.y, out.raw_data()));
+  }
+  if (activation == FusedActivation::relu) {
+    NEURONA_CUDNN_CHECK(
+        cudnnActivationForward(h, p.relu, &one, p.y, out.raw_data(), &zero, p.y, out.raw_data()));
+  }
 }
 
 void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Conv2DGeometry& geo,
@@ -235,6 +299,7 @@ void register_pool();  // pool.cu
 
 void register_conv() {
   conv2d_stub.cuda = conv2d;
+  conv2d_bias_activation_stub.cuda = conv2d_bias_activation;
   conv2d_backward_input_stub.cuda = conv2d_backward_input;
   conv2d_backward_kernel_stub.cuda = conv2d_backward_kernel;
   register_pool();
