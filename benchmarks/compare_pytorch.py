@@ -38,7 +38,7 @@ import time
 from torch_fashion import torch_worker
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
-SIDES = ("neurona", "eager", "compile")
+SIDES = ("neurona", "nograph", "eager", "compile")
 
 
 def child_env(ld_library_path=None):
@@ -159,6 +159,13 @@ def main():
                                        "--device", args.device] + common, nr_env))
         plan.append(("eager", kind, me + ["--worker-model", kind, "--device", args.device,
                                           "--threads", str(args.threads)] + common, torch_env))
+    # neurona again with its CUDA graphs off (NEURONA_CUDA_GRAPHS=0): what replaying the
+    # captured step saves. After the rows above, as the budget may cut it off.
+    if gpu:
+        for kind in kinds:
+            plan.append(("nograph", kind, [f"{args.build}/benchmarks/bench_train", "--model", kind,
+                                           "--device", args.device] + common,
+                         dict(nr_env, NEURONA_CUDA_GRAPHS="0")))
     compile_plan = [("compile", kind, me + ["--worker-model", kind, "--device", args.device,
                                             "--threads", str(args.threads), "--compile"] + common,
                      torch_env) for kind in kinds]
@@ -170,7 +177,7 @@ def main():
         record = last_json(out, "train") if out is not None else None
         if record is None:
             why = why or "failed: no JSON line"
-            if side != "compile":
+            if side not in ("compile", "nograph"):  # extra measurements, not the comparison
                 failed.append(f"{side} {kind}: {why}")
         elif "unavailable" in record:
             why, record = f"unavailable: {record['unavailable']}", None
@@ -244,6 +251,7 @@ def main():
         if gpu:
             mallocs = get("cuda_mallocs_after_first_epoch")
             mallocs["neurona"] = value("neurona", kind, "raw_allocations_after_first_epoch")
+            mallocs["nograph"] = value("nograph", kind, "raw_allocations_after_first_epoch")
             rows.append((f"{kind} cudaMalloc after ep. 1", mallocs, None))
         else:
             rows.append((f"{kind} raw allocs after ep. 1",
@@ -252,12 +260,12 @@ def main():
 
     num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
     summary = []
-    print(f"\n{'row':<30} {'neurona':>11} {'eager':>11} {'compile':>11} {'nr/eager':>9} "
-          f"{'nr/compile':>10}")
+    print(f"\n{'row':<30} {'neurona':>11} {'no graphs':>11} {'eager':>11} {'compile':>11} "
+          f"{'nr/eager':>9} {'nr/compile':>10}")
     print("(PyTorch eager and torch.compile(mode=\"reduce-overhead\"); ratios: neurona / PyTorch, "
           "below 1 where neurona\n is faster; accuracy rows: neurona minus PyTorch; cudaMalloc "
-          "rows: neurona's allocator counter,\n PyTorch's caching allocator's segments; '-': not "
-          "measured)")
+          "rows: neurona's allocator counter,\n PyTorch's caching allocator's segments; 'no "
+          "graphs': neurona with NEURONA_CUDA_GRAPHS=0 (GPU only);\n '-': not measured)")
     for name, vals, kind_of in rows:
         entry = {"row": name, **vals}
         cells = []
@@ -270,8 +278,9 @@ def main():
             else:
                 cells.append("-")
         summary.append(entry)
-        print(f"{name:<30} {fmt(vals.get('neurona')):>11} {fmt(vals.get('eager')):>11} "
-              f"{fmt(vals.get('compile')):>11} {cells[0]:>9} {cells[1]:>10}")
+        print(f"{name:<30} {fmt(vals.get('neurona')):>11} {fmt(vals.get('nograph')):>11} "
+              f"{fmt(vals.get('eager')):>11} {fmt(vals.get('compile')):>11} {cells[0]:>9} "
+              f"{cells[1]:>10}")
     for kind in kinds:
         for side in SIDES:
             r = results.get((side, kind))

@@ -24,7 +24,7 @@ bool op_determinism_enabled();
 /// replays it for each full batch (core/graph.h), so that a small model is not bound by the
 /// cost of launching kernels. On by default; turn it off to debug a step (each op then runs as
 /// it is called, and an error points at the op that raised it). Applies to fits started after
-/// the call.
+/// the call. NEURONA_CUDA_GRAPHS=0 in the environment makes the default off.
 void enable_cuda_graphs(bool enabled);
 bool cuda_graphs_enabled();
 
