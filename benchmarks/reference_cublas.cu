@@ -9,25 +9,17 @@
 #include <vector>
 
 #include "reference.h"
+#include "reference_cuda.h"
 
 namespace neurona::bench {
 
 namespace {
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
+
+using ::neurona::bench::check;  // with this file's own overload below
 void check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) {
     throw std::runtime_error(std::string(what) + ": " + cublasGetStatusString(s));
   }
-}
-bool have_gpu() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  return n > 0;
 }
 }  // namespace
 

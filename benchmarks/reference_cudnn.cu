@@ -17,22 +17,18 @@
 #include <vector>
 
 #include "reference.h"
+#include "reference_cuda.h"
 
 namespace neurona::bench {
 
 namespace {
 
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
-}
+using ::neurona::bench::check;  // with this file's own overload below
+
 void check(cudnnStatus_t s, const char* what) {
   if (s != CUDNN_STATUS_SUCCESS) {
     throw std::runtime_error(std::string(what) + ": " + cudnnGetErrorString(s));
   }
-}
-
-bool have_gpu() {
-  return cuda_unavailable_reason().empty();
 }
 
 // A device allocation, freed when it goes out of scope.

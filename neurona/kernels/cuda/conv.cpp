@@ -142,6 +142,13 @@ void check_float32(const Tensor& t, const char* op) {
                 "float32 or the CPU");
 }
 
+// The input cuDNN reads: x, or x padded explicitly where Keras's padding is asymmetric.
+Tensor padded_input(const Tensor& x, const Conv2DGeometry& geo, const Effective& e) {
+  return e.explicit_pad
+             ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
+             : x;
+}
+
 // The forward algorithm of plan `p`, found on first use.
 void find_forward(cudnnHandle_t h, Plan& p) {
   if (p.have_fwd) return;
@@ -161,9 +168,7 @@ void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Te
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
-  const Tensor xin =
-      e.explicit_pad ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
-                     : x;
+  const Tensor xin = padded_input(x, geo, e);
   const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});  // (filters, kh, kw, in)
   Plan& p = plan_for(d.index(), e.g);
   cudnnHandle_t h = ctx.cudnn();
@@ -203,9 +208,7 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor&
   }
   const float one = 1, zero = 0;
   if (activation == FusedActivation::relu && bias.defined() && !p.fused_refused) {
-    const Tensor xin =
-        e.explicit_pad ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
-                       : x;
+    const Tensor xin = padded_input(x, geo, e);
     const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
     Tensor ws = workspace(d, p.fwd_ws);
     const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
@@ -268,9 +271,7 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
-  const Tensor xin =
-      e.explicit_pad ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
-                     : x;
+  const Tensor xin = padded_input(x, geo, e);
   Plan& p = plan_for(d.index(), e.g);
   cudnnHandle_t h = ctx.cudnn();
   if (!p.have_bwd_filter) {
