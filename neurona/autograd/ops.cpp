@@ -480,10 +480,19 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
         "dense", inputs, {out},
         [x, kernel, has_bias = bias.defined(), out, activation](const G& g) {
           const Tensor gp = activation == FusedActivation::relu ? relu_grad(g[0], out) : g[0];
-          G grads{
-              autograd::needs_input_gradient(0) ? matmul(gp, kernel, {.transpose_b = true})
-                                                : Tensor(),
-              autograd::needs_input_gradient(1) ? matmul(x, gp, {.transpose_a = true}) : Tensor()};
+          G grads{autograd::needs_input_gradient(0) ? matmul(gp, kernel, {.transpose_b = true})
+                                                    : Tensor(),
+                  Tensor()};
+          // Both weight gradients from one call (the bias's reduced in cuBLASLt's epilogue on a
+          // GPU), unless a tape records this backward pass for a second derivative.
+          if (has_bias && autograd::needs_input_gradient(1) && autograd::needs_input_gradient(2) &&
+              !autograd::is_recording()) {
+            auto [dkernel, dbias] = kernels::dense_backward_kernel_bias(x, gp);
+            grads[1] = dkernel;
+            grads.push_back(dbias);
+            return grads;
+          }
+          if (autograd::needs_input_gradient(1)) grads[1] = matmul(x, gp, {.transpose_a = true});
           if (has_bias) grads.push_back(autograd::needs_input_gradient(2) ? sum(gp, 0) : Tensor());
           return grads;
         });

@@ -29,6 +29,8 @@ DispatchStub<ReduceKernel> reduce_stub{"reductions"};
 DispatchStub<SoftmaxKernel> softmax_stub{"softmax"};
 DispatchStub<MatmulKernel> matmul_stub{"matmul"};
 DispatchStub<DenseKernel> dense_stub{"dense"};
+DispatchStub<DenseBackwardKernelBiasKernel> dense_backward_kernel_bias_stub{
+    "dense_backward_kernel_bias"};
 DispatchStub<StridedCopyKernel> strided_copy_stub{"transpose"};
 DispatchStub<Copy2dKernel> copy2d_stub{"concat"};
 DispatchStub<GatherKernel> gather_stub{"gather"};

@@ -98,6 +98,10 @@ using MatmulKernel = void (*)(const Tensor& a, const Tensor& b, const MatmulPlan
 /// out (m, n) = act(x (m, k) @ kernel (k, n) + bias (n,)); bias may be undefined.
 using DenseKernel = void (*)(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                              FusedActivation activation, Tensor& out);
+/// dkernel (k, n) = x (m, k)^T grad (m, n) and dbias (n,) = grad's row sums; filled only where
+/// that is one pass (elsewhere the front door runs a matmul and a sum).
+using DenseBackwardKernelBiasKernel = void (*)(const Tensor& x, const Tensor& grad, Tensor& dkernel,
+                                               Tensor& dbias);
 /// out[i] = x[offset of output index i under `ix`] (transpose and other gathers by stride).
 using StridedCopyKernel = void (*)(const Tensor& x, const Indexer<1>& ix, Tensor& out);
 /// Copies `height` rows of `width` bytes with the given pitches, on one device.
@@ -172,6 +176,7 @@ extern DispatchStub<ReduceKernel> reduce_stub;
 extern DispatchStub<SoftmaxKernel> softmax_stub;
 extern DispatchStub<MatmulKernel> matmul_stub;
 extern DispatchStub<DenseKernel> dense_stub;
+extern DispatchStub<DenseBackwardKernelBiasKernel> dense_backward_kernel_bias_stub;
 extern DispatchStub<StridedCopyKernel> strided_copy_stub;
 extern DispatchStub<Copy2dKernel> copy2d_stub;
 extern DispatchStub<GatherKernel> gather_stub;

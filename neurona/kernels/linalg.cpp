@@ -5,6 +5,7 @@
 
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/reduction.h"
 
 namespace neurona::kernels {
 
@@ -92,6 +93,23 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
   Tensor out = Tensor::empty({x.shape()[0], kernel.shape()[1]}, x.dtype(), d);
   if (out.numel() > 0) dense_stub.get(d)(x, kernel, bias, activation, out);
   return out;
+}
+
+std::pair<Tensor, Tensor> dense_backward_kernel_bias(const Tensor& x, const Tensor& grad) {
+  constexpr const char* op = "dense_backward_kernel_bias";
+  const Device d = check_same_device(op, {{"x", &x}, {"grad", &grad}});
+  check_same_dtype(op, {{"x", &x}, {"grad", &grad}});
+  check_floating(op, "x", x);
+  NEURONA_CHECK(x.rank() == 2 && grad.rank() == 2 && x.shape()[0] == grad.shape()[0], ShapeError,
+                op, ": expected x (m, k) and grad (m, n), got shapes ", x.shape(), " and ",
+                grad.shape());
+  if (!dense_backward_kernel_bias_stub.has(d) || x.shape()[0] == 0) {
+    return {matmul(x, grad, {.transpose_a = true}), sum(grad, Axes({0}))};
+  }
+  Tensor dkernel = Tensor::empty({x.shape()[1], grad.shape()[1]}, x.dtype(), d);
+  Tensor dbias = Tensor::empty({grad.shape()[1]}, x.dtype(), d);
+  if (dkernel.numel() > 0) dense_backward_kernel_bias_stub.get(d)(x, grad, dkernel, dbias);
+  return {dkernel, dbias};
 }
 
 Tensor transpose(const Tensor& x, std::vector<int> perm) {

@@ -1,6 +1,7 @@
 // Matrix products (OpenBLAS on the CPU, cuBLAS on the GPU) and axis permutation.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "neurona/core/tensor.h"
@@ -30,6 +31,12 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// an OpenBLAS GEMM and one pass for bias and activation.
 Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
              FusedActivation activation = FusedActivation::linear);
+
+/// A Dense layer's kernel and bias gradients in one call: x^T grad (k, n) and the sum of grad's
+/// rows (n,), for x (m, k) and grad (m, n). On a GPU one cuBLASLt matmul that reduces the bias
+/// gradient in its epilogue (float32; where cuBLASLt offers no algorithm for it, a matmul and a
+/// sum); elsewhere a matmul and a sum.
+std::pair<Tensor, Tensor> dense_backward_kernel_bias(const Tensor& x, const Tensor& grad);
 
 /// Permutes the axes: output axis i is input axis perm[i]; the default reverses them.
 Tensor transpose(const Tensor& x, std::vector<int> perm = {});

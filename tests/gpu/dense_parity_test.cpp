@@ -1,5 +1,6 @@
-// The fused dense op (cuBLASLt with bias and ReLU in the epilogue) on a GPU against the CPU,
-// forward and backward. Skipped where no GPU is present.
+// The fused dense op (cuBLASLt with bias and ReLU in the epilogue; the kernel and bias gradients
+// with the bias's reduced in the epilogue) on a GPU against the CPU, forward and backward. Skipped
+// where no GPU is present.
 #include <neurona/neurona.h>
 
 #include "support/test_util.h"
@@ -25,11 +26,17 @@ TEST(GpuDense, FusedEpilogueMatchesCpu) {
             nr::GradientTape tape;
             tape.watch(xd);
             tape.watch(wd);
+            if (with_bias) tape.watch(bd);
             const nr::Tensor y = nr::dense(xd, wd, bd, act);
             const nr::Tensor loss =
                 nr::sum(y * nr::random_uniform(y.shape(), {.dtype = dt, .device = d, .seed = 4}));
-            const auto g = tape.gradient(loss, {xd, wd});
-            return std::vector<nr::Tensor>{y.to(cpu), g[0].to(cpu), g[1].to(cpu)};
+            // With a bias, its gradient and the kernel's come from one cuBLASLt call (BGRADA).
+            std::vector<nr::Tensor> sources{xd, wd};
+            if (with_bias) sources.push_back(bd);
+            std::vector<nr::Tensor> results{y};
+            for (const nr::Tensor& g : tape.gradient(loss, sources)) results.push_back(g);
+            for (nr::Tensor& r : results) r = r.to(cpu);
+            return results;
           };
           const auto c = run(cpu), g = run(gpu);
           for (std::size_t i = 0; i < c.size(); ++i) {

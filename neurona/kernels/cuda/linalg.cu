@@ -8,6 +8,7 @@
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/math/impl.h"
+#include "neurona/kernels/reduction.h"
 
 namespace neurona::kernels::cuda {
 
@@ -156,6 +157,72 @@ void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActiv
   copy_bytes(out.raw_data(), out.device(), y.raw_data(), y.device(), out.nbytes());
 }
 
+// Row-major dkernel (k, n) = x^T (k, m) grad (m, n) is column-major dkernel^T (n, k) =
+// grad^T (n, m) x (m, k): cuBLASLt's D = A op(B) with A = grad as stored (n x m, column-major),
+// B = x as stored (k x m) transposed, and the BGRADA epilogue reducing A over the product's
+// inner dimension (the m samples) into dbias, one value per row of D. false where cuBLASLt
+// offers no algorithm for it (the caller then runs a matmul and a sum).
+bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& dkernel,
+                                   Tensor& dbias) {
+  auto& ctx = neurona::cuda::context(x.device().index());
+  neurona::cuda::DeviceGuard guard(ctx.index());
+  const std::uint64_t m = static_cast<std::uint64_t>(x.shape()[0]);
+  const std::uint64_t k = static_cast<std::uint64_t>(x.shape()[1]);
+  const std::uint64_t n = static_cast<std::uint64_t>(grad.shape()[1]);
+  LtDescriptors d;
+  const cublasComputeType_t compute = config::tensor_float_32_execution_enabled()
+                                          ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                          : CUBLAS_COMPUTE_32F;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, compute, CUDA_R_32F));
+  const cublasOperation_t transpose = CUBLAS_OP_T;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &transpose,
+                                                      sizeof transpose));
+  const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BGRADA;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                                      &epilogue, sizeof epilogue));
+  void* bias_ptr = dbias.raw_data();
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                      &bias_ptr, sizeof bias_ptr));
+  NEURONA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&d.a, CUDA_R_32F, n, m, static_cast<std::int64_t>(n)));
+  NEURONA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&d.b, CUDA_R_32F, k, m, static_cast<std::int64_t>(k)));
+  NEURONA_CUBLAS_CHECK(
+      cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, n, k, static_cast<std::int64_t>(n)));
+  constexpr std::size_t kWorkspace = std::size_t{32} << 20;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kWorkspace, sizeof kWorkspace));
+  cublasLtMatmulHeuristicResult_t heuristic{};
+  int found = 0;
+  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), d.op, d.a, d.b, d.c,
+                                                           d.c, d.pref, 1, &heuristic, &found);
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && found == 0)) {
+    return false;
+  }
+  NEURONA_CUBLAS_CHECK(st);
+  const Tensor workspace =
+      Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)}, DType::uint8, x.device());
+  const float one = 1, zero = 0;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmul(ctx.cublas_lt(), d.op, &one, grad.raw_data(), d.a,
+                                      x.raw_data(), d.b, &zero, dkernel.raw_data(), d.c,
+                                      dkernel.raw_data(), d.c, &heuristic.algo,
+                                      workspace.raw_data(), heuristic.workspaceSize, ctx.stream()));
+  return true;
+}
+
+void dense_backward_kernel_bias(const Tensor& x, const Tensor& grad, Tensor& dkernel,
+                                Tensor& dbias) {
+  if (x.dtype() == DType::float32 && dense_backward_kernel_bias_lt(x, grad, dkernel, dbias)) {
+    return;
+  }
+  // float64, or no cuBLASLt algorithm: the separate ops.
+  const Tensor dk = kernels::matmul(x, grad, {.transpose_a = true});
+  const Tensor db = kernels::sum(grad, Axes({0}));
+  copy_bytes(dkernel.raw_data(), x.device(), dk.raw_data(), x.device(), dkernel.nbytes());
+  copy_bytes(dbias.raw_data(), x.device(), db.raw_data(), x.device(), dbias.nbytes());
+}
+
 void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
   strided_copy_impl(Launch(out.device()), x, ix, out);
 }
@@ -165,6 +232,7 @@ void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
 void register_linalg() {
   matmul_stub.cuda = matmul;
   dense_stub.cuda = dense;
+  dense_backward_kernel_bias_stub.cuda = dense_backward_kernel_bias;
   strided_copy_stub.cuda = strided_copy;
 }
 
