@@ -34,7 +34,23 @@ class GpuCapturedFit : public ::testing::Test {
   bool determinism_ = false;
 };
 
+// cudaMalloc calls (the device allocator's raw allocations) during each epoch.
+class RawAllocations : public nr::callbacks::Callback {
+ public:
+  std::vector<std::int64_t> per_epoch;
+  void on_epoch_begin(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
+    at_begin_ = nr::memory_stats(nr::Device::cuda(0)).num_raw_allocations;
+  }
+  void on_epoch_end(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
+    per_epoch.push_back(nr::memory_stats(nr::Device::cuda(0)).num_raw_allocations - at_begin_);
+  }
+
+ private:
+  std::int64_t at_begin_ = 0;
+};
+
 struct FitRun {
+  std::vector<std::int64_t> raw_allocations;
   std::vector<double> loss, accuracy;
   std::vector<std::vector<double>> weights;
   std::int64_t replays = 0;
@@ -65,10 +81,13 @@ FitRun train(nr::Device device, bool graphs) {
                  .metrics = {"accuracy"}});
   const std::int64_t before = nr::detail::graph_replays();
   ::testing::internal::CaptureStderr();
-  const auto history = model.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 0});
+  auto allocations = std::make_shared<RawAllocations>();
+  const auto history =
+      model.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 0, .callbacks = {allocations}});
   FitRun run;
   run.stderr_text = ::testing::internal::GetCapturedStderr();
   run.replays = nr::detail::graph_replays() - before;
+  run.raw_allocations = allocations->per_epoch;
   run.loss = history.history.at("loss");
   run.accuracy = history.history.at("accuracy");
   for (const nr::Tensor& w : model.get_weights()) run.weights.push_back(w.to_vector<double>());
@@ -95,5 +114,10 @@ TEST_F(GpuCapturedFit, ReplayedStepsTrainAsEagerOnesOnTheGpuAndTheCpu) {
   // step of up to the learning rate where the gradient is near zero: compare the losses.
   EXPECT_TRUE(all_close(replayed.loss, cpu.loss, 1e-3, 1e-3));
   EXPECT_EQ(replayed.loss, eager.loss);
+  // The steady state allocates nothing from the device: the second epoch's blocks all come
+  // from the caching allocator (and the graph's own, kept since the capture).
+  ASSERT_EQ(replayed.raw_allocations.size(), 2u);
+  EXPECT_EQ(replayed.raw_allocations[1], 0);
+  EXPECT_EQ(eager.raw_allocations[1], 0);
   EXPECT_EQ(replayed.accuracy, eager.accuracy);
 }
