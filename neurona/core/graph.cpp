@@ -41,8 +41,10 @@ void CapturedGraph::replay() {
 
 bool graph_capture_supported(Device device) {
   if (device.is_cpu()) return g_cpu_emulation.load();
-  return g_cuda_capture.load() != nullptr && backend_for(device.type()) != nullptr &&
-         device.index() < backend_for(device.type())->device_count();
+  // backend_for registers the CUDA backend (and with it the capture function) on first use.
+  DeviceBackend* backend = backend_for(device.type());
+  return backend != nullptr && g_cuda_capture.load() != nullptr &&
+         device.index() < backend->device_count();
 }
 
 std::unique_ptr<CapturedGraph> capture_graph(Device device, const std::function<void()>& fn) {

@@ -33,8 +33,9 @@ Tensor Model::predict(const Tensor& x, PredictOptions options) {
   Tensor out;  // the captured forward pass's output: replays write it in place
   for (std::int64_t start = 0; start < n; start += options.batch_size) {
     const Tensor xb = x.slice(start, std::min(n, start + options.batch_size)).to(device);
-    if (captured.run(
-            {xb}, [] {}, [&](const std::vector<Tensor>& b) { out = (*this)(b[0], false); })) {
+    const auto nothing = [] {};
+    const auto forward = [&](const std::vector<Tensor>& b) { out = (*this)(b[0], false); };
+    if (captured.run({xb}, /*prepare=*/nothing, forward)) {
       Tensor copy = Tensor::empty(out.shape(), out.dtype(), device);
       copy_bytes(copy.raw_data(), device, out.raw_data(), device, out.nbytes());
       outputs.push_back(copy);

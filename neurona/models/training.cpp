@@ -2,7 +2,8 @@
 // (keras/src/trainers/trainer.py and the backend's epoch iterator) in C++. The data moves to
 // the model's device once; each batch is a slice or a gather there; the loss and the metrics
 // accumulate in device tensors that are read back only when a callback asks for them (the
-// progress bar, a few times a second) and at the end of an epoch.
+// progress bar, a few times a second) and at the end of an epoch. On a GPU each full batch's
+// step is replayed from a captured CUDA graph (models/captured_step.h).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,9 +12,6 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
-#include "neurona/core/backend.h"
-#include "neurona/core/config.h"
-#include "neurona/core/graph.h"
 #include "neurona/core/random.h"
 #include "neurona/models/captured_step.h"
 #include "neurona/models/model.h"
@@ -220,6 +218,7 @@ std::map<std::string, double> Model::run_evaluation(
   const std::int64_t n = x.shape()[0];
   reset_metrics();
   CapturedStep captured(*this, "evaluate", x.device(), batch_size);
+  const auto nothing = [] {};
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_test_begin(logs);
   std::int64_t batch = 0;
@@ -232,9 +231,8 @@ std::map<std::string, double> Model::run_evaluation(
     const auto step = [this](const std::vector<Tensor>& t) {
       test_step(t[0], t[1], t.size() > 2 ? std::optional<Tensor>(t[2]) : std::nullopt);
     };
-    if (!captured.run(
-            b, [] {}, step))
-      step(b);
+    const bool replayed = captured.run(b, /*prepare=*/nothing, step);
+    if (!replayed) step(b);
     bool wanted = false;
     for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
     if (wanted) batch_logs = read_metrics();
