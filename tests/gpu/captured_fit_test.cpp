@@ -121,3 +121,27 @@ TEST_F(GpuCapturedFit, ReplayedStepsTrainAsEagerOnesOnTheGpuAndTheCpu) {
   EXPECT_EQ(eager.raw_allocations[1], 0);
   EXPECT_EQ(replayed.accuracy, eager.accuracy);
 }
+
+TEST_F(GpuCapturedFit, EvaluateAndPredictReplayedMatchEager) {
+  nr::set_default_device(nr::Device::cuda(0));
+  nr::set_seed(9);
+  const nr::Tensor x = nr::random_uniform({100, 12, 12, 1}, {.seed = 5});
+  const nr::Tensor y = nr::cast(nr::random_uniform({100}, {.maxval = 3, .seed = 6}), nr::int32);
+  nr::Sequential model({nr::layers::Input({12, 12, 1}),
+                        nr::layers::Conv2D(4, {3, 3}, {.activation = "relu"}),
+                        nr::layers::Flatten(), nr::layers::Dense(3, {.activation = "softmax"})});
+  model.compile({.optimizer = nr::optimizers::Adam(1e-2),
+                 .loss = "sparse_categorical_crossentropy",
+                 .metrics = {"accuracy"}});
+  nr::config::enable_cuda_graphs(false);
+  const auto eager_scores = model.evaluate(x, y, {.batch_size = 16, .verbose = 0});
+  const std::vector<float> eager_pred = model.predict(x, {.batch_size = 16}).to_vector<float>();
+  nr::config::enable_cuda_graphs(true);
+  const std::int64_t before = nr::detail::graph_replays();
+  const auto scores = model.evaluate(x, y, {.batch_size = 16, .verbose = 0});
+  const std::vector<float> pred = model.predict(x, {.batch_size = 16}).to_vector<float>();
+  // 100 rows at batch 16: 6 full batches, the first eager, 5 replays each.
+  EXPECT_EQ(nr::detail::graph_replays() - before, 10);
+  EXPECT_EQ(scores, eager_scores);
+  EXPECT_EQ(pred, eager_pred);
+}
