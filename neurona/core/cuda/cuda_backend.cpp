@@ -111,7 +111,12 @@ class CudaGraph final : public CapturedGraph {
  public:
   CudaGraph(cudaGraphExec_t exec, cudaStream_t stream, int index)
       : exec_(exec), stream_(stream), index_(index) {}
-  ~CudaGraph() override { (void)cudaGraphExecDestroy(exec_); }
+  ~CudaGraph() override {
+    // A replay may still run: let it finish before the graph and the storage it writes go
+    // (never throws: the stream's device need not be current to wait for it).
+    (void)cudaStreamSynchronize(stream_);
+    (void)cudaGraphExecDestroy(exec_);
+  }
 
  private:
   void run() override {
