@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -15,12 +16,7 @@ namespace {
 
 using Fn = std::function<nr::Tensor(const std::vector<nr::Tensor>&)>;
 
-class GpuAutograd : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
-  }
-};
+class GpuAutograd : public nr::testing::GpuTest {};
 
 // Gradients of sum(w * f(inputs)) with respect to every input, on `device`.
 std::vector<nr::Tensor> grads_on(nr::Device device, const Fn& f,

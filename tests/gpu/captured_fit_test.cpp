@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "neurona/core/graph.h"
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -17,10 +18,11 @@ using nr::testing::all_close;
 
 namespace {
 
-class GpuCapturedFit : public ::testing::Test {
+class GpuCapturedFit : public nr::testing::GpuTest {
  protected:
   void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
+    GpuTest::SetUp();
+    if (IsSkipped()) return;
     determinism_ = nr::config::op_determinism_enabled();
     nr::config::enable_op_determinism(true);
   }

@@ -5,6 +5,7 @@
 
 #include <neurona/neurona.h>
 
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -13,10 +14,11 @@ namespace {
 
 const nr::Device kGpu = nr::Device::cuda(0);
 
-class GpuConfig : public ::testing::Test {
+class GpuConfig : public nr::testing::GpuTest {
  protected:
   void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
+    GpuTest::SetUp();
+    if (IsSkipped()) return;
     tf32_ = nr::config::tensor_float_32_execution_enabled();
     determinism_ = nr::config::op_determinism_enabled();
   }

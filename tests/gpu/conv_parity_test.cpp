@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -12,12 +13,7 @@ using nr::testing::random_tensor;
 
 namespace {
 
-class GpuConv : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
-  }
-};
+class GpuConv : public nr::testing::GpuTest {};
 
 // Output and gradients (w.r.t. every input) of sum(w * f(inputs)) on `device`.
 std::vector<nr::Tensor> run_on(nr::Device device,

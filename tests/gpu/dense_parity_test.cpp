@@ -3,14 +3,16 @@
 // where no GPU is present.
 #include <neurona/neurona.h>
 
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
 using nr::testing::all_close;
 using nr::testing::random_tensor;
 
-TEST(GpuDense, FusedEpilogueMatchesCpu) {
-  if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
+class GpuDense : public nr::testing::GpuTest {};
+
+TEST_F(GpuDense, FusedEpilogueMatchesCpu) {
   const nr::Device gpu = nr::Device::cuda(0), cpu = nr::Device::cpu();
   for (nr::DType dt : {nr::float32, nr::float64}) {
     for (auto [m, k, n] :

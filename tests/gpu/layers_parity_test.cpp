@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -13,11 +14,8 @@ using nr::testing::random_tensor;
 
 namespace {
 
-class GpuLayers : public ::testing::Test {
+class GpuLayers : public nr::testing::GpuTest {
  protected:
-  void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
-  }
   void TearDown() override { nr::set_default_device(nr::Device::cpu()); }
 };
 

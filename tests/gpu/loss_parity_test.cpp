@@ -8,6 +8,7 @@
 
 #include "neurona/training/losses.h"
 #include "neurona/training/metrics.h"
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -19,12 +20,7 @@ namespace {
 
 const nr::Device kGpu = nr::Device::cuda(0);
 
-class LossGpu : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
-  }
-};
+class LossGpu : public nr::testing::GpuTest {};
 
 ::testing::AssertionResult same(const std::string& what, const nr::Tensor& gpu,
                                 const nr::Tensor& cpu, double tol) {

@@ -10,6 +10,7 @@
 
 #include "neurona/kernels/optimizer.h"
 #include "neurona/training/optimizers.h"
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -21,12 +22,7 @@ namespace {
 const nr::Device kGpu = nr::Device::cuda(0);
 const nr::Device kCpu = nr::Device::cpu();
 
-class GpuOptimizer : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
-  }
-};
+class GpuOptimizer : public nr::testing::GpuTest {};
 
 using Factory = std::function<std::shared_ptr<opt::Optimizer>()>;
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 
+#include "support/gpu_test.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -16,12 +17,7 @@ namespace {
 const nr::Device kGpu = nr::Device::cuda(0);
 const nr::Device kCpu = nr::Device::cpu();
 
-class Gpu : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (nr::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";
-  }
-};
+class Gpu : public nr::testing::GpuTest {};
 
 // Runs `op` on CPU inputs and on copies of them on the GPU and compares the results.
 ::testing::AssertionResult parity(
