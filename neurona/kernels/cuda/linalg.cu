@@ -93,6 +93,28 @@ struct LtDescriptors {
   }
 };
 
+// The compute type of float32 products (TF32 tensor cores unless switched off).
+cublasComputeType_t float32_compute() {
+  return config::tensor_float_32_execution_enabled() ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                     : CUBLAS_COMPUTE_32F;
+}
+
+// Sets `d`'s preference (up to 32 MiB of workspace) and asks cuBLASLt for its best algorithm;
+// false where it has none for these descriptors (or does not support the epilogue).
+bool best_algorithm(neurona::cuda::Context& ctx, LtDescriptors& d,
+                    cublasLtMatmulHeuristicResult_t* heuristic) {
+  constexpr std::size_t kWorkspace = std::size_t{32} << 20;
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kWorkspace, sizeof kWorkspace));
+  int found = 0;
+  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), d.op, d.a, d.b, d.c,
+                                                           d.c, d.pref, 1, heuristic, &found);
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED) return false;
+  NEURONA_CUBLAS_CHECK(st);
+  return found > 0;
+}
+
 // Row-major y (m, n) = x (m, k) W (k, n) is column-major y^T (n, m) = W^T (n, k) x^T (k, m):
 // cuBLASLt's D = A B with A = W and B = x as stored, no transposes, and the bias (one value
 // per row of D) and ReLU applied in the epilogue.
@@ -104,10 +126,7 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
   const std::uint64_t k = static_cast<std::uint64_t>(x.shape()[1]);
   const std::uint64_t n = static_cast<std::uint64_t>(kernel.shape()[1]);
   LtDescriptors d;
-  const cublasComputeType_t compute = config::tensor_float_32_execution_enabled()
-                                          ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                          : CUBLAS_COMPUTE_32F;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, compute, CUDA_R_32F));
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, float32_compute(), CUDA_R_32F));
   const bool relu = act == FusedActivation::relu;
   const cublasLtEpilogue_t epilogue =
       bias.defined() ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
@@ -125,16 +144,10 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
       cublasLtMatrixLayoutCreate(&d.b, CUDA_R_32F, k, m, static_cast<std::int64_t>(k)));
   NEURONA_CUBLAS_CHECK(
       cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, n, m, static_cast<std::int64_t>(n)));
-  constexpr std::size_t kWorkspace = std::size_t{32} << 20;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kWorkspace, sizeof kWorkspace));
   cublasLtMatmulHeuristicResult_t heuristic{};
-  int found = 0;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), d.op, d.a, d.b, d.c, d.c,
-                                                      d.pref, 1, &heuristic, &found));
-  NEURONA_CHECK(found > 0, NotImplementedError, "dense: cuBLASLt has no algorithm for x ",
-                x.shape(), " and kernel ", kernel.shape());
+  NEURONA_CHECK(best_algorithm(ctx, d, &heuristic), NotImplementedError,
+                "dense: cuBLASLt has no algorithm for x ", x.shape(), " and kernel ",
+                kernel.shape());
   const Tensor workspace = Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)},
                                          DType::uint8, out.device());
   const float one = 1, zero = 0;
@@ -170,10 +183,7 @@ bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& 
   const std::uint64_t k = static_cast<std::uint64_t>(x.shape()[1]);
   const std::uint64_t n = static_cast<std::uint64_t>(grad.shape()[1]);
   LtDescriptors d;
-  const cublasComputeType_t compute = config::tensor_float_32_execution_enabled()
-                                          ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                          : CUBLAS_COMPUTE_32F;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, compute, CUDA_R_32F));
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, float32_compute(), CUDA_R_32F));
   const cublasOperation_t transpose = CUBLAS_OP_T;
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &transpose,
                                                       sizeof transpose));
@@ -189,18 +199,8 @@ bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& 
       cublasLtMatrixLayoutCreate(&d.b, CUDA_R_32F, k, m, static_cast<std::int64_t>(k)));
   NEURONA_CUBLAS_CHECK(
       cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, n, k, static_cast<std::int64_t>(n)));
-  constexpr std::size_t kWorkspace = std::size_t{32} << 20;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kWorkspace, sizeof kWorkspace));
   cublasLtMatmulHeuristicResult_t heuristic{};
-  int found = 0;
-  const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), d.op, d.a, d.b, d.c,
-                                                           d.c, d.pref, 1, &heuristic, &found);
-  if (st == CUBLAS_STATUS_NOT_SUPPORTED || (st == CUBLAS_STATUS_SUCCESS && found == 0)) {
-    return false;
-  }
-  NEURONA_CUBLAS_CHECK(st);
+  if (!best_algorithm(ctx, d, &heuristic)) return false;
   const Tensor workspace =
       Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)}, DType::uint8, x.device());
   const float one = 1, zero = 0;
