@@ -31,7 +31,10 @@ struct KernelCall {
 
   template <typename... Args>
   void operator()(Args&&... args) const {
-    if (detail::current_capture() != nullptr &&
+    // Only the CPU's emulated capture records calls (a CUDA capture records what the kernel
+    // queues on the stream), so only then are the arguments copied into a closure.
+    if (const detail::CaptureState* capture = detail::current_capture();
+        capture != nullptr && capture->record_calls &&
         detail::record_call(device,
                             [f = fn, ... a = std::decay_t<Args>(args)]() mutable { f(a...); })) {
       return;

@@ -198,10 +198,10 @@ std::vector<Tensor> Optimizer::checked_gradients(const std::vector<Tensor>& grad
 
 void Optimizer::apply_gradients(const std::vector<Tensor>& grads,
                                 const std::vector<Variable>& variables) {
-  (void)checked_gradients(grads, variables, "apply_gradients");
+  const std::vector<Tensor> g = checked_gradients(grads, variables, "apply_gradients");
   if (grads.empty()) return;  // Keras: a no-op, not even counted
   prepare_step(variables);
-  apply_prepared(grads, variables);
+  update_variables(g, variables);
 }
 
 void Optimizer::prepare_step(const std::vector<Variable>& variables) {
@@ -241,7 +241,11 @@ void Optimizer::prepare_step(const std::vector<Variable>& variables) {
 
 void Optimizer::apply_prepared(const std::vector<Tensor>& grads,
                                const std::vector<Variable>& variables) {
-  const std::vector<Tensor> g = checked_gradients(grads, variables, "apply_prepared");
+  update_variables(checked_gradients(grads, variables, "apply_prepared"), variables);
+}
+
+void Optimizer::update_variables(const std::vector<Tensor>& g,
+                                 const std::vector<Variable>& variables) {
   std::vector<std::size_t> live;
   for (std::size_t i = 0; i < g.size(); ++i) {
     if (g[i].defined()) live.push_back(i);

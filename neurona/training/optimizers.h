@@ -181,6 +181,8 @@ class Optimizer {
   std::vector<Tensor> checked_gradients(const std::vector<Tensor>& grads,
                                         const std::vector<Variable>& variables,
                                         const char* caller) const;
+  /// apply_prepared's work on gradients from checked_gradients().
+  void update_variables(const std::vector<Tensor>& g, const std::vector<Variable>& variables);
 
   std::string class_name_;
   std::string name_;
