@@ -402,7 +402,15 @@ Tensor log_softmax(const Tensor& x, int axis) {
   return out;
 }
 
-Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+namespace {
+Tensor widen_half(const Tensor& t) {
+  return t.defined() && is_half(t.dtype()) ? cast(t, DType::float32) : t;
+}
+}  // namespace
+
+Tensor sparse_softmax_cross_entropy(const Tensor& logits_in, const Tensor& labels) {
+  // 16-bit logits are computed in float32 (a differentiable cast): the loss is float32.
+  const Tensor logits = widen_half(logits_in);
   Tensor row_max, log_sum;
   Tensor out = kernels::sparse_softmax_cross_entropy(logits, labels, &row_max, &log_sum);
   if (autograd::is_recording()) {
@@ -418,7 +426,9 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels) 
   return out;
 }
 
-Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
+Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) {
+  const Tensor logits = widen_half(logits_in);
+  const Tensor targets = widen_half(targets_in);
   Tensor row_max, log_sum, target_sum;
   Tensor out = kernels::softmax_cross_entropy(logits, targets, &row_max, &log_sum, &target_sum);
   if (autograd::is_recording()) {

@@ -110,6 +110,8 @@ void convert_to_type(const std::uint8_t* src, ElementFormat f, std::int64_t n, D
       break;
     case K::floating:
       switch (f.size) {
+        case 2:
+          return convert_typed<float16>(src, f.order, n, dst);
         case 4:
           return convert_typed<float>(src, f.order, n, dst);
         case 8:

@@ -230,9 +230,7 @@ NpyType parse_descr(const std::string& descr, const std::string& source) {
     case 'f':
       if (size == 4) return {{K::floating, 4, endian}, DType::float32, false};
       if (size == 8) return {{K::floating, 8, endian}, DType::float64, false};
-      if (size == 2) {
-        throw unsupported("neurona has no float16; convert with astype(np.float32) in NumPy");
-      }
+      if (size == 2) return {{K::floating, 2, endian}, DType::float16, false};
       throw unsupported("there is no one-byte float");
     case 'i':
       if (size == 8) return {{K::signed_int, 8, endian}, DType::int64, false};
@@ -291,6 +289,12 @@ std::string descr_of(DType t) {
       return std::string(1, order) + "i8";
     case DType::uint8:
       return "|u1";
+    case DType::float16:
+      return std::string(1, order) + "f2";
+    case DType::bfloat16:
+      throw ValueError(
+          "encode_npy: .npy has no bfloat16 type (NumPy lacks one); cast the tensor to float32 "
+          "first");
   }
   throw ValueError(detail::str("encode_npy: no .npy type for ", t));
 }

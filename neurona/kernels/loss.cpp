@@ -32,6 +32,15 @@ Shape row_shape(const char* op, const Tensor& logits) {
   return Shape(dims);
 }
 
+// The kernels compute in float32 or float64; 16-bit logits are widened by the autograd op
+// (nr::sparse_softmax_cross_entropy), so that the loss is float32.
+void check_not_half(const char* op, const Tensor& logits) {
+  NEURONA_CHECK(!is_half(logits.dtype()), ValueError, op, ": argument logits is ", logits.dtype(),
+                " with shape ", logits.shape(),
+                "; the loss kernels take float32 or float64 (nr::", op,
+                " casts 16-bit logits to float32)");
+}
+
 // Integer labels as the kernels take them: float labels are truncated, as Keras's cast to int32.
 Tensor integer_labels(const Tensor& labels) {
   return is_floating(labels.dtype()) ? cast(labels, DType::int64) : labels;
@@ -50,6 +59,7 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, 
   constexpr const char* op = "sparse_softmax_cross_entropy";
   const Device d = check_same_device(op, {{"logits", &logits}, {"labels", &labels}});
   check_floating(op, "logits", logits);
+  check_not_half(op, logits);
   const Shape rows = row_shape(op, logits);
   check_rows(op, "labels", labels, rows, logits);
   const Tensor ilabels = integer_labels(labels);
@@ -72,6 +82,7 @@ Tensor sparse_softmax_cross_entropy_backward(const Tensor& logits, const Tensor&
                                           {"log_sum", &log_sum},
                                           {"grad", &grad}});
   check_floating(op, "logits", logits);
+  check_not_half(op, logits);
   check_same_dtype(
       op, {{"logits", &logits}, {"row_max", &row_max}, {"log_sum", &log_sum}, {"grad", &grad}});
   const Shape rows = row_shape(op, logits);
@@ -92,6 +103,7 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets, Tensor
   constexpr const char* op = "softmax_cross_entropy";
   const Device d = check_same_device(op, {{"logits", &logits}, {"targets", &targets}});
   check_floating(op, "logits", logits);
+  check_not_half(op, logits);
   check_same_dtype(op, {{"logits", &logits}, {"targets", &targets}});
   const Shape rows = row_shape(op, logits);
   NEURONA_CHECK(targets.shape() == logits.shape(), ShapeError, op, ": argument targets has shape ",
@@ -118,6 +130,7 @@ std::pair<Tensor, Tensor> softmax_cross_entropy_backward(
                                           {"target_sum", &target_sum},
                                           {"grad", &grad}});
   check_floating(op, "logits", logits);
+  check_not_half(op, logits);
   check_same_dtype(op, {{"logits", &logits},
                         {"targets", &targets},
                         {"row_max", &row_max},

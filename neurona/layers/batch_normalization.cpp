@@ -97,8 +97,16 @@ Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) co
   return input_shape;
 }
 
-Tensor BatchNormalizationLayer::call(const Tensor& inputs, bool training) {
-  check_input(inputs.shape());
+Tensor BatchNormalizationLayer::call(const Tensor& inputs_in, bool training) {
+  check_input(inputs_in.shape());
+  // As Keras: 16-bit inputs are normalised in float32 (the statistics need the precision),
+  // and the result is cast back.
+  const bool widened = is_half(inputs_in.dtype());
+  const Tensor inputs = widened ? cast(inputs_in, DType::float32) : inputs_in;
+  // The weights in the inputs' dtype (a bfloat16 policy's 16-bit weights are widened too).
+  auto weight = [&](const Variable& v) {
+    return v.dtype() == inputs.dtype() ? v.value() : cast(v.value(), inputs.dtype());
+  };
   const int rank = inputs.rank();
   std::vector<int> reduce;
   std::vector<std::int64_t> stat_dims(static_cast<std::size_t>(rank), 1);
@@ -123,15 +131,16 @@ Tensor BatchNormalizationLayer::call(const Tensor& inputs, bool training) {
     update(*moving_mean_, mu);
     update(*moving_variance_, var);
   } else {
-    mu = reshape(*moving_mean_, stat_shape);
-    var = reshape(*moving_variance_, stat_shape);
+    mu = reshape(weight(*moving_mean_), stat_shape);
+    var = reshape(weight(*moving_variance_), stat_shape);
   }
   // Keras's ops.batch_normalization: x * inv + (beta - mean * inv), inv = gamma / sqrt(var + eps).
   Tensor inv = 1.0 / sqrt(var + options_.epsilon);
-  if (gamma_) inv = multiply(inv, reshape(*gamma_, stat_shape));
+  if (gamma_) inv = multiply(inv, reshape(weight(*gamma_), stat_shape));
   Tensor shift = neg(multiply(mu, inv));
-  if (beta_) shift = add(shift, reshape(*beta_, stat_shape));
-  return add(multiply(inputs, inv), shift);
+  if (beta_) shift = add(shift, reshape(weight(*beta_), stat_shape));
+  const Tensor out = add(multiply(inputs, inv), shift);
+  return widened ? cast(out, inputs_in.dtype()) : out;
 }
 
 BatchNormalization::BatchNormalization(BatchNormalizationOptions options)

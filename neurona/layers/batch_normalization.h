@@ -30,7 +30,8 @@ struct BatchNormalizationOptions {
   constraints::Constraint gamma_constraint = {};
   std::string name = "";
   bool trainable = true;
-  DType dtype = DType::float32;
+  /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
+  DTypePolicy dtype = {};
 };
 
 class BatchNormalizationLayer : public Layer {

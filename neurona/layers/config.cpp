@@ -92,10 +92,10 @@ ConfigValue shape_config(const Shape& shape) {
   return dims;
 }
 
-ConfigValue dtype_policy_config(DType dtype) {
+ConfigValue dtype_policy_config(const std::string& policy) {
   return ConfigValue::Dict{{"module", "keras"},
                            {"class_name", "DTypePolicy"},
-                           {"config", ConfigValue::Dict{{"name", std::string(name(dtype))}}},
+                           {"config", ConfigValue::Dict{{"name", policy}}},
                            {"registered_name", nullptr}};
 }
 

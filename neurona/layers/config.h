@@ -90,7 +90,7 @@ class ConfigValue {
 ConfigValue shape_config(const Shape& shape);
 /// Keras's DTypePolicy for a layer's dtype: {"module": "keras", "class_name": "DTypePolicy",
 /// "config": {"name": "float32"}, "registered_name": None}.
-ConfigValue dtype_policy_config(DType dtype);
+ConfigValue dtype_policy_config(const std::string& policy);
 
 /// Keras's serialize_keras_object of an initializer, regularizer or constraint:
 /// {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {...},

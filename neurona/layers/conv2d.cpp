@@ -116,7 +116,7 @@ Tensor Conv2DLayer::call(const Tensor& inputs, bool /*training*/) {
   // with the kernel's.
   const bool relu = options_.activation.name() == "relu";
   Tensor y =
-      conv2d_bias_activation(inputs, *kernel_, bias_ ? bias_->value() : Tensor(),
+      conv2d_bias_activation(inputs, read(*kernel_), bias_ ? read(*bias_) : Tensor(),
                              relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
   return relu ? y : options_.activation(y);
 }

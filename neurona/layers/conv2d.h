@@ -33,7 +33,8 @@ struct Conv2DOptions {
   std::optional<Shape> input_shape = std::nullopt;
   std::string name = "";
   bool trainable = true;
-  DType dtype = DType::float32;
+  /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
+  DTypePolicy dtype = {};
 };
 
 class Conv2DLayer : public Layer {

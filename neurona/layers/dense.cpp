@@ -75,7 +75,7 @@ Tensor DenseLayer::call(const Tensor& inputs, bool /*training*/) {
   // The fused op: one GEMM with the bias and a ReLU applied as the output is written
   // (OpenBLAS then one pass over the output on the CPU, cuBLASLt's epilogue on a GPU).
   const bool relu = options_.activation.name() == "relu";
-  Tensor y = dense(x, *kernel_, bias_ ? bias_->value() : Tensor(),
+  Tensor y = dense(x, read(*kernel_), bias_ ? read(*bias_) : Tensor(),
                    relu ? FusedActivation::relu : FusedActivation::linear);
   if (fold) y = reshape(y, compute_output_shape(inputs.shape()));
   return relu ? y : options_.activation(y);

@@ -22,7 +22,8 @@ struct DenseOptions {
   std::optional<Shape> input_shape = std::nullopt;
   std::string name = "";
   bool trainable = true;
-  DType dtype = DType::float32;
+  /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
+  DTypePolicy dtype = {};
 };
 
 class DenseLayer : public Layer {

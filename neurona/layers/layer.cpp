@@ -103,11 +103,8 @@ Layer::Layer(std::string class_name, LayerOptions options)
       name_(options.name.empty() ? unique_name(to_snake_case(class_name_))
                                  : std::move(options.name)),
       input_shape_arg_(std::move(options.input_shape)),
-      dtype_(options.dtype),
-      trainable_(options.trainable) {
-  NEURONA_CHECK(is_floating(dtype_), ValueError, describe(),
-                ": the layer dtype must be float32 or ", "float64, got ", dtype_);
-}
+      policy_(options.dtype.resolved()),
+      trainable_(options.trainable) {}
 
 Layer::~Layer() = default;
 
@@ -153,7 +150,9 @@ Shape Layer::output_shape() const {
 Tensor Layer::operator()(const Tensor& inputs, bool training) {
   NEURONA_CHECK(inputs.defined(), ValueError, describe(), ": the inputs are an undefined tensor");
   Tensor x = inputs;
-  if (is_floating(x.dtype()) && x.dtype() != dtype_) x = cast(x, dtype_);
+  if (autocast_inputs_ && is_floating(x.dtype()) && x.dtype() != compute_dtype()) {
+    x = cast(x, compute_dtype());
+  }
   struct Depth {
     Depth() { ++call_depth; }
     ~Depth() { --call_depth; }
@@ -186,11 +185,17 @@ Variable Layer::add_weight(const std::string& name, const Shape& shape, WeightOp
     NEURONA_CHECK(shape[i] >= 0, ShapeError, describe(), ": weight '", name,
                   "' needs a fully known shape, got ", shape_str(shape));
   }
-  Tensor value = options.initializer(shape, {.dtype = dtype_});
+  Tensor value = options.initializer(shape, {.dtype = dtype()});
   Variable v(value, {.name = name_ + "/" + name, .trainable = options.trainable && trainable_});
   weights_.push_back(
       {v, options.trainable, std::move(options.regularizer), std::move(options.constraint)});
   return v;
+}
+
+Tensor Layer::read(const Variable& weight) const {
+  const Tensor& value = weight.value();
+  if (!is_floating(value.dtype()) || value.dtype() == compute_dtype()) return value;
+  return cast(value, compute_dtype());
 }
 
 void Layer::track_layer(std::shared_ptr<Layer> layer, std::string attribute) {
@@ -246,7 +251,7 @@ std::vector<Variable> Layer::own_weights() const {
 
 ConfigValue Layer::get_config() const {
   return ConfigValue::Dict{
-      {"name", name_}, {"trainable", trainable_}, {"dtype", dtype_policy_config(dtype_)}};
+      {"name", name_}, {"trainable", trainable_}, {"dtype", dtype_policy_config(policy_.name())}};
 }
 
 void Layer::set_trainable(bool trainable) {

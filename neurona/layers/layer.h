@@ -19,6 +19,7 @@
 #include "neurona/autograd/variable.h"
 #include "neurona/core/tensor.h"
 #include "neurona/layers/config.h"
+#include "neurona/layers/dtype_policy.h"
 #include "neurona/layers/constraints.h"
 #include "neurona/layers/initializers.h"
 #include "neurona/layers/regularizers.h"
@@ -38,8 +39,10 @@ struct LayerOptions {
   /// Empty: a unique name from the class name (Dense -> dense, dense_1, ...).
   std::string name = "";
   bool trainable = true;
-  /// The dtype of the weights and of the computation; float inputs are cast to it.
-  DType dtype = DType::float32;
+  /// The dtype policy: a dtype (`DType::float64`, "float32") or a mixed policy
+  /// ("mixed_bfloat16": compute in bfloat16, float32 weights). Not given: the global policy
+  /// (nr::mixed_precision::set_global_policy) at the time the layer is made.
+  DTypePolicy dtype = {};
   /// Keras's `input_shape` argument (batch dimension excluded): the first layer of a
   /// Sequential model that has one starts the model with Input(input_shape).
   std::optional<Shape> input_shape = std::nullopt;
@@ -65,7 +68,7 @@ class Layer {
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
 
-  /// Calls the layer: casts float inputs to the layer's dtype, builds it for inputs.shape()
+  /// Calls the layer: casts float inputs to the layer's compute dtype, builds it for inputs.shape()
   /// on the first call, runs call(), and records the activity regularizer's loss.
   Tensor operator()(const Tensor& inputs, bool training = false);
 
@@ -92,7 +95,11 @@ class Layer {
   const std::optional<Shape>& input_shape_arg() const { return input_shape_arg_; }
   /// The C++ class's Keras name: "Dense", "Sequential", ...
   const std::string& class_name() const { return class_name_; }
-  DType dtype() const { return dtype_; }
+  /// The dtype of the weights (Keras's layer.dtype: the policy's variable dtype).
+  DType dtype() const { return policy_.variable_dtype(); }
+  /// The dtype the layer computes in and returns (float inputs are cast to it).
+  DType compute_dtype() const { return policy_.compute_dtype(); }
+  const DTypePolicy& dtype_policy() const { return policy_; }
   /// The layer as error messages name it: "Dense 'dense_1'".
   std::string describe() const;
 
@@ -152,8 +159,17 @@ class Layer {
   virtual void build(const Shape& input_shape);
 
   /// A weight named `name` (the Variable is named "<layer>/<name>"), made by the initializer
-  /// in the layer's dtype on the default device.
+  /// in the layer's (variable) dtype on the default device.
   Variable add_weight(const std::string& name, const Shape& shape, WeightOptions options = {});
+
+  /// A weight's value in the compute dtype, as call() uses it: under a mixed policy a
+  /// (differentiable) cast of the float32 weight, otherwise the value itself. Keras casts
+  /// variables read in call() the same way (its autocast scope).
+  Tensor read(const Variable& weight) const;
+
+  /// Whether operator() casts float inputs to the compute dtype (Keras's autocast). Models
+  /// turn it off: their layers cast what they need, and the Input keeps the data's dtype.
+  void set_autocast_inputs(bool autocast) { autocast_inputs_ = autocast; }
 
   /// Tracks a sublayer for weights(), losses() and trainable, and returns the handle:
   /// `dense_ = track(nr::layers::Dense(4));`. `attribute` is the name its weights are saved
@@ -189,7 +205,8 @@ class Layer {
   std::string class_name_;
   std::string name_;
   std::optional<Shape> input_shape_arg_;
-  DType dtype_;
+  DTypePolicy policy_;  // resolved: never the unset policy
+  bool autocast_inputs_ = true;
   bool trainable_ = true;
   bool built_ = false;
   std::optional<Shape> build_input_shape_;

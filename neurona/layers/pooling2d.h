@@ -21,8 +21,8 @@ struct Pooling2DOptions {
   /// "channels_last" (batch, h, w, c) or "channels_first" (batch, c, h, w).
   std::string data_format = "channels_last";
   std::string name = "";
-  /// The computation dtype; float inputs are cast to it.
-  DType dtype = DType::float32;
+  /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
+  DTypePolicy dtype = {};
 };
 
 /// MaxPooling2D and AveragePooling2D (`max` chooses).
@@ -65,8 +65,8 @@ struct GlobalPooling2DOptions {
   /// Keep height and width as dimensions of size 1: (batch, 1, 1, c) instead of (batch, c).
   bool keepdims = false;
   std::string name = "";
-  /// The computation dtype; float inputs are cast to it.
-  DType dtype = DType::float32;
+  /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
+  DTypePolicy dtype = {};
 };
 
 /// GlobalMaxPooling2D and GlobalAveragePooling2D (`max` chooses).

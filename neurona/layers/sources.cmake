@@ -8,6 +8,7 @@ target_sources(neurona PRIVATE
   layers/conv2d.cpp
   layers/dense.cpp
   layers/dropout.cpp
+  layers/dtype_policy.cpp
   layers/flatten.cpp
   layers/image_args.cpp
   layers/initializers.cpp

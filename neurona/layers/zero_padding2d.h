@@ -33,8 +33,8 @@ struct ZeroPadding2DOptions {
   /// converts to std::string through const char*).
   std::optional<std::string> data_format = std::nullopt;
   std::string name = "";
-  /// The computation dtype; float inputs are cast to it.
-  DType dtype = DType::float32;
+  /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
+  DTypePolicy dtype = {};
 };
 
 class ZeroPadding2DLayer : public Layer {

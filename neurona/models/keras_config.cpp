@@ -198,9 +198,9 @@ class Reader {
   std::string who_;
 };
 
-DType parse_dtype(const Reader& r) {
+DTypePolicy parse_dtype(const Reader& r) {
   const ConfigValue* v = r.find("dtype");
-  if (v == nullptr) return DType::float32;
+  if (v == nullptr) return {};  // the global policy
   std::string name;
   if (v->kind() == ConfigValue::Kind::String) {
     name = v->as_string();
@@ -212,10 +212,17 @@ DType parse_dtype(const Reader& r) {
                   ": 'dtype' must be a dtype name or a DTypePolicy");
     name = n->as_string();
   }
-  NEURONA_CHECK(name == "float32" || name == "float64", ValueError, r.who(), ": dtype '", name,
-                "' is not supported (neurona layers compute in float32 or float64; mixed "
-                "precision policies are not supported yet)");
-  return dtype_from_string(name);
+  try {
+    return DTypePolicy(name);
+  } catch (const ValueError& e) {
+    throw ValueError(neurona::detail::str(r.who(), ": ", e.what()));
+  }
+}
+
+// An InputLayer's dtype: a plain dtype (float32 when absent), never a mixed policy.
+DType input_dtype(const Reader& r) {
+  const DTypePolicy policy = parse_dtype(r);
+  return policy.is_set() ? policy.variable_dtype() : DType::float32;
 }
 
 // A Keras object: a name, or {"class_name": ..., "config": {...}}.
@@ -659,7 +666,7 @@ std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::str
             {.batch_size =
                  batch_shape[0] < 0 ? std::nullopt : std::optional<std::int64_t>(batch_shape[0]),
              .name = in.string("name", ""),
-             .dtype = parse_dtype(in)}));
+             .dtype = input_dtype(in)}));
       } catch (const ValueError&) {
         throw;
       } catch (const Error& e) {

@@ -13,7 +13,9 @@
 namespace neurona {
 
 Model::Model(std::string class_name, layers::LayerOptions options)
-    : layers::Layer(std::move(class_name), std::move(options)) {}
+    : layers::Layer(std::move(class_name), std::move(options)) {
+  set_autocast_inputs(false);  // as Keras's Functional: the layers cast, the Input keeps its dtype
+}
 
 Tensor Model::predict(const Tensor& x, PredictOptions options) {
   NEURONA_CHECK(options.batch_size > 0, ValueError, describe(),

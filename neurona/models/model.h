@@ -28,6 +28,10 @@
 
 namespace neurona {
 
+namespace mixed_precision {
+class LossScaleOptimizer;
+}
+
 struct PredictOptions {
   std::int64_t batch_size = 32;
 };
@@ -42,6 +46,10 @@ struct CompileOptions {
   std::vector<metrics::MetricRef> metrics = {};
   /// The weight of the (single) output's loss in the total.
   double loss_weights = 1.0;
+  /// Keras's auto_scale_loss: under the "mixed_float16" policy the optimizer is wrapped in a
+  /// mixed_precision::LossScaleOptimizer (training/loss_scale.h). Such steps are not captured
+  /// into CUDA graphs (each decides on the host whether to apply the update).
+  bool auto_scale_loss = true;
 };
 
 /// Inputs and targets held out for validation at the end of every epoch.
@@ -122,6 +130,9 @@ class Model : public layers::Layer {
       const Tensor& x, const Tensor& y, const std::optional<Tensor>& sample_weight = std::nullopt);
   /// The compiled optimizer (ValueError before compile).
   std::shared_ptr<optimizers::Optimizer> optimizer() const;
+  /// The LossScaleOptimizer that compile() put around optimizer() (a "mixed_float16" model with
+  /// auto_scale_loss), or null.
+  const mixed_precision::LossScaleOptimizer* loss_scale_optimizer() const;
   /// The arguments compile() was given, the optimizer resolved to the object the model uses
   /// (ValueError before compile).
   const CompileOptions& compile_options() const;

@@ -15,6 +15,7 @@
 #include "neurona/core/random.h"
 #include "neurona/models/captured_step.h"
 #include "neurona/models/model.h"
+#include "neurona/training/loss_scale.h"
 
 namespace neurona {
 
@@ -31,6 +32,8 @@ struct Model::Compiled {
   bool metrics_resolved = false;
   std::shared_ptr<metrics::Mean> loss_tracker =
       std::make_shared<metrics::Mean>(metrics::MetricOptions{.name = "loss"});
+  /// Dynamic loss scaling around `optimizer` (a "mixed_float16" model, auto_scale_loss).
+  std::optional<mixed_precision::LossScaleOptimizer> loss_scale;
 };
 
 void Model::compile(CompileOptions options) {
@@ -39,6 +42,10 @@ void Model::compile(CompileOptions options) {
   if (options.loss) state->loss = options.loss->loss();
   state->loss_weight = options.loss_weights;
   state->metric_refs = std::move(options.metrics);
+  // As Keras: a float16 model's optimizer is wrapped in a LossScaleOptimizer.
+  if (options.auto_scale_loss && dtype_policy().name() == "mixed_float16") {
+    state->loss_scale.emplace(state->optimizer);
+  }
   compiled_ = std::move(state);
 }
 
@@ -60,6 +67,10 @@ Model::Compiled& Model::compiled_state(const char* caller) const {
                 ": no loss was given to compile(); pass .loss = \"...\" (for example "
                 "\"sparse_categorical_crossentropy\")");
   return *compiled_;
+}
+
+const mixed_precision::LossScaleOptimizer* Model::loss_scale_optimizer() const {
+  return compiled_ != nullptr && compiled_->loss_scale ? &*compiled_->loss_scale : nullptr;
 }
 
 std::shared_ptr<optimizers::Optimizer> Model::optimizer() const {
@@ -100,7 +111,8 @@ Tensor Model::compute_loss(const Tensor& y, const Tensor& y_pred, const std::opt
 
 void Model::train_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw) {
   // The first step builds the model: its weights exist only after the forward pass.
-  if (built()) compiled_->optimizer->prepare_step(trainable_weights());
+  // (With loss scaling the step may be skipped: apply_gradients decides after the backward.)
+  if (built() && !compiled_->loss_scale) compiled_->optimizer->prepare_step(trainable_weights());
   train_step_body(x, y, sw);
 }
 
@@ -116,9 +128,11 @@ void Model::train_step_body(const Tensor& x, const Tensor& y, const std::optiona
     y_pred = (*this)(x, /*training=*/true);
     loss = compute_loss(y, y_pred, sw);
     variables = trainable_weights();
-    grads = tape.gradient(loss, variables);
+    grads = tape.gradient(state.loss_scale ? state.loss_scale->scale_loss(loss) : loss, variables);
   }
-  if (prepared) {
+  if (state.loss_scale) {
+    state.loss_scale->apply_gradients(grads, variables);
+  } else if (prepared) {
     state.optimizer->apply_prepared(grads, variables);
   } else {
     state.optimizer->apply_gradients(grads, variables);
@@ -342,7 +356,8 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
       }
       std::vector<Tensor> batch{xb, yb};
       if (swb) batch.push_back(*swb);
-      const bool replayed = captured.run(
+      // A loss-scaled step decides on the host whether to apply it: it is not captured.
+      const bool replayed = !compiled_->loss_scale && captured.run(
           batch, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
           [&](const std::vector<Tensor>& b) {
             train_step_body(b[0], b[1], b.size() > 2 ? std::optional<Tensor>(b[2]) : std::nullopt);

@@ -25,7 +25,7 @@ void check_pred(const char* loss, const Tensor& y_true, const Tensor& y_pred) {
   NEURONA_CHECK(y_true.defined(), ValueError, loss, ": y_true is an undefined tensor");
   NEURONA_CHECK(y_pred.defined(), ValueError, loss, ": y_pred is an undefined tensor");
   NEURONA_CHECK(is_floating(y_pred.dtype()), ValueError, loss,
-                ": y_pred must be float32 or float64, got ", y_pred.dtype(), " with shape ",
+                ": y_pred must be a float tensor, got ", y_pred.dtype(), " with shape ",
                 y_pred.shape());
 }
 
@@ -250,8 +250,13 @@ Config Loss::config() const {
   return {{"name", name_}, {"reduction", std::string(reduction_name(reduction_))}};
 }
 
-Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred,
+Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred_in,
                         const std::optional<Tensor>& sample_weight) const {
+  // As Keras's losses (dtype float32): 16-bit predictions (a mixed precision model's) are cast
+  // to float32 first, so that the loss and its gradient's start are computed in float32.
+  const Tensor y_pred = y_pred_in.defined() && is_half(y_pred_in.dtype())
+                            ? cast(y_pred_in, DType::float32)
+                            : y_pred_in;
   Tensor values = call(y_true, y_pred);
   std::optional<Tensor> weight;
   if (sample_weight) {

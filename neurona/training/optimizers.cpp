@@ -130,9 +130,10 @@ bool Optimizer::use_weight_decay(const Variable& v) const {
 Optimizer::Entry& Optimizer::entry_for(const Variable& v) {
   const auto it = index_.find(v.value().id());
   if (it != index_.end()) return entries_[it->second];
-  NEURONA_CHECK(is_floating(v.dtype()), ValueError, class_name(), " '", name_, "': variable '",
-                v.name(), "' has dtype ", v.dtype(),
-                "; optimizers update float32 and float64 variables");
+  NEURONA_CHECK(v.dtype() == DType::float32 || v.dtype() == DType::float64, ValueError,
+                class_name(), " '", name_, "': variable '", v.name(), "' has dtype ", v.dtype(),
+                "; optimizers update float32 and float64 variables (a mixed precision policy keeps "
+                "float32 variables: use \"mixed_bfloat16\" rather than \"bfloat16\")");
   if (!built_) build_extra(v);
   built_ = true;
   Entry e{v, {}, use_weight_decay(v)};

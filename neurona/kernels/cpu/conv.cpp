@@ -13,6 +13,7 @@
 #include "neurona/kernels/cpu/bias_activation.h"
 #include "neurona/kernels/cpu/conv_onednn.h"
 #include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/cpu/widen.h"
 #include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/math/conv_functors.h"
 #include "neurona/kernels/reduction.h"
@@ -194,14 +195,22 @@ template <typename F>
 void float_types(DType t, F&& f) {
   if (t == DType::float32) {
     f(float{});
-  } else {
+  } else if (t == DType::float64) {
     f(double{});
+  } else {
+    throw ValueError(detail::str("conv2d: no CPU kernel for ", t, " (a front door bug: the 16-bit "
+                                 "types are widened to float32 before this)"));
   }
 }
 
 // The oneDNN paths return false where oneDNN has no primitive for the geometry: im2col then.
 void conv2d_bias_activation(const Tensor& x, const Tensor& k, const Tensor& bias,
                             FusedActivation act, const Conv2DGeometry& g, Tensor& out) {
+  if (is_half(x.dtype())) {
+    Tensor wide = widen(out);
+    conv2d_bias_activation(widen(x), widen(k), widen(bias), act, g, wide);
+    return narrow_into(wide, out);
+  }
   if (use_onednn(ConvDirection::forward, x, g) && onednn_conv2d(x, k, bias, act, g, out)) return;
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
@@ -215,6 +224,11 @@ void conv2d(const Tensor& x, const Tensor& k, const Conv2DGeometry& g, Tensor& o
 }
 // dx and dk arrive as zeros (the front doors): im2col adds to them, oneDNN overwrites them.
 void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeometry& g, Tensor& dx) {
+  if (is_half(go.dtype())) {
+    Tensor wide = widen(dx);
+    conv2d_backward_input(widen(go), widen(k), g, wide);
+    return narrow_into(wide, dx);
+  }
   if (use_onednn(ConvDirection::backward_input, go, g) &&
       onednn_conv2d_backward_input(go, k, g, dx)) {
     return;
@@ -223,6 +237,11 @@ void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeomet
 }
 void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                             Tensor& dk) {
+  if (is_half(x.dtype())) {
+    Tensor wide = widen(dk);
+    conv2d_backward_kernel(widen(x), widen(go), g, wide);
+    return narrow_into(wide, dk);
+  }
   if (use_onednn(ConvDirection::backward_kernel, x, g) &&
       onednn_conv2d_backward_kernel(x, go, g, dk)) {
     return;
@@ -232,6 +251,12 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeome
 // dk and db arrive as zeros.
 void conv2d_backward_kernel_bias(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                                  Tensor& dk, Tensor& db) {
+  if (is_half(x.dtype())) {
+    Tensor wide_dk = widen(dk), wide_db = widen(db);
+    conv2d_backward_kernel_bias(widen(x), widen(go), g, wide_dk, wide_db);
+    narrow_into(wide_dk, dk);
+    return narrow_into(wide_db, db);
+  }
   if (use_onednn(ConvDirection::backward_kernel, x, g) &&
       onednn_conv2d_backward_kernel(x, go, g, dk, &db)) {
     return;
@@ -294,6 +319,11 @@ bool max_pool_2x2(const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
 }
 
 void pool2d(bool max, const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
+  if (is_half(x.dtype())) {
+    Tensor wide = widen(out);
+    pool2d(max, widen(x), g, wide);
+    return narrow_into(wide, out);
+  }
   if (max && max_pool_2x2(x, g, out)) return;
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
@@ -356,6 +386,11 @@ bool max_pool_backward_2x2(const Tensor& x, const Tensor& go, const Conv2DGeomet
 
 void pool2d_backward(bool max, const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                      Tensor& dx) {
+  if (is_half(x.dtype())) {
+    Tensor wide = widen(dx);
+    pool2d_backward(max, widen(x), widen(go), g, wide);
+    return narrow_into(wide, dx);
+  }
   if (max && max_pool_backward_2x2(x, go, g, dx)) return;
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);

@@ -1,5 +1,6 @@
 // CPU kernels for elementwise ops: the shared functors run by an OpenMP loop.
 #include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/cpu/widen.h"
 #include "neurona/kernels/math/impl.h"
 
 namespace neurona::kernels::cpu {
@@ -16,6 +17,8 @@ constexpr std::int64_t kRun = 4096;
 // shared BinaryBroadcast functor, element by element, so the results are the same.
 template <BinaryOp Op, typename T, typename Out>
 void binary_runs(const T* a, const T* b, Out* out, const Indexer<2>& ix, std::int64_t numel) {
+  using C = compute_t<T>;  // float for the 16-bit types, rounded once on store
+  auto apply = [](C x, C y) { return static_cast<Out>(binary_apply<Op, C>(x, y)); };
   const int inner = ix.rank - 1;
   const std::int64_t len = ix.dims[inner];
   const std::int64_t sa = ix.strides[0][inner], sb = ix.strides[1][inner];
@@ -31,15 +34,19 @@ void binary_runs(const T* a, const T* b, Out* out, const Indexer<2>& ix, std::in
     const T* pb = b + off[1];
     Out* po = out + row * len;
     if (sa == 1 && sb == 0) {
-      const T vb = *pb;
-      for (std::int64_t j = j0; j < j1; ++j) po[j] = binary_apply<Op, T>(pa[j], vb);
+      const C vb = static_cast<C>(*pb);
+      for (std::int64_t j = j0; j < j1; ++j) po[j] = apply(static_cast<C>(pa[j]), vb);
     } else if (sa == 0 && sb == 1) {
-      const T va = *pa;
-      for (std::int64_t j = j0; j < j1; ++j) po[j] = binary_apply<Op, T>(va, pb[j]);
+      const C va = static_cast<C>(*pa);
+      for (std::int64_t j = j0; j < j1; ++j) po[j] = apply(va, static_cast<C>(pb[j]));
     } else if (sa == 1 && sb == 1) {
-      for (std::int64_t j = j0; j < j1; ++j) po[j] = binary_apply<Op, T>(pa[j], pb[j]);
+      for (std::int64_t j = j0; j < j1; ++j) {
+        po[j] = apply(static_cast<C>(pa[j]), static_cast<C>(pb[j]));
+      }
     } else {
-      for (std::int64_t j = j0; j < j1; ++j) po[j] = binary_apply<Op, T>(pa[j * sa], pb[j * sb]);
+      for (std::int64_t j = j0; j < j1; ++j) {
+        po[j] = apply(static_cast<C>(pa[j * sa]), static_cast<C>(pb[j * sb]));
+      }
     }
   });
 }
@@ -55,10 +62,10 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
     using T = std::decay_t<decltype(t)>;
     visit_binary_op<T>(op, [&](auto op_c) {
       constexpr BinaryOp Op = std::decay_t<decltype(op_c)>::value;
-      if constexpr (Op == BinaryOp::divide && !std::is_floating_point_v<T>) {
+      if constexpr (Op == BinaryOp::divide && !is_float_v<T>) {
         throw ValueError("divide: integer inputs reach the kernel (front door bug)");
       } else {
-        using Out = decltype(binary_apply<Op, T>(T{}, T{}));
+        using Out = binary_out_t<Op, T>;
         binary_runs<Op, T, Out>(a.data<T>(), b.data<T>(), out.data<Out>(), ix, out.numel());
       }
     });
@@ -75,6 +82,17 @@ void cast(const Tensor& x, Tensor& out) {
   cast_impl(Launch{}, x, out);
 }
 }  // namespace
+
+Tensor widen(const Tensor& t) {
+  if (!t.defined() || !is_half(t.dtype())) return t;
+  Tensor wide = Tensor::empty(t.shape(), DType::float32, t.device());
+  cast_impl(Launch{}, t, wide);
+  return wide;
+}
+
+void narrow_into(const Tensor& wide, Tensor& out) {
+  cast_impl(Launch{}, wide, out);
+}
 
 void register_elementwise() {
   binary_stub.cpu = binary;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "neurona/core/half.h"
 #include "neurona/core/macros.h"
 #include "neurona/kernels/conv.h"
 
@@ -97,6 +98,7 @@ struct Col2ImFunctor {
 /// Output element (n, oh, ow, c) of max or average pooling.
 template <typename T>
 struct PoolForwardFunctor {
+  using C = compute_t<T>;  // float for the 16-bit types
   const T* x;
   T* out;
   Conv2DGeometry geo;
@@ -105,7 +107,7 @@ struct PoolForwardFunctor {
     const std::int64_t c = idx % geo.c, q = idx / geo.c;
     const std::int64_t ow = q % geo.ow, r = q / geo.ow;
     const std::int64_t oh = r % geo.oh, n = r / geo.oh;
-    T best = -std::numeric_limits<T>::infinity(), sum = 0;
+    C best = -std::numeric_limits<C>::infinity(), sum = 0;
     std::int64_t count = 0;
     for (std::int64_t i = 0; i < geo.kh; ++i) {
       const std::int64_t ih = oh * geo.sh - geo.pad_top + i;
@@ -113,13 +115,13 @@ struct PoolForwardFunctor {
       for (std::int64_t j = 0; j < geo.kw; ++j) {
         const std::int64_t iw = ow * geo.sw - geo.pad_left + j;
         if (iw < 0 || iw >= geo.w) continue;
-        const T v = x[((n * geo.h + ih) * geo.w + iw) * geo.c + c];
+        const C v = x[((n * geo.h + ih) * geo.w + iw) * geo.c + c];
         best = (v > best || v != v) ? v : best;
         sum += v;
         ++count;
       }
     }
-    out[idx] = max ? best : (count ? sum / static_cast<T>(count) : T(0));
+    out[idx] = max ? best : (count ? sum / static_cast<C>(count) : C(0));
   }
 
   /// Output pixel p = (n, oh, ow) with all its channels: the same comparisons and sums in the
@@ -138,15 +140,15 @@ struct PoolForwardFunctor {
     T* dst = out + p * geo.c;
     for (std::int64_t c0 = 0; c0 < geo.c; c0 += kBlock) {
       const std::int64_t nc = geo.c - c0 < kBlock ? geo.c - c0 : kBlock;
-      T acc[kBlock];
+      C acc[kBlock];
       for (std::int64_t c = 0; c < kBlock; ++c)
-        acc[c] = max ? -std::numeric_limits<T>::infinity() : T(0);
+        acc[c] = max ? -std::numeric_limits<C>::infinity() : C(0);
       for (std::int64_t h = h_lo; h < h_hi; ++h) {
         for (std::int64_t w = w_lo; w < w_hi; ++w) {
           const T* src = image + (h * geo.w + w) * geo.c + c0;
           if (max) {
             for (std::int64_t c = 0; c < nc; ++c) {
-              const T v = src[c];
+              const C v = src[c];
               acc[c] = (v > acc[c] || v != v) ? v : acc[c];
             }
           } else {
@@ -155,7 +157,7 @@ struct PoolForwardFunctor {
         }
       }
       for (std::int64_t c = 0; c < nc; ++c) {
-        dst[c0 + c] = max ? acc[c] : (count ? acc[c] / static_cast<T>(count) : T(0));
+        dst[c0 + c] = max ? acc[c] : (count ? acc[c] / static_cast<C>(count) : C(0));
       }
     }
   }
@@ -167,6 +169,7 @@ struct PoolForwardFunctor {
 /// the pool size, the usual case) an element lies in at most one window, found in O(1).
 template <typename T>
 struct PoolBackwardFunctor {
+  using C = compute_t<T>;
   const T* x;
   const T* grad_out;
   T* dx;
@@ -176,23 +179,23 @@ struct PoolBackwardFunctor {
   // Window (oh, ow)'s share of the gradient for input (n, ih, iw, c): `g` if (ih, iw) is
   // its first maximum (max) or g / count (average), else nothing.
   NEURONA_HD_INLINE void window(std::int64_t n, std::int64_t ih, std::int64_t iw, std::int64_t c,
-                                std::int64_t oh, std::int64_t ow, T& acc) const {
-    const T g = grad_out[((n * geo.oh + oh) * geo.ow + ow) * geo.c + c];
+                                std::int64_t oh, std::int64_t ow, C& acc) const {
+    const C g = grad_out[((n * geo.oh + oh) * geo.ow + ow) * geo.c + c];
     const std::int64_t h0 = oh * geo.sh - geo.pad_top, w0 = ow * geo.sw - geo.pad_left;
     const std::int64_t h_lo = h0 < 0 ? 0 : h0, w_lo = w0 < 0 ? 0 : w0;
     const std::int64_t h_hi = h0 + geo.kh < geo.h ? h0 + geo.kh : geo.h;
     const std::int64_t w_hi = w0 + geo.kw < geo.w ? w0 + geo.kw : geo.w;
     if (!max) {
-      acc += g / static_cast<T>((h_hi - h_lo) * (w_hi - w_lo));
+      acc += g / static_cast<C>((h_hi - h_lo) * (w_hi - w_lo));
       return;
     }
     // The window's first maximum in row-major order (a NaN wins over any number).
     std::int64_t best_h = -1, best_w = -1;
-    T best = -std::numeric_limits<T>::infinity();
+    C best = -std::numeric_limits<C>::infinity();
     for (std::int64_t h = h_lo; h < h_hi; ++h) {
       const T* row = x + ((n * geo.h + h) * geo.w) * geo.c + c;
       for (std::int64_t w = w_lo; w < w_hi; ++w) {
-        const T v = row[w * geo.c];
+        const C v = row[w * geo.c];
         if (best_h < 0 || v > best || (v != v && best == best)) {
           best = v;
           best_h = h;
@@ -207,7 +210,7 @@ struct PoolBackwardFunctor {
     const std::int64_t c = idx % geo.c, q = idx / geo.c;
     const std::int64_t iw = q % geo.w, r = q / geo.w;
     const std::int64_t ih = r % geo.h, n = r / geo.h;
-    T acc = 0;
+    C acc = 0;
     if (geo.sh >= geo.kh && geo.sw >= geo.kw) {
       const std::int64_t oh = floor_div(ih + geo.pad_top, geo.sh);
       const std::int64_t ow = floor_div(iw + geo.pad_left, geo.sw);
@@ -261,7 +264,7 @@ struct PoolBackwardFunctor {
       if (h_hi <= h_lo || w_hi <= w_lo) continue;
       const T* g = grad_out + ((n * geo.oh + oh) * geo.ow + ow) * geo.c;
       if (!max) {
-        const T count = static_cast<T>((h_hi - h_lo) * (w_hi - w_lo));
+        const C count = static_cast<C>((h_hi - h_lo) * (w_hi - w_lo));
         for (std::int64_t h = h_lo; h < h_hi; ++h) {
           for (std::int64_t w = w_lo; w < w_hi; ++w) {
             T* dst = image + h * row + w * geo.c;
@@ -272,10 +275,10 @@ struct PoolBackwardFunctor {
       }
       for (std::int64_t c0 = 0; c0 < geo.c; c0 += kBlock) {
         const std::int64_t nc = geo.c - c0 < kBlock ? geo.c - c0 : kBlock;
-        T best[kBlock];
+        C best[kBlock];
         std::int64_t at[kBlock];  // offset of the first maximum's pixel in the image, -1: none
         for (std::int64_t c = 0; c < kBlock; ++c) {
-          best[c] = -std::numeric_limits<T>::infinity();
+          best[c] = -std::numeric_limits<C>::infinity();
           at[c] = -1;
         }
         for (std::int64_t h = h_lo; h < h_hi; ++h) {
@@ -283,7 +286,7 @@ struct PoolBackwardFunctor {
             const std::int64_t offset = h * row + w * geo.c;
             const T* src = x_image + offset + c0;
             for (std::int64_t c = 0; c < nc; ++c) {
-              const T v = src[c];
+              const C v = src[c];
               const bool take = at[c] < 0 || v > best[c] || (v != v && best[c] == best[c]);
               best[c] = take ? v : best[c];
               at[c] = take ? offset : at[c];

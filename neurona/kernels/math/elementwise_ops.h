@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "neurona/core/half.h"
 #include "neurona/core/macros.h"
 
 namespace neurona::kernels {
@@ -110,7 +111,7 @@ NEURONA_HD_INLINE T int_pow(T base, T exp) {
 
 template <typename T>
 NEURONA_HD_INLINE bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
+  if constexpr (is_float_v<T>) {
     return v != v;
   } else {
     return false;
@@ -209,10 +210,15 @@ NEURONA_HD_INLINE T unary_apply(T x, T alpha) {
 }
 
 /// Converts with saturation and NaN -> 0 where C++ would be undefined (float to integer), so
-/// that the host and the GPU agree on every input.
+/// that the host and the GPU agree on every input. The 16-bit floats go through float32 (as
+/// PyTorch's casts do): a float64 is rounded to float32, then to 16 bits.
 template <typename To, typename From>
 NEURONA_HD_INLINE To saturate_cast(From v) {
-  if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+  if constexpr (!std::is_same_v<compute_t<From>, From>) {
+    return saturate_cast<To>(static_cast<float>(v));
+  } else if constexpr (!std::is_same_v<compute_t<To>, To>) {
+    return To(static_cast<float>(v));
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
     if (v != v) return To(0);
     constexpr double lo = static_cast<double>(std::numeric_limits<To>::lowest());
     constexpr double hi = static_cast<double>(std::numeric_limits<To>::max());

@@ -15,13 +15,19 @@
 
 namespace neurona::kernels {
 
+/// The output type of a binary op on T: uint8 for comparisons, T otherwise.
+template <BinaryOp Op, typename T>
+using binary_out_t = std::conditional_t<is_comparison(Op), std::uint8_t, T>;
+
+// The functors compute in compute_t<T> (float for the 16-bit types) and round once on store.
 template <BinaryOp Op, typename T, typename Out>
 struct BinaryContiguous {
+  using C = compute_t<T>;
   const T* a;
   const T* b;
   Out* out;
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
-    out[i] = binary_apply<Op, T>(a[i], b[i]);
+    out[i] = static_cast<Out>(binary_apply<Op, C>(static_cast<C>(a[i]), static_cast<C>(b[i])));
   }
 };
 
@@ -31,20 +37,23 @@ struct BinaryBroadcast {
   const T* b;
   Out* out;
   Indexer<2> ix;
+  using C = compute_t<T>;
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
     std::int64_t off[2];
     ix.offsets(i, off);
-    out[i] = binary_apply<Op, T>(a[off[0]], b[off[1]]);
+    out[i] = static_cast<Out>(
+        binary_apply<Op, C>(static_cast<C>(a[off[0]]), static_cast<C>(b[off[1]])));
   }
 };
 
 template <UnaryOp Op, typename T>
 struct UnaryFunctor {
+  using C = compute_t<T>;
   const T* x;
   T* out;
-  T alpha;
+  C alpha;
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
-    out[i] = unary_apply<Op, T>(x[i], alpha);
+    out[i] = static_cast<T>(unary_apply<Op, C>(static_cast<C>(x[i]), alpha));
   }
 };
 
@@ -141,10 +150,11 @@ struct RandomFunctor {
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
     if (dist == 0) {
       const Philox4x32 w = philox_words(key, static_cast<std::uint64_t>(i), 0);
-      if constexpr (std::is_same_v<T, float>) {
+      if constexpr (std::is_same_v<compute_t<T>, float>) {
         const float u = static_cast<float>(w.v[0] >> 8) * 0x1.0p-24f;
         const float r = add_rn(static_cast<float>(a), mul_rn(u, static_cast<float>(b - a)));
-        out[i] = r < static_cast<float>(b) ? r : static_cast<float>(a);  // keep [a, b)
+        // keep [a, b) (a 16-bit type rounds near b up to b: draw in float32 where that matters)
+        out[i] = static_cast<T>(r < static_cast<float>(b) ? r : static_cast<float>(a));
       } else if constexpr (std::is_same_v<T, double>) {
         const double r = add_rn(a, mul_rn(uniform53(w.v[0], w.v[1]), b - a));
         out[i] = r < b ? r : a;
@@ -209,8 +219,7 @@ struct ReduceFunctor {
   static constexpr bool kArg = Op == ReduceOp::argmax || Op == ReduceOp::argmin;
   // Float sums accumulate in double: the CPU adds sequentially and the GPU in a tree, and
   // only a wide accumulator makes both close to the exact sum (and to each other).
-  static constexpr bool kWide =
-      std::is_floating_point_v<T> && (Op == ReduceOp::sum || Op == ReduceOp::mean);
+  static constexpr bool kWide = is_float_v<T> && (Op == ReduceOp::sum || Op == ReduceOp::mean);
   using Acc = std::conditional_t<kArg, ArgAcc<T>, std::conditional_t<kWide, double, T>>;
 
   const T* x;
@@ -294,27 +303,32 @@ struct ReduceFunctor {
 /// Softmax or log-softmax of one line (outer index, inner index) along an axis of length n.
 template <typename T>
 struct SoftmaxFunctor {
+  using C = compute_t<T>;
   const T* x;
   T* out;
   std::int64_t n, inner;
   bool log;
+  NEURONA_HD_INLINE C at(std::int64_t start, std::int64_t k) const {
+    return static_cast<C>(x[start + k * inner]);
+  }
   NEURONA_HD_INLINE void operator()(std::int64_t line) const {
     const std::int64_t o = line / inner, j = line % inner;
     const std::int64_t start = o * n * inner + j;
-    T m = lowest_value<T>();
+    C m = lowest_value<C>();
     for (std::int64_t k = 0; k < n; ++k) {
-      const T v = x[start + k * inner];
+      const C v = at(start, k);
       m = (v > m || is_nan(v)) ? v : m;
     }
-    T s = 0;
-    for (std::int64_t k = 0; k < n; ++k) s += std::exp(x[start + k * inner] - m);
+    C s = 0;
+    for (std::int64_t k = 0; k < n; ++k) s += std::exp(at(start, k) - m);
     if (log) {
-      const T ls = std::log(s);
-      for (std::int64_t k = 0; k < n; ++k) out[start + k * inner] = x[start + k * inner] - m - ls;
-    } else {
-      const T inv = T(1) / s;
+      const C ls = std::log(s);
       for (std::int64_t k = 0; k < n; ++k)
-        out[start + k * inner] = std::exp(x[start + k * inner] - m) * inv;
+        out[start + k * inner] = static_cast<T>(at(start, k) - m - ls);
+    } else {
+      const C inv = C(1) / s;
+      for (std::int64_t k = 0; k < n; ++k)
+        out[start + k * inner] = static_cast<T>(std::exp(at(start, k) - m) * inv);
     }
   }
 };

@@ -43,10 +43,10 @@ void binary_impl(const Launch& launch, BinaryOp op, const Tensor& a, const Tenso
     using T = std::decay_t<decltype(t)>;
     visit_binary_op<T>(op, [&](auto op_c) {
       constexpr BinaryOp Op = std::decay_t<decltype(op_c)>::value;
-      if constexpr (Op == BinaryOp::divide && !std::is_floating_point_v<T>) {
+      if constexpr (Op == BinaryOp::divide && !is_float_v<T>) {
         throw ValueError("divide: integer inputs reach the kernel (front door bug)");
       } else {
-        using Out = decltype(binary_apply<Op, T>(T{}, T{}));
+        using Out = binary_out_t<Op, T>;
         if (is_contiguous(ix)) {
           launch(out.numel(),
                  BinaryContiguous<Op, T, Out>{a.data<T>(), b.data<T>(), out.data<Out>()});
@@ -94,10 +94,11 @@ void unary_impl(const Launch& launch, UnaryOp op, double alpha, const Tensor& x,
     using T = std::decay_t<decltype(t)>;
     visit_unary_op<T>(op, [&](auto op_c) {
       constexpr UnaryOp Op = std::decay_t<decltype(op_c)>::value;
-      if constexpr (!std::is_floating_point_v<T> && !unary_allows_integers(Op)) {
+      if constexpr (!is_float_v<T> && !unary_allows_integers(Op)) {
         throw ValueError("unary op: integer input reaches a float-only kernel (front door bug)");
       } else {
-        launch(x.numel(), UnaryFunctor<Op, T>{x.data<T>(), out.data<T>(), static_cast<T>(alpha)});
+        launch(x.numel(), UnaryFunctor<Op, T>{x.data<T>(), out.data<T>(),
+                                              static_cast<compute_t<T>>(alpha)});
       }
     });
   });
@@ -156,7 +157,7 @@ void reduce_impl(const Launch& launch, ReduceOp op, const Tensor& x, const Reduc
         run(std::integral_constant<C, C::argmin>{}, std::int64_t{});
         break;
       case C::mean:
-        if constexpr (std::is_floating_point_v<T>) {
+        if constexpr (is_float_v<T>) {
           run(std::integral_constant<C, C::mean>{}, T{});
         } else {
           throw ValueError("mean: integer input reaches the kernel (front door bug)");
@@ -171,7 +172,7 @@ void softmax_impl(const Launch& launch, bool log, const Tensor& x, std::int64_t 
                   std::int64_t n, std::int64_t inner, Tensor& out) {
   visit_dtype(x.dtype(), [&](auto t) {
     using T = std::decay_t<decltype(t)>;
-    if constexpr (std::is_floating_point_v<T>) {
+    if constexpr (is_float_v<T>) {
       launch(outer * inner, SoftmaxFunctor<T>{x.data<T>(), out.data<T>(), n, inner, log});
     } else {
       throw ValueError("softmax: integer input reaches the kernel (front door bug)");
