@@ -54,6 +54,6 @@ TEST(DType, NamesAndSizes) {
   EXPECT_EQ(nr::size_of(nr::float64), 8u);
   EXPECT_EQ(nr::size_of(nr::uint8), 1u);
   EXPECT_EQ(nr::dtype_from_string("int64"), nr::int64);
-  NEURONA_EXPECT_THROW_MSG(nr::dtype_from_string("float16"), nr::ValueError, "float16",
-                           "float32, float64, int32, int64, uint8");
+  NEURONA_EXPECT_THROW_MSG(nr::dtype_from_string("float8"), nr::ValueError, "float8",
+                           "float32, float64, bfloat16, float16, int32, int64, uint8");
 }

@@ -268,7 +268,6 @@ TEST(Npy, UnsupportedDtypeIsIoErrorSayingWhy) {
                              "test.npy", what.c_str(), why);
   };
   expect_unsupported("<u8", "astype(np.int64)");
-  expect_unsupported("<f2", "no float16");
   expect_unsupported("<c8", "not complex");
   expect_unsupported("<U1", "strings");
   expect_unsupported("|O", "type string");

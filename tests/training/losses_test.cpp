@@ -449,7 +449,7 @@ TEST(Losses, MismatchedShapesNameTheLossAndBothShapes) {
                            nr::ShapeError, "huber_loss", "sample_weight", "(3,)", "(4,)");
   NEURONA_EXPECT_THROW_MSG(
       losses::mean_absolute_error(nr::zeros({2}), nr::zeros({2}, {.dtype = nr::int32})),
-      nr::ValueError, "mean_absolute_error", "float32 or float64");
+      nr::ValueError, "mean_absolute_error", "a float tensor", "int32");
 }
 
 TEST(Losses, NamesAndAliasesAsKeras) {
