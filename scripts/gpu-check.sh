@@ -2,7 +2,8 @@
 # The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
 # runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
 # GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add and Adam vs the copy
-# bandwidth; neurona against PyTorch eager and torch.compile on the same GPU,
+# bandwidth; the cnn at batch 1024 in float32 and mixed_bfloat16; neurona against PyTorch eager
+# and torch.compile on the same GPU,
 # benchmarks/compare_pytorch.py, in what is left of 8 minutes), then prints a short table
 # last. Full logs go to $OUT (default gpu-check-out/).
 #
@@ -147,6 +148,19 @@ run() {
   else
     echo "not run (no neurona binary or no data in the bundle)" > "$OUT/train-cnn.log"
   fi
+  # Mixed precision: the cnn at batch 1024, float32 against mixed_bfloat16 (the 1.5x
+  # throughput target), one run each with its epoch times and test accuracy.
+  local mixed_rc=0
+  if [[ -x "$build/tools/neurona" && -d "$work/fashion-mnist" ]]; then
+    for policy in float32 mixed_bfloat16; do
+      echo "== --dtype-policy $policy"
+      NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 120 "$build/tools/neurona" bench \
+        --model cnn --batch-size 1024 --epochs 5 --device cuda --dtype-policy "$policy" \
+        2>&1 || mixed_rc=$?
+    done > "$OUT/bench-mixed.txt"
+  else
+    echo "not run (no neurona binary or no data in the bundle)" > "$OUT/bench-mixed.txt"
+  fi
   # neurona against PyTorch eager and torch.compile on this GPU, in what is left of the check's
   # 8 minutes (GPU_CHECK_SECONDS) less 150 s for the CPU suite and the memory check that follow:
   # neurona and eager first, torch.compile last; a run the budget cuts off says so in the table.
@@ -207,6 +221,9 @@ run() {
     echo "-- compute-sanitizer memcheck of the GPU tests: $memcheck"
     echo "-- neurona train --model cnn --device cuda (rc=$train_rc):"
     grep -E 'Epoch|step -|Test loss' "$OUT/train-cnn.log" | tail -n 22 || tail -n 5 "$OUT/train-cnn.log"
+    echo "-- neurona bench --model cnn --batch-size 1024, float32 then mixed_bfloat16" \
+      "(rc=$mixed_rc):"
+    grep -vE '^(\{|\[)' "$OUT/bench-mixed.txt" | tail -n 20 || true
     echo "-- bench_matmul --device cuda (rc=$bench_rc):"
     tail -n 13 "$OUT/bench_matmul.txt"
     echo "-- bench_ops_gpu (rc=$ops_rc):"

@@ -1,7 +1,9 @@
 // The Fashion-MNIST models of `neurona train` (DESIGN.md): the notebook's layer kinds with
 // TensorFlow's tutorial sizes (`cnn`) and a Dense 256-128-10 (`mlp`), compiled with Adam 1e-3,
 // sparse categorical cross-entropy and accuracy. Shared by the `neurona` command and the
-// benchmarks that must train exactly what it trains.
+// benchmarks that must train exactly what it trains. The layers take the global dtype policy
+// (`--dtype-policy`); the output layer computes in float32 whatever it is, as Keras's mixed
+// precision guide advises.
 #pragma once
 
 #include <memory>
@@ -24,7 +26,7 @@ inline std::unique_ptr<Sequential> make_fashion_model(const std::string& kind) {
         layers::MaxPooling2D({2, 2}),
         layers::Flatten(),
         layers::Dense(128, {.activation = "relu"}),
-        layers::Dense(10, {.activation = "softmax"}),
+        layers::Dense(10, {.activation = "softmax", .dtype = "float32"}),
     });
   }
   if (kind == "mlp") {
@@ -33,7 +35,7 @@ inline std::unique_ptr<Sequential> make_fashion_model(const std::string& kind) {
         layers::Flatten(),
         layers::Dense(256, {.activation = "relu"}),
         layers::Dense(128, {.activation = "relu"}),
-        layers::Dense(10, {.activation = "softmax"}),
+        layers::Dense(10, {.activation = "softmax", .dtype = "float32"}),
     });
   }
   throw ValueError("neurona: unknown --model '" + kind + "' (valid: cnn, mlp)");

@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   double validation_split = 0.0;
   std::uint64_t seed = 1;
   int verbose = nr::kVerboseAuto;
+  std::string dtype_policy = "float32";
   std::string weights;
   std::string input;
   std::string output;
@@ -177,6 +178,10 @@ int main(int argc, char** argv) {
     cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_option("--data-dir", data_dir,
                     "Fashion-MNIST folder (default: Debian's dataset-fashion-mnist)");
+    cmd->add_option("--dtype-policy", dtype_policy,
+                    "float32, mixed_bfloat16 or mixed_float16 (Keras's mixed precision)")
+        ->check(CLI::IsMember({"float32", "mixed_bfloat16", "mixed_float16"}))
+        ->capture_default_str();
   };
   CLI::App* train_cmd = app.add_subcommand("train", "train on Fashion-MNIST and report accuracy");
   add_common(train_cmd);
@@ -228,6 +233,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     select_device(device);
+    nr::mixed_precision::set_global_policy(dtype_policy);
     if (train_cmd->parsed()) {
       return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
                    validation_split, seed, verbose);

@@ -4,6 +4,7 @@
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/elementwise.h"
 
 namespace neurona::kernels {
 
@@ -89,6 +90,10 @@ Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64
   for (int k = 0; prefix && k < ir; ++k) prefix = updates.shape()[k] == indices.shape()[k];
   NEURONA_CHECK(prefix, ShapeError, "scatter_add_rows: updates shape ", updates.shape(),
                 " does not start with indices shape ", indices.shape());
+  // 16-bit updates are summed in float32 (many rows may add into one) and rounded once.
+  if (is_half(updates.dtype())) {
+    return cast(scatter_add_rows(indices, cast(updates, DType::float32), rows), updates.dtype());
+  }
   std::vector<std::int64_t> dims{rows};
   dims.insert(dims.end(), updates.shape().dims().begin() + ir, updates.shape().dims().end());
   Tensor out = zeros(Shape(dims), {.dtype = updates.dtype(), .device = d});

@@ -25,8 +25,8 @@ class DTypePolicy {
   DTypePolicy(DType dtype);  // NOLINT: implicit, so that `.dtype = DType::float64` reads well
   /// "float32", "float64", "bfloat16", "float16", "mixed_bfloat16" or "mixed_float16";
   /// ValueError otherwise.
-  DTypePolicy(std::string_view name);  // NOLINT
-  DTypePolicy(const char* name) : DTypePolicy(std::string_view(name)) {}  // NOLINT
+  DTypePolicy(std::string_view name);                                            // NOLINT
+  DTypePolicy(const char* name) : DTypePolicy(std::string_view(name)) {}         // NOLINT
   DTypePolicy(const std::string& name) : DTypePolicy(std::string_view(name)) {}  // NOLINT
 
   /// Whether a policy was given (a default-made one stands for "the global policy").

@@ -119,7 +119,7 @@ TEST(Half, Float16RoundsToTheNearestEvenWithGradualUnderflow) {
   check_against_nearest<nr::float16>(0x7C00, -30, 17);
   EXPECT_EQ(nr::float16(65504.0f).bits, 0x7BFF);
   EXPECT_EQ(nr::float16(65519.0f).bits, 0x7BFF);
-  EXPECT_EQ(nr::float16(65520.0f).bits, 0x7C00);     // the tie with 65536 overflows
+  EXPECT_EQ(nr::float16(65520.0f).bits, 0x7C00);  // the tie with 65536 overflows
   EXPECT_EQ(nr::float16(std::ldexp(1.0f, -24)).bits, 0x0001);
   EXPECT_EQ(nr::float16(std::ldexp(1.0f, -25)).bits, 0x0000);  // a tie: to even, zero
   EXPECT_EQ(nr::float16(std::ldexp(1.5f, -25)).bits, 0x0001);
@@ -177,15 +177,15 @@ TEST(Half, TensorCastsRoundOnceAndReadBack) {
 }
 
 TEST(Half, NpyReadsAndWritesFloat16ButNotBFloat16) {
-  const nr::Tensor h = nr::cast(nr::testing::make_tensor({0.5, -1.25, 65504}, {3}),
-                                nr::DType::float16);
+  const nr::Tensor h =
+      nr::cast(nr::testing::make_tensor({0.5, -1.25, 65504}, {3}), nr::DType::float16);
   const std::string bytes = nr::data::encode_npy(h);
   const nr::Tensor back = nr::data::parse_npy(
       std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), "memory");
   EXPECT_EQ(back.dtype(), nr::DType::float16);
   EXPECT_EQ(back.to_vector<double>(), (std::vector<double>{0.5, -1.25, 65504}));
-  NEURONA_EXPECT_THROW_MSG(nr::data::encode_npy(nr::cast(h, nr::DType::bfloat16)),
-                           nr::ValueError, "bfloat16", "float32");
+  NEURONA_EXPECT_THROW_MSG(nr::data::encode_npy(nr::cast(h, nr::DType::bfloat16)), nr::ValueError,
+                           "bfloat16", "float32");
 }
 
 }  // namespace

@@ -52,32 +52,56 @@ TEST_P(HalfOps, ElementwiseOpsRoundTheFloat32Result) {
   const nr::Tensor b = random_tensor({4, 37}, nr::DType::float32, -3, 3, 2);
   const nr::Tensor pos = random_tensor({5, 7}, nr::DType::float32, 0.1, 4, 3);
   using V = std::vector<nr::Tensor>;
-  expect_rounded_float32(h, {a, b}, [](const V& v) { return nr::add(v[0], v[1]); }, "add");
-  expect_rounded_float32(h, {a, b}, [](const V& v) { return nr::multiply(v[0], v[1]); }, "mul");
-  expect_rounded_float32(h, {a, b}, [](const V& v) { return nr::divide(v[0], v[1]); }, "divide");
-  expect_rounded_float32(h, {a, b}, [](const V& v) { return nr::maximum(v[0], v[1]); }, "max");
-  expect_rounded_float32(h, {a, b}, [](const V& v) { return nr::greater(v[0], v[1]); }, "greater");
-  expect_rounded_float32(h, {a}, [](const V& v) { return nr::relu(v[0]); }, "relu");
-  expect_rounded_float32(h, {a}, [](const V& v) { return nr::exp(v[0]); }, "exp");
-  expect_rounded_float32(h, {a}, [](const V& v) { return nr::sigmoid(v[0]); }, "sigmoid");
-  expect_rounded_float32(h, {a}, [](const V& v) { return nr::gelu(v[0]); }, "gelu");
-  expect_rounded_float32(h, {a}, [](const V& v) { return nr::leaky_relu(v[0], 0.2); }, "leaky");
-  expect_rounded_float32(h, {pos}, [](const V& v) { return nr::log(v[0]); }, "log");
-  expect_rounded_float32(h, {pos}, [](const V& v) { return nr::sqrt(v[0]); }, "sqrt");
-  expect_rounded_float32(h, {a}, [](const V& v) { return v[0] * 2.5; }, "times a scalar");
+  expect_rounded_float32(
+      h, {a, b}, [](const V& v) { return nr::add(v[0], v[1]); }, "add");
+  expect_rounded_float32(
+      h, {a, b}, [](const V& v) { return nr::multiply(v[0], v[1]); }, "mul");
+  expect_rounded_float32(
+      h, {a, b}, [](const V& v) { return nr::divide(v[0], v[1]); }, "divide");
+  expect_rounded_float32(
+      h, {a, b}, [](const V& v) { return nr::maximum(v[0], v[1]); }, "max");
+  expect_rounded_float32(
+      h, {a, b}, [](const V& v) { return nr::greater(v[0], v[1]); }, "greater");
+  expect_rounded_float32(
+      h, {a}, [](const V& v) { return nr::relu(v[0]); }, "relu");
+  expect_rounded_float32(
+      h, {a}, [](const V& v) { return nr::exp(v[0]); }, "exp");
+  expect_rounded_float32(
+      h, {a}, [](const V& v) { return nr::sigmoid(v[0]); }, "sigmoid");
+  expect_rounded_float32(
+      h, {a}, [](const V& v) { return nr::gelu(v[0]); }, "gelu");
+  expect_rounded_float32(
+      h, {a}, [](const V& v) { return nr::leaky_relu(v[0], 0.2); }, "leaky");
+  expect_rounded_float32(
+      h, {pos}, [](const V& v) { return nr::log(v[0]); }, "log");
+  expect_rounded_float32(
+      h, {pos}, [](const V& v) { return nr::sqrt(v[0]); }, "sqrt");
+  expect_rounded_float32(
+      h, {a}, [](const V& v) { return v[0] * 2.5; }, "times a scalar");
 }
 
 TEST_P(HalfOps, ReductionsAndSoftmaxRoundTheFloat32Result) {
   const nr::DType h = GetParam();
   const nr::Tensor x = random_tensor({6, 5, 300}, nr::DType::float32, -2, 2, 4);
   using V = std::vector<nr::Tensor>;
-  expect_rounded_float32(h, {x}, [](const V& v) { return nr::sum(v[0], {2}); }, "sum inner");
-  expect_rounded_float32(h, {x}, [](const V& v) { return nr::sum(v[0], {0, 1}); }, "sum outer");
-  expect_rounded_float32(h, {x}, [](const V& v) { return nr::mean(v[0]); }, "mean all");
-  expect_rounded_float32(h, {x}, [](const V& v) { return nr::max(v[0], {1}); }, "max");
-  expect_rounded_float32(h, {x}, [](const V& v) { return nr::argmax(v[0], -1); }, "argmax");
-  expect_rounded_float32(h, {x}, [](const V& v) { return nr::softmax(v[0]); }, "softmax");
-  expect_rounded_float32(h, {x}, [](const V& v) { return nr::log_softmax(v[0], 1); }, "log_sm");
+  expect_rounded_float32(
+      h, {x}, [](const V& v) { return nr::sum(v[0], {2}); }, "sum inner");
+  expect_rounded_float32(
+      h, {x},
+      [](const V& v) {
+        return nr::sum(v[0], {0, 1});
+      },
+      "sum outer");
+  expect_rounded_float32(
+      h, {x}, [](const V& v) { return nr::mean(v[0]); }, "mean all");
+  expect_rounded_float32(
+      h, {x}, [](const V& v) { return nr::max(v[0], {1}); }, "max");
+  expect_rounded_float32(
+      h, {x}, [](const V& v) { return nr::argmax(v[0], -1); }, "argmax");
+  expect_rounded_float32(
+      h, {x}, [](const V& v) { return nr::softmax(v[0]); }, "softmax");
+  expect_rounded_float32(
+      h, {x}, [](const V& v) { return nr::log_softmax(v[0], 1); }, "log_sm");
 }
 
 TEST_P(HalfOps, MatmulDenseConvAndPoolingRoundTheFloat32Result) {
@@ -85,7 +109,8 @@ TEST_P(HalfOps, MatmulDenseConvAndPoolingRoundTheFloat32Result) {
   using V = std::vector<nr::Tensor>;
   const nr::Tensor a = random_tensor({2, 9, 33}, nr::DType::float32, -1, 1, 5);
   const nr::Tensor b = random_tensor({2, 33, 17}, nr::DType::float32, -1, 1, 6);
-  expect_rounded_float32(h, {a, b}, [](const V& v) { return nr::matmul(v[0], v[1]); }, "matmul");
+  expect_rounded_float32(
+      h, {a, b}, [](const V& v) { return nr::matmul(v[0], v[1]); }, "matmul");
   const nr::Tensor x = random_tensor({9, 33}, nr::DType::float32, -1, 1, 7);
   const nr::Tensor k = random_tensor({33, 12}, nr::DType::float32, -1, 1, 8);
   const nr::Tensor bias = random_tensor({12}, nr::DType::float32, -1, 1, 9);
@@ -102,11 +127,20 @@ TEST_P(HalfOps, MatmulDenseConvAndPoolingRoundTheFloat32Result) {
         return nr::conv2d_bias_activation(v[0], v[1], v[2], nr::FusedActivation::relu, same);
       },
       "conv2d");
-  expect_rounded_float32(h, {img}, [](const V& v) { return nr::max_pool2d(v[0]); }, "max_pool");
   expect_rounded_float32(
-      h, {img}, [](const V& v) { return nr::avg_pool2d(v[0], {.pool_size = {3, 2}}); }, "avg");
-  expect_rounded_float32(h, {img}, [](const V& v) { return nr::zero_pad2d(v[0], 1, 0, 2, 1); },
-                         "pad");
+      h, {img}, [](const V& v) { return nr::max_pool2d(v[0]); }, "max_pool");
+  expect_rounded_float32(
+      h, {img},
+      [](const V& v) {
+        return nr::avg_pool2d(v[0], {.pool_size = {3, 2}});
+      },
+      "avg");
+  expect_rounded_float32(
+      h, {img}, [](const V& v) { return nr::zero_pad2d(v[0], 1, 0, 2, 1); }, "pad");
+  const nr::Tensor idx = nr::testing::make_tensor({2, 0, 2, 4, 2}, {5}, nr::DType::int64);
+  const nr::Tensor upd = random_tensor({5, 7}, nr::DType::float32, -1, 1, 16);
+  expect_rounded_float32(
+      h, {idx, upd}, [&](const V& v) { return nr::scatter_add_rows(v[0], v[1], 6); }, "scatter");
 }
 
 // Gradients through 16-bit ops: the tape's gradients have the dtype of the source (float32
@@ -152,16 +186,16 @@ TEST_P(HalfOps, GradientsReachFloat32WeightsThroughCasts) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, HalfOps,
-                         ::testing::Values(nr::DType::bfloat16, nr::DType::float16),
-                         [](const auto& param_info) { return std::string(nr::name(param_info.param)); });
+INSTANTIATE_TEST_SUITE_P(Types, HalfOps, ::testing::Values(nr::DType::bfloat16, nr::DType::float16),
+                         [](const auto& param_info) {
+                           return std::string(nr::name(param_info.param));
+                         });
 
 TEST(HalfOps, LossKernelsAskForFloat32AndOptimizersForFloat32Variables) {
   const nr::Tensor logits = nr::cast(random_tensor({3, 4}), nr::DType::bfloat16);
   const nr::Tensor labels = nr::testing::make_tensor({0, 1, 2}, {3}, nr::DType::int64);
   NEURONA_EXPECT_THROW_MSG(nr::kernels::sparse_softmax_cross_entropy(logits, labels),
-                           nr::ValueError, "sparse_softmax_cross_entropy", "bfloat16",
-                           "float32");
+                           nr::ValueError, "sparse_softmax_cross_entropy", "bfloat16", "float32");
   // The autograd op widens: the loss is float32.
   EXPECT_EQ(nr::sparse_softmax_cross_entropy(logits, labels).dtype(), nr::DType::float32);
   nr::Variable v(nr::cast(random_tensor({3}), nr::DType::bfloat16), {.name = "v"});

@@ -168,10 +168,11 @@ TEST(DTypePolicy, KerasConfigsWithMixedPoliciesLoad) {
   const nr::layers::ConfigValue config = nr::layers::ConfigValue::Dict{
       {"name", "dense_mixed"},
       {"units", 4},
-      {"dtype", nr::layers::ConfigValue::Dict{{"module", "keras"},
-                                      {"class_name", "DTypePolicy"},
-                                      {"config", nr::layers::ConfigValue::Dict{{"name", "mixed_float16"}}},
-                                      {"registered_name", nullptr}}}};
+      {"dtype", nr::layers::ConfigValue::Dict{
+                    {"module", "keras"},
+                    {"class_name", "DTypePolicy"},
+                    {"config", nr::layers::ConfigValue::Dict{{"name", "mixed_float16"}}},
+                    {"registered_name", nullptr}}}};
   const L::AnyLayer layer = nr::models::deserialize_layer(
       nr::layers::ConfigValue::Dict{{"class_name", "Dense"}, {"config", config}});
   EXPECT_EQ(layer->dtype_policy().name(), "mixed_float16");

@@ -2,7 +2,8 @@
 // the algorithm found once per shape (cudnnFind*) and cached with its workspace size. Keras's
 // (kh, kw, in, filters) kernel is transposed to cuDNN's NHWC filter layout (filters, kh, kw,
 // in). cuDNN pads symmetrically only, so the asymmetric 'same' padding of even windows or
-// strides pads the input explicitly first. float32 with TF32 tensor cores (CUDNN_TENSOR_OP_MATH)
+// strides pads the input explicitly first. bfloat16 and float16 run on the tensor cores with
+// float32 accumulation; float32 with TF32 tensor cores (CUDNN_TENSOR_OP_MATH)
 // while config::tensor_float_32_execution_enabled(), plain FP32 (CUDNN_FMA_MATH) otherwise;
 // with config::op_determinism_enabled() only algorithms cuDNN reports deterministic. Both
 // switches are part of the cache key. Conv2D's bias and relu join the forward pass in
@@ -31,7 +32,7 @@ namespace {
 
 using Key = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                        std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, bool>;
+                       std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool, bool, DType>;
 
 // Descriptors and chosen algorithms for one convolution shape on one GPU.
 struct Plan {
@@ -48,6 +49,7 @@ struct Plan {
   cudnnTensorDescriptor_t bias = nullptr;
   cudnnActivationDescriptor_t relu = nullptr;
   bool fused_refused = false;
+  cudnnDataType_t type = CUDNN_DATA_FLOAT;  // of x, w, y and the bias
 
   ~Plan() {
     if (bias) cudnnDestroyTensorDescriptor(bias);
@@ -80,24 +82,40 @@ int i32(std::int64_t v) {
   return static_cast<int>(v);
 }
 
-Plan& plan_for(int device, const Conv2DGeometry& g) {
+// cuDNN's name for a dtype (float32, bfloat16, float16; the front door rejects the rest).
+cudnnDataType_t cudnn_type(DType t) {
+  switch (t) {
+    case DType::bfloat16:
+      return CUDNN_DATA_BFLOAT16;
+    case DType::float16:
+      return CUDNN_DATA_HALF;
+    default:
+      return CUDNN_DATA_FLOAT;
+  }
+}
+
+// The plan for a shape and dtype: 16-bit data accumulate in float32 (cuDNN's PSEUDO_HALF and
+// PSEUDO_BFLOAT16 configurations) on the tensor cores.
+Plan& plan_for(int device, const Conv2DGeometry& g, DType dtype) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Plan>> cache;
   const bool tf32 = config::tensor_float_32_execution_enabled();
   const bool deterministic = config::op_determinism_enabled();
   const Key key{device,     g.n,  g.h,  g.w,  g.c,  g.kh,     g.kw, g.filters,    g.pad_top,
-                g.pad_left, g.sh, g.sw, g.dh, g.dw, g.groups, tf32, deterministic};
+                g.pad_left, g.sh, g.sw, g.dh, g.dw, g.groups, tf32, deterministic, dtype};
   std::lock_guard lock(mu);
   auto& p = cache[key];
   if (p) return *p;
   auto plan = std::make_unique<Plan>();
+  plan->type = cudnn_type(dtype);
+  const bool tensor_cores = tf32 || dtype != DType::float32;
   NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x));
   NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
   NEURONA_CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
   NEURONA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv));
-  NEURONA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT,
-                                                 i32(g.n), i32(g.c), i32(g.h), i32(g.w)));
-  NEURONA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC,
+  NEURONA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NHWC, plan->type, i32(g.n),
+                                                 i32(g.c), i32(g.h), i32(g.w)));
+  NEURONA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, plan->type, CUDNN_TENSOR_NHWC,
                                                  i32(g.filters), i32(g.c / g.groups), i32(g.kh),
                                                  i32(g.kw)));
   NEURONA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, i32(g.pad_top), i32(g.pad_left),
@@ -105,7 +123,7 @@ Plan& plan_for(int device, const Conv2DGeometry& g) {
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   NEURONA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv, i32(g.groups)));
   NEURONA_CUDNN_CHECK(
-      cudnnSetConvolutionMathType(plan->conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+      cudnnSetConvolutionMathType(plan->conv, tensor_cores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   int n = 0, c = 0, h = 0, w = 0;
   NEURONA_CUDNN_CHECK(
       cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &h, &w));
@@ -113,7 +131,7 @@ Plan& plan_for(int device, const Conv2DGeometry& g) {
                 "conv2d: cuDNN's output (", n, ", ", h, ", ", w, ", ", c,
                 ") differs from Keras's (", g.n, ", ", g.oh, ", ", g.ow, ", ", g.filters, ")");
   NEURONA_CUDNN_CHECK(
-      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, n, c, h, w));
+      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NHWC, plan->type, n, c, h, w));
   p = std::move(plan);
   return *p;
 }
@@ -136,10 +154,13 @@ Tensor workspace(Device d, std::size_t bytes) {
   return Tensor::empty({static_cast<std::int64_t>(bytes)}, DType::uint8, d);
 }
 
-void check_float32(const Tensor& t, const char* op) {
-  NEURONA_CHECK(t.dtype() == DType::float32, NotImplementedError, op, ": ", t.dtype(),
-                " is not supported on CUDA (cuDNN NHWC convolutions are float32 here); use "
-                "float32 or the CPU");
+// The dtype of a convolution's data: float32, bfloat16 or float16.
+DType conv_dtype(const Tensor& t, const char* op) {
+  NEURONA_CHECK(t.dtype() == DType::float32 || is_half(t.dtype()), NotImplementedError, op, ": ",
+                t.dtype(),
+                " is not supported on CUDA (cuDNN NHWC convolutions are float32, bfloat16 or "
+                "float16 here); use one of them or the CPU");
+  return t.dtype();
 }
 
 // The input cuDNN reads: x, or x padded explicitly where Keras's padding is asymmetric.
@@ -163,14 +184,14 @@ void find_forward(cudnnHandle_t h, Plan& p) {
 }
 
 void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Tensor& out) {
-  check_float32(x, "conv2d");
+  const DType dtype = conv_dtype(x, "conv2d");
   const Device d = x.device();
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
   const Tensor xin = padded_input(x, geo, e);
   const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});  // (filters, kh, kw, in)
-  Plan& p = plan_for(d.index(), e.g);
+  Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
   find_forward(h, p);
   Tensor ws = workspace(d, p.fwd_ws);
@@ -186,12 +207,12 @@ void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Te
 // bias added in place (cudnnAddTensor) and relu applied in place (cudnnActivationForward).
 void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                             FusedActivation activation, const Conv2DGeometry& geo, Tensor& out) {
-  check_float32(x, "conv2d_bias_activation");
+  const DType dtype = conv_dtype(x, "conv2d_bias_activation");
   const Device d = x.device();
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
-  Plan& p = plan_for(d.index(), e.g);
+  Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
   find_forward(h, p);
   {
@@ -199,7 +220,7 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor&
     std::lock_guard lock(mu);
     if (p.bias == nullptr) {
       NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
-      NEURONA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1,
+      NEURONA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NHWC, p.type, 1,
                                                      i32(geo.filters), 1, 1));
       NEURONA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&p.relu));
       NEURONA_CUDNN_CHECK(
@@ -232,13 +253,13 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor&
 
 void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Conv2DGeometry& geo,
                            Tensor& dx) {
-  check_float32(grad_out, "conv2d_backward_input");
+  const DType dtype = conv_dtype(grad_out, "conv2d_backward_input");
   const Device d = grad_out.device();
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
   const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
-  Plan& p = plan_for(d.index(), e.g);
+  Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
   if (!p.have_bwd_data) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
@@ -251,7 +272,7 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
     p.have_bwd_data = true;
   }
   Tensor target =
-      e.explicit_pad ? Tensor::empty({e.g.n, e.g.h, e.g.w, e.g.c}, DType::float32, d) : dx;
+      e.explicit_pad ? Tensor::empty({e.g.n, e.g.h, e.g.w, e.g.c}, dtype, d) : dx;
   Tensor ws = workspace(d, p.bwd_data_ws);
   const float one = 1, zero = 0;
   NEURONA_CUDNN_CHECK(cudnnConvolutionBackwardData(
@@ -266,13 +287,13 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
 
 void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& geo,
                             Tensor& dkernel) {
-  check_float32(x, "conv2d_backward_kernel");
+  const DType dtype = conv_dtype(x, "conv2d_backward_kernel");
   const Device d = x.device();
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
   const Tensor xin = padded_input(x, geo, e);
-  Plan& p = plan_for(d.index(), e.g);
+  Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
   if (!p.have_bwd_filter) {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -284,7 +305,7 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2
     p.bwd_filter_ws = best.memory;
     p.have_bwd_filter = true;
   }
-  Tensor dw = Tensor::empty({geo.filters, geo.kh, geo.kw, geo.c / geo.groups}, DType::float32, d);
+  Tensor dw = Tensor::empty({geo.filters, geo.kh, geo.kw, geo.c / geo.groups}, dtype, d);
   Tensor ws = workspace(d, p.bwd_filter_ws);
   const float one = 1, zero = 0;
   NEURONA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(

@@ -1,6 +1,7 @@
-// CUDA matmul on cuBLAS (strided-batched SGEMM/DGEMM; a row-major product is computed as the
-// column-major product of the transposes, C^T = B^T A^T) and transpose. float32 products use
-// TF32 tensor cores while config::tensor_float_32_execution_enabled().
+// CUDA matmul on cuBLAS (strided-batched SGEMM/DGEMM, and cublasGemmStridedBatchedEx for
+// bfloat16 and float16 with float32 accumulation on the tensor cores; a row-major product is
+// computed as the column-major product of the transposes, C^T = B^T A^T) and transpose. float32
+// products use TF32 tensor cores while config::tensor_float_32_execution_enabled().
 #include <cublasLt.h>
 
 #include "neurona/core/backend.h"
@@ -14,15 +15,39 @@ namespace neurona::kernels::cuda {
 
 namespace {
 
+// cuBLAS's name for a dtype's elements.
+cudaDataType_t cuda_type(DType t) {
+  switch (t) {
+    case DType::float32:
+      return CUDA_R_32F;
+    case DType::float64:
+      return CUDA_R_64F;
+    case DType::bfloat16:
+      return CUDA_R_16BF;
+    case DType::float16:
+      return CUDA_R_16F;
+    default:
+      throw ValueError(detail::str("matmul: no cuBLAS type for ", t));
+  }
+}
+
 template <typename T>
 void gemm(cublasHandle_t h, cublasOperation_t tb, cublasOperation_t ta, int n, int m, int k,
           const T* B, int ldb, long long sb, const T* A, int lda, long long sa, T* C, long long sc,
           int batch) {
+  if constexpr (!std::is_same_v<compute_t<T>, T>) {  // bfloat16, float16: float32 accumulation
+    const float one = 1, zero = 0;
+    const cudaDataType_t t = cuda_type(dtype_of<T>());
+    NEURONA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(h, tb, ta, n, m, k, &one, B, t, ldb, sb, A, t,
+                                                    lda, sa, &zero, C, t, n, sc, batch,
+                                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
   const T one = 1, zero = 0;
   if constexpr (std::is_same_v<T, float>) {
     NEURONA_CUBLAS_CHECK(cublasSgemmStridedBatched(h, tb, ta, n, m, k, &one, B, ldb, sb, A, lda, sa,
                                                    &zero, C, n, sc, batch));
-  } else {
+  } else if constexpr (std::is_same_v<T, double>) {
     NEURONA_CUBLAS_CHECK(cublasDgemmStridedBatched(h, tb, ta, n, m, k, &one, B, ldb, sb, A, lda, sa,
                                                    &zero, C, n, sc, batch));
   }
@@ -72,10 +97,17 @@ void matmul(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) 
     NEURONA_CUDA_CHECK(cudaMemsetAsync(out.raw_data(), 0, out.nbytes(), ctx.stream()));
     return;
   }
-  if (a.dtype() == DType::float32) {
-    matmul_typed<float>(a, b, p, out);
-  } else {
-    matmul_typed<double>(a, b, p, out);
+  switch (a.dtype()) {
+    case DType::float32:
+      return matmul_typed<float>(a, b, p, out);
+    case DType::float64:
+      return matmul_typed<double>(a, b, p, out);
+    case DType::bfloat16:
+      return matmul_typed<bfloat16>(a, b, p, out);
+    case DType::float16:
+      return matmul_typed<float16>(a, b, p, out);
+    default:
+      throw ValueError(detail::str("matmul: no CUDA kernel for ", a.dtype()));
   }
 }
 
@@ -97,6 +129,12 @@ struct LtDescriptors {
 cublasComputeType_t float32_compute() {
   return config::tensor_float_32_execution_enabled() ? CUBLAS_COMPUTE_32F_FAST_TF32
                                                      : CUBLAS_COMPUTE_32F;
+}
+
+// The compute type of a product of `t`: float32 accumulation for the 16-bit types (their tensor
+// cores), TF32 or float32 for float32.
+cublasComputeType_t compute_type(DType t) {
+  return t == DType::float32 ? float32_compute() : CUBLAS_COMPUTE_32F;
 }
 
 // Sets `d`'s preference (up to 32 MiB of workspace) and asks cuBLASLt for its best algorithm;
@@ -126,7 +164,8 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
   const std::uint64_t k = static_cast<std::uint64_t>(x.shape()[1]);
   const std::uint64_t n = static_cast<std::uint64_t>(kernel.shape()[1]);
   LtDescriptors d;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, float32_compute(), CUDA_R_32F));
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, compute_type(x.dtype()), CUDA_R_32F));
+  const cudaDataType_t t = cuda_type(x.dtype());
   const bool relu = act == FusedActivation::relu;
   const cublasLtEpilogue_t epilogue =
       bias.defined() ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
@@ -138,12 +177,9 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
     NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                         &bias_ptr, sizeof bias_ptr));
   }
-  NEURONA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&d.a, CUDA_R_32F, n, k, static_cast<std::int64_t>(n)));
-  NEURONA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&d.b, CUDA_R_32F, k, m, static_cast<std::int64_t>(k)));
-  NEURONA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, n, m, static_cast<std::int64_t>(n)));
+  NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.a, t, n, k, static_cast<std::int64_t>(n)));
+  NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, t, k, m, static_cast<std::int64_t>(k)));
+  NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, t, n, m, static_cast<std::int64_t>(n)));
   cublasLtMatmulHeuristicResult_t heuristic{};
   NEURONA_CHECK(best_algorithm(ctx, d, &heuristic), NotImplementedError,
                 "dense: cuBLASLt has no algorithm for x ", x.shape(), " and kernel ",
@@ -159,7 +195,7 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
 
 void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
            Tensor& out) {
-  if (x.dtype() == DType::float32 && x.shape()[1] > 0) {
+  if (x.dtype() != DType::float64 && x.shape()[1] > 0) {
     dense_lt(x, kernel, bias, act, out);
     return;
   }
@@ -183,7 +219,8 @@ bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& 
   const std::uint64_t k = static_cast<std::uint64_t>(x.shape()[1]);
   const std::uint64_t n = static_cast<std::uint64_t>(grad.shape()[1]);
   LtDescriptors d;
-  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, float32_compute(), CUDA_R_32F));
+  NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, compute_type(x.dtype()), CUDA_R_32F));
+  const cudaDataType_t t = cuda_type(x.dtype());
   const cublasOperation_t transpose = CUBLAS_OP_T;
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &transpose,
                                                       sizeof transpose));
@@ -193,12 +230,9 @@ bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& 
   void* bias_ptr = dbias.raw_data();
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                       &bias_ptr, sizeof bias_ptr));
-  NEURONA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&d.a, CUDA_R_32F, n, m, static_cast<std::int64_t>(n)));
-  NEURONA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&d.b, CUDA_R_32F, k, m, static_cast<std::int64_t>(k)));
-  NEURONA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&d.c, CUDA_R_32F, n, k, static_cast<std::int64_t>(n)));
+  NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.a, t, n, m, static_cast<std::int64_t>(n)));
+  NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, t, k, m, static_cast<std::int64_t>(k)));
+  NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, t, n, k, static_cast<std::int64_t>(n)));
   cublasLtMatmulHeuristicResult_t heuristic{};
   if (!best_algorithm(ctx, d, &heuristic)) return false;
   const Tensor workspace =
@@ -213,7 +247,7 @@ bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& 
 
 void dense_backward_kernel_bias(const Tensor& x, const Tensor& grad, Tensor& dkernel,
                                 Tensor& dbias) {
-  if (x.dtype() == DType::float32 && dense_backward_kernel_bias_lt(x, grad, dkernel, dbias)) {
+  if (x.dtype() != DType::float64 && dense_backward_kernel_bias_lt(x, grad, dkernel, dbias)) {
     return;
   }
   // float64, or no cuBLASLt algorithm: the separate ops.

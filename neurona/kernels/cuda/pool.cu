@@ -8,12 +8,20 @@ namespace neurona::kernels::cuda {
 
 namespace {
 
+// The float dtypes (the 16-bit ones compute in float32 inside the functors).
 template <typename F>
 void float_types(DType t, F&& f) {
-  if (t == DType::float32) {
-    f(float{});
-  } else {
-    f(double{});
+  switch (t) {
+    case DType::float32:
+      return f(float{});
+    case DType::float64:
+      return f(double{});
+    case DType::bfloat16:
+      return f(bfloat16{});
+    case DType::float16:
+      return f(float16{});
+    default:
+      throw ValueError(detail::str("pool2d: no CUDA kernel for ", t));
   }
 }
 
