@@ -65,8 +65,7 @@ constexpr std::string_view name(DType t) {
 }
 
 constexpr bool is_floating(DType t) {
-  return t == DType::float32 || t == DType::float64 || t == DType::bfloat16 ||
-         t == DType::float16;
+  return t == DType::float32 || t == DType::float64 || t == DType::bfloat16 || t == DType::float16;
 }
 
 /// bfloat16 or float16: stored in 16 bits, computed in float32.

@@ -38,7 +38,8 @@ void check_same_dtype(const char* op, std::initializer_list<NamedTensor> args) {
 
 void check_floating(const char* op, const char* arg, const Tensor& t) {
   NEURONA_CHECK(is_floating(t.dtype()), ValueError, op, ": argument ", arg,
-                " must be a float tensor (float32, float64, bfloat16, float16), got ", t.dtype(), " with shape ", t.shape());
+                " must be a float tensor (float32, float64, bfloat16, float16), got ", t.dtype(),
+                " with shape ", t.shape());
 }
 
 void check_integer(const char* op, const char* arg, const Tensor& t) {

@@ -19,8 +19,8 @@
 #include "neurona/autograd/variable.h"
 #include "neurona/core/tensor.h"
 #include "neurona/layers/config.h"
-#include "neurona/layers/dtype_policy.h"
 #include "neurona/layers/constraints.h"
+#include "neurona/layers/dtype_policy.h"
 #include "neurona/layers/initializers.h"
 #include "neurona/layers/regularizers.h"
 

@@ -357,11 +357,14 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
       std::vector<Tensor> batch{xb, yb};
       if (swb) batch.push_back(*swb);
       // A loss-scaled step decides on the host whether to apply it: it is not captured.
-      const bool replayed = !compiled_->loss_scale && captured.run(
-          batch, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
-          [&](const std::vector<Tensor>& b) {
-            train_step_body(b[0], b[1], b.size() > 2 ? std::optional<Tensor>(b[2]) : std::nullopt);
-          });
+      const bool replayed =
+          !compiled_->loss_scale &&
+          captured.run(
+              batch, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
+              [&](const std::vector<Tensor>& b) {
+                train_step_body(b[0], b[1],
+                                b.size() > 2 ? std::optional<Tensor>(b[2]) : std::nullopt);
+              });
       if (!replayed) train_step(xb, yb, swb);
       bool wanted = false;
       for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();

@@ -198,8 +198,8 @@ void float_types(DType t, F&& f) {
   } else if (t == DType::float64) {
     f(double{});
   } else {
-    throw ValueError(detail::str("conv2d: no CPU kernel for ", t, " (a front door bug: the 16-bit "
-                                 "types are widened to float32 before this)"));
+    throw ValueError(detail::str("conv2d: no CPU kernel for ", t,
+                                 " (a front door bug: 16-bit types are widened before this)"));
   }
 }
 

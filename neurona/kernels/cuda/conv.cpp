@@ -24,6 +24,7 @@
 #include "neurona/core/cuda/context.h"
 #include "neurona/kernels/conv.h"
 #include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/linalg.h"
 
 namespace neurona::kernels::cuda {
@@ -101,7 +102,7 @@ Plan& plan_for(int device, const Conv2DGeometry& g, DType dtype) {
   static std::map<Key, std::unique_ptr<Plan>> cache;
   const bool tf32 = config::tensor_float_32_execution_enabled();
   const bool deterministic = config::op_determinism_enabled();
-  const Key key{device,     g.n,  g.h,  g.w,  g.c,  g.kh,     g.kw, g.filters,    g.pad_top,
+  const Key key{device,     g.n,  g.h,  g.w,  g.c,  g.kh,     g.kw, g.filters,     g.pad_top,
                 g.pad_left, g.sh, g.sw, g.dh, g.dw, g.groups, tf32, deterministic, dtype};
   std::lock_guard lock(mu);
   auto& p = cache[key];
@@ -122,8 +123,8 @@ Plan& plan_for(int device, const Conv2DGeometry& g, DType dtype) {
                                                       i32(g.sh), i32(g.sw), i32(g.dh), i32(g.dw),
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   NEURONA_CUDNN_CHECK(cudnnSetConvolutionGroupCount(plan->conv, i32(g.groups)));
-  NEURONA_CUDNN_CHECK(
-      cudnnSetConvolutionMathType(plan->conv, tensor_cores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  NEURONA_CUDNN_CHECK(cudnnSetConvolutionMathType(
+      plan->conv, tensor_cores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   int n = 0, c = 0, h = 0, w = 0;
   NEURONA_CUDNN_CHECK(
       cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &h, &w));
@@ -220,14 +221,25 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor&
     std::lock_guard lock(mu);
     if (p.bias == nullptr) {
       NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
-      NEURONA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NHWC, p.type, 1,
-                                                     i32(geo.filters), 1, 1));
+      NEURONA_CUDNN_CHECK(
+          cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NHWC, p.type, 1, i32(geo.filters), 1, 1));
       NEURONA_CUDNN_CHECK(cudnnCreateActivationDescriptor(&p.relu));
       NEURONA_CUDNN_CHECK(
           cudnnSetActivationDescriptor(p.relu, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
     }
   }
   const float one = 1, zero = 0;
+  if (dtype != DType::float32) {
+    // 16-bit data: the convolution, then neurona's own bias add and relu (which compute in
+    // float32 and round once). cuDNN's fused call and cudnnAddTensor document no bfloat16
+    // configuration, so they are kept to float32.
+    conv2d(x, kernel, geo, out);
+    if (!bias.defined() && activation != FusedActivation::relu) return;
+    Tensor y = bias.defined() ? kernels::add(out, bias) : out;
+    if (activation == FusedActivation::relu) y = kernels::relu(y);
+    copy_bytes(out.raw_data(), d, y.raw_data(), d, out.nbytes());
+    return;
+  }
   if (activation == FusedActivation::relu && bias.defined() && !p.fused_refused) {
     const Tensor xin = padded_input(x, geo, e);
     const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
@@ -271,8 +283,7 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
     p.bwd_data_ws = best.memory;
     p.have_bwd_data = true;
   }
-  Tensor target =
-      e.explicit_pad ? Tensor::empty({e.g.n, e.g.h, e.g.w, e.g.c}, dtype, d) : dx;
+  Tensor target = e.explicit_pad ? Tensor::empty({e.g.n, e.g.h, e.g.w, e.g.c}, dtype, d) : dx;
   Tensor ws = workspace(d, p.bwd_data_ws);
   const float one = 1, zero = 0;
   NEURONA_CUDNN_CHECK(cudnnConvolutionBackwardData(

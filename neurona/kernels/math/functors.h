@@ -41,8 +41,8 @@ struct BinaryBroadcast {
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
     std::int64_t off[2];
     ix.offsets(i, off);
-    out[i] = static_cast<Out>(
-        binary_apply<Op, C>(static_cast<C>(a[off[0]]), static_cast<C>(b[off[1]])));
+    out[i] =
+        static_cast<Out>(binary_apply<Op, C>(static_cast<C>(a[off[0]]), static_cast<C>(b[off[1]])));
   }
 };
 

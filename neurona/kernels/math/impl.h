@@ -97,8 +97,8 @@ void unary_impl(const Launch& launch, UnaryOp op, double alpha, const Tensor& x,
       if constexpr (!is_float_v<T> && !unary_allows_integers(Op)) {
         throw ValueError("unary op: integer input reaches a float-only kernel (front door bug)");
       } else {
-        launch(x.numel(), UnaryFunctor<Op, T>{x.data<T>(), out.data<T>(),
-                                              static_cast<compute_t<T>>(alpha)});
+        launch(x.numel(),
+               UnaryFunctor<Op, T>{x.data<T>(), out.data<T>(), static_cast<compute_t<T>>(alpha)});
       }
     });
   });
