@@ -65,12 +65,19 @@ int main(int argc, char** argv) {
                  "reference alike; default: neurona's default")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  std::string dtype = "float32";
+  app.add_option("--dtype", dtype,
+                 "float32, or bfloat16 (cuda rows only: neurona's 16-bit matmul against "
+                 "cublasGemmEx with float32 accumulation)")
+      ->check(CLI::IsMember({"float32", "bfloat16"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const bool use_tf32 = tf32 == "on";
+  const bool bf16 = dtype == "bfloat16";
   nr::config::enable_tensor_float_32_execution(use_tf32);
 
   std::vector<Row> rows;
-  const bool want_cpu = devices != "cuda";
+  const bool want_cpu = devices != "cuda" && !bf16;  // the CPU has no 16-bit GEMM to compare
   const bool want_gpu = devices != "cpu" && nr::cuda_device_count() > 0;
   if (devices == "cuda" && !want_gpu) {
     std::cerr << "bench_matmul: --device cuda asked, but no CUDA GPU is available ("
@@ -95,10 +102,12 @@ int main(int argc, char** argv) {
     }
     if (want_gpu) {
       const nr::Device gpu = nr::Device::cuda(0);
-      const nr::Tensor a = nr::random_uniform({n, n}, {.device = gpu, .seed = 1});
-      const nr::Tensor b = nr::random_uniform({n, n}, {.device = gpu, .seed = 2});
+      const nr::DType t = bf16 ? nr::DType::bfloat16 : nr::DType::float32;
+      const nr::Tensor a = nr::random_uniform({n, n}, {.dtype = t, .device = gpu, .seed = 1});
+      const nr::Tensor b = nr::random_uniform({n, n}, {.dtype = t, .device = gpu, .seed = 2});
       const int reps = reps_for(n, true);
-      const double t_ref = nr::bench::cublas_sgemm_seconds(n, reps, use_tf32);
+      const double t_ref = bf16 ? nr::bench::cublas_gemm_bf16_seconds(n, reps)
+                                : nr::bench::cublas_sgemm_seconds(n, reps, use_tf32);
       const double t_nr = median_seconds(reps, [&] {
         (void)nr::matmul(a, b);
         nr::synchronize(gpu);
@@ -108,19 +117,21 @@ int main(int argc, char** argv) {
   }
 
   const char* blas_core = openblas_get_corename();
-  std::printf("matmul, float32, square n x n x n; median of repeated runs\n");
+  std::printf("matmul, %s, square n x n x n; median of repeated runs\n", dtype.c_str());
   std::printf("CPU reference:%s(%s, %d threads)\n", OPENBLAS_VERSION, blas_core,
               openblas_get_num_threads());
   if (want_gpu) {
     std::printf("GPU reference: %s\n", nr::bench::cublas_description().c_str());
     std::printf("GPU math: %s\n",
-                use_tf32 ? "TF32 on (neurona config; cuBLAS CUBLAS_TF32_TENSOR_OP_MATH)"
-                         : "TF32 off, plain FP32 (neurona config; cuBLAS CUBLAS_DEFAULT_MATH)");
+                bf16       ? "bfloat16 with float32 accumulation (cublasGemmEx, CUBLAS_COMPUTE_32F)"
+                : use_tf32 ? "TF32 on (neurona config; cuBLAS CUBLAS_TF32_TENSOR_OP_MATH)"
+                           : "TF32 off, plain FP32 (neurona config; cuBLAS CUBLAS_DEFAULT_MATH)");
   }
   std::printf("%-6s %6s %16s %16s %8s\n", "device", "n", "neurona GFLOP/s", "direct GFLOP/s",
               "ratio");
   std::ostringstream json;
-  json << "{\"benchmark\":\"matmul\",\"dtype\":\"float32\",\"tf32\":\"" << tf32 << "\",\"rows\":[";
+  json << "{\"benchmark\":\"matmul\",\"dtype\":\"" << dtype << "\",\"tf32\":\"" << tf32
+       << "\",\"rows\":[";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     const double ratio = r.neurona_gflops / r.reference_gflops;

@@ -14,6 +14,10 @@ namespace neurona::bench {
 /// selects CUBLAS_TF32_TENSOR_OP_MATH, else CUBLAS_DEFAULT_MATH (plain FP32).
 double cublas_sgemm_seconds(int n, int reps, bool tf32);
 
+/// As cublas_sgemm_seconds for a bfloat16 GEMM (cublasGemmEx, CUDA_R_16BF operands and result,
+/// CUBLAS_COMPUTE_32F: what neurona's matmul calls for bfloat16).
+double cublas_gemm_bf16_seconds(int n, int reps);
+
 /// What the CUDA reference runs on ("NVIDIA H200, cuBLAS 13.0.2"), or why it does not.
 std::string cublas_description();
 

@@ -1,4 +1,4 @@
-// Direct cuBLAS SGEMM: the ceiling neurona's GPU matmul is measured against.
+// Direct cuBLAS SGEMM and bfloat16 GEMM: the ceilings neurona's GPU matmul is measured against.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -22,6 +22,49 @@ void check(cublasStatus_t s, const char* what) {
   }
 }
 }  // namespace
+
+namespace {
+// Median seconds of `reps` synchronised runs of `run` after one warm-up.
+template <typename F>
+double median_run_seconds(int reps, F&& run) {
+  run();
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+}  // namespace
+
+double cublas_gemm_bf16_seconds(int n, int reps) {
+  if (!have_gpu()) return -1.0;
+  const std::size_t bytes = 2 * static_cast<std::size_t>(n) * n;  // bfloat16 elements
+  void *a = nullptr, *b = nullptr, *c = nullptr;
+  check(cudaMalloc(&a, bytes), "cudaMalloc");
+  check(cudaMalloc(&b, bytes), "cudaMalloc");
+  check(cudaMalloc(&c, bytes), "cudaMalloc");
+  check(cudaMemset(a, 0, bytes), "cudaMemset");
+  check(cudaMemset(b, 0, bytes), "cudaMemset");
+  cublasHandle_t h;
+  check(cublasCreate(&h), "cublasCreate");
+  // What neurona's matmul calls for bfloat16: GemmEx, float32 accumulation, default algorithm.
+  const float one = 1, zero = 0;
+  const double seconds = median_run_seconds(reps, [&] {
+    check(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b, CUDA_R_16BF, n, a,
+                       CUDA_R_16BF, n, &zero, c, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F,
+                       CUBLAS_GEMM_DEFAULT),
+          "cublasGemmEx");
+    check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  });
+  cublasDestroy(h);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(c);
+  return seconds;
+}
 
 double cublas_sgemm_seconds(int n, int reps, bool tf32) {
   if (!have_gpu()) return -1.0;

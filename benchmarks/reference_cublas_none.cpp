@@ -5,6 +5,9 @@ namespace neurona::bench {
 double cublas_sgemm_seconds(int, int, bool) {
   return -1.0;
 }
+double cublas_gemm_bf16_seconds(int, int) {
+  return -1.0;
+}
 std::string cublas_description() {
   return "CUDA not built";
 }

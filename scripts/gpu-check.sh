@@ -137,6 +137,8 @@ run() {
     || gpu_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --sizes 128,256,512,1024,2048,4096,8192 \
     > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
+  "$build/benchmarks/bench_matmul" --device cuda --dtype bfloat16 \
+    --sizes 256,512,1024,2048,4096,8192 > "$OUT/bench_matmul_bf16.txt" 2>&1 || bench_rc=$?
   # Conv2D (the cnn's two layers, a ResNet 3x3 layer) against direct cuDNN, add and Adam against
   # the copy bandwidth; seconds on an H200, the timeout only guards the whole check.
   timeout 120 "$build/benchmarks/bench_ops_gpu" > "$OUT/bench_ops_gpu.txt" 2>&1 || ops_rc=$?
@@ -226,6 +228,8 @@ run() {
     grep -vE '^(\{|\[)' "$OUT/bench-mixed.txt" | tail -n 20 || true
     echo "-- bench_matmul --device cuda (rc=$bench_rc):"
     tail -n 13 "$OUT/bench_matmul.txt"
+    echo "-- bench_matmul --device cuda --dtype bfloat16:"
+    tail -n 12 "$OUT/bench_matmul_bf16.txt"
     echo "-- bench_ops_gpu (rc=$ops_rc):"
     grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 40 || true
     echo "-- compare_pytorch.py --device cuda --epochs ${GPU_COMPARE_EPOCHS:-5} (rc=$compare_rc;" \

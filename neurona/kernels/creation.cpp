@@ -164,7 +164,7 @@ Tensor random_uniform(const Shape& shape, UniformOptions o) {
 
 namespace {
 Tensor normal(const char* op, kernels::RandomDist dist, const Shape& shape, NormalOptions o) {
-  NEURONA_CHECK(is_floating(o.dtype), ValueError, op, ": dtype must be float32 or float64, got ",
+  NEURONA_CHECK(is_floating(o.dtype), ValueError, op, ": dtype must be a float dtype, got ",
                 o.dtype);
   NEURONA_CHECK(std::isfinite(o.mean) && std::isfinite(o.stddev) && o.stddev >= 0, ValueError, op,
                 ": need a finite mean and stddev >= 0, got mean=", o.mean, ", stddev=", o.stddev);

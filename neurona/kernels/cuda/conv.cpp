@@ -2,12 +2,15 @@
 // the algorithm found once per shape (cudnnFind*) and cached with its workspace size. Keras's
 // (kh, kw, in, filters) kernel is transposed to cuDNN's NHWC filter layout (filters, kh, kw,
 // in). cuDNN pads symmetrically only, so the asymmetric 'same' padding of even windows or
-// strides pads the input explicitly first. bfloat16 and float16 run on the tensor cores with
-// float32 accumulation; float32 with TF32 tensor cores (CUDNN_TENSOR_OP_MATH)
+// strides pads the input explicitly first. float32 uses TF32 tensor cores (CUDNN_TENSOR_OP_MATH)
 // while config::tensor_float_32_execution_enabled(), plain FP32 (CUDNN_FMA_MATH) otherwise;
 // with config::op_determinism_enabled() only algorithms cuDNN reports deterministic. Both
-// switches are part of the cache key. Conv2D's bias and relu join the forward pass in
-// cudnnConvolutionBiasActivationForward.
+// switches and the dtype are part of the cache key. Conv2D's float32 bias and relu join the
+// forward pass in cudnnConvolutionBiasActivationForward.
+//
+// bfloat16 and float16 data run on the tensor cores with float32 accumulation; their bias and
+// relu are neurona's own kernels, and a direction for which cuDNN finds no 16-bit algorithm
+// runs in float32 (widened inputs, the result rounded back).
 //
 // This uses cuDNN's legacy descriptor API, which cuDNN 9 marks deprecated but still ships; the
 // warnings are silenced in this file alone.
@@ -51,6 +54,9 @@ struct Plan {
   cudnnActivationDescriptor_t relu = nullptr;
   bool fused_refused = false;
   cudnnDataType_t type = CUDNN_DATA_FLOAT;  // of x, w, y and the bias
+  // 16-bit data for which cuDNN found no algorithm in some direction: that direction runs in
+  // float32 (widened inputs, the result rounded back).
+  bool widen_fwd = false, widen_bwd_data = false, widen_bwd_filter = false;
 
   ~Plan() {
     if (bias) cudnnDestroyTensorDescriptor(bias);
@@ -171,6 +177,28 @@ Tensor padded_input(const Tensor& x, const Conv2DGeometry& geo, const Effective&
              : x;
 }
 
+Tensor wide(const Tensor& t) {
+  return kernels::cast(t, DType::float32);
+}
+// Rounds the float32 `result` into the 16-bit `out`.
+void narrow_into(const Tensor& result, Tensor& out) {
+  const Tensor narrowed = kernels::cast(result, out.dtype());
+  copy_bytes(out.raw_data(), out.device(), narrowed.raw_data(), narrowed.device(), out.nbytes());
+}
+
+// Runs `search` (a cudnnFind for plan `p`); for 16-bit data where cuDNN has no algorithm
+// (NotImplementedError from first_usable), sets `widen` instead, so that the direction runs in
+// float32 from then on. The float32 search's failure stays an error.
+template <typename F>
+void search_or_widen(DType dtype, bool& widen, F&& search) {
+  try {
+    search();
+  } catch (const NotImplementedError&) {
+    if (dtype == DType::float32) throw;
+    widen = true;
+  }
+}
+
 // The forward algorithm of plan `p`, found on first use.
 void find_forward(cudnnHandle_t h, Plan& p) {
   if (p.have_fwd) return;
@@ -194,7 +222,12 @@ void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Te
   const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});  // (filters, kh, kw, in)
   Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
-  find_forward(h, p);
+  search_or_widen(dtype, p.widen_fwd, [&] { find_forward(h, p); });
+  if (p.widen_fwd) {
+    Tensor result = Tensor::empty(out.shape(), DType::float32, d);
+    conv2d(wide(x), wide(kernel), geo, result);
+    return narrow_into(result, out);
+  }
   Tensor ws = workspace(d, p.fwd_ws);
   const float one = 1, zero = 0;
   NEURONA_CUDNN_CHECK(cudnnConvolutionForward(h, &one, p.x, xin.raw_data(), p.w, w.raw_data(),
@@ -210,6 +243,17 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor&
                             FusedActivation activation, const Conv2DGeometry& geo, Tensor& out) {
   const DType dtype = conv_dtype(x, "conv2d_bias_activation");
   const Device d = x.device();
+  if (dtype != DType::float32) {
+    // 16-bit data: the convolution, then neurona's own bias add and relu (which compute in
+    // float32 and round once). cuDNN's fused call and cudnnAddTensor document no bfloat16
+    // configuration, so they are kept to float32.
+    conv2d(x, kernel, geo, out);
+    if (!bias.defined() && activation != FusedActivation::relu) return;
+    Tensor y = bias.defined() ? kernels::add(out, bias) : out;
+    if (activation == FusedActivation::relu) y = kernels::relu(y);
+    copy_bytes(out.raw_data(), d, y.raw_data(), d, out.nbytes());
+    return;
+  }
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
@@ -229,17 +273,6 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor&
     }
   }
   const float one = 1, zero = 0;
-  if (dtype != DType::float32) {
-    // 16-bit data: the convolution, then neurona's own bias add and relu (which compute in
-    // float32 and round once). cuDNN's fused call and cudnnAddTensor document no bfloat16
-    // configuration, so they are kept to float32.
-    conv2d(x, kernel, geo, out);
-    if (!bias.defined() && activation != FusedActivation::relu) return;
-    Tensor y = bias.defined() ? kernels::add(out, bias) : out;
-    if (activation == FusedActivation::relu) y = kernels::relu(y);
-    copy_bytes(out.raw_data(), d, y.raw_data(), d, out.nbytes());
-    return;
-  }
   if (activation == FusedActivation::relu && bias.defined() && !p.fused_refused) {
     const Tensor xin = padded_input(x, geo, e);
     const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
@@ -273,7 +306,8 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
   const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
   Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
-  if (!p.have_bwd_data) {
+  search_or_widen(dtype, p.widen_bwd_data, [&] {
+    if (p.have_bwd_data) return;
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int count = 0;
     NEURONA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(
@@ -282,6 +316,11 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
     p.bwd_data = best.algo;
     p.bwd_data_ws = best.memory;
     p.have_bwd_data = true;
+  });
+  if (p.widen_bwd_data) {
+    Tensor result = Tensor::empty(dx.shape(), DType::float32, d);
+    conv2d_backward_input(wide(grad_out), wide(kernel), geo, result);
+    return narrow_into(result, dx);
   }
   Tensor target = e.explicit_pad ? Tensor::empty({e.g.n, e.g.h, e.g.w, e.g.c}, dtype, d) : dx;
   Tensor ws = workspace(d, p.bwd_data_ws);
@@ -306,7 +345,8 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2
   const Tensor xin = padded_input(x, geo, e);
   Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
-  if (!p.have_bwd_filter) {
+  search_or_widen(dtype, p.widen_bwd_filter, [&] {
+    if (p.have_bwd_filter) return;
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int count = 0;
     NEURONA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(
@@ -315,6 +355,11 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2
     p.bwd_filter = best.algo;
     p.bwd_filter_ws = best.memory;
     p.have_bwd_filter = true;
+  });
+  if (p.widen_bwd_filter) {
+    Tensor result = Tensor::empty(dkernel.shape(), DType::float32, d);
+    conv2d_backward_kernel(wide(x), wide(grad_out), geo, result);
+    return narrow_into(result, dkernel);
   }
   Tensor dw = Tensor::empty({geo.filters, geo.kh, geo.kw, geo.c / geo.groups}, dtype, d);
   Tensor ws = workspace(d, p.bwd_filter_ws);
