@@ -146,12 +146,14 @@ INSTANTIATE_TEST_SUITE_P(Types, GpuHalf, ::testing::Values(nr::DType::bfloat16, 
                            return std::string(nr::name(param_info.param));
                          });
 
-// A mixed_bfloat16 CNN trained on the GPU follows the CPU's training (the same data, seeds and
-// float32 master weights), by its epoch losses.
-class GpuMixedPrecision : public nr::testing::GpuTest {};
+// A mixed precision CNN trained on the GPU follows the CPU's training (the same data, seeds and
+// float32 master weights), by its epoch losses: mixed_bfloat16 with its steps captured into CUDA
+// graphs, mixed_float16 with dynamic loss scaling (eager steps).
+class GpuMixedPrecision : public nr::testing::GpuTest,
+                          public ::testing::WithParamInterface<const char*> {};
 
-TEST_F(GpuMixedPrecision, BFloat16FitFollowsTheCpu) {
-  nr::mixed_precision::set_global_policy("mixed_bfloat16");
+TEST_P(GpuMixedPrecision, FitFollowsTheCpu) {
+  nr::mixed_precision::set_global_policy(GetParam());
   struct Reset {
     ~Reset() { nr::mixed_precision::set_global_policy(nr::float32); }
   } reset;
@@ -170,6 +172,7 @@ TEST_F(GpuMixedPrecision, BFloat16FitFollowsTheCpu) {
                           nr::layers::Activation("softmax", {.dtype = "float32"})});
     model.compile(
         {.optimizer = nr::optimizers::Adam(0.003), .loss = "sparse_categorical_crossentropy"});
+    EXPECT_EQ(model.loss_scale_optimizer() != nullptr, std::string(GetParam()) == "mixed_float16");
     const auto history = model.fit(x.to(d), y.to(d),
                                    {.batch_size = 64, .epochs = 3, .verbose = 0, .shuffle = false});
     nr::set_default_device(nr::Device::cpu());
@@ -179,5 +182,9 @@ TEST_F(GpuMixedPrecision, BFloat16FitFollowsTheCpu) {
   EXPECT_LT(c.back(), c.front());
   EXPECT_TRUE(nr::testing::all_close(g, c, 0.02, 0.03));
 }
+
+INSTANTIATE_TEST_SUITE_P(Policies, GpuMixedPrecision,
+                         ::testing::Values("mixed_bfloat16", "mixed_float16"),
+                         [](const auto& param_info) { return std::string(param_info.param); });
 
 }  // namespace

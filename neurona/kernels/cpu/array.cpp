@@ -51,31 +51,40 @@ void gather(const Tensor& x, const Tensor& indices, Tensor& out) {
   });
 }
 
+template <typename T>
+void scatter_add_typed(const Tensor& indices, const Tensor& updates, Tensor& out, std::int64_t rows,
+                       std::int64_t row_size) {
+  visit_dtype(indices.dtype(), [&](auto it) {
+    using I = std::decay_t<decltype(it)>;
+    if constexpr (std::is_integral_v<I>) {
+      const I* idx = indices.data<I>();
+      for (std::int64_t i = 0; i < indices.numel(); ++i) {
+        const auto v = static_cast<std::int64_t>(idx[i]);
+        NEURONA_CHECK(v >= 0 && v < rows, ValueError, "scatter_add_rows: indices[", i, "] = ", v,
+                      " is out of range for ", rows, " rows");
+      }
+      const T* u = updates.data<T>();
+      T* o = out.data<T>();
+      // Threads own columns, so rows hit twice never race.
+#pragma omp parallel for schedule(static) if (row_size * indices.numel() >= kParallelGrain)
+      for (std::int64_t c = 0; c < row_size; ++c) {
+        for (std::int64_t i = 0; i < indices.numel(); ++i) {
+          o[static_cast<std::int64_t>(idx[i]) * row_size + c] += u[i * row_size + c];
+        }
+      }
+    }
+  });
+}
+
 void scatter_add(const Tensor& indices, const Tensor& updates, Tensor& out) {
   const std::int64_t rows = out.shape()[0];
   const std::int64_t row_size = out.numel() / rows;
+  // float32 and float64 (the front door sums 16-bit updates in float32).
   visit_dtype(updates.dtype(), [&](auto t) {
     using T = std::decay_t<decltype(t)>;
-    visit_dtype(indices.dtype(), [&](auto it) {
-      using I = std::decay_t<decltype(it)>;
-      if constexpr (std::is_floating_point_v<T> && std::is_integral_v<I>) {
-        const I* idx = indices.data<I>();
-        for (std::int64_t i = 0; i < indices.numel(); ++i) {
-          const auto v = static_cast<std::int64_t>(idx[i]);
-          NEURONA_CHECK(v >= 0 && v < rows, ValueError, "scatter_add_rows: indices[", i, "] = ", v,
-                        " is out of range for ", rows, " rows");
-        }
-        const T* u = updates.data<T>();
-        T* o = out.data<T>();
-        // Threads own columns, so rows hit twice never race.
-#pragma omp parallel for schedule(static) if (row_size * indices.numel() >= kParallelGrain)
-        for (std::int64_t c = 0; c < row_size; ++c) {
-          for (std::int64_t i = 0; i < indices.numel(); ++i) {
-            o[static_cast<std::int64_t>(idx[i]) * row_size + c] += u[i * row_size + c];
-          }
-        }
-      }
-    });
+    if constexpr (std::is_floating_point_v<T>) {
+      scatter_add_typed<T>(indices, updates, out, rows, row_size);
+    }
   });
 }
 
