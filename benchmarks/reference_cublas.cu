@@ -53,10 +53,10 @@ double cublas_gemm_bf16_seconds(int n, int reps) {
   // What neurona's matmul calls for bfloat16: GemmEx, float32 accumulation, default algorithm.
   const float one = 1, zero = 0;
   const double seconds = median_run_seconds(reps, [&] {
-    check(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b, CUDA_R_16BF, n, a,
-                       CUDA_R_16BF, n, &zero, c, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F,
-                       CUBLAS_GEMM_DEFAULT),
-          "cublasGemmEx");
+    check(
+        cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b, CUDA_R_16BF, n, a, CUDA_R_16BF,
+                     n, &zero, c, CUDA_R_16BF, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmEx");
     check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   });
   cublasDestroy(h);
