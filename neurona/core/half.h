@@ -121,37 +121,32 @@ using compute_t =
 
 }  // namespace neurona
 
-// numeric_limits for the 16-bit types (the members the kernels use).
-template <>
-class std::numeric_limits<neurona::bfloat16> {
- public:
+namespace neurona::detail {
+/// The numeric_limits members the kernels use, from the 16-bit patterns of each value.
+template <typename H, int Digits, std::uint16_t Lowest, std::uint16_t Max, std::uint16_t Min,
+          std::uint16_t Epsilon, std::uint16_t Infinity, std::uint16_t QuietNaN>
+struct HalfLimits {
   static constexpr bool is_specialized = true;
   static constexpr bool is_signed = true;
   static constexpr bool is_integer = false;
   static constexpr bool has_infinity = true;
   static constexpr bool has_quiet_NaN = true;
-  static constexpr int digits = 8;
-  static constexpr neurona::bfloat16 lowest() { return neurona::bfloat16::from_bits(0xFF7F); }
-  static constexpr neurona::bfloat16 max() { return neurona::bfloat16::from_bits(0x7F7F); }
-  static constexpr neurona::bfloat16 min() { return neurona::bfloat16::from_bits(0x0080); }
-  static constexpr neurona::bfloat16 epsilon() { return neurona::bfloat16::from_bits(0x3C00); }
-  static constexpr neurona::bfloat16 infinity() { return neurona::bfloat16::from_bits(0x7F80); }
-  static constexpr neurona::bfloat16 quiet_NaN() { return neurona::bfloat16::from_bits(0x7FC0); }
+  static constexpr int digits = Digits;
+  static constexpr H lowest() { return H::from_bits(Lowest); }
+  static constexpr H max() { return H::from_bits(Max); }
+  static constexpr H min() { return H::from_bits(Min); }
+  static constexpr H epsilon() { return H::from_bits(Epsilon); }
+  static constexpr H infinity() { return H::from_bits(Infinity); }
+  static constexpr H quiet_NaN() { return H::from_bits(QuietNaN); }
 };
+}  // namespace neurona::detail
 
 template <>
-class std::numeric_limits<neurona::float16> {
- public:
-  static constexpr bool is_specialized = true;
-  static constexpr bool is_signed = true;
-  static constexpr bool is_integer = false;
-  static constexpr bool has_infinity = true;
-  static constexpr bool has_quiet_NaN = true;
-  static constexpr int digits = 11;
-  static constexpr neurona::float16 lowest() { return neurona::float16::from_bits(0xFBFF); }
-  static constexpr neurona::float16 max() { return neurona::float16::from_bits(0x7BFF); }
-  static constexpr neurona::float16 min() { return neurona::float16::from_bits(0x0400); }
-  static constexpr neurona::float16 epsilon() { return neurona::float16::from_bits(0x1400); }
-  static constexpr neurona::float16 infinity() { return neurona::float16::from_bits(0x7C00); }
-  static constexpr neurona::float16 quiet_NaN() { return neurona::float16::from_bits(0x7E00); }
-};
+class std::numeric_limits<neurona::bfloat16>
+    : public neurona::detail::HalfLimits<neurona::bfloat16, 8, 0xFF7F, 0x7F7F, 0x0080, 0x3C00,
+                                         0x7F80, 0x7FC0> {};
+
+template <>
+class std::numeric_limits<neurona::float16>
+    : public neurona::detail::HalfLimits<neurona::float16, 11, 0xFBFF, 0x7BFF, 0x0400, 0x1400,
+                                         0x7C00, 0x7E00> {};
