@@ -159,10 +159,11 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const
   NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.oh, g.ow, g.filters}), ShapeError,
                 "conv2d_backward_input: grad_out has shape ", grad_out.shape(), ", expected ",
                 Shape({g.n, g.oh, g.ow, g.filters}));
-  Tensor dx = zeros(x_shape, {.dtype = grad_out.dtype(), .device = d});
-  if (dx.numel() > 0 && grad_out.numel() > 0) {
-    conv2d_backward_input_stub.get(d)(grad_out, kernel, g, dx);
+  if (x_shape.numel() == 0 || grad_out.numel() == 0) {
+    return zeros(x_shape, {.dtype = grad_out.dtype(), .device = d});
   }
+  Tensor dx = Tensor::empty(x_shape, grad_out.dtype(), d);  // the kernel writes all of it
+  conv2d_backward_input_stub.get(d)(grad_out, kernel, g, dx);
   return dx;
 }
 
@@ -170,10 +171,11 @@ Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Sha
                               const Conv2DOptions& options) {
   const auto [d, g] =
       check_backward_kernel("conv2d_backward_kernel", x, grad_out, kernel_shape, options);
-  Tensor dk = zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
-  if (dk.numel() > 0 && grad_out.numel() > 0) {
-    conv2d_backward_kernel_stub.get(d)(x, grad_out, g, dk);
+  if (kernel_shape.numel() == 0 || grad_out.numel() == 0) {
+    return zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
   }
+  Tensor dk = Tensor::empty(kernel_shape, x.dtype(), d);  // the kernel writes all of it
+  conv2d_backward_kernel_stub.get(d)(x, grad_out, g, dk);
   return dk;
 }
 

@@ -121,6 +121,8 @@ using RandomKernel = void (*)(RandomDist dist, double a, double b, RandomKey key
 /// NHWC convolution with a (kh, kw, c / groups, filters) kernel.
 using Conv2DKernel = void (*)(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo,
                               Tensor& out);
+/// The gradients of a convolution: dx (dkernel) arrives uninitialised and the kernel writes every
+/// element of it.
 using Conv2DBackwardInputKernel = void (*)(const Tensor& grad_out, const Tensor& kernel,
                                            const Conv2DGeometry& geo, Tensor& dx);
 using Conv2DBackwardKernelKernel = void (*)(const Tensor& x, const Tensor& grad_out,

@@ -222,10 +222,11 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& k, const Tensor& bias
 void conv2d(const Tensor& x, const Tensor& k, const Conv2DGeometry& g, Tensor& out) {
   conv2d_bias_activation(x, k, Tensor(), FusedActivation::linear, g, out);
 }
-// dx and dk arrive as zeros (the front doors): im2col adds to them, oneDNN overwrites them.
+// dx and dk arrive uninitialised (the front doors; cuDNN overwrites them on a GPU): oneDNN
+// overwrites them, im2col zeroes them and adds into them.
 void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeometry& g, Tensor& dx) {
   if (is_half(go.dtype())) {
-    Tensor wide = widen(dx);
+    Tensor wide = Tensor::empty(dx.shape(), DType::float32, dx.device());
     conv2d_backward_input(widen(go), widen(k), g, wide);
     return narrow_into(wide, dx);
   }
@@ -233,12 +234,13 @@ void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeomet
       onednn_conv2d_backward_input(go, k, g, dx)) {
     return;
   }
+  std::memset(dx.raw_data(), 0, dx.nbytes());
   float_types(go.dtype(), [&](auto t) { conv_backward_input<decltype(t)>(go, k, g, dx); });
 }
 void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                             Tensor& dk) {
   if (is_half(x.dtype())) {
-    Tensor wide = widen(dk);
+    Tensor wide = Tensor::empty(dk.shape(), DType::float32, dk.device());
     conv2d_backward_kernel(widen(x), widen(go), g, wide);
     return narrow_into(wide, dk);
   }
@@ -246,6 +248,7 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeome
       onednn_conv2d_backward_kernel(x, go, g, dk)) {
     return;
   }
+  std::memset(dk.raw_data(), 0, dk.nbytes());
   float_types(x.dtype(), [&](auto t) { conv_backward_kernel<decltype(t)>(x, go, g, dk); });
 }
 // dk and db arrive as zeros.

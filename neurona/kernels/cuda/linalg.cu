@@ -4,6 +4,11 @@
 // products use TF32 tensor cores while config::tensor_float_32_execution_enabled().
 #include <cublasLt.h>
 
+#include <map>
+#include <mutex>
+#include <optional>
+#include <tuple>
+
 #include "neurona/core/backend.h"
 #include "neurona/core/config.h"
 #include "neurona/kernels/cuda/launch.cuh"
@@ -137,10 +142,32 @@ cublasComputeType_t compute_type(DType t) {
   return t == DType::float32 ? float32_compute() : CUBLAS_COMPUTE_32F;
 }
 
+// What decides cuBLASLt's choice of algorithm for one of the calls below: the device, the shape,
+// the dtype, the compute type and the epilogue (with or without a bias).
+struct LtKey {
+  int device;
+  std::uint64_t m, n, k;
+  DType dtype;
+  cublasComputeType_t compute;
+  cublasLtEpilogue_t epilogue;
+  auto tie() const { return std::tie(device, m, n, k, dtype, compute, epilogue); }
+  bool operator<(const LtKey& o) const { return tie() < o.tie(); }
+};
+
 // Sets `d`'s preference (up to 32 MiB of workspace) and asks cuBLASLt for its best algorithm;
-// false where it has none for these descriptors (or does not support the epilogue).
-bool best_algorithm(neurona::cuda::Context& ctx, LtDescriptors& d,
+// false where it has none for these descriptors (or does not support the epilogue). The answer
+// is kept per key: the query costs host time on every eager call otherwise.
+bool best_algorithm(neurona::cuda::Context& ctx, LtDescriptors& d, const LtKey& key,
                     cublasLtMatmulHeuristicResult_t* heuristic) {
+  static std::mutex mu;
+  static std::map<LtKey, std::optional<cublasLtMatmulHeuristicResult_t>> cache;
+  {
+    std::lock_guard lock(mu);
+    if (const auto it = cache.find(key); it != cache.end()) {
+      if (it->second) *heuristic = *it->second;
+      return it->second.has_value();
+    }
+  }
   constexpr std::size_t kWorkspace = std::size_t{32} << 20;
   NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
   NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
@@ -148,9 +175,11 @@ bool best_algorithm(neurona::cuda::Context& ctx, LtDescriptors& d,
   int found = 0;
   const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), d.op, d.a, d.b, d.c,
                                                            d.c, d.pref, 1, heuristic, &found);
-  if (st == CUBLAS_STATUS_NOT_SUPPORTED) return false;
-  NEURONA_CUBLAS_CHECK(st);
-  return found > 0;
+  if (st != CUBLAS_STATUS_NOT_SUPPORTED) NEURONA_CUBLAS_CHECK(st);
+  const bool ok = st == CUBLAS_STATUS_SUCCESS && found > 0;
+  std::lock_guard lock(mu);
+  cache[key] = ok ? std::optional(*heuristic) : std::nullopt;
+  return ok;
 }
 
 // Row-major y (m, n) = x (m, k) W (k, n) is column-major y^T (n, m) = W^T (n, k) x^T (k, m):
@@ -181,7 +210,8 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, t, k, m, static_cast<std::int64_t>(k)));
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, t, n, m, static_cast<std::int64_t>(n)));
   cublasLtMatmulHeuristicResult_t heuristic{};
-  NEURONA_CHECK(best_algorithm(ctx, d, &heuristic), NotImplementedError,
+  const LtKey key{ctx.index(), m, n, k, x.dtype(), compute_type(x.dtype()), epilogue};
+  NEURONA_CHECK(best_algorithm(ctx, d, key, &heuristic), NotImplementedError,
                 "dense: cuBLASLt has no algorithm for x ", x.shape(), " and kernel ",
                 kernel.shape());
   const Tensor workspace = Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)},
@@ -234,7 +264,8 @@ bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& 
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, t, k, m, static_cast<std::int64_t>(k)));
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, t, n, k, static_cast<std::int64_t>(n)));
   cublasLtMatmulHeuristicResult_t heuristic{};
-  if (!best_algorithm(ctx, d, &heuristic)) return false;
+  const LtKey key{ctx.index(), m, n, k, x.dtype(), compute_type(x.dtype()), epilogue};
+  if (!best_algorithm(ctx, d, key, &heuristic)) return false;
   const Tensor workspace =
       Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)}, DType::uint8, x.device());
   const float one = 1, zero = 0;
