@@ -44,11 +44,8 @@ DTypePolicy DTypePolicy::resolved() const {
   return is_set() ? *this : mixed_precision::global_policy();
 }
 
-const std::string& DTypePolicy::name() const {
-  if (is_set()) return name_;
-  static thread_local DTypePolicy last;  // keeps the returned reference alive
-  last = mixed_precision::global_policy();
-  return last.name_;
+std::string DTypePolicy::name() const {
+  return is_set() ? name_ : mixed_precision::global_policy().name_;
 }
 
 DType DTypePolicy::compute_dtype() const {

@@ -32,7 +32,7 @@ class DTypePolicy {
   /// Whether a policy was given (a default-made one stands for "the global policy").
   bool is_set() const { return !name_.empty(); }
   /// The policy's name; for one not given, the global policy's.
-  const std::string& name() const;
+  std::string name() const;
   DType compute_dtype() const;
   DType variable_dtype() const;
   /// The policy a layer gets: this one if given, else the global policy.
