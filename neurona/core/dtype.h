@@ -135,4 +135,15 @@ decltype(auto) visit_dtype(DType t, F&& f) {
   return f(float{});
 }
 
+/// Calls `f(T{})` for the float dtypes (float32, float64, bfloat16, float16); for any other,
+/// nothing, and returns false (the caller says which op refuses it).
+template <typename F>
+bool visit_float_dtype(DType t, F&& f) {
+  if (!is_floating(t)) return false;
+  visit_dtype(t, [&](auto v) {
+    if constexpr (is_float_v<decltype(v)>) f(v);
+  });
+  return true;
+}
+
 }  // namespace neurona

@@ -38,10 +38,6 @@ class DTypePolicy {
   /// The policy a layer gets: this one if given, else the global policy.
   DTypePolicy resolved() const;
 
-  friend bool operator==(const DTypePolicy& a, const DTypePolicy& b) {
-    return a.resolved().name_ == b.resolved().name_;
-  }
-
  private:
   std::string name_;
   DType compute_ = DType::float32;

@@ -11,18 +11,7 @@ namespace {
 // The float dtypes (the 16-bit ones compute in float32 inside the functors).
 template <typename F>
 void float_types(DType t, F&& f) {
-  switch (t) {
-    case DType::float32:
-      return f(float{});
-    case DType::float64:
-      return f(double{});
-    case DType::bfloat16:
-      return f(bfloat16{});
-    case DType::float16:
-      return f(float16{});
-    default:
-      throw ValueError(detail::str("pool2d: no CUDA kernel for ", t));
-  }
+  NEURONA_CHECK(visit_float_dtype(t, f), ValueError, "pool2d: no CUDA kernel for ", t);
 }
 
 void pool2d(bool max, const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
