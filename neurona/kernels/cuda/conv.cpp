@@ -9,8 +9,9 @@
 // forward pass in cudnnConvolutionBiasActivationForward.
 //
 // bfloat16 and float16 data run on the tensor cores with float32 accumulation; their bias and
-// relu are neurona's own kernels, and a direction for which cuDNN finds no 16-bit algorithm
-// runs in float32 (widened inputs, the result rounded back).
+// relu (and float32's where the fused call does not apply) are neurona's one-pass epilogue
+// (cuda/epilogue.h). A direction for which cuDNN finds no 16-bit algorithm runs in float32
+// (widened inputs, the result rounded back).
 //
 // This uses cuDNN's legacy descriptor API, which cuDNN 9 marks deprecated but still ships; the
 // warnings are silenced in this file alone.
@@ -26,6 +27,7 @@
 #include "neurona/core/cuda/check.h"
 #include "neurona/core/cuda/context.h"
 #include "neurona/kernels/conv.h"
+#include "neurona/kernels/cuda/epilogue.h"
 #include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/linalg.h"
@@ -236,32 +238,19 @@ void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Te
 }
 
 // relu(conv + bias) in one cuDNN call (cudnnConvolutionBiasActivationForward, with the forward
-// pass's algorithm; z = y with alpha2 = 0). Where cuDNN refuses that call for a shape, and for
-// a linear activation (which cuDNN fuses only with one algorithm), the convolution, then the
-// bias added in place (cudnnAddTensor) and relu applied in place (cudnnActivationForward).
-void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                            FusedActivation activation, const Conv2DGeometry& geo, Tensor& out) {
-  const DType dtype = conv_dtype(x, "conv2d_bias_activation");
+// pass's algorithm; z = y with alpha2 = 0); false where cuDNN refuses it for this shape.
+bool fused_conv_bias_relu(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                          const Conv2DGeometry& geo, Tensor& out) {
   const Device d = x.device();
-  if (dtype != DType::float32) {
-    // 16-bit data: the convolution, then neurona's own bias add and relu (which compute in
-    // float32 and round once). cuDNN's fused call and cudnnAddTensor document no bfloat16
-    // configuration, so they are kept to float32.
-    conv2d(x, kernel, geo, out);
-    if (!bias.defined() && activation != FusedActivation::relu) return;
-    Tensor y = bias.defined() ? kernels::add(out, bias) : out;
-    if (activation == FusedActivation::relu) y = kernels::relu(y);
-    copy_bytes(out.raw_data(), d, y.raw_data(), d, out.nbytes());
-    return;
-  }
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
-  Plan& p = plan_for(d.index(), e.g, dtype);
+  Plan& p = plan_for(d.index(), e.g, DType::float32);
+  if (p.fused_refused) return false;
   cudnnHandle_t h = ctx.cudnn();
   find_forward(h, p);
   {
-    static std::mutex mu;  // the descriptors are made once per plan
+    static std::mutex mu;
     std::lock_guard lock(mu);
     if (p.bias == nullptr) {
       NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
@@ -273,27 +262,32 @@ void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor&
     }
   }
   const float one = 1, zero = 0;
-  if (activation == FusedActivation::relu && bias.defined() && !p.fused_refused) {
-    const Tensor xin = padded_input(x, geo, e);
-    const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
-    Tensor ws = workspace(d, p.fwd_ws);
-    const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
-        h, &one, p.x, xin.raw_data(), p.w, w.raw_data(), p.conv, p.fwd, ws.raw_data(), p.fwd_ws,
-        &zero, p.y, out.raw_data(), p.bias, bias.raw_data(), p.relu, p.y, out.raw_data());
-    if (st == CUDNN_STATUS_SUCCESS) return;
-    NEURONA_CHECK(st == CUDNN_STATUS_NOT_SUPPORTED, Error,
-                  "cudnnConvolutionBiasActivationForward failed: ", cudnnGetErrorString(st));
-    p.fused_refused = true;
+  const Tensor xin = padded_input(x, geo, e);
+  const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
+  Tensor ws = workspace(d, p.fwd_ws);
+  const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
+      h, &one, p.x, xin.raw_data(), p.w, w.raw_data(), p.conv, p.fwd, ws.raw_data(), p.fwd_ws,
+      &zero, p.y, out.raw_data(), p.bias, bias.raw_data(), p.relu, p.y, out.raw_data());
+  if (st == CUDNN_STATUS_SUCCESS) return true;
+  NEURONA_CHECK(st == CUDNN_STATUS_NOT_SUPPORTED, Error,
+                "cudnnConvolutionBiasActivationForward failed: ", cudnnGetErrorString(st));
+  p.fused_refused = true;
+  return false;
+}
+
+// float32 relu(conv + bias) in cuDNN's fused call where it takes it. Otherwise (a linear
+// activation, which cuDNN fuses with one algorithm only; 16-bit data, for which the fused call
+// documents no configuration; a shape cuDNN refuses) the convolution, then the bias and relu
+// in one pass of neurona's epilogue, which computes 16-bit values in float32 and rounds once.
+void conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+                            FusedActivation activation, const Conv2DGeometry& geo, Tensor& out) {
+  const DType dtype = conv_dtype(x, "conv2d_bias_activation");
+  if (dtype == DType::float32 && activation == FusedActivation::relu && bias.defined() &&
+      fused_conv_bias_relu(x, kernel, bias, geo, out)) {
+    return;
   }
   conv2d(x, kernel, geo, out);
-  if (bias.defined()) {
-    NEURONA_CUDNN_CHECK(
-        cudnnAddTensor(h, &one, p.bias, bias.raw_data(), &one, p.y, out.raw_data()));
-  }
-  if (activation == FusedActivation::relu) {
-    NEURONA_CUDNN_CHECK(
-        cudnnActivationForward(h, p.relu, &one, p.y, out.raw_data(), &zero, p.y, out.raw_data()));
-  }
+  bias_activation_rows(out, bias, activation);
 }
 
 void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Conv2DGeometry& geo,

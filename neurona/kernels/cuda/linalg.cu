@@ -11,8 +11,8 @@
 
 #include "neurona/core/backend.h"
 #include "neurona/core/config.h"
+#include "neurona/kernels/cuda/epilogue.h"
 #include "neurona/kernels/cuda/launch.cuh"
-#include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/math/impl.h"
 #include "neurona/kernels/reduction.h"
 
@@ -229,11 +229,13 @@ void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActiv
     dense_lt(x, kernel, bias, act, out);
     return;
   }
-  // float64 (and an empty inner dimension): the separate ops.
-  Tensor y = kernels::matmul(x, kernel);
-  if (bias.defined()) y = kernels::add(y, bias);
-  if (act == FusedActivation::relu) y = kernels::relu(y);
-  copy_bytes(out.raw_data(), out.device(), y.raw_data(), y.device(), out.nbytes());
+  // float64 (and an empty inner dimension): cuBLAS's GEMM, then the epilogue.
+  MatmulPlan p;
+  p.m = x.shape()[0];
+  p.k = x.shape()[1];
+  p.n = kernel.shape()[1];
+  matmul(x, kernel, p, out);
+  bias_activation_rows(out, bias, act);
 }
 
 // Row-major dkernel (k, n) = x^T (k, m) grad (m, n) is column-major dkernel^T (n, k) =
@@ -293,6 +295,33 @@ void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
 }
 
 }  // namespace
+
+// y[i] = act(y[i] + bias[i % n]): the result's rows are contiguous, n values each.
+template <typename T>
+struct BiasActivationFunctor {
+  T* y;
+  const T* bias;  // null: no bias
+  std::int64_t n;
+  bool relu;
+  __device__ void operator()(std::int64_t i) const {
+    using C = compute_t<T>;
+    C v = static_cast<C>(y[i]);
+    if (bias != nullptr) v += static_cast<C>(bias[i % n]);
+    y[i] = static_cast<T>(relu && !(v > 0) ? C(0) : v);
+  }
+};
+
+void bias_activation_rows(Tensor& y, const Tensor& bias, FusedActivation act) {
+  if (!bias.defined() && act == FusedActivation::linear) return;
+  const std::int64_t n = y.shape()[y.rank() - 1];
+  const bool known = visit_float_dtype(y.dtype(), [&](auto v) {
+    using T = decltype(v);
+    Launch(y.device())(
+        y.numel(), BiasActivationFunctor<T>{y.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
+                                            n, act == FusedActivation::relu});
+  });
+  NEURONA_CHECK(known, ValueError, "bias_activation: no CUDA kernel for ", y.dtype());
+}
 
 void register_linalg() {
   matmul_stub.cuda = matmul;
