@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libopenblas-openmp-dev   # BLAS for the CPU backend (OpenMP flavour, shares our thread pool)
   libdnnl-dev              # oneDNN: CPU convolutions (OpenMP, the same libgomp as ours)
+  ocl-icd-opencl-dev       # OpenCL headers and loader: Debian's oneDNN CMake config requires them
+  opencl-c-headers
   libgtest-dev             # tests
   libcli11-dev             # command-line parsing of tools and benchmarks
   zlib1g-dev               # gzip-compressed IDX data sets
@@ -19,6 +21,7 @@ PACKAGES=(
   clang-format             # the format check in scripts/test.sh
   clang                    # libFuzzer targets (scripts/fuzz.sh)
   xz-utils                 # packing the GPU bundle (scripts/gpu-check.sh)
+  ccache                   # compiler cache: CI's three builds reuse the objects of earlier runs
 )
 
 missing=()
