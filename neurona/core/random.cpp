@@ -46,6 +46,18 @@ void set_random_call_count(std::uint32_t count) {
   std::lock_guard lock(g_mu);
   g_call = count;
 }
+
+GlobalRandomState global_random_state() {
+  std::lock_guard lock(g_mu);
+  return {g_seeded, g_seed, g_call};
+}
+
+void set_global_random_state(const GlobalRandomState& state) {
+  std::lock_guard lock(g_mu);
+  g_seeded = state.seeded;
+  g_seed = state.seed;
+  g_call = state.call;
+}
 }  // namespace detail
 
 }  // namespace neurona

@@ -19,6 +19,16 @@ RandomKey next_random_key(std::optional<std::uint64_t> op_seed);
 /// keys it drew, so that running the same work eagerly draws the same numbers).
 std::uint32_t random_call_count();
 void set_random_call_count(std::uint32_t count);
+
+/// The whole state of the global generator, as BackupAndRestore saves and restores it so that a
+/// resumed fit draws (shuffles) what an uninterrupted one draws.
+struct GlobalRandomState {
+  bool seeded = false;
+  std::uint64_t seed = 0;
+  std::uint32_t call = 0;
+};
+GlobalRandomState global_random_state();
+void set_global_random_state(const GlobalRandomState& state);
 }  // namespace detail
 
 }  // namespace neurona
