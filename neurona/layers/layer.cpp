@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <unordered_set>
 
 #include "neurona/autograd/ops.h"
 
@@ -32,6 +33,9 @@ std::string unique_name(const std::string& base) {
 // Nesting depth of layer calls on this thread: the outermost call clears the losses of the
 // previous one, as Keras's call context does.
 thread_local int call_depth = 0;
+
+// The innermost WeightBudget of this thread, if any.
+thread_local layers::WeightBudget* current_budget = nullptr;
 }  // namespace
 
 void clear_session() {
@@ -96,6 +100,26 @@ std::string to_snake_case(const std::string& class_name) {
   }
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name;
+}
+
+WeightBudget::WeightBudget(std::int64_t max_elements, std::string limit_name)
+    : max_(max_elements), limit_name_(std::move(limit_name)), outer_(current_budget) {
+  current_budget = this;
+}
+
+WeightBudget::~WeightBudget() {
+  current_budget = outer_;
+}
+
+void WeightBudget::charge(const Shape& shape, const std::string& what) {
+  WeightBudget* b = current_budget;
+  if (b == nullptr) return;
+  const std::int64_t n = shape.numel();  // ShapeError if the count overflows int64
+  NEURONA_CHECK(n <= b->max_ - b->used_, ValueError, what, " of shape ", shape_str(shape),
+                " needs ", n, " elements; with the ", b->used_,
+                " allocated before it that is more than the limit of ", b->max_, " elements (",
+                b->limit_name_, "; raise it to load a larger model)");
+  b->used_ += n;
 }
 
 Layer::Layer(std::string class_name, LayerOptions options)
@@ -185,6 +209,7 @@ Variable Layer::add_weight(const std::string& name, const Shape& shape, WeightOp
     NEURONA_CHECK(shape[i] >= 0, ShapeError, describe(), ": weight '", name,
                   "' needs a fully known shape, got ", shape_str(shape));
   }
+  WeightBudget::charge(shape, describe() + " weight '" + name + "'");
   Tensor value = options.initializer(shape, {.dtype = dtype()});
   Variable v(value, {.name = name_ + "/" + name, .trainable = options.trainable && trainable_});
   weights_.push_back(
@@ -201,22 +226,26 @@ Tensor Layer::read(const Variable& weight) const {
 void Layer::track_layer(std::shared_ptr<Layer> layer, std::string attribute) {
   NEURONA_CHECK(layer != nullptr, ValueError, describe(), ": cannot track a null layer");
   NEURONA_CHECK(layer.get() != this, ValueError, describe(), ": a layer cannot track itself");
-  auto taken = [&](const std::string& a) {
-    return std::find(sublayer_attributes_.begin(), sublayer_attributes_.end(), a) !=
-           sublayer_attributes_.end();
-  };
   if (attribute.empty()) {
-    // Keras's _get_unique_name for the items of a list: base, base_1, base_2, ...
+    // Keras's _get_unique_name for the items of a list: base, base_1, base_2, ... (the first
+    // free one). next_suffix_ remembers where the search for base_n stopped, so that adding k
+    // layers of a class costs O(k), not O(k^2) probes.
     const std::string base = to_snake_case(layer->class_name());
     attribute = base;
-    for (int n = 1; taken(attribute); ++n) attribute = base + "_" + std::to_string(n);
+    if (attributes_taken_.count(attribute) != 0) {
+      int& n = next_suffix_.try_emplace(base, 1).first->second;
+      while (attributes_taken_.count(base + "_" + std::to_string(n)) != 0) ++n;
+      attribute = base + "_" + std::to_string(n);
+    }
   } else {
-    NEURONA_CHECK(!taken(attribute), ValueError, describe(), ": the attribute name '", attribute,
+    NEURONA_CHECK(attributes_taken_.count(attribute) == 0, ValueError, describe(),
+                  ": the attribute name '", attribute,
                   "' is already taken by another tracked layer");
     NEURONA_CHECK(attribute.find('/') == std::string::npos, ValueError, describe(),
                   ": an attribute name cannot contain '/', got '", attribute, "'");
   }
   if (!trainable_) layer->set_trainable(false);
+  attributes_taken_.insert(attribute);
   sublayers_.push_back(std::move(layer));
   sublayer_attributes_.push_back(std::move(attribute));
 }
@@ -224,10 +253,13 @@ void Layer::track_layer(std::shared_ptr<Layer> layer, std::string attribute) {
 void Layer::untrack_layer(const std::shared_ptr<Layer>& layer) {
   for (std::size_t i = sublayers_.size(); i-- > 0;) {
     if (sublayers_[i] == layer) {
+      attributes_taken_.erase(sublayer_attributes_[i]);
       sublayers_.erase(sublayers_.begin() + static_cast<std::ptrdiff_t>(i));
       sublayer_attributes_.erase(sublayer_attributes_.begin() + static_cast<std::ptrdiff_t>(i));
     }
   }
+  // A freed base_n is again the first free name of its base: search from the start.
+  next_suffix_.clear();
 }
 
 std::vector<Layer::TrackedLayer> Layer::tracked_layers() const {
@@ -273,11 +305,13 @@ void Layer::collect_weights(std::vector<const Weight*>& out) const {
 std::vector<Variable> Layer::weights() const {
   std::vector<const Weight*> all;
   collect_weights(all);
+  // A layer reached twice (shared between sublayers) lists its weights twice; each Variable
+  // lives in exactly one Weight, so the Weight's address identifies it (in O(1), where
+  // comparing variables pairwise took O(n^2) for a model of thousands of weights).
+  std::unordered_set<const Weight*> seen;
   std::vector<Variable> out;
   for (const Weight* w : all) {
-    const bool seen = std::any_of(out.begin(), out.end(),
-                                  [&](const Variable& v) { return v.is_same(w->variable); });
-    if (!seen) out.push_back(w->variable);
+    if (seen.insert(w).second) out.push_back(w->variable);
   }
   return out;
 }

@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "neurona/autograd/variable.h"
@@ -61,6 +63,33 @@ std::string shape_str(const Shape& shape);
 
 /// Keras's to_snake_case: "Dense" -> "dense", "InputLayer" -> "input_layer".
 std::string to_snake_case(const std::string& class_name);
+
+/// While alive, caps the tensor elements that building layers on this thread may allocate:
+/// every weight add_weight makes, and every input a model runs through a layer to learn its
+/// output shape (see charge). A loader of untrusted files sets one, so that a config asking
+/// for any `units`, `filters` or `batch_shape` is refused before the memory is taken:
+///   nr::layers::WeightBudget budget(1 << 30, "LoadOptions::max_params");
+///   auto model = build_from(config);   // ValueError past 2^30 elements, naming the layer
+/// Budgets nest; only the innermost counts. Not copyable; destroy on the thread that made it.
+class WeightBudget {
+ public:
+  /// `limit_name` says, in the error, which setting raises the limit.
+  WeightBudget(std::int64_t max_elements, std::string limit_name);
+  ~WeightBudget();
+  WeightBudget(const WeightBudget&) = delete;
+  WeightBudget& operator=(const WeightBudget&) = delete;
+
+  /// Counts the elements of `shape` against this thread's innermost budget, if there is one,
+  /// before they are allocated. Throws ValueError naming `what`, the shape, the total so far
+  /// and the limit when the total would exceed it.
+  static void charge(const Shape& shape, const std::string& what);
+
+ private:
+  std::int64_t max_;
+  std::int64_t used_ = 0;
+  std::string limit_name_;
+  WeightBudget* outer_;
+};
 
 class Layer {
  public:
@@ -214,6 +243,10 @@ class Layer {
   std::vector<Weight> weights_;
   std::vector<std::shared_ptr<Layer>> sublayers_;
   std::vector<std::string> sublayer_attributes_;  // parallel to sublayers_
+  // For track_layer's naming in O(1) amortised (a Sequential of thousands of layers): the
+  // attributes in use, and per base name the smallest n for which base_n may be free.
+  std::unordered_set<std::string> attributes_taken_;
+  std::unordered_map<std::string, int> next_suffix_;
   std::vector<Tensor> losses_;
   regularizers::Regularizer activity_regularizer_;
 };

@@ -14,7 +14,10 @@ Shape output_shape_of(layers::Layer& layer, const Shape& input_shape) {
   } catch (const NotImplementedError&) {
     std::vector<std::int64_t> dims = input_shape.dims();
     for (auto& d : dims) d = d < 0 ? 1 : d;
-    Shape out = layer(zeros(Shape(dims), {.dtype = layer.dtype()}), false).shape();
+    const Shape probe(std::move(dims));
+    layers::WeightBudget::charge(
+        probe, "the input " + layer.describe() + " is run on once to learn its output shape,");
+    Shape out = layer(zeros(probe, {.dtype = layer.dtype()}), false).shape();
     std::vector<std::int64_t> out_dims = out.dims();
     if (!out_dims.empty() && input_shape.rank() > 0 && input_shape[0] < 0) out_dims[0] = -1;
     return Shape(std::move(out_dims));
@@ -24,30 +27,49 @@ Shape output_shape_of(layers::Layer& layer, const Shape& input_shape) {
 
 Sequential::Sequential(std::vector<layers::AnyLayer> layers, layers::LayerOptions options)
     : Model("Sequential", std::move(options)) {
-  for (const auto& layer : layers) add(layer);
+  // Tracked first and built once: building on each add would walk the earlier layers again
+  // (quadratic in the layers, with a call on zeros for each that cannot compute its shape).
+  for (const auto& layer : layers) append(layer);
+  if (input_shape_) ensure_built(*input_shape_);
 }
 
-void Sequential::add(const layers::AnyLayer& layer) {
+bool Sequential::append(const layers::AnyLayer& layer) {
   if (auto input = std::dynamic_pointer_cast<layers::InputLayer>(layer.ptr())) {
     NEURONA_CHECK(!input_layer_ && sublayers().empty(), ValueError, describe(),
                   ": an Input can only be the first layer of a Sequential model; it already has ",
                   input_layer_ ? "an Input" : "layers", ", cannot add ", input->describe());
     input_layer_ = input;
     input_shape_ = input->batch_shape();
-    ensure_built(*input_shape_);
-    return;
+    return false;
   }
   NEURONA_CHECK(layer.ptr().get() != this, ValueError, describe(),
                 ": cannot add a model to itself");
   if (!input_layer_ && sublayers().empty() && layer->input_shape_arg()) {
-    add(layers::Input(*layer->input_shape_arg()));  // Keras: input_shape on the first layer
+    append(layers::Input(*layer->input_shape_arg()));  // Keras: input_shape on the first layer
   }
   track_layer(layer.ptr());
-  if (built()) {
-    const Shape shape = build_input_shape();
-    build_layers(shape);
-    mark_built(shape);
+  return true;
+}
+
+void Sequential::add(const layers::AnyLayer& layer) {
+  const bool was_built = built();
+  const bool tracked = append(layer);
+  if (!was_built) {
+    if (input_shape_) ensure_built(*input_shape_);
+    return;
   }
+  if (!tracked) return;
+  // A layer added to a built model: only it is built, for the output of the layer before it.
+  const auto all = sublayers();
+  const std::optional<Shape> in =
+      all.size() >= 2 ? all[all.size() - 2]->known_output_shape() : build_input_shape();
+  if (in) {
+    all.back()->ensure_built(*in);
+    (void)output_shape_of(*all.back(), *in);
+  } else {
+    build_layers(build_input_shape());
+  }
+  mark_built(build_input_shape());
 }
 
 layers::AnyLayer Sequential::pop() {

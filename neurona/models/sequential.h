@@ -32,6 +32,9 @@ class Sequential : public Model {
  private:
   /// Builds every layer for its input shape, in order.
   void build_layers(const Shape& input_shape);
+  /// Tracks a layer, or takes an Input as the model's, without building anything; false for
+  /// an Input.
+  bool append(const layers::AnyLayer& layer);
   std::optional<Shape> input_shape_;
   std::shared_ptr<layers::InputLayer> input_layer_;
 };

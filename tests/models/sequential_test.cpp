@@ -113,3 +113,36 @@ TEST(Sequential, InputShapeOnTheFirstLayerStartsTheModel) {
   cnn.add(L::Flatten());
   EXPECT_EQ(cnn.output_shape(), nr::Shape({-1, 26 * 26 * 8}));
 }
+
+namespace {
+
+// A layer that cannot compute its output shape (Sequential learns it by a call on zeros),
+// counting its calls.
+class CountedCalls : public L::Layer {
+ public:
+  CountedCalls() : Layer("CountedCalls") {}
+  nr::Tensor call(const nr::Tensor& x, bool) override {
+    ++calls;
+    return x;
+  }
+  static inline int calls = 0;
+};
+
+}  // namespace
+
+TEST(Sequential, BuildsEachLayerOnceHoweverManyLayers) {
+  // Built once at the end, not on each add: the 200 layers are each run once to learn their
+  // output shape (rebuilding the model on each add ran them 20100 times).
+  std::vector<L::AnyLayer> layers = {L::Input({3})};
+  for (int i = 0; i < 200; ++i) layers.push_back(std::make_shared<CountedCalls>());
+  CountedCalls::calls = 0;
+  nr::Sequential model(layers);
+  EXPECT_EQ(CountedCalls::calls, 200);
+  EXPECT_EQ(model.output_shape(), (nr::Shape{-1, 3}));
+  // A layer added to the built model is built alone, for the output of the one before it.
+  model.add(std::make_shared<CountedCalls>());
+  model.add(L::Dense(2));
+  EXPECT_EQ(CountedCalls::calls, 201);
+  EXPECT_EQ(model.output_shape(), (nr::Shape{-1, 2}));
+  EXPECT_EQ(model.weights()[0].shape(), (nr::Shape{3, 2}));
+}
