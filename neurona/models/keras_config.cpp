@@ -601,7 +601,10 @@ std::shared_ptr<Model> registered_model(const ModelFactory& factory, const std::
       model->ensure_built(*shape);
       std::vector<std::int64_t> dims = shape->dims();
       for (auto& d : dims) d = d < 0 ? 1 : d;
-      (*model)(zeros(Shape(dims), {.dtype = model->dtype()}), false);
+      const Shape probe(std::move(dims));
+      layers::WeightBudget::charge(
+          probe, "the input " + model->describe() + " is run on once to build it,");
+      (*model)(zeros(probe, {.dtype = model->dtype()}), false);
     }
   }
   return model;

@@ -5,17 +5,25 @@
 //
 // Every write builds the file in memory and hands it to write_file_atomic (temporary file in
 // the same folder, fsync, rename), so a failed or interrupted save leaves the old file. Every
-// load reads and checks everything before it assigns a single weight.
+// load reads and checks everything before it assigns a single weight, and reads no more than
+// the model it loads into needs (LoadOptions): files are untrusted.
 #include "neurona/models/saving.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zip.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <map>
+#include <new>
 #include <set>
+#include <stdexcept>
 
 #include "neurona/core/io.h"
 #include "neurona/models/keras_config.h"
@@ -91,12 +99,66 @@ std::string weight_name(const Variable& v) {
   return slash == std::string::npos ? full : full.substr(slash + 1);
 }
 
-std::string read_file(const std::string& path, const char* op) {
-  std::ifstream in(path, std::ios::binary);
-  NEURONA_CHECK(in.good(), IoError, op, ": cannot open '", path, "' for reading");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  NEURONA_CHECK(!in.bad(), IoError, op, ": cannot read '", path, "'");
-  return bytes;
+// Refuses, before opening it, what is not a regular file: /dev/zero or a FIFO never ends, and
+// opening a FIFO blocks until someone writes to it.
+void check_regular_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  NEURONA_CHECK(!ec && std::filesystem::exists(status), IoError, what, ": cannot open '", path,
+                "' for reading: ", ec ? ec.message() : "No such file or directory");
+  NEURONA_CHECK(std::filesystem::is_regular_file(status), IoError, what, ": '", path, "' is ",
+                std::filesystem::is_directory(status) ? "a folder" : "not a regular file",
+                "; neurona reads models from regular files");
+}
+
+// Opens a regular file for reading without blocking (a FIFO swapped in after the check).
+int open_regular_file(const std::string& path, const std::string& what) {
+  check_regular_file(path, what);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  NEURONA_CHECK(fd >= 0, IoError, what, ": cannot open '", path,
+                "' for reading: ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError(what + ": '" + path + "' is not a regular file");
+  }
+  return fd;
+}
+
+// The whole of a regular file of at most `max_bytes`, read in pieces (a file that grows while
+// it is read stops at the first byte past the limit). `limit` says where the limit comes from.
+std::string read_file(const std::string& path, const std::string& what, std::uint64_t max_bytes,
+                      const std::string& limit) {
+  const int fd = open_regular_file(path, what);
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_fd{fd};
+  struct stat st {};
+  NEURONA_CHECK(::fstat(fd, &st) == 0, IoError, what, ": cannot read '", path,
+                "': ", std::strerror(errno));
+  NEURONA_CHECK(static_cast<std::uint64_t>(st.st_size) <= max_bytes, IoError, what, ": '", path,
+                "' is ", st.st_size, " bytes, more than the ", max_bytes, " bytes allowed (", limit,
+                ")");
+  std::string bytes;
+  constexpr std::uint64_t kPiece = std::uint64_t{1} << 20;
+  for (;;) {
+    const std::size_t old = bytes.size();
+    // Up to one byte past the limit, to tell a file of exactly max_bytes from a longer one.
+    const std::uint64_t left = max_bytes - old;
+    const std::uint64_t want = left >= kPiece ? kPiece : left + 1;
+    bytes.resize(old + want);
+    const ssize_t n = ::read(fd, bytes.data() + old, want);
+    if (n < 0 && errno == EINTR) {
+      bytes.resize(old);
+      continue;
+    }
+    NEURONA_CHECK(n >= 0, IoError, what, ": cannot read '", path, "': ", std::strerror(errno));
+    bytes.resize(old + static_cast<std::size_t>(n));
+    NEURONA_CHECK(bytes.size() <= max_bytes, IoError, what, ": '", path, "' holds more than the ",
+                  max_bytes, " bytes allowed (", limit, ")");
+    if (n == 0) return bytes;
+  }
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -108,16 +170,23 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // optimizer/vars/1 (learning_rate, unless a schedule is used), then the slot variables.
 constexpr const char* kOptimizerPath = "optimizer";
 
-// Reads, validates and only then assigns: the model is unchanged when anything throws (a
-// compiled model's optimizer may have made its slot variables, zero, as its first step would).
-void load_weights_image(Model& model, std::string_view image, const std::string& what) {
+// What loading weights into a model expects of the file, gathered before a byte of it is read
+// (so that its size can be bounded by what the model needs), and the variables it fills.
+struct WeightsPlan {
   std::vector<std::string> containers;
-  const std::vector<Node> nodes = walk_model(model, &containers);
+  std::vector<ExpectedGroup> expected;
+  std::vector<std::vector<Variable>> targets;
+  std::shared_ptr<optimizers::Optimizer> optimizer;
+};
+
+// A compiled model's optimizer may make its slot variables here (zeros, as its first step
+// would), also when the load then fails.
+WeightsPlan plan_weights(Model& model, const std::string& what) {
+  WeightsPlan plan;
+  const std::vector<Node> nodes = walk_model(model, &plan.containers);
   NEURONA_CHECK(model.built(), ValueError, what,
                 ": you are loading weights into a model that has not yet been built. Build it "
                 "first by calling it on some data or by giving it an Input.");
-  std::vector<ExpectedGroup> expected;
-  std::vector<std::vector<Variable>> targets;
   for (const Node& n : nodes) {
     ExpectedGroup e{.path = n.path,
                     .layer = n.layer->describe(),
@@ -125,42 +194,85 @@ void load_weights_image(Model& model, std::string_view image, const std::string&
                     .names = {},
                     .shapes = {},
                     .dtypes = {}};
-    targets.push_back(n.layer->own_weights());
-    for (const Variable& v : targets.back()) {
+    plan.targets.push_back(n.layer->own_weights());
+    for (const Variable& v : plan.targets.back()) {
       e.names.push_back(weight_name(v));
       e.shapes.push_back(v.shape());
       e.dtypes.push_back(v.dtype());
     }
-    expected.push_back(std::move(e));
+    plan.expected.push_back(std::move(e));
   }
   // A compiled model's optimizer state, as Keras loads it: only when the optimizer has as many
   // variables as the file (Keras's Optimizer.load_own_variables warns and skips otherwise, e.g.
   // for a file from another kind of optimizer). Unlike Keras, an optimizer that has not taken
   // a step yet first makes its slots for the model's trainable weights, so that training goes
   // on from the file's state instead of silently starting over.
-  std::shared_ptr<optimizers::Optimizer> optimizer;
   if (model.compiled()) {
-    optimizer = model.optimizer();
-    optimizer->build(model.trainable_weights());
-    ExpectedGroup e{.path = kOptimizerPath,
-                    .layer = optimizer->class_name() + " optimizer '" + optimizer->name() + "'",
-                    .layer_built = true,
-                    .names = {},
-                    .shapes = {},
-                    .dtypes = {},
-                    .optional = true};
-    targets.push_back(optimizer->variables());
-    for (const Variable& v : targets.back()) {
+    plan.optimizer = model.optimizer();
+    plan.optimizer->build(model.trainable_weights());
+    ExpectedGroup e{
+        .path = kOptimizerPath,
+        .layer = plan.optimizer->class_name() + " optimizer '" + plan.optimizer->name() + "'",
+        .layer_built = true,
+        .names = {},
+        .shapes = {},
+        .dtypes = {},
+        .optional = true};
+    plan.targets.push_back(plan.optimizer->variables());
+    for (const Variable& v : plan.targets.back()) {
       e.names.push_back(weight_name(v));
       e.shapes.push_back(v.shape());
       e.dtypes.push_back(v.dtype());
     }
-    expected.push_back(std::move(e));
+    plan.expected.push_back(std::move(e));
   }
+  return plan;
+}
+
+std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  return b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a * b;
+}
+
+// The most bytes a `.weights.h5` for the plan can reasonably take: `factor` times the bytes of
+// the weights it expects, plus HDF5's own structures (Keras's files hold about 8 KiB, then
+// 1.5 KiB per layer group and per weight: tests/reference/saving). `why` gets the reckoning.
+std::uint64_t weights_file_bound(const WeightsPlan& plan, std::uint64_t factor, std::string& why) {
+  constexpr std::uint64_t kFixed = std::uint64_t{1} << 20;
+  constexpr std::uint64_t kPerObject = std::uint64_t{16} << 10;
+  std::uint64_t weight_bytes = 0;
+  std::uint64_t weights = 0;
+  for (const ExpectedGroup& e : plan.expected) {
+    for (std::size_t i = 0; i < e.shapes.size(); ++i) {
+      weight_bytes = saturating_add(
+          weight_bytes,
+          saturating_mul(static_cast<std::uint64_t>(e.shapes[i].numel()), size_of(e.dtypes[i])));
+    }
+    weights += e.shapes.size();
+  }
+  const std::uint64_t groups = plan.expected.size();
+  why = neurona::detail::str(factor, " x the ", weight_bytes, " bytes of the model's ", weights,
+                             " weights", plan.optimizer != nullptr ? " and its optimizer's" : "",
+                             ", plus ", kFixed, " and ", kPerObject, " per layer and per weight ",
+                             "for HDF5's own structures");
+  return saturating_add(saturating_add(saturating_mul(weight_bytes, factor), kFixed),
+                        saturating_mul(saturating_add(groups, weights), kPerObject));
+}
+
+// Reads, validates and only then assigns: the model is unchanged when anything throws (but
+// for the optimizer's slots that plan_weights made).
+void load_planned_weights(const WeightsPlan& plan, std::string_view image,
+                          const std::string& what) {
   std::vector<std::string> skipped;
   const std::vector<std::vector<Tensor>> values =
-      models::detail::read_weights_image(image, expected, containers, what, &skipped);
-  if (optimizer != nullptr && !values.back().empty()) {
+      models::detail::read_weights_image(image, plan.expected, plan.containers, what, &skipped);
+  if (plan.optimizer != nullptr && !values.back().empty()) {
     const Tensor& iterations = values.back().front();
     NEURONA_CHECK(iterations.item<std::int64_t>() >= 0, ValueError, what,
                   ": the optimizer's "
@@ -178,11 +290,35 @@ void load_weights_image(Model& model, std::string_view image, const std::string&
   std::vector<std::vector<Tensor>> placed(values.size());
   for (std::size_t g = 0; g < values.size(); ++g) {
     for (std::size_t i = 0; i < values[g].size(); ++i) {
-      placed[g].push_back(values[g][i].to(targets[g][i].device()));
+      placed[g].push_back(values[g][i].to(plan.targets[g][i].device()));
     }
   }
   for (std::size_t g = 0; g < placed.size(); ++g) {
-    for (std::size_t i = 0; i < placed[g].size(); ++i) targets[g][i].assign(placed[g][i]);
+    for (std::size_t i = 0; i < placed[g].size(); ++i) {
+      Variable target = plan.targets[g][i];  // a handle to the model's variable
+      target.assign(placed[g][i]);
+    }
+  }
+}
+
+// Model::load_weights takes a file the model's own config did not describe: it may hold the
+// state of another optimizer than the model's (or of one when the model has none), Keras's
+// largest being four slots per weight (Adam with amsgrad and EMA), and hold it in float64.
+constexpr std::uint64_t kLoadWeightsFactor = 2 * (1 + 4);
+// load_model reads the weights its own config.json describes; twice leaves room for a wider
+// dtype or a few variables neurona does not make.
+constexpr std::uint64_t kLoadModelFactor = 2;
+
+// Runs a loader, turning running out of memory all the same (std::bad_alloc from a string or
+// vector, or a length past what one can hold) into neurona's own error, named by `what`.
+template <typename F>
+auto out_of_memory_as_error(const std::string& what, F&& load) {
+  try {
+    return load();
+  } catch (const std::bad_alloc& e) {
+    throw OutOfMemoryError(what + ": out of memory while loading (" + e.what() + ")");
+  } catch (const std::length_error& e) {
+    throw OutOfMemoryError(what + ": out of memory while loading (" + e.what() + ")");
   }
 }
 
@@ -192,19 +328,26 @@ void load_weights_image(Model& model, std::string_view image, const std::string&
 // decompression bomb declares gigabytes and stores almost nothing (Keras's _reject_zip_bomb).
 constexpr zip_uint64_t kZipBombFloor = zip_uint64_t{1} << 30;
 constexpr zip_uint64_t kZipMaxRatio = 1000;
-constexpr zip_uint64_t kMaxJsonBytes = zip_uint64_t{64} << 20;
+// Keras's metadata.json holds about 60 bytes.
+constexpr zip_uint64_t kMaxMetadataBytes = zip_uint64_t{64} << 10;
 
 std::string zip_error_text(zip_error_t* error) {
   const char* s = zip_error_strerror(error);
   return s != nullptr ? s : "unknown zip error";
 }
 
+constexpr std::string_view kZipMagic("PK\x03\x04", 4);
+constexpr const char* kNotKeras =
+    ": not a .keras file (a .keras file is a zip archive, which starts with PK)";
+
+// Selects ZipReader's constructor that opens a file.
+struct OpenFile {};
+
+// A `.keras` archive, from memory or from a file (read entry by entry, never whole).
 class ZipReader {
  public:
   ZipReader(std::string_view bytes, std::string what) : what_(std::move(what)) {
-    NEURONA_CHECK(bytes.size() >= 4 && bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4),
-                  IoError, what_,
-                  ": not a .keras file (a .keras file is a zip archive, which starts with PK)");
+    NEURONA_CHECK(bytes.size() >= 4 && bytes.substr(0, 4) == kZipMagic, IoError, what_, kNotKeras);
     zip_error_t error;
     zip_error_init(&error);
     zip_source_t* src = zip_source_buffer_create(bytes.data(), bytes.size(), 0, &error);
@@ -222,6 +365,27 @@ class ZipReader {
     }
     zip_error_fini(&error);
   }
+
+  // The archive in the regular file at `path`; libzip reads its directory and then only the
+  // entries asked for, so the file's size costs no memory.
+  ZipReader(OpenFile, const std::string& path, std::string what) : what_(std::move(what)) {
+    const int fd = open_regular_file(path, what_);
+    char magic[4];
+    if (::pread(fd, magic, sizeof magic, 0) != 4 || std::string_view(magic, 4) != kZipMagic) {
+      ::close(fd);
+      throw IoError(what_ + kNotKeras);
+    }
+    int code = 0;
+    archive_ = zip_fdopen(fd, ZIP_CHECKCONS, &code);  // owns fd from here on
+    if (archive_ == nullptr) {
+      ::close(fd);
+      zip_error_t error;
+      zip_error_init_with_code(&error, code);
+      const std::string msg = zip_error_text(&error);
+      zip_error_fini(&error);
+      throw IoError(what_ + ": not a readable zip archive (truncated or corrupt): " + msg);
+    }
+  }
   ~ZipReader() {
     if (archive_ != nullptr) zip_discard(archive_);
   }
@@ -230,7 +394,11 @@ class ZipReader {
 
   bool has(const char* name) const { return zip_name_locate(archive_, name, 0) >= 0; }
 
-  std::string read(const char* name, zip_uint64_t max_bytes) const {
+  // The entry `name`, of at most `max_bytes` (`limit` says where that comes from). Its
+  // declared size is checked first but never allocated on trust: the entry is read in pieces
+  // into a buffer that grows with the bytes that arrive, stopping at the first byte past the
+  // declared size.
+  std::string read(const char* name, zip_uint64_t max_bytes, const std::string& limit) const {
     const zip_int64_t index = zip_name_locate(archive_, name, 0);
     NEURONA_CHECK(index >= 0, IoError, what_, ": the archive has no ", name,
                   "; a .keras file holds config.json, metadata.json and model.weights.h5");
@@ -239,32 +407,38 @@ class ZipReader {
     NEURONA_CHECK(zip_stat_index(archive_, static_cast<zip_uint64_t>(index), 0, &st) == 0 &&
                       (st.valid & ZIP_STAT_SIZE) && (st.valid & ZIP_STAT_COMP_SIZE),
                   IoError, what_, ": cannot read the size of ", name, ": ", zip_strerror(archive_));
-    NEURONA_CHECK(st.size <= max_bytes, IoError, what_, ": ", name, " claims ", st.size,
-                  " bytes, more than the ", max_bytes, " neurona reads");
+    NEURONA_CHECK(st.size <= max_bytes, IoError, what_, ": ", name, " is ", st.size,
+                  " bytes (as the archive declares), more than the ", max_bytes, " bytes allowed (",
+                  limit, ")");
     NEURONA_CHECK(st.size <= kZipBombFloor || st.size / kZipMaxRatio <= st.comp_size, IoError,
                   what_, ": ", name, " claims ", st.size, " bytes but stores only ", st.comp_size,
                   "; refusing a likely zip bomb");
     zip_file_t* file = zip_fopen_index(archive_, static_cast<zip_uint64_t>(index), 0);
     NEURONA_CHECK(file != nullptr, IoError, what_, ": cannot open ", name, ": ",
                   zip_strerror(archive_));
-    std::string out(static_cast<std::size_t>(st.size), '\0');
-    zip_uint64_t done = 0;
-    bool ok = true;
-    while (done < st.size) {
-      const zip_int64_t n = zip_fread(file, out.data() + done, st.size - done);
-      if (n <= 0) {
-        ok = false;
-        break;
-      }
-      done += static_cast<zip_uint64_t>(n);
+    struct Close {
+      zip_file_t* f;
+      ~Close() { zip_fclose(f); }
+    } close_file{file};
+    std::string out;
+    constexpr zip_uint64_t kPiece = zip_uint64_t{1} << 20;
+    for (;;) {
+      const std::size_t old = out.size();
+      // At most one byte past the declared size (the CRC is checked at the end of the data).
+      const zip_uint64_t left = st.size - old;
+      const zip_uint64_t want = left >= kPiece ? kPiece : left + 1;
+      out.resize(old + want);
+      const zip_int64_t n = zip_fread(file, out.data() + old, want);
+      NEURONA_CHECK(n >= 0, IoError, what_, ": cannot read ", name,
+                    " (the archive is truncated or corrupt): ", zip_file_strerror(file));
+      out.resize(old + static_cast<std::size_t>(n));
+      NEURONA_CHECK(out.size() <= st.size, IoError, what_, ": ", name, " holds more than the ",
+                    st.size, " bytes the archive declares for it (the archive is corrupt)");
+      if (n == 0) break;
     }
-    char extra;
-    // One more read: the CRC is checked at the end, and data past the stated size is an error.
-    if (ok && zip_fread(file, &extra, 1) != 0) ok = false;
-    const std::string error = ok ? "" : zip_file_strerror(file);
-    zip_fclose(file);
-    NEURONA_CHECK(ok, IoError, what_, ": cannot read ", name,
-                  " (the archive is truncated or corrupt): ", error);
+    NEURONA_CHECK(out.size() == st.size, IoError, what_, ": ", name, " ends after ", out.size(),
+                  " of the ", st.size,
+                  " bytes the archive declares for it (the archive is truncated or corrupt)");
     return out;
   }
 
@@ -335,18 +509,33 @@ void Model::save_weights(const std::string& path) const {
 }
 
 void Model::load_weights(const std::string& path) {
-  if (ends_with(path, ".keras")) {
-    const std::string bytes = read_file(path, "load_weights");
-    const ZipReader zip(bytes, "load_weights('" + path + "')");
-    load_weights_image(*this, zip.read(kWeights, std::numeric_limits<zip_uint64_t>::max()),
-                       "load_weights('" + path + "': " + kWeights + ")");
-    return;
-  }
-  NEURONA_CHECK(ends_with(path, ".weights.h5"), ValueError,
+  const std::string what = "load_weights('" + path + "')";
+  const bool keras = ends_with(path, ".keras");
+  NEURONA_CHECK(keras || ends_with(path, ".weights.h5"), ValueError,
                 "load_weights: the filename must end in `.weights.h5` or `.keras`. Received: "
                 "filepath=",
                 path);
-  load_weights_image(*this, read_file(path, "load_weights"), "load_weights('" + path + "')");
+  out_of_memory_as_error(what, [&] {
+    std::string why;
+    std::uint64_t bound = 0;
+    WeightsPlan plan;
+    // The file is read only once the model is known to take weights (and what they need).
+    auto plan_and_bound = [&] {
+      plan = plan_weights(*this, what);
+      bound = weights_file_bound(plan, kLoadWeightsFactor, why);
+      why += "; models::load_weights_from_bytes reads any size";
+    };
+    if (keras) {
+      const ZipReader zip(OpenFile{}, path, what);
+      plan_and_bound();
+      load_planned_weights(plan, zip.read(kWeights, bound, why),
+                           "load_weights('" + path + "': " + kWeights + ")");
+    } else {
+      check_regular_file(path, what);
+      plan_and_bound();
+      load_planned_weights(plan, read_file(path, what, bound, why), what);
+    }
+  });
 }
 
 void Model::save(const std::string& path) const {
@@ -388,34 +577,68 @@ std::string save_weights_to_bytes(const Model& model) {
 }
 
 void load_weights_from_bytes(Model& model, std::string_view bytes) {
-  load_weights_image(model, bytes, "load_weights");
+  out_of_memory_as_error("load_weights", [&] {
+    load_planned_weights(plan_weights(model, "load_weights"), bytes, "load_weights");
+  });
 }
 
-std::shared_ptr<Model> load_model_from_bytes(std::string_view bytes) {
-  const ZipReader zip(bytes, "load_model");
-  detail::check_metadata_json(zip.read(kMetadata, kMaxJsonBytes));
-  std::shared_ptr<Model> model = detail::model_from_config_json(zip.read(kConfig, kMaxJsonBytes));
+namespace {
+
+// load_model after the archive is open: metadata.json, then config.json (bounded), then the
+// model built from it under the parameter budget, then model.weights.h5, bounded by what that
+// model needs.
+std::shared_ptr<Model> load_archive(const ZipReader& zip, const LoadOptions& options) {
+  detail::check_metadata_json(
+      zip.read(kMetadata, kMaxMetadataBytes, "Keras writes about 60 bytes of metadata.json"));
+  std::shared_ptr<Model> model;
+  {
+    const std::string config =
+        zip.read(kConfig, options.max_config_bytes, "LoadOptions::max_config_bytes");
+    const layers::WeightBudget budget(options.max_params, "LoadOptions::max_params");
+    model = detail::model_from_config_json(config);
+  }
   NEURONA_CHECK(zip.has(kWeights), IoError,
                 "load_model: the archive has no model.weights.h5 (weights in .npz are not "
                 "supported)");
   // A model saved unbuilt has no weights to load (Keras cannot save one either).
   if (model->built()) {
-    load_weights_image(*model, zip.read(kWeights, std::numeric_limits<zip_uint64_t>::max()),
-                       "load_model (model.weights.h5)");
+    const std::string what = "load_model (model.weights.h5)";
+    const WeightsPlan plan = plan_weights(*model, what);
+    std::string why = "LoadOptions::max_weights_bytes";
+    std::uint64_t bound = options.max_weights_bytes;
+    if (bound == 0) {
+      bound = weights_file_bound(plan, kLoadModelFactor, why);
+      why = "what the model needs: " + why + "; LoadOptions::max_weights_bytes sets another limit";
+    }
+    load_planned_weights(plan, zip.read(kWeights, bound, why), what);
   }
   return model;
 }
 
-std::shared_ptr<Model> load_model(const std::string& path) {
+}  // namespace
+
+std::shared_ptr<Model> load_model_from_bytes(std::string_view bytes, LoadOptions options) {
+  return out_of_memory_as_error("load_model", [&] {
+    const ZipReader zip(bytes, "load_model");
+    return load_archive(zip, options);
+  });
+}
+
+std::shared_ptr<Model> load_model(const std::string& path, LoadOptions options) {
   NEURONA_CHECK(ends_with(path, ".keras"), ValueError,
                 "load_model: the filename must end in `.keras`. Received: filepath=", path);
-  const std::string bytes = read_file(path, "load_model");
+  const std::string where = " [" + path + "]";
   try {
-    return load_model_from_bytes(bytes);
+    return out_of_memory_as_error("load_model", [&] {
+      const ZipReader zip(OpenFile{}, path, "load_model");
+      return load_archive(zip, options);
+    });
   } catch (const IoError& e) {
-    throw IoError(std::string(e.what()) + " [" + path + "]");
+    throw IoError(std::string(e.what()) + where);
   } catch (const ValueError& e) {
-    throw ValueError(std::string(e.what()) + " [" + path + "]");
+    throw ValueError(std::string(e.what()) + where);
+  } catch (const OutOfMemoryError& e) {
+    throw OutOfMemoryError(std::string(e.what()) + where);
   }
 }
 

@@ -13,6 +13,7 @@
 // fit the model), and the model is unchanged when a load fails.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,17 +44,39 @@ void register_layer(const std::string& class_name, LayerFactory factory);
 /// equivalent of passing it in custom_objects.
 void register_model(const std::string& class_name, ModelFactory factory);
 
+/// Limits on what load_model takes from a `.keras` archive, so that an untrusted file cannot
+/// make it exhaust memory: each is checked before the memory is taken, and a file past one is
+/// refused with an error that names the entry or layer, the sizes and the limit. The defaults
+/// fit every model up to about a billion parameters; raise one to load something larger:
+///   auto model = nr::models::load_model("big.keras", {.max_params = std::int64_t{1} << 32});
+struct LoadOptions {
+  /// The most bytes config.json may hold (Keras writes 1 to 2 KiB per layer). IoError past it.
+  std::uint64_t max_config_bytes = std::uint64_t{16} << 20;
+  /// The most tensor elements building the model from config.json may allocate: its weights
+  /// (Keras's count_params of the whole model; 2^30 is 4 GiB of float32), and the zeros a
+  /// layer that cannot compute its output shape is run on once to learn it. ValueError past
+  /// it, naming the layer and the weight's shape.
+  std::int64_t max_params = std::int64_t{1} << 30;
+  /// The most bytes model.weights.h5 may hold. 0: what the model rebuilt from config.json
+  /// needs: twice the bytes of its weights and of its optimizer's (when config.json compiles
+  /// it), plus 1 MiB and 16 KiB per layer and per weight for HDF5's own structures (Keras's
+  /// files hold about 1.5 KiB per layer and per weight). IoError past it.
+  std::uint64_t max_weights_bytes = 0;
+};
+
 /// Loads a `.keras` archive written by Model::save or by Keras 3: rebuilds the model from
 /// config.json (a Sequential of known layers, a registered model, or a Sequential of
 /// registered layers) and loads model.weights.h5 into it. Throws IoError for a file that is
-/// not a readable `.keras` archive and ValueError for one whose contents neurona cannot
-/// rebuild (an unknown class name is named in the message).
+/// not a readable `.keras` archive (or not a regular file) and ValueError for one whose
+/// contents neurona cannot rebuild (an unknown class name is named in the message); either,
+/// naming the limit, for a file past one of `options`; OutOfMemoryError naming the file when
+/// memory runs out all the same. Reading and building take time linear in the layers.
 ///   auto model = nr::models::load_model("fashion.keras");
 ///   nr::Tensor probs = model->predict(x);
-std::shared_ptr<Model> load_model(const std::string& path);
+std::shared_ptr<Model> load_model(const std::string& path, LoadOptions options = {});
 
 /// load_model from the bytes of a `.keras` archive in memory.
-std::shared_ptr<Model> load_model_from_bytes(std::string_view bytes);
+std::shared_ptr<Model> load_model_from_bytes(std::string_view bytes, LoadOptions options = {});
 
 /// Rebuilds one layer from Keras's serialization of it:
 /// {"class_name": "Dense", "config": {...}, ...}. ValueError for an unknown class name.
@@ -63,7 +86,9 @@ layers::AnyLayer deserialize_layer(const layers::ConfigValue& serialized);
 std::string save_weights_to_bytes(const Model& model);
 
 /// Model::load_weights from the bytes of a `.weights.h5` file; the model is unchanged when
-/// it throws.
+/// it throws. Model::load_weights refuses a file larger than ten times the bytes of the
+/// model's weights (and its optimizer's), plus HDF5's overhead (the model's weights and up to
+/// four optimizer slots per weight, in float64); this function takes bytes of any size.
 void load_weights_from_bytes(Model& model, std::string_view bytes);
 
 }  // namespace neurona::models
