@@ -35,8 +35,10 @@ inline constexpr std::array<std::string_view, 10> fashion_mnist_class_names = {
 /// are read from `dir`, else from $NEURONA_FASHION_MNIST_DIR, else from
 /// kFashionMnistDefaultDir. Throws IoError naming the file when one is missing (saying to
 /// install dataset-fashion-mnist with apt-get or to pass the folder) or invalid: not an IDX
-/// file, images that are not (N, 28, 28) bytes, labels that are not (N,) bytes, counts that
-/// differ between images and labels, or a label of 10 or more.
+/// file, images that are not (N, 28, 28) bytes, labels that are not (N,) bytes, more than
+/// 60000 of them in a file (as many as the training split holds; checked on the header,
+/// before the data is inflated), counts that differ between images and labels, or a label of
+/// 10 or more.
 Dataset fashion_mnist(const std::string& dir = "");
 
 /// MNIST (LeCun et al.): handwritten digits in the same files, shapes and types as

@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <optional>
 #include <vector>
 
@@ -108,7 +109,17 @@ IdxHeader parse_header(std::span<const std::uint8_t> bytes, const std::string& s
   NEURONA_CHECK(h.numel <= options.max_elements, IoError, source, ": the IDX dimensions ", h.shape,
                 " declare ", h.numel, " elements, more than the limit of ", options.max_elements,
                 " (IdxOptions::max_elements); the file is likely corrupt");
-  h.data_bytes = static_cast<std::size_t>(h.numel) * static_cast<std::size_t>(h.type->format.size);
+  // numel < 2^32 here unless the caller raised max_elements; the product cannot overflow then.
+  const std::int64_t size = h.type->format.size;
+  NEURONA_CHECK(h.numel <= options.max_bytes / size, IoError, source, ": the IDX dimensions ",
+                h.shape, " of ", h.type->name, " declare ",
+                h.numel > std::numeric_limits<std::int64_t>::max() / size ? "more than " : "",
+                h.numel > std::numeric_limits<std::int64_t>::max() / size
+                    ? std::numeric_limits<std::int64_t>::max()
+                    : h.numel * size,
+                " bytes of data, more than the limit of ", options.max_bytes,
+                " (IdxOptions::max_bytes; raise it to read a larger file)");
+  h.data_bytes = static_cast<std::size_t>(h.numel) * static_cast<std::size_t>(size);
   return h;
 }
 
@@ -288,13 +299,31 @@ std::string gzip_compress(const std::string& raw, const std::string& path) {
 
 Tensor read_idx_bytes(std::span<const std::uint8_t> bytes, const std::string& source,
                       IdxOptions options) {
-  if (is_gzip(bytes)) return read_gzip_idx(bytes, source, options);
-  const IdxHeader h = parse_header(bytes, source, options);
-  return decode(bytes, h, source, "file");
+  try {
+    if (is_gzip(bytes)) return read_gzip_idx(bytes, source, options);
+    const IdxHeader h = parse_header(bytes, source, options);
+    return decode(bytes, h, source, "file");
+  } catch (const std::bad_alloc& e) {
+    throw OutOfMemoryError(
+        detail::str(source, ": out of memory reading IDX data (", e.what(), ")"));
+  }
 }
 
 Tensor read_idx(const std::string& path, IdxOptions options) {
-  const std::vector<std::uint8_t> bytes = internal::read_file_bytes(path, "read_idx");
+  // The largest file that can hold max_bytes of data: the header (at most 36 bytes), and for
+  // gzip its member headers and trailers (18 bytes and more) and deflate's stored blocks
+  // (5 bytes per 65535), 1/64 and 64 KiB being far more than either.
+  const std::uint64_t max_data =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(options.max_bytes, 0));
+  const std::uint64_t max_file = max_data + max_data / 64 + (std::uint64_t{64} << 10);
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes = internal::read_file_bytes(path, "read_idx", max_file,
+                                      "the file that IdxOptions::max_bytes of data can take");
+  } catch (const std::bad_alloc& e) {
+    throw OutOfMemoryError(
+        detail::str("read_idx: out of memory reading '", path, "' (", e.what(), ")"));
+  }
   return read_idx_bytes(bytes, path, options);
 }
 

@@ -12,9 +12,16 @@
 
 namespace neurona::data {
 
+/// Limits on what read_idx takes from a file, so that a corrupt or hostile one cannot exhaust
+/// memory: a gzip stream of 33 MB can inflate to 33 GB. Both are checked on the header,
+/// before the data is read or inflated.
 struct IdxOptions {
-  /// The most elements a header may declare; more is taken for a corrupt or hostile file.
+  /// The most elements a header may declare.
   std::int64_t max_elements = std::int64_t{1} << 32;
+  /// The most bytes of data (elements times their size, after decompression) a header may
+  /// declare; the file itself may be at most this, plus the header and gzip's overhead. 1 GiB
+  /// is 20 times Fashion-MNIST's largest file (47 MB).
+  std::int64_t max_bytes = std::int64_t{1} << 30;
 };
 
 /// Reads the IDX file at `path`, gzip-compressed (detected by its magic bytes, whatever the
@@ -25,10 +32,11 @@ struct IdxOptions {
 ///
 ///   Tensor images = nr::data::read_idx("train-images-idx3-ubyte.gz");  // (60000, 28, 28) uint8
 ///
-/// Throws IoError naming the path when the file is missing or unreadable, the magic number,
-/// type code or rank (1 to 8) is wrong, the dimensions overflow or exceed
-/// options.max_elements, the data is shorter or longer than the header says (with both
-/// sizes), or the gzip stream is corrupt or truncated.
+/// Throws IoError naming the path when the file is missing, unreadable or not a regular file,
+/// the magic number, type code or rank (1 to 8) is wrong, the dimensions overflow or exceed
+/// options.max_elements or options.max_bytes, the data is shorter or longer than the header
+/// says (with both sizes), or the gzip stream is corrupt or truncated; OutOfMemoryError when
+/// memory runs out all the same.
 Tensor read_idx(const std::string& path, IdxOptions options = {});
 
 /// read_idx on bytes already in memory (a whole file, gzip-compressed or plain); `source`

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <optional>
 #include <vector>
 
@@ -301,7 +302,9 @@ std::string descr_of(DType t) {
 
 }  // namespace
 
-Tensor parse_npy(std::span<const std::uint8_t> bytes, const std::string& source) {
+namespace {
+
+Tensor parse_npy_bytes(std::span<const std::uint8_t> bytes, const std::string& source) {
   NEURONA_CHECK(
       bytes.size() >= kMagicSize + 2 && std::memcmp(bytes.data(), kMagic, kMagicSize) == 0, IoError,
       source, ": not a .npy file: it does not start with \"\\x93NUMPY\"",
@@ -362,8 +365,25 @@ Tensor parse_npy(std::span<const std::uint8_t> bytes, const std::string& source)
   return t;
 }
 
+}  // namespace
+
+Tensor parse_npy(std::span<const std::uint8_t> bytes, const std::string& source) {
+  try {
+    return parse_npy_bytes(bytes, source);
+  } catch (const std::bad_alloc& e) {
+    throw OutOfMemoryError(
+        detail::str(source, ": out of memory reading .npy data (", e.what(), ")"));
+  }
+}
+
 Tensor load_npy(const std::string& path) {
-  const std::vector<std::uint8_t> bytes = internal::read_file_bytes(path, "load_npy");
+  std::vector<std::uint8_t> bytes;
+  try {
+    bytes = internal::read_file_bytes(path, "load_npy");
+  } catch (const std::bad_alloc& e) {
+    throw OutOfMemoryError(
+        detail::str("load_npy: out of memory reading '", path, "' (", e.what(), ")"));
+  }
   return parse_npy(bytes, path);
 }
 

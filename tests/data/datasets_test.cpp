@@ -9,6 +9,7 @@
 
 #include "data/data_test_util.h"
 #include "neurona/data/idx.h"
+#include "support/bombs.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -209,6 +210,30 @@ TEST(FashionMnist, SwappedFilesAreReportedByShape) {
   std::filesystem::rename(dir.file("tmp"), dir.file("train-labels-idx1-ubyte.gz"));
   NEURONA_EXPECT_THROW_MSG(nr::datasets::fashion_mnist(dir.path().string()), nr::IoError,
                            "train-images-idx3-ubyte.gz", "should hold (N, 28, 28)", "(2,)");
+}
+
+TEST(FashionMnist, FileDeclaringMoreImagesThanTheDataSetHasIsRefusedOnItsHeader) {
+  // 80 KB of gzip that inflates to 100000 images of zeros (78 MB, then 314 MB as float32):
+  // more than the 60000 a split of the data set holds, refused before the data is inflated.
+  ScratchDir dir("fmnist_bomb");
+  write_split(dir, "train", 1, {1});
+  write_split(dir, "t10k", 1, {1});
+  constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+  constexpr std::uint64_t kPixels = std::uint64_t{100000} * 28 * 28;
+  std::vector<std::uint8_t> bomb =
+      nr::testing::gzip_member({0, 0, 0x08, 3, 0, 1, 0x86, 0xA0, 0, 0, 0, 28, 0, 0, 0, 28});
+  const std::string mib = nr::testing::gzip_repeated(0, kMiB);
+  for (std::uint64_t i = 0; i < kPixels / kMiB; ++i)
+    bomb.insert(bomb.end(), mib.begin(), mib.end());
+  const std::string rest = nr::testing::gzip_repeated(0, kPixels % kMiB);
+  bomb.insert(bomb.end(), rest.begin(), rest.end());
+  ASSERT_LT(bomb.size(), 200u << 10);
+  nr::testing::write_bytes(dir.file("train-images-idx3-ubyte.gz"), bomb);
+  const nr::testing::PeakMemory memory;
+  NEURONA_EXPECT_THROW_MSG(nr::datasets::fashion_mnist(dir.path().string()), nr::IoError,
+                           "train-images-idx3-ubyte.gz", "(100000, 28, 28)",
+                           "78400000 elements, more than the limit of 47040000");
+  EXPECT_LT(memory.peak_growth(), std::int64_t{32} << 20);
 }
 
 TEST(Mnist, ReadsAFolderAndNeedsOne) {

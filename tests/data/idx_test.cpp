@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstring>
+#include <filesystem>
 
 #include "data/data_test_util.h"
+#include "support/bombs.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -193,10 +197,58 @@ TEST(Idx, AbsurdElementCountIsIoErrorBeforeAnyAllocation) {
 }
 
 TEST(Idx, GzipHeaderWithHugeDimensionsAndLittleDataIsTruncatedNotAnAllocation) {
-  // Declares 2^32 bytes but holds 5: the reader must report what it found, not reserve 4 GB.
+  // Declares 2^32 bytes but holds 5: the reader must report what it found, not reserve 4 GB
+  // (with limits raised to let the header through).
   NEURONA_EXPECT_THROW_MSG(
-      read(gzip_member(concat(idx_header(0x08, {65536, 65536}), {1, 2, 3, 4, 5}))), nr::IoError,
-      "truncated", "4294967296 bytes", "only 5 bytes");
+      nr::data::read_idx_bytes(
+          gzip_member(concat(idx_header(0x08, {65536, 65536}), {1, 2, 3, 4, 5})), "test.idx",
+          {.max_bytes = std::int64_t{1} << 33}),
+      nr::IoError, "truncated", "4294967296 bytes", "only 5 bytes");
+}
+
+TEST(Idx, GzipBombIsRefusedOnItsHeader) {
+  // 1.3 MB of gzip members that inflate to 1.25 GiB of zeros, as the header declares: over the
+  // default limit of 1 GiB of data, refused before a byte of data is inflated.
+  constexpr std::uint32_t kMiB = 1u << 20;
+  const std::string zeros = nr::testing::gzip_repeated(0, kMiB);
+  Bytes bomb = gzip_member(idx_header(0x08, {1280 * kMiB}));
+  for (int i = 0; i < 1280; ++i) bomb.insert(bomb.end(), zeros.begin(), zeros.end());
+  ASSERT_LT(bomb.size(), 2u * kMiB);
+  ScratchDir dir("idx_bomb");
+  write_bytes(dir.file("bomb.gz"), bomb);
+  const nr::testing::PeakMemory memory;
+  NEURONA_EXPECT_THROW_MSG(nr::data::read_idx(dir.file("bomb.gz")), nr::IoError, "bomb.gz",
+                           "(1342177280,) of unsigned byte declare 1342177280 bytes of data",
+                           "more than the limit of 1073741824 (IdxOptions::max_bytes");
+  EXPECT_LT(memory.peak_growth(), std::int64_t{32} * kMiB);
+  // The caller's limit: an honest 2000-byte file over a limit of 1000 bytes, then under 2000.
+  const Bytes honest = gzip_member(concat(idx_header(0x0B, {1000}), Bytes(2000, 7)));
+  NEURONA_EXPECT_THROW_MSG(nr::data::read_idx_bytes(honest, "x", {.max_bytes = 1000}), nr::IoError,
+                           "(1000,) of short declare 2000 bytes of data",
+                           "more than the limit of 1000");
+  EXPECT_EQ(nr::data::read_idx_bytes(honest, "x", {.max_bytes = 2000}).numel(), 1000);
+}
+
+TEST(Idx, OnlyRegularFilesAreRead) {
+  // /dev/zero never ends and a FIFO blocks its reader: both are refused before they are opened.
+  ScratchDir dir("idx_special");
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), dir.file("fifo")}) {
+    NEURONA_EXPECT_THROW_MSG(nr::data::read_idx(path), nr::IoError, "read_idx", path.c_str(),
+                             "not a regular file");
+  }
+}
+
+TEST(Idx, FileLargerThanTheLimitIsRefusedOnItsSize) {
+  // A sparse file of 2 GiB takes no disk; it is refused on its size before it is read.
+  ScratchDir dir("idx_sparse");
+  const std::string path = dir.file("sparse.idx");
+  write_bytes(path, idx_header(0x08, {4}));
+  std::filesystem::resize_file(path, std::uintmax_t{2} << 30);
+  const nr::testing::PeakMemory memory;
+  NEURONA_EXPECT_THROW_MSG(nr::data::read_idx(path), nr::IoError, "sparse.idx",
+                           "is 2147483648 bytes, more than the", "IdxOptions::max_bytes");
+  EXPECT_LT(memory.peak_growth(), std::int64_t{32} << 20);
 }
 
 TEST(Idx, CorruptGzipStreamIsIoError) {

@@ -202,6 +202,12 @@ TEST(Npy, MissingFileIsIoErrorNamingThePath) {
                            nr::IoError, "/nonexistent-neurona/a.npy");
 }
 
+TEST(Npy, OnlyRegularFilesAreRead) {
+  // /dev/zero never ends: refused before it is opened, as a FIFO would be.
+  NEURONA_EXPECT_THROW_MSG(nr::data::load_npy("/dev/zero"), nr::IoError, "load_npy", "/dev/zero",
+                           "not a regular file");
+}
+
 TEST(Npy, WrongMagicOrVersionIsIoError) {
   NEURONA_EXPECT_THROW_MSG(parse({'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0}), nr::IoError, "test.npy",
                            "not a .npy file");
