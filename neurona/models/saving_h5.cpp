@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 
+#include "neurona/autograd/ops.h"
 #include "neurona/layers/layer.h"
 
 namespace neurona::models::detail {
@@ -109,6 +110,37 @@ std::string join(const std::string& path, const std::string& child) {
   return path.empty() ? child : path + "/" + child;
 }
 
+// IEEE binary16, little-endian: HDF5 1.10 has no predefined half type, so it is derived from
+// float32 as h5py derives the type it writes for numpy's float16 (Keras 3's float16 weights).
+Id float16_type() {
+  Id t = checked(H5Tcopy(H5T_IEEE_F32LE), H5Tclose, "H5Tcopy");
+  check(H5Tset_fields(t.get(), 15, 10, 5, 0, 10), "H5Tset_fields (float16)");
+  check(H5Tset_size(t.get(), 2), "H5Tset_size (float16)");
+  check(H5Tset_ebias(t.get(), 15), "H5Tset_ebias (float16)");
+  return t;
+}
+
+// bfloat16 has no HDF5 type: Keras 3 writes it as 2-byte opaque data (numpy's view of
+// ml_dtypes.bfloat16) with the dataset attribute dtype="bfloat16", and reads it back by that
+// attribute.
+constexpr const char* kDtypeAttribute = "dtype";
+
+// A scalar variable-length UTF-8 string attribute `name` = `value` on `object` (what h5py writes
+// for a Python str).
+void write_string_attribute(hid_t object, const char* name, const std::string& value,
+                            const std::string& where) {
+  const Id str_type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "save_weights: H5Tcopy");
+  check(H5Tset_size(str_type.get(), H5T_VARIABLE), "save_weights: H5Tset_size");
+  check(H5Tset_cset(str_type.get(), H5T_CSET_UTF8), "save_weights: H5Tset_cset");
+  const Id scalar = checked(H5Screate(H5S_SCALAR), H5Sclose, "save_weights: H5Screate");
+  const Id attr = checked(
+      H5Acreate2(object, name, str_type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+      "save_weights: cannot create attribute '" + std::string(name) + "' of '" + where + "'");
+  const char* ptr = value.c_str();
+  check(H5Awrite(attr.get(), str_type.get(), &ptr),
+        "save_weights: cannot write attribute '" + std::string(name) + "' of '" + where + "'");
+}
+
 }  // namespace
 
 std::string write_weights_image(const std::vector<WeightGroup>& groups) {
@@ -122,42 +154,41 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
   const Id lcpl = checked(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "save_weights: H5Pcreate");
   check(H5Pset_create_intermediate_group(lcpl.get(), 1),
         "save_weights: H5Pset_create_intermediate");
-  // Keras's `name` attribute: a scalar variable-length UTF-8 string (what h5py writes for str).
-  const Id str_type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "save_weights: H5Tcopy");
-  check(H5Tset_size(str_type.get(), H5T_VARIABLE), "save_weights: H5Tset_size");
-  check(H5Tset_cset(str_type.get(), H5T_CSET_UTF8), "save_weights: H5Tset_cset");
-  const Id scalar = checked(H5Screate(H5S_SCALAR), H5Sclose, "save_weights: H5Screate");
+  const Id half_type = float16_type();
+  const Id bfloat16_type = checked(H5Tcreate(H5T_OPAQUE, 2), H5Tclose, "save_weights: H5Tcreate");
 
   for (const WeightGroup& g : groups) {
     const std::string vars_path = join(g.path, "vars");
     const Id vars =
         checked(H5Gcreate2(file.get(), vars_path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
                 H5Gclose, "save_weights: cannot create group '" + vars_path + "'");
-    const Id attr = checked(
-        H5Acreate2(vars.get(), "name", str_type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
-        H5Aclose, "save_weights: cannot create attribute 'name' of '" + vars_path + "'");
-    const char* name_ptr = g.name.c_str();
-    check(H5Awrite(attr.get(), str_type.get(), &name_ptr),
-          "save_weights: cannot write attribute 'name' of '" + vars_path + "'");
+    // Keras's `name` attribute of the vars group.
+    write_string_attribute(vars.get(), "name", g.name, vars_path);
     for (std::size_t i = 0; i < g.vars.size(); ++i) {
       const Tensor value = g.vars[i].to(Device::cpu());
-      hid_t file_type = H5T_IEEE_F32LE;
-      hid_t mem_type = H5T_NATIVE_FLOAT;
+      // The file type is the variable's own, as Keras 3 writes it; memory holds the same bytes.
+      hid_t type = H5T_NATIVE_FLOAT;
       switch (value.dtype()) {
         case DType::float32:
+          type = H5T_IEEE_F32LE;
           break;
         case DType::float64:
-          file_type = H5T_IEEE_F64LE;
-          mem_type = H5T_NATIVE_DOUBLE;
+          type = H5T_IEEE_F64LE;
+          break;
+        case DType::float16:
+          type = half_type.get();
+          break;
+        case DType::bfloat16:
+          type = bfloat16_type.get();
           break;
         case DType::int64:  // an optimizer's iteration count
-          file_type = H5T_STD_I64LE;
-          mem_type = H5T_NATIVE_INT64;
+          type = H5T_STD_I64LE;
           break;
         default:
           throw ValueError("save_weights: weight " + std::to_string(i) + " of '" + g.path +
                            "' has dtype " + std::string(name(value.dtype())) +
-                           "; only float32, float64 (and int64 counters) can be saved");
+                           "; only float32, float64, float16, bfloat16 (and int64 counters) can "
+                           "be saved");
       }
       std::vector<hsize_t> dims(value.shape().begin(), value.shape().end());
       const Id space = checked(
@@ -166,11 +197,14 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
           H5Sclose, "save_weights: H5Screate");
       const std::string ds_name = std::to_string(i);
       const Id ds = checked(
-          H5Dcreate2(vars.get(), ds_name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+          H5Dcreate2(vars.get(), ds_name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
                      H5P_DEFAULT),
           H5Dclose, "save_weights: cannot create dataset '" + vars_path + "/" + ds_name + "'");
+      if (value.dtype() == DType::bfloat16) {
+        write_string_attribute(ds.get(), kDtypeAttribute, "bfloat16", vars_path + "/" + ds_name);
+      }
       if (value.numel() > 0) {
-        check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()),
+        check(H5Dwrite(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()),
               "save_weights: cannot write dataset '" + vars_path + "/" + ds_name + "'");
       }
     }
@@ -275,6 +309,50 @@ std::string dims_str(const std::vector<hsize_t>& dims) {
   return layers::shape_str(Shape(d));
 }
 
+// The string attribute `name` of `object` ("" when it has none, or when it is not a string of
+// sane length): Keras's dtype="bfloat16" marker.
+std::string read_string_attribute(hid_t object, const char* name, const std::string& where,
+                                  const std::string& what) {
+  const htri_t exists = H5Aexists(object, name);
+  if (exists <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return "";
+  }
+  const Id attr = checked(H5Aopen(object, name, H5P_DEFAULT), H5Aclose,
+                          what + ": cannot open attribute '" + name + "' of " + where);
+  const Id type = checked(H5Aget_type(attr.get()), H5Tclose,
+                          what + ": cannot read the type of attribute '" + name + "' of " + where);
+  const Id space = checked(H5Aget_space(attr.get()), H5Sclose,
+                           what + ": cannot read attribute '" + name + "' of " + where);
+  if (H5Tget_class(type.get()) != H5T_STRING ||
+      H5Sget_simple_extent_type(space.get()) != H5S_SCALAR) {
+    return "";
+  }
+  std::string value;
+  if (H5Tis_variable_str(type.get()) > 0) {
+    const Id mem = checked(H5Tcopy(H5T_C_S1), H5Tclose, what + ": H5Tcopy");
+    check(H5Tset_size(mem.get(), H5T_VARIABLE), what + ": H5Tset_size");
+    check(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), what + ": H5Tset_cset");
+    char* ptr = nullptr;
+    if (H5Aread(attr.get(), mem.get(), &ptr) < 0) {
+      fail(what + ": cannot read attribute '" + name + "' of " + where);
+    }
+    if (ptr != nullptr) {
+      value.assign(ptr, strnlen(ptr, 64));
+      H5free_memory(ptr);
+    }
+  } else {
+    const std::size_t size = H5Tget_size(type.get());
+    if (size == 0 || size > 64) return "";
+    std::string buffer(size, '\0');
+    if (H5Aread(attr.get(), type.get(), buffer.data()) < 0) {
+      fail(what + ": cannot read attribute '" + name + "' of " + where);
+    }
+    value.assign(buffer.c_str(), strnlen(buffer.c_str(), size));
+  }
+  return value;
+}
+
 // Reads dataset vars/<i> of `e` after checking that it is a plain float dataset of the
 // expected shape.
 Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std::string& vars_path,
@@ -310,14 +388,20 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   // HDF5 sizes its conversion buffer by the element size the file declares; a corrupt type of
   // gigabytes per element would have it allocate that much per element read.
   const std::size_t type_size = H5Tget_size(type.get());
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  // Keras 3's bfloat16: 2-byte opaque data marked dtype="bfloat16".
+  const bool bfloat16_data =
+      type_class == H5T_OPAQUE && type_size == 2 &&
+      read_string_attribute(ds.get(), kDtypeAttribute, full, what) == "bfloat16";
   if (integer) {
-    NEURONA_CHECK(H5Tget_class(type.get()) == H5T_INTEGER, ValueError, what, ": ", weight,
+    NEURONA_CHECK(type_class == H5T_INTEGER, ValueError, what, ": ", weight,
                   " is not an integer dataset");
     NEURONA_CHECK(type_size == 1 || type_size == 2 || type_size == 4 || type_size == 8, ValueError,
                   what, ": ", weight, " has ", type_size, "-byte integers");
-  } else {
-    NEURONA_CHECK(H5Tget_class(type.get()) == H5T_FLOAT, ValueError, what, ": ", weight,
-                  " is not a floating-point dataset");
+  } else if (!bfloat16_data) {
+    NEURONA_CHECK(type_class == H5T_FLOAT, ValueError, what, ": ", weight,
+                  " is not a floating-point dataset (nor Keras's bfloat16: 2-byte opaque data "
+                  "with the attribute dtype=\"bfloat16\")");
     NEURONA_CHECK(type_size == 2 || type_size == 4 || type_size == 8, ValueError, what, ": ",
                   weight, " has ", type_size,
                   "-byte floats; a weights file holds float16, float32 or float64 values");
@@ -340,37 +424,48 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   }
   NEURONA_CHECK(same, ValueError, what, ": ", weight, " has shape ", dims_str(dims),
                 " in the file, but the model expects ", layers::shape_str(expected));
-  // Where the data sits, checked against the file before libhdf5 copies it: a corrupt layout
-  // message (compact data shorter than the shape, contiguous data past the end of the file)
-  // has libhdf5 1.10 read out of bounds.
+  // Where the data sits, checked against the file before libhdf5 copies it. Keras (h5py) and
+  // neurona write contiguous, unfiltered datasets; other layouts are refused before any data is
+  // read: libhdf5 1.10 reads corrupt chunk indexes and compact layout messages out of bounds.
   const H5D_layout_t layout = H5Pget_layout(dcpl.get());
-  NEURONA_CHECK(layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT,
-                ValueError, what, ": ", weight, " has an unknown storage layout");
+  NEURONA_CHECK(layout == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl.get()) == 0, ValueError, what,
+                ": ", weight, " is stored ",
+                layout == H5D_CHUNKED      ? "in chunks"
+                : layout == H5D_COMPACT    ? "compactly"
+                : layout == H5D_CONTIGUOUS ? "with filters"
+                                           : "in an unknown layout",
+                "; neurona reads the contiguous, unfiltered datasets that Keras and neurona "
+                "write");
   const hsize_t bytes = static_cast<hsize_t>(expected.numel()) * type_size;
   const hsize_t stored = H5Dget_storage_size(ds.get());
-  if (layout == H5D_COMPACT) {
-    NEURONA_CHECK(stored == bytes, IoError, what, ": ", weight, " stores ", stored, " bytes for ",
-                  bytes, "; the file is corrupt");
-  } else if (layout == H5D_CONTIGUOUS && stored != 0) {  // 0: never written, reads as fill
+  if (stored != 0) {  // 0: never written, reads as fill
     const haddr_t offset = H5Dget_offset(ds.get());
     NEURONA_CHECK(stored == bytes && offset != HADDR_UNDEF && offset <= image_size &&
                       stored <= image_size - offset,
                   IoError, what, ": ", weight, " claims ", stored, " bytes at offset ", offset,
                   " of a ", image_size, "-byte file for ", bytes,
-                  " bytes of data; the file is "
-                  "truncated or corrupt");
+                  " bytes of data; the file is truncated or corrupt");
   }
-  // The shape is the model's, so the allocation is bounded by the model's own size.
-  Tensor out = Tensor::empty(expected, e.dtypes[i], Device::cpu());
+  // The shape is the model's, so the allocation is bounded by the model's own size. Values are
+  // read in the variable's own type: HDF5 converts between float widths into float32 (float64
+  // for float64 variables), and 16-bit variables round that once to nearest even, as
+  // Keras's assign does; bfloat16 data are read as their bits.
+  const DType target = e.dtypes[i];
+  const DType read_as = integer                    ? DType::int64
+                        : bfloat16_data            ? DType::bfloat16
+                        : target == DType::float64 ? DType::float64
+                                                   : DType::float32;
+  Tensor out = Tensor::empty(expected, read_as, Device::cpu());
   if (out.numel() > 0) {
-    const hid_t mem = integer                         ? H5T_NATIVE_INT64
-                      : e.dtypes[i] == DType::float64 ? H5T_NATIVE_DOUBLE
-                                                      : H5T_NATIVE_FLOAT;
+    const hid_t mem = read_as == DType::int64     ? H5T_NATIVE_INT64
+                      : read_as == DType::float64 ? H5T_NATIVE_DOUBLE
+                      : read_as == DType::float32 ? H5T_NATIVE_FLOAT
+                                                  : type.get();  // bfloat16 bits as stored
     if (H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.raw_data()) < 0) {
       fail(what + ": cannot read " + weight + "; the file is truncated or corrupt");
     }
   }
-  return out;
+  return read_as == target ? out : cast(out, target);
 }
 
 }  // namespace
