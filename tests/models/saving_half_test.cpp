@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 
 #include "models/saving_models.h"
 #include "support/test_util.h"
@@ -192,5 +193,73 @@ TEST_P(HalfWeights, WriteFixturesForKerasWhenAsked) {
 
 INSTANTIATE_TEST_SUITE_P(Types, HalfWeights, ::testing::Values("float16", "bfloat16"),
                          [](const auto& param_info) { return std::string(param_info.param); });
+
+}  // namespace
+
+namespace {
+
+// Rewrites dataset `path` of the HDF5 file `file` with the same float32 values and the dataset
+// creation properties `dcpl` sets up (a chunked, filtered or external layout).
+void rewrite_dataset(const fs::path& file, const std::string& path,
+                     const std::function<void(hid_t dcpl)>& layout) {
+  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  const hid_t ds = H5Dopen2(f, path.c_str(), H5P_DEFAULT);
+  ASSERT_GE(ds, 0);
+  const hid_t space = H5Dget_space(ds);
+  std::vector<float> values(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space)));
+  ASSERT_GE(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+  H5Dclose(ds);
+  ASSERT_GE(H5Ldelete(f, path.c_str(), H5P_DEFAULT), 0);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  layout(dcpl);
+  const hid_t again =
+      H5Dcreate2(f, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  ASSERT_GE(again, 0);
+  ASSERT_GE(H5Dwrite(again, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+  H5Dclose(again);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+  H5Fclose(f);
+}
+
+// libhdf5 1.10 trusts corrupt chunk indexes and filter pipelines: the loader reads only the
+// contiguous, unfiltered datasets Keras and neurona write, and refuses the rest before any
+// data is read.
+TEST(WeightsLayouts, ChunkedFilteredAndExternalDatasetsAreRefused) {
+  TempDir dir;
+  const fs::path file = dir.path() / "mlp.weights.h5";
+  const std::string kernel = "layers/dense/vars/0";
+  const hsize_t chunk[2] = {2, 2};
+  struct Case {
+    const char* what;
+    std::function<void(hid_t)> layout;
+    const char* message;
+  };
+  const fs::path external = dir.path() / "outside.bin";
+  const std::vector<Case> cases = {
+      {"chunked", [&](hid_t dcpl) { H5Pset_chunk(dcpl, 2, chunk); }, "stored in chunks"},
+      {"deflated",
+       [&](hid_t dcpl) {
+         H5Pset_chunk(dcpl, 2, chunk);
+         H5Pset_deflate(dcpl, 6);
+       },
+       "stored in chunks"},
+      {"external", [&](hid_t dcpl) { H5Pset_external(dcpl, external.c_str(), 0, 4 * 2 * 4); },
+       "external"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto model = dense_model("float32", 2, 4);
+    model->save_weights(file.string());
+    rewrite_dataset(file, kernel, c.layout);
+    auto fresh = dense_model("float32", 2, 4);
+    const auto before = fresh->get_weights();
+    NEURONA_EXPECT_THROW_MSG(fresh->load_weights(file.string()), nr::ValueError, "dense", "kernel",
+                             c.message);
+    // Left unchanged.
+    EXPECT_EQ(fresh->get_weights()[0].to_vector<float>(), before[0].to_vector<float>());
+  }
+}
 
 }  // namespace
