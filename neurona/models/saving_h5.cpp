@@ -221,8 +221,93 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
 
 namespace {
 
+// Where the file's addresses start and how wide they are, from its superblock.
+struct Superblock {
+  std::size_t base = 0;  // addresses in the file are relative to this byte of the image
+  unsigned offset_size = 8;
+  unsigned length_size = 8;
+};
+
+std::uint64_t read_le(std::string_view image, std::size_t at, unsigned width) {
+  std::uint64_t v = 0;
+  for (unsigned k = 0; k < width; ++k) {
+    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(image[at + k])) << (8 * k);
+  }
+  return v;
+}
+
+// The object header at `address`, and every continuation chunk it points to, must fit in the
+// image: libhdf5 1.10 allocates the size a header's prefix or a continuation message declares
+// before it reads the chunk, so a corrupt size of gigabytes costs gigabytes (weights_h5_fuzzer
+// found 8 GiB mallocs from both). Checked for every object the loader opens, before libhdf5
+// opens it.
+void check_object_header(std::string_view image, const Superblock& sb, haddr_t address,
+                         const std::string& what, const std::string& object) {
+  const std::size_t size = image.size();
+  const auto corrupt = [&](const char* why) {
+    throw IoError(
+        neurona::detail::str(what, ": ", object, "'s header ", why, "; the file is corrupt"));
+  };
+  // Where a chunk's data lies in the image, after checking its declared length.
+  const auto locate = [&](std::uint64_t relative, std::uint64_t length) -> std::size_t {
+    if (relative == HADDR_UNDEF || relative >= size || sb.base > size - relative) {
+      corrupt("lies outside the file");
+    }
+    const std::size_t at = sb.base + static_cast<std::size_t>(relative);
+    if (length > size - at) corrupt("declares more bytes than the file holds");
+    return at;
+  };
+  struct Chunk {
+    std::size_t begin, end;  // the messages, in the image
+  };
+  std::vector<Chunk> chunks;
+  const std::size_t at = locate(address, 16);
+  const bool v2 = std::memcmp(image.data() + at, "OHDR", 4) == 0;
+  unsigned flags = 0;
+  if (v2) {
+    flags = static_cast<unsigned char>(image[at + 5]);
+    const std::size_t field = at + 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+    const unsigned width = 1u << (flags & 3u);
+    if (image[at + 4] != 2 || field + width > size) corrupt("is malformed");
+    const std::uint64_t declared = read_le(image, field, width);
+    if (declared > size - (field + width)) corrupt("declares more bytes than the file holds");
+    chunks.push_back({field + width, field + width + static_cast<std::size_t>(declared)});
+  } else {  // version 1: version, reserved, message count, reference count, header size
+    if (image[at] != 1) corrupt("has an unknown version");
+    const std::uint64_t declared = read_le(image, at + 8, 4);
+    if (declared > size - (at + 16)) corrupt("declares more bytes than the file holds");
+    chunks.push_back({at + 16, at + 16 + static_cast<std::size_t>(declared)});
+  }
+  // The messages of each chunk; a continuation message (type 0x10: offset, length) adds one.
+  const std::size_t message_header = v2 ? 4 + ((flags & 0x04) ? 2 : 0) : 8;
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    if (chunks.size() > 4096) corrupt("has too many continuation chunks");
+    std::size_t p = chunks[c].begin;
+    const std::size_t end = chunks[c].end;
+    while (p + message_header <= end) {
+      const unsigned type =
+          v2 ? static_cast<unsigned char>(image[p]) : static_cast<unsigned>(read_le(image, p, 2));
+      const std::size_t length = static_cast<std::size_t>(read_le(image, p + (v2 ? 1 : 2), 2));
+      const std::size_t data = p + message_header;
+      if (length > end - data) break;  // the gap at a chunk's end (libhdf5 checks the rest)
+      if (type == 0x10 && length >= sb.offset_size + sb.length_size) {
+        const std::uint64_t offset = read_le(image, data, sb.offset_size);
+        const std::uint64_t chunk_length = read_le(image, data + sb.offset_size, sb.length_size);
+        const std::size_t begin = locate(offset, chunk_length);
+        // Version 2 chunks start with "OCHK" and end with a checksum.
+        const std::size_t skip = v2 ? 4 : 0, tail = v2 ? 4 : 0;
+        if (chunk_length >= skip + tail) {
+          chunks.push_back({begin + skip, begin + static_cast<std::size_t>(chunk_length) - tail});
+        }
+      }
+      p = data + length;
+    }
+  }
+}
+
 // HDF5's format signature; the superblock sits at 0, 512, 1024, 2048, ... (after a user block).
-void check_signature(std::string_view image, const std::string& what) {
+// Returns where addresses start, after checking the root group's object header.
+Superblock check_superblock(std::string_view image, const std::string& what) {
   static constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
   NEURONA_CHECK(!image.empty(), IoError, what, ": the file is empty");
   for (std::size_t at = 0; at + 8 <= image.size(); at = at == 0 ? 512 : at * 2) {
@@ -232,7 +317,28 @@ void check_signature(std::string_view image, const std::string& what) {
     const auto version = static_cast<unsigned char>(image[at + 8]);
     NEURONA_CHECK(version <= 3, IoError, what, ": unknown HDF5 superblock version ",
                   static_cast<int>(version), " (the file is corrupt or not HDF5)");
-    return;
+    // Versions 0 and 1: the offset size at byte 13, then (from byte 24 or 28) four addresses
+    // (base, free space, end of file, driver) and the root group's symbol table entry (name
+    // offset, object header address). Versions 2 and 3: the offset size at byte 9, then the
+    // base, extension, end-of-file and root object header addresses from byte 12.
+    Superblock sb;
+    sb.offset_size = static_cast<unsigned char>(image[at + (version <= 1 ? 13 : 9)]);
+    sb.length_size = static_cast<unsigned char>(image[at + (version <= 1 ? 14 : 10)]);
+    NEURONA_CHECK((sb.offset_size == 4 || sb.offset_size == 8) &&
+                      (sb.length_size == 4 || sb.length_size == 8),
+                  IoError, what, ": the HDF5 superblock declares ", sb.offset_size,
+                  "-byte addresses and ", sb.length_size, "-byte lengths; the file is corrupt");
+    const std::size_t addresses = at + (version == 0 ? 24 : version == 1 ? 28 : 12);
+    const std::size_t root_field =
+        addresses + (version <= 1 ? 5 : 3) * static_cast<std::size_t>(sb.offset_size);
+    NEURONA_CHECK(root_field + sb.offset_size <= image.size(), IoError, what,
+                  ": the file is truncated (it ends inside the HDF5 superblock)");
+    // libhdf5 takes the superblock's own position as the base address (it overrides a base
+    // address field that disagrees), and so does this check.
+    sb.base = at;
+    check_object_header(image, sb, read_le(image, root_field, sb.offset_size), what,
+                        "the root group");
+    return sb;
   }
   throw IoError(what +
                 ": not an HDF5 file (no HDF5 signature; a Keras .weights.h5 file starts with "
@@ -242,7 +348,8 @@ void check_signature(std::string_view image, const std::string& what) {
 // Opens the group at `path` below `root` (components separated by '/') only through hard links, as
 // Keras's safe_get_h5_group does: a soft or external link could point anywhere. Returns an invalid
 // Id when a component is missing.
-Id open_group(hid_t root, const std::string& path, const std::string& what) {
+Id open_group(hid_t root, const std::string& path, const std::string& what, std::string_view image,
+              const Superblock& sb) {
   Id current(H5Gopen2(root, ".", H5P_DEFAULT), H5Gclose);
   if (!current.valid()) fail(what + ": cannot open a group");
   std::size_t start = 0;
@@ -262,6 +369,7 @@ Id open_group(hid_t root, const std::string& path, const std::string& what) {
     }
     NEURONA_CHECK(info.type == H5L_TYPE_HARD, ValueError, what, ": '", so_far,
                   "' is a soft or external link; a weights file may only hold plain groups");
+    check_object_header(image, sb, info.u.address, what, "'" + so_far + "'");
     const Id object = checked(H5Oopen(current.get(), part.c_str(), H5P_DEFAULT), H5Oclose,
                               what + ": cannot open '" + so_far + "'");
     NEURONA_CHECK(H5Iget_type(object.get()) == H5I_GROUP, ValueError, what, ": '", so_far,
@@ -309,14 +417,16 @@ std::string dims_str(const std::vector<hsize_t>& dims) {
   return layers::shape_str(Shape(d));
 }
 
-// The string attribute `name` of `object` ("" when it has none, or when it is not a string of
-// sane length): Keras's dtype="bfloat16" marker.
-std::string read_string_attribute(hid_t object, const char* name, const std::string& where,
-                                  const std::string& what) {
+// Whether `object` has a scalar string attribute `name` (Keras's dtype="bfloat16" marker on
+// 2-byte opaque data). Its value is not read: libhdf5 1.10 reads a variable-length string from
+// the file's global heap without checking it, and a corrupt heap entry makes it copy out of
+// bounds (weights_h5_fuzzer found it); the attribute's header message, read here, is checked.
+bool has_string_attribute(hid_t object, const char* name, const std::string& where,
+                          const std::string& what) {
   const htri_t exists = H5Aexists(object, name);
   if (exists <= 0) {
     H5Eclear2(H5E_DEFAULT);
-    return "";
+    return false;
   }
   const Id attr = checked(H5Aopen(object, name, H5P_DEFAULT), H5Aclose,
                           what + ": cannot open attribute '" + name + "' of " + where);
@@ -324,39 +434,15 @@ std::string read_string_attribute(hid_t object, const char* name, const std::str
                           what + ": cannot read the type of attribute '" + name + "' of " + where);
   const Id space = checked(H5Aget_space(attr.get()), H5Sclose,
                            what + ": cannot read attribute '" + name + "' of " + where);
-  if (H5Tget_class(type.get()) != H5T_STRING ||
-      H5Sget_simple_extent_type(space.get()) != H5S_SCALAR) {
-    return "";
-  }
-  std::string value;
-  if (H5Tis_variable_str(type.get()) > 0) {
-    const Id mem = checked(H5Tcopy(H5T_C_S1), H5Tclose, what + ": H5Tcopy");
-    check(H5Tset_size(mem.get(), H5T_VARIABLE), what + ": H5Tset_size");
-    check(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), what + ": H5Tset_cset");
-    char* ptr = nullptr;
-    if (H5Aread(attr.get(), mem.get(), &ptr) < 0) {
-      fail(what + ": cannot read attribute '" + name + "' of " + where);
-    }
-    if (ptr != nullptr) {
-      value.assign(ptr, strnlen(ptr, 64));
-      H5free_memory(ptr);
-    }
-  } else {
-    const std::size_t size = H5Tget_size(type.get());
-    if (size == 0 || size > 64) return "";
-    std::string buffer(size, '\0');
-    if (H5Aread(attr.get(), type.get(), buffer.data()) < 0) {
-      fail(what + ": cannot read attribute '" + name + "' of " + where);
-    }
-    value.assign(buffer.c_str(), strnlen(buffer.c_str(), size));
-  }
-  return value;
+  return H5Tget_class(type.get()) == H5T_STRING &&
+         H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
 }
 
 // Reads dataset vars/<i> of `e` after checking that it is a plain float dataset of the
 // expected shape.
 Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std::string& vars_path,
-                    std::size_t image_size, const std::string& what) {
+                    std::string_view image, const Superblock& sb, const std::string& what) {
+  const std::size_t image_size = image.size();
   const std::string ds_name = std::to_string(i);
   const std::string full = vars_path + "/" + ds_name;
   const std::string weight = e.layer + " weight '" + e.names[i] + "' (" + full + ")";
@@ -371,6 +457,7 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   }
   NEURONA_CHECK(info.type == H5L_TYPE_HARD, ValueError, what, ": ", weight,
                 " is a soft or external link; a weights file may only hold plain datasets");
+  check_object_header(image, sb, info.u.address, what, weight);
   const Id object = checked(H5Oopen(vars, ds_name.c_str(), H5P_DEFAULT), H5Oclose,
                             what + ": cannot open " + full);
   NEURONA_CHECK(H5Iget_type(object.get()) == H5I_DATASET, ValueError, what, ": ", weight,
@@ -389,10 +476,10 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   // gigabytes per element would have it allocate that much per element read.
   const std::size_t type_size = H5Tget_size(type.get());
   const H5T_class_t type_class = H5Tget_class(type.get());
-  // Keras 3's bfloat16: 2-byte opaque data marked dtype="bfloat16".
-  const bool bfloat16_data =
-      type_class == H5T_OPAQUE && type_size == 2 &&
-      read_string_attribute(ds.get(), kDtypeAttribute, full, what) == "bfloat16";
+  // Keras 3's bfloat16: 2-byte opaque data marked with a string attribute dtype (="bfloat16";
+  // the only 2-byte opaque type Keras writes; the value is not read, see has_string_attribute).
+  const bool bfloat16_data = type_class == H5T_OPAQUE && type_size == 2 &&
+                             has_string_attribute(ds.get(), kDtypeAttribute, full, what);
   if (integer) {
     NEURONA_CHECK(type_class == H5T_INTEGER, ValueError, what, ": ", weight,
                   " is not an integer dataset");
@@ -474,7 +561,7 @@ std::vector<std::vector<Tensor>> read_weights_image(
     std::string_view image, const std::vector<ExpectedGroup>& expected,
     const std::vector<std::string>& closed_containers, const std::string& what,
     std::vector<std::string>* skipped) {
-  check_signature(image, what);
+  const Superblock sb = check_superblock(image, what);
   std::lock_guard lock(hdf5_mutex());
   const QuietErrors quiet;
   const Id fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, what + ": H5Pcreate");
@@ -490,7 +577,7 @@ std::vector<std::vector<Tensor>> read_weights_image(
   std::set<std::string> expected_paths;
   for (const ExpectedGroup& e : expected) expected_paths.insert(e.path);
   for (const std::string& container : closed_containers) {
-    const Id group = open_group(file.get(), container, what);
+    const Id group = open_group(file.get(), container, what, image, sb);
     if (!group.valid()) continue;  // a container of weightless layers may be absent
     for (const std::string& child : child_names(group.get(), container, what)) {
       NEURONA_CHECK(expected_paths.count(join(container, child)) > 0, ValueError, what,
@@ -502,9 +589,11 @@ std::vector<std::vector<Tensor>> read_weights_image(
   std::vector<std::vector<Tensor>> out;
   for (const ExpectedGroup& e : expected) {
     const std::string vars_path = join(e.path, "vars");
-    const Id group = open_group(file.get(), e.path, what);
+    const Id group = open_group(file.get(), e.path, what, image, sb);
     Id vars(-1, H5Gclose);
-    if (group.valid()) vars = open_group(group.get(), "vars", what + " ('" + e.path + "')");
+    if (group.valid()) {
+      vars = open_group(group.get(), "vars", what + " ('" + e.path + "')", image, sb);
+    }
     const std::size_t n = e.names.size();
     if (!vars.valid()) {
       NEURONA_CHECK(n == 0 || e.optional, ValueError, what, ": ", e.layer, " expects ", n,
@@ -534,7 +623,7 @@ std::vector<std::vector<Tensor>> read_weights_image(
     }
     std::vector<Tensor> values;
     for (std::size_t i = 0; i < n; ++i)
-      values.push_back(read_dataset(vars.get(), e, i, vars_path, image.size(), what));
+      values.push_back(read_dataset(vars.get(), e, i, vars_path, image, sb, what));
     out.push_back(std::move(values));
   }
   return out;
