@@ -417,27 +417,6 @@ std::string dims_str(const std::vector<hsize_t>& dims) {
   return layers::shape_str(Shape(d));
 }
 
-// Whether `object` has a scalar string attribute `name` (Keras's dtype="bfloat16" marker on
-// 2-byte opaque data). Its value is not read: libhdf5 1.10 reads a variable-length string from
-// the file's global heap without checking it, and a corrupt heap entry makes it copy out of
-// bounds (weights_h5_fuzzer found it); the attribute's header message, read here, is checked.
-bool has_string_attribute(hid_t object, const char* name, const std::string& where,
-                          const std::string& what) {
-  const htri_t exists = H5Aexists(object, name);
-  if (exists <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return false;
-  }
-  const Id attr = checked(H5Aopen(object, name, H5P_DEFAULT), H5Aclose,
-                          what + ": cannot open attribute '" + name + "' of " + where);
-  const Id type = checked(H5Aget_type(attr.get()), H5Tclose,
-                          what + ": cannot read the type of attribute '" + name + "' of " + where);
-  const Id space = checked(H5Aget_space(attr.get()), H5Sclose,
-                           what + ": cannot read attribute '" + name + "' of " + where);
-  return H5Tget_class(type.get()) == H5T_STRING &&
-         H5Sget_simple_extent_type(space.get()) == H5S_SCALAR;
-}
-
 // Reads dataset vars/<i> of `e` after checking that it is a plain float dataset of the
 // expected shape.
 Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std::string& vars_path,
@@ -476,10 +455,11 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   // gigabytes per element would have it allocate that much per element read.
   const std::size_t type_size = H5Tget_size(type.get());
   const H5T_class_t type_class = H5Tget_class(type.get());
-  // Keras 3's bfloat16: 2-byte opaque data marked with a string attribute dtype (="bfloat16";
-  // the only 2-byte opaque type Keras writes; the value is not read, see has_string_attribute).
-  const bool bfloat16_data = type_class == H5T_OPAQUE && type_size == 2 &&
-                             has_string_attribute(ds.get(), kDtypeAttribute, full, what);
+  // Keras 3's bfloat16: 2-byte opaque data (marked with the attribute dtype="bfloat16", which is
+  // not consulted: the only 2-byte opaque type Keras and neurona write is bfloat16, and libhdf5
+  // 1.10 copies out of bounds while decoding corrupt attribute messages, as weights_h5_fuzzer
+  // found; the loader reads no attribute).
+  const bool bfloat16_data = type_class == H5T_OPAQUE && type_size == 2;
   if (integer) {
     NEURONA_CHECK(type_class == H5T_INTEGER, ValueError, what, ": ", weight,
                   " is not an integer dataset");
@@ -487,8 +467,7 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
                   what, ": ", weight, " has ", type_size, "-byte integers");
   } else if (!bfloat16_data) {
     NEURONA_CHECK(type_class == H5T_FLOAT, ValueError, what, ": ", weight,
-                  " is not a floating-point dataset (nor Keras's bfloat16: 2-byte opaque data "
-                  "with the attribute dtype=\"bfloat16\")");
+                  " is not a floating-point dataset (nor Keras's bfloat16: 2-byte opaque data)");
     NEURONA_CHECK(type_size == 2 || type_size == 4 || type_size == 8, ValueError, what, ": ",
                   weight, " has ", type_size,
                   "-byte floats; a weights file holds float16, float32 or float64 values");
