@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "neurona/neurona.h"
+#include "support/test_util.h"
 
 namespace nr = neurona;
 
@@ -101,6 +102,37 @@ TEST(Fit, HistoryHasKerasNamesAndValidationFromTheLastSamples) {
                              {.batch_size = 50, .verbose = 0});
   EXPECT_NEAR(history.history["val_loss"].back(), val.at("loss"), 1e-6);
   EXPECT_NEAR(history.history["val_accuracy"].back(), val.at("accuracy"), 1e-6);
+}
+
+// Records the batches per epoch that fit() announces.
+class StepsSeen : public nr::callbacks::Callback {
+ public:
+  void on_train_begin(nr::callbacks::Logs&) override { steps = params().steps; }
+  std::int64_t steps = -1;
+};
+
+TEST(Fit, ValidationSplitRoundsTheTrainingPartDownAsKeras3) {
+  // Keras 3: split_at = floor(n * (1 - validation_split)); 10 samples at 0.15 train on 8 and
+  // validate on the last 2 (rounding up would train on 9).
+  nr::set_seed(1);
+  auto data = blobs(10);
+  auto model = classifier();
+  compile(*model);
+  auto seen = std::make_shared<StepsSeen>();
+  auto history = model->fit(
+      data.x, data.y,
+      {.batch_size = 1, .epochs = 1, .verbose = 0, .callbacks = {seen}, .validation_split = 0.15});
+  EXPECT_EQ(seen->steps, 8);
+  EXPECT_EQ(nr::data::validation_split_index(10, 0.15), 8);  // the shared helper agrees
+  auto val = model->evaluate(data.x.slice(8, 10), data.y.slice(8, 10), {.verbose = 0});
+  EXPECT_NEAR(history.history["val_loss"].back(), val.at("loss"), 1e-6);
+
+  // A split that leaves either part empty is still an error naming fit.
+  NEURONA_EXPECT_THROW_MSG(
+      model->fit(data.x.slice(0, 1), data.y.slice(0, 1), {.verbose = 0, .validation_split = 0.5}),
+      nr::ValueError, ".fit", "1 samples", "validation_split=0.5");
+  NEURONA_EXPECT_THROW_MSG(model->fit(data.x, data.y, {.verbose = 0, .validation_split = 0.95}),
+                           nr::ValueError, ".fit", "10 samples", "validation_split=0.95");
 }
 
 TEST(Fit, SameSeedGivesIdenticalHistories) {
