@@ -367,17 +367,19 @@ TEST(BackupAndRestore, CorruptOrMismatchedBackupIsIoErrorNamingTheFileAndLeavesT
 
 namespace {
 
-// Starts the child on one thread (deterministic, and its tiny model needs no more).
+// Starts the child on the CPU, where results are reproducible bit for bit, on one thread (its
+// tiny model needs no more).
 pid_t start_child(const fs::path& backup_dir, const fs::path& result) {
-  std::vector<std::string> env;
+  const std::vector<std::string> ours = {"NEURONA_DEVICE=cpu", "OMP_NUM_THREADS=1",
+                                         "OPENBLAS_NUM_THREADS=1"};
+  std::vector<std::string> env = ours;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string var = *e;
-    if (var.rfind("OMP_NUM_THREADS=", 0) != 0 && var.rfind("OPENBLAS_NUM_THREADS=", 0) != 0) {
-      env.push_back(var);
-    }
+    const bool replaced = std::any_of(ours.begin(), ours.end(), [&](const std::string& o) {
+      return var.compare(0, o.find('=') + 1, o, 0, o.find('=') + 1) == 0;
+    });
+    if (!replaced) env.push_back(var);
   }
-  env.push_back("OMP_NUM_THREADS=1");
-  env.push_back("OPENBLAS_NUM_THREADS=1");
   std::vector<char*> envp;
   for (auto& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);

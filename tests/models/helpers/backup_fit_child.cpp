@@ -14,7 +14,7 @@ namespace nr = neurona;
 
 namespace {
 
-constexpr int kEpochs = 16;
+constexpr int kEpochs = 12;
 
 // Three classes from the signs of the first two features, as int32 labels.
 nr::Tensor labels_of(const nr::Tensor& x) {
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
                    .metrics = {"accuracy"}});
     const nr::callbacks::History history =
         model.fit(x, labels_of(x),
-                  {.batch_size = 16,
+                  {.batch_size = 32,
                    .epochs = kEpochs,
                    .verbose = 0,
                    .callbacks = {nr::callbacks::BackupAndRestore(argv[1])},
