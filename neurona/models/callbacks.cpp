@@ -588,7 +588,9 @@ void BackupAndRestore::restore(const std::string& bytes, const std::string& path
 void BackupAndRestore::on_epoch_end(int epoch, Logs& logs) {
   completed_.emplace_back(epoch, logs);
   // Make the folder (and missing parents), counting the folders made, so that delete_checkpoint
-  // removes those and no others; flush their parents so that they survive a power loss.
+  // removes those and no others; flush their parents so that they survive a power loss. (A kill
+  // between making the folder and the first backup leaves it, empty: the next run cannot tell
+  // that a BackupAndRestore made it.)
   const fs::path dir = normalized_dir(backup_dir_);
   std::vector<fs::path> missing;
   std::error_code ec;
