@@ -326,9 +326,12 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
 
   stop_training_ = false;
   resume_epoch_.reset();
+  resumed_logs_.clear();
   CapturedStep captured(*this, "fit", device, options.batch_size);
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_train_begin(logs);
+  // A resumed run's History holds its earlier epochs too, as an uninterrupted run's would.
+  for (auto& [epoch, epoch_logs] : resumed_logs_) history->on_epoch_end(epoch, epoch_logs);
   const int first_epoch = resume_epoch_.value_or(options.initial_epoch);
   for (int epoch = first_epoch; epoch < options.epochs && !stop_training_; ++epoch) {
     reset_metrics();
