@@ -45,18 +45,38 @@ const Tensor& SeedGenerator::state(Device device) {
     state_ = state_.to(device);
     return state_;
   }
-  std::uint64_t seed = 0;
-  if (seed_) {
-    seed = mix(*seed_);
+  Snapshot start;
+  if (pending_) {
+    start = *pending_;
+  } else if (seed_) {
+    start.seed = mix(*seed_);
   } else {
     const RandomKey key = detail::next_random_key(std::nullopt);
-    seed = mix(key.seed ^ mix(key.call));
+    start.seed = mix(key.seed ^ mix(key.call));
   }
-  const std::int64_t initial[2] = {static_cast<std::int64_t>(seed), 0};
+  pending_.reset();
+  const std::int64_t initial[2] = {static_cast<std::int64_t>(start.seed),
+                                   static_cast<std::int64_t>(start.counter)};
   Tensor state = Tensor::empty({2}, DType::int64, device);
   copy_bytes(state.raw_data(), device, initial, Device::cpu(), sizeof initial);
   state_ = std::move(state);
   return state_;
+}
+
+std::optional<SeedGenerator::Snapshot> SeedGenerator::snapshot() const {
+  if (!state_.defined()) return pending_;
+  const std::vector<std::int64_t> values = state_.to(Device::cpu()).to_vector<std::int64_t>();
+  return Snapshot{static_cast<std::uint64_t>(values[0]), static_cast<std::uint32_t>(values[1])};
+}
+
+void SeedGenerator::restore(const Snapshot& snapshot) {
+  if (!state_.defined()) {
+    pending_ = snapshot;
+    return;
+  }
+  const std::int64_t values[2] = {static_cast<std::int64_t>(snapshot.seed),
+                                  static_cast<std::int64_t>(snapshot.counter)};
+  copy_bytes(state_.raw_data(), state_.device(), values, Device::cpu(), sizeof values);
 }
 
 namespace detail {

@@ -33,8 +33,19 @@ class SeedGenerator {
   /// The seed given at construction, if any.
   std::optional<std::uint64_t> seed() const { return seed_; }
 
+  /// Where the generator stands: the (mixed) seed and the counter of its state, read back from
+  /// the device; none before its first draw (or restore). BackupAndRestore saves it.
+  struct Snapshot {
+    std::uint64_t seed = 0;
+    std::uint32_t counter = 0;
+  };
+  std::optional<Snapshot> snapshot() const;
+  /// Continues from `snapshot`: the next draw is the one that followed it.
+  void restore(const Snapshot& snapshot);
+
  private:
   std::optional<std::uint64_t> seed_;
+  std::optional<Snapshot> pending_;  // restored before the state exists on a device
   Tensor state_;
 };
 

@@ -548,6 +548,29 @@ void BackupAndRestore::restore(const std::string& bytes, const std::string& path
       .call = static_cast<std::uint32_t>(r.integer(r.member(random, "\"random\"", "call"),
                                                    "\"random\".call", 0,
                                                    std::numeric_limits<std::uint32_t>::max()))};
+  // The layers' seed generators (Dropout's), in the model's order: where each stood.
+  const json& generators = r.member(meta, "the metadata", "seed_generators");
+  const std::vector<SeedGenerator*> model_generators = model().seed_generators();
+  if (!generators.is_array()) r.corrupt("\"seed_generators\" is not a list");
+  if (generators.size() != model_generators.size()) {
+    r.mismatched("it has " + std::to_string(generators.size()) + " seed generators, the model " +
+                 std::to_string(model_generators.size()));
+  }
+  std::vector<std::optional<SeedGenerator::Snapshot>> snapshots;
+  for (std::size_t i = 0; i < generators.size(); ++i) {
+    const std::string where = "\"seed_generators\"[" + std::to_string(i) + "]";
+    const json& g = generators[i];
+    if (g.is_null()) {  // not drawn from yet
+      snapshots.emplace_back();
+      continue;
+    }
+    const json& gseed = r.member(g, where, "seed");
+    if (!gseed.is_number_unsigned()) r.corrupt(where + ".seed is not an unsigned 64-bit integer");
+    snapshots.push_back(SeedGenerator::Snapshot{
+        gseed.get<std::uint64_t>(),
+        static_cast<std::uint32_t>(r.integer(r.member(g, where, "counter"), where + ".counter", 0,
+                                             std::numeric_limits<std::uint32_t>::max()))});
+  }
   const fs::path dir = normalized_dir(backup_dir_);
   const int created_dirs = static_cast<int>(r.integer(
       r.member(meta, "the metadata", "created_dirs"), "\"created_dirs\"", 0, path_depth(dir)));
@@ -580,6 +603,9 @@ void BackupAndRestore::restore(const std::string& bytes, const std::string& path
     r.mismatched(e.what());
   }
   detail::set_global_random_state(random_state);
+  for (std::size_t i = 0; i < snapshots.size(); ++i) {
+    if (snapshots[i]) model_generators[i]->restore(*snapshots[i]);
+  }
   created_dirs_ = created_dirs;
   completed_ = std::move(completed);
   model().set_initial_epoch(epoch, completed_);
@@ -612,12 +638,18 @@ void BackupAndRestore::on_epoch_end(int epoch, Logs& logs) {
     history.push_back(json{{"epoch", e}, {"logs", std::move(entry_logs)}});
   }
   const detail::GlobalRandomState random = detail::global_random_state();
+  json generators = json::array();
+  for (const SeedGenerator* g : model().seed_generators()) {
+    const std::optional<SeedGenerator::Snapshot> s = g->snapshot();
+    generators.push_back(s ? json{{"seed", s->seed}, {"counter", s->counter}} : json(nullptr));
+  }
   const std::shared_ptr<optimizers::Optimizer> optimizer = model().optimizer();
   const std::string weights = models::save_weights_to_bytes(model());  // builds the optimizer
   const json meta = {
       {"epoch", epoch + 1},  // epoch < fit's epochs, an int: no overflow
       {"history", std::move(history)},
       {"random", {{"seeded", random.seeded}, {"seed", random.seed}, {"call", random.call}}},
+      {"seed_generators", std::move(generators)},
       {"optimizer",
        {{"class_name", optimizer->class_name()}, {"variables", optimizer->variables().size()}}},
       {"created_dirs", created_dirs_},

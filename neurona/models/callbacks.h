@@ -195,8 +195,8 @@ struct BackupAndRestoreOptions {
 /// resumes at the next epoch, and ends as the uninterrupted run would (bit for bit on the CPU):
 ///   model.fit(x, y, {.epochs = 20, .callbacks = {nr::callbacks::BackupAndRestore("backup")}});
 /// The state is the weights and the optimizer's state (as save_weights writes them), the
-/// global random generator's state (fit's shuffling, Dropout), the next epoch and the logs of
-/// the completed epochs. Unlike Keras, whose resumed fit returns a History of the new epochs
+/// global random generator's state (fit's shuffling), the layers' seed generators (Dropout's
+/// masks), the next epoch and the logs of the completed epochs. Unlike Keras, whose resumed fit returns a History of the new epochs
 /// only, a resumed fit here returns the History of the whole run (the restored epochs first),
 /// so that it equals the uninterrupted run's and code that plots or logs it needs no special
 /// case. As in Keras, other callbacks' state (EarlyStopping's patience, ...) is not saved, and
