@@ -196,13 +196,13 @@ struct BackupAndRestoreOptions {
 ///   model.fit(x, y, {.epochs = 20, .callbacks = {nr::callbacks::BackupAndRestore("backup")}});
 /// The state is the weights and the optimizer's state (as save_weights writes them), the
 /// global random generator's state (fit's shuffling), the layers' seed generators (Dropout's
-/// masks), the next epoch and the logs of the completed epochs. Unlike Keras, whose resumed fit returns a History of the new epochs
-/// only, a resumed fit here returns the History of the whole run (the restored epochs first),
-/// so that it equals the uninterrupted run's and code that plots or logs it needs no special
-/// case. As in Keras, other callbacks' state (EarlyStopping's patience, ...) is not saved, and
-/// the backup holds what this callback sees at its on_epoch_end: list it after callbacks that
-/// change the logs or the optimizer there (ReduceLROnPlateau). A LossScaleOptimizer's scale is
-/// not saved either (save_weights does not hold it).
+/// masks), the next epoch and the logs of the completed epochs. Unlike Keras, whose resumed fit
+/// returns a History of the new epochs only, a resumed fit here returns the History of the whole
+/// run (the restored epochs first), so that it equals the uninterrupted run's and code that plots
+/// or logs it needs no special case. As in Keras, other callbacks' state (EarlyStopping's patience,
+/// ...) is not saved, and the backup holds what this callback sees at its on_epoch_end: list it
+/// after callbacks that change the logs or the optimizer there (ReduceLROnPlateau). A
+/// LossScaleOptimizer's scale is not saved either (save_weights does not hold it).
 ///
 /// The backup is one file, `backup_dir/latest.backup`, replaced atomically (written beside it,
 /// flushed, renamed, the folder flushed), so that a kill at any moment leaves the previous
