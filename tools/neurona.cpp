@@ -3,14 +3,18 @@
 // accuracy plot; `neurona evaluate` and `neurona predict` use saved weights; `neurona bench`
 // times the training (tools/fit_benchmark.h, as benchmarks/bench_train).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <type_traits>
 
 #include "fashion_models.h"
 #include "fit_benchmark.h"
@@ -20,6 +24,66 @@ namespace nr = neurona;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Checks for numeric options whose errors read "--batch-size: must be at least 1, got 0"
+// (CLI11's own range check says "Value 0 not in range 0.000000 to 1797693134862315708145...").
+// They run on the option's text, before CLI11 converts it, so a word or an out-of-range number
+// gets the same kind of message.
+template <typename T>
+CLI::Validator whole_number(T min, T max = std::numeric_limits<T>::max()) {
+  static_assert(std::is_integral_v<T>);
+  std::ostringstream description;  // the help's "--epochs INT:at least 1=3"
+  if (max == std::numeric_limits<T>::max()) {
+    description << "at least " << min;
+  } else {
+    description << min << " to " << max;
+  }
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        // Parsed as the widest integer of T's signedness, so that "-1" for an unsigned option
+        // and "99999999999" for an int are reported against the range, not as unreadable.
+        using Wide = std::conditional_t<std::is_signed_v<T>, long long, unsigned long long>;
+        Wide value{};
+        const char* end = text.data() + text.size();
+        const bool negative = !text.empty() && text[0] == '-';
+        const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        std::ostringstream error;
+        if (std::is_unsigned_v<T> && negative && text.size() > 1 &&
+            text.find_first_not_of("0123456789", 1) == std::string::npos) {
+          error << "must be at least " << min << ", got " << text;
+        } else if (ec == std::errc::result_out_of_range && ptr == end) {
+          error << "must be " << (negative ? "at least " : "at most ") << (negative ? min : max)
+                << ", got " << text;
+        } else if (ec != std::errc() || ptr != end) {
+          error << "must be a whole number, got '" << text << "'";
+        } else if (value < static_cast<Wide>(min)) {
+          error << "must be at least " << min << ", got " << text;
+        } else if (value > static_cast<Wide>(max)) {
+          error << "must be at most " << max << ", got " << text;
+        }
+        return error.str();
+      },
+      description.str());
+}
+
+// A number in [min, max], checked as whole_number does.
+CLI::Validator number_between(double min, double max) {
+  std::ostringstream description;
+  description << min << " to " << max;
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        std::ostringstream error;
+        if (text.empty() || end != text.c_str() + text.size() || !(value == value)) {
+          error << "must be a number from " << min << " to " << max << ", got '" << text << "'";
+        } else if (value < min || value > max) {
+          error << "must be from " << min << " to " << max << ", got " << text;
+        }
+        return error.str();
+      },
+      description.str());
+}
 
 void select_device(const std::string& device) {
   if (device == "auto") return;  // the default: the first GPU, else the CPU
@@ -105,9 +169,10 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
   std::printf("Test loss: %.4f - test accuracy: %.4f\n", scores.at("loss"), scores.at("accuracy"));
   const fs::path weights = out_dir / (kind + ".weights.h5");
   model->save_weights(weights.string());
-  std::cout << "Wrote " << (out_dir / "history.csv").string() << ", " << weights.string();
-  if (plot_curves(history, out_dir)) std::cout << ", " << (out_dir / "curves.png").string();
-  std::cout << "\n";
+  // The plot first: gnuplot's failure is a line of its own on stderr, before this one.
+  const bool plotted = plot_curves(history, out_dir);
+  std::cout << "Wrote " << (out_dir / "history.csv").string() << ", " << weights.string()
+            << (plotted ? ", " + (out_dir / "curves.png").string() : std::string()) << "\n";
   return 0;
 }
 
@@ -128,9 +193,28 @@ int predict(const std::string& kind, const std::string& weights, const std::stri
   auto model = nr::tools::make_fashion_model(kind);
   model->load_weights(weights);
   nr::Tensor x = nr::data::load_npy(input);
+  // A batch or one image, the channel axis optional where there is one channel:
+  // (N, 28, 28, 1), (N, 28, 28), (28, 28, 1) or (28, 28) for the Fashion-MNIST models.
+  const std::vector<std::int64_t> batch_shape = model->input_shape().value().dims();
+  const std::vector<std::int64_t> image(batch_shape.begin() + 1, batch_shape.end());
+  const std::vector<std::int64_t> plain(image.begin(), image.end() - 1);  // without channels
+  const bool one_channel = image.back() == 1;
+  std::vector<std::int64_t> dims = x.shape().dims();
+  const auto is = [&](const std::vector<std::int64_t>& tail, std::size_t leading) {
+    return dims.size() == tail.size() + leading &&
+           std::equal(tail.begin(), tail.end(),
+                      dims.begin() + static_cast<std::ptrdiff_t>(leading));
+  };
+  if (is(image, 0) || (one_channel && is(plain, 0))) dims.insert(dims.begin(), 1);
+  if (one_channel && is(plain, 1)) dims.push_back(1);
+  if (!is(image, 1)) {
+    throw nr::ValueError(nr::detail::str(
+        "predict: the ", kind, " model takes images of shape ", nr::Shape(image),
+        one_channel ? nr::detail::str(" or ", nr::Shape(plain)) : std::string(),
+        ", one image or a batch of them; ", input, " holds an array of shape ", x.shape()));
+  }
+  x = x.reshape(nr::Shape(dims));
   if (x.dtype() == nr::DType::uint8) x = nr::cast(x, nr::DType::float32) / 255.0;
-  if (x.rank() == 3) x = x.reshape({x.shape()[0], 28, 28, 1});
-  if (x.rank() == 2) x = x.reshape({1, 28, 28, 1});
   const nr::Tensor probs = model->predict(x.to(nr::default_device()), {.batch_size = 256});
   const auto classes = nr::argmax(probs, -1).to(nr::Device::cpu()).to_vector<std::int64_t>();
   const auto& names = nr::datasets::fashion_mnist_class_names;
@@ -186,32 +270,39 @@ int main(int argc, char** argv) {
   CLI::App* train_cmd = app.add_subcommand("train", "train on Fashion-MNIST and report accuracy");
   add_common(train_cmd);
   train_cmd->add_option("--epochs", epochs, "epochs")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1))
       ->capture_default_str();
   train_cmd->add_option("--batch-size", batch_size, "samples per batch")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number<std::int64_t>(1))
       ->capture_default_str();
   train_cmd->add_option("--out", out, "folder for history.csv, the weights and curves.png")
       ->capture_default_str();
-  train_cmd->add_option("--train-samples", train_limit, "use only the first N training images");
-  train_cmd->add_option("--test-samples", test_limit, "use only the first N test images");
+  train_cmd->add_option("--train-samples", train_limit, "use only the first N training images")
+      ->check(whole_number<std::int64_t>(0));
+  train_cmd->add_option("--test-samples", test_limit, "use only the first N test images")
+      ->check(whole_number<std::int64_t>(0));
   train_cmd
       ->add_option("--validation-split", validation_split,
                    "fraction of the training images held out for validation")
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(number_between(0.0, 0.99));
   train_cmd->add_option("--seed", seed, "random seed (weights and shuffling)")
+      ->check(whole_number<std::uint64_t>(0))
       ->capture_default_str();
-  train_cmd->add_option("--verbose", verbose, "0 silent, 1 progress bar, 2 one line per epoch");
+  train_cmd->add_option("--verbose", verbose, "0 silent, 1 progress bar, 2 one line per epoch")
+      ->check(whole_number(0, 2));
 
   CLI::App* eval_cmd = app.add_subcommand("evaluate", "test loss and accuracy of saved weights");
   add_common(eval_cmd);
   eval_cmd->add_option("--weights", weights, ".weights.h5 file")->required();
-  eval_cmd->add_option("--test-samples", test_limit, "use only the first N test images");
+  eval_cmd->add_option("--test-samples", test_limit, "use only the first N test images")
+      ->check(whole_number<std::int64_t>(0));
 
   CLI::App* predict_cmd = app.add_subcommand("predict", "classify images from a .npy file");
   add_common(predict_cmd);
   predict_cmd->add_option("--weights", weights, ".weights.h5 file")->required();
-  predict_cmd->add_option("--input", input, ".npy of images (N, 28, 28[, 1]), uint8 or float")
+  predict_cmd
+      ->add_option("--input", input,
+                   ".npy of images (N, 28, 28[, 1]) or one (28, 28[, 1]), uint8 or float")
       ->required();
   predict_cmd->add_option("--output", output, "write the class probabilities to this .npy");
 
@@ -220,14 +311,17 @@ int main(int argc, char** argv) {
   add_common(bench_cmd);
   bench_cmd
       ->add_option("--epochs", epochs, "epochs (2 or more to count allocations after the first)")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1))
       ->capture_default_str();
   bench_cmd->add_option("--batch-size", batch_size, "samples per batch")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number<std::int64_t>(1))
       ->capture_default_str();
-  bench_cmd->add_option("--train-samples", train_limit, "use only the first N training images");
-  bench_cmd->add_option("--test-samples", test_limit, "use only the first N test images");
+  bench_cmd->add_option("--train-samples", train_limit, "use only the first N training images")
+      ->check(whole_number<std::int64_t>(0));
+  bench_cmd->add_option("--test-samples", test_limit, "use only the first N test images")
+      ->check(whole_number<std::int64_t>(0));
   bench_cmd->add_option("--seed", seed, "random seed (weights and shuffling)")
+      ->check(whole_number<std::uint64_t>(0))
       ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);

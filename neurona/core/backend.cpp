@@ -81,12 +81,14 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   const Device d = dst_device.is_cuda() ? dst_device : src_device;
   DeviceBackend* b = backend_for(d.type());
   NEURONA_CHECK(b != nullptr, ValueError, "copy: no backend for ", d);
+  // Waits while another thread captures on either device (core/graph.h).
+  const detail::DeviceWorkGuard guard(dst_device, src_device);
   if (const detail::CaptureState* capture = detail::current_capture(); capture != nullptr) {
     NEURONA_CHECK(capture->record_calls || (dst_device.is_cuda() && src_device.is_cuda()),
                   ValueError, "copy: a copy between ", src_device, " and ", dst_device,
                   " cannot be captured in a graph (copy the host's data before the capture)");
-    if (detail::record_call(d, [=] { b->copy(dst, dst_device, src, src_device, nbytes); })) return;
   }
+  if (detail::record_call(d, [=] { b->copy(dst, dst_device, src, src_device, nbytes); })) return;
   b->copy(dst, dst_device, src, src_device, nbytes);
 }
 
@@ -95,6 +97,7 @@ void synchronize(Device d) {
   NEURONA_CHECK(detail::current_capture() == nullptr, ValueError, "synchronize: waiting for ", d,
                 " during a graph capture (the captured work has "
                 "not run; read results after a replay)");
+  const detail::DeviceWorkGuard guard(d);
   backend_for(d.type())->synchronize(d.index());
 }
 

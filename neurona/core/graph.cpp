@@ -2,7 +2,9 @@
 // and the CPU's emulation for tests.
 #include "neurona/core/graph.h"
 
+#include <array>
 #include <atomic>
+#include <functional>
 #include <utility>
 
 #include "neurona/core/backend.h"
@@ -15,6 +17,18 @@ namespace {
 
 thread_local detail::CaptureState* t_capture = nullptr;
 std::atomic<bool> g_cpu_emulation{false};
+// The CPU's emulated capture, seen from every thread (the emulated "stream" is the device's).
+std::atomic<detail::CaptureState*> g_cpu_recording{nullptr};
+
+// One lock per device that can capture (DeviceWorkGuard).
+constexpr int kMaxCudaDevices = 64;
+std::recursive_mutex g_cpu_work;
+std::array<std::recursive_mutex, kMaxCudaDevices> g_cuda_work;
+
+std::recursive_mutex* work_mutex(Device d) {
+  if (d.is_cpu()) return g_cpu_emulation.load() ? &g_cpu_work : nullptr;
+  return d.index() < kMaxCudaDevices ? &g_cuda_work[static_cast<std::size_t>(d.index())] : nullptr;
+}
 std::atomic<detail::CudaCaptureFn> g_cuda_capture{nullptr};
 std::atomic<std::int64_t> g_replays{0};
 
@@ -35,6 +49,7 @@ class RecordedGraph final : public CapturedGraph {
 CapturedGraph::~CapturedGraph() = default;
 
 void CapturedGraph::replay() {
+  const detail::DeviceWorkGuard guard(device_);
   g_replays.fetch_add(1);
   run();
 }
@@ -53,9 +68,19 @@ std::unique_ptr<CapturedGraph> capture_graph(Device device, const std::function<
   NEURONA_CHECK(t_capture == nullptr, ValueError,
                 "capture_graph: a capture is already under way on this thread (on ",
                 t_capture->device, ")");
+  NEURONA_CHECK(device.is_cpu() || device.index() < kMaxCudaDevices, NotImplementedError,
+                "capture_graph: ", device, " is beyond the ", kMaxCudaDevices,
+                " GPUs whose work capture can serialise");
+  // Other threads' work on the device waits until the capture ends.
+  const detail::DeviceWorkGuard exclusive(device);
   const std::uint32_t random_calls = detail::random_call_count();
   detail::CaptureState state{device, device.is_cpu(), {}, {}, false};
   t_capture = &state;
+  if (device.is_cpu()) g_cpu_recording.store(&state);
+  const auto end_capture = [&] {
+    t_capture = nullptr;
+    if (device.is_cpu()) g_cpu_recording.store(nullptr);
+  };
   std::unique_ptr<CapturedGraph> graph;
   try {
     if (device.is_cpu()) {
@@ -65,33 +90,61 @@ std::unique_ptr<CapturedGraph> capture_graph(Device device, const std::function<
       graph = g_cuda_capture.load()(device.index(), fn);
     }
   } catch (...) {
-    t_capture = nullptr;
+    end_capture();
     detail::set_random_call_count(random_calls);
     throw;
   }
-  t_capture = nullptr;
-  if (state.used_global_random) {
+  end_capture();
+  if (state.used_host_random) {
     detail::set_random_call_count(random_calls);
     throw ValueError(
-        "capture_graph: the captured work draws random numbers from the global seed, which "
-        "every replay would draw again (give the random ops a seed of their own, or run the "
-        "work eagerly)");
+        "capture_graph: the captured work draws random numbers with a key made on the host (the "
+        "global seed or an op seed), which every replay would draw again (draw from a "
+        "SeedGenerator, whose state lives on the device, or run the work eagerly)");
   }
+  graph->device_ = device;
   graph->retained_ = std::move(state.retained);
   return graph;
 }
 
 namespace detail {
 
+DeviceWorkGuard::DeviceWorkGuard(Device device) : first_(work_mutex(device)) {
+  if (first_ != nullptr) first_->lock();
+}
+
+DeviceWorkGuard::DeviceWorkGuard(Device a, Device b) {
+  std::recursive_mutex* x = work_mutex(a);
+  std::recursive_mutex* y = work_mutex(b);
+  if (x == y) y = nullptr;
+  // A fixed order (by address: g_cpu_work, then the GPUs' array in index order) keeps two
+  // threads copying between the same devices in opposite directions from deadlocking.
+  if (x != nullptr && y != nullptr && std::less<>{}(y, x)) std::swap(x, y);
+  first_ = x;
+  second_ = y;
+  if (first_ != nullptr) first_->lock();
+  if (second_ != nullptr) second_->lock();
+}
+
+DeviceWorkGuard::~DeviceWorkGuard() {
+  if (second_ != nullptr) second_->unlock();
+  if (first_ != nullptr) first_->unlock();
+}
+
 CaptureState* current_capture() {
   return t_capture;
 }
 
+CaptureState* recording_capture(Device device) {
+  if (!device.is_cpu()) return nullptr;
+  CaptureState* state = g_cpu_recording.load();
+  return state != nullptr && state->record_calls ? state : nullptr;
+}
+
 bool record_call(Device device, std::function<void()> call) {
-  if (t_capture == nullptr || !t_capture->record_calls || t_capture->device != device) {
-    return false;
-  }
-  t_capture->calls.push_back(std::move(call));
+  CaptureState* state = recording_capture(device);
+  if (state == nullptr) return false;
+  state->calls.push_back(std::move(call));
   return true;
 }
 

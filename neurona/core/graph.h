@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "neurona/core/device.h"
@@ -31,11 +32,15 @@ class CapturedGraph;
 bool graph_capture_supported(Device device);
 
 /// Runs `fn`, capturing the device work it queues on `device` instead of running it, and returns
-/// the graph. Throws NotImplementedError where the device cannot capture, ValueError when a
-/// capture is already under way on this thread or when `fn` draws random numbers from the global
-/// seed (a replay would draw the same ones again), and whatever `fn` or the driver throws. A
-/// capture that fails is abandoned: nothing of it runs, and the global seed's call counter is
-/// set back, so that running `fn` eagerly then draws what it would have drawn.
+/// the graph. A capture records everything queued on the device's one stream, so while it runs,
+/// other threads' work on that device (kernels, copies, synchronisation, replays) waits for it
+/// to end (detail::DeviceWorkGuard): a `predict` loop in another thread is neither captured
+/// into the graph nor breaks it. Throws NotImplementedError where the device cannot capture,
+/// ValueError when a capture is already under way on this thread or when `fn` draws random
+/// numbers with a key made on the host (the global seed or an op seed: a replay would draw the
+/// same ones again; a SeedGenerator's draws are captured), and whatever `fn` or the driver
+/// throws. A capture that fails is abandoned: nothing of it runs, and the global seed's call
+/// counter is set back, so that running `fn` eagerly then draws what it would have drawn.
 ///
 ///   auto graph = capture_graph(Device::cuda(0), [&] { step(static_x, static_y); });
 ///   for (...) { fill(static_x, static_y); graph->replay(); }
@@ -58,10 +63,30 @@ class CapturedGraph {
 
  private:
   friend std::unique_ptr<CapturedGraph> capture_graph(Device, const std::function<void()>&);
+  Device device_ = Device::cpu();
   std::vector<std::shared_ptr<Storage>> retained_;
 };
 
 namespace detail {
+
+/// Serialises work on a device that can capture (a GPU; the CPU while tests emulate capture)
+/// with captures there: constructed around each kernel call, copy, synchronisation and replay
+/// (recursively within a thread), it waits while another thread captures on the device;
+/// capture_graph holds it for the whole capture. Elsewhere (the CPU without emulation) it does
+/// nothing, so CPU work of several threads runs in parallel as before.
+class DeviceWorkGuard {
+ public:
+  explicit DeviceWorkGuard(Device device);
+  /// Both devices of a copy, locked in a fixed order.
+  DeviceWorkGuard(Device a, Device b);
+  ~DeviceWorkGuard();
+  DeviceWorkGuard(const DeviceWorkGuard&) = delete;
+  DeviceWorkGuard& operator=(const DeviceWorkGuard&) = delete;
+
+ private:
+  std::recursive_mutex* first_ = nullptr;
+  std::recursive_mutex* second_ = nullptr;
+};
 
 /// The capture under way on this thread, or null.
 struct CaptureState {
@@ -70,11 +95,18 @@ struct CaptureState {
   bool record_calls = false;
   std::vector<std::function<void()>> calls;
   std::vector<std::shared_ptr<Storage>> retained;
-  bool used_global_random = false;
+  /// Random numbers drawn with a key made on the host (the global seed or an op seed), which
+  /// every replay would draw again.
+  bool used_host_random = false;
 };
 CaptureState* current_capture();
 
-/// Records `call` when this thread emulates a capture on `device`; returns false (and records
+/// The CPU's emulated capture under way on `device`, from any thread (null otherwise): as on a
+/// GPU's stream, whatever is queued on the device while it runs is recorded into it. Callers
+/// hold a DeviceWorkGuard, which keeps other threads out while a capture runs.
+CaptureState* recording_capture(Device device);
+
+/// Records `call` when an emulated capture is under way on `device`; returns false (and records
 /// nothing) otherwise, so that the caller runs it.
 bool record_call(Device device, std::function<void()> call);
 

@@ -1,4 +1,4 @@
-// Atomic file writes: temporary file, fsync, rename.
+// Atomic file writes: temporary file, fsync, rename, fsync of the folder.
 #include "neurona/core/io.h"
 
 #include <fcntl.h>
@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "neurona/core/error.h"
 
@@ -17,6 +20,41 @@ std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
   auto tmp = path;
   tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
   return tmp;
+}
+
+int remove_temporaries_of(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  const std::string prefix = path.filename().string() + ".tmp.";
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  std::vector<fs::path> orphans;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec == std::errc::no_such_file_or_directory) return 0;
+  for (const fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    // <pid>.<number>: nothing else of that name is ours to delete.
+    const std::string_view rest = std::string_view(name).substr(prefix.size());
+    const std::size_t dot = rest.find('.');
+    if (dot == std::string_view::npos || !digits(rest.substr(0, dot)) ||
+        !digits(rest.substr(dot + 1))) {
+      continue;
+    }
+    std::error_code type_ec;
+    if (it->symlink_status(type_ec).type() == fs::file_type::regular) orphans.push_back(it->path());
+  }
+  NEURONA_CHECK(!ec, IoError, "remove_temporaries_of: cannot list ", dir, ": ", ec.message());
+  int removed = 0;
+  for (const fs::path& orphan : orphans) {
+    std::error_code rm_ec;
+    if (fs::remove(orphan, rm_ec)) ++removed;
+    NEURONA_CHECK(!rm_ec, IoError, "remove_temporaries_of: cannot remove ", orphan, ": ",
+                  rm_ec.message());
+  }
+  return removed;
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view contents) {
@@ -48,6 +86,19 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
     throw IoError(
         detail::str("write_file_atomic: cannot rename ", tmp, " to ", path, ": ", ec.message()));
   }
+  fsync_directory(path.parent_path());
+}
+
+void fsync_directory(const std::filesystem::path& dir) {
+  const std::filesystem::path d = dir.empty() ? std::filesystem::path(".") : dir;
+  const int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  NEURONA_CHECK(fd >= 0, IoError, "fsync_directory: cannot open ", d, ": ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  // EINVAL: a file system that does not sync folders (as PostgreSQL's fsync_fname allows).
+  NEURONA_CHECK(rc == 0 || err == EINVAL, IoError, "fsync_directory: cannot flush ", d, ": ",
+                std::strerror(err));
 }
 
 }  // namespace neurona

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <random>
 
+#include "neurona/core/backend.h"
 #include "neurona/core/graph.h"
 
 namespace neurona {
@@ -22,13 +23,72 @@ void set_seed(std::uint64_t seed) {
   g_call = 0;
 }
 
+namespace {
+// SplitMix64's finaliser: a well-mixed 64-bit value, so that generator streams stay apart from
+// the global seed's and from fixed op seeds.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+const Tensor& SeedGenerator::state(Device device) {
+  if (state_.defined() && state_.device() == device) return state_;
+  // Making the state copies it from the host, which a replay would do again (resetting the
+  // counter): the first draw belongs in an eager step.
+  NEURONA_CHECK(detail::current_capture() == nullptr, ValueError,
+                "SeedGenerator: the first draw on ", device,
+                " happens during a graph capture; run one step eagerly first");
+  if (state_.defined()) {
+    state_ = state_.to(device);
+    return state_;
+  }
+  Snapshot start;
+  if (pending_) {
+    start = *pending_;
+  } else if (seed_) {
+    start.seed = mix(*seed_);
+  } else {
+    const RandomKey key = detail::next_random_key(std::nullopt);
+    start.seed = mix(key.seed ^ mix(key.call));
+  }
+  pending_.reset();
+  const std::int64_t initial[2] = {static_cast<std::int64_t>(start.seed),
+                                   static_cast<std::int64_t>(start.counter)};
+  Tensor state = Tensor::empty({2}, DType::int64, device);
+  copy_bytes(state.raw_data(), device, initial, Device::cpu(), sizeof initial);
+  state_ = std::move(state);
+  return state_;
+}
+
+std::optional<SeedGenerator::Snapshot> SeedGenerator::snapshot() const {
+  if (!state_.defined()) return pending_;
+  const std::vector<std::int64_t> values = state_.to(Device::cpu()).to_vector<std::int64_t>();
+  return Snapshot{static_cast<std::uint64_t>(values[0]), static_cast<std::uint32_t>(values[1])};
+}
+
+void SeedGenerator::restore(const Snapshot& snapshot) {
+  if (!state_.defined()) {
+    pending_ = snapshot;
+    return;
+  }
+  const std::int64_t values[2] = {static_cast<std::int64_t>(snapshot.seed),
+                                  static_cast<std::int64_t>(snapshot.counter)};
+  copy_bytes(state_.raw_data(), state_.device(), values, Device::cpu(), sizeof values);
+}
+
 namespace detail {
 RandomKey next_random_key(std::optional<std::uint64_t> op_seed) {
-  if (op_seed) return RandomKey{*op_seed, 0x80000000u};  // apart from global-seed calls
-  // A replay of a captured graph would draw the same numbers again: let its capture know.
+  // A key made on the host is frozen into a captured graph, whose replays skip the host code
+  // that would make the next one: a replay would draw the same numbers again. Let the capture
+  // know, also for an op seed (the caller may compute a new one per call on the host, as
+  // Dropout once did); draws that must change per replay use a SeedGenerator.
   if (CaptureState* capture = current_capture(); capture != nullptr) {
-    capture->used_global_random = true;
+    capture->used_host_random = true;
   }
+  if (op_seed) return RandomKey{*op_seed, 0x80000000u};  // apart from global-seed calls
   std::lock_guard lock(g_mu);
   if (!g_seeded) {
     std::random_device rd;

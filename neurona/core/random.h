@@ -5,11 +5,49 @@
 #include <optional>
 
 #include "neurona/core/philox.h"
+#include "neurona/core/tensor.h"
 
 namespace neurona {
 
 /// Sets the global seed and restarts the sequence of random calls, as keras.utils.set_random_seed.
 void set_seed(std::uint64_t seed);
+
+/// Keras's keras.random.SeedGenerator: a seed and a call counter kept on the device where the
+/// draws happen, as an int64 pair (seed, counter) that each draw reads and then advances there,
+/// on the device. A layer that draws random numbers in call() (Dropout) holds one, so that every
+/// call draws new numbers and a training step replayed from a CUDA graph (which skips the host
+/// code) draws new ones on every replay, exactly as the eager step would.
+///
+///   nr::SeedGenerator gen(7);
+///   auto a = nr::random_uniform({4}, {.seed_generator = &gen});   // differs from b,
+///   auto b = nr::random_uniform({4}, {.seed_generator = &gen});   // reproducible with seed 7
+class SeedGenerator {
+ public:
+  /// `seed`: a fixed sequence of draws; none: a seed taken from the global seed (set_seed) at
+  /// the first draw.
+  explicit SeedGenerator(std::optional<std::uint64_t> seed = std::nullopt) : seed_(seed) {}
+
+  /// The state on `device` (made there at the first draw; moved with its counter when asked for
+  /// on another device). Random kernels read it and advance its counter.
+  const Tensor& state(Device device);
+  /// The seed given at construction, if any.
+  std::optional<std::uint64_t> seed() const { return seed_; }
+
+  /// Where the generator stands: the (mixed) seed and the counter of its state, read back from
+  /// the device; none before its first draw (or restore). BackupAndRestore saves it.
+  struct Snapshot {
+    std::uint64_t seed = 0;
+    std::uint32_t counter = 0;
+  };
+  std::optional<Snapshot> snapshot() const;
+  /// Continues from `snapshot`: the next draw is the one that followed it.
+  void restore(const Snapshot& snapshot);
+
+ private:
+  std::optional<std::uint64_t> seed_;
+  std::optional<Snapshot> pending_;  // restored before the state exists on a device
+  Tensor state_;
+};
 
 namespace detail {
 /// The key for the next random op: an explicit op seed gives a fixed stream; otherwise the

@@ -149,16 +149,31 @@ Tensor arange(double start, double stop, double step, TensorOptions options) {
   return out;
 }
 
+namespace {
+// Fills `out` from the generator's state on the device, or from a key made here (an op seed, or
+// the global seed and call count). A draw advances the generator's or the global counter even
+// for an empty tensor, as Keras's SeedGenerator.next does.
+void draw(const char* op, kernels::RandomDist dist, double a, double b,
+          std::optional<std::uint64_t> seed, SeedGenerator* generator, Tensor& out) {
+  NEURONA_CHECK(!(seed && generator), ValueError, op,
+                ": give either `seed` or `seed_generator`, not both");
+  if (generator != nullptr) {
+    const Tensor& state = generator->state(out.device());
+    kernels::random_stub.get(out.device())(dist, a, b, RandomKey{}, state, out);
+    return;
+  }
+  const RandomKey key = detail::next_random_key(seed);
+  if (out.numel() > 0) kernels::random_stub.get(out.device())(dist, a, b, key, Tensor(), out);
+}
+}  // namespace
+
 Tensor random_uniform(const Shape& shape, UniformOptions o) {
   NEURONA_CHECK(std::isfinite(o.minval) && std::isfinite(o.maxval) && o.minval < o.maxval,
                 ValueError, "random_uniform: need finite minval < maxval, got minval=", o.minval,
                 ", maxval=", o.maxval);
   Tensor out = empty_for("random_uniform", shape, o.dtype, o.device ? *o.device : default_device());
-  const RandomKey key = detail::next_random_key(o.seed);
-  if (out.numel() > 0) {
-    kernels::random_stub.get(out.device())(kernels::RandomDist::uniform, o.minval, o.maxval, key,
-                                           out);
-  }
+  draw("random_uniform", kernels::RandomDist::uniform, o.minval, o.maxval, o.seed, o.seed_generator,
+       out);
   return out;
 }
 
@@ -169,8 +184,7 @@ Tensor normal(const char* op, kernels::RandomDist dist, const Shape& shape, Norm
   NEURONA_CHECK(std::isfinite(o.mean) && std::isfinite(o.stddev) && o.stddev >= 0, ValueError, op,
                 ": need a finite mean and stddev >= 0, got mean=", o.mean, ", stddev=", o.stddev);
   Tensor out = empty_for(op, shape, o.dtype, o.device ? *o.device : default_device());
-  const RandomKey key = detail::next_random_key(o.seed);
-  if (out.numel() > 0) kernels::random_stub.get(out.device())(dist, o.mean, o.stddev, key, out);
+  draw(op, dist, o.mean, o.stddev, o.seed, o.seed_generator, out);
   return out;
 }
 }  // namespace

@@ -12,6 +12,8 @@
 
 namespace neurona {
 
+class SeedGenerator;  // core/random.h
+
 struct UniformOptions {
   double minval = 0.0;
   double maxval = 1.0;
@@ -19,6 +21,9 @@ struct UniformOptions {
   std::optional<Device> device = std::nullopt;
   /// A fixed stream for this call; without it the global seed (set_seed) and call count.
   std::optional<std::uint64_t> seed = std::nullopt;
+  /// Draw from this generator instead (Keras's seed=SeedGenerator): a new stream each call,
+  /// advanced on the device, so that captured graphs draw anew on each replay.
+  SeedGenerator* seed_generator = nullptr;
 };
 
 }  // namespace neurona
@@ -31,6 +36,7 @@ struct NormalOptions {
   DType dtype = DType::float32;
   std::optional<Device> device = std::nullopt;
   std::optional<std::uint64_t> seed = std::nullopt;
+  SeedGenerator* seed_generator = nullptr;
 };
 
 }  // namespace neurona

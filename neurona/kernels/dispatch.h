@@ -31,12 +31,12 @@ struct KernelCall {
 
   template <typename... Args>
   void operator()(Args&&... args) const {
+    // Waits while another thread captures on this device (its stream would take our work).
+    const detail::DeviceWorkGuard guard(device);
     // Only the CPU's emulated capture records calls (a CUDA capture records what the kernel
     // queues on the stream), so only then are the arguments copied into a closure.
-    if (const detail::CaptureState* capture = detail::current_capture();
-        capture != nullptr && capture->record_calls &&
-        detail::record_call(device,
-                            [f = fn, ... a = std::decay_t<Args>(args)]() mutable { f(a...); })) {
+    if (detail::CaptureState* capture = detail::recording_capture(device); capture != nullptr) {
+      capture->calls.push_back([f = fn, ... a = std::decay_t<Args>(args)]() mutable { f(a...); });
       return;
     }
     fn(std::forward<Args>(args)...);
@@ -116,7 +116,10 @@ using ScatterAddKernel = void (*)(const Tensor& indices, const Tensor& updates, 
 using OneHotKernel = void (*)(const Tensor& indices, double on, double off, Tensor& out);
 using FillKernel = void (*)(double value, Tensor& out);
 using ArangeKernel = void (*)(double start, double step, Tensor& out);
-using RandomKernel = void (*)(RandomDist dist, double a, double b, RandomKey key, Tensor& out);
+/// `key_state`, where defined, is a SeedGenerator's (seed, counter) on the device: the kernel
+/// reads its key there instead of `key` and then advances the counter there.
+using RandomKernel = void (*)(RandomDist dist, double a, double b, RandomKey key,
+                              const Tensor& key_state, Tensor& out);
 
 /// NHWC convolution with a (kh, kw, c / groups, filters) kernel.
 using Conv2DKernel = void (*)(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo,

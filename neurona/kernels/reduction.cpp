@@ -2,6 +2,7 @@
 #include "neurona/kernels/reduction.h"
 
 #include <algorithm>
+#include <string>
 
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/dispatch.h"
@@ -50,6 +51,17 @@ Tensor reduce(const char* op_name, ReduceOp op, const Tensor& x, const std::vect
   if (op == ReduceOp::argmax || op == ReduceOp::argmin) {
     NEURONA_CHECK(plan.num_reduce > 0 || plan.num_out == 0, ValueError, op_name,
                   ": cannot take the index of an empty sequence (shape ", x.shape(), ")");
+  }
+  // max and min have no identity: over zero elements they are an error, as in Keras 3 and
+  // NumPy (TensorFlow's -inf/+inf, the lowest/highest value, would pass silently).
+  if ((op == ReduceOp::max || op == ReduceOp::min) && plan.num_reduce == 0 && plan.num_out > 0) {
+    std::string axes;
+    for (std::size_t i = 0; i < mask.size(); ++i) {
+      if (mask[i]) axes += (axes.empty() ? "" : ", ") + std::to_string(i);
+    }
+    throw ValueError(detail::str(op_name, ": cannot reduce over zero elements (axes [", axes,
+                                 "] of x with shape ", x.shape(), "); the ", op_name,
+                                 " of an empty set is undefined"));
   }
   if (plan.num_out > 0) kernels::reduce_stub.get(d)(op, x, plan, out);
   return out;

@@ -1,4 +1,6 @@
-// Dropout through where(mask, x / keep, 0), Keras's backend.random.dropout.
+// Dropout through where(mask, x / keep, 0), Keras's backend.random.dropout, with the masks drawn
+// from the layer's SeedGenerator (as Keras's Dropout): its state lives on the device, so that a
+// training step replayed from a CUDA graph draws a new mask on every replay.
 #include "neurona/layers/dropout.h"
 
 #include <cmath>
@@ -7,21 +9,13 @@
 
 namespace neurona::layers {
 
-namespace {
-// SplitMix64: a fresh, well-mixed op seed per call from the layer's seed.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
     : Layer("Dropout", {.name = options.name}),
       rate_(rate),
       seed_(options.seed),
+      seed_generator_(options.seed),
       noise_shape_(std::move(options.noise_shape)) {
+  track_seed_generator(seed_generator_);
   NEURONA_CHECK(std::isfinite(rate) && rate >= 0.0 && rate <= 1.0, ValueError, describe(),
                 ": invalid value received for argument `rate`. Expected a float value between 0 ",
                 "and 1. Received: rate=", rate);
@@ -32,8 +26,6 @@ Tensor DropoutLayer::call(const Tensor& inputs, bool training) {
   // Everything dropped: zeros, with a zero (not NaN) gradient.
   if (rate_ == 1.0) return multiply(inputs, scalar_like(inputs, 0.0));
   const double keep = 1.0 - rate_;
-  std::optional<std::uint64_t> op_seed;
-  if (seed_) op_seed = mix(*seed_ ^ mix(calls_++));
   Shape mask_shape = inputs.shape();
   if (noise_shape_) {
     NEURONA_CHECK(static_cast<int>(noise_shape_->size()) == inputs.rank(), ShapeError, describe(),
@@ -49,7 +41,8 @@ Tensor DropoutLayer::call(const Tensor& inputs, bool training) {
     mask_shape = Shape(std::move(dims));
   }
   const Tensor u = random_uniform(
-      mask_shape, {.dtype = inputs.dtype(), .device = inputs.device(), .seed = op_seed});
+      mask_shape,
+      {.dtype = inputs.dtype(), .device = inputs.device(), .seed_generator = &seed_generator_});
   const Tensor mask = less(u, scalar_like(u, keep));
   return where(mask, divide(inputs, scalar_like(inputs, keep)), zeros_like(inputs));
 }

@@ -6,13 +6,15 @@
 #include <optional>
 #include <vector>
 
+#include "neurona/core/random.h"
 #include "neurona/layers/layer.h"
 
 namespace neurona::layers {
 
 struct DropoutOptions {
-  /// A seed makes the sequence of masks reproducible (each call still draws a new mask, as
-  /// Keras's SeedGenerator); without one the masks follow the global seed.
+  /// A seed makes the sequence of masks reproducible (each call still draws a new mask, from the
+  /// layer's SeedGenerator, as in Keras); without one the generator's seed is taken from the
+  /// global seed (set_seed) at the first call.
   std::optional<std::uint64_t> seed = std::nullopt;
   /// Keras's noise_shape: the mask's shape, broadcast over the inputs (-1 for None: the
   /// input's dimension). `{-1, 1, -1}` drops whole rows of a (batch, timesteps, features) input.
@@ -31,8 +33,8 @@ class DropoutLayer : public Layer {
  private:
   double rate_;
   std::optional<std::uint64_t> seed_;
+  SeedGenerator seed_generator_;
   std::optional<std::vector<std::int64_t>> noise_shape_;
-  std::uint64_t calls_ = 0;
 };
 
 /// `nr::layers::Dropout(0.2)`.

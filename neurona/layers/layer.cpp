@@ -302,6 +302,16 @@ void Layer::collect_weights(std::vector<const Weight*>& out) const {
   for (const auto& layer : sublayers_) layer->collect_weights(out);
 }
 
+std::vector<SeedGenerator*> Layer::seed_generators() const {
+  std::vector<SeedGenerator*> out = seed_generators_;
+  for (const auto& layer : sublayers_) {
+    for (SeedGenerator* g : layer->seed_generators()) {
+      if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+    }
+  }
+  return out;
+}
+
 std::vector<Variable> Layer::weights() const {
   std::vector<const Weight*> all;
   collect_weights(all);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "neurona/autograd/variable.h"
+#include "neurona/core/random.h"
 #include "neurona/core/tensor.h"
 #include "neurona/layers/config.h"
 #include "neurona/layers/constraints.h"
@@ -159,6 +160,10 @@ class Layer {
   /// The layers this one tracks (a model's layers).
   std::vector<std::shared_ptr<Layer>> sublayers() const { return sublayers_; }
 
+  /// The SeedGenerators this layer draws from in call() (Dropout's), then its sublayers', each
+  /// once, as Keras tracks a layer's seed generators (BackupAndRestore saves their states).
+  std::vector<SeedGenerator*> seed_generators() const;
+
   /// The layer's own weights, without its sublayers', in the order Keras saves them as
   /// `vars/0`, `vars/1`, ...: those created trainable first, then the others, each in
   /// creation order (Dense: kernel, bias; BatchNormalization: gamma, beta, moving_mean,
@@ -221,6 +226,9 @@ class Layer {
   /// Marks the layer built for `input_shape` (layers built at construction, like InputLayer).
   void mark_built(const Shape& input_shape);
 
+  /// Tracks a generator this layer owns and draws from in call() (in the constructor).
+  void track_seed_generator(SeedGenerator& generator) { seed_generators_.push_back(&generator); }
+
  private:
   struct Weight {
     Variable variable;
@@ -247,6 +255,7 @@ class Layer {
   // attributes in use, and per base name the smallest n for which base_n may be free.
   std::unordered_set<std::string> attributes_taken_;
   std::unordered_map<std::string, int> next_suffix_;
+  std::vector<SeedGenerator*> seed_generators_;  // members of the layer
   std::vector<Tensor> losses_;
   regularizers::Regularizer activity_regularizer_;
 };

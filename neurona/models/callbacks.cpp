@@ -4,18 +4,25 @@
 #include "neurona/models/callbacks.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
 
 #include "neurona/core/error.h"
 #include "neurona/core/io.h"
+#include "neurona/core/random.h"
 #include "neurona/models/model.h"
+#include "neurona/models/saving.h"
 #include "neurona/training/optimizers.h"
 
 namespace neurona::callbacks {
@@ -323,6 +330,135 @@ void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
 
 // ---------------------------------------------------------------------------------------------
 // BackupAndRestore
+//
+// One file, where Keras writes two (latest.weights.h5 and training_metadata.json): two files
+// cannot be replaced together atomically (a kill between the renames mixes two epochs), and a
+// folder renamed into place cannot replace a non-empty one atomically; one file written by
+// write_file_atomic can. Its layout, integers little-endian:
+//   "NRBACKUP", version (u32), CRC-32 of everything after it (u32), metadata length (u64),
+//   the metadata (JSON), the `.weights.h5` image that save_weights writes.
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view kBackupMagic = "NRBACKUP";
+constexpr std::uint32_t kBackupVersion = 1;
+constexpr std::size_t kCrcStart = 16;      // magic, version, CRC
+constexpr std::size_t kBackupHeader = 24;  // ... and the metadata's length
+constexpr const char* kBackupFile = "latest.backup";
+
+void put_le(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>((value >> (8 * i)) & 0xffu);
+}
+
+std::uint64_t get_le(std::string_view in, std::size_t at, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) {
+    value |= std::uint64_t{static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)])}
+             << (8 * i);
+  }
+  return value;
+}
+
+std::uint32_t crc32_of(std::string_view bytes) {
+  return static_cast<std::uint32_t>(
+      crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+}
+
+std::string encode_backup(const json& metadata, std::string_view weights) {
+  const std::string text = metadata.dump();
+  std::string body;  // what the CRC covers
+  body.reserve(8 + text.size() + weights.size());
+  put_le(body, text.size(), 8);
+  body += text;
+  body += weights;
+  std::string out(kBackupMagic);
+  put_le(out, kBackupVersion, 4);
+  put_le(out, crc32_of(body), 4);
+  return out + body;
+}
+
+// JSON has no NaN or infinity; a loss can be either.
+json log_value_to_json(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  return value;
+}
+
+// The checks on what a backup holds: each failure names the file and what is wrong with it.
+class BackupReader {
+ public:
+  explicit BackupReader(std::string path) : path_(std::move(path)) {}
+
+  [[noreturn]] void corrupt(const std::string& what) const {
+    throw IoError("BackupAndRestore: the backup " + path_ + " is corrupt (" + what +
+                  "); delete it to start training afresh");
+  }
+  [[noreturn]] void mismatched(const std::string& what) const {
+    throw IoError("BackupAndRestore: the backup " + path_ +
+                  " was written by another training run (" + what +
+                  "); delete it to start training afresh");
+  }
+
+  const json& member(const json& object, const std::string& where, const char* key) const {
+    if (!object.is_object()) corrupt(where + " is not a JSON object: " + shown(object));
+    const auto it = object.find(key);
+    if (it == object.end()) corrupt(where + " has no \"" + key + "\"");
+    return *it;
+  }
+
+  /// An integer in [lo, hi] (JSON integers only: 3.0 is not an epoch).
+  std::int64_t integer(const json& value, const std::string& what, std::int64_t lo,
+                       std::int64_t hi) const {
+    const auto out_of_range = [&] {
+      corrupt(what + " is " + shown(value) + ", not an integer in [" + std::to_string(lo) + ", " +
+              std::to_string(hi) + "]");
+    };
+    if (!value.is_number_integer()) out_of_range();
+    if (value.is_number_unsigned()) {
+      const auto u = value.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(hi)) out_of_range();
+      const auto v = static_cast<std::int64_t>(u);
+      if (v < lo) out_of_range();
+      return v;
+    }
+    const auto v = value.get<std::int64_t>();
+    if (v < lo || v > hi) out_of_range();
+    return v;
+  }
+
+  double log_value(const json& value, const std::string& what) const {
+    if (value.is_number()) return value.get<double>();
+    if (value == "nan") return std::numeric_limits<double>::quiet_NaN();
+    if (value == "inf") return std::numeric_limits<double>::infinity();
+    if (value == "-inf") return -std::numeric_limits<double>::infinity();
+    corrupt(what + " is " + shown(value) + ", not a number");
+  }
+
+ private:
+  static std::string shown(const json& value) {
+    std::string text = value.dump();
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return text;
+  }
+  std::string path_;
+};
+
+// backup_dir as an absolute path without a trailing separator, so that parent_path() walks up.
+fs::path normalized_dir(const std::string& backup_dir) {
+  fs::path dir = fs::absolute(backup_dir).lexically_normal();
+  if (dir.has_relative_path() && !dir.has_filename()) dir = dir.parent_path();
+  return dir;
+}
+
+int path_depth(const fs::path& dir) {
+  int depth = 0;
+  for (const auto& part : dir.relative_path()) depth += part.empty() ? 0 : 1;
+  return depth;
+}
+
+}  // namespace
 
 BackupAndRestore::BackupAndRestore(std::string backup_dir, BackupAndRestoreOptions options)
     : backup_dir_(std::move(backup_dir)), options_(options) {
@@ -330,49 +466,212 @@ BackupAndRestore::BackupAndRestore(std::string backup_dir, BackupAndRestoreOptio
                 "BackupAndRestore: empty `backup_dir` argument passed");
 }
 
+std::string BackupAndRestore::backup_path() const {
+  return (fs::path(backup_dir_) / kBackupFile).string();
+}
+
 void BackupAndRestore::on_train_begin(Logs& /*logs*/) {
-  const fs::path weights = fs::path(backup_dir_) / "latest.weights.h5";
-  const fs::path metadata = fs::path(backup_dir_) / "training_metadata.json";
-  if (!fs::exists(weights)) return;
+  completed_.clear();
+  created_dirs_ = 0;
+  const std::string path = backup_path();
+  // Temporaries of a write that a kill interrupted; the backup itself is whole or absent.
+  remove_temporaries_of(path);
+  std::error_code ec;
+  const bool present = fs::exists(path, ec);
+  NEURONA_CHECK(!ec, IoError, "BackupAndRestore: cannot look for the backup ", path, ": ",
+                ec.message());
+  if (!present) return;
+  std::ifstream in(path, std::ios::binary);
+  NEURONA_CHECK(in.good(), IoError, "BackupAndRestore: cannot open the backup ", path,
+                " for reading");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  NEURONA_CHECK(!in.bad(), IoError, "BackupAndRestore: cannot read the backup ", path);
+  restore(bytes, path);
+}
+
+// Checks everything before it changes anything: the model, the random state and the resume
+// epoch are set only from a backup that passed every check.
+void BackupAndRestore::restore(const std::string& bytes, const std::string& path) {
+  const BackupReader r(path);
+  const std::string_view file(bytes);
+  if (file.size() < kBackupHeader || file.substr(0, kBackupMagic.size()) != kBackupMagic) {
+    r.corrupt("it does not start with a BackupAndRestore header");
+  }
+  const std::uint64_t version = get_le(file, 8, 4);
+  if (version != kBackupVersion) {
+    r.corrupt("format version " + std::to_string(version) + "; this neurona reads version " +
+              std::to_string(kBackupVersion));
+  }
+  if (get_le(file, 12, 4) != crc32_of(file.substr(kCrcStart))) r.corrupt("its checksum is wrong");
+  const std::uint64_t text_size = get_le(file, 16, 8);
+  if (text_size > file.size() - kBackupHeader) r.corrupt("its metadata runs past the end");
+  const std::string_view weights = file.substr(kBackupHeader + text_size);
+  const json meta = json::parse(file.substr(kBackupHeader, text_size), nullptr,
+                                /*allow_exceptions=*/false);
+  if (meta.is_discarded() || !meta.is_object()) r.corrupt("its metadata is not a JSON object");
+
+  // The epoch to resume at: after at least one completed epoch, and fit's epochs are ints.
+  const int epoch = static_cast<int>(r.integer(r.member(meta, "the metadata", "epoch"), "\"epoch\"",
+                                               1, std::numeric_limits<int>::max()));
+  const json& history = r.member(meta, "the metadata", "history");
+  if (!history.is_array() || history.empty() || history.size() > static_cast<std::size_t>(epoch)) {
+    r.corrupt("\"history\" must list 1 to " + std::to_string(epoch) +
+              " completed epochs, those before \"epoch\"");
+  }
+  std::vector<std::pair<int, Logs>> completed;
+  int previous = -1;
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    const std::string where = "\"history\"[" + std::to_string(i) + "]";
+    const int e = static_cast<int>(
+        r.integer(r.member(history[i], where, "epoch"), where + ".epoch", previous + 1, epoch - 1));
+    const json& logs = r.member(history[i], where, "logs");
+    if (!logs.is_object()) r.corrupt(where + ".logs is not a JSON object");
+    Logs values;
+    for (const auto& [name, value] : logs.items()) {
+      values[name] = r.log_value(value, where + ".logs." + name);
+    }
+    completed.emplace_back(e, std::move(values));
+    previous = e;
+  }
+  if (previous != epoch - 1) {
+    r.corrupt("\"history\" ends at epoch " + std::to_string(previous) + ", not at the epoch " +
+              std::to_string(epoch - 1) + " before \"epoch\"");
+  }
+  const json& random = r.member(meta, "the metadata", "random");
+  const json& seeded = r.member(random, "\"random\"", "seeded");
+  if (!seeded.is_boolean()) r.corrupt("\"random\".seeded is not true or false");
+  const json& seed = r.member(random, "\"random\"", "seed");
+  if (!seed.is_number_unsigned()) r.corrupt("\"random\".seed is not an unsigned 64-bit integer");
+  const detail::GlobalRandomState random_state{
+      .seeded = seeded.get<bool>(),
+      .seed = seed.get<std::uint64_t>(),
+      .call = static_cast<std::uint32_t>(r.integer(r.member(random, "\"random\"", "call"),
+                                                   "\"random\".call", 0,
+                                                   std::numeric_limits<std::uint32_t>::max()))};
+  // The layers' seed generators (Dropout's), in the model's order: where each stood.
+  const json& generators = r.member(meta, "the metadata", "seed_generators");
+  const std::vector<SeedGenerator*> model_generators = model().seed_generators();
+  if (!generators.is_array()) r.corrupt("\"seed_generators\" is not a list");
+  if (generators.size() != model_generators.size()) {
+    r.mismatched("it has " + std::to_string(generators.size()) + " seed generators, the model " +
+                 std::to_string(model_generators.size()));
+  }
+  std::vector<std::optional<SeedGenerator::Snapshot>> snapshots;
+  for (std::size_t i = 0; i < generators.size(); ++i) {
+    const std::string where = "\"seed_generators\"[" + std::to_string(i) + "]";
+    const json& g = generators[i];
+    if (g.is_null()) {  // not drawn from yet
+      snapshots.emplace_back();
+      continue;
+    }
+    const json& gseed = r.member(g, where, "seed");
+    if (!gseed.is_number_unsigned()) r.corrupt(where + ".seed is not an unsigned 64-bit integer");
+    snapshots.push_back(SeedGenerator::Snapshot{
+        gseed.get<std::uint64_t>(),
+        static_cast<std::uint32_t>(r.integer(r.member(g, where, "counter"), where + ".counter", 0,
+                                             std::numeric_limits<std::uint32_t>::max()))});
+  }
+  const fs::path dir = normalized_dir(backup_dir_);
+  const int created_dirs = static_cast<int>(r.integer(
+      r.member(meta, "the metadata", "created_dirs"), "\"created_dirs\"", 0, path_depth(dir)));
+
+  // The optimizer: the same kind with as many variables, or load_weights would skip its state
+  // with a warning and the run would go on with a fresh optimizer.
+  const json& opt = r.member(meta, "the metadata", "optimizer");
+  const json& opt_class = r.member(opt, "\"optimizer\"", "class_name");
+  if (!opt_class.is_string()) r.corrupt("\"optimizer\".class_name is not a string");
+  const std::int64_t opt_vars =
+      r.integer(r.member(opt, "\"optimizer\"", "variables"), "\"optimizer\".variables", 0, 1 << 30);
   NEURONA_CHECK(model().built(), ValueError,
                 "BackupAndRestore: to use the BackupAndRestore callback, your model must be built "
                 "before you call fit(); ",
                 model().describe(),
                 " is unbuilt. Build it beforehand by calling it on a batch of data.");
-  model().load_weights(weights.string());
-  if (fs::exists(metadata)) {
-    std::ifstream in(metadata);
-    std::stringstream text;
-    text << in.rdbuf();
-    // {"epoch": N, "batch": 0}: the epoch to resume at.
-    const std::string s = text.str();
-    const std::size_t key = s.find("\"epoch\"");
-    const std::size_t colon = key == std::string::npos ? key : s.find(':', key);
-    NEURONA_CHECK(colon != std::string::npos, IoError, "BackupAndRestore: ", metadata.string(),
-                  " has no \"epoch\" entry; delete the backup folder to start afresh");
-    char* end = nullptr;
-    const long epoch = std::strtol(s.c_str() + colon + 1, &end, 10);
-    NEURONA_CHECK(end != s.c_str() + colon + 1 && epoch >= 0, IoError,
-                  "BackupAndRestore: ", metadata.string(),
-                  " has a malformed \"epoch\" entry; delete the backup "
-                  "folder to start afresh");
-    model().set_initial_epoch(static_cast<int>(epoch));
+  const std::shared_ptr<optimizers::Optimizer> optimizer = model().optimizer();
+  optimizer->build(model().trainable_weights());
+  if (opt_class.get<std::string>() != optimizer->class_name() ||
+      opt_vars != static_cast<std::int64_t>(optimizer->variables().size())) {
+    r.mismatched("its optimizer is " + opt_class.get<std::string>() + " with " +
+                 std::to_string(opt_vars) + " variables, the model's " + optimizer->class_name() +
+                 " with " + std::to_string(optimizer->variables().size()));
   }
+  try {
+    models::load_weights_from_bytes(model(), weights);  // checks it all before it assigns
+  } catch (const IoError& e) {
+    r.corrupt(e.what());
+  } catch (const ValueError& e) {
+    r.mismatched(e.what());
+  }
+  detail::set_global_random_state(random_state);
+  for (std::size_t i = 0; i < snapshots.size(); ++i) {
+    if (snapshots[i]) model_generators[i]->restore(*snapshots[i]);
+  }
+  created_dirs_ = created_dirs;
+  completed_ = std::move(completed);
+  model().set_initial_epoch(epoch, completed_);
 }
 
-void BackupAndRestore::on_epoch_end(int epoch, Logs& /*logs*/) {
-  fs::create_directories(backup_dir_);
-  model().save_weights((fs::path(backup_dir_) / "latest.weights.h5").string());
-  write_file_atomic(fs::path(backup_dir_) / "training_metadata.json",
-                    "{\"epoch\": " + std::to_string(epoch + 1) + ", \"batch\": 0}");
+void BackupAndRestore::on_epoch_end(int epoch, Logs& logs) {
+  completed_.emplace_back(epoch, logs);
+  // Make the folder (and missing parents), counting the folders made, so that delete_checkpoint
+  // removes those and no others; flush their parents so that they survive a power loss. (A kill
+  // between making the folder and the first backup leaves it, empty: the next run cannot tell
+  // that a BackupAndRestore made it.)
+  const fs::path dir = normalized_dir(backup_dir_);
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path p = dir; p.has_relative_path() && !fs::exists(p, ec); p = p.parent_path()) {
+    missing.push_back(p);
+  }
+  if (!missing.empty()) {
+    fs::create_directories(dir, ec);
+    NEURONA_CHECK(!ec, IoError, "BackupAndRestore: cannot create the backup folder ", dir, ": ",
+                  ec.message());
+    created_dirs_ = std::max(created_dirs_, static_cast<int>(missing.size()));
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) fsync_directory(it->parent_path());
+  }
+
+  json history = json::array();
+  for (const auto& [e, values] : completed_) {
+    json entry_logs = json::object();
+    for (const auto& [name, value] : values) entry_logs[name] = log_value_to_json(value);
+    history.push_back(json{{"epoch", e}, {"logs", std::move(entry_logs)}});
+  }
+  const detail::GlobalRandomState random = detail::global_random_state();
+  json generators = json::array();
+  for (const SeedGenerator* g : model().seed_generators()) {
+    const std::optional<SeedGenerator::Snapshot> s = g->snapshot();
+    generators.push_back(s ? json{{"seed", s->seed}, {"counter", s->counter}} : json(nullptr));
+  }
+  const std::shared_ptr<optimizers::Optimizer> optimizer = model().optimizer();
+  const std::string weights = models::save_weights_to_bytes(model());  // builds the optimizer
+  const json meta = {
+      {"epoch", epoch + 1},  // epoch < fit's epochs, an int: no overflow
+      {"history", std::move(history)},
+      {"random", {{"seeded", random.seeded}, {"seed", random.seed}, {"call", random.call}}},
+      {"seed_generators", std::move(generators)},
+      {"optimizer",
+       {{"class_name", optimizer->class_name()}, {"variables", optimizer->variables().size()}}},
+      {"created_dirs", created_dirs_},
+  };
+  write_file_atomic(backup_path(), encode_backup(meta, weights));
 }
 
 void BackupAndRestore::on_train_end(Logs& /*logs*/) {
   // Only a fit that ran to its end gets here: an exception or a kill keeps the backup.
-  if (options_.delete_checkpoint) {
-    std::error_code ec;
-    fs::remove_all(backup_dir_, ec);
+  if (!options_.delete_checkpoint) return;
+  const std::string path = backup_path();
+  std::error_code ec;
+  fs::remove(path, ec);
+  NEURONA_CHECK(!ec, IoError, "BackupAndRestore: cannot delete the backup ", path, ": ",
+                ec.message());
+  // Then the folders it made, innermost first, while they are empty folders.
+  fs::path dir = normalized_dir(backup_dir_);
+  for (int i = 0; i < created_dirs_ && dir.has_relative_path(); ++i, dir = dir.parent_path()) {
+    if (!fs::is_directory(fs::symlink_status(dir, ec)) || !fs::is_empty(dir, ec) || ec) break;
+    if (!fs::remove(dir, ec)) break;
   }
+  created_dirs_ = 0;
 }
 
 // ---------------------------------------------------------------------------------------------

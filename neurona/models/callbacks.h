@@ -190,19 +190,44 @@ struct BackupAndRestoreOptions {
   bool delete_checkpoint = true;
 };
 
-/// Saves the weights and the epoch reached into `backup_dir` after every epoch; a later fit
-/// with the same callback (after a crash or an interruption) restores them and resumes at the
-/// next epoch.
+/// Saves the training state into `backup_dir` after every epoch; a later fit given a
+/// BackupAndRestore on the same folder (after a crash, a kill or Ctrl-C) restores it and
+/// resumes at the next epoch, and ends as the uninterrupted run would (bit for bit on the CPU):
+///   model.fit(x, y, {.epochs = 20, .callbacks = {nr::callbacks::BackupAndRestore("backup")}});
+/// The state is the weights and the optimizer's state (as save_weights writes them), the
+/// global random generator's state (fit's shuffling), the layers' seed generators (Dropout's
+/// masks), the next epoch and the logs of the completed epochs. Unlike Keras, whose resumed fit
+/// returns a History of the new epochs only, a resumed fit here returns the History of the whole
+/// run (the restored epochs first), so that it equals the uninterrupted run's and code that plots
+/// or logs it needs no special case. As in Keras, other callbacks' state (EarlyStopping's patience,
+/// ...) is not saved, and the backup holds what this callback sees at its on_epoch_end: list it
+/// after callbacks that change the logs or the optimizer there (ReduceLROnPlateau). A
+/// LossScaleOptimizer's scale is not saved either (save_weights does not hold it).
+///
+/// The backup is one file, `backup_dir/latest.backup`, replaced atomically (written beside it,
+/// flushed, renamed, the folder flushed), so that a kill at any moment leaves the previous
+/// epoch's state or the new one, never a mix. fit removes temporaries a kill left beside it.
+/// A backup that is corrupt or was written for another model is an IoError naming the file.
+/// With delete_checkpoint, a fit that ends normally removes the file and the folders this
+/// callback created (when they are empty), and nothing else: BackupAndRestore(".") leaves the
+/// working folder and its files alone.
 class BackupAndRestore : public Callback {
  public:
   explicit BackupAndRestore(std::string backup_dir, BackupAndRestoreOptions options = {});
   void on_train_begin(Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_end(Logs& logs) override;
+  /// The backup file: `backup_dir/latest.backup`.
+  std::string backup_path() const;
 
  private:
+  void restore(const std::string& bytes, const std::string& path);
   std::string backup_dir_;
   BackupAndRestoreOptions options_;
+  /// The completed epochs of this run (restored ones included) and their logs.
+  std::vector<std::pair<int, Logs>> completed_;
+  /// How many folders, from backup_dir up, this callback created (kept in the backup).
+  int created_dirs_ = 0;
 };
 
 struct ReduceLROnPlateauOptions {

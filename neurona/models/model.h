@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "neurona/layers/layer.h"
@@ -155,8 +156,13 @@ class Model : public layers::Layer {
   /// Set by a callback to end fit after the current batch or epoch (Keras's stop_training).
   bool stop_training() const { return stop_training_; }
   void set_stop_training(bool stop) { stop_training_ = stop; }
-  /// The epoch the next fit starts at, when a callback (BackupAndRestore) resumes a run.
-  void set_initial_epoch(int epoch) { resume_epoch_ = epoch; }
+  /// The epoch the next fit starts at, when a callback (BackupAndRestore) resumes a run from its
+  /// on_train_begin, and the logs of the epochs the run completed before it ((epoch, logs) in
+  /// order), which the History that fit returns starts with.
+  void set_initial_epoch(int epoch, std::vector<std::pair<int, callbacks::Logs>> completed = {}) {
+    resume_epoch_ = epoch;
+    resumed_logs_ = std::move(completed);
+  }
 
   // Saving and loading (models/saving.cpp), in Keras 3's formats.
   /// Writes the weights as Keras 3's `.weights.h5` (atomically).
@@ -190,6 +196,7 @@ class Model : public layers::Layer {
   std::shared_ptr<Compiled> compiled_;
   bool stop_training_ = false;
   std::optional<int> resume_epoch_;
+  std::vector<std::pair<int, callbacks::Logs>> resumed_logs_;
 };
 
 }  // namespace neurona

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 
+#include "neurona/autograd/ops.h"
 #include "neurona/layers/layer.h"
 
 namespace neurona::models::detail {
@@ -109,6 +110,37 @@ std::string join(const std::string& path, const std::string& child) {
   return path.empty() ? child : path + "/" + child;
 }
 
+// IEEE binary16, little-endian: HDF5 1.10 has no predefined half type, so it is derived from
+// float32 as h5py derives the type it writes for numpy's float16 (Keras 3's float16 weights).
+Id float16_type() {
+  Id t = checked(H5Tcopy(H5T_IEEE_F32LE), H5Tclose, "H5Tcopy");
+  check(H5Tset_fields(t.get(), 15, 10, 5, 0, 10), "H5Tset_fields (float16)");
+  check(H5Tset_size(t.get(), 2), "H5Tset_size (float16)");
+  check(H5Tset_ebias(t.get(), 15), "H5Tset_ebias (float16)");
+  return t;
+}
+
+// bfloat16 has no HDF5 type: Keras 3 writes it as 2-byte opaque data (numpy's view of
+// ml_dtypes.bfloat16) with the dataset attribute dtype="bfloat16", and reads it back by that
+// attribute.
+constexpr const char* kDtypeAttribute = "dtype";
+
+// A scalar variable-length UTF-8 string attribute `name` = `value` on `object` (what h5py writes
+// for a Python str).
+void write_string_attribute(hid_t object, const char* name, const std::string& value,
+                            const std::string& where) {
+  const Id str_type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "save_weights: H5Tcopy");
+  check(H5Tset_size(str_type.get(), H5T_VARIABLE), "save_weights: H5Tset_size");
+  check(H5Tset_cset(str_type.get(), H5T_CSET_UTF8), "save_weights: H5Tset_cset");
+  const Id scalar = checked(H5Screate(H5S_SCALAR), H5Sclose, "save_weights: H5Screate");
+  const Id attr = checked(
+      H5Acreate2(object, name, str_type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+      "save_weights: cannot create attribute '" + std::string(name) + "' of '" + where + "'");
+  const char* ptr = value.c_str();
+  check(H5Awrite(attr.get(), str_type.get(), &ptr),
+        "save_weights: cannot write attribute '" + std::string(name) + "' of '" + where + "'");
+}
+
 }  // namespace
 
 std::string write_weights_image(const std::vector<WeightGroup>& groups) {
@@ -122,42 +154,41 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
   const Id lcpl = checked(H5Pcreate(H5P_LINK_CREATE), H5Pclose, "save_weights: H5Pcreate");
   check(H5Pset_create_intermediate_group(lcpl.get(), 1),
         "save_weights: H5Pset_create_intermediate");
-  // Keras's `name` attribute: a scalar variable-length UTF-8 string (what h5py writes for str).
-  const Id str_type = checked(H5Tcopy(H5T_C_S1), H5Tclose, "save_weights: H5Tcopy");
-  check(H5Tset_size(str_type.get(), H5T_VARIABLE), "save_weights: H5Tset_size");
-  check(H5Tset_cset(str_type.get(), H5T_CSET_UTF8), "save_weights: H5Tset_cset");
-  const Id scalar = checked(H5Screate(H5S_SCALAR), H5Sclose, "save_weights: H5Screate");
+  const Id half_type = float16_type();
+  const Id bfloat16_type = checked(H5Tcreate(H5T_OPAQUE, 2), H5Tclose, "save_weights: H5Tcreate");
 
   for (const WeightGroup& g : groups) {
     const std::string vars_path = join(g.path, "vars");
     const Id vars =
         checked(H5Gcreate2(file.get(), vars_path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
                 H5Gclose, "save_weights: cannot create group '" + vars_path + "'");
-    const Id attr = checked(
-        H5Acreate2(vars.get(), "name", str_type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT),
-        H5Aclose, "save_weights: cannot create attribute 'name' of '" + vars_path + "'");
-    const char* name_ptr = g.name.c_str();
-    check(H5Awrite(attr.get(), str_type.get(), &name_ptr),
-          "save_weights: cannot write attribute 'name' of '" + vars_path + "'");
+    // Keras's `name` attribute of the vars group.
+    write_string_attribute(vars.get(), "name", g.name, vars_path);
     for (std::size_t i = 0; i < g.vars.size(); ++i) {
       const Tensor value = g.vars[i].to(Device::cpu());
-      hid_t file_type = H5T_IEEE_F32LE;
-      hid_t mem_type = H5T_NATIVE_FLOAT;
+      // The file type is the variable's own, as Keras 3 writes it; memory holds the same bytes.
+      hid_t type = H5T_NATIVE_FLOAT;
       switch (value.dtype()) {
         case DType::float32:
+          type = H5T_IEEE_F32LE;
           break;
         case DType::float64:
-          file_type = H5T_IEEE_F64LE;
-          mem_type = H5T_NATIVE_DOUBLE;
+          type = H5T_IEEE_F64LE;
+          break;
+        case DType::float16:
+          type = half_type.get();
+          break;
+        case DType::bfloat16:
+          type = bfloat16_type.get();
           break;
         case DType::int64:  // an optimizer's iteration count
-          file_type = H5T_STD_I64LE;
-          mem_type = H5T_NATIVE_INT64;
+          type = H5T_STD_I64LE;
           break;
         default:
           throw ValueError("save_weights: weight " + std::to_string(i) + " of '" + g.path +
                            "' has dtype " + std::string(name(value.dtype())) +
-                           "; only float32, float64 (and int64 counters) can be saved");
+                           "; only float32, float64, float16, bfloat16 (and int64 counters) can "
+                           "be saved");
       }
       std::vector<hsize_t> dims(value.shape().begin(), value.shape().end());
       const Id space = checked(
@@ -166,11 +197,14 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
           H5Sclose, "save_weights: H5Screate");
       const std::string ds_name = std::to_string(i);
       const Id ds = checked(
-          H5Dcreate2(vars.get(), ds_name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+          H5Dcreate2(vars.get(), ds_name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT,
                      H5P_DEFAULT),
           H5Dclose, "save_weights: cannot create dataset '" + vars_path + "/" + ds_name + "'");
+      if (value.dtype() == DType::bfloat16) {
+        write_string_attribute(ds.get(), kDtypeAttribute, "bfloat16", vars_path + "/" + ds_name);
+      }
       if (value.numel() > 0) {
-        check(H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()),
+        check(H5Dwrite(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()),
               "save_weights: cannot write dataset '" + vars_path + "/" + ds_name + "'");
       }
     }
@@ -187,8 +221,93 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
 
 namespace {
 
+// Where the file's addresses start and how wide they are, from its superblock.
+struct Superblock {
+  std::size_t base = 0;  // addresses in the file are relative to this byte of the image
+  unsigned offset_size = 8;
+  unsigned length_size = 8;
+};
+
+std::uint64_t read_le(std::string_view image, std::size_t at, unsigned width) {
+  std::uint64_t v = 0;
+  for (unsigned k = 0; k < width; ++k) {
+    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(image[at + k])) << (8 * k);
+  }
+  return v;
+}
+
+// The object header at `address`, and every continuation chunk it points to, must fit in the
+// image: libhdf5 1.10 allocates the size a header's prefix or a continuation message declares
+// before it reads the chunk, so a corrupt size of gigabytes costs gigabytes (weights_h5_fuzzer
+// found 8 GiB mallocs from both). Checked for every object the loader opens, before libhdf5
+// opens it.
+void check_object_header(std::string_view image, const Superblock& sb, haddr_t address,
+                         const std::string& what, const std::string& object) {
+  const std::size_t size = image.size();
+  const auto corrupt = [&](const char* why) {
+    throw IoError(
+        neurona::detail::str(what, ": ", object, "'s header ", why, "; the file is corrupt"));
+  };
+  // Where a chunk's data lies in the image, after checking its declared length.
+  const auto locate = [&](std::uint64_t relative, std::uint64_t length) -> std::size_t {
+    if (relative == HADDR_UNDEF || relative >= size || sb.base > size - relative) {
+      corrupt("lies outside the file");
+    }
+    const std::size_t at = sb.base + static_cast<std::size_t>(relative);
+    if (length > size - at) corrupt("declares more bytes than the file holds");
+    return at;
+  };
+  struct Chunk {
+    std::size_t begin, end;  // the messages, in the image
+  };
+  std::vector<Chunk> chunks;
+  const std::size_t at = locate(address, 16);
+  const bool v2 = std::memcmp(image.data() + at, "OHDR", 4) == 0;
+  unsigned flags = 0;
+  if (v2) {
+    flags = static_cast<unsigned char>(image[at + 5]);
+    const std::size_t field = at + 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+    const unsigned width = 1u << (flags & 3u);
+    if (image[at + 4] != 2 || field + width > size) corrupt("is malformed");
+    const std::uint64_t declared = read_le(image, field, width);
+    if (declared > size - (field + width)) corrupt("declares more bytes than the file holds");
+    chunks.push_back({field + width, field + width + static_cast<std::size_t>(declared)});
+  } else {  // version 1: version, reserved, message count, reference count, header size
+    if (image[at] != 1) corrupt("has an unknown version");
+    const std::uint64_t declared = read_le(image, at + 8, 4);
+    if (declared > size - (at + 16)) corrupt("declares more bytes than the file holds");
+    chunks.push_back({at + 16, at + 16 + static_cast<std::size_t>(declared)});
+  }
+  // The messages of each chunk; a continuation message (type 0x10: offset, length) adds one.
+  const std::size_t message_header = v2 ? 4 + ((flags & 0x04) ? 2 : 0) : 8;
+  for (std::size_t c = 0; c < chunks.size(); ++c) {
+    if (chunks.size() > 4096) corrupt("has too many continuation chunks");
+    std::size_t p = chunks[c].begin;
+    const std::size_t end = chunks[c].end;
+    while (p + message_header <= end) {
+      const unsigned type =
+          v2 ? static_cast<unsigned char>(image[p]) : static_cast<unsigned>(read_le(image, p, 2));
+      const std::size_t length = static_cast<std::size_t>(read_le(image, p + (v2 ? 1 : 2), 2));
+      const std::size_t data = p + message_header;
+      if (length > end - data) break;  // the gap at a chunk's end (libhdf5 checks the rest)
+      if (type == 0x10 && length >= sb.offset_size + sb.length_size) {
+        const std::uint64_t offset = read_le(image, data, sb.offset_size);
+        const std::uint64_t chunk_length = read_le(image, data + sb.offset_size, sb.length_size);
+        const std::size_t begin = locate(offset, chunk_length);
+        // Version 2 chunks start with "OCHK" and end with a checksum.
+        const std::size_t skip = v2 ? 4 : 0, tail = v2 ? 4 : 0;
+        if (chunk_length >= skip + tail) {
+          chunks.push_back({begin + skip, begin + static_cast<std::size_t>(chunk_length) - tail});
+        }
+      }
+      p = data + length;
+    }
+  }
+}
+
 // HDF5's format signature; the superblock sits at 0, 512, 1024, 2048, ... (after a user block).
-void check_signature(std::string_view image, const std::string& what) {
+// Returns where addresses start, after checking the root group's object header.
+Superblock check_superblock(std::string_view image, const std::string& what) {
   static constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
   NEURONA_CHECK(!image.empty(), IoError, what, ": the file is empty");
   for (std::size_t at = 0; at + 8 <= image.size(); at = at == 0 ? 512 : at * 2) {
@@ -198,7 +317,28 @@ void check_signature(std::string_view image, const std::string& what) {
     const auto version = static_cast<unsigned char>(image[at + 8]);
     NEURONA_CHECK(version <= 3, IoError, what, ": unknown HDF5 superblock version ",
                   static_cast<int>(version), " (the file is corrupt or not HDF5)");
-    return;
+    // Versions 0 and 1: the offset size at byte 13, then (from byte 24 or 28) four addresses
+    // (base, free space, end of file, driver) and the root group's symbol table entry (name
+    // offset, object header address). Versions 2 and 3: the offset size at byte 9, then the
+    // base, extension, end-of-file and root object header addresses from byte 12.
+    Superblock sb;
+    sb.offset_size = static_cast<unsigned char>(image[at + (version <= 1 ? 13 : 9)]);
+    sb.length_size = static_cast<unsigned char>(image[at + (version <= 1 ? 14 : 10)]);
+    NEURONA_CHECK((sb.offset_size == 4 || sb.offset_size == 8) &&
+                      (sb.length_size == 4 || sb.length_size == 8),
+                  IoError, what, ": the HDF5 superblock declares ", sb.offset_size,
+                  "-byte addresses and ", sb.length_size, "-byte lengths; the file is corrupt");
+    const std::size_t addresses = at + (version == 0 ? 24 : version == 1 ? 28 : 12);
+    const std::size_t root_field =
+        addresses + (version <= 1 ? 5 : 3) * static_cast<std::size_t>(sb.offset_size);
+    NEURONA_CHECK(root_field + sb.offset_size <= image.size(), IoError, what,
+                  ": the file is truncated (it ends inside the HDF5 superblock)");
+    // libhdf5 takes the superblock's own position as the base address (it overrides a base
+    // address field that disagrees), and so does this check.
+    sb.base = at;
+    check_object_header(image, sb, read_le(image, root_field, sb.offset_size), what,
+                        "the root group");
+    return sb;
   }
   throw IoError(what +
                 ": not an HDF5 file (no HDF5 signature; a Keras .weights.h5 file starts with "
@@ -208,7 +348,8 @@ void check_signature(std::string_view image, const std::string& what) {
 // Opens the group at `path` below `root` (components separated by '/') only through hard links, as
 // Keras's safe_get_h5_group does: a soft or external link could point anywhere. Returns an invalid
 // Id when a component is missing.
-Id open_group(hid_t root, const std::string& path, const std::string& what) {
+Id open_group(hid_t root, const std::string& path, const std::string& what, std::string_view image,
+              const Superblock& sb) {
   Id current(H5Gopen2(root, ".", H5P_DEFAULT), H5Gclose);
   if (!current.valid()) fail(what + ": cannot open a group");
   std::size_t start = 0;
@@ -228,6 +369,7 @@ Id open_group(hid_t root, const std::string& path, const std::string& what) {
     }
     NEURONA_CHECK(info.type == H5L_TYPE_HARD, ValueError, what, ": '", so_far,
                   "' is a soft or external link; a weights file may only hold plain groups");
+    check_object_header(image, sb, info.u.address, what, "'" + so_far + "'");
     const Id object = checked(H5Oopen(current.get(), part.c_str(), H5P_DEFAULT), H5Oclose,
                               what + ": cannot open '" + so_far + "'");
     NEURONA_CHECK(H5Iget_type(object.get()) == H5I_GROUP, ValueError, what, ": '", so_far,
@@ -278,7 +420,8 @@ std::string dims_str(const std::vector<hsize_t>& dims) {
 // Reads dataset vars/<i> of `e` after checking that it is a plain float dataset of the
 // expected shape.
 Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std::string& vars_path,
-                    std::size_t image_size, const std::string& what) {
+                    std::string_view image, const Superblock& sb, const std::string& what) {
+  const std::size_t image_size = image.size();
   const std::string ds_name = std::to_string(i);
   const std::string full = vars_path + "/" + ds_name;
   const std::string weight = e.layer + " weight '" + e.names[i] + "' (" + full + ")";
@@ -293,6 +436,7 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   }
   NEURONA_CHECK(info.type == H5L_TYPE_HARD, ValueError, what, ": ", weight,
                 " is a soft or external link; a weights file may only hold plain datasets");
+  check_object_header(image, sb, info.u.address, what, weight);
   const Id object = checked(H5Oopen(vars, ds_name.c_str(), H5P_DEFAULT), H5Oclose,
                             what + ": cannot open " + full);
   NEURONA_CHECK(H5Iget_type(object.get()) == H5I_DATASET, ValueError, what, ": ", weight,
@@ -310,14 +454,20 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   // HDF5 sizes its conversion buffer by the element size the file declares; a corrupt type of
   // gigabytes per element would have it allocate that much per element read.
   const std::size_t type_size = H5Tget_size(type.get());
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  // Keras 3's bfloat16: 2-byte opaque data (marked with the attribute dtype="bfloat16", which is
+  // not consulted: the only 2-byte opaque type Keras and neurona write is bfloat16, and libhdf5
+  // 1.10 copies out of bounds while decoding corrupt attribute messages, as weights_h5_fuzzer
+  // found; the loader reads no attribute).
+  const bool bfloat16_data = type_class == H5T_OPAQUE && type_size == 2;
   if (integer) {
-    NEURONA_CHECK(H5Tget_class(type.get()) == H5T_INTEGER, ValueError, what, ": ", weight,
+    NEURONA_CHECK(type_class == H5T_INTEGER, ValueError, what, ": ", weight,
                   " is not an integer dataset");
     NEURONA_CHECK(type_size == 1 || type_size == 2 || type_size == 4 || type_size == 8, ValueError,
                   what, ": ", weight, " has ", type_size, "-byte integers");
-  } else {
-    NEURONA_CHECK(H5Tget_class(type.get()) == H5T_FLOAT, ValueError, what, ": ", weight,
-                  " is not a floating-point dataset");
+  } else if (!bfloat16_data) {
+    NEURONA_CHECK(type_class == H5T_FLOAT, ValueError, what, ": ", weight,
+                  " is not a floating-point dataset (nor Keras's bfloat16: 2-byte opaque data)");
     NEURONA_CHECK(type_size == 2 || type_size == 4 || type_size == 8, ValueError, what, ": ",
                   weight, " has ", type_size,
                   "-byte floats; a weights file holds float16, float32 or float64 values");
@@ -340,37 +490,48 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
   }
   NEURONA_CHECK(same, ValueError, what, ": ", weight, " has shape ", dims_str(dims),
                 " in the file, but the model expects ", layers::shape_str(expected));
-  // Where the data sits, checked against the file before libhdf5 copies it: a corrupt layout
-  // message (compact data shorter than the shape, contiguous data past the end of the file)
-  // has libhdf5 1.10 read out of bounds.
+  // Where the data sits, checked against the file before libhdf5 copies it. Keras (h5py) and
+  // neurona write contiguous, unfiltered datasets; other layouts are refused before any data is
+  // read: libhdf5 1.10 reads corrupt chunk indexes and compact layout messages out of bounds.
   const H5D_layout_t layout = H5Pget_layout(dcpl.get());
-  NEURONA_CHECK(layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT,
-                ValueError, what, ": ", weight, " has an unknown storage layout");
+  NEURONA_CHECK(layout == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl.get()) == 0, ValueError, what,
+                ": ", weight, " is stored ",
+                layout == H5D_CHUNKED      ? "in chunks"
+                : layout == H5D_COMPACT    ? "compactly"
+                : layout == H5D_CONTIGUOUS ? "with filters"
+                                           : "in an unknown layout",
+                "; neurona reads the contiguous, unfiltered datasets that Keras and neurona "
+                "write");
   const hsize_t bytes = static_cast<hsize_t>(expected.numel()) * type_size;
   const hsize_t stored = H5Dget_storage_size(ds.get());
-  if (layout == H5D_COMPACT) {
-    NEURONA_CHECK(stored == bytes, IoError, what, ": ", weight, " stores ", stored, " bytes for ",
-                  bytes, "; the file is corrupt");
-  } else if (layout == H5D_CONTIGUOUS && stored != 0) {  // 0: never written, reads as fill
+  if (stored != 0) {  // 0: never written, reads as fill
     const haddr_t offset = H5Dget_offset(ds.get());
     NEURONA_CHECK(stored == bytes && offset != HADDR_UNDEF && offset <= image_size &&
                       stored <= image_size - offset,
                   IoError, what, ": ", weight, " claims ", stored, " bytes at offset ", offset,
                   " of a ", image_size, "-byte file for ", bytes,
-                  " bytes of data; the file is "
-                  "truncated or corrupt");
+                  " bytes of data; the file is truncated or corrupt");
   }
-  // The shape is the model's, so the allocation is bounded by the model's own size.
-  Tensor out = Tensor::empty(expected, e.dtypes[i], Device::cpu());
+  // The shape is the model's, so the allocation is bounded by the model's own size. Values are
+  // read in the variable's own type: HDF5 converts between float widths into float32 (float64
+  // for float64 variables), and 16-bit variables round that once to nearest even, as
+  // Keras's assign does; bfloat16 data are read as their bits.
+  const DType target = e.dtypes[i];
+  const DType read_as = integer                    ? DType::int64
+                        : bfloat16_data            ? DType::bfloat16
+                        : target == DType::float64 ? DType::float64
+                                                   : DType::float32;
+  Tensor out = Tensor::empty(expected, read_as, Device::cpu());
   if (out.numel() > 0) {
-    const hid_t mem = integer                         ? H5T_NATIVE_INT64
-                      : e.dtypes[i] == DType::float64 ? H5T_NATIVE_DOUBLE
-                                                      : H5T_NATIVE_FLOAT;
+    const hid_t mem = read_as == DType::int64     ? H5T_NATIVE_INT64
+                      : read_as == DType::float64 ? H5T_NATIVE_DOUBLE
+                      : read_as == DType::float32 ? H5T_NATIVE_FLOAT
+                                                  : type.get();  // bfloat16 bits as stored
     if (H5Dread(ds.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.raw_data()) < 0) {
       fail(what + ": cannot read " + weight + "; the file is truncated or corrupt");
     }
   }
-  return out;
+  return read_as == target ? out : cast(out, target);
 }
 
 }  // namespace
@@ -379,7 +540,7 @@ std::vector<std::vector<Tensor>> read_weights_image(
     std::string_view image, const std::vector<ExpectedGroup>& expected,
     const std::vector<std::string>& closed_containers, const std::string& what,
     std::vector<std::string>* skipped) {
-  check_signature(image, what);
+  const Superblock sb = check_superblock(image, what);
   std::lock_guard lock(hdf5_mutex());
   const QuietErrors quiet;
   const Id fapl = checked(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, what + ": H5Pcreate");
@@ -395,7 +556,7 @@ std::vector<std::vector<Tensor>> read_weights_image(
   std::set<std::string> expected_paths;
   for (const ExpectedGroup& e : expected) expected_paths.insert(e.path);
   for (const std::string& container : closed_containers) {
-    const Id group = open_group(file.get(), container, what);
+    const Id group = open_group(file.get(), container, what, image, sb);
     if (!group.valid()) continue;  // a container of weightless layers may be absent
     for (const std::string& child : child_names(group.get(), container, what)) {
       NEURONA_CHECK(expected_paths.count(join(container, child)) > 0, ValueError, what,
@@ -407,9 +568,11 @@ std::vector<std::vector<Tensor>> read_weights_image(
   std::vector<std::vector<Tensor>> out;
   for (const ExpectedGroup& e : expected) {
     const std::string vars_path = join(e.path, "vars");
-    const Id group = open_group(file.get(), e.path, what);
+    const Id group = open_group(file.get(), e.path, what, image, sb);
     Id vars(-1, H5Gclose);
-    if (group.valid()) vars = open_group(group.get(), "vars", what + " ('" + e.path + "')");
+    if (group.valid()) {
+      vars = open_group(group.get(), "vars", what + " ('" + e.path + "')", image, sb);
+    }
     const std::size_t n = e.names.size();
     if (!vars.valid()) {
       NEURONA_CHECK(n == 0 || e.optional, ValueError, what, ": ", e.layer, " expects ", n,
@@ -439,7 +602,7 @@ std::vector<std::vector<Tensor>> read_weights_image(
     }
     std::vector<Tensor> values;
     for (std::size_t i = 0; i < n; ++i)
-      values.push_back(read_dataset(vars.get(), e, i, vars_path, image.size(), what));
+      values.push_back(read_dataset(vars.get(), e, i, vars_path, image, sb, what));
     out.push_back(std::move(values));
   }
   return out;

@@ -17,8 +17,9 @@ struct WeightGroup {
   std::string path;
   /// The layer's name, written as the `name` attribute of the vars group as Keras does.
   std::string name;
-  /// Written as datasets vars/0, vars/1, ... (any device; copied to the host). float32 and
-  /// float64 weights; int64 for an optimizer's iteration count.
+  /// Written as datasets vars/0, vars/1, ... (any device; copied to the host) in their own
+  /// dtype as Keras 3 writes it: float32, float64, float16 (IEEE half), bfloat16 (2-byte opaque
+  /// data with the attribute dtype="bfloat16"); int64 for an optimizer's iteration count.
   std::vector<Tensor> vars;
 };
 
@@ -44,8 +45,9 @@ struct ExpectedGroup {
 };
 
 /// Reads every expected group from an HDF5 file image (`what` names the file in messages),
-/// checking the magic, the groups, the counts, the dtypes and shapes first; returns the values
-/// as host tensors of the expected dtypes, one list per group. `closed_containers` are groups
+/// checking the magic, the groups, the counts, the dtypes, shapes and storage layouts first;
+/// returns the values as host tensors of the expected dtypes (converted from the file's float
+/// type, rounded once to a 16-bit dtype), one list per group. `closed_containers` are groups
 /// (a Sequential's "layers") whose children must all be expected. An optional group whose
 /// entry count differs gets an empty list and a line in `skipped` (when given) saying why.
 /// Throws IoError for a file HDF5 cannot read and ValueError for one that does not fit the

@@ -13,6 +13,7 @@
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
 #include "neurona/core/random.h"
+#include "neurona/data/batching.h"
 #include "neurona/models/captured_step.h"
 #include "neurona/models/model.h"
 #include "neurona/training/loss_scale.h"
@@ -288,15 +289,16 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
   if (!built()) (void)(*this)(rows(x_in, 0, 1).to(default_device()), false);
   const Device device = model_device(*this);
 
-  // Keras's validation_split: the last fraction, before any shuffling.
+  // Keras's validation_split: the last fraction, before any shuffling; the training part is
+  // floor(n * (1 - split)) samples, as Keras 3 rounds.
   std::int64_t n = n_all;
   std::optional<ValidationData> val = options.validation_data;
   if (options.validation_split > 0.0) {
-    n = static_cast<std::int64_t>(
-        std::ceil(static_cast<double>(n_all) * (1.0 - options.validation_split)));
-    NEURONA_CHECK(n > 0 && n < n_all, ValueError, caller, ": validation_split ",
-                  options.validation_split, " of ", n_all,
-                  " samples leaves no training or no validation samples");
+    try {
+      n = data::validation_split_index(n_all, options.validation_split);
+    } catch (const ValueError& e) {
+      throw ValueError(caller + ": " + e.what());
+    }
     val = ValidationData{rows(x_in, n, n_all), rows(y_in, n, n_all),
                          sw_all ? std::optional<Tensor>(rows(*sw_all, n, n_all)) : std::nullopt};
   }
@@ -324,9 +326,12 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
 
   stop_training_ = false;
   resume_epoch_.reset();
+  resumed_logs_.clear();
   CapturedStep captured(*this, "fit", device, options.batch_size);
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_train_begin(logs);
+  // A resumed run's History holds its earlier epochs too, as an uninterrupted run's would.
+  for (auto& [epoch, epoch_logs] : resumed_logs_) history->on_epoch_end(epoch, epoch_logs);
   const int first_epoch = resume_epoch_.value_or(options.initial_epoch);
   for (int epoch = first_epoch; epoch < options.epochs && !stop_training_; ++epoch) {
     reset_metrics();

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -210,6 +211,12 @@ void Optimizer::prepare_step(const std::vector<Variable>& variables) {
   double clip_value = 0.0;
   const kernels::GradientClip clip = clip_kind(&clip_value);
   const std::int64_t iteration = iterations();
+  // The count comes from files and assignments too; the rules compute iteration + 1 and
+  // iteration + 2 (Nadam), which must not overflow.
+  constexpr std::int64_t kMaxIteration = std::numeric_limits<std::int64_t>::max() - 2;
+  NEURONA_CHECK(iteration >= 0 && iteration <= kMaxIteration, ValueError, class_name_, " '", name_,
+                "': the iteration count (variable 'iterations') is ", iteration,
+                "; it must be between 0 and ", kMaxIteration);
   const double lr = learning_rate();
   begin_step(iteration);
   for (const Variable& variable : variables) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "neurona/core/graph.h"
+#include "support/concurrent_capture.h"
 #include "support/gpu_test.h"
 #include "support/test_util.h"
 
@@ -146,4 +147,18 @@ TEST_F(GpuCapturedFit, EvaluateAndPredictReplayedMatchEager) {
   EXPECT_EQ(nr::detail::graph_replays() - before, 10);
   EXPECT_EQ(scores, eager_scores);
   EXPECT_EQ(pred, eager_pred);
+}
+
+// Another thread's predicts on the GPU while a fit captures its step wait for the capture to
+// end (the device has one stream, which the capture records): they are neither captured into
+// the graph nor break it, and the fit trains as without graphs.
+TEST_F(GpuCapturedFit, AnotherThreadsPredictDuringCaptureIsNeitherCapturedNorBreaksIt) {
+  nr::set_default_device(nr::Device::cuda(0));
+  const auto eager = nr::testing::fit_while_another_thread_predicts(nr::Device::cuda(0), false);
+  const auto captured = nr::testing::fit_while_another_thread_predicts(nr::Device::cuda(0), true);
+  EXPECT_TRUE(captured.predictor_started);
+  EXPECT_EQ(captured.replays, 2 * 6 - 1);
+  ASSERT_EQ(captured.predictions.size(), 3u);
+  for (const auto& p : captured.predictions) EXPECT_EQ(p, captured.expected_prediction);
+  EXPECT_EQ(captured.weights, eager.weights);
 }

@@ -2,7 +2,9 @@
 // Skipped where no GPU is present.
 #include <neurona/neurona.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 
 #include "support/gpu_test.h"
 #include "support/test_util.h"
@@ -106,6 +108,29 @@ TEST_F(GpuConv, Conv2DBiasActivationMatchesCpu) {
             },
             inputs));
       }
+    }
+  }
+}
+
+TEST_F(GpuConv, FusedReluKeepsNaNAsTheCpu) {
+  // The CPU (like TensorFlow) keeps NaN through relu: cuDNN's fused call (float32 with a bias,
+  // its activation set to CUDNN_PROPAGATE_NAN) and neurona's epilogue (the rest) must too.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const nr::Device gpu = nr::Device::cuda(0);
+  std::vector<double> pixels(4 * 4 * 8, 1.0);
+  pixels[0] = nan;  // only the first 3x3 window covers it
+  for (nr::DType dt : {nr::float32, nr::DType::bfloat16}) {
+    const nr::Tensor x = nr::testing::make_tensor(pixels, {1, 4, 4, 8}, dt);
+    const nr::Tensor k = nr::fill({3, 3, 8, 16}, -1.0, {.dtype = dt});
+    const nr::Tensor b = nr::fill({16}, 0.5, {.dtype = dt});
+    for (const bool with_bias : {true, false}) {
+      const nr::Tensor cpu =
+          nr::conv2d_bias_activation(x, k, with_bias ? b : nr::Tensor(), nr::FusedActivation::relu);
+      const nr::Tensor on_gpu = nr::conv2d_bias_activation(
+          x.to(gpu), k.to(gpu), with_bias ? b.to(gpu) : nr::Tensor(), nr::FusedActivation::relu);
+      EXPECT_TRUE(std::isnan(cpu.to_vector<double>()[0])) << nr::name(dt);
+      EXPECT_TRUE(all_close(on_gpu.to(nr::Device::cpu()), cpu.to_vector<double>(), 0, 0))
+          << nr::name(dt) << (with_bias ? " with bias" : " without bias");
     }
   }
 }

@@ -3,6 +3,8 @@
 // where no GPU is present.
 #include <neurona/neurona.h>
 
+#include <limits>
+
 #include "support/gpu_test.h"
 #include "support/test_util.h"
 
@@ -47,6 +49,27 @@ TEST_F(GpuDense, FusedEpilogueMatchesCpu) {
           }
         }
       }
+    }
+  }
+}
+
+TEST_F(GpuDense, FusedReluKeepsNaNAsTheCpu) {
+  // The CPU (like TensorFlow) keeps NaN through relu. cuBLASLt documents its RELU epilogue as
+  // max(x, 0) and says nothing of NaN, so this pins each GPU path to the CPU's answer: cuBLASLt
+  // for float32 and the 16-bit types, cuBLAS then neurona's epilogue for float64.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const nr::Device gpu = nr::Device::cuda(0);
+  for (nr::DType dt : {nr::float32, nr::DType::bfloat16, nr::DType::float16, nr::float64}) {
+    const nr::Tensor x = nr::testing::make_tensor({nan, 1, 1, 1, 0.5, -1}, {3, 2}, dt);
+    const nr::Tensor w = nr::testing::make_tensor({1, -1, 1, -1}, {2, 2}, dt);
+    const nr::Tensor b = nr::testing::make_tensor({0.5, 0.5}, {2}, dt);
+    for (const bool with_bias : {true, false}) {
+      const nr::Tensor bias = with_bias ? b : nr::Tensor();
+      const nr::Tensor cpu = nr::dense(x, w, bias, nr::FusedActivation::relu);
+      const nr::Tensor on_gpu = nr::dense(
+          x.to(gpu), w.to(gpu), with_bias ? b.to(gpu) : nr::Tensor(), nr::FusedActivation::relu);
+      EXPECT_TRUE(all_close(on_gpu.to(nr::Device::cpu()), cpu.to_vector<double>(), 0, 0))
+          << nr::name(dt) << (with_bias ? " with bias" : " without bias");
     }
   }
 }

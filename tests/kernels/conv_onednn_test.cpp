@@ -173,6 +173,39 @@ TEST(Conv2DCpu, FusedBiasAndReluMatchTheSeparateOpsInBothImplementations) {
   }
 }
 
+TEST(Conv2DCpu, FusedReluKeepsNaNInBothImplementations) {
+  // A NaN pixel gives NaN outputs where the kernel covers it, through bias and relu, as the
+  // unfused relu (and TensorFlow's) gives; the other outputs are negative before the relu.
+  // 8 channels and 16 filters: oneDNN 2.6 runs its jit:avx2 kernel here, whose relu post-op
+  // (vmaxps(x, 0)) turned NaN into 0. The zeros are +0, as relu's (the post-ops that replace it
+  // give -0 before their last step).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<nk::CpuConvImpl> impls = {nk::CpuConvImpl::Im2col};
+  if (nk::cpu_conv_onednn_available()) impls.push_back(nk::CpuConvImpl::OneDnn);
+  std::vector<double> pixels(4 * 4 * 8, 1.0);
+  pixels[0] = nan;  // channel 0 of the top-left pixel: only the first 3x3 window covers it
+  std::vector<double> expected(2 * 2 * 16, 0.0);
+  std::fill(expected.begin(), expected.begin() + 16, nan);
+  for (const nk::CpuConvImpl impl : impls) {
+    const ImplScope scope(impl);
+    for (const nr::DType dt : {nr::float32, nr::float64}) {
+      const std::string what =
+          std::string(nr::name(dt)) + (impl == nk::CpuConvImpl::OneDnn ? " onednn" : " im2col");
+      const nr::Tensor x = nr::testing::make_tensor(pixels, {1, 4, 4, 8}, dt);
+      const nr::Tensor k = nr::fill({3, 3, 8, 16}, -1.0, {.dtype = dt});
+      const nr::Tensor b = nr::fill({16}, 0.5, {.dtype = dt});
+      const nr::Tensor y = nk::conv2d_bias_activation(x, k, b, nr::FusedActivation::relu);
+      EXPECT_TRUE(nr::testing::all_close(y, expected, 0)) << what;
+      for (const double v : y.to_vector<double>()) {
+        EXPECT_TRUE(std::isnan(v) || !std::signbit(v)) << what;
+      }
+      EXPECT_TRUE(nr::testing::all_close(
+          nk::conv2d_bias_activation(x, k, nr::Tensor(), nr::FusedActivation::relu), expected, 0))
+          << what;
+    }
+  }
+}
+
 TEST(Conv2DCpu, BadArgumentsFailBeforeEitherImplementation) {
   for (auto impl : {nk::CpuConvImpl::Im2col, nk::CpuConvImpl::OneDnn}) {
     if (impl == nk::CpuConvImpl::OneDnn && !nk::cpu_conv_onednn_available()) continue;

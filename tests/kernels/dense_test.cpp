@@ -78,3 +78,17 @@ TEST(DenseOp, KernelAndBiasGradientsInOneCall) {
   }
   EXPECT_TRUE(all_close(second.to_vector<double>(), want, 1e-10, 1e-10));
 }
+
+TEST(DenseOp, FusedReluKeepsNaN) {
+  // The fused epilogue applies the unfused relu's formula: a NaN row stays NaN.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (nr::DType dt : {nr::float32, nr::float64}) {
+    SCOPED_TRACE(std::string(nr::name(dt)));
+    const nr::Tensor x = nr::testing::make_tensor({nan, 1, 1, 1}, {2, 2}, dt);
+    const nr::Tensor w = nr::testing::make_tensor({1, -1, 1, -1}, {2, 2}, dt);
+    const nr::Tensor b = nr::testing::make_tensor({0.5, 0.5}, {2}, dt);
+    EXPECT_TRUE(all_close(nr::dense(x, w, b, nr::FusedActivation::relu), {nan, nan, 2.5, 0}, 0));
+    EXPECT_TRUE(
+        all_close(nr::dense(x, w, nr::Tensor(), nr::FusedActivation::relu), {nan, nan, 2, 0}, 0));
+  }
+}

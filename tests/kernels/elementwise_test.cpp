@@ -486,6 +486,15 @@ TEST(Elementwise, UnaryMathMatchesReference) {
       "sqrt", nr::sqrt, [](double x) { return std::sqrt(x); }, 0, 100);
 }
 
+TEST(Elementwise, ReluKeepsNaNAsTensorFlowDoes) {
+  // tf.nn.relu(nan) and torch.relu(nan) are nan: a clamp to 0 would hide a diverged step.
+  for (nr::DType t : {nr::float32, nr::float64, nr::DType::bfloat16, nr::DType::float16}) {
+    SCOPED_TRACE(std::string(nr::name(t)));
+    const nr::Tensor x = make_tensor({kNaN, -kNaN, -kInf, -1, -0.0, 0, 2, kInf}, {8}, t);
+    EXPECT_TRUE(all_close(nr::relu(x), {kNaN, kNaN, 0, 0, 0, 0, 2, kInf}, 0, 0));
+  }
+}
+
 TEST(Elementwise, UnaryMathHandlesDomainEdges) {
   EXPECT_TRUE(all_close(nr::log(make_tensor({0, -1, kInf}, {3})), {-kInf, kNaN, kInf}));
   EXPECT_TRUE(all_close(nr::sqrt(make_tensor({-1, 0, kInf}, {3})), {kNaN, 0, kInf}));

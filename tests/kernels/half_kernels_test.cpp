@@ -1,5 +1,6 @@
 // The ops on bfloat16 and float16 tensors compute in float32 and round once: each op on 16-bit
-// inputs must give exactly the float32 op on the same values, rounded to the 16-bit type. The
+// inputs must give exactly the float32 op on the same values, rounded to the 16-bit type (a
+// convolution with a bias and activation rounds the convolution first, as Keras and cuDNN do). The
 // inputs are 16-bit values (so the float32 op sees the same numbers), on shapes that broadcast,
 // reduce over inner and outer axes, and convolve with padding and strides.
 #include <gtest/gtest.h>
@@ -122,11 +123,20 @@ TEST_P(HalfOps, MatmulDenseConvAndPoolingRoundTheFloat32Result) {
   const nr::Tensor cb = random_tensor({4}, nr::DType::float32, -1, 1, 12);
   const nr::Conv2DOptions same{.strides = {2, 1}, .padding = nr::Padding::Same};
   expect_rounded_float32(
-      h, {img, ker, cb},
-      [&](const V& v) {
-        return nr::conv2d_bias_activation(v[0], v[1], v[2], nr::FusedActivation::relu, same);
-      },
-      "conv2d");
+      h, {img, ker}, [&](const V& v) { return nr::conv2d(v[0], v[1], same); }, "conv2d");
+  {
+    // With a bias and an activation, the convolution rounds first, as on a GPU (cuDNN writes
+    // the 16-bit convolution before the epilogue) and in Keras (bias_add on the 16-bit
+    // output); the bias and relu then round once more.
+    const nr::Tensor hi = nr::cast(img, h), hk = nr::cast(ker, h), hb = nr::cast(cb, h);
+    const nr::Tensor got = nr::conv2d_bias_activation(hi, hk, hb, nr::FusedActivation::relu, same);
+    const nr::Tensor conv =
+        nr::cast(nr::conv2d(nr::cast(hi, nr::float32), nr::cast(hk, nr::float32), same), h);
+    const nr::Tensor expected =
+        nr::cast(nr::relu(nr::cast(conv, nr::float32) + nr::cast(hb, nr::float32)), h);
+    ASSERT_EQ(got.dtype(), h);
+    EXPECT_EQ(got.to_vector<double>(), expected.to_vector<double>()) << "conv2d_bias_activation";
+  }
   expect_rounded_float32(
       h, {img}, [](const V& v) { return nr::max_pool2d(v[0]); }, "max_pool");
   expect_rounded_float32(

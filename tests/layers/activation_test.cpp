@@ -2,6 +2,10 @@
 // gradient checks through the layer.
 #include <neurona/neurona.h>
 
+#include <cmath>
+#include <limits>
+#include <string>
+
 #include "support/gradcheck.h"
 
 namespace nr = neurona;
@@ -67,5 +71,17 @@ TEST(Activation, GradientsMatchNumericalInFloat64) {
     const nr::Tensor x = nr::constant(v, {3, 4}, nr::Device::cpu());
     EXPECT_TRUE(nr::testing::check_gradients(
         name, [&](const std::vector<nr::Tensor>& in) { return layer(in[0]); }, {x}));
+  }
+}
+
+TEST(Activation, EveryActivationKeepsNaN) {
+  // As Keras on TensorFlow: NaN in, NaN out, for every name (relu and relu6 once gave 0).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const nr::DType dt : {nr::float32, nr::float64}) {
+    const nr::Tensor x = nr::testing::make_tensor({nan, -1, 2}, {1, 3}, dt);
+    for (const std::string& name : nr::activations::names()) {
+      auto layer = nr::layers::Activation(name, {.dtype = dt});
+      EXPECT_TRUE(std::isnan(layer(x).to_vector<double>()[0])) << name << " " << nr::name(dt);
+    }
   }
 }

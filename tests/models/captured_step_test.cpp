@@ -13,6 +13,7 @@
 
 #include "neurona/core/graph.h"
 #include "neurona/neurona.h"
+#include "support/concurrent_capture.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -41,11 +42,16 @@ Data images() {
   return {x, nr::constant(labels, {100})};
 }
 
-std::unique_ptr<nr::Sequential> small_cnn(bool dropout) {
+// Dropout in the small cnn: none, without a seed (the layer's generator takes one from the
+// global seed), or with seed 1.
+enum class WithDropout { no, unseeded, seeded };
+
+std::unique_ptr<nr::Sequential> small_cnn(WithDropout dropout) {
   std::vector<nr::layers::AnyLayer> layers = {
       nr::layers::Input({8, 8, 1}), nr::layers::Conv2D(4, {3, 3}, {.activation = "relu"}),
       nr::layers::MaxPooling2D({2, 2}), nr::layers::Flatten()};
-  if (dropout) layers.push_back(nr::layers::Dropout(0.25));
+  if (dropout == WithDropout::unseeded) layers.push_back(nr::layers::Dropout(0.25));
+  if (dropout == WithDropout::seeded) layers.push_back(nr::layers::Dropout(0.25, {.seed = 1}));
   layers.push_back(nr::layers::Dense(3, {.activation = "softmax"}));
   return std::make_unique<nr::Sequential>(layers);
 }
@@ -59,7 +65,7 @@ struct FitRun {
 
 // Trains the small cnn for 2 epochs of 100 samples at batch 16 (6 full batches and one of 4),
 // shuffled, with a validation split, Adam with a decaying learning rate and global clipping.
-FitRun train(bool emulate, bool dropout) {
+FitRun train(bool emulate, WithDropout dropout) {
   nr::detail::set_cpu_graph_emulation(emulate);
   nr::set_seed(5);
   const Data d = images();
@@ -94,8 +100,8 @@ void expect_same_training(const FitRun& a, const FitRun& b) {
 }  // namespace
 
 TEST_F(EmulatedCapture, FitReplayingItsStepTrainsAsTheEagerFit) {
-  const FitRun eager = train(false, false);
-  const FitRun replayed = train(true, false);
+  const FitRun eager = train(false, WithDropout::no);
+  const FitRun replayed = train(true, WithDropout::no);
   EXPECT_EQ(eager.replays, 0);
   // 90 training samples at batch 16: 5 full batches and one of 10 per epoch. The first full
   // batch runs eagerly, the second is captured and replayed, the rest replayed.
@@ -106,19 +112,83 @@ TEST_F(EmulatedCapture, FitReplayingItsStepTrainsAsTheEagerFit) {
 
 TEST_F(EmulatedCapture, SwitchedOffFitRunsEveryStepEagerly) {
   nr::config::enable_cuda_graphs(false);
-  const FitRun run = train(true, false);
+  const FitRun run = train(true, WithDropout::no);
   nr::config::enable_cuda_graphs(true);
   EXPECT_EQ(run.replays, 0);
 }
 
-TEST_F(EmulatedCapture, StepDrawingRandomNumbersFallsBackToEagerWithAMessage) {
-  const FitRun eager = train(false, true);
-  const FitRun emulated = train(true, true);
-  EXPECT_EQ(emulated.replays, 0);
-  EXPECT_NE(emulated.stderr_text.find("without a CUDA graph"), std::string::npos)
-      << emulated.stderr_text;
-  EXPECT_NE(emulated.stderr_text.find("random"), std::string::npos) << emulated.stderr_text;
-  expect_same_training(eager, emulated);
+// Dropout draws its masks from the layer's SeedGenerator, whose state lives on the device: the
+// replayed step draws a new mask each time, as the eager step does, so the two fits train alike
+// (before, a seeded Dropout's host-made seed was frozen into the graph: one mask every step).
+TEST_F(EmulatedCapture, FitWithDropoutReplaysNewMasksAndTrainsAsTheEagerFit) {
+  for (const WithDropout dropout : {WithDropout::seeded, WithDropout::unseeded}) {
+    SCOPED_TRACE(dropout == WithDropout::seeded ? "seeded" : "unseeded");
+    const FitRun eager = train(false, dropout);
+    const FitRun replayed = train(true, dropout);
+    EXPECT_EQ(replayed.replays, 4 + 5);
+    EXPECT_EQ(replayed.stderr_text, "");
+    expect_same_training(eager, replayed);
+  }
+}
+
+// The case: Input(32) -> Dense(64, relu) -> Dropout(0.5, seed 7) -> Dense(1), SGD, 3
+// epochs; eager and captured gave first-kernel sums of 4.872 and 5.604.
+TEST_F(EmulatedCapture, SeededDropoutMlpTrainsAlikeEagerAndCaptured) {
+  auto first_kernel = [](bool emulate) {
+    nr::detail::set_cpu_graph_emulation(emulate);
+    nr::set_seed(3);
+    const nr::Tensor x = nr::random_uniform({256, 32}, {.seed = 4});
+    const nr::Tensor y = nr::sum(x, {1}, /*keepdims=*/true);
+    nr::Sequential model({nr::layers::Input({32}), nr::layers::Dense(64, {.activation = "relu"}),
+                          nr::layers::Dropout(0.5, {.seed = 7}), nr::layers::Dense(1)});
+    model.compile({.optimizer = nr::optimizers::SGD(0.01), .loss = "mse"});
+    const std::int64_t before = nr::detail::graph_replays();
+    (void)model.fit(x, y, {.batch_size = 32, .epochs = 3, .verbose = 0, .shuffle = false});
+    EXPECT_EQ(nr::detail::graph_replays() - before, emulate ? 3 * 8 - 1 : 0);
+    nr::detail::set_cpu_graph_emulation(false);
+    return model.get_weights()[0].to_vector<float>();
+  };
+  EXPECT_EQ(first_kernel(true), first_kernel(false));
+}
+
+TEST_F(EmulatedCapture, SeedGeneratorDrawsANewMaskOnEveryReplay) {
+  const nr::Tensor x = nr::ones({64});
+  nr::layers::Dropout eager(0.25, {.seed = 1}), captured(0.25, {.seed = 1});
+  std::vector<std::vector<float>> expected;
+  for (int i = 0; i < 4; ++i) expected.push_back(eager(x, true).to_vector<float>());
+  EXPECT_NE(expected[1], expected[2]);
+  nr::detail::set_cpu_graph_emulation(true);
+  // The first call makes the generator's state on the device (eagerly, as fit's first step).
+  EXPECT_EQ(captured(x, true).to_vector<float>(), expected[0]);
+  nr::Tensor out;
+  auto graph = nr::capture_graph(nr::Device::cpu(), [&] { out = captured(x, true); });
+  for (int i = 1; i < 4; ++i) {
+    graph->replay();
+    EXPECT_EQ(out.to_vector<float>(), expected[static_cast<std::size_t>(i)]) << "replay " << i;
+  }
+  nr::detail::set_cpu_graph_emulation(false);
+}
+
+// Keys made on the host are frozen into a graph, so a capture that draws with one is refused
+// (and the step then runs eagerly): the global seed, and an op seed too, which a caller may
+// compute anew per call on the host.
+TEST_F(EmulatedCapture, DrawsWithHostMadeKeysAreNotCaptured) {
+  nr::detail::set_cpu_graph_emulation(true);
+  nr::set_seed(2);
+  const std::uint32_t calls = nr::detail::random_call_count();
+  NEURONA_EXPECT_THROW_MSG(
+      nr::capture_graph(nr::Device::cpu(), [] { (void)nr::random_uniform({4}); }), nr::ValueError,
+      "capture_graph", "key made on the host", "SeedGenerator");
+  EXPECT_EQ(nr::detail::random_call_count(), calls);  // the abandoned capture gave its key back
+  NEURONA_EXPECT_THROW_MSG(
+      nr::capture_graph(nr::Device::cpu(), [] { (void)nr::random_normal({4}, {.seed = 9}); }),
+      nr::ValueError, "capture_graph", "op seed");
+  nr::SeedGenerator fresh(5);
+  NEURONA_EXPECT_THROW_MSG(
+      nr::capture_graph(nr::Device::cpu(),
+                        [&] { (void)nr::random_uniform({4}, {.seed_generator = &fresh}); }),
+      nr::ValueError, "SeedGenerator", "during a graph capture");
+  nr::detail::set_cpu_graph_emulation(false);
 }
 
 TEST(CaptureGraph, RefusesWhatItCannotCapture) {
@@ -142,7 +212,7 @@ TEST(CaptureGraph, RefusesWhatItCannotCapture) {
 TEST_F(EmulatedCapture, EvaluateAndPredictReplayingTheirStepMatchEagerOnes) {
   nr::set_seed(5);
   const Data d = images();
-  auto model = small_cnn(false);
+  auto model = small_cnn(WithDropout::no);
   model->compile({.optimizer = nr::optimizers::Adam(0.01),
                   .loss = "sparse_categorical_crossentropy",
                   .metrics = {"accuracy"}});
@@ -163,4 +233,21 @@ TEST_F(EmulatedCapture, EvaluateAndPredictReplayingTheirStepMatchEagerOnes) {
   EXPECT_EQ(scores, eager_scores);
   EXPECT_EQ(pred.shape(), eager_pred.shape());
   EXPECT_EQ(pred.to_vector<float>(), eager_pred.to_vector<float>());
+}
+
+// Capture is exclusive per device: another thread's predicts while a fit captures its step wait
+// for the capture to end, so they are neither recorded into the graph (which would leave their
+// results unwritten and replay them every step) nor mixed with it.
+TEST_F(EmulatedCapture, AnotherThreadsWorkIsNeitherCapturedNorMixedIn) {
+  const auto eager = nr::testing::fit_while_another_thread_predicts(nr::Device::cpu(), false);
+  nr::detail::set_cpu_graph_emulation(true);
+  const auto captured = nr::testing::fit_while_another_thread_predicts(nr::Device::cpu(), true);
+  nr::detail::set_cpu_graph_emulation(false);
+  EXPECT_TRUE(captured.predictor_started);
+  // 96 samples at batch 16: 6 full batches per epoch, the first of the fit eager.
+  EXPECT_EQ(eager.replays, 0);
+  EXPECT_EQ(captured.replays, 2 * 6 - 1);
+  ASSERT_EQ(captured.predictions.size(), 3u);
+  for (const auto& p : captured.predictions) EXPECT_EQ(p, captured.expected_prediction);
+  EXPECT_EQ(captured.weights, eager.weights);
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "neurona/neurona.h"
+#include "support/test_util.h"
 
 namespace nr = neurona;
 
@@ -101,6 +102,37 @@ TEST(Fit, HistoryHasKerasNamesAndValidationFromTheLastSamples) {
                              {.batch_size = 50, .verbose = 0});
   EXPECT_NEAR(history.history["val_loss"].back(), val.at("loss"), 1e-6);
   EXPECT_NEAR(history.history["val_accuracy"].back(), val.at("accuracy"), 1e-6);
+}
+
+// Records the batches per epoch that fit() announces.
+class StepsSeen : public nr::callbacks::Callback {
+ public:
+  void on_train_begin(nr::callbacks::Logs&) override { steps = params().steps; }
+  std::int64_t steps = -1;
+};
+
+TEST(Fit, ValidationSplitRoundsTheTrainingPartDownAsKeras3) {
+  // Keras 3: split_at = floor(n * (1 - validation_split)); 10 samples at 0.15 train on 8 and
+  // validate on the last 2 (rounding up would train on 9).
+  nr::set_seed(1);
+  auto data = blobs(10);
+  auto model = classifier();
+  compile(*model);
+  auto seen = std::make_shared<StepsSeen>();
+  auto history = model->fit(
+      data.x, data.y,
+      {.batch_size = 1, .epochs = 1, .verbose = 0, .callbacks = {seen}, .validation_split = 0.15});
+  EXPECT_EQ(seen->steps, 8);
+  EXPECT_EQ(nr::data::validation_split_index(10, 0.15), 8);  // the shared helper agrees
+  auto val = model->evaluate(data.x.slice(8, 10), data.y.slice(8, 10), {.verbose = 0});
+  EXPECT_NEAR(history.history["val_loss"].back(), val.at("loss"), 1e-6);
+
+  // A split that leaves either part empty is still an error naming fit.
+  NEURONA_EXPECT_THROW_MSG(
+      model->fit(data.x.slice(0, 1), data.y.slice(0, 1), {.verbose = 0, .validation_split = 0.5}),
+      nr::ValueError, ".fit", "1 samples", "validation_split=0.5");
+  NEURONA_EXPECT_THROW_MSG(model->fit(data.x, data.y, {.verbose = 0, .validation_split = 0.95}),
+                           nr::ValueError, ".fit", "10 samples", "validation_split=0.95");
 }
 
 TEST(Fit, SameSeedGivesIdenticalHistories) {
@@ -410,7 +442,7 @@ TEST(Callbacks, BackupAndRestoreResumesAnInterruptedFitAtTheNextEpoch) {
                            .verbose = 0,
                            .callbacks = {recorder, backup, std::make_shared<CrashAt>(2)}}),
                std::runtime_error);
-  ASSERT_TRUE(std::filesystem::exists(dir / "backup" / "latest.weights.h5"));
+  ASSERT_TRUE(std::filesystem::exists(dir / "backup" / "latest.backup"));
 
   // A new process would build the model afresh: its weights differ until the backup loads.
   nr::set_seed(99);
@@ -429,7 +461,9 @@ TEST(Callbacks, BackupAndRestoreResumesAnInterruptedFitAtTheNextEpoch) {
   auto first = std::make_shared<FirstEpochWeights>();
   auto history = resumed->fit(
       data.x, data.y, {.batch_size = 16, .epochs = 5, .verbose = 0, .callbacks = {backup, first}});
-  EXPECT_EQ(history.epoch, (std::vector<int>{3, 4}));
+  // Epochs 3 and 4 ran; the History holds the whole run (backup_and_restore_test.cpp checks
+  // that it equals an uninterrupted run's).
+  EXPECT_EQ(history.epoch, (std::vector<int>{0, 1, 2, 3, 4}));
   expect_same_weights(first->weights, recorder->weights_at_end[2]);
   // The optimizer's state came back too (3 epochs of 4 batches), not a fresh optimizer.
   EXPECT_EQ(first->iterations, 12);

@@ -12,7 +12,7 @@
 # train_on_batch on it from the saved state gives (loss_next, the weights after the step:
 # kernel_0, bias_0, kernel_1, bias_1 in model.weights order); and compile_configs.json, Keras's
 # get_compile_config() for compiled_cnn and for a set of compile() calls that the C++ test
-# repeats.
+# repeats. dense_float16 and dense_bfloat16: 16-bit weights as Keras stores them (HALF_CASES).
 #
 # --check DIR: loads the files neurona wrote into DIR (NEURONA_WRITE_SAVING_FIXTURES=DIR when
 # running the test binary; the stored copies are in tests/reference/saving/from_neurona/) into
@@ -217,6 +217,61 @@ def compile_config_cases():
     }
 
 
+# 16-bit weights (tests/models/saving_half_test.cpp): Dense(8) on 4 inputs with dtype float16
+# and with dtype bfloat16. Keras 3 writes float16 variables as IEEE half datasets and bfloat16
+# ones as 2-byte opaque data with the dataset attribute dtype="bfloat16"; <case>.io.txt holds
+# the weights' values (exact in float32) as kernel and bias.
+HALF_CASES = {"dense_float16": "float16", "dense_bfloat16": "bfloat16"}
+
+
+def half_model(dtype):
+    return keras.Sequential([layers.Input((4,)), layers.Dense(8, dtype=dtype)])
+
+
+def make_half():
+    for i, (case, dtype) in enumerate(HALF_CASES.items()):
+        rng = np.random.default_rng(300 + i)
+        model = half_model(dtype)
+        for w in model.weights:
+            w.assign(rng.uniform(-1.0, 1.0, w.shape).astype(np.float32))
+        model.save_weights(os.path.join(OUT, f"{case}.weights.h5"))
+        kernel, bias = (np.asarray(w).astype(np.float32) for w in model.weights)
+        write_io(os.path.join(OUT, f"{case}.io.txt"), {"kernel": kernel, "bias": bias})
+        print(f"{case}: {dtype} weights")
+
+
+def check_half(directory):
+    """Keras loads neurona's 16-bit weights, stored as Keras stores them, to the same values."""
+    import h5py
+
+    failures = 0
+    for case, dtype in HALF_CASES.items():
+        path = os.path.join(directory, f"{case}.weights.h5")
+        io_path = os.path.join(directory, f"{case}.io.txt")
+        if not os.path.exists(path) or not os.path.exists(io_path):
+            print(f"{case}: MISSING {path} or {io_path}")
+            failures += 1
+            continue
+        with h5py.File(path) as f:
+            ds = f["layers/dense/vars/0"]
+            if dtype == "float16":
+                stored_ok = ds.dtype == np.float16
+            else:
+                stored_ok = ds.dtype.kind == "V" and ds.dtype.itemsize == 2
+                stored_ok = stored_ok and ds.attrs.get("dtype") == "bfloat16"
+            print(f"{case}: stored as {ds.dtype} {dict(ds.attrs)}: {'ok' if stored_ok else 'MISMATCH'}")
+            failures += not stored_ok
+        model = half_model(dtype)
+        model.load_weights(path)
+        io = read_io(io_path)
+        for name, w in zip(("kernel", "bias"), model.weights):
+            got = np.asarray(w).astype(np.float32)
+            ok = w.dtype == dtype and np.array_equal(got, io[name])
+            print(f"{case} {name}: {w.dtype} {'ok' if ok else 'MISMATCH'}")
+            failures += not ok
+    return failures
+
+
 def write_io(path, arrays):
     with open(path, "w") as f:
         for name, a in arrays.items():
@@ -264,6 +319,7 @@ def make():
         json.dump(configs, f, indent=1)
         f.write("\n")
     print(f"compile_configs.json: {len(configs)} cases")
+    make_half()
 
 
 def weight_names(model):
@@ -376,6 +432,7 @@ def check(directory):
             print(f"{case}{what}: max |keras - neurona| = {err:.3g} {'ok' if ok else 'MISMATCH'}")
             failures += not ok
     failures += check_compiled_cnn(directory)
+    failures += check_half(directory)
     print("all ok" if failures == 0 else f"{failures} failures")
     return failures
 

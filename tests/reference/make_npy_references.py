@@ -7,7 +7,8 @@ from the repository root:
 
     /usr/bin/python3 tests/reference/make_npy_references.py
 
-It rewrites tests/reference/data/*.npy; the values are fixed formulas, so a rerun gives the
+It rewrites tests/reference/data/*.npy (and data/cli/*.npy, the images that
+tools/cli_test.cmake gives `neurona predict`); the values are fixed formulas, so a rerun gives the
 same arrays (the files differ only if NumPy changes its header padding). The C++ test knows
 the same formulas and checks every value.
 
@@ -60,6 +61,17 @@ def references():
     }
 
 
+def cli_inputs():
+    """name -> images for `neurona predict` in tools/cli_test.cmake (data/cli/): the shapes it
+    accepts for the 28x28x1 models, and 5x5 images that it must refuse naming both shapes."""
+    pixels = np.arange(2 * 28 * 28, dtype=np.int64)
+    u8_images = ((pixels * 37 + pixels // 28 * 11) % 256).astype(np.uint8).reshape(2, 28, 28)
+    f32_image = (u8_images[1].astype(np.float32) / 255).reshape(28, 28, 1)
+    u8_5x5 = (np.arange(3 * 5 * 5) * 7 % 256).astype(np.uint8).reshape(3, 5, 5)
+    return {'u8_images_2x28x28': u8_images, 'f32_image_28x28x1': f32_image,
+            'u8_images_3x5x5': u8_5x5}
+
+
 # The dtype neurona gives each array when it reads it (and so writes it back).
 NEURONA_DTYPE = {'bool': np.uint8, 'int16': np.int32}
 
@@ -77,6 +89,11 @@ def write(out_dir):
         assert back.dtype == arr.dtype and np.array_equal(back, arr), name
         print(f'wrote {path}: {arr.dtype.str} {arr.shape}'
               f'{" fortran_order" if np.isfortran(arr) else ""}')
+    os.makedirs(os.path.join(out_dir, 'cli'), exist_ok=True)
+    for name, arr in cli_inputs().items():
+        path = os.path.join(out_dir, 'cli', name + '.npy')
+        np.save(path, arr)
+        print(f'wrote {path}: {arr.dtype.str} {arr.shape}')
 
 
 def check(in_dir):

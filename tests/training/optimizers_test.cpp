@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -602,6 +603,33 @@ TEST(Optimizer, AssigningIterationsChangesTheStep) {
   o->variables()[0].assign(nr::testing::make_tensor({11}, {}, nr::int64));
   EXPECT_EQ(o->iterations(), 11);
   EXPECT_EQ(o->learning_rate(), 0.25);
+}
+
+TEST(Optimizer, IterationCountOutOfRangeIsAValueError) {
+  // A loaded file or an assignment can set any int64; the rules compute iteration + 1 (and
+  // Nadam iteration + 2), which must not overflow, and a negative count has no step.
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  for (const std::int64_t bad : {kMax, kMax - 1, std::int64_t{-1}}) {
+    const std::vector<std::shared_ptr<opt::Optimizer>> optimizers = {
+        opt::Adam(0.1).ptr(), opt::Nadam(0.1).ptr(), opt::SGD(0.1).ptr()};
+    for (const auto& o : optimizers) {
+      SCOPED_TRACE(o->class_name() + " at " + std::to_string(bad));
+      nr::Variable w(nr::testing::make_tensor({1}, {1}), {.name = "w"});
+      o->variables()[0].assign(nr::constant(std::vector<std::int64_t>{bad}, {}));
+      ASSERT_EQ(o->iterations(), bad);
+      NEURONA_EXPECT_THROW_MSG(o->apply_gradients({nr::testing::make_tensor({1}, {1})}, {w}),
+                               nr::ValueError, o->class_name().c_str(), "iteration count",
+                               "must be between 0 and 9223372036854775805");
+      EXPECT_EQ(w.value().item<double>(), 1.0);  // unchanged
+    }
+  }
+  // The largest count that leaves room for iteration + 2 still steps.
+  auto o = opt::Nadam(0.1);
+  nr::Variable w(nr::testing::make_tensor({1}, {1}), {.name = "w"});
+  o->variables()[0].assign(nr::constant(std::vector<std::int64_t>{kMax - 2}, {}));
+  o->apply_gradients({nr::testing::make_tensor({1}, {1})}, {w});
+  EXPECT_EQ(o->iterations(), kMax - 1);
+  EXPECT_TRUE(std::isfinite(w.value().item<double>()));
 }
 
 TEST(Optimizer, NamesAreKerasAutomaticNamesUnlessGiven) {

@@ -113,7 +113,9 @@ class CudaGraph final : public CapturedGraph {
       : exec_(exec), stream_(stream), index_(index) {}
   ~CudaGraph() override {
     // A replay may still run: let it finish before the graph and the storage it writes go
-    // (never throws: the stream's device need not be current to wait for it).
+    // (never throws: the stream's device need not be current to wait for it); not while
+    // another thread captures on the stream, which a synchronisation would break.
+    const neurona::detail::DeviceWorkGuard work(Device::cuda(index_));
     (void)cudaStreamSynchronize(stream_);
     (void)cudaGraphExecDestroy(exec_);
   }
@@ -171,7 +173,9 @@ class CudaBackend final : public DeviceBackend {
             return p;
           },
           [i](void* p) {
-            // Memory may still be read by queued work: finish it before giving memory back.
+            // Memory may still be read by queued work: finish it before giving memory back
+            // (not while another thread captures on the device: that would break its capture).
+            const neurona::detail::DeviceWorkGuard work(Device::cuda(i));
             (void)cudaSetDevice(i);
             (void)cudaDeviceSynchronize();
             (void)cudaFree(p);

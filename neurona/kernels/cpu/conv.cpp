@@ -207,8 +207,19 @@ void float_types(DType t, F&& f) {
 void conv2d_bias_activation(const Tensor& x, const Tensor& k, const Tensor& bias,
                             FusedActivation act, const Conv2DGeometry& g, Tensor& out) {
   if (is_half(x.dtype())) {
-    Tensor wide = widen(out);
-    conv2d_bias_activation(widen(x), widen(k), widen(bias), act, g, wide);
+    // As on a GPU (cuDNN writes the 16-bit convolution, then the epilogue adds the bias) and in
+    // Keras (Conv2D's bias_add and activation run on the 16-bit convolution): the convolution
+    // rounds to 16 bits, then the bias and activation compute in float32 and round once more.
+    // Rounding once here instead flips relu's mask wherever conv + bias is near 0, and the
+    // gradients of the two devices then differ far beyond rounding.
+    Tensor wide = Tensor::empty(out.shape(), DType::float32, out.device());
+    conv2d_bias_activation(widen(x), widen(k), Tensor(), FusedActivation::linear, g, wide);
+    narrow_into(wide, out);
+    if (!bias.defined() && act == FusedActivation::linear) return;
+    wide = widen(out);
+    const Tensor wide_bias = widen(bias);
+    bias_activation_rows(wide.data<float>(), g.n * g.oh * g.ow, g.filters,
+                         wide_bias.defined() ? wide_bias.data<float>() : nullptr, act);
     return narrow_into(wide, out);
   }
   if (use_onednn(ConvDirection::forward, x, g) && onednn_conv2d(x, k, bias, act, g, out)) return;

@@ -12,8 +12,9 @@ void fill(double value, Tensor& out) {
 void arange(double start, double step, Tensor& out) {
   arange_impl(Launch(out.device()), start, step, out);
 }
-void random(RandomDist dist, double a, double b, RandomKey key, Tensor& out) {
-  random_impl(Launch(out.device()), dist, a, b, key, out);
+void random(RandomDist dist, double a, double b, RandomKey key, const Tensor& key_state,
+            Tensor& out) {
+  random_impl(Launch(out.device()), dist, a, b, key, key_state, out);
 }
 }  // namespace
 

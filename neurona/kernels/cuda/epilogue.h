@@ -9,8 +9,8 @@
 namespace neurona::kernels::cuda {
 
 /// y[..., j] = act(y[..., j] + bias[j]) in place, over y's last axis; `bias` may be undefined
-/// (no bias). 16-bit values compute in float32 and round once; relu maps NaN to 0, as the
-/// unfused relu does.
+/// (no bias). 16-bit values compute in float32 and round once; relu is the unfused relu's
+/// formula (NaN stays NaN).
 void bias_activation_rows(Tensor& y, const Tensor& bias, FusedActivation act);
 
 }  // namespace neurona::kernels::cuda

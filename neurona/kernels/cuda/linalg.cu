@@ -307,7 +307,7 @@ struct BiasActivationFunctor {
     using C = compute_t<T>;
     C v = static_cast<C>(y[i]);
     if (bias != nullptr) v += static_cast<C>(bias[i % n]);
-    y[i] = static_cast<T>(relu && !(v > 0) ? C(0) : v);
+    y[i] = static_cast<T>(relu ? unary_apply<UnaryOp::relu, C>(v, C(0)) : v);
   }
 };
 

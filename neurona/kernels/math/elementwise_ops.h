@@ -168,8 +168,8 @@ NEURONA_HD_INLINE T unary_apply(T x, T alpha) {
       return x < 0 ? wrap_sub(T(0), x) : x;
   } else if constexpr (Op == UnaryOp::square)
     return wrap_mul(x, x);
-  else if constexpr (Op == UnaryOp::relu)
-    return x > 0 ? x : static_cast<T>(0);
+  else if constexpr (Op == UnaryOp::relu)  // NaN stays NaN, as in TensorFlow and PyTorch
+    return (x > 0 || is_nan(x)) ? x : static_cast<T>(0);
   else if constexpr (Op == UnaryOp::exp)
     return std::exp(x);
   else if constexpr (Op == UnaryOp::log)
