@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 struct Case {
   std::string name;
   nr::Shape x, k;
-  nr::Conv2DOptions o;
+  nr::ConvOptions o;
 };
 
 std::vector<Case> cases(bool all) {
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
       auto run = [&] {
         if (dir == 0) return nk::conv2d(x, k, c.o);
         if (dir == 1) return nk::conv2d_backward_input(dy, k, x.shape(), c.o);
-        return nk::conv2d_backward_kernel(x, dy, k.shape(), c.o);
+        return nk::conv2d_backward_filter(x, dy, k.shape(), c.o);
       };
       std::vector<double> t[2];
       for (int r = -1; r < reps; ++r) {  // r = -1: warm-up (and oneDNN's primitive creation)

@@ -138,7 +138,7 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
   bool all_same = true;
   for (const ConvCase& c : conv_cases()) {
     if (!wanted(c.name)) continue;
-    const nr::Conv2DOptions o{.padding = c.padding};
+    const nr::ConvOptions o{.padding = c.padding};
     const nr::Tensor x =
         nr::random_uniform(c.x, {.minval = -1, .maxval = 1, .device = gpu, .seed = 1});
     const nr::Tensor k =
@@ -151,7 +151,7 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
     const double t_bwd_in = median_seconds(
         gpu, reps, inner, [&] { (void)nk::conv2d_backward_input(dy, k, x.shape(), o); });
     const double t_bwd_k = median_seconds(
-        gpu, reps, inner, [&] { (void)nk::conv2d_backward_kernel(x, dy, k.shape(), o); });
+        gpu, reps, inner, [&] { (void)nk::conv2d_backward_filter(x, dy, k.shape(), o); });
 
     // The same operands through cuDNN directly; 3x3 'same' at stride 1 pads one pixel on each
     // side, so cuDNN's symmetric padding is Keras's here and neurona pads nothing explicitly.
@@ -169,7 +169,7 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
     const double d_in = relative_difference(
         nk::conv2d_backward_input(dy, k, x.shape(), o).to_vector<float>(), ref.dx);
     const double d_k = relative_difference(
-        nk::transpose(nk::conv2d_backward_kernel(x, dy, k.shape(), o), {3, 0, 1, 2})
+        nk::transpose(nk::conv2d_backward_filter(x, dy, k.shape(), o), {3, 0, 1, 2})
             .to_vector<float>(),
         ref.dw);
     conv_rows.push_back({c.name, "forward", ref.algorithms[0], t_fwd, ref.forward_s, d_fwd});

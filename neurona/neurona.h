@@ -14,6 +14,7 @@
 #include "neurona/core/error.h"
 #include "neurona/core/io.h"
 #include "neurona/core/random.h"
+#include "neurona/core/runtime.h"
 #include "neurona/core/shape.h"
 #include "neurona/core/tensor.h"
 #include "neurona/data/batching.h"

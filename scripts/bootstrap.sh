@@ -22,6 +22,7 @@ PACKAGES=(
   clang                    # libFuzzer targets (scripts/fuzz.sh)
   xz-utils                 # packing the GPU bundle (scripts/gpu-check.sh)
   ccache                   # compiler cache: CI's three builds reuse the objects of earlier runs
+  python3                  # scripts/check_includes.py (the layers check the build runs)
 )
 
 missing=()

@@ -12,6 +12,8 @@ scripts/bootstrap.sh
 
 echo "== format check (clang-format)"
 git ls-files '*.h' '*.cpp' '*.cu' '*.cuh' | xargs clang-format --dry-run -Werror
+echo "== include check (each folder includes only the folders below it)"
+python3 scripts/check_includes.py
 
 echo "== build (CUDA: $(command -v nvcc >/dev/null && echo on || echo off))"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURONA_WERROR=ON

@@ -497,7 +497,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
           // GPU), unless a tape records this backward pass for a second derivative.
           if (has_bias && autograd::needs_input_gradient(1) && autograd::needs_input_gradient(2) &&
               !autograd::is_recording()) {
-            auto [dkernel, dbias] = kernels::dense_backward_kernel_bias(x, gp);
+            auto [dkernel, dbias] = kernels::dense_backward_weights_bias(x, gp);
             grads[1] = dkernel;
             grads.push_back(dbias);
             return grads;
@@ -609,9 +609,9 @@ namespace {
 // conv2d and conv2d_bias_activation: one recorded op, named after what was asked for (errors
 // too), with the bias gradient from the kernel gradient's pass where there is a bias.
 Tensor convolution(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                   FusedActivation activation, const Conv2DOptions& options) {
+                   FusedActivation activation, const ConvOptions& options) {
   const bool plain = !bias.defined() && activation == FusedActivation::linear;
-  Conv2DOptions o = options;
+  ConvOptions o = options;
   o.data_format = DataFormat::ChannelsLast;
   return in_nhwc(x, options.data_format, [&](const Tensor& xin) {
     Tensor out = plain ? kernels::conv2d(xin, kernel, o)
@@ -635,9 +635,9 @@ Tensor convolution(const Tensor& x, const Tensor& kernel, const Tensor& bias,
             if (has_bias) grads.emplace_back();
             if (dk && db) {
               std::tie(grads[1], grads[2]) =
-                  kernels::conv2d_backward_kernel_bias(xin, gp, kernel.shape(), o);
+                  kernels::conv2d_backward_filter_bias(xin, gp, kernel.shape(), o);
             } else if (dk) {
-              grads[1] = kernels::conv2d_backward_kernel(xin, gp, kernel.shape(), o);
+              grads[1] = kernels::conv2d_backward_filter(xin, gp, kernel.shape(), o);
             } else if (db) {
               grads[2] = kernels::sum(gp, {0, 1, 2});
             }
@@ -650,12 +650,12 @@ Tensor convolution(const Tensor& x, const Tensor& kernel, const Tensor& bias,
 }
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options) {
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options) {
   return convolution(x, kernel, Tensor(), FusedActivation::linear, options);
 }
 
 Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                              FusedActivation activation, const Conv2DOptions& options) {
+                              FusedActivation activation, const ConvOptions& options) {
   return convolution(x, kernel, bias, activation, options);
 }
 

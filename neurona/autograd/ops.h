@@ -115,12 +115,12 @@ Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64
 /// 2-D convolution as keras.layers.Conv2D computes it (no bias): x is (batch, h, w, channels)
 /// or, with channels_first, (batch, channels, h, w); the kernel is (kh, kw, channels / groups,
 /// filters). Its gradient is a fused kernel: no second derivative.
-Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options = {});
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options = {});
 /// activation(conv2d(x, kernel) + bias) as one op, what Conv2D's call computes: `bias` of
 /// shape (filters,) or undefined (none), activation linear or relu. On the CPU one oneDNN
 /// primitive each way (the bias gradient comes with the kernel's); no second derivative.
 Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                              FusedActivation activation, const Conv2DOptions& options = {});
+                              FusedActivation activation, const ConvOptions& options = {});
 /// Max / average pooling as keras.layers.MaxPooling2D / AveragePooling2D.
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options = {});

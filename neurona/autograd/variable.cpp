@@ -5,7 +5,6 @@
 #include <unordered_map>
 
 #include "neurona/autograd/ops.h"
-#include "neurona/core/backend.h"
 
 namespace neurona {
 
@@ -41,9 +40,7 @@ Variable register_variable(Tensor value, VariableOptions options) {
   auto state = std::make_shared<Variable::State>();
   // A tensor of its own, so that the id (and the storage assign() writes) belong to the
   // variable alone.
-  Tensor own = Tensor::empty(value.shape(), value.dtype(), value.device());
-  copy_bytes(own.raw_data(), own.device(), value.raw_data(), value.device(), value.nbytes());
-  state->value = std::move(own);
+  state->value = value.clone();
   state->name = std::move(options.name);
   state->trainable = options.trainable;
   auto& r = VariableRegistry::get();
@@ -69,10 +66,7 @@ const Tensor& Variable::value() const {
 }
 
 Tensor Variable::read_value() const {
-  const Tensor& v = state_->value;
-  Tensor copy = Tensor::empty(v.shape(), v.dtype(), v.device());
-  copy_bytes(copy.raw_data(), copy.device(), v.raw_data(), v.device(), v.nbytes());
-  return copy;
+  return state_->value.clone();
 }
 
 void Variable::assign(const Tensor& value) {
@@ -81,8 +75,7 @@ void Variable::assign(const Tensor& value) {
   Tensor& v = state_->value;
   NEURONA_CHECK(value.shape() == v.shape(), ShapeError, "Variable '", state_->name,
                 "'.assign: expected shape ", v.shape(), ", got ", value.shape());
-  Tensor src = kernels::cast(value, v.dtype());
-  copy_bytes(v.raw_data(), v.device(), src.raw_data(), src.device(), v.nbytes());
+  v.copy_from(kernels::cast(value, v.dtype()));
 }
 
 void Variable::assign_add(const Tensor& delta) {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "neurona/core/backend.h"
 #include "neurona/core/error.h"
 
 namespace neurona {
@@ -122,19 +121,6 @@ void CachingAllocator::empty_cache_locked() noexcept {
   }
   free_blocks_.clear();
   stats_.bytes_cached = 0;
-}
-
-Allocator& allocator_for(Device d) {
-  check_device_available(d, "allocator");
-  return backend_for(d.type())->allocator(d.index());
-}
-
-AllocatorStats memory_stats(Device d) {
-  return allocator_for(d).stats();
-}
-
-void empty_cache(Device d) {
-  allocator_for(d).empty_cache();
 }
 
 }  // namespace neurona

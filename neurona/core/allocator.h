@@ -82,13 +82,4 @@ class CachingAllocator final : public Allocator {
   AllocatorStats stats_;
 };
 
-/// The allocator of a device (throws ValueError if the device does not exist).
-Allocator& allocator_for(Device d);
-
-/// The counters of a device's allocator.
-AllocatorStats memory_stats(Device d);
-
-/// Frees the blocks a device's allocator keeps cached.
-void empty_cache(Device d);
-
 }  // namespace neurona

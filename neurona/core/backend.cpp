@@ -1,5 +1,5 @@
-// The backend table and the CPU backend. The CUDA backend registers itself here, once, the
-// first time any backend is looked up, so static-library linking cannot drop it.
+// The backend table and the CPU backend. The CUDA backend joins the table the first time any
+// backend is looked up (a call, so that static-library linking cannot drop it).
 #include "neurona/core/backend.h"
 
 #include <array>
@@ -9,16 +9,13 @@
 #include <mutex>
 
 #include "neurona/config.h"
+#include "neurona/core/capture.h"
 #include "neurona/core/error.h"
-#include "neurona/core/graph.h"
+#if NEURONA_WITH_CUDA
+#include "neurona/core/cuda/cuda_backend.h"
+#endif
 
 namespace neurona {
-
-#if NEURONA_WITH_CUDA
-namespace detail {
-void register_cuda_backend();  // core/cuda/cuda_backend.cpp
-}
-#endif
 
 namespace {
 
@@ -57,18 +54,12 @@ void initialize_backends() {
     // Leaked on purpose: tensors in static objects may outlive any destructor order.
     g_backends[static_cast<int>(DeviceType::cpu)] = new CpuBackend();
 #if NEURONA_WITH_CUDA
-    detail::register_cuda_backend();
+    g_backends[static_cast<int>(DeviceType::cuda)] = &cuda::backend();
 #endif
   });
 }
 
 }  // namespace
-
-namespace detail {
-void register_backend(DeviceType type, DeviceBackend* backend) {
-  g_backends[static_cast<int>(type)] = backend;
-}
-}  // namespace detail
 
 DeviceBackend* backend_for(DeviceType type) {
   initialize_backends();
@@ -90,15 +81,6 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   }
   if (detail::record_call(d, [=] { b->copy(dst, dst_device, src, src_device, nbytes); })) return;
   b->copy(dst, dst_device, src, src_device, nbytes);
-}
-
-void synchronize(Device d) {
-  check_device_available(d, "synchronize");
-  NEURONA_CHECK(detail::current_capture() == nullptr, ValueError, "synchronize: waiting for ", d,
-                " during a graph capture (the captured work has "
-                "not run; read results after a replay)");
-  const detail::DeviceWorkGuard guard(d);
-  backend_for(d.type())->synchronize(d.index());
 }
 
 }  // namespace neurona

@@ -15,18 +15,13 @@
 // so the CPU suite checks that a captured step does not depend on host code that replays skip.
 #pragma once
 
-#include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <vector>
 
+#include "neurona/core/capture.h"
 #include "neurona/core/device.h"
 
 namespace neurona {
-
-class Storage;
-class CapturedGraph;
 
 /// Whether `device` can capture: a CUDA GPU (or the CPU while tests emulate capture).
 bool graph_capture_supported(Device device);
@@ -45,82 +40,5 @@ bool graph_capture_supported(Device device);
 ///   auto graph = capture_graph(Device::cuda(0), [&] { step(static_x, static_y); });
 ///   for (...) { fill(static_x, static_y); graph->replay(); }
 std::unique_ptr<CapturedGraph> capture_graph(Device device, const std::function<void()>& fn);
-
-/// Work captured on one device, replayed as a whole.
-class CapturedGraph {
- public:
-  virtual ~CapturedGraph();
-  CapturedGraph(const CapturedGraph&) = delete;
-  CapturedGraph& operator=(const CapturedGraph&) = delete;
-
-  /// Queues the captured work on the device's stream again, with the captured arguments.
-  void replay();
-
- protected:
-  CapturedGraph() = default;
-  /// The backend's replay.
-  virtual void run() = 0;
-
- private:
-  friend std::unique_ptr<CapturedGraph> capture_graph(Device, const std::function<void()>&);
-  Device device_ = Device::cpu();
-  std::vector<std::shared_ptr<Storage>> retained_;
-};
-
-namespace detail {
-
-/// Serialises work on a device that can capture (a GPU; the CPU while tests emulate capture)
-/// with captures there: constructed around each kernel call, copy, synchronisation and replay
-/// (recursively within a thread), it waits while another thread captures on the device;
-/// capture_graph holds it for the whole capture. Elsewhere (the CPU without emulation) it does
-/// nothing, so CPU work of several threads runs in parallel as before.
-class DeviceWorkGuard {
- public:
-  explicit DeviceWorkGuard(Device device);
-  /// Both devices of a copy, locked in a fixed order.
-  DeviceWorkGuard(Device a, Device b);
-  ~DeviceWorkGuard();
-  DeviceWorkGuard(const DeviceWorkGuard&) = delete;
-  DeviceWorkGuard& operator=(const DeviceWorkGuard&) = delete;
-
- private:
-  std::recursive_mutex* first_ = nullptr;
-  std::recursive_mutex* second_ = nullptr;
-};
-
-/// The capture under way on this thread, or null.
-struct CaptureState {
-  Device device;
-  /// CPU emulation: calls recorded instead of run.
-  bool record_calls = false;
-  std::vector<std::function<void()>> calls;
-  std::vector<std::shared_ptr<Storage>> retained;
-  /// Random numbers drawn with a key made on the host (the global seed or an op seed), which
-  /// every replay would draw again.
-  bool used_host_random = false;
-};
-CaptureState* current_capture();
-
-/// The CPU's emulated capture under way on `device`, from any thread (null otherwise): as on a
-/// GPU's stream, whatever is queued on the device while it runs is recorded into it. Callers
-/// hold a DeviceWorkGuard, which keeps other threads out while a capture runs.
-CaptureState* recording_capture(Device device);
-
-/// Records `call` when an emulated capture is under way on `device`; returns false (and records
-/// nothing) otherwise, so that the caller runs it.
-bool record_call(Device device, std::function<void()> call);
-
-/// Turns the CPU's capture emulation on or off (tests only; off by default).
-void set_cpu_graph_emulation(bool enabled);
-
-/// Replays of captured graphs so far, on any device (for tests).
-std::int64_t graph_replays();
-
-/// The device backends' half: capture `fn` on a GPU. Registered by core/cuda/.
-using CudaCaptureFn = std::unique_ptr<CapturedGraph> (*)(int index,
-                                                         const std::function<void()>& fn);
-void register_cuda_capture(CudaCaptureFn fn);
-
-}  // namespace detail
 
 }  // namespace neurona

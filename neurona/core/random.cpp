@@ -5,7 +5,7 @@
 #include <random>
 
 #include "neurona/core/backend.h"
-#include "neurona/core/graph.h"
+#include "neurona/core/capture.h"
 
 namespace neurona {
 

@@ -9,7 +9,8 @@
 
 #include "neurona/core/allocator.h"
 #include "neurona/core/backend.h"
-#include "neurona/core/graph.h"
+#include "neurona/core/capture.h"
+#include "neurona/core/runtime.h"
 
 namespace neurona {
 
@@ -100,6 +101,23 @@ Tensor Tensor::to(Device device) const {
   copy_bytes(out.raw_data(), device, raw_data(), this->device(), nbytes());
   detail::notify_view(detail::ViewKind::to_device, *this, out);
   return out;
+}
+
+Tensor Tensor::clone() const {
+  check_defined("Tensor::clone");
+  Tensor out = empty(shape_, dtype_, device());
+  copy_bytes(out.raw_data(), out.device(), raw_data(), device(), nbytes());
+  return out;
+}
+
+void Tensor::copy_from(const Tensor& src) const {
+  check_defined("Tensor::copy_from");
+  NEURONA_CHECK(src.defined(), ValueError, "Tensor::copy_from: the source is an undefined tensor");
+  NEURONA_CHECK(src.shape() == shape_, ShapeError, "Tensor::copy_from: the source has shape ",
+                src.shape(), ", the destination ", shape_);
+  NEURONA_CHECK(src.dtype() == dtype_, ValueError, "Tensor::copy_from: the source has dtype ",
+                src.dtype(), ", the destination ", dtype_);
+  copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {
@@ -361,10 +379,10 @@ std::string Tensor::values_str() const {
 }
 
 std::string Tensor::str() const {
-  if (!defined()) return "tf.Tensor(<undefined>)";
+  if (!defined()) return "nr.Tensor(<undefined>)";
   const std::string v = values_str();
   const bool multiline = v.find('\n') != std::string::npos;
-  return detail::str("tf.Tensor(", multiline ? "\n" : "", v, ", shape=", shape_, ", dtype=", dtype_,
+  return detail::str("nr.Tensor(", multiline ? "\n" : "", v, ", shape=", shape_, ", dtype=", dtype_,
                      ")");
 }
 

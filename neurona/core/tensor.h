@@ -14,6 +14,7 @@
 #include "neurona/core/device.h"
 #include "neurona/core/dtype.h"
 #include "neurona/core/error.h"
+#include "neurona/core/runtime.h"
 #include "neurona/core/shape.h"
 
 namespace neurona {
@@ -77,6 +78,15 @@ class Tensor {
   /// A copy on `device` (the same handle if already there).
   Tensor to(Device device) const;
 
+  /// A copy with storage of its own, on the same device (a new id, unrelated for autograd).
+  Tensor clone() const;
+
+  /// Overwrites this tensor's elements with `src`'s, in place, from any device: the storage
+  /// (and the address a captured graph reads) stays. `src` must have this tensor's shape and
+  /// dtype; ShapeError / ValueError naming both otherwise. Queued on the device's stream like
+  /// a kernel (no wait when both are on one GPU).
+  void copy_from(const Tensor& src) const;
+
   /// A view with a new shape and the same storage; one dimension may be -1 (inferred).
   /// Throws ShapeError when the element counts differ.
   Tensor reshape(const Shape& shape) const;
@@ -93,8 +103,9 @@ class Tensor {
   template <typename T = float>
   std::vector<T> to_vector() const;
 
-  /// Printed as TensorFlow prints: tf.Tensor([[0.5 0.7 0.2]], shape=(1, 3), dtype=float32),
-  /// with "..." in place of the middle of dimensions longer than 6 when numel() > 1000.
+  /// Printed as TensorFlow prints its tensors, under neurona's prefix (variables print as
+  /// <nr.Variable ...>): nr.Tensor([[0.5 0.7 0.2]], shape=(1, 3), dtype=float32), with "..."
+  /// in place of the middle of dimensions longer than 6 when numel() > 1000.
   std::string str() const;
 
   /// The contents only, as NumPy prints them: [[0.5 0.7 0.2]].

@@ -1,12 +1,21 @@
 // Front doors of concat, slice, gather and one_hot.
 #include "neurona/kernels/array.h"
 
+#include "neurona/kernels/array_stubs.h"
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation.h"
-#include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/linalg_stubs.h"
 
 namespace neurona::kernels {
+
+DispatchStub<OneHotFn> one_hot_stub{"one_hot"};
+
+DispatchStub<ScatterAddFn> scatter_add_stub{"scatter_add_rows"};
+
+DispatchStub<GatherFn> gather_stub{"gather"};
+
+DispatchStub<Copy2dFn> copy2d_stub{"copy2d"};
 
 Tensor concat(const std::vector<Tensor>& tensors, int axis) {
   NEURONA_CHECK(!tensors.empty(), ValueError, "concat: needs at least one tensor");

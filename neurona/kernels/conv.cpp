@@ -3,30 +3,29 @@
 #include "neurona/kernels/conv.h"
 
 #include "neurona/kernels/checks.h"
+#include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/creation.h"
-#include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/reduction.h"
 
-namespace neurona {
-
-Padding padding_from_string(std::string_view s) {
-  if (s == "valid") return Padding::Valid;
-  if (s == "same") return Padding::Same;
-  throw ValueError(
-      detail::str("padding: unknown value '", s, "'; valid values are 'valid', 'same'"));
-}
-
-DataFormat data_format_from_string(std::string_view s) {
-  if (s == "channels_last") return DataFormat::ChannelsLast;
-  if (s == "channels_first") return DataFormat::ChannelsFirst;
-  throw ValueError(detail::str("data_format: unknown value '", s,
-                               "'; valid values are 'channels_last', 'channels_first'"));
-}
-
-}  // namespace neurona
-
 namespace neurona::kernels {
+
+DispatchStub<Pad2dFn> pad2d_stub{"pad2d"};
+
+DispatchStub<Pool2DBackwardFn> pool2d_backward_stub{"pool2d_backward"};
+
+DispatchStub<Pool2DFn> pool2d_stub{"pool2d"};
+
+DispatchStub<Conv2DBackwardFilterBiasFn> conv2d_backward_filter_bias_stub{
+    "conv2d_backward_filter_bias"};
+
+DispatchStub<Conv2DBiasActivationFn> conv2d_bias_activation_stub{"conv2d_bias_activation"};
+
+DispatchStub<Conv2DBackwardFilterFn> conv2d_backward_filter_stub{"conv2d_backward_filter"};
+
+DispatchStub<Conv2DBackwardInputFn> conv2d_backward_input_stub{"conv2d_backward_input"};
+
+DispatchStub<Conv2DFn> conv2d_stub{"conv2d"};
 
 Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_t kh,
                                std::int64_t kw, std::int64_t filters,
@@ -77,7 +76,7 @@ Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_
 namespace {
 
 Conv2DGeometry conv_geometry(const char* op, const Shape& x_shape, const Shape& k_shape,
-                             const Conv2DOptions& o) {
+                             const ConvOptions& o) {
   NEURONA_CHECK(k_shape.rank() == 4, ShapeError, op,
                 ": expected a 4-D kernel (kernel_h, kernel_w, in_channels / groups, filters), got "
                 "shape ",
@@ -98,8 +97,7 @@ Conv2DGeometry conv_geometry(const char* op, const Shape& x_shape, const Shape& 
 
 // The forward ops' argument checks: the device, and the geometry.
 std::pair<Device, Conv2DGeometry> check_forward(const char* op, const Tensor& x,
-                                                const Tensor& kernel,
-                                                const Conv2DOptions& options) {
+                                                const Tensor& kernel, const ConvOptions& options) {
   const Device d = check_same_device(op, {{"x", &x}, {"kernel", &kernel}});
   check_same_dtype(op, {{"x", &x}, {"kernel", &kernel}});
   check_floating(op, "x", x);
@@ -107,10 +105,10 @@ std::pair<Device, Conv2DGeometry> check_forward(const char* op, const Tensor& x,
 }
 
 // The kernel-gradient ops' argument checks: the device, and the geometry.
-std::pair<Device, Conv2DGeometry> check_backward_kernel(const char* op, const Tensor& x,
+std::pair<Device, Conv2DGeometry> check_backward_filter(const char* op, const Tensor& x,
                                                         const Tensor& grad_out,
                                                         const Shape& kernel_shape,
-                                                        const Conv2DOptions& options) {
+                                                        const ConvOptions& options) {
   const Device d = check_same_device(op, {{"x", &x}, {"grad_out", &grad_out}});
   check_same_dtype(op, {{"x", &x}, {"grad_out", &grad_out}});
   const Conv2DGeometry g = conv_geometry(op, x.shape(), kernel_shape, options);
@@ -122,7 +120,7 @@ std::pair<Device, Conv2DGeometry> check_backward_kernel(const char* op, const Te
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options) {
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options) {
   const auto [d, g] = check_forward("conv2d", x, kernel, options);
   Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.filters}, x.dtype(), d);
   if (out.numel() > 0) conv2d_stub.get(d)(x, kernel, g, out);
@@ -130,7 +128,7 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& option
 }
 
 Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                              FusedActivation activation, const Conv2DOptions& options) {
+                              FusedActivation activation, const ConvOptions& options) {
   const char* op = "conv2d_bias_activation";
   const auto [d, g] = check_forward(op, x, kernel, options);
   if (bias.defined()) {
@@ -151,7 +149,7 @@ Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tenso
 }
 
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Shape& x_shape,
-                             const Conv2DOptions& options) {
+                             const ConvOptions& options) {
   const Device d =
       check_same_device("conv2d_backward_input", {{"grad_out", &grad_out}, {"kernel", &kernel}});
   check_same_dtype("conv2d_backward_input", {{"grad_out", &grad_out}, {"kernel", &kernel}});
@@ -167,29 +165,29 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const
   return dx;
 }
 
-Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
-                              const Conv2DOptions& options) {
+Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
+                              const ConvOptions& options) {
   const auto [d, g] =
-      check_backward_kernel("conv2d_backward_kernel", x, grad_out, kernel_shape, options);
+      check_backward_filter("conv2d_backward_filter", x, grad_out, kernel_shape, options);
   if (kernel_shape.numel() == 0 || grad_out.numel() == 0) {
     return zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
   }
   Tensor dk = Tensor::empty(kernel_shape, x.dtype(), d);  // the kernel writes all of it
-  conv2d_backward_kernel_stub.get(d)(x, grad_out, g, dk);
+  conv2d_backward_filter_stub.get(d)(x, grad_out, g, dk);
   return dk;
 }
 
-std::pair<Tensor, Tensor> conv2d_backward_kernel_bias(const Tensor& x, const Tensor& grad_out,
+std::pair<Tensor, Tensor> conv2d_backward_filter_bias(const Tensor& x, const Tensor& grad_out,
                                                       const Shape& kernel_shape,
-                                                      const Conv2DOptions& options) {
+                                                      const ConvOptions& options) {
   const auto [d, g] =
-      check_backward_kernel("conv2d_backward_kernel_bias", x, grad_out, kernel_shape, options);
-  if (!conv2d_backward_kernel_bias_stub.has(d)) {
-    return {conv2d_backward_kernel(x, grad_out, kernel_shape, options), sum(grad_out, {0, 1, 2})};
+      check_backward_filter("conv2d_backward_filter_bias", x, grad_out, kernel_shape, options);
+  if (!conv2d_backward_filter_bias_stub.has(d)) {
+    return {conv2d_backward_filter(x, grad_out, kernel_shape, options), sum(grad_out, {0, 1, 2})};
   }
   Tensor dk = zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
   Tensor db = zeros({g.filters}, {.dtype = x.dtype(), .device = d});
-  if (grad_out.numel() > 0) conv2d_backward_kernel_bias_stub.get(d)(x, grad_out, g, dk, db);
+  if (grad_out.numel() > 0) conv2d_backward_filter_bias_stub.get(d)(x, grad_out, g, dk, db);
   return {dk, db};
 }
 

@@ -9,39 +9,9 @@
 #include <string_view>
 #include <utility>
 
+#include "neurona/core/op_options.h"
 #include "neurona/core/tensor.h"
 #include "neurona/kernels/linalg.h"
-
-namespace neurona {
-
-/// Keras's padding modes: 'valid' (none) and 'same' (output = ceil(input / stride), with the
-/// odd pixel of padding at the bottom and right).
-enum class Padding { Valid, Same };
-/// Keras's data formats: channels_last (NHWC, the default) and channels_first (NCHW).
-enum class DataFormat { ChannelsLast, ChannelsFirst };
-
-/// `Padding` from Keras's strings "valid" / "same"; throws ValueError listing them.
-Padding padding_from_string(std::string_view s);
-/// `DataFormat` from "channels_last" / "channels_first"; throws ValueError listing them.
-DataFormat data_format_from_string(std::string_view s);
-
-struct Conv2DOptions {
-  std::array<std::int64_t, 2> strides = {1, 1};
-  Padding padding = Padding::Valid;
-  std::array<std::int64_t, 2> dilation_rate = {1, 1};
-  std::int64_t groups = 1;
-  DataFormat data_format = DataFormat::ChannelsLast;
-};
-
-struct Pool2DOptions {
-  std::array<std::int64_t, 2> pool_size = {2, 2};
-  /// Defaults to pool_size, as in Keras.
-  std::optional<std::array<std::int64_t, 2>> strides = std::nullopt;
-  Padding padding = Padding::Valid;
-  DataFormat data_format = DataFormat::ChannelsLast;
-};
-
-}  // namespace neurona
 
 namespace neurona::kernels {
 
@@ -56,24 +26,24 @@ struct Conv2DGeometry {
 };
 
 /// conv2d of NHWC `x` with a (kh, kw, c / groups, filters) kernel; NHWC result.
-Tensor conv2d(const Tensor& x, const Tensor& kernel, const Conv2DOptions& options = {});
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options = {});
 /// activation(conv2d(x, kernel) + bias): `bias` of shape (filters,) or undefined (none). One
 /// oneDNN primitive on the CPU (the bias and a relu post-op); elsewhere the three ops.
 Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
-                              FusedActivation activation, const Conv2DOptions& options = {});
+                              FusedActivation activation, const ConvOptions& options = {});
 /// The gradient of conv2d with respect to its input.
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const Shape& x_shape,
-                             const Conv2DOptions& options = {});
+                             const ConvOptions& options = {});
 /// The gradient of conv2d with respect to its kernel.
-Tensor conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
-                              const Conv2DOptions& options = {});
+Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Shape& kernel_shape,
+                              const ConvOptions& options = {});
 
 /// The gradients of conv2d_bias_activation's kernel and bias (grad_out summed over n, h and
 /// w) for the gradient `grad_out` of the sum before the activation; one oneDNN primitive on
 /// the CPU.
-std::pair<Tensor, Tensor> conv2d_backward_kernel_bias(const Tensor& x, const Tensor& grad_out,
+std::pair<Tensor, Tensor> conv2d_backward_filter_bias(const Tensor& x, const Tensor& grad_out,
                                                       const Shape& kernel_shape,
-                                                      const Conv2DOptions& options = {});
+                                                      const ConvOptions& options = {});
 /// Max pooling of NHWC `x`; padded positions never win.
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 /// Average pooling of NHWC `x` over the positions inside the input (padding not counted).

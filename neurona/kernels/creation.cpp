@@ -4,10 +4,16 @@
 #include <cmath>
 
 #include "neurona/core/random.h"
-#include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/creation_stubs.h"
 #include "neurona/kernels/elementwise.h"
 
 namespace neurona::kernels {
+
+DispatchStub<RandomFn> random_stub{"random"};
+
+DispatchStub<ArangeFn> arange_stub{"arange"};
+
+DispatchStub<FillFn> fill_stub{"fill"};
 
 namespace {
 

@@ -3,9 +3,17 @@
 
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation.h"
-#include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/elementwise_stubs.h"
 
 namespace neurona::kernels {
+
+DispatchStub<CastFn> cast_stub{"cast"};
+
+DispatchStub<WhereFn> where_stub{"where"};
+
+DispatchStub<UnaryFn> unary_stub{"unary elementwise ops"};
+
+DispatchStub<BinaryFn> binary_stub{"binary elementwise ops"};
 
 namespace {
 

@@ -4,10 +4,19 @@
 #include <numeric>
 
 #include "neurona/kernels/checks.h"
-#include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/linalg_stubs.h"
 #include "neurona/kernels/reduction.h"
 
 namespace neurona::kernels {
+
+DispatchStub<StridedCopyFn> strided_copy_stub{"strided_copy"};
+
+DispatchStub<DenseBackwardWeightsBiasFn> dense_backward_weights_bias_stub{
+    "dense_backward_weights_bias"};
+
+DispatchStub<DenseFn> dense_stub{"dense"};
+
+DispatchStub<MatmulFn> matmul_stub{"matmul"};
 
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
   const Device d = kernels::check_same_device("matmul", {{"a", &a}, {"b", &b}});
@@ -95,20 +104,20 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
   return out;
 }
 
-std::pair<Tensor, Tensor> dense_backward_kernel_bias(const Tensor& x, const Tensor& grad) {
-  constexpr const char* op = "dense_backward_kernel_bias";
+std::pair<Tensor, Tensor> dense_backward_weights_bias(const Tensor& x, const Tensor& grad) {
+  constexpr const char* op = "dense_backward_weights_bias";
   const Device d = check_same_device(op, {{"x", &x}, {"grad", &grad}});
   check_same_dtype(op, {{"x", &x}, {"grad", &grad}});
   check_floating(op, "x", x);
   NEURONA_CHECK(x.rank() == 2 && grad.rank() == 2 && x.shape()[0] == grad.shape()[0], ShapeError,
                 op, ": expected x (m, k) and grad (m, n), got shapes ", x.shape(), " and ",
                 grad.shape());
-  if (!dense_backward_kernel_bias_stub.has(d) || x.shape()[0] == 0) {
+  if (!dense_backward_weights_bias_stub.has(d) || x.shape()[0] == 0) {
     return {matmul(x, grad, {.transpose_a = true}), sum(grad, Axes({0}))};
   }
   Tensor dkernel = Tensor::empty({x.shape()[1], grad.shape()[1]}, x.dtype(), d);
   Tensor dbias = Tensor::empty({grad.shape()[1]}, x.dtype(), d);
-  if (dkernel.numel() > 0) dense_backward_kernel_bias_stub.get(d)(x, grad, dkernel, dbias);
+  if (dkernel.numel() > 0) dense_backward_weights_bias_stub.get(d)(x, grad, dkernel, dbias);
   return {dkernel, dbias};
 }
 

@@ -4,19 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "neurona/core/op_options.h"
 #include "neurona/core/tensor.h"
-
-namespace neurona {
-
-struct MatmulOptions {
-  bool transpose_a = false;  ///< use the transpose of a's last two axes
-  bool transpose_b = false;  ///< use the transpose of b's last two axes
-};
-
-/// The activation a fused dense op applies to its result (cuBLASLt's epilogues).
-enum class FusedActivation { linear, relu };
-
-}  // namespace neurona
 
 namespace neurona::kernels {
 
@@ -36,7 +25,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
 /// rows (n,), for x (m, k) and grad (m, n). On a GPU one cuBLASLt matmul that reduces the bias
 /// gradient in its epilogue (float32; where cuBLASLt offers no algorithm for it, a matmul and a
 /// sum); elsewhere a matmul and a sum.
-std::pair<Tensor, Tensor> dense_backward_kernel_bias(const Tensor& x, const Tensor& grad);
+std::pair<Tensor, Tensor> dense_backward_weights_bias(const Tensor& x, const Tensor& grad);
 
 /// Permutes the axes: output axis i is input axis perm[i]; the default reverses them.
 Tensor transpose(const Tensor& x, std::vector<int> perm = {});

@@ -6,17 +6,17 @@
 #include <vector>
 
 #include "neurona/kernels/checks.h"
-#include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/loss_stubs.h"
 
 namespace neurona::kernels {
 
-DispatchStub<SparseSoftmaxCrossEntropyKernel> sparse_softmax_cross_entropy_stub{
+DispatchStub<SparseSoftmaxCrossEntropyFn> sparse_softmax_cross_entropy_stub{
     "sparse_softmax_cross_entropy"};
-DispatchStub<SparseSoftmaxCrossEntropyBackwardKernel> sparse_softmax_cross_entropy_backward_stub{
+DispatchStub<SparseSoftmaxCrossEntropyBackwardFn> sparse_softmax_cross_entropy_backward_stub{
     "sparse_softmax_cross_entropy_backward"};
-DispatchStub<SoftmaxCrossEntropyKernel> softmax_cross_entropy_stub{"softmax_cross_entropy"};
-DispatchStub<SoftmaxCrossEntropyBackwardKernel> softmax_cross_entropy_backward_stub{
+DispatchStub<SoftmaxCrossEntropyFn> softmax_cross_entropy_stub{"softmax_cross_entropy"};
+DispatchStub<SoftmaxCrossEntropyBackwardFn> softmax_cross_entropy_backward_stub{
     "softmax_cross_entropy_backward"};
 
 namespace {

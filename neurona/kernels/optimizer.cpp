@@ -7,11 +7,13 @@
 #include "neurona/core/backend.h"
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation.h"
+#include "neurona/kernels/math/optimizer_ops.h"
+#include "neurona/kernels/optimizer_stubs.h"
 
 namespace neurona::kernels {
 
-DispatchStub<OptimizerUpdateKernel> optimizer_update_stub{"optimizer_update"};
-DispatchStub<SumSquaresKernel> sum_squares_stub{"sum_of_squares"};
+DispatchStub<OptimizerUpdateFn> optimizer_update_stub{"optimizer_update"};
+DispatchStub<SumSquaresFn> sum_squares_stub{"sum_of_squares"};
 
 namespace {
 // Partial sums of this many elements each: enough work per partial to hide its launch, and

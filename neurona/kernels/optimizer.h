@@ -11,10 +11,26 @@
 #include <vector>
 
 #include "neurona/core/tensor.h"
-#include "neurona/kernels/dispatch.h"
-#include "neurona/kernels/math/optimizer_ops.h"
 
 namespace neurona::kernels {
+
+enum class OptimizerRule : std::uint8_t { sgd, adam, rmsprop, adagrad, adamax, nadam };
+enum class GradientClip : std::uint8_t { none, value, norm, global_norm };
+
+/// The scalars of one update, in the variable's element type T. Which fields a rule reads is
+/// written beside each rule in OptimizerUpdateFunctor.
+template <typename T>
+struct OptimizerCoefficients {
+  T learning_rate{}, weight_decay{};
+  bool decay = false;
+  GradientClip clip = GradientClip::none;
+  T clip_value{}, clip_inverse{};
+  T momentum{}, alpha{}, beta_2{}, rho{}, epsilon{};
+  T one_minus_beta_1{}, one_minus_beta_2{}, one_minus_rho{};
+  T one_minus_beta_1_power{}, one_minus_beta_2_power{};
+  T u_t_1{}, one_minus_u_t{}, one_minus_u_product_t{}, one_minus_u_product_t_1{};
+  bool nesterov = false, amsgrad = false, centered = false, use_momentum = false;
+};
 
 /// One update of one variable. The coefficients hold values already rounded to the variable's
 /// dtype (a float32 variable's coefficients are floats stored in doubles), so that the kernel
@@ -78,16 +94,5 @@ void optimizer_update(const OptimizerStep& step, const Tensor& grad, const Tenso
 /// accumulated in float64, as a float64 scalar tensor on that device (what clipping by norm
 /// and by global norm read). Two passes of chunked partial sums; no host synchronisation.
 Tensor sum_of_squares(const std::vector<Tensor>& xs);
-
-/// `coefficients` holds OptimizerCoefficients<T> for the items' element type T; `plain` says
-/// that no item clips, decays or uses amsgrad (the kernel's branch-free variant).
-using OptimizerUpdateKernel = void (*)(OptimizerRule rule, bool plain, const Tensor& coefficients,
-                                       const std::vector<OptimizerTensors>& items);
-/// x's elements are read with x's dtype; out[o] = sum over chunk o (of squares when `square`).
-using SumSquaresKernel = void (*)(const Tensor& x, bool square, std::int64_t chunk,
-                                  const Tensor& out);
-
-extern DispatchStub<OptimizerUpdateKernel> optimizer_update_stub;
-extern DispatchStub<SumSquaresKernel> sum_squares_stub;
 
 }  // namespace neurona::kernels

@@ -5,10 +5,14 @@
 #include <string>
 
 #include "neurona/kernels/checks.h"
-#include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/reduction_stubs.h"
 
 namespace neurona::kernels {
+
+DispatchStub<SoftmaxFn> softmax_stub{"softmax"};
+
+DispatchStub<ReduceFn> reduce_stub{"reductions"};
 
 namespace {
 

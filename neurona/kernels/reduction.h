@@ -5,26 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include "neurona/core/op_options.h"
 #include "neurona/core/tensor.h"
-
-namespace neurona {
-
-/// Which axes a reduction folds: all of them (Keras's axis=None, the default), one axis, or a
-/// list; negative axes count from the end. `nr::sum(x)`, `nr::sum(x, 1)`, `nr::sum(x, {0, 2})`.
-class Axes {
- public:
-  Axes() = default;
-  Axes(int axis) : axes_(std::vector<int>{axis}) {}  // NOLINT: implicit by design
-  Axes(std::initializer_list<int> axes) : axes_(std::vector<int>(axes)) {}
-  explicit Axes(std::vector<int> axes) : axes_(std::move(axes)) {}
-  bool all() const { return !axes_.has_value(); }
-  const std::vector<int>& list() const { return *axes_; }
-
- private:
-  std::optional<std::vector<int>> axes_;
-};
-
-}  // namespace neurona
 
 namespace neurona::kernels {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "neurona/core/op_options.h"
 #include "neurona/core/tensor.h"
-#include "neurona/kernels/reduction.h"
 #include "neurona/layers/config.h"
 
 namespace neurona::constraints {

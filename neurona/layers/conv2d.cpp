@@ -106,11 +106,11 @@ Shape Conv2DLayer::compute_output_shape(const Shape& input_shape) const {
 Tensor Conv2DLayer::call(const Tensor& inputs, bool /*training*/) {
   check_input(inputs.shape());
   compute_output_shape(inputs.shape());
-  const neurona::Conv2DOptions conv_options{.strides = options_.strides.values,
-                                            .padding = padding_,
-                                            .dilation_rate = options_.dilation_rate.values,
-                                            .groups = options_.groups,
-                                            .data_format = data_format_};
+  const neurona::ConvOptions conv_options{.strides = options_.strides.values,
+                                          .padding = padding_,
+                                          .dilation_rate = options_.dilation_rate.values,
+                                          .groups = options_.groups,
+                                          .data_format = data_format_};
   // One op: the bias and a relu join the convolution (oneDNN's post-op on the CPU, cuDNN's
   // cudnnConvolutionBiasActivationForward on a GPU), and on the CPU the bias gradient comes
   // with the kernel's.

@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "neurona/core/op_options.h"
 #include "neurona/core/shape.h"
-#include "neurona/kernels/conv.h"
 #include "neurona/layers/config.h"
 
 namespace neurona::layers {

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "neurona/core/backend.h"
 #include "neurona/core/config.h"
 #include "neurona/core/graph.h"
 #include "neurona/models/model.h"
@@ -49,8 +48,7 @@ struct Model::CapturedStep {
       for (const Tensor& t : batch) buffers.push_back(Tensor::empty(t.shape(), t.dtype(), device));
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      copy_bytes(buffers[i].raw_data(), device, batch[i].raw_data(), batch[i].device(),
-                 buffers[i].nbytes());
+      buffers[i].copy_from(batch[i]);
     }
     prepare();
     if (!graph) {

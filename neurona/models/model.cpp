@@ -38,9 +38,7 @@ Tensor Model::predict(const Tensor& x, PredictOptions options) {
     const auto nothing = [] {};
     const auto forward = [&](const std::vector<Tensor>& b) { out = (*this)(b[0], false); };
     if (captured.run({xb}, /*prepare=*/nothing, forward)) {
-      Tensor copy = Tensor::empty(out.shape(), out.dtype(), device);
-      copy_bytes(copy.raw_data(), device, out.raw_data(), device, out.nbytes());
-      outputs.push_back(copy);
+      outputs.push_back(out.clone());
     } else {
       outputs.push_back((*this)(xb, /*training=*/false));
     }

@@ -187,7 +187,7 @@ TEST(GradCheck, CompositionsLikeALayer) {
 TEST(GradCheck, Conv2DOverStridesDilationPaddingFormatsAndGroups) {
   struct Case {
     nr::Shape x, k;
-    nr::Conv2DOptions o;
+    nr::ConvOptions o;
   };
   using P = nr::Padding;
   const std::vector<Case> cases = {
@@ -264,7 +264,7 @@ TEST(GradCheck, FusedConv2DWithAndWithoutBiasAndRelu) {
   // float64 runs im2col with the epilogue pass; channels_first goes through the transposes.
   const nr::Tensor x = input({2, 6, 5, 3}, -1, 1, 40), k = input({3, 3, 3, 4}, -1, 1, 41),
                    b = input({4}, 0.2, 0.6, 42);
-  const nr::Conv2DOptions same{.strides = {2, 1}, .padding = nr::Padding::Same};
+  const nr::ConvOptions same{.strides = {2, 1}, .padding = nr::Padding::Same};
   EXPECT_TRUE(check_gradients("conv2d_bias_activation linear",
                               [same](const auto& in) {
                                 return nr::conv2d_bias_activation(
@@ -286,7 +286,7 @@ TEST(GradCheck, FusedConv2DWithAndWithoutBiasAndRelu) {
                                                                   nr::FusedActivation::relu);
                               },
                               {x, k, b}));
-  const nr::Conv2DOptions first{.data_format = nr::DataFormat::ChannelsFirst};
+  const nr::ConvOptions first{.data_format = nr::DataFormat::ChannelsFirst};
   EXPECT_TRUE(check_gradients("conv2d_bias_activation channels_first",
                               [first](const auto& in) {
                                 return nr::conv2d_bias_activation(in[0], in[1], in[2],

@@ -80,26 +80,26 @@ TEST(Tensor, UndefinedTensorGivesClearErrors) {
   EXPECT_FALSE(t.defined());
   NEURONA_EXPECT_THROW_MSG(t.device(), nr::ValueError, "undefined");
   NEURONA_EXPECT_THROW_MSG(nr::add(t, t), nr::ValueError, "add", "undefined");
-  EXPECT_EQ(t.str(), "tf.Tensor(<undefined>)");
+  EXPECT_EQ(t.str(), "nr.Tensor(<undefined>)");
 }
 
 TEST(TensorPrinting, MatchesTensorFlowForARow) {
   EXPECT_EQ(nr::constant({{0.5, 0.7, 0.2}}).str(),
-            "tf.Tensor([[0.5 0.7 0.2]], shape=(1, 3), dtype=float32)");
+            "nr.Tensor([[0.5 0.7 0.2]], shape=(1, 3), dtype=float32)");
 }
 
 TEST(TensorPrinting, IntegralFloatsPrintWithTrailingPoint) {
-  EXPECT_EQ(nr::constant({1, 2, 3}).str(), "tf.Tensor([1. 2. 3.], shape=(3,), dtype=float32)");
+  EXPECT_EQ(nr::constant({1, 2, 3}).str(), "nr.Tensor([1. 2. 3.], shape=(3,), dtype=float32)");
 }
 
 TEST(TensorPrinting, ScalarsPrintAsNumpyScalars) {
-  EXPECT_EQ(nr::constant(3.0).str(), "tf.Tensor(3.0, shape=(), dtype=float32)");
-  EXPECT_EQ(nr::constant(6, {.dtype = nr::int32}).str(), "tf.Tensor(6, shape=(), dtype=int32)");
+  EXPECT_EQ(nr::constant(3.0).str(), "nr.Tensor(3.0, shape=(), dtype=float32)");
+  EXPECT_EQ(nr::constant(6, {.dtype = nr::int32}).str(), "nr.Tensor(6, shape=(), dtype=int32)");
 }
 
 TEST(TensorPrinting, MatrixIsMultiLineWithAlignedColumns) {
   EXPECT_EQ(nr::constant({{1, 20}, {300, 4}}, {.dtype = nr::int32}).str(),
-            "tf.Tensor(\n[[  1  20]\n [300   4]], shape=(2, 2), dtype=int32)");
+            "nr.Tensor(\n[[  1  20]\n [300   4]], shape=(2, 2), dtype=int32)");
   EXPECT_EQ(nr::constant({1.5, 10.25}).values_str(), "[ 1.5  10.25]");
 }
 
@@ -110,7 +110,7 @@ TEST(TensorPrinting, ThreeDimensionsSeparateBlocksWithBlankLine) {
 
 TEST(TensorPrinting, LargeTensorsAreAbbreviated) {
   const std::string s = nr::arange(2000, {.dtype = nr::int32}).str();
-  EXPECT_EQ(s, "tf.Tensor([   0    1    2 ... 1997 1998 1999], shape=(2000,), dtype=int32)");
+  EXPECT_EQ(s, "nr.Tensor([   0    1    2 ... 1997 1998 1999], shape=(2000,), dtype=int32)");
   const std::string m = nr::zeros({100, 100}).values_str();
   EXPECT_NE(m.find("..."), std::string::npos);
   EXPECT_LT(m.size(), 300u);
@@ -124,7 +124,7 @@ TEST(TensorPrinting, SmallAndNonFiniteValues) {
   EXPECT_EQ(nr::constant({1e-5, 1.0}).values_str(), "[1.e-05 1.e+00]");
   const nr::Tensor nan = nr::divide(nr::zeros({1}), nr::zeros({1}));
   EXPECT_EQ(nan.values_str(), "[nan]");
-  EXPECT_EQ(nr::zeros({0}).str(), "tf.Tensor([], shape=(0,), dtype=float32)");
+  EXPECT_EQ(nr::zeros({0}).str(), "nr.Tensor([], shape=(0,), dtype=float32)");
 }
 
 TEST(Philox, MatchesRandom123KnownAnswers) {

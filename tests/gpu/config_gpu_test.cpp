@@ -53,10 +53,10 @@ TEST_F(GpuConfig, DeterministicConvolutionGradientsRepeatBitForBit) {
   const nr::Tensor k = nr::testing::random_tensor({3, 3, 32, 64}, nr::float32, -1, 1, 6).to(kGpu);
   const nr::Tensor dy =
       nr::testing::random_tensor({32, 11, 11, 64}, nr::float32, -1, 1, 7).to(kGpu);
-  const auto dk = nr::kernels::conv2d_backward_kernel(x, dy, k.shape()).to_vector<float>();
+  const auto dk = nr::kernels::conv2d_backward_filter(x, dy, k.shape()).to_vector<float>();
   const auto dx = nr::kernels::conv2d_backward_input(dy, k, x.shape()).to_vector<float>();
   for (int rep = 0; rep < 3; ++rep) {
-    EXPECT_EQ(nr::kernels::conv2d_backward_kernel(x, dy, k.shape()).to_vector<float>(), dk);
+    EXPECT_EQ(nr::kernels::conv2d_backward_filter(x, dy, k.shape()).to_vector<float>(), dk);
     EXPECT_EQ(nr::kernels::conv2d_backward_input(dy, k, x.shape()).to_vector<float>(), dx);
   }
 }

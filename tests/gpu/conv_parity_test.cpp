@@ -54,7 +54,7 @@ std::vector<nr::Tensor> run_on(nr::Device device,
 TEST_F(GpuConv, Conv2DForwardAndBackwardMatchCpu) {
   struct Case {
     nr::Shape x, k;
-    nr::Conv2DOptions o;
+    nr::ConvOptions o;
   };
   using P = nr::Padding;
   const std::vector<Case> cases = {
@@ -83,7 +83,7 @@ TEST_F(GpuConv, Conv2DBiasActivationMatchesCpu) {
   using P = nr::Padding;
   struct Case {
     nr::Shape x, k;
-    nr::Conv2DOptions o;
+    nr::ConvOptions o;
   };
   const std::vector<Case> cases = {
       {{4, 28, 28, 1}, {3, 3, 1, 32}, {}},

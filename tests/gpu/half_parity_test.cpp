@@ -109,7 +109,7 @@ TEST_P(GpuHalf, ConvolutionsAndPoolingMatchTheCpu) {
   const nr::Tensor k = random_tensor({3, 3, 8, 16}, nr::float32, -0.3, 0.3, 10);
   const nr::Tensor bias = random_tensor({16}, nr::float32, -0.5, 0.5, 11);
   for (const auto& options :
-       {nr::Conv2DOptions{}, nr::Conv2DOptions{.strides = {2, 2}, .padding = nr::Padding::Same}}) {
+       {nr::ConvOptions{}, nr::ConvOptions{.strides = {2, 2}, .padding = nr::Padding::Same}}) {
     const nr::Tensor r = random_tensor(nr::conv2d(img, k, options).shape(), nr::float32, -1, 1, 12);
     expect_parity(
         h, {img, k, bias, r},

@@ -34,7 +34,7 @@ class ImplScope {
 
 struct Case {
   nr::Shape x, k;
-  nr::Conv2DOptions o;
+  nr::ConvOptions o;
 };
 
 std::string describe(const Case& c) {
@@ -95,7 +95,7 @@ std::array<nr::Tensor, 3> run_all(const Case& c, nr::DType dt) {
   const nr::Tensor y = nk::conv2d(x, k, c.o);
   const nr::Tensor dy = random_tensor(y.shape(), dt, -1, 1, 13);
   return {y, nk::conv2d_backward_input(dy, k, x.shape(), c.o),
-          nk::conv2d_backward_kernel(x, dy, k.shape(), c.o)};
+          nk::conv2d_backward_filter(x, dy, k.shape(), c.o)};
 }
 
 }  // namespace
@@ -138,8 +138,8 @@ TEST(Conv2DCpu, OneDnnIsRunToRunDeterministic) {
 }
 
 TEST(Conv2DCpu, FusedBiasAndReluMatchTheSeparateOpsInBothImplementations) {
-  // conv2d_bias_activation against conv2d + bias + relu, and conv2d_backward_kernel_bias
-  // against conv2d_backward_kernel and the sum of the output gradient, in float32 through each
+  // conv2d_bias_activation against conv2d + bias + relu, and conv2d_backward_filter_bias
+  // against conv2d_backward_filter and the sum of the output gradient, in float32 through each
   // implementation (oneDNN: bias and relu inside the primitive) and in float64.
   const auto cases = grid();
   std::vector<nk::CpuConvImpl> impls = {nk::CpuConvImpl::Im2col};
@@ -165,8 +165,8 @@ TEST(Conv2DCpu, FusedBiasAndReluMatchTheSeparateOpsInBothImplementations) {
         EXPECT_TRUE(close(relu_only, nk::relu(conv))) << what;
 
         const nr::Tensor dy = random_tensor(conv.shape(), dt, -1, 1, 24);
-        const auto [dk, db] = nk::conv2d_backward_kernel_bias(x, dy, k.shape(), c.o);
-        EXPECT_TRUE(close(dk, nk::conv2d_backward_kernel(x, dy, k.shape(), c.o))) << what;
+        const auto [dk, db] = nk::conv2d_backward_filter_bias(x, dy, k.shape(), c.o);
+        EXPECT_TRUE(close(dk, nk::conv2d_backward_filter(x, dy, k.shape(), c.o))) << what;
         EXPECT_TRUE(close(db, nk::sum(dy, {0, 1, 2}))) << what;
       }
     }
@@ -221,11 +221,11 @@ TEST(Conv2DCpu, BadArgumentsFailBeforeEitherImplementation) {
                              nr::ShapeError, "conv2d_bias_activation", "bias", "(4,)", "(5,)",
                              "(3, 3, 3, 4)");
     NEURONA_EXPECT_THROW_MSG(
-        nk::conv2d_backward_kernel_bias(x, nr::zeros({1, 3, 3, 5}), nr::Shape({3, 3, 3, 4})),
-        nr::ShapeError, "conv2d_backward_kernel_bias", "(1, 3, 3, 5)", "(1, 3, 3, 4)");
-    NEURONA_EXPECT_THROW_MSG(nk::conv2d_backward_kernel(x, nr::zeros({1, 3, 3, 4}),
+        nk::conv2d_backward_filter_bias(x, nr::zeros({1, 3, 3, 5}), nr::Shape({3, 3, 3, 4})),
+        nr::ShapeError, "conv2d_backward_filter_bias", "(1, 3, 3, 5)", "(1, 3, 3, 4)");
+    NEURONA_EXPECT_THROW_MSG(nk::conv2d_backward_filter(x, nr::zeros({1, 3, 3, 4}),
                                                         nr::Shape({3, 3, 3, 4}), {.groups = 2}),
-                             nr::ValueError, "conv2d_backward_kernel", "divisible by groups");
+                             nr::ValueError, "conv2d_backward_filter", "divisible by groups");
   }
 }
 

@@ -32,7 +32,7 @@ Geometry same_or_valid(std::int64_t h, std::int64_t w, std::int64_t kh, std::int
 // out[n, oh, ow, f] = sum over (i, j, c) of x[n, oh*sh - top + i*dh, ow*sw - left + j*dw,
 // group(f)*cg + c] * k[i, j, c, f]
 std::vector<double> reference_conv(const nr::Tensor& xt, const nr::Tensor& kt,
-                                   const nr::Conv2DOptions& o, nr::Shape* out_shape) {
+                                   const nr::ConvOptions& o, nr::Shape* out_shape) {
   const auto x = xt.to_vector<double>(), k = kt.to_vector<double>();
   const std::int64_t n = xt.shape()[0], h = xt.shape()[1], w = xt.shape()[2], c = xt.shape()[3];
   const std::int64_t kh = kt.shape()[0], kw = kt.shape()[1], cg = kt.shape()[2], f = kt.shape()[3];
@@ -91,7 +91,7 @@ std::vector<double> reference_pool(const nr::Tensor& xt, bool max, std::int64_t 
 
 struct ConvCase {
   nr::Shape x, k;
-  nr::Conv2DOptions o;
+  nr::ConvOptions o;
 };
 
 std::vector<ConvCase> conv_cases() {
@@ -137,8 +137,8 @@ TEST(Conv2D, SamePaddingPutsOddPixelBottomRight) {
 TEST(Conv2D, ChannelsFirstMatchesChannelsLast) {
   const nr::Tensor x = random_tensor({2, 7, 6, 3}, nr::float64, -1, 1, 3);
   const nr::Tensor k = random_tensor({3, 3, 3, 4}, nr::float64, -1, 1, 4);
-  const nr::Conv2DOptions o{.strides = {2, 1}, .padding = nr::Padding::Same};
-  nr::Conv2DOptions cf = o;
+  const nr::ConvOptions o{.strides = {2, 1}, .padding = nr::Padding::Same};
+  nr::ConvOptions cf = o;
   cf.data_format = nr::DataFormat::ChannelsFirst;
   const nr::Tensor last = nr::conv2d(x, k, o);
   const nr::Tensor first = nr::conv2d(nr::transpose(x, {0, 3, 1, 2}), k, cf);

@@ -38,7 +38,7 @@ TEST(DenseOp, BadShapesNameTheOpAndShapes) {
 TEST(DenseOp, KernelAndBiasGradientsInOneCall) {
   const nr::Tensor x = random_tensor({9, 4}, nr::float64, -1, 1, 5);
   const nr::Tensor g = random_tensor({9, 3}, nr::float64, -1, 1, 6);
-  const auto [dk, db] = nr::kernels::dense_backward_kernel_bias(x, g);
+  const auto [dk, db] = nr::kernels::dense_backward_weights_bias(x, g);
   const std::vector<double> xv = x.to_vector<double>(), gv = g.to_vector<double>();
   std::vector<double> want_dk(12, 0.0), want_db(3, 0.0);
   for (int i = 0; i < 9; ++i) {
@@ -51,8 +51,8 @@ TEST(DenseOp, KernelAndBiasGradientsInOneCall) {
   EXPECT_TRUE(all_close(dk.to_vector<double>(), want_dk, 1e-12, 1e-12));
   EXPECT_TRUE(all_close(db.to_vector<double>(), want_db, 1e-12, 1e-12));
   NEURONA_EXPECT_THROW_MSG(
-      nr::kernels::dense_backward_kernel_bias(nr::zeros({2, 3}), nr::zeros({4, 5})), nr::ShapeError,
-      "dense_backward_kernel_bias", "(2, 3)", "(4, 5)");
+      nr::kernels::dense_backward_weights_bias(nr::zeros({2, 3}), nr::zeros({4, 5})),
+      nr::ShapeError, "dense_backward_weights_bias", "(2, 3)", "(4, 5)");
 
   // d/dw of (d loss / d b) through nested tapes: loss = sum(relu-free dense(x, w, b)^2).
   const nr::Tensor w = random_tensor({4, 3}, nr::float64, -1, 1, 7);

@@ -121,7 +121,7 @@ TEST_P(HalfOps, MatmulDenseConvAndPoolingRoundTheFloat32Result) {
   const nr::Tensor img = random_tensor({2, 9, 8, 3}, nr::DType::float32, -1, 1, 10);
   const nr::Tensor ker = random_tensor({3, 3, 3, 4}, nr::DType::float32, -1, 1, 11);
   const nr::Tensor cb = random_tensor({4}, nr::DType::float32, -1, 1, 12);
-  const nr::Conv2DOptions same{.strides = {2, 1}, .padding = nr::Padding::Same};
+  const nr::ConvOptions same{.strides = {2, 1}, .padding = nr::Padding::Same};
   expect_rounded_float32(
       h, {img, ker}, [&](const V& v) { return nr::conv2d(v[0], v[1], same); }, "conv2d");
   {

@@ -36,7 +36,11 @@ class Context {
   void* cublas_workspace_ = nullptr;
 };
 
-/// The context of GPU `index` (created on first use; the device must exist).
+/// Number of GPUs the driver reports, asked once: 0 when cudaGetDeviceCount fails for any
+/// reason (no driver, a driver too old, no GPU), never an error.
+int device_count();
+
+/// The context of GPU `index` (created on first use; ValueError if the device does not exist).
 Context& context(int index);
 
 /// Makes GPU `index` current for the lifetime of the guard.

@@ -1,110 +1,21 @@
-// The CUDA backend: device discovery, the caching allocator over cudaMalloc, copies, and the
-// per-device stream and library handles. Any failure of cudaGetDeviceCount (no driver, a
-// driver too old, no GPU) means "no GPU", never an error.
-#include <array>
+// The CUDA backend: device discovery, the caching allocator over cudaMalloc, copies, and
+// capture into CUDA graphs on each GPU's stream (core/cuda/context.h). Any failure of
+// cudaGetDeviceCount (no driver, a driver too old, no GPU) means "no GPU", never an error.
+#include "neurona/core/cuda/cuda_backend.h"
+
+#include <functional>
 #include <memory>
-#include <mutex>
+#include <string>
 #include <vector>
 
 #include "neurona/core/allocator.h"
-#include "neurona/core/backend.h"
+#include "neurona/core/capture.h"
 #include "neurona/core/cuda/check.h"
 #include "neurona/core/cuda/context.h"
-#include "neurona/core/graph.h"
 
 namespace neurona::cuda {
 
-void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line) {
-  throw Error(detail::str(call, " failed: ", cudaGetErrorName(err), " (", cudaGetErrorString(err),
-                          ") at ", file, ":", line));
-}
-
-void throw_cublas_error(cublasStatus_t st, const char* call, const char* file, int line) {
-  throw Error(detail::str(call, " failed: ", cublasGetStatusName(st), " (",
-                          cublasGetStatusString(st), ") at ", file, ":", line));
-}
-
-void throw_cudnn_error(cudnnStatus_t st, const char* call, const char* file, int line) {
-  throw Error(detail::str(call, " failed: ", cudnnGetErrorString(st), " (status ",
-                          static_cast<int>(st), ") at ", file, ":", line));
-}
-
-void check_launch(const char* kernel_name, const char* file, int line) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) {
-    throw Error(detail::str("launch of ", kernel_name, " failed: ", cudaGetErrorName(err), " (",
-                            cudaGetErrorString(err), ") at ", file, ":", line));
-  }
-}
-
-DeviceGuard::DeviceGuard(int index) {
-  NEURONA_CUDA_CHECK(cudaGetDevice(&previous_));
-  if (previous_ != index) {
-    NEURONA_CUDA_CHECK(cudaSetDevice(index));
-    changed_ = true;
-  }
-}
-
-DeviceGuard::~DeviceGuard() {
-  if (changed_) (void)cudaSetDevice(previous_);
-}
-
-Context::Context(int index) : index_(index) {
-  DeviceGuard guard(index);
-  NEURONA_CUDA_CHECK(cudaGetDeviceProperties(&props_, index));
-  NEURONA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-}
-
-Context::~Context() {
-  // Contexts live until exit, when the driver may already be shutting down: ignore errors.
-  if (cublas_) (void)cublasDestroy(cublas_);
-  if (cublas_lt_) (void)cublasLtDestroy(cublas_lt_);
-  if (cudnn_) (void)cudnnDestroy(cudnn_);
-  if (cublas_workspace_) (void)cudaFree(cublas_workspace_);
-  if (stream_) (void)cudaStreamDestroy(stream_);
-}
-
-cublasHandle_t Context::cublas() {
-  std::call_once(cublas_once_, [this] {
-    DeviceGuard guard(index_);
-    NEURONA_CUBLAS_CHECK(cublasCreate(&cublas_));
-    NEURONA_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
-    // A workspace of our own (cuBLAS's recommended 32 MiB on Hopper), so that a captured graph's
-    // products use it rather than memory cuBLAS would allocate during the capture.
-    constexpr std::size_t kWorkspace = std::size_t{32} << 20;
-    NEURONA_CUDA_CHECK(cudaMalloc(&cublas_workspace_, kWorkspace));
-    NEURONA_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kWorkspace));
-  });
-  return cublas_;
-}
-
-cublasLtHandle_t Context::cublas_lt() {
-  std::call_once(cublas_lt_once_, [this] {
-    DeviceGuard guard(index_);
-    NEURONA_CUBLAS_CHECK(cublasLtCreate(&cublas_lt_));
-  });
-  return cublas_lt_;
-}
-
-cudnnHandle_t Context::cudnn() {
-  std::call_once(cudnn_once_, [this] {
-    DeviceGuard guard(index_);
-    NEURONA_CUDNN_CHECK(cudnnCreate(&cudnn_));
-    NEURONA_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
-  });
-  return cudnn_;
-}
-
 namespace {
-
-int query_device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    (void)cudaGetLastError();  // clear the sticky "no driver" error
-    return 0;
-  }
-  return n;
-}
 
 // A CUDA graph captured from the device's stream, replayed there.
 class CudaGraph final : public CapturedGraph {
@@ -157,7 +68,8 @@ std::unique_ptr<CapturedGraph> capture_on(int index, const std::function<void()>
 
 class CudaBackend final : public DeviceBackend {
  public:
-  CudaBackend() : count_(query_device_count()) {
+  // cuda::device_count(), not the member of the same name (count_ is not set yet).
+  CudaBackend() : count_(cuda::device_count()) {
     for (int i = 0; i < count_; ++i) {
       allocators_.push_back(std::make_unique<CachingAllocator>(
           "cuda:" + std::to_string(i),
@@ -180,20 +92,12 @@ class CudaBackend final : public DeviceBackend {
             (void)cudaDeviceSynchronize();
             (void)cudaFree(p);
           }));
-      contexts_.push_back(nullptr);
     }
   }
 
   int device_count() override { return count_; }
   Allocator& allocator(int index) override {
     return *allocators_.at(static_cast<std::size_t>(index));
-  }
-
-  Context& context(int index) {
-    std::lock_guard lock(mu_);
-    auto& c = contexts_.at(static_cast<std::size_t>(index));
-    if (!c) c = std::make_unique<Context>(index);
-    return *c;
   }
 
   void copy(void* dst, Device dst_device, const void* src, Device src_device,
@@ -215,6 +119,11 @@ class CudaBackend final : public DeviceBackend {
     if (dst_device.is_cpu()) NEURONA_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
   }
 
+  bool can_capture() const override { return true; }
+  std::unique_ptr<CapturedGraph> capture(int index, const std::function<void()>& fn) override {
+    return capture_on(index, fn);
+  }
+
   void synchronize(int index) override {
     Context& ctx = context(index);
     DeviceGuard guard(index);
@@ -223,30 +132,15 @@ class CudaBackend final : public DeviceBackend {
 
  private:
   int count_;
-  std::mutex mu_;
   std::vector<std::unique_ptr<CachingAllocator>> allocators_;
-  std::vector<std::unique_ptr<Context>> contexts_;
 };
-
-CudaBackend* g_cuda = nullptr;
 
 }  // namespace
 
-Context& context(int index) {
-  (void)backend_for(DeviceType::cuda);  // registers the backend on first use
-  NEURONA_CHECK(g_cuda && index >= 0 && index < g_cuda->device_count(), ValueError,
-                "cuda context: device cuda:", index, " does not exist (",
-                g_cuda ? g_cuda->device_count() : 0, " CUDA GPUs available)");
-  return g_cuda->context(index);
+DeviceBackend& backend() {
+  // Leaked on purpose, like the CPU backend: storage may be freed during static destruction.
+  static CudaBackend* const instance = new CudaBackend();
+  return *instance;
 }
 
 }  // namespace neurona::cuda
-
-namespace neurona::detail {
-void register_cuda_backend() {
-  // Leaked on purpose, like the CPU backend: storage may be freed during static destruction.
-  cuda::g_cuda = new cuda::CudaBackend();
-  register_backend(DeviceType::cuda, cuda::g_cuda);
-  register_cuda_capture(cuda::capture_on);
-}
-}  // namespace neurona::detail

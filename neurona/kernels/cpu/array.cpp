@@ -1,6 +1,7 @@
 // CPU kernels for concat (2-D strided copies), gather and one_hot.
 #include <cstring>
 
+#include "neurona/kernels/array_stubs.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/impl.h"
 

@@ -10,11 +10,11 @@
 #include <string_view>
 
 #include "neurona/config.h"
+#include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/cpu/bias_activation.h"
 #include "neurona/kernels/cpu/conv_onednn.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/cpu/widen.h"
-#include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/math/conv_functors.h"
 #include "neurona/kernels/reduction.h"
 
@@ -74,7 +74,7 @@ bool onednn_conv2d(const Tensor&, const Tensor&, const Tensor&, FusedActivation,
 bool onednn_conv2d_backward_input(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&) {
   return false;
 }
-bool onednn_conv2d_backward_kernel(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&,
+bool onednn_conv2d_backward_filter(const Tensor&, const Tensor&, const Conv2DGeometry&, Tensor&,
                                    Tensor*) {
   return false;
 }
@@ -82,7 +82,7 @@ bool onednn_conv2d_backward_kernel(const Tensor&, const Tensor&, const Conv2DGeo
 
 namespace {
 
-enum class ConvDirection { forward, backward_input, backward_kernel };
+enum class ConvDirection { forward, backward_input, backward_filter };
 
 // Whether oneDNN convolves this float32 case. Auto's rule, from bench_conv_cpu on the 2-core
 // AVX-512 machine (benchmarks/results/2026-11-30-cpu-conv-onednn.md): oneDNN took 0.01-0.75x
@@ -176,7 +176,7 @@ void conv_backward_input(const Tensor& grad_out, const Tensor& kernel, const Con
 }
 
 template <typename T>
-void conv_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
+void conv_backward_filter(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
                           Tensor& dk) {
   const std::int64_t fg = g.filters / g.groups;
   for_chunks<T>(g, [&](std::int64_t n0, std::int64_t count, T* col, const Chunks& ch) {
@@ -248,36 +248,36 @@ void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeomet
   std::memset(dx.raw_data(), 0, dx.nbytes());
   float_types(go.dtype(), [&](auto t) { conv_backward_input<decltype(t)>(go, k, g, dx); });
 }
-void conv2d_backward_kernel(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
+void conv2d_backward_filter(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                             Tensor& dk) {
   if (is_half(x.dtype())) {
     Tensor wide = Tensor::empty(dk.shape(), DType::float32, dk.device());
-    conv2d_backward_kernel(widen(x), widen(go), g, wide);
+    conv2d_backward_filter(widen(x), widen(go), g, wide);
     return narrow_into(wide, dk);
   }
-  if (use_onednn(ConvDirection::backward_kernel, x, g) &&
-      onednn_conv2d_backward_kernel(x, go, g, dk)) {
+  if (use_onednn(ConvDirection::backward_filter, x, g) &&
+      onednn_conv2d_backward_filter(x, go, g, dk)) {
     return;
   }
   std::memset(dk.raw_data(), 0, dk.nbytes());
-  float_types(x.dtype(), [&](auto t) { conv_backward_kernel<decltype(t)>(x, go, g, dk); });
+  float_types(x.dtype(), [&](auto t) { conv_backward_filter<decltype(t)>(x, go, g, dk); });
 }
 // dk and db arrive as zeros.
-void conv2d_backward_kernel_bias(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
+void conv2d_backward_filter_bias(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                                  Tensor& dk, Tensor& db) {
   if (is_half(x.dtype())) {
     Tensor wide_dk = widen(dk), wide_db = widen(db);
-    conv2d_backward_kernel_bias(widen(x), widen(go), g, wide_dk, wide_db);
+    conv2d_backward_filter_bias(widen(x), widen(go), g, wide_dk, wide_db);
     narrow_into(wide_dk, dk);
     return narrow_into(wide_db, db);
   }
-  if (use_onednn(ConvDirection::backward_kernel, x, g) &&
-      onednn_conv2d_backward_kernel(x, go, g, dk, &db)) {
+  if (use_onednn(ConvDirection::backward_filter, x, g) &&
+      onednn_conv2d_backward_filter(x, go, g, dk, &db)) {
     return;
   }
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
-    conv_backward_kernel<T>(x, go, g, dk);
+    conv_backward_filter<T>(x, go, g, dk);
     // The reduction the unfused bias gradient runs (kernels/cpu/reduction.cpp's column sums).
     const Tensor sums = kernels::sum(go, {0, 1, 2});
     std::memcpy(db.data<T>(), sums.data<T>(), static_cast<std::size_t>(g.filters) * sizeof(T));
@@ -429,9 +429,9 @@ void pad2d(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out) {
 void register_conv() {
   conv2d_stub.cpu = conv2d;
   conv2d_bias_activation_stub.cpu = conv2d_bias_activation;
-  conv2d_backward_kernel_bias_stub.cpu = conv2d_backward_kernel_bias;
+  conv2d_backward_filter_bias_stub.cpu = conv2d_backward_filter_bias;
   conv2d_backward_input_stub.cpu = conv2d_backward_input;
-  conv2d_backward_kernel_stub.cpu = conv2d_backward_kernel;
+  conv2d_backward_filter_stub.cpu = conv2d_backward_filter;
   pool2d_stub.cpu = pool2d;
   pool2d_backward_stub.cpu = pool2d_backward;
   pad2d_stub.cpu = pad2d;

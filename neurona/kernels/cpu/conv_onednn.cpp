@@ -30,7 +30,7 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 
-enum class Direction : std::int64_t { forward, backward_input, backward_kernel };
+enum class Direction : std::int64_t { forward, backward_input, backward_filter };
 
 // The engine and the primitives' cache live until the process ends and are never destroyed:
 // no static destructor then runs oneDNN's code after another static it needs is gone.
@@ -328,11 +328,11 @@ bool onednn_conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel,
   return checked("conv2d_backward_input", Direction::backward_input, g, {}, tensors);
 }
 
-bool onednn_conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
+bool onednn_conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
                                    Tensor& dk, Tensor* dbias) {
   const std::array<const Tensor*, 4> with_bias{&x, &grad_out, &dk, dbias};
   const std::array<const Tensor*, 3> without{&x, &grad_out, &dk};
-  return checked("conv2d_backward_kernel", Direction::backward_kernel, g,
+  return checked("conv2d_backward_filter", Direction::backward_filter, g,
                  {.bias = dbias != nullptr}, dbias ? Tensors(with_bias) : Tensors(without));
 }
 

@@ -18,7 +18,7 @@ bool onednn_conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel,
                                   const Conv2DGeometry& g, Tensor& dx);
 /// dk = the gradient of conv2d with respect to its kernel and, when `dbias` is given, *dbias =
 /// that of a bias added to its output, in the same primitive (both overwritten); false as above.
-bool onednn_conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
+bool onednn_conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& g,
                                    Tensor& dk, Tensor* dbias = nullptr);
 
 }  // namespace neurona::kernels::cpu

@@ -1,5 +1,6 @@
 // CPU kernels that create tensors: fill, arange and the Philox random distributions.
 #include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/creation_stubs.h"
 #include "neurona/kernels/math/impl.h"
 
 namespace neurona::kernels::cpu {

@@ -1,6 +1,7 @@
 // CPU kernels for elementwise ops: the shared functors run by an OpenMP loop.
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/cpu/widen.h"
+#include "neurona/kernels/elementwise_stubs.h"
 #include "neurona/kernels/math/impl.h"
 
 namespace neurona::kernels::cpu {

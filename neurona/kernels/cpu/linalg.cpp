@@ -7,6 +7,7 @@
 #include "neurona/kernels/cpu/bias_activation.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/cpu/widen.h"
+#include "neurona/kernels/linalg_stubs.h"
 #include "neurona/kernels/math/impl.h"
 
 namespace neurona::kernels::cpu {

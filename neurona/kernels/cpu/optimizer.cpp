@@ -3,7 +3,8 @@
 #include <cstring>
 
 #include "neurona/kernels/cpu/launch.h"
-#include "neurona/kernels/optimizer.h"
+#include "neurona/kernels/math/optimizer_ops.h"
+#include "neurona/kernels/optimizer_stubs.h"
 
 namespace neurona::kernels::cpu {
 

@@ -1,6 +1,7 @@
 // CPU kernels for reductions and softmax: one output (or line) per loop iteration.
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/impl.h"
+#include "neurona/kernels/reduction_stubs.h"
 
 namespace neurona::kernels::cpu {
 

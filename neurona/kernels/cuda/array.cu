@@ -2,6 +2,7 @@
 // range yields a row of zeros, as TensorFlow does on GPUs: checking it would need a
 // host synchronisation in every training step.
 #include "neurona/core/config.h"
+#include "neurona/kernels/array_stubs.h"
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/math/impl.h"
 

@@ -27,8 +27,8 @@
 #include "neurona/core/cuda/check.h"
 #include "neurona/core/cuda/context.h"
 #include "neurona/kernels/conv.h"
+#include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/cuda/epilogue.h"
-#include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/linalg.h"
 
@@ -329,9 +329,9 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
   }
 }
 
-void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& geo,
+void conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& geo,
                             Tensor& dkernel) {
-  const DType dtype = conv_dtype(x, "conv2d_backward_kernel");
+  const DType dtype = conv_dtype(x, "conv2d_backward_filter");
   const Device d = x.device();
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
@@ -352,7 +352,7 @@ void conv2d_backward_kernel(const Tensor& x, const Tensor& grad_out, const Conv2
   });
   if (p.widen_bwd_filter) {
     Tensor result = Tensor::empty(dkernel.shape(), DType::float32, d);
-    conv2d_backward_kernel(wide(x), wide(grad_out), geo, result);
+    conv2d_backward_filter(wide(x), wide(grad_out), geo, result);
     return narrow_into(result, dkernel);
   }
   Tensor dw = Tensor::empty({geo.filters, geo.kh, geo.kw, geo.c / geo.groups}, dtype, d);
@@ -373,7 +373,7 @@ void register_conv() {
   conv2d_stub.cuda = conv2d;
   conv2d_bias_activation_stub.cuda = conv2d_bias_activation;
   conv2d_backward_input_stub.cuda = conv2d_backward_input;
-  conv2d_backward_kernel_stub.cuda = conv2d_backward_kernel;
+  conv2d_backward_filter_stub.cuda = conv2d_backward_filter;
   register_pool();
 }
 

@@ -1,5 +1,6 @@
 // CUDA kernels that create tensors: fill, arange and the Philox random distributions (the
 // same counter-based stream as the CPU, so set_seed gives the same numbers on both).
+#include "neurona/kernels/creation_stubs.h"
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/math/impl.h"
 

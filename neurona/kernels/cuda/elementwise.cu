@@ -1,5 +1,6 @@
 // CUDA kernels for elementwise ops: the shared functors run by a grid-stride kernel.
 #include "neurona/kernels/cuda/launch.cuh"
+#include "neurona/kernels/elementwise_stubs.h"
 #include "neurona/kernels/math/impl.h"
 
 namespace neurona::kernels::cuda {

@@ -13,6 +13,7 @@
 #include "neurona/core/config.h"
 #include "neurona/kernels/cuda/epilogue.h"
 #include "neurona/kernels/cuda/launch.cuh"
+#include "neurona/kernels/linalg_stubs.h"
 #include "neurona/kernels/math/impl.h"
 #include "neurona/kernels/reduction.h"
 
@@ -243,8 +244,8 @@ void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActiv
 // B = x as stored (k x m) transposed, and the BGRADA epilogue reducing A over the product's
 // inner dimension (the m samples) into dbias, one value per row of D. false where cuBLASLt
 // offers no algorithm for it (the caller then runs a matmul and a sum).
-bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& dkernel,
-                                   Tensor& dbias) {
+bool dense_backward_weights_bias_lt(const Tensor& x, const Tensor& grad, Tensor& dkernel,
+                                    Tensor& dbias) {
   auto& ctx = neurona::cuda::context(x.device().index());
   neurona::cuda::DeviceGuard guard(ctx.index());
   const std::uint64_t m = static_cast<std::uint64_t>(x.shape()[0]);
@@ -278,9 +279,9 @@ bool dense_backward_kernel_bias_lt(const Tensor& x, const Tensor& grad, Tensor& 
   return true;
 }
 
-void dense_backward_kernel_bias(const Tensor& x, const Tensor& grad, Tensor& dkernel,
-                                Tensor& dbias) {
-  if (x.dtype() != DType::float64 && dense_backward_kernel_bias_lt(x, grad, dkernel, dbias)) {
+void dense_backward_weights_bias(const Tensor& x, const Tensor& grad, Tensor& dkernel,
+                                 Tensor& dbias) {
+  if (x.dtype() != DType::float64 && dense_backward_weights_bias_lt(x, grad, dkernel, dbias)) {
     return;
   }
   // float64, or no cuBLASLt algorithm: the separate ops.
@@ -326,7 +327,7 @@ void bias_activation_rows(Tensor& y, const Tensor& bias, FusedActivation act) {
 void register_linalg() {
   matmul_stub.cuda = matmul;
   dense_stub.cuda = dense;
-  dense_backward_kernel_bias_stub.cuda = dense_backward_kernel_bias;
+  dense_backward_weights_bias_stub.cuda = dense_backward_weights_bias;
   strided_copy_stub.cuda = strided_copy;
 }
 

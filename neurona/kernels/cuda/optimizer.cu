@@ -4,7 +4,8 @@
 // arguments, and the step's coefficients are read from a buffer on the device (so that a
 // captured graph replays with the coefficients of each new step).
 #include "neurona/kernels/cuda/launch.cuh"
-#include "neurona/kernels/optimizer.h"
+#include "neurona/kernels/math/optimizer_ops.h"
+#include "neurona/kernels/optimizer_stubs.h"
 
 namespace neurona::kernels::cuda {
 

@@ -1,7 +1,7 @@
 // CUDA pooling and zero padding: the shared functors of math/conv_functors.h on a grid, so
 // that every padding Keras allows (including the asymmetric 'same') runs the CPU's code.
+#include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/cuda/launch.cuh"
-#include "neurona/kernels/dispatch.h"
 #include "neurona/kernels/math/conv_functors.h"
 
 namespace neurona::kernels::cuda {

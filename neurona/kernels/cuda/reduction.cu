@@ -1,6 +1,7 @@
 // CUDA kernels for reductions and softmax.
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/math/impl.h"
+#include "neurona/kernels/reduction_stubs.h"
 
 namespace neurona::kernels::cuda {
 

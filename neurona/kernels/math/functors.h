@@ -12,6 +12,7 @@
 #include "neurona/core/philox.h"
 #include "neurona/kernels/math/elementwise_ops.h"
 #include "neurona/kernels/math/indexer.h"
+#include "neurona/kernels/reduction_stubs.h"
 
 namespace neurona::kernels {
 

@@ -5,8 +5,9 @@
 #pragma once
 
 #include "neurona/core/tensor.h"
-#include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/creation_stubs.h"
 #include "neurona/kernels/math/functors.h"
+#include "neurona/kernels/reduction_stubs.h"
 
 namespace neurona::kernels {
 

@@ -15,26 +15,9 @@
 #include "neurona/core/macros.h"
 #include "neurona/core/tensor.h"
 #include "neurona/kernels/math/elementwise_ops.h"
+#include "neurona/kernels/optimizer.h"
 
 namespace neurona::kernels {
-
-enum class OptimizerRule : std::uint8_t { sgd, adam, rmsprop, adagrad, adamax, nadam };
-enum class GradientClip : std::uint8_t { none, value, norm, global_norm };
-
-/// The scalars of one update, in the variable's element type T. Which fields a rule reads is
-/// written beside each rule in OptimizerUpdateFunctor.
-template <typename T>
-struct OptimizerCoefficients {
-  T learning_rate{}, weight_decay{};
-  bool decay = false;
-  GradientClip clip = GradientClip::none;
-  T clip_value{}, clip_inverse{};
-  T momentum{}, alpha{}, beta_2{}, rho{}, epsilon{};
-  T one_minus_beta_1{}, one_minus_beta_2{}, one_minus_rho{};
-  T one_minus_beta_1_power{}, one_minus_beta_2_power{};
-  T u_t_1{}, one_minus_u_t{}, one_minus_u_product_t{}, one_minus_u_product_t_1{};
-  bool nesterov = false, amsgrad = false, centered = false, use_momentum = false;
-};
 
 /// The same coefficients in another element type (exact when they were computed in `T`).
 template <typename T, typename U>

@@ -1,0 +1,71 @@
+// The option types users pass to ops (`nr::conv2d(x, k, {.padding = nr::Padding::Same})`,
+// `nr::sum(x, {0, 2})`): one header for all of them, below every folder that names them
+// (kernels/ implements the ops, autograd/ and layers/ expose them).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace neurona {
+
+/// Keras's padding modes: 'valid' (none) and 'same' (output = ceil(input / stride), with the
+/// odd pixel of padding at the bottom and right).
+enum class Padding { Valid, Same };
+/// Keras's data formats: channels_last (NHWC, the default) and channels_first (NCHW).
+enum class DataFormat { ChannelsLast, ChannelsFirst };
+
+/// `Padding` from Keras's strings "valid" / "same"; throws ValueError listing them.
+Padding padding_from_string(std::string_view s);
+/// `DataFormat` from "channels_last" / "channels_first"; throws ValueError listing them.
+DataFormat data_format_from_string(std::string_view s);
+
+/// A 2-D convolution's arguments (the op's; the Conv2D layer has its own, Keras's, in
+/// layers::Conv2DOptions).
+struct ConvOptions {
+  std::array<std::int64_t, 2> strides = {1, 1};
+  Padding padding = Padding::Valid;
+  std::array<std::int64_t, 2> dilation_rate = {1, 1};
+  std::int64_t groups = 1;
+  DataFormat data_format = DataFormat::ChannelsLast;
+};
+
+/// A 2-D pooling's arguments.
+struct Pool2DOptions {
+  std::array<std::int64_t, 2> pool_size = {2, 2};
+  /// Defaults to pool_size, as in Keras.
+  std::optional<std::array<std::int64_t, 2>> strides = std::nullopt;
+  Padding padding = Padding::Valid;
+  DataFormat data_format = DataFormat::ChannelsLast;
+};
+
+/// A matrix product's arguments.
+struct MatmulOptions {
+  bool transpose_a = false;  ///< use the transpose of a's last two axes
+  bool transpose_b = false;  ///< use the transpose of b's last two axes
+};
+
+/// The activation a fused dense or convolution op applies to its result (cuBLASLt's and
+/// cuDNN's epilogues).
+enum class FusedActivation { linear, relu };
+
+/// Which axes a reduction folds: all of them (Keras's axis=None, the default), one axis, or a
+/// list; negative axes count from the end. `nr::sum(x)`, `nr::sum(x, 1)`, `nr::sum(x, {0, 2})`.
+class Axes {
+ public:
+  Axes() = default;
+  Axes(int axis) : axes_(std::vector<int>{axis}) {}  // NOLINT: implicit by design
+  Axes(std::initializer_list<int> axes) : axes_(std::vector<int>(axes)) {}
+  explicit Axes(std::vector<int> axes) : axes_(std::move(axes)) {}
+  bool all() const { return !axes_.has_value(); }
+  const std::vector<int>& list() const { return *axes_; }
+
+ private:
+  std::optional<std::vector<int>> axes_;
+};
+
+}  // namespace neurona

@@ -1,0 +1,32 @@
+// The dispatch stubs of kernels/creation.h's ops: the signatures the CPU and CUDA kernels
+// implement, and the tables the front doors in kernels/creation.cpp call (and define).
+// Private to kernels/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "neurona/core/philox.h"
+#include "neurona/core/tensor.h"
+#include "neurona/kernels/dispatch.h"
+
+namespace neurona::kernels {
+
+enum class RandomDist : std::uint8_t { uniform, normal, truncated_normal };
+
+using FillFn = void (*)(double value, Tensor& out);
+
+using ArangeFn = void (*)(double start, double step, Tensor& out);
+
+/// `key_state`, where defined, is a SeedGenerator's (seed, counter) on the device: the kernel
+/// reads its key there instead of `key` and then advances the counter there.
+using RandomFn = void (*)(RandomDist dist, double a, double b, RandomKey key,
+                          const Tensor& key_state, Tensor& out);
+
+extern DispatchStub<FillFn> fill_stub;
+
+extern DispatchStub<ArangeFn> arange_stub;
+
+extern DispatchStub<RandomFn> random_stub;
+
+}  // namespace neurona::kernels
