@@ -1,5 +1,5 @@
 // Keras 3's serialization of models and layers (keras/src/saving/serialization_lib.py): the
-// JSON of config.json to and from layers::ConfigValue, each neurona layer's config to and from
+// JSON of config.json to and from ConfigValue, each neurona layer's config to and from
 // its options struct, and the registries of layer and model classes that load_model uses.
 // Keras's own names throughout; a key neurona does not know is ignored as Keras ignores
 // arguments it does not need, but a value neurona cannot honour (renorm, LoRA, quantization)
@@ -30,7 +30,6 @@
 
 namespace neurona::models {
 
-using layers::ConfigValue;
 using Json = nlohmann::ordered_json;
 
 namespace {
