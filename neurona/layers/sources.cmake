@@ -4,6 +4,7 @@ target_sources(neurona PRIVATE
   layers/activations.cpp
   layers/batch_normalization.cpp
   layers/config.cpp
+  layers/config_reader.cpp
   layers/constraints.cpp
   layers/conv2d.cpp
   layers/dense.cpp
@@ -14,6 +15,7 @@ target_sources(neurona PRIVATE
   layers/initializers.cpp
   layers/input_layer.cpp
   layers/layer.cpp
+  layers/layer_registry.cpp
   layers/pooling2d.cpp
   layers/regularizers.cpp
   layers/reshape.cpp

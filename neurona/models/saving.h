@@ -21,13 +21,14 @@
 
 #include "neurona/layers/config.h"
 #include "neurona/layers/layer.h"
+#include "neurona/layers/layer_registry.h"
 #include "neurona/models/model.h"
 
 namespace neurona::models {
 
 /// Rebuilds a layer from Keras's config of it (the "config" entry of its serialization, what
 /// Layer::get_config() returns).
-using LayerFactory = std::function<layers::AnyLayer(const ConfigValue& config)>;
+using LayerFactory = layers::LayerFactory;
 /// Rebuilds a model from its config; the loader then builds it (build_config) and loads its
 /// weights.
 using ModelFactory = std::function<std::shared_ptr<Model>(const ConfigValue& config)>;
