@@ -1,5 +1,6 @@
 // The Activation layer: no weights, the function applied elementwise (softmax on the last axis).
 #include "neurona/layers/activation.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -18,6 +19,11 @@ ConfigValue ActivationLayer::get_config() const {
   ConfigValue config = Layer::get_config();
   config.set("activation", activation_.name());
   return config;
+}
+
+Activation Activation::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "Activation");
+  return Activation(r.activation(), r.layer_options());
 }
 
 }  // namespace neurona::layers

@@ -22,6 +22,9 @@ class ActivationLayer : public Layer {
 class Activation : public LayerHandle<ActivationLayer> {
  public:
   explicit Activation(activations::Activation activation, LayerOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's Activation.from_config; ValueError naming the key otherwise.
+  static Activation from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

@@ -2,41 +2,44 @@
 // ops; the ones Keras defines by composition are composed the same way here.
 #include "neurona/layers/activations.h"
 
-#include <map>
-#include <sstream>
-
 #include "neurona/autograd/ops.h"
+#include "neurona/core/registry.h"
 
 namespace neurona::activations {
 
 namespace {
 
-const std::map<std::string, Activation::Fn>& registry() {
-  static const std::map<std::string, Activation::Fn> r = {
-      {"elu", [](const Tensor& x) { return elu(x); }},
-      {"exponential", [](const Tensor& x) { return exp(x); }},
-      {"gelu", [](const Tensor& x) { return gelu(x); }},
-      {"hard_sigmoid", [](const Tensor& x) { return hard_sigmoid(x); }},
-      {"hard_silu", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
-      {"hard_swish", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
-      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x); }},
-      {"linear", [](const Tensor& x) { return x; }},
-      {"log_sigmoid", [](const Tensor& x) { return neg(softplus(neg(x))); }},
-      {"log_softmax", [](const Tensor& x) { return log_softmax(x, -1); }},
-      {"mish", [](const Tensor& x) { return multiply(x, tanh(softplus(x))); }},
-      {"relu", [](const Tensor& x) { return relu(x); }},
-      {"relu6", [](const Tensor& x) { return minimum(relu(x), scalar_like(x, 6.0)); }},
-      {"selu", [](const Tensor& x) { return selu(x); }},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }},
-      {"silu", [](const Tensor& x) { return silu(x); }},
-      {"softmax", [](const Tensor& x) { return softmax(x, -1); }},
-      {"softplus", [](const Tensor& x) { return softplus(x); }},
-      {"softsign", [](const Tensor& x) { return softsign(x); }},
-      {"swish", [](const Tensor& x) { return silu(x); }},
-      {"tanh", [](const Tensor& x) { return tanh(x); }},
-      {"tanh_shrink", [](const Tensor& x) { return subtract(x, tanh(x)); }},
-  };
-  return r;
+const Registry<Activation::Fn>& registry() {
+  static const auto* r = [] {
+    auto* reg = new Registry<Activation::Fn>();  // outlives static layers destroyed late
+    const std::pair<const char*, Activation::Fn> entries[] = {
+        {"elu", [](const Tensor& x) { return elu(x); }},
+        {"exponential", [](const Tensor& x) { return exp(x); }},
+        {"gelu", [](const Tensor& x) { return gelu(x); }},
+        {"hard_sigmoid", [](const Tensor& x) { return hard_sigmoid(x); }},
+        {"hard_silu", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
+        {"hard_swish", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
+        {"leaky_relu", [](const Tensor& x) { return leaky_relu(x); }},
+        {"linear", [](const Tensor& x) { return x; }},
+        {"log_sigmoid", [](const Tensor& x) { return neg(softplus(neg(x))); }},
+        {"log_softmax", [](const Tensor& x) { return log_softmax(x, -1); }},
+        {"mish", [](const Tensor& x) { return multiply(x, tanh(softplus(x))); }},
+        {"relu", [](const Tensor& x) { return relu(x); }},
+        {"relu6", [](const Tensor& x) { return minimum(relu(x), scalar_like(x, 6.0)); }},
+        {"selu", [](const Tensor& x) { return selu(x); }},
+        {"sigmoid", [](const Tensor& x) { return sigmoid(x); }},
+        {"silu", [](const Tensor& x) { return silu(x); }},
+        {"softmax", [](const Tensor& x) { return softmax(x, -1); }},
+        {"softplus", [](const Tensor& x) { return softplus(x); }},
+        {"softsign", [](const Tensor& x) { return softsign(x); }},
+        {"swish", [](const Tensor& x) { return silu(x); }},
+        {"tanh", [](const Tensor& x) { return tanh(x); }},
+        {"tanh_shrink", [](const Tensor& x) { return subtract(x, tanh(x)); }},
+    };
+    for (const auto& [name, fn] : entries) reg->add(name, fn);
+    return reg;
+  }();
+  return *r;
 }
 
 }  // namespace
@@ -49,20 +52,14 @@ Activation::Activation(Fn fn, std::string name) : fn_(std::move(fn)), name_(std:
 }
 
 std::vector<std::string> names() {
-  std::vector<std::string> out;
-  for (const auto& [name, fn] : registry()) out.push_back(name);
-  return out;
+  return registry().names();
 }
 
 Activation get(const std::string& identifier) {
-  const auto it = registry().find(identifier);
-  if (it == registry().end()) {
-    std::ostringstream valid;
-    for (const auto& name : names()) valid << (valid.tellp() > 0 ? ", " : "") << name;
-    throw ValueError(detail::str("Could not interpret activation function identifier: '",
-                                 identifier, "'. Valid names: ", valid.str()));
-  }
-  return Activation(it->second, identifier);
+  return Activation(
+      registry().get(identifier, "Could not interpret activation function identifier: '",
+                     "'. Valid names: "),
+      identifier);
 }
 
 }  // namespace neurona::activations

@@ -7,6 +7,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -167,6 +168,32 @@ ConfigValue BatchNormalizationLayer::get_config() const {
   config.set("renorm_clipping", nullptr);
   config.set("renorm_momentum", 0.99);
   return config;
+}
+
+BatchNormalization BatchNormalization::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "BatchNormalization");
+  r.only("synchronized", false, "synchronized batch normalization");
+  r.only("renorm", false, "batch renormalization");
+  const ConfigValue* axis = r.find("axis");
+  NEURONA_CHECK(axis == nullptr || axis->kind() == ConfigValue::Kind::Int, ValueError, r.who(),
+                ": 'axis' must be one int (neurona normalizes over one feature axis)");
+  return BatchNormalization(
+      {.axis = static_cast<int>(r.integer("axis", -1)),
+       .momentum = r.number("momentum", 0.99),
+       .epsilon = r.number("epsilon", 1e-3),
+       .center = r.boolean("center", true),
+       .scale = r.boolean("scale", true),
+       .beta_initializer = r.initializer("beta_initializer", "zeros"),
+       .gamma_initializer = r.initializer("gamma_initializer", "ones"),
+       .moving_mean_initializer = r.initializer("moving_mean_initializer", "zeros"),
+       .moving_variance_initializer = r.initializer("moving_variance_initializer", "ones"),
+       .beta_regularizer = r.regularizer("beta_regularizer"),
+       .gamma_regularizer = r.regularizer("gamma_regularizer"),
+       .beta_constraint = r.constraint("beta_constraint"),
+       .gamma_constraint = r.constraint("gamma_constraint"),
+       .name = r.string("name", ""),
+       .trainable = r.boolean("trainable", true),
+       .dtype = r.dtype()});
 }
 
 }  // namespace neurona::layers

@@ -67,6 +67,9 @@ class BatchNormalizationLayer : public Layer {
 class BatchNormalization : public LayerHandle<BatchNormalizationLayer> {
  public:
   explicit BatchNormalization(BatchNormalizationOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's BatchNormalization.from_config; ValueError naming the key otherwise.
+  static BatchNormalization from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

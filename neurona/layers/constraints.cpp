@@ -1,10 +1,8 @@
 // Keras 3's constraints (keras/src/constraints/constraints.py); epsilon is Keras's 1e-7.
 #include "neurona/layers/constraints.h"
 
-#include <map>
-#include <sstream>
-
 #include "neurona/autograd/ops.h"
+#include "neurona/core/registry.h"
 
 namespace neurona::constraints {
 
@@ -21,25 +19,30 @@ Tensor clip(const Tensor& x, double lo, double hi) {
 }
 
 using Factory = Constraint (*)();
-const std::map<std::string, Factory>& registry() {
-  static const std::map<std::string, Factory> r = {
-      {"MaxNorm", [] { return Constraint(MaxNorm()); }},
-      {"max_norm", [] { return Constraint(MaxNorm()); }},
-      {"MinMaxNorm", [] { return Constraint(MinMaxNorm()); }},
-      {"min_max_norm", [] { return Constraint(MinMaxNorm()); }},
-      {"NonNeg", [] { return Constraint(NonNeg()); }},
-      {"non_neg", [] { return Constraint(NonNeg()); }},
-      {"UnitNorm", [] { return Constraint(UnitNorm()); }},
-      {"unit_norm", [] { return Constraint(UnitNorm()); }},
-  };
-  return r;
+const Registry<Factory>& registry() {
+  static const auto* r = [] {
+    auto* reg = new Registry<Factory>();
+    const std::pair<const char*, Factory> entries[] = {
+        {"MaxNorm", [] { return Constraint(MaxNorm()); }},
+        {"max_norm", [] { return Constraint(MaxNorm()); }},
+        {"MinMaxNorm", [] { return Constraint(MinMaxNorm()); }},
+        {"min_max_norm", [] { return Constraint(MinMaxNorm()); }},
+        {"NonNeg", [] { return Constraint(NonNeg()); }},
+        {"non_neg", [] { return Constraint(NonNeg()); }},
+        {"UnitNorm", [] { return Constraint(UnitNorm()); }},
+        {"unit_norm", [] { return Constraint(UnitNorm()); }},
+    };
+    for (const auto& [name, factory] : entries) reg->add(name, factory);
+    return reg;
+  }();
+  return *r;
 }
 
 }  // namespace
 
-Constraint::Constraint(Fn fn, std::string name, layers::ConfigValue config)
+Constraint::Constraint(Fn fn, std::string name, ConfigValue config)
     : fn_(std::move(fn)), name_(std::move(name)), config_(std::move(config)) {
-  if (config_.is_null()) config_ = layers::ConfigValue::Dict{};
+  if (config_.is_null()) config_ = ConfigValue::Dict{};
 }
 Constraint::Constraint(const char* identifier) : Constraint(std::string(identifier)) {}
 Constraint::Constraint(const std::string& identifier) : Constraint(get(identifier)) {}
@@ -50,28 +53,20 @@ Tensor Constraint::operator()(const Tensor& w) const {
 }
 
 std::vector<std::string> names() {
-  std::vector<std::string> out;
-  for (const auto& [name, factory] : registry()) out.push_back(name);
-  return out;
+  return registry().names();
 }
 
 Constraint get(const std::string& identifier) {
-  const auto it = registry().find(identifier);
-  if (it == registry().end()) {
-    std::ostringstream valid;
-    for (const auto& name : names()) valid << (valid.tellp() > 0 ? ", " : "") << name;
-    throw ValueError(detail::str("Could not interpret constraint identifier: '", identifier,
-                                 "'. Valid names: ", valid.str()));
-  }
-  return it->second();
+  return registry().get(identifier, "Could not interpret constraint identifier: '",
+                        "'. Valid names: ")();
 }
 
 namespace {
 // Keras writes one axis as an int and several as a list.
-layers::ConfigValue axes_config(const Axes& axes) {
+ConfigValue axes_config(const Axes& axes) {
   if (axes.all()) return nullptr;
   if (axes.list().size() == 1) return axes.list()[0];
-  layers::ConfigValue::List out(axes.list().begin(), axes.list().end());
+  ConfigValue::List out(axes.list().begin(), axes.list().end());
   return out;
 }
 }  // namespace
@@ -83,8 +78,8 @@ MaxNorm::MaxNorm(MaxNormOptions o)
             const Tensor desired = clip(n, 0.0, o.max_value);
             return multiply(w, divide(desired, add(scalar_like(n, kEpsilon), n)));
           },
-          "MaxNorm",
-          layers::ConfigValue::Dict{{"max_value", o.max_value}, {"axis", axes_config(o.axis)}}) {}
+          "MaxNorm", ConfigValue::Dict{{"max_value", o.max_value}, {"axis", axes_config(o.axis)}}) {
+}
 
 NonNeg::NonNeg()
     : Constraint(
@@ -98,7 +93,7 @@ UnitNorm::UnitNorm(UnitNormOptions o)
           [o](const Tensor& w) {
             return divide(w, add(scalar_like(w, kEpsilon), norms(w, o.axis)));
           },
-          "UnitNorm", layers::ConfigValue::Dict{{"axis", axes_config(o.axis)}}) {}
+          "UnitNorm", ConfigValue::Dict{{"axis", axes_config(o.axis)}}) {}
 
 MinMaxNorm::MinMaxNorm(MinMaxNormOptions o)
     : Constraint(
@@ -110,9 +105,9 @@ MinMaxNorm::MinMaxNorm(MinMaxNormOptions o)
             return multiply(w, divide(desired, add(scalar_like(n, kEpsilon), n)));
           },
           "MinMaxNorm",
-          layers::ConfigValue::Dict{{"min_value", o.min_value},
-                                    {"max_value", o.max_value},
-                                    {"rate", o.rate},
-                                    {"axis", axes_config(o.axis)}}) {}
+          ConfigValue::Dict{{"min_value", o.min_value},
+                            {"max_value", o.max_value},
+                            {"rate", o.rate},
+                            {"axis", axes_config(o.axis)}}) {}
 
 }  // namespace neurona::constraints

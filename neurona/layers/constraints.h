@@ -23,18 +23,18 @@ class Constraint {
   Constraint(const char* identifier);         // NOLINT: implicit by design
   Constraint(const std::string& identifier);  // NOLINT: implicit by design
   /// A custom constraint; `config` is Keras's get_config() of it (saved in `.keras` files).
-  explicit Constraint(Fn fn, std::string name = "custom", layers::ConfigValue config = {});
+  explicit Constraint(Fn fn, std::string name = "custom", ConfigValue config = {});
 
   Tensor operator()(const Tensor& w) const;
   explicit operator bool() const { return fn_ != nullptr; }
   const std::string& name() const { return name_; }
   /// Keras's config of the constraint: {"max_value": 2.0, "axis": 0} for MaxNorm, ...
-  const layers::ConfigValue& config() const { return config_; }
+  const ConfigValue& config() const { return config_; }
 
  private:
   Fn fn_;
   std::string name_;
-  layers::ConfigValue config_;
+  ConfigValue config_;
 };
 
 Constraint get(const std::string& identifier);

@@ -3,6 +3,7 @@
 #include "neurona/layers/conv2d.h"
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -144,6 +145,29 @@ ConfigValue Conv2DLayer::get_config() const {
   config.set("kernel_constraint", serialize(options_.kernel_constraint));
   config.set("bias_constraint", serialize(options_.bias_constraint));
   return config;
+}
+
+Conv2D Conv2D::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "Conv2D");
+  r.none("lora_rank", "LoRA");
+  return Conv2D(r.integer("filters"), r.pair("kernel_size", 1),
+                {.strides = r.pair("strides", 1),
+                 .padding = r.string("padding", "valid"),
+                 .data_format = r.string("data_format", "channels_last"),
+                 .dilation_rate = r.pair("dilation_rate", 1),
+                 .groups = r.integer("groups", 1),
+                 .activation = r.activation(),
+                 .use_bias = r.boolean("use_bias", true),
+                 .kernel_initializer = r.initializer("kernel_initializer", "glorot_uniform"),
+                 .bias_initializer = r.initializer("bias_initializer", "zeros"),
+                 .kernel_regularizer = r.regularizer("kernel_regularizer"),
+                 .bias_regularizer = r.regularizer("bias_regularizer"),
+                 .activity_regularizer = r.regularizer("activity_regularizer"),
+                 .kernel_constraint = r.constraint("kernel_constraint"),
+                 .bias_constraint = r.constraint("bias_constraint"),
+                 .name = r.string("name", ""),
+                 .trainable = r.boolean("trainable", true),
+                 .dtype = r.dtype()});
 }
 
 }  // namespace neurona::layers

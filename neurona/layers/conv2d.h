@@ -75,6 +75,9 @@ class Conv2DLayer : public Layer {
 class Conv2D : public LayerHandle<Conv2DLayer> {
  public:
   Conv2D(std::int64_t filters, IntPair kernel_size, Conv2DOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's Conv2D.from_config; ValueError naming the key otherwise.
+  static Conv2D from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

@@ -2,6 +2,7 @@
 #include "neurona/layers/dense.h"
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -102,6 +103,25 @@ ConfigValue DenseLayer::get_config() const {
   config.set("bias_constraint", serialize(options_.bias_constraint));
   config.set("quantization_config", nullptr);
   return config;
+}
+
+Dense Dense::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "Dense");
+  r.none("quantization_config", "quantized Dense layers");
+  r.none("lora_rank", "LoRA");
+  return Dense(r.integer("units"),
+               {.activation = r.activation(),
+                .use_bias = r.boolean("use_bias", true),
+                .kernel_initializer = r.initializer("kernel_initializer", "glorot_uniform"),
+                .bias_initializer = r.initializer("bias_initializer", "zeros"),
+                .kernel_regularizer = r.regularizer("kernel_regularizer"),
+                .bias_regularizer = r.regularizer("bias_regularizer"),
+                .activity_regularizer = r.regularizer("activity_regularizer"),
+                .kernel_constraint = r.constraint("kernel_constraint"),
+                .bias_constraint = r.constraint("bias_constraint"),
+                .name = r.string("name", ""),
+                .trainable = r.boolean("trainable", true),
+                .dtype = r.dtype()});
 }
 
 }  // namespace neurona::layers

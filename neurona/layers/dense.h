@@ -55,6 +55,9 @@ class DenseLayer : public Layer {
 class Dense : public LayerHandle<DenseLayer> {
  public:
   explicit Dense(std::int64_t units, DenseOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's Dense.from_config; ValueError naming the key otherwise.
+  static Dense from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -62,6 +63,17 @@ ConfigValue DropoutLayer::get_config() const {
     config.set("noise_shape", nullptr);
   }
   return config;
+}
+
+Dropout Dropout::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "Dropout");
+  std::optional<std::vector<std::int64_t>> noise_shape;
+  if (const ConfigValue* ns = r.find("noise_shape")) {
+    noise_shape = r.shape("noise_shape", *ns).dims();
+  }
+  return Dropout(
+      r.number("rate", 0.0),
+      {.seed = r.seed(), .noise_shape = std::move(noise_shape), .name = r.string("name", "")});
 }
 
 }  // namespace neurona::layers

@@ -41,6 +41,9 @@ class DropoutLayer : public Layer {
 class Dropout : public LayerHandle<DropoutLayer> {
  public:
   explicit Dropout(double rate, DropoutOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's Dropout.from_config; ValueError naming the key otherwise.
+  static Dropout from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -49,6 +50,12 @@ ConfigValue FlattenLayer::get_config() const {
   ConfigValue config = Layer::get_config();
   config.set("data_format", data_format_);
   return config;
+}
+
+Flatten Flatten::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "Flatten");
+  return Flatten(
+      {.data_format = r.string("data_format", "channels_last"), .name = r.string("name", "")});
 }
 
 }  // namespace neurona::layers

@@ -29,6 +29,9 @@ class FlattenLayer : public Layer {
 class Flatten : public LayerHandle<FlattenLayer> {
  public:
   explicit Flatten(FlattenOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's Flatten.from_config; ValueError naming the key otherwise.
+  static Flatten from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

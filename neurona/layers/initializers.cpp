@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <sstream>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/core/registry.h"
 
 namespace neurona::initializers {
 
@@ -21,9 +20,9 @@ Fans compute_fans(const Shape& shape) {
   return {shape[-2] * receptive_field, shape[-1] * receptive_field};
 }
 
-Initializer::Initializer(Fn fn, std::string name, layers::ConfigValue config)
+Initializer::Initializer(Fn fn, std::string name, ConfigValue config)
     : fn_(std::move(fn)), name_(std::move(name)), config_(std::move(config)) {
-  if (config_.is_null()) config_ = layers::ConfigValue::Dict{};
+  if (config_.is_null()) config_ = ConfigValue::Dict{};
   NEURONA_CHECK(fn_ != nullptr, ValueError, "Initializer '", name_, "': the function is empty");
 }
 
@@ -39,12 +38,12 @@ Tensor Initializer::operator()(const Shape& shape, TensorOptions options) const 
 namespace {
 
 // A typed initializer's state lives in its function; the derived classes only construct it.
-Initializer make(Initializer::Fn fn, std::string name, layers::ConfigValue config = {}) {
+Initializer make(Initializer::Fn fn, std::string name, ConfigValue config = {}) {
   return Initializer(std::move(fn), std::move(name), std::move(config));
 }
 
-layers::ConfigValue seed_config(std::optional<std::uint64_t> seed) {
-  return seed ? layers::ConfigValue(*seed) : layers::ConfigValue();
+ConfigValue seed_config(std::optional<std::uint64_t> seed) {
+  return seed ? ConfigValue(*seed) : ConfigValue();
 }
 
 Initializer variance_scaling(VarianceScalingOptions o, std::string name, bool full_config) {
@@ -96,11 +95,11 @@ Initializer variance_scaling(VarianceScalingOptions o, std::string name, bool fu
                                       .seed = seed});
       },
       std::move(name),
-      full_config ? layers::ConfigValue(layers::ConfigValue::Dict{{"scale", o.scale},
-                                                                  {"mode", o.mode},
-                                                                  {"distribution", o.distribution},
-                                                                  {"seed", seed_config(o.seed)}})
-                  : layers::ConfigValue(layers::ConfigValue::Dict{{"seed", seed_config(o.seed)}}));
+      full_config ? ConfigValue(ConfigValue::Dict{{"scale", o.scale},
+                                                  {"mode", o.mode},
+                                                  {"distribution", o.distribution},
+                                                  {"seed", seed_config(o.seed)}})
+                  : ConfigValue(ConfigValue::Dict{{"seed", seed_config(o.seed)}}));
 }
 
 // Q of the QR decomposition of `a` (rows x cols, rows >= cols, row-major) with R's diagonal
@@ -129,66 +128,62 @@ std::vector<double> orthonormal_columns(std::vector<double> a, std::int64_t rows
 }
 
 using Factory = Initializer (*)();
-const std::map<std::string, Factory>& registry() {
-  static const std::map<std::string, Factory> r = {
-      {"Constant", [] { return Initializer(Constant()); }},
-      {"constant", [] { return Initializer(Constant()); }},
-      {"GlorotNormal", [] { return Initializer(GlorotNormal()); }},
-      {"glorot_normal", [] { return Initializer(GlorotNormal()); }},
-      {"GlorotUniform", [] { return Initializer(GlorotUniform()); }},
-      {"glorot_uniform", [] { return Initializer(GlorotUniform()); }},
-      {"HeNormal", [] { return Initializer(HeNormal()); }},
-      {"he_normal", [] { return Initializer(HeNormal()); }},
-      {"HeUniform", [] { return Initializer(HeUniform()); }},
-      {"he_uniform", [] { return Initializer(HeUniform()); }},
-      {"Identity", [] { return Initializer(Identity()); }},
-      {"identity", [] { return Initializer(Identity()); }},
-      {"IdentityInitializer", [] { return Initializer(Identity()); }},
-      {"LecunNormal", [] { return Initializer(LecunNormal()); }},
-      {"lecun_normal", [] { return Initializer(LecunNormal()); }},
-      {"LecunUniform", [] { return Initializer(LecunUniform()); }},
-      {"lecun_uniform", [] { return Initializer(LecunUniform()); }},
-      {"Ones", [] { return Initializer(Ones()); }},
-      {"ones", [] { return Initializer(Ones()); }},
-      {"one", [] { return Initializer(Ones()); }},
-      {"Orthogonal", [] { return Initializer(Orthogonal()); }},
-      {"orthogonal", [] { return Initializer(Orthogonal()); }},
-      {"OrthogonalInitializer", [] { return Initializer(Orthogonal()); }},
-      {"RandomNormal", [] { return Initializer(RandomNormal()); }},
-      {"random_normal", [] { return Initializer(RandomNormal()); }},
-      {"normal", [] { return Initializer(RandomNormal()); }},
-      {"RandomUniform", [] { return Initializer(RandomUniform()); }},
-      {"random_uniform", [] { return Initializer(RandomUniform()); }},
-      {"uniform", [] { return Initializer(RandomUniform()); }},
-      {"TruncatedNormal", [] { return Initializer(TruncatedNormal()); }},
-      {"truncated_normal", [] { return Initializer(TruncatedNormal()); }},
-      {"VarianceScaling", [] { return Initializer(VarianceScaling()); }},
-      {"variance_scaling", [] { return Initializer(VarianceScaling()); }},
-      {"Zeros", [] { return Initializer(Zeros()); }},
-      {"zeros", [] { return Initializer(Zeros()); }},
-      {"zero", [] { return Initializer(Zeros()); }},
-  };
-  return r;
+const Registry<Factory>& registry() {
+  static const auto* r = [] {
+    auto* reg = new Registry<Factory>();
+    const std::pair<const char*, Factory> entries[] = {
+        {"Constant", [] { return Initializer(Constant()); }},
+        {"constant", [] { return Initializer(Constant()); }},
+        {"GlorotNormal", [] { return Initializer(GlorotNormal()); }},
+        {"glorot_normal", [] { return Initializer(GlorotNormal()); }},
+        {"GlorotUniform", [] { return Initializer(GlorotUniform()); }},
+        {"glorot_uniform", [] { return Initializer(GlorotUniform()); }},
+        {"HeNormal", [] { return Initializer(HeNormal()); }},
+        {"he_normal", [] { return Initializer(HeNormal()); }},
+        {"HeUniform", [] { return Initializer(HeUniform()); }},
+        {"he_uniform", [] { return Initializer(HeUniform()); }},
+        {"Identity", [] { return Initializer(Identity()); }},
+        {"identity", [] { return Initializer(Identity()); }},
+        {"IdentityInitializer", [] { return Initializer(Identity()); }},
+        {"LecunNormal", [] { return Initializer(LecunNormal()); }},
+        {"lecun_normal", [] { return Initializer(LecunNormal()); }},
+        {"LecunUniform", [] { return Initializer(LecunUniform()); }},
+        {"lecun_uniform", [] { return Initializer(LecunUniform()); }},
+        {"Ones", [] { return Initializer(Ones()); }},
+        {"ones", [] { return Initializer(Ones()); }},
+        {"one", [] { return Initializer(Ones()); }},
+        {"Orthogonal", [] { return Initializer(Orthogonal()); }},
+        {"orthogonal", [] { return Initializer(Orthogonal()); }},
+        {"OrthogonalInitializer", [] { return Initializer(Orthogonal()); }},
+        {"RandomNormal", [] { return Initializer(RandomNormal()); }},
+        {"random_normal", [] { return Initializer(RandomNormal()); }},
+        {"normal", [] { return Initializer(RandomNormal()); }},
+        {"RandomUniform", [] { return Initializer(RandomUniform()); }},
+        {"random_uniform", [] { return Initializer(RandomUniform()); }},
+        {"uniform", [] { return Initializer(RandomUniform()); }},
+        {"TruncatedNormal", [] { return Initializer(TruncatedNormal()); }},
+        {"truncated_normal", [] { return Initializer(TruncatedNormal()); }},
+        {"VarianceScaling", [] { return Initializer(VarianceScaling()); }},
+        {"variance_scaling", [] { return Initializer(VarianceScaling()); }},
+        {"Zeros", [] { return Initializer(Zeros()); }},
+        {"zeros", [] { return Initializer(Zeros()); }},
+        {"zero", [] { return Initializer(Zeros()); }},
+    };
+    for (const auto& [name, factory] : entries) reg->add(name, factory);
+    return reg;
+  }();
+  return *r;
 }
 
 }  // namespace
 
 std::vector<std::string> names() {
-  std::vector<std::string> out;
-  for (const auto& [name, factory] : registry()) out.push_back(name);
-  return out;
+  return registry().names();
 }
 
 Initializer get(const std::string& identifier) {
-  const auto& r = registry();
-  const auto it = r.find(identifier);
-  if (it == r.end()) {
-    std::ostringstream valid;
-    for (const auto& name : names()) valid << (valid.tellp() > 0 ? ", " : "") << name;
-    throw ValueError(detail::str("Could not interpret initializer identifier: '", identifier,
-                                 "'. Valid names: ", valid.str()));
-  }
-  return it->second();
+  return registry().get(identifier, "Could not interpret initializer identifier: '",
+                        "'. Valid names: ")();
 }
 
 VarianceScaling::VarianceScaling(VarianceScalingOptions options)
@@ -219,7 +214,7 @@ RandomUniform::RandomUniform(RandomUniformOptions o)
                                           .seed = o.seed});
           },
           "RandomUniform",
-          layers::ConfigValue::Dict{
+          ConfigValue::Dict{
               {"seed", seed_config(o.seed)}, {"minval", o.minval}, {"maxval", o.maxval}})) {}
 
 RandomNormal::RandomNormal(RandomNormalOptions o)
@@ -232,7 +227,7 @@ RandomNormal::RandomNormal(RandomNormalOptions o)
                                          .seed = o.seed});
           },
           "RandomNormal",
-          layers::ConfigValue::Dict{
+          ConfigValue::Dict{
               {"seed", seed_config(o.seed)}, {"mean", o.mean}, {"stddev", o.stddev}})) {}
 
 TruncatedNormal::TruncatedNormal(RandomNormalOptions o)
@@ -245,7 +240,7 @@ TruncatedNormal::TruncatedNormal(RandomNormalOptions o)
                                             .seed = o.seed});
           },
           "TruncatedNormal",
-          layers::ConfigValue::Dict{
+          ConfigValue::Dict{
               {"seed", seed_config(o.seed)}, {"mean", o.mean}, {"stddev", o.stddev}})) {}
 
 Orthogonal::Orthogonal(OrthogonalOptions o)
@@ -267,8 +262,7 @@ Orthogonal::Orthogonal(OrthogonalOptions o)
             result = multiply(result.reshape(shape), scalar_like(result, o.gain));
             return cast(result, t.dtype).to(t.resolved_device());
           },
-          "Orthogonal",
-          layers::ConfigValue::Dict{{"seed", seed_config(o.seed)}, {"gain", o.gain}})) {}
+          "Orthogonal", ConfigValue::Dict{{"seed", seed_config(o.seed)}, {"gain", o.gain}})) {}
 
 Identity::Identity(double gain)
     : Initializer(make(
@@ -283,7 +277,7 @@ Identity::Identity(double gain)
             }
             return cast(constant(eye, shape, Device::cpu()), t.dtype).to(t.resolved_device());
           },
-          "Identity", layers::ConfigValue::Dict{{"gain", gain}})) {}
+          "Identity", ConfigValue::Dict{{"gain", gain}})) {}
 
 Zeros::Zeros()
     : Initializer(make([](const Shape& shape, const TensorOptions& t) { return zeros(shape, t); },
@@ -294,6 +288,6 @@ Ones::Ones()
 Constant::Constant(double value)
     : Initializer(make(
           [value](const Shape& shape, const TensorOptions& t) { return fill(shape, value, t); },
-          "Constant", layers::ConfigValue::Dict{{"value", value}})) {}
+          "Constant", ConfigValue::Dict{{"value", value}})) {}
 
 }  // namespace neurona::initializers

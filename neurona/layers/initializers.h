@@ -38,19 +38,19 @@ class Initializer {
   Initializer(const std::string& identifier);  // NOLINT: implicit by design
   /// A custom initializer; `config` is Keras's get_config() of it (the arguments that
   /// rebuild it from its name, saved in `.keras` files).
-  explicit Initializer(Fn fn, std::string name = "custom", layers::ConfigValue config = {});
+  explicit Initializer(Fn fn, std::string name = "custom", ConfigValue config = {});
 
   /// A new tensor of `shape` (float32 on the default device unless `options` says otherwise).
   Tensor operator()(const Shape& shape, TensorOptions options = {}) const;
   /// The Keras class name ("GlorotUniform") or the custom name.
   const std::string& name() const { return name_; }
   /// Keras's config of the initializer: {"seed": None} for GlorotUniform, ...
-  const layers::ConfigValue& config() const { return config_; }
+  const ConfigValue& config() const { return config_; }
 
  private:
   Fn fn_;
   std::string name_;
-  layers::ConfigValue config_;
+  ConfigValue config_;
 };
 
 /// Initializer for the given Keras name or class name (the same as the string constructor).

@@ -2,6 +2,7 @@
 #include "neurona/layers/pooling2d.h"
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -93,11 +94,53 @@ ConfigValue Pooling2DLayer::get_config() const {
   return config;
 }
 
+namespace {
+// MaxPooling2D's and AveragePooling2D's config: the pool size and Pooling2DOptions.
+std::pair<IntPair, Pooling2DOptions> pooling_args(const LayerConfigReader& r) {
+  return {r.pair("pool_size", 2),
+          Pooling2DOptions{.strides = r.find("strides") ? OptionalIntPair(r.pair("strides", 1))
+                                                        : OptionalIntPair(),
+                           .padding = r.string("padding", "valid"),
+                           .data_format = r.string("data_format", "channels_last"),
+                           .name = r.string("name", ""),
+                           .dtype = r.dtype()}};
+}
+}  // namespace
+
+MaxPooling2D MaxPooling2D::from_config(const ConfigValue& config) {
+  const auto [pool, options] = pooling_args(LayerConfigReader(config, "MaxPooling2D"));
+  return MaxPooling2D(pool, options);
+}
+
+AveragePooling2D AveragePooling2D::from_config(const ConfigValue& config) {
+  const auto [pool, options] = pooling_args(LayerConfigReader(config, "AveragePooling2D"));
+  return AveragePooling2D(pool, options);
+}
+
 ConfigValue GlobalPooling2DLayer::get_config() const {
   ConfigValue config = Layer::get_config();
   config.set("data_format", data_format_name(data_format_));
   config.set("keepdims", keepdims_);
   return config;
+}
+
+namespace {
+GlobalPooling2DOptions global_pooling_options(const LayerConfigReader& r) {
+  return {.data_format = r.string("data_format", "channels_last"),
+          .keepdims = r.boolean("keepdims", false),
+          .name = r.string("name", ""),
+          .dtype = r.dtype()};
+}
+}  // namespace
+
+GlobalMaxPooling2D GlobalMaxPooling2D::from_config(const ConfigValue& config) {
+  return GlobalMaxPooling2D(
+      global_pooling_options(LayerConfigReader(config, "GlobalMaxPooling2D")));
+}
+
+GlobalAveragePooling2D GlobalAveragePooling2D::from_config(const ConfigValue& config) {
+  return GlobalAveragePooling2D(
+      global_pooling_options(LayerConfigReader(config, "GlobalAveragePooling2D")));
 }
 
 }  // namespace neurona::layers

@@ -51,12 +51,18 @@ class Pooling2DLayer : public Layer {
 class MaxPooling2D : public LayerHandle<Pooling2DLayer> {
  public:
   explicit MaxPooling2D(IntPair pool_size = 2, Pooling2DOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's MaxPooling2D.from_config; ValueError naming the key otherwise.
+  static MaxPooling2D from_config(const ConfigValue& config);
 };
 
 /// `nr::layers::AveragePooling2D(2)`.
 class AveragePooling2D : public LayerHandle<Pooling2DLayer> {
  public:
   explicit AveragePooling2D(IntPair pool_size = 2, Pooling2DOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's AveragePooling2D.from_config; ValueError naming the key otherwise.
+  static AveragePooling2D from_config(const ConfigValue& config);
 };
 
 /// keras.layers.GlobalMaxPooling2D / GlobalAveragePooling2D's arguments and defaults.
@@ -91,12 +97,18 @@ class GlobalPooling2DLayer : public Layer {
 class GlobalMaxPooling2D : public LayerHandle<GlobalPooling2DLayer> {
  public:
   explicit GlobalMaxPooling2D(GlobalPooling2DOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's GlobalMaxPooling2D.from_config; ValueError naming the key otherwise.
+  static GlobalMaxPooling2D from_config(const ConfigValue& config);
 };
 
 /// `nr::layers::GlobalAveragePooling2D({.keepdims = true})`.
 class GlobalAveragePooling2D : public LayerHandle<GlobalPooling2DLayer> {
  public:
   explicit GlobalAveragePooling2D(GlobalPooling2DOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's GlobalAveragePooling2D.from_config; ValueError naming the key otherwise.
+  static GlobalAveragePooling2D from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

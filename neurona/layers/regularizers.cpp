@@ -2,10 +2,9 @@
 #include "neurona/layers/regularizers.h"
 
 #include <cmath>
-#include <map>
-#include <sstream>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/core/registry.h"
 
 namespace neurona::regularizers {
 
@@ -18,7 +17,7 @@ double check_factor(double value, const char* arg) {
   return value;
 }
 
-Regularizer l1_l2(double l1, double l2, std::string name, layers::ConfigValue config) {
+Regularizer l1_l2(double l1, double l2, std::string name, ConfigValue config) {
   check_factor(l1, "l1");
   check_factor(l2, "l2");
   return Regularizer(
@@ -32,24 +31,29 @@ Regularizer l1_l2(double l1, double l2, std::string name, layers::ConfigValue co
 }
 
 using Factory = Regularizer (*)();
-const std::map<std::string, Factory>& registry() {
-  static const std::map<std::string, Factory> r = {
-      {"L1", [] { return Regularizer(L1()); }},
-      {"l1", [] { return Regularizer(L1()); }},
-      {"L2", [] { return Regularizer(L2()); }},
-      {"l2", [] { return Regularizer(L2()); }},
-      {"L1L2", [] { return Regularizer(L1L2()); }},
-      {"l1l2", [] { return Regularizer(L1L2()); }},
-      {"l1_l2", [] { return Regularizer(L1L2({.l1 = 0.01, .l2 = 0.01})); }},
-  };
-  return r;
+const Registry<Factory>& registry() {
+  static const auto* r = [] {
+    auto* reg = new Registry<Factory>();
+    const std::pair<const char*, Factory> entries[] = {
+        {"L1", [] { return Regularizer(L1()); }},
+        {"l1", [] { return Regularizer(L1()); }},
+        {"L2", [] { return Regularizer(L2()); }},
+        {"l2", [] { return Regularizer(L2()); }},
+        {"L1L2", [] { return Regularizer(L1L2()); }},
+        {"l1l2", [] { return Regularizer(L1L2()); }},
+        {"l1_l2", [] { return Regularizer(L1L2({.l1 = 0.01, .l2 = 0.01})); }},
+    };
+    for (const auto& [name, factory] : entries) reg->add(name, factory);
+    return reg;
+  }();
+  return *r;
 }
 
 }  // namespace
 
-Regularizer::Regularizer(Fn fn, std::string name, layers::ConfigValue config)
+Regularizer::Regularizer(Fn fn, std::string name, ConfigValue config)
     : fn_(std::move(fn)), name_(std::move(name)), config_(std::move(config)) {
-  if (config_.is_null()) config_ = layers::ConfigValue::Dict{};
+  if (config_.is_null()) config_ = ConfigValue::Dict{};
 }
 Regularizer::Regularizer(const char* identifier) : Regularizer(std::string(identifier)) {}
 Regularizer::Regularizer(const std::string& identifier) : Regularizer(get(identifier)) {}
@@ -60,30 +64,19 @@ Tensor Regularizer::operator()(const Tensor& x) const {
 }
 
 std::vector<std::string> names() {
-  std::vector<std::string> out;
-  for (const auto& [name, factory] : registry()) out.push_back(name);
-  return out;
+  return registry().names();
 }
 
 Regularizer get(const std::string& identifier) {
-  const auto it = registry().find(identifier);
-  if (it == registry().end()) {
-    std::ostringstream valid;
-    for (const auto& name : names()) valid << (valid.tellp() > 0 ? ", " : "") << name;
-    throw ValueError(detail::str("Could not interpret regularizer identifier: '", identifier,
-                                 "'. Valid names: ", valid.str()));
-  }
-  return it->second();
+  return registry().get(identifier, "Could not interpret regularizer identifier: '",
+                        "'. Valid names: ")();
 }
 
 L1::L1(double l1)
-    : Regularizer(l1_l2(check_factor(l1, "l1"), 0.0, "L1", layers::ConfigValue::Dict{{"l1", l1}})) {
-}
+    : Regularizer(l1_l2(check_factor(l1, "l1"), 0.0, "L1", ConfigValue::Dict{{"l1", l1}})) {}
 L2::L2(double l2)
-    : Regularizer(l1_l2(0.0, check_factor(l2, "l2"), "L2", layers::ConfigValue::Dict{{"l2", l2}})) {
-}
+    : Regularizer(l1_l2(0.0, check_factor(l2, "l2"), "L2", ConfigValue::Dict{{"l2", l2}})) {}
 L1L2::L1L2(L1L2Options o)
-    : Regularizer(
-          l1_l2(o.l1, o.l2, "L1L2", layers::ConfigValue::Dict{{"l1", o.l1}, {"l2", o.l2}})) {}
+    : Regularizer(l1_l2(o.l1, o.l2, "L1L2", ConfigValue::Dict{{"l1", o.l1}, {"l2", o.l2}})) {}
 
 }  // namespace neurona::regularizers

@@ -24,19 +24,19 @@ class Regularizer {
   Regularizer(const char* identifier);         // NOLINT: implicit by design
   Regularizer(const std::string& identifier);  // NOLINT: implicit by design
   /// A custom regularizer; `config` is Keras's get_config() of it (saved in `.keras` files).
-  explicit Regularizer(Fn fn, std::string name = "custom", layers::ConfigValue config = {});
+  explicit Regularizer(Fn fn, std::string name = "custom", ConfigValue config = {});
 
   /// The penalty for `x`: a scalar of x's dtype, differentiable. Throws ValueError when empty.
   Tensor operator()(const Tensor& x) const;
   explicit operator bool() const { return fn_ != nullptr; }
   const std::string& name() const { return name_; }
   /// Keras's config of the regularizer: {"l2": 0.01} for L2, ...
-  const layers::ConfigValue& config() const { return config_; }
+  const ConfigValue& config() const { return config_; }
 
  private:
   Fn fn_;
   std::string name_;
-  layers::ConfigValue config_;
+  ConfigValue config_;
 };
 
 Regularizer get(const std::string& identifier);

@@ -2,6 +2,7 @@
 #include "neurona/layers/reshape.h"
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -65,6 +66,11 @@ ConfigValue ReshapeLayer::get_config() const {
   ConfigValue::List dims(target_shape_.begin(), target_shape_.end());
   config.set("target_shape", std::move(dims));
   return config;
+}
+
+Reshape Reshape::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "Reshape");
+  return Reshape(r.shape("target_shape", r.need("target_shape")), r.layer_options());
 }
 
 }  // namespace neurona::layers

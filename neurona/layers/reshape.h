@@ -22,6 +22,9 @@ class ReshapeLayer : public Layer {
 class Reshape : public LayerHandle<ReshapeLayer> {
  public:
   explicit Reshape(const Shape& target_shape, LayerOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's Reshape.from_config; ValueError naming the key otherwise.
+  static Reshape from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

@@ -3,6 +3,7 @@
 #include "neurona/layers/zero_padding2d.h"
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
 
@@ -45,6 +46,33 @@ ConfigValue ZeroPadding2DLayer::get_config() const {
                                           ConfigValue::List{padding_.left, padding_.right}});
   config.set("data_format", data_format_name(data_format_));
   return config;
+}
+
+ZeroPadding2D ZeroPadding2D::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "ZeroPadding2D");
+  Padding2DAmounts amounts = 1;
+  if (const ConfigValue* p = r.find("padding")) {
+    if (p->kind() == ConfigValue::Kind::Int) {
+      amounts = p->as_int();
+    } else {
+      const auto& list = r.typed("padding", *p, [](const ConfigValue& x) { return x.as_list(); });
+      NEURONA_CHECK(list.size() == 2, ValueError, r.who(),
+                    ": 'padding' must be an int, 2 ints, or 2 pairs of ints");
+      if (list[0].kind() == ConfigValue::Kind::Int) {
+        amounts =
+            Padding2DAmounts(r.integer_of("padding", list[0]), r.integer_of("padding", list[1]));
+      } else {
+        const auto h = r.ints("padding", list[0]), w = r.ints("padding", list[1]);
+        NEURONA_CHECK(h.size() == 2 && w.size() == 2, ValueError, r.who(),
+                      ": 'padding' must be ((top, bottom), (left, right))");
+        amounts = Padding2DAmounts(std::array<std::int64_t, 2>{h[0], h[1]},
+                                   std::array<std::int64_t, 2>{w[0], w[1]});
+      }
+    }
+  }
+  return ZeroPadding2D(amounts, {.data_format = r.string("data_format", "channels_last"),
+                                 .name = r.string("name", ""),
+                                 .dtype = r.dtype()});
 }
 
 }  // namespace neurona::layers

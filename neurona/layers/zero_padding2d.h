@@ -57,6 +57,9 @@ class ZeroPadding2DLayer : public Layer {
 class ZeroPadding2D : public LayerHandle<ZeroPadding2DLayer> {
  public:
   explicit ZeroPadding2D(Padding2DAmounts padding = 1, ZeroPadding2DOptions options = {});
+  /// The layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry), as Keras's ZeroPadding2D.from_config; ValueError naming the key otherwise.
+  static ZeroPadding2D from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

@@ -10,8 +10,6 @@
 
 namespace neurona {
 
-using layers::ConfigValue;
-
 namespace {
 
 // ---------------------------------------------------------------- writing
@@ -34,35 +32,9 @@ ConfigValue serialized_custom(const std::string& name, ConfigValue config) {
                            {"registered_name", name}};
 }
 
-ConfigValue config_dict(const optimizers::Config& config);
-
-ConfigValue config_value(const optimizers::ConfigValue& v) {
-  if (std::holds_alternative<std::monostate>(v)) return nullptr;
-  if (const auto* b = std::get_if<bool>(&v)) return *b;
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) return *d;
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  if (const auto* ints = std::get_if<std::vector<std::int64_t>>(&v)) {
-    ConfigValue::List out;
-    for (std::int64_t x : *ints) out.emplace_back(x);
-    return out;
-  }
-  if (const auto* doubles = std::get_if<std::vector<double>>(&v)) {
-    ConfigValue::List out;
-    for (double x : *doubles) out.emplace_back(x);
-    return out;
-  }
-  const auto& schedule =
-      std::get<std::shared_ptr<const optimizers::schedules::LearningRateSchedule>>(v);
-  if (schedule == nullptr) return nullptr;
-  return serialized_object("keras.optimizers.schedules", schedule->class_name(),
-                           config_dict(schedule->config()));
-}
-
-ConfigValue config_dict(const optimizers::Config& config) {
-  ConfigValue::Dict out;
-  for (const auto& [key, value] : config) out.emplace_back(key, config_value(value));
-  return out;
+// A training object's config (a schedule in it already serialized) as a ConfigValue dict.
+ConfigValue config_dict(optimizers::Config config) {
+  return ConfigValue(std::move(config));
 }
 
 ConfigValue serialize_loss(const losses::LossRef& ref) {
@@ -123,35 +95,26 @@ std::pair<std::string, ConfigValue> class_and_config(const ConfigValue& v, const
 optimizers::Config training_config(const ConfigValue& config, const std::string& who,
                                    bool allow_schedule);
 
-optimizers::ConfigValue training_value(const std::string& key, const ConfigValue& v,
-                                       const std::string& who, bool allow_schedule) {
+// One value of a serialized object's config as the training layer's from_config functions take
+// it: scalars and lists of numbers as they are, a DTypePolicy as its name, and (where
+// `allow_schedule`) a learning-rate schedule as {"class_name": ..., "config": {...}} with its
+// config checked the same way. Anything else is a ValueError naming `who` and `key`.
+ConfigValue training_value(const std::string& key, const ConfigValue& v, const std::string& who,
+                           bool allow_schedule) {
   switch (v.kind()) {
     case ConfigValue::Kind::Null:
-      return std::monostate{};
     case ConfigValue::Kind::Bool:
-      return v.as_bool();
     case ConfigValue::Kind::Int:
-      return v.as_int();
     case ConfigValue::Kind::Float:
-      return v.as_double();
     case ConfigValue::Kind::String:
-      return v.as_string();
+      return v;
     case ConfigValue::Kind::List: {
-      bool ints = true;
       for (const ConfigValue& item : v.as_list()) {
         NEURONA_CHECK(
             item.kind() == ConfigValue::Kind::Int || item.kind() == ConfigValue::Kind::Float,
             ValueError, who, ": '", key, "' must be a list of numbers, found a ", item.kind_name());
-        ints = ints && item.kind() == ConfigValue::Kind::Int;
       }
-      if (ints) {
-        std::vector<std::int64_t> out;
-        for (const ConfigValue& item : v.as_list()) out.push_back(item.as_int());
-        return out;
-      }
-      std::vector<double> out;
-      for (const ConfigValue& item : v.as_list()) out.push_back(item.as_double());
-      return out;
+      return v;
     }
     case ConfigValue::Kind::Dict:
       break;
@@ -168,11 +131,12 @@ optimizers::ConfigValue training_value(const std::string& key, const ConfigValue
                 "' holds a dict, which neurona does not take there");
   const std::string schedule_who = neurona::detail::str(who, " learning_rate");
   const auto [cls, config] = class_and_config(v, schedule_who);
-  return optimizers::schedules::from_config(
-      cls, training_config(config, neurona::detail::str(schedule_who, " ", cls), false));
+  return ConfigValue::Dict{
+      {"class_name", cls},
+      {"config", training_config(config, neurona::detail::str(schedule_who, " ", cls), false)}};
 }
 
-// A serialized object's config as the training layer's Config.
+// A serialized object's config as the training layer's from_config functions take it.
 optimizers::Config training_config(const ConfigValue& config, const std::string& who,
                                    bool allow_schedule) {
   optimizers::Config out;

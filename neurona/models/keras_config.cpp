@@ -1,36 +1,24 @@
-// Keras 3's serialization of models and layers (keras/src/saving/serialization_lib.py): the
-// JSON of config.json to and from layers::ConfigValue, each neurona layer's config to and from
-// its options struct, and the registries of layer and model classes that load_model uses.
-// Keras's own names throughout; a key neurona does not know is ignored as Keras ignores
-// arguments it does not need, but a value neurona cannot honour (renorm, LoRA, quantization)
-// is an error rather than a silently different model.
+// Keras 3's serialization of models (keras/src/saving/serialization_lib.py): the JSON of
+// config.json to and from ConfigValue, Sequential and registered models, and the lookup of layer
+// classes in layers::layer_registry() (each layer's from_config sits beside its get_config).
 #include "neurona/models/keras_config.h"
 
 #include <chrono>
 #include <cmath>
 #include <ctime>
-#include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "neurona/autograd/ops.h"
-#include "neurona/layers/activation.h"
-#include "neurona/layers/batch_normalization.h"
-#include "neurona/layers/conv2d.h"
-#include "neurona/layers/dense.h"
-#include "neurona/layers/dropout.h"
-#include "neurona/layers/flatten.h"
+#include "neurona/core/registry.h"
+#include "neurona/layers/config_reader.h"
 #include "neurona/layers/input_layer.h"
-#include "neurona/layers/pooling2d.h"
-#include "neurona/layers/reshape.h"
-#include "neurona/layers/zero_padding2d.h"
+#include "neurona/layers/layer_registry.h"
 #include "neurona/models/compile_config.h"
 #include "neurona/models/saving.h"
 #include "neurona/models/sequential.h"
 
 namespace neurona::models {
 
-using layers::ConfigValue;
 using Json = nlohmann::ordered_json;
 
 namespace {
@@ -113,447 +101,24 @@ ConfigValue from_json(const Json& j, int depth, const std::string& what) {
 
 // ---------------------------------------------------------------- reading configs
 
-// Reads typed entries of one layer's config, naming the layer and the key in errors.
-class Reader {
- public:
-  Reader(const ConfigValue& config, std::string who) : config_(config), who_(std::move(who)) {
-    NEURONA_CHECK(config.kind() == ConfigValue::Kind::Dict, ValueError, who_,
-                  ": expected the config to be a dict, got ", config.kind_name());
-  }
-  const std::string& who() const { return who_; }
-  const ConfigValue* find(const char* key) const {
-    const ConfigValue* v = config_.find(key);
-    return v != nullptr && !v->is_null() ? v : nullptr;
-  }
-  const ConfigValue& need(const char* key) const {
-    const ConfigValue* v = find(key);
-    NEURONA_CHECK(v != nullptr, ValueError, who_, ": the config has no '", key, "'");
-    return *v;
-  }
-  template <typename F>
-  auto typed(const char* key, const ConfigValue& v, F f) const {
-    try {
-      return f(v);
-    } catch (const ValueError& e) {
-      throw ValueError(who_ + ": '" + key + "': " + e.what());
-    }
-  }
-  std::int64_t integer(const char* key) const {
-    return typed(key, need(key), [](const ConfigValue& v) { return v.as_int(); });
-  }
-  std::int64_t integer_of(const char* key, const ConfigValue& v) const {
-    return typed(key, v, [](const ConfigValue& x) { return x.as_int(); });
-  }
-  std::int64_t integer(const char* key, std::int64_t def) const {
-    return find(key) ? integer(key) : def;
-  }
-  double number(const char* key, double def) const {
-    const ConfigValue* v = find(key);
-    return v ? typed(key, *v, [](const ConfigValue& x) { return x.as_double(); }) : def;
-  }
-  bool boolean(const char* key, bool def) const {
-    const ConfigValue* v = find(key);
-    return v ? typed(key, *v, [](const ConfigValue& x) { return x.as_bool(); }) : def;
-  }
-  std::string string(const char* key, const std::string& def) const {
-    const ConfigValue* v = find(key);
-    return v ? typed(key, *v, [](const ConfigValue& x) { return x.as_string(); }) : def;
-  }
-  std::vector<std::int64_t> ints(const char* key, const ConfigValue& v) const {
-    return typed(key, v, [](const ConfigValue& x) {
-      std::vector<std::int64_t> out;
-      for (const ConfigValue& item : x.as_list()) out.push_back(item.as_int());
-      return out;
-    });
-  }
-  // An int or a pair of ints, as Keras's standardize_tuple takes.
-  layers::IntPair pair(const char* key, layers::IntPair def) const {
-    const ConfigValue* v = find(key);
-    if (v == nullptr) return def;
-    if (v->kind() == ConfigValue::Kind::Int) return layers::IntPair(v->as_int());
-    const std::vector<std::int64_t> p = ints(key, *v);
-    NEURONA_CHECK(p.size() == 2, ValueError, who_, ": '", key, "' must be an int or 2 ints, got ",
-                  p.size(), " values");
-    return layers::IntPair(p[0], p[1]);
-  }
-  // A key whose only value neurona supports is `ok` (or absent / None).
-  template <typename T>
-  void only(const char* key, T ok, const char* feature) const {
-    const ConfigValue* v = find(key);
-    if (v == nullptr) return;
-    bool same = false;
-    if constexpr (std::is_same_v<T, bool>) {
-      same = v->kind() == ConfigValue::Kind::Bool && v->as_bool() == ok;
-    }
-    NEURONA_CHECK(same, ValueError, who_, ": '", key, "' is set, but neurona does not support ",
-                  feature);
-  }
-  void none(const char* key, const char* feature) const {
-    NEURONA_CHECK(find(key) == nullptr, ValueError, who_, ": '", key,
-                  "' is set, but neurona does not support ", feature);
-  }
-
- private:
-  const ConfigValue& config_;
-  std::string who_;
-};
-
-DTypePolicy parse_dtype(const Reader& r) {
-  const ConfigValue* v = r.find("dtype");
-  if (v == nullptr) return {};  // the global policy
-  std::string name;
-  if (v->kind() == ConfigValue::Kind::String) {
-    name = v->as_string();
-  } else {
-    // {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}}
-    const ConfigValue* config = v->find("config");
-    const ConfigValue* n = config != nullptr ? config->find("name") : nullptr;
-    NEURONA_CHECK(n != nullptr && n->kind() == ConfigValue::Kind::String, ValueError, r.who(),
-                  ": 'dtype' must be a dtype name or a DTypePolicy");
-    name = n->as_string();
-  }
-  try {
-    return DTypePolicy(name);
-  } catch (const ValueError& e) {
-    throw ValueError(neurona::detail::str(r.who(), ": ", e.what()));
-  }
-}
-
-// An InputLayer's dtype: a plain dtype (float32 when absent), never a mixed policy.
-DType input_dtype(const Reader& r) {
-  const DTypePolicy policy = parse_dtype(r);
-  return policy.is_set() ? policy.variable_dtype() : DType::float32;
-}
-
-// A Keras object: a name, or {"class_name": ..., "config": {...}}.
-struct KerasObject {
-  std::string class_name;
-  ConfigValue config;
-};
-KerasObject keras_object(const Reader& r, const char* key, const ConfigValue& v) {
-  if (v.kind() == ConfigValue::Kind::String) return {v.as_string(), ConfigValue::Dict{}};
-  const ConfigValue* cls = v.find("class_name");
-  NEURONA_CHECK(cls != nullptr && cls->kind() == ConfigValue::Kind::String, ValueError, r.who(),
-                ": '", key, "' must be a name or a Keras object with a class_name");
-  const ConfigValue* config = v.find("config");
-  return {cls->as_string(),
-          config != nullptr && !config->is_null() ? *config : ConfigValue::Dict{}};
-}
-
-std::optional<std::uint64_t> seed_of(const Reader& r) {
-  const ConfigValue* v = r.find("seed");
-  if (v == nullptr) return std::nullopt;
-  return static_cast<std::uint64_t>(r.integer("seed"));
-}
-
-initializers::Initializer parse_initializer(const Reader& r, const char* key,
-                                            const initializers::Initializer& def) {
-  const ConfigValue* v = r.find(key);
-  if (v == nullptr) return def;
-  const KerasObject o = keras_object(r, key, *v);
-  const Reader c(o.config, r.who() + " " + key);
-  namespace I = initializers;
-  try {
-    const std::string& n = o.class_name;
-    if (n == "GlorotUniform") return I::GlorotUniform(seed_of(c));
-    if (n == "GlorotNormal") return I::GlorotNormal(seed_of(c));
-    if (n == "HeUniform") return I::HeUniform(seed_of(c));
-    if (n == "HeNormal") return I::HeNormal(seed_of(c));
-    if (n == "LecunUniform") return I::LecunUniform(seed_of(c));
-    if (n == "LecunNormal") return I::LecunNormal(seed_of(c));
-    if (n == "VarianceScaling") {
-      return I::VarianceScaling({.scale = c.number("scale", 1.0),
-                                 .mode = c.string("mode", "fan_in"),
-                                 .distribution = c.string("distribution", "truncated_normal"),
-                                 .seed = seed_of(c)});
-    }
-    if (n == "RandomUniform") {
-      return I::RandomUniform({.minval = c.number("minval", -0.05),
-                               .maxval = c.number("maxval", 0.05),
-                               .seed = seed_of(c)});
-    }
-    if (n == "RandomNormal" || n == "TruncatedNormal") {
-      const I::RandomNormalOptions o2{
-          .mean = c.number("mean", 0.0), .stddev = c.number("stddev", 0.05), .seed = seed_of(c)};
-      return n == "RandomNormal" ? I::Initializer(I::RandomNormal(o2))
-                                 : I::Initializer(I::TruncatedNormal(o2));
-    }
-    if (n == "Orthogonal" || n == "OrthogonalInitializer") {
-      return I::Orthogonal({.gain = c.number("gain", 1.0), .seed = seed_of(c)});
-    }
-    if (n == "Identity" || n == "IdentityInitializer") return I::Identity(c.number("gain", 1.0));
-    if (n == "Constant") return I::Constant(c.number("value", 0.0));
-    return I::get(n);  // Zeros, Ones, and the snake_case names
-  } catch (const ValueError& e) {
-    throw ValueError(r.who() + ": '" + key + "': " + e.what());
-  }
-}
-
-std::optional<Axes> parse_axis(const Reader& c) {
-  const ConfigValue* v = c.find("axis");
-  if (v == nullptr) return std::nullopt;
-  if (v->kind() == ConfigValue::Kind::Int) return Axes(static_cast<int>(v->as_int()));
-  std::vector<int> axes;
-  for (std::int64_t a : c.ints("axis", *v)) axes.push_back(static_cast<int>(a));
-  return Axes(std::move(axes));
-}
-
-regularizers::Regularizer parse_regularizer(const Reader& r, const char* key) {
-  const ConfigValue* v = r.find(key);
-  if (v == nullptr) return {};
-  const KerasObject o = keras_object(r, key, *v);
-  const Reader c(o.config, r.who() + " " + key);
-  namespace R = regularizers;
-  try {
-    if (o.class_name == "L1") return R::L1(c.number("l1", 0.01));
-    if (o.class_name == "L2") return R::L2(c.number("l2", 0.01));
-    if (o.class_name == "L1L2") {
-      return R::L1L2({.l1 = c.number("l1", 0.0), .l2 = c.number("l2", 0.0)});
-    }
-    return R::get(o.class_name);
-  } catch (const ValueError& e) {
-    throw ValueError(r.who() + ": '" + key + "': " + e.what());
-  }
-}
-
-constraints::Constraint parse_constraint(const Reader& r, const char* key) {
-  const ConfigValue* v = r.find(key);
-  if (v == nullptr) return {};
-  const KerasObject o = keras_object(r, key, *v);
-  const Reader c(o.config, r.who() + " " + key);
-  namespace C = constraints;
-  try {
-    const Axes axis = parse_axis(c).value_or(Axes(0));
-    if (o.class_name == "MaxNorm") {
-      return C::MaxNorm({.max_value = c.number("max_value", 2.0), .axis = axis});
-    }
-    if (o.class_name == "UnitNorm") return C::UnitNorm({.axis = axis});
-    if (o.class_name == "MinMaxNorm") {
-      return C::MinMaxNorm({.min_value = c.number("min_value", 0.0),
-                            .max_value = c.number("max_value", 1.0),
-                            .rate = c.number("rate", 1.0),
-                            .axis = axis});
-    }
-    return C::get(o.class_name);
-  } catch (const ValueError& e) {
-    throw ValueError(r.who() + ": '" + key + "': " + e.what());
-  }
-}
-
-activations::Activation parse_activation(const Reader& r) {
-  const ConfigValue* v = r.find("activation");
-  if (v == nullptr) return "linear";
-  NEURONA_CHECK(v->kind() == ConfigValue::Kind::String, ValueError, r.who(),
-                ": 'activation' must be the name of an activation; custom activation objects "
-                "are not supported");
-  try {
-    return activations::get(v->as_string());
-  } catch (const ValueError& e) {
-    throw ValueError(r.who() + ": " + e.what());
-  }
-}
-
-Shape shape_of(const Reader& r, const char* key, const ConfigValue& v) {
-  std::vector<std::int64_t> dims;
-  for (const ConfigValue& d : r.typed(key, v, [](const ConfigValue& x) { return x.as_list(); })) {
-    dims.push_back(d.is_null() ? -1
-                               : r.typed(key, d, [](const ConfigValue& x) { return x.as_int(); }));
-  }
-  NEURONA_CHECK(dims.size() <= 32, ValueError, r.who(), ": '", key, "' has ", dims.size(),
-                " dimensions");
-  return Shape(std::move(dims));
-}
-
-// ---------------------------------------------------------------- layer factories
-
 using layers::AnyLayer;
+using layers::LayerConfigReader;
 namespace L = layers;
-
-AnyLayer dense_from(const Reader& r) {
-  r.none("quantization_config", "quantized Dense layers");
-  r.none("lora_rank", "LoRA");
-  return L::Dense(
-      r.integer("units"),
-      {.activation = parse_activation(r),
-       .use_bias = r.boolean("use_bias", true),
-       .kernel_initializer = parse_initializer(r, "kernel_initializer", "glorot_uniform"),
-       .bias_initializer = parse_initializer(r, "bias_initializer", "zeros"),
-       .kernel_regularizer = parse_regularizer(r, "kernel_regularizer"),
-       .bias_regularizer = parse_regularizer(r, "bias_regularizer"),
-       .activity_regularizer = parse_regularizer(r, "activity_regularizer"),
-       .kernel_constraint = parse_constraint(r, "kernel_constraint"),
-       .bias_constraint = parse_constraint(r, "bias_constraint"),
-       .name = r.string("name", ""),
-       .trainable = r.boolean("trainable", true),
-       .dtype = parse_dtype(r)});
-}
-
-AnyLayer conv2d_from(const Reader& r) {
-  r.none("lora_rank", "LoRA");
-  return L::Conv2D(
-      r.integer("filters"), r.pair("kernel_size", 1),
-      {.strides = r.pair("strides", 1),
-       .padding = r.string("padding", "valid"),
-       .data_format = r.string("data_format", "channels_last"),
-       .dilation_rate = r.pair("dilation_rate", 1),
-       .groups = r.integer("groups", 1),
-       .activation = parse_activation(r),
-       .use_bias = r.boolean("use_bias", true),
-       .kernel_initializer = parse_initializer(r, "kernel_initializer", "glorot_uniform"),
-       .bias_initializer = parse_initializer(r, "bias_initializer", "zeros"),
-       .kernel_regularizer = parse_regularizer(r, "kernel_regularizer"),
-       .bias_regularizer = parse_regularizer(r, "bias_regularizer"),
-       .activity_regularizer = parse_regularizer(r, "activity_regularizer"),
-       .kernel_constraint = parse_constraint(r, "kernel_constraint"),
-       .bias_constraint = parse_constraint(r, "bias_constraint"),
-       .name = r.string("name", ""),
-       .trainable = r.boolean("trainable", true),
-       .dtype = parse_dtype(r)});
-}
-
-AnyLayer pooling_from(const Reader& r, bool max) {
-  const L::IntPair pool = r.pair("pool_size", 2);
-  const L::Pooling2DOptions o{.strides = r.find("strides")
-                                             ? L::OptionalIntPair(r.pair("strides", 1))
-                                             : L::OptionalIntPair(),
-                              .padding = r.string("padding", "valid"),
-                              .data_format = r.string("data_format", "channels_last"),
-                              .name = r.string("name", ""),
-                              .dtype = parse_dtype(r)};
-  return max ? AnyLayer(L::MaxPooling2D(pool, o)) : AnyLayer(L::AveragePooling2D(pool, o));
-}
-
-AnyLayer global_pooling_from(const Reader& r, bool max) {
-  const L::GlobalPooling2DOptions o{.data_format = r.string("data_format", "channels_last"),
-                                    .keepdims = r.boolean("keepdims", false),
-                                    .name = r.string("name", ""),
-                                    .dtype = parse_dtype(r)};
-  return max ? AnyLayer(L::GlobalMaxPooling2D(o)) : AnyLayer(L::GlobalAveragePooling2D(o));
-}
-
-AnyLayer batch_normalization_from(const Reader& r) {
-  r.only("synchronized", false, "synchronized batch normalization");
-  r.only("renorm", false, "batch renormalization");
-  const ConfigValue* axis = r.find("axis");
-  NEURONA_CHECK(axis == nullptr || axis->kind() == ConfigValue::Kind::Int, ValueError, r.who(),
-                ": 'axis' must be one int (neurona normalizes over one feature axis)");
-  return L::BatchNormalization(
-      {.axis = static_cast<int>(r.integer("axis", -1)),
-       .momentum = r.number("momentum", 0.99),
-       .epsilon = r.number("epsilon", 1e-3),
-       .center = r.boolean("center", true),
-       .scale = r.boolean("scale", true),
-       .beta_initializer = parse_initializer(r, "beta_initializer", "zeros"),
-       .gamma_initializer = parse_initializer(r, "gamma_initializer", "ones"),
-       .moving_mean_initializer = parse_initializer(r, "moving_mean_initializer", "zeros"),
-       .moving_variance_initializer = parse_initializer(r, "moving_variance_initializer", "ones"),
-       .beta_regularizer = parse_regularizer(r, "beta_regularizer"),
-       .gamma_regularizer = parse_regularizer(r, "gamma_regularizer"),
-       .beta_constraint = parse_constraint(r, "beta_constraint"),
-       .gamma_constraint = parse_constraint(r, "gamma_constraint"),
-       .name = r.string("name", ""),
-       .trainable = r.boolean("trainable", true),
-       .dtype = parse_dtype(r)});
-}
-
-AnyLayer zero_padding_from(const Reader& r) {
-  L::Padding2DAmounts amounts = 1;
-  if (const ConfigValue* p = r.find("padding")) {
-    if (p->kind() == ConfigValue::Kind::Int) {
-      amounts = p->as_int();
-    } else {
-      const auto& list = r.typed("padding", *p, [](const ConfigValue& x) { return x.as_list(); });
-      NEURONA_CHECK(list.size() == 2, ValueError, r.who(),
-                    ": 'padding' must be an int, 2 ints, or 2 pairs of ints");
-      if (list[0].kind() == ConfigValue::Kind::Int) {
-        amounts =
-            L::Padding2DAmounts(r.integer_of("padding", list[0]), r.integer_of("padding", list[1]));
-      } else {
-        const auto h = r.ints("padding", list[0]), w = r.ints("padding", list[1]);
-        NEURONA_CHECK(h.size() == 2 && w.size() == 2, ValueError, r.who(),
-                      ": 'padding' must be ((top, bottom), (left, right))");
-        amounts = L::Padding2DAmounts(std::array<std::int64_t, 2>{h[0], h[1]},
-                                      std::array<std::int64_t, 2>{w[0], w[1]});
-      }
-    }
-  }
-  return L::ZeroPadding2D(amounts, {.data_format = r.string("data_format", "channels_last"),
-                                    .name = r.string("name", ""),
-                                    .dtype = parse_dtype(r)});
-}
-
-AnyLayer dropout_from(const Reader& r) {
-  std::optional<std::vector<std::int64_t>> noise_shape;
-  if (const ConfigValue* ns = r.find("noise_shape")) {
-    noise_shape = shape_of(r, "noise_shape", *ns).dims();
-  }
-  return L::Dropout(
-      r.number("rate", 0.0),
-      {.seed = seed_of(r), .noise_shape = std::move(noise_shape), .name = r.string("name", "")});
-}
-
-AnyLayer flatten_from(const Reader& r) {
-  return L::Flatten(
-      {.data_format = r.string("data_format", "channels_last"), .name = r.string("name", "")});
-}
-
-L::LayerOptions layer_options(const Reader& r) {
-  return {.name = r.string("name", ""),
-          .trainable = r.boolean("trainable", true),
-          .dtype = parse_dtype(r)};
-}
-
-AnyLayer reshape_from(const Reader& r) {
-  return L::Reshape(shape_of(r, "target_shape", r.need("target_shape")), layer_options(r));
-}
-
-AnyLayer activation_from(const Reader& r) {
-  return L::Activation(parse_activation(r), layer_options(r));
-}
 
 std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::string& who);
 
-struct Registries {
-  std::mutex mu;
-  std::map<std::string, LayerFactory> layers;
-  std::map<std::string, ModelFactory> models;
-};
-
-Registries& registries() {
-  static auto* instance = [] {
-    auto* reg = new Registries();  // outlives static models that load in destructors
-    auto add = [&](const char* name, AnyLayer (*f)(const Reader&)) {
-      reg->layers[name] = [f, name](const ConfigValue& c) {
-        return f(Reader(c, std::string(name)));
-      };
-    };
-    add("Dense", dense_from);
-    add("Conv2D", conv2d_from);
-    add("MaxPooling2D", [](const Reader& r) { return pooling_from(r, true); });
-    add("AveragePooling2D", [](const Reader& r) { return pooling_from(r, false); });
-    add("GlobalMaxPooling2D", [](const Reader& r) { return global_pooling_from(r, true); });
-    add("GlobalAveragePooling2D", [](const Reader& r) { return global_pooling_from(r, false); });
-    add("BatchNormalization", batch_normalization_from);
-    add("ZeroPadding2D", zero_padding_from);
-    add("Dropout", dropout_from);
-    add("Flatten", flatten_from);
-    add("Reshape", reshape_from);
-    add("Activation", activation_from);
-    reg->models["Sequential"] = [](const ConfigValue& c) {
-      return sequential_from(c, "Sequential");
-    };
-    return reg;
+// The model classes by name: Sequential, and the user's subclassed models (register_model).
+Registry<ModelFactory>& model_registry() {
+  static auto* registry = [] {
+    auto* r = new Registry<ModelFactory>();  // outlives static models that load in destructors
+    r->add("Sequential", [](const ConfigValue& c) { return sequential_from(c, "Sequential"); });
+    return r;
   }();
-  return *instance;
+  return *registry;
 }
 
 std::string known_classes() {
-  auto& r = registries();
-  std::lock_guard lock(r.mu);
-  std::string out;
-  for (const auto& [name, f] : r.layers) out += (out.empty() ? "" : ", ") + name;
-  for (const auto& [name, f] : r.models) out += ", " + name;
-  return out;
+  return L::layer_registry().joined_names() + ", " + model_registry().joined_names();
 }
 
 // Applies the trainable flag of a config to layers whose options have none.
@@ -584,8 +149,8 @@ std::optional<Shape> build_shape(const ConfigValue& serialized, const std::strin
   if (build == nullptr || build->is_null()) return std::nullopt;
   const ConfigValue* shape = build->find("input_shape");
   if (shape == nullptr || shape->is_null()) return std::nullopt;
-  const Reader r(*build, who + " build_config");
-  return shape_of(r, "input_shape", *shape);
+  const LayerConfigReader r(*build, who + " build_config");
+  return r.shape("input_shape", *shape);
 }
 
 // A model from the model registry, built for its build_config by a call on zeros (what
@@ -613,22 +178,16 @@ std::shared_ptr<Model> registered_model(const ModelFactory& factory, const std::
 AnyLayer layer_from(const ConfigValue& serialized, const std::string& who) {
   auto [cls, config] = split_serialized(serialized, who);
   const std::string named = who + " (" + cls + ")";
-  LayerFactory layer_factory;
-  ModelFactory model_factory;
-  {
-    auto& r = registries();
-    std::lock_guard lock(r.mu);
-    if (auto it = r.layers.find(cls); it != r.layers.end()) layer_factory = it->second;
-    if (auto it = r.models.find(cls); it != r.models.end()) model_factory = it->second;
-  }
+  const std::optional<LayerFactory> layer_factory = L::layer_registry().find(cls);
+  const std::optional<ModelFactory> model_factory = model_registry().find(cls);
   try {
     if (layer_factory) {
-      AnyLayer layer = layer_factory(config);
+      AnyLayer layer = (*layer_factory)(config);
       apply_trainable(config, *layer, named);
       return layer;
     }
     if (model_factory) {
-      return AnyLayer(registered_model(model_factory, cls, serialized, config, named));
+      return AnyLayer(registered_model(*model_factory, cls, serialized, config, named));
     }
   } catch (const ValueError&) {
     throw;
@@ -646,7 +205,7 @@ AnyLayer layer_from(const ConfigValue& serialized, const std::string& who) {
 }
 
 std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::string& who) {
-  const Reader r(config, who);
+  const LayerConfigReader r(config, who);
   const ConfigValue& list = r.need("layers");
   const auto& items = r.typed("layers", list, [](const ConfigValue& x) { return x.as_list(); });
   std::vector<AnyLayer> built;
@@ -655,11 +214,11 @@ std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::str
     auto [cls, item_config] = split_serialized(items[i], item_who);
     if (cls == "InputLayer") {
       NEURONA_CHECK(i == 0, ValueError, item_who, ": an InputLayer can only come first");
-      const Reader in(item_config, item_who + " (InputLayer)");
+      const LayerConfigReader in(item_config, item_who + " (InputLayer)");
       const ConfigValue* bs = in.find("batch_shape");
       if (bs == nullptr) bs = in.find("batch_input_shape");  // Keras 2's name
       NEURONA_CHECK(bs != nullptr, ValueError, in.who(), ": the config has no 'batch_shape'");
-      const Shape batch_shape = shape_of(in, "batch_shape", *bs);
+      const Shape batch_shape = in.shape("batch_shape", *bs);
       NEURONA_CHECK(batch_shape.rank() >= 1, ValueError, in.who(),
                     ": 'batch_shape' needs a batch dimension");
       std::vector<std::int64_t> dims(batch_shape.begin() + 1, batch_shape.end());
@@ -669,7 +228,7 @@ std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::str
             {.batch_size =
                  batch_shape[0] < 0 ? std::nullopt : std::optional<std::int64_t>(batch_shape[0]),
              .name = in.string("name", ""),
-             .dtype = input_dtype(in)}));
+             .dtype = in.input_dtype()}));
       } catch (const ValueError&) {
         throw;
       } catch (const Error& e) {
@@ -688,10 +247,10 @@ std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::str
     model = std::make_shared<Sequential>(built,
                                          L::LayerOptions{.name = r.string("name", ""),
                                                          .trainable = r.boolean("trainable", true),
-                                                         .dtype = parse_dtype(r)});
+                                                         .dtype = r.dtype()});
     if (!model->built()) {
       if (const ConfigValue* shape = r.find("build_input_shape")) {
-        model->ensure_built(shape_of(r, "build_input_shape", *shape));
+        model->ensure_built(r.shape("build_input_shape", *shape));
       }
     }
   } catch (const ValueError&) {
@@ -793,9 +352,7 @@ ConfigValue serialize_layer(const L::Layer& layer) {
 void register_layer(const std::string& class_name, LayerFactory factory) {
   NEURONA_CHECK(!class_name.empty() && factory != nullptr, ValueError,
                 "register_layer: needs a class name and a factory");
-  auto& r = registries();
-  std::lock_guard lock(r.mu);
-  r.layers[class_name] = std::move(factory);
+  L::layer_registry().add(class_name, std::move(factory), /*replace=*/true);
 }
 
 void register_model(const std::string& class_name, ModelFactory factory) {
@@ -803,9 +360,7 @@ void register_model(const std::string& class_name, ModelFactory factory) {
                 "register_model: needs a class name and a factory");
   NEURONA_CHECK(class_name != "Sequential", ValueError,
                 "register_model: Sequential is neurona's own");
-  auto& r = registries();
-  std::lock_guard lock(r.mu);
-  r.models[class_name] = std::move(factory);
+  model_registry().add(class_name, std::move(factory), /*replace=*/true);
 }
 
 layers::AnyLayer deserialize_layer(const ConfigValue& serialized) {
@@ -862,25 +417,20 @@ namespace {
 
 std::shared_ptr<Model> model_from_serialized(const ConfigValue& serialized) {
   auto [cls, config] = split_serialized(serialized, "config.json");
-  ModelFactory factory;
-  {
-    auto& r = registries();
-    std::lock_guard lock(r.mu);
-    if (auto it = r.models.find(cls); it != r.models.end()) factory = it->second;
-  }
+  const std::optional<ModelFactory> factory = model_registry().find(cls);
   if (cls == "Sequential") return sequential_from(config, "config.json: Sequential");
   NEURONA_CHECK(cls != "Functional", ValueError,
                 "config.json: Functional models (keras.Model(inputs, outputs)) are not "
                 "supported yet; neurona rebuilds Sequential models and registered subclassed "
                 "models");
-  NEURONA_CHECK(factory != nullptr, ValueError, "config.json: unknown model class '", cls,
+  NEURONA_CHECK(factory.has_value(), ValueError, "config.json: unknown model class '", cls,
                 "'. A subclassed model needs its class registered: "
                 "nr::models::register_model(\"",
                 cls,
                 "\", factory) (the equivalent of Keras's custom_objects); or construct it and "
                 "call load_weights");
   try {
-    return registered_model(factory, cls, serialized, config, "config.json: " + cls);
+    return registered_model(*factory, cls, serialized, config, "config.json: " + cls);
   } catch (const ValueError&) {
     throw;
   } catch (const Error& e) {

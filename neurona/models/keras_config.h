@@ -22,6 +22,6 @@ void check_metadata_json(std::string_view json);
 std::shared_ptr<Model> model_from_config_json(std::string_view json);
 /// JSON text to a ConfigValue (ValueError naming `what` for malformed or non-UTF-8 JSON, or
 /// nesting deeper than Keras configs go).
-layers::ConfigValue parse_json(std::string_view json, const std::string& what);
+ConfigValue parse_json(std::string_view json, const std::string& what);
 
 }  // namespace neurona::models::detail

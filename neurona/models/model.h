@@ -143,14 +143,14 @@ class Model : public layers::Layer {
   /// learning_rate likewise), loss and metrics given as strings as those strings and as
   /// objects serialized the same way (keras.losses / keras.metrics), loss_weights (None for
   /// 1), and Keras's execution options at their JAX values. An empty dict before compile.
-  layers::ConfigValue get_compile_config() const;
+  ConfigValue get_compile_config() const;
   /// Keras's compile_from_config(): compiles the model from a compile_config (as
   /// get_compile_config() or Keras 3 writes it; the optimizer and the loss may also be Keras
   /// names, loss_weights a number or a one-element list or dict), then builds the optimizer's
   /// variables when the model is built. Throws ValueError for a value of the wrong type, an
   /// unknown optimizer, loss or metric class (naming it), and options neurona does not
   /// implement (weighted_metrics, several outputs, use_ema, ...).
-  void compile_from_config(const layers::ConfigValue& config);
+  void compile_from_config(const ConfigValue& config);
   /// The names fit logs: "loss", then the metrics' names.
   std::vector<std::string> metrics_names() const;
   /// Set by a callback to end fit after the current batch or epoch (Keras's stop_training).

@@ -7,7 +7,7 @@
 // A Sequential of neurona's layers rebuilds from its config. A subclassed model, as in Keras,
 // needs its class registered (Keras's register_keras_serializable / custom_objects):
 //   nr::models::register_model("SubclassModel",
-//       [](const nr::layers::ConfigValue&) { return std::make_shared<SubclassModel>(); });
+//       [](const nr::ConfigValue&) { return std::make_shared<SubclassModel>(); });
 // or is constructed by hand and given the weights with load_weights. Every loader treats its
 // input as untrusted: a bad file is an IoError (unreadable, corrupt) or a ValueError (does not
 // fit the model), and the model is unchanged when a load fails.
@@ -21,20 +21,21 @@
 
 #include "neurona/layers/config.h"
 #include "neurona/layers/layer.h"
+#include "neurona/layers/layer_registry.h"
 #include "neurona/models/model.h"
 
 namespace neurona::models {
 
 /// Rebuilds a layer from Keras's config of it (the "config" entry of its serialization, what
 /// Layer::get_config() returns).
-using LayerFactory = std::function<layers::AnyLayer(const layers::ConfigValue& config)>;
+using LayerFactory = layers::LayerFactory;
 /// Rebuilds a model from its config; the loader then builds it (build_config) and loads its
 /// weights.
-using ModelFactory = std::function<std::shared_ptr<Model>(const layers::ConfigValue& config)>;
+using ModelFactory = std::function<std::shared_ptr<Model>(const ConfigValue& config)>;
 
 /// Registers a layer class for load_model under its Keras class name (replacing neurona's
 /// own for that name, if any):
-///   nr::models::register_layer("MyLayer", [](const nr::layers::ConfigValue& c) {
+///   nr::models::register_layer("MyLayer", [](const nr::ConfigValue& c) {
 ///     return nr::layers::AnyLayer(std::make_shared<MyLayer>(c.at("units").as_int()));
 ///   });
 void register_layer(const std::string& class_name, LayerFactory factory);
@@ -80,7 +81,7 @@ std::shared_ptr<Model> load_model_from_bytes(std::string_view bytes, LoadOptions
 
 /// Rebuilds one layer from Keras's serialization of it:
 /// {"class_name": "Dense", "config": {...}, ...}. ValueError for an unknown class name.
-layers::AnyLayer deserialize_layer(const layers::ConfigValue& serialized);
+layers::AnyLayer deserialize_layer(const ConfigValue& serialized);
 
 /// The `.weights.h5` file Model::save_weights writes, as bytes.
 std::string save_weights_to_bytes(const Model& model);

@@ -1,5 +1,5 @@
 // ConfigReader: the type checks every from_config shares, so that a config read from a file
-// gives a ValueError naming the object and the key, never a bad_variant_access.
+// gives a ValueError naming the object and the key.
 #include "neurona/training/config.h"
 
 #include <algorithm>
@@ -9,13 +9,11 @@
 
 namespace neurona::detail {
 
-using optimizers::ConfigValue;
-
-const char* config_kind_name(const ConfigValue& value) {
-  static const char* const kNames[] = {"None", "bool", "int",  "float",
-                                       "str",  "list", "list", "LearningRateSchedule"};
-  return kNames[value.index()];
+namespace {
+bool is_number(const ConfigValue& v) {
+  return v.kind() == ConfigValue::Kind::Int || v.kind() == ConfigValue::Kind::Float;
 }
+}  // namespace
 
 ConfigReader::ConfigReader(const Config& config, std::string who)
     : config_(config), who_(std::move(who)) {}
@@ -35,7 +33,7 @@ bool ConfigReader::present(const std::string& key) {
 const ConfigValue* ConfigReader::find(const std::string& key) {
   if (!present(key)) return nullptr;
   for (const auto& [k, v] : config_) {
-    if (k == key) return std::holds_alternative<std::monostate>(v) ? nullptr : &v;
+    if (k == key) return v.is_null() ? nullptr : &v;
   }
   return nullptr;
 }
@@ -43,9 +41,8 @@ const ConfigValue* ConfigReader::find(const std::string& key) {
 std::optional<double> ConfigReader::optional_number(const std::string& key) {
   const ConfigValue* v = find(key);
   if (v == nullptr) return std::nullopt;
-  if (const auto* d = std::get_if<double>(v)) return *d;
-  if (const auto* i = std::get_if<std::int64_t>(v)) return static_cast<double>(*i);
-  fail(key, str("must be a number, got ", config_kind_name(*v)));
+  if (is_number(*v)) return v->as_double();
+  fail(key, str("must be a number, got ", v->kind_name()));
 }
 
 double ConfigReader::number(const std::string& key, double def) {
@@ -61,13 +58,20 @@ double ConfigReader::number(const std::string& key) {
 namespace {
 // An int, or a float that holds one exactly (JSON writers may write 100 as 100.0).
 std::optional<std::int64_t> as_integer(const ConfigValue& v) {
-  if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-  if (const auto* d = std::get_if<double>(&v)) {
-    if (std::isfinite(*d) && std::trunc(*d) == *d && std::abs(*d) < 9.0e18) {
-      return static_cast<std::int64_t>(*d);
+  if (v.kind() == ConfigValue::Kind::Int) return v.as_int();
+  if (v.kind() == ConfigValue::Kind::Float) {
+    const double d = v.as_double();
+    if (std::isfinite(d) && std::trunc(d) == d && std::abs(d) < 9.0e18) {
+      return static_cast<std::int64_t>(d);
     }
   }
   return std::nullopt;
+}
+
+// A list whose items are all numbers (an empty list included).
+bool is_number_list(const ConfigValue& v) {
+  if (v.kind() != ConfigValue::Kind::List) return false;
+  return std::all_of(v.as_list().begin(), v.as_list().end(), is_number);
 }
 }  // namespace
 
@@ -75,7 +79,7 @@ std::int64_t ConfigReader::integer(const std::string& key, std::int64_t def) {
   const ConfigValue* v = find(key);
   if (v == nullptr) return def;
   const std::optional<std::int64_t> i = as_integer(*v);
-  if (!i) fail(key, str("must be an int, got ", config_kind_name(*v)));
+  if (!i) fail(key, str("must be an int, got ", v->kind_name()));
   return *i;
 }
 
@@ -87,41 +91,41 @@ std::int64_t ConfigReader::integer(const std::string& key) {
 bool ConfigReader::boolean(const std::string& key, bool def) {
   const ConfigValue* v = find(key);
   if (v == nullptr) return def;
-  if (const auto* b = std::get_if<bool>(v)) return *b;
-  fail(key, str("must be a bool, got ", config_kind_name(*v)));
+  if (v->kind() == ConfigValue::Kind::Bool) return v->as_bool();
+  fail(key, str("must be a bool, got ", v->kind_name()));
 }
 
 std::string ConfigReader::string(const std::string& key, const std::string& def) {
   const ConfigValue* v = find(key);
   if (v == nullptr) return def;
-  if (const auto* s = std::get_if<std::string>(v)) return *s;
-  fail(key, str("must be a string, got ", config_kind_name(*v)));
+  if (v->kind() == ConfigValue::Kind::String) return v->as_string();
+  fail(key, str("must be a string, got ", v->kind_name()));
 }
 
 std::vector<double> ConfigReader::numbers(const std::string& key) {
   const ConfigValue* v = find(key);
   if (v == nullptr) fail(key, "is required");
-  if (const auto* d = std::get_if<std::vector<double>>(v)) return *d;
-  if (const auto* i = std::get_if<std::vector<std::int64_t>>(v)) {
-    return std::vector<double>(i->begin(), i->end());
+  if (is_number_list(*v)) {
+    std::vector<double> out;
+    for (const ConfigValue& x : v->as_list()) out.push_back(x.as_double());
+    return out;
   }
-  fail(key, str("must be a list of numbers, got ", config_kind_name(*v)));
+  fail(key, str("must be a list of numbers, got ", v->kind_name()));
 }
 
 std::vector<std::int64_t> ConfigReader::integers(const std::string& key) {
   const ConfigValue* v = find(key);
   if (v == nullptr) fail(key, "is required");
-  if (const auto* i = std::get_if<std::vector<std::int64_t>>(v)) return *i;
-  if (const auto* d = std::get_if<std::vector<double>>(v)) {
+  if (is_number_list(*v)) {
     std::vector<std::int64_t> out;
-    for (double x : *d) {
-      const std::optional<std::int64_t> n = as_integer(ConfigValue(x));
+    for (const ConfigValue& x : v->as_list()) {
+      const std::optional<std::int64_t> n = as_integer(x);
       if (!n) fail(key, "must be a list of ints");
       out.push_back(*n);
     }
     return out;
   }
-  fail(key, str("must be a list of ints, got ", config_kind_name(*v)));
+  fail(key, str("must be a list of ints, got ", v->kind_name()));
 }
 
 void ConfigReader::require_none(const std::string& key, const std::string& feature) {

@@ -1,38 +1,27 @@
 // The configs of optimizers, learning-rate schedules, losses and metrics as Keras's get_config()
-// returns them (key/value pairs in Keras's key order), and ConfigReader, which their
-// from_config functions read them with. A config may come from a file (a `.keras` archive's
-// compile_config), so reading it checks every type and rejects what neurona cannot honour.
+// returns them (a ConfigValue dict in Keras's key order; a schedule inside an optimizer's config
+// is serialized as Keras serializes it), and ConfigReader, which their from_config functions
+// read them with. A config may come from a file (a `.keras` archive's compile_config), so
+// reading it checks every type and rejects what neurona cannot honour.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
-#include <utility>
-#include <variant>
 #include <vector>
+
+#include "neurona/core/config_value.h"
 
 namespace neurona::optimizers {
 
-namespace schedules {
-class LearningRateSchedule;
-}
-
-/// One value of an optimizer's, schedule's, loss's or metric's config, as Keras's get_config()
-/// holds it: None (monostate), a bool, an int, a float, a string, a list, or a learning-rate
-/// schedule (whose own class_name() and config() describe it).
-using ConfigValue =
-    std::variant<std::monostate, bool, std::int64_t, double, std::string, std::vector<std::int64_t>,
-                 std::vector<double>, std::shared_ptr<const schedules::LearningRateSchedule>>;
-/// A config in Keras's key order.
-using Config = std::vector<std::pair<std::string, ConfigValue>>;
+/// A config in Keras's key order: the entries of a ConfigValue dict.
+using Config = ConfigValue::Dict;
 
 }  // namespace neurona::optimizers
 
 namespace neurona::detail {
 
 using optimizers::Config;
-using optimizers::ConfigValue;
 
 /// Reads a Config for a from_config function: typed values by key, where an absent key and
 /// None both give the default; ValueErrors that name `who` (e.g. "Adam") and the key; and
@@ -78,9 +67,6 @@ class ConfigReader {
   std::string who_;
   std::vector<std::string> known_;
 };
-
-/// "None", "bool", "int", "float", "str", "list" or "LearningRateSchedule", for messages.
-const char* config_kind_name(const ConfigValue& value);
 
 }  // namespace neurona::detail
 

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/core/registry.h"
 
 namespace neurona::losses {
 
@@ -374,7 +375,7 @@ Tensor SparseCategoricalCrossentropy::call(const Tensor& y_true, const Tensor& y
 Config SparseCategoricalCrossentropy::config() const {
   Config c = Loss::config();
   c.emplace_back("from_logits", options_.from_logits);
-  c.emplace_back("ignore_class", std::monostate{});
+  c.emplace_back("ignore_class", nullptr);
   if (options_.axis != -1) c.emplace_back("axis", static_cast<std::int64_t>(options_.axis));
   return c;
 }
@@ -386,9 +387,9 @@ namespace {
 using Factory = std::function<std::shared_ptr<Loss>(const std::string& name)>;
 
 // Function names and aliases: the loss is named after the string (compile's naming).
-const std::map<std::string, Factory>& function_names() {
-  static const std::map<std::string, Factory> kNames = [] {
-    std::map<std::string, Factory> m;
+const Registry<Factory>& function_names() {
+  static const auto* r = [] {
+    auto* reg = new Registry<Factory>();
     auto mse = [](const std::string& n) {
       return std::make_shared<MeanSquaredError>(LossOptions{.name = n});
     };
@@ -401,60 +402,56 @@ const std::map<std::string, Factory>& function_names() {
     auto bce = [](const std::string& n) {
       return std::make_shared<BinaryCrossentropy>(CrossentropyLossOptions{.name = n});
     };
-    for (const char* n : {"mean_squared_error", "mse", "MSE"}) m[n] = mse;
-    for (const char* n : {"mean_absolute_error", "mae", "MAE"}) m[n] = mae;
-    for (const char* n : {"kl_divergence", "kld", "KLD"}) m[n] = kld;
-    for (const char* n : {"binary_crossentropy", "bce", "BCE"}) m[n] = bce;
-    m["huber"] = [](const std::string& n) {
-      return std::make_shared<Huber>(HuberOptions{.name = n});
-    };
-    m["categorical_crossentropy"] = [](const std::string& n) {
+    for (const char* n : {"mean_squared_error", "mse", "MSE"}) reg->add(n, mse);
+    for (const char* n : {"mean_absolute_error", "mae", "MAE"}) reg->add(n, mae);
+    for (const char* n : {"kl_divergence", "kld", "KLD"}) reg->add(n, kld);
+    for (const char* n : {"binary_crossentropy", "bce", "BCE"}) reg->add(n, bce);
+    reg->add("huber",
+             [](const std::string& n) { return std::make_shared<Huber>(HuberOptions{.name = n}); });
+    reg->add("categorical_crossentropy", [](const std::string& n) {
       return std::make_shared<CategoricalCrossentropy>(CrossentropyLossOptions{.name = n});
-    };
-    m["sparse_categorical_crossentropy"] = [](const std::string& n) {
+    });
+    reg->add("sparse_categorical_crossentropy", [](const std::string& n) {
       return std::make_shared<SparseCategoricalCrossentropy>(
           SparseCrossentropyLossOptions{.name = n});
-    };
-    return m;
+    });
+    return reg;
   }();
-  return kNames;
+  return *r;
 }
 
 // Class names: the class with its default name.
-const std::map<std::string, std::function<std::shared_ptr<Loss>()>>& class_names() {
-  static const std::map<std::string, std::function<std::shared_ptr<Loss>()>> kNames = {
-      {"MeanSquaredError", [] { return std::make_shared<MeanSquaredError>(); }},
-      {"MeanAbsoluteError", [] { return std::make_shared<MeanAbsoluteError>(); }},
-      {"Huber", [] { return std::make_shared<Huber>(); }},
-      {"KLDivergence", [] { return std::make_shared<KLDivergence>(); }},
-      {"BinaryCrossentropy", [] { return std::make_shared<BinaryCrossentropy>(); }},
-      {"CategoricalCrossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); }},
-      {"SparseCategoricalCrossentropy",
-       [] { return std::make_shared<SparseCategoricalCrossentropy>(); }},
-  };
-  return kNames;
+using ClassFactory = std::function<std::shared_ptr<Loss>()>;
+const Registry<ClassFactory>& class_names() {
+  static const auto* r = [] {
+    auto* reg = new Registry<ClassFactory>();
+    reg->add("MeanSquaredError", [] { return std::make_shared<MeanSquaredError>(); });
+    reg->add("MeanAbsoluteError", [] { return std::make_shared<MeanAbsoluteError>(); });
+    reg->add("Huber", [] { return std::make_shared<Huber>(); });
+    reg->add("KLDivergence", [] { return std::make_shared<KLDivergence>(); });
+    reg->add("BinaryCrossentropy", [] { return std::make_shared<BinaryCrossentropy>(); });
+    reg->add("CategoricalCrossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); });
+    reg->add("SparseCategoricalCrossentropy",
+             [] { return std::make_shared<SparseCategoricalCrossentropy>(); });
+    return reg;
+  }();
+  return *r;
 }
 
 }  // namespace
 
 std::vector<std::string> names() {
-  std::vector<std::string> out;
-  for (const auto& [n, f] : function_names()) out.push_back(n);
-  for (const auto& [n, f] : class_names()) out.push_back(n);
+  std::vector<std::string> out = function_names().names();
+  for (std::string& n : class_names().names()) out.push_back(std::move(n));
   std::sort(out.begin(), out.end());
   return out;
 }
 
 std::shared_ptr<Loss> get(const std::string& name) {
-  if (const auto it = function_names().find(name); it != function_names().end()) {
-    return it->second(name);
-  }
-  if (const auto it = class_names().find(name); it != class_names().end()) return it->second();
-  const std::vector<std::string> valid = names();
-  std::string list;
-  for (const std::string& n : valid) list += (list.empty() ? "" : ", ") + n;
+  if (const auto factory = function_names().find(name)) return (*factory)(name);
+  if (const auto factory = class_names().find(name)) return (*factory)();
   throw ValueError(neurona::detail::str("Could not interpret loss identifier: '", name,
-                                        "'. Valid names: ", list));
+                                        "'. Valid names: ", Registry<Factory>::join(names())));
 }
 
 namespace {

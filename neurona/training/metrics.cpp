@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
-#include <map>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
+#include "neurona/core/registry.h"
 #include "neurona/training/losses.h"
 
 namespace neurona::metrics {
@@ -358,10 +358,9 @@ constexpr std::size_t kTruePositives = 0, kSecond = 1;
 // Precision's and Recall's config: thresholds None for the default 0.5 (as Keras writes
 // Precision()), no top_k or class_id.
 Config threshold_config(Config c, double threshold) {
-  c.emplace_back("thresholds",
-                 threshold == 0.5 ? optimizers::ConfigValue(std::monostate{}) : threshold);
-  c.emplace_back("top_k", std::monostate{});
-  c.emplace_back("class_id", std::monostate{});
+  c.emplace_back("thresholds", threshold == 0.5 ? ConfigValue() : threshold);
+  c.emplace_back("top_k", nullptr);
+  c.emplace_back("class_id", nullptr);
   return c;
 }
 
@@ -461,8 +460,8 @@ Config AUC::config() const {
   c.emplace_back("curve", std::string("ROC"));
   c.emplace_back("summation_method", std::string("interpolation"));
   c.emplace_back("multi_label", false);
-  c.emplace_back("num_labels", std::monostate{});
-  c.emplace_back("label_weights", std::monostate{});
+  c.emplace_back("num_labels", nullptr);
+  c.emplace_back("label_weights", nullptr);
   c.emplace_back("from_logits", from_logits_);
   return c;
 }
@@ -483,11 +482,11 @@ namespace {
 
 using Factory = std::function<std::shared_ptr<Metric>()>;
 
-const std::map<std::string, Factory>& registry() {
-  static const std::map<std::string, Factory> kNames = [] {
-    std::map<std::string, Factory> m;
-    auto add = [&m](std::initializer_list<const char*> names, Factory f) {
-      for (const char* n : names) m[n] = f;
+const Registry<Factory>& registry() {
+  static const auto* r = [] {
+    auto* reg = new Registry<Factory>();
+    auto add = [reg](std::initializer_list<const char*> names, const Factory& f) {
+      for (const char* n : names) reg->add(n, f);
     };
     add({"Mean", "mean"}, [] { return std::make_shared<Mean>(); });
     add({"Accuracy", "accuracy"}, [] { return std::make_shared<Accuracy>(); });
@@ -507,9 +506,9 @@ const std::map<std::string, Factory>& registry() {
     add({"Precision", "precision"}, [] { return std::make_shared<Precision>(); });
     add({"Recall", "recall"}, [] { return std::make_shared<Recall>(); });
     add({"AUC", "auc"}, [] { return std::make_shared<AUC>(); });
-    return m;
+    return reg;
   }();
-  return kNames;
+  return *r;
 }
 
 bool is_accuracy(const std::string& name) {
@@ -520,10 +519,8 @@ bool is_accuracy(const std::string& name) {
 }
 
 [[noreturn]] void unknown(const std::string& name) {
-  std::string list;
-  for (const std::string& n : names()) list += (list.empty() ? "" : ", ") + n;
   throw ValueError(neurona::detail::str("Could not interpret metric identifier: '", name,
-                                        "'. Valid names: ", list));
+                                        "'. Valid names: ", Registry<Factory>::join(names())));
 }
 
 std::shared_ptr<Metric> accuracy_for(const std::string& name, bool binary, bool sparse) {
@@ -542,17 +539,16 @@ std::shared_ptr<Metric> accuracy_for(const std::string& name, bool binary, bool 
 }  // namespace
 
 std::vector<std::string> names() {
-  std::vector<std::string> out;
-  for (const auto& [n, f] : registry()) out.push_back(n);
+  std::vector<std::string> out = registry().names();
   out.push_back("acc");
   std::sort(out.begin(), out.end());
   return out;
 }
 
 std::shared_ptr<Metric> get(const std::string& name) {
-  const auto it = registry().find(name);
-  if (it == registry().end()) unknown(name);
-  return it->second();
+  const std::optional<Factory> factory = registry().find(name);
+  if (!factory) unknown(name);
+  return (*factory)();
 }
 
 std::shared_ptr<Metric> get(const std::string& name, const Shape& y_true_shape,
@@ -585,7 +581,7 @@ std::shared_ptr<Metric> get(const std::string& name, const std::string& loss_nam
 }
 
 MetricRef::MetricRef(const std::string& name) : name_(name) {
-  if (!is_accuracy(name) && registry().find(name) == registry().end()) unknown(name);
+  if (!is_accuracy(name) && !registry().contains(name)) unknown(name);
 }
 
 std::shared_ptr<Metric> MetricRef::resolve(const Shape& y_true_shape,
@@ -601,17 +597,13 @@ namespace {
 constexpr std::int64_t kMaxAucThresholds = std::int64_t{1} << 20;
 
 double threshold_of(neurona::detail::ConfigReader& r) {
-  const optimizers::ConfigValue* v = r.find("thresholds");
+  const ConfigValue* v = r.find("thresholds");
   if (v == nullptr) return 0.5;
-  if (const auto* list = std::get_if<std::vector<double>>(v)) {
-    NEURONA_CHECK(list->size() == 1, ValueError, r.who(), ": 'thresholds' has ", list->size(),
+  if (v->kind() == ConfigValue::Kind::List) {
+    const std::vector<double> list = r.numbers("thresholds");
+    NEURONA_CHECK(list.size() == 1, ValueError, r.who(), ": 'thresholds' has ", list.size(),
                   " values, but neurona implements one threshold");
-    return list->front();
-  }
-  if (const auto* list = std::get_if<std::vector<std::int64_t>>(v)) {
-    NEURONA_CHECK(list->size() == 1, ValueError, r.who(), ": 'thresholds' has ", list->size(),
-                  " values, but neurona implements one threshold");
-    return static_cast<double>(list->front());
+    return list.front();
   }
   return r.number("thresholds", 0.5);
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 
+#include "neurona/core/registry.h"
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/optimizer.h"
@@ -29,7 +30,7 @@ std::string auto_name(const std::string& prefix) {
 }
 
 ConfigValue optional_value(const std::optional<double>& v) {
-  return v ? ConfigValue(*v) : ConfigValue(std::monostate{});
+  return v ? ConfigValue(*v) : ConfigValue();
 }
 
 std::string describe(const std::optional<double>& v) {
@@ -327,7 +328,7 @@ std::vector<Variable> Optimizer::variables() const {
 Config Optimizer::config() const {
   Config c{{"name", name_}};
   if (schedule_) {
-    c.emplace_back("learning_rate", schedule_);
+    c.emplace_back("learning_rate", schedules::serialize(*schedule_));
   } else {
     c.emplace_back("learning_rate", learning_rate());
   }
@@ -337,9 +338,9 @@ Config Optimizer::config() const {
   c.emplace_back("clipvalue", optional_value(common_.clipvalue));
   c.emplace_back("use_ema", false);
   c.emplace_back("ema_momentum", 0.99);
-  c.emplace_back("ema_overwrite_frequency", std::monostate{});
-  c.emplace_back("loss_scale_factor", std::monostate{});
-  c.emplace_back("gradient_accumulation_steps", std::monostate{});
+  c.emplace_back("ema_overwrite_frequency", nullptr);
+  c.emplace_back("loss_scale_factor", nullptr);
+  c.emplace_back("gradient_accumulation_steps", nullptr);
   for (auto& kv : own_config()) c.push_back(std::move(kv));
   return c;
 }
@@ -599,25 +600,38 @@ Adamax::Adamax(const LearningRate& learning_rate, AdamaxOptions options)
 Nadam::Nadam(const LearningRate& learning_rate, NadamOptions options)
     : OptimizerHandle(std::make_shared<NadamOptimizer>(learning_rate, std::move(options))) {}
 
+namespace {
+
+// Keras's lower-case names; get() lower-cases the identifier first, as keras.optimizers.get.
+using Factory = std::shared_ptr<Optimizer> (*)();
+const Registry<Factory>& registry() {
+  static const auto* r = [] {
+    auto* reg = new Registry<Factory>();
+    reg->add("sgd", []() -> std::shared_ptr<Optimizer> { return SGD().ptr(); });
+    reg->add("adam", []() -> std::shared_ptr<Optimizer> { return Adam().ptr(); });
+    reg->add("adamw", []() -> std::shared_ptr<Optimizer> { return AdamW().ptr(); });
+    reg->add("rmsprop", []() -> std::shared_ptr<Optimizer> { return RMSprop().ptr(); });
+    reg->add("adagrad", []() -> std::shared_ptr<Optimizer> { return Adagrad().ptr(); });
+    reg->add("adamax", []() -> std::shared_ptr<Optimizer> { return Adamax().ptr(); });
+    reg->add("nadam", []() -> std::shared_ptr<Optimizer> { return Nadam().ptr(); });
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace
+
 std::vector<std::string> names() {
-  return {"adagrad", "adam", "adamax", "adamw", "nadam", "rmsprop", "sgd"};
+  return registry().names();
 }
 
 std::shared_ptr<Optimizer> get(const std::string& identifier) {
   std::string key = identifier;
   std::transform(key.begin(), key.end(), key.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  if (key == "sgd") return SGD().ptr();
-  if (key == "adam") return Adam().ptr();
-  if (key == "adamw") return AdamW().ptr();
-  if (key == "rmsprop") return RMSprop().ptr();
-  if (key == "adagrad") return Adagrad().ptr();
-  if (key == "adamax") return Adamax().ptr();
-  if (key == "nadam") return Nadam().ptr();
-  std::string valid;
-  for (const std::string& n : names()) valid += (valid.empty() ? "" : ", ") + n;
+  if (const std::optional<Factory> factory = registry().find(key)) return (*factory)();
   throw ValueError(detail::str("Could not interpret optimizer identifier: '", identifier,
-                               "'. Valid names: ", valid));
+                               "'. Valid names: ", registry().joined_names()));
 }
 
 namespace {
@@ -625,14 +639,15 @@ namespace {
 LearningRate learning_rate_of(detail::ConfigReader& r, double def) {
   const ConfigValue* v = r.find("learning_rate");
   if (v == nullptr) return def;
-  if (const auto* s = std::get_if<std::shared_ptr<const schedules::LearningRateSchedule>>(v)) {
-    return LearningRate(*s);
+  if (v->kind() == ConfigValue::Kind::Dict) {
+    return LearningRate(schedules::deserialize(*v, r.who() + " learning_rate"));
   }
-  if (const auto* d = std::get_if<double>(v)) return *d;
-  if (const auto* i = std::get_if<std::int64_t>(v)) return static_cast<double>(*i);
+  if (v->kind() == ConfigValue::Kind::Float || v->kind() == ConfigValue::Kind::Int) {
+    return v->as_double();
+  }
   throw ValueError(
       detail::str(r.who(), ": 'learning_rate' must be a number or a learning rate schedule, got ",
-                  detail::config_kind_name(*v)));
+                  v->kind_name()));
 }
 
 // The keyword arguments of Keras's base Optimizer; returns the ones neurona implements.

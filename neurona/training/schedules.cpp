@@ -94,8 +94,8 @@ Config CosineDecay::config() const {
           {"decay_steps", decay_steps_},
           {"alpha", options_.alpha},
           {"name", options_.name},
-          {"warmup_target", options_.warmup_target ? ConfigValue(*options_.warmup_target)
-                                                   : ConfigValue(std::monostate{})},
+          {"warmup_target",
+           options_.warmup_target ? ConfigValue(*options_.warmup_target) : ConfigValue()},
           {"warmup_steps", options_.warmup_steps}};
 }
 
@@ -163,6 +163,25 @@ std::shared_ptr<const LearningRateSchedule> from_config(const std::string& class
   }
   r.finish();
   return out;
+}
+
+ConfigValue serialize(const LearningRateSchedule& schedule) {
+  return ConfigValue::Dict{{"module", "keras.optimizers.schedules"},
+                           {"class_name", schedule.class_name()},
+                           {"config", schedule.config()},
+                           {"registered_name", nullptr}};
+}
+
+std::shared_ptr<const LearningRateSchedule> deserialize(const ConfigValue& serialized,
+                                                        const std::string& who) {
+  const ConfigValue* cls = serialized.find("class_name");
+  NEURONA_CHECK(cls != nullptr && cls->kind() == ConfigValue::Kind::String, ValueError, who,
+                ": expected a serialized Keras object with a 'class_name' string");
+  const ConfigValue* config = serialized.find("config");
+  if (config == nullptr || config->is_null()) return from_config(cls->as_string(), {});
+  NEURONA_CHECK(config->kind() == ConfigValue::Kind::Dict, ValueError, who, ": the ",
+                cls->as_string(), " object's 'config' must be a dict, got ", config->kind_name());
+  return from_config(cls->as_string(), config->as_dict());
 }
 
 }  // namespace neurona::optimizers::schedules

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "neurona/training/config.h"
@@ -135,6 +134,15 @@ class InverseTimeDecay : public LearningRateSchedule {
 ///                                                        {"decay_rate", 0.9}});
 std::shared_ptr<const LearningRateSchedule> from_config(const std::string& class_name,
                                                         const Config& config);
+
+/// Keras's serialize_keras_object of a schedule, as an optimizer's config holds it:
+/// {"module": "keras.optimizers.schedules", "class_name": ..., "config": {...},
+/// "registered_name": None}.
+ConfigValue serialize(const LearningRateSchedule& schedule);
+/// The schedule a serialized schedule ({"class_name": ..., "config": {...}}) describes, through
+/// from_config; ValueErrors name `who`.
+std::shared_ptr<const LearningRateSchedule> deserialize(const ConfigValue& serialized,
+                                                        const std::string& who);
 
 }  // namespace schedules
 }  // namespace neurona::optimizers

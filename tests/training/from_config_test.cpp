@@ -14,31 +14,36 @@ using Schedule = std::shared_ptr<const opt::schedules::LearningRateSchedule>;
 
 std::string describe(const opt::Config& config);
 
-std::string describe(const opt::ConfigValue& v) {
+std::string describe(const nr::ConfigValue& v) {
   std::ostringstream os;
   os.precision(17);
-  if (std::holds_alternative<std::monostate>(v)) {
-    os << "None";
-  } else if (const auto* b = std::get_if<bool>(&v)) {
-    os << (*b ? "True" : "False");
-  } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
-    os << *i;
-  } else if (const auto* d = std::get_if<double>(&v)) {
-    os << *d << "f";
-  } else if (const auto* s = std::get_if<std::string>(&v)) {
-    os << "'" << *s << "'";
-  } else if (const auto* is = std::get_if<std::vector<std::int64_t>>(&v)) {
-    for (std::int64_t x : *is) os << x << ",";
-  } else if (const auto* ds = std::get_if<std::vector<double>>(&v)) {
-    for (double x : *ds) os << x << "f,";
-  } else {
-    const Schedule& schedule = std::get<Schedule>(v);
-    os << schedule->class_name() << describe(schedule->config());
+  switch (v.kind()) {
+    case nr::ConfigValue::Kind::Null:
+      os << "None";
+      break;
+    case nr::ConfigValue::Kind::Bool:
+      os << (v.as_bool() ? "True" : "False");
+      break;
+    case nr::ConfigValue::Kind::Int:
+      os << v.as_int();
+      break;
+    case nr::ConfigValue::Kind::Float:
+      os << v.as_double() << "f";
+      break;
+    case nr::ConfigValue::Kind::String:
+      os << "'" << v.as_string() << "'";
+      break;
+    case nr::ConfigValue::Kind::List:
+      for (const nr::ConfigValue& x : v.as_list()) os << describe(x) << ",";
+      break;
+    case nr::ConfigValue::Kind::Dict:  // a serialized schedule
+      os << describe(v.as_dict());
+      break;
   }
   return os.str();
 }
 
-// The config as text, types included, schedules by their class and config.
+// The config as text, types included, schedules as their serialized dicts.
 std::string describe(const opt::Config& config) {
   std::string out = "{";
   for (const auto& [k, v] : config) out += k + ": " + describe(v) + "; ";
@@ -85,7 +90,7 @@ TEST(OptimizerFromConfig, ClassNamesInAnyCaseAndKerasDefaults) {
   EXPECT_EQ(opt::from_config("SGD", {})->learning_rate(), static_cast<float>(0.01));
   // An int learning rate, None for optional keys, and Keras's ignored `decay`.
   const auto sgd = opt::from_config(
-      "sgd", {{"learning_rate", std::int64_t{1}}, {"clipnorm", std::monostate{}}, {"decay", 0.5}});
+      "sgd", {{"learning_rate", std::int64_t{1}}, {"clipnorm", nullptr}, {"decay", 0.5}});
   EXPECT_EQ(sgd->learning_rate(), 1.0);
   EXPECT_FALSE(sgd->common_options().clipnorm.has_value());
   EXPECT_EQ(opt::from_config("AdamW", {})->common_options().weight_decay, 0.004);
@@ -179,7 +184,7 @@ TEST(LossFromConfig, EveryLossConfigRoundTrips) {
             "{name: 'sparse_categorical_crossentropy'; reduction: 'sum_over_batch_size'; "
             "from_logits: False; ignore_class: None; }");
   // Keras's reduction=None leaves the values unreduced.
-  EXPECT_EQ(L::from_config("MeanSquaredError", {{"reduction", std::monostate{}}})->reduction(),
+  EXPECT_EQ(L::from_config("MeanSquaredError", {{"reduction", nullptr}})->reduction(),
             L::Reduction::none);
 }
 
