@@ -244,17 +244,19 @@ std::uint64_t read_le(std::string_view image, std::size_t at, unsigned width) {
 void check_object_header(std::string_view image, const Superblock& sb, haddr_t address,
                          const std::string& what, const std::string& object) {
   const std::size_t size = image.size();
-  const auto corrupt = [&](const char* why) {
+  // `part`: the header, or a structure it points to.
+  const auto corrupt = [&](const char* why, const char* part = "header") {
     throw IoError(
-        neurona::detail::str(what, ": ", object, "'s header ", why, "; the file is corrupt"));
+        neurona::detail::str(what, ": ", object, "'s ", part, " ", why, "; the file is corrupt"));
   };
-  // Where a chunk's data lies in the image, after checking its declared length.
-  const auto locate = [&](std::uint64_t relative, std::uint64_t length) -> std::size_t {
+  // Where a chunk's data (or another structure) lies in the image, after checking its length.
+  const auto locate = [&](std::uint64_t relative, std::uint64_t length,
+                          const char* part = "header") -> std::size_t {
     if (relative == HADDR_UNDEF || relative >= size || sb.base > size - relative) {
-      corrupt("lies outside the file");
+      corrupt("lies outside the file", part);
     }
     const std::size_t at = sb.base + static_cast<std::size_t>(relative);
-    if (length > size - at) corrupt("declares more bytes than the file holds");
+    if (length > size - at) corrupt("declares more bytes than the file holds", part);
     return at;
   };
   struct Chunk {
@@ -290,6 +292,33 @@ void check_object_header(std::string_view image, const Superblock& sb, haddr_t a
       const std::size_t length = static_cast<std::size_t>(read_le(image, p + (v2 ? 1 : 2), 2));
       const std::size_t data = p + message_header;
       if (length > end - data) break;  // the gap at a chunk's end (libhdf5 checks the rest)
+      if (type == 0x11 && length >= 2 * sb.offset_size) {
+        // A symbol table (an old-style group: Keras's files through h5py): its v1 B-tree and
+        // its local heap, whose data segment libhdf5 1.10 copies by the size the heap's header
+        // declares (weights_h5_fuzzer found a SEGV in H5HL_protect from a corrupt one).
+        const std::uint64_t btree = read_le(image, data, sb.offset_size);
+        const std::uint64_t heap = read_le(image, data + sb.offset_size, sb.offset_size);
+        const std::size_t tree_at = locate(btree, 8, "B-tree");
+        if (std::memcmp(image.data() + tree_at, "TREE", 4) != 0) {
+          corrupt("is not a B-tree", "B-tree");
+        }
+        // Local heap: "HEAP", version 0, 3 reserved bytes, the data segment's size, the offset
+        // of the free list's head (1: none), the data segment's address.
+        const std::size_t heap_at =
+            locate(heap, 8 + 2 * sb.length_size + sb.offset_size, "name heap");
+        if (std::memcmp(image.data() + heap_at, "HEAP", 4) != 0 || image[heap_at + 4] != 0) {
+          corrupt("is not a local heap", "name heap");
+        }
+        const std::uint64_t segment_size = read_le(image, heap_at + 8, sb.length_size);
+        const std::uint64_t free_head =
+            read_le(image, heap_at + 8 + sb.length_size, sb.length_size);
+        const std::uint64_t segment =
+            read_le(image, heap_at + 8 + 2 * sb.length_size, sb.offset_size);
+        (void)locate(segment, segment_size, "name heap's data");
+        if (free_head != 1 && free_head >= segment_size) {
+          corrupt("has a free list that starts outside it", "name heap");
+        }
+      }
       if (type == 0x10 && length >= sb.offset_size + sb.length_size) {
         const std::uint64_t offset = read_le(image, data, sb.offset_size);
         const std::uint64_t chunk_length = read_le(image, data + sb.offset_size, sb.length_size);
