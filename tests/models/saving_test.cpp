@@ -654,9 +654,8 @@ TEST_F(BadWeights, FuzzerFindingsAreErrors) {
       "declares more bytes than the file holds", &fuzz_model);
   // A group whose symbol table points outside the file (libhdf5 1.10 crashed in H5HL_protect
   // looking a name up in it): refused before libhdf5 looks anything up.
-  expect_rejected<nr::IoError>(
-      read_bytes((corpus / "regression-local-heap.weights.h5").string()),
-      "the root group's B-tree lies outside the file", &fuzz_model);
+  expect_rejected<nr::IoError>(read_bytes((corpus / "regression-local-heap.weights.h5").string()),
+                               "the root group's B-tree lies outside the file", &fuzz_model);
 }
 
 TEST_F(BadWeights, DifferentArchitecture) {
