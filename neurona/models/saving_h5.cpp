@@ -226,6 +226,10 @@ struct Superblock {
   std::size_t base = 0;  // addresses in the file are relative to this byte of the image
   unsigned offset_size = 8;
   unsigned length_size = 8;
+  // Group B-tree nodes hold up to 2 * group_internal_k children, symbol table nodes up to
+  // 2 * group_leaf_k entries (HDF5's defaults; versions 0 and 1 of the superblock say them).
+  unsigned group_leaf_k = 4;
+  unsigned group_internal_k = 16;
 };
 
 std::uint64_t read_le(std::string_view image, std::size_t at, unsigned width) {
@@ -258,6 +262,54 @@ void check_object_header(std::string_view image, const Superblock& sb, haddr_t a
     const std::size_t at = sb.base + static_cast<std::size_t>(relative);
     if (length > size - at) corrupt("declares more bytes than the file holds", part);
     return at;
+  };
+  // A group's v1 B-tree and the symbol table nodes it leads to: libhdf5 1.10 reads each node
+  // by the size the superblock's K values give, wherever its parent points (weights_h5_fuzzer
+  // found SEGVs in H5G__stab_count from nodes past the end of the file). Every node must lie
+  // in the file, carry its signature and hold no more entries than it has room for.
+  const auto check_group_btree = [&](std::uint64_t root, const auto& locate_in,
+                                     const auto& corrupt_in) {
+    const std::size_t o = sb.offset_size, l = sb.length_size;
+    const std::size_t tree_node = 8 + 2 * o + 2 * sb.group_internal_k * o +
+                                  (2 * static_cast<std::size_t>(sb.group_internal_k) + 1) * l;
+    const std::size_t symbol_node =
+        8 + 2 * static_cast<std::size_t>(sb.group_leaf_k) * (l + o + 24);
+    struct Node {
+      std::uint64_t address;
+      int level;  // -1: a symbol table node
+    };
+    std::vector<Node> todo = {{root, 0}};
+    bool first = true;
+    for (std::size_t visited = 0; !todo.empty(); ++visited) {
+      if (visited > 65536) corrupt_in("has more nodes than a weights file needs", "B-tree");
+      const Node node = todo.back();
+      todo.pop_back();
+      if (node.level < 0) {
+        const std::size_t at = locate_in(node.address, symbol_node, "symbol table node");
+        if (std::memcmp(image.data() + at, "SNOD", 4) != 0) {
+          corrupt_in("is not one", "symbol table node");
+        }
+        if (read_le(image, at + 6, 2) > 2 * static_cast<std::uint64_t>(sb.group_leaf_k)) {
+          corrupt_in("holds more entries than it has room for", "symbol table node");
+        }
+        continue;
+      }
+      const std::size_t at = locate_in(node.address, tree_node, "B-tree");
+      const int level = static_cast<unsigned char>(image[at + 5]);
+      if (std::memcmp(image.data() + at, "TREE", 4) != 0 || image[at + 4] != 0 ||
+          (!first && level != node.level)) {
+        corrupt_in("is not a group B-tree node", "B-tree");
+      }
+      first = false;
+      const std::uint64_t entries = read_le(image, at + 6, 2);
+      if (entries > 2 * static_cast<std::uint64_t>(sb.group_internal_k)) {
+        corrupt_in("holds more entries than it has room for", "B-tree");
+      }
+      for (std::uint64_t i = 0; i < entries; ++i) {
+        const std::size_t child = at + 8 + 2 * o + l + static_cast<std::size_t>(i) * (l + o);
+        todo.push_back({read_le(image, child, o), level > 0 ? level - 1 : -1});
+      }
+    }
   };
   struct Chunk {
     std::size_t begin, end;  // the messages, in the image
@@ -298,10 +350,7 @@ void check_object_header(std::string_view image, const Superblock& sb, haddr_t a
         // declares (weights_h5_fuzzer found a SEGV in H5HL_protect from a corrupt one).
         const std::uint64_t btree = read_le(image, data, sb.offset_size);
         const std::uint64_t heap = read_le(image, data + sb.offset_size, sb.offset_size);
-        const std::size_t tree_at = locate(btree, 8, "B-tree");
-        if (std::memcmp(image.data() + tree_at, "TREE", 4) != 0) {
-          corrupt("is not a B-tree", "B-tree");
-        }
+        check_group_btree(btree, locate, corrupt);
         // Local heap: "HEAP", version 0, 3 reserved bytes, the data segment's size, the offset
         // of the free list's head (1: none), the data segment's address.
         const std::size_t heap_at =
@@ -357,6 +406,13 @@ Superblock check_superblock(std::string_view image, const std::string& what) {
                       (sb.length_size == 4 || sb.length_size == 8),
                   IoError, what, ": the HDF5 superblock declares ", sb.offset_size,
                   "-byte addresses and ", sb.length_size, "-byte lengths; the file is corrupt");
+    if (version <= 1) {
+      sb.group_leaf_k = static_cast<unsigned>(read_le(image, at + 16, 2));
+      sb.group_internal_k = static_cast<unsigned>(read_le(image, at + 18, 2));
+      NEURONA_CHECK(sb.group_leaf_k > 0 && sb.group_internal_k > 0, IoError, what,
+                    ": the HDF5 superblock declares group nodes of no entries; the file is "
+                    "corrupt");
+    }
     const std::size_t addresses = at + (version == 0 ? 24 : version == 1 ? 28 : 12);
     const std::size_t root_field =
         addresses + (version <= 1 ? 5 : 3) * static_cast<std::size_t>(sb.offset_size);

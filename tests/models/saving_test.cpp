@@ -656,6 +656,10 @@ TEST_F(BadWeights, FuzzerFindingsAreErrors) {
   // looking a name up in it): refused before libhdf5 looks anything up.
   expect_rejected<nr::IoError>(read_bytes((corpus / "regression-local-heap.weights.h5").string()),
                                "the root group's B-tree lies outside the file", &fuzz_model);
+  // A group B-tree leading to a symbol table node past the end of the file (libhdf5 1.10
+  // crashed in H5G__stab_count counting the group's links): refused before the count.
+  expect_rejected<nr::IoError>(read_bytes((corpus / "regression-symbol-node.weights.h5").string()),
+                               "'layers''s symbol table node lies outside the file", &fuzz_model);
 }
 
 TEST_F(BadWeights, DifferentArchitecture) {
