@@ -1,12 +1,13 @@
 // Registry<T>: name -> entry (a factory, a function), the one form of neurona's name tables
 // (layers, activations, initializers, optimizers, losses, ...), so that an unknown name gives
 // the same kind of error everywhere: the caller's wording followed by the valid names, sorted.
-//   Registry<Factory> r;
-//   r.add("relu", make_relu);
+//   Registry<Factory> r{{"relu", make_relu}, {{"tanh", "Tanh"}, make_tanh}};  // with an alias
+//   r.add({"mse", "mean_squared_error"}, make_mse);  // later additions, aliases alike
 //   r.get(name, "Could not interpret activation function identifier: '", "'. Valid names: ");
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,22 @@ namespace neurona {
 template <typename T>
 class Registry {
  public:
+  /// One item of the list constructor: {name, entry}, or {{name, alias, ...}, entry}.
+  struct Named {
+    Named(std::string_view name, T value) : names{name}, entry(std::move(value)) {}
+    Named(std::initializer_list<std::string_view> aliases, T value)
+        : names(aliases), entry(std::move(value)) {}
+    std::vector<std::string_view> names;
+    T entry;
+  };
+
+  /// The given entries, each under its name and aliases (a repeated name is a ValueError):
+  ///   Registry<Fn> r{{"relu", relu_fn}, {{"mse", "mean_squared_error"}, mse_fn}};
+  Registry(std::initializer_list<Named> entries) {
+    for (const Named& item : entries) {
+      for (std::string_view name : item.names) add(std::string(name), item.entry);
+    }
+  }
   Registry() = default;
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
@@ -37,6 +54,12 @@ class Registry {
     NEURONA_CHECK(inserted || replace, ValueError, "Registry: '", name, "' is already registered");
     // try_emplace leaves `entry` untouched when the name is present.
     if (!inserted) it->second = std::move(entry);
+  }
+
+  /// Adds a copy of `entry` under each of `names` (a name and its aliases); a name already
+  /// present is a ValueError.
+  void add(std::initializer_list<std::string_view> names, const T& entry) {
+    for (std::string_view name : names) add(std::string(name), entry);
   }
 
   /// The entry for `name`, or nothing.

@@ -10,35 +10,31 @@ namespace neurona::activations {
 namespace {
 
 const Registry<Activation::Fn>& registry() {
-  static const auto* r = [] {
-    auto* reg = new Registry<Activation::Fn>();  // outlives static layers destroyed late
-    const std::pair<const char*, Activation::Fn> entries[] = {
-        {"elu", [](const Tensor& x) { return elu(x); }},
-        {"exponential", [](const Tensor& x) { return exp(x); }},
-        {"gelu", [](const Tensor& x) { return gelu(x); }},
-        {"hard_sigmoid", [](const Tensor& x) { return hard_sigmoid(x); }},
-        {"hard_silu", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
-        {"hard_swish", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
-        {"leaky_relu", [](const Tensor& x) { return leaky_relu(x); }},
-        {"linear", [](const Tensor& x) { return x; }},
-        {"log_sigmoid", [](const Tensor& x) { return neg(softplus(neg(x))); }},
-        {"log_softmax", [](const Tensor& x) { return log_softmax(x, -1); }},
-        {"mish", [](const Tensor& x) { return multiply(x, tanh(softplus(x))); }},
-        {"relu", [](const Tensor& x) { return relu(x); }},
-        {"relu6", [](const Tensor& x) { return minimum(relu(x), scalar_like(x, 6.0)); }},
-        {"selu", [](const Tensor& x) { return selu(x); }},
-        {"sigmoid", [](const Tensor& x) { return sigmoid(x); }},
-        {"silu", [](const Tensor& x) { return silu(x); }},
-        {"softmax", [](const Tensor& x) { return softmax(x, -1); }},
-        {"softplus", [](const Tensor& x) { return softplus(x); }},
-        {"softsign", [](const Tensor& x) { return softsign(x); }},
-        {"swish", [](const Tensor& x) { return silu(x); }},
-        {"tanh", [](const Tensor& x) { return tanh(x); }},
-        {"tanh_shrink", [](const Tensor& x) { return subtract(x, tanh(x)); }},
-    };
-    for (const auto& [name, fn] : entries) reg->add(name, fn);
-    return reg;
-  }();
+  // Never destroyed: outlives static layers destroyed late.
+  static const auto* r = new Registry<Activation::Fn>{
+      {"elu", [](const Tensor& x) { return elu(x); }},
+      {"exponential", [](const Tensor& x) { return exp(x); }},
+      {"gelu", [](const Tensor& x) { return gelu(x); }},
+      {"hard_sigmoid", [](const Tensor& x) { return hard_sigmoid(x); }},
+      {"hard_silu", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
+      {"hard_swish", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
+      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x); }},
+      {"linear", [](const Tensor& x) { return x; }},
+      {"log_sigmoid", [](const Tensor& x) { return neg(softplus(neg(x))); }},
+      {"log_softmax", [](const Tensor& x) { return log_softmax(x, -1); }},
+      {"mish", [](const Tensor& x) { return multiply(x, tanh(softplus(x))); }},
+      {"relu", [](const Tensor& x) { return relu(x); }},
+      {"relu6", [](const Tensor& x) { return minimum(relu(x), scalar_like(x, 6.0)); }},
+      {"selu", [](const Tensor& x) { return selu(x); }},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }},
+      {"silu", [](const Tensor& x) { return silu(x); }},
+      {"softmax", [](const Tensor& x) { return softmax(x, -1); }},
+      {"softplus", [](const Tensor& x) { return softplus(x); }},
+      {"softsign", [](const Tensor& x) { return softsign(x); }},
+      {"swish", [](const Tensor& x) { return silu(x); }},
+      {"tanh", [](const Tensor& x) { return tanh(x); }},
+      {"tanh_shrink", [](const Tensor& x) { return subtract(x, tanh(x)); }},
+  };
   return *r;
 }
 

@@ -20,21 +20,13 @@ Tensor clip(const Tensor& x, double lo, double hi) {
 
 using Factory = Constraint (*)();
 const Registry<Factory>& registry() {
-  static const auto* r = [] {
-    auto* reg = new Registry<Factory>();
-    const std::pair<const char*, Factory> entries[] = {
-        {"MaxNorm", [] { return Constraint(MaxNorm()); }},
-        {"max_norm", [] { return Constraint(MaxNorm()); }},
-        {"MinMaxNorm", [] { return Constraint(MinMaxNorm()); }},
-        {"min_max_norm", [] { return Constraint(MinMaxNorm()); }},
-        {"NonNeg", [] { return Constraint(NonNeg()); }},
-        {"non_neg", [] { return Constraint(NonNeg()); }},
-        {"UnitNorm", [] { return Constraint(UnitNorm()); }},
-        {"unit_norm", [] { return Constraint(UnitNorm()); }},
-    };
-    for (const auto& [name, factory] : entries) reg->add(name, factory);
-    return reg;
-  }();
+  // Never destroyed: outlives static layers destroyed late.
+  static const auto* r = new Registry<Factory>{
+      {{"MaxNorm", "max_norm"}, [] { return Constraint(MaxNorm()); }},
+      {{"MinMaxNorm", "min_max_norm"}, [] { return Constraint(MinMaxNorm()); }},
+      {{"NonNeg", "non_neg"}, [] { return Constraint(NonNeg()); }},
+      {{"UnitNorm", "unit_norm"}, [] { return Constraint(UnitNorm()); }},
+  };
   return *r;
 }
 

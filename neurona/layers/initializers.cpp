@@ -129,49 +129,25 @@ std::vector<double> orthonormal_columns(std::vector<double> a, std::int64_t rows
 
 using Factory = Initializer (*)();
 const Registry<Factory>& registry() {
-  static const auto* r = [] {
-    auto* reg = new Registry<Factory>();
-    const std::pair<const char*, Factory> entries[] = {
-        {"Constant", [] { return Initializer(Constant()); }},
-        {"constant", [] { return Initializer(Constant()); }},
-        {"GlorotNormal", [] { return Initializer(GlorotNormal()); }},
-        {"glorot_normal", [] { return Initializer(GlorotNormal()); }},
-        {"GlorotUniform", [] { return Initializer(GlorotUniform()); }},
-        {"glorot_uniform", [] { return Initializer(GlorotUniform()); }},
-        {"HeNormal", [] { return Initializer(HeNormal()); }},
-        {"he_normal", [] { return Initializer(HeNormal()); }},
-        {"HeUniform", [] { return Initializer(HeUniform()); }},
-        {"he_uniform", [] { return Initializer(HeUniform()); }},
-        {"Identity", [] { return Initializer(Identity()); }},
-        {"identity", [] { return Initializer(Identity()); }},
-        {"IdentityInitializer", [] { return Initializer(Identity()); }},
-        {"LecunNormal", [] { return Initializer(LecunNormal()); }},
-        {"lecun_normal", [] { return Initializer(LecunNormal()); }},
-        {"LecunUniform", [] { return Initializer(LecunUniform()); }},
-        {"lecun_uniform", [] { return Initializer(LecunUniform()); }},
-        {"Ones", [] { return Initializer(Ones()); }},
-        {"ones", [] { return Initializer(Ones()); }},
-        {"one", [] { return Initializer(Ones()); }},
-        {"Orthogonal", [] { return Initializer(Orthogonal()); }},
-        {"orthogonal", [] { return Initializer(Orthogonal()); }},
-        {"OrthogonalInitializer", [] { return Initializer(Orthogonal()); }},
-        {"RandomNormal", [] { return Initializer(RandomNormal()); }},
-        {"random_normal", [] { return Initializer(RandomNormal()); }},
-        {"normal", [] { return Initializer(RandomNormal()); }},
-        {"RandomUniform", [] { return Initializer(RandomUniform()); }},
-        {"random_uniform", [] { return Initializer(RandomUniform()); }},
-        {"uniform", [] { return Initializer(RandomUniform()); }},
-        {"TruncatedNormal", [] { return Initializer(TruncatedNormal()); }},
-        {"truncated_normal", [] { return Initializer(TruncatedNormal()); }},
-        {"VarianceScaling", [] { return Initializer(VarianceScaling()); }},
-        {"variance_scaling", [] { return Initializer(VarianceScaling()); }},
-        {"Zeros", [] { return Initializer(Zeros()); }},
-        {"zeros", [] { return Initializer(Zeros()); }},
-        {"zero", [] { return Initializer(Zeros()); }},
-    };
-    for (const auto& [name, factory] : entries) reg->add(name, factory);
-    return reg;
-  }();
+  // Never destroyed: outlives static layers destroyed late.
+  static const auto* r = new Registry<Factory>{
+      {{"Constant", "constant"}, [] { return Initializer(Constant()); }},
+      {{"GlorotNormal", "glorot_normal"}, [] { return Initializer(GlorotNormal()); }},
+      {{"GlorotUniform", "glorot_uniform"}, [] { return Initializer(GlorotUniform()); }},
+      {{"HeNormal", "he_normal"}, [] { return Initializer(HeNormal()); }},
+      {{"HeUniform", "he_uniform"}, [] { return Initializer(HeUniform()); }},
+      {{"Identity", "identity", "IdentityInitializer"}, [] { return Initializer(Identity()); }},
+      {{"LecunNormal", "lecun_normal"}, [] { return Initializer(LecunNormal()); }},
+      {{"LecunUniform", "lecun_uniform"}, [] { return Initializer(LecunUniform()); }},
+      {{"Ones", "ones", "one"}, [] { return Initializer(Ones()); }},
+      {{"Orthogonal", "orthogonal", "OrthogonalInitializer"},
+       [] { return Initializer(Orthogonal()); }},
+      {{"RandomNormal", "random_normal", "normal"}, [] { return Initializer(RandomNormal()); }},
+      {{"RandomUniform", "random_uniform", "uniform"}, [] { return Initializer(RandomUniform()); }},
+      {{"TruncatedNormal", "truncated_normal"}, [] { return Initializer(TruncatedNormal()); }},
+      {{"VarianceScaling", "variance_scaling"}, [] { return Initializer(VarianceScaling()); }},
+      {{"Zeros", "zeros", "zero"}, [] { return Initializer(Zeros()); }},
+  };
   return *r;
 }
 

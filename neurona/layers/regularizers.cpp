@@ -32,20 +32,13 @@ Regularizer l1_l2(double l1, double l2, std::string name, ConfigValue config) {
 
 using Factory = Regularizer (*)();
 const Registry<Factory>& registry() {
-  static const auto* r = [] {
-    auto* reg = new Registry<Factory>();
-    const std::pair<const char*, Factory> entries[] = {
-        {"L1", [] { return Regularizer(L1()); }},
-        {"l1", [] { return Regularizer(L1()); }},
-        {"L2", [] { return Regularizer(L2()); }},
-        {"l2", [] { return Regularizer(L2()); }},
-        {"L1L2", [] { return Regularizer(L1L2()); }},
-        {"l1l2", [] { return Regularizer(L1L2()); }},
-        {"l1_l2", [] { return Regularizer(L1L2({.l1 = 0.01, .l2 = 0.01})); }},
-    };
-    for (const auto& [name, factory] : entries) reg->add(name, factory);
-    return reg;
-  }();
+  // Never destroyed: outlives static layers destroyed late.
+  static const auto* r = new Registry<Factory>{
+      {{"L1", "l1"}, [] { return Regularizer(L1()); }},
+      {{"L2", "l2"}, [] { return Regularizer(L2()); }},
+      {{"L1L2", "l1l2"}, [] { return Regularizer(L1L2()); }},
+      {"l1_l2", [] { return Regularizer(L1L2({.l1 = 0.01, .l2 = 0.01})); }},
+  };
   return *r;
 }
 

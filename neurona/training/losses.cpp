@@ -388,53 +388,51 @@ using Factory = std::function<std::shared_ptr<Loss>(const std::string& name)>;
 
 // Function names and aliases: the loss is named after the string (compile's naming).
 const Registry<Factory>& function_names() {
-  static const auto* r = [] {
-    auto* reg = new Registry<Factory>();
-    auto mse = [](const std::string& n) {
-      return std::make_shared<MeanSquaredError>(LossOptions{.name = n});
-    };
-    auto mae = [](const std::string& n) {
-      return std::make_shared<MeanAbsoluteError>(LossOptions{.name = n});
-    };
-    auto kld = [](const std::string& n) {
-      return std::make_shared<KLDivergence>(LossOptions{.name = n});
-    };
-    auto bce = [](const std::string& n) {
-      return std::make_shared<BinaryCrossentropy>(CrossentropyLossOptions{.name = n});
-    };
-    for (const char* n : {"mean_squared_error", "mse", "MSE"}) reg->add(n, mse);
-    for (const char* n : {"mean_absolute_error", "mae", "MAE"}) reg->add(n, mae);
-    for (const char* n : {"kl_divergence", "kld", "KLD"}) reg->add(n, kld);
-    for (const char* n : {"binary_crossentropy", "bce", "BCE"}) reg->add(n, bce);
-    reg->add("huber",
-             [](const std::string& n) { return std::make_shared<Huber>(HuberOptions{.name = n}); });
-    reg->add("categorical_crossentropy", [](const std::string& n) {
-      return std::make_shared<CategoricalCrossentropy>(CrossentropyLossOptions{.name = n});
-    });
-    reg->add("sparse_categorical_crossentropy", [](const std::string& n) {
-      return std::make_shared<SparseCategoricalCrossentropy>(
-          SparseCrossentropyLossOptions{.name = n});
-    });
-    return reg;
-  }();
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<Factory>{
+      {{"mean_squared_error", "mse", "MSE"},
+       [](const std::string& n) {
+         return std::make_shared<MeanSquaredError>(LossOptions{.name = n});
+       }},
+      {{"mean_absolute_error", "mae", "MAE"},
+       [](const std::string& n) {
+         return std::make_shared<MeanAbsoluteError>(LossOptions{.name = n});
+       }},
+      {{"kl_divergence", "kld", "KLD"},
+       [](const std::string& n) { return std::make_shared<KLDivergence>(LossOptions{.name = n}); }},
+      {{"binary_crossentropy", "bce", "BCE"},
+       [](const std::string& n) {
+         return std::make_shared<BinaryCrossentropy>(CrossentropyLossOptions{.name = n});
+       }},
+      {"huber",
+       [](const std::string& n) { return std::make_shared<Huber>(HuberOptions{.name = n}); }},
+      {"categorical_crossentropy",
+       [](const std::string& n) {
+         return std::make_shared<CategoricalCrossentropy>(CrossentropyLossOptions{.name = n});
+       }},
+      {"sparse_categorical_crossentropy",
+       [](const std::string& n) {
+         return std::make_shared<SparseCategoricalCrossentropy>(
+             SparseCrossentropyLossOptions{.name = n});
+       }},
+  };
   return *r;
 }
 
 // Class names: the class with its default name.
 using ClassFactory = std::function<std::shared_ptr<Loss>()>;
 const Registry<ClassFactory>& class_names() {
-  static const auto* r = [] {
-    auto* reg = new Registry<ClassFactory>();
-    reg->add("MeanSquaredError", [] { return std::make_shared<MeanSquaredError>(); });
-    reg->add("MeanAbsoluteError", [] { return std::make_shared<MeanAbsoluteError>(); });
-    reg->add("Huber", [] { return std::make_shared<Huber>(); });
-    reg->add("KLDivergence", [] { return std::make_shared<KLDivergence>(); });
-    reg->add("BinaryCrossentropy", [] { return std::make_shared<BinaryCrossentropy>(); });
-    reg->add("CategoricalCrossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); });
-    reg->add("SparseCategoricalCrossentropy",
-             [] { return std::make_shared<SparseCategoricalCrossentropy>(); });
-    return reg;
-  }();
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<ClassFactory>{
+      {"MeanSquaredError", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"MeanAbsoluteError", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"Huber", [] { return std::make_shared<Huber>(); }},
+      {"KLDivergence", [] { return std::make_shared<KLDivergence>(); }},
+      {"BinaryCrossentropy", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"CategoricalCrossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); }},
+      {"SparseCategoricalCrossentropy",
+       [] { return std::make_shared<SparseCategoricalCrossentropy>(); }},
+  };
   return *r;
 }
 

@@ -483,31 +483,27 @@ namespace {
 using Factory = std::function<std::shared_ptr<Metric>()>;
 
 const Registry<Factory>& registry() {
-  static const auto* r = [] {
-    auto* reg = new Registry<Factory>();
-    auto add = [reg](std::initializer_list<const char*> names, const Factory& f) {
-      for (const char* n : names) reg->add(n, f);
-    };
-    add({"Mean", "mean"}, [] { return std::make_shared<Mean>(); });
-    add({"Accuracy", "accuracy"}, [] { return std::make_shared<Accuracy>(); });
-    add({"BinaryAccuracy", "binary_accuracy"}, [] { return std::make_shared<BinaryAccuracy>(); });
-    add({"CategoricalAccuracy", "categorical_accuracy"},
-        [] { return std::make_shared<CategoricalAccuracy>(); });
-    add({"SparseCategoricalAccuracy", "sparse_categorical_accuracy"},
-        [] { return std::make_shared<SparseCategoricalAccuracy>(); });
-    add({"TopKCategoricalAccuracy", "top_k_categorical_accuracy"},
-        [] { return std::make_shared<TopKCategoricalAccuracy>(); });
-    add({"SparseTopKCategoricalAccuracy", "sparse_top_k_categorical_accuracy"},
-        [] { return std::make_shared<SparseTopKCategoricalAccuracy>(); });
-    add({"MeanSquaredError", "mean_squared_error", "mse", "MSE"},
-        [] { return std::make_shared<MeanSquaredError>(); });
-    add({"MeanAbsoluteError", "mean_absolute_error", "mae", "MAE"},
-        [] { return std::make_shared<MeanAbsoluteError>(); });
-    add({"Precision", "precision"}, [] { return std::make_shared<Precision>(); });
-    add({"Recall", "recall"}, [] { return std::make_shared<Recall>(); });
-    add({"AUC", "auc"}, [] { return std::make_shared<AUC>(); });
-    return reg;
-  }();
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<Factory>{
+      {{"Mean", "mean"}, [] { return std::make_shared<Mean>(); }},
+      {{"Accuracy", "accuracy"}, [] { return std::make_shared<Accuracy>(); }},
+      {{"BinaryAccuracy", "binary_accuracy"}, [] { return std::make_shared<BinaryAccuracy>(); }},
+      {{"CategoricalAccuracy", "categorical_accuracy"},
+       [] { return std::make_shared<CategoricalAccuracy>(); }},
+      {{"SparseCategoricalAccuracy", "sparse_categorical_accuracy"},
+       [] { return std::make_shared<SparseCategoricalAccuracy>(); }},
+      {{"TopKCategoricalAccuracy", "top_k_categorical_accuracy"},
+       [] { return std::make_shared<TopKCategoricalAccuracy>(); }},
+      {{"SparseTopKCategoricalAccuracy", "sparse_top_k_categorical_accuracy"},
+       [] { return std::make_shared<SparseTopKCategoricalAccuracy>(); }},
+      {{"MeanSquaredError", "mean_squared_error", "mse", "MSE"},
+       [] { return std::make_shared<MeanSquaredError>(); }},
+      {{"MeanAbsoluteError", "mean_absolute_error", "mae", "MAE"},
+       [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {{"Precision", "precision"}, [] { return std::make_shared<Precision>(); }},
+      {{"Recall", "recall"}, [] { return std::make_shared<Recall>(); }},
+      {{"AUC", "auc"}, [] { return std::make_shared<AUC>(); }},
+  };
   return *r;
 }
 

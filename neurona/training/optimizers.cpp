@@ -605,17 +605,16 @@ namespace {
 // Keras's lower-case names; get() lower-cases the identifier first, as keras.optimizers.get.
 using Factory = std::shared_ptr<Optimizer> (*)();
 const Registry<Factory>& registry() {
-  static const auto* r = [] {
-    auto* reg = new Registry<Factory>();
-    reg->add("sgd", []() -> std::shared_ptr<Optimizer> { return SGD().ptr(); });
-    reg->add("adam", []() -> std::shared_ptr<Optimizer> { return Adam().ptr(); });
-    reg->add("adamw", []() -> std::shared_ptr<Optimizer> { return AdamW().ptr(); });
-    reg->add("rmsprop", []() -> std::shared_ptr<Optimizer> { return RMSprop().ptr(); });
-    reg->add("adagrad", []() -> std::shared_ptr<Optimizer> { return Adagrad().ptr(); });
-    reg->add("adamax", []() -> std::shared_ptr<Optimizer> { return Adamax().ptr(); });
-    reg->add("nadam", []() -> std::shared_ptr<Optimizer> { return Nadam().ptr(); });
-    return reg;
-  }();
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<Factory>{
+      {"sgd", []() -> std::shared_ptr<Optimizer> { return SGD().ptr(); }},
+      {"adam", []() -> std::shared_ptr<Optimizer> { return Adam().ptr(); }},
+      {"adamw", []() -> std::shared_ptr<Optimizer> { return AdamW().ptr(); }},
+      {"rmsprop", []() -> std::shared_ptr<Optimizer> { return RMSprop().ptr(); }},
+      {"adagrad", []() -> std::shared_ptr<Optimizer> { return Adagrad().ptr(); }},
+      {"adamax", []() -> std::shared_ptr<Optimizer> { return Adamax().ptr(); }},
+      {"nadam", []() -> std::shared_ptr<Optimizer> { return Nadam().ptr(); }},
+  };
   return *r;
 }
 
