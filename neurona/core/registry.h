@@ -95,12 +95,13 @@ class Registry {
     throw ValueError(detail::str(before, name, after, joined_names()));
   }
 
-  /// `names` joined by ", ".
-  static std::string join(const std::vector<std::string>& names) {
+  /// `names` joined by ", ", or by `last_separator` before the last ("a, b and c").
+  static std::string join(const std::vector<std::string>& names,
+                          std::string_view last_separator = ", ") {
     std::string out;
-    for (const std::string& n : names) {
-      if (!out.empty()) out += ", ";
-      out += n;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) out += i + 1 == names.size() ? last_separator : ", ";
+      out += names[i];
     }
     return out;
   }

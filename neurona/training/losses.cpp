@@ -292,12 +292,65 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred_in,
   return total / static_cast<double>(values.numel());
 }
 
+namespace {
+
+// Reads a loss class's config: the keys every loss takes, in Keras's order (reduction, name,
+// dtype), then the class's own through `own(reader, common)`, which returns the class's
+// options; then rejects the keys nothing read.
+template <typename L, typename Own>
+std::shared_ptr<L> read_config(const Config& config, const char* class_name, Own own) {
+  neurona::detail::ConfigReader r(config, class_name);
+  LossOptions common;
+  if (r.present("reduction")) {
+    // Keras's reduction=None leaves the values unreduced, as "none".
+    const std::string s = r.string("reduction", "none");
+    try {
+      common.reduction = reduction_from_string(s);
+    } catch (const ValueError& e) {
+      throw ValueError(neurona::detail::str(class_name, ": ", e.what()));
+    }
+  }
+  common.name = r.string("name", "");
+  const std::string dtype = r.string("dtype", "float32");
+  NEURONA_CHECK(dtype == "float32", ValueError, class_name, ": 'dtype' is '", dtype,
+                "', but neurona computes a loss in y_pred's dtype (only float32 or None is "
+                "supported)");
+  auto out = std::make_shared<L>(own(r, common));
+  r.finish();
+  return out;
+}
+
+LossOptions common_only(neurona::detail::ConfigReader&, const LossOptions& common) {
+  return common;
+}
+
+int axis_of(neurona::detail::ConfigReader& r) {
+  const std::int64_t axis = r.integer("axis", -1);
+  NEURONA_CHECK(axis >= -64 && axis < 64, ValueError, r.who(), ": 'axis' is ", axis,
+                ", which no tensor has");
+  return static_cast<int>(axis);
+}
+
+CrossentropyLossOptions crossentropy_options_of(neurona::detail::ConfigReader& r,
+                                                const LossOptions& common) {
+  return {.from_logits = r.boolean("from_logits", false),
+          .label_smoothing = r.number("label_smoothing", 0.0),
+          .axis = axis_of(r),
+          .reduction = common.reduction,
+          .name = common.name};
+}
+
+}  // namespace
+
 MeanSquaredError::MeanSquaredError(const LossOptions& options)
     : Loss(options.name, options.reduction) {
   set_default_name("mean_squared_error");
 }
 Tensor MeanSquaredError::call(const Tensor& y_true, const Tensor& y_pred) const {
   return mean_squared_error(y_true, y_pred);
+}
+std::shared_ptr<MeanSquaredError> MeanSquaredError::from_config(const Config& config) {
+  return read_config<MeanSquaredError>(config, "MeanSquaredError", common_only);
 }
 
 MeanAbsoluteError::MeanAbsoluteError(const LossOptions& options)
@@ -306,6 +359,9 @@ MeanAbsoluteError::MeanAbsoluteError(const LossOptions& options)
 }
 Tensor MeanAbsoluteError::call(const Tensor& y_true, const Tensor& y_pred) const {
   return mean_absolute_error(y_true, y_pred);
+}
+std::shared_ptr<MeanAbsoluteError> MeanAbsoluteError::from_config(const Config& config) {
+  return read_config<MeanAbsoluteError>(config, "MeanAbsoluteError", common_only);
 }
 
 Huber::Huber(const HuberOptions& options)
@@ -320,12 +376,21 @@ Config Huber::config() const {
   if (delta_ != 1.0) c.emplace_back("delta", delta_);
   return c;
 }
+std::shared_ptr<Huber> Huber::from_config(const Config& config) {
+  return read_config<Huber>(config, "Huber", [](auto& r, const LossOptions& common) {
+    return HuberOptions{
+        .delta = r.number("delta", 1.0), .reduction = common.reduction, .name = common.name};
+  });
+}
 
 KLDivergence::KLDivergence(const LossOptions& options) : Loss(options.name, options.reduction) {
   set_default_name("kl_divergence");
 }
 Tensor KLDivergence::call(const Tensor& y_true, const Tensor& y_pred) const {
   return kl_divergence(y_true, y_pred);
+}
+std::shared_ptr<KLDivergence> KLDivergence::from_config(const Config& config) {
+  return read_config<KLDivergence>(config, "KLDivergence", common_only);
 }
 
 BinaryCrossentropy::BinaryCrossentropy(const CrossentropyLossOptions& options)
@@ -349,6 +414,9 @@ Config crossentropy_config(Config c, const CrossentropyOptions& o) {
 Config BinaryCrossentropy::config() const {
   return crossentropy_config(Loss::config(), options_);
 }
+std::shared_ptr<BinaryCrossentropy> BinaryCrossentropy::from_config(const Config& config) {
+  return read_config<BinaryCrossentropy>(config, "BinaryCrossentropy", crossentropy_options_of);
+}
 
 CategoricalCrossentropy::CategoricalCrossentropy(const CrossentropyLossOptions& options)
     : Loss(options.name, options.reduction),
@@ -360,6 +428,11 @@ Tensor CategoricalCrossentropy::call(const Tensor& y_true, const Tensor& y_pred)
 }
 Config CategoricalCrossentropy::config() const {
   return crossentropy_config(Loss::config(), options_);
+}
+std::shared_ptr<CategoricalCrossentropy> CategoricalCrossentropy::from_config(
+    const Config& config) {
+  return read_config<CategoricalCrossentropy>(config, "CategoricalCrossentropy",
+                                              crossentropy_options_of);
 }
 
 SparseCategoricalCrossentropy::SparseCategoricalCrossentropy(
@@ -378,6 +451,17 @@ Config SparseCategoricalCrossentropy::config() const {
   c.emplace_back("ignore_class", nullptr);
   if (options_.axis != -1) c.emplace_back("axis", static_cast<std::int64_t>(options_.axis));
   return c;
+}
+std::shared_ptr<SparseCategoricalCrossentropy> SparseCategoricalCrossentropy::from_config(
+    const Config& config) {
+  return read_config<SparseCategoricalCrossentropy>(
+      config, "SparseCategoricalCrossentropy", [](auto& r, const LossOptions& common) {
+        r.require_none("ignore_class", "ignore_class");
+        return SparseCrossentropyLossOptions{.from_logits = r.boolean("from_logits", false),
+                                             .reduction = common.reduction,
+                                             .axis = axis_of(r),
+                                             .name = common.name};
+      });
 }
 
 // ---- names ------------------------------------------------------------------------------------
@@ -454,79 +538,31 @@ std::shared_ptr<Loss> get(const std::string& name) {
 
 namespace {
 
-int axis_of(neurona::detail::ConfigReader& r) {
-  const std::int64_t axis = r.integer("axis", -1);
-  NEURONA_CHECK(axis >= -64 && axis < 64, ValueError, r.who(), ": 'axis' is ", axis,
-                ", which no tensor has");
-  return static_cast<int>(axis);
+// Class name -> its from_config, for configs that `.keras` files hold.
+using FromConfig = std::shared_ptr<Loss> (*)(const Config& config);
+template <typename L>
+std::shared_ptr<Loss> from_config_of(const Config& config) {
+  return L::from_config(config);
+}
+const Registry<FromConfig>& from_config_registry() {
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<FromConfig>{
+      {"MeanSquaredError", from_config_of<MeanSquaredError>},
+      {"MeanAbsoluteError", from_config_of<MeanAbsoluteError>},
+      {"Huber", from_config_of<Huber>},
+      {"KLDivergence", from_config_of<KLDivergence>},
+      {"BinaryCrossentropy", from_config_of<BinaryCrossentropy>},
+      {"CategoricalCrossentropy", from_config_of<CategoricalCrossentropy>},
+      {"SparseCategoricalCrossentropy", from_config_of<SparseCategoricalCrossentropy>},
+  };
+  return *r;
 }
 
 }  // namespace
 
 std::shared_ptr<Loss> from_config(const std::string& class_name, const Config& config) {
-  static const char* const kClasses[] = {"MeanSquaredError",
-                                         "MeanAbsoluteError",
-                                         "Huber",
-                                         "KLDivergence",
-                                         "BinaryCrossentropy",
-                                         "CategoricalCrossentropy",
-                                         "SparseCategoricalCrossentropy"};
-  if (std::find(std::begin(kClasses), std::end(kClasses), class_name) == std::end(kClasses)) {
-    std::string valid;
-    for (const char* c : kClasses) {
-      valid += valid.empty() ? "" : ", ";
-      valid += c;
-    }
-    throw ValueError(
-        neurona::detail::str("unknown loss class '", class_name, "'; neurona implements ", valid));
-  }
-  neurona::detail::ConfigReader r(config, class_name);
-  Reduction reduction = Reduction::sum_over_batch_size;
-  if (r.present("reduction")) {
-    // Keras's reduction=None leaves the values unreduced, as "none".
-    const std::string s = r.string("reduction", "none");
-    try {
-      reduction = reduction_from_string(s);
-    } catch (const ValueError& e) {
-      throw ValueError(neurona::detail::str(class_name, ": ", e.what()));
-    }
-  }
-  const std::string name = r.string("name", "");
-  const std::string dtype = r.string("dtype", "float32");
-  NEURONA_CHECK(dtype == "float32", ValueError, class_name, ": 'dtype' is '", dtype,
-                "', but neurona computes a loss in y_pred's dtype (only float32 or None is "
-                "supported)");
-  std::shared_ptr<Loss> out;
-  if (class_name == "MeanSquaredError") {
-    out = std::make_shared<MeanSquaredError>(LossOptions{.reduction = reduction, .name = name});
-  } else if (class_name == "MeanAbsoluteError") {
-    out = std::make_shared<MeanAbsoluteError>(LossOptions{.reduction = reduction, .name = name});
-  } else if (class_name == "KLDivergence") {
-    out = std::make_shared<KLDivergence>(LossOptions{.reduction = reduction, .name = name});
-  } else if (class_name == "Huber") {
-    out = std::make_shared<Huber>(
-        HuberOptions{.delta = r.number("delta", 1.0), .reduction = reduction, .name = name});
-  } else if (class_name == "BinaryCrossentropy" || class_name == "CategoricalCrossentropy") {
-    const CrossentropyLossOptions o{.from_logits = r.boolean("from_logits", false),
-                                    .label_smoothing = r.number("label_smoothing", 0.0),
-                                    .axis = axis_of(r),
-                                    .reduction = reduction,
-                                    .name = name};
-    if (class_name == "BinaryCrossentropy") {
-      out = std::make_shared<BinaryCrossentropy>(o);
-    } else {
-      out = std::make_shared<CategoricalCrossentropy>(o);
-    }
-  } else {  // SparseCategoricalCrossentropy
-    r.require_none("ignore_class", "ignore_class");
-    out = std::make_shared<SparseCategoricalCrossentropy>(
-        SparseCrossentropyLossOptions{.from_logits = r.boolean("from_logits", false),
-                                      .reduction = reduction,
-                                      .axis = axis_of(r),
-                                      .name = name});
-  }
-  r.finish();
-  return out;
+  return from_config_registry().get(class_name, "unknown loss class '",
+                                    "'; neurona implements ")(config);
 }
 
 }  // namespace neurona::losses

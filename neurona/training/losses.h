@@ -145,6 +145,8 @@ class MeanSquaredError : public Loss {
   explicit MeanSquaredError(const LossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
   std::string class_name() const override { return "MeanSquaredError"; }
+  /// Keras's from_config: the loss config() describes (see losses::from_config).
+  static std::shared_ptr<MeanSquaredError> from_config(const Config& config);
 };
 
 /// keras.losses.MeanAbsoluteError: name "mean_absolute_error".
@@ -153,6 +155,8 @@ class MeanAbsoluteError : public Loss {
   explicit MeanAbsoluteError(const LossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
   std::string class_name() const override { return "MeanAbsoluteError"; }
+  /// Keras's from_config: the loss config() describes (see losses::from_config).
+  static std::shared_ptr<MeanAbsoluteError> from_config(const Config& config);
 };
 
 struct HuberOptions {
@@ -172,6 +176,8 @@ class Huber : public Loss {
   /// when it is not the default 1.0, so that the loss survives a round trip (Keras's
   /// from_config takes it).
   Config config() const override;
+  /// Keras's from_config: the loss config() describes (see losses::from_config).
+  static std::shared_ptr<Huber> from_config(const Config& config);
 
  private:
   double delta_;
@@ -183,6 +189,8 @@ class KLDivergence : public Loss {
   explicit KLDivergence(const LossOptions& options = {});
   Tensor call(const Tensor& y_true, const Tensor& y_pred) const override;
   std::string class_name() const override { return "KLDivergence"; }
+  /// Keras's from_config: the loss config() describes (see losses::from_config).
+  static std::shared_ptr<KLDivergence> from_config(const Config& config);
 };
 
 /// The options of BinaryCrossentropy and CategoricalCrossentropy, in Keras's order.
@@ -202,6 +210,8 @@ class BinaryCrossentropy : public Loss {
   const CrossentropyOptions& options() const { return options_; }
   std::string class_name() const override { return "BinaryCrossentropy"; }
   Config config() const override;
+  /// Keras's from_config: the loss config() describes (see losses::from_config).
+  static std::shared_ptr<BinaryCrossentropy> from_config(const Config& config);
 
  private:
   CrossentropyOptions options_;
@@ -215,6 +225,8 @@ class CategoricalCrossentropy : public Loss {
   const CrossentropyOptions& options() const { return options_; }
   std::string class_name() const override { return "CategoricalCrossentropy"; }
   Config config() const override;
+  /// Keras's from_config: the loss config() describes (see losses::from_config).
+  static std::shared_ptr<CategoricalCrossentropy> from_config(const Config& config);
 
  private:
   CrossentropyOptions options_;
@@ -238,6 +250,8 @@ class SparseCategoricalCrossentropy : public Loss {
   /// Keras's keys (ignore_class is always None here); `axis`, which Keras 3.15 takes but does
   /// not write, is added when it is not -1.
   Config config() const override;
+  /// Keras's from_config: the loss config() describes (see losses::from_config).
+  static std::shared_ptr<SparseCategoricalCrossentropy> from_config(const Config& config);
 
  private:
   SparseCrossentropyOptions options_;

@@ -135,6 +135,25 @@ void accumulate_mean(Metric& m, Variable& total, Variable& count, const Tensor& 
   }
 }
 
+// Reads a metric class's config: name and dtype (the keys every metric takes), then the
+// class's own through `own(reader, name)`, which returns the class's options; then rejects the
+// keys nothing read.
+template <typename M, typename Own>
+std::shared_ptr<M> read_config(const Config& config, const char* class_name, Own own) {
+  neurona::detail::ConfigReader r(config, class_name);
+  const std::string name = r.string("name", "");
+  const std::string dtype = r.string("dtype", "float32");
+  NEURONA_CHECK(dtype == "float32", ValueError, class_name, ": 'dtype' is '", dtype,
+                "', but neurona's metrics keep their state in float32");
+  auto out = std::make_shared<M>(own(r, name));
+  r.finish();
+  return out;
+}
+
+MetricOptions name_only(neurona::detail::ConfigReader&, const std::string& name) {
+  return {.name = name};
+}
+
 }  // namespace
 
 // ---- Mean and MeanMetricWrapper ---------------------------------------------------------------
@@ -142,6 +161,9 @@ void accumulate_mean(Metric& m, Variable& total, Variable& count, const Tensor& 
 Mean::Mean(const MetricOptions& options) : Metric(options.name.empty() ? "mean" : options.name) {
   add_state("total", Shape{});
   add_state("count", Shape{});
+}
+std::shared_ptr<Mean> Mean::from_config(const Config& config) {
+  return read_config<Mean>(config, "Mean", name_only);
 }
 
 void Mean::update_state(const Tensor& values, const std::optional<Tensor>& sample_weight) {
@@ -260,6 +282,9 @@ std::string or_default(const std::string& name, const char* fallback) {
 
 Accuracy::Accuracy(const MetricOptions& options)
     : MeanMetricWrapper(accuracy, or_default(options.name, "accuracy")) {}
+std::shared_ptr<Accuracy> Accuracy::from_config(const Config& config) {
+  return read_config<Accuracy>(config, "Accuracy", name_only);
+}
 
 BinaryAccuracy::BinaryAccuracy(const BinaryAccuracyOptions& options)
     : MeanMetricWrapper(
@@ -274,13 +299,32 @@ Config BinaryAccuracy::config() const {
   c.emplace_back("threshold", threshold_);
   return c;
 }
+std::shared_ptr<BinaryAccuracy> BinaryAccuracy::from_config(const Config& config) {
+  return read_config<BinaryAccuracy>(
+      config, "BinaryAccuracy", [](auto& r, const std::string& name) {
+        return BinaryAccuracyOptions{.name = name, .threshold = r.number("threshold", 0.5)};
+      });
+}
 
 CategoricalAccuracy::CategoricalAccuracy(const MetricOptions& options)
     : MeanMetricWrapper(categorical_accuracy, or_default(options.name, "categorical_accuracy")) {}
+std::shared_ptr<CategoricalAccuracy> CategoricalAccuracy::from_config(const Config& config) {
+  return read_config<CategoricalAccuracy>(config, "CategoricalAccuracy", name_only);
+}
 
 SparseCategoricalAccuracy::SparseCategoricalAccuracy(const MetricOptions& options)
     : MeanMetricWrapper(sparse_categorical_accuracy,
                         or_default(options.name, "sparse_categorical_accuracy")) {}
+std::shared_ptr<SparseCategoricalAccuracy> SparseCategoricalAccuracy::from_config(
+    const Config& config) {
+  return read_config<SparseCategoricalAccuracy>(config, "SparseCategoricalAccuracy", name_only);
+}
+
+namespace {
+TopKOptions top_k_options_of(neurona::detail::ConfigReader& r, const std::string& name) {
+  return {.k = r.integer("k", 5), .name = name};
+}
+}  // namespace
 
 TopKCategoricalAccuracy::TopKCategoricalAccuracy(const TopKOptions& options)
     : MeanMetricWrapper(
@@ -294,6 +338,10 @@ Config TopKCategoricalAccuracy::config() const {
   Config c = Metric::config();
   c.emplace_back("k", k_);
   return c;
+}
+std::shared_ptr<TopKCategoricalAccuracy> TopKCategoricalAccuracy::from_config(
+    const Config& config) {
+  return read_config<TopKCategoricalAccuracy>(config, "TopKCategoricalAccuracy", top_k_options_of);
 }
 
 SparseTopKCategoricalAccuracy::SparseTopKCategoricalAccuracy(const TopKOptions& options)
@@ -309,16 +357,27 @@ Config SparseTopKCategoricalAccuracy::config() const {
   c.emplace_back("k", k_);
   return c;
 }
+std::shared_ptr<SparseTopKCategoricalAccuracy> SparseTopKCategoricalAccuracy::from_config(
+    const Config& config) {
+  return read_config<SparseTopKCategoricalAccuracy>(config, "SparseTopKCategoricalAccuracy",
+                                                    top_k_options_of);
+}
 
 MeanSquaredError::MeanSquaredError(const MetricOptions& options)
     : MeanMetricWrapper(
           [](const Tensor& t, const Tensor& p) { return losses::mean_squared_error(t, p); },
           or_default(options.name, "mean_squared_error")) {}
+std::shared_ptr<MeanSquaredError> MeanSquaredError::from_config(const Config& config) {
+  return read_config<MeanSquaredError>(config, "MeanSquaredError", name_only);
+}
 
 MeanAbsoluteError::MeanAbsoluteError(const MetricOptions& options)
     : MeanMetricWrapper(
           [](const Tensor& t, const Tensor& p) { return losses::mean_absolute_error(t, p); },
           or_default(options.name, "mean_absolute_error")) {}
+std::shared_ptr<MeanAbsoluteError> MeanAbsoluteError::from_config(const Config& config) {
+  return read_config<MeanAbsoluteError>(config, "MeanAbsoluteError", name_only);
+}
 
 // ---- confusion-matrix metrics -------------------------------------------------------------------
 
@@ -364,6 +423,26 @@ Config threshold_config(Config c, double threshold) {
   return c;
 }
 
+double threshold_of(neurona::detail::ConfigReader& r) {
+  const ConfigValue* v = r.find("thresholds");
+  if (v == nullptr) return 0.5;
+  if (v->kind() == ConfigValue::Kind::List) {
+    const std::vector<double> list = r.numbers("thresholds");
+    NEURONA_CHECK(list.size() == 1, ValueError, r.who(), ": 'thresholds' has ", list.size(),
+                  " values, but neurona implements one threshold");
+    return list.front();
+  }
+  return r.number("thresholds", 0.5);
+}
+
+// Precision's and Recall's own keys, in Keras's order.
+ThresholdOptions threshold_options_of(neurona::detail::ConfigReader& r, const std::string& name) {
+  const ThresholdOptions o{.thresholds = threshold_of(r), .name = name};
+  r.require_none("top_k", "top_k");
+  r.require_none("class_id", "class_id");
+  return o;
+}
+
 }  // namespace
 
 Precision::Precision(const ThresholdOptions& options)
@@ -383,6 +462,9 @@ void Precision::update_state(const Tensor& y_true, const Tensor& y_pred,
 
 Config Precision::config() const {
   return threshold_config(Metric::config(), threshold_);
+}
+std::shared_ptr<Precision> Precision::from_config(const Config& config) {
+  return read_config<Precision>(config, "Precision", threshold_options_of);
 }
 
 Tensor Precision::result() const {
@@ -408,6 +490,9 @@ void Recall::update_state(const Tensor& y_true, const Tensor& y_pred,
 Config Recall::config() const {
   return threshold_config(Metric::config(), threshold_);
 }
+std::shared_ptr<Recall> Recall::from_config(const Config& config) {
+  return read_config<Recall>(config, "Recall", threshold_options_of);
+}
 
 Tensor Recall::result() const {
   const Tensor& tp = state(kTruePositives).value();
@@ -416,7 +501,10 @@ Tensor Recall::result() const {
 
 namespace {
 constexpr std::size_t kTp = 0, kFp = 1, kTn = 2, kFn = 3;
-}
+// AUC's state is 4 x num_thresholds floats: a bound keeps a hostile file from asking for
+// gigabytes.
+constexpr std::int64_t kMaxAucThresholds = std::int64_t{1} << 20;
+}  // namespace
 
 AUC::AUC(const AUCOptions& options)
     : Metric(or_default(options.name, "auc")),
@@ -464,6 +552,25 @@ Config AUC::config() const {
   c.emplace_back("label_weights", nullptr);
   c.emplace_back("from_logits", from_logits_);
   return c;
+}
+std::shared_ptr<AUC> AUC::from_config(const Config& config) {
+  return read_config<AUC>(config, "AUC", [](auto& r, const std::string& name) {
+    const std::int64_t n = r.integer("num_thresholds", 200);
+    NEURONA_CHECK(n > 1 && n <= kMaxAucThresholds, ValueError, r.who(), ": 'num_thresholds' is ", n,
+                  "; neurona takes 2 to ", kMaxAucThresholds);
+    const std::string curve = r.string("curve", "ROC");
+    NEURONA_CHECK(curve == "ROC", ValueError, r.who(), ": 'curve' is '", curve,
+                  "', but neurona implements the ROC curve only");
+    const std::string summation = r.string("summation_method", "interpolation");
+    NEURONA_CHECK(summation == "interpolation", ValueError, r.who(), ": 'summation_method' is '",
+                  summation, "', but neurona implements 'interpolation' only");
+    r.require_bool("multi_label", false, "multi_label");
+    r.require_none("num_labels", "num_labels");
+    r.require_none("label_weights", "label_weights");
+    r.require_none("thresholds", "explicit thresholds");
+    return AUCOptions{
+        .num_thresholds = n, .name = name, .from_logits = r.boolean("from_logits", false)};
+  });
 }
 
 Tensor AUC::result() const {
@@ -588,102 +695,36 @@ std::shared_ptr<Metric> MetricRef::resolve(const Shape& y_true_shape,
 
 namespace {
 
-// AUC's state is 4 x num_thresholds floats: a bound keeps a hostile file from asking for
-// gigabytes.
-constexpr std::int64_t kMaxAucThresholds = std::int64_t{1} << 20;
-
-double threshold_of(neurona::detail::ConfigReader& r) {
-  const ConfigValue* v = r.find("thresholds");
-  if (v == nullptr) return 0.5;
-  if (v->kind() == ConfigValue::Kind::List) {
-    const std::vector<double> list = r.numbers("thresholds");
-    NEURONA_CHECK(list.size() == 1, ValueError, r.who(), ": 'thresholds' has ", list.size(),
-                  " values, but neurona implements one threshold");
-    return list.front();
-  }
-  return r.number("thresholds", 0.5);
+// Class name -> its from_config, for configs that `.keras` files hold.
+using FromConfig = std::shared_ptr<Metric> (*)(const Config& config);
+template <typename M>
+std::shared_ptr<Metric> from_config_of(const Config& config) {
+  return M::from_config(config);
+}
+const Registry<FromConfig>& from_config_registry() {
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<FromConfig>{
+      {"Mean", from_config_of<Mean>},
+      {"Accuracy", from_config_of<Accuracy>},
+      {"BinaryAccuracy", from_config_of<BinaryAccuracy>},
+      {"CategoricalAccuracy", from_config_of<CategoricalAccuracy>},
+      {"SparseCategoricalAccuracy", from_config_of<SparseCategoricalAccuracy>},
+      {"TopKCategoricalAccuracy", from_config_of<TopKCategoricalAccuracy>},
+      {"SparseTopKCategoricalAccuracy", from_config_of<SparseTopKCategoricalAccuracy>},
+      {"MeanSquaredError", from_config_of<MeanSquaredError>},
+      {"MeanAbsoluteError", from_config_of<MeanAbsoluteError>},
+      {"Precision", from_config_of<Precision>},
+      {"Recall", from_config_of<Recall>},
+      {"AUC", from_config_of<AUC>},
+  };
+  return *r;
 }
 
 }  // namespace
 
 std::shared_ptr<Metric> from_config(const std::string& class_name, const Config& config) {
-  static const char* const kClasses[] = {"Mean",
-                                         "Accuracy",
-                                         "BinaryAccuracy",
-                                         "CategoricalAccuracy",
-                                         "SparseCategoricalAccuracy",
-                                         "TopKCategoricalAccuracy",
-                                         "SparseTopKCategoricalAccuracy",
-                                         "MeanSquaredError",
-                                         "MeanAbsoluteError",
-                                         "Precision",
-                                         "Recall",
-                                         "AUC"};
-  if (std::find(std::begin(kClasses), std::end(kClasses), class_name) == std::end(kClasses)) {
-    std::string valid;
-    for (const char* c : kClasses) {
-      valid += valid.empty() ? "" : ", ";
-      valid += c;
-    }
-    throw ValueError(neurona::detail::str("unknown metric class '", class_name,
-                                          "'; neurona implements ", valid));
-  }
-  neurona::detail::ConfigReader r(config, class_name);
-  const std::string name = r.string("name", "");
-  const std::string dtype = r.string("dtype", "float32");
-  NEURONA_CHECK(dtype == "float32", ValueError, class_name, ": 'dtype' is '", dtype,
-                "', but neurona's metrics keep their state in float32");
-  const MetricOptions named{.name = name};
-  std::shared_ptr<Metric> out;
-  if (class_name == "Mean") {
-    out = std::make_shared<Mean>(named);
-  } else if (class_name == "Accuracy") {
-    out = std::make_shared<Accuracy>(named);
-  } else if (class_name == "BinaryAccuracy") {
-    out = std::make_shared<BinaryAccuracy>(
-        BinaryAccuracyOptions{.name = name, .threshold = r.number("threshold", 0.5)});
-  } else if (class_name == "CategoricalAccuracy") {
-    out = std::make_shared<CategoricalAccuracy>(named);
-  } else if (class_name == "SparseCategoricalAccuracy") {
-    out = std::make_shared<SparseCategoricalAccuracy>(named);
-  } else if (class_name == "TopKCategoricalAccuracy") {
-    out = std::make_shared<TopKCategoricalAccuracy>(
-        TopKOptions{.k = r.integer("k", 5), .name = name});
-  } else if (class_name == "SparseTopKCategoricalAccuracy") {
-    out = std::make_shared<SparseTopKCategoricalAccuracy>(
-        TopKOptions{.k = r.integer("k", 5), .name = name});
-  } else if (class_name == "MeanSquaredError") {
-    out = std::make_shared<MeanSquaredError>(named);
-  } else if (class_name == "MeanAbsoluteError") {
-    out = std::make_shared<MeanAbsoluteError>(named);
-  } else if (class_name == "Precision" || class_name == "Recall") {
-    const ThresholdOptions o{.thresholds = threshold_of(r), .name = name};
-    r.require_none("top_k", "top_k");
-    r.require_none("class_id", "class_id");
-    if (class_name == "Precision") {
-      out = std::make_shared<Precision>(o);
-    } else {
-      out = std::make_shared<Recall>(o);
-    }
-  } else {  // AUC
-    const std::int64_t n = r.integer("num_thresholds", 200);
-    NEURONA_CHECK(n > 1 && n <= kMaxAucThresholds, ValueError, class_name, ": 'num_thresholds' is ",
-                  n, "; neurona takes 2 to ", kMaxAucThresholds);
-    const std::string curve = r.string("curve", "ROC");
-    NEURONA_CHECK(curve == "ROC", ValueError, class_name, ": 'curve' is '", curve,
-                  "', but neurona implements the ROC curve only");
-    const std::string summation = r.string("summation_method", "interpolation");
-    NEURONA_CHECK(summation == "interpolation", ValueError, class_name, ": 'summation_method' is '",
-                  summation, "', but neurona implements 'interpolation' only");
-    r.require_bool("multi_label", false, "multi_label");
-    r.require_none("num_labels", "num_labels");
-    r.require_none("label_weights", "label_weights");
-    r.require_none("thresholds", "explicit thresholds");
-    out = std::make_shared<AUC>(AUCOptions{
-        .num_thresholds = n, .name = name, .from_logits = r.boolean("from_logits", false)});
-  }
-  r.finish();
-  return out;
+  return from_config_registry().get(class_name, "unknown metric class '",
+                                    "'; neurona implements ")(config);
 }
 
 }  // namespace neurona::metrics

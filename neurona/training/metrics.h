@@ -91,6 +91,8 @@ class Mean : public Metric {
   /// total / count (0 when count is 0).
   Tensor result() const override;
   std::string class_name() const override { return "Mean"; }
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<Mean> from_config(const Config& config);
 };
 
 /// keras.metrics.MeanMetricWrapper: the mean of a per-sample function of (y_true, y_pred).
@@ -131,6 +133,8 @@ class Accuracy : public MeanMetricWrapper {
  public:
   explicit Accuracy(const MetricOptions& options = {});
   std::string class_name() const override { return "Accuracy"; }
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<Accuracy> from_config(const Config& config);
 };
 
 struct BinaryAccuracyOptions {
@@ -143,6 +147,8 @@ class BinaryAccuracy : public MeanMetricWrapper {
   explicit BinaryAccuracy(const BinaryAccuracyOptions& options = {});
   std::string class_name() const override { return "BinaryAccuracy"; }
   Config config() const override;
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<BinaryAccuracy> from_config(const Config& config);
 
  private:
   double threshold_;
@@ -153,6 +159,8 @@ class CategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit CategoricalAccuracy(const MetricOptions& options = {});
   std::string class_name() const override { return "CategoricalAccuracy"; }
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<CategoricalAccuracy> from_config(const Config& config);
 };
 
 /// keras.metrics.SparseCategoricalAccuracy ("sparse_categorical_accuracy").
@@ -160,6 +168,8 @@ class SparseCategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit SparseCategoricalAccuracy(const MetricOptions& options = {});
   std::string class_name() const override { return "SparseCategoricalAccuracy"; }
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<SparseCategoricalAccuracy> from_config(const Config& config);
 };
 
 struct TopKOptions {
@@ -172,6 +182,8 @@ class TopKCategoricalAccuracy : public MeanMetricWrapper {
   explicit TopKCategoricalAccuracy(const TopKOptions& options = {});
   std::string class_name() const override { return "TopKCategoricalAccuracy"; }
   Config config() const override;
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<TopKCategoricalAccuracy> from_config(const Config& config);
 
  private:
   std::int64_t k_;
@@ -182,6 +194,8 @@ class SparseTopKCategoricalAccuracy : public MeanMetricWrapper {
   explicit SparseTopKCategoricalAccuracy(const TopKOptions& options = {});
   std::string class_name() const override { return "SparseTopKCategoricalAccuracy"; }
   Config config() const override;
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<SparseTopKCategoricalAccuracy> from_config(const Config& config);
 
  private:
   std::int64_t k_;
@@ -193,12 +207,16 @@ class MeanSquaredError : public MeanMetricWrapper {
  public:
   explicit MeanSquaredError(const MetricOptions& options = {});
   std::string class_name() const override { return "MeanSquaredError"; }
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<MeanSquaredError> from_config(const Config& config);
 };
 /// keras.metrics.MeanAbsoluteError ("mean_absolute_error").
 class MeanAbsoluteError : public MeanMetricWrapper {
  public:
   explicit MeanAbsoluteError(const MetricOptions& options = {});
   std::string class_name() const override { return "MeanAbsoluteError"; }
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<MeanAbsoluteError> from_config(const Config& config);
 };
 
 /// Options of Precision and Recall. Keras's list of thresholds, top_k and class_id are not
@@ -221,6 +239,8 @@ class Precision : public Metric {
   /// thresholds (None for the default 0.5, as Keras writes Precision()), top_k and class_id
   /// (None).
   Config config() const override;
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<Precision> from_config(const Config& config);
 
  private:
   double threshold_;
@@ -236,6 +256,8 @@ class Recall : public Metric {
   std::string class_name() const override { return "Recall"; }
   /// As Precision's.
   Config config() const override;
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<Recall> from_config(const Config& config);
 
  private:
   double threshold_;
@@ -262,6 +284,8 @@ class AUC : public Metric {
   std::int64_t num_thresholds() const { return num_thresholds_; }
   std::string class_name() const override { return "AUC"; }
   Config config() const override;
+  /// Keras's from_config: the metric config() describes (see metrics::from_config).
+  static std::shared_ptr<AUC> from_config(const Config& config);
 
  private:
   std::int64_t num_thresholds_;

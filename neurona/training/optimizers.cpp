@@ -52,6 +52,51 @@ void with_float_type(DType dtype, F&& f) {
   }
 }
 
+LearningRate learning_rate_of(detail::ConfigReader& r, double def) {
+  const ConfigValue* v = r.find("learning_rate");
+  if (v == nullptr) return def;
+  if (v->kind() == ConfigValue::Kind::Dict) {
+    return LearningRate(schedules::deserialize(*v, r.who() + " learning_rate"));
+  }
+  if (v->kind() == ConfigValue::Kind::Float || v->kind() == ConfigValue::Kind::Int) {
+    return v->as_double();
+  }
+  throw ValueError(
+      detail::str(r.who(), ": 'learning_rate' must be a number or a learning rate schedule, got ",
+                  v->kind_name()));
+}
+
+// The keyword arguments of Keras's base Optimizer; returns the ones neurona implements.
+CommonOptions common_of(detail::ConfigReader& r) {
+  CommonOptions c{.weight_decay = r.optional_number("weight_decay"),
+                  .clipnorm = r.optional_number("clipnorm"),
+                  .clipvalue = r.optional_number("clipvalue"),
+                  .global_clipnorm = r.optional_number("global_clipnorm"),
+                  .name = r.string("name", "")};
+  r.require_bool("use_ema", false, "exponential moving averages of the weights (use_ema)");
+  // Read by Keras only with use_ema.
+  r.ignore("ema_momentum");
+  r.ignore("ema_overwrite_frequency");
+  r.require_none("loss_scale_factor", "loss scaling (loss_scale_factor)");
+  r.require_none("gradient_accumulation_steps", "gradient accumulation");
+  r.ignore("decay");  // Keras warns that it is no longer supported and ignores it
+  return c;
+}
+
+// Reads an optimizer class's config in Keras's order: learning_rate (`default_lr` when
+// absent), the base Optimizer's keyword arguments, then the class's own through
+// `own(reader, common)`, which returns the class's options; then rejects the keys nothing read.
+template <typename O, typename Own>
+std::shared_ptr<O> read_config(const Config& config, const char* class_name, double default_lr,
+                               Own own) {
+  detail::ConfigReader r(config, class_name);
+  const LearningRate lr = learning_rate_of(r, default_lr);
+  const CommonOptions c = common_of(r);
+  auto out = std::make_shared<O>(lr, own(r, c));
+  r.finish();
+  return out;
+}
+
 }  // namespace
 
 LearningRate::LearningRate(std::shared_ptr<const schedules::LearningRateSchedule> schedule)
@@ -382,6 +427,17 @@ void SGDOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int
 Config SGDOptimizer::own_config() const {
   return {{"momentum", options_.momentum}, {"nesterov", options_.nesterov}};
 }
+std::shared_ptr<SGDOptimizer> SGDOptimizer::from_config(const Config& config) {
+  return read_config<SGDOptimizer>(config, "SGD", 0.01, [](auto& r, const CommonOptions& c) {
+    return SGDOptions{.momentum = r.number("momentum", 0.0),
+                      .nesterov = r.boolean("nesterov", false),
+                      .weight_decay = c.weight_decay,
+                      .clipnorm = c.clipnorm,
+                      .clipvalue = c.clipvalue,
+                      .global_clipnorm = c.global_clipnorm,
+                      .name = c.name};
+  });
+}
 
 AdamOptimizer::AdamOptimizer(const LearningRate& learning_rate, AdamOptions options)
     : AdamOptimizer("Adam", "adam", learning_rate, std::move(options)) {}
@@ -422,6 +478,19 @@ Config AdamOptimizer::own_config() const {
           {"epsilon", options_.epsilon},
           {"amsgrad", options_.amsgrad}};
 }
+std::shared_ptr<AdamOptimizer> AdamOptimizer::from_config(const Config& config) {
+  return read_config<AdamOptimizer>(config, "Adam", 0.001, [](auto& r, const CommonOptions& c) {
+    return AdamOptions{.beta_1 = r.number("beta_1", 0.9),
+                       .beta_2 = r.number("beta_2", 0.999),
+                       .epsilon = r.number("epsilon", 1e-7),
+                       .amsgrad = r.boolean("amsgrad", false),
+                       .weight_decay = c.weight_decay,
+                       .clipnorm = c.clipnorm,
+                       .clipvalue = c.clipvalue,
+                       .global_clipnorm = c.global_clipnorm,
+                       .name = c.name};
+  });
+}
 
 AdamWOptimizer::AdamWOptimizer(const LearningRate& learning_rate, AdamWOptions options)
     : AdamOptimizer("AdamW", "adam_w", learning_rate,
@@ -434,6 +503,20 @@ AdamWOptimizer::AdamWOptimizer(const LearningRate& learning_rate, AdamWOptions o
                                 .clipvalue = options.clipvalue,
                                 .global_clipnorm = options.global_clipnorm,
                                 .name = options.name}) {}
+
+std::shared_ptr<AdamWOptimizer> AdamWOptimizer::from_config(const Config& config) {
+  return read_config<AdamWOptimizer>(config, "AdamW", 0.001, [](auto& r, const CommonOptions& c) {
+    return AdamWOptions{.weight_decay = c.weight_decay.value_or(0.004),
+                        .beta_1 = r.number("beta_1", 0.9),
+                        .beta_2 = r.number("beta_2", 0.999),
+                        .epsilon = r.number("epsilon", 1e-7),
+                        .amsgrad = r.boolean("amsgrad", false),
+                        .clipnorm = c.clipnorm,
+                        .clipvalue = c.clipvalue,
+                        .global_clipnorm = c.global_clipnorm,
+                        .name = c.name};
+  });
+}
 
 RMSpropOptimizer::RMSpropOptimizer(const LearningRate& learning_rate, RMSpropOptions options)
     : Optimizer("RMSprop", "rm_sprop", learning_rate, common_of(options)),
@@ -468,6 +551,20 @@ Config RMSpropOptimizer::own_config() const {
           {"epsilon", options_.epsilon},
           {"centered", options_.centered}};
 }
+std::shared_ptr<RMSpropOptimizer> RMSpropOptimizer::from_config(const Config& config) {
+  return read_config<RMSpropOptimizer>(
+      config, "RMSprop", 0.001, [](auto& r, const CommonOptions& c) {
+        return RMSpropOptions{.rho = r.number("rho", 0.9),
+                              .momentum = r.number("momentum", 0.0),
+                              .epsilon = r.number("epsilon", 1e-7),
+                              .centered = r.boolean("centered", false),
+                              .weight_decay = c.weight_decay,
+                              .clipnorm = c.clipnorm,
+                              .clipvalue = c.clipvalue,
+                              .global_clipnorm = c.global_clipnorm,
+                              .name = c.name};
+      });
+}
 
 AdagradOptimizer::AdagradOptimizer(const LearningRate& learning_rate, AdagradOptions options)
     : Optimizer("Adagrad", "adagrad", learning_rate, common_of(options)),
@@ -490,6 +587,19 @@ void AdagradOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std:
 Config AdagradOptimizer::own_config() const {
   return {{"initial_accumulator_value", options_.initial_accumulator_value},
           {"epsilon", options_.epsilon}};
+}
+std::shared_ptr<AdagradOptimizer> AdagradOptimizer::from_config(const Config& config) {
+  return read_config<AdagradOptimizer>(
+      config, "Adagrad", 0.001, [](auto& r, const CommonOptions& c) {
+        return AdagradOptions{
+            .initial_accumulator_value = r.number("initial_accumulator_value", 0.1),
+            .epsilon = r.number("epsilon", 1e-7),
+            .weight_decay = c.weight_decay,
+            .clipnorm = c.clipnorm,
+            .clipvalue = c.clipvalue,
+            .global_clipnorm = c.global_clipnorm,
+            .name = c.name};
+      });
 }
 
 AdamaxOptimizer::AdamaxOptimizer(const LearningRate& learning_rate, AdamaxOptions options)
@@ -517,6 +627,18 @@ void AdamaxOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::
 
 Config AdamaxOptimizer::own_config() const {
   return {{"beta_1", options_.beta_1}, {"beta_2", options_.beta_2}, {"epsilon", options_.epsilon}};
+}
+std::shared_ptr<AdamaxOptimizer> AdamaxOptimizer::from_config(const Config& config) {
+  return read_config<AdamaxOptimizer>(config, "Adamax", 0.001, [](auto& r, const CommonOptions& c) {
+    return AdamaxOptions{.beta_1 = r.number("beta_1", 0.9),
+                         .beta_2 = r.number("beta_2", 0.999),
+                         .epsilon = r.number("epsilon", 1e-7),
+                         .weight_decay = c.weight_decay,
+                         .clipnorm = c.clipnorm,
+                         .clipvalue = c.clipvalue,
+                         .global_clipnorm = c.global_clipnorm,
+                         .name = c.name};
+  });
 }
 
 NadamOptimizer::NadamOptimizer(const LearningRate& learning_rate, NadamOptions options)
@@ -581,6 +703,18 @@ std::vector<Variable> NadamOptimizer::extra_variables() const {
 Config NadamOptimizer::own_config() const {
   return {{"beta_1", options_.beta_1}, {"beta_2", options_.beta_2}, {"epsilon", options_.epsilon}};
 }
+std::shared_ptr<NadamOptimizer> NadamOptimizer::from_config(const Config& config) {
+  return read_config<NadamOptimizer>(config, "Nadam", 0.001, [](auto& r, const CommonOptions& c) {
+    return NadamOptions{.beta_1 = r.number("beta_1", 0.9),
+                        .beta_2 = r.number("beta_2", 0.999),
+                        .epsilon = r.number("epsilon", 1e-7),
+                        .weight_decay = c.weight_decay,
+                        .clipnorm = c.clipnorm,
+                        .clipvalue = c.clipvalue,
+                        .global_clipnorm = c.global_clipnorm,
+                        .name = c.name};
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Handles, names and OptimizerRef
@@ -635,135 +769,40 @@ std::shared_ptr<Optimizer> get(const std::string& identifier) {
 
 namespace {
 
-LearningRate learning_rate_of(detail::ConfigReader& r, double def) {
-  const ConfigValue* v = r.find("learning_rate");
-  if (v == nullptr) return def;
-  if (v->kind() == ConfigValue::Kind::Dict) {
-    return LearningRate(schedules::deserialize(*v, r.who() + " learning_rate"));
-  }
-  if (v->kind() == ConfigValue::Kind::Float || v->kind() == ConfigValue::Kind::Int) {
-    return v->as_double();
-  }
-  throw ValueError(
-      detail::str(r.who(), ": 'learning_rate' must be a number or a learning rate schedule, got ",
-                  v->kind_name()));
+// Class name -> its from_config, for configs that `.keras` files hold.
+using FromConfig = std::shared_ptr<Optimizer> (*)(const Config& config);
+template <typename O>
+std::shared_ptr<Optimizer> from_config_of(const Config& config) {
+  return O::from_config(config);
+}
+const Registry<FromConfig>& from_config_registry() {
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<FromConfig>{
+      {"SGD", from_config_of<SGDOptimizer>},         {"Adam", from_config_of<AdamOptimizer>},
+      {"AdamW", from_config_of<AdamWOptimizer>},     {"RMSprop", from_config_of<RMSpropOptimizer>},
+      {"Adagrad", from_config_of<AdagradOptimizer>}, {"Adamax", from_config_of<AdamaxOptimizer>},
+      {"Nadam", from_config_of<NadamOptimizer>},
+  };
+  return *r;
 }
 
-// The keyword arguments of Keras's base Optimizer; returns the ones neurona implements.
-CommonOptions common_of(detail::ConfigReader& r) {
-  CommonOptions c{.weight_decay = r.optional_number("weight_decay"),
-                  .clipnorm = r.optional_number("clipnorm"),
-                  .clipvalue = r.optional_number("clipvalue"),
-                  .global_clipnorm = r.optional_number("global_clipnorm"),
-                  .name = r.string("name", "")};
-  r.require_bool("use_ema", false, "exponential moving averages of the weights (use_ema)");
-  // Read by Keras only with use_ema.
-  r.ignore("ema_momentum");
-  r.ignore("ema_overwrite_frequency");
-  r.require_none("loss_scale_factor", "loss scaling (loss_scale_factor)");
-  r.require_none("gradient_accumulation_steps", "gradient accumulation");
-  r.ignore("decay");  // Keras warns that it is no longer supported and ignores it
-  return c;
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
 }
 
 }  // namespace
 
 std::shared_ptr<Optimizer> from_config(const std::string& class_name, const Config& config) {
-  std::string key = class_name;
-  std::transform(key.begin(), key.end(), key.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  static const std::pair<const char*, const char*> kClasses[] = {
-      {"sgd", "SGD"},         {"adam", "Adam"},     {"adamw", "AdamW"}, {"rmsprop", "RMSprop"},
-      {"adagrad", "Adagrad"}, {"adamax", "Adamax"}, {"nadam", "Nadam"}};
-  std::string cls;
-  for (const auto& [lower, name] : kClasses) {
-    if (key == lower) cls = name;
+  // Class names match case-insensitively, as Keras's deserialize finds them.
+  const std::vector<std::string> classes = from_config_registry().names();
+  const std::string key = lower(class_name);
+  for (const std::string& cls : classes) {
+    if (lower(cls) == key) return (*from_config_registry().find(cls))(config);
   }
-  NEURONA_CHECK(!cls.empty(), ValueError, "unknown optimizer class '", class_name,
-                "'; neurona implements SGD, Adam, AdamW, RMSprop, Adagrad, Adamax and Nadam");
-  detail::ConfigReader r(config, cls);
-  const LearningRate lr = learning_rate_of(r, cls == "SGD" ? 0.01 : 0.001);
-  const CommonOptions c = common_of(r);
-  std::shared_ptr<Optimizer> out;
-  if (cls == "SGD") {
-    out = SGD(lr, {.momentum = r.number("momentum", 0.0),
-                   .nesterov = r.boolean("nesterov", false),
-                   .weight_decay = c.weight_decay,
-                   .clipnorm = c.clipnorm,
-                   .clipvalue = c.clipvalue,
-                   .global_clipnorm = c.global_clipnorm,
-                   .name = c.name})
-              .ptr();
-  } else if (cls == "Adam") {
-    out = Adam(lr, {.beta_1 = r.number("beta_1", 0.9),
-                    .beta_2 = r.number("beta_2", 0.999),
-                    .epsilon = r.number("epsilon", 1e-7),
-                    .amsgrad = r.boolean("amsgrad", false),
-                    .weight_decay = c.weight_decay,
-                    .clipnorm = c.clipnorm,
-                    .clipvalue = c.clipvalue,
-                    .global_clipnorm = c.global_clipnorm,
-                    .name = c.name})
-              .ptr();
-  } else if (cls == "AdamW") {
-    out = AdamW(lr, {.weight_decay = c.weight_decay.value_or(0.004),
-                     .beta_1 = r.number("beta_1", 0.9),
-                     .beta_2 = r.number("beta_2", 0.999),
-                     .epsilon = r.number("epsilon", 1e-7),
-                     .amsgrad = r.boolean("amsgrad", false),
-                     .clipnorm = c.clipnorm,
-                     .clipvalue = c.clipvalue,
-                     .global_clipnorm = c.global_clipnorm,
-                     .name = c.name})
-              .ptr();
-  } else if (cls == "RMSprop") {
-    out = RMSprop(lr, {.rho = r.number("rho", 0.9),
-                       .momentum = r.number("momentum", 0.0),
-                       .epsilon = r.number("epsilon", 1e-7),
-                       .centered = r.boolean("centered", false),
-                       .weight_decay = c.weight_decay,
-                       .clipnorm = c.clipnorm,
-                       .clipvalue = c.clipvalue,
-                       .global_clipnorm = c.global_clipnorm,
-                       .name = c.name})
-              .ptr();
-  } else if (cls == "Adagrad") {
-    out = Adagrad(lr, {.initial_accumulator_value = r.number("initial_accumulator_value", 0.1),
-                       .epsilon = r.number("epsilon", 1e-7),
-                       .weight_decay = c.weight_decay,
-                       .clipnorm = c.clipnorm,
-                       .clipvalue = c.clipvalue,
-                       .global_clipnorm = c.global_clipnorm,
-                       .name = c.name})
-              .ptr();
-  } else {
-    const double beta_1 = r.number("beta_1", 0.9);
-    const double beta_2 = r.number("beta_2", 0.999);
-    const double epsilon = r.number("epsilon", 1e-7);
-    if (cls == "Adamax") {
-      out = Adamax(lr, {.beta_1 = beta_1,
-                        .beta_2 = beta_2,
-                        .epsilon = epsilon,
-                        .weight_decay = c.weight_decay,
-                        .clipnorm = c.clipnorm,
-                        .clipvalue = c.clipvalue,
-                        .global_clipnorm = c.global_clipnorm,
-                        .name = c.name})
-                .ptr();
-    } else {
-      out = Nadam(lr, {.beta_1 = beta_1,
-                       .beta_2 = beta_2,
-                       .epsilon = epsilon,
-                       .weight_decay = c.weight_decay,
-                       .clipnorm = c.clipnorm,
-                       .clipvalue = c.clipvalue,
-                       .global_clipnorm = c.global_clipnorm,
-                       .name = c.name})
-                .ptr();
-    }
-  }
-  r.finish();
-  return out;
+  throw ValueError(detail::str("unknown optimizer class '", class_name, "'; neurona implements ",
+                               Registry<FromConfig>::join(classes, " and ")));
 }
 
 OptimizerRef::OptimizerRef(const char* identifier) : OptimizerRef(std::string(identifier)) {}

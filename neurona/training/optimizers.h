@@ -236,6 +236,8 @@ struct SGDOptions {
 class SGDOptimizer : public Optimizer {
  public:
   explicit SGDOptimizer(const LearningRate& learning_rate = 0.01, SGDOptions options = {});
+  /// Keras's from_config: the optimizer config() describes (see optimizers::from_config).
+  static std::shared_ptr<SGDOptimizer> from_config(const Config& config);
   const SGDOptions& options() const { return options_; }
 
  protected:
@@ -268,6 +270,8 @@ struct AdamOptions {
 class AdamOptimizer : public Optimizer {
  public:
   explicit AdamOptimizer(const LearningRate& learning_rate = 0.001, AdamOptions options = {});
+  /// Keras's from_config: the optimizer config() describes (see optimizers::from_config).
+  static std::shared_ptr<AdamOptimizer> from_config(const Config& config);
   const AdamOptions& options() const { return options_; }
 
  protected:
@@ -299,6 +303,8 @@ struct AdamWOptions {
 class AdamWOptimizer : public AdamOptimizer {
  public:
   explicit AdamWOptimizer(const LearningRate& learning_rate = 0.001, AdamWOptions options = {});
+  /// Keras's from_config: the optimizer config() describes (see optimizers::from_config).
+  static std::shared_ptr<AdamWOptimizer> from_config(const Config& config);
 };
 
 /// keras.optimizers.RMSprop's keyword arguments.
@@ -319,6 +325,8 @@ struct RMSpropOptions {
 class RMSpropOptimizer : public Optimizer {
  public:
   explicit RMSpropOptimizer(const LearningRate& learning_rate = 0.001, RMSpropOptions options = {});
+  /// Keras's from_config: the optimizer config() describes (see optimizers::from_config).
+  static std::shared_ptr<RMSpropOptimizer> from_config(const Config& config);
   const RMSpropOptions& options() const { return options_; }
 
  protected:
@@ -346,6 +354,8 @@ struct AdagradOptions {
 class AdagradOptimizer : public Optimizer {
  public:
   explicit AdagradOptimizer(const LearningRate& learning_rate = 0.001, AdagradOptions options = {});
+  /// Keras's from_config: the optimizer config() describes (see optimizers::from_config).
+  static std::shared_ptr<AdagradOptimizer> from_config(const Config& config);
   const AdagradOptions& options() const { return options_; }
 
  protected:
@@ -375,6 +385,8 @@ struct AdamaxOptions {
 class AdamaxOptimizer : public Optimizer {
  public:
   explicit AdamaxOptimizer(const LearningRate& learning_rate = 0.001, AdamaxOptions options = {});
+  /// Keras's from_config: the optimizer config() describes (see optimizers::from_config).
+  static std::shared_ptr<AdamaxOptimizer> from_config(const Config& config);
   const AdamaxOptions& options() const { return options_; }
 
  protected:
@@ -405,6 +417,8 @@ struct NadamOptions {
 class NadamOptimizer : public Optimizer {
  public:
   explicit NadamOptimizer(const LearningRate& learning_rate = 0.001, NadamOptions options = {});
+  /// Keras's from_config: the optimizer config() describes (see optimizers::from_config).
+  static std::shared_ptr<NadamOptimizer> from_config(const Config& config);
   const NadamOptions& options() const { return options_; }
 
  protected:

@@ -6,6 +6,7 @@
 #include <numbers>
 
 #include "neurona/core/error.h"
+#include "neurona/core/registry.h"
 
 namespace neurona::optimizers::schedules {
 
@@ -13,6 +14,21 @@ namespace {
 void check_decay_steps(const char* schedule, std::int64_t decay_steps) {
   NEURONA_CHECK(decay_steps > 0, ValueError, schedule,
                 ": argument decay_steps must be > 0. Received: decay_steps=", decay_steps);
+}
+
+// ExponentialDecay's and InverseTimeDecay's config (the same arguments), read in Keras's
+// order, so that the first missing one is the one named.
+template <typename S, typename Options>
+std::shared_ptr<S> decay_from_config(const Config& config, const char* class_name) {
+  detail::ConfigReader r(config, class_name);
+  const double initial = r.number("initial_learning_rate");
+  const std::int64_t decay_steps = r.integer("decay_steps");
+  const double decay_rate = r.number("decay_rate");
+  const bool staircase = r.boolean("staircase", false);
+  const std::string name = r.string("name", class_name);
+  auto out = std::make_shared<S>(initial, decay_steps, decay_rate, Options{staircase, name});
+  r.finish();
+  return out;
 }
 }  // namespace
 
@@ -39,6 +55,10 @@ Config ExponentialDecay::config() const {
           {"name", options_.name}};
 }
 
+std::shared_ptr<ExponentialDecay> ExponentialDecay::from_config(const Config& config) {
+  return decay_from_config<ExponentialDecay, ExponentialDecayOptions>(config, "ExponentialDecay");
+}
+
 PiecewiseConstantDecay::PiecewiseConstantDecay(std::vector<std::int64_t> boundaries,
                                                std::vector<double> values, std::string name)
     : boundaries_(std::move(boundaries)), values_(std::move(values)), name_(std::move(name)) {
@@ -56,6 +76,16 @@ double PiecewiseConstantDecay::operator()(std::int64_t step) const {
 
 Config PiecewiseConstantDecay::config() const {
   return {{"boundaries", boundaries_}, {"values", values_}, {"name", name_}};
+}
+
+std::shared_ptr<PiecewiseConstantDecay> PiecewiseConstantDecay::from_config(const Config& config) {
+  detail::ConfigReader r(config, "PiecewiseConstantDecay");
+  std::vector<std::int64_t> boundaries = r.integers("boundaries");
+  std::vector<double> values = r.numbers("values");
+  auto out = std::make_shared<PiecewiseConstantDecay>(std::move(boundaries), std::move(values),
+                                                      r.string("name", "PiecewiseConstant"));
+  r.finish();
+  return out;
 }
 
 CosineDecay::CosineDecay(double initial_learning_rate, std::int64_t decay_steps,
@@ -99,6 +129,21 @@ Config CosineDecay::config() const {
           {"warmup_steps", options_.warmup_steps}};
 }
 
+std::shared_ptr<CosineDecay> CosineDecay::from_config(const Config& config) {
+  detail::ConfigReader r(config, "CosineDecay");
+  // Arguments read in Keras's order, so that the first missing one is the one named.
+  const double initial = r.number("initial_learning_rate");
+  const std::int64_t decay_steps = r.integer("decay_steps");
+  auto out = std::make_shared<CosineDecay>(
+      initial, decay_steps,
+      CosineDecayOptions{.alpha = r.number("alpha", 0.0),
+                         .warmup_target = r.optional_number("warmup_target"),
+                         .warmup_steps = r.integer("warmup_steps", 0),
+                         .name = r.string("name", "CosineDecay")});
+  r.finish();
+  return out;
+}
+
 InverseTimeDecay::InverseTimeDecay(double initial_learning_rate, std::int64_t decay_steps,
                                    double decay_rate, InverseTimeDecayOptions options)
     : initial_learning_rate_(initial_learning_rate),
@@ -123,46 +168,40 @@ Config InverseTimeDecay::config() const {
           {"name", options_.name}};
 }
 
+std::shared_ptr<InverseTimeDecay> InverseTimeDecay::from_config(const Config& config) {
+  return decay_from_config<InverseTimeDecay, InverseTimeDecayOptions>(config, "InverseTimeDecay");
+}
+
+namespace {
+
+// Class name -> its from_config.
+using FromConfig = std::shared_ptr<const LearningRateSchedule> (*)(const Config& config);
+template <typename S>
+std::shared_ptr<const LearningRateSchedule> from_config_of(const Config& config) {
+  return S::from_config(config);
+}
+const Registry<FromConfig>& from_config_registry() {
+  // Never destroyed: outlives static models destroyed late.
+  static const auto* r = new Registry<FromConfig>{
+      {"ExponentialDecay", from_config_of<ExponentialDecay>},
+      {"PiecewiseConstantDecay", from_config_of<PiecewiseConstantDecay>},
+      {"CosineDecay", from_config_of<CosineDecay>},
+      {"InverseTimeDecay", from_config_of<InverseTimeDecay>},
+  };
+  return *r;
+}
+
+}  // namespace
+
 std::shared_ptr<const LearningRateSchedule> from_config(const std::string& class_name,
                                                         const Config& config) {
-  detail::ConfigReader r(config, class_name);
-  std::shared_ptr<const LearningRateSchedule> out;
-  // Arguments read in Keras's order, so that the first missing one is the one named.
-  if (class_name == "ExponentialDecay" || class_name == "InverseTimeDecay") {
-    const double initial = r.number("initial_learning_rate");
-    const std::int64_t decay_steps = r.integer("decay_steps");
-    const double decay_rate = r.number("decay_rate");
-    const bool staircase = r.boolean("staircase", false);
-    const std::string name = r.string("name", class_name);
-    if (class_name == "ExponentialDecay") {
-      out = std::make_shared<ExponentialDecay>(initial, decay_steps, decay_rate,
-                                               ExponentialDecayOptions{staircase, name});
-    } else {
-      out = std::make_shared<InverseTimeDecay>(initial, decay_steps, decay_rate,
-                                               InverseTimeDecayOptions{staircase, name});
-    }
-  } else if (class_name == "PiecewiseConstantDecay") {
-    std::vector<std::int64_t> boundaries = r.integers("boundaries");
-    std::vector<double> values = r.numbers("values");
-    out = std::make_shared<PiecewiseConstantDecay>(std::move(boundaries), std::move(values),
-                                                   r.string("name", "PiecewiseConstant"));
-  } else if (class_name == "CosineDecay") {
-    const double initial = r.number("initial_learning_rate");
-    const std::int64_t decay_steps = r.integer("decay_steps");
-    out = std::make_shared<CosineDecay>(
-        initial, decay_steps,
-        CosineDecayOptions{.alpha = r.number("alpha", 0.0),
-                           .warmup_target = r.optional_number("warmup_target"),
-                           .warmup_steps = r.integer("warmup_steps", 0),
-                           .name = r.string("name", "CosineDecay")});
-  } else {
+  const std::optional<FromConfig> factory = from_config_registry().find(class_name);
+  if (!factory) {
     throw ValueError(neurona::detail::str(
-        "unknown learning rate schedule class '", class_name,
-        "'; neurona implements ExponentialDecay, PiecewiseConstantDecay, CosineDecay and "
-        "InverseTimeDecay"));
+        "unknown learning rate schedule class '", class_name, "'; neurona implements ",
+        Registry<FromConfig>::join(from_config_registry().names(), " and ")));
   }
-  r.finish();
-  return out;
+  return (*factory)(config);
 }
 
 ConfigValue serialize(const LearningRateSchedule& schedule) {

@@ -46,6 +46,8 @@ class ExponentialDecay : public LearningRateSchedule {
   double operator()(std::int64_t step) const override;
   std::string class_name() const override { return "ExponentialDecay"; }
   Config config() const override;
+  /// Keras's from_config: the schedule config() describes (see schedules::from_config).
+  static std::shared_ptr<ExponentialDecay> from_config(const Config& config);
 
  private:
   double initial_learning_rate_;
@@ -65,6 +67,8 @@ class PiecewiseConstantDecay : public LearningRateSchedule {
   double operator()(std::int64_t step) const override;
   std::string class_name() const override { return "PiecewiseConstantDecay"; }
   Config config() const override;
+  /// Keras's from_config: the schedule config() describes (see schedules::from_config).
+  static std::shared_ptr<PiecewiseConstantDecay> from_config(const Config& config);
 
  private:
   std::vector<std::int64_t> boundaries_;
@@ -94,6 +98,8 @@ class CosineDecay : public LearningRateSchedule {
   double operator()(std::int64_t step) const override;
   std::string class_name() const override { return "CosineDecay"; }
   Config config() const override;
+  /// Keras's from_config: the schedule config() describes (see schedules::from_config).
+  static std::shared_ptr<CosineDecay> from_config(const Config& config);
 
  private:
   double initial_learning_rate_;
@@ -116,6 +122,8 @@ class InverseTimeDecay : public LearningRateSchedule {
   double operator()(std::int64_t step) const override;
   std::string class_name() const override { return "InverseTimeDecay"; }
   Config config() const override;
+  /// Keras's from_config: the schedule config() describes (see schedules::from_config).
+  static std::shared_ptr<InverseTimeDecay> from_config(const Config& config);
 
  private:
   double initial_learning_rate_;

@@ -50,3 +50,10 @@ TEST(Registry, UnknownNameListsTheValidNamesSorted) {
   NEURONA_EXPECT_THROW_MSG(r.get("z", "no '", "'; valid: "), nr::ValueError,
                            "no 'z'; valid: a, b, c");
 }
+
+TEST(Registry, JoinCanNameTheLastWithAnotherSeparator) {
+  EXPECT_EQ(nr::Registry<int>::join({"a", "b", "c"}), "a, b, c");
+  EXPECT_EQ(nr::Registry<int>::join({"a", "b", "c"}, " and "), "a, b and c");
+  EXPECT_EQ(nr::Registry<int>::join({"a"}, " and "), "a");
+  EXPECT_EQ(nr::Registry<int>::join({}, " and "), "");
+}
