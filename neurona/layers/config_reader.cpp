@@ -1,5 +1,6 @@
 // LayerConfigReader: the typed reads of layer configs, and the deserialization of the Keras
-// objects layers take (activations, initializers, regularizers, constraints, dtype policies).
+// objects layers take (activations and dtype policies here; initializers, regularizers and
+// constraints by their classes' from_config, beside each class).
 #include "neurona/layers/config_reader.h"
 
 #include <utility>
@@ -151,100 +152,43 @@ KerasObject keras_object(const LayerConfigReader& r, const char* key, const Conf
           config != nullptr && !config->is_null() ? *config : ConfigValue::Dict{}};
 }
 
-std::optional<Axes> axis_of(const LayerConfigReader& c) {
-  const ConfigValue* v = c.find("axis");
-  if (v == nullptr) return std::nullopt;
-  if (v->kind() == ConfigValue::Kind::Int) return Axes(static_cast<int>(v->as_int()));
-  std::vector<int> axes;
-  for (std::int64_t a : c.ints("axis", *v)) axes.push_back(static_cast<int>(a));
-  return Axes(std::move(axes));
+// The Keras object under `key` (absent or None: `absent`) made by
+// make(class_name, a reader of its config), with a ValueError from it prefixed by the layer and
+// the key.
+template <typename T, typename Make>
+T read_object(const LayerConfigReader& r, const char* key, T absent, Make make) {
+  const ConfigValue* v = r.find(key);
+  if (v == nullptr) return absent;
+  const KerasObject o = keras_object(r, key, *v);
+  const LayerConfigReader c(o.config, r.who() + " " + key);
+  try {
+    return make(o.class_name, c);
+  } catch (const ValueError& e) {
+    throw ValueError(r.who() + ": '" + key + "': " + e.what());
+  }
 }
 
 }  // namespace
 
 initializers::Initializer LayerConfigReader::initializer(
     const char* key, const initializers::Initializer& def) const {
-  const ConfigValue* v = find(key);
-  if (v == nullptr) return def;
-  const KerasObject o = keras_object(*this, key, *v);
-  const LayerConfigReader c(o.config, who_ + " " + key);
-  namespace I = initializers;
-  try {
-    const std::string& n = o.class_name;
-    if (n == "GlorotUniform") return I::GlorotUniform(c.seed());
-    if (n == "GlorotNormal") return I::GlorotNormal(c.seed());
-    if (n == "HeUniform") return I::HeUniform(c.seed());
-    if (n == "HeNormal") return I::HeNormal(c.seed());
-    if (n == "LecunUniform") return I::LecunUniform(c.seed());
-    if (n == "LecunNormal") return I::LecunNormal(c.seed());
-    if (n == "VarianceScaling") {
-      return I::VarianceScaling({.scale = c.number("scale", 1.0),
-                                 .mode = c.string("mode", "fan_in"),
-                                 .distribution = c.string("distribution", "truncated_normal"),
-                                 .seed = c.seed()});
-    }
-    if (n == "RandomUniform") {
-      return I::RandomUniform({.minval = c.number("minval", -0.05),
-                               .maxval = c.number("maxval", 0.05),
-                               .seed = c.seed()});
-    }
-    if (n == "RandomNormal" || n == "TruncatedNormal") {
-      const I::RandomNormalOptions o2{
-          .mean = c.number("mean", 0.0), .stddev = c.number("stddev", 0.05), .seed = c.seed()};
-      return n == "RandomNormal" ? I::Initializer(I::RandomNormal(o2))
-                                 : I::Initializer(I::TruncatedNormal(o2));
-    }
-    if (n == "Orthogonal" || n == "OrthogonalInitializer") {
-      return I::Orthogonal({.gain = c.number("gain", 1.0), .seed = c.seed()});
-    }
-    if (n == "Identity" || n == "IdentityInitializer") return I::Identity(c.number("gain", 1.0));
-    if (n == "Constant") return I::Constant(c.number("value", 0.0));
-    return I::get(n);  // Zeros, Ones, and the snake_case names
-  } catch (const ValueError& e) {
-    throw ValueError(who_ + ": '" + key + "': " + e.what());
-  }
+  return read_object(*this, key, def, [](const std::string& cls, const LayerConfigReader& c) {
+    return initializers::from_config(cls, c);
+  });
 }
 
 regularizers::Regularizer LayerConfigReader::regularizer(const char* key) const {
-  const ConfigValue* v = find(key);
-  if (v == nullptr) return {};
-  const KerasObject o = keras_object(*this, key, *v);
-  const LayerConfigReader c(o.config, who_ + " " + key);
-  namespace R = regularizers;
-  try {
-    if (o.class_name == "L1") return R::L1(c.number("l1", 0.01));
-    if (o.class_name == "L2") return R::L2(c.number("l2", 0.01));
-    if (o.class_name == "L1L2") {
-      return R::L1L2({.l1 = c.number("l1", 0.0), .l2 = c.number("l2", 0.0)});
-    }
-    return R::get(o.class_name);
-  } catch (const ValueError& e) {
-    throw ValueError(who_ + ": '" + key + "': " + e.what());
-  }
+  return read_object(*this, key, regularizers::Regularizer(),
+                     [](const std::string& cls, const LayerConfigReader& c) {
+                       return regularizers::from_config(cls, c);
+                     });
 }
 
 constraints::Constraint LayerConfigReader::constraint(const char* key) const {
-  const ConfigValue* v = find(key);
-  if (v == nullptr) return {};
-  const KerasObject o = keras_object(*this, key, *v);
-  const LayerConfigReader c(o.config, who_ + " " + key);
-  namespace C = constraints;
-  try {
-    const Axes axis = axis_of(c).value_or(Axes(0));
-    if (o.class_name == "MaxNorm") {
-      return C::MaxNorm({.max_value = c.number("max_value", 2.0), .axis = axis});
-    }
-    if (o.class_name == "UnitNorm") return C::UnitNorm({.axis = axis});
-    if (o.class_name == "MinMaxNorm") {
-      return C::MinMaxNorm({.min_value = c.number("min_value", 0.0),
-                            .max_value = c.number("max_value", 1.0),
-                            .rate = c.number("rate", 1.0),
-                            .axis = axis});
-    }
-    return C::get(o.class_name);
-  } catch (const ValueError& e) {
-    throw ValueError(who_ + ": '" + key + "': " + e.what());
-  }
+  return read_object(*this, key, constraints::Constraint(),
+                     [](const std::string& cls, const LayerConfigReader& c) {
+                       return constraints::from_config(cls, c);
+                     });
 }
 
 }  // namespace neurona::layers

@@ -3,6 +3,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/core/registry.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::constraints {
 
@@ -61,6 +62,16 @@ ConfigValue axes_config(const Axes& axes) {
   ConfigValue::List out(axes.list().begin(), axes.list().end());
   return out;
 }
+
+// 'axis' as Keras writes it (an int or a list of ints); 0 when absent.
+Axes axis_of(const layers::LayerConfigReader& c) {
+  const ConfigValue* v = c.find("axis");
+  if (v == nullptr) return Axes(0);
+  if (v->kind() == ConfigValue::Kind::Int) return Axes(static_cast<int>(v->as_int()));
+  std::vector<int> axes;
+  for (std::int64_t a : c.ints("axis", *v)) axes.push_back(static_cast<int>(a));
+  return Axes(std::move(axes));
+}
 }  // namespace
 
 MaxNorm::MaxNorm(MaxNormOptions o)
@@ -71,6 +82,10 @@ MaxNorm::MaxNorm(MaxNormOptions o)
             return multiply(w, divide(desired, add(scalar_like(n, kEpsilon), n)));
           },
           "MaxNorm", ConfigValue::Dict{{"max_value", o.max_value}, {"axis", axes_config(o.axis)}}) {
+}
+MaxNorm MaxNorm::from_config(const layers::LayerConfigReader& c) {
+  const Axes axis = axis_of(c);
+  return MaxNorm({.max_value = c.number("max_value", 2.0), .axis = axis});
 }
 
 NonNeg::NonNeg()
@@ -86,6 +101,9 @@ UnitNorm::UnitNorm(UnitNormOptions o)
             return divide(w, add(scalar_like(w, kEpsilon), norms(w, o.axis)));
           },
           "UnitNorm", ConfigValue::Dict{{"axis", axes_config(o.axis)}}) {}
+UnitNorm UnitNorm::from_config(const layers::LayerConfigReader& c) {
+  return UnitNorm({.axis = axis_of(c)});
+}
 
 MinMaxNorm::MinMaxNorm(MinMaxNormOptions o)
     : Constraint(
@@ -101,5 +119,41 @@ MinMaxNorm::MinMaxNorm(MinMaxNormOptions o)
                             {"max_value", o.max_value},
                             {"rate", o.rate},
                             {"axis", axes_config(o.axis)}}) {}
+MinMaxNorm MinMaxNorm::from_config(const layers::LayerConfigReader& c) {
+  const Axes axis = axis_of(c);
+  return MinMaxNorm({.min_value = c.number("min_value", 0.0),
+                     .max_value = c.number("max_value", 1.0),
+                     .rate = c.number("rate", 1.0),
+                     .axis = axis});
+}
+
+namespace {
+
+// The classes with arguments, by Keras class name.
+using FromConfig = Constraint (*)(const layers::LayerConfigReader& config);
+template <typename C>
+Constraint from_config_of(const layers::LayerConfigReader& config) {
+  return C::from_config(config);
+}
+const Registry<FromConfig>& from_config_registry() {
+  // Never destroyed: outlives static layers destroyed late.
+  static const auto* r = new Registry<FromConfig>{
+      {"MaxNorm", from_config_of<MaxNorm>},
+      {"UnitNorm", from_config_of<UnitNorm>},
+      {"MinMaxNorm", from_config_of<MinMaxNorm>},
+  };
+  return *r;
+}
+
+}  // namespace
+
+Constraint from_config(const std::string& class_name, const layers::LayerConfigReader& config) {
+  if (const std::optional<FromConfig> f = from_config_registry().find(class_name)) {
+    return (*f)(config);
+  }
+  // As before each class had its from_config: a malformed 'axis' is an error for any class.
+  axis_of(config);
+  return get(class_name);
+}
 
 }  // namespace neurona::constraints

@@ -11,6 +11,10 @@
 #include "neurona/core/tensor.h"
 #include "neurona/layers/config.h"
 
+namespace neurona::layers {
+class LayerConfigReader;
+}  // namespace neurona::layers
+
 namespace neurona::constraints {
 
 /// A projection w -> w' with its Keras name; default-constructed it is "no constraint".
@@ -40,6 +44,11 @@ class Constraint {
 Constraint get(const std::string& identifier);
 std::vector<std::string> names();
 
+/// The constraint a Keras object describes, as keras.constraints.deserialize: MaxNorm,
+/// UnitNorm and MinMaxNorm through their from_config, any other name through get(). ValueError
+/// naming `config`'s owner and the key otherwise.
+Constraint from_config(const std::string& class_name, const layers::LayerConfigReader& config);
+
 struct MaxNormOptions {
   double max_value = 2.0;
   /// The axes a norm is taken over; 0 (Keras's default) is per output unit of a Dense kernel.
@@ -49,6 +58,8 @@ struct MaxNormOptions {
 class MaxNorm : public Constraint {
  public:
   explicit MaxNorm(MaxNormOptions options = {});
+  /// Keras's from_config: the constraint config() describes (absent keys take the defaults).
+  static MaxNorm from_config(const layers::LayerConfigReader& config);
 };
 
 /// w where w >= 0, else 0.
@@ -64,6 +75,8 @@ struct UnitNormOptions {
 class UnitNorm : public Constraint {
  public:
   explicit UnitNorm(UnitNormOptions options = {});
+  /// Keras's from_config: the constraint config() describes (absent keys take the defaults).
+  static UnitNorm from_config(const layers::LayerConfigReader& config);
 };
 
 struct MinMaxNormOptions {
@@ -76,6 +89,8 @@ struct MinMaxNormOptions {
 class MinMaxNorm : public Constraint {
  public:
   explicit MinMaxNorm(MinMaxNormOptions options = {});
+  /// Keras's from_config: the constraint config() describes (absent keys take the defaults).
+  static MinMaxNorm from_config(const layers::LayerConfigReader& config);
 };
 
 }  // namespace neurona::constraints

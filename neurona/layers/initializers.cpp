@@ -7,6 +7,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/core/registry.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::initializers {
 
@@ -162,23 +163,49 @@ Initializer get(const std::string& identifier) {
                         "'. Valid names: ")();
 }
 
+using layers::LayerConfigReader;
+
 VarianceScaling::VarianceScaling(VarianceScalingOptions options)
     : Initializer(variance_scaling(options, "VarianceScaling", true)) {}
+VarianceScaling VarianceScaling::from_config(const LayerConfigReader& c) {
+  return VarianceScaling({.scale = c.number("scale", 1.0),
+                          .mode = c.string("mode", "fan_in"),
+                          .distribution = c.string("distribution", "truncated_normal"),
+                          .seed = c.seed()});
+}
 
 GlorotUniform::GlorotUniform(std::optional<std::uint64_t> seed)
     : Initializer(variance_scaling({1.0, "fan_avg", "uniform", seed}, "GlorotUniform", false)) {}
+GlorotUniform GlorotUniform::from_config(const LayerConfigReader& c) {
+  return GlorotUniform(c.seed());
+}
 GlorotNormal::GlorotNormal(std::optional<std::uint64_t> seed)
     : Initializer(
           variance_scaling({1.0, "fan_avg", "truncated_normal", seed}, "GlorotNormal", false)) {}
+GlorotNormal GlorotNormal::from_config(const LayerConfigReader& c) {
+  return GlorotNormal(c.seed());
+}
 HeUniform::HeUniform(std::optional<std::uint64_t> seed)
     : Initializer(variance_scaling({2.0, "fan_in", "uniform", seed}, "HeUniform", false)) {}
+HeUniform HeUniform::from_config(const LayerConfigReader& c) {
+  return HeUniform(c.seed());
+}
 HeNormal::HeNormal(std::optional<std::uint64_t> seed)
     : Initializer(variance_scaling({2.0, "fan_in", "truncated_normal", seed}, "HeNormal", false)) {}
+HeNormal HeNormal::from_config(const LayerConfigReader& c) {
+  return HeNormal(c.seed());
+}
 LecunUniform::LecunUniform(std::optional<std::uint64_t> seed)
     : Initializer(variance_scaling({1.0, "fan_in", "uniform", seed}, "LecunUniform", false)) {}
+LecunUniform LecunUniform::from_config(const LayerConfigReader& c) {
+  return LecunUniform(c.seed());
+}
 LecunNormal::LecunNormal(std::optional<std::uint64_t> seed)
     : Initializer(
           variance_scaling({1.0, "fan_in", "truncated_normal", seed}, "LecunNormal", false)) {}
+LecunNormal LecunNormal::from_config(const LayerConfigReader& c) {
+  return LecunNormal(c.seed());
+}
 
 RandomUniform::RandomUniform(RandomUniformOptions o)
     : Initializer(make(
@@ -192,6 +219,17 @@ RandomUniform::RandomUniform(RandomUniformOptions o)
           "RandomUniform",
           ConfigValue::Dict{
               {"seed", seed_config(o.seed)}, {"minval", o.minval}, {"maxval", o.maxval}})) {}
+RandomUniform RandomUniform::from_config(const LayerConfigReader& c) {
+  return RandomUniform(
+      {.minval = c.number("minval", -0.05), .maxval = c.number("maxval", 0.05), .seed = c.seed()});
+}
+
+namespace {
+// RandomNormal's and TruncatedNormal's arguments.
+RandomNormalOptions random_normal_options_of(const LayerConfigReader& c) {
+  return {.mean = c.number("mean", 0.0), .stddev = c.number("stddev", 0.05), .seed = c.seed()};
+}
+}  // namespace
 
 RandomNormal::RandomNormal(RandomNormalOptions o)
     : Initializer(make(
@@ -205,6 +243,9 @@ RandomNormal::RandomNormal(RandomNormalOptions o)
           "RandomNormal",
           ConfigValue::Dict{
               {"seed", seed_config(o.seed)}, {"mean", o.mean}, {"stddev", o.stddev}})) {}
+RandomNormal RandomNormal::from_config(const LayerConfigReader& c) {
+  return RandomNormal(random_normal_options_of(c));
+}
 
 TruncatedNormal::TruncatedNormal(RandomNormalOptions o)
     : Initializer(make(
@@ -218,6 +259,9 @@ TruncatedNormal::TruncatedNormal(RandomNormalOptions o)
           "TruncatedNormal",
           ConfigValue::Dict{
               {"seed", seed_config(o.seed)}, {"mean", o.mean}, {"stddev", o.stddev}})) {}
+TruncatedNormal TruncatedNormal::from_config(const LayerConfigReader& c) {
+  return TruncatedNormal(random_normal_options_of(c));
+}
 
 Orthogonal::Orthogonal(OrthogonalOptions o)
     : Initializer(make(
@@ -239,6 +283,9 @@ Orthogonal::Orthogonal(OrthogonalOptions o)
             return cast(result, t.dtype).to(t.resolved_device());
           },
           "Orthogonal", ConfigValue::Dict{{"seed", seed_config(o.seed)}, {"gain", o.gain}})) {}
+Orthogonal Orthogonal::from_config(const LayerConfigReader& c) {
+  return Orthogonal({.gain = c.number("gain", 1.0), .seed = c.seed()});
+}
 
 Identity::Identity(double gain)
     : Initializer(make(
@@ -254,6 +301,9 @@ Identity::Identity(double gain)
             return cast(constant(eye, shape, Device::cpu()), t.dtype).to(t.resolved_device());
           },
           "Identity", ConfigValue::Dict{{"gain", gain}})) {}
+Identity Identity::from_config(const LayerConfigReader& c) {
+  return Identity(c.number("gain", 1.0));
+}
 
 Zeros::Zeros()
     : Initializer(make([](const Shape& shape, const TensorOptions& t) { return zeros(shape, t); },
@@ -265,5 +315,45 @@ Constant::Constant(double value)
     : Initializer(make(
           [value](const Shape& shape, const TensorOptions& t) { return fill(shape, value, t); },
           "Constant", ConfigValue::Dict{{"value", value}})) {}
+Constant Constant::from_config(const LayerConfigReader& c) {
+  return Constant(c.number("value", 0.0));
+}
+
+namespace {
+
+// The classes with arguments, by Keras class name (and Keras's aliases of them).
+using FromConfig = Initializer (*)(const LayerConfigReader& config);
+template <typename I>
+Initializer from_config_of(const LayerConfigReader& config) {
+  return I::from_config(config);
+}
+const Registry<FromConfig>& from_config_registry() {
+  // Never destroyed: outlives static layers destroyed late.
+  static const auto* r = new Registry<FromConfig>{
+      {"GlorotUniform", from_config_of<GlorotUniform>},
+      {"GlorotNormal", from_config_of<GlorotNormal>},
+      {"HeUniform", from_config_of<HeUniform>},
+      {"HeNormal", from_config_of<HeNormal>},
+      {"LecunUniform", from_config_of<LecunUniform>},
+      {"LecunNormal", from_config_of<LecunNormal>},
+      {"VarianceScaling", from_config_of<VarianceScaling>},
+      {"RandomUniform", from_config_of<RandomUniform>},
+      {"RandomNormal", from_config_of<RandomNormal>},
+      {"TruncatedNormal", from_config_of<TruncatedNormal>},
+      {{"Orthogonal", "OrthogonalInitializer"}, from_config_of<Orthogonal>},
+      {{"Identity", "IdentityInitializer"}, from_config_of<Identity>},
+      {"Constant", from_config_of<Constant>},
+  };
+  return *r;
+}
+
+}  // namespace
+
+Initializer from_config(const std::string& class_name, const LayerConfigReader& config) {
+  if (const std::optional<FromConfig> f = from_config_registry().find(class_name)) {
+    return (*f)(config);
+  }
+  return get(class_name);  // Zeros, Ones, and the snake_case names
+}
 
 }  // namespace neurona::initializers

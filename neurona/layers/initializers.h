@@ -14,6 +14,10 @@
 #include "neurona/core/tensor.h"
 #include "neurona/layers/config.h"
 
+namespace neurona::layers {
+class LayerConfigReader;
+}  // namespace neurona::layers
+
 namespace neurona::initializers {
 
 /// fan_in and fan_out of a weight shape as Keras computes them: (in, out) for a matrix, the
@@ -58,6 +62,12 @@ Initializer get(const std::string& identifier);
 /// Every name get() accepts, sorted.
 std::vector<std::string> names();
 
+/// The initializer a Keras object describes, as keras.initializers.deserialize: a class with
+/// arguments (GlorotUniform, VarianceScaling, RandomNormal, Constant, ...) through its
+/// from_config, any other name (Zeros, "zeros", "glorot_uniform", ...) through get(). ValueError
+/// naming `config`'s owner and the key otherwise.
+Initializer from_config(const std::string& class_name, const layers::LayerConfigReader& config);
+
 struct VarianceScalingOptions {
   double scale = 1.0;
   /// "fan_in", "fan_out" or "fan_avg".
@@ -73,6 +83,8 @@ struct VarianceScalingOptions {
 class VarianceScaling : public Initializer {
  public:
   explicit VarianceScaling(VarianceScalingOptions options = {});
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static VarianceScaling from_config(const layers::LayerConfigReader& config);
 };
 
 /// VarianceScaling(1, fan_avg, uniform): limit sqrt(6 / (fan_in + fan_out)). Keras's default
@@ -80,31 +92,43 @@ class VarianceScaling : public Initializer {
 class GlorotUniform : public Initializer {
  public:
   explicit GlorotUniform(std::optional<std::uint64_t> seed = std::nullopt);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static GlorotUniform from_config(const layers::LayerConfigReader& config);
 };
 /// VarianceScaling(1, fan_avg, truncated_normal).
 class GlorotNormal : public Initializer {
  public:
   explicit GlorotNormal(std::optional<std::uint64_t> seed = std::nullopt);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static GlorotNormal from_config(const layers::LayerConfigReader& config);
 };
 /// VarianceScaling(2, fan_in, uniform).
 class HeUniform : public Initializer {
  public:
   explicit HeUniform(std::optional<std::uint64_t> seed = std::nullopt);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static HeUniform from_config(const layers::LayerConfigReader& config);
 };
 /// VarianceScaling(2, fan_in, truncated_normal).
 class HeNormal : public Initializer {
  public:
   explicit HeNormal(std::optional<std::uint64_t> seed = std::nullopt);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static HeNormal from_config(const layers::LayerConfigReader& config);
 };
 /// VarianceScaling(1, fan_in, uniform).
 class LecunUniform : public Initializer {
  public:
   explicit LecunUniform(std::optional<std::uint64_t> seed = std::nullopt);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static LecunUniform from_config(const layers::LayerConfigReader& config);
 };
 /// VarianceScaling(1, fan_in, truncated_normal).
 class LecunNormal : public Initializer {
  public:
   explicit LecunNormal(std::optional<std::uint64_t> seed = std::nullopt);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static LecunNormal from_config(const layers::LayerConfigReader& config);
 };
 
 struct RandomUniformOptions {
@@ -115,6 +139,8 @@ struct RandomUniformOptions {
 class RandomUniform : public Initializer {
  public:
   explicit RandomUniform(RandomUniformOptions options = {});
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static RandomUniform from_config(const layers::LayerConfigReader& config);
 };
 
 struct RandomNormalOptions {
@@ -125,11 +151,15 @@ struct RandomNormalOptions {
 class RandomNormal : public Initializer {
  public:
   explicit RandomNormal(RandomNormalOptions options = {});
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static RandomNormal from_config(const layers::LayerConfigReader& config);
 };
 /// A normal redrawn beyond two standard deviations from the mean.
 class TruncatedNormal : public Initializer {
  public:
   explicit TruncatedNormal(RandomNormalOptions options = {});
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static TruncatedNormal from_config(const layers::LayerConfigReader& config);
 };
 
 struct OrthogonalOptions {
@@ -141,12 +171,16 @@ struct OrthogonalOptions {
 class Orthogonal : public Initializer {
  public:
   explicit Orthogonal(OrthogonalOptions options = {});
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static Orthogonal from_config(const layers::LayerConfigReader& config);
 };
 
 /// gain times the identity matrix (2-D shapes only).
 class Identity : public Initializer {
  public:
   explicit Identity(double gain = 1.0);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static Identity from_config(const layers::LayerConfigReader& config);
 };
 
 class Zeros : public Initializer {
@@ -160,6 +194,8 @@ class Ones : public Initializer {
 class Constant : public Initializer {
  public:
   explicit Constant(double value = 0.0);
+  /// Keras's from_config: the initializer config() describes (absent keys take the defaults).
+  static Constant from_config(const layers::LayerConfigReader& config);
 };
 
 }  // namespace neurona::initializers

@@ -5,6 +5,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/core/registry.h"
+#include "neurona/layers/config_reader.h"
 
 namespace neurona::regularizers {
 
@@ -67,9 +68,47 @@ Regularizer get(const std::string& identifier) {
 
 L1::L1(double l1)
     : Regularizer(l1_l2(check_factor(l1, "l1"), 0.0, "L1", ConfigValue::Dict{{"l1", l1}})) {}
+L1 L1::from_config(const layers::LayerConfigReader& c) {
+  return L1(c.number("l1", 0.01));
+}
+
 L2::L2(double l2)
     : Regularizer(l1_l2(0.0, check_factor(l2, "l2"), "L2", ConfigValue::Dict{{"l2", l2}})) {}
+L2 L2::from_config(const layers::LayerConfigReader& c) {
+  return L2(c.number("l2", 0.01));
+}
+
 L1L2::L1L2(L1L2Options o)
     : Regularizer(l1_l2(o.l1, o.l2, "L1L2", ConfigValue::Dict{{"l1", o.l1}, {"l2", o.l2}})) {}
+L1L2 L1L2::from_config(const layers::LayerConfigReader& c) {
+  return L1L2({.l1 = c.number("l1", 0.0), .l2 = c.number("l2", 0.0)});
+}
+
+namespace {
+
+// The classes with arguments, by Keras class name.
+using FromConfig = Regularizer (*)(const layers::LayerConfigReader& config);
+template <typename R>
+Regularizer from_config_of(const layers::LayerConfigReader& config) {
+  return R::from_config(config);
+}
+const Registry<FromConfig>& from_config_registry() {
+  // Never destroyed: outlives static layers destroyed late.
+  static const auto* r = new Registry<FromConfig>{
+      {"L1", from_config_of<L1>},
+      {"L2", from_config_of<L2>},
+      {"L1L2", from_config_of<L1L2>},
+  };
+  return *r;
+}
+
+}  // namespace
+
+Regularizer from_config(const std::string& class_name, const layers::LayerConfigReader& config) {
+  if (const std::optional<FromConfig> f = from_config_registry().find(class_name)) {
+    return (*f)(config);
+  }
+  return get(class_name);
+}
 
 }  // namespace neurona::regularizers

@@ -10,6 +10,10 @@
 #include "neurona/core/tensor.h"
 #include "neurona/layers/config.h"
 
+namespace neurona::layers {
+class LayerConfigReader;
+}  // namespace neurona::layers
+
 namespace neurona::regularizers {
 
 /// A penalty function with its Keras name; default-constructed it is "no regularizer"
@@ -42,15 +46,24 @@ class Regularizer {
 Regularizer get(const std::string& identifier);
 std::vector<std::string> names();
 
+/// The regularizer a Keras object describes, as keras.regularizers.deserialize: L1, L2 and
+/// L1L2 through their from_config, any other name through get(). ValueError naming
+/// `config`'s owner and the key otherwise.
+Regularizer from_config(const std::string& class_name, const layers::LayerConfigReader& config);
+
 /// l1 * sum(abs(x)).
 class L1 : public Regularizer {
  public:
   explicit L1(double l1 = 0.01);
+  /// Keras's from_config: the regularizer config() describes (absent keys take the defaults).
+  static L1 from_config(const layers::LayerConfigReader& config);
 };
 /// l2 * sum(square(x)).
 class L2 : public Regularizer {
  public:
   explicit L2(double l2 = 0.01);
+  /// Keras's from_config: the regularizer config() describes (absent keys take the defaults).
+  static L2 from_config(const layers::LayerConfigReader& config);
 };
 struct L1L2Options {
   double l1 = 0.0;
@@ -60,6 +73,8 @@ struct L1L2Options {
 class L1L2 : public Regularizer {
  public:
   explicit L1L2(L1L2Options options = {});
+  /// Keras's from_config: the regularizer config() describes (absent keys take the defaults).
+  static L1L2 from_config(const layers::LayerConfigReader& config);
 };
 
 }  // namespace neurona::regularizers
