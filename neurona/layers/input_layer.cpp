@@ -1,6 +1,8 @@
 // InputLayer: a built layer that passes its inputs through and carries the batch shape.
 #include "neurona/layers/input_layer.h"
 
+#include "neurona/layers/config_reader.h"
+
 namespace neurona::layers {
 
 namespace {
@@ -41,14 +43,35 @@ Tensor InputLayer::call(const Tensor& inputs, bool /*training*/) {
 Input::Input(const Shape& shape, InputOptions options)
     : LayerHandle<InputLayer>(std::make_shared<InputLayer>(shape, std::move(options))) {}
 
-ConfigValue InputLayer::get_config() const {
+ConfigValue InputLayer::keras_config(const Shape& batch_shape, DType dtype,
+                                     const std::string& name) {
   // Keras's InputLayer config: a plain dtype string rather than a DTypePolicy.
-  return ConfigValue::Dict{{"batch_shape", shape_config(batch_shape_)},
-                           {"dtype", std::string(neurona::name(dtype()))},
+  return ConfigValue::Dict{{"batch_shape", shape_config(batch_shape)},
+                           {"dtype", std::string(neurona::name(dtype))},
                            {"sparse", false},
                            {"ragged", false},
-                           {"name", name()},
+                           {"name", name},
                            {"optional", false}};
+}
+
+ConfigValue InputLayer::get_config() const {
+  return keras_config(batch_shape_, dtype(), name());
+}
+
+Input Input::from_config(const ConfigValue& config, const std::string& who) {
+  const LayerConfigReader r(config, who);
+  const ConfigValue* bs = r.find("batch_shape");
+  if (bs == nullptr) bs = r.find("batch_input_shape");  // Keras 2's name
+  NEURONA_CHECK(bs != nullptr, ValueError, r.who(), ": the config has no 'batch_shape'");
+  const Shape batch_shape = r.shape("batch_shape", *bs);
+  NEURONA_CHECK(batch_shape.rank() >= 1, ValueError, r.who(),
+                ": 'batch_shape' needs a batch dimension");
+  std::vector<std::int64_t> dims(batch_shape.begin() + 1, batch_shape.end());
+  return Input(Shape(std::move(dims)),
+               {.batch_size =
+                    batch_shape[0] < 0 ? std::nullopt : std::optional<std::int64_t>(batch_shape[0]),
+                .name = r.string("name", ""),
+                .dtype = r.input_dtype()});
 }
 
 }  // namespace neurona::layers

@@ -19,6 +19,10 @@ class InputLayer : public Layer {
  public:
   InputLayer(const Shape& shape, InputOptions options = {});
   ConfigValue get_config() const override;
+  /// Keras's InputLayer config for an input of `batch_shape` (batch dimension first, -1 when
+  /// unknown): what get_config() returns, and what a Sequential without an InputLayer of its
+  /// own writes for its inputs.
+  static ConfigValue keras_config(const Shape& batch_shape, DType dtype, const std::string& name);
   /// (batch_size or -1,) + shape.
   const Shape& batch_shape() const { return batch_shape_; }
   /// The inputs unchanged, after checking them against batch_shape().
@@ -33,6 +37,10 @@ class InputLayer : public Layer {
 class Input : public LayerHandle<InputLayer> {
  public:
   explicit Input(const Shape& shape, InputOptions options = {});
+  /// The input layer a config describes (what get_config() returns, or a Keras config.json's
+  /// entry: batch_shape, or Keras 2's batch_input_shape), as Keras's InputLayer.from_config;
+  /// ValueError naming `who` and the key otherwise.
+  static Input from_config(const ConfigValue& config, const std::string& who = "InputLayer");
 };
 
 }  // namespace neurona::layers

@@ -1,6 +1,7 @@
 // neurona's own layer classes, registered by an explicit list rather than by static objects in
 // each layer's file: a static library drops object files nothing references, and a
-// self-registering static with them. A new layer adds its one line here.
+// self-registering static with them. A new layer adds its one line here, which also says how
+// `.keras` files record it.
 #include "neurona/layers/layer_registry.h"
 
 #include "neurona/layers/activation.h"
@@ -18,31 +19,50 @@ namespace neurona::layers {
 namespace {
 
 template <typename L>
-void add(Registry<LayerFactory>& registry, const char* class_name) {
-  registry.add(class_name,
-               [](const ConfigValue& config) -> AnyLayer { return L::from_config(config); });
+AnyLayer from_config_of(const ConfigValue& config) {
+  return L::from_config(config);
 }
+
+struct OwnLayer {
+  const char* class_name;
+  AnyLayer (*from_config)(const ConfigValue& config);
+  KerasLayerClass keras;
+};
+
+// neurona's own layers, by Keras class name.
+constexpr KerasLayerClass kBuilt{.records_build_config = true};
+constexpr KerasLayerClass kBuiltAtConstruction{.records_build_config = false};
+const OwnLayer kOwnLayers[] = {
+    {"Dense", from_config_of<Dense>, kBuilt},
+    {"Conv2D", from_config_of<Conv2D>, kBuilt},
+    {"MaxPooling2D", from_config_of<MaxPooling2D>, kBuiltAtConstruction},
+    {"AveragePooling2D", from_config_of<AveragePooling2D>, kBuiltAtConstruction},
+    {"GlobalMaxPooling2D", from_config_of<GlobalMaxPooling2D>, kBuiltAtConstruction},
+    {"GlobalAveragePooling2D", from_config_of<GlobalAveragePooling2D>, kBuiltAtConstruction},
+    {"BatchNormalization", from_config_of<BatchNormalization>, kBuilt},
+    {"ZeroPadding2D", from_config_of<ZeroPadding2D>, kBuilt},
+    {"Dropout", from_config_of<Dropout>, kBuiltAtConstruction},
+    {"Flatten", from_config_of<Flatten>, kBuilt},
+    {"Reshape", from_config_of<Reshape>, kBuiltAtConstruction},
+    {"Activation", from_config_of<Activation>, kBuiltAtConstruction},
+};
 
 }  // namespace
 
 Registry<LayerFactory>& layer_registry() {
   static auto* registry = [] {
     auto* r = new Registry<LayerFactory>();  // outlives static models that load in destructors
-    add<Dense>(*r, "Dense");
-    add<Conv2D>(*r, "Conv2D");
-    add<MaxPooling2D>(*r, "MaxPooling2D");
-    add<AveragePooling2D>(*r, "AveragePooling2D");
-    add<GlobalMaxPooling2D>(*r, "GlobalMaxPooling2D");
-    add<GlobalAveragePooling2D>(*r, "GlobalAveragePooling2D");
-    add<BatchNormalization>(*r, "BatchNormalization");
-    add<ZeroPadding2D>(*r, "ZeroPadding2D");
-    add<Dropout>(*r, "Dropout");
-    add<Flatten>(*r, "Flatten");
-    add<Reshape>(*r, "Reshape");
-    add<Activation>(*r, "Activation");
+    for (const OwnLayer& layer : kOwnLayers) r->add(layer.class_name, layer.from_config);
     return r;
   }();
   return *registry;
+}
+
+std::optional<KerasLayerClass> keras_layer_class(const std::string& class_name) {
+  for (const OwnLayer& layer : kOwnLayers) {
+    if (class_name == layer.class_name) return layer.keras;
+  }
+  return std::nullopt;
 }
 
 }  // namespace neurona::layers

@@ -214,25 +214,13 @@ std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::str
     auto [cls, item_config] = split_serialized(items[i], item_who);
     if (cls == "InputLayer") {
       NEURONA_CHECK(i == 0, ValueError, item_who, ": an InputLayer can only come first");
-      const LayerConfigReader in(item_config, item_who + " (InputLayer)");
-      const ConfigValue* bs = in.find("batch_shape");
-      if (bs == nullptr) bs = in.find("batch_input_shape");  // Keras 2's name
-      NEURONA_CHECK(bs != nullptr, ValueError, in.who(), ": the config has no 'batch_shape'");
-      const Shape batch_shape = in.shape("batch_shape", *bs);
-      NEURONA_CHECK(batch_shape.rank() >= 1, ValueError, in.who(),
-                    ": 'batch_shape' needs a batch dimension");
-      std::vector<std::int64_t> dims(batch_shape.begin() + 1, batch_shape.end());
+      const std::string input_who = item_who + " (InputLayer)";
       try {
-        built.push_back(L::Input(
-            Shape(std::move(dims)),
-            {.batch_size =
-                 batch_shape[0] < 0 ? std::nullopt : std::optional<std::int64_t>(batch_shape[0]),
-             .name = in.string("name", ""),
-             .dtype = in.input_dtype()}));
+        built.push_back(L::Input::from_config(item_config, input_who));
       } catch (const ValueError&) {
         throw;
       } catch (const Error& e) {
-        throw ValueError(in.who() + ": " + e.what());
+        throw ValueError(input_who + ": " + e.what());
       }
       continue;
     }
@@ -263,36 +251,6 @@ std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::str
 
 // ---------------------------------------------------------------- writing
 
-bool writes_build_config(const L::Layer& layer) {
-  // The layers whose build Keras records (the others are built at construction).
-  static const char* const kWeightless[] = {
-      "MaxPooling2D", "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "Reshape",
-      "Activation",   "Dropout"};
-  for (const char* c : kWeightless) {
-    if (layer.class_name() == c) return false;
-  }
-  return layer.built();
-}
-
-bool is_keras_layer(const std::string& cls) {
-  static const char* const kKeras[] = {"Dense",
-                                       "Conv2D",
-                                       "MaxPooling2D",
-                                       "AveragePooling2D",
-                                       "GlobalMaxPooling2D",
-                                       "GlobalAveragePooling2D",
-                                       "BatchNormalization",
-                                       "ZeroPadding2D",
-                                       "Dropout",
-                                       "Flatten",
-                                       "Reshape",
-                                       "Activation"};
-  for (const char* c : kKeras) {
-    if (cls == c) return true;
-  }
-  return false;
-}
-
 ConfigValue serialize_layer(const L::Layer& layer);
 
 ConfigValue serialize_sequential(const Sequential& model) {
@@ -304,12 +262,7 @@ ConfigValue serialize_sequential(const Sequential& model) {
     items.push_back(ConfigValue::Dict{
         {"module", "keras.layers"},
         {"class_name", "InputLayer"},
-        {"config", ConfigValue::Dict{{"batch_shape", layers::shape_config(*input)},
-                                     {"dtype", std::string(name(model.dtype()))},
-                                     {"sparse", false},
-                                     {"ragged", false},
-                                     {"name", "input_layer"},
-                                     {"optional", false}}},
+        {"config", L::InputLayer::keras_config(*input, model.dtype(), "input_layer")},
         {"registered_name", nullptr}});
   }
   for (const auto& layer : model.layers()) items.push_back(serialize_layer(*layer));
@@ -330,7 +283,8 @@ ConfigValue serialize_sequential(const Sequential& model) {
 ConfigValue serialize_layer(const L::Layer& layer) {
   if (const auto* seq = dynamic_cast<const Sequential*>(&layer)) return serialize_sequential(*seq);
   const std::string& cls = layer.class_name();
-  const bool keras = is_keras_layer(cls);
+  const std::optional<L::KerasLayerClass> keras_class = L::keras_layer_class(cls);
+  const bool keras = keras_class.has_value();
   // A class of the user's: Keras finds it by registered_name among custom_objects (Python)
   // and neurona by class name among the registered factories.
   ConfigValue out =
@@ -338,7 +292,7 @@ ConfigValue serialize_layer(const L::Layer& layer) {
                         {"class_name", cls},
                         {"config", layer.get_config()},
                         {"registered_name", keras ? ConfigValue() : ConfigValue(cls)}};
-  if (writes_build_config(layer) || (!keras && layer.built())) {
+  if (layer.built() && (!keras || keras_class->records_build_config)) {
     out.set("build_config",
             ConfigValue::Dict{{"input_shape", layers::shape_config(layer.build_input_shape())}});
   }

@@ -53,6 +53,20 @@ TEST(Layer, UniqueNamesPerClassAsKeras) {
   EXPECT_EQ(nr::layers::to_snake_case("InputLayer"), "input_layer");
 }
 
+TEST(Layer, InputFromConfigRebuildsWhatGetConfigWrote) {
+  auto input = nr::layers::Input({28, 28, 1},
+                                 {.batch_size = 8, .name = "pixels", .dtype = nr::DType::float64});
+  auto again = nr::layers::Input::from_config(input->get_config());
+  EXPECT_EQ(again->batch_shape(), input->batch_shape());
+  EXPECT_EQ(again->name(), "pixels");
+  EXPECT_EQ(again->dtype(), nr::DType::float64);
+  auto unknown_batch = nr::layers::Input::from_config(nr::layers::Input({3})->get_config());
+  EXPECT_EQ(unknown_batch->batch_shape(), nr::Shape({-1, 3}));
+  NEURONA_EXPECT_THROW_MSG(
+      nr::layers::Input::from_config(nr::ConfigValue::Dict{{"name", std::string("x")}}),
+      nr::ValueError, "InputLayer", "batch_shape");
+}
+
 TEST(Layer, BuildsOnFirstCallWithInputShape) {
   nr::clear_session();
   auto dense = nr::layers::Dense(3);
