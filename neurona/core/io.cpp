@@ -1,7 +1,9 @@
-// Atomic file writes: temporary file, fsync, rename, fsync of the folder.
+// Atomic file writes (temporary file, fsync, rename, fsync of the folder) and bounded reads of
+// regular files.
 #include "neurona/core/io.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -99,6 +101,85 @@ void fsync_directory(const std::filesystem::path& dir) {
   // EINVAL: a file system that does not sync folders (as PostgreSQL's fsync_fname allows).
   NEURONA_CHECK(rc == 0 || err == EINVAL, IoError, "fsync_directory: cannot flush ", d, ": ",
                 std::strerror(err));
+}
+
+void check_regular_file(const std::string& path, std::string_view what, std::string_view contents) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  NEURONA_CHECK(!ec && std::filesystem::exists(status), IoError, what, ": cannot open '", path,
+                "' for reading: ", ec ? ec.message() : "No such file or directory");
+  NEURONA_CHECK(!std::filesystem::is_directory(status), IoError, what, ": '", path,
+                "' is a folder; neurona reads ", contents, " from regular files");
+  NEURONA_CHECK(std::filesystem::is_regular_file(status), IoError, what, ": '", path,
+                "' is not a regular file (a device, FIFO or socket); neurona reads ", contents,
+                " from regular files");
+}
+
+int open_regular_file(const std::string& path, std::string_view what, std::string_view contents) {
+  check_regular_file(path, what, contents);
+  // O_NONBLOCK: should a FIFO have taken the file's place since, opening it does not block.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  NEURONA_CHECK(fd >= 0, IoError, what, ": cannot open '", path,
+                "' for reading: ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError(detail::str(what, ": '", path, "' is not a regular file"));
+  }
+  return fd;
+}
+
+namespace {
+
+// read_regular_file into a std::string or a byte vector.
+template <typename Bytes>
+Bytes read_regular(const std::string& path, std::string_view what, std::string_view contents,
+                   std::uint64_t max_bytes, std::string_view limit) {
+  const int fd = open_regular_file(path, what, contents);
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_fd{fd};
+  const std::string why = limit.empty() ? std::string() : detail::str(" (", limit, ")");
+  struct stat st {};
+  NEURONA_CHECK(::fstat(fd, &st) == 0, IoError, what, ": cannot read '", path,
+                "': ", std::strerror(errno));
+  NEURONA_CHECK(static_cast<std::uint64_t>(st.st_size) <= max_bytes, IoError, what, ": '", path,
+                "' is ", st.st_size, " bytes, more than the ", max_bytes, " bytes allowed", why);
+  // Read in pieces rather than trusting the size: /proc files report 0, and a file may grow.
+  Bytes bytes;
+  constexpr std::uint64_t kPiece = std::uint64_t{1} << 20;
+  for (;;) {
+    const std::size_t old = bytes.size();
+    // Up to one byte past the limit, to tell a file of exactly max_bytes from a longer one.
+    const std::uint64_t left = max_bytes - old;
+    const std::uint64_t want = left >= kPiece ? kPiece : left + 1;
+    bytes.resize(old + want);
+    const ssize_t n = ::read(fd, bytes.data() + old, want);
+    if (n < 0 && errno == EINTR) {
+      bytes.resize(old);
+      continue;
+    }
+    NEURONA_CHECK(n >= 0, IoError, what, ": cannot read '", path, "': ", std::strerror(errno));
+    bytes.resize(old + static_cast<std::size_t>(n));
+    NEURONA_CHECK(bytes.size() <= max_bytes, IoError, what, ": '", path, "' holds more than the ",
+                  max_bytes, " bytes allowed", why);
+    if (n == 0) return bytes;
+  }
+}
+
+}  // namespace
+
+std::string read_regular_file(const std::string& path, std::string_view what,
+                              std::string_view contents, std::uint64_t max_bytes,
+                              std::string_view limit) {
+  return read_regular<std::string>(path, what, contents, max_bytes, limit);
+}
+
+std::vector<std::uint8_t> read_regular_file_bytes(const std::string& path, std::string_view what,
+                                                  std::string_view contents,
+                                                  std::uint64_t max_bytes, std::string_view limit) {
+  return read_regular<std::vector<std::uint8_t>>(path, what, contents, max_bytes, limit);
 }
 
 }  // namespace neurona

@@ -1,4 +1,4 @@
-// Whole-file reads and byte-order-aware element conversion for the data readers.
+// Byte-order-aware element conversion for the data readers.
 #include "neurona/data/bytes.h"
 
 #include <fcntl.h>
@@ -14,60 +14,6 @@
 #include "neurona/core/error.h"
 
 namespace neurona::data::internal {
-
-std::vector<std::uint8_t> read_file_bytes(const std::string& path, const char* op,
-                                          std::uint64_t max_bytes, const char* limit) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  NEURONA_CHECK(!ec && std::filesystem::exists(status), IoError, op, ": cannot open '", path,
-                "': ", ec ? ec.message() : "No such file or directory");
-  NEURONA_CHECK(!std::filesystem::is_directory(status), IoError, op, ": '", path,
-                "' is a folder, not a file");
-  // Checked before opening: opening a FIFO blocks until a writer comes, and a device such as
-  // /dev/zero never ends.
-  NEURONA_CHECK(std::filesystem::is_regular_file(status), IoError, op, ": '", path,
-                "' is not a regular file (a device, FIFO or socket); neurona reads data from "
-                "regular files");
-  // O_NONBLOCK: should a FIFO have taken the file's place since, opening it does not block.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  NEURONA_CHECK(fd >= 0, IoError, op, ": cannot open '", path, "': ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError(detail::str(op, ": '", path, "' is not a regular file"));
-  }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(::fdopen(fd, "rb"), &std::fclose);
-  if (f == nullptr) {
-    const int e = errno;
-    ::close(fd);
-    throw IoError(detail::str(op, ": cannot open '", path, "': ", std::strerror(e)));
-  }
-  auto too_large = [&](const char* how, std::uint64_t size) {
-    return IoError(detail::str(op, ": '", path, "' ", how, size, " bytes, more than the ",
-                               max_bytes, " bytes allowed", *limit != '\0' ? " (" : "", limit,
-                               *limit != '\0' ? ")" : ""));
-  };
-  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-    throw too_large("is ", static_cast<std::uint64_t>(st.st_size));
-  }
-  // Read in pieces rather than trusting the size: /proc files report 0, and a file may grow.
-  std::vector<std::uint8_t> bytes;
-  constexpr std::size_t kChunk = std::size_t{1} << 20;
-  for (;;) {
-    const std::size_t old = bytes.size();
-    // At most one byte past max_bytes, which tells a longer file from one of max_bytes.
-    const std::uint64_t left = max_bytes - old;
-    const std::size_t want = left >= kChunk ? kChunk : static_cast<std::size_t>(left) + 1;
-    bytes.resize(old + want);
-    const std::size_t got = std::fread(bytes.data() + old, 1, want, f.get());
-    bytes.resize(old + got);
-    if (bytes.size() > max_bytes) throw too_large("holds more than ", max_bytes);
-    if (got < want) break;
-  }
-  NEURONA_CHECK(!std::ferror(f.get()), IoError, op, ": cannot read '", path,
-                "': ", std::strerror(errno));
-  return bytes;
-}
 
 namespace {
 

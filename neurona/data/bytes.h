@@ -1,5 +1,6 @@
-// Internal to data/: reading a whole file with clear errors, and converting fixed-size
-// elements of either byte order into a neurona dtype. The IDX and .npy readers share them.
+// Internal to data/: converting fixed-size elements of either byte order into a neurona dtype,
+// which the IDX and .npy readers share (they read their files with core/io.h's
+// read_regular_file_bytes).
 #pragma once
 
 #include <bit>
@@ -13,16 +14,6 @@
 #include "neurona/core/dtype.h"
 
 namespace neurona::data::internal {
-
-/// The whole of the regular file `path` in memory, at most `max_bytes` of it. Throws IoError
-/// naming `op`, the path and the system's reason when it does not exist, is a folder, is not a
-/// regular file (a device such as /dev/zero or a FIFO, which may never end) or cannot be read;
-/// and, naming its size and `limit` (the setting that raises it), when it holds more than
-/// `max_bytes` (checked on its size before reading, and on the bytes read, for a file that
-/// grows or whose size the system does not know).
-std::vector<std::uint8_t> read_file_bytes(
-    const std::string& path, const char* op,
-    std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max(), const char* limit = "");
 
 /// How an element is stored in a file: its kind, width in bytes and byte order.
 struct ElementFormat {

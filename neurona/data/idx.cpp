@@ -318,8 +318,8 @@ Tensor read_idx(const std::string& path, IdxOptions options) {
   const std::uint64_t max_file = max_data + max_data / 64 + (std::uint64_t{64} << 10);
   std::vector<std::uint8_t> bytes;
   try {
-    bytes = internal::read_file_bytes(path, "read_idx", max_file,
-                                      "the file that IdxOptions::max_bytes of data can take");
+    bytes = read_regular_file_bytes(path, "read_idx", "data", max_file,
+                                    "the file that IdxOptions::max_bytes of data can take");
   } catch (const std::bad_alloc& e) {
     throw OutOfMemoryError(
         detail::str("read_idx: out of memory reading '", path, "' (", e.what(), ")"));

@@ -379,7 +379,7 @@ Tensor parse_npy(std::span<const std::uint8_t> bytes, const std::string& source)
 Tensor load_npy(const std::string& path) {
   std::vector<std::uint8_t> bytes;
   try {
-    bytes = internal::read_file_bytes(path, "load_npy");
+    bytes = read_regular_file_bytes(path, "load_npy", "data");
   } catch (const std::bad_alloc& e) {
     throw OutOfMemoryError(
         detail::str("load_npy: out of memory reading '", path, "' (", e.what(), ")"));

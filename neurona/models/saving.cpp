@@ -99,67 +99,8 @@ std::string weight_name(const Variable& v) {
   return slash == std::string::npos ? full : full.substr(slash + 1);
 }
 
-// Refuses, before opening it, what is not a regular file: /dev/zero or a FIFO never ends, and
-// opening a FIFO blocks until someone writes to it.
-void check_regular_file(const std::string& path, const std::string& what) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  NEURONA_CHECK(!ec && std::filesystem::exists(status), IoError, what, ": cannot open '", path,
-                "' for reading: ", ec ? ec.message() : "No such file or directory");
-  NEURONA_CHECK(std::filesystem::is_regular_file(status), IoError, what, ": '", path, "' is ",
-                std::filesystem::is_directory(status) ? "a folder" : "not a regular file",
-                "; neurona reads models from regular files");
-}
-
-// Opens a regular file for reading without blocking (a FIFO swapped in after the check).
-int open_regular_file(const std::string& path, const std::string& what) {
-  check_regular_file(path, what);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  NEURONA_CHECK(fd >= 0, IoError, what, ": cannot open '", path,
-                "' for reading: ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw IoError(what + ": '" + path + "' is not a regular file");
-  }
-  return fd;
-}
-
-// The whole of a regular file of at most `max_bytes`, read in pieces (a file that grows while
-// it is read stops at the first byte past the limit). `limit` says where the limit comes from.
-std::string read_file(const std::string& path, const std::string& what, std::uint64_t max_bytes,
-                      const std::string& limit) {
-  const int fd = open_regular_file(path, what);
-  struct Close {
-    int fd;
-    ~Close() { ::close(fd); }
-  } close_fd{fd};
-  struct stat st {};
-  NEURONA_CHECK(::fstat(fd, &st) == 0, IoError, what, ": cannot read '", path,
-                "': ", std::strerror(errno));
-  NEURONA_CHECK(static_cast<std::uint64_t>(st.st_size) <= max_bytes, IoError, what, ": '", path,
-                "' is ", st.st_size, " bytes, more than the ", max_bytes, " bytes allowed (", limit,
-                ")");
-  std::string bytes;
-  constexpr std::uint64_t kPiece = std::uint64_t{1} << 20;
-  for (;;) {
-    const std::size_t old = bytes.size();
-    // Up to one byte past the limit, to tell a file of exactly max_bytes from a longer one.
-    const std::uint64_t left = max_bytes - old;
-    const std::uint64_t want = left >= kPiece ? kPiece : left + 1;
-    bytes.resize(old + want);
-    const ssize_t n = ::read(fd, bytes.data() + old, want);
-    if (n < 0 && errno == EINTR) {
-      bytes.resize(old);
-      continue;
-    }
-    NEURONA_CHECK(n >= 0, IoError, what, ": cannot read '", path, "': ", std::strerror(errno));
-    bytes.resize(old + static_cast<std::size_t>(n));
-    NEURONA_CHECK(bytes.size() <= max_bytes, IoError, what, ": '", path, "' holds more than the ",
-                  max_bytes, " bytes allowed (", limit, ")");
-    if (n == 0) return bytes;
-  }
-}
+// What neurona reads from the files a user names here (for the errors of core/io.h's readers).
+constexpr const char* kModels = "models";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -369,7 +310,7 @@ class ZipReader {
   // The archive in the regular file at `path`; libzip reads its directory and then only the
   // entries asked for, so the file's size costs no memory.
   ZipReader(OpenFile, const std::string& path, std::string what) : what_(std::move(what)) {
-    const int fd = open_regular_file(path, what_);
+    const int fd = open_regular_file(path, what_, kModels);
     char magic[4];
     if (::pread(fd, magic, sizeof magic, 0) != 4 || std::string_view(magic, 4) != kZipMagic) {
       ::close(fd);
@@ -531,9 +472,9 @@ void Model::load_weights(const std::string& path) {
       load_planned_weights(plan, zip.read(kWeights, bound, why),
                            "load_weights('" + path + "': " + kWeights + ")");
     } else {
-      check_regular_file(path, what);
+      check_regular_file(path, what, kModels);
       plan_and_bound();
-      load_planned_weights(plan, read_file(path, what, bound, why), what);
+      load_planned_weights(plan, read_regular_file(path, what, kModels, bound, why), what);
     }
   });
 }

@@ -1,6 +1,7 @@
-// Atomic file writes.
+// Atomic file writes and bounded reads of regular files.
 #include <neurona/neurona.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
@@ -64,4 +65,36 @@ TEST(FsyncDirectory, FlushesAFolderAndNamesAMissingOne) {
   EXPECT_NO_THROW(nr::fsync_directory(dir));
   NEURONA_EXPECT_THROW_MSG(nr::fsync_directory(dir / "missing"), nr::IoError, "missing",
                            "No such file");
+}
+
+TEST(ReadRegularFile, ReadsTheWholeFileUpToTheBound) {
+  const fs::path dir = scratch_dir();
+  const std::string p = (dir / "a.bin").string();
+  nr::write_file_atomic(p, "0123456789");
+  EXPECT_EQ(nr::read_regular_file(p, "op", "data"), "0123456789");
+  EXPECT_EQ(nr::read_regular_file(p, "op", "data", 10), "0123456789");
+  EXPECT_EQ(nr::read_regular_file_bytes(p, "op", "data", 10).size(), 10u);
+  NEURONA_EXPECT_THROW_MSG(
+      nr::read_regular_file(p, "op", "data", 9, "Options::max_bytes"), nr::IoError, "op: '",
+      "a.bin' is 10 bytes, more than the 9 bytes allowed", "(Options::max_bytes)");
+  fs::remove_all(dir);
+}
+
+TEST(ReadRegularFile, RefusesWhatIsNotARegularFileBeforeOpeningIt) {
+  // /dev/zero never ends and a FIFO blocks its reader.
+  const fs::path dir = scratch_dir();
+  const std::string fifo = (dir / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& p : {std::string("/dev/zero"), fifo}) {
+    NEURONA_EXPECT_THROW_MSG(nr::read_regular_file(p, "load", "models"), nr::IoError, "load: '",
+                             p.c_str(), "is not a regular file",
+                             "neurona reads models from regular files");
+    NEURONA_EXPECT_THROW_MSG(nr::open_regular_file(p, "load", "models"), nr::IoError,
+                             "is not a regular file");
+  }
+  NEURONA_EXPECT_THROW_MSG(nr::check_regular_file(dir.string(), "load", "data"), nr::IoError,
+                           "is a folder");
+  NEURONA_EXPECT_THROW_MSG(nr::read_regular_file((dir / "missing").string(), "load", "data"),
+                           nr::IoError, "load: cannot open '", "missing' for reading");
+  fs::remove_all(dir);
 }
