@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "neurona/layers/config_reader.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -181,4 +182,19 @@ TEST(Initializers, CustomFunction) {
       [](const nr::Shape& s, const nr::TensorOptions& o) { return nr::fill(s, 2.0, o); }, "twos");
   EXPECT_EQ(twos.name(), "twos");
   EXPECT_TRUE(nr::testing::all_close(twos({2}), {2, 2}));
+}
+
+TEST(Initializers, FromConfigReadsEachClassBesideItsConfig) {
+  const nr::ConfigValue config = nr::ConfigValue::Dict{
+      {"scale", 2.0}, {"mode", std::string("fan_out")}, {"seed", std::int64_t{3}}};
+  const nr::layers::LayerConfigReader reader(config, "Dense kernel_initializer");
+  const init::Initializer v = init::from_config("VarianceScaling", reader);
+  EXPECT_EQ(v.name(), "VarianceScaling");
+  EXPECT_EQ(v.config().find("mode")->as_string(), "fan_out");
+  EXPECT_EQ(init::VarianceScaling::from_config(reader).config().find("scale")->as_double(), 2.0);
+  // Aliases and the classes without arguments.
+  EXPECT_EQ(init::from_config("OrthogonalInitializer", reader).name(), "Orthogonal");
+  EXPECT_EQ(init::from_config("zeros", reader).name(), "Zeros");
+  NEURONA_EXPECT_THROW_MSG(init::from_config("Nope", reader), nr::ValueError, "'Nope'",
+                           "Valid names");
 }

@@ -254,3 +254,39 @@ TEST(MetricFromConfig, RejectsWhatNeuronaDoesNotImplement) {
   NEURONA_EXPECT_THROW_MSG(M::from_config("TopKCategoricalAccuracy", {{"k", true}}), nr::ValueError,
                            "TopKCategoricalAccuracy", "'k'", "int");
 }
+
+TEST(FromConfig, EachClassHasItsOwnFromConfig) {
+  namespace L = nr::losses;
+  namespace M = nr::metrics;
+  EXPECT_EQ(opt::AdamOptimizer::from_config({{"beta_1", 0.8}})->options().beta_1, 0.8);
+  EXPECT_EQ(opt::SGDOptimizer::from_config({})->learning_rate(), static_cast<float>(0.01));
+  EXPECT_EQ(opt::schedules::CosineDecay::from_config(
+                {{"initial_learning_rate", 0.1}, {"decay_steps", std::int64_t{10}}})
+                ->class_name(),
+            "CosineDecay");
+  EXPECT_EQ(L::Huber::from_config({{"delta", 2.0}})->delta(), 2.0);
+  EXPECT_EQ(M::AUC::from_config({{"num_thresholds", std::int64_t{50}}})->num_thresholds(), 50);
+  // The class's own from_config rejects what its family's does.
+  NEURONA_EXPECT_THROW_MSG(L::Huber::from_config({{"from_logits", true}}), nr::ValueError, "Huber",
+                           "from_logits");
+}
+
+TEST(FromConfig, UnknownClassesListEveryImplementedClass) {
+  NEURONA_EXPECT_THROW_MSG(
+      opt::from_config("Lion", {}), nr::ValueError,
+      "unknown optimizer class 'Lion'; neurona implements Adagrad, Adam, AdamW, Adamax, Nadam, "
+      "RMSprop and SGD");
+  NEURONA_EXPECT_THROW_MSG(
+      opt::schedules::from_config("PolynomialDecay", {}), nr::ValueError,
+      "unknown learning rate schedule class 'PolynomialDecay'; neurona implements CosineDecay, "
+      "ExponentialDecay, InverseTimeDecay and PiecewiseConstantDecay");
+  NEURONA_EXPECT_THROW_MSG(nr::losses::from_config("Poisson", {}), nr::ValueError,
+                           "unknown loss class 'Poisson'; neurona implements BinaryCrossentropy, "
+                           "CategoricalCrossentropy, Huber, KLDivergence, MeanAbsoluteError, "
+                           "MeanSquaredError, SparseCategoricalCrossentropy");
+  NEURONA_EXPECT_THROW_MSG(
+      nr::metrics::from_config("F1Score", {}), nr::ValueError,
+      "unknown metric class 'F1Score'; neurona implements AUC, Accuracy, BinaryAccuracy, "
+      "CategoricalAccuracy, Mean, MeanAbsoluteError, MeanSquaredError, Precision, Recall, "
+      "SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy");
+}
