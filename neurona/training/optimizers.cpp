@@ -736,6 +736,12 @@ Nadam::Nadam(const LearningRate& learning_rate, NadamOptions options)
 
 namespace {
 
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return s;
+}
+
 // Keras's lower-case names; get() lower-cases the identifier first, as keras.optimizers.get.
 using Factory = std::shared_ptr<Optimizer> (*)();
 const Registry<Factory>& registry() {
@@ -759,10 +765,9 @@ std::vector<std::string> names() {
 }
 
 std::shared_ptr<Optimizer> get(const std::string& identifier) {
-  std::string key = identifier;
-  std::transform(key.begin(), key.end(), key.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  if (const std::optional<Factory> factory = registry().find(key)) return (*factory)();
+  if (const std::optional<Factory> factory = registry().find(lower(identifier))) {
+    return (*factory)();
+  }
   throw ValueError(detail::str("Could not interpret optimizer identifier: '", identifier,
                                "'. Valid names: ", registry().joined_names()));
 }
@@ -786,16 +791,10 @@ const Registry<FromConfig>& from_config_registry() {
   return *r;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return s;
-}
-
 }  // namespace
 
 std::shared_ptr<Optimizer> from_config(const std::string& class_name, const Config& config) {
-  // Class names match case-insensitively, as Keras's deserialize finds them.
+  // Class names match in any case, as get()'s names do.
   const std::vector<std::string> classes = from_config_registry().names();
   const std::string key = lower(class_name);
   for (const std::string& cls : classes) {
