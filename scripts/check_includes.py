@@ -7,7 +7,11 @@ and the test command runs it too:
 
     python3 scripts/check_includes.py            # from the repository root; exit 1 on a violation
 
-Standard library only; it reads `#include "neurona/..."` lines, nothing else.
+It also checks that no kernel (neurona/kernels/cpu/, cuda/) calls a front door (a function
+that kernels/'s public headers declare) by its qualified name `kernels::f(`: a kernel that needs
+another op calls that op's kernel (cpu/kernels.h, cuda/kernels.h).
+
+Standard library only; it reads `#include "neurona/..."` lines and the front doors' names.
 """
 import pathlib
 import re
@@ -28,7 +32,8 @@ ALLOWED = {
 # Headers that are internal to their folder (and, for core/, to kernels/, which implements the
 # backends): code above may not include them even where it may include the folder.
 PRIVATE = [
-    (re.compile(r"^neurona/kernels/(dispatch\.h|cpu/|cuda/|math/)"), {"kernels"}),
+    (re.compile(r"^neurona/kernels/(dispatch\.h|widen\.h|\w+_stubs\.h|cpu/|cuda/|math/)"),
+     {"kernels"}),
     (re.compile(r"^neurona/core/(backend|device_backend|capture)\.h|^neurona/core/cuda/"),
      {"core", "kernels"}),
 ]
@@ -78,6 +83,36 @@ def check(root: pathlib.Path) -> list[str]:
                                   f"private to {' and '.join(sorted(owners))}/")
     errors += check_public(root)
     errors += check_unit_cycles(root, "core")
+    errors += check_kernels_call_no_front_door(root)
+    return errors
+
+
+# A function declared at the start of a line in a public kernels/ header: a front door.
+FRONT_DOOR = re.compile(r"^(?:[\w:<>, ]+?)\s+\*?&?(\w+)\(", re.MULTILINE)
+
+
+def check_kernels_call_no_front_door(root: pathlib.Path) -> list[str]:
+    base = root / "neurona" / "kernels"
+    names: set[str] = set()
+    for header in base.glob("*.h"):
+        rel = header.relative_to(root).as_posix()
+        if any(pattern.match(rel) for pattern, _ in PRIVATE) or header.name == "checks.h":
+            continue
+        names.update(FRONT_DOOR.findall(header.read_text(encoding="utf-8")))
+    if not names:
+        return []
+    call = re.compile(r"\bkernels::(" + "|".join(sorted(names)) + r")\s*\(")
+    errors = []
+    for folder in ("cpu", "cuda"):
+        for source in sorted((base / folder).rglob("*")):
+            if source.suffix not in {".h", ".cpp", ".cu", ".cuh"}:
+                continue
+            for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+                m = call.search(line)
+                if m:
+                    errors.append(f"{source.relative_to(root).as_posix()}:{number}: a kernel "
+                                  f"calls the front door kernels::{m.group(1)}; call that op's "
+                                  "kernel (cpu/kernels.h, cuda/kernels.h)")
     return errors
 
 
@@ -156,7 +191,7 @@ def main() -> int:
     for e in errors:
         print(e, file=sys.stderr)
     if errors:
-        print(f"check_includes: {len(errors)} include(s) run against the layers "
+        print(f"check_includes: {len(errors)} problem(s) with the layers "
               "(docs/architecture.md)", file=sys.stderr)
         return 1
     return 0

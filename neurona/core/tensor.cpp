@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include "neurona/core/allocator.h"
 #include "neurona/core/backend.h"
@@ -118,6 +119,55 @@ void Tensor::copy_from(const Tensor& src) const {
   NEURONA_CHECK(src.dtype() == dtype_, ValueError, "Tensor::copy_from: the source has dtype ",
                 src.dtype(), ", the destination ", dtype_);
   copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
+  storage_->bump_version();
+}
+
+std::uint64_t Tensor::version() const {
+  return storage_ ? storage_->version() : 0;
+}
+
+void Tensor::bump_version() const {
+  check_defined("Tensor::bump_version");
+  storage_->bump_version();
+}
+
+namespace {
+std::mutex& derived_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+}  // namespace
+
+Tensor Tensor::cached_derived(const void* tag,
+                              const std::function<Tensor(const Tensor&)>& make) const {
+  check_defined("Tensor::cached_derived");
+  if (detail::current_capture() != nullptr) return make(*this);
+  const std::uint64_t version = storage_->version();
+  const std::int64_t replays = detail::graph_replays();
+  auto matches = [&](const Storage::Derived& e) {
+    return e.tag == tag && e.offset == offset_ && e.shape == shape_ && e.dtype == dtype_;
+  };
+  {
+    std::lock_guard lock(derived_mutex());
+    for (const Storage::Derived& e : storage_->derived()) {
+      if (matches(e) && e.version == version && e.replays == replays)
+        return *static_cast<const Tensor*>(e.value.get());
+    }
+  }
+  // Made outside the lock (it queues kernels); a write since `version` was read makes the entry
+  // stale at once, so the next call makes it again.
+  auto value = std::make_shared<Tensor>(make(*this));
+  std::lock_guard lock(derived_mutex());
+  auto& entries = storage_->derived();
+  const auto it = std::find_if(entries.begin(), entries.end(), matches);
+  if (it != entries.end()) {
+    it->version = version;
+    it->replays = replays;
+    it->value = value;
+  } else {
+    entries.push_back({tag, offset_, shape_, dtype_, version, replays, value});
+  }
+  return *value;
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {

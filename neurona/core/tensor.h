@@ -3,8 +3,10 @@
 // share storage; to() copies. Ops live in kernels/ and take Tensors by const reference.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -33,7 +35,26 @@ class Storage {
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  /// In-place writes so far (Tensor::version()).
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_acq_rel); }
+
+  /// Values computed from the contents that kernels keep with the storage
+  /// (Tensor::cached_derived): each valid while version() is the one it was made at.
+  struct Derived {
+    const void* tag;
+    std::size_t offset;
+    Shape shape;
+    DType dtype;
+    std::uint64_t version;
+    std::int64_t replays;  // detail::graph_replays() when it was made
+    std::shared_ptr<void> value;
+  };
+  std::vector<Derived>& derived() { return derived_; }
+
  private:
+  std::atomic<std::uint64_t> version_{0};
+  std::vector<Derived> derived_;  // guarded by a mutex in tensor.cpp
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;
@@ -86,6 +107,24 @@ class Tensor {
   /// dtype; ShapeError / ValueError naming both otherwise. Queued on the device's stream like
   /// a kernel (no wait when both are on one GPU).
   void copy_from(const Tensor& src) const;
+
+  /// How many in-place writes the storage has had: copy_from (and so Variable::assign),
+  /// optimizer updates, bump_version(). Something computed from the values stays valid while
+  /// this is unchanged. 0 for an undefined tensor.
+  std::uint64_t version() const;
+
+  /// Records an in-place write that neurona did not make (through data<T>() or raw_data()), so
+  /// that values cached from the old contents (cached_derived) are made again.
+  void bump_version() const;
+
+  /// What `make(*this)` returns, kept with the storage while version() stays the same: a
+  /// kernel's copy of a weight in the layout its library wants (cuDNN's filter layout) is then
+  /// made once per weight update, not once per call. `tag` (an address of the caller's)
+  /// tells the callers apart; the offset, shape and dtype of this view are part of the key.
+  /// While a graph is being captured nothing is cached or served from the cache: a replay
+  /// must redo the work on the values of its own step. A replay writes without bumping
+  /// versions, so any replay since makes a cached value stale too.
+  Tensor cached_derived(const void* tag, const std::function<Tensor(const Tensor&)>& make) const;
 
   /// A view with a new shape and the same storage; one dimension may be -1 (inferred).
   /// Throws ShapeError when the element counts differ.

@@ -1,5 +1,6 @@
 // Front doors of conv2d, pooling and padding: argument checks and output geometry (Keras's
-// formulas), then dispatch.
+// formulas), then dispatch. A 16-bit call whose kernel takes only float32 and float64 (the
+// CPU's) runs widened here (kernels/widen.h); a fused op a device lacks runs as its parts.
 #include "neurona/kernels/conv.h"
 
 #include "neurona/kernels/checks.h"
@@ -7,6 +8,7 @@
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/reduction.h"
+#include "neurona/kernels/widen.h"
 
 namespace neurona::kernels {
 
@@ -123,7 +125,14 @@ std::pair<Device, Conv2DGeometry> check_backward_filter(const char* op, const Te
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options) {
   const auto [d, g] = check_forward("conv2d", x, kernel, options);
   Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.filters}, x.dtype(), d);
-  if (out.numel() > 0) conv2d_stub.get(d)(x, kernel, g, out);
+  if (out.numel() == 0) return out;
+  if (conv2d_stub.widens(d, x.dtype())) {
+    Tensor wide = wide_like(out);
+    conv2d_stub.get(d)(widen(x), widen(kernel), g, wide);
+    narrow_into(wide, out);
+  } else {
+    conv2d_stub.get(d)(x, kernel, g, out);
+  }
   return out;
 }
 
@@ -138,7 +147,13 @@ Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tenso
                   Shape({g.filters}), " for a kernel of shape ", kernel.shape(), ", got ",
                   bias.shape());
   }
-  if (!conv2d_bias_activation_stub.has(d)) {
+  // Where the device does not fuse them, and for 16-bit data its kernel does not take: as on a
+  // GPU (cuDNN writes the 16-bit convolution, then the epilogue adds the bias) and in Keras
+  // (Conv2D's bias_add and activation run on the 16-bit convolution), the convolution rounds to
+  // 16 bits before the bias and activation. Rounding once after all three instead flips relu's
+  // mask wherever conv + bias is near 0, and the gradients of two devices then differ far
+  // beyond rounding.
+  if (!conv2d_bias_activation_stub.takes(d, x.dtype())) {
     Tensor out = conv2d(x, kernel, options);
     if (bias.defined()) out = add(out, bias);
     return activation == FusedActivation::relu ? relu(out) : out;
@@ -161,7 +176,13 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const
     return zeros(x_shape, {.dtype = grad_out.dtype(), .device = d});
   }
   Tensor dx = Tensor::empty(x_shape, grad_out.dtype(), d);  // the kernel writes all of it
-  conv2d_backward_input_stub.get(d)(grad_out, kernel, g, dx);
+  if (conv2d_backward_input_stub.widens(d, dx.dtype())) {
+    Tensor wide = wide_like(dx);
+    conv2d_backward_input_stub.get(d)(widen(grad_out), widen(kernel), g, wide);
+    narrow_into(wide, dx);
+  } else {
+    conv2d_backward_input_stub.get(d)(grad_out, kernel, g, dx);
+  }
   return dx;
 }
 
@@ -173,7 +194,13 @@ Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Sha
     return zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
   }
   Tensor dk = Tensor::empty(kernel_shape, x.dtype(), d);  // the kernel writes all of it
-  conv2d_backward_filter_stub.get(d)(x, grad_out, g, dk);
+  if (conv2d_backward_filter_stub.widens(d, dk.dtype())) {
+    Tensor wide = wide_like(dk);
+    conv2d_backward_filter_stub.get(d)(widen(x), widen(grad_out), g, wide);
+    narrow_into(wide, dk);
+  } else {
+    conv2d_backward_filter_stub.get(d)(x, grad_out, g, dk);
+  }
   return dk;
 }
 
@@ -187,7 +214,15 @@ std::pair<Tensor, Tensor> conv2d_backward_filter_bias(const Tensor& x, const Ten
   }
   Tensor dk = zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
   Tensor db = zeros({g.filters}, {.dtype = x.dtype(), .device = d});
-  if (grad_out.numel() > 0) conv2d_backward_filter_bias_stub.get(d)(x, grad_out, g, dk, db);
+  if (grad_out.numel() == 0) return {dk, db};
+  if (conv2d_backward_filter_bias_stub.widens(d, x.dtype())) {
+    Tensor wide_dk = widen(dk), wide_db = widen(db);  // zeros, as the kernel expects
+    conv2d_backward_filter_bias_stub.get(d)(widen(x), widen(grad_out), g, wide_dk, wide_db);
+    narrow_into(wide_dk, dk);
+    narrow_into(wide_db, db);
+  } else {
+    conv2d_backward_filter_bias_stub.get(d)(x, grad_out, g, dk, db);
+  }
   return {dk, db};
 }
 
@@ -207,7 +242,14 @@ Tensor pool(const char* op, bool max, const Tensor& x, const Pool2DOptions& o) {
   check_floating(op, "x", x);
   const Conv2DGeometry g = pool_geometry(op, x, o);
   Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.c}, x.dtype(), d);
-  if (out.numel() > 0) pool2d_stub.get(d)(max, x, g, out);
+  if (out.numel() == 0) return out;
+  if (pool2d_stub.widens(d, x.dtype())) {
+    Tensor wide = wide_like(out);
+    pool2d_stub.get(d)(max, widen(x), g, wide);
+    narrow_into(wide, out);
+  } else {
+    pool2d_stub.get(d)(max, x, g, out);
+  }
   return out;
 }
 }  // namespace
@@ -229,7 +271,14 @@ Tensor pool2d_backward(bool max, const Tensor& x, const Tensor& grad_out,
                 "pool2d_backward: grad_out has shape ", grad_out.shape(), ", expected ",
                 Shape({g.n, g.oh, g.ow, g.c}));
   Tensor dx = Tensor::empty(x.shape(), x.dtype(), d);
-  if (dx.numel() > 0) pool2d_backward_stub.get(d)(max, x, grad_out, g, dx);
+  if (dx.numel() == 0) return dx;
+  if (pool2d_backward_stub.widens(d, x.dtype())) {
+    Tensor wide = wide_like(dx);
+    pool2d_backward_stub.get(d)(max, widen(x), widen(grad_out), g, wide);
+    narrow_into(wide, dx);
+  } else {
+    pool2d_backward_stub.get(d)(max, x, grad_out, g, dx);
+  }
   return dx;
 }
 

@@ -3,14 +3,23 @@
 // `stub.get(device)(args...)`. A missing entry throws `no CUDA kernel for <op>`. While tests
 // emulate graph capture on the CPU (core/graph.h), the call is recorded with copies of its
 // arguments instead of run.
+//
+// Each entry says which dtypes its kernel takes (all by default). The front door decides what
+// happens to the others, once for every device: a 16-bit call runs widened to float32 (the
+// inputs widened, the result rounded once, as cuBLAS and cuDNN compute 16-bit data), a fused
+// op runs as its unfused ops. Kernels never make that choice and never call a front door; a
+// kernel that needs another op calls that op's kernel on its own device (cpu/kernels.h,
+// cuda/kernels.h).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <type_traits>
 #include <utility>
 
 #include "neurona/core/capture.h"
 #include "neurona/core/device.h"
+#include "neurona/core/dtype.h"
 #include "neurona/core/error.h"
 #include "neurona/core/tensor.h"
 
@@ -39,11 +48,32 @@ struct KernelCall {
   }
 };
 
+/// A set of dtypes: the ones a kernel takes.
+class DTypeSet {
+ public:
+  /// Every dtype.
+  constexpr DTypeSet() = default;
+  constexpr DTypeSet(std::initializer_list<DType> dtypes) : bits_(0) {
+    for (DType t : dtypes) bits_ |= bit(t);
+  }
+  constexpr bool contains(DType t) const { return (bits_ & bit(t)) != 0; }
+
+ private:
+  static constexpr std::uint32_t bit(DType t) { return 1u << static_cast<unsigned>(t); }
+  std::uint32_t bits_ = ~0u;
+};
+
+/// float32 and float64: the kernels whose 16-bit calls the front door widens.
+inline constexpr DTypeSet kFloat32And64{DType::float32, DType::float64};
+
 template <typename Fn>
 struct DispatchStub {
   const char* name;
   Fn cpu = nullptr;
   Fn cuda = nullptr;
+  /// The dtypes each device's kernel takes (set beside the kernel where it registers).
+  DTypeSet cpu_dtypes{};
+  DTypeSet cuda_dtypes{};
 
   KernelCall<Fn> get(Device d) const {
     ensure_kernels_registered();
@@ -57,6 +87,12 @@ struct DispatchStub {
     ensure_kernels_registered();
     return (d.is_cpu() ? cpu : cuda) != nullptr;
   }
+  /// Whether `d` has the kernel and it takes `dtype`.
+  bool takes(Device d, DType dtype) const {
+    return has(d) && (d.is_cpu() ? cpu_dtypes : cuda_dtypes).contains(dtype);
+  }
+  /// Whether a `dtype` call on `d` runs in float32: a 16-bit dtype the kernel does not take.
+  bool widens(Device d, DType dtype) const { return is_half(dtype) && !takes(d, dtype); }
 };
 
 }  // namespace neurona::kernels

@@ -4,6 +4,7 @@
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise_stubs.h"
+#include "neurona/kernels/widen.h"
 
 namespace neurona::kernels {
 
@@ -158,6 +159,19 @@ Tensor cast(const Tensor& x, DType dtype) {
   Tensor out = Tensor::empty(x.shape(), dtype, d);
   if (out.numel() > 0) kernels::cast_stub.get(d)(x, out);
   return out;
+}
+
+Tensor widen(const Tensor& t) {
+  if (!t.defined() || !is_half(t.dtype())) return t;
+  return cast(t, DType::float32);
+}
+
+Tensor wide_like(const Tensor& out) {
+  return Tensor::empty(out.shape(), DType::float32, out.device());
+}
+
+void narrow_into(const Tensor& wide, Tensor& out) {
+  if (out.numel() > 0) kernels::cast_stub.get(out.device())(wide, out);
 }
 
 Tensor scalar_like(const Tensor& like, double value) {

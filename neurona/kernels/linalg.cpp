@@ -6,6 +6,7 @@
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/linalg_stubs.h"
 #include "neurona/kernels/reduction.h"
+#include "neurona/kernels/widen.h"
 
 namespace neurona::kernels {
 
@@ -80,7 +81,14 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
   if (a.rank() > 1) out_dims.push_back(m);
   if (b.rank() > 1) out_dims.push_back(n);
   Tensor out = Tensor::empty(Shape(out_dims), a.dtype(), d);
-  if (out.numel() > 0) kernels::matmul_stub.get(d)(a, b, plan, out);
+  if (out.numel() == 0) return out;
+  if (matmul_stub.widens(d, a.dtype())) {
+    Tensor wide = wide_like(out);
+    matmul_stub.get(d)(widen(a), widen(b), plan, wide);
+    narrow_into(wide, out);
+  } else {
+    matmul_stub.get(d)(a, b, plan, out);
+  }
   return out;
 }
 
@@ -100,7 +108,15 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                   bias.shape());
   }
   Tensor out = Tensor::empty({x.shape()[0], kernel.shape()[1]}, x.dtype(), d);
-  if (out.numel() > 0) dense_stub.get(d)(x, kernel, bias, activation, out);
+  if (out.numel() == 0) return out;
+  if (dense_stub.widens(d, x.dtype())) {
+    // The bias and activation in float32 too, rounded once with the product.
+    Tensor wide = wide_like(out);
+    dense_stub.get(d)(widen(x), widen(kernel), widen(bias), activation, wide);
+    narrow_into(wide, out);
+  } else {
+    dense_stub.get(d)(x, kernel, bias, activation, out);
+  }
   return out;
 }
 
@@ -112,13 +128,23 @@ std::pair<Tensor, Tensor> dense_backward_weights_bias(const Tensor& x, const Ten
   NEURONA_CHECK(x.rank() == 2 && grad.rank() == 2 && x.shape()[0] == grad.shape()[0], ShapeError,
                 op, ": expected x (m, k) and grad (m, n), got shapes ", x.shape(), " and ",
                 grad.shape());
-  if (!dense_backward_weights_bias_stub.has(d) || x.shape()[0] == 0) {
+  if (!dense_backward_weights_bias_stub.takes(d, x.dtype()) || x.shape()[0] == 0) {
     return {matmul(x, grad, {.transpose_a = true}), sum(grad, Axes({0}))};
   }
   Tensor dkernel = Tensor::empty({x.shape()[1], grad.shape()[1]}, x.dtype(), d);
   Tensor dbias = Tensor::empty({grad.shape()[1]}, x.dtype(), d);
   if (dkernel.numel() > 0) dense_backward_weights_bias_stub.get(d)(x, grad, dkernel, dbias);
   return {dkernel, dbias};
+}
+
+PermutePlan permute_plan(const Shape& shape, const std::vector<int>& perm) {
+  const std::vector<std::int64_t> in_strides = kernels::contiguous_strides(shape);
+  std::vector<std::int64_t> dims, strides[1];
+  for (int p : perm) {
+    dims.push_back(shape.dims()[static_cast<std::size_t>(p)]);
+    strides[0].push_back(in_strides[static_cast<std::size_t>(p)]);
+  }
+  return {Shape(dims), kernels::build_indexer<1>(dims, strides, "transpose")};
 }
 
 Tensor transpose(const Tensor& x, std::vector<int> perm) {
@@ -137,16 +163,9 @@ Tensor transpose(const Tensor& x, std::vector<int> perm) {
                   " appears twice in perm for shape ", x.shape());
     seen[static_cast<std::size_t>(p)] = true;
   }
-  const std::vector<std::int64_t> in_strides = kernels::contiguous_strides(x.shape());
-  std::vector<std::int64_t> dims, strides[1];
-  for (int p : perm) {
-    dims.push_back(x.shape().dims()[static_cast<std::size_t>(p)]);
-    strides[0].push_back(in_strides[static_cast<std::size_t>(p)]);
-  }
-  Tensor out = Tensor::empty(Shape(dims), x.dtype(), d);
-  if (out.numel() == 0) return out;
-  const auto ix = kernels::build_indexer<1>(dims, strides, "transpose");
-  kernels::strided_copy_stub.get(d)(x, ix, out);
+  const PermutePlan plan = permute_plan(x.shape(), perm);
+  Tensor out = Tensor::empty(plan.shape, x.dtype(), d);
+  if (out.numel() > 0) kernels::strided_copy_stub.get(d)(x, plan.ix, out);
   return out;
 }
 

@@ -30,13 +30,22 @@ using MatmulFn = void (*)(const Tensor& a, const Tensor& b, const MatmulPlan& pl
 using DenseFn = void (*)(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                          FusedActivation activation, Tensor& out);
 
-/// dkernel (k, n) = x (m, k)^T grad (m, n) and dbias (n,) = grad's row sums; filled only where
-/// that is one pass (elsewhere the front door runs a matmul and a sum).
+/// dkernel (k, n) = x (m, k)^T grad (m, n) and dbias (n,) = grad's column sums; filled only
+/// where that is one pass, for the dtypes it takes (elsewhere the front door runs a matmul and
+/// a sum).
 using DenseBackwardWeightsBiasFn = void (*)(const Tensor& x, const Tensor& grad, Tensor& dkernel,
                                             Tensor& dbias);
 
 /// out[i] = x[offset of output index i under `ix`] (transpose and other gathers by stride).
 using StridedCopyFn = void (*)(const Tensor& x, const Indexer<1>& ix, Tensor& out);
+
+/// The strided copy that permutes the axes of a contiguous tensor of `shape` (`perm` valid and
+/// normalised: transpose's checks): the result's shape and the copy's indexer.
+struct PermutePlan {
+  Shape shape;
+  Indexer<1> ix;
+};
+PermutePlan permute_plan(const Shape& shape, const std::vector<int>& perm);
 
 extern DispatchStub<MatmulFn> matmul_stub;
 

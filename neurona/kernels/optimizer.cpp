@@ -118,6 +118,13 @@ void update(const OptimizerStep& step, const std::vector<OptimizerTensors>& item
   const OptimizerCoefficients<double>& c = step.coefficients;
   const bool plain = c.clip == GradientClip::none && !(c.decay && decays) && !c.amsgrad;
   optimizer_update_stub.get(first.device())(step.rule, plain, coefficients, live);
+  // Updated in place: what was cached from the old values (Tensor::cached_derived) is stale.
+  for (const OptimizerTensors& item : live) {
+    item.variable.bump_version();
+    for (const Tensor& slot : item.slots) {
+      if (slot.defined()) slot.bump_version();
+    }
+  }
 }
 }  // namespace
 

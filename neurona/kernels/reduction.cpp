@@ -14,6 +14,27 @@ DispatchStub<SoftmaxFn> softmax_stub{"softmax"};
 
 DispatchStub<ReduceFn> reduce_stub{"reductions"};
 
+ReducePlan reduce_plan(const Shape& shape, const std::vector<bool>& mask, const char* op) {
+  const std::vector<std::int64_t> strides = kernels::contiguous_strides(shape);
+  std::vector<std::int64_t> kept_dims, kept_strides[1], red_dims, red_strides[1];
+  for (std::size_t u = 0; u < mask.size(); ++u) {
+    const std::int64_t n = shape.dims()[u];
+    if (mask[u]) {
+      red_dims.push_back(n);
+      red_strides[0].push_back(strides[u]);
+    } else {
+      kept_dims.push_back(n);
+      kept_strides[0].push_back(strides[u]);
+    }
+  }
+  ReducePlan plan;
+  plan.kept = kernels::build_indexer<1>(kept_dims, kept_strides, op);
+  plan.reduced = kernels::build_indexer<1>(red_dims, red_strides, op);
+  plan.num_out = Shape(kept_dims).numel();
+  plan.num_reduce = Shape(red_dims).numel();
+  return plan;
+}
+
 namespace {
 
 std::vector<bool> reduced_mask(const Tensor& x, const Axes& axes, const char* op) {
@@ -31,26 +52,15 @@ std::vector<bool> reduced_mask(const Tensor& x, const Axes& axes, const char* op
 Tensor reduce(const char* op_name, ReduceOp op, const Tensor& x, const std::vector<bool>& mask,
               bool keepdims, DType out_dtype) {
   const Device d = kernels::check_same_device(op_name, {{"x", &x}});
-  const std::vector<std::int64_t> strides = kernels::contiguous_strides(x.shape());
-  std::vector<std::int64_t> kept_dims, kept_strides[1], red_dims, red_strides[1], out_dims;
-  for (int i = 0; i < x.rank(); ++i) {
-    const auto u = static_cast<std::size_t>(i);
-    const std::int64_t n = x.shape().dims()[u];
-    if (mask[u]) {
-      red_dims.push_back(n);
-      red_strides[0].push_back(strides[u]);
-      if (keepdims) out_dims.push_back(1);
-    } else {
-      kept_dims.push_back(n);
-      kept_strides[0].push_back(strides[u]);
-      out_dims.push_back(n);
+  const ReducePlan plan = reduce_plan(x.shape(), mask, op_name);
+  std::vector<std::int64_t> out_dims;
+  for (std::size_t u = 0; u < mask.size(); ++u) {
+    if (!mask[u]) {
+      out_dims.push_back(x.shape().dims()[u]);
+    } else if (keepdims) {
+      out_dims.push_back(1);
     }
   }
-  kernels::ReducePlan plan;
-  plan.kept = kernels::build_indexer<1>(kept_dims, kept_strides, op_name);
-  plan.reduced = kernels::build_indexer<1>(red_dims, red_strides, op_name);
-  plan.num_out = Shape(kept_dims).numel();
-  plan.num_reduce = Shape(red_dims).numel();
   Tensor out = Tensor::empty(Shape(out_dims), out_dtype, d);
   if (op == ReduceOp::argmax || op == ReduceOp::argmin) {
     NEURONA_CHECK(plan.num_reduce > 0 || plan.num_out == 0, ValueError, op_name,

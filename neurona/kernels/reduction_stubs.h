@@ -23,6 +23,10 @@ struct ReducePlan {
   std::int64_t num_reduce = 0;
 };
 
+/// The plan of a reduction over the axes `mask` marks of a contiguous tensor of `shape`
+/// (`op` names the operation in errors).
+ReducePlan reduce_plan(const Shape& shape, const std::vector<bool>& mask, const char* op);
+
 using ReduceFn = void (*)(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out);
 
 using SoftmaxFn = void (*)(bool log, const Tensor& x, std::int64_t outer, std::int64_t n,

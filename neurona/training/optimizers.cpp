@@ -148,6 +148,7 @@ void Optimizer::set_learning_rate(double learning_rate) {
                 "learning_rate, hence its learning rate is not settable. Create it with a float "
                 "learning_rate if you need to set it.");
   learning_rate_->value().data<float>()[0] = static_cast<float>(learning_rate);
+  learning_rate_->value().bump_version();
 }
 
 void Optimizer::exclude_from_weight_decay(const std::vector<Variable>& var_list,
@@ -291,6 +292,7 @@ void Optimizer::prepare_step(const std::vector<Variable>& variables) {
     p.iteration = iteration;
   }
   iterations_.value().data<std::int64_t>()[0] = iteration + 1;
+  iterations_.value().bump_version();
 }
 
 void Optimizer::apply_prepared(const std::vector<Tensor>& grads,
@@ -664,6 +666,7 @@ void NadamOptimizer::begin_step(std::int64_t iteration) {
     const T factor = T(1) - T(0.5) * std::pow(static_cast<T>(0.96), static_cast<T>(iteration + 1));
     *u = *u * static_cast<T>(options_.beta_1) * factor;
   });
+  u_product_->value().bump_version();
 }
 
 void NadamOptimizer::fill_step(kernels::OptimizerStep& step, DType dtype, std::int64_t iteration,

@@ -13,10 +13,9 @@
 #include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/cpu/bias_activation.h"
 #include "neurona/kernels/cpu/conv_onednn.h"
+#include "neurona/kernels/cpu/kernels.h"
 #include "neurona/kernels/cpu/launch.h"
-#include "neurona/kernels/cpu/widen.h"
 #include "neurona/kernels/math/conv_functors.h"
-#include "neurona/kernels/reduction.h"
 
 namespace neurona::kernels {
 
@@ -206,22 +205,6 @@ void float_types(DType t, F&& f) {
 // The oneDNN paths return false where oneDNN has no primitive for the geometry: im2col then.
 void conv2d_bias_activation(const Tensor& x, const Tensor& k, const Tensor& bias,
                             FusedActivation act, const Conv2DGeometry& g, Tensor& out) {
-  if (is_half(x.dtype())) {
-    // As on a GPU (cuDNN writes the 16-bit convolution, then the epilogue adds the bias) and in
-    // Keras (Conv2D's bias_add and activation run on the 16-bit convolution): the convolution
-    // rounds to 16 bits, then the bias and activation compute in float32 and round once more.
-    // Rounding once here instead flips relu's mask wherever conv + bias is near 0, and the
-    // gradients of the two devices then differ far beyond rounding.
-    Tensor wide = Tensor::empty(out.shape(), DType::float32, out.device());
-    conv2d_bias_activation(widen(x), widen(k), Tensor(), FusedActivation::linear, g, wide);
-    narrow_into(wide, out);
-    if (!bias.defined() && act == FusedActivation::linear) return;
-    wide = widen(out);
-    const Tensor wide_bias = widen(bias);
-    bias_activation_rows(wide.data<float>(), g.n * g.oh * g.ow, g.filters,
-                         wide_bias.defined() ? wide_bias.data<float>() : nullptr, act);
-    return narrow_into(wide, out);
-  }
   if (use_onednn(ConvDirection::forward, x, g) && onednn_conv2d(x, k, bias, act, g, out)) return;
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
@@ -236,11 +219,6 @@ void conv2d(const Tensor& x, const Tensor& k, const Conv2DGeometry& g, Tensor& o
 // dx and dk arrive uninitialised (the front doors; cuDNN overwrites them on a GPU): oneDNN
 // overwrites them, im2col zeroes them and adds into them.
 void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeometry& g, Tensor& dx) {
-  if (is_half(go.dtype())) {
-    Tensor wide = Tensor::empty(dx.shape(), DType::float32, dx.device());
-    conv2d_backward_input(widen(go), widen(k), g, wide);
-    return narrow_into(wide, dx);
-  }
   if (use_onednn(ConvDirection::backward_input, go, g) &&
       onednn_conv2d_backward_input(go, k, g, dx)) {
     return;
@@ -250,11 +228,6 @@ void conv2d_backward_input(const Tensor& go, const Tensor& k, const Conv2DGeomet
 }
 void conv2d_backward_filter(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                             Tensor& dk) {
-  if (is_half(x.dtype())) {
-    Tensor wide = Tensor::empty(dk.shape(), DType::float32, dk.device());
-    conv2d_backward_filter(widen(x), widen(go), g, wide);
-    return narrow_into(wide, dk);
-  }
   if (use_onednn(ConvDirection::backward_filter, x, g) &&
       onednn_conv2d_backward_filter(x, go, g, dk)) {
     return;
@@ -265,12 +238,6 @@ void conv2d_backward_filter(const Tensor& x, const Tensor& go, const Conv2DGeome
 // dk and db arrive as zeros.
 void conv2d_backward_filter_bias(const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                                  Tensor& dk, Tensor& db) {
-  if (is_half(x.dtype())) {
-    Tensor wide_dk = widen(dk), wide_db = widen(db);
-    conv2d_backward_filter_bias(widen(x), widen(go), g, wide_dk, wide_db);
-    narrow_into(wide_dk, dk);
-    return narrow_into(wide_db, db);
-  }
   if (use_onednn(ConvDirection::backward_filter, x, g) &&
       onednn_conv2d_backward_filter(x, go, g, dk, &db)) {
     return;
@@ -278,9 +245,9 @@ void conv2d_backward_filter_bias(const Tensor& x, const Tensor& go, const Conv2D
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
     conv_backward_filter<T>(x, go, g, dk);
-    // The reduction the unfused bias gradient runs (kernels/cpu/reduction.cpp's column sums).
-    const Tensor sums = kernels::sum(go, {0, 1, 2});
-    std::memcpy(db.data<T>(), sums.data<T>(), static_cast<std::size_t>(g.filters) * sizeof(T));
+    // The reduction the unfused bias gradient runs (sum over n, h and w: cpu/reduction.cpp's
+    // column sums), so that both give the same values.
+    reduce(ReduceOp::sum, go, reduce_plan(go.shape(), {true, true, true, false}, "conv2d"), db);
   });
 }
 // Four float32 lanes with GCC's vector extensions (SSE2 on the portable x86-64 build).
@@ -333,11 +300,6 @@ bool max_pool_2x2(const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
 }
 
 void pool2d(bool max, const Tensor& x, const Conv2DGeometry& g, Tensor& out) {
-  if (is_half(x.dtype())) {
-    Tensor wide = widen(out);
-    pool2d(max, widen(x), g, wide);
-    return narrow_into(wide, out);
-  }
   if (max && max_pool_2x2(x, g, out)) return;
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
@@ -400,11 +362,6 @@ bool max_pool_backward_2x2(const Tensor& x, const Tensor& go, const Conv2DGeomet
 
 void pool2d_backward(bool max, const Tensor& x, const Tensor& go, const Conv2DGeometry& g,
                      Tensor& dx) {
-  if (is_half(x.dtype())) {
-    Tensor wide = widen(dx);
-    pool2d_backward(max, widen(x), widen(go), g, wide);
-    return narrow_into(wide, dx);
-  }
   if (max && max_pool_backward_2x2(x, go, g, dx)) return;
   float_types(x.dtype(), [&](auto t) {
     using T = decltype(t);
@@ -434,6 +391,14 @@ void register_conv() {
   conv2d_backward_filter_stub.cpu = conv2d_backward_filter;
   pool2d_stub.cpu = pool2d;
   pool2d_backward_stub.cpu = pool2d_backward;
+  // float32 and float64 only: the front doors widen 16-bit data.
+  for (DTypeSet* dtypes :
+       {&conv2d_stub.cpu_dtypes, &conv2d_bias_activation_stub.cpu_dtypes,
+        &conv2d_backward_filter_bias_stub.cpu_dtypes, &conv2d_backward_input_stub.cpu_dtypes,
+        &conv2d_backward_filter_stub.cpu_dtypes, &pool2d_stub.cpu_dtypes,
+        &pool2d_backward_stub.cpu_dtypes}) {
+    *dtypes = kFloat32And64;
+  }
   pad2d_stub.cpu = pad2d;
 }
 

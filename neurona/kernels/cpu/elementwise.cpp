@@ -1,6 +1,5 @@
 // CPU kernels for elementwise ops: the shared functors run by an OpenMP loop.
 #include "neurona/kernels/cpu/launch.h"
-#include "neurona/kernels/cpu/widen.h"
 #include "neurona/kernels/elementwise_stubs.h"
 #include "neurona/kernels/math/impl.h"
 
@@ -83,17 +82,6 @@ void cast(const Tensor& x, Tensor& out) {
   cast_impl(Launch{}, x, out);
 }
 }  // namespace
-
-Tensor widen(const Tensor& t) {
-  if (!t.defined() || !is_half(t.dtype())) return t;
-  Tensor wide = Tensor::empty(t.shape(), DType::float32, t.device());
-  cast_impl(Launch{}, t, wide);
-  return wide;
-}
-
-void narrow_into(const Tensor& wide, Tensor& out) {
-  cast_impl(Launch{}, wide, out);
-}
 
 void register_elementwise() {
   binary_stub.cpu = binary;

@@ -6,7 +6,6 @@
 
 #include "neurona/kernels/cpu/bias_activation.h"
 #include "neurona/kernels/cpu/launch.h"
-#include "neurona/kernels/cpu/widen.h"
 #include "neurona/kernels/linalg_stubs.h"
 #include "neurona/kernels/math/impl.h"
 
@@ -47,11 +46,7 @@ void matmul(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) 
                 "matmul: dimensions (m=", p.m, ", n=", p.n, ", k=", p.k,
                 ") exceed what the CPU BLAS accepts (2^31 - 1)");
   if (p.m == 0 || p.n == 0 || p.batch == 0) return;
-  if (is_half(a.dtype())) {
-    Tensor wide = widen(out);
-    matmul(widen(a), widen(b), p, wide);
-    narrow_into(wide, out);
-  } else if (a.dtype() == DType::float32) {
+  if (a.dtype() == DType::float32) {
     gemm_batches<float>(a, b, p, out);
   } else {
     gemm_batches<double>(a, b, p, out);
@@ -72,11 +67,7 @@ void dense_typed(const Tensor& x, const Tensor& kernel, const Tensor& bias, Fuse
 
 void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
            Tensor& out) {
-  if (is_half(x.dtype())) {
-    Tensor wide = widen(out);
-    dense(widen(x), widen(kernel), widen(bias), act, wide);
-    narrow_into(wide, out);
-  } else if (x.dtype() == DType::float32) {
+  if (x.dtype() == DType::float32) {
     dense_typed<float>(x, kernel, bias, act, out);
   } else {
     dense_typed<double>(x, kernel, bias, act, out);
@@ -92,6 +83,9 @@ void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
 void register_linalg() {
   matmul_stub.cpu = matmul;
   dense_stub.cpu = dense;
+  // BLAS: float32 and float64 (the front doors widen 16-bit data).
+  matmul_stub.cpu_dtypes = kFloat32And64;
+  dense_stub.cpu_dtypes = kFloat32And64;
   strided_copy_stub.cpu = strided_copy;
 }
 

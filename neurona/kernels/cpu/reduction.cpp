@@ -1,4 +1,5 @@
 // CPU kernels for reductions and softmax: one output (or line) per loop iteration.
+#include "neurona/kernels/cpu/kernels.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/impl.h"
 #include "neurona/kernels/reduction_stubs.h"
@@ -34,6 +35,8 @@ void column_sums(const Tensor& x, const ReducePlan& p, Tensor& out) {
   });
 }
 
+}  // namespace
+
 void reduce(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out) {
   const bool columns = plan.kept.rank == 1 && plan.reduced.rank == 1 &&
                        plan.kept.strides[0][0] == 1 && plan.reduced.strides[0][0] == plan.num_out &&
@@ -50,6 +53,9 @@ void reduce(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out) {
   }
   reduce_impl(Launch{}, op, x, plan, out);
 }
+
+namespace {
+
 void softmax(bool log, const Tensor& x, std::int64_t outer, std::int64_t n, std::int64_t inner,
              Tensor& out) {
   softmax_impl(Launch{}, log, x, outer, n, inner, out);

@@ -1,12 +1,13 @@
 // CUDA convolution through cuDNN: forward, backward data and backward filter on NHWC tensors,
 // the algorithm found once per shape (cudnnFind*) and cached with its workspace size. Keras's
 // (kh, kw, in, filters) kernel is transposed to cuDNN's NHWC filter layout (filters, kh, kw,
-// in). cuDNN pads symmetrically only, so the asymmetric 'same' padding of even windows or
-// strides pads the input explicitly first. float32 uses TF32 tensor cores (CUDNN_TENSOR_OP_MATH)
-// while config::tensor_float_32_execution_enabled(), plain FP32 (CUDNN_FMA_MATH) otherwise;
-// with config::op_determinism_enabled() only algorithms cuDNN reports deterministic. Both
-// switches and the dtype are part of the cache key. Conv2D's float32 bias and relu join the
-// forward pass in cudnnConvolutionBiasActivationForward.
+// in), once per weight update (the copy is cached with the kernel's version). cuDNN pads
+// symmetrically only, so the asymmetric 'same' padding of even windows or strides pads the input
+// explicitly first. float32 uses TF32 tensor cores (CUDNN_TENSOR_OP_MATH) while
+// config::tensor_float_32_execution_enabled(), plain FP32 (CUDNN_FMA_MATH) otherwise; with
+// config::op_determinism_enabled() only algorithms cuDNN reports deterministic. Both switches and
+// the dtype are part of the cache key. Conv2D's float32 bias and relu join the forward pass in
+// cudnnConvolutionBiasActivationForward.
 //
 // bfloat16 and float16 data run on the tensor cores with float32 accumulation; their bias and
 // relu (and float32's where the fused call does not apply) are neurona's one-pass epilogue
@@ -21,16 +22,16 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 #include "neurona/core/backend.h"
 #include "neurona/core/config.h"
 #include "neurona/core/cuda/check.h"
 #include "neurona/core/cuda/context.h"
-#include "neurona/kernels/conv.h"
 #include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/cuda/epilogue.h"
-#include "neurona/kernels/elementwise.h"
-#include "neurona/kernels/linalg.h"
+#include "neurona/kernels/cuda/kernels.h"
+#include "neurona/kernels/linalg_stubs.h"
 
 namespace neurona::kernels::cuda {
 
@@ -174,18 +175,38 @@ DType conv_dtype(const Tensor& t, const char* op) {
 
 // The input cuDNN reads: x, or x padded explicitly where Keras's padding is asymmetric.
 Tensor padded_input(const Tensor& x, const Conv2DGeometry& geo, const Effective& e) {
-  return e.explicit_pad
-             ? kernels::pad2d(x, geo.pad_top, geo.pad_bottom, geo.pad_left, geo.pad_right)
-             : x;
+  if (!e.explicit_pad) return x;
+  Tensor out = Tensor::empty({e.g.n, e.g.h, e.g.w, e.g.c}, x.dtype(), x.device());
+  cuda::pad2d(x, geo.pad_top, geo.pad_left, out);
+  return out;
 }
 
-Tensor wide(const Tensor& t) {
-  return kernels::cast(t, DType::float32);
+// `t` with its axes permuted (a kernel's layout for cuDNN, or back).
+Tensor permuted(const Tensor& t, const std::vector<int>& perm) {
+  const PermutePlan plan = permute_plan(t.shape(), perm);
+  Tensor out = Tensor::empty(plan.shape, t.dtype(), t.device());
+  cuda::strided_copy(t, plan.ix, out);
+  return out;
 }
-// Rounds the float32 `result` into the 16-bit `out`.
+
+// Keras's (kh, kw, in, filters) kernel in cuDNN's NHWC filter layout (filters, kh, kw, in),
+// kept with the kernel's storage until its next update (Tensor::cached_derived): one transpose
+// per weight update rather than one per call (outside captured graphs, which redo it per step).
+Tensor filter_of(const Tensor& kernel) {
+  static const char tag = 0;
+  return kernel.cached_derived(&tag, [](const Tensor& k) { return permuted(k, {3, 0, 1, 2}); });
+}
+
+// A direction that cuDNN has no 16-bit algorithm for runs in float32; these widen its 16-bit
+// inputs and round its float32 result back. (Which dtypes a kernel takes is otherwise the
+// front door's to decide: this is what cuDNN tells only when asked.)
+Tensor wide(const Tensor& t) {
+  Tensor out = Tensor::empty(t.shape(), DType::float32, t.device());
+  cuda::cast(t, out);
+  return out;
+}
 void narrow_into(const Tensor& result, Tensor& out) {
-  const Tensor narrowed = kernels::cast(result, out.dtype());
-  copy_bytes(out.raw_data(), out.device(), narrowed.raw_data(), narrowed.device(), out.nbytes());
+  cuda::cast(result, out);
 }
 
 // Runs `search` (a cudnnFind for plan `p`); for 16-bit data where cuDNN has no algorithm
@@ -221,7 +242,7 @@ void conv2d(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& geo, Te
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
   const Tensor xin = padded_input(x, geo, e);
-  const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});  // (filters, kh, kw, in)
+  const Tensor w = filter_of(kernel);
   Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
   search_or_widen(dtype, p.widen_fwd, [&] { find_forward(h, p); });
@@ -263,7 +284,7 @@ bool fused_conv_bias_relu(const Tensor& x, const Tensor& kernel, const Tensor& b
   }
   const float one = 1, zero = 0;
   const Tensor xin = padded_input(x, geo, e);
-  const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
+  const Tensor w = filter_of(kernel);
   Tensor ws = workspace(d, p.fwd_ws);
   const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
       h, &one, p.x, xin.raw_data(), p.w, w.raw_data(), p.conv, p.fwd, ws.raw_data(), p.fwd_ws,
@@ -297,7 +318,7 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
   auto& ctx = neurona::cuda::context(d.index());
   neurona::cuda::DeviceGuard guard(d.index());
   const Effective e = effective(geo);
-  const Tensor w = kernels::transpose(kernel, {3, 0, 1, 2});
+  const Tensor w = filter_of(kernel);
   Plan& p = plan_for(d.index(), e.g, dtype);
   cudnnHandle_t h = ctx.cudnn();
   search_or_widen(dtype, p.widen_bwd_data, [&] {
@@ -322,11 +343,7 @@ void conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const C
   NEURONA_CUDNN_CHECK(cudnnConvolutionBackwardData(
       h, &one, p.w, w.raw_data(), p.y, grad_out.raw_data(), p.conv, p.bwd_data, ws.raw_data(),
       p.bwd_data_ws, &zero, p.x, target.raw_data()));
-  if (e.explicit_pad) {
-    const Tensor cropped =
-        kernels::pad2d(target, -geo.pad_top, -geo.pad_bottom, -geo.pad_left, -geo.pad_right);
-    copy_bytes(dx.raw_data(), d, cropped.raw_data(), d, dx.nbytes());
-  }
+  if (e.explicit_pad) cuda::pad2d(target, -geo.pad_top, -geo.pad_left, dx);  // crops
 }
 
 void conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Conv2DGeometry& geo,
@@ -361,8 +378,8 @@ void conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Conv2
   NEURONA_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
       h, &one, p.x, xin.raw_data(), p.y, grad_out.raw_data(), p.conv, p.bwd_filter, ws.raw_data(),
       p.bwd_filter_ws, &zero, p.w, dw.raw_data()));
-  const Tensor hwio = kernels::transpose(dw, {1, 2, 3, 0});
-  copy_bytes(dkernel.raw_data(), d, hwio.raw_data(), d, dkernel.nbytes());
+  const PermutePlan back = permute_plan(dw.shape(), {1, 2, 3, 0});  // Keras's layout
+  cuda::strided_copy(dw, back.ix, dkernel);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // CUDA kernels for elementwise ops: the shared functors run by a grid-stride kernel.
+#include "neurona/kernels/cuda/kernels.h"
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/elementwise_stubs.h"
 #include "neurona/kernels/math/impl.h"
@@ -15,10 +16,11 @@ void unary(UnaryOp op, double alpha, const Tensor& x, Tensor& out) {
 void where(const Tensor& c, const Tensor& a, const Tensor& b, Tensor& out) {
   where_impl(Launch(out.device()), c, a, b, out);
 }
+}  // namespace
+
 void cast(const Tensor& x, Tensor& out) {
   cast_impl(Launch(out.device()), x, out);
 }
-}  // namespace
 
 void register_elementwise() {
   binary_stub.cuda = binary;

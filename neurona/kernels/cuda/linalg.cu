@@ -12,10 +12,10 @@
 #include "neurona/core/backend.h"
 #include "neurona/core/config.h"
 #include "neurona/kernels/cuda/epilogue.h"
+#include "neurona/kernels/cuda/kernels.h"
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/linalg_stubs.h"
 #include "neurona/kernels/math/impl.h"
-#include "neurona/kernels/reduction.h"
 
 namespace neurona::kernels::cuda {
 
@@ -279,23 +279,28 @@ bool dense_backward_weights_bias_lt(const Tensor& x, const Tensor& grad, Tensor&
   return true;
 }
 
+// Takes float32, bfloat16 and float16 (the front door runs float64 as a matmul and a sum).
 void dense_backward_weights_bias(const Tensor& x, const Tensor& grad, Tensor& dkernel,
                                  Tensor& dbias) {
-  if (x.dtype() != DType::float64 && dense_backward_weights_bias_lt(x, grad, dkernel, dbias)) {
-    return;
-  }
-  // float64, or no cuBLASLt algorithm: the separate ops.
-  const Tensor dk = kernels::matmul(x, grad, {.transpose_a = true});
-  const Tensor db = kernels::sum(grad, Axes({0}));
-  copy_bytes(dkernel.raw_data(), x.device(), dk.raw_data(), x.device(), dkernel.nbytes());
-  copy_bytes(dbias.raw_data(), x.device(), db.raw_data(), x.device(), dbias.nbytes());
+  if (dense_backward_weights_bias_lt(x, grad, dkernel, dbias)) return;
+  // No cuBLASLt algorithm for this shape: the kernels of the ops the front door would run,
+  // x^T grad and grad's column sums.
+  MatmulPlan p;
+  p.m = x.shape()[1];
+  p.k = x.shape()[0];
+  p.n = grad.shape()[1];
+  p.transpose_a = true;
+  p.stride_a = p.m * p.k;
+  p.stride_b = p.k * p.n;
+  matmul(x, grad, p, dkernel);
+  reduce(ReduceOp::sum, grad, reduce_plan(grad.shape(), {true, false}, "dense_backward"), dbias);
 }
+
+}  // namespace
 
 void strided_copy(const Tensor& x, const Indexer<1>& ix, Tensor& out) {
   strided_copy_impl(Launch(out.device()), x, ix, out);
 }
-
-}  // namespace
 
 // y[i] = act(y[i] + bias[i % n]): the result's rows are contiguous, n values each.
 template <typename T>
@@ -328,6 +333,7 @@ void register_linalg() {
   matmul_stub.cuda = matmul;
   dense_stub.cuda = dense;
   dense_backward_weights_bias_stub.cuda = dense_backward_weights_bias;
+  dense_backward_weights_bias_stub.cuda_dtypes = {DType::float32, DType::bfloat16, DType::float16};
   strided_copy_stub.cuda = strided_copy;
 }
 

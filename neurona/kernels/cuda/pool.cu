@@ -1,6 +1,7 @@
 // CUDA pooling and zero padding: the shared functors of math/conv_functors.h on a grid, so
 // that every padding Keras allows (including the asymmetric 'same') runs the CPU's code.
 #include "neurona/kernels/conv_stubs.h"
+#include "neurona/kernels/cuda/kernels.h"
 #include "neurona/kernels/cuda/launch.cuh"
 #include "neurona/kernels/math/conv_functors.h"
 
@@ -30,6 +31,8 @@ void pool2d_backward(bool max, const Tensor& x, const Tensor& go, const Conv2DGe
   });
 }
 
+}  // namespace
+
 void pad2d(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out) {
   visit_dtype(x.dtype(), [&](auto t) {
     using T = std::decay_t<decltype(t)>;
@@ -38,8 +41,6 @@ void pad2d(const Tensor& x, std::int64_t top, std::int64_t left, Tensor& out) {
                                          x.shape()[3], out.shape()[1], out.shape()[2], top, left});
   });
 }
-
-}  // namespace
 
 void register_pool() {
   pool2d_stub.cuda = pool2d;
