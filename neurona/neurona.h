@@ -22,6 +22,7 @@
 #include "neurona/data/idx.h"
 #include "neurona/data/npy.h"
 #include "neurona/layers/activation.h"
+#include "neurona/layers/activation_layers.h"
 #include "neurona/layers/activations.h"
 #include "neurona/layers/batch_normalization.h"
 #include "neurona/layers/constraints.h"

@@ -5,6 +5,7 @@
 #include "neurona/layers/layer_registry.h"
 
 #include "neurona/layers/activation.h"
+#include "neurona/layers/activation_layers.h"
 #include "neurona/layers/batch_normalization.h"
 #include "neurona/layers/conv2d.h"
 #include "neurona/layers/dense.h"
@@ -45,6 +46,11 @@ const OwnLayer kOwnLayers[] = {
     {"Flatten", from_config_of<Flatten>, kBuilt},
     {"Reshape", from_config_of<Reshape>, kBuiltAtConstruction},
     {"Activation", from_config_of<Activation>, kBuiltAtConstruction},
+    {"ReLU", from_config_of<ReLU>, kBuiltAtConstruction},
+    {"LeakyReLU", from_config_of<LeakyReLU>, kBuiltAtConstruction},
+    {"PReLU", from_config_of<PReLU>, kBuilt},
+    {"ELU", from_config_of<ELU>, kBuiltAtConstruction},
+    {"Softmax", from_config_of<Softmax>, kBuiltAtConstruction},
 };
 
 }  // namespace

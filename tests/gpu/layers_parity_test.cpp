@@ -113,3 +113,23 @@ TEST_F(GpuLayers, ImageLayersMatchCpu) {
       "BatchNormalization inference", [] { return L::AnyLayer(L::BatchNormalization()); },
       {8, 4, 4, 3}, false));
 }
+
+TEST_F(GpuLayers, ActivationLayerClassesMatchCpu) {
+  EXPECT_TRUE(parity("ReLU",
+                     [] {
+                       return L::AnyLayer(
+                           L::ReLU({.max_value = 0.7, .negative_slope = 0.2, .threshold = 0.1}));
+                     },
+                     {4, 6}));
+  EXPECT_TRUE(parity("ReLU6", [] { return L::AnyLayer(L::ReLU({.max_value = 6.0})); }, {4, 6}));
+  EXPECT_TRUE(parity("LeakyReLU", [] { return L::AnyLayer(L::LeakyReLU(0.1)); }, {4, 6}));
+  EXPECT_TRUE(parity("ELU", [] { return L::AnyLayer(L::ELU(0.6)); }, {4, 6}));
+  EXPECT_TRUE(parity("PReLU",
+                     [] {
+                       return L::AnyLayer(L::PReLU(
+                           {.alpha_initializer = nr::initializers::RandomUniform({-1.0, 1.0}),
+                            .shared_axes = {1, 2}}));
+                     },
+                     {2, 5, 5, 3}));
+  EXPECT_TRUE(parity("Softmax", [] { return L::AnyLayer(L::Softmax({1, 2})); }, {2, 3, 4}));
+}

@@ -126,3 +126,41 @@ TEST(KerasReference, BatchNormalizationTrainingAndInference) {
   bn->set_weights(weights);
   EXPECT_TRUE(close(bn(tensor(ref, "x")), ref, "y_inference"));
 }
+
+TEST(KerasReference, ReLUWithMaxValueSlopeAndThreshold) {
+  namespace L = nr::layers;
+  check("relu_max_slope_threshold",
+        L::ReLU({.max_value = 0.8, .negative_slope = 0.3, .threshold = 0.2}));
+  check("relu_max", L::ReLU({.max_value = 0.5}));
+  check("relu6_slope", L::ReLU({.max_value = 6.0, .negative_slope = 0.1, .threshold = 0.1}));
+  check("relu_slope", L::ReLU({.negative_slope = 0.25}));
+}
+
+TEST(KerasReference, LeakyReLUAndELU) {
+  check("leaky_relu", nr::layers::LeakyReLU(0.2));
+  check("elu", nr::layers::ELU(0.7));
+}
+
+TEST(KerasReference, PReLU) {
+  check("prelu", nr::layers::PReLU());
+  check("prelu_shared_axes", nr::layers::PReLU({.shared_axes = {1, 2}}));
+}
+
+TEST(KerasReference, Softmax) {
+  check("softmax", nr::layers::Softmax());
+  check("softmax_axes", nr::layers::Softmax({1, 2}));
+}
+
+TEST(KerasReference, SoftmaxWithAMask) {
+  const auto ref = load("softmax_masked");
+  const nr::Tensor x = tensor(ref, "x");
+  auto softmax = nr::layers::Softmax();
+  nr::GradientTape tape;
+  tape.watch(x);
+  const nr::Tensor y = softmax(x, tensor(ref, "mask"));
+  EXPECT_TRUE(close(y, ref, "y"));
+  EXPECT_TRUE(close(tape.gradient(nr::sum(y * tensor(ref, "g")), x), ref, "grad_x"));
+  // A uint8 mask (what comparisons return) gives the same.
+  const nr::Tensor mask8 = nr::greater(tensor(ref, "mask"), nr::constant({0.5f}));
+  EXPECT_TRUE(close(softmax(x, mask8), ref, "y"));
+}

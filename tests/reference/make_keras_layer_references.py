@@ -15,7 +15,11 @@ File format, one tensor a line: `name dim0 dim1 ... : v0 v1 ...` (row-major, flo
 printed with 9 significant digits). Names: x, w0, w1, ... (the weights in layer.weights
 order), g, y, grad_x, grad_w0, ... (for the trainable weights, in order), and for
 BatchNormalization moving_mean, moving_variance (after the training call) and y_inference
-(training=False with the initial weights).
+(training=False with the initial weights); softmax_masked also holds the mask (0/1 floats).
+
+Rerunning it with another Keras or JAX (or on another CPU) may change the last digit of some
+values of the existing files (2026-12-05: Keras 3.15 on an AMD Zen against the files' Keras on a
+Cooperlake, up to 1e-7 relative in the convolutions); those files were kept as they were.
 """
 import os
 
@@ -77,6 +81,24 @@ def case(name, layer, x_shape, seed, training=False, positive_weights=()):
         f.write("\n".join(lines) + "\n")
 
 
+def case_masked_softmax(name, axis, x_shape, mask_shape, seed):
+    """Softmax(axis)(x, mask=mask): x, mask (0/1 floats), g, y and grad_x."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, x_shape).astype(np.float32)
+    mask = (rng.uniform(0, 1, mask_shape) > 0.4).astype(np.float32)
+    layer = keras.layers.Softmax(axis=axis)
+
+    def run(xx):
+        return layer(xx, mask=jnp.asarray(mask) > 0.5)
+
+    y = run(jnp.asarray(x))
+    g = rng.uniform(0.5, 1.5, y.shape).astype(np.float32)
+    gx = jax.grad(lambda xx: jnp.sum(run(xx) * g))(jnp.asarray(x))
+    lines = [line("x", x), line("mask", mask), line("g", g), line("y", y), line("grad_x", gx)]
+    with open(os.path.join(OUT, name + ".txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     L = keras.layers
@@ -95,6 +117,19 @@ def main():
     # gamma, beta, moving_mean, moving_variance: the moving variance must be positive.
     case("batch_normalization", L.BatchNormalization(momentum=0.9), (4, 3, 3), 12, training=True,
          positive_weights=(3,))
+    # The activation layer classes.
+    case("relu_max_slope_threshold", L.ReLU(max_value=0.8, negative_slope=0.3, threshold=0.2),
+         (3, 5), 13)
+    case("relu_max", L.ReLU(max_value=0.5), (3, 5), 14)
+    case("relu6_slope", L.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.1), (3, 5), 15)
+    case("relu_slope", L.ReLU(negative_slope=0.25), (3, 5), 16)
+    case("leaky_relu", L.LeakyReLU(negative_slope=0.2), (3, 5), 17)
+    case("elu", L.ELU(alpha=0.7), (3, 5), 18)
+    case("prelu", L.PReLU(), (3, 4), 19)
+    case("prelu_shared_axes", L.PReLU(shared_axes=[1, 2]), (2, 3, 3, 2), 20)
+    case("softmax", L.Softmax(), (3, 5), 21)
+    case("softmax_axes", L.Softmax(axis=[1, 2]), (2, 3, 4), 22)
+    case_masked_softmax("softmax_masked", -1, (2, 3, 5), (3, 5), 23)
 
 
 if __name__ == "__main__":
