@@ -16,6 +16,9 @@ printed with 9 significant digits). Names: x, w0, w1, ... (the weights in layer.
 order), g, y, grad_x, grad_w0, ... (for the trainable weights, in order), and for
 BatchNormalization moving_mean, moving_variance (after the training call) and y_inference
 (training=False with the initial weights).
+
+The rerun rewrites every file; the existing ones should come back unchanged (Keras's output
+can move in the last digit between Keras/JAX versions: check `git diff` before committing).
 """
 import os
 
@@ -95,6 +98,19 @@ def main():
     # gamma, beta, moving_mean, moving_variance: the moving variance must be positive.
     case("batch_normalization", L.BatchNormalization(momentum=0.9), (4, 3, 3), 12, training=True,
          positive_weights=(3,))
+    # gamma, beta over the last axis; over axes [1, 2] (weights of shape (3, 4)); the deprecated
+    # rms_scaling (gamma only, x / sqrt(var + epsilon)); axes given unsorted and negative (Keras
+    # sorts them as given: [-1, 1], so gamma has shape (4, 3), reshaped onto axes (1, 2)).
+    case("layer_normalization", L.LayerNormalization(), (3, 5), 13)
+    case("layer_normalization_axes", L.LayerNormalization(axis=[2, 1], epsilon=1e-5), (2, 3, 4), 14)
+    case("layer_normalization_rms", L.LayerNormalization(rms_scaling=True), (2, 3, 4), 15)
+    case("layer_normalization_mixed_axes", L.LayerNormalization(axis=[1, -1]), (2, 3, 4), 16)
+    # groups of 2 channels on NHWC images; one group per channel (instance normalization); the
+    # channels on axis 1 (NCHW).
+    case("group_normalization", L.GroupNormalization(groups=2), (2, 3, 3, 4), 17)
+    case("group_normalization_groups_eq_channels", L.GroupNormalization(groups=-1), (2, 3, 2, 3), 18)
+    case("group_normalization_axis1", L.GroupNormalization(groups=3, axis=1, epsilon=1e-4),
+         (2, 6, 2, 2), 19)
 
 
 if __name__ == "__main__":
