@@ -11,6 +11,8 @@
 #include "neurona/layers/dense.h"
 #include "neurona/layers/dropout.h"
 #include "neurona/layers/flatten.h"
+#include "neurona/layers/group_normalization.h"
+#include "neurona/layers/layer_normalization.h"
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/reshape.h"
 #include "neurona/layers/zero_padding2d.h"
@@ -41,6 +43,8 @@ const OwnLayer kOwnLayers[] = {
     {"GlobalMaxPooling2D", from_config_of<GlobalMaxPooling2D>, kBuiltAtConstruction},
     {"GlobalAveragePooling2D", from_config_of<GlobalAveragePooling2D>, kBuiltAtConstruction},
     {"BatchNormalization", from_config_of<BatchNormalization>, kBuilt},
+    {"LayerNormalization", from_config_of<LayerNormalization>, kBuilt},
+    {"GroupNormalization", from_config_of<GroupNormalization>, kBuilt},
     {"ZeroPadding2D", from_config_of<ZeroPadding2D>, kBuilt},
     {"Dropout", from_config_of<Dropout>, kBuiltAtConstruction},
     {"Flatten", from_config_of<Flatten>, kBuilt},

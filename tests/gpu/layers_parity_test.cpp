@@ -114,6 +114,7 @@ TEST_F(GpuLayers, ImageLayersMatchCpu) {
       {8, 4, 4, 3}, false));
 }
 
+<<<<<<< HEAD
 TEST_F(GpuLayers, ActivationLayerClassesMatchCpu) {
   EXPECT_TRUE(parity("ReLU",
                      [] {
@@ -132,4 +133,52 @@ TEST_F(GpuLayers, ActivationLayerClassesMatchCpu) {
                      },
                      {2, 5, 5, 3}));
   EXPECT_TRUE(parity("Softmax", [] { return L::AnyLayer(L::Softmax({1, 2})); }, {2, 3, 4}));
+=======
+TEST_F(GpuLayers, NormalizationLayersMatchCpu) {
+  EXPECT_TRUE(
+      parity("LayerNormalization", [] { return L::AnyLayer(L::LayerNormalization()); }, {6, 5, 7}));
+  EXPECT_TRUE(parity("LayerNormalization axes [1, 2]",
+                     [] {
+                       return L::AnyLayer(L::LayerNormalization({.axis = {1, 2}, .epsilon = 1e-5}));
+                     },
+                     {4, 3, 5, 2}));
+  EXPECT_TRUE(parity("LayerNormalization rms_scaling",
+                     [] { return L::AnyLayer(L::LayerNormalization({.rms_scaling = true})); },
+                     {6, 9}));
+  EXPECT_TRUE(parity("GroupNormalization NHWC",
+                     [] { return L::AnyLayer(L::GroupNormalization({.groups = 4})); },
+                     {2, 5, 5, 8}));
+  EXPECT_TRUE(parity("GroupNormalization axis 1",
+                     [] { return L::AnyLayer(L::GroupNormalization({.groups = 2, .axis = 1})); },
+                     {2, 6, 4, 3}));
+  EXPECT_TRUE(parity("GroupNormalization instance",
+                     [] { return L::AnyLayer(L::GroupNormalization({.groups = -1})); },
+                     {3, 4, 4, 3}));
+}
+
+TEST_F(GpuLayers, NormalizationLayersInHalfPrecisionMatchCpu) {
+  // 16-bit inputs are normalized in float32 on both devices and rounded once.
+  for (const char* policy : {"mixed_float16", "mixed_bfloat16"}) {
+    for (int which = 0; which < 2; ++which) {
+      auto make = [&]() -> L::AnyLayer {
+        if (which == 0) return L::LayerNormalization({.dtype = policy});
+        return L::GroupNormalization({.groups = 2, .dtype = policy});
+      };
+      const nr::Tensor x = nr::cast(random_tensor({4, 3, 3, 6}, nr::float32, -2, 2, 8),
+                                    nr::DTypePolicy(policy).compute_dtype());
+      nr::set_seed(3);
+      L::AnyLayer cpu = make();
+      const nr::Tensor yc = cpu(x);
+      nr::set_default_device(nr::Device::cuda(0));
+      nr::set_seed(3);
+      L::AnyLayer gpu = make();
+      const nr::Tensor yg = gpu(x.to(nr::Device::cuda(0))).to(nr::Device::cpu());
+      nr::set_default_device(nr::Device::cpu());
+      EXPECT_EQ(yg.dtype(), yc.dtype()) << policy;
+      // One rounding to 16 bits apart at most.
+      EXPECT_TRUE(all_close(yg.to_vector<double>(), yc.to_vector<double>(), 1e-2, 1e-2))
+          << policy << (which == 0 ? " LayerNormalization" : " GroupNormalization");
+    }
+  }
+>>>>>>> issue18-norm
 }

@@ -163,4 +163,20 @@ TEST(KerasReference, SoftmaxWithAMask) {
   // A uint8 mask (what comparisons return) gives the same.
   const nr::Tensor mask8 = nr::greater(tensor(ref, "mask"), nr::constant({0.5f}));
   EXPECT_TRUE(close(softmax(x, mask8), ref, "y"));
+
+TEST(KerasReference, LayerNormalization) {
+  namespace L = nr::layers;
+  check("layer_normalization", L::LayerNormalization());
+  check("layer_normalization_axes", L::LayerNormalization({.axis = {2, 1}, .epsilon = 1e-5}));
+  check("layer_normalization_rms", L::LayerNormalization({.rms_scaling = true}));
+  // Keras sorts [1, -1] as given ([-1, 1]): gamma and beta are (4, 3), reshaped onto (3, 4).
+  check("layer_normalization_mixed_axes", L::LayerNormalization({.axis = {1, -1}}));
+}
+
+TEST(KerasReference, GroupNormalization) {
+  namespace L = nr::layers;
+  check("group_normalization", L::GroupNormalization({.groups = 2}));
+  check("group_normalization_groups_eq_channels", L::GroupNormalization({.groups = -1}));
+  check("group_normalization_axis1",
+        L::GroupNormalization({.groups = 3, .axis = 1, .epsilon = 1e-4}));
 }

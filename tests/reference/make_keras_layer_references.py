@@ -17,9 +17,10 @@ order), g, y, grad_x, grad_w0, ... (for the trainable weights, in order), and fo
 BatchNormalization moving_mean, moving_variance (after the training call) and y_inference
 (training=False with the initial weights); softmax_masked also holds the mask (0/1 floats).
 
-Rerunning it with another Keras or JAX (or on another CPU) may change the last digit of some
-values of the existing files (2026-12-05: Keras 3.15 on an AMD Zen against the files' Keras on a
-Cooperlake, up to 1e-7 relative in the convolutions); those files were kept as they were.
+The rerun rewrites every file; the existing ones should come back unchanged, but Keras's output
+can move in the last digit between Keras/JAX versions and CPUs (2026-12-05: Keras 3.15 on an AMD
+Zen against the files' Keras on a Cooperlake, up to 1e-7 relative in the convolutions): check
+`git diff` and keep the existing files as they were.
 """
 import os
 
@@ -130,6 +131,19 @@ def main():
     case("softmax", L.Softmax(), (3, 5), 21)
     case("softmax_axes", L.Softmax(axis=[1, 2]), (2, 3, 4), 22)
     case_masked_softmax("softmax_masked", -1, (2, 3, 5), (3, 5), 23)
+    # gamma, beta over the last axis; over axes [1, 2] (weights of shape (3, 4)); the deprecated
+    # rms_scaling (gamma only, x / sqrt(var + epsilon)); axes given unsorted and negative (Keras
+    # sorts them as given: [-1, 1], so gamma has shape (4, 3), reshaped onto axes (1, 2)).
+    case("layer_normalization", L.LayerNormalization(), (3, 5), 13)
+    case("layer_normalization_axes", L.LayerNormalization(axis=[2, 1], epsilon=1e-5), (2, 3, 4), 14)
+    case("layer_normalization_rms", L.LayerNormalization(rms_scaling=True), (2, 3, 4), 15)
+    case("layer_normalization_mixed_axes", L.LayerNormalization(axis=[1, -1]), (2, 3, 4), 16)
+    # groups of 2 channels on NHWC images; one group per channel (instance normalization); the
+    # channels on axis 1 (NCHW).
+    case("group_normalization", L.GroupNormalization(groups=2), (2, 3, 3, 4), 17)
+    case("group_normalization_groups_eq_channels", L.GroupNormalization(groups=-1), (2, 3, 2, 3), 18)
+    case("group_normalization_axis1", L.GroupNormalization(groups=3, axis=1, epsilon=1e-4),
+         (2, 6, 2, 2), 19)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,229 @@
+// LayerNormalization in differentiable ops (mean, square, sqrt, multiply, add), so that the
+// tape differentiates it and every device runs it through its existing kernels; the arithmetic
+// is Keras's ops.layer_normalization, step for step.
+#include "neurona/layers/layer_normalization.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
+
+namespace neurona::layers {
+
+namespace {
+
+// Python's repr of the axis as Keras holds it: -1, or [1, 2].
+std::string axis_repr(const NormalizationAxes& axis) {
+  if (axis.is_int()) return std::to_string(axis.list()[0]);
+  std::ostringstream os;
+  os << '[';
+  for (std::size_t i = 0; i < axis.list().size(); ++i) {
+    os << (i ? ", " : "") << axis.list()[i];
+  }
+  os << ']';
+  return os.str();
+}
+
+const Variable& need(const std::optional<Variable>& v, const std::string& who, const char* what,
+                     bool built) {
+  NEURONA_CHECK(v.has_value(), ValueError, who, ": ",
+                built ? "the layer has no such weight: "
+                      : "the weights do not exist until the layer is built",
+                built ? what : "");
+  return *v;
+}
+
+int axis_int(const LayerConfigReader& r, std::int64_t v) {
+  // Past any rank a tensor can have, and kept from wrapping into a valid axis.
+  NEURONA_CHECK(v >= -1024 && v <= 1024, ValueError, r.who(), ": 'axis' ", v, " is out of range");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions options)
+    : Layer("LayerNormalization",
+            {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
+      options_(std::move(options)),
+      axis_(options_.axis) {
+  // Keras takes [] and then normalizes over nothing (outputs beta); neurona refuses it.
+  NEURONA_CHECK(!options_.axis.list().empty(), ValueError, describe(),
+                ": 'axis' must name at least one axis. Received: axis=[]");
+  NEURONA_CHECK(std::isfinite(options_.epsilon) && options_.epsilon >= 0, ValueError, describe(),
+                ": `epsilon` must be finite and >= 0. Received: epsilon=", options_.epsilon);
+  // As Keras (autocast = False): the inputs keep their dtype; call() computes in float32 at
+  // least and returns the compute dtype.
+  set_autocast_inputs(false);
+}
+
+std::vector<int> LayerNormalizationLayer::normalized_axes(const Shape& input_shape) const {
+  const int rank = input_shape.rank();
+  std::vector<int> out;
+  for (int a : axis_.list()) {
+    NEURONA_CHECK(a < rank && a >= -rank, ValueError, describe(), ": Axis ", a,
+                  " is out of bounds for input shape ", shape_str(input_shape),
+                  ". Received: axis=", axis_repr(axis_));
+    const int n = a < 0 ? a + rank : a;
+    NEURONA_CHECK(std::find(out.begin(), out.end(), n) == out.end(), ValueError, describe(),
+                  ": duplicate value in 'axis': ", axis_repr(axis_), " for input shape ",
+                  shape_str(input_shape));
+    out.push_back(n);
+  }
+  return out;
+}
+
+void LayerNormalizationLayer::check_input(const Shape& input_shape) const {
+  const std::vector<int> axes = normalized_axes(input_shape);
+  const std::optional<Variable>& w = gamma_ ? gamma_ : beta_;
+  if (!w) return;
+  // The weights span the axes in Keras's order (the given values sorted).
+  bool same = true;
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    same = same && input_shape[axes[i]] == w->shape()[static_cast<int>(i)];
+  }
+  NEURONA_CHECK(same, ShapeError, describe(), ": expected inputs with sizes ",
+                shape_str(w->shape()), " on axes ", axis_repr(axis_), " (built for shape ",
+                shape_str(build_input_shape()), "), got shape ", shape_str(input_shape));
+}
+
+void LayerNormalizationLayer::build(const Shape& input_shape) {
+  normalized_axes(input_shape);
+  // Keras sorts the axes as given (so [-1, 1] stays in that order) and gives the weights the
+  // sizes of the axes in that order.
+  std::vector<int> sorted = axis_.list();
+  std::sort(sorted.begin(), sorted.end());
+  axis_ = NormalizationAxes(sorted);
+  std::vector<std::int64_t> dims;
+  for (int a : sorted) dims.push_back(input_shape[a < 0 ? a + input_shape.rank() : a]);
+  const Shape shape(std::move(dims));
+  if (options_.scale || options_.rms_scaling) {
+    gamma_ = add_weight("gamma", shape,
+                        {.initializer = options_.gamma_initializer,
+                         .regularizer = options_.gamma_regularizer,
+                         .constraint = options_.gamma_constraint});
+  }
+  if (options_.center && !options_.rms_scaling) {
+    beta_ = add_weight("beta", shape,
+                       {.initializer = options_.beta_initializer,
+                        .regularizer = options_.beta_regularizer,
+                        .constraint = options_.beta_constraint});
+  }
+}
+
+const Variable& LayerNormalizationLayer::gamma() const {
+  return need(gamma_, describe(), "gamma (scale = false)", built());
+}
+const Variable& LayerNormalizationLayer::beta() const {
+  return need(beta_, describe(), "beta (center = false, or rms_scaling = true)", built());
+}
+
+Shape LayerNormalizationLayer::compute_output_shape(const Shape& input_shape) const {
+  check_input(input_shape);
+  return input_shape;
+}
+
+Tensor LayerNormalizationLayer::call(const Tensor& inputs, bool /*training*/) {
+  check_input(inputs.shape());
+  // Keras computes in result_type(x.dtype, float32) (float64 stays float64, 16-bit inputs are
+  // widened), casts back to the inputs' dtype, and then to the layer's compute dtype.
+  const DType work = inputs.dtype() == DType::float64 ? DType::float64 : DType::float32;
+  const Tensor x = inputs.dtype() == work ? inputs : cast(inputs, work);
+  const int rank = x.rank();
+  const std::vector<int> axes = normalized_axes(x.shape());
+  std::vector<std::int64_t> broadcast(static_cast<std::size_t>(rank), 1);
+  for (int a : axes) broadcast[static_cast<std::size_t>(a)] = x.shape()[a];
+  const Shape broadcast_shape(std::move(broadcast));
+  // The weights (float32 whatever the policy: Keras does not autocast them) in the work dtype,
+  // reshaped (not transposed, as Keras) to broadcast against x.
+  auto weight = [&](const Variable& v) {
+    const Tensor t = v.dtype() == work ? v.value() : cast(v.value(), work);
+    return reshape(t, broadcast_shape);
+  };
+  const Axes reduce{std::vector<int>(axes)};
+  const Tensor mu = mean(x, reduce, /*keepdims=*/true);
+  const Tensor variance = mean(square(subtract(x, mu)), reduce, /*keepdims=*/true);
+  // rsqrt(variance + epsilon).
+  Tensor inv = 1.0 / sqrt(variance + options_.epsilon);
+  Tensor out;
+  if (options_.rms_scaling) {
+    out = multiply(x, inv);
+    if (gamma_) out = multiply(out, weight(*gamma_));
+  } else {
+    if (gamma_) inv = multiply(inv, weight(*gamma_));
+    Tensor res = neg(multiply(mu, inv));
+    if (beta_) res = add(res, weight(*beta_));
+    out = add(multiply(x, inv), res);
+  }
+  if (is_floating(inputs.dtype()) && out.dtype() != inputs.dtype()) {
+    out = cast(out, inputs.dtype());
+  }
+  return out.dtype() == compute_dtype() ? out : cast(out, compute_dtype());
+}
+
+LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
+    : LayerHandle<LayerNormalizationLayer>(
+          std::make_shared<LayerNormalizationLayer>(std::move(options))) {}
+
+ConfigValue LayerNormalizationLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  if (axis_.is_int()) {
+    config.set("axis", axis_.list()[0]);
+  } else {
+    ConfigValue::List axes;
+    for (int a : axis_.list()) axes.emplace_back(a);
+    config.set("axis", std::move(axes));
+  }
+  config.set("epsilon", options_.epsilon);
+  config.set("center", options_.center);
+  config.set("scale", options_.scale);
+  config.set("rms_scaling", options_.rms_scaling);
+  config.set("beta_initializer", serialize(options_.beta_initializer));
+  config.set("gamma_initializer", serialize(options_.gamma_initializer));
+  config.set("beta_regularizer", serialize(options_.beta_regularizer));
+  config.set("gamma_regularizer", serialize(options_.gamma_regularizer));
+  config.set("beta_constraint", serialize(options_.beta_constraint));
+  config.set("gamma_constraint", serialize(options_.gamma_constraint));
+  return config;
+}
+
+LayerNormalization LayerNormalization::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "LayerNormalization");
+  NormalizationAxes axis = -1;
+  if (const ConfigValue* a = r.find("axis")) {
+    const bool is_list = a->kind() == ConfigValue::Kind::List;
+    bool ints = a->kind() == ConfigValue::Kind::Int || is_list;
+    if (is_list) {
+      for (const ConfigValue& item : a->as_list())
+        ints = ints && item.kind() == ConfigValue::Kind::Int;
+    }
+    NEURONA_CHECK(ints, ValueError, r.who(),
+                  ": Expected an int or a list/tuple of ints for the argument 'axis', but "
+                  "received a ",
+                  a->kind_name());
+    if (is_list) {
+      std::vector<int> axes;
+      for (std::int64_t v : r.ints("axis", *a)) axes.push_back(axis_int(r, v));
+      axis = NormalizationAxes(std::move(axes));
+    } else {
+      axis = axis_int(r, a->as_int());
+    }
+  }
+  return LayerNormalization({.axis = std::move(axis),
+                             .epsilon = r.number("epsilon", 1e-3),
+                             .center = r.boolean("center", true),
+                             .scale = r.boolean("scale", true),
+                             .rms_scaling = r.boolean("rms_scaling", false),
+                             .beta_initializer = r.initializer("beta_initializer", "zeros"),
+                             .gamma_initializer = r.initializer("gamma_initializer", "ones"),
+                             .beta_regularizer = r.regularizer("beta_regularizer"),
+                             .gamma_regularizer = r.regularizer("gamma_regularizer"),
+                             .beta_constraint = r.constraint("beta_constraint"),
+                             .gamma_constraint = r.constraint("gamma_constraint"),
+                             .name = r.string("name", ""),
+                             .trainable = r.boolean("trainable", true),
+                             .dtype = r.dtype()});
+}
+
+}  // namespace neurona::layers
