@@ -114,7 +114,6 @@ TEST_F(GpuLayers, ImageLayersMatchCpu) {
       {8, 4, 4, 3}, false));
 }
 
-<<<<<<< HEAD
 TEST_F(GpuLayers, ActivationLayerClassesMatchCpu) {
   EXPECT_TRUE(parity("ReLU",
                      [] {
@@ -133,7 +132,8 @@ TEST_F(GpuLayers, ActivationLayerClassesMatchCpu) {
                      },
                      {2, 5, 5, 3}));
   EXPECT_TRUE(parity("Softmax", [] { return L::AnyLayer(L::Softmax({1, 2})); }, {2, 3, 4}));
-=======
+}
+
 TEST_F(GpuLayers, NormalizationLayersMatchCpu) {
   EXPECT_TRUE(
       parity("LayerNormalization", [] { return L::AnyLayer(L::LayerNormalization()); }, {6, 5, 7}));
@@ -180,5 +180,4 @@ TEST_F(GpuLayers, NormalizationLayersInHalfPrecisionMatchCpu) {
           << policy << (which == 0 ? " LayerNormalization" : " GroupNormalization");
     }
   }
->>>>>>> issue18-norm
 }

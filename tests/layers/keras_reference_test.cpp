@@ -163,6 +163,7 @@ TEST(KerasReference, SoftmaxWithAMask) {
   // A uint8 mask (what comparisons return) gives the same.
   const nr::Tensor mask8 = nr::greater(tensor(ref, "mask"), nr::constant({0.5f}));
   EXPECT_TRUE(close(softmax(x, mask8), ref, "y"));
+}
 
 TEST(KerasReference, LayerNormalization) {
   namespace L = nr::layers;
