@@ -37,6 +37,7 @@
 #include "neurona/layers/input_layer.h"
 #include "neurona/layers/layer.h"
 #include "neurona/layers/layer_normalization.h"
+#include "neurona/layers/merging.h"
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/regularizers.h"
 #include "neurona/layers/reshape.h"

@@ -40,6 +40,19 @@ Tensor InputLayer::call(const Tensor& inputs, bool /*training*/) {
   return inputs;
 }
 
+KerasTensor InputLayer::output() {
+  std::shared_ptr<Node> node = node_.lock();
+  if (!node) {
+    NEURONA_CHECK(!weak_from_this().expired(), ValueError, describe(),
+                  ": an InputLayer must be held by a shared_ptr (an Input handle)");
+    node = std::make_shared<Node>();
+    node->layer = shared_from_this();
+    node->outputs = {{batch_shape_, dtype()}};
+    node_ = node;
+  }
+  return KerasTensor(node, 0);
+}
+
 Input::Input(const Shape& shape, InputOptions options)
     : LayerHandle<InputLayer>(std::make_shared<InputLayer>(shape, std::move(options))) {}
 
@@ -75,3 +88,11 @@ Input Input::from_config(const ConfigValue& config, const std::string& who) {
 }
 
 }  // namespace neurona::layers
+
+namespace neurona {
+
+layers::KerasTensor Input(const Shape& shape, layers::InputOptions options) {
+  return layers::Input(shape, std::move(options))->output();
+}
+
+}  // namespace neurona

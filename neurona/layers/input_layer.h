@@ -1,5 +1,6 @@
 // Input: the shape of a model's inputs without the batch dimension, as keras.Input. In a
-// Sequential it fixes the input shape so that the model is built at once.
+// Sequential (nr::layers::Input) it fixes the input shape so that the model is built at once; in
+// the functional API (nr::Input) it is the symbolic tensor a model starts from.
 #pragma once
 
 #include <optional>
@@ -28,9 +29,13 @@ class InputLayer : public Layer {
   /// The inputs unchanged, after checking them against batch_shape().
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
+  /// The symbolic tensor this input layer makes (its one Node, index 0, as in Keras). The layer
+  /// must be held by a shared_ptr (an Input handle).
+  KerasTensor output();
 
  private:
   Shape batch_shape_;
+  std::weak_ptr<Node> node_;  // weak: the Node holds this layer
 };
 
 /// `nr::layers::Input({28, 28, 1})`.
@@ -41,6 +46,18 @@ class Input : public LayerHandle<InputLayer> {
   /// entry: batch_shape, or Keras 2's batch_input_shape), as Keras's InputLayer.from_config;
   /// ValueError naming `who` and the key otherwise.
   static Input from_config(const ConfigValue& config, const std::string& who = "InputLayer");
+  /// The input's symbolic tensor, so that an Input handle can start a functional model.
+  operator KerasTensor() const { return (*this)->output(); }  // NOLINT: implicit by design
 };
 
 }  // namespace neurona::layers
+
+namespace neurona {
+
+/// keras.Input: the symbolic input of a functional model, of shape (batch,) + `shape`:
+///   auto x = nr::Input({28, 28, 1});
+///   auto y = nr::layers::Dense(10)(nr::layers::Flatten()(x));
+///   nr::Model model(x, y);
+layers::KerasTensor Input(const Shape& shape, layers::InputOptions options = {});
+
+}  // namespace neurona

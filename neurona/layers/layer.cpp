@@ -138,17 +138,91 @@ std::string Layer::describe() const {
 
 void Layer::build(const Shape& /*input_shape*/) {}
 
+void Layer::build_list(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() == 1) build(input_shapes[0]);
+}
+
+Tensor Layer::call(const Tensor& /*inputs*/, bool /*training*/) {
+  throw NotImplementedError(describe() + ": call is not implemented for one tensor");
+}
+
+std::vector<Tensor> Layer::call_list(const std::vector<Tensor>& inputs, bool training) {
+  NEURONA_CHECK(inputs.size() == 1, ValueError, describe(),
+                ": expected one input tensor, got a list of ", inputs.size());
+  return {call(inputs[0], training)};
+}
+
 Shape Layer::compute_output_shape(const Shape& /*input_shape*/) const {
   throw NotImplementedError(describe() + ": compute_output_shape is not implemented");
+}
+
+std::vector<Shape> Layer::compute_output_shape_list(const std::vector<Shape>& input_shapes) const {
+  if (input_shapes.size() != 1) {
+    throw NotImplementedError(describe() +
+                              ": compute_output_shape is not implemented for a list of inputs");
+  }
+  return {compute_output_shape(input_shapes[0])};
+}
+
+std::vector<TensorSpec> Layer::compute_output_spec(const std::vector<TensorSpec>& inputs,
+                                                   bool list_call) {
+  std::vector<Shape> shapes;
+  for (const TensorSpec& s : inputs) shapes.push_back(s.shape);
+  try {
+    const std::vector<Shape> out = list_call ? compute_output_shape_list(shapes)
+                                             : std::vector{compute_output_shape(shapes[0])};
+    // Float inputs are cast to the compute dtype (autocast), and the layer computes in it.
+    const DType in = inputs[0].dtype;
+    const DType dtype = autocast_inputs_ && is_floating(in) ? compute_dtype() : in;
+    std::vector<TensorSpec> specs;
+    for (const Shape& s : out) specs.push_back({s, dtype});
+    return specs;
+  } catch (const NotImplementedError&) {
+    // What Keras's symbolic call does, here by running the layer once on zeros: unknown
+    // dimensions become 1, and an unknown batch stays unknown in the result.
+    std::vector<Tensor> probes;
+    for (const TensorSpec& s : inputs) {
+      std::vector<std::int64_t> dims = s.shape.dims();
+      for (auto& d : dims) d = d < 0 ? 1 : d;
+      const Shape probe(std::move(dims));
+      WeightBudget::charge(
+          probe, "the input " + describe() + " is run on once to learn its output shape,");
+      probes.push_back(zeros(probe, {.dtype = s.dtype}));
+    }
+    const std::vector<Tensor> outs =
+        list_call ? apply(probes, false) : std::vector{(*this)(probes[0], false)};
+    const bool unknown_batch = inputs[0].shape.rank() > 0 && inputs[0].shape[0] < 0;
+    std::vector<TensorSpec> specs;
+    for (const Tensor& t : outs) {
+      std::vector<std::int64_t> dims = t.shape().dims();
+      if (!dims.empty() && unknown_batch) dims[0] = -1;
+      specs.push_back({Shape(std::move(dims)), t.dtype()});
+    }
+    return specs;
+  }
 }
 
 void Layer::mark_built(const Shape& input_shape) {
   built_ = true;
   build_input_shape_ = input_shape;
+  build_input_list_.reset();
   try {
     output_shape_ = compute_output_shape(input_shape);
   } catch (const NotImplementedError&) {
     output_shape_.reset();  // learnt from the first call
+  }
+}
+
+void Layer::mark_built(const std::vector<Shape>& input_shapes) {
+  built_ = true;
+  build_input_list_ = input_shapes;
+  build_input_shape_.reset();
+  output_shape_.reset();
+  try {
+    const std::vector<Shape> out = compute_output_shape_list(input_shapes);
+    if (out.size() == 1) output_shape_ = out[0];
+  } catch (const NotImplementedError&) {
+    // learnt from the first call
   }
 }
 
@@ -158,10 +232,25 @@ void Layer::ensure_built(const Shape& input_shape) {
   mark_built(input_shape);
 }
 
+void Layer::ensure_built(const std::vector<Shape>& input_shapes) {
+  if (built_) return;
+  build_list(input_shapes);
+  mark_built(input_shapes);
+}
+
 const Shape& Layer::build_input_shape() const {
+  if (build_input_list_ && build_input_list_->size() == 1) return build_input_list_->front();
+  NEURONA_CHECK(!build_input_list_, ValueError, describe(), ": the layer was built for a list of ",
+                build_input_list_ ? build_input_list_->size() : 0,
+                " inputs; see build_input_shapes()");
   NEURONA_CHECK(build_input_shape_.has_value(), ValueError, describe(),
                 ": the layer has not been built yet; call it on inputs or give its model an Input");
   return *build_input_shape_;
+}
+
+std::vector<Shape> Layer::build_input_shapes() const {
+  if (build_input_list_) return *build_input_list_;
+  return {build_input_shape()};
 }
 
 Shape Layer::output_shape() const {
@@ -171,37 +260,137 @@ Shape Layer::output_shape() const {
   return *output_shape_;
 }
 
-Tensor Layer::operator()(const Tensor& inputs, bool training) {
-  NEURONA_CHECK(inputs.defined(), ValueError, describe(), ": the inputs are an undefined tensor");
-  Tensor x = inputs;
+namespace {
+// Counts the nesting of layer calls; see call_depth.
+struct CallDepth {
+  CallDepth() { ++call_depth; }
+  ~CallDepth() { --call_depth; }
+  CallDepth(const CallDepth&) = delete;
+  CallDepth& operator=(const CallDepth&) = delete;
+};
+
+// The output shape learnt from a call: the batch stays unknown if the layer was built without.
+Shape learnt_shape(const Tensor& output, const Shape& built_for) {
+  std::vector<std::int64_t> dims = output.shape().dims();
+  if (!dims.empty() && built_for.rank() > 0 && built_for[0] < 0) dims[0] = -1;
+  return Shape(std::move(dims));
+}
+}  // namespace
+
+Tensor Layer::autocast(const Tensor& x) const {
+  NEURONA_CHECK(x.defined(), ValueError, describe(), ": the inputs are an undefined tensor");
   if (autocast_inputs_ && is_floating(x.dtype()) && x.dtype() != compute_dtype()) {
-    x = cast(x, compute_dtype());
+    return cast(x, compute_dtype());
   }
-  struct Depth {
-    Depth() { ++call_depth; }
-    ~Depth() { --call_depth; }
-  };
+  return x;
+}
+
+void Layer::add_activity_loss(const Tensor& outputs) {
+  if (!activity_regularizer_) return;
+  Tensor loss = activity_regularizer_(outputs);
+  // Keras 3 divides by the batch size, so that the strength does not depend on it.
+  if (outputs.rank() > 0 && outputs.shape()[0] > 0) {
+    loss = divide(loss, scalar_like(loss, static_cast<double>(outputs.shape()[0])));
+  }
+  add_loss(loss);
+}
+
+Tensor Layer::operator()(const Tensor& inputs, bool training) {
+  const Tensor x = autocast(inputs);
   if (call_depth == 0) clear_losses();
-  const Depth depth;
+  const CallDepth depth;
   ensure_built(x.shape());
   Tensor outputs = call(x, training);
-  if (!output_shape_.has_value()) {
-    // Learnt from this call; the batch stays unknown if the layer was built without one.
-    std::vector<std::int64_t> dims = outputs.shape().dims();
-    if (!dims.empty() && build_input_shape_->rank() > 0 && (*build_input_shape_)[0] < 0) {
-      dims[0] = -1;
-    }
-    output_shape_ = Shape(std::move(dims));
-  }
-  if (activity_regularizer_) {
-    Tensor loss = activity_regularizer_(outputs);
-    // Keras 3 divides by the batch size, so that the strength does not depend on it.
-    if (outputs.rank() > 0 && outputs.shape()[0] > 0) {
-      loss = divide(loss, scalar_like(loss, static_cast<double>(outputs.shape()[0])));
-    }
-    add_loss(loss);
-  }
+  if (!output_shape_.has_value()) output_shape_ = learnt_shape(outputs, build_input_shapes()[0]);
+  add_activity_loss(outputs);
   return outputs;
+}
+
+std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs, bool training) {
+  NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
+  std::vector<Tensor> xs;
+  std::vector<Shape> shapes;
+  for (const Tensor& t : inputs) {
+    xs.push_back(autocast(t));
+    shapes.push_back(xs.back().shape());
+  }
+  if (call_depth == 0) clear_losses();
+  const CallDepth depth;
+  ensure_built(shapes);
+  std::vector<Tensor> outputs = call_list(xs, training);
+  if (!output_shape_.has_value() && outputs.size() == 1) {
+    output_shape_ = learnt_shape(outputs[0], build_input_shapes()[0]);
+  }
+  for (const Tensor& out : outputs) add_activity_loss(out);
+  return outputs;
+}
+
+Tensor Layer::operator()(const std::vector<Tensor>& inputs, bool training) {
+  std::vector<Tensor> outputs = apply(inputs, training);
+  NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
+                " tensors; call apply() to get them all");
+  return outputs[0];
+}
+
+std::vector<KerasTensor> Layer::symbolic_call(const std::vector<KerasTensor>& inputs,
+                                              bool list_call, std::optional<bool> training) {
+  NEURONA_CHECK(!weak_from_this().expired(), ValueError, describe(),
+                ": a layer called on symbolic inputs must be held by a shared_ptr (a layer "
+                "handle, or std::make_shared for a model)");
+  NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
+  std::vector<TensorSpec> specs;
+  std::vector<Shape> shapes;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    NEURONA_CHECK(inputs[i].defined(), ValueError, describe(), ": input ", i,
+                  " is an undefined KerasTensor");
+    NEURONA_CHECK(inputs[i].node()->layer.get() != this, ValueError, describe(),
+                  ": a layer cannot be called on its own output in a graph that needs it");
+    specs.push_back(inputs[i].spec());
+    shapes.push_back(inputs[i].shape());
+  }
+  if (list_call) {
+    ensure_built(shapes);
+  } else {
+    ensure_built(shapes[0]);
+  }
+  std::vector<TensorSpec> outputs = compute_output_spec(specs, list_call);
+  return add_node(inputs, list_call, training, std::move(outputs));
+}
+
+KerasTensor Layer::operator()(const KerasTensor& inputs, std::optional<bool> training) {
+  std::vector<KerasTensor> outputs = symbolic_call({inputs}, false, training);
+  NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
+                " tensors; call apply() to get them all");
+  return outputs[0];
+}
+
+KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs,
+                              std::optional<bool> training) {
+  std::vector<KerasTensor> outputs = symbolic_call(inputs, true, training);
+  NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
+                " tensors; call apply() to get them all");
+  return outputs[0];
+}
+
+std::vector<KerasTensor> Layer::apply(const std::vector<KerasTensor>& inputs,
+                                      std::optional<bool> training) {
+  return symbolic_call(inputs, true, training);
+}
+
+std::vector<KerasTensor> Layer::add_node(std::vector<KerasTensor> inputs, bool list_call,
+                                         std::optional<bool> training,
+                                         std::vector<TensorSpec> outputs) {
+  auto node = std::make_shared<Node>();
+  node->layer = shared_from_this();
+  node->inputs = std::move(inputs);
+  node->list_call = list_call;
+  node->training = training;
+  node->outputs = std::move(outputs);
+  node->index = nodes_made_++;
+  std::vector<KerasTensor> out;
+  for (std::size_t i = 0; i < node->outputs.size(); ++i)
+    out.emplace_back(node, static_cast<int>(i));
+  return out;
 }
 
 Variable Layer::add_weight(const std::string& name, const Shape& shape, WeightOptions options) {

@@ -25,6 +25,7 @@
 #include "neurona/layers/constraints.h"
 #include "neurona/layers/dtype_policy.h"
 #include "neurona/layers/initializers.h"
+#include "neurona/layers/keras_tensor.h"
 #include "neurona/layers/regularizers.h"
 
 namespace neurona {
@@ -92,7 +93,7 @@ class WeightBudget {
   WeightBudget* outer_;
 };
 
-class Layer {
+class Layer : public std::enable_shared_from_this<Layer> {
  public:
   virtual ~Layer();
   Layer(const Layer&) = delete;
@@ -101,20 +102,59 @@ class Layer {
   /// Calls the layer: casts float inputs to the layer's compute dtype, builds it for inputs.shape()
   /// on the first call, runs call(), and records the activity regularizer's loss.
   Tensor operator()(const Tensor& inputs, bool training = false);
+  /// Calls the layer on a list of tensors (a merging layer: `Add()({a, b})`; a model with
+  /// several inputs) and returns its single output; ValueError when it has several (apply()).
+  Tensor operator()(const std::vector<Tensor>& inputs, bool training = false);
+  /// Calls the layer on a list of tensors and returns all its outputs.
+  std::vector<Tensor> apply(const std::vector<Tensor>& inputs, bool training = false);
 
-  /// The computation; `training` is true inside fit (Dropout uses it).
-  virtual Tensor call(const Tensor& inputs, bool training) = 0;
+  /// The functional API: calls the layer on symbolic tensors, building it for their shapes,
+  /// and returns symbolic outputs that remember the call:
+  ///   auto x = nr::Input({32});
+  ///   auto y = nr::layers::Dense(4)(x);              // (None, 4)
+  ///   auto z = nr::layers::Add()({y, y});            // a list call
+  /// `training` given here fixes the layer's mode in the model (Keras's layer(x, training=True));
+  /// otherwise the model's call decides. The layer must be held by a shared_ptr (every layer
+  /// handle is; a model on the stack is not).
+  KerasTensor operator()(const KerasTensor& inputs, std::optional<bool> training = std::nullopt);
+  KerasTensor operator()(const std::vector<KerasTensor>& inputs,
+                         std::optional<bool> training = std::nullopt);
+  /// The symbolic call on a list that returns all the outputs (a model with several).
+  std::vector<KerasTensor> apply(const std::vector<KerasTensor>& inputs,
+                                 std::optional<bool> training = std::nullopt);
+
+  /// The computation; `training` is true inside fit (Dropout uses it). The default throws
+  /// NotImplementedError: a layer implements call(), or call_list() for several inputs.
+  virtual Tensor call(const Tensor& inputs, bool training);
+  /// The computation on a list of inputs. The default takes a one-element list to call();
+  /// merging layers and models with several inputs or outputs override it.
+  virtual std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training);
 
   /// The output shape for an input shape (batch dimension included, -1 for unknown).
   /// The default throws NotImplementedError; a model then learns the shape by running the layer.
   virtual Shape compute_output_shape(const Shape& input_shape) const;
+  /// The output shapes for a list of input shapes; the default takes a one-element list to
+  /// compute_output_shape().
+  virtual std::vector<Shape> compute_output_shape_list(
+      const std::vector<Shape>& input_shapes) const;
+  /// The outputs' shapes and dtypes for inputs of `inputs` (Keras's compute_output_spec): from
+  /// compute_output_shape_list, else by running the layer once on zeros (batch 1).
+  virtual std::vector<TensorSpec> compute_output_spec(const std::vector<TensorSpec>& inputs,
+                                                      bool list_call);
 
   /// Builds the layer for inputs of `input_shape` unless it is built already (what the first
   /// call does; Keras's layer.build(input_shape) from outside).
   void ensure_built(const Shape& input_shape);
+  /// Builds the layer for a list of inputs (a merging layer) unless it is built already.
+  void ensure_built(const std::vector<Shape>& input_shapes);
   bool built() const { return built_; }
-  /// The shape the layer was built for. Throws ValueError when it is not built.
+  /// The shape the layer was built for. Throws ValueError when it is not built, or was built
+  /// for a list of inputs (build_input_shapes()).
   const Shape& build_input_shape() const;
+  /// The shapes the layer was built for: one, or those of the list it was built for.
+  std::vector<Shape> build_input_shapes() const;
+  /// True when the layer was built for a list of inputs (Keras records a list in build_config).
+  bool built_for_list() const { return build_input_list_.has_value(); }
   /// The output shape for build_input_shape(); throws ValueError naming the layer when unknown.
   Shape output_shape() const;
   /// The output shape when known (built, and computed or seen in a call).
@@ -191,6 +231,9 @@ class Layer {
 
   /// Creates the weights for inputs of `input_shape`. Called once, by ensure_built().
   virtual void build(const Shape& input_shape);
+  /// Creates the weights for a list of inputs. Called once, by ensure_built(list); the default
+  /// takes a one-element list to build() and builds nothing for longer ones.
+  virtual void build_list(const std::vector<Shape>& input_shapes);
 
   /// A weight named `name` (the Variable is named "<layer>/<name>"), made by the initializer
   /// in the layer's (variable) dtype on the default device.
@@ -225,11 +268,24 @@ class Layer {
   }
   /// Marks the layer built for `input_shape` (layers built at construction, like InputLayer).
   void mark_built(const Shape& input_shape);
+  /// Marks the layer built for a list of inputs.
+  void mark_built(const std::vector<Shape>& input_shapes);
+
+  /// Records a symbolic call of this layer: a Node with these inputs and output specs, and its
+  /// outputs. InputLayer makes its one node this way.
+  std::vector<KerasTensor> add_node(std::vector<KerasTensor> inputs, bool list_call,
+                                    std::optional<bool> training, std::vector<TensorSpec> outputs);
 
   /// Tracks a generator this layer owns and draws from in call() (in the constructor).
   void track_seed_generator(SeedGenerator& generator) { seed_generators_.push_back(&generator); }
 
  private:
+  /// The input cast to the compute dtype when the layer autocasts (ValueError if undefined).
+  Tensor autocast(const Tensor& x) const;
+  void add_activity_loss(const Tensor& outputs);
+  std::vector<KerasTensor> symbolic_call(const std::vector<KerasTensor>& inputs, bool list_call,
+                                         std::optional<bool> training);
+
   struct Weight {
     Variable variable;
     bool trainable;  // as created; freezing the layer overrides it
@@ -247,7 +303,9 @@ class Layer {
   bool trainable_ = true;
   bool built_ = false;
   std::optional<Shape> build_input_shape_;
+  std::optional<std::vector<Shape>> build_input_list_;  // when built for a list of inputs
   std::optional<Shape> output_shape_;
+  int nodes_made_ = 0;  // symbolic calls so far: the next Node's index
   std::vector<Weight> weights_;
   std::vector<std::shared_ptr<Layer>> sublayers_;
   std::vector<std::string> sublayer_attributes_;  // parallel to sublayers_
@@ -280,6 +338,17 @@ class LayerHandle {
   T& operator*() const { return *layer_; }
   const std::shared_ptr<T>& ptr() const { return layer_; }
   Tensor operator()(const Tensor& inputs, bool training = false) const {
+    return (*layer_)(inputs, training);
+  }
+  Tensor operator()(const std::vector<Tensor>& inputs, bool training = false) const {
+    return (*layer_)(inputs, training);
+  }
+  KerasTensor operator()(const KerasTensor& inputs,
+                         std::optional<bool> training = std::nullopt) const {
+    return (*layer_)(inputs, training);
+  }
+  KerasTensor operator()(const std::vector<KerasTensor>& inputs,
+                         std::optional<bool> training = std::nullopt) const {
     return (*layer_)(inputs, training);
   }
 

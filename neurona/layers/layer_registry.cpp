@@ -13,6 +13,7 @@
 #include "neurona/layers/flatten.h"
 #include "neurona/layers/group_normalization.h"
 #include "neurona/layers/layer_normalization.h"
+#include "neurona/layers/merging.h"
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/reshape.h"
 #include "neurona/layers/zero_padding2d.h"
@@ -55,6 +56,14 @@ const OwnLayer kOwnLayers[] = {
     {"PReLU", from_config_of<PReLU>, kBuilt},
     {"ELU", from_config_of<ELU>, kBuiltAtConstruction},
     {"Softmax", from_config_of<Softmax>, kBuiltAtConstruction},
+    {"Add", from_config_of<Add>, kBuilt},
+    {"Subtract", from_config_of<Subtract>, kBuilt},
+    {"Multiply", from_config_of<Multiply>, kBuilt},
+    {"Average", from_config_of<Average>, kBuilt},
+    {"Maximum", from_config_of<Maximum>, kBuilt},
+    {"Minimum", from_config_of<Minimum>, kBuilt},
+    {"Concatenate", from_config_of<Concatenate>, kBuilt},
+    {"Dot", from_config_of<Dot>, kBuilt},
 };
 
 }  // namespace

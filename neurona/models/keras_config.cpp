@@ -14,6 +14,7 @@
 #include "neurona/layers/input_layer.h"
 #include "neurona/layers/layer_registry.h"
 #include "neurona/models/compile_config.h"
+#include "neurona/models/functional.h"
 #include "neurona/models/saving.h"
 #include "neurona/models/sequential.h"
 
@@ -106,6 +107,7 @@ using layers::LayerConfigReader;
 namespace L = layers;
 
 std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::string& who);
+std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::string& who);
 
 // The model classes by name: Sequential, and the user's subclassed models (register_model).
 Registry<ModelFactory>& model_registry() {
@@ -195,9 +197,7 @@ AnyLayer layer_from(const ConfigValue& serialized, const std::string& who) {
     // Layer constructors reject bad arguments with ShapeError / NotImplementedError too.
     throw ValueError(named + ": " + e.what());
   }
-  NEURONA_CHECK(cls != "Functional", ValueError, who,
-                ": Functional models (keras.Model(inputs, outputs)) are not supported yet; "
-                "neurona rebuilds Sequential models and registered classes");
+  if (cls == "Functional") return AnyLayer(functional_from(config, named));
   throw ValueError(who + ": unknown layer class '" + cls +
                    "'; register it with nr::models::register_layer (or register_model for a "
                    "subclassed model). Known classes: " +
@@ -249,6 +249,184 @@ std::shared_ptr<Model> sequential_from(const ConfigValue& config, const std::str
   return model;
 }
 
+// A functional model's config (keras/src/models/functional.py's functional_from_config): the
+// layers, then their calls, each made once the tensors it takes exist, then the model from the
+// tensors input_layers and output_layers name.
+std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::string& who) {
+  const LayerConfigReader r(config, who);
+  const auto& items =
+      r.typed("layers", r.need("layers"), [](const ConfigValue& x) { return x.as_list(); });
+  struct Made {
+    std::shared_ptr<L::Layer> layer;
+    std::vector<ConfigValue> calls;                      // inbound_nodes, in order
+    std::size_t done = 0;                                // calls made so far
+    std::map<int, std::vector<L::KerasTensor>> outputs;  // by node index
+  };
+  std::map<std::string, Made> made;
+  std::vector<std::string> order;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string item_who = who + " layer " + std::to_string(i);
+    auto [cls, item_config] = split_serialized(items[i], item_who);
+    const ConfigValue* name_v = items[i].find("name");
+    if (name_v == nullptr) name_v = item_config.find("name");
+    NEURONA_CHECK(name_v != nullptr && name_v->kind() == ConfigValue::Kind::String, ValueError,
+                  item_who, ": the layer has no 'name'");
+    const std::string name = name_v->as_string();
+    NEURONA_CHECK(made.count(name) == 0, ValueError, item_who, ": the name '", name,
+                  "' is used twice");
+    Made m;
+    if (cls == "InputLayer") {
+      const std::string input_who = item_who + " '" + name + "' (InputLayer)";
+      try {
+        L::Input input = L::Input::from_config(item_config, input_who);
+        m.outputs[0] = {input->output()};
+        m.layer = input.ptr();
+      } catch (const ValueError&) {
+        throw;
+      } catch (const Error& e) {
+        throw ValueError(input_who + ": " + e.what());
+      }
+    } else {
+      m.layer = layer_from(items[i], item_who + " '" + name + "'").ptr();
+      if (const ConfigValue* nodes = items[i].find("inbound_nodes")) {
+        NEURONA_CHECK(nodes->kind() == ConfigValue::Kind::List, ValueError, item_who,
+                      ": 'inbound_nodes' must be a list, got ", nodes->kind_name());
+        m.calls = nodes->as_list();
+      }
+    }
+    made.emplace(name, std::move(m));
+    order.push_back(name);
+  }
+
+  // [layer name, node index, tensor index] -> the tensor, or null when not made yet. In
+  // input_layers and output_layers (`io`) a functional layer's calls count from 1.
+  auto find_tensor = [&](const ConfigValue& history, const std::string& at,
+                         bool io = false) -> const L::KerasTensor* {
+    NEURONA_CHECK(history.kind() == ConfigValue::Kind::List && history.as_list().size() == 3 &&
+                      history.as_list()[0].kind() == ConfigValue::Kind::String &&
+                      history.as_list()[1].kind() == ConfigValue::Kind::Int &&
+                      history.as_list()[2].kind() == ConfigValue::Kind::Int,
+                  ValueError, at,
+                  ": a tensor reference must be [layer name, node index, tensor "
+                  "index]");
+    const auto& h = history.as_list();
+    const auto it = made.find(h[0].as_string());
+    NEURONA_CHECK(it != made.end(), ValueError, at,
+                  ": Invalid Functional model configuration. "
+                  "Missing node: ",
+                  h[0].as_string());
+    const auto* nested = dynamic_cast<const Model*>(it->second.layer.get());
+    const bool shifted = io && nested != nullptr && nested->is_functional();
+    const auto node = it->second.outputs.find(static_cast<int>(h[1].as_int()) - (shifted ? 1 : 0));
+    if (node == it->second.outputs.end()) return nullptr;
+    const std::int64_t t = h[2].as_int();
+    NEURONA_CHECK(t >= 0 && t < static_cast<std::int64_t>(node->second.size()), ValueError, at,
+                  ": layer '", h[0].as_string(), "' call ", h[1].as_int(), " has no output ", t);
+    return &node->second[static_cast<std::size_t>(t)];
+  };
+  // A serialized KerasTensor ({"class_name": "__keras_tensor__", ...}) -> its keras_history.
+  auto history_of = [&](const ConfigValue& v, const std::string& at) -> const ConfigValue& {
+    NEURONA_CHECK(v.kind() == ConfigValue::Kind::Dict, ValueError, at,
+                  ": expected a serialized KerasTensor, got ", v.kind_name());
+    const ConfigValue* cls = v.find("class_name");
+    const ConfigValue* c = v.find("config");
+    NEURONA_CHECK(cls != nullptr && cls->kind() == ConfigValue::Kind::String &&
+                      cls->as_string() == "__keras_tensor__" && c != nullptr,
+                  ValueError, at, ": expected a serialized KerasTensor");
+    const ConfigValue* h = c->find("keras_history");
+    NEURONA_CHECK(h != nullptr, ValueError, at, ": the KerasTensor has no keras_history");
+    return *h;
+  };
+
+  // Makes the calls whose inputs exist until none is left (or none can be made).
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (const std::string& name : order) {
+      Made& m = made.at(name);
+      while (m.done < m.calls.size()) {
+        const std::string at = who + " layer '" + name + "' call " + std::to_string(m.done);
+        const ConfigValue& call = m.calls[m.done];
+        NEURONA_CHECK(call.kind() == ConfigValue::Kind::Dict, ValueError, at,
+                      ": expected {\"args\": ..., \"kwargs\": ...} (Keras 2's node lists are "
+                      "not read)");
+        const ConfigValue* args = call.find("args");
+        NEURONA_CHECK(args != nullptr && args->kind() == ConfigValue::Kind::List &&
+                          args->as_list().size() == 1,
+                      ValueError, at,
+                      ": expected 'args' holding one tensor or one list of "
+                      "tensors");
+        const ConfigValue& arg = args->as_list()[0];
+        const bool list_call = arg.kind() == ConfigValue::Kind::List;
+        std::vector<L::KerasTensor> inputs;
+        bool ready = true;
+        for (const ConfigValue& t : list_call ? arg.as_list() : ConfigValue::List{arg}) {
+          const L::KerasTensor* x = find_tensor(history_of(t, at), at);
+          if (x == nullptr) {
+            ready = false;
+            break;
+          }
+          inputs.push_back(*x);
+        }
+        if (!ready) break;
+        std::optional<bool> training;
+        if (const ConfigValue* kwargs = call.find("kwargs");
+            kwargs != nullptr && !kwargs->is_null()) {
+          NEURONA_CHECK(kwargs->kind() == ConfigValue::Kind::Dict, ValueError, at,
+                        ": 'kwargs' must be a dict");
+          for (const auto& [key, value] : kwargs->as_dict()) {
+            if (value.is_null()) continue;  // Keras writes mask=None for nested models
+            NEURONA_CHECK(key == "training" && value.kind() == ConfigValue::Kind::Bool, ValueError,
+                          at, ": the call argument '", key,
+                          "' is not supported (neurona reads `training` as a bool)");
+            training = value.as_bool();
+          }
+        }
+        std::vector<L::KerasTensor> outs;
+        try {
+          outs = list_call ? m.layer->apply(inputs, training)
+                           : std::vector{(*m.layer)(inputs[0], training)};
+        } catch (const ValueError&) {
+          throw;
+        } catch (const Error& e) {
+          throw ValueError(at + ": " + e.what());
+        }
+        m.outputs[outs[0].node_index()] = std::move(outs);
+        ++m.done;
+        progress = true;
+      }
+    }
+  }
+  for (const std::string& name : order) {
+    const Made& m = made.at(name);
+    NEURONA_CHECK(m.done == m.calls.size(), ValueError, who, ": layer '", name, "' call ", m.done,
+                  " takes a tensor that no layer of the config makes");
+  }
+  auto tensors = [&](const char* key) {
+    const ConfigValue& v = r.need(key);
+    const std::string at = who + " " + key;
+    NEURONA_CHECK(v.kind() == ConfigValue::Kind::List && !v.as_list().empty(), ValueError, at,
+                  ": expected [name, node, tensor] or a list of them");
+    // One tensor ["name", 0, 0], or a list of them.
+    const bool one = v.as_list()[0].kind() == ConfigValue::Kind::String;
+    std::vector<L::KerasTensor> out;
+    for (const ConfigValue& h : one ? ConfigValue::List{v} : v.as_list()) {
+      const L::KerasTensor* t = find_tensor(h, at, /*io=*/true);
+      NEURONA_CHECK(t != nullptr, ValueError, at, ": the tensor is not made by the layers");
+      out.push_back(*t);
+    }
+    return out;
+  };
+  try {
+    return std::make_shared<Model>(
+        tensors("input_layers"), tensors("output_layers"),
+        L::LayerOptions{.name = r.string("name", ""), .trainable = r.boolean("trainable", true)});
+  } catch (const ValueError&) {
+    throw;
+  } catch (const Error& e) {
+    throw ValueError(who + ": " + e.what());
+  }
+}
+
 // ---------------------------------------------------------------- writing
 
 ConfigValue serialize_layer(const L::Layer& layer);
@@ -280,8 +458,78 @@ ConfigValue serialize_sequential(const Sequential& model) {
   return out;
 }
 
+// A functional model as Keras's Functional.get_config writes it: each layer with its calls in
+// the model ("inbound_nodes"), tensors as [layer, node, tensor] where a node counts only the
+// layer's calls in this model. In input_layers and output_layers a functional layer's calls
+// count from 1 (Keras's get_config keeps a node 0 for it there, and its loader takes 1 off).
+ConfigValue serialize_functional(const Model& model) {
+  const FunctionalGraph& graph = *model.graph();
+  auto history = [&](const L::KerasTensor& t, bool io = false) {
+    const auto* nested = dynamic_cast<const Model*>(&t.layer());
+    std::int64_t index = io && nested != nullptr && nested->is_functional() ? 1 : 0;
+    for (const L::Node* node : graph.nodes_of(t.layer())) index += node->index < t.node_index();
+    return ConfigValue(ConfigValue::List{t.layer().name(), index, t.tensor_index()});
+  };
+  auto tensor = [&](const L::KerasTensor& t) {
+    return ConfigValue(
+        ConfigValue::Dict{{"class_name", "__keras_tensor__"},
+                          {"config", ConfigValue::Dict{{"shape", layers::shape_config(t.shape())},
+                                                       {"dtype", std::string(name(t.dtype()))},
+                                                       {"keras_history", history(t)}}}});
+  };
+  ConfigValue::List items;
+  for (const auto& layer : graph.layers()) {
+    ConfigValue item;
+    if (dynamic_cast<const L::InputLayer*>(layer.get()) != nullptr) {
+      item = ConfigValue::Dict{{"module", "keras.layers"},
+                               {"class_name", "InputLayer"},
+                               {"config", layer->get_config()},
+                               {"registered_name", nullptr}};
+    } else {
+      item = serialize_layer(*layer);
+    }
+    item.set("name", layer->name());
+    ConfigValue::List calls;
+    for (const L::Node* node : graph.nodes_of(*layer)) {
+      if (node->inputs.empty()) continue;
+      ConfigValue::List args;
+      if (node->list_call) {
+        ConfigValue::List list;
+        for (const auto& t : node->inputs) list.push_back(tensor(t));
+        args.push_back(std::move(list));
+      } else {
+        args.push_back(tensor(node->inputs[0]));
+      }
+      ConfigValue::Dict kwargs;
+      if (node->training) kwargs.emplace_back("training", *node->training);
+      calls.push_back(ConfigValue::Dict{{"args", std::move(args)}, {"kwargs", std::move(kwargs)}});
+    }
+    item.set("inbound_nodes", std::move(calls));
+    items.push_back(std::move(item));
+  }
+  auto io = [&](const std::vector<L::KerasTensor>& ts) {
+    if (ts.size() == 1) return history(ts[0], true);
+    ConfigValue::List list;
+    for (const auto& t : ts) list.push_back(history(t, true));
+    return ConfigValue(std::move(list));
+  };
+  ConfigValue config = ConfigValue::Dict{{"name", model.name()},
+                                         {"trainable", model.trainable()},
+                                         {"layers", std::move(items)},
+                                         {"input_layers", io(graph.inputs())},
+                                         {"output_layers", io(graph.outputs())}};
+  return ConfigValue::Dict{{"module", "keras.src.models.functional"},
+                           {"class_name", "Functional"},
+                           {"config", std::move(config)},
+                           {"registered_name", "Functional"},
+                           {"build_config", ConfigValue::Dict{{"input_shape", nullptr}}}};
+}
+
 ConfigValue serialize_layer(const L::Layer& layer) {
   if (const auto* seq = dynamic_cast<const Sequential*>(&layer)) return serialize_sequential(*seq);
+  if (const auto* model = dynamic_cast<const Model*>(&layer); model && model->is_functional()) {
+    return serialize_functional(*model);
+  }
   const std::string& cls = layer.class_name();
   const std::optional<L::KerasLayerClass> keras_class = L::keras_layer_class(cls);
   const bool keras = keras_class.has_value();
@@ -293,8 +541,15 @@ ConfigValue serialize_layer(const L::Layer& layer) {
                         {"config", layer.get_config()},
                         {"registered_name", keras ? ConfigValue() : ConfigValue(cls)}};
   if (layer.built() && (!keras || keras_class->records_build_config)) {
-    out.set("build_config",
-            ConfigValue::Dict{{"input_shape", layers::shape_config(layer.build_input_shape())}});
+    ConfigValue shape;
+    if (layer.built_for_list()) {
+      ConfigValue::List shapes;
+      for (const Shape& s : layer.build_input_shapes()) shapes.push_back(layers::shape_config(s));
+      shape = std::move(shapes);
+    } else {
+      shape = layers::shape_config(layer.build_input_shape());
+    }
+    out.set("build_config", ConfigValue::Dict{{"input_shape", std::move(shape)}});
   }
   return out;
 }
@@ -338,6 +593,8 @@ std::string model_config_json(const Model& model) {
   ConfigValue serialized;
   if (const auto* seq = dynamic_cast<const Sequential*>(&model)) {
     serialized = serialize_sequential(*seq);
+  } else if (model.is_functional()) {
+    serialized = serialize_functional(model);
   } else {
     serialized = serialize_layer(model);
     serialized.set("module", "neurona");
@@ -373,10 +630,7 @@ std::shared_ptr<Model> model_from_serialized(const ConfigValue& serialized) {
   auto [cls, config] = split_serialized(serialized, "config.json");
   const std::optional<ModelFactory> factory = model_registry().find(cls);
   if (cls == "Sequential") return sequential_from(config, "config.json: Sequential");
-  NEURONA_CHECK(cls != "Functional", ValueError,
-                "config.json: Functional models (keras.Model(inputs, outputs)) are not "
-                "supported yet; neurona rebuilds Sequential models and registered subclassed "
-                "models");
+  if (cls == "Functional") return functional_from(config, "config.json: Functional");
   NEURONA_CHECK(factory.has_value(), ValueError, "config.json: unknown model class '", cls,
                 "'. A subclassed model needs its class registered: "
                 "nr::models::register_model(\"",

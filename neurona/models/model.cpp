@@ -9,6 +9,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/models/captured_step.h"
+#include "neurona/models/functional.h"
 
 namespace neurona {
 
@@ -17,33 +18,166 @@ Model::Model(std::string class_name, layers::LayerOptions options)
   set_autocast_inputs(false);  // as Keras's Functional: the layers cast, the Input keeps its dtype
 }
 
+Model::Model(KerasTensors inputs, KerasTensors outputs, layers::LayerOptions options)
+    : Model("Functional", std::move(options)) {
+  graph_ = std::make_shared<FunctionalGraph>(std::move(inputs.list), std::move(outputs.list),
+                                             describe());
+  for (const auto& layer : graph_->layers()) {
+    if (dynamic_cast<const layers::InputLayer*>(layer.get()) == nullptr) track_layer(layer);
+  }
+  // Built at construction, for the inputs' shapes.
+  std::vector<Shape> shapes;
+  for (const auto& x : graph_->inputs()) shapes.push_back(x.shape());
+  if (shapes.size() == 1) {
+    mark_built(shapes[0]);
+  } else {
+    mark_built(shapes);
+  }
+}
+
+std::vector<std::shared_ptr<layers::Layer>> Model::layers() const {
+  return graph_ ? graph_->layers() : sublayers();
+}
+
+const std::vector<layers::KerasTensor>& Model::inputs() const {
+  NEURONA_CHECK(graph_ != nullptr, ValueError, describe(),
+                ": only a functional model has symbolic inputs");
+  return graph_->inputs();
+}
+
+const std::vector<layers::KerasTensor>& Model::outputs() const {
+  NEURONA_CHECK(graph_ != nullptr, ValueError, describe(),
+                ": only a functional model has symbolic outputs");
+  return graph_->outputs();
+}
+
+std::vector<std::string> Model::output_names() const {
+  if (!graph_) return {};
+  std::vector<std::string> names;
+  for (const auto& t : graph_->outputs()) names.push_back(t.layer().name());
+  return names;
+}
+
+Tensor Model::call(const Tensor& inputs, bool training) {
+  NEURONA_CHECK(graph_ != nullptr, NotImplementedError, describe(),
+                ": a subclassed model overrides call()");
+  NEURONA_CHECK(graph_->outputs().size() == 1, ValueError, describe(), " has ",
+                graph_->outputs().size(), " outputs; call apply() to get them all");
+  return graph_->run({inputs}, training, describe())[0];
+}
+
+std::vector<Tensor> Model::call_list(const std::vector<Tensor>& inputs, bool training) {
+  if (!graph_) return Layer::call_list(inputs, training);
+  return graph_->run(inputs, training, describe());
+}
+
+Shape Model::compute_output_shape(const Shape& input_shape) const {
+  if (!graph_) return Layer::compute_output_shape(input_shape);
+  const std::vector<Shape> out = compute_output_shape_list({input_shape});
+  NEURONA_CHECK(out.size() == 1, ValueError, describe(), " has ", out.size(), " outputs");
+  return out[0];
+}
+
+std::vector<Shape> Model::compute_output_shape_list(const std::vector<Shape>& input_shapes) const {
+  if (!graph_) return Layer::compute_output_shape_list(input_shapes);
+  const auto& ins = graph_->inputs();
+  NEURONA_CHECK(input_shapes.size() == ins.size(), ValueError, describe(), ": expected ",
+                ins.size(), " input shapes, got ", input_shapes.size());
+  for (std::size_t i = 0; i < ins.size(); ++i) {
+    const Shape& want = ins[i].shape();
+    const Shape& got = input_shapes[i];
+    bool ok = want.rank() == got.rank();
+    for (int d = 0; ok && d < want.rank(); ++d) ok = want[d] < 0 || got[d] < 0 || want[d] == got[d];
+    NEURONA_CHECK(ok, ShapeError, describe(), ": input '", ins[i].layer().name(),
+                  "' expects shape ", layers::shape_str(want), ", got ", layers::shape_str(got));
+  }
+  // The graph's shapes, with the batch of the inputs given.
+  const std::int64_t batch = input_shapes[0].rank() > 0 ? input_shapes[0][0] : -1;
+  std::vector<Shape> out;
+  for (const auto& t : graph_->outputs()) {
+    std::vector<std::int64_t> dims = t.shape().dims();
+    if (!dims.empty() && dims[0] < 0) dims[0] = batch;
+    out.emplace_back(std::move(dims));
+  }
+  return out;
+}
+
+std::vector<layers::TensorSpec> Model::compute_output_spec(
+    const std::vector<layers::TensorSpec>& inputs, bool list_call) {
+  if (!graph_) return Layer::compute_output_spec(inputs, list_call);
+  std::vector<Shape> shapes;
+  for (const auto& s : inputs) shapes.push_back(s.shape);
+  const std::vector<Shape> out = compute_output_shape_list(shapes);
+  std::vector<layers::TensorSpec> specs;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    specs.push_back({out[i], graph_->outputs()[i].dtype()});
+  }
+  return specs;
+}
+
+std::vector<Tensor> Model::forward(const std::vector<Tensor>& inputs, bool training) {
+  // One tensor goes through operator()(Tensor), so that a model built by it stays built for
+  // one input (not for a list of one).
+  if (inputs.size() == 1 && (!graph_ || graph_->outputs().size() == 1)) {
+    return {(*this)(inputs[0], training)};
+  }
+  return apply(inputs, training);
+}
+
 Tensor Model::predict(const Tensor& x, PredictOptions options) {
+  std::vector<Tensor> out = predict(std::vector<Tensor>{x}, options);
+  NEURONA_CHECK(out.size() == 1, ValueError, describe(), ".predict: the model has ", out.size(),
+                " outputs; call predict with a list of inputs to get them all");
+  return out[0];
+}
+
+std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, PredictOptions options) {
   NEURONA_CHECK(options.batch_size > 0, ValueError, describe(),
                 ".predict: argument `batch_size` must be positive, got ", options.batch_size);
-  NEURONA_CHECK(x.defined() && x.rank() >= 1, ValueError, describe(),
-                ".predict: expected inputs with a batch dimension, got ",
-                x.defined() ? layers::shape_str(x.shape()) : std::string("an undefined tensor"));
-  const std::int64_t n = x.shape()[0];
+  NEURONA_CHECK(!x.empty(), ValueError, describe(), ".predict: no inputs given");
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    NEURONA_CHECK(
+        x[i].defined() && x[i].rank() >= 1, ValueError, describe(),
+        ".predict: expected inputs with a batch dimension, got ",
+        x[i].defined() ? layers::shape_str(x[i].shape()) : std::string("an undefined tensor"),
+        x.size() > 1 ? " for input " + std::to_string(i) : std::string());
+  }
+  const std::int64_t n = x[0].shape()[0];
   NEURONA_CHECK(n > 0, ValueError, describe(), ".predict: the inputs have no rows (shape ",
-                layers::shape_str(x.shape()), ")");
+                layers::shape_str(x[0].shape()), ")");
+  for (std::size_t i = 1; i < x.size(); ++i) {
+    NEURONA_CHECK(x[i].shape()[0] == n, ValueError, describe(),
+                  ".predict: all inputs need the same number of rows; input 0 has ", n, ", input ",
+                  i, " has ", x[i].shape()[0]);
+  }
   // Batches go to the device of the model's weights (the default device before it is built),
   // as fit does, so that host data works with a model on a GPU.
   const auto own = weights();
   const Device device = own.empty() ? default_device() : own.front().device();
-  std::vector<Tensor> outputs;
+  std::vector<std::vector<Tensor>> outputs;  // per batch
   CapturedStep captured(*this, "predict", device, options.batch_size);
-  Tensor out;  // the captured forward pass's output: replays write it in place
+  std::vector<Tensor> out;  // the captured forward pass's outputs: replays write them in place
   for (std::int64_t start = 0; start < n; start += options.batch_size) {
-    const Tensor xb = x.slice(start, std::min(n, start + options.batch_size)).to(device);
+    std::vector<Tensor> batch;
+    for (const Tensor& t : x)
+      batch.push_back(t.slice(start, std::min(n, start + options.batch_size)).to(device));
     const auto nothing = [] {};
-    const auto forward = [&](const std::vector<Tensor>& b) { out = (*this)(b[0], false); };
-    if (captured.run({xb}, /*prepare=*/nothing, forward)) {
-      outputs.push_back(out.clone());
+    const auto run = [&](const std::vector<Tensor>& b) { out = forward(b, false); };
+    if (captured.run(batch, /*prepare=*/nothing, run)) {
+      std::vector<Tensor> copies;
+      for (const Tensor& t : out) copies.push_back(t.clone());
+      outputs.push_back(std::move(copies));
     } else {
-      outputs.push_back((*this)(xb, /*training=*/false));
+      outputs.push_back(forward(batch, /*training=*/false));
     }
   }
-  return outputs.size() == 1 ? outputs[0] : concat(outputs, 0);
+  std::vector<Tensor> joined;
+  for (std::size_t k = 0; k < outputs[0].size(); ++k) {
+    std::vector<Tensor> parts;
+    for (const auto& b : outputs) parts.push_back(b[k]);
+    joined.push_back(parts.size() == 1 ? parts[0] : concat(parts, 0));
+  }
+  return joined;
 }
 
 namespace {
@@ -145,10 +279,14 @@ std::string repeat(const std::string& s, int n) {
 }  // namespace
 
 std::string Model::summary_string(SummaryOptions options) const {
+  // Keras's print_summary: a functional model that is not a chain of layers gets the "Connected
+  // to" column (each call's inputs as layer[node][tensor]) and a wider default.
+  const bool connected = graph_ && !graph_->sequential_like();
+  const std::vector<double> positions =
+      connected ? std::vector<double>{0.3, 0.56, 0.74, 1.0} : std::vector<double>{0.45, 0.80, 1.0};
+  const int line_length = options.line_length > 0 ? options.line_length : connected ? 108 : 88;
   // Column widths as Keras computes them, then as rich fits them (with one space of padding
-  // on each side) into the table's width less its four borders.
-  const double positions[] = {0.45, 0.80, 1.0};
-  const int line_length = options.line_length;
+  // on each side) into the table's width less its borders.
   std::vector<int> widths;
   int current = 0;
   for (double pos : positions) {
@@ -158,12 +296,12 @@ std::string Model::summary_string(SummaryOptions options) const {
     widths.push_back(width + 2);
     current += width;
   }
-  const int max_width = line_length - 4;
+  const int max_width = line_length - static_cast<int>(positions.size()) - 1;
   int table_width = 0;
   for (int w : widths) table_width += w;
   if (table_width > max_width) widths = ratio_reduce(table_width - max_width, widths);
 
-  const bool right[] = {false, false, true};
+  const bool right[] = {false, false, true, false};
   auto row = [&](const std::vector<std::string>& cells, const std::string& bar) {
     std::vector<std::vector<std::string>> wrapped;
     std::size_t height = 1;
@@ -198,15 +336,31 @@ std::string Model::summary_string(SummaryOptions options) const {
 
   std::string out = "Model: \"" + name() + "\"\n";
   out += edge("┏", "━", "┳", "┓");
-  out += row({"Layer (type)", "Output Shape", "Param #"}, "┃");
+  std::vector<std::string> header{"Layer (type)", "Output Shape", "Param #"};
+  if (connected) header.push_back("Connected to");
+  out += row(header, "┃");
   out += edge("┡", "━", "╇", "┩");
   const auto layers = this->layers();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const layers::Layer& layer = *layers[i];
     const auto& shape = layer.known_output_shape();
-    const std::string output = layer.built() && shape ? layers::shape_str(*shape) : "?";
+    std::string output = layer.built() && shape ? layers::shape_str(*shape) : "?";
+    std::string connections;
+    if (graph_) {
+      // Keras shows the outputs of the layer's last call, and every call's inputs.
+      for (const layers::Node* node : graph_->nodes_of(layer)) {
+        output = layers::specs_str(node->outputs);
+        for (const auto& in : node->inputs) {
+          if (!connections.empty()) connections += ", ";
+          connections += in.layer().name() + "[" + std::to_string(in.node_index()) + "][" +
+                         std::to_string(in.tensor_index()) + "]";
+        }
+      }
+    }
     const std::string params = layer.built() ? with_commas(layer.count_params()) : "0 (unbuilt)";
-    out += row({layer.name() + " (" + layer.class_name() + ")", output, params}, "│");
+    std::vector<std::string> cells{layer.name() + " (" + layer.class_name() + ")", output, params};
+    if (connected) cells.push_back(connections.empty() ? "-" : connections);
+    out += row(cells, "│");
     if (i + 1 < layers.size()) out += edge("├", "─", "┼", "┤");
   }
   out += edge("└", "─", "┴", "┘");

@@ -1,6 +1,10 @@
-// Model: a Layer that groups layers, with predict() and summary(), as keras.Model. Subclass
-// it for a model with its own call(); register each layer with track() so that its weights
-// belong to the model:
+// Model: a Layer that groups layers, with predict() and summary(), as keras.Model. Made from
+// symbolic inputs and outputs it is a functional model (Keras's Functional):
+//   auto x = nr::Input({784});
+//   auto h = nr::layers::Dense(64, {.activation = "relu"})(x);
+//   nr::Model model(x, nr::layers::Dense(10)(h));
+// Subclass it for a model with its own call(); register each layer with track() so that its
+// weights belong to the model:
 //   class SubclassModel : public nr::Model {
 //    public:
 //     SubclassModel()
@@ -93,18 +97,59 @@ struct EvaluateOptions {
 };
 
 struct SummaryOptions {
-  /// Total width of the table; Keras's default for a sequence of layers.
-  int line_length = 88;
+  /// Total width of the table; 0 for Keras's default: 88 for a sequence of layers, 108 with the
+  /// "Connected to" column of a functional model that is not one.
+  int line_length = 0;
+};
+
+class FunctionalGraph;
+
+/// The inputs or outputs of a functional model: one KerasTensor or a list of them.
+struct KerasTensors {
+  KerasTensors(const layers::KerasTensor& t) : list{t} {}  // NOLINT: implicit by design
+  KerasTensors(std::vector<layers::KerasTensor> l) : list(std::move(l)) {}  // NOLINT: implicit
+  KerasTensors(std::initializer_list<layers::KerasTensor> l) : list(l) {}   // NOLINT: implicit
+  std::vector<layers::KerasTensor> list;
 };
 
 class Model : public layers::Layer {
  public:
-  /// The tracked layers, in the order they were added (without the Input).
-  std::vector<std::shared_ptr<layers::Layer>> layers() const { return sublayers(); }
+  /// A functional model from its inputs (each made by nr::Input) to its outputs, with every
+  /// layer that leads from the ones to the others (keras.Model(inputs, outputs)). Named
+  /// "functional", "functional_1", ... unless `options.name` says otherwise. ValueError for a
+  /// graph that does not connect the outputs to the inputs given.
+  Model(KerasTensors inputs, KerasTensors outputs, layers::LayerOptions options = {});
+
+  /// The layers: a functional model's in Keras's order with its InputLayers; otherwise the
+  /// tracked layers in the order they were added (without the Input).
+  std::vector<std::shared_ptr<layers::Layer>> layers() const;
+  /// True for a model made from inputs and outputs.
+  bool is_functional() const { return graph_ != nullptr; }
+  /// A functional model's symbolic inputs and outputs (Keras's model.inputs, model.outputs);
+  /// ValueError for other models.
+  const std::vector<layers::KerasTensor>& inputs() const;
+  const std::vector<layers::KerasTensor>& outputs() const;
+  /// The names of the layers that make the outputs (Keras's output_names), by which compile's
+  /// per-output losses and metrics are given.
+  std::vector<std::string> output_names() const;
+  /// A functional model's graph (null for other models).
+  const FunctionalGraph* graph() const { return graph_.get(); }
 
   /// The outputs for `x` computed in batches of `batch_size` rows (training = false) and
   /// joined along the first axis.
   Tensor predict(const Tensor& x, PredictOptions options = {});
+  /// predict for a model with several inputs (one tensor each, rows matching) or outputs: the
+  /// outputs, each joined along the first axis.
+  std::vector<Tensor> predict(const std::vector<Tensor>& x, PredictOptions options = {});
+
+  // A functional model runs its graph; others override call().
+  Tensor call(const Tensor& inputs, bool training) override;
+  std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+  std::vector<Shape> compute_output_shape_list(
+      const std::vector<Shape>& input_shapes) const override;
+  std::vector<layers::TensorSpec> compute_output_spec(const std::vector<layers::TensorSpec>& inputs,
+                                                      bool list_call) override;
 
   /// Prints the table Keras 3's model.summary() prints: the layers with their output shapes
   /// ("?" before the model is built) and parameter counts, then the totals with their sizes.
@@ -179,6 +224,9 @@ class Model : public layers::Layer {
  private:
   struct Compiled;
   struct StepResult;
+  /// The model on a batch of inputs: through operator()(Tensor) for one input and one output,
+  /// apply() otherwise.
+  std::vector<Tensor> forward(const std::vector<Tensor>& inputs, bool training);
   struct CapturedStep;
   /// The loss of a batch with the regularization terms, as the tape sees it.
   Tensor compute_loss(const Tensor& y, const Tensor& y_pred, const std::optional<Tensor>& sw);
@@ -193,6 +241,7 @@ class Model : public layers::Layer {
       const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw, std::int64_t batch_size,
       std::vector<std::shared_ptr<callbacks::Callback>>& callbacks);
 
+  std::shared_ptr<const FunctionalGraph> graph_;
   std::shared_ptr<Compiled> compiled_;
   bool stop_training_ = false;
   std::optional<int> resume_epoch_;

@@ -52,18 +52,20 @@ std::string name_key(const std::string& name) {
   return !name.empty() && name[0] == '_' ? "~" + name : name;
 }
 
-// _save_state's walk: the layer, then a Sequential's layers under layers/, or the tracked
-// layers under their attribute names in sorted order. A layer reached twice is saved once,
-// at its first path, as Keras does.
+// _save_state's walk: the layer, then a Sequential's or functional model's layers under layers/,
+// or the tracked layers under their attribute names in sorted order. A layer reached twice is
+// saved once, at its first path, as Keras does.
 void walk(const layers::Layer& layer, const std::string& path, std::vector<Node>& out,
           std::set<const layers::Layer*>& visited, std::vector<std::string>& containers) {
   if (!visited.insert(&layer).second) return;
   out.push_back({path, &layer});
-  if (dynamic_cast<const Sequential*>(&layer) != nullptr) {
+  const auto* model = dynamic_cast<const Model*>(&layer);
+  if (dynamic_cast<const Sequential*>(&layer) != nullptr || (model && model->is_functional())) {
     const std::string container = join(path, "layers");
     containers.push_back(container);
     std::map<std::string, int> used;
-    for (const auto& sub : layer.sublayers()) {
+    // A functional model's layers include its InputLayers, as Keras's do.
+    for (const auto& sub : model->layers()) {
       // Keras's _get_unique_name in _save_container_state.
       const std::string base = layers::to_snake_case(sub->class_name());
       const auto it = used.find(base);

@@ -2,26 +2,12 @@
 // shape is run once on zeros to learn it (what Keras's symbolic call does).
 #include "neurona/models/sequential.h"
 
-#include "neurona/autograd/ops.h"
-
 namespace neurona {
 
 namespace {
-// The output shape of `layer` (built) for `input_shape`.
+// The output shape of `layer` (built) for `input_shape`: computed, or learnt by running it.
 Shape output_shape_of(layers::Layer& layer, const Shape& input_shape) {
-  try {
-    return layer.compute_output_shape(input_shape);
-  } catch (const NotImplementedError&) {
-    std::vector<std::int64_t> dims = input_shape.dims();
-    for (auto& d : dims) d = d < 0 ? 1 : d;
-    const Shape probe(std::move(dims));
-    layers::WeightBudget::charge(
-        probe, "the input " + layer.describe() + " is run on once to learn its output shape,");
-    Shape out = layer(zeros(probe, {.dtype = layer.dtype()}), false).shape();
-    std::vector<std::int64_t> out_dims = out.dims();
-    if (!out_dims.empty() && input_shape.rank() > 0 && input_shape[0] < 0) out_dims[0] = -1;
-    return Shape(std::move(out_dims));
-  }
+  return layer.compute_output_spec({{input_shape, layer.dtype()}}, /*list_call=*/false)[0].shape;
 }
 }  // namespace
 

@@ -82,6 +82,28 @@ inline std::shared_ptr<nr::Model> cnn() {
       L::Dense(3, {.activation = "softmax"})});
 }
 
+/// make_keras_saving_references.py's functional(): a shared layer, merges, a nested functional
+/// model and a call with training fixed.
+inline std::shared_ptr<nr::Model> functional() {
+  auto x = nr::Input({6}, {.name = "x"});
+  auto shared = L::Dense(4, {.activation = "tanh", .name = "shared"});
+  auto a = shared(x);
+  auto b = shared(L::Dense(6, {.name = "pre"})(x));
+  auto s = L::Add()({a, b});
+  auto c = L::Concatenate()({a, s});
+  auto inner_in = nr::Input({8});
+  auto inner = std::make_shared<nr::Model>(inner_in, L::Dense(3, {.activation = "relu"})(inner_in),
+                                           L::LayerOptions{.name = "inner"});
+  auto h = (*inner)(c);
+  auto m = L::Multiply()({h, L::Dense(3, {.activation = "sigmoid", .name = "gate"})(s)});
+  auto d = L::Dot(1, /*normalize=*/true)({m, h});
+  auto joined =
+      L::Concatenate()({m, d, L::Average()({h, m}), L::Maximum()({h, m}), L::Subtract()({h, m})});
+  joined = L::Dropout(0.5)(joined, /*training=*/false);
+  return std::make_shared<nr::Model>(x, L::Dense(2, {.name = "head"})(joined),
+                                     L::LayerOptions{.name = "functional_case"});
+}
+
 struct Case {
   const char* name;
   std::shared_ptr<nr::Model> (*build)();
@@ -92,7 +114,8 @@ inline const std::vector<Case>& cases() {
   static const std::vector<Case> c = {{"notebook_sequential", notebook_sequential, {4, 2}},
                                       {"subclass_model", subclass_model, {4, 2}},
                                       {"mlp", mlp, {4, 4}},
-                                      {"cnn", cnn, {2, 8, 8, 1}}};
+                                      {"cnn", cnn, {2, 8, 8, 1}},
+                                      {"functional", functional, {5, 6}}};
   return c;
 }
 

@@ -126,3 +126,27 @@ TEST(Summary, ImageLayersMatchKeras) {
                         L::Dense(10)});
   EXPECT_EQ(model.summary_string(), reference("cnn_extras"));
 }
+
+TEST(Summary, FunctionalModelShowsConnectedToAsKeras) {
+  nr::clear_session();
+  auto a = nr::Input({4}, {.name = "a"});
+  auto b = nr::Input({4}, {.name = "b"});
+  auto shared = L::Dense(3, {.name = "shared"});
+  auto x = shared(a);
+  auto y = shared(b);
+  auto s = L::Add()({x, y});
+  auto c = L::Concatenate()({x, s});
+  auto inner_in = nr::Input({6});
+  auto inner = std::make_shared<nr::Model>(inner_in, L::Dense(2)(inner_in),
+                                           L::LayerOptions{.name = "inner"});
+  nr::Model model({a, b}, {(*inner)(c), L::Dense(1, {.name = "out2"})(s)});
+  EXPECT_EQ(model.summary_string(), reference("functional"));
+}
+
+TEST(Summary, FunctionalChainHasNoConnectedToColumn) {
+  nr::clear_session();
+  auto x = nr::Input({8});
+  auto h = L::Dense(4, {.activation = "relu"})(x);
+  nr::Model model(x, L::Dense(2)(h), {.name = "chain"});
+  EXPECT_EQ(model.summary_string(), reference("functional_chain"));
+}

@@ -100,6 +100,20 @@ def case_masked_softmax(name, axis, x_shape, mask_shape, seed):
         f.write("\n".join(lines) + "\n")
 
 
+def case_merge(name, layer, x_shapes, seed):
+    """A merging layer on a list of inputs: x0, x1, ..., g, y, grad_x0, grad_x1, ..."""
+    rng = np.random.default_rng(seed)
+    xs = [rng.uniform(-1, 1, s).astype(np.float32) for s in x_shapes]
+    y = layer([jnp.asarray(x) for x in xs])
+    g = rng.uniform(0.5, 1.5, y.shape).astype(np.float32)
+    grads = jax.grad(lambda xx: jnp.sum(layer(list(xx)) * g))([jnp.asarray(x) for x in xs])
+    lines = [line(f"x{i}", x) for i, x in enumerate(xs)]
+    lines += [line("g", g), line("y", y)]
+    lines += [line(f"grad_x{i}", gx) for i, gx in enumerate(grads)]
+    with open(os.path.join(OUT, name + ".txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     L = keras.layers
@@ -144,6 +158,19 @@ def main():
     case("group_normalization_groups_eq_channels", L.GroupNormalization(groups=-1), (2, 3, 2, 3), 18)
     case("group_normalization_axis1", L.GroupNormalization(groups=3, axis=1, epsilon=1e-4),
          (2, 6, 2, 2), 19)
+    # The merging layers: three inputs, broadcasting a 1, and a lower-rank input (Keras inserts
+    # its missing axes after the batch axis); Concatenate along a middle axis; Dot over
+    # several axis choices, normalized.
+    case_merge("merge_add", L.Add(), [(2, 3, 4), (2, 3, 4), (2, 1, 4)], 30)
+    case_merge("merge_subtract", L.Subtract(), [(2, 3), (2, 3)], 31)
+    case_merge("merge_multiply", L.Multiply(), [(2, 3, 4), (2, 4)], 32)
+    case_merge("merge_average", L.Average(), [(2, 3), (2, 3), (2, 3)], 33)
+    case_merge("merge_maximum", L.Maximum(), [(2, 3, 4), (2, 3, 4)], 34)
+    case_merge("merge_minimum", L.Minimum(), [(2, 5), (2, 5), (2, 5)], 35)
+    case_merge("merge_concatenate_axis1", L.Concatenate(axis=1), [(2, 3, 4), (2, 2, 4)], 36)
+    case_merge("merge_dot", L.Dot(axes=1), [(3, 4), (3, 4)], 37)
+    case_merge("merge_dot_axes", L.Dot(axes=(2, 1)), [(2, 3, 4), (2, 4, 5)], 38)
+    case_merge("merge_dot_normalize", L.Dot(axes=-1, normalize=True), [(2, 3, 4), (2, 5, 4)], 39)
 
 
 if __name__ == "__main__":

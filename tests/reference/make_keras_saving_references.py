@@ -98,11 +98,33 @@ def cnn():
     )
 
 
+def functional():
+    # The functional API: a layer called twice, merges, a nested functional model, a call with
+    # training fixed (Dropout(training=False)). tests/models/saving_models.h builds the same.
+    x = keras.Input((6,), name="x")
+    shared = layers.Dense(4, activation="tanh", name="shared")
+    a = shared(x)
+    b = shared(layers.Dense(6, name="pre")(x))
+    s = layers.Add()([a, b])
+    c = layers.Concatenate()([a, s])
+    inner_in = keras.Input((8,))
+    inner = keras.Model(inner_in, layers.Dense(3, activation="relu")(inner_in), name="inner")
+    h = inner(c)
+    m = layers.Multiply()([h, layers.Dense(3, activation="sigmoid", name="gate")(s)])
+    d = layers.Dot(axes=1, normalize=True)([m, h])
+    joined = layers.Concatenate()(
+        [m, d, layers.Average()([h, m]), layers.Maximum()([h, m]), layers.Subtract()([h, m])]
+    )
+    joined = layers.Dropout(0.5)(joined, training=False)
+    return keras.Model(x, layers.Dense(2, name="head")(joined), name="functional_case")
+
+
 CASES = {
     "notebook_sequential": (notebook_sequential, (4, 2)),
     "subclass_model": (subclass, (4, 2)),
     "mlp": (mlp, (4, 4)),
     "cnn": (cnn, (2, 8, 8, 1)),
+    "functional": (functional, (5, 6)),
 }
 
 

@@ -136,6 +136,27 @@ def cnn_extras():
     )
 
 
+def functional():
+    # Two inputs, a shared layer, merges and a nested functional model: the "Connected to"
+    # column, and a layer called twice.
+    a = keras.Input((4,), name="a")
+    b = keras.Input((4,), name="b")
+    shared = layers.Dense(3, name="shared")
+    x, y = shared(a), shared(b)
+    s = layers.Add()([x, y])
+    c = layers.Concatenate()([x, s])
+    inner_in = keras.Input((6,))
+    inner = keras.Model(inner_in, layers.Dense(2)(inner_in), name="inner")
+    return keras.Model([a, b], [inner(c), layers.Dense(1, name="out2")(s)])
+
+
+def functional_chain():
+    # A functional model that is a chain: Keras prints it without "Connected to".
+    x = keras.Input((8,))
+    h = layers.Dense(4, activation="relu")(x)
+    return keras.Model(x, layers.Dense(2)(h), name="chain")
+
+
 CASES = {
     "cnn": cnn,
     "cnn_extras": cnn_extras,
@@ -149,6 +170,8 @@ CASES = {
     "subclass": subclass,
     "long_name": long_name,
     "empty": empty,
+    "functional": functional,
+    "functional_chain": functional_chain,
 }
 
 for name, make in CASES.items():

@@ -1,0 +1,215 @@
+// The functional API: models made from symbolic inputs and outputs run their graph as the
+// layers called one by one would, share layers and nest models, check their graph as Keras
+// does, train, and save and load within neurona.
+#include <neurona/neurona.h>
+
+#include <filesystem>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+namespace L = nr::layers;
+using nr::testing::random_tensor;
+
+namespace {
+
+::testing::AssertionResult same(const nr::Tensor& a, const nr::Tensor& b, double tol = 1e-6) {
+  if (a.shape() != b.shape()) {
+    return ::testing::AssertionFailure() << "shape " << a.shape() << " vs " << b.shape();
+  }
+  return nr::testing::all_close(a, b.to_vector<double>(), tol, tol);
+}
+
+std::filesystem::path temp_file(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "neurona_functional_test";
+  std::filesystem::create_directories(dir);
+  return dir / name;
+}
+
+}  // namespace
+
+TEST(Functional, SymbolicCallsInferShapesAndRememberTheirLayer) {
+  nr::clear_session();
+  auto x = nr::Input({28, 28, 1});
+  EXPECT_EQ(x.shape(), nr::Shape({-1, 28, 28, 1}));
+  EXPECT_EQ(x.layer().class_name(), "InputLayer");
+  auto conv = L::Conv2D(8, {3, 3});
+  auto y = conv(x);
+  EXPECT_EQ(y.shape(), nr::Shape({-1, 26, 26, 8}));
+  EXPECT_EQ(&y.layer(), conv.ptr().get());
+  EXPECT_EQ(y.node_index(), 0);
+  EXPECT_EQ(conv(x).node_index(), 1);  // a second call is a second node
+  EXPECT_TRUE(conv->built());
+  EXPECT_EQ(L::Flatten()(y).shape(), nr::Shape({-1, 26 * 26 * 8}));
+}
+
+TEST(Functional, PredictsWhatCallingTheLayersInTurnGives) {
+  auto x = nr::Input({5});
+  auto d1 = L::Dense(4, {.activation = "relu"});
+  auto d2 = L::Dense(3);
+  nr::Model model(x, d2(d1(x)));
+  EXPECT_EQ(model.class_name(), "Functional");
+  EXPECT_EQ(model.name().rfind("functional", 0), 0u);
+  const auto data = random_tensor({7, 5});
+  EXPECT_TRUE(same(model.predict(data, {.batch_size = 3}), d2(d1(data))));
+  EXPECT_TRUE(same(model(data), d2(d1(data))));
+  EXPECT_EQ(model.weights().size(), 4u);
+  EXPECT_EQ(model.count_params(), 5 * 4 + 4 + 4 * 3 + 3);
+}
+
+TEST(Functional, SharedLayerKeepsOneSetOfWeightsAndSeveralInputsAndOutputsRun) {
+  nr::clear_session();
+  auto a = nr::Input({4}, {.name = "a"});
+  auto b = nr::Input({4}, {.name = "b"});
+  auto shared = L::Dense(3, {.name = "shared"});
+  auto sa = shared(a);
+  auto sb = shared(b);
+  auto sum = L::Add()({sa, sb});
+  auto head = L::Dense(1, {.name = "head"});
+  nr::Model model({a, b}, {sum, head(sum)});
+  EXPECT_EQ(model.weights().size(), 4u);  // shared kernel and bias, then head's
+  std::vector<std::string> names;
+  for (const auto& layer : model.layers()) names.push_back(layer->name());
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "shared", "add", "head"}));
+  EXPECT_EQ(model.output_names(), (std::vector<std::string>{"add", "head"}));
+
+  const auto xa = random_tensor({6, 4}, nr::DType::float32, -1, 1, 1);
+  const auto xb = random_tensor({6, 4}, nr::DType::float32, -1, 1, 2);
+  const auto outs = model.predict(std::vector{xa, xb}, {.batch_size = 4});
+  ASSERT_EQ(outs.size(), 2u);
+  const auto expected = shared(xa) + shared(xb);
+  EXPECT_TRUE(same(outs[0], expected));
+  EXPECT_TRUE(same(outs[1], head(expected)));
+  NEURONA_EXPECT_THROW_MSG(model.predict(xa), nr::ValueError, "expected 2 input tensors, got 1");
+}
+
+TEST(Functional, NestedModelIsALayerOfTheOuterModel) {
+  auto inner_in = nr::Input({6});
+  auto inner = std::make_shared<nr::Model>(inner_in, L::Dense(2)(inner_in));
+  auto x = nr::Input({3});
+  auto h = L::Dense(6, {.activation = "tanh"})(x);
+  auto y = (*inner)(h);
+  EXPECT_EQ(y.shape(), nr::Shape({-1, 2}));
+  EXPECT_EQ(y.node_index(), 0);
+  nr::Model outer(x, y);
+  EXPECT_EQ(outer.layers().size(), 3u);
+  EXPECT_EQ(outer.weights().size(), 4u);
+  const auto data = random_tensor({5, 3});
+  const auto first = std::static_pointer_cast<nr::Model>(outer.layers()[2]);
+  EXPECT_EQ(first.get(), inner.get());
+  EXPECT_TRUE(same(outer.predict(data), inner->predict(outer.layers()[1]->operator()(data))));
+}
+
+TEST(Functional, TrainingFixedAtTheCallOverridesTheModel) {
+  auto x = nr::Input({1000});
+  nr::Model model(x, L::Dropout(0.5)(x, /*training=*/true));
+  const auto ones = nr::ones({2, 1000});
+  const auto out = model.predict(ones).to_vector<float>();
+  int zeros = 0;
+  for (float v : out) zeros += v == 0.0f;
+  EXPECT_GT(zeros, 500);  // dropout is active in predict, as Keras's training=True call keeps it
+  EXPECT_LT(zeros, 1500);
+}
+
+TEST(Functional, RejectsGraphsKerasRejects) {
+  nr::clear_session();
+  auto a = nr::Input({4}, {.name = "a"});
+  auto b = nr::Input({4}, {.name = "b"});
+  auto y = L::Add()({L::Dense(2)(a), L::Dense(2)(b)});
+  NEURONA_EXPECT_THROW_MSG(nr::Model(a, y), nr::ValueError, "Graph disconnected", "made by 'b'");
+  NEURONA_EXPECT_THROW_MSG(nr::Model(L::Dense(2)(a), y), nr::ValueError,
+                           "is not made by nr::Input");
+  NEURONA_EXPECT_THROW_MSG(nr::Model({a, a}, y), nr::ValueError, "given twice");
+  auto c = L::Dense(2, {.name = "twin"})(a);
+  auto d = L::Dense(2, {.name = "twin"})(a);
+  NEURONA_EXPECT_THROW_MSG(nr::Model(a, L::Add()({c, d})), nr::ValueError,
+                           "The name \"twin\" is used 2 times");
+  NEURONA_EXPECT_THROW_MSG(L::Dense(2)(nr::layers::KerasTensor()), nr::ValueError, "undefined");
+  NEURONA_EXPECT_THROW_MSG(L::Add()({a, nr::Input({5})}), nr::ValueError,
+                           "Inputs have incompatible shapes");
+}
+
+TEST(Functional, UnusedInputStaysInTheModel) {
+  nr::clear_session();  // the Dense is "dense"
+  auto a = nr::Input({2}, {.name = "a"});
+  auto b = nr::Input({3}, {.name = "b"});
+  nr::Model model({a, b}, L::Dense(1)(a));
+  std::vector<std::string> names;
+  for (const auto& layer : model.layers()) names.push_back(layer->name());
+  // Keras puts it at the outputs' depth, before the layers there: ['a', 'b', 'dense'].
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "dense"}));
+  const auto out = model.predict(std::vector{random_tensor({4, 2}), random_tensor({4, 3})});
+  EXPECT_EQ(out[0].shape(), nr::Shape({4, 1}));
+}
+
+TEST(Functional, InputsAreCastToTheirDtypeAndCheckedAgainstTheirShape) {
+  auto x = nr::Input({3});
+  nr::Model model(x, L::Dense(2)(x));
+  EXPECT_EQ(model.predict(random_tensor({2, 3}, nr::DType::float64)).dtype(), nr::DType::float32);
+  NEURONA_EXPECT_THROW_MSG(model.predict(random_tensor({2, 4})), nr::ShapeError,
+                           "expected inputs of shape (None, 3), got shape (2, 4)");
+}
+
+TEST(Functional, TrainsLikeTheEquivalentSequentialModel) {
+  const auto data = random_tensor({64, 4}, nr::DType::float32, -1, 1, 3);
+  const auto labels = nr::testing::make_tensor(
+      [&] {
+        std::vector<double> v;
+        const auto xs = data.to_vector<float>();
+        for (int i = 0; i < 64; ++i) v.push_back(xs[i * 4] + xs[i * 4 + 1] > 0 ? 1.0 : 0.0);
+        return v;
+      }(),
+      {64, 1});
+  nr::set_seed(7);
+  nr::Sequential seq(
+      {L::Input({4}), L::Dense(8, {.activation = "relu"}), L::Dense(1, {.activation = "sigmoid"})});
+  auto x = nr::Input({4});
+  nr::Model fun(x, L::Dense(1, {.activation = "sigmoid"})(L::Dense(8, {.activation = "relu"})(x)));
+  fun.set_weights(seq.get_weights());
+  for (nr::Model* m : {static_cast<nr::Model*>(&seq), &fun}) {
+    m->compile({.optimizer = nr::optimizers::SGD(0.5), .loss = "binary_crossentropy"});
+  }
+  const auto h1 =
+      seq.fit(data, labels, {.batch_size = 16, .epochs = 3, .verbose = 0, .shuffle = false});
+  const auto h2 =
+      fun.fit(data, labels, {.batch_size = 16, .epochs = 3, .verbose = 0, .shuffle = false});
+  EXPECT_NEAR(h1.history.at("loss").back(), h2.history.at("loss").back(), 1e-6);
+  EXPECT_LT(h2.history.at("loss").back(), h2.history.at("loss").front());
+  const auto w1 = seq.get_weights();
+  const auto w2 = fun.get_weights();
+  for (std::size_t i = 0; i < w1.size(); ++i) EXPECT_TRUE(same(w1[i], w2[i]));
+}
+
+TEST(Functional, SavesAndLoadsWithSharedLayersAndNestedModels) {
+  nr::clear_session();
+  auto a = nr::Input({4}, {.name = "a"});
+  auto b = nr::Input({4}, {.name = "b"});
+  auto shared = L::Dense(3, {.name = "shared"});
+  auto sa = shared(a);
+  auto sb = shared(b);
+  auto s = L::Add()({sa, sb});
+  auto c = L::Concatenate()({sa, s});
+  auto inner_in = nr::Input({6});
+  auto inner = std::make_shared<nr::Model>(inner_in, L::Dense(2)(inner_in),
+                                           L::LayerOptions{.name = "inner"});
+  nr::Model model({a, b}, {(*inner)(c), L::Dense(1, {.name = "out2"})(L::Dropout(0.3)(s))});
+  const std::vector<nr::Tensor> xs{random_tensor({5, 4}), random_tensor({5, 4})};
+  const auto before = model.predict(xs);
+
+  const auto path = temp_file("functional.keras");
+  model.save(path.string());
+  auto loaded = nr::models::load_model(path.string());
+  EXPECT_TRUE(loaded->is_functional());
+  EXPECT_EQ(loaded->summary_string(), model.summary_string());
+  const auto after = loaded->predict(xs);
+  ASSERT_EQ(after.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_TRUE(same(after[i], before[i], 0.0));
+
+  const auto weights = temp_file("functional.weights.h5");
+  model.save_weights(weights.string());
+  nr::clear_session();
+  auto again = nr::models::load_model(path.string());
+  for (auto& w : again->weights()) w.assign(nr::zeros(w.shape()));
+  again->load_weights(weights.string());
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_TRUE(same(again->predict(xs)[i], before[i], 0.0));
+}
