@@ -7,14 +7,18 @@
 #include "neurona/layers/activation.h"
 #include "neurona/layers/activation_layers.h"
 #include "neurona/layers/batch_normalization.h"
+#include "neurona/layers/conv1d.h"
 #include "neurona/layers/conv2d.h"
+#include "neurona/layers/conv2d_transpose.h"
 #include "neurona/layers/dense.h"
+#include "neurona/layers/depthwise_conv2d.h"
 #include "neurona/layers/dropout.h"
 #include "neurona/layers/flatten.h"
 #include "neurona/layers/group_normalization.h"
 #include "neurona/layers/layer_normalization.h"
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/reshape.h"
+#include "neurona/layers/separable_conv2d.h"
 #include "neurona/layers/zero_padding2d.h"
 
 namespace neurona::layers {
@@ -55,6 +59,10 @@ const OwnLayer kOwnLayers[] = {
     {"PReLU", from_config_of<PReLU>, kBuilt},
     {"ELU", from_config_of<ELU>, kBuiltAtConstruction},
     {"Softmax", from_config_of<Softmax>, kBuiltAtConstruction},
+    {"Conv1D", from_config_of<Conv1D>, kBuilt},
+    {"DepthwiseConv2D", from_config_of<DepthwiseConv2D>, kBuilt},
+    {"SeparableConv2D", from_config_of<SeparableConv2D>, kBuilt},
+    {"Conv2DTranspose", from_config_of<Conv2DTranspose>, kBuilt},
 };
 
 }  // namespace

@@ -144,6 +144,41 @@ def main():
     case("group_normalization_groups_eq_channels", L.GroupNormalization(groups=-1), (2, 3, 2, 3), 18)
     case("group_normalization_axis1", L.GroupNormalization(groups=3, axis=1, epsilon=1e-4),
          (2, 6, 2, 2), 19)
+    # Conv1D: valid with relu, same with strides, causal with dilation, groups on channels_first.
+    case("conv1d_relu", L.Conv1D(3, 3, activation="relu"), (2, 7, 2), 24)
+    case("conv1d_same_strides2", L.Conv1D(4, 3, strides=2, padding="same"), (2, 8, 3), 25)
+    case("conv1d_causal_dilation", L.Conv1D(2, 3, padding="causal", dilation_rate=2), (2, 9, 2), 26)
+    case("conv1d_groups_channels_first", L.Conv1D(4, 2, groups=2, data_format="channels_first"),
+         (2, 4, 6), 27)
+    # DepthwiseConv2D and SeparableConv2D (weights: depthwise_kernel, pointwise_kernel, bias).
+    case("depthwise_conv2d_multiplier", L.DepthwiseConv2D(3, depth_multiplier=2), (2, 5, 6, 3), 28)
+    case("depthwise_conv2d_same_strides2", L.DepthwiseConv2D((3, 2), strides=2, padding="same"),
+         (2, 7, 6, 3), 29)
+    case("depthwise_conv2d_dilation_channels_first",
+         L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, data_format="channels_first",
+                           dilation_rate=2), (1, 2, 6, 7), 30)
+    case("separable_conv2d_multiplier", L.SeparableConv2D(4, 3, depth_multiplier=2), (2, 6, 5, 3), 31)
+    case("separable_conv2d_same_strides2", L.SeparableConv2D(3, 3, strides=2, padding="same"),
+         (2, 7, 7, 2), 32)
+    case("separable_conv2d_dilation_channels_first",
+         L.SeparableConv2D(3, (3, 2), dilation_rate=2, data_format="channels_first"), (1, 2, 7, 6), 33)
+    # Conv2DTranspose (kernel (kh, kw, filters, in)): 'valid' and 'same' with and without
+    # output_padding, strides larger than the kernel, dilation, channels_first.
+    case("conv2d_transpose_valid", L.Conv2DTranspose(3, 3), (2, 4, 5, 2), 34)
+    case("conv2d_transpose_same_strides2", L.Conv2DTranspose(3, 3, strides=2, padding="same"),
+         (2, 4, 3, 2), 35)
+    case("conv2d_transpose_same_strides2_even", L.Conv2DTranspose(2, 4, strides=2, padding="same"),
+         (1, 3, 4, 3), 36)
+    case("conv2d_transpose_output_padding",
+         L.Conv2DTranspose(2, 3, strides=(2, 3), output_padding=(1, 2)), (2, 3, 4, 2), 37)
+    case("conv2d_transpose_same_output_padding",
+         L.Conv2DTranspose(2, (3, 4), strides=2, padding="same", output_padding=(1, 0)),
+         (1, 4, 3, 2), 38)
+    case("conv2d_transpose_strides_over_kernel", L.Conv2DTranspose(2, 2, strides=3), (1, 3, 3, 2), 39)
+    case("conv2d_transpose_dilation", L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same"),
+         (1, 4, 5, 2), 40)
+    case("conv2d_transpose_channels_first",
+         L.Conv2DTranspose(3, 3, strides=2, data_format="channels_first"), (2, 2, 3, 4), 41)
 
 
 if __name__ == "__main__":
