@@ -179,7 +179,31 @@ def main():
          (1, 4, 5, 2), 40)
     case("conv2d_transpose_channels_first",
          L.Conv2DTranspose(3, 3, strides=2, data_format="channels_first"), (2, 2, 3, 4), 41)
+    conv_layers_model()
 
+
+
+def conv_layers_model():
+    """conv_layers_model.keras: a Sequential of issue 18's convolution layers as Keras saves it,
+    and conv_layers_model.txt with an input x and Keras's prediction y
+    (tests/layers/conv_layers_saving_test.cpp loads the file into neurona)."""
+    L = keras.layers
+    keras.utils.set_random_seed(42)
+    model = keras.Sequential([
+        L.Input((10, 3)),
+        L.Conv1D(4, 3, padding="causal", dilation_rate=2, activation="relu"),
+        L.Reshape((10, 4, 1)),
+        L.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1),
+        L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", bias_initializer="ones"),
+        L.SeparableConv2D(4, 3, strides=2, activation="tanh", depthwise_regularizer="l2"),
+        L.Flatten(),
+        L.Dense(2),
+    ])
+    x = np.random.default_rng(43).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    model.save(os.path.join(OUT, "conv_layers_model.keras"))
+    with open(os.path.join(OUT, "conv_layers_model.txt"), "w") as f:
+        f.write(line("x", x) + "\n" + line("y", y) + "\n")
 
 if __name__ == "__main__":
     main()
