@@ -178,3 +178,19 @@ TEST(Conv2DTransposeLayer, ConfigHasKerasKeysAndRebuildsThroughTheRegistry) {
   EXPECT_EQ(loaded->output_padding()->values, (std::array<std::int64_t, 2>{1, 1}));
   EXPECT_EQ(loaded->compute_output_shape({1, 4, 4, 2}), (nr::Shape{1, 10, 10, 4}));
 }
+
+TEST(Conv2DTransposeLayer, MixedPrecisionComputesInTheCompute16BitType) {
+  // float32 weights, bfloat16 / float16 inputs and outputs; the values those of float32 within
+  // the 16-bit rounding of the inputs, weights and result.
+  for (const char* policy : {"mixed_bfloat16", "mixed_float16"}) {
+    auto mixed = L::Conv2DTranspose(3, 3, {.strides = 2, .padding = "same", .dtype = policy});
+    auto plain = L::Conv2DTranspose(3, 3, {.strides = 2, .padding = "same"});
+    const nr::Tensor x = nr::testing::random_tensor({2, 3, 4, 2}, nr::float32, -1, 1, 9);
+    const nr::Tensor y = mixed(x);
+    plain->ensure_built(x.shape());
+    plain->set_weights(mixed->get_weights());
+    EXPECT_EQ(y.dtype(), nr::DTypePolicy(policy).compute_dtype()) << policy;
+    EXPECT_EQ(mixed->kernel().dtype(), nr::float32) << policy;
+    EXPECT_TRUE(all_close(y, plain(x).to_vector<double>(), 3e-2, 3e-2)) << policy;
+  }
+}

@@ -6,6 +6,8 @@
 #include <neurona/models/saving.h>
 #include <neurona/neurona.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "support/reference_file.h"
@@ -37,7 +39,8 @@ TEST(ConvLayersSaving, KerasFileLoadsAndPredictsKerasOutputs) {
   EXPECT_EQ(model->losses().size(), 1u);  // SeparableConv2D's depthwise l2 penalty
 
   // neurona's save of the same model: the configs and the predictions come back.
-  const fs::path dir = fs::temp_directory_path() / "neurona_conv_layers_saving";
+  const fs::path dir =
+      fs::temp_directory_path() / ("neurona_conv_layers_saving_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   model->save((dir / "model.keras").string());
   model->save_weights((dir / "model.weights.h5").string());

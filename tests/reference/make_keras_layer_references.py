@@ -16,6 +16,9 @@ printed with 9 significant digits). Names: x, w0, w1, ... (the weights in layer.
 order), g, y, grad_x, grad_w0, ... (for the trainable weights, in order), and for
 BatchNormalization moving_mean, moving_variance (after the training call) and y_inference
 (training=False with the initial weights); softmax_masked also holds the mask (0/1 floats).
+It also writes conv_layers_model.keras, a Sequential of Conv1D, Conv2DTranspose,
+DepthwiseConv2D and SeparableConv2D as Keras saves it, with conv_layers_model.txt (x and
+Keras's prediction y) for tests/layers/conv_layers_saving_test.cpp.
 
 The rerun rewrites every file; the existing ones should come back unchanged, but Keras's output
 can move in the last digit between Keras/JAX versions and CPUs (2026-12-05: Keras 3.15 on an AMD
