@@ -1,4 +1,5 @@
-// neurona's GPU ops side by side with a direct library call in the same run: conv2d forward,
+// neurona's GPU ops side by side with a direct library call in the same run: convolutions
+// (conv2d, depthwise as grouped conv2d, Conv1D's unit-height conv2d, conv2d_transpose) forward,
 // input gradient and kernel gradient through the kernels' front doors against cuDNN called
 // directly (the same math type, each side's algorithm found once), and the memory-bound
 // elementwise add and fused Adam update against the card's device-to-device copy bandwidth.
@@ -7,6 +8,7 @@
 // one "skipped" line and a JSON line saying why, exit status 0.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -65,25 +67,72 @@ std::string json_string(const std::string& s) {
 
 struct ConvCase {
   std::string name;
-  nr::Shape x, kernel;
+  nr::Shape x, kernel;  // neurona's operands; the kernel in Keras's layout
   nr::Padding padding;
+  /// The symmetric rows and columns of zeros cuDNN is given: Keras's padding in these cases,
+  /// so that neurona pads nothing explicitly either.
+  int pad_h = 0, pad_w = 0;
+  std::int64_t stride = 1, groups = 1;
+  /// conv2d_transpose: its forward pass is cuDNN's backward-data of the convolution whose
+  /// input is the transposed convolution's output (its input gradient is that convolution's
+  /// forward pass, its kernel gradient the same backward-filter).
+  bool transposed = false;
 };
 
-// The Fashion-MNIST cnn's two layers at its batch size, and a ResNet stage's 3x3 layer.
+// The Fashion-MNIST cnn's two layers at its batch size, and a ResNet stage's 3x3 layer; then
+// issue 18's layers: MobileNetV2's depthwise 3x3 layers (groups = channels), a Conv1D (a 1 x 9
+// kernel over an image one row high) and Conv2DTranspose's usual upsampling by 2 (4x4 'same',
+// 2x2 'valid').
 std::vector<ConvCase> conv_cases() {
+  using P = nr::Padding;
   return {
-      {"conv2d cnn1 128x28x28x1 k3x3x32 valid",
-       {128, 28, 28, 1},
-       {3, 3, 1, 32},
-       nr::Padding::Valid},
-      {"conv2d cnn2 128x13x13x32 k3x3x64 valid",
-       {128, 13, 13, 32},
-       {3, 3, 32, 64},
-       nr::Padding::Valid},
-      {"conv2d resnet 256x56x56x64 k3x3x64 same",
-       {256, 56, 56, 64},
-       {3, 3, 64, 64},
-       nr::Padding::Same},
+      {.name = "conv2d cnn1 128x28x28x1 k3x3x32 valid",
+       .x = {128, 28, 28, 1},
+       .kernel = {3, 3, 1, 32},
+       .padding = P::Valid},
+      {.name = "conv2d cnn2 128x13x13x32 k3x3x64 valid",
+       .x = {128, 13, 13, 32},
+       .kernel = {3, 3, 32, 64},
+       .padding = P::Valid},
+      {.name = "conv2d resnet 256x56x56x64 k3x3x64 same",
+       .x = {256, 56, 56, 64},
+       .kernel = {3, 3, 64, 64},
+       .padding = P::Same,
+       .pad_h = 1,
+       .pad_w = 1},
+      {.name = "depthwise mbv2 64x56x56x144 k3x3 same",
+       .x = {64, 56, 56, 144},
+       .kernel = {3, 3, 1, 144},
+       .padding = P::Same,
+       .pad_h = 1,
+       .pad_w = 1,
+       .groups = 144},
+      {.name = "depthwise mbv2 64x14x14x576 k3x3 same",
+       .x = {64, 14, 14, 576},
+       .kernel = {3, 3, 1, 576},
+       .padding = P::Same,
+       .pad_h = 1,
+       .pad_w = 1,
+       .groups = 576},
+      {.name = "conv1d 64x1024x128 k9x128 same",
+       .x = {64, 1, 1024, 128},
+       .kernel = {1, 9, 128, 128},
+       .padding = P::Same,
+       .pad_w = 4},
+      {.name = "conv2d_transpose 64x28x28x128 k4x4x64 s2 same",
+       .x = {64, 28, 28, 128},
+       .kernel = {4, 4, 64, 128},
+       .padding = P::Same,
+       .pad_h = 1,
+       .pad_w = 1,
+       .stride = 2,
+       .transposed = true},
+      {.name = "conv2d_transpose 64x28x28x128 k2x2x64 s2 valid",
+       .x = {64, 28, 28, 128},
+       .kernel = {2, 2, 64, 128},
+       .padding = P::Valid,
+       .stride = 2,
+       .transposed = true},
   };
 }
 
@@ -138,45 +187,84 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
   bool all_same = true;
   for (const ConvCase& c : conv_cases()) {
     if (!wanted(c.name)) continue;
-    const nr::ConvOptions o{.padding = c.padding};
+    const auto dim = [](const nr::Shape& s, int i) { return static_cast<int>(s[i]); };
     const nr::Tensor x =
         nr::random_uniform(c.x, {.minval = -1, .maxval = 1, .device = gpu, .seed = 1});
     const nr::Tensor k =
         nr::random_uniform(c.kernel, {.minval = -1, .maxval = 1, .device = gpu, .seed = 2});
-    const nr::Tensor y = nk::conv2d(x, k, o);
-    const nr::Tensor dy =
-        nr::random_uniform(y.shape(), {.minval = -1, .maxval = 1, .device = gpu, .seed = 3});
-
-    const double t_fwd = median_seconds(gpu, reps, inner, [&] { (void)nk::conv2d(x, k, o); });
-    const double t_bwd_in = median_seconds(
-        gpu, reps, inner, [&] { (void)nk::conv2d_backward_input(dy, k, x.shape(), o); });
-    const double t_bwd_k = median_seconds(
-        gpu, reps, inner, [&] { (void)nk::conv2d_backward_filter(x, dy, k.shape(), o); });
-
-    // The same operands through cuDNN directly; 3x3 'same' at stride 1 pads one pixel on each
-    // side, so cuDNN's symmetric padding is Keras's here and neurona pads nothing explicitly.
-    const auto dim = [](const nr::Shape& s, int i) { return static_cast<int>(s[i]); };
-    const int pad = c.padding == nr::Padding::Same ? (dim(c.kernel, 0) - 1) / 2 : 0;
-    const nr::bench::ConvProblem p{
-        dim(c.x, 0),      dim(c.x, 1),      dim(c.x, 2),      dim(c.x, 3),
-        dim(c.kernel, 0), dim(c.kernel, 1), dim(c.kernel, 3), pad};
     const nr::Tensor k_ohwi = nk::transpose(k, {3, 0, 1, 2});  // cuDNN's NHWC filter layout
-    const nr::bench::ConvResult ref =
-        nr::bench::cudnn_conv2d(p, x.to_vector<float>(), k_ohwi.to_vector<float>(),
-                                dy.to_vector<float>(), tf32, reps, inner);
-
-    const double d_fwd = relative_difference(y.to_vector<float>(), ref.y);
-    const double d_in = relative_difference(
-        nk::conv2d_backward_input(dy, k, x.shape(), o).to_vector<float>(), ref.dx);
-    const double d_k = relative_difference(
-        nk::transpose(nk::conv2d_backward_filter(x, dy, k.shape(), o), {3, 0, 1, 2})
-            .to_vector<float>(),
-        ref.dw);
-    conv_rows.push_back({c.name, "forward", ref.algorithms[0], t_fwd, ref.forward_s, d_fwd});
+    // neurona's three directions (forward, input gradient, kernel gradient): times and results.
+    std::array<double, 3> t{};
+    std::array<nr::Tensor, 3> out;
+    nr::bench::ConvResult ref;
+    if (!c.transposed) {
+      const nr::ConvOptions o{
+          .strides = {c.stride, c.stride}, .padding = c.padding, .groups = c.groups};
+      const nr::Tensor y = nk::conv2d(x, k, o);
+      const nr::Tensor dy =
+          nr::random_uniform(y.shape(), {.minval = -1, .maxval = 1, .device = gpu, .seed = 3});
+      t[0] = median_seconds(gpu, reps, inner, [&] { (void)nk::conv2d(x, k, o); });
+      t[1] = median_seconds(gpu, reps, inner,
+                            [&] { (void)nk::conv2d_backward_input(dy, k, x.shape(), o); });
+      t[2] = median_seconds(gpu, reps, inner,
+                            [&] { (void)nk::conv2d_backward_filter(x, dy, k.shape(), o); });
+      out = {y, nk::conv2d_backward_input(dy, k, x.shape(), o),
+             nk::conv2d_backward_filter(x, dy, k.shape(), o)};
+      const nr::bench::ConvProblem p{.n = dim(c.x, 0),
+                                     .h = dim(c.x, 1),
+                                     .w = dim(c.x, 2),
+                                     .c = dim(c.x, 3),
+                                     .kh = dim(c.kernel, 0),
+                                     .kw = dim(c.kernel, 1),
+                                     .filters = dim(c.kernel, 3),
+                                     .pad_h = c.pad_h,
+                                     .pad_w = c.pad_w,
+                                     .stride = static_cast<int>(c.stride),
+                                     .groups = static_cast<int>(c.groups)};
+      ref = nr::bench::cudnn_conv2d(p, x.to_vector<float>(), k_ohwi.to_vector<float>(),
+                                    dy.to_vector<float>(), tf32, reps, inner);
+    } else {
+      const nr::ConvTransposeOptions o{.strides = {c.stride, c.stride}, .padding = c.padding};
+      const nr::Tensor y = nk::conv2d_transpose(x, k, o);
+      const nr::Tensor dy =
+          nr::random_uniform(y.shape(), {.minval = -1, .maxval = 1, .device = gpu, .seed = 3});
+      t[0] = median_seconds(gpu, reps, inner, [&] { (void)nk::conv2d_transpose(x, k, o); });
+      t[1] = median_seconds(gpu, reps, inner, [&] {
+        (void)nk::conv2d_transpose_backward_input(dy, k, x.shape(), o);
+      });
+      t[2] = median_seconds(gpu, reps, inner, [&] {
+        (void)nk::conv2d_transpose_backward_filter(x, dy, k.shape(), o);
+      });
+      out = {y, nk::conv2d_transpose_backward_input(dy, k, x.shape(), o),
+             nk::conv2d_transpose_backward_filter(x, dy, k.shape(), o)};
+      // cuDNN's convolution from the transposed output (dy's shape) to its input (x's).
+      const nr::bench::ConvProblem p{.n = dim(c.x, 0),
+                                     .h = dim(y.shape(), 1),
+                                     .w = dim(y.shape(), 2),
+                                     .c = dim(c.kernel, 2),
+                                     .kh = dim(c.kernel, 0),
+                                     .kw = dim(c.kernel, 1),
+                                     .filters = dim(c.kernel, 3),
+                                     .pad_h = c.pad_h,
+                                     .pad_w = c.pad_w,
+                                     .stride = static_cast<int>(c.stride)};
+      ref = nr::bench::cudnn_conv2d(p, dy.to_vector<float>(), k_ohwi.to_vector<float>(),
+                                    x.to_vector<float>(), tf32, reps, inner);
+      // Its forward pass is the transposed convolution's input gradient and the other way
+      // round.
+      std::swap(ref.forward_s, ref.backward_input_s);
+      std::swap(ref.y, ref.dx);
+      std::swap(ref.algorithms[0], ref.algorithms[1]);
+    }
+    const double d_fwd = relative_difference(out[0].to_vector<float>(), ref.y);
+    const double d_in = relative_difference(out[1].to_vector<float>(), ref.dx);
+    const double d_k =
+        relative_difference(nk::transpose(out[2], {3, 0, 1, 2}).to_vector<float>(), ref.dw);
+    conv_rows.push_back({c.name, "forward", ref.algorithms[0], t[0], ref.forward_s, d_fwd});
     conv_rows.push_back(
-        {c.name, "input grad", ref.algorithms[1], t_bwd_in, ref.backward_input_s, d_in});
+        {c.name, "input grad", ref.algorithms[1], t[1], ref.backward_input_s, d_in});
     conv_rows.push_back(
-        {c.name, "kernel grad", ref.algorithms[2], t_bwd_k, ref.backward_kernel_s, d_k});
+        {c.name, "kernel grad", ref.algorithms[2], t[2], ref.backward_kernel_s, d_k});
     all_same =
         all_same && d_fwd < kSameConvolution && d_in < kSameConvolution && d_k < kSameConvolution;
   }
@@ -227,14 +315,16 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
        << ",\"tf32\":\"" << (tf32 ? "on" : "off") << "\",\"reps\":" << reps
        << ",\"inner\":" << inner << ",\"conv\":[";
   if (!conv_rows.empty()) {
-    std::printf("\nconv2d, float32, NHWC; ratio = cuDNN ms / neurona ms (target >= 0.90)\n");
-    std::printf("%-40s %-11s %10s %10s %7s %9s  %s\n", "case", "direction", "neurona", "cuDNN",
+    std::printf(
+        "\nconvolutions, float32, NHWC; ratio = cuDNN ms / neurona ms (target >= 0.90); "
+        "conv2d_transpose's forward is cuDNN's backward-data, its input grad cuDNN's forward\n");
+    std::printf("%-48s %-11s %10s %10s %7s %9s  %s\n", "case", "direction", "neurona", "cuDNN",
                 "ratio", "max diff", "cuDNN algorithm (math, workspace)");
   }
   for (std::size_t i = 0; i < conv_rows.size(); ++i) {
     const ConvRow& r = conv_rows[i];
     const double ratio = r.reference_s / r.neurona_s;
-    std::printf("%-40s %-11s %10.4f %10.4f %7.3f %9.1e  %s%s\n", r.name.c_str(),
+    std::printf("%-48s %-11s %10.4f %10.4f %7.3f %9.1e  %s%s\n", r.name.c_str(),
                 r.direction.c_str(), 1e3 * r.neurona_s, 1e3 * r.reference_s, ratio, r.difference,
                 r.algorithm.c_str(), r.difference < kSameConvolution ? "" : "  RESULTS DIFFER");
     json << (i ? "," : "") << "{\"case\":" << json_string(r.name)
@@ -295,8 +385,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--filter", filter,
-                 "only the rows whose name contains this (conv2d cnn1, conv2d resnet, add, adam "
-                 "64 MiB, copy, ...)");
+                 "only the rows whose name contains this (conv2d cnn1, conv2d resnet, depthwise, "
+                 "conv1d, conv2d_transpose, add, adam 64 MiB, copy, ...)");
   app.add_option("--sizes-mib", sizes_mib, "MiB per tensor of the memory-bound kernels")
       ->delimiter(',')
       ->check(CLI::PositiveNumber)

@@ -26,21 +26,24 @@ std::string cublas_description();
 /// CUDA device", "CUDA not built"; empty when a GPU is there.
 std::string cuda_unavailable_reason();
 
-/// A stride-1, undilated, ungrouped float32 convolution with the same rows and columns of
-/// zeros on each side (valid: 0; 'same' of a 3x3 window: 1), NHWC, as cuDNN is given it.
+/// An undilated float32 convolution with the same rows (and columns) of zeros on each side
+/// (valid: 0; 'same' of a 3x3 window at stride 1: 1), NHWC, grouped or not, as cuDNN is given it.
 struct ConvProblem {
   int n = 0, h = 0, w = 0, c = 0;  // input
   int kh = 0, kw = 0, filters = 0;
-  int pad = 0;
-  int out_h() const { return h + 2 * pad - kh + 1; }
-  int out_w() const { return w + 2 * pad - kw + 1; }
+  int pad_h = 0, pad_w = 0;
+  int stride = 1;  // both axes
+  int groups = 1;  // divides c and filters (c: depthwise)
+  int out_h() const { return (h + 2 * pad_h - kh) / stride + 1; }
+  int out_w() const { return (w + 2 * pad_w - kw) / stride + 1; }
 };
 
 /// What the direct cuDNN convolution measured and computed.
 struct ConvResult {
   /// Seconds per call of each direction (median over repetitions), negative when not run.
   double forward_s = -1, backward_input_s = -1, backward_kernel_s = -1;
-  /// The last results: y (NHWC), dx (NHWC) and dw in cuDNN's filter layout (filters, kh, kw, c).
+  /// The last results: y (NHWC), dx (NHWC) and dw in cuDNN's filter layout (filters, kh, kw,
+  /// c / groups).
   std::vector<float> y, dx, dw;
   /// The algorithm cudnnFind*Ex picked per direction (forward, input gradient, kernel
   /// gradient), with the math type and workspace it reported: "IMPLICIT_PRECOMP_GEMM
@@ -51,8 +54,8 @@ struct ConvResult {
 /// Forward, input gradient and kernel gradient of `p` through cuDNN's legacy API directly: the
 /// algorithm of each direction picked once by cudnnFind*Ex (fastest that succeeds) with one
 /// workspace allocated up front; CUDNN_TENSOR_OP_MATH when `tf32`, else CUDNN_FMA_MATH, as
-/// neurona's kernels/cuda/conv.cpp sets it. `x` is NHWC, `w` (filters, kh, kw, c), `dy` the
-/// output's NHWC gradient. Each timed region is `inner` calls between two device
+/// neurona's kernels/cuda/conv.cpp sets it. `x` is NHWC, `w` (filters, kh, kw, c / groups), `dy`
+/// the output's NHWC gradient. Each timed region is `inner` calls between two device
 /// synchronisations, after one warm-up region; the median of `reps` regions over `inner`.
 /// Throws std::runtime_error naming the failed call; without CUDA, returns negative times.
 ConvResult cudnn_conv2d(const ConvProblem& p, const std::vector<float>& x,

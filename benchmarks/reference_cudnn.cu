@@ -260,12 +260,13 @@ ConvResult cudnn_conv2d(const ConvProblem& p, const std::vector<float>& x,
   Cudnn d;
   check(cudnnSetTensor4dDescriptor(d.x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, p.n, p.c, p.h, p.w),
         "cudnnSetTensor4dDescriptor(x)");
-  check(cudnnSetFilter4dDescriptor(d.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, p.filters, p.c, p.kh,
-                                   p.kw),
+  check(cudnnSetFilter4dDescriptor(d.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, p.filters,
+                                   p.c / p.groups, p.kh, p.kw),
         "cudnnSetFilter4dDescriptor");
-  check(cudnnSetConvolution2dDescriptor(d.conv, p.pad, p.pad, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
-                                        CUDNN_DATA_FLOAT),
+  check(cudnnSetConvolution2dDescriptor(d.conv, p.pad_h, p.pad_w, p.stride, p.stride, 1, 1,
+                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
         "cudnnSetConvolution2dDescriptor");
+  check(cudnnSetConvolutionGroupCount(d.conv, p.groups), "cudnnSetConvolutionGroupCount");
   // The math type neurona's plan_for() sets for float32 under the same TF32 switch.
   check(cudnnSetConvolutionMathType(d.conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
         "cudnnSetConvolutionMathType");
@@ -281,7 +282,8 @@ ConvResult cudnn_conv2d(const ConvProblem& p, const std::vector<float>& x,
   const auto bytes = [](std::size_t a, std::size_t b, std::size_t c, std::size_t e) {
     return a * b * c * e * sizeof(float);
   };
-  const DeviceBuffer xb(bytes(p.n, p.h, p.w, p.c)), wb(bytes(p.filters, p.kh, p.kw, p.c));
+  const DeviceBuffer xb(bytes(p.n, p.h, p.w, p.c)),
+      wb(bytes(p.filters, p.kh, p.kw, p.c / p.groups));
   const DeviceBuffer yb(bytes(p.n, oh, ow, p.filters)), dyb(bytes(p.n, oh, ow, p.filters));
   const DeviceBuffer dxb(xb.bytes()), dwb(wb.bytes());
   upload(xb, x, "x");

@@ -659,6 +659,52 @@ Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tenso
   return convolution(x, kernel, bias, activation, options);
 }
 
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options) {
+  NEURONA_CHECK(kernel.rank() == 4, ShapeError,
+                "depthwise_conv2d: expected a 4-D kernel (kernel_h, kernel_w, channels, "
+                "depth_multiplier), got shape ",
+                kernel.shape());
+  NEURONA_CHECK(x.rank() == 4, ShapeError, "depthwise_conv2d: expected a 4-D input, got shape ",
+                x.shape());
+  NEURONA_CHECK(options.groups == 1, ValueError,
+                "depthwise_conv2d: groups is the number of channels here; leave it 1, got ",
+                options.groups);
+  const std::int64_t channels = x.shape()[options.data_format == DataFormat::ChannelsLast ? 3 : 1];
+  const Shape& k = kernel.shape();
+  NEURONA_CHECK(channels == k[2], ValueError,
+                "depthwise_conv2d: the number of input channels must match the kernel's input "
+                "channels. Received: input channels=",
+                channels, ", kernel input channels=", k[2], " (input of shape ", x.shape(),
+                ", kernel of shape ", k, ")");
+  ConvOptions o = options;
+  o.groups = channels;
+  // (kh, kw, c, m) is (kh, kw, 1, c * m) in memory: filter c * m + m' of group c.
+  return conv2d(x, reshape(kernel, {k[0], k[1], 1, k[2] * k[3]}), o);
+}
+
+Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel,
+                        const ConvTransposeOptions& options) {
+  ConvTransposeOptions o = options;
+  o.data_format = DataFormat::ChannelsLast;
+  return in_nhwc(x, options.data_format, [&](const Tensor& xin) {
+    Tensor out = kernels::conv2d_transpose(xin, kernel, o);
+    if (autograd::is_recording()) {
+      autograd::record(
+          "conv2d_transpose", {xin, kernel}, {out},
+          [xin, kernel, o](const G& g) {
+            return G{autograd::needs_input_gradient(0)
+                         ? kernels::conv2d_transpose_backward_input(g[0], kernel, xin.shape(), o)
+                         : Tensor(),
+                     autograd::needs_input_gradient(1)
+                         ? kernels::conv2d_transpose_backward_filter(xin, g[0], kernel.shape(), o)
+                         : Tensor()};
+          },
+          /*differentiable_backward=*/false);
+    }
+    return out;
+  });
+}
+
 namespace {
 Tensor pool(const char* op, bool max, const Tensor& x, const Pool2DOptions& options) {
   Pool2DOptions o = options;

@@ -121,6 +121,17 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options 
 /// primitive each way (the bias gradient comes with the kernel's); no second derivative.
 Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tensor& bias,
                               FusedActivation activation, const ConvOptions& options = {});
+/// Depthwise convolution as keras.ops.depthwise_conv: each input channel convolved with its
+/// own `depth_multiplier` filters; the kernel is (kh, kw, channels, depth_multiplier) and output
+/// channel c * depth_multiplier + m is input channel c's m-th. A grouped conv2d (groups =
+/// channels); options.groups must be 1.
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options = {});
+/// Transposed convolution as keras.ops.conv_transpose (keras.layers.Conv2DTranspose without its
+/// bias): x is (batch, h, w, in) or, with channels_first, (batch, in, h, w); the kernel is
+/// Keras's (kh, kw, filters, in). Its gradients are a conv2d and a kernel gradient (fused
+/// kernels: no second derivative).
+Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel,
+                        const ConvTransposeOptions& options = {});
 /// Max / average pooling as keras.layers.MaxPooling2D / AveragePooling2D.
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options = {});

@@ -34,6 +34,18 @@ struct ConvOptions {
   DataFormat data_format = DataFormat::ChannelsLast;
 };
 
+/// A 2-D transposed convolution's arguments (keras.ops.conv_transpose's; the Conv2DTranspose
+/// layer has its own, Keras's, in layers::Conv2DTransposeOptions).
+struct ConvTransposeOptions {
+  std::array<std::int64_t, 2> strides = {1, 1};
+  Padding padding = Padding::Valid;
+  /// Extra rows and columns at the bottom and right of the output, each below its stride; not
+  /// given (Keras's None): what 'valid' or 'same' gives alone.
+  std::optional<std::array<std::int64_t, 2>> output_padding = std::nullopt;
+  std::array<std::int64_t, 2> dilation_rate = {1, 1};
+  DataFormat data_format = DataFormat::ChannelsLast;
+};
+
 /// A 2-D pooling's arguments.
 struct Pool2DOptions {
   std::array<std::int64_t, 2> pool_size = {2, 2};

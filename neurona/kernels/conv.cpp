@@ -227,6 +227,166 @@ std::pair<Tensor, Tensor> conv2d_backward_filter_bias(const Tensor& x, const Ten
 }
 
 namespace {
+
+// The padding Keras adds around the stride-dilated input of a transposed convolution along one
+// axis, {before, after} (keras.ops.conv_transpose on JAX:
+// _convert_conv_transpose_padding_args_from_keras_to_jax); `output_padding` < 0 is None.
+std::pair<std::int64_t, std::int64_t> transpose_padding(std::int64_t dilated_kernel,
+                                                        std::int64_t stride, Padding padding,
+                                                        std::int64_t output_padding) {
+  const std::int64_t k = dilated_kernel;
+  if (padding == Padding::Valid) {
+    const std::int64_t extra = output_padding < 0 ? std::max(k, stride) - k : output_padding;
+    return {k - 1, k - 1 + extra};
+  }
+  const std::int64_t total = output_padding < 0 ? stride + k - 2 : k + k % 2 - 2 + output_padding;
+  const std::int64_t before = std::min(total / 2 + total % 2, k - 1);
+  return {before, total - before};
+}
+
+// The convolution whose input gradient a transposed convolution is: its input is the transposed
+// convolution's output (n, oh, ow, filters), its output the transposed convolution's input x.
+// The padding is explicit, and the bottom and right may be negative (output_padding rows that
+// no window reaches: zeros in the transposed convolution's output).
+Conv2DGeometry transpose_geometry(const char* op, const Shape& x_shape, const Shape& k_shape,
+                                  const ConvTransposeOptions& o) {
+  NEURONA_CHECK(x_shape.rank() == 4, ShapeError, op,
+                ": expected a 4-D input (batch, height, width, channels), got shape ", x_shape);
+  NEURONA_CHECK(k_shape.rank() == 4, ShapeError, op,
+                ": expected a 4-D kernel (kernel_h, kernel_w, filters, in_channels), got shape ",
+                k_shape);
+  NEURONA_CHECK(o.data_format == DataFormat::ChannelsLast, ValueError, op,
+                ": the kernel front door takes channels_last tensors (nr::conv2d_transpose "
+                "converts)");
+  NEURONA_CHECK(k_shape[0] > 0 && k_shape[1] > 0, ValueError, op, ": kernel of shape ", k_shape,
+                " has an empty window");
+  NEURONA_CHECK(o.strides[0] > 0 && o.strides[1] > 0, ValueError, op, ": strides (", o.strides[0],
+                ", ", o.strides[1], ") must be positive");
+  NEURONA_CHECK(o.dilation_rate[0] > 0 && o.dilation_rate[1] > 0, ValueError, op,
+                ": dilation_rate (", o.dilation_rate[0], ", ", o.dilation_rate[1],
+                ") must be positive");
+  NEURONA_CHECK(k_shape[3] == x_shape[3], ValueError, op,
+                ": the number of input channels must match the kernel's input channels. "
+                "Received: input channels=",
+                x_shape[3], ", kernel input channels=", k_shape[3], " (input of shape ", x_shape,
+                ", kernel of shape ", k_shape, ")");
+  if (o.output_padding) {
+    for (std::size_t i = 0; i < 2; ++i) {
+      const std::int64_t p = (*o.output_padding)[i];
+      NEURONA_CHECK(p >= 0 && p < o.strides[i], ValueError, op,
+                    ": `output_padding` must be non-negative and strictly less than `strides` for "
+                    "all dimensions. At dimension ",
+                    i, ", `output_padding` is ", p, " but `strides` is ", o.strides[i]);
+    }
+  }
+  Conv2DGeometry g;
+  g.n = x_shape[0];
+  g.oh = x_shape[1];
+  g.ow = x_shape[2];
+  g.filters = x_shape[3];
+  g.kh = k_shape[0];
+  g.kw = k_shape[1];
+  g.c = k_shape[2];
+  g.sh = o.strides[0];
+  g.sw = o.strides[1];
+  g.dh = o.dilation_rate[0];
+  g.dw = o.dilation_rate[1];
+  // Along one axis: the output size, and the convolution's padding before and after it.
+  const auto axis = [&](std::size_t i, std::int64_t kernel, std::int64_t input) {
+    const std::int64_t keff = (kernel - 1) * o.dilation_rate[i] + 1;
+    const auto [before, after] = transpose_padding(keff, o.strides[i], o.padding,
+                                                   o.output_padding ? (*o.output_padding)[i] : -1);
+    const std::int64_t size = (input - 1) * o.strides[i] + 2 + before + after - keff;
+    NEURONA_CHECK(size > 0, ShapeError, op, ": input of shape ", x_shape, " and kernel of shape ",
+                  k_shape, " give a non-positive output size ", size, " on axis ", i + 1);
+    return std::array<std::int64_t, 3>{size, keff - 1 - before, keff - 1 - after};
+  };
+  const auto [h, top, bottom] = axis(0, g.kh, g.oh);
+  const auto [w, left, right] = axis(1, g.kw, g.ow);
+  g.h = h;
+  g.w = w;
+  g.pad_top = top;
+  g.pad_bottom = bottom;
+  g.pad_left = left;
+  g.pad_right = right;
+  return g;
+}
+
+}  // namespace
+
+// The three directions run the convolution's kernels on the transposed geometry: forward is
+// the convolution's input gradient, the input gradient a convolution, and the kernel gradient
+// the convolution's kernel gradient with the roles of input and output gradient swapped.
+Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel,
+                        const ConvTransposeOptions& options) {
+  const char* op = "conv2d_transpose";
+  const Device d = check_same_device(op, {{"x", &x}, {"kernel", &kernel}});
+  check_same_dtype(op, {{"x", &x}, {"kernel", &kernel}});
+  check_floating(op, "x", x);
+  const Conv2DGeometry g = transpose_geometry(op, x.shape(), kernel.shape(), options);
+  const Shape out_shape{g.n, g.h, g.w, g.c};
+  if (x.numel() == 0 || out_shape.numel() == 0) {
+    return zeros(out_shape, {.dtype = x.dtype(), .device = d});
+  }
+  Tensor out = Tensor::empty(out_shape, x.dtype(), d);  // the kernel writes all of it
+  if (conv2d_backward_input_stub.widens(d, x.dtype())) {
+    Tensor wide = wide_like(out);
+    conv2d_backward_input_stub.get(d)(widen(x), widen(kernel), g, wide);
+    narrow_into(wide, out);
+  } else {
+    conv2d_backward_input_stub.get(d)(x, kernel, g, out);
+  }
+  return out;
+}
+
+Tensor conv2d_transpose_backward_input(const Tensor& grad_out, const Tensor& kernel,
+                                       const Shape& x_shape, const ConvTransposeOptions& options) {
+  const char* op = "conv2d_transpose_backward_input";
+  const Device d = check_same_device(op, {{"grad_out", &grad_out}, {"kernel", &kernel}});
+  check_same_dtype(op, {{"grad_out", &grad_out}, {"kernel", &kernel}});
+  const Conv2DGeometry g = transpose_geometry(op, x_shape, kernel.shape(), options);
+  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.h, g.w, g.c}), ShapeError, op,
+                ": grad_out has shape ", grad_out.shape(), ", expected ",
+                Shape({g.n, g.h, g.w, g.c}));
+  if (x_shape.numel() == 0 || grad_out.numel() == 0) {
+    return zeros(x_shape, {.dtype = grad_out.dtype(), .device = d});
+  }
+  Tensor dx = Tensor::empty(x_shape, grad_out.dtype(), d);
+  if (conv2d_stub.widens(d, dx.dtype())) {
+    Tensor wide = wide_like(dx);
+    conv2d_stub.get(d)(widen(grad_out), widen(kernel), g, wide);
+    narrow_into(wide, dx);
+  } else {
+    conv2d_stub.get(d)(grad_out, kernel, g, dx);
+  }
+  return dx;
+}
+
+Tensor conv2d_transpose_backward_filter(const Tensor& x, const Tensor& grad_out,
+                                        const Shape& kernel_shape,
+                                        const ConvTransposeOptions& options) {
+  const char* op = "conv2d_transpose_backward_filter";
+  const Device d = check_same_device(op, {{"x", &x}, {"grad_out", &grad_out}});
+  check_same_dtype(op, {{"x", &x}, {"grad_out", &grad_out}});
+  const Conv2DGeometry g = transpose_geometry(op, x.shape(), kernel_shape, options);
+  NEURONA_CHECK(grad_out.shape() == Shape({g.n, g.h, g.w, g.c}), ShapeError, op,
+                ": grad_out has shape ", grad_out.shape(), ", expected ",
+                Shape({g.n, g.h, g.w, g.c}));
+  if (kernel_shape.numel() == 0 || x.numel() == 0) {
+    return zeros(kernel_shape, {.dtype = x.dtype(), .device = d});
+  }
+  Tensor dk = Tensor::empty(kernel_shape, x.dtype(), d);
+  if (conv2d_backward_filter_stub.widens(d, dk.dtype())) {
+    Tensor wide = wide_like(dk);
+    conv2d_backward_filter_stub.get(d)(widen(grad_out), widen(x), g, wide);
+    narrow_into(wide, dk);
+  } else {
+    conv2d_backward_filter_stub.get(d)(grad_out, x, g, dk);
+  }
+  return dk;
+}
+
+namespace {
 Conv2DGeometry pool_geometry(const char* op, const Tensor& x, const Pool2DOptions& o) {
   NEURONA_CHECK(o.data_format == DataFormat::ChannelsLast, ValueError, op,
                 ": the kernel front door takes channels_last tensors (nr::max_pool2d converts)");

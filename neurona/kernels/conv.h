@@ -44,6 +44,20 @@ Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Sha
 std::pair<Tensor, Tensor> conv2d_backward_filter_bias(const Tensor& x, const Tensor& grad_out,
                                                       const Shape& kernel_shape,
                                                       const ConvOptions& options = {});
+/// The transposed convolution of NHWC `x` (batch, h, w, in) with Keras's (kh, kw, filters, in)
+/// kernel: the gradient of the convolution of a (batch, oh, ow, filters) input with that kernel
+/// (conv2d_backward_input's kernel; cuDNN's backward-data on a GPU), oh and ow as Keras's
+/// deconv_output_length gives them. NHWC result (batch, oh, ow, filters).
+Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel,
+                        const ConvTransposeOptions& options = {});
+/// The gradient of conv2d_transpose with respect to its input: a convolution of `grad_out`.
+Tensor conv2d_transpose_backward_input(const Tensor& grad_out, const Tensor& kernel,
+                                       const Shape& x_shape,
+                                       const ConvTransposeOptions& options = {});
+/// The gradient of conv2d_transpose with respect to its kernel.
+Tensor conv2d_transpose_backward_filter(const Tensor& x, const Tensor& grad_out,
+                                        const Shape& kernel_shape,
+                                        const ConvTransposeOptions& options = {});
 /// Max pooling of NHWC `x`; padded positions never win.
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 /// Average pooling of NHWC `x` over the positions inside the input (padding not counted).

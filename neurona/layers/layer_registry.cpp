@@ -7,8 +7,11 @@
 #include "neurona/layers/activation.h"
 #include "neurona/layers/activation_layers.h"
 #include "neurona/layers/batch_normalization.h"
+#include "neurona/layers/conv1d.h"
 #include "neurona/layers/conv2d.h"
+#include "neurona/layers/conv2d_transpose.h"
 #include "neurona/layers/dense.h"
+#include "neurona/layers/depthwise_conv2d.h"
 #include "neurona/layers/dropout.h"
 #include "neurona/layers/flatten.h"
 #include "neurona/layers/group_normalization.h"
@@ -16,6 +19,7 @@
 #include "neurona/layers/merging.h"
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/reshape.h"
+#include "neurona/layers/separable_conv2d.h"
 #include "neurona/layers/zero_padding2d.h"
 
 namespace neurona::layers {
@@ -64,6 +68,10 @@ const OwnLayer kOwnLayers[] = {
     {"Minimum", from_config_of<Minimum>, kBuilt},
     {"Concatenate", from_config_of<Concatenate>, kBuilt},
     {"Dot", from_config_of<Dot>, kBuilt},
+    {"Conv1D", from_config_of<Conv1D>, kBuilt},
+    {"DepthwiseConv2D", from_config_of<DepthwiseConv2D>, kBuilt},
+    {"SeparableConv2D", from_config_of<SeparableConv2D>, kBuilt},
+    {"Conv2DTranspose", from_config_of<Conv2DTranspose>, kBuilt},
 };
 
 }  // namespace

@@ -181,3 +181,85 @@ TEST_F(GpuLayers, NormalizationLayersInHalfPrecisionMatchCpu) {
     }
   }
 }
+
+TEST_F(GpuLayers, ConvolutionLayersOfIssue18MatchCpu) {
+  // cuDNN's grouped convolution (depthwise, separable), backward-data (transposed; 'same' with
+  // strides 2 and a 3x3 kernel pads asymmetrically, output_padding leaves rows no window
+  // reaches) and the 1-D convolution on a unit-height image, against the CPU.
+  EXPECT_TRUE(parity("Conv1D causal dilation",
+                     [] {
+                       return L::AnyLayer(L::Conv1D(
+                           6, 3, {.padding = "causal", .dilation_rate = 2, .activation = "relu"}));
+                     },
+                     {3, 17, 4}));
+  EXPECT_TRUE(parity(
+      "Conv1D same strided groups channels_first",
+      [] {
+        return L::AnyLayer(L::Conv1D(
+            4, 3, {.strides = 2, .padding = "same", .data_format = "channels_first", .groups = 2}));
+      },
+      {3, 4, 16}));
+  EXPECT_TRUE(parity(
+      "DepthwiseConv2D",
+      [] { return L::AnyLayer(L::DepthwiseConv2D(3, {.padding = "same", .depth_multiplier = 2})); },
+      {2, 9, 9, 8}));
+  EXPECT_TRUE(
+      parity("DepthwiseConv2D strided relu channels_first",
+             [] {
+               return L::AnyLayer(L::DepthwiseConv2D(
+                   3, {.strides = 2, .data_format = "channels_first", .activation = "relu"}));
+             },
+             {2, 6, 9, 8}));
+  EXPECT_TRUE(parity("SeparableConv2D",
+                     [] {
+                       return L::AnyLayer(L::SeparableConv2D(
+                           8, 3, {.padding = "same", .depth_multiplier = 2, .activation = "relu"}));
+                     },
+                     {2, 8, 8, 6}));
+  EXPECT_TRUE(parity("Conv2DTranspose valid", [] { return L::AnyLayer(L::Conv2DTranspose(5, 3)); },
+                     {2, 6, 5, 4}));
+  EXPECT_TRUE(parity(
+      "Conv2DTranspose same strides 2",
+      [] { return L::AnyLayer(L::Conv2DTranspose(5, 3, {.strides = 2, .padding = "same"})); },
+      {2, 6, 5, 4}));
+  EXPECT_TRUE(
+      parity("Conv2DTranspose output_padding channels_first",
+             [] {
+               return L::AnyLayer(L::Conv2DTranspose(
+                   4, {3, 2},
+                   {.strides = {2, 3}, .output_padding = {1, 2}, .data_format = "channels_first"}));
+             },
+             {2, 3, 5, 4}));
+  EXPECT_TRUE(parity("Conv2DTranspose strides over kernel",
+                     [] { return L::AnyLayer(L::Conv2DTranspose(3, 2, {.strides = 3})); },
+                     {2, 4, 4, 3}));
+}
+
+TEST_F(GpuLayers, ConvolutionLayersOfIssue18InHalfPrecisionMatchCpu) {
+  // bfloat16 / float16 through cuDNN against the CPU's widened float32 (one rounding of each
+  // result apart, relative to the largest value).
+  for (const char* policy : {"mixed_float16", "mixed_bfloat16"}) {
+    for (int which = 0; which < 4; ++which) {
+      auto make = [&]() -> L::AnyLayer {
+        if (which == 0) return L::Conv1D(4, 3, {.padding = "causal", .dtype = policy});
+        if (which == 1) return L::DepthwiseConv2D(3, {.padding = "same", .dtype = policy});
+        if (which == 2) return L::SeparableConv2D(4, 3, {.dtype = policy});
+        return L::Conv2DTranspose(4, 3, {.strides = 2, .padding = "same", .dtype = policy});
+      };
+      const nr::Shape shape = which == 0 ? nr::Shape{2, 9, 8} : nr::Shape{2, 6, 6, 8};
+      const nr::Tensor x = nr::cast(random_tensor(shape, nr::float32, -1, 1, 8),
+                                    nr::DTypePolicy(policy).compute_dtype());
+      nr::set_seed(3);
+      L::AnyLayer cpu = make();
+      const nr::Tensor yc = cpu(x);
+      nr::set_default_device(nr::Device::cuda(0));
+      nr::set_seed(3);
+      L::AnyLayer gpu = make();
+      const nr::Tensor yg = gpu(x.to(nr::Device::cuda(0))).to(nr::Device::cpu());
+      nr::set_default_device(nr::Device::cpu());
+      EXPECT_EQ(yg.dtype(), yc.dtype()) << policy << " layer " << which;
+      EXPECT_TRUE(all_close(yg.to_vector<double>(), yc.to_vector<double>(), 5e-2, 2e-2))
+          << policy << " layer " << which;
+    }
+  }
+}

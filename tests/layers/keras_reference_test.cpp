@@ -181,3 +181,51 @@ TEST(KerasReference, GroupNormalization) {
   check("group_normalization_axis1",
         L::GroupNormalization({.groups = 3, .axis = 1, .epsilon = 1e-4}));
 }
+
+TEST(KerasReference, Conv1D) {
+  namespace L = nr::layers;
+  check("conv1d_relu", L::Conv1D(3, 3, {.activation = "relu"}));
+  check("conv1d_same_strides2", L::Conv1D(4, 3, {.strides = 2, .padding = "same"}));
+  check("conv1d_causal_dilation", L::Conv1D(2, 3, {.padding = "causal", .dilation_rate = 2}));
+  check("conv1d_groups_channels_first",
+        L::Conv1D(4, 2, {.data_format = "channels_first", .groups = 2}));
+}
+
+TEST(KerasReference, DepthwiseConv2D) {
+  namespace L = nr::layers;
+  check("depthwise_conv2d_multiplier", L::DepthwiseConv2D(3, {.depth_multiplier = 2}));
+  check("depthwise_conv2d_same_strides2",
+        L::DepthwiseConv2D({3, 2}, {.strides = 2, .padding = "same"}));
+  check("depthwise_conv2d_dilation_channels_first",
+        L::DepthwiseConv2D(3, {.padding = "same",
+                               .depth_multiplier = 2,
+                               .data_format = "channels_first",
+                               .dilation_rate = 2}));
+}
+
+TEST(KerasReference, SeparableConv2D) {
+  namespace L = nr::layers;
+  check("separable_conv2d_multiplier", L::SeparableConv2D(4, 3, {.depth_multiplier = 2}));
+  check("separable_conv2d_same_strides2",
+        L::SeparableConv2D(3, 3, {.strides = 2, .padding = "same"}));
+  check("separable_conv2d_dilation_channels_first",
+        L::SeparableConv2D(3, {3, 2}, {.data_format = "channels_first", .dilation_rate = 2}));
+}
+
+TEST(KerasReference, Conv2DTranspose) {
+  namespace L = nr::layers;
+  check("conv2d_transpose_valid", L::Conv2DTranspose(3, 3));
+  check("conv2d_transpose_same_strides2",
+        L::Conv2DTranspose(3, 3, {.strides = 2, .padding = "same"}));
+  check("conv2d_transpose_same_strides2_even",
+        L::Conv2DTranspose(2, 4, {.strides = 2, .padding = "same"}));
+  check("conv2d_transpose_output_padding",
+        L::Conv2DTranspose(2, 3, {.strides = {2, 3}, .output_padding = {1, 2}}));
+  check("conv2d_transpose_same_output_padding",
+        L::Conv2DTranspose(2, {3, 4}, {.strides = 2, .padding = "same", .output_padding = {1, 0}}));
+  check("conv2d_transpose_strides_over_kernel", L::Conv2DTranspose(2, 2, {.strides = 3}));
+  check("conv2d_transpose_dilation",
+        L::Conv2DTranspose(2, 3, {.padding = "same", .dilation_rate = 2}));
+  check("conv2d_transpose_channels_first",
+        L::Conv2DTranspose(3, 3, {.strides = 2, .data_format = "channels_first"}));
+}

@@ -16,6 +16,9 @@ printed with 9 significant digits). Names: x, w0, w1, ... (the weights in layer.
 order), g, y, grad_x, grad_w0, ... (for the trainable weights, in order), and for
 BatchNormalization moving_mean, moving_variance (after the training call) and y_inference
 (training=False with the initial weights); softmax_masked also holds the mask (0/1 floats).
+It also writes conv_layers_model.keras, a Sequential of Conv1D, Conv2DTranspose,
+DepthwiseConv2D and SeparableConv2D as Keras saves it, with conv_layers_model.txt (x and
+Keras's prediction y) for tests/layers/conv_layers_saving_test.cpp.
 
 The rerun rewrites every file; the existing ones should come back unchanged, but Keras's output
 can move in the last digit between Keras/JAX versions and CPUs (2026-12-05: Keras 3.15 on an AMD
@@ -171,7 +174,66 @@ def main():
     case_merge("merge_dot", L.Dot(axes=1), [(3, 4), (3, 4)], 37)
     case_merge("merge_dot_axes", L.Dot(axes=(2, 1)), [(2, 3, 4), (2, 4, 5)], 38)
     case_merge("merge_dot_normalize", L.Dot(axes=-1, normalize=True), [(2, 3, 4), (2, 5, 4)], 39)
+    # Conv1D: valid with relu, same with strides, causal with dilation, groups on channels_first.
+    case("conv1d_relu", L.Conv1D(3, 3, activation="relu"), (2, 7, 2), 24)
+    case("conv1d_same_strides2", L.Conv1D(4, 3, strides=2, padding="same"), (2, 8, 3), 25)
+    case("conv1d_causal_dilation", L.Conv1D(2, 3, padding="causal", dilation_rate=2), (2, 9, 2), 26)
+    case("conv1d_groups_channels_first", L.Conv1D(4, 2, groups=2, data_format="channels_first"),
+         (2, 4, 6), 27)
+    # DepthwiseConv2D and SeparableConv2D (weights: depthwise_kernel, pointwise_kernel, bias).
+    case("depthwise_conv2d_multiplier", L.DepthwiseConv2D(3, depth_multiplier=2), (2, 5, 6, 3), 28)
+    case("depthwise_conv2d_same_strides2", L.DepthwiseConv2D((3, 2), strides=2, padding="same"),
+         (2, 7, 6, 3), 29)
+    case("depthwise_conv2d_dilation_channels_first",
+         L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, data_format="channels_first",
+                           dilation_rate=2), (1, 2, 6, 7), 30)
+    case("separable_conv2d_multiplier", L.SeparableConv2D(4, 3, depth_multiplier=2), (2, 6, 5, 3), 31)
+    case("separable_conv2d_same_strides2", L.SeparableConv2D(3, 3, strides=2, padding="same"),
+         (2, 7, 7, 2), 32)
+    case("separable_conv2d_dilation_channels_first",
+         L.SeparableConv2D(3, (3, 2), dilation_rate=2, data_format="channels_first"), (1, 2, 7, 6), 33)
+    # Conv2DTranspose (kernel (kh, kw, filters, in)): 'valid' and 'same' with and without
+    # output_padding, strides larger than the kernel, dilation, channels_first.
+    case("conv2d_transpose_valid", L.Conv2DTranspose(3, 3), (2, 4, 5, 2), 34)
+    case("conv2d_transpose_same_strides2", L.Conv2DTranspose(3, 3, strides=2, padding="same"),
+         (2, 4, 3, 2), 35)
+    case("conv2d_transpose_same_strides2_even", L.Conv2DTranspose(2, 4, strides=2, padding="same"),
+         (1, 3, 4, 3), 36)
+    case("conv2d_transpose_output_padding",
+         L.Conv2DTranspose(2, 3, strides=(2, 3), output_padding=(1, 2)), (2, 3, 4, 2), 37)
+    case("conv2d_transpose_same_output_padding",
+         L.Conv2DTranspose(2, (3, 4), strides=2, padding="same", output_padding=(1, 0)),
+         (1, 4, 3, 2), 38)
+    case("conv2d_transpose_strides_over_kernel", L.Conv2DTranspose(2, 2, strides=3), (1, 3, 3, 2), 39)
+    case("conv2d_transpose_dilation", L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same"),
+         (1, 4, 5, 2), 40)
+    case("conv2d_transpose_channels_first",
+         L.Conv2DTranspose(3, 3, strides=2, data_format="channels_first"), (2, 2, 3, 4), 41)
+    conv_layers_model()
 
+
+
+def conv_layers_model():
+    """conv_layers_model.keras: a Sequential of issue 18's convolution layers as Keras saves it,
+    and conv_layers_model.txt with an input x and Keras's prediction y
+    (tests/layers/conv_layers_saving_test.cpp loads the file into neurona)."""
+    L = keras.layers
+    keras.utils.set_random_seed(42)
+    model = keras.Sequential([
+        L.Input((10, 3)),
+        L.Conv1D(4, 3, padding="causal", dilation_rate=2, activation="relu"),
+        L.Reshape((10, 4, 1)),
+        L.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1),
+        L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", bias_initializer="ones"),
+        L.SeparableConv2D(4, 3, strides=2, activation="tanh", depthwise_regularizer="l2"),
+        L.Flatten(),
+        L.Dense(2),
+    ])
+    x = np.random.default_rng(43).uniform(-1, 1, (2, 10, 3)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    model.save(os.path.join(OUT, "conv_layers_model.keras"))
+    with open(os.path.join(OUT, "conv_layers_model.txt"), "w") as f:
+        f.write(line("x", x) + "\n" + line("y", y) + "\n")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,186 @@
+// Conv2DTranspose over nr::conv2d_transpose (both data formats), then the bias and the
+// activation. The output size is Keras's formula (_get_output_shape_given_tf_padding); the op
+// computes it again from the padding Keras gives JAX, and the two agree.
+#include "neurona/layers/conv2d_transpose.h"
+
+#include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
+
+namespace neurona::layers {
+
+Conv2DTransposeLayer::Conv2DTransposeLayer(std::int64_t filters, IntPair kernel_size,
+                                           Conv2DTransposeOptions options)
+    : Layer("Conv2DTranspose", {.name = options.name,
+                                .trainable = options.trainable,
+                                .dtype = options.dtype,
+                                .input_shape = options.input_shape}),
+      filters_(filters),
+      kernel_size_(kernel_size),
+      options_(std::move(options)),
+      padding_(standardize_padding(describe(), options_.padding)),
+      data_format_(standardize_data_format(describe(), options_.data_format)) {
+  check_pair(describe(), "kernel_size", kernel_size_);
+  check_pair(describe(), "strides", options_.strides);
+  check_pair(describe(), "dilation_rate", options_.dilation_rate);
+  const IntPair& s = options_.strides;
+  if (const auto& p = options_.output_padding.pair) {
+    check_pair(describe(), "output_padding", *p, /*allow_zero=*/true);
+    for (std::size_t i = 0; i < 2; ++i) {
+      NEURONA_CHECK((*p)[i] < s[i], ValueError, describe(),
+                    ": `output_padding` must be strictly less than `strides` for all dimensions. "
+                    "At dimension ",
+                    i, ", `output_padding` is ", (*p)[i], " but `strides` is ", s[i],
+                    ". Received: output_padding=", pair_str(*p), ", strides=", pair_str(s));
+    }
+  }
+  NEURONA_CHECK(filters_ > 0, ValueError, describe(),
+                ": invalid value for argument `filters`. Expected a strictly positive value. "
+                "Received filters=",
+                filters_);
+  const IntPair& d = options_.dilation_rate;
+  NEURONA_CHECK(std::max(s[0], s[1]) == 1 || std::max(d[0], d[1]) == 1, ValueError, describe(),
+                ": `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                "Received: strides=",
+                pair_str(s), " and dilation_rate=", pair_str(d));
+  set_activity_regularizer(options_.activity_regularizer);
+}
+
+void Conv2DTransposeLayer::check_input(const Shape& input_shape) const {
+  NEURONA_CHECK(input_shape.rank() == 4, ShapeError, describe(), ": expected a 4-D input ",
+                data_format_ == DataFormat::ChannelsLast ? "(batch, height, width, channels)"
+                                                         : "(batch, channels, height, width)",
+                ", got shape ", shape_str(input_shape));
+  const std::int64_t c = input_shape[channel_axis(data_format_)];
+  NEURONA_CHECK(c > 0, ShapeError, describe(),
+                ": the channel dimension of the inputs must be known and positive, got shape ",
+                shape_str(input_shape));
+  if (kernel_) {
+    NEURONA_CHECK(c == kernel_->shape()[3], ShapeError, describe(), ": expected inputs with ",
+                  kernel_->shape()[3], " channels (axis ", channel_axis(data_format_),
+                  "), got shape ", shape_str(input_shape));
+  }
+}
+
+void Conv2DTransposeLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  compute_output_shape(input_shape);
+  const std::int64_t c = input_shape[channel_axis(data_format_)];
+  kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], filters_, c},
+                       {.initializer = options_.kernel_initializer,
+                        .regularizer = options_.kernel_regularizer,
+                        .constraint = options_.kernel_constraint});
+  if (options_.use_bias) {
+    bias_ = add_weight("bias", {filters_},
+                       {.initializer = options_.bias_initializer,
+                        .regularizer = options_.bias_regularizer,
+                        .constraint = options_.bias_constraint});
+  }
+}
+
+const Variable& Conv2DTransposeLayer::kernel() const {
+  NEURONA_CHECK(kernel_.has_value(), ValueError, describe(),
+                ": the kernel does not exist until the layer is built (call it on inputs)");
+  return *kernel_;
+}
+
+const Variable& Conv2DTransposeLayer::bias() const {
+  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
+                options_.use_bias ? ": the bias does not exist until the layer is built"
+                                  : ": the layer has no bias (use_bias = false)");
+  return *bias_;
+}
+
+Shape Conv2DTransposeLayer::compute_output_shape(const Shape& input_shape) const {
+  check_input(input_shape);
+  const auto axes = spatial_axes(data_format_);
+  const auto& output_padding = options_.output_padding.pair;
+  Shape out = input_shape;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::int64_t size = input_shape[axes[i]];
+    if (size < 0) continue;  // unknown stays unknown
+    const std::int64_t stride = options_.strides[i];
+    const std::int64_t k = (kernel_size_[i] - 1) * options_.dilation_rate[i] + 1;
+    std::int64_t length = 0;
+    if (padding_ == Padding::Valid) {
+      const std::int64_t extra = output_padding ? (*output_padding)[i] : std::max(k, stride) - k;
+      length = (size - 1) * stride + k + extra;
+    } else {
+      length = output_padding ? (size - 1) * stride + k % 2 + (*output_padding)[i] : size * stride;
+    }
+    NEURONA_CHECK(length > 0, ShapeError, describe(), ": computed output size would be ", length,
+                  " (not positive) for input shape ", shape_str(input_shape));
+    out[axes[i]] = length;
+  }
+  out[channel_axis(data_format_)] = filters_;
+  return out;
+}
+
+Tensor Conv2DTransposeLayer::call(const Tensor& inputs, bool /*training*/) {
+  compute_output_shape(inputs.shape());
+  const auto& p = options_.output_padding.pair;
+  Tensor y = conv2d_transpose(
+      inputs, read(*kernel_),
+      {.strides = options_.strides.values,
+       .padding = padding_,
+       .output_padding = p ? std::optional<std::array<std::int64_t, 2>>(p->values) : std::nullopt,
+       .dilation_rate = options_.dilation_rate.values,
+       .data_format = data_format_});
+  if (bias_) {
+    const Tensor b = read(*bias_);
+    y = add(y, data_format_ == DataFormat::ChannelsLast ? b : reshape(b, {filters_, 1, 1}));
+  }
+  return options_.activation(y);
+}
+
+Conv2DTranspose::Conv2DTranspose(std::int64_t filters, IntPair kernel_size,
+                                 Conv2DTransposeOptions options)
+    : LayerHandle<Conv2DTransposeLayer>(
+          std::make_shared<Conv2DTransposeLayer>(filters, kernel_size, std::move(options))) {}
+
+ConfigValue Conv2DTransposeLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("filters", filters_);
+  config.set("kernel_size", pair_config(kernel_size_));
+  config.set("strides", pair_config(options_.strides));
+  config.set("padding", padding_name(padding_));
+  const auto& p = options_.output_padding.pair;
+  config.set("output_padding", p ? pair_config(*p) : ConfigValue());
+  config.set("data_format", data_format_name(data_format_));
+  config.set("dilation_rate", pair_config(options_.dilation_rate));
+  config.set("activation", options_.activation.name());
+  config.set("use_bias", options_.use_bias);
+  config.set("kernel_initializer", serialize(options_.kernel_initializer));
+  config.set("bias_initializer", serialize(options_.bias_initializer));
+  config.set("kernel_regularizer", serialize(options_.kernel_regularizer));
+  config.set("bias_regularizer", serialize(options_.bias_regularizer));
+  config.set("activity_regularizer", serialize(options_.activity_regularizer));
+  config.set("kernel_constraint", serialize(options_.kernel_constraint));
+  config.set("bias_constraint", serialize(options_.bias_constraint));
+  return config;
+}
+
+Conv2DTranspose Conv2DTranspose::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "Conv2DTranspose");
+  return Conv2DTranspose(
+      r.integer("filters"), r.pair("kernel_size", 1),
+      {.strides = r.pair("strides", 1),
+       .padding = r.string("padding", "valid"),
+       .output_padding = r.find("output_padding") ? OptionalIntPair(r.pair("output_padding", 0))
+                                                  : OptionalIntPair(),
+       .data_format = r.string("data_format", "channels_last"),
+       .dilation_rate = r.pair("dilation_rate", 1),
+       .activation = r.activation(),
+       .use_bias = r.boolean("use_bias", true),
+       .kernel_initializer = r.initializer("kernel_initializer", "glorot_uniform"),
+       .bias_initializer = r.initializer("bias_initializer", "zeros"),
+       .kernel_regularizer = r.regularizer("kernel_regularizer"),
+       .bias_regularizer = r.regularizer("bias_regularizer"),
+       .activity_regularizer = r.regularizer("activity_regularizer"),
+       .kernel_constraint = r.constraint("kernel_constraint"),
+       .bias_constraint = r.constraint("bias_constraint"),
+       .name = r.string("name", ""),
+       .trainable = r.boolean("trainable", true),
+       .dtype = r.dtype()});
+}
+
+}  // namespace neurona::layers

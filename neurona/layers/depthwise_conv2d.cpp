@@ -1,0 +1,154 @@
+// DepthwiseConv2D as a grouped convolution with one group per input channel (cuDNN's grouped
+// convolution on a GPU, oneDNN's depthwise one on the CPU): Keras's (kh, kw, in, multiplier)
+// kernel is, in memory, the grouped kernel (kh, kw, 1, in * multiplier), so the layer reshapes
+// it and runs nr::conv2d_bias_activation, bias and relu included.
+#include "neurona/layers/depthwise_conv2d.h"
+
+#include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
+
+namespace neurona::layers {
+
+DepthwiseConv2DLayer::DepthwiseConv2DLayer(IntPair kernel_size, DepthwiseConv2DOptions options)
+    : Layer("DepthwiseConv2D", {.name = options.name,
+                                .trainable = options.trainable,
+                                .dtype = options.dtype,
+                                .input_shape = options.input_shape}),
+      kernel_size_(kernel_size),
+      options_(std::move(options)),
+      padding_(standardize_padding(describe(), options_.padding)),
+      data_format_(standardize_data_format(describe(), options_.data_format)) {
+  check_pair(describe(), "kernel_size", kernel_size_);
+  check_pair(describe(), "strides", options_.strides);
+  check_pair(describe(), "dilation_rate", options_.dilation_rate);
+  NEURONA_CHECK(options_.depth_multiplier > 0, ValueError, describe(),
+                ": invalid value for argument `depth_multiplier`. Expected a strictly positive "
+                "value. Received depth_multiplier=",
+                options_.depth_multiplier);
+  set_activity_regularizer(options_.activity_regularizer);
+}
+
+void DepthwiseConv2DLayer::check_input(const Shape& input_shape) const {
+  NEURONA_CHECK(input_shape.rank() == 4, ShapeError, describe(), ": expected a 4-D input ",
+                data_format_ == DataFormat::ChannelsLast ? "(batch, height, width, channels)"
+                                                         : "(batch, channels, height, width)",
+                ", got shape ", shape_str(input_shape));
+  const std::int64_t c = input_shape[channel_axis(data_format_)];
+  NEURONA_CHECK(c > 0, ShapeError, describe(),
+                ": the channel dimension of the inputs must be known and positive, got shape ",
+                shape_str(input_shape));
+  if (kernel_) {
+    NEURONA_CHECK(c == kernel_->shape()[2], ShapeError, describe(), ": expected inputs with ",
+                  kernel_->shape()[2], " channels (axis ", channel_axis(data_format_),
+                  "), got shape ", shape_str(input_shape));
+  }
+}
+
+void DepthwiseConv2DLayer::build(const Shape& input_shape) {
+  check_input(input_shape);
+  compute_output_shape(input_shape);  // rejects inputs smaller than the window now
+  const std::int64_t c = input_shape[channel_axis(data_format_)];
+  const std::int64_t m = options_.depth_multiplier;
+  kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], c, m},
+                       {.initializer = options_.depthwise_initializer,
+                        .regularizer = options_.depthwise_regularizer,
+                        .constraint = options_.depthwise_constraint});
+  if (options_.use_bias) {
+    bias_ = add_weight("bias", {c * m},
+                       {.initializer = options_.bias_initializer,
+                        .regularizer = options_.bias_regularizer,
+                        .constraint = options_.bias_constraint});
+  }
+}
+
+const Variable& DepthwiseConv2DLayer::kernel() const {
+  NEURONA_CHECK(kernel_.has_value(), ValueError, describe(),
+                ": the kernel does not exist until the layer is built (call it on inputs)");
+  return *kernel_;
+}
+
+const Variable& DepthwiseConv2DLayer::bias() const {
+  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
+                options_.use_bias ? ": the bias does not exist until the layer is built"
+                                  : ": the layer has no bias (use_bias = false)");
+  return *bias_;
+}
+
+Shape DepthwiseConv2DLayer::compute_output_shape(const Shape& input_shape) const {
+  check_input(input_shape);
+  const auto axes = spatial_axes(data_format_);
+  Shape out = input_shape;
+  for (std::size_t i = 0; i < 2; ++i) {
+    out[axes[i]] =
+        window_output_size(describe(), input_shape, input_shape[axes[i]], kernel_size_[i],
+                           options_.strides[i], options_.dilation_rate[i], padding_);
+  }
+  out[channel_axis(data_format_)] =
+      input_shape[channel_axis(data_format_)] * options_.depth_multiplier;
+  return out;
+}
+
+Tensor DepthwiseConv2DLayer::call(const Tensor& inputs, bool /*training*/) {
+  compute_output_shape(inputs.shape());
+  const Shape& k = kernel_->shape();
+  const neurona::ConvOptions conv_options{.strides = options_.strides.values,
+                                          .padding = padding_,
+                                          .dilation_rate = options_.dilation_rate.values,
+                                          .groups = k[2],
+                                          .data_format = data_format_};
+  const bool relu = options_.activation.name() == "relu";
+  Tensor y =
+      conv2d_bias_activation(inputs, reshape(read(*kernel_), {k[0], k[1], 1, k[2] * k[3]}),
+                             bias_ ? read(*bias_) : Tensor(),
+                             relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
+  return relu ? y : options_.activation(y);
+}
+
+DepthwiseConv2D::DepthwiseConv2D(IntPair kernel_size, DepthwiseConv2DOptions options)
+    : LayerHandle<DepthwiseConv2DLayer>(
+          std::make_shared<DepthwiseConv2DLayer>(kernel_size, std::move(options))) {}
+
+ConfigValue DepthwiseConv2DLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("depth_multiplier", options_.depth_multiplier);
+  config.set("kernel_size", pair_config(kernel_size_));
+  config.set("strides", pair_config(options_.strides));
+  config.set("padding", padding_name(padding_));
+  config.set("data_format", data_format_name(data_format_));
+  config.set("dilation_rate", pair_config(options_.dilation_rate));
+  config.set("activation", options_.activation.name());
+  config.set("use_bias", options_.use_bias);
+  config.set("depthwise_initializer", serialize(options_.depthwise_initializer));
+  config.set("bias_initializer", serialize(options_.bias_initializer));
+  config.set("depthwise_regularizer", serialize(options_.depthwise_regularizer));
+  config.set("bias_regularizer", serialize(options_.bias_regularizer));
+  config.set("activity_regularizer", serialize(options_.activity_regularizer));
+  config.set("depthwise_constraint", serialize(options_.depthwise_constraint));
+  config.set("bias_constraint", serialize(options_.bias_constraint));
+  return config;
+}
+
+DepthwiseConv2D DepthwiseConv2D::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "DepthwiseConv2D");
+  return DepthwiseConv2D(
+      r.pair("kernel_size", 1),
+      {.strides = r.pair("strides", 1),
+       .padding = r.string("padding", "valid"),
+       .depth_multiplier = r.integer("depth_multiplier", 1),
+       .data_format = r.string("data_format", "channels_last"),
+       .dilation_rate = r.pair("dilation_rate", 1),
+       .activation = r.activation(),
+       .use_bias = r.boolean("use_bias", true),
+       .depthwise_initializer = r.initializer("depthwise_initializer", "glorot_uniform"),
+       .bias_initializer = r.initializer("bias_initializer", "zeros"),
+       .depthwise_regularizer = r.regularizer("depthwise_regularizer"),
+       .bias_regularizer = r.regularizer("bias_regularizer"),
+       .activity_regularizer = r.regularizer("activity_regularizer"),
+       .depthwise_constraint = r.constraint("depthwise_constraint"),
+       .bias_constraint = r.constraint("bias_constraint"),
+       .name = r.string("name", ""),
+       .trainable = r.boolean("trainable", true),
+       .dtype = r.dtype()});
+}
+
+}  // namespace neurona::layers
