@@ -130,101 +130,166 @@ NEURONA_HD_INLINE void resize_readers(std::int64_t i, std::int64_t in, std::int6
   hi = hi + 1 > out - 1 ? out - 1 : hi + 1;
 }
 
-/// Output element (n, oy, ox, k) of a resize.
+/// Channels are accumulated in blocks of this many, so that the CPU's loops over a pixel's
+/// contiguous channels have a fixed trip count (vectorised) and stay in registers.
+inline constexpr int kResizeBlock = 16;
+
+/// acc[0, n) += w * src[0, n) for n <= kResizeBlock, with the full block's loop unrolled.
+template <typename C, typename T>
+NEURONA_HD_INLINE void resize_accumulate(C* acc, C w, const T* src, std::int64_t n) {
+  if (n == kResizeBlock) {
+    for (int k = 0; k < kResizeBlock; ++k) acc[k] += w * static_cast<C>(src[k]);
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) acc[k] += w * static_cast<C>(src[k]);
+  }
+}
+
+/// Output element (n, oy, ox, k) of a resize: the sum over the taps (a, b), in that order, of
+/// (wy[a] * wx[b]) * x[n, y_a, x_b, k].
 template <Interpolation M, typename T>
 struct ResizeForwardFunctor {
   using C = compute_t<T>;  // float for the 16-bit types
+  using Taps = ResizeTaps<C, resize_tap_count(M)>;
   const T* x;
   T* out;
   ResizeGeometry g;
+  /// Each output row's and column's taps (resize_taps), found once by the caller: what row()
+  /// reads; operator() (a GPU thread) finds its own where they are null.
+  const Taps* rows = nullptr;
+  const Taps* cols = nullptr;
 
   NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
-    const std::int64_t k = idx % g.inner, p = idx / g.inner;  // p: the pixel (n, oy, ox)
-    out[idx] = static_cast<T>(value(p, k, taps_y(p), taps_x(p)));
+    const std::int64_t k = idx % g.inner, p = idx / g.inner;
+    const std::int64_t ox = p % g.out_w, q = p / g.out_w;  // q: the row (n, oy)
+    const std::int64_t oy = q % g.out_h, n = q / g.out_h;
+    const Taps ty = rows ? rows[oy] : resize_taps<M, C>(oy, g.in_h, g.out_h);
+    const Taps tx = cols ? cols[ox] : resize_taps<M, C>(ox, g.in_w, g.out_w);
+    C acc = C(0);
+    accumulate(x + n * g.in_h * g.in_w * g.inner + k, ty, tx, 1, &acc);
+    out[idx] = static_cast<T>(acc);
   }
 
-  /// Output pixel p = (n, oy, ox) with all its `inner` channels, the taps found once (the
-  /// CPU's launch; the GPU runs one element per thread).
-  NEURONA_HD_INLINE void pixel(std::int64_t p) const {
-    const auto ty = taps_y(p);
-    const auto tx = taps_x(p);
-    for (std::int64_t k = 0; k < g.inner; ++k) {
-      out[p * g.inner + k] = static_cast<T>(value(p, k, ty, tx));
+  /// Output row q = (n, oy) with all its pixels and channels, each tap read as a contiguous
+  /// run of channels: the same sums in the same order as operator() (the CPU's launch, with
+  /// `rows` and `cols`; a row keeps the index arithmetic out of the inner loops).
+  NEURONA_HD_INLINE void row(std::int64_t q) const {
+    const std::int64_t oy = q % g.out_h, n = q / g.out_h;
+    const Taps& ty = rows[oy];
+    const T* image = x + n * g.in_h * g.in_w * g.inner;
+    T* dst = out + q * g.out_w * g.inner;
+    if (g.inner == 1) {  // channels_first: one value per pixel, kept in a register
+      for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
+        C acc = C(0);
+        accumulate(image, ty, cols[ox], 1, &acc);
+        dst[ox] = static_cast<T>(acc);
+      }
+      return;
+    }
+    for (std::int64_t ox = 0; ox < g.out_w; ++ox, dst += g.inner) {
+      for (std::int64_t k0 = 0; k0 < g.inner; k0 += kResizeBlock) {
+        const std::int64_t nk = g.inner - k0 < kResizeBlock ? g.inner - k0 : kResizeBlock;
+        C acc[kResizeBlock];
+        accumulate(image + k0, ty, cols[ox], nk, acc);
+        for (std::int64_t k = 0; k < nk; ++k) dst[k0 + k] = static_cast<T>(acc[k]);
+      }
     }
   }
 
  private:
-  using Taps = ResizeTaps<C, resize_tap_count(M)>;
-  NEURONA_HD_INLINE Taps taps_y(std::int64_t p) const {
-    return resize_taps<M, C>((p / g.out_w) % g.out_h, g.in_h, g.out_h);
-  }
-  NEURONA_HD_INLINE Taps taps_x(std::int64_t p) const {
-    return resize_taps<M, C>(p % g.out_w, g.in_w, g.out_w);
-  }
-  NEURONA_HD_INLINE C value(std::int64_t p, std::int64_t k, const Taps& ty, const Taps& tx) const {
+  // acc[0, nk) = the resize at taps (ty, tx) of the nk channels from `image` (image n's
+  // first channel of the block) on.
+  NEURONA_HD_INLINE void accumulate(const T* image, const Taps& ty, const Taps& tx, std::int64_t nk,
+                                    C* acc) const {
     constexpr int N = resize_tap_count(M);
-    const T* image = x + (p / (g.out_w * g.out_h)) * g.in_h * g.in_w * g.inner + k;
-    C acc = C(0);
+    for (std::int64_t k = 0; k < nk; ++k) acc[k] = C(0);
     for (int a = 0; a < N; ++a) {
       if (ty.w[a] == C(0)) continue;  // also every tap outside the image
-      const T* row = image + (ty.first + a) * g.in_w * g.inner;
-      C sum = C(0);
       for (int b = 0; b < N; ++b) {
-        if (tx.w[b] != C(0)) sum += tx.w[b] * static_cast<C>(row[(tx.first + b) * g.inner]);
+        if (tx.w[b] == C(0)) continue;
+        const T* src = image + ((ty.first + a) * g.in_w + tx.first + b) * g.inner;
+        resize_accumulate(acc, ty.w[a] * tx.w[b], src, nk);
       }
-      acc += ty.w[a] * sum;
     }
-    return acc;
   }
 };
 
-/// Input element (n, iy, ix, k) of a resize's gradient: the sum of grad_out over the outputs
-/// that read it, each times its weight.
+/// An output that reads an input along one axis, and its (nonzero) weight.
+template <typename C>
+struct ResizeReader {
+  std::int64_t o;
+  C w;
+};
+
+/// Input element (n, iy, ix, k) of a resize's gradient: the sum over the outputs (oy, ox) that
+/// read it, in increasing order, of (wy * wx) * grad_out[n, oy, ox, k].
 template <Interpolation M, typename T>
 struct ResizeBackwardFunctor {
   using C = compute_t<T>;
   const T* grad_out;
   T* dx;
   ResizeGeometry g;
+  /// For each input row (column) i, the outputs that read it, in increasing order, with their
+  /// nonzero weights: readers[offsets[i], offsets[i + 1]). Found once by the caller from the
+  /// same resize_taps: what row() reads; operator() (a GPU thread) searches for its own.
+  const std::int64_t* row_offsets = nullptr;
+  const ResizeReader<C>* row_readers = nullptr;
+  const std::int64_t* col_offsets = nullptr;
+  const ResizeReader<C>* col_readers = nullptr;
 
   NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
-    C acc[1];
-    gather<1>(idx / g.inner, idx % g.inner, 1, acc);
-    dx[idx] = static_cast<T>(acc[0]);
-  }
-
-  /// Input pixel p = (n, iy, ix) with all its channels, in blocks that stay in registers (the
-  /// CPU's launch).
-  NEURONA_HD_INLINE void pixel(std::int64_t p) const {
-    constexpr int kBlock = 16;
-    for (std::int64_t k0 = 0; k0 < g.inner; k0 += kBlock) {
-      const std::int64_t nk = g.inner - k0 < kBlock ? g.inner - k0 : kBlock;
-      C acc[kBlock];
-      gather<kBlock>(p, k0, nk, acc);
-      for (std::int64_t k = 0; k < nk; ++k) dx[p * g.inner + k0 + k] = static_cast<T>(acc[k]);
-    }
-  }
-
- private:
-  // Channels [k0, k0 + nk) (nk <= B) of input pixel p into acc.
-  template <int B>
-  NEURONA_HD_INLINE void gather(std::int64_t p, std::int64_t k0, std::int64_t nk,
-                                C (&acc)[B]) const {
-    const std::int64_t ix = p % g.in_w, r = p / g.in_w;
-    const std::int64_t iy = r % g.in_h, n = r / g.in_h;
-    for (int k = 0; k < B; ++k) acc[k] = C(0);
+    const std::int64_t k = idx % g.inner, p = idx / g.inner;
+    const std::int64_t ix = p % g.in_w, q = p / g.in_w;  // q: the row (n, iy)
+    const std::int64_t iy = q % g.in_h, n = q / g.in_h;
+    const T* image = grad_out + n * g.out_h * g.out_w * g.inner + k;
     std::int64_t y_lo, y_hi, x_lo, x_hi;
     resize_readers<M>(iy, g.in_h, g.out_h, y_lo, y_hi);
     resize_readers<M>(ix, g.in_w, g.out_w, x_lo, x_hi);
-    const T* image = grad_out + n * g.out_h * g.out_w * g.inner + k0;
+    C acc = C(0);
     for (std::int64_t oy = y_lo; oy <= y_hi; ++oy) {
       const C wy = resize_weight<M, C>(oy, iy, g.in_h, g.out_h);
       if (wy == C(0)) continue;
       for (std::int64_t ox = x_lo; ox <= x_hi; ++ox) {
-        const C w = wy * resize_weight<M, C>(ox, ix, g.in_w, g.out_w);
-        if (w == C(0)) continue;
-        const T* src = image + (oy * g.out_w + ox) * g.inner;
-        for (std::int64_t k = 0; k < nk; ++k) acc[k] += w * static_cast<C>(src[k]);
+        const C wx = resize_weight<M, C>(ox, ix, g.in_w, g.out_w);
+        if (wx == C(0)) continue;
+        acc += (wy * wx) * static_cast<C>(image[(oy * g.out_w + ox) * g.inner]);
+      }
+    }
+    dx[idx] = static_cast<T>(acc);
+  }
+
+  /// Input row q = (n, iy) with all its pixels and channels in blocks: the same sums in the
+  /// same order as operator() (the CPU's launch, with the reader tables).
+  NEURONA_HD_INLINE void row(std::int64_t q) const {
+    const std::int64_t iy = q % g.in_h, n = q / g.in_h;
+    const T* image = grad_out + n * g.out_h * g.out_w * g.inner;
+    T* dst = dx + q * g.in_w * g.inner;
+    if (g.inner == 1) {  // channels_first: one value per pixel, kept in a register
+      for (std::int64_t ix = 0; ix < g.in_w; ++ix) {
+        C acc = C(0);
+        for (std::int64_t a = row_offsets[iy]; a < row_offsets[iy + 1]; ++a) {
+          const ResizeReader<C> y = row_readers[a];
+          for (std::int64_t b = col_offsets[ix]; b < col_offsets[ix + 1]; ++b) {
+            const ResizeReader<C> x = col_readers[b];
+            acc += (y.w * x.w) * static_cast<C>(image[y.o * g.out_w + x.o]);
+          }
+        }
+        dst[ix] = static_cast<T>(acc);
+      }
+      return;
+    }
+    for (std::int64_t ix = 0; ix < g.in_w; ++ix, dst += g.inner) {
+      for (std::int64_t k0 = 0; k0 < g.inner; k0 += kResizeBlock) {
+        const std::int64_t nk = g.inner - k0 < kResizeBlock ? g.inner - k0 : kResizeBlock;
+        C acc[kResizeBlock];
+        for (std::int64_t k = 0; k < nk; ++k) acc[k] = C(0);
+        for (std::int64_t a = row_offsets[iy]; a < row_offsets[iy + 1]; ++a) {
+          const ResizeReader<C> y = row_readers[a];
+          for (std::int64_t b = col_offsets[ix]; b < col_offsets[ix + 1]; ++b) {
+            const ResizeReader<C> x = col_readers[b];
+            resize_accumulate(acc, y.w * x.w, image + (y.o * g.out_w + x.o) * g.inner + k0, nk);
+          }
+        }
+        for (std::int64_t k = 0; k < nk; ++k) dst[k0 + k] = static_cast<T>(acc[k]);
       }
     }
   }
