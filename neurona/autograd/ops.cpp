@@ -280,6 +280,19 @@ Tensor selu(const Tensor& x) {
                         });
 }
 
+Tensor gelu_approximate(const Tensor& x) {
+  return unary_recorded("gelu_approximate", x, kernels::gelu_approximate(x),
+                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
+                          // y = x (1 + t) / 2 with t = tanh(u), u = c (x + a x^3):
+                          // y' = (1 + t) / 2 + x (1 - t^2) c (1 + 3 a x^2) / 2.
+                          constexpr double kC = 0.79788456080286535587989211986876, kA = 0.044715;
+                          const Tensor x2 = square(x_);
+                          const Tensor t = tanh((x_ + x_ * x2 * kA) * kC);
+                          return g * ((t + 1.0) * 0.5 + x_ * (1.0 - square(t)) *
+                                                            ((x2 * (3.0 * kA) + 1.0) * (0.5 * kC)));
+                        });
+}
+
 Tensor gelu(const Tensor& x) {
   return unary_recorded("gelu", x, kernels::gelu(x),
                         [](const Tensor& g, const Tensor& x_, const Tensor&) {
@@ -731,6 +744,16 @@ Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options) {
 
 Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_t left,
                   std::int64_t right, DataFormat data_format) {
+  if (data_format == DataFormat::ChannelsFirst) {
+    NEURONA_CHECK(x.rank() == 4, ShapeError,
+                  "zero_pad2d: expected a 4-D input (batch, channels, height, width), got shape ",
+                  x.shape());
+    // (n, c, h, w) is a batch of n * c one-channel NHWC images: one pass, no transposes.
+    const Shape& s = x.shape();
+    const Tensor y = zero_pad2d(x.reshape({s[0] * s[1], s[2], s[3], 1}), top, bottom, left, right,
+                                DataFormat::ChannelsLast);
+    return y.reshape({s[0], s[1], y.shape()[1], y.shape()[2]});
+  }
   return in_nhwc(x, data_format, [&](const Tensor& xin) {
     Tensor out = kernels::pad2d(xin, top, bottom, left, right);
     if (autograd::is_recording()) {
@@ -740,6 +763,35 @@ Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::i
     }
     return out;
   });
+}
+
+namespace {
+// The gradient of image_resize, recorded so that its own gradient (image_resize again) gives
+// second derivatives.
+Tensor image_resize_backward(const Tensor& grad_out, const Shape& images_shape,
+                             const ResizeOptions& options) {
+  Tensor out = kernels::resize_backward(grad_out, images_shape, options);
+  if (autograd::is_recording()) {
+    const int h =
+        options.data_format == DataFormat::ChannelsLast ? grad_out.rank() - 3 : grad_out.rank() - 2;
+    const std::array<std::int64_t, 2> size{grad_out.shape()[h], grad_out.shape()[h + 1]};
+    autograd::record("image_resize_backward", {grad_out}, {out},
+                     [size, options](const G& g) { return G{image_resize(g[0], size, options)}; });
+  }
+  return out;
+}
+}  // namespace
+
+Tensor image_resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
+                    const ResizeOptions& options) {
+  Tensor out = kernels::resize(images, size, options);
+  if (autograd::is_recording()) {
+    autograd::record("image_resize", {images}, {out},
+                     [shape = images.shape(), options](const G& g) {
+                       return G{image_resize_backward(g[0], shape, options)};
+                     });
+  }
+  return out;
 }
 
 // ---- operators --------------------------------------------------------------------------

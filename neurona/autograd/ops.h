@@ -4,6 +4,7 @@
 // creation, random) are the kernels' own, re-exported here.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "neurona/kernels/conv.h"
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/image.h"
 #include "neurona/kernels/linalg.h"
 #include "neurona/kernels/loss.h"
 #include "neurona/kernels/reduction.h"
@@ -65,7 +67,11 @@ Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor selu(const Tensor& x);
+/// keras.activations.gelu(x): the exact erf form.
 Tensor gelu(const Tensor& x);
+/// keras.activations.gelu(x, approximate=True): the tanh form
+/// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). (keras.ops.gelu defaults to it.)
+Tensor gelu_approximate(const Tensor& x);
 Tensor silu(const Tensor& x);
 inline Tensor swish(const Tensor& x) {
   return silu(x);
@@ -138,6 +144,15 @@ Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 /// Zero padding as keras.layers.ZeroPadding2D (negative amounts crop).
 Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_t left,
                   std::int64_t right, DataFormat data_format = DataFormat::ChannelsLast);
+
+/// Images resized to `size` = (height, width), as keras.ops.image.resize(images, size,
+/// interpolation, antialias=False, data_format=...) computes on Keras's JAX backend: `images`
+/// (batch, h, w, c) or (batch, c, h, w) with channels_first, or 3-D for one image. What
+/// UpSampling2D runs. Downsizing does not antialias (Keras's antialias=False). Its gradient is a
+/// kernel that is itself differentiable (second derivatives work).
+///   auto y = nr::image_resize(x, {64, 64}, {.interpolation = nr::Interpolation::Bicubic});
+Tensor image_resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
+                    const ResizeOptions& options = {});
 
 Tensor operator+(const Tensor& x, const Tensor& y);
 Tensor operator-(const Tensor& x, const Tensor& y);

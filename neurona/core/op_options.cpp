@@ -19,4 +19,32 @@ DataFormat data_format_from_string(std::string_view s) {
                                "'; valid values are 'channels_last', 'channels_first'"));
 }
 
+Interpolation interpolation_from_string(std::string_view s) {
+  for (Interpolation i : {Interpolation::Bilinear, Interpolation::Nearest, Interpolation::Lanczos3,
+                          Interpolation::Lanczos5, Interpolation::Bicubic}) {
+    if (s == interpolation_name(i)) return i;
+  }
+  // keras.ops.image.resize's message (JAX backend).
+  throw ValueError(detail::str(
+      "Invalid value for argument `interpolation`. Expected of one ('bilinear', 'nearest', "
+      "'lanczos3', 'lanczos5', 'bicubic'). Received: interpolation=",
+      s));
+}
+
+const char* interpolation_name(Interpolation interpolation) {
+  switch (interpolation) {
+    case Interpolation::Nearest:
+      return "nearest";
+    case Interpolation::Bilinear:
+      return "bilinear";
+    case Interpolation::Bicubic:
+      return "bicubic";
+    case Interpolation::Lanczos3:
+      return "lanczos3";
+    case Interpolation::Lanczos5:
+      return "lanczos5";
+  }
+  return "bilinear";
+}
+
 }  // namespace neurona

@@ -55,6 +55,24 @@ struct Pool2DOptions {
   DataFormat data_format = DataFormat::ChannelsLast;
 };
 
+/// keras.ops.image.resize's interpolations, as its JAX backend computes them (jax.image.resize
+/// without antialiasing): half-pixel centres; nearest takes floor((o + 0.5) * in / out); the
+/// others weigh the inputs by a kernel (triangle; Keys cubic with a = -0.5; Lanczos of radius 3
+/// or 5) renormalised over the taps inside the image.
+enum class Interpolation { Nearest, Bilinear, Bicubic, Lanczos3, Lanczos5 };
+
+/// `Interpolation` from Keras's strings "nearest", "bilinear", "bicubic", "lanczos3",
+/// "lanczos5"; throws ValueError listing them.
+Interpolation interpolation_from_string(std::string_view s);
+/// Keras's string for an Interpolation.
+const char* interpolation_name(Interpolation interpolation);
+
+/// An image resize's arguments (keras.ops.image.resize with antialias=False).
+struct ResizeOptions {
+  Interpolation interpolation = Interpolation::Bilinear;
+  DataFormat data_format = DataFormat::ChannelsLast;
+};
+
 /// A matrix product's arguments.
 struct MatmulOptions {
   bool transpose_a = false;  ///< use the transpose of a's last two axes

@@ -137,6 +137,9 @@ Tensor selu(const Tensor& x) {
 Tensor gelu(const Tensor& x) {
   return unary("gelu", UnaryOp::gelu, x);
 }
+Tensor gelu_approximate(const Tensor& x) {
+  return unary("gelu_approximate", UnaryOp::gelu_approximate, x);
+}
 Tensor silu(const Tensor& x) {
   return unary("silu", UnaryOp::silu, x);
 }

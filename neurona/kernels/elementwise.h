@@ -50,6 +50,8 @@ Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor selu(const Tensor& x);
 /// The exact form 0.5 x (1 + erf(x / sqrt 2)), Keras's default (approximate = false).
 Tensor gelu(const Tensor& x);
+/// The tanh form 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))): Keras's approximate = true.
+Tensor gelu_approximate(const Tensor& x);
 Tensor silu(const Tensor& x);
 inline Tensor swish(const Tensor& x) {
   return silu(x);

@@ -14,7 +14,7 @@ const Registry<Activation::Fn>& registry() {
   static const auto* r = new Registry<Activation::Fn>{
       {"elu", [](const Tensor& x) { return elu(x); }},
       {"exponential", [](const Tensor& x) { return exp(x); }},
-      {"gelu", [](const Tensor& x) { return gelu(x); }},
+      {"gelu", [](const Tensor& x) { return neurona::gelu(x); }},
       {"hard_sigmoid", [](const Tensor& x) { return hard_sigmoid(x); }},
       {"hard_silu", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
       {"hard_swish", [](const Tensor& x) { return multiply(x, hard_sigmoid(x)); }},
@@ -56,6 +56,11 @@ Activation get(const std::string& identifier) {
       registry().get(identifier, "Could not interpret activation function identifier: '",
                      "'. Valid names: "),
       identifier);
+}
+
+Activation gelu(bool approximate) {
+  if (!approximate) return get("gelu");
+  return Activation([](const Tensor& x) { return gelu_approximate(x); }, "gelu(approximate=True)");
 }
 
 }  // namespace neurona::activations

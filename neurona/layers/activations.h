@@ -35,6 +35,12 @@ class Activation {
 };
 
 Activation get(const std::string& identifier);
+
+/// keras.activations.gelu with its argument: `nr::activations::gelu(/*approximate=*/true)` is
+/// the tanh form. Keras has no string for it (the string "gelu" is the exact form, and Keras
+/// cannot serialize gelu with approximate=True), so a layer's config names it
+/// "gelu(approximate=True)", which no loader (Keras's or neurona's) reads back.
+Activation gelu(bool approximate = false);
 std::vector<std::string> names();
 
 }  // namespace neurona::activations

@@ -21,6 +21,12 @@
 #include "neurona/layers/reshape.h"
 #include "neurona/layers/separable_conv2d.h"
 #include "neurona/layers/zero_padding2d.h"
+// issue 18: reshaping and 1-D pooling layers
+#include "neurona/layers/cropping.h"
+#include "neurona/layers/permute.h"
+#include "neurona/layers/pooling1d.h"
+#include "neurona/layers/up_sampling.h"
+#include "neurona/layers/zero_padding1d.h"
 
 namespace neurona::layers {
 
@@ -72,6 +78,17 @@ const OwnLayer kOwnLayers[] = {
     {"DepthwiseConv2D", from_config_of<DepthwiseConv2D>, kBuilt},
     {"SeparableConv2D", from_config_of<SeparableConv2D>, kBuilt},
     {"Conv2DTranspose", from_config_of<Conv2DTranspose>, kBuilt},
+    {"UpSampling1D", from_config_of<UpSampling1D>, kBuilt},
+    {"UpSampling2D", from_config_of<UpSampling2D>, kBuilt},
+    {"Cropping1D", from_config_of<Cropping1D>, kBuilt},
+    {"Cropping2D", from_config_of<Cropping2D>, kBuilt},
+    {"ZeroPadding1D", from_config_of<ZeroPadding1D>, kBuilt},
+    {"Permute", from_config_of<Permute>, kBuilt},
+    {"RepeatVector", from_config_of<RepeatVector>, kBuilt},
+    {"MaxPooling1D", from_config_of<MaxPooling1D>, kBuiltAtConstruction},
+    {"AveragePooling1D", from_config_of<AveragePooling1D>, kBuiltAtConstruction},
+    {"GlobalMaxPooling1D", from_config_of<GlobalMaxPooling1D>, kBuiltAtConstruction},
+    {"GlobalAveragePooling1D", from_config_of<GlobalAveragePooling1D>, kBuiltAtConstruction},
 };
 
 }  // namespace

@@ -42,6 +42,7 @@ const std::vector<UnaryCase>& unary_cases() {
       {"elu", [](const auto& in) { return nr::elu(in[0], 0.7); }, -2, 2},
       {"selu", [](const auto& in) { return nr::selu(in[0]); }, -2, 2},
       {"gelu", [](const auto& in) { return nr::gelu(in[0]); }, -3, 3},
+      {"gelu_approximate", [](const auto& in) { return nr::gelu_approximate(in[0]); }, -3, 3},
       {"silu", [](const auto& in) { return nr::silu(in[0]); }, -3, 3},
       {"softplus", [](const auto& in) { return nr::softplus(in[0]); }, -3, 3},
       {"softsign", [](const auto& in) { return nr::softsign(in[0]); }, -3, 3},

@@ -69,6 +69,7 @@ TEST_F(GpuAutograd, EveryOpsGradientMatchesCpu) {
       {"elu", [](const auto& in) { return nr::elu(in[0] - 1.0); }},
       {"selu", [](const auto& in) { return nr::selu(in[0] - 1.0); }},
       {"gelu", [](const auto& in) { return nr::gelu(in[0] - 1.0); }},
+      {"gelu_approximate", [](const auto& in) { return nr::gelu_approximate(in[0] - 1.0); }},
       {"silu", [](const auto& in) { return nr::silu(in[0]); }},
       {"softplus", [](const auto& in) { return nr::softplus(in[0]); }},
       {"softsign", [](const auto& in) { return nr::softsign(in[0]); }},

@@ -263,3 +263,69 @@ TEST_F(GpuLayers, ConvolutionLayersOfIssue18InHalfPrecisionMatchCpu) {
     }
   }
 }
+
+TEST_F(GpuLayers, ReshapingAndPooling1DLayersMatchCpu) {
+  for (const char* interpolation : {"nearest", "bilinear", "bicubic", "lanczos3", "lanczos5"}) {
+    EXPECT_TRUE(
+        parity(std::string("UpSampling2D ") + interpolation,
+               [interpolation] {
+                 return L::AnyLayer(L::UpSampling2D({2, 3}, {.interpolation = interpolation}));
+               },
+               {2, 5, 4, 3}));
+  }
+  EXPECT_TRUE(parity("UpSampling2D bilinear channels_first",
+                     [] {
+                       return L::AnyLayer(L::UpSampling2D(
+                           2, {.data_format = "channels_first", .interpolation = "bilinear"}));
+                     },
+                     {2, 3, 5, 4}));
+  EXPECT_TRUE(parity("UpSampling1D", [] { return L::AnyLayer(L::UpSampling1D(3)); }, {2, 5, 4}));
+  EXPECT_TRUE(parity("Cropping1D", [] { return L::AnyLayer(L::Cropping1D({1, 2})); }, {2, 7, 3}));
+  EXPECT_TRUE(parity("Cropping2D",
+                     [] {
+                       return L::AnyLayer(L::Cropping2D({{1, 0}, {2, 1}}));
+                     },
+                     {2, 6, 5, 3}));
+  EXPECT_TRUE(parity("Cropping2D channels_first",
+                     [] {
+                       return L::AnyLayer(L::Cropping2D({1, 2}, {.data_format = "channels_first"}));
+                     },
+                     {2, 3, 6, 7}));
+  EXPECT_TRUE(parity("ZeroPadding1D",
+                     [] {
+                       return L::AnyLayer(L::ZeroPadding1D({2, 1}));
+                     },
+                     {2, 5, 3}));
+  EXPECT_TRUE(
+      parity("ZeroPadding1D channels_first",
+             [] { return L::AnyLayer(L::ZeroPadding1D(2, {.data_format = "channels_first"})); },
+             {2, 3, 5}));
+  EXPECT_TRUE(parity(
+      "ZeroPadding2D channels_first",
+      [] {
+        return L::AnyLayer(L::ZeroPadding2D({{1, 0}, {2, 1}}, {.data_format = "channels_first"}));
+      },
+      {2, 3, 4, 5}));
+  EXPECT_TRUE(parity("Permute", [] { return L::AnyLayer(L::Permute({3, 1, 2})); }, {2, 3, 4, 5}));
+  EXPECT_TRUE(parity("RepeatVector", [] { return L::AnyLayer(L::RepeatVector(4)); }, {3, 5}));
+  for (const char* format : {"channels_last", "channels_first"}) {
+    const L::Pooling1DOptions o{.strides = 2, .padding = "same", .data_format = format};
+    EXPECT_TRUE(parity(std::string("MaxPooling1D ") + format,
+                       [o] { return L::AnyLayer(L::MaxPooling1D(3, o)); }, {2, 9, 4}));
+    EXPECT_TRUE(parity(std::string("AveragePooling1D ") + format,
+                       [o] { return L::AnyLayer(L::AveragePooling1D(3, o)); }, {2, 9, 4}));
+    EXPECT_TRUE(
+        parity(std::string("GlobalMaxPooling1D ") + format,
+               [format] { return L::AnyLayer(L::GlobalMaxPooling1D({.data_format = format})); },
+               {2, 9, 4}));
+    EXPECT_TRUE(parity(std::string("GlobalAveragePooling1D ") + format,
+                       [format] {
+                         return L::AnyLayer(
+                             L::GlobalAveragePooling1D({.data_format = format, .keepdims = true}));
+                       },
+                       {2, 9, 4}));
+  }
+  EXPECT_TRUE(parity("Activation gelu approximate",
+                     [] { return L::AnyLayer(L::Activation(nr::activations::gelu(true))); },
+                     {4, 6}));
+}

@@ -533,6 +533,7 @@ TEST(Elementwise, FloatOnlyOpsRejectIntegersNamingOpAndShape) {
       {"softplus", nr::softplus},
       {"softsign", nr::softsign},
       {"hard_sigmoid", nr::hard_sigmoid},
+      {"gelu_approximate", nr::gelu_approximate},
   };
   for (const auto& [name, op] : ops) {
     SCOPED_TRACE(name);
@@ -598,6 +599,21 @@ TEST(Elementwise, GeluIsTheExactErfFormNotTheTanhApproximation) {
   const nr::Tensor out = nr::gelu(make_tensor({1.0, -1.0, 2.0}, {3}, nr::float64));
   EXPECT_TRUE(
       all_close(out, {0.8413447460685429, -0.15865525393145707, 1.9544997361036416}, 1e-12, 1e-12));
+}
+
+TEST(Elementwise, GeluApproximateIsKerasTanhForm) {
+  check_unary(
+      "gelu_approximate", nr::gelu_approximate,
+      [](double x) {
+        return 0.5 * x *
+               (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
+      },
+      -6, 6);
+  // keras.activations.gelu([1, -1, 2], approximate=True) on the JAX backend (float32).
+  const nr::Tensor out = nr::gelu_approximate(make_tensor({1.0, -1.0, 2.0}, {3}, nr::float64));
+  EXPECT_TRUE(all_close(out, {0.84119199, -0.15880801, 1.95459769}, 1e-7, 1e-7));
+  EXPECT_TRUE(all_close(nr::gelu_approximate(make_tensor({-1000, -100, 100, 1000}, {4})),
+                        {0, 0, 100, 1000}));
 }
 
 TEST(Elementwise, HardSigmoidIsRelu6OfXPlus3Over6) {

@@ -85,3 +85,17 @@ TEST(Activation, EveryActivationKeepsNaN) {
     }
   }
 }
+
+TEST(Activations, GeluTanhFormIsATypedActivationNotAString) {
+  const nr::Tensor x = nr::testing::random_tensor({4, 5}, nr::float32, -3, 3, 6);
+  EXPECT_EQ(nr::activations::gelu().name(), "gelu");
+  EXPECT_EQ(nr::activations::gelu()(x).to_vector<float>(), nr::gelu(x).to_vector<float>());
+  const nr::activations::Activation tanh_form = nr::activations::gelu(/*approximate=*/true);
+  EXPECT_EQ(tanh_form.name(), "gelu(approximate=True)");
+  EXPECT_EQ(tanh_form(x).to_vector<float>(), nr::gelu_approximate(x).to_vector<float>());
+  auto dense = nr::layers::Dense(3, {.activation = tanh_form});
+  EXPECT_EQ(dense(x).shape(), (nr::Shape{4, 3}));
+  // Keras has no string for it (and cannot serialize it); the name is not one either.
+  NEURONA_EXPECT_THROW_MSG(nr::activations::get("gelu(approximate=True)"), nr::ValueError,
+                           "Could not interpret activation function identifier");
+}

@@ -229,3 +229,72 @@ TEST(KerasReference, Conv2DTranspose) {
   check("conv2d_transpose_channels_first",
         L::Conv2DTranspose(3, 3, {.strides = 2, .data_format = "channels_first"}));
 }
+
+// ---- issue 18: reshaping and 1-D pooling layers, gelu's tanh form --------------------------
+
+TEST(KerasReference, UpSampling2DEveryInterpolation) {
+  namespace L = nr::layers;
+  check("up_sampling2d_nearest", L::UpSampling2D({2, 3}));
+  check("up_sampling2d_nearest_channels_first",
+        L::UpSampling2D(2, {.data_format = "channels_first"}));
+  check("up_sampling2d_bilinear", L::UpSampling2D(2, {.interpolation = "bilinear"}));
+  check("up_sampling2d_bilinear_channels_first",
+        L::UpSampling2D({3, 2}, {.data_format = "channels_first", .interpolation = "bilinear"}));
+  check("up_sampling2d_bilinear_unit_height",
+        L::UpSampling2D({1, 3}, {.interpolation = "bilinear"}));
+  check("up_sampling2d_bicubic", L::UpSampling2D(2, {.interpolation = "bicubic"}));
+  check("up_sampling2d_lanczos3", L::UpSampling2D({2, 3}, {.interpolation = "lanczos3"}));
+  check("up_sampling2d_lanczos5", L::UpSampling2D(3, {.interpolation = "lanczos5"}));
+}
+
+TEST(KerasReference, UpSampling1DCroppingPaddingPermuteRepeatVector) {
+  namespace L = nr::layers;
+  check("up_sampling1d", L::UpSampling1D(3));
+  check("cropping1d", L::Cropping1D({1, 2}));
+  check("cropping2d", L::Cropping2D({{1, 0}, {2, 1}}));
+  check("cropping2d_channels_first", L::Cropping2D({1, 2}, {.data_format = "channels_first"}));
+  check("zero_padding1d", L::ZeroPadding1D({2, 1}));
+  check("zero_padding1d_channels_first", L::ZeroPadding1D(2, {.data_format = "channels_first"}));
+  check("zero_padding2d_channels_first",
+        L::ZeroPadding2D({{1, 0}, {2, 1}}, {.data_format = "channels_first"}));
+  check("permute", L::Permute({3, 1, 2}));
+  check("repeat_vector", L::RepeatVector(3));
+}
+
+TEST(KerasReference, Pooling1D) {
+  namespace L = nr::layers;
+  check("max_pooling1d_same", L::MaxPooling1D(3, {.strides = 2, .padding = "same"}));
+  check("max_pooling1d_channels_first", L::MaxPooling1D(2, {.data_format = "channels_first"}));
+  check("average_pooling1d_same", L::AveragePooling1D(3, {.strides = 2, .padding = "same"}));
+  check("average_pooling1d_channels_first",
+        L::AveragePooling1D(2, {.strides = 1, .padding = "same", .data_format = "channels_first"}));
+  check("global_max_pooling1d", L::GlobalMaxPooling1D());
+  check("global_max_pooling1d_channels_first_keepdims",
+        L::GlobalMaxPooling1D({.data_format = "channels_first", .keepdims = true}));
+  check("global_average_pooling1d_keepdims", L::GlobalAveragePooling1D({.keepdims = true}));
+  check("global_average_pooling1d_channels_first",
+        L::GlobalAveragePooling1D({.data_format = "channels_first"}));
+}
+
+TEST(KerasReference, GlobalAveragePooling1DWithAMask) {
+  for (const char* format : {"channels_last", "channels_first"}) {
+    const std::string name = std::string("global_average_pooling1d_masked") +
+                             (std::string(format) == "channels_first" ? "_channels_first" : "");
+    SCOPED_TRACE(name);
+    const auto ref = load(name);
+    const nr::Tensor x = tensor(ref, "x");
+    auto gap = nr::layers::GlobalAveragePooling1D({.data_format = format});
+    nr::GradientTape tape;
+    tape.watch(x);
+    const nr::Tensor y = gap(x, tensor(ref, "mask"));
+    EXPECT_TRUE(close(y, ref, "y"));
+    EXPECT_TRUE(close(tape.gradient(nr::sum(y * tensor(ref, "g")), x), ref, "grad_x"));
+    // A uint8 mask (what comparisons return) gives the same.
+    const nr::Tensor mask8 = nr::greater(tensor(ref, "mask"), nr::constant({0.5f}));
+    EXPECT_TRUE(close(gap(x, mask8), ref, "y"));
+  }
+}
+
+TEST(KerasReference, GeluApproximateIsKerasTanhForm) {
+  check("gelu_approximate", nr::layers::Activation(nr::activations::gelu(/*approximate=*/true)));
+}

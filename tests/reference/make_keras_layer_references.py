@@ -6,7 +6,9 @@ repository root with
 
     KERAS_BACKEND=jax /tmp/kerasenv/bin/python tests/reference/make_keras_layer_references.py
 
-It rewrites tests/reference/layers/<case>.txt. For each case, inputs, weights and the output
+It rewrites tests/reference/layers/<case>.txt, and reshaping_model.keras with its
+reshaping_model.io.txt (a Sequential model of the reshaping and 1-D pooling layers, saved by
+Keras, with an input and Keras's prediction). For each case, inputs, weights and the output
 cotangent g come from numpy with a fixed seed; Keras computes y = layer(x) (through
 stateless_call, which also returns BatchNormalization's updated moving statistics) and JAX
 the gradients of sum(y * g) with respect to x and the trainable weights.
@@ -15,10 +17,13 @@ File format, one tensor a line: `name dim0 dim1 ... : v0 v1 ...` (row-major, flo
 printed with 9 significant digits). Names: x, w0, w1, ... (the weights in layer.weights
 order), g, y, grad_x, grad_w0, ... (for the trainable weights, in order), and for
 BatchNormalization moving_mean, moving_variance (after the training call) and y_inference
-(training=False with the initial weights); softmax_masked also holds the mask (0/1 floats).
+(training=False with the initial weights); softmax_masked and global_average_pooling1d_masked*
+also hold the mask (0/1 floats); merge_* (merging layers) hold their inputs x0, x1, ... and
+grad_x0, grad_x1, ...
 It also writes conv_layers_model.keras, a Sequential of Conv1D, Conv2DTranspose,
 DepthwiseConv2D and SeparableConv2D as Keras saves it, with conv_layers_model.txt (x and
-Keras's prediction y) for tests/layers/conv_layers_saving_test.cpp.
+Keras's prediction y) for tests/layers/conv_layers_saving_test.cpp, and reshaping_model.keras
+likewise for the reshaping layers.
 
 The rerun rewrites every file; the existing ones should come back unchanged, but Keras's output
 can move in the last digit between Keras/JAX versions and CPUs (2026-12-05: Keras 3.15 on an AMD
@@ -117,6 +122,63 @@ def case_merge(name, layer, x_shapes, seed):
         f.write("\n".join(lines) + "\n")
 
 
+def case_masked_global_average_pooling1d(name, data_format, x_shape, seed):
+    """GlobalAveragePooling1D(data_format)(x, mask=mask), mask (batch, steps) as 0/1 floats."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, x_shape).astype(np.float32)
+    steps = x_shape[1] if data_format == "channels_last" else x_shape[2]
+    mask = (rng.uniform(0, 1, (x_shape[0], steps)) > 0.4).astype(np.float32)
+    mask[:, 0] = 1  # every row keeps a step
+    layer = keras.layers.GlobalAveragePooling1D(data_format=data_format)
+
+    def run(xx):
+        return layer(xx, mask=jnp.asarray(mask) > 0.5)
+
+    y = run(jnp.asarray(x))
+    g = rng.uniform(0.5, 1.5, y.shape).astype(np.float32)
+    gx = jax.grad(lambda xx: jnp.sum(run(xx) * g))(jnp.asarray(x))
+    lines = [line("x", x), line("mask", mask), line("g", g), line("y", y), line("grad_x", gx)]
+    with open(os.path.join(OUT, name + ".txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def reshaping_model():
+    """A Sequential model of every reshaping and 1-D pooling layer of issue 18."""
+    L = keras.layers
+    return keras.Sequential([
+        L.Input((6, 4)),
+        L.ZeroPadding1D(1),                                # (8, 4)
+        L.Cropping1D((1, 0)),                              # (7, 4)
+        L.UpSampling1D(2),                                 # (14, 4)
+        L.MaxPooling1D(2),                                 # (7, 4)
+        L.AveragePooling1D(2, padding="same"),             # (4, 4)
+        L.Permute((2, 1)),                                 # (4, 4)
+        L.Reshape((4, 4, 1)),
+        L.UpSampling2D(2, interpolation="bilinear"),       # (8, 8, 1)
+        L.Conv2D(2, 3, activation="relu"),                 # (6, 6, 2)
+        L.Cropping2D(((1, 0), (0, 1))),                    # (5, 5, 2)
+        L.Reshape((5, 10)),
+        L.GlobalMaxPooling1D(data_format="channels_first", keepdims=True),  # (5, 1)
+        L.Flatten(),
+        L.RepeatVector(2),                                 # (2, 5)
+        L.GlobalAveragePooling1D(),                        # (5,)
+        L.Dense(3),
+    ])
+
+
+def save_reshaping_model():
+    """reshaping_model.keras and reshaping_model.io.txt (x and Keras's predict(x))."""
+    rng = np.random.default_rng(60)
+    model = reshaping_model()
+    for w in model.weights:
+        w.assign(rng.uniform(-1, 1, w.shape).astype(np.float32))
+    x = rng.uniform(-1, 1, (3, 6, 4)).astype(np.float32)
+    y = np.asarray(model.predict(x, verbose=0))
+    model.save(os.path.join(OUT, "reshaping_model.keras"))
+    with open(os.path.join(OUT, "reshaping_model.io.txt"), "w") as f:
+        f.write(line("x", x) + "\n" + line("y", y) + "\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     L = keras.layers
@@ -210,6 +272,53 @@ def main():
     case("conv2d_transpose_channels_first",
          L.Conv2DTranspose(3, 3, strides=2, data_format="channels_first"), (2, 2, 3, 4), 41)
     conv_layers_model()
+    # Reshaping and 1-D pooling layers of issue 18, and gelu's tanh form.
+    case("up_sampling2d_nearest", L.UpSampling2D((2, 3)), (2, 3, 2, 2), 30)
+    case("up_sampling2d_nearest_channels_first",
+         L.UpSampling2D(2, data_format="channels_first"), (1, 2, 3, 2), 31)
+    case("up_sampling2d_bilinear", L.UpSampling2D(2, interpolation="bilinear"), (2, 3, 4, 2), 32)
+    case("up_sampling2d_bilinear_channels_first",
+         L.UpSampling2D((3, 2), data_format="channels_first", interpolation="bilinear"),
+         (1, 2, 3, 4), 33)
+    case("up_sampling2d_bilinear_unit_height", L.UpSampling2D((1, 3), interpolation="bilinear"),
+         (1, 3, 4, 2), 34)
+    case("up_sampling2d_bicubic", L.UpSampling2D(2, interpolation="bicubic"), (1, 4, 5, 2), 35)
+    case("up_sampling2d_lanczos3", L.UpSampling2D((2, 3), interpolation="lanczos3"), (1, 4, 3, 1),
+         36)
+    case("up_sampling2d_lanczos5", L.UpSampling2D(3, interpolation="lanczos5"), (1, 3, 7, 2), 37)
+    case("up_sampling1d", L.UpSampling1D(3), (2, 3, 4), 38)
+    case("cropping1d", L.Cropping1D((1, 2)), (2, 6, 3), 39)
+    case("cropping2d", L.Cropping2D(((1, 0), (2, 1))), (2, 4, 5, 3), 40)
+    case("cropping2d_channels_first", L.Cropping2D((1, 2), data_format="channels_first"),
+         (2, 3, 5, 6), 41)
+    case("zero_padding1d", L.ZeroPadding1D((2, 1)), (2, 3, 4), 42)
+    case("zero_padding1d_channels_first", L.ZeroPadding1D(2, data_format="channels_first"),
+         (2, 3, 4), 43)
+    case("zero_padding2d_channels_first",
+         L.ZeroPadding2D(((1, 0), (2, 1)), data_format="channels_first"), (2, 3, 2, 3), 44)
+    case("permute", L.Permute((3, 1, 2)), (2, 3, 4, 5), 45)
+    case("repeat_vector", L.RepeatVector(3), (2, 4), 46)
+    case("max_pooling1d_same", L.MaxPooling1D(3, strides=2, padding="same"), (2, 7, 3), 47)
+    case("max_pooling1d_channels_first", L.MaxPooling1D(2, data_format="channels_first"),
+         (2, 3, 7), 48)
+    case("average_pooling1d_same", L.AveragePooling1D(3, strides=2, padding="same"), (2, 8, 3), 49)
+    case("average_pooling1d_channels_first",
+         L.AveragePooling1D(2, strides=1, padding="same", data_format="channels_first"), (2, 3, 5),
+         50)
+    case("global_max_pooling1d", L.GlobalMaxPooling1D(), (2, 5, 3), 51)
+    case("global_max_pooling1d_channels_first_keepdims",
+         L.GlobalMaxPooling1D(data_format="channels_first", keepdims=True), (2, 3, 5), 52)
+    case("global_average_pooling1d_keepdims", L.GlobalAveragePooling1D(keepdims=True), (2, 5, 3),
+         53)
+    case("global_average_pooling1d_channels_first",
+         L.GlobalAveragePooling1D(data_format="channels_first"), (2, 3, 5), 54)
+    case_masked_global_average_pooling1d("global_average_pooling1d_masked", "channels_last",
+                                         (3, 6, 2), 55)
+    case_masked_global_average_pooling1d("global_average_pooling1d_masked_channels_first",
+                                         "channels_first", (3, 2, 6), 56)
+    case("gelu_approximate",
+         L.Activation(lambda x: keras.activations.gelu(x, approximate=True)), (4, 5), 57)
+    save_reshaping_model()
 
 
 

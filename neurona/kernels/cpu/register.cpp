@@ -9,6 +9,7 @@ void register_creation();
 void register_conv();
 void register_loss();
 void register_optimizer();
+void register_image();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -20,5 +21,6 @@ void register_cpu_kernels() {
   cpu::register_conv();
   cpu::register_loss();
   cpu::register_optimizer();
+  cpu::register_image();
 }
 }  // namespace neurona::kernels

@@ -9,6 +9,7 @@ void register_creation();
 void register_conv();
 void register_loss();
 void register_optimizer();
+void register_image();
 }  // namespace cuda
 
 void register_cuda_kernels() {
@@ -20,5 +21,6 @@ void register_cuda_kernels() {
   cuda::register_conv();
   cuda::register_loss();
   cuda::register_optimizer();
+  cuda::register_image();
 }
 }  // namespace neurona::kernels

@@ -1,6 +1,6 @@
 // The arithmetic of every elementwise op, written once for the host and the GPU. Keras's
-// definitions: gelu is the exact erf form, hard_sigmoid is relu6(x + 3) / 6, selu uses the
-// constants of Klambauer et al., softplus is computed without overflow.
+// definitions: gelu is the exact erf form (gelu_approximate the tanh form), hard_sigmoid is relu6(x
+// + 3) / 6, selu uses the constants of Klambauer et al., softplus is computed without overflow.
 #pragma once
 
 #include <cmath>
@@ -53,6 +53,7 @@ enum class UnaryOp : std::uint8_t {
   leaky_relu,
   hard_sigmoid,
   erf,
+  gelu_approximate,
 };
 
 /// Ops defined for integer dtypes too; the rest need float32 or float64.
@@ -203,7 +204,11 @@ NEURONA_HD_INLINE T unary_apply(T x, T alpha) {
     return x > 0 ? x : alpha * x;
   else if constexpr (Op == UnaryOp::erf)
     return std::erf(x);
-  else {  // hard_sigmoid
+  else if constexpr (Op == UnaryOp::gelu_approximate) {
+    // jax.nn.gelu(approximate=True), what keras.activations.gelu(x, approximate=True) runs.
+    constexpr T kSqrt2OverPi = T(0.79788456080286535587989211986876);
+    return T(0.5) * x * (T(1) + std::tanh(kSqrt2OverPi * (x + T(0.044715) * x * x * x)));
+  } else {  // hard_sigmoid
     const T y = x / T(6) + T(0.5);
     return y < 0 ? T(0) : (y > 1 ? T(1) : y);
   }

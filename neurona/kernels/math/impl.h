@@ -84,6 +84,7 @@ void visit_unary_op(UnaryOp op, F&& f) {
     NEURONA_CASE(leaky_relu)
     NEURONA_CASE(hard_sigmoid)
     NEURONA_CASE(erf)
+    NEURONA_CASE(gelu_approximate)
 #undef NEURONA_CASE
     // clang-format on
   }

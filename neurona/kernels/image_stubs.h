@@ -1,0 +1,26 @@
+// The dispatch stubs of kernels/image.h's ops: the signatures the CPU and CUDA kernels
+// implement, and the tables the front doors in kernels/image.cpp call (and define).
+// Private to kernels/.
+#pragma once
+
+#include "neurona/core/op_options.h"
+#include "neurona/core/tensor.h"
+#include "neurona/kernels/dispatch.h"
+#include "neurona/kernels/math/image_functors.h"
+
+namespace neurona::kernels {
+
+/// Resizes x, seen as (outer, in_h, in_w, inner), into out (outer, out_h, out_w, inner).
+using ResizeFn = void (*)(Interpolation interpolation, const Tensor& x, const ResizeGeometry& geo,
+                          Tensor& out);
+
+/// The gradient of a resize: dx (outer, in_h, in_w, inner) from grad_out; dx arrives
+/// uninitialised and the kernel writes every element of it.
+using ResizeBackwardFn = void (*)(Interpolation interpolation, const Tensor& grad_out,
+                                  const ResizeGeometry& geo, Tensor& dx);
+
+extern DispatchStub<ResizeFn> resize_stub;
+
+extern DispatchStub<ResizeBackwardFn> resize_backward_stub;
+
+}  // namespace neurona::kernels

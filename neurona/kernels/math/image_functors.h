@@ -1,0 +1,298 @@
+// Image resizing written once for the host and the GPU: jax.image.resize without antialiasing
+// (what keras.ops.image.resize and UpSampling2D run on Keras's JAX backend), forward and
+// backward. Each spatial axis maps output index o to the input at s = (o + 0.5) * in / out - 0.5
+// and weighs the inputs j with |s - j| < radius by the interpolation's kernel, renormalised
+// over the j inside the image; an axis whose size does not change is copied, as JAX skips it.
+// The backward pass is input-centric (each input element gathers from the outputs that read
+// it), so it needs no atomics and gives the same sums on every device.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "neurona/core/half.h"
+#include "neurona/core/macros.h"
+#include "neurona/core/op_options.h"
+
+namespace neurona::kernels {
+
+/// A resize seen as (outer, height, width, inner): channels_last images are (n, h, w, c),
+/// channels_first ones (n * c, h, w, 1).
+struct ResizeGeometry {
+  std::int64_t outer = 0, in_h = 0, in_w = 0, inner = 0, out_h = 0, out_w = 0;
+};
+
+/// The number of inputs one output reads along an axis: twice the kernel's radius.
+constexpr int resize_tap_count(Interpolation m) {
+  switch (m) {
+    case Interpolation::Nearest:
+      return 1;
+    case Interpolation::Bilinear:
+      return 2;
+    case Interpolation::Bicubic:
+      return 4;
+    case Interpolation::Lanczos3:
+      return 6;
+    case Interpolation::Lanczos5:
+      return 10;
+  }
+  return 2;
+}
+
+/// The inputs [first, first + N) that output o reads along one axis, with their weights (0 for
+/// those outside the image).
+template <typename C, int N>
+struct ResizeTaps {
+  std::int64_t first;
+  C w[N];
+};
+
+/// jax.image.resize's kernels at distance x >= 0 (jax/_src/image/scale.py).
+template <Interpolation M, typename C>
+NEURONA_HD_INLINE C resize_kernel(C x) {
+  if constexpr (M == Interpolation::Bilinear) {
+    return x < C(1) ? C(1) - x : C(0);
+  } else if constexpr (M == Interpolation::Bicubic) {  // Keys, a = -0.5
+    if (x >= C(2)) return C(0);
+    if (x >= C(1)) return ((C(-0.5) * x + C(2.5)) * x - C(4)) * x + C(2);
+    return ((C(1.5) * x - C(2.5)) * x) * x + C(1);
+  } else {
+    constexpr C kRadius = M == Interpolation::Lanczos3 ? C(3) : C(5);
+    constexpr C kPi = C(3.14159265358979323846);
+    if (x > kRadius) return C(0);
+    if (x <= C(1e-3)) return C(1);
+    return kRadius * std::sin(kPi * x) * std::sin(kPi * x / kRadius) / (kPi * kPi * x * x);
+  }
+}
+
+/// The taps of output o along an axis of `in` inputs and `out` outputs.
+template <Interpolation M, typename C>
+NEURONA_HD_INLINE ResizeTaps<C, resize_tap_count(M)> resize_taps(std::int64_t o, std::int64_t in,
+                                                                 std::int64_t out) {
+  constexpr int N = resize_tap_count(M);
+  ResizeTaps<C, N> t;
+  for (int k = 0; k < N; ++k) t.w[k] = C(0);
+  if constexpr (M == Interpolation::Nearest) {
+    // floor((o + 0.5) * in / out) in integers: exact where JAX's float32 is.
+    t.first = ((2 * o + 1) * in) / (2 * out);
+    t.w[0] = C(1);
+  } else {
+    if (in == out) {
+      t.first = o;
+      t.w[0] = C(1);
+      return t;
+    }
+    const C s = (static_cast<C>(o) + C(0.5)) * (static_cast<C>(in) / static_cast<C>(out)) - C(0.5);
+    t.first = static_cast<std::int64_t>(std::floor(s)) - N / 2 + 1;
+    C total = C(0);
+    for (int k = 0; k < N; ++k) {
+      const std::int64_t j = t.first + k;
+      if (j < 0 || j >= in) continue;
+      const C d = s - static_cast<C>(j);
+      t.w[k] = resize_kernel<M, C>(d < C(0) ? -d : d);
+      total += t.w[k];
+    }
+    // JAX zeroes an output whose weights sum to almost nothing (never for upsampling).
+    const C tiny = C(1000) * C(1.1920928955078125e-07);
+    const C scale = (total > tiny || total < -tiny) ? C(1) / total : C(0);
+    for (int k = 0; k < N; ++k) t.w[k] *= scale;
+  }
+  return t;
+}
+
+/// The weight with which output o reads input i (0 when it does not).
+template <Interpolation M, typename C>
+NEURONA_HD_INLINE C resize_weight(std::int64_t o, std::int64_t i, std::int64_t in,
+                                  std::int64_t out) {
+  const auto t = resize_taps<M, C>(o, in, out);
+  C w = C(0);
+  for (int k = 0; k < resize_tap_count(M); ++k) {
+    if (t.first + k == i) w = t.w[k];
+  }
+  return w;
+}
+
+/// The outputs [lo, hi] that may read input i (a superset; resize_weight says which do).
+template <Interpolation M>
+NEURONA_HD_INLINE void resize_readers(std::int64_t i, std::int64_t in, std::int64_t out,
+                                      std::int64_t& lo, std::int64_t& hi) {
+  if (M != Interpolation::Nearest && in == out) {
+    lo = hi = i;
+    return;
+  }
+  // s(o) = (o + 0.5) in / out - 0.5 reaches i when |s - i| < radius (nearest: s + 0.5 in
+  // [i, i + 1)); one output of margin on each side absorbs rounding.
+  const double radius = M == Interpolation::Nearest ? 0.5 : resize_tap_count(M) / 2;
+  const double ratio = static_cast<double>(out) / static_cast<double>(in);
+  lo = static_cast<std::int64_t>(std::floor((static_cast<double>(i) - radius + 0.5) * ratio - 0.5));
+  hi = static_cast<std::int64_t>(std::ceil((static_cast<double>(i) + radius + 0.5) * ratio - 0.5));
+  lo = lo - 1 < 0 ? 0 : lo - 1;
+  hi = hi + 1 > out - 1 ? out - 1 : hi + 1;
+}
+
+/// Channels are accumulated in blocks of this many, so that the CPU's loops over a pixel's
+/// contiguous channels have a fixed trip count (vectorised) and stay in registers.
+inline constexpr int kResizeBlock = 16;
+
+/// acc[0, n) += w * src[0, n) for n <= kResizeBlock, with the full block's loop unrolled.
+template <typename C, typename T>
+NEURONA_HD_INLINE void resize_accumulate(C* acc, C w, const T* src, std::int64_t n) {
+  if (n == kResizeBlock) {
+    for (int k = 0; k < kResizeBlock; ++k) acc[k] += w * static_cast<C>(src[k]);
+  } else {
+    for (std::int64_t k = 0; k < n; ++k) acc[k] += w * static_cast<C>(src[k]);
+  }
+}
+
+/// Output element (n, oy, ox, k) of a resize: the sum over the taps (a, b), in that order, of
+/// (wy[a] * wx[b]) * x[n, y_a, x_b, k].
+template <Interpolation M, typename T>
+struct ResizeForwardFunctor {
+  using C = compute_t<T>;  // float for the 16-bit types
+  using Taps = ResizeTaps<C, resize_tap_count(M)>;
+  const T* x;
+  T* out;
+  ResizeGeometry g;
+  /// Each output row's and column's taps (resize_taps), found once by the caller: what row()
+  /// reads; operator() (a GPU thread) finds its own where they are null.
+  const Taps* rows = nullptr;
+  const Taps* cols = nullptr;
+
+  NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
+    const std::int64_t k = idx % g.inner, p = idx / g.inner;
+    const std::int64_t ox = p % g.out_w, q = p / g.out_w;  // q: the row (n, oy)
+    const std::int64_t oy = q % g.out_h, n = q / g.out_h;
+    const Taps ty = rows ? rows[oy] : resize_taps<M, C>(oy, g.in_h, g.out_h);
+    const Taps tx = cols ? cols[ox] : resize_taps<M, C>(ox, g.in_w, g.out_w);
+    C acc = C(0);
+    accumulate(x + n * g.in_h * g.in_w * g.inner + k, ty, tx, 1, &acc);
+    out[idx] = static_cast<T>(acc);
+  }
+
+  /// Output row q = (n, oy) with all its pixels and channels, each tap read as a contiguous
+  /// run of channels: the same sums in the same order as operator() (the CPU's launch, with
+  /// `rows` and `cols`; a row keeps the index arithmetic out of the inner loops).
+  NEURONA_HD_INLINE void row(std::int64_t q) const {
+    const std::int64_t oy = q % g.out_h, n = q / g.out_h;
+    const Taps& ty = rows[oy];
+    const T* image = x + n * g.in_h * g.in_w * g.inner;
+    T* dst = out + q * g.out_w * g.inner;
+    if (g.inner == 1) {  // channels_first: one value per pixel, kept in a register
+      for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
+        C acc = C(0);
+        accumulate(image, ty, cols[ox], 1, &acc);
+        dst[ox] = static_cast<T>(acc);
+      }
+      return;
+    }
+    for (std::int64_t ox = 0; ox < g.out_w; ++ox, dst += g.inner) {
+      for (std::int64_t k0 = 0; k0 < g.inner; k0 += kResizeBlock) {
+        const std::int64_t nk = g.inner - k0 < kResizeBlock ? g.inner - k0 : kResizeBlock;
+        C acc[kResizeBlock];
+        accumulate(image + k0, ty, cols[ox], nk, acc);
+        for (std::int64_t k = 0; k < nk; ++k) dst[k0 + k] = static_cast<T>(acc[k]);
+      }
+    }
+  }
+
+ private:
+  // acc[0, nk) = the resize at taps (ty, tx) of the nk channels from `image` (image n's
+  // first channel of the block) on.
+  NEURONA_HD_INLINE void accumulate(const T* image, const Taps& ty, const Taps& tx, std::int64_t nk,
+                                    C* acc) const {
+    constexpr int N = resize_tap_count(M);
+    for (std::int64_t k = 0; k < nk; ++k) acc[k] = C(0);
+    for (int a = 0; a < N; ++a) {
+      if (ty.w[a] == C(0)) continue;  // also every tap outside the image
+      for (int b = 0; b < N; ++b) {
+        if (tx.w[b] == C(0)) continue;
+        const T* src = image + ((ty.first + a) * g.in_w + tx.first + b) * g.inner;
+        resize_accumulate(acc, ty.w[a] * tx.w[b], src, nk);
+      }
+    }
+  }
+};
+
+/// An output that reads an input along one axis, and its (nonzero) weight.
+template <typename C>
+struct ResizeReader {
+  std::int64_t o;
+  C w;
+};
+
+/// Input element (n, iy, ix, k) of a resize's gradient: the sum over the outputs (oy, ox) that
+/// read it, in increasing order, of (wy * wx) * grad_out[n, oy, ox, k].
+template <Interpolation M, typename T>
+struct ResizeBackwardFunctor {
+  using C = compute_t<T>;
+  const T* grad_out;
+  T* dx;
+  ResizeGeometry g;
+  /// For each input row (column) i, the outputs that read it, in increasing order, with their
+  /// nonzero weights: readers[offsets[i], offsets[i + 1]). Found once by the caller from the
+  /// same resize_taps: what row() reads; operator() (a GPU thread) searches for its own.
+  const std::int64_t* row_offsets = nullptr;
+  const ResizeReader<C>* row_readers = nullptr;
+  const std::int64_t* col_offsets = nullptr;
+  const ResizeReader<C>* col_readers = nullptr;
+
+  NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
+    const std::int64_t k = idx % g.inner, p = idx / g.inner;
+    const std::int64_t ix = p % g.in_w, q = p / g.in_w;  // q: the row (n, iy)
+    const std::int64_t iy = q % g.in_h, n = q / g.in_h;
+    const T* image = grad_out + n * g.out_h * g.out_w * g.inner + k;
+    std::int64_t y_lo, y_hi, x_lo, x_hi;
+    resize_readers<M>(iy, g.in_h, g.out_h, y_lo, y_hi);
+    resize_readers<M>(ix, g.in_w, g.out_w, x_lo, x_hi);
+    C acc = C(0);
+    for (std::int64_t oy = y_lo; oy <= y_hi; ++oy) {
+      const C wy = resize_weight<M, C>(oy, iy, g.in_h, g.out_h);
+      if (wy == C(0)) continue;
+      for (std::int64_t ox = x_lo; ox <= x_hi; ++ox) {
+        const C wx = resize_weight<M, C>(ox, ix, g.in_w, g.out_w);
+        if (wx == C(0)) continue;
+        acc += (wy * wx) * static_cast<C>(image[(oy * g.out_w + ox) * g.inner]);
+      }
+    }
+    dx[idx] = static_cast<T>(acc);
+  }
+
+  /// Input row q = (n, iy) with all its pixels and channels in blocks: the same sums in the
+  /// same order as operator() (the CPU's launch, with the reader tables).
+  NEURONA_HD_INLINE void row(std::int64_t q) const {
+    const std::int64_t iy = q % g.in_h, n = q / g.in_h;
+    const T* image = grad_out + n * g.out_h * g.out_w * g.inner;
+    T* dst = dx + q * g.in_w * g.inner;
+    if (g.inner == 1) {  // channels_first: one value per pixel, kept in a register
+      for (std::int64_t ix = 0; ix < g.in_w; ++ix) {
+        C acc = C(0);
+        for (std::int64_t a = row_offsets[iy]; a < row_offsets[iy + 1]; ++a) {
+          const ResizeReader<C> y = row_readers[a];
+          for (std::int64_t b = col_offsets[ix]; b < col_offsets[ix + 1]; ++b) {
+            const ResizeReader<C> x = col_readers[b];
+            acc += (y.w * x.w) * static_cast<C>(image[y.o * g.out_w + x.o]);
+          }
+        }
+        dst[ix] = static_cast<T>(acc);
+      }
+      return;
+    }
+    for (std::int64_t ix = 0; ix < g.in_w; ++ix, dst += g.inner) {
+      for (std::int64_t k0 = 0; k0 < g.inner; k0 += kResizeBlock) {
+        const std::int64_t nk = g.inner - k0 < kResizeBlock ? g.inner - k0 : kResizeBlock;
+        C acc[kResizeBlock];
+        for (std::int64_t k = 0; k < nk; ++k) acc[k] = C(0);
+        for (std::int64_t a = row_offsets[iy]; a < row_offsets[iy + 1]; ++a) {
+          const ResizeReader<C> y = row_readers[a];
+          for (std::int64_t b = col_offsets[ix]; b < col_offsets[ix + 1]; ++b) {
+            const ResizeReader<C> x = col_readers[b];
+            resize_accumulate(acc, y.w * x.w, image + (y.o * g.out_w + x.o) * g.inner + k0, nk);
+          }
+        }
+        for (std::int64_t k = 0; k < nk; ++k) dst[k0 + k] = static_cast<T>(acc[k]);
+      }
+    }
+  }
+};
+
+}  // namespace neurona::kernels

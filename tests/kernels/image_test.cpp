@@ -1,0 +1,179 @@
+// nr::image_resize against an independent dense reference written the way jax.image.resize
+// computes it (a weight matrix per axis: kernel(|s - j|) over every input j, each column
+// renormalised), for upsizing, downsizing and odd sizes, both data formats, every
+// interpolation; its gradient and second derivative numerically in float64; bad arguments.
+#include <neurona/neurona.h>
+
+#include <cmath>
+
+#include "support/gradcheck.h"
+#include "support/test_util.h"
+
+namespace nr = neurona;
+using nr::testing::all_close;
+using nr::testing::random_tensor;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// jax/_src/image/scale.py's kernels.
+double kernel(nr::Interpolation m, double x) {
+  switch (m) {
+    case nr::Interpolation::Bilinear:
+      return std::max(0.0, 1 - x);
+    case nr::Interpolation::Bicubic:
+      if (x >= 2) return 0;
+      if (x >= 1) return ((-0.5 * x + 2.5) * x - 4) * x + 2;
+      return ((1.5 * x - 2.5) * x) * x + 1;
+    default: {
+      const double r = m == nr::Interpolation::Lanczos3 ? 3 : 5;
+      if (x > r) return 0;
+      if (x <= 1e-3) return 1;
+      return r * std::sin(kPi * x) * std::sin(kPi * x / r) / (kPi * kPi * x * x);
+    }
+  }
+}
+
+// W[o][j]: the weight of input j in output o along one axis, as jax computes it.
+std::vector<std::vector<double>> weights(nr::Interpolation m, std::int64_t in, std::int64_t out) {
+  std::vector<std::vector<double>> w(static_cast<std::size_t>(out),
+                                     std::vector<double>(static_cast<std::size_t>(in), 0.0));
+  for (std::int64_t o = 0; o < out; ++o) {
+    auto& row = w[static_cast<std::size_t>(o)];
+    if (in == out) {  // JAX skips an axis that keeps its size
+      row[static_cast<std::size_t>(o)] = 1;
+      continue;
+    }
+    if (m == nr::Interpolation::Nearest) {
+      row[static_cast<std::size_t>(
+          std::floor((o + 0.5) * static_cast<double>(in) / static_cast<double>(out)))] = 1;
+      continue;
+    }
+    const double s = (o + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
+    double total = 0;
+    for (std::int64_t j = 0; j < in; ++j) {
+      row[static_cast<std::size_t>(j)] = kernel(m, std::abs(s - static_cast<double>(j)));
+      total += row[static_cast<std::size_t>(j)];
+    }
+    for (double& v : row) v = std::abs(total) > 1000 * 1.1920929e-7 ? v / total : 0;
+  }
+  return w;
+}
+
+// The resize of a channels_last (n, h, w, c) tensor by the dense weights.
+std::vector<double> dense_resize(const nr::Tensor& x, std::int64_t oh, std::int64_t ow,
+                                 nr::Interpolation m) {
+  const nr::Shape& s = x.shape();
+  const auto wy = weights(m, s[1], oh), wx = weights(m, s[2], ow);
+  const std::vector<double> v = x.to_vector<double>();
+  std::vector<double> out;
+  for (std::int64_t n = 0; n < s[0]; ++n) {
+    for (std::int64_t y = 0; y < oh; ++y) {
+      for (std::int64_t xo = 0; xo < ow; ++xo) {
+        for (std::int64_t c = 0; c < s[3]; ++c) {
+          double acc = 0;
+          for (std::int64_t i = 0; i < s[1]; ++i) {
+            for (std::int64_t j = 0; j < s[2]; ++j) {
+              acc += wy[static_cast<std::size_t>(y)][static_cast<std::size_t>(i)] *
+                     wx[static_cast<std::size_t>(xo)][static_cast<std::size_t>(j)] *
+                     v[static_cast<std::size_t>(((n * s[1] + i) * s[2] + j) * s[3] + c)];
+            }
+          }
+          out.push_back(acc);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const nr::Interpolation kAll[] = {nr::Interpolation::Nearest, nr::Interpolation::Bilinear,
+                                  nr::Interpolation::Bicubic, nr::Interpolation::Lanczos3,
+                                  nr::Interpolation::Lanczos5};
+
+}  // namespace
+
+TEST(ImageResize, MatchesJaxWeightMatricesForEverySizeAndInterpolation) {
+  const nr::Tensor x = random_tensor({2, 5, 7, 3}, nr::float64, -1, 1, 1);
+  const std::pair<std::int64_t, std::int64_t> sizes[] = {{10, 14}, {15, 7}, {8, 11}, {3, 4},
+                                                         {2, 9},   {1, 1},  {5, 21}, {13, 3}};
+  for (nr::Interpolation m : kAll) {
+    for (const auto& [oh, ow] : sizes) {
+      SCOPED_TRACE(std::string(nr::interpolation_name(m)) + " to " + std::to_string(oh) + "x" +
+                   std::to_string(ow));
+      const nr::Tensor y = nr::image_resize(x, {oh, ow}, {.interpolation = m});
+      EXPECT_EQ(y.shape(), (nr::Shape{2, oh, ow, 3}));
+      EXPECT_TRUE(all_close(y, dense_resize(x, oh, ow, m), 1e-12, 1e-12));
+      // channels_first resizes the same images.
+      const nr::Tensor yf =
+          nr::image_resize(nr::transpose(x, {0, 3, 1, 2}), {oh, ow},
+                           {.interpolation = m, .data_format = nr::DataFormat::ChannelsFirst});
+      EXPECT_EQ(yf.shape(), (nr::Shape{2, 3, oh, ow}));
+      EXPECT_TRUE(all_close(nr::transpose(yf, {0, 2, 3, 1}), y.to_vector<double>(), 0, 0));
+    }
+  }
+}
+
+TEST(ImageResize, BilinearUsesHalfPixelCentresAndClampsAtTheEdges) {
+  // [0, 1] to 4: samples at -0.25, 0.25, 0.75, 1.25 (the outer two renormalised to one pixel).
+  const nr::Tensor x = nr::testing::make_tensor({0, 1}, {1, 1, 2, 1});
+  EXPECT_TRUE(all_close(nr::image_resize(x, {1, 4}), {0, 0.25, 0.75, 1}));
+  // Nearest repeats: floor((o + 0.5) * in / out).
+  EXPECT_TRUE(all_close(nr::image_resize(x, {1, 5}, {.interpolation = nr::Interpolation::Nearest}),
+                        {0, 0, 1, 1, 1}));
+  // A single image (3-D) resizes as a batch of one.
+  const nr::Tensor single = nr::testing::make_tensor({0, 1}, {1, 2, 1});
+  EXPECT_EQ(nr::image_resize(single, {3, 4}).shape(), (nr::Shape{3, 4, 1}));
+}
+
+TEST(ImageResize, Float32AndHalfPrecisionFollowFloat64) {
+  const nr::Tensor x = random_tensor({1, 4, 5, 2}, nr::float64, -1, 1, 2);
+  for (nr::Interpolation m : kAll) {
+    const nr::Tensor ref = nr::image_resize(x, {9, 7}, {.interpolation = m});
+    for (nr::DType dt : {nr::float32, nr::DType::bfloat16, nr::DType::float16}) {
+      const nr::Tensor y = nr::image_resize(nr::cast(x, dt), {9, 7}, {.interpolation = m});
+      EXPECT_EQ(y.dtype(), dt);
+      const double tol = dt == nr::float32 ? 1e-6 : 2e-2;
+      EXPECT_TRUE(all_close(y, ref.to_vector<double>(), tol, tol)) << nr::name(dt);
+    }
+  }
+}
+
+TEST(ImageResize, GradientsAndSecondDerivativesMatchNumerical) {
+  const nr::Tensor x = random_tensor({2, 3, 4, 2}, nr::float64, -1, 1, 3);
+  for (nr::Interpolation m : kAll) {
+    for (const auto& [oh, ow] : {std::pair<std::int64_t, std::int64_t>{6, 8}, {7, 3}, {2, 9}}) {
+      for (nr::DataFormat f : {nr::DataFormat::ChannelsLast, nr::DataFormat::ChannelsFirst}) {
+        const std::string name = std::string(nr::interpolation_name(m)) + " " + std::to_string(oh) +
+                                 "x" + std::to_string(ow) +
+                                 (f == nr::DataFormat::ChannelsFirst ? " channels_first" : "");
+        auto fn = [&](const std::vector<nr::Tensor>& in) {
+          return nr::image_resize(in[0], {oh, ow}, {.interpolation = m, .data_format = f});
+        };
+        EXPECT_TRUE(nr::testing::check_gradients(name, fn, {x}));
+      }
+    }
+    // The gradient is linear in the output's gradient: differentiate through it once more
+    // with a nonlinearity around the resize.
+    EXPECT_TRUE(nr::testing::check_second_derivative(
+        nr::interpolation_name(m),
+        [m](const std::vector<nr::Tensor>& in) {
+          return nr::square(nr::image_resize(in[0], {5, 6}, {.interpolation = m}));
+        },
+        x));
+  }
+}
+
+TEST(ImageResize, RejectsBadArgumentsNamingThem) {
+  NEURONA_EXPECT_THROW_MSG(nr::image_resize(random_tensor({2, 3}), {4, 4}), nr::ShapeError,
+                           "resize", "rank 3", "(2, 3)");
+  NEURONA_EXPECT_THROW_MSG(nr::image_resize(random_tensor({1, 2, 2, 1}), {0, 4}), nr::ValueError,
+                           "resize", "(0, 4)");
+  NEURONA_EXPECT_THROW_MSG(nr::image_resize(nr::zeros({1, 2, 2, 1}, {.dtype = nr::int32}), {4, 4}),
+                           nr::ValueError, "resize", "int32");
+  NEURONA_EXPECT_THROW_MSG(nr::interpolation_from_string("area"), nr::ValueError,
+                           "Invalid value for argument `interpolation`", "'lanczos5'",
+                           "interpolation=area");
+  EXPECT_EQ(nr::interpolation_from_string("bicubic"), nr::Interpolation::Bicubic);
+}
