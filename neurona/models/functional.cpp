@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace neurona {
 
@@ -131,7 +132,6 @@ FunctionalGraph::FunctionalGraph(std::vector<KerasTensor> inputs, std::vector<Ke
     }
     reached.push_back(node->layer->name());
     nodes_.push_back(node);
-    node_set_.insert(node.get());
     if (++calls_at_depth[neg_depth] > 1 || node->inputs.size() > 1) sequential_like_ = false;
   }
 

@@ -5,7 +5,6 @@
 
 #include <memory>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "neurona/core/tensor.h"
@@ -29,7 +28,6 @@ class FunctionalGraph {
   const std::vector<std::shared_ptr<layers::Layer>>& layers() const { return layers_; }
   /// The layer calls, each after those that make its inputs; the Inputs' calls first.
   const std::vector<std::shared_ptr<layers::Node>>& nodes() const { return nodes_; }
-  bool contains(const layers::Node* node) const { return node_set_.count(node) != 0; }
   /// The calls of `layer` that belong to the graph, in the order the layer made them.
   std::vector<const layers::Node*> nodes_of(const layers::Layer& layer) const;
   /// Keras's test of whether summary() needs its "Connected to" column: false when some depth
@@ -46,7 +44,6 @@ class FunctionalGraph {
   std::vector<layers::KerasTensor> inputs_, outputs_;
   std::vector<std::shared_ptr<layers::Layer>> layers_;
   std::vector<std::shared_ptr<layers::Node>> nodes_;
-  std::unordered_set<const layers::Node*> node_set_;
   // Per entry of nodes_: the calls whose outputs nothing needs after it (not the model's outputs).
   std::vector<std::vector<const layers::Node*>> release_after_;
   bool sequential_like_ = true;
