@@ -1,6 +1,6 @@
 // The functional API as docs/from-keras.md shows it beside Keras: a small residual network
 // (a layer graph with a skip connection) trained on synthetic data, and a model with two
-// inputs, a shared layer and two outputs.
+// inputs, a shared layer and two outputs, trained with a loss and a metric per output.
 #include <iostream>
 
 #include <neurona/neurona.h>
@@ -42,8 +42,28 @@ int main() {
   auto joined = L::Concatenate()({ea, eb});
   nr::Model siamese({a, b}, {similarity, L::Dense(2, {.name = "head"})(joined)});
   siamese.summary();
-  const auto outs =
-      siamese.predict(std::vector{nr::random_uniform({3, 8}), nr::random_uniform({3, 8})});
+  // Losses, weights and metrics per output by name (or as lists, by position), as Keras takes
+  // them; the targets: the cosine similarity of a and b (the first sees the second through
+  // noise) and which of the two has the larger sum.
+  siamese.compile(
+      {.optimizer = nr::optimizers::Adam(1e-2),
+       .loss = {{"dot", "mse"},
+                {"head", nr::losses::SparseCategoricalCrossentropy({.from_logits = true})}},
+       .metrics = {{"head", {"accuracy"}}},
+       .loss_weights = {{"dot", 0.5}}});
+  const nr::Tensor xa = nr::random_uniform({256, 8}, {.minval = -1.0, .maxval = 1.0});
+  const nr::Tensor xb = xa + nr::random_uniform({256, 8}, {.minval = -0.5, .maxval = 0.5});
+  const nr::Tensor cosine = nr::sum(xa * xb, {1}, /*keepdims=*/true) /
+                            nr::sqrt(nr::sum(xa * xa, {1}, true) * nr::sum(xb * xb, {1}, true));
+  const nr::Tensor larger =
+      nr::cast(nr::greater(nr::sum(xb, {1}), nr::sum(xa, {1})), nr::DType::int32);
+  const auto logs = siamese.fit({{"a", xa}, {"b", xb}}, {cosine, larger},
+                                {.batch_size = 32, .epochs = 5, .verbose = 2});
+  std::cout << "siamese loss " << logs.history.at("loss").back() << " (dot_loss "
+            << logs.history.at("dot_loss").back() << ", head_loss "
+            << logs.history.at("head_loss").back() << ", head_accuracy "
+            << logs.history.at("head_accuracy").back() << ")\n";
+  const auto outs = siamese.predict(std::vector{xa.slice(0, 3), xb.slice(0, 3)});
   std::cout << "siamese outputs " << L::shape_str(outs[0].shape()) << " "
             << L::shape_str(outs[1].shape()) << "\n";
   return 0;

@@ -164,24 +164,13 @@ std::shared_ptr<optimizers::Optimizer> optimizer_from(const ConfigValue& v) {
   }
 }
 
-std::optional<losses::LossRef> loss_from(const ConfigValue& v) {
+std::optional<losses::LossRef> one_loss_from(const ConfigValue& v) {
   switch (v.kind()) {
     case ConfigValue::Kind::Null:
       return std::nullopt;
     case ConfigValue::Kind::String:
       return losses::LossRef(v.as_string());
-    case ConfigValue::Kind::List:
-      // One loss per output; neurona's models have one.
-      NEURONA_CHECK(v.as_list().size() == 1, ValueError, "a list of ", v.as_list().size(),
-                    " losses is for a model with several outputs, which neurona does not have");
-      return loss_from(v.as_list().front());
     case ConfigValue::Kind::Dict: {
-      if (v.find("class_name") == nullptr) {
-        // {output_name: loss}
-        NEURONA_CHECK(v.as_dict().size() == 1, ValueError, "a dict of ", v.as_dict().size(),
-                      " losses is for a model with several outputs, which neurona does not have");
-        return loss_from(v.as_dict().front().second);
-      }
       const auto [cls, config] = class_and_config(v, "loss");
       if (cls == "function") return losses::LossRef(config.as_string());
       return losses::LossRef(losses::from_config(cls, training_config(config, cls, false)));
@@ -190,6 +179,22 @@ std::optional<losses::LossRef> loss_from(const ConfigValue& v) {
       throw ValueError(
           neurona::detail::str("must be a loss name or a serialized loss, got ", v.kind_name()));
   }
+}
+
+// One loss, a list by output position or a dict by output name ({"class_name": ...} is one).
+CompileLoss loss_from(const ConfigValue& v) {
+  if (v.is_null()) return {};
+  if (v.kind() == ConfigValue::Kind::List) {
+    std::vector<std::optional<losses::LossRef>> list;
+    for (const ConfigValue& item : v.as_list()) list.push_back(one_loss_from(item));
+    return list;
+  }
+  if (v.kind() == ConfigValue::Kind::Dict && v.find("class_name") == nullptr) {
+    CompileLoss::Named named;
+    for (const auto& [name, item] : v.as_dict()) named.emplace_back(name, one_loss_from(item));
+    return named;
+  }
+  return one_loss_from(v);
 }
 
 metrics::MetricRef metric_from(const ConfigValue& v) {
@@ -201,19 +206,11 @@ metrics::MetricRef metric_from(const ConfigValue& v) {
   return metrics::MetricRef(metrics::from_config(cls, training_config(config, cls, false)));
 }
 
-std::vector<metrics::MetricRef> metrics_from(const ConfigValue& v) {
+// The metrics of one output: a list, one metric, or none.
+CompileMetrics::List output_metrics_from(const ConfigValue& v) {
   if (v.is_null()) return {};
-  if (v.kind() == ConfigValue::Kind::Dict && v.find("class_name") == nullptr) {
-    // {output_name: metrics}
-    NEURONA_CHECK(v.as_dict().size() == 1, ValueError, "a dict of metrics for ", v.as_dict().size(),
-                  " outputs is for a model with several outputs");
-    const ConfigValue& only = v.as_dict().front().second;
-    return only.kind() == ConfigValue::Kind::List ? metrics_from(only)
-                                                  : std::vector{metric_from(only)};
-  }
-  NEURONA_CHECK(v.kind() == ConfigValue::Kind::List, ValueError, "must be a list, got ",
-                v.kind_name());
-  std::vector<metrics::MetricRef> out;
+  if (v.kind() != ConfigValue::Kind::List) return {metric_from(v)};
+  CompileMetrics::List out;
   for (std::size_t i = 0; i < v.as_list().size(); ++i) {
     try {
       out.push_back(metric_from(v.as_list()[i]));
@@ -224,29 +221,57 @@ std::vector<metrics::MetricRef> metrics_from(const ConfigValue& v) {
   return out;
 }
 
-double loss_weight_from(const ConfigValue& v) {
+// A list of metrics, a list of lists (per output) or a dict by output name.
+CompileMetrics metrics_from(const ConfigValue& v) {
+  if (v.is_null()) return {};
+  if (v.kind() == ConfigValue::Kind::Dict && v.find("class_name") == nullptr) {
+    CompileMetrics::ByName by_name;
+    for (const auto& [name, item] : v.as_dict()) {
+      by_name.emplace_back(name, output_metrics_from(item));
+    }
+    return by_name;
+  }
+  NEURONA_CHECK(v.kind() == ConfigValue::Kind::List, ValueError, "must be a list, got ",
+                v.kind_name());
+  bool nested = false;
+  for (const ConfigValue& item : v.as_list()) {
+    nested = nested || item.kind() == ConfigValue::Kind::List || item.is_null();
+  }
+  if (!nested) return output_metrics_from(v);
+  CompileMetrics::PerOutput per_output;
+  for (std::size_t i = 0; i < v.as_list().size(); ++i) {
+    try {
+      per_output.push_back(output_metrics_from(v.as_list()[i]));
+    } catch (const ValueError& e) {
+      throw ValueError(neurona::detail::str("output ", i, ": ", e.what()));
+    }
+  }
+  return per_output;
+}
+
+double one_weight_from(const ConfigValue& v) {
+  NEURONA_CHECK(v.kind() == ConfigValue::Kind::Int || v.kind() == ConfigValue::Kind::Float,
+                ValueError, "must be a number, or numbers in a list or a dict, got ",
+                v.kind_name());
+  return v.as_double();
+}
+
+LossWeights loss_weights_from(const ConfigValue& v) {
   switch (v.kind()) {
     case ConfigValue::Kind::Null:
       return 1.0;
-    case ConfigValue::Kind::Int:
-    case ConfigValue::Kind::Float:
-      return v.as_double();
-    case ConfigValue::Kind::List:
-      NEURONA_CHECK(v.as_list().size() == 1, ValueError, "a list of ", v.as_list().size(),
-                    " weights is for a model with several outputs");
-      NEURONA_CHECK(v.as_list().front().kind() != ConfigValue::Kind::List, ValueError,
-                    "must be a number or one number in a list or a dict");
-      return loss_weight_from(v.as_list().front());
-    case ConfigValue::Kind::Dict:
-      NEURONA_CHECK(v.as_dict().size() == 1, ValueError, "a dict of ", v.as_dict().size(),
-                    " weights is for a model with several outputs");
-      NEURONA_CHECK(v.as_dict().front().second.kind() == ConfigValue::Kind::Int ||
-                        v.as_dict().front().second.kind() == ConfigValue::Kind::Float,
-                    ValueError, "must be a number or one number in a list or a dict");
-      return v.as_dict().front().second.as_double();
+    case ConfigValue::Kind::List: {
+      std::vector<double> list;
+      for (const ConfigValue& item : v.as_list()) list.push_back(one_weight_from(item));
+      return list;
+    }
+    case ConfigValue::Kind::Dict: {
+      LossWeights::Named named;
+      for (const auto& [name, item] : v.as_dict()) named.emplace_back(name, one_weight_from(item));
+      return named;
+    }
     default:
-      throw ValueError(neurona::detail::str(
-          "must be a number or one number in a list or a dict, got ", v.kind_name()));
+      return one_weight_from(v);
   }
 }
 
@@ -285,7 +310,7 @@ CompileOptions compile_options_from_config(const ConfigValue& config) {
       .loss = part("loss", [&] { return loss_from(entry("loss")); }),
       .metrics = part("metrics", [&] { return metrics_from(entry("metrics")); }),
       .loss_weights =
-          part("loss_weights", [&] { return loss_weight_from(entry("loss_weights")); })};
+          part("loss_weights", [&] { return loss_weights_from(entry("loss_weights")); })};
 }
 
 ConfigValue compile_config_for_save(const Model& model) {
@@ -306,28 +331,104 @@ ConfigValue compile_config_for_save(const Model& model) {
 
 }  // namespace models::detail
 
+namespace {
+
+ConfigValue serialize_losses(const CompileLoss& loss) {
+  const auto one = [](const std::optional<losses::LossRef>& l) {
+    return l ? serialize_loss(*l) : ConfigValue();
+  };
+  switch (loss.form()) {
+    case CompileLoss::Form::none:
+      return nullptr;
+    case CompileLoss::Form::one:
+      return one(loss.one());
+    case CompileLoss::Form::list: {
+      ConfigValue::List list;
+      for (const auto& l : loss.list()) list.push_back(one(l));
+      return list;
+    }
+    case CompileLoss::Form::dict: {
+      ConfigValue::Dict dict;
+      for (const auto& [name, l] : loss.dict()) dict.emplace_back(name, one(l));
+      return dict;
+    }
+  }
+  return nullptr;
+}
+
+ConfigValue serialize_loss_weights(const LossWeights& w) {
+  switch (w.form()) {
+    case LossWeights::Form::none:
+      return nullptr;
+    case LossWeights::Form::one:
+      return w.one() == 1.0 ? ConfigValue() : ConfigValue(w.one());  // Keras's default None
+    case LossWeights::Form::list: {
+      ConfigValue::List list;
+      for (double x : w.list()) list.emplace_back(x);
+      return list;
+    }
+    case LossWeights::Form::dict: {
+      ConfigValue::Dict dict;
+      for (const auto& [name, x] : w.dict()) dict.emplace_back(name, x);
+      return dict;
+    }
+  }
+  return nullptr;
+}
+
+ConfigValue serialize_metrics(const CompileMetrics& m) {
+  if (m.empty()) return nullptr;
+  const auto list_of = [](const CompileMetrics::List& list) {
+    ConfigValue::List out;
+    for (const metrics::MetricRef& ref : list) out.push_back(serialize_metric(ref));
+    return ConfigValue(std::move(out));
+  };
+  switch (m.form()) {
+    case CompileMetrics::Form::list:
+      return list_of(m.list());
+    case CompileMetrics::Form::per_output: {
+      ConfigValue::List out;
+      // An output without metrics as Keras writes the None it was given.
+      for (const auto& list : m.per_output()) {
+        out.push_back(list.empty() ? ConfigValue() : list_of(list));
+      }
+      return out;
+    }
+    case CompileMetrics::Form::by_name: {
+      ConfigValue::Dict out;
+      for (const auto& [name, list] : m.by_name()) out.emplace_back(name, list_of(list));
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 ConfigValue Model::get_compile_config() const {
   if (!compiled()) return ConfigValue::Dict{};
   const CompileOptions& o = compile_options();
   const optimizers::Optimizer& opt = *o.optimizer.get();
-  ConfigValue::List metrics;
-  for (const metrics::MetricRef& m : o.metrics) metrics.push_back(serialize_metric(m));
   // Keras's key order; run_eagerly, steps_per_execution and jit_compile as Keras writes them
   // on JAX by default.
-  return ConfigValue::Dict{
-      {"optimizer",
-       serialized_object("keras.optimizers", opt.class_name(), config_dict(opt.config()))},
-      {"loss", o.loss ? serialize_loss(*o.loss) : ConfigValue()},
-      {"loss_weights", o.loss_weights == 1.0 ? ConfigValue() : ConfigValue(o.loss_weights)},
-      {"metrics", metrics.empty() ? ConfigValue() : ConfigValue(std::move(metrics))},
-      {"weighted_metrics", nullptr},
-      {"run_eagerly", false},
-      {"steps_per_execution", 1},
-      {"jit_compile", true}};
+  return ConfigValue::Dict{{"optimizer", serialized_object("keras.optimizers", opt.class_name(),
+                                                           config_dict(opt.config()))},
+                           {"loss", serialize_losses(o.loss)},
+                           {"loss_weights", serialize_loss_weights(o.loss_weights)},
+                           {"metrics", serialize_metrics(o.metrics)},
+                           {"weighted_metrics", nullptr},
+                           {"run_eagerly", false},
+                           {"steps_per_execution", 1},
+                           {"jit_compile", true}};
 }
 
 void Model::compile_from_config(const ConfigValue& config) {
-  compile(models::detail::compile_options_from_config(config));
+  CompileOptions options = models::detail::compile_options_from_config(config);
+  try {
+    compile(std::move(options));
+  } catch (const ValueError& e) {  // arguments that do not fit this model's outputs
+    throw ValueError(neurona::detail::str("compile_config: ", e.what()));
+  }
   // As Keras: the optimizer's variables exist before any weights (and its state) are loaded.
   if (built()) optimizer()->build(trainable_weights());
 }

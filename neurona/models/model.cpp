@@ -25,10 +25,11 @@ Model::Model(KerasTensors inputs, KerasTensors outputs, layers::LayerOptions opt
   for (const auto& layer : graph_->layers()) {
     if (dynamic_cast<const layers::InputLayer*>(layer.get()) == nullptr) track_layer(layer);
   }
-  // Built at construction, for the inputs' shapes.
+  // Built at construction, for the inputs' shapes (as a list where there are several inputs
+  // or outputs).
   std::vector<Shape> shapes;
   for (const auto& x : graph_->inputs()) shapes.push_back(x.shape());
-  if (shapes.size() == 1) {
+  if (shapes.size() == 1 && graph_->outputs().size() == 1) {
     mark_built(shapes[0]);
   } else {
     mark_built(shapes);

@@ -27,6 +27,7 @@
 
 #include "neurona/layers/layer.h"
 #include "neurona/models/callbacks.h"
+#include "neurona/models/structure.h"
 #include "neurona/training/losses.h"
 #include "neurona/training/metrics.h"
 #include "neurona/training/optimizers.h"
@@ -44,13 +45,17 @@ struct PredictOptions {
 /// model.compile's arguments (Keras's names and defaults).
 struct CompileOptions {
   optimizers::OptimizerRef optimizer = "rmsprop";
-  /// Required before fit/evaluate: a Keras name ("sparse_categorical_crossentropy") or a Loss.
-  std::optional<losses::LossRef> loss = std::nullopt;
+  /// Required before fit/evaluate: a Keras name ("sparse_categorical_crossentropy") or a Loss;
+  /// for a model with several outputs one loss for all of them, a list by position or a dict by
+  /// output name ({{"digits", "sparse_categorical_crossentropy"}, {"size", "mse"}}), where
+  /// std::nullopt leaves an output without a loss.
+  CompileLoss loss = {};
   /// Keras's names ("accuracy" resolves to binary, categorical or sparse accuracy from the loss
-  /// and the output shape, as Keras does) or Metric objects.
-  std::vector<metrics::MetricRef> metrics = {};
-  /// The weight of the (single) output's loss in the total.
-  double loss_weights = 1.0;
+  /// and the output shape, as Keras does) or Metric objects; per output as CompileMetrics says.
+  /// As Keras's `metrics` (not `weighted_metrics`), they ignore sample and class weights.
+  CompileMetrics metrics = {};
+  /// The weight of each output's loss in the total: one for all, or per output.
+  LossWeights loss_weights = 1.0;
   /// Keras's auto_scale_loss: under the "mixed_float16" policy the optimizer is wrapped in a
   /// mixed_precision::LossScaleOptimizer (training/loss_scale.h). Such steps are not captured
   /// into CUDA graphs (each decides on the host whether to apply the update).
@@ -59,9 +64,9 @@ struct CompileOptions {
 
 /// Inputs and targets held out for validation at the end of every epoch.
 struct ValidationData {
-  Tensor x;
-  Tensor y;
-  std::optional<Tensor> sample_weight = std::nullopt;
+  Tensors x;
+  Tensors y;
+  std::optional<Tensors> sample_weight = std::nullopt;
 };
 
 /// Keras's verbose="auto": the progress bar (redrawn on a terminal, one line per epoch
@@ -82,8 +87,8 @@ struct FitOptions {
   bool shuffle = true;
   /// Per-class weights of the loss, by class index.
   std::map<std::int64_t, double> class_weight = {};
-  /// Per-sample weights of the loss, shape (N,).
-  std::optional<Tensor> sample_weight = std::nullopt;
+  /// Per-sample weights of the loss, shape (N,): one for every output's loss, or per output.
+  std::optional<Tensors> sample_weight = std::nullopt;
   /// The epoch to start at (0-based), to resume a previous run.
   int initial_epoch = 0;
 };
@@ -92,7 +97,7 @@ struct FitOptions {
 struct EvaluateOptions {
   std::int64_t batch_size = 32;
   int verbose = kVerboseAuto;
-  std::optional<Tensor> sample_weight = std::nullopt;
+  std::optional<Tensors> sample_weight = std::nullopt;
   std::vector<callbacks::CallbackRef> callbacks = {};
 };
 
@@ -163,17 +168,23 @@ class Model : public layers::Layer {
   bool compiled() const;
   /// Trains for `epochs` on (x, y), on the device of the model's weights (the default device):
   /// the data is copied there once, batches are gathered there, and the forward pass, the
-  /// loss, the gradients and the update all run there. Returns the per-epoch logs.
-  callbacks::History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  /// loss, the gradients and the update all run there. Returns the per-epoch logs. A model with
+  /// several inputs takes x as a list (or a dict by input name), one with several outputs y as
+  /// a list or a dict by output name (only the outputs that have a loss need a target); the
+  /// logs then hold the total "loss", each output's "<name>_loss" and its metrics as
+  /// "<name>_<metric>", as Keras names them.
+  callbacks::History fit(const Tensors& x, const Tensors& y, FitOptions options = {});
   /// The loss and metrics over (x, y), in batches: {"loss": ..., "accuracy": ...}.
-  std::map<std::string, double> evaluate(const Tensor& x, const Tensor& y,
+  std::map<std::string, double> evaluate(const Tensors& x, const Tensors& y,
                                          EvaluateOptions options = {});
   /// One optimisation step on one batch; the loss and metrics of that batch.
   std::map<std::string, double> train_on_batch(
-      const Tensor& x, const Tensor& y, const std::optional<Tensor>& sample_weight = std::nullopt);
+      const Tensors& x, const Tensors& y,
+      const std::optional<Tensors>& sample_weight = std::nullopt);
   /// The loss and metrics of one batch, without training.
   std::map<std::string, double> test_on_batch(
-      const Tensor& x, const Tensor& y, const std::optional<Tensor>& sample_weight = std::nullopt);
+      const Tensors& x, const Tensors& y,
+      const std::optional<Tensors>& sample_weight = std::nullopt);
   /// The compiled optimizer (ValueError before compile).
   std::shared_ptr<optimizers::Optimizer> optimizer() const;
   /// The LossScaleOptimizer that compile() put around optimizer() (a "mixed_float16" model with
@@ -191,10 +202,10 @@ class Model : public layers::Layer {
   ConfigValue get_compile_config() const;
   /// Keras's compile_from_config(): compiles the model from a compile_config (as
   /// get_compile_config() or Keras 3 writes it; the optimizer and the loss may also be Keras
-  /// names, loss_weights a number or a one-element list or dict), then builds the optimizer's
-  /// variables when the model is built. Throws ValueError for a value of the wrong type, an
-  /// unknown optimizer, loss or metric class (naming it), and options neurona does not
-  /// implement (weighted_metrics, several outputs, use_ema, ...).
+  /// names; loss, loss_weights and metrics per output as lists or dicts), then builds the
+  /// optimizer's variables when the model is built. Throws ValueError for a value of the wrong
+  /// type, an unknown optimizer, loss or metric class (naming it), and options neurona does not
+  /// implement (weighted_metrics, use_ema, ...).
   void compile_from_config(const ConfigValue& config);
   /// The names fit logs: "loss", then the metrics' names.
   std::vector<std::string> metrics_names() const;
@@ -223,22 +234,35 @@ class Model : public layers::Layer {
 
  private:
   struct Compiled;
-  struct StepResult;
   /// The model on a batch of inputs: through operator()(Tensor) for one input and one output,
   /// apply() otherwise.
   std::vector<Tensor> forward(const std::vector<Tensor>& inputs, bool training);
   struct CapturedStep;
-  /// The loss of a batch with the regularization terms, as the tape sees it.
-  Tensor compute_loss(const Tensor& y, const Tensor& y_pred, const std::optional<Tensor>& sw);
-  void train_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
+  /// A step's tensors (inputs, targets, sample weights) in one list (training.cpp).
+  struct StepData;
+  /// x, y and sample_weight as fit and evaluate take them, checked against the model's inputs
+  /// and the compiled outputs and put in one StepData (on the device they are on).
+  StepData step_data(const Tensors& x, const Tensors& y, const std::optional<Tensors>& sw,
+                     const std::string& caller);
+  /// The device the model computes on (its weights'), built first on one sample of `data`'s
+  /// inputs if it is not built yet, so that its weights exist there.
+  Device built_device(const StepData& data);
+  /// The loss of a batch with the regularization terms, as the tape sees it; each output's
+  /// (unweighted) loss goes to `per_output` (undefined for an output without one).
+  Tensor compute_loss(const StepData& data, const std::vector<Tensor>& y_pred,
+                      std::vector<Tensor>& per_output);
+  void train_step(const StepData& data);
   /// train_step after the optimizer's prepare_step: the device's half, which fit captures.
-  void train_step_body(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
-  void test_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw);
+  void train_step_body(const StepData& data);
+  void test_step(const StepData& data);
+  /// The loss trackers and the metrics after a step.
+  void update_metrics(const StepData& data, const std::vector<Tensor>& y_pred, const Tensor& loss,
+                      const std::vector<Tensor>& per_output);
   Compiled& compiled_state(const char* caller) const;
   std::map<std::string, double> read_metrics(const std::string& prefix = "") const;
   void reset_metrics();
   std::map<std::string, double> run_evaluation(
-      const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw, std::int64_t batch_size,
+      const StepData& data, std::int64_t batch_size,
       std::vector<std::shared_ptr<callbacks::Callback>>& callbacks);
 
   std::shared_ptr<const FunctionalGraph> graph_;

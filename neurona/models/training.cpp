@@ -20,29 +20,206 @@
 
 namespace neurona {
 
+namespace {
+
+// What compile() gives one output of the model.
+struct CompiledOutput {
+  /// The output layer's name (empty for a model that is not functional).
+  std::string name;
+  /// Null for an output without a loss.
+  std::shared_ptr<const losses::Loss> loss;
+  double weight = 1.0;
+  /// "<name>_loss", the unweighted loss, where several outputs have one (as Keras).
+  std::shared_ptr<metrics::Mean> loss_tracker;
+  std::vector<metrics::MetricRef> metric_refs;
+  /// Resolved on the first batch, when the shapes are known ("accuracy" depends on them).
+  std::vector<std::shared_ptr<metrics::Metric>> metrics;
+  /// The names the logs give them: "<name>_<metric>" where the model has several outputs.
+  std::vector<std::string> metric_names;
+};
+
+}  // namespace
+
 struct Model::Compiled {
   explicit Compiled(CompileOptions given) : options(std::move(given)) {}
   /// The arguments as given (Keras's _compile_config), for get_compile_config().
   CompileOptions options;
   std::shared_ptr<optimizers::Optimizer> optimizer;
-  std::shared_ptr<const losses::Loss> loss;
-  double loss_weight = 1.0;
-  std::vector<metrics::MetricRef> metric_refs;
-  /// Resolved on the first batch, when the output shape is known ("accuracy" depends on it).
-  std::vector<std::shared_ptr<metrics::Metric>> metrics;
+  /// One per model output, from the loss, loss weights and metrics given (Keras's CompileLoss
+  /// and CompileMetrics, flattened).
+  std::vector<CompiledOutput> outputs;
   bool metrics_resolved = false;
+  /// The total loss, with the regularization terms ("loss").
   std::shared_ptr<metrics::Mean> loss_tracker =
       std::make_shared<metrics::Mean>(metrics::MetricOptions{.name = "loss"});
   /// Dynamic loss scaling around `optimizer` (a "mixed_float16" model, auto_scale_loss).
   std::optional<mixed_precision::LossScaleOptimizer> loss_scale;
 };
 
+namespace {
+
+std::string names_str(const std::vector<std::string>& names) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    out += neurona::detail::str(i ? ", '" : "'", names[i], "'");
+  }
+  return out + "]";
+}
+
+// A Structure's dict keys, for messages.
+template <typename T>
+std::vector<std::string> keys_of(const typename Structure<T>::Named& named) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : named) keys.push_back(key);
+  return keys;
+}
+
+// The position of `name` among the output (input) names; ValueError naming `what` otherwise.
+std::size_t position_of(const std::string& name, const std::vector<std::string>& names,
+                        const std::string& caller, const std::string& what,
+                        const char* kind = "output") {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return i;
+  }
+  throw ValueError(neurona::detail::str(caller, ": argument `", what, "` names '", name,
+                                        "', which is not one of the model's ", kind,
+                                        "s: ", names_str(names)));
+}
+
+// compile's loss, loss_weights and metrics as one entry per output (Keras's CompileLoss.build
+// and CompileMetrics.build for a flat list of outputs). A model that is not functional has one
+// output without a name, to which a dict of one entry applies whatever its key.
+std::vector<CompiledOutput> resolve_outputs(const CompileOptions& o, std::vector<std::string> names,
+                                            const std::string& caller) {
+  const bool named = !names.empty();
+  if (!named) names = {""};
+  const std::size_t n = names.size();
+  std::vector<CompiledOutput> outputs(n);
+  for (std::size_t k = 0; k < n; ++k) outputs[k].name = names[k];
+  // The entry of a dict for output k (a one-entry dict for an unnamed output).
+  const auto dict_position = [&](const std::string& key, std::size_t entries,
+                                 const std::string& what) {
+    if (!named) {
+      NEURONA_CHECK(entries == 1, ValueError, caller, ": argument `", what, "` has ", entries,
+                    " entries by name for a model with one output");
+      return std::size_t{0};
+    }
+    return position_of(key, names, caller, what);
+  };
+
+  // Losses.
+  using LossForm = CompileLoss::Form;
+  std::vector<std::optional<losses::LossRef>> loss(n);
+  switch (o.loss.form()) {
+    case LossForm::none:
+      break;
+    case LossForm::one:
+      for (auto& l : loss) l = o.loss.one();
+      break;
+    case LossForm::list:
+      NEURONA_CHECK(o.loss.list().size() == n, ValueError, caller, ": argument `loss` has ",
+                    o.loss.list().size(), " entries for a model with ", n, " output",
+                    n == 1 ? "" : "s", named ? " " + names_str(names) : std::string(),
+                    "; give one loss per output (std::nullopt for none), or one for all");
+      loss = o.loss.list();
+      break;
+    case LossForm::dict: {
+      const auto keys = keys_of<std::optional<losses::LossRef>>(o.loss.dict());
+      std::vector<std::string> sorted_keys = keys, sorted_names = names;
+      std::sort(sorted_keys.begin(), sorted_keys.end());
+      std::sort(sorted_names.begin(), sorted_names.end());
+      // As Keras: a dict names every output (std::nullopt for one without a loss).
+      NEURONA_CHECK(!named || sorted_keys == sorted_names, ValueError, caller,
+                    ": argument `loss`: expected keys ", names_str(names),
+                    " in loss dict, but found loss.keys()=", names_str(keys));
+      for (const auto& [key, value] : o.loss.dict()) {
+        loss[dict_position(key, o.loss.dict().size(), "loss")] = value;
+      }
+      break;
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    if (loss[k]) outputs[k].loss = loss[k]->loss();
+  }
+
+  // Loss weights.
+  using WeightForm = LossWeights::Form;
+  switch (o.loss_weights.form()) {
+    case WeightForm::none:
+      break;
+    case WeightForm::one:
+      for (auto& out : outputs) out.weight = o.loss_weights.one();
+      break;
+    case WeightForm::list:
+      NEURONA_CHECK(o.loss_weights.list().size() == n, ValueError, caller,
+                    ": `loss_weights` must match the number of losses, got ", n, " losses and ",
+                    o.loss_weights.list().size(), " weights");
+      for (std::size_t k = 0; k < n; ++k) outputs[k].weight = o.loss_weights.list()[k];
+      break;
+    case WeightForm::dict:
+      for (const auto& [key, value] : o.loss_weights.dict()) {
+        outputs[dict_position(key, o.loss_weights.dict().size(), "loss_weights")].weight = value;
+      }
+      break;
+  }
+
+  // Metrics.
+  using MetricForm = CompileMetrics::Form;
+  const CompileMetrics& m = o.metrics;
+  const auto invalid = [&](const std::string& why) {
+    return ValueError(neurona::detail::str(
+        caller, ": invalid `metrics`: ", why,
+        ". `metrics` should either be a dict or a list matching the output names of the "
+        "functional model ",
+        names_str(names)));
+  };
+  switch (m.form()) {
+    case MetricForm::list:
+      if (n == 1) {
+        outputs[0].metric_refs = m.list();
+      } else if (!m.list().empty()) {
+        // As Keras: a flat list for several outputs holds one metric per output.
+        if (m.list().size() != n) {
+          throw invalid(neurona::detail::str("a list of ", m.list().size(),
+                                             " metrics for a model with ", n, " outputs"));
+        }
+        for (std::size_t k = 0; k < n; ++k) outputs[k].metric_refs = {m.list()[k]};
+      }
+      break;
+    case MetricForm::per_output:
+      if (m.per_output().size() != n) {
+        throw invalid(neurona::detail::str("a list of ", m.per_output().size(),
+                                           " lists for a model with ", n, " output",
+                                           n == 1 ? "" : "s"));
+      }
+      for (std::size_t k = 0; k < n; ++k) outputs[k].metric_refs = m.per_output()[k];
+      break;
+    case MetricForm::by_name:
+      for (const auto& [key, list] : m.by_name()) {
+        outputs[dict_position(key, m.by_name().size(), "metrics")].metric_refs = list;
+      }
+      break;
+  }
+
+  // "<output>_loss" trackers where several outputs have a loss.
+  std::size_t with_loss = 0;
+  for (const auto& out : outputs) with_loss += out.loss != nullptr;
+  if (with_loss > 1) {
+    for (auto& out : outputs) {
+      if (out.loss == nullptr) continue;
+      out.loss_tracker = std::make_shared<metrics::Mean>(
+          metrics::MetricOptions{.name = neurona::detail::str(out.name, "_loss")});
+    }
+  }
+  return outputs;
+}
+
+}  // namespace
+
 void Model::compile(CompileOptions options) {
   auto state = std::make_shared<Compiled>(options);
   state->optimizer = options.optimizer.get();
-  if (options.loss) state->loss = options.loss->loss();
-  state->loss_weight = options.loss_weights;
-  state->metric_refs = std::move(options.metrics);
+  state->outputs = resolve_outputs(options, output_names(), describe() + ".compile");
   // As Keras: a float16 model's optimizer is wrapped in a LossScaleOptimizer.
   if (options.auto_scale_loss && dtype_policy().name() == "mixed_float16") {
     state->loss_scale.emplace(state->optimizer);
@@ -64,7 +241,9 @@ Model::Compiled& Model::compiled_state(const char* caller) const {
   NEURONA_CHECK(compiled_ != nullptr, ValueError, describe(), ".", caller,
                 ": you must call compile() before using the model (to set the optimizer, the "
                 "loss and the metrics)");
-  NEURONA_CHECK(compiled_->loss != nullptr, ValueError, describe(), ".", caller,
+  bool any_loss = false;
+  for (const auto& out : compiled_->outputs) any_loss = any_loss || out.loss != nullptr;
+  NEURONA_CHECK(any_loss, ValueError, describe(), ".", caller,
                 ": no loss was given to compile(); pass .loss = \"...\" (for example "
                 "\"sparse_categorical_crossentropy\")");
   return *compiled_;
@@ -81,53 +260,286 @@ std::shared_ptr<optimizers::Optimizer> Model::optimizer() const {
 }
 
 std::vector<std::string> Model::metrics_names() const {
+  // Keras's order: the total loss, the compiled metrics, then each output's loss.
   std::vector<std::string> names{"loss"};
   if (compiled_ == nullptr) return names;
-  for (const auto& m : compiled_->metrics) names.push_back(m->name());
+  for (const auto& out : compiled_->outputs) {
+    names.insert(names.end(), out.metric_names.begin(), out.metric_names.end());
+  }
+  for (const auto& out : compiled_->outputs) {
+    if (out.loss_tracker) names.push_back(out.loss_tracker->name());
+  }
   return names;
 }
 
+// A step's tensors in one list, so that a batch is sliced, gathered, moved and captured as a
+// whole: the inputs, the targets, then the sample weights given.
+struct Model::StepData {
+  std::vector<Tensor> tensors;
+  std::size_t num_inputs = 0;
+  /// Per output: the index of its target in `tensors`, or -1 for none.
+  std::vector<std::ptrdiff_t> target;
+  /// Per output: the index of its sample weights in `tensors`, or -1 for none (one tensor
+  /// given for every output is held once).
+  std::vector<std::ptrdiff_t> weight;
+
+  std::vector<Tensor> inputs() const {
+    return {tensors.begin(), tensors.begin() + static_cast<std::ptrdiff_t>(num_inputs)};
+  }
+  const Tensor& y(std::size_t k) const { return tensors[static_cast<std::size_t>(target[k])]; }
+  std::optional<Tensor> sample_weight(std::size_t k) const {
+    if (weight[k] < 0) return std::nullopt;
+    return tensors[static_cast<std::size_t>(weight[k])];
+  }
+  std::int64_t rows() const { return tensors.front().shape()[0]; }
+  /// The same layout over other tensors (a batch of these, on another device).
+  StepData with(std::vector<Tensor> others) const {
+    StepData out = *this;
+    out.tensors = std::move(others);
+    return out;
+  }
+  template <typename F>
+  StepData map(F f) const {
+    std::vector<Tensor> out;
+    for (const Tensor& t : tensors) out.push_back(f(t));
+    return with(std::move(out));
+  }
+};
+
 namespace {
 
-std::int64_t rows_of(const Tensor& t, const char* what, const std::string& caller) {
+std::int64_t rows_of(const Tensor& t, const std::string& what, const std::string& caller) {
   NEURONA_CHECK(t.defined() && t.rank() >= 1, ValueError, caller, ": argument `", what,
                 "` must have a batch dimension, got ",
                 t.defined() ? layers::shape_str(t.shape()) : std::string("an undefined tensor"));
   return t.shape()[0];
 }
 
-Tensor rows(const Tensor& t, std::int64_t start, std::int64_t stop) {
-  return t.slice(start, stop);
+// A Structure of tensors as a list in the order of `names`: one tensor, a list of as many, or
+// a dict by name (every name given once). An empty `names` stands for one unnamed entry.
+std::vector<Tensor> ordered(const Tensors& t, const std::vector<std::string>& names,
+                            const std::string& what, const std::string& caller, const char* kind) {
+  const std::size_t n = std::max<std::size_t>(1, names.size());
+  switch (t.form()) {
+    case Tensors::Form::none:
+      throw ValueError(neurona::detail::str(caller, ": argument `", what, "` is empty"));
+    case Tensors::Form::one:
+      NEURONA_CHECK(n == 1, ValueError, caller, ": the model has ", n, " ", kind, "s ",
+                    names_str(names), "; give `", what, "` as a list of ", n,
+                    " tensors or a dict by ", kind, " name");
+      return {t.one()};
+    case Tensors::Form::list:
+      NEURONA_CHECK(t.list().size() == n, ValueError, caller, ": argument `", what, "` has ",
+                    t.list().size(), " tensors for a model with ", n, " ", kind, n == 1 ? "" : "s",
+                    names.empty() ? std::string() : " " + names_str(names));
+      return t.list();
+    case Tensors::Form::dict: {
+      std::vector<Tensor> out(n);
+      if (names.empty()) {
+        NEURONA_CHECK(t.dict().size() == 1, ValueError, caller, ": argument `", what, "` has ",
+                      t.dict().size(), " tensors by name for a model with one ", kind);
+        return {t.dict().front().second};
+      }
+      for (const auto& [key, value] : t.dict()) {
+        const std::size_t k = position_of(key, names, caller, what, kind);
+        NEURONA_CHECK(!out[k].defined(), ValueError, caller, ": argument `", what, "` gives '", key,
+                      "' twice");
+        out[k] = value;
+      }
+      for (std::size_t k = 0; k < n; ++k) {
+        NEURONA_CHECK(out[k].defined(), ValueError, caller, ": argument `", what,
+                      "` has no tensor for ", kind, " '", names[k], "'");
+      }
+      return out;
+    }
+  }
+  return {};
 }
 
 }  // namespace
 
-Tensor Model::compute_loss(const Tensor& y, const Tensor& y_pred, const std::optional<Tensor>& sw) {
-  Compiled& state = *compiled_;
-  Tensor loss = (*state.loss)(y, y_pred, sw);
-  if (state.loss_weight != 1.0) loss = loss * state.loss_weight;
-  for (const Tensor& term : losses()) loss = loss + sum(term);
-  return loss;
+Model::StepData Model::step_data(const Tensors& x, const Tensors& y,
+                                 const std::optional<Tensors>& sw, const std::string& caller) {
+  const Compiled& state = *compiled_;
+  StepData data;
+  std::vector<std::string> input_names;
+  if (graph_) {
+    for (const auto& t : inputs()) input_names.push_back(t.layer().name());
+    if (input_names.size() == 1) input_names.clear();  // one input: no name needed
+  }
+  // x: by input (a single-input model also takes a one-entry dict).
+  data.tensors = ordered(x, input_names, "x", caller, "input");
+  data.num_inputs = data.tensors.size();
+  for (std::size_t i = 0; i < data.num_inputs; ++i) {
+    rows_of(data.tensors[i], data.num_inputs > 1 ? neurona::detail::str("x[", i, "]") : "x",
+            caller);
+  }
+
+  // y: one target per output, or only for the outputs that have a loss (Keras's partial y).
+  const std::size_t n = state.outputs.size();
+  std::vector<std::string> names;
+  for (const auto& out : state.outputs) names.push_back(out.name);
+  std::vector<std::size_t> with_loss;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (state.outputs[k].loss) with_loss.push_back(k);
+  }
+  data.target.assign(n, -1);
+  const auto add_target = [&](std::size_t k, const Tensor& t) {
+    data.target[k] = static_cast<std::ptrdiff_t>(data.tensors.size());
+    data.tensors.push_back(t);
+  };
+  if (n == 1) {
+    add_target(0, ordered(y, {}, "y", caller, "output")[0]);
+  } else if (y.form() == Tensors::Form::dict) {
+    for (const auto& [key, value] : y.dict()) {
+      const std::size_t k = position_of(key, names, caller, "y");
+      NEURONA_CHECK(data.target[k] < 0, ValueError, caller, ": argument `y` gives '", key,
+                    "' twice");
+      add_target(k, value);
+    }
+  } else {
+    const std::vector<Tensor> given =
+        y.form() == Tensors::Form::one ? std::vector<Tensor>{y.one()} : y.list();
+    if (given.size() == n) {
+      for (std::size_t k = 0; k < n; ++k) add_target(k, given[k]);
+    } else if (given.size() == with_loss.size()) {
+      for (std::size_t i = 0; i < given.size(); ++i) add_target(with_loss[i], given[i]);
+    } else {
+      throw ValueError(neurona::detail::str(
+          caller, ": argument `y` has ", given.size(), " tensor", given.size() == 1 ? "" : "s",
+          " for a model with ", n, " outputs ", names_str(names), ", ", with_loss.size(),
+          " of them with a loss; give one target per output, one per output with a loss, or a "
+          "dict by output name"));
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& out = state.outputs[k];
+    NEURONA_CHECK(data.target[k] >= 0 || (out.loss == nullptr && out.metric_refs.empty()),
+                  ValueError, caller, ": argument `y` has no target for output '", out.name,
+                  "', which has a ", out.loss ? "loss" : "metric");
+  }
+
+  // sample_weight: one for all outputs, or per output as y is given (a list of one per output
+  // with a loss where y is), or by output name.
+  data.weight.assign(n, -1);
+  if (sw && sw->form() == Tensors::Form::one) {
+    const auto at = static_cast<std::ptrdiff_t>(data.tensors.size());
+    data.tensors.push_back(sw->one());
+    data.weight.assign(n, at);
+  } else if (sw && sw->form() == Tensors::Form::list && n > 1 &&
+             sw->list().size() == with_loss.size() && with_loss.size() < n) {
+    for (std::size_t i = 0; i < with_loss.size(); ++i) {
+      data.weight[with_loss[i]] = static_cast<std::ptrdiff_t>(data.tensors.size());
+      data.tensors.push_back(sw->list()[i]);
+    }
+  } else if (sw) {
+    const std::vector<Tensor> per = ordered(*sw, n == 1 ? std::vector<std::string>{} : names,
+                                            "sample_weight", caller, "output");
+    for (std::size_t k = 0; k < n; ++k) {
+      data.weight[k] = static_cast<std::ptrdiff_t>(data.tensors.size());
+      data.tensors.push_back(per[k]);
+    }
+  }
+
+  // Every tensor has a row per sample.
+  const std::int64_t samples = data.tensors.front().shape()[0];
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::string suffix = n > 1 ? neurona::detail::str("['", names[k], "']") : "";
+    if (data.target[k] >= 0) {
+      NEURONA_CHECK(rows_of(data.y(k), neurona::detail::str("y", suffix), caller) == samples,
+                    ShapeError, caller, ": x and y", suffix,
+                    " must have the same number of samples, got x ",
+                    layers::shape_str(data.tensors.front().shape()), " and y", suffix, " ",
+                    layers::shape_str(data.y(k).shape()));
+    }
+    if (data.weight[k] >= 0) {
+      const Tensor w = *data.sample_weight(k);
+      NEURONA_CHECK(rows_of(w, neurona::detail::str("sample_weight", suffix), caller) == samples,
+                    ShapeError, caller, ": sample_weight", suffix,
+                    " must have one weight per sample, got ", layers::shape_str(w.shape()), " for ",
+                    samples, " samples");
+    }
+  }
+  for (std::size_t i = 1; i < data.num_inputs; ++i) {
+    NEURONA_CHECK(data.tensors[i].shape()[0] == samples, ShapeError, caller,
+                  ": all inputs need the same number of samples; x[0] has ", samples, ", x[", i,
+                  "] has ", data.tensors[i].shape()[0]);
+  }
+  return data;
 }
 
-void Model::train_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw) {
+Tensor Model::compute_loss(const StepData& data, const std::vector<Tensor>& y_pred,
+                           std::vector<Tensor>& per_output) {
+  Compiled& state = *compiled_;
+  NEURONA_CHECK(y_pred.size() == state.outputs.size(), ValueError, describe(), ": the model gave ",
+                y_pred.size(), " outputs where compile() expected ", state.outputs.size());
+  per_output.assign(y_pred.size(), Tensor());
+  Tensor total;
+  for (std::size_t k = 0; k < y_pred.size(); ++k) {
+    const auto& out = state.outputs[k];
+    if (out.loss == nullptr) continue;
+    per_output[k] = (*out.loss)(data.y(k), y_pred[k], data.sample_weight(k));
+    Tensor weighted = out.weight != 1.0 ? per_output[k] * out.weight : per_output[k];
+    total = total.defined() ? total + weighted : weighted;
+  }
+  for (const Tensor& term : losses()) total = total + sum(term);
+  return total;
+}
+
+void Model::update_metrics(const StepData& data, const std::vector<Tensor>& y_pred,
+                           const Tensor& loss, const std::vector<Tensor>& per_output) {
+  Compiled& state = *compiled_;
+  const auto batch = [&](const Tensor& like) {
+    return fill({}, static_cast<double>(data.rows()),
+                {.dtype = like.dtype(), .device = like.device()});
+  };
+  state.loss_tracker->update_state(loss, batch(loss));
+  for (std::size_t k = 0; k < state.outputs.size(); ++k) {
+    auto& out = state.outputs[k];
+    if (out.loss_tracker) out.loss_tracker->update_state(per_output[k], batch(per_output[k]));
+  }
+  if (!state.metrics_resolved) {
+    // As Keras's CompileMetrics.result: "<output>_<metric>" for several outputs, and a repeated
+    // name numbered "_1", "_2", ...
+    std::map<std::string, int> seen;
+    for (std::size_t k = 0; k < state.outputs.size(); ++k) {
+      auto& out = state.outputs[k];
+      for (const auto& ref : out.metric_refs) {
+        out.metrics.push_back(ref.resolve(data.y(k).shape(), y_pred[k].shape()));
+        std::string name = out.metrics.back()->name();
+        if (state.outputs.size() > 1) name = neurona::detail::str(out.name, "_", name);
+        const int count = seen[name]++;
+        if (count > 0) name = neurona::detail::str(name, "_", count);
+        out.metric_names.push_back(name);
+      }
+    }
+    state.metrics_resolved = true;
+  }
+  // Keras's `metrics` are not weighted by the sample weights (its `weighted_metrics` are).
+  for (std::size_t k = 0; k < state.outputs.size(); ++k) {
+    for (auto& m : state.outputs[k].metrics) m->update_state(data.y(k), y_pred[k]);
+  }
+}
+
+void Model::train_step(const StepData& data) {
   // The first step builds the model: its weights exist only after the forward pass.
   // (With loss scaling the step may be skipped: apply_gradients decides after the backward.)
   if (built() && !compiled_->loss_scale) compiled_->optimizer->prepare_step(trainable_weights());
-  train_step_body(x, y, sw);
+  train_step_body(data);
 }
 
-void Model::train_step_body(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw) {
+void Model::train_step_body(const StepData& data) {
   Compiled& state = *compiled_;
-  Tensor y_pred;
+  std::vector<Tensor> y_pred;
+  std::vector<Tensor> per_output;
   Tensor loss;
   std::vector<Tensor> grads;
   std::vector<Variable> variables;
   const bool prepared = built();
   {
     GradientTape tape;
-    y_pred = (*this)(x, /*training=*/true);
-    loss = compute_loss(y, y_pred, sw);
+    y_pred = forward(data.inputs(), /*training=*/true);
+    loss = compute_loss(data, y_pred, per_output);
     variables = trainable_weights();
     grads = tape.gradient(state.loss_scale ? state.loss_scale->scale_loss(loss) : loss, variables);
   }
@@ -139,45 +551,36 @@ void Model::train_step_body(const Tensor& x, const Tensor& y, const std::optiona
     state.optimizer->apply_gradients(grads, variables);
   }
   apply_constraints();
-  const Tensor batch =
-      fill({}, static_cast<double>(x.shape()[0]), {.dtype = loss.dtype(), .device = loss.device()});
-  state.loss_tracker->update_state(loss, batch);
-  if (!state.metrics_resolved) {
-    for (const auto& ref : state.metric_refs) {
-      state.metrics.push_back(ref.resolve(y.shape(), y_pred.shape()));
-    }
-    state.metrics_resolved = true;
-  }
-  for (auto& m : state.metrics) m->update_state(y, y_pred, sw);
+  update_metrics(data, y_pred, loss, per_output);
 }
 
-void Model::test_step(const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw) {
-  Compiled& state = *compiled_;
-  Tensor y_pred = (*this)(x, /*training=*/false);
-  Tensor loss = compute_loss(y, y_pred, sw);
-  const Tensor batch =
-      fill({}, static_cast<double>(x.shape()[0]), {.dtype = loss.dtype(), .device = loss.device()});
-  state.loss_tracker->update_state(loss, batch);
-  if (!state.metrics_resolved) {
-    for (const auto& ref : state.metric_refs) {
-      state.metrics.push_back(ref.resolve(y.shape(), y_pred.shape()));
-    }
-    state.metrics_resolved = true;
-  }
-  for (auto& m : state.metrics) m->update_state(y, y_pred, sw);
+void Model::test_step(const StepData& data) {
+  const std::vector<Tensor> y_pred = forward(data.inputs(), /*training=*/false);
+  std::vector<Tensor> per_output;
+  const Tensor loss = compute_loss(data, y_pred, per_output);
+  update_metrics(data, y_pred, loss, per_output);
 }
 
 void Model::reset_metrics() {
   if (compiled_ == nullptr) return;
   compiled_->loss_tracker->reset_state();
-  for (auto& m : compiled_->metrics) m->reset_state();
+  for (auto& out : compiled_->outputs) {
+    if (out.loss_tracker) out.loss_tracker->reset_state();
+    for (auto& m : out.metrics) m->reset_state();
+  }
 }
 
 std::map<std::string, double> Model::read_metrics(const std::string& prefix) const {
   std::map<std::string, double> logs;
   if (compiled_ == nullptr) return logs;
   logs[prefix + "loss"] = compiled_->loss_tracker->result().item<double>();
-  for (const auto& m : compiled_->metrics) logs[prefix + m->name()] = m->result().item<double>();
+  for (const auto& out : compiled_->outputs) {
+    if (out.loss_tracker)
+      logs[prefix + out.loss_tracker->name()] = out.loss_tracker->result().item<double>();
+    for (std::size_t i = 0; i < out.metrics.size(); ++i) {
+      logs[prefix + out.metric_names[i]] = out.metrics[i]->result().item<double>();
+    }
+  }
   return logs;
 }
 
@@ -227,12 +630,21 @@ int resolve_verbose(int verbose) {
 
 }  // namespace
 
+Device Model::built_device(const StepData& data) {
+  if (!built()) {
+    std::vector<Tensor> sample;
+    for (const Tensor& t : data.inputs()) sample.push_back(t.slice(0, 1).to(default_device()));
+    (void)forward(sample, /*training=*/false);
+  }
+  return model_device(*this);
+}
+
 std::map<std::string, double> Model::run_evaluation(
-    const Tensor& x, const Tensor& y, const std::optional<Tensor>& sw, std::int64_t batch_size,
+    const StepData& data, std::int64_t batch_size,
     std::vector<std::shared_ptr<callbacks::Callback>>& cbs) {
-  const std::int64_t n = x.shape()[0];
+  const std::int64_t n = data.rows();
   reset_metrics();
-  CapturedStep captured(*this, "evaluate", x.device(), batch_size);
+  CapturedStep captured(*this, "evaluate", data.tensors.front().device(), batch_size);
   const auto nothing = [] {};
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_test_begin(logs);
@@ -241,13 +653,10 @@ std::map<std::string, double> Model::run_evaluation(
     const std::int64_t stop = std::min(n, start + batch_size);
     callbacks::Logs batch_logs;
     for (auto& cb : cbs) cb->on_test_batch_begin(batch, batch_logs);
-    std::vector<Tensor> b{rows(x, start, stop), rows(y, start, stop)};
-    if (sw) b.push_back(rows(*sw, start, stop));
-    const auto step = [this](const std::vector<Tensor>& t) {
-      test_step(t[0], t[1], t.size() > 2 ? std::optional<Tensor>(t[2]) : std::nullopt);
-    };
-    const bool replayed = captured.run(b, /*prepare=*/nothing, step);
-    if (!replayed) step(b);
+    const StepData b = data.map([&](const Tensor& t) { return t.slice(start, stop); });
+    const auto step = [&](const std::vector<Tensor>& t) { test_step(b.with(t)); };
+    const bool replayed = captured.run(b.tensors, /*prepare=*/nothing, step);
+    if (!replayed) test_step(b);
     bool wanted = false;
     for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
     if (wanted) batch_logs = read_metrics();
@@ -258,7 +667,7 @@ std::map<std::string, double> Model::run_evaluation(
   return logs;
 }
 
-callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions options) {
+callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptions options) {
   const std::string caller = describe() + ".fit";
   compiled_state("fit");
   NEURONA_CHECK(options.batch_size > 0, ValueError, caller,
@@ -272,45 +681,36 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
                 ": give either `validation_split` or `validation_data`, not both");
   NEURONA_CHECK(!(options.sample_weight && !options.class_weight.empty()), ValueError, caller,
                 ": give either `sample_weight` or `class_weight`, not both");
-  const std::int64_t n_all = rows_of(x_in, "x", caller);
-  NEURONA_CHECK(rows_of(y_in, "y", caller) == n_all, ShapeError, caller,
-                ": x and y must have the same number of samples, got x ",
-                layers::shape_str(x_in.shape()), " and y ", layers::shape_str(y_in.shape()));
-  std::optional<Tensor> sw_all = options.sample_weight;
-  if (sw_all) {
-    NEURONA_CHECK(rows_of(*sw_all, "sample_weight", caller) == n_all, ShapeError, caller,
-                  ": sample_weight must have one weight per sample, got ",
-                  layers::shape_str(sw_all->shape()), " for ", n_all, " samples");
-  } else if (!options.class_weight.empty()) {
-    sw_all = class_weights_for(y_in, options.class_weight, caller);
+  NEURONA_CHECK(options.class_weight.empty() || compiled_->outputs.size() == 1, ValueError, caller,
+                ": `class_weight` is only supported for Models with a single output.");
+  StepData all = step_data(x_in, y_in, options.sample_weight, caller);
+  if (!options.class_weight.empty()) {
+    const Tensor w = class_weights_for(all.y(0), options.class_weight, caller);
+    all.weight.assign(1, static_cast<std::ptrdiff_t>(all.tensors.size()));
+    all.tensors.push_back(w);
   }
+  const std::int64_t n_all = all.rows();
 
-  // The model's device: build it first (on a sample batch) so that its weights exist there.
-  if (!built()) (void)(*this)(rows(x_in, 0, 1).to(default_device()), false);
-  const Device device = model_device(*this);
+  const Device device = built_device(all);
 
   // Keras's validation_split: the last fraction, before any shuffling; the training part is
   // floor(n * (1 - split)) samples, as Keras 3 rounds.
   std::int64_t n = n_all;
-  std::optional<ValidationData> val = options.validation_data;
+  std::optional<StepData> val;
+  if (options.validation_data) {
+    const ValidationData& v = *options.validation_data;
+    val = step_data(v.x, v.y, v.sample_weight, caller + " (validation_data)");
+  }
   if (options.validation_split > 0.0) {
     try {
       n = data::validation_split_index(n_all, options.validation_split);
     } catch (const ValueError& e) {
       throw ValueError(caller + ": " + e.what());
     }
-    val = ValidationData{rows(x_in, n, n_all), rows(y_in, n, n_all),
-                         sw_all ? std::optional<Tensor>(rows(*sw_all, n, n_all)) : std::nullopt};
+    val = all.map([&](const Tensor& t) { return t.slice(n, n_all); });
   }
-  const Tensor x = rows(x_in, 0, n).to(device);
-  const Tensor y = rows(y_in, 0, n).to(device);
-  const std::optional<Tensor> sw =
-      sw_all ? std::optional<Tensor>(rows(*sw_all, 0, n).to(device)) : std::nullopt;
-  if (val) {
-    val->x = val->x.to(device);
-    val->y = val->y.to(device);
-    if (val->sample_weight) val->sample_weight = val->sample_weight->to(device);
-  }
+  const StepData train = all.map([&](const Tensor& t) { return t.slice(0, n).to(device); });
+  if (val) val = val->map([&](const Tensor& t) { return t.to(device); });
 
   const std::int64_t steps = (n + options.batch_size - 1) / options.batch_size;
   const int verbose = resolve_verbose(options.verbose);
@@ -347,30 +747,18 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
       const std::int64_t stop = std::min(n, start + options.batch_size);
       callbacks::Logs batch_logs;
       for (auto& cb : cbs) cb->on_train_batch_begin(step, batch_logs);
-      Tensor xb, yb;
-      std::optional<Tensor> swb;
-      if (order) {
-        const Tensor idx = order->slice(start, stop);
-        xb = gather(x, idx);
-        yb = gather(y, idx);
-        if (sw) swb = gather(*sw, idx);
-      } else {
-        xb = rows(x, start, stop);
-        yb = rows(y, start, stop);
-        if (sw) swb = rows(*sw, start, stop);
-      }
-      std::vector<Tensor> batch{xb, yb};
-      if (swb) batch.push_back(*swb);
+      const StepData batch = order
+                                 ? train.map([&, idx = order->slice(start, stop)](const Tensor& t) {
+                                     return gather(t, idx);
+                                   })
+                                 : train.map([&](const Tensor& t) { return t.slice(start, stop); });
       // A loss-scaled step decides on the host whether to apply it: it is not captured.
       const bool replayed =
           !compiled_->loss_scale &&
           captured.run(
-              batch, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
-              [&](const std::vector<Tensor>& b) {
-                train_step_body(b[0], b[1],
-                                b.size() > 2 ? std::optional<Tensor>(b[2]) : std::nullopt);
-              });
-      if (!replayed) train_step(xb, yb, swb);
+              batch.tensors, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
+              [&](const std::vector<Tensor>& b) { train_step_body(batch.with(b)); });
+      if (!replayed) train_step(batch);
       bool wanted = false;
       for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
       if (wanted) batch_logs = read_metrics();
@@ -379,8 +767,7 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
     epoch_logs = read_metrics();
     if (val) {
       std::vector<std::shared_ptr<callbacks::Callback>> none;
-      const auto val_logs =
-          run_evaluation(val->x, val->y, val->sample_weight, options.batch_size, none);
+      const auto val_logs = run_evaluation(*val, options.batch_size, none);
       for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
     }
     for (auto& cb : cbs) cb->on_epoch_end(epoch, epoch_logs);
@@ -391,19 +778,16 @@ callbacks::History Model::fit(const Tensor& x_in, const Tensor& y_in, FitOptions
   return *history;
 }
 
-std::map<std::string, double> Model::evaluate(const Tensor& x_in, const Tensor& y_in,
+std::map<std::string, double> Model::evaluate(const Tensors& x_in, const Tensors& y_in,
                                               EvaluateOptions options) {
   const std::string caller = describe() + ".evaluate";
   compiled_state("evaluate");
   NEURONA_CHECK(options.batch_size > 0, ValueError, caller,
                 ": argument `batch_size` must be positive, got ", options.batch_size);
-  const std::int64_t n = rows_of(x_in, "x", caller);
-  NEURONA_CHECK(rows_of(y_in, "y", caller) == n, ShapeError, caller,
-                ": x and y must have the same number of samples, got x ",
-                layers::shape_str(x_in.shape()), " and y ", layers::shape_str(y_in.shape()));
+  const StepData data = step_data(x_in, y_in, options.sample_weight, caller);
+  const std::int64_t n = data.rows();
   NEURONA_CHECK(n > 0, ValueError, caller, ": the inputs have no samples");
-  if (!built()) (void)(*this)(rows(x_in, 0, 1).to(default_device()), false);
-  const Device device = model_device(*this);
+  const Device device = built_device(data);
   const int verbose = resolve_verbose(options.verbose);
   std::vector<std::shared_ptr<callbacks::Callback>> cbs;
   for (const auto& ref : options.callbacks) cbs.push_back(ref.get());
@@ -413,32 +797,29 @@ std::map<std::string, double> Model::evaluate(const Tensor& x_in, const Tensor& 
     cb->set_model(this);
     cb->set_params({.epochs = 1, .steps = steps, .verbose = verbose});
   }
-  std::optional<Tensor> sw;
-  if (options.sample_weight) sw = options.sample_weight->to(device);
-  auto logs = run_evaluation(x_in.to(device), y_in.to(device), sw, options.batch_size, cbs);
+  auto logs = run_evaluation(data.map([&](const Tensor& t) { return t.to(device); }),
+                             options.batch_size, cbs);
   for (auto& cb : cbs) cb->set_model(nullptr);
   return logs;
 }
 
-std::map<std::string, double> Model::train_on_batch(const Tensor& x, const Tensor& y,
-                                                    const std::optional<Tensor>& sample_weight) {
+std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tensors& y,
+                                                    const std::optional<Tensors>& sample_weight) {
   compiled_state("train_on_batch");
-  if (!built()) (void)(*this)(x.to(default_device()), false);
-  const Device device = model_device(*this);
+  const StepData data = step_data(x, y, sample_weight, describe() + ".train_on_batch");
+  const Device device = built_device(data);
   reset_metrics();
-  train_step(x.to(device), y.to(device),
-             sample_weight ? std::optional<Tensor>(sample_weight->to(device)) : std::nullopt);
+  train_step(data.map([&](const Tensor& t) { return t.to(device); }));
   return read_metrics();
 }
 
-std::map<std::string, double> Model::test_on_batch(const Tensor& x, const Tensor& y,
-                                                   const std::optional<Tensor>& sample_weight) {
+std::map<std::string, double> Model::test_on_batch(const Tensors& x, const Tensors& y,
+                                                   const std::optional<Tensors>& sample_weight) {
   compiled_state("test_on_batch");
-  if (!built()) (void)(*this)(x.to(default_device()), false);
-  const Device device = model_device(*this);
+  const StepData data = step_data(x, y, sample_weight, describe() + ".test_on_batch");
+  const Device device = built_device(data);
   reset_metrics();
-  test_step(x.to(device), y.to(device),
-            sample_weight ? std::optional<Tensor>(sample_weight->to(device)) : std::nullopt);
+  test_step(data.map([&](const Tensor& t) { return t.to(device); }));
   return read_metrics();
 }
 

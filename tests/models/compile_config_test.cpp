@@ -228,10 +228,10 @@ TEST_F(CompileConfigFiles, SavedCompiledModelLoadsCompiledAndTrains) {
   ASSERT_TRUE(loaded->compiled());
   EXPECT_EQ(loaded->optimizer()->class_name(), "Adam");
   EXPECT_EQ(text(loaded->get_compile_config()), text(model->get_compile_config()));
-  ASSERT_TRUE(loaded->compile_options().loss.has_value());
-  EXPECT_EQ(loaded->compile_options().loss->identifier(), "sparse_categorical_crossentropy");
-  ASSERT_EQ(loaded->compile_options().metrics.size(), 1u);
-  EXPECT_EQ(loaded->compile_options().metrics[0].identifier(), "accuracy");
+  ASSERT_EQ(loaded->compile_options().loss.form(), nr::CompileLoss::Form::one);
+  EXPECT_EQ(loaded->compile_options().loss.one()->identifier(), "sparse_categorical_crossentropy");
+  ASSERT_EQ(loaded->compile_options().metrics.list().size(), 1u);
+  EXPECT_EQ(loaded->compile_options().metrics.list()[0].identifier(), "accuracy");
   EXPECT_EQ(loaded->optimizer()->learning_rate(), static_cast<float>(kCompiledCnnLearningRate));
 
   const auto scores = loaded->evaluate(x, y, {.verbose = 0});
@@ -280,9 +280,16 @@ TEST(CompileConfig, AcceptsKerasAlternativeForms) {
           "loss_weights": {"dense": 0.5}, "weighted_metrics": [], "run_eagerly": true})"));
   ASSERT_TRUE(model->compiled());
   EXPECT_EQ(model->optimizer()->class_name(), "SGD");
-  EXPECT_EQ(model->compile_options().loss->identifier(), "mse");
-  EXPECT_EQ(model->compile_options().metrics.at(0).identifier(), "mae");
-  EXPECT_EQ(model->compile_options().loss_weights, 0.5);
+  // A one-output model takes one-entry lists and dicts (whatever the key: it has no output
+  // names to match).
+  ASSERT_EQ(model->compile_options().loss.list().size(), 1u);
+  EXPECT_EQ(model->compile_options().loss.list()[0]->identifier(), "mse");
+  ASSERT_EQ(model->compile_options().metrics.by_name().size(), 1u);
+  EXPECT_EQ(model->compile_options().metrics.by_name()[0].second.at(0).identifier(), "mae");
+  ASSERT_EQ(model->compile_options().loss_weights.dict().size(), 1u);
+  EXPECT_EQ(model->compile_options().loss_weights.dict()[0].second, 0.5);
+  (void)model->test_on_batch(nr::zeros({2, 8, 8, 1}), nr::ones({2, 3}));
+  EXPECT_EQ(model->metrics_names(), (std::vector<std::string>{"loss", "mae"}));
 
   model = nr::models::detail::model_from_config_json(config_json_with(
       R"({"loss": {"module": "builtins", "class_name": "function",
@@ -291,9 +298,43 @@ TEST(CompileConfig, AcceptsKerasAlternativeForms) {
                        "config": "mean_absolute_error", "registered_name": "function"}],
           "loss_weights": [2]})"));
   EXPECT_EQ(model->optimizer()->class_name(), "RMSprop");  // compile()'s default
-  EXPECT_EQ(model->compile_options().loss->identifier(), "mean_squared_error");
-  EXPECT_EQ(model->compile_options().metrics.at(0).identifier(), "mean_absolute_error");
-  EXPECT_EQ(model->compile_options().loss_weights, 2.0);
+  EXPECT_EQ(model->compile_options().loss.one()->identifier(), "mean_squared_error");
+  EXPECT_EQ(model->compile_options().metrics.list().at(0).identifier(), "mean_absolute_error");
+  EXPECT_EQ(model->compile_options().loss_weights.list(), std::vector<double>{2.0});
+}
+
+TEST(CompileConfig, PerOutputFormsAreWrittenAsKerasWritesThemAndReadBack) {
+  nr::clear_session();
+  auto a = nr::Input({4}, {.name = "a"});
+  auto digits = L::Dense(3, {.name = "digits"})(a);
+  auto size = L::Dense(1, {.name = "size"})(a);
+  auto aux = L::Dense(2, {.name = "aux"})(a);
+  auto model = std::make_shared<nr::Model>(a, std::vector{digits, size, aux});
+  // What Keras 3.15's get_compile_config() gives for compile(loss=[...], loss_weights=[...],
+  // metrics=[[...], [...], None]) and for the dict forms.
+  const auto keras = [](const char* json) { return nr::models::detail::parse_json(json, "test"); };
+  model->compile({.loss = {"sparse_categorical_crossentropy", "mse", std::nullopt},
+                  .metrics = nr::CompileMetrics::PerOutput{{"accuracy"}, {"mae", "mse"}, {}},
+                  .loss_weights = {1.0, 0.5, 1.0}});
+  nr::ConfigValue config = model->get_compile_config();
+  EXPECT_EQ(text(*config.find("loss")),
+            text(keras(R"(["sparse_categorical_crossentropy", "mse", null])")));
+  EXPECT_EQ(text(*config.find("loss_weights")), text(keras("[1.0, 0.5, 1.0]")));
+  EXPECT_EQ(text(*config.find("metrics")), text(keras(R"([["accuracy"], ["mae", "mse"], null])")));
+  auto loaded = std::make_shared<nr::Model>(a, std::vector{digits, size, aux});
+  loaded->compile_from_config(config);
+  EXPECT_EQ(text(loaded->get_compile_config()), text(config));
+
+  model->compile({.loss = {{"digits", "mse"}, {"size", "mae"}, {"aux", std::nullopt}},
+                  .metrics = {{"size", {"mse"}}},
+                  .loss_weights = {{"size", 2.0}}});
+  config = model->get_compile_config();
+  EXPECT_EQ(text(*config.find("loss")),
+            text(keras(R"({"digits": "mse", "size": "mae", "aux": null})")));
+  EXPECT_EQ(text(*config.find("loss_weights")), text(keras(R"({"size": 2.0})")));
+  EXPECT_EQ(text(*config.find("metrics")), text(keras(R"({"size": ["mse"]})")));
+  loaded->compile_from_config(config);
+  EXPECT_EQ(text(loaded->get_compile_config()), text(config));
 }
 
 TEST(CompileConfig, BadCompileConfigsAreValueErrors) {
@@ -333,17 +374,17 @@ TEST(CompileConfig, BadCompileConfigsAreValueErrors) {
        {"loss", "FancyLoss"}},
       {R"({"loss": {"class_name": "Huber", "config": {"delta": "big"}}})",
        {"loss", "Huber", "delta"}},
-      {R"({"loss": ["mse", "mae"]})", {"loss", "several outputs"}},
-      {R"({"loss": {"a": "mse", "b": "mae"}})", {"loss", "several outputs"}},
+      {R"({"loss": ["mse", "mae"]})", {"loss", "2 entries for a model with 1 output"}},
+      {R"({"loss": {"a": "mse", "b": "mae"}})", {"loss", "2 entries by name", "one output"}},
       {R"({"loss": {"class_name": "function", "config": 7}})", {"loss", "function"}},
       {R"({"metrics": "accuracy"})", {"metrics", "list"}},
-      {R"({"metrics": [null]})", {"metrics", "item 0"}},
+      {R"({"metrics": [[null]]})", {"metrics", "output 0", "item 0"}},
       {R"({"metrics": ["accuracy", "nope"]})", {"metrics", "item 1", "nope"}},
       {R"({"metrics": [{"class_name": "F1Score", "config": {}}]})", {"metrics", "F1Score"}},
       {R"({"metrics": [{"class_name": "AUC", "config": {"num_thresholds": 100000000000}}]})",
        {"metrics", "AUC", "num_thresholds"}},
       {R"({"loss_weights": "x"})", {"loss_weights", "str"}},
-      {R"({"loss_weights": [1, 2]})", {"loss_weights", "several outputs"}},
+      {R"({"loss_weights": [1, 2]})", {"loss_weights", "1 losses and 2 weights"}},
       {R"({"loss_weights": [[1]]})", {"loss_weights"}},
       {R"({"loss_weights": {"a": "b"}})", {"loss_weights"}},
       {R"({"weighted_metrics": ["mae"]})", {"weighted_metrics"}},
@@ -378,9 +419,9 @@ TEST(CompiledKerasFiles, KerasCompiledModelLoadsCompiledAndReproduces) {
     EXPECT_EQ(got[i].first, expected[i].first);
     EXPECT_TRUE(got[i].second == expected[i].second) << got[i].first;
   }
-  EXPECT_EQ(model->compile_options().loss->identifier(), "sparse_categorical_crossentropy");
-  ASSERT_EQ(model->compile_options().metrics.size(), 1u);
-  EXPECT_EQ(model->compile_options().metrics[0].identifier(), "accuracy");
+  EXPECT_EQ(model->compile_options().loss.one()->identifier(), "sparse_categorical_crossentropy");
+  ASSERT_EQ(model->compile_options().metrics.list().size(), 1u);
+  EXPECT_EQ(model->compile_options().metrics.list()[0].identifier(), "accuracy");
 
   const auto io = nr::testing::load_reference("saving", "compiled_cnn.io");
   const nr::Tensor y = model->predict(tensor_of(io, "x"));

@@ -1,5 +1,6 @@
 // Reference files made by the scripts in tests/reference/ (Keras, NumPy): lines
-// `name dim0 dim1 ... : v0 v1 ...`, read into a map from name to shape and values.
+// `name dim0 dim1 ... : v0 v1 ...` (and `#` comments), read into a map from name to shape and
+// values.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +41,7 @@ inline Reference parse_reference(const std::filesystem::path& path) {
   Reference entries;
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty()) continue;
+    if (line.empty() || line[0] == '#') continue;
     const std::size_t colon = line.find(" : ");
     if (colon == std::string::npos) throw std::runtime_error("bad line in " + path.string());
     std::istringstream head(line.substr(0, colon)), body(line.substr(colon + 3));
