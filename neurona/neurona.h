@@ -3,6 +3,8 @@
 //   namespace nr = neurona;
 #pragma once
 
+#include "neurona/applications/common.h"
+#include "neurona/applications/resnet_cifar.h"
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
 #include "neurona/autograd/variable.h"

@@ -27,6 +27,7 @@ ALLOWED = {
     "training": {"core", "autograd", "kernels"},
     "data": {"core"},
     "models": {"core", "autograd", "layers", "training", "data"},
+    "applications": {"core", "autograd", "layers", "training", "data", "models"},
 }
 
 # Headers that are internal to their folder (and, for core/, to kernels/, which implements the

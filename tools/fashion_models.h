@@ -1,7 +1,9 @@
 // The Fashion-MNIST models of `neurona train` (DESIGN.md): the notebook's layer kinds with
-// TensorFlow's tutorial sizes (`cnn`) and a Dense 256-128-10 (`mlp`), compiled with Adam 1e-3,
-// sparse categorical cross-entropy and accuracy. Shared by the `neurona` command and the
-// benchmarks that must train exactly what it trains. The layers take the global dtype policy
+// TensorFlow's tutorial sizes (`cnn`), a Dense 256-128-10 (`mlp`) and the CIFAR ResNet-20 on
+// the images padded to 32x32 (`resnet`), compiled with Adam 1e-3 (for the resnet decayed along
+// a cosine over the run), sparse categorical cross-entropy and accuracy. Shared by the `neurona`
+// command and the benchmarks that must train exactly what it trains. The layers take the global
+// dtype policy
 // (`--dtype-policy`); the output layer computes in float32 whatever it is, as Keras's mixed
 // precision guide advises.
 #pragma once
@@ -14,11 +16,11 @@
 
 namespace neurona::tools {
 
-/// `kind` is "cnn" or "mlp"; anything else throws ValueError naming the valid ones.
-inline std::unique_ptr<Sequential> make_fashion_model(const std::string& kind) {
+/// `kind` is "cnn", "mlp" or "resnet"; anything else throws ValueError naming the valid ones.
+inline std::shared_ptr<Model> make_fashion_model(const std::string& kind) {
   using Layers = std::vector<layers::AnyLayer>;
   if (kind == "cnn") {
-    return std::make_unique<Sequential>(Layers{
+    return std::make_shared<Sequential>(Layers{
         layers::Input({28, 28, 1}),
         layers::Conv2D(32, {3, 3}, {.activation = "relu"}),
         layers::MaxPooling2D({2, 2}),
@@ -30,7 +32,7 @@ inline std::unique_ptr<Sequential> make_fashion_model(const std::string& kind) {
     });
   }
   if (kind == "mlp") {
-    return std::make_unique<Sequential>(Layers{
+    return std::make_shared<Sequential>(Layers{
         layers::Input({28, 28, 1}),
         layers::Flatten(),
         layers::Dense(256, {.activation = "relu"}),
@@ -38,14 +40,25 @@ inline std::unique_ptr<Sequential> make_fashion_model(const std::string& kind) {
         layers::Dense(10, {.activation = "softmax", .dtype = "float32"}),
     });
   }
-  throw ValueError("neurona: unknown --model '" + kind + "' (valid: cnn, mlp)");
+  if (kind == "resnet") {
+    // The 28x28 images padded with zeros to the 32x32 of CIFAR, inside the model.
+    auto image = Input({28, 28, 1}, {.name = "image"});
+    auto padded = layers::ZeroPadding2D(2, {.name = "pad"})(image);
+    return applications::ResNet20({.input_tensor = padded, .name = "resnet20"});
+  }
+  throw ValueError("neurona: unknown --model '" + kind + "' (valid: cnn, mlp, resnet)");
 }
 
-/// Adam(1e-3), sparse_categorical_crossentropy, ["accuracy"].
-inline void compile_fashion_model(Model& model) {
-  model.compile({.optimizer = optimizers::Adam(1e-3),
-                 .loss = "sparse_categorical_crossentropy",
-                 .metrics = {"accuracy"}});
+/// Adam(1e-3), sparse_categorical_crossentropy, ["accuracy"]; for the resnet the learning rate
+/// decays to 0 along a cosine over `steps` optimizer steps (the whole run; 0: constant).
+inline void compile_fashion_model(Model& model, const std::string& kind = "cnn",
+                                  std::int64_t steps = 0) {
+  optimizers::OptimizerRef optimizer = optimizers::Adam(1e-3);
+  if (kind == "resnet" && steps > 0) {
+    optimizer = optimizers::Adam(optimizers::schedules::CosineDecay(1e-3, steps));
+  }
+  model.compile(
+      {.optimizer = optimizer, .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
 }
 
 }  // namespace neurona::tools

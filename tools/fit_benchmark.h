@@ -155,7 +155,9 @@ inline FitBenchmarkResult run_fit_benchmark(const FitBenchmarkOptions& options) 
   const Tensor x_train = detail::head(data.x_train, options.train_samples);
   const Tensor y_train = detail::head(data.y_train, options.train_samples);
   auto model = make_fashion_model(options.model);
-  compile_fashion_model(*model);
+  const std::int64_t steps_per_epoch =
+      (x_train.shape()[0] + options.batch_size - 1) / options.batch_size;
+  compile_fashion_model(*model, options.model, options.epochs * steps_per_epoch);
   auto timer = std::make_shared<detail::EpochTimer>(r.device);
   const auto t0 = detail::Clock::now();
   model->fit(x_train, y_train,

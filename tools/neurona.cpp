@@ -156,7 +156,10 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
             << x_test.shape()[0] << " test images, device " << nr::default_device() << "\n";
 
   auto model = nr::tools::make_fashion_model(kind);
-  nr::tools::compile_fashion_model(*model);
+  const std::int64_t n_fit = validation_split > 0.0 ? nr::data::validation_split_index(
+                                                          x_train.shape()[0], validation_split)
+                                                    : x_train.shape()[0];
+  nr::tools::compile_fashion_model(*model, kind, epochs * ((n_fit + batch_size - 1) / batch_size));
   model->summary();
   auto history =
       model->fit(x_train, y_train,
@@ -180,7 +183,7 @@ int evaluate(const std::string& kind, const std::string& weights, const std::str
              std::int64_t test_limit) {
   auto data = nr::datasets::fashion_mnist(data_dir);
   auto model = nr::tools::make_fashion_model(kind);
-  nr::tools::compile_fashion_model(*model);
+  nr::tools::compile_fashion_model(*model, kind);
   model->load_weights(weights);
   const auto scores = model->evaluate(head(data.x_test, test_limit), head(data.y_test, test_limit),
                                       {.batch_size = 256, .verbose = 0});
@@ -195,7 +198,7 @@ int predict(const std::string& kind, const std::string& weights, const std::stri
   nr::Tensor x = nr::data::load_npy(input);
   // A batch or one image, the channel axis optional where there is one channel:
   // (N, 28, 28, 1), (N, 28, 28), (28, 28, 1) or (28, 28) for the Fashion-MNIST models.
-  const std::vector<std::int64_t> batch_shape = model->input_shape().value().dims();
+  const std::vector<std::int64_t> batch_shape = model->build_input_shape().dims();
   const std::vector<std::int64_t> image(batch_shape.begin() + 1, batch_shape.end());
   const std::vector<std::int64_t> plain(image.begin(), image.end() - 1);  // without channels
   const bool one_channel = image.back() == 1;
@@ -256,8 +259,8 @@ int main(int argc, char** argv) {
   std::string output;
 
   auto add_common = [&](CLI::App* cmd) {
-    cmd->add_option("--model", kind, "cnn or mlp")
-        ->check(CLI::IsMember({"cnn", "mlp"}))
+    cmd->add_option("--model", kind, "cnn, mlp or resnet (ResNet-20 on the images padded to 32x32)")
+        ->check(CLI::IsMember({"cnn", "mlp", "resnet"}))
         ->capture_default_str();
     cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_option("--data-dir", data_dir,

@@ -1,6 +1,8 @@
 // KerasTensor's accessors; the calls that make them are Layer's (layer.cpp).
 #include "neurona/layers/keras_tensor.h"
 
+#include <algorithm>
+
 #include "neurona/core/error.h"
 #include "neurona/layers/layer.h"
 
@@ -42,6 +44,27 @@ const std::shared_ptr<Layer>& KerasTensor::layer_ptr() const {
 int KerasTensor::node_index() const {
   check_defined();
   return node_->index;
+}
+
+std::vector<KerasTensor> source_inputs(const KerasTensor& t) {
+  std::vector<KerasTensor> found;
+  std::vector<const Node*> seen;
+  std::vector<KerasTensor> stack{t};  // depth first, iteratively: graphs can be deep
+  while (!stack.empty()) {
+    const KerasTensor x = stack.back();
+    stack.pop_back();
+    const Node* node = x.node().get();
+    NEURONA_CHECK(node != nullptr, ValueError,
+                  "source_inputs: an undefined symbolic tensor (made by no Input or layer call)");
+    if (std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
+    seen.push_back(node);
+    if (node->inputs.empty()) {
+      found.push_back(x);
+      continue;
+    }
+    for (auto it = node->inputs.rbegin(); it != node->inputs.rend(); ++it) stack.push_back(*it);
+  }
+  return found;
 }
 
 std::string specs_str(const std::vector<TensorSpec>& specs) {

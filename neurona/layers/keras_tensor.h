@@ -71,6 +71,10 @@ struct Node {
   int index = 0;
 };
 
+/// The Inputs that `t` is computed from (Keras's get_source_inputs), in the order the graph
+/// reaches them from `t`, each once; `t` itself when an Input made it.
+std::vector<KerasTensor> source_inputs(const KerasTensor& t);
+
 /// Keras's shape printing, (None, 4), of a tensor list: "[(None, 4), (None, 3)]".
 std::string specs_str(const std::vector<TensorSpec>& specs);
 

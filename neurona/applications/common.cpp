@@ -1,0 +1,57 @@
+#include "neurona/applications/common.h"
+
+#include "neurona/core/error.h"
+#include "neurona/layers/dense.h"
+#include "neurona/layers/input_layer.h"
+#include "neurona/layers/pooling2d.h"
+
+namespace neurona::applications::detail {
+
+AppInput app_input(const ApplicationOptions& options, const Shape& default_shape,
+                   std::int64_t min_size, const std::string& app, const std::string& input_name) {
+  NEURONA_CHECK(options.pooling.empty() || options.pooling == "avg" || options.pooling == "max",
+                ValueError, app, ": argument `pooling` must be \"\", \"avg\" or \"max\", got \"",
+                options.pooling, "\"");
+  NEURONA_CHECK(!options.classes || *options.classes >= 1, ValueError, app,
+                ": argument `classes` must be at least 1, got ", options.classes.value_or(0));
+  NEURONA_CHECK(!(options.input_tensor && options.input_shape), ValueError, app,
+                ": give either `input_shape` or `input_tensor`, not both");
+  AppInput in;
+  Shape shape;
+  if (options.input_tensor) {
+    in.x = *options.input_tensor;
+    NEURONA_CHECK(in.x.defined(), ValueError, app, ": argument `input_tensor` is undefined");
+    in.inputs = layers::source_inputs(in.x);
+    const auto& dims = in.x.shape().dims();
+    shape = Shape(std::vector<std::int64_t>(dims.begin() + (dims.empty() ? 0 : 1), dims.end()));
+  } else {
+    shape = options.input_shape.value_or(default_shape);
+  }
+  NEURONA_CHECK(shape.rank() == 3, ValueError, app,
+                ": the input must be (height, width, channels), got ", shape);
+  for (int d = 0; d < 2; ++d) {
+    NEURONA_CHECK(shape[d] < 0 || shape[d] >= min_size, ValueError, app,
+                  ": input size must be at least ", min_size, "x", min_size, "; got ", shape);
+  }
+  if (!options.input_tensor) {
+    in.x = neurona::Input(shape, {.name = input_name});
+    in.inputs = {in.x};
+  }
+  return in;
+}
+
+layers::KerasTensor app_top(const layers::KerasTensor& x, const ApplicationOptions& options,
+                            std::int64_t default_classes) {
+  if (options.include_top) {
+    const auto pooled = layers::GlobalAveragePooling2D({.name = "avg_pool"})(x);
+    const std::string activation =
+        options.classifier_activation.empty() ? "linear" : options.classifier_activation;
+    return layers::Dense(options.classes.value_or(default_classes),
+                         {.activation = activation, .name = "predictions"})(pooled);
+  }
+  if (options.pooling == "avg") return layers::GlobalAveragePooling2D({.name = "avg_pool"})(x);
+  if (options.pooling == "max") return layers::GlobalMaxPooling2D({.name = "max_pool"})(x);
+  return x;
+}
+
+}  // namespace neurona::applications::detail
