@@ -1,9 +1,12 @@
-"""Keras 3 itself on neurona's `cnn` (tools/neurona.cpp's make_model), to tell how training in
-neurona compares with training in Keras. Two modes:
+"""Keras 3 itself on neurona's `cnn` and `resnet` (tools/fashion_models.h), to tell how training
+in neurona compares with training in Keras. Two modes:
 
-  fit SEED EPOCHS   trains as `neurona train --model cnn --epochs EPOCHS --seed SEED` does
-                    (Adam 1e-3, batch 128, shuffled each epoch, all 60000 images) and prints the
-                    test accuracy; the seeds are Keras's, so runs compare as distributions.
+  fit SEED EPOCHS [MODEL]
+                    trains as `neurona train --model MODEL --epochs EPOCHS --seed SEED` does
+                    (MODEL cnn, the default, or resnet; Adam 1e-3, for the resnet decayed along a
+                    cosine over the run; batch 128, shuffled each epoch, all 60000 images) and
+                    prints the test accuracy; the seeds are Keras's, so runs compare as
+                    distributions.
   steps DIR N       writes Keras's initial weights to DIR/w0.weights.h5, then runs
                     train_on_batch on the first N batches of 128 in file order and prints each
                     step's loss; `build-cpu/benchmarks/train_steps DIR/w0.weights.h5 N` does the
@@ -52,6 +55,43 @@ def make_cnn():
     return model
 
 
+def make_resnet(epochs):
+    """ResNet-20 as nr::applications::ResNet20 builds it (same layer names, initializers,
+    L2(1e-4) on the kernels, bias-free convolutions before batch normalization), on the images
+    padded to 32x32 inside the model, compiled with the recipe of `neurona train --model
+    resnet`: 273,466 parameters."""
+    L = keras.layers
+    decay = keras.regularizers.L2(1e-4)
+
+    def conv(x, filters, kernel, strides, bias, name):
+        return L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=bias,
+                        kernel_initializer="he_normal", kernel_regularizer=decay,
+                        name=name + "_conv")(x)
+
+    def conv_bn(x, filters, strides, name, relu=True):
+        y = L.BatchNormalization(name=name + "_bn")(conv(x, filters, 3, strides, False, name))
+        return L.Activation("relu", name=name + "_relu")(y) if relu else y
+
+    image = keras.Input((28, 28, 1), name="image")
+    x = conv_bn(L.ZeroPadding2D(2, name="pad")(image), 16, 1, "conv1")
+    for stage in range(3):
+        filters = 16 << stage
+        for block in range(3):
+            name = f"conv{stage + 2}_block{block + 1}"
+            strides = 2 if stage > 0 and block == 0 else 1
+            y = conv_bn(x, filters, strides, name + "_1")
+            y = conv_bn(y, filters, 1, name + "_2", relu=False)
+            shortcut = conv(x, filters, 1, strides, True, name + "_0") if strides != 1 else x
+            x = L.Activation("relu", name=name + "_out")(L.Add(name=name + "_add")([shortcut, y]))
+    x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = L.Dense(10, activation="softmax", name="predictions")(x)
+    model = keras.Model(image, x, name="resnet20")
+    steps = epochs * -(-60000 // 128)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps)),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def main():
     mode = sys.argv[1]
     x = images("train-images-idx3-ubyte.gz")
@@ -60,12 +100,13 @@ def main():
     yt = labels("t10k-labels-idx1-ubyte.gz")
     if mode == "fit":
         seed, epochs = int(sys.argv[2]), int(sys.argv[3])
+        kind = sys.argv[4] if len(sys.argv) > 4 else "cnn"
         keras.utils.set_random_seed(seed)
-        model = make_cnn()
+        model = make_resnet(epochs) if kind == "resnet" else make_cnn()
         start = time.time()
         h = model.fit(x, y, batch_size=128, epochs=epochs, verbose=2)
         r = model.evaluate(xt, yt, batch_size=256, verbose=0, return_dict=True)
-        print(f"keras {keras.__version__} seed {seed} epochs {epochs} "
+        print(f"keras {keras.__version__} model {kind} seed {seed} epochs {epochs} "
               f"test_accuracy {100 * r['accuracy']:.2f} test_loss {r['loss']:.4f} "
               f"train_accuracy {100 * h.history['accuracy'][-1]:.2f} "
               f"seconds {time.time() - start:.0f}")

@@ -55,6 +55,7 @@
 #include "neurona/layers/zero_padding2d.h"
 #include "neurona/models/callbacks.h"
 #include "neurona/models/model.h"
+#include "neurona/models/plot_model.h"
 #include "neurona/models/saving.h"
 #include "neurona/models/sequential.h"
 #include "neurona/training/loss_scale.h"

@@ -2,8 +2,9 @@
 # The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
 # runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
 # GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add and Adam vs the copy
-# bandwidth; the cnn at batch 1024 in float32 and mixed_bfloat16; neurona against PyTorch eager
-# and torch.compile on the same GPU,
+# bandwidth; the cnn at batch 1024 in float32 and mixed_bfloat16; the resnet's recipe with three
+# seeds and its float32 / mixed_bfloat16 epochs; neurona against PyTorch eager and
+# torch.compile on the same GPU,
 # benchmarks/compare_pytorch.py, in what is left of 8 minutes), then prints a short table
 # last. Full logs go to $OUT (default gpu-check-out/).
 #
@@ -191,6 +192,27 @@ run() {
   else
     echo "not run (no neurona binary or no data in the bundle)" > "$OUT/bench-mixed.txt"
   fi
+  # The resnet (ResNet-20 on Fashion-MNIST padded to 32x32, issue 18): the recipe of `neurona
+  # train --model resnet` with three seeds (the target: 93.5% test accuracy, their mean), then
+  # `neurona bench` of it in float32 and mixed_bfloat16. Weights and curves stay on the machine.
+  local resnet_rc=0
+  if [[ -x "$build/tools/neurona" && -d "$work/fashion-mnist" ]]; then
+    for seed in 1 2 3; do
+      echo "== neurona train --model resnet --seed $seed"
+      NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 150 "$build/tools/neurona" train \
+        --model resnet --epochs "${GPU_RESNET_EPOCHS:-20}" --seed "$seed" --device cuda \
+        --verbose 2 --out "$work/train-resnet-$seed" 2>&1 | grep -vE '[│┃┏┗┡└├]' \
+        || resnet_rc=1
+    done > "$OUT/train-resnet.log"
+    for policy in float32 mixed_bfloat16; do
+      echo "== neurona bench --model resnet --dtype-policy $policy"
+      NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 100 "$build/tools/neurona" bench \
+        --model resnet --epochs 3 --device cuda --dtype-policy "$policy" 2>&1 || resnet_rc=$?
+    done >> "$OUT/train-resnet.log"
+    grep -q 'Test loss' "$OUT/train-resnet.log" || resnet_rc=1
+  else
+    echo "not run (no neurona binary or no data in the bundle)" > "$OUT/train-resnet.log"
+  fi
   # neurona against PyTorch eager and torch.compile on this GPU, in what is left of the check's
   # 8 minutes (GPU_CHECK_SECONDS) less 150 s for the CPU suite and the memory check that follow:
   # neurona and eager first, torch.compile last; a run the budget cuts off says so in the table.
@@ -254,6 +276,12 @@ run() {
     echo "-- neurona bench --model cnn --batch-size 1024, float32 then mixed_bfloat16" \
       "(rc=$mixed_rc):"
     grep -vE '^(\{|\[)' "$OUT/bench-mixed.txt" | tail -n 20 || true
+    echo "-- neurona train --model resnet, seeds 1-3, then bench float32 / mixed_bfloat16" \
+      "(rc=$resnet_rc):"
+    grep -E '^==|Epoch 1/|Test loss|median epoch' "$OUT/train-resnet.log" | cut -c1-200 | head -n 30 \
+      || true
+    grep -E 'Test loss' "$OUT/train-resnet.log" |
+      awk '{s += $NF; n++} END {if (n) printf "   mean test accuracy over %d seeds: %.4f\n", n, s / n}'
     echo "-- bench_matmul --device cuda (rc=$bench_rc):"
     tail -n 13 "$OUT/bench_matmul.txt"
     echo "-- bench_matmul --device cuda --dtype bfloat16:"
@@ -274,6 +302,7 @@ run() {
   ((ops_rc == 0)) || failed+=("bench_ops_gpu")
   ((train_rc == 0)) || failed+=("training run")
   ((mixed_rc == 0)) || failed+=("mixed precision bench")
+  ((resnet_rc == 0)) || failed+=("resnet runs")
   [[ $memcheck != FAILED* ]] || failed+=("memcheck")
   if ((${#failed[@]})); then
     echo "-- result: FAILED (${failed[*]})" >> "$OUT/summary.txt"
