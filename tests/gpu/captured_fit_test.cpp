@@ -6,6 +6,7 @@
 
 #include <neurona/neurona.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -161,4 +162,74 @@ TEST_F(GpuCapturedFit, AnotherThreadsPredictDuringCaptureIsNeitherCapturedNorBre
   ASSERT_EQ(captured.predictions.size(), 3u);
   for (const auto& p : captured.predictions) EXPECT_EQ(p, captured.expected_prediction);
   EXPECT_EQ(captured.weights, eager.weights);
+}
+
+// A functional model with two inputs and two outputs (a loss, a weight and metrics per output,
+// sample weights per output, validation data): its captured step holds every input, target and
+// weight, and trains as the eager one does, and as the CPU.
+struct MultiRun {
+  std::map<std::string, std::vector<double>> history;
+  std::vector<std::vector<double>> weights;
+  std::int64_t replays = 0;
+};
+
+MultiRun train_two_outputs(nr::Device device, bool graphs) {
+  nr::config::enable_cuda_graphs(graphs);
+  nr::set_default_device(device);
+  nr::clear_session();
+  nr::set_seed(11);
+  const auto cpu = nr::Device::cpu();
+  const nr::Tensor image = nr::random_uniform({200, 12, 12, 1}, {.device = cpu, .seed = 4});
+  const nr::Tensor meta = nr::random_normal({200, 3}, {.device = cpu, .seed = 5});
+  const nr::Tensor label =
+      nr::cast(nr::random_uniform({200}, {.maxval = 3, .device = cpu, .seed = 6}), nr::int32);
+  const nr::Tensor size = nr::random_normal({200, 1}, {.device = cpu, .seed = 7});
+  const nr::Tensor weight = nr::random_uniform({200}, {.minval = 0.5, .device = cpu, .seed = 8});
+  namespace L = nr::layers;
+  auto in_image = nr::Input({12, 12, 1}, {.name = "image"});
+  auto in_meta = nr::Input({3}, {.name = "meta"});
+  auto h = L::Flatten()(L::Conv2D(4, {3, 3}, {.activation = "relu"})(in_image));
+  h = L::Concatenate()({h, L::Dense(4, {.activation = "relu"})(in_meta)});
+  nr::Model model({in_image, in_meta}, {L::Dense(3, {.activation = "softmax", .name = "label"})(h),
+                                        L::Dense(1, {.name = "size"})(h)});
+  model.compile({.optimizer = nr::optimizers::Adam(1e-2),
+                 .loss = {{"label", "sparse_categorical_crossentropy"}, {"size", "mse"}},
+                 .metrics = {{"label", {"accuracy"}}, {"size", {"mae"}}},
+                 .loss_weights = {{"size", 0.5}}});
+  const std::int64_t before = nr::detail::graph_replays();
+  const auto history = model.fit(
+      {{"image", image.slice(0, 160)}, {"meta", meta.slice(0, 160)}},
+      {label.slice(0, 160), size.slice(0, 160)},
+      {.batch_size = 32,
+       .epochs = 2,
+       .verbose = 0,
+       .validation_data = nr::ValidationData{{image.slice(160, 200), meta.slice(160, 200)},
+                                             {label.slice(160, 200), size.slice(160, 200)}},
+       .sample_weight =
+           nr::Tensors{{"label", weight.slice(0, 160)}, {"size", weight.slice(0, 160)}}});
+  MultiRun run;
+  run.replays = nr::detail::graph_replays() - before;
+  run.history = history.history;
+  for (const nr::Tensor& w : model.get_weights()) run.weights.push_back(w.to_vector<double>());
+  return run;
+}
+
+TEST_F(GpuCapturedFit, SeveralInputsAndOutputsReplayAsEagerAndFollowTheCpu) {
+  const MultiRun eager = train_two_outputs(nr::Device::cuda(0), false);
+  const MultiRun replayed = train_two_outputs(nr::Device::cuda(0), true);
+  const MultiRun cpu = train_two_outputs(nr::Device::cpu(), true);
+  // 160 rows at batch 32: 5 full batches an epoch, the fit's first eager; the validation's one
+  // full batch is the first of its evaluation, eager.
+  EXPECT_EQ(eager.replays, 0);
+  EXPECT_EQ(replayed.replays, 4 + 5);
+  EXPECT_EQ(replayed.weights, eager.weights);
+  EXPECT_EQ(replayed.history, eager.history);
+  for (const auto& [name, values] : cpu.history) {
+    ASSERT_TRUE(replayed.history.count(name)) << name;
+    EXPECT_TRUE(all_close(replayed.history.at(name), values, 1e-3, 1e-3)) << name;
+  }
+  for (const char* name : {"loss", "label_loss", "size_loss", "label_accuracy", "size_mae",
+                           "val_loss", "val_label_accuracy", "val_size_mae"}) {
+    EXPECT_TRUE(cpu.history.count(name)) << name;
+  }
 }

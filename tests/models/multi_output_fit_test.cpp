@@ -5,6 +5,8 @@
 // (get_compile_config's forms: compile_config_test.cpp).
 #include <neurona/neurona.h>
 
+#include <filesystem>
+
 #include "support/reference_file.h"
 #include "support/test_util.h"
 
@@ -205,4 +207,27 @@ TEST(MultiOutputFit, ArgumentsThatDoNotFitTheModelAreRefusedByName) {
   NEURONA_EXPECT_THROW_MSG(
       (model->fit(std::vector{xa, xb}, {yd, ys}, {.verbose = 0, .class_weight = {{0, 1.0}}})),
       nr::ValueError, "`class_weight` is only supported for Models with a single output.");
+}
+
+TEST(MultiOutputFit, SavedCompiledModelLoadsCompiledAndEvaluatesTheSame) {
+  const Case c = load("dict");
+  auto model = model_from(c);
+  model->compile({.optimizer = "adam",
+                  .loss = {{"digits", "sparse_categorical_crossentropy"},
+                           {"size", "mae"},
+                           {"aux", std::nullopt}},
+                  .metrics = {{"digits", {"accuracy"}}},
+                  .loss_weights = {{"size", 2.0}}});
+  const std::vector x{c.get("x_a"), c.get("x_b")};
+  const nr::Tensors y = {{"digits", c.get("y_digits", nr::DType::int32)},
+                         {"size", c.get("y_size")}};
+  model->fit(x, y, {.batch_size = 8, .epochs = 1, .verbose = 0});
+  const auto dir = std::filesystem::temp_directory_path() / "neurona_multi_output_fit_test";
+  std::filesystem::create_directories(dir);
+  model->save((dir / "m.keras").string());
+  auto loaded = nr::models::load_model((dir / "m.keras").string());
+  ASSERT_TRUE(loaded->compiled());
+  EXPECT_EQ(loaded->evaluate(x, y, {.verbose = 0}), model->evaluate(x, y, {.verbose = 0}));
+  // and it goes on training from the saved optimizer state as the original does
+  EXPECT_EQ(loaded->train_on_batch(x, y), model->train_on_batch(x, y));
 }
