@@ -200,10 +200,14 @@ std::vector<Shape> ConcatenateLayer::compute_output_shape_list(
                 ": A `Concatenate` layer should be called on a list of at least 1 input. "
                 "Received: input_shape=[]");
   const int rank = input_shapes[0].rank();
-  const std::string mismatch = describe() +
-                               ": A `Concatenate` layer requires inputs with matching shapes "
-                               "except for the concatenation axis. Received: input_shape=" +
-                               shapes_str(input_shapes);
+  // Made only when thrown: this check runs on every eager call.
+  const auto mismatch = [&] {
+    return ValueError(neurona::detail::str(
+        describe(),
+        ": A `Concatenate` layer requires inputs with matching shapes except for the "
+        "concatenation axis. Received: input_shape=",
+        shapes_str(input_shapes)));
+  };
   NEURONA_CHECK(axis_ >= -rank && axis_ < rank, ValueError, describe(), ": axis ", axis_,
                 " is out of range for inputs of rank ", rank,
                 " (input_shape=", shapes_str(input_shapes), ")");
@@ -213,10 +217,10 @@ std::vector<Shape> ConcatenateLayer::compute_output_shape_list(
   std::vector<std::int64_t> dims = input_shapes[0].dims();
   for (std::size_t i = 1; i < input_shapes.size(); ++i) {
     const Shape& s = input_shapes[i];
-    if (s.rank() != rank) throw ValueError(mismatch);
+    if (s.rank() != rank) throw mismatch();
     for (int d = 0; d < rank; ++d) {
       if (d == axis) continue;
-      if (dims[d] >= 0 && s[d] >= 0 && dims[d] != s[d]) throw ValueError(mismatch);
+      if (dims[d] >= 0 && s[d] >= 0 && dims[d] != s[d]) throw mismatch();
       if (dims[d] < 0) dims[d] = s[d];
     }
     dims[axis] = dims[axis] < 0 || s[axis] < 0 ? -1 : dims[axis] + s[axis];
