@@ -19,7 +19,12 @@ int main(int argc, char** argv) {
       "neurona training benchmark: seconds per epoch, test accuracy, peak memory, allocations"};
   nr::tools::FitBenchmarkOptions options;
   std::string device = "cpu";
-  app.add_option("--model", options.model, "cnn or mlp")->check(CLI::IsMember({"cnn", "mlp"}));
+  std::string dtype_policy = "float32";
+  app.add_option("--model", options.model, "cnn, mlp or resnet")
+      ->check(CLI::IsMember({"cnn", "mlp", "resnet"}));
+  app.add_option("--dtype-policy", dtype_policy, "float32, mixed_bfloat16 or mixed_float16")
+      ->check(CLI::IsMember({"float32", "mixed_bfloat16", "mixed_float16"}))
+      ->capture_default_str();
   app.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--epochs", options.epochs, "epochs to train")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", options.batch_size, "batch size")->check(CLI::PositiveNumber);
@@ -31,6 +36,7 @@ int main(int argc, char** argv) {
 
   try {
     nr::set_default_device(nr::Device::parse(device));
+    nr::mixed_precision::set_global_policy(dtype_policy);
     const auto result = nr::tools::run_fit_benchmark(options);
     std::printf("%s\n%s\n", nr::tools::fit_benchmark_summary(result).c_str(),
                 nr::tools::fit_benchmark_json(result).c_str());

@@ -5,7 +5,10 @@ issue's "How it is measured").
     python3 benchmarks/compare_pytorch.py --build build [--device cuda] [--epochs 5]
 
 It trains `neurona train`'s models (tools/fashion_models.h) on Fashion-MNIST with batch 128 and
-Adam(1e-3, epsilon 1e-7, as Keras), the last partial batch included, each run in its own process:
+Adam(1e-3, epsilon 1e-7, as Keras; for the resnet decayed along a cosine, with Keras's L2 1e-4 on
+the convolution kernels), the last partial batch included, each run in its own process; a model
+given as `resnet:mixed_bfloat16` runs under neurona's mixed_bfloat16 policy and PyTorch's
+bfloat16 autocast:
 neurona through build/benchmarks/bench_train, PyTorch eager and PyTorch under
 torch.compile(mode="reduce-overhead") through benchmarks/torch_fashion.py (NCHW, Keras's initial
 weights; on a GPU the data set lives on the device, each epoch's shuffle is a randperm there and
@@ -106,7 +109,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build", default="build", help="neurona's CMake build folder")
     p.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
-    p.add_argument("--models", default="mlp,cnn")
+    p.add_argument("--models", default="mlp,cnn",
+                   help="comma-separated: mlp, cnn, resnet, each optionally :mixed_bfloat16")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--train-samples", type=int, default=0, help="first N images (0: all 60000)")
@@ -129,6 +133,7 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count(), help=argparse.SUPPRESS)
     p.add_argument("--worker-model", help=argparse.SUPPRESS)
     p.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--dtype-policy", default="float32", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker_model:
         return torch_worker(args)
@@ -152,23 +157,31 @@ def main():
                                          "usually the first: warm-up included)"))
     t_start = time.monotonic()
 
+    # A row is a model, or model:policy for a Keras dtype policy other than float32
+    # ("resnet:mixed_bfloat16": neurona's mixed precision, PyTorch's bfloat16 autocast).
     kinds = [m for m in args.models.split(",") if m]
+
+    def model_args(kind, model_flag):
+        model, _, policy = kind.partition(":")
+        return [model_flag, model, "--dtype-policy", policy or "float32"]
+
     plan = []  # (side, kind, command, environment), most needed first
     for kind in kinds:
-        plan.append(("neurona", kind, [f"{args.build}/benchmarks/bench_train", "--model", kind,
-                                       "--device", args.device] + common, nr_env))
-        plan.append(("eager", kind, me + ["--worker-model", kind, "--device", args.device,
-                                          "--threads", str(args.threads)] + common, torch_env))
+        plan.append(("neurona", kind, [f"{args.build}/benchmarks/bench_train"] +
+                     model_args(kind, "--model") + ["--device", args.device] + common, nr_env))
+        plan.append(("eager", kind, me + model_args(kind, "--worker-model") +
+                     ["--device", args.device, "--threads", str(args.threads)] + common,
+                     torch_env))
     # neurona again with its CUDA graphs off (NEURONA_CUDA_GRAPHS=0): what replaying the
     # captured step saves. After the rows above, as the budget may cut it off.
     if gpu:
         for kind in kinds:
-            plan.append(("nograph", kind, [f"{args.build}/benchmarks/bench_train", "--model", kind,
-                                           "--device", args.device] + common,
+            plan.append(("nograph", kind, [f"{args.build}/benchmarks/bench_train"] +
+                         model_args(kind, "--model") + ["--device", args.device] + common,
                          dict(nr_env, NEURONA_CUDA_GRAPHS="0")))
-    compile_plan = [("compile", kind, me + ["--worker-model", kind, "--device", args.device,
-                                            "--threads", str(args.threads), "--compile"] + common,
-                     torch_env) for kind in kinds]
+    compile_plan = [("compile", kind, me + model_args(kind, "--worker-model") +
+                     ["--device", args.device, "--threads", str(args.threads), "--compile"] +
+                     common, torch_env) for kind in kinds]
 
     results, failed = {}, []  # (side, kind) -> record, or a string saying why there is none
 

@@ -1,5 +1,6 @@
 """PyTorch's side of benchmarks/compare_cpu.py and compare_pytorch.py: `neurona train`'s models
-(tools/fashion_models.h) in PyTorch, and the training worker each script runs as a child process.
+(tools/fashion_models.h: cnn, mlp, resnet) in PyTorch, and the training worker each script runs
+as a child process.
 
 The models are NCHW (PyTorch's native layout; neurona is NHWC as Keras) with Keras's initial
 weights (Glorot-uniform kernels, zero biases), trained with batch `--batch-size`, Adam(1e-3,
@@ -7,6 +8,7 @@ epsilon 1e-7 as Keras) and softmax cross-entropy, the last partial batch include
 On a GPU the whole data set is moved to the device once and each epoch's shuffle is a randperm
 there with the batches gathered there, as neurona's fit does. The worker prints one JSON line.
 """
+import contextlib
 import gzip
 import json
 import time
@@ -22,9 +24,54 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def torch_model(kind):
-    """`cnn` or `mlp` as tools/fashion_models.h builds them, the softmax left to the loss."""
+def resnet20():
+    """ResNet-20 as nr::applications::ResNet20 builds it on the 28x28 images padded to 32x32:
+    3x3 convolutions without bias before batch normalization (Keras's momentum 0.99 and epsilon
+    1e-3: PyTorch's momentum 0.01), he_normal kernels, strided 1x1 projection shortcuts with
+    bias, global average pooling, Dense(10) (Glorot, zero bias); 272,090 parameters and the
+    moving statistics (Keras counts those too: 273,466)."""
     import torch.nn as nn
+
+    def conv_bn(cin, cout, stride, relu=True):
+        layers = [nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+                  nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01)]
+        return nn.Sequential(*(layers + [nn.ReLU()] if relu else layers))
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.body = nn.Sequential(conv_bn(cin, cout, stride), conv_bn(cout, cout, 1, False))
+            self.shortcut = nn.Conv2d(cin, cout, 1, stride) if stride != 1 else nn.Identity()
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.shortcut(x) + self.body(x))
+
+    blocks, cin = [], 16
+    for stage in range(3):
+        cout = 16 << stage
+        for b in range(3):
+            blocks.append(Block(cin, cout, 2 if stage > 0 and b == 0 else 1))
+            cin = cout
+    model = nn.Sequential(nn.ZeroPad2d(2), conv_bn(1, 16, 1), *blocks,
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):  # he_normal (Keras truncates at 2 stddev; PyTorch not)
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def torch_model(kind):
+    """`cnn`, `mlp` or `resnet` as tools/fashion_models.h builds them, the softmax left to the
+    loss."""
+    import torch.nn as nn
+    if kind == "resnet":
+        return resnet20()
     if kind == "cnn":
         layers = [nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
                   nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 5 * 5, 128), nn.ReLU(),
@@ -71,9 +118,14 @@ def torch_worker(args):
     import torch
     device = torch.device(getattr(args, "device", "cpu"))
     use_compile = getattr(args, "compile", False)
+    policy = getattr(args, "dtype_policy", "float32")
     framework = "pytorch-compile" if use_compile else "pytorch"
     record = {"benchmark": "train", "framework": framework, "model": args.worker_model,
-              "torch": torch.__version__}
+              "torch": torch.__version__, "dtype_policy": policy}
+    if policy not in ("float32", "mixed_bfloat16"):
+        record["unavailable"] = f"dtype policy {policy} (float32 or mixed_bfloat16 here)"
+        print(json.dumps(record))
+        return
     if use_compile and compile_unavailable(torch):
         record["unavailable"] = compile_unavailable(torch)
         print(json.dumps(record))
@@ -109,11 +161,27 @@ def torch_worker(args):
         # partial one), each captured as a CUDA graph, rather than a dynamic-shape recompile.
         step_model = torch.compile(model, mode="reduce-overhead", dynamic=False)
         mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    n, bs = xt.shape[0], args.batch_size
+    scheduler = None
+    if args.worker_model == "resnet":
+        # Keras's L2(1e-4) on the kernels adds 2e-4 * w to their gradients: Adam's weight_decay
+        # on the convolution kernels only; the learning rate decays along a cosine to 0 over the
+        # run (Keras's CosineDecay, stepped per batch).
+        kernels = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+        ids = {id(p) for p in kernels}
+        others = [p for p in model.parameters() if id(p) not in ids]
+        opt = torch.optim.Adam([{"params": kernels, "weight_decay": 2e-4},
+                                {"params": others, "weight_decay": 0.0}], lr=1e-3, eps=1e-7)
+        steps = args.epochs * ((n + bs - 1) // bs)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=0.0)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()  # softmax + sparse categorical cross-entropy
+    # mixed_bfloat16: the forward pass and the loss under bfloat16 autocast, float32 weights.
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) \
+        if policy == "mixed_bfloat16" else contextlib.nullcontext
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     segments = lambda: torch.cuda.memory_stats(device).get("segment.all.allocated", 0)
-    n, bs = xt.shape[0], args.batch_size
     seconds, segments_after_first = [], None
     for epoch in range(args.epochs):
         sync()
@@ -125,9 +193,12 @@ def torch_worker(args):
             if mark_step:
                 mark_step()
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(step_model(xt[idx]), yt[idx])
+            with autocast():
+                loss = loss_fn(step_model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
+            if scheduler is not None:
+                scheduler.step()
         sync()
         seconds.append(time.monotonic() - t0)
         if epoch == 0 and cuda:
@@ -143,7 +214,7 @@ def torch_worker(args):
         except (ImportError, KeyError, AttributeError) as e:
             record["compiled_graphs"] = f"unknown ({e})"
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         correct = sum(int((model(xe[i:i + 256]).argmax(1) == ye[i:i + 256]).sum())
                       for i in range(0, xe.shape[0], 256))
     record.update({"device": str(device), "epochs": args.epochs, "train_samples": n,

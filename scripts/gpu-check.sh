@@ -199,14 +199,14 @@ run() {
   if [[ -x "$build/tools/neurona" && -d "$work/fashion-mnist" ]]; then
     for seed in 1 2 3; do
       echo "== neurona train --model resnet --seed $seed"
-      NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 150 "$build/tools/neurona" train \
+      NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 90 "$build/tools/neurona" train \
         --model resnet --epochs "${GPU_RESNET_EPOCHS:-20}" --seed "$seed" --device cuda \
         --verbose 2 --out "$work/train-resnet-$seed" 2>&1 | grep -vE '[│┃┏┗┡└├]' \
         || resnet_rc=1
     done > "$OUT/train-resnet.log"
     for policy in float32 mixed_bfloat16; do
       echo "== neurona bench --model resnet --dtype-policy $policy"
-      NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 100 "$build/tools/neurona" bench \
+      NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 45 "$build/tools/neurona" bench \
         --model resnet --epochs 3 --device cuda --dtype-policy "$policy" 2>&1 || resnet_rc=$?
     done >> "$OUT/train-resnet.log"
     grep -q 'Test loss' "$OUT/train-resnet.log" || resnet_rc=1
@@ -237,6 +237,7 @@ run() {
     LD_LIBRARY_PATH="$torch_ld_path" timeout -k 5 $((left + 10)) python3 -u \
       "$ROOT/benchmarks/compare_pytorch.py" --device cuda --build "$build" --data-dir "$data" \
       --epochs "${GPU_COMPARE_EPOCHS:-5}" --time-budget "$left" \
+      --models "${GPU_COMPARE_MODELS:-mlp,cnn,resnet,resnet:mixed_bfloat16}" \
       --matmul-from "$OUT/bench_matmul.txt" --ops-from "$OUT/bench_ops_gpu.txt" \
       --neurona-ld-library-path "$nr_ld_path" > "$OUT/compare_pytorch.txt" 2>&1 \
       || compare_rc=$?
