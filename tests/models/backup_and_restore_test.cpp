@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "neurona/neurona.h"
+#include "support/paths.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -383,7 +384,8 @@ pid_t start_child(const fs::path& backup_dir, const fs::path& result) {
   std::vector<char*> envp;
   for (auto& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);
-  std::string exe = NEURONA_BACKUP_FIT_CHILD, a1 = backup_dir.string(), a2 = result.string();
+  std::string exe = nr::testing::backup_fit_child_path(), a1 = backup_dir.string(),
+              a2 = result.string();
   char* argv[] = {exe.data(), a1.data(), a2.data(), nullptr};
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv, envp.data());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "neurona/core/shape.h"
+#include "support/paths.h"
 
 namespace neurona::testing {
 
@@ -22,17 +23,6 @@ struct ReferenceEntry {
   std::vector<double> values;
 };
 using Reference = std::map<std::string, ReferenceEntry>;
-
-/// tests/reference: the environment variable NEURONA_TEST_REFERENCE_DIR where set (binaries
-/// built here and run from another checkout, as scripts/gpu-check.sh does), else the folder
-/// the build compiled in (the macro of the same name; not __FILE__, which ccache's base_dir
-/// can make relative).
-inline std::filesystem::path reference_dir() {
-  if (const char* env = std::getenv("NEURONA_TEST_REFERENCE_DIR"); env != nullptr && *env != 0) {
-    return env;
-  }
-  return NEURONA_TEST_REFERENCE_DIR;
-}
 
 /// A reference file at `path` (any name: .txt, .io.txt, ...).
 inline Reference parse_reference(const std::filesystem::path& path) {
