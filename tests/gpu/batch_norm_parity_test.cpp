@@ -171,7 +171,7 @@ class RawAllocations : public nr::callbacks::Callback {
   std::int64_t at_begin_ = 0;
 };
 
-// A small cnn with BatchNormalization after each convolution and before the classifier, 3
+// A small cnn with BatchNormalization after each convolution and before the classifier, 2
 // epochs of 160 random 10x10 images at batch 32, labels from the first pixel.
 FitRun train(nr::Device device, bool graphs) {
   nr::config::enable_cuda_graphs(graphs);
@@ -199,7 +199,7 @@ FitRun train(nr::Device device, bool graphs) {
   const std::int64_t before = nr::detail::graph_replays();
   const auto history =
       model.fit(x.to(device), y.to(device),
-                {.batch_size = 32, .epochs = 3, .verbose = 0, .callbacks = {allocations}});
+                {.batch_size = 32, .epochs = 2, .verbose = 0, .callbacks = {allocations}});
   run.replays = nr::detail::graph_replays() - before;
   run.loss = history.history.at("loss");
   run.raw_allocations = allocations->per_epoch;
@@ -222,10 +222,13 @@ TEST_F(GpuBatchNormFit, ReplayedStepsTrainAsEagerOnesAndAsTheCpu) {
     EXPECT_EQ(replayed.weights[i], eager.weights[i]) << "weight " << i;
   }
   EXPECT_EQ(replayed.loss, eager.loss);
+  // Against the CPU the sums run in other orders (and Adam turns a gradient's rounding into a
+  // step of up to the learning rate where the gradient is near zero): compare the losses, with
+  // captured_fit_test.cpp's tolerance.
   EXPECT_TRUE(all_close(replayed.loss, cpu.loss, 1e-3, 1e-3));
   // The steady state allocates nothing from the device (the partials come from the caching
   // allocator, or the graph's pool).
-  ASSERT_EQ(replayed.raw_allocations.size(), 3u);
+  ASSERT_EQ(replayed.raw_allocations.size(), 2u);
   EXPECT_EQ(replayed.raw_allocations.back(), 0);
 }
 

@@ -271,8 +271,8 @@ struct ApplyArgs {
 
 // The statistics of channel tile_channel + j, for j < tile, from the partials of every block
 // row: thread (j, part) combines rows part, part + parts, ...; then the parts are combined in
-// a tree. Every block of a column does the same steps, so all get the same bits. On return
-// the threads with index j < tile hold channel j's statistics in `s`.
+// a tree. Every block of a column does the same steps, so all get the same bits. The threads
+// with index j < tile (part 0) return channel j's statistics.
 template <typename Acc>
 __device__ Welford<Acc> combine_partial_statistics(const Tiling& t, const ApplyArgs<Acc>& a,
                                                    std::int64_t first) {
@@ -282,6 +282,9 @@ __device__ Welford<Acc> combine_partial_statistics(const Tiling& t, const ApplyA
   const std::int64_t c = first + j;
   Welford<Acc> s{0, 0, 0};
   if (c < t.channels) {
+    // Unrolled so that the loads of several rows are in flight at once (they do not depend on
+    // the running result): a block row reads its partials from L2 before it can start.
+#pragma unroll 8
     for (int row = part; row < a.partial_rows; row += parts) {
       const std::int64_t at = static_cast<std::int64_t>(row) * t.channels + c;
       s = welford_combine(s,
@@ -463,6 +466,7 @@ __global__ void __launch_bounds__(kBlock)
   const int j = me % t.tile, part = me / t.tile, parts = kBlock / t.tile;
   Acc sum_dy = 0, sum_dy_xmu = 0;
   if (first + j < t.channels) {
+#pragma unroll 8
     for (int row = part; row < a.partial_rows; row += parts) {
       const std::int64_t at = static_cast<std::int64_t>(row) * t.channels + first + j;
       sum_dy += a.partial_dy[at];
