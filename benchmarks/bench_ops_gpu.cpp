@@ -2,7 +2,9 @@
 // (conv2d, depthwise as grouped conv2d, Conv1D's unit-height conv2d, conv2d_transpose) forward,
 // input gradient and kernel gradient through the kernels' front doors against cuDNN called
 // directly (the same math type, each side's algorithm found once), and the memory-bound
-// elementwise add and fused Adam update against the card's device-to-device copy bandwidth.
+// elementwise add and fused Adam update against the card's device-to-device copy bandwidth, and
+// the fused batch normalization (training's forward and backward passes, inference) at a
+// ResNet-50 size against the copy bandwidth too, beside the chain of generic ops it replaced.
 // Both sides are timed alike: a region of --inner calls between two device synchronisations,
 // one warm-up region, the median of --reps. A table and one JSON line; where no GPU is present,
 // one "skipped" line and a JSON line saying why, exit status 0.
@@ -14,12 +16,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <neurona/neurona.h>
 
+#include "neurona/kernels/batch_norm.h"
 #include "neurona/kernels/conv.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/linalg.h"
@@ -161,6 +165,82 @@ struct MemoryRow {
   double gbps() const { return bytes_moved / seconds / 1e9; }
 };
 
+struct BatchNormRow {
+  std::string name, pass;
+  double bytes_moved, seconds, copy_gbps;
+  /// The generic-op chain's seconds for the same work, negative where not measured.
+  double composed_seconds = -1;
+  double gbps() const { return bytes_moved / seconds / 1e9; }
+};
+
+// The chain of generic ops BatchNormalization ran before the fused ops (16-bit inputs widened
+// to float32 and the result cast back, as it did), forward and backward through a tape: what
+// the fused kernels replace.
+double composed_batch_norm_seconds(const nr::Tensor& x, const nr::Tensor& gamma,
+                                   const nr::Tensor& beta, const nr::Tensor& dy, int reps,
+                                   int inner) {
+  const nr::Shape stat{1, 1, 1, x.shape()[3]};
+  const nr::Axes axes{0, 1, 2};
+  return median_seconds(x.device(), reps, inner, [&] {
+    nr::GradientTape tape;
+    tape.watch(x);
+    tape.watch(gamma);
+    tape.watch(beta);
+    const bool widened = nr::is_half(x.dtype());
+    const nr::Tensor in = widened ? nr::cast(x, nr::float32) : x;
+    const nr::Tensor mu = nr::mean(in, axes, true);
+    const nr::Tensor var = nr::mean(nr::square(in - mu), axes, true);
+    const nr::Tensor inv = 1.0 / nr::sqrt(var + 1e-3) * nr::reshape(gamma, stat);
+    const nr::Tensor shift = nr::neg(mu * inv) + nr::reshape(beta, stat);
+    nr::Tensor y = in * inv + shift;
+    if (widened) y = nr::cast(y, x.dtype());
+    (void)tape.gradient(y, std::vector<nr::Tensor>{x, gamma, beta}, {.output_gradients = dy});
+  });
+}
+
+// Training's forward and backward passes and inference at ResNet-50's first stage size
+// (256x56x56x64), float32 and bfloat16, with the bytes each kernel pair moves: the forward pass
+// reads x twice (statistics, then normalizing) and writes y; the backward pass reads x and dy
+// twice and writes dx; inference reads x and writes y.
+std::vector<BatchNormRow> batch_norm_rows(int reps, int inner,
+                                          const std::function<bool(const std::string&)>& wanted) {
+  std::vector<BatchNormRow> rows;
+  const nr::Device gpu = nr::Device::cuda(0);
+  const nr::Shape shape{256, 56, 56, 64};
+  for (const nr::DType dtype : {nr::DType::float32, nr::DType::bfloat16}) {
+    const std::string name = "batch_norm resnet 256x56x56x64 " + std::string(nr::name(dtype));
+    if (!wanted(name)) continue;
+    const nr::Tensor x = nr::cast(
+        nr::random_uniform(shape, {.minval = -1, .maxval = 3, .device = gpu, .seed = 8}), dtype);
+    const nr::Tensor dy = nr::cast(
+        nr::random_uniform(shape, {.minval = -1, .maxval = 1, .device = gpu, .seed = 9}), dtype);
+    const nr::Tensor gamma =
+        nr::random_uniform({64}, {.minval = 0.5, .maxval = 2, .device = gpu, .seed = 10});
+    const nr::Tensor beta =
+        nr::random_uniform({64}, {.minval = -1, .maxval = 1, .device = gpu, .seed = 11});
+    const nr::Tensor moving_variance = nr::ones({64}, {.device = gpu});
+    const double size = static_cast<double>(x.nbytes());
+    const double t_copy = nr::bench::memcpy_d2d_seconds(x.nbytes(), reps, inner);
+    const double copy_gbps = 2.0 * size / t_copy / 1e9;
+    nk::BatchNormStatistics s;
+    (void)nk::batch_norm_training(x, -1, beta, gamma, 1e-3, &s);
+    const double t_forward = median_seconds(
+        gpu, reps, inner, [&] { (void)nk::batch_norm_training(x, -1, beta, gamma, 1e-3, &s); });
+    const double t_backward = median_seconds(gpu, reps, inner, [&] {
+      (void)nk::batch_norm_backward(x, dy, s.mean, s.inv_std, -1, gamma);
+    });
+    const double t_inference = median_seconds(gpu, reps, inner, [&] {
+      (void)nk::batch_norm_inference(x, s.mean, moving_variance, -1, beta, gamma, 1e-3);
+    });
+    rows.push_back({name, "train forward", 3 * size, t_forward, copy_gbps});
+    rows.push_back({name, "train backward", 5 * size, t_backward, copy_gbps});
+    rows.push_back({name, "train fwd+bwd", 8 * size, t_forward + t_backward, copy_gbps,
+                    composed_batch_norm_seconds(x, gamma, beta, dy, reps, inner)});
+    rows.push_back({name, "inference", 2 * size, t_inference, copy_gbps});
+  }
+  return rows;
+}
+
 // Keras's Adam at its defaults (learning rate 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7) at
 // step 1, with the scalars rounded to float32 as AdamOptimizer::fill_step rounds them.
 nk::OptimizerStep adam_step() {
@@ -301,6 +381,8 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
     }
   }
 
+  const std::vector<BatchNormRow> bn_rows = batch_norm_rows(reps, inner, wanted);
+
   const std::string math = tf32 ? "TF32 on (neurona config; cuDNN CUDNN_TENSOR_OP_MATH)"
                                 : "TF32 off, plain FP32 (neurona config; cuDNN CUDNN_FMA_MATH)";
   std::printf("bench_ops_gpu: neurona's GPU ops and a direct library call in the same run\n");
@@ -358,6 +440,35 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
          << ",\"gbps\":" << r.gbps() << ",\"copy_gbps\":" << r.copy_gbps << ",\"ratio\":" << ratio
          << "}";
   }
+  json << "],\"batch_norm\":[";
+  if (!bn_rows.empty()) {
+    std::printf(
+        "\nbatch normalization (kernels/batch_norm.h), NHWC, float32 statistics; GB/s = bytes "
+        "the kernels read + write / time; ratio = GB/s / copy GB/s of the same size (target >= "
+        "0.80)\n");
+    std::printf(
+        "train forward: reads x twice, writes y (3 x size); train backward: reads x and dy "
+        "twice, writes dx (5 x); inference: 2 x; composed: the generic-op chain it replaced, "
+        "forward + backward through the tape (ms), and its time / the fused kernels'\n");
+    std::printf("%-40s %-15s %10s %10s %10s %7s %11s %9s\n", "case", "pass", "MiB moved", "ms",
+                "GB/s", "ratio", "composed", "speedup");
+  }
+  for (std::size_t i = 0; i < bn_rows.size(); ++i) {
+    const BatchNormRow& r = bn_rows[i];
+    const double ratio = r.gbps() / r.copy_gbps;
+    std::printf("%-40s %-15s %10.0f %10.4f %10.1f %7.3f", r.name.c_str(), r.pass.c_str(),
+                r.bytes_moved / (1 << 20), 1e3 * r.seconds, r.gbps(), ratio);
+    if (r.composed_seconds > 0) {
+      std::printf(" %11.4f %9.2f", 1e3 * r.composed_seconds, r.composed_seconds / r.seconds);
+    }
+    std::printf("\n");
+    json << (i ? "," : "") << "{\"case\":" << json_string(r.name)
+         << ",\"pass\":" << json_string(r.pass) << ",\"bytes_moved\":" << r.bytes_moved
+         << ",\"ms\":" << 1e3 * r.seconds << ",\"gbps\":" << r.gbps()
+         << ",\"copy_gbps\":" << r.copy_gbps << ",\"ratio\":" << ratio;
+    if (r.composed_seconds > 0) json << ",\"composed_ms\":" << 1e3 * r.composed_seconds;
+    json << "}";
+  }
   json << "]}";
   std::printf("%s\n", json.str().c_str());
   if (!all_same) {
@@ -386,7 +497,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--filter", filter,
                  "only the rows whose name contains this (conv2d cnn1, conv2d resnet, depthwise, "
-                 "conv1d, conv2d_transpose, add, adam 64 MiB, copy, ...)");
+                 "conv1d, conv2d_transpose, add, adam 64 MiB, copy, batch_norm, ...)");
   app.add_option("--sizes-mib", sizes_mib, "MiB per tensor of the memory-bound kernels")
       ->delimiter(',')
       ->check(CLI::PositiveNumber)

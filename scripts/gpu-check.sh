@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
 # runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
-# GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add and Adam vs the copy
-# bandwidth; the cnn at batch 1024 in float32 and mixed_bfloat16; the resnet's recipe with three
-# seeds and its float32 / mixed_bfloat16 epochs; neurona against PyTorch eager and
-# torch.compile on the same GPU,
+# GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add, Adam and batch
+# normalization vs the copy bandwidth; the cnn at batch 1024 in float32 and mixed_bfloat16; the
+# resnet's recipe with three seeds and its float32 / mixed_bfloat16 epochs; neurona against
+# PyTorch eager and torch.compile on the same GPU,
 # benchmarks/compare_pytorch.py, in what is left of 8 minutes), then prints a short table
 # last. Full logs go to $OUT (default gpu-check-out/).
 #
@@ -168,8 +168,9 @@ run() {
     > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --dtype bfloat16 \
     --sizes 256,512,1024,2048,4096,8192 > "$OUT/bench_matmul_bf16.txt" 2>&1 || bench_rc=$?
-  # Conv2D (the cnn's two layers, a ResNet 3x3 layer) against direct cuDNN, add and Adam against
-  # the copy bandwidth; seconds on an H200, the timeout only guards the whole check.
+  # Conv2D (the cnn's two layers, a ResNet 3x3 layer) against direct cuDNN, add, Adam and batch
+  # normalization against the copy bandwidth; seconds on an H200, the timeout only guards the
+  # whole check.
   timeout 120 "$build/benchmarks/bench_ops_gpu" > "$OUT/bench_ops_gpu.txt" 2>&1 || ops_rc=$?
   # The main job on the GPU: the notebook's CNN on Fashion-MNIST.
   if [[ -x "$build/tools/neurona" && -d "$work/fashion-mnist" ]]; then
@@ -288,7 +289,7 @@ run() {
     echo "-- bench_matmul --device cuda --dtype bfloat16:"
     tail -n 12 "$OUT/bench_matmul_bf16.txt"
     echo "-- bench_ops_gpu (rc=$ops_rc):"
-    grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 40 || true
+    grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 70 || true
     echo "-- compare_pytorch.py --device cuda --epochs ${GPU_COMPARE_EPOCHS:-5} (rc=$compare_rc;" \
       "children's stderr and the JSON line in compare_pytorch.txt):"
     grep -vE '^(\{|\[)' "$OUT/compare_pytorch.txt" | tail -n 60 || true

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "neurona/autograd/tape.h"
+#include "neurona/kernels/batch_norm.h"
 
 namespace neurona {
 
@@ -455,6 +456,84 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) 
         /*differentiable_backward=*/false);
   }
   return out;
+}
+
+// ---- batch normalization ------------------------------------------------------------------
+
+BatchNormalizationOutputs batch_normalization_training(const Tensor& x, int axis,
+                                                       const Tensor& offset, const Tensor& scale,
+                                                       double epsilon) {
+  kernels::BatchNormStatistics s;
+  Tensor y = kernels::batch_norm_training(x, axis, offset, scale, epsilon, &s);
+  if (autograd::is_recording()) {
+    // One fused backward op for dx, dscale and doffset (each only when asked for), as the
+    // convolutions' and the fused cross-entropy's: no second derivative.
+    autograd::record(
+        "batch_normalization_training", {x, offset, scale}, {y},
+        [x, axis, scale, has_offset = offset.defined(), mean = s.mean,
+         inv_std = s.inv_std](const G& g) {
+          const kernels::BatchNormWanted wanted{
+              .dx = autograd::needs_input_gradient(0),
+              .dscale = scale.defined() && autograd::needs_input_gradient(2),
+              .doffset = has_offset && autograd::needs_input_gradient(1)};
+          kernels::BatchNormGradients r =
+              kernels::batch_norm_backward(x, g[0], mean, inv_std, axis, scale, wanted);
+          return G{r.dx, r.doffset, r.dscale};
+        },
+        /*differentiable_backward=*/false);
+  }
+  return {y, s.mean, s.variance};
+}
+
+Tensor batch_normalization(const Tensor& x, const Tensor& mean, const Tensor& variance, int axis,
+                           const Tensor& offset, const Tensor& scale, double epsilon) {
+  Tensor y = kernels::batch_norm_inference(x, mean, variance, axis, offset, scale, epsilon);
+  if (autograd::is_recording()) {
+    autograd::record(
+        "batch_normalization", {x, mean, variance, offset, scale}, {y},
+        [x, mean, variance, axis, has_offset = offset.defined(), scale, epsilon](const G& g) {
+          // x's gradient is the same kernel on g: g * scale / sqrt(variance + epsilon).
+          G grads(5);
+          if (autograd::needs_input_gradient(0)) {
+            grads[0] = batch_normalization(g[0], zeros_like(mean), variance, axis, Tensor(), scale,
+                                           epsilon);
+          }
+          const bool dmean = autograd::needs_input_gradient(1);
+          const bool dvariance = autograd::needs_input_gradient(2);
+          const bool doffset = has_offset && autograd::needs_input_gradient(3);
+          const bool dscale = scale.defined() && autograd::needs_input_gradient(4);
+          if (!dmean && !dvariance && !doffset && !dscale) return grads;
+          // The rest are per-channel sums, in the statistics' dtype (float32 for 16-bit x).
+          const int a = x.shape().normalize_axis(axis, "batch_normalization");
+          std::vector<int> others;
+          std::vector<std::int64_t> channel_dims(static_cast<std::size_t>(x.rank()), 1);
+          for (int i = 0; i < x.rank(); ++i) {
+            if (i == a) {
+              channel_dims[static_cast<std::size_t>(i)] = x.shape()[i];
+            } else {
+              others.push_back(i);
+            }
+          }
+          const Shape channel_shape(channel_dims);
+          const Tensor gw = cast(g[0], mean.dtype());
+          const Tensor inv_std = 1.0 / sqrt(variance + epsilon);
+          const Tensor sum_g = sum(gw, Axes(others));
+          if (doffset) grads[3] = sum_g;
+          if (dmean) grads[1] = neg(scale.defined() ? sum_g * inv_std * scale : sum_g * inv_std);
+          if (dscale || dvariance) {
+            const Tensor centered = cast(x, mean.dtype()) - reshape(mean, channel_shape);
+            const Tensor sum_g_centered = sum(gw * centered, Axes(others));
+            if (dscale) grads[4] = sum_g_centered * inv_std;
+            if (dvariance) {
+              // d/dvariance (variance + epsilon)^(-1/2) = -(1/2) inv_std^3.
+              const Tensor d = sum_g_centered * (inv_std * inv_std * inv_std) * -0.5;
+              grads[2] = scale.defined() ? d * scale : d;
+            }
+          }
+          return grads;
+        });
+  }
+  return y;
 }
 
 // ---- linear algebra and shapes ----------------------------------------------------------

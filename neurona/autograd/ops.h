@@ -103,6 +103,37 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 /// Differentiable with respect to both (fused backward kernel: no second derivative).
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
 
+/// What batch_normalization_training returns: the normalized tensor, and the batch's mean and
+/// biased variance (divided by the count, the variance Keras's moving variance averages) over
+/// every axis but the normalized one, shaped (channels,).
+struct BatchNormalizationOutputs {
+  Tensor y;
+  Tensor batch_mean;
+  Tensor batch_variance;
+};
+
+/// Batch normalization with the batch's own statistics, as keras.layers.BatchNormalization
+/// computes it in training: y = x * inv + (offset - mean * inv), inv = scale / sqrt(variance +
+/// epsilon), the mean and biased variance taken over every axis of x but `axis`. `offset`
+/// (beta) and `scale` (gamma) have shape (x.shape()[axis],) or are undefined for none (center
+/// or scale false). For bfloat16 or float16 x, offset, scale and the statistics are float32 and
+/// y is x's dtype (computed in float32, rounded once). One fused pass pair over the data
+/// (kernels/batch_norm.h), not a chain of ops. Differentiable with respect to x, offset and
+/// scale, through the batch statistics, by one fused backward op: no second derivative.
+/// batch_mean and batch_variance carry no gradient (as tf.nn.fused_batch_norm's): they are for
+/// the moving averages.
+///   auto [y, mean, variance] = nr::batch_normalization_training(x, -1, beta, gamma, 1e-3);
+BatchNormalizationOutputs batch_normalization_training(const Tensor& x, int axis,
+                                                       const Tensor& offset, const Tensor& scale,
+                                                       double epsilon = 1e-3);
+/// keras.ops.batch_normalization(x, mean, variance, axis, offset, scale, epsilon): the same
+/// normalization with given statistics (a layer's moving ones, in inference), in one elementwise
+/// kernel; dtypes as above. Differentiable with respect to every tensor argument, by gradients
+/// written in differentiable ops (second derivatives work).
+Tensor batch_normalization(const Tensor& x, const Tensor& mean, const Tensor& variance, int axis,
+                           const Tensor& offset = {}, const Tensor& scale = {},
+                           double epsilon = 1e-3);
+
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// act(x @ kernel + bias) in one kernel call (cuBLASLt's fused epilogue on a GPU): x (m, k),
 /// kernel (k, n), bias (n,) or an undefined Tensor for none.

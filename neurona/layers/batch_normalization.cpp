@@ -1,6 +1,7 @@
-// BatchNormalization in differentiable ops, so that gradients flow through the batch
-// statistics in training; the moving-statistics update works on stop_gradient'ed values and
-// Variable::assign, so no tape records it.
+// BatchNormalization on the fused batch-normalization ops (autograd/ops.h: one pass pair over
+// the data each way in training, one elementwise pass in inference), whose gradients flow
+// through the batch statistics in training; the moving-statistics update works on
+// stop_gradient'ed values and Variable::assign, so no tape records it.
 #include "neurona/layers/batch_normalization.h"
 
 #include <cmath>
@@ -98,50 +99,31 @@ Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) co
   return input_shape;
 }
 
-Tensor BatchNormalizationLayer::call(const Tensor& inputs_in, bool training) {
-  check_input(inputs_in.shape());
-  // As Keras: 16-bit inputs are normalised in float32 (the statistics need the precision),
-  // and the result is cast back.
-  const bool widened = is_half(inputs_in.dtype());
-  const Tensor inputs = widened ? cast(inputs_in, DType::float32) : inputs_in;
-  // The weights in the inputs' dtype (a bfloat16 policy's 16-bit weights are widened too).
-  auto weight = [&](const Variable& v) {
-    return v.dtype() == inputs.dtype() ? v.value() : cast(v.value(), inputs.dtype());
+Tensor BatchNormalizationLayer::call(const Tensor& inputs, bool training) {
+  check_input(inputs.shape());
+  // As Keras: 16-bit inputs are normalized in float32 (the statistics need the precision) and the
+  // result is rounded back; the fused op does that itself, with float32 statistics and weights.
+  const DType statistics_dtype = is_half(inputs.dtype()) ? DType::float32 : inputs.dtype();
+  // The weights in that dtype (a bfloat16 policy's 16-bit weights are widened too).
+  auto weight = [&](const std::optional<Variable>& v) {
+    if (!v) return Tensor();
+    return v->dtype() == statistics_dtype ? v->value() : cast(v->value(), statistics_dtype);
   };
-  const int rank = inputs.rank();
-  std::vector<int> reduce;
-  std::vector<std::int64_t> stat_dims(static_cast<std::size_t>(rank), 1);
-  for (int i = 0; i < rank; ++i) {
-    if (i == axis_) {
-      stat_dims[static_cast<std::size_t>(i)] = inputs.shape()[i];
-    } else {
-      reduce.push_back(i);
-    }
-  }
-  const Shape stat_shape(std::move(stat_dims));
-  Tensor mu, var;
   if (training && trainable()) {
-    mu = mean(inputs, Axes(reduce), /*keepdims=*/true);
-    var = mean(square(subtract(inputs, mu)), Axes(reduce), /*keepdims=*/true);
-    // moving = moving * momentum + batch * (1 - momentum), outside any tape.
+    const BatchNormalizationOutputs out = batch_normalization_training(
+        inputs, axis_, weight(beta_), weight(gamma_), options_.epsilon);
+    // moving = moving * momentum + batch * (1 - momentum), outside any tape (the batch
+    // statistics carry no gradient).
     const double m = options_.momentum;
     auto update = [&](Variable& moving, const Tensor& batch) {
-      const Tensor b = reshape(stop_gradient(batch), moving.shape());
-      moving.assign(stop_gradient(moving.value()) * m + b * (1.0 - m));
+      moving.assign(stop_gradient(moving.value()) * m + stop_gradient(batch) * (1.0 - m));
     };
-    update(*moving_mean_, mu);
-    update(*moving_variance_, var);
-  } else {
-    mu = reshape(weight(*moving_mean_), stat_shape);
-    var = reshape(weight(*moving_variance_), stat_shape);
+    update(*moving_mean_, out.batch_mean);
+    update(*moving_variance_, out.batch_variance);
+    return out.y;
   }
-  // Keras's ops.batch_normalization: x * inv + (beta - mean * inv), inv = gamma / sqrt(var + eps).
-  Tensor inv = 1.0 / sqrt(var + options_.epsilon);
-  if (gamma_) inv = multiply(inv, reshape(weight(*gamma_), stat_shape));
-  Tensor shift = neg(multiply(mu, inv));
-  if (beta_) shift = add(shift, reshape(weight(*beta_), stat_shape));
-  const Tensor out = add(multiply(inputs, inv), shift);
-  return widened ? cast(out, inputs_in.dtype()) : out;
+  return batch_normalization(inputs, weight(moving_mean_), weight(moving_variance_), axis_,
+                             weight(beta_), weight(gamma_), options_.epsilon);
 }
 
 BatchNormalization::BatchNormalization(BatchNormalizationOptions options)

@@ -10,6 +10,7 @@ void register_conv();
 void register_loss();
 void register_optimizer();
 void register_image();
+void register_batch_norm();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -22,5 +23,6 @@ void register_cpu_kernels() {
   cpu::register_loss();
   cpu::register_optimizer();
   cpu::register_image();
+  cpu::register_batch_norm();
 }
 }  // namespace neurona::kernels

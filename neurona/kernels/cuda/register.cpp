@@ -10,6 +10,7 @@ void register_conv();
 void register_loss();
 void register_optimizer();
 void register_image();
+void register_batch_norm();
 }  // namespace cuda
 
 void register_cuda_kernels() {
@@ -22,5 +23,6 @@ void register_cuda_kernels() {
   cuda::register_loss();
   cuda::register_optimizer();
   cuda::register_image();
+  cuda::register_batch_norm();
 }
 }  // namespace neurona::kernels
