@@ -28,8 +28,10 @@ KerasTensor conv(const KerasTensor& x, std::int64_t filters, std::int64_t kernel
                         {.strides = strides, .padding = padding, .name = name})(x);
 }
 
+// Keras's ResNets name the channel axis 3 (bn_axis for channels_last), not -1: the same axis,
+// but their configs say 3.
 KerasTensor batch_norm(const KerasTensor& x, const std::string& name) {
-  return layers::BatchNormalization({.epsilon = kEpsilon, .name = name})(x);
+  return layers::BatchNormalization({.axis = 3, .epsilon = kEpsilon, .name = name})(x);
 }
 
 KerasTensor relu(const KerasTensor& x, const std::string& name) {

@@ -1,9 +1,11 @@
 // Keras's listing of an application's layers (tests/reference/applications/<case>.layers.txt,
 // made by make_keras_application_references.py) compared with a neurona model layer by layer:
-// name, class, parameters, output shape and the layers each is called on, in model.layers order.
+// name, class, parameters, output shape, the layers each is called on, and the options of its
+// config (strides, padding, epsilon, max_value, ...), in model.layers order.
 #pragma once
 
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -11,8 +13,54 @@
 #include <neurona/neurona.h>
 
 #include "neurona/models/functional.h"
+#include "neurona/models/keras_config.h"
 #include "support/reference_file.h"
 #include "support/test_util.h"
+
+namespace neurona {
+
+// gtest prints a ConfigValue that differs as JSON.
+inline void PrintTo(const ConfigValue& v, std::ostream* os) {
+  switch (v.kind()) {
+    case ConfigValue::Kind::Null:
+      *os << "null";
+      return;
+    case ConfigValue::Kind::Bool:
+      *os << (v.as_bool() ? "true" : "false");
+      return;
+    case ConfigValue::Kind::Int:
+      *os << v.as_int();
+      return;
+    case ConfigValue::Kind::Float:
+      *os << v.as_double();
+      return;
+    case ConfigValue::Kind::String:
+      *os << '"' << v.as_string() << '"';
+      return;
+    case ConfigValue::Kind::List: {
+      *os << "[";
+      for (std::size_t i = 0; i < v.as_list().size(); ++i) {
+        if (i > 0) *os << ", ";
+        PrintTo(v.as_list()[i], os);
+      }
+      *os << "]";
+      return;
+    }
+    case ConfigValue::Kind::Dict: {
+      *os << "{";
+      bool first = true;
+      for (const auto& [key, value] : v.as_dict()) {
+        *os << (first ? "" : ", ") << '"' << key << "\": ";
+        PrintTo(value, os);
+        first = false;
+      }
+      *os << "}";
+      return;
+    }
+  }
+}
+
+}  // namespace neurona
 
 namespace applications_test {
 
@@ -23,6 +71,8 @@ struct KerasLayer {
   std::int64_t params = 0;
   nr::Shape output_shape;
   std::vector<std::string> inbound;
+  /// Keras's get_config() without name, trainable, dtype and the entries that are objects.
+  nr::ConfigValue options;
 };
 
 inline std::vector<KerasLayer> read_keras_layers(const std::string& file_case) {
@@ -32,17 +82,21 @@ inline std::vector<KerasLayer> read_keras_layers(const std::string& file_case) {
   std::vector<KerasLayer> out;
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#') continue;
-    std::istringstream fields(line);
+    const std::size_t bar = line.find(" | ");
+    if (bar == std::string::npos) throw std::runtime_error("bad line in " + path.string());
+    std::istringstream fields(line.substr(0, bar));
     KerasLayer layer;
-    std::string shape;
-    fields >> layer.name >> layer.class_name >> layer.params >> shape;
+    std::string shape, inbound;
+    fields >> layer.name >> layer.class_name >> layer.params >> shape >> inbound;
     std::vector<std::int64_t> dims;
     std::istringstream dim_fields(shape);
     for (std::string d; std::getline(dim_fields, d, ',');) {
       dims.push_back(d == "None" ? -1 : std::stoll(d));
     }
     layer.output_shape = nr::Shape(dims);
-    for (std::string name; fields >> name;) layer.inbound.push_back(name);
+    std::istringstream inbound_fields(inbound == "-" ? "" : inbound);
+    for (std::string name; std::getline(inbound_fields, name, ',');) layer.inbound.push_back(name);
+    layer.options = nr::models::detail::parse_json(line.substr(bar + 3), path.string());
     out.push_back(std::move(layer));
   }
   return out;
@@ -77,6 +131,12 @@ inline void expect_keras_layers(const nr::Model& model, const std::string& file_
     std::vector<std::string> inbound;
     for (const auto& t : nodes[0]->inputs) inbound.push_back(t.layer().name());
     EXPECT_EQ(inbound, keras.inbound);
+    const nr::ConfigValue config = layer.get_config();
+    for (const auto& [key, value] : keras.options.as_dict()) {
+      const nr::ConfigValue* ours = config.find(key);
+      ASSERT_NE(ours, nullptr) << key;
+      EXPECT_EQ(*ours, value) << key;
+    }
   }
 }
 

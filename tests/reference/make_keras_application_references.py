@@ -12,10 +12,13 @@
 # (with Keras's initial statistics, 0 and 1, the features fade through the 17 blocks and every
 # image gets the same softmax to 7 digits).
 # It also writes tests/reference/applications/<case>.layers.txt for the STRUCTURE_CASES: one
-# line per layer in model.layers order, `name class_name parameters output_shape inbound...`
-# (the shape as None,112,112,64; inbound: the layers whose outputs the layer is called on),
-# which tests/applications/*_test.cpp compares with neurona's applications layer by layer, and
-# prints the numbers those tests write down (parameter counts, layer counts, shapes).
+# line per layer in model.layers order, `name class_name parameters output_shape inbound |
+# options` (the shape as None,112,112,64; inbound: the layers whose outputs the layer is called
+# on, comma-separated, - for none; options: the layer's get_config() as JSON without its name,
+# trainable, dtype and the entries that are objects (initializers), i.e. every option that
+# decides what the layer computes), which tests/applications/*_test.cpp compares with neurona's
+# applications layer by layer, and prints the numbers those tests write down (parameter counts,
+# layer counts, shapes).
 #
 # --check DIR: loads the mobilenet_v2_035.keras that neurona wrote into DIR
 # (NEURONA_WRITE_SAVING_FIXTURES=DIR when running the test binary) into Keras and checks that
@@ -28,6 +31,7 @@
 #   KERAS_BACKEND=jax python3 tests/reference/make_keras_application_references.py
 #   KERAS_BACKEND=jax python3 tests/reference/make_keras_application_references.py --check DIR
 import argparse
+import json
 import os
 import sys
 
@@ -166,12 +170,18 @@ def write_structures():
             f.write(
                 f"# keras.applications.{call}: name {model.name}, {model.count_params()} "
                 f"parameters (Keras {keras.__version__}); per layer: name class_name "
-                "parameters output_shape inbound...\n"
+                "parameters output_shape inbound | options\n"
             )
             for cls, name, inbound in structure(model):
                 layer = model.get_layer(name)
                 shape = ",".join("None" if d is None else str(d) for d in layer.output.shape)
-                f.write(" ".join([name, cls, str(layer.count_params()), shape, *inbound]) + "\n")
+                options = {
+                    k: v
+                    for k, v in layer.get_config().items()
+                    if k not in ("name", "trainable", "dtype") and not isinstance(v, dict)
+                }
+                fields = [name, cls, str(layer.count_params()), shape, ",".join(inbound) or "-"]
+                f.write(" ".join(fields) + " | " + json.dumps(options) + "\n")
         print(f"{case}.layers.txt: {len(model.layers)} layers")
 
 
