@@ -4,6 +4,8 @@
 #pragma once
 
 #include "neurona/applications/common.h"
+#include "neurona/applications/mobilenet_v2.h"
+#include "neurona/applications/resnet.h"
 #include "neurona/applications/resnet_cifar.h"
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"

@@ -3,12 +3,13 @@
 #include "neurona/core/error.h"
 #include "neurona/layers/dense.h"
 #include "neurona/layers/input_layer.h"
+#include "neurona/layers/layer.h"
 #include "neurona/layers/pooling2d.h"
 
 namespace neurona::applications::detail {
 
-AppInput app_input(const ApplicationOptions& options, const Shape& default_shape,
-                   std::int64_t min_size, const std::string& app, const std::string& input_name) {
+AppInput app_input(const ApplicationOptions& options, const InputRules& rules,
+                   const std::string& app) {
   NEURONA_CHECK(options.pooling.empty() || options.pooling == "avg" || options.pooling == "max",
                 ValueError, app, ": argument `pooling` must be \"\", \"avg\" or \"max\", got \"",
                 options.pooling, "\"");
@@ -24,33 +25,53 @@ AppInput app_input(const ApplicationOptions& options, const Shape& default_shape
     in.inputs = layers::source_inputs(in.x);
     const auto& dims = in.x.shape().dims();
     shape = Shape(std::vector<std::int64_t>(dims.begin() + (dims.empty() ? 0 : 1), dims.end()));
+  } else if (options.input_shape) {
+    shape = *options.input_shape;
+  } else if (rules.any_size_without_top && !options.include_top) {
+    shape = Shape{-1, -1, rules.default_shape[-1]};
   } else {
-    shape = options.input_shape.value_or(default_shape);
+    shape = rules.default_shape;
   }
+  const std::string received = options.input_tensor ? "the shape of `input_tensor` without "
+                                                      "the batch dimension is "
+                                                    : "Received: input_shape=";
   NEURONA_CHECK(shape.rank() == 3, ValueError, app,
-                ": the input must be (height, width, channels), got ", shape);
+                ": `input_shape` must be a tuple of three integers (height, width, channels); ",
+                received, layers::shape_str(shape));
+  // Keras's words (obtain_input_shape).
   for (int d = 0; d < 2; ++d) {
-    NEURONA_CHECK(shape[d] < 0 || shape[d] >= min_size, ValueError, app,
-                  ": input size must be at least ", min_size, "x", min_size, "; got ", shape);
+    NEURONA_CHECK(shape[d] < 0 || shape[d] >= rules.min_size, ValueError, app,
+                  ": Input size must be at least ", rules.min_size, "x", rules.min_size, "; ",
+                  received, layers::shape_str(shape));
   }
+  NEURONA_CHECK(!(rules.any_size_without_top && options.include_top && options.input_shape &&
+                  (shape[0] < 0 || shape[1] < 0)),
+                ValueError, app,
+                ": If `include_top` is True, you should specify a static `input_shape`. "
+                "Received: input_shape=",
+                layers::shape_str(shape));
   if (!options.input_tensor) {
-    in.x = neurona::Input(shape, {.name = input_name});
+    in.x = neurona::Input(shape, {.name = rules.input_name});
     in.inputs = {in.x};
   }
   return in;
 }
 
 layers::KerasTensor app_top(const layers::KerasTensor& x, const ApplicationOptions& options,
-                            std::int64_t default_classes) {
+                            std::int64_t default_classes, bool name_pooling) {
   if (options.include_top) {
-    const auto pooled = layers::GlobalAveragePooling2D({.name = "avg_pool"})(x);
+    const auto pooled = layers::GlobalAveragePooling2D({.name = name_pooling ? "avg_pool" : ""})(x);
     const std::string activation =
         options.classifier_activation.empty() ? "linear" : options.classifier_activation;
     return layers::Dense(options.classes.value_or(default_classes),
                          {.activation = activation, .name = "predictions"})(pooled);
   }
-  if (options.pooling == "avg") return layers::GlobalAveragePooling2D({.name = "avg_pool"})(x);
-  if (options.pooling == "max") return layers::GlobalMaxPooling2D({.name = "max_pool"})(x);
+  if (options.pooling == "avg") {
+    return layers::GlobalAveragePooling2D({.name = name_pooling ? "avg_pool" : ""})(x);
+  }
+  if (options.pooling == "max") {
+    return layers::GlobalMaxPooling2D({.name = name_pooling ? "max_pool" : ""})(x);
+  }
   return x;
 }
 

@@ -17,7 +17,8 @@ namespace neurona::applications {
 struct ApplicationOptions {
   /// End in the classifier (global average pooling and Dense(classes)).
   bool include_top = true;
-  /// The input's shape without the batch dimension; unset: the application's default.
+  /// The input's shape without the batch dimension (-1 for a size left unknown); unset: the
+  /// application's default (the ImageNet models: (224, 224, 3), or (-1, -1, 3) without the top).
   std::optional<Shape> input_shape = std::nullopt;
   /// A symbolic tensor to build on instead of a new Input (Keras's input_tensor): the model's
   /// inputs are the Inputs it comes from, so layers before it belong to the model too.
@@ -41,19 +42,37 @@ struct AppInput {
   std::vector<layers::KerasTensor> inputs;
 };
 
-/// The input of application `app`: a new Input of `options.input_shape` (or `default_shape`)
-/// named `input_name`, or `options.input_tensor` and the Inputs it comes from. Checks the
-/// shape: rank 3, channels last, height and width at least `min_size` where known; and the
-/// other options (pooling, classes >= 1). ValueError naming `app` and the argument otherwise.
-AppInput app_input(const ApplicationOptions& options, const Shape& default_shape,
-                   std::int64_t min_size, const std::string& app,
-                   const std::string& input_name = "");
+/// How an application takes its input: Keras's imagenet_utils.obtain_input_shape without its
+/// `weights` rules (neurona downloads no pretrained weights, so Keras's checks for ImageNet's
+/// 3 channels and 224x224 do not apply, as they do not with `weights=None` in Keras).
+struct InputRules {
+  /// The input's shape when options.input_shape is unset.
+  Shape default_shape;
+  /// The least height and width.
+  std::int64_t min_size = 1;
+  /// Keras's ImageNet applications: without the top and without an input_shape, the input is
+  /// (None, None, channels) (-1 here); with the top, height and width of an input_shape must be
+  /// known.
+  bool any_size_without_top = false;
+  /// The new Input's name; empty: the automatic one (input_layer, as Keras names it).
+  std::string input_name = "";
+};
+
+/// The input of application `app`: a new Input of `options.input_shape` (or the default that
+/// `rules` give), or `options.input_tensor` and the Inputs it comes from. Checks the shape:
+/// rank 3, channels last, height and width at least `rules.min_size` where known; and the
+/// other options (pooling, classes >= 1). ValueError naming `app` and the argument otherwise,
+/// in Keras's words where Keras has them.
+AppInput app_input(const ApplicationOptions& options, const InputRules& rules,
+                   const std::string& app);
 
 /// The end of an application after its feature map `x`: with the top, GlobalAveragePooling2D
-/// ("avg_pool") and Dense(classes, classifier_activation) ("predictions"); without it, the
-/// pooling asked for ("avg_pool" or "max_pool") or `x` itself.
+/// and Dense(classes, classifier_activation) ("predictions"); without it, the pooling asked for
+/// or `x` itself. The pooling layers are named "avg_pool" and "max_pool" (the ResNets), or
+/// with `name_pooling` false left to their automatic names (global_average_pooling2d, ...:
+/// MobileNetV2).
 layers::KerasTensor app_top(const layers::KerasTensor& x, const ApplicationOptions& options,
-                            std::int64_t default_classes);
+                            std::int64_t default_classes, bool name_pooling = true);
 
 }  // namespace detail
 }  // namespace neurona::applications

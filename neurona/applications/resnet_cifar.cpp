@@ -49,7 +49,8 @@ std::shared_ptr<Model> ResNetCifar(int depth, ApplicationOptions options,
                 ": argument `weight_decay` must be >= 0, got ", resnet.weight_decay);
   const int blocks = (depth - 2) / 6;
   // The two halvings need at least 4x4 inputs to leave a 1x1 map.
-  const detail::AppInput in = detail::app_input(options, Shape{32, 32, 3}, 4, app);
+  const detail::AppInput in =
+      detail::app_input(options, {.default_shape = Shape{32, 32, 3}, .min_size = 4}, app);
   const Builder b{resnet.weight_decay > 0.0
                       ? regularizers::Regularizer(regularizers::L2(resnet.weight_decay))
                       : regularizers::Regularizer()};

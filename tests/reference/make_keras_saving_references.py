@@ -294,8 +294,10 @@ def check_half(directory):
     return failures
 
 
-def write_io(path, arrays):
+def write_io(path, arrays, comment=None):
     with open(path, "w") as f:
+        if comment:
+            f.write(f"# {comment}\n")
         for name, a in arrays.items():
             a = np.asarray(a, np.float32)
             dims = " ".join(str(d) for d in a.shape)
@@ -307,7 +309,7 @@ def read_io(path):
     out = {}
     with open(path) as f:
         for line in f:
-            if not line.strip():
+            if not line.strip() or line.startswith("#"):
                 continue
             head, body = line.split(" : ")
             name, *dims = head.split()
