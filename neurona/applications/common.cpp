@@ -32,17 +32,15 @@ AppInput app_input(const ApplicationOptions& options, const InputRules& rules,
   } else {
     shape = rules.default_shape;
   }
-  const std::string received = options.input_tensor ? "the shape of `input_tensor` without "
-                                                      "the batch dimension is "
-                                                    : "Received: input_shape=";
-  NEURONA_CHECK(shape.rank() == 3, ValueError, app,
-                ": `input_shape` must be a tuple of three integers (height, width, channels); ",
-                received, layers::shape_str(shape));
-  // Keras's words (obtain_input_shape).
+  // Keras's words (obtain_input_shape), naming the tensor's shape where there is one.
+  const std::string what = options.input_tensor ? "input_tensor.shape[1:]" : "input_shape";
+  NEURONA_CHECK(shape.rank() == 3, ValueError, app, ": `", what,
+                "` must be a tuple of three integers (height, width, channels); Received: ", what,
+                "=", layers::shape_str(shape));
   for (int d = 0; d < 2; ++d) {
     NEURONA_CHECK(shape[d] < 0 || shape[d] >= rules.min_size, ValueError, app,
-                  ": Input size must be at least ", rules.min_size, "x", rules.min_size, "; ",
-                  received, layers::shape_str(shape));
+                  ": Input size must be at least ", rules.min_size, "x", rules.min_size,
+                  "; Received: ", what, "=", layers::shape_str(shape));
   }
   NEURONA_CHECK(!(rules.any_size_without_top && options.include_top && options.input_shape &&
                   (shape[0] < 0 || shape[1] < 0)),

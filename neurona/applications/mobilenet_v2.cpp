@@ -45,10 +45,10 @@ KerasTensor pointwise(const KerasTensor& x, std::int64_t filters, const std::str
   return layers::Conv2D(filters, 1, {.padding = "same", .use_bias = false, .name = name})(x);
 }
 
-// Keras's imagenet_utils.correct_pad for a 3x3 kernel: the padding that makes the strided
-// 'valid' convolution after it see the same pixels as TensorFlow's 'same' would: one pixel
-// before and after an odd size, none before an even one (or an unknown height, whose 1 - size
-// % 2 Keras takes as 1 for both axes).
+// Keras's imagenet_utils.correct_pad for a 3x3 kernel: the padding that makes the stride-2
+// 'valid' convolution after it see the pixels TensorFlow's 'same' would: one pixel before and
+// after an odd size, none before an even one. Where the height is unknown Keras pads both axes
+// as for an even size.
 layers::Padding2DAmounts correct_pad(const Shape& shape) {
   const std::int64_t rows = shape[1], cols = shape[2];
   const std::int64_t adjust_rows = rows < 0 ? 1 : 1 - rows % 2;

@@ -93,6 +93,10 @@ TEST(MobileNetV2, TakesTheApplicationOptionsAsKerasDoes) {
   EXPECT_EQ(features->inputs()[0].shape(), nr::Shape({-1, -1, -1, 3}));
   EXPECT_EQ(features->outputs()[0].shape(), nr::Shape({-1, -1, -1, 1280}));
   EXPECT_EQ(features->count_params(), 2'257'984);
+  // correct_pad of an unknown size: as for an even one, nothing before.
+  const nr::ConfigValue pad =
+      nr::ConfigValue::List{nr::ConfigValue::List{0, 1}, nr::ConfigValue::List{0, 1}};
+  EXPECT_EQ(layer_named(*features, "block_13_pad")->get_config().at("padding"), pad);
   // On an input tensor of one of ImageNet's sizes, the name has that size (Keras's rule).
   auto tensor = nr::Input({160, 160, 3});
   auto on_tensor = A::MobileNetV2({.input_tensor = tensor});

@@ -62,6 +62,12 @@ TEST(ResNet, TakesTheApplicationOptionsAsKerasDoes) {
                            "(None, None, 3)");
   NEURONA_EXPECT_THROW_MSG(A::ResNet50({.input_shape = nr::Shape{64, 64}}), nr::ValueError,
                            "`input_shape` must be a tuple of three integers", "(64, 64)");
+  NEURONA_EXPECT_THROW_MSG(A::ResNet50({.input_tensor = nr::Input({64, 64})}), nr::ValueError,
+                           "`input_tensor.shape[1:]` must be a tuple of three integers",
+                           "(64, 64)");
+  NEURONA_EXPECT_THROW_MSG(A::ResNet50({.input_tensor = nr::Input({16, 64, 3})}), nr::ValueError,
+                           "Input size must be at least 32x32",
+                           "input_tensor.shape[1:]=(16, 64, 3)");
   NEURONA_EXPECT_THROW_MSG(A::ResNet50({.include_top = false, .pooling = "sum"}), nr::ValueError,
                            "`pooling`", "sum");
   // As in Keras without ImageNet weights, any number of channels.
