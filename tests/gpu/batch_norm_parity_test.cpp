@@ -16,6 +16,7 @@
 
 #include "neurona/core/graph.h"
 #include "support/gpu_test.h"
+#include "support/raw_allocations.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -153,23 +154,7 @@ struct FitRun {
 };
 
 // cudaMalloc calls (the device allocator's raw allocations) during each epoch.
-class RawAllocations : public nr::callbacks::Callback {
- public:
-  explicit RawAllocations(nr::Device device) : device_(device) {}
-  std::vector<std::int64_t> per_epoch;
-  void on_epoch_begin(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
-    if (device_.is_cuda()) at_begin_ = nr::memory_stats(device_).num_raw_allocations;
-  }
-  void on_epoch_end(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
-    if (device_.is_cuda()) {
-      per_epoch.push_back(nr::memory_stats(device_).num_raw_allocations - at_begin_);
-    }
-  }
-
- private:
-  nr::Device device_;
-  std::int64_t at_begin_ = 0;
-};
+using nr::testing::RawAllocations;
 
 // A small cnn with BatchNormalization after each convolution and before the classifier, 2
 // epochs of 160 random 10x10 images at batch 32, labels from the first pixel.

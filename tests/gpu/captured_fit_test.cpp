@@ -13,6 +13,7 @@
 #include "neurona/core/graph.h"
 #include "support/concurrent_capture.h"
 #include "support/gpu_test.h"
+#include "support/raw_allocations.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -38,20 +39,7 @@ class GpuCapturedFit : public nr::testing::GpuTest {
   bool determinism_ = false;
 };
 
-// cudaMalloc calls (the device allocator's raw allocations) during each epoch.
-class RawAllocations : public nr::callbacks::Callback {
- public:
-  std::vector<std::int64_t> per_epoch;
-  void on_epoch_begin(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
-    at_begin_ = nr::memory_stats(nr::Device::cuda(0)).num_raw_allocations;
-  }
-  void on_epoch_end(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
-    per_epoch.push_back(nr::memory_stats(nr::Device::cuda(0)).num_raw_allocations - at_begin_);
-  }
-
- private:
-  std::int64_t at_begin_ = 0;
-};
+using nr::testing::RawAllocations;
 
 struct FitRun {
   std::vector<std::int64_t> raw_allocations;
@@ -85,7 +73,7 @@ FitRun train(nr::Device device, bool graphs) {
                  .metrics = {"accuracy"}});
   const std::int64_t before = nr::detail::graph_replays();
   ::testing::internal::CaptureStderr();
-  auto allocations = std::make_shared<RawAllocations>();
+  auto allocations = std::make_shared<RawAllocations>(device);
   const auto history =
       model.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 0, .callbacks = {allocations}});
   FitRun run;
