@@ -67,7 +67,21 @@ Tensor Tensor::alias() const {
   check_defined("Tensor::alias");
   Tensor out = *this;
   out.id_ = detail::next_tensor_id();
+  out.keras_mask_.reset();
   return out;
+}
+
+const Tensor& Tensor::keras_mask() const {
+  static const Tensor none;
+  return keras_mask_ ? *keras_mask_ : none;
+}
+
+void Tensor::set_keras_mask(const Tensor& mask) {
+  if (mask.defined()) {
+    keras_mask_ = std::make_shared<const Tensor>(mask);
+  } else {
+    keras_mask_.reset();
+  }
 }
 
 Tensor Tensor::empty(const Shape& shape, TensorOptions options) {
@@ -198,6 +212,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
   Tensor out = *this;
   out.shape_ = std::move(target);
   out.id_ = detail::next_tensor_id();
+  out.keras_mask_.reset();
   detail::notify_view(detail::ViewKind::reshape, *this, out);
   return out;
 }
@@ -220,6 +235,7 @@ Tensor Tensor::slice(std::int64_t start, std::int64_t stop) const {
   out.shape_ = Shape(std::move(dims));
   out.numel_ = (stop - start) * row;
   out.id_ = detail::next_tensor_id();
+  out.keras_mask_.reset();
   detail::notify_view(detail::ViewKind::slice, *this, out);
   return out;
 }

@@ -162,6 +162,15 @@ class Tensor {
   /// The same storage, shape and dtype under a fresh id (what stop_gradient returns).
   Tensor alias() const;
 
+  /// The mask a layer attached to this tensor (Keras's backend.get_keras_mask): which steps of
+  /// a padded sequence are real, a uint8 tensor of 0/1 over the leading axes (batch, steps);
+  /// undefined when there is none. Layers attach and read masks (Embedding with mask_zero,
+  /// Masking, and every layer that supports masking); ops and views return tensors without one.
+  const Tensor& keras_mask() const;
+  /// Attaches `mask` to this handle (and to the copies made from it from now on); an undefined
+  /// mask removes it (Keras's backend.set_keras_mask).
+  void set_keras_mask(const Tensor& mask);
+
  private:
   void check_type(DType expected, const char* op) const;
   void check_defined(const char* op) const;
@@ -174,6 +183,7 @@ class Tensor {
   Shape shape_;
   std::int64_t numel_ = 0;
   DType dtype_ = DType::float32;
+  std::shared_ptr<const Tensor> keras_mask_;  // null when none: copies stay cheap
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Tensor& t) {

@@ -5,7 +5,9 @@
 namespace neurona::layers {
 
 ActivationLayer::ActivationLayer(activations::Activation activation, LayerOptions options)
-    : Layer("Activation", std::move(options)), activation_(std::move(activation)) {}
+    : Layer("Activation", std::move(options)), activation_(std::move(activation)) {
+  set_supports_masking(true);
+}
 
 Tensor ActivationLayer::call(const Tensor& inputs, bool /*training*/) {
   return activation_(inputs);

@@ -45,6 +45,7 @@ ConfigValue int_list(const std::vector<int>& values) {
 
 ReLULayer::ReLULayer(ReLUOptions options)
     : Layer("ReLU", options.layer), options_(std::move(options)) {
+  set_supports_masking(true);
   const std::optional<double>& max_value = options_.max_value;
   NEURONA_CHECK(!max_value || *max_value >= 0.0, ValueError, describe(),
                 ": max_value of a ReLU layer cannot be a negative value. Received: max_value=",
@@ -105,6 +106,7 @@ ReLU ReLU::from_config(const ConfigValue& config) {
 
 LeakyReLULayer::LeakyReLULayer(double negative_slope, LayerOptions options)
     : Layer("LeakyReLU", std::move(options)), negative_slope_(negative_slope) {
+  set_supports_masking(true);
   NEURONA_CHECK(negative_slope_ >= 0.0, ValueError, describe(),
                 ": The negative_slope value of a Leaky ReLU layer cannot be None or negative "
                 "value. Expected a float. Received: negative_slope=",
@@ -135,7 +137,9 @@ LeakyReLU LeakyReLU::from_config(const ConfigValue& config) {
 // ---- PReLU ------------------------------------------------------------------------------------
 
 PReLULayer::PReLULayer(PReLUOptions options)
-    : Layer("PReLU", options.layer), options_(std::move(options)) {}
+    : Layer("PReLU", options.layer), options_(std::move(options)) {
+  set_supports_masking(true);
+}
 
 void PReLULayer::check_input(const Shape& input_shape) const {
   NEURONA_CHECK(input_shape.rank() >= 2, ShapeError, describe(),
@@ -211,6 +215,7 @@ PReLU PReLU::from_config(const ConfigValue& config) {
 
 ELULayer::ELULayer(double alpha, LayerOptions options)
     : Layer("ELU", std::move(options)), alpha_(alpha) {
+  set_supports_masking(true);
   NEURONA_CHECK(std::isfinite(alpha_), ValueError, describe(), ": alpha must be finite, got ",
                 alpha_);
 }
@@ -237,6 +242,7 @@ ELU ELU::from_config(const ConfigValue& config) {
 
 SoftmaxLayer::SoftmaxLayer(std::vector<int> axis, LayerOptions options)
     : Layer("Softmax", std::move(options)), axis_(std::move(axis)) {
+  set_supports_masking(true);
   NEURONA_CHECK(!axis_.empty(), ValueError, describe(), ": axis must name at least one axis");
 }
 
@@ -251,8 +257,8 @@ Tensor SoftmaxLayer::call(const Tensor& inputs, bool /*training*/) {
   return exp(subtract(shifted, log(sum(exp(shifted), Axes(axes), /*keepdims=*/true))));
 }
 
-Tensor SoftmaxLayer::call(const Tensor& inputs, const Tensor& mask) {
-  NEURONA_CHECK(mask.defined(), ValueError, describe(), ": the mask is an undefined tensor");
+Tensor SoftmaxLayer::call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) {
+  if (!mask.defined()) return call(inputs, training);
   const Shape& in = inputs.shape();
   const Shape& ms = mask.shape();
   bool broadcasts = ms.rank() <= in.rank();
@@ -284,16 +290,6 @@ ConfigValue SoftmaxLayer::get_config() const {
 Softmax::Softmax(std::vector<int> axis, LayerOptions options)
     : LayerHandle<SoftmaxLayer>(
           std::make_shared<SoftmaxLayer>(std::move(axis), std::move(options))) {}
-
-Tensor Softmax::operator()(const Tensor& inputs, const Tensor& mask) const {
-  SoftmaxLayer& layer = **this;
-  // What Layer::operator() does for a layer without weights: float inputs in the compute dtype.
-  const Tensor x = is_floating(inputs.dtype()) && inputs.dtype() != layer.compute_dtype()
-                       ? cast(inputs, layer.compute_dtype())
-                       : inputs;
-  layer.ensure_built(x.shape());
-  return layer.call(x, mask);
-}
 
 Softmax Softmax::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "Softmax");

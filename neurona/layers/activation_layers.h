@@ -138,20 +138,18 @@ class SoftmaxLayer : public Layer {
   /// As Keras's call(inputs, mask): the positions where `mask` is false (0, or <= 0.5 for a
   /// float mask) take no part, and come out 0. The mask broadcasts to the inputs (each of its
   /// dimensions 1 or the input's, counted from the last); ValueError otherwise.
-  Tensor call(const Tensor& inputs, const Tensor& mask);
+  Tensor call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
 
  private:
   std::vector<int> axis_;
 };
 
-/// `nr::layers::Softmax()`, `nr::layers::Softmax({1, 2})`; `softmax(x, mask)` masks.
+/// `nr::layers::Softmax()`, `nr::layers::Softmax({1, 2})`; `softmax(x, mask)` masks, as does a
+/// mask attached to x.
 class Softmax : public LayerHandle<SoftmaxLayer> {
  public:
   explicit Softmax(std::vector<int> axis = {-1}, LayerOptions options = {});
-  using LayerHandle<SoftmaxLayer>::operator();
-  /// The layer on `inputs` with a mask (SoftmaxLayer::call(inputs, mask)).
-  Tensor operator()(const Tensor& inputs, const Tensor& mask) const;
   static Softmax from_config(const ConfigValue& config);
 };
 

@@ -17,6 +17,7 @@ BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions optio
             {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
       options_(std::move(options)),
       axis_(options_.axis) {
+  set_supports_masking(true);
   NEURONA_CHECK(std::isfinite(options_.momentum), ValueError, describe(),
                 ": `momentum` must be finite. Received: momentum=", options_.momentum);
   NEURONA_CHECK(std::isfinite(options_.epsilon) && options_.epsilon >= 0, ValueError, describe(),

@@ -86,8 +86,18 @@ void LayerConfigReader::none(const char* key, const char* feature) const {
 }
 
 DTypePolicy LayerConfigReader::dtype() const {
+  const std::optional<std::string> name = dtype_name();
+  if (!name) return {};  // the global policy
+  try {
+    return DTypePolicy(*name);
+  } catch (const ValueError& e) {
+    throw ValueError(neurona::detail::str(who_, ": ", e.what()));
+  }
+}
+
+std::optional<std::string> LayerConfigReader::dtype_name() const {
   const ConfigValue* v = find("dtype");
-  if (v == nullptr) return {};  // the global policy
+  if (v == nullptr) return std::nullopt;
   std::string name;
   if (v->kind() == ConfigValue::Kind::String) {
     name = v->as_string();
@@ -99,14 +109,15 @@ DTypePolicy LayerConfigReader::dtype() const {
                   ": 'dtype' must be a dtype name or a DTypePolicy");
     name = n->as_string();
   }
-  try {
-    return DTypePolicy(name);
-  } catch (const ValueError& e) {
-    throw ValueError(neurona::detail::str(who_, ": ", e.what()));
-  }
+  return name;
 }
 
 DType LayerConfigReader::input_dtype() const {
+  // An Input of token ids is an integer one; any other dtype is read as a policy.
+  if (const auto name = dtype_name();
+      name && (*name == "int32" || *name == "int64" || *name == "uint8")) {
+    return dtype_from_string(*name);
+  }
   const DTypePolicy policy = dtype();
   return policy.is_set() ? policy.variable_dtype() : DType::float32;
 }

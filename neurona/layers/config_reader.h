@@ -75,8 +75,11 @@ class LayerConfigReader {
 
   /// 'dtype': a dtype name or a serialized DTypePolicy; absent: the global policy.
   DTypePolicy dtype() const;
-  /// An InputLayer's dtype: a plain dtype (float32 when absent), never a mixed policy.
+  /// An InputLayer's dtype: a plain dtype (float32 when absent; int32, int64 or uint8 for an
+  /// input of indices), never a mixed policy.
   DType input_dtype() const;
+  /// The name in 'dtype' (a string, or a DTypePolicy's config name); nullopt when absent.
+  std::optional<std::string> dtype_name() const;
   /// 'seed', when set.
   std::optional<std::uint64_t> seed() const;
   /// 'activation': the name of an activation ("linear" when absent).

@@ -13,6 +13,7 @@ DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
                       .input_shape = options.input_shape}),
       units_(units),
       options_(std::move(options)) {
+  set_supports_masking(true);
   NEURONA_CHECK(units_ > 0, ValueError, describe(),
                 ": received an invalid value for `units`, expected a positive integer. Received: "
                 "units=",

@@ -17,6 +17,7 @@ DropoutLayer::DropoutLayer(double rate, DropoutOptions options)
       seed_generator_(options.seed),
       noise_shape_(std::move(options.noise_shape)) {
   track_seed_generator(seed_generator_);
+  set_supports_masking(true);
   NEURONA_CHECK(std::isfinite(rate) && rate >= 0.0 && rate <= 1.0, ValueError, describe(),
                 ": invalid value received for argument `rate`. Expected a float value between 0 ",
                 "and 1. Received: rate=", rate);

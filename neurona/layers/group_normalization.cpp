@@ -15,6 +15,7 @@ GroupNormalizationLayer::GroupNormalizationLayer(GroupNormalizationOptions optio
             {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
       options_(std::move(options)),
       groups_(options_.groups) {
+  set_supports_masking(true);
   NEURONA_CHECK(groups_ > 0 || groups_ == -1, ValueError, describe(),
                 ": Received an invalid value for argument `groups`, expected a positive integer "
                 "(or `-1` for instance normalization). Received: groups=",

@@ -1,6 +1,7 @@
 // InputLayer: a built layer that passes its inputs through and carries the batch shape.
 #include "neurona/layers/input_layer.h"
 
+#include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
@@ -14,8 +15,14 @@ Shape with_batch(const Shape& shape, std::optional<std::int64_t> batch_size) {
 }  // namespace
 
 InputLayer::InputLayer(const Shape& shape, InputOptions options)
-    : Layer("InputLayer", {.name = options.name, .trainable = true, .dtype = options.dtype}),
-      batch_shape_(with_batch(shape, options.batch_size)) {
+    : Layer("InputLayer",
+            {.name = options.name,
+             .trainable = true,
+             // An integer input has no dtype policy of its own (layers compute in floats).
+             .dtype = is_floating(options.dtype) ? DTypePolicy(options.dtype) : DTypePolicy()}),
+      batch_shape_(with_batch(shape, options.batch_size)),
+      input_dtype_(options.dtype) {
+  if (!is_floating(input_dtype_)) set_autocast_inputs(false);
   for (int i = 0; i < shape.rank(); ++i) {
     NEURONA_CHECK(shape[i] > 0 || shape[i] == -1, ShapeError, describe(),
                   ": argument `shape` must have positive (or -1 for unknown) dimensions, got ",
@@ -37,6 +44,9 @@ Tensor InputLayer::call(const Tensor& inputs, bool /*training*/) {
   }
   NEURONA_CHECK(ok, ShapeError, describe(), ": expected inputs of shape ", shape_str(batch_shape_),
                 ", got shape ", shape_str(inputs.shape()));
+  if (!is_floating(input_dtype_) && inputs.dtype() != input_dtype_) {
+    return cast(inputs, input_dtype_);
+  }
   return inputs;
 }
 
@@ -47,7 +57,7 @@ KerasTensor InputLayer::output() {
                   ": an InputLayer must be held by a shared_ptr (an Input handle)");
     node = std::make_shared<Node>();
     node->layer = shared_from_this();
-    node->outputs = {{batch_shape_, dtype()}};
+    node->outputs = {{batch_shape_, input_dtype_}};
     node_ = node;
   }
   return KerasTensor(node, 0);
@@ -68,7 +78,7 @@ ConfigValue InputLayer::keras_config(const Shape& batch_shape, DType dtype,
 }
 
 ConfigValue InputLayer::get_config() const {
-  return keras_config(batch_shape_, dtype(), name());
+  return keras_config(batch_shape_, input_dtype_, name());
 }
 
 Input Input::from_config(const ConfigValue& config, const std::string& who) {

@@ -26,7 +26,11 @@ class InputLayer : public Layer {
   static ConfigValue keras_config(const Shape& batch_shape, DType dtype, const std::string& name);
   /// (batch_size or -1,) + shape.
   const Shape& batch_shape() const { return batch_shape_; }
-  /// The inputs unchanged, after checking them against batch_shape().
+  /// The dtype of the input (Keras's Input(dtype=...)): a float dtype, or an integer one for
+  /// indices (an Embedding's tokens).
+  DType input_dtype() const { return input_dtype_; }
+  /// The inputs, after checking them against batch_shape(): float inputs of a float input in
+  /// its dtype, any inputs of an integer input cast to it (Keras converts them).
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   /// The symbolic tensor this input layer makes (its one Node, index 0, as in Keras). The layer
@@ -35,6 +39,7 @@ class InputLayer : public Layer {
 
  private:
   Shape batch_shape_;
+  DType input_dtype_;
   std::weak_ptr<Node> node_;  // weak: the Node holds this layer
 };
 

@@ -146,6 +146,30 @@ Tensor Layer::call(const Tensor& /*inputs*/, bool /*training*/) {
   throw NotImplementedError(describe() + ": call is not implemented for one tensor");
 }
 
+Tensor Layer::call_with_mask(const Tensor& inputs, const Tensor& /*mask*/, bool training) {
+  return call(inputs, training);
+}
+
+std::vector<Tensor> Layer::call_list_with_masks(const std::vector<Tensor>& inputs,
+                                                const std::vector<Tensor>& masks, bool training) {
+  // A one-element list with a mask goes to call_with_mask; otherwise call_list (which a model
+  // with several outputs overrides) decides.
+  if (inputs.size() == 1 && masks.size() == 1 && masks[0].defined()) {
+    return {call_with_mask(inputs[0], masks[0], training)};
+  }
+  return call_list(inputs, training);
+}
+
+Tensor Layer::compute_mask(const Tensor& /*inputs*/, const Tensor& mask) const {
+  return mask;
+}
+
+std::vector<Tensor> Layer::compute_mask_list(const std::vector<Tensor>& inputs,
+                                             const std::vector<Tensor>& masks) const {
+  if (inputs.size() == 1 && masks.size() == 1) return {compute_mask(inputs[0], masks[0])};
+  return masks;
+}
+
 std::vector<Tensor> Layer::call_list(const std::vector<Tensor>& inputs, bool training) {
   NEURONA_CHECK(inputs.size() == 1, ValueError, describe(),
                 ": expected one input tensor, got a list of ", inputs.size());
@@ -280,7 +304,9 @@ Shape learnt_shape(const Tensor& output, const Shape& built_for) {
 Tensor Layer::autocast(const Tensor& x) const {
   NEURONA_CHECK(x.defined(), ValueError, describe(), ": the inputs are an undefined tensor");
   if (autocast_inputs_ && is_floating(x.dtype()) && x.dtype() != compute_dtype()) {
-    return cast(x, compute_dtype());
+    Tensor y = cast(x, compute_dtype());
+    y.set_keras_mask(x.keras_mask());  // as Keras: the cast keeps the mask
+    return y;
   }
   return x;
 }
@@ -296,32 +322,54 @@ void Layer::add_activity_loss(const Tensor& outputs) {
 }
 
 Tensor Layer::operator()(const Tensor& inputs, bool training) {
+  return call_one(inputs, inputs.defined() ? inputs.keras_mask() : Tensor(), training);
+}
+
+Tensor Layer::operator()(const Tensor& inputs, const Tensor& mask, bool training) {
+  return call_one(inputs, mask, training);
+}
+
+Tensor Layer::call_one(const Tensor& inputs, const Tensor& mask, bool training) {
   const Tensor x = autocast(inputs);
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
   ensure_built(x.shape());
-  Tensor outputs = call(x, training);
+  Tensor outputs = call_with_mask(x, mask, training);
   if (!output_shape_.has_value()) output_shape_ = learnt_shape(outputs, build_input_shapes()[0]);
   add_activity_loss(outputs);
+  // Keras's _set_mask_metadata: a mask the call attached stays; otherwise compute_mask's.
+  if (supports_masking_ && outputs.defined() && !outputs.keras_mask().defined()) {
+    outputs.set_keras_mask(compute_mask(x, mask));
+  }
   return outputs;
 }
 
 std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs, bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
   std::vector<Tensor> xs;
+  std::vector<Tensor> masks;
   std::vector<Shape> shapes;
   for (const Tensor& t : inputs) {
     xs.push_back(autocast(t));
+    masks.push_back(xs.back().keras_mask());
     shapes.push_back(xs.back().shape());
   }
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
   ensure_built(shapes);
-  std::vector<Tensor> outputs = call_list(xs, training);
+  std::vector<Tensor> outputs = call_list_with_masks(xs, masks, training);
   if (!output_shape_.has_value() && outputs.size() == 1) {
     output_shape_ = learnt_shape(outputs[0], build_input_shapes()[0]);
   }
   for (const Tensor& out : outputs) add_activity_loss(out);
+  if (supports_masking_) {
+    const std::vector<Tensor> out_masks = compute_mask_list(xs, masks);
+    for (std::size_t i = 0; i < outputs.size() && i < out_masks.size(); ++i) {
+      if (outputs[i].defined() && !outputs[i].keras_mask().defined()) {
+        outputs[i].set_keras_mask(out_masks[i]);
+      }
+    }
+  }
   return outputs;
 }
 

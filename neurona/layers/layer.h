@@ -102,6 +102,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Calls the layer: casts float inputs to the layer's compute dtype, builds it for inputs.shape()
   /// on the first call, runs call(), and records the activity regularizer's loss.
   Tensor operator()(const Tensor& inputs, bool training = false);
+  /// Calls the layer with an explicit mask instead of the one attached to `inputs` (Keras's
+  /// layer(x, mask=m)); an undefined mask is none.
+  Tensor operator()(const Tensor& inputs, const Tensor& mask, bool training = false);
   /// Calls the layer on a list of tensors (a merging layer: `Add()({a, b})`; a model with
   /// several inputs) and returns its single output; ValueError when it has several (apply()).
   Tensor operator()(const std::vector<Tensor>& inputs, bool training = false);
@@ -129,6 +132,28 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// The computation on a list of inputs. The default takes a one-element list to call();
   /// merging layers and models with several inputs or outputs override it.
   virtual std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training);
+
+  /// Masks, as Keras 3 propagates them: a layer's call reads the mask attached to its input
+  /// (Tensor::keras_mask) and receives it here; the default ignores it and calls call().
+  /// A layer that uses the mask (Softmax, GlobalAveragePooling1D, recurrent layers) overrides
+  /// this; `mask` is undefined when there is none.
+  virtual Tensor call_with_mask(const Tensor& inputs, const Tensor& mask, bool training);
+  /// The list call with the inputs' masks (one per input, undefined for none); the default
+  /// takes a one-element list with a mask to call_with_mask() and anything else to
+  /// call_list(), ignoring the masks.
+  virtual std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
+                                                   const std::vector<Tensor>& masks, bool training);
+  /// Whether the layer passes a mask on: after a call, the output gets compute_mask()'s mask
+  /// (unless call() attached one). A layer that does not support masking drops the mask, as
+  /// Keras's do (Keras warns; neurona says nothing).
+  bool supports_masking() const { return supports_masking_; }
+  /// The mask of the output for `inputs` carrying `mask` (Keras's compute_mask); the default
+  /// passes the input's mask on. Embedding (mask_zero) and Masking make one from the inputs.
+  virtual Tensor compute_mask(const Tensor& inputs, const Tensor& mask) const;
+  /// The masks of the outputs of a list call, one per output (fewer: none for the rest); the
+  /// default takes a one-element list to compute_mask() and passes the masks on otherwise.
+  virtual std::vector<Tensor> compute_mask_list(const std::vector<Tensor>& inputs,
+                                                const std::vector<Tensor>& masks) const;
 
   /// The output shape for an input shape (batch dimension included, -1 for unknown).
   /// The default throws NotImplementedError; a model then learns the shape by running the layer.
@@ -276,6 +301,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<KerasTensor> add_node(std::vector<KerasTensor> inputs, bool list_call,
                                     std::optional<bool> training, std::vector<TensorSpec> outputs);
 
+  /// Declares that the layer passes masks on (Keras's `self.supports_masking = True`), in the
+  /// constructor. A layer that overrides compute_mask() sets it too, as Keras infers it.
+  void set_supports_masking(bool supports) { supports_masking_ = supports; }
+
   /// Tracks a generator this layer owns and draws from in call() (in the constructor).
   void track_seed_generator(SeedGenerator& generator) { seed_generators_.push_back(&generator); }
 
@@ -283,6 +312,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// The input cast to the compute dtype when the layer autocasts (ValueError if undefined).
   Tensor autocast(const Tensor& x) const;
   void add_activity_loss(const Tensor& outputs);
+  /// Runs call_with_mask and attaches the output's mask (the core of both operator()s).
+  Tensor call_one(const Tensor& inputs, const Tensor& mask, bool training);
   std::vector<KerasTensor> symbolic_call(const std::vector<KerasTensor>& inputs, bool list_call,
                                          std::optional<bool> training);
 
@@ -300,6 +331,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::optional<Shape> input_shape_arg_;
   DTypePolicy policy_;  // resolved: never the unset policy
   bool autocast_inputs_ = true;
+  bool supports_masking_ = false;
   bool trainable_ = true;
   bool built_ = false;
   std::optional<Shape> build_input_shape_;
@@ -342,6 +374,9 @@ class LayerHandle {
   }
   Tensor operator()(const std::vector<Tensor>& inputs, bool training = false) const {
     return (*layer_)(inputs, training);
+  }
+  Tensor operator()(const Tensor& inputs, const Tensor& mask, bool training = false) const {
+    return (*layer_)(inputs, mask, training);
   }
   KerasTensor operator()(const KerasTensor& inputs,
                          std::optional<bool> training = std::nullopt) const {

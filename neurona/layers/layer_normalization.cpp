@@ -48,6 +48,7 @@ LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions optio
             {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
       options_(std::move(options)),
       axis_(options_.axis) {
+  set_supports_masking(true);
   // Keras takes [] and then normalizes over nothing (outputs beta); neurona refuses it.
   NEURONA_CHECK(!options_.axis.list().empty(), ValueError, describe(),
                 ": 'axis' must name at least one axis. Received: axis=[]");

@@ -27,6 +27,9 @@
 #include "neurona/layers/pooling1d.h"
 #include "neurona/layers/up_sampling.h"
 #include "neurona/layers/zero_padding1d.h"
+// issue 19: sequence models
+#include "neurona/layers/embedding.h"
+#include "neurona/layers/masking.h"
 
 namespace neurona::layers {
 
@@ -85,6 +88,8 @@ const OwnLayer kOwnLayers[] = {
     {"ZeroPadding1D", from_config_of<ZeroPadding1D>, kBuilt},
     {"Permute", from_config_of<Permute>, kBuilt},
     {"RepeatVector", from_config_of<RepeatVector>, kBuilt},
+    {"Embedding", from_config_of<Embedding>, kBuilt},
+    {"Masking", from_config_of<Masking>, kBuiltAtConstruction},
     {"MaxPooling1D", from_config_of<MaxPooling1D>, kBuiltAtConstruction},
     {"AveragePooling1D", from_config_of<AveragePooling1D>, kBuiltAtConstruction},
     {"GlobalMaxPooling1D", from_config_of<GlobalMaxPooling1D>, kBuiltAtConstruction},

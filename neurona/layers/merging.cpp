@@ -6,6 +6,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/masking.h"
 
 namespace neurona::layers {
 
@@ -89,7 +90,9 @@ std::int64_t common_batch(const Layer& layer, const std::vector<Shape>& shapes) 
 // ---- Add, Subtract, Multiply, Average, Maximum, Minimum ---------------------------------------
 
 ElementwiseMergeLayer::ElementwiseMergeLayer(MergeOp op, LayerOptions options)
-    : Layer(merge_class_name(op), std::move(options)), op_(op) {}
+    : Layer(merge_class_name(op), std::move(options)), op_(op) {
+  set_supports_masking(true);
+}
 
 void ElementwiseMergeLayer::build_list(const std::vector<Shape>& input_shapes) {
   (void)compute_output_shape_list(input_shapes);
@@ -182,7 +185,102 @@ template class ElementwiseMerge<MergeOp::minimum>;
 // ---- Concatenate ------------------------------------------------------------------------------
 
 ConcatenateLayer::ConcatenateLayer(ConcatenateOptions options)
-    : Layer("Concatenate", std::move(options.layer)), axis_(options.axis) {}
+    : Layer("Concatenate", std::move(options.layer)), axis_(options.axis) {
+  set_supports_masking(true);
+}
+
+std::vector<Tensor> ElementwiseMergeLayer::compute_mask_list(
+    const std::vector<Tensor>& /*inputs*/, const std::vector<Tensor>& masks) const {
+  return {masks_or(masks)};
+}
+
+std::vector<Tensor> ElementwiseMergeLayer::call_list_with_masks(const std::vector<Tensor>& inputs,
+                                                                const std::vector<Tensor>& masks,
+                                                                bool training) {
+  const bool masked_op =
+      op_ == MergeOp::multiply || op_ == MergeOp::maximum || op_ == MergeOp::minimum;
+  bool any_mask = false, same_rank = true;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    any_mask = any_mask || (i < masks.size() && masks[i].defined());
+    same_rank = same_rank && inputs[i].rank() == inputs[0].rank();
+  }
+  // Keras reads the masks only when no input needs reshaping (equal ranks).
+  if (!masked_op || !any_mask || !same_rank || masks.size() != inputs.size()) {
+    return call_list(inputs, training);
+  }
+  std::vector<Shape> shapes;
+  for (const Tensor& x : inputs) shapes.push_back(x.shape());
+  (void)compute_output_shape_list(shapes);
+  // A (batch, steps) mask as where()'s condition over (batch, steps, features).
+  const auto over_features = [](const Tensor& m) {
+    std::vector<std::int64_t> dims = m.shape().dims();
+    dims.push_back(1);
+    return reshape(m, Shape(std::move(dims)));
+  };
+  Tensor output, output_mask;
+  if (op_ == MergeOp::multiply) {
+    bool all_masked = true;
+    for (const Tensor& m : masks) all_masked = all_masked && m.defined();
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      Tensor x = inputs[i];
+      if (masks[i].defined()) {
+        x = where(over_features(masks[i]), x, scalar_like(x, 1.0));
+        if (all_masked) {
+          output_mask = output_mask.defined() ? masks_or({output_mask, masks[i]}) : masks[i];
+        }
+      }
+      output = output.defined() ? multiply(output, x) : x;
+    }
+    if (all_masked) {
+      output = where(over_features(output_mask), output, scalar_like(output, 0.0));
+      output.set_keras_mask(masks_or({output_mask}));
+    }
+    return {output};
+  }
+  // Keras's _apply_merge_op_and_or_mask.
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Tensor x = inputs[i];
+    const Tensor& m = masks[i];
+    if (i == 0) {
+      output = x;
+      output_mask = m;
+      continue;
+    }
+    if (m.defined()) x = where(over_features(m), x, output);
+    if (output_mask.defined()) output = where(over_features(output_mask), output, x);
+    output_mask = m.defined() && output_mask.defined() ? masks_or({output_mask, m}) : Tensor();
+    output = op_ == MergeOp::maximum ? maximum(output, x) : minimum(output, x);
+  }
+  if (output_mask.defined()) output.set_keras_mask(masks_or({output_mask}));
+  return {output};
+}
+
+std::vector<Tensor> ConcatenateLayer::compute_mask_list(const std::vector<Tensor>& inputs,
+                                                        const std::vector<Tensor>& masks) const {
+  NEURONA_CHECK(masks.size() == inputs.size(), ValueError, describe(),
+                ": The lists `inputs` and `mask` should have the same length. Received: ",
+                inputs.size(), " inputs and ", masks.size(), " masks");
+  bool any_mask = false;
+  for (const Tensor& m : masks) any_mask = any_mask || m.defined();
+  if (!any_mask) return {};
+  std::vector<Tensor> full;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& x = inputs[i];
+    const Tensor& m = masks[i];
+    if (!m.defined()) {
+      full.push_back(ones(x.shape(), {.dtype = DType::float32, .device = x.device()}));
+      continue;
+    }
+    Tensor f = cast(not_equal(m, scalar_like(m, 0.0)), DType::float32);
+    if (m.rank() < x.rank()) {
+      std::vector<std::int64_t> dims = m.shape().dims();
+      dims.push_back(1);
+      f = broadcast_to(reshape(f, Shape(std::move(dims))), x.shape());
+    }
+    full.push_back(f);
+  }
+  return {mask_any(concat(full, axis_), -1)};
+}
 
 ConfigValue ConcatenateLayer::get_config() const {
   ConfigValue config = Layer::get_config();

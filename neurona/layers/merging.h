@@ -21,6 +21,15 @@ class ElementwiseMergeLayer : public Layer {
   MergeOp op() const { return op_; }
   Tensor call(const Tensor& inputs, bool training) override;
   std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
+  /// Multiply, Maximum and Minimum with masked inputs, as Keras 3's: a masked step of one
+  /// input takes the other inputs' value (1 for Multiply), and a step masked in every input
+  /// comes out 0 (Multiply) or as the inputs give it. The others ignore masks.
+  std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
+                                           const std::vector<Tensor>& masks,
+                                           bool training) override;
+  /// The OR of the inputs' masks, none if an input has none (Keras's merging layers).
+  std::vector<Tensor> compute_mask_list(const std::vector<Tensor>& inputs,
+                                        const std::vector<Tensor>& masks) const override;
   std::vector<Shape> compute_output_shape_list(
       const std::vector<Shape>& input_shapes) const override;
 
@@ -62,6 +71,10 @@ class ConcatenateLayer : public Layer {
   ConfigValue get_config() const override;
   Tensor call(const Tensor& inputs, bool training) override;
   std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
+  /// Keras's Concatenate mask: each input's mask (all true where it has none) broadcast over
+  /// the input, joined along `axis`, then any() over the last axis.
+  std::vector<Tensor> compute_mask_list(const std::vector<Tensor>& inputs,
+                                        const std::vector<Tensor>& masks) const override;
   std::vector<Shape> compute_output_shape_list(
       const std::vector<Shape>& input_shapes) const override;
 

@@ -122,7 +122,9 @@ GlobalPooling1DLayer::GlobalPooling1DLayer(bool max, GlobalPooling1DOptions opti
             {.name = options.name, .dtype = options.dtype}),
       max_(max),
       data_format_(standardize_data_format(describe(), options.data_format)),
-      keepdims_(options.keepdims) {}
+      keepdims_(options.keepdims) {
+  set_supports_masking(!max_);  // as Keras: the average pools over the unmasked steps
+}
 
 Shape GlobalPooling1DLayer::compute_output_shape(const Shape& input_shape) const {
   check_rank3(describe(), input_shape, data_format_);
@@ -138,9 +140,9 @@ Tensor GlobalPooling1DLayer::call(const Tensor& inputs, bool /*training*/) {
   return max_ ? max(inputs, axis, keepdims_) : mean(inputs, axis, keepdims_);
 }
 
-Tensor GlobalPooling1DLayer::call(const Tensor& inputs, const Tensor& mask) {
-  NEURONA_CHECK(!max_, ValueError, describe(), ": GlobalMaxPooling1D takes no mask");
-  NEURONA_CHECK(mask.defined(), ValueError, describe(), ": the mask is an undefined tensor");
+Tensor GlobalPooling1DLayer::call_with_mask(const Tensor& inputs, const Tensor& mask,
+                                            bool training) {
+  if (max_ || !mask.defined()) return call(inputs, training);
   check_rank3(describe(), inputs.shape(), data_format_);
   const Shape& in = inputs.shape();
   const int axis = steps_axis(data_format_);
@@ -163,16 +165,6 @@ GlobalMaxPooling1D::GlobalMaxPooling1D(GlobalPooling1DOptions options)
 GlobalAveragePooling1D::GlobalAveragePooling1D(GlobalPooling1DOptions options)
     : LayerHandle<GlobalPooling1DLayer>(
           std::make_shared<GlobalPooling1DLayer>(false, std::move(options))) {}
-
-Tensor GlobalAveragePooling1D::operator()(const Tensor& inputs, const Tensor& mask) const {
-  GlobalPooling1DLayer& layer = **this;
-  // What Layer::operator() does for a layer without weights: float inputs in the compute dtype.
-  const Tensor x = is_floating(inputs.dtype()) && inputs.dtype() != layer.compute_dtype()
-                       ? cast(inputs, layer.compute_dtype())
-                       : inputs;
-  layer.ensure_built(x.shape());
-  return layer.call(x, mask);
-}
 
 ConfigValue GlobalPooling1DLayer::get_config() const {
   ConfigValue config = Layer::get_config();

@@ -89,8 +89,12 @@ class GlobalPooling1DLayer : public Layer {
   Tensor call(const Tensor& inputs, bool training) override;
   /// GlobalAveragePooling1D's call(inputs, mask), as Keras's: `mask` (batch, steps), nonzero
   /// (true) for the steps to average; the mean is over those steps only (NaN where a row has
-  /// none, as in Keras). ValueError for GlobalMaxPooling1D, which Keras gives no mask.
-  Tensor call(const Tensor& inputs, const Tensor& mask);
+  /// none, as in Keras). GlobalMaxPooling1D ignores masks, as Keras's does.
+  Tensor call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) override;
+  /// None: the steps are pooled away.
+  Tensor compute_mask(const Tensor& /*inputs*/, const Tensor& /*mask*/) const override {
+    return {};
+  }
   Shape compute_output_shape(const Shape& input_shape) const override;
 
  private:
@@ -112,8 +116,6 @@ class GlobalAveragePooling1D : public LayerHandle<GlobalPooling1DLayer> {
  public:
   explicit GlobalAveragePooling1D(GlobalPooling1DOptions options = {});
   using LayerHandle<GlobalPooling1DLayer>::operator();
-  /// The layer on `inputs` with a mask of the steps (GlobalPooling1DLayer::call(inputs, mask)).
-  Tensor operator()(const Tensor& inputs, const Tensor& mask) const;
   /// The layer a config describes, as Keras's GlobalAveragePooling1D.from_config.
   static GlobalAveragePooling1D from_config(const ConfigValue& config);
 };

@@ -440,7 +440,7 @@ ConfigValue serialize_sequential(const Sequential& model) {
     items.push_back(ConfigValue::Dict{
         {"module", "keras.layers"},
         {"class_name", "InputLayer"},
-        {"config", L::InputLayer::keras_config(*input, model.dtype(), "input_layer")},
+        {"config", L::InputLayer::keras_config(*input, model.input_dtype(), "input_layer")},
         {"registered_name", nullptr}});
   }
   for (const auto& layer : model.layers()) items.push_back(serialize_layer(*layer));

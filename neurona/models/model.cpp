@@ -72,6 +72,12 @@ std::vector<Tensor> Model::call_list(const std::vector<Tensor>& inputs, bool tra
   return graph_->run(inputs, training, describe());
 }
 
+std::vector<Tensor> Model::call_list_with_masks(const std::vector<Tensor>& inputs,
+                                                const std::vector<Tensor>& /*masks*/,
+                                                bool training) {
+  return call_list(inputs, training);
+}
+
 Shape Model::compute_output_shape(const Shape& input_shape) const {
   if (!graph_) return Layer::compute_output_shape(input_shape);
   const std::vector<Shape> out = compute_output_shape_list({input_shape});

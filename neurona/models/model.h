@@ -150,6 +150,10 @@ class Model : public layers::Layer {
   // A functional model runs its graph; others override call().
   Tensor call(const Tensor& inputs, bool training) override;
   std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
+  /// A model's layers read the masks attached to the inputs themselves: call_list().
+  std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
+                                           const std::vector<Tensor>& masks,
+                                           bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   std::vector<Shape> compute_output_shape_list(
       const std::vector<Shape>& input_shapes) const override;

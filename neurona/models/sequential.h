@@ -22,6 +22,8 @@ class Sequential : public Model {
 
   /// The batch shape of the Input, if one was given.
   const std::optional<Shape>& input_shape() const { return input_shape_; }
+  /// The dtype of the model's input: its Input's (an integer one for token ids), else dtype().
+  DType input_dtype() const { return input_layer_ ? input_layer_->input_dtype() : dtype(); }
 
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;

@@ -251,6 +251,25 @@ Config Loss::config() const {
   return {{"name", name_}, {"reduction", std::string(reduction_name(reduction_))}};
 }
 
+Tensor Loss::masked_weight(const Tensor& mask, const std::optional<Tensor>& sample_weight,
+                           const Tensor& values) const {
+  // Keras's apply_mask: the masked steps weigh 0; under sum_over_batch_size the others weigh
+  // total / valid, so that the mean is over the valid steps (0 when there are none).
+  Tensor m = cast(not_equal(mask, scalar_like(mask, 0)), values.dtype()).to(values.device());
+  if (reduction_ == Reduction::sum_over_batch_size) {
+    const Tensor valid = sum(m);
+    const Tensor none = equal(valid, scalar_like(valid, 0));
+    const Tensor scale = where(none, scalar_like(valid, 0),
+                               scalar_like(valid, static_cast<double>(m.numel())) /
+                                   where(none, scalar_like(valid, 1), valid));
+    m = m * scale;
+  }
+  if (!sample_weight) return m;
+  auto [a, b] = detail::squeeze_or_expand_to_same_rank(
+      m, cast(sample_weight->to(values.device()), values.dtype()));
+  return a * b;
+}
+
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred_in,
                         const std::optional<Tensor>& sample_weight) const {
   // As Keras's losses (dtype float32): 16-bit predictions (a mixed precision model's) are cast
@@ -259,12 +278,18 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred_in,
                             ? cast(y_pred_in, DType::float32)
                             : y_pred_in;
   Tensor values = call(y_true, y_pred);
-  std::optional<Tensor> weight;
+  std::optional<Tensor> sample_weight_in = sample_weight;
   if (sample_weight) {
     NEURONA_CHECK(sample_weight->defined(), ValueError, name_,
                   ": sample_weight is an undefined tensor");
+  }
+  if (const Tensor& mask = y_pred_in.keras_mask(); mask.defined()) {
+    sample_weight_in = masked_weight(mask, sample_weight, values);
+  }
+  std::optional<Tensor> weight;
+  if (sample_weight_in) {
     auto [v, w] = detail::squeeze_or_expand_to_same_rank(
-        values, cast(sample_weight->to(values.device()), values.dtype()));
+        values, cast(sample_weight_in->to(values.device()), values.dtype()));
     try {
       broadcast_shapes(v.shape(), w.shape(), name_.c_str());
     } catch (const ShapeError&) {

@@ -119,6 +119,8 @@ class Loss {
   /// match ranks), then, for sum_over_batch_size, sum(values * weight) / values.numel() (0
   /// when empty: Keras's divide_no_nan). The result is a scalar on y_pred's device
   /// (values unreduced for Reduction::none). Differentiable with respect to y_pred.
+  /// A mask attached to y_pred (Tensor::keras_mask: a padded sequence's steps) weighs the
+  /// values as Keras does: 0 for masked steps, and the mean is over the unmasked ones.
   Tensor operator()(const Tensor& y_true, const Tensor& y_pred,
                     const std::optional<Tensor>& sample_weight = std::nullopt) const;
 
@@ -129,6 +131,10 @@ class Loss {
   }
 
  private:
+  /// The sample weight with y_pred's mask applied (Keras's apply_mask).
+  Tensor masked_weight(const Tensor& mask, const std::optional<Tensor>& sample_weight,
+                       const Tensor& values) const;
+
   std::string name_;
   Reduction reduction_;
 };

@@ -192,8 +192,19 @@ void MeanMetricWrapper::update_state(const Tensor& y_true, const Tensor& y_pred,
   const Tensor p = input(y_pred, name().c_str(), "y_pred");
   const Tensor t = input(y_true, name().c_str(), "y_true");
   const Tensor values = fn_(t, p);
+  // As Keras: a mask on y_pred (a padded sequence's) weighs the values, 0 for masked steps.
+  std::optional<Tensor> weight = sample_weight;
+  if (const Tensor& mask = y_pred.keras_mask(); mask.defined()) {
+    const Tensor m = f32(not_equal(mask, scalar_like(mask, 0)));
+    if (weight) {
+      auto [a, b] = squeeze_or_expand_to_same_rank(m, cast(*weight, DType::float32));
+      weight = a * b;
+    } else {
+      weight = m;
+    }
+  }
   Variable& total = state(kTotal, values.device());
-  accumulate_mean(*this, total, state(kCount, values.device()), values, sample_weight);
+  accumulate_mean(*this, total, state(kCount, values.device()), values, weight);
 }
 
 Tensor MeanMetricWrapper::result() const {

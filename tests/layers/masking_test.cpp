@@ -1,0 +1,211 @@
+// Masks as Keras 3 carries them: Embedding(mask_zero) and Masking make them, layers that
+// support masking pass them on (merging layers combine them), GlobalAveragePooling1D, the
+// losses and the metrics use them; against Keras itself (tests/reference/masks/, made by
+// tests/reference/make_keras_mask_references.py).
+#include <neurona/neurona.h>
+
+#include "support/gradcheck.h"
+#include "support/reference_file.h"
+#include "support/test_util.h"
+
+namespace nr = neurona;
+namespace L = nr::layers;
+
+namespace {
+
+using Ref = std::map<std::string, nr::testing::ReferenceEntry>;
+
+Ref load(const std::string& name) {
+  return nr::testing::load_reference("masks", name);
+}
+
+nr::Tensor tensor(const Ref& ref, const std::string& key, nr::DType dtype = nr::float32) {
+  const auto it = ref.find(key);
+  if (it == ref.end()) throw std::runtime_error("reference lacks " + key);
+  return nr::testing::make_tensor(it->second.values, it->second.shape, dtype);
+}
+
+::testing::AssertionResult close(const nr::Tensor& actual, const Ref& ref, const std::string& key,
+                                 double tol = 1e-5) {
+  const auto& e = ref.at(key);
+  if (actual.shape() != e.shape) {
+    return ::testing::AssertionFailure()
+           << key << ": shape " << actual.shape() << ", Keras " << e.shape;
+  }
+  return nr::testing::all_close(actual, e.values, tol, tol);
+}
+
+std::vector<nr::Tensor> weights_of(const Ref& ref, const char* prefix = "w") {
+  std::vector<nr::Tensor> out;
+  for (int i = 0;; ++i) {
+    const std::string k = nr::detail::str(prefix, i);
+    if (!ref.count(k)) return out;
+    out.push_back(tensor(ref, k));
+  }
+}
+
+}  // namespace
+
+TEST(Embedding, MatchesKerasRowsMaskAndGradient) {
+  const Ref ref = load("embedding");
+  auto emb = L::Embedding(7, 4, {.mask_zero = true});
+  const nr::Tensor x = tensor(ref, "x", nr::int32);
+  emb->ensure_built(x.shape());
+  emb->set_weights({tensor(ref, "w0")});
+  nr::GradientTape tape;
+  const nr::Tensor y = emb(x);
+  EXPECT_TRUE(close(y, ref, "y"));
+  ASSERT_TRUE(y.keras_mask().defined());
+  EXPECT_EQ(y.keras_mask().dtype(), nr::uint8);
+  EXPECT_TRUE(close(y.keras_mask(), ref, "mask"));
+  const nr::Tensor loss = nr::sum(y * tensor(ref, "g"));
+  EXPECT_TRUE(close(tape.gradient(loss, emb->embeddings()), ref, "grad_w0"));
+}
+
+TEST(Embedding, GradientOfTheTableMatchesCentralDifferencesInFloat64) {
+  auto emb = L::Embedding(5, 3, {.dtype = nr::float64});
+  const nr::Tensor x = nr::testing::make_tensor({0, 4, 4, 2, 1, 0}, {2, 3}, nr::int64);
+  emb->ensure_built(x.shape());
+  const nr::Tensor table = emb->get_weights()[0];
+  const nr::Tensor g = nr::testing::random_tensor({2, 3, 3}, nr::float64, 0.5, 1.5, 3);
+  nr::GradientTape tape;
+  const nr::Tensor analytic = tape.gradient(nr::sum(emb(x) * g), emb->embeddings());
+  const auto numeric = nr::testing::numeric_gradients(
+      [&](const std::vector<nr::Tensor>& in) {
+        emb->set_weights({in[0]});
+        return nr::sum(emb(x) * g);
+      },
+      {table});
+  EXPECT_TRUE(nr::testing::all_close(analytic, numeric[0], 1e-7, 1e-7));
+}
+
+TEST(Embedding, CastsFloatIndicesAndMakesNoMaskWithoutMaskZero) {
+  auto emb =
+      L::Embedding(4, 2, {.weights = nr::testing::make_tensor({0, 1, 2, 3, 4, 5, 6, 7}, {4, 2})});
+  EXPECT_TRUE(emb->built());
+  const nr::Tensor y = emb(nr::testing::make_tensor({3, 0}, {2}));
+  EXPECT_EQ(y.dtype(), nr::float32);
+  EXPECT_TRUE(nr::testing::all_close(y, {6, 7, 0, 1}));
+  EXPECT_FALSE(y.keras_mask().defined());
+  EXPECT_FALSE(emb->supports_masking());
+  // A mixed policy returns the compute dtype; the table stays float32.
+  auto mixed = L::Embedding(4, 2, {.dtype = "mixed_bfloat16"});
+  EXPECT_EQ(mixed(nr::testing::make_tensor({1}, {1}, nr::int32)).dtype(), nr::DType::bfloat16);
+  EXPECT_EQ(mixed->embeddings().dtype(), nr::float32);
+}
+
+TEST(Embedding, ConfigRoundTripsAndBadArgumentsAreRefused) {
+  auto emb = L::Embedding(10, 3, {.mask_zero = true, .name = "tokens"});
+  const nr::ConfigValue config = emb->get_config();
+  EXPECT_EQ(config.at("input_dim").as_int(), 10);
+  EXPECT_EQ(config.at("output_dim").as_int(), 3);
+  EXPECT_TRUE(config.at("mask_zero").as_bool());
+  EXPECT_EQ(config.at("embeddings_initializer").at("class_name").as_string(), "RandomUniform");
+  auto back = L::Embedding::from_config(config);
+  EXPECT_EQ(back->get_config(), config);
+  EXPECT_EQ(back->name(), "tokens");
+  NEURONA_EXPECT_THROW_MSG(L::Embedding(0, 3), nr::ValueError,
+                           "`input_dim` must be a positive integer. Received: input_dim=0");
+  NEURONA_EXPECT_THROW_MSG(L::Embedding(3, -1), nr::ValueError,
+                           "`output_dim` must be a positive integer. Received: output_dim=-1");
+  NEURONA_EXPECT_THROW_MSG(L::Embedding(3, 2, {.weights = nr::zeros({2, 2})}), nr::ShapeError,
+                           "Embedding", "(input_dim, output_dim) = (3, 2)", "(2, 2)");
+  EXPECT_THROW(emb(nr::testing::make_tensor({10}, {1}, nr::int32)), nr::ValueError);
+  const nr::Tensor summary_in = nr::testing::make_tensor({1, 2}, {1, 2}, nr::int32);
+  EXPECT_EQ(emb(summary_in).shape(), (nr::Shape{1, 2, 3}));
+}
+
+TEST(Masking, MatchesKeras) {
+  const Ref ref = load("masking");
+  const nr::Tensor y = L::Masking(0.5)(tensor(ref, "x"));
+  EXPECT_TRUE(close(y, ref, "y"));
+  EXPECT_TRUE(close(y.keras_mask(), ref, "mask"));
+  auto masking = L::Masking(-1.0, {.name = "pad"});
+  auto back = L::Masking::from_config(masking->get_config());
+  EXPECT_EQ(back->mask_value(), -1.0);
+  EXPECT_EQ(back->name(), "pad");
+}
+
+TEST(Masks, PassThroughDenseIntoGlobalAveragePoolingAsKeras) {
+  const Ref ref = load("pooled_model");
+  nr::Sequential model({
+      L::Input({6}, {.dtype = nr::int32}),
+      L::Embedding(10, 4, {.mask_zero = true}),
+      L::Dense(3, {.activation = "relu"}),
+      L::GlobalAveragePooling1D(),
+      L::Dense(2),
+  });
+  model.set_weights(weights_of(ref));
+  EXPECT_TRUE(close(model.predict(tensor(ref, "x", nr::int32)), ref, "y"));
+}
+
+TEST(Masks, MergingLayersCombineMasksAsKeras) {
+  const Ref ref = load("merge");
+  auto a = nr::Input({5}, {.dtype = nr::int32});
+  auto b = nr::Input({5}, {.dtype = nr::int32});
+  auto ea = L::Embedding(8, 3, {.mask_zero = true})(a);
+  auto eb = L::Embedding(8, 3, {.mask_zero = true})(b);
+  auto ec = L::Embedding(8, 3)(b);
+  const auto gap = [](const nr::layers::KerasTensor& x) { return L::GlobalAveragePooling1D()(x); };
+  nr::Model model({a, b}, {gap(L::Add()({ea, eb})), gap(L::Concatenate()({ea, eb})),
+                           gap(L::Multiply()({ea, eb})), gap(L::Maximum()({ea, eb})),
+                           gap(L::Minimum()({ea, ec})), gap(L::Add()({ea, ec}))});
+  model.set_weights(weights_of(ref));
+  const std::vector<nr::Tensor> y = model.predict(
+      std::vector<nr::Tensor>{tensor(ref, "a", nr::int32), tensor(ref, "b", nr::int32)});
+  const char* names[] = {"y_add",     "y_concat",          "y_multiply",
+                         "y_maximum", "y_minimum_partial", "y_add_partial"};
+  ASSERT_EQ(y.size(), 6u);
+  for (std::size_t i = 0; i < y.size(); ++i) EXPECT_TRUE(close(y[i], ref, names[i])) << names[i];
+}
+
+TEST(Masks, LossAndAccuracyCountOnlyTheUnmaskedStepsAsKeras) {
+  const Ref ref = load("masked_loss");
+  nr::Sequential model({
+      L::Input({6}, {.dtype = nr::int32}),
+      L::Embedding(9, 4, {.mask_zero = true}),
+      L::Dense(5, {.activation = "softmax"}),
+  });
+  model.set_weights(weights_of(ref));
+  model.compile({.optimizer = nr::optimizers::SGD(0.5),
+                 .loss = "sparse_categorical_crossentropy",
+                 .metrics = {"accuracy"}});
+  const nr::Tensor x = tensor(ref, "x", nr::int32);
+  const nr::Tensor y = tensor(ref, "y", nr::int32);
+  const auto scores = model.evaluate(x, y, {.batch_size = 4, .verbose = 0});
+  EXPECT_NEAR(scores.at("loss"), ref.at("loss").values[0], 1e-5);
+  EXPECT_NEAR(scores.at("accuracy"), ref.at("accuracy").values[0], 1e-6);
+  EXPECT_GT(std::abs(scores.at("loss") - ref.at("unmasked_loss").values[0]), 1e-3);
+  const auto logs = model.train_on_batch(x, y);
+  EXPECT_NEAR(logs.at("loss"), ref.at("train_loss").values[0], 1e-5);
+  const std::vector<nr::Tensor> after = model.get_weights();
+  const std::vector<nr::Tensor> expected = weights_of(ref, "after_w");
+  ASSERT_EQ(after.size(), expected.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_TRUE(nr::testing::all_close(after[i], expected[i].to_vector<double>(), 1e-5, 1e-5))
+        << "weight " << i;
+  }
+}
+
+TEST(Masks, LayersWithoutMaskSupportDropTheMaskAndAnExplicitMaskWins) {
+  const nr::Tensor tokens = nr::testing::make_tensor({1, 2, 0, 3, 0, 0}, {2, 3}, nr::int32);
+  const nr::Tensor e = L::Embedding(4, 2, {.mask_zero = true})(tokens);
+  ASSERT_TRUE(e.keras_mask().defined());
+  EXPECT_TRUE(nr::testing::all_close(e.keras_mask(), {1, 1, 0, 1, 0, 0}));
+  // Dropout and Dense pass it on; Flatten does not support masking; views drop it.
+  EXPECT_TRUE(L::Dropout(0.5)(e).keras_mask().defined());
+  EXPECT_TRUE(L::Dense(2)(e).keras_mask().defined());
+  EXPECT_FALSE(L::Flatten()(e).keras_mask().defined());
+  EXPECT_FALSE(e.reshape({2, 6}).keras_mask().defined());
+  EXPECT_FALSE(nr::multiply(e, e).keras_mask().defined());
+  // An explicit mask replaces the attached one (Keras's layer(x, mask=m)).
+  auto gap = L::GlobalAveragePooling1D();
+  const nr::Tensor all = nr::testing::make_tensor({1, 1, 1, 1, 1, 1}, {2, 3}, nr::uint8);
+  EXPECT_TRUE(nr::testing::all_close(gap(e, all), nr::mean(e, 1).to_vector<double>()));
+  EXPECT_FALSE(nr::testing::all_close(gap(e), nr::mean(e, 1).to_vector<double>()));
+  // Softmax takes the attached mask as its mask argument, as Keras's does.
+  const nr::Tensor scores = nr::ones({2, 3});
+  nr::Tensor masked = scores.alias();
+  masked.set_keras_mask(e.keras_mask());
+  EXPECT_TRUE(nr::testing::all_close(L::Softmax()(masked), {0.5, 0.5, 0, 1, 0, 0}));
+}

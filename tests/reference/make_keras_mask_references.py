@@ -1,0 +1,165 @@
+"""Reference results of Keras 3 for masks (issue 19): Embedding(mask_zero), Masking, and a mask
+carried through layers into the loss and the metrics, for tests/layers/masking_test.cpp.
+
+Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the repository root with
+
+    KERAS_BACKEND=jax python3 tests/reference/make_keras_mask_references.py
+
+It rewrites tests/reference/masks/<case>.txt, one tensor a line: `name dim0 dim1 ... : v0 v1 ...`
+(float32 values, 9 significant digits; integer tokens and 0/1 masks as floats). Inputs and
+weights come from numpy with a fixed seed; w0, w1, ... are the model's weights in
+model.weights order.
+"""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+from keras import layers
+
+assert keras.backend.backend() == "jax", "run with KERAS_BACKEND=jax"
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "masks")
+
+
+def line(name, a):
+    a = np.asarray(a, dtype=np.float32)
+    dims = " ".join(str(d) for d in a.shape)
+    vals = " ".join(f"{v:.9g}" for v in a.reshape(-1))
+    return f"{name} {dims} : {vals}".replace("  :", " :")
+
+
+def write(name, lines):
+    with open(os.path.join(OUT, name + ".txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def tokens(rng, batch, steps, vocab):
+    """Right-padded token rows: each row has 1..steps tokens in [1, vocab), then zeros."""
+    t = rng.integers(1, vocab, (batch, steps))
+    for b in range(batch):
+        t[b, rng.integers(1, steps + 1):] = 0
+    t[0, :] = rng.integers(1, vocab, steps)  # one full row
+    return t.astype(np.int32)
+
+
+def set_random_weights(model, rng):
+    weights = [rng.uniform(-1, 1, w.shape).astype(np.float32) for w in model.weights]
+    model.set_weights(weights)
+    return weights
+
+
+def embedding_case():
+    """Embedding(7, 4, mask_zero=True): y, its mask, and the gradient of sum(y * g)."""
+    rng = np.random.default_rng(1)
+    x = tokens(rng, 3, 5, 7)
+    layer = layers.Embedding(7, 4, mask_zero=True)
+    layer.build((3, 5))
+    w = rng.uniform(-1, 1, (7, 4)).astype(np.float32)
+    layer.set_weights([w])
+    y = layer(x)
+    mask = keras.backend.get_keras_mask(y) if hasattr(keras.backend, "get_keras_mask") else y._keras_mask
+    g = rng.uniform(0.5, 1.5, y.shape).astype(np.float32)
+    gw = jax.grad(lambda ww: jnp.sum(layer.stateless_call([ww], [], x)[0] * g))(jnp.asarray(w))
+    write("embedding", [line("x", x), line("w0", w), line("g", g), line("y", y),
+                        line("mask", mask), line("grad_w0", gw)])
+
+
+def masking_case():
+    """Masking(0.5): steps whose features all equal 0.5 are masked and zeroed."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (2, 4, 3)).astype(np.float32)
+    x[0, 1, :] = 0.5
+    x[1, 3, :] = 0.5
+    x[1, 0, 0] = 0.5  # one feature equal is not enough
+    y = layers.Masking(0.5)(x)
+    write("masking", [line("x", x), line("y", y), line("mask", y._keras_mask)])
+
+
+def pooled_model_case():
+    """Embedding(mask_zero) -> Dense(relu) -> GlobalAveragePooling1D -> Dense: the mask reaches
+    the pooling through Dense, so padding does not dilute the average."""
+    rng = np.random.default_rng(3)
+    x = tokens(rng, 4, 6, 10)
+    model = keras.Sequential([
+        keras.Input((6,), dtype="int32"),
+        layers.Embedding(10, 4, mask_zero=True),
+        layers.Dense(3, activation="relu"),
+        layers.GlobalAveragePooling1D(),
+        layers.Dense(2),
+    ])
+    weights = set_random_weights(model, rng)
+    y = model.predict(x, verbose=0)
+    write("pooled_model", [line("x", x)] + [line(f"w{i}", w) for i, w in enumerate(weights)]
+          + [line("y", y)])
+
+
+def merge_case():
+    """Two masked sequences (and an unmasked one) through the merging layers, each then pooled:
+    Add ORs the masks, Concatenate joins them, Multiply and Maximum take the other input's
+    value at a step masked in one input, and a mask is lost when one input has none."""
+    rng = np.random.default_rng(4)
+    a = tokens(rng, 3, 5, 8)
+    b = tokens(rng, 3, 5, 8)
+    ia = keras.Input((5,), dtype="int32")
+    ib = keras.Input((5,), dtype="int32")
+    ea = layers.Embedding(8, 3, mask_zero=True)(ia)
+    eb = layers.Embedding(8, 3, mask_zero=True)(ib)
+    ec = layers.Embedding(8, 3)(ib)  # no mask
+    gap = layers.GlobalAveragePooling1D
+    outputs = [
+        gap()(layers.Add()([ea, eb])),
+        gap()(layers.Concatenate()([ea, eb])),
+        gap()(layers.Multiply()([ea, eb])),
+        gap()(layers.Maximum()([ea, eb])),
+        gap()(layers.Minimum()([ea, ec])),
+        gap()(layers.Add()([ea, ec])),
+    ]
+    model = keras.Model([ia, ib], outputs)
+    weights = set_random_weights(model, rng)
+    ys = model.predict([a, b], verbose=0)
+    names = ["y_add", "y_concat", "y_multiply", "y_maximum", "y_minimum_partial", "y_add_partial"]
+    write("merge", [line("a", a), line("b", b)]
+          + [line(f"w{i}", w) for i, w in enumerate(weights)]
+          + [line(n, y) for n, y in zip(names, ys)])
+
+
+def masked_loss_case():
+    """A per-step classifier on padded sequences: the mask on y_pred weighs the loss (mean over
+    the real steps) and the accuracy; evaluate, then one SGD step with train_on_batch."""
+    rng = np.random.default_rng(5)
+    x = tokens(rng, 4, 6, 9)
+    y = rng.integers(0, 5, (4, 6)).astype(np.int32)
+    model = keras.Sequential([
+        keras.Input((6,), dtype="int32"),
+        layers.Embedding(9, 4, mask_zero=True),
+        layers.Dense(5, activation="softmax"),
+    ])
+    weights = set_random_weights(model, rng)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    loss, acc = model.evaluate(x, y, batch_size=4, verbose=0)
+    # The same loss without the mask, to show that the mask matters.
+    p = model.predict(x, verbose=0)
+    unmasked = float(keras.losses.SparseCategoricalCrossentropy()(y, np.asarray(p)))
+    train_loss = model.train_on_batch(x, y, return_dict=True)["loss"]
+    after = model.get_weights()
+    write("masked_loss", [line("x", x), line("y", y)]
+          + [line(f"w{i}", w) for i, w in enumerate(weights)]
+          + [line("loss", np.float32(loss)), line("accuracy", np.float32(acc)),
+             line("unmasked_loss", np.float32(unmasked)),
+             line("train_loss", np.float32(train_loss))]
+          + [line(f"after_w{i}", w) for i, w in enumerate(after)])
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    embedding_case()
+    masking_case()
+    pooled_model_case()
+    merge_case()
+    masked_loss_case()
+    print("wrote", sorted(os.listdir(OUT)))
