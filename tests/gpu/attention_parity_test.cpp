@@ -122,7 +122,9 @@ TEST_P(GpuAttention, MatchesTheCpuForwardAndBackward) {
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, GpuAttention,
                          ::testing::Values(nr::float32, nr::DType::bfloat16, nr::DType::float16),
-                         [](const auto& info) { return nr::detail::str(info.param); });
+                         [](const auto& param_info) {
+                           return std::string(nr::name(param_info.param));
+                         });
 
 TEST_F(GpuAttention, TapeGradientsMatchTheCpu) {
   const auto grads = [](nr::Device d) {
