@@ -23,6 +23,7 @@
 
 #include <neurona/neurona.h>
 
+#include "neurona/kernels/attention.h"
 #include "neurona/kernels/batch_norm.h"
 #include "neurona/kernels/conv.h"
 #include "neurona/kernels/elementwise.h"
@@ -241,6 +242,55 @@ std::vector<BatchNormRow> batch_norm_rows(int reps, int inner,
   return rows;
 }
 
+struct AttentionRow {
+  std::string name, pass;
+  double flops, seconds;
+  double tflops() const { return flops / seconds / 1e12; }
+};
+
+// The fused attention (kernels/attention.h), bfloat16, BTNH, 16384 tokens per batch (B = 16384 /
+// T) and model width 2048 (N = 2048 / H), FlashAttention's benchmark shapes: head dims 64 and 128,
+// sequences 512 to 8192, without and with the causal mask; forward, and forward + backward.
+// FLOPs: 4 B N T^2 H forward, 2.5 times that backward, halved under the causal mask. Fewer
+// regions than the other rows (at most 5 of at most 3 calls): the long sequences take a while.
+std::vector<AttentionRow> attention_rows(int reps, int inner,
+                                         const std::function<bool(const std::string&)>& wanted) {
+  std::vector<AttentionRow> rows;
+  const nr::Device gpu = nr::Device::cuda(0);
+  reps = std::min(reps, 5);
+  inner = std::min(inner, 3);
+  for (const std::int64_t h : {64, 128}) {
+    for (const std::int64_t t : {512, 1024, 2048, 4096, 8192}) {
+      for (const bool causal : {false, true}) {
+        const std::int64_t b = 16384 / t, n = 2048 / h;
+        const std::string name = nr::detail::str("attention h", h, " t", t, " b", b, " n", n,
+                                                 causal ? " causal" : "", " bfloat16");
+        if (!wanted(name)) continue;
+        const auto input = [&](std::uint64_t seed) {
+          return nr::cast(
+              nr::random_uniform({b, t, n, h},
+                                 {.minval = -1, .maxval = 1, .device = gpu, .seed = seed}),
+              nr::DType::bfloat16);
+        };
+        const nr::Tensor q = input(21), k = input(22), v = input(23), dout = input(24);
+        const nk::AttentionOptions o{.is_causal = causal};
+        const nk::AttentionForward f = nk::attention_forward(q, k, v, o);
+        const double t_forward =
+            median_seconds(gpu, reps, inner, [&] { (void)nk::attention_forward(q, k, v, o); });
+        const double t_both = median_seconds(gpu, reps, inner, [&] {
+          const nk::AttentionForward g = nk::attention_forward(q, k, v, o);
+          (void)nk::attention_backward(dout, q, k, v, g.out, g.lse, o);
+        });
+        const double forward_flops = 4.0 * static_cast<double>(b * n * t) *
+                                     static_cast<double>(t * h) * (causal ? 0.5 : 1.0);
+        rows.push_back({name, "forward", forward_flops, t_forward});
+        rows.push_back({name, "fwd+bwd", 3.5 * forward_flops, t_both});
+      }
+    }
+  }
+  return rows;
+}
+
 // Keras's Adam at its defaults (learning rate 1e-3, beta_1 0.9, beta_2 0.999, epsilon 1e-7) at
 // step 1, with the scalars rounded to float32 as AdamOptimizer::fill_step rounds them.
 nk::OptimizerStep adam_step() {
@@ -382,6 +432,7 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
   }
 
   const std::vector<BatchNormRow> bn_rows = batch_norm_rows(reps, inner, wanted);
+  const std::vector<AttentionRow> attention = attention_rows(reps, inner, wanted);
 
   const std::string math = tf32 ? "TF32 on (neurona config; cuDNN CUDNN_TENSOR_OP_MATH)"
                                 : "TF32 off, plain FP32 (neurona config; cuDNN CUDNN_FMA_MATH)";
@@ -469,6 +520,22 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
     if (r.composed_seconds > 0) json << ",\"composed_ms\":" << 1e3 * r.composed_seconds;
     json << "}";
   }
+  json << "],\"attention\":[";
+  if (!attention.empty()) {
+    std::printf(
+        "\nscaled dot-product attention (kernels/attention.h), bfloat16, BTNH; TFLOP/s = 4 B N "
+        "T^2 H (forward; x 3.5 forward + backward; halved causal) / time; PyTorch's "
+        "scaled_dot_product_attention on the same shapes: benchmarks/compare_attention.py\n");
+    std::printf("%-48s %-8s %10s %9s\n", "case", "pass", "ms", "TFLOP/s");
+  }
+  for (std::size_t i = 0; i < attention.size(); ++i) {
+    const AttentionRow& r = attention[i];
+    std::printf("%-48s %-8s %10.4f %9.1f\n", r.name.c_str(), r.pass.c_str(), 1e3 * r.seconds,
+                r.tflops());
+    json << (i ? "," : "") << "{\"case\":" << json_string(r.name)
+         << ",\"pass\":" << json_string(r.pass) << ",\"flops\":" << r.flops
+         << ",\"ms\":" << 1e3 * r.seconds << ",\"tflops\":" << r.tflops() << "}";
+  }
   json << "]}";
   std::printf("%s\n", json.str().c_str());
   if (!all_same) {
@@ -495,9 +562,10 @@ int main(int argc, char** argv) {
   app.add_option("--inner", inner, "calls per timed region")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--filter", filter,
-                 "only the rows whose name contains this (conv2d cnn1, conv2d resnet, depthwise, "
-                 "conv1d, conv2d_transpose, add, adam 64 MiB, copy, batch_norm, ...)");
+  app.add_option(
+      "--filter", filter,
+      "only the rows whose name contains this (conv2d cnn1, conv2d resnet, depthwise, "
+      "conv1d, conv2d_transpose, add, adam 64 MiB, copy, batch_norm, attention h64, ...)");
   app.add_option("--sizes-mib", sizes_mib, "MiB per tensor of the memory-bound kernels")
       ->delimiter(',')
       ->check(CLI::PositiveNumber)

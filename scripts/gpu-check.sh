@@ -188,7 +188,12 @@ run() {
   # Conv2D (the cnn's two layers, a ResNet 3x3 layer) against direct cuDNN, add, Adam and batch
   # normalization against the copy bandwidth; seconds on an H200, the timeout only guards the
   # whole check.
-  timeout 120 "$build/benchmarks/bench_ops_gpu" > "$OUT/bench_ops_gpu.txt" 2>&1 || ops_rc=$?
+  timeout 180 "$build/benchmarks/bench_ops_gpu" > "$OUT/bench_ops_gpu.txt" 2>&1 || ops_rc=$?
+  # The fused attention's rows against PyTorch's scaled_dot_product_attention on the same shapes
+  # (a measurement: it decides nothing).
+  local attention_rc=0
+  LD_LIBRARY_PATH="$torch_ld_path" timeout 120 python3 -u "$ROOT/benchmarks/compare_attention.py" \
+    --ops-from "$OUT/bench_ops_gpu.txt" > "$OUT/compare_attention.txt" 2>&1 || attention_rc=$?
   # The main job on the GPU: the notebook's CNN on Fashion-MNIST.
   if [[ -x "$build/tools/neurona" && -d "$work/fashion-mnist" ]]; then
     NEURONA_FASHION_MNIST_DIR="$work/fashion-mnist" timeout 300 "$build/tools/neurona" train \
@@ -311,7 +316,10 @@ run() {
     echo "-- bench_matmul --device cuda --dtype bfloat16:"
     tail -n 12 "$OUT/bench_matmul_bf16.txt"
     echo "-- bench_ops_gpu (rc=$ops_rc):"
-    grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 70 || true
+    grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 115 || true
+    echo "-- compare_attention.py: attention vs torch scaled_dot_product_attention" \
+      "(rc=$attention_rc):"
+    grep -v '^{' "$OUT/compare_attention.txt" | head -n 45 || true
     echo "-- compare_pytorch.py --device cuda --epochs ${GPU_COMPARE_EPOCHS:-5} (rc=$compare_rc;" \
       "children's stderr and the JSON line in compare_pytorch.txt):"
     grep -vE '^(\{|\[)' "$OUT/compare_pytorch.txt" | tail -n 60 || true

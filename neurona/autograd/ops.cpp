@@ -8,6 +8,8 @@
 #include <tuple>
 
 #include "neurona/autograd/tape.h"
+#include "neurona/core/random.h"
+#include "neurona/kernels/attention.h"
 #include "neurona/kernels/batch_norm.h"
 
 namespace neurona {
@@ -456,6 +458,31 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) 
         /*differentiable_backward=*/false);
   }
   return out;
+}
+
+// ---- attention ------------------------------------------------------------------------------
+
+Tensor dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                             const DotProductAttentionOptions& options) {
+  kernels::AttentionOptions o{.mask = options.mask,
+                              .is_causal = options.is_causal,
+                              .scale = options.scale,
+                              .dropout_rate = options.dropout_rate};
+  // One key for the forward and the backward pass: the gradient drops what the output dropped.
+  if (options.dropout_rate > 0) o.dropout_key = detail::next_random_key(options.seed);
+  kernels::AttentionForward f = kernels::attention_forward(query, key, value, o);
+  if (autograd::is_recording()) {
+    // One fused backward kernel for all three gradients: no second derivative.
+    autograd::record(
+        "dot_product_attention", {query, key, value}, {f.out},
+        [query, key, value, o, out = f.out, lse = f.lse](const G& g) {
+          kernels::AttentionGradients r =
+              kernels::attention_backward(g[0], query, key, value, out, lse, o);
+          return G{r.dquery, r.dkey, r.dvalue};
+        },
+        /*differentiable_backward=*/false);
+  }
+  return f.out;
 }
 
 // ---- batch normalization ------------------------------------------------------------------

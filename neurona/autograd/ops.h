@@ -103,6 +103,36 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
 /// Differentiable with respect to both (fused backward kernel: no second derivative).
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets);
 
+/// keras.ops.dot_product_attention's options (bias, flash_attention and attn_logits_soft_cap
+/// aside), and dropout on the attention probabilities, as MultiHeadAttention applies it.
+struct DotProductAttentionOptions {
+  /// Broadcastable to (B, N, Tq, Tk), any dtype, nonzero = attend; undefined: none.
+  Tensor mask = {};
+  /// Query i attends keys j <= i (Keras's tril(ones(Tq, Tk)): aligned at the top left, also
+  /// when Tq != Tk).
+  bool is_causal = false;
+  /// The logits' factor; default 1 / sqrt(H).
+  std::optional<double> scale = std::nullopt;
+  /// Probability of dropping each attention probability, in [0, 1); kept ones are scaled by
+  /// 1 / (1 - rate).
+  double dropout_rate = 0.0;
+  /// Dropout's seed: a fixed stream; none: the global seed (set_seed) and its call counter.
+  std::optional<std::uint64_t> seed = std::nullopt;
+};
+
+/// keras.ops.dot_product_attention(query, key, value, mask=..., scale=..., is_causal=...):
+/// softmax(scale * Q K^T) V per batch and head, with query (B, Tq, N, H), key (B, Tk, Nk, H)
+/// and value (B, Tk, Nk, Hv), "BTNH" (Keras's layout); N a multiple of Nk (grouped-query
+/// attention, query head n reading key head n / (N / Nk)); output (B, Tq, N, Hv). float32,
+/// float64, bfloat16 or float16 (16-bit: float32 accumulation). A query row whose keys are all
+/// masked attends every key uniformly, as Keras's masks give (they replace masked logits by a
+/// large negative number, not -inf). One fused kernel (kernels/attention.h) that never holds the
+/// (Tq, Tk) matrix. Differentiable with respect to query, key and value by one fused backward
+/// kernel: no second derivative.
+///   auto out = nr::dot_product_attention(q, k, v, {.is_causal = true});
+Tensor dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                             const DotProductAttentionOptions& options = {});
+
 /// What batch_normalization_training returns: the normalized tensor, and the batch's mean and
 /// biased variance (divided by the count, the variance Keras's moving variance averages) over
 /// every axis but the normalized one, shaped (channels,).

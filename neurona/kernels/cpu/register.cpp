@@ -11,6 +11,7 @@ void register_loss();
 void register_optimizer();
 void register_image();
 void register_batch_norm();
+void register_attention();
 }  // namespace cpu
 
 void register_cpu_kernels() {
@@ -24,5 +25,6 @@ void register_cpu_kernels() {
   cpu::register_optimizer();
   cpu::register_image();
   cpu::register_batch_norm();
+  cpu::register_attention();
 }
 }  // namespace neurona::kernels

@@ -1,0 +1,288 @@
+// CPU kernels of the fused scaled dot-product attention (arithmetic in math/attention_ops.h): the
+// reference, a plain blocked flash-attention. Forward: one task per (batch, head, block of kQ
+// query rows), OpenMP over the tasks; each walks the key blocks of kK keys, holding a kQ x kK
+// block of logits, its rows' online-softmax state and output accumulators (with head dims up to
+// 256, under 200 KiB in float32: the key and value rows of a block stay in L2 while the query
+// block walks them). Backward, deterministic and without atomics: D = rowsum(dO * O), then one
+// pass over (batch, key head, key block) for dK and dV (summing the group's query heads), and one
+// over (batch, head, query block) for dQ, each recomputing the probabilities from the lse: the
+// logits are computed twice, the price of no shared accumulators. float32 (accumulated in
+// float32) and float64; the front door widens 16-bit data.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "neurona/kernels/attention_stubs.h"
+#include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/math/attention_ops.h"
+
+namespace neurona::kernels::cpu {
+
+namespace {
+
+constexpr std::int64_t kQ = 32;  // query rows per block
+constexpr std::int64_t kK = 64;  // keys per block
+
+std::int64_t blocks(std::int64_t n, std::int64_t b) {
+  return (n + b - 1) / b;
+}
+
+// Runs body(task) for task in [0, tasks), in parallel when the work is worth the threads.
+template <typename F>
+void for_each_task(std::int64_t tasks, std::int64_t work, const F& body) {
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && work >= kParallelGrain)
+  for (std::int64_t t = 0; t < tasks; ++t) body(t);
+}
+
+template <typename T>
+T dot(const T* a, const T* b, std::int64_t n) {
+  T s = 0;
+  for (std::int64_t h = 0; h < n; ++h) s += a[h] * b[h];
+  return s;
+}
+
+// The kernels' view of their arguments.
+template <typename T>
+struct Args {
+  const AttentionGeometry& g;
+  const T* q;
+  const T* k;
+  const T* v;
+  const std::uint8_t* mask;
+};
+
+// Logits of query rows [i0, i1) of (b, n) against keys [j0, j1) into s (row stride kK), scaled,
+// hidden keys replaced by attention_hidden_logit; returns whether any key was visible.
+template <typename T>
+void block_logits(const Args<T>& a, std::int64_t b, std::int64_t n, std::int64_t i0,
+                  std::int64_t i1, std::int64_t j0, std::int64_t j1, T* s) {
+  const AttentionGeometry& g = a.g;
+  const std::int64_t nk = n / g.group();
+  const T scale = static_cast<T>(g.scale);
+  for (std::int64_t i = i0; i < i1; ++i) {
+    const T* qi = a.q + g.q_offset(b, n, i);
+    T* si = s + (i - i0) * kK;
+    for (std::int64_t j = j0; j < j1; ++j) {
+      si[j - j0] = attention_visible(g, a.mask, b, n, i, j)
+                       ? dot(qi, a.k + g.k_offset(b, nk, j), g.head_dim) * scale
+                       : attention_hidden_logit<T>();
+    }
+  }
+}
+
+// Whether key block [j0, ...) holds no key that a query of [i0, i1) sees causally (and may be
+// skipped: see AttentionGeometry::skips_causal_blocks).
+bool causally_hidden(const AttentionGeometry& g, std::int64_t i1, std::int64_t j0) {
+  return g.skips_causal_blocks() && j0 > i1 - 1;
+}
+
+template <typename T>
+void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                   const AttentionGeometry& g, Tensor& out, Tensor& lse) {
+  const Args<T> a{g, q.data<T>(), k.data<T>(), v.data<T>(),
+                  mask.defined() ? mask.data<std::uint8_t>() : nullptr};
+  T* const o = out.data<T>();
+  T* const lse_p = lse.data<T>();
+  const std::int64_t qblocks = blocks(g.tq, kQ);
+  const std::int64_t tasks = g.batch * g.heads * qblocks;
+  const std::int64_t hv = g.value_dim;
+  for_each_task(tasks, g.batch * g.heads * g.tq * g.tk * (g.head_dim + hv), [&](std::int64_t t) {
+    const std::int64_t qb = t % qblocks, bn = t / qblocks;
+    const std::int64_t b = bn / g.heads, n = bn % g.heads, nk = n / g.group();
+    const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ), rows = i1 - i0;
+    std::vector<T> s(static_cast<std::size_t>(kQ * kK));
+    std::vector<T> acc(static_cast<std::size_t>(rows * hv), T(0));
+    std::vector<OnlineSoftmax<T>> state(static_cast<std::size_t>(rows), online_softmax_start<T>());
+    for (std::int64_t j0 = 0; j0 < g.tk; j0 += kK) {
+      if (causally_hidden(g, i1, j0)) break;
+      const std::int64_t j1 = std::min(g.tk, j0 + kK);
+      block_logits(a, b, n, i0, i1, j0, j1, s.data());
+      for (std::int64_t r = 0; r < rows; ++r) {
+        T* sr = s.data() + r * kK;
+        T* ar = acc.data() + r * hv;
+        OnlineSoftmax<T>& st = state[static_cast<std::size_t>(r)];
+        T block_max = sr[0];
+        for (std::int64_t j = 1; j < j1 - j0; ++j) block_max = std::max(block_max, sr[j]);
+        const T alpha = online_softmax_rescale(st, block_max);
+        for (std::int64_t c = 0; c < hv; ++c) ar[c] *= alpha;
+        const std::int64_t row = g.row(b, n, i0 + r);
+        for (std::int64_t j = j0; j < j1; ++j) {
+          const T p = std::exp(sr[j - j0] - st.max);
+          st.sum += p;
+          const T pz = p * attention_dropout_factor<T>(g.dropout, row, g.tk, j);
+          if (pz == T(0)) continue;
+          const T* vj = a.v + g.v_offset(b, nk, j);
+          for (std::int64_t c = 0; c < hv; ++c) ar[c] += pz * vj[c];
+        }
+      }
+    }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const OnlineSoftmax<T>& st = state[static_cast<std::size_t>(r)];
+      const T inv = T(1) / st.sum;
+      T* orow = o + g.o_offset(b, n, i0 + r);
+      for (std::int64_t c = 0; c < hv; ++c)
+        orow[c] = acc[static_cast<std::size_t>(r * hv + c)] * inv;
+      lse_p[g.row(b, n, i0 + r)] = online_softmax_lse(st);
+    }
+  });
+}
+
+// For query rows [i0, i1) of (b, n) and keys [j0, j1): the logits' gradients ds (row stride kK,
+// unscaled: the logit is scale * q.k) and, where pz is given, the dropped-out probabilities p * z
+// that dV needs.
+template <typename T>
+void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const T* dsum,
+                           std::int64_t b, std::int64_t n, std::int64_t i0, std::int64_t i1,
+                           std::int64_t j0, std::int64_t j1, T* s, T* ds, T* pz) {
+  const AttentionGeometry& g = a.g;
+  const std::int64_t nk = n / g.group();
+  const T uniform = T(1) / static_cast<T>(g.tk);
+  block_logits(a, b, n, i0, i1, j0, j1, s);
+  for (std::int64_t i = i0; i < i1; ++i) {
+    const std::int64_t row = g.row(b, n, i);
+    const T* doi = dout + g.o_offset(b, n, i);
+    for (std::int64_t j = j0; j < j1; ++j) {
+      const std::int64_t at = (i - i0) * kK + (j - j0);
+      const T p = attention_probability(s[at], lse[row], uniform);
+      const T z = attention_dropout_factor<T>(g.dropout, row, g.tk, j);
+      const T dp = dot(doi, a.v + g.v_offset(b, nk, j), g.value_dim);
+      ds[at] =
+          attention_logit_gradient(attention_visible(g, a.mask, b, n, i, j), p, dp, z, dsum[row]);
+      if (pz != nullptr) pz[at] = p * z;
+    }
+  }
+}
+
+template <typename T>
+void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
+                    const Tensor& out, const Tensor& lse, const Tensor& mask,
+                    const AttentionGeometry& g, Tensor& dq, Tensor& dk, Tensor& dv) {
+  const Args<T> a{g, q.data<T>(), k.data<T>(), v.data<T>(),
+                  mask.defined() ? mask.data<std::uint8_t>() : nullptr};
+  const T* const dout = grad_out.data<T>();
+  const T* const o = out.data<T>();
+  const T* const lse_p = lse.data<T>();
+  const std::int64_t h = g.head_dim, hv = g.value_dim, group = g.group();
+  const T scale = static_cast<T>(g.scale);
+  const std::int64_t work = g.batch * g.heads * g.tq * g.tk * (h + hv);
+
+  // D = rowsum(dO * O), per query row.
+  std::vector<T> dsum(static_cast<std::size_t>(g.batch * g.heads * g.tq));
+  Launch{}(g.batch * g.heads * g.tq, hv, [&](std::int64_t r) {
+    const std::int64_t i = r % g.tq, bn = r / g.tq;
+    const std::int64_t b = bn / g.heads, n = bn % g.heads;
+    dsum[static_cast<std::size_t>(r)] =
+        dot(dout + g.o_offset(b, n, i), o + g.o_offset(b, n, i), hv);
+  });
+
+  // dK and dV: one task per (b, key head, key block), over the group's query heads.
+  const std::int64_t kblocks = blocks(g.tk, kK), qblocks = blocks(g.tq, kQ);
+  T* const dk_p = dk.data<T>();
+  T* const dv_p = dv.data<T>();
+  for_each_task(g.batch * g.kv_heads * kblocks, work, [&](std::int64_t t) {
+    const std::int64_t kb = t % kblocks, bnk = t / kblocks;
+    const std::int64_t b = bnk / g.kv_heads, nk = bnk % g.kv_heads;
+    const std::int64_t j0 = kb * kK, j1 = std::min(g.tk, j0 + kK), cols = j1 - j0;
+    std::vector<T> s(static_cast<std::size_t>(kQ * kK)), ds(s.size()), pz(s.size());
+    std::vector<T> dk_acc(static_cast<std::size_t>(cols * h), T(0));
+    std::vector<T> dv_acc(static_cast<std::size_t>(cols * hv), T(0));
+    for (std::int64_t n = nk * group; n < (nk + 1) * group; ++n) {
+      for (std::int64_t qb = 0; qb < qblocks; ++qb) {
+        const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ);
+        if (causally_hidden(g, i1, j0)) continue;
+        block_logit_gradients(a, dout, lse_p, dsum.data(), b, n, i0, i1, j0, j1, s.data(),
+                              ds.data(), pz.data());
+        for (std::int64_t i = i0; i < i1; ++i) {
+          const T* qi = a.q + g.q_offset(b, n, i);
+          const T* doi = dout + g.o_offset(b, n, i);
+          for (std::int64_t c = 0; c < cols; ++c) {
+            const std::int64_t at = (i - i0) * kK + c;
+            const T w = pz[static_cast<std::size_t>(at)];
+            T* dvc = dv_acc.data() + c * hv;
+            if (w != T(0)) {
+              for (std::int64_t x = 0; x < hv; ++x) dvc[x] += w * doi[x];
+            }
+            const T d = ds[static_cast<std::size_t>(at)];
+            T* dkc = dk_acc.data() + c * h;
+            if (d != T(0)) {
+              for (std::int64_t x = 0; x < h; ++x) dkc[x] += d * qi[x];
+            }
+          }
+        }
+      }
+    }
+    for (std::int64_t c = 0; c < cols; ++c) {
+      T* dkr = dk_p + g.k_offset(b, nk, j0 + c);
+      T* dvr = dv_p + g.v_offset(b, nk, j0 + c);
+      for (std::int64_t x = 0; x < h; ++x)
+        dkr[x] = dk_acc[static_cast<std::size_t>(c * h + x)] * scale;
+      for (std::int64_t x = 0; x < hv; ++x) dvr[x] = dv_acc[static_cast<std::size_t>(c * hv + x)];
+    }
+  });
+
+  // dQ: one task per (b, head, query block).
+  T* const dq_p = dq.data<T>();
+  for_each_task(g.batch * g.heads * qblocks, work, [&](std::int64_t t) {
+    const std::int64_t qb = t % qblocks, bn = t / qblocks;
+    const std::int64_t b = bn / g.heads, n = bn % g.heads, nk = n / group;
+    const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ), rows = i1 - i0;
+    std::vector<T> s(static_cast<std::size_t>(kQ * kK)), ds(s.size());
+    std::vector<T> dq_acc(static_cast<std::size_t>(rows * h), T(0));
+    for (std::int64_t j0 = 0; j0 < g.tk; j0 += kK) {
+      if (causally_hidden(g, i1, j0)) break;
+      const std::int64_t j1 = std::min(g.tk, j0 + kK);
+      block_logit_gradients<T>(a, dout, lse_p, dsum.data(), b, n, i0, i1, j0, j1, s.data(),
+                               ds.data(), nullptr);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        T* dqr = dq_acc.data() + r * h;
+        for (std::int64_t j = j0; j < j1; ++j) {
+          const T d = ds[static_cast<std::size_t>(r * kK + (j - j0))];
+          if (d == T(0)) continue;
+          const T* kj = a.k + g.k_offset(b, nk, j);
+          for (std::int64_t x = 0; x < h; ++x) dqr[x] += d * kj[x];
+        }
+      }
+    }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      T* dqr = dq_p + g.q_offset(b, n, i0 + r);
+      for (std::int64_t x = 0; x < h; ++x)
+        dqr[x] = dq_acc[static_cast<std::size_t>(r * h + x)] * scale;
+    }
+  });
+}
+
+// float32 and float64 (the front door widens 16-bit data; other dtypes never get here).
+template <typename F>
+void visit_float32_64(DType d, F&& f) {
+  if (d == DType::float64) return f(double{});
+  NEURONA_CHECK(d == DType::float32, ValueError, "dot_product_attention: ", d,
+                " data reach the CPU kernel (front door bug)");
+  f(float{});
+}
+
+void forward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+             const AttentionGeometry& g, Tensor& out, Tensor& lse) {
+  visit_float32_64(q.dtype(),
+                   [&](auto t) { forward_typed<decltype(t)>(q, k, v, mask, g, out, lse); });
+}
+
+void backward(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
+              const Tensor& out, const Tensor& lse, const Tensor& mask, const AttentionGeometry& g,
+              Tensor& dq, Tensor& dk, Tensor& dv) {
+  visit_float32_64(q.dtype(), [&](auto t) {
+    backward_typed<decltype(t)>(grad_out, q, k, v, out, lse, mask, g, dq, dk, dv);
+  });
+}
+
+}  // namespace
+
+void register_attention() {
+  attention_forward_stub.cpu = forward;
+  attention_forward_stub.cpu_dtypes = kFloat32And64;
+  attention_backward_stub.cpu = backward;
+  attention_backward_stub.cpu_dtypes = kFloat32And64;
+}
+
+}  // namespace neurona::kernels::cpu

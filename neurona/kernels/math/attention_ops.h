@@ -1,0 +1,144 @@
+// Scaled dot-product attention's per-element arithmetic, written once for the CPU's and the GPU's
+// kernels (kernels/cpu/attention.cpp, kernels/cuda/attention.cu): which keys a query attends
+// (the mask and Keras's causal mask), the online softmax over key blocks, the log-sum-exp that the
+// backward pass recomputes the probabilities from, and dropout's keep decision from Philox.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "neurona/core/macros.h"
+#include "neurona/core/philox.h"
+
+namespace neurona::kernels {
+
+/// Element strides of the uint8 mask (nonzero: attend) viewed as (B, N, Tq, Tk); 0 on the axes
+/// it broadcasts over.
+struct AttentionMaskStrides {
+  std::int64_t b = 0, n = 0, i = 0, j = 0;
+};
+
+/// Dropout on the probabilities: element (b, n, i, j) is kept when the top 24 bits of its Philox
+/// word are below `keep_below` (= round((1 - rate) * 2^24)), then scaled by 1 / (1 - rate).
+struct AttentionDropout {
+  bool enabled = false;
+  std::uint32_t keep_below = 1u << 24;
+  double scale = 1.0;
+  RandomKey key;
+};
+
+/// query (batch, tq, heads, head_dim), key (batch, tk, kv_heads, head_dim), value (batch, tk,
+/// kv_heads, value_dim), out (batch, tq, heads, value_dim), lse (batch, heads, tq). Query head n
+/// reads key and value head n / (heads / kv_heads), as jax.nn.dot_product_attention's groups.
+struct AttentionGeometry {
+  std::int64_t batch = 0, tq = 0, tk = 0, heads = 0, kv_heads = 0, head_dim = 0, value_dim = 0;
+  double scale = 1.0;
+  bool causal = false;
+  bool has_mask = false;
+  AttentionMaskStrides mask;
+  AttentionDropout dropout;
+
+  NEURONA_HD_INLINE std::int64_t group() const { return heads / kv_heads; }
+  /// Whether key blocks that the causal mask hides entirely may be skipped: only without an
+  /// explicit mask, since a row that the mask hides entirely attends every key uniformly
+  /// (Keras), causally hidden ones included.
+  NEURONA_HD_INLINE bool skips_causal_blocks() const { return causal && !has_mask; }
+  /// Offsets of row i of query / output head n, and of key / value row j of kv head.
+  NEURONA_HD_INLINE std::int64_t q_offset(std::int64_t b, std::int64_t n, std::int64_t i) const {
+    return ((b * tq + i) * heads + n) * head_dim;
+  }
+  NEURONA_HD_INLINE std::int64_t o_offset(std::int64_t b, std::int64_t n, std::int64_t i) const {
+    return ((b * tq + i) * heads + n) * value_dim;
+  }
+  NEURONA_HD_INLINE std::int64_t k_offset(std::int64_t b, std::int64_t nk, std::int64_t j) const {
+    return ((b * tk + j) * kv_heads + nk) * head_dim;
+  }
+  NEURONA_HD_INLINE std::int64_t v_offset(std::int64_t b, std::int64_t nk, std::int64_t j) const {
+    return ((b * tk + j) * kv_heads + nk) * value_dim;
+  }
+  /// Row (b, n, i) of the (batch, heads, tq) statistics.
+  NEURONA_HD_INLINE std::int64_t row(std::int64_t b, std::int64_t n, std::int64_t i) const {
+    return (b * heads + n) * tq + i;
+  }
+};
+
+/// The logit a hidden key gets, as Keras's masks (a large negative number, not -inf): a row with
+/// at least one visible key gives hidden ones probability exactly 0 (exp underflows), and a row
+/// whose keys are all hidden attends all of them uniformly, as keras.ops.dot_product_attention.
+template <typename Acc>
+NEURONA_HD_INLINE constexpr Acc attention_hidden_logit() {
+  return Acc(-1e30);
+}
+
+/// Whether query i of (b, n) attends key j: Keras's causal mask is tril(ones(tq, tk)), aligned at
+/// the top left (j <= i), and the explicit mask's nonzero elements.
+NEURONA_HD_INLINE bool attention_visible(const AttentionGeometry& g, const std::uint8_t* mask,
+                                         std::int64_t b, std::int64_t n, std::int64_t i,
+                                         std::int64_t j) {
+  if (g.causal && j > i) return false;
+  return mask == nullptr || mask[b * g.mask.b + n * g.mask.n + i * g.mask.i + j * g.mask.j] != 0;
+}
+
+/// Dropout's multiplier for element (row, j), row = g.row(b, n, i): 0 (dropped) or 1 / (1 -
+/// rate). One Philox call gives four elements' words (element e uses word e % 4 of counter e / 4).
+template <typename Acc>
+NEURONA_HD_INLINE Acc attention_dropout_factor(const AttentionDropout& d, std::int64_t row,
+                                               std::int64_t tk, std::int64_t j) {
+  if (!d.enabled) return Acc(1);
+  const auto e = static_cast<std::uint64_t>(row) * static_cast<std::uint64_t>(tk) +
+                 static_cast<std::uint64_t>(j);
+  const Philox4x32 w = philox_words(d.key, e >> 2, 0);
+  const unsigned lane = static_cast<unsigned>(e & 3u);
+  // Selected, not indexed: a dynamic index would put the words in a GPU thread's local memory.
+  const std::uint32_t word = lane == 0 ? w.v[0] : lane == 1 ? w.v[1] : lane == 2 ? w.v[2] : w.v[3];
+  return (word >> 8) < d.keep_below ? static_cast<Acc>(d.scale) : Acc(0);
+}
+
+/// A query row's online-softmax state: the running maximum of its logits and the sum of
+/// exp(logit - max) so far. Start with {-inf, 0}.
+template <typename Acc>
+struct OnlineSoftmax {
+  Acc max, sum;
+};
+
+template <typename Acc>
+NEURONA_HD_INLINE OnlineSoftmax<Acc> online_softmax_start() {
+  return {-std::numeric_limits<Acc>::infinity(), Acc(0)};
+}
+
+/// Moves the state to a new maximum `block_max` (of the next block's logits): returns the factor
+/// exp(old max - new max) by which the sum (done here) and the row's output accumulator (by the
+/// caller) are multiplied. 0 from the starting state.
+template <typename Acc>
+NEURONA_HD_INLINE Acc online_softmax_rescale(OnlineSoftmax<Acc>& s, Acc block_max) {
+  const Acc m = block_max > s.max ? block_max : s.max;
+  const Acc alpha = std::exp(s.max - m);
+  s.max = m;
+  s.sum *= alpha;
+  return alpha;
+}
+
+/// The log-sum-exp of a finished row, what the backward pass needs: max + log(sum); -inf marks a
+/// row whose keys are all hidden (its probabilities are uniform, 1 / tk, not exp(logit - lse):
+/// log(tk) would be lost next to the hidden logit).
+template <typename Acc>
+NEURONA_HD_INLINE Acc online_softmax_lse(const OnlineSoftmax<Acc>& s) {
+  if (!(s.max > attention_hidden_logit<Acc>())) return -std::numeric_limits<Acc>::infinity();
+  return s.max + std::log(s.sum);
+}
+
+/// The softmax probability of a (scaled, hidden-replaced) logit given its row's lse.
+template <typename Acc>
+NEURONA_HD_INLINE Acc attention_probability(Acc logit, Acc lse, Acc uniform) {
+  return lse == -std::numeric_limits<Acc>::infinity() ? uniform : std::exp(logit - lse);
+}
+
+/// The logit's gradient: p * (dp * dropout - D), D = dot(dO, O) of the row; 0 for a hidden key
+/// (Keras replaces its logit by a constant). dp = dot(dO, V_j).
+template <typename Acc>
+NEURONA_HD_INLINE Acc attention_logit_gradient(bool visible, Acc p, Acc dp, Acc dropout, Acc d) {
+  return visible ? p * (dp * dropout - d) : Acc(0);
+}
+
+}  // namespace neurona::kernels
