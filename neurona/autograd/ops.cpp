@@ -682,8 +682,8 @@ Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length
 }
 
 std::vector<Tensor> unstack(const Tensor& x, int axis) {
-  NEURONA_CHECK(x.rank() >= 1, ShapeError, "unstack: argument x needs at least one axis, got shape ",
-                x.shape());
+  NEURONA_CHECK(x.rank() >= 1, ShapeError,
+                "unstack: argument x needs at least one axis, got shape ", x.shape());
   const int a = x.shape().normalize_axis(axis, "unstack");
   std::vector<std::int64_t> dims = x.shape().dims();
   const std::int64_t n = dims[static_cast<std::size_t>(a)];

@@ -23,8 +23,8 @@ void check_arg(const char* op, const char* arg, const Tensor& t, const Shape& wa
                 "; expected ", want, " for x of shape ", x.shape());
   NEURONA_CHECK(t.dtype() == x.dtype(), ValueError, op, ": argument ", arg, " has dtype ",
                 t.dtype(), " but x has dtype ", x.dtype());
-  NEURONA_CHECK(t.device() == x.device(), ValueError, op, ": argument ", arg, " is on ",
-                t.device(), " but x is on ", x.device(), "; move one with .to(device)");
+  NEURONA_CHECK(t.device() == x.device(), ValueError, op, ": argument ", arg, " is on ", t.device(),
+                " but x is on ", x.device(), "; move one with .to(device)");
 }
 
 RNNGeometry geometry(const char* op, RNNMode mode, const Tensor& x, const Tensor& h0,
@@ -56,11 +56,11 @@ RNNGeometry geometry(const char* op, RNNMode mode, const Tensor& x, const Tensor
   check_arg(op, "bias", bias,
             mode == RNNMode::lstm ? Shape({gates * g.units}) : Shape({2, gates * g.units}), x);
   if (!lengths.empty()) {
-    NEURONA_CHECK(static_cast<std::int64_t>(lengths.size()) == g.batch, ValueError, op,
-                  ": ", lengths.size(), " lengths for a batch of ", g.batch);
+    NEURONA_CHECK(static_cast<std::int64_t>(lengths.size()) == g.batch, ValueError, op, ": ",
+                  lengths.size(), " lengths for a batch of ", g.batch);
     for (std::int32_t n : lengths) {
-      NEURONA_CHECK(n >= 0 && n <= g.steps, ValueError, op, ": a length of ", n,
-                    " is outside [0, ", g.steps, "]");
+      NEURONA_CHECK(n >= 0 && n <= g.steps, ValueError, op, ": a length of ", n, " is outside [0, ",
+                    g.steps, "]");
     }
   }
   g.lengths = lengths;
@@ -80,8 +80,8 @@ RNNFusedResult rnn_fused_forward(RNNMode mode, const Tensor& x, const Tensor& h0
   r.h = Tensor::empty({g.batch, g.units}, x.dtype(), x.device());
   if (mode == RNNMode::lstm) r.c = Tensor::empty({g.batch, g.units}, x.dtype(), x.device());
   if (training) r.reserve = Tensor::empty({0}, DType::uint8, x.device());
-  rnn_forward_stub.get(x.device())(g, x, h0, c0, kernel, recurrent_kernel, bias, training, r.y,
-                                   r.h, r.c, r.reserve);
+  rnn_forward_stub.get(x.device())(g, x, h0, c0, kernel, recurrent_kernel, bias, training, r.y, r.h,
+                                   r.c, r.reserve);
   return r;
 }
 

@@ -32,11 +32,10 @@ using RNNForwardFn = void (*)(const RNNGeometry& g, const Tensor& x, const Tenso
 /// a GRU).
 using RNNBackwardFn = void (*)(const RNNGeometry& g, const Tensor& x, const Tensor& h0,
                                const Tensor& c0, const Tensor& kernel,
-                               const Tensor& recurrent_kernel, const Tensor& bias,
-                               const Tensor& y, const Tensor& reserve, const Tensor& dy,
-                               const Tensor& dh, const Tensor& dc, bool weights, Tensor& dx,
-                               Tensor& dh0, Tensor& dc0, Tensor& dkernel,
-                               Tensor& drecurrent_kernel, Tensor& dbias);
+                               const Tensor& recurrent_kernel, const Tensor& bias, const Tensor& y,
+                               const Tensor& reserve, const Tensor& dy, const Tensor& dh,
+                               const Tensor& dc, bool weights, Tensor& dx, Tensor& dh0, Tensor& dc0,
+                               Tensor& dkernel, Tensor& drecurrent_kernel, Tensor& dbias);
 
 extern DispatchStub<RNNForwardFn> rnn_forward_stub;
 extern DispatchStub<RNNBackwardFn> rnn_backward_stub;

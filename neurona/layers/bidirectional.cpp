@@ -25,8 +25,7 @@ std::shared_ptr<RNNLayer> as_rnn(const AnyLayer& layer, const char* what) {
 }
 
 // A fresh layer from `layer`'s config with `name` (and go_backwards where asked).
-std::shared_ptr<RNNLayer> copy_of(const RNNLayer& layer, const std::string& name,
-                                  bool backwards) {
+std::shared_ptr<RNNLayer> copy_of(const RNNLayer& layer, const std::string& name, bool backwards) {
   ConfigValue config = layer.get_config();
   config.set("name", name);
   if (backwards) config.set("go_backwards", true);
@@ -118,8 +117,7 @@ Tensor BidirectionalLayer::call(const Tensor& inputs, bool training) {
 std::vector<Tensor> BidirectionalLayer::call_list(const std::vector<Tensor>& inputs,
                                                   bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list");
-  return run(inputs[0], std::vector<Tensor>(inputs.begin() + 1, inputs.end()), Tensor(),
-             training);
+  return run(inputs[0], std::vector<Tensor>(inputs.begin() + 1, inputs.end()), Tensor(), training);
 }
 
 std::vector<Tensor> BidirectionalLayer::run(const Tensor& sequences,

@@ -39,8 +39,8 @@ RecurrentOptions GRU::recurrent_options(GRUOptions o) {
 }
 
 GRU::GRU(std::int64_t units, GRUOptions options)
-    : LayerHandle<RNNLayer>(std::make_shared<RNNLayer>(RNNKind::gru, units,
-                                                       recurrent_options(std::move(options)))) {}
+    : LayerHandle<RNNLayer>(
+          std::make_shared<RNNLayer>(RNNKind::gru, units, recurrent_options(std::move(options)))) {}
 
 GRU GRU::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "GRU");

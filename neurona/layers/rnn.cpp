@@ -103,11 +103,12 @@ void RNNCellLayer::build(const Shape& input_shape) {
         },
         options_.bias_initializer.name(), options_.bias_initializer.config());
   }
-  const Shape shape = kind_ == RNNKind::gru && options_.reset_after ? Shape({2, width})
-                                                                      : Shape({width});
-  bias_ = add_weight(
-      "bias", shape,
-      {.initializer = init, .regularizer = options_.bias_regularizer, .constraint = options_.bias_constraint});
+  const Shape shape =
+      kind_ == RNNKind::gru && options_.reset_after ? Shape({2, width}) : Shape({width});
+  bias_ = add_weight("bias", shape,
+                     {.initializer = init,
+                      .regularizer = options_.bias_regularizer,
+                      .constraint = options_.bias_constraint});
 }
 
 const Variable& RNNCellLayer::kernel() const {
@@ -271,8 +272,8 @@ std::vector<Tensor> step(const RNNCellLayer& cell, const StepContext& ctx, const
       std::vector<Tensor> z(4);
       if (per_gate) {
         for (std::size_t g = 0; g < 4; ++g) {
-          z[g] = add(gate(xp, static_cast<std::int64_t>(g)),
-                     matmul(h_for(g), ctx.recurrent_parts[g]));
+          z[g] =
+              add(gate(xp, static_cast<std::int64_t>(g)), matmul(h_for(g), ctx.recurrent_parts[g]));
         }
       } else {
         const Tensor all = add(xp, matmul(h, ctx.recurrent_kernel));
@@ -305,9 +306,8 @@ std::vector<Tensor> step(const RNNCellLayer& cell, const StepContext& ctx, const
       }
       const Tensor z = o.recurrent_activation(add(gate(xp, 0), rz));
       const Tensor r = o.recurrent_activation(add(gate(xp, 1), rr));
-      const Tensor recurrent_h = o.reset_after
-                                     ? multiply(r, rh)
-                                     : matmul(multiply(r, h_for(2)), ctx.recurrent_parts[2]);
+      const Tensor recurrent_h =
+          o.reset_after ? multiply(r, rh) : matmul(multiply(r, h_for(2)), ctx.recurrent_parts[2]);
       const Tensor hh = o.activation(add(gate(xp, 2), recurrent_h));
       return {add(multiply(z, h), multiply(1.0 - z, hh))};
     }
@@ -416,17 +416,21 @@ Tensor RNNLayer::call(const Tensor& inputs, bool training) {
 
 std::vector<Tensor> RNNLayer::call_list(const std::vector<Tensor>& inputs, bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list");
-  return run(inputs[0], std::vector<Tensor>(inputs.begin() + 1, inputs.end()), Tensor(),
-             training);
+  return run(inputs[0], std::vector<Tensor>(inputs.begin() + 1, inputs.end()), Tensor(), training);
 }
 
-std::vector<Tensor> RNNLayer::run(const Tensor& sequences, std::vector<Tensor> initial_state,
+std::vector<Tensor> RNNLayer::run(const Tensor& given, std::vector<Tensor> initial_state,
                                   const Tensor& mask, bool training) {
+  // As the layer's call casts its inputs (run is also called directly, by Bidirectional).
+  const Tensor sequences = is_floating(given.dtype()) && given.dtype() != compute_dtype()
+                               ? cast(given, compute_dtype())
+                               : given;
   check_sequences(sequences.shape());
   const std::int64_t batch = sequences.shape()[0];
   const std::int64_t steps = sequences.shape()[1];
   NEURONA_CHECK(steps > 0, ValueError, describe(),
-                ": the inputs need at least one timestep, got shape ", shape_str(sequences.shape()));
+                ": the inputs need at least one timestep, got shape ",
+                shape_str(sequences.shape()));
   const std::vector<std::int64_t> sizes = cell_->state_size();
   if (initial_state.empty()) {
     if (options_.stateful) {
@@ -450,8 +454,8 @@ std::vector<Tensor> RNNLayer::run(const Tensor& sequences, std::vector<Tensor> i
     Tensor& s = initial_state[i];
     NEURONA_CHECK(s.defined(), ValueError, describe(), ": initial state ", i,
                   " is an undefined tensor");
-    NEURONA_CHECK(s.shape() == Shape({batch, sizes[i]}), ValueError, describe(),
-                  ": initial state ", i, " has shape ", shape_str(s.shape()), "; expected ",
+    NEURONA_CHECK(s.shape() == Shape({batch, sizes[i]}), ValueError, describe(), ": initial state ",
+                  i, " has shape ", shape_str(s.shape()), "; expected ",
                   shape_str(Shape({batch, sizes[i]})));
     if (is_floating(s.dtype()) && s.dtype() != sequences.dtype()) s = cast(s, sequences.dtype());
   }
@@ -552,31 +556,33 @@ std::vector<Tensor> RNNLayer::run_fused(const Tensor& sequences, std::vector<Ten
   Tensor x = sequences;
   // Keras's cuDNN path: the input dropout mask of the first step, for every step.
   if (training && o.dropout > 0.0 && o.dropout < 1.0) {
-    const Tensor m = dropout_mask(cell_->seed_generator(), {batch, sequences.shape()[2]},
-                                  o.dropout, x.dtype(), x.device());
+    const Tensor m = dropout_mask(cell_->seed_generator(), {batch, sequences.shape()[2]}, o.dropout,
+                                  x.dtype(), x.device());
     x = multiply(x, reshape(m, {batch, 1, sequences.shape()[2]}));
   }
-  if (o.go_backwards) x = stack(std::vector<Tensor>([&] {
-                                  std::vector<Tensor> s = unstack(x, 1);
-                                  std::reverse(s.begin(), s.end());
-                                  return s;
-                                }()),
-                                1);
+  if (o.go_backwards)
+    x = stack(std::vector<Tensor>([&] {
+                std::vector<Tensor> s = unstack(x, 1);
+                std::reverse(s.begin(), s.end());
+                return s;
+              }()),
+              1);
   std::vector<std::int32_t> lengths;
   if (mask.defined()) {
     const std::vector<double> m =
         cast(condition_of(mask), DType::float64).to(Device::cpu()).to_vector<double>();
     for (std::int64_t i = 0; i < batch; ++i) {
       std::int32_t n = 0;
-      for (std::int64_t j = 0; j < steps; ++j) n += m[static_cast<std::size_t>(i * steps + j)] != 0.0;
+      for (std::int64_t j = 0; j < steps; ++j)
+        n += m[static_cast<std::size_t>(i * steps + j)] != 0.0;
       lengths.push_back(n);
     }
   }
   const RNNMode mode = cell_->kind() == RNNKind::lstm ? RNNMode::lstm : RNNMode::gru;
-  const RNNFusedOutputs r = rnn_fused(mode, x, states[0], mode == RNNMode::lstm ? states[1] : Tensor(),
-                                      cell_->read_weight(cell_->kernel()),
-                                      cell_->read_weight(cell_->recurrent_kernel()),
-                                      cell_->read_weight(cell_->bias()), lengths);
+  const RNNFusedOutputs r =
+      rnn_fused(mode, x, states[0], mode == RNNMode::lstm ? states[1] : Tensor(),
+                cell_->read_weight(cell_->kernel()), cell_->read_weight(cell_->recurrent_kernel()),
+                cell_->read_weight(cell_->bias()), lengths);
   Tensor y = r.sequences;
   if (!lengths.empty() && o.return_sequences) {
     // cuDNN writes zeros past a sequence's end; Keras's loop repeats the last output there.
@@ -597,15 +603,15 @@ ConfigValue RNNLayer::get_config() const {
   config.set("unroll", options_.unroll);
   config.set("zero_output_for_mask", options_.zero_output_for_mask);
   const ConfigValue cell = cell_->get_config();
-  for (const char* key : {"units", "activation", "recurrent_activation", "use_bias",
-                          "kernel_initializer", "recurrent_initializer", "bias_initializer",
-                          "unit_forget_bias", "kernel_regularizer", "recurrent_regularizer",
-                          "bias_regularizer"}) {
+  for (const char* key :
+       {"units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+        "recurrent_initializer", "bias_initializer", "unit_forget_bias", "kernel_regularizer",
+        "recurrent_regularizer", "bias_regularizer"}) {
     if (const ConfigValue* v = cell.find(key)) config.set(key, *v);
   }
   config.set("activity_regularizer", serialize(options_.activity_regularizer));
-  for (const char* key : {"kernel_constraint", "recurrent_constraint", "bias_constraint",
-                          "dropout", "recurrent_dropout", "reset_after"}) {
+  for (const char* key : {"kernel_constraint", "recurrent_constraint", "bias_constraint", "dropout",
+                          "recurrent_dropout", "reset_after"}) {
     if (const ConfigValue* v = cell.find(key)) config.set(key, *v);
   }
   // Keras's SimpleRNN leaves the seed out of its config.
@@ -642,7 +648,8 @@ AnyLayer deserialize_nested_layer(const ConfigValue& entry, const std::string& w
   const ConfigValue* cls = entry.find("class_name");
   const ConfigValue* config = entry.find("config");
   NEURONA_CHECK(cls != nullptr && cls->kind() == ConfigValue::Kind::String && config != nullptr,
-                ValueError, who, ": expected a serialized layer (a dict with class_name and config)");
+                ValueError, who,
+                ": expected a serialized layer (a dict with class_name and config)");
   std::string name = cls->as_string();
   if (const ConfigValue* reg = entry.find("registered_name");
       reg != nullptr && reg->kind() == ConfigValue::Kind::String) {

@@ -62,8 +62,7 @@ struct RecurrentOptions {
 /// LSTM's i, f, c, o and GRU's z, r, h.
 class RNNCellLayer : public Layer {
  public:
-  RNNCellLayer(RNNKind kind, std::int64_t units, const RecurrentOptions& options,
-               std::string name);
+  RNNCellLayer(RNNKind kind, std::int64_t units, const RecurrentOptions& options, std::string name);
 
   RNNKind kind() const { return kind_; }
   std::int64_t units() const { return units_; }

@@ -11,6 +11,7 @@ void register_loss();
 void register_optimizer();
 void register_image();
 void register_batch_norm();
+void register_rnn();
 }  // namespace cuda
 
 void register_cuda_kernels() {
@@ -24,5 +25,6 @@ void register_cuda_kernels() {
   cuda::register_optimizer();
   cuda::register_image();
   cuda::register_batch_norm();
+  cuda::register_rnn();
 }
 }  // namespace neurona::kernels
