@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "layers/layer_gradcheck.h"
 #include "support/paths.h"
@@ -473,4 +475,60 @@ TEST(RNNSaving, InitialStateCallsRoundTripAsKerasKeywordArguments) {
     EXPECT_TRUE(nr::testing::all_close(b[i], a[i].to_vector<double>(), 1e-6, 1e-6));
   }
   fs::remove_all(dir);
+}
+
+// neurona's own files into $NEURONA_WRITE_RNN_FIXTURES, for
+// `make_keras_rnn_references.py --check DIR` (Keras loads them and reproduces neurona's y).
+TEST(RNNSaving, WriteFixturesForKerasWhenAsked) {
+  namespace fs = std::filesystem;
+  const char* dir = std::getenv("NEURONA_WRITE_RNN_FIXTURES");
+  if (dir == nullptr || *dir == '\0') {
+    GTEST_SKIP() << "set NEURONA_WRITE_RNN_FIXTURES=DIR to write the files Keras checks";
+  }
+  fs::create_directories(dir);
+  nr::clear_session();
+  nr::set_seed(5);
+  auto x = nr::layers::Input({5, 3});
+  auto h = nr::layers::Input({4});
+  auto c = nr::layers::Input({4});
+  auto seq = L::LSTM(4, {.return_sequences = true})->apply({x, h, c})[0];
+  auto gru = L::GRU(4, {.reset_after = false, .return_sequences = true, .go_backwards = true})(seq);
+  auto bi =
+      L::Bidirectional(L::SimpleRNN(3, {.return_sequences = true}), {.merge_mode = "ave"})(gru);
+  auto td = L::TimeDistributed(L::Dense(2))(bi);
+  auto out = L::Bidirectional(L::GRU(2, {.return_state = true}))->apply({td});
+  auto model = nr::Model({x, h, c}, {out[0], out[1]});
+  const nr::Tensor xs = nr::testing::random_tensor({2, 5, 3}, nr::float32, -1, 1, 31);
+  const nr::Tensor hs = nr::testing::random_tensor({2, 4}, nr::float32, -1, 1, 32);
+  const nr::Tensor cs = nr::testing::random_tensor({2, 4}, nr::float32, -1, 1, 33);
+  const auto ys = model.predict({xs, hs, cs});
+  const fs::path base = fs::path(dir) / "rnn_functional";
+  model.save(base.string() + ".keras");
+  model.save_weights(base.string() + ".weights.h5");
+  std::ofstream io(base.string() + ".txt");
+  auto line = [&](const std::string& name, const nr::Tensor& t) {
+    io << name;
+    for (std::int64_t d : t.shape().dims()) io << ' ' << d;
+    io << " :";
+    io.precision(9);
+    for (double v : t.to_vector<double>()) io << ' ' << v;
+    io << '\n';
+  };
+  line("x", xs);
+  line("h", hs);
+  line("c", cs);
+  line("y0", ys[0]);
+  line("y1", ys[1]);
+}
+
+// The stored copies of those files (tests/reference/rnn/from_neurona/, which Keras loads) still
+// load into neurona and give the outputs stored beside them.
+TEST(RNNSaving, NeuronaFilesThatKerasLoadsStillLoad) {
+  const auto dir = nr::testing::reference_dir() / "rnn" / "from_neurona";
+  const Reference io = nr::testing::parse_reference(dir / "rnn_functional.txt");
+  auto model = nr::models::load_model((dir / "rnn_functional.keras").string());
+  const auto ys = model->predict({tensor(io, "x"), tensor(io, "h"), tensor(io, "c")});
+  ASSERT_EQ(ys.size(), 2u);
+  EXPECT_TRUE(close(ys[0], io, "y0"));
+  EXPECT_TRUE(close(ys[1], io, "y1"));
 }

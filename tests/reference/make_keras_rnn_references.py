@@ -16,8 +16,16 @@ File format (tests/support/reference_file.h), one tensor a line: `name dim0 dim1
 ...`. Names: x; s0, s1, ... (initial states); mask (0/1, batch x timesteps); w0, w1, ... (the
 weights in layer.weights order); y0, y1, ... (the outputs in Keras's order); g0, g1, ... (their
 cotangents); grad_x, grad_s0, ..., grad_w0, ...
+
+--check DIR: loads the files neurona wrote into DIR (NEURONA_WRITE_RNN_FIXTURES=DIR when running
+`neurona_tests --gtest_filter=RNNSaving.WriteFixturesForKerasWhenAsked`) into Keras and checks
+that Keras reproduces neurona's outputs from the .keras file and from the .weights.h5 (loaded
+into the model Keras rebuilt). Exits non-zero on a mismatch. The stored copies are in
+tests/reference/rnn/from_neurona/ (2026-12-05, Keras 3.15.1: max difference 3.7e-8).
 """
+import argparse
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -147,5 +155,42 @@ def main():
         f.write(line("x", x) + "\n" + line("y", y) + "\n")
 
 
+def read_io(path):
+    out = {}
+    with open(path) as f:
+        for text in f:
+            head, body = text.split(" : ")
+            parts = head.split()
+            shape = tuple(int(d) for d in parts[1:])
+            out[parts[0]] = np.array([float(v) for v in body.split()], np.float32).reshape(shape)
+    return out
+
+
+def check(directory):
+    base = os.path.join(directory, "rnn_functional")
+    io = read_io(base + ".txt")
+    model = keras.saving.load_model(base + ".keras")
+    failures = 0
+    for what, m in (("keras", model), ("weights.h5", None)):
+        if m is None:
+            m = keras.saving.load_model(base + ".keras")
+            for w in m.weights:
+                w.assign(np.zeros(w.shape, np.float32))
+            m.load_weights(base + ".weights.h5")
+        ys = m.predict([io["x"], io["h"], io["c"]], verbose=0)
+        for i, y in enumerate(ys):
+            ok = np.allclose(y, io[f"y{i}"], rtol=1e-5, atol=1e-6)
+            err = float(np.max(np.abs(y - io[f"y{i}"])))
+            print(f"rnn_functional .{what} output {i}: max |keras - neurona| = {err:.3g} "
+                  f"{'ok' if ok else 'MISMATCH'}")
+            failures += not ok
+    return failures
+
+
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check", metavar="DIR", help="check the files neurona wrote in DIR")
+    args = parser.parse_args()
+    if args.check:
+        sys.exit(1 if check(args.check) else 0)
     main()
