@@ -517,8 +517,9 @@ bool RNNLayer::use_fused(const Tensor& sequences, const Tensor& mask) const {
                        o.recurrent_dropout == 0.0 && !o.unroll &&
                        (cell_->kind() != RNNKind::gru || o.reset_after);
   bool ok = cell_ok && rnn_fused_available(sequences.device(), sequences.dtype());
-  // A mask must be right-padded (each row ones, then zeros); reading it costs a synchronisation,
-  // so it is checked only where the fused path could run.
+  // A mask must be right-padded (each row ones, then zeros) with at least one step per row
+  // (cuDNN's lengths are positive); reading it costs a synchronisation, so it is checked only
+  // where the fused path could run.
   if (ok && mask.defined()) {
     if (o.go_backwards || o.zero_output_for_mask) {
       ok = false;
@@ -527,6 +528,7 @@ bool RNNLayer::use_fused(const Tensor& sequences, const Tensor& mask) const {
           cast(condition_of(mask), DType::float64).to(Device::cpu()).to_vector<double>();
       const std::int64_t b = mask.shape()[0], t = mask.shape()[1];
       for (std::int64_t i = 0; i < b && ok; ++i) {
+        ok = m[static_cast<std::size_t>(i * t)] != 0.0;
         bool seen_zero = false;
         for (std::int64_t j = 0; j < t; ++j) {
           const bool on = m[static_cast<std::size_t>(i * t + j)] != 0.0;

@@ -287,6 +287,10 @@ void rnn_backward(const RNNGeometry& g, const Tensor& x, const Tensor& h0, const
   char* w = static_cast<char*>(space.raw_data()) + p.weights_at;
   Tensor work = bytes(d, p.train_work);
   const auto* lengths = static_cast<const std::int32_t*>(p.lengths.raw_data());
+  // Steps past a sequence's length have no gradient, and cuDNN may leave them unwritten.
+  if (!g.lengths.empty()) {
+    NEURONA_CUDA_CHECK(cudaMemsetAsync(dx.raw_data(), 0, dx.nbytes(), stream));
+  }
   NEURONA_CUDNN_CHECK(cudnnRNNBackwardData_v8(
       handle, p.rnn, lengths, p.y, y.raw_data(), dy.raw_data(), p.x, dx.raw_data(), p.h,
       h0.raw_data(), dh.raw_data(), dh0.raw_data(), p.h, lstm ? c0.raw_data() : nullptr,
