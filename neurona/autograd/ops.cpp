@@ -512,6 +512,34 @@ BatchNormalizationOutputs batch_normalization_training(const Tensor& x, int axis
   return {y, s.mean, s.variance};
 }
 
+RNNFusedOutputs rnn_fused(RNNMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                          const Tensor& kernel, const Tensor& recurrent_kernel, const Tensor& bias,
+                          const std::vector<std::int32_t>& lengths) {
+  const bool recording = autograd::is_recording();
+  kernels::RNNFusedResult r = kernels::rnn_fused_forward(mode, x, h0, c0, kernel, recurrent_kernel,
+                                                         bias, lengths, recording);
+  if (recording) {
+    const bool lstm = mode == RNNMode::lstm;
+    std::vector<Tensor> outputs{r.y, r.h};
+    if (lstm) outputs.push_back(r.c);
+    // One fused backward op for every gradient, as the convolutions': no second derivative.
+    autograd::record(
+        "rnn_fused", {x, h0, c0, kernel, recurrent_kernel, bias}, outputs,
+        [mode, x, h0, c0, kernel, recurrent_kernel, bias, lengths, y = r.y,
+         reserve = r.reserve](const G& g) {
+          const bool weights = autograd::needs_input_gradient(3) ||
+                               autograd::needs_input_gradient(4) ||
+                               autograd::needs_input_gradient(5);
+          kernels::RNNFusedGradients d = kernels::rnn_fused_backward(
+              mode, x, h0, c0, kernel, recurrent_kernel, bias, lengths, y, reserve, g[0], g[1],
+              mode == RNNMode::lstm ? g[2] : Tensor(), weights);
+          return G{d.dx, d.dh0, d.dc0, d.dkernel, d.drecurrent_kernel, d.dbias};
+        },
+        /*differentiable_backward=*/false);
+  }
+  return {r.y, r.h, r.c};
+}
+
 Tensor batch_normalization(const Tensor& x, const Tensor& mean, const Tensor& variance, int axis,
                            const Tensor& offset, const Tensor& scale, double epsilon) {
   Tensor y = kernels::batch_norm_inference(x, mean, variance, axis, offset, scale, epsilon);
@@ -678,6 +706,45 @@ Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length
                      [a, start, after](const G& g) { return G{pad_axis(g[0], a, start, after)}; });
   }
   return out;
+}
+
+std::vector<Tensor> unstack(const Tensor& x, int axis) {
+  NEURONA_CHECK(x.rank() >= 1, ShapeError,
+                "unstack: argument x needs at least one axis, got shape ", x.shape());
+  const int a = x.shape().normalize_axis(axis, "unstack");
+  std::vector<std::int64_t> dims = x.shape().dims();
+  const std::int64_t n = dims[static_cast<std::size_t>(a)];
+  dims.erase(dims.begin() + a);
+  const Shape piece(dims);
+  std::vector<Tensor> out;
+  out.reserve(static_cast<std::size_t>(n));
+  // Copies made by the kernel, not views: no slice or narrow is recorded for them, only the one
+  // op below.
+  for (std::int64_t i = 0; i < n; ++i) out.push_back(kernels::narrow(x, a, i, 1).reshape(piece));
+  if (autograd::is_recording() && n > 0) {
+    autograd::record("unstack", {x}, out, [a](const G& g) { return G{stack(g, a)}; });
+  }
+  return out;
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, int axis) {
+  NEURONA_CHECK(!tensors.empty(), ValueError, "stack: needs at least one tensor");
+  const Shape& first = tensors[0].shape();
+  for (std::size_t i = 1; i < tensors.size(); ++i) {
+    NEURONA_CHECK(tensors[i].shape() == first, ShapeError, "stack: tensor ", i, " has shape ",
+                  tensors[i].shape(), " but tensor 0 has shape ", first);
+  }
+  const int rank = first.rank() + 1;
+  NEURONA_CHECK(axis >= -rank && axis < rank, ShapeError, "stack: axis ", axis,
+                " is out of range for tensors of shape ", first);
+  const int a = axis < 0 ? axis + rank : axis;
+  std::vector<std::int64_t> dims = first.dims();
+  dims.insert(dims.begin() + a, 1);
+  const Shape one(dims);
+  std::vector<Tensor> pieces;
+  pieces.reserve(tensors.size());
+  for (const Tensor& t : tensors) pieces.push_back(t.reshape(one));
+  return concat(pieces, a);
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {

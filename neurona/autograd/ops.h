@@ -18,6 +18,7 @@
 #include "neurona/kernels/linalg.h"
 #include "neurona/kernels/loss.h"
 #include "neurona/kernels/reduction.h"
+#include "neurona/kernels/rnn.h"
 
 namespace neurona {
 
@@ -39,6 +40,8 @@ using kernels::ones;
 using kernels::ones_like;
 using kernels::random_normal;
 using kernels::random_uniform;
+using kernels::rnn_fused_available;
+using kernels::RNNMode;
 using kernels::scalar_like;
 using kernels::truncated_normal;
 using kernels::zeros;
@@ -175,6 +178,12 @@ Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor concat(const std::vector<Tensor>& tensors, int axis = 0);
 Tensor slice(const Tensor& x, std::int64_t start, std::int64_t stop);
 Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length);
+/// The slices of x along `axis`, that axis removed (keras.ops.unstack): (B, T, D) on axis 1 gives
+/// T tensors (B, D). One recorded op whose gradient is stack() of the slices' gradients, so that
+/// a loop over time steps costs O(T) in the backward pass, not the O(T^2) of T narrows.
+std::vector<Tensor> unstack(const Tensor& x, int axis = 0);
+/// Tensors of one shape joined along a new `axis` (keras.ops.stack): the inverse of unstack.
+Tensor stack(const std::vector<Tensor>& tensors, int axis = 0);
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 Tensor gather(const Tensor& x, const Tensor& indices);
 Tensor scatter_add_rows(const Tensor& indices, const Tensor& updates, std::int64_t rows);
@@ -199,6 +208,20 @@ Tensor depthwise_conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions
 /// kernels: no second derivative).
 Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel,
                         const ConvTransposeOptions& options = {});
+/// What rnn_fused returns: every step's output (batch, timesteps, units) and the final h and
+/// (LSTM) c.
+struct RNNFusedOutputs {
+  Tensor sequences, h, c;
+};
+
+/// A whole LSTM or GRU (reset_after) sequence as one op: kernels/rnn.h's rnn_fused_forward (cuDNN
+/// on a GPU; no CPU kernel, see rnn_fused_available), with Keras's weight layouts. c0 is
+/// undefined for a GRU. Differentiable with respect to x, the initial states and the weights by
+/// cuDNN's fused backward passes: no second derivative.
+RNNFusedOutputs rnn_fused(RNNMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                          const Tensor& kernel, const Tensor& recurrent_kernel, const Tensor& bias,
+                          const std::vector<std::int32_t>& lengths = {});
+
 /// Max / average pooling as keras.layers.MaxPooling2D / AveragePooling2D.
 Tensor max_pool2d(const Tensor& x, const Pool2DOptions& options = {});
 Tensor avg_pool2d(const Tensor& x, const Pool2DOptions& options = {});

@@ -30,6 +30,12 @@
 // issue 19: sequence models
 #include "neurona/layers/embedding.h"
 #include "neurona/layers/masking.h"
+// issue 19: recurrent layers
+#include "neurona/layers/bidirectional.h"
+#include "neurona/layers/gru.h"
+#include "neurona/layers/lstm.h"
+#include "neurona/layers/simple_rnn.h"
+#include "neurona/layers/time_distributed.h"
 
 namespace neurona::layers {
 
@@ -94,6 +100,11 @@ const OwnLayer kOwnLayers[] = {
     {"AveragePooling1D", from_config_of<AveragePooling1D>, kBuiltAtConstruction},
     {"GlobalMaxPooling1D", from_config_of<GlobalMaxPooling1D>, kBuiltAtConstruction},
     {"GlobalAveragePooling1D", from_config_of<GlobalAveragePooling1D>, kBuiltAtConstruction},
+    {"SimpleRNN", from_config_of<SimpleRNN>, kBuilt},
+    {"LSTM", from_config_of<LSTM>, kBuilt},
+    {"GRU", from_config_of<GRU>, kBuilt},
+    {"Bidirectional", from_config_of<Bidirectional>, kBuilt},
+    {"TimeDistributed", from_config_of<TimeDistributed>, kBuilt},
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "neurona/layers/config_reader.h"
 #include "neurona/layers/input_layer.h"
 #include "neurona/layers/layer_registry.h"
+#include "neurona/layers/rnn.h"
 #include "neurona/models/compile_config.h"
 #include "neurona/models/functional.h"
 #include "neurona/models/saving.h"
@@ -369,22 +370,41 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
         }
         if (!ready) break;
         std::optional<bool> training;
+        // A recurrent layer's call is neurona's list call [sequences, initial states...].
+        const bool recurrent = L::takes_initial_state(*m.layer);
         if (const ConfigValue* kwargs = call.find("kwargs");
             kwargs != nullptr && !kwargs->is_null()) {
           NEURONA_CHECK(kwargs->kind() == ConfigValue::Kind::Dict, ValueError, at,
                         ": 'kwargs' must be a dict");
           for (const auto& [key, value] : kwargs->as_dict()) {
             if (value.is_null()) continue;  // Keras writes mask=None for nested models
+            if (recurrent && key == "initial_state") {
+              NEURONA_CHECK(!list_call, ValueError, at,
+                            ": a list of sequences and an initial_state");
+              for (const ConfigValue& t : value.kind() == ConfigValue::Kind::List
+                                              ? value.as_list()
+                                              : ConfigValue::List{value}) {
+                const L::KerasTensor* s = find_tensor(history_of(t, at), at);
+                if (s == nullptr) {
+                  ready = false;
+                  break;
+                }
+                inputs.push_back(*s);
+              }
+              continue;
+            }
             NEURONA_CHECK(key == "training" && value.kind() == ConfigValue::Kind::Bool, ValueError,
                           at, ": the call argument '", key,
-                          "' is not supported (neurona reads `training` as a bool)");
+                          "' is not supported (neurona reads `training` as a bool",
+                          recurrent ? ", and a recurrent layer's initial_state)" : ")");
             training = value.as_bool();
           }
         }
+        if (!ready) break;
         std::vector<L::KerasTensor> outs;
         try {
-          outs = list_call ? m.layer->apply(inputs, training)
-                           : std::vector{(*m.layer)(inputs[0], training)};
+          outs = list_call || recurrent ? m.layer->apply(inputs, training)
+                                        : std::vector{(*m.layer)(inputs[0], training)};
         } catch (const ValueError&) {
           throw;
         } catch (const Error& e) {
@@ -493,14 +513,24 @@ ConfigValue serialize_functional(const Model& model) {
     for (const L::Node* node : graph.nodes_of(*layer)) {
       if (node->inputs.empty()) continue;
       ConfigValue::List args;
-      if (node->list_call) {
+      ConfigValue::Dict kwargs;
+      if (L::takes_initial_state(*layer)) {
+        // Keras's call(sequences, initial_state=[...]).
+        args.push_back(tensor(node->inputs[0]));
+        if (node->inputs.size() > 1) {
+          ConfigValue::List states;
+          for (std::size_t i = 1; i < node->inputs.size(); ++i) {
+            states.push_back(tensor(node->inputs[i]));
+          }
+          kwargs.emplace_back("initial_state", std::move(states));
+        }
+      } else if (node->list_call) {
         ConfigValue::List list;
         for (const auto& t : node->inputs) list.push_back(tensor(t));
         args.push_back(std::move(list));
       } else {
         args.push_back(tensor(node->inputs[0]));
       }
-      ConfigValue::Dict kwargs;
       if (node->training) kwargs.emplace_back("training", *node->training);
       calls.push_back(ConfigValue::Dict{{"args", std::move(args)}, {"kwargs", std::move(kwargs)}});
     }
@@ -542,12 +572,14 @@ ConfigValue serialize_layer(const L::Layer& layer) {
                         {"registered_name", keras ? ConfigValue() : ConfigValue(cls)}};
   if (layer.built() && (!keras || keras_class->records_build_config)) {
     ConfigValue shape;
-    if (layer.built_for_list()) {
+    // A recurrent layer built for [sequences, states...] records the sequences' shape, as
+    // Keras's build(sequences_shape) takes it back.
+    if (layer.built_for_list() && !L::takes_initial_state(layer)) {
       ConfigValue::List shapes;
       for (const Shape& s : layer.build_input_shapes()) shapes.push_back(layers::shape_config(s));
       shape = std::move(shapes);
     } else {
-      shape = layers::shape_config(layer.build_input_shape());
+      shape = layers::shape_config(layer.build_input_shapes()[0]);
     }
     out.set("build_config", ConfigValue::Dict{{"input_shape", std::move(shape)}});
   }

@@ -762,9 +762,9 @@ TEST_F(BadKeras, DeeplyNestedJson) {
 
 TEST_F(BadKeras, UnknownLayerClassIsNamed) {
   expect_rejected<nr::ValueError>(make_zip({{"metadata.json", kMetadata},
-                                            {"config.json", config("LSTM")},
+                                            {"config.json", config("ConvLSTM2D")},
                                             {"model.weights.h5", weights()}}),
-                                  {"unknown layer class 'LSTM'", "register_layer"});
+                                  {"unknown layer class 'ConvLSTM2D'", "register_layer"});
 }
 
 TEST_F(BadKeras, WrongTypesInConfig) {

@@ -12,6 +12,7 @@ void register_optimizer();
 void register_image();
 void register_batch_norm();
 void register_attention();
+void register_rnn();
 }  // namespace cuda
 
 void register_cuda_kernels() {
@@ -26,5 +27,6 @@ void register_cuda_kernels() {
   cuda::register_image();
   cuda::register_batch_norm();
   cuda::register_attention();
+  cuda::register_rnn();
 }
 }  // namespace neurona::kernels
