@@ -51,6 +51,7 @@
 #include "neurona/layers/lstm.h"
 #include "neurona/layers/masking.h"
 #include "neurona/layers/merging.h"
+#include "neurona/layers/multi_head_attention.h"
 #include "neurona/layers/permute.h"
 #include "neurona/layers/pooling1d.h"
 #include "neurona/layers/pooling2d.h"

@@ -30,6 +30,7 @@
 // issue 19: sequence models
 #include "neurona/layers/embedding.h"
 #include "neurona/layers/masking.h"
+#include "neurona/layers/multi_head_attention.h"
 // issue 19: recurrent layers
 #include "neurona/layers/bidirectional.h"
 #include "neurona/layers/gru.h"
@@ -96,6 +97,7 @@ const OwnLayer kOwnLayers[] = {
     {"RepeatVector", from_config_of<RepeatVector>, kBuilt},
     {"Embedding", from_config_of<Embedding>, kBuilt},
     {"Masking", from_config_of<Masking>, kBuiltAtConstruction},
+    {"MultiHeadAttention", from_config_of<MultiHeadAttention>, kBuilt},
     {"MaxPooling1D", from_config_of<MaxPooling1D>, kBuiltAtConstruction},
     {"AveragePooling1D", from_config_of<AveragePooling1D>, kBuiltAtConstruction},
     {"GlobalMaxPooling1D", from_config_of<GlobalMaxPooling1D>, kBuiltAtConstruction},

@@ -1,0 +1,380 @@
+// MultiHeadAttention for inputs (batch, steps, features) with attention over the steps (Keras's
+// default attention_axes). The projections are Keras's EinsumDense sublayers (query, key,
+// value, attention_output) with Keras's kernel shapes, folded to one GEMM each here.
+#include "neurona/layers/multi_head_attention.h"
+
+#include <cmath>
+
+#include "neurona/autograd/ops.h"
+#include "neurona/layers/config_reader.h"
+
+namespace neurona::layers {
+
+/// Keras's EinsumDense as MultiHeadAttention uses it: x (batch, steps, in...) times a kernel
+/// (in..., out...) over the `in_rank` trailing input axes, plus a bias (out...). Internal: it
+/// exists so that the weights have Keras's names ("query/kernel") and shapes.
+class ProjectionLayer : public Layer {
+ public:
+  ProjectionLayer(std::string name, std::vector<std::int64_t> in, std::vector<std::int64_t> out,
+                  const MultiHeadAttentionOptions& o)
+      : Layer("EinsumDense", {.name = std::move(name), .trainable = o.trainable, .dtype = o.dtype}),
+        in_(std::move(in)),
+        out_(std::move(out)) {
+    std::vector<std::int64_t> kernel_shape = in_;
+    kernel_shape.insert(kernel_shape.end(), out_.begin(), out_.end());
+    kernel_ = add_weight("kernel", Shape(kernel_shape),
+                         {.initializer = o.kernel_initializer,
+                          .regularizer = o.kernel_regularizer,
+                          .constraint = o.kernel_constraint});
+    if (o.use_bias) {
+      bias_ = add_weight("bias", Shape(out_),
+                         {.initializer = o.bias_initializer,
+                          .regularizer = o.bias_regularizer,
+                          .constraint = o.bias_constraint});
+    }
+    set_activity_regularizer(o.activity_regularizer);
+    std::vector<std::int64_t> built{-1, -1};
+    built.insert(built.end(), in_.begin(), in_.end());
+    mark_built(Shape(built));
+  }
+
+  Tensor call(const Tensor& x, bool /*training*/) override {
+    std::int64_t in = 1, out = 1;
+    for (auto d : in_) in *= d;
+    for (auto d : out_) out *= d;
+    const Tensor kernel = reshape(read(*kernel_), {in, out});
+    const Tensor bias = bias_ ? reshape(read(*bias_), {out}) : Tensor();
+    Tensor y = dense(reshape(x, {-1, in}), kernel, bias);
+    std::vector<std::int64_t> dims(x.shape().begin(),
+                                   x.shape().end() - static_cast<long>(in_.size()));
+    dims.insert(dims.end(), out_.begin(), out_.end());
+    return reshape(y, Shape(std::move(dims)));
+  }
+
+ private:
+  std::vector<std::int64_t> in_, out_;
+  std::optional<Variable> kernel_, bias_;
+};
+
+MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::int64_t key_dim,
+                                                 MultiHeadAttentionOptions options)
+    : Layer("MultiHeadAttention",
+            {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
+      num_heads_(num_heads),
+      key_dim_(key_dim),
+      options_(std::move(options)) {
+  NEURONA_CHECK(num_heads_ > 0, ValueError, describe(),
+                ": Received an invalid value for argument `num_heads`, expected a positive "
+                "integer. Received: num_heads=",
+                num_heads_);
+  NEURONA_CHECK(key_dim_ > 0, ValueError, describe(),
+                ": Received an invalid value for argument `key_dim`, expected a positive "
+                "integer. Received: key_dim=",
+                key_dim_);
+  NEURONA_CHECK(!options_.value_dim || *options_.value_dim > 0, ValueError, describe(),
+                ": Received an invalid value for argument `value_dim`, expected a positive "
+                "integer or `None`. Received: value_dim=",
+                options_.value_dim.value_or(0));
+  NEURONA_CHECK(std::isfinite(options_.dropout) && options_.dropout >= 0 && options_.dropout < 1,
+                ValueError, describe(),
+                ": `dropout` must be in [0, 1). Received: dropout=", options_.dropout);
+  NEURONA_CHECK(!options_.output_shape || *options_.output_shape > 0, ValueError, describe(),
+                ": Invalid `output_shape`: ", options_.output_shape.value_or(0));
+  if (options_.attention_axes) {
+    const auto& axes = *options_.attention_axes;
+    NEURONA_CHECK(axes.size() == 1 && (axes[0] == 1 || axes[0] == -3), ValueError, describe(),
+                  ": attention_axes other than the sequence axis (1) are not supported");
+  }
+  set_supports_masking(true);
+  dropout_ = std::make_shared<DropoutLayer>(
+      options_.dropout, DropoutOptions{.seed = options_.seed, .name = "dropout"});
+  track_layer(dropout_, "_dropout_layer");
+}
+
+void MultiHeadAttentionLayer::check_shapes(const std::vector<Shape>& shapes) const {
+  NEURONA_CHECK(shapes.size() == 2 || shapes.size() == 3, ValueError, describe(),
+                ": expects [query, value] or [query, value, key], got a list of ", shapes.size());
+  for (const Shape& s : shapes) {
+    NEURONA_CHECK(s.rank() == 3 && s[2] > 0, ShapeError, describe(),
+                  ": expects inputs of shape (batch, steps, features), got ", shape_str(s));
+  }
+  const Shape& value = shapes[1];
+  const Shape& key = shapes.size() == 3 ? shapes[2] : value;
+  NEURONA_CHECK(value[1] == key[1], ValueError, describe(),
+                ": All dimensions of `value` and `key`, except the last one, must be equal. "
+                "Received: value_shape=",
+                shape_str(value), " and key_shape=", shape_str(key));
+}
+
+void MultiHeadAttentionLayer::build(const Shape& input_shape) {
+  build_list({input_shape, input_shape});
+}
+
+void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
+  check_shapes(shapes);
+  const Shape& query = shapes[0];
+  const Shape& value = shapes[1];
+  const Shape& key = shapes.size() == 3 ? shapes[2] : value;
+  const std::int64_t out = options_.output_shape.value_or(query[2]);
+  // Keras's attribute names (the .weights.h5 groups) and layer names (the variables' paths).
+  query_ =
+      std::make_shared<ProjectionLayer>("query", std::vector<std::int64_t>{query[2]},
+                                        std::vector<std::int64_t>{num_heads_, key_dim_}, options_);
+  key_ =
+      std::make_shared<ProjectionLayer>("key", std::vector<std::int64_t>{key[2]},
+                                        std::vector<std::int64_t>{num_heads_, key_dim_}, options_);
+  value_ = std::make_shared<ProjectionLayer>("value", std::vector<std::int64_t>{value[2]},
+                                             std::vector<std::int64_t>{num_heads_, value_dim()},
+                                             options_);
+  output_ = std::make_shared<ProjectionLayer>("attention_output",
+                                              std::vector<std::int64_t>{num_heads_, value_dim()},
+                                              std::vector<std::int64_t>{out}, options_);
+  track_layer(query_, "query_dense");
+  track_layer(key_, "key_dense");
+  track_layer(value_, "value_dense");
+  track_layer(output_, "output_dense");
+}
+
+std::vector<Tensor> MultiHeadAttentionLayer::attend(const Tensor& query, const Tensor& value,
+                                                    const Tensor& key,
+                                                    const AttentionCallOptions& options,
+                                                    bool training) {
+  std::vector<Tensor> inputs{query, value};
+  if (key.defined()) inputs.push_back(key);
+  std::vector<Shape> shapes;
+  for (const Tensor& t : inputs) {
+    NEURONA_CHECK(t.defined(), ValueError, describe(), ": an input is an undefined tensor");
+    shapes.push_back(t.shape());
+  }
+  ensure_built(shapes);
+  const auto cast_in = [this](const Tensor& t) {
+    return is_floating(t.dtype()) && t.dtype() != compute_dtype() ? cast(t, compute_dtype()) : t;
+  };
+  std::vector<Tensor> out =
+      run(cast_in(query), cast_in(value), key.defined() ? cast_in(key) : key, query.keras_mask(),
+          value.keras_mask(), key.defined() ? key.keras_mask() : Tensor(), options, training);
+  if (query.keras_mask().defined()) out[0].set_keras_mask(query.keras_mask());
+  return out;
+}
+
+namespace {
+// A 0/1 mask as a float, (dims...) -> reshaped to `shape`.
+Tensor as_float_mask(const Tensor& m, const Shape& shape) {
+  return reshape(cast(not_equal(m, scalar_like(m, 0.0)), DType::float32), shape);
+}
+}  // namespace
+
+std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tensor& value,
+                                                 const Tensor& key_in, const Tensor& query_mask,
+                                                 const Tensor& value_mask, const Tensor& key_mask,
+                                                 const AttentionCallOptions& options,
+                                                 bool training) {
+  const Tensor key = key_in.defined() ? key_in : value;
+  check_shapes({query.shape(), value.shape(), key.shape()});
+  const std::int64_t batch = query.shape()[0], t = query.shape()[1], s = value.shape()[1];
+  // Keras's _compute_attention_mask: the inputs' masks, the causal mask and attention_mask,
+  // ANDed into (batch, T, S); none when only the causal mask applies (the fused causal path).
+  Tensor mask;  // float 0/1, broadcastable to (batch, T, S)
+  const auto and_with = [&mask](const Tensor& m) { mask = mask.defined() ? mask * m : m; };
+  if (query_mask.defined()) and_with(as_float_mask(query_mask, {batch, t, 1}));
+  if (value_mask.defined()) and_with(as_float_mask(value_mask, {batch, 1, s}));
+  if (key_mask.defined() && key_in.defined()) and_with(as_float_mask(key_mask, {batch, 1, s}));
+  if (options.attention_mask.defined()) {
+    const Tensor& a = options.attention_mask;
+    NEURONA_CHECK(a.rank() == 3 && a.shape()[1] == t && a.shape()[2] == s &&
+                      (a.shape()[0] == batch || a.shape()[0] == 1),
+                  ShapeError, describe(), ": attention_mask must have shape (batch, ", t, ", ", s,
+                  "), got ", shape_str(a.shape()));
+    and_with(as_float_mask(a, a.shape()));
+  }
+  bool causal = options.use_causal_mask;
+  if (causal && mask.defined()) {
+    // The causal mask joins the others: [1, T, S], true where key j <= query i.
+    const Tensor rows =
+        reshape(arange(0, static_cast<double>(t), 1, {.device = query.device()}), {1, t, 1});
+    const Tensor cols =
+        reshape(arange(0, static_cast<double>(s), 1, {.device = query.device()}), {1, 1, s});
+    and_with(cast(greater_equal(rows, cols), DType::float32));
+    causal = false;
+  }
+  const Tensor q = (*query_)(query, training);  // (B, T, N, H)
+  const Tensor k = (*key_)(key, training);      // (B, S, N, H)
+  const Tensor v = (*value_)(value, training);  // (B, S, N, Hv)
+  const double scale = 1.0 / std::sqrt(static_cast<double>(key_dim_));
+  Tensor attended;  // (B, T, N, Hv)
+  Tensor scores;
+  // Keras's choice: its dot_product_attention unless there is dropout or scores are asked for.
+  if (options_.dropout == 0.0 && !options.return_attention_scores) {
+    attended = dot_product_attention(
+        q, k, v,
+        {.mask = mask.defined() ? reshape(mask, {mask.shape()[0], 1, t, s}) : Tensor(),
+         .is_causal = causal,
+         .scale = scale});
+  } else {
+    if (causal) {
+      const Tensor rows =
+          reshape(arange(0, static_cast<double>(t), 1, {.device = query.device()}), {1, t, 1});
+      const Tensor cols =
+          reshape(arange(0, static_cast<double>(s), 1, {.device = query.device()}), {1, 1, s});
+      and_with(cast(greater_equal(rows, cols), DType::float32));
+    }
+    const Tensor qh = transpose(q * scale, {0, 2, 1, 3});  // (B, N, T, H)
+    const Tensor kh = transpose(k, {0, 2, 3, 1});          // (B, N, H, S)
+    Tensor logits = matmul(qh, kh);                        // (B, N, T, S)
+    Tensor probs;
+    if (mask.defined()) {
+      // Keras's masked Softmax: masked logits to a large negative number, masked
+      // probabilities to 0.
+      const Tensor keep =
+          not_equal(reshape(mask, {mask.shape()[0], 1, t, s}), scalar_like(mask, 0.0));
+      const double large_negative = logits.dtype() == DType::float16 ? -3e4 : -1e9;
+      probs = where(keep, softmax(where(keep, logits, scalar_like(logits, large_negative)), -1),
+                    scalar_like(logits, 0.0));
+    } else {
+      probs = softmax(logits, -1);
+    }
+    scores = probs;
+    const Tensor dropped = (*dropout_)(probs, training);
+    attended = transpose(matmul(dropped, transpose(v, {0, 2, 1, 3})), {0, 2, 1, 3});
+  }
+  std::vector<Tensor> out{(*output_)(attended, training)};
+  if (options.return_attention_scores) out.push_back(scores);
+  return out;
+}
+
+std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_masks(const std::vector<Tensor>& inputs,
+                                                                  const std::vector<Tensor>& masks,
+                                                                  bool training) {
+  std::vector<Shape> shapes;
+  for (const Tensor& x : inputs) shapes.push_back(x.shape());
+  check_shapes(shapes);
+  const auto mask_of = [&masks](std::size_t i) { return i < masks.size() ? masks[i] : Tensor(); };
+  return run(inputs[0], inputs[1], inputs.size() == 3 ? inputs[2] : Tensor(), mask_of(0),
+             mask_of(1), mask_of(2), {}, training);
+}
+
+std::vector<Tensor> MultiHeadAttentionLayer::call_list(const std::vector<Tensor>& inputs,
+                                                       bool training) {
+  return call_list_with_masks(inputs, {}, training);
+}
+
+Tensor MultiHeadAttentionLayer::call_with_mask(const Tensor& inputs, const Tensor& mask,
+                                               bool training) {
+  return run(inputs, inputs, Tensor(), mask, mask, Tensor(), {}, training)[0];
+}
+
+Tensor MultiHeadAttentionLayer::call(const Tensor& inputs, bool training) {
+  return call_with_mask(inputs, Tensor(), training);
+}
+
+Tensor MultiHeadAttentionLayer::compute_mask(const Tensor& /*inputs*/, const Tensor& mask) const {
+  return mask;
+}
+
+std::vector<Tensor> MultiHeadAttentionLayer::compute_mask_list(
+    const std::vector<Tensor>& /*inputs*/, const std::vector<Tensor>& masks) const {
+  return {masks.empty() ? Tensor() : masks[0]};
+}
+
+Shape MultiHeadAttentionLayer::compute_output_shape(const Shape& input_shape) const {
+  return compute_output_shape_list({input_shape, input_shape})[0];
+}
+
+std::vector<Shape> MultiHeadAttentionLayer::compute_output_shape_list(
+    const std::vector<Shape>& shapes) const {
+  check_shapes(shapes);
+  std::vector<std::int64_t> dims = shapes[0].dims();
+  if (options_.output_shape) dims.back() = *options_.output_shape;
+  return {Shape(std::move(dims))};
+}
+
+ConfigValue MultiHeadAttentionLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("num_heads", num_heads_);
+  config.set("key_dim", key_dim_);
+  config.set("value_dim", value_dim());
+  config.set("dropout", options_.dropout);
+  config.set("use_bias", options_.use_bias);
+  config.set("use_gate", false);
+  if (options_.output_shape) {
+    config.set("output_shape", ConfigValue::List{ConfigValue(*options_.output_shape)});
+  } else {
+    config.set("output_shape", nullptr);
+  }
+  if (options_.attention_axes) {
+    ConfigValue::List axes;
+    for (int a : *options_.attention_axes) axes.emplace_back(a);
+    config.set("attention_axes", std::move(axes));
+  } else {
+    config.set("attention_axes", nullptr);
+  }
+  config.set("sliding_window", nullptr);
+  config.set("kernel_initializer", serialize(options_.kernel_initializer));
+  config.set("bias_initializer", serialize(options_.bias_initializer));
+  config.set("kernel_regularizer", serialize(options_.kernel_regularizer));
+  config.set("bias_regularizer", serialize(options_.bias_regularizer));
+  config.set("activity_regularizer", serialize(options_.activity_regularizer));
+  config.set("kernel_constraint", serialize(options_.kernel_constraint));
+  config.set("bias_constraint", serialize(options_.bias_constraint));
+  if (options_.seed) {
+    config.set("seed", static_cast<std::int64_t>(*options_.seed));
+  } else {
+    config.set("seed", nullptr);
+  }
+  return config;
+}
+
+MultiHeadAttention::MultiHeadAttention(std::int64_t num_heads, std::int64_t key_dim,
+                                       MultiHeadAttentionOptions options)
+    : LayerHandle<MultiHeadAttentionLayer>(
+          std::make_shared<MultiHeadAttentionLayer>(num_heads, key_dim, std::move(options))) {}
+
+MultiHeadAttention MultiHeadAttention::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "MultiHeadAttention");
+  r.none("sliding_window", "sliding-window attention");
+  r.only("use_gate", false, "gated attention (use_gate)");
+  r.only("flash_attention", false, "choosing flash attention (neurona picks its kernel)");
+  std::optional<std::int64_t> output_shape;
+  if (const ConfigValue* v = r.find("output_shape")) {
+    if (v->kind() == ConfigValue::Kind::List) {
+      const auto dims = r.ints("output_shape", *v);
+      NEURONA_CHECK(dims.size() == 1, ValueError, r.who(),
+                    ": 'output_shape' of more than one dimension is not supported");
+      output_shape = dims[0];
+    } else {
+      output_shape = r.integer("output_shape");
+    }
+  }
+  std::optional<std::vector<int>> axes;
+  if (const ConfigValue* v = r.find("attention_axes")) {
+    std::vector<int> a;
+    if (v->kind() == ConfigValue::Kind::List) {
+      for (auto d : r.ints("attention_axes", *v)) a.push_back(static_cast<int>(d));
+    } else {
+      a.push_back(static_cast<int>(r.integer("attention_axes")));
+    }
+    axes = a;
+  }
+  std::optional<std::int64_t> value_dim;
+  if (r.find("value_dim") != nullptr) value_dim = r.integer("value_dim");
+  return MultiHeadAttention(
+      r.integer("num_heads"), r.integer("key_dim"),
+      {.value_dim = value_dim,
+       .dropout = r.number("dropout", 0.0),
+       .use_bias = r.boolean("use_bias", true),
+       .output_shape = output_shape,
+       .attention_axes = axes,
+       .kernel_initializer = r.initializer("kernel_initializer", "glorot_uniform"),
+       .bias_initializer = r.initializer("bias_initializer", "zeros"),
+       .kernel_regularizer = r.regularizer("kernel_regularizer"),
+       .bias_regularizer = r.regularizer("bias_regularizer"),
+       .activity_regularizer = r.regularizer("activity_regularizer"),
+       .kernel_constraint = r.constraint("kernel_constraint"),
+       .bias_constraint = r.constraint("bias_constraint"),
+       .seed = r.seed(),
+       .name = r.string("name", ""),
+       .trainable = r.boolean("trainable", true),
+       .dtype = r.dtype()});
+}
+
+}  // namespace neurona::layers

@@ -1,0 +1,117 @@
+// MultiHeadAttention as keras.layers.MultiHeadAttention: query, key and value projections per
+// head, scaled dot-product attention (one fused kernel, nr::dot_product_attention, where Keras
+// takes its dot_product_attention path), and an output projection.
+//   auto mha = nr::layers::MultiHeadAttention(4, 32);
+//   nr::Tensor y = mha->attend(x, x, {}, {.use_causal_mask = true});   // self-attention
+//   auto z = mha({q, v});                       // the functional API: query, value[, key]
+// The masks attached to query, value and key (Embedding(mask_zero), Masking) take part as
+// Keras's query_mask / value_mask / key_mask do; the output carries the query's mask.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "neurona/layers/dropout.h"
+#include "neurona/layers/layer.h"
+
+namespace neurona::layers {
+
+/// keras.layers.MultiHeadAttention's arguments and defaults. Keras's sliding_window and
+/// use_gate are not supported (a config with them is refused).
+struct MultiHeadAttentionOptions {
+  /// Per-head size of the values; none: key_dim.
+  std::optional<std::int64_t> value_dim = std::nullopt;
+  /// Dropout on the attention probabilities (in training).
+  double dropout = 0.0;
+  bool use_bias = true;
+  /// The output's last dimension; none: the query's.
+  std::optional<std::int64_t> output_shape = std::nullopt;
+  /// The axes attention runs over; only Keras's default (none: the sequence axis 1 of rank-3
+  /// inputs) is supported.
+  std::optional<std::vector<int>> attention_axes = std::nullopt;
+  initializers::Initializer kernel_initializer = "glorot_uniform";
+  initializers::Initializer bias_initializer = "zeros";
+  regularizers::Regularizer kernel_regularizer = {};
+  regularizers::Regularizer bias_regularizer = {};
+  regularizers::Regularizer activity_regularizer = {};
+  constraints::Constraint kernel_constraint = {};
+  constraints::Constraint bias_constraint = {};
+  std::optional<std::uint64_t> seed = std::nullopt;
+  std::string name = "";
+  bool trainable = true;
+  DTypePolicy dtype = {};
+};
+
+/// The call arguments of Keras's MultiHeadAttention beyond the tensors.
+struct AttentionCallOptions {
+  /// (batch, query steps, key steps), nonzero = attend; undefined: none. ANDed with the masks
+  /// the inputs carry and the causal mask.
+  Tensor attention_mask = {};
+  /// Query i attends keys j <= i.
+  bool use_causal_mask = false;
+  /// Also return the attention probabilities, (batch, heads, query steps, key steps).
+  bool return_attention_scores = false;
+};
+
+class ProjectionLayer;
+
+class MultiHeadAttentionLayer : public Layer {
+ public:
+  MultiHeadAttentionLayer(std::int64_t num_heads, std::int64_t key_dim,
+                          MultiHeadAttentionOptions options = {});
+  ConfigValue get_config() const override;
+
+  std::int64_t num_heads() const { return num_heads_; }
+  std::int64_t key_dim() const { return key_dim_; }
+  std::int64_t value_dim() const { return options_.value_dim.value_or(key_dim_); }
+
+  /// Keras's call(query, value, key=None, ...): query (batch, T, dim), value (batch, S, dim_v),
+  /// key (batch, S, dim_k; undefined: value). Builds the layer on the first call. Returns the
+  /// output (batch, T, output_shape or dim), then the scores with return_attention_scores.
+  std::vector<Tensor> attend(const Tensor& query, const Tensor& value, const Tensor& key = {},
+                             const AttentionCallOptions& options = {}, bool training = false);
+
+  /// The list call [query, value] or [query, value, key], reading the masks they carry.
+  std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
+                                           const std::vector<Tensor>& masks,
+                                           bool training) override;
+  std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
+  /// Self-attention on one tensor (query = value = key).
+  Tensor call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) override;
+  Tensor call(const Tensor& inputs, bool training) override;
+  /// The output carries the query's mask (Keras sets it in call).
+  Tensor compute_mask(const Tensor& inputs, const Tensor& mask) const override;
+  std::vector<Tensor> compute_mask_list(const std::vector<Tensor>& inputs,
+                                        const std::vector<Tensor>& masks) const override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+  std::vector<Shape> compute_output_shape_list(
+      const std::vector<Shape>& input_shapes) const override;
+
+ protected:
+  void build(const Shape& input_shape) override;
+  void build_list(const std::vector<Shape>& input_shapes) override;
+
+ private:
+  void check_shapes(const std::vector<Shape>& shapes) const;
+  std::vector<Tensor> run(const Tensor& query, const Tensor& value, const Tensor& key,
+                          const Tensor& query_mask, const Tensor& value_mask,
+                          const Tensor& key_mask, const AttentionCallOptions& options,
+                          bool training);
+
+  std::int64_t num_heads_;
+  std::int64_t key_dim_;
+  MultiHeadAttentionOptions options_;
+  std::shared_ptr<ProjectionLayer> query_, key_, value_, output_;
+  std::shared_ptr<DropoutLayer> dropout_;
+};
+
+/// `nr::layers::MultiHeadAttention(num_heads, key_dim, {.dropout = 0.1})`.
+class MultiHeadAttention : public LayerHandle<MultiHeadAttentionLayer> {
+ public:
+  MultiHeadAttention(std::int64_t num_heads, std::int64_t key_dim,
+                     MultiHeadAttentionOptions options = {});
+  /// The layer a config describes, as Keras's MultiHeadAttention.from_config.
+  static MultiHeadAttention from_config(const ConfigValue& config);
+};
+
+}  // namespace neurona::layers

@@ -1,0 +1,111 @@
+"""Reference results of Keras 3's MultiHeadAttention for tests/layers/multi_head_attention_test.cpp.
+
+Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the repository root with
+
+    KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py
+
+It rewrites tests/reference/attention/<case>.txt, one tensor a line: `name dim0 ... : v0 v1 ...`.
+Each case: query q, value v (and key k), masks (0/1 floats: query_mask, value_mask,
+attention_mask), the weights w0.. in layer.weights order (query kernel, bias, key kernel,
+bias, value kernel, bias, output kernel, bias), an output cotangent g, Keras's output y (and
+scores), and the JAX gradients of sum(y * g) with respect to the inputs and the weights.
+"""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+assert keras.backend.backend() == "jax", "run with KERAS_BACKEND=jax"
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attention")
+
+
+def line(name, a):
+    a = np.asarray(a, dtype=np.float32)
+    dims = " ".join(str(d) for d in a.shape)
+    vals = " ".join(f"{v:.9g}" for v in a.reshape(-1))
+    return f"{name} {dims} : {vals}".replace("  :", " :")
+
+
+def case(name, layer_kwargs, q_shape, v_shape, k_shape=None, query_mask=False, value_mask=False,
+         attention_mask=False, causal=False, scores=False, seed=0):
+    rng = np.random.default_rng(seed)
+    q = rng.uniform(-1, 1, q_shape).astype(np.float32)
+    v = rng.uniform(-1, 1, v_shape).astype(np.float32)
+    k = rng.uniform(-1, 1, k_shape).astype(np.float32) if k_shape else None
+    layer = keras.layers.MultiHeadAttention(**layer_kwargs)
+    layer.build(q_shape, v_shape, k_shape)
+    weights = [rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in layer.weights]
+    layer.set_weights(weights)
+    lines = [line("q", q), line("v", v)] + ([line("k", k)] if k is not None else [])
+    kw = {"use_causal_mask": causal, "return_attention_scores": scores}
+    qm = vm = am = None
+    if query_mask:
+        # Keras's call reads the query's mask from the tensor (get_keras_mask), ignoring a
+        # query_mask keyword; an attached mask is ANDed in as [B, T, 1], which is what the
+        # attention_mask below carries (set_keras_mask cannot mark a JAX tracer).
+        qm = rng.uniform(0, 1, q_shape[:2]) > 0.3
+        qm[:, 0] = True
+        lines.append(line("query_mask", qm))
+    if value_mask:
+        vm = rng.uniform(0, 1, v_shape[:2]) > 0.3
+        vm[:, 0] = True
+        lines.append(line("value_mask", vm))
+        kw["value_mask"] = jnp.asarray(vm)
+    if attention_mask:
+        am = rng.uniform(0, 1, (q_shape[0], q_shape[1], v_shape[1])) > 0.3
+        lines.append(line("attention_mask", am))
+    if attention_mask or query_mask:
+        full = am if am is not None else np.ones((q_shape[0], q_shape[1], v_shape[1]), bool)
+        if qm is not None:
+            full = full & qm[:, :, None]
+        kw["attention_mask"] = jnp.asarray(full)
+
+    def run(qq, vv, kk, ws):
+        out, _ = layer.stateless_call(ws, [], qq, vv, kk, **kw)
+        return out
+
+    out = run(jnp.asarray(q), jnp.asarray(v), None if k is None else jnp.asarray(k),
+              [jnp.asarray(w) for w in weights])
+    y = out[0] if scores else out
+    g = rng.uniform(0.5, 1.5, y.shape).astype(np.float32)
+
+    def loss(qq, vv, kk, ws):
+        o = run(qq, vv, kk, ws)
+        return jnp.sum((o[0] if scores else o) * g)
+
+    argnums = (0, 1, 2, 3) if k is not None else (0, 1, 3)
+    grads = jax.grad(loss, argnums=argnums)(
+        jnp.asarray(q), jnp.asarray(v), None if k is None else jnp.asarray(k),
+        [jnp.asarray(w) for w in weights])
+    lines += [line(f"w{i}", w) for i, w in enumerate(weights)]
+    lines += [line("g", g), line("y", y)]
+    if scores:
+        lines.append(line("scores", out[1]))
+    lines += [line("grad_q", grads[0]), line("grad_v", grads[1])]
+    if k is not None:
+        lines.append(line("grad_k", grads[2]))
+    lines += [line(f"grad_w{i}", w) for i, w in enumerate(grads[-1])]
+    with open(os.path.join(OUT, name + ".txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    case("mha_self", {"num_heads": 2, "key_dim": 3}, (2, 4, 5), (2, 4, 5), seed=1)
+    case("mha_cross_output_shape", {"num_heads": 3, "key_dim": 2, "output_shape": 6},
+         (2, 3, 5), (2, 6, 4), (2, 6, 7), seed=2)
+    # value_dim != key_dim: Keras's JAX dot_product_attention refuses it, so Keras takes its
+    # explicit path here (scores asked for).
+    case("mha_value_dim_scores", {"num_heads": 3, "key_dim": 2, "value_dim": 4},
+         (2, 3, 5), (2, 6, 4), (2, 6, 7), scores=True, seed=6)
+    case("mha_causal", {"num_heads": 2, "key_dim": 4}, (2, 5, 6), (2, 5, 6), causal=True, seed=3)
+    case("mha_masks", {"num_heads": 2, "key_dim": 3}, (3, 4, 5), (3, 6, 5), query_mask=True,
+         value_mask=True, attention_mask=True, seed=4)
+    case("mha_masks_causal_scores", {"num_heads": 2, "key_dim": 3, "use_bias": False},
+         (2, 5, 4), (2, 5, 4), query_mask=True, causal=True, scores=True, seed=5)
+    print("wrote", sorted(os.listdir(OUT)))
