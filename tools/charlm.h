@@ -85,9 +85,11 @@ class CharTransformer : public Model {
       : Model("CharTransformer"),
         config_(config),
         token_embedding_(
-            track(layers::Embedding(config.vocab_size, config.width), "token_embedding")),
+            track(layers::Embedding(config.vocab_size, config.width, {.name = "token_embedding"}),
+                  "token_embedding")),
         position_embedding_(
-            track(layers::Embedding(config.context, config.width), "position_embedding")),
+            track(layers::Embedding(config.context, config.width, {.name = "position_embedding"}),
+                  "position_embedding")),
         dropout_(track(layers::Dropout(config.dropout), "dropout")) {
     NEURONA_CHECK(config.vocab_size >= 1 && config.context >= 1 && config.num_layers >= 1 &&
                       config.num_heads >= 1 && config.width >= 1,
@@ -100,8 +102,8 @@ class CharTransformer : public Model {
           std::make_shared<TransformerBlock>(config.width, config.num_heads, config.dropout));
       track_layer(blocks_.back(), detail::str("block_", i));
     }
-    ln_f_ = track(layers::LayerNormalization({.epsilon = 1e-5}), "ln_f");
-    lm_head_ = track(layers::Dense(config.vocab_size), "lm_head");
+    ln_f_ = track(layers::LayerNormalization({.epsilon = 1e-5, .name = "ln_f"}), "ln_f");
+    lm_head_ = track(layers::Dense(config.vocab_size, {.name = "lm_head"}), "lm_head");
   }
 
   const CharLMConfig& config() const { return config_; }

@@ -29,10 +29,10 @@ std::string message_of(F&& f) {
 
 TEST(Text, VocabularyIsTheSortedUniqueCodePoints) {
   const auto vocab = nr::data::CharVocabulary::from_text("héllo wörld");
-  EXPECT_EQ(vocab.chars(), U" dehlorwéö");
-  EXPECT_EQ(vocab.size(), 10);
+  EXPECT_EQ(vocab.chars(), U" dhlorwéö");  // no plain e
+  EXPECT_EQ(vocab.size(), 9);
   const auto ids = vocab.encode("wörld");
-  EXPECT_EQ(ids, (std::vector<std::int32_t>{7, 9, 6, 4, 1}));
+  EXPECT_EQ(ids, (std::vector<std::int32_t>{6, 8, 5, 3, 1}));
   EXPECT_EQ(vocab.decode(ids), "wörld");
 }
 
