@@ -25,6 +25,7 @@
 #include "neurona/data/datasets.h"
 #include "neurona/data/idx.h"
 #include "neurona/data/npy.h"
+#include "neurona/data/text.h"
 #include "neurona/layers/activation.h"
 #include "neurona/layers/activation_layers.h"
 #include "neurona/layers/activations.h"

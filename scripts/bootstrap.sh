@@ -18,6 +18,7 @@ PACKAGES=(
   nlohmann-json3-dev       # Keras model configs (config.json)
   gnuplot-nox              # curves.png from `neurona train`
   dataset-fashion-mnist    # the main job's data set
+  fortunes                 # `neurona train --model charlm`'s default text (BSD licence)
   clang-format             # the format check in scripts/test.sh
   clang                    # libFuzzer targets (scripts/fuzz.sh)
   xz-utils                 # packing the GPU bundle (scripts/gpu-check.sh)

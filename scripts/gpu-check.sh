@@ -40,7 +40,7 @@ prepare() {
   for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
              benchmarks/bench_matmul benchmarks/bench_train benchmarks/bench_ops_gpu \
              examples/gradient_descent examples/seed_walkthrough examples/fashion_mnist \
-             tools/neurona; do
+             tools/neurona tools/charlm_tests; do
     [[ -f "$BUILD/$exe" ]] || continue
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"

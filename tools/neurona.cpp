@@ -16,6 +16,7 @@
 #include <string>
 #include <type_traits>
 
+#include "charlm.h"
 #include "fashion_models.h"
 #include "fit_benchmark.h"
 #include "neurona/neurona.h"
@@ -85,6 +86,11 @@ CLI::Validator number_between(double min, double max) {
       description.str());
 }
 
+// `neurona train --model charlm`'s text when --text is not given: the fortune cookies of
+// Debian's `fortunes` and `fortunes-min` packages (BSD licence; scripts/bootstrap.sh installs
+// them), 2.6 MB of English in UTF-8.
+constexpr std::string_view kDefaultCorpus = "/usr/share/games/fortunes";
+
 void select_device(const std::string& device) {
   if (device == "auto") return;  // the default: the first GPU, else the CPU
   nr::set_default_device(nr::Device::parse(device));
@@ -96,22 +102,25 @@ nr::Tensor head(const nr::Tensor& t, std::int64_t limit) {
   return t.slice(0, limit);
 }
 
-// Loss and accuracy per epoch, drawn with gnuplot into `png`. Returns false (after saying why)
-// when gnuplot is missing or fails; the data and the script stay beside the plot.
-bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir) {
+// Loss and `metric` (accuracy, or bits per character) per epoch, drawn with gnuplot into `png`.
+// Returns false (after saying why) when gnuplot is missing or fails; the data and the script stay
+// beside the plot.
+bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir,
+                 const std::string& metric = "accuracy") {
   const fs::path data = out_dir / "curves.dat";
   const fs::path script = out_dir / "curves.gp";
   const fs::path png = out_dir / "curves.png";
   std::ostringstream rows;
-  rows << "# epoch loss accuracy val_loss val_accuracy\n";
+  const std::string val_metric = nr::detail::str("val_", metric);
+  rows << "# epoch loss " << metric << " val_loss " << val_metric << "\n";
   auto value = [&](const char* name, std::size_t i) -> std::string {
     auto it = history.history.find(name);
     if (it == history.history.end() || i >= it->second.size()) return "NaN";
     return std::to_string(it->second[i]);
   };
   for (std::size_t i = 0; i < history.epoch.size(); ++i) {
-    rows << history.epoch[i] + 1 << " " << value("loss", i) << " " << value("accuracy", i) << " "
-         << value("val_loss", i) << " " << value("val_accuracy", i) << "\n";
+    rows << history.epoch[i] + 1 << " " << value("loss", i) << " " << value(metric.c_str(), i)
+         << " " << value("val_loss", i) << " " << value(val_metric.c_str(), i) << "\n";
   }
   nr::write_file_atomic(data, rows.str());
   const bool has_val = history.history.count("val_loss") > 0;
@@ -123,7 +132,8 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir)
      << "set title 'loss'\n"
      << "plot '" << data.string() << "' using 1:2 with linespoints title 'train'"
      << (has_val ? ", '' using 1:4 with linespoints title 'validation'" : "") << "\n"
-     << "set key bottom right\nset title 'accuracy'\n"
+     << (metric == "accuracy" ? "set key bottom right\n" : "set key top right\n") << "set title '"
+     << metric << "'\n"
      << "plot '" << data.string() << "' using 1:3 with linespoints title 'train'"
      << (has_val ? ", '' using 1:5 with linespoints title 'validation'" : "") << "\n"
      << "unset multiplot\nset output\n";
@@ -229,6 +239,110 @@ int predict(const std::string& kind, const std::string& weights, const std::stri
   return 0;
 }
 
+// `neurona train --model charlm`'s arguments.
+struct CharLMTrainOptions {
+  std::string text;
+  std::string out;
+  nr::tools::CharLMConfig model;
+  std::int64_t batch_size = 32;
+  int epochs = 3;
+  /// Batches per epoch, drawn at random places in the training text; 0: every window of the
+  /// training text side by side, once per epoch.
+  std::int64_t steps_per_epoch = 0;
+  double learning_rate = 1e-3;
+  /// -1: a tenth of the run's steps, at most 100.
+  std::int64_t warmup_steps = -1;
+  double weight_decay = 0.01;
+  std::uint64_t seed = 1;
+  int verbose = nr::kVerboseAuto;
+};
+
+// Trains the character transformer on a text: the last 10% for validation, AdamW with a linear
+// warmup to the learning rate then a cosine decay to a tenth of it over the run; writes
+// history.csv, curves.png (loss and bits per character), charlm.weights.h5 and charlm.json.
+int train_charlm(CharLMTrainOptions o) {
+  nr::set_seed(o.seed);
+  const fs::path out_dir(o.out);
+  const std::string text = nr::data::read_text(o.text);
+  const auto vocab = nr::data::CharVocabulary::from_text(text);
+  const auto split = nr::data::split_text(vocab.encode(text, "train"), 0.1);
+  const std::int64_t context = o.model.context;
+  if (static_cast<std::int64_t>(split.validation.size()) < context + 1) {
+    throw nr::ValueError(nr::detail::str(
+        "train: the validation text (the last 10% of ", o.text, ", ", split.validation.size(),
+        " characters) is shorter than one window of --context ", context,
+        " plus its target; use a longer text or a smaller --context"));
+  }
+  const nr::data::TextWindows train =
+      o.steps_per_epoch > 0 ? nr::data::random_char_windows(
+                                  split.train, context, o.steps_per_epoch * o.batch_size, o.seed)
+                            : nr::data::char_windows(split.train, context);
+  const nr::data::TextWindows val = nr::data::char_windows(split.validation, context);
+  o.model.vocab_size = vocab.size();
+  nr::tools::CharTransformer model(o.model);  // checks the sizes before anything is printed
+  std::cout << "neurona train: model charlm, " << text.size() << " bytes of " << o.text << ", "
+            << vocab.size() << " characters in the vocabulary, " << train.x.shape()[0]
+            << " training and " << val.x.shape()[0] << " validation windows of " << context
+            << ", device " << nr::default_device() << "\n";
+
+  const std::int64_t steps_per_epoch = (train.x.shape()[0] + o.batch_size - 1) / o.batch_size;
+  const std::int64_t total = steps_per_epoch * o.epochs;
+  const std::int64_t warmup =
+      o.warmup_steps >= 0 ? o.warmup_steps : std::min<std::int64_t>(100, total / 10);
+  namespace sch = nr::optimizers::schedules;
+  const sch::CosineDecay schedule(
+      0.0, std::max<std::int64_t>(1, total - warmup),
+      {.alpha = 0.1, .warmup_target = o.learning_rate, .warmup_steps = warmup});
+  model.compile({.optimizer = nr::optimizers::AdamW(
+                     schedule, {.weight_decay = o.weight_decay, .global_clipnorm = 1.0}),
+                 .loss = nr::losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                 .metrics = {nr::tools::bits_per_character()}});
+  model(val.x.slice(0, 1).to(nr::default_device()));  // builds it, for the summary
+  model.summary();
+  fs::create_directories(out_dir);
+  auto history =
+      model.fit(train.x, train.y,
+                {.batch_size = o.batch_size,
+                 .epochs = o.epochs,
+                 .verbose = o.verbose,
+                 .callbacks = {nr::callbacks::CSVLogger((out_dir / "history.csv").string())},
+                 .validation_data = nr::ValidationData{{val.x}, {val.y}}});
+  const auto& val_bpc = history.history.at("val_bpc");
+  std::printf("Validation loss: %.4f - validation bits per character: %.4f\n",
+              history.history.at("val_loss").back(), val_bpc.back());
+  const fs::path weights = out_dir / "charlm.weights.h5";
+  model.save_weights(weights.string());
+  const fs::path settings = nr::tools::charlm_config_path(weights);
+  nr::tools::save_charlm_config(settings, model.config(), vocab, o.text);
+  const bool plotted = plot_curves(history, out_dir, "bpc");
+  std::cout << "Wrote " << (out_dir / "history.csv").string() << ", " << weights.string() << ", "
+            << settings.string()
+            << (plotted ? ", " + (out_dir / "curves.png").string() : std::string()) << "\n";
+  return 0;
+}
+
+// `neurona generate`: the model rebuilt from the settings beside the weights, then sampling.
+int generate(const std::string& weights, const std::string& prompt,
+             const nr::tools::SampleOptions& options) {
+  const fs::path settings = nr::tools::charlm_config_path(weights);
+  if (!fs::exists(weights)) {
+    throw nr::IoError(nr::detail::str("generate: no such weights file: ", weights));
+  }
+  if (!fs::exists(settings)) {
+    throw nr::IoError(nr::detail::str("generate: ", settings.string(),
+                                      " (the vocabulary and sizes `neurona train --model charlm` "
+                                      "writes beside the weights) is missing"));
+  }
+  auto saved = nr::tools::load_charlm_config(settings);
+  // The prompt is checked before the model is built: a bad character fails fast.
+  saved.vocab.encode(prompt, "generate: --prompt");
+  nr::tools::CharTransformer model(saved.config);
+  model(nr::zeros({1, 1}, {.dtype = nr::DType::int32}));
+  model.load_weights(weights);
+  std::cout << prompt << nr::tools::sample_text(model, saved.vocab, prompt, options) << "\n";
+  return 0;
+}
+
 int bench(const nr::tools::FitBenchmarkOptions& options) {
   const auto result = nr::tools::run_fit_benchmark(options);
   std::printf("%s\n%s\n", nr::tools::fit_benchmark_summary(result).c_str(),
@@ -258,10 +372,19 @@ int main(int argc, char** argv) {
   std::string input;
   std::string output;
 
-  auto add_common = [&](CLI::App* cmd) {
-    cmd->add_option("--model", kind, "cnn, mlp or resnet (ResNet-20 on the images padded to 32x32)")
-        ->check(CLI::IsMember({"cnn", "mlp", "resnet"}))
-        ->capture_default_str();
+  auto add_common = [&](CLI::App* cmd, bool with_charlm = false) {
+    if (with_charlm) {
+      cmd->add_option("--model", kind,
+                      "cnn, mlp or resnet (ResNet-20 on the images padded to 32x32) on "
+                      "Fashion-MNIST, or charlm (a character-level transformer on --text)")
+          ->check(CLI::IsMember({"cnn", "mlp", "resnet", "charlm"}))
+          ->capture_default_str();
+    } else {
+      cmd->add_option("--model", kind,
+                      "cnn, mlp or resnet (ResNet-20 on the images padded to 32x32)")
+          ->check(CLI::IsMember({"cnn", "mlp", "resnet"}))
+          ->capture_default_str();
+    }
     cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_option("--data-dir", data_dir,
                     "Fashion-MNIST folder (default: Debian's dataset-fashion-mnist)");
@@ -270,8 +393,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"float32", "mixed_bfloat16", "mixed_float16"}))
         ->capture_default_str();
   };
-  CLI::App* train_cmd = app.add_subcommand("train", "train on Fashion-MNIST and report accuracy");
-  add_common(train_cmd);
+  CLI::App* train_cmd = app.add_subcommand(
+      "train", "train on Fashion-MNIST and report accuracy, or a character model on a text");
+  add_common(train_cmd, true);
   train_cmd->add_option("--epochs", epochs, "epochs")
       ->check(whole_number(1))
       ->capture_default_str();
@@ -293,6 +417,72 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   train_cmd->add_option("--verbose", verbose, "0 silent, 1 progress bar, 2 one line per epoch")
       ->check(whole_number(0, 2));
+
+  CharLMTrainOptions charlm;
+  train_cmd
+      ->add_option("--text", charlm.text,
+                   "charlm: a UTF-8 text file, or a folder of them (joined in name order; .dat "
+                   "files left out)")
+      ->capture_default_str();
+  charlm.text = std::string(kDefaultCorpus);
+  train_cmd->add_option("--context", charlm.model.context, "charlm: characters the model sees")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  train_cmd->add_option("--layers", charlm.model.num_layers, "charlm: transformer blocks")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  train_cmd->add_option("--heads", charlm.model.num_heads, "charlm: attention heads")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--width", charlm.model.width, "charlm: model width (a multiple of --heads)")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  train_cmd->add_option("--dropout", charlm.model.dropout, "charlm: dropout rate")
+      ->check(number_between(0.0, 0.9))
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--steps-per-epoch", charlm.steps_per_epoch,
+                   "charlm: batches per epoch at random places of the text (0: every window "
+                   "of --context side by side)")
+      ->check(whole_number<std::int64_t>(0))
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--learning-rate", charlm.learning_rate,
+                   "charlm: AdamW's peak learning rate (linear warmup, then cosine decay to a "
+                   "tenth)")
+      ->check(number_between(0.0, 1.0))
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--warmup-steps", charlm.warmup_steps,
+                   "charlm: warmup steps (default: a tenth of the steps, at most 100)")
+      ->check(whole_number<std::int64_t>(0));
+  train_cmd->add_option("--weight-decay", charlm.weight_decay, "charlm: AdamW's weight decay")
+      ->check(number_between(0.0, 1.0))
+      ->capture_default_str();
+
+  CLI::App* generate_cmd = app.add_subcommand(
+      "generate", "sample text from a character model trained by `train --model charlm`");
+  nr::tools::SampleOptions sample;
+  std::string prompt;
+  generate_cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  generate_cmd->add_option("--weights", weights, "charlm.weights.h5 (charlm.json beside it)")
+      ->required();
+  generate_cmd->add_option("--prompt", prompt, "the text to continue")->required();
+  generate_cmd->add_option("--length", sample.length, "characters to generate")
+      ->check(whole_number<std::int64_t>(0))
+      ->capture_default_str();
+  generate_cmd
+      ->add_option("--temperature", sample.temperature,
+                   "divides the logits (0: always the most likely character)")
+      ->check(number_between(0.0, 100.0))
+      ->capture_default_str();
+  generate_cmd->add_option("--top-k", sample.top_k, "sample among the k likeliest (0: all)")
+      ->check(whole_number<std::int64_t>(0))
+      ->capture_default_str();
+  generate_cmd->add_option("--seed", sample.seed, "random seed of the sampling")
+      ->check(whole_number<std::uint64_t>(0))
+      ->capture_default_str();
 
   CLI::App* eval_cmd = app.add_subcommand("evaluate", "test loss and accuracy of saved weights");
   add_common(eval_cmd);
@@ -331,6 +521,16 @@ int main(int argc, char** argv) {
   try {
     select_device(device);
     nr::mixed_precision::set_global_policy(dtype_policy);
+    if (train_cmd->parsed() && kind == "charlm") {
+      charlm.out = train_cmd->count("--out") ? out : "runs/charlm";
+      if (!train_cmd->count("--batch-size")) batch_size = 32;
+      charlm.batch_size = batch_size;
+      charlm.epochs = epochs;
+      charlm.seed = seed;
+      charlm.verbose = verbose;
+      return train_charlm(charlm);
+    }
+    if (generate_cmd->parsed()) return generate(weights, prompt, sample);
     if (train_cmd->parsed()) {
       return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
                    validation_split, seed, verbose);
