@@ -72,6 +72,11 @@ prepare() {
   if [[ -d /usr/share/datasets/fashion-mnist ]]; then
     cp -r /usr/share/datasets/fashion-mnist "$stage/fashion-mnist"
   fi
+  # The charlm's default text (Debian's fortunes, 2.6 MB; the .dat indexes are not read).
+  if [[ -d /usr/share/games/fortunes ]]; then
+    mkdir -p "$stage/fortunes"
+    find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' -exec cp {} "$stage/fortunes/" \;
+  fi
   mkdir -p "$BUNDLE_DIR"
   # The device tool carries at most 64 MiB: this bundle and the working tree together. Without
   # room, leave out first the CPU suite's binary (only a smoke test there: run() then says it was
@@ -236,6 +241,17 @@ run() {
   else
     echo "not run (no neurona binary or no data in the bundle)" > "$OUT/train-resnet.log"
   fi
+  # The charlm (issue 19): the default 4-layer transformer on the fortunes text, 3 short epochs
+  # of 200 random batches; the README's GPU figure (validation bits per character after N
+  # seconds). A measurement: it does not decide the exit status.
+  local charlm_rc=0
+  if [[ -x "$build/tools/neurona" && -d "$work/fortunes" ]]; then
+    timeout 120 "$build/tools/neurona" train --model charlm --text "$work/fortunes" --epochs 3 \
+      --steps-per-epoch 200 --device cuda --verbose 2 --out "$work/train-charlm" \
+      > "$OUT/train-charlm.log" 2>&1 || charlm_rc=$?
+  else
+    echo "not run (no neurona binary or no text in the bundle)" > "$OUT/train-charlm.log"
+  fi
   # neurona against PyTorch eager and torch.compile on this GPU, in what is left of the check's
   # 8 minutes (GPU_CHECK_SECONDS) less 150 s for the CPU suite and the memory check that follow:
   # neurona and eager first, torch.compile last; a run the budget cuts off says so in the table.
@@ -320,6 +336,8 @@ run() {
     echo "-- compare_attention.py: attention vs torch scaled_dot_product_attention" \
       "(rc=$attention_rc):"
     grep -v '^{' "$OUT/compare_attention.txt" | head -n 45 || true
+    echo "-- neurona train --model charlm --device cuda, 3 epochs of 200 steps (rc=$charlm_rc):"
+    grep -E 'Epoch|bpc|Error|error' "$OUT/train-charlm.log" | cut -c1-200 | tail -n 12 || true
     echo "-- compare_pytorch.py --device cuda --epochs ${GPU_COMPARE_EPOCHS:-5} (rc=$compare_rc;" \
       "children's stderr and the JSON line in compare_pytorch.txt):"
     grep -vE '^(\{|\[)' "$OUT/compare_pytorch.txt" | tail -n 60 || true
