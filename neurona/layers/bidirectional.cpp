@@ -205,6 +205,11 @@ std::vector<Shape> BidirectionalLayer::compute_output_shape_list(
   return out;
 }
 
+ConfigValue BidirectionalLayer::get_build_config() const {
+  if (!built()) return ConfigValue();
+  return ConfigValue::Dict{{"input_shape", shape_config(build_input_shapes()[0])}};
+}
+
 ConfigValue BidirectionalLayer::get_config() const {
   ConfigValue config = Layer::get_config();
   config.set("merge_mode", merge_mode_ ? ConfigValue(*merge_mode_) : ConfigValue());

@@ -60,6 +60,8 @@ class BidirectionalLayer : public Layer {
   std::vector<Shape> compute_output_shape_list(
       const std::vector<Shape>& input_shapes) const override;
   ConfigValue get_config() const override;
+  /// The sequences' shape, as for the recurrent layer it wraps.
+  ConfigValue get_build_config() const override;
 
  protected:
   void build(const Shape& input_shape) override;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "neurona/core/config_value.h"
 #include "neurona/core/dtype.h"
 #include "neurona/core/shape.h"
 
@@ -66,6 +67,10 @@ struct Node {
   bool list_call = false;
   /// The `training` argument given at the call, if any: it overrides the model's.
   std::optional<bool> training;
+  /// The call's other keyword arguments that are not tensors, in Keras's names
+  /// (MultiHeadAttention's {"use_causal_mask": true}); None when there are none. The model's
+  /// call passes them back to the layer (Layer::apply with kwargs), and configs record them.
+  ConfigValue kwargs;
   std::vector<TensorSpec> outputs;
   /// Which of the layer's calls this is (0 for the first).
   int index = 0;

@@ -160,6 +160,19 @@ std::vector<Tensor> Layer::call_list_with_masks(const std::vector<Tensor>& input
   return call_list(inputs, training);
 }
 
+std::vector<Tensor> Layer::call_list_with_kwargs(const std::vector<Tensor>& inputs,
+                                                 const std::vector<Tensor>& masks,
+                                                 const ConfigValue& kwargs, bool training) {
+  refuse_kwargs(kwargs);
+  return call_list_with_masks(inputs, masks, training);
+}
+
+std::vector<TensorSpec> Layer::compute_output_spec_with_kwargs(
+    const std::vector<TensorSpec>& inputs, const ConfigValue& kwargs) {
+  refuse_kwargs(kwargs);
+  return compute_output_spec(inputs, true);
+}
+
 Tensor Layer::compute_mask(const Tensor& /*inputs*/, const Tensor& mask) const {
   return mask;
 }
@@ -277,6 +290,16 @@ std::vector<Shape> Layer::build_input_shapes() const {
   return {build_input_shape()};
 }
 
+ConfigValue Layer::get_build_config() const {
+  if (!built_) return ConfigValue();
+  if (!build_input_list_) {
+    return ConfigValue::Dict{{"input_shape", shape_config(build_input_shape())}};
+  }
+  ConfigValue::List shapes;
+  for (const Shape& s : *build_input_list_) shapes.push_back(shape_config(s));
+  return ConfigValue::Dict{{"input_shape", std::move(shapes)}};
+}
+
 Shape Layer::output_shape() const {
   NEURONA_CHECK(output_shape_.has_value(), ValueError, describe(),
                 ": the output shape is not known yet; call the layer on inputs or give its model "
@@ -345,6 +368,11 @@ Tensor Layer::call_one(const Tensor& inputs, const Tensor& mask, bool training) 
 }
 
 std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs, bool training) {
+  return apply_with_kwargs(inputs, ConfigValue(), training);
+}
+
+std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
+                                             const ConfigValue& kwargs, bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
   std::vector<Tensor> xs;
   std::vector<Tensor> masks;
@@ -357,7 +385,7 @@ std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs, bool trainin
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
   ensure_built(shapes);
-  std::vector<Tensor> outputs = call_list_with_masks(xs, masks, training);
+  std::vector<Tensor> outputs = call_list_with_kwargs(xs, masks, kwargs, training);
   if (!output_shape_.has_value() && outputs.size() == 1) {
     output_shape_ = learnt_shape(outputs[0], build_input_shapes()[0]);
   }
@@ -381,7 +409,8 @@ Tensor Layer::operator()(const std::vector<Tensor>& inputs, bool training) {
 }
 
 std::vector<KerasTensor> Layer::symbolic_call(const std::vector<KerasTensor>& inputs,
-                                              bool list_call, std::optional<bool> training) {
+                                              bool list_call, std::optional<bool> training,
+                                              const ConfigValue& kwargs) {
   NEURONA_CHECK(!weak_from_this().expired(), ValueError, describe(),
                 ": a layer called on symbolic inputs must be held by a shared_ptr (a layer "
                 "handle, or std::make_shared for a model)");
@@ -401,8 +430,11 @@ std::vector<KerasTensor> Layer::symbolic_call(const std::vector<KerasTensor>& in
   } else {
     ensure_built(shapes[0]);
   }
-  std::vector<TensorSpec> outputs = compute_output_spec(specs, list_call);
-  return add_node(inputs, list_call, training, std::move(outputs));
+  const bool has_kwargs = kwargs.kind() == ConfigValue::Kind::Dict && !kwargs.as_dict().empty();
+  std::vector<TensorSpec> outputs = has_kwargs ? compute_output_spec_with_kwargs(specs, kwargs)
+                                               : compute_output_spec(specs, list_call);
+  return add_node(inputs, list_call, training, std::move(outputs),
+                  has_kwargs ? kwargs : ConfigValue());
 }
 
 KerasTensor Layer::operator()(const KerasTensor& inputs, std::optional<bool> training) {
@@ -425,14 +457,31 @@ std::vector<KerasTensor> Layer::apply(const std::vector<KerasTensor>& inputs,
   return symbolic_call(inputs, true, training);
 }
 
+std::vector<KerasTensor> Layer::apply_with_kwargs(const std::vector<KerasTensor>& inputs,
+                                                  const ConfigValue& kwargs,
+                                                  std::optional<bool> training) {
+  NEURONA_CHECK(kwargs.is_null() || kwargs.kind() == ConfigValue::Kind::Dict, ValueError,
+                describe(), ": the keyword arguments must be a dict, got ", kwargs.kind_name());
+  return symbolic_call(inputs, true, training, kwargs);
+}
+
+void Layer::refuse_kwargs(const ConfigValue& kwargs) const {
+  if (kwargs.kind() != ConfigValue::Kind::Dict) return;
+  for (const auto& [key, value] : kwargs.as_dict()) {
+    NEURONA_CHECK(value.is_null(), ValueError, describe(), ": got an unexpected keyword argument '",
+                  key, "'");
+  }
+}
+
 std::vector<KerasTensor> Layer::add_node(std::vector<KerasTensor> inputs, bool list_call,
                                          std::optional<bool> training,
-                                         std::vector<TensorSpec> outputs) {
+                                         std::vector<TensorSpec> outputs, ConfigValue kwargs) {
   auto node = std::make_shared<Node>();
   node->layer = shared_from_this();
   node->inputs = std::move(inputs);
   node->list_call = list_call;
   node->training = training;
+  node->kwargs = std::move(kwargs);
   node->outputs = std::move(outputs);
   node->index = nodes_made_++;
   std::vector<KerasTensor> out;

@@ -126,6 +126,20 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<KerasTensor> apply(const std::vector<KerasTensor>& inputs,
                                  std::optional<bool> training = std::nullopt);
 
+  /// Calls with keyword arguments beyond the tensors, `training` and masks (Keras's call
+  /// kwargs, as a config dict in Keras's names: MultiHeadAttention's {"use_causal_mask": true}).
+  /// The symbolic call records them in its Node, so that the model's call passes them back
+  /// and configs write them. A layer that takes none (the default) refuses any, naming it.
+  std::vector<Tensor> apply_with_kwargs(const std::vector<Tensor>& inputs,
+                                        const ConfigValue& kwargs, bool training = false);
+  std::vector<KerasTensor> apply_with_kwargs(const std::vector<KerasTensor>& inputs,
+                                             const ConfigValue& kwargs,
+                                             std::optional<bool> training = std::nullopt);
+  /// True when Keras's call takes the tensors as separate positional arguments
+  /// (MultiHeadAttention's call(query, value, key)) rather than as one list: configs write
+  /// such a layer's list call as several arguments, and its one-tensor call as call(x, x).
+  virtual bool takes_positional_inputs() const { return false; }
+
   /// The computation; `training` is true inside fit (Dropout uses it). The default throws
   /// NotImplementedError: a layer implements call(), or call_list() for several inputs.
   virtual Tensor call(const Tensor& inputs, bool training);
@@ -143,6 +157,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// call_list(), ignoring the masks.
   virtual std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
                                                    const std::vector<Tensor>& masks, bool training);
+  /// The list call with keyword arguments (apply with kwargs): the default refuses any
+  /// (ValueError naming it) and calls call_list_with_masks(). A layer that takes some
+  /// overrides this and compute_output_spec_with_kwargs().
+  virtual std::vector<Tensor> call_list_with_kwargs(const std::vector<Tensor>& inputs,
+                                                    const std::vector<Tensor>& masks,
+                                                    const ConfigValue& kwargs, bool training);
   /// Whether the layer passes a mask on: after a call, the output gets compute_mask()'s mask
   /// (unless call() attached one). A layer that does not support masking drops the mask, as
   /// Keras's do (Keras warns; neurona says nothing).
@@ -166,6 +186,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// compute_output_shape_list, else by running the layer once on zeros (batch 1).
   virtual std::vector<TensorSpec> compute_output_spec(const std::vector<TensorSpec>& inputs,
                                                       bool list_call);
+  /// The outputs' specs of a list call with keyword arguments; the default refuses any and
+  /// calls compute_output_spec().
+  virtual std::vector<TensorSpec> compute_output_spec_with_kwargs(
+      const std::vector<TensorSpec>& inputs, const ConfigValue& kwargs);
 
   /// Builds the layer for inputs of `input_shape` unless it is built already (what the first
   /// call does; Keras's layer.build(input_shape) from outside).
@@ -180,6 +204,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<Shape> build_input_shapes() const;
   /// True when the layer was built for a list of inputs (Keras records a list in build_config).
   bool built_for_list() const { return build_input_list_.has_value(); }
+  /// Keras's get_build_config: how a `.keras` file records what the layer was built for, None
+  /// before it is built. The default is {"input_shape": shape}, or a list of shapes for a layer
+  /// built for a list; a layer whose Keras build takes named shapes (MultiHeadAttention's
+  /// query_shape, value_shape) overrides it with Keras's {"shapes_dict": ...}.
+  virtual ConfigValue get_build_config() const;
   /// The output shape for build_input_shape(); throws ValueError naming the layer when unknown.
   Shape output_shape() const;
   /// The output shape when known (built, and computed or seen in a call).
@@ -299,7 +328,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Records a symbolic call of this layer: a Node with these inputs and output specs, and its
   /// outputs. InputLayer makes its one node this way.
   std::vector<KerasTensor> add_node(std::vector<KerasTensor> inputs, bool list_call,
-                                    std::optional<bool> training, std::vector<TensorSpec> outputs);
+                                    std::optional<bool> training, std::vector<TensorSpec> outputs,
+                                    ConfigValue kwargs = {});
 
   /// Declares that the layer passes masks on (Keras's `self.supports_masking = True`), in the
   /// constructor. A layer that overrides compute_mask() sets it too, as Keras infers it.
@@ -315,7 +345,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Runs call_with_mask and attaches the output's mask (the core of both operator()s).
   Tensor call_one(const Tensor& inputs, const Tensor& mask, bool training);
   std::vector<KerasTensor> symbolic_call(const std::vector<KerasTensor>& inputs, bool list_call,
-                                         std::optional<bool> training);
+                                         std::optional<bool> training,
+                                         const ConfigValue& kwargs = {});
+  /// ValueError naming the first keyword argument when `kwargs` holds any that is not None.
+  void refuse_kwargs(const ConfigValue& kwargs) const;
 
   struct Weight {
     Variable variable;

@@ -86,6 +86,9 @@ MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::in
                   ": attention_axes other than the sequence axis (1) are not supported");
   }
   set_supports_masking(true);
+  // Keras's _softmax and _dropout_layer (empty groups in .weights.h5).
+  softmax_ = std::make_shared<SoftmaxLayer>(std::vector<int>{-1}, LayerOptions{.name = "softmax"});
+  track_layer(softmax_, "_softmax");
   dropout_ = std::make_shared<DropoutLayer>(
       options_.dropout, DropoutOptions{.seed = options_.seed, .name = "dropout"});
   track_layer(dropout_, "_dropout_layer");
@@ -187,15 +190,16 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
                   "), got ", shape_str(a.shape()));
     and_with(as_float_mask(a, a.shape()));
   }
-  bool causal = options.use_causal_mask;
-  if (causal && mask.defined()) {
-    // The causal mask joins the others: [1, T, S], true where key j <= query i.
+  // The fused kernel applies the causal mask itself; otherwise it joins the others as
+  // (1, T, S), true where key j <= query i.
+  const bool fused = options_.dropout == 0.0 && !options.return_attention_scores;
+  const bool causal_in_kernel = options.use_causal_mask && fused && !mask.defined();
+  if (options.use_causal_mask && !causal_in_kernel) {
     const Tensor rows =
         reshape(arange(0, static_cast<double>(t), 1, {.device = query.device()}), {1, t, 1});
     const Tensor cols =
         reshape(arange(0, static_cast<double>(s), 1, {.device = query.device()}), {1, 1, s});
     and_with(cast(greater_equal(rows, cols), DType::float32));
-    causal = false;
   }
   const Tensor q = (*query_)(query, training);  // (B, T, N, H)
   const Tensor k = (*key_)(key, training);      // (B, S, N, H)
@@ -203,36 +207,23 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
   const double scale = 1.0 / std::sqrt(static_cast<double>(key_dim_));
   Tensor attended;  // (B, T, N, Hv)
   Tensor scores;
+  // (batch or 1, 1, T, S): a lone value mask is (batch, 1, S) until broadcast.
+  const Tensor mask4 = mask.defined() ? reshape(broadcast_to(mask, {mask.shape()[0], t, s}),
+                                                {mask.shape()[0], 1, t, s})
+                                      : Tensor();
   // Keras's choice: its dot_product_attention unless there is dropout or scores are asked for.
-  if (options_.dropout == 0.0 && !options.return_attention_scores) {
+  if (fused) {
     attended = dot_product_attention(
-        q, k, v,
-        {.mask = mask.defined() ? reshape(mask, {mask.shape()[0], 1, t, s}) : Tensor(),
-         .is_causal = causal,
-         .scale = scale});
+        q, k, v, {.mask = mask4, .is_causal = causal_in_kernel, .scale = scale});
   } else {
-    if (causal) {
-      const Tensor rows =
-          reshape(arange(0, static_cast<double>(t), 1, {.device = query.device()}), {1, t, 1});
-      const Tensor cols =
-          reshape(arange(0, static_cast<double>(s), 1, {.device = query.device()}), {1, 1, s});
-      and_with(cast(greater_equal(rows, cols), DType::float32));
-    }
     const Tensor qh = transpose(q * scale, {0, 2, 1, 3});  // (B, N, T, H)
     const Tensor kh = transpose(k, {0, 2, 3, 1});          // (B, N, H, S)
-    Tensor logits = matmul(qh, kh);                        // (B, N, T, S)
-    Tensor probs;
-    if (mask.defined()) {
-      // Keras's masked Softmax: masked logits to a large negative number, masked
-      // probabilities to 0.
-      const Tensor keep =
-          not_equal(reshape(mask, {mask.shape()[0], 1, t, s}), scalar_like(mask, 0.0));
-      const double large_negative = logits.dtype() == DType::float16 ? -3e4 : -1e9;
-      probs = where(keep, softmax(where(keep, logits, scalar_like(logits, large_negative)), -1),
-                    scalar_like(logits, 0.0));
-    } else {
-      probs = softmax(logits, -1);
-    }
+    const Tensor logits = matmul(qh, kh);                  // (B, N, T, S)
+    // Keras's _masked_softmax: its Softmax layer with the mask (which the probabilities do
+    // not carry on: they are no sequence).
+    Tensor probs = (*softmax_)(
+        logits, mask4.defined() ? not_equal(mask4, scalar_like(mask4, 0.0)) : Tensor(), training);
+    probs.set_keras_mask({});
     scores = probs;
     const Tensor dropped = (*dropout_)(probs, training);
     attended = transpose(matmul(dropped, transpose(v, {0, 2, 1, 3})), {0, 2, 1, 3});
@@ -242,15 +233,66 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
   return out;
 }
 
-std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_masks(const std::vector<Tensor>& inputs,
-                                                                  const std::vector<Tensor>& masks,
-                                                                  bool training) {
+std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& query,
+                                                         const KerasTensor& value,
+                                                         const KerasTensor& key,
+                                                         const AttentionCallOptions& options) {
+  NEURONA_CHECK(!options.attention_mask.defined(), ValueError, describe(),
+                ": an attention_mask cannot be given to a symbolic call; the masks the inputs "
+                "carry (Embedding(mask_zero), Masking) and use_causal_mask apply");
+  std::vector<KerasTensor> inputs{query, value};
+  if (key.defined()) inputs.push_back(key);
+  ConfigValue kwargs = ConfigValue::Dict{};
+  if (options.use_causal_mask) kwargs.set("use_causal_mask", true);
+  if (options.return_attention_scores) kwargs.set("return_attention_scores", true);
+  return apply_with_kwargs(inputs, kwargs);
+}
+
+AttentionCallOptions MultiHeadAttentionLayer::read_kwargs(const ConfigValue& kwargs) const {
+  AttentionCallOptions options;
+  if (kwargs.kind() != ConfigValue::Kind::Dict) return options;
+  for (const auto& [key, value] : kwargs.as_dict()) {
+    if (value.is_null()) continue;
+    NEURONA_CHECK(key == "use_causal_mask" || key == "return_attention_scores", ValueError,
+                  describe(), ": got an unexpected keyword argument '", key,
+                  "' (neurona takes use_causal_mask and return_attention_scores here)");
+    NEURONA_CHECK(value.kind() == ConfigValue::Kind::Bool, ValueError, describe(), ": '", key,
+                  "' must be a bool, got ", value.kind_name());
+    (key == "use_causal_mask" ? options.use_causal_mask : options.return_attention_scores) =
+        value.as_bool();
+  }
+  return options;
+}
+
+std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_kwargs(
+    const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks, const ConfigValue& kwargs,
+    bool training) {
+  const AttentionCallOptions options = read_kwargs(kwargs);
   std::vector<Shape> shapes;
   for (const Tensor& x : inputs) shapes.push_back(x.shape());
   check_shapes(shapes);
   const auto mask_of = [&masks](std::size_t i) { return i < masks.size() ? masks[i] : Tensor(); };
   return run(inputs[0], inputs[1], inputs.size() == 3 ? inputs[2] : Tensor(), mask_of(0),
-             mask_of(1), mask_of(2), {}, training);
+             mask_of(1), mask_of(2), options, training);
+}
+
+std::vector<TensorSpec> MultiHeadAttentionLayer::compute_output_spec_with_kwargs(
+    const std::vector<TensorSpec>& inputs, const ConfigValue& kwargs) {
+  const AttentionCallOptions options = read_kwargs(kwargs);
+  std::vector<TensorSpec> out = compute_output_spec(inputs, true);
+  if (options.return_attention_scores) {
+    // (batch, heads, query steps, key steps)
+    const Shape& q = inputs[0].shape;
+    const Shape& v = inputs[1].shape;
+    out.push_back({Shape({q[0], num_heads_, q[1], v[1]}), out[0].dtype});
+  }
+  return out;
+}
+
+std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_masks(const std::vector<Tensor>& inputs,
+                                                                  const std::vector<Tensor>& masks,
+                                                                  bool training) {
+  return call_list_with_kwargs(inputs, masks, ConfigValue(), training);
 }
 
 std::vector<Tensor> MultiHeadAttentionLayer::call_list(const std::vector<Tensor>& inputs,
@@ -286,6 +328,17 @@ std::vector<Shape> MultiHeadAttentionLayer::compute_output_shape_list(
   std::vector<std::int64_t> dims = shapes[0].dims();
   if (options_.output_shape) dims.back() = *options_.output_shape;
   return {Shape(std::move(dims))};
+}
+
+ConfigValue MultiHeadAttentionLayer::get_build_config() const {
+  if (!built()) return ConfigValue();
+  const std::vector<Shape> shapes = build_input_shapes();
+  const Shape& query = shapes[0];
+  const Shape& value = shapes.size() > 1 ? shapes[1] : shapes[0];  // self-attention: call(x)
+  ConfigValue dict =
+      ConfigValue::Dict{{"query_shape", shape_config(query)}, {"value_shape", shape_config(value)}};
+  if (shapes.size() == 3) dict.set("key_shape", shape_config(shapes[2]));
+  return ConfigValue::Dict{{"shapes_dict", std::move(dict)}};
 }
 
 ConfigValue MultiHeadAttentionLayer::get_config() const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "neurona/layers/activation_layers.h"
 #include "neurona/layers/dropout.h"
 #include "neurona/layers/layer.h"
 
@@ -45,7 +46,8 @@ struct MultiHeadAttentionOptions {
 /// The call arguments of Keras's MultiHeadAttention beyond the tensors.
 struct AttentionCallOptions {
   /// (batch, query steps, key steps), nonzero = attend; undefined: none. ANDed with the masks
-  /// the inputs carry and the causal mask.
+  /// the inputs carry and the causal mask. Not in a symbolic call (a functional model gets
+  /// its masks from the tensors: Embedding(mask_zero), Masking).
   Tensor attention_mask = {};
   /// Query i attends keys j <= i.
   bool use_causal_mask = false;
@@ -70,12 +72,27 @@ class MultiHeadAttentionLayer : public Layer {
   /// output (batch, T, output_shape or dim), then the scores with return_attention_scores.
   std::vector<Tensor> attend(const Tensor& query, const Tensor& value, const Tensor& key = {},
                              const AttentionCallOptions& options = {}, bool training = false);
+  /// The functional API's call, Keras's mha(query, value, key, use_causal_mask=...): the
+  /// model records use_causal_mask and return_attention_scores with the call (and in configs).
+  std::vector<KerasTensor> attend(const KerasTensor& query, const KerasTensor& value,
+                                  const KerasTensor& key = {},
+                                  const AttentionCallOptions& options = {});
 
   /// The list call [query, value] or [query, value, key], reading the masks they carry.
   std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
                                            const std::vector<Tensor>& masks,
                                            bool training) override;
   std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
+  /// The list call with Keras's keyword arguments use_causal_mask and return_attention_scores
+  /// (a functional model's recorded call).
+  std::vector<Tensor> call_list_with_kwargs(const std::vector<Tensor>& inputs,
+                                            const std::vector<Tensor>& masks,
+                                            const ConfigValue& kwargs, bool training) override;
+  std::vector<TensorSpec> compute_output_spec_with_kwargs(const std::vector<TensorSpec>& inputs,
+                                                          const ConfigValue& kwargs) override;
+  bool takes_positional_inputs() const override { return true; }
+  /// Keras's {"shapes_dict": {"query_shape": ..., "value_shape": ..., "key_shape": ...}}.
+  ConfigValue get_build_config() const override;
   /// Self-attention on one tensor (query = value = key).
   Tensor call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) override;
   Tensor call(const Tensor& inputs, bool training) override;
@@ -93,6 +110,8 @@ class MultiHeadAttentionLayer : public Layer {
 
  private:
   void check_shapes(const std::vector<Shape>& shapes) const;
+  /// use_causal_mask and return_attention_scores from a call's keyword arguments.
+  AttentionCallOptions read_kwargs(const ConfigValue& kwargs) const;
   std::vector<Tensor> run(const Tensor& query, const Tensor& value, const Tensor& key,
                           const Tensor& query_mask, const Tensor& value_mask,
                           const Tensor& key_mask, const AttentionCallOptions& options,
@@ -102,6 +121,7 @@ class MultiHeadAttentionLayer : public Layer {
   std::int64_t key_dim_;
   MultiHeadAttentionOptions options_;
   std::shared_ptr<ProjectionLayer> query_, key_, value_, output_;
+  std::shared_ptr<SoftmaxLayer> softmax_;
   std::shared_ptr<DropoutLayer> dropout_;
 };
 

@@ -622,6 +622,11 @@ std::vector<Tensor> RNNLayer::run_fused(const Tensor& sequences, std::vector<Ten
   return out;
 }
 
+ConfigValue RNNLayer::get_build_config() const {
+  if (!built()) return ConfigValue();
+  return ConfigValue::Dict{{"input_shape", shape_config(build_input_shapes()[0])}};
+}
+
 ConfigValue RNNLayer::get_config() const {
   ConfigValue config = Layer::get_config();
   config.set("return_sequences", options_.return_sequences);
@@ -664,8 +669,7 @@ ConfigValue serialize_nested_layer(const Layer& layer) {
                         {"config", layer.get_config()},
                         {"registered_name", keras ? ConfigValue() : ConfigValue(cls)}};
   if (layer.built() && (!keras || keras_class->records_build_config)) {
-    out.set("build_config",
-            ConfigValue::Dict{{"input_shape", shape_config(layer.build_input_shapes()[0])}});
+    out.set("build_config", layer.get_build_config());
   }
   return out;
 }

@@ -146,6 +146,9 @@ class RNNLayer : public Layer {
   std::vector<Shape> compute_output_shape_list(
       const std::vector<Shape>& input_shapes) const override;
   ConfigValue get_config() const override;
+  /// The sequences' shape, as Keras's build(sequences_shape) takes it back (a call with
+  /// initial states is built for the list [sequences, states...]).
+  ConfigValue get_build_config() const override;
 
  protected:
   void build(const Shape& input_shape) override;

@@ -3,6 +3,7 @@
 // classes in layers::layer_registry() (each layer's from_config sits beside its get_config).
 #include "neurona/models/keras_config.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -351,16 +352,21 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
                       ": expected {\"args\": ..., \"kwargs\": ...} (Keras 2's node lists are "
                       "not read)");
         const ConfigValue* args = call.find("args");
+        // One tensor or one list of tensors; several tensors for a layer whose Keras call
+        // takes them as positional arguments (MultiHeadAttention's query, value, key).
+        const bool positional = m.layer->takes_positional_inputs();
         NEURONA_CHECK(args != nullptr && args->kind() == ConfigValue::Kind::List &&
-                          args->as_list().size() == 1,
+                          (args->as_list().size() == 1 || (positional && !args->as_list().empty())),
                       ValueError, at,
-                      ": expected 'args' holding one tensor or one list of "
-                      "tensors");
+                      positional ? ": expected 'args' holding the tensors"
+                                 : ": expected 'args' holding one tensor or one list of tensors");
         const ConfigValue& arg = args->as_list()[0];
-        const bool list_call = arg.kind() == ConfigValue::Kind::List;
+        const bool list_call = arg.kind() == ConfigValue::Kind::List || args->as_list().size() > 1;
         std::vector<L::KerasTensor> inputs;
         bool ready = true;
-        for (const ConfigValue& t : list_call ? arg.as_list() : ConfigValue::List{arg}) {
+        for (const ConfigValue& t : arg.kind() == ConfigValue::Kind::List ? arg.as_list()
+                                    : list_call                           ? args->as_list()
+                                                : ConfigValue::List{arg}) {
           const L::KerasTensor* x = find_tensor(history_of(t, at), at);
           if (x == nullptr) {
             ready = false;
@@ -370,6 +376,7 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
         }
         if (!ready) break;
         std::optional<bool> training;
+        ConfigValue other_kwargs;  // the layer's own keyword arguments (Node::kwargs)
         // A recurrent layer's call is neurona's list call [sequences, initial states...].
         const bool recurrent = L::takes_initial_state(*m.layer);
         if (const ConfigValue* kwargs = call.find("kwargs");
@@ -393,18 +400,34 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
               }
               continue;
             }
-            NEURONA_CHECK(key == "training" && value.kind() == ConfigValue::Kind::Bool, ValueError,
-                          at, ": the call argument '", key,
-                          "' is not supported (neurona reads `training` as a bool",
-                          recurrent ? ", and a recurrent layer's initial_state)" : ")");
-            training = value.as_bool();
+            if (key == "training") {
+              NEURONA_CHECK(value.kind() == ConfigValue::Kind::Bool, ValueError, at,
+                            ": the call argument 'training' must be a bool, got ",
+                            value.kind_name());
+              training = value.as_bool();
+              continue;
+            }
+            // Keras writes mask=[None, None] for a nested model called on a list.
+            const auto is_none = [](const ConfigValue& v) { return v.is_null(); };
+            if (key == "mask" && value.kind() == ConfigValue::Kind::List &&
+                std::all_of(value.as_list().begin(), value.as_list().end(), is_none)) {
+              continue;
+            }
+            const ConfigValue* cls = value.find("class_name");
+            NEURONA_CHECK(cls == nullptr || !(cls->kind() == ConfigValue::Kind::String &&
+                                              cls->as_string() == "__keras_tensor__"),
+                          ValueError, at, ": the tensor given as the call argument '", key,
+                          "' is not supported (masks that the inputs carry are; a "
+                          "recurrent layer's initial_state is)");
+            other_kwargs.set(key, value);  // the layer checks it
           }
         }
         if (!ready) break;
         std::vector<L::KerasTensor> outs;
         try {
-          outs = list_call || recurrent ? m.layer->apply(inputs, training)
-                                        : std::vector{(*m.layer)(inputs[0], training)};
+          outs = list_call || recurrent || !other_kwargs.is_null()
+                     ? m.layer->apply_with_kwargs(inputs, other_kwargs, training)
+                     : std::vector{(*m.layer)(inputs[0], training)};
         } catch (const ValueError&) {
           throw;
         } catch (const Error& e) {
@@ -524,12 +547,19 @@ ConfigValue serialize_functional(const Model& model) {
           }
           kwargs.emplace_back("initial_state", std::move(states));
         }
+      } else if (layer->takes_positional_inputs()) {
+        // Keras's call(query, value, key): one tensor is call(x, x).
+        for (const auto& t : node->inputs) args.push_back(tensor(t));
+        if (!node->list_call) args.push_back(tensor(node->inputs[0]));
       } else if (node->list_call) {
         ConfigValue::List list;
         for (const auto& t : node->inputs) list.push_back(tensor(t));
         args.push_back(std::move(list));
       } else {
         args.push_back(tensor(node->inputs[0]));
+      }
+      if (node->kwargs.kind() == ConfigValue::Kind::Dict) {
+        for (const auto& entry : node->kwargs.as_dict()) kwargs.push_back(entry);
       }
       if (node->training) kwargs.emplace_back("training", *node->training);
       calls.push_back(ConfigValue::Dict{{"args", std::move(args)}, {"kwargs", std::move(kwargs)}});
@@ -571,17 +601,7 @@ ConfigValue serialize_layer(const L::Layer& layer) {
                         {"config", layer.get_config()},
                         {"registered_name", keras ? ConfigValue() : ConfigValue(cls)}};
   if (layer.built() && (!keras || keras_class->records_build_config)) {
-    ConfigValue shape;
-    // A recurrent layer built for [sequences, states...] records the sequences' shape, as
-    // Keras's build(sequences_shape) takes it back.
-    if (layer.built_for_list() && !L::takes_initial_state(layer)) {
-      ConfigValue::List shapes;
-      for (const Shape& s : layer.build_input_shapes()) shapes.push_back(layers::shape_config(s));
-      shape = std::move(shapes);
-    } else {
-      shape = layers::shape_config(layer.build_input_shapes()[0]);
-    }
-    out.set("build_config", ConfigValue::Dict{{"input_shape", std::move(shape)}});
+    out.set("build_config", layer.get_build_config());
   }
   return out;
 }

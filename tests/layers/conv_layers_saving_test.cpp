@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "support/reference_file.h"
+#include "support/saving_round_trip.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -39,25 +40,6 @@ TEST(ConvLayersSaving, KerasFileLoadsAndPredictsKerasOutputs) {
   EXPECT_EQ(model->losses().size(), 1u);  // SeparableConv2D's depthwise l2 penalty
 
   // neurona's save of the same model: the configs and the predictions come back.
-  const fs::path dir =
-      fs::temp_directory_path() / ("neurona_conv_layers_saving_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  model->save((dir / "model.keras").string());
-  model->save_weights((dir / "model.weights.h5").string());
-  auto again = nr::models::load_model((dir / "model.keras").string());
-  ASSERT_EQ(again->layers().size(), model->layers().size());
-  for (std::size_t i = 0; i < model->layers().size(); ++i) {
-    EXPECT_EQ(again->layers()[i]->get_config(), model->layers()[i]->get_config())
-        << model->layers()[i]->name();
-  }
-  EXPECT_TRUE(nr::testing::all_close(again->predict(reference_tensor(ref, "x")),
-                                     y.to_vector<double>(), 1e-6, 1e-6));
-  auto fresh = nr::models::load_model(file.string());
-  std::vector<nr::Tensor> zeros;
-  for (const nr::Tensor& w : fresh->get_weights()) zeros.push_back(nr::zeros_like(w));
-  fresh->set_weights(zeros);
-  fresh->load_weights((dir / "model.weights.h5").string());
-  EXPECT_TRUE(nr::testing::all_close(fresh->predict(reference_tensor(ref, "x")),
-                                     y.to_vector<double>(), 1e-6, 1e-6));
-  fs::remove_all(dir);
+  nr::testing::expect_save_and_load_round_trip(*model, file, {reference_tensor(ref, "x")}, {y},
+                                               "conv_layers_saving");
 }

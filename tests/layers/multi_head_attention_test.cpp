@@ -2,10 +2,19 @@
 // tests/reference/make_keras_mha_references.py): outputs, scores and gradients with respect to
 // the inputs and every weight, with the masks the inputs carry, attention_mask and the causal
 // mask; a float64 gradient check; configs; errors; the functional API.
+#include <neurona/models/keras_config.h>
+#include <neurona/models/saving.h>
 #include <neurona/neurona.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "layers/layer_gradcheck.h"
+#include "support/paths.h"
 #include "support/reference_file.h"
+#include "support/saving_round_trip.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -158,4 +167,124 @@ TEST(MultiHeadAttention, ConfigRoundTripsAndBadArgumentsAreRefused) {
       "All dimensions of `value` and `key`");
   NEURONA_EXPECT_THROW_MSG(m->attend(nr::zeros({3, 4}), nr::zeros({3, 4})), nr::ShapeError,
                            "(batch, steps, features)");
+}
+
+// ---------------------------------------------------------------- functional calls and saving
+
+// Keras's mha(query, value, use_causal_mask=True) in a functional model: the keyword arguments
+// are part of the call, in the model's predictions and in its config.
+TEST(MultiHeadAttention, SymbolicCallKeepsItsKeywordArgumentsThroughSaving) {
+  namespace fs = std::filesystem;
+  nr::set_seed(4);
+  auto x = nr::Input({5, 6});
+  auto mha = L::MultiHeadAttention(2, 3);
+  const auto outs =
+      mha->attend(x, x, {}, {.use_causal_mask = true, .return_attention_scores = true});
+  ASSERT_EQ(outs.size(), 2u);
+  EXPECT_EQ(outs[0].shape(), nr::Shape({-1, 5, 6}));
+  EXPECT_EQ(outs[1].shape(), nr::Shape({-1, 2, 5, 5}));
+  nr::Model model(x, {outs[0], outs[1]});
+  const nr::Tensor xs = nr::testing::random_tensor({2, 5, 6}, nr::float32, -1, 1, 9);
+  const auto ys = model.predict(std::vector<nr::Tensor>{xs});
+  const auto eager =
+      mha->attend(xs, xs, {}, {.use_causal_mask = true, .return_attention_scores = true});
+  EXPECT_TRUE(nr::testing::all_close(ys[0], eager[0].to_vector<double>(), 1e-6, 1e-6));
+  // Causal: query 0 sees key 0 only.
+  const auto scores = ys[1].to_vector<double>();
+  EXPECT_NEAR(scores[0], 1.0, 1e-6);
+  EXPECT_EQ(scores[1], 0.0);
+
+  const std::string json = nr::models::detail::model_config_json(model);
+  EXPECT_NE(json.find("\"use_causal_mask\":true"), std::string::npos) << json;
+  const fs::path dir =
+      fs::temp_directory_path() / ("neurona_mha_kwargs_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  model.save((dir / "model.keras").string());
+  auto again = nr::models::load_model((dir / "model.keras").string());
+  const auto back = again->predict(std::vector<nr::Tensor>{xs});
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_TRUE(nr::testing::all_close(back[0], ys[0].to_vector<double>(), 1e-6, 1e-6));
+  EXPECT_TRUE(nr::testing::all_close(back[1], ys[1].to_vector<double>(), 1e-6, 1e-6));
+  fs::remove_all(dir);
+
+  // Layers that take no keyword arguments refuse them, naming the argument.
+  NEURONA_EXPECT_THROW_MSG(
+      L::Dense(2)->apply_with_kwargs({x}, nr::ConfigValue::Dict{{"use_causal_mask", true}}),
+      nr::ValueError, "unexpected keyword argument 'use_causal_mask'");
+  NEURONA_EXPECT_THROW_MSG(mha->apply_with_kwargs({x, x}, nr::ConfigValue::Dict{{"query_mask", 1}}),
+                           nr::ValueError, "unexpected keyword argument 'query_mask'");
+  NEURONA_EXPECT_THROW_MSG(mha->attend(x, x, {}, {.attention_mask = nr::ones({1, 5, 5})}),
+                           nr::ValueError, "attention_mask cannot be given to a symbolic call");
+}
+
+// A small transformer saved by Keras 3 (make_keras_mha_references.py): token and position
+// Embeddings, causal self-attention, GELU feed-forward, LayerNormalization, cross-attention on
+// the masked token embeddings. It loads, predicts what Keras predicted on padded inputs, and
+// saves back to files that load with the same configs and predictions.
+TEST(MultiHeadAttentionSaving, KerasTransformerLoadsAndPredictsKerasOutputs) {
+  namespace fs = std::filesystem;
+  const Ref ref = nr::testing::load_reference("attention", "transformer_model");
+  const fs::path file = nr::testing::reference_dir() / "attention" / "transformer_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const std::vector<nr::Tensor> inputs{nr::cast(tensor(ref, "tokens"), nr::int32),
+                                       nr::cast(tensor(ref, "positions"), nr::int32)};
+  const nr::Tensor y = model->predict(inputs)[0];
+  EXPECT_TRUE(close(y, ref, "y"));
+  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mha_saving");
+}
+
+namespace {
+// neurona's transformer for the Keras check: the same architecture written with neurona.
+nr::Model neurona_transformer() {
+  nr::clear_session();
+  nr::set_seed(8);
+  auto tokens = nr::Input({6}, {.name = "tokens", .dtype = nr::int32});
+  auto positions = nr::Input({6}, {.name = "positions", .dtype = nr::int32});
+  auto e = L::Embedding(20, 16, {.mask_zero = true})(tokens);
+  auto p = L::Embedding(6, 16)(positions);
+  auto h = L::Add()({e, p});
+  auto a = L::MultiHeadAttention(2, 8)->attend(h, h, {}, {.use_causal_mask = true})[0];
+  h = L::LayerNormalization({.epsilon = 1e-5})(L::Add()({h, a}));
+  auto f = L::Dense(32, {.activation = "gelu"})(h);
+  h = L::LayerNormalization({.epsilon = 1e-5})(L::Add()({h, L::Dense(16)(f)}));
+  auto c = L::MultiHeadAttention(2, 4, {.value_dim = 4})({h, e});
+  return nr::Model({tokens, positions}, L::Dense(20)(L::Add()({h, c})));
+}
+}  // namespace
+
+// neurona's own files into $NEURONA_WRITE_MHA_FIXTURES, for
+// `make_keras_mha_references.py --check DIR` (Keras loads them and reproduces neurona's y).
+TEST(MultiHeadAttentionSaving, WriteFixturesForKerasWhenAsked) {
+  namespace fs = std::filesystem;
+  const char* dir = std::getenv("NEURONA_WRITE_MHA_FIXTURES");
+  if (dir == nullptr || *dir == '\0') {
+    GTEST_SKIP() << "set NEURONA_WRITE_MHA_FIXTURES=DIR to write the files Keras checks";
+  }
+  fs::create_directories(dir);
+  nr::Model model = neurona_transformer();
+  const nr::Tensor tokens =
+      nr::testing::make_tensor({4, 9, 2, 0, 0, 0, 1, 2, 3, 4, 5, 6}, {2, 6}, nr::int32);
+  const nr::Tensor positions =
+      nr::testing::make_tensor({0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}, {2, 6}, nr::int32);
+  const nr::Tensor y = model.predict({tokens, positions})[0];
+  const fs::path base = fs::path(dir) / "transformer";
+  model.save(base.string() + ".keras");
+  model.save_weights(base.string() + ".weights.h5");
+  std::ofstream io(base.string() + ".txt");
+  nr::testing::write_reference_line(io, "tokens", tokens);
+  nr::testing::write_reference_line(io, "positions", positions);
+  nr::testing::write_reference_line(io, "y", y);
+}
+
+// The stored copies of those files (tests/reference/attention/from_neurona/, which Keras 3.15.1
+// loads and reproduces within 4.8e-7) still load into neurona and give the outputs stored
+// beside them.
+TEST(MultiHeadAttentionSaving, NeuronaFilesThatKerasLoadsStillLoad) {
+  const auto dir = nr::testing::reference_dir() / "attention" / "from_neurona";
+  const Ref io = nr::testing::parse_reference(dir / "transformer.txt");
+  auto model = nr::models::load_model((dir / "transformer.keras").string());
+  const auto ys = model->predict(std::vector<nr::Tensor>{
+      nr::cast(tensor(io, "tokens"), nr::int32), nr::cast(tensor(io, "positions"), nr::int32)});
+  ASSERT_EQ(ys.size(), 1u);
+  EXPECT_TRUE(close(ys[0], io, "y"));
 }

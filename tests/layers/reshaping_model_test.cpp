@@ -82,13 +82,7 @@ TEST(ReshapingModel, SavesLoadsAndSummarisesInNeurona) {
     fs::create_directories(out);
     model.save((fs::path(out) / "reshaping_model.keras").string());
     std::ofstream io(fs::path(out) / "reshaping_model.io.txt");
-    io.precision(9);
-    for (const auto& [name, t] : {std::pair{"x", x}, std::pair{"y", y}}) {
-      io << name;
-      for (std::int64_t d : t.shape()) io << " " << d;
-      io << " :";
-      for (double v : t.to_vector<double>()) io << " " << v;
-      io << "\n";
-    }
+    nr::testing::write_reference_line(io, "x", x);
+    nr::testing::write_reference_line(io, "y", y);
   }
 }

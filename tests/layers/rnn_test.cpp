@@ -15,6 +15,7 @@
 #include "layers/layer_gradcheck.h"
 #include "support/paths.h"
 #include "support/reference_file.h"
+#include "support/saving_round_trip.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -435,25 +436,7 @@ TEST(RNNSaving, KerasFileLoadsAndPredictsKerasOutputs) {
   EXPECT_TRUE(close(y, ref, "y"));
 
   // neurona's save loads back with the same configs and predictions, and so do its weights.
-  const fs::path dir =
-      fs::temp_directory_path() / ("neurona_rnn_saving_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  model->save((dir / "model.keras").string());
-  model->save_weights((dir / "model.weights.h5").string());
-  auto again = nr::models::load_model((dir / "model.keras").string());
-  ASSERT_EQ(again->layers().size(), model->layers().size());
-  for (std::size_t i = 0; i < model->layers().size(); ++i) {
-    EXPECT_EQ(again->layers()[i]->get_config(), model->layers()[i]->get_config())
-        << model->layers()[i]->name();
-  }
-  EXPECT_TRUE(nr::testing::all_close(again->predict(x), y.to_vector<double>(), 1e-6, 1e-6));
-  auto fresh = nr::models::load_model(file.string());
-  std::vector<nr::Tensor> zeros;
-  for (const nr::Tensor& w : fresh->get_weights()) zeros.push_back(nr::zeros_like(w));
-  fresh->set_weights(zeros);
-  fresh->load_weights((dir / "model.weights.h5").string());
-  EXPECT_TRUE(nr::testing::all_close(fresh->predict(x), y.to_vector<double>(), 1e-6, 1e-6));
-  fs::remove_all(dir);
+  nr::testing::expect_save_and_load_round_trip(*model, file, {x}, {y}, "rnn_saving");
 }
 
 TEST(RNNSaving, InitialStateCallsRoundTripAsKerasKeywordArguments) {
@@ -511,19 +494,11 @@ TEST(RNNSaving, WriteFixturesForKerasWhenAsked) {
   model.save(base.string() + ".keras");
   model.save_weights(base.string() + ".weights.h5");
   std::ofstream io(base.string() + ".txt");
-  auto line = [&](const std::string& name, const nr::Tensor& t) {
-    io << name;
-    for (std::int64_t d : t.shape().dims()) io << ' ' << d;
-    io << " :";
-    io.precision(9);
-    for (double v : t.to_vector<double>()) io << ' ' << v;
-    io << '\n';
-  };
-  line("x", xs);
-  line("h", hs);
-  line("c", cs);
-  line("y0", ys[0]);
-  line("y1", ys[1]);
+  nr::testing::write_reference_line(io, "x", xs);
+  nr::testing::write_reference_line(io, "h", hs);
+  nr::testing::write_reference_line(io, "c", cs);
+  nr::testing::write_reference_line(io, "y0", ys[0]);
+  nr::testing::write_reference_line(io, "y1", ys[1]);
 }
 
 // The stored copies of those files (tests/reference/rnn/from_neurona/, which Keras loads) still

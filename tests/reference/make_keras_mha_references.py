@@ -4,13 +4,26 @@ Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the reposi
 
     KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py
 
-It rewrites tests/reference/attention/<case>.txt, one tensor a line: `name dim0 ... : v0 v1 ...`.
+It rewrites tests/reference/attention/<case>.txt, one tensor a line: `name dim0 ... : v0 v1 ...`,
+and transformer_model.keras with transformer_model.txt: a small functional transformer (token and
+position Embeddings, the tokens' with mask_zero, causal self-attention, a GELU feed-forward block,
+LayerNormalization, cross-attention on the masked token embeddings) saved by Keras, with padded
+inputs and Keras's prediction.
 Each case: query q, value v (and key k), masks (0/1 floats: query_mask, value_mask,
 attention_mask), the weights w0.. in layer.weights order (query kernel, bias, key kernel,
 bias, value kernel, bias, output kernel, bias), an output cotangent g, Keras's output y (and
 scores), and the JAX gradients of sum(y * g) with respect to the inputs and the weights.
+
+--check DIR: loads the files neurona wrote into DIR (NEURONA_WRITE_MHA_FIXTURES=DIR when running
+`neurona_tests --gtest_filter=MultiHeadAttentionSaving.WriteFixturesForKerasWhenAsked`) into
+Keras and checks that Keras reproduces neurona's outputs from the .keras file and from the
+.weights.h5. Exits non-zero on a mismatch. The stored copies are in
+tests/reference/attention/from_neurona/ (2026-12-05, Keras 3.15.1, JAX 0.10.2: max difference
+4.8e-7).
 """
+import argparse
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -94,7 +107,63 @@ def case(name, layer_kwargs, q_shape, v_shape, k_shape=None, query_mask=False, v
         f.write("\n".join(lines) + "\n")
 
 
-if __name__ == "__main__":
+def transformer_model():
+    L = keras.layers
+    keras.utils.set_random_seed(11)
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    positions = keras.Input((6,), dtype="int32", name="positions")
+    e = L.Embedding(20, 16, mask_zero=True, name="token_embedding")(tokens)
+    p = L.Embedding(6, 16, name="position_embedding")(positions)
+    h = L.Add()([e, p])  # carries no mask: p has none
+    a = L.MultiHeadAttention(2, 8, name="self_attention")(h, h, use_causal_mask=True)
+    h = L.LayerNormalization(epsilon=1e-5)(L.Add()([h, a]))
+    f = L.Dense(32, activation="gelu")(h)
+    f = L.Dropout(0.1)(L.Dense(16)(f))
+    h = L.LayerNormalization(epsilon=1e-5)(L.Add()([h, f]))
+    # The value carries the tokens' mask: padded tokens take no part.
+    c = L.MultiHeadAttention(2, 4, name="cross_attention")(h, e)
+    y = L.Dense(20, name="logits")(L.Add()([h, c]))
+    return keras.Model([tokens, positions], y)
+
+
+def transformer_inputs():
+    tokens = np.array([[5, 3, 9, 1, 0, 0], [2, 7, 7, 4, 8, 6], [11, 0, 0, 0, 0, 0]], np.int32)
+    positions = np.tile(np.arange(6, dtype=np.int32), (3, 1))
+    return tokens, positions
+
+
+def read_io(path):
+    out = {}
+    with open(path) as f:
+        for text in f:
+            head, body = text.split(" : ")
+            parts = head.split()
+            shape = tuple(int(d) for d in parts[1:])
+            out[parts[0]] = np.array([float(v) for v in body.split()], np.float32).reshape(shape)
+    return out
+
+
+def check(directory):
+    base = os.path.join(directory, "transformer")
+    io = read_io(base + ".txt")
+    inputs = [io["tokens"].astype(np.int32), io["positions"].astype(np.int32)]
+    failures = 0
+    for what in ("keras", "weights.h5"):
+        m = keras.saving.load_model(base + ".keras")
+        if what == "weights.h5":
+            for w in m.weights:
+                w.assign(np.zeros(w.shape, np.float32))
+            m.load_weights(base + ".weights.h5")
+        y = m.predict(inputs, verbose=0)
+        ok = np.allclose(y, io["y"], rtol=1e-5, atol=1e-5)
+        err = float(np.max(np.abs(y - io["y"])))
+        print(f"transformer .{what}: max |keras - neurona| = {err:.3g} "
+              f"{'ok' if ok else 'MISMATCH'}")
+        failures += not ok
+    return failures
+
+
+def main():
     os.makedirs(OUT, exist_ok=True)
     case("mha_self", {"num_heads": 2, "key_dim": 3}, (2, 4, 5), (2, 4, 5), seed=1)
     case("mha_cross_output_shape", {"num_heads": 3, "key_dim": 2, "output_shape": 6},
@@ -108,4 +177,20 @@ if __name__ == "__main__":
          value_mask=True, attention_mask=True, seed=4)
     case("mha_masks_causal_scores", {"num_heads": 2, "key_dim": 3, "use_bias": False},
          (2, 5, 4), (2, 5, 4), query_mask=True, causal=True, scores=True, seed=5)
+    model = transformer_model()
+    model.save(os.path.join(OUT, "transformer_model.keras"))
+    tokens, positions = transformer_inputs()
+    y = model.predict([tokens, positions], verbose=0)
+    with open(os.path.join(OUT, "transformer_model.txt"), "w") as f:
+        f.write("\n".join([line("tokens", tokens), line("positions", positions), line("y", y)]))
+        f.write("\n")
     print("wrote", sorted(os.listdir(OUT)))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check", metavar="DIR", help="check the files neurona wrote in DIR")
+    args = parser.parse_args()
+    if args.check:
+        sys.exit(1 if check(args.check) else 0)
+    main()

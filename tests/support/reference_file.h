@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "neurona/core/shape.h"
+#include "neurona/core/tensor.h"
 #include "support/paths.h"
 
 namespace neurona::testing {
@@ -47,6 +49,18 @@ inline Reference parse_reference(const std::filesystem::path& path) {
     entries[key] = std::move(e);
   }
   return entries;
+}
+
+/// Writes `t` as one line of a reference file, `name dim0 ... : v0 v1 ...` (9 significant
+/// digits), for the fixtures that the reference scripts check with Keras.
+inline void write_reference_line(std::ostream& out, const std::string& name, const Tensor& t) {
+  out << name;
+  for (std::int64_t d : t.shape().dims()) out << ' ' << d;
+  out << " :";
+  const auto precision = out.precision(9);
+  for (double v : t.to_vector<double>()) out << ' ' << v;
+  out << '\n';
+  out.precision(precision);
 }
 
 /// tests/reference/<folder>/<name>.txt.
