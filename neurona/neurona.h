@@ -29,6 +29,7 @@
 #include "neurona/layers/activation.h"
 #include "neurona/layers/activation_layers.h"
 #include "neurona/layers/activations.h"
+#include "neurona/layers/attention.h"
 #include "neurona/layers/batch_normalization.h"
 #include "neurona/layers/bidirectional.h"
 #include "neurona/layers/constraints.h"

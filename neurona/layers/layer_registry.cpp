@@ -28,6 +28,7 @@
 #include "neurona/layers/up_sampling.h"
 #include "neurona/layers/zero_padding1d.h"
 // issue 19: sequence models
+#include "neurona/layers/attention.h"
 #include "neurona/layers/embedding.h"
 #include "neurona/layers/masking.h"
 #include "neurona/layers/multi_head_attention.h"
@@ -98,6 +99,8 @@ const OwnLayer kOwnLayers[] = {
     {"Embedding", from_config_of<Embedding>, kBuilt},
     {"Masking", from_config_of<Masking>, kBuiltAtConstruction},
     {"MultiHeadAttention", from_config_of<MultiHeadAttention>, kBuilt},
+    {"Attention", from_config_of<Attention>, kBuilt},
+    {"AdditiveAttention", from_config_of<AdditiveAttention>, kBuilt},
     {"MaxPooling1D", from_config_of<MaxPooling1D>, kBuiltAtConstruction},
     {"AveragePooling1D", from_config_of<AveragePooling1D>, kBuiltAtConstruction},
     {"GlobalMaxPooling1D", from_config_of<GlobalMaxPooling1D>, kBuiltAtConstruction},

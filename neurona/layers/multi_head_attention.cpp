@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/layers/attention.h"
 #include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
@@ -195,11 +196,7 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
   const bool fused = options_.dropout == 0.0 && !options.return_attention_scores;
   const bool causal_in_kernel = options.use_causal_mask && fused && !mask.defined();
   if (options.use_causal_mask && !causal_in_kernel) {
-    const Tensor rows =
-        reshape(arange(0, static_cast<double>(t), 1, {.device = query.device()}), {1, t, 1});
-    const Tensor cols =
-        reshape(arange(0, static_cast<double>(s), 1, {.device = query.device()}), {1, 1, s});
-    and_with(cast(greater_equal(rows, cols), DType::float32));
+    and_with(causal_attention_mask(t, s, query.device()));
   }
   const Tensor q = (*query_)(query, training);  // (B, T, N, H)
   const Tensor k = (*key_)(key, training);      // (B, S, N, H)
@@ -242,26 +239,15 @@ std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& quer
                 "carry (Embedding(mask_zero), Masking) and use_causal_mask apply");
   std::vector<KerasTensor> inputs{query, value};
   if (key.defined()) inputs.push_back(key);
-  ConfigValue kwargs = ConfigValue::Dict{};
-  if (options.use_causal_mask) kwargs.set("use_causal_mask", true);
-  if (options.return_attention_scores) kwargs.set("return_attention_scores", true);
-  return apply_with_kwargs(inputs, kwargs);
+  return apply_with_kwargs(
+      inputs, attention_kwargs({.use_causal_mask = options.use_causal_mask,
+                                .return_attention_scores = options.return_attention_scores}));
 }
 
 AttentionCallOptions MultiHeadAttentionLayer::read_kwargs(const ConfigValue& kwargs) const {
-  AttentionCallOptions options;
-  if (kwargs.kind() != ConfigValue::Kind::Dict) return options;
-  for (const auto& [key, value] : kwargs.as_dict()) {
-    if (value.is_null()) continue;
-    NEURONA_CHECK(key == "use_causal_mask" || key == "return_attention_scores", ValueError,
-                  describe(), ": got an unexpected keyword argument '", key,
-                  "' (neurona takes use_causal_mask and return_attention_scores here)");
-    NEURONA_CHECK(value.kind() == ConfigValue::Kind::Bool, ValueError, describe(), ": '", key,
-                  "' must be a bool, got ", value.kind_name());
-    (key == "use_causal_mask" ? options.use_causal_mask : options.return_attention_scores) =
-        value.as_bool();
-  }
-  return options;
+  const AttentionLayerCallOptions o = read_attention_kwargs(kwargs, describe());
+  return {.use_causal_mask = o.use_causal_mask,
+          .return_attention_scores = o.return_attention_scores};
 }
 
 std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_kwargs(

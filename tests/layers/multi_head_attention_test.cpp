@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "layers/attention_case.h"
 #include "layers/layer_gradcheck.h"
 #include "support/paths.h"
 #include "support/reference_file.h"
@@ -22,68 +23,21 @@ namespace L = nr::layers;
 
 namespace {
 
-using Ref = std::map<std::string, nr::testing::ReferenceEntry>;
+using Ref = nr::testing::Reference;
+using nr::testing::close_to_reference;
+using nr::testing::reference_tensor;
 
-nr::Tensor tensor(const Ref& ref, const std::string& key) {
-  const auto it = ref.find(key);
-  if (it == ref.end()) throw std::runtime_error("reference lacks " + key);
-  return nr::testing::make_tensor(it->second.values, it->second.shape);
-}
-
-::testing::AssertionResult close(const nr::Tensor& actual, const Ref& ref, const std::string& key) {
-  const auto& e = ref.at(key);
-  if (actual.shape() != e.shape) {
-    return ::testing::AssertionFailure()
-           << key << ": shape " << actual.shape() << ", Keras " << e.shape;
-  }
-  auto r = nr::testing::all_close(actual, e.values, 2e-5, 2e-5);
-  if (!r) return ::testing::AssertionFailure() << key << ": " << r.message();
-  return r;
-}
-
-// Runs `mha` on the case's inputs (masks attached as Embedding or Masking would attach them)
-// and checks y, the scores and every gradient.
+// Runs `mha` on the case's inputs (masks attached as Embedding or Masking would attach them;
+// the case's attention_mask as the call's) and checks y, the scores and every gradient.
 void check(const std::string& name, const L::MultiHeadAttention& mha,
            nr::layers::AttentionCallOptions options = {}) {
-  SCOPED_TRACE(name);
   const Ref ref = nr::testing::load_reference("attention", name);
-  nr::Tensor q = tensor(ref, "q"), v = tensor(ref, "v");
-  nr::Tensor k = ref.count("k") ? tensor(ref, "k") : nr::Tensor();
-  if (ref.count("query_mask")) q.set_keras_mask(nr::cast(tensor(ref, "query_mask"), nr::uint8));
-  if (ref.count("value_mask")) v.set_keras_mask(nr::cast(tensor(ref, "value_mask"), nr::uint8));
-  if (ref.count("attention_mask")) options.attention_mask = tensor(ref, "attention_mask");
-  std::vector<nr::Shape> shapes{q.shape(), v.shape()};
-  if (k.defined()) shapes.push_back(k.shape());
-  mha->ensure_built(shapes);
-  std::vector<nr::Tensor> weights;
-  for (int i = 0; ref.count(nr::detail::str("w", i)); ++i) {
-    weights.push_back(tensor(ref, nr::detail::str("w", i)));
-  }
-  mha->set_weights(weights);
-  nr::GradientTape tape;
-  tape.watch(q);
-  tape.watch(v);
-  if (k.defined()) tape.watch(k);
-  const std::vector<nr::Tensor> out = mha->attend(q, v, k, options);
-  EXPECT_TRUE(close(out[0], ref, "y"));
-  if (options.return_attention_scores) {
-    ASSERT_EQ(out.size(), 2u);
-    EXPECT_TRUE(close(out[1], ref, "scores"));
-  }
-  EXPECT_EQ(out[0].keras_mask().defined(), q.keras_mask().defined());
-  std::vector<nr::Tensor> sources{q, v};
-  if (k.defined()) sources.push_back(k);
-  for (const auto& w : mha->trainable_weights()) sources.push_back(w.value());
-  const auto grads = tape.gradient(nr::sum(out[0] * tensor(ref, "g")), sources);
-  EXPECT_TRUE(close(grads[0], ref, "grad_q"));
-  EXPECT_TRUE(close(grads[1], ref, "grad_v"));
-  std::size_t next = 2;
-  if (k.defined()) {
-    EXPECT_TRUE(close(grads[next++], ref, "grad_k"));
-  }
-  for (std::size_t i = 0; next + i < grads.size(); ++i) {
-    EXPECT_TRUE(close(grads[next + i], ref, nr::detail::str("grad_w", i)));
-  }
+  if (ref.count("attention_mask")) options.attention_mask = reference_tensor(ref, "attention_mask");
+  nr::testing::check_attention_case(
+      name, mha, options.return_attention_scores,
+      [&](const nr::Tensor& q, const nr::Tensor& v, const nr::Tensor& k) {
+        return mha->attend(q, v, k, options);
+      });
 }
 
 }  // namespace
@@ -226,10 +180,10 @@ TEST(MultiHeadAttentionSaving, KerasTransformerLoadsAndPredictsKerasOutputs) {
   const Ref ref = nr::testing::load_reference("attention", "transformer_model");
   const fs::path file = nr::testing::reference_dir() / "attention" / "transformer_model.keras";
   auto model = nr::models::load_model(file.string());
-  const std::vector<nr::Tensor> inputs{nr::cast(tensor(ref, "tokens"), nr::int32),
-                                       nr::cast(tensor(ref, "positions"), nr::int32)};
+  const std::vector<nr::Tensor> inputs{nr::cast(reference_tensor(ref, "tokens"), nr::int32),
+                                       nr::cast(reference_tensor(ref, "positions"), nr::int32)};
   const nr::Tensor y = model->predict(inputs)[0];
-  EXPECT_TRUE(close(y, ref, "y"));
+  EXPECT_TRUE(close_to_reference(y, ref, "y"));
   nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mha_saving");
 }
 
@@ -283,8 +237,9 @@ TEST(MultiHeadAttentionSaving, NeuronaFilesThatKerasLoadsStillLoad) {
   const auto dir = nr::testing::reference_dir() / "attention" / "from_neurona";
   const Ref io = nr::testing::parse_reference(dir / "transformer.txt");
   auto model = nr::models::load_model((dir / "transformer.keras").string());
-  const auto ys = model->predict(std::vector<nr::Tensor>{
-      nr::cast(tensor(io, "tokens"), nr::int32), nr::cast(tensor(io, "positions"), nr::int32)});
+  const auto ys = model->predict(
+      std::vector<nr::Tensor>{nr::cast(reference_tensor(io, "tokens"), nr::int32),
+                              nr::cast(reference_tensor(io, "positions"), nr::int32)});
   ASSERT_EQ(ys.size(), 1u);
-  EXPECT_TRUE(close(ys[0], io, "y"));
+  EXPECT_TRUE(close_to_reference(ys[0], io, "y"));
 }
