@@ -57,6 +57,7 @@
 #include "neurona/layers/permute.h"
 #include "neurona/layers/pooling1d.h"
 #include "neurona/layers/pooling2d.h"
+#include "neurona/layers/position_embedding.h"
 #include "neurona/layers/regularizers.h"
 #include "neurona/layers/reshape.h"
 #include "neurona/layers/rnn.h"

@@ -7,6 +7,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/layer_registry.h"
 
 namespace neurona::layers {
 

@@ -170,7 +170,7 @@ std::vector<Tensor> Layer::call_list_with_kwargs(const std::vector<Tensor>& inpu
 std::vector<TensorSpec> Layer::compute_output_spec_with_kwargs(
     const std::vector<TensorSpec>& inputs, const ConfigValue& kwargs) {
   refuse_kwargs(kwargs);
-  return compute_output_spec(inputs, true);
+  return compute_output_spec(inputs, inputs.size() != 1);
 }
 
 Tensor Layer::compute_mask(const Tensor& /*inputs*/, const Tensor& mask) const {
@@ -462,7 +462,7 @@ std::vector<KerasTensor> Layer::apply_with_kwargs(const std::vector<KerasTensor>
                                                   std::optional<bool> training) {
   NEURONA_CHECK(kwargs.is_null() || kwargs.kind() == ConfigValue::Kind::Dict, ValueError,
                 describe(), ": the keyword arguments must be a dict, got ", kwargs.kind_name());
-  return symbolic_call(inputs, true, training, kwargs);
+  return symbolic_call(inputs, /*list_call=*/inputs.size() != 1, training, kwargs);
 }
 
 void Layer::refuse_kwargs(const ConfigValue& kwargs) const {

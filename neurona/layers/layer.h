@@ -130,6 +130,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// kwargs, as a config dict in Keras's names: MultiHeadAttention's {"use_causal_mask": true}).
   /// The symbolic call records them in its Node, so that the model's call passes them back
   /// and configs write them. A layer that takes none (the default) refuses any, naming it.
+  /// One tensor is a call on that tensor (Keras's layer(x, start_index=2)), several a call on
+  /// the list.
   std::vector<Tensor> apply_with_kwargs(const std::vector<Tensor>& inputs,
                                         const ConfigValue& kwargs, bool training = false);
   std::vector<KerasTensor> apply_with_kwargs(const std::vector<KerasTensor>& inputs,

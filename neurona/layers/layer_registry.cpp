@@ -32,6 +32,7 @@
 #include "neurona/layers/embedding.h"
 #include "neurona/layers/masking.h"
 #include "neurona/layers/multi_head_attention.h"
+#include "neurona/layers/position_embedding.h"
 // issue 19: recurrent layers
 #include "neurona/layers/bidirectional.h"
 #include "neurona/layers/gru.h"
@@ -57,6 +58,15 @@ struct OwnLayer {
 // neurona's own layers, by Keras class name.
 constexpr KerasLayerClass kBuilt{.records_build_config = true};
 constexpr KerasLayerClass kBuiltAtConstruction{.records_build_config = false};
+// KerasHub's layers (keras_hub.layers), which Keras loads by their registered names.
+constexpr KerasLayerClass kHubPositionEmbedding{
+    .records_build_config = true,
+    .module = "keras_hub.src.layers.modeling.position_embedding",
+    .registered_name = "keras_hub>PositionEmbedding"};
+constexpr KerasLayerClass kHubSinePositionEncoding{
+    .records_build_config = false,
+    .module = "keras_hub.src.layers.modeling.sine_position_encoding",
+    .registered_name = "keras_hub>SinePositionEncoding"};
 const OwnLayer kOwnLayers[] = {
     {"Dense", from_config_of<Dense>, kBuilt},
     {"Conv2D", from_config_of<Conv2D>, kBuilt},
@@ -101,6 +111,8 @@ const OwnLayer kOwnLayers[] = {
     {"MultiHeadAttention", from_config_of<MultiHeadAttention>, kBuilt},
     {"Attention", from_config_of<Attention>, kBuilt},
     {"AdditiveAttention", from_config_of<AdditiveAttention>, kBuilt},
+    {"PositionEmbedding", from_config_of<PositionEmbedding>, kHubPositionEmbedding},
+    {"SinePositionEncoding", from_config_of<SinePositionEncoding>, kHubSinePositionEncoding},
     {"MaxPooling1D", from_config_of<MaxPooling1D>, kBuiltAtConstruction},
     {"AveragePooling1D", from_config_of<AveragePooling1D>, kBuiltAtConstruction},
     {"GlobalMaxPooling1D", from_config_of<GlobalMaxPooling1D>, kBuiltAtConstruction},
@@ -128,6 +140,46 @@ std::optional<KerasLayerClass> keras_layer_class(const std::string& class_name) 
     if (class_name == layer.class_name) return layer.keras;
   }
   return std::nullopt;
+}
+
+ConfigValue serialize_nested_layer(const Layer& layer) {
+  const std::string& cls = layer.class_name();
+  const std::optional<KerasLayerClass> keras_class = keras_layer_class(cls);
+  const bool keras = keras_class.has_value();
+  // A class of the user's: Keras finds it by registered_name among custom_objects (Python)
+  // and neurona by class name among the registered factories.
+  ConfigValue out = ConfigValue::Dict{
+      {"module", keras ? keras_class->module : "neurona"},
+      {"class_name", cls},
+      {"config", layer.get_config()},
+      {"registered_name", !keras                         ? ConfigValue(cls)
+                          : keras_class->registered_name ? ConfigValue(keras_class->registered_name)
+                                                         : ConfigValue()}};
+  if (layer.built() && (!keras || keras_class->records_build_config)) {
+    out.set("build_config", layer.get_build_config());
+  }
+  return out;
+}
+
+AnyLayer deserialize_nested_layer(const ConfigValue& entry, const std::string& who) {
+  NEURONA_CHECK(entry.kind() == ConfigValue::Kind::Dict, ValueError, who,
+                ": expected a serialized layer (a dict with class_name and config)");
+  const ConfigValue* cls = entry.find("class_name");
+  const ConfigValue* config = entry.find("config");
+  NEURONA_CHECK(cls != nullptr && cls->kind() == ConfigValue::Kind::String && config != nullptr,
+                ValueError, who,
+                ": expected a serialized layer (a dict with class_name and config)");
+  // By class name (neurona's and KerasHub's layers, whose registered names are
+  // "keras_hub>PositionEmbedding"), else by registered name.
+  std::string name = cls->as_string();
+  std::optional<LayerFactory> factory = layer_registry().find(name);
+  if (const ConfigValue* reg = entry.find("registered_name");
+      !factory && reg != nullptr && reg->kind() == ConfigValue::Kind::String) {
+    name = reg->as_string();
+    factory = layer_registry().find(name);
+  }
+  NEURONA_CHECK(factory.has_value(), ValueError, who, ": unknown layer class '", name, "'");
+  return (*factory)(*config);
 }
 
 }  // namespace neurona::layers

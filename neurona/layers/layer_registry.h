@@ -26,8 +26,20 @@ struct KerasLayerClass {
   /// Whether Keras writes the layer's build_config once it is built: not for the layers that
   /// Keras builds at construction (no build step: pooling, Reshape, Activation, Dropout).
   bool records_build_config = true;
+  /// Where Keras finds the class: "keras.layers", or a KerasHub module for KerasHub's layers,
+  /// which Keras finds by their registered name ("keras_hub>PositionEmbedding").
+  const char* module = "keras.layers";
+  const char* registered_name = nullptr;
 };
 /// The class named `class_name` when it is one of neurona's own (Keras's) layer classes.
 std::optional<KerasLayerClass> keras_layer_class(const std::string& class_name);
+
+/// Keras's serialize_keras_object of a layer: in a model's config, or inside another layer's
+/// (Bidirectional's `layer`, TimeDistributed's `layer`): module, class_name, config,
+/// registered_name and, once built, build_config.
+ConfigValue serialize_nested_layer(const Layer& layer);
+/// The layer such an entry describes, made through the layer registry; `who` names the owner
+/// in errors.
+AnyLayer deserialize_nested_layer(const ConfigValue& entry, const std::string& who);
 
 }  // namespace neurona::layers

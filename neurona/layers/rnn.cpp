@@ -659,37 +659,4 @@ bool takes_initial_state(const Layer& layer) {
   return dynamic_cast<const RNNLayer*>(&layer) != nullptr || c == "Bidirectional";
 }
 
-ConfigValue serialize_nested_layer(const Layer& layer) {
-  const std::string& cls = layer.class_name();
-  const std::optional<KerasLayerClass> keras_class = keras_layer_class(cls);
-  const bool keras = keras_class.has_value();
-  ConfigValue out =
-      ConfigValue::Dict{{"module", keras ? "keras.layers" : "neurona"},
-                        {"class_name", cls},
-                        {"config", layer.get_config()},
-                        {"registered_name", keras ? ConfigValue() : ConfigValue(cls)}};
-  if (layer.built() && (!keras || keras_class->records_build_config)) {
-    out.set("build_config", layer.get_build_config());
-  }
-  return out;
-}
-
-AnyLayer deserialize_nested_layer(const ConfigValue& entry, const std::string& who) {
-  NEURONA_CHECK(entry.kind() == ConfigValue::Kind::Dict, ValueError, who,
-                ": expected a serialized layer (a dict with class_name and config)");
-  const ConfigValue* cls = entry.find("class_name");
-  const ConfigValue* config = entry.find("config");
-  NEURONA_CHECK(cls != nullptr && cls->kind() == ConfigValue::Kind::String && config != nullptr,
-                ValueError, who,
-                ": expected a serialized layer (a dict with class_name and config)");
-  std::string name = cls->as_string();
-  if (const ConfigValue* reg = entry.find("registered_name");
-      reg != nullptr && reg->kind() == ConfigValue::Kind::String) {
-    name = reg->as_string();
-  }
-  const std::optional<LayerFactory> factory = layer_registry().find(name);
-  NEURONA_CHECK(factory.has_value(), ValueError, who, ": unknown layer class '", name, "'");
-  return (*factory)(*config);
-}
-
 }  // namespace neurona::layers

@@ -172,12 +172,4 @@ class RNNLayer : public Layer {
 /// `.keras` reader and writer translate to and from neurona's list call.
 bool takes_initial_state(const Layer& layer);
 
-/// Keras's serialize_keras_object of a layer inside another layer's config (Bidirectional's
-/// `layer`, TimeDistributed's `layer`): module, class_name, config, registered_name and, once
-/// built, build_config.
-ConfigValue serialize_nested_layer(const Layer& layer);
-/// The layer such an entry describes, made through the layer registry; `who` names the owner
-/// in errors.
-AnyLayer deserialize_nested_layer(const ConfigValue& entry, const std::string& who);
-
 }  // namespace neurona::layers

@@ -5,6 +5,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/layer_registry.h"
 #include "neurona/layers/rnn.h"
 
 namespace neurona::layers {

@@ -196,7 +196,7 @@ std::vector<Tensor> FunctionalGraph::run(const std::vector<Tensor>& inputs, bool
         args.push_back(values.at(in.node().get())[static_cast<std::size_t>(in.tensor_index())]);
       }
       const bool mode = node.training.value_or(training);
-      std::vector<Tensor> outs = node.list_call
+      std::vector<Tensor> outs = node.list_call || !node.kwargs.is_null()
                                      ? node.layer->apply_with_kwargs(args, node.kwargs, mode)
                                      : std::vector{(*node.layer)(args[0], mode)};
       NEURONA_CHECK(outs.size() == node.outputs.size(), ValueError, who, ": ",

@@ -425,9 +425,13 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
         if (!ready) break;
         std::vector<L::KerasTensor> outs;
         try {
-          outs = list_call || recurrent || !other_kwargs.is_null()
-                     ? m.layer->apply_with_kwargs(inputs, other_kwargs, training)
-                     : std::vector{(*m.layer)(inputs[0], training)};
+          if (!other_kwargs.is_null()) {
+            outs = m.layer->apply_with_kwargs(inputs, other_kwargs, training);
+          } else if (list_call || recurrent) {
+            outs = m.layer->apply(inputs, training);
+          } else {
+            outs = {(*m.layer)(inputs[0], training)};
+          }
         } catch (const ValueError&) {
           throw;
         } catch (const Error& e) {
@@ -590,20 +594,7 @@ ConfigValue serialize_layer(const L::Layer& layer) {
   if (const auto* model = dynamic_cast<const Model*>(&layer); model && model->is_functional()) {
     return serialize_functional(*model);
   }
-  const std::string& cls = layer.class_name();
-  const std::optional<L::KerasLayerClass> keras_class = L::keras_layer_class(cls);
-  const bool keras = keras_class.has_value();
-  // A class of the user's: Keras finds it by registered_name among custom_objects (Python)
-  // and neurona by class name among the registered factories.
-  ConfigValue out =
-      ConfigValue::Dict{{"module", keras ? "keras.layers" : "neurona"},
-                        {"class_name", cls},
-                        {"config", layer.get_config()},
-                        {"registered_name", keras ? ConfigValue() : ConfigValue(cls)}};
-  if (layer.built() && (!keras || keras_class->records_build_config)) {
-    out.set("build_config", layer.get_build_config());
-  }
-  return out;
+  return L::serialize_nested_layer(layer);
 }
 
 }  // namespace
