@@ -88,6 +88,11 @@ Tensor integer_labels(const char* loss, const Tensor& labels, std::int64_t class
 
 namespace detail {
 
+Tensor divide_no_nan(const Tensor& num, const Tensor& den) {
+  const Tensor zero = equal(den, scalar_like(den, 0));
+  return where(zero, zeros_like(num), num / where(zero, ones_like(den), den));
+}
+
 std::pair<Tensor, Tensor> squeeze_or_expand_to_same_rank(const Tensor& x1, const Tensor& x2,
                                                          bool expand_rank_1) {
   const int r1 = x1.rank(), r2 = x2.rank();
@@ -258,11 +263,7 @@ Tensor Loss::masked_weight(const Tensor& mask, const std::optional<Tensor>& samp
   Tensor m = cast(not_equal(mask, scalar_like(mask, 0)), values.dtype()).to(values.device());
   if (reduction_ == Reduction::sum_over_batch_size) {
     const Tensor valid = sum(m);
-    const Tensor none = equal(valid, scalar_like(valid, 0));
-    const Tensor scale = where(none, scalar_like(valid, 0),
-                               scalar_like(valid, static_cast<double>(m.numel())) /
-                                   where(none, scalar_like(valid, 1), valid));
-    m = m * scale;
+    m = m * detail::divide_no_nan(scalar_like(valid, static_cast<double>(m.numel())), valid);
   }
   if (!sample_weight) return m;
   auto [a, b] = detail::squeeze_or_expand_to_same_rank(
@@ -307,11 +308,7 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred_in,
   const Tensor total = sum(values);
   if (reduction_ == Reduction::sum) return total;
   if (reduction_ == Reduction::mean_with_sample_weight && weight) {
-    // divide_no_nan, with a safe divisor so that the unused branch's gradient is not 0/0.
-    const Tensor divisor = kernels::sum(*weight);
-    const Tensor zero = equal(divisor, scalar_like(divisor, 0));
-    return where(zero, scalar_like(total, 0),
-                 total / where(zero, scalar_like(divisor, 1), divisor));
+    return detail::divide_no_nan(total, kernels::sum(*weight));
   }
   if (values.numel() == 0) return scalar_like(total, 0);
   return total / static_cast<double>(values.numel());

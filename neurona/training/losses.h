@@ -330,6 +330,9 @@ namespace detail {
 /// is added to it.
 std::pair<Tensor, Tensor> squeeze_or_expand_to_same_rank(const Tensor& x1, const Tensor& x2,
                                                          bool expand_rank_1 = true);
+/// Keras's divide_no_nan: num / den, 0 where den is 0 (with a safe divisor there, so that the
+/// unused branch's gradient is not 0/0). Shared by the losses' and the metrics' reductions.
+Tensor divide_no_nan(const Tensor& num, const Tensor& den);
 }  // namespace detail
 
 }  // namespace neurona::losses

@@ -83,11 +83,7 @@ Tensor f32(const Tensor& t) {
   return cast(t, DType::float32);
 }
 
-// Keras's divide_no_nan: 0 where the denominator is 0, with a safe denominator elsewhere.
-Tensor divide_no_nan(const Tensor& num, const Tensor& den) {
-  const Tensor zero = equal(den, scalar_like(den, 0));
-  return where(zero, zeros_like(num), num / where(zero, ones_like(den), den));
-}
+using losses::detail::divide_no_nan;
 
 std::vector<int> axes_from(int first, int rank) {
   std::vector<int> axes;
