@@ -26,6 +26,22 @@ file(READ ${WORK_DIR}/run/history.csv csv)
 if(NOT csv MATCHES "^epoch,bpc,loss,val_bpc,val_loss\r?\n0,[^\n]+\n1,[^\n]+\n$")
   message(FATAL_ERROR "history.csv is not two epochs with loss and bits per character:\n${csv}")
 endif()
+# With --steps-per-epoch each epoch draws its own windows and is fitted on its own: the log still
+# counts the epochs of the run, and history.csv has one header and a row per epoch.
+execute_process(
+  COMMAND ${NEURONA} train --model charlm --text ${WORK_DIR}/corpus.txt --context 16 --layers 1
+          --heads 2 --width 32 --epochs 2 --batch-size 8 --steps-per-epoch 3
+          --out ${WORK_DIR}/sampled --verbose 2
+  OUTPUT_VARIABLE sampled_out ERROR_VARIABLE sampled_err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT sampled_out MATCHES "24 training" OR NOT sampled_out MATCHES "Epoch 1/2"
+   OR NOT sampled_out MATCHES "Epoch 2/2")
+  message(FATAL_ERROR "neurona train --steps-per-epoch failed (${rc}):\n${sampled_out}${sampled_err}")
+endif()
+file(READ ${WORK_DIR}/sampled/history.csv csv)
+if(NOT csv MATCHES "^epoch,bpc,loss,val_bpc,val_loss\r?\n0,[^\n]+\n1,[^\n]+\n$")
+  message(FATAL_ERROR "--steps-per-epoch: history.csv is not two epochs:\n${csv}")
+endif()
+
 foreach(f charlm.weights.h5 charlm.json)
   if(NOT EXISTS ${WORK_DIR}/run/${f})
     message(FATAL_ERROR "neurona train --model charlm wrote no ${f}")

@@ -246,8 +246,8 @@ struct CharLMTrainOptions {
   nr::tools::CharLMConfig model;
   std::int64_t batch_size = 32;
   int epochs = 3;
-  /// Batches per epoch, drawn at random places in the training text; 0: every window of the
-  /// training text side by side, once per epoch.
+  /// Batches per epoch, drawn at random places in the training text, fresh every epoch; 0:
+  /// every window of the training text side by side, once per epoch.
   std::int64_t steps_per_epoch = 0;
   double learning_rate = 1e-3;
   /// -1: a tenth of the run's steps, at most 100.
@@ -255,6 +255,16 @@ struct CharLMTrainOptions {
   double weight_decay = 0.01;
   std::uint64_t seed = 1;
   int verbose = nr::kVerboseAuto;
+};
+
+// Ends fit after the epoch it is in (Keras's model.stop_training from a callback): the charlm
+// draws fresh windows for each epoch and fits them one epoch at a time, keeping the progress
+// bar's "Epoch k/N".
+class StopAfterEpoch : public nr::callbacks::Callback {
+ public:
+  void on_epoch_end(int /*epoch*/, nr::callbacks::Logs& /*logs*/) override {
+    model().set_stop_training(true);
+  }
 };
 
 // Trains the character transformer on a text: the last 10% for validation, AdamW with a linear
@@ -273,10 +283,15 @@ int train_charlm(CharLMTrainOptions o) {
         " characters) is shorter than one window of --context ", context,
         " plus its target; use a longer text or a smaller --context"));
   }
-  const nr::data::TextWindows train =
-      o.steps_per_epoch > 0 ? nr::data::random_char_windows(
-                                  split.train, context, o.steps_per_epoch * o.batch_size, o.seed)
-                            : nr::data::char_windows(split.train, context);
+  // With --steps-per-epoch every epoch draws its own windows (the seed's Philox stream of
+  // that epoch), as nanoGPT samples fresh batches; without, the same side-by-side windows.
+  const auto training_windows = [&](int epoch) {
+    return o.steps_per_epoch > 0 ? nr::data::random_char_windows(
+                                       split.train, context, o.steps_per_epoch * o.batch_size,
+                                       o.seed + static_cast<std::uint64_t>(epoch))
+                                 : nr::data::char_windows(split.train, context);
+  };
+  nr::data::TextWindows train = training_windows(0);
   const nr::data::TextWindows val = nr::data::char_windows(split.validation, context);
   o.model.vocab_size = vocab.size();
   nr::tools::CharTransformer model(o.model);  // checks the sizes before anything is printed
@@ -300,13 +315,34 @@ int train_charlm(CharLMTrainOptions o) {
   model(val.x.slice(0, 1).to(nr::default_device()));  // builds it, for the summary
   model.summary();
   fs::create_directories(out_dir);
-  auto history =
-      model.fit(train.x, train.y,
-                {.batch_size = o.batch_size,
-                 .epochs = o.epochs,
-                 .verbose = o.verbose,
-                 .callbacks = {nr::callbacks::CSVLogger((out_dir / "history.csv").string())},
-                 .validation_data = nr::ValidationData{{val.x}, {val.y}}});
+  nr::callbacks::History history;
+  const auto fit = [&](int first_epoch, bool one_epoch) {
+    std::vector<nr::callbacks::CallbackRef> callbacks{
+        nr::callbacks::CSVLogger((out_dir / "history.csv").string(), {.append = first_epoch > 0})};
+    if (one_epoch) callbacks.emplace_back(StopAfterEpoch());
+    const nr::callbacks::History h =
+        model.fit(train.x, train.y,
+                  {.batch_size = o.batch_size,
+                   .epochs = o.epochs,
+                   .verbose = o.verbose,
+                   .callbacks = std::move(callbacks),
+                   .validation_data = nr::ValidationData{{val.x}, {val.y}},
+                   .initial_epoch = first_epoch});
+    for (const auto& [key, values] : h.history) {
+      auto& all = history.history[key];
+      all.insert(all.end(), values.begin(), values.end());
+    }
+    history.epoch.insert(history.epoch.end(), h.epoch.begin(), h.epoch.end());
+  };
+  if (o.steps_per_epoch > 0) {
+    // One epoch per fit; the optimizer's step count carries the schedule on.
+    for (int epoch = 0; epoch < o.epochs; ++epoch) {
+      if (epoch > 0) train = training_windows(epoch);
+      fit(epoch, /*one_epoch=*/true);
+    }
+  } else {
+    fit(0, /*one_epoch=*/false);
+  }
   const auto& val_bpc = history.history.at("val_bpc");
   std::printf("Validation loss: %.4f - validation bits per character: %.4f\n",
               history.history.at("val_loss").back(), val_bpc.back());
