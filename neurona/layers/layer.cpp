@@ -384,6 +384,7 @@ std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
   }
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
+  shapes.resize(positional_count(kwargs, shapes.size()));  // not the tensor keyword arguments
   ensure_built(shapes);
   std::vector<Tensor> outputs = call_list_with_kwargs(xs, masks, kwargs, training);
   if (!output_shape_.has_value() && outputs.size() == 1) {
@@ -425,6 +426,7 @@ std::vector<KerasTensor> Layer::symbolic_call(const std::vector<KerasTensor>& in
     specs.push_back(inputs[i].spec());
     shapes.push_back(inputs[i].shape());
   }
+  shapes.resize(positional_count(kwargs, shapes.size()));  // not the tensor keyword arguments
   if (list_call) {
     ensure_built(shapes);
   } else {
@@ -457,12 +459,36 @@ std::vector<KerasTensor> Layer::apply(const std::vector<KerasTensor>& inputs,
   return symbolic_call(inputs, true, training);
 }
 
-std::vector<KerasTensor> Layer::apply_with_kwargs(const std::vector<KerasTensor>& inputs,
-                                                  const ConfigValue& kwargs,
-                                                  std::optional<bool> training) {
+std::vector<KerasTensor> Layer::apply_with_kwargs(
+    const std::vector<KerasTensor>& inputs, const ConfigValue& kwargs, std::optional<bool> training,
+    const std::vector<std::pair<std::string, KerasTensor>>& tensor_kwargs) {
   NEURONA_CHECK(kwargs.is_null() || kwargs.kind() == ConfigValue::Kind::Dict, ValueError,
                 describe(), ": the keyword arguments must be a dict, got ", kwargs.kind_name());
-  return symbolic_call(inputs, /*list_call=*/inputs.size() != 1, training, kwargs);
+  std::vector<KerasTensor> all = inputs;
+  ConfigValue merged = kwargs;
+  for (const auto& [name, tensor] : tensor_kwargs) {
+    NEURONA_CHECK(merged.find(name) == nullptr, ValueError, describe(), ": the keyword argument '",
+                  name, "' is given twice");
+    merged.set(name, ConfigValue::Dict{{"__tensor__", static_cast<std::int64_t>(all.size())}});
+    all.push_back(tensor);
+  }
+  return symbolic_call(all, /*list_call=*/inputs.size() != 1, training, merged);
+}
+
+std::optional<std::size_t> Layer::kwarg_tensor(const ConfigValue& kwargs, const std::string& name) {
+  const ConfigValue* v = kwargs.find(name);
+  if (v == nullptr) return std::nullopt;
+  const ConfigValue* index = v->find("__tensor__");
+  if (index == nullptr || index->kind() != ConfigValue::Kind::Int) return std::nullopt;
+  return static_cast<std::size_t>(index->as_int());
+}
+
+std::size_t Layer::positional_count(const ConfigValue& kwargs, std::size_t inputs) {
+  std::size_t tensors = 0;
+  if (kwargs.kind() == ConfigValue::Kind::Dict) {
+    for (const auto& [key, value] : kwargs.as_dict()) tensors += kwarg_tensor(kwargs, key) ? 1 : 0;
+  }
+  return inputs - std::min(tensors, inputs);
 }
 
 void Layer::refuse_kwargs(const ConfigValue& kwargs) const {

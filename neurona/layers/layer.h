@@ -134,9 +134,17 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// the list.
   std::vector<Tensor> apply_with_kwargs(const std::vector<Tensor>& inputs,
                                         const ConfigValue& kwargs, bool training = false);
-  std::vector<KerasTensor> apply_with_kwargs(const std::vector<KerasTensor>& inputs,
-                                             const ConfigValue& kwargs,
-                                             std::optional<bool> training = std::nullopt);
+  /// Keyword arguments that are tensors (MultiHeadAttention's attention_mask) follow the
+  /// positional inputs in the Node's inputs, and `kwargs` names each as {"__tensor__": index}.
+  std::vector<KerasTensor> apply_with_kwargs(
+      const std::vector<KerasTensor>& inputs, const ConfigValue& kwargs,
+      std::optional<bool> training = std::nullopt,
+      const std::vector<std::pair<std::string, KerasTensor>>& tensor_kwargs = {});
+  /// The index among a call's inputs of the tensor keyword argument `name`, if given.
+  static std::optional<std::size_t> kwarg_tensor(const ConfigValue& kwargs,
+                                                 const std::string& name);
+  /// How many of a call's `inputs` are positional (the rest are tensor keyword arguments).
+  static std::size_t positional_count(const ConfigValue& kwargs, std::size_t inputs);
   /// True when Keras's call takes the tensors as separate positional arguments
   /// (MultiHeadAttention's call(query, value, key)) rather than as one list: configs write
   /// such a layer's list call as several arguments, and its one-tensor call as call(x, x).

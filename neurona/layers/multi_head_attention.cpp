@@ -233,19 +233,32 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
 std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& query,
                                                          const KerasTensor& value,
                                                          const KerasTensor& key,
-                                                         const AttentionCallOptions& options) {
+                                                         const AttentionCallOptions& options,
+                                                         const KerasTensor& attention_mask) {
   NEURONA_CHECK(!options.attention_mask.defined(), ValueError, describe(),
-                ": an attention_mask cannot be given to a symbolic call; the masks the inputs "
-                "carry (Embedding(mask_zero), Masking) and use_causal_mask apply");
+                ": a symbolic call takes its attention_mask as a symbolic tensor (the last "
+                "argument), not in the options");
   std::vector<KerasTensor> inputs{query, value};
   if (key.defined()) inputs.push_back(key);
+  std::vector<std::pair<std::string, KerasTensor>> tensors;
+  if (attention_mask.defined()) tensors.emplace_back("attention_mask", attention_mask);
   return apply_with_kwargs(
-      inputs, attention_kwargs({.use_causal_mask = options.use_causal_mask,
-                                .return_attention_scores = options.return_attention_scores}));
+      inputs,
+      attention_kwargs({.use_causal_mask = options.use_causal_mask,
+                        .return_attention_scores = options.return_attention_scores}),
+      std::nullopt, tensors);
 }
 
 AttentionCallOptions MultiHeadAttentionLayer::read_kwargs(const ConfigValue& kwargs) const {
-  const AttentionLayerCallOptions o = read_attention_kwargs(kwargs, describe());
+  // attention_mask is a tensor among the inputs (Layer::kwarg_tensor); the rest are flags.
+  ConfigValue flags = ConfigValue::Dict{};
+  if (kwargs.kind() == ConfigValue::Kind::Dict) {
+    for (const auto& [key, value] : kwargs.as_dict()) {
+      if (key == "attention_mask" && kwarg_tensor(kwargs, key)) continue;
+      flags.set(key, value);
+    }
+  }
+  const AttentionLayerCallOptions o = read_attention_kwargs(flags, describe());
   return {.use_causal_mask = o.use_causal_mask,
           .return_attention_scores = o.return_attention_scores};
 }
@@ -253,18 +266,26 @@ AttentionCallOptions MultiHeadAttentionLayer::read_kwargs(const ConfigValue& kwa
 std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_kwargs(
     const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks, const ConfigValue& kwargs,
     bool training) {
-  const AttentionCallOptions options = read_kwargs(kwargs);
+  AttentionCallOptions options = read_kwargs(kwargs);
+  if (const auto index = kwarg_tensor(kwargs, "attention_mask")) {
+    options.attention_mask = inputs.at(*index);
+  }
+  const std::size_t positional = positional_count(kwargs, inputs.size());
   std::vector<Shape> shapes;
-  for (const Tensor& x : inputs) shapes.push_back(x.shape());
+  for (std::size_t i = 0; i < positional; ++i) shapes.push_back(inputs[i].shape());
   check_shapes(shapes);
   const auto mask_of = [&masks](std::size_t i) { return i < masks.size() ? masks[i] : Tensor(); };
-  return run(inputs[0], inputs[1], inputs.size() == 3 ? inputs[2] : Tensor(), mask_of(0),
-             mask_of(1), mask_of(2), options, training);
+  return run(inputs[0], inputs[1], positional == 3 ? inputs[2] : Tensor(), mask_of(0), mask_of(1),
+             positional == 3 ? mask_of(2) : Tensor(), options, training);
 }
 
 std::vector<TensorSpec> MultiHeadAttentionLayer::compute_output_spec_with_kwargs(
-    const std::vector<TensorSpec>& inputs, const ConfigValue& kwargs) {
+    const std::vector<TensorSpec>& all_inputs, const ConfigValue& kwargs) {
   const AttentionCallOptions options = read_kwargs(kwargs);
+  // The positional inputs (query, value, key); an attention_mask follows them.
+  const std::vector<TensorSpec> inputs(
+      all_inputs.begin(), all_inputs.begin() + static_cast<std::ptrdiff_t>(
+                                                   positional_count(kwargs, all_inputs.size())));
   std::vector<TensorSpec> out = compute_output_spec(inputs, true);
   if (options.return_attention_scores) {
     // (batch, heads, query steps, key steps)

@@ -46,8 +46,7 @@ struct MultiHeadAttentionOptions {
 /// The call arguments of Keras's MultiHeadAttention beyond the tensors.
 struct AttentionCallOptions {
   /// (batch, query steps, key steps), nonzero = attend; undefined: none. ANDed with the masks
-  /// the inputs carry and the causal mask. Not in a symbolic call (a functional model gets
-  /// its masks from the tensors: Embedding(mask_zero), Masking).
+  /// the inputs carry and the causal mask. A symbolic call takes a symbolic one instead.
   Tensor attention_mask = {};
   /// Query i attends keys j <= i.
   bool use_causal_mask = false;
@@ -72,11 +71,13 @@ class MultiHeadAttentionLayer : public Layer {
   /// output (batch, T, output_shape or dim), then the scores with return_attention_scores.
   std::vector<Tensor> attend(const Tensor& query, const Tensor& value, const Tensor& key = {},
                              const AttentionCallOptions& options = {}, bool training = false);
-  /// The functional API's call, Keras's mha(query, value, key, use_causal_mask=...): the
-  /// model records use_causal_mask and return_attention_scores with the call (and in configs).
+  /// The functional API's call, Keras's mha(query, value, key, attention_mask=m,
+  /// use_causal_mask=...): the model records the keyword arguments with the call (and in
+  /// configs); a symbolic attention_mask (batch, T, S) is the last argument.
   std::vector<KerasTensor> attend(const KerasTensor& query, const KerasTensor& value,
                                   const KerasTensor& key = {},
-                                  const AttentionCallOptions& options = {});
+                                  const AttentionCallOptions& options = {},
+                                  const KerasTensor& attention_mask = {});
 
   /// The list call [query, value] or [query, value, key], reading the masks they carry.
   std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,

@@ -377,6 +377,7 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
         if (!ready) break;
         std::optional<bool> training;
         ConfigValue other_kwargs;  // the layer's own keyword arguments (Node::kwargs)
+        std::vector<std::pair<std::string, L::KerasTensor>> tensor_kwargs;  // attention_mask
         // A recurrent layer's call is neurona's list call [sequences, initial states...].
         const bool recurrent = L::takes_initial_state(*m.layer);
         if (const ConfigValue* kwargs = call.find("kwargs");
@@ -414,19 +415,25 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
               continue;
             }
             const ConfigValue* cls = value.find("class_name");
-            NEURONA_CHECK(cls == nullptr || !(cls->kind() == ConfigValue::Kind::String &&
-                                              cls->as_string() == "__keras_tensor__"),
-                          ValueError, at, ": the tensor given as the call argument '", key,
-                          "' is not supported (masks that the inputs carry are; a "
-                          "recurrent layer's initial_state is)");
+            if (cls != nullptr && cls->kind() == ConfigValue::Kind::String &&
+                cls->as_string() == "__keras_tensor__") {
+              // A tensor keyword argument (MultiHeadAttention's attention_mask).
+              const L::KerasTensor* t = find_tensor(history_of(value, at), at);
+              if (t == nullptr) {
+                ready = false;
+                break;
+              }
+              tensor_kwargs.emplace_back(key, *t);
+              continue;
+            }
             other_kwargs.set(key, value);  // the layer checks it
           }
         }
         if (!ready) break;
         std::vector<L::KerasTensor> outs;
         try {
-          if (!other_kwargs.is_null()) {
-            outs = m.layer->apply_with_kwargs(inputs, other_kwargs, training);
+          if (!other_kwargs.is_null() || !tensor_kwargs.empty()) {
+            outs = m.layer->apply_with_kwargs(inputs, other_kwargs, training, tensor_kwargs);
           } else if (list_call || recurrent) {
             outs = m.layer->apply(inputs, training);
           } else {
@@ -551,19 +558,29 @@ ConfigValue serialize_functional(const Model& model) {
           }
           kwargs.emplace_back("initial_state", std::move(states));
         }
-      } else if (layer->takes_positional_inputs()) {
-        // Keras's call(query, value, key): one tensor is call(x, x).
-        for (const auto& t : node->inputs) args.push_back(tensor(t));
-        if (!node->list_call) args.push_back(tensor(node->inputs[0]));
-      } else if (node->list_call) {
-        ConfigValue::List list;
-        for (const auto& t : node->inputs) list.push_back(tensor(t));
-        args.push_back(std::move(list));
       } else {
-        args.push_back(tensor(node->inputs[0]));
+        // The tensor keyword arguments (attention_mask) follow the positional inputs.
+        const auto positional = static_cast<std::ptrdiff_t>(
+            L::Layer::positional_count(node->kwargs, node->inputs.size()));
+        const std::vector<L::KerasTensor> inputs(node->inputs.begin(),
+                                                 node->inputs.begin() + positional);
+        if (layer->takes_positional_inputs()) {
+          // Keras's call(query, value, key): one tensor is call(x, x).
+          for (const auto& t : inputs) args.push_back(tensor(t));
+          if (!node->list_call) args.push_back(tensor(inputs[0]));
+        } else if (node->list_call) {
+          ConfigValue::List list;
+          for (const auto& t : inputs) list.push_back(tensor(t));
+          args.push_back(std::move(list));
+        } else {
+          args.push_back(tensor(inputs[0]));
+        }
       }
       if (node->kwargs.kind() == ConfigValue::Kind::Dict) {
-        for (const auto& entry : node->kwargs.as_dict()) kwargs.push_back(entry);
+        for (const auto& [key, value] : node->kwargs.as_dict()) {
+          const auto index = L::Layer::kwarg_tensor(node->kwargs, key);
+          kwargs.emplace_back(key, index ? tensor(node->inputs[*index]) : value);
+        }
       }
       if (node->training) kwargs.emplace_back("training", *node->training);
       calls.push_back(ConfigValue::Dict{{"args", std::move(args)}, {"kwargs", std::move(kwargs)}});

@@ -168,7 +168,45 @@ TEST(MultiHeadAttention, SymbolicCallKeepsItsKeywordArgumentsThroughSaving) {
   NEURONA_EXPECT_THROW_MSG(mha->apply_with_kwargs({x, x}, nr::ConfigValue::Dict{{"query_mask", 1}}),
                            nr::ValueError, "unexpected keyword argument 'query_mask'");
   NEURONA_EXPECT_THROW_MSG(mha->attend(x, x, {}, {.attention_mask = nr::ones({1, 5, 5})}),
-                           nr::ValueError, "attention_mask cannot be given to a symbolic call");
+                           nr::ValueError, "takes its attention_mask as a symbolic tensor");
+}
+
+// Keras's mha(e, e, attention_mask=m, use_causal_mask=True) with m a model input: the mask is a
+// tensor keyword argument of the call, read from and written to .keras files as Keras writes it.
+TEST(MultiHeadAttentionSaving, KerasAttentionMaskInputLoadsAndPredictsKerasOutputs) {
+  const Ref ref = nr::testing::load_reference("attention", "attention_mask_model");
+  const auto file = nr::testing::reference_dir() / "attention" / "attention_mask_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const std::vector<nr::Tensor> inputs{nr::cast(reference_tensor(ref, "tokens"), nr::int32),
+                                       reference_tensor(ref, "attention_mask")};
+  const nr::Tensor y = model->predict(inputs)[0];
+  EXPECT_TRUE(close_to_reference(y, ref, "y"));
+  const std::string json = nr::models::detail::model_config_json(*model);
+  EXPECT_NE(json.find("\"attention_mask\":{\"class_name\":\"__keras_tensor__\""), std::string::npos)
+      << json;
+  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mha_mask_saving");
+
+  // The same call written with neurona: attend's last argument.
+  nr::set_seed(1);
+  auto tokens = nr::Input({5}, {.dtype = nr::int32});
+  auto mask = nr::Input({5, 5});
+  auto embedding = L::Embedding(20, 8);
+  auto e = embedding(tokens);
+  auto mha = L::MultiHeadAttention(2, 4);
+  auto a = mha->attend(e, e, {}, {.use_causal_mask = true}, mask)[0];
+  nr::Model mine({tokens, mask}, a);
+  const nr::Tensor es = embedding(inputs[0]);
+  const nr::Tensor eager =
+      mha->attend(es, es, {}, {.attention_mask = inputs[1], .use_causal_mask = true})[0];
+  EXPECT_TRUE(
+      nr::testing::all_close(mine.predict(inputs)[0], eager.to_vector<double>(), 1e-6, 1e-6));
+  const auto unmasked = mha->attend(es, es, {}, {.use_causal_mask = true})[0].to_vector<double>();
+  EXPECT_FALSE(nr::testing::all_close(eager, unmasked, 1e-4, 1e-4));  // the mask took part
+  const auto back =
+      nr::models::detail::model_from_config_json(nr::models::detail::model_config_json(mine));
+  back->set_weights(mine.get_weights());
+  EXPECT_TRUE(
+      nr::testing::all_close(back->predict(inputs)[0], eager.to_vector<double>(), 1e-6, 1e-6));
 }
 
 // A small transformer saved by Keras 3 (make_keras_mha_references.py): token and position
@@ -194,13 +232,15 @@ nr::Model neurona_transformer() {
   nr::set_seed(8);
   auto tokens = nr::Input({6}, {.name = "tokens", .dtype = nr::int32});
   auto positions = nr::Input({6}, {.name = "positions", .dtype = nr::int32});
+  auto attention_mask = nr::Input({6, 6}, {.name = "attention_mask"});
   auto e = L::Embedding(20, 16, {.mask_zero = true})(tokens);
   auto p = L::Embedding(6, 16)(positions);
   // KerasHub's positional layers beside the position Embedding.
   auto learned = L::PositionEmbedding(6)(e);
   auto sines = L::SinePositionEncoding()(e);
   auto h = L::Add()({e, p, learned, sines});
-  auto a = L::MultiHeadAttention(2, 8)->attend(h, h, {}, {.use_causal_mask = true})[0];
+  auto a =
+      L::MultiHeadAttention(2, 8)->attend(h, h, {}, {.use_causal_mask = true}, attention_mask)[0];
   h = L::LayerNormalization({.epsilon = 1e-5})(L::Add()({h, a}));
   auto f = L::Dense(32, {.activation = "gelu"})(h);
   h = L::LayerNormalization({.epsilon = 1e-5})(L::Add()({h, L::Dense(16)(f)}));
@@ -213,7 +253,7 @@ nr::Model neurona_transformer() {
   auto luong = L::Attention({.use_scale = true})
                    ->attend(h, e2, {}, {.use_causal_mask = true, .return_attention_scores = true});
   auto bahdanau = L::AdditiveAttention()({h, e2});
-  return nr::Model({tokens, positions},
+  return nr::Model({tokens, positions, attention_mask},
                    {L::Dense(20)(L::Add()({h, c, luong[0], bahdanau})), luong[1]});
 }
 }  // namespace
@@ -232,13 +272,18 @@ TEST(MultiHeadAttentionSaving, WriteFixturesForKerasWhenAsked) {
       nr::testing::make_tensor({4, 9, 2, 0, 0, 0, 1, 2, 3, 4, 5, 6}, {2, 6}, nr::int32);
   const nr::Tensor positions =
       nr::testing::make_tensor({0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5}, {2, 6}, nr::int32);
-  const auto ys = model.predict({tokens, positions});
+  // Every query sees its first key, and keys 2 and 4 of the first row are hidden.
+  std::vector<double> mask(2 * 6 * 6, 1.0);
+  for (int q = 0; q < 6; ++q) mask[q * 6 + 2] = mask[q * 6 + 4] = q == 0 ? 1.0 : 0.0;
+  const nr::Tensor attention_mask = nr::testing::make_tensor(mask, {2, 6, 6});
+  const auto ys = model.predict({tokens, positions, attention_mask});
   const fs::path base = fs::path(dir) / "transformer";
   model.save(base.string() + ".keras");
   model.save_weights(base.string() + ".weights.h5");
   std::ofstream io(base.string() + ".txt");
   nr::testing::write_reference_line(io, "tokens", tokens);
   nr::testing::write_reference_line(io, "positions", positions);
+  nr::testing::write_reference_line(io, "attention_mask", attention_mask);
   nr::testing::write_reference_line(io, "y", ys[0]);
   nr::testing::write_reference_line(io, "scores", ys[1]);
 }
@@ -250,9 +295,10 @@ TEST(MultiHeadAttentionSaving, NeuronaFilesThatKerasLoadsStillLoad) {
   const auto dir = nr::testing::reference_dir() / "attention" / "from_neurona";
   const Ref io = nr::testing::parse_reference(dir / "transformer.txt");
   auto model = nr::models::load_model((dir / "transformer.keras").string());
-  const auto ys = model->predict(
-      std::vector<nr::Tensor>{nr::cast(reference_tensor(io, "tokens"), nr::int32),
-                              nr::cast(reference_tensor(io, "positions"), nr::int32)});
+  const auto ys =
+      model->predict(std::vector<nr::Tensor>{nr::cast(reference_tensor(io, "tokens"), nr::int32),
+                                             nr::cast(reference_tensor(io, "positions"), nr::int32),
+                                             reference_tensor(io, "attention_mask")});
   ASSERT_EQ(ys.size(), 2u);
   EXPECT_TRUE(close_to_reference(ys[0], io, "y"));
   EXPECT_TRUE(close_to_reference(ys[1], io, "scores"));

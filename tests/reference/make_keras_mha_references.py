@@ -5,7 +5,8 @@ Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the reposi
     KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py
 
 It rewrites tests/reference/attention/<case>.txt, one tensor a line: `name dim0 ... : v0 v1 ...`,
-and transformer_model.keras with transformer_model.txt: a small functional transformer (token and
+attention_mask_model.keras with attention_mask_model.txt (a model input given as the
+attention_mask, with use_causal_mask), and transformer_model.keras with transformer_model.txt: a small functional transformer (token and
 position Embeddings, the tokens' with mask_zero, causal self-attention, a GELU feed-forward block,
 LayerNormalization, cross-attention on the masked token embeddings) saved by Keras, with padded
 inputs and Keras's prediction.
@@ -127,6 +128,18 @@ def transformer_model():
     return keras.Model([tokens, positions], y)
 
 
+def attention_mask_model():
+    """MultiHeadAttention given a model input as its attention_mask (a float 0/1 input)."""
+    L = keras.layers
+    keras.utils.set_random_seed(12)
+    tokens = keras.Input((5,), dtype="int32", name="tokens")
+    mask = keras.Input((5, 5), name="attention_mask")
+    e = L.Embedding(20, 8)(tokens)
+    a = L.MultiHeadAttention(2, 4, name="masked_attention")(e, e, attention_mask=mask,
+                                                              use_causal_mask=True)
+    return keras.Model([tokens, mask], L.Dense(3, name="logits")(a))
+
+
 def transformer_inputs():
     tokens = np.array([[5, 3, 9, 1, 0, 0], [2, 7, 7, 4, 8, 6], [11, 0, 0, 0, 0, 0]], np.int32)
     positions = np.tile(np.arange(6, dtype=np.int32), (3, 1))
@@ -145,13 +158,14 @@ def read_io(path):
 
 
 def check(directory):
-    # neurona's transformer also has KerasHub's positional layers.
+    # neurona's transformer also has KerasHub's positional layers, and an attention_mask input.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from make_keras_hub_position_references import load_keras_hub_layers
     load_keras_hub_layers()
     base = os.path.join(directory, "transformer")
     io = read_io(base + ".txt")
-    inputs = [io["tokens"].astype(np.int32), io["positions"].astype(np.int32)]
+    inputs = [io["tokens"].astype(np.int32), io["positions"].astype(np.int32),
+              io["attention_mask"]]
     failures = 0
     for what in ("keras", "weights.h5"):
         m = keras.saving.load_model(base + ".keras")
@@ -189,6 +203,16 @@ def main():
     y = model.predict([tokens, positions], verbose=0)
     with open(os.path.join(OUT, "transformer_model.txt"), "w") as f:
         f.write("\n".join([line("tokens", tokens), line("positions", positions), line("y", y)]))
+        f.write("\n")
+    model = attention_mask_model()
+    model.save(os.path.join(OUT, "attention_mask_model.keras"))
+    rng = np.random.default_rng(13)
+    tokens = rng.integers(1, 20, (2, 5)).astype(np.int32)
+    mask = (rng.uniform(0, 1, (2, 5, 5)) > 0.4).astype(np.float32)
+    mask[:, :, 0] = 1  # every query sees its first key
+    y = model.predict([tokens, mask], verbose=0)
+    with open(os.path.join(OUT, "attention_mask_model.txt"), "w") as f:
+        f.write("\n".join([line("tokens", tokens), line("attention_mask", mask), line("y", y)]))
         f.write("\n")
     print("wrote", sorted(os.listdir(OUT)))
 
