@@ -159,6 +159,9 @@ std::vector<Tensor> BidirectionalLayer::run(const Tensor& sequences,
   std::vector<Tensor> backward_state(initial_state.begin() + half, initial_state.end());
   std::vector<Tensor> y = forward_->run(sequences, std::move(forward_state), mask, training);
   std::vector<Tensor> y_rev = backward_->run(sequences, std::move(backward_state), mask, training);
+  // Keras calls the two layers, so their activity regularizers (on every output) add losses.
+  for (const Tensor& t : y) forward_->record_activity_loss(t);
+  for (const Tensor& t : y_rev) backward_->record_activity_loss(t);
   Tensor a = y[0];
   Tensor b = y_rev[0];
   if (forward_->return_sequences()) b = flip_time(b);

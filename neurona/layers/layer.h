@@ -257,6 +257,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// the weight regularizers' penalties of the trainable weights, computed now (so that a
   /// tape recording now differentiates them).
   std::vector<Tensor> losses() const;
+  /// Records the activity regularizer's loss of `outputs`, as a call does for each output:
+  /// for a layer that runs this one's computation without calling it (Bidirectional runs its
+  /// recurrent layers' run(), where Keras calls them).
+  void record_activity_loss(const Tensor& outputs) { add_activity_loss(outputs); }
   /// Replaces every weight that has a constraint with the constraint's projection of it
   /// (what an optimizer does after each update).
   void apply_constraints();

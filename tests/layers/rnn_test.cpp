@@ -392,6 +392,29 @@ TEST(RNNLayers, BidirectionalTracksForwardAndBackwardLayers) {
   EXPECT_EQ(bi->weights()[0].name(), "lstm_cell/kernel");
 }
 
+// Keras calls Bidirectional's two layers, so their activity regularizers add a loss each (on
+// every output: the sequence and, with return_state, the states), divided by the batch size.
+TEST(RNNLayers, BidirectionalKeepsItsLayersActivityRegularizers) {
+  auto bi = L::Bidirectional(L::LSTM(2, {.activity_regularizer = "l2", .return_state = true}));
+  const nr::Tensor x = nr::testing::random_tensor({3, 4, 5}, nr::float32, -1, 1, 4);
+  const auto out = bi->apply({x});
+  ASSERT_EQ(out.size(), 5u);  // merged output, forward h and c, backward h and c
+  const auto losses = bi->losses();
+  ASSERT_EQ(losses.size(), 6u);  // three outputs of each layer
+  const auto l2 = [](const nr::Tensor& t) {
+    double total = 0;
+    for (double v : t.to_vector<double>()) total += 0.01 * v * v;
+    return total / 3.0;
+  };
+  const auto forward = bi->forward_layer().run(x, {}, {}, false);
+  const auto backward = bi->backward_layer().run(x, {}, {}, false);
+  double expected = 0, got = 0;
+  for (const auto& t : forward) expected += l2(t);
+  for (const auto& t : backward) expected += l2(t);
+  for (const auto& l : losses) got += l.item<double>();
+  EXPECT_NEAR(got, expected, 1e-6);
+}
+
 TEST(RNNLayers, FunctionalInitialStateAndReturnState) {
   auto x = nr::layers::Input({5, 3});
   auto h = nr::layers::Input({4});
