@@ -8,6 +8,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/dropout.h"
 
 namespace neurona::layers {
 
@@ -153,12 +154,7 @@ std::vector<Tensor> AttentionLayer::call_list_with_kwargs(const std::vector<Tens
   Tensor weights = softmax(s, -1);
   if (training && dropout_ > 0) {
     // Keras's backend.random.dropout, from the layer's seed generator.
-    const double kept = 1.0 - dropout_;
-    const Tensor u = random_uniform(
-        weights.shape(),
-        {.dtype = weights.dtype(), .device = weights.device(), .seed_generator = &seed_generator_});
-    weights = where(less(u, scalar_like(u, kept)), weights / scalar_like(weights, kept),
-                    zeros_like(weights));
+    weights = random_dropout(weights, dropout_, seed_generator_, weights.shape());
   }
   Tensor output = matmul(weights, value);  // (batch, Tq, dim_v)
   if (query_mask.defined()) {

@@ -27,7 +27,6 @@ Tensor DropoutLayer::call(const Tensor& inputs, bool training) {
   if (!training || rate_ == 0.0) return inputs;
   // Everything dropped: zeros, with a zero (not NaN) gradient.
   if (rate_ == 1.0) return multiply(inputs, scalar_like(inputs, 0.0));
-  const double keep = 1.0 - rate_;
   Shape mask_shape = inputs.shape();
   if (noise_shape_) {
     NEURONA_CHECK(static_cast<int>(noise_shape_->size()) == inputs.rank(), ShapeError, describe(),
@@ -42,11 +41,15 @@ Tensor DropoutLayer::call(const Tensor& inputs, bool training) {
     }
     mask_shape = Shape(std::move(dims));
   }
+  return random_dropout(inputs, rate_, seed_generator_, mask_shape);
+}
+
+Tensor random_dropout(const Tensor& x, double rate, SeedGenerator& generator,
+                      const Shape& mask_shape) {
+  const double keep = 1.0 - rate;
   const Tensor u = random_uniform(
-      mask_shape,
-      {.dtype = inputs.dtype(), .device = inputs.device(), .seed_generator = &seed_generator_});
-  const Tensor mask = less(u, scalar_like(u, keep));
-  return where(mask, divide(inputs, scalar_like(inputs, keep)), zeros_like(inputs));
+      mask_shape, {.dtype = x.dtype(), .device = x.device(), .seed_generator = &generator});
+  return where(less(u, scalar_like(u, keep)), divide(x, scalar_like(x, keep)), zeros_like(x));
 }
 
 Dropout::Dropout(double rate, DropoutOptions options)

@@ -22,6 +22,12 @@ struct DropoutOptions {
   std::string name = "";
 };
 
+/// Keras's backend.random.dropout: each element of `x` kept with probability 1 - rate and
+/// scaled by 1 / (1 - rate), else 0, from a mask of `mask_shape` (which broadcasts to x's) drawn
+/// from `generator`. For 0 <= rate < 1.
+Tensor random_dropout(const Tensor& x, double rate, SeedGenerator& generator,
+                      const Shape& mask_shape);
+
 class DropoutLayer : public Layer {
  public:
   explicit DropoutLayer(double rate, DropoutOptions options = {});

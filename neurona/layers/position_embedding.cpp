@@ -125,6 +125,10 @@ SinePositionEncodingLayer::SinePositionEncodingLayer(SinePositionEncodingOptions
 
 Tensor SinePositionEncodingLayer::positions(std::int64_t start, std::int64_t steps,
                                             std::int64_t features, Device device) {
+  if (table_.defined() && table_start_ == start && table_.shape() == Shape({steps, features}) &&
+      table_.device() == device) {
+    return table_;
+  }
   // A constant of the shape: computed on the host in double, as float32.
   std::vector<float> values(static_cast<std::size_t>(steps * features));
   const double min_freq = 1.0 / max_wavelength_;
@@ -137,7 +141,9 @@ Tensor SinePositionEncodingLayer::positions(std::int64_t start, std::int64_t ste
           static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
     }
   }
-  return constant(values, Shape({steps, features}), device);
+  table_ = constant(values, Shape({steps, features}), device);
+  table_start_ = start;
+  return table_;
 }
 
 ConfigValue SinePositionEncodingLayer::get_config() const {

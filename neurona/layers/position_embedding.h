@@ -95,6 +95,10 @@ class SinePositionEncodingLayer : public PositionEncodingLayer {
 
  private:
   double max_wavelength_;
+  /// The last table made, kept: a training step reuses it instead of computing it on the host
+  /// and copying it to the device every call.
+  Tensor table_;
+  std::int64_t table_start_ = -1;
 };
 
 /// `nr::layers::SinePositionEncoding()`.

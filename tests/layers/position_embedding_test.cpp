@@ -23,6 +23,9 @@ TEST(SinePositionEncoding, MatchesKerasHub) {
   auto sine = L::SinePositionEncoding();
   EXPECT_TRUE(close_to_reference(sine(x), ref, "y"));
   EXPECT_TRUE(close_to_reference(sine->encode(x, 3), ref, "y_start"));
+  // The layer keeps its last table: a new start or length is a new one.
+  EXPECT_TRUE(close_to_reference(sine(x), ref, "y"));
+  EXPECT_EQ(sine(nr::zeros({1, 2, 6})).shape(), nr::Shape({1, 2, 6}));
   EXPECT_TRUE(
       close_to_reference(L::SinePositionEncoding({.max_wavelength = 100})(x), ref, "y_wavelength"));
   EXPECT_TRUE(sine->weights().empty());
