@@ -16,6 +16,12 @@ std::uint64_t g_seed = 0;
 std::uint32_t g_call = 0;
 }  // namespace
 
+struct ScopedRandomStreamAccess {
+  static thread_local ScopedRandomStream* innermost;
+  static RandomKey& key(ScopedRandomStream& s) { return s.key_; }
+};
+thread_local ScopedRandomStream* ScopedRandomStreamAccess::innermost = nullptr;
+
 void set_seed(std::uint64_t seed) {
   std::lock_guard lock(g_mu);
   g_seeded = true;
@@ -79,7 +85,27 @@ void SeedGenerator::restore(const Snapshot& snapshot) {
   copy_bytes(state_.raw_data(), state_.device(), values, Device::cpu(), sizeof values);
 }
 
+ScopedRandomStream::ScopedRandomStream(std::uint64_t seed)
+    : key_{mix(seed ^ 0x5CA1AB1E0DDBA11ULL), 0}, outer_(ScopedRandomStreamAccess::innermost) {
+  ScopedRandomStreamAccess::innermost = this;
+}
+
+ScopedRandomStream::~ScopedRandomStream() {
+  ScopedRandomStreamAccess::innermost = outer_;
+}
+
 namespace detail {
+bool in_scoped_random_stream() {
+  return ScopedRandomStreamAccess::innermost != nullptr;
+}
+
+std::optional<RandomKey> next_scoped_random_key() {
+  ScopedRandomStream* scope = ScopedRandomStreamAccess::innermost;
+  if (scope == nullptr) return std::nullopt;
+  RandomKey& key = ScopedRandomStreamAccess::key(*scope);
+  return RandomKey{key.seed, key.call++};
+}
+
 RandomKey next_random_key(std::optional<std::uint64_t> op_seed) {
   // A key made on the host is frozen into a captured graph, whose replays skip the host code
   // that would make the next one: a replay would draw the same numbers again. Let the capture
@@ -89,6 +115,7 @@ RandomKey next_random_key(std::optional<std::uint64_t> op_seed) {
     capture->used_host_random = true;
   }
   if (op_seed) return RandomKey{*op_seed, 0x80000000u};  // apart from global-seed calls
+  if (const std::optional<RandomKey> scoped = next_scoped_random_key()) return *scoped;
   std::lock_guard lock(g_mu);
   if (!g_seeded) {
     std::random_device rd;

@@ -49,7 +49,35 @@ class SeedGenerator {
   Tensor state_;
 };
 
+/// While it is alive, the random draws of this thread that have no op seed of their own (ops on
+/// the global seed, and SeedGenerators such as a RandomFlip layer's) come from the stream of
+/// `seed` instead, call after call, and leave the global counter and the generators as they
+/// are. Dataset.map runs each element's function inside one, so that augmentation on several
+/// worker threads draws the same numbers for the same element whatever thread runs it. Scopes
+/// nest (the innermost wins).
+///
+///   {
+///     nr::ScopedRandomStream stream(42);
+///     auto a = nr::random_uniform({3});    // the same three numbers on every run and thread
+///   }
+class ScopedRandomStream {
+ public:
+  explicit ScopedRandomStream(std::uint64_t seed);
+  ~ScopedRandomStream();
+  ScopedRandomStream(const ScopedRandomStream&) = delete;
+  ScopedRandomStream& operator=(const ScopedRandomStream&) = delete;
+
+ private:
+  friend struct ScopedRandomStreamAccess;
+  RandomKey key_;
+  ScopedRandomStream* outer_;
+};
+
 namespace detail {
+/// Whether this thread is inside a ScopedRandomStream.
+bool in_scoped_random_stream();
+/// The next key of this thread's innermost ScopedRandomStream, or none outside one.
+std::optional<RandomKey> next_scoped_random_key();
 /// The key for the next random op: an explicit op seed gives a fixed stream; otherwise the
 /// global seed (random if set_seed was never called) and a call counter that advances.
 RandomKey next_random_key(std::optional<std::uint64_t> op_seed);

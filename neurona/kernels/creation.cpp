@@ -163,7 +163,8 @@ void draw(const char* op, kernels::RandomDist dist, double a, double b,
           std::optional<std::uint64_t> seed, SeedGenerator* generator, Tensor& out) {
   NEURONA_CHECK(!(seed && generator), ValueError, op,
                 ": give either `seed` or `seed_generator`, not both");
-  if (generator != nullptr) {
+  // Inside a ScopedRandomStream (a dataset's map) the scope's stream stands in for the generator.
+  if (generator != nullptr && !detail::in_scoped_random_stream()) {
     const Tensor& state = generator->state(out.device());
     kernels::random_stub.get(out.device())(dist, a, b, RandomKey{}, state, out);
     return;
