@@ -22,6 +22,7 @@
 #include "neurona/core/shape.h"
 #include "neurona/core/tensor.h"
 #include "neurona/data/batching.h"
+#include "neurona/data/dataset.h"
 #include "neurona/data/datasets.h"
 #include "neurona/data/idx.h"
 #include "neurona/data/npy.h"

@@ -60,47 +60,63 @@ bool ProgbarLogger::wants_batch_logs() const {
   return bar_ != nullptr && bar_->wants_update();
 }
 
-void ProgbarLogger::start(std::int64_t target) {
+void ProgbarLogger::start() {
+  if (params().steps > 0) target_ = params().steps;
+  seen_ = 0;
   bar_ = std::make_unique<Progbar>(
-      target, *out_,
+      target_, *out_,
       ProgbarOptions{.verbose = params().verbose, .dynamic_display = dynamic_, .clock = clock_});
+}
+
+void ProgbarLogger::finish(Logs& logs) {
+  if (bar_ == nullptr) return;
+  // As Keras: an epoch of unknown length ends at the steps seen, which later epochs expect.
+  if (target_ <= 0) {
+    target_ = seen_;
+    bar_->set_target(target_);
+  }
+  bar_->update(target_, {logs.begin(), logs.end()}, /*finalize=*/true);
+  bar_.reset();
 }
 
 void ProgbarLogger::on_train_begin(Logs& /*logs*/) {
   in_fit_ = true;
+  target_ = 0;
 }
 
 void ProgbarLogger::on_epoch_begin(int epoch, Logs& /*logs*/) {
   if (params().verbose > 0 && params().epochs > 1) {
     *out_ << "Epoch " << epoch + 1 << "/" << params().epochs << "\n" << std::flush;
   }
-  start(params().steps);
+  start();
 }
 
 void ProgbarLogger::on_train_batch_end(std::int64_t batch, Logs& logs) {
+  seen_ = batch + 1;
   if (bar_ == nullptr || logs.empty()) return;
   bar_->update(batch + 1, {logs.begin(), logs.end()});
 }
 
 void ProgbarLogger::on_epoch_end(int /*epoch*/, Logs& logs) {
-  if (bar_ == nullptr) return;
-  bar_->update(params().steps, {logs.begin(), logs.end()}, /*finalize=*/true);
-  bar_.reset();
+  finish(logs);
 }
 
 void ProgbarLogger::on_test_begin(Logs& /*logs*/) {
-  if (!in_fit_) start(params().steps);
+  if (in_fit_) return;
+  target_ = 0;
+  start();
 }
 
 void ProgbarLogger::on_test_batch_end(std::int64_t batch, Logs& logs) {
-  if (in_fit_ || bar_ == nullptr || logs.empty()) return;
+  if (in_fit_) return;
+  seen_ = batch + 1;
+  if (bar_ == nullptr || logs.empty()) return;
   bar_->update(batch + 1, {logs.begin(), logs.end()});
 }
 
 void ProgbarLogger::on_test_end(Logs& logs) {
-  if (in_fit_ || bar_ == nullptr) return;
-  bar_->update(params().steps, {logs.begin(), logs.end()}, /*finalize=*/true);
-  bar_.reset();
+  if (in_fit_) return;
+  finish(logs);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ using Logs = std::map<std::string, double>;
 /// What fit() tells its callbacks before training (Keras's callback.params).
 struct TrainingParams {
   int epochs = 1;
-  std::int64_t steps = 0;  ///< batches per epoch
+  std::int64_t steps = 0;  ///< batches per epoch; 0 when unknown (a dataset of unknown length)
   int verbose = 1;
 };
 
@@ -117,12 +117,17 @@ class ProgbarLogger : public Callback {
   void on_test_end(Logs& logs) override;
 
  private:
-  void start(std::int64_t target);
+  void start();
+  /// Finishes the bar of an epoch or an evaluation; an unknown target becomes the steps seen.
+  void finish(Logs& logs);
   std::ostream* out_;
   bool dynamic_;
   std::function<double()> clock_;
   std::unique_ptr<Progbar> bar_;
   bool in_fit_ = false;
+  /// The steps of a bar: params().steps, or those of the first epoch where that is unknown.
+  std::int64_t target_ = 0;
+  std::int64_t seen_ = 0;
 };
 
 /// Keras's mode argument of the monitoring callbacks.

@@ -157,20 +157,60 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, PredictOptions 
                   ".predict: all inputs need the same number of rows; input 0 has ", n, ", input ",
                   i, " has ", x[i].shape()[0]);
   }
-  // Batches go to the device of the model's weights (the default device before it is built),
-  // as fit does, so that host data works with a model on a GPU.
-  const auto own = weights();
-  const Device device = own.empty() ? default_device() : own.front().device();
+  std::int64_t start = 0;
+  return predict_batches(
+      [&]() -> std::optional<std::vector<Tensor>> {
+        if (start >= n) return std::nullopt;
+        std::vector<Tensor> batch;
+        for (const Tensor& t : x) batch.push_back(t.slice(start, start + options.batch_size));
+        start += options.batch_size;
+        return batch;
+      },
+      describe() + ".predict");
+}
+
+std::vector<Tensor> Model::predict(const data::Dataset& dataset, PredictOptions options) {
+  const std::string caller = describe() + ".predict";
+  NEURONA_CHECK(!options.steps || *options.steps > 0, ValueError, caller,
+                ": argument `steps` must be positive, got ", options.steps.value_or(0));
+  NEURONA_CHECK(options.steps || dataset.cardinality() != data::kInfiniteCardinality, ValueError,
+                caller, ": the dataset is infinite (", dataset.describe(), "); give `steps`");
+  const std::size_t inputs = graph_ ? this->inputs().size() : 1;
+  data::Iterator it = dataset.iterator();
+  std::int64_t taken = 0;
+  return predict_batches(
+      [&]() -> std::optional<std::vector<Tensor>> {
+        if (options.steps && taken >= *options.steps) return std::nullopt;
+        std::optional<data::Element> e = it.next();
+        if (!e) return std::nullopt;
+        ++taken;
+        NEURONA_CHECK(e->size() >= inputs, ValueError, caller, ": a dataset element has ",
+                      e->size(), " tensors for a model with ", inputs, " inputs");
+        e->resize(inputs);
+        return std::move(*e);
+      },
+      caller);
+}
+
+std::vector<Tensor> Model::predict_batches(
+    const std::function<std::optional<std::vector<Tensor>>()>& next, const std::string& caller) {
   std::vector<std::vector<Tensor>> outputs;  // per batch
-  CapturedStep captured(*this, "predict", device, options.batch_size);
+  std::unique_ptr<CapturedStep> captured;
   std::vector<Tensor> out;  // the captured forward pass's outputs: replays write them in place
-  for (std::int64_t start = 0; start < n; start += options.batch_size) {
+  while (std::optional<std::vector<Tensor>> given = next()) {
+    // Batches go to the device of the model's weights (the default device before it is built),
+    // as fit does, so that host data works with a model on a GPU.
+    const auto own = weights();
+    const Device device = own.empty() ? default_device() : own.front().device();
     std::vector<Tensor> batch;
-    for (const Tensor& t : x)
-      batch.push_back(t.slice(start, std::min(n, start + options.batch_size)).to(device));
+    for (const Tensor& t : *given) batch.push_back(t.to(device));
+    // Replays serve batches of the first one's size.
+    if (!captured) {
+      captured = std::make_unique<CapturedStep>(*this, "predict", device, batch.front().shape()[0]);
+    }
     const auto nothing = [] {};
     const auto run = [&](const std::vector<Tensor>& b) { out = forward(b, false); };
-    if (captured.run(batch, /*prepare=*/nothing, run)) {
+    if (captured->run(batch, /*prepare=*/nothing, run)) {
       std::vector<Tensor> copies;
       for (const Tensor& t : out) copies.push_back(t.clone());
       outputs.push_back(std::move(copies));
@@ -178,6 +218,7 @@ std::vector<Tensor> Model::predict(const std::vector<Tensor>& x, PredictOptions 
       outputs.push_back(forward(batch, /*training=*/false));
     }
   }
+  NEURONA_CHECK(!outputs.empty(), ValueError, caller, ": the data gave no batches to predict");
   std::vector<Tensor> joined;
   for (std::size_t k = 0; k < outputs[0].size(); ++k) {
     std::vector<Tensor> parts;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "neurona/data/dataset.h"
 #include "neurona/layers/layer.h"
 #include "neurona/models/callbacks.h"
 #include "neurona/models/structure.h"
@@ -40,6 +42,9 @@ class LossScaleOptimizer;
 
 struct PredictOptions {
   std::int64_t batch_size = 32;
+  /// With a Dataset: the batches to predict (all of one pass when not given; required for an
+  /// infinite dataset).
+  std::optional<std::int64_t> steps = std::nullopt;
 };
 
 /// model.compile's arguments (Keras's names and defaults).
@@ -62,11 +67,13 @@ struct CompileOptions {
   bool auto_scale_loss = true;
 };
 
-/// Inputs and targets held out for validation at the end of every epoch.
+/// Inputs and targets held out for validation at the end of every epoch: tensors, or a Dataset
+/// of batches as fit takes one (`nr::ValidationData{.dataset = val}`).
 struct ValidationData {
-  Tensors x;
-  Tensors y;
+  Tensors x = {};
+  Tensors y = {};
   std::optional<Tensors> sample_weight = std::nullopt;
+  std::optional<data::Dataset> dataset = std::nullopt;
 };
 
 /// Keras's verbose="auto": the progress bar (redrawn on a terminal, one line per epoch
@@ -91,6 +98,11 @@ struct FitOptions {
   std::optional<Tensors> sample_weight = std::nullopt;
   /// The epoch to start at (0-based), to resume a previous run.
   int initial_epoch = 0;
+  /// With a Dataset: the batches of an epoch. Without it an epoch is one pass over the dataset;
+  /// with it the passes continue from one epoch into the next (an infinite dataset needs it).
+  std::optional<std::int64_t> steps_per_epoch = std::nullopt;
+  /// With a validation Dataset: the batches of each validation (one pass when not given).
+  std::optional<std::int64_t> validation_steps = std::nullopt;
 };
 
 /// model.evaluate's arguments.
@@ -99,6 +111,8 @@ struct EvaluateOptions {
   int verbose = kVerboseAuto;
   std::optional<Tensors> sample_weight = std::nullopt;
   std::vector<callbacks::CallbackRef> callbacks = {};
+  /// With a Dataset: the batches to evaluate (one pass when not given).
+  std::optional<std::int64_t> steps = std::nullopt;
 };
 
 struct SummaryOptions {
@@ -146,6 +160,10 @@ class Model : public layers::Layer {
   /// predict for a model with several inputs (one tensor each, rows matching) or outputs: the
   /// outputs, each joined along the first axis.
   std::vector<Tensor> predict(const std::vector<Tensor>& x, PredictOptions options = {});
+  /// predict over the batches of a Dataset: each element's first tensors are the inputs (one
+  /// per model input; targets after them are ignored, as Keras does). The outputs, each joined
+  /// along the first axis (a list of one for a model with one output).
+  std::vector<Tensor> predict(const data::Dataset& dataset, PredictOptions options = {});
 
   // A functional model runs its graph; others override call().
   Tensor call(const Tensor& inputs, bool training) override;
@@ -178,8 +196,22 @@ class Model : public layers::Layer {
   /// logs then hold the total "loss", each output's "<name>_loss" and its metrics as
   /// "<name>_<metric>", as Keras names them.
   callbacks::History fit(const Tensors& x, const Tensors& y, FitOptions options = {});
+  /// fit on a Dataset whose elements are batches (Keras's fit(dataset)): the model's inputs
+  /// first (one tensor per input), then one target per output, then optionally the sample
+  /// weights (one tensor for every output, or one per output). Batches go to the model's device
+  /// as they come (prefetch(n, device) copies them there ahead of the step). batch_size,
+  /// shuffle and validation_split do not apply (shuffle and batch the dataset instead);
+  /// sample_weight is given in the elements. ValueError for an element of another length or an
+  /// infinite dataset without steps_per_epoch.
+  ///
+  ///   auto ds = nr::data::Dataset::from_tensor_slices({x, y}).shuffle(60000).batch(128);
+  ///   model.fit(ds, {.epochs = 5, .validation_data = nr::ValidationData{.dataset = val}});
+  callbacks::History fit(const data::Dataset& dataset, FitOptions options = {});
   /// The loss and metrics over (x, y), in batches: {"loss": ..., "accuracy": ...}.
   std::map<std::string, double> evaluate(const Tensors& x, const Tensors& y,
+                                         EvaluateOptions options = {});
+  /// evaluate over the batches of a Dataset, given as fit takes them.
+  std::map<std::string, double> evaluate(const data::Dataset& dataset,
                                          EvaluateOptions options = {});
   /// One optimisation step on one batch; the loss and metrics of that batch.
   std::map<std::string, double> train_on_batch(
@@ -242,6 +274,17 @@ class Model : public layers::Layer {
   /// apply() otherwise.
   std::vector<Tensor> forward(const std::vector<Tensor>& inputs, bool training);
   struct CapturedStep;
+  /// Where fit's and evaluate's batches come from (training.cpp): tensors on the device, or a
+  /// Dataset's elements.
+  struct BatchSource;
+  struct TensorBatches;
+  struct DatasetBatches;
+  /// fit's loop over `train` (and `val` after each epoch) with the callbacks set up.
+  callbacks::History fit_loop(BatchSource& train, BatchSource* val, const FitOptions& options,
+                              Device device);
+  /// predict's loop: `next` gives the batches of inputs (on any device) until it gives none.
+  std::vector<Tensor> predict_batches(
+      const std::function<std::optional<std::vector<Tensor>>()>& next, const std::string& caller);
   /// A step's tensors (inputs, targets, sample weights) in one list (training.cpp).
   struct StepData;
   /// x, y and sample_weight as fit and evaluate take them, checked against the model's inputs
@@ -266,8 +309,7 @@ class Model : public layers::Layer {
   std::map<std::string, double> read_metrics(const std::string& prefix = "") const;
   void reset_metrics();
   std::map<std::string, double> run_evaluation(
-      const StepData& data, std::int64_t batch_size,
-      std::vector<std::shared_ptr<callbacks::Callback>>& callbacks);
+      BatchSource& batches, std::vector<std::shared_ptr<callbacks::Callback>>& callbacks);
 
   std::shared_ptr<const FunctionalGraph> graph_;
   std::shared_ptr<Compiled> compiled_;

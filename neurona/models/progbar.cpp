@@ -52,8 +52,8 @@ std::string format_step_time(double t, const std::string& unit_name) {
 
 Progbar::Progbar(std::int64_t target, std::ostream& out, ProgbarOptions options)
     : target_(target), out_(out), options_(std::move(options)) {
-  NEURONA_CHECK(target > 0, ValueError, "Progbar: argument `target` must be positive, got ",
-                target);
+  NEURONA_CHECK(target >= 0, ValueError,
+                "Progbar: argument `target` must be positive (or 0 for unknown), got ", target);
   start_ = now();
 }
 
@@ -83,7 +83,8 @@ double Progbar::estimate_step_duration(std::int64_t current, double t) {
 
 void Progbar::update(std::int64_t current,
                      const std::vector<std::pair<std::string, double>>& values, bool finalize) {
-  finalize = finalize || current >= target_;
+  const bool known = target_ > 0;
+  finalize = finalize || (known && current >= target_);
   for (const auto& [name, v] : values) {
     auto it = std::find(order_.begin(), order_.end(), name);
     std::size_t k = static_cast<std::size_t>(it - order_.begin());
@@ -119,20 +120,31 @@ void Progbar::update(std::int64_t current,
     }
     return s;
   };
-  const int digits = static_cast<int>(std::log10(static_cast<double>(target_))) + 1;
   char count[64];
-  std::snprintf(count, sizeof count, "%*lld/%lld", digits, static_cast<long long>(current),
-                static_cast<long long>(target_));
+  if (known) {
+    const int digits = static_cast<int>(std::log10(static_cast<double>(target_))) + 1;
+    std::snprintf(count, sizeof count, "%*lld/%lld", digits, static_cast<long long>(current),
+                  static_cast<long long>(target_));
+  } else {
+    std::snprintf(count, sizeof count, "%7lld/Unknown", static_cast<long long>(current));
+  }
 
   if (options_.verbose == 1) {
     if (!finalize && (!dynamic || t - last_update_ < options_.interval)) return;
-    std::string bar = styled(kBold, count) + " ";
-    const std::int64_t prog_width = static_cast<std::int64_t>(
-        options_.width * (static_cast<double>(current) / static_cast<double>(target_)));
-    if (prog_width > 0) bar += styled(kGreen, repeat(kBarChar, prog_width));
-    bar += styled(kWhite, repeat(kBarChar, options_.width - prog_width));
+    std::string bar;
+    std::size_t bar_width = display_width(count);
+    if (known) {
+      bar = styled(kBold, count) + " ";
+      const std::int64_t prog_width = static_cast<std::int64_t>(
+          options_.width * (static_cast<double>(current) / static_cast<double>(target_)));
+      if (prog_width > 0) bar += styled(kGreen, repeat(kBarChar, prog_width));
+      bar += styled(kWhite, repeat(kBarChar, options_.width - prog_width));
+      bar_width += 1 + static_cast<std::size_t>(options_.width);
+    } else {
+      bar = count;
+    }
     std::string info;
-    if (!finalize) {
+    if (known && !finalize) {
       const double eta = per_unit * static_cast<double>(target_ - current);
       char buf[64];
       const auto e = static_cast<long long>(eta);
@@ -151,9 +163,7 @@ void Progbar::update(std::int64_t current,
     std::string message;
     if (dynamic) message = std::string(prev_total_width_, '\b') + "\r";
     message += bar + info;
-    const std::size_t plain_width = display_width(count) + 1 +
-                                    static_cast<std::size_t>(options_.width) + display_width(info) -
-                                    (dynamic ? 8 : 0);
+    const std::size_t plain_width = bar_width + display_width(info) - (dynamic ? 8 : 0);
     if (dynamic && prev_total_width_ > plain_width) {
       message += std::string(prev_total_width_ - plain_width, ' ');
     }
@@ -161,7 +171,7 @@ void Progbar::update(std::int64_t current,
     out_ << message << std::flush;
     prev_total_width_ = plain_width;
   } else if (options_.verbose == 2) {
-    if (finalize) {
+    if (finalize && known) {
       out_ << count << " - " << printf_string("%.0fs", t - start_) << " -"
            << format_step_time(per_unit, options_.unit_name) << metrics_text() << "\n"
            << std::flush;

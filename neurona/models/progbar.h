@@ -31,8 +31,12 @@ struct ProgbarOptions {
 
 class Progbar {
  public:
-  /// `target`: the number of steps (> 0).
+  /// `target`: the number of steps, or 0 when it is unknown (Keras's None: a dataset of unknown
+  /// cardinality), which shows "<current>/Unknown" and the time so far instead of a bar.
   Progbar(std::int64_t target, std::ostream& out, ProgbarOptions options = {});
+
+  /// Sets the number of steps once it is known (the end of an epoch of unknown length).
+  void set_target(std::int64_t target) { target_ = target; }
 
   /// Records step `current` (1-based count of finished steps) with the values to show. Values
   /// are averaged over the steps seen, as Keras does, except on the final update (current ==

@@ -639,37 +639,183 @@ Device Model::built_device(const StepData& data) {
   return model_device(*this);
 }
 
+// Where the batches of fit and evaluate come from, one epoch at a time.
+struct Model::BatchSource {
+  virtual ~BatchSource() = default;
+  /// Batches per epoch; 0 when unknown (a dataset of unknown length without steps).
+  virtual std::int64_t steps() const = 0;
+  /// Called at the start of every epoch (after the callbacks' on_epoch_begin).
+  virtual void begin_epoch() {}
+  /// The epoch's next batch on the model's device; none at the end of the epoch.
+  virtual std::optional<StepData> next() = 0;
+};
+
+// Slices (or, shuffled, gathers) of tensors already on the device: the device-resident path.
+struct Model::TensorBatches final : Model::BatchSource {
+  TensorBatches(StepData on_device, std::int64_t batch, bool shuffled)
+      : data(std::move(on_device)), batch_size(batch), shuffle(shuffled) {}
+  std::int64_t steps() const override { return (data.rows() + batch_size - 1) / batch_size; }
+  void begin_epoch() override {
+    step = 0;
+    if (shuffle) {
+      const std::int64_t n = data.rows();
+      order = constant(shuffled_order(n), {n}, data.tensors.front().device());
+    }
+  }
+  std::optional<StepData> next() override {
+    if (step >= steps()) return std::nullopt;
+    const std::int64_t start = step * batch_size;
+    const std::int64_t stop = std::min(data.rows(), start + batch_size);
+    ++step;
+    if (order) {
+      return data.map(
+          [idx = order->slice(start, stop)](const Tensor& t) { return gather(t, idx); });
+    }
+    return data.map([&](const Tensor& t) { return t.slice(start, stop); });
+  }
+
+  StepData data;
+  std::int64_t batch_size;
+  bool shuffle;
+  std::int64_t step = 0;
+  std::optional<Tensor> order;
+};
+
+// The elements of a Dataset, each a batch, moved to the model's device. With `steps` the passes
+// run on from one epoch into the next, and an epoch ends after that many batches, or earlier,
+// with Keras's warning, where a pass runs out (the next epoch starts a new one).
+struct Model::DatasetBatches final : Model::BatchSource {
+  DatasetBatches(Model& m, data::Dataset ds, std::optional<std::int64_t> steps_given,
+                 std::string call, std::map<std::int64_t, double> weights = {})
+      : model(m),
+        dataset(std::move(ds)),
+        steps_per_epoch(steps_given),
+        caller(std::move(call)),
+        class_weight(std::move(weights)) {
+    NEURONA_CHECK(!steps_per_epoch || *steps_per_epoch > 0, ValueError, caller,
+                  ": the number of steps must be positive, got ", *steps_per_epoch);
+    NEURONA_CHECK(steps_per_epoch || dataset.cardinality() != data::kInfiniteCardinality,
+                  ValueError, caller, ": the dataset is infinite (", dataset.describe(),
+                  "); give the number of steps (steps_per_epoch, validation_steps or steps)");
+  }
+  std::int64_t steps() const override {
+    if (steps_per_epoch) return *steps_per_epoch;
+    return std::max<std::int64_t>(dataset.cardinality(), 0);
+  }
+  void begin_epoch() override {
+    taken = 0;
+    if (!steps_per_epoch || !iterator) iterator.emplace(dataset.iterator());
+  }
+  std::optional<StepData> next() override {
+    if (steps_per_epoch && taken >= *steps_per_epoch) return std::nullopt;
+    std::optional<data::Element> e = iterator->next();
+    if (!e) {
+      iterator.reset();
+      if (steps_per_epoch) {
+        std::fprintf(stderr,
+                     "neurona: %s: your input ran out of data; interrupting the epoch. Make sure "
+                     "that your dataset can generate at least `steps_per_epoch * epochs` batches; "
+                     "you may need .repeat() when building it.\n",
+                     caller.c_str());
+      }
+      return std::nullopt;
+    }
+    ++taken;
+    StepData batch = split(*e);
+    if (first_batch) {
+      device = model.built_device(batch);
+      first_batch = false;
+    }
+    return batch.map([&](const Tensor& t) { return t.to(device); });
+  }
+
+  // An element as x, y and sample weights: the model's inputs, a target per output, then one
+  // sample weight for all outputs or one per output.
+  StepData split(const data::Element& e) const {
+    const std::size_t inputs = model.graph_ ? model.inputs().size() : 1;
+    const std::size_t outputs = model.compiled_->outputs.size();
+    const std::size_t n = e.size();
+    const auto part = [&](std::size_t from, std::size_t count) -> Tensors {
+      if (count == 1) return e[from];
+      return std::vector<Tensor>(e.begin() + static_cast<std::ptrdiff_t>(from),
+                                 e.begin() + static_cast<std::ptrdiff_t>(from + count));
+    };
+    std::optional<Tensors> sw;
+    if (n == inputs + outputs + 1) {
+      sw = Tensors(e.back());
+    } else if (outputs > 1 && n == inputs + 2 * outputs) {
+      sw = part(inputs + outputs, outputs);
+    } else if (n != inputs + outputs) {
+      std::string shapes;
+      for (std::size_t i = 0; i < n; ++i) {
+        shapes += neurona::detail::str(i ? ", " : "", layers::shape_str(e[i].shape()));
+      }
+      throw ValueError(neurona::detail::str(
+          caller, ": a dataset element has ", n, " tensors (", shapes, ") for a model with ",
+          inputs, " input", inputs == 1 ? "" : "s", " and ", outputs, " output",
+          outputs == 1 ? "" : "s", "; give (x, y) or (x, y, sample_weight): ", inputs + outputs,
+          " or ", inputs + outputs + 1,
+          outputs > 1 ? neurona::detail::str(" or ", inputs + 2 * outputs) : std::string(),
+          " tensors"));
+    }
+    NEURONA_CHECK(!(sw && !class_weight.empty()), ValueError, caller,
+                  ": give either sample weights in the dataset or `class_weight`, not both");
+    StepData out = model.step_data(part(0, inputs), part(inputs, outputs), sw, caller);
+    if (!class_weight.empty()) {
+      const Tensor w = class_weights_for(out.y(0), class_weight, caller);
+      out.weight.assign(1, static_cast<std::ptrdiff_t>(out.tensors.size()));
+      out.tensors.push_back(w);
+    }
+    return out;
+  }
+
+  Model& model;
+  data::Dataset dataset;
+  std::optional<std::int64_t> steps_per_epoch;
+  std::string caller;
+  std::map<std::int64_t, double> class_weight;
+  std::optional<data::Iterator> iterator;
+  std::int64_t taken = 0;
+  bool first_batch = true;
+  Device device = Device::cpu();
+};
+
 std::map<std::string, double> Model::run_evaluation(
-    const StepData& data, std::int64_t batch_size,
-    std::vector<std::shared_ptr<callbacks::Callback>>& cbs) {
-  const std::int64_t n = data.rows();
+    BatchSource& batches, std::vector<std::shared_ptr<callbacks::Callback>>& cbs) {
   reset_metrics();
-  CapturedStep captured(*this, "evaluate", data.tensors.front().device(), batch_size);
+  std::unique_ptr<CapturedStep> captured;
   const auto nothing = [] {};
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_test_begin(logs);
-  std::int64_t batch = 0;
-  for (std::int64_t start = 0; start < n; start += batch_size, ++batch) {
-    const std::int64_t stop = std::min(n, start + batch_size);
+  batches.begin_epoch();
+  for (std::int64_t batch = 0;; ++batch) {
     callbacks::Logs batch_logs;
     for (auto& cb : cbs) cb->on_test_batch_begin(batch, batch_logs);
-    const StepData b = data.map([&](const Tensor& t) { return t.slice(start, stop); });
-    const auto step = [&](const std::vector<Tensor>& t) { test_step(b.with(t)); };
-    const bool replayed = captured.run(b.tensors, /*prepare=*/nothing, step);
-    if (!replayed) test_step(b);
+    const std::optional<StepData> b = batches.next();
+    if (!b) break;
+    // Replays serve batches of the first one's size.
+    if (!captured) {
+      captured =
+          std::make_unique<CapturedStep>(*this, "evaluate", b->tensors.front().device(), b->rows());
+    }
+    const auto step = [&](const std::vector<Tensor>& t) { test_step(b->with(t)); };
+    const bool replayed = captured->run(b->tensors, /*prepare=*/nothing, step);
+    if (!replayed) test_step(*b);
     bool wanted = false;
     for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
     if (wanted) batch_logs = read_metrics();
     for (auto& cb : cbs) cb->on_test_batch_end(batch, batch_logs);
   }
+  NEURONA_CHECK(captured != nullptr, ValueError, describe(),
+                ".evaluate: the data gave no batches to evaluate");
   logs = read_metrics();
   for (auto& cb : cbs) cb->on_test_end(logs);
   return logs;
 }
 
-callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptions options) {
-  const std::string caller = describe() + ".fit";
-  compiled_state("fit");
+namespace {
+
+void check_fit_options(const FitOptions& options, const std::string& caller) {
   NEURONA_CHECK(options.batch_size > 0, ValueError, caller,
                 ": argument `batch_size` must be positive, got ", options.batch_size);
   NEURONA_CHECK(options.epochs >= 0, ValueError, caller, ": argument `epochs` must be >= 0, got ",
@@ -681,8 +827,19 @@ callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptio
                 ": give either `validation_split` or `validation_data`, not both");
   NEURONA_CHECK(!(options.sample_weight && !options.class_weight.empty()), ValueError, caller,
                 ": give either `sample_weight` or `class_weight`, not both");
+}
+
+}  // namespace
+
+callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptions options) {
+  const std::string caller = describe() + ".fit";
+  compiled_state("fit");
+  check_fit_options(options, caller);
   NEURONA_CHECK(options.class_weight.empty() || compiled_->outputs.size() == 1, ValueError, caller,
                 ": `class_weight` is only supported for Models with a single output.");
+  NEURONA_CHECK(!options.steps_per_epoch, ValueError, caller,
+                ": `steps_per_epoch` applies to a Dataset; with tensors an epoch is every batch of "
+                "batch_size samples");
   StepData all = step_data(x_in, y_in, options.sample_weight, caller);
   if (!options.class_weight.empty()) {
     const Tensor w = class_weights_for(all.y(0), options.class_weight, caller);
@@ -696,10 +853,16 @@ callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptio
   // Keras's validation_split: the last fraction, before any shuffling; the training part is
   // floor(n * (1 - split)) samples, as Keras 3 rounds.
   std::int64_t n = n_all;
-  std::optional<StepData> val;
-  if (options.validation_data) {
+  std::unique_ptr<BatchSource> val;
+  if (options.validation_data && options.validation_data->dataset) {
+    val = std::make_unique<DatasetBatches>(*this, *options.validation_data->dataset,
+                                           options.validation_steps, caller + " (validation_data)");
+  } else if (options.validation_data) {
     const ValidationData& v = *options.validation_data;
-    val = step_data(v.x, v.y, v.sample_weight, caller + " (validation_data)");
+    val = std::make_unique<TensorBatches>(
+        step_data(v.x, v.y, v.sample_weight, caller + " (validation_data)")
+            .map([&](const Tensor& t) { return t.to(device); }),
+        options.batch_size, false);
   }
   if (options.validation_split > 0.0) {
     try {
@@ -707,12 +870,43 @@ callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptio
     } catch (const ValueError& e) {
       throw ValueError(caller + ": " + e.what());
     }
-    val = all.map([&](const Tensor& t) { return t.slice(n, n_all); });
+    val = std::make_unique<TensorBatches>(
+        all.map([&](const Tensor& t) { return t.slice(n, n_all).to(device); }), options.batch_size,
+        false);
   }
-  const StepData train = all.map([&](const Tensor& t) { return t.slice(0, n).to(device); });
-  if (val) val = val->map([&](const Tensor& t) { return t.to(device); });
+  TensorBatches train(all.map([&](const Tensor& t) { return t.slice(0, n).to(device); }),
+                      options.batch_size, options.shuffle);
+  return fit_loop(train, val.get(), options, device);
+}
 
-  const std::int64_t steps = (n + options.batch_size - 1) / options.batch_size;
+callbacks::History Model::fit(const data::Dataset& dataset, FitOptions options) {
+  const std::string caller = describe() + ".fit";
+  compiled_state("fit");
+  check_fit_options(options, caller);
+  NEURONA_CHECK(options.validation_split == 0.0, ValueError, caller,
+                ": `validation_split` is only supported for tensors, not a Dataset; give "
+                "`validation_data` (a Dataset of its own, or dataset.take/skip)");
+  NEURONA_CHECK(!options.sample_weight, ValueError, caller,
+                ": with a Dataset the sample weights come in its elements, (x, y, sample_weight)");
+  NEURONA_CHECK(options.class_weight.empty() || compiled_->outputs.size() == 1, ValueError, caller,
+                ": `class_weight` is only supported for Models with a single output.");
+  DatasetBatches train(*this, dataset, options.steps_per_epoch, caller, options.class_weight);
+  std::unique_ptr<BatchSource> val;
+  if (options.validation_data && options.validation_data->dataset) {
+    val = std::make_unique<DatasetBatches>(*this, *options.validation_data->dataset,
+                                           options.validation_steps, caller + " (validation_data)");
+  } else if (options.validation_data) {
+    const ValidationData& v = *options.validation_data;
+    StepData data = step_data(v.x, v.y, v.sample_weight, caller + " (validation_data)");
+    const Device device = built_device(data);
+    val = std::make_unique<TensorBatches>(data.map([&](const Tensor& t) { return t.to(device); }),
+                                          options.batch_size, false);
+  }
+  return fit_loop(train, val.get(), options, model_device(*this));
+}
+
+callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const FitOptions& options,
+                                   Device device) {
   const int verbose = resolve_verbose(options.verbose);
   auto history = std::make_shared<callbacks::History>();
   std::vector<std::shared_ptr<callbacks::Callback>> cbs;
@@ -721,13 +915,13 @@ callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptio
   if (verbose > 0) cbs.push_back(std::make_shared<callbacks::ProgbarLogger>());
   for (auto& cb : cbs) {
     cb->set_model(this);
-    cb->set_params({.epochs = options.epochs, .steps = steps, .verbose = verbose});
+    cb->set_params({.epochs = options.epochs, .steps = train.steps(), .verbose = verbose});
   }
 
   stop_training_ = false;
   resume_epoch_.reset();
   resumed_logs_.clear();
-  CapturedStep captured(*this, "fit", device, options.batch_size);
+  std::unique_ptr<CapturedStep> captured;
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_train_begin(logs);
   // A resumed run's History holds its earlier epochs too, as an uninterrupted run's would.
@@ -737,37 +931,33 @@ callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptio
     reset_metrics();
     callbacks::Logs epoch_logs;
     for (auto& cb : cbs) cb->on_epoch_begin(epoch, epoch_logs);
-    std::optional<Tensor> order;
-    if (options.shuffle) {
-      const std::vector<std::int64_t> perm = shuffled_order(n);
-      order = constant(perm, {n}, device);
-    }
-    for (std::int64_t step = 0; step < steps && !stop_training_; ++step) {
-      const std::int64_t start = step * options.batch_size;
-      const std::int64_t stop = std::min(n, start + options.batch_size);
+    train.begin_epoch();
+    std::int64_t step = 0;
+    for (; !stop_training_; ++step) {
       callbacks::Logs batch_logs;
+      std::optional<StepData> batch = train.next();
+      if (!batch) break;
       for (auto& cb : cbs) cb->on_train_batch_begin(step, batch_logs);
-      const StepData batch = order
-                                 ? train.map([&, idx = order->slice(start, stop)](const Tensor& t) {
-                                     return gather(t, idx);
-                                   })
-                                 : train.map([&](const Tensor& t) { return t.slice(start, stop); });
+      // Replays serve batches of the first one's size.
+      if (!captured) captured = std::make_unique<CapturedStep>(*this, "fit", device, batch->rows());
       // A loss-scaled step decides on the host whether to apply it: it is not captured.
       const bool replayed =
           !compiled_->loss_scale &&
-          captured.run(
-              batch.tensors, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
-              [&](const std::vector<Tensor>& b) { train_step_body(batch.with(b)); });
-      if (!replayed) train_step(batch);
+          captured->run(
+              batch->tensors, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
+              [&](const std::vector<Tensor>& b) { train_step_body(batch->with(b)); });
+      if (!replayed) train_step(*batch);
       bool wanted = false;
       for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
       if (wanted) batch_logs = read_metrics();
       for (auto& cb : cbs) cb->on_train_batch_end(step, batch_logs);
     }
+    NEURONA_CHECK(step > 0 || stop_training_, ValueError, describe(),
+                  ".fit: the training data gave no batches in epoch ", epoch + 1);
     epoch_logs = read_metrics();
     if (val) {
       std::vector<std::shared_ptr<callbacks::Callback>> none;
-      const auto val_logs = run_evaluation(*val, options.batch_size, none);
+      const auto val_logs = run_evaluation(*val, none);
       for (const auto& [name, value] : val_logs) epoch_logs["val_" + name] = value;
     }
     for (auto& cb : cbs) cb->on_epoch_end(epoch, epoch_logs);
@@ -784,21 +974,43 @@ std::map<std::string, double> Model::evaluate(const Tensors& x_in, const Tensors
   compiled_state("evaluate");
   NEURONA_CHECK(options.batch_size > 0, ValueError, caller,
                 ": argument `batch_size` must be positive, got ", options.batch_size);
+  NEURONA_CHECK(!options.steps, ValueError, caller,
+                ": `steps` applies to a Dataset; with tensors every batch is evaluated");
   const StepData data = step_data(x_in, y_in, options.sample_weight, caller);
   const std::int64_t n = data.rows();
   NEURONA_CHECK(n > 0, ValueError, caller, ": the inputs have no samples");
   const Device device = built_device(data);
+  TensorBatches batches(data.map([&](const Tensor& t) { return t.to(device); }), options.batch_size,
+                        false);
   const int verbose = resolve_verbose(options.verbose);
   std::vector<std::shared_ptr<callbacks::Callback>> cbs;
   for (const auto& ref : options.callbacks) cbs.push_back(ref.get());
   if (verbose > 0) cbs.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  const std::int64_t steps = (n + options.batch_size - 1) / options.batch_size;
   for (auto& cb : cbs) {
     cb->set_model(this);
-    cb->set_params({.epochs = 1, .steps = steps, .verbose = verbose});
+    cb->set_params({.epochs = 1, .steps = batches.steps(), .verbose = verbose});
   }
-  auto logs = run_evaluation(data.map([&](const Tensor& t) { return t.to(device); }),
-                             options.batch_size, cbs);
+  auto logs = run_evaluation(batches, cbs);
+  for (auto& cb : cbs) cb->set_model(nullptr);
+  return logs;
+}
+
+std::map<std::string, double> Model::evaluate(const data::Dataset& dataset,
+                                              EvaluateOptions options) {
+  const std::string caller = describe() + ".evaluate";
+  compiled_state("evaluate");
+  NEURONA_CHECK(!options.sample_weight, ValueError, caller,
+                ": with a Dataset the sample weights come in its elements, (x, y, sample_weight)");
+  DatasetBatches batches(*this, dataset, options.steps, caller);
+  const int verbose = resolve_verbose(options.verbose);
+  std::vector<std::shared_ptr<callbacks::Callback>> cbs;
+  for (const auto& ref : options.callbacks) cbs.push_back(ref.get());
+  if (verbose > 0) cbs.push_back(std::make_shared<callbacks::ProgbarLogger>());
+  for (auto& cb : cbs) {
+    cb->set_model(this);
+    cb->set_params({.epochs = 1, .steps = batches.steps(), .verbose = verbose});
+  }
+  auto logs = run_evaluation(batches, cbs);
   for (auto& cb : cbs) cb->set_model(nullptr);
   return logs;
 }

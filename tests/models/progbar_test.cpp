@@ -90,7 +90,24 @@ TEST(Progbar, SmallValuesUseExponentFormatAndTimesTheirUnits) {
   EXPECT_EQ(nr::callbacks::format_step_time(2.4, "step"), " 2s/step");
 }
 
-TEST(Progbar, RejectsANonPositiveTarget) {
+TEST(Progbar, RejectsANegativeTarget) {
   std::ostringstream out;
-  EXPECT_THROW(Progbar(0, out), nr::ValueError);
+  EXPECT_THROW(Progbar(-1, out), nr::ValueError);
+}
+
+TEST(Progbar, AnUnknownTargetCountsStepsAsKerasDoesUntilItIsKnown) {
+  // Keras's Progbar(target=None): "%7d/Unknown", the time so far instead of an ETA.
+  double now = 0;
+  std::ostringstream out;
+  Progbar bar(0, out, {.verbose = 1, .dynamic_display = true, .clock = [&] { return now; }});
+  now = 1.0;
+  bar.update(1, {{"loss", 1.0}});
+  EXPECT_EQ(out.str(), "\r      1/Unknown \x1b[1m1s\x1b[0m 1s/step - loss: 1.0000");
+  out.str("");
+  now = 2.0;
+  bar.set_target(2);  // ProgbarLogger: the steps seen when the epoch ends
+  bar.update(2, {{"loss", 0.5}}, /*finalize=*/true);
+  EXPECT_NE(out.str().find("2/2\x1b[0m "), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("\x1b[1m2s\x1b[0m 1s/step - loss: 0.5000\n"), std::string::npos)
+      << out.str();
 }
