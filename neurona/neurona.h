@@ -73,6 +73,8 @@
 #include "neurona/models/plot_model.h"
 #include "neurona/models/saving.h"
 #include "neurona/models/sequential.h"
+#include "neurona/models/summary_writer.h"
+#include "neurona/models/tensorboard.h"
 #include "neurona/training/loss_scale.h"
 #include "neurona/training/losses.h"
 #include "neurona/training/metrics.h"

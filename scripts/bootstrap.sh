@@ -16,6 +16,8 @@ PACKAGES=(
   libhdf5-dev              # Keras .weights.h5 files
   libzip-dev               # Keras .keras archives
   nlohmann-json3-dev       # Keras model configs (config.json)
+  libprotobuf-dev          # TensorBoard event files (protobuf-lite messages)
+  protobuf-compiler        # protoc: generates those messages' C++ at build time
   gnuplot-nox              # curves.png from `neurona train`
   dataset-fashion-mnist    # the main job's data set
   fortunes                 # `neurona train --model charlm`'s default text (BSD licence)

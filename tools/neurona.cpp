@@ -151,9 +151,27 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir,
   return true;
 }
 
+// The callbacks of every `neurona train`: history.csv, and TensorBoard's logs when asked.
+std::vector<nr::callbacks::CallbackRef> train_callbacks(
+    const fs::path& out_dir, const std::shared_ptr<nr::callbacks::TensorBoard>& tensorboard,
+    bool append = false) {
+  std::vector<nr::callbacks::CallbackRef> callbacks{
+      nr::callbacks::CSVLogger((out_dir / "history.csv").string(), {.append = append})};
+  if (tensorboard) callbacks.emplace_back(tensorboard);
+  return callbacks;
+}
+
+// `--tensorboard DIR`: epoch and batch scalars (every 50 batches) and weight histograms.
+std::shared_ptr<nr::callbacks::TensorBoard> make_tensorboard(const std::string& log_dir) {
+  if (log_dir.empty()) return nullptr;
+  return std::make_shared<nr::callbacks::TensorBoard>(nr::callbacks::TensorBoardOptions{
+      .log_dir = log_dir, .histogram_freq = 1, .update_freq = 50});
+}
+
 int train(const std::string& kind, int epochs, std::int64_t batch_size, const std::string& out,
           const std::string& data_dir, std::int64_t train_limit, std::int64_t test_limit,
-          double validation_split, std::uint64_t seed, int verbose) {
+          double validation_split, std::uint64_t seed, int verbose,
+          const std::string& tensorboard_dir) {
   nr::set_seed(seed);
   const fs::path out_dir(out);
   fs::create_directories(out_dir);
@@ -176,7 +194,7 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
                  {.batch_size = batch_size,
                   .epochs = epochs,
                   .verbose = verbose,
-                  .callbacks = {nr::callbacks::CSVLogger((out_dir / "history.csv").string())},
+                  .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
                   .validation_split = validation_split});
   const auto scores = model->evaluate(x_test, y_test, {.batch_size = 256, .verbose = 0});
   std::printf("Test loss: %.4f - test accuracy: %.4f\n", scores.at("loss"), scores.at("accuracy"));
@@ -255,6 +273,8 @@ struct CharLMTrainOptions {
   double weight_decay = 0.01;
   std::uint64_t seed = 1;
   int verbose = nr::kVerboseAuto;
+  /// TensorBoard's log folder ("": none).
+  std::string tensorboard;
 };
 
 // Ends fit after the epoch it is in (Keras's model.stop_training from a callback): the charlm
@@ -316,9 +336,10 @@ int train_charlm(CharLMTrainOptions o) {
   model.summary();
   fs::create_directories(out_dir);
   nr::callbacks::History history;
+  const auto tensorboard = make_tensorboard(o.tensorboard);  // one for every epoch's fit
   const auto fit = [&](int first_epoch, bool one_epoch) {
-    std::vector<nr::callbacks::CallbackRef> callbacks{
-        nr::callbacks::CSVLogger((out_dir / "history.csv").string(), {.append = first_epoch > 0})};
+    std::vector<nr::callbacks::CallbackRef> callbacks =
+        train_callbacks(out_dir, tensorboard, /*append=*/first_epoch > 0);
     if (one_epoch) callbacks.emplace_back(StopAfterEpoch());
     const nr::callbacks::History h =
         model.fit(train.x, train.y,
@@ -453,6 +474,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   train_cmd->add_option("--verbose", verbose, "0 silent, 1 progress bar, 2 one line per epoch")
       ->check(whole_number(0, 2));
+  std::string tensorboard_dir;
+  train_cmd->add_option("--tensorboard", tensorboard_dir,
+                        "write TensorBoard logs (scalars, weight histograms) to this folder");
 
   CharLMTrainOptions charlm;
   train_cmd
@@ -564,12 +588,13 @@ int main(int argc, char** argv) {
       charlm.epochs = epochs;
       charlm.seed = seed;
       charlm.verbose = verbose;
+      charlm.tensorboard = tensorboard_dir;
       return train_charlm(charlm);
     }
     if (generate_cmd->parsed()) return generate(weights, prompt, sample);
     if (train_cmd->parsed()) {
       return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
-                   validation_split, seed, verbose);
+                   validation_split, seed, verbose, tensorboard_dir);
     }
     if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);
     if (predict_cmd->parsed()) return predict(kind, weights, input, output);

@@ -5,7 +5,7 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 
 execute_process(
   COMMAND ${NEURONA} train --model mlp --epochs 2 --train-samples 3000 --test-samples 1000
-          --validation-split 0.1 --out ${WORK_DIR}/run --verbose 2
+          --validation-split 0.1 --out ${WORK_DIR}/run --verbose 2 --tensorboard ${WORK_DIR}/logs
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 message("${out}${err}")
 if(NOT rc EQUAL 0)
@@ -26,6 +26,13 @@ endif()
 if(NOT EXISTS ${WORK_DIR}/run/mlp.weights.h5)
   message(FATAL_ERROR "neurona train wrote no mlp.weights.h5")
 endif()
+foreach(run train validation)
+  file(GLOB events ${WORK_DIR}/logs/${run}/events.out.tfevents.*)
+  list(LENGTH events count)
+  if(NOT count EQUAL 1)
+    message(FATAL_ERROR "--tensorboard wrote ${count} event files in logs/${run}, not one")
+  endif()
+endforeach()
 find_program(GNUPLOT gnuplot)
 if(GNUPLOT AND NOT EXISTS ${WORK_DIR}/run/curves.png)
   message(FATAL_ERROR "gnuplot is installed but neurona train wrote no curves.png")

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Reads the TensorBoard logs of a `neurona train --tensorboard DIR` run with TensorBoard's own
+reader (EventAccumulator, from `pip install tensorboard`) and compares them with the run's
+history.csv: every epoch_* scalar of train/ and validation/ must equal the logged value (as
+float32), and every weight histogram must be whole (bucket counts summing to its count).
+
+    python3 tests/reference/check_tensorboard_logs.py runs/fashion/logs runs/fashion/history.csv
+
+Uses the `python3` first on PATH (where tensorboard is installed); not run by CI.
+"""
+import csv
+import sys
+
+import numpy as np
+from tensorboard.backend.event_processing import event_accumulator, plugin_event_accumulator
+
+
+def load(folder):
+    acc = event_accumulator.EventAccumulator(
+        folder, size_guidance={event_accumulator.SCALARS: 0, event_accumulator.HISTOGRAMS: 0})
+    acc.Reload()
+    return acc
+
+
+def main():
+    log_dir, history_csv = sys.argv[1], sys.argv[2]
+    with open(history_csv) as f:
+        rows = list(csv.DictReader(f))
+    train, val = load(f"{log_dir}/train"), load(f"{log_dir}/validation")
+    checked = 0
+    for row in rows:
+        epoch = int(row["epoch"])
+        for key, text in row.items():
+            if key == "epoch":
+                continue
+            acc, name = (val, key[4:]) if key.startswith("val_") else (train, key)
+            events = {e.step: e.value for e in acc.Scalars(f"epoch_{name}")}
+            want = np.float32(float(text))
+            got = np.float32(events[epoch])
+            if abs(got - want) > 1e-6 * max(1.0, abs(want)):
+                sys.exit(f"epoch {epoch} {key}: TensorBoard reads {got}, history.csv has {want}")
+            checked += 1
+    histograms = [t for t in train.Tags()["histograms"]]
+    for tag in histograms:
+        for h in train.Histograms(tag):
+            v = h.histogram_value
+            if abs(sum(v.bucket) - v.num) > 0.5 or v.min > v.max:
+                sys.exit(f"{tag} at step {h.step}: buckets sum to {sum(v.bucket)}, num {v.num}")
+    # What the TensorBoard server itself reads: values migrated to its plugins' tensors.
+    plugin = plugin_event_accumulator.EventAccumulator(f"{log_dir}/train")
+    plugin.Reload()
+    by_plugin = {p: sorted(plugin.PluginTagToContent(p)) for p in ("scalars", "histograms")}
+    if "epoch_loss" not in by_plugin["scalars"] or set(by_plugin["histograms"]) != set(histograms):
+        sys.exit(f"TensorBoard's plugins see {by_plugin}")
+    batch_tags = [t for t in train.Tags()["scalars"] if t.startswith("batch_")]
+    print(f"TensorBoard read {checked} epoch scalars equal to history.csv, "
+          f"{len(histograms)} weight histograms ({', '.join(histograms[:2])}, ...), "
+          f"batch scalars {batch_tags}, validation scalars {val.Tags()['scalars']}")
+
+
+if __name__ == "__main__":
+    main()
