@@ -47,6 +47,7 @@
 #include "neurona/layers/group_normalization.h"
 #include "neurona/layers/gru.h"
 #include "neurona/layers/image_args.h"
+#include "neurona/layers/image_preprocessing.h"
 #include "neurona/layers/initializers.h"
 #include "neurona/layers/input_layer.h"
 #include "neurona/layers/layer.h"

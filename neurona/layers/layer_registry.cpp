@@ -15,6 +15,7 @@
 #include "neurona/layers/dropout.h"
 #include "neurona/layers/flatten.h"
 #include "neurona/layers/group_normalization.h"
+#include "neurona/layers/image_preprocessing.h"
 #include "neurona/layers/layer_normalization.h"
 #include "neurona/layers/merging.h"
 #include "neurona/layers/pooling2d.h"
@@ -101,6 +102,12 @@ const OwnLayer kOwnLayers[] = {
     {"Conv2DTranspose", from_config_of<Conv2DTranspose>, kBuilt},
     {"UpSampling1D", from_config_of<UpSampling1D>, kBuilt},
     {"UpSampling2D", from_config_of<UpSampling2D>, kBuilt},
+    {"Rescaling", from_config_of<Rescaling>, kBuiltAtConstruction},
+    {"Resizing", from_config_of<Resizing>, kBuiltAtConstruction},
+    {"CenterCrop", from_config_of<CenterCrop>, kBuiltAtConstruction},
+    {"RandomFlip", from_config_of<RandomFlip>, kBuiltAtConstruction},
+    {"RandomBrightness", from_config_of<RandomBrightness>, kBuiltAtConstruction},
+    {"RandomContrast", from_config_of<RandomContrast>, kBuiltAtConstruction},
     {"Cropping1D", from_config_of<Cropping1D>, kBuilt},
     {"Cropping2D", from_config_of<Cropping2D>, kBuilt},
     {"ZeroPadding1D", from_config_of<ZeroPadding1D>, kBuilt},

@@ -46,10 +46,17 @@ Data images() {
 // global seed), or with seed 1.
 enum class WithDropout { no, unseeded, seeded };
 
-std::unique_ptr<nr::Sequential> small_cnn(WithDropout dropout) {
-  std::vector<nr::layers::AnyLayer> layers = {
-      nr::layers::Input({8, 8, 1}), nr::layers::Conv2D(4, {3, 3}, {.activation = "relu"}),
-      nr::layers::MaxPooling2D({2, 2}), nr::layers::Flatten()};
+// `augment`: RandomFlip, RandomBrightness and RandomContrast in front (seeded).
+std::unique_ptr<nr::Sequential> small_cnn(WithDropout dropout, bool augment = false) {
+  std::vector<nr::layers::AnyLayer> layers = {nr::layers::Input({8, 8, 1})};
+  if (augment) {
+    layers.push_back(nr::layers::RandomFlip("horizontal", {.seed = 1}));
+    layers.push_back(nr::layers::RandomBrightness(0.1, {.value_range = {0, 1}, .seed = 2}));
+    layers.push_back(nr::layers::RandomContrast(0.2, {.value_range = {0, 1}, .seed = 3}));
+  }
+  layers.push_back(nr::layers::Conv2D(4, {3, 3}, {.activation = "relu"}));
+  layers.push_back(nr::layers::MaxPooling2D({2, 2}));
+  layers.push_back(nr::layers::Flatten());
   if (dropout == WithDropout::unseeded) layers.push_back(nr::layers::Dropout(0.25));
   if (dropout == WithDropout::seeded) layers.push_back(nr::layers::Dropout(0.25, {.seed = 1}));
   layers.push_back(nr::layers::Dense(3, {.activation = "softmax"}));
@@ -65,11 +72,11 @@ struct FitRun {
 
 // Trains the small cnn for 2 epochs of 100 samples at batch 16 (6 full batches and one of 4),
 // shuffled, with a validation split, Adam with a decaying learning rate and global clipping.
-FitRun train(bool emulate, WithDropout dropout) {
+FitRun train(bool emulate, WithDropout dropout, bool augment = false) {
   nr::detail::set_cpu_graph_emulation(emulate);
   nr::set_seed(5);
   const Data d = images();
-  auto model = small_cnn(dropout);
+  auto model = small_cnn(dropout, augment);
   model->compile(
       {.optimizer = nr::optimizers::Adam(nr::optimizers::schedules::ExponentialDecay(0.01, 3, 0.9),
                                          {.global_clipnorm = 1.0}),
@@ -129,6 +136,16 @@ TEST_F(EmulatedCapture, FitWithDropoutReplaysNewMasksAndTrainsAsTheEagerFit) {
     EXPECT_EQ(replayed.stderr_text, "");
     expect_same_training(eager, replayed);
   }
+}
+
+// The augmentation layers draw from their SeedGenerators on the device and build their indices
+// there: the replayed step draws anew each time and trains as the eager one.
+TEST_F(EmulatedCapture, FitWithAugmentationLayersReplaysNewDrawsAndTrainsAsTheEagerFit) {
+  const FitRun eager = train(false, WithDropout::no, /*augment=*/true);
+  const FitRun replayed = train(true, WithDropout::no, /*augment=*/true);
+  EXPECT_EQ(replayed.replays, 4 + 5);
+  EXPECT_EQ(replayed.stderr_text, "");
+  expect_same_training(eager, replayed);
 }
 
 // The case: Input(32) -> Dense(64, relu) -> Dropout(0.5, seed 7) -> Dense(1), SGD, 3
