@@ -56,6 +56,7 @@
 #include "neurona/layers/masking.h"
 #include "neurona/layers/merging.h"
 #include "neurona/layers/multi_head_attention.h"
+#include "neurona/layers/normalization.h"
 #include "neurona/layers/permute.h"
 #include "neurona/layers/pooling1d.h"
 #include "neurona/layers/pooling2d.h"

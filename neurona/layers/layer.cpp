@@ -522,7 +522,7 @@ Variable Layer::add_weight(const std::string& name, const Shape& shape, WeightOp
                   "' needs a fully known shape, got ", shape_str(shape));
   }
   WeightBudget::charge(shape, describe() + " weight '" + name + "'");
-  Tensor value = options.initializer(shape, {.dtype = dtype()});
+  Tensor value = options.initializer(shape, {.dtype = options.dtype.value_or(dtype())});
   Variable v(value, {.name = name_ + "/" + name, .trainable = options.trainable && trainable_});
   weights_.push_back(
       {v, options.trainable, std::move(options.regularizer), std::move(options.constraint)});

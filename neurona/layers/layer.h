@@ -58,6 +58,9 @@ struct WeightOptions {
   bool trainable = true;
   regularizers::Regularizer regularizer = {};
   constraints::Constraint constraint = {};
+  /// The weight's dtype when it is not the layer's variable dtype (Keras's add_weight(dtype=...):
+  /// Normalization's int32 `count`).
+  std::optional<DType> dtype = std::nullopt;
 };
 
 /// Keras's shape printing, with None for an unknown (-1) dimension: (None, 10).

@@ -18,6 +18,7 @@
 #include "neurona/layers/image_preprocessing.h"
 #include "neurona/layers/layer_normalization.h"
 #include "neurona/layers/merging.h"
+#include "neurona/layers/normalization.h"
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/reshape.h"
 #include "neurona/layers/separable_conv2d.h"
@@ -103,6 +104,7 @@ const OwnLayer kOwnLayers[] = {
     {"UpSampling1D", from_config_of<UpSampling1D>, kBuilt},
     {"UpSampling2D", from_config_of<UpSampling2D>, kBuilt},
     {"Rescaling", from_config_of<Rescaling>, kBuiltAtConstruction},
+    {"Normalization", from_config_of<Normalization>, kBuilt},
     {"Resizing", from_config_of<Resizing>, kBuiltAtConstruction},
     {"CenterCrop", from_config_of<CenterCrop>, kBuiltAtConstruction},
     {"RandomFlip", from_config_of<RandomFlip>, kBuiltAtConstruction},

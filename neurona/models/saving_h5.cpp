@@ -184,11 +184,14 @@ std::string write_weights_image(const std::vector<WeightGroup>& groups) {
         case DType::int64:  // an optimizer's iteration count
           type = H5T_STD_I64LE;
           break;
+        case DType::int32:  // Normalization's count
+          type = H5T_STD_I32LE;
+          break;
         default:
           throw ValueError("save_weights: weight " + std::to_string(i) + " of '" + g.path +
                            "' has dtype " + std::string(name(value.dtype())) +
-                           "; only float32, float64, float16, bfloat16 (and int64 counters) can "
-                           "be saved");
+                           "; only float32, float64, float16, bfloat16 (and int32 or int64 "
+                           "counters) can be saved");
       }
       std::vector<hsize_t> dims(value.shape().begin(), value.shape().end());
       const Id space = checked(
@@ -535,7 +538,7 @@ Tensor read_dataset(hid_t vars, const ExpectedGroup& e, std::size_t i, const std
                 " is a virtual or external dataset; its data must be inside the file");
   const Id type =
       checked(H5Dget_type(ds.get()), H5Tclose, what + ": cannot read the type of " + full);
-  const bool integer = e.dtypes[i] == DType::int64;
+  const bool integer = e.dtypes[i] == DType::int64 || e.dtypes[i] == DType::int32;
   // HDF5 sizes its conversion buffer by the element size the file declares; a corrupt type of
   // gigabytes per element would have it allocate that much per element read.
   const std::size_t type_size = H5Tget_size(type.get());

@@ -7,7 +7,10 @@ Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the reposi
 
 It rewrites tests/reference/preprocessing/image_layers.txt, one tensor a line:
 `name dim0 ... : v0 v1 ...`: the input images x (2, 7, 10, 3) in [0, 255), then the output of
-each case under the case's name.
+each case under the case's name; and preprocessing/normalization.txt: the data d (10, 4, 3),
+then for each Normalization case the adapted mean and variance and the output on d. (Keras
+adapts on batches only through tf.data, which needs TensorFlow; the C++ test checks that adapting
+on batches gives what adapting on d whole gives.)
 """
 import os
 
@@ -51,5 +54,26 @@ def main():
         f.write("\n".join(lines) + "\n")
 
 
+def normalization():
+    rng = np.random.default_rng(1)
+    d = (rng.normal(size=(10, 4, 3)) * 3 + 5).astype(np.float32)
+    lines = [f"# Keras {keras.__version__}, JAX backend", line("d", d)]
+    cases = {
+        "last_axis": (dict(axis=-1), d),
+        "axes_1_2": (dict(axis=(1, 2)), d),
+        "no_axis": (dict(axis=None), d),
+    }
+    for name, (kwargs, data) in cases.items():
+        layer = keras.layers.Normalization(**kwargs)
+        layer.adapt(data)
+        lines += [line(f"{name}_mean", layer.adapt_mean), line(f"{name}_variance", layer.adapt_variance),
+                  line(f"{name}_y", layer(d))]
+    given = keras.layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 0.25], invert=True)
+    lines.append(line("invert_given_y", given(d)))
+    with open(os.path.join(OUT, "normalization.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     main()
+    normalization()
