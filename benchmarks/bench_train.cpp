@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   app.add_option("--test-samples", options.test_samples, "first N test images (0: all)");
   app.add_option("--data-dir", options.data_dir, "Fashion-MNIST folder (default: Debian's)");
   app.add_option("--seed", options.seed, "nr::set_seed");
+  app.add_flag("--dataset", options.dataset,
+               "stream the batches through a data::Dataset prefetched to the device");
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -39,6 +39,7 @@ prepare() {
       -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
   for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
              benchmarks/bench_matmul benchmarks/bench_train benchmarks/bench_ops_gpu \
+             benchmarks/bench_pipeline \
              examples/gradient_descent examples/seed_walkthrough examples/fashion_mnist \
              tools/neurona tools/charlm_tests; do
     [[ -f "$BUILD/$exe" ]] || continue
@@ -62,7 +63,7 @@ prepare() {
   # which the GPU machine has, and the CUDA libraries, which come from its image.
   local exe_path
   for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul \
-             benchmarks/bench_ops_gpu benchmarks/bench_train; do
+             benchmarks/bench_ops_gpu benchmarks/bench_train benchmarks/bench_pipeline; do
     exe_path="$BUILD/$exe"
     ldd "$exe_path" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
       grep -Ev '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
@@ -251,6 +252,21 @@ run() {
       > "$OUT/train-charlm.log" 2>&1 || charlm_rc=$?
   else
     echo "not run (no neurona binary or no text in the bundle)" > "$OUT/train-charlm.log"
+  fi
+  # The input pipeline (issue 20): the cnn's epoch fed by a Dataset prefetched to the GPU against
+  # the device-resident tensors (target: within 5%), and the augmenting pipeline's images per
+  # second on this machine's cores. A measurement: it does not decide the exit status.
+  if [[ -x "$build/benchmarks/bench_train" && -d "$work/fashion-mnist" ]]; then
+    for input in "" --dataset; do
+      echo "== bench_train --model cnn --epochs 3 $input"
+      timeout 60 "$build/benchmarks/bench_train" --model cnn --epochs 3 --device cuda \
+        --data-dir "$work/fashion-mnist" $input 2>&1 | tail -n 2
+    done > "$OUT/pipeline.log"
+  else
+    echo "not run (no bench_train binary or no data in the bundle)" > "$OUT/pipeline.log"
+  fi
+  if [[ -x "$build/benchmarks/bench_pipeline" ]]; then
+    timeout 60 "$build/benchmarks/bench_pipeline" --workers 1 2 8 >> "$OUT/pipeline.log" 2>&1 || true
   fi
   # neurona against PyTorch eager and torch.compile on this GPU, in what is left of the check's
   # 8 minutes (GPU_CHECK_SECONDS) less 150 s for the CPU suite and the memory check that follow:

@@ -31,6 +31,9 @@ struct FitBenchmarkOptions {
   std::int64_t test_samples = 0;   ///< the first N test images (0: all 10000)
   std::string data_dir;            ///< Fashion-MNIST folder ("": datasets::fashion_mnist's)
   std::uint64_t seed = 1;          ///< set_seed: weights and shuffling
+  /// Feed fit a data::Dataset (shuffle, batch, prefetch(2) to the device) instead of the
+  /// device-resident tensors, to compare the streaming path with the resident one.
+  bool dataset = false;
 };
 
 /// What run_fit_benchmark measured.
@@ -160,11 +163,19 @@ inline FitBenchmarkResult run_fit_benchmark(const FitBenchmarkOptions& options) 
   compile_fashion_model(*model, options.model, options.epochs * steps_per_epoch);
   auto timer = std::make_shared<detail::EpochTimer>(r.device);
   const auto t0 = detail::Clock::now();
-  model->fit(x_train, y_train,
-             {.batch_size = options.batch_size,
-              .epochs = options.epochs,
-              .verbose = 0,
-              .callbacks = {timer}});
+  if (options.dataset) {
+    model->fit(neurona::data::Dataset::from_tensor_slices({x_train, y_train})
+                   .shuffle(x_train.shape()[0], {.seed = options.seed})
+                   .batch(options.batch_size)
+                   .prefetch(2, r.device),
+               {.epochs = options.epochs, .verbose = 0, .callbacks = {timer}});
+  } else {
+    model->fit(x_train, y_train,
+               {.batch_size = options.batch_size,
+                .epochs = options.epochs,
+                .verbose = 0,
+                .callbacks = {timer}});
+  }
   r.fit_seconds = detail::seconds_since(t0);
   const auto scores = model->evaluate(detail::head(data.x_test, options.test_samples),
                                       detail::head(data.y_test, options.test_samples),
@@ -219,6 +230,7 @@ inline std::string fit_benchmark_json(const FitBenchmarkResult& r) {
   json << "{\"benchmark\":\"train\",\"framework\":\"neurona\",\"model\":\"" << r.options.model
        << "\",\"device\":\"" << r.device.str() << "\",\"epochs\":" << r.options.epochs
        << ",\"train_samples\":" << r.train_samples << ",\"batch_size\":" << r.options.batch_size
+       << ",\"input\":\"" << (r.options.dataset ? "dataset" : "tensors") << "\""
        << ",\"epoch_seconds\":[";
   for (std::size_t i = 0; i < r.epoch_seconds.size(); ++i)
     json << (i ? "," : "") << r.epoch_seconds[i];

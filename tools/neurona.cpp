@@ -168,10 +168,27 @@ std::shared_ptr<nr::callbacks::TensorBoard> make_tensorboard(const std::string& 
       .log_dir = log_dir, .histogram_freq = 1, .update_freq = 50});
 }
 
+// `--augment`: the training images as a Dataset, shuffled, batched, each batch flipped left to
+// right at random per image on worker threads (nr::layers::RandomFlip inside Dataset.map), and
+// copied to the model's device ahead of the step.
+nr::data::Dataset augmented_batches(const nr::Tensor& x, const nr::Tensor& y,
+                                    std::int64_t batch_size, std::uint64_t seed) {
+  const nr::layers::RandomFlip flip("horizontal");
+  return nr::data::Dataset::from_tensor_slices({x, y})
+      .shuffle(x.shape()[0], {.seed = seed})
+      .batch(batch_size)
+      .map(
+          [flip](const nr::data::Element& e) {
+            return nr::data::Element{flip->call(e[0], true), e[1]};
+          },
+          {.num_parallel_calls = nr::data::kAutotune, .seed = seed})
+      .prefetch(2, nr::default_device());
+}
+
 int train(const std::string& kind, int epochs, std::int64_t batch_size, const std::string& out,
           const std::string& data_dir, std::int64_t train_limit, std::int64_t test_limit,
           double validation_split, std::uint64_t seed, int verbose,
-          const std::string& tensorboard_dir) {
+          const std::string& tensorboard_dir, bool augment) {
   nr::set_seed(seed);
   const fs::path out_dir(out);
   fs::create_directories(out_dir);
@@ -189,13 +206,31 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
                                                     : x_train.shape()[0];
   nr::tools::compile_fashion_model(*model, kind, epochs * ((n_fit + batch_size - 1) / batch_size));
   model->summary();
-  auto history =
-      model->fit(x_train, y_train,
-                 {.batch_size = batch_size,
-                  .epochs = epochs,
-                  .verbose = verbose,
-                  .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
-                  .validation_split = validation_split});
+  nr::callbacks::History history;
+  if (augment) {
+    // The held-out part as fit's validation_split takes it: the last fraction, unshuffled.
+    std::optional<nr::ValidationData> validation;
+    nr::Tensor x_fit = x_train, y_fit = y_train;
+    if (validation_split > 0.0) {
+      auto [fit_part, val_part] =
+          nr::data::train_validation_split({x_train, y_train}, validation_split);
+      x_fit = fit_part[0];
+      y_fit = fit_part[1];
+      validation = nr::ValidationData{{val_part[0]}, {val_part[1]}};
+    }
+    history = model->fit(augmented_batches(x_fit, y_fit, batch_size, seed),
+                         {.epochs = epochs,
+                          .verbose = verbose,
+                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
+                          .validation_data = validation});
+  } else {
+    history = model->fit(x_train, y_train,
+                         {.batch_size = batch_size,
+                          .epochs = epochs,
+                          .verbose = verbose,
+                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
+                          .validation_split = validation_split});
+  }
   const auto scores = model->evaluate(x_test, y_test, {.batch_size = 256, .verbose = 0});
   std::printf("Test loss: %.4f - test accuracy: %.4f\n", scores.at("loss"), scores.at("accuracy"));
   const fs::path weights = out_dir / (kind + ".weights.h5");
@@ -477,6 +512,10 @@ int main(int argc, char** argv) {
   std::string tensorboard_dir;
   train_cmd->add_option("--tensorboard", tensorboard_dir,
                         "write TensorBoard logs (scalars, weight histograms) to this folder");
+  bool augment = false;
+  train_cmd->add_flag("--augment", augment,
+                      "stream the training images through a Dataset that flips them left to "
+                      "right at random (RandomFlip on worker threads, prefetched to the device)");
 
   CharLMTrainOptions charlm;
   train_cmd
@@ -594,7 +633,7 @@ int main(int argc, char** argv) {
     if (generate_cmd->parsed()) return generate(weights, prompt, sample);
     if (train_cmd->parsed()) {
       return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
-                   validation_split, seed, verbose, tensorboard_dir);
+                   validation_split, seed, verbose, tensorboard_dir, augment);
     }
     if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);
     if (predict_cmd->parsed()) return predict(kind, weights, input, output);

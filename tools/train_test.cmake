@@ -33,6 +33,15 @@ foreach(run train validation)
     message(FATAL_ERROR "--tensorboard wrote ${count} event files in logs/${run}, not one")
   endif()
 endforeach()
+# --augment: the training images streamed through a Dataset with RandomFlip on worker threads.
+execute_process(
+  COMMAND ${NEURONA} train --model mlp --epochs 1 --train-samples 1000 --test-samples 200
+          --validation-split 0.1 --out ${WORK_DIR}/augmented --verbose 2 --augment
+  OUTPUT_VARIABLE aug_out ERROR_VARIABLE aug_err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT aug_out MATCHES "8/8 .* val_loss: [0-9.]+" OR
+   NOT aug_out MATCHES "Test loss: [0-9.]+")
+  message(FATAL_ERROR "neurona train --augment failed (${rc}):\n${aug_out}${aug_err}")
+endif()
 find_program(GNUPLOT gnuplot)
 if(GNUPLOT AND NOT EXISTS ${WORK_DIR}/run/curves.png)
   message(FATAL_ERROR "gnuplot is installed but neurona train wrote no curves.png")

@@ -708,6 +708,14 @@ Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length
   return out;
 }
 
+Tensor reverse(const Tensor& x, int axis) {
+  Tensor out = kernels::reverse(x, axis);
+  if (autograd::is_recording()) {
+    autograd::record("reverse", {x}, {out}, [axis](const G& g) { return G{reverse(g[0], axis)}; });
+  }
+  return out;
+}
+
 std::vector<Tensor> unstack(const Tensor& x, int axis) {
   NEURONA_CHECK(x.rank() >= 1, ShapeError,
                 "unstack: argument x needs at least one axis, got shape ", x.shape());

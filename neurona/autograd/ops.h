@@ -178,6 +178,8 @@ Tensor reshape(const Tensor& x, const Shape& shape);
 Tensor concat(const std::vector<Tensor>& tensors, int axis = 0);
 Tensor slice(const Tensor& x, std::int64_t start, std::int64_t stop);
 Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length);
+/// x reversed along `axis` (NumPy's flip); its gradient is the gradient reversed.
+Tensor reverse(const Tensor& x, int axis);
 /// The slices of x along `axis`, that axis removed (keras.ops.unstack): (B, T, D) on axis 1 gives
 /// T tensors (B, D). One recorded op whose gradient is stack() of the slices' gradients, so that
 /// a loop over time steps costs O(T) in the backward pass, not the O(T^2) of T narrows.

@@ -74,6 +74,26 @@ Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length
   return out;
 }
 
+Tensor reverse(const Tensor& x, int axis) {
+  const Device d = check_same_device("reverse", {{"x", &x}});
+  NEURONA_CHECK(x.rank() > 0, ShapeError, "reverse: cannot reverse a scalar (shape ())");
+  const int a = x.shape().normalize_axis(axis, "reverse");
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), d);
+  if (out.numel() == 0) return out;
+  const std::int64_t n = x.shape()[a];
+  std::int64_t outer = 1;
+  for (int k = 0; k < a; ++k) outer *= x.shape()[k];
+  const auto esize = static_cast<std::int64_t>(size_of(x.dtype()));
+  const std::int64_t entry = x.numel() / outer / n * esize;  // bytes per entry of the axis
+  // Entry n - 1 - j of every outer row to entry j: `n` copies of `outer` rows each.
+  for (std::int64_t j = 0; j < n; ++j) {
+    copy2d_stub.get(d)(d, static_cast<char*>(out.raw_data()) + j * entry, n * entry,
+                       static_cast<const char*>(x.raw_data()) + (n - 1 - j) * entry, n * entry,
+                       entry, outer);
+  }
+  return out;
+}
+
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
   const Device d = check_same_device("broadcast_to", {{"x", &x}});
   shape.check_valid("broadcast_to");

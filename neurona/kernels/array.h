@@ -32,6 +32,10 @@ Tensor gather(const Tensor& x, const Tensor& indices);
 /// `length` entries of `axis` from `start` on (a copy): the inverse of concat along an axis.
 Tensor narrow(const Tensor& x, int axis, std::int64_t start, std::int64_t length);
 
+/// x with the entries of `axis` in reverse order (NumPy's flip), as a copy: one strided copy per
+/// entry, no kernel of its own (what RandomFlip runs).
+Tensor reverse(const Tensor& x, int axis);
+
 /// x repeated along broadcast dimensions to `shape` (NumPy's broadcast_to, as a copy).
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 

@@ -3,7 +3,6 @@
 #include "neurona/layers/image_preprocessing.h"
 
 #include <cmath>
-#include <numeric>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
@@ -29,17 +28,6 @@ Tensor as_float(const Tensor& x) {
 
 Tensor clip(const Tensor& x, double lo, double hi) {
   return maximum(minimum(x, scalar_like(x, hi)), scalar_like(x, lo));
-}
-
-// `x` reversed along `axis`: the axis moved first, its rows gathered in reverse, moved back. The
-// indices are made on the device (no copy from the host, which a captured step cannot hold).
-Tensor flip(const Tensor& x, int axis) {
-  const auto n = static_cast<double>(x.shape()[axis]);
-  std::vector<int> perm(static_cast<std::size_t>(x.rank()));
-  std::iota(perm.begin(), perm.end(), 0);
-  std::swap(perm[0], perm[static_cast<std::size_t>(axis)]);
-  const Tensor idx = arange(n - 1, -1, -1, {.dtype = DType::int64, .device = x.device()});
-  return transpose(gather(transpose(x, perm), idx), perm);
 }
 
 // The shape of a per-image draw: (batch, 1, 1, 1), or (1, 1, 1) for one image.
@@ -275,8 +263,8 @@ Tensor RandomFlipLayer::call(const Tensor& inputs, bool training) {
   const Tensor batched =
       x.rank() == 3 ? reshape(x, Shape{1, x.shape()[0], x.shape()[1], x.shape()[2]}) : x;
   Tensor out = batched;
-  if (mode_ != "vertical") out = where(flips, flip(out, 2), out);
-  if (mode_ != "horizontal") out = where(flips, flip(out, 1), out);
+  if (mode_ != "vertical") out = where(flips, reverse(out, 2), out);
+  if (mode_ != "horizontal") out = where(flips, reverse(out, 1), out);
   return x.rank() == 3 ? reshape(out, x.shape()) : out;
 }
 

@@ -56,3 +56,36 @@ TEST_F(GpuImage, ResizeForwardAndBackwardMatchCpu) {
     }
   }
 }
+
+// The preprocessing layers on a GPU give the CPU's images: the random ones draw the same numbers
+// on every device from the same seed (the counter-based generator), and reverse() is strided
+// device copies. A Dataset prefetching to the GPU hands over the CPU's batches.
+TEST_F(GpuImage, PreprocessingLayersAndPrefetchMatchTheCpu) {
+  const nr::Tensor x = random_tensor({4, 9, 13, 3}, nr::float32, 0, 1, 5);
+  const auto run_on = [&](nr::Device device) {
+    nr::layers::RandomFlip flip("horizontal_and_vertical", {.seed = 1});
+    nr::layers::RandomBrightness brightness(0.3, {.value_range = {0, 1}, .seed = 2});
+    nr::layers::RandomContrast contrast(0.4, {.value_range = {0, 1}, .seed = 3});
+    nr::layers::Resizing resize(6, 7);
+    nr::layers::CenterCrop crop(5, 5);
+    nr::layers::Normalization norm({.mean = std::vector<double>{0.5, 0.4, 0.3},
+                                    .variance = std::vector<double>{0.1, 0.2, 0.3}});
+    nr::Tensor t = x.to(device);
+    t = flip->call(t, true);
+    t = brightness->call(t, true);
+    t = contrast->call(t, true);
+    t = crop(resize(t));
+    return norm(t).to(nr::Device::cpu());
+  };
+  EXPECT_TRUE(all_close(run_on(nr::Device::cuda(0)).to_vector<double>(),
+                        run_on(nr::Device::cpu()).to_vector<double>(), 1e-5, 1e-5));
+  const auto ds = nr::data::Dataset::from_tensor_slices({x}).batch(3);
+  const auto on_gpu = ds.prefetch(2, nr::Device::cuda(0)).elements();
+  const auto on_cpu = ds.elements();
+  ASSERT_EQ(on_gpu.size(), on_cpu.size());
+  for (std::size_t i = 0; i < on_gpu.size(); ++i) {
+    EXPECT_TRUE(on_gpu[i][0].device().is_cuda());
+    EXPECT_EQ(on_gpu[i][0].to(nr::Device::cpu()).to_vector<float>(),
+              on_cpu[i][0].to_vector<float>());
+  }
+}

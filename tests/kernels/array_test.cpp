@@ -312,3 +312,31 @@ TEST(Array, OneHotRejectsFloatIndicesAndNegativeDepth) {
                            "one_hot", "depth", "-1");
   NEURONA_EXPECT_THROW_MSG(nr::one_hot(nr::Tensor(), 3), nr::ValueError, "one_hot", "undefined");
 }
+
+TEST(Array, ReverseFlipsOneAxisAndItsGradientFlipsBack) {
+  // x[i][j][k] = 100 i + 10 j + k, shape (2, 3, 2).
+  std::vector<double> v;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 2; ++k) v.push_back(100 * i + 10 * j + k);
+  const nr::Tensor x = make_tensor(v, {2, 3, 2});
+  const auto at = [](const nr::Tensor& t, int i, int j, int k) {
+    return t.to_vector<double>()[static_cast<std::size_t>(i * 6 + j * 2 + k)];
+  };
+  const nr::Tensor r1 = nr::reverse(x, 1);
+  EXPECT_EQ(at(r1, 1, 0, 1), 121);
+  EXPECT_EQ(at(r1, 0, 2, 0), 0);
+  const nr::Tensor r2 = nr::reverse(x, -1);
+  EXPECT_EQ(at(r2, 1, 2, 0), 121);
+  EXPECT_EQ(nr::reverse(r1, 1).to_vector<double>(), x.to_vector<double>());
+  const nr::Tensor r0 = nr::reverse(x, 0);
+  EXPECT_EQ(at(r0, 0, 1, 1), 111);
+  EXPECT_THROW((void)nr::reverse(nr::constant(1.0), 0), nr::ShapeError);
+  // d/dx sum(reverse(x) * w) = reverse(w).
+  nr::Variable xv(x);
+  const nr::Tensor w = random_tensor({2, 3, 2}, nr::float32, -1, 1, 3);
+  nr::GradientTape tape;
+  const nr::Tensor y = nr::sum(nr::reverse(xv, 1) * w);
+  const nr::Tensor g = tape.gradient(y, xv);
+  EXPECT_EQ(g.to_vector<float>(), nr::reverse(w, 1).to_vector<float>());
+}
