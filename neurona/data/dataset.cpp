@@ -267,7 +267,7 @@ class SequentialMapIterator final : public NodeIterator {
   std::uint64_t index_ = 0;
 };
 
-// Workers take the input's elements in turn (under a lock, numbering them), map them at the
+// Workers take the input's elements in turn (one at a time, numbering them), map them at the
 // same time, and leave the results by number; next() hands them out in the input's order (or as
 // they come when not deterministic). At most 2 * workers elements are in flight, so a slow
 // consumer holds the workers back instead of filling memory.
@@ -318,28 +318,40 @@ class ParallelMapIterator final : public NodeIterator {
 
   void work() {
     for (;;) {
-      std::uint64_t index = 0;
-      std::optional<Element> e;
-      std::exception_ptr error;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || input_done_ || taken_ < handed_out_ + window_; });
         if (stopping_ || input_done_) return;
-        // The input is read under the lock: sources are not thread-safe, and the order of the
-        // elements must not depend on the workers' timing.
-        try {
-          e = in_->next();
-        } catch (...) {
-          error = std::current_exception();
-        }
+      }
+      // One worker reads the input at a time (sources are not thread-safe, and the elements'
+      // numbers must follow the input's order), under a lock of its own: next() keeps handing
+      // out finished elements while a worker waits on a slow input.
+      std::unique_lock input_lock(input_mu_);
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_ || input_done_) return;
+      }
+      std::optional<Element> e;
+      std::exception_ptr error;
+      try {
+        e = in_->next();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::uint64_t index = 0;
+      {
+        std::lock_guard lock(mu_);
         if (!e && !error) {
           input_done_ = true;
-          lock.unlock();
-          cv_.notify_all();
-          return;
+        } else {
+          index = taken_++;
+          if (error) input_done_ = true;  // nothing follows an input that failed
         }
-        index = taken_++;
-        if (error) input_done_ = true;  // nothing follows an input that failed
+      }
+      input_lock.unlock();
+      if (!e && !error) {
+        cv_.notify_all();
+        return;
       }
       Result r;
       r.error = error;
@@ -363,7 +375,8 @@ class ParallelMapIterator final : public NodeIterator {
   std::uint64_t pass_;
   std::uint64_t window_;
   bool deterministic_;
-  std::mutex mu_;
+  std::mutex mu_;        // the counters, done_ and the flags
+  std::mutex input_mu_;  // in_, read by one worker at a time
   std::condition_variable cv_;
   std::map<std::uint64_t, Result> done_;
   std::uint64_t taken_ = 0, next_out_ = 0, handed_out_ = 0;
