@@ -30,6 +30,16 @@ Tensor clip(const Tensor& x, double lo, double hi) {
   return maximum(minimum(x, scalar_like(x, hi)), scalar_like(x, lo));
 }
 
+// `shape` with its images' height and width replaced.
+Shape resized_shape(const Shape& shape, std::int64_t height, std::int64_t width,
+                    const std::string& who) {
+  const auto [h_axis, w_axis] = image_axes(shape, who);
+  Shape out = shape;
+  out[h_axis] = height;
+  out[w_axis] = width;
+  return out;
+}
+
 // The shape of a per-image draw: (batch, 1, 1, 1), or (1, 1, 1) for one image.
 Shape per_image(const Shape& shape) {
   return shape.rank() == 4 ? Shape{shape[0], 1, 1, 1} : Shape{1, 1, 1};
@@ -160,11 +170,7 @@ Tensor ResizingLayer::call(const Tensor& inputs, bool /*training*/) {
 }
 
 Shape ResizingLayer::compute_output_shape(const Shape& input_shape) const {
-  const auto [h_axis, w_axis] = image_axes(input_shape, describe());
-  Shape out = input_shape;
-  out[h_axis] = height_;
-  out[w_axis] = width_;
-  return out;
+  return resized_shape(input_shape, height_, width_, describe());
 }
 
 ConfigValue ResizingLayer::get_config() const {
@@ -216,11 +222,7 @@ Tensor CenterCropLayer::call(const Tensor& inputs, bool /*training*/) {
 }
 
 Shape CenterCropLayer::compute_output_shape(const Shape& input_shape) const {
-  const auto [h_axis, w_axis] = image_axes(input_shape, describe());
-  Shape out = input_shape;
-  out[h_axis] = height_;
-  out[w_axis] = width_;
-  return out;
+  return resized_shape(input_shape, height_, width_, describe());
 }
 
 ConfigValue CenterCropLayer::get_config() const {

@@ -310,6 +310,9 @@ class Model : public layers::Layer {
   void reset_metrics();
   std::map<std::string, double> run_evaluation(
       BatchSource& batches, std::vector<std::shared_ptr<callbacks::Callback>>& callbacks);
+  /// evaluate's run over `batches` with its callbacks and progress bar set up.
+  std::map<std::string, double> evaluate_with_callbacks(BatchSource& batches,
+                                                        const EvaluateOptions& options);
 
   std::shared_ptr<const FunctionalGraph> graph_;
   std::shared_ptr<Compiled> compiled_;

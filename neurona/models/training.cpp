@@ -968,6 +968,21 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
   return *history;
 }
 
+std::map<std::string, double> Model::evaluate_with_callbacks(BatchSource& batches,
+                                                             const EvaluateOptions& options) {
+  const int verbose = resolve_verbose(options.verbose);
+  std::vector<std::shared_ptr<callbacks::Callback>> cbs;
+  for (const auto& ref : options.callbacks) cbs.push_back(ref.get());
+  if (verbose > 0) cbs.push_back(std::make_shared<callbacks::ProgbarLogger>());
+  for (auto& cb : cbs) {
+    cb->set_model(this);
+    cb->set_params({.epochs = 1, .steps = batches.steps(), .verbose = verbose});
+  }
+  auto logs = run_evaluation(batches, cbs);
+  for (auto& cb : cbs) cb->set_model(nullptr);
+  return logs;
+}
+
 std::map<std::string, double> Model::evaluate(const Tensors& x_in, const Tensors& y_in,
                                               EvaluateOptions options) {
   const std::string caller = describe() + ".evaluate";
@@ -982,17 +997,7 @@ std::map<std::string, double> Model::evaluate(const Tensors& x_in, const Tensors
   const Device device = built_device(data);
   TensorBatches batches(data.map([&](const Tensor& t) { return t.to(device); }), options.batch_size,
                         false);
-  const int verbose = resolve_verbose(options.verbose);
-  std::vector<std::shared_ptr<callbacks::Callback>> cbs;
-  for (const auto& ref : options.callbacks) cbs.push_back(ref.get());
-  if (verbose > 0) cbs.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  for (auto& cb : cbs) {
-    cb->set_model(this);
-    cb->set_params({.epochs = 1, .steps = batches.steps(), .verbose = verbose});
-  }
-  auto logs = run_evaluation(batches, cbs);
-  for (auto& cb : cbs) cb->set_model(nullptr);
-  return logs;
+  return evaluate_with_callbacks(batches, options);
 }
 
 std::map<std::string, double> Model::evaluate(const data::Dataset& dataset,
@@ -1002,17 +1007,7 @@ std::map<std::string, double> Model::evaluate(const data::Dataset& dataset,
   NEURONA_CHECK(!options.sample_weight, ValueError, caller,
                 ": with a Dataset the sample weights come in its elements, (x, y, sample_weight)");
   DatasetBatches batches(*this, dataset, options.steps, caller);
-  const int verbose = resolve_verbose(options.verbose);
-  std::vector<std::shared_ptr<callbacks::Callback>> cbs;
-  for (const auto& ref : options.callbacks) cbs.push_back(ref.get());
-  if (verbose > 0) cbs.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  for (auto& cb : cbs) {
-    cb->set_model(this);
-    cb->set_params({.epochs = 1, .steps = batches.steps(), .verbose = verbose});
-  }
-  auto logs = run_evaluation(batches, cbs);
-  for (auto& cb : cbs) cb->set_model(nullptr);
-  return logs;
+  return evaluate_with_callbacks(batches, options);
 }
 
 std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tensors& y,
