@@ -759,9 +759,8 @@ class CacheNode final : public UnaryNode {
     if (!kept_) kept_ = std::move(elements);
   }
 
-  std::string filename_;
-
  private:
+  std::string filename_;
   mutable std::mutex mu_;
   mutable std::shared_ptr<const std::vector<Element>> kept_;
 };

@@ -648,6 +648,10 @@ struct Model::BatchSource {
   virtual void begin_epoch() {}
   /// The epoch's next batch on the model's device; none at the end of the epoch.
   virtual std::optional<StepData> next() = 0;
+  /// fit's validation_data as batches (a Dataset's, or the tensors' on the model's device); null
+  /// without it.
+  static std::unique_ptr<BatchSource> validation(Model& model, const FitOptions& options,
+                                                 const std::string& caller);
 };
 
 // Slices (or, shuffled, gathers) of tensors already on the device: the device-resident path.
@@ -780,6 +784,21 @@ struct Model::DatasetBatches final : Model::BatchSource {
   Device device = Device::cpu();
 };
 
+std::unique_ptr<Model::BatchSource> Model::BatchSource::validation(Model& model,
+                                                                   const FitOptions& options,
+                                                                   const std::string& caller) {
+  if (!options.validation_data) return nullptr;
+  const std::string who = caller + " (validation_data)";
+  const ValidationData& v = *options.validation_data;
+  if (v.dataset) {
+    return std::make_unique<DatasetBatches>(model, *v.dataset, options.validation_steps, who);
+  }
+  const StepData data = model.step_data(v.x, v.y, v.sample_weight, who);
+  const Device device = model.built_device(data);
+  return std::make_unique<TensorBatches>(data.map([&](const Tensor& t) { return t.to(device); }),
+                                         options.batch_size, false);
+}
+
 std::map<std::string, double> Model::run_evaluation(
     BatchSource& batches, std::vector<std::shared_ptr<callbacks::Callback>>& cbs) {
   reset_metrics();
@@ -853,17 +872,7 @@ callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptio
   // Keras's validation_split: the last fraction, before any shuffling; the training part is
   // floor(n * (1 - split)) samples, as Keras 3 rounds.
   std::int64_t n = n_all;
-  std::unique_ptr<BatchSource> val;
-  if (options.validation_data && options.validation_data->dataset) {
-    val = std::make_unique<DatasetBatches>(*this, *options.validation_data->dataset,
-                                           options.validation_steps, caller + " (validation_data)");
-  } else if (options.validation_data) {
-    const ValidationData& v = *options.validation_data;
-    val = std::make_unique<TensorBatches>(
-        step_data(v.x, v.y, v.sample_weight, caller + " (validation_data)")
-            .map([&](const Tensor& t) { return t.to(device); }),
-        options.batch_size, false);
-  }
+  std::unique_ptr<BatchSource> val = BatchSource::validation(*this, options, caller);
   if (options.validation_split > 0.0) {
     try {
       n = data::validation_split_index(n_all, options.validation_split);
@@ -891,17 +900,7 @@ callbacks::History Model::fit(const data::Dataset& dataset, FitOptions options) 
   NEURONA_CHECK(options.class_weight.empty() || compiled_->outputs.size() == 1, ValueError, caller,
                 ": `class_weight` is only supported for Models with a single output.");
   DatasetBatches train(*this, dataset, options.steps_per_epoch, caller, options.class_weight);
-  std::unique_ptr<BatchSource> val;
-  if (options.validation_data && options.validation_data->dataset) {
-    val = std::make_unique<DatasetBatches>(*this, *options.validation_data->dataset,
-                                           options.validation_steps, caller + " (validation_data)");
-  } else if (options.validation_data) {
-    const ValidationData& v = *options.validation_data;
-    StepData data = step_data(v.x, v.y, v.sample_weight, caller + " (validation_data)");
-    const Device device = built_device(data);
-    val = std::make_unique<TensorBatches>(data.map([&](const Tensor& t) { return t.to(device); }),
-                                          options.batch_size, false);
-  }
+  std::unique_ptr<BatchSource> val = BatchSource::validation(*this, options, caller);
   return fit_loop(train, val.get(), options, model_device(*this));
 }
 
