@@ -246,6 +246,24 @@ Tensor erf(const Tensor& x) {
                         });
 }
 
+Tensor sin(const Tensor& x) {
+  return unary_recorded(
+      "sin", x, kernels::sin(x),
+      [](const Tensor& g, const Tensor& x_, const Tensor&) { return g * cos(x_); });
+}
+
+Tensor cos(const Tensor& x) {
+  return unary_recorded(
+      "cos", x, kernels::cos(x),
+      [](const Tensor& g, const Tensor& x_, const Tensor&) { return neg(g * sin(x_)); });
+}
+
+Tensor floor(const Tensor& x) {
+  return unary_recorded(
+      "floor", x, kernels::floor(x),
+      [](const Tensor& g, const Tensor&, const Tensor&) { return zeros_like(g); });
+}
+
 Tensor relu(const Tensor& x) {
   return unary_recorded(
       "relu", x, kernels::relu(x),
@@ -970,6 +988,39 @@ Tensor image_resize(const Tensor& images, const std::array<std::int64_t, 2>& siz
     autograd::record("image_resize", {images}, {out},
                      [shape = images.shape(), options](const G& g) {
                        return G{image_resize_backward(g[0], shape, options)};
+                     });
+  }
+  return out;
+}
+
+namespace {
+// The gradient of affine_transform, recorded so that its own gradient (affine_transform
+// again: the op is linear in the images) gives second derivatives.
+Tensor affine_transform_backward(const Tensor& grad_out, const Tensor& transforms,
+                                 const Shape& images_shape, const AffineTransformOptions& options) {
+  Tensor out = kernels::affine_transform_backward(grad_out, transforms, images_shape, options);
+  if (autograd::is_recording()) {
+    const int h =
+        options.data_format == DataFormat::ChannelsLast ? grad_out.rank() - 3 : grad_out.rank() - 2;
+    AffineTransformOptions forward = options;
+    forward.fill_value = 0.0;  // the gradient is linear: the fill's constant drops out
+    forward.output_size = std::array<std::int64_t, 2>{grad_out.shape()[h], grad_out.shape()[h + 1]};
+    autograd::record("affine_transform_backward", {grad_out}, {out},
+                     [transforms, forward](const G& g) {
+                       return G{affine_transform(g[0], transforms, forward)};
+                     });
+  }
+  return out;
+}
+}  // namespace
+
+Tensor affine_transform(const Tensor& images, const Tensor& transforms,
+                        const AffineTransformOptions& options) {
+  Tensor out = kernels::affine_transform(images, transforms, options);
+  if (autograd::is_recording()) {
+    autograd::record("affine_transform", {images}, {out},
+                     [transforms, shape = images.shape(), options](const G& g) {
+                       return G{affine_transform_backward(g[0], transforms, shape, options)};
                      });
   }
   return out;

@@ -65,6 +65,10 @@ Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor erf(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+/// Its gradient is zero (almost everywhere), as TensorFlow's.
+Tensor floor(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
@@ -239,6 +243,17 @@ Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::i
 ///   auto y = nr::image_resize(x, {64, 64}, {.interpolation = nr::Interpolation::Bicubic});
 Tensor image_resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
                     const ResizeOptions& options = {});
+
+/// Images under projective transforms [a0, a1, a2, b0, b1, b2, c0, c1] ((8,) or (1, 8) for
+/// all, (batch, 8) one per image), as keras.ops.image.affine_transform(images, transform,
+/// interpolation, fill_mode, fill_value, data_format) computes on Keras's JAX backend: output
+/// pixel (y, x) reads the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k) with
+/// k = c0 x + c1 y + 1 (TensorFlow's projective form; JAX's Keras takes k = 1). What
+/// RandomTranslation, RandomRotation, RandomZoom and RandomCrop run. Differentiable with respect
+/// to the images (second derivatives too); the transforms get no gradient, as in TensorFlow.
+///   auto y = nr::affine_transform(x, t, {.fill_mode = nr::FillMode::Reflect});
+Tensor affine_transform(const Tensor& images, const Tensor& transforms,
+                        const AffineTransformOptions& options = {});
 
 Tensor operator+(const Tensor& x, const Tensor& y);
 Tensor operator-(const Tensor& x, const Tensor& y);

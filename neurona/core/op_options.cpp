@@ -47,4 +47,32 @@ const char* interpolation_name(Interpolation interpolation) {
   return "bilinear";
 }
 
+FillMode fill_mode_from_string(std::string_view s) {
+  for (FillMode m : {FillMode::Reflect, FillMode::Wrap, FillMode::Constant, FillMode::Nearest,
+                     FillMode::Mirror}) {
+    if (s == fill_mode_name(m)) return m;
+  }
+  // keras.ops.image.affine_transform's message (JAX backend).
+  throw ValueError(detail::str(
+      "Invalid value for argument `fill_mode`. Expected of one ('constant', 'nearest', 'wrap', "
+      "'mirror', 'reflect'). Received: fill_mode=",
+      s));
+}
+
+const char* fill_mode_name(FillMode mode) {
+  switch (mode) {
+    case FillMode::Constant:
+      return "constant";
+    case FillMode::Nearest:
+      return "nearest";
+    case FillMode::Wrap:
+      return "wrap";
+    case FillMode::Mirror:
+      return "mirror";
+    case FillMode::Reflect:
+      return "reflect";
+  }
+  return "constant";
+}
+
 }  // namespace neurona

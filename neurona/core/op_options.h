@@ -73,6 +73,29 @@ struct ResizeOptions {
   DataFormat data_format = DataFormat::ChannelsLast;
 };
 
+/// How keras.ops.image.affine_transform fills the points that map outside the input (its JAX
+/// backend, jax.scipy.ndimage.map_coordinates's modes): `Constant` with fill_value, `Nearest`
+/// repeats the edge (aaaa|abcd|dddd), `Wrap` tiles (abcd|abcd|abcd), `Mirror` reflects about the
+/// edge pixels' centres (dcb|abcd|cba), `Reflect` about their outer edges (dcba|abcd|dcba).
+enum class FillMode { Constant, Nearest, Wrap, Mirror, Reflect };
+
+/// `FillMode` from Keras's strings "constant", "nearest", "wrap", "mirror", "reflect"; throws
+/// ValueError listing them.
+FillMode fill_mode_from_string(std::string_view s);
+/// Keras's string for a FillMode.
+const char* fill_mode_name(FillMode mode);
+
+/// keras.ops.image.affine_transform's arguments, and the output's (height, width), which
+/// TensorFlow's ImageProjectiveTransformV3 takes (default: the input's).
+struct AffineTransformOptions {
+  /// Nearest (rounding half away from zero) or Bilinear, the two Keras allows here.
+  Interpolation interpolation = Interpolation::Bilinear;
+  FillMode fill_mode = FillMode::Constant;
+  double fill_value = 0.0;
+  DataFormat data_format = DataFormat::ChannelsLast;
+  std::optional<std::array<std::int64_t, 2>> output_size = std::nullopt;
+};
+
 /// A matrix product's arguments.
 struct MatmulOptions {
   bool transpose_a = false;  ///< use the transpose of a's last two axes

@@ -119,6 +119,15 @@ Tensor sqrt(const Tensor& x) {
 Tensor erf(const Tensor& x) {
   return unary("erf", UnaryOp::erf, x);
 }
+Tensor sin(const Tensor& x) {
+  return unary("sin", UnaryOp::sin, x);
+}
+Tensor cos(const Tensor& x) {
+  return unary("cos", UnaryOp::cos, x);
+}
+Tensor floor(const Tensor& x) {
+  return unary("floor", UnaryOp::floor, x);
+}
 Tensor relu(const Tensor& x) {
   return unary("relu", UnaryOp::relu, x);
 }

@@ -41,6 +41,10 @@ Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 /// The Gauss error function.
 Tensor erf(const Tensor& x);
+/// Sine and cosine (radians), and the largest integer not above x (float dtypes only).
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor floor(const Tensor& x);
 
 /// Activations with Keras's definitions and defaults.
 Tensor relu(const Tensor& x);

@@ -3,6 +3,8 @@
 #include "neurona/kernels/image.h"
 
 #include "neurona/kernels/checks.h"
+#include "neurona/kernels/creation.h"
+#include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/image_stubs.h"
 
 namespace neurona::kernels {
@@ -10,6 +12,10 @@ namespace neurona::kernels {
 DispatchStub<ResizeFn> resize_stub{"resize"};
 
 DispatchStub<ResizeBackwardFn> resize_backward_stub{"resize_backward"};
+
+DispatchStub<AffineTransformFn> affine_transform_stub{"affine_transform"};
+
+DispatchStub<AffineTransformBackwardFn> affine_transform_backward_stub{"affine_transform_backward"};
 
 namespace {
 
@@ -83,6 +89,108 @@ Tensor resize_backward(const Tensor& grad_out, const Shape& images_shape,
   Tensor dx = Tensor::empty(images_shape, grad_out.dtype(), d);
   if (dx.numel() > 0) resize_backward_stub.get(d)(options.interpolation, grad_out, g, dx);
   return dx;
+}
+
+namespace {
+
+// The (outer, h, w, inner) view of an affine transform of images of `shape` by transforms of
+// `transforms_shape` into out_h x out_w.
+AffineGeometry affine_geometry(const char* op, const Shape& shape, const Shape& transforms_shape,
+                               std::int64_t out_h, std::int64_t out_w, DataFormat format) {
+  const ResizeGeometry r = resize_geometry(op, shape, out_h, out_w, format);
+  NEURONA_CHECK(transforms_shape.rank() == 1 || transforms_shape.rank() == 2, ShapeError, op,
+                ": Invalid transform rank: expected rank 1 (single transform) or rank 2 (batch "
+                "of transforms). Received input with shape: transform.shape=",
+                transforms_shape);
+  const std::int64_t batch = shape.rank() == 4 ? shape[0] : 1;
+  const std::int64_t count = transforms_shape.rank() == 2 ? transforms_shape[0] : 1;
+  NEURONA_CHECK(
+      transforms_shape[transforms_shape.rank() - 1] == 8 && (count == 1 || count == batch),
+      ShapeError, op, ": transform.shape=", transforms_shape, " does not fit images.shape=", shape,
+      ": expected (8,), (1, 8) or (", batch, ", 8)");
+  AffineGeometry g;
+  g.outer = r.outer;
+  g.in_h = r.in_h;
+  g.in_w = r.in_w;
+  g.inner = r.inner;
+  g.out_h = r.out_h;
+  g.out_w = r.out_w;
+  g.per_transform = format == DataFormat::ChannelsLast ? 1 : shape[shape.rank() - 3];
+  g.shared_transform = count == 1;
+  return g;
+}
+
+void check_affine_interpolation(const char* op, Interpolation m) {
+  NEURONA_CHECK(m == Interpolation::Nearest || m == Interpolation::Bilinear, ValueError, op,
+                ": Invalid value for argument `interpolation`. Expected of one {'nearest', "
+                "'bilinear'}. Received: interpolation=",
+                interpolation_name(m));
+}
+
+// The transforms in the dtype the kernels compute in for `dtype`.
+Tensor transforms_for(const char* op, const Tensor& transforms, DType dtype) {
+  check_floating(op, "transform", transforms);
+  const DType want = dtype == DType::float64 ? DType::float64 : DType::float32;
+  return transforms.dtype() == want ? transforms : cast(transforms, want);
+}
+
+}  // namespace
+
+Tensor affine_transform(const Tensor& images, const Tensor& transforms,
+                        const AffineTransformOptions& options) {
+  const Device d =
+      check_same_device("affine_transform", {{"images", &images}, {"transform", &transforms}});
+  check_floating("affine_transform", "images", images);
+  check_affine_interpolation("affine_transform", options.interpolation);
+  NEURONA_CHECK(images.rank() == 3 || images.rank() == 4, ShapeError,
+                "affine_transform: Invalid images rank: expected rank 3 (single image) or rank 4 "
+                "(batch of images). Received input with shape: images.shape=",
+                images.shape());
+  const int h =
+      options.data_format == DataFormat::ChannelsLast ? images.rank() - 3 : images.rank() - 2;
+  const auto size = options.output_size.value_or(
+      std::array<std::int64_t, 2>{images.shape()[h], images.shape()[h + 1]});
+  const AffineGeometry g = affine_geometry("affine_transform", images.shape(), transforms.shape(),
+                                           size[0], size[1], options.data_format);
+  const Tensor t = transforms_for("affine_transform", transforms, images.dtype());
+  Tensor out = Tensor::empty(resized_shape(images.shape(), size[0], size[1], options.data_format),
+                             images.dtype(), d);
+  if (out.numel() > 0) {
+    affine_transform_stub.get(d)(options.interpolation, options.fill_mode, options.fill_value,
+                                 images, t, g, out);
+  }
+  return out;
+}
+
+Tensor affine_transform_backward(const Tensor& grad_out, const Tensor& transforms,
+                                 const Shape& images_shape, const AffineTransformOptions& options) {
+  const Device d = check_same_device("affine_transform_backward",
+                                     {{"grad_out", &grad_out}, {"transform", &transforms}});
+  check_floating("affine_transform_backward", "grad_out", grad_out);
+  check_affine_interpolation("affine_transform_backward", options.interpolation);
+  NEURONA_CHECK((images_shape.rank() == 3 || images_shape.rank() == 4) &&
+                    grad_out.rank() == images_shape.rank(),
+                ShapeError, "affine_transform_backward: grad_out of shape ", grad_out.shape(),
+                " does not match images of shape ", images_shape);
+  const int h = options.data_format == DataFormat::ChannelsLast ? images_shape.rank() - 3
+                                                                : images_shape.rank() - 2;
+  const AffineGeometry g =
+      affine_geometry("affine_transform_backward", images_shape, transforms.shape(),
+                      grad_out.shape()[h], grad_out.shape()[h + 1], options.data_format);
+  const Shape expected = resized_shape(images_shape, g.out_h, g.out_w, options.data_format);
+  NEURONA_CHECK(grad_out.shape() == expected, ShapeError,
+                "affine_transform_backward: grad_out has shape ", grad_out.shape(), ", expected ",
+                expected);
+  // Summed in float32 (float64 for float64): the GPU's atomicAdd takes no 16-bit types here.
+  const DType acc = grad_out.dtype() == DType::float64 ? DType::float64 : DType::float32;
+  const Tensor g_acc = grad_out.dtype() == acc ? grad_out : cast(grad_out, acc);
+  const Tensor t = transforms_for("affine_transform_backward", transforms, acc);
+  Tensor dx = zeros(images_shape, {.dtype = acc, .device = d});
+  if (g_acc.numel() > 0 && dx.numel() > 0) {
+    affine_transform_backward_stub.get(d)(options.interpolation, options.fill_mode, g_acc, t, g,
+                                          dx);
+  }
+  return dx.dtype() == grad_out.dtype() ? dx : cast(dx, grad_out.dtype());
 }
 
 }  // namespace neurona::kernels

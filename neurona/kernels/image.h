@@ -1,4 +1,5 @@
-// Image ops that are not convolutions: resizing, as keras.ops.image.resize (the front doors).
+// Image ops that are not convolutions: resizing and affine transforms, as keras.ops.image.resize
+// and keras.ops.image.affine_transform (the front doors).
 #pragma once
 
 #include <array>
@@ -19,5 +20,22 @@ Tensor resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
 /// `grad_out` of its output.
 Tensor resize_backward(const Tensor& grad_out, const Shape& images_shape,
                        const ResizeOptions& options = {});
+
+/// `images` ((batch, h, w, c), or (batch, c, h, w) with channels_first; 3-D for a single image)
+/// under the projective transforms [a0, a1, a2, b0, b1, b2, c0, c1] of `transforms` ((8,) or
+/// (1, 8) for all images, (batch, 8) for one each): output pixel (y, x) reads the input at
+/// ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1, as
+/// keras.ops.image.affine_transform on its JAX backend (which takes c0 = c1 = 0) and
+/// TensorFlow's ImageProjectiveTransformV3. Output size: options.output_size, or the input's.
+/// Float images; float transforms (used in float32, or float64 for float64 images).
+Tensor affine_transform(const Tensor& images, const Tensor& transforms,
+                        const AffineTransformOptions& options = {});
+
+/// The gradient of affine_transform with respect to its images (of shape `images_shape`), from
+/// the gradient `grad_out` of its output. 16-bit gradients are summed in float32. On a GPU the
+/// sums use atomicAdd, whose order varies, so it refuses to run under op determinism.
+Tensor affine_transform_backward(const Tensor& grad_out, const Tensor& transforms,
+                                 const Shape& images_shape,
+                                 const AffineTransformOptions& options = {});
 
 }  // namespace neurona::kernels

@@ -19,8 +19,24 @@ using ResizeFn = void (*)(Interpolation interpolation, const Tensor& x, const Re
 using ResizeBackwardFn = void (*)(Interpolation interpolation, const Tensor& grad_out,
                                   const ResizeGeometry& geo, Tensor& dx);
 
+/// Transforms x (outer, in_h, in_w, inner) into out (outer, out_h, out_w, inner); `transforms`
+/// holds 8 numbers per transform in x's compute dtype (float32, or float64 for float64).
+using AffineTransformFn = void (*)(Interpolation interpolation, FillMode mode, double fill_value,
+                                   const Tensor& x, const Tensor& transforms,
+                                   const AffineGeometry& geo, Tensor& out);
+
+/// The gradient of an affine transform: dx (outer, in_h, in_w, inner) from grad_out, both
+/// float32 or float64 as `transforms`; dx arrives zeroed and the kernel adds to it.
+using AffineTransformBackwardFn = void (*)(Interpolation interpolation, FillMode mode,
+                                           const Tensor& grad_out, const Tensor& transforms,
+                                           const AffineGeometry& geo, Tensor& dx);
+
 extern DispatchStub<ResizeFn> resize_stub;
 
 extern DispatchStub<ResizeBackwardFn> resize_backward_stub;
+
+extern DispatchStub<AffineTransformFn> affine_transform_stub;
+
+extern DispatchStub<AffineTransformBackwardFn> affine_transform_backward_stub;
 
 }  // namespace neurona::kernels

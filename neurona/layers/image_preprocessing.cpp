@@ -1,5 +1,6 @@
-// The image preprocessing layers over existing ops (elementwise, narrow, gather, image_resize),
-// so that they run on every device and inside captured steps without kernels of their own.
+// The image preprocessing layers over existing ops (elementwise, narrow, image_resize,
+// affine_transform), so that they run on every device and inside captured steps without kernels
+// of their own: the random ones draw on the device and build their transforms there.
 #include "neurona/layers/image_preprocessing.h"
 
 #include <cmath>
@@ -381,6 +382,308 @@ RandomContrast::RandomContrast(FactorRange factor, RandomColorOptions options)
 RandomContrast RandomContrast::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "RandomContrast");
   return RandomContrast(read_factor(r, "factor"), read_color_options(r));
+}
+
+// ---- Random geometric augmentation ---------------------------------------------------------
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// A factor's (lower, upper): a number f is (-|f|, |f|), a pair as given (sorted), as Keras's
+// _set_factor.
+std::pair<double, double> symmetric_bounds(const FactorRange& f) {
+  if (f.is_scalar()) return {-std::abs(f.upper()), std::abs(f.upper())};
+  return {f.lower(), f.upper()};
+}
+
+// Keras's checks of a translation's or rotation's factor ([-1, 1]) and a zoom's ((-1, 1]).
+void check_bounds(const FactorRange& f, const char* argument, bool zoom, const std::string& who) {
+  const auto [lower, upper] = symmetric_bounds(f);
+  const bool ok = zoom ? lower > -1.0 && upper <= 1.0 : lower >= -1.0 && upper <= 1.0;
+  NEURONA_CHECK(ok, ValueError, who, ": the `", argument,
+                "` argument should be a number (or a list of two numbers) in the range ",
+                zoom ? "(-1.0, 1.0]" : "[-1.0, 1.0]", ". Received: ", argument, "=(", lower, ", ",
+                upper, ")");
+}
+
+// Keras's fill modes and interpolations for these layers (it refuses "mirror" here).
+AffineTransformOptions affine_options(const RandomAffineOptions& o, const std::string& who) {
+  const auto& f = o.fill_mode;
+  NEURONA_CHECK(f == "reflect" || f == "wrap" || f == "constant" || f == "nearest",
+                NotImplementedError, who, ": Unknown `fill_mode` ", f,
+                ". Expected of one ('reflect', 'wrap', 'constant', 'nearest').");
+  NEURONA_CHECK(o.interpolation == "nearest" || o.interpolation == "bilinear", NotImplementedError,
+                who, ": Unknown `interpolation` ", o.interpolation,
+                ". Expected of one ('nearest', 'bilinear').");
+  return {.interpolation = interpolation_from_string(o.interpolation),
+          .fill_mode = fill_mode_from_string(f),
+          .fill_value = o.fill_value};
+}
+
+// One float32 draw from [lo, hi) per image, shaped (batch, 1) ((1, 1) for one image): a column
+// of the transforms.
+Tensor uniform_column(const Tensor& x, double lo, double hi, SeedGenerator& generator) {
+  const Shape shape{x.rank() == 4 ? x.shape()[0] : 1, 1};
+  if (!(hi > lo)) return fill(shape, lo, {.dtype = DType::float32, .device = x.device()});
+  return random_uniform(shape, {.minval = lo,
+                                .maxval = hi,
+                                .dtype = DType::float32,
+                                .device = x.device(),
+                                .seed_generator = &generator});
+}
+
+// The (batch, 8) transforms [a0, a1, a2, b0, b1, b2, 0, 0] from their (batch, 1) columns.
+Tensor transforms(const Tensor& a0, const Tensor& a1, const Tensor& a2, const Tensor& b0,
+                  const Tensor& b1, const Tensor& b2) {
+  const Tensor zero = zeros_like(a0);
+  return concat({a0, a1, a2, b0, b1, b2, zero, zero}, 1);
+}
+
+void read_affine_options(const LayerConfigReader& r, RandomAffineOptions& o) {
+  only_channels_last(r);
+  o.fill_mode = r.string("fill_mode", "reflect");
+  o.interpolation = r.string("interpolation", "bilinear");
+  o.seed = r.seed();
+  o.fill_value = r.number("fill_value", 0.0);
+  o.name = r.string("name", "");
+}
+
+void write_affine_options(ConfigValue& config, const RandomAffineOptions& o) {
+  config.set("fill_mode", o.fill_mode);
+  config.set("interpolation", o.interpolation);
+  config.set("seed", o.seed ? ConfigValue(*o.seed) : ConfigValue());
+  config.set("fill_value", o.fill_value);
+  config.set("data_format", "channels_last");
+}
+
+}  // namespace
+
+// ---- RandomTranslation ------------------------------------------------------------------------
+
+RandomTranslationLayer::RandomTranslationLayer(FactorRange height_factor, FactorRange width_factor,
+                                               RandomAffineOptions options)
+    : Layer("RandomTranslation", {.name = options.name}),
+      height_factor_(height_factor),
+      width_factor_(width_factor),
+      options_(std::move(options)),
+      generator_(options_.seed) {
+  track_seed_generator(generator_);
+  check_bounds(height_factor_, "height_factor", false, describe());
+  check_bounds(width_factor_, "width_factor", false, describe());
+  (void)affine_options(options_, describe());
+}
+
+Tensor RandomTranslationLayer::call(const Tensor& inputs, bool training) {
+  const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
+  const Tensor x = as_float(inputs);
+  if (!training) return x;
+  const auto [h_lo, h_hi] = symmetric_bounds(height_factor_);
+  const auto [w_lo, w_hi] = symmetric_bounds(width_factor_);
+  const auto height = static_cast<double>(x.shape()[h_axis]);
+  const auto width = static_cast<double>(x.shape()[w_axis]);
+  // Output pixel (y, x) reads (y - dy, x - dx): the content moves by (dy, dx).
+  const Tensor dy = uniform_column(x, h_lo, h_hi, generator_) * height;
+  const Tensor dx = uniform_column(x, w_lo, w_hi, generator_) * width;
+  const Tensor one = ones_like(dy), zero = zeros_like(dy);
+  return affine_transform(x, transforms(one, zero, -dx, zero, one, -dy),
+                          affine_options(options_, describe()));
+}
+
+ConfigValue RandomTranslationLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("height_factor", factor_config(height_factor_));
+  config.set("width_factor", factor_config(width_factor_));
+  write_affine_options(config, options_);
+  return config;
+}
+
+RandomTranslation::RandomTranslation(FactorRange height_factor, FactorRange width_factor,
+                                     RandomAffineOptions options)
+    : LayerHandle(std::make_shared<RandomTranslationLayer>(height_factor, width_factor,
+                                                           std::move(options))) {}
+
+RandomTranslation RandomTranslation::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "RandomTranslation");
+  RandomAffineOptions o;
+  read_affine_options(r, o);
+  return RandomTranslation(read_factor(r, "height_factor"), read_factor(r, "width_factor"),
+                           std::move(o));
+}
+
+// ---- RandomRotation ---------------------------------------------------------------------------
+
+RandomRotationLayer::RandomRotationLayer(FactorRange factor, RandomAffineOptions options)
+    : Layer("RandomRotation", {.name = options.name}),
+      factor_(factor),
+      options_(std::move(options)),
+      generator_(options_.seed) {
+  track_seed_generator(generator_);
+  check_bounds(factor_, "factor", false, describe());
+  (void)affine_options(options_, describe());
+}
+
+Tensor RandomRotationLayer::call(const Tensor& inputs, bool training) {
+  const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
+  const Tensor x = as_float(inputs);
+  if (!training) return x;
+  const auto [lower, upper] = symmetric_bounds(factor_);
+  // Keras draws degrees, then converts; the rotation is about the centre (cx, cy).
+  const Tensor angle = uniform_column(x, lower * 360.0, upper * 360.0, generator_) * (kPi / 180.0);
+  const double cx = 0.5 * static_cast<double>(x.shape()[w_axis] - 1);
+  const double cy = 0.5 * static_cast<double>(x.shape()[h_axis] - 1);
+  const Tensor c = cos(angle), s = sin(angle);
+  const Tensor a0 = c, a1 = -s, b0 = s, b1 = c;
+  const Tensor a2 = (a0 * -cx - a1 * cy) + cx;
+  const Tensor b2 = (b0 * -cx - b1 * cy) + cy;
+  return affine_transform(x, transforms(a0, a1, a2, b0, b1, b2),
+                          affine_options(options_, describe()));
+}
+
+ConfigValue RandomRotationLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  const auto [lower, upper] = symmetric_bounds(factor_);
+  config.set("factor", pair_config(lower, upper));  // Keras keeps the (lower, upper) it made
+  write_affine_options(config, options_);
+  return config;
+}
+
+RandomRotation::RandomRotation(FactorRange factor, RandomAffineOptions options)
+    : LayerHandle(std::make_shared<RandomRotationLayer>(factor, std::move(options))) {}
+
+RandomRotation RandomRotation::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "RandomRotation");
+  RandomAffineOptions o;
+  read_affine_options(r, o);
+  return RandomRotation(read_factor(r, "factor"), std::move(o));
+}
+
+// ---- RandomZoom -------------------------------------------------------------------------------
+
+RandomZoomLayer::RandomZoomLayer(FactorRange height_factor, RandomZoomOptions options)
+    : Layer("RandomZoom", {.name = options.name}),
+      height_factor_(height_factor),
+      width_factor_(options.width_factor),
+      options_{.fill_mode = std::move(options.fill_mode),
+               .interpolation = std::move(options.interpolation),
+               .seed = options.seed,
+               .fill_value = options.fill_value,
+               .name = std::move(options.name)},
+      generator_(options_.seed) {
+  track_seed_generator(generator_);
+  check_bounds(height_factor_, "height_factor", true, describe());
+  if (width_factor_) check_bounds(*width_factor_, "width_factor", true, describe());
+  (void)affine_options(options_, describe());
+}
+
+Tensor RandomZoomLayer::call(const Tensor& inputs, bool training) {
+  const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
+  const Tensor x = as_float(inputs);
+  if (!training) return x;
+  const auto [h_lo, h_hi] = symmetric_bounds(height_factor_);
+  const Tensor zy = uniform_column(x, 1.0 + h_lo, 1.0 + h_hi, generator_);
+  Tensor zx = zy;
+  if (width_factor_) {
+    const auto [w_lo, w_hi] = symmetric_bounds(*width_factor_);
+    zx = uniform_column(x, 1.0 + w_lo, 1.0 + w_hi, generator_);
+  }
+  // Scaled about the centre: x' = zx x + (w - 1) / 2 (1 - zx).
+  const double half_w = static_cast<double>(x.shape()[w_axis] - 1) / 2.0;
+  const double half_h = static_cast<double>(x.shape()[h_axis] - 1) / 2.0;
+  const Tensor zero = zeros_like(zy);
+  return affine_transform(x,
+                          transforms(zx, zero, (1.0 - zx) * half_w, zero, zy, (1.0 - zy) * half_h),
+                          affine_options(options_, describe()));
+}
+
+ConfigValue RandomZoomLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("height_factor", factor_config(height_factor_));
+  config.set("width_factor", width_factor_ ? factor_config(*width_factor_) : ConfigValue());
+  write_affine_options(config, options_);
+  return config;
+}
+
+RandomZoom::RandomZoom(FactorRange height_factor, RandomZoomOptions options)
+    : LayerHandle(std::make_shared<RandomZoomLayer>(height_factor, std::move(options))) {}
+
+RandomZoom RandomZoom::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "RandomZoom");
+  RandomAffineOptions a;
+  read_affine_options(r, a);
+  RandomZoomOptions o{.fill_mode = a.fill_mode,
+                      .interpolation = a.interpolation,
+                      .seed = a.seed,
+                      .fill_value = a.fill_value,
+                      .name = a.name};
+  const ConfigValue* width = r.find("width_factor");
+  if (width != nullptr && !width->is_null()) o.width_factor = read_factor(r, "width_factor");
+  return RandomZoom(read_factor(r, "height_factor"), std::move(o));
+}
+
+// ---- RandomCrop -------------------------------------------------------------------------------
+
+RandomCropLayer::RandomCropLayer(std::int64_t height, std::int64_t width, RandomCropOptions options)
+    : Layer("RandomCrop", {.name = options.name}),
+      height_(height),
+      width_(width),
+      seed_(options.seed),
+      generator_(options.seed) {
+  track_seed_generator(generator_);
+  NEURONA_CHECK(height > 0 && width > 0, ValueError, describe(),
+                ": height and width must be positive, got (", height, ", ", width, ")");
+}
+
+Tensor RandomCropLayer::call(const Tensor& inputs, bool training) {
+  const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
+  const Tensor x = as_float(inputs);
+  const std::int64_t h = x.shape()[h_axis], w = x.shape()[w_axis];
+  if (training && h > height_ && w > width_) {
+    // One window for the batch, its corner drawn on the device: a shift read with nearest
+    // interpolation is an exact copy. (The min guards float32 rounding a draw up to the bound.)
+    const Shape one{1, 1};
+    const auto corner = [&](std::int64_t room) {
+      const Tensor u = random_uniform(one, {.minval = 0.0,
+                                            .maxval = static_cast<double>(room + 1),
+                                            .dtype = DType::float32,
+                                            .device = x.device(),
+                                            .seed_generator = &generator_});
+      return minimum(floor(u), fill(one, static_cast<double>(room),
+                                    {.dtype = DType::float32, .device = x.device()}));
+    };
+    const Tensor y0 = corner(h - height_), x0 = corner(w - width_);
+    const Tensor unit = ones_like(y0), zero = zeros_like(y0);
+    return affine_transform(x, transforms(unit, zero, x0, zero, unit, y0),
+                            {.interpolation = Interpolation::Nearest,
+                             .fill_mode = FillMode::Constant,
+                             .output_size = {{height_, width_}}});
+  }
+  const Tensor window = crop_to_aspect(x, height_, width_, h_axis, w_axis);
+  if (window.shape()[h_axis] == height_ && window.shape()[w_axis] == width_) return window;
+  return resize(window, height_, width_, Interpolation::Bilinear);
+}
+
+Shape RandomCropLayer::compute_output_shape(const Shape& input_shape) const {
+  return resized_shape(input_shape, height_, width_, describe());
+}
+
+ConfigValue RandomCropLayer::get_config() const {
+  ConfigValue config = Layer::get_config();
+  config.set("height", height_);
+  config.set("width", width_);
+  config.set("seed", seed_ ? ConfigValue(*seed_) : ConfigValue());
+  config.set("data_format", "channels_last");
+  return config;
+}
+
+RandomCrop::RandomCrop(std::int64_t height, std::int64_t width, RandomCropOptions options)
+    : LayerHandle(std::make_shared<RandomCropLayer>(height, width, std::move(options))) {}
+
+RandomCrop RandomCrop::from_config(const ConfigValue& config) {
+  const LayerConfigReader r(config, "RandomCrop");
+  only_channels_last(r);
+  return RandomCrop(r.integer("height"), r.integer("width"),
+                    {.seed = r.seed(), .name = r.string("name", "")});
 }
 
 }  // namespace neurona::layers

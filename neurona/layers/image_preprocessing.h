@@ -1,7 +1,9 @@
-// Keras 3's image preprocessing and augmentation layers that work on whole images with the ops
-// neurona has: Rescaling, Resizing, CenterCrop (deterministic, as Keras computes them) and
-// RandomFlip, RandomBrightness, RandomContrast (random per image in training, the identity
-// otherwise). Images are channels_last, (batch, height, width, channels) or one image of rank 3.
+// Keras 3's image preprocessing and augmentation layers: Rescaling, Resizing, CenterCrop
+// (deterministic, as Keras computes them); RandomFlip, RandomBrightness, RandomContrast,
+// RandomTranslation, RandomRotation, RandomZoom (random per image in training, the identity
+// otherwise) and RandomCrop (one window per batch in training, as Keras). The geometric ones run
+// nr::affine_transform with transforms computed on the device from the draws. Images are
+// channels_last, (batch, height, width, channels) or one image of rank 3.
 // The random layers draw from their SeedGenerator on the device, so a training step replayed
 // from a CUDA graph draws anew; inside a Dataset map they draw from the map's per-element
 // stream (ScopedRandomStream).
@@ -192,6 +194,134 @@ class RandomContrast : public LayerHandle<RandomContrastLayer> {
  public:
   explicit RandomContrast(FactorRange factor, RandomColorOptions options = {});
   static RandomContrast from_config(const ConfigValue& config);
+};
+
+// ---- Random geometric augmentation (affine transforms) ----------------------------------------
+
+/// The arguments RandomTranslation, RandomRotation and RandomZoom share, with Keras's defaults.
+struct RandomAffineOptions {
+  /// How points outside the image are filled: "reflect" (dcba|abcd|dcba), "wrap"
+  /// (abcd|abcd|abcd), "constant" (fill_value) or "nearest" (aaaa|abcd|dddd).
+  std::string fill_mode = "reflect";
+  /// "bilinear" or "nearest".
+  std::string interpolation = "bilinear";
+  std::optional<std::uint64_t> seed = std::nullopt;
+  /// The value of the points outside the image with fill_mode "constant".
+  double fill_value = 0.0;
+  std::string name = "";
+};
+
+/// In training, each image shifted by a fraction of its height and of its width drawn from the
+/// factors (a number f: -f .. f; a pair: lower .. upper; each in [-1, 1]; positive moves the
+/// content down / right), as keras.layers.RandomTranslation.
+class RandomTranslationLayer : public Layer {
+ public:
+  RandomTranslationLayer(FactorRange height_factor, FactorRange width_factor,
+                         RandomAffineOptions options = {});
+  ConfigValue get_config() const override;
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
+
+ private:
+  FactorRange height_factor_, width_factor_;
+  RandomAffineOptions options_;
+  SeedGenerator generator_;
+};
+
+class RandomTranslation : public LayerHandle<RandomTranslationLayer> {
+ public:
+  RandomTranslation(FactorRange height_factor, FactorRange width_factor,
+                    RandomAffineOptions options = {});
+  static RandomTranslation from_config(const ConfigValue& config);
+};
+
+/// In training, each image rotated about its centre by an angle drawn from factor * 2 pi (a
+/// number f: -f .. f; a pair: lower .. upper; in [-1, 1]; positive turns counter-clockwise),
+/// as keras.layers.RandomRotation.
+class RandomRotationLayer : public Layer {
+ public:
+  explicit RandomRotationLayer(FactorRange factor, RandomAffineOptions options = {});
+  ConfigValue get_config() const override;
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
+
+ private:
+  FactorRange factor_;
+  RandomAffineOptions options_;
+  SeedGenerator generator_;
+};
+
+class RandomRotation : public LayerHandle<RandomRotationLayer> {
+ public:
+  explicit RandomRotation(FactorRange factor, RandomAffineOptions options = {});
+  static RandomRotation from_config(const ConfigValue& config);
+};
+
+/// RandomZoom's arguments: RandomAffineOptions's and the width's factor.
+struct RandomZoomOptions {
+  /// The width's zoom range; not given: the width is scaled by the height's draw (the aspect
+  /// ratio kept).
+  std::optional<FactorRange> width_factor = std::nullopt;
+  std::string fill_mode = "reflect";
+  std::string interpolation = "bilinear";
+  std::optional<std::uint64_t> seed = std::nullopt;
+  double fill_value = 0.0;
+  std::string name = "";
+};
+
+/// In training, each image zoomed about its centre: the height scaled by 1 + a draw from
+/// height_factor (in (-1, 1]; positive zooms out, negative in), the width by 1 + a draw from
+/// options.width_factor, or by the height's draw, as keras.layers.RandomZoom:
+/// `RandomZoom({-0.3, 0.1}, {.width_factor = 0.2, .fill_mode = "constant"})`.
+class RandomZoomLayer : public Layer {
+ public:
+  explicit RandomZoomLayer(FactorRange height_factor, RandomZoomOptions options = {});
+  ConfigValue get_config() const override;
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override { return input_shape; }
+
+ private:
+  FactorRange height_factor_;
+  std::optional<FactorRange> width_factor_;
+  RandomAffineOptions options_;
+  SeedGenerator generator_;
+};
+
+class RandomZoom : public LayerHandle<RandomZoomLayer> {
+ public:
+  explicit RandomZoom(FactorRange height_factor, RandomZoomOptions options = {});
+  static RandomZoom from_config(const ConfigValue& config);
+};
+
+struct RandomCropOptions {
+  std::optional<std::uint64_t> seed = std::nullopt;
+  std::string name = "";
+};
+
+/// In training, a (height, width) window at a random place, the same for every image of the
+/// batch, as keras.layers.RandomCrop draws it. At inference, and in training when the images
+/// are not larger than the window in both dimensions, the largest central window of the
+/// target's aspect ratio, resized (bilinear) to (height, width): what Keras's documentation
+/// says. (Keras 3.15's code differs from its documentation in both: at inference it returns
+/// the images unchanged, of another shape than its compute_output_shape, and for small images
+/// it slices a window of the target's size from that window's corner and stretches it.)
+class RandomCropLayer : public Layer {
+ public:
+  RandomCropLayer(std::int64_t height, std::int64_t width, RandomCropOptions options = {});
+  ConfigValue get_config() const override;
+  Tensor call(const Tensor& inputs, bool training) override;
+  Shape compute_output_shape(const Shape& input_shape) const override;
+
+ private:
+  std::int64_t height_, width_;
+  std::optional<std::uint64_t> seed_;
+  SeedGenerator generator_;
+};
+
+class RandomCrop : public LayerHandle<RandomCropLayer> {
+ public:
+  RandomCrop(std::int64_t height, std::int64_t width, RandomCropOptions options = {});
+  static RandomCrop from_config(const ConfigValue& config);
 };
 
 }  // namespace neurona::layers

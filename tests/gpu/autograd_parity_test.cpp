@@ -63,6 +63,8 @@ TEST_F(GpuAutograd, EveryOpsGradientMatchesCpu) {
       {"log", [](const auto& in) { return nr::log(in[0]); }},
       {"sqrt", [](const auto& in) { return nr::sqrt(in[0]); }},
       {"erf", [](const auto& in) { return nr::erf(in[0]); }},
+      {"sin", [](const auto& in) { return nr::sin(in[0]); }},
+      {"cos", [](const auto& in) { return nr::cos(in[0]); }},
       {"relu", [](const auto& in) { return nr::relu(in[0] - 1.0); }},
       {"sigmoid", [](const auto& in) { return nr::sigmoid(in[0]); }},
       {"tanh", [](const auto& in) { return nr::tanh(in[0]); }},

@@ -95,7 +95,10 @@ TEST_F(Gpu, UnaryOpsAndActivationsMatchCpu) {
       {"softsign", nr::softsign},
       {"leaky_relu", [](const nr::Tensor& x) { return nr::leaky_relu(x); }},
       {"hard_sigmoid", nr::hard_sigmoid},
-      {"gelu_approximate", nr::gelu_approximate}};
+      {"gelu_approximate", nr::gelu_approximate},
+      {"sin", nr::sin},
+      {"cos", nr::cos},
+      {"floor", nr::floor}};
   for (nr::DType dt : {nr::float32, nr::float64}) {
     for (const auto& [name, fn] : ops) {
       for (const nr::Shape& s : {nr::Shape{100003}, nr::Shape{3, 0}, nr::Shape{}}) {

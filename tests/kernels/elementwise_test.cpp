@@ -484,6 +484,14 @@ TEST(Elementwise, UnaryMathMatchesReference) {
       "log", nr::log, [](double x) { return std::log(x); }, 1e-3, 100);
   check_unary(
       "sqrt", nr::sqrt, [](double x) { return std::sqrt(x); }, 0, 100);
+  check_unary(
+      "sin", nr::sin, [](double x) { return std::sin(x); }, -7, 7);
+  check_unary(
+      "cos", nr::cos, [](double x) { return std::cos(x); }, -7, 7);
+  check_unary(
+      "floor", nr::floor, [](double x) { return std::floor(x); }, -5, 5, 0, 0);
+  EXPECT_TRUE(all_close(nr::floor(make_tensor({-2.5, -0.0, 0.999, 3, kInf, kNaN}, {6})),
+                        {-3, -0.0, 0, 3, kInf, kNaN}, 0, 0));
 }
 
 TEST(Elementwise, ReluKeepsNaNAsTensorFlowDoes) {
@@ -534,6 +542,9 @@ TEST(Elementwise, FloatOnlyOpsRejectIntegersNamingOpAndShape) {
       {"softsign", nr::softsign},
       {"hard_sigmoid", nr::hard_sigmoid},
       {"gelu_approximate", nr::gelu_approximate},
+      {"sin", nr::sin},
+      {"cos", nr::cos},
+      {"floor", nr::floor},
   };
   for (const auto& [name, op] : ops) {
     SCOPED_TRACE(name);

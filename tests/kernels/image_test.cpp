@@ -2,11 +2,15 @@
 // computes it (a weight matrix per axis: kernel(|s - j|) over every input j, each column
 // renormalised), for upsizing, downsizing and odd sizes, both data formats, every
 // interpolation; its gradient and second derivative numerically in float64; bad arguments.
+// nr::affine_transform against Keras 3's keras.ops.image.affine_transform (JAX backend) for every
+// interpolation and fill mode (tests/reference/make_keras_preprocessing_references.py), the fill
+// modes' definitions on a row by hand, its output size, dtypes, gradients, bad arguments.
 #include <neurona/neurona.h>
 
 #include <cmath>
 
 #include "support/gradcheck.h"
+#include "support/reference_file.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -176,4 +180,181 @@ TEST(ImageResize, RejectsBadArgumentsNamingThem) {
                            "Invalid value for argument `interpolation`", "'lanczos5'",
                            "interpolation=area");
   EXPECT_EQ(nr::interpolation_from_string("bicubic"), nr::Interpolation::Bicubic);
+}
+
+// ---- affine_transform -----------------------------------------------------------------------
+
+namespace {
+
+const nr::testing::Reference& affine_reference() {
+  static const nr::testing::Reference ref =
+      nr::testing::parse_reference(nr::testing::reference_dir() / "preprocessing" / "affine.txt");
+  return ref;
+}
+
+nr::Tensor reference_tensor(const std::string& name) {
+  const auto& e = affine_reference().at(name);
+  return nr::constant(std::vector<float>(e.values.begin(), e.values.end()), e.shape);
+}
+
+const nr::FillMode kFillModes[] = {nr::FillMode::Constant, nr::FillMode::Nearest,
+                                   nr::FillMode::Wrap, nr::FillMode::Mirror, nr::FillMode::Reflect};
+
+}  // namespace
+
+TEST(AffineTransform, MatchesKerasForEveryInterpolationAndFillMode) {
+  const nr::Tensor a = reference_tensor("a"), t = reference_tensor("t");
+  for (nr::Interpolation m : {nr::Interpolation::Nearest, nr::Interpolation::Bilinear}) {
+    for (nr::FillMode mode : kFillModes) {
+      const std::string name =
+          std::string("affine_") + nr::interpolation_name(m) + "_" + nr::fill_mode_name(mode);
+      const nr::Tensor y =
+          nr::affine_transform(a, t, {.interpolation = m, .fill_mode = mode, .fill_value = 17.5});
+      const auto& want = affine_reference().at(name);
+      ASSERT_EQ(y.shape(), want.shape) << name;
+      // Values in [0, 255): float32's rounding of a point's coordinates (a few 1e-7 of the
+      // pixel pitch) moves a bilinear value by a few 1e-5; nearest picks the same pixel.
+      EXPECT_TRUE(all_close(y, want.values, 2e-4, 1e-6)) << name;
+    }
+  }
+  // One transform for every image (JAX's Keras wants one per image: the reference tiles it),
+  // channels_first.
+  const nr::Tensor first = nr::affine_transform(nr::transpose(a, {0, 3, 1, 2}), t.slice(0, 1),
+                                                {.data_format = nr::DataFormat::ChannelsFirst});
+  const auto& want = affine_reference().at("affine_shared_channels_first");
+  ASSERT_EQ(first.shape(), want.shape);
+  EXPECT_TRUE(all_close(first, want.values, 2e-4, 1e-6));
+  EXPECT_TRUE(
+      all_close(nr::affine_transform(nr::transpose(a, {0, 3, 1, 2}), t.slice(0, 1).reshape({8}),
+                                     {.data_format = nr::DataFormat::ChannelsFirst}),
+                first.to_vector<double>(), 0, 0));
+}
+
+TEST(AffineTransform, FillModesExtendARowAsTheirDefinitionsSay) {
+  // A row abcd = 1 2 3 4 shifted right by 3 (output x reads input x - 3): the first three
+  // outputs read -3, -2, -1, outside the row.
+  const nr::Tensor row = nr::constant(std::vector<double>{1, 2, 3, 4}, {1, 1, 4, 1});
+  const nr::Tensor shift = nr::constant(std::vector<double>{1, 0, -3, 0, 1, 0, 0, 0}, {8});
+  const std::pair<nr::FillMode, std::vector<double>> cases[] = {
+      {nr::FillMode::Constant, {9, 9, 9, 1}},  // fill_value
+      {nr::FillMode::Nearest, {1, 1, 1, 1}},   // aaaa|abcd
+      {nr::FillMode::Wrap, {2, 3, 4, 1}},      // abcd|abcd
+      {nr::FillMode::Mirror, {4, 3, 2, 1}},    // dcb|abcd: about the edge pixel's centre
+      {nr::FillMode::Reflect, {3, 2, 1, 1}},   // dcba|abcd: about the edge itself
+  };
+  for (const auto& [mode, want] : cases) {
+    for (nr::Interpolation m : {nr::Interpolation::Nearest, nr::Interpolation::Bilinear}) {
+      const nr::Tensor y = nr::affine_transform(
+          row, shift, {.interpolation = m, .fill_mode = mode, .fill_value = 9});
+      EXPECT_TRUE(all_close(y, want, 0, 0))
+          << nr::fill_mode_name(mode) << " " << nr::interpolation_name(m);
+    }
+  }
+  // Half a pixel: bilinear averages neighbours, nearest rounds half away from zero (x + 0.5
+  // reads x + 1; -0.5 reads -1, outside).
+  const nr::Tensor half = nr::constant(std::vector<double>{1, 0, 0.5, 0, 1, 0, 0, 0}, {8});
+  EXPECT_TRUE(all_close(nr::affine_transform(row, half, {.fill_value = 9}), {1.5, 2.5, 3.5, 6.5},
+                        1e-12, 0));
+  EXPECT_TRUE(
+      all_close(nr::affine_transform(row, half, {.interpolation = nr::Interpolation::Nearest}),
+                {2, 3, 4, 0}, 0, 0));
+  // A projective transform (c0 != 0) divides by k = c0 x + c1 y + 1: x' = 2x / (x + 1).
+  const nr::Tensor projective = nr::constant(std::vector<double>{2, 0, 0, 0, 1, 0, 1, 0}, {8});
+  EXPECT_TRUE(all_close(nr::affine_transform(row, projective), {1, 2, 1 + 4.0 / 3, 2.5}, 1e-12, 0));
+}
+
+TEST(AffineTransform, OutputSizeCropsAndNonFinitePointsReadTheFill) {
+  const nr::Tensor x = random_tensor({2, 6, 7, 3}, nr::float32, -1, 1, 4);
+  // An integer shift with a smaller output is a crop, exactly, under either interpolation.
+  const nr::Tensor shift = nr::constant(std::vector<float>{1, 0, 2, 0, 1, 1, 0, 0}, {1, 8});
+  for (nr::Interpolation m : {nr::Interpolation::Nearest, nr::Interpolation::Bilinear}) {
+    const nr::Tensor y =
+        nr::affine_transform(x, shift, {.interpolation = m, .output_size = {{4, 3}}});
+    EXPECT_EQ(y.shape(), (nr::Shape{2, 4, 3, 3}));
+    EXPECT_TRUE(
+        all_close(y, nr::narrow(nr::narrow(x, 1, 1, 4), 2, 2, 3).to_vector<double>(), 0, 0));
+  }
+  const float nan = std::nanf("");
+  const nr::Tensor bad =
+      nr::constant(std::vector<float>{nan, 0, 0, 0, 1, 0, 0, 0, 1, 0, 3e9f, 0, 1, 0, 0, 0}, {2, 8});
+  for (nr::FillMode mode : kFillModes) {
+    const nr::Tensor y = nr::affine_transform(x, bad, {.fill_mode = mode, .fill_value = 5});
+    EXPECT_TRUE(all_close(y, std::vector<double>(static_cast<std::size_t>(y.numel()), 5), 0, 0))
+        << nr::fill_mode_name(mode);
+  }
+}
+
+TEST(AffineTransform, Float32AndHalfPrecisionFollowFloat64) {
+  const nr::Tensor x = random_tensor({2, 5, 6, 3}, nr::float64, -1, 1, 5);
+  const nr::Tensor t = nr::constant(std::vector<double>{0.9, 0.2, 0.37, -0.3, 1.1, -0.63, 0, 0, 1.2,
+                                                        0, -0.47, 0.13, 0.8, 0.317, 0, 0},
+                                    {2, 8});
+  // (No point lands half-way between pixels, where float32's and float64's rounding of the
+  // coordinates would pick different pixels.)
+  for (nr::Interpolation m : {nr::Interpolation::Nearest, nr::Interpolation::Bilinear}) {
+    const nr::Tensor ref = nr::affine_transform(x, t, {.interpolation = m, .fill_value = 0.5});
+    for (nr::DType dt : {nr::float32, nr::DType::bfloat16, nr::DType::float16}) {
+      const nr::Tensor y = nr::affine_transform(nr::cast(x, dt), nr::cast(t, nr::float32),
+                                                {.interpolation = m, .fill_value = 0.5});
+      EXPECT_EQ(y.dtype(), dt);
+      const double tol = dt == nr::float32 ? 1e-5 : 2e-2;
+      EXPECT_TRUE(all_close(y, ref.to_vector<double>(), tol, tol)) << nr::name(dt);
+    }
+  }
+}
+
+TEST(AffineTransform, GradientsAndSecondDerivativesMatchNumerical) {
+  const nr::Tensor x = random_tensor({2, 4, 5, 2}, nr::float64, -1, 1, 6);
+  const nr::Tensor t = nr::constant(std::vector<double>{0.8, -0.45, 1.3, 0.45, 0.8, -0.9, 0, 0, 1.3,
+                                                        0.2, -2.4, -0.1, 1.1, 0.6, 0.02, -0.01},
+                                    {2, 8});
+  for (nr::Interpolation m : {nr::Interpolation::Nearest, nr::Interpolation::Bilinear}) {
+    for (nr::FillMode mode : kFillModes) {
+      for (nr::DataFormat f : {nr::DataFormat::ChannelsLast, nr::DataFormat::ChannelsFirst}) {
+        const std::string name = std::string(nr::interpolation_name(m)) + " " +
+                                 nr::fill_mode_name(mode) +
+                                 (f == nr::DataFormat::ChannelsFirst ? " channels_first" : "");
+        const nr::AffineTransformOptions o{.interpolation = m,
+                                           .fill_mode = mode,
+                                           .fill_value = 0.7,
+                                           .data_format = f,
+                                           .output_size = {{3, 6}}};
+        EXPECT_TRUE(nr::testing::check_gradients(
+            name, [&](const auto& in) { return nr::affine_transform(in[0], t, o); }, {x}));
+      }
+    }
+    EXPECT_TRUE(nr::testing::check_second_derivative(
+        nr::interpolation_name(m),
+        [&](const std::vector<nr::Tensor>& in) {
+          return nr::square(nr::affine_transform(
+              in[0], t,
+              {.interpolation = m, .fill_mode = nr::FillMode::Constant, .fill_value = 2}));
+        },
+        x));
+  }
+}
+
+TEST(AffineTransform, RejectsBadArgumentsNamingThem) {
+  const nr::Tensor x = random_tensor({2, 3, 3, 1});
+  const nr::Tensor t = nr::zeros({2, 8});
+  NEURONA_EXPECT_THROW_MSG(nr::affine_transform(random_tensor({3, 3}), t), nr::ShapeError,
+                           "affine_transform", "rank 3", "(3, 3)");
+  NEURONA_EXPECT_THROW_MSG(nr::affine_transform(x, nr::zeros({3, 8})), nr::ShapeError,
+                           "affine_transform", "(3, 8)", "(2, 3, 3, 1)", "(2, 8)");
+  NEURONA_EXPECT_THROW_MSG(nr::affine_transform(x, nr::zeros({2, 6})), nr::ShapeError,
+                           "affine_transform", "(2, 6)");
+  NEURONA_EXPECT_THROW_MSG(nr::affine_transform(x, nr::zeros({1, 2, 8})), nr::ShapeError,
+                           "affine_transform", "transform rank", "(1, 2, 8)");
+  NEURONA_EXPECT_THROW_MSG(
+      nr::affine_transform(x, t, {.interpolation = nr::Interpolation::Bicubic}), nr::ValueError,
+      "affine_transform", "interpolation=bicubic");
+  NEURONA_EXPECT_THROW_MSG(nr::affine_transform(nr::zeros({2, 3, 3, 1}, {.dtype = nr::int32}), t),
+                           nr::ValueError, "affine_transform", "images", "int32");
+  NEURONA_EXPECT_THROW_MSG(nr::affine_transform(x, nr::zeros({2, 8}, {.dtype = nr::int32})),
+                           nr::ValueError, "affine_transform", "transform", "int32");
+  NEURONA_EXPECT_THROW_MSG(nr::affine_transform(x, t, {.output_size = {{0, 2}}}), nr::ValueError,
+                           "affine_transform", "(0, 2)");
+  NEURONA_EXPECT_THROW_MSG(nr::fill_mode_from_string("edge"), nr::ValueError,
+                           "Invalid value for argument `fill_mode`", "'reflect'", "fill_mode=edge");
+  EXPECT_EQ(nr::fill_mode_from_string("mirror"), nr::FillMode::Mirror);
 }

@@ -1,6 +1,7 @@
 // The image preprocessing layers: Rescaling, Resizing and CenterCrop against Keras 3's outputs
-// (tests/reference/make_keras_preprocessing_references.py); RandomFlip, RandomBrightness and
-// RandomContrast by what each image must satisfy, their seeds, and configs that round-trip.
+// (tests/reference/make_keras_preprocessing_references.py), and RandomTranslation,
+// RandomRotation, RandomZoom and RandomCrop against them with one-valued factors; the random
+// layers by what each image must satisfy, their seeds, and configs that round-trip.
 #include "neurona/layers/image_preprocessing.h"
 
 #include <gtest/gtest.h>
@@ -193,12 +194,14 @@ TEST(ImagePreprocessing, AugmentationInADatasetMapIsTheSameWhateverTheWorkers) {
   // RandomFlip inside Dataset.map draws from each element's stream, not the layer's generator.
   L::RandomFlip flip("horizontal", {.seed = 1});
   L::RandomBrightness brightness(0.2, {.seed = 1});
+  L::RandomTranslation translation(0.2, 0.2, {.seed = 1});
   const nr::Tensor x = nr::random_uniform({32, 3, 4, 1}, {.minval = 0, .maxval = 255, .seed = 2});
   const auto run = [&](int workers) {
     std::vector<float> out;
     const auto ds = nr::data::Dataset::from_tensor_slices({x}).map(
         [&](const nr::data::Element& e) {
-          return nr::data::Element{brightness->call(flip->call(e[0], true), true)};
+          return nr::data::Element{
+              translation->call(brightness->call(flip->call(e[0], true), true), true)};
         },
         {.num_parallel_calls = workers, .seed = 7});
     for (const auto& e : ds.batch(8)) {
@@ -209,4 +212,207 @@ TEST(ImagePreprocessing, AugmentationInADatasetMapIsTheSameWhateverTheWorkers) {
   const std::vector<float> one = run(1);
   EXPECT_EQ(run(3), one);
   EXPECT_NE(one, x.to_vector<float>());
+}
+
+// ---- RandomTranslation, RandomRotation, RandomZoom, RandomCrop --------------------------------
+
+namespace {
+
+const nr::testing::Reference& keras_affine() {
+  static const nr::testing::Reference ref =
+      nr::testing::parse_reference(nr::testing::reference_dir() / "preprocessing" / "affine.txt");
+  return ref;
+}
+
+// The layer in training on the reference images against Keras's output `name`. Absolute
+// tolerance: values in [0, 255) whose sampling points float32 places within ~1e-6 of a pixel.
+void expect_affine_matches_keras(L::Layer& layer, const std::string& name) {
+  const nr::Tensor a = tensor_of(keras_affine().at("a"));
+  const auto& want = keras_affine().at(name);
+  const nr::Tensor y = layer.call(a, /*training=*/true);
+  ASSERT_EQ(y.shape(), want.shape) << name;
+  EXPECT_TRUE(nr::testing::all_close(y, want.values, 5e-4, 1e-6)) << name;
+}
+
+}  // namespace
+
+TEST(ImagePreprocessing, RandomAffineLayersMatchKerasWithOneValuedFactors) {
+  L::RandomTranslation translation({0.2, 0.2}, {-0.3, -0.3});
+  expect_affine_matches_keras(*translation, "translation");
+  L::RandomTranslation constant(
+      {-0.25, -0.25}, {0.15, 0.15},
+      {.fill_mode = "constant", .interpolation = "nearest", .fill_value = 3.0});
+  expect_affine_matches_keras(*constant, "translation_constant_nearest");
+  L::RandomRotation rotation({0.1, 0.1});
+  expect_affine_matches_keras(*rotation, "rotation");
+  L::RandomRotation wrap({-0.3, -0.3}, {.fill_mode = "wrap"});
+  expect_affine_matches_keras(*wrap, "rotation_wrap");
+  L::RandomZoom zoom({-0.3, -0.3}, {.width_factor = L::FactorRange{0.2, 0.2}});
+  expect_affine_matches_keras(*zoom, "zoom");
+  L::RandomZoom height_only({0.4, 0.4}, {.fill_mode = "nearest"});
+  expect_affine_matches_keras(*height_only, "zoom_height_only");
+  // An image smaller than the window: the largest central window of the target's aspect
+  // ratio, resized, as Keras documents (and Resizing(crop_to_aspect_ratio=True) computes; Keras
+  // 3.15's RandomCrop code stretches a window of the target's size instead). The same at
+  // inference.
+  L::RandomCrop crop(8, 5);
+  expect_affine_matches_keras(*crop, "crop_to_aspect_8x5");
+  const nr::Tensor a = tensor_of(keras_affine().at("a"));
+  EXPECT_TRUE(nr::testing::all_close(crop->call(a, false),
+                                     keras_affine().at("crop_to_aspect_8x5").values, 5e-4, 1e-6));
+}
+
+TEST(ImagePreprocessing, RandomAffineLayersAreTheIdentityOutsideTraining) {
+  const nr::Tensor x = images();
+  L::RandomTranslation translation(0.5, 0.5, {.seed = 1});
+  L::RandomRotation rotation(0.5, {.seed = 1});
+  L::RandomZoom zoom(0.5, {.width_factor = 0.5, .seed = 1});
+  for (L::Layer* layer :
+       std::vector<L::Layer*>{translation.ptr().get(), rotation.ptr().get(), zoom.ptr().get()}) {
+    EXPECT_EQ(layer->call(x, false).to_vector<float>(), x.to_vector<float>()) << layer->name();
+    EXPECT_NE(layer->call(x, true).to_vector<float>(), x.to_vector<float>()) << layer->name();
+  }
+}
+
+TEST(ImagePreprocessing, RandomTranslationShiftsEachImageByWholePixelsWithNearest) {
+  // With nearest interpolation and a constant fill, each image is itself shifted by a whole
+  // number of pixels (sy, sx) within the factors' reach, the vacated pixels filled.
+  const std::int64_t n = 48, h = 6, w = 8;
+  const nr::Tensor x = nr::random_uniform({n, h, w, 1}, {.minval = 1, .maxval = 2, .seed = 3});
+  L::RandomTranslation layer({-0.5, 0.5}, {0.0, 0.25},
+                             {.fill_mode = "constant", .interpolation = "nearest", .seed = 4});
+  const auto xv = x.to_vector<float>(), yv = layer->call(x, true).to_vector<float>();
+  std::set<std::pair<int, int>> shifts;
+  for (std::int64_t k = 0; k < n; ++k) {
+    const auto at = [&](const std::vector<float>& v, std::int64_t i, std::int64_t j) {
+      return v[static_cast<std::size_t>((k * h + i) * w + j)];
+    };
+    bool found = false;
+    for (int sy = -3; sy <= 3 && !found; ++sy) {
+      for (int sx = 0; sx <= 2 && !found; ++sx) {
+        bool match = true;
+        for (std::int64_t i = 0; i < h && match; ++i) {
+          for (std::int64_t j = 0; j < w && match; ++j) {
+            const std::int64_t si = i - sy, sj = j - sx;
+            const bool inside = si >= 0 && si < h && sj >= 0 && sj < w;
+            match = at(yv, i, j) == (inside ? at(xv, si, sj) : 0.0f);
+          }
+        }
+        if (match) {
+          found = true;
+          shifts.insert({sy, sx});
+        }
+      }
+    }
+    EXPECT_TRUE(found) << "image " << k << " is not a shift of its input within reach";
+  }
+  EXPECT_GT(shifts.size(), 8u);  // 7 x 3 reachable shifts, drawn at random
+}
+
+TEST(ImagePreprocessing, RandomRotationByAQuarterTurnTurnsTheImage) {
+  // factor 0.25 = 90 degrees counter-clockwise: output (y, x) reads input (x, n - 1 - y).
+  const std::int64_t n = 5;
+  const nr::Tensor x = nr::random_uniform({2, n, n, 2}, {.seed = 8});
+  L::RandomRotation quarter({0.25, 0.25}, {.interpolation = "nearest"});
+  const auto xv = x.to_vector<float>(), yv = quarter->call(x, true).to_vector<float>();
+  for (std::int64_t b = 0; b < 2; ++b) {
+    for (std::int64_t y = 0; y < n; ++y) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t c = 0; c < 2; ++c) {
+          EXPECT_EQ(yv[static_cast<std::size_t>(((b * n + y) * n + i) * 2 + c)],
+                    xv[static_cast<std::size_t>(((b * n + i) * n + (n - 1 - y)) * 2 + c)]);
+        }
+      }
+    }
+  }
+  // Random angles: each image its own; the same seed the same images.
+  const nr::Tensor many = nr::random_uniform({16, 6, 6, 1}, {.seed = 9});
+  L::RandomRotation random(0.5, {.seed = 3}), same(0.5, {.seed = 3});
+  const auto r = random->call(many, true).to_vector<float>();
+  EXPECT_EQ(same->call(many, true).to_vector<float>(), r);
+  std::set<float> corners;
+  for (std::size_t k = 0; k < 16; ++k) corners.insert(r[k * 36 + 14]);  // pixel (2, 2)
+  EXPECT_GT(corners.size(), 10u);
+}
+
+TEST(ImagePreprocessing, RandomZoomScalesAboutTheCentre) {
+  // A ramp along the width: zooming by z about the centre maps value v to c + (v - c) z in the
+  // interior (bilinear reproduces a ramp exactly), so each image's slope is its zoom, drawn
+  // from [1 + lower, 1 + upper]; without width_factor the height's draw.
+  const std::int64_t w = 9;
+  std::vector<float> ramp;
+  for (int k = 0; k < 32; ++k) {
+    for (int i = 0; i < 5; ++i) {
+      for (std::int64_t j = 0; j < w; ++j) ramp.push_back(static_cast<float>(j));
+    }
+  }
+  const nr::Tensor x = nr::constant(ramp, {32, 5, w, 1});
+  L::RandomZoom zoom({-0.5, -0.2}, {.fill_mode = "nearest", .seed = 2});
+  const auto y = zoom->call(x, true).to_vector<float>();
+  std::set<float> slopes;
+  for (std::size_t k = 0; k < 32; ++k) {
+    const float slope = y[k * 45 + 2 * w + 5] - y[k * 45 + 2 * w + 4];  // row 2, centre
+    EXPECT_GE(slope, 0.5f - 1e-4f);
+    EXPECT_LE(slope, 0.8f + 1e-4f);
+    slopes.insert(slope);
+  }
+  EXPECT_GT(slopes.size(), 20u);
+}
+
+TEST(ImagePreprocessing, RandomCropTakesOneWindowPerBatchAnywhere) {
+  const std::int64_t h = 5, w = 6;
+  const nr::Tensor x =
+      nr::reshape(nr::arange(0, 2 * h * w, 1, {.dtype = nr::float32}), {2, h, w, 1});
+  L::RandomCrop crop(3, 4, {.seed = 6});
+  std::set<std::pair<int, int>> corners;
+  for (int call = 0; call < 60; ++call) {
+    const nr::Tensor y = crop->call(x, true);
+    ASSERT_EQ(y.shape(), (nr::Shape{2, 3, 4, 1}));
+    const auto v = y.to_vector<float>();
+    // Values are their own positions: the first says where the window starts.
+    const int start = static_cast<int>(v[0]);
+    const int y0 = start / static_cast<int>(w), x0 = start % static_cast<int>(w);
+    ASSERT_LE(y0, 2);
+    ASSERT_LE(x0, 2);
+    for (int b = 0; b < 2; ++b) {
+      for (int i = 0; i < 3; ++i) {
+        for (int j = 0; j < 4; ++j) {
+          ASSERT_EQ(v[static_cast<std::size_t>((b * 3 + i) * 4 + j)],
+                    static_cast<float>(b * h * w + (y0 + i) * w + x0 + j));
+        }
+      }
+    }
+    corners.insert({y0, x0});
+  }
+  EXPECT_EQ(corners.size(), 9u);  // every corner of the 3 x 3 possible ones comes up
+  EXPECT_EQ(crop->compute_output_shape(nr::Shape{7, 10, 12, 3}), (nr::Shape{7, 3, 4, 3}));
+}
+
+TEST(ImagePreprocessing, RandomAffineConfigsRoundTripAndBadArgumentsAreRefused) {
+  const L::RandomTranslation translation({-0.1, 0.2}, 0.3,
+                                         {.fill_mode = "wrap", .seed = 4, .fill_value = 1.5});
+  EXPECT_EQ(L::RandomTranslation::from_config(translation->get_config())->get_config(),
+            translation->get_config());
+  const L::RandomRotation rotation(0.2, {.interpolation = "nearest"});
+  EXPECT_EQ(L::RandomRotation::from_config(rotation->get_config())->get_config(),
+            rotation->get_config());
+  const L::RandomZoom zoom(0.2);
+  EXPECT_TRUE(zoom->get_config().at("width_factor").is_null());
+  EXPECT_EQ(L::RandomZoom::from_config(zoom->get_config())->get_config(), zoom->get_config());
+  const L::RandomZoom both({-0.3, 0.1}, {.width_factor = 0.4, .fill_mode = "constant"});
+  EXPECT_EQ(L::RandomZoom::from_config(both->get_config())->get_config(), both->get_config());
+  const L::RandomCrop crop(3, 4, {.seed = 2});
+  EXPECT_EQ(L::RandomCrop::from_config(crop->get_config())->get_config(), crop->get_config());
+
+  NEURONA_EXPECT_THROW_MSG(L::RandomTranslation(1.5, 0.1), nr::ValueError, "height_factor",
+                           "[-1.0, 1.0]");
+  NEURONA_EXPECT_THROW_MSG(L::RandomZoom({-1.0, 0.5}), nr::ValueError, "height_factor",
+                           "(-1.0, 1.0]");
+  NEURONA_EXPECT_THROW_MSG(L::RandomRotation(0.1, {.fill_mode = "mirror"}), nr::NotImplementedError,
+                           "fill_mode", "mirror");
+  NEURONA_EXPECT_THROW_MSG(L::RandomZoom(0.1, {.interpolation = "bicubic"}),
+                           nr::NotImplementedError, "interpolation", "bicubic");
+  NEURONA_EXPECT_THROW_MSG(L::RandomCrop(0, 3), nr::ValueError, "RandomCrop", "(0, 3)");
+  NEURONA_EXPECT_THROW_MSG(L::RandomRotation(0.1)(nr::zeros({4, 4})), nr::ValueError,
+                           "RandomRotation", "rank 3", "(4, 4)");
 }

@@ -10,7 +10,10 @@ It rewrites tests/reference/preprocessing/image_layers.txt, one tensor a line:
 each case under the case's name; and preprocessing/normalization.txt: the data d (10, 4, 3),
 then for each Normalization case the adapted mean and variance and the output on d. (Keras
 adapts on batches only through tf.data, which needs TensorFlow; the C++ test checks that adapting
-on batches gives what adapting on d whole gives.)
+on batches gives what adapting on d whole gives.); and preprocessing/affine.txt: images a
+(2, 6, 9, 2) and transforms t (2, 8), then keras.ops.image.affine_transform for each
+interpolation and fill mode, and the random affine layers with factors of one value (lower ==
+upper: the draws are then that value on every backend) in training.
 """
 import os
 
@@ -74,6 +77,45 @@ def normalization():
         f.write("\n".join(lines) + "\n")
 
 
+def affine():
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0, 255, (2, 6, 9, 2)).astype(np.float32)
+    # A rotation by 20 degrees with a zoom and a shift, and a shear with a negative shift.
+    c, s = np.cos(np.pi / 9), np.sin(np.pi / 9)
+    t = np.array([[1.1 * c, -1.1 * s, 1.7, 1.1 * s, 1.1 * c, -0.6, 0, 0],
+                  [1.0, 0.35, -2.25, 0.0, 0.9, 1.3, 0, 0]], dtype=np.float32)
+    lines = [f"# Keras {keras.__version__}, JAX backend", line("a", a), line("t", t)]
+    for interpolation in ("nearest", "bilinear"):
+        for mode in ("constant", "nearest", "wrap", "mirror", "reflect"):
+            y = keras.ops.image.affine_transform(a, t, interpolation=interpolation,
+                                                 fill_mode=mode, fill_value=17.5)
+            lines.append(line(f"affine_{interpolation}_{mode}", y))
+    # Keras's JAX backend takes one transform per image (neurona also one for all: the C++ test
+    # passes t[0] alone).
+    first = keras.ops.image.affine_transform(np.transpose(a, (0, 3, 1, 2)), np.tile(t[:1], (2, 1)),
+                                             data_format="channels_first")
+    lines.append(line("affine_shared_channels_first", first))
+    layers = {
+        "translation": keras.layers.RandomTranslation((0.2, 0.2), (-0.3, -0.3)),
+        "translation_constant_nearest": keras.layers.RandomTranslation(
+            (-0.25, -0.25), (0.15, 0.15), fill_mode="constant", interpolation="nearest",
+            fill_value=3.0),
+        "rotation": keras.layers.RandomRotation((0.1, 0.1)),
+        "rotation_wrap": keras.layers.RandomRotation((-0.3, -0.3), fill_mode="wrap"),
+        "zoom": keras.layers.RandomZoom((-0.3, -0.3), (0.2, 0.2)),
+        "zoom_height_only": keras.layers.RandomZoom((0.4, 0.4), fill_mode="nearest"),
+    }
+    for name, layer in layers.items():
+        lines.append(line(name, layer(a, training=True)))
+    # What RandomCrop(8, 5) documents for images not larger than the window: the largest
+    # central window of the target's aspect ratio, resized. (Keras 3.15's RandomCrop slices an
+    # 8 x 5 window from that window's corner instead, and stretches it.)
+    lines.append(line("crop_to_aspect_8x5", keras.layers.Resizing(8, 5, crop_to_aspect_ratio=True)(a)))
+    with open(os.path.join(OUT, "affine.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 if __name__ == "__main__":
     main()
     normalization()
+    affine()

@@ -1,8 +1,9 @@
-// CPU image resizing: the shared functors of math/image_functors.h, one output (input) row
-// per index, with each row's and column's taps found once per call by the same resize_taps a
-// GPU thread runs. Measured on the 2-core machine, one thread, (8, 64, 64, 32) to 128 x 128:
-// finding the taps per element took bilinear 24 ms forward and 48 ms backward (channels_first
-// 385 and 358 ms), the tables 14 and 11 ms (43 and 36 ms); an add of the output's size, 2 ms.
+// CPU image resizing and affine transforms: the shared functors of math/image_functors.h, one
+// output (input) row per index, with each row's and column's taps found once per call by the same
+// resize_taps a GPU thread runs. Measured on the 2-core machine, one thread, (8, 64, 64, 32) to 128
+// x 128: finding the taps per element took bilinear 24 ms forward and 48 ms backward
+// (channels_first 385 and 358 ms), the tables 14 and 11 ms (43 and 36 ms); an add of the output's
+// size, 2 ms.
 #include <vector>
 
 #include "neurona/kernels/cpu/launch.h"
@@ -11,23 +12,6 @@
 namespace neurona::kernels::cpu {
 
 namespace {
-
-// Calls f(std::integral_constant<Interpolation, m>) for the run-time m.
-template <typename F>
-void visit_interpolation(Interpolation m, F&& f) {
-  switch (m) {
-    case Interpolation::Nearest:
-      return f(std::integral_constant<Interpolation, Interpolation::Nearest>{});
-    case Interpolation::Bilinear:
-      return f(std::integral_constant<Interpolation, Interpolation::Bilinear>{});
-    case Interpolation::Bicubic:
-      return f(std::integral_constant<Interpolation, Interpolation::Bicubic>{});
-    case Interpolation::Lanczos3:
-      return f(std::integral_constant<Interpolation, Interpolation::Lanczos3>{});
-    case Interpolation::Lanczos5:
-      return f(std::integral_constant<Interpolation, Interpolation::Lanczos5>{});
-  }
-}
 
 template <typename F>
 void float_types(DType t, F&& f) {
@@ -105,11 +89,62 @@ void resize_backward(Interpolation m, const Tensor& grad_out, const ResizeGeomet
   });
 }
 
+// The CPU's add for AffineBackwardFunctor: one thread owns each image's gradient.
+struct PlainAdd {
+  template <typename T>
+  static void add(T* p, T v) {
+    *p += v;
+  }
+};
+
+void affine_transform(Interpolation m, FillMode mode, double fill_value, const Tensor& x,
+                      const Tensor& transforms, const AffineGeometry& g, Tensor& out) {
+  NEURONA_CHECK(visit_float_dtype(x.dtype(),
+                                  [&](auto t) {
+                                    using T = decltype(t);
+                                    using C = compute_t<T>;
+                                    visit_affine_interpolation(m, [&](auto mc) {
+                                      const AffineForwardFunctor<decltype(mc)::value, T> f{
+                                          x.data<T>(), transforms.data<C>(),      out.data<T>(), g,
+                                          mode,        static_cast<C>(fill_value)};
+                                      Launch{}(g.outer * g.out_h, g.out_w * g.inner,
+                                               [&f](std::int64_t q) { f.row(q); });
+                                    });
+                                  }),
+                ValueError, "affine_transform: no CPU kernel for ", x.dtype());
+}
+
+void affine_transform_backward(Interpolation m, FillMode mode, const Tensor& grad_out,
+                               const Tensor& transforms, const AffineGeometry& g, Tensor& dx) {
+  const auto run = [&](auto t) {
+    using T = decltype(t);
+    visit_affine_interpolation(m, [&](auto mc) {
+      const AffineBackwardFunctor<decltype(mc)::value, T, PlainAdd> f{
+          grad_out.data<T>(), transforms.data<T>(), dx.data<T>(), g, mode};
+      const std::int64_t pixels = g.out_h * g.out_w;
+      // One slice's outputs write only that slice's gradient: the slices run in parallel, each
+      // in pixel order, so the sums are the same on every run.
+      Launch{}(g.outer, pixels * g.inner, [&f, pixels](std::int64_t o) {
+        for (std::int64_t p = o * pixels; p < (o + 1) * pixels; ++p) f(p);
+      });
+    });
+  };
+  if (dx.dtype() == DType::float64) {
+    run(double{});
+  } else {
+    NEURONA_CHECK(dx.dtype() == DType::float32, ValueError,
+                  "affine_transform_backward: sums in float32 or float64, got ", dx.dtype());
+    run(float{});
+  }
+}
+
 }  // namespace
 
 void register_image() {
   resize_stub.cpu = resize;
   resize_backward_stub.cpu = resize_backward;
+  affine_transform_stub.cpu = affine_transform;
+  affine_transform_backward_stub.cpu = affine_transform_backward;
 }
 
 }  // namespace neurona::kernels::cpu

@@ -54,6 +54,9 @@ enum class UnaryOp : std::uint8_t {
   hard_sigmoid,
   erf,
   gelu_approximate,
+  sin,
+  cos,
+  floor,
 };
 
 /// Ops defined for integer dtypes too; the rest need float32 or float64.
@@ -204,6 +207,12 @@ NEURONA_HD_INLINE T unary_apply(T x, T alpha) {
     return x > 0 ? x : alpha * x;
   else if constexpr (Op == UnaryOp::erf)
     return std::erf(x);
+  else if constexpr (Op == UnaryOp::sin)
+    return std::sin(x);
+  else if constexpr (Op == UnaryOp::cos)
+    return std::cos(x);
+  else if constexpr (Op == UnaryOp::floor)
+    return std::floor(x);
   else if constexpr (Op == UnaryOp::gelu_approximate) {
     // jax.nn.gelu(approximate=True), what keras.activations.gelu(x, approximate=True) runs.
     constexpr T kSqrt2OverPi = T(0.79788456080286535587989211986876);

@@ -5,10 +5,19 @@
 // over the j inside the image; an axis whose size does not change is copied, as JAX skips it.
 // The backward pass is input-centric (each input element gathers from the outputs that read
 // it), so it needs no atomics and gives the same sums on every device.
+//
+// Affine (projective) transforms of images, as keras.ops.image.affine_transform computes them
+// on its JAX backend (jax.scipy.ndimage.map_coordinates of order 0 or 1): output pixel (y, x)
+// reads the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1
+// (TensorFlow's ImageProjectiveTransform; JAX's Keras uses k = 1), nearest rounding half away
+// from zero, bilinear from the floor, points outside the image filled by the fill mode. Its
+// backward pass scatters (each output adds to the inputs it read): an input may be read from
+// anywhere under the wrap, mirror and reflect modes, so there is no cheap gather.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "neurona/core/half.h"
 #include "neurona/core/macros.h"
@@ -21,6 +30,34 @@ namespace neurona::kernels {
 struct ResizeGeometry {
   std::int64_t outer = 0, in_h = 0, in_w = 0, inner = 0, out_h = 0, out_w = 0;
 };
+
+/// Calls f(std::integral_constant<Interpolation, m>) for the run-time m (the host's dispatch
+/// to the functors below).
+template <typename F>
+void visit_interpolation(Interpolation m, F&& f) {
+  switch (m) {
+    case Interpolation::Nearest:
+      return f(std::integral_constant<Interpolation, Interpolation::Nearest>{});
+    case Interpolation::Bilinear:
+      return f(std::integral_constant<Interpolation, Interpolation::Bilinear>{});
+    case Interpolation::Bicubic:
+      return f(std::integral_constant<Interpolation, Interpolation::Bicubic>{});
+    case Interpolation::Lanczos3:
+      return f(std::integral_constant<Interpolation, Interpolation::Lanczos3>{});
+    case Interpolation::Lanczos5:
+      return f(std::integral_constant<Interpolation, Interpolation::Lanczos5>{});
+  }
+}
+
+/// As visit_interpolation for affine_transform's two interpolations (Nearest, else Bilinear).
+template <typename F>
+void visit_affine_interpolation(Interpolation m, F&& f) {
+  if (m == Interpolation::Nearest) {
+    f(std::integral_constant<Interpolation, Interpolation::Nearest>{});
+  } else {
+    f(std::integral_constant<Interpolation, Interpolation::Bilinear>{});
+  }
+}
 
 /// The number of inputs one output reads along an axis: twice the kernel's radius.
 constexpr int resize_tap_count(Interpolation m) {
@@ -290,6 +327,211 @@ struct ResizeBackwardFunctor {
           }
         }
         for (std::int64_t k = 0; k < nk; ++k) dst[k0 + k] = static_cast<T>(acc[k]);
+      }
+    }
+  }
+};
+
+// ---- Affine transforms ------------------------------------------------------------------------
+
+/// An affine transform seen as (outer, height, width, inner), as ResizeGeometry; `per_transform`
+/// consecutive outer slices share a transform (channels_first's channels), and with
+/// `shared_transform` every slice uses the first.
+struct AffineGeometry {
+  std::int64_t outer = 0, in_h = 0, in_w = 0, inner = 0, out_h = 0, out_w = 0;
+  std::int64_t per_transform = 1;
+  bool shared_transform = false;
+};
+
+/// Points this far (in pixels) or farther from the origin, and non-finite ones, read fill_value
+/// under every fill mode, so that the index arithmetic never overflows.
+inline constexpr double kAffineCoordinateLimit = 1073741824.0;  // 2^30
+
+/// map_coordinates's index fixers (jax/_src/scipy/ndimage.py): the input index that index i
+/// of an axis of `size` reads under `mode` (Constant: i itself, checked by the caller).
+NEURONA_HD_INLINE std::int64_t affine_fix_index(FillMode mode, std::int64_t i, std::int64_t size) {
+  if (i >= 0 && i < size) return i;  // every mode's answer inside, without its divisions
+  switch (mode) {
+    case FillMode::Constant:
+      return i;
+    case FillMode::Nearest:
+      return i < 0 ? 0 : (i >= size ? size - 1 : i);
+    case FillMode::Wrap: {
+      const std::int64_t r = i % size;
+      return r < 0 ? r + size : r;
+    }
+    case FillMode::Mirror: {  // |((i + s) mod 2s) - s| with s = size - 1
+      const std::int64_t s = size - 1;
+      if (s == 0) return 0;
+      std::int64_t r = (i + s) % (2 * s);
+      if (r < 0) r += 2 * s;
+      return r > s ? r - s : s - r;
+    }
+    case FillMode::Reflect: {  // (mirror(2 i + 1, 2 size + 1) - 1) / 2, the mirror odd and >= 1
+      const std::int64_t s = 2 * size;
+      std::int64_t r = (2 * i + 1 + s) % (2 * s);
+      if (r < 0) r += 2 * s;
+      const std::int64_t m = r > s ? r - s : s - r;
+      return (m - 1) / 2;
+    }
+  }
+  return i;
+}
+
+/// The input points that one output pixel reads: rows y[0, ny) and columns x[0, nx) (one each
+/// for nearest, two for bilinear), their weights, and whether each is inside the image (under
+/// Constant a point outside reads fill_value; under the other modes every point is fixed to
+/// one inside). ny = nx = 0: the pixel is fill_value (a non-finite or too distant point).
+template <typename C>
+struct AffineTaps {
+  int ny = 0, nx = 0;
+  std::int64_t y[2] = {0, 0}, x[2] = {0, 0};
+  C wy[2] = {C(0), C(0)}, wx[2] = {C(0), C(0)};
+  bool vy[2] = {false, false}, vx[2] = {false, false};
+};
+
+/// One axis's taps at coordinate s (|s| below the limit).
+template <Interpolation M, typename C>
+NEURONA_HD_INLINE int affine_axis_taps(C s, std::int64_t size, FillMode mode, std::int64_t* index,
+                                       C* weight, bool* valid) {
+  const int n = M == Interpolation::Nearest ? 1 : 2;
+  // Rounded and floored by hand: |s| < 2^30, and std::floor and std::round are calls into the
+  // C library on x86-64 without SSE4.1 (they took most of the CPU's time here).
+  std::int64_t first = static_cast<std::int64_t>(s);  // toward zero
+  const C frac = s - static_cast<C>(first);           // exact
+  if constexpr (M == Interpolation::Nearest) {
+    // Half away from zero, as lax.round.
+    if (frac >= C(0.5)) {
+      ++first;
+    } else if (frac <= C(-0.5)) {
+      --first;
+    }
+    weight[0] = C(1);
+  } else {
+    weight[1] = frac;
+    if (frac < C(0)) {  // the floor is one lower
+      --first;
+      weight[1] = frac + C(1);
+    }
+    weight[0] = C(1) - weight[1];
+  }
+  for (int a = 0; a < n; ++a) {
+    const std::int64_t i = first + a;
+    valid[a] = mode != FillMode::Constant || (i >= 0 && i < size);
+    index[a] = affine_fix_index(mode, i, size);
+  }
+  return n;
+}
+
+/// The taps of output pixel (oy, ox) under the transform t[0, 8).
+template <Interpolation M, typename C>
+NEURONA_HD_INLINE AffineTaps<C> affine_taps(const C* t, std::int64_t oy, std::int64_t ox,
+                                            std::int64_t in_h, std::int64_t in_w, FillMode mode) {
+  AffineTaps<C> taps;
+  const C xf = static_cast<C>(ox), yf = static_cast<C>(oy);
+  C sx = t[0] * xf + t[1] * yf + t[2];
+  C sy = t[3] * xf + t[4] * yf + t[5];
+  if (t[6] != C(0) || t[7] != C(0)) {  // projective: divide by k (affine ones skip it)
+    const C k = t[6] * xf + t[7] * yf + C(1);
+    sx /= k;
+    sy /= k;
+  }
+  const C limit = static_cast<C>(kAffineCoordinateLimit);
+  // Also false for NaN, and for the infinities a k of 0 gives.
+  if (!(sx < limit && sx > -limit && sy < limit && sy > -limit)) return taps;
+  taps.ny = affine_axis_taps<M, C>(sy, in_h, mode, taps.y, taps.wy, taps.vy);
+  taps.nx = affine_axis_taps<M, C>(sx, in_w, mode, taps.x, taps.wx, taps.vx);
+  return taps;
+}
+
+/// The first of the 8 numbers of the transform of outer slice o.
+template <typename C>
+NEURONA_HD_INLINE const C* affine_transform_of(const C* transforms, const AffineGeometry& g,
+                                               std::int64_t o) {
+  return g.shared_transform ? transforms : transforms + (o / g.per_transform) * 8;
+}
+
+/// Output pixel p = (o, oy, ox), all its channels: the sum over the taps (a, b), in that order,
+/// of (wy[a] * wx[b]) * (the input there, or fill_value outside under Constant).
+template <Interpolation M, typename T>
+struct AffineForwardFunctor {
+  using C = compute_t<T>;
+  const T* x;
+  const C* transforms;
+  T* out;
+  AffineGeometry g;
+  FillMode mode;
+  C fill;
+
+  NEURONA_HD_INLINE void operator()(std::int64_t p) const {
+    const std::int64_t ox = p % g.out_w, q = p / g.out_w;
+    pixel(q / g.out_h, q % g.out_h, ox, out + p * g.inner);
+  }
+
+  /// Output row q = (o, oy), pixel by pixel: the same sums as operator() without its index
+  /// divisions (the CPU's launch).
+  NEURONA_HD_INLINE void row(std::int64_t q) const {
+    const std::int64_t o = q / g.out_h, oy = q % g.out_h;
+    T* dst = out + q * g.out_w * g.inner;
+    for (std::int64_t ox = 0; ox < g.out_w; ++ox, dst += g.inner) pixel(o, oy, ox, dst);
+  }
+
+ private:
+  static constexpr int kPoints = M == Interpolation::Nearest ? 1 : 4;
+
+  NEURONA_HD_INLINE void pixel(std::int64_t o, std::int64_t oy, std::int64_t ox, T* dst) const {
+    const AffineTaps<C> t =
+        affine_taps<M, C>(affine_transform_of(transforms, g, o), oy, ox, g.in_h, g.in_w, mode);
+    if (t.ny == 0) {
+      for (std::int64_t k = 0; k < g.inner; ++k) dst[k] = static_cast<T>(fill);
+      return;
+    }
+    // The points as (offset of their first channel, or -1 for fill_value; weight), in the
+    // order (a, b) of the sum.
+    const T* image = x + o * g.in_h * g.in_w * g.inner;
+    std::int64_t offset[kPoints];
+    C weight[kPoints];
+    for (int a = 0, i = 0; a < t.ny; ++a) {
+      for (int b = 0; b < t.nx; ++b, ++i) {
+        offset[i] = t.vy[a] && t.vx[b] ? (t.y[a] * g.in_w + t.x[b]) * g.inner : -1;
+        weight[i] = t.wy[a] * t.wx[b];
+      }
+    }
+    for (std::int64_t k = 0; k < g.inner; ++k) {
+      C acc = C(0);
+      for (int i = 0; i < kPoints; ++i) {
+        acc += weight[i] * (offset[i] < 0 ? fill : static_cast<C>(image[offset[i] + k]));
+      }
+      dst[k] = static_cast<T>(acc);
+    }
+  }
+};
+
+/// The gradient of output pixel p = (o, oy, ox), all its channels, added to the inputs it read
+/// (weights as the forward pass; fill_value's points take nothing) through `Add::add(T*, T)`:
+/// a plain += where one thread owns image o's gradient (the CPU), atomicAdd on the GPU. dx
+/// starts at zero.
+template <Interpolation M, typename T, typename Add>
+struct AffineBackwardFunctor {
+  const T* grad_out;
+  const T* transforms;
+  T* dx;
+  AffineGeometry g;
+  FillMode mode;
+
+  NEURONA_HD_INLINE void operator()(std::int64_t p) const {
+    const std::int64_t ox = p % g.out_w, q = p / g.out_w;
+    const std::int64_t oy = q % g.out_h, o = q / g.out_h;
+    const AffineTaps<T> t =
+        affine_taps<M, T>(affine_transform_of(transforms, g, o), oy, ox, g.in_h, g.in_w, mode);
+    T* image = dx + o * g.in_h * g.in_w * g.inner;
+    const T* src = grad_out + p * g.inner;
+    for (int a = 0; a < t.ny; ++a) {
+      for (int b = 0; b < t.nx; ++b) {
+        if (!(t.vy[a] && t.vx[b])) continue;
+        const T w = t.wy[a] * t.wx[b];
+        T* dst = image + (t.y[a] * g.in_w + t.x[b]) * g.inner;
+        for (std::int64_t k = 0; k < g.inner; ++k) Add::add(dst + k, w * src[k]);
       }
     }
   }

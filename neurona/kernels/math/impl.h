@@ -85,6 +85,9 @@ void visit_unary_op(UnaryOp op, F&& f) {
     NEURONA_CASE(hard_sigmoid)
     NEURONA_CASE(erf)
     NEURONA_CASE(gelu_approximate)
+    NEURONA_CASE(sin)
+    NEURONA_CASE(cos)
+    NEURONA_CASE(floor)
 #undef NEURONA_CASE
     // clang-format on
   }
