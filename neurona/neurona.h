@@ -25,6 +25,8 @@
 #include "neurona/data/dataset.h"
 #include "neurona/data/datasets.h"
 #include "neurona/data/idx.h"
+#include "neurona/data/image_directory.h"
+#include "neurona/data/image_io.h"
 #include "neurona/data/npy.h"
 #include "neurona/data/text.h"
 #include "neurona/layers/activation.h"

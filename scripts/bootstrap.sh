@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev             # tests
   libcli11-dev             # command-line parsing of tools and benchmarks
   zlib1g-dev               # gzip-compressed IDX data sets
+  libpng-dev               # PNG images (image_dataset_from_directory)
+  libjpeg62-turbo-dev      # JPEG images (image_dataset_from_directory)
   libhdf5-dev              # Keras .weights.h5 files
   libzip-dev               # Keras .keras archives
   nlohmann-json3-dev       # Keras model configs (config.json)

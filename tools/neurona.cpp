@@ -168,29 +168,94 @@ std::shared_ptr<nr::callbacks::TensorBoard> make_tensorboard(const std::string& 
       .log_dir = log_dir, .histogram_freq = 1, .update_freq = 50});
 }
 
-// `--augment`: the training images as a Dataset, shuffled, batched, each image flipped left to
-// right at random and shifted by up to a tenth of its size (the vacated border black, as the
-// background of Fashion-MNIST) on worker threads (nr::layers::RandomFlip and RandomTranslation
-// inside Dataset.map), and copied to the model's device ahead of the step.
-nr::data::Dataset augmented_batches(const nr::Tensor& x, const nr::Tensor& y,
-                                    std::int64_t batch_size, std::uint64_t seed) {
+// `--augment`: each image flipped left to right at random and shifted by up to a tenth of its
+// size (the vacated border black, as the background of Fashion-MNIST), on the map's worker
+// threads (nr::layers::RandomFlip and RandomTranslation inside Dataset.map).
+nr::data::Dataset augment_batches(const nr::data::Dataset& batches, std::uint64_t seed) {
   const nr::layers::RandomFlip flip("horizontal");
   const nr::layers::RandomTranslation shift(0.1, 0.1, {.fill_mode = "constant"});
-  return nr::data::Dataset::from_tensor_slices({x, y})
-      .shuffle(x.shape()[0], {.seed = seed})
-      .batch(batch_size)
-      .map(
-          [flip, shift](const nr::data::Element& e) {
-            return nr::data::Element{shift->call(flip->call(e[0], true), true), e[1]};
-          },
-          {.num_parallel_calls = nr::data::kAutotune, .seed = seed})
+  return batches.map(
+      [flip, shift](const nr::data::Element& e) {
+        return nr::data::Element{shift->call(flip->call(e[0], true), true), e[1]};
+      },
+      {.num_parallel_calls = nr::data::kAutotune, .seed = seed});
+}
+
+// The training images as a Dataset: shuffled, batched, augmented, and copied to the model's
+// device ahead of the step.
+nr::data::Dataset augmented_batches(const nr::Tensor& x, const nr::Tensor& y,
+                                    std::int64_t batch_size, std::uint64_t seed) {
+  return augment_batches(nr::data::Dataset::from_tensor_slices({x, y})
+                             .shuffle(x.shape()[0], {.seed = seed})
+                             .batch(batch_size),
+                         seed)
       .prefetch(2, nr::default_device());
+}
+
+// Fashion-MNIST's class folders for `export-images` and `--image-dir`: the index first, so that
+// image_dataset_from_directory's sorted class names keep the data set's label order.
+std::string class_folder(std::size_t label) {
+  std::string name(nr::datasets::fashion_mnist_class_names[label]);
+  std::replace(name.begin(), name.end(), '/', '_');
+  return std::to_string(label) + "_" + name;
+}
+
+// `neurona export-images`: Fashion-MNIST as PNG files in class folders, out/train and out/test.
+int export_images(const std::string& data_dir, const std::string& out, std::int64_t train_limit,
+                  std::int64_t test_limit) {
+  const auto data = nr::datasets::fashion_mnist(data_dir);
+  const auto write = [&](const nr::Tensor& x, const nr::Tensor& y, const fs::path& dir) {
+    for (std::size_t c = 0; c < nr::datasets::fashion_mnist_class_names.size(); ++c) {
+      fs::create_directories(dir / class_folder(c));
+    }
+    const nr::Tensor bytes = nr::cast(x * 255.0 + 0.5, nr::uint8);  // rounded: x = b / 255
+    const auto labels = y.to_vector<std::int64_t>();
+    for (std::int64_t i = 0; i < x.shape()[0]; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "%05lld.png", static_cast<long long>(i));
+      const std::size_t label = static_cast<std::size_t>(labels[static_cast<std::size_t>(i)]);
+      nr::data::write_png((dir / class_folder(label) / name).string(),
+                          bytes.slice(i, i + 1).reshape({28, 28, 1}));
+    }
+    std::printf("wrote %lld images to %s\n", static_cast<long long>(x.shape()[0]),
+                dir.string().c_str());
+  };
+  write(head(data.x_train, train_limit), head(data.y_train, train_limit), fs::path(out) / "train");
+  write(head(data.x_test, test_limit), head(data.y_test, test_limit), fs::path(out) / "test");
+  return 0;
+}
+
+// `--image-dir DIR`: the training images from DIR's class folders (image_dataset_from_directory:
+// 28 x 28 grayscale, shuffled with the seed; the validation subset from the same folder),
+// scaled to [0, 1] and, with --augment, augmented on the map's workers.
+std::pair<nr::data::Dataset, std::optional<nr::data::Dataset>> image_dir_batches(
+    const std::string& dir, std::int64_t batch_size, double validation_split, std::uint64_t seed,
+    bool augment) {
+  nr::data::ImageDirectoryOptions o{
+      .color_mode = "grayscale", .batch_size = batch_size, .image_size = {28, 28}, .seed = seed};
+  const auto scale = [](nr::data::Dataset d) {
+    return d.map([](const nr::data::Element& e) {
+      return nr::data::Element{e[0] * (1.0 / 255.0), e[1]};
+    });
+  };
+  const auto finish = [&](nr::data::Dataset d, bool train_part) {
+    d = scale(std::move(d));
+    if (train_part && augment) d = augment_batches(d, seed);
+    return d.prefetch(2, nr::default_device());
+  };
+  if (validation_split > 0.0) {
+    o.validation_split = validation_split;
+    o.subset = "both";
+    auto [train_part, val_part] = nr::data::image_datasets_from_directory(dir, o);
+    return {finish(train_part.dataset, true), finish(val_part.dataset, false)};
+  }
+  return {finish(nr::data::image_dataset_from_directory(dir, o).dataset, true), std::nullopt};
 }
 
 int train(const std::string& kind, int epochs, std::int64_t batch_size, const std::string& out,
           const std::string& data_dir, std::int64_t train_limit, std::int64_t test_limit,
           double validation_split, std::uint64_t seed, int verbose,
-          const std::string& tensorboard_dir, bool augment) {
+          const std::string& tensorboard_dir, bool augment, const std::string& image_dir) {
   nr::set_seed(seed);
   const fs::path out_dir(out);
   fs::create_directories(out_dir);
@@ -199,7 +264,9 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
   const nr::Tensor y_train = head(data.y_train, train_limit);
   const nr::Tensor x_test = head(data.x_test, test_limit);
   const nr::Tensor y_test = head(data.y_test, test_limit);
-  std::cout << "neurona train: model " << kind << ", " << x_train.shape()[0] << " training and "
+  std::cout << "neurona train: model " << kind << ", "
+            << (image_dir.empty() ? std::to_string(x_train.shape()[0]) : "the")
+            << " training images" << (image_dir.empty() ? "" : " of " + image_dir) << " and "
             << x_test.shape()[0] << " test images, device " << nr::default_device() << "\n";
 
   auto model = nr::tools::make_fashion_model(kind);
@@ -209,7 +276,17 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
   nr::tools::compile_fashion_model(*model, kind, epochs * ((n_fit + batch_size - 1) / batch_size));
   model->summary();
   nr::callbacks::History history;
-  if (augment) {
+  if (!image_dir.empty()) {
+    auto [train_part, val_part] =
+        image_dir_batches(image_dir, batch_size, validation_split, seed, augment);
+    std::optional<nr::ValidationData> validation;
+    if (val_part) validation = nr::ValidationData{.dataset = *val_part};
+    history = model->fit(train_part,
+                         {.epochs = epochs,
+                          .verbose = verbose,
+                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
+                          .validation_data = validation});
+  } else if (augment) {
     // The held-out part as fit's validation_split takes it: the last fraction, unshuffled.
     std::optional<nr::ValidationData> validation;
     nr::Tensor x_fit = x_train, y_fit = y_train;
@@ -520,6 +597,12 @@ int main(int argc, char** argv) {
                       "right and shifts them by up to 10% at random (RandomFlip and "
                       "RandomTranslation on worker threads, prefetched to the device)");
 
+  std::string image_dir;
+  train_cmd->add_option("--image-dir", image_dir,
+                        "train on the images of this folder's class subfolders (PNG or JPEG, "
+                        "read by image_dataset_from_directory; `neurona export-images` writes "
+                        "Fashion-MNIST so); the test images stay Fashion-MNIST's");
+
   CharLMTrainOptions charlm;
   train_cmd
       ->add_option("--text", charlm.text,
@@ -601,6 +684,17 @@ int main(int argc, char** argv) {
       ->required();
   predict_cmd->add_option("--output", output, "write the class probabilities to this .npy");
 
+  CLI::App* export_cmd = app.add_subcommand(
+      "export-images", "write Fashion-MNIST as PNG files in class folders (out/train, out/test)");
+  export_cmd->add_option("--data-dir", data_dir,
+                         "Fashion-MNIST folder (default: Debian's dataset-fashion-mnist)");
+  std::string export_out = "runs/fashion-images";
+  export_cmd->add_option("--out", export_out, "folder for train/ and test/")->capture_default_str();
+  export_cmd->add_option("--train-samples", train_limit, "write only the first N training images")
+      ->check(whole_number<std::int64_t>(0));
+  export_cmd->add_option("--test-samples", test_limit, "write only the first N test images")
+      ->check(whole_number<std::int64_t>(0));
+
   CLI::App* bench_cmd = app.add_subcommand(
       "bench", "seconds per training epoch, test accuracy and allocations, as a JSON line");
   add_common(bench_cmd);
@@ -636,8 +730,9 @@ int main(int argc, char** argv) {
     if (generate_cmd->parsed()) return generate(weights, prompt, sample);
     if (train_cmd->parsed()) {
       return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
-                   validation_split, seed, verbose, tensorboard_dir, augment);
+                   validation_split, seed, verbose, tensorboard_dir, augment, image_dir);
     }
+    if (export_cmd->parsed()) return export_images(data_dir, export_out, train_limit, test_limit);
     if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);
     if (predict_cmd->parsed()) return predict(kind, weights, input, output);
     if (bench_cmd->parsed()) {
