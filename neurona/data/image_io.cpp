@@ -23,9 +23,11 @@ namespace {
 
 using neurona::detail::str;
 
-// Pixels past which an image is refused: 2^28 (16384 x 16384), so that a header cannot make
-// the decoder allocate without bound.
-constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 28;
+// Pixels past which an image is refused: 2^26 (8192 x 8192), so that a header cannot make the
+// decoder allocate without bound; and the most libjpeg may allocate for its own buffers (a
+// progressive JPEG keeps the whole image's coefficients).
+constexpr std::uint64_t kMaxPixels = std::uint64_t{1} << 26;
+constexpr long kMaxJpegMemory = 512L << 20;
 
 bool is_png(std::span<const std::uint8_t> b) {
   static constexpr std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -39,7 +41,7 @@ bool is_jpeg(std::span<const std::uint8_t> b) {
 void check_size(std::uint64_t height, std::uint64_t width, const std::string& source) {
   NEURONA_CHECK(height > 0 && width > 0 && height * width <= kMaxPixels, IoError,
                 "decode_image: ", source, ": an image of ", height, " x ", width,
-                " pixels (neurona decodes images of 1 to 2^28 pixels)");
+                " pixels (neurona decodes images of 1 to 2^26 pixels)");
 }
 
 // ---- PNG ---------------------------------------------------------------------------------------
@@ -82,14 +84,19 @@ void jpeg_fail(j_common_ptr info) {
   std::longjmp(err->jump, 1);
 }
 
-void jpeg_quiet(j_common_ptr /*info*/, int /*level*/) {}  // warnings: corrupt data is an error
+// Warnings (level -1: corrupt or truncated data, which libjpeg would pad with gray) are errors,
+// as tf.io.decode_jpeg treats them; trace messages (level >= 0) are dropped.
+void jpeg_strict(j_common_ptr info, int level) {
+  if (level < 0) jpeg_fail(info);
+}
 
 // The decompression itself, with no C++ object that needs destroying between setjmp and a
 // longjmp: returns false with the message in err.message on a failure.
 bool run_jpeg(std::span<const std::uint8_t> bytes, jpeg_decompress_struct& info, JpegError& err,
-              std::vector<std::uint8_t>& pixels, std::string& refusal) {
+              std::unique_ptr<std::uint8_t[]>& pixels, std::string& refusal) {
   if (setjmp(err.jump) != 0) return false;
   jpeg_create_decompress(&info);
+  info.mem->max_memory_to_use = kMaxJpegMemory;
   jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&info, TRUE);
   if (info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK) {
@@ -100,15 +107,15 @@ bool run_jpeg(std::span<const std::uint8_t> bytes, jpeg_decompress_struct& info,
   if (static_cast<std::uint64_t>(info.image_height) * info.image_width > kMaxPixels ||
       info.image_height == 0 || info.image_width == 0) {
     refusal = str("an image of ", info.image_height, " x ", info.image_width,
-                  " pixels (neurona decodes images of 1 to 2^28 pixels)");
+                  " pixels (neurona decodes images of 1 to 2^26 pixels)");
     return true;
   }
   jpeg_start_decompress(&info);
   const std::size_t row = static_cast<std::size_t>(info.output_width) *
                           static_cast<std::size_t>(info.output_components);
-  pixels.resize(row * info.output_height);
+  pixels.reset(new std::uint8_t[row * info.output_height]);  // uninitialised: rows fill it
   while (info.output_scanline < info.output_height) {
-    JSAMPROW line = pixels.data() + row * info.output_scanline;
+    JSAMPROW line = pixels.get() + row * info.output_scanline;
     jpeg_read_scanlines(&info, &line, 1);
   }
   jpeg_finish_decompress(&info);
@@ -121,9 +128,9 @@ Tensor decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& sourc
   JpegError err;
   info.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_fail;
-  err.mgr.emit_message = jpeg_quiet;
+  err.mgr.emit_message = jpeg_strict;
   err.message[0] = '\0';
-  std::vector<std::uint8_t> pixels;
+  std::unique_ptr<std::uint8_t[]> pixels;
   std::string refusal;
   const bool ok = run_jpeg(bytes, info, err, pixels, refusal);
   const int height = static_cast<int>(info.output_height);
@@ -133,7 +140,7 @@ Tensor decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& sourc
   NEURONA_CHECK(ok, IoError, "decode_image: ", source, ": a broken JPEG (", err.message, ")");
   NEURONA_CHECK(refusal.empty(), IoError, "decode_image: ", source, ": ", refusal);
   Tensor out = Tensor::empty(Shape{height, width, channels}, DType::uint8, Device::cpu());
-  std::memcpy(out.data<std::uint8_t>(), pixels.data(), pixels.size());
+  std::memcpy(out.data<std::uint8_t>(), pixels.get(), out.nbytes());
   return out;
 }
 

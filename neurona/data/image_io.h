@@ -20,7 +20,8 @@ int channels_of_color_mode(const std::string& color_mode);
 /// BT.601 (0.299 R + 0.587 G + 0.114 B, rounded: what PIL's convert("L") gives), alpha is
 /// dropped or added as 255. Palette PNGs are expanded, 16-bit PNGs reduced to 8 bits. A JPEG in
 /// CMYK is refused. `source` names the image in errors. Throws IoError for bytes that are not
-/// a whole PNG or JPEG.
+/// a whole PNG or JPEG (a JPEG with corrupt or missing data too, as tf.io.decode_jpeg), or an
+/// image over 2^26 pixels (8192 x 8192).
 Tensor decode_image(std::span<const std::uint8_t> bytes, int channels = 0,
                     const std::string& source = "<memory>");
 
