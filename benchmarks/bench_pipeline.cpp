@@ -6,7 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "neurona/neurona.h"
 
@@ -17,7 +20,7 @@ int main(int argc, char** argv) {
   std::int64_t images = 16384, batch = 128;
   std::vector<int> workers = {1, 2};
   int passes = 2;
-  bool no_augment = false, geometric = false;
+  bool no_augment = false, geometric = false, per_layer = false;
   app.add_option("--images", images, "synthetic images in the dataset")->capture_default_str();
   app.add_option("--batch-size", batch, "images per batch")->capture_default_str();
   app.add_option("--workers", workers, "num_parallel_calls of the map, one run each");
@@ -26,6 +29,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-augment", no_augment, "the pipeline without the map (reading and batching)");
   app.add_flag("--geometric", geometric,
                "also shift (RandomTranslation 0.1) and rotate (RandomRotation 0.05) each image");
+  app.add_flag("--per-layer", per_layer,
+               "milliseconds per call of each augmentation layer (and affine_transform alone) on "
+               "one float batch, then exit");
   CLI11_PARSE(app, argc, argv);
 
   nr::set_seed(1);
@@ -47,6 +53,34 @@ int main(int argc, char** argv) {
     if (geometric) t = rotate->call(shift->call(t, true), true);
     return nr::data::Element{t, e[1]};
   };
+  if (per_layer) {
+    // Each call 20 times after one warm-up, on one batch of `batch` float images.
+    const nr::Tensor b = rescale->call(x.slice(0, std::min(batch, images)), false);
+    const nr::Tensor identity = nr::constant({1, 0, 0, 0, 1, 0, 0, 0});  // for every image
+    const std::vector<std::pair<const char*, std::function<nr::Tensor()>>> calls = {
+        {"affine_transform (bilinear, constant)",
+         [&] { return nr::affine_transform(b, identity); }},
+        {"affine_transform (bilinear, reflect)",
+         [&] { return nr::affine_transform(b, identity, {.fill_mode = nr::FillMode::Reflect}); }},
+        {"RandomTranslation(0.1, 0.1)", [&] { return shift->call(b, true); }},
+        {"RandomRotation(0.05)", [&] { return rotate->call(b, true); }},
+        {"RandomFlip(horizontal)", [&] { return flip->call(b, true); }},
+        {"RandomBrightness(0.2)", [&] { return brightness->call(b, true); }},
+        {"RandomContrast(0.2)", [&] { return contrast->call(b, true); }},
+    };
+    std::printf("%-40s %10s\n", "call", "ms/batch");
+    for (const auto& [name, f] : calls) {
+      (void)f();
+      const auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < 20; ++i) (void)f();
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count() /
+          20;
+      std::printf("%-40s %10.3f\n", name, ms);
+    }
+    return 0;
+  }
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   std::printf("%-8s %14s %14s %10s\n", "workers", "images/s", "per core", "vs 20k/s");
   for (int w : workers) {
