@@ -1,6 +1,7 @@
-// The character-level language model of `neurona train --model charlm` and `neurona generate`:
-// a small decoder-only transformer (GPT-style) written as a Keras user writes a subclassed
-// model, its hyperparameters and vocabulary saved beside the weights, and sampling.
+// The decoder-only transformer (GPT-2's layout) of `neurona train --model charlm`, `neurona
+// generate` and `neurona bench --model gpt2`, written as a Keras user writes a subclassed model;
+// for the character-level model, its hyperparameters and vocabulary saved beside the weights,
+// and sampling.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +19,7 @@
 namespace neurona::tools {
 
 /// The transformer's sizes.
-struct CharLMConfig {
+struct TransformerLMConfig {
   std::int64_t vocab_size = 0;
   /// The longest input (positions learned for 0 .. context - 1).
   std::int64_t context = 256;
@@ -28,13 +29,34 @@ struct CharLMConfig {
   std::int64_t width = 256;
   /// On the residual branches and the attention probabilities, while training.
   double dropout = 0.0;
+  /// GPT-2's weight tying: the logits are the final activations times the transposed token
+  /// embedding (no output Dense, no output bias). Off: a Dense to the vocabulary with a bias.
+  bool tie_embeddings = false;
+  /// The MLP's gelu in its tanh form (GPT-2's "gelu_new") instead of the exact one.
+  bool gelu_approximate = false;
 };
 
+/// GPT-2 small (Radford et al. 2019; llm.c's and nanoGPT's "gpt2"): 12 layers, 12 heads, width
+/// 768, context 1024, a vocabulary of 50257 with tied embeddings, tanh gelu; 124,439,808
+/// parameters. The blocks' query, key and value are three Dense layers rather than GPT-2's
+/// one c_attn (the same parameters, split by columns).
+inline TransformerLMConfig gpt2_small_config() {
+  return {.vocab_size = 50257,
+          .context = 1024,
+          .num_layers = 12,
+          .num_heads = 12,
+          .width = 768,
+          .tie_embeddings = true,
+          .gelu_approximate = true};
+}
+
 /// One pre-LayerNorm block: x + attention(ln_1(x)), then x + mlp(ln_2(x)), the attention causal
-/// over num_heads heads through nr::dot_product_attention, the MLP 4 * width wide with gelu.
+/// over num_heads heads through nr::dot_product_attention, the MLP 4 * width wide with gelu
+/// (exact, or its tanh form).
 class TransformerBlock : public layers::Layer {
  public:
-  TransformerBlock(std::int64_t width, std::int64_t num_heads, double dropout)
+  TransformerBlock(std::int64_t width, std::int64_t num_heads, double dropout,
+                   bool gelu_approximate = false)
       : layers::Layer("TransformerBlock"),
         width_(width),
         num_heads_(num_heads),
@@ -45,7 +67,8 @@ class TransformerBlock : public layers::Layer {
         value_(track(layers::Dense(width), "value")),
         attention_output_(track(layers::Dense(width), "attention_output")),
         ln_2_(track(layers::LayerNormalization({.epsilon = 1e-5}), "ln_2")),
-        mlp_in_(track(layers::Dense(4 * width, {.activation = "gelu"}), "mlp_in")),
+        mlp_in_(track(layers::Dense(4 * width, {.activation = activations::gelu(gelu_approximate)}),
+                      "mlp_in")),
         mlp_out_(track(layers::Dense(width), "mlp_out")),
         dropout_(track(layers::Dropout(dropout), "dropout")) {}
 
@@ -77,12 +100,13 @@ class TransformerBlock : public layers::Layer {
 };
 
 /// Token embedding + learned positional embedding, num_layers TransformerBlocks, a final
-/// LayerNormalization and a Dense to the vocabulary: (batch, steps) int32 character indices
-/// -> (batch, steps, vocab_size) float32 logits of the next character.
-class CharTransformer : public Model {
+/// LayerNormalization and a Dense to the vocabulary (or the tied token embedding): (batch,
+/// steps) int32 token (character) indices -> (batch, steps, vocab_size) logits of the next one,
+/// in the compute dtype.
+class TransformerLM : public Model {
  public:
-  explicit CharTransformer(const CharLMConfig& config)
-      : Model("CharTransformer"),
+  explicit TransformerLM(const TransformerLMConfig& config)
+      : Model("TransformerLM"),
         config_(config),
         token_embedding_(
             track(layers::Embedding(config.vocab_size, config.width, {.name = "token_embedding"}),
@@ -93,38 +117,48 @@ class CharTransformer : public Model {
         dropout_(track(layers::Dropout(config.dropout), "dropout")) {
     NEURONA_CHECK(config.vocab_size >= 1 && config.context >= 1 && config.num_layers >= 1 &&
                       config.num_heads >= 1 && config.width >= 1,
-                  ValueError, "CharTransformer: every size must be at least 1");
-    NEURONA_CHECK(config.width % config.num_heads == 0, ValueError, "CharTransformer: the width (",
+                  ValueError, "TransformerLM: every size must be at least 1");
+    NEURONA_CHECK(config.width % config.num_heads == 0, ValueError, "TransformerLM: the width (",
                   config.width, ") must be a multiple of the number of heads (", config.num_heads,
                   ")");
     for (std::int64_t i = 0; i < config.num_layers; ++i) {
-      blocks_.push_back(
-          std::make_shared<TransformerBlock>(config.width, config.num_heads, config.dropout));
+      blocks_.push_back(std::make_shared<TransformerBlock>(
+          config.width, config.num_heads, config.dropout, config.gelu_approximate));
       track_layer(blocks_.back(), detail::str("block_", i));
     }
     ln_f_ = track(layers::LayerNormalization({.epsilon = 1e-5, .name = "ln_f"}), "ln_f");
-    lm_head_ = track(layers::Dense(config.vocab_size, {.name = "lm_head"}), "lm_head");
+    if (!config.tie_embeddings) {
+      lm_head_ = track(layers::Dense(config.vocab_size, {.name = "lm_head"}), "lm_head");
+    }
   }
 
-  const CharLMConfig& config() const { return config_; }
+  const TransformerLMConfig& config() const { return config_; }
 
   Tensor call(const Tensor& tokens, bool training) override {
     NEURONA_CHECK(tokens.rank() == 2, ShapeError,
-                  "CharTransformer: expected (batch, steps) character indices, got shape ",
+                  "TransformerLM: expected (batch, steps) character indices, got shape ",
                   tokens.shape());
     const std::int64_t steps = tokens.shape()[1];
-    NEURONA_CHECK(steps <= config_.context, ShapeError, "CharTransformer: ", steps,
+    NEURONA_CHECK(steps <= config_.context, ShapeError, "TransformerLM: ", steps,
                   " steps is more than the context of ", config_.context);
     const Tensor positions =
         arange(static_cast<double>(steps), {.dtype = DType::int32, .device = tokens.device()})
             .reshape({1, steps});
     Tensor x = dropout_(token_embedding_(tokens) + position_embedding_(positions), training);
     for (const auto& block : blocks_) x = (*block)(x, training);
-    return (*lm_head_)((*ln_f_)(x, training));
+    const Tensor h = (*ln_f_)(x, training);
+    if (lm_head_) return (*lm_head_)(h);
+    // Tied: h (batch * steps, width) @ embeddings (vocab, width)^T, the embedding read in the
+    // compute dtype (a cast of the float32 weight under a mixed policy), its gradient the sum
+    // of the lookup's and this product's.
+    const std::int64_t batch = h.shape()[0];
+    const Tensor logits = matmul(reshape(h, {batch * steps, config_.width}),
+                                 read(token_embedding_->embeddings()), {.transpose_b = true});
+    return reshape(logits, {batch, steps, config_.vocab_size});
   }
 
  private:
-  CharLMConfig config_;
+  TransformerLMConfig config_;
   layers::Embedding token_embedding_;
   layers::Embedding position_embedding_;
   layers::Dropout dropout_;
@@ -156,7 +190,7 @@ inline std::filesystem::path charlm_config_path(const std::filesystem::path& wei
 }
 
 /// Writes the vocabulary (code points, and as text) and the sizes as JSON, atomically.
-inline void save_charlm_config(const std::filesystem::path& path, const CharLMConfig& config,
+inline void save_charlm_config(const std::filesystem::path& path, const TransformerLMConfig& config,
                                const data::CharVocabulary& vocab, const std::string& corpus) {
   nlohmann::ordered_json j;
   j["format"] = "neurona.charlm";
@@ -167,6 +201,8 @@ inline void save_charlm_config(const std::filesystem::path& path, const CharLMCo
   j["num_heads"] = config.num_heads;
   j["width"] = config.width;
   j["dropout"] = config.dropout;
+  j["tie_embeddings"] = config.tie_embeddings;
+  j["gelu_approximate"] = config.gelu_approximate;
   j["corpus"] = corpus;
   j["vocabulary"] = std::vector<std::uint32_t>(vocab.chars().begin(), vocab.chars().end());
   j["vocabulary_text"] = data::utf8_encode(vocab.chars());
@@ -175,7 +211,7 @@ inline void save_charlm_config(const std::filesystem::path& path, const CharLMCo
 
 /// What save_charlm_config wrote. IoError naming the file when it is missing or malformed.
 struct CharLMSaved {
-  CharLMConfig config;
+  TransformerLMConfig config;
   data::CharVocabulary vocab;
 };
 inline CharLMSaved load_charlm_config(const std::filesystem::path& path) {
@@ -185,12 +221,15 @@ inline CharLMSaved load_charlm_config(const std::filesystem::path& path) {
     if (j.at("format") != "neurona.charlm") throw std::runtime_error("not a neurona.charlm file");
     const auto points = j.at("vocabulary").get<std::vector<std::uint32_t>>();
     data::CharVocabulary vocab(std::u32string(points.begin(), points.end()));
-    CharLMConfig config{.vocab_size = j.at("vocab_size").get<std::int64_t>(),
-                        .context = j.at("context").get<std::int64_t>(),
-                        .num_layers = j.at("num_layers").get<std::int64_t>(),
-                        .num_heads = j.at("num_heads").get<std::int64_t>(),
-                        .width = j.at("width").get<std::int64_t>(),
-                        .dropout = j.at("dropout").get<double>()};
+    TransformerLMConfig config{.vocab_size = j.at("vocab_size").get<std::int64_t>(),
+                               .context = j.at("context").get<std::int64_t>(),
+                               .num_layers = j.at("num_layers").get<std::int64_t>(),
+                               .num_heads = j.at("num_heads").get<std::int64_t>(),
+                               .width = j.at("width").get<std::int64_t>(),
+                               .dropout = j.at("dropout").get<double>(),
+                               // Not written before 2026-12-06: those models had neither.
+                               .tie_embeddings = j.value("tie_embeddings", false),
+                               .gelu_approximate = j.value("gelu_approximate", false)};
     if (config.vocab_size != vocab.size()) {
       throw std::runtime_error("vocab_size does not match the vocabulary");
     }
@@ -213,7 +252,7 @@ struct SampleOptions {
 
 /// `length` characters sampled one at a time after `prompt` (not repeated in the result), the
 /// model seeing the last `context` characters each step. The same seed gives the same text.
-inline std::string sample_text(CharTransformer& model, const data::CharVocabulary& vocab,
+inline std::string sample_text(TransformerLM& model, const data::CharVocabulary& vocab,
                                const std::string& prompt, const SampleOptions& options) {
   std::vector<std::int32_t> ids = vocab.encode(prompt, "generate: --prompt");
   NEURONA_CHECK(!ids.empty(), ValueError, "generate: --prompt must not be empty");

@@ -1,8 +1,12 @@
-// The character transformer of `neurona train --model charlm` (charlm.h): it learns a
-// repetitive text in a few steps, its settings file round-trips, and sampling is deterministic.
+// The transformer of `neurona train --model charlm` and `neurona bench --model gpt2`
+// (charlm.h): it learns a repetitive text in a few steps, its settings file round-trips,
+// sampling is deterministic, GPT-2's tied embeddings are one weight, and GPT-2 small has
+// GPT-2's parameter count; the benchmark's FLOP and peak figures (model_benchmark.h).
 #include "charlm.h"
 
 #include <gtest/gtest.h>
+
+#include "model_benchmark.h"
 
 #include <filesystem>
 #include <string>
@@ -12,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-nr::tools::CharLMConfig tiny(std::int64_t vocab_size) {
+nr::tools::TransformerLMConfig tiny(std::int64_t vocab_size) {
   return {.vocab_size = vocab_size, .context = 8, .num_layers = 1, .num_heads = 2, .width = 16};
 }
 
@@ -26,7 +30,7 @@ std::string repeated(const std::string& unit, int times) {
 
 TEST(CharLM, OutputsLogitsPerStepAndRefusesMoreThanTheContext) {
   nr::set_seed(1);
-  nr::tools::CharTransformer model(tiny(5));
+  nr::tools::TransformerLM model(tiny(5));
   const nr::Tensor logits = model(nr::zeros({2, 8}, {.dtype = nr::DType::int32}));
   EXPECT_EQ(logits.shape(), (nr::Shape{2, 8, 5}));
   EXPECT_EQ(model(nr::zeros({1, 3}, {.dtype = nr::DType::int32})).shape(), (nr::Shape{1, 3, 5}));
@@ -35,7 +39,7 @@ TEST(CharLM, OutputsLogitsPerStepAndRefusesMoreThanTheContext) {
   const std::int64_t block = 2 * 32 + 4 * (16 * 16 + 16) + (16 * 64 + 64) + (64 * 16 + 16);
   EXPECT_EQ(model.count_params(), 5 * 16 + 8 * 16 + block + 32 + (16 * 5 + 5));
   EXPECT_THROW(model(nr::zeros({1, 9}, {.dtype = nr::DType::int32})), nr::ShapeError);
-  EXPECT_THROW(nr::tools::CharTransformer({.vocab_size = 5, .num_heads = 3, .width = 16}),
+  EXPECT_THROW(nr::tools::TransformerLM({.vocab_size = 5, .num_heads = 3, .width = 16}),
                nr::ValueError);
 }
 
@@ -44,7 +48,7 @@ TEST(CharLM, LossFallsOnARepetitiveText) {
   const std::string text = repeated("abcd", 64);
   const auto vocab = nr::data::CharVocabulary::from_text(text);
   const auto windows = nr::data::char_windows(vocab.encode(text), 8, 1);
-  nr::tools::CharTransformer model(tiny(vocab.size()));
+  nr::tools::TransformerLM model(tiny(vocab.size()));
   model.compile({.optimizer = nr::optimizers::AdamW(1e-2),
                  .loss = nr::losses::SparseCategoricalCrossentropy({.from_logits = true}),
                  .metrics = {nr::tools::bits_per_character()}});
@@ -63,7 +67,7 @@ TEST(CharLM, LossFallsOnARepetitiveText) {
 TEST(CharLM, SamplingIsDeterministicWithASeedAndTopOneIsGreedy) {
   nr::set_seed(3);
   const auto vocab = nr::data::CharVocabulary::from_text("abcdefgh");
-  nr::tools::CharTransformer model(tiny(vocab.size()));
+  nr::tools::TransformerLM model(tiny(vocab.size()));
   const auto a = nr::tools::sample_text(model, vocab, "abc", {.length = 40, .seed = 5});
   EXPECT_EQ(a.size(), 40u);
   EXPECT_EQ(a, nr::tools::sample_text(model, vocab, "abc", {.length = 40, .seed = 5}));
@@ -85,7 +89,7 @@ TEST(CharLM, SettingsFileRebuildsTheModel) {
   const fs::path weights = dir / "charlm.weights.h5";
   EXPECT_EQ(nr::tools::charlm_config_path(weights), dir / "charlm.json");
   const auto vocab = nr::data::CharVocabulary::from_text("hé\nllo");
-  nr::tools::CharLMConfig config = tiny(vocab.size());
+  nr::tools::TransformerLMConfig config = tiny(vocab.size());
   config.dropout = 0.25;
   nr::tools::save_charlm_config(dir / "charlm.json", config, vocab, "corpus.txt");
   const auto saved = nr::tools::load_charlm_config(dir / "charlm.json");
@@ -95,4 +99,59 @@ TEST(CharLM, SettingsFileRebuildsTheModel) {
   EXPECT_EQ(saved.config.context, 8);
   EXPECT_EQ(saved.config.dropout, 0.25);
   fs::remove_all(dir);
+}
+
+TEST(TransformerLM, TiedEmbeddingsAreOneWeightThatTheOutputUses) {
+  nr::set_seed(2);
+  nr::tools::TransformerLMConfig config = tiny(5);
+  nr::tools::TransformerLM untied(config);
+  config.tie_embeddings = true;
+  config.gelu_approximate = true;
+  nr::tools::TransformerLM tied(config);
+  const nr::Tensor tokens = nr::constant(std::vector<std::int32_t>{0, 1, 1, 0}, {1, 4});
+  EXPECT_EQ(tied(tokens).shape(), (nr::Shape{1, 4, 5}));
+  (void)untied(tokens);
+  // No Dense to the vocabulary: its 16x5 kernel and 5 biases are gone.
+  EXPECT_EQ(tied.count_params(), untied.count_params() - (16 * 5 + 5));
+  EXPECT_EQ(tied.weights().size(), untied.weights().size() - 2);
+  // Only tokens 0 and 1 are looked up, so the embedding rows of 2, 3 and 4 get a gradient only
+  // through the output product: non-zero when tied.
+  const nr::Variable embeddings = tied.weights().front();
+  ASSERT_EQ(embeddings.shape(), (nr::Shape{5, 16}));
+  nr::GradientTape tape;
+  const nr::Tensor loss = nr::mean(nr::losses::sparse_categorical_crossentropy(
+      nr::constant(std::vector<std::int32_t>{1, 0, 0, 1}, {1, 4}), tied(tokens, true),
+      {.from_logits = true}));
+  const auto grads = tape.gradient(loss, {embeddings});
+  const std::vector<float> g = grads[0].to_vector<float>();
+  for (int row = 2; row < 5; ++row) {
+    double norm = 0;
+    for (int j = 0; j < 16; ++j) norm += std::abs(g[static_cast<std::size_t>(row * 16 + j)]);
+    EXPECT_GT(norm, 1e-6) << "row " << row;
+  }
+}
+
+TEST(TransformerLM, Gpt2SmallHasGpt2sParameterCount) {
+  nr::set_seed(1);
+  nr::tools::TransformerLM model(nr::tools::gpt2_small_config());
+  (void)model(nr::zeros({1, 2}, {.dtype = nr::DType::int32}));
+  // GPT-2 small with tied embeddings (llm.c and Hugging Face count the same).
+  EXPECT_EQ(model.count_params(), 124439808);
+}
+
+TEST(ModelBenchmark, FlopsFollowLlmcAndPeaksFollowTheDataSheets) {
+  // llm.c: 6 N + 6 L C T per token; GPT-2 small at context 1024, 16 sequences.
+  const double per_token = 6.0 * 124439808 + 6.0 * 12 * 768 * 1024;
+  EXPECT_DOUBLE_EQ(nr::tools::gpt_flops_per_step(124439808, nr::tools::gpt2_small_config(), 16),
+                   per_token * 16 * 1024);
+  EXPECT_EQ(nr::tools::peak_tflops("NVIDIA H200", true), 989.4);
+  EXPECT_EQ(nr::tools::peak_tflops("NVIDIA H100 80GB HBM3", false), 494.7);
+  EXPECT_EQ(nr::tools::peak_tflops("NVIDIA H100 PCIe", true), 756.5);
+  EXPECT_EQ(nr::tools::peak_tflops("NVIDIA A100-SXM4-80GB", true), 312.0);
+  EXPECT_FALSE(nr::tools::peak_tflops("Intel(R) Xeon(R) Processor", true).has_value());
+}
+
+TEST(ModelBenchmark, RefusesUnknownModelsAndTooFewEpochs) {
+  EXPECT_THROW(nr::tools::run_model_benchmark({.model = "vgg16"}), nr::ValueError);
+  EXPECT_THROW(nr::tools::run_model_benchmark({.model = "gpt2", .epochs = 1}), nr::ValueError);
 }

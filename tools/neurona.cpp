@@ -1,7 +1,8 @@
 // The `neurona` command: neurona's main job from one line. `neurona train` trains the
 // notebook's CNN (or an MLP) on Fashion-MNIST and writes the history, the weights and a loss /
 // accuracy plot; `neurona evaluate` and `neurona predict` use saved weights; `neurona bench`
-// times the training (tools/fit_benchmark.h, as benchmarks/bench_train).
+// times the training (tools/fit_benchmark.h, as benchmarks/bench_train), or that of ResNet-50
+// and GPT-2 small on synthetic data (tools/model_benchmark.h).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
@@ -19,6 +20,7 @@
 #include "charlm.h"
 #include "fashion_models.h"
 #include "fit_benchmark.h"
+#include "model_benchmark.h"
 #include "neurona/neurona.h"
 
 namespace nr = neurona;
@@ -375,7 +377,7 @@ int predict(const std::string& kind, const std::string& weights, const std::stri
 struct CharLMTrainOptions {
   std::string text;
   std::string out;
-  nr::tools::CharLMConfig model;
+  nr::tools::TransformerLMConfig model;
   std::int64_t batch_size = 32;
   int epochs = 3;
   /// Batches per epoch, drawn at random places in the training text, fresh every epoch; 0:
@@ -428,7 +430,7 @@ int train_charlm(CharLMTrainOptions o) {
   nr::data::TextWindows train = training_windows(0);
   const nr::data::TextWindows val = nr::data::char_windows(split.validation, context);
   o.model.vocab_size = vocab.size();
-  nr::tools::CharTransformer model(o.model);  // checks the sizes before anything is printed
+  nr::tools::TransformerLM model(o.model);  // checks the sizes before anything is printed
   std::cout << "neurona train: model charlm, " << text.size() << " bytes of " << o.text << ", "
             << vocab.size() << " characters in the vocabulary, " << train.x.shape()[0]
             << " training and " << val.x.shape()[0] << " validation windows of " << context
@@ -507,10 +509,17 @@ int generate(const std::string& weights, const std::string& prompt,
   auto saved = nr::tools::load_charlm_config(settings);
   // The prompt is checked before the model is built: a bad character fails fast.
   saved.vocab.encode(prompt, "generate: --prompt");
-  nr::tools::CharTransformer model(saved.config);
+  nr::tools::TransformerLM model(saved.config);
   model(nr::zeros({1, 1}, {.dtype = nr::DType::int32}));
   model.load_weights(weights);
   std::cout << prompt << nr::tools::sample_text(model, saved.vocab, prompt, options) << "\n";
+  return 0;
+}
+
+int bench_model(const nr::tools::ModelBenchmarkOptions& options) {
+  const auto result = nr::tools::run_model_benchmark(options);
+  std::printf("%s\n%s\n", nr::tools::model_benchmark_summary(result).c_str(),
+              nr::tools::model_benchmark_json(result).c_str());
   return 0;
 }
 
@@ -543,19 +552,17 @@ int main(int argc, char** argv) {
   std::string input;
   std::string output;
 
-  auto add_common = [&](CLI::App* cmd, bool with_charlm = false) {
-    if (with_charlm) {
-      cmd->add_option("--model", kind,
-                      "cnn, mlp or resnet (ResNet-20 on the images padded to 32x32) on "
-                      "Fashion-MNIST, or charlm (a character-level transformer on --text)")
-          ->check(CLI::IsMember({"cnn", "mlp", "resnet", "charlm"}))
-          ->capture_default_str();
-    } else {
-      cmd->add_option("--model", kind,
-                      "cnn, mlp or resnet (ResNet-20 on the images padded to 32x32)")
-          ->check(CLI::IsMember({"cnn", "mlp", "resnet"}))
-          ->capture_default_str();
-    }
+  // --model's choices: the Fashion-MNIST models, and what else the command takes.
+  const auto add_common = [&](CLI::App* cmd, const std::vector<std::string>& extra = {},
+                              const std::string& extra_help = "") {
+    std::vector<std::string> models = {"cnn", "mlp", "resnet"};
+    models.insert(models.end(), extra.begin(), extra.end());
+    cmd->add_option("--model", kind,
+                    "cnn, mlp or resnet (ResNet-20 on the images padded to 32x32) on "
+                    "Fashion-MNIST" +
+                        extra_help)
+        ->check(CLI::IsMember(models))
+        ->capture_default_str();
     cmd->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     cmd->add_option("--data-dir", data_dir,
                     "Fashion-MNIST folder (default: Debian's dataset-fashion-mnist)");
@@ -566,7 +573,7 @@ int main(int argc, char** argv) {
   };
   CLI::App* train_cmd = app.add_subcommand(
       "train", "train on Fashion-MNIST and report accuracy, or a character model on a text");
-  add_common(train_cmd, true);
+  add_common(train_cmd, {"charlm"}, ", or charlm (a character-level transformer on --text)");
   train_cmd->add_option("--epochs", epochs, "epochs")
       ->check(whole_number(1))
       ->capture_default_str();
@@ -696,8 +703,12 @@ int main(int argc, char** argv) {
       ->check(whole_number<std::int64_t>(0));
 
   CLI::App* bench_cmd = app.add_subcommand(
-      "bench", "seconds per training epoch, test accuracy and allocations, as a JSON line");
-  add_common(bench_cmd);
+      "bench",
+      "training speed as a JSON line: seconds per epoch, test accuracy and allocations of a "
+      "Fashion-MNIST model, or images or tokens per second of resnet50 / gpt2 on synthetic data");
+  add_common(bench_cmd, {"resnet50", "gpt2"},
+             ", or resnet50 (Keras's ResNet50) or gpt2 (GPT-2 small) on synthetic data made on "
+             "the device");
   bench_cmd
       ->add_option("--epochs", epochs, "epochs (2 or more to count allocations after the first)")
       ->check(whole_number(1))
@@ -712,6 +723,37 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--seed", seed, "random seed (weights and shuffling)")
       ->check(whole_number<std::uint64_t>(0))
       ->capture_default_str();
+  nr::tools::ModelBenchmarkOptions large;
+  bench_cmd->add_option("--steps", large.steps, "resnet50, gpt2: steps per epoch")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  bench_cmd
+      ->add_option("--image-size", large.image_size, "resnet50: the images' side (at least 32)")
+      ->check(whole_number<std::int64_t>(32))
+      ->capture_default_str();
+  bench_cmd->add_option("--classes", large.classes, "resnet50: classes")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  bench_cmd->add_option("--context", large.gpt.context, "gpt2: tokens per sequence")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  bench_cmd->add_option("--layers", large.gpt.num_layers, "gpt2: transformer blocks")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  bench_cmd->add_option("--heads", large.gpt.num_heads, "gpt2: attention heads")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  bench_cmd->add_option("--width", large.gpt.width, "gpt2: model width (a multiple of --heads)")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  bench_cmd->add_option("--vocab-size", large.gpt.vocab_size, "gpt2: vocabulary (tied embeddings)")
+      ->check(whole_number<std::int64_t>(1))
+      ->capture_default_str();
+  bench_cmd
+      ->add_option("--peak-tflops", large.peak_tflops,
+                   "gpt2: the device's peak TFLOP/s for the MFU (default: H100/H200/A100 data "
+                   "sheets, dense bf16 under a mixed policy, TF32 under float32)")
+      ->check(number_between(0.0, 1e6));
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -735,6 +777,13 @@ int main(int argc, char** argv) {
     if (export_cmd->parsed()) return export_images(data_dir, export_out, train_limit, test_limit);
     if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);
     if (predict_cmd->parsed()) return predict(kind, weights, input, output);
+    if (bench_cmd->parsed() && (kind == "resnet50" || kind == "gpt2")) {
+      large.model = kind;
+      large.epochs = epochs;
+      large.batch_size = bench_cmd->count("--batch-size") ? batch_size : 0;
+      large.seed = seed;
+      return bench_model(large);
+    }
     if (bench_cmd->parsed()) {
       return bench({.model = kind,
                     .epochs = epochs,

@@ -5,8 +5,10 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "neurona/config.h"
 #include "neurona/core/capture.h"
@@ -36,6 +38,22 @@ std::unique_ptr<Allocator> make_cpu_allocator() {
 class CpuBackend final : public DeviceBackend {
  public:
   int device_count() override { return 1; }
+  // The first "model name" line of /proc/cpuinfo, read once.
+  std::string device_name(int /*index*/) override {
+    static const std::string name = [] {
+      std::ifstream cpuinfo("/proc/cpuinfo");
+      std::string line;
+      while (std::getline(cpuinfo, line)) {
+        if (!line.starts_with("model name")) continue;
+        const auto colon = line.find(':');
+        if (colon == std::string::npos) break;
+        const auto start = line.find_first_not_of(" \t", colon + 1);
+        if (start != std::string::npos) return line.substr(start);
+      }
+      return std::string("CPU");
+    }();
+    return name;
+  }
   Allocator& allocator(int /*index*/) override { return *allocator_; }
   void copy(void* dst, Device, const void* src, Device, std::size_t nbytes) override {
     if (nbytes) std::memcpy(dst, src, nbytes);

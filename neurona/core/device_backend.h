@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "neurona/core/allocator.h"
 #include "neurona/core/capture.h"
@@ -19,6 +20,8 @@ class DeviceBackend {
  public:
   virtual ~DeviceBackend() = default;
   virtual int device_count() = 0;
+  /// The device's name as its driver reports it (core/device_info.h).
+  virtual std::string device_name(int index) = 0;
   virtual Allocator& allocator(int index) = 0;
   /// Copies `nbytes` between any two devices of which at least one is of this backend's type.
   /// Returns once the destination holds the data when it is on the host.

@@ -1,4 +1,5 @@
 // Device names, the default device and NEURONA_DEVICE.
+#include <neurona/core/device_info.h>
 #include <neurona/neurona.h>
 
 #include "support/test_util.h"
@@ -50,4 +51,12 @@ TEST(Device, AskingForAGpuThatIsNotThereIsClearError) {
                            "cuda:");
   NEURONA_EXPECT_THROW_MSG(nr::set_default_device(nr::Device::cuda(n + 3)), nr::ValueError,
                            "set_default_device", "cuda:");
+}
+
+TEST(Device, NameIsTheDriversAndAMissingGpuIsClearError) {
+  EXPECT_FALSE(nr::device_name(nr::Device::cpu()).empty());
+  const int gpus = nr::cuda_device_count();
+  for (int i = 0; i < gpus; ++i) EXPECT_FALSE(nr::device_name(nr::Device::cuda(i)).empty());
+  NEURONA_EXPECT_THROW_MSG(nr::device_name(nr::Device::cuda(gpus)), nr::ValueError,
+                           "device_name: device cuda:");
 }

@@ -96,6 +96,7 @@ class CudaBackend final : public DeviceBackend {
   }
 
   int device_count() override { return count_; }
+  std::string device_name(int index) override { return context(index).properties().name; }
   Allocator& allocator(int index) override {
     return *allocators_.at(static_cast<std::size_t>(index));
   }
