@@ -13,6 +13,8 @@
 #   scripts/gpu-check.sh prepare   # here: build for sm_90 and pack .gpu-bundle/neurona-gpu.tar.xz
 #                                  # (binaries + the OpenBLAS/gfortran/gomp they load)
 #   scripts/gpu-check.sh run       # there: unpack the bundle, find cuBLAS/cuDNN, run, report
+#   scripts/gpu-check.sh run-large # there, a call of its own: ResNet-50 and GPT-2 small against
+#                                  # PyTorch eager and torch.compile (benchmarks/compare_large.py)
 # With no argument: `run` when a bundle exists, else build here and run here (a machine that
 # has both the build dependencies and a GPU).
 set -euo pipefail
@@ -41,7 +43,7 @@ prepare() {
              benchmarks/bench_matmul benchmarks/bench_train benchmarks/bench_ops_gpu \
              benchmarks/bench_pipeline \
              examples/gradient_descent examples/seed_walkthrough examples/fashion_mnist \
-             tools/neurona tools/charlm_tests; do
+             tools/neurona tools/charlm_tests tools/model_gpu_tests; do
     [[ -f "$BUILD/$exe" ]] || continue
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
@@ -138,15 +140,18 @@ rewrite_paths() {
   if [[ -n "$from" ]]; then find "$dir" -name '*.cmake' -exec sed -i "s#$from#$to#g" {} +; fi
 }
 
-run() {
-  local t0=$SECONDS
-  # PyTorch's children in compare_pytorch.py keep the library path they were started with (the
-  # bundle's OpenBLAS and the cuDNN found below are for neurona's binaries only).
-  local torch_ld_path="${LD_LIBRARY_PATH:-}"
+# What both runs do first: unpacks the bundle (where there is one) with its paths rewritten for
+# this machine, points the loader at its libraries and at the image's cuBLAS and cuDNN, and
+# writes $OUT/env.txt. Sets WORK (the unpacked bundle), RUN_BUILD (the build tree to run) and
+# TORCH_LD_PATH (the library path PyTorch's children keep: the bundle's OpenBLAS and the cuDNN
+# found here are for neurona's binaries only).
+setup_run() {
+  TORCH_LD_PATH="${LD_LIBRARY_PATH:-}"
   if [[ -d /usr/local/cuda/bin ]]; then export PATH="$PATH:/usr/local/cuda/bin"; fi
   mkdir -p "$OUT"
-  local work="$ROOT/.gpu-run"
-  local build="$BUILD"
+  WORK="$ROOT/.gpu-run"
+  RUN_BUILD="$BUILD"
+  local work="$WORK" build="$BUILD"
   if [[ -f "$BUNDLE" ]]; then
     rm -rf "$work" && mkdir -p "$work"
     tar -C "$work" -xJf "$BUNDLE"
@@ -173,6 +178,13 @@ run() {
     echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
     ldd "$build/tests/neurona_gpu_tests" 2>&1 | grep -E 'cublas|cudnn|openblas|not found' || true
   } > "$OUT/env.txt"
+  RUN_BUILD="$build"
+}
+
+run() {
+  local t0=$SECONDS
+  setup_run
+  local work="$WORK" build="$RUN_BUILD" torch_ld_path="$TORCH_LD_PATH"
 
   # Tests that need Fashion-MNIST (label "data") read the bundle's copy, or are left out where
   # the bundle has none; tests of the installed package (label "install") need the build
@@ -379,12 +391,42 @@ run() {
   ((${#failed[@]} == 0))
 }
 
+# Issue 21's comparison, a call of its own (at most 8 minutes): the float32 step of the reduced
+# ResNet-50 and GPT-2 against the CPU (model_gpu_tests), then neurona bench --model resnet50 /
+# gpt2 against PyTorch eager and torch.compile on this GPU (benchmarks/compare_large.py), in
+# GPU_LARGE_SECONDS (default 420) all told. The table is printed last and kept in
+# $OUT/compare_large.txt.
+run_large() {
+  local t0=$SECONDS
+  setup_run
+  local build="$RUN_BUILD" test_rc=0 compare_rc=0
+  ctest --test-dir "$build" -R GpuLargeModels --output-on-failure --timeout 120 \
+    > "$OUT/ctest-large.log" 2>&1 || test_rc=$?
+  local left=$((${GPU_LARGE_SECONDS:-420} - (SECONDS - t0)))
+  local nr_ld_path="${LD_LIBRARY_PATH:-}"
+  LD_LIBRARY_PATH="$TORCH_LD_PATH" timeout -k 5 $((left + 10)) python3 -u \
+    "$ROOT/benchmarks/compare_large.py" --device cuda --build "$build" --time-budget "$left" \
+    --runs "${GPU_LARGE_RUNS:-resnet50:mixed_bfloat16,gpt2:mixed_bfloat16,resnet50:float32,gpt2:float32}" \
+    --neurona-ld-library-path "$nr_ld_path" > "$OUT/compare_large.txt" 2>&1 || compare_rc=$?
+  {
+    echo "== gpu-check run-large summary =="
+    cat "$OUT/env.txt"
+    echo "-- reduced models, float32 step against the CPU (ctest -R GpuLargeModels): exit $test_rc"
+    grep -E 'tests passed|Skipped|Failed' "$OUT/ctest-large.log" || true
+    echo "-- compare_large.py (exit $compare_rc, $((SECONDS - t0)) s in all):"
+    grep -vE '^\{' "$OUT/compare_large.txt" | grep -vE '^\[' || true
+  } > "$OUT/summary-large.txt"
+  cat "$OUT/summary-large.txt"
+  ((test_rc == 0 && compare_rc == 0))
+}
+
 case "${1:-auto}" in
   prepare) prepare ;;
   run) run ;;
+  run-large) run_large ;;
   auto)
     if [[ ! -f "$BUNDLE" ]]; then prepare; fi
     run
     ;;
-  *) echo "usage: $0 [prepare|run]" >&2; exit 2 ;;
+  *) echo "usage: $0 [prepare|run|run-large]" >&2; exit 2 ;;
 esac
