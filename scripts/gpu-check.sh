@@ -392,8 +392,9 @@ run() {
 }
 
 # Issue 21's comparison, a call of its own (at most 8 minutes): the float32 step of the reduced
-# ResNet-50 and GPT-2 against the CPU (model_gpu_tests), then neurona bench --model resnet50 /
-# gpt2 against PyTorch eager and torch.compile on this GPU (benchmarks/compare_large.py), in
+# ResNet-50 and GPT-2 against the CPU (model_gpu_tests), GPT-2 small's configuration trained on
+# the fortunes text for 300 steps, then neurona bench --model resnet50 / gpt2 against PyTorch
+# eager and torch.compile on this GPU (benchmarks/compare_large.py), in
 # GPU_LARGE_SECONDS (default 420) all told. The table is printed last and kept in
 # $OUT/compare_large.txt.
 run_large() {
@@ -402,6 +403,18 @@ run_large() {
   local build="$RUN_BUILD" test_rc=0 compare_rc=0
   ctest --test-dir "$build" -R GpuLargeModels --output-on-failure --timeout 120 \
     > "$OUT/ctest-large.log" 2>&1 || test_rc=$?
+  # GPT-2 small's configuration learns: 3 epochs of 100 steps (16 x 1024 characters) of the
+  # fortunes text, tied embeddings and tanh gelu, mixed_bfloat16; its loss should fall.
+  local gpt_rc=0
+  if [[ -x "$build/tools/neurona" && -d "$WORK/fortunes" ]]; then
+    timeout 120 "$build/tools/neurona" train --model charlm --text "$WORK/fortunes" \
+      --layers 12 --heads 12 --width 768 --context 1024 --tie-embeddings --gelu-approximate \
+      --batch-size 16 --epochs 3 --steps-per-epoch 100 --learning-rate 6e-4 \
+      --dtype-policy mixed_bfloat16 --device cuda --verbose 2 --out "$WORK/train-gpt2-text" \
+      > "$OUT/train-gpt2-text.log" 2>&1 || gpt_rc=$?
+  else
+    echo "not run (no neurona binary or no text in the bundle)" > "$OUT/train-gpt2-text.log"
+  fi
   local left=$((${GPU_LARGE_SECONDS:-420} - (SECONDS - t0)))
   local nr_ld_path="${LD_LIBRARY_PATH:-}"
   LD_LIBRARY_PATH="$TORCH_LD_PATH" timeout -k 5 $((left + 10)) python3 -u \
@@ -413,11 +426,13 @@ run_large() {
     cat "$OUT/env.txt"
     echo "-- reduced models, float32 step against the CPU (ctest -R GpuLargeModels): exit $test_rc"
     grep -E 'tests passed|Skipped|Failed' "$OUT/ctest-large.log" || true
+    echo "-- GPT-2 small's sizes on the fortunes text, 3 epochs of 100 steps (rc=$gpt_rc):"
+    grep -E 'Epoch|bpc|Error|error' "$OUT/train-gpt2-text.log" | cut -c1-200 | tail -n 8 || true
     echo "-- compare_large.py (exit $compare_rc, $((SECONDS - t0)) s in all):"
     grep -vE '^\{' "$OUT/compare_large.txt" | grep -vE '^\[' || true
   } > "$OUT/summary-large.txt"
   cat "$OUT/summary-large.txt"
-  ((test_rc == 0 && compare_rc == 0))
+  ((test_rc == 0 && gpt_rc == 0 && compare_rc == 0))
 }
 
 case "${1:-auto}" in

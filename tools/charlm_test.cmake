@@ -31,7 +31,7 @@ endif()
 execute_process(
   COMMAND ${NEURONA} train --model charlm --text ${WORK_DIR}/corpus.txt --context 16 --layers 1
           --heads 2 --width 32 --epochs 2 --batch-size 8 --steps-per-epoch 3
-          --out ${WORK_DIR}/sampled --verbose 2
+          --tie-embeddings --gelu-approximate --out ${WORK_DIR}/sampled --verbose 2
   OUTPUT_VARIABLE sampled_out ERROR_VARIABLE sampled_err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR NOT sampled_out MATCHES "24 training" OR NOT sampled_out MATCHES "Epoch 1/2"
    OR NOT sampled_out MATCHES "Epoch 2/2")
@@ -40,6 +40,21 @@ endif()
 file(READ ${WORK_DIR}/sampled/history.csv csv)
 if(NOT csv MATCHES "^epoch,bpc,loss,val_bpc,val_loss\r?\n0,[^\n]+\n1,[^\n]+\n$")
   message(FATAL_ERROR "--steps-per-epoch: history.csv is not two epochs:\n${csv}")
+endif()
+# That run had GPT-2's layout (--tie-embeddings --gelu-approximate): its settings say so, and
+# generate rebuilds the same model from them (its weights would not load into another).
+file(READ ${WORK_DIR}/sampled/charlm.json tied_settings)
+foreach(expected "\"tie_embeddings\": true" "\"gelu_approximate\": true")
+  if(NOT tied_settings MATCHES "${expected}")
+    message(FATAL_ERROR "charlm.json lacks ${expected}:\n${tied_settings}")
+  endif()
+endforeach()
+execute_process(
+  COMMAND ${NEURONA} generate --weights ${WORK_DIR}/sampled/charlm.weights.h5 --prompt "the "
+          --length 12
+  OUTPUT_VARIABLE tied_out ERROR_VARIABLE tied_err RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT tied_out MATCHES "^the ")
+  message(FATAL_ERROR "generate from the tied model failed (${rc}):\n${tied_out}${tied_err}")
 endif()
 
 foreach(f charlm.weights.h5 charlm.json)

@@ -630,6 +630,10 @@ int main(int argc, char** argv) {
       ->add_option("--width", charlm.model.width, "charlm: model width (a multiple of --heads)")
       ->check(whole_number<std::int64_t>(1))
       ->capture_default_str();
+  train_cmd->add_flag("--tie-embeddings", charlm.model.tie_embeddings,
+                      "charlm: the output is the token embedding transposed (GPT-2's tying)");
+  train_cmd->add_flag("--gelu-approximate", charlm.model.gelu_approximate,
+                      "charlm: the MLP's gelu in its tanh form (GPT-2's)");
   train_cmd->add_option("--dropout", charlm.model.dropout, "charlm: dropout rate")
       ->check(number_between(0.0, 0.9))
       ->capture_default_str();
