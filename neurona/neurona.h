@@ -29,6 +29,7 @@
 #include "neurona/data/image_io.h"
 #include "neurona/data/npy.h"
 #include "neurona/data/text.h"
+#include "neurona/distribution/distribution.h"
 #include "neurona/layers/activation.h"
 #include "neurona/layers/activation_layers.h"
 #include "neurona/layers/activations.h"

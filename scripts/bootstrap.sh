@@ -18,6 +18,8 @@ PACKAGES=(
   libhdf5-dev              # Keras .weights.h5 files
   libzip-dev               # Keras .keras archives
   nlohmann-json3-dev       # Keras model configs (config.json)
+  libopenmpi-dev           # data-parallel training across processes (neurona/distribution)
+  openmpi-bin              # mpirun: launches those processes (and the distributed tests)
   libprotobuf-dev          # TensorBoard event files (protobuf-lite messages)
   protobuf-compiler        # protoc: generates those messages' C++ at build time
   gnuplot-nox              # curves.png from `neurona train`

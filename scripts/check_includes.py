@@ -27,8 +27,10 @@ ALLOWED = {
     "training": {"core", "autograd", "kernels"},
     # Readers use tensor ops without gradients (image_dataset_from_directory resizes).
     "data": {"core", "kernels"},
-    "models": {"core", "autograd", "layers", "training", "data"},
-    "applications": {"core", "autograd", "layers", "training", "data", "models"},
+    # Collectives over tensors; casts through the kernels' front door.
+    "distribution": {"core", "kernels"},
+    "models": {"core", "autograd", "layers", "training", "data", "distribution"},
+    "applications": {"core", "autograd", "layers", "training", "data", "distribution", "models"},
 }
 
 # Headers that are internal to their folder (and, for core/, to kernels/, which implements the

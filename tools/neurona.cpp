@@ -98,6 +98,22 @@ void select_device(const std::string& device) {
   nr::set_default_device(nr::Device::parse(device));
 }
 
+// `--distributed`: joins the job mpirun started (one replica per process, DataParallel). Each
+// rank takes the GPU of its local rank (Open MPI's OMPI_COMM_WORLD_LOCAL_RANK) where the device
+// is "auto" or "cuda" and there are GPUs; the ranks but rank 0 print nothing on stdout (errors
+// still reach stderr) and write no files.
+void join_distributed_job(std::string& device) {
+  auto dp = std::make_shared<nr::distribution::DataParallel>();
+  nr::distribution::set_distribution(dp);
+  const int gpus = nr::cuda_device_count();
+  if ((device == "auto" || device == "cuda") && gpus > 0) {
+    const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    const int index = (local != nullptr ? std::atoi(local) : dp->replica()) % gpus;
+    device = nr::detail::str("cuda:", index);
+  }
+  if (!dp->is_chief()) std::cout.rdbuf(nullptr);
+}
+
 // The first `limit` rows (all when limit <= 0 or larger than the set).
 nr::Tensor head(const nr::Tensor& t, std::int64_t limit) {
   if (limit <= 0 || limit >= t.shape()[0]) return t;
@@ -154,12 +170,16 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir,
 }
 
 // The callbacks of every `neurona train`: history.csv, and TensorBoard's logs when asked.
+// `--backup-dir DIR`: BackupAndRestore there (a killed run started again resumes).
+std::string g_backup_dir;
+
 std::vector<nr::callbacks::CallbackRef> train_callbacks(
     const fs::path& out_dir, const std::shared_ptr<nr::callbacks::TensorBoard>& tensorboard,
     bool append = false) {
   std::vector<nr::callbacks::CallbackRef> callbacks{
       nr::callbacks::CSVLogger((out_dir / "history.csv").string(), {.append = append})};
   if (tensorboard) callbacks.emplace_back(tensorboard);
+  if (!g_backup_dir.empty()) callbacks.emplace_back(nr::callbacks::BackupAndRestore(g_backup_dir));
   return callbacks;
 }
 
@@ -312,7 +332,9 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
                           .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
                           .validation_split = validation_split});
   }
+  // Every rank evaluates (its part of the test images, the metrics summed); rank 0 writes.
   const auto scores = model->evaluate(x_test, y_test, {.batch_size = 256, .verbose = 0});
+  if (!nr::distribution::is_chief()) return 0;
   std::printf("Test loss: %.4f - test accuracy: %.4f\n", scores.at("loss"), scores.at("accuracy"));
   const fs::path weights = out_dir / (kind + ".weights.h5");
   model->save_weights(weights.string());
@@ -598,6 +620,14 @@ int main(int argc, char** argv) {
   std::string tensorboard_dir;
   train_cmd->add_option("--tensorboard", tensorboard_dir,
                         "write TensorBoard logs (scalars, weight histograms) to this folder");
+  bool distributed = false;
+  train_cmd->add_flag("--distributed", distributed,
+                      "data-parallel across the processes of `mpirun -np N neurona train "
+                      "--distributed ...`: --batch-size is the global batch, split across them; "
+                      "rank 0 prints and writes the files");
+  train_cmd->add_option("--backup-dir", g_backup_dir,
+                        "back the run up there after every epoch (BackupAndRestore); the same "
+                        "command run again after a crash resumes from the last backup");
   bool augment = false;
   train_cmd->add_flag("--augment", augment,
                       "stream the training images through a Dataset that flips them left to "
@@ -761,6 +791,12 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
+    if (distributed) {
+      NEURONA_CHECK(kind != "charlm", nr::ValueError,
+                    "train: --distributed trains the Fashion-MNIST models (cnn, mlp, resnet), "
+                    "not charlm yet");
+      join_distributed_job(device);
+    }
     select_device(device);
     nr::mixed_precision::set_global_policy(dtype_policy);
     if (train_cmd->parsed() && kind == "charlm") {

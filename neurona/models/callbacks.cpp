@@ -21,6 +21,7 @@
 #include "neurona/core/error.h"
 #include "neurona/core/io.h"
 #include "neurona/core/random.h"
+#include "neurona/distribution/distribution.h"
 #include "neurona/models/model.h"
 #include "neurona/models/saving.h"
 #include "neurona/training/optimizers.h"
@@ -60,11 +61,18 @@ bool ProgbarLogger::wants_batch_logs() const {
   return bar_ != nullptr && bar_->wants_update();
 }
 
+// Where a ProgbarLogger prints: its stream, or nowhere on the ranks of a DataParallel job but
+// rank 0 (the bar still runs there, so that every rank does the same work).
+std::ostream& ProgbarLogger::out() const {
+  static std::ostream nowhere(nullptr);
+  return distribution::is_chief() ? *out_ : nowhere;
+}
+
 void ProgbarLogger::start() {
   if (params().steps > 0) target_ = params().steps;
   seen_ = 0;
   bar_ = std::make_unique<Progbar>(
-      target_, *out_,
+      target_, out(),
       ProgbarOptions{.verbose = params().verbose, .dynamic_display = dynamic_, .clock = clock_});
 }
 
@@ -86,7 +94,7 @@ void ProgbarLogger::on_train_begin(Logs& /*logs*/) {
 
 void ProgbarLogger::on_epoch_begin(int epoch, Logs& /*logs*/) {
   if (params().verbose > 0 && params().epochs > 1) {
-    *out_ << "Epoch " << epoch + 1 << "/" << params().epochs << "\n" << std::flush;
+    out() << "Epoch " << epoch + 1 << "/" << params().epochs << "\n" << std::flush;
   }
   start();
 }
@@ -215,11 +223,12 @@ void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void EarlyStopping::on_train_end(Logs& /*logs*/) {
-  if (stopped_epoch_ > 0 && options_.verbose > 0) {
+  const bool chief = distribution::is_chief();  // under DataParallel, rank 0 prints
+  if (stopped_epoch_ > 0 && options_.verbose > 0 && chief) {
     std::cout << "Epoch " << stopped_epoch_ + 1 << ": early stopping\n";
   }
   if (options_.restore_best_weights && best_weights_) {
-    if (options_.verbose > 0) {
+    if (options_.verbose > 0 && chief) {
       std::cout << "Restoring model weights from the end of the best epoch: " << best_epoch_ + 1
                 << ".\n";
     }
@@ -308,6 +317,7 @@ std::string ModelCheckpoint::file_path(int epoch, const Logs& logs) const {
 }
 
 void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
+  if (!distribution::is_chief()) return;  // under DataParallel, rank 0 saves
   const std::string path = file_path(epoch, logs);
   if (options_.save_best_only) {
     const bool up = monitor_increases("ModelCheckpoint", options_.monitor, options_.mode);
@@ -629,6 +639,8 @@ void BackupAndRestore::restore(const std::string& bytes, const std::string& path
 
 void BackupAndRestore::on_epoch_end(int epoch, Logs& logs) {
   completed_.emplace_back(epoch, logs);
+  // Under DataParallel rank 0 writes the backup, which every rank reads on a restart.
+  if (!distribution::is_chief()) return;
   // Make the folder (and missing parents), counting the folders made, so that delete_checkpoint
   // removes those and no others; flush their parents so that they survive a power loss. (A kill
   // between making the folder and the first backup leaves it, empty: the next run cannot tell
@@ -675,7 +687,7 @@ void BackupAndRestore::on_epoch_end(int epoch, Logs& logs) {
 
 void BackupAndRestore::on_train_end(Logs& /*logs*/) {
   // Only a fit that ran to its end gets here: an exception or a kill keeps the backup.
-  if (!options_.delete_checkpoint) return;
+  if (!options_.delete_checkpoint || !distribution::is_chief()) return;
   const std::string path = backup_path();
   std::error_code ec;
   fs::remove(path, ec);
@@ -726,7 +738,7 @@ void ReduceLROnPlateau::on_epoch_end(int epoch, Logs& logs) {
       if (old_lr > static_cast<double>(static_cast<float>(options_.min_lr))) {
         const double new_lr = std::max(old_lr * options_.factor, options_.min_lr);
         optimizer->set_learning_rate(new_lr);
-        if (options_.verbose > 0) {
+        if (options_.verbose > 0 && distribution::is_chief()) {
           std::printf("\nEpoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1,
                       new_lr);
         }
@@ -754,7 +766,7 @@ void LearningRateScheduler::on_epoch_begin(int epoch, Logs& /*logs*/) {
                 "LearningRateScheduler: the schedule returned a non-finite learning rate ", lr,
                 " for epoch ", epoch);
   optimizer->set_learning_rate(lr);
-  if (verbose_ > 0) {
+  if (verbose_ > 0 && distribution::is_chief()) {
     std::printf("\nEpoch %d: LearningRateScheduler setting learning rate to %g.\n", epoch + 1, lr);
   }
 }
@@ -770,6 +782,7 @@ CSVLogger::CSVLogger(std::string filename, CSVLoggerOptions options)
     : filename_(std::move(filename)), options_(std::move(options)) {}
 
 void CSVLogger::on_train_begin(Logs& /*logs*/) {
+  if (!distribution::is_chief()) return;  // under DataParallel, rank 0 writes
   keys_.clear();
   write_header_ = true;
   if (options_.append && fs::exists(filename_)) {
@@ -783,6 +796,7 @@ void CSVLogger::on_train_begin(Logs& /*logs*/) {
 }
 
 void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
+  if (!distribution::is_chief()) return;
   if (keys_.empty()) {
     bool has_val = false;
     for (const auto& [name, v] : logs) {
@@ -836,7 +850,9 @@ void TerminateOnNaN::on_train_batch_end(std::int64_t batch, Logs& logs) {
         << ". Terminating training immediately.";
     throw ValueError(msg.str());
   }
-  std::cout << "Batch " << batch << ": Invalid loss, terminating training\n";
+  if (distribution::is_chief()) {
+    std::cout << "Batch " << batch << ": Invalid loss, terminating training\n";
+  }
   model().set_stop_training(true);
 }
 

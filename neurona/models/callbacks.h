@@ -118,6 +118,7 @@ class ProgbarLogger : public Callback {
 
  private:
   void start();
+  std::ostream& out() const;
   /// Finishes the bar of an epoch or an evaluation; an unknown target becomes the steps seen.
   void finish(Logs& logs);
   std::ostream* out_;

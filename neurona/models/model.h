@@ -301,6 +301,13 @@ class Model : public layers::Layer {
   void train_step(const StepData& data);
   /// train_step after the optimizer's prepare_step: the device's half, which fit captures.
   void train_step_body(const StepData& data);
+  /// Under a DataParallel distribution, the step of a replica whose part of a short global
+  /// batch is empty: zero gradients into the all-reduce, then the update every replica makes.
+  void train_step_without_rows();
+  /// Sums the gradients across replicas (each weighted by replica_share_) under a DataParallel
+  /// distribution, then applies them with the compiled optimizer (prepared: after prepare_step).
+  void apply_step_gradients(std::vector<Tensor>& grads, const std::vector<Variable>& variables,
+                            bool prepared);
   void test_step(const StepData& data);
   /// The loss trackers and the metrics after a step.
   void update_metrics(const StepData& data, const std::vector<Tensor>& y_pred, const Tensor& loss,
@@ -316,6 +323,9 @@ class Model : public layers::Layer {
 
   std::shared_ptr<const FunctionalGraph> graph_;
   std::shared_ptr<Compiled> compiled_;
+  /// Under a DataParallel distribution: this replica's rows of the current global batch over
+  /// the batch's rows (its gradients' weight in the sum across replicas); 1 otherwise.
+  double replica_share_ = 1.0;
   bool stop_training_ = false;
   std::optional<int> resume_epoch_;
   std::vector<std::pair<int, callbacks::Logs>> resumed_logs_;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "neurona/core/error.h"
+#include "neurona/distribution/distribution.h"
 #include "neurona/models/model.h"
 
 namespace neurona::callbacks {
@@ -60,6 +61,7 @@ void TensorBoard::on_train_begin(Logs& /*logs*/) {
 }
 
 void TensorBoard::on_train_end(Logs& /*logs*/) {
+  if (!distribution::is_chief()) return;  // under DataParallel, rank 0 writes
   if (train_) train_->flush();
   if (val_) val_->flush();
 }
@@ -75,6 +77,7 @@ void TensorBoard::on_train_batch_begin(std::int64_t /*batch*/, Logs& /*logs*/) {
 }
 
 void TensorBoard::on_train_batch_end(std::int64_t /*batch*/, Logs& logs) {
+  if (!distribution::is_chief()) return;  // under DataParallel, rank 0 writes
   if (options_.update_freq == kUpdateFreqEpoch) return;
   if (options_.write_steps_per_second) {
     const double t = seconds_since(batch_start_);
@@ -87,6 +90,7 @@ void TensorBoard::on_train_batch_end(std::int64_t /*batch*/, Logs& logs) {
 }
 
 void TensorBoard::on_epoch_end(int epoch, Logs& logs) {
+  if (!distribution::is_chief()) return;  // under DataParallel, rank 0 writes
   Logs train_logs, val_logs;
   for (const auto& [name, value] : logs) {
     if (name.rfind("val_", 0) == 0) {
@@ -116,6 +120,7 @@ void TensorBoard::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void TensorBoard::on_test_end(Logs& logs) {
+  if (!distribution::is_chief()) return;  // under DataParallel, rank 0 writes
   // evaluate() with this callback; fit's validation reaches on_epoch_end as val_ logs.
   const std::int64_t step = iterations_of(model()).value_or(0);
   for (const auto& [name, value] : logs) {

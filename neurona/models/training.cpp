@@ -14,6 +14,7 @@
 #include "neurona/autograd/tape.h"
 #include "neurona/core/random.h"
 #include "neurona/data/batching.h"
+#include "neurona/distribution/distribution.h"
 #include "neurona/models/captured_step.h"
 #include "neurona/models/model.h"
 #include "neurona/training/loss_scale.h"
@@ -543,6 +544,31 @@ void Model::train_step_body(const StepData& data) {
     variables = trainable_weights();
     grads = tape.gradient(state.loss_scale ? state.loss_scale->scale_loss(loss) : loss, variables);
   }
+  apply_step_gradients(grads, variables, prepared);
+  update_metrics(data, y_pred, loss, per_output);
+}
+
+void Model::train_step_without_rows() {
+  const bool prepared = !compiled_->loss_scale;
+  const std::vector<Variable> variables = trainable_weights();
+  if (prepared) compiled_->optimizer->prepare_step(variables);
+  std::vector<Tensor> grads;
+  for (const Variable& v : variables) grads.push_back(zeros_like(v.value()));
+  apply_step_gradients(grads, variables, prepared);
+}
+
+void Model::apply_step_gradients(std::vector<Tensor>& grads, const std::vector<Variable>& variables,
+                                 bool prepared) {
+  Compiled& state = *compiled_;
+  if (const auto dist = distribution::distribution()) {
+    // The one-process step of the global batch: each replica's gradient of its rows' mean loss,
+    // weighted by its share of the rows, summed across replicas (a weight no replica reached
+    // has no gradient here: zeros, so that every replica sends the same tensors).
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+      grads[i] = grads[i].defined() ? grads[i] * replica_share_ : zeros_like(variables[i].value());
+    }
+    dist->communicator().all_reduce_sum(grads);
+  }
   if (state.loss_scale) {
     state.loss_scale->apply_gradients(grads, variables);
   } else if (prepared) {
@@ -551,7 +577,6 @@ void Model::train_step_body(const StepData& data) {
     state.optimizer->apply_gradients(grads, variables);
   }
   apply_constraints();
-  update_metrics(data, y_pred, loss, per_output);
 }
 
 void Model::test_step(const StepData& data) {
@@ -573,6 +598,27 @@ void Model::reset_metrics() {
 std::map<std::string, double> Model::read_metrics(const std::string& prefix) const {
   std::map<std::string, double> logs;
   if (compiled_ == nullptr) return logs;
+  // Under a DataParallel distribution every replica reads the global values: the metrics'
+  // states summed across replicas (one all-reduce), the results read, the local states put back.
+  const auto dist = distribution::distribution();
+  std::vector<Variable> states;
+  std::vector<Tensor> local;
+  if (dist) {
+    const auto add = [&](const metrics::Metric& m) {
+      for (const Variable& v : m.variables()) {
+        states.push_back(v);
+        local.push_back(v.value().clone());
+      }
+    };
+    add(*compiled_->loss_tracker);
+    for (const auto& out : compiled_->outputs) {
+      if (out.loss_tracker) add(*out.loss_tracker);
+      for (const auto& m : out.metrics) add(*m);
+    }
+    std::vector<Tensor> sums = local;
+    dist->communicator().all_reduce_sum(sums);
+    for (std::size_t i = 0; i < states.size(); ++i) states[i].assign(sums[i]);
+  }
   logs[prefix + "loss"] = compiled_->loss_tracker->result().item<double>();
   for (const auto& out : compiled_->outputs) {
     if (out.loss_tracker)
@@ -581,6 +627,7 @@ std::map<std::string, double> Model::read_metrics(const std::string& prefix) con
       logs[prefix + out.metric_names[i]] = out.metrics[i]->result().item<double>();
     }
   }
+  for (std::size_t i = 0; i < states.size(); ++i) states[i].assign(local[i]);
   return logs;
 }
 
@@ -804,25 +851,37 @@ std::map<std::string, double> Model::run_evaluation(
   reset_metrics();
   std::unique_ptr<CapturedStep> captured;
   const auto nothing = [] {};
+  const auto dist = distribution::distribution();
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_test_begin(logs);
   batches.begin_epoch();
   for (std::int64_t batch = 0;; ++batch) {
     callbacks::Logs batch_logs;
     for (auto& cb : cbs) cb->on_test_batch_begin(batch, batch_logs);
-    const std::optional<StepData> b = batches.next();
+    std::optional<StepData> b = batches.next();
     if (!b) break;
     // Replays serve batches of the first one's size.
     if (!captured) {
       captured =
           std::make_unique<CapturedStep>(*this, "evaluate", b->tensors.front().device(), b->rows());
     }
-    const auto step = [&](const std::vector<Tensor>& t) { test_step(b->with(t)); };
-    const bool replayed = captured->run(b->tensors, /*prepare=*/nothing, step);
-    if (!replayed) test_step(*b);
+    if (dist) {
+      // This replica's rows of the global batch; the metrics are summed when read.
+      const auto [begin, end] = dist->shard(b->rows());
+      if (end > begin) test_step(b->map([&](const Tensor& t) { return t.slice(begin, end); }));
+    } else {
+      const auto step = [&](const std::vector<Tensor>& t) { test_step(b->with(t)); };
+      const bool replayed = captured->run(b->tensors, /*prepare=*/nothing, step);
+      if (!replayed) test_step(*b);
+    }
     bool wanted = false;
     for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
-    if (wanted) batch_logs = read_metrics();
+    if (dist) {
+      auto global_logs = read_metrics();  // a collective: as fit's loop
+      if (wanted) batch_logs = std::move(global_logs);
+    } else if (wanted) {
+      batch_logs = read_metrics();
+    }
     for (auto& cb : cbs) cb->on_test_batch_end(batch, batch_logs);
   }
   NEURONA_CHECK(captured != nullptr, ValueError, describe(),
@@ -923,6 +982,16 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
   std::unique_ptr<CapturedStep> captured;
   callbacks::Logs logs;
   for (auto& cb : cbs) cb->on_train_begin(logs);
+  // Every replica starts from rank 0's weights (after BackupAndRestore, which every replica
+  // reads, has restored them).
+  const auto dist = distribution::distribution();
+  if (dist) {
+    std::vector<Variable> all = weights();
+    std::vector<Tensor> values;
+    for (const Variable& v : all) values.push_back(v.value());
+    dist->communicator().broadcast(values, 0);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i].assign(values[i]);
+  }
   // A resumed run's History holds its earlier epochs too, as an uninterrupted run's would.
   for (auto& [epoch, epoch_logs] : resumed_logs_) history->on_epoch_end(epoch, epoch_logs);
   const int first_epoch = resume_epoch_.value_or(options.initial_epoch);
@@ -937,18 +1006,40 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
       std::optional<StepData> batch = train.next();
       if (!batch) break;
       for (auto& cb : cbs) cb->on_train_batch_begin(step, batch_logs);
-      // Replays serve batches of the first one's size.
-      if (!captured) captured = std::make_unique<CapturedStep>(*this, "fit", device, batch->rows());
-      // A loss-scaled step decides on the host whether to apply it: it is not captured.
-      const bool replayed =
-          !compiled_->loss_scale &&
-          captured->run(
-              batch->tensors, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
-              [&](const std::vector<Tensor>& b) { train_step_body(batch->with(b)); });
-      if (!replayed) train_step(*batch);
+      if (dist) {
+        // This replica's rows of the global batch, run eagerly (the all-reduce goes through the
+        // host).
+        const auto [begin, end] = dist->shard(batch->rows());
+        replica_share_ = static_cast<double>(end - begin) / static_cast<double>(batch->rows());
+        if (end > begin) {
+          train_step(batch->map([&](const Tensor& t) { return t.slice(begin, end); }));
+        } else {
+          train_step_without_rows();
+        }
+      } else {
+        // Replays serve batches of the first one's size.
+        if (!captured) {
+          captured = std::make_unique<CapturedStep>(*this, "fit", device, batch->rows());
+        }
+        // A loss-scaled step decides on the host whether to apply it: it is not captured.
+        const bool replayed =
+            !compiled_->loss_scale &&
+            captured->run(
+                batch->tensors, [&] { compiled_->optimizer->prepare_step(trainable_weights()); },
+                [&](const std::vector<Tensor>& b) { train_step_body(batch->with(b)); });
+        if (!replayed) train_step(*batch);
+      }
       bool wanted = false;
       for (auto& cb : cbs) wanted = wanted || cb->wants_batch_logs();
-      if (wanted) batch_logs = read_metrics();
+      // Under DataParallel reading the metrics is a collective, and whether a callback wants
+      // them can depend on the clock (the progress bar's): every replica reads them every step,
+      // and passes them on where wanted, as one process does.
+      if (dist) {
+        auto global_logs = read_metrics();
+        if (wanted) batch_logs = std::move(global_logs);
+      } else if (wanted) {
+        batch_logs = read_metrics();
+      }
       for (auto& cb : cbs) cb->on_train_batch_end(step, batch_logs);
     }
     NEURONA_CHECK(step > 0 || stop_training_, ValueError, describe(),
@@ -961,6 +1052,7 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
     }
     for (auto& cb : cbs) cb->on_epoch_end(epoch, epoch_logs);
   }
+  replica_share_ = 1.0;
   callbacks::Logs end_logs;
   for (auto& cb : cbs) cb->on_train_end(end_logs);
   for (auto& cb : cbs) cb->set_model(nullptr);
@@ -1015,7 +1107,12 @@ std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tens
   const StepData data = step_data(x, y, sample_weight, describe() + ".train_on_batch");
   const Device device = built_device(data);
   reset_metrics();
+  // Under a DataParallel distribution each replica gives its own batch: the step takes the
+  // mean of their gradients.
+  const auto dist = distribution::distribution();
+  replica_share_ = dist ? 1.0 / dist->num_replicas() : 1.0;
   train_step(data.map([&](const Tensor& t) { return t.to(device); }));
+  replica_share_ = 1.0;
   return read_metrics();
 }
 

@@ -60,6 +60,10 @@ const Variable& Metric::state(std::size_t i) const {
   return shared_->state.at(i);
 }
 
+std::vector<Variable> Metric::variables() const {
+  return shared_->state;
+}
+
 Config Metric::config() const {
   return {{"name", name()}, {"dtype", std::string("float32")}};
 }

@@ -48,6 +48,10 @@ class Metric {
   void reset_state();
   /// Where the state lives: the device of the last update (default_device() before any).
   Device device() const;
+  /// Keras's metric.variables: the state (float32 tensors: totals, counts, ...), in the order
+  /// the metric declared it. Handles: assigning one changes the metric (DataParallel sums them
+  /// across replicas before reading a result).
+  std::vector<Variable> variables() const;
 
   /// Keras's class name ("SparseCategoricalAccuracy", ...), which `.keras` files record;
   /// empty for a metric of the user's own, which from_config cannot rebuild.

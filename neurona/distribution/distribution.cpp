@@ -1,0 +1,204 @@
+// DataParallel, the global distribution, and the MPI transport (distribution/distribution.h).
+// NEURONA_WITH_MPI is set for this file only, by neurona/CMakeLists.txt, where MPI was found.
+#include "neurona/distribution/distribution.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "neurona/core/error.h"
+#include "neurona/kernels/elementwise.h"
+
+#if NEURONA_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace neurona::distribution {
+
+namespace {
+
+std::mutex g_mu;
+std::shared_ptr<DataParallel> g_distribution;
+
+#if NEURONA_WITH_MPI
+
+void check_mpi(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(rc, text, &length);
+  throw Error(detail::str("distribution: ", call, " failed: ", std::string(text, length)));
+}
+
+bool g_we_initialized = false;
+
+void finalize_at_exit() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (g_we_initialized && !finalized) MPI_Finalize();
+}
+
+// The host copy of a group of tensors as one flat buffer of T, and back.
+template <typename T>
+std::vector<T> flatten(const std::vector<Tensor*>& group, DType dtype) {
+  std::size_t total = 0;
+  for (const Tensor* t : group) total += static_cast<std::size_t>(t->numel());
+  std::vector<T> flat(total);
+  std::size_t at = 0;
+  for (const Tensor* t : group) {
+    Tensor host = t->to(Device::cpu());
+    if (host.dtype() != dtype) host = kernels::cast(host, dtype);
+    const auto n = static_cast<std::size_t>(host.numel());
+    if (n) std::memcpy(flat.data() + at, host.data<T>(), n * sizeof(T));
+    at += n;
+  }
+  return flat;
+}
+
+template <typename T>
+void unflatten(const std::vector<T>& flat, const std::vector<Tensor*>& group, DType dtype) {
+  std::size_t at = 0;
+  for (Tensor* t : group) {
+    Tensor host = Tensor::empty(t->shape(), dtype, Device::cpu());
+    const auto n = static_cast<std::size_t>(host.numel());
+    if (n) std::memcpy(host.data<T>(), flat.data() + at, n * sizeof(T));
+    at += n;
+    if (t->dtype() != dtype) host = kernels::cast(host, t->dtype());
+    *t = host.to(t->device());
+  }
+}
+
+// MPI counts are ints: a buffer longer than that goes in pieces.
+template <typename T, typename Fn>
+void in_pieces(std::vector<T>& flat, Fn&& fn) {
+  constexpr std::size_t kPiece = INT_MAX / 2;
+  for (std::size_t at = 0; at < flat.size(); at += kPiece) {
+    fn(flat.data() + at, static_cast<int>(std::min(kPiece, flat.size() - at)));
+  }
+}
+
+class MpiCommunicator final : public Communicator {
+ public:
+  MpiCommunicator() {
+    int initialized = 0;
+    check_mpi(MPI_Initialized(&initialized), "MPI_Initialized");
+    if (!initialized) {
+      int provided = 0;
+      // Only the thread that calls fit makes MPI calls.
+      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided),
+                "MPI_Init_thread");
+      g_we_initialized = true;
+      // Open MPI's mpirun reports a rank that exits without MPI_Finalize as failed.
+      std::atexit(finalize_at_exit);
+    }
+    check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup");
+    // Errors come back as codes (and exceptions) rather than aborting the job here.
+    check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+    check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string name() const override { return "mpi"; }
+
+  void all_reduce_sum(std::vector<Tensor>& tensors) override {
+    for_each_group(tensors, "all_reduce_sum", [&](auto& flat, MPI_Datatype type) {
+      in_pieces(flat, [&](auto* data, int count) {
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, comm_), "MPI_Allreduce");
+      });
+    });
+  }
+
+  void broadcast(std::vector<Tensor>& tensors, int root) override {
+    NEURONA_CHECK(root >= 0 && root < size_, ValueError, "distribution: broadcast from rank ", root,
+                  " in a job of ", size_);
+    for_each_group(tensors, "broadcast", [&](auto& flat, MPI_Datatype type) {
+      in_pieces(flat, [&](auto* data, int count) {
+        check_mpi(MPI_Bcast(data, count, type, root, comm_), "MPI_Bcast");
+      });
+    });
+  }
+
+  void barrier() override { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+ private:
+  // Calls fn(flat buffer, MPI type) once for the float64 tensors and once for the others (in
+  // float32), then writes the results back; the groups in that order on every rank.
+  template <typename Fn>
+  void for_each_group(std::vector<Tensor>& tensors, const char* op, Fn&& fn) {
+    std::vector<Tensor*> doubles, floats;
+    for (Tensor& t : tensors) {
+      NEURONA_CHECK(t.defined() && is_floating(t.dtype()), ValueError, "distribution: ", op,
+                    " takes floating tensors, got ",
+                    t.defined() ? detail::str(t.dtype(), " of shape ", t.shape())
+                                : std::string("an undefined tensor"));
+      (t.dtype() == DType::float64 ? doubles : floats).push_back(&t);
+    }
+    if (!doubles.empty()) {
+      std::vector<double> flat = flatten<double>(doubles, DType::float64);
+      fn(flat, MPI_DOUBLE);
+      unflatten(flat, doubles, DType::float64);
+    }
+    if (!floats.empty()) {
+      std::vector<float> flat = flatten<float>(floats, DType::float32);
+      fn(flat, MPI_FLOAT);
+      unflatten(flat, floats, DType::float32);
+    }
+  }
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+#endif  // NEURONA_WITH_MPI
+
+}  // namespace
+
+bool mpi_available() {
+  return NEURONA_WITH_MPI != 0;
+}
+
+std::shared_ptr<Communicator> mpi_communicator() {
+#if NEURONA_WITH_MPI
+  // One per process (MPI is initialised once).
+  static const std::shared_ptr<Communicator> communicator = std::make_shared<MpiCommunicator>();
+  return communicator;
+#else
+  throw NotImplementedError(
+      "distribution: neurona was built without MPI (Debian: libopenmpi-dev; "
+      "scripts/bootstrap.sh installs it)");
+#endif
+}
+
+DataParallel::DataParallel(DataParallelOptions options)
+    : communicator_(options.communicator ? std::move(options.communicator) : mpi_communicator()) {}
+
+std::pair<std::int64_t, std::int64_t> DataParallel::shard(std::int64_t rows) const {
+  const std::int64_t n = num_replicas();
+  const std::int64_t r = replica();
+  const std::int64_t base = rows / n;
+  const std::int64_t extra = rows % n;
+  const std::int64_t begin = r * base + std::min(r, extra);
+  return {begin, begin + base + (r < extra ? 1 : 0)};
+}
+
+void set_distribution(std::shared_ptr<DataParallel> distribution) {
+  std::lock_guard lock(g_mu);
+  g_distribution = std::move(distribution);
+}
+
+std::shared_ptr<DataParallel> distribution() {
+  std::lock_guard lock(g_mu);
+  return g_distribution;
+}
+
+bool is_chief() {
+  const auto d = distribution();
+  return d == nullptr || d->is_chief();
+}
+
+}  // namespace neurona::distribution

@@ -1,0 +1,97 @@
+// Data-parallel training across processes, in the spirit of keras.distribution.DataParallel:
+// one replica of the model per process (`mpirun -np N`), the same program on every rank.
+//
+//   nr::distribution::set_distribution(nr::distribution::DataParallel());  // joins mpirun's job
+//   model.fit(x, y, {.batch_size = 128, .epochs = 5});  // 128 is the global batch
+//
+// What fit, evaluate and their callbacks do under a DataParallel distribution:
+//   - every rank builds the model and then takes rank 0's weights (a broadcast);
+//   - each global batch (the same on every rank: same data, same seed, same shuffle) is split
+//     into contiguous parts, one per replica, as evenly as the rows allow;
+//   - the gradients are summed across replicas, each weighted by its share of the global batch
+//     (so the step is the one-process step of the global batch, up to float rounding), in one
+//     MPI all-reduce over one flat buffer, then every rank applies the same update;
+//   - metric states (the loss's mean, accuracy's counts, ...) are summed across replicas before
+//     a value is read, so the progress bar, the logs and History show the global figures;
+//   - only rank 0 prints and writes files (ModelCheckpoint, BackupAndRestore's backup, CSVLogger,
+//     TensorBoard); every rank reads BackupAndRestore's backup (the ranks share a file system),
+//     so a restarted job resumes on every rank.
+// The transport is Open MPI (a CPU process per rank; a GPU tensor is staged through the host).
+// When a rank dies, mpirun ends the others (Open MPI's default), never a hang.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "neurona/core/tensor.h"
+
+namespace neurona::distribution {
+
+/// How the processes of a job reach each other. Collective calls: every rank makes the same
+/// calls in the same order.
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  /// This process's place in the job, 0 .. size() - 1.
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  /// Replaces each tensor by the element-wise sum of that tensor over the ranks (same shapes and
+  /// dtypes on every rank; floating dtypes, 16-bit ones summed in float32). One collective per
+  /// dtype over a flat buffer of all of them.
+  virtual void all_reduce_sum(std::vector<Tensor>& tensors) = 0;
+  /// Replaces each tensor by rank `root`'s.
+  virtual void broadcast(std::vector<Tensor>& tensors, int root) = 0;
+  /// Waits until every rank has called it.
+  virtual void barrier() = 0;
+  /// "mpi", or the name of another transport.
+  virtual std::string name() const = 0;
+};
+
+/// The job `mpirun` started, through MPI (MPI_COMM_WORLD): initialises MPI on first use (and
+/// finalises it at exit when it did), one communicator per process. A process started without
+/// mpirun is a job of one. NotImplementedError where neurona was built without MPI (Debian:
+/// libopenmpi-dev); DistributionError when MPI fails.
+std::shared_ptr<Communicator> mpi_communicator();
+
+/// Whether this build has the MPI transport.
+bool mpi_available();
+
+/// DataParallel's arguments.
+struct DataParallelOptions {
+  /// The processes to replicate over; mpi_communicator() when not given.
+  std::shared_ptr<Communicator> communicator = nullptr;
+};
+
+/// keras.distribution.DataParallel over the processes of a job: one replica per process.
+class DataParallel {
+ public:
+  explicit DataParallel(DataParallelOptions options = {});
+
+  int num_replicas() const { return communicator_->size(); }
+  /// This process's replica, its rank.
+  int replica() const { return communicator_->rank(); }
+  /// Rank 0: the one that prints and writes files.
+  bool is_chief() const { return replica() == 0; }
+  Communicator& communicator() const { return *communicator_; }
+
+  /// The rows [begin, end) of a global batch of `rows` that this replica trains on: contiguous
+  /// parts in rank order, the first rows % num_replicas() parts one row longer. Empty when the
+  /// batch has fewer rows than replicas and this replica gets none.
+  std::pair<std::int64_t, std::int64_t> shard(std::int64_t rows) const;
+
+ private:
+  std::shared_ptr<Communicator> communicator_;
+};
+
+/// keras.distribution.set_distribution: fit, evaluate and the callbacks follow it from now on
+/// (nullptr: back to one process).
+void set_distribution(std::shared_ptr<DataParallel> distribution);
+/// keras.distribution.distribution(): the one set, or nullptr.
+std::shared_ptr<DataParallel> distribution();
+/// Whether this process prints and writes files: true without a distribution, else rank 0.
+bool is_chief();
+
+}  // namespace neurona::distribution
