@@ -38,8 +38,9 @@ ALLOWED = {
 PRIVATE = [
     (re.compile(r"^neurona/kernels/(dispatch\.h|widen\.h|\w+_stubs\.h|cpu/|cuda/|math/)"),
      {"kernels"}),
-    (re.compile(r"^neurona/core/(backend|device_backend|capture)\.h|^neurona/core/cuda/"),
-     {"core", "kernels"}),
+    (re.compile(r"^neurona/core/(backend|device_backend|capture)\.h"), {"core", "kernels"}),
+    # The NCCL communicator (distribution/nccl.cpp) runs on neurona's stream of its GPU.
+    (re.compile(r"^neurona/core/cuda/"), {"core", "kernels", "distribution"}),
 ]
 
 # Generated into the build folder; any folder may include it.

@@ -128,6 +128,11 @@ find_cuda_libs() {
     fi
     dirs="$dirs:$(dirname "$hit")"
   done
+  # NCCL (neurona loads it at run time, for the distribution tests): optional, as the tests
+  # that need it report themselves skipped without it.
+  local nccl
+  nccl="$(find "${roots[@]}" -name libnccl.so.2 2>/dev/null | head -n 1 || true)"
+  if [[ -n "$nccl" ]]; then dirs="$dirs:$(dirname "$nccl")"; fi
   echo "${dirs#:}"
 }
 

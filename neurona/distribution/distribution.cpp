@@ -1,14 +1,19 @@
-// DataParallel, the global distribution, and the MPI transport (distribution/distribution.h).
-// NEURONA_WITH_MPI is set for this file only, by neurona/CMakeLists.txt, where MPI was found.
+// DataParallel, the global distribution, and the MPI transport (distribution/distribution.h);
+// the NCCL one is distribution/nccl.cpp. NEURONA_WITH_MPI and NEURONA_WITH_NCCL are set for this
+// file only, by neurona/CMakeLists.txt, where MPI was found and where CUDA is built.
 #include "neurona/distribution/distribution.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "neurona/core/error.h"
+#include "neurona/core/runtime.h"
 #include "neurona/kernels/elementwise.h"
 
 #if NEURONA_WITH_MPI
@@ -107,7 +112,10 @@ class MpiCommunicator final : public Communicator {
   void all_reduce_sum(std::vector<Tensor>& tensors) override {
     for_each_group(tensors, "all_reduce_sum", [&](auto& flat, MPI_Datatype type) {
       in_pieces(flat, [&](auto* data, int count) {
-        check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, comm_), "MPI_Allreduce");
+        MPI_Request request = MPI_REQUEST_NULL;
+        check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, comm_, &request),
+                  "MPI_Iallreduce");
+        wait(request, "MPI_Iallreduce");
       });
     });
   }
@@ -117,12 +125,34 @@ class MpiCommunicator final : public Communicator {
                   " in a job of ", size_);
     for_each_group(tensors, "broadcast", [&](auto& flat, MPI_Datatype type) {
       in_pieces(flat, [&](auto* data, int count) {
-        check_mpi(MPI_Bcast(data, count, type, root, comm_), "MPI_Bcast");
+        MPI_Request request = MPI_REQUEST_NULL;
+        check_mpi(MPI_Ibcast(data, count, type, root, comm_, &request), "MPI_Ibcast");
+        wait(request, "MPI_Ibcast");
       });
     });
   }
 
-  void barrier() override { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+  void barrier() override {
+    MPI_Request request = MPI_REQUEST_NULL;
+    check_mpi(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
+    wait(request, "MPI_Ibarrier");
+  }
+
+  void set_timeout(double seconds) override {
+    NEURONA_CHECK(seconds > 0, ValueError, "distribution: the timeout must be positive, got ",
+                  seconds);
+    timeout_ = seconds;
+  }
+
+  void broadcast_bytes(std::vector<std::uint8_t>& bytes, int root) override {
+    NEURONA_CHECK(root >= 0 && root < size_, ValueError, "distribution: broadcast from rank ", root,
+                  " in a job of ", size_);
+    in_pieces(bytes, [&](std::uint8_t* data, int count) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      check_mpi(MPI_Ibcast(data, count, MPI_BYTE, root, comm_, &request), "MPI_Ibcast");
+      wait(request, "MPI_Ibcast");
+    });
+  }
 
  private:
   // Calls fn(flat buffer, MPI type) once for the float64 tensors and once for the others (in
@@ -149,14 +179,73 @@ class MpiCommunicator final : public Communicator {
     }
   }
 
+  // Waits for a nonblocking collective, polling it (which also drives MPI's progress); one the
+  // other ranks keep from finishing for timeout_ seconds ends the job: a line on stderr, then
+  // MPI_Abort (mpirun kills every rank). Nothing else could end it: the request cannot be
+  // cancelled, and MPI_Finalize would wait for it.
+  void wait(MPI_Request& request, const char* call) const {
+    const auto start = std::chrono::steady_clock::now();
+    for (long polls = 0;; ++polls) {
+      int done = 0;
+      check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (done) return;
+      if (polls > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if ((polls & 1023) == 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+              timeout_) {
+        std::fprintf(stderr,
+                     "neurona: distribution: %s on rank %d of %d did not finish within %g s (a "
+                     "rank died or stopped answering); aborting the job\n",
+                     call, rank_, size_, timeout_);
+        std::fflush(stderr);
+        MPI_Abort(comm_, 1);
+      }
+    }
+  }
+
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
+  double timeout_ = 300;
 };
 
 #endif  // NEURONA_WITH_MPI
 
+class SelfCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void all_reduce_sum(std::vector<Tensor>& /*tensors*/) override {}
+  void broadcast(std::vector<Tensor>& /*tensors*/, int root) override { check_root(root); }
+  void broadcast_bytes(std::vector<std::uint8_t>& /*bytes*/, int root) override {
+    check_root(root);
+  }
+  void barrier() override {}
+  std::string name() const override { return "self"; }
+
+ private:
+  static void check_root(int root) {
+    NEURONA_CHECK(root == 0, ValueError, "distribution: broadcast from rank ", root,
+                  " in a job of 1");
+  }
+};
+
 }  // namespace
+
+std::shared_ptr<Communicator> self_communicator() {
+  return std::make_shared<SelfCommunicator>();
+}
+
+#if !NEURONA_WITH_NCCL
+bool nccl_available() {
+  return false;
+}
+
+std::shared_ptr<Communicator> nccl_communicator(std::shared_ptr<Communicator> /*bootstrap*/,
+                                                Device /*device*/, double /*timeout_seconds*/) {
+  throw NotImplementedError("distribution: NCCL needs neurona's CUDA backend (NEURONA_CUDA)");
+}
+#endif
 
 bool mpi_available() {
   return NEURONA_WITH_MPI != 0;
@@ -175,7 +264,15 @@ std::shared_ptr<Communicator> mpi_communicator() {
 }
 
 DataParallel::DataParallel(DataParallelOptions options)
-    : communicator_(options.communicator ? std::move(options.communicator) : mpi_communicator()) {}
+    : communicator_(std::move(options.communicator)) {
+  if (!communicator_) {
+    const Device device = default_device();
+    communicator_ = device.is_cuda() && nccl_available()
+                        ? nccl_communicator(mpi_communicator(), device, options.timeout_seconds)
+                        : mpi_communicator();
+  }
+  communicator_->set_timeout(options.timeout_seconds);
+}
 
 std::pair<std::int64_t, std::int64_t> DataParallel::shard(std::int64_t rows) const {
   const std::int64_t n = num_replicas();

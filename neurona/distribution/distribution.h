@@ -16,8 +16,9 @@
 //   - only rank 0 prints and writes files (ModelCheckpoint, BackupAndRestore's backup, CSVLogger,
 //     TensorBoard); every rank reads BackupAndRestore's backup (the ranks share a file system),
 //     so a restarted job resumes on every rank.
-// The transport is Open MPI (a CPU process per rank; a GPU tensor is staged through the host).
-// When a rank dies, mpirun ends the others (Open MPI's default), never a hang.
+// The transport is Open MPI for CPU processes, and NCCL (bootstrapped through MPI) for GPU
+// tensors where NCCL loads. When a rank dies, mpirun ends the others (Open MPI's default); a
+// NCCL collective that does not finish within its timeout aborts and throws: never a hang.
 #pragma once
 
 #include <cstdint>
@@ -44,11 +45,22 @@ class Communicator {
   virtual void all_reduce_sum(std::vector<Tensor>& tensors) = 0;
   /// Replaces each tensor by rank `root`'s.
   virtual void broadcast(std::vector<Tensor>& tensors, int root) = 0;
+  /// Replaces `bytes` by rank `root`'s (the same length on every rank): how NCCL's unique id
+  /// travels.
+  virtual void broadcast_bytes(std::vector<std::uint8_t>& bytes, int root) = 0;
   /// Waits until every rank has called it.
   virtual void barrier() = 0;
-  /// "mpi", or the name of another transport.
+  /// "mpi", "nccl", "self", or the name of another transport.
   virtual std::string name() const = 0;
+  /// How long one collective may wait for the other ranks before the job is ended (a rank died
+  /// or stopped answering): MPI aborts the job (MPI_Abort, after a line on stderr naming the
+  /// rank and the call); NCCL aborts its communicator and throws Error. DataParallel sets it
+  /// from its options.
+  virtual void set_timeout(double /*seconds*/) {}
 };
+
+/// A job of one process without MPI: every collective leaves its tensors as they are.
+std::shared_ptr<Communicator> self_communicator();
 
 /// The job `mpirun` started, through MPI (MPI_COMM_WORLD): initialises MPI on first use (and
 /// finalises it at exit when it did), one communicator per process. A process started without
@@ -59,10 +71,27 @@ std::shared_ptr<Communicator> mpi_communicator();
 /// Whether this build has the MPI transport.
 bool mpi_available();
 
+/// Collectives over the GPU tensors of `device` (this process's one GPU) through NCCL, on
+/// neurona's stream for that device; NCCL's unique id travels through `bootstrap` (the
+/// mpi_communicator(), or self_communicator() for a job of one), which also carries CPU tensors'
+/// all-reduces. Each collective waits for its result; one that has not finished after
+/// `timeout_seconds` (a rank died or stopped answering), or that NCCL reports failed, aborts the
+/// communicator and throws Error naming the rank. NCCL is loaded at run time (libnccl.so.2):
+/// NotImplementedError where it cannot be, or in a build without CUDA.
+std::shared_ptr<Communicator> nccl_communicator(std::shared_ptr<Communicator> bootstrap,
+                                                Device device, double timeout_seconds = 300);
+
+/// Whether NCCL can be loaded (a CUDA build and libnccl.so.2 on the library path).
+bool nccl_available();
+
 /// DataParallel's arguments.
 struct DataParallelOptions {
-  /// The processes to replicate over; mpi_communicator() when not given.
+  /// The processes to replicate over. Not given: NCCL over MPI where the default device is a
+  /// GPU and NCCL loads (nccl_communicator(mpi_communicator(), default_device())), else
+  /// mpi_communicator().
   std::shared_ptr<Communicator> communicator = nullptr;
+  /// How long one collective may wait for the other ranks (Communicator::set_timeout).
+  double timeout_seconds = 300;
 };
 
 /// keras.distribution.DataParallel over the processes of a job: one replica per process.

@@ -6,7 +6,7 @@
 // each other.
 //
 //   fit_child --out DIR [--distributed] [--epochs N] [--backup DIR] [--batch-delay-ms N]
-//             [--marker-dir DIR]
+//             [--marker-dir DIR] [--timeout SECONDS]
 //   fit_child --compare DIR_A DIR_B --tolerance T
 #include <unistd.h>
 
@@ -37,6 +37,7 @@ struct Args {
   int epochs = 3;
   int batch_delay_ms = 0;
   double tolerance = 1e-5;
+  double timeout = 300;  // a collective's, DataParallelOptions::timeout_seconds
 };
 
 // Slows each batch down (so that a test can kill a rank mid-epoch) and, with a marker folder,
@@ -89,7 +90,8 @@ std::string weights_text(const nr::Model& model) {
 int train(const Args& a) {
   int rank = 0;
   if (a.distributed) {
-    nr::distribution::set_distribution(std::make_shared<nr::distribution::DataParallel>());
+    nr::distribution::set_distribution(std::make_shared<nr::distribution::DataParallel>(
+        nr::distribution::DataParallelOptions{.timeout_seconds = a.timeout}));
     rank = nr::distribution::distribution()->replica();
   }
   nr::set_seed(7);
@@ -228,6 +230,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--compare") {
       a.compare_a = value();
       a.compare_b = value();
+    } else if (arg == "--timeout") {
+      a.timeout = std::stod(value());
     } else if (arg == "--tolerance") {
       a.tolerance = std::stod(value());
     } else {

@@ -1,0 +1,113 @@
+// DataParallel without MPI: how a global batch is split, and what a replica that is not rank 0
+// does in fit (trains, prints nothing, writes no files), through a communicator whose peers are
+// copies of this process. The multi-process runs under mpirun are tests/distributed/*.sh.
+#include <gtest/gtest.h>
+
+#include <neurona/neurona.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/test_util.h"
+
+namespace nr = neurona;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A job of `size` processes seen from `rank`, the others doing exactly what this one does: a sum
+// over ranks is `size` times this rank's tensors, a broadcast changes nothing.
+class MirrorCommunicator final : public nr::distribution::Communicator {
+ public:
+  MirrorCommunicator(int rank, int size) : rank_(rank), size_(size) {}
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void all_reduce_sum(std::vector<nr::Tensor>& tensors) override {
+    ++all_reduces;
+    for (nr::Tensor& t : tensors) t = t * static_cast<double>(size_);
+  }
+  void broadcast(std::vector<nr::Tensor>& /*tensors*/, int /*root*/) override { ++broadcasts; }
+  void broadcast_bytes(std::vector<std::uint8_t>& /*bytes*/, int /*root*/) override {}
+  void barrier() override {}
+  std::string name() const override { return "mirror"; }
+  int all_reduces = 0, broadcasts = 0;
+
+ private:
+  int rank_, size_;
+};
+
+nr::distribution::DataParallel replica(int rank, int size) {
+  return nr::distribution::DataParallel(
+      {.communicator = std::make_shared<MirrorCommunicator>(rank, size)});
+}
+
+class DataParallelFit : public ::testing::Test {
+ protected:
+  void TearDown() override { nr::distribution::set_distribution(nullptr); }
+};
+
+}  // namespace
+
+TEST(DataParallel, ShardsSplitAGlobalBatchInRankOrder) {
+  using Range = std::pair<std::int64_t, std::int64_t>;
+  EXPECT_EQ(replica(0, 2).shard(128), (Range{0, 64}));
+  EXPECT_EQ(replica(1, 2).shard(128), (Range{64, 128}));
+  // The first rows % replicas parts are one row longer.
+  EXPECT_EQ(replica(0, 2).shard(17), (Range{0, 9}));
+  EXPECT_EQ(replica(1, 2).shard(17), (Range{9, 17}));
+  EXPECT_EQ(replica(0, 3).shard(10), (Range{0, 4}));
+  EXPECT_EQ(replica(1, 3).shard(10), (Range{4, 7}));
+  EXPECT_EQ(replica(2, 3).shard(10), (Range{7, 10}));
+  // Fewer rows than replicas: the last ones get none.
+  EXPECT_EQ(replica(1, 2).shard(1), (Range{1, 1}));
+  EXPECT_TRUE(replica(0, 4).is_chief());
+  EXPECT_FALSE(replica(3, 4).is_chief());
+}
+
+TEST_F(DataParallelFit, WithoutADistributionEveryProcessIsTheChief) {
+  EXPECT_EQ(nr::distribution::distribution(), nullptr);
+  EXPECT_TRUE(nr::distribution::is_chief());
+  nr::distribution::set_distribution(
+      std::make_shared<nr::distribution::DataParallel>(replica(1, 2)));
+  EXPECT_FALSE(nr::distribution::is_chief());
+  EXPECT_EQ(nr::distribution::distribution()->num_replicas(), 2);
+}
+
+TEST_F(DataParallelFit, AReplicaButRankZeroTrainsQuietlyAndWritesNothing) {
+  const fs::path dir = fs::temp_directory_path() / "neurona_data_parallel_test";
+  fs::remove_all(dir);
+  auto dp = std::make_shared<nr::distribution::DataParallel>(replica(1, 2));
+  auto& mirror = static_cast<MirrorCommunicator&>(dp->communicator());
+  nr::distribution::set_distribution(dp);
+  nr::set_seed(3);
+  const nr::Tensor x = nr::random_normal({40, 4}, {.device = nr::Device::cpu(), .seed = 1});
+  const nr::Tensor y = nr::random_uniform(
+      {40}, {.maxval = 2, .dtype = nr::DType::int32, .device = nr::Device::cpu(), .seed = 2});
+  nr::Sequential model({nr::layers::Input({4}), nr::layers::Dense(2, {.activation = "softmax"})});
+  model.compile({.optimizer = nr::optimizers::SGD(0.1),
+                 .loss = "sparse_categorical_crossentropy",
+                 .metrics = {"accuracy"}});
+  const auto before = model.get_weights()[0].to_vector<float>();
+  ::testing::internal::CaptureStdout();
+  const auto history =
+      model.fit(x, y,
+                {.batch_size = 16,
+                 .epochs = 2,
+                 .verbose = 1,
+                 .callbacks = {nr::callbacks::CSVLogger((dir / "history.csv").string()),
+                               nr::callbacks::ModelCheckpoint((dir / "model.weights.h5").string(),
+                                                              {.save_weights_only = true}),
+                               nr::callbacks::BackupAndRestore((dir / "backup").string())}});
+  const std::string printed = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(printed, "");
+  EXPECT_FALSE(fs::exists(dir)) << "a replica but rank 0 wrote files";
+  // It trained (its part of each batch), took rank 0's weights first, and summed its gradients
+  // (3 batches a epoch) and its metrics (once a batch, once an epoch) with the others.
+  EXPECT_NE(model.get_weights()[0].to_vector<float>(), before);
+  EXPECT_EQ(history.history.at("loss").size(), 2u);
+  EXPECT_EQ(mirror.broadcasts, 1);
+  EXPECT_EQ(mirror.all_reduces, 2 * 3 + 2 * 3 + 2);
+  fs::remove_all(dir);
+}
