@@ -4,6 +4,7 @@
 # read by both) and ends with the History and weights of an uninterrupted run.
 #   kill_resume.sh FIT_CHILD MPIEXEC WORK_DIR
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 child="$1" mpiexec="$2" work="$3"
 rm -rf "$work" && mkdir -p "$work"
 mpi=("$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$child" --distributed --epochs 4
@@ -13,17 +14,8 @@ mpi=("$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$child" --distributed
 "${mpi[@]}" --out "$work/resumed" --backup "$work/backup" --marker-dir "$work/markers" \
   > "$work/killed.log" 2>&1 &
 job=$!
-# Wait for epoch 2 (0-based) to begin: epochs 0 and 1 are in the backup.
-for _ in $(seq 1 600); do
-  [[ -f "$work/markers/epoch-2" && -f "$work/markers/pid-rank1" ]] && break
-  sleep 0.1
-done
-if [[ ! -f "$work/markers/epoch-2" ]]; then
-  kill -9 "$job" 2>/dev/null || true
-  echo "kill_resume: the job never reached epoch 3" >&2
-  cat "$work/killed.log" >&2
-  exit 1
-fi
+# Epoch 2 (0-based) has begun: epochs 0 and 1 are in the backup.
+wait_for_epoch "$job" "$work/markers" 2 "$work/killed.log" kill_resume
 kill -9 "$(cat "$work/markers/pid-rank1")"
 start=$SECONDS
 rc=0

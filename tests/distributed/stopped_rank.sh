@@ -4,22 +4,14 @@
 # exits non-zero within 60 s, never a hang.
 #   stopped_rank.sh FIT_CHILD MPIEXEC WORK_DIR
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 child="$1" mpiexec="$2" work="$3"
 rm -rf "$work" && mkdir -p "$work"
 "$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$child" --distributed --epochs 50 \
   --batch-delay-ms 100 --timeout 3 --out "$work/out" --marker-dir "$work/markers" \
   > "$work/job.log" 2>&1 &
 job=$!
-for _ in $(seq 1 600); do
-  [[ -f "$work/markers/epoch-1" && -f "$work/markers/pid-rank1" ]] && break
-  sleep 0.1
-done
-if [[ ! -f "$work/markers/epoch-1" ]]; then
-  kill -9 "$job" 2>/dev/null || true
-  echo "stopped_rank: the job never reached epoch 2" >&2
-  cat "$work/job.log" >&2
-  exit 1
-fi
+wait_for_epoch "$job" "$work/markers" 1 "$work/job.log" stopped_rank
 stopped="$(cat "$work/markers/pid-rank1")"
 kill -STOP "$stopped"
 start=$SECONDS
