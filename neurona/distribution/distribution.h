@@ -1,7 +1,8 @@
 // Data-parallel training across processes, in the spirit of keras.distribution.DataParallel:
 // one replica of the model per process (`mpirun -np N`), the same program on every rank.
 //
-//   nr::distribution::set_distribution(nr::distribution::DataParallel());  // joins mpirun's job
+//   // joins the job mpirun started
+//   nr::distribution::set_distribution(std::make_shared<nr::distribution::DataParallel>());
 //   model.fit(x, y, {.batch_size = 128, .epochs = 5});  // 128 is the global batch
 //
 // What fit, evaluate and their callbacks do under a DataParallel distribution:
@@ -10,7 +11,7 @@
 //     into contiguous parts, one per replica, as evenly as the rows allow;
 //   - the gradients are summed across replicas, each weighted by its share of the global batch
 //     (so the step is the one-process step of the global batch, up to float rounding), in one
-//     MPI all-reduce over one flat buffer, then every rank applies the same update;
+//     all-reduce over one flat buffer per dtype, then every rank applies the same update;
 //   - metric states (the loss's mean, accuracy's counts, ...) are summed across replicas before
 //     a value is read, so the progress bar, the logs and History show the global figures;
 //   - only rank 0 prints and writes files (ModelCheckpoint, BackupAndRestore's backup, CSVLogger,
