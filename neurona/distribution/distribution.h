@@ -1,7 +1,6 @@
 // Data-parallel training across processes, in the spirit of keras.distribution.DataParallel:
 // one replica of the model per process (`mpirun -np N`), the same program on every rank.
 //
-//   // joins the job mpirun started
 //   nr::distribution::set_distribution(std::make_shared<nr::distribution::DataParallel>());
 //   model.fit(x, y, {.batch_size = 128, .epochs = 5});  // 128 is the global batch
 //
