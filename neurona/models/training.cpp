@@ -867,7 +867,9 @@ std::map<std::string, double> Model::run_evaluation(
     }
     if (dist) {
       // This replica's rows of the global batch; the metrics are summed when read.
-      const auto [begin, end] = dist->shard(b->rows());
+      // (Not a structured binding: clang before 16 cannot capture one in a lambda.)
+      const std::pair<std::int64_t, std::int64_t> rows = dist->shard(b->rows());
+      const std::int64_t begin = rows.first, end = rows.second;
       if (end > begin) test_step(b->map([&](const Tensor& t) { return t.slice(begin, end); }));
     } else {
       const auto step = [&](const std::vector<Tensor>& t) { test_step(b->with(t)); };
@@ -1009,7 +1011,8 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
       if (dist) {
         // This replica's rows of the global batch, run eagerly (the all-reduce goes through the
         // host).
-        const auto [begin, end] = dist->shard(batch->rows());
+        const std::pair<std::int64_t, std::int64_t> rows = dist->shard(batch->rows());
+        const std::int64_t begin = rows.first, end = rows.second;
         replica_share_ = static_cast<double>(end - begin) / static_cast<double>(batch->rows());
         if (end > begin) {
           train_step(batch->map([&](const Tensor& t) { return t.slice(begin, end); }));
