@@ -433,7 +433,8 @@ run_large() {
     echo "-- reduced models, float32 step against the CPU (ctest -R GpuLargeModels): exit $test_rc"
     grep -E 'tests passed|Skipped|Failed' "$OUT/ctest-large.log" || true
     echo "-- GPT-2 small's sizes on the fortunes text, 3 epochs of 100 steps (rc=$gpt_rc):"
-    grep -E 'Epoch|bpc|Error|error' "$OUT/train-gpt2-text.log" | cut -c1-200 | tail -n 8 || true
+    grep -E 'Epoch|bpc|Error|error|^neurona:|^not run' "$OUT/train-gpt2-text.log" | cut -c1-200 |
+      tail -n 8 || true
     echo "-- compare_large.py (exit $compare_rc, $((SECONDS - t0)) s in all):"
     grep -vE '^\{' "$OUT/compare_large.txt" | grep -vE '^\[' || true
   } > "$OUT/summary-large.txt"
