@@ -30,6 +30,19 @@ awk -v a="$loss_one" -v b="$loss_two" -v c="$acc_one" -v d="$acc_two" \
   echo "the two-process run's test figures differ from one process's" >&2
   exit 1
 }
+# A streamed Dataset (--augment: flips and shifts on worker threads, prefetched): the same
+# split of each batch, the same figures as one process.
+"$neurona" "${args[@]}" --augment --out "$work/aug-one" > "$work/aug-one.log"
+"$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$neurona" "${args[@]}" --augment \
+  --distributed --out "$work/aug-two" > "$work/aug-two.log"
+read -r loss_one acc_one < <(figures "$work/aug-one.log")
+read -r loss_two acc_two < <(figures "$work/aug-two.log")
+echo "--augment: one process: $loss_one $acc_one; two: $loss_two $acc_two"
+awk -v a="$loss_one" -v b="$loss_two" -v c="$acc_one" -v d="$acc_two" \
+  'BEGIN { exit !((a - b < 2e-4 && b - a < 2e-4) && (c - d < 2.1e-3 && d - c < 2.1e-3)) }' || {
+  echo "--augment: the two-process run's test figures differ from one process's" >&2
+  exit 1
+}
 # The character model too: 2 epochs of a small transformer on a small text, one report, the
 # figures of one process.
 line="the quick brown fox jumps over the lazy dog."
