@@ -21,28 +21,27 @@ for f in history.csv mlp.weights.h5; do
   [[ -f "$work/two/$f" ]] || { echo "no $f" >&2; exit 1; }
 done
 [[ "$(wc -l < "$work/two/history.csv")" == 3 ]] || { echo "history.csv: not 2 epochs" >&2; exit 1; }
-figures() { sed -n 's/^Test loss: \([0-9.]*\) - test accuracy: \([0-9.]*\)$/\1 \2/p' "$1"; }
-read -r loss_one acc_one < <(figures "$work/one.log")
-read -r loss_two acc_two < <(figures "$work/two.log")
-echo "one process: $loss_one $acc_one; two: $loss_two $acc_two"
-awk -v a="$loss_one" -v b="$loss_two" -v c="$acc_one" -v d="$acc_two" \
-  'BEGIN { exit !((a - b < 2e-4 && b - a < 2e-4) && (c - d < 2.1e-3 && d - c < 2.1e-3)) }' || {
-  echo "the two-process run's test figures differ from one process's" >&2
-  exit 1
+# same_test_figures WHAT ONE_LOG TWO_LOG: the logs' "Test loss: L - test accuracy: A" lines agree
+# (loss within 2e-4, accuracy within 2.1e-3: float rounding over the run).
+same_test_figures() {
+  local loss_one acc_one loss_two acc_two
+  figures() { sed -n 's/^Test loss: \([0-9.]*\) - test accuracy: \([0-9.]*\)$/\1 \2/p' "$1"; }
+  read -r loss_one acc_one < <(figures "$2")
+  read -r loss_two acc_two < <(figures "$3")
+  echo "$1: one process: $loss_one $acc_one; two: $loss_two $acc_two"
+  awk -v a="$loss_one" -v b="$loss_two" -v c="$acc_one" -v d="$acc_two" \
+    'BEGIN { exit !((a - b < 2e-4 && b - a < 2e-4) && (c - d < 2.1e-3 && d - c < 2.1e-3)) }' || {
+    echo "$1: the two-process run's test figures differ from one process's" >&2
+    exit 1
+  }
 }
+same_test_figures "tensors" "$work/one.log" "$work/two.log"
 # A streamed Dataset (--augment: flips and shifts on worker threads, prefetched): the same
 # split of each batch, the same figures as one process.
 "$neurona" "${args[@]}" --augment --out "$work/aug-one" > "$work/aug-one.log"
 "$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$neurona" "${args[@]}" --augment \
   --distributed --out "$work/aug-two" > "$work/aug-two.log"
-read -r loss_one acc_one < <(figures "$work/aug-one.log")
-read -r loss_two acc_two < <(figures "$work/aug-two.log")
-echo "--augment: one process: $loss_one $acc_one; two: $loss_two $acc_two"
-awk -v a="$loss_one" -v b="$loss_two" -v c="$acc_one" -v d="$acc_two" \
-  'BEGIN { exit !((a - b < 2e-4 && b - a < 2e-4) && (c - d < 2.1e-3 && d - c < 2.1e-3)) }' || {
-  echo "--augment: the two-process run's test figures differ from one process's" >&2
-  exit 1
-}
+same_test_figures "--augment" "$work/aug-one.log" "$work/aug-two.log"
 # The character model too: 2 epochs of a small transformer on a small text, one report, the
 # figures of one process.
 line="the quick brown fox jumps over the lazy dog."
