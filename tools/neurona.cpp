@@ -100,17 +100,21 @@ void select_device(const std::string& device) {
 
 // `--distributed`: joins the job mpirun started (one replica per process, DataParallel). Each
 // rank takes the GPU of its local rank (Open MPI's OMPI_COMM_WORLD_LOCAL_RANK) where the device
-// is "auto" or "cuda" and there are GPUs; the ranks but rank 0 print nothing on stdout (errors
-// still reach stderr) and write no files.
-void join_distributed_job(std::string& device) {
-  auto dp = std::make_shared<nr::distribution::DataParallel>();
-  nr::distribution::set_distribution(dp);
+// is "auto" or "cuda" and there are GPUs, before DataParallel picks its transport (NCCL binds
+// to the default device); the ranks but rank 0 print nothing on stdout (errors still reach
+// stderr) and write no files.
+void join_distributed_job(const std::string& device) {
   const int gpus = nr::cuda_device_count();
   if ((device == "auto" || device == "cuda") && gpus > 0) {
     const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-    const int index = (local != nullptr ? std::atoi(local) : dp->replica()) % gpus;
-    device = nr::detail::str("cuda:", index);
+    const int rank =
+        local != nullptr ? std::atoi(local) : nr::distribution::mpi_communicator()->rank();
+    nr::set_default_device(nr::Device::cuda(rank % gpus));
+  } else {
+    select_device(device);
   }
+  auto dp = std::make_shared<nr::distribution::DataParallel>();
+  nr::distribution::set_distribution(dp);
   if (!dp->is_chief()) std::cout.rdbuf(nullptr);
 }
 
@@ -169,17 +173,15 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir,
   return true;
 }
 
-// The callbacks of every `neurona train`: history.csv, and TensorBoard's logs when asked.
-// `--backup-dir DIR`: BackupAndRestore there (a killed run started again resumes).
-std::string g_backup_dir;
-
+// The callbacks of every `neurona train`: history.csv, TensorBoard's logs when asked, and
+// BackupAndRestore in `backup_dir` (`--backup-dir`: a killed run started again resumes).
 std::vector<nr::callbacks::CallbackRef> train_callbacks(
     const fs::path& out_dir, const std::shared_ptr<nr::callbacks::TensorBoard>& tensorboard,
-    bool append = false) {
+    bool append = false, const std::string& backup_dir = "") {
   std::vector<nr::callbacks::CallbackRef> callbacks{
       nr::callbacks::CSVLogger((out_dir / "history.csv").string(), {.append = append})};
   if (tensorboard) callbacks.emplace_back(tensorboard);
-  if (!g_backup_dir.empty()) callbacks.emplace_back(nr::callbacks::BackupAndRestore(g_backup_dir));
+  if (!backup_dir.empty()) callbacks.emplace_back(nr::callbacks::BackupAndRestore(backup_dir));
   return callbacks;
 }
 
@@ -277,7 +279,8 @@ std::pair<nr::data::Dataset, std::optional<nr::data::Dataset>> image_dir_batches
 int train(const std::string& kind, int epochs, std::int64_t batch_size, const std::string& out,
           const std::string& data_dir, std::int64_t train_limit, std::int64_t test_limit,
           double validation_split, std::uint64_t seed, int verbose,
-          const std::string& tensorboard_dir, bool augment, const std::string& image_dir) {
+          const std::string& tensorboard_dir, bool augment, const std::string& image_dir,
+          const std::string& backup_dir) {
   nr::set_seed(seed);
   const fs::path out_dir(out);
   fs::create_directories(out_dir);
@@ -306,7 +309,8 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
     history = model->fit(train_part,
                          {.epochs = epochs,
                           .verbose = verbose,
-                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
+                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir),
+                                                       /*append=*/false, backup_dir),
                           .validation_data = validation});
   } else if (augment) {
     // The held-out part as fit's validation_split takes it: the last fraction, unshuffled.
@@ -322,14 +326,16 @@ int train(const std::string& kind, int epochs, std::int64_t batch_size, const st
     history = model->fit(augmented_batches(x_fit, y_fit, batch_size, seed),
                          {.epochs = epochs,
                           .verbose = verbose,
-                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
+                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir),
+                                                       /*append=*/false, backup_dir),
                           .validation_data = validation});
   } else {
     history = model->fit(x_train, y_train,
                          {.batch_size = batch_size,
                           .epochs = epochs,
                           .verbose = verbose,
-                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir)),
+                          .callbacks = train_callbacks(out_dir, make_tensorboard(tensorboard_dir),
+                                                       /*append=*/false, backup_dir),
                           .validation_split = validation_split});
   }
   // Every rank evaluates (its part of the test images, the metrics summed); rank 0 writes.
@@ -626,7 +632,8 @@ int main(int argc, char** argv) {
                       "data-parallel across the processes of `mpirun -np N neurona train "
                       "--distributed ...`: --batch-size is the global batch, split across them; "
                       "rank 0 prints and writes the files");
-  train_cmd->add_option("--backup-dir", g_backup_dir,
+  std::string backup_dir;
+  train_cmd->add_option("--backup-dir", backup_dir,
                         "back the run up there after every epoch (BackupAndRestore); the same "
                         "command run again after a crash resumes from the last backup (not for "
                         "charlm)");
@@ -795,11 +802,14 @@ int main(int argc, char** argv) {
   try {
     // charlm fits one epoch at a time with --steps-per-epoch, which BackupAndRestore (one fit,
     // resumed at its initial epoch) does not follow.
-    NEURONA_CHECK(!(kind == "charlm" && !g_backup_dir.empty()), nr::ValueError,
+    NEURONA_CHECK(!(kind == "charlm" && !backup_dir.empty()), nr::ValueError,
                   "train: --backup-dir backs up the Fashion-MNIST models (cnn, mlp, resnet), not "
                   "charlm yet");
-    if (distributed) join_distributed_job(device);
-    select_device(device);
+    if (distributed) {
+      join_distributed_job(device);
+    } else {
+      select_device(device);
+    }
     nr::mixed_precision::set_global_policy(dtype_policy);
     if (train_cmd->parsed() && kind == "charlm") {
       charlm.out = train_cmd->count("--out") ? out : "runs/charlm";
@@ -814,7 +824,8 @@ int main(int argc, char** argv) {
     if (generate_cmd->parsed()) return generate(weights, prompt, sample);
     if (train_cmd->parsed()) {
       return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
-                   validation_split, seed, verbose, tensorboard_dir, augment, image_dir);
+                   validation_split, seed, verbose, tensorboard_dir, augment, image_dir,
+                   backup_dir);
     }
     if (export_cmd->parsed()) return export_images(data_dir, export_out, train_limit, test_limit);
     if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);

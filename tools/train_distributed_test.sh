@@ -42,6 +42,14 @@ same_test_figures "tensors" "$work/one.log" "$work/two.log"
 "$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$neurona" "${args[@]}" --augment \
   --distributed --out "$work/aug-two" > "$work/aug-two.log"
 same_test_figures "--augment" "$work/aug-one.log" "$work/aug-two.log"
+# --backup-dir reaches BackupAndRestore: a backup folder under a file cannot be made or read.
+touch "$work/a-file"
+if "$neurona" "${args[@]}" --out "$work/backup-refused" --backup-dir "$work/a-file/backup" \
+     > "$work/backup-refused.log" 2>&1; then
+  echo "--backup-dir under a file was accepted" >&2
+  exit 1
+fi
+grep -q "a-file/backup" "$work/backup-refused.log"
 # The character model too: 2 epochs of a small transformer on a small text, one report, the
 # figures of one process.
 line="the quick brown fox jumps over the lazy dog."
