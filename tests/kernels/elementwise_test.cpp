@@ -186,6 +186,35 @@ TEST(Elementwise, AddBroadcastsRowAgainstColumn) {
   EXPECT_TRUE(all_close(out, {11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43}));
 }
 
+// The CPU's broadcast loop (kernels/cpu/elementwise.cpp, for_each_run): rows shorter than its
+// 4096-element runs go in blocks that step the outer index (a carry across two outer
+// dimensions, blocks starting mid-dimension), longer rows in pieces.
+TEST(Elementwise, BroadcastRunsCarryAcrossOuterDimensionsAndSplitLongRows) {
+  const std::vector<std::pair<nr::Shape, nr::Shape>> shape_pairs = {
+      {{5, 7, 3}, {1, 7, 1}},  // rows of 3, a carry from the middle dimension into the first
+      {{700, 7, 3}, {7, 1}},   // 4900 rows of 3: blocks of 1365 rows start mid-dimension
+      {{3, 1, 4}, {2, 1}},     // the output's shape from both operands
+      {{2, 5000}, {2, 1}},     // rows of 5000: two pieces each
+      {{2, 3, 4500}, {3, 1}},  // long rows with an outer carry
+  };
+  for (const auto& [sa, sb] : shape_pairs) {
+    SCOPED_TRACE(sa.str() + " " + sb.str());
+    // Integers: the differences are exact, so the comparison can be.
+    const nr::Tensor a = random_tensor(sa, nr::int64, -9, 9, 1);
+    const nr::Tensor b = random_tensor(sb, nr::int64, -9, 9, 2);
+    nr::Shape shape;
+    const auto expected = broadcast_ref(
+        {a, b}, [](const std::vector<double>& v) { return v[0] - v[1]; }, &shape);
+    const nr::Tensor out = nr::subtract(a, b);
+    EXPECT_EQ(out.shape(), shape);
+    EXPECT_TRUE(all_close(out, expected, 0, 0));
+    const nr::Tensor mask = random_tensor(sb, nr::uint8, 0, 2, 3);
+    const auto picked = broadcast_ref(
+        {mask, a, b}, [](const std::vector<double>& v) { return v[0] != 0 ? v[1] : v[2]; });
+    EXPECT_TRUE(all_close(nr::where(mask, a, b), picked, 0, 0));
+  }
+}
+
 TEST(Elementwise, BinaryOpOnEmptyDimensionGivesEmptyResult) {
   const nr::Tensor out = nr::multiply(nr::zeros({0, 3}), nr::ones({1, 3}));
   EXPECT_EQ(out.shape(), nr::Shape({0, 3}));
