@@ -288,6 +288,10 @@ void set_distribution(std::shared_ptr<DataParallel> distribution) {
   g_distribution = std::move(distribution);
 }
 
+void set_distribution(DataParallel distribution) {
+  set_distribution(std::make_shared<DataParallel>(std::move(distribution)));
+}
+
 std::shared_ptr<DataParallel> distribution() {
   std::lock_guard lock(g_mu);
   return g_distribution;

@@ -1,7 +1,7 @@
 // Data-parallel training across processes, in the spirit of keras.distribution.DataParallel:
 // one replica of the model per process (`mpirun -np N`), the same program on every rank.
 //
-//   nr::distribution::set_distribution(std::make_shared<nr::distribution::DataParallel>());
+//   nr::distribution::set_distribution(nr::distribution::DataParallel());
 //   model.fit(x, y, {.batch_size = 128, .epochs = 5});  // 128 is the global batch
 //
 // What fit, evaluate and their callbacks do under a DataParallel distribution:
@@ -118,6 +118,9 @@ class DataParallel {
 /// keras.distribution.set_distribution: fit, evaluate and the callbacks follow it from now on
 /// (nullptr: back to one process).
 void set_distribution(std::shared_ptr<DataParallel> distribution);
+/// The same for a DataParallel passed as Keras passes it:
+///   nr::distribution::set_distribution(nr::distribution::DataParallel());
+void set_distribution(DataParallel distribution);
 /// keras.distribution.distribution(): the one set, or nullptr.
 std::shared_ptr<DataParallel> distribution();
 /// Whether this process prints and writes files: true without a distribution, else rank 0.

@@ -90,8 +90,8 @@ std::string weights_text(const nr::Model& model) {
 int train(const Args& a) {
   int rank = 0;
   if (a.distributed) {
-    nr::distribution::set_distribution(std::make_shared<nr::distribution::DataParallel>(
-        nr::distribution::DataParallelOptions{.timeout_seconds = a.timeout}));
+    nr::distribution::set_distribution(
+        nr::distribution::DataParallel({.timeout_seconds = a.timeout}));
     rank = nr::distribution::distribution()->replica();
   }
   nr::set_seed(7);

@@ -69,10 +69,16 @@ TEST(DataParallel, ShardsSplitAGlobalBatchInRankOrder) {
 TEST_F(DataParallelFit, WithoutADistributionEveryProcessIsTheChief) {
   EXPECT_EQ(nr::distribution::distribution(), nullptr);
   EXPECT_TRUE(nr::distribution::is_chief());
-  nr::distribution::set_distribution(
-      std::make_shared<nr::distribution::DataParallel>(replica(1, 2)));
+  // Passed as Keras passes it (by value); then as a shared pointer.
+  nr::distribution::set_distribution(replica(1, 2));
   EXPECT_FALSE(nr::distribution::is_chief());
   EXPECT_EQ(nr::distribution::distribution()->num_replicas(), 2);
+  nr::distribution::set_distribution(
+      std::make_shared<nr::distribution::DataParallel>(replica(0, 3)));
+  EXPECT_TRUE(nr::distribution::is_chief());
+  EXPECT_EQ(nr::distribution::distribution()->num_replicas(), 3);
+  nr::distribution::set_distribution(nullptr);
+  EXPECT_EQ(nr::distribution::distribution(), nullptr);
 }
 
 TEST_F(DataParallelFit, AReplicaButRankZeroTrainsQuietlyAndWritesNothing) {
