@@ -1,10 +1,11 @@
-// The CPU's fused batch normalization against the chain of generic ops BatchNormalization ran
-// before it (mean, square, subtract, mean, sqrt, multiply, add ... through the tape), in one
-// run: training's forward and backward passes together, and inference, per case (channels last
-// and channels first). Repetitions alternate between the two so that a change of load on a
-// shared machine hits both; each row gives the minimum and the median milliseconds of each and
-// the ratio composed / fused of the minima (above 1: the fused op is faster). A table and one
-// JSON line.
+// The CPU's fused normalization ops against the chains of generic ops the layers ran before
+// them (mean, square, subtract, mean, sqrt, multiply, add ... through the tape), in one run:
+// batch normalization's training (forward and backward passes together) and inference, per case
+// (channels last and channels first), then layer normalization's forward and backward passes
+// together and its forward pass alone, over the last axis (a transformer's tokens). Repetitions
+// alternate between the two so that a change of load on a shared machine hits both; each row
+// gives the minimum and the median milliseconds of each and the ratio composed / fused of the
+// minima (above 1: the fused op is faster). A table and one JSON line.
 #include <omp.h>
 #include <CLI/CLI.hpp>
 
@@ -28,6 +29,8 @@ struct Case {
   std::string name;
   nr::Shape x;
   int axis;
+  /// Layer normalization over the last axis (else batch normalization over `axis`).
+  bool layer = false;
 };
 
 std::vector<Case> cases() {
@@ -36,6 +39,8 @@ std::vector<Case> cases() {
       {"nhwc 32x56x56x64 (resnet)", {32, 56, 56, 64}, -1},
       {"nc 1024x512 (dense)", {1024, 512}, -1},
       {"nchw 32x64x28x28 axis 1", {32, 64, 28, 28}, 1},
+      {"layer_norm 4096x768 (gpt2)", {4096, 768}, -1, true},
+      {"layer_norm 8192x256 (charlm)", {8192, 256}, -1, true},
   };
 }
 
@@ -69,6 +74,17 @@ nr::BatchNormalizationOutputs composed(const nr::Tensor& x, int axis, const nr::
   return {nr::add(nr::multiply(x, inv), shift), mu, var};
 }
 
+// LayerNormalization's call over the last axis before the fused op.
+nr::Tensor composed_layer(const nr::Tensor& x, const nr::Tensor& beta, const nr::Tensor& gamma,
+                          double epsilon) {
+  const nr::Shape stat{1, x.shape()[-1]};
+  const nr::Tensor mu = nr::mean(x, -1, true);
+  const nr::Tensor var = nr::mean(nr::square(nr::subtract(x, mu)), -1, true);
+  const nr::Tensor inv = nr::multiply(1.0 / nr::sqrt(var + epsilon), nr::reshape(gamma, stat));
+  const nr::Tensor shift = nr::add(nr::neg(nr::multiply(mu, inv)), nr::reshape(beta, stat));
+  return nr::add(nr::multiply(x, inv), shift);
+}
+
 struct Timing {
   double min = 0, median = 0;
 };
@@ -86,7 +102,7 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"CPU batch normalization: the fused op vs the generic-op chain it replaced"};
+  CLI::App app{"CPU batch and layer normalization: the fused ops vs the generic-op chains"};
   int reps = 10;
   std::string filter;
   app.add_option("--reps", reps, "timed repetitions of each (after one warm-up)")
@@ -98,6 +114,7 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   for (const Case& c : cases()) {
     if (c.name.find(filter) == std::string::npos) continue;
+    // Batch normalization's channels, or layer normalization's features.
     const std::int64_t channels = c.x[c.x.normalize_axis(c.axis, "bench")];
     const nr::Tensor x = nr::random_uniform(c.x, {.minval = -1, .maxval = 3, .seed = 1});
     const nr::Tensor dy = nr::random_uniform(c.x, {.minval = -1, .maxval = 1, .seed = 2});
@@ -106,21 +123,29 @@ int main(int argc, char** argv) {
     const nr::Tensor beta = nr::random_uniform({channels}, {.minval = -1, .maxval = 1, .seed = 4});
     const nr::Tensor moving_mean = nr::zeros({channels});
     const nr::Tensor moving_variance = nr::ones({channels});
+    const auto forward = [&](bool fused, bool training) {
+      if (c.layer) {
+        return fused ? nr::layer_normalization(x, gamma, beta, -1, 1e-3)
+                     : composed_layer(x, beta, gamma, 1e-3);
+      }
+      if (!training) {
+        return fused
+                   ? nr::batch_normalization(x, moving_mean, moving_variance, c.axis, beta, gamma,
+                                             1e-3)
+                   : composed(x, c.axis, beta, gamma, 1e-3, false, moving_mean, moving_variance).y;
+      }
+      return fused ? nr::batch_normalization_training(x, c.axis, beta, gamma, 1e-3).y
+                   : composed(x, c.axis, beta, gamma, 1e-3, true, moving_mean, moving_variance).y;
+    };
     const auto train = [&](bool fused) {
       nr::GradientTape tape;
       tape.watch(x);
       tape.watch(gamma);
       tape.watch(beta);
-      const nr::Tensor y =
-          fused ? nr::batch_normalization_training(x, c.axis, beta, gamma, 1e-3).y
-                : composed(x, c.axis, beta, gamma, 1e-3, true, moving_mean, moving_variance).y;
+      const nr::Tensor y = forward(fused, true);
       (void)tape.gradient(y, std::vector<nr::Tensor>{x, gamma, beta}, {.output_gradients = dy});
     };
-    const auto infer = [&](bool fused) {
-      (void)(fused ? nr::batch_normalization(x, moving_mean, moving_variance, c.axis, beta, gamma,
-                                             1e-3)
-                   : composed(x, c.axis, beta, gamma, 1e-3, false, moving_mean, moving_variance).y);
-    };
+    const auto infer = [&](bool fused) { (void)forward(fused, false); };
     for (int pass = 0; pass < 2; ++pass) {
       std::vector<double> t[2];
       for (int r = -1; r < reps; ++r) {  // r = -1: warm-up
@@ -136,13 +161,15 @@ int main(int argc, char** argv) {
           if (r >= 0) t[impl].push_back(1e3 * s);
         }
       }
-      rows.push_back(
-          {c.name, pass == 0 ? "train fwd+bwd" : "inference", summarize(t[0]), summarize(t[1])});
+      const char* names[2][2] = {{"train fwd+bwd", "inference"}, {"fwd+bwd", "forward"}};
+      rows.push_back({c.name, names[c.layer][pass], summarize(t[0]), summarize(t[1])});
     }
   }
 
-  std::printf("float32, %d threads; composed: the generic-op chain BatchNormalization ran before\n",
-              omp_get_max_threads());
+  std::printf(
+      "float32, %d threads; composed: the generic-op chain BatchNormalization (LayerNormalization "
+      "for layer_norm) ran before\n",
+      omp_get_max_threads());
   std::printf("%-30s %-14s %10s %10s %12s %10s %7s\n", "case", "pass", "fused min", "median",
               "composed min", "median", "ratio");
   std::printf("%-30s %-14s %10s %10s %12s %10s %7s\n", "", "", "(ms)", "(ms)", "(ms)", "(ms)",

@@ -27,6 +27,7 @@
 #include "neurona/kernels/batch_norm.h"
 #include "neurona/kernels/conv.h"
 #include "neurona/kernels/elementwise.h"
+#include "neurona/kernels/layer_norm.h"
 #include "neurona/kernels/linalg.h"
 #include "neurona/kernels/optimizer.h"
 #include "reference.h"
@@ -174,28 +175,36 @@ struct BatchNormRow {
   double gbps() const { return bytes_moved / seconds / 1e9; }
 };
 
-// The chain of generic ops BatchNormalization ran before the fused ops (16-bit inputs widened
-// to float32 and the result cast back, as it did), forward and backward through a tape: what
-// the fused kernels replace.
-double composed_batch_norm_seconds(const nr::Tensor& x, const nr::Tensor& gamma,
-                                   const nr::Tensor& beta, const nr::Tensor& dy, int reps,
-                                   int inner) {
-  const nr::Shape stat{1, 1, 1, x.shape()[3]};
-  const nr::Axes axes{0, 1, 2};
+// Seconds of a generic-op chain that a fused normalization replaced, forward and backward
+// through a tape: `forward` maps x (16-bit inputs widened to float32 first, and the result cast
+// back, as the layers did) to y.
+double composed_seconds(const nr::Tensor& x, const nr::Tensor& gamma, const nr::Tensor& beta,
+                        const nr::Tensor& dy, int reps, int inner,
+                        const std::function<nr::Tensor(const nr::Tensor&)>& forward) {
   return median_seconds(x.device(), reps, inner, [&] {
     nr::GradientTape tape;
     tape.watch(x);
     tape.watch(gamma);
     tape.watch(beta);
     const bool widened = nr::is_half(x.dtype());
-    const nr::Tensor in = widened ? nr::cast(x, nr::float32) : x;
+    nr::Tensor y = forward(widened ? nr::cast(x, nr::float32) : x);
+    if (widened) y = nr::cast(y, x.dtype());
+    (void)tape.gradient(y, std::vector<nr::Tensor>{x, gamma, beta}, {.output_gradients = dy});
+  });
+}
+
+// The chain of generic ops BatchNormalization ran before the fused ops.
+double composed_batch_norm_seconds(const nr::Tensor& x, const nr::Tensor& gamma,
+                                   const nr::Tensor& beta, const nr::Tensor& dy, int reps,
+                                   int inner) {
+  const nr::Shape stat{1, 1, 1, x.shape()[3]};
+  const nr::Axes axes{0, 1, 2};
+  return composed_seconds(x, gamma, beta, dy, reps, inner, [&](const nr::Tensor& in) {
     const nr::Tensor mu = nr::mean(in, axes, true);
     const nr::Tensor var = nr::mean(nr::square(in - mu), axes, true);
     const nr::Tensor inv = 1.0 / nr::sqrt(var + 1e-3) * nr::reshape(gamma, stat);
     const nr::Tensor shift = nr::neg(mu * inv) + nr::reshape(beta, stat);
-    nr::Tensor y = in * inv + shift;
-    if (widened) y = nr::cast(y, x.dtype());
-    (void)tape.gradient(y, std::vector<nr::Tensor>{x, gamma, beta}, {.output_gradients = dy});
+    return in * inv + shift;
   });
 }
 
@@ -240,6 +249,83 @@ std::vector<BatchNormRow> batch_norm_rows(int reps, int inner,
     rows.push_back({name, "inference", 2 * size, t_inference, copy_gbps});
   }
   return rows;
+}
+
+// The chain of generic ops LayerNormalization ran before the fused op, over the last axis.
+double composed_layer_norm_seconds(const nr::Tensor& x, const nr::Tensor& gamma,
+                                   const nr::Tensor& beta, const nr::Tensor& dy, int reps,
+                                   int inner) {
+  const nr::Shape stat{1, x.shape()[1]};
+  return composed_seconds(x, gamma, beta, dy, reps, inner, [&](const nr::Tensor& in) {
+    const nr::Tensor mu = nr::mean(in, -1, true);
+    const nr::Tensor var = nr::mean(nr::square(in - mu), -1, true);
+    const nr::Tensor inv = 1.0 / nr::sqrt(var + 1e-5) * nr::reshape(gamma, stat);
+    const nr::Tensor shift = nr::neg(mu * inv) + nr::reshape(beta, stat);
+    return in * inv + shift;
+  });
+}
+
+// The fused layer normalization (kernels/layer_norm.h) at GPT-2 small's size (16 x 1024 tokens
+// of 768 features), float32 and bfloat16, with the bytes each pass moves from memory at least:
+// the forward pass reads x and writes y (its second and third reads of a row hit the cache);
+// the backward pass reads x and dy twice (dx, then the weights' gradients) and writes dx.
+std::vector<BatchNormRow> layer_norm_rows(int reps, int inner,
+                                          const std::function<bool(const std::string&)>& wanted) {
+  std::vector<BatchNormRow> rows;
+  const nr::Device gpu = nr::Device::cuda(0);
+  const nr::Shape shape{16 * 1024, 768};
+  for (const nr::DType dtype : {nr::DType::float32, nr::DType::bfloat16}) {
+    const std::string name = "layer_norm gpt2 16384x768 " + std::string(nr::name(dtype));
+    if (!wanted(name)) continue;
+    const nr::Tensor x = nr::cast(
+        nr::random_uniform(shape, {.minval = -1, .maxval = 3, .device = gpu, .seed = 12}), dtype);
+    const nr::Tensor dy = nr::cast(
+        nr::random_uniform(shape, {.minval = -1, .maxval = 1, .device = gpu, .seed = 13}), dtype);
+    const nr::Tensor gamma =
+        nr::random_uniform({768}, {.minval = 0.5, .maxval = 2, .device = gpu, .seed = 14});
+    const nr::Tensor beta =
+        nr::random_uniform({768}, {.minval = -1, .maxval = 1, .device = gpu, .seed = 15});
+    const double size = static_cast<double>(x.nbytes());
+    const double t_copy = nr::bench::memcpy_d2d_seconds(x.nbytes(), reps, inner);
+    const double copy_gbps = 2.0 * size / t_copy / 1e9;
+    nk::LayerNormStatistics s;
+    (void)nk::layer_norm_forward(x, -1, gamma, beta, 1e-5, &s);
+    const double t_forward = median_seconds(
+        gpu, reps, inner, [&] { (void)nk::layer_norm_forward(x, -1, gamma, beta, 1e-5, &s); });
+    const double t_backward = median_seconds(gpu, reps, inner, [&] {
+      (void)nk::layer_norm_backward(x, dy, s.mean, s.inv_std, -1, gamma);
+    });
+    rows.push_back({name, "forward", 2 * size, t_forward, copy_gbps});
+    rows.push_back({name, "backward", 5 * size, t_backward, copy_gbps});
+    rows.push_back({name, "fwd+bwd", 7 * size, t_forward + t_backward, copy_gbps,
+                    composed_layer_norm_seconds(x, gamma, beta, dy, reps, inner)});
+  }
+  return rows;
+}
+
+// The rows of a normalization table (batch_norm_rows, layer_norm_rows), printed and added to
+// the JSON line's array.
+void print_normalization_rows(const std::vector<BatchNormRow>& rows, std::ostringstream& json) {
+  if (!rows.empty()) {
+    std::printf("%-40s %-15s %10s %10s %10s %7s %11s %9s\n", "case", "pass", "MiB moved", "ms",
+                "GB/s", "ratio", "composed", "speedup");
+  }
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const BatchNormRow& r = rows[i];
+    const double ratio = r.gbps() / r.copy_gbps;
+    std::printf("%-40s %-15s %10.0f %10.4f %10.1f %7.3f", r.name.c_str(), r.pass.c_str(),
+                r.bytes_moved / (1 << 20), 1e3 * r.seconds, r.gbps(), ratio);
+    if (r.composed_seconds > 0) {
+      std::printf(" %11.4f %9.2f", 1e3 * r.composed_seconds, r.composed_seconds / r.seconds);
+    }
+    std::printf("\n");
+    json << (i ? "," : "") << "{\"case\":" << json_string(r.name)
+         << ",\"pass\":" << json_string(r.pass) << ",\"bytes_moved\":" << r.bytes_moved
+         << ",\"ms\":" << 1e3 * r.seconds << ",\"gbps\":" << r.gbps()
+         << ",\"copy_gbps\":" << r.copy_gbps << ",\"ratio\":" << ratio;
+    if (r.composed_seconds > 0) json << ",\"composed_ms\":" << 1e3 * r.composed_seconds;
+    json << "}";
+  }
 }
 
 struct AttentionRow {
@@ -432,6 +518,7 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
   }
 
   const std::vector<BatchNormRow> bn_rows = batch_norm_rows(reps, inner, wanted);
+  const std::vector<BatchNormRow> ln_rows = layer_norm_rows(reps, inner, wanted);
   const std::vector<AttentionRow> attention = attention_rows(reps, inner, wanted);
 
   const std::string math = tf32 ? "TF32 on (neurona config; cuDNN CUDNN_TENSOR_OP_MATH)"
@@ -501,25 +588,20 @@ int run(int reps, int inner, const std::string& filter, const std::vector<int>& 
         "train forward: reads x twice, writes y (3 x size); train backward: reads x and dy "
         "twice, writes dx (5 x); inference: 2 x; composed: the generic-op chain it replaced, "
         "forward + backward through the tape (ms), and its time / the fused kernels'\n");
-    std::printf("%-40s %-15s %10s %10s %10s %7s %11s %9s\n", "case", "pass", "MiB moved", "ms",
-                "GB/s", "ratio", "composed", "speedup");
   }
-  for (std::size_t i = 0; i < bn_rows.size(); ++i) {
-    const BatchNormRow& r = bn_rows[i];
-    const double ratio = r.gbps() / r.copy_gbps;
-    std::printf("%-40s %-15s %10.0f %10.4f %10.1f %7.3f", r.name.c_str(), r.pass.c_str(),
-                r.bytes_moved / (1 << 20), 1e3 * r.seconds, r.gbps(), ratio);
-    if (r.composed_seconds > 0) {
-      std::printf(" %11.4f %9.2f", 1e3 * r.composed_seconds, r.composed_seconds / r.seconds);
-    }
-    std::printf("\n");
-    json << (i ? "," : "") << "{\"case\":" << json_string(r.name)
-         << ",\"pass\":" << json_string(r.pass) << ",\"bytes_moved\":" << r.bytes_moved
-         << ",\"ms\":" << 1e3 * r.seconds << ",\"gbps\":" << r.gbps()
-         << ",\"copy_gbps\":" << r.copy_gbps << ",\"ratio\":" << ratio;
-    if (r.composed_seconds > 0) json << ",\"composed_ms\":" << 1e3 * r.composed_seconds;
-    json << "}";
+  print_normalization_rows(bn_rows, json);
+  json << "],\"layer_norm\":[";
+  if (!ln_rows.empty()) {
+    std::printf(
+        "\nlayer normalization (kernels/layer_norm.h), over the last axis, float32 statistics; "
+        "GB/s = bytes read + written at least / time; ratio = GB/s / copy GB/s (target >= "
+        "0.80)\n");
+    std::printf(
+        "forward: reads x, writes y (2 x size); backward: reads x and dy twice, writes dx (5 x); "
+        "composed: the generic-op chain it replaced, forward + backward through the tape (ms), "
+        "and its time / the fused kernels'\n");
   }
+  print_normalization_rows(ln_rows, json);
   json << "],\"attention\":[";
   if (!attention.empty()) {
     std::printf(

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The one GPU check: builds neurona's tests and benchmarks for sm_90 (Hopper: H100/H200),
 # runs every GPU test (`ctest -L gpu`), the CPU suite as a smoke test of the binaries, and the
-# GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add, Adam and batch
-# normalization vs the copy bandwidth; the cnn at batch 1024 in float32 and mixed_bfloat16; the
-# resnet's recipe with three seeds and its float32 / mixed_bfloat16 epochs; neurona against
-# PyTorch eager and torch.compile on the same GPU,
+# GPU benchmarks (bench_matmul; bench_ops_gpu: conv2d vs direct cuDNN, add, Adam, batch and
+# layer normalization vs the copy bandwidth; the cnn at batch 1024 in float32 and
+# mixed_bfloat16; the resnet's recipe with three seeds and its float32 / mixed_bfloat16
+# epochs; neurona against PyTorch eager and torch.compile on the same GPU,
 # benchmarks/compare_pytorch.py, in what is left of 8 minutes), then prints a short table
 # last. Full logs go to $OUT (default gpu-check-out/).
 #
@@ -365,7 +365,7 @@ run() {
     echo "-- bench_matmul --device cuda --dtype bfloat16:"
     tail -n 12 "$OUT/bench_matmul_bf16.txt"
     echo "-- bench_ops_gpu (rc=$ops_rc):"
-    grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 115 || true
+    grep -v '^{' "$OUT/bench_ops_gpu.txt" | head -n 125 || true
     echo "-- compare_attention.py: attention vs torch scaled_dot_product_attention" \
       "(rc=$attention_rc):"
     grep -v '^{' "$OUT/compare_attention.txt" | head -n 45 || true

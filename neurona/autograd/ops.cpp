@@ -11,6 +11,7 @@
 #include "neurona/core/random.h"
 #include "neurona/kernels/attention.h"
 #include "neurona/kernels/batch_norm.h"
+#include "neurona/kernels/layer_norm.h"
 
 namespace neurona {
 
@@ -530,6 +531,32 @@ BatchNormalizationOutputs batch_normalization_training(const Tensor& x, int axis
   return {y, s.mean, s.variance};
 }
 
+// ---- layer normalization ------------------------------------------------------------------
+
+Tensor layer_normalization(const Tensor& x, const Tensor& gamma, const Tensor& beta, int begin_axis,
+                           double epsilon) {
+  kernels::LayerNormStatistics s;
+  Tensor y = kernels::layer_norm_forward(x, begin_axis, gamma, beta, epsilon, &s);
+  if (autograd::is_recording()) {
+    // One fused backward op for dx, dgamma and dbeta (each only when asked for), as batch
+    // normalization's: no second derivative.
+    autograd::record(
+        "layer_normalization", {x, gamma, beta}, {y},
+        [x, begin_axis, gamma, has_beta = beta.defined(), mean = s.mean,
+         inv_std = s.inv_std](const G& g) {
+          const kernels::LayerNormWanted wanted{
+              .dx = autograd::needs_input_gradient(0),
+              .dgamma = gamma.defined() && autograd::needs_input_gradient(1),
+              .dbeta = has_beta && autograd::needs_input_gradient(2)};
+          kernels::LayerNormGradients r =
+              kernels::layer_norm_backward(x, g[0], mean, inv_std, begin_axis, gamma, wanted);
+          return G{r.dx, r.dgamma, r.dbeta};
+        },
+        /*differentiable_backward=*/false);
+  }
+  return y;
+}
+
 RNNFusedOutputs rnn_fused(RNNMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
                           const Tensor& kernel, const Tensor& recurrent_kernel, const Tensor& bias,
                           const std::vector<std::int32_t>& lengths) {
@@ -983,10 +1010,24 @@ Tensor image_resize_backward(const Tensor& grad_out, const Shape& images_shape,
 
 Tensor image_resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
                     const ResizeOptions& options) {
-  Tensor out = kernels::resize(images, size, options);
+  // Keras's window or frame (kernels::resize's), from recorded ops, then the plain resize.
+  const kernels::AspectStep step =
+      kernels::aspect_step("image_resize", images.shape(), size, options);
+  if (step.kind == kernels::AspectStep::crop) {
+    const kernels::ImageBox& b = step.box;
+    return image_resize(
+        narrow(narrow(images, step.h_axis, b.top, b.height), step.w_axis, b.left, b.width), size,
+        step.plain);
+  }
+  if (step.kind == kernels::AspectStep::pad) {
+    const Tensor band = kernels::fill(step.band_shape, options.fill_value,
+                                      {.dtype = images.dtype(), .device = images.device()});
+    return image_resize(concat({band, images, band}, step.band_axis), size, step.plain);
+  }
+  Tensor out = kernels::resize(images, size, step.plain);
   if (autograd::is_recording()) {
     autograd::record("image_resize", {images}, {out},
-                     [shape = images.shape(), options](const G& g) {
+                     [shape = images.shape(), options = step.plain](const G& g) {
                        return G{image_resize_backward(g[0], shape, options)};
                      });
   }

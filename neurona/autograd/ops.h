@@ -27,11 +27,14 @@ using kernels::arange;
 using kernels::argmax;
 using kernels::argmin;
 using kernels::constant;
+// Keras's crop_to_aspect_ratio window (image_resize's), for layers that crop without resizing.
+using kernels::crop_to_aspect_box;
 using kernels::equal;
 using kernels::fill;
 using kernels::fill_like;
 using kernels::greater;
 using kernels::greater_equal;
+using kernels::ImageBox;
 using kernels::less;
 using kernels::less_equal;
 using kernels::not_equal;
@@ -171,6 +174,19 @@ Tensor batch_normalization(const Tensor& x, const Tensor& mean, const Tensor& va
                            const Tensor& offset = {}, const Tensor& scale = {},
                            double epsilon = 1e-3);
 
+/// keras.ops.layer_normalization(x, gamma, beta, axis, epsilon) over the trailing axes of x,
+/// from `begin_axis` to the last (-1, the default, is Keras's axis=-1: each row of features):
+/// y = (x - mean) * inv + beta, inv = gamma / sqrt(variance + epsilon), with each
+/// example's mean and biased variance over those axes. `gamma` and `beta` have x's trailing
+/// shape (x.shape()[begin_axis:]) or are undefined for none. For bfloat16 or float16 x, gamma
+/// and beta are float32 and y is x's dtype (computed in float32, rounded once). One fused kernel
+/// per direction (kernels/layer_norm.h), not a chain of ops; differentiable with respect to x,
+/// gamma and beta by one fused backward op: no second derivative. LayerNormalization runs it
+/// whenever its axes are the trailing ones.
+///   Tensor y = nr::layer_normalization(x, gamma, beta, -1, 1e-5);
+Tensor layer_normalization(const Tensor& x, const Tensor& gamma = {}, const Tensor& beta = {},
+                           int begin_axis = -1, double epsilon = 1e-3);
+
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// act(x @ kernel + bias) in one kernel call (cuBLASLt's fused epilogue on a GPU): x (m, k),
 /// kernel (k, n), bias (n,) or an undefined Tensor for none.
@@ -238,8 +254,10 @@ Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::i
 /// Images resized to `size` = (height, width), as keras.ops.image.resize(images, size,
 /// interpolation, antialias=False, data_format=...) computes on Keras's JAX backend: `images`
 /// (batch, h, w, c) or (batch, c, h, w) with channels_first, or 3-D for one image. What
-/// UpSampling2D runs. Downsizing does not antialias (Keras's antialias=False). Its gradient is a
-/// kernel that is itself differentiable (second derivatives work).
+/// UpSampling2D runs. Downsizing does not antialias (Keras's antialias=False). With
+/// crop_to_aspect_ratio or pad_to_aspect_ratio the images are first cropped or padded (recorded
+/// ops) as Keras does. Its gradient is a kernel that is itself differentiable (second
+/// derivatives work).
 ///   auto y = nr::image_resize(x, {64, 64}, {.interpolation = nr::Interpolation::Bicubic});
 Tensor image_resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
                     const ResizeOptions& options = {});

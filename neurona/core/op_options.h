@@ -71,6 +71,14 @@ const char* interpolation_name(Interpolation interpolation);
 struct ResizeOptions {
   Interpolation interpolation = Interpolation::Bilinear;
   DataFormat data_format = DataFormat::ChannelsLast;
+  /// Resize the largest central window of the target's aspect ratio (the image is cropped, not
+  /// distorted).
+  bool crop_to_aspect_ratio = false;
+  /// Pad the image, centred, with fill_value to the target's aspect ratio, then resize (not
+  /// distorted). At most one of the two.
+  bool pad_to_aspect_ratio = false;
+  /// The padding's value (Keras's fill_mode "constant", the only one it has).
+  double fill_value = 0.0;
 };
 
 /// How keras.ops.image.affine_transform fills the points that map outside the input (its JAX

@@ -60,13 +60,19 @@ std::vector<std::string> images_under(const fs::path& folder, bool follow_links)
 }
 
 void check_options(const std::string& directory, const ImageDirectoryOptions& o) {
-  NEURONA_CHECK(o.labels == "inferred" || o.labels.empty(), ValueError,
-                "image_dataset_from_directory: `labels` must be \"inferred\" or empty (no "
-                "labels); neurona takes no explicit list of labels. Received: labels=",
-                o.labels);
-  NEURONA_CHECK(o.class_names.empty() || o.labels == "inferred", ValueError,
+  NEURONA_CHECK(o.labels.is_list() || o.labels.inferred() || o.labels.none(), ValueError,
+                "image_dataset_from_directory: `labels` argument should be a list/tuple of "
+                "integer labels, of the same size as the number of image files in the target "
+                "directory. If you wish to infer the labels from the subdirectory names in the "
+                "target directory, pass `labels=\"inferred\"`. If you wish to get a dataset that "
+                "only contains images (no labels), pass `labels=\"\"`. Received: labels=",
+                o.labels.mode());
+  NEURONA_CHECK(o.class_names.empty() || o.labels.inferred(), ValueError,
                 "image_dataset_from_directory: You can only pass `class_names` if "
                 "`labels=\"inferred\"`.");
+  NEURONA_CHECK(!(o.crop_to_aspect_ratio && o.pad_to_aspect_ratio), ValueError,
+                "image_dataset_from_directory: Only one of `pad_to_aspect_ratio` & "
+                "`crop_to_aspect_ratio` can be True.");
   NEURONA_CHECK(o.label_mode == "int" || o.label_mode == "categorical" ||
                     o.label_mode == "binary" || o.label_mode.empty(),
                 ValueError,
@@ -114,8 +120,21 @@ struct Listing {
 
 Listing list_images(const std::string& directory, const ImageDirectoryOptions& o) {
   Listing l;
-  if (o.labels.empty()) {
+  if (o.labels.none()) {
     l.paths = images_under(directory, o.follow_links);
+  } else if (o.labels.is_list()) {
+    l.paths = images_under(directory, o.follow_links);
+    const std::vector<std::int32_t>& given = o.labels.values();
+    NEURONA_CHECK(given.size() == l.paths.size(), ValueError,
+                  "image_dataset_from_directory: Expected the lengths of `labels` to match the "
+                  "number of files in the target directory. len(labels) is ",
+                  given.size(), " while we found ", l.paths.size(), " files in directory ",
+                  directory, ".");
+    l.labels = given;
+    std::vector<std::int32_t> distinct = given;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    for (std::int32_t v : distinct) l.class_names.push_back(std::to_string(v));
   } else {
     l.class_names = o.class_names;
     if (l.class_names.empty()) {
@@ -135,7 +154,7 @@ Listing list_images(const std::string& directory, const ImageDirectoryOptions& o
     }
   }
   if (o.verbose) {
-    if (o.labels.empty()) {
+    if (o.labels.none()) {
       std::printf("Found %zu files.\n", l.paths.size());
     } else {
       std::printf("Found %zu files belonging to %zu classes.\n", l.paths.size(),
@@ -145,7 +164,7 @@ Listing list_images(const std::string& directory, const ImageDirectoryOptions& o
   NEURONA_CHECK(!l.paths.empty(), ValueError, "image_dataset_from_directory: No images found in ",
                 "directory ", directory, ". Allowed formats: ", kAllowed,
                 " (neurona reads the PNG and JPEG ones)");
-  NEURONA_CHECK(o.label_mode != "binary" || o.labels.empty() || l.class_names.size() == 2,
+  NEURONA_CHECK(o.label_mode != "binary" || o.labels.none() || l.class_names.size() == 2,
                 ValueError,
                 "image_dataset_from_directory: When passing `label_mode=\"binary\"`, there must "
                 "be exactly 2 class_names. Received: ",
@@ -184,10 +203,11 @@ ImageDirectory make_subset(const Listing& l, std::size_t begin, std::size_t end,
   const auto paths = std::make_shared<const std::vector<std::string>>(file_paths);
   const auto labels = std::make_shared<const std::vector<std::int32_t>>(file_labels);
   const int channels = channels_of_color_mode(o.color_mode);
-  const Interpolation interpolation = interpolation_from_string(o.interpolation);
   const auto size = o.image_size;
-  const bool crop = o.crop_to_aspect_ratio;
-  const std::string label_mode = o.labels.empty() ? "" : o.label_mode;
+  const ResizeOptions resize{.interpolation = interpolation_from_string(o.interpolation),
+                             .crop_to_aspect_ratio = o.crop_to_aspect_ratio,
+                             .pad_to_aspect_ratio = o.pad_to_aspect_ratio};
+  const std::string label_mode = o.labels.none() ? "" : o.label_mode;
   const auto classes = static_cast<std::int64_t>(l.class_names.size());
   const auto n = static_cast<std::int64_t>(file_paths.size());
 
@@ -199,17 +219,7 @@ ImageDirectory make_subset(const Listing& l, std::size_t begin, std::size_t end,
       [=](const Element& e) {
         const auto i = static_cast<std::size_t>(e[0].item<std::int64_t>());
         Tensor image = kernels::cast(read_image((*paths)[i], channels), DType::float32);
-        if (crop) {  // Keras's crop_to_aspect_ratio window (Resizing's)
-          const std::int64_t h = image.shape()[0], w = image.shape()[1];
-          std::int64_t ch = static_cast<std::int64_t>(static_cast<double>(w * size[0]) /
-                                                      static_cast<double>(size[1]));
-          ch = std::max<std::int64_t>(std::min(h, ch), 1);
-          std::int64_t cw = static_cast<std::int64_t>(static_cast<double>(h * size[1]) /
-                                                      static_cast<double>(size[0]));
-          cw = std::max<std::int64_t>(std::min(w, cw), 1);
-          image = kernels::narrow(kernels::narrow(image, 0, (h - ch) / 2, ch), 1, (w - cw) / 2, cw);
-        }
-        image = kernels::resize(image, size, {.interpolation = interpolation});
+        image = kernels::resize(image, size, resize);
         if (label_mode.empty()) return Element{image};
         const std::int32_t label = (*labels)[i];
         if (label_mode == "int") {
@@ -220,8 +230,9 @@ ImageDirectory make_subset(const Listing& l, std::size_t begin, std::size_t end,
           return Element{image, kernels::fill(Shape{1}, static_cast<double>(label),
                                               {.dtype = DType::float32})};
         }
+        // A label outside [0, classes) (a given list's) is all zeros, as Keras's one_hot.
         Tensor hot = kernels::zeros(Shape{classes}, {.dtype = DType::float32});
-        hot.data<float>()[label] = 1.0f;
+        if (label >= 0 && label < classes) hot.data<float>()[label] = 1.0f;
         return Element{image, hot};
       },
       {.num_parallel_calls = o.num_parallel_calls});

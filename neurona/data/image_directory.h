@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,12 +14,39 @@
 
 namespace neurona::data {
 
-/// Keras's arguments and defaults (pad_to_aspect_ratio and explicit label lists aside).
+/// image_dataset_from_directory's `labels`, as Keras takes it: "inferred" (the label of an image
+/// is its class subfolder; the images directly in the folder are not used), "" (no labels: the
+/// elements are images alone, every image under the folder at any depth), or a list of integer
+/// labels, one per image file under the folder (at any depth) in the sorted order of their paths;
+/// the class names are then the distinct labels, sorted, as strings.
+///   {.labels = "inferred"}, {.labels = ""}, {.labels = {0, 1, 1, 0}}
+class DirectoryLabels {
+ public:
+  DirectoryLabels(const char* mode) : mode_(mode) {}             // NOLINT: implicit by design
+  DirectoryLabels(std::string mode) : mode_(std::move(mode)) {}  // NOLINT: implicit by design
+  DirectoryLabels(std::vector<std::int32_t> values)              // NOLINT: implicit by design
+      : list_(true), values_(std::move(values)) {}
+  DirectoryLabels(std::initializer_list<std::int32_t> values)  // NOLINT: implicit by design
+      : list_(true), values_(values) {}
+
+  bool inferred() const { return !list_ && mode_ == "inferred"; }
+  /// No labels ("").
+  bool none() const { return !list_ && mode_.empty(); }
+  bool is_list() const { return list_; }
+  /// The string given ("inferred", "", or another that the function refuses); empty for a list.
+  const std::string& mode() const { return mode_; }
+  /// The labels of a list.
+  const std::vector<std::int32_t>& values() const { return values_; }
+
+ private:
+  bool list_ = false;
+  std::string mode_;
+  std::vector<std::int32_t> values_;
+};
+
+/// Keras's arguments and defaults.
 struct ImageDirectoryOptions {
-  /// "inferred": the label of an image is its class subfolder (the images directly in the
-  /// folder are not used); "": no labels, the elements are images alone (every image under the
-  /// folder, at any depth).
-  std::string labels = "inferred";
+  DirectoryLabels labels = "inferred";
   /// "int" (int32 class index), "categorical" (float32 one-hot), "binary" (float32 0 or 1 of
   /// shape (1,), exactly two classes) or "" (no labels).
   std::string label_mode = "int";
@@ -45,6 +73,9 @@ struct ImageDirectoryOptions {
   bool follow_links = false;
   /// Each image's largest central window of image_size's aspect ratio, resized (not squashed).
   bool crop_to_aspect_ratio = false;
+  /// Each image padded with zeros (centred) to image_size's aspect ratio, then resized (not
+  /// squashed). At most one of the two.
+  bool pad_to_aspect_ratio = false;
   /// The map's workers (Dataset::map).
   int num_parallel_calls = kAutotune;
   /// Print Keras's "Found N files belonging to C classes." and "Using K files for training.".

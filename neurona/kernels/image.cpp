@@ -2,6 +2,10 @@
 // then dispatch. Both data formats run the same kernel, without transposes.
 #include "neurona/kernels/image.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "neurona/kernels/array.h"
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
@@ -22,10 +26,7 @@ namespace {
 // The geometry of resizing `shape` (3-D or 4-D in `format`) to out_h x out_w.
 ResizeGeometry resize_geometry(const char* op, const Shape& shape, std::int64_t out_h,
                                std::int64_t out_w, DataFormat format) {
-  NEURONA_CHECK(shape.rank() == 3 || shape.rank() == 4, ShapeError, op,
-                ": Invalid images rank: expected rank 3 (single image) or rank 4 (batch of "
-                "images). Received input with shape: images.shape=",
-                shape);
+  (void)image_axes(op, shape, format);  // the rank
   NEURONA_CHECK(out_h > 0 && out_w > 0, ValueError, op, ": the target size must be positive, got (",
                 out_h, ", ", out_w, ")");
   const int r = shape.rank();
@@ -57,12 +58,81 @@ Shape resized_shape(const Shape& shape, std::int64_t out_h, std::int64_t out_w, 
   return Shape(std::move(dims));
 }
 
+// Keras's int(float(a * b) / c) (backend/jax/image.py's resize), which truncates the
+// non-negative values it gets, as its int(float(d) / 2) does (here d / 2).
+std::int64_t ratio(std::int64_t a, std::int64_t b, std::int64_t c) {
+  return static_cast<std::int64_t>(static_cast<double>(a * b) / static_cast<double>(c));
+}
+
 }  // namespace
+
+std::array<int, 2> image_axes(const char* op, const Shape& shape, DataFormat format) {
+  NEURONA_CHECK(shape.rank() == 3 || shape.rank() == 4, ShapeError, op,
+                ": Invalid images rank: expected rank 3 (single image) or rank 4 (batch of "
+                "images). Received input with shape: images.shape=",
+                shape);
+  const int h = format == DataFormat::ChannelsLast ? shape.rank() - 3 : shape.rank() - 2;
+  return {h, h + 1};
+}
+
+ImageBox crop_to_aspect_box(std::int64_t h, std::int64_t w, std::int64_t th, std::int64_t tw) {
+  const std::int64_t ch = std::max<std::int64_t>(std::min(h, ratio(w, th, tw)), 1);
+  const std::int64_t cw = std::max<std::int64_t>(std::min(w, ratio(h, tw, th)), 1);
+  return {(h - ch) / 2, (w - cw) / 2, ch, cw};
+}
+
+ImageBox pad_to_aspect_box(std::int64_t h, std::int64_t w, std::int64_t th, std::int64_t tw) {
+  const std::int64_t top = (std::max(h, ratio(w, th, tw)) - h) / 2;
+  const std::int64_t left = (std::max(w, ratio(h, tw, th)) - w) / 2;
+  if (top > 0) return {top, 0, h + 2 * top, w};
+  if (left > 0) return {0, left, h, w + 2 * left};
+  return {0, 0, h, w};
+}
+
+AspectStep aspect_step(const char* op, const Shape& images_shape,
+                       const std::array<std::int64_t, 2>& size, const ResizeOptions& options) {
+  AspectStep step;
+  step.plain = {.interpolation = options.interpolation, .data_format = options.data_format};
+  if (!options.crop_to_aspect_ratio && !options.pad_to_aspect_ratio) return step;
+  NEURONA_CHECK(!(options.crop_to_aspect_ratio && options.pad_to_aspect_ratio), ValueError, op,
+                ": Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio` can be True.");
+  const auto [ha, wa] = image_axes(op, images_shape, options.data_format);
+  NEURONA_CHECK(size[0] > 0 && size[1] > 0, ValueError, op,
+                ": the target size must be positive, got (", size[0], ", ", size[1], ")");
+  step.h_axis = ha;
+  step.w_axis = wa;
+  const std::int64_t h = images_shape[ha], w = images_shape[wa];
+  if (options.crop_to_aspect_ratio) {
+    step.kind = AspectStep::crop;
+    step.box = crop_to_aspect_box(h, w, size[0], size[1]);
+    return step;
+  }
+  step.box = pad_to_aspect_box(h, w, size[0], size[1]);
+  if (step.box.top == 0 && step.box.left == 0) return step;
+  step.kind = AspectStep::pad;
+  step.band_axis = step.box.top > 0 ? ha : wa;
+  std::vector<std::int64_t> dims(images_shape.begin(), images_shape.end());
+  dims[static_cast<std::size_t>(step.band_axis)] = step.box.top > 0 ? step.box.top : step.box.left;
+  step.band_shape = Shape(std::move(dims));
+  return step;
+}
 
 Tensor resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
               const ResizeOptions& options) {
   const Device d = check_same_device("resize", {{"images", &images}});
   check_floating("resize", "images", images);
+  const AspectStep step = aspect_step("resize", images.shape(), size, options);
+  if (step.kind == AspectStep::crop) {
+    const ImageBox& b = step.box;
+    return resize(
+        narrow(narrow(images, step.h_axis, b.top, b.height), step.w_axis, b.left, b.width), size,
+        step.plain);
+  }
+  if (step.kind == AspectStep::pad) {
+    const Tensor band =
+        fill(step.band_shape, options.fill_value, {.dtype = images.dtype(), .device = d});
+    return resize(concat({band, images, band}, step.band_axis), size, step.plain);
+  }
   const ResizeGeometry g =
       resize_geometry("resize", images.shape(), size[0], size[1], options.data_format);
   Tensor out = Tensor::empty(resized_shape(images.shape(), size[0], size[1], options.data_format),

@@ -12,9 +12,43 @@ namespace neurona::kernels {
 
 /// `images` (batch, h, w, c), or (batch, c, h, w) with channels_first; 3-D for a single image)
 /// resized to `size` = (height, width) as keras.ops.image.resize(..., antialias=False) on the
-/// JAX backend. Float dtypes.
+/// JAX backend, cropped or padded to the target's aspect ratio first where the options say.
+/// Float dtypes.
 Tensor resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
               const ResizeOptions& options = {});
+
+/// The height and width axes of images of `shape` (rank 3 or 4) in `format`; ShapeError naming
+/// `op` and the shape otherwise.
+std::array<int, 2> image_axes(const char* op, const Shape& shape, DataFormat format);
+
+/// A box of rows [top, top + height) and columns [left, left + width).
+struct ImageBox {
+  std::int64_t top, left, height, width;
+};
+
+/// Keras's crop_to_aspect_ratio window of an h x w image for a target of th x tw: the largest
+/// central box of the target's aspect ratio (at least one row and column).
+ImageBox crop_to_aspect_box(std::int64_t h, std::int64_t w, std::int64_t th, std::int64_t tw);
+
+/// Keras's pad_to_aspect_ratio frame of an h x w image for a target of th x tw: `top` rows of
+/// fill above and below the image, or else `left` columns on each side (Keras pads one axis,
+/// the same amount on both sides), and the padded size.
+ImageBox pad_to_aspect_box(std::int64_t h, std::int64_t w, std::int64_t th, std::int64_t tw);
+
+/// What a resize with crop_to_aspect_ratio or pad_to_aspect_ratio does before the plain resize
+/// (`plain`, the options without them), so that kernels::resize and the recorded nr::image_resize
+/// do the same: crop `box` (rows on h_axis, columns on w_axis), or put a band of fill of
+/// `band_shape` on both sides of the images along `band_axis`; or nothing. Checks the options
+/// and the images' rank (ValueError, ShapeError naming `op`).
+struct AspectStep {
+  enum Kind { none, crop, pad } kind = none;
+  ImageBox box{};
+  int h_axis = 0, w_axis = 0, band_axis = 0;
+  Shape band_shape;
+  ResizeOptions plain;
+};
+AspectStep aspect_step(const char* op, const Shape& images_shape,
+                       const std::array<std::int64_t, 2>& size, const ResizeOptions& options);
 
 /// The gradient of resize with respect to its input (of shape `images_shape`), from the gradient
 /// `grad_out` of its output.

@@ -48,16 +48,8 @@ Shape per_image(const Shape& shape) {
 
 // The central window of Keras's crop_to_aspect_ratio / smart_resize for a target (th, tw).
 Tensor crop_to_aspect(const Tensor& x, std::int64_t th, std::int64_t tw, int h_axis, int w_axis) {
-  const std::int64_t h = x.shape()[h_axis], w = x.shape()[w_axis];
-  std::int64_t ch =
-      static_cast<std::int64_t>(static_cast<double>(w * th) / static_cast<double>(tw));
-  ch = std::max<std::int64_t>(std::min(h, ch), 1);
-  std::int64_t cw =
-      static_cast<std::int64_t>(static_cast<double>(h * tw) / static_cast<double>(th));
-  cw = std::max<std::int64_t>(std::min(w, cw), 1);
-  const auto h0 = static_cast<std::int64_t>(static_cast<double>(h - ch) / 2);
-  const auto w0 = static_cast<std::int64_t>(static_cast<double>(w - cw) / 2);
-  return narrow(narrow(x, w_axis, w0, cw), h_axis, h0, ch);
+  const ImageBox b = crop_to_aspect_box(x.shape()[h_axis], x.shape()[w_axis], th, tw);
+  return narrow(narrow(x, w_axis, b.left, b.width), h_axis, b.top, b.height);
 }
 
 // A resize of channels_last images of rank 3 or 4 (image_resize takes both).
@@ -161,13 +153,24 @@ ResizingLayer::ResizingLayer(std::int64_t height, std::int64_t width, ResizingOp
   NEURONA_CHECK(height > 0 && width > 0, ValueError, describe(),
                 ": height and width must be positive, got (", height, ", ", width, ")");
   (void)interpolation_from_string(options_.interpolation);  // ValueError listing the names
+  NEURONA_CHECK(!(options_.crop_to_aspect_ratio && options_.pad_to_aspect_ratio), ValueError,
+                describe(),
+                ": Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio` can be True.");
+  NEURONA_CHECK(options_.fill_mode == "constant", ValueError, describe(),
+                ": Invalid value for argument `fill_mode`. Only `'constant'` is supported. "
+                "Received: fill_mode=",
+                options_.fill_mode);
+  NEURONA_CHECK(std::isfinite(options_.fill_value), ValueError, describe(),
+                ": fill_value must be finite, got ", options_.fill_value);
 }
 
 Tensor ResizingLayer::call(const Tensor& inputs, bool /*training*/) {
-  const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
-  Tensor x = as_float(inputs);
-  if (options_.crop_to_aspect_ratio) x = crop_to_aspect(x, height_, width_, h_axis, w_axis);
-  return resize(x, height_, width_, interpolation_from_string(options_.interpolation));
+  (void)image_axes(inputs.shape(), describe());  // channels_last images of rank 3 or 4
+  return image_resize(as_float(inputs), {height_, width_},
+                      {.interpolation = interpolation_from_string(options_.interpolation),
+                       .crop_to_aspect_ratio = options_.crop_to_aspect_ratio,
+                       .pad_to_aspect_ratio = options_.pad_to_aspect_ratio,
+                       .fill_value = options_.fill_value});
 }
 
 Shape ResizingLayer::compute_output_shape(const Shape& input_shape) const {
@@ -180,9 +183,9 @@ ConfigValue ResizingLayer::get_config() const {
   config.set("width", width_);
   config.set("interpolation", options_.interpolation);
   config.set("crop_to_aspect_ratio", options_.crop_to_aspect_ratio);
-  config.set("pad_to_aspect_ratio", false);
-  config.set("fill_mode", "constant");
-  config.set("fill_value", 0.0);
+  config.set("pad_to_aspect_ratio", options_.pad_to_aspect_ratio);
+  config.set("fill_mode", options_.fill_mode);
+  config.set("fill_value", options_.fill_value);
   config.set("antialias", false);
   config.set("data_format", "channels_last");
   return config;
@@ -193,12 +196,14 @@ Resizing::Resizing(std::int64_t height, std::int64_t width, ResizingOptions opti
 
 Resizing Resizing::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "Resizing");
-  r.only("pad_to_aspect_ratio", false, "pad_to_aspect_ratio=True");
   r.only("antialias", false, "antialias=True");
   only_channels_last(r);
   return Resizing(r.integer("height"), r.integer("width"),
                   {.interpolation = r.string("interpolation", "bilinear"),
                    .crop_to_aspect_ratio = r.boolean("crop_to_aspect_ratio", false),
+                   .pad_to_aspect_ratio = r.boolean("pad_to_aspect_ratio", false),
+                   .fill_mode = r.string("fill_mode", "constant"),
+                   .fill_value = r.number("fill_value", 0.0),
                    .name = r.string("name", "")});
 }
 

@@ -69,6 +69,12 @@ struct ResizingOptions {
   /// Crop the centre to the target's aspect ratio first (the largest such window), so that the
   /// image is not distorted.
   bool crop_to_aspect_ratio = false;
+  /// Pad the image (centred) to the target's aspect ratio first, so that it is not distorted.
+  /// At most one of the two.
+  bool pad_to_aspect_ratio = false;
+  /// How the padding is filled: "constant" (Keras's only mode), with fill_value.
+  std::string fill_mode = "constant";
+  double fill_value = 0.0;
   std::string name = "";
 };
 

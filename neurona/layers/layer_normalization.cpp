@@ -1,6 +1,8 @@
-// LayerNormalization in differentiable ops (mean, square, sqrt, multiply, add), so that the
-// tape differentiates it and every device runs it through its existing kernels; the arithmetic
-// is Keras's ops.layer_normalization, step for step.
+// LayerNormalization: over trailing axes (the common case: axis=-1) through the fused op
+// nr::layer_normalization, one kernel per direction; over other axes, and with rms_scaling, in
+// differentiable ops (mean, square, sqrt, multiply, add), so that the tape differentiates it and
+// every device runs it through its existing kernels. Both compute Keras's
+// ops.layer_normalization (the fused op subtracts the mean first: kernels/math/layer_norm_ops.h).
 #include "neurona/layers/layer_normalization.h"
 
 #include <algorithm>
@@ -130,9 +132,27 @@ Tensor LayerNormalizationLayer::call(const Tensor& inputs, bool /*training*/) {
   // Keras computes in result_type(x.dtype, float32) (float64 stays float64, 16-bit inputs are
   // widened), casts back to the inputs' dtype, and then to the layer's compute dtype.
   const DType work = inputs.dtype() == DType::float64 ? DType::float64 : DType::float32;
+  const int rank = inputs.rank();
+  const std::vector<int> axes = normalized_axes(inputs.shape());
+  // The axes from axes[0] to the last, in order: the weights have x's trailing shape and the
+  // fused op applies (with rms_scaling, Keras's formula differs; it keeps the ops below).
+  bool trailing = !options_.rms_scaling;
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    trailing = trailing && axes[i] == rank - static_cast<int>(axes.size() - i);
+  }
+  if (trailing) {
+    // The weights in the statistics' dtype (float32, or float64 for float64 inputs); 16-bit
+    // inputs go to the op as they are, which computes in float32 and rounds once.
+    auto weight = [&](const std::optional<Variable>& v) {
+      if (!v) return Tensor();
+      return v->dtype() == work ? v->value() : cast(v->value(), work);
+    };
+    const Tensor in = is_floating(inputs.dtype()) ? inputs : cast(inputs, work);
+    Tensor out =
+        layer_normalization(in, weight(gamma_), weight(beta_), axes.front(), options_.epsilon);
+    return out.dtype() == compute_dtype() ? out : cast(out, compute_dtype());
+  }
   const Tensor x = inputs.dtype() == work ? inputs : cast(inputs, work);
-  const int rank = x.rank();
-  const std::vector<int> axes = normalized_axes(x.shape());
   std::vector<std::int64_t> broadcast(static_cast<std::size_t>(rank), 1);
   for (int a : axes) broadcast[static_cast<std::size_t>(a)] = x.shape()[a];
   const Shape broadcast_shape(std::move(broadcast));

@@ -15,10 +15,13 @@
 #include "neurona/core/graph.h"
 #include "neurona/kernels/batch_norm.h"
 #include "neurona/neurona.h"
+#include "support/fused_reference.h"
 #include "support/gradcheck.h"
 
 namespace nr = neurona;
 using nr::testing::all_close;
+using nr::testing::same_values;
+using nr::testing::weighted_gradients;
 
 namespace {
 
@@ -83,39 +86,6 @@ nr::Tensor f64(const nr::Shape& shape, double lo, double hi, std::uint32_t seed)
   return nr::testing::random_tensor(shape, nr::float64, lo, hi, seed);
 }
 
-// d sum(w * f(inputs)) / d inputs, undefined where an input is undefined.
-std::vector<nr::Tensor> gradients(const std::function<nr::Tensor()>& f,
-                                  const std::vector<nr::Tensor>& inputs, const nr::Tensor& w) {
-  nr::GradientTape tape;
-  std::vector<nr::Tensor> watched;
-  for (const nr::Tensor& t : inputs) {
-    if (t.defined()) {
-      tape.watch(t);
-      watched.push_back(t);
-    }
-  }
-  const std::vector<nr::Tensor> g = tape.gradient(nr::sum(f() * w), watched);
-  std::vector<nr::Tensor> out;
-  std::size_t k = 0;
-  for (const nr::Tensor& t : inputs) out.push_back(t.defined() ? g[k++] : nr::Tensor());
-  return out;
-}
-
-::testing::AssertionResult same(const std::string& what, const nr::Tensor& fused,
-                                const nr::Tensor& composed, double tolerance = 1e-12) {
-  if (fused.defined() != composed.defined()) {
-    return ::testing::AssertionFailure() << what << ": defined on one side only";
-  }
-  if (!fused.defined()) return ::testing::AssertionSuccess();
-  if (fused.shape() != composed.shape()) {
-    return ::testing::AssertionFailure()
-           << what << ": shape " << fused.shape() << " vs " << composed.shape();
-  }
-  auto r = all_close(fused, composed.to_vector<double>(), tolerance, tolerance);
-  if (!r) return ::testing::AssertionFailure() << what << ": " << r.message();
-  return ::testing::AssertionSuccess();
-}
-
 struct Case {
   nr::Shape shape;
   int axis;
@@ -150,20 +120,20 @@ TEST(BatchNormalizationOp, TrainingMatchesTheComposedOpsInFloat64) {
         const nr::BatchNormalizationOutputs fused =
             nr::batch_normalization_training(x, c.axis, offset, scale, 1e-3);
         const Composed ref = composed_training(x, c.axis, offset, scale, 1e-3);
-        EXPECT_TRUE(same(what + " y", fused.y, ref.y));
-        EXPECT_TRUE(same(what + " batch mean", fused.batch_mean, ref.mean));
-        EXPECT_TRUE(same(what + " batch variance", fused.batch_variance, ref.variance));
+        EXPECT_TRUE(same_values(what + " y", fused.y, ref.y));
+        EXPECT_TRUE(same_values(what + " batch mean", fused.batch_mean, ref.mean));
+        EXPECT_TRUE(same_values(what + " batch variance", fused.batch_variance, ref.variance));
 
         const nr::Tensor w = f64(c.shape, -1, 1, 4);
         const std::vector<nr::Tensor> inputs{x, offset, scale};
-        const auto fused_grads = gradients(
+        const auto fused_grads = weighted_gradients(
             [&] { return nr::batch_normalization_training(x, c.axis, offset, scale, 1e-3).y; },
             inputs, w);
-        const auto ref_grads = gradients(
+        const auto ref_grads = weighted_gradients(
             [&] { return composed_training(x, c.axis, offset, scale, 1e-3).y; }, inputs, w);
-        EXPECT_TRUE(same(what + " dx", fused_grads[0], ref_grads[0]));
-        EXPECT_TRUE(same(what + " doffset", fused_grads[1], ref_grads[1]));
-        EXPECT_TRUE(same(what + " dscale", fused_grads[2], ref_grads[2]));
+        EXPECT_TRUE(same_values(what + " dx", fused_grads[0], ref_grads[0]));
+        EXPECT_TRUE(same_values(what + " doffset", fused_grads[1], ref_grads[1]));
+        EXPECT_TRUE(same_values(what + " dscale", fused_grads[2], ref_grads[2]));
       }
     }
   }
@@ -186,14 +156,14 @@ TEST(BatchNormalizationOp, InferenceMatchesTheComposedOpsInFloat64) {
         auto ref = [&] {
           return composed_inference(x, mean, variance, c.axis, offset, scale, 1e-3);
         };
-        EXPECT_TRUE(same(what + " y", fused(), ref()));
+        EXPECT_TRUE(same_values(what + " y", fused(), ref()));
         const nr::Tensor w = f64(c.shape, -1, 1, 10);
         const std::vector<nr::Tensor> inputs{x, mean, variance, offset, scale};
-        const auto fused_grads = gradients(fused, inputs, w);
-        const auto ref_grads = gradients(ref, inputs, w);
+        const auto fused_grads = weighted_gradients(fused, inputs, w);
+        const auto ref_grads = weighted_gradients(ref, inputs, w);
         const char* names[] = {" dx", " dmean", " dvariance", " doffset", " dscale"};
         for (std::size_t i = 0; i < inputs.size(); ++i) {
-          EXPECT_TRUE(same(what + names[i], fused_grads[i], ref_grads[i]));
+          EXPECT_TRUE(same_values(what + names[i], fused_grads[i], ref_grads[i]));
         }
       }
     }

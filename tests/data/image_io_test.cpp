@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "data/data_test_util.h"
@@ -222,6 +223,70 @@ TEST(ImageDirectory, CropToAspectRatioResizesTheCentralWindow) {
   const nr::Tensor a = nr::cast(nr::data::read_image(d.file_paths[0], 3), nr::float32);
   const nr::Tensor want = nr::image_resize(nr::narrow(a, 1, 1, 5), {2, 2});
   EXPECT_EQ(d.dataset.elements()[0][0].to_vector<float>(), want.to_vector<float>());
+}
+
+TEST(ImageDirectory, PadToAspectRatioPadsWithZerosAndResizes) {
+  const auto d = nr::data::image_dataset_from_directory(
+      classes_dir(),
+      quiet(
+          {.batch_size = 0, .image_size = {2, 2}, .shuffle = false, .pad_to_aspect_ratio = true}));
+  // a.png is 5 x 7: a row of zeros above and below (7 x 7), resized to 2 x 2.
+  const nr::Tensor a = nr::cast(nr::data::read_image(d.file_paths[0], 3), nr::float32);
+  const nr::Tensor zeros = nr::zeros({1, 7, 3});
+  const nr::Tensor want = nr::image_resize(nr::concat({zeros, a, zeros}, 0), {2, 2});
+  EXPECT_EQ(d.dataset.elements()[0][0].to_vector<float>(), want.to_vector<float>());
+  NEURONA_EXPECT_THROW_MSG(
+      nr::data::image_dataset_from_directory(
+          classes_dir(), quiet({.crop_to_aspect_ratio = true, .pad_to_aspect_ratio = true})),
+      nr::ValueError, "Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio`");
+}
+
+// Keras's explicit labels: one per image file under the folder, at any depth, in the sorted
+// order of the paths (top.png first); the class names are the distinct labels, sorted.
+TEST(ImageDirectory, ExplicitLabelsFollowTheSortedFilesAndNameTheClasses) {
+  const std::vector<std::int32_t> given{3, 1, 3, 0, 1, 1, 0};
+  const auto d = nr::data::image_dataset_from_directory(
+      classes_dir(),
+      quiet({.labels = given, .batch_size = 0, .image_size = {2, 2}, .shuffle = false}));
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"0", "1", "3"}));
+  EXPECT_EQ(d.labels, given);
+  ASSERT_EQ(d.file_paths.size(), 7u);
+  EXPECT_EQ(fs::path(d.file_paths[0]).filename(), "top.png");
+  EXPECT_EQ(fs::path(d.file_paths[3]).filename(), "c.png");
+  const auto elements = d.dataset.elements();
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(elements[i][1].item<int>(), given[i]) << i;
+  // categorical: one-hot by value over the three classes; 3 is outside [0, 3), all zeros as
+  // Keras's one_hot gives.
+  const auto categorical =
+      nr::data::image_dataset_from_directory(classes_dir(), quiet({.labels = given,
+                                                                   .label_mode = "categorical",
+                                                                   .batch_size = 0,
+                                                                   .image_size = {2, 2},
+                                                                   .shuffle = false}));
+  const auto hot = categorical.dataset.elements();
+  EXPECT_EQ(hot[0][1].to_vector<float>(), (std::vector<float>{0, 0, 0}));
+  EXPECT_EQ(hot[1][1].to_vector<float>(), (std::vector<float>{0, 1, 0}));
+  EXPECT_EQ(hot[3][1].to_vector<float>(), (std::vector<float>{1, 0, 0}));
+  // Shuffled: every file keeps its label.
+  const auto shuffled = nr::data::image_dataset_from_directory(
+      classes_dir(), quiet({.labels = given, .batch_size = 0, .image_size = {2, 2}, .seed = 5}));
+  std::map<std::string, std::int32_t> label_of;
+  for (std::size_t i = 0; i < 7; ++i) label_of[d.file_paths[i]] = given[i];
+  EXPECT_NE(shuffled.file_paths, d.file_paths);
+  for (std::size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(shuffled.labels[i], label_of.at(shuffled.file_paths[i])) << shuffled.file_paths[i];
+  }
+  const auto fails = [](nr::data::ImageDirectoryOptions o) {
+    return nr::data::image_dataset_from_directory(classes_dir(), quiet(std::move(o)));
+  };
+  NEURONA_EXPECT_THROW_MSG(fails({.labels = {0, 1, 0}}), nr::ValueError, "len(labels) is 3",
+                           "found 7 files");
+  NEURONA_EXPECT_THROW_MSG(fails({.labels = "folders"}), nr::ValueError, "list/tuple",
+                           "labels=folders");
+  NEURONA_EXPECT_THROW_MSG(fails({.labels = given, .class_names = {"0"}}), nr::ValueError,
+                           "class_names");
+  NEURONA_EXPECT_THROW_MSG(fails({.labels = given, .label_mode = "binary"}), nr::ValueError,
+                           "binary", "exactly 2");
 }
 
 TEST(ImageDirectory, ShufflesWithTheSeedAndSplitsWithoutOverlap) {

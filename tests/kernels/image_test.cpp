@@ -169,6 +169,70 @@ TEST(ImageResize, GradientsAndSecondDerivativesMatchNumerical) {
   }
 }
 
+// Keras's crop_to_aspect_ratio and pad_to_aspect_ratio (backend/jax/image.py's resize): the
+// boxes by hand, then the resize of the cropped or padded images, from the front door and from
+// the recorded op, in both data formats; the recorded op's gradient numerically. (Resizing's
+// tests compare whole results with Keras's.)
+TEST(ImageResize, CropsOrPadsToTheTargetsAspectRatioAsKeras) {
+  using Box = nr::kernels::ImageBox;
+  const auto same_box = [](const Box& a, const Box& b) {
+    return a.top == b.top && a.left == b.left && a.height == b.height && a.width == b.width;
+  };
+  // 5 x 8 to 4 x 4: the central 5 x 5 window.
+  EXPECT_TRUE(same_box(nr::kernels::crop_to_aspect_box(5, 8, 4, 4), Box{0, 1, 5, 5}));
+  // 8 x 3 to 1 x 100: one row, all three columns.
+  EXPECT_TRUE(same_box(nr::kernels::crop_to_aspect_box(8, 3, 1, 100), Box{3, 0, 1, 3}));
+  // 7 x 10 to 4 x 4: 10 rows wanted, an odd difference: one row on each side (9 rows).
+  EXPECT_TRUE(same_box(nr::kernels::pad_to_aspect_box(7, 10, 4, 4), Box{1, 0, 9, 10}));
+  // 5 x 8 to 3 x 9: 15 columns wanted, three on each side (14).
+  EXPECT_TRUE(same_box(nr::kernels::pad_to_aspect_box(5, 8, 3, 9), Box{0, 3, 5, 14}));
+  // The aspect ratio already: nothing.
+  EXPECT_TRUE(same_box(nr::kernels::pad_to_aspect_box(6, 4, 3, 2), Box{0, 0, 6, 4}));
+
+  const nr::Tensor x = random_tensor({2, 5, 8, 3}, nr::float64, -1, 1, 21);
+  const nr::Tensor crop_want = nr::kernels::resize(nr::narrow(x, 2, 1, 5), {4, 4});
+  const nr::ResizeOptions crop{.crop_to_aspect_ratio = true};
+  EXPECT_TRUE(all_close(nr::kernels::resize(x, {4, 4}, crop), crop_want.to_vector<double>(), 0, 0));
+  EXPECT_TRUE(all_close(nr::image_resize(x, {4, 4}, crop), crop_want.to_vector<double>(), 0, 0));
+  const nr::Tensor band = nr::fill({2, 5, 3, 3}, 0.5, {.dtype = nr::float64});
+  const nr::Tensor pad_want = nr::kernels::resize(nr::concat({band, x, band}, 2), {3, 9});
+  const nr::ResizeOptions pad{.pad_to_aspect_ratio = true, .fill_value = 0.5};
+  EXPECT_TRUE(all_close(nr::kernels::resize(x, {3, 9}, pad), pad_want.to_vector<double>(), 0, 0));
+  EXPECT_TRUE(all_close(nr::image_resize(x, {3, 9}, pad), pad_want.to_vector<double>(), 0, 0));
+  // channels_first: the same images, transposed.
+  const nr::Tensor x_cf = nr::transpose(x, {0, 3, 1, 2});
+  for (nr::ResizeOptions o : {crop, pad}) {
+    o.data_format = nr::DataFormat::ChannelsFirst;
+    const std::array<std::int64_t, 2> size = o.crop_to_aspect_ratio
+                                                 ? std::array<std::int64_t, 2>{4, 4}
+                                                 : std::array<std::int64_t, 2>{3, 9};
+    const nr::Tensor want = o.crop_to_aspect_ratio ? crop_want : pad_want;
+    EXPECT_TRUE(all_close(nr::transpose(nr::image_resize(x_cf, size, o), {0, 2, 3, 1}),
+                          want.to_vector<double>(), 0, 0));
+  }
+  // One image (rank 3).
+  EXPECT_TRUE(all_close(nr::image_resize(nr::narrow(x, 0, 0, 1).reshape({5, 8, 3}), {3, 9}, pad),
+                        nr::narrow(pad_want, 0, 0, 1).to_vector<double>(), 0, 0));
+
+  for (const nr::ResizeOptions& o : {crop, pad}) {
+    EXPECT_TRUE(nr::testing::check_gradients(
+        o.crop_to_aspect_ratio ? "crop_to_aspect_ratio" : "pad_to_aspect_ratio",
+        [&o](const std::vector<nr::Tensor>& in) {
+          return nr::image_resize(in[0], {3, 7}, o);
+        },
+        {random_tensor({1, 4, 6, 2}, nr::float64, -1, 1, 22)}));
+  }
+  const nr::ResizeOptions both{.crop_to_aspect_ratio = true, .pad_to_aspect_ratio = true};
+  NEURONA_EXPECT_THROW_MSG(nr::image_resize(x, {4, 4}, both), nr::ValueError, "image_resize",
+                           "Only one of");
+  NEURONA_EXPECT_THROW_MSG(nr::kernels::resize(x, {4, 4}, both), nr::ValueError, "resize",
+                           "Only one of");
+  NEURONA_EXPECT_THROW_MSG(nr::image_resize(random_tensor({2, 3}), {4, 4}, pad), nr::ShapeError,
+                           "image_resize", "rank 3", "(2, 3)");
+  NEURONA_EXPECT_THROW_MSG(nr::image_resize(x, {0, 4}, crop), nr::ValueError, "image_resize",
+                           "(0, 4)");
+}
+
 TEST(ImageResize, RejectsBadArgumentsNamingThem) {
   NEURONA_EXPECT_THROW_MSG(nr::image_resize(random_tensor({2, 3}), {4, 4}), nr::ShapeError,
                            "resize", "rank 3", "(2, 3)");

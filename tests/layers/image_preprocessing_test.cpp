@@ -63,6 +63,10 @@ TEST(ImagePreprocessing, RescalingResizingAndCenterCropMatchKeras) {
   expect_matches_keras(*bicubic, "resizing_bicubic", 3e-4);
   L::Resizing crop(4, 4, {.crop_to_aspect_ratio = true});
   expect_matches_keras(*crop, "resizing_crop_to_aspect", 1e-4);
+  L::Resizing pad(4, 4, {.pad_to_aspect_ratio = true});
+  expect_matches_keras(*pad, "resizing_pad_to_aspect", 1e-4);
+  L::Resizing wide(3, 9, {.pad_to_aspect_ratio = true, .fill_value = 7.0});
+  expect_matches_keras(*wide, "resizing_pad_to_aspect_wide", 1e-4);
   L::CenterCrop center(4, 6);  // a copy: only the reference file's 9 digits differ
   expect_matches_keras(*center, "center_crop", 1e-4);
   L::CenterCrop smaller(9, 6);
@@ -176,6 +180,9 @@ TEST(ImagePreprocessing, ConfigsRoundTripThroughFromConfig) {
             rescaling->get_config());
   const L::Resizing resizing(3, 4, {.interpolation = "nearest", .crop_to_aspect_ratio = true});
   EXPECT_EQ(L::Resizing::from_config(resizing->get_config())->get_config(), resizing->get_config());
+  const L::Resizing padding(3, 4, {.pad_to_aspect_ratio = true, .fill_value = 0.5});
+  EXPECT_EQ(L::Resizing::from_config(padding->get_config())->get_config(), padding->get_config());
+  EXPECT_EQ(padding->get_config().at("fill_value").as_double(), 0.5);
   const L::CenterCrop crop(3, 4);
   EXPECT_EQ(L::CenterCrop::from_config(crop->get_config())->get_config(), crop->get_config());
   const L::RandomFlip flip("vertical", {.seed = 3});
@@ -188,6 +195,11 @@ TEST(ImagePreprocessing, ConfigsRoundTripThroughFromConfig) {
             contrast->get_config());
   EXPECT_THROW(L::RandomFlip("diagonal"), nr::ValueError);
   EXPECT_THROW(L::Resizing(3, 4, {.interpolation = "cubic"}), nr::ValueError);
+  NEURONA_EXPECT_THROW_MSG(
+      L::Resizing(3, 4, {.crop_to_aspect_ratio = true, .pad_to_aspect_ratio = true}),
+      nr::ValueError, "Resizing", "Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio`");
+  NEURONA_EXPECT_THROW_MSG(L::Resizing(3, 4, {.pad_to_aspect_ratio = true, .fill_mode = "reflect"}),
+                           nr::ValueError, "fill_mode", "reflect");
 }
 
 TEST(ImagePreprocessing, AugmentationInADatasetMapIsTheSameWhateverTheWorkers) {

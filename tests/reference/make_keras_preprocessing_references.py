@@ -41,6 +41,11 @@ CASES = {
     "resizing_nearest": keras.layers.Resizing(5, 7, interpolation="nearest"),
     "resizing_bicubic": keras.layers.Resizing(6, 8, interpolation="bicubic"),
     "resizing_crop_to_aspect": keras.layers.Resizing(4, 4, crop_to_aspect_ratio=True),
+    # 7 x 10 to 4 x 4: one row of fill above and below (an odd difference, 3, rounds down).
+    "resizing_pad_to_aspect": keras.layers.Resizing(4, 4, pad_to_aspect_ratio=True),
+    # 7 x 10 to 3 x 9: five columns of fill (7.0) on each side.
+    "resizing_pad_to_aspect_wide": keras.layers.Resizing(
+        3, 9, pad_to_aspect_ratio=True, fill_value=7.0),
     "center_crop": keras.layers.CenterCrop(4, 6),
     "center_crop_smaller": keras.layers.CenterCrop(9, 6),
 }

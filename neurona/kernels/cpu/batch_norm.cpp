@@ -21,23 +21,6 @@ namespace {
 
 using Acc = double;
 
-// Bands of rows for a pass over n values: one thread's each, or one below the parallel grain.
-int bands_for(std::int64_t rows, std::int64_t n) {
-  const int threads = n >= kParallelGrain ? omp_get_max_threads() : 1;
-  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, rows)));
-}
-
-// Runs body(band) for band in [0, bands), one band per thread.
-template <typename F>
-void for_each_band(int bands, const F& body) {
-#pragma omp parallel for schedule(static, 1) num_threads(bands) if (bands > 1)
-  for (int b = 0; b < bands; ++b) body(b);
-}
-
-std::int64_t band_start(std::int64_t rows, int band, int bands) {
-  return rows * band / bands;
-}
-
 // Per-channel count, mean and M2 of x viewed as (outer, channels, inner).
 template <typename T>
 std::vector<Welford<Acc>> channel_statistics(const T* x, const BatchNormGeometry& g) {

@@ -2,6 +2,9 @@
 // stays serial for small sizes, where starting threads costs more than the work.
 #pragma once
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstdint>
 
 namespace neurona::kernels::cpu {
@@ -45,5 +48,25 @@ struct Launch {
     for (std::int64_t o = 0; o < num_out; ++o) f.finish(o, f.reduce_range(o, 0, num_reduce, 1));
   }
 };
+
+// Bands of rows for a pass over n values that keeps per-band partial results (per-channel
+// sums, say) combined afterwards in band order: one band per thread, or one below the parallel
+// grain.
+inline int bands_for(std::int64_t rows, std::int64_t n) {
+  const int threads = n >= kParallelGrain ? omp_get_max_threads() : 1;
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, rows)));
+}
+
+// Runs body(band) for band in [0, bands), one band per thread.
+template <typename F>
+void for_each_band(int bands, const F& body) {
+#pragma omp parallel for schedule(static, 1) num_threads(bands) if (bands > 1)
+  for (int b = 0; b < bands; ++b) body(b);
+}
+
+// The first of `rows` rows in band `band` of `bands`.
+inline std::int64_t band_start(std::int64_t rows, int band, int bands) {
+  return rows * band / bands;
+}
 
 }  // namespace neurona::kernels::cpu

@@ -10,6 +10,7 @@ void register_conv();
 void register_loss();
 void register_optimizer();
 void register_image();
+void register_layer_norm();
 void register_batch_norm();
 void register_attention();
 }  // namespace cpu
@@ -24,6 +25,7 @@ void register_cpu_kernels() {
   cpu::register_loss();
   cpu::register_optimizer();
   cpu::register_image();
+  cpu::register_layer_norm();
   cpu::register_batch_norm();
   cpu::register_attention();
 }

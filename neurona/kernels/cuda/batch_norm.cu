@@ -36,6 +36,7 @@
 
 #include "neurona/kernels/batch_norm_stubs.h"
 #include "neurona/kernels/cuda/launch.cuh"
+#include "neurona/kernels/cuda/values.cuh"
 #include "neurona/kernels/math/batch_norm_ops.h"
 
 namespace neurona::kernels::cuda {
@@ -47,35 +48,6 @@ constexpr int kUnroll = 4;
 constexpr int kBlocksPerSm = 2;
 // Rows a thread walks at least: fewer block rows for small batches.
 constexpr std::int64_t kMinRowsPerThread = 4;
-
-// The accumulator, and the dtype of the statistics, scale and offset: float for float32 and
-// 16-bit data, double for float64.
-template <typename T>
-using acc_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
-// 16-bit values through the hardware's conversions (one instruction each); half.h's portable
-// ones give the same bits with a dozen integer operations.
-template <typename T>
-__device__ __forceinline__ acc_t<T> load_value(T v) {
-  if constexpr (std::is_same_v<T, bfloat16>) {
-    return __bfloat162float(__ushort_as_bfloat16(v.bits));
-  } else if constexpr (std::is_same_v<T, float16>) {
-    return __half2float(__ushort_as_half(v.bits));
-  } else {
-    return v;
-  }
-}
-
-template <typename T>
-__device__ __forceinline__ T store_value(acc_t<T> v) {
-  if constexpr (std::is_same_v<T, bfloat16>) {
-    return bfloat16::from_bits(__bfloat16_as_ushort(__float2bfloat16_rn(v)));
-  } else if constexpr (std::is_same_v<T, float16>) {
-    return float16::from_bits(__half_as_ushort(__float2half_rn(v)));
-  } else {
-    return v;
-  }
-}
 
 // V consecutive values, loaded and stored as one access.
 template <typename T, int V>

@@ -10,6 +10,7 @@ void register_conv();
 void register_loss();
 void register_optimizer();
 void register_image();
+void register_layer_norm();
 void register_batch_norm();
 void register_attention();
 void register_rnn();
@@ -25,6 +26,7 @@ void register_cuda_kernels() {
   cuda::register_loss();
   cuda::register_optimizer();
   cuda::register_image();
+  cuda::register_layer_norm();
   cuda::register_batch_norm();
   cuda::register_attention();
   cuda::register_rnn();
