@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/distribution/distribution.h"
 #include "neurona/models/captured_step.h"
 #include "neurona/models/functional.h"
 
@@ -192,11 +193,54 @@ std::vector<Tensor> Model::predict(const data::Dataset& dataset, PredictOptions 
       caller);
 }
 
+namespace {
+
+// The outputs of `batch` under a DataParallel distribution: each replica runs `forward` on its
+// rows (DataParallel::shard) and one all-reduce of the batch's outputs, zero outside each
+// replica's rows, gives every rank the whole batch's predictions (each value is one replica's,
+// plus zeros: the sum is exact). A batch with fewer rows than replicas, or a model with an output
+// that is not floating (which the all-reduce does not sum), is predicted whole on every replica.
+std::vector<Tensor> predict_sharded(
+    const distribution::DataParallel& dp, const std::vector<Tensor>& batch,
+    const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& forward) {
+  const std::int64_t rows = batch.front().shape()[0];
+  if (rows < dp.num_replicas()) return forward(batch);
+  const auto [begin, end] = dp.shard(rows);
+  std::vector<Tensor> mine;
+  for (const Tensor& t : batch) mine.push_back(t.slice(begin, end));
+  const std::vector<Tensor> part = forward(mine);
+  // The same on every rank: the same model.
+  for (const Tensor& p : part) {
+    if (!is_floating(p.dtype())) return forward(batch);
+  }
+  std::vector<Tensor> whole;
+  for (const Tensor& p : part) {
+    std::vector<Tensor> pieces;
+    const auto zeros_of = [&](std::int64_t n) {
+      std::vector<std::int64_t> dims(p.shape().begin(), p.shape().end());
+      dims[0] = n;
+      return zeros(Shape(std::move(dims)), {.dtype = p.dtype(), .device = p.device()});
+    };
+    if (begin > 0) pieces.push_back(zeros_of(begin));
+    pieces.push_back(p);
+    if (end < rows) pieces.push_back(zeros_of(rows - end));
+    whole.push_back(pieces.size() == 1 ? p : concat(pieces, 0));
+  }
+  dp.communicator().all_reduce_sum(whole);
+  return whole;
+}
+
+}  // namespace
+
 std::vector<Tensor> Model::predict_batches(
     const std::function<std::optional<std::vector<Tensor>>()>& next, const std::string& caller) {
   std::vector<std::vector<Tensor>> outputs;  // per batch
   std::unique_ptr<CapturedStep> captured;
   std::vector<Tensor> out;  // the captured forward pass's outputs: replays write them in place
+  // Under a distribution of several replicas each predicts its part of every batch (not
+  // captured, as fit's distributed steps).
+  const std::shared_ptr<distribution::DataParallel> dp = distribution::distribution();
+  const bool sharded = dp != nullptr && dp->num_replicas() > 1;
   while (std::optional<std::vector<Tensor>> given = next()) {
     // Batches go to the device of the model's weights (the default device before it is built),
     // as fit does, so that host data works with a model on a GPU.
@@ -204,6 +248,11 @@ std::vector<Tensor> Model::predict_batches(
     const Device device = own.empty() ? default_device() : own.front().device();
     std::vector<Tensor> batch;
     for (const Tensor& t : *given) batch.push_back(t.to(device));
+    if (sharded) {
+      outputs.push_back(predict_sharded(
+          *dp, batch, [&](const std::vector<Tensor>& b) { return forward(b, false); }));
+      continue;
+    }
     // Replays serve batches of the first one's size.
     if (!captured) {
       captured = std::make_unique<CapturedStep>(*this, "predict", device, batch.front().shape()[0]);

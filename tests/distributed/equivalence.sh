@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two processes under `mpirun -np 2` with DataParallel train to the weights and History of one
 # process on the same global batch of 128 (64 rows each, the last batch split 9 and 8), within
-# float rounding; both replicas end with the same weights, bit for bit.
+# float rounding; both replicas end with the same weights, bit for bit. Then they predict every
+# row, each its half of every batch, and both get all the predictions, those of one process.
 #   equivalence.sh FIT_CHILD MPIEXEC WORK_DIR
 set -euo pipefail
 child="$1" mpiexec="$2" work="$3"
@@ -14,6 +15,11 @@ rm -rf "$work" && mkdir -p "$work"
 [[ "$(cat "$work/one/rows-rank0.txt")" == 1203 ]]
 [[ "$(cat "$work/two/rows-rank0.txt")" == 603 ]]
 [[ "$(cat "$work/two/rows-rank1.txt")" == 600 ]]
+# predict in batches of 100: 5 x 50 + 1 rows each (the last batch of 2 split), 502 alone.
+[[ "$(cat "$work/one/predicted-rows-rank0.txt")" == 502 ]]
+[[ "$(cat "$work/two/predicted-rows-rank0.txt")" == 251 ]]
+[[ "$(cat "$work/two/predicted-rows-rank1.txt")" == 251 ]]
 # Replicas agree exactly; against one process, float32 sums taken in another order.
 cmp "$work/two/weights-rank0.txt" "$work/two/weights-rank1.txt"
+cmp "$work/two/predictions-rank0.txt" "$work/two/predictions-rank1.txt"
 "$child" --compare "$work/one" "$work/two" --tolerance 1e-5

@@ -1,9 +1,10 @@
 // The program the distributed tests run (tests/distributed/*.sh), one process per rank under
 // `mpirun -np 2`, or alone: a small classifier trained with fit on fixed random data (the same
 // on every rank), the global batch 128, shuffled, with validation data and a last batch that
-// splits unevenly across two replicas; at the end every rank writes its weights and the rows it
-// trained on (rows-rankR.txt), and rank 0 the History. `--compare A B` checks two such runs against
-// each other.
+// splits unevenly across two replicas; then it predicts every row. At the end every rank writes
+// its weights, the rows it trained on (rows-rankR.txt), its predictions and the rows it predicted
+// (predicted-rows-rankR.txt), and rank 0 the History. `--compare A B` checks two such runs
+// against each other.
 //
 //   fit_child --out DIR [--distributed] [--epochs N] [--backup DIR] [--batch-delay-ms N]
 //             [--marker-dir DIR] [--timeout SECONDS]
@@ -66,25 +67,29 @@ class Pacer : public nr::callbacks::Callback {
   int rank_;
 };
 
-// Counts the rows it sees in training: what this replica's share of the batches was.
+// Counts the rows it sees in training, and in inference: what this replica's share of the
+// batches was.
 class RowCounter : public nr::layers::Layer {
  public:
   RowCounter() : nr::layers::Layer("RowCounter") {}
   nr::Tensor call(const nr::Tensor& x, bool training) override {
-    if (training) rows += x.shape()[0];
+    (training ? rows : inference_rows) += x.shape()[0];
     return x;
   }
-  std::int64_t rows = 0;
+  std::int64_t rows = 0, inference_rows = 0;
 };
 
-std::string weights_text(const nr::Model& model) {
+std::string values_text(const nr::Tensor& t) {
   std::ostringstream s;
   s.precision(9);
-  for (const nr::Variable& v : model.weights()) {
-    const nr::Tensor t = v.value().to(nr::Device::cpu());
-    for (float x : t.to_vector<float>()) s << x << "\n";
-  }
+  for (float x : t.to(nr::Device::cpu()).to_vector<float>()) s << x << "\n";
   return s.str();
+}
+
+std::string weights_text(const nr::Model& model) {
+  std::string s;
+  for (const nr::Variable& v : model.weights()) s += values_text(v.value());
+  return s;
 }
 
 int train(const Args& a) {
@@ -123,11 +128,18 @@ int train(const Args& a) {
                                                     .verbose = 0,
                                                     .callbacks = callbacks,
                                                     .validation_split = 0.2});
+  // predict on every row in batches of 100 (the last of 2 rows, one per replica).
+  counter->inference_rows = 0;
+  const nr::Tensor predictions = model.predict(x, {.batch_size = 100});
   fs::create_directories(a.out);
-  nr::write_file_atomic(fs::path(a.out) / ("weights-rank" + std::to_string(rank) + ".txt"),
-                        weights_text(model));
-  nr::write_file_atomic(fs::path(a.out) / ("rows-rank" + std::to_string(rank) + ".txt"),
+  const std::string r = std::to_string(rank);
+  nr::write_file_atomic(fs::path(a.out) / ("weights-rank" + r + ".txt"), weights_text(model));
+  nr::write_file_atomic(fs::path(a.out) / ("rows-rank" + r + ".txt"),
                         std::to_string(counter->rows) + "\n");
+  nr::write_file_atomic(fs::path(a.out) / ("predictions-rank" + r + ".txt"),
+                        values_text(predictions));
+  nr::write_file_atomic(fs::path(a.out) / ("predicted-rows-rank" + r + ".txt"),
+                        std::to_string(counter->inference_rows) + "\n");
   if (rank == 0) {
     nlohmann::json j;
     j["epoch"] = history.epoch;
@@ -149,31 +161,36 @@ bool close(double a, double b, double tolerance) {
   return std::abs(a - b) <= tolerance * (1.0 + std::abs(b));
 }
 
-// The weights of every rank of B equal (bitwise, as text) and within `tolerance` of A's rank 0;
-// the histories' epochs equal and every value within `tolerance`.
+// The weights and the predictions of every rank of B within `tolerance` of A's rank 0's; the
+// histories' epochs equal and every value within `tolerance`.
 int compare(const Args& a) {
   int failures = 0;
   const auto fail = [&](const std::string& what) {
     std::cerr << "fit_child --compare: " << what << "\n";
     ++failures;
   };
-  const std::vector<double> wa = numbers(fs::path(a.compare_a) / "weights-rank0.txt");
-  for (const auto& entry : fs::directory_iterator(a.compare_b)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("weights-rank", 0) != 0) continue;
-    const std::vector<double> wb = numbers(entry.path());
-    if (wb.size() != wa.size()) {
-      fail(name + " has " + std::to_string(wb.size()) + " values, expected " +
-           std::to_string(wa.size()));
-      continue;
+  // Every rank's file of B against A's rank 0.
+  const auto compare_ranks = [&](const std::string& prefix) {
+    const std::vector<double> wa = numbers(fs::path(a.compare_a) / (prefix + "0.txt"));
+    for (const auto& entry : fs::directory_iterator(a.compare_b)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) != 0) continue;
+      const std::vector<double> wb = numbers(entry.path());
+      if (wb.size() != wa.size()) {
+        fail(name + " has " + std::to_string(wb.size()) + " values, expected " +
+             std::to_string(wa.size()));
+        continue;
+      }
+      double worst = 0;
+      for (std::size_t i = 0; i < wa.size(); ++i) {
+        worst = std::max(worst, std::abs(wa[i] - wb[i]) / (1.0 + std::abs(wa[i])));
+      }
+      std::cout << name << ": largest difference " << worst << "\n";
+      if (worst > a.tolerance) fail(name + " differs by " + std::to_string(worst));
     }
-    double worst = 0;
-    for (std::size_t i = 0; i < wa.size(); ++i) {
-      worst = std::max(worst, std::abs(wa[i] - wb[i]) / (1.0 + std::abs(wa[i])));
-    }
-    std::cout << name << ": largest difference " << worst << "\n";
-    if (worst > a.tolerance) fail(name + " differs by " + std::to_string(worst));
-  }
+  };
+  compare_ranks("weights-rank");
+  compare_ranks("predictions-rank");
   const auto read_json = [](const fs::path& p) {
     return nlohmann::json::parse(nr::read_regular_file(p.string(), "fit_child", "history"));
   };

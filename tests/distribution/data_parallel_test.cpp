@@ -5,6 +5,7 @@
 
 #include <neurona/neurona.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -116,4 +117,34 @@ TEST_F(DataParallelFit, AReplicaButRankZeroTrainsQuietlyAndWritesNothing) {
   EXPECT_EQ(mirror.broadcasts, 1);
   EXPECT_EQ(mirror.all_reduces, 2 * 3 + 2 * 3 + 2);
   fs::remove_all(dir);
+}
+
+// predict under a distribution: each replica predicts its rows of every batch and one all-reduce
+// joins the parts. Seen from rank 1 of 2 through the mirror (whose sum is twice this rank's
+// tensors): its rows of each batch are twice one process's predictions, the others zero; a
+// batch with fewer rows than replicas is predicted whole, without a collective.
+TEST_F(DataParallelFit, PredictGivesEachReplicaItsRowsAndJoinsThem) {
+  nr::set_seed(5);
+  const nr::Tensor x = nr::random_normal({13, 4}, {.device = nr::Device::cpu(), .seed = 3});
+  nr::Sequential model({nr::layers::Input({4}), nr::layers::Dense(3, {.activation = "softmax"})});
+  const std::vector<float> alone = model.predict(x, {.batch_size = 4}).to_vector<float>();
+  auto dp = std::make_shared<nr::distribution::DataParallel>(replica(1, 2));
+  auto& mirror = static_cast<MirrorCommunicator&>(dp->communicator());
+  nr::distribution::set_distribution(dp);
+  // Batches of 4, 4, 4 and 1 rows: rank 1 predicts rows 2-3, 6-7 and 10-11; row 12 is predicted
+  // whole.
+  const nr::Tensor y = model.predict(x, {.batch_size = 4});
+  nr::distribution::set_distribution(nullptr);
+  ASSERT_EQ(y.shape(), (nr::Shape{13, 3}));
+  const std::vector<float> got = y.to_vector<float>();
+  const std::vector<int> mine = {2, 3, 6, 7, 10, 11};
+  for (int r = 0; r < 13; ++r) {
+    const bool is_mine = std::find(mine.begin(), mine.end(), r) != mine.end();
+    for (int c = 0; c < 3; ++c) {
+      const float one = alone[static_cast<std::size_t>(r * 3 + c)];
+      const float want = r == 12 ? one : (is_mine ? 2 * one : 0.0f);
+      EXPECT_NEAR(got[static_cast<std::size_t>(r * 3 + c)], want, 1e-6) << "row " << r;
+    }
+  }
+  EXPECT_EQ(mirror.all_reduces, 3);
 }
