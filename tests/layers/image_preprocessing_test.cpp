@@ -6,8 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
+#include "data/data_test_util.h"
 #include "neurona/neurona.h"
 #include "support/reference_file.h"
 #include "support/test_util.h"
@@ -427,4 +431,32 @@ TEST(ImagePreprocessing, RandomAffineConfigsRoundTripAndBadArgumentsAreRefused) 
   NEURONA_EXPECT_THROW_MSG(L::RandomCrop(0, 3), nr::ValueError, "RandomCrop", "(0, 3)");
   NEURONA_EXPECT_THROW_MSG(L::RandomRotation(0.1)(nr::zeros({4, 4})), nr::ValueError,
                            "RandomRotation", "rank 3", "(4, 4)");
+}
+
+// A Sequential of the preprocessing layers before a small classifier, as Keras 3 saved it
+// (tests/reference/make_keras_preprocessing_references.py: Rescaling, Normalization with a given
+// mean and variance, Resizing with pad_to_aspect_ratio, the random layers, CenterCrop): it loads
+// and predicts what Keras predicted (the random layers pass through in inference), and saved by
+// neurona it loads back to the same predictions. With NEURONA_WRITE_SAVING_FIXTURES=DIR it also
+// writes neurona's preprocessing_model.keras and .io.txt there, which the script's --check
+// loads into Keras (a stored copy: tests/reference/preprocessing/from_neurona/).
+TEST(ImagePreprocessing, AKerasFileOfThePreprocessingLayersLoadsAndPredictsAsKeras) {
+  const auto io = nr::testing::load_reference("preprocessing", "preprocessing_model.io");
+  const nr::Tensor x = tensor_of(io.at("x"));
+  auto model = nr::models::load_model(
+      (nr::testing::reference_dir() / "preprocessing" / "preprocessing_model.keras").string());
+  const nr::Tensor y = model->predict(x);
+  ASSERT_EQ(y.shape(), io.at("y").shape);
+  EXPECT_TRUE(nr::testing::all_close(y, io.at("y").values, 1e-5, 1e-5));
+  nr::testing::ScratchDir dir("preprocessing_model");
+  model->save(dir.file("m.keras"));
+  auto again = nr::models::load_model(dir.file("m.keras"));
+  EXPECT_EQ(again->predict(x).to_vector<float>(), y.to_vector<float>());
+  if (const char* out = std::getenv("NEURONA_WRITE_SAVING_FIXTURES"); out && *out) {
+    std::filesystem::create_directories(out);
+    model->save((std::filesystem::path(out) / "preprocessing_model.keras").string());
+    std::ofstream file(std::filesystem::path(out) / "preprocessing_model.io.txt");
+    nr::testing::write_reference_line(file, "x", x);
+    nr::testing::write_reference_line(file, "y", y);
+  }
 }

@@ -13,7 +13,15 @@ adapts on batches only through tf.data, which needs TensorFlow; the C++ test che
 on batches gives what adapting on d whole gives.); and preprocessing/affine.txt: images a
 (2, 6, 9, 2) and transforms t (2, 8), then keras.ops.image.affine_transform for each
 interpolation and fill mode, and the random affine layers with factors of one value (lower ==
-upper: the draws are then that value on every backend) in training.
+upper: the draws are then that value on every backend) in training; and
+preprocessing/preprocessing_model.keras with its .io.txt (a Sequential of these layers before a
+small classifier, as Keras saves it, with x and Keras's predict(x)).
+
+    KERAS_BACKEND=jax python3 tests/reference/make_keras_preprocessing_references.py --check DIR
+
+loads the preprocessing_model.keras that neurona wrote into DIR (NEURONA_WRITE_SAVING_FIXTURES=DIR
+when running the C++ tests; the stored copy is in preprocessing/from_neurona/) into Keras and
+checks that it predicts neurona's y.
 """
 import os
 
@@ -120,7 +128,73 @@ def affine():
         f.write("\n".join(lines) + "\n")
 
 
+def preprocessing_model():
+    """A Sequential of the preprocessing layers before a small classifier. In inference the
+    random layers pass their inputs through (RandomCrop is left out: Keras 3.15's passes its
+    input through uncropped in inference, where neurona crops as Keras documents)."""
+    keras.utils.set_random_seed(7)
+    return keras.Sequential([
+        keras.Input((7, 10, 3)),
+        keras.layers.Rescaling(1 / 255.0),
+        keras.layers.Normalization(mean=[0.4, 0.5, 0.6], variance=[0.04, 0.05, 0.06]),
+        keras.layers.Resizing(8, 8, pad_to_aspect_ratio=True, fill_value=0.25),
+        keras.layers.RandomFlip("horizontal", seed=1),
+        keras.layers.RandomRotation(0.1, fill_mode="nearest", seed=2),
+        keras.layers.RandomTranslation(0.1, 0.2, seed=3),
+        keras.layers.RandomZoom(0.1, seed=4),
+        keras.layers.RandomContrast(0.2, seed=5),
+        keras.layers.RandomBrightness(0.1, value_range=(-3, 3), seed=6),
+        keras.layers.CenterCrop(6, 6),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2),
+    ])
+
+
+def model_file():
+    """preprocessing_model.keras as Keras saves it, and preprocessing_model.io.txt: x (2, 7, 10,
+    3) in [0, 255) and Keras's predict(x)."""
+    model = preprocessing_model()
+    x = np.random.default_rng(3).uniform(0, 255, (2, 7, 10, 3)).astype(np.float32)
+    model.save(os.path.join(OUT, "preprocessing_model.keras"))
+    lines = [f"# Keras {keras.__version__}, JAX backend", line("x", x),
+             line("y", model.predict(x, verbose=0))]
+    with open(os.path.join(OUT, "preprocessing_model.io.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def read_lines(path):
+    out = {}
+    with open(path) as f:
+        for text in f:
+            if not text.strip() or text.startswith("#"):
+                continue
+            head, body = text.split(" : ")
+            name, *dims = head.split()
+            out[name] = np.array([float(v) for v in body.split()], np.float32).reshape(
+                [int(d) for d in dims])
+    return out
+
+
+def check(directory):
+    """Keras loads the preprocessing_model.keras that neurona wrote into `directory`
+    (NEURONA_WRITE_SAVING_FIXTURES=DIR when running the C++ tests) and predicts neurona's y."""
+    io = read_lines(os.path.join(directory, "preprocessing_model.io.txt"))
+    loaded = keras.saving.load_model(os.path.join(directory, "preprocessing_model.keras"))
+    got = np.asarray(loaded.predict(io["x"], verbose=0))
+    ok = got.shape == io["y"].shape and np.allclose(got, io["y"], rtol=1e-5, atol=1e-5)
+    err = float(np.max(np.abs(got - io["y"]))) if got.shape == io["y"].shape else float("inf")
+    print(f"preprocessing_model.keras: max |keras - neurona| = {err:.3g} "
+          f"{'ok' if ok else 'MISMATCH'}")
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--check":
+        sys.exit(check(sys.argv[2]))
     main()
     normalization()
     affine()
+    model_file()
