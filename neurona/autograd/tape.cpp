@@ -271,9 +271,9 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
     }
   }
 
-  // Entries are in execution order, so every consumer of a tensor comes after its producer:
-  // one reverse pass sees all of a tensor's gradient before passing it on.
-  for (std::size_t n = tape.entries.size(); n-- > 0;) {
+  // Runs entry n's gradient rule on the gradients of its outputs, adding what it gives to its
+  // inputs' gradients.
+  const auto run_backward_of = [&](std::size_t n) {
     Entry& e = tape.entries[n];
     const std::vector<bool>& needs = needed[n];
     if (std::find(needs.begin(), needs.end(), true) == needs.end()) {
@@ -282,7 +282,7 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
       for (const OutputSpec& o : e.outputs) {
         if (!keep.count(o.id)) grads.erase(o.id);
       }
-      continue;
+      return;
     }
     std::vector<Tensor> grad_outputs;
     bool any = false;
@@ -296,7 +296,7 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
         grad_outputs.push_back(Tensor());
       }
     }
-    if (!any || !e.backward) continue;
+    if (!any || !e.backward) return;
     for (std::size_t k = 0; k < grad_outputs.size(); ++k) {
       if (!grad_outputs[k].defined()) {
         const OutputSpec& o = e.outputs[k];
@@ -329,21 +329,53 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
       if (!inserted) pos->second = add(pos->second, input_grads[i]);
     }
     if (!tape.options.persistent) e.backward = nullptr;  // free what the rule captured
-  }
+  };
 
-  std::vector<Tensor> result;
-  for (const Tensor& s : sources) {
+  // What gradient() returns for source s, from the gradients gathered so far.
+  const auto result_for = [&](const Tensor& s) {
     // Only what the tape watched (or recorded) has a gradient, as in TensorFlow: an input of
     // a recorded op that the tape did not watch stays unconnected.
     auto g = tape.watched.count(s.id()) ? grads.find(s.id()) : grads.end();
-    if (g != grads.end()) {
-      result.push_back(g->second);
-    } else if (options.unconnected_gradients == UnconnectedGradients::zero) {
-      result.push_back(zeros_like(s));
-    } else {
-      result.push_back(Tensor());
+    if (g != grads.end()) return g->second;
+    if (options.unconnected_gradients == UnconnectedGradients::zero) return zeros_like(s);
+    return Tensor();
+  };
+  // With on_gradient: the sources whose gradient is final once entry n has run (the first
+  // entry that uses them: the reverse walk reaches it last), and those no entry uses.
+  std::unordered_map<std::size_t, std::vector<std::size_t>> final_after;
+  std::vector<std::size_t> unused;
+  if (options.on_gradient) {
+    std::unordered_map<std::uint64_t, std::size_t> first_use;
+    for (std::size_t k = 0; k < tape.entries.size(); ++k) {
+      for (std::size_t i = 0; i < tape.entries[k].inputs.size(); ++i) {
+        if (needed[k][i]) first_use.try_emplace(tape.entries[k].inputs[i], k);
+      }
+    }
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      auto f = first_use.find(sources[i].id());
+      if (f != first_use.end()) {
+        final_after[f->second].push_back(i);
+      } else {
+        unused.push_back(i);
+      }
     }
   }
+  const auto announce = [&](std::size_t n) {
+    auto f = final_after.find(n);
+    if (f == final_after.end()) return;
+    for (std::size_t i : f->second) options.on_gradient(i, result_for(sources[i]));
+  };
+
+  // Entries are in execution order, so every consumer of a tensor comes after its producer:
+  // one reverse pass sees all of a tensor's gradient before passing it on.
+  for (std::size_t n = tape.entries.size(); n-- > 0;) {
+    run_backward_of(n);
+    announce(n);
+  }
+  for (std::size_t i : unused) options.on_gradient(i, result_for(sources[i]));
+
+  std::vector<Tensor> result;
+  for (const Tensor& s : sources) result.push_back(result_for(s));
   if (!tape.options.persistent) {
     tape.answered = true;
     tape.entries.clear();

@@ -31,6 +31,12 @@ struct GradientOptions {
   Tensor output_gradients = {};
   /// none: an undefined Tensor (test with defined()); zero: zeros shaped like the source.
   UnconnectedGradients unconnected_gradients = UnconnectedGradients::none;
+  /// Called once for each source (its index in `sources`) with what gradient() returns for it,
+  /// as soon as that gradient is final: when the backward walk has run every recorded op that
+  /// uses the source (the sources no op uses, at the end). A model's weights come roughly last
+  /// layer first, so a caller can start work on them while the walk goes on (data-parallel
+  /// training starts their all-reduce there).
+  std::function<void(std::size_t source, const Tensor& gradient)> on_gradient = {};
 };
 
 struct TapeOptions {

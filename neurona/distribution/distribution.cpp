@@ -14,6 +14,7 @@
 
 #include "neurona/core/error.h"
 #include "neurona/core/runtime.h"
+#include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
 
 #if NEURONA_WITH_MPI
@@ -120,6 +121,10 @@ class MpiCommunicator final : public Communicator {
     });
   }
 
+  std::unique_ptr<PendingAllReduce> start_all_reduce_sum(std::vector<Tensor> tensors) override {
+    return std::make_unique<Pending>(*this, std::move(tensors));
+  }
+
   void broadcast(std::vector<Tensor>& tensors, int root) override {
     NEURONA_CHECK(root >= 0 && root < size_, ValueError, "distribution: broadcast from rank ", root,
                   " in a job of ", size_);
@@ -155,18 +160,83 @@ class MpiCommunicator final : public Communicator {
   }
 
  private:
-  // Calls fn(flat buffer, MPI type) once for the float64 tensors and once for the others (in
-  // float32), then writes the results back; the groups in that order on every rank.
-  template <typename Fn>
-  void for_each_group(std::vector<Tensor>& tensors, const char* op, Fn&& fn) {
+  // The float64 tensors, and the others (sent as float32); every tensor floating.
+  struct Groups {
     std::vector<Tensor*> doubles, floats;
+  };
+  static Groups groups(std::vector<Tensor>& tensors, const char* op) {
+    Groups g;
     for (Tensor& t : tensors) {
       NEURONA_CHECK(t.defined() && is_floating(t.dtype()), ValueError, "distribution: ", op,
                     " takes floating tensors, got ",
                     t.defined() ? detail::str(t.dtype(), " of shape ", t.shape())
                                 : std::string("an undefined tensor"));
-      (t.dtype() == DType::float64 ? doubles : floats).push_back(&t);
+      (t.dtype() == DType::float64 ? g.doubles : g.floats).push_back(&t);
     }
+    return g;
+  }
+
+  // A started all-reduce: the groups' host buffers and one MPI_Iallreduce per piece of each,
+  // started in the same order on every rank; wait() polls them with the timeout and writes the
+  // sums back.
+  class Pending final : public PendingAllReduce {
+   public:
+    Pending(MpiCommunicator& mpi, std::vector<Tensor> tensors)
+        : mpi_(mpi), tensors_(std::move(tensors)), groups_(groups(tensors_, "all_reduce_sum")) {
+      if (!groups_.doubles.empty()) {
+        doubles_ = flatten<double>(groups_.doubles, DType::float64);
+        start(doubles_, MPI_DOUBLE);
+      }
+      if (!groups_.floats.empty()) {
+        floats_ = flatten<float>(groups_.floats, DType::float32);
+        start(floats_, MPI_FLOAT);
+      }
+    }
+    ~Pending() override {
+      // A pending request must finish before its buffer goes (MPI writes into it).
+      if (!requests_.empty()) (void)wait();
+    }
+    void progress() override {
+      if (requests_.empty()) return;
+      int done = 0;
+      check_mpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done,
+                            MPI_STATUSES_IGNORE),
+                "MPI_Testall");
+    }
+    std::vector<Tensor> wait() override {
+      for (MPI_Request& r : requests_) mpi_.wait(r, "MPI_Iallreduce");
+      requests_.clear();
+      if (!groups_.doubles.empty()) unflatten(doubles_, groups_.doubles, DType::float64);
+      if (!groups_.floats.empty()) unflatten(floats_, groups_.floats, DType::float32);
+      return std::move(tensors_);
+    }
+
+   private:
+    template <typename T>
+    void start(std::vector<T>& flat, MPI_Datatype type) {
+      in_pieces(flat, [&](T* data, int count) {
+        MPI_Request request = MPI_REQUEST_NULL;
+        check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, mpi_.comm_, &request),
+                  "MPI_Iallreduce");
+        requests_.push_back(request);
+      });
+    }
+
+    MpiCommunicator& mpi_;
+    std::vector<Tensor> tensors_;
+    Groups groups_;
+    std::vector<double> doubles_;
+    std::vector<float> floats_;
+    std::vector<MPI_Request> requests_;
+  };
+
+  // Calls fn(flat buffer, MPI type) once for the float64 tensors and once for the others (in
+  // float32), then writes the results back; the groups in that order on every rank.
+  template <typename Fn>
+  void for_each_group(std::vector<Tensor>& tensors, const char* op, Fn&& fn) {
+    const Groups g = groups(tensors, op);
+    const std::vector<Tensor*>& doubles = g.doubles;
+    const std::vector<Tensor*>& floats = g.floats;
     if (!doubles.empty()) {
       std::vector<double> flat = flatten<double>(doubles, DType::float64);
       fn(flat, MPI_DOUBLE);
@@ -230,7 +300,93 @@ class SelfCommunicator final : public Communicator {
   }
 };
 
+// What the default start_all_reduce_sum returns: sums made at once.
+class FinishedAllReduce final : public PendingAllReduce {
+ public:
+  explicit FinishedAllReduce(std::vector<Tensor> sums) : sums_(std::move(sums)) {}
+  std::vector<Tensor> wait() override { return std::move(sums_); }
+
+ private:
+  std::vector<Tensor> sums_;
+};
+
 }  // namespace
+
+std::unique_ptr<PendingAllReduce> Communicator::start_all_reduce_sum(std::vector<Tensor> tensors) {
+  all_reduce_sum(tensors);
+  return std::make_unique<FinishedAllReduce>(std::move(tensors));
+}
+
+GradientReducer::GradientReducer(Communicator& communicator, std::vector<Tensor> weights,
+                                 double scale, std::size_t bucket_bytes)
+    : communicator_(communicator),
+      weights_(std::move(weights)),
+      scale_(scale),
+      gradients_(weights_.size()),
+      given_(weights_.size(), false),
+      bucket_of_(weights_.size(), 0) {
+  // Last weight first: the order a backward pass finishes their gradients in.
+  std::size_t bytes = 0;
+  for (std::size_t k = weights_.size(); k-- > 0;) {
+    const std::size_t size = weights_[k].nbytes();
+    if (buckets_.empty() || (bucket_bytes > 0 && bytes > 0 && bytes + size > bucket_bytes)) {
+      buckets_.push_back(Bucket{{}, 0, nullptr});
+      bytes = 0;
+    }
+    buckets_.back().members.push_back(k);
+    bucket_of_[k] = buckets_.size() - 1;
+    bytes += size;
+  }
+  for (Bucket& b : buckets_) b.waiting = b.members.size();
+}
+
+void GradientReducer::ready(std::size_t i, const Tensor& gradient) {
+  NEURONA_CHECK(i < weights_.size(), ValueError, "GradientReducer: gradient ", i, " of ",
+                weights_.size(), " weights");
+  NEURONA_CHECK(!given_[i], ValueError, "GradientReducer: gradient ", i, " given twice");
+  if (gradient.defined()) {
+    NEURONA_CHECK(gradient.shape() == weights_[i].shape(), ShapeError, "GradientReducer: gradient ",
+                  i, " has shape ", gradient.shape(), " for a weight of shape ",
+                  weights_[i].shape());
+  }
+  given_[i] = true;
+  if (!gradient.defined()) {
+    gradients_[i] = kernels::zeros_like(weights_[i]);
+  } else if (scale_ != 1.0) {
+    gradients_[i] = kernels::multiply(gradient, kernels::scalar_like(gradient, scale_));
+  } else {
+    gradients_[i] = gradient;
+  }
+  --buckets_[bucket_of_[i]].waiting;
+  start_ready_buckets();
+}
+
+void GradientReducer::start_ready_buckets() {
+  // In bucket order only, so that every rank starts the same collectives in the same order.
+  while (started_ < buckets_.size() && buckets_[started_].waiting == 0) {
+    Bucket& b = buckets_[started_];
+    std::vector<Tensor> parts;
+    for (std::size_t k : b.members) parts.push_back(std::move(gradients_[k]));
+    b.pending = communicator_.start_all_reduce_sum(std::move(parts));
+    ++started_;
+  }
+  for (std::size_t k = 0; k < started_; ++k) {
+    if (buckets_[k].pending) buckets_[k].pending->progress();
+  }
+}
+
+std::vector<Tensor> GradientReducer::finish() {
+  for (std::size_t i = 0; i < weights_.size(); ++i) {
+    if (!given_[i]) ready(i, Tensor());
+  }
+  std::vector<Tensor> sums(weights_.size());
+  for (Bucket& b : buckets_) {
+    std::vector<Tensor> got = b.pending->wait();
+    b.pending.reset();
+    for (std::size_t j = 0; j < b.members.size(); ++j) sums[b.members[j]] = std::move(got[j]);
+  }
+  return sums;
+}
 
 std::shared_ptr<Communicator> self_communicator() {
   return std::make_shared<SelfCommunicator>();
@@ -264,7 +420,7 @@ std::shared_ptr<Communicator> mpi_communicator() {
 }
 
 DataParallel::DataParallel(DataParallelOptions options)
-    : communicator_(std::move(options.communicator)) {
+    : communicator_(std::move(options.communicator)), bucket_bytes_(options.bucket_bytes) {
   if (!communicator_) {
     const Device device = default_device();
     communicator_ = device.is_cuda() && nccl_available()

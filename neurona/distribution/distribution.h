@@ -31,6 +31,18 @@
 
 namespace neurona::distribution {
 
+/// An all-reduce started by Communicator::start_all_reduce_sum and not yet finished.
+class PendingAllReduce {
+ public:
+  virtual ~PendingAllReduce() = default;
+  /// Lets the transport move the data on without waiting (MPI advances a nonblocking
+  /// collective only inside its calls); returns at once.
+  virtual void progress() {}
+  /// Waits for the sums (or ends the job, as the blocking collectives do, after the
+  /// communicator's timeout) and returns them in the order given.
+  virtual std::vector<Tensor> wait() = 0;
+};
+
 /// How the processes of a job reach each other. Collective calls: every rank makes the same
 /// calls in the same order.
 class Communicator {
@@ -43,6 +55,11 @@ class Communicator {
   /// dtypes on every rank; floating dtypes, 16-bit ones summed in float32). One collective per
   /// dtype over a flat buffer of all of them.
   virtual void all_reduce_sum(std::vector<Tensor>& tensors) = 0;
+  /// all_reduce_sum started, to be finished with wait(), while the caller goes on: MPI's
+  /// nonblocking collective, NCCL's on a stream of its own that waits for the tensors' work.
+  /// Several may be outstanding (started in the same order on every rank); the tensors are the
+  /// transport's until then. The default sums at once.
+  virtual std::unique_ptr<PendingAllReduce> start_all_reduce_sum(std::vector<Tensor> tensors);
   /// Replaces each tensor by rank `root`'s.
   virtual void broadcast(std::vector<Tensor>& tensors, int root) = 0;
   /// Replaces `bytes` by rank `root`'s (the same length on every rank): how NCCL's unique id
@@ -92,6 +109,10 @@ struct DataParallelOptions {
   std::shared_ptr<Communicator> communicator = nullptr;
   /// How long one collective may wait for the other ranks (Communicator::set_timeout).
   double timeout_seconds = 300;
+  /// The gradients' all-reduce goes in buckets of about this many bytes, each started as soon
+  /// as the backward pass has finished its gradients (GradientReducer; PyTorch DDP's
+  /// bucket_cap_mb is 25 MiB too). 0: one bucket, after the backward pass.
+  std::size_t bucket_bytes = std::size_t{25} << 20;
 };
 
 /// keras.distribution.DataParallel over the processes of a job: one replica per process.
@@ -110,9 +131,54 @@ class DataParallel {
   /// parts in rank order, the first rows % num_replicas() parts one row longer. Empty when the
   /// batch has fewer rows than replicas and this replica gets none.
   std::pair<std::int64_t, std::int64_t> shard(std::int64_t rows) const;
+  std::size_t bucket_bytes() const { return bucket_bytes_; }
 
  private:
   std::shared_ptr<Communicator> communicator_;
+  std::size_t bucket_bytes_;
+};
+
+/// Sums a step's gradients across the replicas in buckets while the backward pass produces
+/// them, as PyTorch DDP's reducer: the weights (`weights`: their values, for the shapes, dtypes
+/// and devices) are cut into buckets of about `bucket_bytes` in reverse order (the order a
+/// backward pass finishes their gradients), and a bucket's
+/// all-reduce starts once all its gradients are ready and every bucket before it has started,
+/// so that every rank starts the same collectives in the same order whatever order its
+/// gradients come in. Each gradient is multiplied by `scale` (the replica's share of the
+/// global batch) before the sum; an undefined one (a weight the step did not reach) is sent as
+/// zeros.
+///   GradientReducer reducer(dp.communicator(), values, share, dp.bucket_bytes());
+///   tape.gradient(loss, variables, {.on_gradient = [&](std::size_t i, const Tensor& g) {
+///     reducer.ready(i, g); }});
+///   std::vector<Tensor> summed = reducer.finish();
+class GradientReducer {
+ public:
+  GradientReducer(Communicator& communicator, std::vector<Tensor> weights, double scale,
+                  std::size_t bucket_bytes);
+  /// Gradient `i` (of weights[i]) is final.
+  void ready(std::size_t i, const Tensor& gradient);
+  /// Marks the gradients not given yet as undefined, waits for every bucket and returns the
+  /// sums in the weights' order.
+  std::vector<Tensor> finish();
+  /// How many all-reduces the step starts.
+  std::size_t buckets() const { return buckets_.size(); }
+
+ private:
+  void start_ready_buckets();
+
+  struct Bucket {
+    std::vector<std::size_t> members;
+    std::size_t waiting;
+    std::unique_ptr<PendingAllReduce> pending;
+  };
+  Communicator& communicator_;
+  std::vector<Tensor> weights_;
+  double scale_;
+  std::vector<Tensor> gradients_;
+  std::vector<bool> given_;
+  std::vector<std::size_t> bucket_of_;
+  std::vector<Bucket> buckets_;
+  std::size_t started_ = 0;
 };
 
 /// keras.distribution.set_distribution: fit, evaluate and the callbacks follow it from now on

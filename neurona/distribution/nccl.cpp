@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <tuple>
 
 #include "neurona/core/cuda/context.h"
 #include "neurona/core/error.h"
@@ -84,6 +85,7 @@ class NcclCommunicator final : public Communicator {
 
   ~NcclCommunicator() override {
     if (comm_ != nullptr) api_.comm_destroy(comm_);
+    if (comm_stream_ != nullptr) cudaStreamDestroy(comm_stream_);
   }
 
   int rank() const override { return bootstrap_->rank(); }
@@ -109,6 +111,10 @@ class NcclCommunicator final : public Communicator {
     });
   }
 
+  std::unique_ptr<PendingAllReduce> start_all_reduce_sum(std::vector<Tensor> tensors) override {
+    return std::make_unique<Pending>(*this, std::move(tensors));
+  }
+
   void broadcast(std::vector<Tensor>& tensors, int root) override {
     NEURONA_CHECK(root >= 0 && root < size(), ValueError, "distribution: broadcast from rank ",
                   root, " in a job of ", size());
@@ -122,6 +128,147 @@ class NcclCommunicator final : public Communicator {
 
  private:
   cudaStream_t stream() const { return cuda::context(device_.index()).stream(); }
+
+  // The stream the started all-reduces run on, beside neurona's (made at the first one).
+  cudaStream_t comm_stream() {
+    if (comm_stream_ == nullptr) {
+      const cuda::DeviceGuard guard(device_.index());
+      NEURONA_CHECK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking) == cudaSuccess,
+                    Error, "distribution: cannot create a CUDA stream for NCCL on ", device_);
+    }
+    return comm_stream_;
+  }
+
+  static cudaEvent_t record_event(cudaStream_t on, const char* op) {
+    cudaEvent_t e = nullptr;
+    if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess ||
+        cudaEventRecord(e, on) != cudaSuccess) {
+      if (e != nullptr) cudaEventDestroy(e);
+      throw Error(detail::str("distribution: ", op, ": cannot record a CUDA event"));
+    }
+    return e;
+  }
+
+  // A started all-reduce: the CPU tensors' through the bootstrap's own started one; the GPU
+  // tensors' as one flat buffer per dtype, made on neurona's stream, summed by NCCL on
+  // comm_stream() once that buffer is ready, so that neurona's stream goes on with the backward
+  // pass meanwhile. wait() waits for NCCL (polling its asynchronous error, with the timeout),
+  // then neurona's stream waits for it too before the sums are cut out of the buffers.
+  class Pending final : public PendingAllReduce {
+   public:
+    Pending(NcclCommunicator& nccl, std::vector<Tensor> tensors)
+        : nccl_(nccl), tensors_(std::move(tensors)) {
+      std::vector<Tensor> host;
+      std::vector<std::size_t> doubles, floats;
+      for (std::size_t i = 0; i < tensors_.size(); ++i) {
+        const Tensor& t = tensors_[i];
+        nccl_.check_tensor(t, "all_reduce_sum");
+        if (t.device().is_cpu()) {
+          host.push_back(t);
+          host_at_.push_back(i);
+        } else {
+          (t.dtype() == DType::float64 ? doubles : floats).push_back(i);
+        }
+      }
+      if (!host.empty()) host_ = nccl_.bootstrap_->start_all_reduce_sum(std::move(host));
+      const cuda::DeviceGuard guard(nccl_.device_.index());
+      for (const auto& [members, dtype, type] :
+           {std::tuple{&doubles, DType::float64, ncclFloat64},
+            std::tuple{&floats, DType::float32, ncclFloat32}}) {
+        if (members->empty()) continue;
+        Group g{*members, dtype, nccl_.flatten(tensors_, *members, dtype), nullptr};
+        if (g.flat.numel() > 0) {
+          const cudaEvent_t made = record_event(nccl_.stream(), "all_reduce_sum");
+          const cudaStream_t comm = nccl_.comm_stream();
+          const bool waits = cudaStreamWaitEvent(comm, made, 0) == cudaSuccess;
+          cudaEventDestroy(made);
+          NEURONA_CHECK(waits, Error, "distribution: all_reduce_sum: cannot order the NCCL stream");
+          nccl_.check(nccl_.api_.all_reduce(g.flat.raw_data(), g.flat.raw_data(),
+                                            static_cast<size_t>(g.flat.numel()), type, ncclSum,
+                                            nccl_.comm_, comm),
+                      "ncclAllReduce");
+          g.done = record_event(comm, "all_reduce_sum");
+        }
+        groups_.push_back(std::move(g));
+      }
+    }
+    ~Pending() override {
+      // NCCL must be done with the buffers before they go.
+      if (!waited_) {
+        try {
+          (void)wait();
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the communicator is aborted already
+        }
+      }
+    }
+    std::vector<Tensor> wait() override {
+      waited_ = true;
+      if (host_) {
+        std::vector<Tensor> sums = host_->wait();
+        for (std::size_t k = 0; k < sums.size(); ++k) tensors_[host_at_[k]] = sums[k];
+      }
+      for (Group& g : groups_) {
+        if (g.done != nullptr) {
+          const cudaEvent_t done = g.done;
+          g.done = nullptr;
+          nccl_.wait_event(done, "all_reduce_sum");
+          const cuda::DeviceGuard guard(nccl_.device_.index());
+          const bool waits = cudaStreamWaitEvent(nccl_.stream(), done, 0) == cudaSuccess;
+          cudaEventDestroy(done);
+          NEURONA_CHECK(waits, Error, "distribution: all_reduce_sum: cannot order the stream");
+        }
+        nccl_.unflatten(g.flat, tensors_, g.members, g.dtype);
+      }
+      return std::move(tensors_);
+    }
+
+   private:
+    struct Group {
+      std::vector<std::size_t> members;
+      DType dtype;
+      Tensor flat;
+      cudaEvent_t done;
+    };
+    NcclCommunicator& nccl_;
+    std::vector<Tensor> tensors_;
+    std::unique_ptr<PendingAllReduce> host_;
+    std::vector<std::size_t> host_at_;
+    std::vector<Group> groups_;
+    bool waited_ = false;
+  };
+
+  void check_tensor(const Tensor& t, const char* op) const {
+    NEURONA_CHECK(t.defined() && is_floating(t.dtype()), ValueError, "distribution: ", op,
+                  " takes floating tensors, got ",
+                  t.defined() ? detail::str(t.dtype(), " of shape ", t.shape())
+                              : std::string("an undefined tensor"));
+    NEURONA_CHECK(t.device().is_cpu() || t.device() == device_, ValueError, "distribution: ", op,
+                  ": a tensor on ", t.device(), " for the communicator of ", device_);
+  }
+
+  // The tensors `members` of `tensors` as one fresh flat buffer of `dtype` (the collective
+  // writes in place), and back: each tensor becomes a view of its part, in its own dtype.
+  static Tensor flatten(const std::vector<Tensor>& tensors, const std::vector<std::size_t>& members,
+                        DType dtype) {
+    std::vector<Tensor> parts;
+    for (std::size_t i : members) {
+      const Tensor& t = tensors[i];
+      const Tensor flat = t.reshape({t.numel()});
+      parts.push_back(t.dtype() == dtype ? flat : kernels::cast(flat, dtype));
+    }
+    return parts.size() == 1 ? parts[0].clone() : kernels::concat(parts, 0);
+  }
+  static void unflatten(const Tensor& flat, std::vector<Tensor>& tensors,
+                        const std::vector<std::size_t>& members, DType dtype) {
+    std::int64_t at = 0;
+    for (std::size_t i : members) {
+      Tensor& t = tensors[i];
+      const std::int64_t n = t.numel();
+      Tensor result = flat.slice(at, at + n).reshape(t.shape());
+      t = t.dtype() == dtype ? result : kernels::cast(result, t.dtype());
+      at += n;
+    }
+  }
 
   void check(ncclResult_t r, const char* call) const {
     if (r == ncclSuccess) return;
@@ -138,17 +285,12 @@ class NcclCommunicator final : public Communicator {
     std::vector<std::size_t> doubles, floats;
     for (std::size_t i = 0; i < tensors.size(); ++i) {
       const Tensor& t = tensors[i];
-      NEURONA_CHECK(t.defined() && is_floating(t.dtype()), ValueError, "distribution: ", op,
-                    " takes floating tensors, got ",
-                    t.defined() ? detail::str(t.dtype(), " of shape ", t.shape())
-                                : std::string("an undefined tensor"));
+      check_tensor(t, op);
       if (t.device().is_cpu()) {
         host.push_back(t);
         host_at.push_back(i);
         continue;
       }
-      NEURONA_CHECK(t.device() == device_, ValueError, "distribution: ", op, ": a tensor on ",
-                    t.device(), " for the communicator of ", device_);
       (t.dtype() == DType::float64 ? doubles : floats).push_back(i);
     }
     if (!host.empty()) {
@@ -162,39 +304,21 @@ class NcclCommunicator final : public Communicator {
     for (const auto& [group, dtype, type] : {std::tuple{&doubles, DType::float64, ncclFloat64},
                                              std::tuple{&floats, DType::float32, ncclFloat32}}) {
       if (group->empty()) continue;
-      std::vector<Tensor> parts;
-      for (std::size_t i : *group) {
-        const Tensor& t = tensors[i];
-        const Tensor flat = t.reshape({t.numel()});
-        parts.push_back(t.dtype() == dtype ? flat : kernels::cast(flat, dtype));
-      }
-      // A fresh buffer even for one tensor: the collective writes in place.
-      const Tensor flat = parts.size() == 1 ? parts[0].clone() : kernels::concat(parts, 0);
+      const Tensor flat = flatten(tensors, *group, dtype);
       if (flat.numel() > 0) {
         fn(flat, type);
-        wait(op);
+        const cuda::DeviceGuard guard(device_.index());
+        wait_event(record_event(stream(), op), op, /*destroy=*/true);
       }
-      std::int64_t at = 0;
-      for (std::size_t i : *group) {
-        Tensor& t = tensors[i];
-        const std::int64_t n = t.numel();
-        Tensor result = flat.slice(at, at + n).reshape(t.shape());
-        t = t.dtype() == dtype ? result : kernels::cast(result, t.dtype());
-        at += n;
-      }
+      unflatten(flat, tensors, *group, dtype);
     }
   }
 
-  // Waits for the work queued on the stream, polling NCCL's asynchronous error; a collective
-  // that a dead or silent rank keeps from finishing is aborted after timeout_ seconds.
-  void wait(const char* op) {
+  // Waits for `done` (recorded after a collective), polling NCCL's asynchronous error; a
+  // collective that a dead or silent rank keeps from finishing is aborted after timeout_
+  // seconds. Destroys the event where asked.
+  void wait_event(cudaEvent_t done, const char* op, bool destroy = false) {
     const cuda::DeviceGuard guard(device_.index());
-    cudaEvent_t done = nullptr;
-    if (cudaEventCreateWithFlags(&done, cudaEventDisableTiming) != cudaSuccess ||
-        cudaEventRecord(done, stream()) != cudaSuccess) {
-      if (done != nullptr) cudaEventDestroy(done);
-      throw Error(detail::str("distribution: ", op, ": cannot record a CUDA event"));
-    }
     const auto start = std::chrono::steady_clock::now();
     std::string failure;
     for (;;) {
@@ -219,7 +343,7 @@ class NcclCommunicator final : public Communicator {
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    cudaEventDestroy(done);
+    if (destroy) cudaEventDestroy(done);
     if (failure.empty()) return;
     api_.comm_abort(comm_);
     comm_ = nullptr;
@@ -232,6 +356,7 @@ class NcclCommunicator final : public Communicator {
   Device device_;
   double timeout_;
   ncclComm_t comm_ = nullptr;
+  cudaStream_t comm_stream_ = nullptr;
 };
 
 }  // namespace

@@ -305,9 +305,11 @@ class Model : public layers::Layer {
   /// batch is empty: zero gradients into the all-reduce, then the update every replica makes.
   void train_step_without_rows();
   /// Sums the gradients across replicas (each weighted by replica_share_) under a DataParallel
-  /// distribution, then applies them with the compiled optimizer (prepared: after prepare_step).
+  /// distribution, unless `summed` (train_step_body's GradientReducer did it during the
+  /// backward pass), then applies them with the compiled optimizer (prepared: after
+  /// prepare_step).
   void apply_step_gradients(std::vector<Tensor>& grads, const std::vector<Variable>& variables,
-                            bool prepared);
+                            bool prepared, bool summed = false);
   void test_step(const StepData& data);
   /// The loss trackers and the metrics after a step.
   void update_metrics(const StepData& data, const std::vector<Tensor>& y_pred, const Tensor& loss,

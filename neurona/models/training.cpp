@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "neurona/autograd/ops.h"
@@ -22,6 +23,14 @@
 namespace neurona {
 
 namespace {
+
+// The variables' values: a GradientReducer's weights.
+std::vector<Tensor> values_of(const std::vector<Variable>& variables) {
+  std::vector<Tensor> values;
+  values.reserve(variables.size());
+  for (const Variable& v : variables) values.push_back(v.value());
+  return values;
+}
 
 // What compile() gives one output of the model.
 struct CompiledOutput {
@@ -537,14 +546,26 @@ void Model::train_step_body(const StepData& data) {
   std::vector<Tensor> grads;
   std::vector<Variable> variables;
   const bool prepared = built();
+  // Under a DataParallel distribution the gradients' all-reduce starts bucket by bucket during
+  // the backward pass, as the tape finishes them.
+  const auto dist = distribution::distribution();
+  std::optional<distribution::GradientReducer> reducer;
   {
     GradientTape tape;
     y_pred = forward(data.inputs(), /*training=*/true);
     loss = compute_loss(data, y_pred, per_output);
     variables = trainable_weights();
-    grads = tape.gradient(state.loss_scale ? state.loss_scale->scale_loss(loss) : loss, variables);
+    GradientOptions options;
+    if (dist) {
+      reducer.emplace(dist->communicator(), values_of(variables), replica_share_,
+                      dist->bucket_bytes());
+      options.on_gradient = [&](std::size_t i, const Tensor& g) { reducer->ready(i, g); };
+    }
+    grads = tape.gradient(state.loss_scale ? state.loss_scale->scale_loss(loss) : loss, variables,
+                          options);
   }
-  apply_step_gradients(grads, variables, prepared);
+  if (reducer) grads = reducer->finish();
+  apply_step_gradients(grads, variables, prepared, /*summed=*/reducer.has_value());
   update_metrics(data, y_pred, loss, per_output);
 }
 
@@ -558,16 +579,17 @@ void Model::train_step_without_rows() {
 }
 
 void Model::apply_step_gradients(std::vector<Tensor>& grads, const std::vector<Variable>& variables,
-                                 bool prepared) {
+                                 bool prepared, bool summed) {
   Compiled& state = *compiled_;
-  if (const auto dist = distribution::distribution()) {
+  if (const auto dist = distribution::distribution(); dist && !summed) {
     // The one-process step of the global batch: each replica's gradient of its rows' mean loss,
     // weighted by its share of the rows, summed across replicas (a weight no replica reached
-    // has no gradient here: zeros, so that every replica sends the same tensors).
-    for (std::size_t i = 0; i < grads.size(); ++i) {
-      grads[i] = grads[i].defined() ? grads[i] * replica_share_ : zeros_like(variables[i].value());
-    }
-    dist->communicator().all_reduce_sum(grads);
+    // has no gradient here: zeros, so that every replica sends the same tensors), in the same
+    // buckets as train_step_body's, so that every replica starts the same collectives.
+    distribution::GradientReducer reducer(dist->communicator(), values_of(variables),
+                                          replica_share_, dist->bucket_bytes());
+    for (std::size_t i = 0; i < grads.size(); ++i) reducer.ready(i, grads[i]);
+    grads = reducer.finish();
   }
   if (state.loss_scale) {
     state.loss_scale->apply_gradients(grads, variables);

@@ -340,3 +340,40 @@ TEST(Tape, CastBetweenFloatsPassesTheGradientBack) {
   EXPECT_EQ(g.dtype(), nr::float64);
   EXPECT_EQ(g.to_vector<double>(), (std::vector<double>{3, 4}));
 }
+
+// on_gradient: each source's gradient is announced once, as soon as the backward walk has run
+// every op that uses it (the last layer's weights before the first's), with what gradient()
+// returns; sources no op uses at the end, as the unconnected option says.
+TEST(GradientTape, OnGradientAnnouncesEachSourceWhenItsGradientIsFinal) {
+  nr::Variable w1(nr::random_normal({3, 4}, {.seed = 1}), {.name = "w1"});
+  nr::Variable w2(nr::random_normal({4, 2}, {.seed = 2}), {.name = "w2"});
+  nr::Variable unused(nr::random_normal({2}, {.seed = 3}), {.name = "unused"});
+  const nr::Tensor x = nr::random_normal({5, 3}, {.seed = 4});
+  for (const auto unconnected : {nr::UnconnectedGradients::none, nr::UnconnectedGradients::zero}) {
+    nr::GradientTape tape;
+    // w1 is used twice (its gradient has two parts), w2 once, late.
+    const nr::Tensor h = nr::relu(nr::matmul(x, w1.value())) + nr::sum(nr::square(w1.value()));
+    const nr::Tensor y = nr::sum(nr::matmul(h, w2.value()));
+    std::vector<std::pair<std::size_t, std::vector<float>>> announced;
+    std::vector<bool> defined;
+    const std::vector<nr::Tensor> grads = tape.gradient(
+        y, std::vector<nr::Variable>{w1, w2, unused},
+        {.unconnected_gradients = unconnected,
+         .on_gradient = [&](std::size_t i, const nr::Tensor& g) {
+           defined.push_back(g.defined());
+           announced.emplace_back(i, g.defined() ? g.to_vector<float>() : std::vector<float>{});
+         }});
+    ASSERT_EQ(announced.size(), 3u);
+    EXPECT_EQ(announced[0].first, 1u);  // w2: its op comes last in the forward pass
+    EXPECT_EQ(announced[1].first, 0u);  // w1: once both of its uses have run backwards
+    EXPECT_EQ(announced[2].first, 2u);  // unused: at the end
+    EXPECT_EQ(announced[0].second, grads[1].to_vector<float>());
+    EXPECT_EQ(announced[1].second, grads[0].to_vector<float>());
+    if (unconnected == nr::UnconnectedGradients::none) {
+      EXPECT_FALSE(defined[2]);
+      EXPECT_FALSE(grads[2].defined());
+    } else {
+      EXPECT_EQ(announced[2].second, (std::vector<float>{0, 0}));
+    }
+  }
+}

@@ -10,6 +10,12 @@ rm -rf "$work" && mkdir -p "$work"
 "$child" --out "$work/one" --epochs 3
 "$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$child" --distributed --out "$work/two" \
   --epochs 3
+# The gradients' all-reduce in buckets of at most 100 bytes (four, one per weight, each started
+# during the backward pass as the tape finishes it) sums the same numbers: the same weights.
+"$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$child" --distributed --out "$work/buckets" \
+  --epochs 3 --bucket-bytes 100
+cmp "$work/two/weights-rank0.txt" "$work/buckets/weights-rank0.txt"
+cmp "$work/two/weights-rank1.txt" "$work/buckets/weights-rank1.txt"
 # Each replica trained on its part of every batch: 3 epochs of 64 + 64 + 64 + 9 rows (rank 0)
 # and 64 + 64 + 64 + 8 (rank 1), where one process trained on all 401 rows.
 [[ "$(cat "$work/one/rows-rank0.txt")" == 1203 ]]

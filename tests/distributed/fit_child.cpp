@@ -7,7 +7,7 @@
 // against each other.
 //
 //   fit_child --out DIR [--distributed] [--epochs N] [--backup DIR] [--batch-delay-ms N]
-//             [--marker-dir DIR] [--timeout SECONDS]
+//             [--marker-dir DIR] [--timeout SECONDS] [--bucket-bytes N]
 //   fit_child --compare DIR_A DIR_B --tolerance T
 #include <unistd.h>
 
@@ -38,7 +38,8 @@ struct Args {
   int epochs = 3;
   int batch_delay_ms = 0;
   double tolerance = 1e-5;
-  double timeout = 300;  // a collective's, DataParallelOptions::timeout_seconds
+  double timeout = 300;    // a collective's, DataParallelOptions::timeout_seconds
+  long bucket_bytes = -1;  // DataParallelOptions::bucket_bytes; -1: its default
 };
 
 // Slows each batch down (so that a test can kill a rank mid-epoch) and, with a marker folder,
@@ -95,8 +96,9 @@ std::string weights_text(const nr::Model& model) {
 int train(const Args& a) {
   int rank = 0;
   if (a.distributed) {
-    nr::distribution::set_distribution(
-        nr::distribution::DataParallel({.timeout_seconds = a.timeout}));
+    nr::distribution::DataParallelOptions options{.timeout_seconds = a.timeout};
+    if (a.bucket_bytes >= 0) options.bucket_bytes = static_cast<std::size_t>(a.bucket_bytes);
+    nr::distribution::set_distribution(nr::distribution::DataParallel(options));
     rank = nr::distribution::distribution()->replica();
   }
   nr::set_seed(7);
@@ -236,6 +238,8 @@ int main(int argc, char** argv) {
       a.out = value();
     } else if (arg == "--distributed") {
       a.distributed = true;
+    } else if (arg == "--bucket-bytes") {
+      a.bucket_bytes = std::stol(value());
     } else if (arg == "--epochs") {
       a.epochs = std::stoi(value());
     } else if (arg == "--backup") {

@@ -148,3 +148,70 @@ TEST_F(DataParallelFit, PredictGivesEachReplicaItsRowsAndJoinsThem) {
   }
   EXPECT_EQ(mirror.all_reduces, 3);
 }
+
+namespace {
+
+// A job of two seen from rank 0, the other rank sending this rank's tensors (a sum is twice
+// them), that records what each started all-reduce held.
+class RecordingCommunicator final : public nr::distribution::Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  void all_reduce_sum(std::vector<nr::Tensor>& tensors) override {
+    std::vector<std::int64_t> sizes;
+    for (nr::Tensor& t : tensors) {
+      sizes.push_back(t.numel());
+      t = t * 2.0;
+    }
+    started.push_back(sizes);
+  }
+  void broadcast(std::vector<nr::Tensor>& /*tensors*/, int /*root*/) override {}
+  void broadcast_bytes(std::vector<std::uint8_t>& /*bytes*/, int /*root*/) override {}
+  void barrier() override {}
+  std::string name() const override { return "recording"; }
+  std::vector<std::vector<std::int64_t>> started;  // the sizes of each all-reduce's tensors
+};
+
+}  // namespace
+
+// Buckets of about 100 bytes, last weight first; a bucket starts once its gradients are ready
+// and the buckets before it have started, whatever order the gradients come in; the sums come
+// back scaled and summed, in the weights' order; an undefined gradient is sent as zeros.
+TEST(GradientReducer, StartsBucketsInOrderAsTheirGradientsBecomeReady) {
+  RecordingCommunicator comm;
+  // float32: 48, 16, 48, 64 and 12 bytes.
+  const std::vector<nr::Tensor> weights = {nr::zeros({12}), nr::zeros({4}), nr::zeros({12}),
+                                           nr::zeros({16}), nr::zeros({3})};
+  nr::distribution::GradientReducer reducer(comm, weights, 0.25, 100);
+  // Reverse order: {4 (12 B), 3 (64 B)}, {2, 1 (48 + 16 B)}, {0}.
+  EXPECT_EQ(reducer.buckets(), 3u);
+  const auto gradient = [&](std::size_t i) { return nr::ones(weights[i].shape()) * (i + 1.0); };
+  reducer.ready(2, gradient(2));
+  reducer.ready(0, gradient(0));
+  EXPECT_TRUE(comm.started.empty());  // bucket 0 (weights 4 and 3) is not ready
+  reducer.ready(4, gradient(4));
+  EXPECT_TRUE(comm.started.empty());
+  reducer.ready(3, nr::Tensor());  // no gradient: zeros
+  ASSERT_EQ(comm.started.size(), 1u);
+  EXPECT_EQ(comm.started[0], (std::vector<std::int64_t>{3, 16}));
+  reducer.ready(1, gradient(1));  // bucket 1 complete; then bucket 2 (ready already)
+  ASSERT_EQ(comm.started.size(), 3u);
+  EXPECT_EQ(comm.started[1], (std::vector<std::int64_t>{12, 4}));
+  EXPECT_EQ(comm.started[2], (std::vector<std::int64_t>{12}));
+  const std::vector<nr::Tensor> sums = reducer.finish();
+  ASSERT_EQ(sums.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    const double want = i == 3 ? 0.0 : 2 * 0.25 * (i + 1.0);
+    EXPECT_EQ(sums[i].shape(), weights[i].shape());
+    for (float v : sums[i].to_vector<float>()) EXPECT_EQ(v, want) << "weight " << i;
+  }
+  NEURONA_EXPECT_THROW_MSG(reducer.ready(1, gradient(1)), nr::ValueError, "given twice");
+  NEURONA_EXPECT_THROW_MSG(reducer.ready(7, gradient(1)), nr::ValueError, "gradient 7 of 5");
+  // finish() gives what was not given as zeros; 0 bytes: one bucket.
+  nr::distribution::GradientReducer one(comm, weights, 1.0, 0);
+  EXPECT_EQ(one.buckets(), 1u);
+  one.ready(4, gradient(4));
+  const std::vector<nr::Tensor> partial = one.finish();
+  EXPECT_EQ(partial[4].to_vector<float>(), (std::vector<float>{10, 10, 10}));
+  EXPECT_EQ(partial[0].to_vector<float>(), std::vector<float>(12, 0.0f));
+}

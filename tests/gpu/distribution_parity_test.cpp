@@ -1,6 +1,7 @@
 // The NCCL communicator on one GPU, a job of one (self_communicator() carries the unique id):
-// its collectives leave the tensors' values, shapes, dtypes and devices as they were, and fit
-// under a DataParallel over it trains as fit without a distribution. Skipped (reported as such)
+// its collectives, blocking and started on its own stream, leave the tensors' values, shapes,
+// dtypes and devices as they were, and fit under a DataParallel over it trains as fit without a
+// distribution, whatever its gradient buckets. Skipped (reported as such)
 // where there is no GPU or libnccl.so.2 does not load.
 #include <gtest/gtest.h>
 
@@ -33,14 +34,17 @@ std::vector<double> values(const nr::Tensor& t) {
   return nr::cast(t, nr::DType::float64).to(nr::Device::cpu()).to_vector<double>();
 }
 
-std::vector<std::vector<double>> train(bool distributed) {
+// Fit on the GPU, alone or over a DataParallel of one on NCCL with gradient buckets of
+// `bucket_bytes` (100: one per weight, each all-reduced on NCCL's stream during the backward
+// pass).
+std::vector<std::vector<double>> train(bool distributed, std::size_t bucket_bytes = 25 << 20) {
   const nr::Device gpu = nr::Device::cuda(0);
   nr::set_default_device(gpu);
   if (distributed) {
     nr::distribution::set_distribution(
-        std::make_shared<nr::distribution::DataParallel>(nr::distribution::DataParallelOptions{
-            .communicator = nr::distribution::nccl_communicator(
-                nr::distribution::self_communicator(), gpu, 60)}));
+        nr::distribution::DataParallel({.communicator = nr::distribution::nccl_communicator(
+                                            nr::distribution::self_communicator(), gpu, 60),
+                                        .bucket_bytes = bucket_bytes}));
   }
   nr::set_seed(5);
   const nr::Tensor x = nr::random_normal({70, 6}, {.device = nr::Device::cpu(), .seed = 1});
@@ -79,6 +83,20 @@ TEST_F(GpuDistribution, NcclJobOfOneLeavesTensorsAsTheyWere) {
     EXPECT_EQ(tensors[i].device(), before[i].device()) << i;
     EXPECT_EQ(values(tensors[i]), values(before[i])) << i;
   }
+  // Started on NCCL's own stream (two outstanding at once), waited for: the same.
+  auto first = comm->start_all_reduce_sum(tensors);
+  auto second = comm->start_all_reduce_sum({before[1], before[0]});
+  first->progress();
+  const std::vector<nr::Tensor> started = first->wait();
+  const std::vector<nr::Tensor> swapped = second->wait();
+  ASSERT_EQ(started.size(), before.size());
+  for (std::size_t i = 0; i < started.size(); ++i) {
+    EXPECT_EQ(started[i].dtype(), before[i].dtype()) << i;
+    EXPECT_EQ(started[i].device(), before[i].device()) << i;
+    EXPECT_EQ(values(started[i]), values(before[i])) << i;
+  }
+  EXPECT_EQ(values(swapped[0]), values(before[1]));
+  EXPECT_EQ(values(swapped[1]), values(before[0]));
   std::vector<nr::Tensor> on_gpu(tensors.begin(), tensors.begin() + 3);
   comm->broadcast(on_gpu, 0);
   for (std::size_t i = 0; i < on_gpu.size(); ++i) EXPECT_EQ(values(on_gpu[i]), values(before[i]));
@@ -88,6 +106,8 @@ TEST_F(GpuDistribution, NcclJobOfOneLeavesTensorsAsTheyWere) {
 TEST_F(GpuDistribution, FitOverNcclOfOneTrainsAsFitAlone) {
   const auto alone = train(false);
   const auto replicated = train(true);
+  // Buckets of one weight each, all-reduced during the backward pass: the same sums.
+  EXPECT_EQ(train(true, 100), replicated);
   ASSERT_EQ(alone.size(), replicated.size());
   for (std::size_t i = 0; i < alone.size(); ++i) {
     ASSERT_EQ(alone[i].size(), replicated[i].size());
