@@ -13,6 +13,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
+#include "neurona/core/batch_shard.h"
 #include "neurona/core/random.h"
 #include "neurona/data/batching.h"
 #include "neurona/distribution/distribution.h"
@@ -1037,6 +1038,8 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
         const std::int64_t begin = rows.first, end = rows.second;
         replica_share_ = static_cast<double>(end - begin) / static_cast<double>(batch->rows());
         if (end > begin) {
+          // Its random layers draw its rows of the global batch's masks (core/batch_shard.h).
+          const detail::ScopedBatchShard shard({.rows = batch->rows(), .begin = begin, .end = end});
           train_step(batch->map([&](const Tensor& t) { return t.slice(begin, end); }));
         } else {
           train_step_without_rows();

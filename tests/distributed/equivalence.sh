@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Two processes under `mpirun -np 2` with DataParallel train to the weights and History of one
 # process on the same global batch of 128 (64 rows each, the last batch split 9 and 8), within
-# float rounding; both replicas end with the same weights, bit for bit. Then they predict every
+# float rounding, dropout included (each replica draws its rows of the global batch's masks);
+# both replicas end with the same weights, bit for bit. Then they predict every
 # row, each its half of every batch, and both get all the predictions, those of one process.
 #   equivalence.sh FIT_CHILD MPIEXEC WORK_DIR
 set -euo pipefail

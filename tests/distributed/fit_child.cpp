@@ -1,10 +1,10 @@
 // The program the distributed tests run (tests/distributed/*.sh), one process per rank under
-// `mpirun -np 2`, or alone: a small classifier trained with fit on fixed random data (the same
-// on every rank), the global batch 128, shuffled, with validation data and a last batch that
-// splits unevenly across two replicas; then it predicts every row. At the end every rank writes
-// its weights, the rows it trained on (rows-rankR.txt), its predictions and the rows it predicted
-// (predicted-rows-rankR.txt), and rank 0 the History. `--compare A B` checks two such runs
-// against each other.
+// `mpirun -np 2`, or alone: a small classifier with dropout trained with fit on fixed random data
+// (the same on every rank), the global batch 128, shuffled, with validation data and a last batch
+// that splits unevenly across two replicas; then it predicts every row. At the end every rank
+// writes its weights, the rows it trained on (rows-rankR.txt), its predictions and the rows it
+// predicted (predicted-rows-rankR.txt), and rank 0 the History. `--compare A B` checks two such
+// runs against each other.
 //
 //   fit_child --out DIR [--distributed] [--epochs N] [--backup DIR] [--batch-delay-ms N]
 //             [--marker-dir DIR] [--timeout SECONDS] [--bucket-bytes N]
@@ -114,7 +114,7 @@ int train(const Args& a) {
   const nr::Tensor y = nr::constant(labels, {502}, nr::Device::cpu());
   auto counter = std::make_shared<RowCounter>();
   nr::Sequential model({nr::layers::Input({12}), nr::layers::LayerHandle<RowCounter>(counter),
-                        nr::layers::Dense(16, {.activation = "relu"}),
+                        nr::layers::Dense(16, {.activation = "relu"}), nr::layers::Dropout(0.3),
                         nr::layers::Dense(3, {.activation = "softmax"})});
   model.compile({.optimizer = nr::optimizers::SGD(0.05, {.momentum = 0.9}),
                  .loss = "sparse_categorical_crossentropy",
