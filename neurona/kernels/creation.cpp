@@ -2,11 +2,9 @@
 #include "neurona/kernels/creation.h"
 
 #include <cmath>
-#include <vector>
 
 #include "neurona/core/batch_shard.h"
 #include "neurona/core/random.h"
-#include "neurona/kernels/array.h"
 #include "neurona/kernels/creation_stubs.h"
 #include "neurona/kernels/elementwise.h"
 
@@ -169,23 +167,21 @@ void draw(const char* op, kernels::RandomDist dist, double a, double b,
   // Inside a ScopedRandomStream (a dataset's map) the scope's stream stands in for the generator.
   if (generator != nullptr && !detail::in_scoped_random_stream()) {
     const Tensor& state = generator->state(out.device());
-    // A data-parallel replica's rows of the global batch: the global batch's draw, cut to them
-    // (core/batch_shard.h). Only generators' draws: the layers' randomness in training.
+    // A data-parallel replica's rows of the global batch: their part of the global batch's
+    // draw (core/batch_shard.h), the elements from the replica's first row on. Only
+    // generators' draws: the layers' randomness in training.
     const detail::BatchShard* shard = detail::current_batch_shard();
     const std::int64_t mine = shard != nullptr ? shard->end - shard->begin : 0;
-    if (shard != nullptr && mine < shard->rows && out.rank() >= 1 && out.shape()[0] == mine) {
-      std::vector<std::int64_t> dims(out.shape().begin(), out.shape().end());
-      dims[0] = shard->rows;
-      Tensor whole = Tensor::empty(Shape(std::move(dims)), out.dtype(), out.device());
-      kernels::random_stub.get(out.device())(dist, a, b, RandomKey{}, state, whole);
-      out = narrow(whole, 0, shard->begin, mine);
-      return;
+    std::int64_t offset = 0;
+    if (shard != nullptr && mine < shard->rows && out.rank() >= 1 && out.shape()[0] == mine &&
+        mine > 0) {
+      offset = shard->begin * (out.numel() / mine);
     }
-    kernels::random_stub.get(out.device())(dist, a, b, RandomKey{}, state, out);
+    kernels::random_stub.get(out.device())(dist, a, b, RandomKey{}, state, offset, out);
     return;
   }
   const RandomKey key = detail::next_random_key(seed);
-  if (out.numel() > 0) kernels::random_stub.get(out.device())(dist, a, b, key, Tensor(), out);
+  if (out.numel() > 0) kernels::random_stub.get(out.device())(dist, a, b, key, Tensor(), 0, out);
 }
 }  // namespace
 

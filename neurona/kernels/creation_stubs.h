@@ -19,9 +19,10 @@ using FillFn = void (*)(double value, Tensor& out);
 using ArangeFn = void (*)(double start, double step, Tensor& out);
 
 /// `key_state`, where defined, is a SeedGenerator's (seed, counter) on the device: the kernel
-/// reads its key there instead of `key` and then advances the counter there.
+/// reads its key there instead of `key` and then advances the counter there. out's element i
+/// is element i + `offset` of the draw (a part of a larger tensor's).
 using RandomFn = void (*)(RandomDist dist, double a, double b, RandomKey key,
-                          const Tensor& key_state, Tensor& out);
+                          const Tensor& key_state, std::int64_t offset, Tensor& out);
 
 extern DispatchStub<FillFn> fill_stub;
 

@@ -14,8 +14,8 @@ void arange(double start, double step, Tensor& out) {
   arange_impl(Launch(out.device()), start, step, out);
 }
 void random(RandomDist dist, double a, double b, RandomKey key, const Tensor& key_state,
-            Tensor& out) {
-  random_impl(Launch(out.device()), dist, a, b, key, key_state, out);
+            std::int64_t offset, Tensor& out) {
+  random_impl(Launch(out.device()), dist, a, b, key, key_state, offset, out);
 }
 }  // namespace
 

@@ -147,7 +147,7 @@ struct AdvanceSeedFunctor {
   NEURONA_HD_INLINE void operator()(std::int64_t /*i*/) const { state[1] += 1; }
 };
 
-/// Element i of a random tensor; depends only on (key, i), never on the device.
+/// Element i of a random tensor; depends only on (key, i + offset), never on the device.
 template <typename T>
 struct RandomFunctor {
   T* out;
@@ -156,12 +156,14 @@ struct RandomFunctor {
   double a, b;  // uniform: [a, b); normal: mean a, stddev b
   /// A SeedGenerator's (seed, counter) on the device, read instead of `key` where given.
   const std::int64_t* key_state = nullptr;
+  /// out[i] is element i + offset of the draw: a part of a larger tensor's draw.
+  std::int64_t offset = 0;
   NEURONA_HD_INLINE void operator()(std::int64_t i) const {
     const RandomKey k = key_state == nullptr ? key
                                              : RandomKey{static_cast<std::uint64_t>(key_state[0]),
                                                          static_cast<std::uint32_t>(key_state[1])};
     if (dist == 0) {
-      const Philox4x32 w = philox_words(k, static_cast<std::uint64_t>(i), 0);
+      const Philox4x32 w = philox_words(k, static_cast<std::uint64_t>(i + offset), 0);
       if constexpr (std::is_same_v<compute_t<T>, float>) {
         const float u = static_cast<float>(w.v[0] >> 8) * 0x1.0p-24f;
         const float r = add_rn(static_cast<float>(a), mul_rn(u, static_cast<float>(b - a)));
@@ -178,7 +180,7 @@ struct RandomFunctor {
     }
     // Box-Muller in double, so that the host's and the GPU's libm agree after rounding.
     for (std::uint32_t attempt = 0;; ++attempt) {
-      const Philox4x32 w = philox_words(k, static_cast<std::uint64_t>(i), attempt);
+      const Philox4x32 w = philox_words(k, static_cast<std::uint64_t>(i + offset), attempt);
       const double u1 = 1.0 - uniform53(w.v[0], w.v[1]);  // (0, 1]
       const double u2 = uniform53(w.v[2], w.v[3]);
       const double radius = std::sqrt(-2.0 * std::log(u1));

@@ -244,13 +244,14 @@ void arange_impl(const Launch& launch, double start, double step, Tensor& out) {
 
 template <typename Launch>
 void random_impl(const Launch& launch, RandomDist dist, double a, double b, RandomKey key,
-                 const Tensor& key_state, Tensor& out) {
+                 const Tensor& key_state, std::int64_t offset, Tensor& out) {
   // A SeedGenerator's state: read by every element, then advanced by one thread, in stream order.
   std::int64_t* state =
       key_state.defined() ? const_cast<std::int64_t*>(key_state.data<std::int64_t>()) : nullptr;
   visit_dtype(out.dtype(), [&](auto t) {
     using T = std::decay_t<decltype(t)>;
-    launch(out.numel(), RandomFunctor<T>{out.data<T>(), key, static_cast<int>(dist), a, b, state});
+    launch(out.numel(),
+           RandomFunctor<T>{out.data<T>(), key, static_cast<int>(dist), a, b, state, offset});
   });
   if (state != nullptr) launch(1, AdvanceSeedFunctor{state});
 }
