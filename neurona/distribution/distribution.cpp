@@ -110,15 +110,9 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
 
+  // The blocking all-reduce is the started one, waited for at once: one code path.
   void all_reduce_sum(std::vector<Tensor>& tensors) override {
-    for_each_group(tensors, "all_reduce_sum", [&](auto& flat, MPI_Datatype type) {
-      in_pieces(flat, [&](auto* data, int count) {
-        MPI_Request request = MPI_REQUEST_NULL;
-        check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, comm_, &request),
-                  "MPI_Iallreduce");
-        wait(request, "MPI_Iallreduce");
-      });
-    });
+    tensors = start_all_reduce_sum(std::move(tensors))->wait();
   }
 
   std::unique_ptr<PendingAllReduce> start_all_reduce_sum(std::vector<Tensor> tensors) override {

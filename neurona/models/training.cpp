@@ -582,7 +582,7 @@ void Model::train_step_without_rows() {
 void Model::apply_step_gradients(std::vector<Tensor>& grads, const std::vector<Variable>& variables,
                                  bool prepared, bool summed) {
   Compiled& state = *compiled_;
-  if (const auto dist = distribution::distribution(); dist && !summed) {
+  if (const auto dist = summed ? nullptr : distribution::distribution()) {
     // The one-process step of the global batch: each replica's gradient of its rows' mean loss,
     // weighted by its share of the rows, summed across replicas (a weight no replica reached
     // has no gradient here: zeros, so that every replica sends the same tensors), in the same
