@@ -140,28 +140,24 @@ Tensor LayerNormalizationLayer::call(const Tensor& inputs, bool /*training*/) {
   for (std::size_t i = 0; i < axes.size(); ++i) {
     trailing = trailing && axes[i] == rank - static_cast<int>(axes.size() - i);
   }
+  // The weights (float32 whatever the policy: Keras does not autocast them) in the work dtype.
+  const auto in_work = [&](const Variable& v) {
+    return v.dtype() == work ? v.value() : cast(v.value(), work);
+  };
   if (trailing) {
-    // The weights in the statistics' dtype (float32, or float64 for float64 inputs); 16-bit
-    // inputs go to the op as they are, which computes in float32 and rounds once.
-    auto weight = [&](const std::optional<Variable>& v) {
-      if (!v) return Tensor();
-      return v->dtype() == work ? v->value() : cast(v->value(), work);
-    };
+    // 16-bit inputs go to the op as they are: it computes in float32 and rounds once.
     const Tensor in = is_floating(inputs.dtype()) ? inputs : cast(inputs, work);
     Tensor out =
-        layer_normalization(in, weight(gamma_), weight(beta_), axes.front(), options_.epsilon);
+        layer_normalization(in, gamma_ ? in_work(*gamma_) : Tensor(),
+                            beta_ ? in_work(*beta_) : Tensor(), axes.front(), options_.epsilon);
     return out.dtype() == compute_dtype() ? out : cast(out, compute_dtype());
   }
   const Tensor x = inputs.dtype() == work ? inputs : cast(inputs, work);
   std::vector<std::int64_t> broadcast(static_cast<std::size_t>(rank), 1);
   for (int a : axes) broadcast[static_cast<std::size_t>(a)] = x.shape()[a];
   const Shape broadcast_shape(std::move(broadcast));
-  // The weights (float32 whatever the policy: Keras does not autocast them) in the work dtype,
-  // reshaped (not transposed, as Keras) to broadcast against x.
-  auto weight = [&](const Variable& v) {
-    const Tensor t = v.dtype() == work ? v.value() : cast(v.value(), work);
-    return reshape(t, broadcast_shape);
-  };
+  // The weights reshaped (not transposed, as Keras) to broadcast against x.
+  auto weight = [&](const Variable& v) { return reshape(in_work(v), broadcast_shape); };
   const Axes reduce{std::vector<int>(axes)};
   const Tensor mu = mean(x, reduce, /*keepdims=*/true);
   const Tensor variance = mean(square(subtract(x, mu)), reduce, /*keepdims=*/true);
