@@ -10,11 +10,14 @@
 #
 # The GPU machine has the CUDA toolkit and cuDNN (inside Python packages) but none of the
 # Debian libraries neurona builds against and no internet, so the work is split in two:
-#   scripts/gpu-check.sh prepare   # here: build for sm_90 and pack .gpu-bundle/neurona-gpu.tar.xz
-#                                  # (binaries + the OpenBLAS/gfortran/gomp they load)
+#   scripts/gpu-check.sh prepare   # here: build for sm_90 and pack two bundles (binaries + the
+#                                  # OpenBLAS/gfortran/gomp they load): .gpu-bundle/ for run,
+#                                  # .gpu-bundle-large/ for run-large
 #   scripts/gpu-check.sh run       # there: unpack the bundle, find cuBLAS/cuDNN, run, report
+#                                  # (carry [".gpu-bundle"])
 #   scripts/gpu-check.sh run-large # there, a call of its own: ResNet-50 and GPT-2 small against
-#                                  # PyTorch eager and torch.compile (benchmarks/compare_large.py)
+#                                  # PyTorch eager and torch.compile (benchmarks/compare_large.py;
+#                                  # carry [".gpu-bundle-large"])
 # With no argument: `run` when a bundle exists, else build here and run here (a machine that
 # has both the build dependencies and a GPU).
 set -euo pipefail
@@ -22,31 +25,30 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUNDLE_DIR="$ROOT/.gpu-bundle"
 BUNDLE="$BUNDLE_DIR/neurona-gpu.tar.xz"
+LARGE_BUNDLE="$ROOT/.gpu-bundle-large/neurona-gpu.tar.xz"
 BUILD="$ROOT/build-gpu"
 OUT="${OUT:-$ROOT/gpu-check-out}"
 
-prepare() {
-  # Without oneDNN: its library (38 MiB) would crowd the data set out of the 64 MiB the device
-  # tool carries, and the GPU machine checks the GPU paths (CPU convs there use im2col).
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURONA_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DNEURONA_BUILD_TESTS=ON -DNEURONA_BUILD_BENCHMARKS=ON \
-    -DNEURONA_ONEDNN=OFF
-  cmake --build "$BUILD" -j "${JOBS:-2}"
-  local stage
-  stage="$(mktemp -d)"
+# Copies into the stage $1 what a run on the GPU machine needs of the build tree: the CTest files
+# (test lists with absolute paths, rewritten there), the executables named after $1 (stripped,
+# in the build tree's layout), the shared libraries they load that the GPU machine lacks, and
+# the paths and commit to rewrite and report.
+stage_build() {
+  local stage="$1" exe
+  shift
   mkdir -p "$stage/build-gpu" "$stage/lib"
-  # The CTest files (test lists with absolute paths, rewritten on the GPU machine) and the
-  # executables they run, in the build tree's layout.
   (cd "$BUILD" && find . \( -name 'CTestTestfile.cmake' -o -name '*_include.cmake' \
       -o -name '*_tests.cmake' \) -exec cp --parents {} "$stage/build-gpu/" \;)
-  for exe in tests/neurona_tests tests/neurona_gpu_tests tests/neurona_cuda_check_tests \
-             benchmarks/bench_matmul benchmarks/bench_train benchmarks/bench_ops_gpu \
-             benchmarks/bench_pipeline \
-             examples/gradient_descent examples/seed_walkthrough examples/fashion_mnist \
-             tools/neurona tools/charlm_tests tools/model_gpu_tests; do
+  for exe in "$@"; do
     [[ -f "$BUILD/$exe" ]] || continue
     mkdir -p "$stage/build-gpu/$(dirname "$exe")"
     strip -o "$stage/build-gpu/$exe" "$BUILD/$exe"
+    # Shared libraries from this machine's Debian packages that the GPU machine lacks (OpenBLAS,
+    # HDF5, libzip and what they pull in): everything the binary loads except the C/C++
+    # runtime, which the GPU machine has, and the CUDA libraries, which come from its image.
+    ldd "$BUILD/$exe" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
+      grep -Ev '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
+      while read -r name path; do cp -L "$path" "$stage/lib/$name"; done
   done
   # The paths the CTest files hold, rewritten on the GPU machine: the build tree, the source
   # tree (scripts that tests run with `cmake -P`) and this machine's cmake.
@@ -60,55 +62,72 @@ prepare() {
     commit="$commit (plus uncommitted changes)"
   fi
   echo "$commit" > "$stage/commit.txt"
-  # Shared libraries from this machine's Debian packages that the GPU machine lacks (OpenBLAS,
-  # HDF5, libzip and what they pull in): everything the binaries load except the C/C++ runtime,
-  # which the GPU machine has, and the CUDA libraries, which come from its image.
-  local exe_path
-  for exe in tests/neurona_tests tests/neurona_gpu_tests benchmarks/bench_matmul \
-             benchmarks/bench_ops_gpu benchmarks/bench_train benchmarks/bench_pipeline; do
-    exe_path="$BUILD/$exe"
-    ldd "$exe_path" | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' |
-      grep -Ev '^(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s|libcublas|libcublasLt|libcudnn[a-z_]*|libcudart)\.so' |
-      while read -r name path; do cp -L "$path" "$stage/lib/$name"; done
-  done
-  # The main job's data (the GPU machine has no Debian data sets and no internet).
-  if [[ -d /usr/share/datasets/fashion-mnist ]]; then
-    cp -r /usr/share/datasets/fashion-mnist "$stage/fashion-mnist"
-  fi
   # The charlm's default text (Debian's fortunes, 2.6 MB; the .dat indexes are not read).
   if [[ -d /usr/share/games/fortunes ]]; then
     mkdir -p "$stage/fortunes"
     find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' -exec cp {} "$stage/fortunes/" \;
   fi
-  mkdir -p "$BUNDLE_DIR"
-  # The device tool carries at most 64 MiB: this bundle and the working tree together. Without
-  # room, leave out first the CPU suite's binary (only a smoke test there: run() then says it was
-  # not bundled), then the data set (the training runs are then reported as not run), never the
-  # GPU tests or the benchmarks.
-  local tree_bytes limit
+}
+
+# Packs the stage $1 into the bundle $2 if it fits what the device tool carries (64 MiB: the
+# bundle and the working tree together, one bundle a call); returns 1, leaving nothing, if not.
+pack_bundle() {
+  local stage="$1" bundle="$2" tree_bytes limit
   tree_bytes="$(cd "$ROOT" && git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -n 1 | cut -f1)"
   limit=$((63 * 1024 * 1024 - tree_bytes))
-  pack() { XZ_OPT=-9e tar -C "$stage" -cJf "$BUNDLE.tmp" .; }
-  too_big() { (($(stat -c %s "$BUNDLE.tmp") > limit)); }
-  pack
-  if too_big && [[ -f "$stage/build-gpu/tests/neurona_tests" ]]; then
-    echo "gpu-check: bundle over $((limit / 1048576)) MiB (64 MiB less the working tree);" \
-      "packing it without the CPU suite's binary" >&2
-    rm "$stage/build-gpu/tests/neurona_tests"
-    pack
+  mkdir -p "$(dirname "$bundle")"
+  XZ_OPT=-9e tar -C "$stage" -cJf "$bundle.tmp" .
+  if (($(stat -c %s "$bundle.tmp") > limit)); then
+    echo "gpu-check: $(basename "$bundle") is $(stat -c %s "$bundle.tmp") bytes, over the" \
+      "$limit that the device tool carries beside the working tree ($tree_bytes bytes)" >&2
+    rm -f "$bundle.tmp"
+    return 1
   fi
-  if too_big && [[ -d "$stage/fashion-mnist" ]]; then
-    echo "gpu-check: still over $((limit / 1048576)) MiB; packing it without Fashion-MNIST" >&2
-    rm -rf "$stage/fashion-mnist"
-    pack
+  mv "$bundle.tmp" "$bundle"
+  echo "gpu-check: bundle ready: $bundle ($(du -h "$bundle" | cut -f1))"
+}
+
+prepare() {
+  # Without oneDNN: its library (38 MiB) would crowd the data set out of the 64 MiB the device
+  # tool carries, and the GPU machine checks the GPU paths (CPU convs there use im2col).
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEURONA_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DNEURONA_BUILD_TESTS=ON -DNEURONA_BUILD_BENCHMARKS=ON \
+    -DNEURONA_ONEDNN=OFF
+  cmake --build "$BUILD" -j "${JOBS:-2}"
+  # Two bundles, one a call: `run`'s (the test suites, the benchmarks, the cnn and resnet runs
+  # with Fashion-MNIST) and `run-large`'s (neurona and the large models' step tests).
+  local stage rc=0
+  stage="$(mktemp -d)"
+  stage_build "$stage" tests/neurona_tests tests/neurona_gpu_tests \
+    tests/neurona_cuda_check_tests benchmarks/bench_matmul benchmarks/bench_train \
+    benchmarks/bench_ops_gpu benchmarks/bench_pipeline examples/gradient_descent \
+    examples/seed_walkthrough examples/fashion_mnist tools/neurona tools/charlm_tests
+  # The main job's data (the GPU machine has no Debian data sets and no internet), unpacked: xz
+  # packs the raw images 4 MB smaller than their gzip files; setup_run gzips them again.
+  if [[ -d /usr/share/datasets/fashion-mnist ]]; then
+    mkdir -p "$stage/fashion-mnist"
+    for gz in /usr/share/datasets/fashion-mnist/*.gz; do
+      gzip -dc "$gz" > "$stage/fashion-mnist/$(basename "$gz" .gz)"
+    done
   fi
-  if too_big; then
-    echo "gpu-check: WARNING: the bundle ($(stat -c %s "$BUNDLE.tmp") bytes) and the working" \
-      "tree ($tree_bytes bytes) exceed what the device tool carries" >&2
+  # Without room, leave out first the CPU suite's binary (only a smoke test there: run() then
+  # says it was not bundled), then the data set (the training runs are then reported as not
+  # run), never the GPU tests or the benchmarks.
+  if ! pack_bundle "$stage" "$BUNDLE"; then
+    echo "gpu-check: packing it without the CPU suite's binary" >&2
+    rm -f "$stage/build-gpu/tests/neurona_tests"
+    if ! pack_bundle "$stage" "$BUNDLE"; then
+      echo "gpu-check: packing it without Fashion-MNIST" >&2
+      rm -rf "$stage/fashion-mnist"
+      pack_bundle "$stage" "$BUNDLE" || rc=1
+    fi
   fi
-  mv "$BUNDLE.tmp" "$BUNDLE"
   rm -rf "$stage"
-  echo "gpu-check: bundle ready: $BUNDLE ($(du -h "$BUNDLE" | cut -f1))"
+  stage="$(mktemp -d)"
+  stage_build "$stage" tools/neurona tools/model_gpu_tests
+  pack_bundle "$stage" "$LARGE_BUNDLE" || rc=1
+  rm -rf "$stage"
+  return $rc
 }
 
 # Directories holding the CUDA libraries the binaries load (cuBLAS, cuDNN).
@@ -160,6 +179,7 @@ setup_run() {
   if [[ -f "$BUNDLE" ]]; then
     rm -rf "$work" && mkdir -p "$work"
     tar -C "$work" -xJf "$BUNDLE"
+    if [[ -d "$work/fashion-mnist" ]]; then gzip -1 "$work"/fashion-mnist/*-ubyte; fi
     build="$work/build-gpu"
     rewrite_paths "$build" "$(cat "$work/build-dir.txt")" "$build"
     rewrite_paths "$build" "$(cat "$work/source-dir.txt")" "$ROOT"
@@ -202,8 +222,9 @@ run() {
     left_out_why="$left_out_why; data: no Fashion-MNIST here"
   fi
   local gpu_rc=0 all_rc=0 bench_rc=0 ops_rc=0 train_rc=0
-  ctest --test-dir "$build" -L gpu --output-on-failure --timeout 300 > "$OUT/ctest-gpu.log" 2>&1 \
-    || gpu_rc=$?
+  # GpuLargeModels (ResNet-50 and GPT-2 at reduced size) are run-large's.
+  ctest --test-dir "$build" -L gpu -E GpuLargeModels --output-on-failure --timeout 300 \
+    > "$OUT/ctest-gpu.log" 2>&1 || gpu_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --sizes 128,256,512,1024,2048,4096,8192 \
     > "$OUT/bench_matmul.txt" 2>&1 || bench_rc=$?
   "$build/benchmarks/bench_matmul" --device cuda --dtype bfloat16 \
@@ -404,6 +425,7 @@ run() {
 # $OUT/compare_large.txt.
 run_large() {
   local t0=$SECONDS
+  if [[ -f "$LARGE_BUNDLE" || ! -f "$BUNDLE" ]]; then BUNDLE="$LARGE_BUNDLE"; fi
   setup_run
   local build="$RUN_BUILD" test_rc=0 compare_rc=0
   ctest --test-dir "$build" -R GpuLargeModels --output-on-failure --timeout 120 \
