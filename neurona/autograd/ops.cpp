@@ -9,6 +9,7 @@
 
 #include "neurona/autograd/tape.h"
 #include "neurona/core/random.h"
+#include "neurona/core/replica_context.h"
 #include "neurona/kernels/attention.h"
 #include "neurona/kernels/batch_norm.h"
 #include "neurona/kernels/layer_norm.h"
@@ -374,6 +375,36 @@ Tensor cast(const Tensor& x, DType dtype) {
 }
 
 // ---- reductions -----------------------------------------------------------------------
+
+namespace {
+// One tensor summed over the replicas of `context`.
+Tensor all_reduce_one(const detail::ReplicaContext& context, const Tensor& t) {
+  std::vector<Tensor> sums{t.clone()};
+  context.all_reduce_sum(sums);
+  return sums[0];
+}
+}  // namespace
+
+Tensor replica_sum(const Tensor& x) {
+  const detail::ReplicaContext* context = detail::current_replica_context();
+  if (context == nullptr || context->num_replicas <= 1) return x;
+  Tensor out = all_reduce_one(*context, x);
+  if (is_floating(x.dtype()) && autograd::is_recording()) {
+    // The context is copied: the backward pass may run after the step's scope has closed.
+    autograd::record(
+        "replica_sum", {x}, {out},
+        [ctx = *context](const G& g) {
+          // A stand-in replica takes part in the collective with zeros and gets none back.
+          if (ctx.share == 0.0) {
+            all_reduce_one(ctx, zeros_like(g[0]));
+            return G{zeros_like(g[0])};
+          }
+          return G{all_reduce_one(ctx, g[0] * ctx.share) / ctx.share};
+        },
+        /*differentiable_backward=*/false);
+  }
+  return out;
+}
 
 Tensor sum(const Tensor& x, Axes axes, bool keepdims) {
   Tensor out = kernels::sum(x, axes, keepdims);

@@ -95,6 +95,14 @@ Tensor cast(const Tensor& x, DType dtype);
 
 Tensor sum(const Tensor& x, Axes axes = {}, bool keepdims = false);
 Tensor mean(const Tensor& x, Axes axes = {}, bool keepdims = false);
+/// The element-wise sum of `x` over the replicas of the data-parallel training step running on
+/// this thread (jax.lax.psum, tf.distribute's ReplicaContext.all_reduce(SUM)); `x` itself
+/// outside one. A collective: every replica calls it with the same shape and dtype, in the same
+/// order. Its gradient keeps DataParallel's convention, where each replica differentiates its
+/// own rows' mean loss and the weights' gradients are summed weighted by each replica's share
+/// of the global batch: the sum over the replicas of share * gradient, divided by this
+/// replica's share (zeros for a stand-in replica, whose share is 0).
+Tensor replica_sum(const Tensor& x);
 /// The gradient is shared equally among tied maxima (minima), as TensorFlow.
 Tensor max(const Tensor& x, Axes axes = {}, bool keepdims = false);
 Tensor min(const Tensor& x, Axes axes = {}, bool keepdims = false);

@@ -344,7 +344,8 @@ void GradientReducer::ready(std::size_t i, const Tensor& gradient) {
                   weights_[i].shape());
   }
   given_[i] = true;
-  if (!gradient.defined()) {
+  if (!gradient.defined() || scale_ == 0.0) {
+    // A stand-in replica's gradients count for nothing, even infinite ones (0 * inf is NaN).
     gradients_[i] = kernels::zeros_like(weights_[i]);
   } else if (scale_ != 1.0) {
     gradients_[i] = kernels::multiply(gradient, kernels::scalar_like(gradient, scale_));

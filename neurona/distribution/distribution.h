@@ -145,8 +145,8 @@ class DataParallel {
 /// all-reduce starts once all its gradients are ready and every bucket before it has started,
 /// so that every rank starts the same collectives in the same order whatever order its
 /// gradients come in. Each gradient is multiplied by `scale` (the replica's share of the
-/// global batch) before the sum; an undefined one (a weight the step did not reach) is sent as
-/// zeros.
+/// global batch) before the sum; an undefined one (a weight the step did not reach), or any
+/// one when `scale` is 0 (a stand-in replica with no rows), is sent as zeros.
 ///   GradientReducer reducer(dp.communicator(), values, share, dp.bucket_bytes());
 ///   tape.gradient(loss, variables, {.on_gradient = [&](std::size_t i, const Tensor& g) {
 ///     reducer.ready(i, g); }});

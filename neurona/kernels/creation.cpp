@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "neurona/core/batch_shard.h"
 #include "neurona/core/random.h"
+#include "neurona/core/replica_context.h"
 #include "neurona/kernels/creation_stubs.h"
 #include "neurona/kernels/elementwise.h"
 
@@ -168,9 +168,10 @@ void draw(const char* op, kernels::RandomDist dist, double a, double b,
   if (generator != nullptr && !detail::in_scoped_random_stream()) {
     const Tensor& state = generator->state(out.device());
     // A data-parallel replica's rows of the global batch: their part of the global batch's
-    // draw (core/batch_shard.h), the elements from the replica's first row on. Only
+    // draw (core/replica_context.h), the elements from the replica's first row on. Only
     // generators' draws: the layers' randomness in training.
-    const detail::BatchShard* shard = detail::current_batch_shard();
+    const detail::ReplicaContext* replica = detail::current_replica_context();
+    const detail::BatchShard* shard = replica != nullptr ? &replica->shard : nullptr;
     const std::int64_t mine = shard != nullptr ? shard->end - shard->begin : 0;
     std::int64_t offset = 0;
     if (shard != nullptr && mine < shard->rows && out.rank() >= 1 && out.shape()[0] == mine &&

@@ -8,6 +8,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
+#include "neurona/core/replica_context.h"
 #include "neurona/layers/config_reader.h"
 
 namespace neurona::layers {
@@ -101,7 +102,58 @@ Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) co
 }
 
 Tensor BatchNormalizationLayer::call(const Tensor& inputs, bool training) {
+  return call_with_mask(inputs, Tensor(), training);
+}
+
+BatchNormalizationLayer::Moments BatchNormalizationLayer::moments(const Tensor& x,
+                                                                  const Tensor& mask,
+                                                                  bool synchronized) const {
+  const int rank = x.rank();
+  std::vector<int> axes;
+  for (int a = 0; a < rank; ++a) {
+    if (a != axis_) axes.push_back(a);
+  }
+  const Axes reduce{std::move(axes)};
+  // Which entries count: Keras broadcasts the mask, expanded on the last axis, to x's shape.
+  Tensor keep;
+  if (mask.defined()) {
+    std::vector<std::int64_t> expanded = mask.shape().dims();
+    expanded.push_back(1);
+    keep =
+        broadcast_to(reshape(not_equal(mask, scalar_like(mask, 0.0)), Shape(expanded)), x.shape());
+  }
+  // A stand-in replica (no rows of this batch) adds nothing to the sums over the replicas.
+  const detail::ReplicaContext* replica = detail::current_replica_context();
+  const bool adds_nothing = synchronized && replica != nullptr && replica->share == 0.0;
+  auto total = [&](Tensor local) {
+    if (!synchronized) return local;
+    return replica_sum(adds_nothing ? local * 0.0 : local);
+  };
+  Tensor count;
+  if (keep.defined()) {
+    count = sum(cast(keep, x.dtype()), reduce, /*keepdims=*/true);
+  } else {
+    count = scalar_like(x, static_cast<double>(x.numel() / x.shape()[axis_]));
+  }
+  count = total(count);
+  // Keras divides the masked sums by the kept count plus its epsilon (1e-7); the plain ones by
+  // the count itself. Two passes, as one process's fused kernel: the variance is the mean of
+  // squared deviations from the (global) mean, not E[x^2] - E[x]^2, which cancels.
+  if (keep.defined()) count = count + 1e-7;
+  const Tensor zero = scalar_like(x, 0.0);
+  const Tensor mean = total(sum(keep.defined() ? where(keep, x, zero) : x, reduce, true)) / count;
+  const Tensor deviation = keep.defined() ? where(keep, x - mean, zero) : x - mean;
+  const Tensor variance = total(sum(square(deviation), reduce, true)) / count;
+  return {mean, variance};
+}
+
+Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tensor& mask,
+                                               bool training) {
   check_input(inputs.shape());
+  NEURONA_CHECK(!mask.defined() || mask.rank() == inputs.rank() - 1, ValueError, describe(),
+                ": The mask provided should be one dimension less than the inputs. Received: "
+                "mask.shape=",
+                shape_str(mask.shape()), ", inputs.shape=", shape_str(inputs.shape()));
   // As Keras: 16-bit inputs are normalized in float32 (the statistics need the precision) and the
   // result is rounded back; the fused op does that itself, with float32 statistics and weights.
   const DType statistics_dtype = is_half(inputs.dtype()) ? DType::float32 : inputs.dtype();
@@ -110,21 +162,49 @@ Tensor BatchNormalizationLayer::call(const Tensor& inputs, bool training) {
     if (!v) return Tensor();
     return v->dtype() == statistics_dtype ? v->value() : cast(v->value(), statistics_dtype);
   };
-  if (training && trainable()) {
-    const BatchNormalizationOutputs out = batch_normalization_training(
-        inputs, axis_, weight(beta_), weight(gamma_), options_.epsilon);
-    // moving = moving * momentum + batch * (1 - momentum), outside any tape (the batch
-    // statistics carry no gradient).
+  if (!(training && trainable())) {
+    return batch_normalization(inputs, weight(moving_mean_), weight(moving_variance_), axis_,
+                               weight(beta_), weight(gamma_), options_.epsilon);
+  }
+  const detail::ReplicaContext* replica = detail::current_replica_context();
+  const bool synchronized =
+      options_.synchronized && replica != nullptr && replica->num_replicas > 1;
+  Tensor y, batch_mean, batch_variance;
+  if (mask.defined() || synchronized) {
+    // Keras's moments and batch_normalization as ops, whose gradients flow through the
+    // statistics (and, synchronized, through the sums over the replicas).
+    const Tensor x = inputs.dtype() == statistics_dtype ? inputs : cast(inputs, statistics_dtype);
+    const Moments m = moments(x, mask, synchronized);
+    std::vector<std::int64_t> broadcast(static_cast<std::size_t>(x.rank()), 1);
+    broadcast[static_cast<std::size_t>(axis_)] = x.shape()[axis_];
+    const Shape broadcast_shape(std::move(broadcast));
+    Tensor inv = 1.0 / sqrt(m.variance + options_.epsilon);
+    if (gamma_) inv = inv * reshape(weight(gamma_), broadcast_shape);
+    y = (x - m.mean) * inv;
+    if (beta_) y = y + reshape(weight(beta_), broadcast_shape);
+    if (y.dtype() != inputs.dtype()) y = cast(y, inputs.dtype());
+    const Shape features{x.shape()[axis_]};
+    batch_mean = reshape(m.mean, features);
+    batch_variance = reshape(m.variance, features);
+  } else {
+    BatchNormalizationOutputs out = batch_normalization_training(inputs, axis_, weight(beta_),
+                                                                 weight(gamma_), options_.epsilon);
+    y = out.y;
+    batch_mean = out.batch_mean;
+    batch_variance = out.batch_variance;
+  }
+  // moving = moving * momentum + batch * (1 - momentum), outside any tape (the batch
+  // statistics carry no gradient). A stand-in replica's own statistics are of a row that is
+  // not its: they move nothing (its synchronized ones are the global batch's, as everyone's).
+  if (synchronized || replica == nullptr || replica->share > 0.0) {
     const double m = options_.momentum;
     auto update = [&](Variable& moving, const Tensor& batch) {
       moving.assign(stop_gradient(moving.value()) * m + stop_gradient(batch) * (1.0 - m));
     };
-    update(*moving_mean_, out.batch_mean);
-    update(*moving_variance_, out.batch_variance);
-    return out.y;
+    update(*moving_mean_, batch_mean);
+    update(*moving_variance_, batch_variance);
   }
-  return batch_normalization(inputs, weight(moving_mean_), weight(moving_variance_), axis_,
-                             weight(beta_), weight(gamma_), options_.epsilon);
+  return y;
 }
 
 BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
@@ -146,7 +226,7 @@ ConfigValue BatchNormalizationLayer::get_config() const {
   config.set("gamma_regularizer", serialize(options_.gamma_regularizer));
   config.set("beta_constraint", serialize(options_.beta_constraint));
   config.set("gamma_constraint", serialize(options_.gamma_constraint));
-  config.set("synchronized", false);
+  config.set("synchronized", options_.synchronized);
   config.set("renorm", false);
   config.set("renorm_clipping", nullptr);
   config.set("renorm_momentum", 0.99);
@@ -155,7 +235,6 @@ ConfigValue BatchNormalizationLayer::get_config() const {
 
 BatchNormalization BatchNormalization::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "BatchNormalization");
-  r.only("synchronized", false, "synchronized batch normalization");
   r.only("renorm", false, "batch renormalization");
   const ConfigValue* axis = r.find("axis");
   NEURONA_CHECK(axis == nullptr || axis->kind() == ConfigValue::Kind::Int, ValueError, r.who(),
@@ -174,6 +253,7 @@ BatchNormalization BatchNormalization::from_config(const ConfigValue& config) {
        .gamma_regularizer = r.regularizer("gamma_regularizer"),
        .beta_constraint = r.constraint("beta_constraint"),
        .gamma_constraint = r.constraint("gamma_constraint"),
+       .synchronized = r.boolean("synchronized", false),
        .name = r.string("name", ""),
        .trainable = r.boolean("trainable", true),
        .dtype = r.dtype()});

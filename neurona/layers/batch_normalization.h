@@ -1,6 +1,9 @@
 // BatchNormalization as keras.layers.BatchNormalization: in training, normalizes with the
 // batch's mean and (biased) variance over every axis but `axis` and moves the moving
 // statistics toward them; in inference (or when the layer is frozen), uses the moving ones.
+// With a mask (one dimension less than the inputs, Keras's rule) the training statistics are
+// over the entries the mask keeps; with `synchronized` under a DataParallel distribution they
+// are over the global batch, every replica's rows (tf.keras's synchronized batch norm).
 //   auto bn = nr::layers::BatchNormalization();
 //   nr::Tensor y = bn(x, /*training=*/true);
 //   bn->weights();   // gamma, beta (trainable), moving_mean, moving_variance
@@ -28,6 +31,10 @@ struct BatchNormalizationOptions {
   regularizers::Regularizer gamma_regularizer = {};
   constraints::Constraint beta_constraint = {};
   constraints::Constraint gamma_constraint = {};
+  /// Under a DataParallel distribution, training statistics over the global batch (sums over
+  /// the replicas, PyTorch's SyncBatchNorm) rather than each replica's own rows; no effect
+  /// outside one. (Keras accepts it on its TensorFlow backend only.)
+  bool synchronized = false;
   std::string name = "";
   bool trainable = true;
   /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
@@ -49,7 +56,10 @@ class BatchNormalizationLayer : public Layer {
   const Variable& moving_mean() const;
   const Variable& moving_variance() const;
 
+  bool synchronized() const { return options_.synchronized; }
+
   Tensor call(const Tensor& inputs, bool training) override;
+  Tensor call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
 
  protected:
@@ -58,6 +68,10 @@ class BatchNormalizationLayer : public Layer {
  private:
   void check_input(const Shape& input_shape) const;
   int normalized_axis(const Shape& input_shape) const;
+  struct Moments {
+    Tensor mean, variance;
+  };
+  Moments moments(const Tensor& x, const Tensor& mask, bool synchronized) const;
   BatchNormalizationOptions options_;
   int axis_;
   std::optional<Variable> gamma_, beta_, moving_mean_, moving_variance_;

@@ -298,18 +298,17 @@ class Model : public layers::Layer {
   /// (unweighted) loss goes to `per_output` (undefined for an output without one).
   Tensor compute_loss(const StepData& data, const std::vector<Tensor>& y_pred,
                       std::vector<Tensor>& per_output);
-  void train_step(const StepData& data);
+  /// One training step on `data`. `stand_in`: under a DataParallel distribution, the step of a
+  /// replica whose part of a short global batch is empty, run on a stand-in row with a share of
+  /// 0 for the collective calls' sake: its metrics are not updated.
+  void train_step(const StepData& data, bool stand_in = false);
   /// train_step after the optimizer's prepare_step: the device's half, which fit captures.
-  void train_step_body(const StepData& data);
-  /// Under a DataParallel distribution, the step of a replica whose part of a short global
-  /// batch is empty: zero gradients into the all-reduce, then the update every replica makes.
-  void train_step_without_rows();
-  /// Sums the gradients across replicas (each weighted by replica_share_) under a DataParallel
-  /// distribution, unless `summed` (train_step_body's GradientReducer did it during the
-  /// backward pass), then applies them with the compiled optimizer (prepared: after
-  /// prepare_step).
+  void train_step_body(const StepData& data, bool stand_in = false);
+  /// Applies the step's gradients (under a DataParallel distribution, already summed across
+  /// the replicas by train_step_body's GradientReducer) with the compiled optimizer (prepared:
+  /// after prepare_step), then the constraints.
   void apply_step_gradients(std::vector<Tensor>& grads, const std::vector<Variable>& variables,
-                            bool prepared, bool summed = false);
+                            bool prepared);
   void test_step(const StepData& data);
   /// The loss trackers and the metrics after a step.
   void update_metrics(const StepData& data, const std::vector<Tensor>& y_pred, const Tensor& loss,

@@ -13,8 +13,8 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
-#include "neurona/core/batch_shard.h"
 #include "neurona/core/random.h"
+#include "neurona/core/replica_context.h"
 #include "neurona/data/batching.h"
 #include "neurona/distribution/distribution.h"
 #include "neurona/models/captured_step.h"
@@ -532,14 +532,14 @@ void Model::update_metrics(const StepData& data, const std::vector<Tensor>& y_pr
   }
 }
 
-void Model::train_step(const StepData& data) {
+void Model::train_step(const StepData& data, bool stand_in) {
   // The first step builds the model: its weights exist only after the forward pass.
   // (With loss scaling the step may be skipped: apply_gradients decides after the backward.)
   if (built() && !compiled_->loss_scale) compiled_->optimizer->prepare_step(trainable_weights());
-  train_step_body(data);
+  train_step_body(data, stand_in);
 }
 
-void Model::train_step_body(const StepData& data) {
+void Model::train_step_body(const StepData& data, bool stand_in) {
   Compiled& state = *compiled_;
   std::vector<Tensor> y_pred;
   std::vector<Tensor> per_output;
@@ -566,32 +566,13 @@ void Model::train_step_body(const StepData& data) {
                           options);
   }
   if (reducer) grads = reducer->finish();
-  apply_step_gradients(grads, variables, prepared, /*summed=*/reducer.has_value());
-  update_metrics(data, y_pred, loss, per_output);
-}
-
-void Model::train_step_without_rows() {
-  const bool prepared = !compiled_->loss_scale;
-  const std::vector<Variable> variables = trainable_weights();
-  if (prepared) compiled_->optimizer->prepare_step(variables);
-  std::vector<Tensor> grads;
-  for (const Variable& v : variables) grads.push_back(zeros_like(v.value()));
   apply_step_gradients(grads, variables, prepared);
+  if (!stand_in) update_metrics(data, y_pred, loss, per_output);
 }
 
 void Model::apply_step_gradients(std::vector<Tensor>& grads, const std::vector<Variable>& variables,
-                                 bool prepared, bool summed) {
+                                 bool prepared) {
   Compiled& state = *compiled_;
-  if (const auto dist = summed ? nullptr : distribution::distribution()) {
-    // The one-process step of the global batch: each replica's gradient of its rows' mean loss,
-    // weighted by its share of the rows, summed across replicas (a weight no replica reached
-    // has no gradient here: zeros, so that every replica sends the same tensors), in the same
-    // buckets as train_step_body's, so that every replica starts the same collectives.
-    distribution::GradientReducer reducer(dist->communicator(), values_of(variables),
-                                          replica_share_, dist->bucket_bytes());
-    for (std::size_t i = 0; i < grads.size(); ++i) reducer.ready(i, grads[i]);
-    grads = reducer.finish();
-  }
   if (state.loss_scale) {
     state.loss_scale->apply_gradients(grads, variables);
   } else if (prepared) {
@@ -1035,15 +1016,24 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
         // This replica's rows of the global batch, run eagerly (the all-reduce goes through the
         // host).
         const std::pair<std::int64_t, std::int64_t> rows = dist->shard(batch->rows());
-        const std::int64_t begin = rows.first, end = rows.second;
-        replica_share_ = static_cast<double>(end - begin) / static_cast<double>(batch->rows());
-        if (end > begin) {
-          // Its random layers draw its rows of the global batch's masks (core/batch_shard.h).
-          const detail::ScopedBatchShard shard({.rows = batch->rows(), .begin = begin, .end = end});
-          train_step(batch->map([&](const Tensor& t) { return t.slice(begin, end); }));
-        } else {
-          train_step_without_rows();
-        }
+        replica_share_ =
+            static_cast<double>(rows.second - rows.first) / static_cast<double>(batch->rows());
+        // A replica with no rows of a short last batch runs the step on a stand-in row (the
+        // batch's first) with a share of 0: it makes the collective calls that the others make
+        // (the gradients' buckets, synchronized statistics), its random layers draw as theirs
+        // do, and it adds nothing to the sums or the metrics.
+        const bool stand_in = rows.first == rows.second;
+        const std::int64_t begin = stand_in ? 0 : rows.first, end = stand_in ? 1 : rows.second;
+        // Its random layers draw its rows of the global batch's masks, its synchronized layers
+        // sum over the replicas (core/replica_context.h).
+        distribution::Communicator& communicator = dist->communicator();
+        const detail::ScopedReplicaContext replica(
+            {.num_replicas = dist->num_replicas(),
+             .share = replica_share_,
+             .all_reduce_sum =
+                 [&communicator](std::vector<Tensor>& t) { communicator.all_reduce_sum(t); },
+             .shard = {.rows = batch->rows(), .begin = begin, .end = end}});
+        train_step(batch->map([&](const Tensor& t) { return t.slice(begin, end); }), stand_in);
       } else {
         // Replays serve batches of the first one's size.
         if (!captured) {

@@ -1,13 +1,16 @@
 // The program the distributed tests run (tests/distributed/*.sh), one process per rank under
 // `mpirun -np 2`, or alone: a small classifier with dropout trained with fit on fixed random data
-// (the same on every rank), the global batch 128, shuffled, with validation data and a last batch
-// that splits unevenly across two replicas; then it predicts every row. At the end every rank
+// (the same on every rank), the global batch 128 (or --batch-size), shuffled, with validation
+// data and a last batch that splits unevenly across two replicas (of one row with --batch-size
+// 100: one replica then has none); with --batch-norm, a synchronized BatchNormalization after
+// the hidden layer; then it predicts every row. At the end every rank
 // writes its weights, the rows it trained on (rows-rankR.txt), its predictions and the rows it
 // predicted (predicted-rows-rankR.txt), and rank 0 the History. `--compare A B` checks two such
 // runs against each other.
 //
 //   fit_child --out DIR [--distributed] [--epochs N] [--backup DIR] [--batch-delay-ms N]
-//             [--marker-dir DIR] [--timeout SECONDS] [--bucket-bytes N]
+//             [--marker-dir DIR] [--timeout SECONDS] [--bucket-bytes N] [--batch-size N]
+//             [--batch-norm]
 //   fit_child --compare DIR_A DIR_B --tolerance T
 #include <unistd.h>
 
@@ -34,8 +37,9 @@ namespace {
 
 struct Args {
   std::string out, backup, marker_dir, compare_a, compare_b;
-  bool distributed = false;
+  bool distributed = false, batch_norm = false;
   int epochs = 3;
+  int batch_size = 128;
   int batch_delay_ms = 0;
   double tolerance = 1e-5;
   double timeout = 300;    // a collective's, DataParallelOptions::timeout_seconds
@@ -114,8 +118,10 @@ int train(const Args& a) {
   const nr::Tensor y = nr::constant(labels, {502}, nr::Device::cpu());
   auto counter = std::make_shared<RowCounter>();
   nr::Sequential model({nr::layers::Input({12}), nr::layers::LayerHandle<RowCounter>(counter),
-                        nr::layers::Dense(16, {.activation = "relu"}), nr::layers::Dropout(0.3),
-                        nr::layers::Dense(3, {.activation = "softmax"})});
+                        nr::layers::Dense(16, {.activation = "relu"})});
+  if (a.batch_norm) model.add(nr::layers::BatchNormalization({.synchronized = true}));
+  model.add(nr::layers::Dropout(0.3));
+  model.add(nr::layers::Dense(3, {.activation = "softmax"}));
   model.compile({.optimizer = nr::optimizers::SGD(0.05, {.momentum = 0.9}),
                  .loss = "sparse_categorical_crossentropy",
                  .metrics = {"accuracy"}});
@@ -125,7 +131,7 @@ int train(const Args& a) {
     callbacks.emplace_back(std::make_shared<nr::callbacks::BackupAndRestore>(a.backup));
   }
   const nr::callbacks::History history = model.fit(x, y,
-                                                   {.batch_size = 128,
+                                                   {.batch_size = a.batch_size,
                                                     .epochs = a.epochs,
                                                     .verbose = 0,
                                                     .callbacks = callbacks,
@@ -240,6 +246,10 @@ int main(int argc, char** argv) {
       a.distributed = true;
     } else if (arg == "--bucket-bytes") {
       a.bucket_bytes = std::stol(value());
+    } else if (arg == "--batch-size") {
+      a.batch_size = std::stoi(value());
+    } else if (arg == "--batch-norm") {
+      a.batch_norm = true;
     } else if (arg == "--epochs") {
       a.epochs = std::stoi(value());
     } else if (arg == "--backup") {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "neurona/core/batch_shard.h"
+#include "neurona/core/replica_context.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -221,14 +221,17 @@ TEST(GradientReducer, StartsBucketsInOrderAsTheirGradientsBecomeReady) {
 // rows is those rows of the global batch's draw from the same generator, and the next draw
 // continues alike; draws whose leading dimension is not the replica's rows, and draws without a
 // generator, are unchanged.
-TEST(BatchShard, GeneratorDrawsAreTheReplicasRowsOfTheGlobalBatchsDraw) {
+TEST(ReplicaContext, GeneratorDrawsAreTheReplicasRowsOfTheGlobalBatchsDraw) {
   nr::SeedGenerator whole(11), part(11);
   std::vector<float> global, mine, global_next, mine_next, odd_whole, odd_part;
   global = nr::random_uniform({6, 3}, {.seed_generator = &whole}).to_vector<float>();
   global_next = nr::random_normal({6, 2}, {.seed_generator = &whole}).to_vector<float>();
   odd_whole = nr::random_uniform({5}, {.seed_generator = &whole}).to_vector<float>();
   {
-    const nr::detail::ScopedBatchShard shard({.rows = 6, .begin = 2, .end = 4});
+    const nr::detail::ScopedReplicaContext replica({.num_replicas = 3,
+                                                    .share = 2.0 / 6,
+                                                    .all_reduce_sum = {},
+                                                    .shard = {.rows = 6, .begin = 2, .end = 4}});
     mine = nr::random_uniform({2, 3}, {.seed_generator = &part}).to_vector<float>();
     mine_next = nr::random_normal({2, 2}, {.seed_generator = &part}).to_vector<float>();
     odd_part = nr::random_uniform({5}, {.seed_generator = &part}).to_vector<float>();
@@ -236,5 +239,5 @@ TEST(BatchShard, GeneratorDrawsAreTheReplicasRowsOfTheGlobalBatchsDraw) {
   EXPECT_EQ(mine, std::vector<float>(global.begin() + 6, global.begin() + 12));
   EXPECT_EQ(mine_next, std::vector<float>(global_next.begin() + 4, global_next.begin() + 8));
   EXPECT_EQ(odd_part, odd_whole);
-  EXPECT_EQ(nr::detail::current_batch_shard(), nullptr);
+  EXPECT_EQ(nr::detail::current_replica_context(), nullptr);
 }

@@ -1,7 +1,14 @@
 // BatchNormalization: weights in Keras's order, training with batch statistics (biased
 // variance) and the moving-statistics update, inference with the moving statistics, frozen
-// layers, other axes, errors, and numerical gradient checks in both modes.
+// layers, other axes, errors, and numerical gradient checks in both modes; masked statistics;
+// synchronized statistics across replicas (threads standing in for DataParallel's processes).
 #include <neurona/neurona.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "neurona/core/replica_context.h"
 
 #include "layers/layer_gradcheck.h"
 
@@ -147,4 +154,184 @@ TEST(BatchNormalization, GradientsMatchNumericalInFloat64) {
       nr::layers::BatchNormalization({.center = false, .scale = false, .dtype = nr::float64});
   EXPECT_TRUE(
       nr::testing::check_layer_gradients("no gamma, no beta", plain, f64({5, 3}, 14), true));
+}
+
+TEST(BatchNormalization, MaskedTrainingStatisticsCountTheKeptEntries) {
+  // (2, 3, 2) with a (2, 3) mask keeping 4 of the 6 steps: Keras's _moments (sums over the kept
+  // entries over their count + 1e-7); every step is normalized, kept or not.
+  auto bn = nr::layers::BatchNormalization({.momentum = 0.5, .dtype = nr::float64});
+  const nr::Tensor x = f64({2, 3, 2}, 21);
+  const std::vector<std::uint8_t> keep{1, 1, 0, 1, 0, 1};
+  const nr::Tensor mask = nr::constant(keep, {2, 3}, nr::Device::cpu());
+  const nr::Tensor y = bn(x, mask, /*training=*/true);
+  const std::vector<double> v = x.to_vector<double>();
+  std::vector<double> mean(2, 0.0), var(2, 0.0), expected(v.size());
+  for (std::size_t f = 0; f < 2; ++f) {
+    double n = 0;
+    for (std::size_t s = 0; s < 6; ++s) {
+      if (keep[s]) mean[f] += v[s * 2 + f], ++n;
+    }
+    mean[f] /= n + 1e-7;
+    for (std::size_t s = 0; s < 6; ++s) {
+      if (keep[s]) var[f] += (v[s * 2 + f] - mean[f]) * (v[s * 2 + f] - mean[f]);
+    }
+    var[f] /= n + 1e-7;
+    for (std::size_t s = 0; s < 6; ++s) {
+      expected[s * 2 + f] = (v[s * 2 + f] - mean[f]) / std::sqrt(var[f] + 1e-3);
+    }
+  }
+  EXPECT_TRUE(all_close(y, expected, 1e-12));
+  EXPECT_TRUE(all_close(bn->moving_mean().value(), {mean[0] * 0.5, mean[1] * 0.5}, 1e-12));
+  EXPECT_TRUE(
+      all_close(bn->moving_variance().value(), {0.5 + var[0] * 0.5, 0.5 + var[1] * 0.5}, 1e-12));
+  // A mask of ones is no mask (up to Keras's 1e-7 in the count); inference ignores the mask.
+  auto plain = nr::layers::BatchNormalization({.dtype = nr::float64});
+  auto ones = nr::layers::BatchNormalization({.dtype = nr::float64});
+  const nr::Tensor all = nr::ones({2, 3}, {.dtype = nr::uint8});
+  EXPECT_TRUE(all_close(ones(x, all, true), plain(x, true).to_vector<double>(), 1e-7));
+  EXPECT_TRUE(all_close(bn(x, mask), bn(x).to_vector<double>(), 0));
+  // The gradients flow through the masked statistics.
+  EXPECT_TRUE(nr::testing::detail::check_layer_gradients(
+      "masked", bn, {x}, [&](const std::vector<nr::Tensor>& in) { return bn(in[0], mask, true); }));
+  // Keras's rule: the mask has one dimension less than the inputs.
+  NEURONA_EXPECT_THROW_MSG(bn(x, nr::ones({2, 3, 2}, {.dtype = nr::uint8}), true), nr::ValueError,
+                           "one dimension less than the inputs", "mask.shape=(2, 3, 2)",
+                           "inputs.shape=(2, 3, 2)");
+}
+
+TEST(BatchNormalization, SynchronizedRoundTripsItsConfig) {
+  auto bn = nr::layers::BatchNormalization({.synchronized = true});
+  EXPECT_TRUE(bn->synchronized());
+  const nr::ConfigValue config = bn->get_config();
+  EXPECT_TRUE(config.at("synchronized").as_bool());
+  EXPECT_TRUE(nr::layers::BatchNormalization::from_config(config)->synchronized());
+  EXPECT_FALSE(nr::layers::BatchNormalization()->get_config().at("synchronized").as_bool());
+}
+
+namespace {
+// An all-reduce among threads: each caller's tensors summed with the others' (in thread order,
+// so that the sums are the same on every thread), every caller waiting for all.
+class ThreadAllReduce {
+ public:
+  explicit ThreadAllReduce(int threads) : contributions_(static_cast<std::size_t>(threads)) {}
+  void sum(int thread, std::vector<nr::Tensor>& tensors) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const long generation = generation_;
+    contributions_[static_cast<std::size_t>(thread)] = tensors;
+    if (++arrived_ == static_cast<int>(contributions_.size())) {
+      result_ = contributions_[0];
+      for (std::size_t t = 1; t < contributions_.size(); ++t) {
+        for (std::size_t i = 0; i < result_.size(); ++i) {
+          result_[i] = nr::add(result_[i], contributions_[t][i]);
+        }
+      }
+      arrived_ = 0;
+      ++generation_;
+      done_.notify_all();
+    } else {
+      done_.wait(lock, [&] { return generation_ != generation; });
+    }
+    for (std::size_t i = 0; i < tensors.size(); ++i) tensors[i] = result_[i].clone();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::vector<std::vector<nr::Tensor>> contributions_;
+  std::vector<nr::Tensor> result_;
+  int arrived_ = 0;
+  long generation_ = 0;
+};
+
+struct ReplicaResult {
+  nr::Tensor y, dx, dgamma, dbeta, moving_mean, moving_variance;
+};
+
+// One replica's training step on its rows of a global batch, as DataParallel runs it: the
+// loss is the mean over its rows of sum(c * y^2) (c: per-element weights), its gradients of
+// that. `synchronized`: the layer's option.
+ReplicaResult replica_step(const nr::Tensor& x, const nr::Tensor& c, double share,
+                           bool synchronized, int replicas, int thread, ThreadAllReduce& reduce) {
+  const nr::detail::ScopedReplicaContext context(
+      {.num_replicas = replicas,
+       .share = share,
+       .all_reduce_sum = [&](std::vector<nr::Tensor>& t) { reduce.sum(thread, t); },
+       .shard = {}});
+  auto bn = nr::layers::BatchNormalization(
+      {.momentum = 0.5, .synchronized = synchronized, .dtype = nr::float64});
+  bn->ensure_built(x.shape());
+  bn->set_weights({nr::testing::make_tensor({1.5, -0.5, 2}, {3}, nr::float64),
+                   nr::testing::make_tensor({0.1, 0.2, -0.3}, {3}, nr::float64),
+                   nr::zeros({3}, {.dtype = nr::float64}), nr::ones({3}, {.dtype = nr::float64})});
+  nr::GradientTape tape;
+  tape.watch(x);
+  const nr::Tensor y = bn(x, /*training=*/true);
+  const nr::Tensor loss = nr::sum(c * nr::square(y)) / static_cast<double>(x.shape()[0]);
+  const std::vector<nr::Tensor> g =
+      tape.gradient(loss, {x, bn->gamma().value(), bn->beta().value()});
+  return {y, g[0], g[1], g[2], bn->moving_mean().value(), bn->moving_variance().value()};
+}
+}  // namespace
+
+TEST(BatchNormalization, SynchronizedReplicasNormalizeWithTheGlobalBatch) {
+  // A global batch of 6 rows split 4 and 2 over two replicas, and a third with no rows that
+  // runs on a stand-in row (the batch's first) with a share of 0, as fit does with a short last
+  // batch; against one process on the whole batch.
+  const nr::Tensor x = f64({6, 3}, 31);
+  const nr::Tensor c = nr::testing::random_tensor({6, 3}, nr::float64, 0.5, 1.5, 32);
+  ThreadAllReduce reduce(3);
+  ReplicaResult one;
+  {
+    ThreadAllReduce alone(1);
+    one = replica_step(x, c, 1.0, true, 1, 0, alone);
+  }
+  const std::int64_t begin[] = {0, 4, 0}, end[] = {4, 6, 1};
+  const double share[] = {4.0 / 6, 2.0 / 6, 0.0};
+  std::vector<ReplicaResult> parts(3);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      parts[r] = replica_step(x.slice(begin[r], end[r]), c.slice(begin[r], end[r]), share[r], true,
+                              3, r, reduce);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  nr::Tensor dgamma = nr::zeros({3}, {.dtype = nr::float64}), dbeta = dgamma;
+  for (int r = 0; r < 2; ++r) {
+    SCOPED_TRACE("replica " + std::to_string(r));
+    const nr::Tensor rows = one.y.slice(begin[r], end[r]);
+    EXPECT_TRUE(all_close(parts[r].y, rows.to_vector<double>(), 1e-12));
+    // Each replica's gradient is of its own rows' mean loss: times its share, one process's.
+    EXPECT_TRUE(all_close(parts[r].dx * share[r],
+                          one.dx.slice(begin[r], end[r]).to_vector<double>(), 1e-12));
+    dgamma = dgamma + parts[r].dgamma * share[r];
+    dbeta = dbeta + parts[r].dbeta * share[r];
+  }
+  // The weights' gradients summed as GradientReducer sums them (the stand-in's times 0).
+  EXPECT_TRUE(all_close(dgamma, one.dgamma.to_vector<double>(), 1e-12));
+  EXPECT_TRUE(all_close(dbeta, one.dbeta.to_vector<double>(), 1e-12));
+  // Every replica, the stand-in too, moves its statistics toward the global batch's.
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_TRUE(all_close(parts[r].moving_mean, one.moving_mean.to_vector<double>(), 1e-12));
+    EXPECT_TRUE(
+        all_close(parts[r].moving_variance, one.moving_variance.to_vector<double>(), 1e-12));
+  }
+
+  // Unsynchronized, each replica normalizes with its own rows' statistics, and a stand-in's
+  // statistics (of a row not its own) leave its moving ones alone.
+  ThreadAllReduce unused(3);
+  threads.clear();
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      parts[r] = replica_step(x.slice(begin[r], end[r]), c.slice(begin[r], end[r]), share[r], false,
+                              3, r, unused);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ThreadAllReduce alone(1);
+  const ReplicaResult first = replica_step(x.slice(0, 4), c.slice(0, 4), 1.0, false, 1, 0, alone);
+  EXPECT_TRUE(all_close(parts[0].y, first.y.to_vector<double>(), 1e-12));
+  EXPECT_FALSE(all_close(parts[0].y, one.y.slice(0, 4).to_vector<double>(), 1e-3));
+  EXPECT_TRUE(all_close(parts[2].moving_mean, {0, 0, 0}, 0));
+  EXPECT_TRUE(all_close(parts[2].moving_variance, {1, 1, 1}, 0));
 }

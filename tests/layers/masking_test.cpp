@@ -1,7 +1,7 @@
 // Masks as Keras 3 carries them: Embedding(mask_zero) and Masking make them, layers that
 // support masking pass them on (merging layers combine them), GlobalAveragePooling1D, the
-// losses and the metrics use them; against Keras itself (tests/reference/masks/, made by
-// tests/reference/make_keras_mask_references.py).
+// losses, the metrics and BatchNormalization's training statistics use them; against Keras
+// itself (tests/reference/masks/, made by tests/reference/make_keras_mask_references.py).
 #include <neurona/neurona.h>
 
 #include "support/gradcheck.h"
@@ -208,4 +208,29 @@ TEST(Masks, LayersWithoutMaskSupportDropTheMaskAndAnExplicitMaskWins) {
   nr::Tensor masked = scores.alias();
   masked.set_keras_mask(e.keras_mask());
   EXPECT_TRUE(nr::testing::all_close(L::Softmax()(masked), {0.5, 0.5, 0, 1, 0, 0}));
+}
+
+TEST(BatchNormalization, MaskedTrainingMatchesKeras) {
+  const Ref ref = load("masked_batch_norm");
+  auto bn = L::BatchNormalization({.momentum = 0.5});
+  const nr::Tensor x = tensor(ref, "x");
+  const nr::Tensor mask = nr::cast(tensor(ref, "mask"), nr::uint8);
+  bn->ensure_built(x.shape());
+  bn->set_weights(weights_of(ref));
+  nr::GradientTape tape;
+  tape.watch(x);
+  const nr::Tensor y = bn(x, mask, /*training=*/true);
+  EXPECT_TRUE(close(y, ref, "y"));
+  EXPECT_TRUE(close(bn->moving_mean().value(), ref, "moving_mean"));
+  EXPECT_TRUE(close(bn->moving_variance().value(), ref, "moving_variance"));
+  const std::vector<nr::Tensor> g =
+      tape.gradient(nr::sum(y * tensor(ref, "g")), {x, bn->gamma().value(), bn->beta().value()});
+  EXPECT_TRUE(close(g[0], ref, "grad_x"));
+  EXPECT_TRUE(close(g[1], ref, "grad_w0"));
+  EXPECT_TRUE(close(g[2], ref, "grad_w1"));
+  // Without the mask the statistics differ: the padding would count.
+  auto unmasked = L::BatchNormalization({.momentum = 0.5});
+  unmasked->ensure_built(x.shape());
+  unmasked->set_weights(weights_of(ref));
+  EXPECT_FALSE(close(unmasked(x, /*training=*/true), ref, "y", 1e-3));
 }

@@ -3,7 +3,10 @@ carried through layers into the loss and the metrics, for tests/layers/masking_t
 
 Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the repository root with
 
-    KERAS_BACKEND=jax python3 tests/reference/make_keras_mask_references.py
+    KERAS_BACKEND=jax python3 tests/reference/make_keras_mask_references.py [CASE ...]
+
+(CASE: a case's name, e.g. masked_batch_norm, to rewrite that one only; another JAX may change
+the other files' last digits.)
 
 It rewrites tests/reference/masks/<case>.txt, one tensor a line: `name dim0 dim1 ... : v0 v1 ...`
 (float32 values, 9 significant digits; integer tokens and 0/1 masks as floats). Inputs and
@@ -155,11 +158,50 @@ def masked_loss_case():
           + [line(f"after_w{i}", w) for i, w in enumerate(after)])
 
 
+def masked_batch_norm_case():
+    """BatchNormalization in training on padded sequences with their mask: the batch statistics
+    over the kept steps only (every step normalized), the moving statistics after, and the
+    gradients of sum(y * g) with respect to the inputs, gamma and beta."""
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1, 2, (3, 5, 4)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 1, 0]], dtype=bool)
+    bn = layers.BatchNormalization(momentum=0.5)
+    bn.build(x.shape)
+    weights = [rng.uniform(0.5, 1.5, 4), rng.uniform(-0.5, 0.5, 4), rng.uniform(-0.5, 0.5, 4),
+               rng.uniform(0.5, 1.5, 4)]
+    weights = [w.astype(np.float32) for w in weights]
+    bn.set_weights(weights)
+    g = rng.uniform(0.5, 1.5, x.shape).astype(np.float32)
+    trainable = [jnp.asarray(w) for w in weights[:2]]
+    moving = [jnp.asarray(w) for w in weights[2:]]
+
+    def loss(tv, xx):
+        y, _ = bn.stateless_call(tv, moving, xx, training=True, mask=mask)
+        return jnp.sum(y * g)
+
+    grad_w, grad_x = jax.grad(loss, argnums=(0, 1))(trainable, jnp.asarray(x))
+    y = bn(x, training=True, mask=mask)
+    write("masked_batch_norm",
+          [line("x", x), line("mask", mask), line("g", g)]
+          + [line(f"w{i}", w) for i, w in enumerate(weights)]
+          + [line("y", y), line("moving_mean", bn.moving_mean), line("moving_variance",
+                                                                     bn.moving_variance),
+             line("grad_x", grad_x), line("grad_w0", grad_w[0]), line("grad_w1", grad_w[1])])
+
+
+CASES = {
+    "embedding": embedding_case,
+    "masking": masking_case,
+    "pooled_model": pooled_model_case,
+    "merge": merge_case,
+    "masked_loss": masked_loss_case,
+    "masked_batch_norm": masked_batch_norm_case,
+}
+
 if __name__ == "__main__":
+    import sys
+
     os.makedirs(OUT, exist_ok=True)
-    embedding_case()
-    masking_case()
-    pooled_model_case()
-    merge_case()
-    masked_loss_case()
+    for name in sys.argv[1:] or CASES:
+        CASES[name]()
     print("wrote", sorted(os.listdir(OUT)))
