@@ -509,11 +509,56 @@ std::vector<KerasTensor> Layer::add_node(std::vector<KerasTensor> inputs, bool l
   node->training = training;
   node->kwargs = std::move(kwargs);
   node->outputs = std::move(outputs);
-  node->index = nodes_made_++;
+  node->index = static_cast<int>(inbound_nodes_.size());
+  inbound_nodes_.push_back(node);
   std::vector<KerasTensor> out;
   for (std::size_t i = 0; i < node->outputs.size(); ++i)
     out.emplace_back(node, static_cast<int>(i));
   return out;
+}
+
+namespace {
+// Keras's _get_node_attribute_at_index(0, ...): the layer's first call.
+std::shared_ptr<Node> first_node(const std::vector<std::weak_ptr<Node>>& nodes,
+                                 const std::string& who, const char* what) {
+  NEURONA_CHECK(!nodes.empty(), ValueError, who, " has never been called and thus has no defined ",
+                what, " (call it on KerasTensors: the functional API)");
+  std::shared_ptr<Node> node = nodes.front().lock();
+  NEURONA_CHECK(node != nullptr, ValueError, who, " has no defined ", what,
+                ": the tensors of its first call no longer exist (no model or tensor holds them)");
+  return node;
+}
+
+KerasTensor single(std::vector<KerasTensor> tensors, const std::string& who, const char* what,
+                   const char* list) {
+  NEURONA_CHECK(tensors.size() == 1, ValueError, who, " has ", tensors.size(), " ", what, "s; ",
+                list, "() returns them all");
+  return tensors.front();
+}
+}  // namespace
+
+std::vector<KerasTensor> Layer::output_list() const {
+  const std::shared_ptr<Node> node = first_node(inbound_nodes_, describe(), "output");
+  std::vector<KerasTensor> out;
+  for (std::size_t i = 0; i < node->outputs.size(); ++i) {
+    out.emplace_back(node, static_cast<int>(i));
+  }
+  return out;
+}
+
+std::vector<KerasTensor> Layer::input_list() const {
+  const std::shared_ptr<Node> node = first_node(inbound_nodes_, describe(), "input");
+  // Tensor-valued keyword arguments (MultiHeadAttention's attention_mask) follow the inputs.
+  const std::size_t n = positional_count(node->kwargs, node->inputs.size());
+  return {node->inputs.begin(), node->inputs.begin() + static_cast<std::ptrdiff_t>(n)};
+}
+
+KerasTensor Layer::output() const {
+  return single(output_list(), describe(), "output", "output_list");
+}
+
+KerasTensor Layer::input() const {
+  return single(input_list(), describe(), "input", "input_list");
 }
 
 Variable Layer::add_weight(const std::string& name, const Shape& shape, WeightOptions options) {

@@ -129,6 +129,19 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<KerasTensor> apply(const std::vector<KerasTensor>& inputs,
                                  std::optional<bool> training = std::nullopt);
 
+  /// Keras's `layer.output`: the output of the layer's first symbolic call (its node 0), e.g.
+  /// a functional model's inner layer, to build a feature extractor on:
+  ///   nr::Model features(base.inputs(), {base.get_layer("conv4_block6_out")->output()});
+  /// A functional model's are its outputs. ValueError if the layer was never called on
+  /// KerasTensors (or that call's tensors no longer exist), or gave several outputs
+  /// (output_list() has them all).
+  KerasTensor output() const;
+  virtual std::vector<KerasTensor> output_list() const;
+  /// Keras's `layer.input`: the inputs of that call (input_list() for a list call); a
+  /// functional model's are its inputs.
+  KerasTensor input() const;
+  virtual std::vector<KerasTensor> input_list() const;
+
   /// Calls with keyword arguments beyond the tensors, `training` and masks (Keras's call
   /// kwargs, as a config dict in Keras's names: MultiHeadAttention's {"use_causal_mask": true}).
   /// The symbolic call records them in its Node, so that the model's call passes them back
@@ -387,7 +400,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::optional<Shape> build_input_shape_;
   std::optional<std::vector<Shape>> build_input_list_;  // when built for a list of inputs
   std::optional<Shape> output_shape_;
-  int nodes_made_ = 0;  // symbolic calls so far: the next Node's index
+  // The symbolic calls so far (the next Node's index is their count), held weakly: a Node
+  // holds its layer.
+  std::vector<std::weak_ptr<Node>> inbound_nodes_;
   std::vector<Weight> weights_;
   std::vector<std::shared_ptr<Layer>> sublayers_;
   std::vector<std::string> sublayer_attributes_;  // parallel to sublayers_

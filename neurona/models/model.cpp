@@ -41,6 +41,33 @@ std::vector<std::shared_ptr<layers::Layer>> Model::layers() const {
   return graph_ ? graph_->layers() : sublayers();
 }
 
+std::shared_ptr<layers::Layer> Model::get_layer(const std::string& name) const {
+  const std::vector<std::shared_ptr<layers::Layer>> all = layers();
+  for (const auto& layer : all) {
+    if (layer->name() == name) return layer;
+  }
+  std::string names;
+  for (const auto& layer : all) names += (names.empty() ? "'" : ", '") + layer->name() + "'";
+  throw ValueError(detail::str(describe(), ".get_layer: No such layer: ", name,
+                               ". Existing layers are: [", names, "]."));
+}
+
+std::shared_ptr<layers::Layer> Model::get_layer(int index) const {
+  const std::vector<std::shared_ptr<layers::Layer>> all = layers();
+  NEURONA_CHECK(index >= 0 && static_cast<std::size_t>(index) < all.size(), ValueError, describe(),
+                ".get_layer: Was asked to retrieve layer at index ", index, " but model only has ",
+                all.size(), " layers.");
+  return all[static_cast<std::size_t>(index)];
+}
+
+std::vector<layers::KerasTensor> Model::input_list() const {
+  return graph_ ? graph_->inputs() : Layer::input_list();
+}
+
+std::vector<layers::KerasTensor> Model::output_list() const {
+  return graph_ ? graph_->outputs() : Layer::output_list();
+}
+
 const std::vector<layers::KerasTensor>& Model::inputs() const {
   NEURONA_CHECK(graph_ != nullptr, ValueError, describe(),
                 ": only a functional model has symbolic inputs");

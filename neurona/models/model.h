@@ -142,6 +142,16 @@ class Model : public layers::Layer {
   /// The layers: a functional model's in Keras's order with its InputLayers; otherwise the
   /// tracked layers in the order they were added (without the Input).
   std::vector<std::shared_ptr<layers::Layer>> layers() const;
+  /// keras.Model.get_layer(name=...): the layer of that name among layers() (ValueError naming
+  /// the existing ones otherwise). Its class's handle from it:
+  ///   auto dense = std::dynamic_pointer_cast<nr::layers::DenseLayer>(model.get_layer("dense"));
+  std::shared_ptr<layers::Layer> get_layer(const std::string& name) const;
+  /// keras.Model.get_layer(index=...): layers()[index] (ValueError past the end).
+  std::shared_ptr<layers::Layer> get_layer(int index) const;
+  /// A functional model's inputs and outputs (Keras's model.input / model.output); another
+  /// model's are those of its first symbolic call, as any layer's.
+  std::vector<layers::KerasTensor> input_list() const override;
+  std::vector<layers::KerasTensor> output_list() const override;
   /// True for a model made from inputs and outputs.
   bool is_functional() const { return graph_ != nullptr; }
   /// A functional model's symbolic inputs and outputs (Keras's model.inputs, model.outputs);

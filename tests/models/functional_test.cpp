@@ -83,6 +83,60 @@ TEST(Functional, SharedLayerKeepsOneSetOfWeightsAndSeveralInputsAndOutputsRun) {
   NEURONA_EXPECT_THROW_MSG(model.predict(xa), nr::ValueError, "expected 2 input tensors, got 1");
 }
 
+TEST(Functional, GetLayerFindsLayersByNameOrIndexAsKeras) {
+  nr::clear_session();
+  auto x = nr::Input({4}, {.name = "in"});
+  auto h = L::Dense(3, {.name = "hidden"})(x);
+  nr::Model model(x, L::Dense(2, {.name = "out"})(h));
+  EXPECT_EQ(model.get_layer("hidden")->name(), "hidden");
+  EXPECT_EQ(model.get_layer(0)->class_name(), "InputLayer");
+  EXPECT_EQ(model.get_layer(2).get(), model.get_layer("out").get());
+  EXPECT_NE(std::dynamic_pointer_cast<L::DenseLayer>(model.get_layer("out")), nullptr);
+  NEURONA_EXPECT_THROW_MSG(model.get_layer("nope"), nr::ValueError,
+                           ".get_layer: No such layer: nope",
+                           "Existing layers are: ['in', 'hidden', 'out'].");
+  NEURONA_EXPECT_THROW_MSG(model.get_layer(3), nr::ValueError,
+                           "Was asked to retrieve layer at index 3 but model only has 3 layers.");
+  NEURONA_EXPECT_THROW_MSG(model.get_layer(-1), nr::ValueError, "at index -1");
+  nr::Sequential seq({nr::layers::Input({4}), L::Dense(2, {.name = "only"})});
+  EXPECT_EQ(seq.get_layer(0)->name(), "only");
+  EXPECT_EQ(seq.get_layer("only").get(), seq.get_layer(0).get());
+}
+
+TEST(Functional, InnerLayersOutputBuildsAFeatureExtractor) {
+  nr::clear_session();
+  auto x = nr::Input({5}, {.name = "in"});
+  auto hidden = L::Dense(4, {.activation = "relu", .name = "hidden"});
+  auto h = hidden(x);
+  nr::Model model(x, L::Dense(2)(h));
+  // Keras's layer.output / layer.input: the first call's tensors; a model's are its own.
+  EXPECT_EQ(model.get_layer("hidden")->output(), h);
+  EXPECT_EQ(model.get_layer("hidden")->input(), x);
+  EXPECT_EQ(model.input(), x);
+  EXPECT_EQ(model.output(), model.outputs()[0]);
+  nr::Model features(model.input(), model.get_layer("hidden")->output());
+  const auto data = random_tensor({6, 5});
+  EXPECT_TRUE(same(features.predict(data), hidden(data)));
+  // The same kernel and bias, shared: a change to the layer is seen by both models.
+  EXPECT_EQ(features.weights().size(), 2u);
+  hidden->set_weights({random_tensor({5, 4}, nr::DType::float32, -1, 1, 3),
+                       random_tensor({4}, nr::DType::float32, -1, 1, 4)});
+  EXPECT_TRUE(same(features.predict(data), hidden(data)));
+
+  // A call on a list, a model with two outputs: the lists, and a clear error for one.
+  auto a = nr::Input({3});
+  auto b = nr::Input({3});
+  auto add = L::Add();
+  auto sum = add({a, b});
+  EXPECT_EQ(add->input_list(), (std::vector<L::KerasTensor>{a, b}));
+  NEURONA_EXPECT_THROW_MSG(add->input(), nr::ValueError, "has 2 inputs; input_list()");
+  nr::Model two({a, b}, {sum, L::Dense(1)(sum)});
+  EXPECT_EQ(two.output_list().size(), 2u);
+  NEURONA_EXPECT_THROW_MSG(two.output(), nr::ValueError, "has 2 outputs; output_list()");
+  NEURONA_EXPECT_THROW_MSG(L::Dense(3)->output(), nr::ValueError,
+                           "has never been called and thus has no defined output");
+}
+
 TEST(Functional, NestedModelIsALayerOfTheOuterModel) {
   auto inner_in = nr::Input({6});
   auto inner = std::make_shared<nr::Model>(inner_in, L::Dense(2)(inner_in));
