@@ -153,6 +153,24 @@ void SummaryWriter::histogram(const std::string& tag, const Tensor& values, std:
   write_record(e.SerializeAsString());
 }
 
+void SummaryWriter::keras_model(const std::string& tag, const std::string& model_json,
+                                std::int64_t step) {
+  Event e;
+  e.set_wall_time(now_seconds());
+  e.set_step(step);
+  Summary::Value* v = e.mutable_summary()->add_value();
+  v->set_tag(tag);
+  // As Keras's keras_model_summary: TensorBoard's graph plugin draws the model from its config.
+  SummaryMetadata::PluginData* plugin = v->mutable_metadata()->mutable_plugin_data();
+  plugin->set_plugin_name("graph_keras_model");
+  plugin->set_content("1");
+  TensorProto* t = v->mutable_tensor();
+  t->set_dtype(7);  // DT_STRING, a scalar
+  t->mutable_tensor_shape();
+  t->add_string_val(model_json);
+  write_record(e.SerializeAsString());
+}
+
 std::vector<EventValue> read_event_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   NEURONA_CHECK(in.good(), IoError, "read_event_file: cannot open ", path);
@@ -195,6 +213,10 @@ std::vector<EventValue> read_event_file(const std::string& path) {
         ev.sum_squares = h.sum_squares();
         ev.bucket_limit.assign(h.bucket_limit().begin(), h.bucket_limit().end());
         ev.bucket.assign(h.bucket().begin(), h.bucket().end());
+      } else if (v.has_tensor()) {
+        ev.kind = "tensor";
+        ev.plugin = v.metadata().plugin_data().plugin_name();
+        for (const std::string& text : v.tensor().string_val()) ev.strings.push_back(text);
       } else {
         ev.kind = "scalar";
         ev.scalar = v.simple_value();

@@ -42,6 +42,10 @@ class SummaryWriter {
   /// sum of squares. One bucket when all values are equal; ValueError for an empty tensor or a
   /// non-finite value.
   void histogram(const std::string& tag, const Tensor& values, std::int64_t step, int buckets = 30);
+  /// A Keras model's JSON config (Model.to_json: the .keras archive's config.json) as Keras's
+  /// keras_model_summary writes it: a string tensor under the graph_keras_model plugin, from
+  /// which TensorBoard's Graphs tab draws the layer graph.
+  void keras_model(const std::string& tag, const std::string& model_json, std::int64_t step);
   /// Pushes what was written to the operating system.
   void flush();
   /// The event file's path.
@@ -58,8 +62,10 @@ struct EventValue {
   double wall_time = 0;
   std::int64_t step = 0;
   std::string tag;
-  /// "scalar" or "histogram".
+  /// "scalar", "histogram" or "tensor" (then its plugin's name and its strings).
   std::string kind;
+  std::string plugin;
+  std::vector<std::string> strings;
   double scalar = 0;
   /// A histogram's totals and buckets (right edges and counts).
   double min = 0, max = 0, num = 0, sum = 0, sum_squares = 0;

@@ -3,9 +3,11 @@
 #include "neurona/models/tensorboard.h"
 
 #include <filesystem>
+#include <iostream>
 
 #include "neurona/core/error.h"
 #include "neurona/distribution/distribution.h"
+#include "neurona/models/keras_config.h"
 #include "neurona/models/model.h"
 
 namespace neurona::callbacks {
@@ -58,6 +60,21 @@ bool TensorBoard::wants_batch_logs() const {
 
 void TensorBoard::on_train_begin(Logs& /*logs*/) {
   global_train_batch_ = 0;
+  // As Keras (write_graph): a Functional or Sequential model's config, which TensorBoard's graph
+  // plugin draws as the model's graph, once per fit, in train/ at step 0. A model whose config
+  // cannot be written is left out with a warning, as Keras does.
+  const std::string& kind = model().class_name();
+  if (options_.write_graph && distribution::is_chief() &&
+      (kind == "Functional" || kind == "Sequential")) {
+    std::string json;
+    try {
+      json = models::detail::model_config_json(model());
+    } catch (const Error& e) {
+      std::cerr << "TensorBoard: the model's graph is not written: " << e.what() << "\n";
+      return;
+    }
+    train_writer().keras_model("keras", json, 0);
+  }
 }
 
 void TensorBoard::on_train_end(Logs& /*logs*/) {

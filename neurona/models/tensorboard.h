@@ -25,12 +25,17 @@ struct TensorBoardOptions {
   /// kUpdateFreqEpoch, or N: the batch logs every N batches as "batch_<name>" at the global batch
   /// number (Keras's "batch" is 1).
   std::int64_t update_freq = kUpdateFreqEpoch;
+  /// Write a Functional or Sequential model's config at the start of fit, which TensorBoard's
+  /// Graphs tab draws as the model's layer graph (what Keras 3 writes for write_graph; its
+  /// TensorFlow backend adds the train function's op graph, which neurona has not).
+  bool write_graph = true;
 };
 
-/// Writes what Keras's TensorBoard callback writes, except the model graph and the profiler's
-/// traces (write_graph, profile_batch: TensorFlow formats neurona does not produce) and weight
-/// images and embeddings (write_images, embeddings_freq):
-/// - train/: epoch_<metric> and epoch_learning_rate per epoch; batch_<metric> when update_freq
+/// Writes what Keras's TensorBoard callback writes, except the profiler's traces and the op
+/// graph (profile_batch, and write_graph's TensorFlow part: TensorFlow formats neurona does not
+/// produce) and weight images and embeddings (write_images, embeddings_freq):
+/// - train/: the model's config ("keras", graph_keras_model) at step 0 with write_graph;
+///   epoch_<metric> and epoch_learning_rate per epoch; batch_<metric> when update_freq
 ///   asks; <weight path>/histogram ("dense/kernel/histogram") every histogram_freq epochs.
 /// - validation/: epoch_<metric> of the val_ logs, and evaluation_<metric>_vs_iterations at the
 ///   optimizer's step count.

@@ -1,5 +1,6 @@
 // TensorBoard event files: the TFRecord framing and its checksums, scalars and histograms read
-// back, and the callback's files and tags as Keras's TensorBoard callback writes them.
+// back, and the callback's files and tags (the model's config too) as Keras's TensorBoard
+// callback writes them.
 #include "neurona/models/tensorboard.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "data/data_test_util.h"
 #include "neurona/neurona.h"
@@ -156,4 +158,32 @@ TEST(TensorBoardCallback, WritesKerasTagsForTrainingAndValidation) {
   const auto vs_iterations = by_step(val, "evaluation_loss_vs_iterations");
   ASSERT_EQ(vs_iterations.size(), 2u);
   EXPECT_TRUE(vs_iterations.count(4) && vs_iterations.count(8));
+
+  // write_graph (Keras's default): the model's config, which TensorBoard's Graphs tab draws.
+  const auto graph = by_step(train, "keras");
+  ASSERT_EQ(graph.size(), 1u);
+  const tb::EventValue& g = *graph.at(0);
+  EXPECT_EQ(g.kind, "tensor");
+  EXPECT_EQ(g.plugin, "graph_keras_model");
+  ASSERT_EQ(g.strings.size(), 1u);
+  const auto config = nlohmann::json::parse(g.strings[0]);
+  EXPECT_EQ(config["class_name"], "Sequential");
+  EXPECT_EQ(config["config"]["layers"].size(), 3u);  // the InputLayer and the two Dense
+  EXPECT_EQ(by_step(val, "keras").size(), 0u);
+}
+
+TEST(TensorBoardCallback, WriteGraphOffWritesNoModel) {
+  nr::testing::ScratchDir dir("tensorboard_no_graph");
+  const nr::Tensor x = nr::random_normal({8, 3}, {.seed = 2});
+  const nr::Tensor y = nr::random_normal({8, 1}, {.seed = 3});
+  nr::Sequential model({nr::layers::Input({3}), nr::layers::Dense(1)});
+  model.compile({.optimizer = nr::optimizers::SGD(0.1), .loss = "mse"});
+  model.fit(x, y,
+            {.epochs = 1,
+             .verbose = 0,
+             .callbacks = {nr::callbacks::TensorBoard(
+                 {.log_dir = dir.path().string(), .write_graph = false})}});
+  for (const auto& v : tb::read_event_file(event_file_in(dir.path() / "train"))) {
+    EXPECT_NE(v.kind, "tensor") << v.tag;
+  }
 }

@@ -2,13 +2,15 @@
 """Reads the TensorBoard logs of a `neurona train --tensorboard DIR` run with TensorBoard's own
 reader (EventAccumulator, from `pip install tensorboard`) and compares them with the run's
 history.csv: every epoch_* scalar of train/ and validation/ must equal the logged value (as
-float32), and every weight histogram must be whole (bucket counts summing to its count).
+float32), every weight histogram must be whole (bucket counts summing to its count), and the
+model's config must be there for TensorBoard's Graphs tab (the graph_keras_model plugin).
 
     python3 tests/reference/check_tensorboard_logs.py runs/fashion/logs runs/fashion/history.csv
 
 Uses the `python3` first on PATH (where tensorboard is installed); not run by CI.
 """
 import csv
+import json
 import sys
 
 import numpy as np
@@ -52,10 +54,17 @@ def main():
     by_plugin = {p: sorted(plugin.PluginTagToContent(p)) for p in ("scalars", "histograms")}
     if "epoch_loss" not in by_plugin["scalars"] or set(by_plugin["histograms"]) != set(histograms):
         sys.exit(f"TensorBoard's plugins see {by_plugin}")
+    # The model's config under the graph plugin (write_graph), which the Graphs tab draws.
+    keras_tags = plugin.PluginTagToContent("graph_keras_model")
+    if list(keras_tags) != ["keras"] or keras_tags["keras"] != b"1":
+        sys.exit(f"TensorBoard's graph_keras_model plugin sees {keras_tags}")
+    model_config = json.loads(plugin.Tensors("keras")[0].tensor_proto.string_val[0])
     batch_tags = [t for t in train.Tags()["scalars"] if t.startswith("batch_")]
     print(f"TensorBoard read {checked} epoch scalars equal to history.csv, "
           f"{len(histograms)} weight histograms ({', '.join(histograms[:2])}, ...), "
-          f"batch scalars {batch_tags}, validation scalars {val.Tags()['scalars']}")
+          f"batch scalars {batch_tags}, validation scalars {val.Tags()['scalars']}, "
+          f"the {model_config['class_name']} model's config of "
+          f"{len(model_config['config']['layers'])} layers")
 
 
 if __name__ == "__main__":
