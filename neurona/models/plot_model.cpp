@@ -121,6 +121,127 @@ void check(const PlotOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// Writes a model's boxes and arrows, and with expand_nested those of the Functional and
+// Sequential models nested in it, each in a dashed cluster (Keras's model_to_dot with
+// subgraph=True). Boxes are named by layer, so a layer drawn once has one box.
+class DotWriter {
+ public:
+  DotWriter(const PlotOptions& options, std::ostringstream& dot) : o_(options), dot_(dot) {}
+
+  void model(const Model& model) {
+    if (const FunctionalGraph* graph = model.graph()) {
+      for (const auto& layer : graph->layers()) {
+        Io io;
+        const auto calls = graph->nodes_of(*layer);
+        if (calls.size() == 1) {
+          const layers::Node& node = *calls.front();
+          if (!node.inputs.empty()) io.input = shapes_of(node.inputs);
+          io.output = layers::specs_str(node.outputs);
+          io.dtype = std::string(name(node.outputs.front().dtype));
+        }
+        box(*layer, io);
+      }
+      for (const auto& layer : graph->layers()) {
+        for (const layers::Node* node : graph->nodes_of(*layer)) {
+          for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+            const layers::KerasTensor& input = node->inputs[i];
+            arrow(source(&input.layer(), input.tensor_index()),
+                  destination(layer.get(), static_cast<int>(i)));
+          }
+        }
+      }
+    } else if (dynamic_cast<const Sequential*>(&model) != nullptr) {
+      const auto list = model.layers();
+      for (const auto& layer : list) {
+        Io io;
+        if (layer->built() && !layer->built_for_list()) {
+          io.input = layers::shape_str(layer->build_input_shape());
+          try {
+            io.output = layers::shape_str(layer->output_shape());
+          } catch (const ValueError&) {
+            // not known until the layer runs
+          }
+          io.dtype = std::string(name(layer->compute_dtype()));
+        }
+        box(*layer, io);
+      }
+      for (std::size_t i = 0; i + 1 < list.size(); ++i) {
+        arrow(source(list[i].get(), 0), destination(list[i + 1].get(), 0));
+      }
+    } else {
+      // A subclassed model is one box, as Keras draws it.
+      box(model, Io{});
+    }
+  }
+
+ private:
+  // A nested model that expand_nested draws as its layers: a Functional or a Sequential.
+  const Model* expanded(const layers::Layer& layer) const {
+    const auto* model = dynamic_cast<const Model*>(&layer);
+    if (!o_.expand_nested || model == nullptr) return nullptr;
+    return model->is_functional() || dynamic_cast<const Sequential*>(model) != nullptr ? model
+                                                                                       : nullptr;
+  }
+
+  void box(const layers::Layer& layer, const Io& io) {
+    if (const Model* nested = expanded(layer)) {
+      dot_ << "subgraph cluster_" << clusters_++ << " {\nstyle=dashed;\nlabel=\""
+           << escape(nested->name()) << "\";\nlabeljust=l;\n";
+      model(*nested);
+      dot_ << "}\n";
+      return;
+    }
+    const std::string id = neurona::detail::str("n", ids_.size());
+    ids_[&layer] = id;
+    dot_ << id << " [label=" << make_label(layer, io, o_)
+         << ", fontname=Helvetica, border=0, margin=0];\n";
+  }
+
+  // The box an arrow from output `index` of `layer` leaves: inside an expanded model, the
+  // layer that makes that output of it.
+  const layers::Layer& source(const layers::Layer* layer, int index) const {
+    while (const Model* nested = expanded(*layer)) {
+      if (nested->is_functional()) {
+        const layers::KerasTensor& out = nested->outputs()[static_cast<std::size_t>(index)];
+        layer = &out.layer();
+        index = out.tensor_index();
+      } else {
+        layer = nested->layers().back().get();
+        index = 0;
+      }
+    }
+    return *layer;
+  }
+
+  // The box an arrow into input `index` of `layer` enters: an expanded functional model's
+  // InputLayer for it, an expanded Sequential's first layer.
+  const layers::Layer& destination(const layers::Layer* layer, int index) const {
+    while (const Model* nested = expanded(*layer)) {
+      layer = nested->is_functional() ? &nested->inputs()[static_cast<std::size_t>(index)].layer()
+                                      : nested->layers().front().get();
+      index = 0;
+    }
+    return *layer;
+  }
+
+  void arrow(const layers::Layer& from, const layers::Layer& to) {
+    const std::pair<std::string, std::string> edge{ids_.at(&from), ids_.at(&to)};
+    if (std::find(edges_.begin(), edges_.end(), edge) != edges_.end()) return;
+    edges_.push_back(edge);
+    dot_ << edge.first << " -> " << edge.second << " [penwidth=2];\n";
+  }
+
+  const PlotOptions& o_;
+  std::ostringstream& dot_;
+  std::map<const layers::Layer*, std::string> ids_;
+  std::vector<std::pair<std::string, std::string>> edges_;
+  int clusters_ = 0;
+};
+
+}  // namespace
+
 std::string model_to_dot(const Model& model, PlotOptions options) {
   check(options);
   NEURONA_CHECK(model.built(), ValueError,
@@ -129,59 +250,7 @@ std::string model_to_dot(const Model& model, PlotOptions options) {
   std::ostringstream dot;
   dot << "digraph G {\nrankdir=" << options.rankdir << ";\nconcentrate=true;\ndpi=" << options.dpi
       << ";\nsplines=" << options.splines << ";\nnode [shape=record];\n";
-  std::map<const layers::Layer*, std::string> ids;
-  const auto add_node = [&](const layers::Layer& layer, const Io& io) {
-    const std::string id = neurona::detail::str("n", ids.size());
-    ids[&layer] = id;
-    dot << id << " [label=" << make_label(layer, io, options)
-        << ", fontname=Helvetica, border=0, margin=0];\n";
-  };
-  const auto add_edge = [&](const layers::Layer& from, const layers::Layer& to,
-                            std::vector<std::pair<std::string, std::string>>& seen) {
-    const std::pair<std::string, std::string> edge{ids.at(&from), ids.at(&to)};
-    if (std::find(seen.begin(), seen.end(), edge) != seen.end()) return;
-    seen.push_back(edge);
-    dot << edge.first << " -> " << edge.second << " [penwidth=2];\n";
-  };
-  std::vector<std::pair<std::string, std::string>> edges;
-
-  if (const FunctionalGraph* graph = model.graph()) {
-    for (const auto& layer : graph->layers()) {
-      Io io;
-      const auto calls = graph->nodes_of(*layer);
-      if (calls.size() == 1) {
-        const layers::Node& node = *calls.front();
-        if (!node.inputs.empty()) io.input = shapes_of(node.inputs);
-        io.output = layers::specs_str(node.outputs);
-        io.dtype = std::string(name(node.outputs.front().dtype));
-      }
-      add_node(*layer, io);
-    }
-    for (const auto& layer : graph->layers()) {
-      for (const layers::Node* node : graph->nodes_of(*layer)) {
-        for (const auto& input : node->inputs) add_edge(input.layer(), *layer, edges);
-      }
-    }
-  } else if (dynamic_cast<const Sequential*>(&model) != nullptr) {
-    const auto list = model.layers();
-    for (const auto& layer : list) {
-      Io io;
-      if (layer->built() && !layer->built_for_list()) {
-        io.input = layers::shape_str(layer->build_input_shape());
-        try {
-          io.output = layers::shape_str(layer->output_shape());
-        } catch (const ValueError&) {
-          // not known until the layer runs
-        }
-        io.dtype = std::string(name(layer->compute_dtype()));
-      }
-      add_node(*layer, io);
-    }
-    for (std::size_t i = 0; i + 1 < list.size(); ++i) add_edge(*list[i], *list[i + 1], edges);
-  } else {
-    // A subclassed model is one box, as Keras draws it.
-    add_node(model, Io{});
-  }
+  DotWriter(options, dot).model(model);
   dot << "}\n";
   return dot.str();
 }

@@ -21,6 +21,9 @@ struct PlotOptions {
   bool show_layer_names = false;
   /// "TB" (top to bottom) or "LR" (left to right).
   std::string rankdir = "TB";
+  /// Draw a nested Functional or Sequential model's layers inside a dashed box named after it,
+  /// the arrows going to and from its inner layers, rather than the model as one box.
+  bool expand_nested = false;
   int dpi = 200;
   bool show_layer_activations = false;
   bool show_trainable = false;
@@ -28,9 +31,10 @@ struct PlotOptions {
   std::string splines = "ortho";
 };
 
-/// The Graphviz source of `model`, as Keras's model_to_dot (without expand_nested: a nested
-/// model is one box). A functional model's layers and calls, a Sequential's chain, a subclassed
-/// model as one box. ValueError for a model that is not built, or a bad rankdir, dpi or splines.
+/// The Graphviz source of `model`, as Keras's model_to_dot: a functional model's layers and
+/// calls, a Sequential's chain, a subclassed model as one box; a nested model is one box, or,
+/// with expand_nested, a dashed cluster of its own layers. ValueError for a model that is not
+/// built, or a bad rankdir, dpi or splines.
 std::string model_to_dot(const Model& model, PlotOptions options = {.show_layer_names = true});
 
 /// Writes model_to_dot(model, options) to `to_file`: as it is for a `.dot` file, otherwise

@@ -116,3 +116,48 @@ TEST(PlotModel, WritesDotFilesAndRendersWithGraphvizWhereInstalled) {
                            "plot_model", "dot -Tnosuchformat");
   EXPECT_FALSE(fs::exists(dir / "m.nosuchformat"));
 }
+
+TEST(PlotModel, ExpandNestedDrawsNestedModelsAsClustersOfTheirLayers) {
+  nr::clear_session();
+  auto inner_in = nr::Input({4}, {.name = "inner_in"});
+  auto inner = std::make_shared<nr::Model>(inner_in, L::Dense(3, {.name = "inner_dense"})(inner_in),
+                                           L::LayerOptions{.name = "inner"});
+  auto seq = std::make_shared<nr::Sequential>(
+      std::vector<L::AnyLayer>{L::Dense(2, {.name = "seq_a"}), L::Dense(2, {.name = "seq_b"})},
+      L::LayerOptions{.name = "seq"});
+  auto x = nr::Input({4}, {.name = "x"});
+  nr::Model model(x, L::Dense(1, {.name = "out"})((*seq)((*inner)(x))));
+
+  // As one box each: x, inner, seq, out and three arrows.
+  const std::string flat = nr::utils::model_to_dot(model);
+  EXPECT_EQ(count(flat, "[label=<<table"), 4) << flat;
+  EXPECT_EQ(count(flat, " -> "), 3);
+  EXPECT_EQ(flat.find("subgraph"), std::string::npos);
+
+  // Expanded: a dashed cluster named after each nested model around its layers, and the arrows
+  // through them: x -> inner_in -> inner_dense -> seq_a -> seq_b -> out.
+  const std::string dot =
+      nr::utils::model_to_dot(model, {.show_layer_names = true, .expand_nested = true});
+  EXPECT_EQ(count(dot, "[label=<<table"), 6) << dot;
+  EXPECT_EQ(count(dot, "subgraph cluster_"), 2);
+  EXPECT_NE(dot.find("style=dashed;\nlabel=\"inner\";\nlabeljust=l;"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("label=\"seq\""), std::string::npos);
+  EXPECT_EQ(dot.find("(Functional)"), std::string::npos);
+  EXPECT_EQ(dot.find("(Sequential)"), std::string::npos);
+  const auto id = [&](const std::string& layer) {
+    const std::size_t at = dot.find("<b>" + layer + "</b>");
+    const std::size_t line = dot.rfind('\n', at) + 1;
+    return dot.substr(line, dot.find(' ', line) - line);
+  };
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, std::string>>{{"x", "inner_in"},
+                                                        {"inner_in", "inner_dense"},
+                                                        {"inner_dense", "seq_a"},
+                                                        {"seq_a", "seq_b"},
+                                                        {"seq_b", "out"}}) {
+    EXPECT_NE(dot.find(id(from) + " -> " + id(to) + " [penwidth=2];"), std::string::npos)
+        << from << " -> " << to << "\n"
+        << dot;
+  }
+  EXPECT_EQ(count(dot, " -> "), 5);
+}
