@@ -4,6 +4,7 @@
 #pragma once
 
 #include "neurona/applications/common.h"
+#include "neurona/applications/imagenet_utils.h"
 #include "neurona/applications/mobilenet_v2.h"
 #include "neurona/applications/resnet.h"
 #include "neurona/applications/resnet_cifar.h"

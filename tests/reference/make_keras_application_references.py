@@ -26,10 +26,16 @@
 # both from the archive and with the archive's weights loaded into Keras's own MobileNetV2.
 # Exits non-zero on any mismatch.
 #
+# --preprocess: writes only tests/reference/applications/preprocess_input.txt: images and what
+# keras.applications' preprocess_input functions make of them (imagenet_utils' three modes in
+# both data formats, resnet's and mobilenet_v2's), from a uint8 batch, a float32 batch and one
+# float32 image, for tests/applications/imagenet_utils_test.cpp.
+#
 # Run with a Python that has Keras 3 and JAX (Keras 3.15.1, JAX 0.10.2 when these files were
 # made):
 #   KERAS_BACKEND=jax python3 tests/reference/make_keras_application_references.py
 #   KERAS_BACKEND=jax python3 tests/reference/make_keras_application_references.py --check DIR
+#   KERAS_BACKEND=jax python3 tests/reference/make_keras_application_references.py --preprocess
 import argparse
 import json
 import os
@@ -235,12 +241,51 @@ def check(directory):
     return failures
 
 
+def write_preprocess():
+    from keras.applications import imagenet_utils, mobilenet_v2, resnet
+
+    rng = np.random.default_rng(5)
+    images = {
+        "u8": rng.integers(0, 256, (2, 3, 4, 3)).astype(np.uint8),
+        "f32": rng.uniform(0, 255, (2, 3, 4, 3)).astype(np.float32),
+        "one": rng.uniform(0, 255, (4, 2, 3)).astype(np.float32),
+    }
+    lines = []
+    for name, x in images.items():
+        lines.append(line(f"x_{name}", x))
+        for mode in ("caffe", "tf", "torch"):
+            y = imagenet_utils.preprocess_input(x.copy(), mode=mode)
+            lines.append(line(f"{mode}_{name}", y))
+            # channels_first: the same images with the channels moved first.
+            xf = np.moveaxis(x, -1, -3).copy()
+            yf = imagenet_utils.preprocess_input(xf, mode=mode, data_format="channels_first")
+            lines.append(line(f"{mode}_first_{name}", yf))
+        lines.append(line(f"resnet_{name}", resnet.preprocess_input(x.copy())))
+        lines.append(line(f"mobilenet_v2_{name}", mobilenet_v2.preprocess_input(x.copy())))
+    path = os.path.join(STRUCTURE_OUT, "preprocess_input.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("wrote", path)
+
+
+def line(name, a):
+    a = np.asarray(a, dtype=np.float32)
+    dims = " ".join(str(d) for d in a.shape)
+    vals = " ".join(f"{v:.9g}" for v in a.reshape(-1))
+    return f"{name} {dims} : {vals}"
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", metavar="DIR", help="check the files neurona wrote in DIR")
+    parser.add_argument("--preprocess", action="store_true",
+                        help="write preprocess_input.txt only")
     args = parser.parse_args()
     if args.check:
         sys.exit(1 if check(args.check) else 0)
+    if args.preprocess:
+        write_preprocess()
+        sys.exit(0)
     make()
     write_structures()
     print_architectures()
