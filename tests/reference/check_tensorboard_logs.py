@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 from tensorboard.backend.event_processing import event_accumulator, plugin_event_accumulator
+from tensorboard.plugins.graph import keras_util
 
 
 def load(folder):
@@ -59,12 +60,17 @@ def main():
     if list(keras_tags) != ["keras"] or keras_tags["keras"] != b"1":
         sys.exit(f"TensorBoard's graph_keras_model plugin sees {keras_tags}")
     model_config = json.loads(plugin.Tensors("keras")[0].tensor_proto.string_val[0])
+    # What the Graphs tab draws: the graph plugin's conversion of that config.
+    graph = keras_util.keras_model_to_graph_def(model_config)
+    if len(graph.node) != len(model_config["config"]["layers"]):
+        sys.exit(f"the graph plugin draws {len(graph.node)} nodes of "
+                 f"{len(model_config['config']['layers'])} layers")
     batch_tags = [t for t in train.Tags()["scalars"] if t.startswith("batch_")]
     print(f"TensorBoard read {checked} epoch scalars equal to history.csv, "
           f"{len(histograms)} weight histograms ({', '.join(histograms[:2])}, ...), "
           f"batch scalars {batch_tags}, validation scalars {val.Tags()['scalars']}, "
           f"the {model_config['class_name']} model's config of "
-          f"{len(model_config['config']['layers'])} layers")
+          f"{len(model_config['config']['layers'])} layers (drawn as {len(graph.node)} nodes)")
 
 
 if __name__ == "__main__":
