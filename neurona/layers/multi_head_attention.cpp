@@ -1,8 +1,10 @@
-// MultiHeadAttention for inputs (batch, steps, features) with attention over the steps (Keras's
-// default attention_axes). The projections are Keras's EinsumDense sublayers (query, key,
-// value, attention_output) with Keras's kernel shapes, folded to one GEMM each here.
+// MultiHeadAttention for inputs (batch, steps..., features) with attention over Keras's
+// attention_axes (by default every axis between the batch and the features), the other axes
+// batch-like. The projections are Keras's EinsumDense sublayers (query, key, value,
+// attention_output) with Keras's kernel shapes, folded to one GEMM each here.
 #include "neurona/layers/multi_head_attention.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "neurona/autograd/ops.h"
@@ -82,9 +84,8 @@ MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::in
   NEURONA_CHECK(!options_.output_shape || *options_.output_shape > 0, ValueError, describe(),
                 ": Invalid `output_shape`: ", options_.output_shape.value_or(0));
   if (options_.attention_axes) {
-    const auto& axes = *options_.attention_axes;
-    NEURONA_CHECK(axes.size() == 1 && (axes[0] == 1 || axes[0] == -3), ValueError, describe(),
-                  ": attention_axes other than the sequence axis (1) are not supported");
+    NEURONA_CHECK(!options_.attention_axes->empty(), ValueError, describe(),
+                  ": `attention_axes` must name at least one axis (or be none)");
   }
   set_supports_masking(true);
   // Keras's _softmax and _dropout_layer (empty groups in .weights.h5).
@@ -98,16 +99,51 @@ MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::in
 void MultiHeadAttentionLayer::check_shapes(const std::vector<Shape>& shapes) const {
   NEURONA_CHECK(shapes.size() == 2 || shapes.size() == 3, ValueError, describe(),
                 ": expects [query, value] or [query, value, key], got a list of ", shapes.size());
+  const int rank = shapes[0].rank();
   for (const Shape& s : shapes) {
-    NEURONA_CHECK(s.rank() == 3 && s[2] > 0, ShapeError, describe(),
-                  ": expects inputs of shape (batch, steps, features), got ", shape_str(s));
+    NEURONA_CHECK(s.rank() >= 3 && s.rank() == rank && s[s.rank() - 1] > 0, ShapeError, describe(),
+                  ": expects query, value and key of one rank, at least 3 (batch, steps..., "
+                  "features), got ",
+                  shape_str(s), " with a query of shape ", shape_str(shapes[0]));
   }
   const Shape& value = shapes[1];
   const Shape& key = shapes.size() == 3 ? shapes[2] : value;
-  NEURONA_CHECK(value[1] == key[1], ValueError, describe(),
-                ": All dimensions of `value` and `key`, except the last one, must be equal. "
-                "Received: value_shape=",
-                shape_str(value), " and key_shape=", shape_str(key));
+  for (int a = 1; a < rank - 1; ++a) {
+    NEURONA_CHECK(value[a] == key[a], ValueError, describe(),
+                  ": All dimensions of `value` and `key`, except the last one, must be equal. "
+                  "Received: value_shape=",
+                  shape_str(value), " and key_shape=", shape_str(key));
+  }
+  // The axes attention does not run over are batch-like: the same in the query and the value.
+  for (int a : layout(rank).free) {
+    NEURONA_CHECK(a == 0 || shapes[0][a] == value[a], ShapeError, describe(), ": axis ", a,
+                  " is not an attention axis, so the query and the value must agree on it; got "
+                  "query_shape=",
+                  shape_str(shapes[0]), " and value_shape=", shape_str(value));
+  }
+}
+
+MultiHeadAttentionLayer::Layout MultiHeadAttentionLayer::layout(int rank) const {
+  Layout l;
+  if (!options_.attention_axes) {
+    for (int a = 1; a <= rank - 2; ++a) l.attend.push_back(a);  // Keras's default: all of them
+  } else {
+    for (int a : *options_.attention_axes) {
+      // Keras counts a negative axis from the end of the projected query (batch, ..., heads,
+      // key_dim), one rank more than the inputs.
+      const int n = a < 0 ? a + rank + 1 : a;
+      NEURONA_CHECK(n >= 1 && n <= rank - 2, ValueError, describe(), ": attention_axes ", a,
+                    " is not an axis between the batch and the features of inputs of rank ", rank);
+      NEURONA_CHECK(std::find(l.attend.begin(), l.attend.end(), n) == l.attend.end(), ValueError,
+                    describe(), ": attention_axes names axis ", n, " twice");
+      l.attend.push_back(n);
+    }
+    std::sort(l.attend.begin(), l.attend.end());
+  }
+  for (int a = 0; a <= rank - 2; ++a) {
+    if (std::find(l.attend.begin(), l.attend.end(), a) == l.attend.end()) l.free.push_back(a);
+  }
+  return l;
 }
 
 void MultiHeadAttentionLayer::build(const Shape& input_shape) {
@@ -119,17 +155,17 @@ void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
   const Shape& query = shapes[0];
   const Shape& value = shapes[1];
   const Shape& key = shapes.size() == 3 ? shapes[2] : value;
-  const std::int64_t out = options_.output_shape.value_or(query[2]);
+  const std::int64_t out = options_.output_shape.value_or(query[query.rank() - 1]);
   // Keras's attribute names (the .weights.h5 groups) and layer names (the variables' paths).
   query_ =
-      std::make_shared<ProjectionLayer>("query", std::vector<std::int64_t>{query[2]},
+      std::make_shared<ProjectionLayer>("query", std::vector<std::int64_t>{query[query.rank() - 1]},
                                         std::vector<std::int64_t>{num_heads_, key_dim_}, options_);
   key_ =
-      std::make_shared<ProjectionLayer>("key", std::vector<std::int64_t>{key[2]},
+      std::make_shared<ProjectionLayer>("key", std::vector<std::int64_t>{key[key.rank() - 1]},
                                         std::vector<std::int64_t>{num_heads_, key_dim_}, options_);
-  value_ = std::make_shared<ProjectionLayer>("value", std::vector<std::int64_t>{value[2]},
-                                             std::vector<std::int64_t>{num_heads_, value_dim()},
-                                             options_);
+  value_ = std::make_shared<ProjectionLayer>(
+      "value", std::vector<std::int64_t>{value[value.rank() - 1]},
+      std::vector<std::int64_t>{num_heads_, value_dim()}, options_);
   output_ = std::make_shared<ProjectionLayer>("attention_output",
                                               std::vector<std::int64_t>{num_heads_, value_dim()},
                                               std::vector<std::int64_t>{out}, options_);
@@ -168,6 +204,38 @@ Tensor as_float_mask(const Tensor& m, const Shape& shape) {
 }
 }  // namespace
 
+namespace {
+std::int64_t product(const Shape& shape, const std::vector<int>& axes) {
+  std::int64_t n = 1;
+  for (int a : axes) n *= shape[a];
+  return n;
+}
+
+std::vector<std::int64_t> sizes(const Shape& shape, const std::vector<int>& axes) {
+  std::vector<std::int64_t> out;
+  for (int a : axes) out.push_back(shape[a]);
+  return out;
+}
+
+// The permutation that puts the batch-like axes first, the attention axes next and the heads
+// and per-head features last, of a projected tensor (batch, steps..., heads, dim).
+std::vector<int> grouped_axes(const std::vector<int>& free, const std::vector<int>& attend,
+                              int projected_rank) {
+  std::vector<int> perm = free;
+  perm.insert(perm.end(), attend.begin(), attend.end());
+  perm.push_back(projected_rank - 2);
+  perm.push_back(projected_rank - 1);
+  return perm;
+}
+
+bool is_identity(const std::vector<int>& perm) {
+  for (std::size_t i = 0; i < perm.size(); ++i) {
+    if (perm[i] != static_cast<int>(i)) return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tensor& value,
                                                  const Tensor& key_in, const Tensor& query_mask,
                                                  const Tensor& value_mask, const Tensor& key_mask,
@@ -175,21 +243,51 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
                                                  bool training) {
   const Tensor key = key_in.defined() ? key_in : value;
   check_shapes({query.shape(), value.shape(), key.shape()});
-  const std::int64_t batch = query.shape()[0], t = query.shape()[1], s = value.shape()[1];
+  const int rank = query.rank();
+  // Attention runs over the layout's attention axes jointly, and separately for each index of
+  // its batch-like axes: the projections are regrouped as (batch-like, attention positions,
+  // heads, dim), which for inputs (batch, steps, features) they already are.
+  const Layout l = layout(rank);
+  const std::int64_t groups = product(query.shape(), l.free);
+  const std::int64_t t = product(query.shape(), l.attend), s = product(value.shape(), l.attend);
+  NEURONA_CHECK(
+      rank == 3 || (!query_mask.defined() && !value_mask.defined() &&
+                    !(key_mask.defined() && key_in.defined()) && !options.use_causal_mask),
+      NotImplementedError, describe(),
+      ": the masks the inputs carry and use_causal_mask are supported for inputs "
+      "(batch, steps, features); inputs of rank ",
+      rank, " take an attention_mask");
   // Keras's _compute_attention_mask: the inputs' masks, the causal mask and attention_mask,
-  // ANDed into (batch, T, S); none when only the causal mask applies (the fused causal path).
-  Tensor mask;  // float 0/1, broadcastable to (batch, T, S)
+  // ANDed into (groups, T, S); none when only the causal mask applies (the fused causal path).
+  Tensor mask;  // float 0/1, broadcastable to (groups, T, S)
   const auto and_with = [&mask](const Tensor& m) { mask = mask.defined() ? mask * m : m; };
-  if (query_mask.defined()) and_with(as_float_mask(query_mask, {batch, t, 1}));
-  if (value_mask.defined()) and_with(as_float_mask(value_mask, {batch, 1, s}));
-  if (key_mask.defined() && key_in.defined()) and_with(as_float_mask(key_mask, {batch, 1, s}));
+  if (query_mask.defined()) and_with(as_float_mask(query_mask, {groups, t, 1}));
+  if (value_mask.defined()) and_with(as_float_mask(value_mask, {groups, 1, s}));
+  if (key_mask.defined() && key_in.defined()) and_with(as_float_mask(key_mask, {groups, 1, s}));
   if (options.attention_mask.defined()) {
+    // (batch, batch-like axes..., query attention axes..., key attention axes...), the batch
+    // possibly 1: (batch, T, S) for inputs of rank 3.
     const Tensor& a = options.attention_mask;
-    NEURONA_CHECK(a.rank() == 3 && a.shape()[1] == t && a.shape()[2] == s &&
-                      (a.shape()[0] == batch || a.shape()[0] == 1),
-                  ShapeError, describe(), ": attention_mask must have shape (batch, ", t, ", ", s,
+    std::vector<std::int64_t> full = sizes(query.shape(), l.free);
+    const std::vector<std::int64_t> tq = sizes(query.shape(), l.attend);
+    const std::vector<std::int64_t> sk = sizes(value.shape(), l.attend);
+    full.insert(full.end(), tq.begin(), tq.end());
+    full.insert(full.end(), sk.begin(), sk.end());
+    bool fits =
+        a.rank() == static_cast<int>(full.size()) && (a.shape()[0] == full[0] || a.shape()[0] == 1);
+    for (std::size_t i = 1; fits && i < full.size(); ++i) {
+      fits = a.shape()[static_cast<int>(i)] == full[i];
+    }
+    NEURONA_CHECK(fits, ShapeError, describe(), ": attention_mask must have shape ",
+                  shape_str(Shape(full)), " (batch, ",
+                  rank == 3 ? "query steps, key steps"
+                            : "the other axes..., query attention axes..., key attention axes...",
                   "), got ", shape_str(a.shape()));
-    and_with(as_float_mask(a, a.shape()));
+    Tensor m = as_float_mask(a, a.shape());
+    // Regrouped as the projections are (a batch of 1 broadcast first, as the batch-like axes
+    // after it cannot broadcast once flattened with it).
+    if (rank > 3) m = reshape(broadcast_to(m, Shape(full)), {groups, t, s});
+    and_with(m);
   }
   // The fused kernel applies the causal mask itself; otherwise it joins the others as
   // (1, T, S), true where key j <= query i.
@@ -198,13 +296,19 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
   if (options.use_causal_mask && !causal_in_kernel) {
     and_with(causal_attention_mask(t, s, query.device()));
   }
-  const Tensor q = (*query_)(query, training);  // (B, T, N, H)
-  const Tensor k = (*key_)(key, training);      // (B, S, N, H)
-  const Tensor v = (*value_)(value, training);  // (B, S, N, Hv)
+  const int projected = rank + 1;  // (batch, steps..., heads, dim)
+  const std::vector<int> perm = grouped_axes(l.free, l.attend, projected);
+  const auto grouped = [&](const Tensor& x, std::int64_t positions) {
+    const Tensor moved = is_identity(perm) ? x : transpose(x, perm);
+    return reshape(moved, {groups, positions, num_heads_, x.shape()[projected - 1]});
+  };
+  const Tensor q = grouped((*query_)(query, training), t);  // (G, T, N, H)
+  const Tensor k = grouped((*key_)(key, training), s);      // (G, S, N, H)
+  const Tensor v = grouped((*value_)(value, training), s);  // (G, S, N, Hv)
   const double scale = 1.0 / std::sqrt(static_cast<double>(key_dim_));
-  Tensor attended;  // (B, T, N, Hv)
+  Tensor attended;  // (G, T, N, Hv)
   Tensor scores;
-  // (batch or 1, 1, T, S): a lone value mask is (batch, 1, S) until broadcast.
+  // (groups or 1, 1, T, S): a lone value mask is (groups, 1, S) until broadcast.
   const Tensor mask4 = mask.defined() ? reshape(broadcast_to(mask, {mask.shape()[0], t, s}),
                                                 {mask.shape()[0], 1, t, s})
                                       : Tensor();
@@ -213,9 +317,9 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
     attended = dot_product_attention(
         q, k, v, {.mask = mask4, .is_causal = causal_in_kernel, .scale = scale});
   } else {
-    const Tensor qh = transpose(q * scale, {0, 2, 1, 3});  // (B, N, T, H)
-    const Tensor kh = transpose(k, {0, 2, 3, 1});          // (B, N, H, S)
-    const Tensor logits = matmul(qh, kh);                  // (B, N, T, S)
+    const Tensor qh = transpose(q * scale, {0, 2, 1, 3});  // (G, N, T, H)
+    const Tensor kh = transpose(k, {0, 2, 3, 1});          // (G, N, H, S)
+    const Tensor logits = matmul(qh, kh);                  // (G, N, T, S)
     // Keras's _masked_softmax: its Softmax layer with the mask (which the probabilities do
     // not carry on: they are no sequence).
     Tensor probs = (*softmax_)(
@@ -224,6 +328,28 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
     scores = probs;
     const Tensor dropped = (*dropout_)(probs, training);
     attended = transpose(matmul(dropped, transpose(v, {0, 2, 1, 3})), {0, 2, 1, 3});
+  }
+  if (rank > 3) {
+    // Back to (batch, steps..., heads, dim_v), and the scores in Keras's layout: (batch,
+    // batch-like axes..., heads, query attention axes..., key attention axes...).
+    std::vector<std::int64_t> dims = sizes(query.shape(), l.free);
+    const std::vector<std::int64_t> tq = sizes(query.shape(), l.attend);
+    dims.insert(dims.end(), tq.begin(), tq.end());
+    dims.push_back(num_heads_);
+    dims.push_back(value_dim());
+    std::vector<int> inverse(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i)
+      inverse[static_cast<std::size_t>(perm[i])] = static_cast<int>(i);
+    attended = reshape(attended, Shape(dims));
+    if (!is_identity(perm)) attended = transpose(attended, inverse);
+    if (scores.defined()) {
+      std::vector<std::int64_t> sd = sizes(query.shape(), l.free);
+      const std::vector<std::int64_t> sk = sizes(value.shape(), l.attend);
+      sd.push_back(num_heads_);
+      sd.insert(sd.end(), tq.begin(), tq.end());
+      sd.insert(sd.end(), sk.begin(), sk.end());
+      scores = reshape(scores, Shape(sd));
+    }
   }
   std::vector<Tensor> out{(*output_)(attended, training)};
   if (options.return_attention_scores) out.push_back(scores);
@@ -288,10 +414,16 @@ std::vector<TensorSpec> MultiHeadAttentionLayer::compute_output_spec_with_kwargs
                                                    positional_count(kwargs, all_inputs.size())));
   std::vector<TensorSpec> out = compute_output_spec(inputs, true);
   if (options.return_attention_scores) {
-    // (batch, heads, query steps, key steps)
+    // (batch, batch-like axes..., heads, query attention axes..., key attention axes...):
+    // (batch, heads, query steps, key steps) for inputs of rank 3.
     const Shape& q = inputs[0].shape;
     const Shape& v = inputs[1].shape;
-    out.push_back({Shape({q[0], num_heads_, q[1], v[1]}), out[0].dtype});
+    const Layout l = layout(q.rank());
+    std::vector<std::int64_t> dims = sizes(q, l.free);
+    dims.push_back(num_heads_);
+    for (int a : l.attend) dims.push_back(q[a]);
+    for (int a : l.attend) dims.push_back(v[a]);
+    out.push_back({Shape(std::move(dims)), out[0].dtype});
   }
   return out;
 }

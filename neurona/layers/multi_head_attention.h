@@ -27,8 +27,10 @@ struct MultiHeadAttentionOptions {
   bool use_bias = true;
   /// The output's last dimension; none: the query's.
   std::optional<std::int64_t> output_shape = std::nullopt;
-  /// The axes attention runs over; only Keras's default (none: the sequence axis 1 of rank-3
-  /// inputs) is supported.
+  /// The axes attention runs over, jointly (axes of the inputs between the batch and the
+  /// features; a negative one counts from the end of the projected (batch, ..., heads, dim)
+  /// tensor, as in Keras); the other axes are batch-like. None: every axis between the batch
+  /// and the features (the sequence axis of (batch, steps, features)).
   std::optional<std::vector<int>> attention_axes = std::nullopt;
   initializers::Initializer kernel_initializer = "glorot_uniform";
   initializers::Initializer bias_initializer = "zeros";
@@ -46,11 +48,15 @@ struct MultiHeadAttentionOptions {
 /// The call arguments of Keras's MultiHeadAttention beyond the tensors.
 struct AttentionCallOptions {
   /// (batch, query steps, key steps), nonzero = attend; undefined: none. ANDed with the masks
-  /// the inputs carry and the causal mask. A symbolic call takes a symbolic one instead.
+  /// the inputs carry and the causal mask. A symbolic call takes a symbolic one instead. For
+  /// inputs of rank > 3: (batch, batch-like axes..., query attention axes..., key attention
+  /// axes...), and neither the inputs' masks nor the causal mask apply (NotImplementedError).
   Tensor attention_mask = {};
   /// Query i attends keys j <= i.
   bool use_causal_mask = false;
-  /// Also return the attention probabilities, (batch, heads, query steps, key steps).
+  /// Also return the attention probabilities, (batch, heads, query steps, key steps); for
+  /// inputs of rank > 3, (batch, batch-like axes..., heads, query attention axes..., key
+  /// attention axes...).
   bool return_attention_scores = false;
 };
 
@@ -67,8 +73,9 @@ class MultiHeadAttentionLayer : public Layer {
   std::int64_t value_dim() const { return options_.value_dim.value_or(key_dim_); }
 
   /// Keras's call(query, value, key=None, ...): query (batch, T, dim), value (batch, S, dim_v),
-  /// key (batch, S, dim_k; undefined: value). Builds the layer on the first call. Returns the
-  /// output (batch, T, output_shape or dim), then the scores with return_attention_scores.
+  /// key (batch, S, dim_k; undefined: value), or of any rank above 3 alike (attention_axes).
+  /// Builds the layer on the first call. Returns the output (the query's shape with the last
+  /// dimension output_shape or dim), then the scores with return_attention_scores.
   std::vector<Tensor> attend(const Tensor& query, const Tensor& value, const Tensor& key = {},
                              const AttentionCallOptions& options = {}, bool training = false);
   /// The functional API's call, Keras's mha(query, value, key, attention_mask=m,
@@ -111,6 +118,12 @@ class MultiHeadAttentionLayer : public Layer {
 
  private:
   void check_shapes(const std::vector<Shape>& shapes) const;
+  /// For inputs of `rank`: the attention axes (sorted) and the batch-like ones (the batch axis,
+  /// then the others between the batch and the features).
+  struct Layout {
+    std::vector<int> attend, free;
+  };
+  Layout layout(int rank) const;
   /// use_causal_mask and return_attention_scores from a call's keyword arguments.
   AttentionCallOptions read_kwargs(const ConfigValue& kwargs) const;
   std::vector<Tensor> run(const Tensor& query, const Tensor& value, const Tensor& key,

@@ -1,7 +1,8 @@
 // MultiHeadAttention against Keras 3 itself (tests/reference/attention/, made by
 // tests/reference/make_keras_mha_references.py): outputs, scores and gradients with respect to
 // the inputs and every weight, with the masks the inputs carry, attention_mask and the causal
-// mask; a float64 gradient check; configs; errors; the functional API.
+// mask, and for inputs of rank 4 and 5 over Keras's attention_axes; a float64 gradient check;
+// configs; errors; the functional API.
 #include <neurona/models/keras_config.h>
 #include <neurona/models/saving.h>
 #include <neurona/neurona.h>
@@ -54,6 +55,73 @@ TEST(MultiHeadAttention, InputMasksAttentionMaskAndCausalMaskCombineAsKeras) {
   check("mha_masks", L::MultiHeadAttention(2, 3));
   check("mha_masks_causal_scores", L::MultiHeadAttention(2, 3, {.use_bias = false}),
         {.use_causal_mask = true, .return_attention_scores = true});
+}
+
+TEST(MultiHeadAttention, AttentionAxesOfHigherRankInputsMatchKeras) {
+  // Rank 4 with Keras's default axes (1, 2): the 12 positions attend each other.
+  check("mha_rank4_default_scores", L::MultiHeadAttention(2, 3), {.return_attention_scores = true});
+  // attention_axes (2,): axis 1 batch-like; cross-attention with a key and an attention_mask
+  // (batch, 3, 4, 6).
+  check("mha_axes2_cross_mask_scores",
+        L::MultiHeadAttention(2, 3, {.attention_axes = std::vector<int>{2}}),
+        {.return_attention_scores = true});
+  // attention_axes 1 on rank 4 (Keras's int), value_dim and output_shape; the fused kernel.
+  check("mha_axes1_rank4",
+        L::MultiHeadAttention(
+            3, 2, {.value_dim = 4, .output_shape = 6, .attention_axes = std::vector<int>{1}}));
+  // Rank 5, axes (1, 3), not adjacent: axis 2 batch-like; and -4 names axis 1 as Keras counts
+  // it (from the end of the projected (batch, 3, 2, 4, heads, dim)).
+  check("mha_rank5_axes13_scores",
+        L::MultiHeadAttention(2, 2, {.attention_axes = std::vector<int>{1, 3}}),
+        {.return_attention_scores = true});
+  check("mha_rank5_axes13_scores",
+        L::MultiHeadAttention(2, 2, {.attention_axes = std::vector<int>{3, -5}}),
+        {.return_attention_scores = true});
+}
+
+TEST(MultiHeadAttention, AttentionAxesShapesConfigsAndErrors) {
+  auto mha = L::MultiHeadAttention(2, 3, {.attention_axes = std::vector<int>{2}});
+  const nr::Tensor q = nr::random_normal({2, 3, 4, 5}, {.seed = 1});
+  const nr::Tensor v = nr::random_normal({2, 3, 6, 5}, {.seed = 2});
+  const auto out = mha->attend(q, v, {}, {.return_attention_scores = true});
+  EXPECT_EQ(out[0].shape(), (nr::Shape{2, 3, 4, 5}));
+  EXPECT_EQ(out[1].shape(), (nr::Shape{2, 3, 2, 4, 6}));
+  // The symbolic call infers the same shapes, and the config keeps the axes.
+  auto xq = nr::Input({3, 4, 5});
+  auto xv = nr::Input({3, 6, 5});
+  const auto sym = mha->attend(xq, xv, {}, {.return_attention_scores = true});
+  EXPECT_EQ(sym[0].shape(), (nr::Shape{-1, 3, 4, 5}));
+  EXPECT_EQ(sym[1].shape(), (nr::Shape{-1, 3, 2, 4, 6}));
+  EXPECT_EQ(L::MultiHeadAttention::from_config(mha->get_config())->get_config(), mha->get_config());
+  // Each query position of one index of the batch-like axis attends only that index's keys.
+  const nr::Tensor v2 =
+      nr::concat(std::vector{nr::narrow(v, 1, 0, 1), nr::narrow(v, 1, 1, 2) * 3.0}, 1);
+  const nr::Tensor changed = mha->attend(q, v2)[0];
+  EXPECT_TRUE(nr::testing::all_close(nr::narrow(changed, 1, 0, 1),
+                                     nr::narrow(out[0], 1, 0, 1).to_vector<double>(), 1e-6));
+  EXPECT_FALSE(nr::testing::all_close(nr::narrow(changed, 1, 1, 2),
+                                      nr::narrow(out[0], 1, 1, 2).to_vector<double>(), 1e-3));
+
+  NEURONA_EXPECT_THROW_MSG(
+      L::MultiHeadAttention(2, 2, {.attention_axes = std::vector<int>{3}})->attend(q, q),
+      nr::ValueError, "attention_axes 3 is not an axis between the batch and the features");
+  NEURONA_EXPECT_THROW_MSG(
+      L::MultiHeadAttention(2, 2, {.attention_axes = std::vector<int>{1, -4}})->attend(q, q),
+      nr::ValueError, "names axis 1 twice");
+  NEURONA_EXPECT_THROW_MSG(mha->attend(q, nr::zeros({2, 4, 6, 5})), nr::ShapeError,
+                           "axis 1 is not an attention axis");
+  NEURONA_EXPECT_THROW_MSG(mha->attend(q, nr::zeros({2, 6, 5})), nr::ShapeError, "of one rank");
+  NEURONA_EXPECT_THROW_MSG(mha->attend(q, v, {}, {.attention_mask = nr::ones({2, 4, 6})}),
+                           nr::ShapeError, "attention_mask must have shape (2, 3, 4, 6)");
+  NEURONA_EXPECT_THROW_MSG(mha->attend(q, v, {}, {.use_causal_mask = true}),
+                           nr::NotImplementedError, "inputs of rank 4 take an attention_mask");
+  nr::Tensor masked = q;
+  masked.set_keras_mask(nr::ones({2, 3, 4}, {.dtype = nr::uint8}));
+  NEURONA_EXPECT_THROW_MSG(mha->attend(masked, v), nr::NotImplementedError, "the masks");
+  // An attention_mask with a batch of 1 applies to every row.
+  const nr::Tensor all = nr::ones({1, 3, 4, 6});
+  EXPECT_TRUE(nr::testing::all_close(mha->attend(q, v, {}, {.attention_mask = all})[0],
+                                     out[0].to_vector<double>(), 1e-6));
 }
 
 TEST(MultiHeadAttention, WeightsHaveKerasNamesAndShapes) {
@@ -113,14 +181,18 @@ TEST(MultiHeadAttention, ConfigRoundTripsAndBadArgumentsAreRefused) {
   NEURONA_EXPECT_THROW_MSG(L::MultiHeadAttention(0, 2), nr::ValueError,
                            "expected a positive integer. Received: num_heads=0");
   NEURONA_EXPECT_THROW_MSG(L::MultiHeadAttention(2, -1), nr::ValueError, "Received: key_dim=-1");
-  NEURONA_EXPECT_THROW_MSG(L::MultiHeadAttention(2, 2, {.attention_axes = std::vector<int>{2}}),
-                           nr::ValueError, "attention_axes");
+  NEURONA_EXPECT_THROW_MSG(L::MultiHeadAttention(2, 2, {.attention_axes = std::vector<int>{}}),
+                           nr::ValueError, "`attention_axes` must name at least one axis");
+  NEURONA_EXPECT_THROW_MSG(L::MultiHeadAttention(2, 2, {.attention_axes = std::vector<int>{2}})
+                               ->attend(nr::zeros({1, 3, 4}), nr::zeros({1, 3, 4})),
+                           nr::ValueError,
+                           "attention_axes 2 is not an axis between the batch and the features");
   auto m = L::MultiHeadAttention(2, 2);
   NEURONA_EXPECT_THROW_MSG(
       m->attend(nr::zeros({1, 3, 4}), nr::zeros({1, 5, 4}), nr::zeros({1, 6, 4})), nr::ValueError,
       "All dimensions of `value` and `key`");
   NEURONA_EXPECT_THROW_MSG(m->attend(nr::zeros({3, 4}), nr::zeros({3, 4})), nr::ShapeError,
-                           "(batch, steps, features)");
+                           "(batch, steps..., features)");
 }
 
 // ---------------------------------------------------------------- functional calls and saving

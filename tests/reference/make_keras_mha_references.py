@@ -2,7 +2,10 @@
 
 Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the repository root with
 
-    KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py
+    KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py [--axes]
+
+(--axes: only the cases of inputs of rank > 3, attention_axes; another JAX may change the
+other files' last digits.)
 
 It rewrites tests/reference/attention/<case>.txt, one tensor a line: `name dim0 ... : v0 v1 ...`,
 attention_mask_model.keras with attention_mask_model.txt (a model input given as the
@@ -47,7 +50,9 @@ def line(name, a):
 
 
 def case(name, layer_kwargs, q_shape, v_shape, k_shape=None, query_mask=False, value_mask=False,
-         attention_mask=False, causal=False, scores=False, seed=0):
+         attention_mask=False, causal=False, scores=False, seed=0, mask_shape=None):
+    """mask_shape: an attention_mask of that shape (for inputs of rank > 3: (batch, the other
+    axes..., query attention axes..., key attention axes...)), each query seeing its first key."""
     rng = np.random.default_rng(seed)
     q = rng.uniform(-1, 1, q_shape).astype(np.float32)
     v = rng.uniform(-1, 1, v_shape).astype(np.float32)
@@ -74,7 +79,14 @@ def case(name, layer_kwargs, q_shape, v_shape, k_shape=None, query_mask=False, v
     if attention_mask:
         am = rng.uniform(0, 1, (q_shape[0], q_shape[1], v_shape[1])) > 0.3
         lines.append(line("attention_mask", am))
-    if attention_mask or query_mask:
+    if mask_shape is not None:
+        am = rng.uniform(0, 1, mask_shape) > 0.3
+        key_axes = len(layer_kwargs["attention_axes"]) if "attention_axes" in layer_kwargs \
+            else len(q_shape) - 2
+        am[(Ellipsis,) + (0,) * key_axes] = True
+        lines.append(line("attention_mask", am))
+        kw["attention_mask"] = jnp.asarray(am)
+    elif attention_mask or query_mask:
         full = am if am is not None else np.ones((q_shape[0], q_shape[1], v_shape[1]), bool)
         if qm is not None:
             full = full & qm[:, :, None]
@@ -183,8 +195,27 @@ def check(directory):
     return failures
 
 
+def axes_cases():
+    """Inputs of rank > 3: attention over several axes jointly, or over some axes with the
+    others batch-like (Keras's attention_axes), with scores and an attention_mask."""
+    # Rank 4, Keras's default axes (1, 2): every one of the 3 x 4 positions attends every other.
+    case("mha_rank4_default_scores", {"num_heads": 2, "key_dim": 3}, (2, 3, 4, 5), (2, 3, 4, 5),
+         scores=True, seed=7)
+    # attention_axes (2,): axis 1 is batch-like; cross-attention over 4 query and 6 key steps,
+    # with an attention_mask (batch, 3, 4, 6).
+    case("mha_axes2_cross_mask_scores", {"num_heads": 2, "key_dim": 3, "attention_axes": (2,)},
+         (2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 7), scores=True, seed=8, mask_shape=(2, 3, 4, 6))
+    # attention_axes 1 on rank 4 (axis 2 batch-like), no scores: Keras's einsum path.
+    case("mha_axes1_rank4", {"num_heads": 3, "key_dim": 2, "attention_axes": 1, "value_dim": 4,
+                             "output_shape": 6}, (2, 4, 3, 5), (2, 5, 3, 5), seed=9)
+    # Rank 5, attention_axes (1, 3) (not adjacent): axis 2 batch-like, 3 x 4 positions attend.
+    case("mha_rank5_axes13_scores", {"num_heads": 2, "key_dim": 2, "attention_axes": (1, 3)},
+         (2, 3, 2, 4, 5), (2, 3, 2, 4, 5), scores=True, seed=10)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    axes_cases()
     case("mha_self", {"num_heads": 2, "key_dim": 3}, (2, 4, 5), (2, 4, 5), seed=1)
     case("mha_cross_output_shape", {"num_heads": 3, "key_dim": 2, "output_shape": 6},
          (2, 3, 5), (2, 6, 4), (2, 6, 7), seed=2)
@@ -220,7 +251,13 @@ def main():
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", metavar="DIR", help="check the files neurona wrote in DIR")
+    parser.add_argument("--axes", action="store_true",
+                        help="write only the cases of inputs of rank > 3 (attention_axes)")
     args = parser.parse_args()
+    if args.axes:
+        os.makedirs(OUT, exist_ok=True)
+        axes_cases()
+        sys.exit(0)
     if args.check:
         sys.exit(1 if check(args.check) else 0)
     main()
