@@ -1129,6 +1129,17 @@ std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tens
   // mean of their gradients.
   const auto dist = distribution::distribution();
   replica_share_ = dist ? 1.0 / dist->num_replicas() : 1.0;
+  // Synchronized layers sum over the replicas' batches (core/replica_context.h).
+  std::optional<detail::ScopedReplicaContext> replica;
+  if (dist) {
+    distribution::Communicator& communicator = dist->communicator();
+    replica.emplace(detail::ReplicaContext{
+        .num_replicas = dist->num_replicas(),
+        .share = replica_share_,
+        .all_reduce_sum =
+            [&communicator](std::vector<Tensor>& t) { communicator.all_reduce_sum(t); },
+        .shard = {}});
+  }
   train_step(data.map([&](const Tensor& t) { return t.to(device); }));
   replica_share_ = 1.0;
   return read_metrics();

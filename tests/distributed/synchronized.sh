@@ -27,3 +27,10 @@ cmp "$work/two/weights-rank0.txt" "$work/two/weights-rank1.txt"
 run_two --out "$work/two-bn" --batch-norm
 cmp "$work/two-bn/weights-rank0.txt" "$work/two-bn/weights-rank1.txt"
 "$child" --compare "$work/one-bn" "$work/two-bn" --tolerance 1e-5
+# train_on_batch, each replica on its own half of a batch of 128: a synchronized BatchNormalization
+# normalizes with both halves' statistics, and the mean of the replicas' gradients is the step of
+# one process on the whole batch.
+"$child" --out "$work/one-tob" --epochs 3 --batch-norm --train-on-batch
+run_two --out "$work/two-tob" --batch-norm --train-on-batch
+cmp "$work/two-tob/weights-rank0.txt" "$work/two-tob/weights-rank1.txt"
+"$child" --compare-weights "$work/one-tob" "$work/two-tob" --tolerance 1e-5
