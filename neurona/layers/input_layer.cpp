@@ -63,6 +63,11 @@ KerasTensor InputLayer::output() {
   return KerasTensor(node, 0);
 }
 
+std::vector<KerasTensor> InputLayer::output_list() const {
+  if (std::shared_ptr<Node> node = node_.lock()) return {KerasTensor(node, 0)};
+  return Layer::output_list();
+}
+
 Input::Input(const Shape& shape, InputOptions options)
     : LayerHandle<InputLayer>(std::make_shared<InputLayer>(shape, std::move(options))) {}
 

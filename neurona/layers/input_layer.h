@@ -36,6 +36,9 @@ class InputLayer : public Layer {
   /// The symbolic tensor this input layer makes (its one Node, index 0, as in Keras). The layer
   /// must be held by a shared_ptr (an Input handle).
   KerasTensor output();
+  using Layer::output;
+  /// That tensor once made (Layer::output() through any pointer).
+  std::vector<KerasTensor> output_list() const override;
 
  private:
   Shape batch_shape_;

@@ -518,15 +518,19 @@ std::vector<KerasTensor> Layer::add_node(std::vector<KerasTensor> inputs, bool l
 }
 
 namespace {
-// Keras's _get_node_attribute_at_index(0, ...): the layer's first call.
+// Keras's _get_node_attribute_at_index(0, ...): the layer's first call, here the first whose
+// tensors still exist (Keras keeps every node; neurona's go with the last model or tensor
+// that holds them, as a Sequential's graph rebuilt after an add does).
 std::shared_ptr<Node> first_node(const std::vector<std::weak_ptr<Node>>& nodes,
                                  const std::string& who, const char* what) {
   NEURONA_CHECK(!nodes.empty(), ValueError, who, " has never been called and thus has no defined ",
                 what, " (call it on KerasTensors: the functional API)");
-  std::shared_ptr<Node> node = nodes.front().lock();
-  NEURONA_CHECK(node != nullptr, ValueError, who, " has no defined ", what,
-                ": the tensors of its first call no longer exist (no model or tensor holds them)");
-  return node;
+  for (const std::weak_ptr<Node>& weak : nodes) {
+    if (std::shared_ptr<Node> node = weak.lock()) return node;
+  }
+  throw ValueError(neurona::detail::str(
+      who, " has no defined ", what,
+      ": the tensors of its calls no longer exist (no model or tensor holds them)"));
 }
 
 KerasTensor single(std::vector<KerasTensor> tensors, const std::string& who, const char* what,

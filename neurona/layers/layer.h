@@ -129,7 +129,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<KerasTensor> apply(const std::vector<KerasTensor>& inputs,
                                  std::optional<bool> training = std::nullopt);
 
-  /// Keras's `layer.output`: the output of the layer's first symbolic call (its node 0), e.g.
+  /// Keras's `layer.output`: the output of the layer's first symbolic call (its node 0; here the
+  /// first whose tensors still exist), e.g.
   /// a functional model's inner layer, to build a feature extractor on:
   ///   nr::Model features(base.inputs(), {base.get_layer("conv4_block6_out")->output()});
   /// A functional model's are its outputs. ValueError if the layer was never called on

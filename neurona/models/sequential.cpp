@@ -1,5 +1,7 @@
-// Sequential: builds its layers in a chain of shapes; a layer that cannot compute its output
-// shape is run once on zeros to learn it (what Keras's symbolic call does).
+// Sequential: with an Input, builds its layers by calling each on the symbolic output of the one
+// before (Keras's Sequential builds its functional graph so); without one, in a chain of shapes
+// from the first call's. Either way a layer that cannot compute its output shape is run once on
+// zeros to learn it (what Keras's symbolic call does).
 #include "neurona/models/sequential.h"
 
 namespace neurona {
@@ -49,11 +51,13 @@ void Sequential::add(const layers::AnyLayer& layer) {
   const auto all = sublayers();
   const std::optional<Shape> in =
       all.size() >= 2 ? all[all.size() - 2]->known_output_shape() : build_input_shape();
-  if (in) {
+  if (!chain_.empty()) {
+    extend_chain(all.size() - 1);
+  } else if (in) {
     all.back()->ensure_built(*in);
     (void)output_shape_of(*all.back(), *in);
   } else {
-    build_layers(build_input_shape());
+    build(build_input_shape());
   }
   mark_built(build_input_shape());
 }
@@ -62,8 +66,26 @@ layers::AnyLayer Sequential::pop() {
   const auto all = sublayers();
   NEURONA_CHECK(!all.empty(), ValueError, describe(), ": there are no layers in the model.");
   untrack_layer(all.back());
+  if (chain_.size() > all.size()) chain_.pop_back();
   if (built()) mark_built(build_input_shape());
   return all.back();
+}
+
+void Sequential::extend_chain(std::size_t first) {
+  if (!input_layer_) return;
+  if (chain_.empty()) chain_.push_back(input_layer_->output());
+  const auto all = sublayers();
+  for (std::size_t i = first; i < all.size(); ++i) chain_.push_back((*all[i])(chain_.back()));
+}
+
+std::vector<layers::KerasTensor> Sequential::input_list() const {
+  if (chain_.empty()) return Model::input_list();
+  return {chain_.front()};
+}
+
+std::vector<layers::KerasTensor> Sequential::output_list() const {
+  if (chain_.empty()) return Model::output_list();
+  return {chain_.back()};
 }
 
 void Sequential::build_layers(const Shape& input_shape) {
@@ -75,7 +97,15 @@ void Sequential::build_layers(const Shape& input_shape) {
 }
 
 void Sequential::build(const Shape& input_shape) {
-  build_layers(input_shape);
+  chain_.clear();
+  if (input_layer_) {
+    // As Keras's Sequential builds its functional graph: every layer called on the symbolic
+    // output of the one before, which builds it and infers its output shape (so that the
+    // layers' outputs exist: Layer::output()).
+    extend_chain(0);
+  } else {
+    build_layers(input_shape);
+  }
 }
 
 Shape Sequential::compute_output_shape(const Shape& input_shape) const {

@@ -28,6 +28,14 @@ class Sequential : public Model {
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
 
+  /// With an Input: its symbolic tensor and the last layer's output on it, as Keras's
+  /// Sequential builds its functional graph (every layer is called on the previous one's
+  /// symbolic output, so that `model.get_layer("x")->output()` exists too):
+  ///   nr::Model features(model.input(), model.get_layer("embedding")->output());
+  /// Without one, those of the model's first symbolic call (as any layer's).
+  std::vector<layers::KerasTensor> input_list() const override;
+  std::vector<layers::KerasTensor> output_list() const override;
+
  protected:
   void build(const Shape& input_shape) override;
 
@@ -37,8 +45,12 @@ class Sequential : public Model {
   /// Tracks a layer, or takes an Input as the model's, without building anything; false for
   /// an Input.
   bool append(const layers::AnyLayer& layer);
+  /// Calls the layers from the `first`th on the symbolic chain (with an Input).
+  void extend_chain(std::size_t first);
   std::optional<Shape> input_shape_;
   std::shared_ptr<layers::InputLayer> input_layer_;
+  /// With an Input: its symbolic tensor, then each layer's output on the one before.
+  std::vector<layers::KerasTensor> chain_;
 };
 
 }  // namespace neurona

@@ -137,6 +137,30 @@ TEST(Functional, InnerLayersOutputBuildsAFeatureExtractor) {
                            "has never been called and thus has no defined output");
 }
 
+TEST(Functional, SequentialWithAnInputHasItsLayersOutputsAsKeras) {
+  nr::clear_session();
+  nr::Sequential seq({nr::layers::Input({4}), L::Dense(3, {.activation = "relu", .name = "hidden"}),
+                      L::Dense(2, {.name = "out"})});
+  // Keras's Sequential builds its graph: every layer has its output, the model its input.
+  EXPECT_EQ(seq.get_layer("hidden")->input(), seq.input());
+  EXPECT_EQ(seq.output(), seq.get_layer("out")->output());
+  EXPECT_EQ(seq.get_layer("hidden")->output().shape(), nr::Shape({-1, 3}));
+  nr::Model features(seq.input(), seq.get_layer("hidden")->output());
+  const auto data = random_tensor({5, 4});
+  EXPECT_TRUE(same(features.predict(data), (*seq.get_layer("hidden"))(data)));
+  // add and pop keep the graph's end in step.
+  seq.add(L::Dense(1, {.name = "extra"}));
+  EXPECT_EQ(seq.output(), seq.get_layer("extra")->output());
+  EXPECT_EQ(seq.output().shape(), nr::Shape({-1, 1}));
+  seq.pop();
+  EXPECT_EQ(seq.output(), seq.get_layer("out")->output());
+  EXPECT_TRUE(same(seq.predict(data), nr::Model(seq.input(), seq.output()).predict(data)));
+  // Without an Input no graph is made (the layers run on tensors only).
+  nr::Sequential lazy({L::Dense(2)});
+  lazy.predict(data);
+  NEURONA_EXPECT_THROW_MSG(lazy.output(), nr::ValueError, "has never been called");
+}
+
 TEST(Functional, NestedModelIsALayerOfTheOuterModel) {
   auto inner_in = nr::Input({6});
   auto inner = std::make_shared<nr::Model>(inner_in, L::Dense(2)(inner_in));
