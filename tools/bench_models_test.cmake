@@ -46,6 +46,13 @@ endif()
 # Random tokens: the first epoch's loss is about ln(500) = 6.2.
 expect_json("${gpt}" "epoch_loss;0" "[5-7]\\.[0-9]*")
 
+# The same with each block rematerialized: the flag reaches the model and the JSON line.
+run_bench(gpt_remat --model gpt2 --layers 2 --context 64 --width 64 --heads 4 --vocab-size 500
+  --batch-size 4 --steps 3 --epochs 2 --remat-blocks)
+expect_json("${gpt_remat}" remat_blocks "(true|ON)")
+expect_json("${gpt}" remat_blocks "(false|OFF)")
+expect_json("${gpt_remat}" "epoch_loss;0" "[5-7]\\.[0-9]*")
+
 # Keras's ResNet50 on 32x32x3 images and 10 classes (23,608,202 parameters), mixed_bfloat16.
 run_bench(resnet --model resnet50 --image-size 32 --classes 10 --batch-size 4 --steps 2
   --epochs 2 --dtype-policy mixed_bfloat16)

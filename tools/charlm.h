@@ -34,6 +34,10 @@ struct TransformerLMConfig {
   bool tie_embeddings = false;
   /// The MLP's gelu in its tanh form (GPT-2's "gelu_new") instead of the exact one.
   bool gelu_approximate = false;
+  /// Rematerialize each block (gradient checkpointing, llm.c's and nanoGPT's recompute): a
+  /// block keeps its input for the gradient and runs again in the backward pass, instead of
+  /// keeping every activation inside it.
+  bool remat_blocks = false;
 };
 
 /// GPT-2 small (Radford et al. 2019; llm.c's and nanoGPT's "gpt2"): 12 layers, 12 heads, width
@@ -124,6 +128,7 @@ class TransformerLM : public Model {
     for (std::int64_t i = 0; i < config.num_layers; ++i) {
       blocks_.push_back(std::make_shared<TransformerBlock>(
           config.width, config.num_heads, config.dropout, config.gelu_approximate));
+      if (config.remat_blocks) blocks_.back()->set_remat_mode(RematOptions{.mode = "full"});
       track_layer(blocks_.back(), detail::str("block_", i));
     }
     ln_f_ = track(layers::LayerNormalization({.epsilon = 1e-5, .name = "ln_f"}), "ln_f");

@@ -183,6 +183,7 @@ inline std::string model_benchmark_summary(const ModelBenchmarkResult& r) {
   s.precision(4);
   s << r.options.model << " on " << r.device.str() << " (" << r.device_name << "), "
     << r.dtype_policy << ", " << r.parameters << " parameters, batch " << r.options.batch_size
+    << (r.options.model == "gpt2" && r.options.gpt.remat_blocks ? ", blocks rematerialized" : "")
     << ": " << 1e3 * r.seconds_per_step << " ms/step, " << r.items_per_second << " " << r.unit
     << "/s";
   if (r.tflops) {
@@ -215,6 +216,7 @@ inline std::string model_benchmark_json(const ModelBenchmarkResult& r) {
     j["layers"] = r.options.gpt.num_layers;
     j["width"] = r.options.gpt.width;
     j["vocab_size"] = r.options.gpt.vocab_size;
+    j["remat_blocks"] = r.options.gpt.remat_blocks;
   } else {
     j["image_size"] = r.options.image_size;
     j["classes"] = r.options.classes;

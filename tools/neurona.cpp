@@ -792,6 +792,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--vocab-size", large.gpt.vocab_size, "gpt2: vocabulary (tied embeddings)")
       ->check(whole_number<std::int64_t>(1))
       ->capture_default_str();
+  bench_cmd->add_flag("--remat-blocks", large.gpt.remat_blocks,
+                      "gpt2: recompute each block's activations in the backward pass instead "
+                      "of keeping them (gradient checkpointing)");
   bench_cmd
       ->add_option("--peak-tflops", large.peak_tflops,
                    "gpt2: the device's peak TFLOP/s for the MFU (default: H100/H200/A100 data "

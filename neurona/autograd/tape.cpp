@@ -26,7 +26,8 @@ struct Entry {
   std::vector<OutputSpec> outputs;
   autograd::BackwardFn backward;
   bool differentiable = true;
-  std::vector<Tensor> saved_inputs;  // only for non-differentiable rules (see run_backward)
+  // For non-differentiable rules (see run_backward), and on run_untaped's tape.
+  std::vector<Tensor> saved_inputs;
 };
 
 }  // namespace
@@ -38,6 +39,10 @@ struct GradientTape::Impl {
   std::vector<Variable> watched_variables;
   int paused = 0;
   bool answered = false;
+  // run_untaped's tape: the recording tapes set aside while it runs (what they watch, it
+  // records), and it keeps every entry's inputs.
+  std::vector<const Impl*> set_aside;
+  bool keep_inputs = false;
 
   bool recording() const { return paused == 0; }
 
@@ -47,12 +52,19 @@ struct GradientTape::Impl {
     if (watched.insert(v.value().id()).second) watched_variables.push_back(v);
   }
 
+  bool watched_by_set_aside(std::uint64_t id) const {
+    for (const Impl* t : set_aside) {
+      if (t->watched.count(id)) return true;
+    }
+    return false;
+  }
+
   // Whether this tape cares about an op with these inputs; auto-watches variables read.
   bool touches(const std::vector<Tensor>& inputs) {
     bool hit = false;
     for (const Tensor& t : inputs) {
       if (!t.defined() || !is_floating(t.dtype())) continue;
-      if (watched.count(t.id())) {
+      if (watched.count(t.id()) || watched_by_set_aside(t.id())) {
         hit = true;
       } else if (options.watch_accessed_variables) {
         if (auto v = autograd::detail::find_variable(t.id()); v && v->trainable()) {
@@ -158,7 +170,7 @@ void record(const char* op, const std::vector<Tensor>& inputs, const std::vector
     }
     e.backward = backward;
     e.differentiable = differentiable_backward;
-    if (!differentiable_backward) e.saved_inputs = inputs;
+    if (!differentiable_backward || tape->keep_inputs) e.saved_inputs = inputs;
     tape->entries.push_back(std::move(e));
   }
 }
@@ -227,13 +239,46 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target,
 
 std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vector<Tensor>& sources,
                                            const GradientOptions& options) {
+  NEURONA_CHECK(target.defined(), ValueError, "GradientTape.gradient: target is undefined");
+  const Tensor& seed = options.output_gradients;
+  if (seed.defined()) {
+    NEURONA_CHECK(seed.shape() == target.shape(), ShapeError,
+                  "GradientTape.gradient: output_gradients has shape ", seed.shape(),
+                  " but the target has shape ", target.shape());
+  }
+  GradientOptions rest = options;
+  rest.output_gradients = Tensor();
+  return gradient(std::vector<Tensor>{target},
+                  std::vector<Tensor>{seed.defined() ? seed : ones_like(target)}, sources, rest);
+}
+
+std::vector<Tensor> GradientTape::gradient(const std::vector<Tensor>& targets,
+                                           const std::vector<Tensor>& output_gradients,
+                                           const std::vector<Tensor>& sources,
+                                           const GradientOptions& options) {
   Impl& tape = *impl_;
   NEURONA_CHECK(!(tape.answered && !tape.options.persistent), Error,
                 "GradientTape.gradient: a non-persistent tape can only be used once; make it "
                 "with {.persistent = true} to ask for several gradients");
-  NEURONA_CHECK(target.defined(), ValueError, "GradientTape.gradient: target is undefined");
-  NEURONA_CHECK(is_floating(target.dtype()), ValueError,
-                "GradientTape.gradient: target must be a float tensor, got ", target.dtype());
+  NEURONA_CHECK(!options.output_gradients.defined(), ValueError,
+                "GradientTape.gradient: with several targets, give their output_gradients as a "
+                "list, not in options.output_gradients");
+  NEURONA_CHECK(targets.size() == output_gradients.size(), ValueError,
+                "GradientTape.gradient: ", targets.size(), " targets but ", output_gradients.size(),
+                " output_gradients");
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    NEURONA_CHECK(targets[i].defined(), ValueError, "GradientTape.gradient: targets[", i,
+                  "] is undefined");
+    NEURONA_CHECK(is_floating(targets[i].dtype()), ValueError, "GradientTape.gradient: target",
+                  targets.size() > 1 ? detail::str("s[", i, "]") : std::string(),
+                  " must be a float tensor, got ", targets[i].dtype());
+    NEURONA_CHECK(
+        output_gradients[i].defined() && output_gradients[i].shape() == targets[i].shape(),
+        ShapeError, "GradientTape.gradient: output_gradients[", i, "] has shape ",
+        output_gradients[i].defined() ? output_gradients[i].shape().str()
+                                      : std::string("(undefined)"),
+        " but targets[", i, "] has shape ", targets[i].shape());
+  }
   for (std::size_t i = 0; i < sources.size(); ++i) {
     NEURONA_CHECK(sources[i].defined(), ValueError, "GradientTape.gradient: sources[", i,
                   "] is undefined");
@@ -242,13 +287,9 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
   StopRecording pause(this);
 
   std::unordered_map<std::uint64_t, Tensor> grads;
-  if (options.output_gradients.defined()) {
-    NEURONA_CHECK(options.output_gradients.shape() == target.shape(), ShapeError,
-                  "GradientTape.gradient: output_gradients has shape ",
-                  options.output_gradients.shape(), " but the target has shape ", target.shape());
-    grads[target.id()] = options.output_gradients;
-  } else {
-    grads[target.id()] = ones_like(target);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    auto [pos, inserted] = grads.try_emplace(targets[i].id(), output_gradients[i]);
+    if (!inserted) pos->second = add(pos->second, output_gradients[i]);
   }
   std::unordered_set<std::uint64_t> keep;
   for (const Tensor& s : sources) keep.insert(s.id());
@@ -384,6 +425,45 @@ std::vector<Tensor> GradientTape::gradient(const Tensor& target, const std::vect
   }
   return result;
 }
+
+namespace autograd::detail {
+
+std::vector<Tensor> run_untaped(const std::function<std::vector<Tensor>()>& fn,
+                                std::vector<Tensor>& used) {
+  // The tapes go back when this returns or throws, after `own` has left the list.
+  struct SetAside {
+    std::vector<GradientTape::Impl*> tapes;
+    SetAside() { tapes.swap(t_tapes); }
+    ~SetAside() { t_tapes = std::move(tapes); }
+    SetAside(const SetAside&) = delete;
+    SetAside& operator=(const SetAside&) = delete;
+  } set_aside;
+  std::vector<Tensor> outputs;
+  GradientTape own;
+  GradientTape::Impl& impl = *own.impl_;
+  impl.keep_inputs = true;
+  for (const GradientTape::Impl* t : set_aside.tapes) {
+    if (!t->recording()) continue;
+    impl.set_aside.push_back(t);
+    // What a tape set aside by an enclosing run_untaped watched counts too.
+    impl.set_aside.insert(impl.set_aside.end(), t->set_aside.begin(), t->set_aside.end());
+  }
+  outputs = fn();
+  std::unordered_set<std::uint64_t> made;
+  std::unordered_set<std::uint64_t> seen;
+  for (const Entry& e : impl.entries) {
+    for (const Tensor& t : e.saved_inputs) {
+      if (t.defined() && is_floating(t.dtype()) && !made.count(t.id()) &&
+          seen.insert(t.id()).second) {
+        used.push_back(t);
+      }
+    }
+    for (const OutputSpec& o : e.outputs) made.insert(o.id);
+  }
+  return outputs;
+}
+
+}  // namespace autograd::detail
 
 Tensor stop_gradient(const Tensor& t) {
   NEURONA_CHECK(t.defined(), ValueError, "stop_gradient: the tensor is undefined");

@@ -22,6 +22,11 @@
 
 namespace neurona {
 
+namespace autograd::detail {
+std::vector<Tensor> run_untaped(const std::function<std::vector<Tensor>()>& fn,
+                                std::vector<Tensor>& used);  // see below
+}  // namespace autograd::detail
+
 /// What gradient() returns for a source that the target does not depend on.
 enum class UnconnectedGradients { none, zero };
 
@@ -65,6 +70,14 @@ class GradientTape {
                                const GradientOptions& options = {});
   std::vector<Tensor> gradient(const Tensor& target, const std::vector<Variable>& sources,
                                const GradientOptions& options = {});
+  /// The vector-Jacobian product of several targets at once: d sum_i <targets[i],
+  /// output_gradients[i]> / d source (TensorFlow's gradient of a list of targets with
+  /// output_gradients). output_gradients gives one gradient per target, shaped like it
+  /// (`options.output_gradients` must be left undefined).
+  std::vector<Tensor> gradient(const std::vector<Tensor>& targets,
+                               const std::vector<Tensor>& output_gradients,
+                               const std::vector<Tensor>& sources,
+                               const GradientOptions& options = {});
   /// `tape.gradient(loss, {w, b})` with Variables.
   std::vector<Tensor> gradient(const Tensor& target, std::initializer_list<Variable> sources,
                                const GradientOptions& options = {}) {
@@ -90,6 +103,8 @@ class GradientTape {
   struct Impl;
 
  private:
+  friend std::vector<Tensor> autograd::detail::run_untaped(
+      const std::function<std::vector<Tensor>()>& fn, std::vector<Tensor>& used);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -120,6 +135,18 @@ bool needs_input_gradient(std::size_t i);
 /// get gradients (tf.custom_gradient).
 void record(const char* op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
             BackwardFn backward, bool differentiable_backward = true);
+
+namespace detail {
+
+/// Runs `fn` with this thread's tapes set aside and a tape of its own recording what they
+/// would have recorded, then drops that record: nothing fn computes stays held for a gradient.
+/// `used` gets the float tensors made outside fn that its recorded ops read (in order of first
+/// use, once each): fn's inputs, tensors it captured, the values of trainable variables it
+/// read. What rematerialization (autograd/remat.h) differentiates the recomputation against.
+std::vector<Tensor> run_untaped(const std::function<std::vector<Tensor>()>& fn,
+                                std::vector<Tensor>& used);
+
+}  // namespace detail
 
 }  // namespace autograd
 

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/core/state_writes.h"
 
 namespace neurona {
 
@@ -75,6 +76,7 @@ void Variable::assign(const Tensor& value) {
   Tensor& v = state_->value;
   NEURONA_CHECK(value.shape() == v.shape(), ShapeError, "Variable '", state_->name,
                 "'.assign: expected shape ", v.shape(), ", got ", value.shape());
+  detail::before_state_write(v);
   v.copy_from(kernels::cast(value, v.dtype()));
 }
 

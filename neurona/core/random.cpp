@@ -6,6 +6,7 @@
 
 #include "neurona/core/backend.h"
 #include "neurona/core/capture.h"
+#include "neurona/core/state_writes.h"
 
 namespace neurona {
 
@@ -41,7 +42,11 @@ std::uint64_t mix(std::uint64_t x) {
 }  // namespace
 
 const Tensor& SeedGenerator::state(Device device) {
-  if (state_.defined() && state_.device() == device) return state_;
+  // The draw that asks for the state advances its counter in place.
+  if (state_.defined() && state_.device() == device) {
+    detail::before_state_write(state_);
+    return state_;
+  }
   // Making the state copies it from the host, which a replay would do again (resetting the
   // counter): the first draw belongs in an eager step.
   NEURONA_CHECK(detail::current_capture() == nullptr, ValueError,
@@ -49,6 +54,7 @@ const Tensor& SeedGenerator::state(Device device) {
                 " happens during a graph capture; run one step eagerly first");
   if (state_.defined()) {
     state_ = state_.to(device);
+    detail::before_state_write(state_);
     return state_;
   }
   Snapshot start;
@@ -66,6 +72,7 @@ const Tensor& SeedGenerator::state(Device device) {
   Tensor state = Tensor::empty({2}, DType::int64, device);
   copy_bytes(state.raw_data(), device, initial, Device::cpu(), sizeof initial);
   state_ = std::move(state);
+  detail::before_state_write(state_);
   return state_;
 }
 

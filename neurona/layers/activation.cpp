@@ -10,7 +10,7 @@ ActivationLayer::ActivationLayer(activations::Activation activation, LayerOption
 }
 
 Tensor ActivationLayer::call(const Tensor& inputs, bool /*training*/) {
-  return activation_(inputs);
+  return apply_activation(activation_, inputs);
 }
 
 Activation::Activation(activations::Activation activation, LayerOptions options)

@@ -163,7 +163,7 @@ Tensor Conv1DLayer::call(const Tensor& inputs, bool /*training*/) {
       x, reshape(read(*kernel_), {1, k[0], k[1], k[2]}), bias_ ? read(*bias_) : Tensor(),
       relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
   y = reshape(y, out_shape);
-  return relu ? y : options_.activation(y);
+  return relu ? y : apply_activation(options_.activation, y);
 }
 
 Conv1D::Conv1D(std::int64_t filters, std::int64_t kernel_size, Conv1DOptions options)

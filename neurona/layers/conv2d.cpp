@@ -119,7 +119,7 @@ Tensor Conv2DLayer::call(const Tensor& inputs, bool /*training*/) {
   Tensor y =
       conv2d_bias_activation(inputs, read(*kernel_), bias_ ? read(*bias_) : Tensor(),
                              relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
-  return relu ? y : options_.activation(y);
+  return relu ? y : apply_activation(options_.activation, y);
 }
 
 Conv2D::Conv2D(std::int64_t filters, IntPair kernel_size, Conv2DOptions options)

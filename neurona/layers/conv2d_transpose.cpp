@@ -129,7 +129,7 @@ Tensor Conv2DTransposeLayer::call(const Tensor& inputs, bool /*training*/) {
     const Tensor b = read(*bias_);
     y = add(y, data_format_ == DataFormat::ChannelsLast ? b : reshape(b, {filters_, 1, 1}));
   }
-  return options_.activation(y);
+  return apply_activation(options_.activation, y);
 }
 
 Conv2DTranspose::Conv2DTranspose(std::int64_t filters, IntPair kernel_size,

@@ -80,7 +80,7 @@ Tensor DenseLayer::call(const Tensor& inputs, bool /*training*/) {
   Tensor y = dense(x, read(*kernel_), bias_ ? read(*bias_) : Tensor(),
                    relu ? FusedActivation::relu : FusedActivation::linear);
   if (fold) y = reshape(y, compute_output_shape(inputs.shape()));
-  return relu ? y : options_.activation(y);
+  return relu ? y : apply_activation(options_.activation, y);
 }
 
 Dense::Dense(std::int64_t units, DenseOptions options)

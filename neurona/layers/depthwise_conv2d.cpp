@@ -101,7 +101,7 @@ Tensor DepthwiseConv2DLayer::call(const Tensor& inputs, bool /*training*/) {
       conv2d_bias_activation(inputs, reshape(read(*kernel_), {k[0], k[1], 1, k[2] * k[3]}),
                              bias_ ? read(*bias_) : Tensor(),
                              relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
-  return relu ? y : options_.activation(y);
+  return relu ? y : apply_activation(options_.activation, y);
 }
 
 DepthwiseConv2D::DepthwiseConv2D(IntPair kernel_size, DepthwiseConv2DOptions options)

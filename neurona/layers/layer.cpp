@@ -9,6 +9,8 @@
 #include <unordered_set>
 
 #include "neurona/autograd/ops.h"
+#include "neurona/autograd/remat.h"
+#include "neurona/autograd/tape.h"
 
 namespace neurona {
 
@@ -128,7 +130,8 @@ Layer::Layer(std::string class_name, LayerOptions options)
                                  : std::move(options.name)),
       input_shape_arg_(std::move(options.input_shape)),
       policy_(options.dtype.resolved()),
-      trainable_(options.trainable) {}
+      trainable_(options.trainable),
+      remat_mode_(current_remat_mode()) {}
 
 Layer::~Layer() = default;
 
@@ -357,7 +360,17 @@ Tensor Layer::call_one(const Tensor& inputs, const Tensor& mask, bool training) 
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
   ensure_built(x.shape());
-  Tensor outputs = call_with_mask(x, mask, training);
+  Tensor outputs;
+  if (remats_call({x.shape()}, false)) {
+    // Captured by value: the gradient runs the call again after this returns.
+    outputs = remat_call(
+        [this, mask, training](const std::vector<Tensor>& in) {
+          return std::vector<Tensor>{call_with_mask(in[0], mask, training)};
+        },
+        {x})[0];
+  } else {
+    outputs = call_with_mask(x, mask, training);
+  }
   if (!output_shape_.has_value()) output_shape_ = learnt_shape(outputs, build_input_shapes()[0]);
   add_activity_loss(outputs);
   // Keras's _set_mask_metadata: a mask the call attached stays; otherwise compute_mask's.
@@ -386,7 +399,16 @@ std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
   const CallDepth depth;
   shapes.resize(positional_count(kwargs, shapes.size()));  // not the tensor keyword arguments
   ensure_built(shapes);
-  std::vector<Tensor> outputs = call_list_with_kwargs(xs, masks, kwargs, training);
+  std::vector<Tensor> outputs;
+  if (remats_call(shapes, true)) {
+    outputs = remat_call(
+        [this, masks, kwargs, training](const std::vector<Tensor>& in) {
+          return call_list_with_kwargs(in, masks, kwargs, training);
+        },
+        xs);
+  } else {
+    outputs = call_list_with_kwargs(xs, masks, kwargs, training);
+  }
   if (!output_shape_.has_value() && outputs.size() == 1) {
     output_shape_ = learnt_shape(outputs[0], build_input_shapes()[0]);
   }
@@ -734,6 +756,87 @@ void Layer::set_weights(const std::vector<Tensor>& values) {
     Variable v = ws[i];
     v.assign(values[i].to(v.device()));
   }
+}
+
+bool Layer::remats_call(const std::vector<Shape>& input_shapes, bool list_call) const {
+  if (!remat_mode_ || !remat_mode_->mode || !autograd::is_recording()) return false;
+  const std::string& mode = *remat_mode_->mode;
+  if (mode == "full") return true;
+  if (mode == "list_of_layers") {
+    const auto& names = remat_mode_->layer_names;
+    return std::find(names.begin(), names.end(), name_) != names.end();
+  }
+  if (mode != "larger_than") return false;  // "activations": apply_activation's
+  // Keras sizes the output spec of the call, an unknown dimension counting as 1.
+  std::vector<Shape> outs;
+  try {
+    outs = list_call ? compute_output_shape_list(input_shapes)
+                     : std::vector<Shape>{compute_output_shape(input_shapes[0])};
+  } catch (const NotImplementedError&) {
+    if (!output_shape_) return false;  // unknown before the first call: not this time
+    std::vector<std::int64_t> dims = output_shape_->dims();
+    if (!dims.empty() && dims[0] < 0 && input_shapes[0].rank() > 0) dims[0] = input_shapes[0][0];
+    outs = {Shape(std::move(dims))};
+  }
+  std::int64_t size = 0;
+  for (const Shape& shape : outs) {
+    std::int64_t n = 1;
+    for (std::int64_t d : shape.dims()) n *= d < 0 ? 1 : d;
+    size += n;
+  }
+  return size > remat_mode_->output_size_threshold;
+}
+
+Tensor Layer::apply_activation(const activations::Activation& activation, const Tensor& y) const {
+  if (remat_mode_ && remat_mode_->mode == "activations" && !activation.is_linear() &&
+      autograd::is_recording()) {
+    return remat([activation](const Tensor& v) { return activation(v); }, y);
+  }
+  return activation(y);
+}
+
+std::vector<std::pair<Layer*, std::size_t>> Layer::loss_marks() {
+  std::vector<std::pair<Layer*, std::size_t>> marks;
+  std::unordered_set<const Layer*> seen;
+  std::vector<Layer*> stack{this};
+  while (!stack.empty()) {
+    Layer* layer = stack.back();
+    stack.pop_back();
+    if (!seen.insert(layer).second) continue;
+    marks.emplace_back(layer, layer->losses_.size());
+    for (auto it = layer->sublayers_.rbegin(); it != layer->sublayers_.rend(); ++it) {
+      stack.push_back(it->get());
+    }
+  }
+  return marks;
+}
+
+std::vector<Tensor> Layer::remat_call(
+    const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& call,
+    const std::vector<Tensor>& inputs) {
+  // The layer stays alive while the tape holds the recomputation (when it is shared).
+  const std::shared_ptr<Layer> keep = weak_from_this().lock();
+  RematFn fn = [this, keep, call](const std::vector<Tensor>& in) {
+    const CallDepth depth;  // run again from the tape, the sublayers must not clear their losses
+    const auto marks = loss_marks();
+    std::vector<Tensor> out = call(in);
+    for (const auto& [layer, count] : marks) {
+      out.insert(out.end(), layer->losses_.begin() + static_cast<std::ptrdiff_t>(count),
+                 layer->losses_.end());
+      if (autograd::is_recomputing()) layer->losses_.resize(count);
+    }
+    return out;
+  };
+  const auto marks = loss_marks();
+  std::vector<Tensor> out = remat(fn, inputs);
+  std::size_t added = 0;
+  for (const auto& [layer, count] : marks) added += layer->losses_.size() - count;
+  std::size_t next = out.size() - added;
+  for (const auto& [layer, count] : marks) {
+    for (std::size_t i = count; i < layer->losses_.size(); ++i) layer->losses_[i] = out[next++];
+  }
+  out.resize(out.size() - added);
+  return out;
 }
 
 void Layer::clear_losses() {

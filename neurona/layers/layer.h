@@ -11,6 +11,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,12 +22,14 @@
 #include "neurona/autograd/variable.h"
 #include "neurona/core/random.h"
 #include "neurona/core/tensor.h"
+#include "neurona/layers/activations.h"
 #include "neurona/layers/config.h"
 #include "neurona/layers/constraints.h"
 #include "neurona/layers/dtype_policy.h"
 #include "neurona/layers/initializers.h"
 #include "neurona/layers/keras_tensor.h"
 #include "neurona/layers/regularizers.h"
+#include "neurona/layers/remat_scope.h"
 
 namespace neurona {
 
@@ -254,6 +257,13 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// The layer as error messages name it: "Dense 'dense_1'".
   std::string describe() const;
 
+  /// How the layer rematerializes its calls under a tape (Keras's layer._remat_mode): the
+  /// RematScope it was made in, none outside one. A call that rematerializes keeps only its
+  /// inputs and outputs for the gradient and runs again in the backward pass.
+  const std::optional<RematOptions>& remat_mode() const { return remat_mode_; }
+  /// Sets it after construction (a loaded model, an application built by a function).
+  void set_remat_mode(std::optional<RematOptions> mode) { remat_mode_ = std::move(mode); }
+
   bool trainable() const { return trainable_; }
   /// Freezing a layer makes all its weights (and its sublayers') non-trainable: they leave
   /// trainable_weights and the tape no longer watches them.
@@ -329,6 +339,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// variables read in call() the same way (its autocast scope).
   Tensor read(const Variable& weight) const;
 
+  /// `activation(y)`, rematerialized when the layer's remat mode is "activations": what a
+  /// layer with an `activation` argument calls on its pre-activation.
+  Tensor apply_activation(const activations::Activation& activation, const Tensor& y) const;
+
   /// Whether operator() casts float inputs to the compute dtype (Keras's autocast). Models
   /// turn it off: their layers cast what they need, and the Input keeps the data's dtype.
   void set_autocast_inputs(bool autocast) { autocast_inputs_ = autocast; }
@@ -378,6 +392,18 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<KerasTensor> symbolic_call(const std::vector<KerasTensor>& inputs, bool list_call,
                                          std::optional<bool> training,
                                          const ConfigValue& kwargs = {});
+  /// Whether this call rematerializes as a whole: a tape records, and the remat mode is
+  /// "full", names this layer, or ("larger_than") the outputs for inputs of `input_shapes`
+  /// are larger than the threshold.
+  bool remats_call(const std::vector<Shape>& input_shapes, bool list_call) const;
+  /// Runs `call` (the layer's computation on `inputs`) rematerialized: the losses it adds to
+  /// this layer and its sublayers come out of the rematerialized function too, so that the
+  /// tape reaches them, and its recomputation adds none.
+  std::vector<Tensor> remat_call(
+      const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& call,
+      const std::vector<Tensor>& inputs);
+  /// The losses lists of this layer and its sublayers (each once), with their lengths now.
+  std::vector<std::pair<Layer*, std::size_t>> loss_marks();
   /// ValueError naming the first keyword argument when `kwargs` holds any that is not None.
   void refuse_kwargs(const ConfigValue& kwargs) const;
 
@@ -414,6 +440,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<SeedGenerator*> seed_generators_;  // members of the layer
   std::vector<Tensor> losses_;
   regularizers::Regularizer activity_regularizer_;
+  std::optional<RematOptions> remat_mode_;
 };
 
 /// A shared handle to a layer of type T: `->` reaches the layer, `handle(x)` calls it, and it

@@ -121,7 +121,7 @@ Tensor SeparableConv2DLayer::call(const Tensor& inputs, bool /*training*/) {
       conv2d_bias_activation(depthwise, read(*pointwise_kernel_), bias_ ? read(*bias_) : Tensor(),
                              relu ? FusedActivation::relu : FusedActivation::linear);
   if (first) y = transpose(y, {0, 3, 1, 2});
-  return relu ? y : options_.activation(y);
+  return relu ? y : apply_activation(options_.activation, y);
 }
 
 SeparableConv2D::SeparableConv2D(std::int64_t filters, IntPair kernel_size,
