@@ -443,6 +443,14 @@ run_large() {
   else
     echo "not run (no neurona binary or no text in the bundle)" > "$OUT/train-gpt2-text.log"
   fi
+  # GPT-2 small with each block rematerialized (--remat-blocks): throughput and peak memory
+  # beside compare_large.py's plain mixed_bfloat16 run below.
+  local remat_rc=0
+  if [[ -x "$build/tools/neurona" ]]; then
+    timeout 90 "$build/tools/neurona" bench --model gpt2 --remat-blocks --steps 10 --epochs 2 \
+      --dtype-policy mixed_bfloat16 --device cuda > "$OUT/bench-gpt2-remat.log" 2>&1 ||
+      remat_rc=$?
+  fi
   local left=$((${GPU_LARGE_SECONDS:-420} - (SECONDS - t0)))
   local nr_ld_path="${LD_LIBRARY_PATH:-}"
   LD_LIBRARY_PATH="$TORCH_LD_PATH" timeout -k 5 $((left + 10)) python3 -u \
@@ -457,11 +465,13 @@ run_large() {
     echo "-- GPT-2 small's sizes on the fortunes text, 3 epochs of 100 steps (rc=$gpt_rc):"
     grep -E 'Epoch|bpc|Error|error|^neurona:|^not run' "$OUT/train-gpt2-text.log" | cut -c1-200 |
       tail -n 8 || true
+    echo "-- GPT-2 small, blocks rematerialized, mixed_bfloat16 (rc=$remat_rc):"
+    grep -E '^gpt2|Error|error' "$OUT/bench-gpt2-remat.log" | cut -c1-300 || true
     echo "-- compare_large.py (exit $compare_rc, $((SECONDS - t0)) s in all):"
     grep -vE '^\{' "$OUT/compare_large.txt" | grep -vE '^\[' || true
   } > "$OUT/summary-large.txt"
   cat "$OUT/summary-large.txt"
-  ((test_rc == 0 && gpt_rc == 0 && compare_rc == 0))
+  ((test_rc == 0 && gpt_rc == 0 && remat_rc == 0 && compare_rc == 0))
 }
 
 case "${1:-auto}" in
