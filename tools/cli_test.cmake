@@ -40,6 +40,8 @@ expect_refused(train --validation-split half
                "--validation-split: must be a number from 0 to 0.99, got 'half'")
 expect_refused(train --verbose 3 "--verbose: must be at most 2, got 3")
 expect_refused(evaluate --test-samples -1 "--test-samples: must be at least 0, got -1")
+expect_refused(train --sync-batch-norm --model=mlp
+               "--sync-batch-norm synchronizes BatchNormalization, which only --model resnet has")
 
 # `train` where gnuplot is missing (PATH without it): gnuplot's complaint is a line of its own
 # and "Wrote ..." ends with its newline. Both streams in one variable, in the order written.

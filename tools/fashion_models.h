@@ -17,7 +17,14 @@
 namespace neurona::tools {
 
 /// `kind` is "cnn", "mlp" or "resnet"; anything else throws ValueError naming the valid ones.
-inline std::shared_ptr<Model> make_fashion_model(const std::string& kind) {
+/// `synchronized_batch_norm`: the resnet's BatchNormalization layers synchronized (the others
+/// have none: ValueError).
+inline std::shared_ptr<Model> make_fashion_model(const std::string& kind,
+                                                 bool synchronized_batch_norm = false) {
+  NEURONA_CHECK(!synchronized_batch_norm || kind == "resnet", ValueError,
+                "neurona: --sync-batch-norm synchronizes BatchNormalization, which only --model "
+                "resnet has (got --model ",
+                kind, ")");
   using Layers = std::vector<layers::AnyLayer>;
   if (kind == "cnn") {
     return std::make_shared<Sequential>(Layers{
@@ -44,7 +51,8 @@ inline std::shared_ptr<Model> make_fashion_model(const std::string& kind) {
     // The 28x28 images padded with zeros to the 32x32 of CIFAR, inside the model.
     auto image = Input({28, 28, 1}, {.name = "image"});
     auto padded = layers::ZeroPadding2D(2, {.name = "pad"})(image);
-    return applications::ResNet20({.input_tensor = padded, .name = "resnet20"});
+    return applications::ResNet20({.input_tensor = padded, .name = "resnet20"},
+                                  {.synchronized_batch_norm = synchronized_batch_norm});
   }
   throw ValueError("neurona: unknown --model '" + kind + "' (valid: cnn, mlp, resnet)");
 }

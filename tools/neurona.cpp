@@ -276,25 +276,46 @@ std::pair<nr::data::Dataset, std::optional<nr::data::Dataset>> image_dir_batches
   return {finish(nr::data::image_dataset_from_directory(dir, o).dataset, true), std::nullopt};
 }
 
-int train(const std::string& kind, int epochs, std::int64_t batch_size, const std::string& out,
-          const std::string& data_dir, std::int64_t train_limit, std::int64_t test_limit,
-          double validation_split, std::uint64_t seed, int verbose,
-          const std::string& tensorboard_dir, bool augment, const std::string& image_dir,
-          const std::string& backup_dir) {
+// `neurona train` of a Fashion-MNIST model: its command-line options.
+struct TrainJob {
+  std::string kind;
+  int epochs = 1;
+  std::int64_t batch_size = 128;
+  std::string out, data_dir;
+  std::int64_t train_limit = 0, test_limit = 0;
+  double validation_split = 0.0;
+  std::uint64_t seed = 1;
+  int verbose = 1;
+  std::string tensorboard_dir;
+  bool augment = false;
+  std::string image_dir, backup_dir;
+  bool sync_batch_norm = false;
+};
+
+int train(const TrainJob& job) {
+  const std::string& kind = job.kind;
+  const int epochs = job.epochs;
+  const std::int64_t batch_size = job.batch_size;
+  const double validation_split = job.validation_split;
+  const std::uint64_t seed = job.seed;
+  const int verbose = job.verbose;
+  const bool augment = job.augment;
+  const std::string &image_dir = job.image_dir, &backup_dir = job.backup_dir,
+                    &tensorboard_dir = job.tensorboard_dir;
   nr::set_seed(seed);
-  const fs::path out_dir(out);
+  const fs::path out_dir(job.out);
   fs::create_directories(out_dir);
-  auto data = nr::datasets::fashion_mnist(data_dir);
-  const nr::Tensor x_train = head(data.x_train, train_limit);
-  const nr::Tensor y_train = head(data.y_train, train_limit);
-  const nr::Tensor x_test = head(data.x_test, test_limit);
-  const nr::Tensor y_test = head(data.y_test, test_limit);
+  auto data = nr::datasets::fashion_mnist(job.data_dir);
+  const nr::Tensor x_train = head(data.x_train, job.train_limit);
+  const nr::Tensor y_train = head(data.y_train, job.train_limit);
+  const nr::Tensor x_test = head(data.x_test, job.test_limit);
+  const nr::Tensor y_test = head(data.y_test, job.test_limit);
   std::cout << "neurona train: model " << kind << ", "
             << (image_dir.empty() ? std::to_string(x_train.shape()[0]) : "the")
             << " training images" << (image_dir.empty() ? "" : " of " + image_dir) << " and "
             << x_test.shape()[0] << " test images, device " << nr::default_device() << "\n";
 
-  auto model = nr::tools::make_fashion_model(kind);
+  auto model = nr::tools::make_fashion_model(kind, job.sync_batch_norm);
   const std::int64_t n_fit = validation_split > 0.0 ? nr::data::validation_split_index(
                                                           x_train.shape()[0], validation_split)
                                                     : x_train.shape()[0];
@@ -632,6 +653,10 @@ int main(int argc, char** argv) {
                       "data-parallel across the processes of `mpirun -np N neurona train "
                       "--distributed ...`: --batch-size is the global batch, split across them; "
                       "rank 0 prints and writes the files");
+  bool sync_batch_norm = false;
+  train_cmd->add_flag("--sync-batch-norm", sync_batch_norm,
+                      "resnet under --distributed: batch normalization over the global batch "
+                      "(every process's rows) instead of each process's own");
   std::string backup_dir;
   train_cmd->add_option("--backup-dir", backup_dir,
                         "back the run up there after every epoch (BackupAndRestore); the same "
@@ -808,6 +833,10 @@ int main(int argc, char** argv) {
     NEURONA_CHECK(!(kind == "charlm" && !backup_dir.empty()), nr::ValueError,
                   "train: --backup-dir backs up the Fashion-MNIST models (cnn, mlp, resnet), not "
                   "charlm yet");
+    NEURONA_CHECK(!sync_batch_norm || kind == "resnet", nr::ValueError,
+                  "train: --sync-batch-norm synchronizes BatchNormalization, which only --model "
+                  "resnet has (got --model ",
+                  kind, ")");
     if (distributed) {
       join_distributed_job(device);
     } else {
@@ -826,9 +855,21 @@ int main(int argc, char** argv) {
     }
     if (generate_cmd->parsed()) return generate(weights, prompt, sample);
     if (train_cmd->parsed()) {
-      return train(kind, epochs, batch_size, out, data_dir, train_limit, test_limit,
-                   validation_split, seed, verbose, tensorboard_dir, augment, image_dir,
-                   backup_dir);
+      return train({.kind = kind,
+                    .epochs = epochs,
+                    .batch_size = batch_size,
+                    .out = out,
+                    .data_dir = data_dir,
+                    .train_limit = train_limit,
+                    .test_limit = test_limit,
+                    .validation_split = validation_split,
+                    .seed = seed,
+                    .verbose = verbose,
+                    .tensorboard_dir = tensorboard_dir,
+                    .augment = augment,
+                    .image_dir = image_dir,
+                    .backup_dir = backup_dir,
+                    .sync_batch_norm = sync_batch_norm});
     }
     if (export_cmd->parsed()) return export_images(data_dir, export_out, train_limit, test_limit);
     if (eval_cmd->parsed()) return evaluate(kind, weights, data_dir, test_limit);

@@ -17,6 +17,7 @@ using layers::KerasTensor;
 
 struct Builder {
   regularizers::Regularizer decay;
+  bool synchronized = false;
 
   KerasTensor conv(const KerasTensor& x, std::int64_t filters, std::int64_t kernel,
                    std::int64_t strides, bool bias, const std::string& name) const {
@@ -32,7 +33,7 @@ struct Builder {
   KerasTensor conv_bn(const KerasTensor& x, std::int64_t filters, std::int64_t strides,
                       const std::string& name, bool relu = true) const {
     KerasTensor y = conv(x, filters, 3, strides, /*bias=*/false, name);
-    y = layers::BatchNormalization({.name = name + "_bn"})(y);
+    y = layers::BatchNormalization({.synchronized = synchronized, .name = name + "_bn"})(y);
     if (relu) y = layers::Activation("relu", {.name = name + "_relu"})(y);
     return y;
   }
@@ -53,7 +54,8 @@ std::shared_ptr<Model> ResNetCifar(int depth, ApplicationOptions options,
       detail::app_input(options, {.default_shape = Shape{32, 32, 3}, .min_size = 4}, app);
   const Builder b{resnet.weight_decay > 0.0
                       ? regularizers::Regularizer(regularizers::L2(resnet.weight_decay))
-                      : regularizers::Regularizer()};
+                      : regularizers::Regularizer(),
+                  resnet.synchronized_batch_norm};
   KerasTensor x = b.conv_bn(in.x, 16, 1, "conv1");
   for (int stage = 0; stage < 3; ++stage) {
     const std::int64_t filters = std::int64_t{16} << stage;

@@ -21,6 +21,9 @@ namespace neurona::applications {
 struct ResNetCifarOptions {
   /// L2 weight decay on every convolution's kernel (the Keras example's l2(1e-4)); 0 for none.
   double weight_decay = 1e-4;
+  /// BatchNormalization(synchronized=True) throughout: under a DataParallel distribution the
+  /// statistics are the global batch's (layers/batch_normalization.h).
+  bool synchronized_batch_norm = false;
 };
 
 /// A CIFAR ResNet of `depth` = 6n + 2 layers (20, 32, 44, 56, 110, ...); ValueError otherwise.

@@ -334,9 +334,6 @@ class Model : public layers::Layer {
 
   std::shared_ptr<const FunctionalGraph> graph_;
   std::shared_ptr<Compiled> compiled_;
-  /// Under a DataParallel distribution: this replica's rows of the current global batch over
-  /// the batch's rows (its gradients' weight in the sum across replicas); 1 otherwise.
-  double replica_share_ = 1.0;
   bool stop_training_ = false;
   std::optional<int> resume_epoch_;
   std::vector<std::pair<int, callbacks::Logs>> resumed_logs_;

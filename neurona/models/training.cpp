@@ -558,8 +558,10 @@ void Model::train_step_body(const StepData& data, bool stand_in) {
     variables = trainable_weights();
     GradientOptions options;
     if (dist) {
-      reducer.emplace(dist->communicator(), values_of(variables), replica_share_,
-                      dist->bucket_bytes());
+      // This replica's rows over the global batch's: its gradients' weight in the sum.
+      const detail::ReplicaContext* replica = detail::current_replica_context();
+      reducer.emplace(dist->communicator(), values_of(variables),
+                      replica != nullptr ? replica->share : 1.0, dist->bucket_bytes());
       options.on_gradient = [&](std::size_t i, const Tensor& g) { reducer->ready(i, g); };
     }
     grads = tape.gradient(state.loss_scale ? state.loss_scale->scale_loss(loss) : loss, variables,
@@ -1016,7 +1018,7 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
         // This replica's rows of the global batch, run eagerly (the all-reduce goes through the
         // host).
         const std::pair<std::int64_t, std::int64_t> rows = dist->shard(batch->rows());
-        replica_share_ =
+        const double share =
             static_cast<double>(rows.second - rows.first) / static_cast<double>(batch->rows());
         // A replica with no rows of a short last batch runs the step on a stand-in row (the
         // batch's first) with a share of 0: it makes the collective calls that the others make
@@ -1029,7 +1031,7 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
         distribution::Communicator& communicator = dist->communicator();
         const detail::ScopedReplicaContext replica(
             {.num_replicas = dist->num_replicas(),
-             .share = replica_share_,
+             .share = share,
              .all_reduce_sum =
                  [&communicator](std::vector<Tensor>& t) { communicator.all_reduce_sum(t); },
              .shard = {.rows = batch->rows(), .begin = begin, .end = end}});
@@ -1070,7 +1072,6 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
     }
     for (auto& cb : cbs) cb->on_epoch_end(epoch, epoch_logs);
   }
-  replica_share_ = 1.0;
   callbacks::Logs end_logs;
   for (auto& cb : cbs) cb->on_train_end(end_logs);
   for (auto& cb : cbs) cb->set_model(nullptr);
@@ -1128,20 +1129,18 @@ std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tens
   // Under a DataParallel distribution each replica gives its own batch: the step takes the
   // mean of their gradients.
   const auto dist = distribution::distribution();
-  replica_share_ = dist ? 1.0 / dist->num_replicas() : 1.0;
   // Synchronized layers sum over the replicas' batches (core/replica_context.h).
   std::optional<detail::ScopedReplicaContext> replica;
   if (dist) {
     distribution::Communicator& communicator = dist->communicator();
     replica.emplace(detail::ReplicaContext{
         .num_replicas = dist->num_replicas(),
-        .share = replica_share_,
+        .share = 1.0 / dist->num_replicas(),
         .all_reduce_sum =
             [&communicator](std::vector<Tensor>& t) { communicator.all_reduce_sum(t); },
         .shard = {}});
   }
   train_step(data.map([&](const Tensor& t) { return t.to(device); }));
-  replica_share_ = 1.0;
   return read_metrics();
 }
 

@@ -71,6 +71,18 @@ TEST(ResNetCifar, TakesTheApplicationOptions) {
   EXPECT_EQ(model->inputs()[0].layer().name(), "image");
   EXPECT_EQ(model->predict(nr::zeros({3, 28, 28, 1})).shape(), nr::Shape({3, 10}));
 
+  // Synchronized batch normalization throughout, written in the configs.
+  auto synced = A::ResNet20({}, {.synchronized_batch_norm = true});
+  int batch_norms = 0;
+  for (const auto& layer : synced->layers()) {
+    if (const auto* bn = dynamic_cast<const L::BatchNormalizationLayer*>(layer.get())) {
+      EXPECT_TRUE(bn->synchronized()) << bn->name();
+      EXPECT_TRUE(bn->get_config().at("synchronized").as_bool());
+      ++batch_norms;
+    }
+  }
+  EXPECT_EQ(batch_norms, 19);  // the stem's and two per block of nine
+
   NEURONA_EXPECT_THROW_MSG(A::ResNetCifar(21), nr::ValueError, "ResNetCifar", "`depth`", "6n + 2",
                            "21");
   NEURONA_EXPECT_THROW_MSG(A::ResNet20({.input_shape = nr::Shape{32, 32}}), nr::ValueError,
