@@ -25,6 +25,8 @@ struct BatchShard {
 
 struct ReplicaContext {
   int num_replicas = 1;
+  /// This replica's index, 0 .. num_replicas - 1 (the row it fills in a gather).
+  int rank = 0;
   /// This replica's rows over the global batch's, or 0 for a replica that has no rows of a
   /// short last batch and runs the step on a stand-in row only to make the collective calls
   /// the others make (its sums count for nothing, its gradients are multiplied by 0).

@@ -5,6 +5,8 @@
 #include "neurona/layers/batch_normalization.h"
 
 #include <cmath>
+#include <functional>
+#include <utility>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/tape.h"
@@ -105,6 +107,46 @@ Tensor BatchNormalizationLayer::call(const Tensor& inputs, bool training) {
   return call_with_mask(inputs, Tensor(), training);
 }
 
+namespace {
+
+std::pair<Tensor, Tensor> merged_moments(
+    const Tensor& count, const Tensor& total,
+    const std::function<Tensor(const Tensor&)>& squared_deviations, bool masked,
+    const detail::ReplicaContext& replica) {
+  // A synchronized layer's statistics over the replicas. Each replica's count, mean and sum of
+  // squared deviations from its own mean, gathered in one collective (an all-reduce of a buffer
+  // where each replica fills its rows, as PyTorch's SyncBatchNorm all-gathers), then merged as Chan
+  // et al.'s parallel variance: the squared deviations from the global mean are sum_r M2_r + n_r
+  // (mean_r - mean)^2, exactly, with no E[x^2] - E[x]^2 cancellation. Its gradient is one
+  // collective too.
+  const Shape stat_shape = total.shape();  // keepdims: 1 on the reduced axes
+  const std::int64_t features = total.numel();
+  const std::int64_t replicas = replica.num_replicas, rank = replica.rank;
+  const Tensor n = broadcast_to(count, stat_shape);
+  // A replica with no rows (n = 0, so its total is 0 too) has mean 0 and adds nothing.
+  const Tensor local_mean = total / maximum(n, ones_like(n));
+  const Tensor local_m2 = squared_deviations(local_mean);
+  // Rows [k * replicas + rank]: this replica's count (k = 0), mean (1), squared deviations (2).
+  // A stand-in replica (share 0: not its rows) fills zeros.
+  const double weight = replica.share == 0.0 ? 0.0 : 1.0;
+  std::vector<Tensor> blocks;
+  for (const Tensor& s : {n, local_mean, local_m2}) {
+    blocks.push_back(
+        autograd::detail::pad_rows(reshape(s * weight, {1, features}), rank, replicas - 1 - rank));
+  }
+  const Tensor gathered = replica_sum(concat(blocks, 0));
+  const Tensor counts = slice(gathered, 0, replicas);
+  const Tensor means = slice(gathered, replicas, 2 * replicas);
+  const Tensor m2s = slice(gathered, 2 * replicas, 3 * replicas);
+  // Keras's masked statistics divide by the kept count plus 1e-7.
+  const Tensor global_count = sum(counts, {0}) + (masked ? 1e-7 : 0.0);
+  const Tensor mean = sum(counts * means, {0}) / global_count;
+  const Tensor m2 = sum(m2s, {0}) + sum(counts * square(means - mean), {0});
+  return {reshape(mean, stat_shape), reshape(m2 / global_count, stat_shape)};
+}
+
+}  // namespace
+
 BatchNormalizationLayer::Moments BatchNormalizationLayer::moments(const Tensor& x,
                                                                   const Tensor& mask,
                                                                   bool synchronized) const {
@@ -122,29 +164,30 @@ BatchNormalizationLayer::Moments BatchNormalizationLayer::moments(const Tensor& 
     keep =
         broadcast_to(reshape(not_equal(mask, scalar_like(mask, 0.0)), Shape(expanded)), x.shape());
   }
-  // A stand-in replica (no rows of this batch) adds nothing to the sums over the replicas.
-  const detail::ReplicaContext* replica = detail::current_replica_context();
-  const bool adds_nothing = synchronized && replica != nullptr && replica->share == 0.0;
-  auto total = [&](Tensor local) {
-    if (!synchronized) return local;
-    return replica_sum(adds_nothing ? local * 0.0 : local);
-  };
   Tensor count;
   if (keep.defined()) {
     count = sum(cast(keep, x.dtype()), reduce, /*keepdims=*/true);
   } else {
     count = scalar_like(x, static_cast<double>(x.numel() / x.shape()[axis_]));
   }
-  count = total(count);
-  // Keras divides the masked sums by the kept count plus its epsilon (1e-7); the plain ones by
-  // the count itself. Two passes, as one process's fused kernel: the variance is the mean of
-  // squared deviations from the (global) mean, not E[x^2] - E[x]^2, which cancels.
-  if (keep.defined()) count = count + 1e-7;
+  // Two passes, as one process's fused kernel: the variance is the mean of squared deviations
+  // from the mean, not E[x^2] - E[x]^2, which cancels.
   const Tensor zero = scalar_like(x, 0.0);
-  const Tensor mean = total(sum(keep.defined() ? where(keep, x, zero) : x, reduce, true)) / count;
-  const Tensor deviation = keep.defined() ? where(keep, x - mean, zero) : x - mean;
-  const Tensor variance = total(sum(square(deviation), reduce, true)) / count;
-  return {mean, variance};
+  const Tensor total = sum(keep.defined() ? where(keep, x, zero) : x, reduce, true);
+  const auto squared_deviations = [&](const Tensor& from) {
+    return sum(square(keep.defined() ? where(keep, x - from, zero) : x - from), reduce, true);
+  };
+  const detail::ReplicaContext* replica = detail::current_replica_context();
+  if (synchronized && replica != nullptr && replica->num_replicas > 1) {
+    auto [mean, variance] =
+        merged_moments(count, total, squared_deviations, keep.defined(), *replica);
+    return {mean, variance};
+  }
+  // Keras divides the masked sums by the kept count plus its epsilon (1e-7); the plain ones by
+  // the count itself.
+  if (keep.defined()) count = count + 1e-7;
+  const Tensor mean = total / count;
+  return {mean, squared_deviations(mean) / count};
 }
 
 Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tensor& mask,

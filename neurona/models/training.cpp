@@ -1031,6 +1031,7 @@ callbacks::History Model::fit_loop(BatchSource& train, BatchSource* val, const F
         distribution::Communicator& communicator = dist->communicator();
         const detail::ScopedReplicaContext replica(
             {.num_replicas = dist->num_replicas(),
+             .rank = dist->replica(),
              .share = share,
              .all_reduce_sum =
                  [&communicator](std::vector<Tensor>& t) { communicator.all_reduce_sum(t); },
@@ -1135,6 +1136,7 @@ std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tens
     distribution::Communicator& communicator = dist->communicator();
     replica.emplace(detail::ReplicaContext{
         .num_replicas = dist->num_replicas(),
+        .rank = dist->replica(),
         .share = 1.0 / dist->num_replicas(),
         .all_reduce_sum =
             [&communicator](std::vector<Tensor>& t) { communicator.all_reduce_sum(t); },

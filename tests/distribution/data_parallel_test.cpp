@@ -229,6 +229,7 @@ TEST(ReplicaContext, GeneratorDrawsAreTheReplicasRowsOfTheGlobalBatchsDraw) {
   odd_whole = nr::random_uniform({5}, {.seed_generator = &whole}).to_vector<float>();
   {
     const nr::detail::ScopedReplicaContext replica({.num_replicas = 3,
+                                                    .rank = 1,
                                                     .share = 2.0 / 6,
                                                     .all_reduce_sum = {},
                                                     .shard = {.rows = 6, .begin = 2, .end = 4}});

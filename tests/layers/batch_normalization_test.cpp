@@ -213,9 +213,14 @@ namespace {
 // so that the sums are the same on every thread), every caller waiting for all.
 class ThreadAllReduce {
  public:
-  explicit ThreadAllReduce(int threads) : contributions_(static_cast<std::size_t>(threads)) {}
+  explicit ThreadAllReduce(int threads)
+      : contributions_(static_cast<std::size_t>(threads)),
+        calls_(static_cast<std::size_t>(threads)) {}
+  /// How many times `thread` took part.
+  int calls(int thread) const { return calls_[static_cast<std::size_t>(thread)]; }
   void sum(int thread, std::vector<nr::Tensor>& tensors) {
     std::unique_lock<std::mutex> lock(mutex_);
+    ++calls_[static_cast<std::size_t>(thread)];
     const long generation = generation_;
     contributions_[static_cast<std::size_t>(thread)] = tensors;
     if (++arrived_ == static_cast<int>(contributions_.size())) {
@@ -239,6 +244,7 @@ class ThreadAllReduce {
   std::condition_variable done_;
   std::vector<std::vector<nr::Tensor>> contributions_;
   std::vector<nr::Tensor> result_;
+  std::vector<int> calls_;
   int arrived_ = 0;
   long generation_ = 0;
 };
@@ -251,9 +257,11 @@ struct ReplicaResult {
 // loss is the mean over its rows of sum(c * y^2) (c: per-element weights), its gradients of
 // that. `synchronized`: the layer's option.
 ReplicaResult replica_step(const nr::Tensor& x, const nr::Tensor& c, double share,
-                           bool synchronized, int replicas, int thread, ThreadAllReduce& reduce) {
+                           bool synchronized, int replicas, int thread, ThreadAllReduce& reduce,
+                           const nr::Tensor& mask = {}) {
   const nr::detail::ScopedReplicaContext context(
       {.num_replicas = replicas,
+       .rank = thread,
        .share = share,
        .all_reduce_sum = [&](std::vector<nr::Tensor>& t) { reduce.sum(thread, t); },
        .shard = {}});
@@ -265,7 +273,7 @@ ReplicaResult replica_step(const nr::Tensor& x, const nr::Tensor& c, double shar
                    nr::zeros({3}, {.dtype = nr::float64}), nr::ones({3}, {.dtype = nr::float64})});
   nr::GradientTape tape;
   tape.watch(x);
-  const nr::Tensor y = bn(x, /*training=*/true);
+  const nr::Tensor y = bn(x, mask, /*training=*/true);
   const nr::Tensor loss = nr::sum(c * nr::square(y)) / static_cast<double>(x.shape()[0]);
   const std::vector<nr::Tensor> g =
       tape.gradient(loss, {x, bn->gamma().value(), bn->beta().value()});
@@ -307,6 +315,9 @@ TEST(BatchNormalization, SynchronizedReplicasNormalizeWithTheGlobalBatch) {
     dgamma = dgamma + parts[r].dgamma * share[r];
     dbeta = dbeta + parts[r].dbeta * share[r];
   }
+  // One collective forward (the replicas' counts, means and deviations gathered at once) and
+  // one backward, as PyTorch's SyncBatchNorm.
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(reduce.calls(r), 2) << "replica " << r;
   // The weights' gradients summed as GradientReducer sums them (the stand-in's times 0).
   EXPECT_TRUE(all_close(dgamma, one.dgamma.to_vector<double>(), 1e-12));
   EXPECT_TRUE(all_close(dbeta, one.dbeta.to_vector<double>(), 1e-12));
@@ -334,4 +345,46 @@ TEST(BatchNormalization, SynchronizedReplicasNormalizeWithTheGlobalBatch) {
   EXPECT_FALSE(all_close(parts[0].y, one.y.slice(0, 4).to_vector<double>(), 1e-3));
   EXPECT_TRUE(all_close(parts[2].moving_mean, {0, 0, 0}, 0));
   EXPECT_TRUE(all_close(parts[2].moving_variance, {1, 1, 1}, 0));
+}
+
+TEST(BatchNormalization, SynchronizedReplicasWithAMaskUseTheGlobalBatchsKeptRows) {
+  // Keras's masked statistics (over the kept rows, the count plus 1e-7) over a global batch of
+  // 6 rows split 4 and 2, the second replica's rows all masked out, and a stand-in: as one
+  // process on the whole batch.
+  const nr::Tensor x = f64({6, 3}, 41);
+  const nr::Tensor c = nr::testing::random_tensor({6, 3}, nr::float64, 0.5, 1.5, 42);
+  const nr::Tensor mask = nr::testing::make_tensor({1, 0, 1, 1, 0, 0}, {6}, nr::uint8);
+  ReplicaResult one;
+  {
+    ThreadAllReduce alone(1);
+    one = replica_step(x, c, 1.0, true, 1, 0, alone, mask);
+  }
+  ThreadAllReduce reduce(3);
+  const std::int64_t begin[] = {0, 4, 0}, end[] = {4, 6, 1};
+  const double share[] = {4.0 / 6, 2.0 / 6, 0.0};
+  std::vector<ReplicaResult> parts(3);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      parts[r] = replica_step(x.slice(begin[r], end[r]), c.slice(begin[r], end[r]), share[r], true,
+                              3, r, reduce, mask.slice(begin[r], end[r]));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  nr::Tensor dgamma = nr::zeros({3}, {.dtype = nr::float64}), dbeta = dgamma;
+  for (int r = 0; r < 2; ++r) {
+    SCOPED_TRACE("replica " + std::to_string(r));
+    EXPECT_TRUE(all_close(parts[r].y, one.y.slice(begin[r], end[r]).to_vector<double>(), 1e-12));
+    EXPECT_TRUE(all_close(parts[r].dx * share[r],
+                          one.dx.slice(begin[r], end[r]).to_vector<double>(), 1e-12));
+    dgamma = dgamma + parts[r].dgamma * share[r];
+    dbeta = dbeta + parts[r].dbeta * share[r];
+  }
+  EXPECT_TRUE(all_close(dgamma, one.dgamma.to_vector<double>(), 1e-12));
+  EXPECT_TRUE(all_close(dbeta, one.dbeta.to_vector<double>(), 1e-12));
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_TRUE(all_close(parts[r].moving_mean, one.moving_mean.to_vector<double>(), 1e-12));
+    EXPECT_TRUE(
+        all_close(parts[r].moving_variance, one.moving_variance.to_vector<double>(), 1e-12));
+  }
 }
