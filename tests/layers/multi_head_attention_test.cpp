@@ -297,6 +297,20 @@ TEST(MultiHeadAttentionSaving, KerasTransformerLoadsAndPredictsKerasOutputs) {
   nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mha_saving");
 }
 
+// A functional model of two MultiHeadAttention layers on rank-4 inputs saved by Keras 3
+// (make_keras_mha_references.py --axes): attention over each row's steps (attention_axes (2,)),
+// then over the whole grid (the default axes). It loads, predicts what Keras predicted, and
+// saves back to files that load with the same configs and predictions.
+TEST(MultiHeadAttentionSaving, KerasGridAttentionModelLoadsPredictsAndRoundTrips) {
+  const Ref ref = nr::testing::load_reference("attention", "axes_model");
+  const auto file = nr::testing::reference_dir() / "attention" / "axes_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const std::vector<nr::Tensor> inputs{reference_tensor(ref, "x")};
+  const nr::Tensor y = model->predict(inputs)[0];
+  EXPECT_TRUE(close_to_reference(y, ref, "y"));
+  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mha_axes_saving");
+}
+
 namespace {
 // neurona's transformer for the Keras check: the same architecture written with neurona.
 nr::Model neurona_transformer() {
@@ -358,6 +372,17 @@ TEST(MultiHeadAttentionSaving, WriteFixturesForKerasWhenAsked) {
   nr::testing::write_reference_line(io, "attention_mask", attention_mask);
   nr::testing::write_reference_line(io, "y", ys[0]);
   nr::testing::write_reference_line(io, "scores", ys[1]);
+
+  // Keras's grid-attention model as neurona saves it, with neurona's predictions.
+  const Ref ref = nr::testing::load_reference("attention", "axes_model");
+  auto grid = nr::models::load_model(
+      (nr::testing::reference_dir() / "attention" / "axes_model.keras").string());
+  const nr::Tensor x = reference_tensor(ref, "x");
+  const fs::path axes = fs::path(dir) / "axes_model";
+  grid->save(axes.string() + ".keras");
+  std::ofstream axes_io(axes.string() + ".txt");
+  nr::testing::write_reference_line(axes_io, "x", x);
+  nr::testing::write_reference_line(axes_io, "y", grid->predict(x));
 }
 
 // The stored copies of those files (tests/reference/attention/from_neurona/, which Keras 3.15.1
@@ -374,4 +399,8 @@ TEST(MultiHeadAttentionSaving, NeuronaFilesThatKerasLoadsStillLoad) {
   ASSERT_EQ(ys.size(), 2u);
   EXPECT_TRUE(close_to_reference(ys[0], io, "y"));
   EXPECT_TRUE(close_to_reference(ys[1], io, "scores"));
+  // The rank-4 grid-attention model (Keras reproduces it within 7.2e-7, 2026-12-06).
+  const Ref axes = nr::testing::parse_reference(dir / "axes_model.txt");
+  auto grid = nr::models::load_model((dir / "axes_model.keras").string());
+  EXPECT_TRUE(close_to_reference(grid->predict(reference_tensor(axes, "x")), axes, "y"));
 }

@@ -4,8 +4,9 @@ Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the reposi
 
     KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py [--axes]
 
-(--axes: only the cases of inputs of rank > 3, attention_axes; another JAX may change the
-other files' last digits.)
+(--axes: only the cases of inputs of rank > 3, attention_axes, and axes_model.keras with
+axes_model.txt, a functional model of two such layers saved by Keras; another JAX may change
+the other files' last digits.)
 
 It rewrites tests/reference/attention/<case>.txt, one tensor a line: `name dim0 ... : v0 v1 ...`,
 attention_mask_model.keras with attention_mask_model.txt (a model input given as the
@@ -23,7 +24,7 @@ scores), and the JAX gradients of sum(y * g) with respect to the inputs and the 
 Keras and checks that Keras reproduces neurona's outputs from the .keras file and from the
 .weights.h5. Exits non-zero on a mismatch. The stored copies are in
 tests/reference/attention/from_neurona/ (2026-12-05, Keras 3.15.1, JAX 0.10.2: max difference
-5.4e-7). neurona's transformer also has Attention, AdditiveAttention and KerasHub's positional
+5.4e-7; axes_model, the rank-4 model as neurona saves it, 2026-12-06: 7.2e-7). neurona's transformer also has Attention, AdditiveAttention and KerasHub's positional
 layers, which the check loads from KerasHub's source (make_keras_hub_position_references.py).
 """
 import argparse
@@ -152,6 +153,27 @@ def attention_mask_model():
     return keras.Model([tokens, mask], L.Dense(3, name="logits")(a))
 
 
+def axes_model():
+    """Attention over the axes of a grid (rank-4 inputs): over each row's 4 steps (attention_axes
+    (2,), the rows batch-like), then over all 3 x 4 positions (Keras's default axes)."""
+    L = keras.layers
+    keras.utils.set_random_seed(14)
+    x = keras.Input((3, 4, 8), name="grid")
+    a = L.MultiHeadAttention(2, 4, attention_axes=(2,), name="row_attention")(x, x)
+    h = L.LayerNormalization(epsilon=1e-5)(L.Add()([x, a]))
+    b = L.MultiHeadAttention(2, 3, value_dim=5, output_shape=8, name="grid_attention")(h, h)
+    return keras.Model(x, L.Dense(3, name="head")(L.Add()([h, b])))
+
+
+def write_axes_model():
+    model = axes_model()
+    model.save(os.path.join(OUT, "axes_model.keras"))
+    x = np.random.default_rng(15).normal(size=(2, 3, 4, 8)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    with open(os.path.join(OUT, "axes_model.txt"), "w") as f:
+        f.write("\n".join([line("x", x), line("y", y)]) + "\n")
+
+
 def transformer_inputs():
     tokens = np.array([[5, 3, 9, 1, 0, 0], [2, 7, 7, 4, 8, 6], [11, 0, 0, 0, 0, 0]], np.int32)
     positions = np.tile(np.arange(6, dtype=np.int32), (3, 1))
@@ -179,6 +201,15 @@ def check(directory):
     inputs = [io["tokens"].astype(np.int32), io["positions"].astype(np.int32),
               io["attention_mask"]]
     failures = 0
+    # The rank-4 model (axes_model) as neurona saved it, if it wrote one.
+    axes = os.path.join(directory, "axes_model")
+    if os.path.exists(axes + ".keras"):
+        io_axes = read_io(axes + ".txt")
+        y = keras.saving.load_model(axes + ".keras").predict(io_axes["x"], verbose=0)
+        ok = np.allclose(y, io_axes["y"], rtol=1e-5, atol=1e-5)
+        print(f"axes_model .keras y: max |keras - neurona| = "
+              f"{float(np.max(np.abs(y - io_axes['y']))):.3g} {'ok' if ok else 'MISMATCH'}")
+        failures += not ok
     for what in ("keras", "weights.h5"):
         m = keras.saving.load_model(base + ".keras")
         if what == "weights.h5":
@@ -211,6 +242,7 @@ def axes_cases():
     # Rank 5, attention_axes (1, 3) (not adjacent): axis 2 batch-like, 3 x 4 positions attend.
     case("mha_rank5_axes13_scores", {"num_heads": 2, "key_dim": 2, "attention_axes": (1, 3)},
          (2, 3, 2, 4, 5), (2, 3, 2, 4, 5), scores=True, seed=10)
+    write_axes_model()
 
 
 def main():
