@@ -89,25 +89,34 @@ void compare(const std::function<std::shared_ptr<nr::Model>()>& make, const nr::
   expect_same_step(gpu, cpu, tolerance);
 }
 
+// GPT-2's layout at reduced size: 2 layers, 4 heads, width 64, context 64, vocabulary 500.
+nr::tools::TransformerLMConfig reduced_gpt2() {
+  return {.vocab_size = 500,
+          .context = 64,
+          .num_layers = 2,
+          .num_heads = 4,
+          .width = 64,
+          .tie_embeddings = true,
+          .gelu_approximate = true};
+}
+
+// 4 sequences of 64 tokens below 500, on the host.
+nr::Tensor tokens(std::uint64_t seed) {
+  return nr::random_uniform(
+      {4, 64},
+      {.maxval = 500, .dtype = nr::DType::int32, .device = nr::Device::cpu(), .seed = seed});
+}
+
+nr::Tensor gpt_loss(const nr::Tensor& y, const nr::Tensor& logits) {
+  return nr::losses::sparse_categorical_crossentropy(y, logits, {.from_logits = true});
+}
+
 }  // namespace
 
 TEST_F(GpuLargeModels, Gpt2Float32StepMatchesTheCpu) {
-  const nr::tools::TransformerLMConfig config{.vocab_size = 500,
-                                              .context = 64,
-                                              .num_layers = 2,
-                                              .num_heads = 4,
-                                              .width = 64,
-                                              .tie_embeddings = true,
-                                              .gelu_approximate = true};
-  const nr::Tensor tokens = nr::random_uniform(
-      {4, 64}, {.maxval = 500, .dtype = nr::DType::int32, .device = nr::Device::cpu(), .seed = 1});
-  const nr::Tensor targets = nr::random_uniform(
-      {4, 64}, {.maxval = 500, .dtype = nr::DType::int32, .device = nr::Device::cpu(), .seed = 2});
-  compare([&] { return std::make_shared<nr::tools::TransformerLM>(config); }, tokens, targets,
-          [](const nr::Tensor& y, const nr::Tensor& logits) {
-            return nr::losses::sparse_categorical_crossentropy(y, logits, {.from_logits = true});
-          },
-          2e-2);
+  const nr::tools::TransformerLMConfig config = reduced_gpt2();
+  compare([&] { return std::make_shared<nr::tools::TransformerLM>(config); }, tokens(1), tokens(2),
+          gpt_loss, 2e-2);
 }
 
 TEST_F(GpuLargeModels, ResNet50Float32StepMatchesTheCpu) {
@@ -131,27 +140,14 @@ TEST_F(GpuLargeModels, Gpt2RematerializedBlocksGiveThePlainStep) {
   // gradients are the plain step's (the recomputation runs the same kernels on the same data;
   // 1e-5 leaves room for kernels whose reduction order is not fixed).
   nr::set_default_device(nr::Device::cuda(0));
-  nr::tools::TransformerLMConfig config{.vocab_size = 500,
-                                        .context = 64,
-                                        .num_layers = 2,
-                                        .num_heads = 4,
-                                        .width = 64,
-                                        .tie_embeddings = true,
-                                        .gelu_approximate = true};
-  const nr::Tensor tokens = nr::random_uniform(
-      {4, 64}, {.maxval = 500, .dtype = nr::DType::int32, .device = nr::Device::cpu(), .seed = 1});
-  const nr::Tensor targets = nr::random_uniform(
-      {4, 64}, {.maxval = 500, .dtype = nr::DType::int32, .device = nr::Device::cpu(), .seed = 2});
-  const LossFn loss = [](const nr::Tensor& y, const nr::Tensor& logits) {
-    return nr::losses::sparse_categorical_crossentropy(y, logits, {.from_logits = true});
-  };
+  nr::tools::TransformerLMConfig config = reduced_gpt2();
+  const nr::Tensor x = tokens(1), y = tokens(2);
   nr::set_seed(5);
   nr::tools::TransformerLM plain(config);
-  (void)plain(tokens.to(nr::Device::cuda(0)));
+  (void)plain(x.to(nr::Device::cuda(0)));
   config.remat_blocks = true;
   nr::tools::TransformerLM kept(config);
-  (void)kept(tokens.to(nr::Device::cuda(0)));
+  (void)kept(x.to(nr::Device::cuda(0)));
   kept.set_weights(plain.get_weights());
-  expect_same_step(training_step(kept, tokens, targets, loss),
-                   training_step(plain, tokens, targets, loss), 1e-5);
+  expect_same_step(training_step(kept, x, y, gpt_loss), training_step(plain, x, y, gpt_loss), 1e-5);
 }

@@ -279,112 +279,87 @@ ReplicaResult replica_step(const nr::Tensor& x, const nr::Tensor& c, double shar
       tape.gradient(loss, {x, bn->gamma().value(), bn->beta().value()});
   return {y, g[0], g[1], g[2], bn->moving_mean().value(), bn->moving_variance().value()};
 }
-}  // namespace
 
-TEST(BatchNormalization, SynchronizedReplicasNormalizeWithTheGlobalBatch) {
-  // A global batch of 6 rows split 4 and 2 over two replicas, and a third with no rows that
-  // runs on a stand-in row (the batch's first) with a share of 0, as fit does with a short last
-  // batch; against one process on the whole batch.
-  const nr::Tensor x = f64({6, 3}, 31);
-  const nr::Tensor c = nr::testing::random_tensor({6, 3}, nr::float64, 0.5, 1.5, 32);
-  ThreadAllReduce reduce(3);
-  ReplicaResult one;
-  {
-    ThreadAllReduce alone(1);
-    one = replica_step(x, c, 1.0, true, 1, 0, alone);
-  }
-  const std::int64_t begin[] = {0, 4, 0}, end[] = {4, 6, 1};
-  const double share[] = {4.0 / 6, 2.0 / 6, 0.0};
+// A global batch of 6 rows as fit splits it over three replicas: 4 and 2 rows, and a third
+// with no rows that runs on a stand-in row (the batch's first) with a share of 0, as fit does
+// with a short last batch.
+constexpr std::int64_t kBegin[] = {0, 4, 0}, kEnd[] = {4, 6, 1};
+constexpr double kShare[] = {4.0 / 6, 2.0 / 6, 0.0};
+
+// replica_step on each replica's rows, the three on threads.
+std::vector<ReplicaResult> run_replicas(const nr::Tensor& x, const nr::Tensor& c, bool synchronized,
+                                        ThreadAllReduce& reduce, const nr::Tensor& mask = {}) {
   std::vector<ReplicaResult> parts(3);
   std::vector<std::thread> threads;
   for (int r = 0; r < 3; ++r) {
     threads.emplace_back([&, r] {
-      parts[r] = replica_step(x.slice(begin[r], end[r]), c.slice(begin[r], end[r]), share[r], true,
-                              3, r, reduce);
+      parts[r] = replica_step(x.slice(kBegin[r], kEnd[r]), c.slice(kBegin[r], kEnd[r]), kShare[r],
+                              synchronized, 3, r, reduce,
+                              mask.defined() ? mask.slice(kBegin[r], kEnd[r]) : nr::Tensor());
     });
   }
   for (std::thread& t : threads) t.join();
+  return parts;
+}
+
+// The replicas' step is one process's on the whole batch: the values of their rows, their
+// gradients (each of its own rows' mean loss: times its share, one process's), the weights'
+// gradients summed as GradientReducer sums them (the stand-in's times 0), and every replica's
+// moving statistics, the stand-in's too.
+void expect_one_process(const std::vector<ReplicaResult>& parts, const ReplicaResult& one) {
   nr::Tensor dgamma = nr::zeros({3}, {.dtype = nr::float64}), dbeta = dgamma;
   for (int r = 0; r < 2; ++r) {
     SCOPED_TRACE("replica " + std::to_string(r));
-    const nr::Tensor rows = one.y.slice(begin[r], end[r]);
-    EXPECT_TRUE(all_close(parts[r].y, rows.to_vector<double>(), 1e-12));
-    // Each replica's gradient is of its own rows' mean loss: times its share, one process's.
-    EXPECT_TRUE(all_close(parts[r].dx * share[r],
-                          one.dx.slice(begin[r], end[r]).to_vector<double>(), 1e-12));
-    dgamma = dgamma + parts[r].dgamma * share[r];
-    dbeta = dbeta + parts[r].dbeta * share[r];
+    EXPECT_TRUE(all_close(parts[r].y, one.y.slice(kBegin[r], kEnd[r]).to_vector<double>(), 1e-12));
+    EXPECT_TRUE(all_close(parts[r].dx * kShare[r],
+                          one.dx.slice(kBegin[r], kEnd[r]).to_vector<double>(), 1e-12));
+    dgamma = dgamma + parts[r].dgamma * kShare[r];
+    dbeta = dbeta + parts[r].dbeta * kShare[r];
   }
-  // One collective forward (the replicas' counts, means and deviations gathered at once) and
-  // one backward, as PyTorch's SyncBatchNorm.
-  for (int r = 0; r < 3; ++r) EXPECT_EQ(reduce.calls(r), 2) << "replica " << r;
-  // The weights' gradients summed as GradientReducer sums them (the stand-in's times 0).
   EXPECT_TRUE(all_close(dgamma, one.dgamma.to_vector<double>(), 1e-12));
   EXPECT_TRUE(all_close(dbeta, one.dbeta.to_vector<double>(), 1e-12));
-  // Every replica, the stand-in too, moves its statistics toward the global batch's.
   for (int r = 0; r < 3; ++r) {
     EXPECT_TRUE(all_close(parts[r].moving_mean, one.moving_mean.to_vector<double>(), 1e-12));
     EXPECT_TRUE(
         all_close(parts[r].moving_variance, one.moving_variance.to_vector<double>(), 1e-12));
   }
+}
+}  // namespace
+
+TEST(BatchNormalization, SynchronizedReplicasNormalizeWithTheGlobalBatch) {
+  const nr::Tensor x = f64({6, 3}, 31);
+  const nr::Tensor c = nr::testing::random_tensor({6, 3}, nr::float64, 0.5, 1.5, 32);
+  ThreadAllReduce alone(1);
+  const ReplicaResult one = replica_step(x, c, 1.0, true, 1, 0, alone);
+  ThreadAllReduce reduce(3);
+  std::vector<ReplicaResult> parts = run_replicas(x, c, true, reduce);
+  expect_one_process(parts, one);
+  // One collective forward (the replicas' counts, means and deviations gathered at once) and
+  // one backward, as PyTorch's SyncBatchNorm.
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(reduce.calls(r), 2) << "replica " << r;
 
   // Unsynchronized, each replica normalizes with its own rows' statistics, and a stand-in's
   // statistics (of a row not its own) leave its moving ones alone.
   ThreadAllReduce unused(3);
-  threads.clear();
-  for (int r = 0; r < 3; ++r) {
-    threads.emplace_back([&, r] {
-      parts[r] = replica_step(x.slice(begin[r], end[r]), c.slice(begin[r], end[r]), share[r], false,
-                              3, r, unused);
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  ThreadAllReduce alone(1);
-  const ReplicaResult first = replica_step(x.slice(0, 4), c.slice(0, 4), 1.0, false, 1, 0, alone);
+  parts = run_replicas(x, c, false, unused);
+  ThreadAllReduce alone_again(1);
+  const ReplicaResult first =
+      replica_step(x.slice(0, 4), c.slice(0, 4), 1.0, false, 1, 0, alone_again);
   EXPECT_TRUE(all_close(parts[0].y, first.y.to_vector<double>(), 1e-12));
   EXPECT_FALSE(all_close(parts[0].y, one.y.slice(0, 4).to_vector<double>(), 1e-3));
   EXPECT_TRUE(all_close(parts[2].moving_mean, {0, 0, 0}, 0));
   EXPECT_TRUE(all_close(parts[2].moving_variance, {1, 1, 1}, 0));
+  EXPECT_EQ(unused.calls(0), 0);
 }
 
 TEST(BatchNormalization, SynchronizedReplicasWithAMaskUseTheGlobalBatchsKeptRows) {
-  // Keras's masked statistics (over the kept rows, the count plus 1e-7) over a global batch of
-  // 6 rows split 4 and 2, the second replica's rows all masked out, and a stand-in: as one
-  // process on the whole batch.
+  // Keras's masked statistics (over the kept rows, the count plus 1e-7), the second replica's
+  // rows all masked out.
   const nr::Tensor x = f64({6, 3}, 41);
   const nr::Tensor c = nr::testing::random_tensor({6, 3}, nr::float64, 0.5, 1.5, 42);
   const nr::Tensor mask = nr::testing::make_tensor({1, 0, 1, 1, 0, 0}, {6}, nr::uint8);
-  ReplicaResult one;
-  {
-    ThreadAllReduce alone(1);
-    one = replica_step(x, c, 1.0, true, 1, 0, alone, mask);
-  }
+  ThreadAllReduce alone(1);
+  const ReplicaResult one = replica_step(x, c, 1.0, true, 1, 0, alone, mask);
   ThreadAllReduce reduce(3);
-  const std::int64_t begin[] = {0, 4, 0}, end[] = {4, 6, 1};
-  const double share[] = {4.0 / 6, 2.0 / 6, 0.0};
-  std::vector<ReplicaResult> parts(3);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 3; ++r) {
-    threads.emplace_back([&, r] {
-      parts[r] = replica_step(x.slice(begin[r], end[r]), c.slice(begin[r], end[r]), share[r], true,
-                              3, r, reduce, mask.slice(begin[r], end[r]));
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  nr::Tensor dgamma = nr::zeros({3}, {.dtype = nr::float64}), dbeta = dgamma;
-  for (int r = 0; r < 2; ++r) {
-    SCOPED_TRACE("replica " + std::to_string(r));
-    EXPECT_TRUE(all_close(parts[r].y, one.y.slice(begin[r], end[r]).to_vector<double>(), 1e-12));
-    EXPECT_TRUE(all_close(parts[r].dx * share[r],
-                          one.dx.slice(begin[r], end[r]).to_vector<double>(), 1e-12));
-    dgamma = dgamma + parts[r].dgamma * share[r];
-    dbeta = dbeta + parts[r].dbeta * share[r];
-  }
-  EXPECT_TRUE(all_close(dgamma, one.dgamma.to_vector<double>(), 1e-12));
-  EXPECT_TRUE(all_close(dbeta, one.dbeta.to_vector<double>(), 1e-12));
-  for (int r = 0; r < 3; ++r) {
-    EXPECT_TRUE(all_close(parts[r].moving_mean, one.moving_mean.to_vector<double>(), 1e-12));
-    EXPECT_TRUE(
-        all_close(parts[r].moving_variance, one.moving_variance.to_vector<double>(), 1e-12));
-  }
+  expect_one_process(run_replicas(x, c, true, reduce, mask), one);
 }
