@@ -15,6 +15,7 @@
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/image.h"
+#include "neurona/kernels/linalg.h"
 
 namespace neurona::data {
 
@@ -80,6 +81,10 @@ void check_options(const std::string& directory, const ImageDirectoryOptions& o)
                 "\"categorical\", \"binary\", or None (empty). Received: label_mode=",
                 o.label_mode);
   (void)channels_of_color_mode(o.color_mode);
+  NEURONA_CHECK(o.data_format == "channels_last" || o.data_format == "channels_first", ValueError,
+                "image_dataset_from_directory: The `data_format` argument must be one of "
+                "{'channels_first', 'channels_last'}. Received: data_format=",
+                o.data_format);
   NEURONA_CHECK(o.image_size[0] > 0 && o.image_size[1] > 0, ValueError,
                 "image_dataset_from_directory: Invalid `image_size` value. Expected a tuple of 2 "
                 "positive integers. Received: image_size=(",
@@ -208,6 +213,7 @@ ImageDirectory make_subset(const Listing& l, std::size_t begin, std::size_t end,
                              .crop_to_aspect_ratio = o.crop_to_aspect_ratio,
                              .pad_to_aspect_ratio = o.pad_to_aspect_ratio};
   const std::string label_mode = o.labels.none() ? "" : o.label_mode;
+  const bool channels_first = o.data_format == "channels_first";
   const auto classes = static_cast<std::int64_t>(l.class_names.size());
   const auto n = static_cast<std::int64_t>(file_paths.size());
 
@@ -220,6 +226,7 @@ ImageDirectory make_subset(const Listing& l, std::size_t begin, std::size_t end,
         const auto i = static_cast<std::size_t>(e[0].item<std::int64_t>());
         Tensor image = kernels::cast(read_image((*paths)[i], channels), DType::float32);
         image = kernels::resize(image, size, resize);
+        if (channels_first) image = kernels::transpose(image, {2, 0, 1});
         if (label_mode.empty()) return Element{image};
         const std::int32_t label = (*labels)[i];
         if (label_mode == "int") {

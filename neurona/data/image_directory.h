@@ -76,6 +76,9 @@ struct ImageDirectoryOptions {
   /// Each image padded with zeros (centred) to image_size's aspect ratio, then resized (not
   /// squashed). At most one of the two.
   bool pad_to_aspect_ratio = false;
+  /// "channels_last": images (height, width, channels); "channels_first": (channels, height,
+  /// width), as a model in that format takes them.
+  std::string data_format = "channels_last";
   /// The map's workers (Dataset::map).
   int num_parallel_calls = kAutotune;
   /// Print Keras's "Found N files belonging to C classes." and "Using K files for training.".
@@ -84,7 +87,8 @@ struct ImageDirectoryOptions {
 
 /// A dataset of images from a folder and what Keras attaches to it.
 struct ImageDirectory {
-  /// Elements: (images float32 (batch, height, width, channels) in [0, 255], labels), or the
+  /// Elements: (images float32 (batch, height, width, channels) in [0, 255] (channels first
+  /// with data_format "channels_first"), labels), or the
   /// images alone without labels.
   Dataset dataset;
   /// The classes, in label order.

@@ -214,6 +214,28 @@ TEST(ImageDirectory, LabelModesColorModesBatchesAndNoLabels) {
   EXPECT_EQ(fs::path(dogs_first.file_paths[0]).filename(), "d.png");
 }
 
+TEST(ImageDirectory, ChannelsFirstGivesEachImageTransposed) {
+  const auto last = nr::data::image_dataset_from_directory(
+      classes_dir(), quiet({.batch_size = 4, .image_size = {3, 5}, .shuffle = false}));
+  const auto first = nr::data::image_dataset_from_directory(
+      classes_dir(), quiet({.batch_size = 4,
+                            .image_size = {3, 5},
+                            .shuffle = false,
+                            .data_format = "channels_first"}));
+  const auto a = last.dataset.elements();
+  const auto b = first.dataset.elements();
+  ASSERT_EQ(b.size(), a.size());
+  EXPECT_EQ(b[0][0].shape(), (nr::Shape{4, 3, 3, 5}));
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(b[i][0].to_vector<float>(), nr::transpose(a[i][0], {0, 3, 1, 2}).to_vector<float>());
+    EXPECT_EQ(b[i][1].to_vector<int>(), a[i][1].to_vector<int>());
+  }
+  NEURONA_EXPECT_THROW_MSG(nr::data::image_dataset_from_directory(
+                               classes_dir(), quiet({.data_format = "channels_middle"})),
+                           nr::ValueError, "The `data_format` argument must be one of",
+                           "Received: data_format=channels_middle");
+}
+
 TEST(ImageDirectory, CropToAspectRatioResizesTheCentralWindow) {
   const auto d = nr::data::image_dataset_from_directory(
       classes_dir(),
