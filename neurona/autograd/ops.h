@@ -260,9 +260,10 @@ Tensor zero_pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::i
                   std::int64_t right, DataFormat data_format = DataFormat::ChannelsLast);
 
 /// Images resized to `size` = (height, width), as keras.ops.image.resize(images, size,
-/// interpolation, antialias=False, data_format=...) computes on Keras's JAX backend: `images`
+/// interpolation, antialias, data_format=...) computes on Keras's JAX backend: `images`
 /// (batch, h, w, c) or (batch, c, h, w) with channels_first, or 3-D for one image. What
-/// UpSampling2D runs. Downsizing does not antialias (Keras's antialias=False). With
+/// UpSampling2D runs. With antialias (Keras's default is False) a shrinking axis averages
+/// every input an output covers, as jax.image.resize(..., antialias=True) does. With
 /// crop_to_aspect_ratio or pad_to_aspect_ratio the images are first cropped or padded (recorded
 /// ops) as Keras does. Its gradient is a kernel that is itself differentiable (second
 /// derivatives work).

@@ -67,7 +67,7 @@ Interpolation interpolation_from_string(std::string_view s);
 /// Keras's string for an Interpolation.
 const char* interpolation_name(Interpolation interpolation);
 
-/// An image resize's arguments (keras.ops.image.resize with antialias=False).
+/// An image resize's arguments (keras.ops.image.resize's).
 struct ResizeOptions {
   Interpolation interpolation = Interpolation::Bilinear;
   DataFormat data_format = DataFormat::ChannelsLast;
@@ -79,6 +79,10 @@ struct ResizeOptions {
   bool pad_to_aspect_ratio = false;
   /// The padding's value (Keras's fill_mode "constant", the only one it has).
   double fill_value = 0.0;
+  /// Keras's antialias: along an axis that shrinks, stretch the kernel by in / out so that
+  /// each output averages all the inputs it covers (jax.image.resize's antialiasing) instead of
+  /// sampling a few; no effect where an axis grows or keeps its size, nor with Nearest.
+  bool antialias = false;
 };
 
 /// How keras.ops.image.affine_transform fills the points that map outside the input (its JAX

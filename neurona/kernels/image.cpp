@@ -10,12 +10,15 @@
 #include "neurona/kernels/creation.h"
 #include "neurona/kernels/elementwise.h"
 #include "neurona/kernels/image_stubs.h"
+#include "neurona/kernels/linalg.h"
 
 namespace neurona::kernels {
 
 DispatchStub<ResizeFn> resize_stub{"resize"};
 
 DispatchStub<ResizeBackwardFn> resize_backward_stub{"resize_backward"};
+
+DispatchStub<ResizeWeightsFn> resize_weights_stub{"resize_weights"};
 
 DispatchStub<AffineTransformFn> affine_transform_stub{"affine_transform"};
 
@@ -58,6 +61,54 @@ Shape resized_shape(const Shape& shape, std::int64_t out_h, std::int64_t out_w, 
   return Shape(std::move(dims));
 }
 
+// Whether a resize takes the antialiased path: JAX's antialias changes the weights only along
+// an axis that shrinks, and never nearest's.
+bool antialiased(const ResizeOptions& options, const ResizeGeometry& g) {
+  return options.antialias && options.interpolation != Interpolation::Nearest &&
+         (g.out_h < g.in_h || g.out_w < g.in_w);
+}
+
+// The (out, in) weights of an antialiased resize along one axis, made on the device.
+Tensor resize_weights(Interpolation m, std::int64_t in, std::int64_t out, DType dtype, Device d) {
+  Tensor w = Tensor::empty(Shape{out, in}, dtype, d);
+  resize_weights_stub.get(d)(m, in, out, w);
+  return w;
+}
+
+// An antialiased resize as jax.image.resize computes it: the images (outer, in_h, in_w, inner)
+// multiplied by each changed axis's weight matrix (the stretched kernel of a shrinking axis
+// reads more inputs than the fixed taps of the kernels hold), rows then columns.
+Tensor antialiased_resize(const Tensor& images, const ResizeGeometry& g, Interpolation m,
+                          const Shape& out_shape) {
+  Tensor t = images.reshape({g.outer, g.in_h, g.in_w * g.inner});
+  if (g.out_h != g.in_h) {  // (out_h, in_h) @ (outer, in_h, in_w * inner)
+    t = matmul(resize_weights(m, g.in_h, g.out_h, images.dtype(), images.device()), t);
+  }
+  if (g.out_w != g.in_w) {
+    const Tensor ww = resize_weights(m, g.in_w, g.out_w, images.dtype(), images.device());
+    t = g.inner == 1 ? matmul(t.reshape({g.outer * g.out_h, g.in_w}), ww, {.transpose_b = true})
+                     : matmul(ww, t.reshape({g.outer * g.out_h, g.in_w, g.inner}));
+  }
+  return t.reshape(out_shape);
+}
+
+// Its gradient: grad_out multiplied by the transposed weight matrices, columns then rows.
+Tensor antialiased_resize_backward(const Tensor& grad_out, const ResizeGeometry& g, Interpolation m,
+                                   const Shape& images_shape) {
+  Tensor t = grad_out.reshape({g.outer * g.out_h, g.out_w, g.inner});
+  if (g.out_w != g.in_w) {
+    const Tensor ww = resize_weights(m, g.in_w, g.out_w, grad_out.dtype(), grad_out.device());
+    t = g.inner == 1 ? matmul(t.reshape({g.outer * g.out_h, g.out_w}), ww)
+                     : matmul(ww, t, {.transpose_a = true});
+  }
+  t = t.reshape({g.outer, g.out_h, g.in_w * g.inner});
+  if (g.out_h != g.in_h) {
+    t = matmul(resize_weights(m, g.in_h, g.out_h, grad_out.dtype(), grad_out.device()), t,
+               {.transpose_a = true});
+  }
+  return t.reshape(images_shape);
+}
+
 // Keras's int(float(a * b) / c) (backend/jax/image.py's resize), which truncates the
 // non-negative values it gets, as its int(float(d) / 2) does (here d / 2).
 std::int64_t ratio(std::int64_t a, std::int64_t b, std::int64_t c) {
@@ -92,7 +143,9 @@ ImageBox pad_to_aspect_box(std::int64_t h, std::int64_t w, std::int64_t th, std:
 AspectStep aspect_step(const char* op, const Shape& images_shape,
                        const std::array<std::int64_t, 2>& size, const ResizeOptions& options) {
   AspectStep step;
-  step.plain = {.interpolation = options.interpolation, .data_format = options.data_format};
+  step.plain = {.interpolation = options.interpolation,
+                .data_format = options.data_format,
+                .antialias = options.antialias};
   if (!options.crop_to_aspect_ratio && !options.pad_to_aspect_ratio) return step;
   NEURONA_CHECK(!(options.crop_to_aspect_ratio && options.pad_to_aspect_ratio), ValueError, op,
                 ": Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio` can be True.");
@@ -135,8 +188,11 @@ Tensor resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
   }
   const ResizeGeometry g =
       resize_geometry("resize", images.shape(), size[0], size[1], options.data_format);
-  Tensor out = Tensor::empty(resized_shape(images.shape(), size[0], size[1], options.data_format),
-                             images.dtype(), d);
+  const Shape out_shape = resized_shape(images.shape(), size[0], size[1], options.data_format);
+  if (antialiased(options, g)) {
+    return antialiased_resize(images, g, options.interpolation, out_shape);
+  }
+  Tensor out = Tensor::empty(out_shape, images.dtype(), d);
   if (out.numel() > 0) resize_stub.get(d)(options.interpolation, images, g, out);
   return out;
 }
@@ -156,6 +212,9 @@ Tensor resize_backward(const Tensor& grad_out, const Shape& images_shape,
   const Shape expected = resized_shape(images_shape, g.out_h, g.out_w, options.data_format);
   NEURONA_CHECK(grad_out.shape() == expected, ShapeError, "resize_backward: grad_out has shape ",
                 grad_out.shape(), ", expected ", expected);
+  if (antialiased(options, g)) {
+    return antialiased_resize_backward(grad_out, g, options.interpolation, images_shape);
+  }
   Tensor dx = Tensor::empty(images_shape, grad_out.dtype(), d);
   if (dx.numel() > 0) resize_backward_stub.get(d)(options.interpolation, grad_out, g, dx);
   return dx;

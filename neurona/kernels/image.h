@@ -11,9 +11,10 @@
 namespace neurona::kernels {
 
 /// `images` (batch, h, w, c), or (batch, c, h, w) with channels_first; 3-D for a single image)
-/// resized to `size` = (height, width) as keras.ops.image.resize(..., antialias=False) on the
-/// JAX backend, cropped or padded to the target's aspect ratio first where the options say.
-/// Float dtypes.
+/// resized to `size` = (height, width) as keras.ops.image.resize on the JAX backend, cropped or
+/// padded to the target's aspect ratio first where the options say. Float dtypes. The
+/// antialiased resize of a shrinking axis multiplies by its weight matrix (one matmul per
+/// changed axis); every other resize runs one kernel pass over fixed taps.
 Tensor resize(const Tensor& images, const std::array<std::int64_t, 2>& size,
               const ResizeOptions& options = {});
 

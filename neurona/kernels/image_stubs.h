@@ -19,6 +19,11 @@ using ResizeFn = void (*)(Interpolation interpolation, const Tensor& x, const Re
 using ResizeBackwardFn = void (*)(Interpolation interpolation, const Tensor& grad_out,
                                   const ResizeGeometry& geo, Tensor& dx);
 
+/// Fills w (out, in), a float tensor, with an antialiased resize's weights along an axis of `in`
+/// inputs and `out` outputs (ResizeWeightsFunctor; not Nearest).
+using ResizeWeightsFn = void (*)(Interpolation interpolation, std::int64_t in, std::int64_t out,
+                                 Tensor& w);
+
 /// Transforms x (outer, in_h, in_w, inner) into out (outer, out_h, out_w, inner); `transforms`
 /// holds 8 numbers per transform in x's compute dtype (float32, or float64 for float64).
 using AffineTransformFn = void (*)(Interpolation interpolation, FillMode mode, double fill_value,
@@ -34,6 +39,8 @@ using AffineTransformBackwardFn = void (*)(Interpolation interpolation, FillMode
 extern DispatchStub<ResizeFn> resize_stub;
 
 extern DispatchStub<ResizeBackwardFn> resize_backward_stub;
+
+extern DispatchStub<ResizeWeightsFn> resize_weights_stub;
 
 extern DispatchStub<AffineTransformFn> affine_transform_stub;
 

@@ -170,7 +170,8 @@ Tensor ResizingLayer::call(const Tensor& inputs, bool /*training*/) {
                       {.interpolation = interpolation_from_string(options_.interpolation),
                        .crop_to_aspect_ratio = options_.crop_to_aspect_ratio,
                        .pad_to_aspect_ratio = options_.pad_to_aspect_ratio,
-                       .fill_value = options_.fill_value});
+                       .fill_value = options_.fill_value,
+                       .antialias = options_.antialias});
 }
 
 Shape ResizingLayer::compute_output_shape(const Shape& input_shape) const {
@@ -186,7 +187,7 @@ ConfigValue ResizingLayer::get_config() const {
   config.set("pad_to_aspect_ratio", options_.pad_to_aspect_ratio);
   config.set("fill_mode", options_.fill_mode);
   config.set("fill_value", options_.fill_value);
-  config.set("antialias", false);
+  config.set("antialias", options_.antialias);
   config.set("data_format", "channels_last");
   return config;
 }
@@ -196,7 +197,6 @@ Resizing::Resizing(std::int64_t height, std::int64_t width, ResizingOptions opti
 
 Resizing Resizing::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "Resizing");
-  r.only("antialias", false, "antialias=True");
   only_channels_last(r);
   return Resizing(r.integer("height"), r.integer("width"),
                   {.interpolation = r.string("interpolation", "bilinear"),
@@ -204,6 +204,7 @@ Resizing Resizing::from_config(const ConfigValue& config) {
                    .pad_to_aspect_ratio = r.boolean("pad_to_aspect_ratio", false),
                    .fill_mode = r.string("fill_mode", "constant"),
                    .fill_value = r.number("fill_value", 0.0),
+                   .antialias = r.boolean("antialias", false),
                    .name = r.string("name", "")});
 }
 

@@ -64,7 +64,8 @@ class Rescaling : public LayerHandle<RescalingLayer> {
 // ---- Resizing and CenterCrop ------------------------------------------------------------------
 
 struct ResizingOptions {
-  /// "bilinear", "nearest", "bicubic" (image_resize's, as Keras on JAX).
+  /// "bilinear", "nearest", "bicubic", "lanczos3", "lanczos5" (image_resize's, as Keras on
+  /// JAX).
   std::string interpolation = "bilinear";
   /// Crop the centre to the target's aspect ratio first (the largest such window), so that the
   /// image is not distorted.
@@ -75,10 +76,12 @@ struct ResizingOptions {
   /// How the padding is filled: "constant" (Keras's only mode), with fill_value.
   std::string fill_mode = "constant";
   double fill_value = 0.0;
+  /// Low-pass filter an axis that shrinks (image_resize's antialias), as Keras's antialias.
+  bool antialias = false;
   std::string name = "";
 };
 
-/// Images resized to (height, width), as keras.layers.Resizing (antialias=False).
+/// Images resized to (height, width), as keras.layers.Resizing.
 class ResizingLayer : public Layer {
  public:
   ResizingLayer(std::int64_t height, std::int64_t width, ResizingOptions options = {});

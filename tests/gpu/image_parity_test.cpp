@@ -42,15 +42,18 @@ TEST_F(GpuImage, ResizeForwardAndBackwardMatchCpu) {
     for (nr::Interpolation m : all) {
       for (const auto& size : sizes) {
         for (nr::DataFormat f : {nr::DataFormat::ChannelsLast, nr::DataFormat::ChannelsFirst}) {
-          const nr::ResizeOptions o{.interpolation = m, .data_format = f};
-          const auto c = run_on(nr::Device::cpu(), x, size, o);
-          const auto g = run_on(nr::Device::cuda(0), x, size, o);
-          for (std::size_t i = 0; i < c.size(); ++i) {
-            EXPECT_EQ(g[i].dtype(), c[i].dtype());
-            EXPECT_TRUE(all_close(g[i].to_vector<double>(), c[i].to_vector<double>(), tol, tol))
-                << nr::interpolation_name(m) << " " << nr::name(dt) << " to (" << size[0] << ", "
-                << size[1] << ")" << (f == nr::DataFormat::ChannelsFirst ? " channels_first" : "")
-                << (i == 0 ? " output" : " gradient");
+          // antialias: the weight-matrix path where an axis shrinks (5 x 7, 27 x 13, 9 x 40).
+          for (bool antialias : {false, true}) {
+            const nr::ResizeOptions o{.interpolation = m, .data_format = f, .antialias = antialias};
+            const auto c = run_on(nr::Device::cpu(), x, size, o);
+            const auto g = run_on(nr::Device::cuda(0), x, size, o);
+            for (std::size_t i = 0; i < c.size(); ++i) {
+              EXPECT_EQ(g[i].dtype(), c[i].dtype());
+              EXPECT_TRUE(all_close(g[i].to_vector<double>(), c[i].to_vector<double>(), tol, tol))
+                  << nr::interpolation_name(m) << " " << nr::name(dt) << " to (" << size[0] << ", "
+                  << size[1] << ")" << (f == nr::DataFormat::ChannelsFirst ? " channels_first" : "")
+                  << (antialias ? " antialias" : "") << (i == 0 ? " output" : " gradient");
+            }
           }
         }
       }

@@ -39,8 +39,11 @@ double kernel(nr::Interpolation m, double x) {
   }
 }
 
-// W[o][j]: the weight of input j in output o along one axis, as jax computes it.
-std::vector<std::vector<double>> weights(nr::Interpolation m, std::int64_t in, std::int64_t out) {
+// W[o][j]: the weight of input j in output o along one axis, as jax computes it; with
+// antialias, a shrinking axis's kernel is stretched by in / out (compute_weight_mat's
+// kernel_scale).
+std::vector<std::vector<double>> weights(nr::Interpolation m, std::int64_t in, std::int64_t out,
+                                         bool antialias = false) {
   std::vector<std::vector<double>> w(static_cast<std::size_t>(out),
                                      std::vector<double>(static_cast<std::size_t>(in), 0.0));
   for (std::int64_t o = 0; o < out; ++o) {
@@ -54,10 +57,12 @@ std::vector<std::vector<double>> weights(nr::Interpolation m, std::int64_t in, s
           std::floor((o + 0.5) * static_cast<double>(in) / static_cast<double>(out)))] = 1;
       continue;
     }
-    const double s = (o + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
+    const double inv_scale = static_cast<double>(in) / static_cast<double>(out);
+    const double stretch = antialias ? std::max(inv_scale, 1.0) : 1.0;
+    const double s = (o + 0.5) * inv_scale - 0.5;
     double total = 0;
     for (std::int64_t j = 0; j < in; ++j) {
-      row[static_cast<std::size_t>(j)] = kernel(m, std::abs(s - static_cast<double>(j)));
+      row[static_cast<std::size_t>(j)] = kernel(m, std::abs(s - static_cast<double>(j)) / stretch);
       total += row[static_cast<std::size_t>(j)];
     }
     for (double& v : row) v = std::abs(total) > 1000 * 1.1920929e-7 ? v / total : 0;
@@ -67,9 +72,9 @@ std::vector<std::vector<double>> weights(nr::Interpolation m, std::int64_t in, s
 
 // The resize of a channels_last (n, h, w, c) tensor by the dense weights.
 std::vector<double> dense_resize(const nr::Tensor& x, std::int64_t oh, std::int64_t ow,
-                                 nr::Interpolation m) {
+                                 nr::Interpolation m, bool antialias = false) {
   const nr::Shape& s = x.shape();
-  const auto wy = weights(m, s[1], oh), wx = weights(m, s[2], ow);
+  const auto wy = weights(m, s[1], oh, antialias), wx = weights(m, s[2], ow, antialias);
   const std::vector<double> v = x.to_vector<double>();
   std::vector<double> out;
   for (std::int64_t n = 0; n < s[0]; ++n) {
@@ -115,6 +120,72 @@ TEST(ImageResize, MatchesJaxWeightMatricesForEverySizeAndInterpolation) {
                            {.interpolation = m, .data_format = nr::DataFormat::ChannelsFirst});
       EXPECT_EQ(yf.shape(), (nr::Shape{2, 3, oh, ow}));
       EXPECT_TRUE(all_close(nr::transpose(yf, {0, 2, 3, 1}), y.to_vector<double>(), 0, 0));
+    }
+  }
+}
+
+// Antialiasing (jax.image.resize(..., antialias=True)): a shrinking axis's kernel stretched by
+// in / out, so that each output reads every input it covers; a growing axis as without it;
+// nearest ignores it. Large shrink factors (19 to 2) reach far past the fixed taps.
+TEST(ImageResize, AntialiasStretchesTheKernelOfAShrinkingAxisAsJax) {
+  const nr::Tensor x = random_tensor({2, 19, 11, 3}, nr::float64, -1, 1, 4);
+  const std::pair<std::int64_t, std::int64_t> sizes[] = {{2, 3},  {7, 11}, {19, 4}, {5, 23},
+                                                         {38, 6}, {6, 5},  {1, 1},  {23, 30}};
+  for (nr::Interpolation m : kAll) {
+    for (const auto& [oh, ow] : sizes) {
+      SCOPED_TRACE(std::string(nr::interpolation_name(m)) + " to " + std::to_string(oh) + "x" +
+                   std::to_string(ow));
+      const nr::Tensor y = nr::image_resize(x, {oh, ow}, {.interpolation = m, .antialias = true});
+      EXPECT_EQ(y.shape(), (nr::Shape{2, oh, ow, 3}));
+      EXPECT_TRUE(
+          all_close(y, dense_resize(x, oh, ow, m, m != nr::Interpolation::Nearest), 1e-12, 1e-12));
+      const nr::Tensor yf = nr::image_resize(
+          nr::transpose(x, {0, 3, 1, 2}), {oh, ow},
+          {.interpolation = m, .data_format = nr::DataFormat::ChannelsFirst, .antialias = true});
+      EXPECT_TRUE(all_close(nr::transpose(yf, {0, 2, 3, 1}), y.to_vector<double>(), 1e-12, 1e-12));
+    }
+  }
+  // Four pixels to one, by hand: plain bilinear reads pixels 1 and 2 only (at s = 1.5), the
+  // antialiased triangle, stretched 4 times, all four with weights 5, 7, 7, 5 (over 24).
+  const nr::Tensor row = nr::testing::make_tensor({0, 4, 8, 0}, {1, 1, 4, 1});
+  EXPECT_TRUE(all_close(nr::image_resize(row, {1, 1}), {6}));
+  EXPECT_TRUE(all_close(nr::image_resize(row, {1, 1}, {.antialias = true}), {3.5}));
+  // A crop or padding to the aspect ratio comes first, then the antialiased resize.
+  const nr::Tensor cropped =
+      nr::image_resize(x, {4, 4}, {.crop_to_aspect_ratio = true, .antialias = true});
+  EXPECT_TRUE(all_close(
+      cropped, dense_resize(nr::narrow(x, 1, 4, 11), 4, 4, nr::Interpolation::Bilinear, true),
+      1e-12, 1e-12));
+}
+
+// The antialiased path's gradient (the transposed weight matrices) and second derivative, in both
+// data formats, and its 16-bit and float32 results against float64.
+TEST(ImageResize, AntialiasedGradientsAndDtypesFollowTheDefinition) {
+  const nr::Tensor x = random_tensor({2, 9, 4, 2}, nr::float64, -1, 1, 5);
+  for (nr::Interpolation m : kAll) {
+    for (nr::DataFormat f : {nr::DataFormat::ChannelsLast, nr::DataFormat::ChannelsFirst}) {
+      const std::string name = std::string(nr::interpolation_name(m)) +
+                               (f == nr::DataFormat::ChannelsFirst ? " channels_first" : "");
+      auto fn = [&](const std::vector<nr::Tensor>& in) {
+        return nr::image_resize(in[0], {3, 7},
+                                {.interpolation = m, .data_format = f, .antialias = true});
+      };
+      EXPECT_TRUE(nr::testing::check_gradients(name, fn, {x}));
+    }
+    EXPECT_TRUE(nr::testing::check_second_derivative(
+        nr::interpolation_name(m),
+        [m](const std::vector<nr::Tensor>& in) {
+          return nr::square(
+              nr::image_resize(in[0], {4, 2}, {.interpolation = m, .antialias = true}));
+        },
+        x));
+    const nr::Tensor ref = nr::image_resize(x, {2, 3}, {.interpolation = m, .antialias = true});
+    for (nr::DType dt : {nr::float32, nr::DType::bfloat16, nr::DType::float16}) {
+      const nr::Tensor y =
+          nr::image_resize(nr::cast(x, dt), {2, 3}, {.interpolation = m, .antialias = true});
+      EXPECT_EQ(y.dtype(), dt);
+      const double tol = dt == nr::float32 ? 1e-6 : 2e-2;
+      EXPECT_TRUE(all_close(y, ref.to_vector<double>(), tol, tol)) << nr::name(dt);
     }
   }
 }

@@ -71,6 +71,15 @@ TEST(ImagePreprocessing, RescalingResizingAndCenterCropMatchKeras) {
   expect_matches_keras(*pad, "resizing_pad_to_aspect", 1e-4);
   L::Resizing wide(3, 9, {.pad_to_aspect_ratio = true, .fill_value = 7.0});
   expect_matches_keras(*wide, "resizing_pad_to_aspect_wide", 1e-4);
+  // antialias: the shrinking axes low-pass filtered, as jax.image.resize(antialias=True).
+  L::Resizing antialias(3, 4, {.antialias = true});
+  expect_matches_keras(*antialias, "resizing_antialias_down", 1e-4);
+  L::Resizing antialias_bicubic(2, 13, {.interpolation = "bicubic", .antialias = true});
+  expect_matches_keras(*antialias_bicubic, "resizing_antialias_bicubic", 3e-4);
+  L::Resizing antialias_lanczos(4, 3, {.interpolation = "lanczos3", .antialias = true});
+  expect_matches_keras(*antialias_lanczos, "resizing_antialias_lanczos3", 3e-4);
+  L::Resizing antialias_crop(2, 2, {.crop_to_aspect_ratio = true, .antialias = true});
+  expect_matches_keras(*antialias_crop, "resizing_antialias_crop", 1e-4);
   L::CenterCrop center(4, 6);  // a copy: only the reference file's 9 digits differ
   expect_matches_keras(*center, "center_crop", 1e-4);
   L::CenterCrop smaller(9, 6);
@@ -186,6 +195,10 @@ TEST(ImagePreprocessing, ConfigsRoundTripThroughFromConfig) {
   EXPECT_EQ(L::Resizing::from_config(resizing->get_config())->get_config(), resizing->get_config());
   const L::Resizing padding(3, 4, {.pad_to_aspect_ratio = true, .fill_value = 0.5});
   EXPECT_EQ(L::Resizing::from_config(padding->get_config())->get_config(), padding->get_config());
+  const L::Resizing antialias(3, 4, {.interpolation = "lanczos5", .antialias = true});
+  EXPECT_EQ(antialias->get_config().at("antialias").as_bool(), true);
+  EXPECT_EQ(L::Resizing::from_config(antialias->get_config())->get_config(),
+            antialias->get_config());
   EXPECT_EQ(padding->get_config().at("fill_value").as_double(), 0.5);
   const L::CenterCrop crop(3, 4);
   EXPECT_EQ(L::CenterCrop::from_config(crop->get_config())->get_config(), crop->get_config());

@@ -54,6 +54,15 @@ CASES = {
     # 7 x 10 to 3 x 9: five columns of fill (7.0) on each side.
     "resizing_pad_to_aspect_wide": keras.layers.Resizing(
         3, 9, pad_to_aspect_ratio=True, fill_value=7.0),
+    # antialias: shrinking axes low-pass filtered (jax.image.resize(..., antialias=True)); a
+    # growing axis (13 of 10 columns) as without it.
+    "resizing_antialias_down": keras.layers.Resizing(3, 4, antialias=True),
+    "resizing_antialias_bicubic": keras.layers.Resizing(
+        2, 13, interpolation="bicubic", antialias=True),
+    "resizing_antialias_lanczos3": keras.layers.Resizing(
+        4, 3, interpolation="lanczos3", antialias=True),
+    "resizing_antialias_crop": keras.layers.Resizing(
+        2, 2, crop_to_aspect_ratio=True, antialias=True),
     "center_crop": keras.layers.CenterCrop(4, 6),
     "center_crop_smaller": keras.layers.CenterCrop(9, 6),
 }

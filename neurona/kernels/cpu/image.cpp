@@ -89,6 +89,18 @@ void resize_backward(Interpolation m, const Tensor& grad_out, const ResizeGeomet
   });
 }
 
+void resize_weights(Interpolation m, std::int64_t in, std::int64_t out, Tensor& w) {
+  float_types(w.dtype(), [&](auto t) {
+    using T = decltype(t);
+    visit_interpolation(m, [&](auto mode) {
+      const ResizeWeightsFunctor<decltype(mode)::value, T> f{w.data<T>(), in, out};
+      Launch{}(out, in, [&f, in](std::int64_t o) {
+        for (std::int64_t i = o * in; i < (o + 1) * in; ++i) f(i);
+      });
+    });
+  });
+}
+
 // The CPU's add for AffineBackwardFunctor: one thread owns each image's gradient.
 struct PlainAdd {
   template <typename T>
@@ -143,6 +155,7 @@ void affine_transform_backward(Interpolation m, FillMode mode, const Tensor& gra
 void register_image() {
   resize_stub.cpu = resize;
   resize_backward_stub.cpu = resize_backward;
+  resize_weights_stub.cpu = resize_weights;
   affine_transform_stub.cpu = affine_transform;
   affine_transform_backward_stub.cpu = affine_transform_backward;
 }

@@ -33,6 +33,16 @@ void resize_backward(Interpolation m, const Tensor& grad_out, const ResizeGeomet
   });
 }
 
+void resize_weights(Interpolation m, std::int64_t in, std::int64_t out, Tensor& w) {
+  float_types(w.dtype(), [&](auto t) {
+    using T = decltype(t);
+    visit_interpolation(m, [&](auto mode) {
+      Launch(w.device())(w.numel(),
+                         ResizeWeightsFunctor<decltype(mode)::value, T>{w.data<T>(), in, out});
+    });
+  });
+}
+
 // The GPU's add for AffineBackwardFunctor: outputs of one image add to the same inputs from
 // different threads.
 struct AtomicAdd {
@@ -89,6 +99,7 @@ void affine_transform_backward(Interpolation m, FillMode mode, const Tensor& gra
 void register_image() {
   resize_stub.cuda = resize;
   resize_backward_stub.cuda = resize_backward;
+  resize_weights_stub.cuda = resize_weights;
   affine_transform_stub.cuda = affine_transform;
   affine_transform_backward_stub.cuda = affine_transform_backward;
 }

@@ -1,10 +1,10 @@
-// Image resizing written once for the host and the GPU: jax.image.resize without antialiasing
-// (what keras.ops.image.resize and UpSampling2D run on Keras's JAX backend), forward and
-// backward. Each spatial axis maps output index o to the input at s = (o + 0.5) * in / out - 0.5
-// and weighs the inputs j with |s - j| < radius by the interpolation's kernel, renormalised
-// over the j inside the image; an axis whose size does not change is copied, as JAX skips it.
-// The backward pass is input-centric (each input element gathers from the outputs that read
-// it), so it needs no atomics and gives the same sums on every device.
+// Image resizing written once for the host and the GPU: jax.image.resize (what
+// keras.ops.image.resize and UpSampling2D run on Keras's JAX backend), forward and backward, and
+// the weight matrices of its antialiased form. Each spatial axis maps output index o to the input
+// at s = (o + 0.5) * in / out - 0.5 and weighs the inputs j with |s - j| < radius by the
+// interpolation's kernel, renormalised over the j inside the image; an axis whose size does not
+// change is copied, as JAX skips it. The backward pass is input-centric (each input element gathers
+// from the outputs that read it), so it needs no atomics and gives the same sums on every device.
 //
 // Affine (projective) transforms of images, as keras.ops.image.affine_transform computes them
 // on its JAX backend (jax.scipy.ndimage.map_coordinates of order 0 or 1): output pixel (y, x)
@@ -136,6 +136,53 @@ NEURONA_HD_INLINE ResizeTaps<C, resize_tap_count(M)> resize_taps(std::int64_t o,
   }
   return t;
 }
+
+/// The radius of an interpolation's kernel (where it falls to zero for good).
+constexpr int resize_radius(Interpolation m) {
+  return resize_tap_count(m) / 2;
+}
+
+/// Entry (o, j) of an antialiased resize's weight matrix along an axis of `in` inputs and `out`
+/// outputs, as jax.image.resize(..., antialias=True) computes it (compute_weight_mat of
+/// jax/_src/image/scale.py): where the axis shrinks, the kernel is stretched by in / out, so
+/// that each output averages every input it covers (a low-pass filter before sampling) instead
+/// of reading the few nearest ones; where it grows, the weights are resize_taps's. Each output's
+/// weights are renormalised over the inputs inside the image, as resize_taps's are. Not for
+/// Nearest (JAX ignores antialias there).
+template <Interpolation M, typename C>
+NEURONA_HD_INLINE C antialiased_resize_weight(std::int64_t o, std::int64_t j, std::int64_t in,
+                                              std::int64_t out) {
+  const C inv_scale = static_cast<C>(in) / static_cast<C>(out);
+  const C stretch = inv_scale > C(1) ? inv_scale : C(1);
+  const C s = (static_cast<C>(o) + C(0.5)) * inv_scale - C(0.5);
+  const C reach = static_cast<C>(resize_radius(M)) * stretch;
+  std::int64_t lo = static_cast<std::int64_t>(std::ceil(s - reach));
+  std::int64_t hi = static_cast<std::int64_t>(std::floor(s + reach));
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > in - 1 ? in - 1 : hi;
+  if (j < lo || j > hi) return C(0);
+  const auto at = [&](std::int64_t i) {
+    const C d = s - static_cast<C>(i);
+    return resize_kernel<M, C>((d < C(0) ? -d : d) / stretch);
+  };
+  C total = C(0);
+  for (std::int64_t i = lo; i <= hi; ++i) total += at(i);
+  const C tiny = C(1000) * C(1.1920928955078125e-07);
+  return (total > tiny || total < -tiny) ? at(j) / total : C(0);
+}
+
+/// The (out, in) weight matrix of an antialiased resize along one axis, one entry per index
+/// (antialiased_resize_weight), in T (as JAX casts it to the images' dtype).
+template <Interpolation M, typename T>
+struct ResizeWeightsFunctor {
+  using C = compute_t<T>;
+  T* w;
+  std::int64_t in, out;
+
+  NEURONA_HD_INLINE void operator()(std::int64_t idx) const {
+    w[idx] = static_cast<T>(antialiased_resize_weight<M, C>(idx / in, idx % in, in, out));
+  }
+};
 
 /// The weight with which output o reads input i (0 when it does not).
 template <Interpolation M, typename C>
