@@ -38,11 +38,16 @@ Shape InputLayer::compute_output_shape(const Shape& /*input_shape*/) const {
 }
 
 Tensor InputLayer::call(const Tensor& inputs, bool /*training*/) {
+  // As Keras's functional models check their inputs (InputSpec without the batch size): the
+  // batch dimension is free even where batch_shape fixes it.
   bool ok = inputs.rank() == batch_shape_.rank();
-  for (int i = 0; ok && i < inputs.rank(); ++i) {
+  for (int i = 1; ok && i < inputs.rank(); ++i) {
     ok = batch_shape_[i] < 0 || batch_shape_[i] == inputs.shape()[i];
   }
-  NEURONA_CHECK(ok, ShapeError, describe(), ": expected inputs of shape ", shape_str(batch_shape_),
+  NEURONA_CHECK(ok, ShapeError, describe(), ": expected inputs of shape ",
+                shape_str(with_batch(
+                    Shape(std::vector<std::int64_t>(batch_shape_.begin() + 1, batch_shape_.end())),
+                    std::nullopt)),
                 ", got shape ", shape_str(inputs.shape()));
   if (!is_floating(input_dtype_) && inputs.dtype() != input_dtype_) {
     return cast(inputs, input_dtype_);

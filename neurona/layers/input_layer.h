@@ -29,7 +29,8 @@ class InputLayer : public Layer {
   /// The dtype of the input (Keras's Input(dtype=...)): a float dtype, or an integer one for
   /// indices (an Embedding's tokens).
   DType input_dtype() const { return input_dtype_; }
-  /// The inputs, after checking them against batch_shape(): float inputs of a float input in
+  /// The inputs, after checking them against batch_shape() but for the batch size, which Keras
+  /// leaves free (its functional models' InputSpec has none): float inputs of a float input in
   /// its dtype, any inputs of an integer input cast to it (Keras converts them).
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;

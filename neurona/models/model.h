@@ -301,9 +301,11 @@ class Model : public layers::Layer {
   /// and the compiled outputs and put in one StepData (on the device they are on).
   StepData step_data(const Tensors& x, const Tensors& y, const std::optional<Tensors>& sw,
                      const std::string& caller);
-  /// The device the model computes on (its weights'), built first on one sample of `data`'s
-  /// inputs if it is not built yet, so that its weights exist there.
-  Device built_device(const StepData& data);
+  /// The device the model computes on (its weights'), built first on the first `rows` samples
+  /// of `data`'s inputs (the first batch's, as Keras builds a model at its first batch: a
+  /// Sequential without an Input records that batch shape) if it is not built yet, so that its
+  /// weights exist there.
+  Device built_device(const StepData& data, std::int64_t rows);
   /// The loss of a batch with the regularization terms, as the tape sees it; each output's
   /// (unweighted) loss goes to `per_output` (undefined for an output without one).
   Tensor compute_loss(const StepData& data, const std::vector<Tensor>& y_pred,

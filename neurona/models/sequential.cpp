@@ -1,7 +1,7 @@
-// Sequential: with an Input, builds its layers by calling each on the symbolic output of the one
-// before (Keras's Sequential builds its functional graph so); without one, in a chain of shapes
-// from the first call's. Either way a layer that cannot compute its output shape is run once on
-// zeros to learn it (what Keras's symbolic call does).
+// Sequential: builds its layers by calling each on the symbolic output of the one before (Keras's
+// Sequential builds its functional graph so), from its Input or, without one, from an InputLayer
+// of the shape it is built for (as Keras 3's Sequential.build). A layer that cannot compute its
+// output shape is run once on zeros to learn it (what Keras's symbolic call does).
 #include "neurona/models/sequential.h"
 
 namespace neurona {
@@ -23,16 +23,17 @@ Sequential::Sequential(std::vector<layers::AnyLayer> layers, layers::LayerOption
 
 bool Sequential::append(const layers::AnyLayer& layer) {
   if (auto input = std::dynamic_pointer_cast<layers::InputLayer>(layer.ptr())) {
-    NEURONA_CHECK(!input_layer_ && sublayers().empty(), ValueError, describe(),
+    NEURONA_CHECK(!input_shape_ && sublayers().empty(), ValueError, describe(),
                   ": an Input can only be the first layer of a Sequential model; it already has ",
-                  input_layer_ ? "an Input" : "layers", ", cannot add ", input->describe());
+                  input_shape_ ? "an Input" : "layers", ", cannot add ", input->describe());
     input_layer_ = input;
+    built_input_ = false;
     input_shape_ = input->batch_shape();
     return false;
   }
   NEURONA_CHECK(layer.ptr().get() != this, ValueError, describe(),
                 ": cannot add a model to itself");
-  if (!input_layer_ && sublayers().empty() && layer->input_shape_arg()) {
+  if (!input_shape_ && sublayers().empty() && layer->input_shape_arg()) {
     append(layers::Input(*layer->input_shape_arg()));  // Keras: input_shape on the first layer
   }
   track_layer(layer.ptr());
@@ -98,12 +99,29 @@ void Sequential::build_layers(const Shape& input_shape) {
 
 void Sequential::build(const Shape& input_shape) {
   chain_.clear();
-  if (input_layer_) {
-    // As Keras's Sequential builds its functional graph: every layer called on the symbolic
-    // output of the one before, which builds it and infers its output shape (so that the
-    // layers' outputs exist: Layer::output()).
+  if (!input_layer_ || built_input_) {
+    // Keras 3's Sequential.build without an InputLayer: one of this batch shape, in the first
+    // layer's compute dtype, starts the graph.
+    const Shape features(std::vector<std::int64_t>(input_shape.begin() + 1, input_shape.end()));
+    const auto all = sublayers();
+    input_layer_ =
+        layers::Input(
+            features,
+            {.batch_size = input_shape[0] > 0 ? std::optional(input_shape[0]) : std::nullopt,
+             .dtype = all.empty() ? DType::float32 : all.front()->compute_dtype()})
+            .ptr();
+    built_input_ = true;
+  }
+  // As Keras's Sequential builds its functional graph: every layer called on the symbolic
+  // output of the one before, which builds it and infers its output shape (so that the layers'
+  // outputs exist: Layer::output()).
+  try {
     extend_chain(0);
-  } else {
+  } catch (const NotImplementedError&) {
+    if (!built_input_) throw;
+    // Keras builds no graph when a layer cannot be called symbolically; its layers are built
+    // from the shapes alone.
+    chain_.clear();
     build_layers(input_shape);
   }
 }
@@ -124,7 +142,7 @@ Shape Sequential::compute_output_shape(const Shape& input_shape) const {
 }
 
 Tensor Sequential::call(const Tensor& inputs, bool training) {
-  Tensor x = input_layer_ ? (*input_layer_)(inputs, training) : inputs;
+  Tensor x = input_shape_ ? (*input_layer_)(inputs, training) : inputs;
   for (const auto& layer : sublayers()) x = (*layer)(x, training);
   return x;
 }

@@ -23,16 +23,19 @@ class Sequential : public Model {
   /// The batch shape of the Input, if one was given.
   const std::optional<Shape>& input_shape() const { return input_shape_; }
   /// The dtype of the model's input: its Input's (an integer one for token ids), else dtype().
-  DType input_dtype() const { return input_layer_ ? input_layer_->input_dtype() : dtype(); }
+  DType input_dtype() const { return input_shape_ ? input_layer_->input_dtype() : dtype(); }
 
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
 
-  /// With an Input: its symbolic tensor and the last layer's output on it, as Keras's
-  /// Sequential builds its functional graph (every layer is called on the previous one's
-  /// symbolic output, so that `model.get_layer("x")->output()` exists too):
+  /// The symbolic tensor of its Input and the last layer's output on it, as Keras's Sequential
+  /// builds its functional graph (every layer is called on the previous one's symbolic output,
+  /// so that `model.get_layer("x")->output()` exists too):
   ///   nr::Model features(model.input(), model.get_layer("embedding")->output());
-  /// Without one, those of the model's first symbolic call (as any layer's).
+  /// Without an Input, Keras 3 builds that graph when the model is built (its first call, or
+  /// build()) from an InputLayer of that batch shape (the first call's batch size included), and
+  /// so does neurona: after `model.fit(...)` the same line works. Unbuilt, those of the model's
+  /// first symbolic call (as any layer's).
   std::vector<layers::KerasTensor> input_list() const override;
   std::vector<layers::KerasTensor> output_list() const override;
 
@@ -49,6 +52,9 @@ class Sequential : public Model {
   void extend_chain(std::size_t first);
   std::optional<Shape> input_shape_;
   std::shared_ptr<layers::InputLayer> input_layer_;
+  /// Whether input_layer_ was made by build() (no Input given): it starts the graph, but calls
+  /// do not pass through it (a later batch may have another size, as in Keras).
+  bool built_input_ = false;
   /// With an Input: its symbolic tensor, then each layer's output on the one before.
   std::vector<layers::KerasTensor> chain_;
 };

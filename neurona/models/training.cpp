@@ -683,10 +683,13 @@ int resolve_verbose(int verbose) {
 
 }  // namespace
 
-Device Model::built_device(const StepData& data) {
+Device Model::built_device(const StepData& data, std::int64_t rows) {
   if (!built()) {
     std::vector<Tensor> sample;
-    for (const Tensor& t : data.inputs()) sample.push_back(t.slice(0, 1).to(default_device()));
+    for (const Tensor& t : data.inputs()) {
+      sample.push_back(
+          t.slice(0, std::min(std::max<std::int64_t>(rows, 1), t.shape()[0])).to(default_device()));
+    }
     (void)forward(sample, /*training=*/false);
   }
   return model_device(*this);
@@ -780,7 +783,7 @@ struct Model::DatasetBatches final : Model::BatchSource {
     ++taken;
     StepData batch = split(*e);
     if (first_batch) {
-      device = model.built_device(batch);
+      device = model.built_device(batch, batch.rows());
       first_batch = false;
     }
     return batch.map([&](const Tensor& t) { return t.to(device); });
@@ -847,7 +850,7 @@ std::unique_ptr<Model::BatchSource> Model::BatchSource::validation(Model& model,
     return std::make_unique<DatasetBatches>(model, *v.dataset, options.validation_steps, who);
   }
   const StepData data = model.step_data(v.x, v.y, v.sample_weight, who);
-  const Device device = model.built_device(data);
+  const Device device = model.built_device(data, options.batch_size);
   return std::make_unique<TensorBatches>(data.map([&](const Tensor& t) { return t.to(device); }),
                                          options.batch_size, false);
 }
@@ -934,18 +937,19 @@ callbacks::History Model::fit(const Tensors& x_in, const Tensors& y_in, FitOptio
   }
   const std::int64_t n_all = all.rows();
 
-  const Device device = built_device(all);
-
   // Keras's validation_split: the last fraction, before any shuffling; the training part is
   // floor(n * (1 - split)) samples, as Keras 3 rounds.
   std::int64_t n = n_all;
-  std::unique_ptr<BatchSource> val = BatchSource::validation(*this, options, caller);
   if (options.validation_split > 0.0) {
     try {
       n = data::validation_split_index(n_all, options.validation_split);
     } catch (const ValueError& e) {
       throw ValueError(caller + ": " + e.what());
     }
+  }
+  const Device device = built_device(all, std::min(options.batch_size, n));
+  std::unique_ptr<BatchSource> val = BatchSource::validation(*this, options, caller);
+  if (options.validation_split > 0.0) {
     val = std::make_unique<TensorBatches>(
         all.map([&](const Tensor& t) { return t.slice(n, n_all).to(device); }), options.batch_size,
         false);
@@ -1105,7 +1109,7 @@ std::map<std::string, double> Model::evaluate(const Tensors& x_in, const Tensors
   const StepData data = step_data(x_in, y_in, options.sample_weight, caller);
   const std::int64_t n = data.rows();
   NEURONA_CHECK(n > 0, ValueError, caller, ": the inputs have no samples");
-  const Device device = built_device(data);
+  const Device device = built_device(data, options.batch_size);
   TensorBatches batches(data.map([&](const Tensor& t) { return t.to(device); }), options.batch_size,
                         false);
   return evaluate_with_callbacks(batches, options);
@@ -1125,7 +1129,7 @@ std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tens
                                                     const std::optional<Tensors>& sample_weight) {
   compiled_state("train_on_batch");
   const StepData data = step_data(x, y, sample_weight, describe() + ".train_on_batch");
-  const Device device = built_device(data);
+  const Device device = built_device(data, data.rows());
   reset_metrics();
   // Under a DataParallel distribution each replica gives its own batch: the step takes the
   // mean of their gradients.
@@ -1150,7 +1154,7 @@ std::map<std::string, double> Model::test_on_batch(const Tensors& x, const Tenso
                                                    const std::optional<Tensors>& sample_weight) {
   compiled_state("test_on_batch");
   const StepData data = step_data(x, y, sample_weight, describe() + ".test_on_batch");
-  const Device device = built_device(data);
+  const Device device = built_device(data, data.rows());
   reset_metrics();
   test_step(data.map([&](const Tensor& t) { return t.to(device); }));
   return read_metrics();

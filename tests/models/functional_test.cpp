@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "neurona/models/keras_config.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -155,10 +156,71 @@ TEST(Functional, SequentialWithAnInputHasItsLayersOutputsAsKeras) {
   seq.pop();
   EXPECT_EQ(seq.output(), seq.get_layer("out")->output());
   EXPECT_TRUE(same(seq.predict(data), nr::Model(seq.input(), seq.output()).predict(data)));
-  // Without an Input no graph is made (the layers run on tensors only).
+  // Unbuilt without an Input, there is no graph yet.
   nr::Sequential lazy({L::Dense(2)});
-  lazy.predict(data);
   NEURONA_EXPECT_THROW_MSG(lazy.output(), nr::ValueError, "has never been called");
+}
+
+// Keras 3's Sequential.build without an InputLayer makes one of the shape it is built for (the
+// first call's, batch size included: what Keras 3.15 gives after a call on 5 rows, a predict
+// (its first batch of 32) or a fit (of batch 16)), in the first layer's compute dtype, and calls
+// the layers on it: the model's input and its layers' outputs exist after its first call, so that
+// a feature extractor is made as from a model with an Input, and predicts any batch size.
+TEST(Functional, SequentialWithoutAnInputBuildsItsGraphWhenBuiltAsKeras) {
+  nr::clear_session();
+  const auto make = [] {
+    return nr::Sequential(
+        {L::Dense(3, {.activation = "relu", .name = "hidden"}), L::Dense(2, {.name = "out"})});
+  };
+  const auto seven = random_tensor({7, 4}, nr::DType::float32, -1, 1, 5);
+  {
+    nr::Sequential called = make();
+    (void)called(random_tensor({5, 4}));
+    EXPECT_EQ(called.input().shape(), nr::Shape({5, 4}));
+    EXPECT_EQ(called.output(), called.get_layer("out")->output());
+    EXPECT_EQ(called.get_layer("hidden")->output().shape(), nr::Shape({5, 3}));
+    nr::Model features(called.input(), called.get_layer("hidden")->output());
+    EXPECT_TRUE(same(features.predict(seven), (*called.get_layer("hidden"))(seven)));
+    // The model itself still takes any batch size (the made InputLayer does not check calls).
+    EXPECT_EQ(called(seven).shape(), nr::Shape({7, 2}));
+    // Its config holds that InputLayer, as Keras's does.
+    const nr::ConfigValue config = nr::models::detail::parse_json(
+        nr::models::detail::model_config_json(called), "config.json");
+    const nr::ConfigValue& input = config.at("config").at("layers").as_list().at(0);
+    EXPECT_EQ(input.at("class_name").as_string(), "InputLayer");
+    EXPECT_EQ(input.at("config").at("batch_shape"),
+              nr::ConfigValue(std::vector<std::int64_t>{5, 4}));
+  }
+  {
+    nr::Sequential fitted = make();
+    fitted.compile({.optimizer = "sgd", .loss = "mse"});
+    fitted.fit(random_tensor({70, 4}), nr::zeros({70, 2}), {.batch_size = 16, .verbose = 0});
+    EXPECT_EQ(fitted.input().shape(), nr::Shape({16, 4}));
+    nr::Model features(fitted.input(), fitted.get_layer("hidden")->output());
+    EXPECT_TRUE(same(features.predict(seven), (*fitted.get_layer("hidden"))(seven)));
+  }
+  {
+    nr::Sequential built = make();
+    built.ensure_built({-1, 4});  // Keras's model.build((None, 4))
+    EXPECT_EQ(built.input().shape(), nr::Shape({-1, 4}));
+    EXPECT_EQ(built.output().shape(), nr::Shape({-1, 2}));
+    // add and pop on the built model keep the graph's end in step, as with an Input.
+    built.add(L::Dense(1, {.name = "extra"}));
+    EXPECT_EQ(built.output(), built.get_layer("extra")->output());
+    built.pop();
+    EXPECT_EQ(built.output(), built.get_layer("out")->output());
+  }
+  {
+    // Token ids: the made InputLayer is float32 (the Embedding's compute dtype, as in Keras),
+    // and the ids reach the Embedding as they are.
+    nr::Sequential tokens({L::Embedding(10, 3), L::Flatten()});
+    const nr::Tensor ids = nr::testing::make_tensor({1, 9}, {1, 2}, nr::DType::int32);
+    const nr::Tensor y = tokens(ids);
+    EXPECT_EQ(tokens.input().shape(), nr::Shape({1, 2}));
+    EXPECT_EQ(tokens.input().dtype(), nr::DType::float32);
+    const auto table = tokens.layers()[0]->get_weights()[0].to_vector<float>();
+    EXPECT_EQ(y.to_vector<float>()[3], table[27]);  // row 9, first column
+  }
 }
 
 TEST(Functional, NestedModelIsALayerOfTheOuterModel) {
