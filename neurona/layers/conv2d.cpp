@@ -4,14 +4,12 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/kernel_bias.h"
 
 namespace neurona::layers {
 
 Conv2DLayer::Conv2DLayer(std::int64_t filters, IntPair kernel_size, Conv2DOptions options)
-    : Layer("Conv2D", {.name = options.name,
-                       .trainable = options.trainable,
-                       .dtype = options.dtype,
-                       .input_shape = options.input_shape}),
+    : Layer("Conv2D", detail::layer_options(options)),
       filters_(filters),
       kernel_size_(kernel_size),
       options_(std::move(options)),
@@ -67,28 +65,18 @@ void Conv2DLayer::build(const Shape& input_shape) {
   compute_output_shape(input_shape);  // rejects inputs smaller than the window now
   const std::int64_t c = input_shape[channel_axis(data_format_)];
   kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], c / options_.groups, filters_},
-                       {.initializer = options_.kernel_initializer,
-                        .regularizer = options_.kernel_regularizer,
-                        .constraint = options_.kernel_constraint});
+                       detail::kernel_weight_options(options_));
   if (options_.use_bias) {
-    bias_ = add_weight("bias", {filters_},
-                       {.initializer = options_.bias_initializer,
-                        .regularizer = options_.bias_regularizer,
-                        .constraint = options_.bias_constraint});
+    bias_ = add_weight("bias", {filters_}, detail::bias_weight_options(options_));
   }
 }
 
 const Variable& Conv2DLayer::kernel() const {
-  NEURONA_CHECK(kernel_.has_value(), ValueError, describe(),
-                ": the kernel does not exist until the layer is built (call it on inputs)");
-  return *kernel_;
+  return detail::built_kernel(*this, kernel_);
 }
 
 const Variable& Conv2DLayer::bias() const {
-  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
-                options_.use_bias ? ": the bias does not exist until the layer is built"
-                                  : ": the layer has no bias (use_bias = false)");
-  return *bias_;
+  return detail::built_bias(*this, bias_, options_.use_bias);
 }
 
 Shape Conv2DLayer::compute_output_shape(const Shape& input_shape) const {
@@ -135,39 +123,20 @@ ConfigValue Conv2DLayer::get_config() const {
   config.set("data_format", data_format_name(data_format_));
   config.set("dilation_rate", pair_config(options_.dilation_rate));
   config.set("groups", options_.groups);
-  config.set("activation", options_.activation.name());
-  config.set("use_bias", options_.use_bias);
-  config.set("kernel_initializer", serialize(options_.kernel_initializer));
-  config.set("bias_initializer", serialize(options_.bias_initializer));
-  config.set("kernel_regularizer", serialize(options_.kernel_regularizer));
-  config.set("bias_regularizer", serialize(options_.bias_regularizer));
-  config.set("activity_regularizer", serialize(options_.activity_regularizer));
-  config.set("kernel_constraint", serialize(options_.kernel_constraint));
-  config.set("bias_constraint", serialize(options_.bias_constraint));
+  detail::set_kernel_bias_config(config, options_);
   return config;
 }
 
 Conv2D Conv2D::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "Conv2D");
   r.none("lora_rank", "LoRA");
-  return Conv2D(r.integer("filters"), r.pair("kernel_size", 1),
-                {.strides = r.pair("strides", 1),
-                 .padding = r.string("padding", "valid"),
-                 .data_format = r.string("data_format", "channels_last"),
-                 .dilation_rate = r.pair("dilation_rate", 1),
-                 .groups = r.integer("groups", 1),
-                 .activation = r.activation(),
-                 .use_bias = r.boolean("use_bias", true),
-                 .kernel_initializer = r.initializer("kernel_initializer", "glorot_uniform"),
-                 .bias_initializer = r.initializer("bias_initializer", "zeros"),
-                 .kernel_regularizer = r.regularizer("kernel_regularizer"),
-                 .bias_regularizer = r.regularizer("bias_regularizer"),
-                 .activity_regularizer = r.regularizer("activity_regularizer"),
-                 .kernel_constraint = r.constraint("kernel_constraint"),
-                 .bias_constraint = r.constraint("bias_constraint"),
-                 .name = r.string("name", ""),
-                 .trainable = r.boolean("trainable", true),
-                 .dtype = r.dtype()});
+  Conv2DOptions options{.strides = r.pair("strides", 1),
+                        .padding = r.string("padding", "valid"),
+                        .data_format = r.string("data_format", "channels_last"),
+                        .dilation_rate = r.pair("dilation_rate", 1),
+                        .groups = r.integer("groups", 1)};
+  detail::read_kernel_bias_config(r, options);
+  return Conv2D(r.integer("filters"), r.pair("kernel_size", 1), std::move(options));
 }
 
 }  // namespace neurona::layers

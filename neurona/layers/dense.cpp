@@ -3,16 +3,12 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/kernel_bias.h"
 
 namespace neurona::layers {
 
 DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
-    : Layer("Dense", {.name = options.name,
-                      .trainable = options.trainable,
-                      .dtype = options.dtype,
-                      .input_shape = options.input_shape}),
-      units_(units),
-      options_(std::move(options)) {
+    : Layer("Dense", detail::layer_options(options)), units_(units), options_(std::move(options)) {
   set_supports_masking(true);
   NEURONA_CHECK(units_ > 0, ValueError, describe(),
                 ": received an invalid value for `units`, expected a positive integer. Received: "
@@ -37,29 +33,19 @@ void DenseLayer::check_input(const Shape& input_shape) const {
 
 void DenseLayer::build(const Shape& input_shape) {
   check_input(input_shape);
-  kernel_ = add_weight("kernel", {input_shape[-1], units_},
-                       {.initializer = options_.kernel_initializer,
-                        .regularizer = options_.kernel_regularizer,
-                        .constraint = options_.kernel_constraint});
+  kernel_ =
+      add_weight("kernel", {input_shape[-1], units_}, detail::kernel_weight_options(options_));
   if (options_.use_bias) {
-    bias_ = add_weight("bias", {units_},
-                       {.initializer = options_.bias_initializer,
-                        .regularizer = options_.bias_regularizer,
-                        .constraint = options_.bias_constraint});
+    bias_ = add_weight("bias", {units_}, detail::bias_weight_options(options_));
   }
 }
 
 const Variable& DenseLayer::kernel() const {
-  NEURONA_CHECK(kernel_.has_value(), ValueError, describe(),
-                ": the kernel does not exist until the ", "layer is built (call it on inputs)");
-  return *kernel_;
+  return detail::built_kernel(*this, kernel_);
 }
 
 const Variable& DenseLayer::bias() const {
-  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
-                options_.use_bias ? ": the bias does not exist until the layer is built"
-                                  : ": the layer has no bias (use_bias = false)");
-  return *bias_;
+  return detail::built_bias(*this, bias_, options_.use_bias);
 }
 
 Shape DenseLayer::compute_output_shape(const Shape& input_shape) const {
@@ -89,19 +75,7 @@ Dense::Dense(std::int64_t units, DenseOptions options)
 ConfigValue DenseLayer::get_config() const {
   ConfigValue config = Layer::get_config();
   config.set("units", units_);
-  config.set("activation", options_.activation.name());
-  config.set("use_bias", options_.use_bias);
-  config.set("kernel_initializer", serialize(options_.kernel_initializer));
-  config.set("bias_initializer", serialize(options_.bias_initializer));
-  config.set("kernel_regularizer", serialize(options_.kernel_regularizer));
-  config.set("bias_regularizer", serialize(options_.bias_regularizer));
-  // Keras's Dense leaves activity_regularizer out of its config; write it only when set, so
-  // that it survives a round trip (Keras's Layer takes it as a keyword argument).
-  if (options_.activity_regularizer) {
-    config.set("activity_regularizer", serialize(options_.activity_regularizer));
-  }
-  config.set("kernel_constraint", serialize(options_.kernel_constraint));
-  config.set("bias_constraint", serialize(options_.bias_constraint));
+  detail::set_kernel_bias_config(config, options_, detail::ActivityRegularizerKey::when_set);
   config.set("quantization_config", nullptr);
   return config;
 }
@@ -110,19 +84,9 @@ Dense Dense::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "Dense");
   r.none("quantization_config", "quantized Dense layers");
   r.none("lora_rank", "LoRA");
-  return Dense(r.integer("units"),
-               {.activation = r.activation(),
-                .use_bias = r.boolean("use_bias", true),
-                .kernel_initializer = r.initializer("kernel_initializer", "glorot_uniform"),
-                .bias_initializer = r.initializer("bias_initializer", "zeros"),
-                .kernel_regularizer = r.regularizer("kernel_regularizer"),
-                .bias_regularizer = r.regularizer("bias_regularizer"),
-                .activity_regularizer = r.regularizer("activity_regularizer"),
-                .kernel_constraint = r.constraint("kernel_constraint"),
-                .bias_constraint = r.constraint("bias_constraint"),
-                .name = r.string("name", ""),
-                .trainable = r.boolean("trainable", true),
-                .dtype = r.dtype()});
+  DenseOptions options;
+  detail::read_kernel_bias_config(r, options);
+  return Dense(r.integer("units"), std::move(options));
 }
 
 }  // namespace neurona::layers
