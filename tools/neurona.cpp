@@ -185,11 +185,12 @@ std::vector<nr::callbacks::CallbackRef> train_callbacks(
   return callbacks;
 }
 
-// `--tensorboard DIR`: epoch and batch scalars (every 50 batches) and weight histograms.
+// `--tensorboard DIR`: epoch and batch scalars (every 50 batches), weight histograms and the
+// weights as images (write_images: the first convolution's kernels, the biases).
 std::shared_ptr<nr::callbacks::TensorBoard> make_tensorboard(const std::string& log_dir) {
   if (log_dir.empty()) return nullptr;
   return std::make_shared<nr::callbacks::TensorBoard>(nr::callbacks::TensorBoardOptions{
-      .log_dir = log_dir, .histogram_freq = 1, .update_freq = 50});
+      .log_dir = log_dir, .histogram_freq = 1, .write_images = true, .update_freq = 50});
 }
 
 // `--augment`: each image flipped left to right at random and shifted by up to a tenth of its
@@ -646,8 +647,9 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--verbose", verbose, "0 silent, 1 progress bar, 2 one line per epoch")
       ->check(whole_number(0, 2));
   std::string tensorboard_dir;
-  train_cmd->add_option("--tensorboard", tensorboard_dir,
-                        "write TensorBoard logs (scalars, weight histograms) to this folder");
+  train_cmd->add_option(
+      "--tensorboard", tensorboard_dir,
+      "write TensorBoard logs (scalars, weight histograms and images) to this folder");
   bool distributed = false;
   train_cmd->add_flag("--distributed", distributed,
                       "data-parallel across the processes of `mpirun -np N neurona train "

@@ -12,7 +12,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "neurona/autograd/ops.h"
 #include "neurona/core/error.h"
+#include "neurona/data/image_io.h"
 #include "neurona/models/tensorboard_event.pb.h"
 
 namespace neurona::tensorboard {
@@ -153,6 +155,47 @@ void SummaryWriter::histogram(const std::string& tag, const Tensor& values, std:
   write_record(e.SerializeAsString());
 }
 
+void SummaryWriter::image(const std::string& tag, const Tensor& images, std::int64_t step,
+                          int max_outputs) {
+  NEURONA_CHECK(images.defined() && images.rank() == 4 && images.numel() > 0, ValueError,
+                "SummaryWriter.image: '", tag,
+                "': expected images of shape (k, height, width, channels), got ",
+                images.defined() ? images.shape() : Shape{});
+  const Shape& s = images.shape();
+  NEURONA_CHECK(s[3] == 1 || s[3] == 3 || s[3] == 4, ValueError, "SummaryWriter.image: '", tag,
+                "': images need 1, 3 or 4 channels, got shape ", s);
+  NEURONA_CHECK(max_outputs > 0, ValueError,
+                "SummaryWriter.image: argument `max_outputs` must be > 0, got ", max_outputs);
+  const std::int64_t k = std::min<std::int64_t>(s[0], max_outputs);
+  Tensor bytes = images.to(Device::cpu()).slice(0, k);
+  if (bytes.dtype() != DType::uint8) {
+    NEURONA_CHECK(is_floating(bytes.dtype()), ValueError, "SummaryWriter.image: '", tag,
+                  "': images must be uint8 or floats in [0, 1], got ", bytes.dtype());
+    const std::vector<float> v = cast(bytes, DType::float32).to_vector<float>();
+    bytes = Tensor::empty(Shape{k, s[1], s[2], s[3]}, DType::uint8, Device::cpu());
+    std::uint8_t* b = bytes.data<std::uint8_t>();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const float x = std::isnan(v[i]) ? 0.0f : std::clamp(v[i] * 255.5f, 0.0f, 255.0f);
+      b[i] = static_cast<std::uint8_t>(x);
+    }
+  }
+  Event e;
+  e.set_wall_time(now_seconds());
+  e.set_step(step);
+  Summary::Value* v = e.mutable_summary()->add_value();
+  v->set_tag(tag);
+  v->mutable_metadata()->mutable_plugin_data()->set_plugin_name("images");
+  TensorProto* t = v->mutable_tensor();
+  t->set_dtype(7);  // DT_STRING: width, height, then one PNG per image
+  t->mutable_tensor_shape()->add_dim()->set_size(k + 2);
+  t->add_string_val(std::to_string(s[2]));
+  t->add_string_val(std::to_string(s[1]));
+  for (std::int64_t i = 0; i < k; ++i) {
+    t->add_string_val(data::encode_png(bytes.slice(i, i + 1).reshape({s[1], s[2], s[3]})));
+  }
+  write_record(e.SerializeAsString());
+}
+
 void SummaryWriter::keras_model(const std::string& tag, const std::string& model_json,
                                 std::int64_t step) {
   Event e;
@@ -217,6 +260,7 @@ std::vector<EventValue> read_event_file(const std::string& path) {
         ev.kind = "tensor";
         ev.plugin = v.metadata().plugin_data().plugin_name();
         for (const std::string& text : v.tensor().string_val()) ev.strings.push_back(text);
+        for (const auto& d : v.tensor().tensor_shape().dim()) ev.tensor_shape.push_back(d.size());
       } else {
         ev.kind = "scalar";
         ev.scalar = v.simple_value();

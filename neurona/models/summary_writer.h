@@ -42,6 +42,12 @@ class SummaryWriter {
   /// sum of squares. One bucket when all values are equal; ValueError for an empty tensor or a
   /// non-finite value.
   void histogram(const std::string& tag, const Tensor& values, std::int64_t step, int buckets = 30);
+  /// Images (TensorBoard's Images tab) as tf.summary.image writes them: `images` (k, height,
+  /// width, channels) with 1, 3 or 4 channels, uint8, or floats in [0, 1] turned into bytes as
+  /// tf.image.convert_image_dtype(saturate=True) turns them (x * 255.5, clipped to [0, 255],
+  /// truncated; NaN as 0); the first `max_outputs` of them, each a PNG, in a string tensor
+  /// (width, height, png...) under the "images" plugin. ValueError for another shape.
+  void image(const std::string& tag, const Tensor& images, std::int64_t step, int max_outputs = 3);
   /// A Keras model's JSON config (Model.to_json: the .keras archive's config.json) as Keras's
   /// keras_model_summary writes it: a string tensor under the graph_keras_model plugin, from
   /// which TensorBoard's Graphs tab draws the layer graph.
@@ -62,10 +68,11 @@ struct EventValue {
   double wall_time = 0;
   std::int64_t step = 0;
   std::string tag;
-  /// "scalar", "histogram" or "tensor" (then its plugin's name and its strings).
+  /// "scalar", "histogram" or "tensor" (then its plugin's name, its strings and its shape).
   std::string kind;
   std::string plugin;
   std::vector<std::string> strings;
+  std::vector<std::int64_t> tensor_shape;
   double scalar = 0;
   /// A histogram's totals and buckets (right edges and counts).
   double min = 0, max = 0, num = 0, sum = 0, sum_squares = 0;

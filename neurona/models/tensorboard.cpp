@@ -4,7 +4,10 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <vector>
 
+#include "neurona/autograd/ops.h"
 #include "neurona/core/error.h"
 #include "neurona/distribution/distribution.h"
 #include "neurona/models/keras_config.h"
@@ -146,11 +149,40 @@ void TensorBoard::on_test_end(Logs& logs) {
   val_writer().flush();
 }
 
+namespace {
+// Keras's _log_weight_as_image: the weight squeezed, as a batch of one-channel images: a vector
+// as one column, a matrix with its shorter side down (transposed when it has more rows than
+// columns), a 3-D weight as channels_last kernels (one image per last-axis slice); none for other
+// ranks (0, or 4 and more: a Conv2D kernel of several input channels).
+std::optional<Tensor> weight_images(const Tensor& weight) {
+  std::vector<std::int64_t> dims;
+  for (std::int64_t d : weight.shape()) {
+    if (d != 1) dims.push_back(d);
+  }
+  const Tensor w = cast(weight.to(Device::cpu()), DType::float32).reshape(Shape(dims));
+  switch (dims.size()) {
+    case 1:
+      return w.reshape({1, dims[0], 1, 1});
+    case 2:
+      if (dims[0] > dims[1]) return transpose(w, {1, 0}).reshape({1, dims[1], dims[0], 1});
+      return w.reshape({1, dims[0], dims[1], 1});
+    case 3:
+      return transpose(w, {2, 0, 1}).reshape({dims[2], dims[0], dims[1], 1});
+    default:
+      return std::nullopt;
+  }
+}
+}  // namespace
+
 void TensorBoard::write_histograms(int epoch) {
-  // A variable's name is its path ("dense/kernel"), which Keras's tag is made from.
+  // A variable's name is its path ("dense/kernel"), which Keras's tags are made from.
   for (const auto& layer : model().layers()) {
     for (const Variable& w : layer->weights()) {
       train_writer().histogram(w.name() + "/histogram", w.value(), epoch);
+      if (!options_.write_images) continue;
+      if (const auto images = weight_images(w.value())) {
+        train_writer().image(w.name() + "/image", *images, epoch);
+      }
     }
   }
 }

@@ -20,6 +20,12 @@ struct TensorBoardOptions {
   std::string log_dir = "logs";
   /// Histograms of every weight each this many epochs (0: none).
   int histogram_freq = 0;
+  /// With the histograms, each weight as images too ("<weight path>/image"), as Keras's
+  /// write_images draws them: the weight squeezed; a vector as a column, a matrix with its
+  /// longer side across, a 3-D kernel (e.g. a Conv2D kernel of one input channel) as one image
+  /// per last-axis slice (TensorBoard shows the first 3); other ranks none. The values are
+  /// taken as they are, in [0, 1] (tf.summary.image's conversion: weights below 0 are black).
+  bool write_images = false;
   /// Also write steps per second ("epoch_steps_per_second", "batch_steps_per_second").
   bool write_steps_per_second = false;
   /// kUpdateFreqEpoch, or N: the batch logs every N batches as "batch_<name>" at the global batch
@@ -33,10 +39,11 @@ struct TensorBoardOptions {
 
 /// Writes what Keras's TensorBoard callback writes, except the profiler's traces and the op
 /// graph (profile_batch, and write_graph's TensorFlow part: TensorFlow formats neurona does not
-/// produce) and weight images and embeddings (write_images, embeddings_freq):
+/// produce) and embeddings (embeddings_freq):
 /// - train/: the model's config ("keras", graph_keras_model) at step 0 with write_graph;
 ///   epoch_<metric> and epoch_learning_rate per epoch; batch_<metric> when update_freq
-///   asks; <weight path>/histogram ("dense/kernel/histogram") every histogram_freq epochs.
+///   asks; <weight path>/histogram ("dense/kernel/histogram") every histogram_freq epochs, and
+///   <weight path>/image then with write_images.
 /// - validation/: epoch_<metric> of the val_ logs, and evaluation_<metric>_vs_iterations at the
 ///   optimizer's step count.
 ///

@@ -12,6 +12,7 @@
 
 #include "data/data_test_util.h"
 #include "neurona/neurona.h"
+#include "support/test_util.h"
 
 namespace nr = neurona;
 namespace tb = nr::tensorboard;
@@ -151,6 +152,8 @@ TEST(TensorBoardCallback, WritesKerasTagsForTrainingAndValidation) {
   ASSERT_EQ(kernel.size(), 2u);
   EXPECT_EQ(kernel.at(1)->kind, "histogram");
   EXPECT_EQ(kernel.at(1)->num, 12.0);
+  EXPECT_TRUE(by_step(train, model.layers()[0]->name() + "/kernel/image").empty());  // Keras's
+                                                                                     // default
 
   const auto val_loss = by_step(val, "epoch_loss");
   ASSERT_EQ(val_loss.size(), 2u);
@@ -170,6 +173,91 @@ TEST(TensorBoardCallback, WritesKerasTagsForTrainingAndValidation) {
   EXPECT_EQ(config["class_name"], "Sequential");
   EXPECT_EQ(config["config"]["layers"].size(), 3u);  // the InputLayer and the two Dense
   EXPECT_EQ(by_step(val, "keras").size(), 0u);
+}
+
+// tf.summary.image's record: a string tensor (width, height, png...) under the images plugin,
+// at most max_outputs images, floats turned into bytes as convert_image_dtype(saturate=True).
+TEST(SummaryWriter, ImagesAreWrittenAsTheImagesPluginReadsThem) {
+  nr::testing::ScratchDir dir("tensorboard_images");
+  {
+    tb::SummaryWriter writer(dir.path().string());
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    // Two 2 x 3 images: below 0, 0, 0.5 (127.75), 1 (255.5), above 1, NaN; then 0.25 (63.875).
+    writer.image("floats",
+                 nr::testing::make_tensor(
+                     {-0.5, 0, 0.5, 1, 2, nan, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25}, {2, 2, 3, 1}),
+                 4);
+    writer.image("five", nr::zeros({5, 1, 2, 3}), 4);  // three shown of five
+    NEURONA_EXPECT_THROW_MSG(writer.image("flat", nr::zeros({2, 3}), 0), nr::ValueError,
+                             "expected images of shape (k, height, width, channels)");
+    NEURONA_EXPECT_THROW_MSG(writer.image("two", nr::zeros({1, 2, 2, 2}), 0), nr::ValueError,
+                             "1, 3 or 4 channels");
+  }
+  const auto values = tb::read_event_file(event_file_in(dir.path()));
+  const tb::EventValue& f = *by_step(values, "floats").at(4);
+  EXPECT_EQ(f.kind, "tensor");
+  EXPECT_EQ(f.plugin, "images");
+  EXPECT_EQ(f.tensor_shape, (std::vector<std::int64_t>{4}));
+  ASSERT_EQ(f.strings.size(), 4u);
+  EXPECT_EQ(f.strings[0], "3");  // width, then height
+  EXPECT_EQ(f.strings[1], "2");
+  const auto pixels = [](const std::string& png) {
+    return nr::data::decode_image(
+               std::span(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()))
+        .to_vector<int>();
+  };
+  EXPECT_EQ(pixels(f.strings[2]), (std::vector<int>{0, 0, 127, 255, 255, 0}));
+  EXPECT_EQ(pixels(f.strings[3]), std::vector<int>(6, 63));
+  const tb::EventValue& five = *by_step(values, "five").at(4);
+  EXPECT_EQ(five.strings.size(), 5u);  // width, height and the first three
+  EXPECT_EQ(pixels(five.strings[4]), std::vector<int>(6, 0));
+}
+
+// write_images draws each weight as Keras's _log_weight_as_image: the Conv2D kernel (3, 3, 1, 4)
+// squeezed to (3, 3, 4) as four 3 x 3 images (three written), its bias (4,) as a 4 x 1 column,
+// the Dense kernel (36, 2) transposed to a 2 x 36 image, its bias as a 2 x 1 column.
+TEST(TensorBoardCallback, WriteImagesDrawsEachWeightAsKeras) {
+  nr::testing::ScratchDir dir("tensorboard_write_images");
+  namespace L = nr::layers;
+  nr::Sequential model({L::Input({5, 5, 1}), L::Conv2D(4, {3, 3}, {.name = "conv"}), L::Flatten(),
+                        L::Dense(2, {.name = "head"})});
+  model.compile({.optimizer = nr::optimizers::SGD(0.0), .loss = "mse"});
+  model.fit(nr::random_normal({4, 5, 5, 1}, {.seed = 1}), nr::zeros({4, 2}),
+            {.epochs = 1,
+             .verbose = 0,
+             .callbacks = {nr::callbacks::TensorBoard(
+                 {.log_dir = dir.path().string(), .histogram_freq = 1, .write_images = true})}});
+  const auto train = tb::read_event_file(event_file_in(dir.path() / "train"));
+  const auto image = [&](const std::string& tag) -> const tb::EventValue& {
+    const auto found = by_step(train, tag);
+    EXPECT_EQ(found.size(), 1u) << tag;
+    return *found.at(0);
+  };
+  const tb::EventValue& kernel = image("conv/kernel/image");
+  EXPECT_EQ(kernel.plugin, "images");
+  ASSERT_EQ(kernel.strings.size(), 5u);
+  EXPECT_EQ(kernel.strings[0], "3");
+  EXPECT_EQ(kernel.strings[1], "3");
+  // The second image is filter 1's 3 x 3 weights, w * 255.5 clipped and truncated.
+  const std::vector<float> w = model.get_layer("conv")->get_weights()[0].to_vector<float>();
+  std::vector<int> want;
+  for (int i = 0; i < 9; ++i) {
+    want.push_back(static_cast<int>(
+        std::clamp(w[static_cast<std::size_t>(i * 4 + 1)] * 255.5f, 0.0f, 255.0f)));
+  }
+  const std::string& png = kernel.strings[3];
+  EXPECT_EQ(nr::data::decode_image(
+                std::span(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()))
+                .to_vector<int>(),
+            want);
+  const tb::EventValue& bias = image("conv/bias/image");
+  EXPECT_EQ((std::vector<std::string>{bias.strings[0], bias.strings[1]}),
+            (std::vector<std::string>{"1", "4"}));
+  const tb::EventValue& dense = image("head/kernel/image");
+  EXPECT_EQ((std::vector<std::string>{dense.strings[0], dense.strings[1]}),
+            (std::vector<std::string>{"36", "2"}));
+  EXPECT_EQ(dense.strings.size(), 3u);
+  EXPECT_EQ(image("head/bias/image").strings[1], "2");
 }
 
 TEST(TensorBoardCallback, WriteGraphOffWritesNoModel) {

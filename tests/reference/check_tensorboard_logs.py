@@ -3,7 +3,8 @@
 reader (EventAccumulator, from `pip install tensorboard`) and compares them with the run's
 history.csv: every epoch_* scalar of train/ and validation/ must equal the logged value (as
 float32), every weight histogram must be whole (bucket counts summing to its count), and the
-model's config must be there for TensorBoard's Graphs tab (the graph_keras_model plugin).
+model's config must be there for TensorBoard's Graphs tab (the graph_keras_model plugin), and
+every weight image (write_images) must be a PNG of the width and height its record gives.
 
     python3 tests/reference/check_tensorboard_logs.py runs/fashion/logs runs/fashion/history.csv
 
@@ -65,9 +66,23 @@ def main():
     if len(graph.node) != len(model_config["config"]["layers"]):
         sys.exit(f"the graph plugin draws {len(graph.node)} nodes of "
                  f"{len(model_config['config']['layers'])} layers")
+    # The weights as images (write_images), as the Images tab reads them: width, height, PNGs.
+    images = sorted(plugin.PluginTagToContent("images"))
+    for tag in images:
+        for event in plugin.Tensors(tag):
+            width, height, *pngs = event.tensor_proto.string_val
+            if not pngs or len(pngs) > 3:
+                sys.exit(f"{tag}: {len(pngs)} images (1 to 3 expected)")
+            for png in pngs:
+                # A PNG's IHDR chunk holds its width and height (big-endian) at bytes 16 to 24.
+                if png[:8] != b"\x89PNG\r\n\x1a\n" or (
+                        int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) != (
+                        int(width), int(height)):
+                    sys.exit(f"{tag} at step {event.step}: not a {width} x {height} PNG")
     batch_tags = [t for t in train.Tags()["scalars"] if t.startswith("batch_")]
     print(f"TensorBoard read {checked} epoch scalars equal to history.csv, "
           f"{len(histograms)} weight histograms ({', '.join(histograms[:2])}, ...), "
+          f"{len(images)} weight images ({', '.join(images[:2])}, ...), "
           f"batch scalars {batch_tags}, validation scalars {val.Tags()['scalars']}, "
           f"the {model_config['class_name']} model's config of "
           f"{len(model_config['config']['layers'])} layers (drawn as {len(graph.node)} nodes)")
