@@ -19,10 +19,11 @@ namespace neurona::layers {
 class ProjectionLayer : public Layer {
  public:
   ProjectionLayer(std::string name, std::vector<std::int64_t> in, std::vector<std::int64_t> out,
-                  const MultiHeadAttentionOptions& o)
+                  const MultiHeadAttentionOptions& o, bool sigmoid = false)
       : Layer("EinsumDense", {.name = std::move(name), .trainable = o.trainable, .dtype = o.dtype}),
         in_(std::move(in)),
-        out_(std::move(out)) {
+        out_(std::move(out)),
+        sigmoid_(sigmoid) {
     std::vector<std::int64_t> kernel_shape = in_;
     kernel_shape.insert(kernel_shape.end(), out_.begin(), out_.end());
     kernel_ = add_weight("kernel", Shape(kernel_shape),
@@ -51,11 +52,13 @@ class ProjectionLayer : public Layer {
     std::vector<std::int64_t> dims(x.shape().begin(),
                                    x.shape().end() - static_cast<long>(in_.size()));
     dims.insert(dims.end(), out_.begin(), out_.end());
-    return reshape(y, Shape(std::move(dims)));
+    y = reshape(y, Shape(std::move(dims)));
+    return sigmoid_ ? sigmoid(y) : y;
   }
 
  private:
   std::vector<std::int64_t> in_, out_;
+  bool sigmoid_;  // the gate's activation
   std::optional<Variable> kernel_, bias_;
 };
 
@@ -87,6 +90,10 @@ MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::in
     NEURONA_CHECK(!options_.attention_axes->empty(), ValueError, describe(),
                   ": `attention_axes` must name at least one axis (or be none)");
   }
+  NEURONA_CHECK(!options_.sliding_window || *options_.sliding_window > 0, ValueError, describe(),
+                ": `sliding_window` must be `None` or a positive integer. Received: "
+                "sliding_window=",
+                options_.sliding_window.value_or(0));
   set_supports_masking(true);
   // Keras's _softmax and _dropout_layer (empty groups in .weights.h5).
   softmax_ = std::make_shared<SoftmaxLayer>(std::vector<int>{-1}, LayerOptions{.name = "softmax"});
@@ -171,6 +178,12 @@ void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
                                               std::vector<std::int64_t>{out}, options_);
   track_layer(query_, "query_dense");
   track_layer(key_, "key_dense");
+  if (options_.use_gate) {  // built between the key and the value, as Keras builds it
+    gate_ = std::make_shared<ProjectionLayer>(
+        "gate", std::vector<std::int64_t>{query[query.rank() - 1]},
+        std::vector<std::int64_t>{num_heads_, value_dim()}, options_, /*sigmoid=*/true);
+    track_layer(gate_, "gate_dense");
+  }
   track_layer(value_, "value_dense");
   track_layer(output_, "output_dense");
 }
@@ -252,9 +265,10 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
   const std::int64_t t = product(query.shape(), l.attend), s = product(value.shape(), l.attend);
   NEURONA_CHECK(
       rank == 3 || (!query_mask.defined() && !value_mask.defined() &&
-                    !(key_mask.defined() && key_in.defined()) && !options.use_causal_mask),
+                    !(key_mask.defined() && key_in.defined()) && !options.use_causal_mask &&
+                    !options_.sliding_window),
       NotImplementedError, describe(),
-      ": the masks the inputs carry and use_causal_mask are supported for inputs "
+      ": the masks the inputs carry, use_causal_mask and sliding_window are supported for inputs "
       "(batch, steps, features); inputs of rank ",
       rank, " take an attention_mask");
   // Keras's _compute_attention_mask: the inputs' masks, the causal mask and attention_mask,
@@ -288,6 +302,16 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
     // after it cannot broadcast once flattened with it).
     if (rank > 3) m = reshape(broadcast_to(m, Shape(full)), {groups, t, s});
     and_with(m);
+  }
+  if (options_.sliding_window) {
+    // Keras's _compute_sliding_window_mask: (1, T, S), true where |i - j| < sliding_window.
+    const Tensor rows =
+        reshape(arange(0, static_cast<double>(t), 1, {.device = query.device()}), {1, t, 1});
+    const Tensor cols =
+        reshape(arange(0, static_cast<double>(s), 1, {.device = query.device()}), {1, 1, s});
+    and_with(cast(
+        less(abs(rows - cols), scalar_like(rows, static_cast<double>(*options_.sliding_window))),
+        DType::float32));
   }
   // The fused kernel applies the causal mask itself; otherwise it joins the others as
   // (1, T, S), true where key j <= query i.
@@ -351,6 +375,9 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
       scores = reshape(scores, Shape(sd));
     }
   }
+  // Gated attention: each head's output times sigmoid(gate(query)), (batch, steps..., heads,
+  // value_dim) as attended is now.
+  if (gate_) attended = attended * (*gate_)(query, training);
   std::vector<Tensor> out{(*output_)(attended, training)};
   if (options.return_attention_scores) out.push_back(scores);
   return out;
@@ -487,7 +514,7 @@ ConfigValue MultiHeadAttentionLayer::get_config() const {
   config.set("value_dim", value_dim());
   config.set("dropout", options_.dropout);
   config.set("use_bias", options_.use_bias);
-  config.set("use_gate", false);
+  config.set("use_gate", options_.use_gate);
   if (options_.output_shape) {
     config.set("output_shape", ConfigValue::List{ConfigValue(*options_.output_shape)});
   } else {
@@ -500,7 +527,11 @@ ConfigValue MultiHeadAttentionLayer::get_config() const {
   } else {
     config.set("attention_axes", nullptr);
   }
-  config.set("sliding_window", nullptr);
+  if (options_.sliding_window) {
+    config.set("sliding_window", *options_.sliding_window);
+  } else {
+    config.set("sliding_window", nullptr);
+  }
   config.set("kernel_initializer", serialize(options_.kernel_initializer));
   config.set("bias_initializer", serialize(options_.bias_initializer));
   config.set("kernel_regularizer", serialize(options_.kernel_regularizer));
@@ -523,8 +554,6 @@ MultiHeadAttention::MultiHeadAttention(std::int64_t num_heads, std::int64_t key_
 
 MultiHeadAttention MultiHeadAttention::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "MultiHeadAttention");
-  r.none("sliding_window", "sliding-window attention");
-  r.only("use_gate", false, "gated attention (use_gate)");
   r.only("flash_attention", false, "choosing flash attention (neurona picks its kernel)");
   std::optional<std::int64_t> output_shape;
   if (const ConfigValue* v = r.find("output_shape")) {
@@ -549,6 +578,8 @@ MultiHeadAttention MultiHeadAttention::from_config(const ConfigValue& config) {
   }
   std::optional<std::int64_t> value_dim;
   if (r.find("value_dim") != nullptr) value_dim = r.integer("value_dim");
+  std::optional<std::int64_t> sliding_window;
+  if (r.find("sliding_window") != nullptr) sliding_window = r.integer("sliding_window");
   return MultiHeadAttention(
       r.integer("num_heads"), r.integer("key_dim"),
       {.value_dim = value_dim,
@@ -556,6 +587,7 @@ MultiHeadAttention MultiHeadAttention::from_config(const ConfigValue& config) {
        .use_bias = r.boolean("use_bias", true),
        .output_shape = output_shape,
        .attention_axes = axes,
+       .sliding_window = sliding_window,
        .kernel_initializer = r.initializer("kernel_initializer", "glorot_uniform"),
        .bias_initializer = r.initializer("bias_initializer", "zeros"),
        .kernel_regularizer = r.regularizer("kernel_regularizer"),
@@ -563,6 +595,7 @@ MultiHeadAttention MultiHeadAttention::from_config(const ConfigValue& config) {
        .activity_regularizer = r.regularizer("activity_regularizer"),
        .kernel_constraint = r.constraint("kernel_constraint"),
        .bias_constraint = r.constraint("bias_constraint"),
+       .use_gate = r.boolean("use_gate", false),
        .seed = r.seed(),
        .name = r.string("name", ""),
        .trainable = r.boolean("trainable", true),

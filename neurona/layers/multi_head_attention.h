@@ -32,6 +32,10 @@ struct MultiHeadAttentionOptions {
   /// tensor, as in Keras); the other axes are batch-like. None: every axis between the batch
   /// and the features (the sequence axis of (batch, steps, features)).
   std::optional<std::vector<int>> attention_axes = std::nullopt;
+  /// Each query attends only to the keys less than sliding_window positions away (a symmetric
+  /// band; with use_causal_mask, the causal sliding window of Mistral and Phi-3). None: all.
+  /// Inputs (batch, steps, features) only, as Keras computes it.
+  std::optional<std::int64_t> sliding_window = std::nullopt;
   initializers::Initializer kernel_initializer = "glorot_uniform";
   initializers::Initializer bias_initializer = "zeros";
   regularizers::Regularizer kernel_regularizer = {};
@@ -39,6 +43,10 @@ struct MultiHeadAttentionOptions {
   regularizers::Regularizer activity_regularizer = {};
   constraints::Constraint kernel_constraint = {};
   constraints::Constraint bias_constraint = {};
+  /// Gated attention (Keras's use_gate, arXiv:2505.06708): a sigmoid projection of the query,
+  /// "gate" (query features to heads x value_dim), multiplies each head's attention output
+  /// before the output projection.
+  bool use_gate = false;
   std::optional<std::uint64_t> seed = std::nullopt;
   std::string name = "";
   bool trainable = true;
@@ -135,6 +143,7 @@ class MultiHeadAttentionLayer : public Layer {
   std::int64_t key_dim_;
   MultiHeadAttentionOptions options_;
   std::shared_ptr<ProjectionLayer> query_, key_, value_, output_;
+  std::shared_ptr<ProjectionLayer> gate_;  // with use_gate
   std::shared_ptr<SoftmaxLayer> softmax_;
   std::shared_ptr<DropoutLayer> dropout_;
 };

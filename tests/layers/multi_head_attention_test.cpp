@@ -57,6 +57,39 @@ TEST(MultiHeadAttention, InputMasksAttentionMaskAndCausalMaskCombineAsKeras) {
         {.use_causal_mask = true, .return_attention_scores = true});
 }
 
+// Keras 3.15's use_gate (a sigmoid "gate" projection of the query times each head's output) and
+// sliding_window (|i - j| < window), alone, with the causal mask, and with a value mask and the
+// scores.
+TEST(MultiHeadAttention, GatedAndSlidingWindowAttentionMatchKeras) {
+  check("mha_gate", L::MultiHeadAttention(2, 3, {.use_gate = true}));
+  check("mha_sliding_window_causal", L::MultiHeadAttention(2, 3, {.sliding_window = 2}),
+        {.use_causal_mask = true});
+  check("mha_sliding_window_gate_masks_scores",
+        L::MultiHeadAttention(2, 2, {.value_dim = 3, .sliding_window = 3, .use_gate = true}),
+        {.return_attention_scores = true});
+  // The gate's weights come between the key's and the value's, as Keras builds them.
+  auto gated = L::MultiHeadAttention(2, 3, {.value_dim = 4, .use_gate = true});
+  gated->ensure_built(std::vector<nr::Shape>{{-1, 5, 8}, {-1, 7, 6}});
+  std::vector<std::string> names;
+  for (const auto& w : gated->weights()) names.push_back(w.name());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"query/kernel", "query/bias", "key/kernel", "key/bias",
+                                      "gate/kernel", "gate/bias", "value/kernel", "value/bias",
+                                      "attention_output/kernel", "attention_output/bias"}));
+  EXPECT_EQ(gated->weights()[4].shape(), (nr::Shape{8, 2, 4}));
+  // Configs carry both; a window of 0 and windows on inputs of rank 4 are refused.
+  auto both = L::MultiHeadAttention(2, 2, {.sliding_window = 4, .use_gate = true});
+  EXPECT_EQ(both->get_config().at("sliding_window").as_int(), 4);
+  EXPECT_TRUE(both->get_config().at("use_gate").as_bool());
+  EXPECT_EQ(L::MultiHeadAttention::from_config(both->get_config())->get_config(),
+            both->get_config());
+  NEURONA_EXPECT_THROW_MSG(L::MultiHeadAttention(2, 2, {.sliding_window = 0}), nr::ValueError,
+                           "`sliding_window` must be `None` or a positive integer");
+  NEURONA_EXPECT_THROW_MSG(both->attend(nr::zeros({1, 2, 3, 4}), nr::zeros({1, 2, 3, 4})),
+                           nr::NotImplementedError,
+                           "sliding_window are supported for inputs (batch, steps, features)");
+}
+
 TEST(MultiHeadAttention, AttentionAxesOfHigherRankInputsMatchKeras) {
   // Rank 4 with Keras's default axes (1, 2): the 12 positions attend each other.
   check("mha_rank4_default_scores", L::MultiHeadAttention(2, 3), {.return_attention_scores = true});

@@ -245,9 +245,22 @@ def axes_cases():
     write_axes_model()
 
 
+def gate_window_cases():
+    """Keras 3.15's gated attention (use_gate) and sliding_window, alone, with the causal mask,
+    and together with a value mask and the scores (Keras's explicit path)."""
+    case("mha_gate", {"num_heads": 2, "key_dim": 3, "use_gate": True}, (2, 4, 5), (2, 6, 5),
+         seed=7)
+    case("mha_sliding_window_causal", {"num_heads": 2, "key_dim": 3, "sliding_window": 2},
+         (2, 6, 4), (2, 6, 4), causal=True, seed=8)
+    case("mha_sliding_window_gate_masks_scores",
+         {"num_heads": 2, "key_dim": 2, "value_dim": 3, "sliding_window": 3, "use_gate": True},
+         (2, 5, 4), (2, 7, 4), value_mask=True, scores=True, seed=9)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     axes_cases()
+    gate_window_cases()
     case("mha_self", {"num_heads": 2, "key_dim": 3}, (2, 4, 5), (2, 4, 5), seed=1)
     case("mha_cross_output_shape", {"num_heads": 3, "key_dim": 2, "output_shape": 6},
          (2, 3, 5), (2, 6, 4), (2, 6, 7), seed=2)
