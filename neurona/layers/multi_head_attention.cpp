@@ -182,7 +182,7 @@ void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
     gate_ = std::make_shared<ProjectionLayer>(
         "gate", std::vector<std::int64_t>{query[query.rank() - 1]},
         std::vector<std::int64_t>{num_heads_, value_dim()}, options_, /*sigmoid=*/true);
-    track_layer(gate_, "gate_dense");
+    track_layer(gate_, "_gate_dense");  // Keras's group name has the underscore
   }
   track_layer(value_, "value_dense");
   track_layer(output_, "output_dense");

@@ -318,6 +318,19 @@ TEST(MultiHeadAttentionSaving, KerasAttentionMaskInputLoadsAndPredictsKerasOutpu
 // Embeddings, causal self-attention, GELU feed-forward, LayerNormalization, cross-attention on
 // the masked token embeddings. It loads, predicts what Keras predicted on padded inputs, and
 // saves back to files that load with the same configs and predictions.
+// use_gate and sliding_window through a .keras file that Keras saved: the gate's weights
+// (Keras's group _gate_dense) load, the model predicts Keras's outputs, and round-trips.
+TEST(MultiHeadAttentionSaving, KerasGatedSlidingWindowModelLoadsAndPredictsKerasOutputs) {
+  namespace fs = std::filesystem;
+  const Ref ref = nr::testing::load_reference("attention", "gate_window_model");
+  const fs::path file = nr::testing::reference_dir() / "attention" / "gate_window_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const nr::Tensor x = reference_tensor(ref, "x");
+  const nr::Tensor y = model->predict(x);
+  EXPECT_TRUE(close_to_reference(y, ref, "y"));
+  nr::testing::expect_save_and_load_round_trip(*model, file, {x}, {y}, "mha_gate_saving");
+}
+
 TEST(MultiHeadAttentionSaving, KerasTransformerLoadsAndPredictsKerasOutputs) {
   namespace fs = std::filesystem;
   const Ref ref = nr::testing::load_reference("attention", "transformer_model");

@@ -257,10 +257,26 @@ def gate_window_cases():
          (2, 5, 4), (2, 7, 4), value_mask=True, scores=True, seed=9)
 
 
+def write_gate_window_model():
+    """gate_window_model.keras: causal self-attention with use_gate and sliding_window, as
+    Keras saves it (its gate's weights under _gate_dense), with x and Keras's predict(x)."""
+    keras.utils.set_random_seed(14)
+    x = keras.Input((6, 4))
+    y = keras.layers.MultiHeadAttention(2, 3, use_gate=True, sliding_window=3,
+                                        bias_initializer="random_normal")(
+        x, x, use_causal_mask=True)
+    model = keras.Model(x, y)
+    model.save(os.path.join(OUT, "gate_window_model.keras"))
+    d = np.random.default_rng(14).uniform(-1, 1, (2, 6, 4)).astype(np.float32)
+    with open(os.path.join(OUT, "gate_window_model.txt"), "w") as f:
+        f.write("\n".join([line("x", d), line("y", model.predict(d, verbose=0))]) + "\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     axes_cases()
     gate_window_cases()
+    write_gate_window_model()
     case("mha_self", {"num_heads": 2, "key_dim": 3}, (2, 4, 5), (2, 4, 5), seed=1)
     case("mha_cross_output_shape", {"num_heads": 3, "key_dim": 2, "output_shape": 6},
          (2, 3, 5), (2, 6, 4), (2, 6, 7), seed=2)
