@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <type_traits>
 
 #include "neurona/core/registry.h"
 #include "neurona/kernels/creation.h"
@@ -85,14 +86,26 @@ CommonOptions common_of(detail::ConfigReader& r) {
 
 // Reads an optimizer class's config in Keras's order: learning_rate (`default_lr` when
 // absent), the base Optimizer's keyword arguments, then the class's own through
-// `own(reader, common)`, which returns the class's options; then rejects the keys nothing read.
+// `own(reader)`, which returns the class's options (read_config sets the base ones in them);
+// then rejects the keys nothing read.
 template <typename O, typename Own>
 std::shared_ptr<O> read_config(const Config& config, const char* class_name, double default_lr,
                                Own own) {
   detail::ConfigReader r(config, class_name);
   const LearningRate lr = learning_rate_of(r, default_lr);
   const CommonOptions c = common_of(r);
-  auto out = std::make_shared<O>(lr, own(r, c));
+  auto options = own(r);
+  // The base Optimizer's options, the same fields in every class's options struct.
+  if constexpr (std::is_same_v<decltype(options.weight_decay), double>) {
+    options.weight_decay = c.weight_decay.value_or(options.weight_decay);  // AdamW's default
+  } else {
+    options.weight_decay = c.weight_decay;
+  }
+  options.clipnorm = c.clipnorm;
+  options.clipvalue = c.clipvalue;
+  options.global_clipnorm = c.global_clipnorm;
+  options.name = c.name;
+  auto out = std::make_shared<O>(lr, std::move(options));
   r.finish();
   return out;
 }
@@ -430,14 +443,9 @@ Config SGDOptimizer::own_config() const {
   return {{"momentum", options_.momentum}, {"nesterov", options_.nesterov}};
 }
 std::shared_ptr<SGDOptimizer> SGDOptimizer::from_config(const Config& config) {
-  return read_config<SGDOptimizer>(config, "SGD", 0.01, [](auto& r, const CommonOptions& c) {
+  return read_config<SGDOptimizer>(config, "SGD", 0.01, [](auto& r) {
     return SGDOptions{.momentum = r.number("momentum", 0.0),
-                      .nesterov = r.boolean("nesterov", false),
-                      .weight_decay = c.weight_decay,
-                      .clipnorm = c.clipnorm,
-                      .clipvalue = c.clipvalue,
-                      .global_clipnorm = c.global_clipnorm,
-                      .name = c.name};
+                      .nesterov = r.boolean("nesterov", false)};
   });
 }
 
@@ -481,16 +489,11 @@ Config AdamOptimizer::own_config() const {
           {"amsgrad", options_.amsgrad}};
 }
 std::shared_ptr<AdamOptimizer> AdamOptimizer::from_config(const Config& config) {
-  return read_config<AdamOptimizer>(config, "Adam", 0.001, [](auto& r, const CommonOptions& c) {
+  return read_config<AdamOptimizer>(config, "Adam", 0.001, [](auto& r) {
     return AdamOptions{.beta_1 = r.number("beta_1", 0.9),
                        .beta_2 = r.number("beta_2", 0.999),
                        .epsilon = r.number("epsilon", 1e-7),
-                       .amsgrad = r.boolean("amsgrad", false),
-                       .weight_decay = c.weight_decay,
-                       .clipnorm = c.clipnorm,
-                       .clipvalue = c.clipvalue,
-                       .global_clipnorm = c.global_clipnorm,
-                       .name = c.name};
+                       .amsgrad = r.boolean("amsgrad", false)};
   });
 }
 
@@ -507,16 +510,11 @@ AdamWOptimizer::AdamWOptimizer(const LearningRate& learning_rate, AdamWOptions o
                                 .name = options.name}) {}
 
 std::shared_ptr<AdamWOptimizer> AdamWOptimizer::from_config(const Config& config) {
-  return read_config<AdamWOptimizer>(config, "AdamW", 0.001, [](auto& r, const CommonOptions& c) {
-    return AdamWOptions{.weight_decay = c.weight_decay.value_or(0.004),
-                        .beta_1 = r.number("beta_1", 0.9),
+  return read_config<AdamWOptimizer>(config, "AdamW", 0.001, [](auto& r) {
+    return AdamWOptions{.beta_1 = r.number("beta_1", 0.9),
                         .beta_2 = r.number("beta_2", 0.999),
                         .epsilon = r.number("epsilon", 1e-7),
-                        .amsgrad = r.boolean("amsgrad", false),
-                        .clipnorm = c.clipnorm,
-                        .clipvalue = c.clipvalue,
-                        .global_clipnorm = c.global_clipnorm,
-                        .name = c.name};
+                        .amsgrad = r.boolean("amsgrad", false)};
   });
 }
 
@@ -554,18 +552,12 @@ Config RMSpropOptimizer::own_config() const {
           {"centered", options_.centered}};
 }
 std::shared_ptr<RMSpropOptimizer> RMSpropOptimizer::from_config(const Config& config) {
-  return read_config<RMSpropOptimizer>(
-      config, "RMSprop", 0.001, [](auto& r, const CommonOptions& c) {
-        return RMSpropOptions{.rho = r.number("rho", 0.9),
-                              .momentum = r.number("momentum", 0.0),
-                              .epsilon = r.number("epsilon", 1e-7),
-                              .centered = r.boolean("centered", false),
-                              .weight_decay = c.weight_decay,
-                              .clipnorm = c.clipnorm,
-                              .clipvalue = c.clipvalue,
-                              .global_clipnorm = c.global_clipnorm,
-                              .name = c.name};
-      });
+  return read_config<RMSpropOptimizer>(config, "RMSprop", 0.001, [](auto& r) {
+    return RMSpropOptions{.rho = r.number("rho", 0.9),
+                          .momentum = r.number("momentum", 0.0),
+                          .epsilon = r.number("epsilon", 1e-7),
+                          .centered = r.boolean("centered", false)};
+  });
 }
 
 AdagradOptimizer::AdagradOptimizer(const LearningRate& learning_rate, AdagradOptions options)
@@ -591,17 +583,10 @@ Config AdagradOptimizer::own_config() const {
           {"epsilon", options_.epsilon}};
 }
 std::shared_ptr<AdagradOptimizer> AdagradOptimizer::from_config(const Config& config) {
-  return read_config<AdagradOptimizer>(
-      config, "Adagrad", 0.001, [](auto& r, const CommonOptions& c) {
-        return AdagradOptions{
-            .initial_accumulator_value = r.number("initial_accumulator_value", 0.1),
-            .epsilon = r.number("epsilon", 1e-7),
-            .weight_decay = c.weight_decay,
-            .clipnorm = c.clipnorm,
-            .clipvalue = c.clipvalue,
-            .global_clipnorm = c.global_clipnorm,
-            .name = c.name};
-      });
+  return read_config<AdagradOptimizer>(config, "Adagrad", 0.001, [](auto& r) {
+    return AdagradOptions{.initial_accumulator_value = r.number("initial_accumulator_value", 0.1),
+                          .epsilon = r.number("epsilon", 1e-7)};
+  });
 }
 
 AdamaxOptimizer::AdamaxOptimizer(const LearningRate& learning_rate, AdamaxOptions options)
@@ -631,15 +616,10 @@ Config AdamaxOptimizer::own_config() const {
   return {{"beta_1", options_.beta_1}, {"beta_2", options_.beta_2}, {"epsilon", options_.epsilon}};
 }
 std::shared_ptr<AdamaxOptimizer> AdamaxOptimizer::from_config(const Config& config) {
-  return read_config<AdamaxOptimizer>(config, "Adamax", 0.001, [](auto& r, const CommonOptions& c) {
+  return read_config<AdamaxOptimizer>(config, "Adamax", 0.001, [](auto& r) {
     return AdamaxOptions{.beta_1 = r.number("beta_1", 0.9),
                          .beta_2 = r.number("beta_2", 0.999),
-                         .epsilon = r.number("epsilon", 1e-7),
-                         .weight_decay = c.weight_decay,
-                         .clipnorm = c.clipnorm,
-                         .clipvalue = c.clipvalue,
-                         .global_clipnorm = c.global_clipnorm,
-                         .name = c.name};
+                         .epsilon = r.number("epsilon", 1e-7)};
   });
 }
 
@@ -707,15 +687,10 @@ Config NadamOptimizer::own_config() const {
   return {{"beta_1", options_.beta_1}, {"beta_2", options_.beta_2}, {"epsilon", options_.epsilon}};
 }
 std::shared_ptr<NadamOptimizer> NadamOptimizer::from_config(const Config& config) {
-  return read_config<NadamOptimizer>(config, "Nadam", 0.001, [](auto& r, const CommonOptions& c) {
+  return read_config<NadamOptimizer>(config, "Nadam", 0.001, [](auto& r) {
     return NadamOptions{.beta_1 = r.number("beta_1", 0.9),
                         .beta_2 = r.number("beta_2", 0.999),
-                        .epsilon = r.number("epsilon", 1e-7),
-                        .weight_decay = c.weight_decay,
-                        .clipnorm = c.clipnorm,
-                        .clipvalue = c.clipvalue,
-                        .global_clipnorm = c.global_clipnorm,
-                        .name = c.name};
+                        .epsilon = r.number("epsilon", 1e-7)};
   });
 }
 
