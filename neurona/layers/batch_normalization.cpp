@@ -12,6 +12,7 @@
 #include "neurona/autograd/tape.h"
 #include "neurona/core/replica_context.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/scale_center.h"
 
 namespace neurona::layers {
 
@@ -56,16 +57,10 @@ void BatchNormalizationLayer::build(const Shape& input_shape) {
   axis_ = normalized_axis(input_shape);
   const Shape shape{input_shape[axis_]};
   if (options_.scale) {
-    gamma_ = add_weight("gamma", shape,
-                        {.initializer = options_.gamma_initializer,
-                         .regularizer = options_.gamma_regularizer,
-                         .constraint = options_.gamma_constraint});
+    gamma_ = add_weight("gamma", shape, detail::gamma_weight_options(options_));
   }
   if (options_.center) {
-    beta_ = add_weight("beta", shape,
-                       {.initializer = options_.beta_initializer,
-                        .regularizer = options_.beta_regularizer,
-                        .constraint = options_.beta_constraint});
+    beta_ = add_weight("beta", shape, detail::beta_weight_options(options_));
   }
   moving_mean_ = add_weight("moving_mean", shape,
                             {.initializer = options_.moving_mean_initializer, .trainable = false});
@@ -112,7 +107,7 @@ namespace {
 std::pair<Tensor, Tensor> merged_moments(
     const Tensor& count, const Tensor& total,
     const std::function<Tensor(const Tensor&)>& squared_deviations, bool masked,
-    const detail::ReplicaContext& replica) {
+    const neurona::detail::ReplicaContext& replica) {
   // A synchronized layer's statistics over the replicas. Each replica's count, mean and sum of
   // squared deviations from its own mean, gathered in one collective (an all-reduce of a buffer
   // where each replica fills its rows, as PyTorch's SyncBatchNorm all-gathers), then merged as Chan
@@ -177,7 +172,7 @@ BatchNormalizationLayer::Moments BatchNormalizationLayer::moments(const Tensor& 
   const auto squared_deviations = [&](const Tensor& from) {
     return sum(square(keep.defined() ? where(keep, x - from, zero) : x - from), reduce, true);
   };
-  const detail::ReplicaContext* replica = detail::current_replica_context();
+  const neurona::detail::ReplicaContext* replica = neurona::detail::current_replica_context();
   if (synchronized && replica != nullptr && replica->num_replicas > 1) {
     auto [mean, variance] =
         merged_moments(count, total, squared_deviations, keep.defined(), *replica);
@@ -209,7 +204,7 @@ Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tenso
     return batch_normalization(inputs, weight(moving_mean_), weight(moving_variance_), axis_,
                                weight(beta_), weight(gamma_), options_.epsilon);
   }
-  const detail::ReplicaContext* replica = detail::current_replica_context();
+  const neurona::detail::ReplicaContext* replica = neurona::detail::current_replica_context();
   const bool synchronized =
       options_.synchronized && replica != nullptr && replica->num_replicas > 1;
   Tensor y, batch_mean, batch_variance;
@@ -261,14 +256,10 @@ ConfigValue BatchNormalizationLayer::get_config() const {
   config.set("epsilon", options_.epsilon);
   config.set("center", options_.center);
   config.set("scale", options_.scale);
-  config.set("beta_initializer", serialize(options_.beta_initializer));
-  config.set("gamma_initializer", serialize(options_.gamma_initializer));
+  detail::set_beta_gamma_initializers(config, options_);
   config.set("moving_mean_initializer", serialize(options_.moving_mean_initializer));
   config.set("moving_variance_initializer", serialize(options_.moving_variance_initializer));
-  config.set("beta_regularizer", serialize(options_.beta_regularizer));
-  config.set("gamma_regularizer", serialize(options_.gamma_regularizer));
-  config.set("beta_constraint", serialize(options_.beta_constraint));
-  config.set("gamma_constraint", serialize(options_.gamma_constraint));
+  detail::set_beta_gamma_regularizers_and_constraints(config, options_);
   config.set("synchronized", options_.synchronized);
   config.set("renorm", false);
   config.set("renorm_clipping", nullptr);
@@ -282,24 +273,17 @@ BatchNormalization BatchNormalization::from_config(const ConfigValue& config) {
   const ConfigValue* axis = r.find("axis");
   NEURONA_CHECK(axis == nullptr || axis->kind() == ConfigValue::Kind::Int, ValueError, r.who(),
                 ": 'axis' must be one int (neurona normalizes over one feature axis)");
-  return BatchNormalization(
-      {.axis = static_cast<int>(r.integer("axis", -1)),
-       .momentum = r.number("momentum", 0.99),
-       .epsilon = r.number("epsilon", 1e-3),
-       .center = r.boolean("center", true),
-       .scale = r.boolean("scale", true),
-       .beta_initializer = r.initializer("beta_initializer", "zeros"),
-       .gamma_initializer = r.initializer("gamma_initializer", "ones"),
-       .moving_mean_initializer = r.initializer("moving_mean_initializer", "zeros"),
-       .moving_variance_initializer = r.initializer("moving_variance_initializer", "ones"),
-       .beta_regularizer = r.regularizer("beta_regularizer"),
-       .gamma_regularizer = r.regularizer("gamma_regularizer"),
-       .beta_constraint = r.constraint("beta_constraint"),
-       .gamma_constraint = r.constraint("gamma_constraint"),
-       .synchronized = r.boolean("synchronized", false),
-       .name = r.string("name", ""),
-       .trainable = r.boolean("trainable", true),
-       .dtype = r.dtype()});
+  BatchNormalizationOptions options{
+      .axis = static_cast<int>(r.integer("axis", -1)),
+      .momentum = r.number("momentum", 0.99),
+      .epsilon = r.number("epsilon", 1e-3),
+      .center = r.boolean("center", true),
+      .scale = r.boolean("scale", true),
+      .moving_mean_initializer = r.initializer("moving_mean_initializer", "zeros"),
+      .moving_variance_initializer = r.initializer("moving_variance_initializer", "ones"),
+      .synchronized = r.boolean("synchronized", false)};
+  detail::read_beta_gamma_config(r, options);
+  return BatchNormalization(std::move(options));
 }
 
 }  // namespace neurona::layers

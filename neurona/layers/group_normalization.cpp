@@ -7,6 +7,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/scale_center.h"
 
 namespace neurona::layers {
 
@@ -70,16 +71,10 @@ void GroupNormalizationLayer::build(const Shape& input_shape) {
                 ") must be a multiple of the number of channels (", dim, ").");
   const Shape shape{dim};
   if (options_.scale) {
-    gamma_ = add_weight("gamma", shape,
-                        {.initializer = options_.gamma_initializer,
-                         .regularizer = options_.gamma_regularizer,
-                         .constraint = options_.gamma_constraint});
+    gamma_ = add_weight("gamma", shape, detail::gamma_weight_options(options_));
   }
   if (options_.center) {
-    beta_ = add_weight("beta", shape,
-                       {.initializer = options_.beta_initializer,
-                        .regularizer = options_.beta_regularizer,
-                        .constraint = options_.beta_constraint});
+    beta_ = add_weight("beta", shape, detail::beta_weight_options(options_));
   }
 }
 
@@ -157,12 +152,8 @@ ConfigValue GroupNormalizationLayer::get_config() const {
   config.set("epsilon", options_.epsilon);
   config.set("center", options_.center);
   config.set("scale", options_.scale);
-  config.set("beta_initializer", serialize(options_.beta_initializer));
-  config.set("gamma_initializer", serialize(options_.gamma_initializer));
-  config.set("beta_regularizer", serialize(options_.beta_regularizer));
-  config.set("gamma_regularizer", serialize(options_.gamma_regularizer));
-  config.set("beta_constraint", serialize(options_.beta_constraint));
-  config.set("gamma_constraint", serialize(options_.gamma_constraint));
+  detail::set_beta_gamma_initializers(config, options_);
+  detail::set_beta_gamma_regularizers_and_constraints(config, options_);
   return config;
 }
 
@@ -180,20 +171,13 @@ GroupNormalization GroupNormalization::from_config(const ConfigValue& config) {
                 "(or `-1` for instance normalization). Received: groups=",
                 groups);
   NEURONA_CHECK(a >= -1024 && a <= 1024, ValueError, r.who(), ": 'axis' ", a, " is out of range");
-  return GroupNormalization({.groups = static_cast<int>(groups),
-                             .axis = static_cast<int>(a),
-                             .epsilon = r.number("epsilon", 1e-3),
-                             .center = r.boolean("center", true),
-                             .scale = r.boolean("scale", true),
-                             .beta_initializer = r.initializer("beta_initializer", "zeros"),
-                             .gamma_initializer = r.initializer("gamma_initializer", "ones"),
-                             .beta_regularizer = r.regularizer("beta_regularizer"),
-                             .gamma_regularizer = r.regularizer("gamma_regularizer"),
-                             .beta_constraint = r.constraint("beta_constraint"),
-                             .gamma_constraint = r.constraint("gamma_constraint"),
-                             .name = r.string("name", ""),
-                             .trainable = r.boolean("trainable", true),
-                             .dtype = r.dtype()});
+  GroupNormalizationOptions options{.groups = static_cast<int>(groups),
+                                    .axis = static_cast<int>(a),
+                                    .epsilon = r.number("epsilon", 1e-3),
+                                    .center = r.boolean("center", true),
+                                    .scale = r.boolean("scale", true)};
+  detail::read_beta_gamma_config(r, options);
+  return GroupNormalization(std::move(options));
 }
 
 }  // namespace neurona::layers

@@ -11,6 +11,7 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/scale_center.h"
 
 namespace neurona::layers {
 
@@ -102,16 +103,10 @@ void LayerNormalizationLayer::build(const Shape& input_shape) {
   for (int a : sorted) dims.push_back(input_shape[a < 0 ? a + input_shape.rank() : a]);
   const Shape shape(std::move(dims));
   if (options_.scale || options_.rms_scaling) {
-    gamma_ = add_weight("gamma", shape,
-                        {.initializer = options_.gamma_initializer,
-                         .regularizer = options_.gamma_regularizer,
-                         .constraint = options_.gamma_constraint});
+    gamma_ = add_weight("gamma", shape, detail::gamma_weight_options(options_));
   }
   if (options_.center && !options_.rms_scaling) {
-    beta_ = add_weight("beta", shape,
-                       {.initializer = options_.beta_initializer,
-                        .regularizer = options_.beta_regularizer,
-                        .constraint = options_.beta_constraint});
+    beta_ = add_weight("beta", shape, detail::beta_weight_options(options_));
   }
 }
 
@@ -196,12 +191,8 @@ ConfigValue LayerNormalizationLayer::get_config() const {
   config.set("center", options_.center);
   config.set("scale", options_.scale);
   config.set("rms_scaling", options_.rms_scaling);
-  config.set("beta_initializer", serialize(options_.beta_initializer));
-  config.set("gamma_initializer", serialize(options_.gamma_initializer));
-  config.set("beta_regularizer", serialize(options_.beta_regularizer));
-  config.set("gamma_regularizer", serialize(options_.gamma_regularizer));
-  config.set("beta_constraint", serialize(options_.beta_constraint));
-  config.set("gamma_constraint", serialize(options_.gamma_constraint));
+  detail::set_beta_gamma_initializers(config, options_);
+  detail::set_beta_gamma_regularizers_and_constraints(config, options_);
   return config;
 }
 
@@ -227,20 +218,13 @@ LayerNormalization LayerNormalization::from_config(const ConfigValue& config) {
       axis = axis_int(r, a->as_int());
     }
   }
-  return LayerNormalization({.axis = std::move(axis),
-                             .epsilon = r.number("epsilon", 1e-3),
-                             .center = r.boolean("center", true),
-                             .scale = r.boolean("scale", true),
-                             .rms_scaling = r.boolean("rms_scaling", false),
-                             .beta_initializer = r.initializer("beta_initializer", "zeros"),
-                             .gamma_initializer = r.initializer("gamma_initializer", "ones"),
-                             .beta_regularizer = r.regularizer("beta_regularizer"),
-                             .gamma_regularizer = r.regularizer("gamma_regularizer"),
-                             .beta_constraint = r.constraint("beta_constraint"),
-                             .gamma_constraint = r.constraint("gamma_constraint"),
-                             .name = r.string("name", ""),
-                             .trainable = r.boolean("trainable", true),
-                             .dtype = r.dtype()});
+  LayerNormalizationOptions options{.axis = std::move(axis),
+                                    .epsilon = r.number("epsilon", 1e-3),
+                                    .center = r.boolean("center", true),
+                                    .scale = r.boolean("scale", true),
+                                    .rms_scaling = r.boolean("rms_scaling", false)};
+  detail::read_beta_gamma_config(r, options);
+  return LayerNormalization(std::move(options));
 }
 
 }  // namespace neurona::layers
