@@ -99,6 +99,12 @@ void Sequential::build_layers(const Shape& input_shape) {
 
 void Sequential::build(const Shape& input_shape) {
   chain_.clear();
+  if (!input_shape_ && input_shape.rank() == 0) {
+    // Scalar inputs have no batch axis to start a graph from: the layers are built from the
+    // shapes alone.
+    build_layers(input_shape);
+    return;
+  }
   if (!input_layer_ || built_input_) {
     // Keras 3's Sequential.build without an InputLayer: one of this batch shape, in the first
     // layer's compute dtype, starts the graph.

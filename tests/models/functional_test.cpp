@@ -221,6 +221,12 @@ TEST(Functional, SequentialWithoutAnInputBuildsItsGraphWhenBuiltAsKeras) {
     const auto table = tokens.layers()[0]->get_weights()[0].to_vector<float>();
     EXPECT_EQ(y.to_vector<float>()[3], table[27]);  // row 9, first column
   }
+  {
+    // A scalar has no batch axis to start a graph from: the layers are built without one.
+    nr::Sequential scalar({L::Activation("relu")});
+    EXPECT_EQ(scalar(nr::constant(-2.0)).item<float>(), 0.0f);
+    NEURONA_EXPECT_THROW_MSG(scalar.output(), nr::ValueError, "has never been called");
+  }
 }
 
 TEST(Functional, NestedModelIsALayerOfTheOuterModel) {
