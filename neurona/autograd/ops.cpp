@@ -3,6 +3,7 @@
 // capture only the tensors they need.
 #include "neurona/autograd/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <tuple>
@@ -586,6 +587,119 @@ Tensor layer_normalization(const Tensor& x, const Tensor& gamma, const Tensor& b
         /*differentiable_backward=*/false);
   }
   return y;
+}
+
+namespace {
+
+// The dtype rms_normalization and normalize compute in: float64 for float64, float32 for
+// everything else (Keras's result_type(x.dtype, "float32")).
+DType normalization_work_dtype(const Tensor& x) {
+  return x.dtype() == DType::float64 ? DType::float64 : DType::float32;
+}
+
+// Keras expands a scalar to a vector of one before normalizing it.
+Tensor at_least_1d(const Tensor& x) {
+  return x.rank() == 0 ? reshape(x, Shape({1})) : x;
+}
+
+// Where rms_normalization can run the fused kernels: the first of `axes` when they are x's
+// trailing axes (each once, in any order; every axis for Axes()), else -1.
+int trailing_axes_begin(const Shape& shape, const Axes& axes) {
+  if (axes.all()) return 0;
+  const int rank = shape.rank();
+  std::vector<bool> seen(static_cast<std::size_t>(rank), false);
+  int begin = rank;
+  for (int a : axes.list()) {
+    if (a < -rank || a >= rank) return -1;  // the composed ops name the bad axis
+    const int n = a < 0 ? a + rank : a;
+    if (seen[static_cast<std::size_t>(n)]) return -1;
+    seen[static_cast<std::size_t>(n)] = true;
+    begin = std::min(begin, n);
+  }
+  return rank - begin == static_cast<int>(axes.list().size()) ? begin : -1;
+}
+
+// Whether `scale` broadcast against `shape` varies along the axes from `begin` only and spans
+// them whole (so that it is a per-feature gamma of shape shape[begin:]).
+bool is_feature_scale(const Shape& shape, int begin, const Shape& scale) {
+  const int offset = shape.rank() - scale.rank();
+  if (offset < 0) return false;
+  for (int i = 0; i < scale.rank(); ++i) {
+    const int a = offset + i;
+    if (scale[i] != (a < begin ? 1 : shape[a])) return false;
+  }
+  return offset <= begin;
+}
+
+}  // namespace
+
+Tensor rms_normalization(const Tensor& x, const Tensor& scale, Axes axes, double epsilon) {
+  NEURONA_CHECK(std::isfinite(epsilon) && epsilon >= 0, ValueError,
+                "rms_normalization: epsilon must be finite and >= 0, got ", epsilon);
+  const int begin =
+      is_floating(x.dtype()) && x.rank() > 0 ? trailing_axes_begin(x.shape(), axes) : -1;
+  if (begin >= 0 && (!scale.defined() || is_feature_scale(x.shape(), begin, scale.shape()))) {
+    // Layer normalization's fused kernels with the mean taken as 0; 16-bit x goes as it is (the
+    // kernels compute in float32 and round once), the scale in the statistics' dtype.
+    const DType stats = normalization_work_dtype(x);
+    Tensor gamma;
+    if (scale.defined()) {
+      std::vector<std::int64_t> dims(x.shape().begin() + begin, x.shape().end());
+      gamma = reshape(scale, Shape(std::move(dims)));
+      if (gamma.dtype() != stats) gamma = cast(gamma, stats);
+    }
+    kernels::LayerNormStatistics s;
+    Tensor y = kernels::layer_norm_forward(x, begin, gamma, Tensor(), epsilon, &s, /*rms=*/true);
+    if (autograd::is_recording()) {
+      // One fused backward op for dx and dscale, as layer_normalization's: no second derivative.
+      autograd::record(
+          "rms_normalization", {x, gamma}, {y},
+          [x, begin, gamma, mean = s.mean, inv_std = s.inv_std](const G& g) {
+            const kernels::LayerNormWanted wanted{
+                .dx = autograd::needs_input_gradient(0),
+                .dgamma = gamma.defined() && autograd::needs_input_gradient(1),
+                .dbeta = false};
+            kernels::LayerNormGradients r = kernels::layer_norm_backward(
+                x, g[0], mean, inv_std, begin, gamma, wanted, /*rms=*/true);
+            return G{r.dx, r.dgamma};
+          },
+          /*differentiable_backward=*/false);
+    }
+    return y;
+  }
+  const DType work = normalization_work_dtype(x);
+  const Tensor xw = at_least_1d(x.dtype() == work ? x : cast(x, work));
+  Tensor out = xw * (1.0 / sqrt(mean(square(xw), std::move(axes), /*keepdims=*/true) + epsilon));
+  if (scale.defined()) out = out * (scale.dtype() == work ? scale : cast(scale, work));
+  return is_floating(x.dtype()) && out.dtype() != x.dtype() ? cast(out, x.dtype()) : out;
+}
+
+Tensor normalize(const Tensor& x, Axes axes, int order, double epsilon) {
+  NEURONA_CHECK(order >= 1, ValueError, "normalize: Argument `order` must be an int >= 1. ",
+                "Received: order=", order);
+  NEURONA_CHECK(std::isfinite(epsilon) && epsilon >= 0, ValueError,
+                "normalize: epsilon must be finite and >= 0, got ", epsilon);
+  const DType work = normalization_work_dtype(x);
+  const Tensor xw = at_least_1d(x.dtype() == work ? x : cast(x, work));
+  Tensor out;
+  if (order == 2) {
+    // rsqrt(max(s, epsilon^2)) is Keras's min(rsqrt(s), 1 / epsilon), with a finite gradient
+    // where s is 0.
+    const Tensor s = sum(square(xw), std::move(axes), /*keepdims=*/true);
+    out = xw * (1.0 / sqrt(maximum(s, scalar_like(s, epsilon * epsilon))));
+  } else {
+    NEURONA_CHECK(!axes.all() && axes.list().size() == 1, ValueError, "normalize: order ", order,
+                  " is supported over one axis only (Keras takes ",
+                  "several axes as a matrix norm there); got input shape ", x.shape(),
+                  axes.all() ? " and every axis" : " and several axes");
+    const Tensor a = abs(xw);
+    const Tensor norm = order == 1
+                            ? sum(a, axes, /*keepdims=*/true)
+                            : pow(sum(pow(a, scalar_like(a, order)), axes, /*keepdims=*/true),
+                                  scalar_like(a, 1.0 / order));
+    out = xw / maximum(norm, scalar_like(norm, epsilon));
+  }
+  return is_floating(x.dtype()) && out.dtype() != x.dtype() ? cast(out, x.dtype()) : out;
 }
 
 RNNFusedOutputs rnn_fused(RNNMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,

@@ -195,6 +195,28 @@ Tensor batch_normalization(const Tensor& x, const Tensor& mean, const Tensor& va
 Tensor layer_normalization(const Tensor& x, const Tensor& gamma = {}, const Tensor& beta = {},
                            int begin_axis = -1, double epsilon = 1e-3);
 
+/// keras.ops.rms_normalization(x, scale, axis, epsilon): x * rsqrt(mean(square(x), axes) +
+/// epsilon) * scale, computed in float32 at least (16-bit x is widened, and the result rounded
+/// back to x's dtype; float64 stays float64), as Keras. `scale` broadcasts against x (numpy's
+/// rules; RMSNormalization reshapes its weight to do so) or is undefined for none; `axes` as
+/// mean's (Keras's default -1; Axes() for all). Over trailing axes, with a scale that varies
+/// along those axes only (or none), it runs layer normalization's fused kernels with the mean
+/// taken as 0, one per direction, differentiable once (no second derivative); otherwise a chain
+/// of differentiable ops that every device runs (second derivatives work).
+///   Tensor y = nr::rms_normalization(x, scale, -1, 1e-6);
+Tensor rms_normalization(const Tensor& x, const Tensor& scale = {}, Axes axes = -1,
+                         double epsilon = 1e-7);
+
+/// keras.ops.normalize(x, axis, order, epsilon): x divided by its `order`-norm over `axes`,
+/// the norm held at `epsilon` or more (Keras's default epsilon is 1e-7; UnitNormalization
+/// passes 1e-12). Order 2 over any axes (x * rsqrt(max(sum(x^2), epsilon^2)): Keras's
+/// min(rsqrt(sum), 1 / epsilon), whose gradient is NaN at a zero vector; this one's is finite);
+/// another order (an int >= 1) over one axis (x / max(sum(|x|^order)^(1/order), epsilon)).
+/// A scalar x is taken as a vector of one (shape (1,)), as Keras. Integer x gives float32;
+/// 16-bit x is computed in float32 and rounded back once. ValueError for order < 1, or
+/// another order than 2 over several axes (Keras computes a matrix norm there).
+Tensor normalize(const Tensor& x, Axes axes = -1, int order = 2, double epsilon = 1e-7);
+
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options = {});
 /// act(x @ kernel + bias) in one kernel call (cuBLASLt's fused epilogue on a GPU): x (m, k),
 /// kernel (k, n), bias (n,) or an undefined Tensor for none.

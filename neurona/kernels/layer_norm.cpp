@@ -34,11 +34,12 @@ struct View {
   Shape rows;
 };
 
-View view(const char* op, const Tensor& x, int begin_axis) {
+View view(const char* op, const Tensor& x, int begin_axis, bool rms) {
   check_floating(op, "x", x);
   NEURONA_CHECK(x.rank() >= 1, ShapeError, op,
                 ": argument x needs an axis to normalize over, got shape ", x.shape());
   View v;
+  v.g.rms = rms;
   v.begin = x.shape().normalize_axis(begin_axis, op);
   std::vector<std::int64_t> lead, trail;
   for (int i = 0; i < x.rank(); ++i) {
@@ -81,10 +82,12 @@ void check_row_tensor(const char* op, const char* arg, const Tensor& t, const Te
 }  // namespace
 
 Tensor layer_norm_forward(const Tensor& x, int begin_axis, const Tensor& gamma, const Tensor& beta,
-                          double epsilon, LayerNormStatistics* statistics) {
+                          double epsilon, LayerNormStatistics* statistics, bool rms) {
   constexpr const char* op = "layer_norm_forward";
   const Device d = check_same_device(op, {{"x", &x}});
-  const View v = view(op, x, begin_axis);
+  const View v = view(op, x, begin_axis, rms);
+  NEURONA_CHECK(!rms || !beta.defined(), ValueError, op,
+                ": RMS normalization takes no beta (an offset), got one of shape ", beta.shape());
   check_feature_tensor(op, "gamma", gamma, x, v, true);
   check_feature_tensor(op, "beta", beta, x, v, true);
   NEURONA_CHECK(std::isfinite(epsilon) && epsilon >= 0, ValueError, op,
@@ -93,9 +96,10 @@ Tensor layer_norm_forward(const Tensor& x, int begin_axis, const Tensor& gamma, 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), d);
   LayerNormStatistics s;
   if (v.g.features == 0) {
-    // A row of no values: its mean is NaN, as Keras's mean over an empty axis.
+    // A row of no values: its mean is NaN, as Keras's mean over an empty axis (the RMS
+    // normalization's mean statistic stays 0).
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    s.mean = fill(v.rows, nan, {.dtype = sd, .device = d});
+    s.mean = fill(v.rows, rms ? 0.0 : nan, {.dtype = sd, .device = d});
     s.inv_std = fill(v.rows, nan, {.dtype = sd, .device = d});
   } else {
     s = {Tensor::empty(v.rows, sd, d), Tensor::empty(v.rows, sd, d)};
@@ -116,11 +120,13 @@ Tensor layer_norm_forward(const Tensor& x, int begin_axis, const Tensor& gamma, 
 
 LayerNormGradients layer_norm_backward(const Tensor& x, const Tensor& grad, const Tensor& mean,
                                        const Tensor& inv_std, int begin_axis, const Tensor& gamma,
-                                       LayerNormWanted wanted) {
+                                       LayerNormWanted wanted, bool rms) {
   constexpr const char* op = "layer_norm_backward";
   const Device d =
       check_same_device(op, {{"x", &x}, {"grad", &grad}, {"mean", &mean}, {"inv_std", &inv_std}});
-  const View v = view(op, x, begin_axis);
+  const View v = view(op, x, begin_axis, rms);
+  NEURONA_CHECK(!rms || !wanted.dbeta, ValueError, op,
+                ": RMS normalization has no beta, so no dbeta; ask for dx and dgamma only");
   NEURONA_CHECK(grad.shape() == x.shape() && grad.dtype() == x.dtype(), ShapeError, op,
                 ": argument grad has shape ", grad.shape(), " and dtype ", grad.dtype(),
                 " but x has shape ", x.shape(), " and dtype ", x.dtype(),

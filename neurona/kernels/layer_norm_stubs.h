@@ -13,6 +13,9 @@ namespace neurona::kernels {
 /// x viewed as (rows, features): each row is normalized over its features.
 struct LayerNormGeometry {
   std::int64_t rows = 1, features = 1;
+  /// RMS normalization: no mean is subtracted (the mean statistic is written as 0) and the
+  /// variance is the mean square; beta is undefined.
+  bool rms = false;
 };
 
 /// Writes y and each row's mean and inv_std. `gamma` and `beta` may be undefined (none), else

@@ -5,9 +5,7 @@
 // ops.layer_normalization (the fused op subtracts the mean first: kernels/math/layer_norm_ops.h).
 #include "neurona/layers/layer_normalization.h"
 
-#include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
@@ -17,18 +15,6 @@ namespace neurona::layers {
 
 namespace {
 
-// Python's repr of the axis as Keras holds it: -1, or [1, 2].
-std::string axis_repr(const NormalizationAxes& axis) {
-  if (axis.is_int()) return std::to_string(axis.list()[0]);
-  std::ostringstream os;
-  os << '[';
-  for (std::size_t i = 0; i < axis.list().size(); ++i) {
-    os << (i ? ", " : "") << axis.list()[i];
-  }
-  os << ']';
-  return os.str();
-}
-
 const Variable& need(const std::optional<Variable>& v, const std::string& who, const char* what,
                      bool built) {
   NEURONA_CHECK(v.has_value(), ValueError, who, ": ",
@@ -36,12 +22,6 @@ const Variable& need(const std::optional<Variable>& v, const std::string& who, c
                       : "the weights do not exist until the layer is built",
                 built ? what : "");
   return *v;
-}
-
-int axis_int(const LayerConfigReader& r, std::int64_t v) {
-  // Past any rank a tensor can have, and kept from wrapping into a valid axis.
-  NEURONA_CHECK(v >= -1024 && v <= 1024, ValueError, r.who(), ": 'axis' ", v, " is out of range");
-  return static_cast<int>(v);
 }
 
 }  // namespace
@@ -62,45 +42,23 @@ LayerNormalizationLayer::LayerNormalizationLayer(LayerNormalizationOptions optio
   set_autocast_inputs(false);
 }
 
-std::vector<int> LayerNormalizationLayer::normalized_axes(const Shape& input_shape) const {
-  const int rank = input_shape.rank();
-  std::vector<int> out;
-  for (int a : axis_.list()) {
-    NEURONA_CHECK(a < rank && a >= -rank, ValueError, describe(), ": Axis ", a,
-                  " is out of bounds for input shape ", shape_str(input_shape),
-                  ". Received: axis=", axis_repr(axis_));
-    const int n = a < 0 ? a + rank : a;
-    NEURONA_CHECK(std::find(out.begin(), out.end(), n) == out.end(), ValueError, describe(),
-                  ": duplicate value in 'axis': ", axis_repr(axis_), " for input shape ",
-                  shape_str(input_shape));
-    out.push_back(n);
-  }
-  return out;
-}
-
 void LayerNormalizationLayer::check_input(const Shape& input_shape) const {
-  const std::vector<int> axes = normalized_axes(input_shape);
-  const std::optional<Variable>& w = gamma_ ? gamma_ : beta_;
-  if (!w) return;
   // The weights span the axes in Keras's order (the given values sorted).
-  bool same = true;
-  for (std::size_t i = 0; i < axes.size(); ++i) {
-    same = same && input_shape[axes[i]] == w->shape()[static_cast<int>(i)];
+  const std::optional<Variable>& w = gamma_ ? gamma_ : beta_;
+  if (w) {
+    axis_.resolve_for_weight(input_shape, w->shape(), build_input_shape(), describe());
+  } else {
+    axis_.resolve(input_shape, describe());
   }
-  NEURONA_CHECK(same, ShapeError, describe(), ": expected inputs with sizes ",
-                shape_str(w->shape()), " on axes ", axis_repr(axis_), " (built for shape ",
-                shape_str(build_input_shape()), "), got shape ", shape_str(input_shape));
 }
 
 void LayerNormalizationLayer::build(const Shape& input_shape) {
-  normalized_axes(input_shape);
+  axis_.resolve(input_shape, describe());
   // Keras sorts the axes as given (so [-1, 1] stays in that order) and gives the weights the
   // sizes of the axes in that order.
-  std::vector<int> sorted = axis_.list();
-  std::sort(sorted.begin(), sorted.end());
-  axis_ = NormalizationAxes(sorted);
+  axis_ = axis_.sorted();
   std::vector<std::int64_t> dims;
-  for (int a : sorted) dims.push_back(input_shape[a < 0 ? a + input_shape.rank() : a]);
+  for (int a : axis_.list()) dims.push_back(input_shape[a < 0 ? a + input_shape.rank() : a]);
   const Shape shape(std::move(dims));
   if (options_.scale || options_.rms_scaling) {
     gamma_ = add_weight("gamma", shape, detail::gamma_weight_options(options_));
@@ -128,7 +86,7 @@ Tensor LayerNormalizationLayer::call(const Tensor& inputs, bool /*training*/) {
   // widened), casts back to the inputs' dtype, and then to the layer's compute dtype.
   const DType work = inputs.dtype() == DType::float64 ? DType::float64 : DType::float32;
   const int rank = inputs.rank();
-  const std::vector<int> axes = normalized_axes(inputs.shape());
+  const std::vector<int> axes = axis_.resolve(inputs.shape(), describe());
   // The axes from axes[0] to the last, in order: the weights have x's trailing shape and the
   // fused op applies (with rms_scaling, Keras's formula differs; it keeps the ops below).
   bool trailing = !options_.rms_scaling;
@@ -180,13 +138,7 @@ LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
 
 ConfigValue LayerNormalizationLayer::get_config() const {
   ConfigValue config = Layer::get_config();
-  if (axis_.is_int()) {
-    config.set("axis", axis_.list()[0]);
-  } else {
-    ConfigValue::List axes;
-    for (int a : axis_.list()) axes.emplace_back(a);
-    config.set("axis", std::move(axes));
-  }
+  config.set("axis", axis_.to_config());
   config.set("epsilon", options_.epsilon);
   config.set("center", options_.center);
   config.set("scale", options_.scale);
@@ -198,26 +150,7 @@ ConfigValue LayerNormalizationLayer::get_config() const {
 
 LayerNormalization LayerNormalization::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "LayerNormalization");
-  NormalizationAxes axis = -1;
-  if (const ConfigValue* a = r.find("axis")) {
-    const bool is_list = a->kind() == ConfigValue::Kind::List;
-    bool ints = a->kind() == ConfigValue::Kind::Int || is_list;
-    if (is_list) {
-      for (const ConfigValue& item : a->as_list())
-        ints = ints && item.kind() == ConfigValue::Kind::Int;
-    }
-    NEURONA_CHECK(ints, ValueError, r.who(),
-                  ": Expected an int or a list/tuple of ints for the argument 'axis', but "
-                  "received a ",
-                  a->kind_name());
-    if (is_list) {
-      std::vector<int> axes;
-      for (std::int64_t v : r.ints("axis", *a)) axes.push_back(axis_int(r, v));
-      axis = NormalizationAxes(std::move(axes));
-    } else {
-      axis = axis_int(r, a->as_int());
-    }
-  }
+  NormalizationAxes axis = NormalizationAxes::from_config(r, -1);
   LayerNormalizationOptions options{.axis = std::move(axis),
                                     .epsilon = r.number("epsilon", 1e-3),
                                     .center = r.boolean("center", true),

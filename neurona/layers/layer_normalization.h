@@ -4,29 +4,13 @@
 //   nr::Tensor y = ln(x);   // gamma, beta of shape (x.shape[1], x.shape[2])
 #pragma once
 
-#include <initializer_list>
 #include <optional>
 #include <vector>
 
 #include "neurona/layers/layer.h"
+#include "neurona/layers/normalization_axes.h"
 
 namespace neurona::layers {
-
-/// LayerNormalization's `axis`: one int (`.axis = -1`) or a list of ints (`.axis = {1, 2}`), as
-/// Keras takes it; the two are told apart only in get_config before the layer is built.
-class NormalizationAxes {
- public:
-  NormalizationAxes(int axis) : axes_{axis}, is_int_(true) {}  // NOLINT: implicit by design
-  NormalizationAxes(std::initializer_list<int> axes) : axes_(axes) {}
-  explicit NormalizationAxes(std::vector<int> axes) : axes_(std::move(axes)) {}
-  const std::vector<int>& list() const { return axes_; }
-  /// Whether it was given as one int rather than a list.
-  bool is_int() const { return is_int_; }
-
- private:
-  std::vector<int> axes_;
-  bool is_int_ = false;
-};
 
 /// keras.layers.LayerNormalization's arguments and defaults.
 struct LayerNormalizationOptions {
@@ -73,8 +57,6 @@ class LayerNormalizationLayer : public Layer {
   void build(const Shape& input_shape) override;
 
  private:
-  /// The axes made non-negative for `input_shape`; ValueError for one out of range.
-  std::vector<int> normalized_axes(const Shape& input_shape) const;
   void check_input(const Shape& input_shape) const;
   LayerNormalizationOptions options_;
   NormalizationAxes axis_;

@@ -21,7 +21,9 @@
 #include "neurona/layers/normalization.h"
 #include "neurona/layers/pooling2d.h"
 #include "neurona/layers/reshape.h"
+#include "neurona/layers/rms_normalization.h"
 #include "neurona/layers/separable_conv2d.h"
+#include "neurona/layers/unit_normalization.h"
 #include "neurona/layers/zero_padding2d.h"
 // issue 18: reshaping and 1-D pooling layers
 #include "neurona/layers/cropping.h"
@@ -79,6 +81,8 @@ const OwnLayer kOwnLayers[] = {
     {"BatchNormalization", from_config_of<BatchNormalization>, kBuilt},
     {"LayerNormalization", from_config_of<LayerNormalization>, kBuilt},
     {"GroupNormalization", from_config_of<GroupNormalization>, kBuilt},
+    {"RMSNormalization", from_config_of<RMSNormalization>, kBuilt},
+    {"UnitNormalization", from_config_of<UnitNormalization>, kBuiltAtConstruction},
     {"ZeroPadding2D", from_config_of<ZeroPadding2D>, kBuilt},
     {"Dropout", from_config_of<Dropout>, kBuiltAtConstruction},
     {"Flatten", from_config_of<Flatten>, kBuilt},

@@ -27,7 +27,6 @@ bool Sequential::append(const layers::AnyLayer& layer) {
                   ": an Input can only be the first layer of a Sequential model; it already has ",
                   input_shape_ ? "an Input" : "layers", ", cannot add ", input->describe());
     input_layer_ = input;
-    built_input_ = false;
     input_shape_ = input->batch_shape();
     return false;
   }
@@ -105,7 +104,9 @@ void Sequential::build(const Shape& input_shape) {
     build_layers(input_shape);
     return;
   }
-  if (!input_layer_ || built_input_) {
+  // Without an Input given (input_shape_), the InputLayer is (re)made for this shape.
+  const bool made_input = !input_shape_;
+  if (made_input) {
     // Keras 3's Sequential.build without an InputLayer: one of this batch shape, in the first
     // layer's compute dtype, starts the graph.
     const Shape features(std::vector<std::int64_t>(input_shape.begin() + 1, input_shape.end()));
@@ -116,7 +117,6 @@ void Sequential::build(const Shape& input_shape) {
             {.batch_size = input_shape[0] > 0 ? std::optional(input_shape[0]) : std::nullopt,
              .dtype = all.empty() ? DType::float32 : all.front()->compute_dtype()})
             .ptr();
-    built_input_ = true;
   }
   // As Keras's Sequential builds its functional graph: every layer called on the symbolic
   // output of the one before, which builds it and infers its output shape (so that the layers'
@@ -124,7 +124,7 @@ void Sequential::build(const Shape& input_shape) {
   try {
     extend_chain(0);
   } catch (const NotImplementedError&) {
-    if (!built_input_) throw;
+    if (!made_input) throw;
     // Keras builds no graph when a layer cannot be called symbolically; its layers are built
     // from the shapes alone.
     chain_.clear();

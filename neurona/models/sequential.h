@@ -51,10 +51,10 @@ class Sequential : public Model {
   /// Calls the layers from the `first`th on the symbolic chain (with an Input).
   void extend_chain(std::size_t first);
   std::optional<Shape> input_shape_;
+  /// The Input given (input_shape_ holds its shape), or, without one, the InputLayer that
+  /// build() made: it starts the graph, but calls do not pass through it (a later batch may
+  /// have another size, as in Keras).
   std::shared_ptr<layers::InputLayer> input_layer_;
-  /// Whether input_layer_ was made by build() (no Input given): it starts the graph, but calls
-  /// do not pass through it (a later batch may have another size, as in Keras).
-  bool built_input_ = false;
   /// With an Input: its symbolic tensor, then each layer's output on the one before.
   std::vector<layers::KerasTensor> chain_;
 };

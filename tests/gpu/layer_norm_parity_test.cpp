@@ -1,7 +1,8 @@
 // The fused layer normalization's CUDA kernels against its CPU kernels: values, per-row
 // statistics and gradients in float32, float64, bfloat16 and float16 (float32 statistics), on
 // both kernel variants (16-byte accesses where a row's length allows them, one value at a time
-// otherwise), rows short and long, several trailing axes, with and without gamma and beta; then
+// otherwise), rows short and long, several trailing axes, with and without gamma and beta, and
+// the RMS normalization mode; then
 // a model with LayerNormalization trained with its steps captured into CUDA graphs, against the
 // same fit run eagerly and on the CPU. Skipped where no GPU is present.
 #include <gtest/gtest.h>
@@ -33,22 +34,33 @@ struct Case {
   nr::Shape shape;
   int begin;
   bool gamma, beta;
+  // RMS normalization (no beta).
+  bool rms;
 };
 
 // GPT-2's rows (768 features, 16-byte accesses); odd lengths (one value per access); several
 // trailing axes; a row longer than a warp covers many times; a row of one value; many rows.
 const std::vector<Case>& cases() {
   static const std::vector<Case> c = {
-      {{16, 32, 768}, 2, true, true}, {{5, 7, 33}, 2, true, true}, {{3, 4, 5, 64}, 2, true, false},
-      {{1000, 17}, 1, false, true},   {{2, 9000}, 1, true, true},  {{64, 128, 8}, 1, false, false},
-      {{37, 1}, 1, true, true},       {{4096, 24}, 1, true, true},
+      {{16, 32, 768}, 2, true, true, false},
+      {{5, 7, 33}, 2, true, true, false},
+      {{3, 4, 5, 64}, 2, true, false, false},
+      {{1000, 17}, 1, false, true, false},
+      {{2, 9000}, 1, true, true, false},
+      {{64, 128, 8}, 1, false, false, false},
+      {{37, 1}, 1, true, true, false},
+      {{4096, 24}, 1, true, true, false},
+      // RMS normalization: LLaMA-like rows, odd lengths, no scale.
+      {{16, 32, 768}, 2, true, false, true},
+      {{5, 7, 33}, 2, true, false, true},
+      {{1000, 17}, 1, false, false, true},
   };
   return c;
 }
 
 std::string describe(const Case& c) {
   return nr::detail::str("shape ", c.shape, " from axis ", c.begin, c.gamma ? "" : " no gamma",
-                         c.beta ? "" : " no beta");
+                         c.beta ? "" : " no beta", c.rms ? " rms" : "");
 }
 
 // y, the row means and inverse standard deviations, dx, dgamma, dbeta.
@@ -65,9 +77,9 @@ std::vector<nr::Tensor> run(const Case& c, nr::DType dtype, nr::Device d) {
   const nr::Tensor beta =
       c.beta ? nr::cast(random_tensor(features, nr::float32, -1, 1, 4), stats).to(d) : nr::Tensor();
   nr::kernels::LayerNormStatistics s;
-  const nr::Tensor y = nr::kernels::layer_norm_forward(x, c.begin, gamma, beta, 1e-5, &s);
-  const nr::kernels::LayerNormGradients g =
-      nr::kernels::layer_norm_backward(x, dy, s.mean, s.inv_std, c.begin, gamma);
+  const nr::Tensor y = nr::kernels::layer_norm_forward(x, c.begin, gamma, beta, 1e-5, &s, c.rms);
+  const nr::kernels::LayerNormGradients g = nr::kernels::layer_norm_backward(
+      x, dy, s.mean, s.inv_std, c.begin, gamma, {.dbeta = !c.rms}, c.rms);
   std::vector<nr::Tensor> out{y, s.mean, s.inv_std, g.dx, g.dgamma, g.dbeta};
   for (nr::Tensor& t : out) t = t.to(nr::Device::cpu());
   return out;

@@ -154,15 +154,26 @@ TEST_F(GpuLayers, NormalizationLayersMatchCpu) {
   EXPECT_TRUE(parity("GroupNormalization instance",
                      [] { return L::AnyLayer(L::GroupNormalization({.groups = -1})); },
                      {3, 4, 4, 3}));
+  // RMSNormalization: the fused kernels (trailing axes) and the composed ops (a middle axis).
+  EXPECT_TRUE(
+      parity("RMSNormalization", [] { return L::AnyLayer(L::RMSNormalization()); }, {6, 5, 64}));
+  EXPECT_TRUE(parity("RMSNormalization axis 1",
+                     [] { return L::AnyLayer(L::RMSNormalization({.axis = 1})); }, {4, 3, 5}));
+  EXPECT_TRUE(parity("UnitNormalization axes [1, 2]",
+                     [] {
+                       return L::AnyLayer(L::UnitNormalization({.axis = {1, 2}}));
+                     },
+                     {4, 3, 5}));
 }
 
 TEST_F(GpuLayers, NormalizationLayersInHalfPrecisionMatchCpu) {
   // 16-bit inputs are normalized in float32 on both devices and rounded once.
   for (const char* policy : {"mixed_float16", "mixed_bfloat16"}) {
-    for (int which = 0; which < 2; ++which) {
+    for (int which = 0; which < 3; ++which) {
       auto make = [&]() -> L::AnyLayer {
         if (which == 0) return L::LayerNormalization({.dtype = policy});
-        return L::GroupNormalization({.groups = 2, .dtype = policy});
+        if (which == 1) return L::GroupNormalization({.groups = 2, .dtype = policy});
+        return L::RMSNormalization({.dtype = policy});
       };
       const nr::Tensor x = nr::cast(random_tensor({4, 3, 3, 6}, nr::float32, -2, 2, 8),
                                     nr::DTypePolicy(policy).compute_dtype());
@@ -177,7 +188,10 @@ TEST_F(GpuLayers, NormalizationLayersInHalfPrecisionMatchCpu) {
       EXPECT_EQ(yg.dtype(), yc.dtype()) << policy;
       // One rounding to 16 bits apart at most.
       EXPECT_TRUE(all_close(yg.to_vector<double>(), yc.to_vector<double>(), 1e-2, 1e-2))
-          << policy << (which == 0 ? " LayerNormalization" : " GroupNormalization");
+          << policy
+          << (which == 0   ? " LayerNormalization"
+              : which == 1 ? " GroupNormalization"
+                           : " RMSNormalization");
     }
   }
 }

@@ -174,6 +174,20 @@ TEST(KerasReference, LayerNormalization) {
   check("layer_normalization_mixed_axes", L::LayerNormalization({.axis = {1, -1}}));
 }
 
+TEST(KerasReference, RMSNormalization) {
+  namespace L = nr::layers;
+  check("rms_normalization", L::RMSNormalization());
+  // Keras sorts [2, 1]: the scale is (3, 4).
+  check("rms_normalization_axes", L::RMSNormalization({.axis = {2, 1}, .epsilon = 1e-3}));
+}
+
+TEST(KerasReference, UnitNormalization) {
+  namespace L = nr::layers;
+  check("unit_normalization", L::UnitNormalization());
+  check("unit_normalization_axes", L::UnitNormalization({.axis = {2, 1}}));
+  check("unit_normalization_axis1", L::UnitNormalization({.axis = 1}));
+}
+
 TEST(KerasReference, GroupNormalization) {
   namespace L = nr::layers;
   check("group_normalization", L::GroupNormalization({.groups = 2}));

@@ -6,7 +6,8 @@ repository root with
 
     KERAS_BACKEND=jax /tmp/kerasenv/bin/python tests/reference/make_keras_layer_references.py
 
-It rewrites tests/reference/layers/<case>.txt, and reshaping_model.keras with its
+It rewrites tests/reference/layers/<case>.txt (with the argument `normalization`, only the
+RMSNormalization and UnitNormalization files: normalization_cases()), and reshaping_model.keras with its
 reshaping_model.io.txt (a Sequential model of the reshaping and 1-D pooling layers, saved by
 Keras, with an input and Keras's prediction). For each case, inputs, weights and the output
 cotangent g come from numpy with a fixed seed; Keras computes y = layer(x) (through
@@ -319,6 +320,7 @@ def main():
     case("gelu_approximate",
          L.Activation(lambda x: keras.activations.gelu(x, approximate=True)), (4, 5), 57)
     save_reshaping_model()
+    normalization_cases()
 
 
 
@@ -344,5 +346,44 @@ def conv_layers_model():
     with open(os.path.join(OUT, "conv_layers_model.txt"), "w") as f:
         f.write(line("x", x) + "\n" + line("y", y) + "\n")
 
+
+def normalization_cases():
+    """RMSNormalization and UnitNormalization (Keras 3.9+): over the last axis, over two axes
+    given unsorted (RMSNormalization sorts them: scale (3, 4)), UnitNormalization over a middle
+    axis; and normalization_model.keras, a Sequential using both as Keras saves it, with
+    normalization_model.txt (x and Keras's prediction y) for
+    tests/layers/rms_unit_normalization_test.cpp. `... make_keras_layer_references.py
+    normalization` writes these files only."""
+    os.makedirs(OUT, exist_ok=True)
+    L = keras.layers
+    case("rms_normalization", L.RMSNormalization(), (3, 5), 60)
+    case("rms_normalization_axes", L.RMSNormalization(axis=[2, 1], epsilon=1e-3), (2, 3, 4), 61)
+    case("unit_normalization", L.UnitNormalization(), (3, 5), 62)
+    case("unit_normalization_axes", L.UnitNormalization(axis=[2, 1]), (2, 3, 4), 63)
+    case("unit_normalization_axis1", L.UnitNormalization(axis=1), (2, 3, 4), 64)
+    keras.utils.set_random_seed(65)
+    model = keras.Sequential([
+        L.Input((6, 4)),
+        L.Dense(8),
+        L.RMSNormalization(epsilon=1e-5, name="rms"),
+        L.UnitNormalization(axis=[1, 2], name="unit"),
+        L.Flatten(),
+        L.Dense(3),
+    ])
+    # A scale away from ones, so that loading it is checked.
+    rms = model.get_layer("rms")
+    rms.scale.assign(np.random.default_rng(66).uniform(0.5, 1.5, rms.scale.shape))
+    x = np.random.default_rng(67).uniform(-1, 1, (2, 6, 4)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    model.save(os.path.join(OUT, "normalization_model.keras"))
+    with open(os.path.join(OUT, "normalization_model.txt"), "w") as f:
+        f.write(line("x", x) + "\n" + line("y", y) + "\n")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["normalization"]:
+        normalization_cases()
+    else:
+        main()

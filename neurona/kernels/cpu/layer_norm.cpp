@@ -1,5 +1,6 @@
 // CPU kernels of the fused layer normalization (arithmetic in math/layer_norm_ops.h), float32
-// and float64, computed in float64. Forward: each row (parallel over rows) takes its mean,
+// and float64, computed in float64; RMS normalization (LayerNormGeometry::rms) takes the mean
+// as 0. Forward: each row (parallel over rows) takes its mean,
 // then its variance as the mean of squared deviations (two passes over a row that sits in
 // cache: no cancellation where the mean is large against the spread), then writes y. Backward:
 // each thread walks a band of rows, taking a row's two sums (of dxhat and dxhat * xhat), writing
@@ -35,7 +36,9 @@ void forward_typed(const Tensor& x, const LayerNormGeometry& g, const Tensor& ga
   Launch{}(g.rows, n, [=](std::int64_t r) {
     const T* xr = xp + r * n;
     Acc s = 0;
-    for (std::int64_t j = 0; j < n; ++j) s += static_cast<Acc>(xr[j]);
+    if (!g.rms) {
+      for (std::int64_t j = 0; j < n; ++j) s += static_cast<Acc>(xr[j]);
+    }
     const Acc mu = s / static_cast<Acc>(n);
     Acc q = 0;
     for (std::int64_t j = 0; j < n; ++j) {
@@ -85,7 +88,9 @@ void backward_typed(const Tensor& x, const Tensor& grad, const LayerNormGeometry
           s_dxhat += dxhat;
           s_dxhat_xhat += dxhat * xhat;
         }
-        const Acc a = s_dxhat / static_cast<Acc>(n), c = s_dxhat_xhat / static_cast<Acc>(n);
+        // RMS normalization subtracts no mean: no mean term in dx.
+        const Acc a = g.rms ? Acc(0) : s_dxhat / static_cast<Acc>(n);
+        const Acc c = s_dxhat_xhat / static_cast<Acc>(n);
         T* dxr = dxp + r * n;
         for (std::int64_t j = 0; j < n; ++j) {
           const Acc xhat = (static_cast<Acc>(xr[j]) - mu) * inv;

@@ -5,6 +5,7 @@
 // transformers use) and reduces with warp shuffles, so one launch does everything. The backward
 // pass is a warp per row for dx (the row's two sums, then dx) and two launches for dgamma and
 // dbeta: per-column partial sums over bands of rows, then the partials combined in band order.
+// RMS normalization (LayerNormGeometry::rms) runs the same kernels with the mean taken as 0.
 // Accesses are 16 bytes wide where the row length and the pointers allow it. No atomics and no
 // host synchronisation: the results do not depend on scheduling, and every launch can be
 // captured into a CUDA graph. Not tuned on a GPU yet (kRowsPerBlock, the band count).
@@ -63,7 +64,7 @@ template <typename T, int V>
 __global__ void __launch_bounds__(kWarp* kRowsPerBlock)
     layer_norm_forward_kernel(const T* __restrict__ x, T* __restrict__ y, std::int64_t rows,
                               std::int64_t n, const acc_t<T>* __restrict__ gamma,
-                              const acc_t<T>* __restrict__ beta, acc_t<T> epsilon,
+                              const acc_t<T>* __restrict__ beta, acc_t<T> epsilon, bool rms,
                               acc_t<T>* __restrict__ mean_out, acc_t<T>* __restrict__ inv_out) {
   using Acc = acc_t<T>;
   const std::int64_t packs = n / V;
@@ -71,7 +72,8 @@ __global__ void __launch_bounds__(kWarp* kRowsPerBlock)
   for (std::int64_t r = first_row(); r < rows; r += row_stride()) {
     const T* xr = x + r * n;
     Acc s = 0;
-    for (std::int64_t p = threadIdx.x; p < packs; p += kWarp) {
+    // RMS normalization: the mean is taken as 0 (the first pass skipped).
+    for (std::int64_t p = rms ? packs : threadIdx.x; p < packs; p += kWarp) {
       const Pack<T, V> v = load_pack<T, V>(xr + p * V);
 #pragma unroll
       for (int k = 0; k < V; ++k) s += load_value<T>(v.v[k]);
@@ -111,7 +113,7 @@ __global__ void __launch_bounds__(kWarp* kRowsPerBlock)
                                      T* __restrict__ dx, std::int64_t rows, std::int64_t n,
                                      const acc_t<T>* __restrict__ gamma,
                                      const acc_t<T>* __restrict__ mean,
-                                     const acc_t<T>* __restrict__ inv_std) {
+                                     const acc_t<T>* __restrict__ inv_std, bool rms) {
   using Acc = acc_t<T>;
   const std::int64_t packs = n / V;
   const Acc count = static_cast<Acc>(n);
@@ -132,7 +134,9 @@ __global__ void __launch_bounds__(kWarp* kRowsPerBlock)
         s_dxhat_xhat += dxhat * xhat;
       }
     }
-    const Acc a = warp_sum(s_dxhat) / count, c = warp_sum(s_dxhat_xhat) / count;
+    // RMS normalization subtracts no mean: no mean term in dx.
+    const Acc a = rms ? Acc(0) : warp_sum(s_dxhat) / count;
+    const Acc c = warp_sum(s_dxhat_xhat) / count;
     T* dxr = dx + r * n;
     for (std::int64_t p = threadIdx.x; p < packs; p += kWarp) {
       const Pack<T, V> xv = load_pack<T, V>(xr + p * V);
@@ -253,7 +257,7 @@ void forward(const Tensor& x, const LayerNormGeometry& g, const Tensor& gamma, c
       layer_norm_forward_kernel<T, V>
           <<<row_grid(g.rows, launch.sm_count), dim3(kWarp, kRowsPerBlock), 0, launch.stream>>>(
               x.data<T>(), y.data<T>(), g.rows, g.features, optional_data<Acc>(gamma),
-              optional_data<Acc>(beta), static_cast<Acc>(epsilon), mean.data<Acc>(),
+              optional_data<Acc>(beta), static_cast<Acc>(epsilon), g.rms, mean.data<Acc>(),
               inv_std.data<Acc>());
       NEURONA_CUDA_CHECK_LAUNCH("layer_norm_forward_kernel");
     });
@@ -275,7 +279,7 @@ void backward(const Tensor& x, const Tensor& grad, const LayerNormGeometry& g, c
         layer_norm_input_gradient_kernel<T, V>
             <<<row_grid(g.rows, launch.sm_count), dim3(kWarp, kRowsPerBlock), 0, launch.stream>>>(
                 x.data<T>(), grad.data<T>(), dx.data<T>(), g.rows, g.features,
-                optional_data<Acc>(gamma), mean.data<Acc>(), inv_std.data<Acc>());
+                optional_data<Acc>(gamma), mean.data<Acc>(), inv_std.data<Acc>(), g.rms);
         NEURONA_CUDA_CHECK_LAUNCH("layer_norm_input_gradient_kernel");
       });
     }
