@@ -337,20 +337,26 @@ struct AttentionRow {
 // The fused attention (kernels/attention.h), bfloat16, BTNH, 16384 tokens per batch (B = 16384 /
 // T) and model width 2048 (N = 2048 / H), FlashAttention's benchmark shapes: head dims 64 and 128,
 // sequences 512 to 8192, without and with the causal mask; forward, and forward + backward.
-// FLOPs: 4 B N T^2 H forward, 2.5 times that backward, halved under the causal mask. Fewer
-// regions than the other rows (at most 5 of at most 3 calls): the long sequences take a while.
+// FLOPs: 4 B N T^2 H forward, 2.5 times that backward, halved under the causal mask. Then the
+// causal sliding window of Mistral-style decoders (keys i - 1023 .. i, local_window_size), at
+// 4096 and 8192, the FLOPs those of the pairs the window shows. Fewer regions than the other
+// rows (at most 5 of at most 3 calls): the long sequences take a while.
 std::vector<AttentionRow> attention_rows(int reps, int inner,
                                          const std::function<bool(const std::string&)>& wanted) {
   std::vector<AttentionRow> rows;
   const nr::Device gpu = nr::Device::cuda(0);
   reps = std::min(reps, 5);
   inner = std::min(inner, 3);
+  constexpr std::int64_t kWindow = 1024;
   for (const std::int64_t h : {64, 128}) {
     for (const std::int64_t t : {512, 1024, 2048, 4096, 8192}) {
-      for (const bool causal : {false, true}) {
+      for (const int variant : {0, 1, 2}) {  // plain, causal, causal with a window
+        const bool causal = variant > 0, windowed = variant == 2;
+        if (windowed && t < 4 * kWindow) continue;
         const std::int64_t b = 16384 / t, n = 2048 / h;
-        const std::string name = nr::detail::str("attention h", h, " t", t, " b", b, " n", n,
-                                                 causal ? " causal" : "", " bfloat16");
+        const std::string name =
+            nr::detail::str("attention h", h, " t", t, " b", b, " n", n, causal ? " causal" : "",
+                            windowed ? nr::detail::str(" window", kWindow) : "", " bfloat16");
         if (!wanted(name)) continue;
         const auto input = [&](std::uint64_t seed) {
           return nr::cast(
@@ -359,7 +365,8 @@ std::vector<AttentionRow> attention_rows(int reps, int inner,
               nr::DType::bfloat16);
         };
         const nr::Tensor q = input(21), k = input(22), v = input(23), dout = input(24);
-        const nk::AttentionOptions o{.is_causal = causal};
+        nk::AttentionOptions o{.is_causal = causal};
+        if (windowed) o.local_window_size = std::pair{kWindow - 1, std::int64_t{0}};
         const nk::AttentionForward f = nk::attention_forward(q, k, v, o);
         const double t_forward =
             median_seconds(gpu, reps, inner, [&] { (void)nk::attention_forward(q, k, v, o); });
@@ -367,8 +374,12 @@ std::vector<AttentionRow> attention_rows(int reps, int inner,
           const nk::AttentionForward g = nk::attention_forward(q, k, v, o);
           (void)nk::attention_backward(dout, q, k, v, g.out, g.lse, o);
         });
-        const double forward_flops = 4.0 * static_cast<double>(b * n * t) *
-                                     static_cast<double>(t * h) * (causal ? 0.5 : 1.0);
+        // Query i sees min(i + 1, window) keys: t w - w (w - 1) / 2 pairs in all.
+        const double pairs =
+            windowed ? static_cast<double>(t * kWindow - kWindow * (kWindow - 1) / 2)
+                     : static_cast<double>(t) * static_cast<double>(t) * (causal ? 0.5 : 1.0);
+        const double forward_flops =
+            4.0 * static_cast<double>(b * n) * pairs * static_cast<double>(h);
         rows.push_back({name, "forward", forward_flops, t_forward});
         rows.push_back({name, "fwd+bwd", 3.5 * forward_flops, t_both});
       }

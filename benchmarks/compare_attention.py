@@ -8,8 +8,11 @@ shapes (issue 19's target: at least 90% of PyTorch's TFLOP/s, forward and forwar
 neurona's rows come from bench_ops_gpu's JSON line ("attention": case, pass, ms, tflops); PyTorch's
 are timed here on the shapes each case names (bfloat16, (B, T, N, H) transposed to PyTorch's
 (B, N, T, H) outside the timing, is_causal as the case says), with the backend PyTorch picks
-(FlashAttention-2 or cuDNN on an H100/H200). Timing: median of 5 regions of 3 calls after a
-warm-up, synchronised around each region, as bench_ops_gpu. Prints a table and one JSON line.
+(FlashAttention-2 or cuDNN on an H100/H200). A case with a window (keys i - window + 1 .. i)
+gives PyTorch the band as a boolean attn_mask (its SDPA has no window argument; the mask sends it
+to the memory-efficient or math backend), with the same FLOPs (the pairs the window shows).
+Timing: median of 5 regions of 3 calls after a warm-up, synchronised around each region, as
+bench_ops_gpu. Prints a table and one JSON line.
 """
 import argparse
 import json
@@ -67,15 +70,23 @@ def main():
     for r in rows:
         shapes.setdefault(r["case"], []).append(r)
     for case, passes in shapes.items():
-        m = re.match(r"attention h(\d+) t(\d+) b(\d+) n(\d+)( causal)?", case)
+        m = re.match(r"attention h(\d+) t(\d+) b(\d+) n(\d+)( causal)?( window(\d+))?", case)
         h, t, b, n = (int(m.group(i)) for i in range(1, 5))
         causal = bool(m.group(5))
+        window = int(m.group(7)) if m.group(7) else None
+        band = None
+        if window is not None:
+            i = torch.arange(t, device="cuda")
+            band = (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < window)
         mk = lambda: torch.empty(b, n, t, h, device="cuda", dtype=torch.bfloat16).uniform_(-1, 1)
         q, k, v, dout = mk(), mk(), mk(), mk()
         q.requires_grad_(True)
         k.requires_grad_(True)
         v.requires_grad_(True)
-        fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        if band is None:
+            fwd = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        else:
+            fwd = lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=band)
 
         def both():
             y = fwd()

@@ -517,6 +517,7 @@ Tensor dot_product_attention(const Tensor& query, const Tensor& key, const Tenso
                              const DotProductAttentionOptions& options) {
   kernels::AttentionOptions o{.mask = options.mask,
                               .is_causal = options.is_causal,
+                              .local_window_size = options.local_window_size,
                               .scale = options.scale,
                               .dropout_rate = options.dropout_rate};
   // One key for the forward and the backward pass: the gradient drops what the output dropped.

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "neurona/core/tensor.h"
@@ -129,6 +130,10 @@ struct DotProductAttentionOptions {
   /// Query i attends keys j <= i (Keras's tril(ones(Tq, Tk)): aligned at the top left, also
   /// when Tq != Tk).
   bool is_causal = false;
+  /// Query i attends keys i - left .. i + right only (jax.nn.dot_product_attention's
+  /// local_window_size, both >= 0; MultiHeadAttention's sliding_window w is (w - 1, w - 1)).
+  /// The kernels skip the key blocks outside the band (no (Tq, Tk) mask is made).
+  std::optional<std::pair<std::int64_t, std::int64_t>> local_window_size = std::nullopt;
   /// The logits' factor; default 1 / sqrt(H).
   std::optional<double> scale = std::nullopt;
   /// Probability of dropping each attention probability, in [0, 1); kept ones are scaled by

@@ -63,6 +63,14 @@ AttentionGeometry geometry(const char* op, const Tensor& q, const Tensor& k, con
   g.kv_heads = ks[2];
   g.value_dim = vs[3];
   g.causal = o.is_causal;
+  if (o.local_window_size) {
+    const auto [left, right] = *o.local_window_size;
+    NEURONA_CHECK(left >= 0 && right >= 0, ValueError, op,
+                  ": local_window_size must be two non-negative ints (left, right), got (", left,
+                  ", ", right, ")");
+    g.window_left = left;
+    g.window_right = right;
+  }
   g.scale = o.scale ? *o.scale : 1.0 / std::sqrt(static_cast<double>(g.head_dim));
   NEURONA_CHECK(std::isfinite(g.scale), ValueError, op, ": scale must be finite, got ", g.scale);
   NEURONA_CHECK(std::isfinite(o.dropout_rate) && o.dropout_rate >= 0 && o.dropout_rate < 1,

@@ -4,7 +4,9 @@
 // query row's log-sum-exp, from which the backward pass recomputes the probabilities (issue 19).
 #pragma once
 
+#include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "neurona/core/philox.h"
 #include "neurona/core/tensor.h"
@@ -19,6 +21,10 @@ struct AttentionOptions {
   Tensor mask = {};
   /// Query i attends keys j <= i (Keras's tril(ones(Tq, Tk)), aligned at the top left).
   bool is_causal = false;
+  /// Query i attends keys i - left .. i + right only (jax.nn.dot_product_attention's
+  /// local_window_size; both >= 0); none: every key. Key blocks outside the band are skipped
+  /// where every query row sees a key (no mask).
+  std::optional<std::pair<std::int64_t, std::int64_t>> local_window_size = std::nullopt;
   /// The logits' factor; default 1 / sqrt(H).
   std::optional<double> scale = std::nullopt;
   /// Probability of dropping each attention probability, in [0, 1); the rest are scaled by

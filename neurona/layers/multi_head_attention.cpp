@@ -303,7 +303,10 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
     if (rank > 3) m = reshape(broadcast_to(m, Shape(full)), {groups, t, s});
     and_with(m);
   }
-  if (options_.sliding_window) {
+  // The fused kernel applies the window itself (as a band of keys it skips outside of), and
+  // the causal mask when no other mask joins it; otherwise they join the others as (1, T, S).
+  const bool fused = options_.dropout == 0.0 && !options.return_attention_scores;
+  if (options_.sliding_window && !fused) {
     // Keras's _compute_sliding_window_mask: (1, T, S), true where |i - j| < sliding_window.
     const Tensor rows =
         reshape(arange(0, static_cast<double>(t), 1, {.device = query.device()}), {1, t, 1});
@@ -313,9 +316,6 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
         less(abs(rows - cols), scalar_like(rows, static_cast<double>(*options_.sliding_window))),
         DType::float32));
   }
-  // The fused kernel applies the causal mask itself; otherwise it joins the others as
-  // (1, T, S), true where key j <= query i.
-  const bool fused = options_.dropout == 0.0 && !options.return_attention_scores;
   const bool causal_in_kernel = options.use_causal_mask && fused && !mask.defined();
   if (options.use_causal_mask && !causal_in_kernel) {
     and_with(causal_attention_mask(t, s, query.device()));
@@ -338,8 +338,15 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
                                       : Tensor();
   // Keras's choice: its dot_product_attention unless there is dropout or scores are asked for.
   if (fused) {
-    attended = dot_product_attention(
-        q, k, v, {.mask = mask4, .is_causal = causal_in_kernel, .scale = scale});
+    // |i - j| < sliding_window: the band (w - 1, w - 1).
+    std::optional<std::pair<std::int64_t, std::int64_t>> window;
+    if (options_.sliding_window)
+      window = {*options_.sliding_window - 1, *options_.sliding_window - 1};
+    attended = dot_product_attention(q, k, v,
+                                     {.mask = mask4,
+                                      .is_causal = causal_in_kernel,
+                                      .local_window_size = window,
+                                      .scale = scale});
   } else {
     const Tensor qh = transpose(q * scale, {0, 2, 1, 3});  // (G, N, T, H)
     const Tensor kh = transpose(k, {0, 2, 3, 1});          // (G, N, H, S)

@@ -31,12 +31,16 @@ struct Case {
   bool causal = false;
   bool mask = false;
   double dropout = 0;
+  // The local window (left, right); -1: none.
+  std::int64_t window_left = -1, window_right = -1;
 };
 
 std::string describe(const Case& c) {
-  return nr::detail::str("B", c.b, " Tq", c.tq, " Tk", c.tk, " N", c.n, " Nk", c.nk, " H", c.h,
-                         " Hv", c.hv, c.causal ? " causal" : "", c.mask ? " mask" : "",
-                         c.dropout > 0 ? " dropout" : "");
+  return nr::detail::str(
+      "B", c.b, " Tq", c.tq, " Tk", c.tk, " N", c.n, " Nk", c.nk, " H", c.h, " Hv", c.hv,
+      c.causal ? " causal" : "", c.mask ? " mask" : "", c.dropout > 0 ? " dropout" : "",
+      c.window_left >= 0 ? nr::detail::str(" window (", c.window_left, ", ", c.window_right, ")")
+                         : std::string());
 }
 
 const std::vector<Case>& cases() {
@@ -52,6 +56,15 @@ const std::vector<Case>& cases() {
       {1, 50, 60, 2, 2, 40, 24},
       {1, 50, 60, 2, 2, 96, 96, true},
       {1, 40, 50, 1, 1, 200, 200},
+      // Local windows: a band over several blocks both ways (blocks skipped), causal with a
+      // left window (a sliding-window decoder), and one that leaves rows without keys (none
+      // skipped; those rows attend every key uniformly).
+      {2, 300, 300, 2, 2, 64, 64, false, false, 0, 70, 70},
+      {1, 400, 400, 2, 1, 128, 128, true, false, 0, 127, 0},
+      {1, 200, 60, 2, 2, 64, 64, false, false, 0, 20, 5},
+      // Band edges next to the tiles' (64 and 32 rows): 65 and 33 left, 1 and 33 right.
+      {1, 260, 260, 2, 2, 64, 64, false, false, 0, 65, 1},
+      {1, 260, 260, 2, 2, 128, 128, false, false, 0, 33, 33},
   };
   return c;
 }
@@ -85,6 +98,7 @@ Result run(const Case& c, nr::DType dtype, nr::Device d) {
   nr::kernels::AttentionOptions o;
   if (c.mask) o.mask = make_mask(c).to(d);
   o.is_causal = c.causal;
+  if (c.window_left >= 0) o.local_window_size = std::pair{c.window_left, c.window_right};
   o.dropout_rate = c.dropout;
   o.dropout_key = {99, 3};
   const nr::kernels::AttentionForward f = nr::kernels::attention_forward(q, k, v, o);

@@ -1,13 +1,16 @@
 // The fused scaled dot-product attention's CPU kernels (kernels/attention.h) against a naive
 // float64 reference that materialises the softmax (support/attention_reference.h): values, the
 // log-sum-exp and the three gradients, with masks (broadcast, any dtype, rows entirely masked),
-// Keras's causal mask with Tq != Tk, grouped-query heads, a given scale, dropout, shapes that
-// cross the kernels' blocks, 16-bit inputs, and the argument errors.
+// Keras's causal mask with Tq != Tk, local windows (blocks skipped, and rows left without keys),
+// grouped-query heads, a given scale, dropout, shapes that cross the kernels' blocks, 16-bit
+// inputs, and the argument errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "neurona/kernels/attention.h"
@@ -67,15 +70,20 @@ Mask random_mask(const AttentionCase& c, const nr::Shape& shape, double p_hide,
 }
 
 std::string describe(const AttentionCase& c) {
-  return nr::detail::str("B", c.b, " Tq", c.tq, " Tk", c.tk, " N", c.n, " Nk", c.nk, " H", c.h,
-                         " Hv", c.hv, c.causal ? " causal" : "", c.mask.empty() ? "" : " mask",
-                         c.dropout > 0 ? " dropout" : "");
+  return nr::detail::str(
+      "B", c.b, " Tq", c.tq, " Tk", c.tk, " N", c.n, " Nk", c.nk, " H", c.h, " Hv", c.hv,
+      c.causal ? " causal" : "", c.mask.empty() ? "" : " mask", c.dropout > 0 ? " dropout" : "",
+      c.window_left >= 0 ? nr::detail::str(" window (", c.window_left, ", ", c.window_right, ")")
+                         : std::string());
 }
 
 nr::kernels::AttentionOptions options(const AttentionCase& c, const nr::Tensor& mask) {
   nr::kernels::AttentionOptions o;
   o.mask = mask;
   o.is_causal = c.causal;
+  if (c.window_left >= 0 || c.window_right >= 0) {
+    o.local_window_size = std::pair{c.window_left, c.window_right};
+  }
   if (c.scale != 0) o.scale = c.scale;
   o.dropout_rate = c.dropout;
   o.dropout_key = c.key;
@@ -224,6 +232,73 @@ TEST(AttentionKernels, MaskAndCausalTogether) {
   check_both(c, m.tensor);
 }
 
+TEST(AttentionKernels, LocalWindowIsABandOfKeys) {
+  // Self-attention over many blocks (kQ 32, kK 64): a symmetric band (MultiHeadAttention's
+  // sliding_window 21), an asymmetric one, causal with a left window, a band of one key, and
+  // bands whose edges fall next to the blocks' (33 and 1: an off-by-one in the band's block
+  // range skips a block that holds a visible key).
+  for (const auto& [left, right, causal] : {std::tuple{20, 20, false},
+                                            {3, 90, false},
+                                            {40, 0, true},
+                                            {0, 0, false},
+                                            {33, 33, false},
+                                            {1, 1, false},
+                                            {33, 0, true},
+                                            {64, 31, false}}) {
+    AttentionCase c{2, 200, 200, 2, 1, 8, 8};
+    c.window_left = left;
+    c.window_right = right;
+    c.causal = causal;
+    check_both(c);
+  }
+  // Tq != Tk both ways, with grouped heads and dropout.
+  AttentionCase wide{1, 70, 300, 4, 2, 8, 4};
+  wide.window_left = 10;
+  wide.window_right = 100;
+  wide.dropout = 0.2;
+  wide.key = {7, 1};
+  check_both(wide);
+  // Rows past tk + window_left see no key: nothing is skipped, and they attend every key
+  // uniformly, as under Keras's dense band mask.
+  AttentionCase empty_rows{1, 150, 40, 2, 2, 8, 8};
+  empty_rows.window_left = 30;
+  empty_rows.window_right = 2;
+  check_both(empty_rows);
+  // With a mask: both apply.
+  AttentionCase masked{2, 100, 100, 2, 2, 8, 8};
+  masked.window_left = 15;
+  masked.window_right = 15;
+  masked.causal = true;
+  Mask m = random_mask(masked, {2, 1, 1, 100}, 0.2, 11);
+  masked.mask = m.full;
+  check_both(masked, m.tensor);
+}
+
+TEST(AttentionKernels, LocalWindowEqualsItsDenseBandMask) {
+  // The window in the kernels (blocks skipped) gives what its band as an explicit mask gives.
+  const nr::Tensor q = nr::testing::random_tensor({1, 260, 2, 8}, nr::float32, -2, 2, 1);
+  const nr::Tensor k = nr::testing::random_tensor({1, 260, 2, 8}, nr::float32, -2, 2, 2);
+  const nr::Tensor v = nr::testing::random_tensor({1, 260, 2, 8}, nr::float32, -1, 1, 3);
+  const nr::Tensor dout = nr::testing::random_tensor({1, 260, 2, 8}, nr::float32, -1, 1, 4);
+  std::vector<double> band(260 * 260);
+  for (int i = 0; i < 260; ++i) {
+    for (int j = 0; j < 260; ++j)
+      band[static_cast<std::size_t>(i * 260 + j)] = i - j < 33 && j <= i;
+  }
+  const nr::kernels::AttentionOptions windowed{.is_causal = true,
+                                               .local_window_size = std::pair{32, 0}};
+  const nr::kernels::AttentionOptions dense{
+      .mask = nr::testing::make_tensor(band, {260, 260}, nr::uint8)};
+  const auto fw = nr::kernels::attention_forward(q, k, v, windowed);
+  const auto fd = nr::kernels::attention_forward(q, k, v, dense);
+  EXPECT_TRUE(all_close(fw.out, fd.out.to_vector<double>(), 1e-6, 1e-5));
+  const auto gw = nr::kernels::attention_backward(dout, q, k, v, fw.out, fw.lse, windowed);
+  const auto gd = nr::kernels::attention_backward(dout, q, k, v, fd.out, fd.lse, dense);
+  EXPECT_TRUE(all_close(gw.dquery, gd.dquery.to_vector<double>(), 1e-6, 1e-5));
+  EXPECT_TRUE(all_close(gw.dkey, gd.dkey.to_vector<double>(), 1e-6, 1e-5));
+  EXPECT_TRUE(all_close(gw.dvalue, gd.dvalue.to_vector<double>(), 1e-6, 1e-5));
+}
+
 TEST(AttentionKernels, DropoutDropsThePhiloxElementsAndScalesTheRest) {
   AttentionCase c{2, 33, 70, 2, 1, 8, 4};
   c.dropout = 0.3;
@@ -274,6 +349,8 @@ TEST(AttentionKernels, ErrorsNameTheOpTheArgumentAndTheShapes) {
                            "dropout", "[0, 1)");
   NEURONA_EXPECT_THROW_MSG(attention_forward(q, nr::cast(k, nr::float64), v), nr::Error, "key",
                            "float64");
+  NEURONA_EXPECT_THROW_MSG(attention_forward(q, k, v, {.local_window_size = std::pair{-1, 3}}),
+                           nr::ValueError, "dot_product_attention", "local_window_size", "(-1, 3)");
   NEURONA_EXPECT_THROW_MSG(
       attention_forward(nr::cast(q, nr::int32), nr::cast(k, nr::int32), nr::cast(v, nr::int32)),
       nr::ValueError, "dot_product_attention", "query", "int32");

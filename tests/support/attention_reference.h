@@ -16,6 +16,9 @@ namespace neurona::testing {
 struct AttentionCase {
   std::int64_t b, tq, tk, n, nk, h, hv;
   bool causal = false;
+  /// The local window (jax's local_window_size): keys i - window_left .. i + window_right; -1:
+  /// unbounded on that side.
+  std::int64_t window_left = -1, window_right = -1;
   double scale = 0;  // 0: 1 / sqrt(h)
   double dropout = 0;
   RandomKey key{};
@@ -71,6 +74,8 @@ inline AttentionReference attention_reference(const AttentionCase& c, const std:
         double m = -1e300;
         for (std::int64_t j = 0; j < c.tk; ++j) {
           bool vis = !(c.causal && j > i);
+          if (c.window_left >= 0 && j < i - c.window_left) vis = false;
+          if (c.window_right >= 0 && j > i + c.window_right) vis = false;
           if (!c.mask.empty()) vis = vis && c.mask[static_cast<std::size_t>(row * c.tk + j)] != 0;
           double dot = 0;
           for (std::int64_t x = 0; x < c.h; ++x) dot += q[Q(b, i, n, x)] * k[K(b, j, nk, x)];

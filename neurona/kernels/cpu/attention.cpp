@@ -72,10 +72,10 @@ void block_logits(const Args<T>& a, std::int64_t b, std::int64_t n, std::int64_t
   }
 }
 
-// Whether key block [j0, ...) holds no key that a query of [i0, i1) sees causally (and may be
-// skipped: see AttentionGeometry::skips_causal_blocks).
-bool causally_hidden(const AttentionGeometry& g, std::int64_t i1, std::int64_t j0) {
-  return g.skips_causal_blocks() && j0 > i1 - 1;
+// The first key block that query rows [i0, ...) visit: blocks before it are hidden from them
+// by the window (AttentionGeometry::keys_begin; the loops end at keys_end).
+std::int64_t first_key_block(const AttentionGeometry& g, std::int64_t i0) {
+  return g.keys_begin(i0) / kK * kK;
 }
 
 template <typename T>
@@ -95,8 +95,7 @@ void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
     std::vector<T> s(static_cast<std::size_t>(kQ * kK));
     std::vector<T> acc(static_cast<std::size_t>(rows * hv), T(0));
     std::vector<OnlineSoftmax<T>> state(static_cast<std::size_t>(rows), online_softmax_start<T>());
-    for (std::int64_t j0 = 0; j0 < g.tk; j0 += kK) {
-      if (causally_hidden(g, i1, j0)) break;
+    for (std::int64_t j0 = first_key_block(g, i0); j0 < g.keys_end(i1); j0 += kK) {
       const std::int64_t j1 = std::min(g.tk, j0 + kK);
       block_logits(a, b, n, i0, i1, j0, j1, s.data());
       for (std::int64_t r = 0; r < rows; ++r) {
@@ -189,9 +188,10 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
     std::vector<T> dk_acc(static_cast<std::size_t>(cols * h), T(0));
     std::vector<T> dv_acc(static_cast<std::size_t>(cols * hv), T(0));
     for (std::int64_t n = nk * group; n < (nk + 1) * group; ++n) {
-      for (std::int64_t qb = 0; qb < qblocks; ++qb) {
+      // The query blocks that see this key block (all where none are skipped).
+      const std::int64_t qb_end = blocks(g.queries_end(j1), kQ);
+      for (std::int64_t qb = g.queries_begin(j0) / kQ; qb < qb_end; ++qb) {
         const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ);
-        if (causally_hidden(g, i1, j0)) continue;
         block_logit_gradients(a, dout, lse_p, dsum.data(), b, n, i0, i1, j0, j1, s.data(),
                               ds.data(), pz.data());
         for (std::int64_t i = i0; i < i1; ++i) {
@@ -230,8 +230,7 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
     const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ), rows = i1 - i0;
     std::vector<T> s(static_cast<std::size_t>(kQ * kK)), ds(s.size());
     std::vector<T> dq_acc(static_cast<std::size_t>(rows * h), T(0));
-    for (std::int64_t j0 = 0; j0 < g.tk; j0 += kK) {
-      if (causally_hidden(g, i1, j0)) break;
+    for (std::int64_t j0 = first_key_block(g, i0); j0 < g.keys_end(i1); j0 += kK) {
       const std::int64_t j1 = std::min(g.tk, j0 + kK);
       block_logit_gradients<T>(a, dout, lse_p, dsum.data(), b, n, i0, i1, j0, j1, s.data(),
                                ds.data(), nullptr);

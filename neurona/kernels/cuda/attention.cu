@@ -1,12 +1,13 @@
 // CUDA kernels of the fused scaled dot-product attention (arithmetic in math/attention_ops.h), in
 // the FlashAttention-2 shape: the forward kernel gives each block a tile of query rows of one
-// (batch, head), walks the key blocks with an online softmax (the mask, the causal mask and
-// dropout applied in the tile; key blocks the causal mask hides skipped), and writes the output
-// and each row's log-sum-exp. The backward pass recomputes the probabilities from the lse in two
-// kernels, deterministic and without atomics: one block per (batch, key head, key block) for dK
-// and dV (over the group's query heads and the query blocks), one per (batch, head, query block)
-// for dQ; D = rowsum(dO * O) comes first. That recomputes Q K^T and dO V^T once more than
-// FlashAttention-2's single pass with atomic dQ (7 matrix products per tile instead of 5).
+// (batch, head), walks the key blocks with an online softmax (the mask, the causal mask, the
+// window and dropout applied in the tile; key blocks the causal mask and the window hide
+// skipped), and writes the output and each row's log-sum-exp. The backward pass recomputes the
+// probabilities from the lse in two kernels, deterministic and without atomics: one block per
+// (batch, key head, key block) for dK and dV (over the group's query heads and the query blocks),
+// one per (batch, head, query block) for dQ; D = rowsum(dO * O) comes first. That recomputes Q K^T
+// and dO V^T once more than FlashAttention-2's single pass with atomic dQ (7 matrix products per
+// tile instead of 5).
 //
 // Tiles live in shared memory: Q, K, V (and dO) in the data's type, zero-padded to the head dim
 // kD (64, 128 or 256; other head dims run in the next one up, slower), the logits and the
@@ -166,10 +167,12 @@ __device__ __forceinline__ float warp_sum(float x) {
   return x;
 }
 
-// The last key block (exclusive end of the key range) that query rows [i0, i1) visit, and the
-// first query block that key block [j0, ...) needs: causally hidden blocks are skipped.
-__device__ __forceinline__ std::int64_t key_end(const AttentionGeometry& g, std::int64_t i1) {
-  return g.skips_causal_blocks() ? std::min<std::int64_t>(g.tk, i1) : g.tk;
+// The first key block that query rows [i0, ...) visit (the loops end at g.keys_end(i1)): blocks
+// that the causal mask and the window hide are skipped (AttentionGeometry::keys_begin).
+template <int kBk>
+__device__ __forceinline__ std::int64_t first_key_block(const AttentionGeometry& g,
+                                                        std::int64_t i0) {
+  return g.keys_begin(i0) / kBk * kBk;
 }
 
 // The scaled logit of (i, j) from the raw product, hidden keys replaced (attention_ops.h).
@@ -286,8 +289,8 @@ __global__ void __launch_bounds__(kThreads)
     row_max[r] = start.max;
     row_sum[r] = start.sum;
   }
-  const std::int64_t j_end = key_end(g, i1);
-  for (std::int64_t j0 = 0; j0 < j_end; j0 += kBk) {
+  const std::int64_t j_end = g.keys_end(i1);
+  for (std::int64_t j0 = first_key_block<kBk>(g, i0); j0 < j_end; j0 += kBk) {
     const int cols = static_cast<int>(std::min<std::int64_t>(kBk, g.tk - j0));
     __syncthreads();  // the previous block's products are done with K, V and P
     load_tile<S, kBk, kD>(ks, L::ld_in, k + g.k_offset(b, nk, j0), g.kv_heads * g.head_dim, cols,
@@ -445,10 +448,11 @@ __global__ void __launch_bounds__(kThreads)
                         hv);
   zero_tile<kBk, kD>(dkacc, L::ld_acc);
   zero_tile<kBk, kD>(dvacc, L::ld_acc);
-  // Query blocks before the first that sees this key block causally are skipped.
-  const std::int64_t qb_start = g.skips_causal_blocks() ? j0 / kBq : 0;
+  // Only the query blocks that see this key block (causal mask, window).
+  const std::int64_t i_begin = g.queries_begin(j0) / kBq * kBq;
+  const std::int64_t i_end = g.queries_end(j0 + cols);
   for (std::int64_t n = nk * g.group(); n < (nk + 1) * g.group(); ++n) {
-    for (std::int64_t i0 = qb_start * kBq; i0 < g.tq; i0 += kBq) {
+    for (std::int64_t i0 = i_begin; i0 < i_end; i0 += kBq) {
       const int rows = static_cast<int>(std::min<std::int64_t>(kBq, g.tq - i0));
       __syncthreads();  // the previous tile's products are done with Q, dO, P and dS
       load_tile<S, kBq, kD>(qs, L::ld_in, q + g.q_offset(b, n, i0), g.heads * g.head_dim, rows, hd);
@@ -511,8 +515,8 @@ __global__ void __launch_bounds__(kThreads)
                         hv);
   load_row_statistics<kBq>(g, lse, dsum, b, n, i0, rows, lse_s, dsum_s);
   zero_tile<kBq, kD>(dqacc, L::ld_acc);
-  const std::int64_t j_end = key_end(g, i1);
-  for (std::int64_t j0 = 0; j0 < j_end; j0 += kBk) {
+  const std::int64_t j_end = g.keys_end(i1);
+  for (std::int64_t j0 = first_key_block<kBk>(g, i0); j0 < j_end; j0 += kBk) {
     const int cols = static_cast<int>(std::min<std::int64_t>(kBk, g.tk - j0));
     __syncthreads();
     load_tile<S, kBk, kD>(ks, L::ld_in, k + g.k_offset(b, nk, j0), g.kv_heads * g.head_dim, cols,

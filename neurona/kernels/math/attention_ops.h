@@ -1,7 +1,8 @@
 // Scaled dot-product attention's per-element arithmetic, written once for the CPU's and the GPU's
 // kernels (kernels/cpu/attention.cpp, kernels/cuda/attention.cu): which keys a query attends
-// (the mask and Keras's causal mask), the online softmax over key blocks, the log-sum-exp that the
-// backward pass recomputes the probabilities from, and dropout's keep decision from Philox.
+// (the mask, Keras's causal mask and a local window), the online softmax over key blocks, the
+// log-sum-exp that the backward pass recomputes the probabilities from, and dropout's keep decision
+// from Philox.
 #pragma once
 
 #include <cmath>
@@ -35,15 +36,47 @@ struct AttentionGeometry {
   std::int64_t batch = 0, tq = 0, tk = 0, heads = 0, kv_heads = 0, head_dim = 0, value_dim = 0;
   double scale = 1.0;
   bool causal = false;
+  /// A local window (jax.nn.dot_product_attention's local_window_size): query i sees keys
+  /// i - window_left .. i + window_right; -1 is unbounded on that side.
+  std::int64_t window_left = -1, window_right = -1;
   bool has_mask = false;
   AttentionMaskStrides mask;
   AttentionDropout dropout;
 
   NEURONA_HD_INLINE std::int64_t group() const { return heads / kv_heads; }
-  /// Whether key blocks that the causal mask hides entirely may be skipped: only without an
-  /// explicit mask, since a row that the mask hides entirely attends every key uniformly
-  /// (Keras), causally hidden ones included.
-  NEURONA_HD_INLINE bool skips_causal_blocks() const { return causal && !has_mask; }
+  NEURONA_HD_INLINE bool windowed() const { return window_left >= 0 || window_right >= 0; }
+  /// Whether key blocks that the causal mask and the window hide entirely may be skipped: only
+  /// where every query row sees a key (no explicit mask, and the window leaves none empty),
+  /// since a row whose keys are all hidden attends every key uniformly (Keras), hidden ones
+  /// included. Row i sees key min(i, tk - 1) unless the window's left side ends before it.
+  NEURONA_HD_INLINE bool skips_hidden_blocks() const {
+    if (has_mask || !(causal || windowed())) return false;
+    return window_left < 0 || tq - 1 - window_left <= tk - 1;
+  }
+  /// The keys that query rows [i0, i1) may see: [keys_begin(i0), keys_end(i1)), every key
+  /// where blocks are not skipped.
+  NEURONA_HD_INLINE std::int64_t keys_begin(std::int64_t i0) const {
+    if (!skips_hidden_blocks() || window_left < 0) return 0;
+    return i0 - window_left > 0 ? i0 - window_left : 0;
+  }
+  NEURONA_HD_INLINE std::int64_t keys_end(std::int64_t i1) const {
+    std::int64_t end = tk;
+    if (!skips_hidden_blocks()) return end;
+    if (causal && i1 < end) end = i1;
+    if (window_right >= 0 && i1 + window_right < end) end = i1 + window_right;
+    return end;
+  }
+  /// The query rows that may see keys [j0, j1): [queries_begin(j0), queries_end(j1)).
+  NEURONA_HD_INLINE std::int64_t queries_begin(std::int64_t j0) const {
+    if (!skips_hidden_blocks()) return 0;
+    std::int64_t begin = causal ? j0 : 0;
+    if (window_right >= 0 && j0 - window_right > begin) begin = j0 - window_right;
+    return begin < tq ? begin : tq;
+  }
+  NEURONA_HD_INLINE std::int64_t queries_end(std::int64_t j1) const {
+    if (!skips_hidden_blocks() || window_left < 0) return tq;
+    return j1 + window_left < tq ? j1 + window_left : tq;
+  }
   /// Offsets of row i of query / output head n, and of key / value row j of kv head.
   NEURONA_HD_INLINE std::int64_t q_offset(std::int64_t b, std::int64_t n, std::int64_t i) const {
     return ((b * tq + i) * heads + n) * head_dim;
@@ -72,11 +105,13 @@ NEURONA_HD_INLINE constexpr Acc attention_hidden_logit() {
 }
 
 /// Whether query i of (b, n) attends key j: Keras's causal mask is tril(ones(tq, tk)), aligned at
-/// the top left (j <= i), and the explicit mask's nonzero elements.
+/// the top left (j <= i), the window's band, and the explicit mask's nonzero elements.
 NEURONA_HD_INLINE bool attention_visible(const AttentionGeometry& g, const std::uint8_t* mask,
                                          std::int64_t b, std::int64_t n, std::int64_t i,
                                          std::int64_t j) {
   if (g.causal && j > i) return false;
+  if (g.window_left >= 0 && j < i - g.window_left) return false;
+  if (g.window_right >= 0 && j > i + g.window_right) return false;
   return mask == nullptr || mask[b * g.mask.b + n * g.mask.n + i * g.mask.i + j * g.mask.j] != 0;
 }
 
