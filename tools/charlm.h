@@ -74,7 +74,9 @@ class TransformerBlock : public layers::Layer {
         mlp_in_(track(layers::Dense(4 * width, {.activation = activations::gelu(gelu_approximate)}),
                       "mlp_in")),
         mlp_out_(track(layers::Dense(width), "mlp_out")),
-        dropout_(track(layers::Dropout(dropout), "dropout")) {}
+        dropout_(track(layers::Dropout(dropout), "dropout")) {
+    track_seed_generator(attention_seeds_);
+  }
 
   Tensor call(const Tensor& x, bool training) override {
     const std::int64_t batch = x.shape()[0];
@@ -86,7 +88,9 @@ class TransformerBlock : public layers::Layer {
     const Tensor h = ln_1_(x, training);
     const Tensor attended =
         dot_product_attention(heads(query_(h)), heads(key_(h)), heads(value_(h)),
-                              {.is_causal = true, .dropout_rate = training ? dropout_rate_ : 0.0});
+                              {.is_causal = true,
+                               .dropout_rate = training ? dropout_rate_ : 0.0,
+                               .seed_generator = &attention_seeds_});
     const Tensor y =
         x + dropout_(attention_output_(reshape(attended, {batch, steps, width_})), training);
     return y + dropout_(mlp_out_(mlp_in_(ln_2_(y, training))), training);
@@ -101,6 +105,8 @@ class TransformerBlock : public layers::Layer {
   layers::LayerNormalization ln_2_;
   layers::Dense mlp_in_, mlp_out_;
   layers::Dropout dropout_;
+  // The attention dropout's keys, drawn on the device (so that the training step is captured).
+  SeedGenerator attention_seeds_;
 };
 
 /// Token embedding + learned positional embedding, num_layers TransformerBlocks, a final

@@ -513,6 +513,23 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) 
 
 // ---- attention ------------------------------------------------------------------------------
 
+namespace {
+
+// Under a data-parallel replica whose batch is its rows of the global batch: where its part of
+// the global batch's dropout draw starts (query (B, Tq, N, H), key (B, Tk, Nk, H): the draw has
+// B * N * Tq * Tk elements, row b's from b * N * Tq * Tk on), as the SeedGenerators' other
+// draws do (kernels/creation.cpp).
+std::int64_t replica_dropout_offset(const Shape& query, const Shape& key) {
+  const detail::ReplicaContext* replica = detail::current_replica_context();
+  if (replica == nullptr || query.rank() != 4 || key.rank() != 4) return 0;
+  const detail::BatchShard& shard = replica->shard;
+  const std::int64_t mine = shard.end - shard.begin;
+  if (mine <= 0 || mine >= shard.rows || query[0] != mine) return 0;
+  return shard.begin * query[2] * query[1] * key[1];
+}
+
+}  // namespace
+
 Tensor dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
                              const DotProductAttentionOptions& options) {
   kernels::AttentionOptions o{.mask = options.mask,
@@ -520,8 +537,19 @@ Tensor dot_product_attention(const Tensor& query, const Tensor& key, const Tenso
                               .local_window_size = options.local_window_size,
                               .scale = options.scale,
                               .dropout_rate = options.dropout_rate};
+  NEURONA_CHECK(!(options.seed && options.seed_generator), ValueError,
+                "dot_product_attention: give either `seed` or `seed_generator`, not both");
   // One key for the forward and the backward pass: the gradient drops what the output dropped.
-  if (options.dropout_rate > 0) o.dropout_key = detail::next_random_key(options.seed);
+  if (options.dropout_rate > 0 && options.seed_generator != nullptr) {
+    // The generator's state as this call finds it (a copy on the device, which the backward
+    // pass reads too), then the generator advanced: both device work, which a captured graph's
+    // replays redo.
+    o.dropout_key_state = options.seed_generator->state(query.device()).clone();
+    (void)random_uniform({0}, {.device = query.device(), .seed_generator = options.seed_generator});
+    o.dropout_offset = replica_dropout_offset(query.shape(), key.shape());
+  } else if (options.dropout_rate > 0) {
+    o.dropout_key = detail::next_random_key(options.seed);
+  }
   kernels::AttentionForward f = kernels::attention_forward(query, key, value, o);
   if (autograd::is_recording()) {
     // One fused backward kernel for all three gradients: no second derivative.

@@ -141,6 +141,11 @@ struct DotProductAttentionOptions {
   double dropout_rate = 0.0;
   /// Dropout's seed: a fixed stream; none: the global seed (set_seed) and its call counter.
   std::optional<std::uint64_t> seed = std::nullopt;
+  /// Dropout's key from this generator instead, on the device (as Keras's layers draw from
+  /// their SeedGenerator): a step with attention dropout can then be captured into a CUDA
+  /// graph, each replay dropping anew, and a data-parallel replica drops its rows of what one
+  /// process drops for the global batch. Give `seed` or `seed_generator`, not both.
+  SeedGenerator* seed_generator = nullptr;
 };
 
 /// keras.ops.dot_product_attention(query, key, value, mask=..., scale=..., is_causal=...):

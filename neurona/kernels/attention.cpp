@@ -81,7 +81,20 @@ AttentionGeometry geometry(const char* op, const Tensor& q, const Tensor& k, con
         static_cast<std::uint32_t>(std::llround((1.0 - o.dropout_rate) * double(1u << 24)));
     g.dropout.scale = 1.0 / (1.0 - o.dropout_rate);
     g.dropout.key = o.dropout_key;
+    g.dropout.offset = o.dropout_offset;
+    if (o.dropout_key_state.defined()) {
+      const Tensor& s = o.dropout_key_state;
+      NEURONA_CHECK(s.dtype() == DType::int64 && s.shape() == Shape({2}), ValueError, op,
+                    ": argument dropout_key_state must be int64 of shape (2,) (seed, counter), "
+                    "got ",
+                    s.dtype(), " of shape ", s.shape());
+      NEURONA_CHECK(s.device() == q.device(), ValueError, op, ": argument dropout_key_state is on ",
+                    s.device(), " but query is on ", q.device(), "; move one with .to(device)");
+      g.dropout.key_state = s.data<std::int64_t>();
+    }
   }
+  NEURONA_CHECK(o.dropout_offset >= 0, ValueError, op, ": dropout_offset must be >= 0, got ",
+                o.dropout_offset);
   return g;
 }
 

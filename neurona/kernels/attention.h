@@ -31,6 +31,13 @@ struct AttentionOptions {
   /// 1 / (1 - rate). Element (b, n, i, j) draws from Philox with `dropout_key`.
   double dropout_rate = 0.0;
   RandomKey dropout_key = {};
+  /// Where defined, the dropout key's (seed, counter) as int64 (2,) on the query's device, read
+  /// there instead of `dropout_key`: a copy of a SeedGenerator's state, which a captured graph's
+  /// replays renew on the device.
+  Tensor dropout_key_state = {};
+  /// Element (b, n, i, j) draws as element ((b * N + n) * Tq + i) * Tk + j + dropout_offset of
+  /// the stream: a data-parallel replica's rows of the global batch's draw.
+  std::int64_t dropout_offset = 0;
 };
 
 /// What attention_forward returns: the output (B, Tq, N, Hv), in the inputs' dtype, and each

@@ -27,6 +27,18 @@ struct AttentionDropout {
   std::uint32_t keep_below = 1u << 24;
   double scale = 1.0;
   RandomKey key;
+  /// Where given, the key's (seed, counter) in memory of the kernels' device, read there
+  /// instead of `key` (a SeedGenerator's state as the call found it).
+  const std::int64_t* key_state = nullptr;
+  /// Element e draws as element e + offset of the stream (a data-parallel replica's rows of
+  /// the global batch's draw).
+  std::int64_t offset = 0;
+
+  NEURONA_HD_INLINE RandomKey resolved_key() const {
+    if (key_state == nullptr) return key;
+    return RandomKey{static_cast<std::uint64_t>(key_state[0]),
+                     static_cast<std::uint32_t>(key_state[1])};
+  }
 };
 
 /// query (batch, tq, heads, head_dim), key (batch, tk, kv_heads, head_dim), value (batch, tk,
@@ -116,14 +128,15 @@ NEURONA_HD_INLINE bool attention_visible(const AttentionGeometry& g, const std::
 }
 
 /// Dropout's multiplier for element (row, j), row = g.row(b, n, i): 0 (dropped) or 1 / (1 -
-/// rate). One Philox call gives four elements' words (element e uses word e % 4 of counter e / 4).
+/// rate). One Philox call gives four elements' words (element e = row * tk + j + d.offset uses
+/// word e % 4 of counter e / 4).
 template <typename Acc>
 NEURONA_HD_INLINE Acc attention_dropout_factor(const AttentionDropout& d, std::int64_t row,
                                                std::int64_t tk, std::int64_t j) {
   if (!d.enabled) return Acc(1);
   const auto e = static_cast<std::uint64_t>(row) * static_cast<std::uint64_t>(tk) +
-                 static_cast<std::uint64_t>(j);
-  const Philox4x32 w = philox_words(d.key, e >> 2, 0);
+                 static_cast<std::uint64_t>(j) + static_cast<std::uint64_t>(d.offset);
+  const Philox4x32 w = philox_words(d.resolved_key(), e >> 2, 0);
   const unsigned lane = static_cast<unsigned>(e & 3u);
   // Selected, not indexed: a dynamic index would put the words in a GPU thread's local memory.
   const std::uint32_t word = lane == 0 ? w.v[0] : lane == 1 ? w.v[1] : lane == 2 ? w.v[2] : w.v[3];
