@@ -9,12 +9,11 @@
 #include <cmath>
 #include <functional>
 #include <string>
-#include <tuple>
 #include <vector>
 
-#include "neurona/core/graph.h"
 #include "neurona/kernels/batch_norm.h"
 #include "neurona/neurona.h"
+#include "support/captured_fit.h"
 #include "support/fused_reference.h"
 #include "support/gradcheck.h"
 
@@ -333,8 +332,7 @@ TEST(BatchNormalizationOp, EmptyBatchGivesNanStatisticsAndNoValues) {
 // eagerly: the batch statistics and the moving averages' update come from the device work,
 // not from host code a replay skips.
 TEST(BatchNormalizationOp, CapturedStepsTrainAsEagerOnes) {
-  auto train = [](bool emulate) {
-    nr::detail::set_cpu_graph_emulation(emulate);
+  nr::testing::expect_captured_fit_matches_eager([] {
     nr::set_seed(3);
     const nr::Tensor x = nr::random_uniform({96, 6, 6, 2}, {.seed = 4});
     const nr::Tensor y = nr::cast(nr::random_uniform({96}, {.maxval = 3, .seed = 5}), nr::int32);
@@ -345,20 +343,7 @@ TEST(BatchNormalizationOp, CapturedStepsTrainAsEagerOnes) {
                           nr::layers::Dense(3, {.activation = "softmax"})});
     model.compile(
         {.optimizer = nr::optimizers::Adam(1e-2), .loss = "sparse_categorical_crossentropy"});
-    const std::int64_t before = nr::detail::graph_replays();
     const auto history = model.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
-    const std::int64_t replays = nr::detail::graph_replays() - before;
-    nr::detail::set_cpu_graph_emulation(false);
-    std::vector<std::vector<double>> weights;
-    for (const nr::Tensor& w : model.get_weights()) weights.push_back(w.to_vector<double>());
-    return std::make_tuple(replays, history.history.at("loss"), weights);
-  };
-  nr::config::enable_cuda_graphs(true);
-  const auto [eager_replays, eager_loss, eager_weights] = train(false);
-  const auto [replays, loss, weights] = train(true);
-  EXPECT_EQ(eager_replays, 0);
-  EXPECT_GT(replays, 0);
-  EXPECT_EQ(loss, eager_loss);
-  ASSERT_EQ(weights.size(), eager_weights.size());
-  for (std::size_t i = 0; i < weights.size(); ++i) EXPECT_EQ(weights[i], eager_weights[i]) << i;
+    return std::pair{history.history.at("loss"), model.get_weights()};
+  });
 }

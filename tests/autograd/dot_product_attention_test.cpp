@@ -7,13 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <tuple>
 #include <vector>
 
-#include "neurona/core/graph.h"
 #include "neurona/core/replica_context.h"
 #include "neurona/kernels/attention.h"
 #include "neurona/neurona.h"
+#include "support/captured_fit.h"
 #include "support/gradcheck.h"
 #include "support/test_util.h"
 
@@ -162,37 +161,24 @@ class DroppedSelfAttention : public nr::layers::Layer {
 // emulation of graph capture: each replay reruns the recorded kernels and copies only) exactly
 // as eagerly, each replay dropping anew; with a key drawn on the host, fit does not capture.
 TEST(DotProductAttention, DropoutFromAGeneratorIsCapturedAndTrainsAsEagerly) {
-  auto train = [](bool emulate, bool host_key) {
-    nr::detail::set_cpu_graph_emulation(emulate);
-    nr::set_seed(3);
-    const nr::Tensor x = nr::random_uniform({64, 6, 8}, {.seed = 4});
-    const nr::Tensor y = nr::cast(nr::random_uniform({64}, {.maxval = 3, .seed = 5}), nr::int32);
-    nr::Sequential model({nr::layers::Input({6, 8}), nr::layers::Dense(8),
-                          nr::layers::AnyLayer(std::make_shared<DroppedSelfAttention>(host_key)),
-                          nr::layers::Flatten(), nr::layers::Dense(3, {.activation = "softmax"})});
-    model.compile(
-        {.optimizer = nr::optimizers::Adam(1e-2), .loss = "sparse_categorical_crossentropy"});
-    const std::int64_t before = nr::detail::graph_replays();
-    const auto history = model.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
-    const std::int64_t replays = nr::detail::graph_replays() - before;
-    nr::detail::set_cpu_graph_emulation(false);
-    std::vector<std::vector<double>> weights;
-    for (const nr::Tensor& w : model.get_weights()) weights.push_back(w.to_vector<double>());
-    return std::make_tuple(replays, history.history.at("loss"), weights);
+  const auto train = [](bool host_key) {
+    return [host_key] {
+      nr::set_seed(3);
+      const nr::Tensor x = nr::random_uniform({64, 6, 8}, {.seed = 4});
+      const nr::Tensor y = nr::cast(nr::random_uniform({64}, {.maxval = 3, .seed = 5}), nr::int32);
+      nr::Sequential model({nr::layers::Input({6, 8}), nr::layers::Dense(8),
+                            nr::layers::AnyLayer(std::make_shared<DroppedSelfAttention>(host_key)),
+                            nr::layers::Flatten(),
+                            nr::layers::Dense(3, {.activation = "softmax"})});
+      model.compile(
+          {.optimizer = nr::optimizers::Adam(1e-2), .loss = "sparse_categorical_crossentropy"});
+      const auto history = model.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+      return std::pair{history.history.at("loss"), model.get_weights()};
+    };
   };
-  nr::config::enable_cuda_graphs(true);
-  const auto [eager_replays, eager_loss, eager_weights] = train(false, false);
-  const auto [replays, loss, weights] = train(true, false);
-  EXPECT_EQ(eager_replays, 0);
-  EXPECT_GT(replays, 0);
-  EXPECT_EQ(loss, eager_loss);
-  ASSERT_EQ(weights.size(), eager_weights.size());
-  for (std::size_t i = 0; i < weights.size(); ++i) EXPECT_EQ(weights[i], eager_weights[i]) << i;
+  nr::testing::expect_captured_fit_matches_eager(train(false));
   // A key drawn on the host would be frozen into the graph: fit runs those steps eagerly.
-  const auto [host_replays, host_loss, host_weights] = train(true, true);
-  EXPECT_EQ(host_replays, 0);
-  (void)host_loss;
-  (void)host_weights;
+  EXPECT_EQ(nr::testing::record_fit(true, train(true)).replays, 0);
 }
 
 // Inside a data-parallel replica's step, a generator's dropout draws the replica's rows of what

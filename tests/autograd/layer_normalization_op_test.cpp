@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "neurona/core/graph.h"
 #include "neurona/kernels/layer_norm.h"
 #include "neurona/neurona.h"
+#include "support/captured_fit.h"
 #include "support/fused_reference.h"
 #include "support/gradcheck.h"
 
@@ -322,8 +322,7 @@ TEST(LayerNormalizationOp, TheLayerUnderMixedBfloat16RoundsTheFloat32ResultOnce)
 // A model with LayerNormalization trained with its steps captured (the CPU's emulation of graph
 // capture: each replay reruns the recorded kernels and copies only) trains exactly as eagerly.
 TEST(LayerNormalizationOp, CapturedStepsTrainAsEagerOnes) {
-  auto train = [](bool emulate) {
-    nr::detail::set_cpu_graph_emulation(emulate);
+  nr::testing::expect_captured_fit_matches_eager([] {
     nr::set_seed(3);
     const nr::Tensor x = nr::random_uniform({96, 5, 8}, {.seed = 4});
     const nr::Tensor y = nr::cast(nr::random_uniform({96}, {.maxval = 3, .seed = 5}), nr::int32);
@@ -334,15 +333,6 @@ TEST(LayerNormalizationOp, CapturedStepsTrainAsEagerOnes) {
     model.compile(
         {.optimizer = nr::optimizers::Adam(1e-2), .loss = "sparse_categorical_crossentropy"});
     const auto history = model.fit(x, y, {.batch_size = 32, .epochs = 2, .verbose = 0});
-    nr::detail::set_cpu_graph_emulation(false);
-    std::vector<std::vector<double>> out{history.history.at("loss")};
-    for (const nr::Tensor& t : model.get_weights()) out.push_back(t.to_vector<double>());
-    return out;
-  };
-  const auto eager = train(false);
-  const auto captured = train(true);
-  ASSERT_EQ(eager.size(), captured.size());
-  for (std::size_t i = 0; i < eager.size(); ++i) {
-    EXPECT_TRUE(all_close(captured[i], eager[i], 0, 0)) << "result " << i;
-  }
+    return std::pair{history.history.at("loss"), model.get_weights()};
+  });
 }
