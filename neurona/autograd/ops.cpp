@@ -513,23 +513,6 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) 
 
 // ---- attention ------------------------------------------------------------------------------
 
-namespace {
-
-// Under a data-parallel replica whose batch is its rows of the global batch: where its part of
-// the global batch's dropout draw starts (query (B, Tq, N, H), key (B, Tk, Nk, H): the draw has
-// B * N * Tq * Tk elements, row b's from b * N * Tq * Tk on), as the SeedGenerators' other
-// draws do (kernels/creation.cpp).
-std::int64_t replica_dropout_offset(const Shape& query, const Shape& key) {
-  const detail::ReplicaContext* replica = detail::current_replica_context();
-  if (replica == nullptr || query.rank() != 4 || key.rank() != 4) return 0;
-  const detail::BatchShard& shard = replica->shard;
-  const std::int64_t mine = shard.end - shard.begin;
-  if (mine <= 0 || mine >= shard.rows || query[0] != mine) return 0;
-  return shard.begin * query[2] * query[1] * key[1];
-}
-
-}  // namespace
-
 Tensor dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
                              const DotProductAttentionOptions& options) {
   kernels::AttentionOptions o{.mask = options.mask,
@@ -542,11 +525,15 @@ Tensor dot_product_attention(const Tensor& query, const Tensor& key, const Tenso
   // One key for the forward and the backward pass: the gradient drops what the output dropped.
   if (options.dropout_rate > 0 && options.seed_generator != nullptr) {
     // The generator's state as this call finds it (a copy on the device, which the backward
-    // pass reads too), then the generator advanced: both device work, which a captured graph's
-    // replays redo.
-    o.dropout_key_state = options.seed_generator->state(query.device()).clone();
-    (void)random_uniform({0}, {.device = query.device(), .seed_generator = options.seed_generator});
-    o.dropout_offset = replica_dropout_offset(query.shape(), key.shape());
+    // pass reads too), the generator advanced: device work, which a captured graph's replays
+    // redo.
+    o.dropout_key_state = kernels::take_random_key(*options.seed_generator, query.device());
+    // Under a data-parallel replica: its rows' part of the global batch's draw (query
+    // (B, Tq, N, H), key (B, Tk, Nk, H): B * N * Tq * Tk elements, row b's from b * N * Tq * Tk).
+    const Shape& qs = query.shape();
+    o.dropout_offset = qs.rank() == 4 && key.rank() == 4
+                           ? detail::replica_draw_offset(qs[0], qs[2] * qs[1] * key.shape()[1])
+                           : 0;
   } else if (options.dropout_rate > 0) {
     o.dropout_key = detail::next_random_key(options.seed);
   }

@@ -41,6 +41,13 @@ struct ReplicaContext {
 /// The context of the replica step running on this thread, or null outside one.
 const ReplicaContext* current_replica_context();
 
+/// Where this thread's replica's part of a draw for the global batch starts: a tensor whose
+/// leading dimension is the replica's `rows` of the global batch, with `elements_per_row`
+/// elements of the draw per row, reads the global draw from its first row's element on. 0
+/// outside a replica, for a replica that runs the whole batch or none of it (a stand-in), and
+/// when `rows` is not the replica's row count (a draw not shaped by the batch).
+std::int64_t replica_draw_offset(std::int64_t rows, std::int64_t elements_per_row);
+
 /// Sets this thread's context while alive (scopes nest; the innermost wins).
 class ScopedReplicaContext {
  public:

@@ -11,6 +11,7 @@
 namespace neurona::kernels {
 
 DispatchStub<RandomFn> random_stub{"random"};
+DispatchStub<TakeKeyFn> take_key_stub{"take_key"};
 
 DispatchStub<ArangeFn> arange_stub{"arange"};
 
@@ -170,14 +171,9 @@ void draw(const char* op, kernels::RandomDist dist, double a, double b,
     // A data-parallel replica's rows of the global batch: their part of the global batch's
     // draw (core/replica_context.h), the elements from the replica's first row on. Only
     // generators' draws: the layers' randomness in training.
-    const detail::ReplicaContext* replica = detail::current_replica_context();
-    const detail::BatchShard* shard = replica != nullptr ? &replica->shard : nullptr;
-    const std::int64_t mine = shard != nullptr ? shard->end - shard->begin : 0;
-    std::int64_t offset = 0;
-    if (shard != nullptr && mine < shard->rows && out.rank() >= 1 && out.shape()[0] == mine &&
-        mine > 0) {
-      offset = shard->begin * (out.numel() / mine);
-    }
+    const std::int64_t rows = out.rank() >= 1 ? out.shape()[0] : 0;
+    const std::int64_t offset =
+        rows > 0 ? detail::replica_draw_offset(rows, out.numel() / rows) : 0;
     kernels::random_stub.get(out.device())(dist, a, b, RandomKey{}, state, offset, out);
     return;
   }
@@ -213,6 +209,13 @@ Tensor random_normal(const Shape& shape, NormalOptions o) {
 }
 Tensor truncated_normal(const Shape& shape, NormalOptions o) {
   return normal("truncated_normal", kernels::RandomDist::truncated_normal, shape, o);
+}
+
+Tensor take_random_key(SeedGenerator& generator, Device device) {
+  const Tensor& state = generator.state(device);
+  Tensor key = Tensor::empty({2}, DType::int64, device);
+  take_key_stub.get(device)(state, key);
+  return key;
 }
 
 }  // namespace neurona::kernels

@@ -86,4 +86,11 @@ Tensor random_normal(const Shape& shape, NormalOptions options = {});
 /// Normal, redrawn when more than two standard deviations from the mean (Keras's definition).
 Tensor truncated_normal(const Shape& shape, NormalOptions options = {});
 
+/// The key of one draw from `generator` that a kernel makes itself, reading its key from a
+/// tensor (the fused attention's dropout): a copy of the generator's (seed, counter) on
+/// `device` (int64, (2,)), taken and the generator advanced past it by one kernel there, so
+/// that each replay of a captured step takes a new key. Unlike the random ops it draws from
+/// the generator inside a ScopedRandomStream too.
+Tensor take_random_key(SeedGenerator& generator, Device device);
+
 }  // namespace neurona::kernels

@@ -24,10 +24,16 @@ using ArangeFn = void (*)(double start, double step, Tensor& out);
 using RandomFn = void (*)(RandomDist dist, double a, double b, RandomKey key,
                           const Tensor& key_state, std::int64_t offset, Tensor& out);
 
+/// Copies a SeedGenerator's (seed, counter) `key_state` to `out` (int64, (2,)) and advances the
+/// counter, on the device.
+using TakeKeyFn = void (*)(const Tensor& key_state, Tensor& out);
+
 extern DispatchStub<FillFn> fill_stub;
 
 extern DispatchStub<ArangeFn> arange_stub;
 
 extern DispatchStub<RandomFn> random_stub;
+
+extern DispatchStub<TakeKeyFn> take_key_stub;
 
 }  // namespace neurona::kernels

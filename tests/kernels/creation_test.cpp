@@ -344,6 +344,25 @@ TEST(Creation, SuccessiveRandomCallsGiveDifferentValues) {
   EXPECT_NE(a[0], a[1]);
 }
 
+TEST(Creation, TakeRandomKeyCopiesTheGeneratorsStateAndAdvancesIt) {
+  // A key taken from a generator is its state as it stood, and the generator moves on as one
+  // draw moves it: its next draw is the second draw of a twin.
+  nr::SeedGenerator generator(5), twin(5);
+  const nr::Tensor key = nr::kernels::take_random_key(generator, nr::Device::cpu());
+  EXPECT_EQ(key.dtype(), nr::int64);
+  EXPECT_EQ(key.shape(), nr::Shape({2}));
+  const std::vector<std::int64_t> first = twin.state(nr::Device::cpu()).to_vector<std::int64_t>();
+  EXPECT_EQ(key.to_vector<std::int64_t>(), first);
+  (void)nr::random_uniform({3}, {.seed_generator = &twin});
+  EXPECT_EQ(nr::random_uniform({5}, {.seed_generator = &generator}).to_vector<double>(),
+            nr::random_uniform({5}, {.seed_generator = &twin}).to_vector<double>());
+  // A copy: the key keeps its value while the generator advances.
+  const nr::Tensor next = nr::kernels::take_random_key(generator, nr::Device::cpu());
+  EXPECT_EQ(key.to_vector<std::int64_t>(), first);
+  EXPECT_EQ(next.to_vector<std::int64_t>()[0], first[0]);
+  EXPECT_EQ(next.to_vector<std::int64_t>()[1], first[1] + 2);
+}
+
 TEST(Creation, ExplicitSeedGivesTheSameValuesRegardlessOfGlobalState) {
   nr::set_seed(1);
   const auto a = nr::random_uniform({7, 13}, {.seed = 42}).to_vector<double>();

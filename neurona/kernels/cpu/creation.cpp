@@ -16,12 +16,16 @@ void random(RandomDist dist, double a, double b, RandomKey key, const Tensor& ke
             std::int64_t offset, Tensor& out) {
   random_impl(Launch{}, dist, a, b, key, key_state, offset, out);
 }
+void take_key(const Tensor& key_state, Tensor& out) {
+  take_key_impl(Launch{}, key_state, out);
+}
 }  // namespace
 
 void register_creation() {
   fill_stub.cpu = fill;
   arange_stub.cpu = arange;
   random_stub.cpu = random;
+  take_key_stub.cpu = take_key;
 }
 
 }  // namespace neurona::kernels::cpu

@@ -17,12 +17,16 @@ void random(RandomDist dist, double a, double b, RandomKey key, const Tensor& ke
             std::int64_t offset, Tensor& out) {
   random_impl(Launch(out.device()), dist, a, b, key, key_state, offset, out);
 }
+void take_key(const Tensor& key_state, Tensor& out) {
+  take_key_impl(Launch(out.device()), key_state, out);
+}
 }  // namespace
 
 void register_creation() {
   fill_stub.cuda = fill;
   arange_stub.cuda = arange;
   random_stub.cuda = random;
+  take_key_stub.cuda = take_key;
 }
 
 }  // namespace neurona::kernels::cuda

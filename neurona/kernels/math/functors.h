@@ -147,6 +147,18 @@ struct AdvanceSeedFunctor {
   NEURONA_HD_INLINE void operator()(std::int64_t /*i*/) const { state[1] += 1; }
 };
 
+/// Copies a SeedGenerator's (seed, counter) to `key` and advances the counter (one thread): the
+/// key of one draw that a kernel reads from `key` later (the fused attention's dropout).
+struct TakeSeedFunctor {
+  std::int64_t* state;
+  std::int64_t* key;
+  NEURONA_HD_INLINE void operator()(std::int64_t /*i*/) const {
+    key[0] = state[0];
+    key[1] = state[1];
+    state[1] += 1;
+  }
+};
+
 /// Element i of a random tensor; depends only on (key, i + offset), never on the device.
 template <typename T>
 struct RandomFunctor {

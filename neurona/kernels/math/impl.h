@@ -256,4 +256,10 @@ void random_impl(const Launch& launch, RandomDist dist, double a, double b, Rand
   if (state != nullptr) launch(1, AdvanceSeedFunctor{state});
 }
 
+template <typename Launch>
+void take_key_impl(const Launch& launch, const Tensor& key_state, Tensor& out) {
+  launch(1, TakeSeedFunctor{const_cast<std::int64_t*>(key_state.data<std::int64_t>()),
+                            out.data<std::int64_t>()});
+}
+
 }  // namespace neurona::kernels
