@@ -6,14 +6,13 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/depthwise.h"
+#include "neurona/layers/kernel_bias.h"
 
 namespace neurona::layers {
 
 DepthwiseConv2DLayer::DepthwiseConv2DLayer(IntPair kernel_size, DepthwiseConv2DOptions options)
-    : Layer("DepthwiseConv2D", {.name = options.name,
-                                .trainable = options.trainable,
-                                .dtype = options.dtype,
-                                .input_shape = options.input_shape}),
+    : Layer("DepthwiseConv2D", detail::layer_options(options)),
       kernel_size_(kernel_size),
       options_(std::move(options)),
       padding_(standardize_padding(describe(), options_.padding)),
@@ -21,86 +20,46 @@ DepthwiseConv2DLayer::DepthwiseConv2DLayer(IntPair kernel_size, DepthwiseConv2DO
   check_pair(describe(), "kernel_size", kernel_size_);
   check_pair(describe(), "strides", options_.strides);
   check_pair(describe(), "dilation_rate", options_.dilation_rate);
-  NEURONA_CHECK(options_.depth_multiplier > 0, ValueError, describe(),
-                ": invalid value for argument `depth_multiplier`. Expected a strictly positive "
-                "value. Received depth_multiplier=",
-                options_.depth_multiplier);
+  detail::check_depth_multiplier(describe(), options_.depth_multiplier);
   set_activity_regularizer(options_.activity_regularizer);
 }
 
-void DepthwiseConv2DLayer::check_input(const Shape& input_shape) const {
-  NEURONA_CHECK(input_shape.rank() == 4, ShapeError, describe(), ": expected a 4-D input ",
-                data_format_ == DataFormat::ChannelsLast ? "(batch, height, width, channels)"
-                                                         : "(batch, channels, height, width)",
-                ", got shape ", shape_str(input_shape));
-  const std::int64_t c = input_shape[channel_axis(data_format_)];
-  NEURONA_CHECK(c > 0, ShapeError, describe(),
-                ": the channel dimension of the inputs must be known and positive, got shape ",
-                shape_str(input_shape));
-  if (kernel_) {
-    NEURONA_CHECK(c == kernel_->shape()[2], ShapeError, describe(), ": expected inputs with ",
-                  kernel_->shape()[2], " channels (axis ", channel_axis(data_format_),
-                  "), got shape ", shape_str(input_shape));
-  }
-}
-
 void DepthwiseConv2DLayer::build(const Shape& input_shape) {
-  check_input(input_shape);
-  compute_output_shape(input_shape);  // rejects inputs smaller than the window now
+  compute_output_shape(input_shape);  // rejects bad inputs and ones smaller than the window now
   const std::int64_t c = input_shape[channel_axis(data_format_)];
   const std::int64_t m = options_.depth_multiplier;
   kernel_ = add_weight("kernel", {kernel_size_[0], kernel_size_[1], c, m},
-                       {.initializer = options_.depthwise_initializer,
-                        .regularizer = options_.depthwise_regularizer,
-                        .constraint = options_.depthwise_constraint});
-  if (options_.use_bias) {
-    bias_ = add_weight("bias", {c * m},
-                       {.initializer = options_.bias_initializer,
-                        .regularizer = options_.bias_regularizer,
-                        .constraint = options_.bias_constraint});
-  }
+                       detail::depthwise_weight_options(options_));
+  if (options_.use_bias) bias_ = add_weight("bias", {c * m}, detail::bias_weight_options(options_));
 }
 
 const Variable& DepthwiseConv2DLayer::kernel() const {
-  NEURONA_CHECK(kernel_.has_value(), ValueError, describe(),
-                ": the kernel does not exist until the layer is built (call it on inputs)");
-  return *kernel_;
+  return detail::built_kernel(*this, kernel_);
 }
 
 const Variable& DepthwiseConv2DLayer::bias() const {
-  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
-                options_.use_bias ? ": the bias does not exist until the layer is built"
-                                  : ": the layer has no bias (use_bias = false)");
-  return *bias_;
+  return detail::built_bias(*this, bias_, options_.use_bias);
 }
 
 Shape DepthwiseConv2DLayer::compute_output_shape(const Shape& input_shape) const {
-  check_input(input_shape);
-  const auto axes = spatial_axes(data_format_);
-  Shape out = input_shape;
-  for (std::size_t i = 0; i < 2; ++i) {
-    out[axes[i]] =
-        window_output_size(describe(), input_shape, input_shape[axes[i]], kernel_size_[i],
-                           options_.strides[i], options_.dilation_rate[i], padding_);
-  }
-  out[channel_axis(data_format_)] =
-      input_shape[channel_axis(data_format_)] * options_.depth_multiplier;
-  return out;
+  const std::int64_t c = input_shape.rank() == 4 ? input_shape[channel_axis(data_format_)] : 0;
+  return detail::depthwise_output_shape(
+      describe(), input_shape,
+      {kernel_size_, options_.strides, options_.dilation_rate, padding_, data_format_}, kernel_,
+      c * options_.depth_multiplier);
 }
 
 Tensor DepthwiseConv2DLayer::call(const Tensor& inputs, bool /*training*/) {
   compute_output_shape(inputs.shape());
-  const Shape& k = kernel_->shape();
   const neurona::ConvOptions conv_options{.strides = options_.strides.values,
                                           .padding = padding_,
                                           .dilation_rate = options_.dilation_rate.values,
-                                          .groups = k[2],
+                                          .groups = kernel_->shape()[2],
                                           .data_format = data_format_};
   const bool relu = options_.activation.name() == "relu";
-  Tensor y =
-      conv2d_bias_activation(inputs, reshape(read(*kernel_), {k[0], k[1], 1, k[2] * k[3]}),
-                             bias_ ? read(*bias_) : Tensor(),
-                             relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
+  Tensor y = conv2d_bias_activation(
+      inputs, detail::grouped_depthwise_kernel(read(*kernel_)), bias_ ? read(*bias_) : Tensor(),
+      relu ? FusedActivation::relu : FusedActivation::linear, conv_options);
   return relu ? y : apply_activation(options_.activation, y);
 }
 

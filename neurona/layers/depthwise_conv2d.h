@@ -61,7 +61,6 @@ class DepthwiseConv2DLayer : public Layer {
   void build(const Shape& input_shape) override;
 
  private:
-  void check_input(const Shape& input_shape) const;
   IntPair kernel_size_;
   DepthwiseConv2DOptions options_;
   Padding padding_;

@@ -5,15 +5,14 @@
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
+#include "neurona/layers/depthwise.h"
+#include "neurona/layers/kernel_bias.h"
 
 namespace neurona::layers {
 
 SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, IntPair kernel_size,
                                            SeparableConv2DOptions options)
-    : Layer("SeparableConv2D", {.name = options.name,
-                                .trainable = options.trainable,
-                                .dtype = options.dtype,
-                                .input_shape = options.input_shape}),
+    : Layer("SeparableConv2D", detail::layer_options(options)),
       filters_(filters),
       kernel_size_(kernel_size),
       options_(std::move(options)),
@@ -22,10 +21,7 @@ SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, IntPair kernel_
   check_pair(describe(), "kernel_size", kernel_size_);
   check_pair(describe(), "strides", options_.strides);
   check_pair(describe(), "dilation_rate", options_.dilation_rate);
-  NEURONA_CHECK(options_.depth_multiplier > 0, ValueError, describe(),
-                ": invalid value for argument `depth_multiplier`. Expected a strictly positive "
-                "value. Received depth_multiplier=",
-                options_.depth_multiplier);
+  detail::check_depth_multiplier(describe(), options_.depth_multiplier);
   NEURONA_CHECK(filters_ > 0, ValueError, describe(),
                 ": invalid value for argument `filters`. Expected a strictly positive value. "
                 "Received filters=",
@@ -33,41 +29,18 @@ SeparableConv2DLayer::SeparableConv2DLayer(std::int64_t filters, IntPair kernel_
   set_activity_regularizer(options_.activity_regularizer);
 }
 
-void SeparableConv2DLayer::check_input(const Shape& input_shape) const {
-  NEURONA_CHECK(input_shape.rank() == 4, ShapeError, describe(), ": expected a 4-D input ",
-                data_format_ == DataFormat::ChannelsLast ? "(batch, height, width, channels)"
-                                                         : "(batch, channels, height, width)",
-                ", got shape ", shape_str(input_shape));
-  const std::int64_t c = input_shape[channel_axis(data_format_)];
-  NEURONA_CHECK(c > 0, ShapeError, describe(),
-                ": the channel dimension of the inputs must be known and positive, got shape ",
-                shape_str(input_shape));
-  if (depthwise_kernel_) {
-    NEURONA_CHECK(c == depthwise_kernel_->shape()[2], ShapeError, describe(),
-                  ": expected inputs with ", depthwise_kernel_->shape()[2], " channels (axis ",
-                  channel_axis(data_format_), "), got shape ", shape_str(input_shape));
-  }
-}
-
 void SeparableConv2DLayer::build(const Shape& input_shape) {
-  check_input(input_shape);
-  compute_output_shape(input_shape);  // rejects inputs smaller than the window now
+  compute_output_shape(input_shape);  // rejects bad inputs and ones smaller than the window now
   const std::int64_t c = input_shape[channel_axis(data_format_)];
   const std::int64_t m = options_.depth_multiplier;
   depthwise_kernel_ = add_weight("depthwise_kernel", {kernel_size_[0], kernel_size_[1], c, m},
-                                 {.initializer = options_.depthwise_initializer,
-                                  .regularizer = options_.depthwise_regularizer,
-                                  .constraint = options_.depthwise_constraint});
+                                 detail::depthwise_weight_options(options_));
   pointwise_kernel_ = add_weight("pointwise_kernel", {1, 1, c * m, filters_},
                                  {.initializer = options_.pointwise_initializer,
                                   .regularizer = options_.pointwise_regularizer,
                                   .constraint = options_.pointwise_constraint});
-  if (options_.use_bias) {
-    bias_ = add_weight("bias", {filters_},
-                       {.initializer = options_.bias_initializer,
-                        .regularizer = options_.bias_regularizer,
-                        .constraint = options_.bias_constraint});
-  }
+  if (options_.use_bias)
+    bias_ = add_weight("bias", {filters_}, detail::bias_weight_options(options_));
 }
 
 const Variable& SeparableConv2DLayer::depthwise_kernel() const {
@@ -85,23 +58,14 @@ const Variable& SeparableConv2DLayer::pointwise_kernel() const {
 }
 
 const Variable& SeparableConv2DLayer::bias() const {
-  NEURONA_CHECK(bias_.has_value(), ValueError, describe(),
-                options_.use_bias ? ": the bias does not exist until the layer is built"
-                                  : ": the layer has no bias (use_bias = false)");
-  return *bias_;
+  return detail::built_bias(*this, bias_, options_.use_bias);
 }
 
 Shape SeparableConv2DLayer::compute_output_shape(const Shape& input_shape) const {
-  check_input(input_shape);
-  const auto axes = spatial_axes(data_format_);
-  Shape out = input_shape;
-  for (std::size_t i = 0; i < 2; ++i) {
-    out[axes[i]] =
-        window_output_size(describe(), input_shape, input_shape[axes[i]], kernel_size_[i],
-                           options_.strides[i], options_.dilation_rate[i], padding_);
-  }
-  out[channel_axis(data_format_)] = filters_;
-  return out;
+  return detail::depthwise_output_shape(
+      describe(), input_shape,
+      {kernel_size_, options_.strides, options_.dilation_rate, padding_, data_format_},
+      depthwise_kernel_, filters_);
 }
 
 Tensor SeparableConv2DLayer::call(const Tensor& inputs, bool /*training*/) {
@@ -109,13 +73,11 @@ Tensor SeparableConv2DLayer::call(const Tensor& inputs, bool /*training*/) {
   // Both convolutions in NHWC: channels_first data is transposed once each way, not twice.
   const bool first = data_format_ == DataFormat::ChannelsFirst;
   const Tensor x = first ? transpose(inputs, {0, 2, 3, 1}) : inputs;
-  const Shape& k = depthwise_kernel_->shape();
-  const Tensor depthwise =
-      conv2d(x, reshape(read(*depthwise_kernel_), {k[0], k[1], 1, k[2] * k[3]}),
-             {.strides = options_.strides.values,
-              .padding = padding_,
-              .dilation_rate = options_.dilation_rate.values,
-              .groups = k[2]});
+  const Tensor depthwise = conv2d(x, detail::grouped_depthwise_kernel(read(*depthwise_kernel_)),
+                                  {.strides = options_.strides.values,
+                                   .padding = padding_,
+                                   .dilation_rate = options_.dilation_rate.values,
+                                   .groups = depthwise_kernel_->shape()[2]});
   const bool relu = options_.activation.name() == "relu";
   Tensor y =
       conv2d_bias_activation(depthwise, read(*pointwise_kernel_), bias_ ? read(*bias_) : Tensor(),

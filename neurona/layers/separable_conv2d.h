@@ -68,7 +68,6 @@ class SeparableConv2DLayer : public Layer {
   void build(const Shape& input_shape) override;
 
  private:
-  void check_input(const Shape& input_shape) const;
   std::int64_t filters_;
   IntPair kernel_size_;
   SeparableConv2DOptions options_;
