@@ -1,12 +1,14 @@
-// CPU kernels of the fused scaled dot-product attention (arithmetic in math/attention_ops.h): the
-// reference, a plain blocked flash-attention. Forward: one task per (batch, head, block of kQ
-// query rows), OpenMP over the tasks; each walks the key blocks of kK keys, holding a kQ x kK
-// block of logits, its rows' online-softmax state and output accumulators (with head dims up to
-// 256, under 200 KiB in float32: the key and value rows of a block stay in L2 while the query
-// block walks them). Backward, deterministic and without atomics: D = rowsum(dO * O), then one
-// pass over (batch, key head, key block) for dK and dV (summing the group's query heads), and one
-// over (batch, head, query block) for dQ, each recomputing the probabilities from the lse: the
-// logits are computed twice, the price of no shared accumulators. float32 (accumulated in
+// CPU kernels of the fused scaled dot-product attention (arithmetic in math/attention_ops.h): a
+// blocked flash attention. Forward: one task per (batch, head, block of kQ query rows), OpenMP
+// over the tasks; each walks the key blocks of kK keys, holding a kQ x kK block of logits, its
+// rows' online-softmax state and output accumulators (with head dims up to 256, under 200 KiB in
+// float32: the key and value rows of a block stay in L2 while the query block walks them).
+// Backward, deterministic and without atomics: D = rowsum(dO * O), then one pass over (batch,
+// key head, key block) for dK and dV (summing the group's query heads), and one over (batch,
+// head, query block) for dQ, each recomputing the probabilities from the lse: the logits are
+// computed twice, the price of no shared accumulators. The block products (Q K^T, P V, dO V^T,
+// dS^T Q, P^T dO, dS K) are OpenBLAS GEMMs on the task's thread (blas.h), the element-wise
+// softmax, masking and dropout in between loops over the block. float32 (accumulated in
 // float32) and float64; the front door widens 16-bit data.
 #include <omp.h>
 
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "neurona/kernels/attention_stubs.h"
+#include "neurona/kernels/cpu/blas.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/attention_ops.h"
 
@@ -43,7 +46,8 @@ T dot(const T* a, const T* b, std::int64_t n) {
   return s;
 }
 
-// The kernels' view of their arguments.
+// The kernels' view of their arguments, and the row strides of the (B, T, heads, dim) tensors
+// along T: the rows of one head are a strided matrix that GEMM reads in place.
 template <typename T>
 struct Args {
   const AttentionGeometry& g;
@@ -51,23 +55,27 @@ struct Args {
   const T* k;
   const T* v;
   const std::uint8_t* mask;
+
+  std::int64_t ldq() const { return g.heads * g.head_dim; }
+  std::int64_t ldk() const { return g.kv_heads * g.head_dim; }
+  std::int64_t ldv() const { return g.kv_heads * g.value_dim; }
+  std::int64_t ldo() const { return g.heads * g.value_dim; }
 };
 
-// Logits of query rows [i0, i1) of (b, n) against keys [j0, j1) into s (row stride kK), scaled,
-// hidden keys replaced by attention_hidden_logit; returns whether any key was visible.
+// Logits of query rows [i0, i1) of (b, n) against keys [j0, j1) into s (row stride kK): scale *
+// Q K^T, hidden keys replaced by attention_hidden_logit.
 template <typename T>
 void block_logits(const Args<T>& a, std::int64_t b, std::int64_t n, std::int64_t i0,
                   std::int64_t i1, std::int64_t j0, std::int64_t j1, T* s) {
   const AttentionGeometry& g = a.g;
   const std::int64_t nk = n / g.group();
-  const T scale = static_cast<T>(g.scale);
+  gemm<T>(false, true, i1 - i0, j1 - j0, g.head_dim, static_cast<T>(g.scale),
+          a.q + g.q_offset(b, n, i0), a.ldq(), a.k + g.k_offset(b, nk, j0), a.ldk(), T(0), s, kK);
+  if (!g.causal && !g.windowed() && a.mask == nullptr) return;
   for (std::int64_t i = i0; i < i1; ++i) {
-    const T* qi = a.q + g.q_offset(b, n, i);
     T* si = s + (i - i0) * kK;
     for (std::int64_t j = j0; j < j1; ++j) {
-      si[j - j0] = attention_visible(g, a.mask, b, n, i, j)
-                       ? dot(qi, a.k + g.k_offset(b, nk, j), g.head_dim) * scale
-                       : attention_hidden_logit<T>();
+      if (!attention_visible(g, a.mask, b, n, i, j)) si[j - j0] = attention_hidden_logit<T>();
     }
   }
 }
@@ -96,26 +104,28 @@ void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
     std::vector<T> acc(static_cast<std::size_t>(rows * hv), T(0));
     std::vector<OnlineSoftmax<T>> state(static_cast<std::size_t>(rows), online_softmax_start<T>());
     for (std::int64_t j0 = first_key_block(g, i0); j0 < g.keys_end(i1); j0 += kK) {
-      const std::int64_t j1 = std::min(g.tk, j0 + kK);
+      const std::int64_t j1 = std::min(g.tk, j0 + kK), cols = j1 - j0;
       block_logits(a, b, n, i0, i1, j0, j1, s.data());
+      // Each row: the online softmax moved to the block's maximum, the accumulator rescaled,
+      // and the logits replaced by the (dropped-out) probabilities that multiply V.
       for (std::int64_t r = 0; r < rows; ++r) {
         T* sr = s.data() + r * kK;
         T* ar = acc.data() + r * hv;
         OnlineSoftmax<T>& st = state[static_cast<std::size_t>(r)];
         T block_max = sr[0];
-        for (std::int64_t j = 1; j < j1 - j0; ++j) block_max = std::max(block_max, sr[j]);
+        for (std::int64_t j = 1; j < cols; ++j) block_max = std::max(block_max, sr[j]);
         const T alpha = online_softmax_rescale(st, block_max);
         for (std::int64_t c = 0; c < hv; ++c) ar[c] *= alpha;
         const std::int64_t row = g.row(b, n, i0 + r);
-        for (std::int64_t j = j0; j < j1; ++j) {
-          const T p = std::exp(sr[j - j0] - st.max);
+        for (std::int64_t j = 0; j < cols; ++j) {
+          const T p = attention_exp(sr[j] - st.max);
           st.sum += p;
-          const T pz = p * attention_dropout_factor<T>(g.dropout, row, g.tk, j);
-          if (pz == T(0)) continue;
-          const T* vj = a.v + g.v_offset(b, nk, j);
-          for (std::int64_t c = 0; c < hv; ++c) ar[c] += pz * vj[c];
+          sr[j] = p * attention_dropout_factor<T>(g.dropout, row, g.tk, j0 + j);
         }
       }
+      // acc (rows x hv) += P (rows x cols) V (cols x hv)
+      gemm<T>(false, false, rows, hv, cols, T(1), s.data(), kK, a.v + g.v_offset(b, nk, j0),
+              a.ldv(), T(1), acc.data(), hv);
     }
     for (std::int64_t r = 0; r < rows; ++r) {
       const OnlineSoftmax<T>& st = state[static_cast<std::size_t>(r)];
@@ -130,7 +140,7 @@ void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
 
 // For query rows [i0, i1) of (b, n) and keys [j0, j1): the logits' gradients ds (row stride kK,
 // unscaled: the logit is scale * q.k) and, where pz is given, the dropped-out probabilities p * z
-// that dV needs.
+// that dV needs. s is scratch of kQ x kK.
 template <typename T>
 void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const T* dsum,
                            std::int64_t b, std::int64_t n, std::int64_t i0, std::int64_t i1,
@@ -139,16 +149,17 @@ void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const 
   const std::int64_t nk = n / g.group();
   const T uniform = T(1) / static_cast<T>(g.tk);
   block_logits(a, b, n, i0, i1, j0, j1, s);
+  // dP = dO V^T (rows x cols), into ds.
+  gemm<T>(false, true, i1 - i0, j1 - j0, g.value_dim, T(1), dout + g.o_offset(b, n, i0), a.ldo(),
+          a.v + g.v_offset(b, nk, j0), a.ldv(), T(0), ds, kK);
   for (std::int64_t i = i0; i < i1; ++i) {
     const std::int64_t row = g.row(b, n, i);
-    const T* doi = dout + g.o_offset(b, n, i);
     for (std::int64_t j = j0; j < j1; ++j) {
       const std::int64_t at = (i - i0) * kK + (j - j0);
       const T p = attention_probability(s[at], lse[row], uniform);
       const T z = attention_dropout_factor<T>(g.dropout, row, g.tk, j);
-      const T dp = dot(doi, a.v + g.v_offset(b, nk, j), g.value_dim);
-      ds[at] =
-          attention_logit_gradient(attention_visible(g, a.mask, b, n, i, j), p, dp, z, dsum[row]);
+      ds[at] = attention_logit_gradient(attention_visible(g, a.mask, b, n, i, j), p, ds[at], z,
+                                        dsum[row]);
       if (pz != nullptr) pz[at] = p * z;
     }
   }
@@ -191,26 +202,14 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
       // The query blocks that see this key block (all where none are skipped).
       const std::int64_t qb_end = blocks(g.queries_end(j1), kQ);
       for (std::int64_t qb = g.queries_begin(j0) / kQ; qb < qb_end; ++qb) {
-        const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ);
+        const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ), rows = i1 - i0;
         block_logit_gradients(a, dout, lse_p, dsum.data(), b, n, i0, i1, j0, j1, s.data(),
                               ds.data(), pz.data());
-        for (std::int64_t i = i0; i < i1; ++i) {
-          const T* qi = a.q + g.q_offset(b, n, i);
-          const T* doi = dout + g.o_offset(b, n, i);
-          for (std::int64_t c = 0; c < cols; ++c) {
-            const std::int64_t at = (i - i0) * kK + c;
-            const T w = pz[static_cast<std::size_t>(at)];
-            T* dvc = dv_acc.data() + c * hv;
-            if (w != T(0)) {
-              for (std::int64_t x = 0; x < hv; ++x) dvc[x] += w * doi[x];
-            }
-            const T d = ds[static_cast<std::size_t>(at)];
-            T* dkc = dk_acc.data() + c * h;
-            if (d != T(0)) {
-              for (std::int64_t x = 0; x < h; ++x) dkc[x] += d * qi[x];
-            }
-          }
-        }
+        // dV (cols x hv) += (P Z)^T dO, dK (cols x h) += dS^T Q (scaled at the end).
+        gemm<T>(true, false, cols, hv, rows, T(1), pz.data(), kK, dout + g.o_offset(b, n, i0),
+                a.ldo(), T(1), dv_acc.data(), hv);
+        gemm<T>(true, false, cols, h, rows, T(1), ds.data(), kK, a.q + g.q_offset(b, n, i0),
+                a.ldq(), T(1), dk_acc.data(), h);
       }
     }
     for (std::int64_t c = 0; c < cols; ++c) {
@@ -234,15 +233,9 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
       const std::int64_t j1 = std::min(g.tk, j0 + kK);
       block_logit_gradients<T>(a, dout, lse_p, dsum.data(), b, n, i0, i1, j0, j1, s.data(),
                                ds.data(), nullptr);
-      for (std::int64_t r = 0; r < rows; ++r) {
-        T* dqr = dq_acc.data() + r * h;
-        for (std::int64_t j = j0; j < j1; ++j) {
-          const T d = ds[static_cast<std::size_t>(r * kK + (j - j0))];
-          if (d == T(0)) continue;
-          const T* kj = a.k + g.k_offset(b, nk, j);
-          for (std::int64_t x = 0; x < h; ++x) dqr[x] += d * kj[x];
-        }
-      }
+      // dQ (rows x h) += dS K (scaled at the end).
+      gemm<T>(false, false, rows, h, j1 - j0, T(1), ds.data(), kK, a.k + g.k_offset(b, nk, j0),
+              a.ldk(), T(1), dq_acc.data(), h);
     }
     for (std::int64_t r = 0; r < rows; ++r) {
       T* dqr = dq_p + g.q_offset(b, n, i0 + r);

@@ -1,7 +1,6 @@
 // CPU convolution as im2col + OpenBLAS GEMM, a chunk of images at a time so that the patch
 // matrix stays small, or through oneDNN (kernels/cpu/conv_onednn.cpp) for float32 where that
 // measured faster; pooling and padding run the shared functors.
-#include <cblas.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,6 +11,7 @@
 #include "neurona/config.h"
 #include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/cpu/bias_activation.h"
+#include "neurona/kernels/cpu/blas.h"
 #include "neurona/kernels/cpu/conv_onednn.h"
 #include "neurona/kernels/cpu/kernels.h"
 #include "neurona/kernels/cpu/launch.h"
@@ -106,21 +106,6 @@ bool use_onednn(ConvDirection dir, const Tensor& t, const Conv2DGeometry& g) {
 // Rows of the patch matrix per chunk (bounds its size to about 16 MiB of float32).
 constexpr std::int64_t kMaxPatchElements = std::int64_t{1} << 22;
 
-template <typename T>
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
-          std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-  const auto oa = ta ? CblasTrans : CblasNoTrans, ob = tb ? CblasTrans : CblasNoTrans;
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, oa, ob, static_cast<blasint>(m), static_cast<blasint>(n),
-                static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda), b,
-                static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-  } else {
-    cblas_dgemm(CblasRowMajor, oa, ob, static_cast<blasint>(m), static_cast<blasint>(n),
-                static_cast<blasint>(k), 1.0, a, static_cast<blasint>(lda), b,
-                static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
-  }
-}
-
 struct Chunks {
   std::int64_t images_per_chunk, k, rows_per_image;
 };
@@ -152,8 +137,8 @@ void conv_forward(const Tensor& x, const Tensor& kernel, const Conv2DGeometry& g
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
       Launch{}(m, ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
       // out[chunk rows, group's filters] = col (m x k) * kernel[:, group's filters] (k x fg)
-      gemm<T>(false, false, m, fg, ch.k, col, ch.k, kernel.data<T>() + grp * fg, g.filters, T(0),
-              out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters);
+      gemm<T>(false, false, m, fg, ch.k, T(1), col, ch.k, kernel.data<T>() + grp * fg, g.filters,
+              T(0), out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters);
     }
   });
 }
@@ -166,7 +151,7 @@ void conv_backward_input(const Tensor& grad_out, const Tensor& kernel, const Con
     const std::int64_t m = count * ch.rows_per_image;
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
       // dcol (m x k) = grad_out[chunk rows, group's filters] (m x fg) * kernel_g^T (fg x k)
-      gemm<T>(false, true, m, ch.k, fg,
+      gemm<T>(false, true, m, ch.k, fg, T(1),
               grad_out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters,
               kernel.data<T>() + grp * fg, g.filters, T(0), dcol, ch.k);
       Launch{}(count * g.h * g.w, ch.k, Col2ImFunctor<T>{dcol, dx.data<T>(), g, n0, grp});
@@ -183,7 +168,7 @@ void conv_backward_filter(const Tensor& x, const Tensor& grad_out, const Conv2DG
     for (std::int64_t grp = 0; grp < g.groups; ++grp) {
       Launch{}(m, ch.k, Im2ColFunctor<T>{x.data<T>(), col, g, n0, grp});
       // dk[:, group's filters] (k x fg) += col^T (k x m) * grad_out[chunk rows, group] (m x fg)
-      gemm<T>(true, false, ch.k, fg, m, col, ch.k,
+      gemm<T>(true, false, ch.k, fg, m, T(1), col, ch.k,
               grad_out.data<T>() + n0 * ch.rows_per_image * g.filters + grp * fg, g.filters, T(1),
               dk.data<T>() + grp * fg, g.filters);
     }

@@ -143,6 +143,15 @@ NEURONA_HD_INLINE Acc attention_dropout_factor(const AttentionDropout& d, std::i
   return (word >> 8) < d.keep_below ? static_cast<Acc>(d.scale) : Acc(0);
 }
 
+/// exp(x) for the softmax's x <= 0: +0 without calling exp below the log of half the smallest
+/// subnormal (where exp rounds to +0 anyway), so that the hidden keys' logits, far below, do not
+/// take the C library's underflow path (glibc reports each one through errno, slowly).
+template <typename Acc>
+NEURONA_HD_INLINE Acc attention_exp(Acc x) {
+  constexpr Acc kZeroBelow = sizeof(Acc) == sizeof(float) ? Acc(-104) : Acc(-746);
+  return x < kZeroBelow ? Acc(0) : std::exp(x);
+}
+
 /// A query row's online-softmax state: the running maximum of its logits and the sum of
 /// exp(logit - max) so far. Start with {-inf, 0}.
 template <typename Acc>
@@ -161,7 +170,7 @@ NEURONA_HD_INLINE OnlineSoftmax<Acc> online_softmax_start() {
 template <typename Acc>
 NEURONA_HD_INLINE Acc online_softmax_rescale(OnlineSoftmax<Acc>& s, Acc block_max) {
   const Acc m = block_max > s.max ? block_max : s.max;
-  const Acc alpha = std::exp(s.max - m);
+  const Acc alpha = attention_exp(s.max - m);
   s.max = m;
   s.sum *= alpha;
   return alpha;
@@ -179,7 +188,7 @@ NEURONA_HD_INLINE Acc online_softmax_lse(const OnlineSoftmax<Acc>& s) {
 /// The softmax probability of a (scaled, hidden-replaced) logit given its row's lse.
 template <typename Acc>
 NEURONA_HD_INLINE Acc attention_probability(Acc logit, Acc lse, Acc uniform) {
-  return lse == -std::numeric_limits<Acc>::infinity() ? uniform : std::exp(logit - lse);
+  return lse == -std::numeric_limits<Acc>::infinity() ? uniform : attention_exp(logit - lse);
 }
 
 /// The logit's gradient: p * (dp * dropout - D), D = dot(dO, O) of the row; 0 for a hidden key
