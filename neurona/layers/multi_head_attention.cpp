@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/attention.h"
@@ -62,6 +63,17 @@ class ProjectionLayer : public Layer {
   std::optional<Variable> kernel_, bias_;
 };
 
+namespace {
+// "(2, -1)": dimensions as Keras prints a tuple.
+std::string tuple_str(const std::vector<std::int64_t>& dims) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    s += (i > 0 ? ", " : "") + std::to_string(dims[i]);
+  }
+  return s + (dims.size() == 1 ? ",)" : ")");
+}
+}  // namespace
+
 MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::int64_t key_dim,
                                                  MultiHeadAttentionOptions options)
     : Layer("MultiHeadAttention",
@@ -84,8 +96,14 @@ MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::in
   NEURONA_CHECK(std::isfinite(options_.dropout) && options_.dropout >= 0 && options_.dropout < 1,
                 ValueError, describe(),
                 ": `dropout` must be in [0, 1). Received: dropout=", options_.dropout);
-  NEURONA_CHECK(!options_.output_shape || *options_.output_shape > 0, ValueError, describe(),
-                ": Invalid `output_shape`: ", options_.output_shape.value_or(0));
+  // An empty output_shape is none, as Keras's `if output_shape:`.
+  if (options_.output_shape && options_.output_shape->dims.empty()) options_.output_shape.reset();
+  if (options_.output_shape) {
+    const std::vector<std::int64_t>& dims = options_.output_shape->dims;
+    NEURONA_CHECK(std::all_of(dims.begin(), dims.end(), [](std::int64_t d) { return d > 0; }),
+                  ValueError, describe(), ": Invalid `output_shape`: ", tuple_str(dims),
+                  " (each dimension must be a positive integer)");
+  }
   if (options_.attention_axes) {
     NEURONA_CHECK(!options_.attention_axes->empty(), ValueError, describe(),
                   ": `attention_axes` must name at least one axis (or be none)");
@@ -162,7 +180,9 @@ void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
   const Shape& query = shapes[0];
   const Shape& value = shapes[1];
   const Shape& key = shapes.size() == 3 ? shapes[2] : value;
-  const std::int64_t out = options_.output_shape.value_or(query[query.rank() - 1]);
+  const std::vector<std::int64_t> out = options_.output_shape
+                                            ? options_.output_shape->dims
+                                            : std::vector<std::int64_t>{query[query.rank() - 1]};
   // Keras's attribute names (the .weights.h5 groups) and layer names (the variables' paths).
   query_ =
       std::make_shared<ProjectionLayer>("query", std::vector<std::int64_t>{query[query.rank() - 1]},
@@ -173,9 +193,8 @@ void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
   value_ = std::make_shared<ProjectionLayer>(
       "value", std::vector<std::int64_t>{value[value.rank() - 1]},
       std::vector<std::int64_t>{num_heads_, value_dim()}, options_);
-  output_ = std::make_shared<ProjectionLayer>("attention_output",
-                                              std::vector<std::int64_t>{num_heads_, value_dim()},
-                                              std::vector<std::int64_t>{out}, options_);
+  output_ = std::make_shared<ProjectionLayer>(
+      "attention_output", std::vector<std::int64_t>{num_heads_, value_dim()}, out, options_);
   track_layer(query_, "query_dense");
   track_layer(key_, "key_dense");
   if (options_.use_gate) {  // built between the key and the value, as Keras builds it
@@ -499,7 +518,10 @@ std::vector<Shape> MultiHeadAttentionLayer::compute_output_shape_list(
     const std::vector<Shape>& shapes) const {
   check_shapes(shapes);
   std::vector<std::int64_t> dims = shapes[0].dims();
-  if (options_.output_shape) dims.back() = *options_.output_shape;
+  if (options_.output_shape) {
+    dims.pop_back();
+    dims.insert(dims.end(), options_.output_shape->dims.begin(), options_.output_shape->dims.end());
+  }
   return {Shape(std::move(dims))};
 }
 
@@ -523,7 +545,9 @@ ConfigValue MultiHeadAttentionLayer::get_config() const {
   config.set("use_bias", options_.use_bias);
   config.set("use_gate", options_.use_gate);
   if (options_.output_shape) {
-    config.set("output_shape", ConfigValue::List{ConfigValue(*options_.output_shape)});
+    ConfigValue::List dims;
+    for (const std::int64_t d : options_.output_shape->dims) dims.emplace_back(d);
+    config.set("output_shape", std::move(dims));
   } else {
     config.set("output_shape", nullptr);
   }
@@ -562,13 +586,10 @@ MultiHeadAttention::MultiHeadAttention(std::int64_t num_heads, std::int64_t key_
 MultiHeadAttention MultiHeadAttention::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "MultiHeadAttention");
   r.only("flash_attention", false, "choosing flash attention (neurona picks its kernel)");
-  std::optional<std::int64_t> output_shape;
+  std::optional<AttentionOutputShape> output_shape;
   if (const ConfigValue* v = r.find("output_shape")) {
     if (v->kind() == ConfigValue::Kind::List) {
-      const auto dims = r.ints("output_shape", *v);
-      NEURONA_CHECK(dims.size() == 1, ValueError, r.who(),
-                    ": 'output_shape' of more than one dimension is not supported");
-      output_shape = dims[0];
+      output_shape = r.ints("output_shape", *v);
     } else {
       output_shape = r.integer("output_shape");
     }

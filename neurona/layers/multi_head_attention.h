@@ -17,16 +17,25 @@
 
 namespace neurona::layers {
 
-/// keras.layers.MultiHeadAttention's arguments and defaults. Keras's sliding_window and
-/// use_gate are not supported (a config with them is refused).
+/// MultiHeadAttention's output_shape, Keras's int or tuple: the output's dimensions after the
+/// batch and the steps, one (`.output_shape = 64`) or several
+/// (`.output_shape = std::vector<std::int64_t>{2, 32}`: output (batch, steps, 2, 32)).
+struct AttentionOutputShape {
+  std::vector<std::int64_t> dims;
+  AttentionOutputShape(std::int64_t dim) : dims{dim} {}  // NOLINT: an int, as Keras takes it
+  AttentionOutputShape(std::vector<std::int64_t> d) : dims(std::move(d)) {}  // NOLINT: a tuple
+};
+
+/// keras.layers.MultiHeadAttention's arguments and defaults.
 struct MultiHeadAttentionOptions {
   /// Per-head size of the values; none: key_dim.
   std::optional<std::int64_t> value_dim = std::nullopt;
   /// Dropout on the attention probabilities (in training).
   double dropout = 0.0;
   bool use_bias = true;
-  /// The output's last dimension; none: the query's.
-  std::optional<std::int64_t> output_shape = std::nullopt;
+  /// The output's dimensions after the batch and the steps (the output projection's out
+  /// dimensions); none (or none given): the query's last dimension.
+  std::optional<AttentionOutputShape> output_shape = std::nullopt;
   /// The axes attention runs over, jointly (axes of the inputs between the batch and the
   /// features; a negative one counts from the end of the projected (batch, ..., heads, dim)
   /// tensor, as in Keras); the other axes are batch-like. None: every axis between the batch
@@ -83,7 +92,8 @@ class MultiHeadAttentionLayer : public Layer {
   /// Keras's call(query, value, key=None, ...): query (batch, T, dim), value (batch, S, dim_v),
   /// key (batch, S, dim_k; undefined: value), or of any rank above 3 alike (attention_axes).
   /// Builds the layer on the first call. Returns the output (the query's shape with the last
-  /// dimension output_shape or dim), then the scores with return_attention_scores.
+  /// dimension replaced by output_shape's, or kept), then the scores with
+  /// return_attention_scores.
   std::vector<Tensor> attend(const Tensor& query, const Tensor& value, const Tensor& key = {},
                              const AttentionCallOptions& options = {}, bool training = false);
   /// The functional API's call, Keras's mha(query, value, key, attention_mask=m,

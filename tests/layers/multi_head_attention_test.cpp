@@ -112,6 +112,42 @@ TEST(MultiHeadAttention, AttentionAxesOfHigherRankInputsMatchKeras) {
         {.return_attention_scores = true});
 }
 
+// Keras's output_shape as a tuple: the output projection's kernel is (heads, value_dim, 2, 4)
+// and the output (batch, steps..., 2, 4).
+TEST(MultiHeadAttention, OutputShapeOfSeveralDimensionsMatchesKeras) {
+  const std::vector<std::int64_t> dims{2, 4};
+  check("mha_output_shape_2d", L::MultiHeadAttention(2, 3, {.output_shape = dims}));
+  check("mha_axes_output_shape_2d",
+        L::MultiHeadAttention(2, 2,
+                              {.output_shape = std::vector<std::int64_t>{3, 2},
+                               .attention_axes = std::vector<int>{2}}),
+        {.return_attention_scores = true});
+  auto mha = L::MultiHeadAttention(2, 3, {.output_shape = dims});
+  EXPECT_EQ(mha->compute_output_shape_list({{-1, 5, 8}, {-1, 7, 6}})[0], (nr::Shape{-1, 5, 2, 4}));
+  const nr::Tensor y = mha->attend(nr::zeros({3, 5, 8}), nr::zeros({3, 7, 6}))[0];
+  EXPECT_EQ(y.shape(), (nr::Shape{3, 5, 2, 4}));
+  EXPECT_EQ(mha->get_weights()[6].shape(), (nr::Shape{2, 3, 2, 4}));  // attention_output kernel
+  EXPECT_EQ(mha->get_weights()[7].shape(), (nr::Shape{2, 4}));
+  // Keras writes the tuple as a list; an int reads as one dimension, an empty list as none.
+  const nr::ConfigValue config = mha->get_config();
+  EXPECT_EQ(config.at("output_shape").as_list().size(), 2U);
+  EXPECT_EQ(L::MultiHeadAttention::from_config(config)->get_config(), config);
+  nr::ConfigValue one = config;
+  one.set("output_shape", std::int64_t{6});
+  EXPECT_EQ(L::MultiHeadAttention::from_config(one)->compute_output_shape({-1, 5, 8}),
+            (nr::Shape{-1, 5, 6}));
+  nr::ConfigValue none = config;
+  none.set("output_shape", nr::ConfigValue::List{});
+  EXPECT_EQ(L::MultiHeadAttention::from_config(none)->compute_output_shape({-1, 5, 8}),
+            (nr::Shape{-1, 5, 8}));
+  EXPECT_TRUE(L::MultiHeadAttention::from_config(none)->get_config().at("output_shape").is_null());
+  NEURONA_EXPECT_THROW_MSG(
+      L::MultiHeadAttention(2, 2, {.output_shape = std::vector<std::int64_t>{2, 0}}),
+      nr::ValueError, "Invalid `output_shape`: (2, 0)");
+  NEURONA_EXPECT_THROW_MSG(L::MultiHeadAttention(2, 2, {.output_shape = -3}), nr::ValueError,
+                           "Invalid `output_shape`: (-3,)");
+}
+
 TEST(MultiHeadAttention, AttentionAxesShapesConfigsAndErrors) {
   auto mha = L::MultiHeadAttention(2, 3, {.attention_axes = std::vector<int>{2}});
   const nr::Tensor q = nr::random_normal({2, 3, 4, 5}, {.seed = 1});
@@ -329,6 +365,19 @@ TEST(MultiHeadAttentionSaving, KerasGatedSlidingWindowModelLoadsAndPredictsKeras
   const nr::Tensor y = model->predict(x);
   EXPECT_TRUE(close_to_reference(y, ref, "y"));
   nr::testing::expect_save_and_load_round_trip(*model, file, {x}, {y}, "mha_gate_saving");
+}
+
+// A model whose MultiHeadAttention has output_shape (2, 4), saved by Keras 3
+// (make_keras_mha_references.py --output-shape): it loads, predicts Keras's outputs and
+// round-trips.
+TEST(MultiHeadAttentionSaving, KerasOutputShapeModelLoadsPredictsAndRoundTrips) {
+  const Ref ref = nr::testing::load_reference("attention", "output_shape_model");
+  const auto file = nr::testing::reference_dir() / "attention" / "output_shape_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const nr::Tensor x = reference_tensor(ref, "x");
+  const nr::Tensor y = model->predict(x);
+  EXPECT_TRUE(close_to_reference(y, ref, "y"));
+  nr::testing::expect_save_and_load_round_trip(*model, file, {x}, {y}, "mha_output_shape_saving");
 }
 
 TEST(MultiHeadAttentionSaving, KerasTransformerLoadsAndPredictsKerasOutputs) {

@@ -5,8 +5,9 @@ Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the reposi
     KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py [--axes]
 
 (--axes: only the cases of inputs of rank > 3, attention_axes, and axes_model.keras with
-axes_model.txt, a functional model of two such layers saved by Keras; another JAX may change
-the other files' last digits.)
+axes_model.txt, a functional model of two such layers saved by Keras; --output-shape: only the
+cases of an output_shape of several dimensions and output_shape_model.keras; another JAX may
+change the other files' last digits.)
 
 It rewrites tests/reference/attention/<case>.txt, one tensor a line: `name dim0 ... : v0 v1 ...`,
 attention_mask_model.keras with attention_mask_model.txt (a model input given as the
@@ -257,6 +258,28 @@ def gate_window_cases():
          (2, 5, 4), (2, 7, 4), value_mask=True, scores=True, seed=9)
 
 
+def output_shape_cases():
+    """output_shape of several dimensions (Keras takes a tuple): the output projection's kernel
+    is (heads, value_dim, *output_shape) and the output (batch, steps..., *output_shape); on
+    rank-3 inputs, on rank-4 ones over attention_axes (2,), and in a functional model saved by
+    Keras (output_shape_model.keras)."""
+    case("mha_output_shape_2d", {"num_heads": 2, "key_dim": 3, "output_shape": (2, 4)},
+         (2, 4, 5), (2, 6, 5), seed=11)
+    case("mha_axes_output_shape_2d",
+         {"num_heads": 2, "key_dim": 2, "attention_axes": (2,), "output_shape": (3, 2)},
+         (2, 3, 4, 5), (2, 3, 4, 5), scores=True, seed=12)
+    L = keras.layers
+    keras.utils.set_random_seed(16)
+    x = keras.Input((5, 6), name="x")
+    a = L.MultiHeadAttention(2, 3, output_shape=(2, 4), bias_initializer="random_normal",
+                             name="attention")(x, x, use_causal_mask=True)
+    model = keras.Model(x, L.Dense(3, name="head")(L.Reshape((5, 8))(a)))
+    model.save(os.path.join(OUT, "output_shape_model.keras"))
+    d = np.random.default_rng(16).uniform(-1, 1, (2, 5, 6)).astype(np.float32)
+    with open(os.path.join(OUT, "output_shape_model.txt"), "w") as f:
+        f.write("\n".join([line("x", d), line("y", model.predict(d, verbose=0))]) + "\n")
+
+
 def write_gate_window_model():
     """gate_window_model.keras: causal self-attention with use_gate and sliding_window, as
     Keras saves it (its gate's weights under _gate_dense), with x and Keras's predict(x)."""
@@ -277,6 +300,7 @@ def main():
     axes_cases()
     gate_window_cases()
     write_gate_window_model()
+    output_shape_cases()
     case("mha_self", {"num_heads": 2, "key_dim": 3}, (2, 4, 5), (2, 4, 5), seed=1)
     case("mha_cross_output_shape", {"num_heads": 3, "key_dim": 2, "output_shape": 6},
          (2, 3, 5), (2, 6, 4), (2, 6, 7), seed=2)
@@ -314,10 +338,16 @@ if __name__ == "__main__":
     parser.add_argument("--check", metavar="DIR", help="check the files neurona wrote in DIR")
     parser.add_argument("--axes", action="store_true",
                         help="write only the cases of inputs of rank > 3 (attention_axes)")
+    parser.add_argument("--output-shape", action="store_true",
+                        help="write only the cases of an output_shape of several dimensions")
     args = parser.parse_args()
     if args.axes:
         os.makedirs(OUT, exist_ok=True)
         axes_cases()
+        sys.exit(0)
+    if args.output_shape:
+        os.makedirs(OUT, exist_ok=True)
+        output_shape_cases()
         sys.exit(0)
     if args.check:
         sys.exit(1 if check(args.check) else 0)
