@@ -476,10 +476,13 @@ NEURONA_HD_INLINE AffineTaps<C> affine_taps(const C* t, std::int64_t oy, std::in
                                             std::int64_t in_h, std::int64_t in_w, FillMode mode) {
   AffineTaps<C> taps;
   const C xf = static_cast<C>(ox), yf = static_cast<C>(oy);
-  C sx = t[0] * xf + t[1] * yf + t[2];
-  C sy = t[3] * xf + t[4] * yf + t[5];
+  // Rounded step by step (mul_rn, add_rn), as the host computes them: an FMA that nvcc would
+  // make could move a coordinate next to a pixel's edge by an ulp, and nearest would then
+  // read another pixel on the GPU than on the CPU.
+  C sx = add_rn(add_rn(mul_rn(t[0], xf), mul_rn(t[1], yf)), t[2]);
+  C sy = add_rn(add_rn(mul_rn(t[3], xf), mul_rn(t[4], yf)), t[5]);
   if (t[6] != C(0) || t[7] != C(0)) {  // projective: divide by k (affine ones skip it)
-    const C k = t[6] * xf + t[7] * yf + C(1);
+    const C k = add_rn(add_rn(mul_rn(t[6], xf), mul_rn(t[7], yf)), C(1));
     sx /= k;
     sy /= k;
   }
