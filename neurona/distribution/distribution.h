@@ -105,7 +105,9 @@ bool nccl_available();
 struct DataParallelOptions {
   /// The processes to replicate over. Not given: NCCL over MPI where the default device is a
   /// GPU and NCCL loads (nccl_communicator(mpi_communicator(), default_device())), else
-  /// mpi_communicator().
+  /// mpi_communicator(). Each process of a machine needs a GPU of its own as its default device
+  /// (NCCL refuses two ranks on one GPU): set NEURONA_DEVICE or nr::set_default_device from the
+  /// local rank, as `neurona train --distributed` does (Open MPI's OMPI_COMM_WORLD_LOCAL_RANK).
   std::shared_ptr<Communicator> communicator = nullptr;
   /// How long one collective may wait for the other ranks (Communicator::set_timeout).
   double timeout_seconds = 300;

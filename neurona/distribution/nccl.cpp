@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "neurona/core/cuda/context.h"
 #include "neurona/core/error.h"
@@ -71,6 +72,8 @@ class NcclCommunicator final : public Communicator {
                   device);
     NEURONA_CHECK(bootstrap_ != nullptr, ValueError,
                   "distribution: nccl_communicator needs a bootstrap communicator");
+    NEURONA_CHECK(timeout > 0, ValueError, "distribution: the timeout must be positive, got ",
+                  timeout);
     // Rank 0's unique id reaches every rank through the bootstrap (MPI).
     ncclUniqueId id{};
     if (bootstrap_->rank() == 0) check(api_.get_unique_id(&id), "ncclGetUniqueId");
@@ -103,7 +106,8 @@ class NcclCommunicator final : public Communicator {
   }
 
   void all_reduce_sum(std::vector<Tensor>& tensors) override {
-    collective(tensors, "all_reduce_sum", [&](const Tensor& flat, ncclDataType_t type) {
+    check_alive("all_reduce_sum");
+    collective(tensors, "all_reduce_sum", 0, [&](const Tensor& flat, ncclDataType_t type) {
       const cuda::DeviceGuard guard(device_.index());
       check(api_.all_reduce(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()),
                             type, ncclSum, comm_, stream()),
@@ -112,13 +116,15 @@ class NcclCommunicator final : public Communicator {
   }
 
   std::unique_ptr<PendingAllReduce> start_all_reduce_sum(std::vector<Tensor> tensors) override {
+    check_alive("all_reduce_sum");
     return std::make_unique<Pending>(*this, std::move(tensors));
   }
 
   void broadcast(std::vector<Tensor>& tensors, int root) override {
     NEURONA_CHECK(root >= 0 && root < size(), ValueError, "distribution: broadcast from rank ",
                   root, " in a job of ", size());
-    collective(tensors, "broadcast", [&](const Tensor& flat, ncclDataType_t type) {
+    check_alive("broadcast");
+    collective(tensors, "broadcast", root, [&](const Tensor& flat, ncclDataType_t type) {
       const cuda::DeviceGuard guard(device_.index());
       check(api_.broadcast(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()),
                            type, root, comm_, stream()),
@@ -176,20 +182,27 @@ class NcclCommunicator final : public Communicator {
            {std::tuple{&doubles, DType::float64, ncclFloat64},
             std::tuple{&floats, DType::float32, ncclFloat32}}) {
         if (members->empty()) continue;
-        Group g{*members, dtype, nccl_.flatten(tensors_, *members, dtype), nullptr};
-        if (g.flat.numel() > 0) {
-          const cudaEvent_t made = record_event(nccl_.stream(), "all_reduce_sum");
-          const cudaStream_t comm = nccl_.comm_stream();
-          const bool waits = cudaStreamWaitEvent(comm, made, 0) == cudaSuccess;
-          cudaEventDestroy(made);
-          NEURONA_CHECK(waits, Error, "distribution: all_reduce_sum: cannot order the NCCL stream");
-          nccl_.check(nccl_.api_.all_reduce(g.flat.raw_data(), g.flat.raw_data(),
-                                            static_cast<size_t>(g.flat.numel()), type, ncclSum,
-                                            nccl_.comm_, comm),
-                      "ncclAllReduce");
+        // The group holds the buffer from here on: its destructor waits for `done` first.
+        Group& g = groups_.emplace_back(*members, dtype, nccl_.flatten(tensors_, *members, dtype));
+        if (g.flat.numel() == 0) continue;
+        const cudaEvent_t made = record_event(nccl_.stream(), "all_reduce_sum");
+        const cudaStream_t comm = nccl_.comm_stream();
+        const bool waits = cudaStreamWaitEvent(comm, made, 0) == cudaSuccess;
+        cudaEventDestroy(made);
+        NEURONA_CHECK(waits, Error, "distribution: all_reduce_sum: cannot order the NCCL stream");
+        nccl_.check(nccl_.api_.all_reduce(g.flat.raw_data(), g.flat.raw_data(),
+                                          static_cast<size_t>(g.flat.numel()), type, ncclSum,
+                                          nccl_.comm_, comm),
+                    "ncclAllReduce");
+        try {
           g.done = record_event(comm, "all_reduce_sum");
+        } catch (...) {
+          // NCCL may be writing the buffer and nothing marks its end: abort the communicator
+          // (which ends its kernels) and wait for the stream before the buffer can go.
+          nccl_.abort();
+          cudaStreamSynchronize(comm);
+          throw;
         }
-        groups_.push_back(std::move(g));
       }
     }
     ~Pending() override {
@@ -209,12 +222,12 @@ class NcclCommunicator final : public Communicator {
       }
       for (Group& g : groups_) {
         if (g.done != nullptr) {
-          const cudaEvent_t done = g.done;
-          g.done = nullptr;
-          nccl_.wait_event(done, "all_reduce_sum");
+          // Throws after aborting the communicator: the groups' destructors then wait for
+          // their events (NCCL's kernels end with the abort) before the buffers go.
+          nccl_.wait_event(g.done, "all_reduce_sum");
           const cuda::DeviceGuard guard(nccl_.device_.index());
-          const bool waits = cudaStreamWaitEvent(nccl_.stream(), done, 0) == cudaSuccess;
-          cudaEventDestroy(done);
+          const bool waits = cudaStreamWaitEvent(nccl_.stream(), g.done, 0) == cudaSuccess;
+          cudaEventDestroy(std::exchange(g.done, nullptr));
           NEURONA_CHECK(waits, Error, "distribution: all_reduce_sum: cannot order the stream");
         }
         nccl_.unflatten(g.flat, tensors_, g.members, g.dtype);
@@ -223,11 +236,31 @@ class NcclCommunicator final : public Communicator {
     }
 
    private:
+    // One dtype's flat buffer and the event that marks NCCL's end with it (owned).
     struct Group {
       std::vector<std::size_t> members;
       DType dtype;
       Tensor flat;
-      cudaEvent_t done;
+      cudaEvent_t done = nullptr;
+
+      Group(std::vector<std::size_t> m, DType d, Tensor f)
+          : members(std::move(m)), dtype(d), flat(std::move(f)) {}
+      Group(Group&& o) noexcept
+          : members(std::move(o.members)),
+            dtype(o.dtype),
+            flat(std::move(o.flat)),
+            done(std::exchange(o.done, nullptr)) {}
+      Group(const Group&) = delete;
+      Group& operator=(const Group&) = delete;
+      Group& operator=(Group&&) = delete;
+      // The buffer goes only once NCCL is done with it (on an error path: a wait() that threw,
+      // or a constructor that did).
+      ~Group() {
+        if (done != nullptr) {
+          cudaEventSynchronize(done);
+          cudaEventDestroy(done);
+        }
+      }
     };
     NcclCommunicator& nccl_;
     std::vector<Tensor> tensors_;
@@ -270,16 +303,29 @@ class NcclCommunicator final : public Communicator {
     }
   }
 
+  // After a failed collective the communicator is aborted: later calls say so.
+  void check_alive(const char* op) const {
+    NEURONA_CHECK(comm_ != nullptr, Error, "distribution: NCCL ", op, " on rank ", rank(),
+                  ": the communicator was aborted after an earlier collective failed");
+  }
+  // Aborts the communicator (ending NCCL's kernels); later collectives throw (check_alive).
+  void abort() {
+    if (comm_ == nullptr) return;
+    api_.comm_abort(comm_);
+    comm_ = nullptr;
+  }
+
   void check(ncclResult_t r, const char* call) const {
     if (r == ncclSuccess) return;
     throw Error(detail::str("distribution: ", call, " failed: ", api_.get_error_string(r)));
   }
 
   // Runs `fn` on one flat device buffer per dtype (float64, and float32 for the others), the
-  // CPU tensors going through the bootstrap; waits for the collective (or aborts, after the
-  // timeout or on NCCL's asynchronous error); the tensors become views of the results.
+  // CPU tensors going through the bootstrap (broadcast from `root`, or summed); waits for the
+  // collective (or aborts, after the timeout or on NCCL's asynchronous error); the tensors
+  // become views of the results.
   template <typename Fn>
-  void collective(std::vector<Tensor>& tensors, const char* op, Fn&& fn) {
+  void collective(std::vector<Tensor>& tensors, const char* op, int root, Fn&& fn) {
     std::vector<Tensor> host;
     std::vector<std::size_t> host_at;
     std::vector<std::size_t> doubles, floats;
@@ -295,10 +341,10 @@ class NcclCommunicator final : public Communicator {
     }
     if (!host.empty()) {
       if (std::string(op) == "broadcast") {
-        throw NotImplementedError(
-            "distribution: the NCCL communicator broadcasts GPU tensors only");
+        bootstrap_->broadcast(host, root);
+      } else {
+        bootstrap_->all_reduce_sum(host);
       }
-      bootstrap_->all_reduce_sum(host);
       for (std::size_t k = 0; k < host.size(); ++k) tensors[host_at[k]] = host[k];
     }
     for (const auto& [group, dtype, type] : {std::tuple{&doubles, DType::float64, ncclFloat64},
@@ -329,7 +375,7 @@ class NcclCommunicator final : public Communicator {
         break;
       }
       ncclResult_t async = ncclSuccess;
-      api_.comm_get_async_error(comm_, &async);
+      if (comm_ != nullptr) api_.comm_get_async_error(comm_, &async);
       if (async != ncclSuccess && async != ncclInProgress) {
         failure = detail::str("NCCL reported ", api_.get_error_string(async));
         break;
@@ -345,8 +391,7 @@ class NcclCommunicator final : public Communicator {
     }
     if (destroy) cudaEventDestroy(done);
     if (failure.empty()) return;
-    api_.comm_abort(comm_);
-    comm_ = nullptr;
+    abort();
     throw Error(detail::str("distribution: NCCL ", op, " on rank ", rank(), " of ", size(),
                             " failed: ", failure, "; the communicator is aborted"));
   }

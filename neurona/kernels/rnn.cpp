@@ -34,6 +34,11 @@ RNNGeometry geometry(const char* op, RNNMode mode, const Tensor& x, const Tensor
                 ": argument x must be (batch, timesteps, input_dim), got ",
                 x.defined() ? x.shape() : Shape());
   check_floating(op, "x", x);
+  // The kernel's own dtypes (cuDNN's descriptors here are float32): another one would be read
+  // as float32. A device without the kernel is the stub's NotImplementedError.
+  NEURONA_CHECK(!rnn_forward_stub.has(x.device()) || rnn_fused_available(x.device(), x.dtype()),
+                ValueError, op, ": x has dtype ", x.dtype(), ", which the fused kernel on ",
+                x.device(), " does not take (rnn_fused_available says which do)");
   RNNGeometry g;
   g.mode = mode;
   g.batch = x.shape()[0];
@@ -58,8 +63,9 @@ RNNGeometry geometry(const char* op, RNNMode mode, const Tensor& x, const Tensor
   if (!lengths.empty()) {
     NEURONA_CHECK(static_cast<std::int64_t>(lengths.size()) == g.batch, ValueError, op, ": ",
                   lengths.size(), " lengths for a batch of ", g.batch);
+    // cuDNN's RNNs fail on a sequence of length 0 (and would not give h0 back for it).
     for (std::int32_t n : lengths) {
-      NEURONA_CHECK(n >= 0 && n <= g.steps, ValueError, op, ": a length of ", n, " is outside [0, ",
+      NEURONA_CHECK(n >= 1 && n <= g.steps, ValueError, op, ": a length of ", n, " is outside [1, ",
                     g.steps, "]");
     }
   }

@@ -27,9 +27,10 @@ struct RNNFusedResult {
 /// One LSTM or GRU layer over the sequence x (batch, timesteps, input_dim) from h0 (and, for an
 /// LSTM, c0) of shape (batch, units): kernel (input_dim, gates * units), recurrent_kernel
 /// (units, gates * units), bias (4 * units) for an LSTM, (2, 3 * units) for a GRU, all of x's
-/// dtype and device. `lengths` (batch,) are the sequences' lengths for right-padded inputs
-/// (empty: all timesteps): outputs past a sequence's length are zeros, and h, c are those at
-/// its last step. `training` keeps what the backward pass needs in `reserve`.
+/// dtype and device (a dtype rnn_fused_available takes). `lengths` (batch,) are the sequences'
+/// lengths, each 1 .. timesteps, for right-padded inputs (empty: all timesteps): outputs past a
+/// sequence's length are zeros, and h, c are those at its last step. `training` keeps what the
+/// backward pass needs in `reserve`.
 RNNFusedResult rnn_fused_forward(RNNMode mode, const Tensor& x, const Tensor& h0, const Tensor& c0,
                                  const Tensor& kernel, const Tensor& recurrent_kernel,
                                  const Tensor& bias, const std::vector<std::int32_t>& lengths,

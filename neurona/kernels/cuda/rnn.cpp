@@ -256,6 +256,8 @@ void rnn_forward(const RNNGeometry& g, const Tensor& x, const Tensor& h0, const 
   pack(g, p, kernel, recurrent_kernel, bias, w, stream);
   const std::size_t work_bytes = training ? p.train_work : p.infer_work;
   Tensor work = bytes(d, work_bytes);
+  // The promise of zeros past each length made here, not left to cuDNN's padding fill alone.
+  if (!g.lengths.empty()) NEURONA_CUDA_CHECK(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream));
   NEURONA_CUDNN_CHECK(cudnnRNNForward(
       handle, p.rnn, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
       static_cast<const std::int32_t*>(p.lengths.raw_data()), p.x, x.raw_data(), p.y, y.raw_data(),
