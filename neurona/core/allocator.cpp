@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <vector>
 
 #include "neurona/core/error.h"
 
@@ -16,6 +18,20 @@ void note_alloc(AllocatorStats& s, std::size_t n) {
 }
 std::size_t round_up(std::size_t n, std::size_t m) {
   return (n + m - 1) / m * m;
+}
+// Takes every cached block out of `free_blocks` (under the allocator's lock), counting them as
+// given back; the caller frees them after releasing the lock, since a raw free may wait for the
+// device's work (the CUDA backend's takes the device's work guard), and the threads doing that
+// work allocate, taking the lock: freeing under it could deadlock.
+std::vector<void*> take_cached(std::multimap<std::size_t, void*>& free_blocks,
+                               AllocatorStats& stats) {
+  std::vector<void*> blocks;
+  blocks.reserve(free_blocks.size());
+  for (const auto& [size, p] : free_blocks) blocks.push_back(p);
+  stats.num_raw_frees += static_cast<std::int64_t>(blocks.size());
+  free_blocks.clear();
+  stats.bytes_cached = 0;
+  return blocks;
 }
 }  // namespace
 
@@ -66,7 +82,7 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
   const std::size_t size = round_size(nbytes);
   NEURONA_CHECK(size >= nbytes, OutOfMemoryError, name_, " allocator: cannot allocate ", nbytes,
                 " bytes");
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   // Best fit among cached blocks, but never hand out more than twice what was asked.
   auto it = free_blocks_.lower_bound(size);
   if (it != free_blocks_.end() && it->first <= 2 * size) {
@@ -79,8 +95,11 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
     return p;
   }
   void* p = raw_alloc_(size);
-  if (!p) {
-    empty_cache_locked();
+  if (!p) {  // give the cache back (freed without the lock) and retry
+    const std::vector<void*> cached = take_cached(free_blocks_, stats_);
+    lock.unlock();
+    for (void* block : cached) raw_free_(block);
+    lock.lock();
     p = raw_alloc_(size);
   }
   NEURONA_CHECK(p != nullptr, OutOfMemoryError, name_, " allocator: out of memory allocating ",
@@ -110,8 +129,12 @@ AllocatorStats CachingAllocator::stats() const {
 }
 
 void CachingAllocator::empty_cache() {
-  std::lock_guard lock(mu_);
-  empty_cache_locked();
+  std::vector<void*> cached;
+  {
+    std::lock_guard lock(mu_);
+    cached = take_cached(free_blocks_, stats_);
+  }
+  for (void* block : cached) raw_free_(block);
 }
 
 void CachingAllocator::empty_cache_locked() noexcept {

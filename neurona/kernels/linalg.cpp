@@ -128,7 +128,9 @@ std::pair<Tensor, Tensor> dense_backward_weights_bias(const Tensor& x, const Ten
   NEURONA_CHECK(x.rank() == 2 && grad.rank() == 2 && x.shape()[0] == grad.shape()[0], ShapeError,
                 op, ": expected x (m, k) and grad (m, n), got shapes ", x.shape(), " and ",
                 grad.shape());
-  if (!dense_backward_weights_bias_stub.takes(d, x.dtype()) || x.shape()[0] == 0) {
+  // No rows, or no features (dkernel empty, but dbias still grad's column sums): the composed ops.
+  if (!dense_backward_weights_bias_stub.takes(d, x.dtype()) || x.shape()[0] == 0 ||
+      x.shape()[1] == 0) {
     return {matmul(x, grad, {.transpose_a = true}), sum(grad, Axes({0}))};
   }
   Tensor dkernel = Tensor::empty({x.shape()[1], grad.shape()[1]}, x.dtype(), d);

@@ -2,10 +2,14 @@
 // and out-of-memory path, driven by a fake device with a fixed capacity.
 #include <neurona/neurona.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <set>
+#include <thread>
 
 #include "support/test_util.h"
 
@@ -139,6 +143,56 @@ TEST(CachingAllocator, EmptyCacheGivesBlocksBack) {
     alloc.deallocate(b, 200000);
   }
   EXPECT_TRUE(dev.live.empty());  // the destructor frees the rest
+}
+
+// The raw frees of an emptied cache (empty_cache, and the retry after a failed allocation) run
+// without the allocator's lock: the CUDA backend's raw free waits for the device's work, whose
+// threads allocate, so freeing under the lock could deadlock. Each raw free here checks that
+// another thread can take the lock (stats()) meanwhile.
+TEST(CachingAllocator, FreesItsCacheWithoutHoldingItsLock) {
+  struct Shared {
+    std::atomic<nr::CachingAllocator*> alloc{nullptr};
+    std::atomic<int> unlocked{0}, locked{0};
+    std::atomic<bool> fail_next{false};
+  };
+  auto shared = std::make_shared<Shared>();
+  const auto lock_is_free = [shared] {
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    std::thread([shared, answered] {
+      (void)shared->alloc.load()->stats();
+      *answered = true;
+    }).detach();
+    for (int i = 0; i < 300 && !*answered; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return answered->load();
+  };
+  auto* alloc = new nr::CachingAllocator(
+      "fake:0",
+      [shared](std::size_t n) -> void* {
+        if (shared->fail_next.exchange(false)) return nullptr;  // out of memory, once
+        return std::malloc(n);
+      },
+      [shared, lock_is_free](void* p) {
+        (lock_is_free() ? shared->unlocked : shared->locked) += 1;
+        std::free(p);
+      });
+  shared->alloc = alloc;
+  void* a = alloc->allocate(1000);
+  alloc->deallocate(a, 1000);
+  alloc->empty_cache();
+  void* b = alloc->allocate(1000);
+  alloc->deallocate(b, 1000);
+  shared->fail_next = true;  // the next raw allocation fails: b's cached block is freed, retried
+  void* c = alloc->allocate(4096);
+  ASSERT_NE(c, nullptr);
+  alloc->deallocate(c, 4096);
+  EXPECT_EQ(alloc->stats().bytes_cached, 4096u);
+  alloc->empty_cache();  // c's block: the destructor has nothing left to free
+  EXPECT_EQ(shared->locked, 0);
+  EXPECT_EQ(shared->unlocked, 3);
+  // A thread still waiting for the lock (the failure) would outlive a deleted allocator.
+  if (shared->locked == 0) delete alloc;
 }
 
 TEST(CachingAllocator, IgnoresForeignPointers) {
