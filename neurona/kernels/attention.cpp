@@ -158,10 +158,11 @@ AttentionForward attention_forward(const Tensor& query, const Tensor& key, const
   r.lse = Tensor::empty({g.batch, g.heads, g.tq}, lse_dtype(query.dtype()), d);
   if (attention_forward_stub.widens(d, query.dtype())) {
     Tensor wide = wide_like(r.out);
-    attention_forward_stub.get(d)(widen(query), widen(key), widen(value), mask, g, wide, r.lse);
+    attention_forward_stub.get(d, DType::float32)(widen(query), widen(key), widen(value), mask, g,
+                                                  wide, r.lse);
     narrow_into(wide, r.out);
   } else {
-    attention_forward_stub.get(d)(query, key, value, mask, g, r.out, r.lse);
+    attention_forward_stub.get(d, query.dtype())(query, key, value, mask, g, r.out, r.lse);
   }
   return r;
 }
@@ -188,14 +189,15 @@ AttentionGradients attention_backward(const Tensor& grad_out, const Tensor& quer
   r.dvalue = Tensor::empty(value.shape(), value.dtype(), d);
   if (attention_backward_stub.widens(d, query.dtype())) {
     Tensor dq = wide_like(r.dquery), dk = wide_like(r.dkey), dv = wide_like(r.dvalue);
-    attention_backward_stub.get(d)(widen(grad_out), widen(query), widen(key), widen(value),
-                                   widen(out), lse, mask, g, dq, dk, dv);
+    attention_backward_stub.get(d, DType::float32)(widen(grad_out), widen(query), widen(key),
+                                                   widen(value), widen(out), lse, mask, g, dq, dk,
+                                                   dv);
     narrow_into(dq, r.dquery);
     narrow_into(dk, r.dkey);
     narrow_into(dv, r.dvalue);
   } else {
-    attention_backward_stub.get(d)(grad_out, query, key, value, out, lse, mask, g, r.dquery, r.dkey,
-                                   r.dvalue);
+    attention_backward_stub.get(d, query.dtype())(grad_out, query, key, value, out, lse, mask, g,
+                                                  r.dquery, r.dkey, r.dvalue);
   }
   return r;
 }

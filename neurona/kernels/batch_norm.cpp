@@ -87,12 +87,12 @@ Tensor batch_norm_training(const Tensor& x, int axis, const Tensor& offset, cons
     s = {channel_tensor(g, sd, d), channel_tensor(g, sd, d), channel_tensor(g, sd, d)};
     if (batch_norm_training_stub.widens(d, x.dtype())) {
       Tensor wide = wide_like(y);
-      batch_norm_training_stub.get(d)(widen(x), g, offset, scale, epsilon, wide, s.mean, s.variance,
-                                      s.inv_std);
+      batch_norm_training_stub.get(d, DType::float32)(widen(x), g, offset, scale, epsilon, wide,
+                                                      s.mean, s.variance, s.inv_std);
       narrow_into(wide, y);
     } else {
-      batch_norm_training_stub.get(d)(x, g, offset, scale, epsilon, y, s.mean, s.variance,
-                                      s.inv_std);
+      batch_norm_training_stub.get(d, x.dtype())(x, g, offset, scale, epsilon, y, s.mean,
+                                                 s.variance, s.inv_std);
     }
   }
   if (statistics != nullptr) *statistics = s;
@@ -113,10 +113,11 @@ Tensor batch_norm_inference(const Tensor& x, const Tensor& mean, const Tensor& v
   if (y.numel() == 0) return y;
   if (batch_norm_inference_stub.widens(d, x.dtype())) {
     Tensor wide = wide_like(y);
-    batch_norm_inference_stub.get(d)(widen(x), g, mean, variance, offset, scale, epsilon, wide);
+    batch_norm_inference_stub.get(d, DType::float32)(widen(x), g, mean, variance, offset, scale,
+                                                     epsilon, wide);
     narrow_into(wide, y);
   } else {
-    batch_norm_inference_stub.get(d)(x, g, mean, variance, offset, scale, epsilon, y);
+    batch_norm_inference_stub.get(d, x.dtype())(x, g, mean, variance, offset, scale, epsilon, y);
   }
   return y;
 }
@@ -149,11 +150,12 @@ BatchNormGradients batch_norm_backward(const Tensor& x, const Tensor& grad, cons
   if (!wanted.dx && !wanted.dscale && !wanted.doffset) return r;
   if (batch_norm_backward_stub.widens(d, x.dtype())) {
     Tensor wide = wanted.dx ? wide_like(r.dx) : Tensor();
-    batch_norm_backward_stub.get(d)(widen(x), widen(grad), g, mean, inv_std, scale, wide, r.dscale,
-                                    r.doffset);
+    batch_norm_backward_stub.get(d, DType::float32)(widen(x), widen(grad), g, mean, inv_std, scale,
+                                                    wide, r.dscale, r.doffset);
     if (wanted.dx) narrow_into(wide, r.dx);
   } else {
-    batch_norm_backward_stub.get(d)(x, grad, g, mean, inv_std, scale, r.dx, r.dscale, r.doffset);
+    batch_norm_backward_stub.get(d, x.dtype())(x, grad, g, mean, inv_std, scale, r.dx, r.dscale,
+                                               r.doffset);
   }
   return r;
 }

@@ -128,10 +128,10 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions& options)
   if (out.numel() == 0) return out;
   if (conv2d_stub.widens(d, x.dtype())) {
     Tensor wide = wide_like(out);
-    conv2d_stub.get(d)(widen(x), widen(kernel), g, wide);
+    conv2d_stub.get(d, DType::float32)(widen(x), widen(kernel), g, wide);
     narrow_into(wide, out);
   } else {
-    conv2d_stub.get(d)(x, kernel, g, out);
+    conv2d_stub.get(d, x.dtype())(x, kernel, g, out);
   }
   return out;
 }
@@ -159,7 +159,8 @@ Tensor conv2d_bias_activation(const Tensor& x, const Tensor& kernel, const Tenso
     return activation == FusedActivation::relu ? relu(out) : out;
   }
   Tensor out = Tensor::empty({g.n, g.oh, g.ow, g.filters}, x.dtype(), d);
-  if (out.numel() > 0) conv2d_bias_activation_stub.get(d)(x, kernel, bias, activation, g, out);
+  if (out.numel() > 0)
+    conv2d_bias_activation_stub.get(d, x.dtype())(x, kernel, bias, activation, g, out);
   return out;
 }
 
@@ -178,10 +179,10 @@ Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& kernel, const
   Tensor dx = Tensor::empty(x_shape, grad_out.dtype(), d);  // the kernel writes all of it
   if (conv2d_backward_input_stub.widens(d, dx.dtype())) {
     Tensor wide = wide_like(dx);
-    conv2d_backward_input_stub.get(d)(widen(grad_out), widen(kernel), g, wide);
+    conv2d_backward_input_stub.get(d, DType::float32)(widen(grad_out), widen(kernel), g, wide);
     narrow_into(wide, dx);
   } else {
-    conv2d_backward_input_stub.get(d)(grad_out, kernel, g, dx);
+    conv2d_backward_input_stub.get(d, grad_out.dtype())(grad_out, kernel, g, dx);
   }
   return dx;
 }
@@ -196,10 +197,10 @@ Tensor conv2d_backward_filter(const Tensor& x, const Tensor& grad_out, const Sha
   Tensor dk = Tensor::empty(kernel_shape, x.dtype(), d);  // the kernel writes all of it
   if (conv2d_backward_filter_stub.widens(d, dk.dtype())) {
     Tensor wide = wide_like(dk);
-    conv2d_backward_filter_stub.get(d)(widen(x), widen(grad_out), g, wide);
+    conv2d_backward_filter_stub.get(d, DType::float32)(widen(x), widen(grad_out), g, wide);
     narrow_into(wide, dk);
   } else {
-    conv2d_backward_filter_stub.get(d)(x, grad_out, g, dk);
+    conv2d_backward_filter_stub.get(d, x.dtype())(x, grad_out, g, dk);
   }
   return dk;
 }
@@ -217,11 +218,12 @@ std::pair<Tensor, Tensor> conv2d_backward_filter_bias(const Tensor& x, const Ten
   if (grad_out.numel() == 0) return {dk, db};
   if (conv2d_backward_filter_bias_stub.widens(d, x.dtype())) {
     Tensor wide_dk = widen(dk), wide_db = widen(db);  // zeros, as the kernel expects
-    conv2d_backward_filter_bias_stub.get(d)(widen(x), widen(grad_out), g, wide_dk, wide_db);
+    conv2d_backward_filter_bias_stub.get(d, DType::float32)(widen(x), widen(grad_out), g, wide_dk,
+                                                            wide_db);
     narrow_into(wide_dk, dk);
     narrow_into(wide_db, db);
   } else {
-    conv2d_backward_filter_bias_stub.get(d)(x, grad_out, g, dk, db);
+    conv2d_backward_filter_bias_stub.get(d, x.dtype())(x, grad_out, g, dk, db);
   }
   return {dk, db};
 }
@@ -331,10 +333,10 @@ Tensor conv2d_transpose(const Tensor& x, const Tensor& kernel,
   Tensor out = Tensor::empty(out_shape, x.dtype(), d);  // the kernel writes all of it
   if (conv2d_backward_input_stub.widens(d, x.dtype())) {
     Tensor wide = wide_like(out);
-    conv2d_backward_input_stub.get(d)(widen(x), widen(kernel), g, wide);
+    conv2d_backward_input_stub.get(d, DType::float32)(widen(x), widen(kernel), g, wide);
     narrow_into(wide, out);
   } else {
-    conv2d_backward_input_stub.get(d)(x, kernel, g, out);
+    conv2d_backward_input_stub.get(d, x.dtype())(x, kernel, g, out);
   }
   return out;
 }
@@ -354,10 +356,10 @@ Tensor conv2d_transpose_backward_input(const Tensor& grad_out, const Tensor& ker
   Tensor dx = Tensor::empty(x_shape, grad_out.dtype(), d);
   if (conv2d_stub.widens(d, dx.dtype())) {
     Tensor wide = wide_like(dx);
-    conv2d_stub.get(d)(widen(grad_out), widen(kernel), g, wide);
+    conv2d_stub.get(d, DType::float32)(widen(grad_out), widen(kernel), g, wide);
     narrow_into(wide, dx);
   } else {
-    conv2d_stub.get(d)(grad_out, kernel, g, dx);
+    conv2d_stub.get(d, grad_out.dtype())(grad_out, kernel, g, dx);
   }
   return dx;
 }
@@ -378,10 +380,10 @@ Tensor conv2d_transpose_backward_filter(const Tensor& x, const Tensor& grad_out,
   Tensor dk = Tensor::empty(kernel_shape, x.dtype(), d);
   if (conv2d_backward_filter_stub.widens(d, dk.dtype())) {
     Tensor wide = wide_like(dk);
-    conv2d_backward_filter_stub.get(d)(widen(grad_out), widen(x), g, wide);
+    conv2d_backward_filter_stub.get(d, DType::float32)(widen(grad_out), widen(x), g, wide);
     narrow_into(wide, dk);
   } else {
-    conv2d_backward_filter_stub.get(d)(grad_out, x, g, dk);
+    conv2d_backward_filter_stub.get(d, grad_out.dtype())(grad_out, x, g, dk);
   }
   return dk;
 }
@@ -405,10 +407,10 @@ Tensor pool(const char* op, bool max, const Tensor& x, const Pool2DOptions& o) {
   if (out.numel() == 0) return out;
   if (pool2d_stub.widens(d, x.dtype())) {
     Tensor wide = wide_like(out);
-    pool2d_stub.get(d)(max, widen(x), g, wide);
+    pool2d_stub.get(d, DType::float32)(max, widen(x), g, wide);
     narrow_into(wide, out);
   } else {
-    pool2d_stub.get(d)(max, x, g, out);
+    pool2d_stub.get(d, x.dtype())(max, x, g, out);
   }
   return out;
 }
@@ -434,10 +436,10 @@ Tensor pool2d_backward(bool max, const Tensor& x, const Tensor& grad_out,
   if (dx.numel() == 0) return dx;
   if (pool2d_backward_stub.widens(d, x.dtype())) {
     Tensor wide = wide_like(dx);
-    pool2d_backward_stub.get(d)(max, widen(x), widen(grad_out), g, wide);
+    pool2d_backward_stub.get(d, DType::float32)(max, widen(x), widen(grad_out), g, wide);
     narrow_into(wide, dx);
   } else {
-    pool2d_backward_stub.get(d)(max, x, grad_out, g, dx);
+    pool2d_backward_stub.get(d, x.dtype())(max, x, grad_out, g, dx);
   }
   return dx;
 }

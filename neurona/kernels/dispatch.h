@@ -7,13 +7,17 @@
 // Each entry says which dtypes its kernel takes (all by default). The front door decides what
 // happens to the others, once for every device: a 16-bit call runs widened to float32 (the
 // inputs widened, the result rounded once, as cuBLAS and cuDNN compute 16-bit data), a fused
-// op runs as its unfused ops. Kernels never make that choice and never call a front door; a
-// kernel that needs another op calls that op's kernel on its own device (cpu/kernels.h,
+// op runs as its unfused ops. It then fetches the kernel with `stub.get(device, dtype)`, which
+// refuses a dtype the kernel does not take rather than let it read the data as another type;
+// `get(device)` is for the stubs whose kernels take every dtype (it refuses the others, so a
+// front door cannot forget the check). Kernels never make that choice and never call a front
+// door; a kernel that needs another op calls that op's kernel on its own device (cpu/kernels.h,
 // cuda/kernels.h).
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -57,6 +61,8 @@ class DTypeSet {
     for (DType t : dtypes) bits_ |= bit(t);
   }
   constexpr bool contains(DType t) const { return (bits_ & bit(t)) != 0; }
+  /// Whether the set holds every dtype (the default).
+  constexpr bool all() const { return bits_ == ~0u; }
 
  private:
   static constexpr std::uint32_t bit(DType t) { return 1u << static_cast<unsigned>(t); }
@@ -75,11 +81,23 @@ struct DispatchStub {
   DTypeSet cpu_dtypes{};
   DTypeSet cuda_dtypes{};
 
+  /// The kernel of `d`, for a stub whose kernel there takes every dtype. NotImplementedError
+  /// without a kernel; std::logic_error for a stub whose kernel takes only some dtypes (a
+  /// front-door bug: use get(d, dtype)).
   KernelCall<Fn> get(Device d) const {
-    ensure_kernels_registered();
-    Fn f = d.is_cpu() ? cpu : cuda;
-    NEURONA_CHECK(f != nullptr, NotImplementedError, "no ", d.is_cpu() ? "CPU" : "CUDA",
-                  " kernel for ", name);
+    Fn f = kernel(d);  // registers the kernels, and with them their dtype sets
+    if (!dtypes(d).all())
+      throw std::logic_error(detail::str(name, ": the ", device_name(d),
+                                         " kernel takes only some dtypes: fetch it with "
+                                         "get(device, dtype)"));
+    return {f, d};
+  }
+  /// The kernel of `d` for data of `dtype`: NotImplementedError without a kernel or when the
+  /// kernel does not take `dtype` (naming the op, the device and the dtype).
+  KernelCall<Fn> get(Device d, DType dtype) const {
+    Fn f = kernel(d);
+    NEURONA_CHECK(dtypes(d).contains(dtype), NotImplementedError, name, ": the ", device_name(d),
+                  " kernel does not take ", neurona::name(dtype), " data");
     return {f, d};
   }
   /// Whether `d` has the kernel (for ops that only some devices fuse).
@@ -88,11 +106,19 @@ struct DispatchStub {
     return (d.is_cpu() ? cpu : cuda) != nullptr;
   }
   /// Whether `d` has the kernel and it takes `dtype`.
-  bool takes(Device d, DType dtype) const {
-    return has(d) && (d.is_cpu() ? cpu_dtypes : cuda_dtypes).contains(dtype);
-  }
+  bool takes(Device d, DType dtype) const { return has(d) && dtypes(d).contains(dtype); }
   /// Whether a `dtype` call on `d` runs in float32: a 16-bit dtype the kernel does not take.
   bool widens(Device d, DType dtype) const { return is_half(dtype) && !takes(d, dtype); }
+
+ private:
+  static const char* device_name(Device d) { return d.is_cpu() ? "CPU" : "CUDA"; }
+  const DTypeSet& dtypes(Device d) const { return d.is_cpu() ? cpu_dtypes : cuda_dtypes; }
+  Fn kernel(Device d) const {
+    ensure_kernels_registered();
+    Fn f = d.is_cpu() ? cpu : cuda;
+    NEURONA_CHECK(f != nullptr, NotImplementedError, "no ", device_name(d), " kernel for ", name);
+    return f;
+  }
 };
 
 }  // namespace neurona::kernels

@@ -106,11 +106,12 @@ Tensor layer_norm_forward(const Tensor& x, int begin_axis, const Tensor& gamma, 
     if (v.g.rows > 0) {
       if (layer_norm_forward_stub.widens(d, x.dtype())) {
         Tensor wide = wide_like(y);
-        layer_norm_forward_stub.get(d)(widen(x), v.g, gamma, beta, epsilon, wide, s.mean,
-                                       s.inv_std);
+        layer_norm_forward_stub.get(d, DType::float32)(widen(x), v.g, gamma, beta, epsilon, wide,
+                                                       s.mean, s.inv_std);
         narrow_into(wide, y);
       } else {
-        layer_norm_forward_stub.get(d)(x, v.g, gamma, beta, epsilon, y, s.mean, s.inv_std);
+        layer_norm_forward_stub.get(d, x.dtype())(x, v.g, gamma, beta, epsilon, y, s.mean,
+                                                  s.inv_std);
       }
     }
   }
@@ -148,11 +149,12 @@ LayerNormGradients layer_norm_backward(const Tensor& x, const Tensor& grad, cons
   if (!wanted.dx && !wanted.dgamma && !wanted.dbeta) return r;
   if (layer_norm_backward_stub.widens(d, x.dtype())) {
     Tensor wide = wanted.dx ? wide_like(r.dx) : Tensor();
-    layer_norm_backward_stub.get(d)(widen(x), widen(grad), v.g, mean, inv_std, gamma, wide,
-                                    r.dgamma, r.dbeta);
+    layer_norm_backward_stub.get(d, DType::float32)(widen(x), widen(grad), v.g, mean, inv_std,
+                                                    gamma, wide, r.dgamma, r.dbeta);
     if (wanted.dx) narrow_into(wide, r.dx);
   } else {
-    layer_norm_backward_stub.get(d)(x, grad, v.g, mean, inv_std, gamma, r.dx, r.dgamma, r.dbeta);
+    layer_norm_backward_stub.get(d, x.dtype())(x, grad, v.g, mean, inv_std, gamma, r.dx, r.dgamma,
+                                               r.dbeta);
   }
   return r;
 }

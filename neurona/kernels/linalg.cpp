@@ -84,10 +84,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulOptions options) {
   if (out.numel() == 0) return out;
   if (matmul_stub.widens(d, a.dtype())) {
     Tensor wide = wide_like(out);
-    matmul_stub.get(d)(widen(a), widen(b), plan, wide);
+    matmul_stub.get(d, DType::float32)(widen(a), widen(b), plan, wide);
     narrow_into(wide, out);
   } else {
-    matmul_stub.get(d)(a, b, plan, out);
+    matmul_stub.get(d, a.dtype())(a, b, plan, out);
   }
   return out;
 }
@@ -112,10 +112,10 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
   if (dense_stub.widens(d, x.dtype())) {
     // The bias and activation in float32 too, rounded once with the product.
     Tensor wide = wide_like(out);
-    dense_stub.get(d)(widen(x), widen(kernel), widen(bias), activation, wide);
+    dense_stub.get(d, DType::float32)(widen(x), widen(kernel), widen(bias), activation, wide);
     narrow_into(wide, out);
   } else {
-    dense_stub.get(d)(x, kernel, bias, activation, out);
+    dense_stub.get(d, x.dtype())(x, kernel, bias, activation, out);
   }
   return out;
 }
@@ -135,7 +135,8 @@ std::pair<Tensor, Tensor> dense_backward_weights_bias(const Tensor& x, const Ten
   }
   Tensor dkernel = Tensor::empty({x.shape()[1], grad.shape()[1]}, x.dtype(), d);
   Tensor dbias = Tensor::empty({grad.shape()[1]}, x.dtype(), d);
-  if (dkernel.numel() > 0) dense_backward_weights_bias_stub.get(d)(x, grad, dkernel, dbias);
+  if (dkernel.numel() > 0)
+    dense_backward_weights_bias_stub.get(d, x.dtype())(x, grad, dkernel, dbias);
   return {dkernel, dbias};
 }
 

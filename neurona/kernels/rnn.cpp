@@ -86,8 +86,8 @@ RNNFusedResult rnn_fused_forward(RNNMode mode, const Tensor& x, const Tensor& h0
   r.h = Tensor::empty({g.batch, g.units}, x.dtype(), x.device());
   if (mode == RNNMode::lstm) r.c = Tensor::empty({g.batch, g.units}, x.dtype(), x.device());
   if (training) r.reserve = Tensor::empty({0}, DType::uint8, x.device());
-  rnn_forward_stub.get(x.device())(g, x, h0, c0, kernel, recurrent_kernel, bias, training, r.y, r.h,
-                                   r.c, r.reserve);
+  rnn_forward_stub.get(x.device(), x.dtype())(g, x, h0, c0, kernel, recurrent_kernel, bias,
+                                              training, r.y, r.h, r.c, r.reserve);
   return r;
 }
 
@@ -114,9 +114,9 @@ RNNFusedGradients rnn_fused_backward(RNNMode mode, const Tensor& x, const Tensor
     r.drecurrent_kernel = Tensor::empty(recurrent_kernel.shape(), x.dtype(), x.device());
     r.dbias = Tensor::empty(bias.shape(), x.dtype(), x.device());
   }
-  rnn_backward_stub.get(x.device())(g, x, h0, c0, kernel, recurrent_kernel, bias, y, reserve, dy,
-                                    dh, dc, weights_wanted, r.dx, r.dh0, r.dc0, r.dkernel,
-                                    r.drecurrent_kernel, r.dbias);
+  rnn_backward_stub.get(x.device(), x.dtype())(g, x, h0, c0, kernel, recurrent_kernel, bias, y,
+                                               reserve, dy, dh, dc, weights_wanted, r.dx, r.dh0,
+                                               r.dc0, r.dkernel, r.drecurrent_kernel, r.dbias);
   return r;
 }
 
