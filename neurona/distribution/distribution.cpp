@@ -270,7 +270,7 @@ class MpiCommunicator final : public Communicator {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
-  double timeout_ = 300;
+  double timeout_ = kDefaultTimeoutSeconds;
 };
 
 #endif  // NEURONA_WITH_MPI
@@ -418,11 +418,14 @@ DataParallel::DataParallel(DataParallelOptions options)
     : communicator_(std::move(options.communicator)), bucket_bytes_(options.bucket_bytes) {
   if (!communicator_) {
     const Device device = default_device();
+    const double timeout = options.timeout_seconds.value_or(kDefaultTimeoutSeconds);
     communicator_ = device.is_cuda() && nccl_available()
-                        ? nccl_communicator(mpi_communicator(), device, options.timeout_seconds)
+                        ? nccl_communicator(mpi_communicator(), device, timeout)
                         : mpi_communicator();
+    communicator_->set_timeout(timeout);
+  } else if (options.timeout_seconds) {
+    communicator_->set_timeout(*options.timeout_seconds);
   }
-  communicator_->set_timeout(options.timeout_seconds);
 }
 
 std::pair<std::int64_t, std::int64_t> DataParallel::shard(std::int64_t rows) const {

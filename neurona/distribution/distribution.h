@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,9 @@
 #include "neurona/core/tensor.h"
 
 namespace neurona::distribution {
+
+/// How long a collective waits for the other ranks unless told otherwise (seconds).
+inline constexpr double kDefaultTimeoutSeconds = 300;
 
 /// An all-reduce started by Communicator::start_all_reduce_sum and not yet finished.
 class PendingAllReduce {
@@ -96,7 +100,8 @@ bool mpi_available();
 /// communicator and throws Error naming the rank. NCCL is loaded at run time (libnccl.so.2):
 /// NotImplementedError where it cannot be, or in a build without CUDA.
 std::shared_ptr<Communicator> nccl_communicator(std::shared_ptr<Communicator> bootstrap,
-                                                Device device, double timeout_seconds = 300);
+                                                Device device,
+                                                double timeout_seconds = kDefaultTimeoutSeconds);
 
 /// Whether NCCL can be loaded (a CUDA build and libnccl.so.2 on the library path).
 bool nccl_available();
@@ -109,8 +114,10 @@ struct DataParallelOptions {
   /// (NCCL refuses two ranks on one GPU): set NEURONA_DEVICE or nr::set_default_device from the
   /// local rank, as `neurona train --distributed` does (Open MPI's OMPI_COMM_WORLD_LOCAL_RANK).
   std::shared_ptr<Communicator> communicator = nullptr;
-  /// How long one collective may wait for the other ranks (Communicator::set_timeout).
-  double timeout_seconds = 300;
+  /// How long one collective may wait for the other ranks (Communicator::set_timeout). Not
+  /// given: a communicator passed in keeps its own timeout, one DataParallel makes gets
+  /// kDefaultTimeoutSeconds. ValueError (from the communicator) unless positive.
+  std::optional<double> timeout_seconds = std::nullopt;
   /// The gradients' all-reduce goes in buckets of about this many bytes, each started as soon
   /// as the backward pass has finished its gradients (GradientReducer; PyTorch DDP's
   /// bucket_cap_mb is 25 MiB too). 0: one bucket, after the backward pass.

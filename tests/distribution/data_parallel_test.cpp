@@ -34,7 +34,12 @@ class MirrorCommunicator final : public nr::distribution::Communicator {
   void broadcast_bytes(std::vector<std::uint8_t>& /*bytes*/, int /*root*/) override {}
   void barrier() override {}
   std::string name() const override { return "mirror"; }
+  void set_timeout(double seconds) override {
+    NEURONA_CHECK(seconds > 0, nr::ValueError, "mirror: the timeout must be positive");
+    timeouts.push_back(seconds);
+  }
   int all_reduces = 0, broadcasts = 0;
+  std::vector<double> timeouts;  // what set_timeout was given
 
  private:
   int rank_, size_;
@@ -66,6 +71,18 @@ TEST(DataParallel, ShardsSplitAGlobalBatchInRankOrder) {
   EXPECT_EQ(replica(1, 2).shard(1), (Range{1, 1}));
   EXPECT_TRUE(replica(0, 4).is_chief());
   EXPECT_FALSE(replica(3, 4).is_chief());
+}
+
+// A communicator passed in keeps its own timeout unless DataParallel is given one.
+TEST(DataParallel, SetsTheCommunicatorsTimeoutOnlyWhenGivenOne) {
+  auto keeps = std::make_shared<MirrorCommunicator>(0, 2);
+  (void)nr::distribution::DataParallel({.communicator = keeps});
+  EXPECT_TRUE(keeps->timeouts.empty());
+  auto given = std::make_shared<MirrorCommunicator>(0, 2);
+  (void)nr::distribution::DataParallel({.communicator = given, .timeout_seconds = 7.5});
+  EXPECT_EQ(given->timeouts, std::vector<double>{7.5});
+  EXPECT_THROW(nr::distribution::DataParallel({.communicator = given, .timeout_seconds = 0}),
+               nr::ValueError);
 }
 
 TEST_F(DataParallelFit, WithoutADistributionEveryProcessIsTheChief) {
@@ -148,6 +165,41 @@ TEST_F(DataParallelFit, PredictGivesEachReplicaItsRowsAndJoinsThem) {
     }
   }
   EXPECT_EQ(mirror.all_reduces, 3);
+}
+
+namespace {
+
+// A Dense that records the most rows it was called on.
+class RowCountingModel : public nr::Model {
+ public:
+  RowCountingModel() : nr::Model("RowCountingModel"), dense_(track(nr::layers::Dense(2))) {}
+  nr::Tensor call(const nr::Tensor& inputs, bool training) override {
+    most_rows = std::max(most_rows, inputs.shape()[0]);
+    return dense_(inputs, training);
+  }
+  std::int64_t most_rows = 0;
+
+ private:
+  nr::layers::Dense dense_;
+};
+
+}  // namespace
+
+// An unbuilt model is built on a replica's part of the first batch, not on the global batch: a
+// replica never runs more rows than its part.
+TEST_F(DataParallelFit, AnUnbuiltModelIsBuiltOnAReplicasRows) {
+  nr::set_seed(4);
+  const nr::Tensor x = nr::random_normal({40, 4}, {.device = nr::Device::cpu(), .seed = 1});
+  const nr::Tensor y = nr::random_normal({40, 2}, {.device = nr::Device::cpu(), .seed = 2});
+  RowCountingModel model;
+  model.compile({.optimizer = nr::optimizers::SGD(0.1), .loss = "mse"});
+  nr::distribution::set_distribution(replica(1, 3));
+  model.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0});
+  EXPECT_TRUE(model.built());
+  EXPECT_EQ(model.most_rows, 6);  // ceil(16 / 3): the longest part of a batch of 16
+  RowCountingModel predicting;
+  (void)predicting.predict(x, {.batch_size = 16});
+  EXPECT_LE(predicting.most_rows, 6);
 }
 
 namespace {
