@@ -67,6 +67,37 @@ Tensor relu_grad(const Tensor& g, const Tensor& x) {
   return out;
 }
 
+// gelu's gradient g * gelu'(x) in one kernel, recorded with its own derivatives (g gelu''(x)
+// for x) so that a tape watching the backward pass can differentiate it again.
+// gelu''(x) = phi(x) (2 - x^2).
+Tensor gelu_grad(const Tensor& g, const Tensor& x) {
+  Tensor out = kernels::gelu_grad(g, x);
+  if (autograd::is_recording()) {
+    autograd::record("gelu_grad", {g, x}, {out}, [g, x](const G& gg) {
+      const Tensor pdf = exp(square(x) * -0.5) * (1.0 / std::sqrt(2.0 * kPi));
+      return G{gelu_grad(gg[0], x), gg[0] * g * pdf * (2.0 - square(x))};
+    });
+  }
+  return out;
+}
+
+// The same for the tanh form: with t = tanh(u), u = c (x + k x^3), u' = c (1 + 3 k x^2),
+// y'' = (1 - t^2) (u' - x t u'^2 + 3 c k x^2).
+Tensor gelu_approximate_grad(const Tensor& g, const Tensor& x) {
+  Tensor out = kernels::gelu_approximate_grad(g, x);
+  if (autograd::is_recording()) {
+    autograd::record("gelu_approximate_grad", {g, x}, {out}, [g, x](const G& gg) {
+      constexpr double kC = 0.79788456080286535587989211986876, kK = 0.044715;
+      const Tensor x2 = square(x);
+      const Tensor t = tanh((x + x * x2 * kK) * kC);
+      const Tensor du = (x2 * (3.0 * kK) + 1.0) * kC;
+      const Tensor second = (1.0 - square(t)) * (du - x * t * square(du) + x2 * (3.0 * kC * kK));
+      return G{gelu_approximate_grad(gg[0], x), gg[0] * g * second};
+    });
+  }
+  return out;
+}
+
 std::vector<int> normalized_perm(const Tensor& x, std::vector<int> perm) {
   if (perm.empty()) {
     perm.resize(static_cast<std::size_t>(x.rank()));
@@ -307,24 +338,14 @@ Tensor selu(const Tensor& x) {
 Tensor gelu_approximate(const Tensor& x) {
   return unary_recorded("gelu_approximate", x, kernels::gelu_approximate(x),
                         [](const Tensor& g, const Tensor& x_, const Tensor&) {
-                          // y = x (1 + t) / 2 with t = tanh(u), u = c (x + a x^3):
-                          // y' = (1 + t) / 2 + x (1 - t^2) c (1 + 3 a x^2) / 2.
-                          constexpr double kC = 0.79788456080286535587989211986876, kA = 0.044715;
-                          const Tensor x2 = square(x_);
-                          const Tensor t = tanh((x_ + x_ * x2 * kA) * kC);
-                          return g * ((t + 1.0) * 0.5 + x_ * (1.0 - square(t)) *
-                                                            ((x2 * (3.0 * kA) + 1.0) * (0.5 * kC)));
+                          return gelu_approximate_grad(g, x_);
                         });
 }
 
 Tensor gelu(const Tensor& x) {
-  return unary_recorded("gelu", x, kernels::gelu(x),
-                        [](const Tensor& g, const Tensor& x_, const Tensor&) {
-                          // Phi(x) + x phi(x)
-                          const Tensor cdf = (erf(x_ * (1.0 / std::sqrt(2.0))) + 1.0) * 0.5;
-                          const Tensor pdf = exp(square(x_) * -0.5) * (1.0 / std::sqrt(2.0 * kPi));
-                          return g * (cdf + x_ * pdf);
-                        });
+  return unary_recorded(
+      "gelu", x, kernels::gelu(x),
+      [](const Tensor& g, const Tensor& x_, const Tensor&) { return gelu_grad(g, x_); });
 }
 
 Tensor silu(const Tensor& x) {

@@ -65,6 +65,14 @@ Tensor minimum(const Tensor& x, const Tensor& y) {
 Tensor relu_grad(const Tensor& grad, const Tensor& x) {
   return binary("relu_grad", BinaryOp::relu_grad, grad, x);
 }
+Tensor gelu_grad(const Tensor& grad, const Tensor& x) {
+  kernels::check_floating("gelu_grad", "x", x);
+  return binary("gelu_grad", BinaryOp::gelu_grad, grad, x);
+}
+Tensor gelu_approximate_grad(const Tensor& grad, const Tensor& x) {
+  kernels::check_floating("gelu_approximate_grad", "x", x);
+  return binary("gelu_approximate_grad", BinaryOp::gelu_approximate_grad, grad, x);
+}
 Tensor equal(const Tensor& x, const Tensor& y) {
   return binary("equal", BinaryOp::equal, x, y);
 }

@@ -21,6 +21,10 @@ Tensor maximum(const Tensor& x, const Tensor& y);
 Tensor minimum(const Tensor& x, const Tensor& y);
 /// The gradient of relu: grad * (x > 0) in one pass (grad and x of the same dtype; broadcast).
 Tensor relu_grad(const Tensor& grad, const Tensor& x);
+/// The gradients of gelu (exact) and of its tanh form: grad * gelu'(x) in one pass (floats;
+/// grad and x of the same dtype; broadcast).
+Tensor gelu_grad(const Tensor& grad, const Tensor& x);
+Tensor gelu_approximate_grad(const Tensor& grad, const Tensor& x);
 
 /// Comparisons return uint8 masks (1 where true), usable as where()'s condition.
 Tensor equal(const Tensor& x, const Tensor& y);

@@ -117,6 +117,24 @@ TEST_F(Gpu, UnaryOpsAndActivationsMatchCpu) {
   }
 }
 
+// gelu's gradients are one fused kernel each (the CPU's float32 runs on glibc's SIMD erf, exp
+// and tanh).
+TEST_F(Gpu, GeluGradsMatchCpu) {
+  for (nr::DType dt : {nr::float32, nr::float64}) {
+    for (const nr::Shape& s : {nr::Shape{100003}, nr::Shape{3, 0}, nr::Shape{}}) {
+      const nr::Tensor g = random_tensor(s, dt, -2, 2, 7);
+      const nr::Tensor x = random_tensor(s, dt, -6, 6, 8);
+      EXPECT_TRUE(parity(
+          std::string("gelu_grad ") + std::string(nr::name(dt)), {g, x},
+          [](const auto& in) { return nr::kernels::gelu_grad(in[0], in[1]); }, 1e-6, 1e-5));
+      EXPECT_TRUE(parity(
+          std::string("gelu_approximate_grad ") + std::string(nr::name(dt)), {g, x},
+          [](const auto& in) { return nr::kernels::gelu_approximate_grad(in[0], in[1]); }, 1e-6,
+          1e-5));
+    }
+  }
+}
+
 TEST_F(Gpu, WhereAndCastMatchCpu) {
   const nr::Tensor a = random_tensor({4, 1, 6}, nr::float32, -5, 5, 5);
   const nr::Tensor b = random_tensor({5, 1}, nr::float32, -5, 5, 6);

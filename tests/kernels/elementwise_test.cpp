@@ -2,6 +2,7 @@
 // with size-1 and size-0 dimensions, broadcasting, and lengths that are not multiples of a
 // vector width.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "neurona/kernels/elementwise.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -304,6 +306,33 @@ TEST(Elementwise, ReluGradIsGradTimesInputPositiveOnAllShapes) {
         "relu_grad", nr::kernels::relu_grad, [](double g, double x) { return x > 0 ? g : 0.0; },
         -50, 50, t, 0, 0);
   }
+}
+
+TEST(Elementwise, GeluGradsAreGradTimesTheDerivativeOnAllShapes) {
+  for (nr::DType t : {nr::float32, nr::float64}) {
+    // In float32 the derivatives' two terms cancel for negative x (Phi(x) against x phi(x),
+    // (1 + t) / 2 against the tanh term), to about 5e-7 per unit of gradient, and grad reaches 5
+    // here: the float32 formula evaluated in numpy is as far from the float64 values.
+    const double atol = t == nr::float32 ? 3e-6 : 1e-12, rtol = t == nr::float32 ? 1e-5 : 1e-12;
+    check_binary(
+        "gelu_grad", nr::kernels::gelu_grad,
+        [](double g, double x) {
+          const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * 3.14159265358979323846);
+          return g * (0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * pdf);
+        },
+        -5, 5, t, atol, rtol);
+    check_binary(
+        "gelu_approximate_grad", nr::kernels::gelu_approximate_grad,
+        [](double g, double x) {
+          constexpr double kC = 0.79788456080286535587989211986876, kK = 0.044715;
+          const double th = std::tanh(kC * (x + kK * x * x * x));
+          return g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * kC * (1 + 3 * kK * x * x));
+        },
+        -5, 5, t, atol, rtol);
+  }
+  NEURONA_EXPECT_THROW_MSG(nr::kernels::gelu_grad(nr::zeros({2}, {.dtype = nr::int32}),
+                                                  nr::zeros({2}, {.dtype = nr::int32})),
+                           nr::ValueError, "gelu_grad", "int32");
 }
 
 TEST(Elementwise, ReluGradGivesTheBitsOfGradTimesTheMask) {
@@ -610,6 +639,8 @@ TEST(Elementwise, ActivationsMatchKerasDefinitions) {
       "gelu", nr::gelu, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }, -4,
       4);
   check_unary(
+      "erf", nr::erf, [](double x) { return std::erf(x); }, -4, 4, 2e-7, 2e-7);
+  check_unary(
       "silu", nr::silu, [](double x) { return x * ref_sigmoid(x); }, -6, 6);
   check_unary(
       "swish", nr::swish, [](double x) { return x / (1 + std::exp(-x)); }, -6, 6);
@@ -639,6 +670,70 @@ TEST(Elementwise, GeluIsTheExactErfFormNotTheTanhApproximation) {
   const nr::Tensor out = nr::gelu(make_tensor({1.0, -1.0, 2.0}, {3}, nr::float64));
   EXPECT_TRUE(
       all_close(out, {0.8413447460685429, -0.15865525393145707, 1.9544997361036416}, 1e-12, 1e-12));
+}
+
+// The CPU computes float32 erf, the exact gelu and gelu's gradient with glibc's SIMD erff and
+// expf in padded blocks: every element goes through the same functions, so a value does not
+// depend on the number of threads or on where it sits in the tensor, and the results stay
+// within a few ulp of the float64 ones.
+TEST(Elementwise, Float32ErfAndGeluAreTheSameWhateverTheThreadsAndThePlace) {
+  const std::int64_t n = 300007;  // above the parallel grain, not a multiple of any vector
+  const nr::Tensor x = random_tensor({n}, nr::float32, -5, 5, 3);
+  const nr::Tensor g = random_tensor({n}, nr::float32, -2, 2, 4);
+  using Op = std::function<nr::Tensor(const nr::Tensor&, const nr::Tensor&)>;
+  const std::vector<Op> ops = {
+      [](const nr::Tensor& v, const nr::Tensor&) { return nr::erf(v); },
+      [](const nr::Tensor& v, const nr::Tensor&) { return nr::tanh(v); },
+      [](const nr::Tensor& v, const nr::Tensor&) { return nr::gelu(v); },
+      [](const nr::Tensor& v, const nr::Tensor&) { return nr::gelu_approximate(v); },
+      [](const nr::Tensor& v, const nr::Tensor& gv) { return nr::kernels::gelu_grad(gv, v); },
+      [](const nr::Tensor& v, const nr::Tensor& gv) {
+        return nr::kernels::gelu_approximate_grad(gv, v);
+      }};
+  for (const Op& op : ops) {
+    const std::vector<float> two = op(x, g).to_vector<float>();
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const std::vector<float> one = op(x, g).to_vector<float>();
+    omp_set_num_threads(threads);
+    EXPECT_EQ(one, two);
+    // The last 37 values alone: another place in their blocks.
+    const std::vector<float> tail =
+        op(x.slice(n - 37, n).clone(), g.slice(n - 37, n).clone()).to_vector<float>();
+    EXPECT_EQ(tail, std::vector<float>(two.end() - 37, two.end()));
+  }
+  EXPECT_TRUE(all_close(nr::erf(x), map_ref(x, [](double v) { return std::erf(v); }), 2e-7, 2e-7));
+  const auto cdf = [](double v) { return 0.5 * (1 + std::erf(v / std::sqrt(2.0))); };
+  EXPECT_TRUE(all_close(nr::gelu(x), map_ref(x, [&](double v) { return v * cdf(v); }), 5e-7, 1e-6));
+  const std::vector<double> xv = x.to_vector<double>(), gv = g.to_vector<double>();
+  std::vector<double> want(xv.size());
+  for (std::size_t i = 0; i < xv.size(); ++i) {
+    const double pdf = std::exp(-0.5 * xv[i] * xv[i]) / std::sqrt(2 * 3.14159265358979323846);
+    want[i] = gv[i] * (cdf(xv[i]) + xv[i] * pdf);
+  }
+  // The gradients' float32 cancellation (GeluGradsAreGradTimesTheDerivativeOnAllShapes): about
+  // 5e-7 per unit of gradient, which reaches 2 here.
+  EXPECT_TRUE(all_close(nr::kernels::gelu_grad(g, x), want, 1.2e-6, 1e-6));
+  EXPECT_TRUE(
+      all_close(nr::tanh(x), map_ref(x, [](double v) { return std::tanh(v); }), 1.2e-7, 1.2e-7));
+  constexpr double kC = 0.79788456080286535587989211986876, kK = 0.044715;
+  EXPECT_TRUE(all_close(
+      nr::gelu_approximate(x),
+      map_ref(x, [&](double v) { return 0.5 * v * (1 + std::tanh(kC * (v + kK * v * v * v))); }),
+      5e-7, 1e-6));
+  for (std::size_t i = 0; i < xv.size(); ++i) {
+    const double v = xv[i], t = std::tanh(kC * (v + kK * v * v * v));
+    want[i] = gv[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kC * (1 + 3 * kK * v * v));
+  }
+  EXPECT_TRUE(all_close(nr::kernels::gelu_approximate_grad(g, x), want, 1.2e-6, 1e-6));
+  const nr::Tensor special = make_tensor({kNaN, kInf, -kInf, -0.0, 1e-30, 3.9}, {6});
+  const std::vector<float> e = nr::erf(special).to_vector<float>();
+  EXPECT_TRUE(std::isnan(e[0]));
+  EXPECT_EQ(e[1], 1.0f);
+  EXPECT_EQ(e[2], -1.0f);
+  EXPECT_TRUE(e[3] == 0.0f && std::signbit(e[3]));
+  EXPECT_NEAR(e[4], 1.1283791670955126e-30, 1e-36);
+  EXPECT_NEAR(e[5], 0.9999999652, 1.2e-7);
 }
 
 TEST(Elementwise, GeluApproximateIsKerasTanhForm) {

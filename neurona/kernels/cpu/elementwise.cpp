@@ -1,5 +1,7 @@
-// CPU kernels for elementwise ops: the shared functors run by an OpenMP loop.
+// CPU kernels for elementwise ops: the shared functors run by an OpenMP loop; float32 erf, tanh,
+// gelu and gelu's gradients through glibc's SIMD functions (cpu/vector_math.h).
 #include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/cpu/vector_math.h"
 #include "neurona/kernels/elementwise_stubs.h"
 #include "neurona/kernels/math/impl.h"
 
@@ -97,6 +99,18 @@ void binary_runs(const T* a, const T* b, Out* out, const Indexer<2>& ix, std::in
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   const Shape shapes[2] = {a.shape(), b.shape()};
   const Indexer<2> ix = make_broadcast_indexer<2>(out.shape(), shapes, "binary op");
+  // gelu's gradients in float32 on glibc's SIMD functions (cpu/vector_math.h).
+  if (a.dtype() == DType::float32 && a.shape() == b.shape()) {
+    if (op == BinaryOp::gelu_grad) {
+      vector_gelu_grad(a.data<float>(), b.data<float>(), out.data<float>(), out.numel());
+      return;
+    }
+    if (op == BinaryOp::gelu_approximate_grad) {
+      vector_gelu_approximate_grad(a.data<float>(), b.data<float>(), out.data<float>(),
+                                   out.numel());
+      return;
+    }
+  }
   if (is_contiguous(ix) || out.numel() == 0) {
     binary_impl(Launch{}, op, a, b, out);
     return;
@@ -105,8 +119,8 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
     using T = std::decay_t<decltype(t)>;
     visit_binary_op<T>(op, [&](auto op_c) {
       constexpr BinaryOp Op = std::decay_t<decltype(op_c)>::value;
-      if constexpr (Op == BinaryOp::divide && !is_float_v<T>) {
-        throw ValueError("divide: integer inputs reach the kernel (front door bug)");
+      if constexpr (binary_float_only(Op) && !is_float_v<T>) {
+        throw ValueError("binary op: integer inputs reach a float-only kernel (front door bug)");
       } else {
         using Out = binary_out_t<Op, T>;
         binary_runs<Op, T, Out>(a.data<T>(), b.data<T>(), out.data<Out>(), ix, out.numel());
@@ -116,7 +130,20 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
 }
 
 void unary(UnaryOp op, double alpha, const Tensor& x, Tensor& out) {
-  unary_impl(Launch{}, op, alpha, x, out);
+  // float32 erf, tanh and gelu on glibc's SIMD functions (cpu/vector_math.h).
+  using VectorFn = void (*)(const float*, float*, std::int64_t);
+  VectorFn vector = nullptr;
+  if (x.dtype() == DType::float32) {
+    if (op == UnaryOp::erf) vector = vector_erf;
+    if (op == UnaryOp::tanh) vector = vector_tanh;
+    if (op == UnaryOp::gelu) vector = vector_gelu;
+    if (op == UnaryOp::gelu_approximate) vector = vector_gelu_approximate;
+  }
+  if (vector != nullptr) {
+    vector(x.data<float>(), out.data<float>(), x.numel());
+  } else {
+    unary_impl(Launch{}, op, alpha, x, out);
+  }
 }
 void where(const Tensor& c, const Tensor& a, const Tensor& b, Tensor& out) {
   const Shape shapes[3] = {c.shape(), a.shape(), b.shape()};

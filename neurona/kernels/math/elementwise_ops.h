@@ -22,6 +22,8 @@ enum class BinaryOp : std::uint8_t {
   maximum,
   minimum,
   relu_grad,  // a * (b > 0): the gradient a of relu at its input b, in one pass
+  gelu_grad,  // a * gelu'(b): the gradient a of the exact gelu at its input b, in one pass
+  gelu_approximate_grad,  // the same for gelu's tanh form
   equal,
   not_equal,
   less,
@@ -32,6 +34,12 @@ enum class BinaryOp : std::uint8_t {
 
 constexpr bool is_comparison(BinaryOp op) {
   return op >= BinaryOp::equal;
+}
+
+/// Ops defined for float dtypes only (the front doors widen or refuse integers).
+constexpr bool binary_float_only(BinaryOp op) {
+  return op == BinaryOp::divide || op == BinaryOp::gelu_grad ||
+         op == BinaryOp::gelu_approximate_grad;
 }
 
 enum class UnaryOp : std::uint8_t {
@@ -147,7 +155,20 @@ NEURONA_HD_INLINE auto binary_apply(T a, T b) {
   // multiply(a, cast(b > 0)): a NaN gradient stays NaN, an infinite one is NaN where b <= 0.
   else if constexpr (Op == BinaryOp::relu_grad)
     return wrap_mul(a, b > T(0) ? T(1) : T(0));
-  else if constexpr (Op == BinaryOp::equal)
+  else if constexpr (Op == BinaryOp::gelu_grad) {
+    // d/dx x Phi(x) = Phi(x) + x phi(x) (floats only)
+    constexpr T kInvSqrt2 = T(0.70710678118654752440084436210);
+    constexpr T kInvSqrt2Pi = T(0.39894228040143267793994605993);
+    return a * (T(0.5) * (T(1) + std::erf(b * kInvSqrt2)) +
+                b * (kInvSqrt2Pi * std::exp(T(-0.5) * b * b)));
+  } else if constexpr (Op == BinaryOp::gelu_approximate_grad) {
+    // y = x (1 + t) / 2 with t = tanh(u), u = c (x + k x^3):
+    // y' = (1 + t) / 2 + x (1 - t^2) c (1 + 3 k x^2) / 2 (floats only)
+    constexpr T kC = T(0.79788456080286535587989211986876), kK = T(0.044715);
+    const T b2 = b * b;
+    const T t = std::tanh(kC * (b + kK * b2 * b));
+    return a * (T(0.5) * (T(1) + t) + T(0.5) * b * (T(1) - t * t) * kC * (T(1) + T(3) * kK * b2));
+  } else if constexpr (Op == BinaryOp::equal)
     return static_cast<std::uint8_t>(a == b);
   else if constexpr (Op == BinaryOp::not_equal)
     return static_cast<std::uint8_t>(a != b);

@@ -25,6 +25,8 @@ void visit_binary_op(BinaryOp op, F&& f) {
     NEURONA_CASE(maximum)
     NEURONA_CASE(minimum)
     NEURONA_CASE(relu_grad)
+    NEURONA_CASE(gelu_grad)
+    NEURONA_CASE(gelu_approximate_grad)
     NEURONA_CASE(equal)
     NEURONA_CASE(not_equal)
     NEURONA_CASE(less)
@@ -44,8 +46,8 @@ void binary_impl(const Launch& launch, BinaryOp op, const Tensor& a, const Tenso
     using T = std::decay_t<decltype(t)>;
     visit_binary_op<T>(op, [&](auto op_c) {
       constexpr BinaryOp Op = std::decay_t<decltype(op_c)>::value;
-      if constexpr (Op == BinaryOp::divide && !is_float_v<T>) {
-        throw ValueError("divide: integer inputs reach the kernel (front door bug)");
+      if constexpr (binary_float_only(Op) && !is_float_v<T>) {
+        throw ValueError("binary op: integer inputs reach a float-only kernel (front door bug)");
       } else {
         using Out = binary_out_t<Op, T>;
         if (is_contiguous(ix)) {

@@ -1,0 +1,82 @@
+// The libmvec paths of cpu/vector_math.h. The SIMD declarations below are glibc's own, which
+// <math.h> makes only under -ffast-math (not used by neurona); they live in this file alone so
+// that the compiler's auto-vectorizer cannot reach for them in loops elsewhere that have a
+// scalar remainder.
+#include "neurona/kernels/cpu/vector_math.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/math/elementwise_ops.h"
+
+extern "C" {
+#pragma omp declare simd notinbranch
+float erff(float) noexcept;
+#pragma omp declare simd notinbranch
+float expf(float) noexcept;
+#pragma omp declare simd notinbranch
+float tanhf(float) noexcept;
+}
+
+namespace neurona::kernels::cpu {
+
+namespace {
+
+// Elements per block: a whole number of SIMD vectors of every width libmvec has (4, 8, 16).
+constexpr std::int64_t kBlock = 64;
+
+// Runs f over `inputs` (one or two arrays of n floats) into out, block by block on the OpenMP
+// threads; the last block is padded with zeros, so that its elements take the SIMD path too.
+template <int Inputs, typename F>
+void blocked(const float* const (&inputs)[Inputs], float* out, std::int64_t n, const F& f) {
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+  Launch{}(blocks, kBlock, [&](std::int64_t b) {
+    const std::int64_t start = b * kBlock;
+    const std::int64_t len = std::min(kBlock, n - start);
+    float in[Inputs][kBlock] = {};
+    float result[kBlock];
+    for (int k = 0; k < Inputs; ++k) std::copy_n(inputs[k] + start, len, in[k]);
+#pragma omp simd
+    for (std::int64_t j = 0; j < kBlock; ++j) {
+      if constexpr (Inputs == 1) {
+        result[j] = f(in[0][j]);
+      } else {
+        result[j] = f(in[0][j], in[1][j]);
+      }
+    }
+    std::copy_n(result, len, out + start);
+  });
+}
+
+}  // namespace
+
+void vector_erf(const float* x, float* out, std::int64_t n) {
+  blocked<1>({x}, out, n, [](float v) { return unary_apply<UnaryOp::erf, float>(v, 0.0f); });
+}
+
+void vector_gelu(const float* x, float* out, std::int64_t n) {
+  blocked<1>({x}, out, n, [](float v) { return unary_apply<UnaryOp::gelu, float>(v, 0.0f); });
+}
+
+void vector_gelu_grad(const float* grad, const float* x, float* out, std::int64_t n) {
+  blocked<2>({grad, x}, out, n,
+             [](float g, float v) { return binary_apply<BinaryOp::gelu_grad, float>(g, v); });
+}
+
+void vector_tanh(const float* x, float* out, std::int64_t n) {
+  blocked<1>({x}, out, n, [](float v) { return unary_apply<UnaryOp::tanh, float>(v, 0.0f); });
+}
+
+void vector_gelu_approximate(const float* x, float* out, std::int64_t n) {
+  blocked<1>({x}, out, n,
+             [](float v) { return unary_apply<UnaryOp::gelu_approximate, float>(v, 0.0f); });
+}
+
+void vector_gelu_approximate_grad(const float* grad, const float* x, float* out, std::int64_t n) {
+  blocked<2>({grad, x}, out, n, [](float g, float v) {
+    return binary_apply<BinaryOp::gelu_approximate_grad, float>(g, v);
+  });
+}
+
+}  // namespace neurona::kernels::cpu
