@@ -5,6 +5,7 @@
 // grouped-query heads, a given scale, dropout, shapes that cross the kernels' blocks, 16-bit
 // inputs, and the argument errors.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <limits>
@@ -313,6 +314,37 @@ TEST(AttentionKernels, DropoutDropsThePhiloxElementsAndScalesTheRest) {
     dropped += nr::testing::reference_dropout(c, static_cast<std::uint64_t>(e)) == 0.0;
   }
   EXPECT_NEAR(static_cast<double>(dropped) / static_cast<double>(total), 0.3, 0.03);
+}
+
+// The float32 kernels (their exp on glibc's SIMD expf over each row of a block) give the same
+// bits with one thread as with two, and the same as the float64 reference within float32's
+// tolerance (check_both above).
+TEST(AttentionKernels, Float32GivesTheSameBitsWithOneOrTwoThreads) {
+  AttentionCase c{2, 200, 190, 4, 2, 32, 16};
+  c.causal = true;
+  c.dropout = 0.2;
+  c.key = {77, 3};
+  const Inputs in = inputs(c, 11);
+  using nr::testing::make_tensor;
+  const nr::Tensor q = make_tensor(in.q, {c.b, c.tq, c.n, c.h}, nr::float32);
+  const nr::Tensor k = make_tensor(in.k, {c.b, c.tk, c.nk, c.h}, nr::float32);
+  const nr::Tensor v = make_tensor(in.v, {c.b, c.tk, c.nk, c.hv}, nr::float32);
+  const nr::Tensor dout = make_tensor(in.dout, {c.b, c.tq, c.n, c.hv}, nr::float32);
+  const nr::kernels::AttentionOptions o = options(c, {});
+  const auto run = [&] {
+    const nr::kernels::AttentionForward f = nr::kernels::attention_forward(q, k, v, o);
+    const nr::kernels::AttentionGradients g =
+        nr::kernels::attention_backward(dout, q, k, v, f.out, f.lse, o);
+    return std::vector<std::vector<float>>{f.out.to_vector<float>(), f.lse.to_vector<float>(),
+                                           g.dquery.to_vector<float>(), g.dkey.to_vector<float>(),
+                                           g.dvalue.to_vector<float>()};
+  };
+  const auto two = run();
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto one = run();
+  omp_set_num_threads(threads);
+  EXPECT_EQ(one, two);
 }
 
 TEST(AttentionKernels, HalfInputsComputeInFloat32) {

@@ -14,11 +14,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "neurona/kernels/attention_stubs.h"
 #include "neurona/kernels/cpu/blas.h"
 #include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/cpu/vector_math.h"
 #include "neurona/kernels/math/attention_ops.h"
 
 namespace neurona::kernels::cpu {
@@ -80,6 +83,17 @@ void block_logits(const Args<T>& a, std::int64_t b, std::int64_t n, std::int64_t
   }
 }
 
+// row[j] = attention_exp(row[j] - shift) for j < n: float32 on glibc's SIMD expf
+// (cpu/vector_math.h), float64 with the scalar exp.
+template <typename T>
+void row_exp(T* row, T shift, std::int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    vector_attention_exp(row, shift, row, n);
+  } else {
+    for (std::int64_t j = 0; j < n; ++j) row[j] = attention_exp(row[j] - shift);
+  }
+}
+
 // The first key block that query rows [i0, ...) visit: blocks before it are hidden from them
 // by the window (AttentionGeometry::keys_begin; the loops end at keys_end).
 std::int64_t first_key_block(const AttentionGeometry& g, std::int64_t i0) {
@@ -117,10 +131,10 @@ void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
         const T alpha = online_softmax_rescale(st, block_max);
         for (std::int64_t c = 0; c < hv; ++c) ar[c] *= alpha;
         const std::int64_t row = g.row(b, n, i0 + r);
+        row_exp(sr, st.max, cols);
         for (std::int64_t j = 0; j < cols; ++j) {
-          const T p = attention_exp(sr[j] - st.max);
-          st.sum += p;
-          sr[j] = p * attention_dropout_factor<T>(g.dropout, row, g.tk, j0 + j);
+          st.sum += sr[j];
+          sr[j] *= attention_dropout_factor<T>(g.dropout, row, g.tk, j0 + j);
         }
       }
       // acc (rows x hv) += P (rows x cols) V (cols x hv)
@@ -154,9 +168,16 @@ void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const 
           a.v + g.v_offset(b, nk, j0), a.ldv(), T(0), ds, kK);
   for (std::int64_t i = i0; i < i1; ++i) {
     const std::int64_t row = g.row(b, n, i);
+    // The probabilities, in place of the logits (attention_probability).
+    T* si = s + (i - i0) * kK;
+    if (lse[row] == -std::numeric_limits<T>::infinity()) {
+      std::fill_n(si, j1 - j0, uniform);
+    } else {
+      row_exp(si, lse[row], j1 - j0);
+    }
     for (std::int64_t j = j0; j < j1; ++j) {
       const std::int64_t at = (i - i0) * kK + (j - j0);
-      const T p = attention_probability(s[at], lse[row], uniform);
+      const T p = s[at];
       const T z = attention_dropout_factor<T>(g.dropout, row, g.tk, j);
       ds[at] = attention_logit_gradient(attention_visible(g, a.mask, b, n, i, j), p, ds[at], z,
                                         dsum[row]);

@@ -147,9 +147,12 @@ NEURONA_HD_INLINE Acc attention_dropout_factor(const AttentionDropout& d, std::i
 /// subnormal (where exp rounds to +0 anyway), so that the hidden keys' logits, far below, do not
 /// take the C library's underflow path (glibc reports each one through errno, slowly).
 template <typename Acc>
+NEURONA_HD_INLINE constexpr Acc attention_exp_zero_below() {
+  return sizeof(Acc) == sizeof(float) ? Acc(-104) : Acc(-746);
+}
+template <typename Acc>
 NEURONA_HD_INLINE Acc attention_exp(Acc x) {
-  constexpr Acc kZeroBelow = sizeof(Acc) == sizeof(float) ? Acc(-104) : Acc(-746);
-  return x < kZeroBelow ? Acc(0) : std::exp(x);
+  return x < attention_exp_zero_below<Acc>() ? Acc(0) : std::exp(x);
 }
 
 /// A query row's online-softmax state: the running maximum of its logits and the sum of
