@@ -1,6 +1,7 @@
 // Per-op tables of kernel function pointers by device (PyTorch's DispatchStub, much reduced).
 // The CPU and CUDA translation units fill them at first use; a front door calls
-// `stub.get(device)(args...)`. A missing entry throws `no CUDA kernel for <op>`. While tests
+// `stub.get(device, dtype)(args...)` (or `stub.get(device)(args...)` for a kernel of every
+// dtype). A missing entry throws `no CUDA kernel for <op>`. While tests
 // emulate graph capture on the CPU (core/graph.h), the call is recorded with copies of its
 // arguments instead of run.
 //
@@ -32,7 +33,7 @@ namespace neurona::kernels {
 /// Fills every stub with the kernels compiled into this build (once; thread-safe).
 void ensure_kernels_registered();
 
-/// A kernel of one device, ready to call: `stub.get(d)(args...)`.
+/// A kernel of one device, ready to call: `stub.get(d, dtype)(args...)`.
 template <typename Fn>
 struct KernelCall {
   Fn fn;

@@ -304,7 +304,9 @@ class Model : public layers::Layer {
   /// The device the model computes on (its weights'), built first on the first `rows` samples
   /// of `data`'s inputs (the first batch's, as Keras builds a model at its first batch: a
   /// Sequential without an Input records that batch shape) if it is not built yet, so that its
-  /// weights exist there. Under a DataParallel distribution, on a replica's part of those rows.
+  /// weights exist there. Under DataParallel too on the global batch's rows, although a replica
+  /// trains on its part: a Sequential without an Input records that batch size in its config,
+  /// as Keras records the global batch.
   Device built_device(const StepData& data, std::int64_t rows);
   /// The loss of a batch with the regularization terms, as the tape sees it; each output's
   /// (unweighted) loss goes to `per_output` (undefined for an output without one).

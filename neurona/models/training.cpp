@@ -685,11 +685,6 @@ int resolve_verbose(int verbose) {
 
 Device Model::built_device(const StepData& data, std::int64_t rows) {
   if (!built()) {
-    // Under DataParallel a replica runs on its part of a global batch: the building pass takes
-    // no more rows than that (the whole batch would be a peak of memory the training never has).
-    if (const auto dist = distribution::distribution()) {
-      rows = (rows + dist->num_replicas() - 1) / dist->num_replicas();
-    }
     std::vector<Tensor> sample;
     for (const Tensor& t : data.inputs()) {
       sample.push_back(

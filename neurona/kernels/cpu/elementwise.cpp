@@ -100,7 +100,7 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   const Shape shapes[2] = {a.shape(), b.shape()};
   const Indexer<2> ix = make_broadcast_indexer<2>(out.shape(), shapes, "binary op");
   // gelu's gradients in float32 on glibc's SIMD functions (cpu/vector_math.h).
-  if (a.dtype() == DType::float32 && a.shape() == b.shape()) {
+  if (a.dtype() == DType::float32 && a.shape() == b.shape() && out.shape() == a.shape()) {
     if (op == BinaryOp::gelu_grad) {
       vector_gelu_grad(a.data<float>(), b.data<float>(), out.data<float>(), out.numel());
       return;

@@ -1,7 +1,8 @@
 // The libmvec paths of cpu/vector_math.h. The SIMD declarations below are glibc's own, which
 // <math.h> makes only under -ffast-math (not used by neurona); they live in this file alone so
 // that the compiler's auto-vectorizer cannot reach for them in loops elsewhere that have a
-// scalar remainder.
+// scalar remainder. Without libmvec (the build's check, NEURONA_HAVE_LIBMVEC) the same blocks
+// call the scalar functions.
 #include "neurona/kernels/cpu/vector_math.h"
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "neurona/kernels/math/attention_ops.h"
 #include "neurona/kernels/math/elementwise_ops.h"
 
+#ifdef NEURONA_HAVE_LIBMVEC  // neurona/CMakeLists.txt's check
 extern "C" {
 #pragma omp declare simd notinbranch
 float erff(float) noexcept;
@@ -19,6 +21,7 @@ float expf(float) noexcept;
 #pragma omp declare simd notinbranch
 float tanhf(float) noexcept;
 }
+#endif
 
 namespace neurona::kernels::cpu {
 
@@ -84,18 +87,18 @@ void vector_attention_exp(const float* x, float shift, float* out, std::int64_t 
   constexpr float kZeroBelow = attention_exp_zero_below<float>();
   for (std::int64_t start = 0; start < n; start += kBlock) {
     const std::int64_t len = std::min(kBlock, n - start);
+    // The padding is 0 after the shift (a padded x of 0 minus a very negative row maximum, a
+    // hidden key's logit, would overflow).
     float v[kBlock] = {};
     float e[kBlock];
-    std::copy_n(x + start, len, v);
-    // attention_exp without its branch around the call, so that the loops vectorise: exp of
-    // the value clamped to the bound, then +0 below it (exp rounds to +0 there anyway). In
-    // three loops: with the select and the call in one, GCC 12 splits the loop on the constant
-    // exp(bound) and vectorises none of it.
+    for (std::int64_t j = 0; j < len; ++j) v[j] = x[start + j] - shift;
+      // attention_exp without its branch around the call, so that the loops vectorise: exp of 0
+      // where the result is +0 (below the bound, where a hidden key's logit lands: an argument
+      // that underflows would send its lane to the C library's slow scalar path), then +0 there.
+      // In three loops: with the select and the call in one, GCC 12 splits the loop on the
+      // constant exp(0) and vectorises none of it.
 #pragma omp simd
-    for (std::int64_t j = 0; j < kBlock; ++j) {
-      v[j] -= shift;
-      e[j] = v[j] < kZeroBelow ? kZeroBelow : v[j];
-    }
+    for (std::int64_t j = 0; j < kBlock; ++j) e[j] = v[j] < kZeroBelow ? 0.0f : v[j];
 #pragma omp simd
     for (std::int64_t j = 0; j < kBlock; ++j) e[j] = std::exp(e[j]);
 #pragma omp simd
