@@ -15,19 +15,10 @@
 
 namespace neurona::kernels {
 
-DispatchStub<AttentionForwardFn> attention_forward_stub{"attention_forward"};
-DispatchStub<AttentionBackwardFn> attention_backward_stub{"attention_backward"};
+DispatchStub<AttentionForwardFn> attention_forward_stub{"dot_product_attention"};
+DispatchStub<AttentionBackwardFn> attention_backward_stub{"dot_product_attention_backward"};
 
 namespace {
-
-// A dtype the device's kernel neither takes nor widens (float64 on a GPU) is the op's ValueError,
-// as Keras users catch argument errors, before the stub's NotImplementedError.
-template <typename Stub>
-void check_kernel_dtype(const char* op, const Stub& stub, Device d, DType dtype) {
-  NEURONA_CHECK(!stub.has(d) || stub.takes(d, dtype) || stub.widens(d, dtype), ValueError, op, ": ",
-                dtype, " data have no kernel on ", d,
-                d.is_cuda() ? " (float32, bfloat16 and float16 do); run float64 on the CPU" : "");
-}
 
 DType lse_dtype(DType x) {
   return x == DType::float64 ? DType::float64 : DType::float32;
@@ -153,7 +144,6 @@ AttentionForward attention_forward(const Tensor& query, const Tensor& key, const
   constexpr const char* op = "dot_product_attention";
   const Device d = check_same_device(op, {{"query", &query}, {"key", &key}, {"value", &value}});
   AttentionGeometry g = geometry(op, query, key, value, options);
-  check_kernel_dtype(op, attention_forward_stub, d, query.dtype());
   const Tensor mask = prepare_mask(op, options.mask, d, g);
   AttentionForward r;
   r.out = Tensor::empty(out_shape(g), query.dtype(), d);
@@ -183,7 +173,6 @@ AttentionGradients attention_backward(const Tensor& grad_out, const Tensor& quer
   constexpr const char* op = "dot_product_attention_backward";
   const Device d = check_same_device(op, {{"query", &query}, {"key", &key}, {"value", &value}});
   AttentionGeometry g = geometry(op, query, key, value, options);
-  check_kernel_dtype(op, attention_backward_stub, d, query.dtype());
   const Tensor mask = prepare_mask(op, options.mask, d, g);
   check_like(op, "grad_out", grad_out, out_shape(g), query.dtype(), d);
   check_like(op, "out", out, out_shape(g), query.dtype(), d);

@@ -9,7 +9,8 @@
 // happens to the others, once for every device: a 16-bit call runs widened to float32 (the
 // inputs widened, the result rounded once, as cuBLAS and cuDNN compute 16-bit data), a fused
 // op runs as its unfused ops. It then fetches the kernel with `stub.get(device, dtype)`, which
-// refuses a dtype the kernel does not take rather than let it read the data as another type;
+// refuses a dtype the kernel does not take (ValueError naming the op and the dtypes it takes:
+// float64 on a GPU, say) rather than let it read the data as another type;
 // `get(device)` is for the stubs whose kernels take every dtype (it refuses the others, so a
 // front door cannot forget the check). Kernels never make that choice and never call a front
 // door; a kernel that needs another op calls that op's kernel on its own device (cpu/kernels.h,
@@ -19,8 +20,10 @@
 #include <cstdint>
 #include <initializer_list>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "neurona/core/capture.h"
 #include "neurona/core/device.h"
@@ -64,6 +67,19 @@ class DTypeSet {
   constexpr bool contains(DType t) const { return (bits_ & bit(t)) != 0; }
   /// Whether the set holds every dtype (the default).
   constexpr bool all() const { return bits_ == ~0u; }
+  /// "float32, bfloat16 and float16": the set's dtypes, for messages.
+  std::string str() const {
+    std::vector<std::string> names;
+    for (DType t : {DType::float32, DType::float64, DType::int32, DType::int64, DType::uint8,
+                    DType::bfloat16, DType::float16}) {
+      if (contains(t)) names.emplace_back(name(t));
+    }
+    std::string out;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+    }
+    return out;
+  }
 
  private:
   static constexpr std::uint32_t bit(DType t) { return 1u << static_cast<unsigned>(t); }
@@ -93,12 +109,14 @@ struct DispatchStub {
                                          "get(device, dtype)"));
     return {f, d};
   }
-  /// The kernel of `d` for data of `dtype`: NotImplementedError without a kernel or when the
-  /// kernel does not take `dtype` (naming the op, the device and the dtype).
+  /// The kernel of `d` for data of `dtype`: NotImplementedError without a kernel; ValueError
+  /// (an argument of a dtype the device cannot compute) when the kernel does not take `dtype`,
+  /// naming the op, the device, the dtype and the ones it takes.
   KernelCall<Fn> get(Device d, DType dtype) const {
     Fn f = kernel(d);
-    NEURONA_CHECK(dtypes(d).contains(dtype), NotImplementedError, name, ": the ", device_name(d),
-                  " kernel does not take ", neurona::name(dtype), " data");
+    NEURONA_CHECK(dtypes(d).contains(dtype), ValueError, name, ": ", neurona::name(dtype),
+                  " data have no ", device_name(d), " kernel (", dtypes(d).str(), " do)",
+                  d.is_cuda() ? "; compute them on the CPU" : "");
     return {f, d};
   }
   /// Whether `d` has the kernel (for ops that only some devices fuse).

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "neurona/kernels/attention.h"
+#include "neurona/kernels/cpu/vector_math.h"
+#include "neurona/kernels/math/attention_ops.h"
 #include "neurona/neurona.h"
 #include "support/attention_reference.h"
 #include "support/test_util.h"
@@ -316,9 +319,9 @@ TEST(AttentionKernels, DropoutDropsThePhiloxElementsAndScalesTheRest) {
   EXPECT_NEAR(static_cast<double>(dropped) / static_cast<double>(total), 0.3, 0.03);
 }
 
-// The float32 kernels (their exp on glibc's SIMD expf over each row of a block) give the same
-// bits with one thread as with two, and the same as the float64 reference within float32's
-// tolerance (check_both above).
+// The float32 kernels give the same bits with one thread as with two (the tasks are shared out
+// differently; nothing a task computes may depend on that), and the float64 reference's values
+// within float32's tolerance (check_both above).
 TEST(AttentionKernels, Float32GivesTheSameBitsWithOneOrTwoThreads) {
   AttentionCase c{2, 200, 190, 4, 2, 32, 16};
   c.causal = true;
@@ -345,6 +348,42 @@ TEST(AttentionKernels, Float32GivesTheSameBitsWithOneOrTwoThreads) {
   const auto one = run();
   omp_set_num_threads(threads);
   EXPECT_EQ(one, two);
+}
+
+// The CPU kernels' float32 exp of a row (glibc's SIMD expf in padded blocks): a logit's value
+// does not depend on its place in the row or on the row's length (a scalar remainder would give
+// some of them the scalar expf's rounding), hidden keys give +0 exactly, NaN stays NaN, a row
+// whose maximum is the hidden logit gives 1 for its hidden keys (exp(0)), as attention_exp.
+TEST(AttentionKernels, RowExpIsTheSameWhateverThePlace) {
+  const std::vector<double> u = nr::testing::uniform_values(130, -30, 0, 21);
+  std::vector<float> row(u.begin(), u.end());
+  const float hidden = nr::kernels::attention_hidden_logit<float>();
+  row[7] = hidden;
+  row[129] = hidden;
+  row[40] = std::numeric_limits<float>::quiet_NaN();
+  const float shift = -0.25f;
+  std::vector<float> whole(row.size());
+  nr::kernels::cpu::vector_attention_exp(row.data(), shift, whole.data(), 130);
+  std::vector<float> shifted(row.size() + 5, 0.0f);
+  std::copy(row.begin(), row.end(), shifted.begin() + 5);
+  nr::kernels::cpu::vector_attention_exp(shifted.data(), shift, shifted.data(), 135);
+  for (std::size_t j = 0; j < row.size(); ++j) {
+    float alone = 0;
+    nr::kernels::cpu::vector_attention_exp(&row[j], shift, &alone, 1);
+    if (j == 40) {
+      EXPECT_TRUE(std::isnan(whole[j]) && std::isnan(alone) && std::isnan(shifted[j + 5]));
+      continue;
+    }
+    EXPECT_EQ(whole[j], alone) << j;
+    EXPECT_EQ(whole[j], shifted[j + 5]) << j;
+    EXPECT_NEAR(whole[j], nr::kernels::attention_exp(row[j] - shift), 4e-7 * whole[j]) << j;
+  }
+  EXPECT_EQ(whole[7], 0.0f);
+  EXPECT_FALSE(std::signbit(whole[7]));
+  EXPECT_EQ(whole[129], 0.0f);
+  float one = 0;
+  nr::kernels::cpu::vector_attention_exp(&hidden, hidden, &one, 1);
+  EXPECT_EQ(one, 1.0f);
 }
 
 TEST(AttentionKernels, HalfInputsComputeInFloat32) {

@@ -1,5 +1,6 @@
 // The kernel tables (kernels/dispatch.h): a stub hands out its kernel for the dtypes that kernel
-// takes and refuses the others with an error naming the op, the device and the dtype; a stub
+// takes and refuses the others with a ValueError naming the op, the device, the dtype and the
+// ones it takes; a stub
 // whose kernel takes only some dtypes cannot be fetched without saying which.
 #include "neurona/kernels/dispatch.h"
 
@@ -37,10 +38,16 @@ TEST(DispatchStub, RefusesADtypeItsKernelDoesNotTake) {
   nr::kernels::DispatchStub<TestFn> stub{"test_op"};
   stub.cpu = add_one;
   stub.cpu_dtypes = {nr::DType::float32};
-  NEURONA_EXPECT_THROW_MSG(stub.get(nr::Device::cpu(), nr::DType::float64), nr::NotImplementedError,
-                           "test_op", "CPU kernel", "float64");
-  NEURONA_EXPECT_THROW_MSG(stub.get(nr::Device::cpu(), nr::DType::int32), nr::NotImplementedError,
-                           "test_op", "int32");
+  NEURONA_EXPECT_THROW_MSG(stub.get(nr::Device::cpu(), nr::DType::float64), nr::ValueError,
+                           "test_op", "CPU kernel", "float64", "(float32 do)");
+  NEURONA_EXPECT_THROW_MSG(stub.get(nr::Device::cpu(), nr::DType::int32), nr::ValueError, "test_op",
+                           "int32");
+  nr::kernels::DispatchStub<TestFn> three{"three_op"};
+  three.cpu = add_one;
+  three.cpu_dtypes = {nr::DType::float32, nr::DType::bfloat16, nr::DType::float16};
+  NEURONA_EXPECT_THROW_MSG(three.get(nr::Device::cpu(), nr::DType::float64), nr::ValueError,
+                           "three_op: float64 data have no CPU kernel (float32, bfloat16 and "
+                           "float16 do)");
 }
 
 TEST(DispatchStub, AKernelOfSomeDtypesCannotBeFetchedWithoutADtype) {

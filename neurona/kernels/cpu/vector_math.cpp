@@ -12,7 +12,11 @@
 #include "neurona/kernels/math/attention_ops.h"
 #include "neurona/kernels/math/elementwise_ops.h"
 
-#ifdef NEURONA_HAVE_LIBMVEC  // neurona/CMakeLists.txt's check
+// GCC calls libmvec's SIMD variants from `#pragma omp simd` loops; clang (the fuzz build) does
+// not use these declarations and warns that it cannot vectorise such loops, so it gets plain
+// loops and the scalar functions.
+#if defined(NEURONA_HAVE_LIBMVEC) && !defined(__clang__)  // neurona/CMakeLists.txt's check
+#define NEURONA_SIMD_LOOP _Pragma("omp simd")
 extern "C" {
 #pragma omp declare simd notinbranch
 float erff(float) noexcept;
@@ -21,6 +25,8 @@ float expf(float) noexcept;
 #pragma omp declare simd notinbranch
 float tanhf(float) noexcept;
 }
+#else
+#define NEURONA_SIMD_LOOP
 #endif
 
 namespace neurona::kernels::cpu {
@@ -41,7 +47,7 @@ void blocked(const float* const (&inputs)[Inputs], float* out, std::int64_t n, c
     float in[Inputs][kBlock] = {};
     float result[kBlock];
     for (int k = 0; k < Inputs; ++k) std::copy_n(inputs[k] + start, len, in[k]);
-#pragma omp simd
+    NEURONA_SIMD_LOOP
     for (std::int64_t j = 0; j < kBlock; ++j) {
       if constexpr (Inputs == 1) {
         result[j] = f(in[0][j]);
@@ -92,16 +98,16 @@ void vector_attention_exp(const float* x, float shift, float* out, std::int64_t 
     float v[kBlock] = {};
     float e[kBlock];
     for (std::int64_t j = 0; j < len; ++j) v[j] = x[start + j] - shift;
-      // attention_exp without its branch around the call, so that the loops vectorise: exp of 0
-      // where the result is +0 (below the bound, where a hidden key's logit lands: an argument
-      // that underflows would send its lane to the C library's slow scalar path), then +0 there.
-      // In three loops: with the select and the call in one, GCC 12 splits the loop on the
-      // constant exp(0) and vectorises none of it.
-#pragma omp simd
+    // attention_exp without its branch around the call, so that the loops vectorise: exp of 0
+    // where the result is +0 (below the bound, where a hidden key's logit lands: an argument
+    // that underflows would send its lane to the C library's slow scalar path), then +0 there.
+    // In three loops: with the select and the call in one, GCC 12 splits the loop on the
+    // constant exp(0) and vectorises none of it.
+    NEURONA_SIMD_LOOP
     for (std::int64_t j = 0; j < kBlock; ++j) e[j] = v[j] < kZeroBelow ? 0.0f : v[j];
-#pragma omp simd
+    NEURONA_SIMD_LOOP
     for (std::int64_t j = 0; j < kBlock; ++j) e[j] = std::exp(e[j]);
-#pragma omp simd
+    NEURONA_SIMD_LOOP
     for (std::int64_t j = 0; j < kBlock; ++j) e[j] = v[j] < kZeroBelow ? 0.0f : e[j];
     std::copy_n(e, len, out + start);
   }

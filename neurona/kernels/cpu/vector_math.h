@@ -1,13 +1,11 @@
 // Float32 erf, tanh, both forms of gelu and their gradients, and the attention's exp, on the
-// CPU through glibc's vector
-// math library (libmvec, part of libc6; libm.so links it as needed): its SIMD erff, expf and
-// tanhf compute four floats at a time (the build's baseline ISA, SSE). Measured on this
-// project's 2-core machine against glibc's scalar functions: erff 20 times faster (its calls
-// were 11% of a charlm training step on the CPU), within 1.9 ulp of erf (scalar: 0.9) on
-// [-8, 8]; tanhf 8 times faster, within 1.0 ulp (scalar: 2.1) on [-10, 10]; expf 4 times
-// faster, within 2.9 ulp (scalar: 0.5) on [-80, 80], used in gelu's gradient and the CPU
-// attention's probabilities. The formulas are the shared ones (math/elementwise_ops.h,
-// math/attention_ops.h).
+// CPU through glibc's vector math library (libmvec, part of libc6; libm.so links it as needed):
+// its SIMD erff, expf and tanhf compute four floats at a time (the build's baseline ISA, SSE).
+// `build/benchmarks/bench_vector_math` measures them against glibc's scalar functions: on the
+// 2-core development machine erf 6x faster (the scalar calls were 11% of a charlm training step
+// on the CPU) within 1.9 ulp (scalar: 0.9), tanh 8x within 1.0 ulp (scalar: 2.1), exp 2x within
+// 2.9 ulp (scalar: 0.5; used in gelu's gradient and the CPU attention's probabilities). The
+// formulas are the shared ones (math/elementwise_ops.h, math/attention_ops.h).
 //
 // Every element goes through the SIMD functions (the inputs are cut into padded blocks): a loop
 // with a scalar remainder would give an element a value that depends on where a thread's part
