@@ -277,6 +277,10 @@ class Model : public layers::Layer {
  protected:
   /// `class_name` names the model: "SubclassModel" -> subclass_model, subclass_model_1, ...
   explicit Model(std::string class_name = "Model", layers::LayerOptions options = {});
+  /// Whether build(input_shape) builds every layer from the shape alone, without running the
+  /// model (a Sequential's symbolic graph). fit and evaluate build such a model so; any other
+  /// unbuilt model is built by a call on its first batch (built_device).
+  virtual bool builds_from_shape() const { return false; }
 
  private:
   struct Compiled;
@@ -301,12 +305,13 @@ class Model : public layers::Layer {
   /// and the compiled outputs and put in one StepData (on the device they are on).
   StepData step_data(const Tensors& x, const Tensors& y, const std::optional<Tensors>& sw,
                      const std::string& caller);
-  /// The device the model computes on (its weights'), built first on the first `rows` samples
-  /// of `data`'s inputs (the first batch's, as Keras builds a model at its first batch: a
-  /// Sequential without an Input records that batch shape) if it is not built yet, so that its
-  /// weights exist there. Under DataParallel too on the global batch's rows, although a replica
-  /// trains on its part: a Sequential without an Input records that batch size in its config,
-  /// as Keras records the global batch.
+  /// The device the model computes on (its weights'), built first if it is not built yet, so
+  /// that its weights exist there: as Keras builds a model at its first batch, of `rows` rows
+  /// of `data`'s inputs. A model that builds_from_shape() (a Sequential without an Input) is
+  /// built from that batch shape without running it, and records it (under DataParallel the
+  /// global batch's, as Keras does, although a replica trains on its part); any other is called
+  /// once on those rows, under DataParallel on this replica's part of them only (a call on the
+  /// whole global batch would be a peak of memory that no step reaches).
   Device built_device(const StepData& data, std::int64_t rows);
   /// The loss of a batch with the regularization terms, as the tape sees it; each output's
   /// (unweighted) loss goes to `per_output` (undefined for an output without one).

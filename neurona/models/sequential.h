@@ -41,6 +41,8 @@ class Sequential : public Model {
 
  protected:
   void build(const Shape& input_shape) override;
+  /// One input, built from its shape (build() calls the layers on symbolic tensors).
+  bool builds_from_shape() const override { return true; }
 
  private:
   /// Builds every layer for its input shape, in order.

@@ -684,14 +684,24 @@ int resolve_verbose(int verbose) {
 }  // namespace
 
 Device Model::built_device(const StepData& data, std::int64_t rows) {
-  if (!built()) {
-    std::vector<Tensor> sample;
-    for (const Tensor& t : data.inputs()) {
-      sample.push_back(
-          t.slice(0, std::min(std::max<std::int64_t>(rows, 1), t.shape()[0])).to(default_device()));
-    }
-    (void)forward(sample, /*training=*/false);
+  if (built()) return model_device(*this);
+  const std::vector<Tensor> inputs = data.inputs();
+  rows = std::min(std::max<std::int64_t>(rows, 1), inputs.front().shape()[0]);
+  if (inputs.size() == 1 && builds_from_shape()) {
+    Shape shape = inputs.front().shape();
+    shape[0] = rows;
+    ensure_built(shape);
+    return model_device(*this);
   }
+  if (const auto dist = distribution::distribution()) {
+    const auto [begin, end] = dist->shard(rows);
+    rows = std::max<std::int64_t>(end - begin, 1);
+  }
+  std::vector<Tensor> sample;
+  for (const Tensor& t : inputs) {
+    sample.push_back(t.slice(0, std::min(rows, t.shape()[0])).to(default_device()));
+  }
+  (void)forward(sample, /*training=*/false);
   return model_device(*this);
 }
 

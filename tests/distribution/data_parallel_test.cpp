@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "neurona/core/replica_context.h"
@@ -179,6 +180,76 @@ TEST_F(DataParallelFit, ASequentialWithoutAnInputRecordsTheGlobalBatch) {
   nr::distribution::set_distribution(replica(1, 3));
   model.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0});
   EXPECT_EQ(model.input().shape(), nr::Shape({16, 4}));
+}
+
+namespace {
+
+// Records the rows and the training flag of each of its calls (symbolic calls are not calls).
+class CallRecorder final : public nr::layers::Layer {
+ public:
+  CallRecorder() : Layer("CallRecorder") {}
+  nr::Tensor call(const nr::Tensor& x, bool training) override {
+    calls.emplace_back(x.shape()[0], training);
+    return x;
+  }
+  nr::Shape compute_output_shape(const nr::Shape& s) const override { return s; }
+  std::vector<std::pair<std::int64_t, bool>> calls;
+};
+
+// A subclassed model: what its layer records is what the model was called on.
+class RecordingModel final : public nr::Model {
+ public:
+  RecordingModel()
+      : nr::Model("RecordingModel"),
+        recorder_(track(nr::layers::LayerHandle<CallRecorder>(std::make_shared<CallRecorder>()))),
+        dense_(track(nr::layers::Dense(2))) {}
+  nr::Tensor call(const nr::Tensor& x, bool training) override {
+    return dense_(recorder_(x, training), training);
+  }
+  const CallRecorder& recorder() const { return *recorder_; }
+
+ private:
+  nr::layers::LayerHandle<CallRecorder> recorder_;
+  nr::layers::Dense dense_;
+};
+
+}  // namespace
+
+// fit builds an unbuilt Sequential from its first batch's shape, without running it: its layers
+// see training calls only, under DataParallel (the global batch recorded, above) or not.
+TEST_F(DataParallelFit, AnUnbuiltSequentialIsBuiltWithoutACall) {
+  const nr::Tensor x = nr::random_normal({40, 4}, {.device = nr::Device::cpu(), .seed = 1});
+  const nr::Tensor y = nr::random_normal({40, 2}, {.device = nr::Device::cpu(), .seed = 2});
+  for (const bool distributed : {false, true}) {
+    auto recorder = std::make_shared<CallRecorder>();
+    nr::Sequential model({recorder, nr::layers::Dense(2)});
+    model.compile({.optimizer = nr::optimizers::SGD(0.1), .loss = "mse"});
+    if (distributed) nr::distribution::set_distribution(replica(1, 3));
+    model.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0});
+    EXPECT_EQ(model.input().shape(), nr::Shape({16, 4}));
+    ASSERT_EQ(recorder->calls.size(), 3u) << "distributed " << distributed;
+    for (const auto& [rows, training] : recorder->calls) EXPECT_TRUE(training);
+    // A replica trains on its rows of each global batch: 16 over 3 replicas is 6, 5, 5.
+    EXPECT_EQ(recorder->calls[0].first, distributed ? 5 : 16);
+  }
+}
+
+// An unbuilt subclassed model is built by one inference call on its first batch; under
+// DataParallel on this replica's rows of it only, not on the whole global batch (a peak of
+// memory no step reaches).
+TEST_F(DataParallelFit, AnUnbuiltSubclassedModelIsBuiltOnItsReplicasRows) {
+  const nr::Tensor x = nr::random_normal({40, 4}, {.device = nr::Device::cpu(), .seed = 1});
+  const nr::Tensor y = nr::random_normal({40, 2}, {.device = nr::Device::cpu(), .seed = 2});
+  for (const bool distributed : {false, true}) {
+    RecordingModel model;
+    model.compile({.optimizer = nr::optimizers::SGD(0.1), .loss = "mse"});
+    if (distributed) nr::distribution::set_distribution(replica(1, 3));
+    model.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0});
+    const auto& calls = model.recorder().calls;
+    ASSERT_EQ(calls.size(), 4u) << "distributed " << distributed;
+    EXPECT_EQ(calls[0], (std::pair<std::int64_t, bool>{distributed ? 5 : 16, false}));
+    EXPECT_TRUE(calls[1].second);
+  }
 }
 
 namespace {
