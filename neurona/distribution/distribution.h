@@ -97,8 +97,9 @@ bool mpi_available();
 /// mpi_communicator(), or self_communicator() for a job of one), which also carries CPU tensors'
 /// all-reduces. Each collective waits for its result; one that has not finished after
 /// `timeout_seconds` (a rank died or stopped answering), or that NCCL reports failed, aborts the
-/// communicator and throws Error naming the rank. NCCL is loaded at run time (libnccl.so.2):
-/// NotImplementedError where it cannot be, or in a build without CUDA.
+/// communicator and throws Error naming the rank. So does the making of the communicator (a
+/// nonblocking one, where NCCL has ncclCommInitRankConfig: 2.14 and later). NCCL is loaded at run
+/// time (libnccl.so.2): NotImplementedError where it cannot be, or in a build without CUDA.
 std::shared_ptr<Communicator> nccl_communicator(std::shared_ptr<Communicator> bootstrap,
                                                 Device device,
                                                 double timeout_seconds = kDefaultTimeoutSeconds);

@@ -32,6 +32,9 @@ struct NcclApi {
   decltype(&ncclCommDestroy) comm_destroy = nullptr;
   decltype(&ncclCommGetAsyncError) comm_get_async_error = nullptr;
   decltype(&ncclGetErrorString) get_error_string = nullptr;
+  // Since NCCL 2.14; without them the communicator is a blocking one.
+  decltype(&ncclCommInitRankConfig) comm_init_rank_config = nullptr;
+  decltype(&ncclCommFinalize) comm_finalize = nullptr;
   std::string error;  // why it did not load
 };
 
@@ -57,6 +60,15 @@ const NcclApi& nccl_api() {
     get(a.comm_destroy, "ncclCommDestroy");
     get(a.comm_get_async_error, "ncclCommGetAsyncError");
     get(a.get_error_string, "ncclGetErrorString");
+    const auto get_optional = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+    };
+    get_optional(a.comm_init_rank_config, "ncclCommInitRankConfig");
+    get_optional(a.comm_finalize, "ncclCommFinalize");
+    if (a.comm_init_rank_config == nullptr || a.comm_finalize == nullptr) {
+      a.comm_init_rank_config = nullptr;
+      a.comm_finalize = nullptr;
+    }
     return a;
   }();
   return api;
@@ -82,11 +94,31 @@ class NcclCommunicator final : public Communicator {
     bootstrap_->broadcast_bytes(bytes, 0);
     std::memcpy(&id, bytes.data(), sizeof id);
     const cuda::DeviceGuard guard(device.index());
-    check(api_.comm_init_rank(&comm_, bootstrap_->size(), id, bootstrap_->rank()),
-          "ncclCommInitRank");
+    if (api_.comm_init_rank_config != nullptr) {
+      // A nonblocking communicator: NCCL connects the ranks in the background while settle()
+      // polls with the timeout, so that a rank that died after the id's broadcast, or never
+      // comes, ends the wait with an error instead of a hang (ncclCommInitRank cannot be
+      // interrupted).
+      ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+      config.blocking = 0;
+      settle(
+          api_.comm_init_rank_config(&comm_, bootstrap_->size(), id, bootstrap_->rank(), &config),
+          "ncclCommInitRankConfig");
+    } else {
+      check(api_.comm_init_rank(&comm_, bootstrap_->size(), id, bootstrap_->rank()),
+            "ncclCommInitRank");
+    }
   }
 
   ~NcclCommunicator() override {
+    if (comm_ != nullptr && api_.comm_finalize != nullptr) {
+      // A nonblocking communicator is finalized (its work flushed, polled until quiescent)
+      // before it is destroyed; one that does not settle in time is aborted by settle().
+      try {
+        settle(api_.comm_finalize(comm_), "ncclCommFinalize");
+      } catch (const Error&) {  // NOLINT(bugprone-empty-catch): aborted, comm_ is null
+      }
+    }
     if (comm_ != nullptr) api_.comm_destroy(comm_);
     if (comm_stream_ != nullptr) cudaStreamDestroy(comm_stream_);
   }
@@ -109,9 +141,9 @@ class NcclCommunicator final : public Communicator {
     check_alive("all_reduce_sum");
     collective(tensors, "all_reduce_sum", 0, [&](const Tensor& flat, ncclDataType_t type) {
       const cuda::DeviceGuard guard(device_.index());
-      check(api_.all_reduce(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()),
-                            type, ncclSum, comm_, stream()),
-            "ncclAllReduce");
+      settle(api_.all_reduce(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()),
+                             type, ncclSum, comm_, stream()),
+             "ncclAllReduce");
     });
   }
 
@@ -126,9 +158,9 @@ class NcclCommunicator final : public Communicator {
     check_alive("broadcast");
     collective(tensors, "broadcast", root, [&](const Tensor& flat, ncclDataType_t type) {
       const cuda::DeviceGuard guard(device_.index());
-      check(api_.broadcast(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()),
-                           type, root, comm_, stream()),
-            "ncclBroadcast");
+      settle(api_.broadcast(flat.raw_data(), flat.raw_data(), static_cast<size_t>(flat.numel()),
+                            type, root, comm_, stream()),
+             "ncclBroadcast");
     });
   }
 
@@ -190,10 +222,10 @@ class NcclCommunicator final : public Communicator {
         const bool waits = cudaStreamWaitEvent(comm, made, 0) == cudaSuccess;
         cudaEventDestroy(made);
         NEURONA_CHECK(waits, Error, "distribution: all_reduce_sum: cannot order the NCCL stream");
-        nccl_.check(nccl_.api_.all_reduce(g.flat.raw_data(), g.flat.raw_data(),
-                                          static_cast<size_t>(g.flat.numel()), type, ncclSum,
-                                          nccl_.comm_, comm),
-                    "ncclAllReduce");
+        nccl_.settle(nccl_.api_.all_reduce(g.flat.raw_data(), g.flat.raw_data(),
+                                           static_cast<size_t>(g.flat.numel()), type, ncclSum,
+                                           nccl_.comm_, comm),
+                     "ncclAllReduce");
         try {
           g.done = record_event(comm, "all_reduce_sum");
         } catch (...) {
@@ -318,6 +350,35 @@ class NcclCommunicator final : public Communicator {
   void check(ncclResult_t r, const char* call) const {
     if (r == ncclSuccess) return;
     throw Error(detail::str("distribution: ", call, " failed: ", api_.get_error_string(r)));
+  }
+
+  // The result of a call on the communicator. On a nonblocking one a call may return
+  // ncclInProgress before it has done its work (the init: connected the ranks; a collective:
+  // enqueued its kernels, so that an event recorded after it would not follow them): its state
+  // (ncclCommGetAsyncError) is polled until it settles, for at most timeout_ seconds. A call
+  // that fails or does not settle in time aborts the communicator and throws Error naming it.
+  void settle(ncclResult_t r, const char* call) {
+    const auto start = std::chrono::steady_clock::now();
+    while (r == ncclInProgress) {
+      const double waited =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > timeout_) {
+        abort();
+        throw Error(detail::str("distribution: ", call, " on rank ", rank(), " of ", size(),
+                                " did not finish in ", timeout_,
+                                " s (a rank died or stopped answering); the communicator is "
+                                "aborted"));
+      }
+      if (comm_ == nullptr) break;  // no communicator to ask: a failure
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      const ncclResult_t queried = api_.comm_get_async_error(comm_, &r);
+      if (queried != ncclSuccess) r = queried;
+    }
+    if (r == ncclSuccess) return;
+    abort();
+    throw Error(detail::str("distribution: ", call, " on rank ", rank(), " of ", size(),
+                            " failed: ", api_.get_error_string(r),
+                            "; the communicator is aborted"));
   }
 
   // Runs `fn` on one flat device buffer per dtype (float64, and float32 for the others), the
