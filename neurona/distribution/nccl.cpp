@@ -112,8 +112,10 @@ class NcclCommunicator final : public Communicator {
 
   ~NcclCommunicator() override {
     if (comm_ != nullptr && api_.comm_finalize != nullptr) {
-      // A nonblocking communicator is finalized (its work flushed, polled until quiescent)
-      // before it is destroyed; one that does not settle in time is aborted by settle().
+      // A nonblocking communicator is finalized (its work flushed, polled until quiescent: the
+      // other ranks' finalize too) before it is destroyed; one that does not settle in time (a
+      // rank leaving alone, after an error of its own, waits out the timeout) is aborted by
+      // settle().
       try {
         settle(api_.comm_finalize(comm_), "ncclCommFinalize");
       } catch (const Error&) {  // NOLINT(bugprone-empty-catch): aborted, comm_ is null
@@ -222,15 +224,16 @@ class NcclCommunicator final : public Communicator {
         const bool waits = cudaStreamWaitEvent(comm, made, 0) == cudaSuccess;
         cudaEventDestroy(made);
         NEURONA_CHECK(waits, Error, "distribution: all_reduce_sum: cannot order the NCCL stream");
-        nccl_.settle(nccl_.api_.all_reduce(g.flat.raw_data(), g.flat.raw_data(),
-                                           static_cast<size_t>(g.flat.numel()), type, ncclSum,
-                                           nccl_.comm_, comm),
-                     "ncclAllReduce");
         try {
+          nccl_.settle(nccl_.api_.all_reduce(g.flat.raw_data(), g.flat.raw_data(),
+                                             static_cast<size_t>(g.flat.numel()), type, ncclSum,
+                                             nccl_.comm_, comm),
+                       "ncclAllReduce");
           g.done = record_event(comm, "all_reduce_sum");
         } catch (...) {
-          // NCCL may be writing the buffer and nothing marks its end: abort the communicator
-          // (which ends its kernels) and wait for the stream before the buffer can go.
+          // NCCL may be writing the buffer (enqueued before settle() gave up, or with no event
+          // after it) and nothing marks its end: abort the communicator (which ends its
+          // kernels; settle() has already) and wait for the stream before the buffer can go.
           nccl_.abort();
           cudaStreamSynchronize(comm);
           throw;
@@ -359,7 +362,10 @@ class NcclCommunicator final : public Communicator {
   // that fails or does not settle in time aborts the communicator and throws Error naming it.
   void settle(ncclResult_t r, const char* call) {
     const auto start = std::chrono::steady_clock::now();
-    while (r == ncclInProgress) {
+    while (r == ncclInProgress && comm_ != nullptr) {  // no communicator to ask: a failure
+      const ncclResult_t queried = api_.comm_get_async_error(comm_, &r);
+      if (queried != ncclSuccess) r = queried;
+      if (r != ncclInProgress) break;
       const double waited =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (waited > timeout_) {
@@ -369,10 +375,7 @@ class NcclCommunicator final : public Communicator {
                                 " s (a rank died or stopped answering); the communicator is "
                                 "aborted"));
       }
-      if (comm_ == nullptr) break;  // no communicator to ask: a failure
       std::this_thread::sleep_for(std::chrono::microseconds(200));
-      const ncclResult_t queried = api_.comm_get_async_error(comm_, &r);
-      if (queried != ncclSuccess) r = queried;
     }
     if (r == ncclSuccess) return;
     abort();

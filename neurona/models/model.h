@@ -311,8 +311,10 @@ class Model : public layers::Layer {
   /// built from that batch shape without running it, and records it (under DataParallel the
   /// global batch's, as Keras does, although a replica trains on its part); any other is called
   /// once on those rows, under DataParallel on this replica's part of them only (a call on the
-  /// whole global batch would be a peak of memory that no step reaches).
-  Device built_device(const StepData& data, std::int64_t rows);
+  /// whole global batch would be a peak of memory that no step reaches; a Sequential without an
+  /// Input inside it then records that part's rows). `global_batch` false: the batch is this
+  /// replica's own already (train_on_batch, test_on_batch), used whole.
+  Device built_device(const StepData& data, std::int64_t rows, bool global_batch = true);
   /// The loss of a batch with the regularization terms, as the tape sees it; each output's
   /// (unweighted) loss goes to `per_output` (undefined for an output without one).
   Tensor compute_loss(const StepData& data, const std::vector<Tensor>& y_pred,

@@ -683,7 +683,7 @@ int resolve_verbose(int verbose) {
 
 }  // namespace
 
-Device Model::built_device(const StepData& data, std::int64_t rows) {
+Device Model::built_device(const StepData& data, std::int64_t rows, bool global_batch) {
   if (built()) return model_device(*this);
   const std::vector<Tensor> inputs = data.inputs();
   rows = std::min(std::max<std::int64_t>(rows, 1), inputs.front().shape()[0]);
@@ -693,7 +693,7 @@ Device Model::built_device(const StepData& data, std::int64_t rows) {
     ensure_built(shape);
     return model_device(*this);
   }
-  if (const auto dist = distribution::distribution()) {
+  if (const auto dist = distribution::distribution(); dist && global_batch) {
     const auto [begin, end] = dist->shard(rows);
     rows = std::max<std::int64_t>(end - begin, 1);
   }
@@ -1139,7 +1139,7 @@ std::map<std::string, double> Model::train_on_batch(const Tensors& x, const Tens
                                                     const std::optional<Tensors>& sample_weight) {
   compiled_state("train_on_batch");
   const StepData data = step_data(x, y, sample_weight, describe() + ".train_on_batch");
-  const Device device = built_device(data, data.rows());
+  const Device device = built_device(data, data.rows(), /*global_batch=*/false);
   reset_metrics();
   // Under a DataParallel distribution each replica gives its own batch: the step takes the
   // mean of their gradients.
@@ -1164,7 +1164,7 @@ std::map<std::string, double> Model::test_on_batch(const Tensors& x, const Tenso
                                                    const std::optional<Tensors>& sample_weight) {
   compiled_state("test_on_batch");
   const StepData data = step_data(x, y, sample_weight, describe() + ".test_on_batch");
-  const Device device = built_device(data, data.rows());
+  const Device device = built_device(data, data.rows(), /*global_batch=*/false);
   reset_metrics();
   test_step(data.map([&](const Tensor& t) { return t.to(device); }));
   return read_metrics();

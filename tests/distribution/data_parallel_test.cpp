@@ -235,8 +235,8 @@ TEST_F(DataParallelFit, AnUnbuiltSequentialIsBuiltWithoutACall) {
 }
 
 // An unbuilt subclassed model is built by one inference call on its first batch; under
-// DataParallel on this replica's rows of it only, not on the whole global batch (a peak of
-// memory no step reaches).
+// DataParallel on this replica's rows of fit's global batch only (a call on all of it would be
+// a peak of memory no step reaches), on the whole of train_on_batch's (the replica's own).
 TEST_F(DataParallelFit, AnUnbuiltSubclassedModelIsBuiltOnItsReplicasRows) {
   const nr::Tensor x = nr::random_normal({40, 4}, {.device = nr::Device::cpu(), .seed = 1});
   const nr::Tensor y = nr::random_normal({40, 2}, {.device = nr::Device::cpu(), .seed = 2});
@@ -250,6 +250,12 @@ TEST_F(DataParallelFit, AnUnbuiltSubclassedModelIsBuiltOnItsReplicasRows) {
     EXPECT_EQ(calls[0], (std::pair<std::int64_t, bool>{distributed ? 5 : 16, false}));
     EXPECT_TRUE(calls[1].second);
   }
+  // train_on_batch's batch is the replica's own: the model is built on all of it.
+  nr::distribution::set_distribution(replica(1, 3));
+  RecordingModel model;
+  model.compile({.optimizer = nr::optimizers::SGD(0.1), .loss = "mse"});
+  (void)model.train_on_batch(x.slice(0, 16), y.slice(0, 16));
+  EXPECT_EQ(model.recorder().calls.front(), (std::pair<std::int64_t, bool>{16, false}));
 }
 
 namespace {
