@@ -697,7 +697,11 @@ TEST(Elementwise, Float32ErfAndGeluAreTheSameWhateverTheThreadsAndThePlace) {
     const std::vector<float> one = op(x, g).to_vector<float>();
     omp_set_num_threads(threads);
     EXPECT_EQ(one, two);
-    // The last 37 values alone: another place in their blocks.
+    // The first and the last 37 values alone: another place in their blocks (the first ones
+    // in a whole block of the long run, a padded one alone).
+    const std::vector<float> head =
+        op(x.slice(0, 37).clone(), g.slice(0, 37).clone()).to_vector<float>();
+    EXPECT_EQ(head, std::vector<float>(two.begin(), two.begin() + 37));
     const std::vector<float> tail =
         op(x.slice(n - 37, n).clone(), g.slice(n - 37, n).clone()).to_vector<float>();
     EXPECT_EQ(tail, std::vector<float>(two.end() - 37, two.end()));
