@@ -2,8 +2,11 @@
 #include "neurona/kernels/dispatch.h"
 
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "neurona/config.h"
+#include "neurona/core/registry.h"
 
 namespace neurona::kernels {
 
@@ -20,6 +23,15 @@ void ensure_kernels_registered() {
     register_cuda_kernels();
 #endif
   });
+}
+
+std::string DTypeSet::str() const {
+  std::vector<std::string> names;
+  for (DType t : {DType::float32, DType::float64, DType::int32, DType::int64, DType::uint8,
+                  DType::bfloat16, DType::float16}) {
+    if (contains(t)) names.emplace_back(name(t));
+  }
+  return Registry<int>::join(names, " and ");
 }
 
 }  // namespace neurona::kernels

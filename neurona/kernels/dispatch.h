@@ -23,7 +23,6 @@
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include "neurona/core/capture.h"
 #include "neurona/core/device.h"
@@ -67,19 +66,8 @@ class DTypeSet {
   constexpr bool contains(DType t) const { return (bits_ & bit(t)) != 0; }
   /// Whether the set holds every dtype (the default).
   constexpr bool all() const { return bits_ == ~0u; }
-  /// "float32, bfloat16 and float16": the set's dtypes, for messages.
-  std::string str() const {
-    std::vector<std::string> names;
-    for (DType t : {DType::float32, DType::float64, DType::int32, DType::int64, DType::uint8,
-                    DType::bfloat16, DType::float16}) {
-      if (contains(t)) names.emplace_back(name(t));
-    }
-    std::string out;
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
-    }
-    return out;
-  }
+  /// "float32, bfloat16 and float16": the set's dtypes, for messages (dispatch.cpp).
+  std::string str() const;
 
  private:
   static constexpr std::uint32_t bit(DType t) { return 1u << static_cast<unsigned>(t); }
