@@ -207,6 +207,19 @@ void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
   track_layer(output_, "output_dense");
 }
 
+namespace {
+// A value_mask or key_mask given to the call: the value's batch and steps (its shape without the
+// features), as the mask the value would carry.
+void check_given_mask(const Tensor& mask, const char* name, const Shape& value,
+                      const std::string& who) {
+  const std::vector<std::int64_t>& dims = value.dims();
+  const Shape expected(std::vector<std::int64_t>(dims.begin(), dims.end() - 1));
+  NEURONA_CHECK(mask.shape() == expected, ShapeError, who, ": ", name, " must have shape ",
+                shape_str(expected), " (the value's batch and steps), got ",
+                shape_str(mask.shape()));
+}
+}  // namespace
+
 std::vector<Tensor> MultiHeadAttentionLayer::attend(const Tensor& query, const Tensor& value,
                                                     const Tensor& key,
                                                     const AttentionCallOptions& options,
@@ -222,9 +235,19 @@ std::vector<Tensor> MultiHeadAttentionLayer::attend(const Tensor& query, const T
   const auto cast_in = [this](const Tensor& t) {
     return is_floating(t.dtype()) && t.dtype() != compute_dtype() ? cast(t, compute_dtype()) : t;
   };
-  std::vector<Tensor> out =
-      run(cast_in(query), cast_in(value), key.defined() ? cast_in(key) : key, query.keras_mask(),
-          value.keras_mask(), key.defined() ? key.keras_mask() : Tensor(), options, training);
+  // A value_mask or key_mask given replaces the one its tensor carries (Keras's Layer.__call__
+  // fills `<arg>_mask` from the tensor only when it is None).
+  Tensor value_mask = value.keras_mask(), key_mask = key.defined() ? key.keras_mask() : Tensor();
+  if (options.value_mask.defined()) {
+    check_given_mask(options.value_mask, "value_mask", value.shape(), describe());
+    value_mask = options.value_mask;
+  }
+  if (options.key_mask.defined()) {
+    check_given_mask(options.key_mask, "key_mask", value.shape(), describe());
+    key_mask = options.key_mask;
+  }
+  std::vector<Tensor> out = run(cast_in(query), cast_in(value), key.defined() ? cast_in(key) : key,
+                                query.keras_mask(), value_mask, key_mask, options, training);
   if (query.keras_mask().defined()) out[0].set_keras_mask(query.keras_mask());
   return out;
 }
@@ -283,12 +306,11 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
   const std::int64_t groups = product(query.shape(), l.free);
   const std::int64_t t = product(query.shape(), l.attend), s = product(value.shape(), l.attend);
   NEURONA_CHECK(
-      rank == 3 || (!query_mask.defined() && !value_mask.defined() &&
-                    !(key_mask.defined() && key_in.defined()) && !options.use_causal_mask &&
-                    !options_.sliding_window),
+      rank == 3 || (!query_mask.defined() && !value_mask.defined() && !key_mask.defined() &&
+                    !options.use_causal_mask && !options_.sliding_window),
       NotImplementedError, describe(),
-      ": the masks the inputs carry, use_causal_mask and sliding_window are supported for inputs "
-      "(batch, steps, features); inputs of rank ",
+      ": the masks the inputs carry, value_mask, key_mask, use_causal_mask and "
+      "sliding_window are supported for inputs (batch, steps, features); inputs of rank ",
       rank, " take an attention_mask");
   // Keras's _compute_attention_mask: the inputs' masks, the causal mask and attention_mask,
   // ANDed into (groups, T, S); none when only the causal mask applies (the fused causal path).
@@ -296,7 +318,7 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
   const auto and_with = [&mask](const Tensor& m) { mask = mask.defined() ? mask * m : m; };
   if (query_mask.defined()) and_with(as_float_mask(query_mask, {groups, t, 1}));
   if (value_mask.defined()) and_with(as_float_mask(value_mask, {groups, 1, s}));
-  if (key_mask.defined() && key_in.defined()) and_with(as_float_mask(key_mask, {groups, 1, s}));
+  if (key_mask.defined()) and_with(as_float_mask(key_mask, {groups, 1, s}));
   if (options.attention_mask.defined()) {
     // (batch, batch-like axes..., query attention axes..., key attention axes...), the batch
     // possibly 1: (batch, T, S) for inputs of rank 3.
@@ -414,13 +436,25 @@ std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& quer
                                                          const KerasTensor& key,
                                                          const AttentionCallOptions& options,
                                                          const KerasTensor& attention_mask) {
-  NEURONA_CHECK(!options.attention_mask.defined(), ValueError, describe(),
-                ": a symbolic call takes its attention_mask as a symbolic tensor (the last "
-                "argument), not in the options");
+  return attend(query, value, key, options, AttentionMaskTensors{.attention_mask = attention_mask});
+}
+
+std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& query,
+                                                         const KerasTensor& value,
+                                                         const KerasTensor& key,
+                                                         const AttentionCallOptions& options,
+                                                         const AttentionMaskTensors& masks) {
+  NEURONA_CHECK(!options.attention_mask.defined() && !options.value_mask.defined() &&
+                    !options.key_mask.defined(),
+                ValueError, describe(),
+                ": a symbolic call takes its attention_mask, value_mask and key_mask as symbolic "
+                "tensors (the last argument), not in the options");
   std::vector<KerasTensor> inputs{query, value};
   if (key.defined()) inputs.push_back(key);
   std::vector<std::pair<std::string, KerasTensor>> tensors;
-  if (attention_mask.defined()) tensors.emplace_back("attention_mask", attention_mask);
+  if (masks.attention_mask.defined()) tensors.emplace_back("attention_mask", masks.attention_mask);
+  if (masks.value_mask.defined()) tensors.emplace_back("value_mask", masks.value_mask);
+  if (masks.key_mask.defined()) tensors.emplace_back("key_mask", masks.key_mask);
   return apply_with_kwargs(
       inputs,
       attention_kwargs({.use_causal_mask = options.use_causal_mask,
@@ -429,11 +463,17 @@ std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& quer
 }
 
 AttentionCallOptions MultiHeadAttentionLayer::read_kwargs(const ConfigValue& kwargs) const {
-  // attention_mask is a tensor among the inputs (Layer::kwarg_tensor); the rest are flags.
+  // The masks are tensors among the inputs (Layer::kwarg_tensor; call_list_with_kwargs reads
+  // them); the rest are flags.
   ConfigValue flags = ConfigValue::Dict{};
   if (kwargs.kind() == ConfigValue::Kind::Dict) {
     for (const auto& [key, value] : kwargs.as_dict()) {
-      if (key == "attention_mask" && kwarg_tensor(kwargs, key)) continue;
+      if (key == "attention_mask" || key == "query_mask" || key == "value_mask" ||
+          key == "key_mask") {
+        NEURONA_CHECK(value.is_null() || kwarg_tensor(kwargs, key), ValueError, describe(), ": '",
+                      key, "' must be a tensor, got ", value.kind_name());
+        continue;
+      }
       flags.set(key, value);
     }
   }
@@ -454,8 +494,19 @@ std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_kwargs(
   for (std::size_t i = 0; i < positional; ++i) shapes.push_back(inputs[i].shape());
   check_shapes(shapes);
   const auto mask_of = [&masks](std::size_t i) { return i < masks.size() ? masks[i] : Tensor(); };
-  return run(inputs[0], inputs[1], positional == 3 ? inputs[2] : Tensor(), mask_of(0), mask_of(1),
-             positional == 3 ? mask_of(2) : Tensor(), options, training);
+  // value_mask and key_mask given replace the masks their tensors carry; a query_mask given is
+  // ignored, as Keras's call reads the query's own mask whatever it is given.
+  Tensor value_mask = mask_of(1), key_mask = positional == 3 ? mask_of(2) : Tensor();
+  if (const auto index = kwarg_tensor(kwargs, "value_mask")) {
+    value_mask = inputs.at(*index);
+    check_given_mask(value_mask, "value_mask", inputs[1].shape(), describe());
+  }
+  if (const auto index = kwarg_tensor(kwargs, "key_mask")) {
+    key_mask = inputs.at(*index);
+    check_given_mask(key_mask, "key_mask", inputs[1].shape(), describe());
+  }
+  return run(inputs[0], inputs[1], positional == 3 ? inputs[2] : Tensor(), mask_of(0), value_mask,
+             key_mask, options, training);
 }
 
 std::vector<TensorSpec> MultiHeadAttentionLayer::compute_output_spec_with_kwargs(

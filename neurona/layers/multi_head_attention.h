@@ -5,7 +5,9 @@
 //   nr::Tensor y = mha->attend(x, x, {}, {.use_causal_mask = true});   // self-attention
 //   auto z = mha({q, v});                       // the functional API: query, value[, key]
 // The masks attached to query, value and key (Embedding(mask_zero), Masking) take part as
-// Keras's query_mask / value_mask / key_mask do; the output carries the query's mask.
+// Keras's query_mask / value_mask / key_mask do; a value_mask or key_mask given to the call
+// replaces the one its tensor carries (a query_mask given is ignored, as Keras's call ignores
+// it); the output carries the query's mask.
 #pragma once
 
 #include <optional>
@@ -69,12 +71,27 @@ struct AttentionCallOptions {
   /// inputs of rank > 3: (batch, batch-like axes..., query attention axes..., key attention
   /// axes...), and neither the inputs' masks nor the causal mask apply (NotImplementedError).
   Tensor attention_mask = {};
+  /// Keras's value_mask: (batch, key steps), nonzero = the value's step takes part; given, it
+  /// replaces the mask the value carries. A symbolic call takes a symbolic one instead.
+  Tensor value_mask = {};
+  /// Keras's key_mask: (batch, key steps), ANDed with the value's mask; given, it replaces the
+  /// mask the key carries, and applies without a key too (as Keras's _compute_attention_mask).
+  Tensor key_mask = {};
   /// Query i attends keys j <= i.
   bool use_causal_mask = false;
   /// Also return the attention probabilities, (batch, heads, query steps, key steps); for
   /// inputs of rank > 3, (batch, batch-like axes..., heads, query attention axes..., key
   /// attention axes...).
   bool return_attention_scores = false;
+};
+
+/// The tensor keyword arguments of a symbolic MultiHeadAttention call (Keras's mha(q, v,
+/// attention_mask=m, value_mask=vm, key_mask=km)), each recorded in the call's Node and in
+/// configs as Keras writes it. Undefined ones are not given.
+struct AttentionMaskTensors {
+  KerasTensor attention_mask = {};
+  KerasTensor value_mask = {};
+  KerasTensor key_mask = {};
 };
 
 class ProjectionLayer;
@@ -103,14 +120,20 @@ class MultiHeadAttentionLayer : public Layer {
                                   const KerasTensor& key = {},
                                   const AttentionCallOptions& options = {},
                                   const KerasTensor& attention_mask = {});
+  /// The same with any of Keras's tensor keyword arguments:
+  ///   mha->attend(q, v, {}, {}, {.value_mask = padding});
+  std::vector<KerasTensor> attend(const KerasTensor& query, const KerasTensor& value,
+                                  const KerasTensor& key, const AttentionCallOptions& options,
+                                  const AttentionMaskTensors& masks);
 
   /// The list call [query, value] or [query, value, key], reading the masks they carry.
   std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
                                            const std::vector<Tensor>& masks,
                                            bool training) override;
   std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
-  /// The list call with Keras's keyword arguments use_causal_mask and return_attention_scores
-  /// (a functional model's recorded call).
+  /// The list call with Keras's keyword arguments (a functional model's recorded call):
+  /// use_causal_mask and return_attention_scores, and the tensors attention_mask, value_mask and
+  /// key_mask (query_mask is taken and ignored, as Keras's call ignores it).
   std::vector<Tensor> call_list_with_kwargs(const std::vector<Tensor>& inputs,
                                             const std::vector<Tensor>& masks,
                                             const ConfigValue& kwargs, bool training) override;
@@ -144,6 +167,8 @@ class MultiHeadAttentionLayer : public Layer {
   Layout layout(int rank) const;
   /// use_causal_mask and return_attention_scores from a call's keyword arguments.
   AttentionCallOptions read_kwargs(const ConfigValue& kwargs) const;
+  /// The call, on the masks that apply: the query's, and the value's and the key's (given or
+  /// carried; options' value_mask and key_mask are not read here).
   std::vector<Tensor> run(const Tensor& query, const Tensor& value, const Tensor& key,
                           const Tensor& query_mask, const Tensor& value_mask,
                           const Tensor& key_mask, const AttentionCallOptions& options,

@@ -307,9 +307,12 @@ TEST(MultiHeadAttention, SymbolicCallKeepsItsKeywordArgumentsThroughSaving) {
       L::Dense(2)->apply_with_kwargs({x}, nr::ConfigValue::Dict{{"use_causal_mask", true}}),
       nr::ValueError, "unexpected keyword argument 'use_causal_mask'");
   NEURONA_EXPECT_THROW_MSG(mha->apply_with_kwargs({x, x}, nr::ConfigValue::Dict{{"query_mask", 1}}),
-                           nr::ValueError, "unexpected keyword argument 'query_mask'");
+                           nr::ValueError, "'query_mask' must be a tensor, got int");
+  NEURONA_EXPECT_THROW_MSG(mha->apply_with_kwargs({x, x}, nr::ConfigValue::Dict{{"mask", 1}}),
+                           nr::ValueError, "unexpected keyword argument 'mask'");
   NEURONA_EXPECT_THROW_MSG(mha->attend(x, x, {}, {.attention_mask = nr::ones({1, 5, 5})}),
-                           nr::ValueError, "takes its attention_mask as a symbolic tensor");
+                           nr::ValueError,
+                           "takes its attention_mask, value_mask and key_mask as symbolic tensors");
 }
 
 // Keras's mha(e, e, attention_mask=m, use_causal_mask=True) with m a model input: the mask is a
@@ -348,6 +351,134 @@ TEST(MultiHeadAttentionSaving, KerasAttentionMaskInputLoadsAndPredictsKerasOutpu
   back->set_weights(mine.get_weights());
   EXPECT_TRUE(
       nr::testing::all_close(back->predict(inputs)[0], eager.to_vector<double>(), 1e-6, 1e-6));
+}
+
+namespace {
+// Keras's keyword_masks_model (make_keras_mha_references.py) written with neurona: masked
+// embeddings, cross-attention given value_mask and key_mask inputs (and a query_mask, which
+// Keras ignores), then self-attention given a key_mask without a key.
+nr::Model neurona_keyword_masks_model() {
+  auto tokens = nr::Input({5}, {.name = "tokens", .dtype = nr::int32});
+  auto context = nr::Input({6}, {.name = "context", .dtype = nr::int32});
+  auto value_mask = nr::Input({6}, {.name = "value_mask", .dtype = nr::int32});
+  auto key_mask = nr::Input({6}, {.name = "key_mask"});
+  auto query_mask = nr::Input({5}, {.name = "query_mask"});
+  auto self_key_mask = nr::Input({5}, {.name = "self_key_mask", .dtype = nr::int32});
+  // Embeddings of unit scale, as Keras's, so that the masks move the output by order 1.
+  const nr::initializers::RandomNormal wide({.stddev = 1.0});
+  auto q = L::Embedding(20, 8, {.embeddings_initializer = wide, .mask_zero = true})(tokens);
+  auto c = L::Embedding(20, 8, {.embeddings_initializer = wide, .mask_zero = true})(context);
+  auto k = L::Dense(8)(c);
+  auto cross = L::MultiHeadAttention(2, 4);
+  // query_mask through the generic keyword call: the typed one has no field for it.
+  auto a = cross->apply_with_kwargs(
+      {q, c, k}, nr::ConfigValue::Dict{}, std::nullopt,
+      {{"query_mask", query_mask}, {"value_mask", value_mask}, {"key_mask", key_mask}})[0];
+  auto b = L::MultiHeadAttention(2, 3)->attend(a, a, {}, {}, {.key_mask = self_key_mask})[0];
+  return nr::Model({tokens, context, value_mask, key_mask, query_mask, self_key_mask},
+                   L::Dense(3)(L::Add()({a, b})));
+}
+
+std::vector<nr::Tensor> keyword_masks_inputs(const Ref& ref) {
+  std::vector<nr::Tensor> inputs;
+  for (const char* name :
+       {"tokens", "context", "value_mask", "key_mask", "query_mask", "self_key_mask"}) {
+    const bool ints = std::string(name) != "key_mask" && std::string(name) != "query_mask";
+    const nr::Tensor t = reference_tensor(ref, name);
+    inputs.push_back(ints ? nr::cast(t, nr::int32) : t);
+  }
+  return inputs;
+}
+}  // namespace
+
+// Keras's value_mask, key_mask and query_mask keyword arguments as model inputs, in a .keras
+// file that Keras 3 saved: the given value and key masks replace the masks the value and the key
+// carry, a key_mask applies without a key, a query_mask is read and ignored (as Keras's call
+// ignores it). The model predicts Keras's outputs, round-trips, and the same model written with
+// neurona's API (AttentionMaskTensors) predicts the same with the same weights.
+TEST(MultiHeadAttentionSaving, KerasKeywordMasksLoadAndPredictKerasOutputs) {
+  const Ref ref = nr::testing::load_reference("attention", "keyword_masks_model");
+  const auto file = nr::testing::reference_dir() / "attention" / "keyword_masks_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const std::vector<nr::Tensor> inputs = keyword_masks_inputs(ref);
+  const nr::Tensor y = model->predict(inputs)[0];
+  EXPECT_TRUE(close_to_reference(y, ref, "y"));
+  const std::string json = nr::models::detail::model_config_json(*model);
+  for (const char* kwarg : {R"("query_mask":{"class_name":"__keras_tensor__")",
+                            R"("value_mask":{"class_name":"__keras_tensor__")",
+                            R"("key_mask":{"class_name":"__keras_tensor__")"}) {
+    EXPECT_NE(json.find(kwarg), std::string::npos) << kwarg << " in " << json;
+  }
+  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mha_keyword_masks");
+
+  // Each given mask takes part (the query_mask does not): all ones instead changes the output.
+  for (std::size_t i = 2; i < inputs.size(); ++i) {
+    std::vector<nr::Tensor> ones = inputs;
+    ones[i] = nr::ones_like(inputs[i]);
+    const bool same =
+        nr::testing::all_close(model->predict(ones)[0], y.to_vector<double>(), 1e-5, 1e-5);
+    EXPECT_EQ(same, i == 4) << "input " << i;
+  }
+
+  nr::set_seed(3);
+  nr::Model mine = neurona_keyword_masks_model();
+  mine.set_weights(model->get_weights());
+  EXPECT_TRUE(nr::testing::all_close(mine.predict(inputs)[0], y.to_vector<double>(), 1e-5, 1e-5));
+  const auto back =
+      nr::models::detail::model_from_config_json(nr::models::detail::model_config_json(mine));
+  back->set_weights(mine.get_weights());
+  EXPECT_TRUE(nr::testing::all_close(back->predict(inputs)[0], y.to_vector<double>(), 1e-5, 1e-5));
+}
+
+// The eager call's value_mask and key_mask: a given one replaces the mask its tensor carries,
+// a key_mask applies without a key, each acts as the attention_mask it broadcasts to, and a
+// mask of the wrong shape is refused naming it.
+TEST(MultiHeadAttention, GivenValueAndKeyMasksActAsKerasKeywordArguments) {
+  nr::set_seed(5);
+  auto mha = L::MultiHeadAttention(2, 3);
+  const nr::Tensor q = nr::testing::random_tensor({2, 4, 5}, nr::float32, -1, 1, 1);
+  nr::Tensor v = nr::testing::random_tensor({2, 6, 5}, nr::float32, -1, 1, 2);
+  const nr::Tensor m1 =
+      nr::testing::make_tensor({1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 0}, {2, 6}, nr::float32);
+  const nr::Tensor m2 =
+      nr::testing::make_tensor({1, 0, 1, 1, 1, 0, 1, 1, 0, 0, 1, 1}, {2, 6}, nr::float32);
+  // (batch, T, S) from a (batch, S) mask, every query row alike.
+  const auto rows = [](const nr::Tensor& m) {
+    return nr::broadcast_to(nr::reshape(m, {2, 1, 6}), {2, 4, 6});
+  };
+  const auto as_mask = [&](const nr::Tensor& m) {
+    return mha->attend(q, v, {}, {.attention_mask = rows(m)})[0].to_vector<double>();
+  };
+  const auto with_m1 = as_mask(m1), with_m2 = as_mask(m2);
+  ASSERT_FALSE(nr::testing::all_close(with_m1, with_m2, 1e-4, 1e-4));
+  EXPECT_TRUE(
+      nr::testing::all_close(mha->attend(q, v, {}, {.value_mask = m2})[0], with_m2, 1e-6, 1e-6));
+  EXPECT_TRUE(
+      nr::testing::all_close(mha->attend(q, v, {}, {.key_mask = m2})[0], with_m2, 1e-6, 1e-6));
+  // v carries m1: a given value_mask replaces it; a key_mask joins it (AND).
+  v.set_keras_mask(m1);
+  EXPECT_TRUE(nr::testing::all_close(mha->attend(q, v)[0], with_m1, 1e-6, 1e-6));
+  EXPECT_TRUE(
+      nr::testing::all_close(mha->attend(q, v, {}, {.value_mask = m2})[0], with_m2, 1e-6, 1e-6));
+  EXPECT_TRUE(nr::testing::all_close(mha->attend(q, v, {}, {.key_mask = m2})[0], as_mask(m1 * m2),
+                                     1e-6, 1e-6));
+  // A key carrying m1 with a key_mask m2 given (the value unmasked): m2 alone.
+  const nr::Tensor plain_key = nr::testing::random_tensor({2, 6, 5}, nr::float32, -1, 1, 3);
+  nr::Tensor k = nr::testing::random_tensor({2, 6, 5}, nr::float32, -1, 1, 3);
+  k.set_keras_mask(m1);
+  v.set_keras_mask({});
+  const auto keyed =
+      mha->attend(q, v, plain_key, {.attention_mask = rows(m2)})[0].to_vector<double>();
+  EXPECT_FALSE(nr::testing::all_close(mha->attend(q, v, k)[0], keyed, 1e-4, 1e-4));
+  EXPECT_TRUE(nr::testing::all_close(mha->attend(q, v, k, {.key_mask = m2})[0], keyed, 1e-6, 1e-6));
+  NEURONA_EXPECT_THROW_MSG(mha->attend(q, v, {}, {.value_mask = nr::ones({2, 5})}), nr::ShapeError,
+                           "value_mask must have shape (2, 6) (the value's batch and steps), got "
+                           "(2, 5)");
+  NEURONA_EXPECT_THROW_MSG(mha->attend(q, v, k, {.key_mask = nr::ones({6})}), nr::ShapeError,
+                           "key_mask must have shape (2, 6)");
+  auto x = nr::Input({4, 5});
+  NEURONA_EXPECT_THROW_MSG(mha->attend(x, x, {}, {.value_mask = m1}), nr::ValueError,
+                           "as symbolic tensors (the last argument)");
 }
 
 // A small transformer saved by Keras 3 (make_keras_mha_references.py): token and position
@@ -478,6 +609,21 @@ TEST(MultiHeadAttentionSaving, WriteFixturesForKerasWhenAsked) {
   std::ofstream axes_io(axes.string() + ".txt");
   nr::testing::write_reference_line(axes_io, "x", x);
   nr::testing::write_reference_line(axes_io, "y", grid->predict(x));
+
+  // The keyword-mask model written with neurona (its own weights), with its predictions.
+  nr::set_seed(21);
+  nr::Model masked = neurona_keyword_masks_model();
+  const std::vector<nr::Tensor> masked_inputs =
+      keyword_masks_inputs(nr::testing::load_reference("attention", "keyword_masks_model"));
+  const fs::path km = fs::path(dir) / "keyword_masks_model";
+  masked.save(km.string() + ".keras");
+  std::ofstream km_io(km.string() + ".txt");
+  const char* names[] = {"tokens",   "context",    "value_mask",
+                         "key_mask", "query_mask", "self_key_mask"};
+  for (std::size_t i = 0; i < masked_inputs.size(); ++i) {
+    nr::testing::write_reference_line(km_io, names[i], masked_inputs[i]);
+  }
+  nr::testing::write_reference_line(km_io, "y", masked.predict(masked_inputs)[0]);
 }
 
 // The stored copies of those files (tests/reference/attention/from_neurona/, which Keras 3.15.1
@@ -498,4 +644,8 @@ TEST(MultiHeadAttentionSaving, NeuronaFilesThatKerasLoadsStillLoad) {
   const Ref axes = nr::testing::parse_reference(dir / "axes_model.txt");
   auto grid = nr::models::load_model((dir / "axes_model.keras").string());
   EXPECT_TRUE(close_to_reference(grid->predict(reference_tensor(axes, "x")), axes, "y"));
+  // The keyword-mask model (value_mask, key_mask and query_mask inputs).
+  const Ref masks = nr::testing::parse_reference(dir / "keyword_masks_model.txt");
+  auto masked = nr::models::load_model((dir / "keyword_masks_model.keras").string());
+  EXPECT_TRUE(close_to_reference(masked->predict(keyword_masks_inputs(masks))[0], masks, "y"));
 }

@@ -4,7 +4,8 @@ Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the reposi
 
     KERAS_BACKEND=jax python3 tests/reference/make_keras_mha_references.py [--axes]
 
-(--axes: only the cases of inputs of rank > 3, attention_axes, and axes_model.keras with
+(--keyword-masks: only keyword_masks_model.keras with keyword_masks_model.txt, a model given
+value_mask, key_mask and query_mask inputs; --axes: only the cases of inputs of rank > 3, attention_axes, and axes_model.keras with
 axes_model.txt, a functional model of two such layers saved by Keras; --output-shape: only the
 cases of an output_shape of several dimensions and output_shape_model.keras; another JAX may
 change the other files' last digits.)
@@ -25,7 +26,8 @@ scores), and the JAX gradients of sum(y * g) with respect to the inputs and the 
 Keras and checks that Keras reproduces neurona's outputs from the .keras file and from the
 .weights.h5. Exits non-zero on a mismatch. The stored copies are in
 tests/reference/attention/from_neurona/ (2026-12-05, Keras 3.15.1, JAX 0.10.2: max difference
-5.4e-7; axes_model, the rank-4 model as neurona saves it, 2026-12-06: 7.2e-7). neurona's transformer also has Attention, AdditiveAttention and KerasHub's positional
+5.4e-7; axes_model, the rank-4 model as neurona saves it, 2026-12-06: 7.2e-7;
+keyword_masks_model, value_mask / key_mask / query_mask inputs, 2026-12-07: 3.6e-7). neurona's transformer also has Attention, AdditiveAttention and KerasHub's positional
 layers, which the check loads from KerasHub's source (make_keras_hub_position_references.py).
 """
 import argparse
@@ -154,6 +156,50 @@ def attention_mask_model():
     return keras.Model([tokens, mask], L.Dense(3, name="logits")(a))
 
 
+def keyword_masks_model():
+    """MultiHeadAttention given model inputs as its value_mask, key_mask and query_mask keyword
+    arguments. The value and the key carry masks of their own (Embedding(mask_zero), passed on
+    by Dense), which the given ones replace (Keras's Layer.__call__ fills a `<arg>_mask` from the
+    tensor only when it is None); Keras's call ignores a given query_mask and reads the query's
+    own mask. A second layer, self-attention without a key, takes a key_mask alone (Keras's
+    _compute_attention_mask applies a given key_mask whether or not a key is)."""
+    L = keras.layers
+    keras.utils.set_random_seed(16)
+    tokens = keras.Input((5,), dtype="int32", name="tokens")
+    context = keras.Input((6,), dtype="int32", name="context")
+    value_mask = keras.Input((6,), dtype="int32", name="value_mask")
+    key_mask = keras.Input((6,), name="key_mask")
+    query_mask = keras.Input((5,), name="query_mask")
+    self_key_mask = keras.Input((5,), dtype="int32", name="self_key_mask")
+    wide = keras.initializers.RandomNormal(stddev=1.0)
+    q = L.Embedding(20, 8, embeddings_initializer=wide, mask_zero=True,
+                    name="query_embedding")(tokens)
+    c = L.Embedding(20, 8, embeddings_initializer=wide, mask_zero=True,
+                    name="context_embedding")(context)
+    k = L.Dense(8, name="key_projection")(c)
+    a = L.MultiHeadAttention(2, 4, name="cross_attention")(
+        q, c, k, query_mask=query_mask, value_mask=value_mask, key_mask=key_mask)
+    b = L.MultiHeadAttention(2, 3, name="self_attention")(a, a, key_mask=self_key_mask)
+    return keras.Model([tokens, context, value_mask, key_mask, query_mask, self_key_mask],
+                       L.Dense(3, name="logits")(L.Add()([a, b])))
+
+
+def write_keyword_masks_model():
+    model = keyword_masks_model()
+    model.save(os.path.join(OUT, "keyword_masks_model.keras"))
+    tokens = np.array([[3, 7, 1, 0, 0], [5, 2, 9, 4, 8]], np.int32)
+    context = np.array([[4, 0, 6, 2, 0, 0], [1, 3, 5, 7, 9, 11]], np.int32)
+    value_mask = np.array([[1, 1, 1, 0, 1, 0], [0, 1, 1, 1, 1, 0]], np.int32)
+    key_mask = np.array([[1, 0, 1, 1, 1, 1], [1, 1, 0, 1, 1, 1]], np.float32)
+    query_mask = np.array([[0, 1, 0, 1, 0], [1, 0, 0, 0, 1]], np.float32)
+    self_key_mask = np.array([[1, 1, 0, 1, 0], [0, 1, 1, 0, 1]], np.int32)
+    inputs = [tokens, context, value_mask, key_mask, query_mask, self_key_mask]
+    y = model.predict(inputs, verbose=0)
+    names = ["tokens", "context", "value_mask", "key_mask", "query_mask", "self_key_mask"]
+    with open(os.path.join(OUT, "keyword_masks_model.txt"), "w") as f:
+        f.write("\n".join([line(n, x) for n, x in zip(names, inputs)] + [line("y", y)]) + "\n")
+
+
 def axes_model():
     """Attention over the axes of a grid (rank-4 inputs): over each row's 4 steps (attention_axes
     (2,), the rows batch-like), then over all 3 x 4 positions (Keras's default axes)."""
@@ -210,6 +256,18 @@ def check(directory):
         ok = np.allclose(y, io_axes["y"], rtol=1e-5, atol=1e-5)
         print(f"axes_model .keras y: max |keras - neurona| = "
               f"{float(np.max(np.abs(y - io_axes['y']))):.3g} {'ok' if ok else 'MISMATCH'}")
+        failures += not ok
+    # The keyword-mask model (value_mask, key_mask and query_mask inputs) as neurona saved it.
+    km = os.path.join(directory, "keyword_masks_model")
+    if os.path.exists(km + ".keras"):
+        io_km = read_io(km + ".txt")
+        names = ["tokens", "context", "value_mask", "key_mask", "query_mask", "self_key_mask"]
+        ints = {"tokens", "context", "value_mask", "self_key_mask"}
+        km_inputs = [io_km[n].astype(np.int32) if n in ints else io_km[n] for n in names]
+        y = keras.saving.load_model(km + ".keras").predict(km_inputs, verbose=0)
+        ok = np.allclose(y, io_km["y"], rtol=1e-5, atol=1e-5)
+        print(f"keyword_masks_model .keras y: max |keras - neurona| = "
+              f"{float(np.max(np.abs(y - io_km['y']))):.3g} {'ok' if ok else 'MISMATCH'}")
         failures += not ok
     for what in ("keras", "weights.h5"):
         m = keras.saving.load_model(base + ".keras")
@@ -300,6 +358,7 @@ def main():
     axes_cases()
     gate_window_cases()
     write_gate_window_model()
+    write_keyword_masks_model()
     output_shape_cases()
     case("mha_self", {"num_heads": 2, "key_dim": 3}, (2, 4, 5), (2, 4, 5), seed=1)
     case("mha_cross_output_shape", {"num_heads": 3, "key_dim": 2, "output_shape": 6},
@@ -338,12 +397,18 @@ if __name__ == "__main__":
     parser.add_argument("--check", metavar="DIR", help="check the files neurona wrote in DIR")
     parser.add_argument("--axes", action="store_true",
                         help="write only the cases of inputs of rank > 3 (attention_axes)")
+    parser.add_argument("--keyword-masks", action="store_true",
+                        help="write only keyword_masks_model.keras and its .txt")
     parser.add_argument("--output-shape", action="store_true",
                         help="write only the cases of an output_shape of several dimensions")
     args = parser.parse_args()
     if args.axes:
         os.makedirs(OUT, exist_ok=True)
         axes_cases()
+        sys.exit(0)
+    if args.keyword_masks:
+        os.makedirs(OUT, exist_ok=True)
+        write_keyword_masks_model()
         sys.exit(0)
     if args.output_shape:
         os.makedirs(OUT, exist_ok=True)
