@@ -957,6 +957,113 @@ class PrefetchNode final : public UnaryNode {
 
 // ---- Dataset ----------------------------------------------------------------------------------
 
+namespace {
+constexpr const char* kPartNames[] = {"x", "y", "sample_weight"};
+}  // namespace
+
+ElementStructure ElementStructure::flatten(const std::vector<const Tensors*>& parts,
+                                           std::vector<Tensor>& tensors,
+                                           const std::string& caller) {
+  ElementStructure s;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    const Tensors& part = *parts[p];
+    Part out;
+    out.form = part.form();
+    switch (part.form()) {
+      case Tensors::Form::none:
+        NEURONA_CHECK(p == 1 && parts.size() == 2, ValueError, caller, ": argument `",
+                      kPartNames[p], "` is empty",
+                      p == 0 ? "" : " (only y may be left out, and then no sample_weight)");
+        break;
+      case Tensors::Form::one:
+        tensors.push_back(part.one());
+        out.count = 1;
+        break;
+      case Tensors::Form::list:
+        NEURONA_CHECK(!part.list().empty(), ValueError, caller, ": argument `", kPartNames[p],
+                      "` is an empty list");
+        tensors.insert(tensors.end(), part.list().begin(), part.list().end());
+        out.count = part.list().size();
+        break;
+      case Tensors::Form::dict:
+        NEURONA_CHECK(!part.dict().empty(), ValueError, caller, ": argument `", kPartNames[p],
+                      "` is an empty dict");
+        for (const auto& [name, t] : part.dict()) {
+          out.names.push_back(name);
+          tensors.push_back(t);
+        }
+        out.count = part.dict().size();
+        break;
+    }
+    s.parts_.push_back(std::move(out));
+  }
+  return s;
+}
+
+std::size_t ElementStructure::size() const {
+  std::size_t n = 0;
+  for (const Part& p : parts_) n += p.count;
+  return n;
+}
+
+std::string ElementStructure::str() const {
+  std::string out = "(";
+  for (std::size_t p = 0; p < parts_.size(); ++p) {
+    const Part& part = parts_[p];
+    out += neurona::detail::str(p ? ", " : "", kPartNames[p], ": ");
+    switch (part.form) {
+      case Tensors::Form::none:
+        out += "none";
+        break;
+      case Tensors::Form::one:
+        out += "one tensor";
+        break;
+      case Tensors::Form::list:
+        out += neurona::detail::str("a list of ", part.count);
+        break;
+      case Tensors::Form::dict:
+        out += "{";
+        for (std::size_t i = 0; i < part.names.size(); ++i) {
+          out += neurona::detail::str(i ? ", " : "", part.names[i]);
+        }
+        out += "}";
+        break;
+    }
+  }
+  return out + ")";
+}
+
+std::vector<Tensors> ElementStructure::group(const Element& e, const std::string& caller) const {
+  NEURONA_CHECK(e.size() == size(), ValueError, caller, ": a dataset element has ", e.size(),
+                " tensors where the dataset's structure ", str(), " has ", size(),
+                " (a map must return its elements in the layout it was given)");
+  std::vector<Tensors> out;
+  std::size_t at = 0;
+  for (const Part& part : parts_) {
+    const auto first = e.begin() + static_cast<std::ptrdiff_t>(at);
+    switch (part.form) {
+      case Tensors::Form::none:
+        out.emplace_back();
+        break;
+      case Tensors::Form::one:
+        out.emplace_back(e[at]);
+        break;
+      case Tensors::Form::list:
+        out.emplace_back(
+            std::vector<Tensor>(first, first + static_cast<std::ptrdiff_t>(part.count)));
+        break;
+      case Tensors::Form::dict: {
+        Tensors::Named named;
+        for (std::size_t i = 0; i < part.count; ++i) named.emplace_back(part.names[i], e[at + i]);
+        out.emplace_back(std::move(named));
+        break;
+      }
+    }
+    at += part.count;
+  }
+  return out;
+}
+
 Iterator::Iterator(std::unique_ptr<detail::NodeIterator> impl) : impl_(std::move(impl)) {}
 Iterator::Iterator(Iterator&&) noexcept = default;
 Iterator& Iterator::operator=(Iterator&&) noexcept = default;
@@ -971,6 +1078,16 @@ std::optional<Element> Iterator::next() {
 
 Dataset Dataset::from_tensor_slices(std::vector<Tensor> tensors) {
   return Dataset(std::make_shared<SlicesNode>(std::move(tensors)));
+}
+
+Dataset Dataset::from_tensor_slices(const Tensors& x, const Tensors& y,
+                                    const std::optional<Tensors>& sample_weight) {
+  std::vector<const Tensors*> parts{&x, &y};
+  if (sample_weight) parts.push_back(&*sample_weight);
+  std::vector<Tensor> tensors;
+  auto structure = std::make_shared<const ElementStructure>(
+      ElementStructure::flatten(parts, tensors, "Dataset.from_tensor_slices"));
+  return Dataset(std::make_shared<SlicesNode>(std::move(tensors)), std::move(structure));
 }
 
 Dataset Dataset::from_tensors(std::vector<Tensor> tensors) {
@@ -1001,31 +1118,31 @@ Dataset Dataset::from_idx(const std::vector<std::string>& paths) {
 }
 
 Dataset Dataset::map(MapFunction f, MapOptions options) const {
-  return Dataset(std::make_shared<MapNode>(node_, std::move(f), options));
+  return then(std::make_shared<MapNode>(node_, std::move(f), options));
 }
 
 Dataset Dataset::filter(Predicate predicate) const {
-  return Dataset(std::make_shared<FilterNode>(node_, std::move(predicate)));
+  return then(std::make_shared<FilterNode>(node_, std::move(predicate)));
 }
 
 Dataset Dataset::shuffle(std::int64_t buffer_size, ShuffleOptions options) const {
-  return Dataset(std::make_shared<ShuffleNode>(node_, buffer_size, options));
+  return then(std::make_shared<ShuffleNode>(node_, buffer_size, options));
 }
 
 Dataset Dataset::batch(std::int64_t batch_size, BatchOptions options) const {
-  return Dataset(std::make_shared<BatchNode>(node_, batch_size, options));
+  return then(std::make_shared<BatchNode>(node_, batch_size, options));
 }
 
 Dataset Dataset::repeat(std::int64_t count) const {
-  return Dataset(std::make_shared<RepeatNode>(node_, count));
+  return then(std::make_shared<RepeatNode>(node_, count));
 }
 
 Dataset Dataset::take(std::int64_t count) const {
-  return Dataset(std::make_shared<TakeNode>(node_, count));
+  return then(std::make_shared<TakeNode>(node_, count));
 }
 
 Dataset Dataset::skip(std::int64_t count) const {
-  return Dataset(std::make_shared<StrideNode>(node_, count, 1, str("skip(", count, ")")));
+  return then(std::make_shared<StrideNode>(node_, count, 1, str("skip(", count, ")")));
 }
 
 Dataset Dataset::shard(std::int64_t num_shards, std::int64_t index) const {
@@ -1034,16 +1151,16 @@ Dataset Dataset::shard(std::int64_t num_shards, std::int64_t index) const {
   NEURONA_CHECK(index >= 0 && index < num_shards, ValueError,
                 "Dataset.shard: argument `index` must be in [0, num_shards = ", num_shards,
                 "), got ", index);
-  return Dataset(std::make_shared<StrideNode>(node_, index, num_shards,
-                                              str("shard(", num_shards, ", ", index, ")")));
+  return then(std::make_shared<StrideNode>(node_, index, num_shards,
+                                           str("shard(", num_shards, ", ", index, ")")));
 }
 
 Dataset Dataset::cache(const std::string& filename) const {
-  return Dataset(std::make_shared<CacheNode>(node_, filename));
+  return then(std::make_shared<CacheNode>(node_, filename));
 }
 
 Dataset Dataset::prefetch(std::int64_t buffer_size, std::optional<Device> device) const {
-  return Dataset(std::make_shared<PrefetchNode>(node_, buffer_size, device));
+  return then(std::make_shared<PrefetchNode>(node_, buffer_size, device));
 }
 
 std::int64_t Dataset::cardinality() const {

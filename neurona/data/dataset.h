@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "neurona/core/device.h"
+#include "neurona/core/structure.h"
 #include "neurona/core/tensor.h"
 
 namespace neurona::data {
@@ -53,6 +54,38 @@ struct ShuffleOptions {
 struct BatchOptions {
   /// Drop a last batch with fewer than batch_size elements.
   bool drop_remainder = false;
+};
+
+/// How fit, evaluate and predict read the elements of a dataset made from parts
+/// (Dataset::from_tensor_slices(x, y[, sample_weight])): an element's tensors are x's, then y's,
+/// then sample_weight's, in order, and each part is one tensor, a list, or a dict by input or
+/// output name, as it was given (Keras's ({"image": images, "meta": meta}, labels)). The
+/// transformations keep it; a map must return its elements in the same layout.
+class ElementStructure {
+ public:
+  struct Part {
+    Tensors::Form form = Tensors::Form::none;
+    /// A dict's names, one per tensor, in order.
+    std::vector<std::string> names;
+    std::size_t count = 0;
+  };
+  /// The structure of the parts (x, y and, when given, sample_weight), each flattened into
+  /// `tensors` in order (one tensor, a list's, a dict's in the order given). ValueError for an x
+  /// that is not given, or a sample_weight without y.
+  static ElementStructure flatten(const std::vector<const Tensors*>& parts,
+                                  std::vector<Tensor>& tensors, const std::string& caller);
+  const std::vector<Part>& parts() const { return parts_; }
+  /// The number of tensors in an element.
+  std::size_t size() const;
+  /// An element's tensors regrouped into the parts (x, y[, sample_weight]), each in the form it
+  /// was given (Form::none for a y not given). ValueError naming the structure when the
+  /// element has another number of tensors.
+  std::vector<Tensors> group(const Element& e, const std::string& caller) const;
+  /// For messages: "(x: {image, meta}, y: one tensor)".
+  std::string str() const;
+
+ private:
+  std::vector<Part> parts_;
 };
 
 class Dataset;
@@ -107,6 +140,16 @@ class Dataset {
   /// Element i holds row i of every tensor (tf.data's from_tensor_slices): the tensors must
   /// share their first dimension. ValueError / ShapeError otherwise.
   static Dataset from_tensor_slices(std::vector<Tensor> tensors);
+  /// Keras's from_tensor_slices((x, y)) and ((x, y, sample_weight)) with parts that may be
+  /// lists or dicts by input or output name: element i holds row i of every tensor, and fit,
+  /// evaluate and predict match a dict's tensors to the model's inputs (outputs) by name, as
+  /// fit(x, y) does (structure()). y may be empty ({}) for data that only predict reads.
+  ///
+  ///   auto ds = nr::data::Dataset::from_tensor_slices({{"image", images}, {"meta", meta}},
+  ///                                                   labels).shuffle(1000).batch(64);
+  ///   model.fit(ds, {.epochs = 3});
+  static Dataset from_tensor_slices(const Tensors& x, const Tensors& y,
+                                    const std::optional<Tensors>& sample_weight = std::nullopt);
   /// One element: `tensors` whole.
   static Dataset from_tensors(std::vector<Tensor> tensors);
   /// The int64 scalars start, start + step, ... below stop (above it for a negative step).
@@ -167,6 +210,10 @@ class Dataset {
   std::vector<Element> elements() const;
   /// What the dataset does, for messages: "from_tensor_slices -> shuffle(100) -> batch(32)".
   std::string describe() const;
+  /// How fit reads the elements when the dataset was made from parts (from_tensor_slices(x,
+  /// y)); null for flat elements (the model's inputs first, then the targets, then the sample
+  /// weights).
+  const ElementStructure* structure() const { return structure_.get(); }
 
   /// Range-for over one pass: `for (const nr::data::Element& e : dataset)`.
   class RangeIterator {
@@ -192,8 +239,15 @@ class Dataset {
   RangeIterator end() const { return {}; }
 
  private:
-  explicit Dataset(std::shared_ptr<const detail::Node> node) : node_(std::move(node)) {}
+  explicit Dataset(std::shared_ptr<const detail::Node> node,
+                   std::shared_ptr<const ElementStructure> structure = nullptr)
+      : node_(std::move(node)), structure_(std::move(structure)) {}
+  /// A transformation of this dataset: the same element structure.
+  Dataset then(std::shared_ptr<const detail::Node> node) const {
+    return Dataset(std::move(node), structure_);
+  }
   std::shared_ptr<const detail::Node> node_;
+  std::shared_ptr<const ElementStructure> structure_;
 };
 
 }  // namespace neurona::data

@@ -212,6 +212,9 @@ std::vector<Tensor> Model::predict(const data::Dataset& dataset, PredictOptions 
         std::optional<data::Element> e = it.next();
         if (!e) return std::nullopt;
         ++taken;
+        if (const data::ElementStructure* s = dataset.structure()) {
+          return input_tensors(s->group(*e, caller)[0], caller);  // x, matched by name
+        }
         NEURONA_CHECK(e->size() >= inputs, ValueError, caller, ": a dataset element has ",
                       e->size(), " tensors for a model with ", inputs, " inputs");
         e->resize(inputs);

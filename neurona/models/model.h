@@ -305,6 +305,8 @@ class Model : public layers::Layer {
   /// and the compiled outputs and put in one StepData (on the device they are on).
   StepData step_data(const Tensors& x, const Tensors& y, const std::optional<Tensors>& sw,
                      const std::string& caller);
+  /// x as one tensor per model input, in the inputs' order (a dict matched by input name).
+  std::vector<Tensor> input_tensors(const Tensors& x, const std::string& caller) const;
   /// The device the model computes on (its weights'), built first if it is not built yet, so
   /// that its weights exist there: as Keras builds a model at its first batch, of `rows` rows
   /// of `data`'s inputs. A model that builds_from_shape() (a Sequential without an Input) is

@@ -369,17 +369,21 @@ std::vector<Tensor> ordered(const Tensors& t, const std::vector<std::string>& na
 
 }  // namespace
 
-Model::StepData Model::step_data(const Tensors& x, const Tensors& y,
-                                 const std::optional<Tensors>& sw, const std::string& caller) {
-  const Compiled& state = *compiled_;
-  StepData data;
+std::vector<Tensor> Model::input_tensors(const Tensors& x, const std::string& caller) const {
   std::vector<std::string> input_names;
   if (graph_) {
     for (const auto& t : inputs()) input_names.push_back(t.layer().name());
     if (input_names.size() == 1) input_names.clear();  // one input: no name needed
   }
-  // x: by input (a single-input model also takes a one-entry dict).
-  data.tensors = ordered(x, input_names, "x", caller, "input");
+  // By input (a single-input model also takes a one-entry dict).
+  return ordered(x, input_names, "x", caller, "input");
+}
+
+Model::StepData Model::step_data(const Tensors& x, const Tensors& y,
+                                 const std::optional<Tensors>& sw, const std::string& caller) {
+  const Compiled& state = *compiled_;
+  StepData data;
+  data.tensors = input_tensors(x, caller);
   data.num_inputs = data.tensors.size();
   for (std::size_t i = 0; i < data.num_inputs; ++i) {
     rows_of(data.tensors[i], data.num_inputs > 1 ? neurona::detail::str("x[", i, "]") : "x",
@@ -802,6 +806,15 @@ struct Model::DatasetBatches final : Model::BatchSource {
   // An element as x, y and sample weights: the model's inputs, a target per output, then one
   // sample weight for all outputs or one per output.
   StepData split(const data::Element& e) const {
+    if (const data::ElementStructure* s = dataset.structure()) {
+      // Made from parts (from_tensor_slices(x, y[, sample_weight])): as fit(x, y) reads them.
+      std::vector<Tensors> parts = s->group(e, caller);
+      NEURONA_CHECK(parts[1].given(), ValueError, caller,
+                    ": the dataset has no targets (it was made without y) ", s->str());
+      std::optional<Tensors> sw;
+      if (parts.size() > 2) sw = std::move(parts[2]);
+      return with_class_weight(model.step_data(parts[0], parts[1], sw, caller), sw.has_value());
+    }
     const std::size_t inputs = model.graph_ ? model.inputs().size() : 1;
     const std::size_t outputs = model.compiled_->outputs.size();
     const std::size_t n = e.size();
@@ -828,9 +841,14 @@ struct Model::DatasetBatches final : Model::BatchSource {
           outputs > 1 ? neurona::detail::str(" or ", inputs + 2 * outputs) : std::string(),
           " tensors"));
     }
-    NEURONA_CHECK(!(sw && !class_weight.empty()), ValueError, caller,
+    return with_class_weight(model.step_data(part(0, inputs), part(inputs, outputs), sw, caller),
+                             sw.has_value());
+  }
+
+  // fit's class_weight as the step's sample weights (the dataset's own exclude it).
+  StepData with_class_weight(StepData out, bool has_sample_weight) const {
+    NEURONA_CHECK(!(has_sample_weight && !class_weight.empty()), ValueError, caller,
                   ": give either sample weights in the dataset or `class_weight`, not both");
-    StepData out = model.step_data(part(0, inputs), part(inputs, outputs), sw, caller);
     if (!class_weight.empty()) {
       const Tensor w = class_weights_for(out.y(0), class_weight, caller);
       out.weight.assign(1, static_cast<std::ptrdiff_t>(out.tensors.size()));

@@ -203,6 +203,124 @@ TEST(FitDataset, AModelWithTwoInputsTakesThemFirstInEachElement) {
   EXPECT_EQ(p.at(0).shape(), (nr::Shape{32, 2}));
 }
 
+namespace {
+// Two inputs "a" (4) and "b" (3), two outputs "label" (softmax) and "size" (linear), the same
+// initial weights every time.
+std::unique_ptr<nr::Model> two_by_two() {
+  nr::set_seed(7);
+  auto a = nr::Input({4}, {.name = "a"});
+  auto b = nr::Input({3}, {.name = "b"});
+  auto joined = nr::layers::Concatenate()({a, b});
+  auto label = nr::layers::Dense(2, {.activation = "softmax", .name = "label"})(joined);
+  auto size = nr::layers::Dense(1, {.name = "size"})(joined);
+  auto model = std::make_unique<nr::Model>(std::vector{a, b}, std::vector{label, size});
+  model->compile({.optimizer = nr::optimizers::Adam(0.02),
+                  .loss = {{"label", "sparse_categorical_crossentropy"}, {"size", "mse"}},
+                  .metrics = {{"label", {"accuracy"}}}});
+  return model;
+}
+}  // namespace
+
+// Keras's from_tensor_slices(({"b": ..., "a": ...}, {"size": ..., "label": ...})): the parts'
+// dicts are matched to the inputs and outputs by name, whatever their order, and fit, evaluate
+// and predict give what the flat dataset in the model's order gives; the structure survives
+// the transformations and a map that keeps the layout.
+TEST(FitDataset, DictPartsAreMatchedToTheInputsAndOutputsByName) {
+  const Blobs data = blobs(48);
+  const nr::Tensor extra = nr::random_normal({48, 3}, {.seed = 1});
+  const nr::Tensor sizes = nr::random_normal({48, 1}, {.seed = 2});
+  const Dataset flat = Dataset::from_tensor_slices({data.x, extra, data.y, sizes});
+  const Dataset named = Dataset::from_tensor_slices({{"b", extra}, {"a", data.x}},
+                                                    {{"size", sizes}, {"label", data.y}});
+  ASSERT_NE(named.structure(), nullptr);
+  EXPECT_EQ(named.structure()->str(), "(x: {b, a}, y: {size, label})");
+  EXPECT_EQ(named.structure()->size(), 4u);
+  EXPECT_EQ(flat.structure(), nullptr);
+
+  auto m1 = two_by_two();
+  const auto h1 = m1->fit(flat.shuffle(48, {.seed = 4}).batch(8), {.epochs = 2, .verbose = 0});
+  auto m2 = two_by_two();
+  // A map that keeps the layout (it scales b) keeps the structure; so do shuffle and batch.
+  const auto keep_scaled = [](const Element& e) {
+    Element out = e;
+    out[0] = e[0] * nr::scalar_like(e[0], 1.0);
+    return out;
+  };
+  const Dataset pipeline = named.map(keep_scaled).shuffle(48, {.seed = 4}).batch(8).prefetch(2);
+  ASSERT_NE(pipeline.structure(), nullptr);
+  const auto h2 = m2->fit(pipeline, {.epochs = 2, .verbose = 0});
+  for (const char* key : {"loss", "label_loss", "size_loss", "label_accuracy"}) {
+    ASSERT_EQ(h2.history.at(key).size(), 2u) << key;
+    for (std::size_t e = 0; e < 2; ++e) {
+      EXPECT_NEAR(h1.history.at(key)[e], h2.history.at(key)[e], 1e-6) << key;
+    }
+  }
+  expect_near_weights(m1->get_weights(), m2->get_weights());
+
+  const auto e1 = m1->evaluate(flat.batch(16), {.verbose = 0});
+  const auto e2 = m1->evaluate(named.batch(16), {.verbose = 0});
+  EXPECT_NEAR(e1.at("loss"), e2.at("loss"), 1e-6);
+  // predict reads x alone (by name), with or without y.
+  const auto p1 = m1->predict(std::vector<nr::Tensor>{data.x, extra});
+  for (const Dataset& ds :
+       {named.batch(10),
+        Dataset::from_tensor_slices({{"a", data.x}, {"b", extra}}, {}).batch(10)}) {
+    const auto p2 = m1->predict(ds);
+    ASSERT_EQ(p2.size(), 2u);
+    EXPECT_EQ(p2[0].to_vector<float>(), p1[0].to_vector<float>());
+    EXPECT_EQ(p2[1].to_vector<float>(), p1[1].to_vector<float>());
+  }
+}
+
+// A list x with a dict y, and sample weights as a third part: as fit(x, y, sample_weight).
+TEST(FitDataset, ListAndDictPartsWithSampleWeightsMatchFitOnTheTensors) {
+  const Blobs data = blobs(40);
+  const nr::Tensor extra = nr::random_normal({40, 3}, {.seed = 1});
+  const nr::Tensor sizes = nr::random_normal({40, 1}, {.seed = 2});
+  const nr::Tensor weights = nr::random_uniform({40}, {.minval = 0.5, .maxval = 2.0, .seed = 3});
+  auto m1 = two_by_two();
+  const auto h1 = m1->fit(
+      {data.x, extra}, {{"label", data.y}, {"size", sizes}},
+      {.batch_size = 8, .epochs = 1, .verbose = 0, .shuffle = false, .sample_weight = weights});
+  auto m2 = two_by_two();
+  const auto h2 = m2->fit(
+      Dataset::from_tensor_slices({data.x, extra}, {{"label", data.y}, {"size", sizes}}, weights)
+          .batch(8),
+      {.epochs = 1, .verbose = 0});
+  EXPECT_NEAR(h1.history.at("loss")[0], h2.history.at("loss")[0], 1e-6);
+  expect_near_weights(m1->get_weights(), m2->get_weights());
+}
+
+// What is wrong with a structured dataset is named: an unknown input, a map that changed the
+// layout, training on data without targets, parts that cannot be made.
+TEST(FitDataset, StructuredDatasetErrorsNameTheProblem) {
+  const Blobs data = blobs(16);
+  const nr::Tensor extra = nr::random_normal({16, 3}, {.seed = 1});
+  auto model = two_by_two();
+  NEURONA_EXPECT_THROW_MSG(
+      (void)model->fit(
+          Dataset::from_tensor_slices({{"a", data.x}, {"c", extra}}, {data.y, data.y}).batch(8),
+          {.verbose = 0}),
+      nr::ValueError, "'c'");
+  const Dataset named = Dataset::from_tensor_slices({{"a", data.x}, {"b", extra}},
+                                                    {{"label", data.y}, {"size", data.y}});
+  const auto drop_last = [](const Element& e) { return Element(e.begin(), e.end() - 1); };
+  NEURONA_EXPECT_THROW_MSG(
+      (void)model->fit(named.map(drop_last).batch(8), {.verbose = 0}), nr::ValueError,
+      "a dataset element has 3 tensors where the dataset's structure (x: {a, b}, y: {label, "
+      "size}) has 4");
+  NEURONA_EXPECT_THROW_MSG(
+      (void)model->fit(Dataset::from_tensor_slices({{"a", data.x}, {"b", extra}}, {}).batch(8),
+                       {.verbose = 0}),
+      nr::ValueError, "the dataset has no targets");
+  NEURONA_EXPECT_THROW_MSG((void)Dataset::from_tensor_slices({}, data.y), nr::ValueError,
+                           "Dataset.from_tensor_slices: argument `x` is empty");
+  NEURONA_EXPECT_THROW_MSG((void)Dataset::from_tensor_slices(data.x, {}, data.y), nr::ValueError,
+                           "argument `y` is empty");
+  NEURONA_EXPECT_THROW_MSG((void)Dataset::from_tensor_slices({{"a", data.x}}, nr::ones({5})),
+                           nr::ShapeError, "every tensor needs the same first dimension");
+}
+
 TEST(FitDataset, ErrorsNameTheProblem) {
   const Blobs data = blobs();
   auto model = classifier();
