@@ -355,27 +355,38 @@ class NcclCommunicator final : public Communicator {
     throw Error(detail::str("distribution: ", call, " failed: ", api_.get_error_string(r)));
   }
 
+  // Calls `done` until it returns true, every 200 us, for at most timeout_ seconds; false when
+  // the time ran out first. The two waits on the communicator (settle, wait_event) poll so.
+  template <typename Done>
+  bool poll(Done&& done) const {
+    const auto start = std::chrono::steady_clock::now();
+    while (!done()) {
+      const double waited =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > timeout_) return false;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return true;
+  }
+
   // The result of a call on the communicator. On a nonblocking one a call may return
   // ncclInProgress before it has done its work (the init: connected the ranks; a collective:
   // enqueued its kernels, so that an event recorded after it would not follow them): its state
   // (ncclCommGetAsyncError) is polled until it settles, for at most timeout_ seconds. A call
   // that fails or does not settle in time aborts the communicator and throws Error naming it.
   void settle(ncclResult_t r, const char* call) {
-    const auto start = std::chrono::steady_clock::now();
-    while (r == ncclInProgress && comm_ != nullptr) {  // no communicator to ask: a failure
+    const bool in_time = poll([&] {
+      if (r != ncclInProgress || comm_ == nullptr) return true;  // no communicator: a failure
       const ncclResult_t queried = api_.comm_get_async_error(comm_, &r);
       if (queried != ncclSuccess) r = queried;
-      if (r != ncclInProgress) break;
-      const double waited =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (waited > timeout_) {
-        abort();
-        throw Error(detail::str("distribution: ", call, " on rank ", rank(), " of ", size(),
-                                " did not finish in ", timeout_,
-                                " s (a rank died or stopped answering); the communicator is "
-                                "aborted"));
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      return r != ncclInProgress;
+    });
+    if (!in_time) {
+      abort();
+      throw Error(detail::str("distribution: ", call, " on rank ", rank(), " of ", size(),
+                              " did not finish in ", timeout_,
+                              " s (a rank died or stopped answering); the communicator is "
+                              "aborted"));
     }
     if (r == ncclSuccess) return;
     abort();
@@ -429,29 +440,25 @@ class NcclCommunicator final : public Communicator {
   // seconds. Destroys the event where asked.
   void wait_event(cudaEvent_t done, const char* op, bool destroy = false) {
     const cuda::DeviceGuard guard(device_.index());
-    const auto start = std::chrono::steady_clock::now();
     std::string failure;
-    for (;;) {
+    const bool in_time = poll([&] {
       const cudaError_t q = cudaEventQuery(done);
-      if (q == cudaSuccess) break;
+      if (q == cudaSuccess) return true;
       if (q != cudaErrorNotReady) {
         failure = detail::str("the GPU reported ", cudaGetErrorString(q));
-        break;
+        return true;
       }
       ncclResult_t async = ncclSuccess;
       if (comm_ != nullptr) api_.comm_get_async_error(comm_, &async);
       if (async != ncclSuccess && async != ncclInProgress) {
         failure = detail::str("NCCL reported ", api_.get_error_string(async));
-        break;
+        return true;
       }
-      const double waited =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (waited > timeout_) {
-        failure =
-            detail::str("it did not finish in ", timeout_, " s (a rank died or stopped answering)");
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      return false;
+    });
+    if (!in_time) {
+      failure =
+          detail::str("it did not finish in ", timeout_, " s (a rank died or stopped answering)");
     }
     if (destroy) cudaEventDestroy(done);
     if (failure.empty()) return;
