@@ -11,6 +11,7 @@
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/remat.h"
 #include "neurona/autograd/tape.h"
+#include "neurona/layers/rnn.h"
 
 namespace neurona {
 
@@ -319,6 +320,51 @@ struct CallDepth {
   CallDepth& operator=(const CallDepth&) = delete;
 };
 
+// Keras's mask=m given to a call as a tensor keyword argument: removes m from `inputs` and
+// "mask" from `kwargs` (renumbering the tensor keyword arguments after it; none left: null)
+// and returns it, or nothing when the call was given none. It is the first input's mask, whose
+// leading dimensions it must have: a call on one tensor, or an RNN's on its sequences and
+// initial states (another list call reads the masks its inputs carry).
+template <typename T>
+std::optional<T> take_mask_kwarg(const Layer& layer, std::vector<T>& inputs, ConfigValue& kwargs) {
+  const std::optional<std::size_t> at = Layer::kwarg_tensor(kwargs, "mask");
+  if (!at) return std::nullopt;
+  const std::string who = layer.describe();
+  NEURONA_CHECK(Layer::positional_count(kwargs, inputs.size()) == 1 || takes_initial_state(layer),
+                ValueError, who,
+                ": a mask given as a keyword argument applies to a call on one tensor; a call "
+                "on a list reads the masks its inputs carry");
+  T mask = inputs.at(*at);
+  inputs.erase(inputs.begin() + static_cast<std::ptrdiff_t>(*at));
+  const Shape& m = mask.shape;
+  const Shape& x = inputs.front().shape;
+  bool fits = m.rank() >= 1 && m.rank() <= x.rank();
+  for (int i = 0; fits && i < m.rank(); ++i) fits = m[i] == x[i] || m[i] < 0 || x[i] < 0;
+  NEURONA_CHECK(fits, ShapeError, who, ": the mask must have the input's leading dimensions (",
+                "input ", shape_str(x), "), got ", shape_str(m));
+  ConfigValue rest = ConfigValue::Dict{};
+  bool others = false;
+  for (const auto& [key, value] : kwargs.as_dict()) {
+    if (key == "mask") continue;
+    others = true;
+    const std::optional<std::size_t> index = Layer::kwarg_tensor(kwargs, key);
+    if (index && *index > *at) {
+      rest.set(key, ConfigValue::Dict{{"__tensor__", static_cast<std::int64_t>(*index - 1)}});
+    } else {
+      rest.set(key, value);
+    }
+  }
+  kwargs = others ? rest : ConfigValue();
+  return mask;
+}
+
+// A tensor and its shape: what take_mask_kwarg reads of an eager call (TensorSpec, a symbolic
+// one).
+struct Spec {
+  Tensor tensor;
+  Shape shape;
+};
+
 // The output shape learnt from a call: the batch stays unknown if the layer was built without.
 Shape learnt_shape(const Tensor& output, const Shape& built_for) {
   std::vector<std::int64_t> dims = output.shape().dims();
@@ -387,27 +433,37 @@ std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs, bool trainin
 std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
                                              const ConfigValue& kwargs, bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
+  // Keras's mask=m: the mask the input carries for this call (the call reads it, and
+  // compute_mask passes it on), 0/1 as the masks neurona makes.
+  std::vector<Spec> specs;
+  for (const Tensor& t : inputs) specs.push_back({t, t.shape()});
+  ConfigValue kwargs_left = kwargs;
+  const std::optional<Spec> given_mask = take_mask_kwarg(*this, specs, kwargs_left);
   std::vector<Tensor> xs;
   std::vector<Tensor> masks;
   std::vector<Shape> shapes;
-  for (const Tensor& t : inputs) {
-    xs.push_back(autocast(t));
+  for (const Spec& spec : specs) {
+    xs.push_back(autocast(spec.tensor));
     masks.push_back(xs.back().keras_mask());
     shapes.push_back(xs.back().shape());
   }
+  if (given_mask) {
+    const Tensor& m = given_mask->tensor;
+    masks[0] = not_equal(m, scalar_like(m, 0.0));
+  }
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
-  shapes.resize(positional_count(kwargs, shapes.size()));  // not the tensor keyword arguments
+  shapes.resize(positional_count(kwargs_left, shapes.size()));  // not the tensor kwargs
   ensure_built(shapes);
   std::vector<Tensor> outputs;
   if (remats_call(shapes, true)) {
     outputs = remat_call(
-        [this, masks, kwargs, training](const std::vector<Tensor>& in) {
-          return call_list_with_kwargs(in, masks, kwargs, training);
+        [this, masks, kwargs_left, training](const std::vector<Tensor>& in) {
+          return call_list_with_kwargs(in, masks, kwargs_left, training);
         },
         xs);
   } else {
-    outputs = call_list_with_kwargs(xs, masks, kwargs, training);
+    outputs = call_list_with_kwargs(xs, masks, kwargs_left, training);
   }
   if (!output_shape_.has_value() && outputs.size() == 1) {
     output_shape_ = learnt_shape(outputs[0], build_input_shapes()[0]);
@@ -455,8 +511,14 @@ std::vector<KerasTensor> Layer::symbolic_call(const std::vector<KerasTensor>& in
     ensure_built(shapes[0]);
   }
   const bool has_kwargs = kwargs.kind() == ConfigValue::Kind::Dict && !kwargs.as_dict().empty();
-  std::vector<TensorSpec> outputs = has_kwargs ? compute_output_spec_with_kwargs(specs, kwargs)
-                                               : compute_output_spec(specs, list_call);
+  // The outputs' specs without a mask=m keyword argument (the node keeps it, for the call).
+  ConfigValue kwargs_left = kwargs;
+  (void)take_mask_kwarg(*this, specs, kwargs_left);
+  const bool other_kwargs =
+      kwargs_left.kind() == ConfigValue::Kind::Dict && !kwargs_left.as_dict().empty();
+  std::vector<TensorSpec> outputs = other_kwargs
+                                        ? compute_output_spec_with_kwargs(specs, kwargs_left)
+                                        : compute_output_spec(specs, list_call);
   return add_node(inputs, list_call, training, std::move(outputs),
                   has_kwargs ? kwargs : ConfigValue());
 }
@@ -465,6 +527,16 @@ KerasTensor Layer::operator()(const KerasTensor& inputs, std::optional<bool> tra
   std::vector<KerasTensor> outputs = symbolic_call({inputs}, false, training);
   NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
                 " tensors; call apply() to get them all");
+  return outputs[0];
+}
+
+KerasTensor Layer::operator()(const KerasTensor& inputs, const KerasTensor& mask,
+                              std::optional<bool> training) {
+  if (!mask.defined()) return (*this)(inputs, training);
+  std::vector<KerasTensor> outputs =
+      apply_with_kwargs({inputs}, ConfigValue(), training, {{"mask", mask}});
+  NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
+                " tensors; call apply_with_kwargs() to get them all");
   return outputs[0];
 }
 

@@ -126,6 +126,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// otherwise the model's call decides. The layer must be held by a shared_ptr (every layer
   /// handle is; a model on the stack is not).
   KerasTensor operator()(const KerasTensor& inputs, std::optional<bool> training = std::nullopt);
+  /// The symbolic call given a mask (Keras's layer(x, mask=m) with m a symbolic tensor, a model
+  /// input for instance): the call reads m instead of the mask `inputs` carries, and configs
+  /// record it as Keras does. m has the input's leading dimensions (batch, steps); any nonzero
+  /// is kept. An undefined mask is the plain call.
+  KerasTensor operator()(const KerasTensor& inputs, const KerasTensor& mask,
+                         std::optional<bool> training = std::nullopt);
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,
                          std::optional<bool> training = std::nullopt);
   /// The symbolic call on a list that returns all the outputs (a model with several).
@@ -156,6 +162,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
                                         const ConfigValue& kwargs, bool training = false);
   /// Keyword arguments that are tensors (MultiHeadAttention's attention_mask) follow the
   /// positional inputs in the Node's inputs, and `kwargs` names each as {"__tensor__": index}.
+  /// Every layer takes Keras's "mask" so on a call on one tensor: the mask the call reads in
+  /// place of the one the input carries (the eager call takes it among the inputs likewise).
   std::vector<KerasTensor> apply_with_kwargs(
       const std::vector<KerasTensor>& inputs, const ConfigValue& kwargs,
       std::optional<bool> training = std::nullopt,
@@ -474,6 +482,10 @@ class LayerHandle {
   KerasTensor operator()(const KerasTensor& inputs,
                          std::optional<bool> training = std::nullopt) const {
     return (*layer_)(inputs, training);
+  }
+  KerasTensor operator()(const KerasTensor& inputs, const KerasTensor& mask,
+                         std::optional<bool> training = std::nullopt) const {
+    return (*layer_)(inputs, mask, training);
   }
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,
                          std::optional<bool> training = std::nullopt) const {

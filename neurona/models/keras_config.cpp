@@ -548,20 +548,20 @@ ConfigValue serialize_functional(const Model& model) {
       if (node->inputs.empty()) continue;
       ConfigValue::List args;
       ConfigValue::Dict kwargs;
+      // The tensor keyword arguments (attention_mask, mask) follow the positional inputs.
+      const auto positional = static_cast<std::ptrdiff_t>(
+          L::Layer::positional_count(node->kwargs, node->inputs.size()));
       if (L::takes_initial_state(*layer)) {
         // Keras's call(sequences, initial_state=[...]).
         args.push_back(tensor(node->inputs[0]));
-        if (node->inputs.size() > 1) {
+        if (positional > 1) {
           ConfigValue::List states;
-          for (std::size_t i = 1; i < node->inputs.size(); ++i) {
-            states.push_back(tensor(node->inputs[i]));
+          for (std::ptrdiff_t i = 1; i < positional; ++i) {
+            states.push_back(tensor(node->inputs[static_cast<std::size_t>(i)]));
           }
           kwargs.emplace_back("initial_state", std::move(states));
         }
       } else {
-        // The tensor keyword arguments (attention_mask) follow the positional inputs.
-        const auto positional = static_cast<std::ptrdiff_t>(
-            L::Layer::positional_count(node->kwargs, node->inputs.size()));
         const std::vector<L::KerasTensor> inputs(node->inputs.begin(),
                                                  node->inputs.begin() + positional);
         if (layer->takes_positional_inputs()) {

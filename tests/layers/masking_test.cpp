@@ -2,10 +2,12 @@
 // support masking pass them on (merging layers combine them), GlobalAveragePooling1D, the
 // losses, the metrics and BatchNormalization's training statistics use them; against Keras
 // itself (tests/reference/masks/, made by tests/reference/make_keras_mask_references.py).
+#include <neurona/models/keras_config.h>
 #include <neurona/neurona.h>
 
 #include "support/gradcheck.h"
 #include "support/reference_file.h"
+#include "support/saving_round_trip.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -208,6 +210,83 @@ TEST(Masks, LayersWithoutMaskSupportDropTheMaskAndAnExplicitMaskWins) {
   nr::Tensor masked = scores.alias();
   masked.set_keras_mask(e.keras_mask());
   EXPECT_TRUE(nr::testing::all_close(L::Softmax()(masked), {0.5, 0.5, 0, 1, 0, 0}));
+}
+
+// Keras's layer(x, mask=m) with m a model input, in a .keras file Keras 3 saved
+// (make_keras_mask_references.py): an LSTM over the steps m keeps, and a
+// GlobalAveragePooling1D given m in place of the mask its input carries. The model predicts
+// Keras's outputs and round-trips; the same model written with neurona's layer(x, m) predicts
+// the same with the same weights, and its config names the masks as Keras does.
+TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
+  const Ref ref = load("mask_argument_model");
+  const auto file = nr::testing::reference_dir() / "masks" / "mask_argument_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const std::vector<nr::Tensor> inputs{tensor(ref, "features"), tensor(ref, "tokens", nr::int32),
+                                       tensor(ref, "step_mask", nr::int32)};
+  const nr::Tensor y = model->predict(inputs)[0];
+  EXPECT_TRUE(close(y, ref, "y"));
+  const std::string json = nr::models::detail::model_config_json(*model);
+  EXPECT_NE(json.find(R"("mask":{"class_name":"__keras_tensor__")"), std::string::npos) << json;
+  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mask_argument");
+  // The mask takes part: all ones instead changes the output.
+  std::vector<nr::Tensor> ones = inputs;
+  ones[2] = nr::ones_like(inputs[2]);
+  EXPECT_FALSE(nr::testing::all_close(model->predict(ones)[0], y.to_vector<double>(), 1e-4, 1e-4));
+
+  auto features = nr::Input({5, 3}, {.name = "features"});
+  auto tokens = nr::Input({5}, {.name = "tokens", .dtype = nr::int32});
+  auto step_mask = nr::Input({5}, {.name = "step_mask", .dtype = nr::int32});
+  auto h = L::LSTM(4, {.return_sequences = true})(features, step_mask);
+  auto embedded = L::Embedding(10, 4, {.mask_zero = true})(tokens);
+  auto pooled = L::GlobalAveragePooling1D()(L::Add()({h, embedded}), step_mask);
+  nr::Model mine({features, tokens, step_mask}, L::Dense(2)(pooled));
+  mine.set_weights(model->get_weights());
+  EXPECT_TRUE(close(mine.predict(inputs)[0], ref, "y"));
+  const auto back =
+      nr::models::detail::model_from_config_json(nr::models::detail::model_config_json(mine));
+  back->set_weights(mine.get_weights());
+  EXPECT_TRUE(close(back->predict(inputs)[0], ref, "y"));
+
+  // A mask that is not the input's leading dimensions, or given to a list call, is refused.
+  NEURONA_EXPECT_THROW_MSG((void)L::LSTM(4)(features, nr::Input({4})), nr::ShapeError,
+                           "the mask must have the input's leading dimensions (input (None, 5, "
+                           "3)), got (None, 4)");
+  NEURONA_EXPECT_THROW_MSG((void)L::Add()->apply_with_kwargs({h, h}, nr::ConfigValue(),
+                                                             std::nullopt, {{"mask", step_mask}}),
+                           nr::ValueError,
+                           "a mask given as a keyword argument applies to a call on one tensor");
+}
+
+// An RNN's call on its sequences and initial states takes a mask too (Keras's
+// lstm(x, initial_state=[h, c], mask=m)): the sequences' mask, written in configs beside the
+// initial_state and read back.
+TEST(Masks, AnRnnCallWithInitialStatesTakesAMask) {
+  nr::set_seed(4);
+  auto x = nr::Input({4, 3});
+  auto h0 = nr::Input({2});
+  auto c0 = nr::Input({2});
+  auto m = nr::Input({4});
+  auto lstm = L::LSTM(2);
+  auto y = lstm->apply_with_kwargs({x, h0, c0}, nr::ConfigValue(), std::nullopt, {{"mask", m}})[0];
+  nr::Model model({x, h0, c0, m}, y);
+  const nr::Tensor xs = nr::testing::random_tensor({2, 4, 3}, nr::float32, -1, 1, 1);
+  const nr::Tensor hs = nr::testing::random_tensor({2, 2}, nr::float32, -1, 1, 2);
+  const nr::Tensor cs = nr::testing::random_tensor({2, 2}, nr::float32, -1, 1, 3);
+  const nr::Tensor ms = nr::testing::make_tensor({1, 1, 0, 0, 1, 0, 1, 1}, {2, 4});
+  const nr::Tensor got = model.predict(std::vector<nr::Tensor>{xs, hs, cs, ms})[0];
+  nr::Tensor carried = xs.alias();
+  carried.set_keras_mask(nr::not_equal(ms, nr::scalar_like(ms, 0.0)));
+  const auto want = lstm->apply({carried, hs, cs})[0].to_vector<double>();
+  EXPECT_TRUE(nr::testing::all_close(got, want, 1e-6, 1e-6));
+  EXPECT_FALSE(nr::testing::all_close(lstm->apply({xs, hs, cs})[0], want, 1e-4, 1e-4));
+  const std::string json = nr::models::detail::model_config_json(model);
+  EXPECT_NE(json.find(R"("initial_state":[{"class_name":"__keras_tensor__")"), std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("mask":{"class_name":"__keras_tensor__")"), std::string::npos) << json;
+  const auto back = nr::models::detail::model_from_config_json(json);
+  back->set_weights(model.get_weights());
+  EXPECT_TRUE(nr::testing::all_close(back->predict(std::vector<nr::Tensor>{xs, hs, cs, ms})[0],
+                                     want, 1e-6, 1e-6));
 }
 
 TEST(BatchNormalization, MaskedTrainingMatchesKeras) {

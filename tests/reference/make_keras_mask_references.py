@@ -8,7 +8,7 @@ Runs with the Keras 3 + JAX in the PyPI-reachable python3; rerun from the reposi
 (CASE: a case's name, e.g. masked_batch_norm, to rewrite that one only; another JAX may change
 the other files' last digits.)
 
-It rewrites tests/reference/masks/<case>.txt, one tensor a line: `name dim0 dim1 ... : v0 v1 ...`
+It rewrites tests/reference/masks/<case>.txt (and mask_argument_model.keras), one tensor a line: `name dim0 dim1 ... : v0 v1 ...`
 (float32 values, 9 significant digits; integer tokens and 0/1 masks as floats). Inputs and
 weights come from numpy with a fixed seed; w0, w1, ... are the model's weights in
 model.weights order.
@@ -189,6 +189,30 @@ def masked_batch_norm_case():
              line("grad_x", grad_x), line("grad_w0", grad_w[0]), line("grad_w1", grad_w[1])])
 
 
+def mask_argument_model_case():
+    """Layers given Keras's mask=m keyword argument, a model input (0/1 ints), in a .keras file:
+    an LSTM over the unmasked features' steps that m keeps, and a GlobalAveragePooling1D given m
+    in place of the mask its input carries (the OR of the LSTM's output mask, m, and the
+    Embedding's, the tokens' non-zeros), so that m alone decides which steps are averaged."""
+    rng = np.random.default_rng(7)
+    features = keras.Input((5, 3), name="features")
+    tokens_in = keras.Input((5,), dtype="int32", name="tokens")
+    step_mask = keras.Input((5,), dtype="int32", name="step_mask")
+    h = layers.LSTM(4, return_sequences=True, name="lstm")(features, mask=step_mask)
+    e = layers.Embedding(10, 4, mask_zero=True, name="embedding")(tokens_in)
+    pooled = layers.GlobalAveragePooling1D(name="pool")(layers.Add(name="add")([h, e]),
+                                                        mask=step_mask)
+    model = keras.Model([features, tokens_in, step_mask], layers.Dense(2, name="head")(pooled))
+    set_random_weights(model, rng)
+    model.save(os.path.join(OUT, "mask_argument_model.keras"))
+    x = rng.uniform(-1, 1, (3, 5, 3)).astype(np.float32)
+    t = tokens(rng, 3, 5, 10)
+    m = np.array([[1, 1, 1, 1, 1], [1, 0, 1, 1, 0], [0, 1, 1, 0, 0]], np.int32)
+    y = model.predict([x, t, m], verbose=0)
+    write("mask_argument_model", [line("features", x), line("tokens", t), line("step_mask", m),
+                                  line("y", y)])
+
+
 CASES = {
     "embedding": embedding_case,
     "masking": masking_case,
@@ -196,6 +220,7 @@ CASES = {
     "merge": merge_case,
     "masked_loss": masked_loss_case,
     "masked_batch_norm": masked_batch_norm_case,
+    "mask_argument_model": mask_argument_model_case,
 }
 
 if __name__ == "__main__":
