@@ -243,6 +243,7 @@ ELU ELU::from_config(const ConfigValue& config) {
 SoftmaxLayer::SoftmaxLayer(std::vector<int> axis, LayerOptions options)
     : Layer("Softmax", std::move(options)), axis_(std::move(axis)) {
   set_supports_masking(true);
+  set_call_takes_mask(true);
   NEURONA_CHECK(!axis_.empty(), ValueError, describe(), ": axis must name at least one axis");
 }
 

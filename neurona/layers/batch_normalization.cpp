@@ -22,6 +22,7 @@ BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions optio
       options_(std::move(options)),
       axis_(options_.axis) {
   set_supports_masking(true);
+  set_call_takes_mask(true);
   NEURONA_CHECK(std::isfinite(options_.momentum), ValueError, describe(),
                 ": `momentum` must be finite. Received: momentum=", options_.momentum);
   NEURONA_CHECK(std::isfinite(options_.epsilon) && options_.epsilon >= 0, ValueError, describe(),

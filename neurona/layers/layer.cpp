@@ -320,28 +320,42 @@ struct CallDepth {
   CallDepth& operator=(const CallDepth&) = delete;
 };
 
+// A mask given to a call (Keras's layer(x, mask=m)) for an input of shape `x`: at most its
+// rank, each dimension the input's leading one or 1 (a recurrent layer's (batch, steps),
+// Softmax's (batch, 1, keys) over scores (batch, queries, keys)).
+void check_given_mask(const Shape& m, const Shape& x, const std::string& who) {
+  bool fits = m.rank() >= 1 && m.rank() <= x.rank();
+  for (int i = 0; fits && i < m.rank(); ++i) {
+    fits = m[i] == x[i] || m[i] == 1 || m[i] < 0 || x[i] < 0;
+  }
+  NEURONA_CHECK(fits, ShapeError, who,
+                ": the mask must have the input's leading dimensions, or 1 in their place (input ",
+                shape_str(x), "), got ", shape_str(m));
+}
+
 // Keras's mask=m given to a call as a tensor keyword argument: removes m from `inputs` and
 // "mask" from `kwargs` (renumbering the tensor keyword arguments after it; none left: null)
-// and returns it, or nothing when the call was given none. It is the first input's mask, whose
-// leading dimensions it must have: a call on one tensor, or an RNN's on its sequences and
-// initial states (another list call reads the masks its inputs carry).
+// and returns it, or nothing when the call was given none. Only a layer whose call takes a
+// mask takes one, on one tensor or, for a recurrent layer, on its sequences and initial states
+// (another list call reads the masks its inputs carry).
 template <typename T>
 std::optional<T> take_mask_kwarg(const Layer& layer, std::vector<T>& inputs, ConfigValue& kwargs) {
   const std::optional<std::size_t> at = Layer::kwarg_tensor(kwargs, "mask");
   if (!at) return std::nullopt;
   const std::string who = layer.describe();
+  NEURONA_CHECK(!layer.takes_positional_inputs(), ValueError, who,
+                ": called on two symbolic tensors as layer(x, mask): its call takes its tensors "
+                "as layer->attend(query, value) or layer({query, value})");
+  NEURONA_CHECK(layer.call_takes_mask(), ValueError, who, ": its call takes no mask argument (",
+                "as Keras's ", layer.class_name(),
+                ".call takes none); mask the input instead (Masking, Embedding(mask_zero))");
   NEURONA_CHECK(Layer::positional_count(kwargs, inputs.size()) == 1 || takes_initial_state(layer),
                 ValueError, who,
                 ": a mask given as a keyword argument applies to a call on one tensor; a call "
                 "on a list reads the masks its inputs carry");
   T mask = inputs.at(*at);
   inputs.erase(inputs.begin() + static_cast<std::ptrdiff_t>(*at));
-  const Shape& m = mask.shape;
-  const Shape& x = inputs.front().shape;
-  bool fits = m.rank() >= 1 && m.rank() <= x.rank();
-  for (int i = 0; fits && i < m.rank(); ++i) fits = m[i] == x[i] || m[i] < 0 || x[i] < 0;
-  NEURONA_CHECK(fits, ShapeError, who, ": the mask must have the input's leading dimensions (",
-                "input ", shape_str(x), "), got ", shape_str(m));
+  check_given_mask(mask.shape, inputs.front().shape, who);
   ConfigValue rest = ConfigValue::Dict{};
   bool others = false;
   for (const auto& [key, value] : kwargs.as_dict()) {
@@ -398,6 +412,8 @@ Tensor Layer::operator()(const Tensor& inputs, bool training) {
 }
 
 Tensor Layer::operator()(const Tensor& inputs, const Tensor& mask, bool training) {
+  if (mask.defined() && inputs.defined())
+    check_given_mask(mask.shape(), inputs.shape(), describe());
   return call_one(inputs, mask, training);
 }
 
@@ -434,7 +450,7 @@ std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
                                              const ConfigValue& kwargs, bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
   // Keras's mask=m: the mask the input carries for this call (the call reads it, and
-  // compute_mask passes it on), 0/1 as the masks neurona makes.
+  // compute_mask passes it on).
   std::vector<Spec> specs;
   for (const Tensor& t : inputs) specs.push_back({t, t.shape()});
   ConfigValue kwargs_left = kwargs;
@@ -447,10 +463,7 @@ std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
     masks.push_back(xs.back().keras_mask());
     shapes.push_back(xs.back().shape());
   }
-  if (given_mask) {
-    const Tensor& m = given_mask->tensor;
-    masks[0] = not_equal(m, scalar_like(m, 0.0));
-  }
+  if (given_mask) masks[0] = given_mask->tensor;  // as given: Keras passes it on so
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
   shapes.resize(positional_count(kwargs_left, shapes.size()));  // not the tensor kwargs
@@ -504,6 +517,10 @@ std::vector<KerasTensor> Layer::symbolic_call(const std::vector<KerasTensor>& in
     specs.push_back(inputs[i].spec());
     shapes.push_back(inputs[i].shape());
   }
+  // The outputs' specs without a mask=m keyword argument (the node keeps it, for the call);
+  // refused before the layer is built.
+  ConfigValue kwargs_left = kwargs;
+  (void)take_mask_kwarg(*this, specs, kwargs_left);
   shapes.resize(positional_count(kwargs, shapes.size()));  // not the tensor keyword arguments
   if (list_call) {
     ensure_built(shapes);
@@ -511,9 +528,6 @@ std::vector<KerasTensor> Layer::symbolic_call(const std::vector<KerasTensor>& in
     ensure_built(shapes[0]);
   }
   const bool has_kwargs = kwargs.kind() == ConfigValue::Kind::Dict && !kwargs.as_dict().empty();
-  // The outputs' specs without a mask=m keyword argument (the node keeps it, for the call).
-  ConfigValue kwargs_left = kwargs;
-  (void)take_mask_kwarg(*this, specs, kwargs_left);
   const bool other_kwargs =
       kwargs_left.kind() == ConfigValue::Kind::Dict && !kwargs_left.as_dict().empty();
   std::vector<TensorSpec> outputs = other_kwargs

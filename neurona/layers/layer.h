@@ -128,8 +128,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
   KerasTensor operator()(const KerasTensor& inputs, std::optional<bool> training = std::nullopt);
   /// The symbolic call given a mask (Keras's layer(x, mask=m) with m a symbolic tensor, a model
   /// input for instance): the call reads m instead of the mask `inputs` carries, and configs
-  /// record it as Keras does. m has the input's leading dimensions (batch, steps); any nonzero
-  /// is kept. An undefined mask is the plain call.
+  /// record it as Keras does. For the layers whose Keras call takes a mask (call_takes_mask());
+  /// m has the input's batch and at most its rank, and is passed on as given, as Keras does
+  /// (Softmax keeps where it is > 0.5 unless it is uint8). An undefined mask is the plain
+  /// call.
   KerasTensor operator()(const KerasTensor& inputs, const KerasTensor& mask,
                          std::optional<bool> training = std::nullopt);
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,
@@ -162,8 +164,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
                                         const ConfigValue& kwargs, bool training = false);
   /// Keyword arguments that are tensors (MultiHeadAttention's attention_mask) follow the
   /// positional inputs in the Node's inputs, and `kwargs` names each as {"__tensor__": index}.
-  /// Every layer takes Keras's "mask" so on a call on one tensor: the mask the call reads in
-  /// place of the one the input carries (the eager call takes it among the inputs likewise).
+  /// Keras's "mask" so given is the mask the call reads in place of the one its input carries,
+  /// for the layers whose call takes one (call_takes_mask()), on one tensor (a recurrent
+  /// layer's sequences); the eager call takes it among the inputs likewise.
   std::vector<KerasTensor> apply_with_kwargs(
       const std::vector<KerasTensor>& inputs, const ConfigValue& kwargs,
       std::optional<bool> training = std::nullopt,
@@ -205,6 +208,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// (unless call() attached one). A layer that does not support masking drops the mask, as
   /// Keras's do (Keras warns; neurona says nothing).
   bool supports_masking() const { return supports_masking_; }
+  /// Whether the call takes Keras's `mask` argument (set_call_takes_mask).
+  bool call_takes_mask() const { return call_takes_mask_; }
   /// The mask of the output for `inputs` carrying `mask` (Keras's compute_mask); the default
   /// passes the input's mask on. Embedding (mask_zero) and Masking make one from the inputs.
   virtual Tensor compute_mask(const Tensor& inputs, const Tensor& mask) const;
@@ -387,6 +392,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Declares that the layer passes masks on (Keras's `self.supports_masking = True`), in the
   /// constructor. A layer that overrides compute_mask() sets it too, as Keras infers it.
   void set_supports_masking(bool supports) { supports_masking_ = supports; }
+  /// Declares that the layer's call takes Keras's `mask` argument (its call(inputs, mask=None):
+  /// the recurrent layers, Bidirectional, TimeDistributed, GlobalAveragePooling1D, Softmax,
+  /// BatchNormalization, models), in the constructor: only such a layer is given a mask as a
+  /// keyword argument (layer(x, m) on symbolic tensors), as only such a Keras layer accepts one.
+  void set_call_takes_mask(bool takes) { call_takes_mask_ = takes; }
 
   /// Tracks a generator this layer owns and draws from in call() (in the constructor).
   void track_seed_generator(SeedGenerator& generator) { seed_generators_.push_back(&generator); }
@@ -430,6 +440,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   DTypePolicy policy_;  // resolved: never the unset policy
   bool autocast_inputs_ = true;
   bool supports_masking_ = false;
+  bool call_takes_mask_ = false;
   bool trainable_ = true;
   bool built_ = false;
   std::optional<Shape> build_input_shape_;

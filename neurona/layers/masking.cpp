@@ -18,6 +18,11 @@ Tensor masks_or(const std::vector<Tensor>& masks) {
   return not_equal(count, scalar_like(count, 0.0));
 }
 
+Tensor mask_condition(const Tensor& mask) {
+  if (mask.dtype() == DType::uint8) return mask;
+  return not_equal(mask, scalar_like(mask, 0.0));
+}
+
 Tensor mask_any(const Tensor& x, int axis, bool keepdims) {
   const Tensor f = cast(not_equal(x, scalar_like(x, 0.0)), DType::float32);
   const Tensor m = max(f, Axes({axis}), keepdims);

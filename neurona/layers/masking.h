@@ -14,6 +14,11 @@ namespace neurona::layers {
 /// them is undefined, as Keras's. The masks must broadcast together.
 Tensor masks_or(const std::vector<Tensor>& masks);
 
+/// A mask of any dtype as a uint8 0/1 condition (nonzero kept), for where(): uint8 masks as
+/// they are. Masks given to a call (Keras's layer(x, mask=m)) keep their dtype, as Keras passes
+/// them on; the layers that select with them convert them so.
+Tensor mask_condition(const Tensor& mask);
+
 /// Whether any element along `axis` is nonzero, as a uint8 mask (ops.any).
 Tensor mask_any(const Tensor& x, int axis, bool keepdims = false);
 

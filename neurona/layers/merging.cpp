@@ -215,7 +215,7 @@ std::vector<Tensor> ElementwiseMergeLayer::call_list_with_masks(const std::vecto
   const auto over_features = [](const Tensor& m) {
     std::vector<std::int64_t> dims = m.shape().dims();
     dims.push_back(1);
-    return reshape(m, Shape(std::move(dims)));
+    return reshape(mask_condition(m), Shape(std::move(dims)));
   };
   Tensor output, output_mask;
   if (op_ == MergeOp::multiply) {

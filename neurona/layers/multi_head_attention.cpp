@@ -208,15 +208,22 @@ void MultiHeadAttentionLayer::build_list(const std::vector<Shape>& shapes) {
 }
 
 namespace {
-// A value_mask or key_mask given to the call: the value's batch and steps (its shape without the
-// features), as the mask the value would carry.
-void check_given_mask(const Tensor& mask, const char* name, const Shape& value,
+// A value_mask or key_mask given to the call (a tensor's shape, or a symbolic one's with
+// unknown dimensions): the value's batch and steps (its shape without the features), as the
+// mask the value would carry; inputs (batch, steps, features) only.
+void check_given_mask(const Shape& mask, const char* name, const Shape& value,
                       const std::string& who) {
+  NEURONA_CHECK(value.rank() == 3, NotImplementedError, who, ": ", name,
+                " is supported for inputs (batch, steps, features); inputs of rank ", value.rank(),
+                " take an attention_mask");
   const std::vector<std::int64_t>& dims = value.dims();
   const Shape expected(std::vector<std::int64_t>(dims.begin(), dims.end() - 1));
-  NEURONA_CHECK(mask.shape() == expected, ShapeError, who, ": ", name, " must have shape ",
-                shape_str(expected), " (the value's batch and steps), got ",
-                shape_str(mask.shape()));
+  bool fits = mask.rank() == expected.rank();
+  for (int i = 0; fits && i < mask.rank(); ++i) {
+    fits = mask[i] == expected[i] || mask[i] < 0 || expected[i] < 0;
+  }
+  NEURONA_CHECK(fits, ShapeError, who, ": ", name, " must have shape ", shape_str(expected),
+                " (the value's batch and steps), got ", shape_str(mask));
 }
 }  // namespace
 
@@ -239,11 +246,11 @@ std::vector<Tensor> MultiHeadAttentionLayer::attend(const Tensor& query, const T
   // fills `<arg>_mask` from the tensor only when it is None).
   Tensor value_mask = value.keras_mask(), key_mask = key.defined() ? key.keras_mask() : Tensor();
   if (options.value_mask.defined()) {
-    check_given_mask(options.value_mask, "value_mask", value.shape(), describe());
+    check_given_mask(options.value_mask.shape(), "value_mask", value.shape(), describe());
     value_mask = options.value_mask;
   }
   if (options.key_mask.defined()) {
-    check_given_mask(options.key_mask, "key_mask", value.shape(), describe());
+    check_given_mask(options.key_mask.shape(), "key_mask", value.shape(), describe());
     key_mask = options.key_mask;
   }
   std::vector<Tensor> out = run(cast_in(query), cast_in(value), key.defined() ? cast_in(key) : key,
@@ -499,11 +506,11 @@ std::vector<Tensor> MultiHeadAttentionLayer::call_list_with_kwargs(
   Tensor value_mask = mask_of(1), key_mask = positional == 3 ? mask_of(2) : Tensor();
   if (const auto index = kwarg_tensor(kwargs, "value_mask")) {
     value_mask = inputs.at(*index);
-    check_given_mask(value_mask, "value_mask", inputs[1].shape(), describe());
+    check_given_mask(value_mask.shape(), "value_mask", inputs[1].shape(), describe());
   }
   if (const auto index = kwarg_tensor(kwargs, "key_mask")) {
     key_mask = inputs.at(*index);
-    check_given_mask(key_mask, "key_mask", inputs[1].shape(), describe());
+    check_given_mask(key_mask.shape(), "key_mask", inputs[1].shape(), describe());
   }
   return run(inputs[0], inputs[1], positional == 3 ? inputs[2] : Tensor(), mask_of(0), value_mask,
              key_mask, options, training);
@@ -516,6 +523,11 @@ std::vector<TensorSpec> MultiHeadAttentionLayer::compute_output_spec_with_kwargs
   const std::vector<TensorSpec> inputs(
       all_inputs.begin(), all_inputs.begin() + static_cast<std::ptrdiff_t>(
                                                    positional_count(kwargs, all_inputs.size())));
+  for (const char* name : {"value_mask", "key_mask"}) {
+    if (const auto index = kwarg_tensor(kwargs, name)) {
+      check_given_mask(all_inputs.at(*index).shape, name, inputs[1].shape, describe());
+    }
+  }
   std::vector<TensorSpec> out = compute_output_spec(inputs, true);
   if (options.return_attention_scores) {
     // (batch, batch-like axes..., heads, query attention axes..., key attention axes...):

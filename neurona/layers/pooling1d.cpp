@@ -124,6 +124,7 @@ GlobalPooling1DLayer::GlobalPooling1DLayer(bool max, GlobalPooling1DOptions opti
       data_format_(standardize_data_format(describe(), options.data_format)),
       keepdims_(options.keepdims) {
   set_supports_masking(!max_);  // as Keras: the average pools over the unmasked steps
+  set_call_takes_mask(!max_);   // Keras's GlobalMaxPooling1D.call takes no mask
 }
 
 Shape GlobalPooling1DLayer::compute_output_shape(const Shape& input_shape) const {

@@ -9,6 +9,7 @@
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
 #include "neurona/layers/layer_registry.h"
+#include "neurona/layers/masking.h"
 
 namespace neurona::layers {
 
@@ -316,11 +317,6 @@ std::vector<Tensor> step(const RNNCellLayer& cell, const StepContext& ctx, const
 }
 
 // A mask (batch, timesteps) of any dtype as where()'s uint8 condition.
-Tensor condition_of(const Tensor& mask) {
-  if (mask.dtype() == DType::uint8) return mask;
-  return not_equal(mask, scalar_like(mask, 0.0));
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- the layer
@@ -332,6 +328,7 @@ RNNLayer::RNNLayer(RNNKind kind, std::int64_t units, RecurrentOptions options)
                                 .input_shape = options.input_shape}),
       options_(clamped(std::move(options))) {
   set_supports_masking(true);
+  set_call_takes_mask(true);
   NEURONA_CHECK(units > 0, ValueError,
                 "Received an invalid value for argument `units`, expected a positive integer, got ",
                 units, ".");
@@ -508,7 +505,7 @@ std::vector<Tensor> RNNLayer::run_generic(const Tensor& sequences, std::vector<T
   const std::vector<Tensor> inputs = unstack(project_inputs(*cell_, sequences, ctx), 1);
   std::vector<Tensor> conditions;
   if (mask.defined()) {
-    for (const Tensor& m : unstack(condition_of(mask), 1)) {
+    for (const Tensor& m : unstack(mask_condition(mask), 1)) {
       conditions.push_back(reshape(m, {m.shape()[0], 1}));
     }
   }
@@ -551,7 +548,7 @@ bool RNNLayer::use_fused(const Tensor& sequences, const Tensor& mask) const {
       ok = false;
     } else {
       const std::vector<double> m =
-          cast(condition_of(mask), DType::float64).to(Device::cpu()).to_vector<double>();
+          cast(mask_condition(mask), DType::float64).to(Device::cpu()).to_vector<double>();
       const std::int64_t b = mask.shape()[0], t = mask.shape()[1];
       for (std::int64_t i = 0; i < b && ok; ++i) {
         ok = m[static_cast<std::size_t>(i * t)] != 0.0;
@@ -598,7 +595,7 @@ std::vector<Tensor> RNNLayer::run_fused(const Tensor& sequences, std::vector<Ten
   std::vector<std::int32_t> lengths;
   if (mask.defined()) {
     const std::vector<double> m =
-        cast(condition_of(mask), DType::float64).to(Device::cpu()).to_vector<double>();
+        cast(mask_condition(mask), DType::float64).to(Device::cpu()).to_vector<double>();
     for (std::int64_t i = 0; i < batch; ++i) {
       std::int32_t n = 0;
       for (std::int64_t j = 0; j < steps; ++j)
@@ -614,7 +611,7 @@ std::vector<Tensor> RNNLayer::run_fused(const Tensor& sequences, std::vector<Ten
   Tensor y = r.sequences;
   if (!lengths.empty() && o.return_sequences) {
     // cuDNN writes zeros past a sequence's end; Keras's loop repeats the last output there.
-    const Tensor keep = reshape(condition_of(mask), {batch, steps, 1});
+    const Tensor keep = reshape(mask_condition(mask), {batch, steps, 1});
     y = where(keep, y, reshape(r.h, {batch, 1, units()}));
   }
   std::vector<Tensor> out{o.return_sequences ? y : r.h, r.h};

@@ -14,6 +14,7 @@ TimeDistributedLayer::TimeDistributedLayer(const AnyLayer& layer, LayerOptions o
     : Layer("TimeDistributed", std::move(options)), layer_(layer.ptr()) {
   track_layer(layer_, "layer");
   set_supports_masking(true);  // as Keras's: the mask of the steps passes on
+  set_call_takes_mask(true);
 }
 
 Shape TimeDistributedLayer::child_input_shape(const Shape& input_shape) const {

@@ -17,6 +17,7 @@ namespace neurona {
 Model::Model(std::string class_name, layers::LayerOptions options)
     : layers::Layer(std::move(class_name), std::move(options)) {
   set_autocast_inputs(false);  // as Keras's Functional: the layers cast, the Input keeps its dtype
+  set_call_takes_mask(true);   // Keras's Model.call(inputs, training=None, mask=None)
 }
 
 Model::Model(KerasTensors inputs, KerasTensors outputs, layers::LayerOptions options)
@@ -100,10 +101,30 @@ std::vector<Tensor> Model::call_list(const std::vector<Tensor>& inputs, bool tra
   return graph_->run(inputs, training, describe());
 }
 
+namespace {
+// `x` carrying `mask` (a view; x itself unchanged), or x where the mask is undefined or the
+// one it carries.
+Tensor carrying(const Tensor& x, const Tensor& mask) {
+  if (!mask.defined() || !x.defined() || x.keras_mask().is_same(mask)) return x;
+  Tensor out = x.alias();
+  out.set_keras_mask(mask);
+  return out;
+}
+}  // namespace
+
+Tensor Model::call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) {
+  return call(carrying(inputs, mask), training);
+}
+
 std::vector<Tensor> Model::call_list_with_masks(const std::vector<Tensor>& inputs,
-                                                const std::vector<Tensor>& /*masks*/,
-                                                bool training) {
-  return call_list(inputs, training);
+                                                const std::vector<Tensor>& masks, bool training) {
+  // The model's layers read the masks from its inputs, as Keras's Functional.call attaches a
+  // mask it is given to them.
+  std::vector<Tensor> masked = inputs;
+  for (std::size_t i = 0; i < masked.size() && i < masks.size(); ++i) {
+    masked[i] = carrying(inputs[i], masks[i]);
+  }
+  return call_list(masked, training);
 }
 
 Shape Model::compute_output_shape(const Shape& input_shape) const {

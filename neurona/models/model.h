@@ -178,7 +178,9 @@ class Model : public layers::Layer {
   // A functional model runs its graph; others override call().
   Tensor call(const Tensor& inputs, bool training) override;
   std::vector<Tensor> call_list(const std::vector<Tensor>& inputs, bool training) override;
-  /// A model's layers read the masks attached to the inputs themselves: call_list().
+  /// A model's layers read the masks attached to the inputs: a mask given to the call (Keras's
+  /// model(x, mask=m)) is attached to its input first, then call() / call_list().
+  Tensor call_with_mask(const Tensor& inputs, const Tensor& mask, bool training) override;
   std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,
                                            const std::vector<Tensor>& masks,
                                            bool training) override;

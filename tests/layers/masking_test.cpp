@@ -249,12 +249,36 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
 
   // A mask that is not the input's leading dimensions, or given to a list call, is refused.
   NEURONA_EXPECT_THROW_MSG((void)L::LSTM(4)(features, nr::Input({4})), nr::ShapeError,
-                           "the mask must have the input's leading dimensions (input (None, 5, "
-                           "3)), got (None, 4)");
-  NEURONA_EXPECT_THROW_MSG((void)L::Add()->apply_with_kwargs({h, h}, nr::ConfigValue(),
-                                                             std::nullopt, {{"mask", step_mask}}),
-                           nr::ValueError,
-                           "a mask given as a keyword argument applies to a call on one tensor");
+                           "the mask must have the input's leading dimensions, or 1 in their "
+                           "place (input (None, 5, 3)), got (None, 4)");
+  NEURONA_EXPECT_THROW_MSG((void)L::Dense(4)(features, step_mask), nr::ValueError,
+                           "its call takes no mask argument (as Keras's Dense.call takes none)");
+  NEURONA_EXPECT_THROW_MSG((void)L::MultiHeadAttention(2, 2)(features, features), nr::ValueError,
+                           "called on two symbolic tensors as layer(x, mask)");
+  // A model on two inputs takes a mask only as its inputs carry them.
+  auto a = nr::Input({5, 4});
+  auto b = nr::Input({5, 4});
+  const auto pair = std::make_shared<nr::Model>(std::vector{a, b}, L::Add()({a, b}));
+  NEURONA_EXPECT_THROW_MSG(
+      (void)pair->apply_with_kwargs({h, h}, nr::ConfigValue(), std::nullopt, {{"mask", step_mask}}),
+      nr::ValueError, "a mask given as a keyword argument applies to a call on one tensor");
+}
+
+// A model given a mask (Keras's model(x, mask=m)) attaches it to its input for its layers, as
+// Keras's Functional.call does, eagerly and inside another model.
+TEST(Masks, AModelGivenAMaskAttachesItToItsInput) {
+  auto x = nr::Input({3, 2});
+  nr::Model inner(x, L::GlobalAveragePooling1D()(x));
+  const nr::Tensor xs = nr::testing::make_tensor({1, 2, 3, 4, 5, 6, 1, 1, 2, 2, 9, 9}, {2, 3, 2});
+  const nr::Tensor m = nr::testing::make_tensor({1, 1, 0, 0, 1, 1}, {2, 3}, nr::uint8);
+  // Row 0 averages steps 0 and 1, row 1 steps 1 and 2.
+  EXPECT_TRUE(nr::testing::all_close(inner(xs, m), {2, 3, 5.5, 5.5}));
+  auto outer_x = nr::Input({3, 2});
+  auto outer_m = nr::Input({3}, {.dtype = nr::uint8});
+  auto shared = std::make_shared<nr::Model>(x, L::GlobalAveragePooling1D()(x));
+  nr::Model outer({outer_x, outer_m}, (*shared)(outer_x, outer_m));
+  EXPECT_TRUE(
+      nr::testing::all_close(outer.predict(std::vector<nr::Tensor>{xs, m})[0], {2, 3, 5.5, 5.5}));
 }
 
 // An RNN's call on its sequences and initial states takes a mask too (Keras's

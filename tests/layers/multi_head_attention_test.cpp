@@ -479,6 +479,10 @@ TEST(MultiHeadAttention, GivenValueAndKeyMasksActAsKerasKeywordArguments) {
   auto x = nr::Input({4, 5});
   NEURONA_EXPECT_THROW_MSG(mha->attend(x, x, {}, {.value_mask = m1}), nr::ValueError,
                            "as symbolic tensors (the last argument)");
+  // A symbolic mask of the wrong length is refused when the model is made.
+  NEURONA_EXPECT_THROW_MSG(mha->attend(x, x, {}, {}, {.key_mask = nr::Input({5})}), nr::ShapeError,
+                           "key_mask must have shape (None, 4) (the value's batch and steps), "
+                           "got (None, 5)");
 }
 
 // A small transformer saved by Keras 3 (make_keras_mha_references.py): token and position

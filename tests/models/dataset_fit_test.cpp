@@ -248,6 +248,11 @@ TEST(FitDataset, DictPartsAreMatchedToTheInputsAndOutputsByName) {
   };
   const Dataset pipeline = named.map(keep_scaled).shuffle(48, {.seed = 4}).batch(8).prefetch(2);
   ASSERT_NE(pipeline.structure(), nullptr);
+  const auto odd = [](const Element& e) { return e.size() == 4; };
+  for (const Dataset& d : {named.filter(odd), named.repeat(2), named.take(5), named.skip(5),
+                           named.shard(2, 1), named.cache()}) {
+    ASSERT_EQ(d.structure(), named.structure()) << d.describe();
+  }
   const auto h2 = m2->fit(pipeline, {.epochs = 2, .verbose = 0});
   for (const char* key : {"loss", "label_loss", "size_loss", "label_accuracy"}) {
     ASSERT_EQ(h2.history.at(key).size(), 2u) << key;
@@ -261,7 +266,7 @@ TEST(FitDataset, DictPartsAreMatchedToTheInputsAndOutputsByName) {
   const auto e2 = m1->evaluate(named.batch(16), {.verbose = 0});
   EXPECT_NEAR(e1.at("loss"), e2.at("loss"), 1e-6);
   // predict reads x alone (by name), with or without y.
-  const auto p1 = m1->predict(std::vector<nr::Tensor>{data.x, extra});
+  const auto p1 = m1->predict(std::vector<nr::Tensor>{data.x, extra}, {.batch_size = 10});
   for (const Dataset& ds :
        {named.batch(10),
         Dataset::from_tensor_slices({{"a", data.x}, {"b", extra}}, {}).batch(10)}) {
