@@ -320,17 +320,14 @@ struct CallDepth {
   CallDepth& operator=(const CallDepth&) = delete;
 };
 
-// A mask given to a call (Keras's layer(x, mask=m)) for an input of shape `x`: at most its
-// rank, each dimension the input's leading one or 1 (a recurrent layer's (batch, steps),
-// Softmax's (batch, 1, keys) over scores (batch, queries, keys)).
+// A mask given to a call (Keras's layer(x, mask=m)) for an input of shape `x`: of rank 1 to
+// the input's. Which dimensions it must have is the layer's to say when it runs (a recurrent
+// layer's (batch, steps), Softmax's broadcasting from the last axes, a channels_first
+// pooling's (batch, steps) over (batch, channels, steps)).
 void check_given_mask(const Shape& m, const Shape& x, const std::string& who) {
-  bool fits = m.rank() >= 1 && m.rank() <= x.rank();
-  for (int i = 0; fits && i < m.rank(); ++i) {
-    fits = m[i] == x[i] || m[i] == 1 || m[i] < 0 || x[i] < 0;
-  }
-  NEURONA_CHECK(fits, ShapeError, who,
-                ": the mask must have the input's leading dimensions, or 1 in their place (input ",
-                shape_str(x), "), got ", shape_str(m));
+  NEURONA_CHECK(m.rank() >= 1 && m.rank() <= x.rank(), ShapeError, who,
+                ": the mask must have rank 1 to the input's (input ", shape_str(x), "), got ",
+                shape_str(m));
 }
 
 // Keras's mask=m given to a call as a tensor keyword argument: removes m from `inputs` and
@@ -412,8 +409,6 @@ Tensor Layer::operator()(const Tensor& inputs, bool training) {
 }
 
 Tensor Layer::operator()(const Tensor& inputs, const Tensor& mask, bool training) {
-  if (mask.defined() && inputs.defined())
-    check_given_mask(mask.shape(), inputs.shape(), describe());
   return call_one(inputs, mask, training);
 }
 

@@ -129,9 +129,9 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// The symbolic call given a mask (Keras's layer(x, mask=m) with m a symbolic tensor, a model
   /// input for instance): the call reads m instead of the mask `inputs` carries, and configs
   /// record it as Keras does. For the layers whose Keras call takes a mask (call_takes_mask());
-  /// m has the input's batch and at most its rank, and is passed on as given, as Keras does
-  /// (Softmax keeps where it is > 0.5 unless it is uint8). An undefined mask is the plain
-  /// call.
+  /// m has rank 1 to the input's (the layer checks the rest when it runs) and is passed on as
+  /// given, as Keras does (Softmax keeps where it is > 0.5 unless it is uint8). An undefined
+  /// mask is the plain call.
   KerasTensor operator()(const KerasTensor& inputs, const KerasTensor& mask,
                          std::optional<bool> training = std::nullopt);
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,

@@ -247,10 +247,11 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
   back->set_weights(mine.get_weights());
   EXPECT_TRUE(close(back->predict(inputs)[0], ref, "y"));
 
-  // A mask that is not the input's leading dimensions, or given to a list call, is refused.
-  NEURONA_EXPECT_THROW_MSG((void)L::LSTM(4)(features, nr::Input({4})), nr::ShapeError,
-                           "the mask must have the input's leading dimensions, or 1 in their "
-                           "place (input (None, 5, 3)), got (None, 4)");
+  // A mask of a higher rank than the input, given to a layer whose call takes none, or to a
+  // list call, is refused.
+  NEURONA_EXPECT_THROW_MSG((void)L::LSTM(4)(features, nr::Input({5, 3, 2})), nr::ShapeError,
+                           "the mask must have rank 1 to the input's (input (None, 5, 3)), got "
+                           "(None, 5, 3, 2)");
   NEURONA_EXPECT_THROW_MSG((void)L::Dense(4)(features, step_mask), nr::ValueError,
                            "its call takes no mask argument (as Keras's Dense.call takes none)");
   NEURONA_EXPECT_THROW_MSG((void)L::MultiHeadAttention(2, 2)(features, features), nr::ValueError,
