@@ -1087,6 +1087,27 @@ Dataset Dataset::from_tensor_slices(const Tensors& x, const Tensors& y,
   std::vector<Tensor> tensors;
   auto structure = std::make_shared<const ElementStructure>(
       ElementStructure::flatten(parts, tensors, "Dataset.from_tensor_slices"));
+  // The rows of every tensor, named as the caller gave it (x['image'], y[1], sample_weight).
+  std::vector<std::string> labels;
+  for (std::size_t p = 0; p < structure->parts().size(); ++p) {
+    const ElementStructure::Part& part = structure->parts()[p];
+    for (std::size_t i = 0; i < part.count; ++i) {
+      labels.push_back(part.form == Tensors::Form::dict
+                           ? str(kPartNames[p], "['", part.names[i], "']")
+                       : part.form == Tensors::Form::list ? str(kPartNames[p], "[", i, "]")
+                                                          : std::string(kPartNames[p]));
+    }
+  }
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    NEURONA_CHECK(tensors[i].defined() && tensors[i].rank() >= 1, ValueError,
+                  "Dataset.from_tensor_slices: ", labels[i],
+                  " must have a first dimension to slice, got ",
+                  tensors[i].defined() ? tensors[i].shape().str() : std::string("undefined"));
+    NEURONA_CHECK(tensors[i].shape()[0] == tensors[0].shape()[0], ShapeError,
+                  "Dataset.from_tensor_slices: every tensor needs the same first dimension; ",
+                  labels[0], " has shape ", tensors[0].shape().str(), ", ", labels[i], " ",
+                  tensors[i].shape().str());
+  }
   return Dataset(std::make_shared<SlicesNode>(std::move(tensors)), std::move(structure));
 }
 

@@ -323,7 +323,9 @@ TEST(FitDataset, StructuredDatasetErrorsNameTheProblem) {
   NEURONA_EXPECT_THROW_MSG((void)Dataset::from_tensor_slices(data.x, {}, data.y), nr::ValueError,
                            "argument `y` is empty");
   NEURONA_EXPECT_THROW_MSG((void)Dataset::from_tensor_slices({{"a", data.x}}, nr::ones({5})),
-                           nr::ShapeError, "every tensor needs the same first dimension");
+                           nr::ShapeError,
+                           "every tensor needs the same first dimension; x['a'] has shape (16, "
+                           "4), y (5,)");
 }
 
 TEST(FitDataset, ErrorsNameTheProblem) {
