@@ -89,18 +89,23 @@ class UnaryNode : public Node {
 
 class SlicesNode final : public Node {
  public:
-  explicit SlicesNode(std::vector<Tensor> tensors) : tensors_(std::move(tensors)) {
+  /// `labels` name the tensors in messages as the caller gave them (default: tensors[i]).
+  explicit SlicesNode(std::vector<Tensor> tensors, std::vector<std::string> labels = {})
+      : tensors_(std::move(tensors)) {
     NEURONA_CHECK(!tensors_.empty(), ValueError,
                   "Dataset.from_tensor_slices: argument `tensors` is empty");
+    const auto label = [&labels](std::size_t i) {
+      return i < labels.size() ? labels[i] : str("tensors[", i, "]");
+    };
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
       NEURONA_CHECK(tensors_[i].defined() && tensors_[i].rank() >= 1, ValueError,
-                    "Dataset.from_tensor_slices: tensors[", i,
-                    "] must have a first dimension to slice, got ",
+                    "Dataset.from_tensor_slices: ", label(i),
+                    " must have a first dimension to slice, got ",
                     tensors_[i].defined() ? tensors_[i].shape().str() : std::string("undefined"));
       NEURONA_CHECK(tensors_[i].shape()[0] == tensors_[0].shape()[0], ShapeError,
-                    "Dataset.from_tensor_slices: every tensor needs the same first dimension; "
-                    "tensors[0] has shape ",
-                    tensors_[0].shape().str(), ", tensors[", i, "] ", tensors_[i].shape().str());
+                    "Dataset.from_tensor_slices: every tensor needs the same first dimension; ",
+                    label(0), " has shape ", tensors_[0].shape().str(), ", ", label(i), " ",
+                    tensors_[i].shape().str());
     }
   }
   std::int64_t cardinality() const override { return tensors_[0].shape()[0]; }
@@ -1087,7 +1092,7 @@ Dataset Dataset::from_tensor_slices(const Tensors& x, const Tensors& y,
   std::vector<Tensor> tensors;
   auto structure = std::make_shared<const ElementStructure>(
       ElementStructure::flatten(parts, tensors, "Dataset.from_tensor_slices"));
-  // The rows of every tensor, named as the caller gave it (x['image'], y[1], sample_weight).
+  // Each tensor named in messages as the caller gave it (x['image'], y[1], sample_weight).
   std::vector<std::string> labels;
   for (std::size_t p = 0; p < structure->parts().size(); ++p) {
     const ElementStructure::Part& part = structure->parts()[p];
@@ -1098,17 +1103,8 @@ Dataset Dataset::from_tensor_slices(const Tensors& x, const Tensors& y,
                                                           : std::string(kPartNames[p]));
     }
   }
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    NEURONA_CHECK(tensors[i].defined() && tensors[i].rank() >= 1, ValueError,
-                  "Dataset.from_tensor_slices: ", labels[i],
-                  " must have a first dimension to slice, got ",
-                  tensors[i].defined() ? tensors[i].shape().str() : std::string("undefined"));
-    NEURONA_CHECK(tensors[i].shape()[0] == tensors[0].shape()[0], ShapeError,
-                  "Dataset.from_tensor_slices: every tensor needs the same first dimension; ",
-                  labels[0], " has shape ", tensors[0].shape().str(), ", ", labels[i], " ",
-                  tensors[i].shape().str());
-  }
-  return Dataset(std::make_shared<SlicesNode>(std::move(tensors)), std::move(structure));
+  return Dataset(std::make_shared<SlicesNode>(std::move(tensors), std::move(labels)),
+                 std::move(structure));
 }
 
 Dataset Dataset::from_tensors(std::vector<Tensor> tensors) {

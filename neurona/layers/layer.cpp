@@ -445,33 +445,42 @@ std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
                                              const ConfigValue& kwargs, bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
   // Keras's mask=m: the mask the input carries for this call (the call reads it, and
-  // compute_mask passes it on).
-  std::vector<Spec> specs;
-  for (const Tensor& t : inputs) specs.push_back({t, t.shape()});
-  ConfigValue kwargs_left = kwargs;
-  const std::optional<Spec> given_mask = take_mask_kwarg(*this, specs, kwargs_left);
+  // compute_mask passes it on). Split off only where given: this is every functional list
+  // call's path, in the training step.
+  std::vector<Tensor> args;
+  ConfigValue kwargs_left;
+  std::optional<Spec> given_mask;
+  if (kwarg_tensor(kwargs, "mask")) {
+    std::vector<Spec> specs;
+    for (const Tensor& t : inputs) specs.push_back({t, t.shape()});
+    kwargs_left = kwargs;
+    given_mask = take_mask_kwarg(*this, specs, kwargs_left);
+    for (const Spec& spec : specs) args.push_back(spec.tensor);
+  }
+  const std::vector<Tensor>& in = given_mask ? args : inputs;
+  const ConfigValue& kwargs_used = given_mask ? kwargs_left : kwargs;
   std::vector<Tensor> xs;
   std::vector<Tensor> masks;
   std::vector<Shape> shapes;
-  for (const Spec& spec : specs) {
-    xs.push_back(autocast(spec.tensor));
+  for (const Tensor& t : in) {
+    xs.push_back(autocast(t));
     masks.push_back(xs.back().keras_mask());
     shapes.push_back(xs.back().shape());
   }
   if (given_mask) masks[0] = given_mask->tensor;  // as given: Keras passes it on so
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
-  shapes.resize(positional_count(kwargs_left, shapes.size()));  // not the tensor kwargs
+  shapes.resize(positional_count(kwargs_used, shapes.size()));  // not the tensor kwargs
   ensure_built(shapes);
   std::vector<Tensor> outputs;
   if (remats_call(shapes, true)) {
     outputs = remat_call(
-        [this, masks, kwargs_left, training](const std::vector<Tensor>& in) {
-          return call_list_with_kwargs(in, masks, kwargs_left, training);
+        [this, masks, kwargs_used, training](const std::vector<Tensor>& replayed) {
+          return call_list_with_kwargs(replayed, masks, kwargs_used, training);
         },
         xs);
   } else {
-    outputs = call_list_with_kwargs(xs, masks, kwargs_left, training);
+    outputs = call_list_with_kwargs(xs, masks, kwargs_used, training);
   }
   if (!output_shape_.has_value() && outputs.size() == 1) {
     output_shape_ = learnt_shape(outputs[0], build_input_shapes()[0]);
