@@ -196,12 +196,14 @@ std::shared_ptr<nr::callbacks::TensorBoard> make_tensorboard(const std::string& 
 // `--augment`: each image flipped left to right at random and shifted by up to a tenth of its
 // size (the vacated border black, as the background of Fashion-MNIST), on the map's worker
 // threads (nr::layers::RandomFlip and RandomTranslation inside Dataset.map).
-nr::data::Dataset augment_batches(const nr::data::Dataset& batches, std::uint64_t seed) {
+nr::data::Dataset augment_batches(const nr::data::Dataset& batches, std::uint64_t seed,
+                                  double scale = 1.0) {
   const nr::layers::RandomFlip flip("horizontal");
   const nr::layers::RandomTranslation shift(0.1, 0.1, {.fill_mode = "constant"});
   return batches.map(
-      [flip, shift](const nr::data::Element& e) {
-        return nr::data::Element{shift->call(flip->call(e[0], true), true), e[1]};
+      [flip, shift, scale](const nr::data::Element& e) {
+        const nr::Tensor x = scale == 1.0 ? e[0] : e[0] * scale;
+        return nr::data::Element{shift->call(flip->call(x, true), true), e[1]};
       },
       {.num_parallel_calls = nr::data::kAutotune, .seed = seed});
 }
@@ -258,15 +260,16 @@ std::pair<nr::data::Dataset, std::optional<nr::data::Dataset>> image_dir_batches
     bool augment) {
   nr::data::ImageDirectoryOptions o{
       .color_mode = "grayscale", .batch_size = batch_size, .image_size = {28, 28}, .seed = seed};
-  const auto scale = [](nr::data::Dataset d) {
-    return d.map([](const nr::data::Element& e) {
-      return nr::data::Element{e[0] * (1.0 / 255.0), e[1]};
-    });
-  };
-  const auto finish = [&](nr::data::Dataset d, bool train_part) {
-    d = scale(std::move(d));
-    if (train_part && augment) d = augment_batches(d, seed);
-    return d.prefetch(2, nr::default_device());
+  // One map per batch: scaled and, for the training part with --augment, augmented there.
+  const auto finish = [&](const nr::data::Dataset& d, bool train_part) {
+    if (train_part && augment) {
+      return augment_batches(d, seed, 1.0 / 255.0).prefetch(2, nr::default_device());
+    }
+    return d
+        .map([](const nr::data::Element& e) {
+          return nr::data::Element{e[0] * (1.0 / 255.0), e[1]};
+        })
+        .prefetch(2, nr::default_device());
   };
   if (validation_split > 0.0) {
     o.validation_split = validation_split;

@@ -966,42 +966,87 @@ namespace {
 constexpr const char* kPartNames[] = {"x", "y", "sample_weight"};
 }  // namespace
 
-ElementStructure ElementStructure::flatten(const std::vector<const Tensors*>& parts,
-                                           std::vector<Tensor>& tensors,
-                                           const std::string& caller) {
-  ElementStructure s;
-  for (std::size_t p = 0; p < parts.size(); ++p) {
-    const Tensors& part = *parts[p];
-    Part out;
-    out.form = part.form();
-    switch (part.form()) {
+ElementStructure::Part ElementStructure::one() {
+  return {Tensors::Form::one, {}, 1};
+}
+
+ElementStructure::Part ElementStructure::list(std::size_t count) {
+  return {Tensors::Form::list, {}, count};
+}
+
+ElementStructure::Part ElementStructure::dict(std::vector<std::string> names) {
+  const std::size_t count = names.size();
+  return {Tensors::Form::dict, std::move(names), count};
+}
+
+ElementStructure::Part ElementStructure::none() {
+  return {};
+}
+
+ElementStructure::ElementStructure(Part x, Part y, std::optional<Part> sample_weight)
+    : parts_{std::move(x), std::move(y)} {
+  if (sample_weight) parts_.push_back(std::move(*sample_weight));
+  check("ElementStructure");
+}
+
+void ElementStructure::check(const std::string& caller) const {
+  for (std::size_t p = 0; p < parts_.size(); ++p) {
+    const Part& part = parts_[p];
+    switch (part.form) {
       case Tensors::Form::none:
-        NEURONA_CHECK(p == 1 && parts.size() == 2, ValueError, caller, ": argument `",
+        NEURONA_CHECK(p == 1 && parts_.size() == 2, ValueError, caller, ": argument `",
                       kPartNames[p], "` is empty",
                       p == 0 ? "" : " (only y may be left out, and then no sample_weight)");
         break;
       case Tensors::Form::one:
-        tensors.push_back(part.one());
+        break;
+      case Tensors::Form::list:
+        NEURONA_CHECK(part.count > 0, ValueError, caller, ": argument `", kPartNames[p],
+                      "` is an empty list");
+        break;
+      case Tensors::Form::dict:
+        NEURONA_CHECK(part.count > 0, ValueError, caller, ": argument `", kPartNames[p],
+                      "` is an empty dict");
+        for (std::size_t i = 0; i < part.names.size(); ++i) {
+          for (std::size_t j = 0; j < i; ++j) {
+            NEURONA_CHECK(part.names[j] != part.names[i], ValueError, caller, ": argument `",
+                          kPartNames[p], "` names '", part.names[i], "' twice");
+          }
+        }
+        break;
+    }
+  }
+}
+
+ElementStructure ElementStructure::flatten(const std::vector<const Tensors*>& parts,
+                                           std::vector<Tensor>& tensors,
+                                           const std::string& caller) {
+  ElementStructure s;
+  for (const Tensors* part : parts) {
+    Part out;
+    out.form = part->form();
+    switch (part->form()) {
+      case Tensors::Form::none:
+        break;
+      case Tensors::Form::one:
+        tensors.push_back(part->one());
         out.count = 1;
         break;
       case Tensors::Form::list:
-        NEURONA_CHECK(!part.list().empty(), ValueError, caller, ": argument `", kPartNames[p],
-                      "` is an empty list");
-        tensors.insert(tensors.end(), part.list().begin(), part.list().end());
-        out.count = part.list().size();
+        tensors.insert(tensors.end(), part->list().begin(), part->list().end());
+        out.count = part->list().size();
         break;
       case Tensors::Form::dict:
-        NEURONA_CHECK(!part.dict().empty(), ValueError, caller, ": argument `", kPartNames[p],
-                      "` is an empty dict");
-        for (const auto& [name, t] : part.dict()) {
+        for (const auto& [name, t] : part->dict()) {
           out.names.push_back(name);
           tensors.push_back(t);
         }
-        out.count = part.dict().size();
+        out.count = part->dict().size();
         break;
     }
     s.parts_.push_back(std::move(out));
   }
+  s.check(caller);
   return s;
 }
 
@@ -1039,9 +1084,10 @@ std::string ElementStructure::str() const {
 }
 
 std::vector<Tensors> ElementStructure::group(const Element& e, const std::string& caller) const {
-  NEURONA_CHECK(e.size() == size(), ValueError, caller, ": a dataset element has ", e.size(),
-                " tensors where the dataset's structure ", str(), " has ", size(),
-                " (a map must return its elements in the layout it was given)");
+  NEURONA_CHECK(
+      e.size() == size(), ValueError, caller, ": a dataset element has ", e.size(),
+      " tensors where the dataset's structure ", str(), " has ", size(),
+      " (the layout that from_tensor_slices or with_structure gave it; a map must keep it)");
   std::vector<Tensors> out;
   std::size_t at = 0;
   for (const Part& part : parts_) {
@@ -1114,6 +1160,10 @@ Dataset Dataset::from_tensors(std::vector<Tensor> tensors) {
 
 Dataset Dataset::range(std::int64_t start, std::int64_t stop, std::int64_t step) {
   return Dataset(std::make_shared<RangeNode>(start, stop, step));
+}
+
+Dataset Dataset::with_structure(ElementStructure structure) const {
+  return Dataset(node_, std::make_shared<const ElementStructure>(std::move(structure)));
 }
 
 Dataset Dataset::from_generator(GeneratorFactory factory, std::int64_t cardinality) {

@@ -69,9 +69,23 @@ class ElementStructure {
     std::vector<std::string> names;
     std::size_t count = 0;
   };
+  /// A part's layout, for the constructor: one tensor, a list of `count`, a dict of the tensors
+  /// named `names` in that order, or none (a y left out).
+  static Part one();
+  static Part list(std::size_t count);
+  static Part dict(std::vector<std::string> names);
+  static Part none();
+  /// The layout of elements holding x's tensors, then y's, then sample_weight's, for a dataset
+  /// whose source does not know it (Dataset::with_structure; tf.data's output_signature).
+  /// ValueError for an x that is none, a sample_weight without y, an empty list or dict, or a
+  /// dict that names a tensor twice.
+  ///   using S = nr::data::ElementStructure;
+  ///   S layout(S::dict({"image", "meta"}), S::one());   // ({"image": ..., "meta": ...}, y)
+  explicit ElementStructure(Part x, Part y = none(), std::optional<Part> sample_weight = {});
+
   /// The structure of the parts (x, y and, when given, sample_weight), each flattened into
-  /// `tensors` in order (one tensor, a list's, a dict's in the order given). ValueError for an x
-  /// that is not given, or a sample_weight without y.
+  /// `tensors` in order (one tensor, a list's, a dict's in the order given). ValueError as the
+  /// constructor.
   static ElementStructure flatten(const std::vector<const Tensors*>& parts,
                                   std::vector<Tensor>& tensors, const std::string& caller);
   const std::vector<Part>& parts() const { return parts_; }
@@ -85,6 +99,9 @@ class ElementStructure {
   std::string str() const;
 
  private:
+  ElementStructure() = default;
+  /// ValueError, naming `caller`, for the layouts the constructor refuses.
+  void check(const std::string& caller) const;
   std::vector<Part> parts_;
 };
 
@@ -202,6 +219,17 @@ class Dataset {
   /// next batch is already on the GPU when its step begins.
   Dataset prefetch(std::int64_t buffer_size, std::optional<Device> device = std::nullopt) const;
 
+  /// The same elements, which fit, evaluate and predict read as `structure` lays them out
+  /// (tf.data's output_signature): for a generator whose elements are ({"image": ..., "meta":
+  /// ...}, label), or after a map that changes the layout. The transformations after it keep
+  /// it; an element with another number of tensors is refused when fit reads it.
+  ///   using S = nr::data::ElementStructure;
+  ///   auto ds = nr::data::Dataset::from_generator(read_records)
+  ///                 .with_structure(S(S::dict({"image", "meta"}), S::one()))
+  ///                 .batch(32);
+  ///   model.fit(ds, {.epochs = 3});   // matched to the inputs named "image" and "meta"
+  Dataset with_structure(ElementStructure structure) const;
+
   /// The number of elements, kInfiniteCardinality or kUnknownCardinality (tf.data's).
   std::int64_t cardinality() const;
   /// Starts a pass.
@@ -211,8 +239,8 @@ class Dataset {
   /// What the dataset does, for messages: "from_tensor_slices -> shuffle(100) -> batch(32)".
   std::string describe() const;
   /// How fit reads the elements when the dataset was made from parts (from_tensor_slices(x,
-  /// y)); null for flat elements (the model's inputs first, then the targets, then the sample
-  /// weights).
+  /// y)) or given a structure (with_structure); null for flat elements (the model's inputs first,
+  /// then the targets, then the sample weights).
   const ElementStructure* structure() const { return structure_.get(); }
 
   /// Range-for over one pass: `for (const nr::data::Element& e : dataset)`.

@@ -296,6 +296,75 @@ TEST(FitDataset, ListAndDictPartsWithSampleWeightsMatchFitOnTheTensors) {
   expect_near_weights(m1->get_weights(), m2->get_weights());
 }
 
+// A generator's elements given their layout (tf.data's output_signature): fit and predict
+// match the dicts to the inputs and outputs by name as for from_tensor_slices' parts, and a
+// flat dataset given a structure later reads the same.
+TEST(FitDataset, WithStructureGivesAGeneratorsElementsTheirLayout) {
+  using S = nr::data::ElementStructure;
+  const Blobs data = blobs(48);
+  const nr::Tensor extra = nr::random_normal({48, 3}, {.seed = 1});
+  const nr::Tensor sizes = nr::random_normal({48, 1}, {.seed = 2});
+  const Dataset named = Dataset::from_tensor_slices({{"b", extra}, {"a", data.x}},
+                                                    {{"size", sizes}, {"label", data.y}});
+  // Rows in the named dataset's order (b, a, size, label), from C++ code.
+  const Dataset rows = Dataset::from_tensor_slices({extra, data.x, sizes, data.y});
+  const Dataset generated =
+      Dataset::from_generator([rows] {
+        return [it = std::make_shared<nr::data::Iterator>(rows.iterator())] { return it->next(); };
+      }).with_structure(S(S::dict({"b", "a"}), S::dict({"size", "label"})));
+  ASSERT_NE(generated.structure(), nullptr);
+  EXPECT_EQ(generated.structure()->str(), "(x: {b, a}, y: {size, label})");
+  // A flat dataset in the model's order (a, b, label, size), given its layout as lists.
+  const Dataset relaid = Dataset::from_tensor_slices({data.x, extra, data.y, sizes})
+                             .with_structure(S(S::list(2), S::list(2)));
+  EXPECT_EQ(relaid.structure()->str(), "(x: a list of 2, y: a list of 2)");
+
+  auto m1 = two_by_two();
+  const auto h1 = m1->fit(named.batch(8), {.epochs = 2, .verbose = 0});
+  for (const Dataset& ds : {generated, relaid}) {
+    auto m2 = two_by_two();
+    const auto h2 = m2->fit(ds.batch(8).prefetch(2), {.epochs = 2, .verbose = 0});
+    for (std::size_t e = 0; e < 2; ++e) {
+      EXPECT_NEAR(h1.history.at("loss")[e], h2.history.at("loss")[e], 1e-6) << ds.describe();
+    }
+    expect_near_weights(m1->get_weights(), m2->get_weights());
+    const auto p1 = m1->predict(named.batch(12));
+    const auto p2 = m2->predict(ds.batch(12));
+    ASSERT_EQ(p2.size(), 2u);
+    EXPECT_EQ(p2[0].to_vector<float>(), p1[0].to_vector<float>()) << ds.describe();
+  }
+  // with_structure replaces the layout a dataset had.
+  EXPECT_EQ(named.with_structure(S(S::list(4))).structure()->str(), "(x: a list of 4, y: none)");
+}
+
+TEST(FitDataset, WithStructureRefusesLayoutsFitCannotRead) {
+  using S = nr::data::ElementStructure;
+  NEURONA_EXPECT_THROW_MSG(S(S::none(), S::one()), nr::ValueError,
+                           "ElementStructure: argument `x` is empty");
+  NEURONA_EXPECT_THROW_MSG(S(S::one(), S::none(), S::one()), nr::ValueError,
+                           "ElementStructure: argument `y` is empty (only y may be left out, "
+                           "and then no sample_weight)");
+  NEURONA_EXPECT_THROW_MSG(S(S::list(0), S::one()), nr::ValueError,
+                           "ElementStructure: argument `x` is an empty list");
+  NEURONA_EXPECT_THROW_MSG(S(S::one(), S::dict({})), nr::ValueError,
+                           "ElementStructure: argument `y` is an empty dict");
+  NEURONA_EXPECT_THROW_MSG(S(S::dict({"a", "b", "a"}), S::one()), nr::ValueError,
+                           "ElementStructure: argument `x` names 'a' twice");
+  NEURONA_EXPECT_THROW_MSG((void)Dataset::from_tensor_slices(
+                               {{"a", nr::ones({4, 2})}, {"a", nr::ones({4, 2})}}, nr::ones({4})),
+                           nr::ValueError,
+                           "Dataset.from_tensor_slices: argument `x` names 'a' twice");
+  // Elements of another size than the layout's are refused when fit reads them.
+  auto model = two_by_two();
+  const Dataset short_rows =
+      Dataset::from_tensor_slices({nr::ones({8, 4}), nr::ones({8, 3}), nr::zeros({8})})
+          .with_structure(S(S::dict({"a", "b"}), S::dict({"label", "size"})));
+  NEURONA_EXPECT_THROW_MSG((void)model->fit(short_rows.batch(4), {.verbose = 0}), nr::ValueError,
+                           "a dataset element has 3 tensors where the dataset's structure (x: {a, "
+                           "b}, y: {label, size}) has 4 (the layout that from_tensor_slices or "
+                           "with_structure gave it; a map must keep it)");
+}
+
 // What is wrong with a structured dataset is named: an unknown input, a map that changed the
 // layout, training on data without targets, parts that cannot be made.
 TEST(FitDataset, StructuredDatasetErrorsNameTheProblem) {
