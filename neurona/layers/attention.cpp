@@ -5,6 +5,7 @@
 #include "neurona/layers/attention.h"
 
 #include <cmath>
+#include <tuple>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
@@ -73,6 +74,7 @@ AttentionLayer::AttentionLayer(std::string class_name, bool use_scale, std::stri
   NEURONA_CHECK(std::isfinite(dropout_) && dropout_ >= 0 && dropout_ < 1, ValueError, describe(),
                 ": `dropout` must be in [0, 1). Received: dropout=", dropout_);
   set_supports_masking(true);
+  set_call_takes_mask(true);  // Keras's call(inputs, mask=None, ...): [query_mask, value_mask]
   track_seed_generator(seed_generator_);
 }
 
@@ -137,6 +139,13 @@ std::vector<Tensor> AttentionLayer::call_list_with_kwargs(const std::vector<Tens
   const Tensor query_mask = masks.empty() ? Tensor() : masks[0];
   const Tensor value_mask = masks.size() < 2 ? Tensor() : masks[1];
   const std::int64_t batch = query.shape()[0], tq = query.shape()[1], tv = value.shape()[1];
+  for (const auto& [mask, steps, name] :
+       {std::tuple{&query_mask, tq, "query_mask"}, std::tuple{&value_mask, tv, "value_mask"}}) {
+    NEURONA_CHECK(!mask->defined() || mask->shape() == Shape({batch, steps}), ShapeError,
+                  describe(), ": the ", name,
+                  " must have shape (batch, steps) = ", shape_str(Shape({batch, steps})), ", got ",
+                  shape_str(mask->shape()));
+  }
 
   Tensor s = scores(query, key);  // (batch, Tq, Tv)
   // Keras's _calculate_score_mask: the value's mask (batch, 1, Tv), ANDed with the causal mask

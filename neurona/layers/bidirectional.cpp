@@ -53,6 +53,7 @@ BidirectionalLayer::BidirectionalLayer(const AnyLayer& layer, BidirectionalOptio
       merge_mode_(std::move(options.merge_mode)) {
   set_supports_masking(true);
   set_call_takes_mask(true);
+  set_call_takes_initial_state(true);
   const std::shared_ptr<RNNLayer> given = as_rnn(layer, "the layer");
   if (merge_mode_) {
     const std::string& m = *merge_mode_;

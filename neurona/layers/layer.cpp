@@ -11,7 +11,6 @@
 #include "neurona/autograd/ops.h"
 #include "neurona/autograd/remat.h"
 #include "neurona/autograd/tape.h"
-#include "neurona/layers/rnn.h"
 
 namespace neurona {
 
@@ -330,43 +329,95 @@ void check_given_mask(const Shape& m, const Shape& x, const std::string& who) {
                 shape_str(m));
 }
 
-// Keras's mask=m given to a call as a tensor keyword argument: removes m from `inputs` and
-// "mask" from `kwargs` (renumbering the tensor keyword arguments after it; none left: null)
-// and returns it, or nothing when the call was given none. Only a layer whose call takes a
-// mask takes one, on one tensor or, for a recurrent layer, on its sequences and initial states
-// (another list call reads the masks its inputs carry).
-template <typename T>
-std::optional<T> take_mask_kwarg(const Layer& layer, std::vector<T>& inputs, ConfigValue& kwargs) {
-  const std::optional<std::size_t> at = Layer::kwarg_tensor(kwargs, "mask");
-  if (!at) return std::nullopt;
+// Refuses a mask given to a call of `layer` (Keras's layer(x, mask=m), or a list call's
+// mask=[m1, m2] when `list`) where Keras's call takes none or the form does not fit the call on
+// `positional` tensors.
+void check_mask_call(const Layer& layer, bool list, std::size_t masks, std::size_t positional) {
   const std::string who = layer.describe();
-  NEURONA_CHECK(!layer.takes_positional_inputs(), ValueError, who,
+  NEURONA_CHECK(list || !layer.takes_positional_inputs(), ValueError, who,
                 ": called on two symbolic tensors as layer(x, mask): its call takes its tensors "
                 "as layer->attend(query, value) or layer({query, value})");
   NEURONA_CHECK(layer.call_takes_mask(), ValueError, who, ": its call takes no mask argument (",
                 "as Keras's ", layer.class_name(),
                 ".call takes none); mask the input instead (Masking, Embedding(mask_zero))");
-  NEURONA_CHECK(Layer::positional_count(kwargs, inputs.size()) == 1 || takes_initial_state(layer),
-                ValueError, who,
-                ": a mask given as a keyword argument applies to a call on one tensor; a call "
-                "on a list reads the masks its inputs carry");
-  T mask = inputs.at(*at);
-  inputs.erase(inputs.begin() + static_cast<std::ptrdiff_t>(*at));
-  check_given_mask(mask.shape, inputs.front().shape, who);
+  if (!list) {
+    NEURONA_CHECK(positional == 1 || layer.call_takes_initial_state(), ValueError, who,
+                  ": a mask given as a keyword argument applies to a call on one tensor; give a "
+                  "call on a list one mask per tensor (Keras's mask=[query_mask, value_mask])");
+    return;
+  }
+  NEURONA_CHECK(positional > 1 && !layer.call_takes_initial_state(), ValueError, who,
+                ": a list of masks applies to a call on a list of tensors, one mask per tensor",
+                layer.call_takes_initial_state() ? " (a recurrent call takes one mask, for its "
+                                                   "sequences)"
+                                                 : "");
+  NEURONA_CHECK(masks <= positional, ValueError, who, ": got ", masks, " masks for a call on ",
+                positional, " tensors");
+}
+
+// A tensor keyword argument's value with its indices among the inputs lowered past those of
+// `taken` (removed inputs).
+ConfigValue renumbered(const ConfigValue& value, const std::vector<std::size_t>& taken) {
+  if (value.kind() == ConfigValue::Kind::List) {
+    ConfigValue::List out;
+    for (const ConfigValue& v : value.as_list()) out.push_back(renumbered(v, taken));
+    return out;
+  }
+  const ConfigValue* index = value.find("__tensor__");
+  if (index == nullptr || index->kind() != ConfigValue::Kind::Int) return value;
+  const auto i = static_cast<std::size_t>(index->as_int());
+  const auto below =
+      std::count_if(taken.begin(), taken.end(), [i](std::size_t t) { return t < i; });
+  return ConfigValue::Dict{{"__tensor__", static_cast<std::int64_t>(i) - below}};
+}
+
+// Keras's mask=m given to a call as a tensor keyword argument (one tensor, or a list call's
+// list, None in it undefined), taken out of the call: `given` when the call had one, the masks
+// by positional input from the first.
+template <typename T>
+struct TakenMasks {
+  bool given = false;
+  bool list = false;  // mask=[...]: the masks of every positional input
+  std::vector<std::optional<T>> masks;
+};
+
+// Removes the masks of a mask=... keyword argument from `inputs` and "mask" from `kwargs`
+// (renumbering the tensor keyword arguments after them; none left: null) and returns them.
+// Only a layer whose call takes a mask takes one (check_mask_call).
+template <typename T>
+TakenMasks<T> take_mask_kwarg(const Layer& layer, std::vector<T>& inputs, ConfigValue& kwargs) {
+  TakenMasks<T> out;
+  std::vector<std::optional<std::size_t>> at;
+  const std::optional<std::size_t> one = Layer::kwarg_tensor(kwargs, "mask");
+  if (one) {
+    at = {one};
+  } else {
+    at = Layer::kwarg_tensor_list(kwargs, "mask");
+    if (at.empty()) return out;
+  }
+  out.given = true;
+  out.list = !one;
+  const std::size_t positional = Layer::positional_count(kwargs, inputs.size());
+  check_mask_call(layer, !one, at.size(), positional);
+  std::vector<std::size_t> taken;
+  for (const std::optional<std::size_t>& i : at) {
+    out.masks.push_back(i ? std::optional<T>(inputs.at(*i)) : std::nullopt);
+    if (i) taken.push_back(*i);
+  }
+  std::sort(taken.rbegin(), taken.rend());
+  for (std::size_t i : taken) inputs.erase(inputs.begin() + static_cast<std::ptrdiff_t>(i));
+  for (std::size_t k = 0; k < out.masks.size(); ++k) {
+    if (out.masks[k]) check_given_mask(out.masks[k]->shape, inputs.at(k).shape, layer.describe());
+  }
   ConfigValue rest = ConfigValue::Dict{};
   bool others = false;
   for (const auto& [key, value] : kwargs.as_dict()) {
     if (key == "mask") continue;
     others = true;
-    const std::optional<std::size_t> index = Layer::kwarg_tensor(kwargs, key);
-    if (index && *index > *at) {
-      rest.set(key, ConfigValue::Dict{{"__tensor__", static_cast<std::int64_t>(*index - 1)}});
-    } else {
-      rest.set(key, value);
-    }
+    rest.set(key, renumbered(value, taken));
   }
   kwargs = others ? rest : ConfigValue();
-  return mask;
+  return out;
 }
 
 // A tensor and its shape: what take_mask_kwarg reads of an eager call (TensorSpec, a symbolic
@@ -441,46 +492,80 @@ std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs, bool trainin
   return apply_with_kwargs(inputs, ConfigValue(), training);
 }
 
+Tensor Layer::operator()(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                         bool training) {
+  std::vector<Tensor> outputs = apply(inputs, masks, training);
+  NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
+                " tensors; call apply() to get them all");
+  return outputs[0];
+}
+
+std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs,
+                                 const std::vector<Tensor>& masks, bool training) {
+  NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
+  check_mask_call(*this, /*list=*/true, masks.size(), inputs.size());
+  std::vector<Tensor> given(inputs.size());
+  for (std::size_t k = 0; k < masks.size(); ++k) {
+    if (!masks[k].defined()) continue;
+    check_given_mask(masks[k].shape(), inputs[k].shape(), describe());
+    given[k] = masks[k];
+  }
+  return list_call(inputs, std::move(given), ConfigValue(), training);
+}
+
 std::vector<Tensor> Layer::apply_with_kwargs(const std::vector<Tensor>& inputs,
                                              const ConfigValue& kwargs, bool training) {
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
-  // Keras's mask=m: the mask the input carries for this call (the call reads it, and
-  // compute_mask passes it on). Split off only where given: this is every functional list
-  // call's path, in the training step.
-  std::vector<Tensor> args;
-  ConfigValue kwargs_left;
-  std::optional<Spec> given_mask;
-  if (kwarg_tensor(kwargs, "mask")) {
+  // Keras's mask=m (a list call's mask=[m1, m2]): the masks the call reads instead of those
+  // its inputs carry (and compute_mask passes on). Split off only where given: this is every
+  // functional list call's path, in the training step.
+  if (kwargs.find("mask") != nullptr) {
     std::vector<Spec> specs;
     for (const Tensor& t : inputs) specs.push_back({t, t.shape()});
-    kwargs_left = kwargs;
-    given_mask = take_mask_kwarg(*this, specs, kwargs_left);
-    for (const Spec& spec : specs) args.push_back(spec.tensor);
+    ConfigValue kwargs_left = kwargs;
+    const TakenMasks<Spec> taken = take_mask_kwarg(*this, specs, kwargs_left);
+    if (taken.given) {
+      std::vector<Tensor> args;
+      std::vector<Tensor> masks;
+      for (const Spec& spec : specs) {
+        args.push_back(spec.tensor);
+        masks.push_back(spec.tensor.keras_mask());
+      }
+      // One mask replaces the first input's; a list, every positional input's.
+      const std::size_t replaced = taken.list ? positional_count(kwargs_left, args.size()) : 1;
+      for (std::size_t k = 0; k < replaced; ++k) {
+        const bool has = k < taken.masks.size() && taken.masks[k].has_value();
+        masks[k] = has ? taken.masks[k]->tensor : Tensor();  // as given: Keras passes it on so
+      }
+      return list_call(args, std::move(masks), kwargs_left, training);
+    }
   }
-  const std::vector<Tensor>& in = given_mask ? args : inputs;
-  const ConfigValue& kwargs_used = given_mask ? kwargs_left : kwargs;
-  std::vector<Tensor> xs;
   std::vector<Tensor> masks;
+  for (const Tensor& t : inputs) masks.push_back(t.keras_mask());
+  return list_call(inputs, std::move(masks), kwargs, training);
+}
+
+std::vector<Tensor> Layer::list_call(const std::vector<Tensor>& inputs, std::vector<Tensor> masks,
+                                     const ConfigValue& kwargs, bool training) {
+  std::vector<Tensor> xs;
   std::vector<Shape> shapes;
-  for (const Tensor& t : in) {
+  for (const Tensor& t : inputs) {
     xs.push_back(autocast(t));
-    masks.push_back(xs.back().keras_mask());
     shapes.push_back(xs.back().shape());
   }
-  if (given_mask) masks[0] = given_mask->tensor;  // as given: Keras passes it on so
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
-  shapes.resize(positional_count(kwargs_used, shapes.size()));  // not the tensor kwargs
+  shapes.resize(positional_count(kwargs, shapes.size()));  // not the tensor kwargs
   ensure_built(shapes);
   std::vector<Tensor> outputs;
   if (remats_call(shapes, true)) {
     outputs = remat_call(
-        [this, masks, kwargs_used, training](const std::vector<Tensor>& replayed) {
-          return call_list_with_kwargs(replayed, masks, kwargs_used, training);
+        [this, masks, kwargs, training](const std::vector<Tensor>& replayed) {
+          return call_list_with_kwargs(replayed, masks, kwargs, training);
         },
         xs);
   } else {
-    outputs = call_list_with_kwargs(xs, masks, kwargs_used, training);
+    outputs = call_list_with_kwargs(xs, masks, kwargs, training);
   }
   if (!output_shape_.has_value() && outputs.size() == 1) {
     output_shape_ = learnt_shape(outputs[0], build_input_shapes()[0]);
@@ -566,23 +651,49 @@ KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs,
   return outputs[0];
 }
 
+KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs,
+                              const std::vector<KerasTensor>& masks, std::optional<bool> training) {
+  const bool any =
+      std::any_of(masks.begin(), masks.end(), [](const KerasTensor& m) { return m.defined(); });
+  std::vector<KerasTensor> outputs =
+      any ? apply_with_kwargs(inputs, ConfigValue(), training, {TensorKwarg("mask", masks)})
+          : symbolic_call(inputs, true, training);
+  NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
+                " tensors; call apply_with_kwargs() to get them all");
+  return outputs[0];
+}
+
 std::vector<KerasTensor> Layer::apply(const std::vector<KerasTensor>& inputs,
                                       std::optional<bool> training) {
   return symbolic_call(inputs, true, training);
 }
 
-std::vector<KerasTensor> Layer::apply_with_kwargs(
-    const std::vector<KerasTensor>& inputs, const ConfigValue& kwargs, std::optional<bool> training,
-    const std::vector<std::pair<std::string, KerasTensor>>& tensor_kwargs) {
+std::vector<KerasTensor> Layer::apply_with_kwargs(const std::vector<KerasTensor>& inputs,
+                                                  const ConfigValue& kwargs,
+                                                  std::optional<bool> training,
+                                                  const std::vector<TensorKwarg>& tensor_kwargs) {
   NEURONA_CHECK(kwargs.is_null() || kwargs.kind() == ConfigValue::Kind::Dict, ValueError,
                 describe(), ": the keyword arguments must be a dict, got ", kwargs.kind_name());
   std::vector<KerasTensor> all = inputs;
   ConfigValue merged = kwargs;
-  for (const auto& [name, tensor] : tensor_kwargs) {
-    NEURONA_CHECK(merged.find(name) == nullptr, ValueError, describe(), ": the keyword argument '",
-                  name, "' is given twice");
-    merged.set(name, ConfigValue::Dict{{"__tensor__", static_cast<std::int64_t>(all.size())}});
-    all.push_back(tensor);
+  // A tensor's place among the call's inputs, where it is appended; None for an undefined one.
+  const auto place = [&all](const KerasTensor& t) -> ConfigValue {
+    if (!t.defined()) return ConfigValue();
+    all.push_back(t);
+    return ConfigValue::Dict{{"__tensor__", static_cast<std::int64_t>(all.size() - 1)}};
+  };
+  for (const TensorKwarg& arg : tensor_kwargs) {
+    NEURONA_CHECK(merged.find(arg.name) == nullptr, ValueError, describe(),
+                  ": the keyword argument '", arg.name, "' is given twice");
+    if (!arg.list) {
+      NEURONA_CHECK(arg.tensors.size() == 1 && arg.tensors[0].defined(), ValueError, describe(),
+                    ": the keyword argument '", arg.name, "' is an undefined KerasTensor");
+      merged.set(arg.name, place(arg.tensors[0]));
+      continue;
+    }
+    ConfigValue::List list;
+    for (const KerasTensor& t : arg.tensors) list.push_back(place(t));
+    merged.set(arg.name, std::move(list));
   }
   return symbolic_call(all, /*list_call=*/inputs.size() != 1, training, merged);
 }
@@ -595,10 +706,36 @@ std::optional<std::size_t> Layer::kwarg_tensor(const ConfigValue& kwargs, const 
   return static_cast<std::size_t>(index->as_int());
 }
 
+std::vector<std::optional<std::size_t>> Layer::kwarg_tensor_list(const ConfigValue& kwargs,
+                                                                 const std::string& name) {
+  const ConfigValue* v = kwargs.find(name);
+  if (v == nullptr || v->kind() != ConfigValue::Kind::List) return {};
+  std::vector<std::optional<std::size_t>> out;
+  bool any = false;
+  for (const ConfigValue& item : v->as_list()) {
+    const ConfigValue* index = item.find("__tensor__");
+    if (index != nullptr && index->kind() == ConfigValue::Kind::Int) {
+      out.emplace_back(static_cast<std::size_t>(index->as_int()));
+      any = true;
+    } else if (item.is_null()) {
+      out.emplace_back();
+    } else {
+      return {};  // not a list of tensors
+    }
+  }
+  return any ? out : std::vector<std::optional<std::size_t>>{};
+}
+
 std::size_t Layer::positional_count(const ConfigValue& kwargs, std::size_t inputs) {
   std::size_t tensors = 0;
   if (kwargs.kind() == ConfigValue::Kind::Dict) {
-    for (const auto& [key, value] : kwargs.as_dict()) tensors += kwarg_tensor(kwargs, key) ? 1 : 0;
+    for (const auto& [key, value] : kwargs.as_dict()) {
+      if (kwarg_tensor(kwargs, key)) {
+        ++tensors;
+        continue;
+      }
+      for (const auto& index : kwarg_tensor_list(kwargs, key)) tensors += index ? 1 : 0;
+    }
   }
   return inputs - std::min(tensors, inputs);
 }

@@ -99,6 +99,19 @@ class WeightBudget {
   WeightBudget* outer_;
 };
 
+/// A keyword argument of a symbolic call that is a tensor (MultiHeadAttention's
+/// attention_mask=m) or a list of them (Attention's mask=[query_mask, value_mask], where an
+/// undefined tensor is None).
+struct TensorKwarg {
+  TensorKwarg(std::string name_, KerasTensor tensor)
+      : name(std::move(name_)), tensors{std::move(tensor)} {}
+  TensorKwarg(std::string name_, std::vector<KerasTensor> tensors_)
+      : name(std::move(name_)), tensors(std::move(tensors_)), list(true) {}
+  std::string name;
+  std::vector<KerasTensor> tensors;
+  bool list = false;
+};
+
 class Layer : public std::enable_shared_from_this<Layer> {
  public:
   virtual ~Layer();
@@ -116,6 +129,14 @@ class Layer : public std::enable_shared_from_this<Layer> {
   Tensor operator()(const std::vector<Tensor>& inputs, bool training = false);
   /// Calls the layer on a list of tensors and returns all its outputs.
   std::vector<Tensor> apply(const std::vector<Tensor>& inputs, bool training = false);
+  /// The list call given a mask per input instead of the masks they carry (Keras's
+  /// layer([q, v], mask=[query_mask, value_mask]); an undefined mask is none, and inputs past
+  /// the masks given have none), for the layers whose call takes a mask (call_takes_mask()).
+  /// Each mask has rank 1 to its input's (the layer checks the rest).
+  Tensor operator()(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                    bool training = false);
+  std::vector<Tensor> apply(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                            bool training = false);
 
   /// The functional API: calls the layer on symbolic tensors, building it for their shapes,
   /// and returns symbolic outputs that remember the call:
@@ -135,6 +156,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
   KerasTensor operator()(const KerasTensor& inputs, const KerasTensor& mask,
                          std::optional<bool> training = std::nullopt);
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,
+                         std::optional<bool> training = std::nullopt);
+  /// The symbolic list call given a mask per input (Keras's Attention()([q, v], mask=[qm, vm])
+  /// with model inputs qm and vm): as the eager apply(inputs, masks), recorded as Keras does.
+  /// Masks all undefined: the plain list call.
+  KerasTensor operator()(const std::vector<KerasTensor>& inputs,
+                         const std::vector<KerasTensor>& masks,
                          std::optional<bool> training = std::nullopt);
   /// The symbolic call on a list that returns all the outputs (a model with several).
   std::vector<KerasTensor> apply(const std::vector<KerasTensor>& inputs,
@@ -163,17 +190,24 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<Tensor> apply_with_kwargs(const std::vector<Tensor>& inputs,
                                         const ConfigValue& kwargs, bool training = false);
   /// Keyword arguments that are tensors (MultiHeadAttention's attention_mask) follow the
-  /// positional inputs in the Node's inputs, and `kwargs` names each as {"__tensor__": index}.
-  /// Keras's "mask" so given is the mask the call reads in place of the one its input carries,
-  /// for the layers whose call takes one (call_takes_mask()), on one tensor (a recurrent
-  /// layer's sequences); the eager call takes it among the inputs likewise.
-  std::vector<KerasTensor> apply_with_kwargs(
-      const std::vector<KerasTensor>& inputs, const ConfigValue& kwargs,
-      std::optional<bool> training = std::nullopt,
-      const std::vector<std::pair<std::string, KerasTensor>>& tensor_kwargs = {});
-  /// The index among a call's inputs of the tensor keyword argument `name`, if given.
+  /// positional inputs in the Node's inputs, and `kwargs` names each as {"__tensor__": index}
+  /// (a list of them as a list, None as null). Keras's "mask" so given is the mask the call
+  /// reads in place of the one its input carries, for the layers whose call takes one
+  /// (call_takes_mask()): one tensor for a call on one tensor (a recurrent layer's
+  /// sequences), a list for a list call (one per input); the eager call takes it among the
+  /// inputs likewise.
+  std::vector<KerasTensor> apply_with_kwargs(const std::vector<KerasTensor>& inputs,
+                                             const ConfigValue& kwargs,
+                                             std::optional<bool> training = std::nullopt,
+                                             const std::vector<TensorKwarg>& tensor_kwargs = {});
+  /// The index among a call's inputs of the tensor keyword argument `name`, if given as one
+  /// tensor.
   static std::optional<std::size_t> kwarg_tensor(const ConfigValue& kwargs,
                                                  const std::string& name);
+  /// The indices of the tensor keyword argument `name` given as a list (none for a None in
+  /// it); empty when it is not a list holding a tensor.
+  static std::vector<std::optional<std::size_t>> kwarg_tensor_list(const ConfigValue& kwargs,
+                                                                   const std::string& name);
   /// How many of a call's `inputs` are positional (the rest are tensor keyword arguments).
   static std::size_t positional_count(const ConfigValue& kwargs, std::size_t inputs);
   /// True when Keras's call takes the tensors as separate positional arguments
@@ -210,6 +244,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool supports_masking() const { return supports_masking_; }
   /// Whether the call takes Keras's `mask` argument (set_call_takes_mask).
   bool call_takes_mask() const { return call_takes_mask_; }
+  /// Whether the list call is [sequences, initial states...] (set_call_takes_initial_state).
+  bool call_takes_initial_state() const { return call_takes_initial_state_; }
   /// The mask of the output for `inputs` carrying `mask` (Keras's compute_mask); the default
   /// passes the input's mask on. Embedding (mask_zero) and Masking make one from the inputs.
   virtual Tensor compute_mask(const Tensor& inputs, const Tensor& mask) const;
@@ -394,14 +430,24 @@ class Layer : public std::enable_shared_from_this<Layer> {
   void set_supports_masking(bool supports) { supports_masking_ = supports; }
   /// Declares that the layer's call takes Keras's `mask` argument (its call(inputs, mask=None):
   /// the recurrent layers, Bidirectional, TimeDistributed, GlobalAveragePooling1D, Softmax,
-  /// BatchNormalization, models), in the constructor: only such a layer is given a mask as a
-  /// keyword argument (layer(x, m) on symbolic tensors), as only such a Keras layer accepts one.
+  /// BatchNormalization, Attention, AdditiveAttention, models), in the constructor: only such a
+  /// layer is given a mask as a keyword argument (layer(x, m) on symbolic tensors), as only such a
+  /// Keras layer accepts one.
   void set_call_takes_mask(bool takes) { call_takes_mask_ = takes; }
+  /// Declares that the list call takes initial states after the sequences (the recurrent layers
+  /// and Bidirectional), in the constructor: Keras records those as the call's
+  /// `initial_state` keyword, which the `.keras` reader and writer translate to and from the
+  /// list call, and a mask given as a keyword argument applies to the sequences.
+  void set_call_takes_initial_state(bool takes) { call_takes_initial_state_ = takes; }
 
   /// Tracks a generator this layer owns and draws from in call() (in the constructor).
   void track_seed_generator(SeedGenerator& generator) { seed_generators_.push_back(&generator); }
 
  private:
+  /// The list call's core: runs call_list_with_kwargs on `inputs` read with `masks` (one per
+  /// input, undefined for none) and attaches the outputs' masks.
+  std::vector<Tensor> list_call(const std::vector<Tensor>& inputs, std::vector<Tensor> masks,
+                                const ConfigValue& kwargs, bool training);
   /// The input cast to the compute dtype when the layer autocasts (ValueError if undefined).
   Tensor autocast(const Tensor& x) const;
   void add_activity_loss(const Tensor& outputs);
@@ -441,6 +487,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool autocast_inputs_ = true;
   bool supports_masking_ = false;
   bool call_takes_mask_ = false;
+  bool call_takes_initial_state_ = false;
   bool trainable_ = true;
   bool built_ = false;
   std::optional<Shape> build_input_shape_;
@@ -501,6 +548,15 @@ class LayerHandle {
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,
                          std::optional<bool> training = std::nullopt) const {
     return (*layer_)(inputs, training);
+  }
+  Tensor operator()(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
+                    bool training = false) const {
+    return (*layer_)(inputs, masks, training);
+  }
+  KerasTensor operator()(const std::vector<KerasTensor>& inputs,
+                         const std::vector<KerasTensor>& masks,
+                         std::optional<bool> training = std::nullopt) const {
+    return (*layer_)(inputs, masks, training);
   }
 
  private:

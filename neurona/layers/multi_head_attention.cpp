@@ -458,7 +458,7 @@ std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& quer
                 "tensors (the last argument), not in the options");
   std::vector<KerasTensor> inputs{query, value};
   if (key.defined()) inputs.push_back(key);
-  std::vector<std::pair<std::string, KerasTensor>> tensors;
+  std::vector<TensorKwarg> tensors;
   if (masks.attention_mask.defined()) tensors.emplace_back("attention_mask", masks.attention_mask);
   if (masks.value_mask.defined()) tensors.emplace_back("value_mask", masks.value_mask);
   if (masks.key_mask.defined()) tensors.emplace_back("key_mask", masks.key_mask);

@@ -329,6 +329,7 @@ RNNLayer::RNNLayer(RNNKind kind, std::int64_t units, RecurrentOptions options)
       options_(clamped(std::move(options))) {
   set_supports_masking(true);
   set_call_takes_mask(true);
+  set_call_takes_initial_state(true);
   NEURONA_CHECK(units > 0, ValueError,
                 "Received an invalid value for argument `units`, expected a positive integer, got ",
                 units, ".");
@@ -647,13 +648,6 @@ ConfigValue RNNLayer::get_config() const {
   // Keras's SimpleRNN leaves the seed out of its config.
   if (kind() != RNNKind::simple_rnn) config.set("seed", *cell.find("seed"));
   return config;
-}
-
-// ---------------------------------------------------------------- helpers
-
-bool takes_initial_state(const Layer& layer) {
-  const std::string& c = layer.class_name();
-  return dynamic_cast<const RNNLayer*>(&layer) != nullptr || c == "Bidirectional";
 }
 
 }  // namespace neurona::layers

@@ -167,9 +167,4 @@ class RNNLayer : public Layer {
   std::vector<Variable> states_;  // stateful: not weights (Keras does not save them)
 };
 
-/// Whether `layer` is one whose call takes initial states after its sequences (an RNN layer or
-/// a Bidirectional): Keras records those as the call's `initial_state` keyword, which the
-/// `.keras` reader and writer translate to and from neurona's list call.
-bool takes_initial_state(const Layer& layer);
-
 }  // namespace neurona::layers

@@ -14,7 +14,6 @@
 #include "neurona/layers/config_reader.h"
 #include "neurona/layers/input_layer.h"
 #include "neurona/layers/layer_registry.h"
-#include "neurona/layers/rnn.h"
 #include "neurona/models/compile_config.h"
 #include "neurona/models/functional.h"
 #include "neurona/models/saving.h"
@@ -326,6 +325,11 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
                   ": layer '", h[0].as_string(), "' call ", h[1].as_int(), " has no output ", t);
     return &node->second[static_cast<std::size_t>(t)];
   };
+  const auto is_keras_tensor = [](const ConfigValue& v) {
+    const ConfigValue* cls = v.find("class_name");
+    return cls != nullptr && cls->kind() == ConfigValue::Kind::String &&
+           cls->as_string() == "__keras_tensor__";
+  };
   // A serialized KerasTensor ({"class_name": "__keras_tensor__", ...}) -> its keras_history.
   auto history_of = [&](const ConfigValue& v, const std::string& at) -> const ConfigValue& {
     NEURONA_CHECK(v.kind() == ConfigValue::Kind::Dict, ValueError, at,
@@ -377,9 +381,9 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
         if (!ready) break;
         std::optional<bool> training;
         ConfigValue other_kwargs;  // the layer's own keyword arguments (Node::kwargs)
-        std::vector<std::pair<std::string, L::KerasTensor>> tensor_kwargs;  // attention_mask
+        std::vector<L::TensorKwarg> tensor_kwargs;  // attention_mask, mask=[qm, vm]
         // A recurrent layer's call is neurona's list call [sequences, initial states...].
-        const bool recurrent = L::takes_initial_state(*m.layer);
+        const bool recurrent = m.layer->call_takes_initial_state();
         if (const ConfigValue* kwargs = call.find("kwargs");
             kwargs != nullptr && !kwargs->is_null()) {
           NEURONA_CHECK(kwargs->kind() == ConfigValue::Kind::Dict, ValueError, at,
@@ -414,9 +418,7 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
                 std::all_of(value.as_list().begin(), value.as_list().end(), is_none)) {
               continue;
             }
-            const ConfigValue* cls = value.find("class_name");
-            if (cls != nullptr && cls->kind() == ConfigValue::Kind::String &&
-                cls->as_string() == "__keras_tensor__") {
+            if (is_keras_tensor(value)) {
               // A tensor keyword argument (MultiHeadAttention's attention_mask).
               const L::KerasTensor* t = find_tensor(history_of(value, at), at);
               if (t == nullptr) {
@@ -424,6 +426,26 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
                 break;
               }
               tensor_kwargs.emplace_back(key, *t);
+              continue;
+            }
+            if (value.kind() == ConfigValue::Kind::List &&
+                std::any_of(value.as_list().begin(), value.as_list().end(), is_keras_tensor)) {
+              // A list of them, None in it (Attention's mask=[query_mask, value_mask]).
+              std::vector<L::KerasTensor> list;
+              for (const ConfigValue& item : value.as_list()) {
+                if (item.is_null()) {
+                  list.emplace_back();
+                  continue;
+                }
+                const L::KerasTensor* t = find_tensor(history_of(item, at), at);
+                if (t == nullptr) {
+                  ready = false;
+                  break;
+                }
+                list.push_back(*t);
+              }
+              if (!ready) break;
+              tensor_kwargs.emplace_back(key, std::move(list));
               continue;
             }
             other_kwargs.set(key, value);  // the layer checks it
@@ -551,7 +573,7 @@ ConfigValue serialize_functional(const Model& model) {
       // The tensor keyword arguments (attention_mask, mask) follow the positional inputs.
       const auto positional = static_cast<std::ptrdiff_t>(
           L::Layer::positional_count(node->kwargs, node->inputs.size()));
-      if (L::takes_initial_state(*layer)) {
+      if (layer->call_takes_initial_state()) {
         // Keras's call(sequences, initial_state=[...]).
         args.push_back(tensor(node->inputs[0]));
         if (positional > 1) {
@@ -578,8 +600,17 @@ ConfigValue serialize_functional(const Model& model) {
       }
       if (node->kwargs.kind() == ConfigValue::Kind::Dict) {
         for (const auto& [key, value] : node->kwargs.as_dict()) {
-          const auto index = L::Layer::kwarg_tensor(node->kwargs, key);
-          kwargs.emplace_back(key, index ? tensor(node->inputs[*index]) : value);
+          if (const auto index = L::Layer::kwarg_tensor(node->kwargs, key)) {
+            kwargs.emplace_back(key, tensor(node->inputs[*index]));
+          } else if (const auto list = L::Layer::kwarg_tensor_list(node->kwargs, key);
+                     !list.empty()) {
+            ConfigValue::List tensors;  // Attention's mask=[query_mask, None]
+            for (const auto& i : list)
+              tensors.push_back(i ? tensor(node->inputs[*i]) : ConfigValue());
+            kwargs.emplace_back(key, std::move(tensors));
+          } else {
+            kwargs.emplace_back(key, value);
+          }
         }
       }
       if (node->training) kwargs.emplace_back("training", *node->training);

@@ -2,6 +2,10 @@
 // support masking pass them on (merging layers combine them), GlobalAveragePooling1D, the
 // losses, the metrics and BatchNormalization's training statistics use them; against Keras
 // itself (tests/reference/masks/, made by tests/reference/make_keras_mask_references.py).
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include <neurona/models/keras_config.h>
 #include <neurona/neurona.h>
 
@@ -212,6 +216,58 @@ TEST(Masks, LayersWithoutMaskSupportDropTheMaskAndAnExplicitMaskWins) {
   EXPECT_TRUE(nr::testing::all_close(L::Softmax()(masked), {0.5, 0.5, 0, 1, 0, 0}));
 }
 
+namespace {
+// make_keras_mask_references.py's mask_argument_model written with neurona's layer(x, m).
+nr::Model neurona_mask_argument_model() {
+  auto features = nr::Input({5, 3}, {.name = "features"});
+  auto tokens = nr::Input({5}, {.name = "tokens", .dtype = nr::int32});
+  auto step_mask = nr::Input({5}, {.name = "step_mask", .dtype = nr::int32});
+  auto h = L::LSTM(4, {.return_sequences = true})(features, step_mask);
+  auto embedded = L::Embedding(10, 4, {.mask_zero = true})(tokens);
+  auto pooled = L::GlobalAveragePooling1D()(L::Add()({h, embedded}), step_mask);
+  return nr::Model({features, tokens, step_mask}, L::Dense(2)(pooled));
+}
+
+std::vector<nr::Tensor> mask_argument_inputs(const Ref& ref) {
+  return {tensor(ref, "features"), tensor(ref, "tokens", nr::int32),
+          tensor(ref, "step_mask", nr::int32)};
+}
+
+// make_keras_mask_references.py's attention_list_masks_model written with neurona's
+// layer({q, v}, {qm, vm}).
+nr::Model neurona_attention_list_masks_model() {
+  auto query = nr::Input({4, 6}, {.name = "query"});
+  auto query_tokens = nr::Input({4}, {.name = "query_tokens", .dtype = nr::int32});
+  auto value_tokens = nr::Input({5}, {.name = "value_tokens", .dtype = nr::int32});
+  auto query_mask = nr::Input({4}, {.name = "query_mask", .dtype = nr::int32});
+  auto value_mask = nr::Input({5}, {.name = "value_mask", .dtype = nr::int32});
+  auto value = L::Embedding(10, 6, {.mask_zero = true})(value_tokens);
+  auto a = L::Attention({.use_scale = true})({query, value}, {query_mask, value_mask});
+  auto q2 = L::Embedding(10, 6, {.mask_zero = true})(query_tokens);
+  auto b = L::AdditiveAttention()({q2, value, value}, {{}, value_mask});
+  return nr::Model({query, query_tokens, value_tokens, query_mask, value_mask},
+                   L::Concatenate()({a, b}));
+}
+
+// `mine`, given the weights of Keras's model, predicts Keras's y, and so does the model its
+// config makes.
+void expect_predicts_keras(nr::Model& mine, const std::vector<nr::Tensor>& weights,
+                           const std::vector<nr::Tensor>& inputs, const Ref& ref) {
+  mine.set_weights(weights);
+  EXPECT_TRUE(close(mine.predict(inputs)[0], ref, "y"));
+  const auto back =
+      nr::models::detail::model_from_config_json(nr::models::detail::model_config_json(mine));
+  back->set_weights(weights);
+  EXPECT_TRUE(close(back->predict(inputs)[0], ref, "y"));
+}
+
+std::vector<nr::Tensor> attention_list_masks_inputs(const Ref& ref) {
+  return {tensor(ref, "query"), tensor(ref, "query_tokens", nr::int32),
+          tensor(ref, "value_tokens", nr::int32), tensor(ref, "query_mask", nr::int32),
+          tensor(ref, "value_mask", nr::int32)};
+}
+}  // namespace
+
 // Keras's layer(x, mask=m) with m a model input, in a .keras file Keras 3 saved
 // (make_keras_mask_references.py): an LSTM over the steps m keeps, and a
 // GlobalAveragePooling1D given m in place of the mask its input carries. The model predicts
@@ -221,8 +277,7 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
   const Ref ref = load("mask_argument_model");
   const auto file = nr::testing::reference_dir() / "masks" / "mask_argument_model.keras";
   auto model = nr::models::load_model(file.string());
-  const std::vector<nr::Tensor> inputs{tensor(ref, "features"), tensor(ref, "tokens", nr::int32),
-                                       tensor(ref, "step_mask", nr::int32)};
+  const std::vector<nr::Tensor> inputs = mask_argument_inputs(ref);
   const nr::Tensor y = model->predict(inputs)[0];
   EXPECT_TRUE(close(y, ref, "y"));
   const std::string json = nr::models::detail::model_config_json(*model);
@@ -233,22 +288,14 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
   ones[2] = nr::ones_like(inputs[2]);
   EXPECT_FALSE(nr::testing::all_close(model->predict(ones)[0], y.to_vector<double>(), 1e-4, 1e-4));
 
-  auto features = nr::Input({5, 3}, {.name = "features"});
-  auto tokens = nr::Input({5}, {.name = "tokens", .dtype = nr::int32});
-  auto step_mask = nr::Input({5}, {.name = "step_mask", .dtype = nr::int32});
-  auto h = L::LSTM(4, {.return_sequences = true})(features, step_mask);
-  auto embedded = L::Embedding(10, 4, {.mask_zero = true})(tokens);
-  auto pooled = L::GlobalAveragePooling1D()(L::Add()({h, embedded}), step_mask);
-  nr::Model mine({features, tokens, step_mask}, L::Dense(2)(pooled));
-  mine.set_weights(model->get_weights());
-  EXPECT_TRUE(close(mine.predict(inputs)[0], ref, "y"));
-  const auto back =
-      nr::models::detail::model_from_config_json(nr::models::detail::model_config_json(mine));
-  back->set_weights(mine.get_weights());
-  EXPECT_TRUE(close(back->predict(inputs)[0], ref, "y"));
+  nr::Model mine = neurona_mask_argument_model();
+  expect_predicts_keras(mine, model->get_weights(), inputs, ref);
 
   // A mask of a higher rank than the input, given to a layer whose call takes none, or to a
   // list call, is refused.
+  auto features = nr::Input({5, 3});
+  auto step_mask = nr::Input({5}, {.dtype = nr::int32});
+  auto h = L::LSTM(4, {.return_sequences = true})(features);
   NEURONA_EXPECT_THROW_MSG((void)L::LSTM(4)(features, nr::Input({5, 3, 2})), nr::ShapeError,
                            "the mask must have rank 1 to the input's (input (None, 5, 3)), got "
                            "(None, 5, 3, 2)");
@@ -256,13 +303,135 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
                            "its call takes no mask argument (as Keras's Dense.call takes none)");
   NEURONA_EXPECT_THROW_MSG((void)L::MultiHeadAttention(2, 2)(features, features), nr::ValueError,
                            "called on two symbolic tensors as layer(x, mask)");
-  // A model on two inputs takes a mask only as its inputs carry them.
+  // A model on two inputs takes a list of masks, not one.
   auto a = nr::Input({5, 4});
   auto b = nr::Input({5, 4});
   const auto pair = std::make_shared<nr::Model>(std::vector{a, b}, L::Add()({a, b}));
   NEURONA_EXPECT_THROW_MSG(
       (void)pair->apply_with_kwargs({h, h}, nr::ConfigValue(), std::nullopt, {{"mask", step_mask}}),
       nr::ValueError, "a mask given as a keyword argument applies to a call on one tensor");
+  EXPECT_NO_THROW((void)(*pair)({h, h}, {step_mask, {}}));
+}
+
+// Keras's list call given a list of masks, Attention()([q, v], mask=[qm, vm]) with model inputs
+// qm and vm, in a .keras file Keras 3 saved (make_keras_mask_references.py): an Attention given
+// a value mask in place of the one its value carries, and an AdditiveAttention given
+// mask=[None, vm] over a query that carries a mask (None: not zeroed at its padded steps). The
+// model predicts Keras's outputs and round-trips; each mask takes part; the same model written
+// with neurona's layer({q, v}, {qm, vm}) predicts the same, and the eager call reads the masks
+// as the ones the inputs would carry.
+TEST(Masks, AListCallGivenAListOfMasksAsKerasWritesIt) {
+  const Ref ref = load("attention_list_masks_model");
+  const auto file = nr::testing::reference_dir() / "masks" / "attention_list_masks_model.keras";
+  auto model = nr::models::load_model(file.string());
+  const std::vector<nr::Tensor> inputs = attention_list_masks_inputs(ref);
+  const nr::Tensor y = model->predict(inputs)[0];
+  EXPECT_TRUE(close(y, ref, "y"));
+  const std::string json = nr::models::detail::model_config_json(*model);
+  EXPECT_NE(json.find(R"("mask":[{"class_name":"__keras_tensor__")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("mask":[null,{"class_name":"__keras_tensor__")"), std::string::npos)
+      << json;
+  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "attention_list_masks");
+  // Each given mask moves the output: all ones instead.
+  for (std::size_t i : {3u, 4u}) {
+    std::vector<nr::Tensor> ones = inputs;
+    ones[i] = nr::ones_like(inputs[i]);
+    EXPECT_FALSE(nr::testing::all_close(model->predict(ones)[0], y.to_vector<double>(), 1e-4, 1e-4))
+        << i;
+  }
+
+  nr::Model mine = neurona_attention_list_masks_model();
+  expect_predicts_keras(mine, model->get_weights(), inputs, ref);
+  // Without the None, the query's own mask would zero the padded steps: another output.
+  auto query = nr::Input({4, 6});
+  auto query_tokens = nr::Input({4}, {.dtype = nr::int32});
+  auto value_tokens = nr::Input({5}, {.dtype = nr::int32});
+  auto query_mask = nr::Input({4}, {.dtype = nr::int32});
+  auto value_mask = nr::Input({5}, {.dtype = nr::int32});
+  auto value = L::Embedding(10, 6, {.mask_zero = true})(value_tokens);
+  auto a = L::Attention({.use_scale = true})({query, value}, {query_mask, value_mask});
+  auto q2 = L::Embedding(10, 6, {.mask_zero = true})(query_tokens);
+  auto carried = L::AdditiveAttention()({q2, value, value});
+  nr::Model plain({query, query_tokens, value_tokens, query_mask, value_mask},
+                  L::Concatenate()({a, carried}));
+  plain.set_weights(model->get_weights());
+  EXPECT_FALSE(close(plain.predict(inputs)[0], ref, "y"));
+
+  // Eager: the masks given are read as the masks the inputs would carry, and a None as none.
+  const nr::Tensor q = nr::random_normal({2, 3, 4}, {.seed = 1});
+  const nr::Tensor v = nr::random_normal({2, 5, 4}, {.seed = 2});
+  const nr::Tensor qm = nr::testing::make_tensor({1, 0, 1, 1, 1, 0}, {2, 3}, nr::uint8);
+  const nr::Tensor vm = nr::testing::make_tensor({1, 1, 0, 1, 0, 0, 1, 1, 1, 1}, {2, 5}, nr::uint8);
+  nr::Tensor q_masked = q.alias();
+  q_masked.set_keras_mask(qm);
+  nr::Tensor v_masked = v.alias();
+  v_masked.set_keras_mask(vm);
+  auto attention = L::Attention();
+  const nr::Tensor expected = attention({q_masked, v_masked});
+  const std::vector<nr::Tensor> given = attention->apply({q, v}, {qm, vm});
+  EXPECT_EQ(given.at(0).to_vector<float>(), expected.to_vector<float>());
+  EXPECT_EQ(given.at(0).keras_mask().to_vector<std::uint8_t>(), qm.to_vector<std::uint8_t>());
+  const nr::Tensor none_for_query = attention({q_masked, v}, {{}, vm});
+  EXPECT_EQ(none_for_query.to_vector<float>(), attention({q, v_masked}).to_vector<float>());
+  EXPECT_FALSE(none_for_query.keras_mask().defined());
+
+  // Refused: a layer whose call takes no mask, a recurrent call, more masks than tensors, a
+  // mask of another shape than its tensor's steps (when the layer runs) or of a higher rank.
+  NEURONA_EXPECT_THROW_MSG((void)L::Add()({query, query}, {query_mask, query_mask}), nr::ValueError,
+                           "its call takes no mask argument (as Keras's Add.call takes none)");
+  NEURONA_EXPECT_THROW_MSG((void)attention->apply({q, v}, {qm, vm, vm}), nr::ValueError,
+                           "got 3 masks for a call on 2 tensors");
+  NEURONA_EXPECT_THROW_MSG((void)attention({q, v}, {qm, qm}), nr::ShapeError,
+                           "the value_mask must have shape (batch, steps) = (2, 5), got (2, 3)");
+  NEURONA_EXPECT_THROW_MSG(
+      (void)L::Attention()({query, value}, {query_mask, nr::Input({5, 6, 2})}), nr::ShapeError,
+      "the mask must have rank 1 to the input's (input (None, 5, 6)), got (None, 5, 6, 2)");
+  auto h0 = nr::Input({2});
+  NEURONA_EXPECT_THROW_MSG((void)L::SimpleRNN(2)({query, h0}, {query_mask, {}}), nr::ValueError,
+                           "a list of masks applies to a call on a list of tensors, one mask per "
+                           "tensor (a recurrent call takes one mask, for its sequences)");
+}
+
+// neurona's own files of the two mask models into $NEURONA_WRITE_MASK_FIXTURES, for
+// `make_keras_mask_references.py --check DIR` (Keras loads them and reproduces neurona's y).
+TEST(Masks, WriteFixturesForKerasWhenAsked) {
+  namespace fs = std::filesystem;
+  const char* dir = std::getenv("NEURONA_WRITE_MASK_FIXTURES");
+  if (dir == nullptr || *dir == '\0') {
+    GTEST_SKIP() << "set NEURONA_WRITE_MASK_FIXTURES=DIR to write the files Keras checks";
+  }
+  fs::create_directories(dir);
+  const auto write = [&](const char* name, nr::Model& model,
+                         const std::vector<nr::Tensor>& inputs) {
+    const fs::path base = fs::path(dir) / name;
+    model.save(base.string() + ".keras");
+    std::ofstream io(base.string() + ".txt");
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      nr::testing::write_reference_line(io, model.inputs()[i].layer().name(), inputs[i]);
+    }
+    nr::testing::write_reference_line(io, "y", model.predict(inputs)[0]);
+  };
+  nr::set_seed(31);
+  nr::Model argument = neurona_mask_argument_model();
+  write("mask_argument_model", argument, mask_argument_inputs(load("mask_argument_model")));
+  nr::Model list = neurona_attention_list_masks_model();
+  write("attention_list_masks_model", list,
+        attention_list_masks_inputs(load("attention_list_masks_model")));
+}
+
+// The stored copies of those files (tests/reference/masks/from_neurona/, which Keras 3.15.1
+// loads and reproduces) still load into neurona and give the outputs stored beside them.
+TEST(Masks, NeuronaFilesThatKerasLoadsStillLoad) {
+  const auto dir = nr::testing::reference_dir() / "masks" / "from_neurona";
+  for (const char* name : {"mask_argument_model", "attention_list_masks_model"}) {
+    const Ref io = nr::testing::parse_reference(dir / (std::string(name) + ".txt"));
+    auto model = nr::models::load_model((dir / (std::string(name) + ".keras")).string());
+    std::vector<nr::Tensor> inputs;
+    for (const auto& input : model->inputs()) {
+      inputs.push_back(tensor(io, input.layer().name(), input.dtype()));
+    }
+    EXPECT_TRUE(close(model->predict(inputs)[0], io, "y")) << name;
+  }
 }
 
 // A model given a mask (Keras's model(x, mask=m)) attaches it to its input for its layers, as
