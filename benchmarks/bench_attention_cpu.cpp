@@ -5,6 +5,9 @@
 // the minimum and median milliseconds of each and the ratio dense / window of the minima (above
 // 1: the window is faster). Repetitions alternate between the two, so that a change of load on a
 // shared machine hits both. A table and one JSON line per row.
+//
+// With --causal it times plain causal self-attention instead (no window, no mask tensor), the
+// row that benchmarks/compare_attention_cpu.py sets beside PyTorch's.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> lengths = {1024, 2048, 4096};
   std::int64_t window = 256, batch = 1, heads = 4, head_dim = 64;
   int repeats = 3;
+  bool causal_only = false;
   app.add_option("--seq", lengths, "sequence lengths, one row each");
   app.add_option("--window", window, "keys each query sees (itself and window - 1 before it)")
       ->capture_default_str();
@@ -61,7 +65,34 @@ int main(int argc, char** argv) {
   app.add_option("--head-dim", head_dim, "head dimension")->capture_default_str();
   app.add_option("--repeats", repeats, "timed calls of each (after one warm-up)")
       ->capture_default_str();
+  app.add_flag("--causal", causal_only,
+               "time plain causal self-attention only (compare_attention_cpu.py's rows)");
   CLI11_PARSE(app, argc, argv);
+
+  if (causal_only) {
+    std::printf("%8s %16s\n", "seq", "causal ms");
+    for (const std::int64_t t : lengths) {
+      const nr::Tensor q = nr::random_normal({batch, t, heads, head_dim}, {.seed = 1});
+      const nr::Tensor k = nr::random_normal({batch, t, heads, head_dim}, {.seed = 2});
+      const nr::Tensor v = nr::random_normal({batch, t, heads, head_dim}, {.seed = 3});
+      const nr::DotProductAttentionOptions causal{.is_causal = true};
+      (void)forward_backward(q, k, v, causal);  // warm-up
+      std::vector<double> ms;
+      for (int r = 0; r < repeats; ++r) {
+        const auto start = Clock::now();
+        (void)forward_backward(q, k, v, causal);
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      }
+      const Timing c = summarize(ms);
+      std::printf("%8lld %7.1f (%6.1f)\n", static_cast<long long>(t), c.min_ms, c.median_ms);
+      std::printf(
+          "{\"bench\": \"attention_cpu_causal\", \"seq\": %lld, \"batch\": %lld, \"heads\": "
+          "%lld, \"head_dim\": %lld, \"min_ms\": %.3f, \"median_ms\": %.3f}\n",
+          static_cast<long long>(t), static_cast<long long>(batch), static_cast<long long>(heads),
+          static_cast<long long>(head_dim), c.min_ms, c.median_ms);
+    }
+    return 0;
+  }
 
   std::printf("%8s %8s %16s %16s %14s\n", "seq", "window", "dense band ms", "window ms",
               "dense/window");
