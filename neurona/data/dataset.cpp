@@ -992,6 +992,17 @@ ElementStructure::ElementStructure(Part x, Part y, std::optional<Part> sample_we
 void ElementStructure::check(const std::string& caller) const {
   for (std::size_t p = 0; p < parts_.size(); ++p) {
     const Part& part = parts_[p];
+    // A Part made by hand must say what the factories would: a count of its form, names for a
+    // dict only.
+    const bool consistent = part.form == Tensors::Form::dict
+                                ? part.count == part.names.size()
+                                : part.names.empty() &&
+                                      (part.form != Tensors::Form::none || part.count == 0) &&
+                                      (part.form != Tensors::Form::one || part.count == 1);
+    NEURONA_CHECK(consistent, ValueError, caller, ": argument `", kPartNames[p],
+                  "` has a count of ", part.count, " and ", part.names.size(),
+                  " names, which its form does not have (make it with ElementStructure::one(), "
+                  "list(n), dict(names) or none())");
     switch (part.form) {
       case Tensors::Form::none:
         NEURONA_CHECK(p == 1 && parts_.size() == 2, ValueError, caller, ": argument `",

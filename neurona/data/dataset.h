@@ -57,10 +57,11 @@ struct BatchOptions {
 };
 
 /// How fit, evaluate and predict read the elements of a dataset made from parts
-/// (Dataset::from_tensor_slices(x, y[, sample_weight])): an element's tensors are x's, then y's,
-/// then sample_weight's, in order, and each part is one tensor, a list, or a dict by input or
-/// output name, as it was given (Keras's ({"image": images, "meta": meta}, labels)). The
-/// transformations keep it; a map must return its elements in the same layout.
+/// (Dataset::from_tensor_slices(x, y[, sample_weight])) or given a layout (with_structure): an
+/// element's tensors are x's, then y's, then sample_weight's, in order, and each part is one
+/// tensor, a list, or a dict by input or output name (Keras's ({"image": images, "meta": meta},
+/// labels)). The transformations keep it; a map returns its elements in the same layout, or
+/// with_structure gives the new one.
 class ElementStructure {
  public:
   struct Part {

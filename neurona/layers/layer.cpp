@@ -323,8 +323,8 @@ struct CallDepth {
 // the input's. Which dimensions it must have is the layer's to say when it runs (a recurrent
 // layer's (batch, steps), Softmax's broadcasting from the last axes, a channels_first
 // pooling's (batch, steps) over (batch, channels, steps)).
-void check_given_mask(const Shape& m, const Shape& x, const std::string& who) {
-  NEURONA_CHECK(m.rank() >= 1 && m.rank() <= x.rank(), ShapeError, who,
+void check_given_mask(const Shape& m, const Shape& x, const Layer& layer) {
+  NEURONA_CHECK(m.rank() >= 1 && m.rank() <= x.rank(), ShapeError, layer.describe(),
                 ": the mask must have rank 1 to the input's (input ", shape_str(x), "), got ",
                 shape_str(m));
 }
@@ -333,26 +333,25 @@ void check_given_mask(const Shape& m, const Shape& x, const std::string& who) {
 // mask=[m1, m2] when `list`) where Keras's call takes none or the form does not fit the call on
 // `positional` tensors.
 void check_mask_call(const Layer& layer, bool list, std::size_t masks, std::size_t positional) {
-  const std::string who = layer.describe();
-  NEURONA_CHECK(list || !layer.takes_positional_inputs(), ValueError, who,
+  NEURONA_CHECK(list || !layer.takes_positional_inputs(), ValueError, layer.describe(),
                 ": called on two symbolic tensors as layer(x, mask): its call takes its tensors "
                 "as layer->attend(query, value) or layer({query, value})");
-  NEURONA_CHECK(layer.call_takes_mask(), ValueError, who, ": its call takes no mask argument (",
-                "as Keras's ", layer.class_name(),
+  NEURONA_CHECK(layer.call_takes_mask(), ValueError, layer.describe(),
+                ": its call takes no mask argument (", "as Keras's ", layer.class_name(),
                 ".call takes none); mask the input instead (Masking, Embedding(mask_zero))");
   if (!list) {
-    NEURONA_CHECK(positional == 1 || layer.call_takes_initial_state(), ValueError, who,
+    NEURONA_CHECK(positional == 1 || layer.call_takes_initial_state(), ValueError, layer.describe(),
                   ": a mask given as a keyword argument applies to a call on one tensor; give a "
                   "call on a list one mask per tensor (Keras's mask=[query_mask, value_mask])");
     return;
   }
-  NEURONA_CHECK(positional > 1 && !layer.call_takes_initial_state(), ValueError, who,
+  NEURONA_CHECK(positional > 1 && !layer.call_takes_initial_state(), ValueError, layer.describe(),
                 ": a list of masks applies to a call on a list of tensors, one mask per tensor",
                 layer.call_takes_initial_state() ? " (a recurrent call takes one mask, for its "
                                                    "sequences)"
                                                  : "");
-  NEURONA_CHECK(masks <= positional, ValueError, who, ": got ", masks, " masks for a call on ",
-                positional, " tensors");
+  NEURONA_CHECK(masks <= positional, ValueError, layer.describe(), ": got ", masks,
+                " masks for a call on ", positional, " tensors");
 }
 
 // A tensor keyword argument's value with its indices among the inputs lowered past those of
@@ -401,13 +400,21 @@ TakenMasks<T> take_mask_kwarg(const Layer& layer, std::vector<T>& inputs, Config
   check_mask_call(layer, !one, at.size(), positional);
   std::vector<std::size_t> taken;
   for (const std::optional<std::size_t>& i : at) {
-    out.masks.push_back(i ? std::optional<T>(inputs.at(*i)) : std::nullopt);
-    if (i) taken.push_back(*i);
+    if (i) {
+      NEURONA_CHECK(*i >= positional && *i < inputs.size() &&
+                        std::find(taken.begin(), taken.end(), *i) == taken.end(),
+                    ValueError, layer.describe(), ": the keyword argument 'mask' names input ", *i,
+                    " of a call on ", inputs.size(),
+                    " tensors; a mask is one of the tensors after the positional ones (",
+                    positional, "), each named once");
+      taken.push_back(*i);
+    }
+    out.masks.push_back(i ? std::optional<T>(inputs[*i]) : std::nullopt);
   }
   std::sort(taken.rbegin(), taken.rend());
   for (std::size_t i : taken) inputs.erase(inputs.begin() + static_cast<std::ptrdiff_t>(i));
   for (std::size_t k = 0; k < out.masks.size(); ++k) {
-    if (out.masks[k]) check_given_mask(out.masks[k]->shape, inputs.at(k).shape, layer.describe());
+    if (out.masks[k]) check_given_mask(out.masks[k]->shape, inputs.at(k).shape, layer);
   }
   ConfigValue rest = ConfigValue::Dict{};
   bool others = false;
@@ -502,12 +509,13 @@ Tensor Layer::operator()(const std::vector<Tensor>& inputs, const std::vector<Te
 
 std::vector<Tensor> Layer::apply(const std::vector<Tensor>& inputs,
                                  const std::vector<Tensor>& masks, bool training) {
+  if (masks.empty()) return apply(inputs, training);
   NEURONA_CHECK(!inputs.empty(), ValueError, describe(), ": called on an empty list of inputs");
   check_mask_call(*this, /*list=*/true, masks.size(), inputs.size());
   std::vector<Tensor> given(inputs.size());
   for (std::size_t k = 0; k < masks.size(); ++k) {
     if (!masks[k].defined()) continue;
-    check_given_mask(masks[k].shape(), inputs[k].shape(), describe());
+    check_given_mask(masks[k].shape(), inputs[k].shape(), *this);
     given[k] = masks[k];
   }
   return list_call(inputs, std::move(given), ConfigValue(), training);
@@ -653,11 +661,14 @@ KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs,
 
 KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs,
                               const std::vector<KerasTensor>& masks, std::optional<bool> training) {
-  const bool any =
-      std::any_of(masks.begin(), masks.end(), [](const KerasTensor& m) { return m.defined(); });
+  // Recorded one per positional input, None for the missing ones, as Keras's Attention wants
+  // them (a list of 2 or 3).
+  std::vector<KerasTensor> padded = masks;
+  if (padded.size() < inputs.size()) padded.resize(inputs.size());
   std::vector<KerasTensor> outputs =
-      any ? apply_with_kwargs(inputs, ConfigValue(), training, {TensorKwarg("mask", masks)})
-          : symbolic_call(inputs, true, training);
+      masks.empty()
+          ? symbolic_call(inputs, true, training)
+          : apply_with_kwargs(inputs, ConfigValue(), training, {TensorKwarg("mask", padded)});
   NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
                 " tensors; call apply_with_kwargs() to get them all");
   return outputs[0];
@@ -711,19 +722,17 @@ std::vector<std::optional<std::size_t>> Layer::kwarg_tensor_list(const ConfigVal
   const ConfigValue* v = kwargs.find(name);
   if (v == nullptr || v->kind() != ConfigValue::Kind::List) return {};
   std::vector<std::optional<std::size_t>> out;
-  bool any = false;
   for (const ConfigValue& item : v->as_list()) {
     const ConfigValue* index = item.find("__tensor__");
     if (index != nullptr && index->kind() == ConfigValue::Kind::Int) {
       out.emplace_back(static_cast<std::size_t>(index->as_int()));
-      any = true;
     } else if (item.is_null()) {
       out.emplace_back();
     } else {
       return {};  // not a list of tensors
     }
   }
-  return any ? out : std::vector<std::optional<std::size_t>>{};
+  return out;
 }
 
 std::size_t Layer::positional_count(const ConfigValue& kwargs, std::size_t inputs) {

@@ -130,9 +130,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// Calls the layer on a list of tensors and returns all its outputs.
   std::vector<Tensor> apply(const std::vector<Tensor>& inputs, bool training = false);
   /// The list call given a mask per input instead of the masks they carry (Keras's
-  /// layer([q, v], mask=[query_mask, value_mask]); an undefined mask is none, and inputs past
-  /// the masks given have none), for the layers whose call takes a mask (call_takes_mask()).
-  /// Each mask has rank 1 to its input's (the layer checks the rest).
+  /// layer([q, v], mask=[query_mask, value_mask]): an undefined mask, or none given for an
+  /// input past the list, is None, which Attention reads as no mask and a model as the mask
+  /// the input carries, as Keras's do), for the layers whose call takes a mask
+  /// (call_takes_mask()). Each mask has rank 1 to its input's (the layer checks the rest). An
+  /// empty list is the plain call.
   Tensor operator()(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
                     bool training = false);
   std::vector<Tensor> apply(const std::vector<Tensor>& inputs, const std::vector<Tensor>& masks,
@@ -158,8 +160,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,
                          std::optional<bool> training = std::nullopt);
   /// The symbolic list call given a mask per input (Keras's Attention()([q, v], mask=[qm, vm])
-  /// with model inputs qm and vm): as the eager apply(inputs, masks), recorded as Keras does.
-  /// Masks all undefined: the plain list call.
+  /// with model inputs qm and vm): as the eager apply(inputs, masks), recorded as Keras does
+  /// (one per input, null for None).
   KerasTensor operator()(const std::vector<KerasTensor>& inputs,
                          const std::vector<KerasTensor>& masks,
                          std::optional<bool> training = std::nullopt);
@@ -205,7 +207,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   static std::optional<std::size_t> kwarg_tensor(const ConfigValue& kwargs,
                                                  const std::string& name);
   /// The indices of the tensor keyword argument `name` given as a list (none for a None in
-  /// it); empty when it is not a list holding a tensor.
+  /// it); empty when it is not a non-empty list of tensors and Nones.
   static std::vector<std::optional<std::size_t>> kwarg_tensor_list(const ConfigValue& kwargs,
                                                                    const std::string& name);
   /// How many of a call's `inputs` are positional (the rest are tensor keyword arguments).

@@ -412,12 +412,6 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
               training = value.as_bool();
               continue;
             }
-            // Keras writes mask=[None, None] for a nested model called on a list.
-            const auto is_none = [](const ConfigValue& v) { return v.is_null(); };
-            if (key == "mask" && value.kind() == ConfigValue::Kind::List &&
-                std::all_of(value.as_list().begin(), value.as_list().end(), is_none)) {
-              continue;
-            }
             if (is_keras_tensor(value)) {
               // A tensor keyword argument (MultiHeadAttention's attention_mask).
               const L::KerasTensor* t = find_tensor(history_of(value, at), at);
@@ -428,21 +422,32 @@ std::shared_ptr<Model> functional_from(const ConfigValue& config, const std::str
               tensor_kwargs.emplace_back(key, *t);
               continue;
             }
-            if (value.kind() == ConfigValue::Kind::List &&
-                std::any_of(value.as_list().begin(), value.as_list().end(), is_keras_tensor)) {
-              // A list of them, None in it (Attention's mask=[query_mask, value_mask]).
+            // A list of them, None in it (Attention's mask=[query_mask, value_mask]); a mask
+            // list of Nones too: Keras's Attention then reads no masks at all.
+            const auto is_none = [](const ConfigValue& v) { return v.is_null(); };
+            const bool tensor_list =
+                value.kind() == ConfigValue::Kind::List && !value.as_list().empty() &&
+                std::all_of(
+                    value.as_list().begin(), value.as_list().end(),
+                    [&](const ConfigValue& v) { return is_none(v) || is_keras_tensor(v); }) &&
+                (key == "mask" ||
+                 !std::all_of(value.as_list().begin(), value.as_list().end(), is_none));
+            if (tensor_list) {
+              // Keras writes mask=[None, None] for a nested model called on a list, whose call
+              // (Functional.call) ignores a None.
+              if (dynamic_cast<const Model*>(m.layer.get()) != nullptr &&
+                  std::all_of(value.as_list().begin(), value.as_list().end(), is_none)) {
+                continue;
+              }
               std::vector<L::KerasTensor> list;
               for (const ConfigValue& item : value.as_list()) {
-                if (item.is_null()) {
-                  list.emplace_back();
-                  continue;
-                }
-                const L::KerasTensor* t = find_tensor(history_of(item, at), at);
-                if (t == nullptr) {
+                const L::KerasTensor* t =
+                    item.is_null() ? nullptr : find_tensor(history_of(item, at), at);
+                if (!item.is_null() && t == nullptr) {
                   ready = false;
                   break;
                 }
-                list.push_back(*t);
+                list.push_back(t == nullptr ? L::KerasTensor() : *t);
               }
               if (!ready) break;
               tensor_kwargs.emplace_back(key, std::move(list));

@@ -310,7 +310,23 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
   NEURONA_EXPECT_THROW_MSG(
       (void)pair->apply_with_kwargs({h, h}, nr::ConfigValue(), std::nullopt, {{"mask", step_mask}}),
       nr::ValueError, "a mask given as a keyword argument applies to a call on one tensor");
-  EXPECT_NO_THROW((void)(*pair)({h, h}, {step_mask, {}}));
+  // Given a list, it attaches each mask to its input (a None keeps the input's own, as Keras's
+  // Functional.call): the first average counts m's steps only, the second every step.
+  auto x1 = nr::Input({5, 4});
+  auto x2 = nr::Input({5, 4});
+  auto m = nr::Input({5}, {.dtype = nr::int32});
+  const auto pooled = std::make_shared<nr::Model>(
+      std::vector{a, b},
+      L::Add()({L::GlobalAveragePooling1D()(a), L::GlobalAveragePooling1D()(b)}));
+  nr::Model outer({x1, x2, m}, (*pooled)({x1, x2}, {m, {}}));
+  const nr::Tensor v1 = nr::random_normal({2, 5, 4}, {.seed = 1});
+  const nr::Tensor v2 = nr::random_normal({2, 5, 4}, {.seed = 2});
+  const nr::Tensor vm = nr::testing::make_tensor({1, 1, 0, 1, 0, 0, 1, 1, 1, 1}, {2, 5}, nr::int32);
+  const nr::Tensor expected = L::GlobalAveragePooling1D()(v1, vm) + nr::mean(v2, 1);
+  EXPECT_TRUE(nr::testing::all_close(outer.predict(std::vector<nr::Tensor>{v1, v2, vm})[0],
+                                     expected.to_vector<double>(), 1e-6, 1e-6));
+  EXPECT_FALSE(
+      nr::testing::all_close(expected, (nr::mean(v1, 1) + nr::mean(v2, 1)).to_vector<double>()));
 }
 
 // Keras's list call given a list of masks, Attention()([q, v], mask=[qm, vm]) with model inputs
@@ -357,6 +373,29 @@ TEST(Masks, AListCallGivenAListOfMasksAsKerasWritesIt) {
   plain.set_weights(model->get_weights());
   EXPECT_FALSE(close(plain.predict(inputs)[0], ref, "y"));
 
+  // A list of Nones is recorded and read back as one (Keras's mask=[None, None]: no masks, not
+  // the ones the inputs carry), as the eager call reads it; a short list is recorded with a
+  // None for each tensor past it, as Keras's Attention wants a list of 2 or 3.
+  auto none = L::Attention()({q2, value}, {{}, {}});
+  nr::Model nones({query, query_tokens, value_tokens, query_mask, value_mask}, none);
+  const std::string nones_json = nr::models::detail::model_config_json(nones);
+  EXPECT_NE(nones_json.find(R"("mask":[null,null])"), std::string::npos) << nones_json;
+  const nr::Tensor no_masks = nones.predict(inputs)[0];
+  const auto nones_back = nr::models::detail::model_from_config_json(nones_json);
+  nones_back->set_weights(nones.get_weights());
+  EXPECT_TRUE(nr::testing::all_close(nones_back->predict(inputs)[0], no_masks.to_vector<double>(),
+                                     1e-6, 1e-6));
+  nr::Model carried_masks({query, query_tokens, value_tokens, query_mask, value_mask},
+                          L::Attention()({q2, value}));
+  EXPECT_FALSE(nr::testing::all_close(carried_masks.predict(inputs)[0],
+                                      no_masks.to_vector<double>(), 1e-4, 1e-4));
+  auto short_list = L::Attention()({query, value}, {query_mask});
+  const std::string short_json = nr::models::detail::model_config_json(
+      nr::Model({query, query_tokens, value_tokens, query_mask, value_mask}, short_list));
+  EXPECT_NE(short_json.find(R"("mask":[{"class_name":"__keras_tensor__")"), std::string::npos)
+      << short_json;
+  EXPECT_NE(short_json.find(R"(,0,0]}},null]}}])"), std::string::npos) << short_json;
+
   // Eager: the masks given are read as the masks the inputs would carry, and a None as none.
   const nr::Tensor q = nr::random_normal({2, 3, 4}, {.seed = 1});
   const nr::Tensor v = nr::random_normal({2, 5, 4}, {.seed = 2});
@@ -374,6 +413,10 @@ TEST(Masks, AListCallGivenAListOfMasksAsKerasWritesIt) {
   const nr::Tensor none_for_query = attention({q_masked, v}, {{}, vm});
   EXPECT_EQ(none_for_query.to_vector<float>(), attention({q, v_masked}).to_vector<float>());
   EXPECT_FALSE(none_for_query.keras_mask().defined());
+  EXPECT_EQ(attention({q_masked, v_masked}, {{}, {}}).to_vector<float>(),
+            attention({q, v}).to_vector<float>());
+  EXPECT_EQ(attention->apply({q_masked, v_masked}, {}).at(0).to_vector<float>(),
+            expected.to_vector<float>());  // an empty list: the masks they carry
 
   // Refused: a layer whose call takes no mask, a recurrent call, more masks than tensors, a
   // mask of another shape than its tensor's steps (when the layer runs) or of a higher rank.

@@ -350,6 +350,13 @@ TEST(FitDataset, WithStructureRefusesLayoutsFitCannotRead) {
                            "ElementStructure: argument `y` is an empty dict");
   NEURONA_EXPECT_THROW_MSG(S(S::dict({"a", "b", "a"}), S::one()), nr::ValueError,
                            "ElementStructure: argument `x` names 'a' twice");
+  // A Part made by hand that says another count than its form has.
+  NEURONA_EXPECT_THROW_MSG(
+      S(S::Part{.form = nr::Tensors::Form::dict, .names = {"a"}, .count = 2}, S::one()),
+      nr::ValueError, "ElementStructure: argument `x` has a count of 2 and 1 names");
+  NEURONA_EXPECT_THROW_MSG(
+      S(S::one(), S::Part{.form = nr::Tensors::Form::one, .names = {}, .count = 3}), nr::ValueError,
+      "argument `y` has a count of 3 and 0 names");
   NEURONA_EXPECT_THROW_MSG((void)Dataset::from_tensor_slices(
                                {{"a", nr::ones({4, 2})}, {"a", nr::ones({4, 2})}}, nr::ones({4})),
                            nr::ValueError,
