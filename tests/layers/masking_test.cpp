@@ -261,6 +261,18 @@ void expect_predicts_keras(nr::Model& mine, const std::vector<nr::Tensor>& weigh
   EXPECT_TRUE(close(back->predict(inputs)[0], ref, "y"));
 }
 
+// The .keras file Keras saved for `name` (make_keras_mask_references.py): it predicts Keras's
+// y from `inputs` and round-trips. Returns the model and its prediction.
+std::pair<std::shared_ptr<nr::Model>, nr::Tensor> expect_keras_file_predicts(
+    const std::string& name, const std::vector<nr::Tensor>& inputs, const Ref& ref) {
+  const auto file = nr::testing::reference_dir() / "masks" / (name + ".keras");
+  auto model = nr::models::load_model(file.string());
+  const nr::Tensor y = model->predict(inputs)[0];
+  EXPECT_TRUE(close(y, ref, "y"));
+  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, name);
+  return {std::move(model), y};
+}
+
 std::vector<nr::Tensor> attention_list_masks_inputs(const Ref& ref) {
   return {tensor(ref, "query"), tensor(ref, "query_tokens", nr::int32),
           tensor(ref, "value_tokens", nr::int32), tensor(ref, "query_mask", nr::int32),
@@ -275,14 +287,10 @@ std::vector<nr::Tensor> attention_list_masks_inputs(const Ref& ref) {
 // the same with the same weights, and its config names the masks as Keras does.
 TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
   const Ref ref = load("mask_argument_model");
-  const auto file = nr::testing::reference_dir() / "masks" / "mask_argument_model.keras";
-  auto model = nr::models::load_model(file.string());
   const std::vector<nr::Tensor> inputs = mask_argument_inputs(ref);
-  const nr::Tensor y = model->predict(inputs)[0];
-  EXPECT_TRUE(close(y, ref, "y"));
+  const auto [model, y] = expect_keras_file_predicts("mask_argument_model", inputs, ref);
   const std::string json = nr::models::detail::model_config_json(*model);
   EXPECT_NE(json.find(R"("mask":{"class_name":"__keras_tensor__")"), std::string::npos) << json;
-  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "mask_argument");
   // The mask takes part: all ones instead changes the output.
   std::vector<nr::Tensor> ones = inputs;
   ones[2] = nr::ones_like(inputs[2]);
@@ -338,16 +346,12 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
 // as the ones the inputs would carry.
 TEST(Masks, AListCallGivenAListOfMasksAsKerasWritesIt) {
   const Ref ref = load("attention_list_masks_model");
-  const auto file = nr::testing::reference_dir() / "masks" / "attention_list_masks_model.keras";
-  auto model = nr::models::load_model(file.string());
   const std::vector<nr::Tensor> inputs = attention_list_masks_inputs(ref);
-  const nr::Tensor y = model->predict(inputs)[0];
-  EXPECT_TRUE(close(y, ref, "y"));
+  const auto [model, y] = expect_keras_file_predicts("attention_list_masks_model", inputs, ref);
   const std::string json = nr::models::detail::model_config_json(*model);
   EXPECT_NE(json.find(R"("mask":[{"class_name":"__keras_tensor__")"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("mask":[null,{"class_name":"__keras_tensor__")"), std::string::npos)
       << json;
-  nr::testing::expect_save_and_load_round_trip(*model, file, inputs, {y}, "attention_list_masks");
   // Each given mask moves the output: all ones instead.
   for (std::size_t i : {3u, 4u}) {
     std::vector<nr::Tensor> ones = inputs;

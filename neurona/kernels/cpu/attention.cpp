@@ -195,13 +195,14 @@ void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const 
       row_exp(si, lse[row], j1 - j0);
     }
     if (a.mask == nullptr && !g.dropout.enabled) {
-      // attention_logit_gradient with z = 1, the hidden keys a range (unhidden_keys): loops
-      // the compiler vectorizes.
+      // The hidden keys a range (unhidden_keys), z = 1: loops the compiler vectorizes.
       const auto [lo, hi] = unhidden_keys(g, i, j0, j1);
       T* dsi = ds + (i - i0) * kK;
       const T d = dsum[row];
       std::fill(dsi, dsi + (lo - j0), T(0));
-      for (std::int64_t j = lo - j0; j < hi - j0; ++j) dsi[j] = si[j] * (dsi[j] - d);
+      for (std::int64_t j = lo - j0; j < hi - j0; ++j) {
+        dsi[j] = attention_logit_gradient(true, si[j], dsi[j], T(1), d);
+      }
       std::fill(dsi + (hi - j0), dsi + (j1 - j0), T(0));
       if (pz != nullptr) std::copy(si, si + (j1 - j0), pz + (i - i0) * kK);
       continue;
