@@ -316,7 +316,6 @@ std::vector<Tensor> step(const RNNCellLayer& cell, const StepContext& ctx, const
   return {};
 }
 
-// A mask (batch, timesteps) of any dtype as where()'s uint8 condition.
 }  // namespace
 
 // ---------------------------------------------------------------- the layer
