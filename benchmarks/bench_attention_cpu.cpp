@@ -6,8 +6,9 @@
 // 1: the window is faster). Repetitions alternate between the two, so that a change of load on a
 // shared machine hits both. A table and one JSON line per row.
 //
-// With --causal it times plain causal self-attention instead (no window, no mask tensor), the
-// row that benchmarks/compare_attention_cpu.py sets beside PyTorch's.
+// With --causal it times plain causal self-attention instead (no window, no mask tensor), both
+// passes (the row that benchmarks/compare_attention_cpu.py sets beside PyTorch's) and the
+// forward pass alone.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -70,26 +71,33 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (causal_only) {
-    std::printf("%8s %16s\n", "seq", "causal ms");
+    std::printf("%8s %16s %16s\n", "seq", "causal ms", "forward ms");
     for (const std::int64_t t : lengths) {
       const nr::Tensor q = nr::random_normal({batch, t, heads, head_dim}, {.seed = 1});
       const nr::Tensor k = nr::random_normal({batch, t, heads, head_dim}, {.seed = 2});
       const nr::Tensor v = nr::random_normal({batch, t, heads, head_dim}, {.seed = 3});
       const nr::DotProductAttentionOptions causal{.is_causal = true};
       (void)forward_backward(q, k, v, causal);  // warm-up
-      std::vector<double> ms;
+      // Both passes, and the forward pass alone (what inference pays), alternating.
+      std::vector<double> ms, forward_ms;
       for (int r = 0; r < repeats; ++r) {
-        const auto start = Clock::now();
+        auto start = Clock::now();
         (void)forward_backward(q, k, v, causal);
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        start = Clock::now();
+        (void)nr::dot_product_attention(q, k, v, causal).to_vector<float>();
+        forward_ms.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - start).count());
       }
-      const Timing c = summarize(ms);
-      std::printf("%8lld %7.1f (%6.1f)\n", static_cast<long long>(t), c.min_ms, c.median_ms);
+      const Timing c = summarize(ms), f = summarize(forward_ms);
+      std::printf("%8lld %7.1f (%6.1f) %7.1f (%6.1f)\n", static_cast<long long>(t), c.min_ms,
+                  c.median_ms, f.min_ms, f.median_ms);
       std::printf(
           "{\"bench\": \"attention_cpu_causal\", \"seq\": %lld, \"batch\": %lld, \"heads\": "
-          "%lld, \"head_dim\": %lld, \"min_ms\": %.3f, \"median_ms\": %.3f}\n",
+          "%lld, \"head_dim\": %lld, \"min_ms\": %.3f, \"median_ms\": %.3f, "
+          "\"forward_min_ms\": %.3f, \"forward_median_ms\": %.3f}\n",
           static_cast<long long>(t), static_cast<long long>(batch), static_cast<long long>(heads),
-          static_cast<long long>(head_dim), c.min_ms, c.median_ms);
+          static_cast<long long>(head_dim), c.min_ms, c.median_ms, f.min_ms, f.median_ms);
     }
     return 0;
   }

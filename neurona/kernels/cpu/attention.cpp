@@ -3,13 +3,17 @@
 // over the tasks; each walks the key blocks of kK keys, holding a kQ x kK block of logits, its
 // rows' online-softmax state and output accumulators (with head dims up to 256, under 200 KiB in
 // float32: the key and value rows of a block stay in L2 while the query block walks them).
-// Backward, deterministic and without atomics: D = rowsum(dO * O), then one pass over (batch,
-// key head, key block) for dK and dV (summing the group's query heads), and one over (batch,
-// head, query block) for dQ, each recomputing the probabilities from the lse: the logits are
-// computed twice, the price of no shared accumulators. The block products (Q K^T, P V, dO V^T,
-// dS^T Q, P^T dO, dS K) are OpenBLAS GEMMs on the task's thread (blas.h), the element-wise
-// softmax, masking and dropout in between loops over the block. float32 (accumulated in
-// float32) and float64; the front door widens 16-bit data.
+// Backward, deterministic and without atomics: D = rowsum(dO * O), then, where the (batch, key
+// head) pairs keep the threads busy, one pass per pair that owns its heads' dK, dV and dQ and
+// computes each block's probabilities once from the lse (five block GEMMs a pair of blocks);
+// where they are too few, two passes that split a head's keys and queries across the threads:
+// one over (batch, key head, key block) for dK and dV (summing the group's query heads), one over
+// (batch, head, query block) for dQ, each recomputing the probabilities (seven GEMMs a pair of
+// blocks, the price of no shared accumulators). Both sum every gradient in the same order, so
+// they give the same bits. The block products (Q K^T, P V, dO V^T, dS^T Q, P^T dO, dS K) are
+// OpenBLAS GEMMs on the task's thread (blas.h), the element-wise softmax, masking and dropout in
+// between loops over the block. float32 (accumulated in float32) and float64; the front door
+// widens 16-bit data.
 #include <omp.h>
 
 #include <algorithm>
@@ -218,6 +222,15 @@ void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const 
   }
 }
 
+// Whether the backward pass's one pass (a task per (batch, key head) pair: five block GEMMs
+// where the two passes take seven, so about 5/7 of their work) beats the two passes, whose
+// tasks split the pairs' keys and queries across the threads: the one pass's busiest thread
+// does ceil(pairs / threads) pairs' work at 5/7, the two passes share the work evenly.
+bool one_pass_pays(std::int64_t pairs, std::int64_t threads) {
+  const std::int64_t rounds = (pairs + threads - 1) / threads;
+  return 5 * rounds * threads <= 7 * pairs;
+}
+
 template <typename T>
 void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, const Tensor& v,
                     const Tensor& out, const Tensor& lse, const Tensor& mask,
@@ -240,11 +253,66 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
         dot(dout + g.o_offset(b, n, i), o + g.o_offset(b, n, i), hv);
   });
 
-  // dK and dV: one task per (b, key head, key block), over the group's query heads.
   const std::int64_t kblocks = blocks(g.tk, kK), qblocks = blocks(g.tq, kQ);
+  T* const dq_p = dq.data<T>();
   T* const dk_p = dk.data<T>();
   T* const dv_p = dv.data<T>();
-  for_each_task(g.batch * g.kv_heads * kblocks, work, [&](std::int64_t t) {
+  // Writes dK and dV of key rows [j0, j0 + cols) of (b, nk) from their accumulators (dK scaled).
+  const auto store_dk_dv = [&](std::int64_t b, std::int64_t nk, std::int64_t j0, std::int64_t cols,
+                               const T* dk_acc, const T* dv_acc) {
+    for (std::int64_t c = 0; c < cols; ++c) {
+      T* dkr = dk_p + g.k_offset(b, nk, j0 + c);
+      T* dvr = dv_p + g.v_offset(b, nk, j0 + c);
+      for (std::int64_t x = 0; x < h; ++x) dkr[x] = dk_acc[c * h + x] * scale;
+      for (std::int64_t x = 0; x < hv; ++x) dvr[x] = dv_acc[c * hv + x];
+    }
+  };
+  // Writes dQ of query rows [i0, i0 + rows) of (b, n) from its accumulator (scaled).
+  const auto store_dq = [&](std::int64_t b, std::int64_t n, std::int64_t i0, std::int64_t rows,
+                            const T* dq_acc) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+      T* dqr = dq_p + g.q_offset(b, n, i0 + r);
+      for (std::int64_t x = 0; x < h; ++x) dqr[x] = dq_acc[r * h + x] * scale;
+    }
+  };
+
+  // One pass: a task per (b, key head) over the group's heads, their query blocks and, in each,
+  // the key blocks it sees (the dQ pass's order below, which visits the same pairs of blocks as
+  // the dK/dV pass's up to pairs whose keys are all hidden, which add zeros).
+  const std::int64_t pairs = g.batch * g.kv_heads;
+  if (one_pass_pays(pairs, work >= kParallelGrain ? omp_get_max_threads() : 1)) {
+    for_each_task(pairs, work, [&](std::int64_t t) {
+      const std::int64_t b = t / g.kv_heads, nk = t % g.kv_heads;
+      std::vector<T> s(static_cast<std::size_t>(kQ * kK)), ds(s.size()), pz(s.size());
+      std::vector<T> dk_acc(static_cast<std::size_t>(g.tk * h), T(0));
+      std::vector<T> dv_acc(static_cast<std::size_t>(g.tk * hv), T(0));
+      std::vector<T> dq_acc(static_cast<std::size_t>(kQ * h));
+      for (std::int64_t n = nk * group; n < (nk + 1) * group; ++n) {
+        for (std::int64_t qb = 0; qb < qblocks; ++qb) {
+          const std::int64_t i0 = qb * kQ, i1 = std::min(g.tq, i0 + kQ), rows = i1 - i0;
+          std::fill(dq_acc.begin(), dq_acc.end(), T(0));
+          for (std::int64_t j0 = first_key_block(g, i0); j0 < g.keys_end(i1); j0 += kK) {
+            const std::int64_t j1 = std::min(g.tk, j0 + kK), cols = j1 - j0;
+            block_logit_gradients(a, dout, lse_p, dsum.data(), b, n, i0, i1, j0, j1, s.data(),
+                                  ds.data(), pz.data());
+            // dV += (P Z)^T dO, dK += dS^T Q, dQ += dS K (dK and dQ scaled at the end).
+            gemm<T>(true, false, cols, hv, rows, T(1), pz.data(), kK, dout + g.o_offset(b, n, i0),
+                    a.ldo(), T(1), dv_acc.data() + j0 * hv, hv);
+            gemm<T>(true, false, cols, h, rows, T(1), ds.data(), kK, a.q + g.q_offset(b, n, i0),
+                    a.ldq(), T(1), dk_acc.data() + j0 * h, h);
+            gemm<T>(false, false, rows, h, cols, T(1), ds.data(), kK, a.k + g.k_offset(b, nk, j0),
+                    a.ldk(), T(1), dq_acc.data(), h);
+          }
+          store_dq(b, n, i0, rows, dq_acc.data());
+        }
+      }
+      store_dk_dv(b, nk, 0, g.tk, dk_acc.data(), dv_acc.data());
+    });
+    return;
+  }
+
+  // Two passes. dK and dV: one task per (b, key head, key block), over the group's query heads.
+  for_each_task(pairs * kblocks, work, [&](std::int64_t t) {
     const std::int64_t kb = t % kblocks, bnk = t / kblocks;
     const std::int64_t b = bnk / g.kv_heads, nk = bnk % g.kv_heads;
     const std::int64_t j0 = kb * kK, j1 = std::min(g.tk, j0 + kK), cols = j1 - j0;
@@ -265,17 +333,10 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
                 a.ldq(), T(1), dk_acc.data(), h);
       }
     }
-    for (std::int64_t c = 0; c < cols; ++c) {
-      T* dkr = dk_p + g.k_offset(b, nk, j0 + c);
-      T* dvr = dv_p + g.v_offset(b, nk, j0 + c);
-      for (std::int64_t x = 0; x < h; ++x)
-        dkr[x] = dk_acc[static_cast<std::size_t>(c * h + x)] * scale;
-      for (std::int64_t x = 0; x < hv; ++x) dvr[x] = dv_acc[static_cast<std::size_t>(c * hv + x)];
-    }
+    store_dk_dv(b, nk, j0, cols, dk_acc.data(), dv_acc.data());
   });
 
   // dQ: one task per (b, head, query block).
-  T* const dq_p = dq.data<T>();
   for_each_task(g.batch * g.heads * qblocks, work, [&](std::int64_t t) {
     const std::int64_t qb = t % qblocks, bn = t / qblocks;
     const std::int64_t b = bn / g.heads, n = bn % g.heads, nk = n / group;
@@ -290,11 +351,7 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
       gemm<T>(false, false, rows, h, j1 - j0, T(1), ds.data(), kK, a.k + g.k_offset(b, nk, j0),
               a.ldk(), T(1), dq_acc.data(), h);
     }
-    for (std::int64_t r = 0; r < rows; ++r) {
-      T* dqr = dq_p + g.q_offset(b, n, i0 + r);
-      for (std::int64_t x = 0; x < h; ++x)
-        dqr[x] = dq_acc[static_cast<std::size_t>(r * h + x)] * scale;
-    }
+    store_dq(b, n, i0, rows, dq_acc.data());
   });
 }
 
