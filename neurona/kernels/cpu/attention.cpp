@@ -117,6 +117,37 @@ void row_exp(T* row, T shift, std::int64_t n) {
   }
 }
 
+// The maximum and the sum of row[0, n) (n <= kK), in kLanes interleaved chains that the compiler
+// vectorizes: one chain's additions wait on each other (floating-point addition is not
+// reassociated), and the forward pass takes both of every row of every block. The maximum is
+// the same in any order; the sum's order is this one everywhere.
+constexpr std::int64_t kLanes = 8;
+
+template <typename T>
+T row_max(const T* row, std::int64_t n) {
+  T lanes[kLanes];
+  std::fill_n(lanes, kLanes, -std::numeric_limits<T>::infinity());
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], row[j + l]);
+  }
+  for (; j < n; ++j) lanes[0] = std::max(lanes[0], row[j]);
+  return *std::max_element(lanes, lanes + kLanes);
+}
+
+template <typename T>
+T row_sum(const T* row, std::int64_t n) {
+  T lanes[kLanes] = {};
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += row[j + l];
+  }
+  for (; j < n; ++j) lanes[0] += row[j];
+  T sum = 0;
+  for (const T x : lanes) sum += x;
+  return sum;
+}
+
 // The first key block that query rows [i0, ...) visit: blocks before it are hidden from them
 // by the window (AttentionGeometry::keys_begin; the loops end at keys_end).
 std::int64_t first_key_block(const AttentionGeometry& g, std::int64_t i0) {
@@ -149,15 +180,15 @@ void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
         T* sr = s.data() + r * kK;
         T* ar = acc.data() + r * hv;
         OnlineSoftmax<T>& st = state[static_cast<std::size_t>(r)];
-        T block_max = sr[0];
-        for (std::int64_t j = 1; j < cols; ++j) block_max = std::max(block_max, sr[j]);
-        const T alpha = online_softmax_rescale(st, block_max);
+        const T alpha = online_softmax_rescale(st, row_max(sr, cols));
         for (std::int64_t c = 0; c < hv; ++c) ar[c] *= alpha;
-        const std::int64_t row = g.row(b, n, i0 + r);
         row_exp(sr, st.max, cols);
-        for (std::int64_t j = 0; j < cols; ++j) {
-          st.sum += sr[j];
-          sr[j] *= attention_dropout_factor<T>(g.dropout, row, g.tk, j0 + j);
+        st.sum += row_sum(sr, cols);
+        if (g.dropout.enabled) {
+          const std::int64_t row = g.row(b, n, i0 + r);
+          for (std::int64_t j = 0; j < cols; ++j) {
+            sr[j] *= attention_dropout_factor<T>(g.dropout, row, g.tk, j0 + j);
+          }
         }
       }
       // acc (rows x hv) += P (rows x cols) V (cols x hv)
