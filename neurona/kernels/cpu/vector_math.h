@@ -1,10 +1,13 @@
 // Float32 erf, tanh, both forms of gelu and their gradients, and the attention's exp, on the
 // CPU through glibc's vector math library (libmvec, part of libc6; libm.so links it as needed):
-// its SIMD erff, expf and tanhf compute four floats at a time (the build's baseline ISA, SSE).
+// its SIMD erff, expf and tanhf compute eight floats at a time on a CPU with AVX2 and four
+// otherwise (the build's baseline ISA, SSE; the functions are compiled for both and the program
+// picks when it loads, so the last bits of a result depend on the CPU, not on the build).
 // `build/benchmarks/bench_vector_math` measures them against glibc's scalar functions: on the
-// 2-core development machine erf 6x faster (the scalar calls were 11% of a charlm training step
-// on the CPU) within 1.9 ulp (scalar: 0.9), tanh 8x within 1.0 ulp (scalar: 2.1), exp 2x within
-// 2.9 ulp (scalar: 0.5; used in gelu's gradient and the CPU attention's probabilities). The
+// 2-core development machine (AVX2) erf 13x faster (the scalar calls were 11% of a charlm
+// training step on the CPU) within 1.9 ulp (scalar: 0.9), tanh 13x within 1.0 ulp (scalar: 2.1),
+// exp 4x within 2.6 ulp (scalar: 0.5; used in gelu's gradient and the CPU attention's
+// probabilities); the SSE variants were 10x, 9x and 2.3x within 1.9, 1.0 and 2.9 ulp. The
 // formulas are the shared ones (math/elementwise_ops.h, math/attention_ops.h).
 //
 // Every element goes through the SIMD functions (the inputs are cut into padded blocks): a loop
