@@ -278,6 +278,45 @@ TEST(AttentionKernels, LocalWindowIsABandOfKeys) {
   check_both(masked, m.tensor);
 }
 
+// attention_unhidden_keys is attention_visible's causal and window rules (no explicit mask) as
+// a range: for every query and every block of keys, the keys in the range are exactly the
+// visible ones, with Tq above, equal to and below Tk, windows on either side or both, and rows
+// the window leaves no key.
+TEST(AttentionKernels, UnhiddenKeysAreTheVisibleOnes) {
+  for (const bool causal : {false, true}) {
+    for (const auto& [left, right] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+             {-1, -1}, {3, -1}, {-1, 2}, {2, 0}, {0, 4}, {5, 5}}) {
+      for (const auto& [tq, tk] :
+           std::vector<std::pair<std::int64_t, std::int64_t>>{{9, 9}, {12, 7}, {5, 11}}) {
+        nr::kernels::AttentionGeometry g;
+        g.tq = tq;
+        g.tk = tk;
+        g.causal = causal;
+        g.window_left = left;
+        g.window_right = right;
+        SCOPED_TRACE(nr::detail::str(causal ? "causal" : "", " window (", left, ", ", right, ") Tq",
+                                     tq, " Tk", tk));
+        for (std::int64_t i = 0; i < tq; ++i) {
+          for (std::int64_t j0 = 0; j0 <= tk; ++j0) {
+            for (std::int64_t j1 = j0; j1 <= tk; ++j1) {
+              const nr::kernels::AttentionKeyRange r =
+                  nr::kernels::attention_unhidden_keys(g, i, j0, j1);
+              ASSERT_LE(j0, r.begin);
+              ASSERT_LE(r.begin, r.end);
+              ASSERT_LE(r.end, j1);
+              for (std::int64_t j = j0; j < j1; ++j) {
+                ASSERT_EQ(j >= r.begin && j < r.end,
+                          nr::kernels::attention_visible(g, nullptr, 0, 0, i, j))
+                    << "query " << i << ", key " << j << " of [" << j0 << ", " << j1 << ")";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(AttentionKernels, LocalWindowEqualsItsDenseBandMask) {
   // The window in the kernels (blocks skipped) gives what its band as an explicit mask gives.
   const nr::Tensor q = nr::testing::random_tensor({1, 260, 2, 8}, nr::float32, -2, 2, 1);

@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
-#include <utility>
 #include <vector>
 
 #include "neurona/kernels/attention_stubs.h"
@@ -70,19 +69,6 @@ struct Args {
   std::int64_t ldo() const { return g.heads * g.value_dim; }
 };
 
-// The keys of [j0, j1) that the causal mask and the window leave query row i, [lo, hi) (empty:
-// lo == hi): attention_visible without the explicit mask, as a range, so that the loops over a
-// block fill the hidden ends instead of testing every element.
-std::pair<std::int64_t, std::int64_t> unhidden_keys(const AttentionGeometry& g, std::int64_t i,
-                                                    std::int64_t j0, std::int64_t j1) {
-  std::int64_t lo = j0, hi = j1;
-  if (g.causal) hi = std::min(hi, i + 1);
-  if (g.window_left >= 0) lo = std::max(lo, i - g.window_left);
-  if (g.window_right >= 0) hi = std::min(hi, i + g.window_right + 1);
-  lo = std::min(lo, j1);
-  return {lo, std::max(lo, hi)};
-}
-
 // Logits of query rows [i0, i1) of (b, n) against keys [j0, j1) into s (row stride kK): scale *
 // Q K^T, hidden keys replaced by attention_hidden_logit.
 template <typename T>
@@ -96,7 +82,7 @@ void block_logits(const Args<T>& a, std::int64_t b, std::int64_t n, std::int64_t
   const T hidden = attention_hidden_logit<T>();
   for (std::int64_t i = i0; i < i1; ++i) {
     T* si = s + (i - i0) * kK;
-    const auto [lo, hi] = unhidden_keys(g, i, j0, j1);
+    const auto [lo, hi] = attention_unhidden_keys(g, i, j0, j1);
     std::fill(si, si + (lo - j0), hidden);
     std::fill(si + (hi - j0), si + (j1 - j0), hidden);
     if (a.mask == nullptr) continue;
@@ -230,8 +216,8 @@ void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const 
       row_exp(si, lse[row], j1 - j0);
     }
     if (a.mask == nullptr && !g.dropout.enabled) {
-      // The hidden keys a range (unhidden_keys), z = 1: loops the compiler vectorizes.
-      const auto [lo, hi] = unhidden_keys(g, i, j0, j1);
+      // The hidden keys a range (attention_unhidden_keys), z = 1: loops the compiler vectorizes.
+      const auto [lo, hi] = attention_unhidden_keys(g, i, j0, j1);
       T* dsi = ds + (i - i0) * kK;
       const T d = dsum[row];
       std::fill(dsi, dsi + (lo - j0), T(0));

@@ -127,6 +127,26 @@ NEURONA_HD_INLINE bool attention_visible(const AttentionGeometry& g, const std::
   return mask == nullptr || mask[b * g.mask.b + n * g.mask.n + i * g.mask.i + j * g.mask.j] != 0;
 }
 
+/// A range of keys [begin, end), empty when begin == end.
+struct AttentionKeyRange {
+  std::int64_t begin = 0, end = 0;
+};
+
+/// The keys of [j0, j1) that the causal mask and the window leave query i (the explicit mask
+/// aside): attention_visible's other rules as a range, which is what they hide a row of, so that
+/// a loop over a block's row fills the hidden ends instead of testing every key (the CPU
+/// kernels).
+NEURONA_HD_INLINE AttentionKeyRange attention_unhidden_keys(const AttentionGeometry& g,
+                                                            std::int64_t i, std::int64_t j0,
+                                                            std::int64_t j1) {
+  std::int64_t begin = j0, end = j1;
+  if (g.causal && i + 1 < end) end = i + 1;
+  if (g.window_left >= 0 && i - g.window_left > begin) begin = i - g.window_left;
+  if (g.window_right >= 0 && i + g.window_right + 1 < end) end = i + g.window_right + 1;
+  if (begin > j1) begin = j1;
+  return {begin, end > begin ? end : begin};
+}
+
 /// Dropout's multiplier for element (row, j), row = g.row(b, n, i): 0 (dropped) or 1 / (1 -
 /// rate). One Philox call gives four elements' words (element e = row * tk + j + d.offset uses
 /// word e % 4 of counter e / 4).
