@@ -24,6 +24,7 @@
 
 #include "neurona/kernels/attention_stubs.h"
 #include "neurona/kernels/cpu/blas.h"
+#include "neurona/kernels/cpu/lanes.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/cpu/vector_math.h"
 #include "neurona/kernels/math/attention_ops.h"
@@ -103,12 +104,8 @@ void row_exp(T* row, T shift, std::int64_t n) {
   }
 }
 
-// The maximum and the sum of row[0, n) (n <= kK), in kLanes interleaved chains that the compiler
-// vectorizes: one chain's additions wait on each other (floating-point addition is not
-// reassociated), and the forward pass takes both of every row of every block. The maximum is
-// the same in any order; the sum's order is this one everywhere.
-constexpr std::int64_t kLanes = 8;
-
+// The maximum of row[0, n), in kLanes interleaved chains (lanes.h) that the compiler vectorizes
+// (the same in any order).
 template <typename T>
 T row_max(const T* row, std::int64_t n) {
   T lanes[kLanes];
@@ -119,19 +116,6 @@ T row_max(const T* row, std::int64_t n) {
   }
   for (; j < n; ++j) lanes[0] = std::max(lanes[0], row[j]);
   return *std::max_element(lanes, lanes + kLanes);
-}
-
-template <typename T>
-T row_sum(const T* row, std::int64_t n) {
-  T lanes[kLanes] = {};
-  std::int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += row[j + l];
-  }
-  for (; j < n; ++j) lanes[0] += row[j];
-  T sum = 0;
-  for (const T x : lanes) sum += x;
-  return sum;
 }
 
 // The first key block that query rows [i0, ...) visit: blocks before it are hidden from them
@@ -169,7 +153,7 @@ void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
         const T alpha = online_softmax_rescale(st, row_max(sr, cols));
         for (std::int64_t c = 0; c < hv; ++c) ar[c] *= alpha;
         row_exp(sr, st.max, cols);
-        st.sum += row_sum(sr, cols);
+        st.sum += lane_sum<T>(cols, [sr](std::int64_t j) { return sr[j]; });
         if (g.dropout.enabled) {
           const std::int64_t row = g.row(b, n, i0 + r);
           for (std::int64_t j = 0; j < cols; ++j) {

@@ -2,12 +2,14 @@
 // and float64, computed in float64; RMS normalization (LayerNormGeometry::rms) takes the mean
 // as 0. Forward: each row (parallel over rows) takes its mean,
 // then its variance as the mean of squared deviations (two passes over a row that sits in
-// cache: no cancellation where the mean is large against the spread), then writes y. Backward:
+// cache: no cancellation where the mean is large against the spread), then writes y. A row's
+// sums run in interleaved chains that vectorize (lanes.h). Backward:
 // each thread walks a band of rows, taking a row's two sums (of dxhat and dxhat * xhat), writing
 // its dx and adding its dy * xhat and dy to the band's per-feature sums; the bands' sums are
 // combined in band order into dgamma and dbeta.
 #include <vector>
 
+#include "neurona/kernels/cpu/lanes.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/layer_norm_stubs.h"
 #include "neurona/kernels/math/layer_norm_ops.h"
@@ -35,16 +37,12 @@ void forward_typed(const Tensor& x, const LayerNormGeometry& g, const Tensor& ga
   const std::int64_t n = g.features;
   Launch{}(g.rows, n, [=](std::int64_t r) {
     const T* xr = xp + r * n;
-    Acc s = 0;
-    if (!g.rms) {
-      for (std::int64_t j = 0; j < n; ++j) s += static_cast<Acc>(xr[j]);
-    }
+    const Acc s = g.rms ? Acc(0) : lane_sum<Acc>(n, [xr](std::int64_t j) { return Acc(xr[j]); });
     const Acc mu = s / static_cast<Acc>(n);
-    Acc q = 0;
-    for (std::int64_t j = 0; j < n; ++j) {
+    const Acc q = lane_sum<Acc>(n, [xr, mu](std::int64_t j) {
       const Acc d = static_cast<Acc>(xr[j]) - mu;
-      q += d * d;
-    }
+      return d * d;
+    });
     const Acc inv = layer_norm_inv_std<Acc>(q / static_cast<Acc>(n), epsilon);
     mp[r] = static_cast<T>(mu);
     ip[r] = static_cast<T>(inv);
@@ -55,6 +53,32 @@ void forward_typed(const Tensor& x, const LayerNormGeometry& g, const Tensor& ga
       yr[j] = static_cast<T>(layer_norm_output(static_cast<Acc>(xr[j]), mu, inv, gp, bp, j));
     }
   });
+}
+
+// dx of one row from its dy, x, mean and inverse deviation: gamma given or not decided at
+// compile time, so that the row's loops vectorize.
+template <bool HasGamma, typename T>
+void input_gradient_row(const T* xr, const T* dyr, const T* gp, std::int64_t n, Acc mu, Acc inv,
+                        bool rms, T* dxr) {
+  const auto dxhat_at = [dyr, gp](std::int64_t j) {
+    if constexpr (HasGamma) {
+      return static_cast<Acc>(dyr[j]) * static_cast<Acc>(gp[j]);
+    } else {
+      return static_cast<Acc>(dyr[j]);
+    }
+  };
+  const auto xhat_at = [xr, mu, inv](std::int64_t j) {
+    return (static_cast<Acc>(xr[j]) - mu) * inv;
+  };
+  const Acc s_dxhat = lane_sum<Acc>(n, dxhat_at);
+  const Acc s_dxhat_xhat =
+      lane_sum<Acc>(n, [&](std::int64_t j) { return dxhat_at(j) * xhat_at(j); });
+  // RMS normalization subtracts no mean: no mean term in dx.
+  const Acc a = rms ? Acc(0) : s_dxhat / static_cast<Acc>(n);
+  const Acc c = s_dxhat_xhat / static_cast<Acc>(n);
+  for (std::int64_t j = 0; j < n; ++j) {
+    dxr[j] = static_cast<T>(layer_norm_input_gradient(dxhat_at(j), xhat_at(j), inv, a, c));
+  }
 }
 
 template <typename T>
@@ -80,23 +104,10 @@ void backward_typed(const Tensor& x, const Tensor& grad, const LayerNormGeometry
       const T* dyr = dyp + r * n;
       const Acc mu = mp[r], inv = ip[r];
       if (dxp != nullptr) {
-        Acc s_dxhat = 0, s_dxhat_xhat = 0;
-        for (std::int64_t j = 0; j < n; ++j) {
-          const Acc xhat = (static_cast<Acc>(xr[j]) - mu) * inv;
-          const Acc dxhat =
-              gp != nullptr ? static_cast<Acc>(dyr[j]) * static_cast<Acc>(gp[j]) : dyr[j];
-          s_dxhat += dxhat;
-          s_dxhat_xhat += dxhat * xhat;
-        }
-        // RMS normalization subtracts no mean: no mean term in dx.
-        const Acc a = g.rms ? Acc(0) : s_dxhat / static_cast<Acc>(n);
-        const Acc c = s_dxhat_xhat / static_cast<Acc>(n);
-        T* dxr = dxp + r * n;
-        for (std::int64_t j = 0; j < n; ++j) {
-          const Acc xhat = (static_cast<Acc>(xr[j]) - mu) * inv;
-          const Acc dxhat =
-              gp != nullptr ? static_cast<Acc>(dyr[j]) * static_cast<Acc>(gp[j]) : dyr[j];
-          dxr[j] = static_cast<T>(layer_norm_input_gradient(dxhat, xhat, inv, a, c));
+        if (gp != nullptr) {
+          input_gradient_row<true>(xr, dyr, gp, n, mu, inv, g.rms, dxp + r * n);
+        } else {
+          input_gradient_row<false>(xr, dyr, gp, n, mu, inv, g.rms, dxp + r * n);
         }
       }
       if (sums) {

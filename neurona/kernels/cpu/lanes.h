@@ -1,0 +1,29 @@
+// Sums over a row in interleaved chains. A loop `s += f(j)` is one chain of dependent additions
+// (the compiler may not reassociate floating-point additions, so it neither vectorizes the loop
+// nor overlaps the additions): one addition's latency per element. lane_sum keeps kLanes
+// partial sums, element j going to lane j % kLanes, that the compiler vectorizes and runs side
+// by side, then adds the lanes in order. The result is the same for a given n wherever the row
+// sits (its order depends on n only), not the serial loop's to the last bit.
+#pragma once
+
+#include <cstdint>
+
+namespace neurona::kernels::cpu {
+
+inline constexpr std::int64_t kLanes = 8;
+
+/// The sum of term(j) for j in [0, n), in Acc.
+template <typename Acc, typename F>
+Acc lane_sum(std::int64_t n, const F& term) {
+  Acc lanes[kLanes] = {};
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += term(j + l);
+  }
+  for (std::int64_t l = 0; j < n; ++j, ++l) lanes[l] += term(j);
+  Acc sum = 0;
+  for (const Acc x : lanes) sum += x;
+  return sum;
+}
+
+}  // namespace neurona::kernels::cpu
