@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <tuple>
@@ -360,16 +361,36 @@ TEST(AttentionKernels, DropoutDropsThePhiloxElementsAndScalesTheRest) {
 
 // The float32 kernels give the same bits with one thread as with two (the tasks are shared out
 // differently; nothing a task computes may depend on that), and the float64 reference's values
-// within float32's tolerance (check_both above). With one (batch, key head) pair, two threads
-// take the backward pass's two passes and one thread its one pass, which must agree too.
+// within float32's tolerance (check_both above). With one (batch, key head) pair and work above
+// the parallel grain, two threads take the backward pass's two passes and one thread its one
+// pass (kernels/cpu/attention.cpp's one_pass_pays), which must agree too: causal with dropout
+// (the general loop), causal without (the range loop), windows whose edges fall inside and
+// across the blocks (the two paths visit different pairs of blocks there), Tq != Tk, grouped
+// heads. Compared bit for bit (a -0 for a +0 would count).
 TEST(AttentionKernels, Float32GivesTheSameBitsWithOneOrTwoThreads) {
-  AttentionCase pairs{2, 200, 190, 4, 2, 32, 16};
-  AttentionCase one_pair{1, 200, 190, 2, 1, 32, 16};
-  for (AttentionCase c : {pairs, one_pair}) {
-    SCOPED_TRACE(describe(c));
-    c.causal = true;
-    c.dropout = 0.2;
+  struct Variant {
+    AttentionCase c;
+    bool causal;
+    double dropout;
+    std::int64_t left, right;
+  };
+  const std::vector<Variant> variants{
+      {{2, 200, 190, 4, 2, 32, 16}, true, 0.2, -1, -1},  // two pairs: the one pass both times
+      {{1, 200, 190, 2, 1, 32, 16}, true, 0.2, -1, -1},
+      {{1, 200, 190, 2, 1, 32, 16}, true, 0, -1, -1},
+      {{1, 230, 230, 2, 1, 32, 16}, true, 0, 40, 0},
+      {{1, 230, 230, 1, 1, 48, 24}, false, 0, 3, 90},
+      {{1, 150, 260, 4, 1, 32, 32}, false, 0.1, 70, 33},
+      {{1, 260, 150, 2, 1, 32, 16}, true, 0, 100, 0},
+  };
+  for (const Variant& variant : variants) {
+    AttentionCase c = variant.c;
+    c.causal = variant.causal;
+    c.dropout = variant.dropout;
     c.key = {77, 3};
+    c.window_left = variant.left;
+    c.window_right = variant.right;
+    SCOPED_TRACE(describe(c));
     const Inputs in = inputs(c, 11);
     using nr::testing::make_tensor;
     const nr::Tensor q = make_tensor(in.q, {c.b, c.tq, c.n, c.h}, nr::float32);
@@ -377,6 +398,7 @@ TEST(AttentionKernels, Float32GivesTheSameBitsWithOneOrTwoThreads) {
     const nr::Tensor v = make_tensor(in.v, {c.b, c.tk, c.nk, c.hv}, nr::float32);
     const nr::Tensor dout = make_tensor(in.dout, {c.b, c.tq, c.n, c.hv}, nr::float32);
     const nr::kernels::AttentionOptions o = options(c, {});
+    // Each result's bits.
     const auto run = [&](int threads) {
       const int before = omp_get_max_threads();
       omp_set_num_threads(threads);
@@ -384,9 +406,13 @@ TEST(AttentionKernels, Float32GivesTheSameBitsWithOneOrTwoThreads) {
       const nr::kernels::AttentionGradients g =
           nr::kernels::attention_backward(dout, q, k, v, f.out, f.lse, o);
       omp_set_num_threads(before);
-      return std::vector<std::vector<float>>{f.out.to_vector<float>(), f.lse.to_vector<float>(),
-                                             g.dquery.to_vector<float>(), g.dkey.to_vector<float>(),
-                                             g.dvalue.to_vector<float>()};
+      std::vector<std::vector<std::uint32_t>> bits;
+      for (const nr::Tensor* t : {&f.out, &f.lse, &g.dquery, &g.dkey, &g.dvalue}) {
+        const std::vector<float> values = t->to_vector<float>();
+        bits.emplace_back(values.size());
+        std::memcpy(bits.back().data(), values.data(), values.size() * sizeof(float));
+      }
+      return bits;
     };
     EXPECT_EQ(run(1), run(2));
   }

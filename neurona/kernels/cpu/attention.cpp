@@ -10,10 +10,13 @@
 // one over (batch, key head, key block) for dK and dV (summing the group's query heads), one over
 // (batch, head, query block) for dQ, each recomputing the probabilities (seven GEMMs a pair of
 // blocks, the price of no shared accumulators). Both sum every gradient in the same order, so
-// they give the same bits. The block products (Q K^T, P V, dO V^T, dS^T Q, P^T dO, dS K) are
-// OpenBLAS GEMMs on the task's thread (blas.h), the element-wise softmax, masking and dropout in
-// between loops over the block. float32 (accumulated in float32) and float64; the front door
-// widens 16-bit data.
+// they give the same bits (where the inputs are finite: a pair of blocks whose keys are all
+// hidden, which one path may visit and the other skip, adds 0 * dO and 0 * Q, NaN for an
+// infinite dO or Q; and a gradient of exactly -0 may come out +0; with a BLAS whose results do
+// not depend on where C lies, as OpenBLAS's). The block products (Q K^T, P V, dO V^T, dS^T Q, P^T
+// dO, dS K) are OpenBLAS GEMMs on the task's thread (blas.h), the element-wise softmax, masking and
+// dropout in between loops over the block. float32 (accumulated in float32) and float64; the front
+// door widens 16-bit data.
 #include <omp.h>
 
 #include <algorithm>
@@ -226,8 +229,11 @@ void block_logit_gradients(const Args<T>& a, const T* dout, const T* lse, const 
 // Whether the backward pass's one pass (a task per (batch, key head) pair: five block GEMMs
 // where the two passes take seven, so about 5/7 of their work) beats the two passes, whose
 // tasks split the pairs' keys and queries across the threads: the one pass's busiest thread
-// does ceil(pairs / threads) pairs' work at 5/7, the two passes share the work evenly.
-bool one_pass_pays(std::int64_t pairs, std::int64_t threads) {
+// does ceil(pairs / threads) pairs' work at 5/7, the two passes share the work evenly. The one
+// pass also holds a pair's dK and dV for every key, `accumulator_bytes` a task: above 16 MiB
+// (tk = 32768 at head dims of 64 in float32) the two passes' block-sized ones are taken.
+bool one_pass_pays(std::int64_t pairs, std::int64_t threads, std::int64_t accumulator_bytes) {
+  if (accumulator_bytes > (std::int64_t{16} << 20)) return false;
   const std::int64_t rounds = (pairs + threads - 1) / threads;
   return 5 * rounds * threads <= 7 * pairs;
 }
@@ -281,7 +287,11 @@ void backward_typed(const Tensor& grad_out, const Tensor& q, const Tensor& k, co
   // the key blocks it sees (the dQ pass's order below, which visits the same pairs of blocks as
   // the dK/dV pass's up to pairs whose keys are all hidden, which add zeros).
   const std::int64_t pairs = g.batch * g.kv_heads;
-  if (one_pass_pays(pairs, work >= kParallelGrain ? omp_get_max_threads() : 1)) {
+  // The threads for_each_task runs on: none beside this one inside a parallel region.
+  const std::int64_t threads =
+      work >= kParallelGrain && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  const auto accumulator_bytes = static_cast<std::int64_t>(g.tk * (h + hv) * sizeof(T));
+  if (one_pass_pays(pairs, threads, accumulator_bytes)) {
     for_each_task(pairs, work, [&](std::int64_t t) {
       const std::int64_t b = t / g.kv_heads, nk = t % g.kv_heads;
       std::vector<T> s(static_cast<std::size_t>(kQ * kK)), ds(s.size()), pz(s.size());

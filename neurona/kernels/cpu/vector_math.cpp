@@ -22,7 +22,11 @@
 // call such a function per block, since GCC does not clone the bodies that OpenMP outlines.
 #if defined(NEURONA_HAVE_LIBMVEC) && !defined(__clang__)  // neurona/CMakeLists.txt's check
 #define NEURONA_SIMD_LOOP _Pragma("omp simd")
+#if defined(__x86_64__)  // x86-64 ISAs (the check also passes where glibc has AArch64 variants)
 #define NEURONA_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NEURONA_SIMD_CLONES
+#endif
 extern "C" {
 #pragma omp declare simd notinbranch
 float erff(float) noexcept;

@@ -1,8 +1,10 @@
 // Float32 erf, tanh, both forms of gelu and their gradients, and the attention's exp, on the
 // CPU through glibc's vector math library (libmvec, part of libc6; libm.so links it as needed):
 // its SIMD erff, expf and tanhf compute eight floats at a time on a CPU with AVX2 and four
-// otherwise (the build's baseline ISA, SSE; the functions are compiled for both and the program
-// picks when it loads, so the last bits of a result depend on the CPU, not on the build).
+// otherwise (the build's baseline ISA, SSE; on x86-64 the functions are compiled for both and the
+// program picks when it loads, so the same binary's results differ in their last bits between
+// CPUs with and without AVX2; CI runs the variant of its own CPU only). Builds without libmvec
+// and clang's (the fuzz build) call the scalar functions.
 // `build/benchmarks/bench_vector_math` measures them against glibc's scalar functions: on the
 // 2-core development machine (AVX2) erf 13x faster (the scalar calls were 11% of a charlm
 // training step on the CPU) within 1.9 ulp (scalar: 0.9), tanh 13x within 1.0 ulp (scalar: 2.1),
