@@ -1,6 +1,7 @@
 // CPU kernels of the fused optimizer update and of the sum of squares: the shared functors
 // (kernels/math/optimizer_ops.h) run by an OpenMP loop, one variable after another.
 #include <cstring>
+#include <type_traits>
 
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/optimizer_ops.h"
@@ -18,17 +19,38 @@ void optimizer_update(OptimizerRule rule, bool plain, const Tensor& coefficients
         OptimizerCoefficients<T> c;
         std::memcpy(&c, coefficients.raw_data(), sizeof(c));
         const auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-        for (const OptimizerTensors& item : items) {
-          OptimizerUpdateFunctor<decltype(rule_tag)::value, T, decltype(plain_tag)::value> f{
-              item.variable.data<T>(),
-              item.grad.data<T>(),
-              ptr(item.slots[0]),
-              ptr(item.slots[1]),
-              ptr(item.slots[2]),
-              item.sum_squares.defined() ? item.sum_squares.data<double>() : nullptr,
-              c};
-          f.c.decay = c.decay && item.decay;
-          Launch{}(item.variable.numel(), f);
+        constexpr OptimizerRule rule_v = decltype(rule_tag)::value;
+        constexpr bool plain_v = decltype(plain_tag)::value;
+        // Each variable's loop with the clipping mode `clip` (clipping is off in the plain
+        // variant) as a template argument, so that the loop vectorises.
+        const auto run = [&](auto clip) {
+          for (const OptimizerTensors& item : items) {
+            OptimizerUpdateFunctor<rule_v, T, plain_v, decltype(clip)::value> f{
+                item.variable.data<T>(),
+                item.grad.data<T>(),
+                ptr(item.slots[0]),
+                ptr(item.slots[1]),
+                ptr(item.slots[2]),
+                item.sum_squares.defined() ? item.sum_squares.data<double>() : nullptr,
+                c};
+            f.c.decay = c.decay && item.decay;
+            Launch{}(item.variable.numel(), f);
+          }
+        };
+        const auto mode = [](GradientClip m) { return static_cast<int>(m); };
+        if constexpr (plain_v) {
+          run(std::integral_constant<int, mode(GradientClip::none)>{});
+        } else {
+          switch (c.clip) {
+            case GradientClip::none:
+              return run(std::integral_constant<int, mode(GradientClip::none)>{});
+            case GradientClip::value:
+              return run(std::integral_constant<int, mode(GradientClip::value)>{});
+            case GradientClip::norm:
+              return run(std::integral_constant<int, mode(GradientClip::norm)>{});
+            case GradientClip::global_norm:
+              return run(std::integral_constant<int, mode(GradientClip::global_norm)>{});
+          }
         }
       });
 }

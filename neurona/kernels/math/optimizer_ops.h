@@ -51,10 +51,16 @@ OptimizerCoefficients<T> convert_coefficients(const OptimizerCoefficients<U>& u)
   return t;
 }
 
+/// OptimizerUpdateFunctor's `Clip` when the clipping mode is read from the coefficients.
+inline constexpr int kClipAtRunTime = -1;
+
 /// Updates element i of a variable and of its slot variables s0..s2 in place. `Plain`: no
 /// clipping, no weight decay and no amsgrad (the usual case), known at compile time so that
-/// the CPU loop has no branches left and vectorises.
-template <OptimizerRule Rule, typename T, bool Plain = false>
+/// the CPU loop has no branches left and vectorises. `Clip`: otherwise, the GradientClip mode
+/// known at compile time (the CPU loop: a switch on the mode in the loop keeps it from
+/// vectorising, as AdamW's weight decay or clipnorm need), or kClipAtRunTime (the CUDA kernel,
+/// where the uniform branch costs nothing).
+template <OptimizerRule Rule, typename T, bool Plain = false, int Clip = kClipAtRunTime>
 struct OptimizerUpdateFunctor {
   T* var;
   const T* grad;
@@ -66,7 +72,7 @@ struct OptimizerUpdateFunctor {
   OptimizerCoefficients<T> c;
 
   NEURONA_HD_INLINE T clipped(T g) const {
-    switch (c.clip) {
+    switch (Clip == kClipAtRunTime ? c.clip : static_cast<GradientClip>(Clip)) {
       case GradientClip::none:
         return g;
       case GradientClip::value:  // ops.clip(g, -v, v)
