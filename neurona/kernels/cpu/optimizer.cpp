@@ -1,8 +1,10 @@
 // CPU kernels of the fused optimizer update and of the sum of squares: the shared functors
 // (kernels/math/optimizer_ops.h) run by an OpenMP loop, one variable after another.
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
+#include "neurona/kernels/cpu/lanes.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/optimizer_ops.h"
 #include "neurona/kernels/optimizer_stubs.h"
@@ -54,8 +56,32 @@ void optimizer_update(OptimizerRule rule, bool plain, const Tensor& coefficients
         }
       });
 }
+// SumSquaresFunctor's partial sums (out[o]: the chunk [o * chunk, (o + 1) * chunk) of x), each
+// in lane_sum's interleaved chains that vectorise, where the functor's one chain of float64
+// additions per chunk did not (the CUDA kernel's threads split a chunk anyway).
 void sum_squares(const Tensor& x, bool square, std::int64_t chunk, const Tensor& out) {
-  sum_squares_impl(Launch{}, x, square, chunk, out);
+  const auto run = [&](auto type_tag) {
+    using T = decltype(type_tag);
+    const T* const xp = x.data<T>();
+    double* const op = out.data<double>();
+    const std::int64_t n = x.numel();
+    Launch{}(out.numel(), chunk, [=](std::int64_t o) {
+      const T* p = xp + o * chunk;
+      const std::int64_t len = std::min(chunk, n - o * chunk);
+      op[o] =
+          square ? lane_sum<double>(len,
+                                    [p](std::int64_t j) {
+                                      const auto v = static_cast<double>(p[j]);
+                                      return v * v;
+                                    })
+                 : lane_sum<double>(len, [p](std::int64_t j) { return static_cast<double>(p[j]); });
+    });
+  };
+  if (x.dtype() == DType::float64) {
+    run(double{});
+  } else {
+    run(float{});
+  }
 }
 }  // namespace
 

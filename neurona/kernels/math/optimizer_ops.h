@@ -177,7 +177,8 @@ struct OptimizerUpdateFunctor {
 /// Partial sums for clipping by norm: out[o] = sum of x[r]^2 (x[r] when !square) over the
 /// chunk r in [o * chunk, min((o + 1) * chunk, n)), accumulated in double. A reduction functor
 /// for Launch::reduce(num_chunks, chunk, f); a second pass over the partials gives the total,
-/// so a large gradient is reduced by many threads (blocks) at once.
+/// so a large gradient is reduced by many threads (blocks) at once. The CUDA kernels' (the CPU
+/// sums a chunk in interleaved chains instead, kernels/cpu/optimizer.cpp).
 template <typename T>
 struct SumSquaresFunctor {
   using Acc = double;
