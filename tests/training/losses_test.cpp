@@ -393,6 +393,38 @@ TEST(FusedCrossEntropy, ExtremeLogitsGiveFiniteExactValues) {
   EXPECT_TRUE(all_close(via_loss, loss.to_vector<double>(), 0, 0));
 }
 
+// float32 rows wider than the CPU kernel's chunks (its SIMD exp takes 256 classes at a time)
+// give the float64 kernel's losses and gradients within float32 rounding, a NaN logit makes
+// its row's loss NaN.
+TEST(FusedCrossEntropy, WideFloat32RowsMatchFloat64) {
+  for (const std::int64_t classes : {300, 1000}) {
+    SCOPED_TRACE(classes);
+    // float32 values, so that both runs see the same logits.
+    const nr::Tensor wide =
+        nr::cast(nr::testing::random_tensor({3, classes}, nr::float32, -30, 30, 51), nr::float64);
+    const nr::Tensor labels =
+        make_tensor({0, static_cast<double>(classes - 1), 257}, {3}, nr::int32);
+    const nr::Tensor g = make_tensor({1.0, -0.5, 2.0}, {3}, nr::float64);
+    std::vector<std::vector<double>> results;
+    for (const nr::DType dt : {nr::float64, nr::float32}) {
+      const nr::Tensor logits = nr::cast(wide, dt);
+      nr::GradientTape tape;
+      tape.watch(logits);
+      const nr::Tensor loss = nr::sparse_softmax_cross_entropy(logits, labels);
+      results.push_back(loss.to_vector<double>());
+      results.push_back(tape.gradient(nr::sum(loss * nr::cast(g, dt)), logits).to_vector<double>());
+    }
+    EXPECT_TRUE(all_close(make_tensor(results[2], {3}), results[0], 2e-6, 2e-6)) << "loss";
+    EXPECT_TRUE(all_close(make_tensor(results[3], {3, classes}), results[1], 1e-6, 1e-6))
+        << "gradient";
+  }
+  std::vector<double> row(300, 1.0);
+  row[280] = std::nan("");
+  const nr::Tensor loss = nr::sparse_softmax_cross_entropy(make_tensor(row, {1, 300}),
+                                                           make_tensor({3}, {1}, nr::int32));
+  EXPECT_TRUE(std::isnan(loss.to_vector<double>()[0]));
+}
+
 TEST(FusedCrossEntropy, OutOfRangeLabelsAreAValueErrorOnTheCpu) {
   const nr::Tensor logits = nr::zeros({3, 4});
   for (double bad : {4.0, -1.0}) {
