@@ -394,8 +394,7 @@ TEST(FusedCrossEntropy, ExtremeLogitsGiveFiniteExactValues) {
 }
 
 // float32 rows wider than the CPU kernel's chunks (its SIMD exp takes 256 classes at a time)
-// give the float64 kernel's losses and gradients within float32 rounding, a NaN logit makes
-// its row's loss NaN.
+// give the float64 kernel's losses and gradients within float32 rounding.
 TEST(FusedCrossEntropy, WideFloat32RowsMatchFloat64) {
   for (const std::int64_t classes : {300, 1000}) {
     SCOPED_TRACE(classes);
@@ -418,11 +417,33 @@ TEST(FusedCrossEntropy, WideFloat32RowsMatchFloat64) {
     EXPECT_TRUE(all_close(make_tensor(results[3], {3, classes}), results[1], 1e-6, 1e-6))
         << "gradient";
   }
-  std::vector<double> row(300, 1.0);
-  row[280] = std::nan("");
-  const nr::Tensor loss = nr::sparse_softmax_cross_entropy(make_tensor(row, {1, 300}),
-                                                           make_tensor({3}, {1}, nr::int32));
-  EXPECT_TRUE(std::isnan(loss.to_vector<double>()[0]));
+}
+
+// Wide float32 rows whose maximum sits in the second chunk's eight-lane loop, or is shared by
+// two logits in different chunks, with everything else far below exp's range (flushed to 0):
+// the exact losses and gradients of ExtremeLogitsGiveFiniteExactValues; a NaN in a row's
+// scalar tail makes the row's loss and gradient NaN.
+TEST(FusedCrossEntropy, WideFloat32RowsFindTheirMaximumAnywhere) {
+  std::vector<double> rows(3 * 300, -1e4);
+  rows[261] = 1e4;                          // row 0: one winner, its label
+  rows[300 + 100] = rows[300 + 270] = 5e3;  // row 1: two, the label one of them
+  rows[600 + 297] = std::nan("");           // row 2: NaN in the tail
+  const nr::Tensor logits = make_tensor(rows, {3, 300}, nr::float32);
+  const nr::Tensor labels = make_tensor({261, 270, 5}, {3}, nr::int32);
+  nr::GradientTape tape;
+  tape.watch(logits);
+  const nr::Tensor loss = nr::sparse_softmax_cross_entropy(logits, labels);
+  const std::vector<double> l = loss.to_vector<double>();
+  EXPECT_EQ(l[0], 0.0);
+  EXPECT_NEAR(l[1], std::log(2.0), 1e-7);
+  EXPECT_TRUE(std::isnan(l[2]));
+  const std::vector<double> g = tape.gradient(nr::sum(loss), logits).to_vector<double>();
+  for (std::int64_t k = 0; k < 300; ++k) {
+    const auto at = static_cast<std::size_t>(k);
+    EXPECT_EQ(g[at], 0.0) << "row 0, class " << k;
+    EXPECT_EQ(g[300 + at], k == 100 ? 0.5 : k == 270 ? -0.5 : 0.0) << "row 1, class " << k;
+    EXPECT_TRUE(std::isnan(g[600 + at])) << "row 2, class " << k;
+  }
 }
 
 TEST(FusedCrossEntropy, OutOfRangeLabelsAreAValueErrorOnTheCpu) {

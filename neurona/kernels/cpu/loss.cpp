@@ -53,7 +53,8 @@ float row_max_or_nan(const float* x, std::int64_t n) {
 }
 
 // SparseSoftmaxCrossEntropyForward for float32 rows: log(sum(exp(x - max))) with the
-// exponentials from the SIMD expf (x - max rounded to float as there), summed in float64.
+// exponentials from the SIMD expf (x - max rounded to float as there; terms below exp(-104),
+// flushed to +0, are lost beside the maximum's 1 in float64 anyway), summed in float64.
 template <typename I>
 void sparse_forward_float(const Tensor& logits, const Tensor& labels, Tensor& loss, Tensor& row_max,
                           Tensor& log_sum) {

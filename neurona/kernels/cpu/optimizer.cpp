@@ -1,5 +1,6 @@
-// CPU kernels of the fused optimizer update and of the sum of squares: the shared functors
-// (kernels/math/optimizer_ops.h) run by an OpenMP loop, one variable after another.
+// CPU kernels of the fused optimizer update (the shared functor of kernels/math/optimizer_ops.h
+// run by an OpenMP loop, one variable after another) and of the sum of squares for clipping
+// by norm (chunks summed in interleaved chains, lanes.h).
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -39,20 +40,22 @@ void optimizer_update(OptimizerRule rule, bool plain, const Tensor& coefficients
             Launch{}(item.variable.numel(), f);
           }
         };
-        const auto mode = [](GradientClip m) { return static_cast<int>(m); };
+        using Clip = GradientClip;
         if constexpr (plain_v) {
-          run(std::integral_constant<int, mode(GradientClip::none)>{});
+          run(std::integral_constant<int, static_cast<int>(Clip::none)>{});
         } else {
           switch (c.clip) {
-            case GradientClip::none:
-              return run(std::integral_constant<int, mode(GradientClip::none)>{});
-            case GradientClip::value:
-              return run(std::integral_constant<int, mode(GradientClip::value)>{});
-            case GradientClip::norm:
-              return run(std::integral_constant<int, mode(GradientClip::norm)>{});
-            case GradientClip::global_norm:
-              return run(std::integral_constant<int, mode(GradientClip::global_norm)>{});
+            case Clip::none:
+              return run(std::integral_constant<int, static_cast<int>(Clip::none)>{});
+            case Clip::value:
+              return run(std::integral_constant<int, static_cast<int>(Clip::value)>{});
+            case Clip::norm:
+              return run(std::integral_constant<int, static_cast<int>(Clip::norm)>{});
+            case Clip::global_norm:
+              return run(std::integral_constant<int, static_cast<int>(Clip::global_norm)>{});
           }
+          throw ValueError(detail::str("optimizer_update: clipping mode ", static_cast<int>(c.clip),
+                                       " reaches the CPU kernel (front door bug)"));
         }
       });
 }

@@ -32,9 +32,10 @@ void vector_tanh(const float* x, float* out, std::int64_t n);
 /// gelu's tanh form and its gradient.
 void vector_gelu_approximate(const float* x, float* out, std::int64_t n);
 void vector_gelu_approximate_grad(const float* grad, const float* x, float* out, std::int64_t n);
-/// out[i] = attention_exp(x[i] - shift) (math/attention_ops.h) on the calling thread: a row of
-/// an attention block's probabilities (the CPU attention kernels run it inside their tasks).
-/// x and out may be the same array.
+/// out[i] = attention_exp(x[i] - shift) (math/attention_ops.h: exp, +0 below exp(-104)) on the
+/// calling thread: a row of an attention block's probabilities (the CPU attention kernels run it
+/// inside their tasks), a chunk of a cross entropy's row (cpu/loss.cpp). x and out may be the
+/// same array.
 void vector_attention_exp(const float* x, float shift, float* out, std::int64_t n);
 
 }  // namespace neurona::kernels::cpu

@@ -56,10 +56,10 @@ inline constexpr int kClipAtRunTime = -1;
 
 /// Updates element i of a variable and of its slot variables s0..s2 in place. `Plain`: no
 /// clipping, no weight decay and no amsgrad (the usual case), known at compile time so that
-/// the CPU loop has no branches left and vectorises. `Clip`: otherwise, the GradientClip mode
-/// known at compile time (the CPU loop: a switch on the mode in the loop keeps it from
-/// vectorising, as AdamW's weight decay or clipnorm need), or kClipAtRunTime (the CUDA kernel,
-/// where the uniform branch costs nothing).
+/// the CPU loop has no branches left and vectorises. `Clip`: otherwise (weight decay, clipping
+/// or amsgrad), the GradientClip mode known at compile time (the CPU loop, which a switch on
+/// the mode inside it kept from vectorising), or kClipAtRunTime (the CUDA kernel, where the
+/// uniform branch costs nothing).
 template <OptimizerRule Rule, typename T, bool Plain = false, int Clip = kClipAtRunTime>
 struct OptimizerUpdateFunctor {
   T* var;
@@ -71,8 +71,16 @@ struct OptimizerUpdateFunctor {
   const double* sum_squares;
   OptimizerCoefficients<T> c;
 
+  NEURONA_HD_INLINE GradientClip clip_mode() const {
+    if constexpr (Clip == kClipAtRunTime) {
+      return c.clip;
+    } else {
+      return static_cast<GradientClip>(Clip);
+    }
+  }
+
   NEURONA_HD_INLINE T clipped(T g) const {
-    switch (Clip == kClipAtRunTime ? c.clip : static_cast<GradientClip>(Clip)) {
+    switch (clip_mode()) {
       case GradientClip::none:
         return g;
       case GradientClip::value:  // ops.clip(g, -v, v)
