@@ -439,6 +439,21 @@ TEST(Reduction, SoftmaxAndLogSoftmaxMatchReferenceAlongAnyAxis) {
   }
 }
 
+// float32 rows along the last axis take the CPU's row kernel (SIMD exp, sums in lanes; the
+// log-softmax in chunks of 256): rows wider than its chunks and lanes, with a winner far above
+// the rest in the second chunk, match the float64 reference.
+TEST(Reduction, SoftmaxOfWideFloat32RowsMatchesReference) {
+  for (const std::int64_t n : {300, 1000}) {
+    SCOPED_TRACE(n);
+    nr::Tensor x = random_tensor({3, n}, nr::float32, -30, 30, 27);
+    std::vector<double> v = x.to_vector<double>();
+    v[static_cast<std::size_t>(n + 261)] = 200;  // row 1: one winner, the rest underflow
+    x = make_tensor(v, {3, n}, nr::float32);
+    EXPECT_TRUE(all_close(nr::softmax(x), softmax_ref(x, -1, false), 1e-6, 1e-7));
+    EXPECT_TRUE(all_close(nr::log_softmax(x), softmax_ref(x, -1, true), 1e-6, 1e-5));
+  }
+}
+
 TEST(Reduction, SoftmaxRowsSumToOne) {
   const nr::Tensor x = random_tensor({5, 33}, nr::float32, -10, 10, 26);
   EXPECT_TRUE(all_close(nr::sum(nr::softmax(x), -1), std::vector<double>(5, 1.0), 1e-6, 0));

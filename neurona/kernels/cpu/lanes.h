@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace neurona::kernels::cpu {
 
@@ -24,6 +25,23 @@ Acc lane_sum(std::int64_t n, const F& term) {
   Acc sum = 0;
   for (const Acc x : lanes) sum += x;
   return sum;
+}
+
+/// The largest of x[0, n), NaN if any is NaN (-inf for n = 0: the softmax functors' rule), in
+/// kLanes interleaved chains.
+template <typename T>
+T lane_max_or_nan(const T* x, std::int64_t n) {
+  const auto take = [](T m, T v) { return (v > m || v != v) ? v : m; };
+  T lanes[kLanes];
+  for (T& l : lanes) l = -std::numeric_limits<T>::infinity();
+  std::int64_t k = 0;
+  for (; k + kLanes <= n; k += kLanes) {
+    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = take(lanes[l], x[k + l]);
+  }
+  for (std::int64_t l = 0; k < n; ++k, ++l) lanes[l] = take(lanes[l], x[k]);
+  T m = lanes[0];
+  for (std::int64_t l = 1; l < kLanes; ++l) m = take(m, lanes[l]);
+  return m;
 }
 
 }  // namespace neurona::kernels::cpu

@@ -37,21 +37,6 @@ void check_labels(const char* op, const Tensor& logits, const Tensor& labels) {
 // Elements of a row per call of the SIMD exp (on the stack).
 constexpr std::int64_t kChunk = 256;
 
-// The largest of x[0, n), NaN if any is NaN (row_logsumexp's rule), in interleaved lanes.
-float row_max_or_nan(const float* x, std::int64_t n) {
-  float lanes[kLanes];
-  std::fill_n(lanes, kLanes, lowest_value<float>());
-  const auto take = [](float m, float v) { return (v > m || is_nan(v)) ? v : m; };
-  std::int64_t k = 0;
-  for (; k + kLanes <= n; k += kLanes) {
-    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = take(lanes[l], x[k + l]);
-  }
-  for (std::int64_t l = 0; k < n; ++k, ++l) lanes[l] = take(lanes[l], x[k]);
-  float m = lanes[0];
-  for (std::int64_t l = 1; l < kLanes; ++l) m = take(m, lanes[l]);
-  return m;
-}
-
 // SparseSoftmaxCrossEntropyForward for float32 rows: log(sum(exp(x - max))) with the
 // exponentials from the SIMD expf (x - max rounded to float as there; terms below exp(-104),
 // flushed to +0, are lost beside the maximum's 1 in float64 anyway), summed in float64.
@@ -66,7 +51,7 @@ void sparse_forward_float(const Tensor& logits, const Tensor& labels, Tensor& lo
   float* const sum_p = log_sum.data<float>();
   Launch{}(rows, classes, [=](std::int64_t r) {
     const float* x = xp + r * classes;
-    const float m = row_max_or_nan(x, classes);
+    const float m = lane_max_or_nan(x, classes);
     double s = 0;
     float e[kChunk];
     for (std::int64_t c = 0; c < classes; c += kChunk) {

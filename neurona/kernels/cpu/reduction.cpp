@@ -1,6 +1,11 @@
 // CPU kernels for reductions and softmax: one output (or line) per loop iteration.
+#include <algorithm>
+#include <cmath>
+
 #include "neurona/kernels/cpu/kernels.h"
+#include "neurona/kernels/cpu/lanes.h"
 #include "neurona/kernels/cpu/launch.h"
+#include "neurona/kernels/cpu/vector_math.h"
 #include "neurona/kernels/math/impl.h"
 #include "neurona/kernels/reduction_stubs.h"
 
@@ -56,8 +61,42 @@ void reduce(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out) {
 
 namespace {
 
+// Elements of a row per call of the SIMD exp (on the stack) in the log-softmax.
+constexpr std::int64_t kExpChunk = 256;
+
+// SoftmaxFunctor along the last axis of float32 rows, a row per task (the functor's loop counts
+// rows against the parallel grain, not elements) with the exponentials from glibc's SIMD expf
+// (vector_math.h): softmax exp(x - max) / sum, log-softmax (x - max) - log(sum), the sums in
+// interleaved lanes (lanes.h).
+void softmax_rows_float(bool log, const float* x, float* out, std::int64_t rows, std::int64_t n) {
+  Launch{}(rows, n, [=](std::int64_t r) {
+    const float* xr = x + r * n;
+    float* o = out + r * n;
+    const float m = lane_max_or_nan(xr, n);
+    if (!log) {
+      vector_attention_exp(xr, m, o, n);
+      const float inv = 1.0f / lane_sum<float>(n, [o](std::int64_t k) { return o[k]; });
+      for (std::int64_t k = 0; k < n; ++k) o[k] *= inv;
+      return;
+    }
+    float s = 0;
+    float e[kExpChunk];
+    for (std::int64_t c = 0; c < n; c += kExpChunk) {
+      const std::int64_t len = std::min(kExpChunk, n - c);
+      vector_attention_exp(xr + c, m, e, len);
+      s += lane_sum<float>(len, [&e](std::int64_t k) { return e[k]; });
+    }
+    const float ls = std::log(s);
+    for (std::int64_t k = 0; k < n; ++k) o[k] = (xr[k] - m) - ls;
+  });
+}
+
 void softmax(bool log, const Tensor& x, std::int64_t outer, std::int64_t n, std::int64_t inner,
              Tensor& out) {
+  if (x.dtype() == DType::float32 && inner == 1) {
+    softmax_rows_float(log, x.data<float>(), out.data<float>(), outer, n);
+    return;
+  }
   softmax_impl(Launch{}, log, x, outer, n, inner, out);
 }
 }  // namespace
