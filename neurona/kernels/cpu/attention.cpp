@@ -107,20 +107,6 @@ void row_exp(T* row, T shift, std::int64_t n) {
   }
 }
 
-// The maximum of row[0, n), in kLanes interleaved chains (lanes.h) that the compiler vectorizes
-// (the same in any order).
-template <typename T>
-T row_max(const T* row, std::int64_t n) {
-  T lanes[kLanes];
-  std::fill_n(lanes, kLanes, -std::numeric_limits<T>::infinity());
-  std::int64_t j = 0;
-  for (; j + kLanes <= n; j += kLanes) {
-    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] = std::max(lanes[l], row[j + l]);
-  }
-  for (; j < n; ++j) lanes[0] = std::max(lanes[0], row[j]);
-  return *std::max_element(lanes, lanes + kLanes);
-}
-
 // The first key block that query rows [i0, ...) visit: blocks before it are hidden from them
 // by the window (AttentionGeometry::keys_begin; the loops end at keys_end).
 std::int64_t first_key_block(const AttentionGeometry& g, std::int64_t i0) {
@@ -153,7 +139,7 @@ void forward_typed(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
         T* sr = s.data() + r * kK;
         T* ar = acc.data() + r * hv;
         OnlineSoftmax<T>& st = state[static_cast<std::size_t>(r)];
-        const T alpha = online_softmax_rescale(st, row_max(sr, cols));
+        const T alpha = online_softmax_rescale(st, lane_max(sr, cols));
         for (std::int64_t c = 0; c < hv; ++c) ar[c] *= alpha;
         row_exp(sr, st.max, cols);
         st.sum += lane_sum<T>(cols, [sr](std::int64_t j) { return sr[j]; });

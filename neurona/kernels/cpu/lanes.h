@@ -27,11 +27,12 @@ Acc lane_sum(std::int64_t n, const F& term) {
   return sum;
 }
 
-/// The largest of x[0, n), NaN if any is NaN (-inf for n = 0: the softmax functors' rule), in
-/// kLanes interleaved chains.
+/// The largest of x[0, n) ignoring NaN (-inf for n = 0), in kLanes interleaved chains (the
+/// select that the compiler turns into SIMD max instructions). The attention's block rows: a
+/// NaN logit reaches the output through exp anyway.
 template <typename T>
-T lane_max_or_nan(const T* x, std::int64_t n) {
-  const auto take = [](T m, T v) { return (v > m || v != v) ? v : m; };
+T lane_max(const T* x, std::int64_t n) {
+  const auto take = [](T m, T v) { return m < v ? v : m; };
   T lanes[kLanes];
   for (T& l : lanes) l = -std::numeric_limits<T>::infinity();
   std::int64_t k = 0;
@@ -42,6 +43,14 @@ T lane_max_or_nan(const T* x, std::int64_t n) {
   T m = lanes[0];
   for (std::int64_t l = 1; l < kLanes; ++l) m = take(m, lanes[l]);
   return m;
+}
+
+/// The largest of x[0, n), NaN if any is NaN (the softmax functors' rule): lane_max beside a
+/// count of NaNs (one select doing both does not vectorise).
+template <typename T>
+T lane_max_or_nan(const T* x, std::int64_t n) {
+  const auto nans = lane_sum<std::int64_t>(n, [x](std::int64_t k) { return x[k] != x[k]; });
+  return nans != 0 ? std::numeric_limits<T>::quiet_NaN() : lane_max(x, n);
 }
 
 }  // namespace neurona::kernels::cpu

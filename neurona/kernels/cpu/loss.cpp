@@ -34,7 +34,7 @@ void check_labels(const char* op, const Tensor& logits, const Tensor& labels) {
   });
 }
 
-// Elements of a row per call of the SIMD exp (on the stack).
+// Classes of a row the backward pass writes and exponentiates at a time (in L1).
 constexpr std::int64_t kChunk = 256;
 
 // SparseSoftmaxCrossEntropyForward for float32 rows: log(sum(exp(x - max))) with the
@@ -52,14 +52,7 @@ void sparse_forward_float(const Tensor& logits, const Tensor& labels, Tensor& lo
   Launch{}(rows, classes, [=](std::int64_t r) {
     const float* x = xp + r * classes;
     const float m = lane_max_or_nan(x, classes);
-    double s = 0;
-    float e[kChunk];
-    for (std::int64_t c = 0; c < classes; c += kChunk) {
-      const std::int64_t len = std::min(kChunk, classes - c);
-      vector_attention_exp(x + c, m, e, len);
-      s += lane_sum<double>(len, [&e](std::int64_t k) { return static_cast<double>(e[k]); });
-    }
-    const double ls = std::log(s);
+    const double ls = std::log(vector_exp_sum(x, m, classes));
     max_p[r] = m;
     sum_p[r] = static_cast<float>(ls);
     const auto label = static_cast<std::int64_t>(lp[r]);  // checked by check_labels

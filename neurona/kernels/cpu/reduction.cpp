@@ -61,9 +61,6 @@ void reduce(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out) {
 
 namespace {
 
-// Elements of a row per call of the SIMD exp (on the stack) in the log-softmax.
-constexpr std::int64_t kExpChunk = 256;
-
 // SoftmaxFunctor along the last axis of float32 rows, a row per task (the functor's loop counts
 // rows against the parallel grain, not elements) with the exponentials from glibc's SIMD expf
 // (vector_math.h): softmax exp(x - max) / sum, log-softmax (x - max) - log(sum), the sums in
@@ -79,14 +76,7 @@ void softmax_rows_float(bool log, const float* x, float* out, std::int64_t rows,
       for (std::int64_t k = 0; k < n; ++k) o[k] *= inv;
       return;
     }
-    float s = 0;
-    float e[kExpChunk];
-    for (std::int64_t c = 0; c < n; c += kExpChunk) {
-      const std::int64_t len = std::min(kExpChunk, n - c);
-      vector_attention_exp(xr + c, m, e, len);
-      s += lane_sum<float>(len, [&e](std::int64_t k) { return e[k]; });
-    }
-    const float ls = std::log(s);
+    const auto ls = static_cast<float>(std::log(vector_exp_sum(xr, m, n)));
     for (std::int64_t k = 0; k < n; ++k) o[k] = (xr[k] - m) - ls;
   });
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "neurona/kernels/cpu/lanes.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/math/attention_ops.h"
 #include "neurona/kernels/math/elementwise_ops.h"
@@ -130,6 +131,18 @@ NEURONA_SIMD_CLONES void vector_attention_exp(const float* x, float shift, float
     for (std::int64_t j = 0; j < kBlock; ++j) e[j] = v[j] < kZeroBelow ? 0.0f : e[j];
     std::copy_n(e, len, out + start);
   }
+}
+
+double vector_exp_sum(const float* x, float shift, std::int64_t n) {
+  constexpr std::int64_t kChunk = 4 * kBlock;  // on the stack
+  double sum = 0;
+  float e[kChunk];
+  for (std::int64_t c = 0; c < n; c += kChunk) {
+    const std::int64_t len = std::min(kChunk, n - c);
+    vector_attention_exp(x + c, shift, e, len);
+    sum += lane_sum<double>(len, [&e](std::int64_t k) { return static_cast<double>(e[k]); });
+  }
+  return sum;
 }
 
 }  // namespace neurona::kernels::cpu

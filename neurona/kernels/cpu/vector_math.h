@@ -37,5 +37,9 @@ void vector_gelu_approximate_grad(const float* grad, const float* x, float* out,
 /// inside their tasks), a chunk of a cross entropy's row (cpu/loss.cpp). x and out may be the
 /// same array.
 void vector_attention_exp(const float* x, float shift, float* out, std::int64_t n);
+/// The sum of attention_exp(x[i] - shift) over x[0, n), in float64, on the calling thread: a
+/// softmax row's normalizer (the cross entropy's and the log-softmax's, cpu/loss.cpp and
+/// cpu/reduction.cpp).
+double vector_exp_sum(const float* x, float shift, std::int64_t n);
 
 }  // namespace neurona::kernels::cpu
