@@ -394,28 +394,51 @@ TEST(FusedCrossEntropy, ExtremeLogitsGiveFiniteExactValues) {
 }
 
 // float32 rows wider than the CPU kernel's chunks (its SIMD exp takes 256 classes at a time)
-// give the float64 kernel's losses and gradients within float32 rounding.
+// and than its backward blocks (4096 classes a task) give the float64 kernel's losses and
+// gradients within float32 rounding, sparse and dense (one-hot and soft targets, with their
+// gradient); the labels sit in the first, the last and a middle chunk or block.
 TEST(FusedCrossEntropy, WideFloat32RowsMatchFloat64) {
-  for (const std::int64_t classes : {300, 1000}) {
+  for (const std::int64_t classes : {300, 1000, 9000}) {
     SCOPED_TRACE(classes);
     // float32 values, so that both runs see the same logits.
     const nr::Tensor wide =
         nr::cast(nr::testing::random_tensor({3, classes}, nr::float32, -30, 30, 51), nr::float64);
+    const double middle = classes > 4096 ? 4100 : 257;
     const nr::Tensor labels =
-        make_tensor({0, static_cast<double>(classes - 1), 257}, {3}, nr::int32);
+        make_tensor({0, static_cast<double>(classes - 1), middle}, {3}, nr::int32);
+    // Soft targets summing to 1.5 (Keras takes any weights): their sum scales the softmax.
+    const nr::Tensor soft = nr::cast(
+        nr::softmax(nr::testing::random_tensor({3, classes}, nr::float32, -3, 3, 52)) * 1.5,
+        nr::float64);
     const nr::Tensor g = make_tensor({1.0, -0.5, 2.0}, {3}, nr::float64);
     std::vector<std::vector<double>> results;
     for (const nr::DType dt : {nr::float64, nr::float32}) {
       const nr::Tensor logits = nr::cast(wide, dt);
-      nr::GradientTape tape;
+      const nr::Tensor onehot = nr::one_hot(labels, classes, {.dtype = dt});
+      const nr::Tensor targets = nr::cast(soft, dt);
+      nr::GradientTape tape({.persistent = true});
       tape.watch(logits);
-      const nr::Tensor loss = nr::sparse_softmax_cross_entropy(logits, labels);
-      results.push_back(loss.to_vector<double>());
-      results.push_back(tape.gradient(nr::sum(loss * nr::cast(g, dt)), logits).to_vector<double>());
+      tape.watch(targets);
+      const nr::Tensor sparse = nr::sparse_softmax_cross_entropy(logits, labels);
+      const nr::Tensor dense_onehot = nr::softmax_cross_entropy(logits, onehot);
+      const nr::Tensor dense_soft = nr::softmax_cross_entropy(logits, targets);
+      for (const nr::Tensor& loss : {sparse, dense_onehot, dense_soft}) {
+        results.push_back(loss.to_vector<double>());
+        results.push_back(
+            tape.gradient(nr::sum(loss * nr::cast(g, dt)), logits).to_vector<double>());
+      }
+      results.push_back(
+          tape.gradient(nr::sum(dense_soft * nr::cast(g, dt)), targets).to_vector<double>());
     }
-    EXPECT_TRUE(all_close(make_tensor(results[2], {3}), results[0], 2e-6, 2e-6)) << "loss";
-    EXPECT_TRUE(all_close(make_tensor(results[3], {3, classes}), results[1], 1e-6, 1e-6))
-        << "gradient";
+    const std::size_t half = results.size() / 2;
+    for (std::size_t i = 0; i < half; ++i) {
+      SCOPED_TRACE(i);  // sparse, one-hot, soft: loss and d/dlogits; then the soft d/dtargets
+      const bool loss = i % 2 == 0 && i < 6;
+      const nr::Shape shape = loss ? nr::Shape({3}) : nr::Shape({3, classes});
+      // Losses of up to about 60 and d/dtargets of up to about 120 (2 * (log_sum - x + max)).
+      const double tol = loss ? 2e-6 : i == 6 ? 1e-5 : 1e-6;
+      EXPECT_TRUE(all_close(make_tensor(results[half + i], shape), results[i], tol, tol));
+    }
   }
 }
 
