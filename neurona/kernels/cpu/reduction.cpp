@@ -1,6 +1,7 @@
 // CPU kernels for reductions and softmax: one output (or line) per loop iteration.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "neurona/kernels/cpu/kernels.h"
 #include "neurona/kernels/cpu/lanes.h"
@@ -61,8 +62,8 @@ void reduce(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out) {
 
 namespace {
 
-// SoftmaxFunctor along the last axis of float32 rows, a row per task (the functor's loop counts
-// rows against the parallel grain, not elements) with the exponentials from glibc's SIMD expf
+// SoftmaxFunctor along the last axis of float32 rows, a row per task, with the exponentials
+// from glibc's SIMD expf
 // (vector_math.h): softmax exp(x - max) / sum, log-softmax (x - max) - log(sum), the sums in
 // interleaved lanes (lanes.h).
 void softmax_rows_float(bool log, const float* x, float* out, std::int64_t rows, std::int64_t n) {
@@ -87,7 +88,16 @@ void softmax(bool log, const Tensor& x, std::int64_t outer, std::int64_t n, std:
     softmax_rows_float(log, x.data<float>(), out.data<float>(), outer, n);
     return;
   }
-  softmax_impl(Launch{}, log, x, outer, n, inner, out);
+  // Other axes and dtypes: the shared functor, a line of n elements per index (the grain counts
+  // elements: a batch of short lines is not worth threads, one of long lines is).
+  visit_dtype(x.dtype(), [&](auto t) {
+    using T = std::decay_t<decltype(t)>;
+    if constexpr (is_float_v<T>) {
+      Launch{}(outer * inner, n, SoftmaxFunctor<T>{x.data<T>(), out.data<T>(), n, inner, log});
+    } else {
+      throw ValueError("softmax: integer input reaches the kernel (front door bug)");
+    }
+  });
 }
 }  // namespace
 
