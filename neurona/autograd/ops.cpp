@@ -523,8 +523,10 @@ Tensor softmax_cross_entropy(const Tensor& logits_in, const Tensor& targets_in) 
     autograd::record(
         "softmax_cross_entropy", {logits, targets}, {out},
         [logits, targets, row_max, log_sum, target_sum](const G& g) {
+          // The targets' gradient only where asked for (one-hot labels are constants).
           auto [dlogits, dtargets] = kernels::softmax_cross_entropy_backward(
-              logits, targets, row_max, log_sum, target_sum, g[0], /*targets_gradient=*/true);
+              logits, targets, row_max, log_sum, target_sum, g[0],
+              /*targets_gradient=*/autograd::needs_input_gradient(1));
           return G{dlogits, dtargets};
         },
         /*differentiable_backward=*/false);

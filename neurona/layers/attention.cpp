@@ -196,10 +196,13 @@ std::vector<Tensor> AttentionLayer::attend(const Tensor& query, const Tensor& va
 
 std::vector<KerasTensor> AttentionLayer::attend(const KerasTensor& query, const KerasTensor& value,
                                                 const KerasTensor& key,
-                                                const AttentionLayerCallOptions& options) {
+                                                const AttentionLayerCallOptions& options,
+                                                const std::vector<KerasTensor>& mask) {
   std::vector<KerasTensor> inputs{query, value};
   if (key.defined()) inputs.push_back(key);
-  return apply_with_kwargs(inputs, attention_kwargs(options));
+  if (mask.empty()) return apply_with_kwargs(inputs, attention_kwargs(options));
+  return apply_with_kwargs(inputs, attention_kwargs(options), std::nullopt,
+                           {mask_list_kwarg(mask, inputs.size())});
 }
 
 std::vector<Tensor> AttentionLayer::compute_mask_list(const std::vector<Tensor>& /*inputs*/,

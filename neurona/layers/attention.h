@@ -66,10 +66,14 @@ class AttentionLayer : public Layer {
   /// return_attention_scores. key undefined: the value.
   std::vector<Tensor> attend(const Tensor& query, const Tensor& value, const Tensor& key = {},
                              const AttentionLayerCallOptions& options = {}, bool training = false);
-  /// The functional API's call; the model and its config keep the keyword arguments.
+  /// The functional API's call; the model and its config keep the keyword arguments. `mask`
+  /// is Keras's mask=[query_mask, value_mask] (symbolic tensors, `{}` for a None; empty: the
+  /// masks the inputs carry), as the list call operator()({q, v}, {qm, vm}) takes it:
+  ///   auto outs = att->attend(q, v, {}, {.return_attention_scores = true}, {qm, vm});  // 2
   std::vector<KerasTensor> attend(const KerasTensor& query, const KerasTensor& value,
                                   const KerasTensor& key = {},
-                                  const AttentionLayerCallOptions& options = {});
+                                  const AttentionLayerCallOptions& options = {},
+                                  const std::vector<KerasTensor>& mask = {});
 
   std::vector<Tensor> call_list_with_kwargs(const std::vector<Tensor>& inputs,
                                             const std::vector<Tensor>& masks,

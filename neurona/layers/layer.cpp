@@ -661,22 +661,28 @@ KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs,
 
 KerasTensor Layer::operator()(const std::vector<KerasTensor>& inputs,
                               const std::vector<KerasTensor>& masks, std::optional<bool> training) {
-  // Recorded one per positional input, None for the missing ones, as Keras's Attention wants
-  // them (a list of 2 or 3).
-  std::vector<KerasTensor> padded = masks;
-  if (padded.size() < inputs.size()) padded.resize(inputs.size());
-  std::vector<KerasTensor> outputs =
-      masks.empty()
-          ? symbolic_call(inputs, true, training)
-          : apply_with_kwargs(inputs, ConfigValue(), training, {TensorKwarg("mask", padded)});
+  std::vector<KerasTensor> outputs = apply(inputs, masks, training);
   NEURONA_CHECK(outputs.size() == 1, ValueError, describe(), " returns ", outputs.size(),
-                " tensors; call apply_with_kwargs() to get them all");
+                " tensors; call apply() to get them all");
   return outputs[0];
 }
 
 std::vector<KerasTensor> Layer::apply(const std::vector<KerasTensor>& inputs,
                                       std::optional<bool> training) {
   return symbolic_call(inputs, true, training);
+}
+
+std::vector<KerasTensor> Layer::apply(const std::vector<KerasTensor>& inputs,
+                                      const std::vector<KerasTensor>& masks,
+                                      std::optional<bool> training) {
+  if (masks.empty()) return symbolic_call(inputs, true, training);
+  return apply_with_kwargs(inputs, ConfigValue(), training,
+                           {mask_list_kwarg(masks, inputs.size())});
+}
+
+TensorKwarg mask_list_kwarg(std::vector<KerasTensor> masks, std::size_t inputs) {
+  if (masks.size() < inputs) masks.resize(inputs);
+  return TensorKwarg("mask", std::move(masks));
 }
 
 std::vector<KerasTensor> Layer::apply_with_kwargs(const std::vector<KerasTensor>& inputs,

@@ -112,6 +112,10 @@ struct TensorKwarg {
   bool list = false;
 };
 
+/// Keras's mask=[m1, m2, ...] of a list call on `inputs` tensors: one per input, None (an
+/// undefined tensor) for those past the list, as Keras's Attention wants them (2 or 3).
+TensorKwarg mask_list_kwarg(std::vector<KerasTensor> masks, std::size_t inputs);
+
 class Layer : public std::enable_shared_from_this<Layer> {
  public:
   virtual ~Layer();
@@ -167,6 +171,12 @@ class Layer : public std::enable_shared_from_this<Layer> {
                          std::optional<bool> training = std::nullopt);
   /// The symbolic call on a list that returns all the outputs (a model with several).
   std::vector<KerasTensor> apply(const std::vector<KerasTensor>& inputs,
+                                 std::optional<bool> training = std::nullopt);
+  /// The same given a mask per input, as operator()(inputs, masks) records them (an empty
+  /// list is the plain call): all the outputs of, say, an Attention called on [q, v] with
+  /// mask=[qm, vm] and return_attention_scores (AttentionLayer::attend takes them too).
+  std::vector<KerasTensor> apply(const std::vector<KerasTensor>& inputs,
+                                 const std::vector<KerasTensor>& masks,
                                  std::optional<bool> training = std::nullopt);
 
   /// Keras's `layer.output`: the output of the layer's first symbolic call (its node 0; here the

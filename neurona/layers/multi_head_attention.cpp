@@ -442,14 +442,6 @@ std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& quer
                                                          const KerasTensor& value,
                                                          const KerasTensor& key,
                                                          const AttentionCallOptions& options,
-                                                         const KerasTensor& attention_mask) {
-  return attend(query, value, key, options, AttentionMaskTensors{.attention_mask = attention_mask});
-}
-
-std::vector<KerasTensor> MultiHeadAttentionLayer::attend(const KerasTensor& query,
-                                                         const KerasTensor& value,
-                                                         const KerasTensor& key,
-                                                         const AttentionCallOptions& options,
                                                          const AttentionMaskTensors& masks) {
   NEURONA_CHECK(!options.attention_mask.defined() && !options.value_mask.defined() &&
                     !options.key_mask.defined(),

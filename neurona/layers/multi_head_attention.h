@@ -10,6 +10,7 @@
 // it); the output carries the query's mask.
 #pragma once
 
+#include <concepts>
 #include <optional>
 #include <vector>
 
@@ -114,17 +115,22 @@ class MultiHeadAttentionLayer : public Layer {
   std::vector<Tensor> attend(const Tensor& query, const Tensor& value, const Tensor& key = {},
                              const AttentionCallOptions& options = {}, bool training = false);
   /// The functional API's call, Keras's mha(query, value, key, attention_mask=m,
-  /// use_causal_mask=...): the model records the keyword arguments with the call (and in
-  /// configs); a symbolic attention_mask (batch, T, S) is the last argument.
+  /// value_mask=vm, key_mask=km, use_causal_mask=...): the model records the keyword arguments
+  /// with the call (and in configs); the symbolic masks are the last argument:
+  ///   mha->attend(q, v, {}, {}, {.value_mask = padding});
   std::vector<KerasTensor> attend(const KerasTensor& query, const KerasTensor& value,
                                   const KerasTensor& key = {},
                                   const AttentionCallOptions& options = {},
-                                  const KerasTensor& attention_mask = {});
-  /// The same with any of Keras's tensor keyword arguments:
-  ///   mha->attend(q, v, {}, {}, {.value_mask = padding});
+                                  const AttentionMaskTensors& masks = {});
+  /// The same given a symbolic attention_mask (batch, T, S) alone: mha->attend(q, v, {}, {}, m).
+  /// (A template, so that `{}` in the last place is the overload above's masks.)
+  template <std::same_as<KerasTensor> Mask>
   std::vector<KerasTensor> attend(const KerasTensor& query, const KerasTensor& value,
                                   const KerasTensor& key, const AttentionCallOptions& options,
-                                  const AttentionMaskTensors& masks);
+                                  const Mask& attention_mask) {
+    return attend(query, value, key, options,
+                  AttentionMaskTensors{.attention_mask = attention_mask});
+  }
 
   /// The list call [query, value] or [query, value, key], reading the masks they carry.
   std::vector<Tensor> call_list_with_masks(const std::vector<Tensor>& inputs,

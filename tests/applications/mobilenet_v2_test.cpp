@@ -5,13 +5,13 @@
 // weights neurona's own MobileNetV2 takes, both predicting what Keras predicted. With
 // NEURONA_WRITE_SAVING_FIXTURES=DIR, neurona's MobileNetV2 is saved into DIR for the script's
 // --check mode, which loads it into Keras.
-#include <cstdlib>
 #include <filesystem>
 
 #include <neurona/neurona.h>
 
 #include "applications/keras_layers.h"
 #include "models/saving_models.h"
+#include "support/paths.h"
 #include "support/test_util.h"
 
 namespace nr = neurona;
@@ -174,11 +174,7 @@ TEST(MobileNetV2, TakesTheWeightsOfKerasSavedModel) {
 // Writes mobilenet_v2_035.keras and .io.txt from neurona's MobileNetV2 with weights of its own
 // into $NEURONA_WRITE_SAVING_FIXTURES, for `make_keras_application_references.py --check DIR`.
 TEST(MobileNetV2, WriteFixtureForKerasWhenAsked) {
-  const char* dir = std::getenv("NEURONA_WRITE_SAVING_FIXTURES");
-  if (dir == nullptr || *dir == '\0') {
-    GTEST_SKIP() << "set NEURONA_WRITE_SAVING_FIXTURES=DIR to write the files Keras checks";
-  }
-  fs::create_directories(dir);
+  NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_SAVING_FIXTURES");
   nr::clear_session();
   nr::set_seed(7);
   auto model = mobilenet_v2_035();

@@ -2,7 +2,7 @@
 // support masking pass them on (merging layers combine them), GlobalAveragePooling1D, the
 // losses, the metrics and BatchNormalization's training statistics use them; against Keras
 // itself (tests/reference/masks/, made by tests/reference/make_keras_mask_references.py).
-#include <cstdlib>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -10,6 +10,7 @@
 #include <neurona/neurona.h>
 
 #include "support/gradcheck.h"
+#include "support/paths.h"
 #include "support/reference_file.h"
 #include "support/saving_round_trip.h"
 #include "support/test_util.h"
@@ -337,6 +338,82 @@ TEST(Masks, AMaskGivenToACallAsKerasWritesIt) {
       nr::testing::all_close(expected, (nr::mean(v1, 1) + nr::mean(v2, 1)).to_vector<double>()));
 }
 
+// A symbolic list call given a list of masks that returns several tensors: Keras's
+// Attention()([q, v], mask=[qm, vm], return_attention_scores=True) is attend(q, v, {}, {...},
+// {qm, vm}), and a nested model with two outputs called with a mask per input is apply({x1,
+// x2}, {m, {}}). Both predict what the eager calls give with the masks on the inputs, and the
+// Attention model's config round-trips.
+TEST(Masks, SymbolicListCallsGivenMasksReturnEveryOutput) {
+  auto query = nr::Input({3, 4});
+  auto value = nr::Input({5, 4});
+  auto query_mask = nr::Input({3}, {.dtype = nr::int32});
+  auto value_mask = nr::Input({5}, {.dtype = nr::int32});
+  auto attention = L::Attention();
+  const std::vector<L::KerasTensor> outs = attention->attend(
+      query, value, {}, {.return_attention_scores = true}, {query_mask, value_mask});
+  ASSERT_EQ(outs.size(), 2u);
+  nr::Model model({query, value, query_mask, value_mask}, outs);
+  const nr::Tensor q = nr::random_normal({2, 3, 4}, {.seed = 1});
+  const nr::Tensor v = nr::random_normal({2, 5, 4}, {.seed = 2});
+  const std::vector<double> qm_values{1, 0, 1, 1, 1, 0};
+  const std::vector<double> vm_values{1, 1, 0, 1, 0, 0, 1, 1, 1, 1};
+  const std::vector<nr::Tensor> inputs{q, v, nr::testing::make_tensor(qm_values, {2, 3}, nr::int32),
+                                       nr::testing::make_tensor(vm_values, {2, 5}, nr::int32)};
+  const std::vector<nr::Tensor> predicted = model.predict(inputs);
+  ASSERT_EQ(predicted.size(), 2u);
+  nr::Tensor q_masked = q.alias();
+  q_masked.set_keras_mask(nr::testing::make_tensor(qm_values, {2, 3}, nr::uint8));
+  nr::Tensor v_masked = v.alias();
+  v_masked.set_keras_mask(nr::testing::make_tensor(vm_values, {2, 5}, nr::uint8));
+  const std::vector<nr::Tensor> eager =
+      attention->attend(q_masked, v_masked, {}, {.return_attention_scores = true});
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(nr::testing::all_close(predicted[i], eager.at(i).to_vector<double>(), 1e-6, 1e-6))
+        << i;
+  }
+  // The value mask takes part: a masked key gets no attention.
+  const std::vector<double> scores = predicted[1].to_vector<double>();
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if (vm_values[(i / 15) * 5 + i % 5] == 0) {
+      EXPECT_EQ(scores[i], 0.0) << i;
+    }
+  }
+  const auto back =
+      nr::models::detail::model_from_config_json(nr::models::detail::model_config_json(model));
+  back->set_weights(model.get_weights());
+  const std::vector<nr::Tensor> again = back->predict(inputs);
+  ASSERT_EQ(again.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(nr::testing::all_close(again[i], predicted[i].to_vector<double>(), 1e-6, 1e-6))
+        << i;
+  }
+
+  // A nested model with an output per input: each average counts its mask's steps (a None
+  // keeps the input's own: none here, so every step).
+  auto a = nr::Input({5, 4});
+  auto b = nr::Input({5, 4});
+  const auto pooled = std::make_shared<nr::Model>(
+      std::vector{a, b},
+      std::vector{L::GlobalAveragePooling1D()(a), L::GlobalAveragePooling1D()(b)});
+  auto x1 = nr::Input({5, 4});
+  auto x2 = nr::Input({5, 4});
+  auto m = nr::Input({5}, {.dtype = nr::int32});
+  const std::vector<L::KerasTensor> pooled_outs = pooled->apply({x1, x2}, {m, {}});
+  ASSERT_EQ(pooled_outs.size(), 2u);
+  nr::Model outer({x1, x2, m}, pooled_outs);
+  const nr::Tensor v1 = nr::random_normal({2, 5, 4}, {.seed = 3});
+  const nr::Tensor v2 = nr::random_normal({2, 5, 4}, {.seed = 4});
+  const nr::Tensor vm = nr::testing::make_tensor(vm_values, {2, 5}, nr::int32);
+  const std::vector<nr::Tensor> averages = outer.predict(std::vector<nr::Tensor>{v1, v2, vm});
+  ASSERT_EQ(averages.size(), 2u);
+  EXPECT_TRUE(nr::testing::all_close(
+      averages[0], L::GlobalAveragePooling1D()(v1, vm).to_vector<double>(), 1e-6, 1e-6));
+  EXPECT_TRUE(nr::testing::all_close(averages[1], nr::mean(v2, 1).to_vector<double>(), 1e-6, 1e-6));
+  // The single-output call refuses a layer that gives two, naming apply().
+  NEURONA_EXPECT_THROW_MSG((void)(*pooled)({x1, x2}, {m, {}}), nr::ValueError,
+                           "returns 2 tensors; call apply() to get them all");
+}
+
 // Keras's list call given a list of masks, Attention()([q, v], mask=[qm, vm]) with model inputs
 // qm and vm, in a .keras file Keras 3 saved (make_keras_mask_references.py): an Attention given
 // a value mask in place of the one its value carries, and an AdditiveAttention given
@@ -443,11 +520,7 @@ TEST(Masks, AListCallGivenAListOfMasksAsKerasWritesIt) {
 // `make_keras_mask_references.py --check DIR` (Keras loads them and reproduces neurona's y).
 TEST(Masks, WriteFixturesForKerasWhenAsked) {
   namespace fs = std::filesystem;
-  const char* dir = std::getenv("NEURONA_WRITE_MASK_FIXTURES");
-  if (dir == nullptr || *dir == '\0') {
-    GTEST_SKIP() << "set NEURONA_WRITE_MASK_FIXTURES=DIR to write the files Keras checks";
-  }
-  fs::create_directories(dir);
+  NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_MASK_FIXTURES");
   const auto write = [&](const char* name, nr::Model& model,
                          const std::vector<nr::Tensor>& inputs) {
     const fs::path base = fs::path(dir) / name;

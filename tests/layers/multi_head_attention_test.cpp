@@ -8,7 +8,7 @@
 #include <neurona/neurona.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -346,6 +346,10 @@ TEST(MultiHeadAttentionSaving, KerasAttentionMaskInputLoadsAndPredictsKerasOutpu
       nr::testing::all_close(mine.predict(inputs)[0], eager.to_vector<double>(), 1e-6, 1e-6));
   const auto unmasked = mha->attend(es, es, {}, {.use_causal_mask = true})[0].to_vector<double>();
   EXPECT_FALSE(nr::testing::all_close(eager, unmasked, 1e-4, 1e-4));  // the mask took part
+  // `{}` in the mask's place is no masks (the AttentionMaskTensors overload, not the mask's).
+  nr::Model plain(tokens, mha->attend(e, e, {}, {.use_causal_mask = true}, {})[0]);
+  EXPECT_TRUE(nr::testing::all_close(plain.predict(std::vector<nr::Tensor>{inputs[0]})[0], unmasked,
+                                     1e-6, 1e-6));
   const auto back =
       nr::models::detail::model_from_config_json(nr::models::detail::model_config_json(mine));
   back->set_weights(mine.get_weights());
@@ -578,11 +582,7 @@ nr::Model neurona_transformer() {
 // `make_keras_mha_references.py --check DIR` (Keras loads them and reproduces neurona's y).
 TEST(MultiHeadAttentionSaving, WriteFixturesForKerasWhenAsked) {
   namespace fs = std::filesystem;
-  const char* dir = std::getenv("NEURONA_WRITE_MHA_FIXTURES");
-  if (dir == nullptr || *dir == '\0') {
-    GTEST_SKIP() << "set NEURONA_WRITE_MHA_FIXTURES=DIR to write the files Keras checks";
-  }
-  fs::create_directories(dir);
+  NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_MHA_FIXTURES");
   nr::Model model = neurona_transformer();
   const nr::Tensor tokens =
       nr::testing::make_tensor({4, 9, 2, 0, 0, 0, 1, 2, 3, 4, 5, 6}, {2, 6}, nr::int32);

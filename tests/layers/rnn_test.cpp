@@ -8,7 +8,6 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -492,11 +491,7 @@ TEST(RNNSaving, InitialStateCallsRoundTripAsKerasKeywordArguments) {
 // `make_keras_rnn_references.py --check DIR` (Keras loads them and reproduces neurona's y).
 TEST(RNNSaving, WriteFixturesForKerasWhenAsked) {
   namespace fs = std::filesystem;
-  const char* dir = std::getenv("NEURONA_WRITE_RNN_FIXTURES");
-  if (dir == nullptr || *dir == '\0') {
-    GTEST_SKIP() << "set NEURONA_WRITE_RNN_FIXTURES=DIR to write the files Keras checks";
-  }
-  fs::create_directories(dir);
+  NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_RNN_FIXTURES");
   nr::clear_session();
   nr::set_seed(5);
   auto x = nr::layers::Input({5, 3});

@@ -3,13 +3,13 @@
 // make_keras_saving_references.py), load_model compiles the model from it as Keras's
 // load_model does, Keras's compiled_cnn.keras loads compiled and goes on training as in Keras,
 // and every bad compile_config is a ValueError.
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "models/saving_models.h"
 #include "neurona/models/keras_config.h"
+#include "support/paths.h"
 #include "support/reference_file.h"
 #include "support/test_util.h"
 
@@ -462,11 +462,7 @@ TEST(CompiledKerasFiles, NeuronaWrittenCompiledFixtureStillLoads) {
 // neurona model into $NEURONA_WRITE_SAVING_FIXTURES, for
 // `make_keras_saving_references.py --check DIR`.
 TEST(CompiledKerasFiles, WriteCompiledFixtureForKerasWhenAsked) {
-  const char* dir = std::getenv("NEURONA_WRITE_SAVING_FIXTURES");
-  if (dir == nullptr || *dir == '\0') {
-    GTEST_SKIP() << "set NEURONA_WRITE_SAVING_FIXTURES=DIR to write the files Keras checks";
-  }
-  fs::create_directories(dir);
+  NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_SAVING_FIXTURES");
   nr::clear_session();
   auto model = compiled_cnn_model();
   saving_test::randomize_weights(*model, 3000);

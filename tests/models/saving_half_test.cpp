@@ -9,10 +9,10 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <functional>
 
 #include "models/saving_models.h"
+#include "support/paths.h"
 #include "support/test_util.h"
 
 using namespace saving_test;
@@ -175,12 +175,8 @@ TEST_P(HalfWeights, KerasFilesLoadToKerasValues) {
 // Writes dense_<dtype>.weights.h5 and .io.txt into $NEURONA_WRITE_SAVING_FIXTURES for
 // `make_keras_saving_references.py --check DIR`.
 TEST_P(HalfWeights, WriteFixturesForKerasWhenAsked) {
-  const char* dir = std::getenv("NEURONA_WRITE_SAVING_FIXTURES");
-  if (dir == nullptr || *dir == '\0') {
-    GTEST_SKIP() << "set NEURONA_WRITE_SAVING_FIXTURES=DIR to write the files Keras checks";
-  }
+  NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_SAVING_FIXTURES");
   const std::string dtype = GetParam();
-  fs::create_directories(dir);
   nr::clear_session();
   auto model = dense_model(dtype);
   randomize_weights(*model, dtype == "float16" ? 1500 : 1600);

@@ -3,9 +3,9 @@
 // from_neurona/ folder holds files neurona wrote (this binary with
 // NEURONA_WRITE_SAVING_FIXTURES=DIR), which the script's --check mode loads into Keras; here
 // they must still load into neurona and give the outputs stored beside them.
-#include <cstdlib>
 
 #include "models/saving_models.h"
+#include "support/paths.h"
 #include "support/test_util.h"
 
 using namespace saving_test;
@@ -59,11 +59,7 @@ TEST(KerasFiles, NeuronaWrittenFixturesStillLoad) {
 // neurona's own weights into $NEURONA_WRITE_SAVING_FIXTURES, for
 // `make_keras_saving_references.py --check DIR`.
 TEST(KerasFiles, WriteFixturesForKerasWhenAsked) {
-  const char* dir = std::getenv("NEURONA_WRITE_SAVING_FIXTURES");
-  if (dir == nullptr || *dir == '\0') {
-    GTEST_SKIP() << "set NEURONA_WRITE_SAVING_FIXTURES=DIR to write the files Keras checks";
-  }
-  fs::create_directories(dir);
+  NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_SAVING_FIXTURES");
   for (std::size_t i = 0; i < cases().size(); ++i) {
     const Case& c = cases()[i];
     nr::clear_session();

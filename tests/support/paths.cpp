@@ -19,4 +19,11 @@ std::string backup_fit_child_path() {
   return NEURONA_BACKUP_FIT_CHILD;
 }
 
+std::filesystem::path fixture_output_dir(const char* variable) {
+  const char* env = std::getenv(variable);
+  if (env == nullptr || *env == 0) return {};
+  std::filesystem::create_directories(env);
+  return env;
+}
+
 }  // namespace neurona::testing

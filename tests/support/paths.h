@@ -16,4 +16,16 @@ std::filesystem::path reference_dir();
 /// The backup_fit_child program (tests/models/helpers/), which BackupAndRestore's tests kill.
 std::string backup_fit_child_path();
 
+/// Where a fixture writer (a test that saves neurona's files for a reference script's --check
+/// mode) writes: the directory named by the environment variable `variable`, created; empty
+/// where the variable is unset or empty.
+std::filesystem::path fixture_output_dir(const char* variable);
+
 }  // namespace neurona::testing
+
+/// Opens a fixture writer's test body: declares `dir`, $variable's directory (created), or
+/// skips the test saying which variable to set:
+///   NEURONA_FIXTURE_DIR_OR_SKIP(dir, "NEURONA_WRITE_RNN_FIXTURES");
+#define NEURONA_FIXTURE_DIR_OR_SKIP(dir, variable)                                    \
+  const std::filesystem::path dir = ::neurona::testing::fixture_output_dir(variable); \
+  if (dir.empty()) GTEST_SKIP() << "set " << (variable) << "=DIR to write the files Keras checks"

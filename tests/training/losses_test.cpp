@@ -395,22 +395,25 @@ TEST(FusedCrossEntropy, ExtremeLogitsGiveFiniteExactValues) {
 
 // float32 rows wider than the CPU kernel's chunks (its SIMD exp takes 256 classes at a time)
 // and than its backward blocks (4096 classes a task) give the float64 kernel's losses and
-// gradients within float32 rounding, sparse and dense (one-hot and soft targets, with their
-// gradient); the labels sit in the first, the last and a middle chunk or block.
+// gradients within float32 rounding, sparse and dense (one-hot and soft targets, the logits'
+// gradient alone and the targets' too); the labels sit in the first, the last and a middle
+// chunk or block. The widest case has enough rows for the loops to run on every thread.
 TEST(FusedCrossEntropy, WideFloat32RowsMatchFloat64) {
   for (const std::int64_t classes : {300, 1000, 9000}) {
     SCOPED_TRACE(classes);
+    const std::int64_t rows = classes > 4096 ? 16 : 3;
     // float32 values, so that both runs see the same logits.
-    const nr::Tensor wide =
-        nr::cast(nr::testing::random_tensor({3, classes}, nr::float32, -30, 30, 51), nr::float64);
-    const double middle = classes > 4096 ? 4100 : 257;
-    const nr::Tensor labels =
-        make_tensor({0, static_cast<double>(classes - 1), middle}, {3}, nr::int32);
+    const nr::Tensor wide = nr::cast(
+        nr::testing::random_tensor({rows, classes}, nr::float32, -30, 30, 51), nr::float64);
+    std::vector<double> label_values{0, static_cast<double>(classes - 1),
+                                     classes > 4096 ? 4100.0 : 257.0};
+    for (std::int64_t r = 3; r < rows; ++r) label_values.push_back(static_cast<double>(r * 523));
+    const nr::Tensor labels = make_tensor(label_values, {rows}, nr::int32);
     // Soft targets summing to 1.5 (Keras takes any weights): their sum scales the softmax.
     const nr::Tensor soft = nr::cast(
-        nr::softmax(nr::testing::random_tensor({3, classes}, nr::float32, -3, 3, 52)) * 1.5,
+        nr::softmax(nr::testing::random_tensor({rows, classes}, nr::float32, -3, 3, 52)) * 1.5,
         nr::float64);
-    const nr::Tensor g = make_tensor({1.0, -0.5, 2.0}, {3}, nr::float64);
+    const nr::Tensor g = nr::testing::random_tensor({rows}, nr::float64, -2, 2, 53);
     std::vector<std::vector<double>> results;
     for (const nr::DType dt : {nr::float64, nr::float32}) {
       const nr::Tensor logits = nr::cast(wide, dt);
@@ -427,16 +430,20 @@ TEST(FusedCrossEntropy, WideFloat32RowsMatchFloat64) {
         results.push_back(
             tape.gradient(nr::sum(loss * nr::cast(g, dt)), logits).to_vector<double>());
       }
-      results.push_back(
-          tape.gradient(nr::sum(dense_soft * nr::cast(g, dt)), targets).to_vector<double>());
+      const auto both = tape.gradient(nr::sum(dense_soft * nr::cast(g, dt)),
+                                      std::vector<nr::Tensor>{logits, targets});
+      results.push_back(both[0].to_vector<double>());
+      results.push_back(both[1].to_vector<double>());
     }
     const std::size_t half = results.size() / 2;
     for (std::size_t i = 0; i < half; ++i) {
-      SCOPED_TRACE(i);  // sparse, one-hot, soft: loss and d/dlogits; then the soft d/dtargets
+      // Sparse, one-hot, soft: the loss and d/dlogits; then the soft d/dlogits and d/dtargets
+      // asked for together.
+      SCOPED_TRACE(i);
       const bool loss = i % 2 == 0 && i < 6;
-      const nr::Shape shape = loss ? nr::Shape({3}) : nr::Shape({3, classes});
+      const nr::Shape shape = loss ? nr::Shape({rows}) : nr::Shape({rows, classes});
       // Losses of up to about 60 and d/dtargets of up to about 120 (2 * (log_sum - x + max)).
-      const double tol = loss ? 2e-6 : i == 6 ? 1e-5 : 1e-6;
+      const double tol = loss ? 2e-6 : i == 7 ? 1e-5 : 1e-6;
       EXPECT_TRUE(all_close(make_tensor(results[half + i], shape), results[i], tol, tol));
     }
   }
@@ -466,6 +473,23 @@ TEST(FusedCrossEntropy, WideFloat32RowsFindTheirMaximumAnywhere) {
     EXPECT_EQ(g[at], 0.0) << "row 0, class " << k;
     EXPECT_EQ(g[300 + at], k == 100 ? 0.5 : k == 270 ? -0.5 : 0.0) << "row 1, class " << k;
     EXPECT_TRUE(std::isnan(g[600 + at])) << "row 2, class " << k;
+  }
+  // The dense kernel given the labels one-hot: the same losses and gradients.
+  nr::GradientTape dense_tape;
+  dense_tape.watch(logits);
+  const nr::Tensor dense =
+      nr::softmax_cross_entropy(logits, nr::one_hot(labels, 300, {.dtype = nr::float32}));
+  const std::vector<double> dl = dense.to_vector<double>();
+  EXPECT_EQ(dl[0], 0.0);
+  EXPECT_NEAR(dl[1], std::log(2.0), 1e-7);
+  EXPECT_TRUE(std::isnan(dl[2]));
+  const std::vector<double> dg = dense_tape.gradient(nr::sum(dense), logits).to_vector<double>();
+  for (std::size_t i = 0; i < dg.size(); ++i) {
+    if (std::isnan(g[i])) {
+      EXPECT_TRUE(std::isnan(dg[i])) << i;
+    } else {
+      EXPECT_EQ(dg[i], g[i]) << i;
+    }
   }
 }
 

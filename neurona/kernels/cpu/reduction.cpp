@@ -63,9 +63,8 @@ void reduce(ReduceOp op, const Tensor& x, const ReducePlan& plan, Tensor& out) {
 namespace {
 
 // SoftmaxFunctor along the last axis of float32 rows, a row per task, with the exponentials
-// from glibc's SIMD expf
-// (vector_math.h): softmax exp(x - max) / sum, log-softmax (x - max) - log(sum), the sums in
-// interleaved lanes (lanes.h).
+// from glibc's SIMD expf (vector_math.h): softmax exp(x - max) / sum, log-softmax (x - max) -
+// log(sum), the sums in interleaved lanes (lanes.h).
 void softmax_rows_float(bool log, const float* x, float* out, std::int64_t rows, std::int64_t n) {
   Launch{}(rows, n, [=](std::int64_t r) {
     const float* xr = x + r * n;

@@ -2,7 +2,7 @@
 // logsumexp (maximum subtracted first), so that logits of any magnitude give finite losses and
 // gradients, and the softmax is never stored. Written once as __host__ __device__ functors that
 // the CPU runs in an OpenMP loop and CUDA in a grid (kernels/cpu/loss.cpp, kernels/cuda/loss.cu);
-// the CPU's float32 sparse rows take the same formulas with SIMD exponentials instead.
+// the CPU's float32 rows, sparse and dense, take the same formulas with SIMD exponentials.
 //
 // A sparse label outside [0, classes) gives NaN for its row's loss and gradient: the functors
 // never read outside the row. The CPU backend rejects such labels with a ValueError before it
