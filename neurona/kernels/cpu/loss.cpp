@@ -54,19 +54,20 @@ void for_each_row_block(std::int64_t rows, std::int64_t classes, const F& body) 
   });
 }
 
-// dlogits[c] for c in [begin, end) of one row: g * (p * scale - t[c]), where p = exp((x[c] -
-// m) - ls) from the SIMD expf and t is `targets` (nullptr: 0). The sparse backward passes
-// scale 1 and no targets, then mends its label's element.
-inline void softmax_row_gradient(const float* x, const float* targets, float m, float ls, float g,
-                                 float scale, std::int64_t begin, std::int64_t end, float* d) {
+// dlogits[c] for c in [begin, end) of one row: g * p - [sparse: 0; dense: g * (p * scale -
+// t[c])], where p = exp((x[c] - m) - ls) from the SIMD expf. The sparse backward then mends its
+// label's element.
+template <bool kDense>
+void softmax_row_gradient(const float* x, const float* targets, float m, float ls, float g,
+                          float scale, std::int64_t begin, std::int64_t end, float* d) {
   for (std::int64_t c = begin; c < end; c += kChunk) {
     const std::int64_t len = std::min(kChunk, end - c);
     for (std::int64_t k = c; k < c + len; ++k) d[k] = (x[k] - m) - ls;
     vector_attention_exp(d + c, 0.0f, d + c, len);
-    if (targets == nullptr) {
-      for (std::int64_t k = c; k < c + len; ++k) d[k] = g * (d[k] * scale);
-    } else {
+    if constexpr (kDense) {
       for (std::int64_t k = c; k < c + len; ++k) d[k] = g * (d[k] * scale - targets[k]);
+    } else {
+      for (std::int64_t k = c; k < c + len; ++k) d[k] *= g;
     }
   }
 }
@@ -110,7 +111,7 @@ void sparse_backward_float(const Tensor& logits, const Tensor& labels, const Ten
     const float* x = xp + r * classes;
     float* d = dp + r * classes;
     const float m = max_p[r], ls = sum_p[r], g = gp[r];
-    softmax_row_gradient(x, nullptr, m, ls, g, 1.0f, begin, end, d);
+    softmax_row_gradient<false>(x, nullptr, m, ls, g, 1.0f, begin, end, d);
     // The label's element, g * (p - 1), its p computed again from the loop's argument.
     const auto label = static_cast<std::int64_t>(lp[r]);  // checked by check_labels
     if (label < begin || label >= end) return;
@@ -164,7 +165,8 @@ void dense_backward_float(const Tensor& logits, const Tensor& targets, const Ten
   for_each_row_block(rows, classes, [=](std::int64_t r, std::int64_t begin, std::int64_t end) {
     const float* x = xp + r * classes;
     const float m = max_p[r], ls = sum_p[r], g = gp[r];
-    softmax_row_gradient(x, tp + r * classes, m, ls, g, ts_p[r], begin, end, dp + r * classes);
+    softmax_row_gradient<true>(x, tp + r * classes, m, ls, g, ts_p[r], begin, end,
+                               dp + r * classes);
     if (dtp == nullptr) return;
     float* dt = dtp + r * classes;
     for (std::int64_t k = begin; k < end; ++k) dt[k] = g * (ls - (x[k] - m));
