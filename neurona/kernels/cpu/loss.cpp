@@ -54,9 +54,8 @@ void for_each_row_block(std::int64_t rows, std::int64_t classes, const F& body) 
   });
 }
 
-// dlogits[c] for c in [begin, end) of one row: g * p - [sparse: 0; dense: g * (p * scale -
-// t[c])], where p = exp((x[c] - m) - ls) from the SIMD expf. The sparse backward then mends its
-// label's element.
+// dlogits[c] for c in [begin, end) of one row, with p = exp((x[c] - m) - ls) from the SIMD
+// expf: sparse g * p (the caller then mends its label's element), dense g * (p * scale - t[c]).
 template <bool kDense>
 void softmax_row_gradient(const float* x, const float* targets, float m, float ls, float g,
                           float scale, std::int64_t begin, std::int64_t end, float* d) {
