@@ -1,8 +1,11 @@
 // CUDA fused LSTM and GRU through cuDNN's RNN API: cudnnRNNForward, cudnnRNNBackwardData_v8 and
 // cudnnRNNBackwardWeights_v8 on batch-major padded sequences (Keras's (batch, time, features)
 // layout, no transpose). Descriptors, workspace sizes, the weight space's layout and the device
-// copy of the sequence lengths are made once per shape and cached (the first, eager call makes
-// them; a captured step then replays without host copies).
+// copy of the full-length sequence lengths are made once per shape and cached (the first, eager
+// call makes them; a captured step then replays without host copies). A masked batch's lengths
+// (read from the mask on the host by the layer) get their own data descriptors and device copy
+// for the call only: the cache stays one plan per shape however many masks a training run sees
+// (it was keyed on the lengths too, a plan and a stream synchronization for each new mask).
 //
 // Keras's weights are packed into cuDNN's weight space per call: each gate's matrix is the
 // transpose of a column block of Keras's kernel (cuDNN keeps W_g as (units, input) row-major),
@@ -48,10 +51,10 @@ int keras_gate(RNNMode mode, int j) {
   return mode == RNNMode::gru && j < 2 ? 1 - j : j;
 }
 
-using Key = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool,
-                       std::vector<std::int32_t>>;
+using Key = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, bool>;
 
-// Everything cuDNN needs for one shape on one GPU.
+// Everything cuDNN needs for one shape on one GPU. x, y and lengths describe full-length
+// sequences (cuDNN's temporary space sizes depend on the longest and the batch only).
 struct Plan {
   cudnnRNNDescriptor_t rnn = nullptr;
   cudnnDropoutDescriptor_t dropout = nullptr;
@@ -60,7 +63,7 @@ struct Plan {
   std::size_t weight_bytes = 0, train_work = 0, reserve_bytes = 0, infer_work = 0;
   // Where the reserve ends and the packed weights begin in the training reserve tensor.
   std::size_t weights_at = 0;
-  Tensor lengths;  // int32 (batch,) on the device: cuDNN's devSeqLengths
+  Tensor lengths;  // int32 (batch,) on the device, all `steps`: cuDNN's devSeqLengths
   // Byte offsets in the weight space of each linear layer's matrix and bias (2 * gates each).
   std::vector<std::size_t> matrix_at, bias_at;
 
@@ -88,12 +91,25 @@ std::int64_t described_elements(cudnnTensorDescriptor_t d) {
   return n;
 }
 
+// A batch-major padded RNN data descriptor of `features` per step with the given lengths.
+cudnnRNNDataDescriptor_t data_descriptor(const RNNGeometry& g, std::int64_t features,
+                                         const int* lengths) {
+  cudnnRNNDataDescriptor_t desc = nullptr;
+  NEURONA_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&desc));
+  float fill = 0.0f;
+  const cudnnStatus_t status =
+      cudnnSetRNNDataDescriptor(desc, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED,
+                                i32(g.steps), i32(g.batch), i32(features), lengths, &fill);
+  if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyRNNDataDescriptor(desc);
+  NEURONA_CUDNN_CHECK(status);
+  return desc;
+}
+
 Plan& plan_for(int device, cudnnHandle_t handle, cudaStream_t stream, const RNNGeometry& g) {
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<Plan>> cache;
   const bool tf32 = config::tensor_float_32_execution_enabled();
-  const Key key{device,   static_cast<int>(g.mode), g.batch, g.steps, g.input_size, g.units, tf32,
-                g.lengths};
+  const Key key{device, static_cast<int>(g.mode), g.batch, g.steps, g.input_size, g.units, tf32};
   std::lock_guard lock(mu);
   auto& p = cache[key];
   if (p) return *p;
@@ -108,17 +124,9 @@ Plan& plan_for(int device, cudnnHandle_t handle, cudaStream_t stream, const RNNG
       CUDNN_RNN_DOUBLE_BIAS, CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
       CUDNN_DATA_FLOAT, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH, i32(g.input_size), i32(g.units),
       i32(g.units), 1, plan->dropout, CUDNN_RNN_PADDED_IO_ENABLED));
-  std::vector<int> lengths(static_cast<std::size_t>(g.batch), i32(g.steps));
-  if (!g.lengths.empty()) lengths.assign(g.lengths.begin(), g.lengths.end());
-  float fill = 0.0f;
-  NEURONA_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&plan->x));
-  NEURONA_CUDNN_CHECK(cudnnSetRNNDataDescriptor(
-      plan->x, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, i32(g.steps),
-      i32(g.batch), i32(g.input_size), lengths.data(), &fill));
-  NEURONA_CUDNN_CHECK(cudnnCreateRNNDataDescriptor(&plan->y));
-  NEURONA_CUDNN_CHECK(cudnnSetRNNDataDescriptor(
-      plan->y, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, i32(g.steps),
-      i32(g.batch), i32(g.units), lengths.data(), &fill));
+  const std::vector<int> lengths(static_cast<std::size_t>(g.batch), i32(g.steps));
+  plan->x = data_descriptor(g, g.input_size, lengths.data());
+  plan->y = data_descriptor(g, g.units, lengths.data());
   NEURONA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->h));
   const int dims[3] = {1, i32(g.batch), i32(g.units)};
   const int strides[3] = {i32(g.batch * g.units), i32(g.units), 1};
@@ -169,6 +177,44 @@ Plan& plan_for(int device, cudnnHandle_t handle, cudaStream_t stream, const RNNG
   p = std::move(plan);
   return *p;
 }
+
+// The data descriptors and device lengths of one call: the plan's (full-length sequences), or,
+// for a masked batch (g.lengths given), the call's own. Their copy of the lengths comes from
+// pageable host memory, which cudaMemcpyAsync stages before it returns (so g.lengths may go),
+// and is stream-ordered before the cuDNN call that reads it; the device tensor returns to the
+// stream's allocator after that call. Not capturable (a masked batch's lengths are read on the
+// host anyway).
+class Sequences {
+ public:
+  Sequences(const Plan& p, const RNNGeometry& g, Device d, cudaStream_t stream)
+      : x(p.x), y(p.y), lengths(static_cast<const std::int32_t*>(p.lengths.raw_data())) {
+    if (g.lengths.empty()) return;
+    static_assert(sizeof(int) == sizeof(std::int32_t));
+    const auto* host = reinterpret_cast<const int*>(g.lengths.data());
+    own_x_ = data_descriptor(g, g.input_size, host);
+    x = own_x_;
+    own_y_ = data_descriptor(g, g.units, host);
+    y = own_y_;
+    own_lengths_ = Tensor::empty({g.batch}, DType::int32, d);
+    NEURONA_CUDA_CHECK(cudaMemcpyAsync(own_lengths_.raw_data(), host,
+                                       g.lengths.size() * sizeof(int), cudaMemcpyHostToDevice,
+                                       stream));
+    lengths = static_cast<const std::int32_t*>(own_lengths_.raw_data());
+  }
+  ~Sequences() {
+    if (own_x_) cudnnDestroyRNNDataDescriptor(own_x_);
+    if (own_y_) cudnnDestroyRNNDataDescriptor(own_y_);
+  }
+  Sequences(const Sequences&) = delete;
+  Sequences& operator=(const Sequences&) = delete;
+
+  cudnnRNNDataDescriptor_t x, y;
+  const std::int32_t* lengths;
+
+ private:
+  cudnnRNNDataDescriptor_t own_x_ = nullptr, own_y_ = nullptr;
+  Tensor own_lengths_;
+};
 
 // `t` with its axes permuted.
 Tensor permuted(const Tensor& t, const std::vector<int>& perm) {
@@ -249,6 +295,7 @@ void rnn_forward(const RNNGeometry& g, const Tensor& x, const Tensor& h0, const 
   cudnnHandle_t handle = ctx.cudnn();
   cudaStream_t stream = ctx.stream();
   Plan& p = plan_for(d.index(), handle, stream, g);
+  const Sequences seq(p, g, d, stream);
   const bool lstm = g.mode == RNNMode::lstm;
   // Training: cuDNN's reserve, then the packed weights the backward pass reads.
   Tensor space = training ? bytes(d, p.weights_at + p.weight_bytes) : bytes(d, p.weight_bytes);
@@ -259,11 +306,10 @@ void rnn_forward(const RNNGeometry& g, const Tensor& x, const Tensor& h0, const 
   // The promise of zeros past each length made here, not left to cuDNN's padding fill alone.
   if (!g.lengths.empty()) NEURONA_CUDA_CHECK(cudaMemsetAsync(y.raw_data(), 0, y.nbytes(), stream));
   NEURONA_CUDNN_CHECK(cudnnRNNForward(
-      handle, p.rnn, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE,
-      static_cast<const std::int32_t*>(p.lengths.raw_data()), p.x, x.raw_data(), p.y, y.raw_data(),
-      p.h, h0.raw_data(), h.raw_data(), p.h, lstm ? c0.raw_data() : nullptr,
-      lstm ? c.raw_data() : nullptr, p.weight_bytes, w, work_bytes, work.raw_data(),
-      training ? p.reserve_bytes : 0, training ? space.raw_data() : nullptr));
+      handle, p.rnn, training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE, seq.lengths,
+      seq.x, x.raw_data(), seq.y, y.raw_data(), p.h, h0.raw_data(), h.raw_data(), p.h,
+      lstm ? c0.raw_data() : nullptr, lstm ? c.raw_data() : nullptr, p.weight_bytes, w, work_bytes,
+      work.raw_data(), training ? p.reserve_bytes : 0, training ? space.raw_data() : nullptr));
   if (training) reserve = space;
 }
 
@@ -288,13 +334,13 @@ void rnn_backward(const RNNGeometry& g, const Tensor& x, const Tensor& h0, const
   copy_bytes(space.raw_data(), reserve.raw_data(), p.weights_at + p.weight_bytes, stream);
   char* w = static_cast<char*>(space.raw_data()) + p.weights_at;
   Tensor work = bytes(d, p.train_work);
-  const auto* lengths = static_cast<const std::int32_t*>(p.lengths.raw_data());
+  const Sequences seq(p, g, d, stream);
   // Steps past a sequence's length have no gradient, and cuDNN may leave them unwritten.
   if (!g.lengths.empty()) {
     NEURONA_CUDA_CHECK(cudaMemsetAsync(dx.raw_data(), 0, dx.nbytes(), stream));
   }
   NEURONA_CUDNN_CHECK(cudnnRNNBackwardData_v8(
-      handle, p.rnn, lengths, p.y, y.raw_data(), dy.raw_data(), p.x, dx.raw_data(), p.h,
+      handle, p.rnn, seq.lengths, seq.y, y.raw_data(), dy.raw_data(), seq.x, dx.raw_data(), p.h,
       h0.raw_data(), dh.raw_data(), dh0.raw_data(), p.h, lstm ? c0.raw_data() : nullptr,
       lstm ? dc.raw_data() : nullptr, lstm ? dc0.raw_data() : nullptr, p.weight_bytes, w,
       p.train_work, work.raw_data(), p.reserve_bytes, space.raw_data()));
@@ -303,9 +349,9 @@ void rnn_backward(const RNNGeometry& g, const Tensor& x, const Tensor& h0, const
   Tensor dw = bytes(d, p.weight_bytes);
   NEURONA_CUDA_CHECK(cudaMemsetAsync(dw.raw_data(), 0, p.weight_bytes, stream));
   NEURONA_CUDNN_CHECK(cudnnRNNBackwardWeights_v8(
-      handle, p.rnn, CUDNN_WGRAD_MODE_ADD, lengths, p.x, x.raw_data(), p.h, h0.raw_data(), p.y,
-      y.raw_data(), p.weight_bytes, dw.raw_data(), p.train_work, work.raw_data(), p.reserve_bytes,
-      space.raw_data()));
+      handle, p.rnn, CUDNN_WGRAD_MODE_ADD, seq.lengths, seq.x, x.raw_data(), p.h, h0.raw_data(),
+      seq.y, y.raw_data(), p.weight_bytes, dw.raw_data(), p.train_work, work.raw_data(),
+      p.reserve_bytes, space.raw_data()));
   unpack(g, p, static_cast<const char*>(dw.raw_data()), dkernel, drecurrent_kernel, dbias, stream);
 }
 
