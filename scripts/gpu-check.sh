@@ -21,7 +21,9 @@
 #                                  # PyTorch eager and torch.compile (benchmarks/compare_large.py;
 #                                  # carry [".gpu-bundle-large"])
 # With no argument: `run` when a bundle exists, else build here and run here (a machine that
-# has both the build dependencies and a GPU).
+# has both the build dependencies and a GPU). Before `prepare`, scripts/gpu-tests-on-cpu.sh runs
+# the GPU tests here with the CPU standing in for the GPU: a test that cannot pass anywhere
+# shows there, not in the GPU session's few minutes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
