@@ -24,8 +24,9 @@ mapfile -t sources < <(ls tests/gpu/*.cpp tools/model_gpu_test.cpp tests/support
 backup="$(mktemp -d)"
 restore() {
   for f in "${sources[@]}"; do
-    # Put back only what differs, keeping the originals' times where nothing changed.
-    cmp -s "$backup/$f" "$f" || cp -p "$backup/$f" "$f"
+    # Put back what differs, with a new time: the objects built from the rewritten sources are
+    # newer than the originals' times, and ninja must build them again.
+    cmp -s "$backup/$f" "$f" || cp "$backup/$f" "$f"
   done
   rm -rf "$backup"
 }

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <numeric>
 #include <tuple>
 
@@ -30,6 +32,35 @@ Tensor mask(const Tensor& condition, const Tensor& like) {
 }
 Tensor scalar(const Tensor& like, double v) {
   return kernels::scalar_like(like, v);
+}
+
+// The number of `x op v` (operator+ and the like) as a tensor of x's dtype. An integer tensor
+// takes only the integers its dtype holds: the number is a double here, which cannot tell 2 from
+// 2.0, so 0.5 or 300 with uint8 is refused rather than truncated or wrapped (Keras on JAX would
+// promote int32 * 0.5 to float32; cast the tensor to compute in floating point).
+Tensor operand(const char* op, const Tensor& x, double v) {
+  if (!is_floating(x.dtype())) {
+    double lo = 0, hi = 0;
+    switch (x.dtype()) {
+      case DType::int32:
+        lo = std::numeric_limits<std::int32_t>::min(),
+        hi = std::numeric_limits<std::int32_t>::max();
+        break;
+      case DType::int64:
+        // The doubles in [-2^63, 2^63).
+        lo = -0x1p63, hi = 0x1p63 - 1024;
+        break;
+      case DType::uint8:
+        lo = 0, hi = 255;
+        break;
+      default:
+        break;
+    }
+    NEURONA_CHECK(std::isfinite(v) && std::trunc(v) == v && v >= lo && v <= hi, ValueError, op,
+                  ": the number ", v, " is not an integer that a ", name(x.dtype()),
+                  " tensor of shape ", x.shape(), " holds; cast the tensor to a float dtype first");
+  }
+  return scalar(x, v);
 }
 
 // x's shape with the reduced axes kept as size 1.
@@ -1269,28 +1300,31 @@ Tensor operator-(const Tensor& x) {
   return neg(x);
 }
 Tensor operator+(const Tensor& x, double y) {
-  return add(x, scalar(x, y));
+  return add(x, operand("add", x, y));
 }
 Tensor operator-(const Tensor& x, double y) {
-  return subtract(x, scalar(x, y));
+  return subtract(x, operand("subtract", x, y));
 }
 Tensor operator*(const Tensor& x, double y) {
-  return multiply(x, scalar(x, y));
+  return multiply(x, operand("multiply", x, y));
 }
 Tensor operator/(const Tensor& x, double y) {
-  return divide(x, scalar(x, y));
+  // Integers divide into float32 (true division): so does the number, whatever it is.
+  if (!is_floating(x.dtype())) return cast(x, DType::float32) / y;
+  return divide(x, operand("divide", x, y));
 }
 Tensor operator+(double x, const Tensor& y) {
-  return add(scalar(y, x), y);
+  return add(operand("add", y, x), y);
 }
 Tensor operator-(double x, const Tensor& y) {
-  return subtract(scalar(y, x), y);
+  return subtract(operand("subtract", y, x), y);
 }
 Tensor operator*(double x, const Tensor& y) {
-  return multiply(scalar(y, x), y);
+  return multiply(operand("multiply", y, x), y);
 }
 Tensor operator/(double x, const Tensor& y) {
-  return divide(scalar(y, x), y);
+  if (!is_floating(y.dtype())) return x / cast(y, DType::float32);
+  return divide(operand("divide", y, x), y);
 }
 
 }  // namespace neurona

@@ -45,6 +45,8 @@ Storage::~Storage() {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   shape.check_valid("Tensor::empty");
+  NEURONA_CHECK(size_of(dtype) != 0, ValueError, "Tensor::empty: unknown dtype (enumerator ",
+                static_cast<int>(dtype), ") for shape ", shape);
   const std::int64_t n = shape.numel();
   const auto max_elems = static_cast<std::int64_t>(SIZE_MAX / 2 / size_of(dtype));
   NEURONA_CHECK(n <= max_elems, OutOfMemoryError, "Tensor::empty: shape ", shape, " of ", dtype,

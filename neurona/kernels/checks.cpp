@@ -1,6 +1,10 @@
 // Shared argument checks for the front doors.
 #include "neurona/kernels/checks.h"
 
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
 namespace neurona::kernels {
 
 Device check_same_device(const char* op, std::initializer_list<NamedTensor> args) {
@@ -45,6 +49,16 @@ void check_floating(const char* op, const char* arg, const Tensor& t) {
 void check_integer(const char* op, const char* arg, const Tensor& t) {
   NEURONA_CHECK(!is_floating(t.dtype()), ValueError, op, ": argument ", arg,
                 " must be int32, int64 or uint8, got ", t.dtype(), " with shape ", t.shape());
+}
+
+void check_finite_indices(const char* op, const char* arg, const Tensor& t) {
+  if (!is_floating(t.dtype()) || !t.device().is_cpu() || t.numel() == 0) return;
+  const std::vector<double> values = t.to_vector<double>();
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    NEURONA_CHECK(std::isfinite(values[i]), ValueError, op, ": argument ", arg, " holds ",
+                  values[i], " at index ", i, " (shape ", t.shape(), ", ", t.dtype(),
+                  "); class labels and indices must be finite");
+  }
 }
 
 }  // namespace neurona::kernels

@@ -19,5 +19,9 @@ void check_same_dtype(const char* op, std::initializer_list<NamedTensor> args);
 void check_floating(const char* op, const char* arg, const Tensor& t);
 /// The tensor holds integers (int32, int64 or uint8).
 void check_integer(const char* op, const char* arg, const Tensor& t);
+/// Float class labels or indices about to be truncated to integers hold no NaN or infinity
+/// (the cast would make them class 0 or the dtype's end). Checked on the CPU only: a GPU would
+/// need a host synchronisation, so there they are not read (as the range of GPU labels).
+void check_finite_indices(const char* op, const char* arg, const Tensor& t);
 
 }  // namespace neurona::kernels

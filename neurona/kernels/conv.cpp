@@ -3,6 +3,10 @@
 // CPU's) runs widened here (kernels/widen.h); a fused op a device lacks runs as its parts.
 #include "neurona/kernels/conv.h"
 
+#include <array>
+#include <cstdint>
+#include <limits>
+
 #include "neurona/kernels/checks.h"
 #include "neurona/kernels/conv_stubs.h"
 #include "neurona/kernels/creation.h"
@@ -29,6 +33,24 @@ DispatchStub<Conv2DBackwardInputFn> conv2d_backward_input_stub{"conv2d_backward_
 
 DispatchStub<Conv2DFn> conv2d_stub{"conv2d"};
 
+namespace {
+
+// Window sizes, strides and dilations up to INT32_MAX (cuDNN and oneDNN take int): with them the
+// window arithmetic below stays far inside int64, where an absurd value would wrap it to a small
+// output size.
+void check_window_range(const char* op, std::int64_t kh, std::int64_t kw,
+                        const std::array<std::int64_t, 2>& strides,
+                        const std::array<std::int64_t, 2>& dilation) {
+  constexpr std::int64_t limit = std::numeric_limits<std::int32_t>::max();
+  NEURONA_CHECK(kh <= limit && kw <= limit && strides[0] <= limit && strides[1] <= limit &&
+                    dilation[0] <= limit && dilation[1] <= limit,
+                ValueError, op, ": window (", kh, ", ", kw, "), strides (", strides[0], ", ",
+                strides[1], ") and dilation_rate (", dilation[0], ", ", dilation[1],
+                ") must each be at most ", limit);
+}
+
+}  // namespace
+
 Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_t kh,
                                std::int64_t kw, std::int64_t filters,
                                const std::array<std::int64_t, 2>& strides,
@@ -41,6 +63,7 @@ Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_
                 strides[1], ") must be positive");
   NEURONA_CHECK(dilation[0] > 0 && dilation[1] > 0, ValueError, op, ": dilation_rate (",
                 dilation[0], ", ", dilation[1], ") must be positive");
+  check_window_range(op, kh, kw, strides, dilation);
   Conv2DGeometry g;
   g.n = x_shape[0];
   g.h = x_shape[1];
@@ -63,8 +86,8 @@ Conv2DGeometry conv2d_geometry(const char* op, const Shape& x_shape, std::int64_
     g.ow = (g.w - ew) / g.sw + 1;
   } else {
     // TensorFlow's 'same': ceil(in / stride) outputs; the odd pixel of padding goes last.
-    g.oh = (g.h + g.sh - 1) / g.sh;
-    g.ow = (g.w + g.sw - 1) / g.sw;
+    g.oh = g.h / g.sh + (g.h % g.sh != 0);
+    g.ow = g.w / g.sw + (g.w % g.sw != 0);
     const std::int64_t ph = std::max<std::int64_t>((g.oh - 1) * g.sh + eh - g.h, 0);
     const std::int64_t pw = std::max<std::int64_t>((g.ow - 1) * g.sw + ew - g.w, 0);
     g.pad_top = ph / 2;
@@ -267,6 +290,7 @@ Conv2DGeometry transpose_geometry(const char* op, const Shape& x_shape, const Sh
   NEURONA_CHECK(o.dilation_rate[0] > 0 && o.dilation_rate[1] > 0, ValueError, op,
                 ": dilation_rate (", o.dilation_rate[0], ", ", o.dilation_rate[1],
                 ") must be positive");
+  check_window_range(op, k_shape[0], k_shape[1], o.strides, o.dilation_rate);
   NEURONA_CHECK(k_shape[3] == x_shape[3], ValueError, op,
                 ": the number of input channels must match the kernel's input channels. "
                 "Received: input channels=",
@@ -450,7 +474,13 @@ Tensor pad2d(const Tensor& x, std::int64_t top, std::int64_t bottom, std::int64_
   NEURONA_CHECK(x.rank() == 4, ShapeError,
                 "pad2d: expected a 4-D input (batch, height, width, channels), got shape ",
                 x.shape());
-  const std::int64_t oh = x.shape()[1] + top + bottom, ow = x.shape()[2] + left + right;
+  std::int64_t oh = 0, ow = 0;
+  NEURONA_CHECK(!__builtin_add_overflow(x.shape()[1], top, &oh) &&
+                    !__builtin_add_overflow(oh, bottom, &oh) &&
+                    !__builtin_add_overflow(x.shape()[2], left, &ow) &&
+                    !__builtin_add_overflow(ow, right, &ow),
+                ShapeError, "pad2d: padding (", top, ", ", bottom, ", ", left, ", ", right,
+                ") of an input of shape ", x.shape(), " overflows int64");
   NEURONA_CHECK(oh >= 0 && ow >= 0, ShapeError, "pad2d: cropping (", -top, ", ", -bottom, ", ",
                 -left, ", ", -right, ") removes more than the input of shape ", x.shape(), " has");
   Tensor out = Tensor::empty({x.shape()[0], oh, ow, x.shape()[3]}, x.dtype(), d);

@@ -2,6 +2,8 @@
 #include "neurona/kernels/creation.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 #include "neurona/core/random.h"
 #include "neurona/core/replica_context.h"
@@ -186,6 +188,17 @@ Tensor random_uniform(const Shape& shape, UniformOptions o) {
   NEURONA_CHECK(std::isfinite(o.minval) && std::isfinite(o.maxval) && o.minval < o.maxval,
                 ValueError, "random_uniform: need finite minval < maxval, got minval=", o.minval,
                 ", maxval=", o.maxval);
+  if (!is_floating(o.dtype)) {
+    // Integers in [minval, maxval): the range must lie in the dtype's (or the draws saturate).
+    const double lo = o.dtype == DType::uint8 ? 0.0
+                      : o.dtype == DType::int32
+                          ? static_cast<double>(std::numeric_limits<std::int32_t>::min())
+                          : -0x1p63;
+    const double hi = o.dtype == DType::uint8 ? 256.0 : o.dtype == DType::int32 ? 0x1p31 : 0x1p63;
+    NEURONA_CHECK(o.minval >= lo && o.maxval <= hi, ValueError,
+                  "random_uniform: [minval, maxval) = [", o.minval, ", ", o.maxval,
+                  ") is outside what ", o.dtype, " holds ([", lo, ", ", hi, "))");
+  }
   Tensor out = empty_for("random_uniform", shape, o.dtype, o.device ? *o.device : default_device());
   draw("random_uniform", kernels::RandomDist::uniform, o.minval, o.maxval, o.seed, o.seed_generator,
        out);

@@ -62,6 +62,7 @@ Tensor sparse_softmax_cross_entropy(const Tensor& logits, const Tensor& labels, 
   check_not_half(op, logits);
   const Shape rows = row_shape(op, logits);
   check_rows(op, "labels", labels, rows, logits);
+  check_finite_indices(op, "labels", labels);
   const Tensor ilabels = integer_labels(labels);
   Tensor loss = Tensor::empty(rows, logits.dtype(), d);
   Tensor m = Tensor::empty(rows, logits.dtype(), d);

@@ -201,13 +201,17 @@ Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tenso
     if (!v) return Tensor();
     return v->dtype() == statistics_dtype ? v->value() : cast(v->value(), statistics_dtype);
   };
-  if (!(training && trainable())) {
-    return batch_normalization(inputs, weight(moving_mean_), weight(moving_variance_), axis_,
-                               weight(beta_), weight(gamma_), options_.epsilon);
-  }
   const neurona::detail::ReplicaContext* replica = neurona::detail::current_replica_context();
   const bool synchronized =
       options_.synchronized && replica != nullptr && replica->num_replicas > 1;
+  // An empty batch (a filter that kept no rows) has no statistics of its own: its mean would be
+  // NaN, and the moving statistics NaN for good. It is normalized as at inference and moves
+  // nothing (as PyTorch's). A synchronized one takes part in the replicas' sums as before.
+  const bool empty = inputs.numel() == 0 && !synchronized;
+  if (!(training && trainable()) || empty) {
+    return batch_normalization(inputs, weight(moving_mean_), weight(moving_variance_), axis_,
+                               weight(beta_), weight(gamma_), options_.epsilon);
+  }
   Tensor y, batch_mean, batch_variance;
   if (mask.defined() || synchronized) {
     // Keras's moments and batch_normalization as ops, whose gradients flow through the

@@ -2,6 +2,10 @@
 // only the rows a batch uses receive gradient.
 #include "neurona/layers/embedding.h"
 
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/config_reader.h"
 
@@ -49,6 +53,15 @@ const Variable& EmbeddingLayer::embeddings() const {
 }
 
 Tensor EmbeddingLayer::call(const Tensor& inputs, bool /*training*/) {
+  if (is_floating(inputs.dtype()) && inputs.device().is_cpu()) {
+    // NaN or infinity would be cast to row 0 or the int32 ends (kernels::check_finite_indices
+    // for the losses' labels; on a GPU the ids are not read, as their range is not).
+    const std::vector<double> ids = inputs.to_vector<double>();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      NEURONA_CHECK(std::isfinite(ids[i]), ValueError, describe(), ": input ", ids[i], " at index ",
+                    i, " of shape ", inputs.shape(), " is not a row of the table");
+    }
+  }
   const Tensor indices = inputs.dtype() == DType::int32 || inputs.dtype() == DType::int64
                              ? inputs
                              : cast(inputs, DType::int32);

@@ -133,15 +133,18 @@ void MultiHeadAttentionLayer::check_shapes(const std::vector<Shape>& shapes) con
   }
   const Shape& value = shapes[1];
   const Shape& key = shapes.size() == 3 ? shapes[2] : value;
-  for (int a = 1; a < rank - 1; ++a) {
-    NEURONA_CHECK(value[a] == key[a], ValueError, describe(),
+  // A dimension a symbolic call leaves unknown (None, -1) agrees with any.
+  const auto agree = [](std::int64_t x, std::int64_t y) { return x < 0 || y < 0 || x == y; };
+  for (int a = 0; a < rank - 1; ++a) {
+    NEURONA_CHECK(agree(value[a], key[a]), ValueError, describe(),
                   ": All dimensions of `value` and `key`, except the last one, must be equal. "
                   "Received: value_shape=",
                   shape_str(value), " and key_shape=", shape_str(key));
   }
-  // The axes attention does not run over are batch-like: the same in the query and the value.
+  // The axes attention does not run over are batch-like (the batch first): the same in the
+  // query and the value.
   for (int a : layout(rank).free) {
-    NEURONA_CHECK(a == 0 || shapes[0][a] == value[a], ShapeError, describe(), ": axis ", a,
+    NEURONA_CHECK(agree(shapes[0][a], value[a]), ShapeError, describe(), ": axis ", a,
                   " is not an attention axis, so the query and the value must agree on it; got "
                   "query_shape=",
                   shape_str(shapes[0]), " and value_shape=", shape_str(value));

@@ -728,7 +728,9 @@ struct Model::BatchSource {
 struct Model::TensorBatches final : Model::BatchSource {
   TensorBatches(StepData on_device, std::int64_t batch, bool shuffled)
       : data(std::move(on_device)), batch_size(batch), shuffle(shuffled) {}
-  std::int64_t steps() const override { return (data.rows() + batch_size - 1) / batch_size; }
+  std::int64_t steps() const override {
+    return data.rows() / batch_size + (data.rows() % batch_size != 0);  // no rows + batch - 1
+  }
   void begin_epoch() override {
     step = 0;
     if (shuffle) {

@@ -158,6 +158,24 @@ TEST(Conv2D, BadArgumentsNameOpAndShapes) {
   NEURONA_EXPECT_THROW_MSG(nr::conv2d(x, nr::zeros({3, 3, 3, 4}), {.strides = {0, 1}}),
                            nr::ValueError, "strides");
   NEURONA_EXPECT_THROW_MSG(nr::padding_from_string("full"), nr::ValueError, "'valid', 'same'");
+  // Absurd strides, dilations and windows are refused: their window arithmetic would wrap int64
+  // to a small output (a dilation of 2^62 gave the (1, 5, 5, 1) of a 1 x 1 window).
+  const std::int64_t huge = std::int64_t{1} << 62;
+  NEURONA_EXPECT_THROW_MSG(nr::conv2d(x, nr::zeros({5, 5, 3, 1}), {.dilation_rate = {huge, huge}}),
+                           nr::ValueError, "conv2d", "dilation_rate", "at most 2147483647");
+  NEURONA_EXPECT_THROW_MSG(nr::conv2d(x, nr::zeros({3, 3, 3, 1}),
+                                      {.strides = {INT64_MAX, 1}, .padding = nr::Padding::Same}),
+                           nr::ValueError, "conv2d", "strides");
+  NEURONA_EXPECT_THROW_MSG(
+      nr::max_pool2d(x, {.pool_size = {INT64_MAX, 2}, .padding = nr::Padding::Same}),
+      nr::ValueError, "at most 2147483647");
+  NEURONA_EXPECT_THROW_MSG(nr::conv2d_transpose(x, nr::zeros({2, 2, 1, 3}), {.strides = {huge, 1}}),
+                           nr::ValueError, "conv2d_transpose", "strides");
+  // A stride as large as allowed still gives Keras's sizes: one output pixel per axis.
+  EXPECT_EQ(nr::conv2d(x, nr::zeros({3, 3, 3, 1}),
+                       {.strides = {INT32_MAX, INT32_MAX}, .padding = nr::Padding::Same})
+                .shape(),
+            nr::Shape({1, 1, 1, 1}));
 }
 
 TEST(Pooling, MaxAndAverageMatchDirectLoops) {
@@ -242,4 +260,7 @@ TEST(ZeroPadding, PadsAndCropsAroundTheImage) {
       nr::zero_pad2d(nr::ones({1, 2, 3, 3}), 1, 1, 2, 2, nr::DataFormat::ChannelsFirst);
   EXPECT_EQ(cf.shape(), nr::Shape({1, 2, 5, 7}));
   NEURONA_EXPECT_THROW_MSG(nr::zero_pad2d(x, -3, 0, 0, 0), nr::ShapeError, "pad2d", "(1, 2, 2, 1)");
+  // Padding that overflows int64 (it wrapped to a small height) is refused.
+  NEURONA_EXPECT_THROW_MSG(nr::zero_pad2d(x, INT64_MAX, INT64_MAX, 0, 0), nr::ShapeError, "pad2d",
+                           "overflows int64");
 }

@@ -386,4 +386,18 @@ TEST(Creation, RandomRejectsBadParametersNamingOp) {
                            "random_normal", "int32");
   NEURONA_EXPECT_THROW_MSG(nr::truncated_normal({3}, {.stddev = -1}), nr::ValueError,
                            "truncated_normal", "stddev");
+  // Integer draws from a range the dtype holds (uint8 in [0, 1000) saturated at 255).
+  NEURONA_EXPECT_THROW_MSG(
+      nr::random_uniform({4}, {.minval = 0, .maxval = 1000, .dtype = nr::uint8}), nr::ValueError,
+      "random_uniform", "1000", "uint8");
+  NEURONA_EXPECT_THROW_MSG(nr::random_uniform({4}, {.minval = -1, .maxval = 3, .dtype = nr::uint8}),
+                           nr::ValueError, "random_uniform", "uint8");
+  for (const std::uint8_t v :
+       nr::random_uniform({64}, {.minval = 0, .maxval = 256, .dtype = nr::uint8, .seed = 3})
+           .to_vector<std::uint8_t>()) {
+    EXPECT_LE(v, 255);
+  }
+  // An enumerator that is no dtype (a cast from a bad integer) is a ValueError, not a crash.
+  NEURONA_EXPECT_THROW_MSG(nr::zeros({2}, {.dtype = static_cast<nr::DType>(99)}), nr::ValueError,
+                           "unknown dtype", "99");
 }

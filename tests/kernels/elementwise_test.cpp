@@ -887,6 +887,21 @@ TEST(Elementwise, ScalarOperatorsKeepTheTensorDtype) {
   EXPECT_EQ((i / 2.0).dtype(), nr::float32);
   EXPECT_TRUE(all_close(i / 2.0, {0.5, 1, 3.5}));
   EXPECT_TRUE(all_close(7.0 / i, {7, 3.5, 1}));
+  EXPECT_TRUE(all_close(i / 2.5, {0.4, 0.8, 2.8}));
+  EXPECT_TRUE(all_close(2.5 / i, {2.5, 1.25, 2.5 / 7}));
+  // Other numbers an integer tensor cannot hold are refused, not truncated or wrapped (int32 *
+  // 0.5 gave int32 zeros): cast the tensor to a float dtype first.
+  NEURONA_EXPECT_THROW_MSG((void)(i * 0.5), nr::ValueError, "multiply", "0.5", "int32", "(3,)");
+  NEURONA_EXPECT_THROW_MSG((void)(0.5 * i), nr::ValueError, "multiply", "0.5");
+  NEURONA_EXPECT_THROW_MSG((void)(i + 1e10), nr::ValueError, "add", "int32");
+  NEURONA_EXPECT_THROW_MSG((void)(i - std::nan("")), nr::ValueError, "subtract");
+  const nr::Tensor bytes = make_tensor({1, 200}, {2}, nr::uint8);
+  NEURONA_EXPECT_THROW_MSG((void)(bytes + 300.0), nr::ValueError, "add", "300", "uint8");
+  NEURONA_EXPECT_THROW_MSG((void)(bytes - (-1.0) * 1.5), nr::ValueError, "subtract", "uint8");
+  EXPECT_EQ((bytes + 55.0).to_vector<std::uint8_t>(), (std::vector<std::uint8_t>{56, 255}));
+  const nr::Tensor longs = make_tensor({1, 2}, {2}, nr::int64);
+  EXPECT_EQ((longs * 4e9).to_vector<std::int64_t>(),
+            (std::vector<std::int64_t>{4000000000, 8000000000}));
 }
 
 TEST(Elementwise, ScalarOperatorsOnEmptyAndScalarTensors) {

@@ -326,6 +326,20 @@ void expect_one_process(const std::vector<ReplicaResult>& parts, const ReplicaRe
 }
 }  // namespace
 
+// An empty batch in training has no statistics: it is normalized with the moving ones and
+// leaves them as they were (its mean would be NaN, and the moving statistics NaN for good).
+TEST(BatchNormalization, AnEmptyTrainingBatchMovesNoStatistics) {
+  auto bn = nr::layers::BatchNormalization();
+  const nr::Tensor x = nr::testing::random_tensor({4, 3}, nr::float32, -1, 1, 71);
+  (void)bn(x, true);
+  const std::vector<double> mean = bn->moving_mean().value().to_vector<double>();
+  const std::vector<double> variance = bn->moving_variance().value().to_vector<double>();
+  const nr::Tensor y = bn(nr::zeros({0, 3}), true);
+  EXPECT_EQ(y.shape(), nr::Shape({0, 3}));
+  EXPECT_EQ(bn->moving_mean().value().to_vector<double>(), mean);
+  EXPECT_EQ(bn->moving_variance().value().to_vector<double>(), variance);
+}
+
 TEST(BatchNormalization, SynchronizedReplicasNormalizeWithTheGlobalBatch) {
   const nr::Tensor x = f64({6, 3}, 31);
   const nr::Tensor c = nr::testing::random_tensor({6, 3}, nr::float64, 0.5, 1.5, 32);

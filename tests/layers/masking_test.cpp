@@ -95,6 +95,9 @@ TEST(Embedding, CastsFloatIndicesAndMakesNoMaskWithoutMaskZero) {
   EXPECT_TRUE(nr::testing::all_close(y, {6, 7, 0, 1}));
   EXPECT_FALSE(y.keras_mask().defined());
   EXPECT_FALSE(emb->supports_masking());
+  // NaN would be cast to row 0 silently: refused on the CPU, naming the index.
+  NEURONA_EXPECT_THROW_MSG((void)emb(nr::testing::make_tensor({3, std::nan("")}, {2})),
+                           nr::ValueError, "Embedding", "nan", "index 1", "(2,)");
   // A mixed policy returns the compute dtype; the table stays float32.
   auto mixed = L::Embedding(4, 2, {.dtype = "mixed_bfloat16"});
   EXPECT_EQ(mixed(nr::testing::make_tensor({1}, {1}, nr::int32)).dtype(), nr::DType::bfloat16);

@@ -262,6 +262,14 @@ TEST(MultiHeadAttention, ConfigRoundTripsAndBadArgumentsAreRefused) {
       "All dimensions of `value` and `key`");
   NEURONA_EXPECT_THROW_MSG(m->attend(nr::zeros({3, 4}), nr::zeros({3, 4})), nr::ShapeError,
                            "(batch, steps..., features)");
+  // Batches of different sizes (a reshape failed deep inside before), as Keras's shapes check.
+  NEURONA_EXPECT_THROW_MSG(m->attend(nr::zeros({3, 3, 4}), nr::zeros({2, 3, 4})), nr::ShapeError,
+                           "axis 0", "query_shape=(3, 3, 4)", "value_shape=(2, 3, 4)");
+  NEURONA_EXPECT_THROW_MSG(
+      m->attend(nr::zeros({2, 3, 4}), nr::zeros({2, 5, 4}), nr::zeros({1, 5, 4})), nr::ValueError,
+      "All dimensions of `value` and `key`");
+  // Symbolic batches (None) agree with any.
+  EXPECT_EQ(m->attend(nr::Input({3, 4}), nr::Input({5, 4}))[0].shape(), nr::Shape({-1, 3, 4}));
 }
 
 // ---------------------------------------------------------------- functional calls and saving

@@ -211,6 +211,11 @@ TEST(Fit, ErrorsNameTheProblem) {
     EXPECT_NE(std::string(e.what()).find("(4,)"), std::string::npos) << e.what();
   }
   EXPECT_THROW(model->fit(data.x, data.y, {.batch_size = 0}), nr::ValueError);
+  // A batch larger than the data is one batch of all of it, however large (rows + batch - 1
+  // overflowed and fit found no batches).
+  EXPECT_EQ(
+      model->fit(data.x, data.y, {.batch_size = INT64_MAX, .verbose = 0}).history.at("loss").size(),
+      1u);
   EXPECT_THROW(model->fit(data.x, data.y, {.validation_split = 1.0}), nr::ValueError);
   EXPECT_THROW(model->fit(data.x, data.y, {.verbose = 0, .class_weight = {{0, 1.0}}}),
                nr::ValueError);  // no weight for class 1

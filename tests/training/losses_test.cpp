@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -507,6 +508,22 @@ TEST(FusedCrossEntropy, OutOfRangeLabelsAreAValueErrorOnTheCpu) {
                                logits, make_tensor({0, 9, 1}, {3}, nr::uint8), nr::zeros({3}),
                                nr::zeros({3}), nr::ones({3})),
                            nr::ValueError, "label 9");
+}
+
+// Float labels are truncated to classes, as Keras's cast; NaN or infinity would become class 0
+// or an end of int64 silently: the CPU refuses them, naming the index.
+TEST(FusedCrossEntropy, NonFiniteFloatLabelsAreAValueErrorOnTheCpu) {
+  const nr::Tensor logits = nr::testing::random_tensor({2, 4}, nr::float32, -1, 1, 61);
+  for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    const nr::Tensor labels = make_tensor({1.0, bad}, {2});
+    NEURONA_EXPECT_THROW_MSG(nr::sparse_softmax_cross_entropy(logits, labels), nr::ValueError,
+                             "sparse_softmax_cross_entropy", "labels", "index 1", "(2,)");
+  }
+  const nr::Tensor whole = make_tensor({1.0, 3.0}, {2});
+  EXPECT_TRUE(all_close(
+      nr::sparse_softmax_cross_entropy(logits, whole),
+      nr::sparse_softmax_cross_entropy(logits, nr::cast(whole, nr::int32)).to_vector<double>(), 0,
+      0));
 }
 
 TEST(FusedCrossEntropy, HasNoSecondDerivative) {
