@@ -9,6 +9,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -159,12 +160,19 @@ class RangeNode final : public Node {
   RangeNode(std::int64_t start, std::int64_t stop, std::int64_t step)
       : start_(start), stop_(stop), step_(step) {
     NEURONA_CHECK(step != 0, ValueError, "Dataset.range: argument `step` must not be 0");
+    // Unsigned: stop - start and the step's magnitude overflow int64 at the ends of its range,
+    // and their differences modulo 2^64 are exact where the range is not empty.
+    const bool up = step > 0;
+    const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };
+    const bool empty = up ? stop <= start : start <= stop;
+    const std::uint64_t span = empty ? 0 : up ? u(stop) - u(start) : u(start) - u(stop);
+    const std::uint64_t by = up ? u(step) : std::uint64_t{0} - u(step);
+    const std::uint64_t n = span / by + (span % by != 0);
+    NEURONA_CHECK(n <= u(std::numeric_limits<std::int64_t>::max()), ValueError, "Dataset.range(",
+                  start, ", ", stop, ", ", step, "): more elements than int64 counts");
+    count_ = static_cast<std::int64_t>(n);
   }
-  std::int64_t cardinality() const override {
-    const std::int64_t span = step_ > 0 ? stop_ - start_ : start_ - stop_;
-    const std::int64_t by = step_ > 0 ? step_ : -step_;
-    return span <= 0 ? 0 : (span + by - 1) / by;
-  }
+  std::int64_t cardinality() const override { return count_; }
   std::string step() const override { return str("range(", start_, ", ", stop_, ", ", step_, ")"); }
   std::unique_ptr<NodeIterator> iterate() const override {
     struct It final : NodeIterator {
@@ -173,7 +181,7 @@ class RangeNode final : public Node {
         if (left <= 0) return std::nullopt;
         --left;
         const std::int64_t v = value;
-        value += step;
+        if (left > 0) value += step;  // not past the last: it could overflow there
         Tensor t = Tensor::empty(Shape{}, DType::int64, Device::cpu());
         *t.data<std::int64_t>() = v;
         return Element{std::move(t)};
@@ -188,6 +196,7 @@ class RangeNode final : public Node {
 
  private:
   std::int64_t start_, stop_, step_;
+  std::int64_t count_ = 0;
 };
 
 class GeneratorNode final : public Node {
@@ -515,7 +524,7 @@ class BatchNode final : public UnaryNode {
   std::int64_t cardinality() const override {
     const std::int64_t n = in_->cardinality();
     if (n < 0) return n;
-    return options_.drop_remainder ? n / size_ : (n + size_ - 1) / size_;
+    return options_.drop_remainder ? n / size_ : n / size_ + (n % size_ != 0);
   }
   std::string step() const override {
     return str("batch(", size_, options_.drop_remainder ? ", drop_remainder" : "", ")");
@@ -572,7 +581,9 @@ class RepeatNode final : public UnaryNode {
     if (n == 0 || count_ == 0) return 0;
     if (count_ < 0 || n == kInfiniteCardinality) return kInfiniteCardinality;
     if (n == kUnknownCardinality) return kUnknownCardinality;
-    return n * count_;
+    std::int64_t total = 0;
+    // More elements than int64 counts: as good as infinite.
+    return __builtin_mul_overflow(n, count_, &total) ? kInfiniteCardinality : total;
   }
   std::string step() const override { return count_ < 0 ? "repeat" : str("repeat(", count_, ")"); }
   std::unique_ptr<NodeIterator> iterate() const override {

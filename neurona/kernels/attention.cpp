@@ -50,6 +50,9 @@ AttentionGeometry geometry(const char* op, const Tensor& q, const Tensor& k, con
                 ks, " and ", vs);
   NEURONA_CHECK(ks[3] == qs[3], ShapeError, op, ": query and key must have the same head_dim, got ",
                 "shapes ", qs, " and ", ks);
+  NEURONA_CHECK(qs[3] > 0, ShapeError, op,
+                ": query and key need a head_dim (their last axis) above 0, got shapes ", qs,
+                " and ", ks);
   NEURONA_CHECK(ks[2] > 0 && qs[2] % ks[2] == 0, ShapeError, op,
                 ": query's number of heads must be a multiple of key's (grouped-query "
                 "attention), got shapes ",

@@ -26,7 +26,7 @@ InputLayer::InputLayer(const Shape& shape, InputOptions options)
   for (int i = 0; i < shape.rank(); ++i) {
     NEURONA_CHECK(shape[i] > 0 || shape[i] == -1, ShapeError, describe(),
                   ": argument `shape` must have positive (or -1 for unknown) dimensions, got ",
-                  shape_str(shape));
+                  shape[i], " at index ", i);
   }
   NEURONA_CHECK(!options.batch_size || *options.batch_size > 0, ValueError, describe(),
                 ": argument `batch_size` must be positive, got ", options.batch_size.value_or(0));

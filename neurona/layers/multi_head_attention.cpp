@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "neurona/autograd/ops.h"
 #include "neurona/layers/attention.h"
@@ -308,6 +309,21 @@ std::vector<Tensor> MultiHeadAttentionLayer::run(const Tensor& query, const Tens
                                                  bool training) {
   const Tensor key = key_in.defined() ? key_in : value;
   check_shapes({query.shape(), value.shape(), key.shape()});
+  // The projections fix the features of the inputs the layer was built for (its first call's).
+  const std::vector<Shape> built = build_input_shapes();
+  const auto features = [](const Shape& s) { return s[s.rank() - 1]; };
+  const Shape& built_value = built.size() > 1 ? built[1] : built[0];
+  const std::pair<const char*, std::int64_t> expected[3] = {
+      {"query", features(built[0])},
+      {"value", features(built_value)},
+      {"key", features(built.size() > 2 ? built[2] : built_value)}};
+  const Tensor* given[3] = {&query, &value, &key};
+  for (int i = 0; i < 3; ++i) {
+    NEURONA_CHECK(features(given[i]->shape()) == expected[i].second, ShapeError, describe(),
+                  ": the ", expected[i].first, " has ", features(given[i]->shape()),
+                  " features (shape ", shape_str(given[i]->shape()),
+                  ") but the layer was built for ", expected[i].second);
+  }
   const int rank = query.rank();
   // Attention runs over the layout's attention axes jointly, and separately for each index of
   // its batch-like axes: the projections are regrouped as (batch-like, attention positions,

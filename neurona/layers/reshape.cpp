@@ -12,7 +12,7 @@ ReshapeLayer::ReshapeLayer(const Shape& target_shape, LayerOptions options)
   for (int i = 0; i < target_shape_.rank(); ++i) {
     NEURONA_CHECK(target_shape_[i] > 0 || target_shape_[i] == -1, ValueError, describe(),
                   ": argument `target_shape` must have positive dimensions or one -1, got ",
-                  shape_str(target_shape_));
+                  target_shape_[i], " at index ", i);
     if (target_shape_[i] == -1) ++unknown;
   }
   NEURONA_CHECK(unknown <= 1, ValueError, describe(),

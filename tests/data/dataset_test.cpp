@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <set>
 
@@ -64,6 +65,24 @@ TEST(Dataset, FromTensorSlicesRefusesTensorsOfDifferentLengths) {
     EXPECT_NE(std::string(e.what()).find("(4,)"), std::string::npos) << e.what();
   }
   EXPECT_THROW((void)Dataset::from_tensor_slices({nr::constant(1.0)}), nr::ValueError);
+}
+
+// Ranges and counts at the ends of int64 (stop - start, a batch's rounding and a repeat's
+// product overflowed: empty ranges, negative or wrong cardinalities).
+TEST(Dataset, CountsNearTheEndsOfInt64) {
+  constexpr std::int64_t big = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(Dataset::range(5, big).cardinality(), big - 5);
+  EXPECT_EQ(Dataset::range(-big, big, 2).cardinality(), big);
+  EXPECT_EQ(Dataset::range(0, big, 2).cardinality(), big / 2 + 1);
+  EXPECT_EQ(Dataset::range(big - 3, big, 2).cardinality(), 2);
+  EXPECT_EQ(values_of(Dataset::range(big - 3, big, 2)),
+            (std::vector<std::int64_t>{big - 3, big - 1}));
+  EXPECT_EQ(values_of(Dataset::range(-big, -big - 1, -1)), (std::vector<std::int64_t>{-big}));
+  NEURONA_EXPECT_THROW_MSG(Dataset::range(-5, big), nr::ValueError, "Dataset.range",
+                           "more elements than int64 counts");
+  EXPECT_EQ(Dataset::range(10).batch(big).cardinality(), 1);
+  EXPECT_EQ(Dataset::range(10).repeat(big).cardinality(), nr::data::kInfiniteCardinality);
+  EXPECT_EQ(Dataset::range(10).repeat(3).cardinality(), 30);
 }
 
 TEST(Dataset, BatchStacksAndKeepsTheRemainderUnlessDropped) {

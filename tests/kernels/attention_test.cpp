@@ -482,6 +482,9 @@ TEST(AttentionKernels, ErrorsNameTheOpTheArgumentAndTheShapes) {
                            nr::ShapeError, "multiple", "(2, 5, 4, 8)", "(2, 7, 3, 8)");
   NEURONA_EXPECT_THROW_MSG(attention_forward(q, k, nr::zeros({2, 6, 2, 3})), nr::ShapeError,
                            "key and value", "(2, 6, 2, 3)");
+  NEURONA_EXPECT_THROW_MSG(attention_forward(nr::zeros({2, 5, 4, 0}), nr::zeros({2, 7, 2, 0}), v),
+                           nr::ShapeError, "dot_product_attention", "head_dim", "above 0",
+                           "(2, 5, 4, 0)");
   NEURONA_EXPECT_THROW_MSG(attention_forward(q, k, v, {.mask = nr::ones({5, 6})}), nr::ShapeError,
                            "mask", "(5, 6)", "(2, 4, 5, 7)");
   NEURONA_EXPECT_THROW_MSG(attention_forward(q, k, v, {.dropout_rate = 1.0}), nr::ValueError,

@@ -268,6 +268,13 @@ TEST(MultiHeadAttention, ConfigRoundTripsAndBadArgumentsAreRefused) {
   NEURONA_EXPECT_THROW_MSG(
       m->attend(nr::zeros({2, 3, 4}), nr::zeros({2, 5, 4}), nr::zeros({1, 5, 4})), nr::ValueError,
       "All dimensions of `value` and `key`");
+  // A built layer's projections fix the inputs' features.
+  (void)m->attend(nr::zeros({2, 3, 4}), nr::zeros({2, 5, 4}));
+  NEURONA_EXPECT_THROW_MSG(m->attend(nr::zeros({2, 3, 6}), nr::zeros({2, 3, 4})), nr::ShapeError,
+                           "the query has 6 features", "(2, 3, 6)", "built for 4");
+  NEURONA_EXPECT_THROW_MSG(
+      m->attend(nr::zeros({2, 3, 4}), nr::zeros({2, 5, 4}), nr::zeros({2, 5, 9})), nr::ShapeError,
+      "the key has 9 features", "built for 4");
   // Symbolic batches (None) agree with any.
   EXPECT_EQ(m->attend(nr::Input({3, 4}), nr::Input({5, 4}))[0].shape(), nr::Shape({-1, 3, 4}));
 }

@@ -42,5 +42,8 @@ TEST(Reshape, ErrorsNameTheShapes) {
                            "target_shape=(5,)");
   NEURONA_EXPECT_THROW_MSG(nr::layers::Reshape({-1, -1}), nr::ValueError,
                            "at most one unknown dimension");
-  NEURONA_EXPECT_THROW_MSG(nr::layers::Reshape({0, 2}), nr::ValueError, "(0, 2)");
+  NEURONA_EXPECT_THROW_MSG(nr::layers::Reshape({0, 2}), nr::ValueError, "got 0 at index 0");
+  // A negative dimension other than -1 is named as given (the shape printed it as None).
+  NEURONA_EXPECT_THROW_MSG(nr::layers::Reshape({2, -3}), nr::ValueError, "got -3 at index 1");
+  NEURONA_EXPECT_THROW_MSG((void)nr::Input({-5}), nr::ShapeError, "got -5 at index 0");
 }
