@@ -52,7 +52,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   NEURONA_CHECK(n <= max_elems, OutOfMemoryError, "Tensor::empty: shape ", shape, " of ", dtype,
                 " needs more bytes than can be addressed");
   Tensor t;
-  t.storage_ = std::make_shared<Storage>(static_cast<std::size_t>(n) * size_of(dtype), device);
+  try {
+    t.storage_ = std::make_shared<Storage>(static_cast<std::size_t>(n) * size_of(dtype), device);
+  } catch (const OutOfMemoryError& e) {
+    // The allocator names the bytes (on a GPU also what is in use and cached); the tensor's
+    // shape says which one an op asked for.
+    throw OutOfMemoryError(
+        detail::str(e.what(), " (a ", dtype, " tensor of shape ", shape, " on ", device, ")"));
+  }
   // Storage made during a capture lives as long as the graph: replays write to it.
   if (detail::CaptureState* capture = detail::current_capture();
       capture != nullptr && capture->device == device) {
