@@ -11,7 +11,9 @@
 # Tests that check what only a GPU does (a capture's replays, cuBLAS's or NCCL's own errors, the
 # CPU's ValueError where the GPU gives NaN) fail here by design: they are listed in
 # scripts/gpu-tests-on-cpu.expected, and the script fails only on a failure not listed there (or
-# a listed test that now passes: the list is stale). Usage: bash scripts/gpu-tests-on-cpu.sh
+# a listed test that now passes: the list is stale), or on a program that stops before gtest's
+# end (a crash). Usage: bash scripts/gpu-tests-on-cpu.sh. Not beside another build of this tree
+# (gpu-check.sh prepare would compile the rewritten sources).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +22,14 @@ BUILD="${BUILD:-$ROOT/build}"
 EXPECTED="$ROOT/scripts/gpu-tests-on-cpu.expected"
 cd "$ROOT"
 
+SKIP_LINE='if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";'
+# A run killed outright (SIGKILL) cannot put the sources back: refuse to take such a tree for
+# the originals.
+grep -qF "$SKIP_LINE" tests/support/gpu_test.h || {
+  echo "gpu-tests-on-cpu: tests/support/gpu_test.h has no GPU skip line: the GPU tests look" \
+    "rewritten by an interrupted run (git diff tests/gpu tests/support tools/model_gpu_test.cpp)" >&2
+  exit 2
+}
 mapfile -t sources < <(ls tests/gpu/*.cpp tools/model_gpu_test.cpp tests/support/gpu_test.h)
 backup="$(mktemp -d)"
 restore() {
@@ -37,10 +47,9 @@ done
 trap restore EXIT
 
 sed -i 's/Device::cuda(0)/Device::cpu()/g' tests/gpu/*.cpp tools/model_gpu_test.cpp
-sed -i 's/if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU available";/(void)0;/' \
-  tests/support/gpu_test.h
+sed -i "s/$(printf '%s' "$SKIP_LINE" | sed 's/[][\\/.*^$]/\\&/g')/(void)0;/" tests/support/gpu_test.h
 grep -q '(void)0;' tests/support/gpu_test.h || {
-  echo "gpu-tests-on-cpu: tests/support/gpu_test.h's skip line has changed; update this script" >&2
+  echo "gpu-tests-on-cpu: could not rewrite tests/support/gpu_test.h's skip line" >&2
   exit 2
 }
 
@@ -48,12 +57,20 @@ ninja -C "$BUILD" tests/neurona_gpu_tests tools/model_gpu_tests
 log="$(mktemp)"
 status=0
 for exe in "$BUILD/tests/neurona_gpu_tests" "$BUILD/tools/model_gpu_tests"; do
-  "$exe" >> "$log" 2>&1 || true
+  part="$(mktemp)"
+  "$exe" > "$part" 2>&1 || true  # failing tests exit non-zero: read below
+  cat "$part" >> "$log"
+  # gtest's closing "[==========] N tests from M test suites ran.": a program without it stopped
+  # early (a crash), and the tests after the one that crashed never ran.
+  if ! grep -q '^\[==========\] .* ran\.' "$part"; then
+    echo "$(basename "$exe") stopped before gtest's end (a crash?); the last lines:"
+    tail -n 15 "$part" | sed 's/^/  /'
+    status=1
+  fi
+  rm -f "$part"
 done
 restore
 trap - EXIT
-# Build the restored sources again, so that build/ holds the real GPU tests afterwards.
-ninja -C "$BUILD" tests/neurona_gpu_tests tools/model_gpu_tests > /dev/null
 
 # gtest's "[  FAILED  ] Suite.Name" lines (not its "[  FAILED  ] 3 tests, listed below").
 failed="$(sed -n 's/^\[  FAILED  \] \([A-Za-z][^ ,]*\).*/\1/p' "$log" | sort -u)"
@@ -73,4 +90,10 @@ if [[ -n "$stale" ]]; then
   status=1
 fi
 ((status == 0)) && echo "ok: every other GPU test passes with the CPU standing in"
+# Build the restored sources again, so that build/ holds the real GPU tests afterwards.
+ninja -C "$BUILD" tests/neurona_gpu_tests tools/model_gpu_tests > /dev/null || {
+  echo "gpu-tests-on-cpu: rebuilding the real GPU tests failed: $BUILD's GPU test programs are" \
+    "the rewritten ones until the next build" >&2
+  status=1
+}
 exit "$status"

@@ -322,7 +322,11 @@ Conv2DGeometry transpose_geometry(const char* op, const Shape& x_shape, const Sh
     const std::int64_t keff = (kernel - 1) * o.dilation_rate[i] + 1;
     const auto [before, after] = transpose_padding(keff, o.strides[i], o.padding,
                                                    o.output_padding ? (*o.output_padding)[i] : -1);
-    const std::int64_t size = (input - 1) * o.strides[i] + 2 + before + after - keff;
+    std::int64_t strided = 0;  // (input - 1) * stride: a huge symbolic height could overflow it
+    NEURONA_CHECK(!__builtin_mul_overflow(input - 1, o.strides[i], &strided), ShapeError, op,
+                  ": input of shape ", x_shape, " with strides ", o.strides[i],
+                  " gives an output size that overflows int64");
+    const std::int64_t size = strided + 2 + before + after - keff;
     NEURONA_CHECK(size > 0, ShapeError, op, ": input of shape ", x_shape, " and kernel of shape ",
                   k_shape, " give a non-positive output size ", size, " on axis ", i + 1);
     return std::array<std::int64_t, 3>{size, keff - 1 - before, keff - 1 - after};

@@ -191,20 +191,23 @@ class Sequences {
     if (g.lengths.empty()) return;
     static_assert(sizeof(int) == sizeof(std::int32_t));
     const auto* host = reinterpret_cast<const int*>(g.lengths.data());
-    own_x_ = data_descriptor(g, g.input_size, host);
+    // A constructor that throws runs no destructor: what it made so far is released here.
+    try {
+      own_x_ = data_descriptor(g, g.input_size, host);
+      own_y_ = data_descriptor(g, g.units, host);
+      own_lengths_ = Tensor::empty({g.batch}, DType::int32, d);
+      NEURONA_CUDA_CHECK(cudaMemcpyAsync(own_lengths_.raw_data(), host,
+                                         g.lengths.size() * sizeof(int), cudaMemcpyHostToDevice,
+                                         stream));
+    } catch (...) {
+      release();
+      throw;
+    }
     x = own_x_;
-    own_y_ = data_descriptor(g, g.units, host);
     y = own_y_;
-    own_lengths_ = Tensor::empty({g.batch}, DType::int32, d);
-    NEURONA_CUDA_CHECK(cudaMemcpyAsync(own_lengths_.raw_data(), host,
-                                       g.lengths.size() * sizeof(int), cudaMemcpyHostToDevice,
-                                       stream));
     lengths = static_cast<const std::int32_t*>(own_lengths_.raw_data());
   }
-  ~Sequences() {
-    if (own_x_) cudnnDestroyRNNDataDescriptor(own_x_);
-    if (own_y_) cudnnDestroyRNNDataDescriptor(own_y_);
-  }
+  ~Sequences() { release(); }
   Sequences(const Sequences&) = delete;
   Sequences& operator=(const Sequences&) = delete;
 
@@ -212,6 +215,12 @@ class Sequences {
   const std::int32_t* lengths;
 
  private:
+  void release() {
+    if (own_x_) cudnnDestroyRNNDataDescriptor(own_x_);
+    if (own_y_) cudnnDestroyRNNDataDescriptor(own_y_);
+    own_x_ = own_y_ = nullptr;
+  }
+
   cudnnRNNDataDescriptor_t own_x_ = nullptr, own_y_ = nullptr;
   Tensor own_lengths_;
 };
