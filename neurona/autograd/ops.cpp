@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <numeric>
 #include <tuple>
 
@@ -15,6 +14,7 @@
 #include "neurona/core/replica_context.h"
 #include "neurona/kernels/attention.h"
 #include "neurona/kernels/batch_norm.h"
+#include "neurona/kernels/checks.h"
 #include "neurona/kernels/layer_norm.h"
 
 namespace neurona {
@@ -40,23 +40,8 @@ Tensor scalar(const Tensor& like, double v) {
 // promote int32 * 0.5 to float32; cast the tensor to compute in floating point).
 Tensor operand(const char* op, const Tensor& x, double v) {
   if (!is_floating(x.dtype())) {
-    double lo = 0, hi = 0;
-    switch (x.dtype()) {
-      case DType::int32:
-        lo = std::numeric_limits<std::int32_t>::min(),
-        hi = std::numeric_limits<std::int32_t>::max();
-        break;
-      case DType::int64:
-        // The doubles in [-2^63, 2^63).
-        lo = -0x1p63, hi = 0x1p63 - 1024;
-        break;
-      case DType::uint8:
-        lo = 0, hi = 255;
-        break;
-      default:
-        break;
-    }
-    NEURONA_CHECK(std::isfinite(v) && std::trunc(v) == v && v >= lo && v <= hi, ValueError, op,
+    const kernels::IntegerRange r = kernels::integer_range(x.dtype());
+    NEURONA_CHECK(std::isfinite(v) && std::trunc(v) == v && v >= r.lo && v < r.end, ValueError, op,
                   ": the number ", v, " is not an integer that a ", name(x.dtype()),
                   " tensor of shape ", x.shape(), " holds; cast the tensor to a float dtype first");
   }

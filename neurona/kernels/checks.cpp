@@ -51,6 +51,19 @@ void check_integer(const char* op, const char* arg, const Tensor& t) {
                 " must be int32, int64 or uint8, got ", t.dtype(), " with shape ", t.shape());
 }
 
+IntegerRange integer_range(DType dtype) {
+  switch (dtype) {
+    case DType::uint8:
+      return {0.0, 256.0};
+    case DType::int32:
+      return {-0x1p31, 0x1p31};
+    case DType::int64:
+      return {-0x1p63, 0x1p63};
+    default:
+      throw ValueError(detail::str("integer_range: ", dtype, " is not an integer dtype"));
+  }
+}
+
 void check_finite_indices(const char* op, const char* arg, const Tensor& t) {
   if (!is_floating(t.dtype()) || !t.device().is_cpu() || t.numel() == 0) return;
   const std::vector<double> values = t.to_vector<double>();

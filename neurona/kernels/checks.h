@@ -19,6 +19,13 @@ void check_same_dtype(const char* op, std::initializer_list<NamedTensor> args);
 void check_floating(const char* op, const char* arg, const Tensor& t);
 /// The tensor holds integers (int32, int64 or uint8).
 void check_integer(const char* op, const char* arg, const Tensor& t);
+/// The integers an integer dtype holds, as doubles: [lo, end) (uint8 [0, 256), int32 [-2^31,
+/// 2^31), int64 [-2^63, 2^63)). For the checks of numbers meant for such a tensor.
+struct IntegerRange {
+  double lo, end;
+};
+IntegerRange integer_range(DType dtype);
+
 /// Float class labels or indices about to be truncated to integers hold no NaN or infinity
 /// (the cast would make them class 0 or the dtype's end). Checked on the CPU only: a GPU would
 /// need a host synchronisation, so there they are not read (as the range of GPU labels).

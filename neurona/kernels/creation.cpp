@@ -3,10 +3,10 @@
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
 #include "neurona/core/random.h"
 #include "neurona/core/replica_context.h"
+#include "neurona/kernels/checks.h"
 #include "neurona/kernels/creation_stubs.h"
 #include "neurona/kernels/elementwise.h"
 
@@ -190,14 +190,10 @@ Tensor random_uniform(const Shape& shape, UniformOptions o) {
                 ", maxval=", o.maxval);
   if (!is_floating(o.dtype)) {
     // Integers in [minval, maxval): the range must lie in the dtype's (or the draws saturate).
-    const double lo = o.dtype == DType::uint8 ? 0.0
-                      : o.dtype == DType::int32
-                          ? static_cast<double>(std::numeric_limits<std::int32_t>::min())
-                          : -0x1p63;
-    const double hi = o.dtype == DType::uint8 ? 256.0 : o.dtype == DType::int32 ? 0x1p31 : 0x1p63;
-    NEURONA_CHECK(o.minval >= lo && o.maxval <= hi, ValueError,
+    const IntegerRange r = integer_range(o.dtype);
+    NEURONA_CHECK(o.minval >= r.lo && o.maxval <= r.end, ValueError,
                   "random_uniform: [minval, maxval) = [", o.minval, ", ", o.maxval,
-                  ") is outside what ", o.dtype, " holds ([", lo, ", ", hi, "))");
+                  ") is outside what ", o.dtype, " holds ([", r.lo, ", ", r.end, "))");
   }
   Tensor out = empty_for("random_uniform", shape, o.dtype, o.device ? *o.device : default_device());
   draw("random_uniform", kernels::RandomDist::uniform, o.minval, o.maxval, o.seed, o.seed_generator,
