@@ -21,6 +21,7 @@ BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions optio
             {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
       options_(std::move(options)),
       axis_(options_.axis) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   set_supports_masking(true);
   set_call_takes_mask(true);
   NEURONA_CHECK(std::isfinite(options_.momentum), ValueError, describe(),

@@ -51,6 +51,7 @@ BidirectionalLayer::BidirectionalLayer(const AnyLayer& layer, BidirectionalOptio
                               .dtype = options.dtype,
                               .input_shape = options.input_shape}),
       merge_mode_(std::move(options.merge_mode)) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   set_supports_masking(true);
   set_call_takes_mask(true);
   set_call_takes_initial_state(true);

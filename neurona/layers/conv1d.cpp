@@ -54,6 +54,7 @@ Conv1DLayer::Conv1DLayer(std::int64_t filters, std::int64_t kernel_size, Conv1DO
       options_(std::move(options)),
       padding_(standardize_conv1d_padding(describe(), options_.padding)),
       data_format_(standardize_data_format(describe(), options_.data_format)) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   check_single(describe(), "kernel_size", kernel_size_);
   check_single(describe(), "strides", options_.strides);
   check_single(describe(), "dilation_rate", options_.dilation_rate);

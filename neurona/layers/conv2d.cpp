@@ -15,6 +15,7 @@ Conv2DLayer::Conv2DLayer(std::int64_t filters, IntPair kernel_size, Conv2DOption
       options_(std::move(options)),
       padding_(standardize_padding(describe(), options_.padding)),
       data_format_(standardize_data_format(describe(), options_.data_format)) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   NEURONA_CHECK(filters_ > 0, ValueError, describe(),
                 ": invalid value for argument `filters`. Expected a strictly positive value. "
                 "Received filters=",

@@ -17,6 +17,7 @@ Conv2DTransposeLayer::Conv2DTransposeLayer(std::int64_t filters, IntPair kernel_
       options_(std::move(options)),
       padding_(standardize_padding(describe(), options_.padding)),
       data_format_(standardize_data_format(describe(), options_.data_format)) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   check_pair(describe(), "kernel_size", kernel_size_);
   check_pair(describe(), "strides", options_.strides);
   check_pair(describe(), "dilation_rate", options_.dilation_rate);

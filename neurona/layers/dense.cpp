@@ -9,6 +9,7 @@ namespace neurona::layers {
 
 DenseLayer::DenseLayer(std::int64_t units, DenseOptions options)
     : Layer("Dense", detail::layer_options(options)), units_(units), options_(std::move(options)) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   set_supports_masking(true);
   NEURONA_CHECK(units_ > 0, ValueError, describe(),
                 ": received an invalid value for `units`, expected a positive integer. Received: "

@@ -211,9 +211,10 @@ std::vector<TensorSpec> Layer::compute_output_spec(const std::vector<TensorSpec>
   try {
     const std::vector<Shape> out = list_call ? compute_output_shape_list(shapes)
                                              : std::vector{compute_output_shape(shapes[0])};
-    // Float inputs are cast to the compute dtype (autocast), and the layer computes in it.
+    // Float inputs are cast to the compute dtype (autocast), integer ones where the layer
+    // promotes them, and the layer computes in it.
     const DType in = inputs[0].dtype;
-    const DType dtype = autocast_inputs_ && is_floating(in) ? compute_dtype() : in;
+    const DType dtype = casts_to_compute_dtype(in) ? compute_dtype() : in;
     std::vector<TensorSpec> specs;
     for (const Shape& s : out) specs.push_back({s, dtype});
     return specs;
@@ -442,9 +443,13 @@ Shape learnt_shape(const Tensor& output, const Shape& built_for) {
 }
 }  // namespace
 
+bool Layer::casts_to_compute_dtype(DType input) const {
+  return is_floating(input) ? autocast_inputs_ : promote_integer_inputs_;
+}
+
 Tensor Layer::autocast(const Tensor& x) const {
   NEURONA_CHECK(x.defined(), ValueError, describe(), ": the inputs are an undefined tensor");
-  if (autocast_inputs_ && is_floating(x.dtype()) && x.dtype() != compute_dtype()) {
+  if (casts_to_compute_dtype(x.dtype()) && x.dtype() != compute_dtype()) {
     Tensor y = cast(x, compute_dtype());
     y.set_keras_mask(x.keras_mask());  // as Keras: the cast keeps the mask
     return y;

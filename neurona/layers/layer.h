@@ -408,6 +408,13 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// turn it off: their layers cast what they need, and the Input keeps the data's dtype.
   void set_autocast_inputs(bool autocast) { autocast_inputs_ = autocast; }
 
+  /// Whether operator() casts integer and bool inputs to the compute dtype too (float inputs
+  /// as set_autocast_inputs says): for the layers that multiply their inputs by float weights
+  /// (Dense, the convolutions, the recurrent layers, BatchNormalization, MultiHeadAttention),
+  /// where Keras's ops promote int32 x float32 to float32, so that uint8 images or int32
+  /// features go in as they are. Layers that read integers (Embedding, lookups) leave it off.
+  void set_promote_integer_inputs(bool promote) { promote_integer_inputs_ = promote; }
+
   /// Tracks a sublayer for weights(), losses() and trainable, and returns the handle:
   /// `dense_ = track(nr::layers::Dense(4));`. `attribute` is the name its weights are saved
   /// under in a `.weights.h5`: give the Python attribute name (`track(Dense(4), "dense")` for
@@ -460,7 +467,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// input, undefined for none) and attaches the outputs' masks.
   std::vector<Tensor> list_call(const std::vector<Tensor>& inputs, std::vector<Tensor> masks,
                                 const ConfigValue& kwargs, bool training);
-  /// The input cast to the compute dtype when the layer autocasts (ValueError if undefined).
+  /// The input cast to the compute dtype when the layer autocasts it (a float input, or an
+  /// integer one where the layer promotes them; ValueError if undefined).
   Tensor autocast(const Tensor& x) const;
   void add_activity_loss(const Tensor& outputs);
   /// Runs call_with_mask and attaches the output's mask (the core of both operator()s).
@@ -482,6 +490,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<std::pair<Layer*, std::size_t>> loss_marks();
   /// ValueError naming the first keyword argument when `kwargs` holds any that is not None.
   void refuse_kwargs(const ConfigValue& kwargs) const;
+  /// Whether operator() casts an input of this dtype to the compute dtype (autocast).
+  bool casts_to_compute_dtype(DType input) const;
 
   struct Weight {
     Variable variable;
@@ -497,6 +507,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::optional<Shape> input_shape_arg_;
   DTypePolicy policy_;  // resolved: never the unset policy
   bool autocast_inputs_ = true;
+  bool promote_integer_inputs_ = false;
   bool supports_masking_ = false;
   bool call_takes_mask_ = false;
   bool call_takes_initial_state_ = false;

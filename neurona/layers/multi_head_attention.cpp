@@ -82,6 +82,7 @@ MultiHeadAttentionLayer::MultiHeadAttentionLayer(std::int64_t num_heads, std::in
       num_heads_(num_heads),
       key_dim_(key_dim),
       options_(std::move(options)) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   NEURONA_CHECK(num_heads_ > 0, ValueError, describe(),
                 ": Received an invalid value for argument `num_heads`, expected a positive "
                 "integer. Received: num_heads=",
@@ -243,8 +244,8 @@ std::vector<Tensor> MultiHeadAttentionLayer::attend(const Tensor& query, const T
     shapes.push_back(t.shape());
   }
   ensure_built(shapes);
-  const auto cast_in = [this](const Tensor& t) {
-    return is_floating(t.dtype()) && t.dtype() != compute_dtype() ? cast(t, compute_dtype()) : t;
+  const auto cast_in = [this](const Tensor& t) {  // integer inputs too, as the layer's call
+    return t.dtype() != compute_dtype() ? cast(t, compute_dtype()) : t;
   };
   // A value_mask or key_mask given replaces the one its tensor carries (Keras's Layer.__call__
   // fills `<arg>_mask` from the tensor only when it is None).

@@ -326,6 +326,7 @@ RNNLayer::RNNLayer(RNNKind kind, std::int64_t units, RecurrentOptions options)
                                 .dtype = options.dtype,
                                 .input_shape = options.input_shape}),
       options_(clamped(std::move(options))) {
+  set_promote_integer_inputs(true);  // Keras promotes int x float weights to float
   set_supports_masking(true);
   set_call_takes_mask(true);
   set_call_takes_initial_state(true);
@@ -444,10 +445,9 @@ std::vector<Tensor> RNNLayer::compute_mask_list(const std::vector<Tensor>& /*inp
 
 std::vector<Tensor> RNNLayer::run(const Tensor& given, std::vector<Tensor> initial_state,
                                   const Tensor& mask, bool training) {
-  // As the layer's call casts its inputs (run is also called directly, by Bidirectional).
-  const Tensor sequences = is_floating(given.dtype()) && given.dtype() != compute_dtype()
-                               ? cast(given, compute_dtype())
-                               : given;
+  // As the layer's call casts its inputs, float and integer ones (run is also called
+  // directly, by Bidirectional).
+  const Tensor sequences = given.dtype() != compute_dtype() ? cast(given, compute_dtype()) : given;
   check_sequences(sequences.shape());
   const std::int64_t batch = sequences.shape()[0];
   const std::int64_t steps = sequences.shape()[1];

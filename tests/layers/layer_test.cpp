@@ -195,6 +195,50 @@ TEST(Layer, CastsFloatInputsToTheLayerDtype) {
   EXPECT_EQ(dense->kernel().dtype(), nr::float64);
 }
 
+// Keras's ops promote int32 x float32 to float32, so its Dense, convolutions, recurrent layers
+// and BatchNormalization take integer inputs (uint8 images, int32 features) as they are; the
+// layers here cast them to the compute dtype, eagerly and symbolically.
+TEST(Layer, LayersWithFloatWeightsPromoteIntegerInputsAsKeras) {
+  using nr::testing::all_close;
+  using nr::testing::random_tensor;
+  const nr::TensorOptions i32{.dtype = nr::DType::int32, .device = nr::Device::cpu()};
+  // Integer-valued floats, so that the float call is the reference exactly.
+  const auto same_as_float = [](nr::layers::AnyLayer layer, const nr::Tensor& ints) {
+    SCOPED_TRACE(layer->describe());
+    const nr::Tensor y = layer(ints);
+    EXPECT_EQ(y.dtype(), nr::float32);
+    EXPECT_TRUE(all_close(y, layer(nr::cast(ints, nr::float32)).to_vector<double>(), 0.0, 0.0));
+  };
+  const nr::Tensor features = nr::cast(random_tensor({4, 3}, nr::float32, -5, 5, 1), i32.dtype);
+  same_as_float(nr::layers::Dense(2), features);
+  const nr::Tensor pixels = random_tensor({2, 5, 5, 3}, nr::DType::uint8, 0, 256, 2);
+  same_as_float(nr::layers::Conv2D(4, {3, 3}), pixels);
+  same_as_float(nr::layers::DepthwiseConv2D({3, 3}), pixels);
+  same_as_float(nr::layers::BatchNormalization(), pixels);
+  const nr::Tensor sequences = random_tensor({2, 4, 3}, i32.dtype, -3, 3, 3);
+  same_as_float(nr::layers::LSTM(2), sequences);
+  same_as_float(nr::layers::Bidirectional(nr::layers::GRU(2)), sequences);
+  auto mha = nr::layers::MultiHeadAttention(2, 2);
+  const nr::Tensor floats = nr::cast(sequences, nr::float32);
+  EXPECT_TRUE(all_close(mha->attend(sequences, sequences)[0],
+                        mha->attend(floats, floats)[0].to_vector<double>(), 0.0, 0.0));
+
+  // To the compute dtype, whatever it is; and a symbolic call says so.
+  auto wide = nr::layers::Dense(2, {.dtype = nr::float64});
+  EXPECT_EQ(wide(nr::ones({1, 3}, i32)).dtype(), nr::float64);
+  const nr::layers::KerasTensor in = nr::Input({3}, {.dtype = nr::DType::int32});
+  const nr::layers::KerasTensor out = nr::layers::Dense(2)(in);
+  EXPECT_EQ(out.dtype(), nr::float32);
+  nr::Model model(in, out);
+  EXPECT_EQ(model.predict(nr::ones({2, 3}, i32)).dtype(), nr::float32);
+
+  // A layer that does not promote keeps integers (Keras's autocast casts floats only): the
+  // custom one's multiply refuses int32 x float32, Flatten passes them on.
+  auto scale = std::make_shared<Scale>();
+  EXPECT_THROW((*scale)(nr::ones({1, 3}, i32)), nr::ValueError);
+  EXPECT_EQ(nr::layers::Flatten()(nr::ones({1, 3}, i32)).dtype(), nr::DType::int32);
+}
+
 namespace {
 
 // A layer that tracks what it is given, as a subclassed model's constructor does.
