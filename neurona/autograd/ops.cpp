@@ -15,7 +15,9 @@
 #include "neurona/kernels/attention.h"
 #include "neurona/kernels/batch_norm.h"
 #include "neurona/kernels/checks.h"
+#include "neurona/kernels/conv.h"
 #include "neurona/kernels/layer_norm.h"
+#include "neurona/kernels/reduction.h"
 
 namespace neurona {
 
@@ -657,6 +659,11 @@ Tensor at_least_1d(const Tensor& x) {
   return x.rank() == 0 ? reshape(x, Shape({1})) : x;
 }
 
+// x's axes checked as the reductions check them, named after the op made of them.
+void check_normalization_axes(const Tensor& x, const Axes& axes, const char* op) {
+  (void)kernels::reduced_axes(x.rank() == 0 ? Shape({1}) : x.shape(), axes, op);
+}
+
 // Where rms_normalization can run the fused kernels: the first of `axes` when they are x's
 // trailing axes (each once, in any order; every axis for Axes()), else -1.
 int trailing_axes_begin(const Shape& shape, const Axes& axes) {
@@ -665,7 +672,7 @@ int trailing_axes_begin(const Shape& shape, const Axes& axes) {
   std::vector<bool> seen(static_cast<std::size_t>(rank), false);
   int begin = rank;
   for (int a : axes.list()) {
-    if (a < -rank || a >= rank) return -1;  // the composed ops name the bad axis
+    if (a < -rank || a >= rank) return -1;  // refused by the caller's reduced_axes
     const int n = a < 0 ? a + rank : a;
     if (seen[static_cast<std::size_t>(n)]) return -1;
     seen[static_cast<std::size_t>(n)] = true;
@@ -691,6 +698,7 @@ bool is_feature_scale(const Shape& shape, int begin, const Shape& scale) {
 Tensor rms_normalization(const Tensor& x, const Tensor& scale, Axes axes, double epsilon) {
   NEURONA_CHECK(std::isfinite(epsilon) && epsilon >= 0, ValueError,
                 "rms_normalization: epsilon must be finite and >= 0, got ", epsilon);
+  check_normalization_axes(x, axes, "rms_normalization");
   const int begin =
       is_floating(x.dtype()) && x.rank() > 0 ? trailing_axes_begin(x.shape(), axes) : -1;
   if (begin >= 0 && (!scale.defined() || is_feature_scale(x.shape(), begin, scale.shape()))) {
@@ -734,6 +742,7 @@ Tensor normalize(const Tensor& x, Axes axes, int order, double epsilon) {
                 "Received: order=", order);
   NEURONA_CHECK(std::isfinite(epsilon) && epsilon >= 0, ValueError,
                 "normalize: epsilon must be finite and >= 0, got ", epsilon);
+  check_normalization_axes(x, axes, "normalize");
   const DType work = normalization_work_dtype(x);
   const Tensor xw = at_least_1d(x.dtype() == work ? x : cast(x, work));
   Tensor out;
@@ -1115,6 +1124,12 @@ Tensor depthwise_conv2d(const Tensor& x, const Tensor& kernel, const ConvOptions
                 "channels. Received: input channels=",
                 channels, ", kernel input channels=", k[2], " (input of shape ", x.shape(),
                 ", kernel of shape ", k, ")");
+  // The window, strides and output size checked under this op's name (conv2d's checks again).
+  const Shape& xs = x.shape();
+  (void)kernels::conv2d_geometry(
+      "depthwise_conv2d",
+      options.data_format == DataFormat::ChannelsLast ? xs : Shape({xs[0], xs[2], xs[3], xs[1]}),
+      k[0], k[1], k[2] * k[3], options.strides, options.dilation_rate, options.padding, channels);
   ConvOptions o = options;
   o.groups = channels;
   // (kh, kw, c, m) is (kh, kw, 1, c * m) in memory: filter c * m + m' of group c.

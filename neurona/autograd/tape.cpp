@@ -278,6 +278,12 @@ std::vector<Tensor> GradientTape::gradient(const std::vector<Tensor>& targets,
         output_gradients[i].defined() ? output_gradients[i].shape().str()
                                       : std::string("(undefined)"),
         " but targets[", i, "] has shape ", targets[i].shape());
+    NEURONA_CHECK(output_gradients[i].dtype() == targets[i].dtype() &&
+                      output_gradients[i].device() == targets[i].device(),
+                  ValueError, "GradientTape.gradient: output_gradients[", i, "] is ",
+                  output_gradients[i].dtype(), " on ", output_gradients[i].device(),
+                  " but targets[", i, "] is ", targets[i].dtype(), " on ", targets[i].device(),
+                  " (shape ", targets[i].shape(), "): nr::cast or Tensor::to it first");
   }
   for (std::size_t i = 0; i < sources.size(); ++i) {
     NEURONA_CHECK(sources[i].defined(), ValueError, "GradientTape.gradient: sources[", i,

@@ -59,11 +59,16 @@ int remove_temporaries_of(const std::filesystem::path& path) {
   return removed;
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view contents) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view contents,
+                       const char* who) {
   const std::filesystem::path tmp = temporary_path_for(path);
+  // The message names the file asked for; the temporary beside it only as the step that failed.
+  const auto failed = [&](const char* step, const std::string& reason) {
+    return IoError(
+        detail::str(who, ": cannot write ", path, ": ", reason, " (", step, " ", tmp, ")"));
+  };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  NEURONA_CHECK(fd >= 0, IoError, "write_file_atomic: cannot create ", tmp, ": ",
-                std::strerror(errno));
+  if (fd < 0) throw failed("creating the temporary file", std::strerror(errno));
   std::size_t done = 0;
   while (done < contents.size()) {
     const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
@@ -72,21 +77,20 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
       const int err = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      throw IoError(detail::str("write_file_atomic: cannot write ", tmp, ": ", std::strerror(err)));
+      throw failed("writing the temporary file", std::strerror(err));
     }
     done += static_cast<std::size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
-    throw IoError(detail::str("write_file_atomic: cannot flush ", tmp, ": ", std::strerror(err)));
+    throw failed("flushing the temporary file", std::strerror(err));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     ::unlink(tmp.c_str());
-    throw IoError(
-        detail::str("write_file_atomic: cannot rename ", tmp, " to ", path, ": ", ec.message()));
+    throw failed("renaming over it the temporary file", ec.message());
   }
   fsync_directory(path.parent_path());
 }

@@ -13,8 +13,10 @@ namespace neurona {
 
 /// Writes `contents` to `path` atomically: a temporary file in the same folder, flushed to
 /// disk, renamed over `path`, then the folder flushed so that the rename survives a power
-/// loss. Throws IoError naming the path and the system's reason.
-void write_file_atomic(const std::filesystem::path& path, std::string_view contents);
+/// loss. Throws IoError naming `who` (the caller, e.g. "Model.save"), the path and the
+/// system's reason.
+void write_file_atomic(const std::filesystem::path& path, std::string_view contents,
+                       const char* who = "write_file_atomic");
 
 /// Flushes a folder's entries (files created, renamed or removed in it) to disk ("" is the
 /// current folder). A file system that cannot sync folders is left alone; any other failure

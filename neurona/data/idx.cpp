@@ -351,9 +351,9 @@ void save_idx(const std::string& path, const Tensor& t, SaveIdxOptions options) 
   if (options.gzip) {
     NEURONA_CHECK(raw.size() <= UINT_MAX, ValueError, "save_idx('", path, "'): ", raw.size(),
                   " bytes are too many to compress in one step (at most ", UINT_MAX, ")");
-    write_file_atomic(path, gzip_compress(raw, path));
+    write_file_atomic(path, gzip_compress(raw, path), "save_idx");
   } else {
-    write_file_atomic(path, raw);
+    write_file_atomic(path, raw, "save_idx");
   }
 }
 

@@ -241,7 +241,7 @@ std::string encode_png(const Tensor& image) {
 }
 
 void write_png(const std::string& path, const Tensor& image) {
-  write_file_atomic(path, encode_png(image));
+  write_file_atomic(path, encode_png(image), "write_png");
 }
 
 }  // namespace neurona::data

@@ -422,7 +422,7 @@ std::string encode_npy(const Tensor& t) {
 
 void save_npy(const std::string& path, const Tensor& t) {
   NEURONA_CHECK(t.defined(), ValueError, "save_npy('", path, "'): the tensor is undefined");
-  write_file_atomic(path, encode_npy(t));
+  write_file_atomic(path, encode_npy(t), "save_npy");
 }
 
 }  // namespace neurona::data

@@ -29,9 +29,10 @@ std::string describe_char(char32_t c) {
 
 void check_windows(const std::vector<std::int32_t>& ids, std::int64_t context, const char* who) {
   NEURONA_CHECK(context >= 1, ValueError, who, ": context must be at least 1, got ", context);
-  NEURONA_CHECK(static_cast<std::int64_t>(ids.size()) >= context + 1, ValueError, who,
+  // context + 1 in unsigned arithmetic: context may be INT64_MAX.
+  NEURONA_CHECK(static_cast<std::int64_t>(ids.size()) > context, ValueError, who,
                 ": a window of context ", context, " and its next-character targets need ",
-                context + 1, " characters, the text has ", ids.size());
+                static_cast<std::uint64_t>(context) + 1, " characters, the text has ", ids.size());
 }
 
 TextWindows windows_at(const std::vector<std::int32_t>& ids, std::int64_t context,

@@ -35,19 +35,19 @@ ReducePlan reduce_plan(const Shape& shape, const std::vector<bool>& mask, const 
   return plan;
 }
 
-namespace {
-
-std::vector<bool> reduced_mask(const Tensor& x, const Axes& axes, const char* op) {
-  std::vector<bool> mask(static_cast<std::size_t>(x.rank()), axes.all());
+std::vector<bool> reduced_axes(const Shape& shape, const Axes& axes, const char* op) {
+  std::vector<bool> mask(static_cast<std::size_t>(shape.rank()), axes.all());
   if (axes.all()) return mask;
   for (int a : axes.list()) {
-    const int n = x.shape().normalize_axis(a, op);
+    const int n = shape.normalize_axis(a, op);
     NEURONA_CHECK(!mask[static_cast<std::size_t>(n)], ValueError, op, ": axis ", a,
-                  " is listed twice for a tensor of shape ", x.shape());
+                  " is listed twice for a tensor of shape ", shape);
     mask[static_cast<std::size_t>(n)] = true;
   }
   return mask;
 }
+
+namespace {
 
 Tensor reduce(const char* op_name, ReduceOp op, const Tensor& x, const std::vector<bool>& mask,
               bool keepdims, DType out_dtype) {
@@ -85,23 +85,24 @@ Tensor reduce(const char* op_name, ReduceOp op, const Tensor& x, const std::vect
 
 Tensor sum(const Tensor& x, Axes axes, bool keepdims) {
   kernels::check_same_device("sum", {{"x", &x}});
-  return reduce("sum", ReduceOp::sum, x, reduced_mask(x, axes, "sum"), keepdims, x.dtype());
+  return reduce("sum", ReduceOp::sum, x, reduced_axes(x.shape(), axes, "sum"), keepdims, x.dtype());
 }
 
 Tensor mean(const Tensor& x, Axes axes, bool keepdims) {
   kernels::check_same_device("mean", {{"x", &x}});
   const Tensor xf = is_floating(x.dtype()) ? x : cast(x, DType::float32);
-  return reduce("mean", ReduceOp::mean, xf, reduced_mask(x, axes, "mean"), keepdims, xf.dtype());
+  return reduce("mean", ReduceOp::mean, xf, reduced_axes(x.shape(), axes, "mean"), keepdims,
+                xf.dtype());
 }
 
 Tensor max(const Tensor& x, Axes axes, bool keepdims) {
   kernels::check_same_device("max", {{"x", &x}});
-  return reduce("max", ReduceOp::max, x, reduced_mask(x, axes, "max"), keepdims, x.dtype());
+  return reduce("max", ReduceOp::max, x, reduced_axes(x.shape(), axes, "max"), keepdims, x.dtype());
 }
 
 Tensor min(const Tensor& x, Axes axes, bool keepdims) {
   kernels::check_same_device("min", {{"x", &x}});
-  return reduce("min", ReduceOp::min, x, reduced_mask(x, axes, "min"), keepdims, x.dtype());
+  return reduce("min", ReduceOp::min, x, reduced_axes(x.shape(), axes, "min"), keepdims, x.dtype());
 }
 
 namespace {
@@ -116,7 +117,8 @@ Tensor arg_reduce(const char* op_name, ReduceOp op, const Tensor& x, std::option
   }
   NEURONA_CHECK(x.rank() > 0, ShapeError, op_name, ": axis ", *axis,
                 " given for a scalar (shape ())");
-  return reduce(op_name, op, x, reduced_mask(x, Axes(*axis), op_name), keepdims, DType::int64);
+  return reduce(op_name, op, x, reduced_axes(x.shape(), Axes(*axis), op_name), keepdims,
+                DType::int64);
 }
 
 Tensor softmax_impl(const char* op_name, bool log, const Tensor& x, int axis) {

@@ -10,6 +10,11 @@
 
 namespace neurona::kernels {
 
+/// Which axes of `shape` `axes` names (every one for Axes()): ShapeError naming `op` for an axis
+/// out of range, ValueError for one listed twice. The reductions' own check, for the ops made
+/// of reductions (rms_normalization, normalize) to name themselves.
+std::vector<bool> reduced_axes(const Shape& shape, const Axes& axes, const char* op);
+
 /// Sum over `axes`; keepdims leaves them with size 1. Integer sums wrap around.
 Tensor sum(const Tensor& x, Axes axes = {}, bool keepdims = false);
 /// Mean over `axes` (NaN over zero elements); integer inputs give float32, as Keras does.

@@ -682,7 +682,7 @@ void BackupAndRestore::on_epoch_end(int epoch, Logs& logs) {
        {{"class_name", optimizer->class_name()}, {"variables", optimizer->variables().size()}}},
       {"created_dirs", created_dirs_},
   };
-  write_file_atomic(backup_path(), encode_backup(meta, weights));
+  write_file_atomic(backup_path(), encode_backup(meta, weights), "BackupAndRestore");
 }
 
 void BackupAndRestore::on_train_end(Logs& /*logs*/) {
@@ -791,7 +791,7 @@ void CSVLogger::on_train_begin(Logs& /*logs*/) {
     write_header_ = !std::getline(in, first) || first.empty();
   } else {
     // A new log: start from an empty file now, as Keras opens it for writing here.
-    write_file_atomic(filename_, "");
+    write_file_atomic(filename_, "", "CSVLogger");
   }
 }
 

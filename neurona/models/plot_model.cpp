@@ -260,7 +260,7 @@ void plot_model(const Model& model, const std::filesystem::path& to_file, PlotOp
   std::string format = to_file.extension().string();
   format = format.empty() ? "png" : format.substr(1);
   if (format == "dot" || format == "gv") {
-    write_file_atomic(to_file, dot);
+    write_file_atomic(to_file, dot, "plot_model");
     return;
   }
   // Graphviz renders from a temporary source next to the target, into a temporary image that
@@ -268,7 +268,7 @@ void plot_model(const Model& model, const std::filesystem::path& to_file, PlotOp
   const std::filesystem::path source = neurona::detail::str(to_file.string(), ".tmp.dot");
   const std::filesystem::path image = neurona::detail::str(to_file.string(), ".tmp");
   const std::filesystem::path log = neurona::detail::str(to_file.string(), ".tmp.log");
-  write_file_atomic(source, dot);
+  write_file_atomic(source, dot, "plot_model");
   const auto quoted = [](const std::filesystem::path& p) {
     std::string out = "'";
     for (char c : p.string()) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

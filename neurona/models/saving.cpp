@@ -448,7 +448,7 @@ constexpr const char* kWeights = "model.weights.h5";
 void Model::save_weights(const std::string& path) const {
   NEURONA_CHECK(ends_with(path, ".weights.h5"), ValueError,
                 "save_weights: the filename must end in `.weights.h5`. Received: filepath=", path);
-  write_file_atomic(path, models::save_weights_to_bytes(*this));
+  write_file_atomic(path, models::save_weights_to_bytes(*this), "Model.save_weights");
 }
 
 void Model::load_weights(const std::string& path) {
@@ -486,9 +486,11 @@ void Model::save(const std::string& path) const {
                 "save: the filename must end in `.keras`. Received: filepath=", path);
   const std::string config = models::detail::model_config_json(*this);
   const std::string weights = models::save_weights_to_bytes(*this);
-  write_file_atomic(path, write_zip({{kMetadata, models::detail::metadata_json()},
-                                     {kConfig, config},
-                                     {kWeights, weights}}));
+  write_file_atomic(
+      path,
+      write_zip(
+          {{kMetadata, models::detail::metadata_json()}, {kConfig, config}, {kWeights, weights}}),
+      "Model.save");
 }
 
 namespace models {

@@ -158,6 +158,20 @@ TEST(Tape, OutputGradientsMustMatchTargetShape) {
                            "output_gradients", "(2,)", "(3,)");
 }
 
+TEST(Tape, OutputGradientsMustMatchTargetDtype) {
+  nr::Variable x(nr::constant({1, 2, 3}));
+  nr::GradientTape tape({.persistent = true});
+  const nr::Tensor y = x * x;
+  NEURONA_EXPECT_THROW_MSG(
+      tape.gradient(y, x, {.output_gradients = nr::ones({3}, {.dtype = nr::float64})}),
+      nr::ValueError, "GradientTape.gradient: output_gradients[0] is float64",
+      "targets[0] is float32", "(3,)");
+  const std::vector<nr::Tensor> targets{y}, sources{x.value()};
+  const std::vector<nr::Tensor> half_seeds{nr::ones({3}, {.dtype = nr::DType::float16})};
+  NEURONA_EXPECT_THROW_MSG(tape.gradient(targets, half_seeds, sources), nr::ValueError,
+                           "output_gradients[0] is float16");
+}
+
 TEST(Tape, StopRecordingPausesTheTape) {
   nr::Variable x(3.0f);
   nr::GradientTape tape({.persistent = true});

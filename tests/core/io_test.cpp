@@ -40,8 +40,14 @@ TEST(WriteFileAtomic, WritesAndReplacesLeavingNoTemporaryFiles) {
 }
 
 TEST(WriteFileAtomic, MissingFolderIsIoErrorNamingThePath) {
-  NEURONA_EXPECT_THROW_MSG(nr::write_file_atomic("/nonexistent-neurona-dir/x.csv", "x"),
-                           nr::IoError, "/nonexistent-neurona-dir/x.csv", "No such file");
+  NEURONA_EXPECT_THROW_MSG(
+      nr::write_file_atomic("/nonexistent-neurona-dir/x.csv", "x"), nr::IoError,
+      "write_file_atomic: cannot write \"/nonexistent-neurona-dir/x.csv\": No such file",
+      "(creating the temporary file");
+  // Callers give their name: what the user called, not the helper.
+  NEURONA_EXPECT_THROW_MSG(
+      nr::write_file_atomic("/nonexistent-neurona-dir/m.keras", "x", "Model.save"), nr::IoError,
+      "Model.save: cannot write \"/nonexistent-neurona-dir/m.keras\"");
 }
 
 TEST(RemoveTemporariesOf, RemovesOnlyTheTemporariesAKilledWriterLeft) {

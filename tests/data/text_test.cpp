@@ -81,6 +81,9 @@ TEST(Text, WindowsTargetTheNextCharacter) {
   EXPECT_EQ(message_of<nr::ValueError>([&] { nr::data::char_windows(ids, 10); }),
             "char_windows: a window of context 10 and its next-character targets need 11 "
             "characters, the text has 10");
+  EXPECT_EQ(message_of<nr::ValueError>([&] { nr::data::char_windows(ids, INT64_MAX); }),
+            "char_windows: a window of context 9223372036854775807 and its next-character "
+            "targets need 9223372036854775808 characters, the text has 10");
 }
 
 TEST(Text, RandomWindowsAreSeededAndInsideTheText) {

@@ -118,6 +118,14 @@ TEST(DepthwiseConv2DLayer, ErrorsNameLayerArgumentsAndShapes) {
                            "`padding`", "padding=causal");
   NEURONA_EXPECT_THROW_MSG(L::DepthwiseConv2D(3)->kernel(), nr::ValueError,
                            "does not exist until the layer is built");
+  // The op names itself, not the grouped convolution it runs.
+  const nr::Tensor k = nr::ones({3, 3, 4, 1});
+  NEURONA_EXPECT_THROW_MSG(nr::depthwise_conv2d(nr::ones({1, 5, 5, 4}), k, {.strides = {0, 1}}),
+                           nr::ValueError, "depthwise_conv2d: strides (0, 1) must be positive");
+  NEURONA_EXPECT_THROW_MSG(
+      nr::depthwise_conv2d(nr::ones({1, 4, 5, 5}), k,
+                           {.dilation_rate = {1, 0}, .data_format = nr::DataFormat::ChannelsFirst}),
+      nr::ValueError, "depthwise_conv2d: dilation_rate (1, 0)");
 }
 
 TEST(DepthwiseConv2DLayer, GradientsMatchNumericalInFloat64) {

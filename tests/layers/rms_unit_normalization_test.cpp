@@ -175,6 +175,13 @@ TEST(NormalizeOp, BadArgumentsAreRefusedNamingTheOp) {
   NEURONA_EXPECT_THROW_MSG(nr::normalize(x, -1, 2, -1), nr::ValueError, "normalize", "epsilon");
   NEURONA_EXPECT_THROW_MSG(nr::rms_normalization(x, {}, -1, std::nan("")), nr::ValueError,
                            "rms_normalization", "epsilon");
+  // Axes are checked by the op itself, not by the reductions it is made of.
+  NEURONA_EXPECT_THROW_MSG(nr::normalize(x, 5), nr::ShapeError, "normalize: axis 5", "(2, 2)");
+  NEURONA_EXPECT_THROW_MSG(nr::normalize(x, 2, 1), nr::ShapeError, "normalize: axis 2");
+  NEURONA_EXPECT_THROW_MSG(nr::rms_normalization(x, {}, {-3}), nr::ShapeError,
+                           "rms_normalization: axis -3", "(2, 2)");
+  NEURONA_EXPECT_THROW_MSG(nr::rms_normalization(x, {}, {1, -1}), nr::ValueError,
+                           "rms_normalization: axis -1 is listed twice");
 }
 
 // ---- RMSNormalization --------------------------------------------------------------------

@@ -495,9 +495,13 @@ TEST_F(Saving, AFailedSaveLeavesThePreviousFile) {
   EXPECT_EQ(read_bytes(path("m.keras")), before);
   // A rename that fails (the target is a folder) removes its temporary file.
   fs::create_directories(path("dir.weights.h5"));
-  EXPECT_THROW(model->save_weights(path("dir.weights.h5")), nr::IoError);
+  NEURONA_EXPECT_THROW_MSG(model->save_weights(path("dir.weights.h5")), nr::IoError,
+                           "Model.save_weights: cannot write", "dir.weights.h5", "(renaming");
   EXPECT_EQ(files(), (std::vector<std::string>{"dir.weights.h5", "m.keras"}));
-  EXPECT_THROW(model->save_weights(path("missing/m.weights.h5")), nr::IoError);
+  NEURONA_EXPECT_THROW_MSG(model->save_weights(path("missing/m.weights.h5")), nr::IoError,
+                           "Model.save_weights: cannot write", "missing/m.weights.h5");
+  NEURONA_EXPECT_THROW_MSG(model->save(path("missing/m.keras")), nr::IoError,
+                           "Model.save: cannot write", "missing/m.keras", "No such file");
 }
 
 TEST_F(Saving, FileNamesFollowKeras) {
