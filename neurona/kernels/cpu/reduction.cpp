@@ -87,16 +87,7 @@ void softmax(bool log, const Tensor& x, std::int64_t outer, std::int64_t n, std:
     softmax_rows_float(log, x.data<float>(), out.data<float>(), outer, n);
     return;
   }
-  // Other axes and dtypes: the shared functor, a line of n elements per index (the grain counts
-  // elements: a batch of short lines is not worth threads, one of long lines is).
-  visit_dtype(x.dtype(), [&](auto t) {
-    using T = std::decay_t<decltype(t)>;
-    if constexpr (is_float_v<T>) {
-      Launch{}(outer * inner, n, SoftmaxFunctor<T>{x.data<T>(), out.data<T>(), n, inner, log});
-    } else {
-      throw ValueError("softmax: integer input reaches the kernel (front door bug)");
-    }
-  });
+  softmax_impl(Launch{}, log, x, outer, n, inner, out);  // other axes and dtypes
 }
 }  // namespace
 

@@ -75,6 +75,13 @@ struct Launch {
     NEURONA_CUDA_CHECK_LAUNCH("elementwise_kernel");
   }
 
+  /// The CPU Launch's form for functors whose index covers `work_per_index` elements (its
+  /// threading grain counts them); a thread per index here, whatever the work.
+  template <typename F>
+  void operator()(std::int64_t n, std::int64_t /*work_per_index*/, const F& f) const {
+    (*this)(n, f);
+  }
+
   template <typename F>
   void reduce(std::int64_t num_out, std::int64_t num_reduce, const F& f) const {
     if (num_out <= 0) return;

@@ -180,7 +180,9 @@ void softmax_impl(const Launch& launch, bool log, const Tensor& x, std::int64_t 
   visit_dtype(x.dtype(), [&](auto t) {
     using T = std::decay_t<decltype(t)>;
     if constexpr (is_float_v<T>) {
-      launch(outer * inner, SoftmaxFunctor<T>{x.data<T>(), out.data<T>(), n, inner, log});
+      // A line of n elements per index: the CPU's grain counts elements (a batch of short
+      // lines is not worth threads, one of long lines is).
+      launch(outer * inner, n, SoftmaxFunctor<T>{x.data<T>(), out.data<T>(), n, inner, log});
     } else {
       throw ValueError("softmax: integer input reaches the kernel (front door bug)");
     }
