@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "neurona/kernels/cpu/bias_activation.h"
+#include "neurona/kernels/cpu/blas.h"
 #include "neurona/kernels/cpu/launch.h"
 #include "neurona/kernels/linalg_stubs.h"
 #include "neurona/kernels/math/impl.h"
@@ -53,7 +54,12 @@ void matmul(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) 
   }
 }
 
-// GEMM, then bias and activation in one pass over the result.
+// With a bias and no activation, the result starts as the bias rows and the GEMM adds the
+// product to it (beta = 1): OpenBLAS then skips the pass that zeroes the result for beta = 0,
+// and the bias costs a write of the result instead of a read and a write (1.06-1.23x at
+// charlm's shapes, benchmarks/results/2026-12-07-cpu-dense-bias-beta.md). With relu that
+// saves no pass and costs a parallel region more (0.82x at 1024 x 128 -> 128): GEMM, then
+// bias and activation in one pass, as without a bias.
 template <typename T>
 void dense_typed(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
                  Tensor& out) {
@@ -61,8 +67,21 @@ void dense_typed(const Tensor& x, const Tensor& kernel, const Tensor& bias, Fuse
   p.m = x.shape()[0];
   p.k = x.shape()[1];
   p.n = kernel.shape()[1];
-  matmul(x, kernel, p, out);
-  bias_activation_rows(out.data<T>(), p.m, p.n, bias.defined() ? bias.data<T>() : nullptr, act);
+  NEURONA_CHECK(p.m <= INT_MAX && p.n <= INT_MAX && p.k <= INT_MAX, ValueError,
+                "dense: dimensions (rows=", p.m, ", units=", p.n, ", input_dim=", p.k,
+                ") exceed what the CPU BLAS accepts (2^31 - 1)");
+  T* y = out.data<T>();
+  if (!bias.defined() || act != FusedActivation::linear || p.k == 0) {
+    matmul(x, kernel, p, out);
+    bias_activation_rows(y, p.m, p.n, bias.defined() ? bias.data<T>() : nullptr, act);
+    return;
+  }
+  const T* b = bias.data<T>();
+  const std::int64_t n = p.n;
+  Launch{}(p.m, n, [=](std::int64_t i) {
+    std::memcpy(y + i * n, b, sizeof(T) * static_cast<std::size_t>(n));
+  });
+  gemm<T>(false, false, p.m, p.n, p.k, T(1), x.data<T>(), p.k, kernel.data<T>(), p.n, T(1), y, p.n);
 }
 
 void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
