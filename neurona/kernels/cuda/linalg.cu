@@ -4,10 +4,13 @@
 // products use TF32 tensor cores while config::tensor_float_32_execution_enabled().
 #include <cublasLt.h>
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 #include "neurona/core/backend.h"
 #include "neurona/core/config.h"
@@ -143,15 +146,33 @@ cublasComputeType_t compute_type(DType t) {
   return t == DType::float32 ? float32_compute() : CUBLAS_COMPUTE_32F;
 }
 
+// The largest power of two up to 256 that divides `p`'s address. cuBLASLt's heuristic assumes
+// 256-byte-aligned matrices unless its MIN_ALIGNMENT preferences say less, and may pick an
+// algorithm that needs it; a view into a tensor (a data set slice's rows) starts anywhere.
+std::uint32_t alignment_of(const void* p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  std::uint32_t align = 256;
+  while (align > 1 && address % align != 0) align /= 2;
+  return align;
+}
+
+// cuBLASLt documents no alignment for the bias pointer, but its users have seen the bias
+// epilogues fail on biases less than 8-byte aligned (marian-nmt's prod.cpp asks for 16): a
+// bias less aligned than this (a view; a weight's own buffer never is) goes through the plain
+// epilogue and the bias kernel (forward) or the matmul and the sum (backward) instead.
+constexpr std::uint32_t kLtBiasAlignment = 16;
+
 // What decides cuBLASLt's choice of algorithm for one of the calls below: the device, the shape,
-// the dtype, the compute type and the epilogue (with or without a bias).
+// the dtype, the compute type, the epilogue (with or without a bias) and the alignments of A,
+// B and C (= D), which the preference passes on.
 struct LtKey {
   int device;
   std::uint64_t m, n, k;
   DType dtype;
   cublasComputeType_t compute;
   cublasLtEpilogue_t epilogue;
-  auto tie() const { return std::tie(device, m, n, k, dtype, compute, epilogue); }
+  std::array<std::uint32_t, 3> alignment;  // A, B, C
+  auto tie() const { return std::tie(device, m, n, k, dtype, compute, epilogue, alignment); }
   bool operator<(const LtKey& o) const { return tie() < o.tie(); }
 };
 
@@ -173,6 +194,15 @@ bool best_algorithm(neurona::cuda::Context& ctx, LtDescriptors& d, const LtKey& 
   NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&d.pref));
   NEURONA_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
       d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &kWorkspace, sizeof kWorkspace));
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, std::uint32_t> alignments[] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, key.alignment[0]},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key.alignment[1]},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.alignment[2]},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.alignment[2]}};
+  for (const auto& [attribute, bytes] : alignments) {
+    NEURONA_CUBLAS_CHECK(
+        cublasLtMatmulPreferenceSetAttribute(d.pref, attribute, &bytes, sizeof bytes));
+  }
   int found = 0;
   const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(ctx.cublas_lt(), d.op, d.a, d.b, d.c,
                                                            d.c, d.pref, 1, heuristic, &found);
@@ -197,12 +227,14 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescCreate(&d.op, compute_type(x.dtype()), CUDA_R_32F));
   const cudaDataType_t t = cuda_type(x.dtype());
   const bool relu = act == FusedActivation::relu;
+  const bool bias_epilogue = bias.defined() && alignment_of(bias.raw_data()) >= kLtBiasAlignment;
   const cublasLtEpilogue_t epilogue =
-      bias.defined() ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
-                     : (relu ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
+      bias_epilogue
+          ? (relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+          : (relu && !bias.defined() ? CUBLASLT_EPILOGUE_RELU : CUBLASLT_EPILOGUE_DEFAULT);
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                       &epilogue, sizeof epilogue));
-  if (bias.defined()) {
+  if (bias_epilogue) {
     const void* bias_ptr = bias.raw_data();
     NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                         &bias_ptr, sizeof bias_ptr));
@@ -211,7 +243,15 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, t, k, m, static_cast<std::int64_t>(k)));
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, t, n, m, static_cast<std::int64_t>(n)));
   cublasLtMatmulHeuristicResult_t heuristic{};
-  const LtKey key{ctx.index(), m, n, k, x.dtype(), compute_type(x.dtype()), epilogue};
+  const LtKey key{
+      ctx.index(),
+      m,
+      n,
+      k,
+      x.dtype(),
+      compute_type(x.dtype()),
+      epilogue,
+      {alignment_of(kernel.raw_data()), alignment_of(x.raw_data()), alignment_of(out.raw_data())}};
   NEURONA_CHECK(best_algorithm(ctx, d, key, &heuristic), NotImplementedError,
                 "dense: cuBLASLt has no algorithm for x ", x.shape(), " and kernel ",
                 kernel.shape());
@@ -222,6 +262,7 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
                                       x.raw_data(), d.b, &zero, out.raw_data(), d.c, out.raw_data(),
                                       d.c, &heuristic.algo, workspace.raw_data(),
                                       heuristic.workspaceSize, ctx.stream()));
+  if (bias.defined() && !bias_epilogue) bias_activation_rows(out, bias, act);
 }
 
 void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
@@ -261,13 +302,22 @@ bool dense_backward_weights_bias_lt(const Tensor& x, const Tensor& grad, Tensor&
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                       &epilogue, sizeof epilogue));
   void* bias_ptr = dbias.raw_data();
+  if (alignment_of(bias_ptr) < kLtBiasAlignment) return false;  // the matmul and the sum
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                       &bias_ptr, sizeof bias_ptr));
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.a, t, n, m, static_cast<std::int64_t>(n)));
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.b, t, k, m, static_cast<std::int64_t>(k)));
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.c, t, n, k, static_cast<std::int64_t>(n)));
   cublasLtMatmulHeuristicResult_t heuristic{};
-  const LtKey key{ctx.index(), m, n, k, x.dtype(), compute_type(x.dtype()), epilogue};
+  const LtKey key{ctx.index(),
+                  m,
+                  n,
+                  k,
+                  x.dtype(),
+                  compute_type(x.dtype()),
+                  epilogue,
+                  {alignment_of(grad.raw_data()), alignment_of(x.raw_data()),
+                   alignment_of(dkernel.raw_data())}};
   if (!best_algorithm(ctx, d, key, &heuristic)) return false;
   const Tensor workspace =
       Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)}, DType::uint8, x.device());
