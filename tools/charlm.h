@@ -217,7 +217,7 @@ inline void save_charlm_config(const std::filesystem::path& path, const Transfor
   j["corpus"] = corpus;
   j["vocabulary"] = std::vector<std::uint32_t>(vocab.chars().begin(), vocab.chars().end());
   j["vocabulary_text"] = data::utf8_encode(vocab.chars());
-  write_file_atomic(path, j.dump(2) + "\n");
+  write_file_atomic(path, j.dump(2) + "\n", "save_charlm_config");
 }
 
 /// What save_charlm_config wrote. IoError naming the file when it is missing or malformed.

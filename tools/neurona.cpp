@@ -144,7 +144,7 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir,
     rows << history.epoch[i] + 1 << " " << value("loss", i) << " " << value(metric.c_str(), i)
          << " " << value("val_loss", i) << " " << value(val_metric.c_str(), i) << "\n";
   }
-  nr::write_file_atomic(data, rows.str());
+  nr::write_file_atomic(data, rows.str(), "neurona train (curves)");
   const bool has_val = history.history.count("val_loss") > 0;
   std::ostringstream gp;
   gp << "set terminal pngcairo size 1000,420 noenhanced\n"
@@ -159,7 +159,7 @@ bool plot_curves(const nr::callbacks::History& history, const fs::path& out_dir,
      << "plot '" << data.string() << "' using 1:3 with linespoints title 'train'"
      << (has_val ? ", '' using 1:5 with linespoints title 'validation'" : "") << "\n"
      << "unset multiplot\nset output\n";
-  nr::write_file_atomic(script, gp.str());
+  nr::write_file_atomic(script, gp.str(), "neurona train (curves)");
   // gnuplot's chatter (such as "empty x range" after one epoch) goes to a log beside the plot.
   const fs::path log = out_dir / "curves.log";
   const std::string cmd = "gnuplot '" + script.string() + "' > '" + log.string() + "' 2>&1";

@@ -90,7 +90,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     ::unlink(tmp.c_str());
-    throw failed("renaming over it the temporary file", ec.message());
+    throw failed("renaming the temporary file", ec.message());
   }
   fsync_directory(path.parent_path());
 }

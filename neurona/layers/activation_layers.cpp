@@ -139,6 +139,7 @@ LeakyReLU LeakyReLU::from_config(const ConfigValue& config) {
 PReLULayer::PReLULayer(PReLUOptions options)
     : Layer("PReLU", options.layer), options_(std::move(options)) {
   set_supports_masking(true);
+  set_promote_integer_inputs(true);  // Keras promotes int x float alpha to float
 }
 
 void PReLULayer::check_input(const Shape& input_shape) const {

@@ -118,6 +118,8 @@ FactorRange::FactorRange(std::initializer_list<double> range) {
 RescalingLayer::RescalingLayer(double scale, RescalingOptions options)
     : Layer("Rescaling", {.name = options.name}), scale_(scale), offset_(options.offset) {
   set_supports_masking(true);
+  // Keras casts the inputs to the compute dtype (uint8 images under mixed_float16: float16).
+  set_promote_integer_inputs(true);
 }
 
 Tensor RescalingLayer::call(const Tensor& inputs, bool /*training*/) {

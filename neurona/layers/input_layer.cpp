@@ -23,6 +23,9 @@ InputLayer::InputLayer(const Shape& shape, InputOptions options)
       batch_shape_(with_batch(shape, options.batch_size)),
       input_dtype_(options.dtype) {
   if (!is_floating(input_dtype_)) set_autocast_inputs(false);
+  // As Keras's functional models convert their inputs to the Input's dtype: integer data (uint8
+  // images) given to a float Input arrive as floats.
+  set_promote_integer_inputs(is_floating(input_dtype_));
   for (int i = 0; i < shape.rank(); ++i) {
     NEURONA_CHECK(shape[i] > 0 || shape[i] == -1, ShapeError, describe(),
                   ": argument `shape` must have positive (or -1 for unknown) dimensions, got ",

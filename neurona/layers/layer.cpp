@@ -562,13 +562,18 @@ std::vector<Tensor> Layer::list_call(const std::vector<Tensor>& inputs, std::vec
                                      const ConfigValue& kwargs, bool training) {
   std::vector<Tensor> xs;
   std::vector<Shape> shapes;
-  for (const Tensor& t : inputs) {
-    xs.push_back(autocast(t));
+  const std::size_t positional = positional_count(kwargs, inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    // Tensor keyword arguments (masks) keep integer dtypes: only their floats are autocast, as
+    // Keras's. A layer's promotion of integers is for its positional inputs.
+    const Tensor& t = inputs[i];
+    const bool keeps = i >= positional && t.defined() && !is_floating(t.dtype());
+    xs.push_back(keeps ? t : autocast(t));
     shapes.push_back(xs.back().shape());
   }
   if (call_depth == 0) clear_losses();
   const CallDepth depth;
-  shapes.resize(positional_count(kwargs, shapes.size()));  // not the tensor kwargs
+  shapes.resize(positional);  // not the tensor kwargs
   ensure_built(shapes);
   std::vector<Tensor> outputs;
   if (remats_call(shapes, true)) {

@@ -33,7 +33,7 @@ ConfigValue doubles_config(const std::optional<std::vector<double>>& v) {
 
 NormalizationLayer::NormalizationLayer(NormalizationOptions options)
     : Layer("Normalization", {.name = options.name}), options_(std::move(options)) {
-  set_promote_integer_inputs(true);  // integers are normalized as floats, as Keras
+  set_promote_integer_inputs(true);  // integers are normalized in the compute dtype
   set_supports_masking(true);
   NEURONA_CHECK(options_.mean.has_value() == options_.variance.has_value(), ValueError, describe(),
                 ": when setting values directly, both `mean` and `variance` must be set");

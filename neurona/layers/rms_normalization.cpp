@@ -15,7 +15,7 @@ RMSNormalizationLayer::RMSNormalizationLayer(RMSNormalizationOptions options)
             {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
       options_(std::move(options)),
       axis_(options_.axis) {
-  set_promote_integer_inputs(true);  // integers are normalized as floats, as Keras
+  set_promote_integer_inputs(true);  // integers are normalized in the compute dtype
   NEURONA_CHECK(!options_.axis.list().empty(), ValueError, describe(),
                 ": 'axis' must name at least one axis. Received: axis=[]");
   NEURONA_CHECK(std::isfinite(options_.epsilon) && options_.epsilon >= 0, ValueError, describe(),

@@ -31,6 +31,17 @@ void TimeDistributedLayer::build(const Shape& input_shape) {
   layer_->ensure_built(child_input_shape(input_shape));
 }
 
+std::vector<TensorSpec> TimeDistributedLayer::compute_output_spec(
+    const std::vector<TensorSpec>& inputs, bool list_call) {
+  std::vector<TensorSpec> specs = Layer::compute_output_spec(inputs, list_call);
+  if (list_call || inputs.size() != 1 || specs.size() != 1) return specs;
+  // What this layer's own autocast hands the wrapped one: floats in the compute dtype.
+  const DType given = is_floating(inputs[0].dtype) ? compute_dtype() : inputs[0].dtype;
+  specs[0].dtype =
+      layer_->compute_output_spec({{child_input_shape(inputs[0].shape), given}}, false)[0].dtype;
+  return specs;
+}
+
 Shape TimeDistributedLayer::compute_output_shape(const Shape& input_shape) const {
   const Shape child = layer_->compute_output_shape(child_input_shape(input_shape));
   std::vector<std::int64_t> dims = child.dims();

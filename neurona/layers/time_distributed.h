@@ -18,6 +18,10 @@ class TimeDistributedLayer : public Layer {
   /// training, which Keras runs slice by slice (its batch statistics are per slice).
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
+  /// The dtype is the wrapped layer's for one step (it may promote integer inputs, as Dense, or
+  /// read them, as Embedding).
+  std::vector<TensorSpec> compute_output_spec(const std::vector<TensorSpec>& inputs,
+                                              bool list_call) override;
   ConfigValue get_config() const override;
 
  protected:

@@ -15,7 +15,7 @@ UnitNormalizationLayer::UnitNormalizationLayer(UnitNormalizationOptions options)
     : Layer("UnitNormalization",
             {.name = options.name, .trainable = options.trainable, .dtype = options.dtype}),
       options_(std::move(options)) {
-  set_promote_integer_inputs(true);  // integers are normalized as floats, as Keras
+  set_promote_integer_inputs(true);  // integers are normalized in the compute dtype
   NEURONA_CHECK(!options_.axis.list().empty(), ValueError, describe(),
                 ": 'axis' must name at least one axis. Received: axis=[]");
   set_supports_masking(true);

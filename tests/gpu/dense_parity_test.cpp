@@ -55,16 +55,18 @@ TEST_F(GpuDense, FusedEpilogueMatchesCpu) {
 
 TEST_F(GpuDense, ViewsStartingAnywhereMatchCpu) {
   // cuBLASLt's heuristic assumes 256-byte-aligned matrices unless told less: rows 1.. of a
-  // (m + 1, 13) tensor start 13 elements in, a bias sliced from 1 one element in (then the plain
-  // epilogue and the bias kernel run), forward and backward.
+  // (9, 13) input start 13 elements in, rows 1.. of a (14, 6) kernel 6 elements in, a bias
+  // sliced from 1 one element in (then the plain epilogue and the bias kernel run), forward and
+  // backward.
   const nr::Device gpu = nr::Device::cuda(0), cpu = nr::Device::cpu();
   for (nr::DType dt : {nr::float32, nr::DType::bfloat16}) {
     for (auto act : {nr::FusedActivation::linear, nr::FusedActivation::relu}) {
       const nr::Tensor x_all = random_tensor({9, 13}, dt, -1, 1, 1);
-      const nr::Tensor w = random_tensor({13, 6}, dt, -0.5, 0.5, 2);
+      const nr::Tensor w_all = random_tensor({14, 6}, dt, -0.5, 0.5, 2);
       const nr::Tensor b_all = random_tensor({7}, dt, -1, 1, 3);
       auto run = [&](nr::Device d) {
-        const nr::Tensor x = x_all.to(d).slice(1, 9), wd = w.to(d), b = b_all.to(d).slice(1, 7);
+        const nr::Tensor x = x_all.to(d).slice(1, 9), wd = w_all.to(d).slice(1, 14);
+        const nr::Tensor b = b_all.to(d).slice(1, 7);
         nr::GradientTape tape;
         tape.watch(x);
         tape.watch(wd);

@@ -223,6 +223,15 @@ TEST(Layer, LayersWithFloatWeightsPromoteIntegerInputsAsKeras) {
   EXPECT_TRUE(all_close(mha->attend(sequences, sequences)[0],
                         mha->attend(floats, floats)[0].to_vector<double>(), 0.0, 0.0));
 
+  // The cast keeps the mask a tensor carries.
+  nr::Tensor masked = random_tensor({2, 4, 3}, i32.dtype, -3, 3, 5);
+  const nr::Tensor mask =
+      nr::testing::make_tensor({1, 1, 0, 0, 1, 0, 0, 0}, {2, 4}, nr::DType::uint8);
+  masked.set_keras_mask(mask);
+  const nr::Tensor y_masked = nr::layers::Dense(2)(masked);
+  ASSERT_TRUE(y_masked.keras_mask().defined());
+  EXPECT_EQ(y_masked.keras_mask().to_vector<int>(), mask.to_vector<int>());
+
   // To the compute dtype, whatever it is; and a symbolic call says so.
   auto wide = nr::layers::Dense(2, {.dtype = nr::float64});
   EXPECT_EQ(wide(nr::ones({1, 3}, i32)).dtype(), nr::float64);
@@ -231,6 +240,19 @@ TEST(Layer, LayersWithFloatWeightsPromoteIntegerInputsAsKeras) {
   EXPECT_EQ(out.dtype(), nr::float32);
   nr::Model model(in, out);
   EXPECT_EQ(model.predict(nr::ones({2, 3}, i32)).dtype(), nr::float32);
+  // TimeDistributed's dtype is its wrapped layer's: promoted by Dense, an Embedding's floats.
+  const nr::layers::KerasTensor steps = nr::Input({4, 3}, {.dtype = nr::DType::int32});
+  EXPECT_EQ(nr::layers::TimeDistributed(nr::layers::Dense(2))(steps).dtype(), nr::float32);
+  EXPECT_EQ(nr::layers::TimeDistributed(nr::layers::Embedding(10, 2))(steps).dtype(), nr::float32);
+  // A float Input converts integer data as Keras's functional models do, so a layer that
+  // keeps integers (Flatten) sees floats behind it; an integer Input keeps them.
+  nr::Sequential flat({nr::layers::Input({5, 5, 3}), nr::layers::Flatten()});
+  const nr::Tensor flattened = flat.predict(pixels);
+  EXPECT_EQ(flattened.dtype(), nr::float32);
+  EXPECT_TRUE(all_close(flattened, pixels.to_vector<double>(), 0.0, 0.0));
+  nr::Sequential flat_ints(
+      {nr::layers::Input({5, 5, 3}, {.dtype = nr::DType::uint8}), nr::layers::Flatten()});
+  EXPECT_EQ(flat_ints.predict(pixels).dtype(), nr::DType::uint8);
 
   // A layer that does not promote keeps integers (Keras's autocast casts floats only): the
   // custom one's multiply refuses int32 x float32, Flatten passes them on.

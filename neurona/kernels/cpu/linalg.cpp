@@ -56,7 +56,7 @@ void matmul(const Tensor& a, const Tensor& b, const MatmulPlan& p, Tensor& out) 
 
 // With a bias and no activation, the result starts as the bias rows and the GEMM adds the
 // product to it (beta = 1): OpenBLAS then skips the pass that zeroes the result for beta = 0,
-// and the bias costs a write of the result instead of a read and a write (1.06-1.23x at
+// and the bias costs a write of the result instead of a read and a write (1.05-1.31x at
 // charlm's shapes, benchmarks/results/2026-12-07-cpu-dense-bias-beta.md). With relu that
 // saves no pass and costs a parallel region more (0.82x at 1024 x 128 -> 128): GEMM, then
 // bias and activation in one pass, as without a bias.

@@ -215,8 +215,10 @@ bool best_algorithm(neurona::cuda::Context& ctx, LtDescriptors& d, const LtKey& 
 
 // Row-major y (m, n) = x (m, k) W (k, n) is column-major y^T (n, m) = W^T (n, k) x^T (k, m):
 // cuBLASLt's D = A B with A = W and B = x as stored, no transposes, and the bias (one value
-// per row of D) and ReLU applied in the epilogue.
-void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
+// per row of D) and ReLU applied in the epilogue. false where cuBLASLt offers no algorithm
+// (told the operands' real alignment, it may have none for a view): the caller runs cuBLAS's
+// GEMM and the epilogue kernel.
+bool dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
               Tensor& out) {
   auto& ctx = neurona::cuda::context(out.device().index());
   neurona::cuda::DeviceGuard guard(ctx.index());
@@ -252,9 +254,7 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
       compute_type(x.dtype()),
       epilogue,
       {alignment_of(kernel.raw_data()), alignment_of(x.raw_data()), alignment_of(out.raw_data())}};
-  NEURONA_CHECK(best_algorithm(ctx, d, key, &heuristic), NotImplementedError,
-                "dense: cuBLASLt has no algorithm for x ", x.shape(), " and kernel ",
-                kernel.shape());
+  if (!best_algorithm(ctx, d, key, &heuristic)) return false;
   const Tensor workspace = Tensor::empty({static_cast<std::int64_t>(heuristic.workspaceSize)},
                                          DType::uint8, out.device());
   const float one = 1, zero = 0;
@@ -263,15 +263,16 @@ void dense_lt(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedAc
                                       d.c, &heuristic.algo, workspace.raw_data(),
                                       heuristic.workspaceSize, ctx.stream()));
   if (bias.defined() && !bias_epilogue) bias_activation_rows(out, bias, act);
+  return true;
 }
 
 void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActivation act,
            Tensor& out) {
-  if (x.dtype() != DType::float64 && x.shape()[1] > 0) {
-    dense_lt(x, kernel, bias, act, out);
+  if (x.dtype() != DType::float64 && x.shape()[1] > 0 && dense_lt(x, kernel, bias, act, out)) {
     return;
   }
-  // float64 (and an empty inner dimension): cuBLAS's GEMM, then the epilogue.
+  // float64, an empty inner dimension, or no cuBLASLt algorithm: cuBLAS's GEMM, then the
+  // epilogue.
   MatmulPlan p;
   p.m = x.shape()[0];
   p.k = x.shape()[1];
@@ -287,6 +288,8 @@ void dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, FusedActiv
 // offers no algorithm for it (the caller then runs a matmul and a sum).
 bool dense_backward_weights_bias_lt(const Tensor& x, const Tensor& grad, Tensor& dkernel,
                                     Tensor& dbias) {
+  // A guard: dbias is a fresh buffer (256-byte aligned), never a view.
+  if (alignment_of(dbias.raw_data()) < kLtBiasAlignment) return false;
   auto& ctx = neurona::cuda::context(x.device().index());
   neurona::cuda::DeviceGuard guard(ctx.index());
   const std::uint64_t m = static_cast<std::uint64_t>(x.shape()[0]);
@@ -302,7 +305,6 @@ bool dense_backward_weights_bias_lt(const Tensor& x, const Tensor& grad, Tensor&
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                       &epilogue, sizeof epilogue));
   void* bias_ptr = dbias.raw_data();
-  if (alignment_of(bias_ptr) < kLtBiasAlignment) return false;  // the matmul and the sum
   NEURONA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                       &bias_ptr, sizeof bias_ptr));
   NEURONA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&d.a, t, n, m, static_cast<std::int64_t>(n)));
