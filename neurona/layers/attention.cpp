@@ -75,6 +75,7 @@ AttentionLayer::AttentionLayer(std::string class_name, bool use_scale, std::stri
                 ": `dropout` must be in [0, 1). Received: dropout=", dropout_);
   set_supports_masking(true);
   set_call_takes_mask(true);  // Keras's call(inputs, mask=None, ...): [query_mask, value_mask]
+  set_promote_integer_inputs(true);  // Keras's matmul and softmax turn int32 into float32
   track_seed_generator(seed_generator_);
 }
 

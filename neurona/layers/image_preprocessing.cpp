@@ -23,8 +23,11 @@ std::pair<int, int> image_axes(const Shape& shape, const std::string& who) {
   return {shape.rank() - 3, shape.rank() - 2};
 }
 
-Tensor as_float(const Tensor& x) {
-  return is_floating(x.dtype()) ? x : cast(x, DType::float32);
+// Integer images (uint8) in the layer's compute dtype. operator() casts them already (the
+// layers promote integer inputs, so that the symbolic dtype is the one a call returns: Keras's
+// symbolic calls say the compute dtype too); this serves a direct call().
+Tensor as_float(const Tensor& x, DType compute_dtype) {
+  return is_floating(x.dtype()) ? x : cast(x, compute_dtype);
 }
 
 Tensor clip(const Tensor& x, double lo, double hi) {
@@ -123,7 +126,7 @@ RescalingLayer::RescalingLayer(double scale, RescalingOptions options)
 }
 
 Tensor RescalingLayer::call(const Tensor& inputs, bool /*training*/) {
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   return x * scalar_like(x, scale_) + scalar_like(x, offset_);
 }
 
@@ -152,6 +155,7 @@ ResizingLayer::ResizingLayer(std::int64_t height, std::int64_t width, ResizingOp
       height_(height),
       width_(width),
       options_(std::move(options)) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   NEURONA_CHECK(height > 0 && width > 0, ValueError, describe(),
                 ": height and width must be positive, got (", height, ", ", width, ")");
   (void)interpolation_from_string(options_.interpolation);  // ValueError listing the names
@@ -168,7 +172,7 @@ ResizingLayer::ResizingLayer(std::int64_t height, std::int64_t width, ResizingOp
 
 Tensor ResizingLayer::call(const Tensor& inputs, bool /*training*/) {
   (void)image_axes(inputs.shape(), describe());  // channels_last images of rank 3 or 4
-  return image_resize(as_float(inputs), {height_, width_},
+  return image_resize(as_float(inputs, compute_dtype()), {height_, width_},
                       {.interpolation = interpolation_from_string(options_.interpolation),
                        .crop_to_aspect_ratio = options_.crop_to_aspect_ratio,
                        .pad_to_aspect_ratio = options_.pad_to_aspect_ratio,
@@ -214,13 +218,14 @@ Resizing Resizing::from_config(const ConfigValue& config) {
 
 CenterCropLayer::CenterCropLayer(std::int64_t height, std::int64_t width, CenterCropOptions options)
     : Layer("CenterCrop", {.name = options.name}), height_(height), width_(width) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   NEURONA_CHECK(height > 0 && width > 0, ValueError, describe(),
                 ": height and width must be positive, got (", height, ", ", width, ")");
 }
 
 Tensor CenterCropLayer::call(const Tensor& inputs, bool /*training*/) {
   const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   const std::int64_t h_diff = x.shape()[h_axis] - height_;
   const std::int64_t w_diff = x.shape()[w_axis] - width_;
   if (h_diff >= 0 && w_diff >= 0) {
@@ -258,6 +263,7 @@ RandomFlipLayer::RandomFlipLayer(std::string mode, RandomFlipOptions options)
       mode_(std::move(mode)),
       seed_(options.seed),
       generator_(options.seed) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   track_seed_generator(generator_);
   NEURONA_CHECK(mode_ == "horizontal" || mode_ == "vertical" || mode_ == "horizontal_and_vertical",
                 ValueError, describe(), ": RandomFlip layer ", name(),
@@ -267,7 +273,7 @@ RandomFlipLayer::RandomFlipLayer(std::string mode, RandomFlipOptions options)
 
 Tensor RandomFlipLayer::call(const Tensor& inputs, bool training) {
   (void)image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   if (!training) return x;
   const Tensor u = uniform_per_image(x, 0.0, 1.0, generator_);
   const Tensor flips = less_equal(u, scalar_like(u, 0.5));
@@ -304,13 +310,14 @@ RandomBrightnessLayer::RandomBrightnessLayer(FactorRange factor, RandomColorOpti
       factor_(factor),
       options_(std::move(options)),
       generator_(options_.seed) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   track_seed_generator(generator_);
   check_factor(factor_, -1.0, 1.0, describe());
 }
 
 Tensor RandomBrightnessLayer::call(const Tensor& inputs, bool training) {
   (void)image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   if (!training) return x;
   const double lo = options_.value_range.lower(), hi = options_.value_range.upper();
   // Keras draws from [lower, upper) of the factor, then scales by the value range's width.
@@ -357,6 +364,7 @@ RandomContrastLayer::RandomContrastLayer(FactorRange factor, RandomColorOptions 
       factor_(factor),
       options_(std::move(options)),
       generator_(options_.seed) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   track_seed_generator(generator_);
   const auto [lower, upper] = contrast_bounds(factor_);
   NEURONA_CHECK(lower >= 0 && lower <= 1 && upper >= 0 && upper <= 1, ValueError, describe(),
@@ -367,7 +375,7 @@ RandomContrastLayer::RandomContrastLayer(FactorRange factor, RandomColorOptions 
 
 Tensor RandomContrastLayer::call(const Tensor& inputs, bool training) {
   const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   if (!training) return x;
   const auto [lower, upper] = contrast_bounds(factor_);
   const Tensor c = uniform_per_image(x, 1.0 - lower, 1.0 + upper, generator_);
@@ -476,6 +484,7 @@ RandomTranslationLayer::RandomTranslationLayer(FactorRange height_factor, Factor
       width_factor_(width_factor),
       options_(std::move(options)),
       generator_(options_.seed) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   track_seed_generator(generator_);
   check_bounds(height_factor_, "height_factor", false, describe());
   check_bounds(width_factor_, "width_factor", false, describe());
@@ -484,7 +493,7 @@ RandomTranslationLayer::RandomTranslationLayer(FactorRange height_factor, Factor
 
 Tensor RandomTranslationLayer::call(const Tensor& inputs, bool training) {
   const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   if (!training) return x;
   const auto [h_lo, h_hi] = symmetric_bounds(height_factor_);
   const auto [w_lo, w_hi] = symmetric_bounds(width_factor_);
@@ -526,6 +535,7 @@ RandomRotationLayer::RandomRotationLayer(FactorRange factor, RandomAffineOptions
       factor_(factor),
       options_(std::move(options)),
       generator_(options_.seed) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   track_seed_generator(generator_);
   check_bounds(factor_, "factor", false, describe());
   (void)affine_options(options_, describe());
@@ -533,7 +543,7 @@ RandomRotationLayer::RandomRotationLayer(FactorRange factor, RandomAffineOptions
 
 Tensor RandomRotationLayer::call(const Tensor& inputs, bool training) {
   const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   if (!training) return x;
   const auto [lower, upper] = symmetric_bounds(factor_);
   // Keras draws degrees, then converts; the rotation is about the centre (cx, cy).
@@ -578,6 +588,7 @@ RandomZoomLayer::RandomZoomLayer(FactorRange height_factor, RandomZoomOptions op
                .fill_value = options.fill_value,
                .name = std::move(options.name)},
       generator_(options_.seed) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   track_seed_generator(generator_);
   check_bounds(height_factor_, "height_factor", true, describe());
   if (width_factor_) check_bounds(*width_factor_, "width_factor", true, describe());
@@ -586,7 +597,7 @@ RandomZoomLayer::RandomZoomLayer(FactorRange height_factor, RandomZoomOptions op
 
 Tensor RandomZoomLayer::call(const Tensor& inputs, bool training) {
   const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   if (!training) return x;
   const auto [h_lo, h_hi] = symmetric_bounds(height_factor_);
   const Tensor zy = uniform_column(x, 1.0 + h_lo, 1.0 + h_hi, generator_);
@@ -637,6 +648,7 @@ RandomCropLayer::RandomCropLayer(std::int64_t height, std::int64_t width, Random
       width_(width),
       seed_(options.seed),
       generator_(options.seed) {
+  set_promote_integer_inputs(true);  // uint8 images come out in the compute dtype
   track_seed_generator(generator_);
   NEURONA_CHECK(height > 0 && width > 0, ValueError, describe(),
                 ": height and width must be positive, got (", height, ", ", width, ")");
@@ -644,7 +656,7 @@ RandomCropLayer::RandomCropLayer(std::int64_t height, std::int64_t width, Random
 
 Tensor RandomCropLayer::call(const Tensor& inputs, bool training) {
   const auto [h_axis, w_axis] = image_axes(inputs.shape(), describe());
-  const Tensor x = as_float(inputs);
+  const Tensor x = as_float(inputs, compute_dtype());
   const std::int64_t h = x.shape()[h_axis], w = x.shape()[w_axis];
   if (training && h > height_ && w > width_) {
     // One window for the batch, its corner drawn on the device: a shift read with nearest

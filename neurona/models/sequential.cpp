@@ -4,6 +4,8 @@
 // output shape is run once on zeros to learn it (what Keras's symbolic call does).
 #include "neurona/models/sequential.h"
 
+#include "neurona/autograd/ops.h"
+
 namespace neurona {
 
 namespace {
@@ -148,7 +150,20 @@ Shape Sequential::compute_output_shape(const Shape& input_shape) const {
 }
 
 Tensor Sequential::call(const Tensor& inputs, bool training) {
-  Tensor x = input_shape_ ? (*input_layer_)(inputs, training) : inputs;
+  Tensor x = inputs;
+  if (input_shape_) {
+    x = (*input_layer_)(inputs, training);
+  } else if (input_layer_ && !is_floating(inputs.dtype())) {
+    // Keras converts the data to the dtype of the InputLayer its build made (the first layer's
+    // compute dtype): integer data reaches a first layer that passes it on (Flatten) as floats.
+    // A 16-bit input dtype (mixed policies) takes float32 here: Keras's float16 turns an
+    // Embedding's ids above 2048 into others (4097 reads row 4096); float32 keeps them to 2^24,
+    // and the first layer's autocast makes 16-bit floats of them where it computes in 16 bits.
+    // Only the dtype: the layers check the shapes they get.
+    const DType made = input_layer_->input_dtype();
+    x = cast(inputs, is_half(made) ? DType::float32 : made);
+    x.set_keras_mask(inputs.keras_mask());
+  }
   for (const auto& layer : sublayers()) x = (*layer)(x, training);
   return x;
 }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "data/data_test_util.h"
@@ -92,6 +93,47 @@ TEST(ImagePreprocessing, RescalingTurnsBytesIntoFloats) {
   const nr::Tensor y = rescale(bytes);
   EXPECT_EQ(y.dtype(), nr::float32);
   EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{0.0f, 1.0f}));
+}
+
+// Keras's symbolic call of every image layer says the compute dtype for uint8 images (float32,
+// float16 under mixed_float16); the layers here return it too, eagerly (in and out of training)
+// and symbolically, with the values of the same images given as floats.
+TEST(ImagePreprocessing, IntegerImagesComeOutInTheComputeDtypeEagerlyAndSymbolically) {
+  const nr::Tensor pixels = nr::cast(images(), nr::uint8);
+  const nr::Tensor floats = nr::cast(pixels, nr::float32);
+  // Each layer made twice with one seed: the second call draws as the first did.
+  const std::vector<std::function<L::AnyLayer()>> makers{
+      [] { return L::Rescaling(1.0 / 255); },
+      [] { return L::Resizing(3, 4); },
+      [] { return L::CenterCrop(3, 4); },
+      [] { return L::RandomFlip("horizontal_and_vertical", {.seed = 1}); },
+      [] { return L::RandomBrightness(0.5, {.seed = 1}); },
+      [] { return L::RandomContrast(0.5, {.seed = 1}); },
+      [] { return L::RandomTranslation(0.2, 0.2, {.seed = 1}); },
+      [] { return L::RandomRotation(0.1, {.seed = 1}); },
+      [] { return L::RandomZoom(0.2, {.seed = 1}); },
+      [] { return L::RandomCrop(3, 4, {.seed = 1}); },
+  };
+  struct GlobalPolicy {  // set for the layers made in one pass, float32 again after it
+    explicit GlobalPolicy(const char* name) { nr::mixed_precision::set_global_policy(name); }
+    ~GlobalPolicy() { nr::mixed_precision::set_global_policy(nr::float32); }
+  };
+  for (const char* policy : {"float32", "mixed_float16"}) {
+    const GlobalPolicy scope(policy);
+    const nr::DType compute = nr::DTypePolicy(policy).compute_dtype();
+    for (const auto& make : makers) {
+      L::AnyLayer layer = make();
+      SCOPED_TRACE(layer->describe() + " under " + policy);
+      for (const bool training : {false, true}) {
+        const nr::Tensor y = layer(pixels, training);
+        EXPECT_EQ(y.dtype(), compute);
+        L::AnyLayer again = make();
+        EXPECT_EQ(y.to_vector<double>(), again(floats, training).to_vector<double>());
+      }
+      const L::KerasTensor in = nr::Input({5, 6, 2}, {.dtype = nr::uint8});
+      EXPECT_EQ(make()(in).dtype(), compute);
+    }
+  }
 }
 
 TEST(ImagePreprocessing, RandomLayersAreTheIdentityOutsideTraining) {

@@ -222,6 +222,17 @@ TEST(Layer, LayersWithFloatWeightsPromoteIntegerInputsAsKeras) {
   const nr::Tensor floats = nr::cast(sequences, nr::float32);
   EXPECT_TRUE(all_close(mha->attend(sequences, sequences)[0],
                         mha->attend(floats, floats)[0].to_vector<double>(), 0.0, 0.0));
+  // Attention and AdditiveAttention: Keras's matmul and softmax turn the integers into floats.
+  for (const nr::layers::AnyLayer& attention :
+       {nr::layers::AnyLayer(nr::layers::Attention()),
+        nr::layers::AnyLayer(nr::layers::AdditiveAttention())}) {
+    SCOPED_TRACE(attention->describe());
+    const nr::Tensor y = attention({sequences, sequences});
+    EXPECT_EQ(y.dtype(), nr::float32);
+    EXPECT_TRUE(all_close(y, attention({floats, floats}).to_vector<double>(), 0.0, 0.0));
+    const nr::layers::KerasTensor ids = nr::Input({4, 3}, {.dtype = nr::DType::int32});
+    EXPECT_EQ(attention({ids, ids}).dtype(), nr::float32);
+  }
 
   // The cast keeps the mask a tensor carries.
   nr::Tensor masked = random_tensor({2, 4, 3}, i32.dtype, -3, 3, 5);
@@ -253,6 +264,26 @@ TEST(Layer, LayersWithFloatWeightsPromoteIntegerInputsAsKeras) {
   nr::Sequential flat_ints(
       {nr::layers::Input({5, 5, 3}, {.dtype = nr::DType::uint8}), nr::layers::Flatten()});
   EXPECT_EQ(flat_ints.predict(pixels).dtype(), nr::DType::uint8);
+  // Without an Input, Keras's build makes one in the first layer's compute dtype and converts
+  // the data to it: integer data comes out of a Flatten as floats there too.
+  nr::Sequential no_input({nr::layers::Flatten()});
+  const nr::Tensor flattened_too = no_input.predict(pixels);
+  EXPECT_EQ(flattened_too.dtype(), nr::float32);
+  EXPECT_TRUE(all_close(flattened_too, pixels.to_vector<double>(), 0.0, 0.0));
+  EXPECT_EQ(no_input(pixels).dtype(), nr::float32);
+  // Under a mixed policy the integers go as float32, not as the 16-bit compute dtype of the made
+  // Input: Keras's float16 there turns id 4097 into 4096 before the Embedding reads it.
+  nr::mixed_precision::set_global_policy("mixed_float16");
+  nr::layers::Embedding table(5000, 2);
+  nr::Sequential lookup({table});
+  nr::mixed_precision::set_global_policy(nr::float32);
+  const nr::Tensor rows =
+      lookup.predict(nr::testing::make_tensor({4097, 4095}, {1, 2}, nr::DType::int32));
+  EXPECT_EQ(rows.dtype(), nr::DType::float16);
+  const nr::Tensor want =
+      nr::cast(nr::narrow(table->embeddings().value(), 0, 4095, 3), nr::DType::float16);
+  const std::vector<double> w = want.to_vector<double>();
+  EXPECT_EQ(rows.to_vector<double>(), (std::vector<double>{w[4], w[5], w[0], w[1]}));
 
   // A layer that does not promote keeps integers (Keras's autocast casts floats only): the
   // custom one's multiply refuses int32 x float32, Flatten passes them on.
