@@ -28,6 +28,25 @@ BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions optio
                 ": `momentum` must be finite. Received: momentum=", options_.momentum);
   NEURONA_CHECK(std::isfinite(options_.epsilon) && options_.epsilon >= 0, ValueError, describe(),
                 ": `epsilon` must be finite and >= 0. Received: epsilon=", options_.epsilon);
+  if (options_.renorm) {
+    const RenormClipping& c = options_.renorm_clipping;
+    for (const auto& [name, bound] :
+         {std::pair{"rmax", c.rmax}, std::pair{"rmin", c.rmin}, std::pair{"dmax", c.dmax}}) {
+      NEURONA_CHECK(!bound || !std::isnan(*bound), ValueError, describe(), ": renorm_clipping's ",
+                    name, " is NaN");
+    }
+    NEURONA_CHECK(!(c.rmax && c.rmin && *c.rmax < *c.rmin), ValueError, describe(),
+                  ": rmax should be greater than rmin in the `renorm_clipping` argument. "
+                  "Received: rmax=",
+                  *c.rmax, ", rmin=", *c.rmin, ".");
+    NEURONA_CHECK(!(c.dmax && *c.dmax < 0), ValueError, describe(),
+                  ": dmax should be non-negative in the `renorm_clipping` argument. Received: "
+                  "dmax=",
+                  c.dmax.value_or(0.0), ".");
+    NEURONA_CHECK(
+        std::isfinite(options_.renorm_momentum), ValueError, describe(),
+        ": `renorm_momentum` must be finite. Received: renorm_momentum=", options_.renorm_momentum);
+  }
 }
 
 int BatchNormalizationLayer::normalized_axis(const Shape& input_shape) const {
@@ -69,6 +88,20 @@ void BatchNormalizationLayer::build(const Shape& input_shape) {
   moving_variance_ =
       add_weight("moving_variance", shape,
                  {.initializer = options_.moving_variance_initializer, .trainable = false});
+  if (options_.renorm) {
+    // As Keras: the stddevs start at the square root of what the moving variance starts at.
+    const initializers::Initializer variance = options_.moving_variance_initializer;
+    const initializers::Initializer stddev(
+        [variance](const Shape& s, const TensorOptions& o) { return sqrt(variance(s, o)); },
+        "moving_stddev_initializer");
+    moving_stddev_ =
+        add_weight("moving_stddev", shape, {.initializer = stddev, .trainable = false});
+    renorm_mean_ =
+        add_weight("renorm_mean", shape,
+                   {.initializer = options_.moving_mean_initializer, .trainable = false});
+    renorm_stddev_ =
+        add_weight("renorm_stddev", shape, {.initializer = stddev, .trainable = false});
+  }
 }
 
 namespace {
@@ -93,6 +126,15 @@ const Variable& BatchNormalizationLayer::moving_mean() const {
 }
 const Variable& BatchNormalizationLayer::moving_variance() const {
   return need(moving_variance_, describe(), "moving_variance", true);
+}
+const Variable& BatchNormalizationLayer::moving_stddev() const {
+  return need(moving_stddev_, describe(), "moving_stddev (renorm = false)", options_.renorm);
+}
+const Variable& BatchNormalizationLayer::renorm_mean() const {
+  return need(renorm_mean_, describe(), "renorm_mean (renorm = false)", options_.renorm);
+}
+const Variable& BatchNormalizationLayer::renorm_stddev() const {
+  return need(renorm_stddev_, describe(), "renorm_stddev (renorm = false)", options_.renorm);
 }
 
 Shape BatchNormalizationLayer::compute_output_shape(const Shape& input_shape) const {
@@ -140,6 +182,28 @@ std::pair<Tensor, Tensor> merged_moments(
   const Tensor mean = sum(counts * means, {0}) / global_count;
   const Tensor m2 = sum(m2s, {0}) + sum(counts * square(means - mean), {0});
   return {reshape(mean, stat_shape), reshape(m2 / global_count, stat_shape)};
+}
+
+struct RenormCorrections {
+  Tensor r, d;
+};
+
+// Keras's batch renormalization factors r = stddev / renorm_stddev and d = (mean - renorm_mean)
+// / renorm_stddev for a batch's mean and variance (renorm_stddev at least sqrt(epsilon), so that
+// the first steps do not divide by zero), clipped, without gradient.
+RenormCorrections renorm_corrections(const Tensor& mean, const Tensor& variance,
+                                     const Tensor& renorm_mean, const Tensor& renorm_stddev,
+                                     double epsilon, const RenormClipping& clipping) {
+  const Tensor stddev = sqrt(variance + epsilon);
+  const Tensor floor = maximum(renorm_stddev, scalar_like(renorm_stddev, std::sqrt(epsilon)));
+  Tensor r = stddev / floor;
+  Tensor d = (mean - renorm_mean) / floor;
+  if (clipping.rmin) r = maximum(r, scalar_like(r, *clipping.rmin));
+  if (clipping.rmax) r = minimum(r, scalar_like(r, *clipping.rmax));
+  if (clipping.dmax) {
+    d = minimum(maximum(d, scalar_like(d, -*clipping.dmax)), scalar_like(d, *clipping.dmax));
+  }
+  return {stop_gradient(r), stop_gradient(d)};
 }
 
 }  // namespace
@@ -214,7 +278,7 @@ Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tenso
                                weight(beta_), weight(gamma_), options_.epsilon);
   }
   Tensor y, batch_mean, batch_variance;
-  if (mask.defined() || synchronized) {
+  if (mask.defined() || synchronized || options_.renorm) {
     // Keras's moments and batch_normalization as ops, whose gradients flow through the
     // statistics (and, synchronized, through the sums over the replicas).
     const Tensor x = inputs.dtype() == statistics_dtype ? inputs : cast(inputs, statistics_dtype);
@@ -222,10 +286,24 @@ Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tenso
     std::vector<std::int64_t> broadcast(static_cast<std::size_t>(x.rank()), 1);
     broadcast[static_cast<std::size_t>(axis_)] = x.shape()[axis_];
     const Shape broadcast_shape(std::move(broadcast));
+    Tensor scale = gamma_ ? reshape(weight(gamma_), broadcast_shape) : Tensor();
+    Tensor offset = beta_ ? reshape(weight(beta_), broadcast_shape) : Tensor();
+    if (options_.renorm) {
+      // Keras's corrections, from the renorm statistics before this batch moves them: gamma
+      // becomes r gamma and beta d gamma + beta (r and d without gamma), no gradient through
+      // r and d.
+      const RenormCorrections rd =
+          renorm_corrections(m.mean, m.variance, reshape(weight(renorm_mean_), broadcast_shape),
+                             reshape(weight(renorm_stddev_), broadcast_shape), options_.epsilon,
+                             options_.renorm_clipping);
+      const Tensor shift = scale.defined() ? rd.d * scale : rd.d;
+      offset = offset.defined() ? shift + offset : shift;
+      scale = scale.defined() ? rd.r * scale : rd.r;
+    }
     Tensor inv = 1.0 / sqrt(m.variance + options_.epsilon);
-    if (gamma_) inv = inv * reshape(weight(gamma_), broadcast_shape);
+    if (scale.defined()) inv = inv * scale;
     y = (x - m.mean) * inv;
-    if (beta_) y = y + reshape(weight(beta_), broadcast_shape);
+    if (offset.defined()) y = y + offset;
     if (y.dtype() != inputs.dtype()) y = cast(y, inputs.dtype());
     const Shape features{x.shape()[axis_]};
     batch_mean = reshape(m.mean, features);
@@ -241,12 +319,23 @@ Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tenso
   // statistics carry no gradient). A stand-in replica's own statistics are of a row that is
   // not its: they move nothing (its synchronized ones are the global batch's, as everyone's).
   if (synchronized || replica == nullptr || replica->share > 0.0) {
-    const double m = options_.momentum;
-    auto update = [&](Variable& moving, const Tensor& batch) {
+    auto update = [](Variable& moving, const Tensor& batch, double m) {
       moving.assign(stop_gradient(moving.value()) * m + stop_gradient(batch) * (1.0 - m));
     };
-    update(*moving_mean_, batch_mean);
-    update(*moving_variance_, batch_variance);
+    update(*moving_mean_, batch_mean, options_.momentum);
+    if (options_.renorm) {
+      // Keras: the renorm statistics move with renorm_momentum, the inference ones as a mean and
+      // a stddev, and the moving variance is that stddev squared less epsilon (at least 0).
+      const Tensor stddev = sqrt(stop_gradient(batch_variance) + options_.epsilon);
+      update(*renorm_mean_, batch_mean, options_.renorm_momentum);
+      update(*renorm_stddev_, stddev, options_.renorm_momentum);
+      update(*moving_stddev_, stddev, options_.momentum);
+      const Tensor s = moving_stddev_->value();
+      const Tensor v = s * s - options_.epsilon;
+      moving_variance_->assign(maximum(v, scalar_like(v, 0.0)));
+    } else {
+      update(*moving_variance_, batch_variance, options_.momentum);
+    }
   }
   return y;
 }
@@ -267,15 +356,49 @@ ConfigValue BatchNormalizationLayer::get_config() const {
   config.set("moving_variance_initializer", serialize(options_.moving_variance_initializer));
   detail::set_beta_gamma_regularizers_and_constraints(config, options_);
   config.set("synchronized", options_.synchronized);
-  config.set("renorm", false);
-  config.set("renorm_clipping", nullptr);
-  config.set("renorm_momentum", 0.99);
+  config.set("renorm", options_.renorm);
+  // Keras keeps the dict it was given, {} for none with renorm; None without renorm.
+  const RenormClipping& c = options_.renorm_clipping;
+  if (options_.renorm || c.rmax || c.rmin || c.dmax) {
+    ConfigValue clipping = ConfigValue::Dict{};
+    if (c.rmax) clipping.set("rmax", *c.rmax);
+    if (c.rmin) clipping.set("rmin", *c.rmin);
+    if (c.dmax) clipping.set("dmax", *c.dmax);
+    config.set("renorm_clipping", clipping);
+  } else {
+    config.set("renorm_clipping", nullptr);
+  }
+  config.set("renorm_momentum", options_.renorm_momentum);
   return config;
 }
 
+namespace {
+// Keras's renorm_clipping: None, or a dict of rmax, rmin and dmax (each a number or None).
+RenormClipping read_renorm_clipping(const LayerConfigReader& r) {
+  RenormClipping clipping;
+  const ConfigValue* v = r.find("renorm_clipping");
+  if (v == nullptr || v->is_null()) return clipping;
+  NEURONA_CHECK(v->kind() == ConfigValue::Kind::Dict, ValueError, r.who(),
+                ": 'renorm_clipping' must be a dict of rmax, rmin and dmax, got a ",
+                v->kind_name());
+  for (const auto& [key, bound] : v->as_dict()) {
+    std::optional<double>* slot = key == "rmax"   ? &clipping.rmax
+                                  : key == "rmin" ? &clipping.rmin
+                                  : key == "dmax" ? &clipping.dmax
+                                                  : nullptr;
+    NEURONA_CHECK(slot != nullptr, ValueError, r.who(),
+                  ": Received invalid keys for `renorm_clipping` argument: '", key,
+                  "'. Supported values: ['rmax', 'rmin', 'dmax'].");
+    if (!bound.is_null()) {
+      *slot = r.typed(key.c_str(), bound, [](const ConfigValue& b) { return b.as_double(); });
+    }
+  }
+  return clipping;
+}
+}  // namespace
+
 BatchNormalization BatchNormalization::from_config(const ConfigValue& config) {
   const LayerConfigReader r(config, "BatchNormalization");
-  r.only("renorm", false, "batch renormalization");
   const ConfigValue* axis = r.find("axis");
   NEURONA_CHECK(axis == nullptr || axis->kind() == ConfigValue::Kind::Int, ValueError, r.who(),
                 ": 'axis' must be one int (neurona normalizes over one feature axis)");
@@ -287,7 +410,10 @@ BatchNormalization BatchNormalization::from_config(const ConfigValue& config) {
       .scale = r.boolean("scale", true),
       .moving_mean_initializer = r.initializer("moving_mean_initializer", "zeros"),
       .moving_variance_initializer = r.initializer("moving_variance_initializer", "ones"),
-      .synchronized = r.boolean("synchronized", false)};
+      .synchronized = r.boolean("synchronized", false),
+      .renorm = r.boolean("renorm", false),
+      .renorm_clipping = read_renorm_clipping(r),
+      .renorm_momentum = r.number("renorm_momentum", 0.99)};
   detail::read_beta_gamma_config(r, options);
   return BatchNormalization(std::move(options));
 }

@@ -3,15 +3,27 @@
 // statistics toward them; in inference (or when the layer is frozen), uses the moving ones.
 // With a mask (one dimension less than the inputs, Keras's rule) the training statistics are
 // over the entries the mask keeps; with `synchronized` under a DataParallel distribution they
-// are over the global batch, every replica's rows (tf.keras's synchronized batch norm).
+// are over the global batch, every replica's rows (tf.keras's synchronized batch norm). With
+// `renorm` (batch renormalization, Ioffe 2017, as Keras 3) the training output is corrected
+// toward moving statistics of its own by the factors r and d, clipped as `renorm_clipping` says.
 //   auto bn = nr::layers::BatchNormalization();
 //   nr::Tensor y = bn(x, /*training=*/true);
 //   bn->weights();   // gamma, beta (trainable), moving_mean, moving_variance
 #pragma once
 
+#include <optional>
+
 #include "neurona/layers/layer.h"
 
 namespace neurona::layers {
+
+/// Keras's `renorm_clipping` dict: the correction r clipped to [rmin, rmax], d to [-dmax, dmax];
+/// a bound not given is not applied (Keras's default, {}: no clipping).
+struct RenormClipping {
+  std::optional<double> rmax = std::nullopt;
+  std::optional<double> rmin = std::nullopt;
+  std::optional<double> dmax = std::nullopt;
+};
 
 /// keras.layers.BatchNormalization's arguments and defaults.
 struct BatchNormalizationOptions {
@@ -35,6 +47,15 @@ struct BatchNormalizationOptions {
   /// the replicas, PyTorch's SyncBatchNorm) rather than each replica's own rows; no effect
   /// outside one. (Keras accepts it on its TensorFlow backend only.)
   bool synchronized = false;
+  /// Batch renormalization: in training, y = BN(x; batch mean and variance) with gamma r and
+  /// beta d gamma + beta, where r = batch stddev / renorm_stddev and d = (batch mean -
+  /// renorm_mean) / renorm_stddev (no gradient through r and d), the renorm statistics moving
+  /// with `renorm_momentum`; the inference statistics move as a mean and a stddev (the variance
+  /// is the stddev squared less epsilon). Adds the weights moving_stddev, renorm_mean and
+  /// renorm_stddev (non-trainable, in Keras's order after moving_variance).
+  bool renorm = false;
+  RenormClipping renorm_clipping = {};
+  double renorm_momentum = 0.99;
   std::string name = "";
   bool trainable = true;
   /// The dtype policy (layers/dtype_policy.h); not given: the global policy.
@@ -55,6 +76,10 @@ class BatchNormalizationLayer : public Layer {
   const Variable& beta() const;
   const Variable& moving_mean() const;
   const Variable& moving_variance() const;
+  /// The renorm weights, once built with `renorm` (ValueError otherwise).
+  const Variable& moving_stddev() const;
+  const Variable& renorm_mean() const;
+  const Variable& renorm_stddev() const;
 
   bool synchronized() const { return options_.synchronized; }
 
@@ -75,6 +100,7 @@ class BatchNormalizationLayer : public Layer {
   BatchNormalizationOptions options_;
   int axis_;
   std::optional<Variable> gamma_, beta_, moving_mean_, moving_variance_;
+  std::optional<Variable> moving_stddev_, renorm_mean_, renorm_stddev_;  // with renorm only
 };
 
 /// `nr::layers::BatchNormalization({.momentum = 0.9})`.

@@ -101,6 +101,13 @@ Shape GroupNormalizationLayer::compute_output_shape(const Shape& input_shape) co
   return input_shape;
 }
 
+std::vector<TensorSpec> GroupNormalizationLayer::compute_output_spec(
+    const std::vector<TensorSpec>& inputs, bool list_call) {
+  std::vector<TensorSpec> specs = Layer::compute_output_spec(inputs, list_call);
+  for (TensorSpec& spec : specs) spec.dtype = compute_dtype();
+  return specs;
+}
+
 Tensor GroupNormalizationLayer::call(const Tensor& inputs, bool /*training*/) {
   check_input(inputs.shape());
   const int a = normalized_axis(inputs.shape());

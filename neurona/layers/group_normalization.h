@@ -49,6 +49,10 @@ class GroupNormalizationLayer : public Layer {
 
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
+  /// The compute dtype, whatever the inputs' (autocast is off, as Keras's, and call() returns
+  /// the compute dtype: a symbolic call says what an eager one gives).
+  std::vector<TensorSpec> compute_output_spec(const std::vector<TensorSpec>& inputs,
+                                              bool list_call) override;
 
  protected:
   void build(const Shape& input_shape) override;

@@ -3,7 +3,9 @@
 // RandomTranslation, RandomRotation, RandomZoom (random per image in training, the identity
 // otherwise) and RandomCrop (one window per batch in training, as Keras). The geometric ones run
 // nr::affine_transform with transforms computed on the device from the draws. Images are
-// channels_last, (batch, height, width, channels) or one image of rank 3.
+// channels_last, (batch, height, width, channels) or one image of rank 3. Every layer here takes
+// integer images (uint8) and returns the compute dtype (float32, float16 under mixed_float16),
+// eagerly and symbolically, as Keras's symbolic calls say.
 // The random layers draw from their SeedGenerator on the device, so a training step replayed
 // from a CUDA graph draws anew; inside a Dataset map they draw from the map's per-element
 // stream (ScopedRandomStream).
@@ -41,7 +43,7 @@ struct RescalingOptions {
   std::string name = "";
 };
 
-/// inputs * scale + offset in float32 (uint8 images included), as keras.layers.Rescaling:
+/// inputs * scale + offset in the compute dtype (uint8 images included), as keras.layers.Rescaling:
 /// `Rescaling(1.0 / 255)` maps bytes to [0, 1], `Rescaling(1.0 / 127.5, {.offset = -1})` to
 /// [-1, 1].
 class RescalingLayer : public Layer {

@@ -409,11 +409,18 @@ class Layer : public std::enable_shared_from_this<Layer> {
   void set_autocast_inputs(bool autocast) { autocast_inputs_ = autocast; }
 
   /// Whether operator() casts integer and bool inputs to the compute dtype too (float inputs
-  /// as set_autocast_inputs says): for the layers that multiply their inputs by float weights
-  /// (Dense, the convolutions, the recurrent layers, BatchNormalization, MultiHeadAttention),
-  /// where Keras's ops promote int32 x float32 to float32, so that uint8 images or int32
-  /// features go in as they are. Layers that read integers (Embedding, lookups) leave it off.
+  /// as set_autocast_inputs says), eagerly and in the symbolic output spec: for the layers that
+  /// multiply their inputs by float weights (Dense, the convolutions, ...) or compute in floats
+  /// (the normalizations, attention, the image preprocessing layers), where Keras's ops promote
+  /// int32 x float32 to float32, so that uint8 images or int32 features go in as they are;
+  /// docs/architecture.md lists the built-in layers that do. Layers that read integers
+  /// (Embedding) or pass them on (Flatten) leave it off.
   void set_promote_integer_inputs(bool promote) { promote_integer_inputs_ = promote; }
+  /// The input cast to the compute dtype when the layer autocasts it (a float input, or an
+  /// integer one where the layer promotes them), keeping its mask; ValueError if undefined.
+  /// What operator() does to each input, for a layer's entry point that bypasses it
+  /// (MultiHeadAttention's attend, a recurrent layer run by Bidirectional).
+  Tensor autocast(const Tensor& x) const;
 
   /// Tracks a sublayer for weights(), losses() and trainable, and returns the handle:
   /// `dense_ = track(nr::layers::Dense(4));`. `attribute` is the name its weights are saved
@@ -467,9 +474,6 @@ class Layer : public std::enable_shared_from_this<Layer> {
   /// input, undefined for none) and attaches the outputs' masks.
   std::vector<Tensor> list_call(const std::vector<Tensor>& inputs, std::vector<Tensor> masks,
                                 const ConfigValue& kwargs, bool training);
-  /// The input cast to the compute dtype when the layer autocasts it (a float input, or an
-  /// integer one where the layer promotes them; ValueError if undefined).
-  Tensor autocast(const Tensor& x) const;
   void add_activity_loss(const Tensor& outputs);
   /// Runs call_with_mask and attaches the output's mask (the core of both operator()s).
   Tensor call_one(const Tensor& inputs, const Tensor& mask, bool training);

@@ -80,6 +80,13 @@ Shape LayerNormalizationLayer::compute_output_shape(const Shape& input_shape) co
   return input_shape;
 }
 
+std::vector<TensorSpec> LayerNormalizationLayer::compute_output_spec(
+    const std::vector<TensorSpec>& inputs, bool list_call) {
+  std::vector<TensorSpec> specs = Layer::compute_output_spec(inputs, list_call);
+  for (TensorSpec& spec : specs) spec.dtype = compute_dtype();
+  return specs;
+}
+
 Tensor LayerNormalizationLayer::call(const Tensor& inputs, bool /*training*/) {
   check_input(inputs.shape());
   // Keras computes in result_type(x.dtype, float32) (float64 stays float64, 16-bit inputs are

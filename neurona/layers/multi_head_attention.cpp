@@ -244,9 +244,6 @@ std::vector<Tensor> MultiHeadAttentionLayer::attend(const Tensor& query, const T
     shapes.push_back(t.shape());
   }
   ensure_built(shapes);
-  const auto cast_in = [this](const Tensor& t) {  // integer inputs too, as the layer's call
-    return t.dtype() != compute_dtype() ? cast(t, compute_dtype()) : t;
-  };
   // A value_mask or key_mask given replaces the one its tensor carries (Keras's Layer.__call__
   // fills `<arg>_mask` from the tensor only when it is None).
   Tensor value_mask = value.keras_mask(), key_mask = key.defined() ? key.keras_mask() : Tensor();
@@ -258,8 +255,10 @@ std::vector<Tensor> MultiHeadAttentionLayer::attend(const Tensor& query, const T
     check_given_mask(options.key_mask.shape(), "key_mask", value.shape(), describe());
     key_mask = options.key_mask;
   }
-  std::vector<Tensor> out = run(cast_in(query), cast_in(value), key.defined() ? cast_in(key) : key,
-                                query.keras_mask(), value_mask, key_mask, options, training);
+  // Cast as operator() casts a layer's inputs (attend does not go through it).
+  std::vector<Tensor> out =
+      run(autocast(query), autocast(value), key.defined() ? autocast(key) : key, query.keras_mask(),
+          value_mask, key_mask, options, training);
   if (query.keras_mask().defined()) out[0].set_keras_mask(query.keras_mask());
   return out;
 }

@@ -60,8 +60,9 @@ RNNCellLayer::RNNCellLayer(RNNKind kind, std::int64_t units, const RecurrentOpti
       units_(units),
       options_(clamped(options)),
       seed_generator_(options.seed) {
-  NEURONA_CHECK(units > 0, ValueError,
-                "Received an invalid value for argument `units`, expected a positive integer, got ",
+  NEURONA_CHECK(units > 0, ValueError, describe(),
+                ": Received an invalid value for argument `units`, expected a positive integer, "
+                "got ",
                 units, ".");
   track_seed_generator(seed_generator_);
 }
@@ -330,8 +331,9 @@ RNNLayer::RNNLayer(RNNKind kind, std::int64_t units, RecurrentOptions options)
   set_supports_masking(true);
   set_call_takes_mask(true);
   set_call_takes_initial_state(true);
-  NEURONA_CHECK(units > 0, ValueError,
-                "Received an invalid value for argument `units`, expected a positive integer, got ",
+  NEURONA_CHECK(units > 0, ValueError, describe(),
+                ": Received an invalid value for argument `units`, expected a positive integer, "
+                "got ",
                 units, ".");
   NEURONA_CHECK(!options_.use_cudnn.has_value() || kind != RNNKind::simple_rnn, ValueError,
                 describe(), ": use_cudnn is an argument of LSTM and GRU only");
@@ -445,9 +447,8 @@ std::vector<Tensor> RNNLayer::compute_mask_list(const std::vector<Tensor>& /*inp
 
 std::vector<Tensor> RNNLayer::run(const Tensor& given, std::vector<Tensor> initial_state,
                                   const Tensor& mask, bool training) {
-  // As the layer's call casts its inputs, float and integer ones (run is also called
-  // directly, by Bidirectional).
-  const Tensor sequences = given.dtype() != compute_dtype() ? cast(given, compute_dtype()) : given;
+  // Cast as operator() casts them (run is also called directly, by Bidirectional).
+  const Tensor sequences = autocast(given);
   check_sequences(sequences.shape());
   const std::int64_t batch = sequences.shape()[0];
   const std::int64_t steps = sequences.shape()[1];

@@ -279,7 +279,7 @@ TEST(RNNLayers, StatefulCarriesStatesAcrossCallsUntilReset) {
 }
 
 TEST(RNNLayers, RejectsBadArgumentsWithKerasMessages) {
-  NEURONA_EXPECT_THROW_MSG(L::LSTM(0), nr::ValueError,
+  NEURONA_EXPECT_THROW_MSG(L::LSTM(0), nr::ValueError, "LSTM '",
                            "Received an invalid value for argument `units`, expected a positive "
                            "integer, got 0.");
   NEURONA_EXPECT_THROW_MSG(L::GRU(3)(nr::testing::random_tensor({2, 3})), nr::ValueError,

@@ -7,7 +7,8 @@ repository root with
     KERAS_BACKEND=jax /tmp/kerasenv/bin/python tests/reference/make_keras_layer_references.py
 
 It rewrites tests/reference/layers/<case>.txt (with the argument `normalization`, only the
-RMSNormalization and UnitNormalization files: normalization_cases()), and reshaping_model.keras with its
+RMSNormalization and UnitNormalization files: normalization_cases(); with `renorm`, only the
+batch renormalization ones: renorm_cases()), and reshaping_model.keras with its
 reshaping_model.io.txt (a Sequential model of the reshaping and 1-D pooling layers, saved by
 Keras, with an input and Keras's prediction). For each case, inputs, weights and the output
 cotangent g come from numpy with a fixed seed; Keras computes y = layer(x) (through
@@ -85,6 +86,9 @@ def case(name, layer, x_shape, seed, training=False, positive_weights=()):
     lines += [line(f"grad_w{i}", w) for i, w in enumerate(gw)]
     if isinstance(layer, keras.layers.BatchNormalization):
         lines += [line("moving_mean", non_train[0]), line("moving_variance", non_train[1])]
+        if layer.renorm:
+            lines += [line(n, v) for n, v in
+                      zip(("moving_stddev", "renorm_mean", "renorm_stddev"), non_train[2:])]
         y_inf, _ = layer.stateless_call(train0, non_train0, jnp.asarray(x), training=False)
         lines.append(line("y_inference", y_inf))
     with open(os.path.join(OUT, name + ".txt"), "w") as f:
@@ -321,6 +325,7 @@ def main():
          L.Activation(lambda x: keras.activations.gelu(x, approximate=True)), (4, 5), 57)
     save_reshaping_model()
     normalization_cases()
+    renorm_cases()
 
 
 
@@ -380,10 +385,50 @@ def normalization_cases():
         f.write(line("x", x) + "\n" + line("y", y) + "\n")
 
 
+def renorm_cases():
+    """BatchNormalization with renorm (batch renormalization): one training call with weights
+    (gamma, beta, moving_mean, moving_variance, moving_stddev, renorm_mean, renorm_stddev) whose
+    renorm statistics put r and d on both sides of the clipping bounds, and one without gamma
+    (scale=False) or clipping; the file adds the updated moving_stddev, renorm_mean and
+    renorm_stddev. renorm_model.keras, a Sequential with such a layer that Keras trained for a
+    few steps and saved, with renorm_model.txt (x and Keras's prediction y), is for
+    tests/layers/batch_normalization_test.cpp. `... make_keras_layer_references.py renorm`
+    writes these files only."""
+    os.makedirs(OUT, exist_ok=True)
+    L = keras.layers
+    case("batch_normalization_renorm",
+         L.BatchNormalization(momentum=0.8, renorm=True, renorm_momentum=0.7,
+                              renorm_clipping={"rmax": 0.7, "rmin": 0.6, "dmax": 0.5}),
+         (4, 3, 3), 70, training=True, positive_weights=(3, 4, 6))
+    case("batch_normalization_renorm_no_scale",
+         L.BatchNormalization(axis=1, scale=False, renorm=True), (5, 3, 2), 71, training=True,
+         positive_weights=(2, 3, 5))
+    keras.utils.set_random_seed(72)
+    model = keras.Sequential([
+        L.Input((4, 3)),
+        L.Dense(5),
+        L.BatchNormalization(renorm=True, renorm_clipping={"rmax": 2.0, "dmax": 1.0},
+                             momentum=0.5, renorm_momentum=0.6, name="bn"),
+        L.Flatten(),
+        L.Dense(2),
+    ])
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(73)
+    model.fit(rng.uniform(-1, 1, (16, 4, 3)), rng.uniform(-1, 1, (16, 2)), batch_size=4,
+              epochs=1, verbose=0)
+    x = rng.uniform(-1, 1, (2, 4, 3)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    model.save(os.path.join(OUT, "renorm_model.keras"))
+    with open(os.path.join(OUT, "renorm_model.txt"), "w") as f:
+        f.write(line("x", x) + "\n" + line("y", y) + "\n")
+
+
 if __name__ == "__main__":
     import sys
 
     if sys.argv[1:] == ["normalization"]:
         normalization_cases()
+    elif sys.argv[1:] == ["renorm"]:
+        renorm_cases()
     else:
         main()
