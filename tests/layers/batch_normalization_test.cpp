@@ -1,16 +1,22 @@
 // BatchNormalization: weights in Keras's order, training with batch statistics (biased
 // variance) and the moving-statistics update, inference with the moving statistics, frozen
 // layers, other axes, errors, and numerical gradient checks in both modes; masked statistics;
-// synchronized statistics across replicas (threads standing in for DataParallel's processes).
+// synchronized statistics across replicas (threads standing in for DataParallel's processes);
+// batch renormalization (renorm: Keras's own numbers are in keras_reference_test.cpp) by its
+// definition, its config and a `.keras` file Keras trained and saved.
 #include <neurona/neurona.h>
 
+#include <cmath>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
 #include "neurona/core/replica_context.h"
 
 #include "layers/layer_gradcheck.h"
+#include "support/reference_file.h"
+#include "support/saving_round_trip.h"
 
 namespace nr = neurona;
 using nr::testing::all_close;
@@ -197,6 +203,138 @@ TEST(BatchNormalization, MaskedTrainingStatisticsCountTheKeptEntries) {
   NEURONA_EXPECT_THROW_MSG(bn(x, nr::ones({2, 3, 2}, {.dtype = nr::uint8}), true), nr::ValueError,
                            "one dimension less than the inputs", "mask.shape=(2, 3, 2)",
                            "inputs.shape=(2, 3, 2)");
+}
+
+TEST(BatchNormalization, RenormAddsItsWeightsInKerasOrder) {
+  nr::clear_session();
+  auto bn = nr::layers::BatchNormalization(
+      {.moving_variance_initializer = nr::initializers::Constant(4.0), .renorm = true});
+  bn->ensure_built({2, 3});
+  const std::vector<nr::Variable> w = bn->weights();
+  ASSERT_EQ(w.size(), 7u);
+  const char* names[] = {"gamma",         "beta",        "moving_mean",  "moving_variance",
+                         "moving_stddev", "renorm_mean", "renorm_stddev"};
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    EXPECT_EQ(w[i].name(), std::string("batch_normalization/") + names[i]);
+    EXPECT_EQ(w[i].trainable(), i < 2);
+  }
+  // The stddevs start at the square root of the moving variance's start.
+  EXPECT_TRUE(all_close(bn->moving_stddev().value(), {2, 2, 2}));
+  EXPECT_TRUE(all_close(bn->renorm_stddev().value(), {2, 2, 2}));
+  EXPECT_TRUE(all_close(bn->renorm_mean().value(), {0, 0, 0}));
+  auto plain = nr::layers::BatchNormalization();
+  plain->ensure_built({2, 3});
+  NEURONA_EXPECT_THROW_MSG(plain->moving_stddev(), nr::ValueError,
+                           "moving_stddev (renorm = false)");
+}
+
+// With r pinned to 1 and d to 0 by the clipping, batch renormalization is batch normalization:
+// the same output; the statistics move as Keras's renorm moves them (the inference ones as a
+// mean and a stddev, the moving variance the stddev squared less epsilon).
+TEST(BatchNormalization, RenormWithROneAndDZeroIsBatchNormalization) {
+  const nr::Tensor x = f64({6, 3}, 21);
+  const nr::layers::BatchNormalizationOptions options{.momentum = 0.9, .dtype = nr::float64};
+  nr::layers::BatchNormalizationOptions renorm_options = options;
+  renorm_options.renorm = true;
+  renorm_options.renorm_clipping = {.rmax = 1.0, .rmin = 1.0, .dmax = 0.0};
+  renorm_options.renorm_momentum = 0.5;
+  auto plain = nr::layers::BatchNormalization(options);
+  auto renorm = nr::layers::BatchNormalization(renorm_options);
+  plain->ensure_built(x.shape());
+  renorm->ensure_built(x.shape());
+  const nr::Tensor gamma = f64({3}, 22), beta = f64({3}, 23);
+  const nr::Tensor renorm_mean = f64({3}, 24);
+  const nr::Tensor renorm_stddev = nr::testing::random_tensor({3}, nr::float64, 0.5, 2, 25);
+  plain->set_weights(
+      {gamma, beta, nr::zeros({3}, {.dtype = nr::float64}), nr::ones({3}, {.dtype = nr::float64})});
+  renorm->set_weights({gamma, beta, nr::zeros({3}, {.dtype = nr::float64}),
+                       nr::ones({3}, {.dtype = nr::float64}), nr::ones({3}, {.dtype = nr::float64}),
+                       renorm_mean, renorm_stddev});
+  EXPECT_TRUE(all_close(renorm(x, /*training=*/true),
+                        plain(x, /*training=*/true).to_vector<double>(), 1e-12));
+  EXPECT_TRUE(all_close(renorm->moving_mean().value(),
+                        plain->moving_mean().value().to_vector<double>(), 1e-12));
+  std::vector<double> mean, var;
+  moments(x.to_vector<double>(), 6, 3, mean, var);
+  const std::vector<double> rm = renorm_mean.to_vector<double>();
+  const std::vector<double> rs = renorm_stddev.to_vector<double>();
+  std::vector<double> moving_stddev(3), moving_variance(3), new_rm(3), new_rs(3);
+  for (std::size_t f = 0; f < 3; ++f) {
+    const double stddev = std::sqrt(var[f] + 1e-3);
+    moving_stddev[f] = 1.0 * 0.9 + stddev * 0.1;
+    moving_variance[f] = std::max(moving_stddev[f] * moving_stddev[f] - 1e-3, 0.0);
+    new_rm[f] = rm[f] * 0.5 + mean[f] * 0.5;
+    new_rs[f] = rs[f] * 0.5 + stddev * 0.5;
+  }
+  EXPECT_TRUE(all_close(renorm->moving_stddev().value(), moving_stddev, 1e-12));
+  EXPECT_TRUE(all_close(renorm->moving_variance().value(), moving_variance, 1e-12));
+  EXPECT_TRUE(all_close(renorm->renorm_mean().value(), new_rm, 1e-12));
+  EXPECT_TRUE(all_close(renorm->renorm_stddev().value(), new_rs, 1e-12));
+}
+
+// r and d carry no gradient: pinned by the clipping (r = 1.5, d = 0), they are constants for
+// the numerical differences too, and the gradients are those of the composed normalization.
+TEST(BatchNormalization, RenormGradientsMatchNumericalInFloat64) {
+  for (const bool scale : {true, false}) {
+    auto bn =
+        nr::layers::BatchNormalization({.scale = scale,
+                                        .gamma_initializer = "random_normal",
+                                        .renorm = true,
+                                        .renorm_clipping = {.rmax = 1.5, .rmin = 1.5, .dmax = 0},
+                                        .dtype = nr::float64});
+    EXPECT_TRUE(nr::testing::check_layer_gradients(scale ? "renorm" : "renorm without gamma", bn,
+                                                   f64({5, 3}, 26), /*training=*/true));
+  }
+}
+
+TEST(BatchNormalization, RenormRoundTripsItsConfigAndRefusesBadClipping) {
+  namespace L = nr::layers;
+  auto bn = L::BatchNormalization(
+      {.renorm = true, .renorm_clipping = {.rmax = 3.0, .dmax = 5.0}, .renorm_momentum = 0.9});
+  const nr::ConfigValue config = bn->get_config();
+  EXPECT_TRUE(config.at("renorm").as_bool());
+  EXPECT_DOUBLE_EQ(config.at("renorm_clipping").at("rmax").as_double(), 3.0);
+  EXPECT_EQ(config.at("renorm_clipping").find("rmin"), nullptr);
+  EXPECT_DOUBLE_EQ(config.at("renorm_momentum").as_double(), 0.9);
+  EXPECT_EQ(L::BatchNormalization::from_config(config)->get_config(), config);
+  // Keras writes {} for no clipping with renorm, None without it.
+  EXPECT_EQ(L::BatchNormalization({.renorm = true})->get_config().at("renorm_clipping"),
+            nr::ConfigValue(nr::ConfigValue::Dict{}));
+  EXPECT_TRUE(L::BatchNormalization()->get_config().at("renorm_clipping").is_null());
+
+  NEURONA_EXPECT_THROW_MSG(
+      L::BatchNormalization({.renorm = true, .renorm_clipping = {.rmax = 0.5, .rmin = 1.0}}),
+      nr::ValueError, "BatchNormalization '", "rmax should be greater than rmin", "rmax=0.5");
+  NEURONA_EXPECT_THROW_MSG(
+      L::BatchNormalization({.renorm = true, .renorm_clipping = {.dmax = -1.0}}), nr::ValueError,
+      "dmax should be non-negative", "dmax=-1");
+  nr::ConfigValue bad = config;
+  nr::ConfigValue clipping = nr::ConfigValue::Dict{};
+  clipping.set("rmaxx", 2.0);
+  bad.set("renorm_clipping", clipping);
+  NEURONA_EXPECT_THROW_MSG(L::BatchNormalization::from_config(bad), nr::ValueError,
+                           "Received invalid keys for `renorm_clipping` argument: 'rmaxx'",
+                           "'rmax', 'rmin', 'dmax'");
+}
+
+// A Sequential with a renorm BatchNormalization that Keras 3 trained for an epoch and saved
+// (tests/reference/make_keras_layer_references.py renorm): its seven weights load in order and
+// the model predicts Keras's numbers; neurona's own save of it loads back.
+TEST(BatchNormalization, RenormKerasFileLoadsAndPredictsKerasOutputs) {
+  const auto ref = nr::testing::load_reference("layers", "renorm_model");
+  const std::filesystem::path file = nr::testing::reference_dir() / "layers" / "renorm_model.keras";
+  auto model = nr::models::load_model(file.string());
+  auto* bn = dynamic_cast<nr::layers::BatchNormalizationLayer*>(model->get_layer("bn").get());
+  ASSERT_NE(bn, nullptr);
+  EXPECT_EQ(bn->weights().size(), 7u);
+  // Keras moved the renorm statistics away from their start.
+  EXPECT_FALSE(all_close(bn->renorm_stddev().value(), std::vector<double>(5, 1.0)));
+  const auto& x = ref.at("x");
+  const nr::Tensor input =
+      nr::cast(nr::constant(x.values, x.shape, nr::Device::cpu()), nr::float32);
+  const nr::Tensor y = model->predict(input);
+  EXPECT_TRUE(all_close(y, ref.at("y").values, 1e-5, 1e-5));
+  nr::testing::expect_save_and_load_round_trip(*model, file, {input}, {y}, "renorm_saving");
 }
 
 TEST(BatchNormalization, SynchronizedRoundTripsItsConfig) {

@@ -127,6 +127,36 @@ TEST(KerasReference, BatchNormalizationTrainingAndInference) {
   EXPECT_TRUE(close(bn(tensor(ref, "x")), ref, "y_inference"));
 }
 
+// Batch renormalization: r and d clipped on both sides (rmin, rmax, dmax) or, without gamma,
+// not at all; every statistic after the training call, and inference with the initial weights.
+TEST(KerasReference, BatchNormalizationRenorm) {
+  namespace L = nr::layers;
+  const std::vector<std::pair<std::string, L::BatchNormalizationOptions>> cases{
+      {"batch_normalization_renorm",
+       {.momentum = 0.8,
+        .renorm = true,
+        .renorm_clipping = {.rmax = 0.7, .rmin = 0.6, .dmax = 0.5},
+        .renorm_momentum = 0.7}},
+      {"batch_normalization_renorm_no_scale", {.axis = 1, .scale = false, .renorm = true}},
+  };
+  for (const auto& [name, options] : cases) {
+    SCOPED_TRACE(name);
+    auto bn = L::BatchNormalization(options);
+    check(name, bn, /*training=*/true);
+    const auto ref = load(name);
+    EXPECT_TRUE(close(bn->moving_mean().value(), ref, "moving_mean"));
+    EXPECT_TRUE(close(bn->moving_variance().value(), ref, "moving_variance"));
+    EXPECT_TRUE(close(bn->moving_stddev().value(), ref, "moving_stddev"));
+    EXPECT_TRUE(close(bn->renorm_mean().value(), ref, "renorm_mean"));
+    EXPECT_TRUE(close(bn->renorm_stddev().value(), ref, "renorm_stddev"));
+    std::vector<nr::Tensor> weights;
+    for (std::size_t i = 0; ref.count(key("w", i)); ++i)
+      weights.push_back(tensor(ref, key("w", i)));
+    bn->set_weights(weights);
+    EXPECT_TRUE(close(bn(tensor(ref, "x")), ref, "y_inference"));
+  }
+}
+
 TEST(KerasReference, ReLUWithMaxValueSlopeAndThreshold) {
   namespace L = nr::layers;
   check("relu_max_slope_threshold",

@@ -255,6 +255,19 @@ TEST(Layer, LayersWithFloatWeightsPromoteIntegerInputsAsKeras) {
   const nr::layers::KerasTensor steps = nr::Input({4, 3}, {.dtype = nr::DType::int32});
   EXPECT_EQ(nr::layers::TimeDistributed(nr::layers::Dense(2))(steps).dtype(), nr::float32);
   EXPECT_EQ(nr::layers::TimeDistributed(nr::layers::Embedding(10, 2))(steps).dtype(), nr::float32);
+  // LayerNormalization and GroupNormalization (autocast off, as Keras) return the compute dtype
+  // for any input, and a symbolic call says so.
+  const nr::layers::KerasTensor images = nr::Input({5, 5, 3}, {.dtype = nr::DType::uint8});
+  const nr::layers::KerasTensor wide_in = nr::Input({5, 5, 3}, {.dtype = nr::float64});
+  for (const nr::layers::AnyLayer& norm :
+       {nr::layers::AnyLayer(nr::layers::LayerNormalization()),
+        nr::layers::AnyLayer(nr::layers::GroupNormalization({.groups = 3}))}) {
+    SCOPED_TRACE(norm->describe());
+    EXPECT_EQ(norm(pixels).dtype(), nr::float32);
+    EXPECT_EQ(norm(images).dtype(), nr::float32);
+    EXPECT_EQ(norm(nr::cast(pixels, nr::float64)).dtype(), nr::float32);
+    EXPECT_EQ(norm(wide_in).dtype(), nr::float32);
+  }
   // A float Input converts integer data as Keras's functional models do, so a layer that
   // keeps integers (Flatten) sees floats behind it; an integer Input keeps them.
   nr::Sequential flat({nr::layers::Input({5, 5, 3}), nr::layers::Flatten()});
