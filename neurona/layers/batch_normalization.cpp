@@ -29,11 +29,22 @@ BatchNormalizationLayer::BatchNormalizationLayer(BatchNormalizationOptions optio
   NEURONA_CHECK(std::isfinite(options_.epsilon) && options_.epsilon >= 0, ValueError, describe(),
                 ": `epsilon` must be finite and >= 0. Received: epsilon=", options_.epsilon);
   if (options_.renorm) {
-    const RenormClipping& c = options_.renorm_clipping;
+    RenormClipping& c = options_.renorm_clipping;
+    // A bound of infinity clips nothing (TensorFlow's documented default for a missing one): it
+    // is dropped, so that the config holds finite numbers only. Any other non-finite is refused.
+    const auto no_bound = [](std::optional<double>& bound, double infinity) {
+      if (bound && *bound == infinity) bound.reset();
+    };
+    no_bound(c.rmax, HUGE_VAL);
+    no_bound(c.rmin, -HUGE_VAL);
+    no_bound(c.dmax, HUGE_VAL);
     for (const auto& [name, bound] :
          {std::pair{"rmax", c.rmax}, std::pair{"rmin", c.rmin}, std::pair{"dmax", c.dmax}}) {
-      NEURONA_CHECK(!bound || !std::isnan(*bound), ValueError, describe(), ": renorm_clipping's ",
-                    name, " is NaN");
+      NEURONA_CHECK(!bound || std::isfinite(*bound), ValueError, describe(), ": renorm_clipping's ",
+                    name,
+                    " must be a finite number (or infinity where "
+                    "it clips nothing). Received: ",
+                    name, "=", bound.value_or(0.0));
     }
     NEURONA_CHECK(!(c.rmax && c.rmin && *c.rmax < *c.rmin), ValueError, describe(),
                   ": rmax should be greater than rmin in the `renorm_clipping` argument. "
@@ -189,15 +200,14 @@ struct RenormCorrections {
 };
 
 // Keras's batch renormalization factors r = stddev / renorm_stddev and d = (mean - renorm_mean)
-// / renorm_stddev for a batch's mean and variance (renorm_stddev at least sqrt(epsilon), so that
+// / renorm_stddev for a batch's mean and `stddev` (renorm_stddev at least sqrt(epsilon), so that
 // the first steps do not divide by zero), clipped, without gradient.
-RenormCorrections renorm_corrections(const Tensor& mean, const Tensor& variance,
+RenormCorrections renorm_corrections(const Tensor& mean, const Tensor& stddev,
                                      const Tensor& renorm_mean, const Tensor& renorm_stddev,
                                      double epsilon, const RenormClipping& clipping) {
-  const Tensor stddev = sqrt(variance + epsilon);
-  const Tensor floor = maximum(renorm_stddev, scalar_like(renorm_stddev, std::sqrt(epsilon)));
-  Tensor r = stddev / floor;
-  Tensor d = (mean - renorm_mean) / floor;
+  const Tensor denominator = maximum(renorm_stddev, scalar_like(renorm_stddev, std::sqrt(epsilon)));
+  Tensor r = stddev / denominator;
+  Tensor d = (mean - renorm_mean) / denominator;
   if (clipping.rmin) r = maximum(r, scalar_like(r, *clipping.rmin));
   if (clipping.rmax) r = minimum(r, scalar_like(r, *clipping.rmax));
   if (clipping.dmax) {
@@ -293,7 +303,8 @@ Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tenso
       // becomes r gamma and beta d gamma + beta (r and d without gamma), no gradient through
       // r and d.
       const RenormCorrections rd =
-          renorm_corrections(m.mean, m.variance, reshape(weight(renorm_mean_), broadcast_shape),
+          renorm_corrections(m.mean, sqrt(m.variance + options_.epsilon),
+                             reshape(weight(renorm_mean_), broadcast_shape),
                              reshape(weight(renorm_stddev_), broadcast_shape), options_.epsilon,
                              options_.renorm_clipping);
       const Tensor shift = scale.defined() ? rd.d * scale : rd.d;
@@ -319,22 +330,26 @@ Tensor BatchNormalizationLayer::call_with_mask(const Tensor& inputs, const Tenso
   // statistics carry no gradient). A stand-in replica's own statistics are of a row that is
   // not its: they move nothing (its synchronized ones are the global batch's, as everyone's).
   if (synchronized || replica == nullptr || replica->share > 0.0) {
-    auto update = [](Variable& moving, const Tensor& batch, double m) {
-      moving.assign(stop_gradient(moving.value()) * m + stop_gradient(batch) * (1.0 - m));
+    // In the statistics' dtype (float32 for 16-bit weights, as Keras casts them), rounded once
+    // into the weight's.
+    auto moved = [](const Variable& moving, const Tensor& batch, double m) {
+      const Tensor old = stop_gradient(moving.value());
+      return (old.dtype() == batch.dtype() ? old : cast(old, batch.dtype())) * m +
+             stop_gradient(batch) * (1.0 - m);
     };
-    update(*moving_mean_, batch_mean, options_.momentum);
+    moving_mean_->assign(moved(*moving_mean_, batch_mean, options_.momentum));
     if (options_.renorm) {
       // Keras: the renorm statistics move with renorm_momentum, the inference ones as a mean and
       // a stddev, and the moving variance is that stddev squared less epsilon (at least 0).
       const Tensor stddev = sqrt(stop_gradient(batch_variance) + options_.epsilon);
-      update(*renorm_mean_, batch_mean, options_.renorm_momentum);
-      update(*renorm_stddev_, stddev, options_.renorm_momentum);
-      update(*moving_stddev_, stddev, options_.momentum);
-      const Tensor s = moving_stddev_->value();
-      const Tensor v = s * s - options_.epsilon;
+      renorm_mean_->assign(moved(*renorm_mean_, batch_mean, options_.renorm_momentum));
+      renorm_stddev_->assign(moved(*renorm_stddev_, stddev, options_.renorm_momentum));
+      const Tensor moving_stddev = moved(*moving_stddev_, stddev, options_.momentum);
+      moving_stddev_->assign(moving_stddev);
+      const Tensor v = moving_stddev * moving_stddev - options_.epsilon;
       moving_variance_->assign(maximum(v, scalar_like(v, 0.0)));
     } else {
-      update(*moving_variance_, batch_variance, options_.momentum);
+      moving_variance_->assign(moved(*moving_variance_, batch_variance, options_.momentum));
     }
   }
   return y;
@@ -412,7 +427,8 @@ BatchNormalization BatchNormalization::from_config(const ConfigValue& config) {
       .moving_variance_initializer = r.initializer("moving_variance_initializer", "ones"),
       .synchronized = r.boolean("synchronized", false),
       .renorm = r.boolean("renorm", false),
-      .renorm_clipping = read_renorm_clipping(r),
+      // As Keras, the clipping is read (and its keys checked) with renorm only.
+      .renorm_clipping = r.boolean("renorm", false) ? read_renorm_clipping(r) : RenormClipping{},
       .renorm_momentum = r.number("renorm_momentum", 0.99)};
   detail::read_beta_gamma_config(r, options);
   return BatchNormalization(std::move(options));

@@ -1,7 +1,7 @@
 // LayerConfigReader: reads the typed entries of one layer's config (what get_config() wrote, or
 // a Keras config.json holds) for the layers' from_config functions, naming the layer and the
 // key in every error. As Keras, a key neurona does not know is ignored; a value neurona cannot
-// honour (renorm, LoRA, quantization) is an error rather than a silently different layer.
+// honour (LoRA, quantization) is an error rather than a silently different layer.
 #pragma once
 
 #include <cstdint>

@@ -149,6 +149,13 @@ Shape Sequential::compute_output_shape(const Shape& input_shape) const {
   return shape;
 }
 
+std::vector<layers::TensorSpec> Sequential::compute_output_spec(
+    const std::vector<layers::TensorSpec>& inputs, bool list_call) {
+  std::vector<layers::TensorSpec> specs = Model::compute_output_spec(inputs, list_call);
+  if (!chain_.empty() && specs.size() == 1) specs[0].dtype = chain_.back().dtype();
+  return specs;
+}
+
 Tensor Sequential::call(const Tensor& inputs, bool training) {
   Tensor x = inputs;
   if (input_shape_) {

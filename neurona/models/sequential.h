@@ -27,6 +27,11 @@ class Sequential : public Model {
 
   Tensor call(const Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
+  /// Built, the dtype its graph ends in: what a call returns, the data converted by the Input
+  /// (given, or made by build: integer data, to float32 where the made one is 16-bit, which
+  /// the first layer's autocast brings to the graph's dtype) and cast by the layers as there.
+  std::vector<layers::TensorSpec> compute_output_spec(const std::vector<layers::TensorSpec>& inputs,
+                                                      bool list_call) override;
 
   /// The symbolic tensor of its Input and the last layer's output on it, as Keras's Sequential
   /// builds its functional graph (every layer is called on the previous one's symbolic output,

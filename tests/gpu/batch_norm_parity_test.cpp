@@ -2,7 +2,8 @@
 // batch statistics and gradients, and inference, in float32, bfloat16 and float16 (float32
 // statistics), on every kernel variant (16-byte, 8-byte and single-value accesses with the axis
 // last; another axis; several block rows); then models with BatchNormalization trained with
-// their steps captured into CUDA graphs, against the same fit run eagerly and on the CPU.
+// their steps captured into CUDA graphs, against the same fit run eagerly and on the CPU; batch
+// renormalization (an op chain) against the CPU.
 // Skipped where no GPU is present.
 #include <gtest/gtest.h>
 
@@ -223,4 +224,45 @@ TEST_F(GpuBatchNormFit, MixedBfloat16FollowsTheCpu) {
   const FitRun cpu = train(nr::Device::cpu(), true);
   EXPECT_GT(gpu.replays, 0);
   EXPECT_TRUE(all_close(gpu.loss, cpu.loss, 0.02, 0.03));
+}
+
+namespace {
+class GpuBatchNormRenorm : public nr::testing::GpuTest {
+ protected:
+  void TearDown() override { nr::set_default_device(nr::Device::cpu()); }
+};
+}  // namespace
+
+// Batch renormalization (an op chain, no kernel of its own) on the GPU as on the CPU: two
+// training steps' outputs and gradients (d clipped on half the channels in the first step, on
+// none in the second; r on one in the first), then every weight and statistic.
+TEST_F(GpuBatchNormRenorm, TrainingStepsMatchTheCpu) {
+  const auto run = [](nr::Device device) {
+    nr::set_default_device(device);
+    auto bn =
+        nr::layers::BatchNormalization({.momentum = 0.8,
+                                        .renorm = true,
+                                        .renorm_clipping = {.rmax = 1.2, .rmin = 0.8, .dmax = 1.0},
+                                        .renorm_momentum = 0.5});
+    const nr::Tensor x = random_tensor({16, 5, 5, 8}, nr::float32, -1, 3, 1).to(device);
+    std::vector<std::vector<double>> out;
+    for (int step = 0; step < 2; ++step) {
+      nr::GradientTape tape;
+      tape.watch(x);
+      const nr::Tensor y = bn(x, /*training=*/true);
+      const std::vector<nr::Tensor> grads =
+          tape.gradient(nr::sum(y * y), {x, bn->gamma().value(), bn->beta().value()});
+      out.push_back(y.to_vector<double>());
+      for (const nr::Tensor& g : grads) out.push_back(g.to_vector<double>());
+    }
+    for (const nr::Tensor& w : bn->get_weights()) out.push_back(w.to_vector<double>());
+    nr::set_default_device(nr::Device::cpu());
+    return out;
+  };
+  const auto gpu = run(nr::Device::cuda(0));
+  const auto cpu = run(nr::Device::cpu());
+  ASSERT_EQ(gpu.size(), cpu.size());
+  for (std::size_t i = 0; i < gpu.size(); ++i) {
+    EXPECT_TRUE(all_close(gpu[i], cpu[i], 1e-4, 1e-4)) << "result " << i;
+  }
 }

@@ -272,6 +272,67 @@ TEST(BatchNormalization, RenormWithROneAndDZeroIsBatchNormalization) {
   EXPECT_TRUE(all_close(renorm->renorm_stddev().value(), new_rs, 1e-12));
 }
 
+// The same with a mask (the kept entries' statistics) and frozen (inference: the moving
+// statistics, nothing moves), r and d pinned as above.
+TEST(BatchNormalization, RenormWithAMaskOrFrozenIsBatchNormalizationToo) {
+  const nr::Tensor x = f64({2, 3, 2}, 27);
+  const nr::Tensor mask =
+      nr::constant(std::vector<std::uint8_t>{1, 0, 1, 1, 1, 0}, {2, 3}, nr::Device::cpu());
+  const nr::layers::BatchNormalizationOptions pinned{
+      .renorm = true,
+      .renorm_clipping = {.rmax = 1.0, .rmin = 1.0, .dmax = 0.0},
+      .dtype = nr::float64};
+  auto renorm = nr::layers::BatchNormalization(pinned);
+  auto plain = nr::layers::BatchNormalization({.dtype = nr::float64});
+  EXPECT_TRUE(all_close(renorm(x, mask, /*training=*/true),
+                        plain(x, mask, /*training=*/true).to_vector<double>(), 1e-12));
+  EXPECT_TRUE(all_close(renorm->moving_mean().value(),
+                        plain->moving_mean().value().to_vector<double>(), 1e-12));
+  renorm->set_trainable(false);
+  const std::vector<double> stddev = renorm->moving_stddev().value().to_vector<double>();
+  EXPECT_TRUE(all_close(renorm(x, /*training=*/true), renorm(x).to_vector<double>(), 0.0));
+  EXPECT_EQ(renorm->moving_stddev().value().to_vector<double>(), stddev);
+}
+
+// A policy whose weights are 16-bit ("bfloat16", not a mixed one): the statistics are computed
+// in float32 and the moving ones move in float32, rounded once into their weights (Keras casts
+// them to the statistics' dtype); before, the plain layer's update refused bfloat16 x float32.
+TEST(BatchNormalization, SixteenBitWeightsMoveTheirStatisticsInFloat32) {
+  const nr::Tensor x = nr::testing::random_tensor({8, 3}, nr::float32, -1, 2, 28);
+  for (const bool renorm : {false, true}) {
+    SCOPED_TRACE(renorm ? "renorm" : "plain");
+    auto half =
+        nr::layers::BatchNormalization({.momentum = 0.5, .renorm = renorm, .dtype = "bfloat16"});
+    auto wide = nr::layers::BatchNormalization({.momentum = 0.5, .renorm = renorm});
+    const nr::Tensor y = half(nr::cast(x, nr::DType::bfloat16), /*training=*/true);
+    EXPECT_EQ(y.dtype(), nr::DType::bfloat16);
+    EXPECT_EQ(half->moving_mean().dtype(), nr::DType::bfloat16);
+    const nr::Tensor y_wide = wide(nr::cast(nr::cast(x, nr::DType::bfloat16), nr::float32), true);
+    EXPECT_TRUE(all_close(y, y_wide.to_vector<double>(), 2e-2, 2e-2));
+    const std::vector<nr::Tensor> got = half->get_weights(), want = wide->get_weights();
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_TRUE(all_close(got[i], want[i].to_vector<double>(), 1e-2, 1e-2)) << "weight " << i;
+    }
+  }
+}
+
+// An infinite bound clips nothing (TensorFlow's default for a missing one): dropped, so that the
+// config holds finite numbers; other non-finite bounds are refused.
+TEST(BatchNormalization, RenormInfiniteBoundsClipNothing) {
+  auto bn = nr::layers::BatchNormalization(
+      {.renorm = true, .renorm_clipping = {.rmax = HUGE_VAL, .rmin = -HUGE_VAL, .dmax = 2.0}});
+  const nr::ConfigValue clipping = bn->get_config().at("renorm_clipping");
+  EXPECT_EQ(clipping.find("rmax"), nullptr);
+  EXPECT_EQ(clipping.find("rmin"), nullptr);
+  EXPECT_DOUBLE_EQ(clipping.at("dmax").as_double(), 2.0);
+  NEURONA_EXPECT_THROW_MSG(
+      nr::layers::BatchNormalization({.renorm = true, .renorm_clipping = {.rmin = HUGE_VAL}}),
+      nr::ValueError, "renorm_clipping's rmin must be a finite number");
+  NEURONA_EXPECT_THROW_MSG(
+      nr::layers::BatchNormalization({.renorm = true, .renorm_clipping = {.dmax = std::nan("")}}),
+      nr::ValueError, "renorm_clipping's dmax must be a finite number");
+}
+
 // r and d carry no gradient: pinned by the clipping (r = 1.5, d = 0), they are constants for
 // the numerical differences too, and the gradients are those of the composed normalization.
 TEST(BatchNormalization, RenormGradientsMatchNumericalInFloat64) {

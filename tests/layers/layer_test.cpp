@@ -284,6 +284,13 @@ TEST(Layer, LayersWithFloatWeightsPromoteIntegerInputsAsKeras) {
   EXPECT_EQ(flattened_too.dtype(), nr::float32);
   EXPECT_TRUE(all_close(flattened_too, pixels.to_vector<double>(), 0.0, 0.0));
   EXPECT_EQ(no_input(pixels).dtype(), nr::float32);
+  // Called symbolically (nested in a functional model), it says so too.
+  auto nested =
+      std::make_shared<nr::Sequential>(std::vector<nr::layers::AnyLayer>{nr::layers::Flatten()});
+  const nr::layers::KerasTensor bytes = nr::Input({5, 5, 3}, {.dtype = nr::DType::uint8});
+  const nr::layers::KerasTensor nested_out = (*nested)(bytes);
+  EXPECT_EQ(nested_out.dtype(), nr::float32);
+  EXPECT_EQ(nr::Model(bytes, nested_out).predict(pixels).dtype(), nr::float32);
   // Under a mixed policy the integers go as float32, not as the 16-bit compute dtype of the made
   // Input: Keras's float16 there turns id 4097 into 4096 before the Embedding reads it.
   nr::mixed_precision::set_global_policy("mixed_float16");
