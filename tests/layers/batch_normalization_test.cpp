@@ -15,6 +15,7 @@
 #include "neurona/core/replica_context.h"
 
 #include "layers/layer_gradcheck.h"
+#include "support/captured_fit.h"
 #include "support/reference_file.h"
 #include "support/saving_round_trip.h"
 
@@ -314,6 +315,28 @@ TEST(BatchNormalization, SixteenBitWeightsMoveTheirStatisticsInFloat32) {
       EXPECT_TRUE(all_close(got[i], want[i].to_vector<double>(), 1e-2, 1e-2)) << "weight " << i;
     }
   }
+}
+
+// A model with renorm BatchNormalization layers trained with its steps captured (the CPU's
+// emulation of graph capture: a replay reruns the recorded kernels and copies only) trains
+// exactly as eagerly: r, d and the five statistics come from device work, not host code.
+TEST(BatchNormalization, RenormCapturedStepsTrainAsEagerOnes) {
+  nr::testing::expect_captured_fit_matches_eager([] {
+    nr::set_seed(3);
+    const nr::Tensor x = nr::random_uniform({96, 6, 6, 2}, {.seed = 4});
+    const nr::Tensor y = nr::cast(nr::random_uniform({96}, {.maxval = 3, .seed = 5}), nr::int32);
+    nr::Sequential model(
+        {nr::layers::Input({6, 6, 2}), nr::layers::Conv2D(4, 3),
+         nr::layers::BatchNormalization(
+             {.momentum = 0.9, .renorm = true, .renorm_clipping = {.rmax = 1.5, .dmax = 0.5}}),
+         nr::layers::Activation("relu"), nr::layers::Flatten(),
+         nr::layers::BatchNormalization({.scale = false, .renorm = true, .renorm_momentum = 0.5}),
+         nr::layers::Dense(3, {.activation = "softmax"})});
+    model.compile(
+        {.optimizer = nr::optimizers::Adam(1e-2), .loss = "sparse_categorical_crossentropy"});
+    const auto history = model.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    return std::pair{history.history.at("loss"), model.get_weights()};
+  });
 }
 
 // An infinite bound clips nothing (TensorFlow's default for a missing one): dropped, so that the

@@ -30,13 +30,13 @@ using TrainFn = std::function<std::pair<std::vector<double>, std::vector<Tensor>
 /// Runs `train` with CUDA graphs enabled and the CPU's capture emulation on (`emulate`) or off.
 inline RecordedFit record_fit(bool emulate, const TrainFn& train) {
   config::enable_cuda_graphs(true);
-  detail::set_cpu_graph_emulation(emulate);
+  neurona::detail::set_cpu_graph_emulation(emulate);
   struct Off {
-    ~Off() { detail::set_cpu_graph_emulation(false); }
+    ~Off() { neurona::detail::set_cpu_graph_emulation(false); }
   } off;
-  const std::int64_t before = detail::graph_replays();
+  const std::int64_t before = neurona::detail::graph_replays();
   auto [loss, weights] = train();
-  RecordedFit r{detail::graph_replays() - before, std::move(loss), {}};
+  RecordedFit r{neurona::detail::graph_replays() - before, std::move(loss), {}};
   for (const Tensor& w : weights) r.weights.push_back(w.to_vector<double>());
   return r;
 }
